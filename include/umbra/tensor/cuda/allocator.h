@@ -1,0 +1,142 @@
+// The caching GPU allocator: every device buffer of umbra comes from here, so training loops never
+// call cudaMalloc/cudaFree after warm-up. Plain device memory only (never managed memory).
+// Blocks are rounded (512 B granules below 1 MiB, 1 MiB granules above) and kept per device in a
+// size-ordered free list on release. Reuse is immediate: correct when a device's work is on one
+// stream or the caller has synchronised the other streams (as PyTorch's per-stream pools assume).
+// On cudaMalloc failure the device's cache is released and the call retried once; a second
+// failure throws umbra::Error with the device, the request and the allocator's usage.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "umbra/tensor/cuda/check.h"
+
+namespace umbra::cuda {
+
+class CachingAllocator {
+ public:
+  struct Stats {
+    size_t in_use = 0;      // bytes handed out
+    size_t cached = 0;      // bytes held in free lists
+    size_t high_water = 0;  // peak of in_use
+    size_t mallocs = 0;     // cudaMalloc calls made
+  };
+
+  static CachingAllocator& Get() {
+    static CachingAllocator* inst = new CachingAllocator();  // never destroyed: outlives users
+    return *inst;
+  }
+
+  void* Alloc(size_t bytes) {
+    if (bytes == 0) return nullptr;
+    int dev = 0;
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    const size_t rounded = Round(bytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    Pool& pool = PoolOf(dev);
+    // Best fit, but never hand out a block more than twice the request (bounded waste).
+    auto it = pool.free.lower_bound(rounded);
+    if (it != pool.free.end() && it->first <= 2 * rounded) {
+      void* p = it->second;
+      const size_t sz = it->first;
+      pool.free.erase(it);
+      pool.stats.cached -= sz;
+      Track(pool, p, sz, dev);
+      return p;
+    }
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, rounded);
+    if (e == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      ReleaseLocked(pool, dev);
+      e = cudaMalloc(&p, rounded);
+    }
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      UMBRA_THROW("out of GPU memory on device ", dev, ": asked for ", bytes, " bytes (", rounded,
+                  " rounded); umbra holds ", pool.stats.in_use, " in use and ", pool.stats.cached,
+                  " cached; the device has ", free_b, " free of ", total_b, " (",
+                  cudaGetErrorString(e), ")");
+    }
+    ++pool.stats.mallocs;
+    Track(pool, p, rounded, dev);
+    return p;
+  }
+
+  void Free(void* p) {
+    if (!p) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(p);
+    UMBRA_CHECK(it != live_.end(), "CachingAllocator::Free of a pointer it did not allocate");
+    Pool& pool = PoolOf(it->second.dev);
+    pool.stats.in_use -= it->second.size;
+    pool.stats.cached += it->second.size;
+    pool.free.emplace(it->second.size, p);
+    live_.erase(it);
+  }
+
+  /// Returns all cached (unused) blocks of the current device to CUDA.
+  void EmptyCache() {
+    int dev = 0;
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    std::lock_guard<std::mutex> lock(mu_);
+    ReleaseLocked(PoolOf(dev), dev);
+  }
+
+  Stats GetStats(int dev) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return PoolOf(dev).stats;
+  }
+  void ResetHighWater(int dev) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Pool& pool = PoolOf(dev);
+    pool.stats.high_water = pool.stats.in_use;
+  }
+
+ private:
+  struct Pool {
+    std::multimap<size_t, void*> free;
+    Stats stats;
+  };
+  struct Block {
+    size_t size;
+    int dev;
+  };
+
+  static size_t Round(size_t b) {
+    constexpr size_t kSmall = 512, kLarge = size_t(1) << 20;
+    return b < kLarge ? (b + kSmall - 1) / kSmall * kSmall : (b + kLarge - 1) / kLarge * kLarge;
+  }
+  Pool& PoolOf(int dev) {
+    if (static_cast<int>(pools_.size()) <= dev) pools_.resize(dev + 1);
+    return pools_[dev];
+  }
+  void Track(Pool& pool, void* p, size_t sz, int dev) {
+    live_[p] = Block{sz, dev};
+    pool.stats.in_use += sz;
+    if (pool.stats.in_use > pool.stats.high_water) pool.stats.high_water = pool.stats.in_use;
+  }
+  void ReleaseLocked(Pool& pool, int dev) {
+    int cur = 0;
+    cudaGetDevice(&cur);
+    if (cur != dev) cudaSetDevice(dev);
+    // Blocks may still be read by queued kernels: finish them before giving memory back.
+    cudaDeviceSynchronize();
+    for (auto& kv : pool.free) cudaFree(kv.second);
+    pool.free.clear();
+    pool.stats.cached = 0;
+    if (cur != dev) cudaSetDevice(cur);
+  }
+
+  std::mutex mu_;
+  std::vector<Pool> pools_;
+  std::unordered_map<void*, Block> live_;
+};
+
+}  // namespace umbra::cuda

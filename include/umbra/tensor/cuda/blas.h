@@ -1,0 +1,38 @@
+// cuBLAS calls behind dot() on gpu tensors. cuBLAS is column-major: a row-major C = A B is the
+// column-major C^T = B^T A^T, so operands and m/n swap and leading dimensions are the row strides.
+// Host API only: usable from .cc files. Runs on the tensor's stream (its own handle).
+#pragma once
+
+#include "umbra/tensor/cuda/check.h"
+#include "umbra/tensor/stream.h"
+
+namespace umbra::cuda {
+
+inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha,
+                 const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,
+                 index_t ldc) {
+  UMBRA_CUBLAS_CHECK(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                 int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
+                                 int(ldc)));
+}
+inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, double alpha,
+                 const double* a, index_t lda, const double* b, index_t ldb, double beta,
+                 double* c, index_t ldc) {
+  UMBRA_CUBLAS_CHECK(cublasDgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                 int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
+                                 int(ldc)));
+}
+/// y = alpha * op(A(m,n)) x + beta * y, A row-major: in column-major terms A is (n,m), so the
+/// transpose flag flips.
+inline void Gemv(cublasHandle_t h, bool ta, index_t m, index_t n, float alpha, const float* a,
+                 index_t lda, const float* x, float beta, float* y) {
+  UMBRA_CUBLAS_CHECK(cublasSgemv(h, ta ? CUBLAS_OP_N : CUBLAS_OP_T, int(n), int(m), &alpha, a,
+                                 int(lda), x, 1, &beta, y, 1));
+}
+inline void Gemv(cublasHandle_t h, bool ta, index_t m, index_t n, double alpha, const double* a,
+                 index_t lda, const double* x, double beta, double* y) {
+  UMBRA_CUBLAS_CHECK(cublasDgemv(h, ta ? CUBLAS_OP_N : CUBLAS_OP_T, int(n), int(m), &alpha, a,
+                                 int(lda), x, 1, &beta, y, 1));
+}
+
+}  // namespace umbra::cuda

@@ -1,0 +1,83 @@
+// GPU evaluation of one statement `dst SV= exp`: one generic grid-stride kernel per statement,
+// with the whole expression inlined through its Plan (passed by value as a kernel argument).
+// Contiguous elementwise statements index flat (coalesced, no division); others divide the flat
+// index into (row, col) of the 2-D view. Only nvcc compiles this file (included from engine.h).
+// Napkin: 64M-float `a*b+c*d-e` moves 1.5 GB; at an H200's ~4.2 TB/s copy rate that is ~0.36 ms.
+#pragma once
+
+#include <algorithm>
+
+#include "umbra/tensor/cuda/check.h"
+#include "umbra/tensor/plan.h"
+#include "umbra/tensor/stream.h"
+
+namespace umbra::cuda {
+
+inline constexpr int kBaseThreads = 256;
+
+/// Grid size for n elements: enough blocks to fill every SM several times, then grid-stride.
+inline int GridFor(index_t n) {
+  static thread_local int cached_dev = -1, cached_sms = 0;
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  if (dev != cached_dev) {
+    UMBRA_CUDA_CHECK(cudaDeviceGetAttribute(&cached_sms, cudaDevAttrMultiProcessorCount, dev));
+    cached_dev = dev;
+  }
+  const index_t want = (n + kBaseThreads - 1) / kBaseThreads;
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(want, index_t(cached_sms) * 16)));
+}
+
+template <typename SV, typename DstPlan, typename ExpPlan>
+__global__ void __launch_bounds__(kBaseThreads)
+    MapFlatKernel(DstPlan dst, ExpPlan plan, index_t n) {
+  // Unrolled by 4 so each thread keeps several independent loads in flight.
+  const index_t step = index_t(gridDim.x) * blockDim.x;
+  index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (; i + 3 * step < n; i += 4 * step) {
+    auto v0 = plan.EvalFlat(i), v1 = plan.EvalFlat(i + step);
+    auto v2 = plan.EvalFlat(i + 2 * step), v3 = plan.EvalFlat(i + 3 * step);
+    SV::Save(dst.REvalFlat(i), v0);
+    SV::Save(dst.REvalFlat(i + step), v1);
+    SV::Save(dst.REvalFlat(i + 2 * step), v2);
+    SV::Save(dst.REvalFlat(i + 3 * step), v3);
+  }
+  for (; i < n; i += step) SV::Save(dst.REvalFlat(i), plan.EvalFlat(i));
+}
+
+template <typename SV, typename DstPlan, typename ExpPlan>
+__global__ void __launch_bounds__(kBaseThreads)
+    Map2DKernel(DstPlan dst, ExpPlan plan, index_t rows, index_t cols) {
+  const index_t n = rows * cols;
+  const index_t step = index_t(gridDim.x) * blockDim.x;
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const index_t y = i / cols, x = i - y * cols;
+    SV::Save(dst.REval(y, x), plan.Eval(y, x));
+  }
+}
+
+}  // namespace umbra::cuda
+
+namespace umbra::expr {
+
+template <typename SV, typename Dst, typename E>
+inline void MapPlanGPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
+  const index_t n = dshape[0] * dshape[1];
+  if (n == 0) return;
+  cudaStream_t s = Stream<gpu>::GetStream(StreamOf(dst));
+  const int grid = cuda::GridFor(n);
+  bool flat = false;
+  if constexpr (Dst::kFlat && E::kFlat) flat = FlatCheck<Dst>::Check(dst) && FlatCheck<E>::Check(exp);
+  if constexpr (Dst::kFlat && E::kFlat) {
+    if (flat) {
+      cuda::MapFlatKernel<SV><<<grid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp), n);
+      UMBRA_CUDA_CHECK(cudaGetLastError());
+      return;
+    }
+  }
+  cuda::Map2DKernel<SV><<<grid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp),
+                                                            dshape[0], dshape[1]);
+  UMBRA_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace umbra::expr

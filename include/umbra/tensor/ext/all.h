@@ -1,0 +1,3 @@
+// Every extension header; extensions are added here one line each.
+#pragma once
+

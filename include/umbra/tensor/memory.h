@@ -1,0 +1,185 @@
+// Memory: allocation of tensor storage, Copy between any two devices, and the owning
+// TensorContainer. CPU storage is 64-byte aligned (AVX-512 rows); GPU storage always comes from the
+// caching allocator (cuda/allocator.h). Evaluation of expressions is in engine.h.
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "umbra/tensor/plan.h"
+#include "umbra/tensor/stream.h"
+#include "umbra/tensor/tensor.h"
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#include "umbra/tensor/cuda/allocator.h"
+#endif
+
+namespace umbra {
+
+namespace detail {
+inline constexpr size_t kCPUAlign = 64;
+inline void* AlignedAlloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  size_t rounded = (bytes + kCPUAlign - 1) / kCPUAlign * kCPUAlign;
+  void* p = std::aligned_alloc(kCPUAlign, rounded);
+  UMBRA_CHECK(p != nullptr, "out of host memory: asked for ", bytes, " bytes");
+  return p;
+}
+}  // namespace detail
+
+/// Allocates storage for `t` (shape_ set by the caller). With pad, each row is rounded up to a
+/// multiple of 64 bytes so rows start aligned; stride_ reports the choice.
+template <int N, typename DType>
+inline void AllocSpace(Tensor<cpu, N, DType>* t, bool pad = false) {
+  const index_t cols = t->shape_[N - 1];
+  const index_t per_line = detail::kCPUAlign / sizeof(DType);
+  t->stride_ = pad && per_line > 0 ? (cols + per_line - 1) / per_line * per_line : cols;
+  t->dptr_ = static_cast<DType*>(detail::AlignedAlloc(sizeof(DType) * t->MSize()));
+}
+template <int N, typename DType>
+inline void FreeSpace(Tensor<cpu, N, DType>* t) {
+  std::free(t->dptr_);
+  t->dptr_ = nullptr;
+}
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+template <int N, typename DType>
+inline void AllocSpace(Tensor<gpu, N, DType>* t, bool /*pad*/ = false) {
+  // GPU rows are not padded: the elementwise kernel is flat and coalesced without it.
+  t->stride_ = t->shape_[N - 1];
+  t->dptr_ = static_cast<DType*>(cuda::CachingAllocator::Get().Alloc(sizeof(DType) * t->MSize()));
+}
+template <int N, typename DType>
+inline void FreeSpace(Tensor<gpu, N, DType>* t) {
+  cuda::CachingAllocator::Get().Free(t->dptr_);
+  t->dptr_ = nullptr;
+}
+#endif
+
+/// Copies src into dst (same shape; any pair of devices; strides respected). Copies involving a
+/// GPU are queued on `stream` (asynchronous: Wait() on it before reading a host destination).
+template <typename DevD, typename DevS, int N, typename DType>
+inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
+                 Stream<gpu>* stream = nullptr) {
+  UMBRA_CHECK(dst.shape_ == src.shape_, "Copy: shape mismatch: destination ", dst.shape_,
+              " vs source ", src.shape_);
+  const Shape<2> d2 = dst.shape_.FlatTo2D();
+  if constexpr (DevD::kDevCPU && DevS::kDevCPU) {
+    (void)stream;
+    if (dst.CheckContiguous() && src.CheckContiguous()) {
+      if (dst.Size()) std::memmove(dst.dptr_, src.dptr_, sizeof(DType) * dst.Size());
+    } else {
+      for (index_t y = 0; y < d2[0]; ++y)
+        std::memmove(dst.dptr_ + y * dst.stride_, src.dptr_ + y * src.stride_,
+                     sizeof(DType) * d2[1]);
+    }
+  } else {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if (dst.Size() == 0) return;
+    UMBRA_CUDA_CHECK(cudaMemcpy2DAsync(dst.dptr_, sizeof(DType) * dst.stride_, src.dptr_,
+                                       sizeof(DType) * src.stride_, sizeof(DType) * d2[1], d2[0],
+                                       cudaMemcpyDefault, Stream<gpu>::GetStream(stream)));
+#else
+    static_assert(DevD::kDevCPU && DevS::kDevCPU, "umbra: built without CUDA");
+#endif
+  }
+}
+
+/// Fills `t` with a value. Works from host-compiled code on gpu tensors too (memset for 0,
+/// otherwise a staged host copy); inside .cu files prefer `t = v`, which is one kernel.
+template <typename Device, int N, typename DType>
+inline void Fill(Tensor<Device, N, DType> t, DType v);
+
+/// Owning tensor: allocates on construction/Resize, frees on destruction; copies are deep.
+/// Assigning an elementwise or index-mapping expression resizes it to the expression's shape.
+template <typename Device, int N, typename DType = float>
+class TensorContainer : public Tensor<Device, N, DType> {
+ public:
+  using Base = Tensor<Device, N, DType>;
+
+  explicit TensorContainer(bool pad = false) : pad_(pad) { this->shape_[0] = 0; }
+  explicit TensorContainer(const Shape<N>& shape, bool pad = false) : pad_(pad) { Alloc(shape); }
+  TensorContainer(const Shape<N>& shape, DType init, bool pad = false) : pad_(pad) {
+    Alloc(shape);
+    Fill(Base(*this), init);
+  }
+  TensorContainer(const TensorContainer& o) : Base(), pad_(o.pad_) {
+    this->stream_ = o.stream_;
+    Alloc(o.shape_);
+    CopyFrom(o);
+  }
+  TensorContainer(TensorContainer&& o) noexcept : Base(o), pad_(o.pad_) { o.dptr_ = nullptr; }
+  TensorContainer& operator=(const TensorContainer& o) {
+    if (this == &o) return *this;
+    Resize(o.shape_);
+    CopyFrom(o);
+    return *this;
+  }
+  TensorContainer& operator=(TensorContainer&& o) noexcept {
+    if (this == &o) return *this;
+    Release();
+    static_cast<Base&>(*this) = o;
+    pad_ = o.pad_;
+    o.dptr_ = nullptr;
+    return *this;
+  }
+  ~TensorContainer() { Release(); }
+
+  /// Reallocates when the shape changes (contents then undefined).
+  void Resize(const Shape<N>& shape) {
+    if (this->dptr_ && shape == this->shape_) return;
+    Release();
+    Alloc(shape);
+  }
+  /// Resizes and fills.
+  void Resize(const Shape<N>& shape, DType init) {
+    Resize(shape);
+    Fill(Base(*this), init);
+  }
+  /// The non-owning view (what expressions capture).
+  const Base& view() const { return *this; }
+
+  template <typename E, int etype>
+  TensorContainer& operator=(const expr::Exp<E, DType, etype>& e) {
+    if constexpr (etype != expr::kComplex) {
+      Shape<N> s = expr::ShapeCheck<N, E>::Check(e.self());
+      if (s[0] != -1) Resize(s);
+    }
+    this->template Assign<sv::saveto>(e);
+    return *this;
+  }
+  TensorContainer& operator=(DType s) {
+    this->template Assign<sv::saveto>(expr::ScalarExp<DType>(s));
+    return *this;
+  }
+
+ private:
+  void Alloc(const Shape<N>& shape) {
+    this->shape_ = shape;
+    AllocSpace(static_cast<Base*>(this), pad_);
+  }
+  void Release() {
+    if (this->dptr_) FreeSpace(static_cast<Base*>(this));
+  }
+  void CopyFrom(const TensorContainer& o) {
+    if constexpr (Device::kDevCPU) Copy(Base(*this), o.view());
+    else Copy(Base(*this), o.view(), this->stream_);
+  }
+  bool pad_ = false;
+};
+
+/// Allocates a tensor (to be released with FreeSpace) and fills it with `init`.
+template <typename Device, int N, typename DType>
+inline Tensor<Device, N, DType> NewTensor(const Shape<N>& shape, DType init, bool pad = false,
+                                          Stream<Device>* stream = nullptr) {
+  Tensor<Device, N, DType> t(shape);
+  t.stream_ = stream;
+  AllocSpace(&t, pad);
+  Fill(t, init);
+  return t;
+}
+
+}  // namespace umbra

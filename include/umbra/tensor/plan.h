@@ -1,0 +1,167 @@
+// Plans: the per-element evaluators an expression turns into before a loop or kernel runs.
+// Plan<E> is a small trivially-copyable struct (it is passed by value to CUDA kernels) with
+//   DType Eval(y, x)      element (y, x) of the expression's 2-D flattened view,
+//   DType EvalFlat(i)     element i by flat index (only when E::kFlat and memory is contiguous),
+//   DType& REval(y, x)    for expressions that can be written through (tensors, slice, concat).
+// Also here: ShapeCheck (the one shape check per statement) and FlatCheck (contiguity at run
+// time). Extensions add their own Plan/ShapeCheck specialisations next to their expression.
+#pragma once
+
+#include "umbra/tensor/expression.h"
+#include "umbra/tensor/tensor.h"
+
+namespace umbra::expr {
+
+template <typename E>
+class Plan;
+
+template <typename E>
+inline Plan<E> MakePlan(const E& e) {
+  return Plan<E>(e);
+}
+
+template <typename Device, int N, typename DType>
+class Plan<Tensor<Device, N, DType>> {
+ public:
+  explicit Plan(const Tensor<Device, N, DType>& t) : dptr_(t.dptr_), stride_(t.stride_) {}
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const { return dptr_[y * stride_ + x]; }
+  UMBRA_XINLINE DType& REval(index_t y, index_t x) const { return dptr_[y * stride_ + x]; }
+  UMBRA_XINLINE DType EvalFlat(index_t i) const { return dptr_[i]; }
+  UMBRA_XINLINE DType& REvalFlat(index_t i) const { return dptr_[i]; }
+
+ private:
+  DType* dptr_;
+  index_t stride_;
+};
+
+template <typename DType>
+class Plan<ScalarExp<DType>> {
+ public:
+  explicit Plan(const ScalarExp<DType>& e) : scalar_(e.scalar_) {}
+  UMBRA_XINLINE DType Eval(index_t, index_t) const { return scalar_; }
+  UMBRA_XINLINE DType EvalFlat(index_t) const { return scalar_; }
+
+ private:
+  DType scalar_;
+};
+
+template <typename OP, typename TA, typename TB, typename DType, int etype>
+class Plan<BinaryMapExp<OP, TA, TB, DType, etype>> {
+ public:
+  explicit Plan(const BinaryMapExp<OP, TA, TB, DType, etype>& e)
+      : lhs_(MakePlan(e.lhs_)), rhs_(MakePlan(e.rhs_)) {}
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
+    return OP::Map(lhs_.Eval(y, x), rhs_.Eval(y, x));
+  }
+  UMBRA_XINLINE DType EvalFlat(index_t i) const {
+    return OP::Map(lhs_.EvalFlat(i), rhs_.EvalFlat(i));
+  }
+
+ private:
+  Plan<TA> lhs_;
+  Plan<TB> rhs_;
+};
+
+template <typename OP, typename TA, typename DType, int etype>
+class Plan<UnaryMapExp<OP, TA, DType, etype>> {
+ public:
+  explicit Plan(const UnaryMapExp<OP, TA, DType, etype>& e) : src_(MakePlan(e.src_)) {}
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const { return OP::Map(src_.Eval(y, x)); }
+  UMBRA_XINLINE DType EvalFlat(index_t i) const { return OP::Map(src_.EvalFlat(i)); }
+
+ private:
+  Plan<TA> src_;
+};
+
+template <typename E, typename DType>
+class Plan<TransposeExp<E, DType>> {
+ public:
+  explicit Plan(const TransposeExp<E, DType>& e) : src_(MakePlan(e.exp_)) {}
+  // A 1-D "transpose" is the same row; a 2-D one swaps the indices.
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
+    if constexpr (E::kDim == 1) return src_.Eval(y, x);
+    else return src_.Eval(x, y);
+  }
+
+ private:
+  Plan<E> src_;
+};
+
+/// Shape of an expression, checking that its parts agree. Scalars report -1 in dimension 0
+/// ("any shape"). The default reads `shape_`, which tensors and index-mapping extensions keep.
+template <int dim, typename E>
+struct ShapeCheck {
+  static Shape<dim> Check(const E& e) { return e.shape_; }
+};
+template <int dim, typename DType>
+struct ShapeCheck<dim, ScalarExp<DType>> {
+  static Shape<dim> Check(const ScalarExp<DType>&) {
+    Shape<dim> s;
+    s[0] = -1;
+    return s;
+  }
+};
+template <int dim, typename OP, typename TA, typename TB, typename DType, int etype>
+struct ShapeCheck<dim, BinaryMapExp<OP, TA, TB, DType, etype>> {
+  static Shape<dim> Check(const BinaryMapExp<OP, TA, TB, DType, etype>& e) {
+    Shape<dim> a = ShapeCheck<dim, TA>::Check(e.lhs_);
+    Shape<dim> b = ShapeCheck<dim, TB>::Check(e.rhs_);
+    if (a[0] == -1) return b;
+    if (b[0] == -1) return a;
+    UMBRA_CHECK(a == b, "shape mismatch in elementwise expression: ", a, " vs ", b);
+    return a;
+  }
+};
+template <int dim, typename OP, typename TA, typename DType, int etype>
+struct ShapeCheck<dim, UnaryMapExp<OP, TA, DType, etype>> {
+  static Shape<dim> Check(const UnaryMapExp<OP, TA, DType, etype>& e) {
+    return ShapeCheck<dim, TA>::Check(e.src_);
+  }
+};
+template <int dim, typename E, typename DType>
+struct ShapeCheck<dim, TransposeExp<E, DType>> {
+  static Shape<dim> Check(const TransposeExp<E, DType>& e) {
+    Shape<dim> s = ShapeCheck<dim, E>::Check(e.exp_);
+    if constexpr (dim == 2) {
+      index_t t = s[0];
+      s[0] = s[1];
+      s[1] = t;
+    }
+    return s;
+  }
+};
+
+/// Whether the flat-index path may be used: every tensor leaf is contiguous. Only instantiated
+/// for expressions with kFlat (elementwise trees of tensors and scalars, casts).
+template <typename E>
+struct FlatCheck {
+  static bool Check(const E&) { return false; }
+};
+template <typename Device, int N, typename DType>
+struct FlatCheck<Tensor<Device, N, DType>> {
+  static bool Check(const Tensor<Device, N, DType>& t) { return t.CheckContiguous(); }
+};
+template <typename DType>
+struct FlatCheck<ScalarExp<DType>> {
+  static bool Check(const ScalarExp<DType>&) { return true; }
+};
+template <typename OP, typename TA, typename TB, typename DType, int etype>
+struct FlatCheck<BinaryMapExp<OP, TA, TB, DType, etype>> {
+  static bool Check(const BinaryMapExp<OP, TA, TB, DType, etype>& e) {
+    return FlatCheck<TA>::Check(e.lhs_) && FlatCheck<TB>::Check(e.rhs_);
+  }
+};
+template <typename OP, typename TA, typename DType, int etype>
+struct FlatCheck<UnaryMapExp<OP, TA, DType, etype>> {
+  static bool Check(const UnaryMapExp<OP, TA, DType, etype>& e) {
+    return FlatCheck<TA>::Check(e.src_);
+  }
+};
+
+/// Stream a destination runs on: tensors carry one; write-through extensions keep stream_.
+template <typename Dst>
+inline auto* StreamOf(const Dst& dst) {
+  return dst.stream_;
+}
+
+}  // namespace umbra::expr

@@ -1,0 +1,138 @@
+// Random<Device, DType>: uniform and gaussian sampling into tensors, reproducible from a seed.
+// cpu: a 64-bit Mersenne Twister with umbra's own float conversion and Box-Muller, so the same
+// seed gives the same numbers with any compiler or standard library. gpu: cuRAND's Philox
+// generator on the generator's stream (its numbers differ from the cpu ones; each is reproducible).
+// Sampling into gpu tensors launches kernels, so like every gpu statement it belongs in .cu code.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "umbra/tensor/engine.h"
+
+namespace umbra {
+
+template <typename Device, typename DType = float>
+class Random;
+
+template <typename DType>
+class Random<cpu, DType> {
+ public:
+  explicit Random(uint64_t seed = 0) { Seed(seed); }
+  void Seed(uint64_t seed) {
+    rng_.seed(seed);
+    has_spare_ = false;
+  }
+  void set_stream(Stream<cpu>*) {}
+
+  /// Uniform in [a, b).
+  template <int N>
+  void SampleUniform(Tensor<cpu, N, DType>* dst, DType a = 0, DType b = 1) {
+    ForEach(dst, [&] { return a + (b - a) * NextUnit(); });
+  }
+  /// Normal with mean mu and standard deviation sigma.
+  template <int N>
+  void SampleGaussian(Tensor<cpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
+    UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
+    ForEach(dst, [&] { return mu + sigma * NextNormal(); });
+  }
+  /// One uniform number in [0, 1) (for shuffles and dropout masks built on the host).
+  double NextUnit() { return double(rng_() >> 11) * (1.0 / 9007199254740992.0); }
+  uint64_t NextU64() { return rng_(); }
+
+ private:
+  template <int N, typename Fn>
+  void ForEach(Tensor<cpu, N, DType>* dst, Fn fn) {
+    // Sequential on purpose: the sequence must not depend on the thread count.
+    const Shape<2> s = dst->shape_.FlatTo2D();
+    for (index_t y = 0; y < s[0]; ++y)
+      for (index_t x = 0; x < s[1]; ++x) dst->dptr_[y * dst->stride_ + x] = DType(fn());
+  }
+  double NextNormal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    // Box-Muller; 1 - u keeps the log argument in (0, 1].
+    const double u1 = 1.0 - NextUnit(), u2 = NextUnit();
+    const double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
+    spare_ = r * std::sin(th);
+    has_spare_ = true;
+    return r * std::cos(th);
+  }
+  std::mt19937_64 rng_;
+  bool has_spare_ = false;
+  double spare_ = 0;
+};
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+template <typename DType>
+class Random<gpu, DType> {
+  static_assert(std::is_same_v<DType, float> || std::is_same_v<DType, double>,
+                "Random<gpu> samples float or double");
+
+ public:
+  explicit Random(uint64_t seed = 0) {
+    UMBRA_CURAND_CHECK(curandCreateGenerator(&gen_, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    Seed(seed);
+  }
+  ~Random() {
+    if (gen_) curandDestroyGenerator(gen_);
+  }
+  Random(const Random&) = delete;
+  Random& operator=(const Random&) = delete;
+
+  void Seed(uint64_t seed) {
+    UMBRA_CURAND_CHECK(curandSetPseudoRandomGeneratorSeed(gen_, seed));
+    UMBRA_CURAND_CHECK(curandSetGeneratorOffset(gen_, 0));
+  }
+  void set_stream(Stream<gpu>* s) {
+    stream_ = s;
+    UMBRA_CURAND_CHECK(curandSetStream(gen_, Stream<gpu>::GetStream(s)));
+  }
+
+#ifdef __CUDACC__
+  /// Uniform in [a, b) (cuRAND draws (0, 1]; 1 - u maps it to [0, 1)).
+  template <int N>
+  void SampleUniform(Tensor<gpu, N, DType>* dst, DType a = 0, DType b = 1) {
+    Tensor<gpu, 1, DType> buf = Buffer(dst->Size());
+    if constexpr (std::is_same_v<DType, float>)
+      UMBRA_CURAND_CHECK(curandGenerateUniform(gen_, buf.dptr_, buf.Size()));
+    else
+      UMBRA_CURAND_CHECK(curandGenerateUniformDouble(gen_, buf.dptr_, buf.Size()));
+    Tensor<gpu, N, DType> src = buf.Slice(0, dst->Size()).View(dst->shape_);
+    *dst = (DType(1) - src) * (b - a) + a;
+  }
+  template <int N>
+  void SampleGaussian(Tensor<gpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
+    UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
+    // cuRAND's normal generator needs an even count: draw into a rounded-up buffer.
+    const index_t n = dst->Size(), even = n + (n & 1);
+    Tensor<gpu, 1, DType> buf = Buffer(even);
+    if constexpr (std::is_same_v<DType, float>)
+      UMBRA_CURAND_CHECK(curandGenerateNormal(gen_, buf.dptr_, even, mu, sigma));
+    else
+      UMBRA_CURAND_CHECK(curandGenerateNormalDouble(gen_, buf.dptr_, even, mu, sigma));
+    *dst = buf.Slice(0, n).View(dst->shape_) + DType(0);
+  }
+#endif
+
+ private:
+  Tensor<gpu, 1, DType> Buffer(index_t n) {
+    const index_t want = n + (n & 1);
+    if (buffer_.shape_[0] < want) buffer_.Resize(Shape1(want));
+    Tensor<gpu, 1, DType> b = buffer_;
+    b.stream_ = stream_;
+    b.shape_[0] = want;
+    b.stride_ = want;
+    return b;
+  }
+  curandGenerator_t gen_ = nullptr;
+  Stream<gpu>* stream_ = nullptr;
+  TensorContainer<gpu, 1, DType> buffer_;
+};
+#endif
+
+}  // namespace umbra

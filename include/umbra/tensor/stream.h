@@ -1,0 +1,122 @@
+// Stream<Device>: where a tensor's work runs. Stream<cpu> is empty (work runs on the calling
+// thread and its OpenMP team). Stream<gpu> owns a CUDA stream and a cuBLAS handle bound to it;
+// every kernel, copy and BLAS call of a tensor with that stream is queued there, asynchronously.
+// A tensor with stream_ == nullptr uses the legacy default stream and a per-device shared handle.
+#pragma once
+
+#include "umbra/base.h"
+#include "umbra/tensor/tensor.h"
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#include <mutex>
+#include <vector>
+
+#include "umbra/tensor/cuda/check.h"
+#endif
+
+namespace umbra {
+
+template <>
+struct Stream<cpu> {
+  /// Work on the CPU is synchronous: nothing to wait for.
+  void Wait() {}
+  bool CheckIdle() { return true; }
+};
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+template <>
+struct Stream<gpu> {
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_handle_ = nullptr;
+  int dev_id_ = 0;
+
+  /// Blocks the host until all work queued on this stream is done; reports asynchronous errors.
+  void Wait() { UMBRA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  bool CheckIdle() {
+    cudaError_t e = cudaStreamQuery(stream_);
+    if (e == cudaSuccess) return true;
+    if (e == cudaErrorNotReady) return false;
+    UMBRA_CUDA_CHECK(e);
+    return false;
+  }
+  static cudaStream_t GetStream(Stream<gpu>* s) { return s ? s->stream_ : cudaStream_t{}; }
+  /// The cuBLAS handle for work on `s` (a shared per-device handle for the default stream).
+  static cublasHandle_t GetBlasHandle(Stream<gpu>* s) {
+    if (s) return s->blas_handle_;
+    int dev = 0;
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    static std::mutex mu;
+    static std::vector<cublasHandle_t> handles;
+    std::lock_guard<std::mutex> lock(mu);
+    if (static_cast<int>(handles.size()) <= dev) handles.resize(dev + 1, nullptr);
+    if (!handles[dev]) {
+      UMBRA_CUBLAS_CHECK(cublasCreate(&handles[dev]));
+      // Full FP32 in matrix products by default (PyTorch's default too); TF32 is opt-in.
+      UMBRA_CUBLAS_CHECK(cublasSetMathMode(handles[dev], CUBLAS_DEFAULT_MATH));
+    }
+    UMBRA_CUBLAS_CHECK(cublasSetStream(handles[dev], cudaStream_t{}));
+    return handles[dev];
+  }
+};
+#endif
+
+/// Creates a stream on the current device. On gpu it is non-blocking with its own cuBLAS handle.
+template <typename Device>
+inline Stream<Device>* NewStream(bool create_blas_handle = true, int dev_id = -1);
+
+template <>
+inline Stream<cpu>* NewStream<cpu>(bool, int) {
+  return new Stream<cpu>();
+}
+
+template <typename Device>
+inline void DeleteStream(Stream<Device>* stream);
+
+template <>
+inline void DeleteStream<cpu>(Stream<cpu>* stream) {
+  delete stream;
+}
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+template <>
+inline Stream<gpu>* NewStream<gpu>(bool create_blas_handle, int dev_id) {
+  auto* s = new Stream<gpu>();
+  try {
+    if (dev_id >= 0) UMBRA_CUDA_CHECK(cudaSetDevice(dev_id));
+    UMBRA_CUDA_CHECK(cudaGetDevice(&s->dev_id_));
+    UMBRA_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream_, cudaStreamNonBlocking));
+    if (create_blas_handle) {
+      UMBRA_CUBLAS_CHECK(cublasCreate(&s->blas_handle_));
+      UMBRA_CUBLAS_CHECK(cublasSetStream(s->blas_handle_, s->stream_));
+      UMBRA_CUBLAS_CHECK(cublasSetMathMode(s->blas_handle_, CUBLAS_DEFAULT_MATH));
+    }
+  } catch (...) {
+    if (s->stream_) cudaStreamDestroy(s->stream_);
+    delete s;
+    throw;
+  }
+  return s;
+}
+template <>
+inline void DeleteStream<gpu>(Stream<gpu>* stream) {
+  if (!stream) return;
+  // Destruction paths must not throw; errors here would only repeat an earlier reported one.
+  if (stream->blas_handle_) cublasDestroy(stream->blas_handle_);
+  if (stream->stream_) cudaStreamDestroy(stream->stream_);
+  delete stream;
+}
+
+/// Number of visible CUDA devices; 0 when there is no driver or no device (never throws).
+inline int GPUCount() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error so later calls are not confused
+    return 0;
+  }
+  return n;
+}
+#else
+inline int GPUCount() { return 0; }
+#endif
+
+}  // namespace umbra
