@@ -1,3 +1,4 @@
 // Every extension header; extensions are added here one line each.
 #pragma once
 
+#include "umbra/tensor/ext/broadcast.h"

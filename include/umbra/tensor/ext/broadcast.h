@@ -1,0 +1,63 @@
+// broadcast<dim>(src, shape): a 1-D tensor of length shape[dim] repeated along every other
+// dimension of `shape` (a bias added to every row, or to every pixel of a channel).
+// repmat(src, nrow): a 1-D tensor of length n as every row of an (nrow, n) matrix.
+// Index mapping: output (y, x) of the 2-D view reads src[(flat index / inner) % len], where
+// inner is the product of the dimensions after `dim`.
+#pragma once
+
+#include "umbra/tensor/ext/make_tensor.h"
+
+namespace umbra::expr {
+
+template <typename SrcExp, typename DType, int dimdst, int dimcast>
+struct BroadcastExp
+    : public MakeTensorExp<BroadcastExp<SrcExp, DType, dimdst, dimcast>, SrcExp, dimdst, DType> {
+  SrcExp src_;
+  BroadcastExp(const SrcExp& src, const Shape<dimdst>& shape) : src_(src) { this->shape_ = shape; }
+};
+
+template <int dimcast, typename SrcExp, typename DType, int etype, int dimdst>
+inline BroadcastExp<SrcExp, DType, dimdst, dimcast> broadcast(const Exp<SrcExp, DType, etype>& src,
+                                                              const Shape<dimdst>& shape) {
+  static_assert(SrcExp::kDim == 1, "umbra: broadcast source must be 1-D");
+  static_assert(dimcast >= 0 && dimcast < dimdst, "umbra: broadcast dimension out of range");
+  const Shape<1> s = ShapeCheck<1, SrcExp>::Check(src.self());
+  UMBRA_CHECK(s[0] == shape[dimcast], "broadcast<", dimcast, ">: source length ", s[0],
+              " does not match dimension ", dimcast, " of target shape ", shape);
+  return BroadcastExp<SrcExp, DType, dimdst, dimcast>(src.self(), shape);
+}
+
+/// Each of nrow rows is a copy of the 1-D src.
+template <typename SrcExp, typename DType, int etype>
+inline BroadcastExp<SrcExp, DType, 2, 1> repmat(const Exp<SrcExp, DType, etype>& src, index_t nrow) {
+  const Shape<1> s = ShapeCheck<1, SrcExp>::Check(src.self());
+  return broadcast<1>(src, Shape2(nrow, s[0]));
+}
+
+template <typename SrcExp, typename DType, int dimdst, int dimcast>
+class Plan<BroadcastExp<SrcExp, DType, dimdst, dimcast>> {
+ public:
+  explicit Plan(const BroadcastExp<SrcExp, DType, dimdst, dimcast>& e)
+      : src_(MakePlan(e.src_)),
+        ncol_(e.shape_[dimdst - 1]),
+        inner_(e.shape_.ProdShape(dimcast + 1, dimdst)),
+        len_(e.shape_[dimcast]) {}
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
+    if constexpr (dimcast == dimdst - 1) {
+      return src_.Eval(0, x);  // the last dimension: the column is the index
+    } else {
+      return src_.Eval(0, ((y * ncol_ + x) / inner_) % len_);
+    }
+  }
+
+ private:
+  Plan<SrcExp> src_;
+  index_t ncol_, inner_, len_;
+};
+
+}  // namespace umbra::expr
+
+namespace umbra {
+using expr::broadcast;
+using expr::repmat;
+}  // namespace umbra

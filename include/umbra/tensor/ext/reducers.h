@@ -1,0 +1,39 @@
+// Reducers used by reductions (sumall_except_dim, reduce_with_axis), pooling and channel pooling.
+// A reducer has Init() (the identity), Reduce(acc, v), Merge(acc, other) for tree reductions, and
+// PartialGrad(result, input): d result / d input, used by unpool/ch_unpool (1 for sum; for
+// maximum 1 where the input equals the maximum, so ties all receive the gradient, as mshadow).
+#pragma once
+
+#include <limits>
+
+#include "umbra/base.h"
+
+namespace umbra::red {
+
+struct sum {
+  template <typename DType>
+  UMBRA_XINLINE static DType Init() { return DType(0); }
+  template <typename DType>
+  UMBRA_XINLINE static void Reduce(DType& acc, DType v) { acc += v; }
+  template <typename DType>
+  UMBRA_XINLINE static void Merge(DType& acc, DType v) { acc += v; }
+  template <typename DType>
+  UMBRA_XINLINE static DType PartialGrad(DType, DType) { return DType(1); }
+  static constexpr const char* kName = "sum";
+};
+
+struct maximum {
+  template <typename DType>
+  UMBRA_XINLINE static DType Init() { return -std::numeric_limits<DType>::infinity(); }
+  template <typename DType>
+  UMBRA_XINLINE static void Reduce(DType& acc, DType v) { acc = v > acc ? v : acc; }
+  template <typename DType>
+  UMBRA_XINLINE static void Merge(DType& acc, DType v) { acc = v > acc ? v : acc; }
+  template <typename DType>
+  UMBRA_XINLINE static DType PartialGrad(DType result, DType v) {
+    return result == v ? DType(1) : DType(0);
+  }
+  static constexpr const char* kName = "maximum";
+};
+
+}  // namespace umbra::red

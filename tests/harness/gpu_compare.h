@@ -1,0 +1,49 @@
+// GPU test helpers (include from .cu tests only): skip cleanly without a device, move tensors
+// between host and device, and run one device-generic statement on cpu and gpu to compare.
+// Pattern: write the statement once as a generic lambda over tensors, e.g.
+//   auto f = [](auto out, auto a) { out = broadcast<1>(a, out.shape_) * 2.f; };
+// then ExpectSameOnGPU(f, cpu_out_shape, cpu_inputs...).
+#pragma once
+
+#include "harness/tensor_util.h"
+
+#define UMBRA_REQUIRE_GPU()                                                                \
+  do {                                                                                     \
+    if (::umbra::GPUCount() == 0)                                                          \
+      GTEST_SKIP() << "no CUDA device visible: GPU test skipped (run scripts/gpu-check on " \
+                      "a machine with an NVIDIA GPU)";                                     \
+  } while (0)
+
+namespace umbra::test {
+
+template <int N, typename DType>
+inline TensorContainer<gpu, N, DType> ToGPU(const Tensor<cpu, N, DType>& t) {
+  TensorContainer<gpu, N, DType> g(t.shape_);
+  Copy(g.view(), t);
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  return g;
+}
+template <int N, typename DType>
+inline TensorContainer<cpu, N, DType> ToCPU(const Tensor<gpu, N, DType>& t) {
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  TensorContainer<cpu, N, DType> h(t.shape_);
+  Copy(h.view(), t);
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  return h;
+}
+
+/// Runs f(out, inputs...) on cpu tensors and on gpu copies; expects the same output. `init`
+/// pre-fills the output (for +=-style statements).
+template <int N, typename DType, typename Fn, typename... In>
+inline ::testing::AssertionResult SameOnGPU(Fn f, const Shape<N>& out_shape, double tol,
+                                            const In&... in) {
+  TensorContainer<cpu, N, DType> out_c = RandomTensor<N, DType>(out_shape, 99);
+  auto out_g = ToGPU(out_c.view());
+  auto gin = std::make_tuple(ToGPU(in)...);
+  f(out_c.view(), in...);
+  std::apply([&](auto&... g) { f(out_g.view(), g.view()...); }, gin);
+  auto back = ToCPU(out_g.view());
+  return AllNear(back.view(), out_c.view(), tol);
+}
+
+}  // namespace umbra::test

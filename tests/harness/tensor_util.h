@@ -1,0 +1,68 @@
+// Test helpers shared by every tensor test: seeded random containers, strided (non-contiguous)
+// copies, element access by multi-index, and an element-by-element comparison that reports the
+// first differing index. Plain reference loops are written in each test, not here.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "umbra/tensor.h"
+
+namespace umbra::test {
+
+/// A container of the given shape filled with uniform values in [lo, hi) from `seed`.
+template <int N, typename DType = float>
+inline TensorContainer<cpu, N, DType> RandomTensor(const Shape<N>& s, uint64_t seed,
+                                                   DType lo = -1, DType hi = 1) {
+  TensorContainer<cpu, N, DType> t(s);
+  Random<cpu, DType> rnd(seed);
+  rnd.SampleUniform(&t, lo, hi);
+  return t;
+}
+
+/// Storage with `extra` padding columns per row, and a view of shape `s` into it: a
+/// non-contiguous tensor (stride_ > shape_[N-1]) with the same values as `src`.
+template <int N, typename DType>
+struct Strided {
+  TensorContainer<cpu, N, DType> storage;
+  Tensor<cpu, N, DType> view;
+  Strided(const Tensor<cpu, N, DType>& src, index_t extra = 3) {
+    Shape<N> big = src.shape_;
+    big[N - 1] += extra;
+    storage.Resize(big, DType(-777));
+    view = storage.SliceLast(0, src.shape_[N - 1]);
+    Copy(view, src);
+  }
+};
+
+/// Element at multi-index (i0, ..., iN-1) of a cpu tensor (any stride).
+template <int N, typename DType, typename... I>
+inline DType& At(const Tensor<cpu, N, DType>& t, I... idx) {
+  static_assert(sizeof...(I) == N);
+  const index_t ix[N] = {index_t(idx)...};
+  index_t row = 0;
+  for (int d = 0; d < N - 1; ++d) row = row * t.shape_[d] + ix[d];
+  return t.dptr_[row * t.stride_ + ix[N - 1]];
+}
+
+/// Expects equal shapes and |a - b| <= tol * max(1, |b|) everywhere.
+template <int N, typename DType>
+inline ::testing::AssertionResult AllNear(const Tensor<cpu, N, DType>& a,
+                                          const Tensor<cpu, N, DType>& b, double tol = 1e-5) {
+  if (a.shape_ != b.shape_)
+    return ::testing::AssertionFailure() << "shapes differ: " << a.shape_ << " vs " << b.shape_;
+  const Shape<2> s = a.shape_.FlatTo2D();
+  for (index_t y = 0; y < s[0]; ++y)
+    for (index_t x = 0; x < s[1]; ++x) {
+      const double va = a.dptr_[y * a.stride_ + x], vb = b.dptr_[y * b.stride_ + x];
+      if (!(std::fabs(va - vb) <= tol * std::max(1.0, std::fabs(vb))))
+        return ::testing::AssertionFailure()
+               << "differ at flat row " << y << " col " << x << ": " << va << " vs " << vb
+               << " (shape " << a.shape_ << ")";
+    }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace umbra::test
