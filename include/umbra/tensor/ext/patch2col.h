@@ -1,0 +1,204 @@
+// unpack_patch2col / pack_col2patch: im2col and its adjoint col2im as index-mapping expressions,
+// with stride, zero padding and dilation built in (mshadow's pair had padding done by a separate
+// pad() and no dilation). A convolution is dot(weight (M, C*kh*kw), col) once col is evaluated.
+// Not here: the convolution layer itself (src/nn/layers/), pooling (ext/pool.h).
+// Both run through the generic CPU loop / CUDA kernel: col2im is written as a gather (each pixel
+// sums the column entries that read it), so it needs no atomics and composes like any chainer.
+#pragma once
+
+#include <ostream>
+
+#include "umbra/tensor/ext/make_tensor.h"
+
+namespace umbra {
+
+/// Geometry of a sliding kernel over the last two dims (H, W): kernel size (kh, kw), stride
+/// (sh, sw), dilation (dh, dw: distance between taps, 1 = dense) and zero padding (ph, pw) added
+/// on both sides. Aggregate: `PatchParam{3, 3}` or `PatchParam{.kh = 3, .kw = 3, .ph = 1, .pw = 1}`.
+struct PatchParam {
+  index_t kh = 1, kw = 1;
+  index_t sh = 1, sw = 1;
+  index_t dh = 1, dw = 1;
+  index_t ph = 0, pw = 0;
+
+  /// Output rows: (H + 2ph - dh*(kh-1) - 1) / sh + 1 (may be <= 0 for a too-small image).
+  index_t OutH(index_t h) const { return (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1; }
+  /// Output columns: (W + 2pw - dw*(kw-1) - 1) / sw + 1.
+  index_t OutW(index_t w) const { return (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1; }
+
+  friend std::ostream& operator<<(std::ostream& os, const PatchParam& p) {
+    return os << "{kernel " << p.kh << "x" << p.kw << ", stride " << p.sh << "x" << p.sw
+              << ", dilation " << p.dh << "x" << p.dw << ", pad " << p.ph << "x" << p.pw << "}";
+  }
+};
+
+namespace expr {
+
+/// Image geometry (N, C, H, W) of a 3-D (C, H, W: N = 1) or 4-D shape, checked against a param.
+template <int dim>
+inline void PatchGeometry(const Shape<dim>& s, const PatchParam& p, const char* who,
+                          index_t* n, index_t* c, index_t* h, index_t* w, index_t* oh,
+                          index_t* ow) {
+  static_assert(dim == 3 || dim == 4, "umbra: patch2col images are (C, H, W) or (N, C, H, W)");
+  UMBRA_CHECK(p.kh >= 1 && p.kw >= 1 && p.sh >= 1 && p.sw >= 1 && p.dh >= 1 && p.dw >= 1 &&
+                  p.ph >= 0 && p.pw >= 0,
+              who, ": invalid patch parameters ", p);
+  *n = dim == 4 ? s[0] : 1;
+  *c = s[dim - 3], *h = s[dim - 2], *w = s[dim - 1];
+  *oh = p.OutH(*h), *ow = p.OutW(*w);
+  UMBRA_CHECK(*h + 2 * p.ph >= p.dh * (p.kh - 1) + 1 && *w + 2 * p.pw >= p.dw * (p.kw - 1) + 1,
+              who, ": image ", s, " is smaller than the dilated kernel of ", p);
+}
+
+/// One axis of the col2im gather: the pairs (output o, tap t) with o*s + t*d == q, where q is
+/// a padded input coordinate (pixel + pad, >= 0). Stride 1 enumerates taps (no division); a
+/// larger stride enumerates the outputs whose window can reach q (two divisions per pixel, and
+/// one per candidate only when dilated too).
+struct PatchAxis {
+  index_t k, s, d, out;
+
+  UMBRA_XINLINE void Range(index_t q, index_t* lo, index_t* hi) const {
+    if (s == 1) {
+      *lo = 0, *hi = k - 1;
+    } else {
+      const index_t first = q - (k - 1) * d;  // the lowest o has the largest tap
+      *lo = first > 0 ? (first + s - 1) / s : 0;
+      *hi = q / s < out - 1 ? q / s : out - 1;
+    }
+  }
+  UMBRA_XINLINE bool Pair(index_t q, index_t i, index_t* o, index_t* t) const {
+    if (s == 1) {
+      *t = i, *o = q - i * d;
+      return *o >= 0 && *o < out;
+    }
+    const index_t r = q - i * s;  // in [0, (k-1)*d] by Range
+    *o = i;
+    if (d == 1) {
+      *t = r;
+      return true;
+    }
+    *t = r / d;
+    return *t * d == r;
+  }
+};
+
+template <typename SrcExp, typename DType, int srcdim>
+struct UnpackPatchToColExp
+    : public MakeTensorExp<UnpackPatchToColExp<SrcExp, DType, srcdim>, SrcExp, 2, DType> {
+  SrcExp img_;
+  PatchParam p_;
+  index_t c_, h_, w_, oh_, ow_;
+  UnpackPatchToColExp(const SrcExp& img, const PatchParam& p) : img_(img), p_(p) {
+    index_t n;
+    PatchGeometry(ShapeCheck<srcdim, SrcExp>::Check(img), p, "unpack_patch2col", &n, &c_, &h_,
+                  &w_, &oh_, &ow_);
+    this->shape_ = Shape2(c_ * p.kh * p.kw, n * oh_ * ow_);
+  }
+};
+
+/// im2col. img: (N, C, H, W) or (C, H, W), any expression. Result: (C*kh*kw, N*oh*ow) with
+/// row (c*kh + ky)*kw + kx, column (n*oh + oy)*ow + ox, value img[n, c, oy*sh - ph + ky*dh,
+/// ox*sw - pw + kx*dw], 0 where that tap falls in the padding. oh, ow: PatchParam::OutH/OutW.
+/// Fails (umbra::Error naming the shape and param) on bad params or an image smaller than the
+/// dilated kernel. A chainer: the destination must not alias img.
+template <typename SrcExp, typename DType, int etype>
+inline UnpackPatchToColExp<SrcExp, DType, SrcExp::kDim> unpack_patch2col(
+    const Exp<SrcExp, DType, etype>& img, const PatchParam& p) {
+  static_assert(etype != kComplex, "umbra: evaluate dot()/reductions into a tensor first");
+  return UnpackPatchToColExp<SrcExp, DType, SrcExp::kDim>(img.self(), p);
+}
+
+template <typename SrcExp, typename DType, int srcdim>
+class Plan<UnpackPatchToColExp<SrcExp, DType, srcdim>> {
+ public:
+  explicit Plan(const UnpackPatchToColExp<SrcExp, DType, srcdim>& e)
+      : src_(MakePlan(e.img_)), p_(e.p_), c_(e.c_), h_(e.h_), w_(e.w_), oh_(e.oh_), ow_(e.ow_) {}
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
+    const index_t ky_c = y / p_.kw, kx = y - ky_c * p_.kw;
+    const index_t c = ky_c / p_.kh, ky = ky_c - c * p_.kh;
+    const index_t n_oy = x / ow_, ox = x - n_oy * ow_;
+    const index_t n = n_oy / oh_, oy = n_oy - n * oh_;
+    const index_t h = oy * p_.sh - p_.ph + ky * p_.dh;
+    const index_t w = ox * p_.sw - p_.pw + kx * p_.dw;
+    if (h < 0 || h >= h_ || w < 0 || w >= w_) return DType(0);
+    return src_.Eval((n * c_ + c) * h_ + h, w);
+  }
+
+ private:
+  Plan<SrcExp> src_;
+  PatchParam p_;
+  index_t c_, h_, w_, oh_, ow_;
+};
+
+template <typename SrcExp, typename DType, int dstdim>
+struct PackColToPatchExp
+    : public MakeTensorExp<PackColToPatchExp<SrcExp, DType, dstdim>, SrcExp, dstdim, DType> {
+  SrcExp col_;
+  PatchParam p_;
+  index_t c_, h_, oh_, ow_;
+  PackColToPatchExp(const SrcExp& col, const Shape<dstdim>& img_shape, const PatchParam& p)
+      : col_(col), p_(p) {
+    index_t n, w;
+    PatchGeometry(img_shape, p, "pack_col2patch", &n, &c_, &h_, &w, &oh_, &ow_);
+    const Shape<2> cs = ShapeCheck<2, SrcExp>::Check(col);
+    const Shape<2> want = Shape2(c_ * p.kh * p.kw, n * oh_ * ow_);
+    UMBRA_CHECK(cs == want, "pack_col2patch: column matrix ", cs, " does not fit image ",
+                img_shape, " with ", p, ": expected ", want);
+    this->shape_ = img_shape;
+  }
+};
+
+/// col2im, the adjoint of unpack_patch2col: col (C*kh*kw, N*oh*ow) -> image of img_shape
+/// ((N, C, H, W) or (C, H, W)); each pixel is the SUM of every column entry that read it, so
+/// <unpack_patch2col(x), y> == <x, pack_col2patch(y)>. Evaluated as a gather: a pixel visits its
+/// <= kh*kw taps. Fails when col's shape is not the one unpack_patch2col gives for img_shape.
+template <typename SrcExp, typename DType, int etype, int dstdim>
+inline PackColToPatchExp<SrcExp, DType, dstdim> pack_col2patch(const Exp<SrcExp, DType, etype>& col,
+                                                               const Shape<dstdim>& img_shape,
+                                                               const PatchParam& p) {
+  static_assert(SrcExp::kDim == 2, "umbra: pack_col2patch takes a 2-D column matrix");
+  static_assert(etype != kComplex, "umbra: evaluate dot()/reductions into a tensor first");
+  return PackColToPatchExp<SrcExp, DType, dstdim>(col.self(), img_shape, p);
+}
+
+template <typename SrcExp, typename DType, int dstdim>
+class Plan<PackColToPatchExp<SrcExp, DType, dstdim>> {
+ public:
+  explicit Plan(const PackColToPatchExp<SrcExp, DType, dstdim>& e)
+      : src_(MakePlan(e.col_)),
+        ay_{e.p_.kh, e.p_.sh, e.p_.dh, e.oh_},
+        ax_{e.p_.kw, e.p_.sw, e.p_.dw, e.ow_},
+        ph_(e.p_.ph), pw_(e.p_.pw), c_(e.c_), h_(e.h_) {}
+  // y = (n*C + c)*H + h, x = w. Napkin: kh*kw reads of col per pixel, the same traffic as im2col.
+  UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
+    const index_t nc = y / h_, h = y - nc * h_;
+    const index_t n = nc / c_, c = nc - n * c_;
+    const index_t qy = h + ph_, qx = x + pw_;
+    index_t ylo, yhi, xlo, xhi;
+    ay_.Range(qy, &ylo, &yhi);
+    ax_.Range(qx, &xlo, &xhi);
+    DType sum = DType(0);
+    for (index_t i = ylo; i <= yhi; ++i) {
+      index_t oy, ky;
+      if (!ay_.Pair(qy, i, &oy, &ky)) continue;
+      const index_t row = (c * ay_.k + ky) * ax_.k, col = (n * ay_.out + oy) * ax_.out;
+      for (index_t j = xlo; j <= xhi; ++j) {
+        index_t ox, kx;
+        if (ax_.Pair(qx, j, &ox, &kx)) sum += src_.Eval(row + kx, col + ox);
+      }
+    }
+    return sum;
+  }
+
+ private:
+  Plan<SrcExp> src_;
+  PatchAxis ay_, ax_;
+  index_t ph_, pw_, c_, h_;
+};
+
+}  // namespace expr
+
+using expr::pack_col2patch;
+using expr::unpack_patch2col;
+
+}  // namespace umbra

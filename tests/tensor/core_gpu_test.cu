@@ -1,0 +1,118 @@
+// The tensor core on the GPU against the CPU: elementwise statements (flat and strided paths,
+// every saver), dot on cuBLAS (every transpose, gemv, outer), Copy in every direction, Random<gpu>
+// statistics and reproducibility, streams, and the caching allocator's reuse.
+#include "harness/gpu_compare.h"
+
+namespace umbra {
+namespace {
+
+TEST(CoreGPU, ElementwiseSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  for (auto s : {Shape2(1, 1), Shape2(3, 5), Shape2(17, 33), Shape2(1000, 1001)}) {
+    auto a = test::RandomTensor(s, 1), b = test::RandomTensor(s, 2), c = test::RandomTensor(s, 3);
+    auto f = [](auto y, auto a, auto b, auto c) {
+      y += a * b + c * 2.f - F<op::sigmoid>(a) / (F<op::abs>(c) + 1.f);
+      y *= F<op::maximum>(a, 0.5f);
+    };
+    EXPECT_TRUE((test::SameOnGPU<2, float>(f, s, 1e-5, a.view(), b.view(), c.view())));
+  }
+}
+
+TEST(CoreGPU, StridedViewsUseThe2DPath) {
+  UMBRA_REQUIRE_GPU();
+  auto a = test::RandomTensor(Shape2(9, 20), 4);
+  auto ga = test::ToGPU(a.view());
+  TensorContainer<gpu, 2> gy(Shape2(9, 20), 0.f);
+  Tensor<gpu, 2> dst = gy.SliceLast(3, 10);
+  dst = ga.SliceLast(5, 12) * 3.f;
+  auto y = test::ToCPU(gy.view());
+  for (index_t i = 0; i < 9; ++i)
+    for (index_t j = 0; j < 20; ++j) {
+      const float want = (j >= 3 && j < 10) ? 3 * test::At(a.view(), i, j + 2) : 0.f;
+      ASSERT_FLOAT_EQ(test::At(y.view(), i, j), want);
+    }
+}
+
+TEST(CoreGPU, DotSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  auto a = test::RandomTensor(Shape2(33, 65), 5), b = test::RandomTensor(Shape2(65, 17), 6);
+  auto bt = test::RandomTensor(Shape2(17, 65), 7), at = test::RandomTensor(Shape2(65, 33), 8);
+  auto x = test::RandomTensor(Shape1(65), 9), z = test::RandomTensor(Shape1(33), 10);
+  auto nn = [](auto c, auto a, auto b) { c = dot(a, b); };
+  auto nt = [](auto c, auto a, auto b) { c += dot(a, b.T()) * 0.5f; };
+  auto tn = [](auto c, auto a, auto b) { c -= dot(a.T(), b); };
+  auto tt = [](auto c, auto a, auto b) { c = dot(a.T(), b.T()); };
+  EXPECT_TRUE((test::SameOnGPU<2, float>(nn, Shape2(33, 17), 1e-4, a.view(), b.view())));
+  EXPECT_TRUE((test::SameOnGPU<2, float>(nt, Shape2(33, 17), 1e-4, a.view(), bt.view())));
+  EXPECT_TRUE((test::SameOnGPU<2, float>(tn, Shape2(33, 17), 1e-4, at.view(), b.view())));
+  EXPECT_TRUE((test::SameOnGPU<2, float>(tt, Shape2(33, 17), 1e-4, at.view(), bt.view())));
+  auto gemv = [](auto y, auto a, auto x) { y = dot(a, x); };
+  auto gemvt = [](auto y, auto a, auto x) { y += dot(x, a.T()); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(gemv, Shape1(33), 1e-4, a.view(), x.view())));
+  EXPECT_TRUE((test::SameOnGPU<1, float>(gemvt, Shape1(33), 1e-4, a.view(), x.view())));
+  auto outer = [](auto o, auto p, auto q) { o = dot(p.T(), q); };
+  EXPECT_TRUE((test::SameOnGPU<2, float>(outer, Shape2(33, 65), 1e-5, z.view(), x.view())));
+  auto ad = test::RandomTensor<2, double>(Shape2(7, 5), 11);
+  auto bd = test::RandomTensor<2, double>(Shape2(5, 3), 12);
+  auto nnd = [](auto c, auto a, auto b) { c = dot(a, b); };
+  EXPECT_TRUE((test::SameOnGPU<2, double>(nnd, Shape2(7, 3), 1e-12, ad.view(), bd.view())));
+}
+
+TEST(CoreGPU, CopyEveryDirectionWithStrides) {
+  UMBRA_REQUIRE_GPU();
+  auto a = test::RandomTensor(Shape3(3, 4, 5), 13);
+  test::Strided<3, float> sa(a.view());
+  TensorContainer<gpu, 3> g1(Shape3(3, 4, 5)), g2(Shape3(3, 4, 9));
+  Copy(g1.view(), sa.view);                    // strided host -> device
+  Copy(g2.SliceLast(2, 7), g1.view());         // device -> strided device
+  TensorContainer<cpu, 3> back(Shape3(3, 4, 5));
+  Copy(back.view(), g2.SliceLast(2, 7));       // strided device -> host
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_TRUE(test::AllNear(back.view(), a.view(), 0));
+}
+
+TEST(CoreGPU, RandomStatisticsAndSeed) {
+  UMBRA_REQUIRE_GPU();
+  Random<gpu> r(3);
+  TensorContainer<gpu, 2> u(Shape2(1001, 999)), g(Shape2(1001, 999));
+  r.SampleUniform(&u, -1.f, 3.f);
+  r.SampleGaussian(&g, 2.f, 0.5f);
+  auto hu = test::ToCPU(u.view()), hg = test::ToCPU(g.view());
+  double su = 0, sg = 0, sg2 = 0;
+  for (index_t i = 0; i < hu.Size(); ++i) {
+    ASSERT_GE(hu.dptr_[i], -1.f);
+    ASSERT_LT(hu.dptr_[i], 3.f);
+    su += hu.dptr_[i], sg += hg.dptr_[i], sg2 += double(hg.dptr_[i]) * hg.dptr_[i];
+  }
+  const double n = hu.Size(), mg = sg / n;
+  EXPECT_NEAR(su / n, 1.0, 0.01);
+  EXPECT_NEAR(mg, 2.0, 0.003);
+  EXPECT_NEAR(sg2 / n - mg * mg, 0.25, 0.003);
+  Random<gpu> r2(3);
+  TensorContainer<gpu, 2> u2(Shape2(1001, 999));
+  r2.SampleUniform(&u2, -1.f, 3.f);
+  EXPECT_TRUE(test::AllNear(test::ToCPU(u2.view()).view(), hu.view(), 0));
+}
+
+TEST(CoreGPU, StreamsAndAllocatorReuse) {
+  UMBRA_REQUIRE_GPU();
+  Stream<gpu>* s = NewStream<gpu>();
+  auto& alloc = cuda::CachingAllocator::Get();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  auto step = [&] {
+    TensorContainer<gpu, 2> a(Shape2(256, 256)), b(Shape2(256, 256)), c(Shape2(256, 256));
+    a.set_stream(s), b.set_stream(s), c.set_stream(s);
+    a = 1.f, b = 2.f;
+    c = dot(a.view(), b.view());
+    s->Wait();
+  };
+  step();
+  const size_t mallocs = alloc.GetStats(dev).mallocs;
+  for (int i = 0; i < 10; ++i) step();
+  EXPECT_EQ(alloc.GetStats(dev).mallocs, mallocs) << "a warm loop must not call cudaMalloc";
+  DeleteStream(s);
+}
+
+}  // namespace
+}  // namespace umbra
