@@ -2,3 +2,5 @@
 #pragma once
 
 #include "umbra/tensor/ext/broadcast.h"
+#include "umbra/tensor/ext/patch2col.h"
+#include "umbra/tensor/ext/pool.h"

@@ -21,7 +21,8 @@ struct PatchParam {
   index_t dh = 1, dw = 1;
   index_t ph = 0, pw = 0;
 
-  /// Output rows: (H + 2ph - dh*(kh-1) - 1) / sh + 1 (may be <= 0 for a too-small image).
+  /// Output rows: (H + 2ph - dh*(kh-1) - 1) / sh + 1; meaningful only when the dilated kernel
+  /// fits the padded image, which the builders check.
   index_t OutH(index_t h) const { return (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1; }
   /// Output columns: (W + 2pw - dw*(kw-1) - 1) / sw + 1.
   index_t OutW(index_t w) const { return (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1; }
@@ -51,14 +52,18 @@ inline void PatchGeometry(const Shape<dim>& s, const PatchParam& p, const char* 
 }
 
 /// One axis of the col2im gather: the pairs (output o, tap t) with o*s + t*d == q, where q is
-/// a padded input coordinate (pixel + pad, >= 0). Stride 1 enumerates taps (no division); a
-/// larger stride enumerates the outputs whose window can reach q (two divisions per pixel, and
-/// one per candidate only when dilated too).
+/// a padded input coordinate (pixel + pad, >= 0). When s == 1 or d > s it enumerates the k taps
+/// (a division per tap only if s > 1); otherwise the (k-1)*d/s + 1 outputs whose window can
+/// reach q (a division per candidate only if d > 1). Either way at most k candidates.
 struct PatchAxis {
   index_t k, s, d, out;
+  bool by_tap;
 
+  static PatchAxis Make(index_t k, index_t s, index_t d, index_t out) {
+    return PatchAxis{k, s, d, out, s == 1 || d > s};
+  }
   UMBRA_XINLINE void Range(index_t q, index_t* lo, index_t* hi) const {
-    if (s == 1) {
+    if (by_tap) {
       *lo = 0, *hi = k - 1;
     } else {
       const index_t first = q - (k - 1) * d;  // the lowest o has the largest tap
@@ -67,17 +72,13 @@ struct PatchAxis {
     }
   }
   UMBRA_XINLINE bool Pair(index_t q, index_t i, index_t* o, index_t* t) const {
-    if (s == 1) {
-      *t = i, *o = q - i * d;
-      return *o >= 0 && *o < out;
+    if (by_tap) {
+      const index_t r = q - i * d;
+      *t = i, *o = s == 1 ? r : r / s;
+      return r >= 0 && *o < out && *o * s == r;
     }
     const index_t r = q - i * s;  // in [0, (k-1)*d] by Range
-    *o = i;
-    if (d == 1) {
-      *t = r;
-      return true;
-    }
-    *t = r / d;
+    *o = i, *t = d == 1 ? r : r / d;
     return *t * d == r;
   }
 };
@@ -166,8 +167,8 @@ class Plan<PackColToPatchExp<SrcExp, DType, dstdim>> {
  public:
   explicit Plan(const PackColToPatchExp<SrcExp, DType, dstdim>& e)
       : src_(MakePlan(e.col_)),
-        ay_{e.p_.kh, e.p_.sh, e.p_.dh, e.oh_},
-        ax_{e.p_.kw, e.p_.sw, e.p_.dw, e.ow_},
+        ay_(PatchAxis::Make(e.p_.kh, e.p_.sh, e.p_.dh, e.oh_)),
+        ax_(PatchAxis::Make(e.p_.kw, e.p_.sw, e.p_.dw, e.ow_)),
         ph_(e.p_.ph), pw_(e.p_.pw), c_(e.c_), h_(e.h_) {}
   // y = (n*C + c)*H + h, x = w. Napkin: kh*kw reads of col per pixel, the same traffic as im2col.
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
