@@ -4,3 +4,5 @@
 #include "umbra/tensor/ext/broadcast.h"
 #include "umbra/tensor/ext/patch2col.h"
 #include "umbra/tensor/ext/pool.h"
+#include "umbra/tensor/ext/reduce.h"
+#include "umbra/tensor/ext/softmax.h"

@@ -1,0 +1,46 @@
+// Reductions on the GPU against the CPU result: the tree-reduction kernels (rows and middle-dim
+// groups, every saver, scale) and the reduce_with_axis / argmax chainers. Float sums are summed
+// in another order on each device, so they agree to 1e-5 * max(1, |value|), not bit for bit.
+#include "harness/gpu_compare.h"
+#include "umbra/tensor/ext/reduce.h"
+
+namespace umbra {
+namespace {
+
+TEST(ReduceGPU, ExceptDimSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  auto x = test::RandomTensor(Shape4(5, 7, 9, 11), 1);
+  auto mid = [](auto out, auto in) { out += 0.5f * sumall_except_dim<1>(in * in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(mid, Shape1(7), 1e-5, x.view())));
+  auto first = [](auto out, auto in) { out = reduce_except_dim<red::maximum, 0>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(first, Shape1(5), 0, x.view())));
+  auto last = [](auto out, auto in) { out -= sumall_except_dim<3>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(last, Shape1(11), 1e-5, x.view())));
+  auto big = test::RandomTensor(Shape4(64, 32, 28, 28), 2);
+  auto bias_grad = [](auto out, auto in) { out = sumall_except_dim<1>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(bias_grad, Shape1(32), 1e-5, big.view())));
+}
+
+TEST(ReduceGPU, SumRowsOfStridedViewSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  auto g = test::RandomTensor(Shape2(300, 1003), 3);
+  auto f = [](auto out, auto in) { out = sum_rows(in.SliceLast(2, in.size(1))); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(f, Shape1(1001), 1e-5, g.view())));
+  auto thin = test::RandomTensor(Shape2(5000, 3), 4);
+  auto h = [](auto out, auto in) { out = sum_rows(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(h, Shape1(3), 1e-5, thin.view())));
+}
+
+TEST(ReduceGPU, WithAxisSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  auto x = test::RandomTensor(Shape3(17, 7, 33), 5);
+  auto sum1 = [](auto out, auto in) { out = reduce_with_axis<red::sum>(in, 1) * 2.f + 1.f; };
+  EXPECT_TRUE((test::SameOnGPU<2, float>(sum1, Shape2(17, 33), 1e-5, x.view())));
+  auto max0 = [](auto out, auto in) { out = reduce_with_axis<red::maximum, true>(in, 0); };
+  EXPECT_TRUE((test::SameOnGPU<3, float>(max0, Shape3(1, 7, 33), 0, x.view())));
+  auto arg2 = [](auto out, auto in) { out = argmax(in, -1); };
+  EXPECT_TRUE((test::SameOnGPU<2, float>(arg2, Shape2(17, 7), 0, x.view())));
+}
+
+}  // namespace
+}  // namespace umbra
