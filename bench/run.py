@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
+
+  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu]
+
+CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
+eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
+called directly. GPU (with --gpu, needs a device): the fused statement against a device-to-device
+copy and PyTorch eager, and dot() against cublasSgemm. Medians of --reps repetitions throughout.
+The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
+environment variable of umbra's processes is changed.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+N = 64 << 20
+
+
+def gbench(binary, reps, filt=None):
+    """Runs a Google Benchmark binary; returns {name: median result dict}."""
+    cmd = [binary, "--benchmark_format=json", f"--benchmark_repetitions={reps}",
+           "--benchmark_report_aggregates_only=true"]
+    if filt:
+        cmd.append(f"--benchmark_filter={filt}")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    res = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            res[b["run_name"].split("/real_time")[0].split("/manual_time")[0]] = b
+    return res
+
+
+def torch_fused(device, reps, threads):
+    import torch
+    torch.set_num_threads(threads)
+    a, b, c, d, e = (torch.full((N,), float(i + 1), device=device) for i in range(5))
+    times = []
+    for i in range(reps + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        y = a * b + c * d - e
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if i:  # the first run warms up the allocator
+            times.append(time.perf_counter() - t0)
+        del y
+    return 6 * N * 4 / statistics.median(times), torch.__version__
+
+
+def row(name, ours, peer, unit, scale):
+    print(f"| {name} | {ours / scale:,.1f} {unit} | {peer / scale:,.1f} {unit} | {ours / peer:.2f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--gpu", action="store_true", help="run the GPU benchmarks")
+    ap.add_argument("--cpu", action="store_true", help="run the CPU benchmarks (default unless --gpu)")
+    args = ap.parse_args()
+    run_cpu = args.cpu or not args.gpu
+    threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
+    bdir = os.path.join(args.build, "bench")
+
+    if run_cpu:
+        print(f"## CPU ({threads} threads), medians of {args.reps}\n")
+        fused = gbench(os.path.join(bdir, "bench_fused_elementwise"), args.reps)
+        umbra_bw = fused["BM_UmbraFused"]["bytes_per_second"]
+        copy_bw = fused["BM_PlainCopy"]["bytes_per_second"]
+        torch_bw, tv = torch_fused("cpu", args.reps, threads)
+        print("| work | umbra | peer | umbra / peer |\n|---|---|---|---|")
+        row("a*b+c*d-e, 64M floats vs plain copy", umbra_bw, copy_bw, "GB/s", 1e9)
+        row(f"a*b+c*d-e, 64M floats vs PyTorch {tv} eager", umbra_bw, torch_bw, "GB/s", 1e9)
+        dots = gbench(os.path.join(bdir, "bench_dot"), args.reps)
+        for name in sorted({k.split("/", 1)[1] for k in dots}):
+            ours = dots[f"umbra/{name}"]["FLOPS"]
+            if f"dnnl/{name}" in dots:
+                row(f"dot {name} vs dnnl_sgemm direct", ours, dots[f"dnnl/{name}"]["FLOPS"], "GFLOP/s", 1e9)
+            row(f"dot {name} vs OpenBLAS cblas_sgemm direct", ours,
+                dots[f"openblas/{name}"]["FLOPS"], "GFLOP/s", 1e9)
+        print()
+
+    if args.gpu:
+        print(f"## GPU, medians of {args.reps}\n")
+        res = gbench(os.path.join(bdir, "bench_gpu"), args.reps)
+        print("| work | umbra | peer | umbra / peer |\n|---|---|---|---|")
+        ub = res["BM_UmbraFusedGPU"]["bytes_per_second"]
+        row("a*b+c*d-e, 64M floats vs device copy", ub, res["BM_DeviceCopyGPU"]["bytes_per_second"], "GB/s", 1e9)
+        try:
+            tb, tv = torch_fused("cuda", args.reps, threads)
+            row(f"a*b+c*d-e, 64M floats vs PyTorch {tv} eager", ub, tb, "GB/s", 1e9)
+        except Exception as e:  # PyTorch without CUDA: say so, keep the rest
+            print(f"| PyTorch on GPU unavailable: {e} | | | |")
+        for name in sorted({k.split("/", 1)[1] for k in res if "/" in k}):
+            row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"]["FLOPS"],
+                res[f"cublas/{name}"]["FLOPS"], "GFLOP/s", 1e9)
+        print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
