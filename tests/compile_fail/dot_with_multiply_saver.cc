@@ -1,0 +1,3 @@
+// expect: supports =, \+= and -= only
+#include "umbra/tensor.h"
+void F(umbra::Tensor<umbra::cpu, 2> a, umbra::Tensor<umbra::cpu, 2> c) { c *= umbra::dot(a, a); }
