@@ -33,6 +33,10 @@ struct WriteThrough {
   template <typename E, int et>
   const SubType& operator/=(const Exp<E, DType, et>& e) const { return Do<sv::divto>(e); }
   const SubType& operator=(DType s) const { return Do<sv::saveto>(ScalarExp<DType>(s)); }
+  const SubType& operator+=(DType s) const { return Do<sv::plusto>(ScalarExp<DType>(s)); }
+  const SubType& operator-=(DType s) const { return Do<sv::minusto>(ScalarExp<DType>(s)); }
+  const SubType& operator*=(DType s) const { return Do<sv::multo>(ScalarExp<DType>(s)); }
+  const SubType& operator/=(DType s) const { return Do<sv::divto>(ScalarExp<DType>(s)); }
 
  private:
   template <typename SV, typename E, int et>
