@@ -72,10 +72,9 @@ inline void Fill(Tensor<Device, N, DType> t, DType v) {
   if constexpr (Device::kDevCPU) {
     t = v;
   } else {
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    t = v;
-#elif defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    // Host-compiled code cannot launch the kernel: zero by memset, otherwise stage on the host.
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    // Host API only, never a kernel: the same body must compile in .cc and .cu files (one
+    // definition). Zero by memset, otherwise stage on the host (initialisation, not hot loops).
     if (t.Size() == 0) return;
     if (v == DType(0) && t.CheckContiguous()) {
       UMBRA_CUDA_CHECK(cudaMemsetAsync(t.dptr_, 0, sizeof(DType) * t.Size(),

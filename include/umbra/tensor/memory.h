@@ -60,7 +60,8 @@ inline void FreeSpace(Tensor<gpu, N, DType>* t) {
 #endif
 
 /// Copies src into dst (same shape; any pair of devices; strides respected). Copies involving a
-/// GPU are queued on `stream` (asynchronous: Wait() on it before reading a host destination).
+/// GPU are queued on `stream`, by default the GPU tensor's own stream (asynchronous: Wait() on it
+/// before reading a host destination).
 template <typename DevD, typename DevS, int N, typename DType>
 inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
                  Stream<gpu>* stream = nullptr) {
@@ -79,17 +80,31 @@ inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
   } else {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     if (dst.Size() == 0) return;
-    UMBRA_CUDA_CHECK(cudaMemcpy2DAsync(dst.dptr_, sizeof(DType) * dst.stride_, src.dptr_,
-                                       sizeof(DType) * src.stride_, sizeof(DType) * d2[1], d2[0],
-                                       cudaMemcpyDefault, Stream<gpu>::GetStream(stream)));
+    // Without an explicit stream, use the GPU side's own stream so the copy is ordered with the
+    // kernels queued on that tensor.
+    if (!stream) {
+      if constexpr (!DevD::kDevCPU) stream = dst.stream_;
+      else stream = src.stream_;
+    }
+    const cudaStream_t s = Stream<gpu>::GetStream(stream);
+    if (dst.CheckContiguous() && src.CheckContiguous()) {
+      // One linear copy: a 2-D copy's pitch is limited (about 2 GiB), a linear one is not.
+      UMBRA_CUDA_CHECK(cudaMemcpyAsync(dst.dptr_, src.dptr_, sizeof(DType) * dst.Size(),
+                                       cudaMemcpyDefault, s));
+    } else {
+      UMBRA_CUDA_CHECK(cudaMemcpy2DAsync(dst.dptr_, sizeof(DType) * dst.stride_, src.dptr_,
+                                         sizeof(DType) * src.stride_, sizeof(DType) * d2[1],
+                                         d2[0], cudaMemcpyDefault, s));
+    }
 #else
     static_assert(DevD::kDevCPU && DevS::kDevCPU, "umbra: built without CUDA");
 #endif
   }
 }
 
-/// Fills `t` with a value. Works from host-compiled code on gpu tensors too (memset for 0,
-/// otherwise a staged host copy); inside .cu files prefer `t = v`, which is one kernel.
+/// Fills `t` with a value. On gpu tensors it is host API (memset for 0, otherwise a staged host
+/// copy) so that it has one definition in .cc and .cu files alike; inside .cu files prefer
+/// `t = v`, which is one kernel.
 template <typename Device, int N, typename DType>
 inline void Fill(Tensor<Device, N, DType> t, DType v);
 

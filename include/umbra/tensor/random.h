@@ -2,7 +2,8 @@
 // cpu: a 64-bit Mersenne Twister with umbra's own float conversion and Box-Muller, so the same
 // seed gives the same numbers with any compiler or standard library. gpu: cuRAND's Philox
 // generator on the generator's stream (its numbers differ from the cpu ones; each is reproducible).
-// Sampling into gpu tensors launches kernels, so like every gpu statement it belongs in .cu code.
+// Sampling into gpu tensors launches kernels, so like every gpu statement it belongs in .cu code;
+// the samples are written on the generator's stream (set_stream), not the destination's.
 #pragma once
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "umbra/tensor/engine.h"
+#include "umbra/tensor/functors.h"
 
 namespace umbra {
 
@@ -103,7 +105,13 @@ class Random<gpu, DType> {
     else
       UMBRA_CURAND_CHECK(curandGenerateUniformDouble(gen_, buf.dptr_, buf.Size()));
     Tensor<gpu, N, DType> src = buf.Slice(0, dst->Size()).View(dst->shape_);
-    *dst = (DType(1) - src) * (b - a) + a;
+    // Evaluate on the generator's stream, where cuRAND filled the buffer (the destination's own
+    // stream would race with it). Rounding can make (1 - u) * (b - a) + a equal b for tiny u:
+    // clamp to the largest value below b to keep the interval half-open.
+    Tensor<gpu, N, DType> out = *dst;
+    out.stream_ = stream_;
+    const DType below_b = b > a ? std::nextafter(b, a) : b;
+    out = F<op::minimum>((DType(1) - src) * (b - a) + a, below_b);
   }
   template <int N>
   void SampleGaussian(Tensor<gpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
@@ -115,7 +123,9 @@ class Random<gpu, DType> {
       UMBRA_CURAND_CHECK(curandGenerateNormal(gen_, buf.dptr_, even, mu, sigma));
     else
       UMBRA_CURAND_CHECK(curandGenerateNormalDouble(gen_, buf.dptr_, even, mu, sigma));
-    *dst = buf.Slice(0, n).View(dst->shape_) + DType(0);
+    Tensor<gpu, N, DType> out = *dst;  // on the generator's stream, as in SampleUniform
+    out.stream_ = stream_;
+    out = buf.Slice(0, n).View(dst->shape_) + DType(0);
   }
 #endif
 
