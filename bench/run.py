@@ -24,7 +24,8 @@ N = 64 << 20
 def gbench(binary, reps, filt=None):
     """Runs a Google Benchmark binary; returns {name: median result dict}."""
     cmd = [binary, "--benchmark_format=json", f"--benchmark_repetitions={reps}",
-           "--benchmark_report_aggregates_only=true"]
+           "--benchmark_report_aggregates_only=true",
+           "--benchmark_enable_random_interleaving=true"]  # peers alternate: drift hits both
     if filt:
         cmd.append(f"--benchmark_filter={filt}")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

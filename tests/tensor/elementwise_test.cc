@@ -74,6 +74,21 @@ TEST(Elementwise, AssignSafeWhenDestinationIsASource) {
     ASSERT_FLOAT_EQ(a.dptr_[i], ref.dptr_[i] * 2 + b.dptr_[i] - ref.dptr_[i] * ref.dptr_[i]);
 }
 
+TEST(Elementwise, LargeAssignmentTakesTheStreamingStorePath) {
+  // Above kStreamingStoreBytes a plain `=` streams its stores; an odd length and a destination
+  // that starts 4 bytes past an aligned address exercise the unaligned head and the tail.
+  const index_t n = index_t(expr::kStreamingStoreBytes / sizeof(float)) + 1001;
+  auto a = test::RandomTensor(Shape1(n), 21), b = test::RandomTensor(Shape1(n), 22);
+  TensorContainer<cpu, 1> store(Shape1(n + 1), -5.f);
+  Tensor<cpu, 1> y = store.view().Slice(1, n + 1);
+  y = a * 2.f + b;
+  EXPECT_EQ(store.dptr_[0], -5.f);
+  for (index_t i = 0; i < n; ++i) ASSERT_EQ(y.dptr_[i], a.dptr_[i] * 2.f + b.dptr_[i]) << i;
+  TensorContainer<cpu, 1, double> d(Shape1(n / 2 + 3)), e(Shape1(n / 2 + 3), 1.5);
+  d = e * 2.0;
+  for (index_t i = 0; i < d.Size(); ++i) ASSERT_EQ(d.dptr_[i], 3.0) << i;
+}
+
 TEST(Elementwise, ScalarsOnBothSidesAndNegation) {
   auto a = test::RandomTensor(Shape1(9), 11);
   TensorContainer<cpu, 1> y(Shape1(9));
