@@ -31,7 +31,7 @@ def gbench(binary, reps, filt=None):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     res = {}
     for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
+        if b.get("aggregate_name") == "median" and not b.get("error_occurred"):
             res[b["run_name"].split("/real_time")[0].split("/manual_time")[0]] = b
     return res
 
@@ -90,6 +90,9 @@ def main():
     if args.gpu:
         print(f"## GPU, medians of {args.reps}\n")
         res = gbench(os.path.join(bdir, "bench_gpu"), args.reps)
+        if "BM_UmbraFusedGPU" not in res:
+            print("no CUDA device: GPU benchmarks skipped")
+            return 1
         print("| work | umbra | peer | umbra / peer |\n|---|---|---|---|")
         ub = res["BM_UmbraFusedGPU"]["bytes_per_second"]
         row("a*b+c*d-e, 64M floats vs device copy", ub, res["BM_DeviceCopyGPU"]["bytes_per_second"], "GB/s", 1e9)
