@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "umbra/tensor.h"
 
@@ -45,6 +46,26 @@ inline DType& At(const Tensor<cpu, N, DType>& t, I... idx) {
   index_t row = 0;
   for (int d = 0; d < N - 1; ++d) row = row * t.shape_[d] + ix[d];
   return t.dptr_[row * t.stride_ + ix[N - 1]];
+}
+
+/// Element at a multi-index given as an array of N indices (any stride).
+template <int N, typename DType>
+inline DType AtIdx(const Tensor<cpu, N, DType>& t, const index_t* idx) {
+  index_t row = 0;
+  for (int d = 0; d < N - 1; ++d) row = row * t.shape_[d] + idx[d];
+  return t.dptr_[row * t.stride_ + idx[N - 1]];
+}
+
+/// Asserts t (any stride) equals a row-major reference of the same size within tol.
+template <int N, typename DType>
+inline void ExpectEqualsRef(const Tensor<cpu, N, DType>& t, const std::vector<double>& ref,
+                            double tol) {
+  const Shape<2> s = t.shape_.FlatTo2D();
+  ASSERT_EQ(index_t(ref.size()), s.Size());
+  for (index_t y = 0; y < s[0]; ++y)
+    for (index_t x = 0; x < s[1]; ++x)
+      ASSERT_NEAR(t.dptr_[y * t.stride_ + x], ref[y * s[1] + x], tol)
+          << "at flat row " << y << " col " << x << " of " << t.shape_;
 }
 
 /// Expects equal shapes and |a - b| <= tol * max(1, |b|) everywhere.

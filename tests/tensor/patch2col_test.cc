@@ -68,15 +68,7 @@ std::vector<double> RefPack(const Tensor<cpu, 2, DType>& col, const Shape<4>& s,
   return img;
 }
 
-template <int N, typename DType>
-void ExpectEqualsRef(const Tensor<cpu, N, DType>& t, const std::vector<double>& ref, double tol) {
-  const Shape<2> s = t.shape_.FlatTo2D();
-  ASSERT_EQ(index_t(ref.size()), s.Size());
-  for (index_t y = 0; y < s[0]; ++y)
-    for (index_t x = 0; x < s[1]; ++x)
-      ASSERT_NEAR(t.dptr_[y * t.stride_ + x], ref[y * s[1] + x], tol)
-          << "at flat row " << y << " col " << x << " of " << t.shape_;
-}
+using test::ExpectEqualsRef;
 
 TEST(Patch2Col, UnpackMatchesReference) {
   uint64_t seed = 1;

@@ -8,13 +8,7 @@
 namespace umbra {
 namespace {
 
-/// Element at multi-index idx of a cpu tensor of any stride.
-template <int N>
-float AtIdx(const Tensor<cpu, N>& t, const index_t* idx) {
-  index_t row = 0;
-  for (int d = 0; d < N - 1; ++d) row = row * t.shape_[d] + idx[d];
-  return t.dptr_[row * t.stride_ + idx[N - 1]];
-}
+using test::AtIdx;
 
 /// Checks out == src with axes a and b exchanged, over every element of out.
 template <int N>

@@ -9,12 +9,7 @@
 namespace umbra {
 namespace {
 
-template <int N>
-float AtIdx(const Tensor<cpu, N>& t, const index_t* idx) {
-  index_t row = 0;
-  for (int d = 0; d < N - 1; ++d) row = row * t.shape_[d] + idx[d];
-  return t.dptr_[row * t.stride_ + idx[N - 1]];
-}
+using test::AtIdx;
 
 /// out[i] == src[j] with j[axes[k]] = i[k], over every element of out.
 template <int N>
