@@ -68,6 +68,17 @@ inline void ExpectEqualsRef(const Tensor<cpu, N, DType>& t, const std::vector<do
           << "at flat row " << y << " col " << x << " of " << t.shape_;
 }
 
+/// The message of the umbra::Error that f() throws, or "no error".
+template <typename Fn>
+inline std::string ErrorOf(Fn f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 /// Expects equal shapes and |a - b| <= tol * max(1, |b|) everywhere.
 template <int N, typename DType>
 inline ::testing::AssertionResult AllNear(const Tensor<cpu, N, DType>& a,

@@ -176,15 +176,7 @@ TEST(Patch2Col, ConvolutionAsDot) {
         }
 }
 
-template <typename Fn>
-std::string ErrorOf(Fn f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::ErrorOf;
 
 TEST(Patch2Col, Errors) {
   TensorContainer<cpu, 4> x(Shape4(1, 2, 5, 5), 0.f);

@@ -225,15 +225,7 @@ TEST(ChPool, ChUnpoolIsTheFiniteDifferenceGradient) {
   }
 }
 
-template <typename Fn>
-std::string ErrorOf(Fn f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::ErrorOf;
 
 TEST(Pool, Errors) {
   TensorContainer<cpu, 4> x(Shape4(2, 3, 8, 8), 0.f), p(Shape4(2, 3, 4, 4), 0.f);
