@@ -18,6 +18,25 @@ TEST(CoreGPU, ElementwiseSameAsCPU) {
   }
 }
 
+TEST(CoreGPU, PackedAndUnalignedFlatPaths) {
+  UMBRA_REQUIRE_GPU();
+  // Sizes that are not multiples of 4 exercise the packed kernel's tail; views starting one
+  // element in are unaligned and take the scalar flat kernel. Both must agree with the CPU.
+  for (index_t n : {1, 3, 4, 5, 1023, 4099, 1 << 20}) {
+    auto a = test::RandomTensor(Shape1(n + 1), 30), b = test::RandomTensor(Shape1(n + 1), 31);
+    auto aligned = [](auto y, auto a, auto b) { y += a * b - F<op::relu>(b) * 0.5f; };
+    EXPECT_TRUE((test::SameOnGPU<1, float>(aligned, Shape1(n + 1), 1e-6, a.view(), b.view())));
+    auto unaligned = [n](auto y, auto a, auto b) {
+      auto ys = y.Slice(1, n + 1);
+      ys = a.Slice(0, n) * 3.f + b.Slice(1, n + 1);
+    };
+    EXPECT_TRUE((test::SameOnGPU<1, float>(unaligned, Shape1(n + 1), 1e-6, a.view(), b.view())));
+  }
+  auto d = test::RandomTensor<1, double>(Shape1(1001), 32);
+  auto dbl = [](auto y, auto d) { y = d * 2.0 + 1.0; };
+  EXPECT_TRUE((test::SameOnGPU<1, double>(dbl, Shape1(1001), 1e-12, d.view())));
+}
+
 TEST(CoreGPU, StridedViewsUseThe2DPath) {
   UMBRA_REQUIRE_GPU();
   auto a = test::RandomTensor(Shape2(9, 20), 4);

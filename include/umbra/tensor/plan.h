@@ -3,9 +3,13 @@
 //   DType Eval(y, x)      element (y, x) of the expression's 2-D flattened view,
 //   DType EvalFlat(i)     element i by flat index (only when E::kFlat and memory is contiguous),
 //   DType& REval(y, x)    for expressions that can be written through (tensors, slice, concat).
+//   Pack4 EvalPack(i)     elements 4i..4i+3 at once (optional; the GPU's vectorised path: one
+//                         16-byte load per float tensor leaf instead of four 4-byte loads).
 // Also here: ShapeCheck (the one shape check per statement) and FlatCheck (contiguity at run
 // time). Extensions add their own Plan/ShapeCheck specialisations next to their expression.
 #pragma once
+
+#include <cstdint>
 
 #include "umbra/tensor/expression.h"
 #include "umbra/tensor/tensor.h"
@@ -14,6 +18,16 @@ namespace umbra::expr {
 
 template <typename E>
 class Plan;
+
+/// Four consecutive elements, aligned so that a load or store of one is a single vector access.
+template <typename DType>
+struct alignas(4 * sizeof(DType)) Pack4 {
+  DType v[4];
+};
+
+/// A plan offers the packed path. Composite plans declare EvalPack only when their parts do.
+template <typename P>
+concept HasPack = requires(const P& p) { p.EvalPack(index_t{}); };
 
 template <typename E>
 inline Plan<E> MakePlan(const E& e) {
@@ -28,6 +42,12 @@ class Plan<Tensor<Device, N, DType>> {
   UMBRA_XINLINE DType& REval(index_t y, index_t x) const { return dptr_[y * stride_ + x]; }
   UMBRA_XINLINE DType EvalFlat(index_t i) const { return dptr_[i]; }
   UMBRA_XINLINE DType& REvalFlat(index_t i) const { return dptr_[i]; }
+  UMBRA_XINLINE Pack4<DType> EvalPack(index_t i) const {
+    return *reinterpret_cast<const Pack4<DType>*>(dptr_ + 4 * i);
+  }
+  UMBRA_XINLINE Pack4<DType>& REvalPack(index_t i) const {
+    return *reinterpret_cast<Pack4<DType>*>(dptr_ + 4 * i);
+  }
 
  private:
   DType* dptr_;
@@ -40,6 +60,7 @@ class Plan<ScalarExp<DType>> {
   explicit Plan(const ScalarExp<DType>& e) : scalar_(e.scalar_) {}
   UMBRA_XINLINE DType Eval(index_t, index_t) const { return scalar_; }
   UMBRA_XINLINE DType EvalFlat(index_t) const { return scalar_; }
+  UMBRA_XINLINE Pack4<DType> EvalPack(index_t) const { return {{scalar_, scalar_, scalar_, scalar_}}; }
 
  private:
   DType scalar_;
@@ -56,6 +77,15 @@ class Plan<BinaryMapExp<OP, TA, TB, DType, etype>> {
   UMBRA_XINLINE DType EvalFlat(index_t i) const {
     return OP::Map(lhs_.EvalFlat(i), rhs_.EvalFlat(i));
   }
+  UMBRA_XINLINE Pack4<DType> EvalPack(index_t i) const
+    requires HasPack<Plan<TA>> && HasPack<Plan<TB>>
+  {
+    const Pack4<DType> a = lhs_.EvalPack(i), b = rhs_.EvalPack(i);
+    Pack4<DType> r;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) r.v[k] = OP::Map(a.v[k], b.v[k]);
+    return r;
+  }
 
  private:
   Plan<TA> lhs_;
@@ -68,6 +98,15 @@ class Plan<UnaryMapExp<OP, TA, DType, etype>> {
   explicit Plan(const UnaryMapExp<OP, TA, DType, etype>& e) : src_(MakePlan(e.src_)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const { return OP::Map(src_.Eval(y, x)); }
   UMBRA_XINLINE DType EvalFlat(index_t i) const { return OP::Map(src_.EvalFlat(i)); }
+  UMBRA_XINLINE Pack4<DType> EvalPack(index_t i) const
+    requires HasPack<Plan<TA>>
+  {
+    const Pack4<DType> a = src_.EvalPack(i);
+    Pack4<DType> r;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) r.v[k] = OP::Map(a.v[k]);
+    return r;
+  }
 
  private:
   Plan<TA> src_;
@@ -155,6 +194,35 @@ template <typename OP, typename TA, typename DType, int etype>
 struct FlatCheck<UnaryMapExp<OP, TA, DType, etype>> {
   static bool Check(const UnaryMapExp<OP, TA, DType, etype>& e) {
     return FlatCheck<TA>::Check(e.src_);
+  }
+};
+
+/// Whether the packed path may be used: every tensor leaf starts on a Pack4 boundary (only asked
+/// after FlatCheck passed and for plans with HasPack).
+template <typename E>
+struct PackCheck {
+  static bool Check(const E&) { return false; }
+};
+template <typename Device, int N, typename DType>
+struct PackCheck<Tensor<Device, N, DType>> {
+  static bool Check(const Tensor<Device, N, DType>& t) {
+    return reinterpret_cast<uintptr_t>(t.dptr_) % alignof(Pack4<DType>) == 0;
+  }
+};
+template <typename DType>
+struct PackCheck<ScalarExp<DType>> {
+  static bool Check(const ScalarExp<DType>&) { return true; }
+};
+template <typename OP, typename TA, typename TB, typename DType, int etype>
+struct PackCheck<BinaryMapExp<OP, TA, TB, DType, etype>> {
+  static bool Check(const BinaryMapExp<OP, TA, TB, DType, etype>& e) {
+    return PackCheck<TA>::Check(e.lhs_) && PackCheck<TB>::Check(e.rhs_);
+  }
+};
+template <typename OP, typename TA, typename DType, int etype>
+struct PackCheck<UnaryMapExp<OP, TA, DType, etype>> {
+  static bool Check(const UnaryMapExp<OP, TA, DType, etype>& e) {
+    return PackCheck<TA>::Check(e.src_);
   }
 };
 

@@ -1,11 +1,13 @@
 // GPU evaluation of one statement `dst SV= exp`: one generic grid-stride kernel per statement,
 // with the whole expression inlined through its Plan (passed by value as a kernel argument).
-// Contiguous elementwise statements index flat (coalesced, no division); others divide the flat
-// index into (row, col) of the 2-D view. Only nvcc compiles this file (included from engine.h).
+// Contiguous elementwise statements index flat (coalesced, no division) and, when every tensor
+// starts 16-byte aligned, move 4 elements per access (Pack4); others divide the flat index into
+// (row, col) of the 2-D view. Only nvcc compiles this file (included from engine.h).
 // Napkin: 64M-float `a*b+c*d-e` moves 1.5 GB; at an H200's ~4.2 TB/s copy rate that is ~0.36 ms.
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/plan.h"
@@ -45,6 +47,30 @@ __global__ void __launch_bounds__(kBaseThreads)
   for (; i < n; i += step) SV::Save(dst.REvalFlat(i), plan.EvalFlat(i));
 }
 
+/// The vectorised flat path: one Pack4 (16 bytes of float) per leaf per step; the n % 4 tail
+/// elements are done by the first threads of block 0.
+template <typename SV, typename DstPlan, typename ExpPlan>
+__global__ void __launch_bounds__(kBaseThreads)
+    MapPackKernel(DstPlan dst, ExpPlan plan, index_t n) {
+  const index_t npack = n / 4;
+  const index_t step = index_t(gridDim.x) * blockDim.x;
+  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < npack; i += step) {
+    const auto v = plan.EvalPack(i);
+    if constexpr (std::is_same_v<SV, sv::saveto>) {
+      dst.REvalPack(i) = v;
+    } else {
+      auto d = dst.EvalPack(i);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) SV::Save(d.v[k], v.v[k]);
+      dst.REvalPack(i) = d;
+    }
+  }
+  if (blockIdx.x == 0 && threadIdx.x < n - 4 * npack) {
+    const index_t i = 4 * npack + threadIdx.x;
+    SV::Save(dst.REvalFlat(i), plan.EvalFlat(i));
+  }
+}
+
 template <typename SV, typename DstPlan, typename ExpPlan>
 __global__ void __launch_bounds__(kBaseThreads)
     Map2DKernel(DstPlan dst, ExpPlan plan, index_t rows, index_t cols) {
@@ -69,6 +95,14 @@ inline void MapPlanGPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
   bool flat = false;
   if constexpr (Dst::kFlat && E::kFlat) flat = FlatCheck<Dst>::Check(dst) && FlatCheck<E>::Check(exp);
   if constexpr (Dst::kFlat && E::kFlat) {
+    if constexpr (HasPack<Plan<Dst>> && HasPack<Plan<E>>) {
+      if (flat && PackCheck<Dst>::Check(dst) && PackCheck<E>::Check(exp)) {
+        const int pgrid = cuda::GridFor((n + 3) / 4);
+        cuda::MapPackKernel<SV><<<pgrid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp), n);
+        UMBRA_CUDA_CHECK(cudaGetLastError());
+        return;
+      }
+    }
     if (flat) {
       cuda::MapFlatKernel<SV><<<grid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp), n);
       UMBRA_CUDA_CHECK(cudaGetLastError());

@@ -39,6 +39,15 @@ class Plan<TypecastExp<DstDType, SrcExp, SrcDType, etype>> {
   UMBRA_XINLINE DstDType EvalFlat(index_t i) const {
     return static_cast<DstDType>(src_.EvalFlat(i));
   }
+  UMBRA_XINLINE Pack4<DstDType> EvalPack(index_t i) const
+    requires HasPack<Plan<SrcExp>>
+  {
+    const auto a = src_.EvalPack(i);
+    Pack4<DstDType> r;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) r.v[k] = static_cast<DstDType>(a.v[k]);
+    return r;
+  }
 
  private:
   Plan<SrcExp> src_;
@@ -55,6 +64,12 @@ template <typename DstDType, typename SrcExp, typename SrcDType, int etype>
 struct FlatCheck<TypecastExp<DstDType, SrcExp, SrcDType, etype>> {
   static bool Check(const TypecastExp<DstDType, SrcExp, SrcDType, etype>& e) {
     return FlatCheck<SrcExp>::Check(e.src_);
+  }
+};
+template <typename DstDType, typename SrcExp, typename SrcDType, int etype>
+struct PackCheck<TypecastExp<DstDType, SrcExp, SrcDType, etype>> {
+  static bool Check(const TypecastExp<DstDType, SrcExp, SrcDType, etype>& e) {
+    return PackCheck<SrcExp>::Check(e.src_);
   }
 };
 
