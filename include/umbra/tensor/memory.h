@@ -121,6 +121,13 @@ class TensorContainer : public Tensor<Device, N, DType> {
     Alloc(shape);
     Fill(Base(*this), init);
   }
+  /// A deep copy of any view (strides dropped).
+  explicit TensorContainer(const Base& src) : pad_(false) {
+    this->stream_ = src.stream_;
+    Alloc(src.shape_);
+    if constexpr (Device::kDevCPU) Copy(Base(*this), src);
+    else Copy(Base(*this), src, this->stream_);
+  }
   TensorContainer(const TensorContainer& o) : Base(), pad_(o.pad_) {
     this->stream_ = o.stream_;
     Alloc(o.shape_);

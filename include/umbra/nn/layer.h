@@ -1,0 +1,117 @@
+// The layer contract. A layer maps input nodes to output nodes (each a 4-D tensor (N, C, H, W);
+// a vector is (N, 1, 1, len)), declares its parameters once (param.h), infers output shapes,
+// runs forward (train or test) and backward, and shows every weight by name to a visitor
+// (updaters, parameter sharing and model files all use it). One template per layer serves cpu and
+// gpu. Registration by name: registry.h. Connections and memory: net.h.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "umbra/tensor.h"
+
+namespace umbra::nn {
+
+/// A node of the graph: forward values and the gradient of the loss with respect to them.
+template <typename xpu, typename DType = float>
+struct Node {
+  TensorContainer<xpu, 4, DType> data;
+  TensorContainer<xpu, 4, DType> grad;
+  /// Shape of this node (N, C, H, W); set by the net's shape inference.
+  Shape<4> shape;
+  void Allocate() {
+    data.Resize(shape);
+    grad.Resize(shape);
+  }
+  /// The node as a matrix (N, C*H*W), the view fully-connected layers use.
+  Tensor<xpu, 2, DType> Mat(bool of_grad = false) const {
+    const auto& t = of_grad ? grad : data;
+    return t.view().View(Shape2(shape[0], shape.ProdShape(1, 4)));
+  }
+};
+
+/// What a forward pass may need besides its nodes.
+template <typename xpu, typename DType = float>
+struct ForwardContext {
+  bool is_train = false;
+  /// Labels (N, label_width) for loss layers; nullptr when absent (prediction).
+  const Tensor<xpu, 2, DType>* label = nullptr;
+  Random<xpu, DType>* rnd = nullptr;
+};
+
+/// Called once per weight: layer-local tag ("wmat", "bias", "gamma", ...), the weight and its
+/// gradient (same shape, flattened to 2-D).
+template <typename xpu, typename DType = float>
+using WeightVisitor =
+    std::function<void(const std::string& tag, Tensor<xpu, 2, DType> weight, Tensor<xpu, 2, DType> grad)>;
+
+template <typename xpu, typename DType = float>
+class Layer {
+ public:
+  using NodeList = std::vector<Node<xpu, DType>*>;
+  virtual ~Layer() = default;
+
+  /// The registered type name (e.g. "fullc").
+  virtual const char* Type() const = 0;
+  /// Sets a parameter; returns false when the key is not a parameter of this layer.
+  virtual bool SetParam(const std::string& key, const std::string& value) = 0;
+  /// Number of inputs and outputs this layer takes (-1: any number >= 1).
+  virtual int NumIn() const { return 1; }
+  virtual int NumOut() const { return 1; }
+  /// True when the layer may run with its output node equal to its input node.
+  virtual bool AllowInplace() const { return false; }
+  /// Checks parameters against the input shapes and returns the output shapes. Errors name the
+  /// layer (name_) and the shapes.
+  virtual std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) = 0;
+  /// Allocates and initialises weights (after InferShape).
+  virtual void InitWeights(Random<xpu, DType>& /*rnd*/) {}
+  virtual void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in,
+                       const NodeList& out) = 0;
+  /// From out[j]->grad: adds weight gradients (+=, so that update_period can accumulate) and, when
+  /// prop_grad, writes in[i]->grad (=).
+  virtual void Backward(bool prop_grad, const NodeList& in, const NodeList& out) = 0;
+  virtual void VisitWeights(const WeightVisitor<xpu, DType>& /*v*/) {}
+  /// A loss layer reads ForwardContext::label in Forward; its Backward ignores out[0]->grad and
+  /// writes the gradient of the mean loss over the batch. Loss() is that mean, from the last
+  /// Forward (it may synchronise with the device).
+  virtual bool IsLoss() const { return false; }
+  virtual double Loss() const { return 0; }
+
+  void set_name(const std::string& n) { name_ = n; }
+  const std::string& name() const { return name_; }
+  /// "layer 'fc1' (fullc)" for error messages.
+  std::string Describe() const { return "layer '" + name_ + "' (" + Type() + ")"; }
+
+ protected:
+  std::string name_;
+};
+
+/// Weight initialisation shared by layers: gaussian(sigma), uniform(±scale), xavier and kaiming.
+struct InitParam {
+  std::string init = "gaussian";
+  float init_sigma = 0.01f;
+  float init_uniform = -1.f;  // cxxnet's key: > 0 means uniform in [-init_uniform, init_uniform]
+  float init_bias = 0.f;
+};
+
+/// Fills `w` (fan_in, fan_out given) by the rule in p.
+template <typename xpu, int N, typename DType>
+inline void InitWeight(const InitParam& p, Tensor<xpu, N, DType> w, index_t fan_in, index_t fan_out,
+                       Random<xpu, DType>& rnd) {
+  if (p.init == "gaussian") {
+    rnd.SampleGaussian(&w, DType(0), DType(p.init_sigma));
+  } else if (p.init == "uniform") {
+    const DType s = p.init_uniform > 0 ? DType(p.init_uniform) : DType(p.init_sigma);
+    rnd.SampleUniform(&w, -s, s);
+  } else if (p.init == "xavier") {
+    const DType s = DType(std::sqrt(3.0 / double(fan_in + fan_out) * 2.0));
+    rnd.SampleUniform(&w, -s, s);
+  } else if (p.init == "kaiming") {
+    rnd.SampleGaussian(&w, DType(0), DType(std::sqrt(2.0 / double(fan_in))));
+  } else {
+    UMBRA_THROW("unknown init '", p.init, "': expected gaussian, uniform, xavier or kaiming");
+  }
+}
+
+}  // namespace umbra::nn

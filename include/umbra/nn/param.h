@@ -1,0 +1,164 @@
+// Layer (and updater) parameters declared once: name, default, allowed range, and a one-line doc.
+// The same declaration sets values from config strings (with errors naming the key and the
+// allowed values), prints --help text, and will feed Python and the docs. Not here: which keys a
+// config file may hold (config/), layer logic (layer.h).
+//   struct FullcParam {
+//     int nhidden = 0; bool no_bias = false;
+//     static const ParamDecl<FullcParam>& Decl() {
+//       static const auto d = ParamDecl<FullcParam>()
+//           .Field(&FullcParam::nhidden, "nhidden", "number of output units").Min(1).Required()
+//           .Field(&FullcParam::no_bias, "no_bias", "1: no bias term");
+//       return d; } };
+#pragma once
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "umbra/logging.h"
+
+namespace umbra::nn {
+
+namespace detail {
+/// Parses `v` as T or throws with the key named. Booleans accept 0/1/true/false.
+template <typename T>
+T ParseValue(const std::string& key, const std::string& v) {
+  auto fail = [&](const char* what) -> T {
+    UMBRA_THROW("bad value '", v, "' for key '", key, "': expected ", what);
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (v == "1" || v == "true") return true;
+    if (v == "0" || v == "false") return false;
+    return fail("0, 1, true or false");
+  } else if constexpr (std::is_integral_v<T>) {
+    char* end = nullptr;
+    errno = 0;
+    const long long x = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || errno == ERANGE || x < std::numeric_limits<T>::min() ||
+        x > std::numeric_limits<T>::max())
+      return fail("an integer");
+    return static_cast<T>(x);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    char* end = nullptr;
+    errno = 0;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || errno == ERANGE) return fail("a number");
+    return static_cast<T>(x);
+  } else {
+    return v;  // std::string
+  }
+}
+template <typename T>
+std::string ToText(const T& v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+}  // namespace detail
+
+/// The declaration of every parameter of a struct P.
+template <typename P>
+class ParamDecl {
+ public:
+  struct Entry {
+    std::string name, doc, type, default_text, range_text;
+    bool required = false;
+    std::function<void(P&, const std::string&)> set;
+    std::function<std::string(const P&)> get;
+  };
+
+  /// Declares a field; the struct's initializer is its default.
+  template <typename T>
+  ParamDecl& Field(T P::*member, const char* name, const char* doc) {
+    Entry e;
+    e.name = name;
+    e.doc = doc;
+    e.type = std::is_same_v<T, bool> ? "bool"
+             : std::is_integral_v<T> ? "int"
+             : std::is_floating_point_v<T> ? "float"
+                                           : "string";
+    e.default_text = detail::ToText(P{}.*member);
+    e.set = [member, n = std::string(name)](P& p, const std::string& v) {
+      p.*member = detail::ParseValue<T>(n, v);
+    };
+    e.get = [member](const P& p) { return detail::ToText(p.*member); };
+    entries_.push_back(std::move(e));
+    return *this;
+  }
+  /// Range of the last declared numeric field (inclusive).
+  ParamDecl& Range(double lo, double hi) {
+    Entry& e = entries_.back();
+    e.range_text = "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]";
+    auto inner = e.set;
+    e.set = [inner, lo, hi, n = e.name](P& p, const std::string& v) {
+      const double x = detail::ParseValue<double>(n, v);
+      UMBRA_CHECK(x >= lo && x <= hi, "value ", v, " for key '", n, "' is outside ", "[", lo, ", ",
+                  hi, "]");
+      inner(p, v);
+    };
+    return *this;
+  }
+  ParamDecl& Min(double lo) { return Range(lo, std::numeric_limits<double>::max()); }
+  /// Allowed values of the last declared string field.
+  ParamDecl& OneOf(std::vector<std::string> allowed) {
+    Entry& e = entries_.back();
+    std::string all;
+    for (auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
+    e.range_text = "{" + all + "}";
+    auto inner = e.set;
+    e.set = [inner, allowed, all, n = e.name](P& p, const std::string& v) {
+      bool ok = false;
+      for (auto& a : allowed) ok = ok || a == v;
+      UMBRA_CHECK(ok, "bad value '", v, "' for key '", n, "': expected one of ", all);
+      inner(p, v);
+    };
+    return *this;
+  }
+  /// The last declared field must be given (checked by CheckRequired).
+  ParamDecl& Required() {
+    entries_.back().required = true;
+    return *this;
+  }
+
+  /// Sets key=value; false when the key is not declared (the caller decides what that means).
+  bool Set(P& p, const std::string& key, const std::string& value) const {
+    for (const Entry& e : entries_)
+      if (e.name == key) {
+        e.set(p, value);
+        return true;
+      }
+    return false;
+  }
+  /// Throws naming `owner` and the first required key in `given` that is missing.
+  void CheckRequired(const std::vector<std::string>& given, const std::string& owner) const {
+    for (const Entry& e : entries_) {
+      if (!e.required) continue;
+      bool found = false;
+      for (auto& g : given) found = found || g == e.name;
+      UMBRA_CHECK(found, owner, ": required key '", e.name, "' (", e.doc, ") is not set");
+    }
+  }
+  const std::vector<Entry>& entries() const { return entries_; }
+  /// One line per key: "  name (type, default d, range r): doc".
+  std::string Help() const {
+    std::ostringstream os;
+    for (const Entry& e : entries_) {
+      os << "  " << e.name << " (" << e.type;
+      if (e.required) os << ", required";
+      else os << ", default " << (e.default_text.empty() ? "\"\"" : e.default_text);
+      if (!e.range_text.empty()) os << ", " << e.range_text;
+      os << "): " << e.doc << "\n";
+    }
+    return os.str();
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+}  // namespace umbra::nn

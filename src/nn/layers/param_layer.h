@@ -1,0 +1,49 @@
+// ParamLayer: the base most layers derive from. It owns the layer's parameter struct P (declared
+// once with ParamDecl), implements SetParam through that declaration, remembers which keys were
+// given (for required keys), and offers the shared weight-initialisation keys (InitParam).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "umbra/nn/layer.h"
+#include "umbra/nn/param.h"
+
+namespace umbra::nn {
+
+/// Adds init, init_sigma, init_uniform, init_bias to a parameter struct deriving from InitParam.
+template <typename P>
+ParamDecl<P>& DeclareInit(ParamDecl<P>& d) {
+  return d
+      .template Field<std::string>(&P::init, "init", "weight initialisation")
+      .OneOf({"gaussian", "uniform", "xavier", "kaiming"})
+      .template Field<float>(&P::init_sigma, "init_sigma", "standard deviation of gaussian init")
+      .Min(0)
+      .template Field<float>(&P::init_uniform, "init_uniform",
+                             "half-width of uniform init (cxxnet key; <= 0: use init_sigma)")
+      .template Field<float>(&P::init_bias, "init_bias", "initial value of biases");
+}
+
+template <typename P, typename xpu, typename DType>
+class ParamLayer : public Layer<xpu, DType> {
+ public:
+  bool SetParam(const std::string& key, const std::string& value) override {
+    // cxxnet's name for the init rule; accepted as an alias.
+    const std::string k = key == "random_type" ? "init" : key;
+    try {
+      if (!P::Decl().Set(p_, k, value)) return false;
+    } catch (const Error& e) {
+      UMBRA_THROW(this->Describe(), ": ", e.what());
+    }
+    given_.push_back(k);
+    return true;
+  }
+  const P& param() const { return p_; }
+
+ protected:
+  void CheckRequired() const { P::Decl().CheckRequired(given_, this->Describe()); }
+  P p_;
+  std::vector<std::string> given_;
+};
+
+}  // namespace umbra::nn

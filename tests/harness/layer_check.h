@@ -1,0 +1,142 @@
+// The shared layer harness: every layer's tests go through it.
+//   - MakeLayer: create by type (registry), set parameters, infer shapes, initialise weights.
+//   - GradCheck: finite differences in double precision against Backward, for inputs and every
+//     weight the layer shows to its visitor (objective = <out, R> for a fixed random R, or the
+//     loss itself for loss layers).
+//   - UMBRA_COVERS_LAYER("name"): records that a test file has a harness case for a layer type;
+//     the registry test fails for any registered type nobody covers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/tensor_util.h"
+#include "umbra/nn/registry.h"
+
+namespace umbra::test {
+
+using KV = std::vector<std::pair<std::string, std::string>>;
+
+inline std::set<std::string>& CoveredLayers() {
+  static std::set<std::string> s;
+  return s;
+}
+#define UMBRA_COVERS_LAYER(name) \
+  static const bool UMBRA_NN_CAT_(umbra_covers_, __COUNTER__) = ::umbra::test::CoveredLayers().insert(name).second
+
+/// A layer with its nodes allocated: in_[i], out_[j] (out may alias in for in-place layers).
+template <typename xpu, typename DType>
+struct LayerRig {
+  std::unique_ptr<nn::Layer<xpu, DType>> layer;
+  std::vector<std::unique_ptr<nn::Node<xpu, DType>>> in_nodes, out_nodes;
+  std::vector<nn::Node<xpu, DType>*> in, out;
+  Random<xpu, DType> rnd{7};
+  TensorContainer<xpu, 2, DType> label;
+  nn::ForwardContext<xpu, DType> ctx;
+
+  LayerRig(const std::string& type, const KV& params, const std::vector<Shape<4>>& in_shapes,
+           bool inplace = false) {
+    layer = nn::LayerRegistry<xpu, DType>::Get().Create(type);
+    layer->set_name("test_" + type);
+    for (auto& [k, v] : params)
+      if (!layer->SetParam(k, v)) ADD_FAILURE() << "unknown key " << k << " for " << type;
+    const std::vector<Shape<4>> out_shapes = layer->InferShape(in_shapes);
+    for (auto& s : in_shapes) {
+      in_nodes.emplace_back(new nn::Node<xpu, DType>());
+      in_nodes.back()->shape = s;
+      in_nodes.back()->Allocate();
+      in.push_back(in_nodes.back().get());
+    }
+    if (inplace) {
+      out = in;
+    } else {
+      for (auto& s : out_shapes) {
+        out_nodes.emplace_back(new nn::Node<xpu, DType>());
+        out_nodes.back()->shape = s;
+        out_nodes.back()->Allocate();
+        out.push_back(out_nodes.back().get());
+      }
+    }
+    layer->InitWeights(rnd);
+  }
+  void SetLabel(const std::vector<DType>& values, index_t width = 1) {
+    label.Resize(Shape2(index_t(values.size()) / width, width));
+    for (size_t i = 0; i < values.size(); ++i) label.dptr_[i] = values[i];
+    ctx.label = &label.view();
+  }
+  void Forward(bool is_train = true) {
+    ctx.is_train = is_train;
+    ctx.rnd = &rnd;
+    layer->Forward(ctx, in, out);
+  }
+};
+
+/// Finite-difference check of a cpu double layer. Inputs are filled uniformly in [lo, hi).
+/// Checks at most `max_checks` elements per tensor (spread over it). Relative tolerance `tol`.
+inline void GradCheck(const std::string& type, const KV& params,
+                      const std::vector<Shape<4>>& in_shapes, const std::vector<double>& labels = {},
+                      double lo = -1, double hi = 1, double tol = 1e-5, index_t max_checks = 60,
+                      index_t label_width = 1) {
+  SCOPED_TRACE("gradient check of " + type);
+  LayerRig<cpu, double> rig(type, params, in_shapes);
+  Random<cpu, double> rnd(11);
+  for (auto* n : rig.in) rnd.SampleUniform(&n->data, lo, hi);
+  if (!labels.empty()) rig.SetLabel(labels, label_width);
+  const bool loss = rig.layer->IsLoss();
+  std::vector<TensorContainer<cpu, 4, double>> R;
+  for (auto* o : rig.out) {
+    R.emplace_back(o->shape);
+    rnd.SampleUniform(&R.back(), -1.0, 1.0);
+  }
+  auto objective = [&]() {
+    rig.rnd.Seed(3);  // stochastic layers (dropout) draw the same mask every time
+    rig.Forward(true);
+    if (loss) return rig.layer->Loss();
+    double f = 0;
+    for (size_t j = 0; j < rig.out.size(); ++j)
+      for (index_t i = 0; i < R[j].Size(); ++i) f += rig.out[j]->data.dptr_[i] * R[j].dptr_[i];
+    return f;
+  };
+  // Analytic gradients.
+  objective();
+  for (size_t j = 0; j < rig.out.size(); ++j) Copy(rig.out[j]->grad.view(), R[j].view());
+  std::vector<std::pair<std::string, std::pair<Tensor<cpu, 2, double>, Tensor<cpu, 2, double>>>> weights;
+  rig.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2, double> w, Tensor<cpu, 2, double> g) {
+    g = 0.0;
+    weights.push_back({tag, {w, g}});
+  });
+  rig.layer->Backward(true, rig.in, rig.out);
+  std::vector<TensorContainer<cpu, 4, double>> gin;
+  for (auto* n : rig.in) gin.emplace_back(n->grad);
+  std::vector<TensorContainer<cpu, 2, double>> gw;
+  for (auto& w : weights) gw.emplace_back(w.second.second);
+
+  const double h = 1e-6;
+  auto check = [&](double* x, index_t n, const double* analytic, const std::string& what) {
+    const index_t step = std::max<index_t>(1, n / max_checks);
+    for (index_t i = 0; i < n; i += step) {
+      const double keep = x[i];
+      x[i] = keep + h;
+      const double fp = objective();
+      x[i] = keep - h;
+      const double fm = objective();
+      x[i] = keep;
+      const double num = (fp - fm) / (2 * h);
+      ASSERT_NEAR(analytic[i], num, tol * std::max(1.0, std::fabs(num)))
+          << what << " element " << i << " of " << n;
+    }
+  };
+  for (size_t k = 0; k < rig.in.size(); ++k)
+    check(rig.in[k]->data.dptr_, rig.in[k]->data.Size(), gin[k].dptr_, "input " + std::to_string(k));
+  for (size_t k = 0; k < weights.size(); ++k)
+    check(weights[k].second.first.dptr_, weights[k].second.first.Size(), gw[k].dptr_,
+          "weight " + weights[k].first);
+}
+
+}  // namespace umbra::test

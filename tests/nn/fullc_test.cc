@@ -1,0 +1,48 @@
+// fullc through the layer harness: shapes, a known answer, gradient check, bad parameters.
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+UMBRA_COVERS_LAYER("fullc");
+
+TEST(Fullc, ShapeAndKnownAnswer) {
+  test::LayerRig<cpu, float> rig("fullc", {{"nhidden", "2"}, {"init_bias", "0.5"}},
+                                 {Shape4(3, 2, 1, 2)});
+  EXPECT_EQ(rig.out[0]->shape, Shape4(3, 1, 1, 2));
+  // W = [[1,0,0,0],[0,1,1,1]] by hand; x row i = (i, i, i, i).
+  rig.layer->VisitWeights([](const std::string& tag, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
+    if (tag == "wmat") {
+      w = 0.f;
+      w.dptr_[0] = 1, w.dptr_[5] = 1, w.dptr_[6] = 1, w.dptr_[7] = 1;
+    }
+  });
+  for (index_t i = 0; i < 12; ++i) rig.in[0]->data.dptr_[i] = float(i / 4);
+  rig.Forward();
+  for (index_t i = 0; i < 3; ++i) {
+    EXPECT_FLOAT_EQ(rig.out[0]->data.dptr_[2 * i], i + 0.5f);
+    EXPECT_FLOAT_EQ(rig.out[0]->data.dptr_[2 * i + 1], 3 * i + 0.5f);
+  }
+}
+
+TEST(Fullc, GradientCheck) {
+  test::GradCheck("fullc", {{"nhidden", "5"}}, {Shape4(4, 3, 2, 1)});
+  test::GradCheck("fullc", {{"nhidden", "3"}, {"no_bias", "1"}, {"init", "xavier"}},
+                  {Shape4(2, 1, 1, 7)});
+}
+
+TEST(Fullc, BadParametersNameLayerAndKey) {
+  auto layer = nn::LayerRegistry<cpu>::Get().Create("fullc");
+  layer->set_name("fc9");
+  EXPECT_EQ(test::ErrorOf([&] { layer->InferShape({Shape4(1, 1, 1, 3)}); }).find("nhidden") !=
+                std::string::npos,
+            true);
+  const std::string m = test::ErrorOf([&] { layer->SetParam("nhidden", "ten"); });
+  EXPECT_NE(m.find("fc9"), std::string::npos) << m;
+  EXPECT_NE(m.find("nhidden"), std::string::npos) << m;
+  EXPECT_NE(test::ErrorOf([&] { layer->SetParam("nhidden", "0"); }), "no error");
+  EXPECT_NE(test::ErrorOf([&] { layer->SetParam("init", "magic"); }).find("xavier"), std::string::npos);
+  EXPECT_FALSE(layer->SetParam("no_such_key", "1"));
+}
+
+}  // namespace
+}  // namespace umbra
