@@ -20,9 +20,10 @@ struct Node {
   TensorContainer<xpu, 4, DType> grad;
   /// Shape of this node (N, C, H, W); set by the net's shape inference.
   Shape<4> shape;
+  /// Gradients start at zero: a node nobody consumes then contributes nothing in Backward.
   void Allocate() {
     data.Resize(shape);
-    grad.Resize(shape);
+    grad.Resize(shape, DType(0));
   }
   /// The node as a matrix (N, C*H*W), the view fully-connected layers use.
   Tensor<xpu, 2, DType> Mat(bool of_grad = false) const {

@@ -1,0 +1,78 @@
+// Evaluation metrics over predictions on the host: error (arg-max against the label), logloss
+// (mean -log p of the label's class), rmse (against labels of the prediction's width), rec@N
+// (the label among the N highest scores). Accumulate with Add, read with Get, Clear per round.
+// Names as in cxxnet configs (metric = error, metric = rec@5).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "umbra/tensor.h"
+
+namespace umbra::nn {
+
+class Metric {
+ public:
+  explicit Metric(const std::string& name) : name_(name) {
+    if (name.rfind("rec@", 0) == 0) {
+      topn_ = std::atoi(name.c_str() + 4);
+      UMBRA_CHECK(topn_ >= 1, "bad metric '", name, "': rec@N needs N >= 1");
+      kind_ = kRec;
+    } else if (name == "error") {
+      kind_ = kError;
+    } else if (name == "logloss") {
+      kind_ = kLogLoss;
+    } else if (name == "rmse") {
+      kind_ = kRMSE;
+    } else {
+      UMBRA_THROW("unknown metric '", name, "'; known: error, logloss, rmse, rec@N");
+    }
+  }
+  /// pred (n, k) scores or probabilities; label (n, w): class index in column 0, or targets for
+  /// rmse. Only the first `valid` rows count (padded batches).
+  void Add(const Tensor<cpu, 2, float>& pred, const Tensor<cpu, 2, float>& label, index_t valid = -1) {
+    const index_t n = valid < 0 ? pred.size(0) : valid, k = pred.size(1);
+    UMBRA_CHECK(label.size(0) >= n, "metric ", name_, ": ", label.size(0), " labels for ", n, " predictions");
+    for (index_t i = 0; i < n; ++i) {
+      const float* p = pred.dptr_ + i * pred.stride_;
+      const float* y = label.dptr_ + i * label.stride_;
+      if (kind_ == kRMSE) {
+        UMBRA_CHECK(label.size(1) == k, "metric rmse: label width ", label.size(1), " differs from prediction width ", k);
+        double s = 0;
+        for (index_t j = 0; j < k; ++j) s += double(p[j] - y[j]) * (p[j] - y[j]);
+        sum_ += s / k;
+      } else {
+        const index_t c = index_t(y[0]);
+        UMBRA_CHECK(c >= 0 && c < k, "metric ", name_, ": label ", y[0], " outside [0, ", k, ")");
+        if (kind_ == kError) {
+          sum_ += index_t(std::max_element(p, p + k) - p) != c;
+        } else if (kind_ == kLogLoss) {
+          sum_ -= std::log(std::max(p[c], 1e-15f));
+        } else {
+          index_t above = 0;  // classes scoring strictly higher than the label's
+          for (index_t j = 0; j < k; ++j) above += p[j] > p[c];
+          sum_ += above < topn_;
+        }
+      }
+    }
+    count_ += n;
+  }
+  double Get() const {
+    if (count_ == 0) return 0;
+    return kind_ == kRMSE ? std::sqrt(sum_ / count_) : sum_ / count_;
+  }
+  void Clear() { sum_ = 0, count_ = 0; }
+  const std::string& name() const { return name_; }
+
+ private:
+  enum Kind { kError, kLogLoss, kRMSE, kRec } kind_;
+  std::string name_;
+  int topn_ = 1;
+  double sum_ = 0;
+  index_t count_ = 0;
+};
+
+}  // namespace umbra::nn

@@ -1,0 +1,190 @@
+// Net: a DAG of layers over named nodes, built from a description (NetSpec; the config parser of
+// the trainer produces one, tests and examples build it in C++). Layers run in the order given;
+// each input node must exist already ("in" is the data node). A node is produced once, except by
+// in-place layers (in == out), and may feed ONE layer (cxxnet's rule: fan-out needs `split`, so
+// that every gradient has one writer). Shapes are inferred on construction, errors name the layer.
+// Weights are visited as "layer_name.tag". Not here: updaters (updater.h), data, model files.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "umbra/nn/registry.h"
+
+namespace umbra::nn {
+
+struct LayerSpec {
+  std::string type, name;
+  std::vector<std::string> in, out;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+struct NetSpec {
+  std::vector<LayerSpec> layers;
+  /// Shape of the data node "in": (batch, C, H, W).
+  Shape<4> input_shape;
+  /// Keys applied to every layer that declares them (e.g. init), before its own keys.
+  std::vector<std::pair<std::string, std::string>> defaults;
+  uint64_t seed = 0;
+};
+
+template <typename xpu, typename DType = float>
+class Net {
+ public:
+  using NodeT = Node<xpu, DType>;
+
+  explicit Net(const NetSpec& spec) : rnd_(spec.seed) {
+    node_index_["in"] = 0;
+    nodes_.emplace_back(new NodeT());
+    nodes_[0]->shape = spec.input_shape;
+    std::map<int, std::string> consumer;  // node -> the layer reading it
+    for (size_t li = 0; li < spec.layers.size(); ++li) {
+      const LayerSpec& ls = spec.layers[li];
+      Entry e;
+      e.layer = LayerRegistry<xpu, DType>::Get().Create(ls.type);
+      e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
+      const std::string who = e.layer->Describe();
+      for (auto& [k, v] : spec.defaults) e.layer->SetParam(k, v);
+      for (auto& [k, v] : ls.params)
+        UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
+      Check(ls, e.layer.get());
+      std::vector<Shape<4>> in_shapes;
+      for (const std::string& n : ls.in) {
+        auto it = node_index_.find(n);
+        UMBRA_CHECK(it != node_index_.end(), who, ": input node '", n, "' is not produced by an earlier layer");
+        // An in-place layer rewrites its node, so nothing may have read the node before it.
+        UMBRA_CHECK(!consumer.count(it->second), who, ": node '", n, "' already feeds ",
+                    consumer[it->second], "; insert a split layer to use it twice");
+        const bool inplace = ls.out.size() == 1 && ls.out[0] == n;
+        if (!inplace) consumer[it->second] = who;
+        e.in.push_back(it->second);
+        in_shapes.push_back(nodes_[it->second]->shape);
+      }
+      std::vector<Shape<4>> out_shapes = e.layer->InferShape(in_shapes);
+      if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
+        out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
+      UMBRA_CHECK(out_shapes.size() == ls.out.size(), who, ": produces ", out_shapes.size(),
+                  " outputs but ", ls.out.size(), " are connected");
+      for (size_t j = 0; j < ls.out.size(); ++j) {
+        const std::string& n = ls.out[j];
+        auto it = node_index_.find(n);
+        if (it != node_index_.end()) {
+          UMBRA_CHECK(ls.in.size() == 1 && ls.in[0] == n && e.layer->AllowInplace(), who,
+                      ": node '", n, "' is produced twice (only in-place layers may rewrite a node)");
+          UMBRA_CHECK(out_shapes[j] == nodes_[it->second]->shape, who, ": in-place output shape ",
+                      out_shapes[j], " differs from its input ", nodes_[it->second]->shape);
+          e.out.push_back(it->second);
+        } else {
+          node_index_[n] = int(nodes_.size());
+          nodes_.emplace_back(new NodeT());
+          nodes_.back()->shape = out_shapes[j];
+          e.out.push_back(int(nodes_.size()) - 1);
+        }
+      }
+      has_loss_ = has_loss_ || e.layer->IsLoss();
+      layers_.push_back(std::move(e));
+    }
+    UMBRA_CHECK(!layers_.empty(), "the network has no layers");
+    for (auto& n : nodes_) n->Allocate();
+    for (auto& e : layers_) e.layer->InitWeights(rnd_);
+  }
+
+  /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
+  /// required by loss layers in training and optional otherwise.
+  void Forward(bool is_train, const Tensor<xpu, 4, DType>& input,
+               const Tensor<xpu, 2, DType>* label = nullptr) {
+    UMBRA_CHECK(input.shape_ == nodes_[0]->shape, "input of shape ", input.shape_,
+                " does not match the net's input shape ", nodes_[0]->shape);
+    Copy(nodes_[0]->data.view(), input);
+    ForwardContext<xpu, DType> ctx;
+    ctx.is_train = is_train;
+    ctx.label = label;
+    ctx.rnd = &rnd_;
+    for (auto& e : layers_) {
+      if (e.layer->IsLoss() && !label) {
+        // Prediction without labels: loss layers still produce their output (probabilities),
+        // given a zero label of the right batch size.
+        EnsureDummyLabel(input.shape_[0]);
+        ctx.label = &dummy_label_.view();
+      }
+      e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
+      ctx.label = label;
+    }
+  }
+  /// Backward from the loss layers; weight gradients accumulate until the updater clears them.
+  void Backward() {
+    UMBRA_CHECK(has_loss_, "Backward needs a loss layer (softmax, l2_loss, ...) in the network");
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      // The data node needs no gradient.
+      const bool prop = !(it->in.size() == 1 && it->in[0] == 0);
+      it->layer->Backward(prop, Ptrs(it->in), Ptrs(it->out));
+    }
+  }
+  /// Sum of the loss layers' mean losses from the last Forward.
+  double Loss() const {
+    double s = 0;
+    for (auto& e : layers_)
+      if (e.layer->IsLoss()) s += e.layer->Loss();
+    return s;
+  }
+  /// Visits every weight as "layer_name.tag".
+  void VisitWeights(const WeightVisitor<xpu, DType>& v) {
+    for (auto& e : layers_) {
+      const std::string prefix = e.layer->name() + ".";
+      e.layer->VisitWeights([&](const std::string& tag, Tensor<xpu, 2, DType> w,
+                                Tensor<xpu, 2, DType> g) { v(prefix + tag, w, g); });
+    }
+  }
+  /// Number of trainable weights (moving statistics excluded).
+  index_t NumParams() {
+    index_t n = 0;
+    VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType>) {
+      if (name.find(".moving_") == std::string::npos) n += w.Size();
+    });
+    return n;
+  }
+  /// The output of the last layer (probabilities for a softmax net).
+  const NodeT& Output() const { return *nodes_[layers_.back().out[0]]; }
+  const NodeT& NodeByName(const std::string& n) const {
+    auto it = node_index_.find(n);
+    UMBRA_CHECK(it != node_index_.end(), "no node named '", n, "'");
+    return *nodes_[it->second];
+  }
+  Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
+  size_t NumLayers() const { return layers_.size(); }
+
+ private:
+  struct Entry {
+    std::unique_ptr<Layer<xpu, DType>> layer;
+    std::vector<int> in, out;
+  };
+  static void Check(const LayerSpec& ls, const Layer<xpu, DType>* l) {
+    auto count_ok = [](int want, size_t have) { return want == -1 ? have >= 1 : int(have) == want; };
+    UMBRA_CHECK(count_ok(l->NumIn(), ls.in.size()), l->Describe(), ": takes ",
+                l->NumIn() == -1 ? std::string("at least 1") : std::to_string(l->NumIn()),
+                " input(s), got ", ls.in.size());
+    UMBRA_CHECK(count_ok(l->NumOut(), ls.out.size()), l->Describe(), ": gives ",
+                l->NumOut() == -1 ? std::string("at least 1") : std::to_string(l->NumOut()),
+                " output(s), got ", ls.out.size());
+  }
+  std::vector<NodeT*> Ptrs(const std::vector<int>& idx) const {
+    std::vector<NodeT*> p;
+    for (int i : idx) p.push_back(nodes_[i].get());
+    return p;
+  }
+  void EnsureDummyLabel(index_t n) {
+    if (dummy_label_.shape_[0] != n || !dummy_label_.dptr_) dummy_label_.Resize(Shape2(n, 1), DType(0));
+  }
+
+  Random<xpu, DType> rnd_;
+  std::vector<std::unique_ptr<NodeT>> nodes_;
+  std::map<std::string, int> node_index_;
+  std::vector<Entry> layers_;
+  bool has_loss_ = false;
+  TensorContainer<xpu, 2, DType> dummy_label_;
+};
+
+}  // namespace umbra::nn

@@ -1,0 +1,158 @@
+// Updaters: how a weight moves given its gradient. sgd (momentum, weight decay), nag (Nesterov),
+// adam (Kingma & Ba, with bias correction); gradient clipping; learning-rate schedules counted in
+// updates (cxxnet's convention): constant, expdecay, polydecay, factor, with minimum_lr and
+// start_epoch. Settings resolve per weight: global keys, then "tag:key" (e.g. bias:wd = 0), then
+// per-layer keys. Each Update also clears the gradient (gradients accumulate in between, which
+// is how update_period works). State (momentum, Adam moments) is per weight and visible for saving.
+#pragma once
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "umbra/nn/param.h"
+#include "umbra/tensor.h"
+
+namespace umbra::nn {
+
+struct UpdaterParam {
+  std::string updater = "sgd";
+  float lr = 0.01f, momentum = 0.9f, wd = 0.f;
+  float clip_gradient = 0.f;  // > 0: clip each gradient element to [-c, c]
+  float grad_scale = 1.f;     // multiplies gradients (e.g. 1/update_period)
+  std::string lr_schedule = "constant";
+  float lr_gamma = 0.5f, lr_alpha = 0.5f, lr_factor = 0.1f, lr_step = 1.f, lr_minimum = 0.f;
+  float lr_start_epoch = 0.f;
+  float beta1 = 0.9f, beta2 = 0.999f, adam_eps = 1e-8f;
+  static const ParamDecl<UpdaterParam>& Decl() {
+    static const ParamDecl<UpdaterParam> d = [] {
+      ParamDecl<UpdaterParam> d;
+      d.Field(&UpdaterParam::updater, "updater", "update rule").OneOf({"sgd", "nag", "adam"});
+      d.Field(&UpdaterParam::lr, "lr", "base learning rate").Min(0);
+      d.Field(&UpdaterParam::momentum, "momentum", "momentum of sgd/nag").Range(0, 1);
+      d.Field(&UpdaterParam::wd, "wd", "weight decay (L2) coefficient").Min(0);
+      d.Field(&UpdaterParam::clip_gradient, "clip_gradient", "> 0: clip gradients to [-c, c]").Min(0);
+      d.Field(&UpdaterParam::grad_scale, "grad_scale", "multiplier of the gradient").Min(0);
+      d.Field(&UpdaterParam::lr_schedule, "lr:schedule", "learning-rate schedule")
+          .OneOf({"constant", "expdecay", "polydecay", "factor"});
+      d.Field(&UpdaterParam::lr_gamma, "lr:gamma", "decay rate of expdecay/polydecay").Min(0);
+      d.Field(&UpdaterParam::lr_alpha, "lr:alpha", "exponent of polydecay").Min(0);
+      d.Field(&UpdaterParam::lr_factor, "lr:factor", "multiplier of the factor schedule").Min(0);
+      d.Field(&UpdaterParam::lr_step, "lr:step", "updates per schedule step").Min(1e-9);
+      d.Field(&UpdaterParam::lr_minimum, "lr:minimum_lr", "the learning rate never goes below").Min(0);
+      d.Field(&UpdaterParam::lr_start_epoch, "lr:start_epoch", "updates before the schedule starts").Min(0);
+      d.Field(&UpdaterParam::beta1, "beta1", "adam: decay of the first moment").Range(0, 1);
+      d.Field(&UpdaterParam::beta2, "beta2", "adam: decay of the second moment").Range(0, 1);
+      d.Field(&UpdaterParam::adam_eps, "eps", "adam: denominator epsilon").Min(0);
+      return d;
+    }();
+    return d;
+  }
+  /// The scheduled learning rate after `t` updates.
+  double LearningRate(double t) const {
+    const double e = std::max(0.0, t - lr_start_epoch);
+    double r = lr;
+    if (lr_schedule == "expdecay") r = lr * std::pow(lr_gamma, e / lr_step);
+    else if (lr_schedule == "polydecay") r = lr * std::pow(1.0 + (e / lr_step) * lr_gamma, -lr_alpha);
+    else if (lr_schedule == "factor") r = lr * std::pow(lr_factor, std::floor(e / lr_step));
+    return std::max<double>(r, lr_minimum);
+  }
+};
+
+/// Resolves settings for weight "layer.tag": global keys, then "tag:key", then "layer:key"
+/// (the layer name prefix, cxxnet's per-layer override).
+class UpdaterSettings {
+ public:
+  /// Records key=value; returns false when no updater key matches (after stripping a prefix).
+  bool Set(const std::string& key, const std::string& value) {
+    UpdaterParam probe;
+    const auto colon = key.find(':');
+    if (key.rfind("lr:", 0) == 0 || colon == std::string::npos) {
+      if (!UpdaterParam::Decl().Set(probe, key, value)) return false;
+      global_.push_back({key, value});
+      return true;
+    }
+    const std::string scope = key.substr(0, colon), rest = key.substr(colon + 1);
+    if (!UpdaterParam::Decl().Set(probe, rest, value)) return false;
+    scoped_[scope].push_back({rest, value});
+    return true;
+  }
+  UpdaterParam For(const std::string& weight_name) const {
+    UpdaterParam p;
+    for (auto& [k, v] : global_) UpdaterParam::Decl().Set(p, k, v);
+    const auto dot = weight_name.rfind('.');
+    const std::string layer = weight_name.substr(0, dot), tag = weight_name.substr(dot + 1);
+    for (const std::string& scope : {tag, layer}) {
+      auto it = scoped_.find(scope);
+      if (it != scoped_.end())
+        for (auto& [k, v] : it->second) UpdaterParam::Decl().Set(p, k, v);
+    }
+    return p;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> global_;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> scoped_;
+};
+
+/// The update of one weight. Weights whose tag starts with "moving_" are statistics, not trained:
+/// make no updater for them.
+template <typename xpu, typename DType = float>
+class Updater {
+ public:
+  Updater(const UpdaterParam& p, const Shape<2>& shape) : p_(p) {
+    m_.Resize(shape, DType(0));
+    if (p_.updater == "adam") v_.Resize(shape, DType(0));
+  }
+  /// w moves by g (scaled, clipped, decayed); g is cleared. `t` is the number of earlier updates.
+  void Update(Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g, long t);
+  /// State tensors for saving: momentum (and Adam's second moment).
+  std::vector<Tensor<xpu, 2, DType>> State() {
+    std::vector<Tensor<xpu, 2, DType>> s{m_.view()};
+    if (p_.updater == "adam") s.push_back(v_.view());
+    return s;
+  }
+  const UpdaterParam& param() const { return p_; }
+
+ private:
+  UpdaterParam p_;
+  TensorContainer<xpu, 2, DType> m_, v_;
+};
+
+/// Clips x to [-c, c] (c > 0).
+struct clip {
+  template <typename DType>
+  UMBRA_XINLINE static DType Map(DType x, DType c) { return x > c ? c : (x < -c ? -c : x); }
+};
+
+template <typename xpu, typename DType>
+void Updater<xpu, DType>::Update(Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g, long t) {
+  const DType lr = DType(p_.LearningRate(double(t)));
+  const DType wd = DType(p_.wd), mom = DType(p_.momentum), gs = DType(p_.grad_scale);
+  if (p_.clip_gradient > 0) g = F<clip>(g * gs, DType(p_.clip_gradient));
+  else if (gs != DType(1)) g *= gs;
+  Tensor<xpu, 2, DType> m = m_.view();
+  if (p_.updater == "sgd") {
+    m = m * mom - (g + w * wd) * lr;  // one fused pass over m, g and w
+    w += m;
+  } else if (p_.updater == "nag") {
+    // Nesterov in the form of Sutskever et al.: w += -mom * m_old + (1 + mom) * m_new.
+    g += w * wd;  // decay at the current weights, before w moves
+    w -= m * mom;
+    m = m * mom - g * lr;
+    w += m * (DType(1) + mom);
+  } else {
+    const double b1 = p_.beta1, b2 = p_.beta2, k = double(t) + 1;
+    const DType c = DType(lr * std::sqrt(1 - std::pow(b2, k)) / (1 - std::pow(b1, k)));
+    Tensor<xpu, 2, DType> v = v_.view();
+    g += w * wd;
+    m = m * DType(b1) + g * DType(1 - b1);
+    v = v * DType(b2) + F<op::square>(g) * DType(1 - b2);
+    w -= m * c / (F<op::sqrt>(v) + DType(p_.adam_eps));
+  }
+  g = DType(0);
+}
+
+}  // namespace umbra::nn

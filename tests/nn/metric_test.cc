@@ -1,0 +1,37 @@
+// Metrics on small known inputs.
+#include "harness/tensor_util.h"
+#include "umbra/nn/metric.h"
+
+namespace umbra {
+namespace {
+
+TEST(Metric, ErrorLogLossRecall) {
+  TensorContainer<cpu, 2> p(Shape2(3, 3)), y(Shape2(3, 1));
+  const float pv[] = {0.7f, 0.2f, 0.1f, 0.1f, 0.3f, 0.6f, 0.3f, 0.4f, 0.3f};
+  std::copy(pv, pv + 9, p.dptr_);
+  y.dptr_[0] = 0, y.dptr_[1] = 1, y.dptr_[2] = 2;
+  nn::Metric err("error"), ll("logloss"), r1("rec@1"), r2("rec@2");
+  for (auto* m : {&err, &ll, &r1, &r2}) m->Add(p.view(), y.view());
+  EXPECT_NEAR(err.Get(), 2.0 / 3, 1e-9);
+  EXPECT_NEAR(ll.Get(), -(std::log(0.7) + std::log(0.3) + std::log(0.3)) / 3, 1e-6);
+  EXPECT_NEAR(r1.Get(), 1.0 / 3, 1e-9);
+  EXPECT_NEAR(r2.Get(), 1.0, 1e-9);  // label 2 in row 3 ties for second place
+  err.Clear();
+  err.Add(p.view(), y.view(), 1);  // a padded batch: only the first row counts
+  EXPECT_EQ(err.Get(), 0.0);
+}
+
+TEST(Metric, RmseAndErrors) {
+  TensorContainer<cpu, 2> p(Shape2(2, 2), 1.f), y(Shape2(2, 2), 0.f);
+  y.dptr_[0] = 3;
+  nn::Metric r("rmse");
+  r.Add(p.view(), y.view());
+  EXPECT_NEAR(r.Get(), std::sqrt((4.0 + 1 + 1 + 1) / 4), 1e-6);
+  EXPECT_NE(test::ErrorOf([] { nn::Metric m("accuracy"); }).find("rec@N"), std::string::npos);
+  nn::Metric e("error");
+  TensorContainer<cpu, 2> bad(Shape2(2, 1), 5.f);
+  EXPECT_NE(test::ErrorOf([&] { e.Add(p.view(), bad.view()); }).find("label 5"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra

@@ -1,0 +1,105 @@
+// Updaters against hand-computed steps, schedules against their formulas, and settings resolution
+// (global, tag:key, layer:key).
+#include "harness/tensor_util.h"
+#include "umbra/nn/updater.h"
+
+namespace umbra {
+namespace {
+using nn::UpdaterParam;
+
+nn::Updater<cpu, double> Make(std::vector<std::pair<std::string, std::string>> kv) {
+  nn::UpdaterSettings s;
+  for (auto& [k, v] : kv) EXPECT_TRUE(s.Set(k, v)) << k;
+  return nn::Updater<cpu, double>(s.For("fc1.wmat"), Shape2(1, 2));
+}
+
+TEST(Updater, SgdMomentumWeightDecayByHand) {
+  auto u = Make({{"lr", "0.1"}, {"momentum", "0.9"}, {"wd", "0.01"}});
+  TensorContainer<cpu, 2, double> w(Shape2(1, 2)), g(Shape2(1, 2));
+  w.dptr_[0] = 1, w.dptr_[1] = -2;
+  double m0 = 0, w0 = 1;
+  for (int t = 0; t < 3; ++t) {
+    g.dptr_[0] = 0.5 * (t + 1), g.dptr_[1] = 0;
+    u.Update(w.view(), g.view(), t);
+    m0 = 0.9 * m0 - 0.1 * (0.5 * (t + 1) + 0.01 * w0);
+    w0 += m0;
+    EXPECT_NEAR(w.dptr_[0], w0, 1e-7);  // lr, momentum, wd are stored as float
+    EXPECT_EQ(g.dptr_[0], 0.0) << "gradient cleared after the update";
+  }
+}
+
+TEST(Updater, NesterovByHand) {
+  auto u = Make({{"updater", "nag"}, {"lr", "0.1"}, {"momentum", "0.5"}});
+  TensorContainer<cpu, 2, double> w(Shape2(1, 2), 1.0), g(Shape2(1, 2));
+  double m = 0, x = 1;
+  for (int t = 0; t < 3; ++t) {
+    g = 2.0;
+    u.Update(w.view(), g.view(), t);
+    const double mn = 0.5 * m - 0.1 * 2.0;
+    x += -0.5 * m + 1.5 * mn;
+    m = mn;
+    EXPECT_NEAR(w.dptr_[1], x, 1e-7);  // lr, momentum are stored as float
+  }
+}
+
+TEST(Updater, AdamByHand) {
+  auto u = Make({{"updater", "adam"}, {"lr", "0.01"}, {"beta1", "0.9"}, {"beta2", "0.999"}, {"eps", "1e-8"}});
+  TensorContainer<cpu, 2, double> w(Shape2(1, 2), 1.0), g(Shape2(1, 2));
+  // Parameters are stored as float: the reference uses the same float values.
+  const double b1 = 0.9f, b2 = 0.999f, lr = 0.01f, eps = 1e-8f;
+  double m = 0, v = 0, x = 1;
+  for (int t = 0; t < 4; ++t) {
+    const double gv = 0.3 - 0.2 * t;
+    g = gv;
+    u.Update(w.view(), g.view(), t);
+    m = b1 * m + (1 - b1) * gv;
+    v = b2 * v + (1 - b2) * gv * gv;
+    const double mh = m / (1 - std::pow(b1, t + 1)), vh = v / (1 - std::pow(b2, t + 1));
+    // The paper's efficient form: eps is added to sqrt(v) before the bias correction.
+    x -= lr * mh / (std::sqrt(vh) + eps / std::sqrt(1 - std::pow(b2, t + 1)));
+    EXPECT_NEAR(w.dptr_[0], x, 1e-12);
+  }
+}
+
+TEST(Updater, ClippingAndGradScale) {
+  auto u = Make({{"lr", "1"}, {"momentum", "0"}, {"clip_gradient", "0.5"}, {"grad_scale", "2"}});
+  TensorContainer<cpu, 2, double> w(Shape2(1, 2), 0.0), g(Shape2(1, 2));
+  g.dptr_[0] = 0.1, g.dptr_[1] = -3;
+  u.Update(w.view(), g.view(), 0);
+  EXPECT_NEAR(w.dptr_[0], -0.2, 1e-12);  // 0.1 * 2, inside the clip
+  EXPECT_NEAR(w.dptr_[1], 0.5, 1e-12);   // -6 clipped to -0.5
+}
+
+TEST(Updater, SchedulesFollowTheirFormulas) {
+  UpdaterParam p;
+  p.lr = 0.1f, p.lr_step = 10, p.lr_gamma = 0.5f, p.lr_alpha = 0.75f, p.lr_factor = 0.1f;
+  p.lr_schedule = "constant";
+  EXPECT_NEAR(p.LearningRate(1000), 0.1, 1e-7);
+  p.lr_schedule = "expdecay";
+  EXPECT_NEAR(p.LearningRate(25), 0.1 * std::pow(0.5, 2.5), 1e-7);
+  p.lr_schedule = "polydecay";
+  EXPECT_NEAR(p.LearningRate(25), 0.1 * std::pow(1 + 2.5 * 0.5, -0.75), 1e-7);
+  p.lr_schedule = "factor";
+  EXPECT_NEAR(p.LearningRate(25), 0.1 * 0.01, 1e-9);
+  p.lr_minimum = 0.005f;
+  EXPECT_NEAR(p.LearningRate(25), 0.005, 1e-9);
+  p.lr_minimum = 0, p.lr_start_epoch = 20;
+  EXPECT_NEAR(p.LearningRate(25), 0.1, 1e-7);  // 5 updates into the schedule: first step not reached
+}
+
+TEST(Updater, SettingsResolveGlobalThenTagThenLayer) {
+  nn::UpdaterSettings s;
+  EXPECT_TRUE(s.Set("lr", "0.1"));
+  EXPECT_TRUE(s.Set("bias:lr", "0.2"));
+  EXPECT_TRUE(s.Set("fc2:lr", "0.3"));
+  EXPECT_TRUE(s.Set("lr:schedule", "expdecay"));
+  EXPECT_FALSE(s.Set("nhidden", "10"));
+  EXPECT_FLOAT_EQ(s.For("fc1.wmat").lr, 0.1f);
+  EXPECT_FLOAT_EQ(s.For("fc1.bias").lr, 0.2f);
+  EXPECT_FLOAT_EQ(s.For("fc2.bias").lr, 0.3f);
+  EXPECT_EQ(s.For("fc1.wmat").lr_schedule, "expdecay");
+  EXPECT_NE(test::ErrorOf([&] { s.Set("lr:schedule", "cosine"); }).find("expdecay"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra
