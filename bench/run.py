@@ -64,8 +64,9 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--gpu", action="store_true", help="run the GPU benchmarks")
     ap.add_argument("--cpu", action="store_true", help="run the CPU benchmarks (default unless --gpu)")
+    ap.add_argument("--train", action="store_true", help="CPU training throughput against PyTorch")
     args = ap.parse_args()
-    run_cpu = args.cpu or not args.gpu
+    run_cpu = args.cpu or not (args.gpu or args.train)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
 
@@ -85,6 +86,23 @@ def main():
                 row(f"dot {name} vs dnnl_sgemm direct", ours, dots[f"dnnl/{name}"]["FLOPS"], "GFLOP/s", 1e9)
             row(f"dot {name} vs OpenBLAS cblas_sgemm direct", ours,
                 dots[f"openblas/{name}"]["FLOPS"], "GFLOP/s", 1e9)
+        print()
+
+    if args.train:
+        print(f"## CPU training throughput ({threads} threads), medians of {args.reps}\n")
+        steps = "10"
+        ours = subprocess.run([os.path.join(bdir, "bench_train"), "--steps", steps, "--reps", str(args.reps)],
+                              check=True, capture_output=True, text=True).stdout
+        peer = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"),
+                               "--steps", steps, "--reps", str(args.reps), "--threads", str(threads)],
+                              check=True, capture_output=True, text=True).stdout
+        ours = {json.loads(l)["net"]: json.loads(l) for l in ours.splitlines() if l.strip()}
+        peer = {json.loads(l)["net"]: json.loads(l) for l in peer.splitlines() if l.strip()}
+        print("| net | umbra | peer | umbra / peer |\n|---|---|---|---|")
+        for n in ours:
+            tv = peer[n].get("torch", "?")
+            row(f"{n} training vs PyTorch {tv} (as a user runs it)", ours[n]["img_per_s"],
+                peer[n]["img_per_s"], "img/s", 1)
         print()
 
     if args.gpu:

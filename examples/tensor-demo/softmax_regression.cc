@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "idx_reader.h"
+#include "../common/idx_reader.h"
 #include "umbra/tensor.h"
 
 using namespace umbra;

@@ -1,0 +1,60 @@
+// Trainer: one network and one updater per trainable weight, fed batch by batch. Step() runs
+// forward, backward and (every update_period steps) the updates; Predict() runs a test-mode
+// forward. The config-driven trainer with data iterators, rounds and model files builds on it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "umbra/nn/net.h"
+#include "umbra/nn/updater.h"
+
+namespace umbra::nn {
+
+template <typename xpu, typename DType = float>
+class Trainer {
+ public:
+  Trainer(const NetSpec& spec, UpdaterSettings settings, int update_period = 1)
+      : net_(spec), settings_(std::move(settings)), update_period_(update_period) {
+    UMBRA_CHECK(update_period >= 1, "update_period must be >= 1, got ", update_period);
+    net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType>) {
+      // Moving statistics (batch norm) are updated by their layer, not by an updater.
+      if (name.find(".moving_") != std::string::npos) return;
+      UpdaterParam p = settings_.For(name);
+      // Gradients summed over update_period steps: average them.
+      p.grad_scale /= float(update_period_);
+      updaters_.emplace(name, std::make_unique<Updater<xpu, DType>>(p, w.shape_));
+    });
+  }
+
+  /// One training step on a batch (N, C, H, W) with labels (N, width); returns the loss.
+  double Step(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
+    net_.Forward(true, input, &label);
+    net_.Backward();
+    if (++steps_ % update_period_ == 0) {
+      net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
+        auto it = updaters_.find(name);
+        if (it != updaters_.end()) it->second->Update(w, g, updates_);
+      });
+      ++updates_;
+    }
+    return net_.Loss();
+  }
+  /// Test-mode forward; the output node holds predictions afterwards.
+  const Node<xpu, DType>& Predict(const Tensor<xpu, 4, DType>& input) {
+    net_.Forward(false, input, nullptr);
+    return net_.Output();
+  }
+  Net<xpu, DType>& net() { return net_; }
+  long updates() const { return updates_; }
+
+ private:
+  Net<xpu, DType> net_;
+  UpdaterSettings settings_;
+  std::map<std::string, std::unique_ptr<Updater<xpu, DType>>> updaters_;
+  int update_period_;
+  long steps_ = 0, updates_ = 0;
+};
+
+}  // namespace umbra::nn
