@@ -1,0 +1,90 @@
+// The Net: shape inference and parameter counts, every graph error with the layer named, and a
+// whole-network finite-difference check (forward, backward through several layers, in double).
+#include "harness/layer_check.h"
+#include "umbra/nn/net.h"
+
+namespace umbra {
+namespace {
+using nn::LayerSpec;
+using nn::NetSpec;
+
+LayerSpec L(std::string type, std::string name, std::vector<std::string> in,
+            std::vector<std::string> out, test::KV kv = {}) {
+  return LayerSpec{type, name, in, out, kv};
+}
+
+NetSpec Small(index_t batch) {
+  NetSpec s;
+  s.input_shape = Shape4(batch, 2, 3, 3);
+  s.layers = {L("fullc", "fc1", {"in"}, {"h"}, {{"nhidden", "6"}}),
+              L("sigmoid", "act", {"h"}, {"h"}),
+              L("fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "4"}}),
+              L("softmax", "loss", {"o"}, {"p"})};
+  return s;
+}
+
+TEST(Net, ShapesAndParameterCount) {
+  nn::Net<cpu> net(Small(5));
+  EXPECT_EQ(net.NodeByName("h").shape, Shape4(5, 1, 1, 6));
+  EXPECT_EQ(net.Output().shape, Shape4(5, 1, 1, 4));
+  EXPECT_EQ(net.NumParams(), (18 * 6 + 6) + (6 * 4 + 4));
+}
+
+TEST(Net, GraphErrorsNameTheLayer) {
+  auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
+  NetSpec s = Small(2);
+  s.layers[2].in = {"nowhere"};
+  EXPECT_NE(err(s).find("layer 'fc2' (fullc): input node 'nowhere'"), std::string::npos) << err(s);
+  s = Small(2);
+  s.layers.insert(s.layers.begin() + 2, L("fullc", "fc_extra", {"h"}, {"z"}, {{"nhidden", "2"}}));
+  EXPECT_NE(err(s).find("insert a split layer"), std::string::npos) << err(s);
+  s = Small(2);
+  s.layers[2].out = {"h"};
+  EXPECT_NE(err(s).find("produced twice"), std::string::npos) << err(s);
+  s = Small(2);
+  s.layers[0].params.push_back({"nhiden", "3"});
+  EXPECT_NE(err(s).find("layer 'fc1' (fullc): unknown key 'nhiden'"), std::string::npos) << err(s);
+  s = Small(2);
+  s.layers[0].type = "fullcc";
+  EXPECT_NE(err(s).find("known types"), std::string::npos);
+  s = Small(2);
+  s.layers[0].in = {"in", "in"};
+  EXPECT_NE(err(s).find("takes 1 input"), std::string::npos) << err(s);
+}
+
+TEST(Net, InputShapeMismatchIsAnError) {
+  nn::Net<cpu> net(Small(2));
+  TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3), 0.f);
+  EXPECT_NE(test::ErrorOf([&] { net.Forward(false, x.view()); }).find("(2,2,3,3)"), std::string::npos);
+}
+
+TEST(Net, WholeNetworkGradientCheck) {
+  nn::Net<cpu, double> net(Small(3));
+  TensorContainer<cpu, 4, double> x(Shape4(3, 2, 3, 3));
+  TensorContainer<cpu, 2, double> y(Shape2(3, 1));
+  Random<cpu, double> rnd(5);
+  rnd.SampleUniform(&x, -1.0, 1.0);
+  y.dptr_[0] = 0, y.dptr_[1] = 3, y.dptr_[2] = 1;
+  net.Forward(true, x.view(), &y.view());
+  net.Backward();
+  std::vector<std::pair<Tensor<cpu, 2, double>, TensorContainer<cpu, 2, double>>> wg;
+  net.VisitWeights([&](const std::string&, Tensor<cpu, 2, double> w, Tensor<cpu, 2, double> g) {
+    wg.push_back({w, TensorContainer<cpu, 2, double>(g)});
+  });
+  ASSERT_EQ(wg.size(), 4u);
+  for (auto& [w, g] : wg)
+    for (index_t i = 0; i < w.Size(); i += 3) {
+      const double keep = w.dptr_[i], h = 1e-6;
+      w.dptr_[i] = keep + h;
+      net.Forward(true, x.view(), &y.view());
+      const double fp = net.Loss();
+      w.dptr_[i] = keep - h;
+      net.Forward(true, x.view(), &y.view());
+      const double fm = net.Loss();
+      w.dptr_[i] = keep;
+      ASSERT_NEAR(g.dptr_[i], (fp - fm) / (2 * h), 1e-6);
+    }
+}
+
+}  // namespace
+}  // namespace umbra
