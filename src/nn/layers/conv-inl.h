@@ -1,0 +1,165 @@
+// conv: 2-D convolution as cxxnet had it, im2col + GEMM with optional groups (ngroup).
+// Weight wmat (nchannel, C/ngroup * kh * kw), bias (1, nchannel); output (N, nchannel, oh, ow)
+// with oh = (H + 2 pad_y - kh) / stride + 1 (floor, as cxxnet/Caffe convolution).
+// The batch is processed in chunks of images so that the column buffer (C*kh*kw, b*oh*ow) stays
+// under temp_col_max << 18 elements (cxxnet's key and unit; 64 -> 16M elements) and b <= N.
+// Not here: im2col itself (tensor/ext/patch2col.h); cuDNN convolution (layers/cudnn/).
+#pragma once
+
+#include <algorithm>
+
+#include "param_layer.h"
+
+namespace umbra::nn {
+
+struct ConvParam : InitParam {
+  int nchannel = 0;
+  int kernel_size = 0, kernel_height = 0, kernel_width = 0;
+  int stride = 1;
+  int pad = 0, pad_y = -1, pad_x = -1;
+  int ngroup = 1;
+  bool no_bias = false;
+  int temp_col_max = 64;
+  static const ParamDecl<ConvParam>& Decl() {
+    static const ParamDecl<ConvParam> d = [] {
+      ParamDecl<ConvParam> d;
+      d.Field(&ConvParam::nchannel, "nchannel", "number of output channels").Min(1).Required();
+      d.Field(&ConvParam::kernel_size, "kernel_size", "square kernel side").Min(1);
+      d.Field(&ConvParam::kernel_height, "kernel_height", "kernel rows (0: kernel_size)").Min(1);
+      d.Field(&ConvParam::kernel_width, "kernel_width", "kernel columns (0: kernel_size)").Min(1);
+      d.Field(&ConvParam::stride, "stride", "step between windows, both axes").Min(1);
+      d.Field(&ConvParam::pad, "pad", "zero padding on each side, both axes").Min(0);
+      d.Field(&ConvParam::pad_y, "pad_y", "zero padding of rows (-1: pad)").Min(0);
+      d.Field(&ConvParam::pad_x, "pad_x", "zero padding of columns (-1: pad)").Min(0);
+      d.Field(&ConvParam::ngroup, "ngroup", "groups: input and output channels split alike")
+          .Min(1);
+      d.Field(&ConvParam::no_bias, "no_bias", "1: no bias term");
+      d.Field(&ConvParam::temp_col_max, "temp_col_max",
+              "column buffer cap in units of 2^18 elements (cxxnet)").Min(1);
+      return DeclareInit(d);
+    }();
+    return d;
+  }
+  index_t KernelY() const { return kernel_height > 0 ? kernel_height : kernel_size; }
+  index_t KernelX() const { return kernel_width > 0 ? kernel_width : kernel_size; }
+  index_t PadY() const { return pad_y >= 0 ? pad_y : pad; }
+  index_t PadX() const { return pad_x >= 0 ? pad_x : pad; }
+};
+
+template <typename xpu, typename DType>
+class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return "conv"; }
+
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    this->CheckRequired();
+    const ConvParam& q = this->p_;
+    const Shape<4>& s = in[0];
+    patch_ = PatchParam{.kh = q.KernelY(), .kw = q.KernelX(), .sh = index_t(q.stride),
+                    .sw = index_t(q.stride), .ph = q.PadY(), .pw = q.PadX()};
+    UMBRA_CHECK(patch_.kh > 0 && patch_.kw > 0, this->Describe(),
+                ": kernel_size (or kernel_height and kernel_width) must be set");
+    UMBRA_CHECK(s[1] % q.ngroup == 0 && q.nchannel % q.ngroup == 0, this->Describe(),
+                ": ngroup ", q.ngroup, " must divide input channels of ", s, " and nchannel ",
+                q.nchannel);
+    UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
+    UMBRA_CHECK(s[2] + 2 * patch_.ph >= patch_.kh && s[3] + 2 * patch_.pw >= patch_.kw,
+                this->Describe(), ": input ", s, " is smaller than the kernel ", patch_.kh, "x",
+                patch_.kw, " with pad ", patch_.ph, "x", patch_.pw);
+    ishape_ = s;
+    oh_ = patch_.OutH(s[2]), ow_ = patch_.OutW(s[3]);
+    krows_ = s[1] * patch_.kh * patch_.kw;  // rows of the column buffer
+    const index_t cap = index_t(q.temp_col_max) << 18;
+    chunk_ = std::clamp<index_t>(cap / std::max<index_t>(1, krows_ * oh_ * ow_), 1, s[0]);
+    return {Shape4(s[0], q.nchannel, oh_, ow_)};
+  }
+  void InitWeights(Random<xpu, DType>& rnd) override {
+    const index_t m = this->p_.nchannel, k = krows_ / this->p_.ngroup;
+    wmat_.Resize(Shape2(m, k));
+    gwmat_.Resize(Shape2(m, k), DType(0));
+    // cxxnet's fan rule for conv: fan_in = columns of wmat, fan_out = its rows.
+    InitWeight(this->p_, wmat_.view(), k, m, rnd);
+    if (!this->p_.no_bias) {
+      bias_.Resize(Shape2(1, m), DType(this->p_.init_bias));
+      gbias_.Resize(Shape2(1, m), DType(0));
+    }
+  }
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    const Tensor<xpu, 4, DType>& x = in[0]->data;
+    Tensor<xpu, 4, DType> y = out[0]->data;
+    Buffers(x.stream_);
+    for (index_t n0 = 0; n0 < ishape_[0]; n0 += chunk_) {
+      const index_t b = std::min(chunk_, ishape_[0] - n0);
+      Tensor<xpu, 2, DType> col = Col(b), tmp = Tmp(b);
+      col = unpack_patch2col(x.Slice(n0, n0 + b), patch_);
+      GroupDots(tmp, col);
+      // GEMM columns run (image, oy, ox): swap image and channel to get (b, nchannel, oh*ow).
+      Tensor<xpu, 3, DType> yb = y.Slice(n0, n0 + b).View(Shape3(b, y.size(1), oh_ * ow_));
+      yb = swapaxis<0, 1>(tmp.View(Shape3(y.size(1), b, oh_ * ow_)));
+    }
+    if (!this->p_.no_bias) y += broadcast<1>(bias_.view()[0], y.shape_);
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    const Tensor<xpu, 4, DType>& x = in[0]->data;
+    const Tensor<xpu, 4, DType>& gy = out[0]->grad;
+    const index_t m = this->p_.nchannel, g = this->p_.ngroup, mg = m / g, kg = krows_ / g;
+    Buffers(x.stream_);
+    if (!this->p_.no_bias) {
+      Tensor<xpu, 1, DType> gb = gbias_.view()[0];
+      gb += sumall_except_dim<1>(gy);
+    }
+    for (index_t n0 = 0; n0 < ishape_[0]; n0 += chunk_) {
+      const index_t b = std::min(chunk_, ishape_[0] - n0);
+      Tensor<xpu, 2, DType> col = Col(b), tmp = Tmp(b);
+      Tensor<xpu, 3, DType> t3 = tmp.View(Shape3(m, b, oh_ * ow_));
+      t3 = swapaxis<0, 1>(gy.Slice(n0, n0 + b).View(Shape3(b, m, oh_ * ow_)));
+      col = unpack_patch2col(x.Slice(n0, n0 + b), patch_);
+      Tensor<xpu, 2, DType> gw = gwmat_.view();
+      for (index_t i = 0; i < g; ++i)
+        gw.Slice(i * mg, (i + 1) * mg) +=
+            dot(tmp.Slice(i * mg, (i + 1) * mg), col.Slice(i * kg, (i + 1) * kg).T());
+      if (!prop_grad) continue;
+      const Tensor<xpu, 2, DType>& w = wmat_.view();
+      for (index_t i = 0; i < g; ++i)
+        col.Slice(i * kg, (i + 1) * kg) =
+            dot(w.Slice(i * mg, (i + 1) * mg).T(), tmp.Slice(i * mg, (i + 1) * mg));
+      Tensor<xpu, 4, DType> gx = in[0]->grad.Slice(n0, n0 + b);
+      gx = pack_col2patch(col, gx.shape_, patch_);
+    }
+  }
+  void VisitWeights(const WeightVisitor<xpu, DType>& v) override {
+    v("wmat", wmat_.view(), gwmat_.view());
+    if (!this->p_.no_bias) v("bias", bias_.view(), gbias_.view());
+  }
+
+ private:
+  // tmp (nchannel, b*oh*ow) = W col, one GEMM per group on matching row blocks.
+  void GroupDots(Tensor<xpu, 2, DType> tmp, Tensor<xpu, 2, DType> col) {
+    const index_t g = this->p_.ngroup, mg = this->p_.nchannel / g, kg = krows_ / g;
+    const Tensor<xpu, 2, DType>& w = wmat_.view();
+    for (index_t i = 0; i < g; ++i)
+      tmp.Slice(i * mg, (i + 1) * mg) =
+          dot(w.Slice(i * mg, (i + 1) * mg), col.Slice(i * kg, (i + 1) * kg));
+  }
+  void Buffers(Stream<xpu>* s) {
+    col_.set_stream(s), tmp_.set_stream(s);
+    col_.Resize(Shape1(krows_ * chunk_ * oh_ * ow_));
+    tmp_.Resize(Shape1(index_t(this->p_.nchannel) * chunk_ * oh_ * ow_));
+  }
+  Tensor<xpu, 2, DType> Col(index_t b) const {
+    return Tensor<xpu, 2, DType>(col_.dptr_, Shape2(krows_, b * oh_ * ow_), col_.stream_);
+  }
+  Tensor<xpu, 2, DType> Tmp(index_t b) const {
+    return Tensor<xpu, 2, DType>(tmp_.dptr_, Shape2(this->p_.nchannel, b * oh_ * ow_),
+                                 tmp_.stream_);
+  }
+
+  PatchParam patch_;
+  Shape<4> ishape_;
+  index_t oh_ = 0, ow_ = 0, krows_ = 0, chunk_ = 1;
+  TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
+  TensorContainer<xpu, 1, DType> col_, tmp_;  // scratch, reused across calls
+};
+
+}  // namespace umbra::nn

@@ -1,0 +1,122 @@
+// Spatial pooling layers: max_pooling, avg_pooling, sum_pooling (windows of kernel_size at
+// stride, optional pad) and global_max_pooling, global_avg_pooling (one window = the whole
+// H x W, output (N, C, 1, 1)). One template, the reducer and scale as parameters.
+// As cxxnet: output size in ceil mode (PoolOutSize(..., true, pad)), so a last window may hang
+// over the edge and is clipped; avg divides by the full kh*kw, border windows included; stride
+// defaults to 1. Padded cells are skipped (never win a max). Expressions: tensor/ext/pool.h.
+#pragma once
+
+#include "param_layer.h"
+
+namespace umbra::nn {
+
+struct PoolingParam {
+  int kernel_size = 0, kernel_height = 0, kernel_width = 0;
+  int stride = 1;
+  int pad = 0, pad_y = -1, pad_x = -1;
+  static const ParamDecl<PoolingParam>& Decl() {
+    static const ParamDecl<PoolingParam> d = [] {
+      ParamDecl<PoolingParam> d;
+      d.Field(&PoolingParam::kernel_size, "kernel_size", "square window side").Min(1);
+      d.Field(&PoolingParam::kernel_height, "kernel_height", "window rows (0: kernel_size)")
+          .Min(1);
+      d.Field(&PoolingParam::kernel_width, "kernel_width", "window columns (0: kernel_size)")
+          .Min(1);
+      d.Field(&PoolingParam::stride, "stride", "step between windows, both axes").Min(1);
+      d.Field(&PoolingParam::pad, "pad", "padding on each side, both axes (skipped cells)")
+          .Min(0);
+      d.Field(&PoolingParam::pad_y, "pad_y", "padding of rows (-1: pad)").Min(0);
+      d.Field(&PoolingParam::pad_x, "pad_x", "padding of columns (-1: pad)").Min(0);
+      return d;
+    }();
+    return d;
+  }
+};
+
+/// Global pooling takes no keys: the window is the whole input plane.
+struct GlobalPoolingParam {
+  static const ParamDecl<GlobalPoolingParam>& Decl() {
+    static const ParamDecl<GlobalPoolingParam> d;
+    return d;
+  }
+};
+
+enum class PoolKind { kMax, kSum, kAvg };
+
+template <PoolKind kKind, bool kGlobal>
+constexpr const char* PoolingName() {
+  if constexpr (kGlobal)
+    return kKind == PoolKind::kMax ? "global_max_pooling" : "global_avg_pooling";
+  else if constexpr (kKind == PoolKind::kMax) return "max_pooling";
+  else if constexpr (kKind == PoolKind::kSum) return "sum_pooling";
+  else return "avg_pooling";
+}
+
+template <PoolKind kKind, bool kGlobal, typename xpu, typename DType>
+class PoolingLayer
+    : public ParamLayer<std::conditional_t<kGlobal, GlobalPoolingParam, PoolingParam>, xpu, DType> {
+  using Reducer = std::conditional_t<kKind == PoolKind::kMax, red::maximum, red::sum>;
+
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return PoolingName<kKind, kGlobal>(); }
+
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    const Shape<4>& s = in[0];
+    UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
+    if constexpr (kGlobal) {
+      w_ = expr::PoolWin{s[2], s[3], 1, 1, 0, 0};
+    } else {
+      const PoolingParam& q = this->p_;
+      w_.ky = q.kernel_height > 0 ? q.kernel_height : q.kernel_size;
+      w_.kx = q.kernel_width > 0 ? q.kernel_width : q.kernel_size;
+      w_.sy = w_.sx = q.stride;
+      w_.py = q.pad_y >= 0 ? q.pad_y : q.pad;
+      w_.px = q.pad_x >= 0 ? q.pad_x : q.pad;
+      UMBRA_CHECK(w_.ky > 0 && w_.kx > 0, this->Describe(),
+                  ": kernel_size (or kernel_height and kernel_width) must be set");
+      UMBRA_CHECK(w_.py < w_.ky && w_.px < w_.kx, this->Describe(), ": pad ", w_.py, "x", w_.px,
+                  " must be smaller than the kernel ", w_.ky, "x", w_.kx);
+      UMBRA_CHECK(w_.ky <= s[2] + 2 * w_.py && w_.kx <= s[3] + 2 * w_.px, this->Describe(),
+                  ": kernel ", w_.ky, "x", w_.kx, " with pad ", w_.py, "x", w_.px,
+                  " exceeds the input ", s);
+    }
+    oshape_ = Shape2(PoolOutSize(s[2], w_.ky, w_.sy, true, w_.py),
+                     PoolOutSize(s[3], w_.kx, w_.sx, true, w_.px));
+    return {Shape4(s[0], s[1], oshape_[0], oshape_[1])};
+  }
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    Tensor<xpu, 4, DType> y = out[0]->data;
+    y = pool<Reducer>(in[0]->data.view(), oshape_, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
+        Scale();
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    if (!prop_grad) return;
+    Tensor<xpu, 4, DType> gx = in[0]->grad;
+    gx = unpool<Reducer>(in[0]->data.view(), out[0]->data.view(), out[0]->grad.view(), w_.ky,
+                         w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
+         Scale();
+  }
+
+ private:
+  // For avg the forward scale 1/(kh*kw) also scales the gradient; unpool of red::sum treats the
+  // scaled output as a plain sum, which is fine since its PartialGrad ignores the pooled value.
+  DType Scale() const {
+    return kKind == PoolKind::kAvg ? DType(1) / DType(w_.ky * w_.kx) : DType(1);
+  }
+  expr::PoolWin w_{};
+  Shape<2> oshape_;
+};
+
+template <typename xpu, typename DType>
+using MaxPoolingLayer = PoolingLayer<PoolKind::kMax, false, xpu, DType>;
+template <typename xpu, typename DType>
+using SumPoolingLayer = PoolingLayer<PoolKind::kSum, false, xpu, DType>;
+template <typename xpu, typename DType>
+using AvgPoolingLayer = PoolingLayer<PoolKind::kAvg, false, xpu, DType>;
+template <typename xpu, typename DType>
+using GlobalMaxPoolingLayer = PoolingLayer<PoolKind::kMax, true, xpu, DType>;
+template <typename xpu, typename DType>
+using GlobalAvgPoolingLayer = PoolingLayer<PoolKind::kAvg, true, xpu, DType>;
+
+}  // namespace umbra::nn

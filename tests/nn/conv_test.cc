@@ -1,0 +1,122 @@
+// conv through the layer harness: shapes, forward against a direct 7-loop convolution (groups,
+// stride, pad, bias), gradient checks of input and weights, chunked batches, bad parameters.
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+UMBRA_COVERS_LAYER("conv");
+
+// Direct convolution: y[n, m, oy, ox] = b[m] + sum over the group's channels and taps.
+std::vector<double> DirectConv(const Tensor<cpu, 4, double>& x, const Tensor<cpu, 2, double>& w,
+                               const double* bias, index_t m, index_t kh, index_t kw, index_t s,
+                               index_t ph, index_t pw, index_t g) {
+  const index_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
+  const index_t oh = (h + 2 * ph - kh) / s + 1, ow = (wd + 2 * pw - kw) / s + 1;
+  const index_t cg = c / g, mg = m / g;
+  std::vector<double> y;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t o = 0; o < m; ++o)
+      for (index_t oy = 0; oy < oh; ++oy)
+        for (index_t ox = 0; ox < ow; ++ox) {
+          double acc = bias ? bias[o] : 0;
+          for (index_t cc = 0; cc < cg; ++cc)
+            for (index_t ky = 0; ky < kh; ++ky)
+              for (index_t kx = 0; kx < kw; ++kx) {
+                const index_t yy = oy * s - ph + ky, xx = ox * s - pw + kx;
+                if (yy < 0 || yy >= h || xx < 0 || xx >= wd) continue;
+                acc += test::At(x, i, (o / mg) * cg + cc, yy, xx) *
+                       test::At(w, o, (cc * kh + ky) * kw + kx);
+              }
+          y.push_back(acc);
+        }
+  return y;
+}
+
+void CheckAgainstDirect(const test::KV& kv, Shape<4> in, index_t m, index_t kh, index_t kw,
+                        index_t s, index_t ph, index_t pw, index_t g, bool bias) {
+  test::LayerRig<cpu, double> rig("conv", kv, {in});
+  Random<cpu, double> rnd(5);
+  rnd.SampleUniform(&rig.in[0]->data, -1.0, 1.0);
+  Tensor<cpu, 2, double> w, b;
+  rig.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2, double> t,
+                              Tensor<cpu, 2, double>) {
+    rnd.SampleUniform(&t, -1.0, 1.0);  // a random bias too, so broadcasting is checked
+    (tag == "wmat" ? w : b) = t;
+  });
+  ASSERT_EQ(w.shape_, Shape2(m, in[1] / g * kh * kw));
+  rig.Forward();
+  const index_t oh = (in[2] + 2 * ph - kh) / s + 1, ow = (in[3] + 2 * pw - kw) / s + 1;
+  ASSERT_EQ(rig.out[0]->shape, Shape4(in[0], m, oh, ow));
+  test::ExpectEqualsRef(rig.out[0]->data.view(),
+                        DirectConv(rig.in[0]->data, w, bias ? b.dptr_ : nullptr, m, kh, kw, s,
+                                   ph, pw, g),
+                        1e-12);
+}
+
+TEST(Conv, ForwardMatchesDirectConvolution) {
+  CheckAgainstDirect({{"nchannel", "3"}, {"kernel_size", "3"}}, Shape4(2, 2, 5, 6), 3, 3, 3, 1,
+                     0, 0, 1, true);
+  CheckAgainstDirect({{"nchannel", "4"}, {"kernel_height", "3"}, {"kernel_width", "2"},
+                      {"stride", "2"}, {"pad_y", "1"}, {"pad_x", "2"}, {"ngroup", "2"}},
+                     Shape4(3, 4, 7, 5), 4, 3, 2, 2, 1, 2, 2, true);
+  CheckAgainstDirect({{"nchannel", "6"}, {"kernel_size", "1"}, {"ngroup", "3"}, {"no_bias", "1"}},
+                     Shape4(2, 3, 2, 3), 6, 1, 1, 1, 0, 0, 3, false);
+  // temp_col_max 1 = 2^18 elements: forces chunks of 2 images ((27 x 65^2) columns per image).
+  CheckAgainstDirect({{"nchannel", "2"}, {"kernel_size", "3"}, {"pad", "1"},
+                      {"temp_col_max", "1"}},
+                     Shape4(5, 3, 65, 65), 2, 3, 3, 1, 1, 1, 1, true);
+}
+
+TEST(Conv, KnownAnswer) {
+  // One 3x3 image of 1..9, a 2x2 kernel of ones, bias 0.5: sums of each 2x2 block.
+  test::LayerRig<cpu, float> rig("conv", {{"nchannel", "1"}, {"kernel_size", "2"},
+                                          {"init_bias", "0.5"}},
+                                 {Shape4(1, 1, 3, 3)});
+  rig.layer->VisitWeights([](const std::string& tag, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
+    if (tag == "wmat") w = 1.f;
+  });
+  for (index_t i = 0; i < 9; ++i) rig.in[0]->data.dptr_[i] = float(i + 1);
+  rig.Forward();
+  test::ExpectEqualsRef(rig.out[0]->data.view(), {12.5, 16.5, 24.5, 28.5}, 1e-6);
+}
+
+TEST(Conv, GradientCheck) {
+  test::GradCheck("conv", {{"nchannel", "3"}, {"kernel_size", "3"}}, {Shape4(2, 2, 5, 4)});
+  test::GradCheck("conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"stride", "2"},
+                           {"pad", "1"}, {"ngroup", "2"}},
+                  {Shape4(2, 4, 6, 7)});
+  test::GradCheck("conv", {{"nchannel", "2"}, {"kernel_height", "2"}, {"kernel_width", "3"},
+                           {"pad_x", "1"}, {"no_bias", "1"}, {"init", "xavier"}},
+                  {Shape4(3, 1, 4, 4)});
+  // Several chunks of images (each 27 x 65^2 column > 2^18 / 2): accumulation across chunks.
+  test::GradCheck("conv", {{"nchannel", "2"}, {"kernel_size", "3"}, {"pad", "1"},
+                           {"temp_col_max", "1"}},
+                  {Shape4(3, 3, 65, 65)}, {}, -1, 1, 1e-5, 20);
+}
+
+TEST(Conv, BadShapesAndParameters) {
+  auto layer = nn::LayerRegistry<cpu>::Get().Create("conv");
+  layer->set_name("c1");
+  std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 5, 5)}); });
+  EXPECT_NE(m.find("nchannel"), std::string::npos) << m;
+  layer->SetParam("nchannel", "4");
+  m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 5, 5)}); });
+  EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
+  layer->SetParam("kernel_size", "3");
+  layer->SetParam("ngroup", "4");
+  m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 5, 5)}); });
+  EXPECT_NE(m.find("c1"), std::string::npos) << m;
+  EXPECT_NE(m.find("ngroup"), std::string::npos) << m;
+  layer->SetParam("ngroup", "1");
+  m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 2, 5)}); });
+  EXPECT_NE(m.find("c1"), std::string::npos) << m;
+  EXPECT_NE(m.find("(1,2,2,5)"), std::string::npos) << m;
+  m = test::ErrorOf([&] { layer->SetParam("stride", "0"); });
+  EXPECT_NE(m.find("stride"), std::string::npos) << m;
+  EXPECT_NE(m.find("c1"), std::string::npos) << m;
+  EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad", "-1"); }).find("pad"), std::string::npos);
+  EXPECT_FALSE(layer->SetParam("nhidden", "3"));
+}
+
+}  // namespace
+}  // namespace umbra

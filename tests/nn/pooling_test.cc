@@ -1,0 +1,114 @@
+// Pooling layers through the harness: cxxnet's ceil-mode output sizes, forward against a plain
+// loop (overhanging and padded windows clipped), gradient checks of every type, bad parameters.
+#include <algorithm>
+#include <limits>
+
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+UMBRA_COVERS_LAYER("max_pooling");
+UMBRA_COVERS_LAYER("avg_pooling");
+UMBRA_COVERS_LAYER("sum_pooling");
+UMBRA_COVERS_LAYER("global_max_pooling");
+UMBRA_COVERS_LAYER("global_avg_pooling");
+
+// Plain pooling loop; kind 0 max, 1 sum, 2 avg (divided by the full window, as cxxnet).
+std::vector<double> LoopPool(const Tensor<cpu, 4, double>& x, int kind, index_t k, index_t s,
+                             index_t p, index_t oh, index_t ow) {
+  std::vector<double> y;
+  for (index_t n = 0; n < x.size(0); ++n)
+    for (index_t c = 0; c < x.size(1); ++c)
+      for (index_t oy = 0; oy < oh; ++oy)
+        for (index_t ox = 0; ox < ow; ++ox) {
+          double acc = kind == 0 ? -std::numeric_limits<double>::infinity() : 0;
+          for (index_t h = oy * s - p; h < oy * s - p + k; ++h)
+            for (index_t w = ox * s - p; w < ox * s - p + k; ++w) {
+              if (h < 0 || h >= x.size(2) || w < 0 || w >= x.size(3)) continue;
+              const double v = test::At(x, n, c, h, w);
+              acc = kind == 0 ? std::max(acc, v) : acc + v;
+            }
+          y.push_back(kind == 2 ? acc / double(k * k) : acc);
+        }
+  return y;
+}
+
+TEST(Pooling, CeilModeShapesAndForward) {
+  const char* types[] = {"max_pooling", "sum_pooling", "avg_pooling"};
+  struct Case { index_t h, w, k, s, p, oh, ow; };
+  // 6 with k3 s2: cxxnet gives min(6-3+1, 5)/2+1 = 3 (floor mode would give 2): overhang.
+  const Case cases[] = {{6, 7, 3, 2, 0, 3, 3}, {5, 5, 2, 2, 1, 3, 3}, {4, 4, 3, 1, 0, 2, 2},
+                        {3, 3, 3, 3, 0, 1, 1}};
+  for (int kind = 0; kind < 3; ++kind)
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(types[kind]) + " case h=" + std::to_string(c.h));
+      test::LayerRig<cpu, double> rig(types[kind],
+                                      {{"kernel_size", std::to_string(c.k)},
+                                       {"stride", std::to_string(c.s)},
+                                       {"pad", std::to_string(c.p)}},
+                                      {Shape4(2, 3, c.h, c.w)});
+      ASSERT_EQ(rig.out[0]->shape, Shape4(2, 3, c.oh, c.ow));
+      Random<cpu, double> rnd(3);
+      rnd.SampleUniform(&rig.in[0]->data, -1.0, 1.0);
+      rig.Forward();
+      test::ExpectEqualsRef(rig.out[0]->data.view(),
+                            LoopPool(rig.in[0]->data, kind, c.k, c.s, c.p, c.oh, c.ow), 1e-12);
+    }
+}
+
+TEST(Pooling, KnownAnswerAndGlobal) {
+  // 1..16 in a 4x4 plane; 2x2 windows at stride 2.
+  test::LayerRig<cpu, float> mx("max_pooling", {{"kernel_size", "2"}, {"stride", "2"}},
+                                {Shape4(1, 1, 4, 4)});
+  test::LayerRig<cpu, float> av("avg_pooling", {{"kernel_size", "2"}, {"stride", "2"}},
+                                {Shape4(1, 1, 4, 4)});
+  test::LayerRig<cpu, float> gm("global_max_pooling", {}, {Shape4(1, 1, 4, 4)});
+  test::LayerRig<cpu, float> ga("global_avg_pooling", {}, {Shape4(1, 1, 4, 4)});
+  for (auto* r : {&mx, &av, &gm, &ga}) {
+    for (index_t i = 0; i < 16; ++i) r->in[0]->data.dptr_[i] = float(i + 1);
+    r->Forward();
+  }
+  test::ExpectEqualsRef(mx.out[0]->data.view(), {6, 8, 14, 16}, 1e-6);
+  test::ExpectEqualsRef(av.out[0]->data.view(), {3.5, 5.5, 11.5, 13.5}, 1e-6);
+  EXPECT_EQ(gm.out[0]->shape, Shape4(1, 1, 1, 1));
+  test::ExpectEqualsRef(gm.out[0]->data.view(), {16}, 1e-6);
+  test::ExpectEqualsRef(ga.out[0]->data.view(), {8.5}, 1e-6);
+  test::LayerRig<cpu, float> g2("global_avg_pooling", {}, {Shape4(3, 5, 2, 7)});
+  EXPECT_EQ(g2.out[0]->shape, Shape4(3, 5, 1, 1));
+}
+
+TEST(Pooling, GradientCheck) {
+  // Random uniform inputs have no ties, so max is differentiable at the sample points.
+  for (const char* t : {"max_pooling", "sum_pooling", "avg_pooling"}) {
+    test::GradCheck(t, {{"kernel_size", "3"}, {"stride", "2"}}, {Shape4(2, 2, 6, 7)});  // overhang
+    test::GradCheck(t, {{"kernel_size", "2"}}, {Shape4(1, 3, 4, 5)});  // overlapping, stride 1
+    test::GradCheck(t, {{"kernel_height", "3"}, {"kernel_width", "2"}, {"stride", "2"},
+                        {"pad_y", "1"}, {"pad_x", "1"}},
+                    {Shape4(2, 1, 5, 6)});
+  }
+  test::GradCheck("global_max_pooling", {}, {Shape4(2, 3, 4, 5)});
+  test::GradCheck("global_avg_pooling", {}, {Shape4(2, 3, 4, 5)});
+}
+
+TEST(Pooling, BadShapesAndParameters) {
+  auto layer = nn::LayerRegistry<cpu>::Get().Create("max_pooling");
+  layer->set_name("p1");
+  std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 5, 5)}); });
+  EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
+  layer->SetParam("kernel_size", "4");
+  m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 3, 5)}); });
+  EXPECT_NE(m.find("p1"), std::string::npos) << m;
+  EXPECT_NE(m.find("(1,2,3,5)"), std::string::npos) << m;
+  layer->SetParam("pad", "4");
+  m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 2, 8, 8)}); });
+  EXPECT_NE(m.find("pad"), std::string::npos) << m;
+  m = test::ErrorOf([&] { layer->SetParam("stride", "0"); });
+  EXPECT_NE(m.find("stride"), std::string::npos) << m;
+  EXPECT_NE(m.find("p1"), std::string::npos) << m;
+  EXPECT_FALSE(layer->SetParam("nchannel", "3"));
+  auto global = nn::LayerRegistry<cpu>::Get().Create("global_avg_pooling");
+  EXPECT_FALSE(global->SetParam("kernel_size", "3"));
+}
+
+}  // namespace
+}  // namespace umbra
