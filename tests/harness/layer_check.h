@@ -31,6 +31,8 @@ inline std::set<std::string>& CoveredLayers() {
   static const bool UMBRA_NN_CAT_(umbra_covers_, __COUNTER__) = ::umbra::test::CoveredLayers().insert(name).second
 
 /// A layer with its nodes allocated: in_[i], out_[j] (out may alias in for in-place layers).
+/// A layer with NumOut() == -1 (split) returns one shape that the net gives to each declared
+/// output; the rig then makes `num_out` outputs of that shape.
 template <typename xpu, typename DType>
 struct LayerRig {
   std::unique_ptr<nn::Layer<xpu, DType>> layer;
@@ -41,12 +43,13 @@ struct LayerRig {
   nn::ForwardContext<xpu, DType> ctx;
 
   LayerRig(const std::string& type, const KV& params, const std::vector<Shape<4>>& in_shapes,
-           bool inplace = false) {
+           bool inplace = false, int num_out = 2) {
     layer = nn::LayerRegistry<xpu, DType>::Get().Create(type);
     layer->set_name("test_" + type);
     for (auto& [k, v] : params)
       if (!layer->SetParam(k, v)) ADD_FAILURE() << "unknown key " << k << " for " << type;
-    const std::vector<Shape<4>> out_shapes = layer->InferShape(in_shapes);
+    std::vector<Shape<4>> out_shapes = layer->InferShape(in_shapes);
+    if (layer->NumOut() == -1 && out_shapes.size() == 1) out_shapes.assign(num_out, out_shapes[0]);
     for (auto& s : in_shapes) {
       in_nodes.emplace_back(new nn::Node<xpu, DType>());
       in_nodes.back()->shape = s;

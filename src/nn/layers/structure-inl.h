@@ -1,0 +1,209 @@
+// Layers that only move, copy or add data: flatten ((N,C,H,W) -> (N,1,1,C*H*W)), split (one input
+// copied to every output), concat (cxxnet: inputs joined along the last dimension, for vectors
+// (N,1,1,len)), ch_concat (along channels), eltwise_sum (residual nets) and bias (cxxnet: a
+// learnable vector added to a vector node). split has NumOut() == -1: InferShape, which sees only
+// inputs, returns ONE shape and the net gives it to every declared output. concat, ch_concat and
+// eltwise_sum take any number >= 2 of inputs (NumIn() == -1).
+#pragma once
+
+#include <string>
+
+#include "param_layer.h"
+
+namespace umbra::nn {
+
+/// Layers without keys.
+struct StructureParam {
+  static const ParamDecl<StructureParam>& Decl() {
+    static const ParamDecl<StructureParam> d;
+    return d;
+  }
+};
+
+template <typename xpu, typename DType>
+class FlattenLayer : public ParamLayer<StructureParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return "flatten"; }
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
+    return {Shape4(in[0][0], 1, 1, in[0].ProdShape(1, 4))};
+  }
+  // Both nodes seen as (N, C*H*W) matrices are the same shape: a plain copy.
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    Tensor<xpu, 2, DType> y = out[0]->Mat();
+    y = F<umbra::op::identity>(in[0]->Mat());
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    if (!prop_grad) return;
+    Tensor<xpu, 2, DType> gx = in[0]->Mat(true);
+    gx = F<umbra::op::identity>(out[0]->Mat(true));
+  }
+};
+
+template <typename xpu, typename DType>
+class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return "split"; }
+  int NumOut() const override { return -1; }
+  /// One shape, which the net gives to each of the outputs it declares.
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
+    return {in[0]};
+  }
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    UMBRA_CHECK(!out.empty(), this->Describe(), ": no outputs");
+    for (auto* o : out) {
+      Tensor<xpu, 4, DType> y = o->data.view();
+      y = F<umbra::op::identity>(in[0]->data.view());
+    }
+  }
+  // Every copy feeds part of the loss: the input gradient is the sum of the output gradients.
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    if (!prop_grad) return;
+    Tensor<xpu, 4, DType> gx = in[0]->grad.view();
+    gx = F<umbra::op::identity>(out[0]->grad.view());
+    for (size_t j = 1; j < out.size(); ++j) gx += out[j]->grad.view();
+  }
+};
+
+/// Checks a multi-input layer got >= 2 inputs whose shapes equal in[0]'s except in dimension
+/// `free_dim` (-1: all equal).
+template <typename L>
+inline void CheckInputShapes(const L& layer, const std::vector<Shape<4>>& in, int free_dim) {
+  UMBRA_CHECK(in.size() >= 2, layer.Describe(), ": needs at least 2 inputs, got ", in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    UMBRA_CHECK(in[i].Size() > 0, layer.Describe(), ": empty input ", i, " ", in[i]);
+    for (int d = 0; d < 4; ++d)
+      UMBRA_CHECK(d == free_dim || in[i][d] == in[0][d], layer.Describe(), ": input ", i, " has shape ",
+                  in[i], " but input 0 has ", in[0],
+                  free_dim < 0 ? std::string(" (all must agree)")
+                               : " (they must agree except in dimension " + std::to_string(free_dim) + ")");
+  }
+}
+
+/// concat (dim 3, cxxnet's) and ch_concat (dim 1): inputs in order along dimension dim.
+template <typename xpu, typename DType, int dim>
+class ConcatLayer : public ParamLayer<StructureParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return dim == 3 ? "concat" : "ch_concat"; }
+  int NumIn() const override { return -1; }
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    CheckInputShapes(*this, in, dim);
+    Shape<4> s = in[0];
+    for (size_t i = 1; i < in.size(); ++i) s[dim] += in[i][dim];
+    return {s};
+  }
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    const Tensor<xpu, 4, DType>& y = out[0]->data.view();
+    index_t off = 0;
+    for (auto* n : in) {
+      const index_t len = n->shape[dim];
+      slice<dim>(y, off, off + len) = n->data.view();
+      off += len;
+    }
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    if (!prop_grad) return;
+    const Tensor<xpu, 4, DType>& gy = out[0]->grad.view();
+    index_t off = 0;
+    for (auto* n : in) {
+      const index_t len = n->shape[dim];
+      Tensor<xpu, 4, DType> gx = n->grad.view();
+      gx = slice<dim>(gy, off, off + len);
+      off += len;
+    }
+  }
+};
+template <typename xpu, typename DType>
+using ConcatWidthLayer = ConcatLayer<xpu, DType, 3>;
+template <typename xpu, typename DType>
+using ChConcatLayer = ConcatLayer<xpu, DType, 1>;
+
+template <typename xpu, typename DType>
+class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return "eltwise_sum"; }
+  int NumIn() const override { return -1; }
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    CheckInputShapes(*this, in, -1);
+    return {in[0]};
+  }
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    Tensor<xpu, 4, DType> y = out[0]->data.view();
+    y = F<umbra::op::identity>(in[0]->data.view());
+    for (size_t i = 1; i < in.size(); ++i) y += in[i]->data.view();
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    if (!prop_grad) return;
+    for (auto* n : in) {
+      Tensor<xpu, 4, DType> gx = n->grad.view();
+      gx = F<umbra::op::identity>(out[0]->grad.view());
+    }
+  }
+};
+
+struct BiasParam {
+  float init_bias = 0.f;
+  static const ParamDecl<BiasParam>& Decl() {
+    static const ParamDecl<BiasParam> d = [] {
+      ParamDecl<BiasParam> d;
+      d.Field(&BiasParam::init_bias, "init_bias", "initial value of the bias");
+      return d;
+    }();
+    return d;
+  }
+};
+
+/// y (N,1,1,len) = x + b, b (1, len); backward does not read x, so it runs in place.
+template <typename xpu, typename DType>
+class BiasLayer : public ParamLayer<BiasParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return "bias"; }
+  bool AllowInplace() const override { return true; }
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    const Shape<4>& s = in[0];
+    UMBRA_CHECK(s[1] == 1 && s[2] == 1 && s.Size() > 0, this->Describe(),
+                ": input must be a vector (N,1,1,len), got ", s);
+    len_ = s[3];
+    return {s};
+  }
+  void InitWeights(Random<xpu, DType>&) override {
+    bias_.Resize(Shape2(1, len_), DType(this->p_.init_bias));
+    gbias_.Resize(Shape2(1, len_), DType(0));
+  }
+  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    Tensor<xpu, 2, DType> y = out[0]->Mat();
+    y = in[0]->Mat() + repmat(bias_.view()[0], y.size(0));
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    Tensor<xpu, 2, DType> gy = out[0]->Mat(true);
+    Tensor<xpu, 1, DType> gb = gbias_.view()[0];
+    gb += sum_rows(gy);
+    if (!prop_grad) return;
+    Tensor<xpu, 2, DType> gx = in[0]->Mat(true);
+    if (gx.dptr_ != gy.dptr_) gx = F<umbra::op::identity>(gy);
+  }
+  void VisitWeights(const WeightVisitor<xpu, DType>& v) override {
+    v("bias", bias_.view(), gbias_.view());
+  }
+
+ private:
+  index_t len_ = 0;
+  TensorContainer<xpu, 2, DType> bias_, gbias_;
+};
+
+}  // namespace umbra::nn
+
+#define UMBRA_REGISTER_STRUCTURE(xpu, DType)                                                        \
+  UMBRA_REGISTER_LAYER(xpu, DType, "flatten", umbra::nn::FlattenLayer, umbra::nn::StructureParam);   \
+  UMBRA_REGISTER_LAYER(xpu, DType, "split", umbra::nn::SplitLayer, umbra::nn::StructureParam);       \
+  UMBRA_REGISTER_LAYER(xpu, DType, "concat", umbra::nn::ConcatWidthLayer, umbra::nn::StructureParam); \
+  UMBRA_REGISTER_LAYER(xpu, DType, "ch_concat", umbra::nn::ChConcatLayer, umbra::nn::StructureParam); \
+  UMBRA_REGISTER_LAYER(xpu, DType, "eltwise_sum", umbra::nn::EltwiseSumLayer,                       \
+                       umbra::nn::StructureParam);                                                  \
+  UMBRA_REGISTER_LAYER(xpu, DType, "bias", umbra::nn::BiasLayer, umbra::nn::BiasParam)
