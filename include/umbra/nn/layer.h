@@ -42,7 +42,9 @@ struct ForwardContext {
 };
 
 /// Called once per weight: layer-local tag ("wmat", "bias", "gamma", ...), the weight and its
-/// gradient (same shape, flattened to 2-D).
+/// gradient (same shape, flattened to 2-D). Tags starting with "moving_" (batch_norm's moving
+/// statistics) are state, not trainable: model files save them, their gradient stays 0, and
+/// updaters must skip them.
 template <typename xpu, typename DType = float>
 using WeightVisitor =
     std::function<void(const std::string& tag, Tensor<xpu, 2, DType> weight, Tensor<xpu, 2, DType> grad)>;
@@ -57,7 +59,8 @@ class Layer {
   virtual const char* Type() const = 0;
   /// Sets a parameter; returns false when the key is not a parameter of this layer.
   virtual bool SetParam(const std::string& key, const std::string& value) = 0;
-  /// Number of inputs and outputs this layer takes (-1: any number >= 1).
+  /// Number of inputs and outputs this layer takes (-1: any number >= 1). With NumOut() == -1,
+  /// InferShape may return one shape, which the net gives to every connected output (split).
   virtual int NumIn() const { return 1; }
   virtual int NumOut() const { return 1; }
   /// True when the layer may run with its output node equal to its input node.
