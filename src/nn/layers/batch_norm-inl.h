@@ -1,0 +1,147 @@
+// batch_norm and batch_norm_no_ma (cxxnet's names): y = gamma * (x - mean) / sqrt(var + eps) + beta
+// per channel, the statistics taken over (N, H, W) of (N, C, H, W). A vector node (N, 1, 1, len)
+// is normalised per feature (each of the len columns over the batch), as after fullc. Training
+// uses the batch statistics; batch_norm keeps moving averages (moving = m * moving + (1 - m) *
+// batch, the variance unbiased as PyTorch/Caffe store it) and uses them at test time, while
+// batch_norm_no_ma always uses the batch statistics (cxxnet's). eps defaults to 1e-5 (PyTorch;
+// cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
+// model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
+#pragma once
+
+#include "param_layer.h"
+
+namespace umbra::nn {
+
+struct BatchNormParam {
+  float eps = 1e-5f;
+  float bn_momentum = 0.9f;
+  float init_slope = 1.f;
+  float init_bias = 0.f;
+  static const ParamDecl<BatchNormParam>& Decl() {
+    static const ParamDecl<BatchNormParam> d = [] {
+      ParamDecl<BatchNormParam> d;
+      d.Field(&BatchNormParam::eps, "eps", "added to the variance before the square root")
+          .Range(1e-20, 1);  // > 0: a constant channel must not divide by zero
+      d.Field(&BatchNormParam::bn_momentum, "bn_momentum",
+              "moving = bn_momentum * moving + (1 - bn_momentum) * batch statistic")
+          .Range(0, 1);
+      d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
+      d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
+      return d;
+    }();
+    return d;
+  }
+};
+
+template <bool moving_avg, typename xpu, typename DType>
+class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return moving_avg ? "batch_norm" : "batch_norm_no_ma"; }
+
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    this->CheckRequired();
+    const Shape<4>& s = in[0];
+    UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
+    // Vectors become (N, len, 1, 1): every feature is then a channel and one code path serves.
+    shape_ = s[1] == 1 && s[2] == 1 ? Shape4(s[0], s[3], 1, 1) : s;
+    const index_t m = shape_.Size() / shape_[1];
+    UMBRA_CHECK(m >= 2, this->Describe(), ": input ", s, " gives ", m,
+                " value(s) per channel; batch statistics need at least 2");
+    return {s};
+  }
+  void InitWeights(Random<xpu, DType>&) override {
+    const Shape<2> s = Shape2(1, shape_[1]);
+    gamma_.Resize(s, DType(this->p_.init_slope));
+    beta_.Resize(s, DType(this->p_.init_bias));
+    ggamma_.Resize(s, DType(0));
+    gbeta_.Resize(s, DType(0));
+    if (moving_avg) {
+      moving_mean_.Resize(s, DType(0));
+      moving_var_.Resize(s, DType(1));
+      gmoving_.Resize(s, DType(0));
+      gmoving_var_.Resize(s, DType(0));
+    }
+    mean_.Resize(Shape1(shape_[1]));
+    inv_std_.Resize(Shape1(shape_[1]));
+    tmp_.Resize(Shape1(shape_[1]));
+    tmp2_.Resize(Shape1(shape_[1]));
+  }
+  void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in,
+               const NodeList& out) override {
+    Tensor<xpu, 4, DType> x = View(in[0]->data), y = View(out[0]->data);
+    const DType eps = DType(this->p_.eps);
+    used_batch_ = ctx.is_train || !moving_avg;
+    if (used_batch_) {
+      const index_t m = shape_.Size() / shape_[1];
+      mean_ = sumall_except_dim<1>(x) * DType(1.0 / double(m));
+      tmp_ = sumall_except_dim<1>(F<op::square>(x - broadcast<1>(mean_.view(), shape_))) *
+             DType(1.0 / double(m));  // biased batch variance, what the normalisation uses
+      inv_std_ = DType(1) / F<op::sqrt>(tmp_.view() + eps);
+      if (moving_avg && ctx.is_train) {
+        const DType mo = DType(this->p_.bn_momentum);
+        Tensor<xpu, 1, DType> mm = moving_mean_.view()[0], mv = moving_var_.view()[0];
+        mm = mm * mo + mean_.view() * (DType(1) - mo);
+        mv = mv * mo + tmp_.view() * DType((1.0 - this->p_.bn_momentum) * m / double(m - 1));
+      }
+    } else {
+      Copy(mean_.view(), moving_mean_.view()[0]);
+      inv_std_ = DType(1) / F<op::sqrt>(moving_var_.view()[0] + eps);
+    }
+    // y = x * (gamma * inv_std) + (beta - mean * gamma * inv_std): two per-channel vectors.
+    tmp_ = gamma_.view()[0] * inv_std_.view();
+    tmp2_ = beta_.view()[0] - mean_.view() * tmp_.view();
+    y = x * broadcast<1>(tmp_.view(), shape_) + broadcast<1>(tmp2_.view(), shape_);
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    const Tensor<xpu, 4, DType> x = View(in[0]->data), gy = View(out[0]->grad);
+    const auto xhat = (x - broadcast<1>(mean_.view(), shape_)) *
+                      broadcast<1>(inv_std_.view(), shape_);
+    Tensor<xpu, 1, DType> gg = ggamma_.view()[0], gb = gbeta_.view()[0];
+    // tmp_ = sum gy, tmp2_ = sum gy * xhat per channel: the beta and gamma gradients, and the
+    // two projections the input gradient removes.
+    tmp_ = sumall_except_dim<1>(gy);
+    tmp2_ = sumall_except_dim<1>(gy * xhat);
+    gb += tmp_.view();
+    gg += tmp2_.view();
+    if (!prop_grad) return;
+    Tensor<xpu, 4, DType> gx = View(in[0]->grad);
+    const Tensor<xpu, 1, DType> gamma = gamma_.view()[0];
+    if (used_batch_) {
+      // d/dx of batch statistics: gx = gamma inv_std (gy - mean(gy) - xhat mean(gy xhat)).
+      const DType inv_m = DType(double(shape_[1]) / double(shape_.Size()));
+      tmp_ = tmp_.view() * inv_m;
+      tmp2_ = tmp2_.view() * inv_m;
+      gx = (gy - broadcast<1>(tmp_.view(), shape_) - xhat * broadcast<1>(tmp2_.view(), shape_)) *
+           broadcast<1>(gamma, shape_) * broadcast<1>(inv_std_.view(), shape_);
+    } else {
+      // Moving statistics are constants of the forward pass.
+      tmp_ = gamma * inv_std_.view();
+      gx = gy * broadcast<1>(tmp_.view(), shape_);
+    }
+  }
+  void VisitWeights(const WeightVisitor<xpu, DType>& v) override {
+    v("gamma", gamma_.view(), ggamma_.view());
+    v("beta", beta_.view(), gbeta_.view());
+    if (moving_avg) {
+      v("moving_mean", moving_mean_.view(), gmoving_.view());
+      v("moving_var", moving_var_.view(), gmoving_var_.view());
+    }
+  }
+
+ private:
+  Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const { return t.View(shape_); }
+
+  Shape<4> shape_;  // the input as (N, C, H, W) with vectors turned into (N, len, 1, 1)
+  bool used_batch_ = true;
+  TensorContainer<xpu, 2, DType> gamma_, beta_, ggamma_, gbeta_;
+  TensorContainer<xpu, 2, DType> moving_mean_, moving_var_, gmoving_, gmoving_var_;
+  TensorContainer<xpu, 1, DType> mean_, inv_std_, tmp_, tmp2_;
+};
+
+template <typename xpu, typename DType>
+using BatchNormMALayer = BatchNormLayer<true, xpu, DType>;
+template <typename xpu, typename DType>
+using BatchNormNoMALayer = BatchNormLayer<false, xpu, DType>;
+
+}  // namespace umbra::nn

@@ -1,0 +1,86 @@
+// softmax: the classification loss layer (cxxnet's `softmax`). in (N, C, H, W) is seen as logits
+// (N, K = C*H*W); Forward writes the probabilities to out and the per-sample cross-entropy
+// -log max(p[label], 1e-30) to a device buffer; Loss() is its mean over the batch (PyTorch's
+// CrossEntropyLoss 'mean'). Backward writes grad_scale * (p - onehot(label)) / N into in's grad.
+// Labels: ctx.label (N, 1), class indices. On the CPU an index outside [0, K) is an error naming
+// the layer; on the GPU (no copy back) such a sample adds 0 to the loss and no one-hot to its
+// gradient. Per-pixel softmax is not here (ext/softmax.h has the (N, C, L) form).
+#pragma once
+
+#include "loss_common.h"
+#include "param_layer.h"
+
+namespace umbra::nn {
+
+struct SoftmaxParam {
+  float grad_scale = 1.f;
+  static const ParamDecl<SoftmaxParam>& Decl() {
+    static const ParamDecl<SoftmaxParam> d = [] {
+      ParamDecl<SoftmaxParam> d;
+      d.Field(&SoftmaxParam::grad_scale, "grad_scale",
+              "multiplies the gradient (cxxnet key); Loss() stays unscaled");
+      return d;
+    }();
+    return d;
+  }
+};
+
+/// -log(p), p clamped to >= 1e-30 so a vanishing probability gives a finite loss (69.1).
+struct SoftmaxNegLog {
+  template <typename DType>
+  UMBRA_XINLINE static DType Map(DType p) {
+    return -math::Log(p > DType(1e-30) ? p : DType(1e-30));
+  }
+};
+
+template <typename xpu, typename DType>
+class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
+ public:
+  using NodeList = typename Layer<xpu, DType>::NodeList;
+  const char* Type() const override { return "softmax"; }
+  bool IsLoss() const override { return true; }
+  double Loss() const override { return MeanOnHost(loss_.view()); }
+
+  std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    this->CheckRequired();
+    const Shape<4>& s = in[0];
+    // One class gives p = 1 and a zero gradient for any input: surely a wiring mistake.
+    UMBRA_CHECK(s[0] > 0 && s.ProdShape(1, 4) >= 2, this->Describe(),
+                ": input ", s, " must hold N >= 1 rows of at least 2 class scores");
+    return {s};
+  }
+  void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in,
+               const NodeList& out) override {
+    Tensor<xpu, 2, DType> x = in[0]->Mat(), p = out[0]->Mat();
+    Softmax(p, x);
+    if (ctx.label == nullptr) return;  // prediction: no loss
+    const Tensor<xpu, 2, DType>& lab = *ctx.label;
+    const index_t n = x.size(0), k = x.size(1);
+    UMBRA_CHECK(lab.size(0) == n && lab.size(1) == 1, this->Describe(), ": label ", lab.shape_,
+                " does not fit input ", in[0]->shape, " (want (", n, ", 1) class indices)");
+    label_.Resize(Shape1(n));
+    label_ = reshape(lab, Shape1(n));
+    if constexpr (xpu::kDevCPU) {
+      for (index_t i = 0; i < n; ++i) {
+        const DType v = label_.dptr_[i];
+        UMBRA_CHECK(v >= DType(0) && v < DType(k), this->Describe(), ": label ", v,
+                    " of sample ", i, " is outside [0, ", k, ")");
+      }
+    }
+    loss_.Resize(Shape1(n));
+    loss_ = sumall_except_dim<0>(one_hot_encode(label_.view(), k) * F<SoftmaxNegLog>(p));
+  }
+  void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
+    if (!prop_grad) return;
+    Tensor<xpu, 2, DType> gx = in[0]->Mat(true), p = out[0]->Mat();
+    UMBRA_CHECK(label_.shape_[0] == p.size(0), this->Describe(),
+                ": Backward needs a Forward with labels first");
+    SoftmaxGrad(gx, p, label_.view());
+    gx *= DType(this->p_.grad_scale / double(p.size(0)));
+  }
+
+ private:
+  TensorContainer<xpu, 1, DType> label_, loss_;
+};
+
+}  // namespace umbra::nn

@@ -1,0 +1,122 @@
+// batch_norm and batch_norm_no_ma through the layer harness: shapes, training output and moving
+// averages against plain loops (per channel and per feature of a vector), test mode with moving
+// or batch statistics, gradient checks in training mode, bad shapes and parameters.
+#include <cmath>
+#include <map>
+
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+UMBRA_COVERS_LAYER("batch_norm");
+UMBRA_COVERS_LAYER("batch_norm_no_ma");
+
+using Rig = test::LayerRig<cpu, double>;
+
+std::map<std::string, Tensor<cpu, 2, double>> Weights(Rig& rig) {
+  std::map<std::string, Tensor<cpu, 2, double>> w;
+  rig.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2, double> v,
+                              Tensor<cpu, 2, double>) { w[tag] = v; });
+  return w;
+}
+
+// Reference: channel c's values of (N, C, H, W) as a list of flat indices.
+std::vector<index_t> Members(const Shape<4>& s, index_t c) {
+  std::vector<index_t> idx;
+  const index_t hw = s[2] * s[3];
+  for (index_t n = 0; n < s[0]; ++n)
+    for (index_t i = 0; i < hw; ++i) idx.push_back((n * s[1] + c) * hw + i);
+  return idx;
+}
+
+void CheckTraining(const std::string& type, const Shape<4>& s, const Shape<4>& as_channels) {
+  SCOPED_TRACE(type);
+  Rig rig(type, {{"init_slope", "2"}, {"init_bias", "0.5"}, {"eps", "0.01"}}, {s});
+  EXPECT_EQ(rig.out[0]->shape, s);
+  Random<cpu, double> rnd(5);
+  rnd.SampleUniform(&rig.in[0]->data, -2.0, 3.0);
+  rig.Forward(true);
+  auto w = Weights(rig);
+  // The keys are floats: compare with exactly the values the layer holds.
+  const double eps = double(0.01f), mo = double(0.9f);
+  for (index_t c = 0; c < as_channels[1]; ++c) {
+    const auto idx = Members(as_channels, c);
+    double mean = 0, var = 0;
+    for (index_t i : idx) mean += rig.in[0]->data.dptr_[i];
+    mean /= idx.size();
+    for (index_t i : idx) var += std::pow(rig.in[0]->data.dptr_[i] - mean, 2);
+    var /= idx.size();
+    for (index_t i : idx)
+      EXPECT_NEAR(rig.out[0]->data.dptr_[i],
+                  2 * (rig.in[0]->data.dptr_[i] - mean) / std::sqrt(var + eps) + 0.5, 1e-12);
+    if (type == "batch_norm") {  // from (0, 1): one step of momentum 0.9, unbiased variance
+      EXPECT_NEAR(w["moving_mean"].dptr_[c], (1 - mo) * mean, 1e-12);
+      EXPECT_NEAR(w["moving_var"].dptr_[c], mo + (1 - mo) * var * idx.size() / (idx.size() - 1),
+                  1e-12);
+    }
+  }
+}
+
+TEST(BatchNorm, TrainingUsesBatchStatistics) {
+  CheckTraining("batch_norm", Shape4(3, 2, 2, 2), Shape4(3, 2, 2, 2));
+  CheckTraining("batch_norm_no_ma", Shape4(2, 3, 1, 3), Shape4(2, 3, 1, 3));
+  // A vector (N, 1, 1, len) is normalised per feature: as channels (N, len, 1, 1).
+  CheckTraining("batch_norm", Shape4(5, 1, 1, 3), Shape4(5, 3, 1, 1));
+}
+
+TEST(BatchNorm, TestModeStatistics) {
+  const Shape<4> s = Shape4(2, 2, 1, 3);
+  Rig ma("batch_norm", {}, {s}), no("batch_norm_no_ma", {}, {s});
+  auto w = Weights(ma);
+  EXPECT_EQ(w.size(), 4u);
+  EXPECT_EQ(Weights(no).size(), 2u);
+  w["moving_mean"].dptr_[0] = 1, w["moving_mean"].dptr_[1] = -2;
+  w["moving_var"].dptr_[0] = 4, w["moving_var"].dptr_[1] = 0.25;
+  w["gamma"].dptr_[1] = 3, w["beta"].dptr_[0] = 1;
+  for (index_t i = 0; i < 12; ++i) ma.in[0]->data.dptr_[i] = no.in[0]->data.dptr_[i] = i * 0.5;
+  ma.Forward(false);
+  for (index_t i = 0; i < 12; ++i) {
+    const index_t c = (i / 3) % 2;
+    const double want = c == 0 ? (i * 0.5 - 1) / std::sqrt(4 + double(1e-5f)) + 1
+                               : 3 * (i * 0.5 + 2) / std::sqrt(0.25 + double(1e-5f));
+    EXPECT_NEAR(ma.out[0]->data.dptr_[i], want, 1e-9);
+  }
+  EXPECT_EQ(w["moving_mean"].dptr_[0], 1);  // test mode leaves the averages alone
+  // Backward after a test-mode forward treats the moving statistics as constants.
+  for (index_t i = 0; i < 12; ++i) ma.out[0]->grad.dptr_[i] = 1;
+  ma.layer->Backward(true, ma.in, ma.out);
+  EXPECT_NEAR(ma.in[0]->grad.dptr_[3], 3 / std::sqrt(0.25 + double(1e-5f)), 1e-9);
+  // batch_norm_no_ma normalises with the batch even at test time.
+  no.Forward(false);
+  Rig no_train("batch_norm_no_ma", {}, {s});
+  Copy(no_train.in[0]->data.view(), no.in[0]->data.view());
+  no_train.Forward(true);
+  EXPECT_TRUE(test::AllNear(no.out[0]->data.view(), no_train.out[0]->data.view(), 1e-12));
+}
+
+TEST(BatchNorm, GradientCheckTrainingMode) {
+  test::GradCheck("batch_norm", {}, {Shape4(3, 2, 2, 2)});
+  test::GradCheck("batch_norm", {{"init_slope", "1.5"}, {"init_bias", "0.2"}},
+                  {Shape4(4, 1, 1, 3)});
+  test::GradCheck("batch_norm_no_ma", {{"eps", "0.001"}}, {Shape4(2, 3, 2, 1)});
+}
+
+TEST(BatchNorm, BadShapeAndParameters) {
+  for (const char* type : {"batch_norm", "batch_norm_no_ma"}) {
+    auto layer = nn::LayerRegistry<cpu>::Get().Create(type);
+    layer->set_name("bn1");
+    // One value per channel (and one sample of a vector): no batch statistics.
+    std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 3, 1, 1)}); });
+    EXPECT_NE(m.find("bn1"), std::string::npos) << m;
+    EXPECT_NE(m.find("(1,3,1,1)"), std::string::npos) << m;
+    EXPECT_NE(test::ErrorOf([&] { layer->InferShape({Shape4(1, 1, 1, 5)}); }), "no error");
+    m = test::ErrorOf([&] { layer->SetParam("bn_momentum", "1.5"); });
+    EXPECT_NE(m.find("bn1"), std::string::npos) << m;
+    EXPECT_NE(m.find("bn_momentum"), std::string::npos) << m;
+    EXPECT_NE(test::ErrorOf([&] { layer->SetParam("eps", "-1"); }).find("eps"), std::string::npos);
+    EXPECT_FALSE(layer->SetParam("nhidden", "3"));
+  }
+}
+
+}  // namespace
+}  // namespace umbra

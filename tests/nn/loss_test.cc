@@ -1,0 +1,116 @@
+// l2_loss, lp_loss and multi_logistic through the layer harness: outputs, losses and gradients
+// against plain loops, gradient checks of the mean loss, lp with p = 2 equal to l2, grad_scale,
+// label/input shape errors, bad parameters.
+#include <cmath>
+
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+UMBRA_COVERS_LAYER("l2_loss");
+UMBRA_COVERS_LAYER("lp_loss");
+UMBRA_COVERS_LAYER("multi_logistic");
+
+// Runs forward and backward on (N=2, 1, 1, 3) with fixed inputs and labels.
+struct LossRun {
+  test::LayerRig<cpu, double> rig;
+  static constexpr double kX[6] = {0.5, -1.0, 2.0, 3.0, 0.0, -0.25};
+  LossRun(const std::string& type, const test::KV& kv, const std::vector<double>& labels)
+      : rig(type, kv, {Shape4(2, 1, 1, 3)}) {
+    for (int i = 0; i < 6; ++i) rig.in[0]->data.dptr_[i] = kX[i];
+    rig.SetLabel(labels, 3);
+    rig.Forward();
+    rig.layer->Backward(true, rig.in, rig.out);
+  }
+  double out(int i) const { return rig.out[0]->data.dptr_[i]; }
+  double grad(int i) const { return rig.in[0]->grad.dptr_[i]; }
+};
+const std::vector<double> kY = {1.0, -1.0, 0.0, 2.5, 1.0, 0.0};
+const std::vector<double> kBits = {1, 0, 1, 0, 0, 1};
+
+TEST(L2Loss, KnownAnswer) {
+  LossRun r("l2_loss", {{"grad_scale", "3"}}, kY);
+  double loss = 0;
+  for (int i = 0; i < 6; ++i) {
+    const double d = LossRun::kX[i] - kY[i];
+    EXPECT_DOUBLE_EQ(r.out(i), LossRun::kX[i]);
+    EXPECT_NEAR(r.grad(i), 3 * d / 2, 1e-12);
+    loss += 0.5 * d * d;
+  }
+  EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);  // mean over 2 samples, unscaled
+}
+
+TEST(LpLoss, KnownAnswerAndP2IsL2) {
+  LossRun r("lp_loss", {{"p", "3"}}, kY);
+  double loss = 0;
+  for (int i = 0; i < 6; ++i) {
+    const double d = LossRun::kX[i] - kY[i];
+    EXPECT_NEAR(r.grad(i), (d > 0 ? 1 : -1) * d * d / 2, 1e-12);
+    loss += std::fabs(d * d * d) / 3;
+  }
+  EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);
+  LossRun lp("lp_loss", {}, kY), l2("l2_loss", {}, kY);
+  EXPECT_NEAR(lp.rig.layer->Loss(), l2.rig.layer->Loss(), 1e-12);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(lp.grad(i), l2.grad(i), 1e-12);
+}
+
+TEST(MultiLogistic, KnownAnswer) {
+  LossRun r("multi_logistic", {{"grad_scale", "0.5"}}, kBits);
+  double loss = 0;
+  for (int i = 0; i < 6; ++i) {
+    const double s = 1 / (1 + std::exp(-LossRun::kX[i]));
+    EXPECT_NEAR(r.out(i), s, 1e-12);
+    EXPECT_NEAR(r.grad(i), 0.5 * (s - kBits[i]) / 2, 1e-12);
+    loss -= kBits[i] * std::log(s) + (1 - kBits[i]) * std::log(1 - s);
+  }
+  EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);
+}
+
+TEST(MultiLogistic, SaturatedLogitsGiveFiniteLoss) {
+  test::LayerRig<cpu, float> rig("multi_logistic", {}, {Shape4(1, 1, 1, 2)});
+  rig.in[0]->data.dptr_[0] = 200.f, rig.in[0]->data.dptr_[1] = -200.f;
+  rig.SetLabel({0, 1}, 2);
+  rig.Forward();
+  EXPECT_NEAR(rig.layer->Loss(), 400.0, 1e-3);  // log(1 - sigmoid(200)) computed as -200
+}
+
+TEST(ElementLosses, GradientCheck) {
+  std::vector<double> y(24), bits(24);
+  for (int i = 0; i < 24; ++i) y[i] = 0.1 * (i % 7) - 0.3, bits[i] = (i * 5) % 3 == 0;
+  test::GradCheck("l2_loss", {}, {Shape4(4, 2, 3, 1)}, y, -1, 1, 1e-5, 60, 6);
+  test::GradCheck("lp_loss", {{"p", "3"}}, {Shape4(4, 2, 3, 1)}, y, -1, 1, 1e-5, 60, 6);
+  test::GradCheck("lp_loss", {{"p", "1"}}, {Shape4(3, 1, 1, 8)}, y, -1, 1, 1e-5, 60, 8);
+  test::GradCheck("multi_logistic", {}, {Shape4(4, 1, 1, 6)}, bits, -3, 3, 1e-5, 60, 6);
+}
+
+TEST(ElementLosses, ShapeErrorsNameLayerAndShapes) {
+  for (const char* type : {"l2_loss", "lp_loss", "multi_logistic"}) {
+    test::LayerRig<cpu, float> rig(type, {}, {Shape4(2, 1, 1, 3)});
+    EXPECT_EQ(rig.out[0]->shape, Shape4(2, 1, 1, 3));
+    rig.SetLabel({1, 2}, 1);  // one label per sample, but three features
+    const std::string m = test::ErrorOf([&] { rig.Forward(); });
+    EXPECT_NE(m.find("test_" + std::string(type)), std::string::npos) << m;
+    EXPECT_NE(m.find("(2,1)"), std::string::npos) << m;
+    EXPECT_NE(m.find("(2,1,1,3)"), std::string::npos) << m;
+    auto layer = nn::LayerRegistry<cpu>::Get().Create(type);
+    layer->set_name("ls1");
+    const std::string e = test::ErrorOf([&] { layer->InferShape({Shape4(2, 0, 1, 1)}); });
+    EXPECT_NE(e.find("ls1"), std::string::npos) << e;
+    EXPECT_NE(e.find("(2,0,1,1)"), std::string::npos) << e;
+  }
+}
+
+TEST(ElementLosses, BadParametersNameKey) {
+  auto lp = nn::LayerRegistry<cpu>::Get().Create("lp_loss");
+  lp->set_name("lp9");
+  std::string m = test::ErrorOf([&] { lp->SetParam("p", "0.5"); });
+  EXPECT_NE(m.find("lp9"), std::string::npos) << m;
+  EXPECT_NE(m.find("'p'"), std::string::npos) << m;
+  m = test::ErrorOf([&] { lp->SetParam("grad_scale", "x"); });
+  EXPECT_NE(m.find("grad_scale"), std::string::npos) << m;
+  EXPECT_FALSE(nn::LayerRegistry<cpu>::Get().Create("l2_loss")->SetParam("p", "3"));
+  EXPECT_FALSE(nn::LayerRegistry<cpu>::Get().Create("multi_logistic")->SetParam("p", "3"));
+}
+
+}  // namespace
+}  // namespace umbra

@@ -1,0 +1,79 @@
+// softmax through the layer harness: shapes, probabilities/loss/gradient against a plain loop,
+// gradient check of the mean cross-entropy, label errors, grad_scale, bad parameters.
+#include <cmath>
+
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+UMBRA_COVERS_LAYER("softmax");
+
+TEST(Softmax, ShapeAndBadShape) {
+  test::LayerRig<cpu, float> rig("softmax", {}, {Shape4(3, 2, 1, 2)});
+  EXPECT_EQ(rig.out[0]->shape, Shape4(3, 2, 1, 2));
+  auto layer = nn::LayerRegistry<cpu>::Get().Create("softmax");
+  layer->set_name("sm1");
+  const std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(4, 1, 1, 1)}); });
+  EXPECT_NE(m.find("sm1"), std::string::npos) << m;
+  EXPECT_NE(m.find("(4,1,1,1)"), std::string::npos) << m;
+}
+
+TEST(Softmax, KnownAnswerWithGradScale) {
+  test::LayerRig<cpu, double> rig("softmax", {{"grad_scale", "2"}}, {Shape4(3, 1, 1, 4)});
+  const double x[12] = {1, 2, 3, 4, -1, 0, 0, 5, 100, 100, 99, 0};  // row 3: huge but stable
+  for (int i = 0; i < 12; ++i) rig.in[0]->data.dptr_[i] = x[i];
+  rig.SetLabel({3, 0, 2});
+  rig.Forward();
+  rig.layer->Backward(true, rig.in, rig.out);
+  const int label[3] = {3, 0, 2};
+  double loss = 0;
+  for (int n = 0; n < 3; ++n) {
+    double mx = x[4 * n], s = 0;
+    for (int k = 0; k < 4; ++k) mx = std::max(mx, x[4 * n + k]);
+    for (int k = 0; k < 4; ++k) s += std::exp(x[4 * n + k] - mx);
+    for (int k = 0; k < 4; ++k) {
+      const double p = std::exp(x[4 * n + k] - mx) / s;
+      EXPECT_NEAR(rig.out[0]->data.dptr_[4 * n + k], p, 1e-12);
+      EXPECT_NEAR(rig.in[0]->grad.dptr_[4 * n + k], 2 * (p - (k == label[n])) / 3, 1e-12);
+    }
+    loss -= std::log(std::exp(x[4 * n + label[n]] - mx) / s);
+  }
+  EXPECT_NEAR(rig.layer->Loss(), loss / 3, 1e-12);  // Loss() is not scaled by grad_scale
+}
+
+TEST(Softmax, GradientCheck) {
+  test::GradCheck("softmax", {}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}, -3, 3);
+  test::GradCheck("softmax", {}, {Shape4(3, 2, 2, 1)}, {3, 0, 1});
+}
+
+TEST(Softmax, BadLabelsNameLayerAndLabel) {
+  test::LayerRig<cpu, float> rig("softmax", {}, {Shape4(2, 1, 1, 3)});
+  rig.SetLabel({1, 3});
+  std::string m = test::ErrorOf([&] { rig.Forward(); });
+  EXPECT_NE(m.find("test_softmax"), std::string::npos) << m;
+  EXPECT_NE(m.find("label 3"), std::string::npos) << m;
+  rig.SetLabel({-1, 0});
+  EXPECT_NE(test::ErrorOf([&] { rig.Forward(); }).find("label -1"), std::string::npos);
+  rig.SetLabel({0, 1, 2, 0}, 2);  // two columns: not class indices
+  m = test::ErrorOf([&] { rig.Forward(); });
+  EXPECT_NE(m.find("(2,2)"), std::string::npos) << m;
+}
+
+TEST(Softmax, PredictionWithoutLabels) {
+  test::LayerRig<cpu, float> rig("softmax", {}, {Shape4(1, 1, 1, 2)});
+  rig.in[0]->data.dptr_[0] = 0, rig.in[0]->data.dptr_[1] = std::log(3.f);
+  rig.Forward(false);
+  EXPECT_NEAR(rig.out[0]->data.dptr_[1], 0.75f, 1e-6f);
+}
+
+TEST(Softmax, BadParametersNameKey) {
+  auto layer = nn::LayerRegistry<cpu>::Get().Create("softmax");
+  layer->set_name("sm2");
+  const std::string m = test::ErrorOf([&] { layer->SetParam("grad_scale", "big"); });
+  EXPECT_NE(m.find("sm2"), std::string::npos) << m;
+  EXPECT_NE(m.find("grad_scale"), std::string::npos) << m;
+  EXPECT_FALSE(layer->SetParam("nhidden", "3"));
+}
+
+}  // namespace
+}  // namespace umbra
