@@ -66,8 +66,18 @@ inline void MapFlatStreaming(DType* dptr, const ExpPlan& plan, index_t n) {
 }
 #endif
 
+/// Customisation point: an extension may give the CPU a faster loop for `dst SV= exp` when exp is
+/// exactly its expression over tensors (im2col and col2im as row copies, swapaxis as row moves),
+/// where the generic per-element plan would pay index divisions. Run returns false to fall back.
+/// The generic plan stays the reference the fast loop is tested against.
+template <typename SV, typename Dst, typename E>
+struct CPUFastPath {
+  static bool Run(const Dst&, const E&) { return false; }
+};
+
 template <typename SV, typename Dst, typename E>
 inline void MapPlanCPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
+  if (CPUFastPath<SV, Dst, E>::Run(dst, exp)) return;
   const auto dplan = MakePlan(dst);
   const auto plan = MakePlan(exp);
   const index_t rows = dshape[0], cols = dshape[1];

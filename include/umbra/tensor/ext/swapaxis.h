@@ -71,6 +71,34 @@ class Plan<SwapAxisExp<SrcExp, DType, dim, a1, a2>> {
   index_t dst_cols_, src_cols_, ext_a_, mid_, ext_b_, post_;
 };
 
+/// CPU fast path of `dst = swapaxis<a1, a2>(src)` for contiguous tensors when the last dimension
+/// is not swapped: whole rows move with one copy each; indices are decomposed once per row.
+template <typename DType, int dim, int a1, int a2>
+  requires(a2 < dim - 1)
+struct CPUFastPath<sv::saveto, Tensor<cpu, dim, DType>,
+                   SwapAxisExp<Tensor<cpu, dim, DType>, DType, dim, a1, a2>> {
+  static bool Run(const Tensor<cpu, dim, DType>& dst,
+                  const SwapAxisExp<Tensor<cpu, dim, DType>, DType, dim, a1, a2>& e) {
+    if (!dst.CheckContiguous() || !e.src_.CheckContiguous()) return false;
+    const Shape<dim>& os = dst.shape_;
+    const Shape<dim>& ss = e.src_shape_;
+    const index_t rows = os.ProdShape(0, dim - 1), len = os[dim - 1];
+#pragma omp parallel for schedule(static) if (dst.Size() >= kParallelThreshold)
+    for (index_t y = 0; y < rows; ++y) {
+      index_t idx[dim], rest = y;
+      for (int d = dim - 2; d >= 0; --d) idx[d] = rest % os[d], rest /= os[d];
+      const index_t t = idx[a1];
+      idx[a1] = idx[a2], idx[a2] = t;
+      index_t srow = 0;
+      for (int d = 0; d < dim - 1; ++d) srow = srow * ss[d] + idx[d];
+      const DType* from = e.src_.dptr_ + srow * len;
+      DType* to = dst.dptr_ + y * len;
+      for (index_t x = 0; x < len; ++x) to[x] = from[x];
+    }
+    return true;
+  }
+};
+
 }  // namespace umbra::expr
 
 namespace umbra {
