@@ -39,20 +39,21 @@ class Plan<BroadcastExp<SrcExp, DType, dimdst, dimcast>> {
  public:
   explicit Plan(const BroadcastExp<SrcExp, DType, dimdst, dimcast>& e)
       : src_(MakePlan(e.src_)),
-        ncol_(e.shape_[dimdst - 1]),
-        inner_(e.shape_.ProdShape(dimcast + 1, dimdst)),
+        rows_per_(e.shape_.ProdShape(dimcast + 1, dimdst - 1)),
         len_(e.shape_[dimcast]) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     if constexpr (dimcast == dimdst - 1) {
       return src_.Eval(0, x);  // the last dimension: the column is the index
     } else {
-      return src_.Eval(0, ((y * ncol_ + x) / inner_) % len_);
+      // Any other dimension is constant along a row of the 2-D view: the index depends on y
+      // alone (rows_per_ rows of the view share it), so loops hoist it out of the row.
+      return src_.Eval(0, (y / rows_per_) % len_);
     }
   }
 
  private:
   Plan<SrcExp> src_;
-  index_t ncol_, inner_, len_;
+  index_t rows_per_, len_;
 };
 
 }  // namespace umbra::expr

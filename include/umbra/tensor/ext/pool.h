@@ -307,6 +307,66 @@ class Plan<ChannelUnpoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>>
   ChannelWindow win_;
 };
 
+/// CPU fast path of `dst = unpool<R>(src, pooled, grad, ...) [* scale]` for contiguous tensors:
+/// a scatter over the output windows (each window adds grad * PartialGrad to its inputs) instead
+/// of the per-pixel gather with its index divisions; parallel over (..., H, W) planes, which no
+/// two threads share.
+template <typename Reducer, typename DType, int dim>
+inline bool UnpoolScatterCPU(
+    const Tensor<cpu, dim, DType>& dst,
+    const UnPoolingExp<Reducer, Tensor<cpu, dim, DType>, Tensor<cpu, dim, DType>,
+                       Tensor<cpu, dim, DType>, DType, dim>& e,
+    DType scale) {
+  if (!dst.CheckContiguous() || !e.src_.CheckContiguous() || !e.pooled_.CheckContiguous() ||
+      !e.grad_.CheckContiguous())
+    return false;
+  const PoolWin& wn = e.win_;
+  const index_t h = e.h_, w = dst.shape_[dim - 1], oh = e.oh_, ow = e.ow_;
+  const index_t planes = dst.shape_.ProdShape(0, dim - 2);
+#pragma omp parallel for schedule(static) if (dst.Size() >= kParallelThreshold)
+  for (index_t pl = 0; pl < planes; ++pl) {
+    DType* out = dst.dptr_ + pl * h * w;
+    const DType* in = e.src_.dptr_ + pl * h * w;
+    const DType* pooled = e.pooled_.dptr_ + pl * oh * ow;
+    const DType* grad = e.grad_.dptr_ + pl * oh * ow;
+    for (index_t i = 0; i < h * w; ++i) out[i] = DType(0);
+    for (index_t oy = 0; oy < oh; ++oy) {
+      const index_t y0 = oy * wn.sy - wn.py;
+      const index_t ylo = y0 < 0 ? 0 : y0, yhi = y0 + wn.ky < h ? y0 + wn.ky : h;
+      for (index_t ox = 0; ox < ow; ++ox) {
+        const index_t x0 = ox * wn.sx - wn.px;
+        const index_t xlo = x0 < 0 ? 0 : x0, xhi = x0 + wn.kx < w ? x0 + wn.kx : w;
+        const DType pv = pooled[oy * ow + ox], g = grad[oy * ow + ox] * scale;
+        for (index_t y = ylo; y < yhi; ++y)
+          for (index_t x = xlo; x < xhi; ++x)
+            out[y * w + x] += g * Reducer::PartialGrad(pv, in[y * w + x]);
+      }
+    }
+  }
+  return true;
+}
+
+template <typename Reducer, typename DType, int dim>
+struct CPUFastPath<sv::saveto, Tensor<cpu, dim, DType>,
+                   UnPoolingExp<Reducer, Tensor<cpu, dim, DType>, Tensor<cpu, dim, DType>,
+                                Tensor<cpu, dim, DType>, DType, dim>> {
+  template <typename E>
+  static bool Run(const Tensor<cpu, dim, DType>& dst, const E& e) {
+    return UnpoolScatterCPU(dst, e, DType(1));
+  }
+};
+template <typename Reducer, typename DType, int dim, int etype>
+struct CPUFastPath<sv::saveto, Tensor<cpu, dim, DType>,
+                   BinaryMapExp<op::mul,
+                                UnPoolingExp<Reducer, Tensor<cpu, dim, DType>, Tensor<cpu, dim, DType>,
+                                             Tensor<cpu, dim, DType>, DType, dim>,
+                                ScalarExp<DType>, DType, etype>> {
+  template <typename E>
+  static bool Run(const Tensor<cpu, dim, DType>& dst, const E& e) {
+    return UnpoolScatterCPU(dst, e.lhs_, e.rhs_.scalar_);
+  }
+};
+
 }  // namespace expr
 
 using expr::ch_unpool;
