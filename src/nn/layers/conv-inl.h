@@ -2,7 +2,9 @@
 // Weight wmat (nchannel, C/ngroup * kh * kw), bias (1, nchannel); output (N, nchannel, oh, ow)
 // with oh = (H + 2 pad_y - kh) / stride + 1 (floor, as cxxnet/Caffe convolution).
 // The batch is processed in chunks of images so that the column buffer (C*kh*kw, b*oh*ow) stays
-// under temp_col_max << 18 elements (cxxnet's key and unit; 64 -> 16M elements) and b <= N.
+// under temp_col_max << 18 elements (cxxnet's key and unit) and b <= N. Default 4 (1M elements,
+// 4 MiB): measured on the 2-core CPU machine (bench_train), 4 beat 1, 16 and cxxnet's 64 by
+// 5-25% on LeNet and CIFAR-quick, because im2col's output is then still in cache for the GEMM.
 // Not here: im2col itself (tensor/ext/patch2col.h); cuDNN convolution (layers/cudnn/).
 #pragma once
 
@@ -19,7 +21,7 @@ struct ConvParam : InitParam {
   int pad = 0, pad_y = -1, pad_x = -1;
   int ngroup = 1;
   bool no_bias = false;
-  int temp_col_max = 64;
+  int temp_col_max = 16;
   static const ParamDecl<ConvParam>& Decl() {
     static const ParamDecl<ConvParam> d = [] {
       ParamDecl<ConvParam> d;

@@ -6,6 +6,7 @@
 // sums the column entries that read it), so it needs no atomics and composes like any chainer.
 #pragma once
 
+#include <algorithm>
 #include <ostream>
 #include <type_traits>
 
@@ -198,6 +199,13 @@ class Plan<PackColToPatchExp<SrcExp, DType, dstdim>> {
   index_t ph_, pw_, c_, h_;
 };
 
+/// The outputs ox in [lo, hi) whose input column ox * s + x0 lies inside [0, w).
+inline void ValidRange(index_t x0, index_t s, index_t w, index_t ow, index_t* lo, index_t* hi) {
+  *lo = x0 >= 0 ? 0 : (-x0 + s - 1) / s;
+  *hi = w - 1 - x0 < 0 ? 0 : std::min(ow, (w - 1 - x0) / s + 1);
+  if (*lo > *hi) *lo = *hi;
+}
+
 /// CPU fast path of `col = unpack_patch2col(img, p)` for contiguous tensors: each column row
 /// (c, ky, kx) is filled image row by image row with a stride loop and no index division.
 /// Napkin: one read and one write per column element, the same traffic as the generic plan
@@ -225,10 +233,15 @@ struct CPUFastPath<sv::saveto, Tensor<cpu, 2, DType>,
           }
           const DType* row = plane + iy * w;
           const index_t x0 = kx * p.dw - p.pw;
-          for (index_t ox = 0; ox < ow; ++ox) {
-            const index_t ix = ox * p.sw + x0;
-            out[ox] = (ix >= 0 && ix < w) ? row[ix] : DType(0);
+          index_t lo, hi;
+          ValidRange(x0, p.sw, w, ow, &lo, &hi);
+          for (index_t ox = 0; ox < lo; ++ox) out[ox] = DType(0);
+          if (p.sw == 1) {
+            for (index_t ox = lo; ox < hi; ++ox) out[ox] = row[ox + x0];  // a plain copy
+          } else {
+            for (index_t ox = lo; ox < hi; ++ox) out[ox] = row[ox * p.sw + x0];
           }
+          for (index_t ox = hi; ox < ow; ++ox) out[ox] = DType(0);
         }
       }
     }
@@ -264,9 +277,12 @@ struct CPUFastPath<SV, Tensor<cpu, dstdim, DType>,
             DType* row = img + iy * w;
             const DType* src = col + oy * ow;
             const index_t x0 = kx * p.dw - p.pw;
-            for (index_t ox = 0; ox < ow; ++ox) {
-              const index_t ix = ox * p.sw + x0;
-              if (ix >= 0 && ix < w) row[ix] += src[ox];
+            index_t lo, hi;
+            ValidRange(x0, p.sw, w, ow, &lo, &hi);
+            if (p.sw == 1) {
+              for (index_t ox = lo; ox < hi; ++ox) row[ox + x0] += src[ox];
+            } else {
+              for (index_t ox = lo; ox < hi; ++ox) row[ox * p.sw + x0] += src[ox];
             }
           }
         }
