@@ -21,7 +21,7 @@ struct ConvParam : InitParam {
   int pad = 0, pad_y = -1, pad_x = -1;
   int ngroup = 1;
   bool no_bias = false;
-  int temp_col_max = 16;
+  int temp_col_max = 4;
   static const ParamDecl<ConvParam>& Decl() {
     static const ParamDecl<ConvParam> d = [] {
       ParamDecl<ConvParam> d;
