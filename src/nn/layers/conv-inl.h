@@ -5,11 +5,17 @@
 // under temp_col_max << 18 elements (cxxnet's key and unit) and b <= N. Default 4 (1M elements,
 // 4 MiB): measured on the 2-core CPU machine (bench_train), 4 beat 1, 16 and cxxnet's 64 by
 // 5-25% on LeNet and CIFAR-quick, because im2col's output is then still in cache for the GEMM.
+// On the CPU in float, oneDNN's direct convolution is used when available (conv_dnnl.h; key
+// algo=im2col forces the reference path, which double and the GPU always take).
 // Not here: im2col itself (tensor/ext/patch2col.h); cuDNN convolution (layers/cudnn/).
 #pragma once
 
 #include <algorithm>
 
+#include <memory>
+#include <type_traits>
+
+#include "conv_dnnl.h"
 #include "param_layer.h"
 
 namespace umbra::nn {
@@ -22,6 +28,7 @@ struct ConvParam : InitParam {
   int ngroup = 1;
   bool no_bias = false;
   int temp_col_max = 4;
+  std::string algo = "auto";
   static const ParamDecl<ConvParam>& Decl() {
     static const ParamDecl<ConvParam> d = [] {
       ParamDecl<ConvParam> d;
@@ -36,6 +43,10 @@ struct ConvParam : InitParam {
       d.Field(&ConvParam::ngroup, "ngroup", "groups: input and output channels split alike")
           .Min(1);
       d.Field(&ConvParam::no_bias, "no_bias", "1: no bias term");
+      d.Field(&ConvParam::algo, "algo",
+              "CPU float implementation: auto (oneDNN's convolution when built with it) or "
+              "im2col (column buffer + GEMM, the reference path)")
+          .OneOf({"auto", "im2col"});
       d.Field(&ConvParam::temp_col_max, "temp_col_max",
               "column buffer cap in units of 2^18 elements (cxxnet)").Min(1);
       return DeclareInit(d);
@@ -74,6 +85,11 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     krows_ = s[1] * patch_.kh * patch_.kw;  // rows of the column buffer
     const index_t cap = index_t(q.temp_col_max) << 18;
     chunk_ = std::clamp<index_t>(cap / std::max<index_t>(1, krows_ * oh_ * ow_), 1, s[0]);
+    if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+      if (q.algo == "auto")
+        dnnl_ = MakeDnnlConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
+                             patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias);
+    }
     return {Shape4(s[0], q.nchannel, oh_, ow_)};
   }
   void InitWeights(Random<xpu, DType>& rnd) override {
@@ -90,6 +106,12 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     Tensor<xpu, 4, DType> y = out[0]->data;
+    if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+      if (dnnl_) {
+        dnnl_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias ? nullptr : bias_.dptr_, y.dptr_);
+        return;
+      }
+    }
     Buffers(x.stream_);
     for (index_t n0 = 0; n0 < ishape_[0]; n0 += chunk_) {
       const index_t b = std::min(chunk_, ishape_[0] - n0);
@@ -106,6 +128,18 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad;
     const index_t m = this->p_.nchannel, g = this->p_.ngroup, mg = m / g, kg = krows_ / g;
+    if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+      if (dnnl_) {
+        // oneDNN writes gradients; the layer contract accumulates them into gwmat_/gbias_.
+        dgw_.Resize(wmat_.shape_);
+        if (!this->p_.no_bias) dgb_.Resize(bias_.shape_);
+        dnnl_->BackwardWeights(x.dptr_, gy.dptr_, dgw_.dptr_, this->p_.no_bias ? nullptr : dgb_.dptr_);
+        gwmat_ += dgw_.view();
+        if (!this->p_.no_bias) gbias_ += dgb_.view();
+        if (prop_grad) dnnl_->BackwardData(gy.dptr_, wmat_.dptr_, in[0]->grad.dptr_);
+        return;
+      }
+    }
     Buffers(x.stream_);
     if (!this->p_.no_bias) {
       Tensor<xpu, 1, DType> gb = gbias_.view()[0];
@@ -162,6 +196,8 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   index_t oh_ = 0, ow_ = 0, krows_ = 0, chunk_ = 1;
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
   TensorContainer<xpu, 1, DType> col_, tmp_;  // scratch, reused across calls
+  TensorContainer<xpu, 2, DType> dgw_, dgb_;    // oneDNN's (written) weight gradients
+  std::unique_ptr<ConvBackend> dnnl_;  // cpu float with oneDNN only; null: the im2col path
 };
 
 }  // namespace umbra::nn

@@ -1,0 +1,34 @@
+// A CPU convolution backend for the conv layer: oneDNN's direct convolution (forward,
+// backward-data, backward-weights), built once per geometry by MakeDnnlConv (conv_dnnl.cc).
+// PyTorch's CPU convolutions are oneDNN's too; against umbra's im2col + GEMM path the direct
+// kernels skip the column buffer's memory traffic (im2col and col2im were over half of a LeNet
+// step). User memory stays in umbra's layouts (NCHW data; OIHW / GOIHW weights, which wmat
+// already is); oneDNN reorders internally where its kernels want blocked layouts. This header
+// has no oneDNN include, so the layer template compiles under nvcc too.
+#pragma once
+
+#include <memory>
+
+#include "umbra/base.h"
+
+namespace umbra::nn {
+
+class ConvBackend {
+ public:
+  virtual ~ConvBackend() = default;
+  /// y = conv(x, w) + b (b may be null).
+  virtual void Forward(const float* x, const float* w, const float* b, float* y) = 0;
+  /// gx = the input gradient from gy (written).
+  virtual void BackwardData(const float* gy, const float* w, float* gx) = 0;
+  /// gw, gb = weight and bias gradients (written, not accumulated; gb may be null).
+  virtual void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) = 0;
+};
+
+/// x (n, c, h, w) -> y (n, oc, oh, ow) with `groups` groups, kernel kh x kw, stride, padding.
+/// Returns null when umbra was built without oneDNN.
+std::unique_ptr<ConvBackend> MakeDnnlConv(index_t n, index_t c, index_t h, index_t w, index_t oc,
+                                          index_t oh, index_t ow, index_t groups, index_t kh,
+                                          index_t kw, index_t sh, index_t sw, index_t ph,
+                                          index_t pw, bool bias);
+
+}  // namespace umbra::nn
