@@ -3,6 +3,8 @@
 //   - GradCheck: finite differences in double precision against Backward, for inputs and every
 //     weight the layer shows to its visitor (objective = <out, R> for a fixed random R, or the
 //     loss itself for loss layers).
+//   - SaveLoadRoundTrip: weights saved by tag through the visitor (what model files hold) and
+//     loaded into a second layer give the same test-mode outputs.
 //   - UMBRA_COVERS_LAYER("name"): records that a test file has a harness case for a layer type;
 //     the registry test fails for any registered type nobody covers.
 #pragma once
@@ -10,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,7 +35,8 @@ inline std::set<std::string>& CoveredLayers() {
 
 /// A layer with its nodes allocated: in_[i], out_[j] (out may alias in for in-place layers).
 /// A layer with NumOut() == -1 (split) returns one shape that the net gives to each declared
-/// output; the rig then makes `num_out` outputs of that shape.
+/// output; the rig then makes `num_out` outputs of that shape. `seed` seeds the weight
+/// initialisation (and later stochastic forward passes).
 template <typename xpu, typename DType>
 struct LayerRig {
   std::unique_ptr<nn::Layer<xpu, DType>> layer;
@@ -43,7 +47,8 @@ struct LayerRig {
   nn::ForwardContext<xpu, DType> ctx;
 
   LayerRig(const std::string& type, const KV& params, const std::vector<Shape<4>>& in_shapes,
-           bool inplace = false, int num_out = 2) {
+           bool inplace = false, int num_out = 2, uint64_t seed = 7) {
+    rnd.Seed(seed);
     layer = nn::LayerRegistry<xpu, DType>::Get().Create(type);
     layer->set_name("test_" + type);
     for (auto& [k, v] : params)
@@ -140,6 +145,65 @@ inline void GradCheck(const std::string& type, const KV& params,
   for (size_t k = 0; k < weights.size(); ++k)
     check(weights[k].second.first.dptr_, weights[k].second.first.Size(), gw[k].dptr_,
           "weight " + weights[k].first);
+}
+
+/// Save/load round trip in the in-memory form of a model file (tag -> 2-D tensor). Rig A's
+/// weights are moved off their initial values first (as training would), so that constant-
+/// initialised ones (biases, slopes, moving statistics) carry information too; they are saved by
+/// tag, a rig B with another weight seed must differ from them, then loads them through its
+/// visitor, and a test-mode Forward of A and B on the same input (and labels) must agree exactly.
+/// A tag B shows that A did not save, a shape mismatch, or a saved tag B never shows fails the
+/// test naming the tag. Layers without weights pass trivially (nothing to save).
+inline void SaveLoadRoundTrip(const std::string& type, const KV& params,
+                              const std::vector<Shape<4>>& in_shapes,
+                              const std::vector<double>& labels = {}, index_t label_width = 1) {
+  SCOPED_TRACE("save/load round trip of " + type);
+  using T2 = Tensor<cpu, 2, float>;
+  LayerRig<cpu, float> a(type, params, in_shapes);
+  LayerRig<cpu, float> b(type, params, in_shapes, false, 2, 1234);
+  Random<cpu, float> rnd(13);
+  for (auto* n : a.in) rnd.SampleUniform(&n->data, -1.f, 1.f);
+  std::map<std::string, TensorContainer<cpu, 2, float>> saved;
+  a.layer->VisitWeights([&](const std::string& tag, T2 w, T2) {
+    // A positive shift keeps variances positive and every element away from its initial value.
+    TensorContainer<cpu, 2, float> shift(w.shape_);
+    rnd.SampleUniform(&shift, 0.25f, 0.75f);
+    w += shift.view();
+    if (!saved.emplace(tag, TensorContainer<cpu, 2, float>(w)).second)
+      ADD_FAILURE() << type << " shows weight '" << tag << "' twice";
+  });
+  std::set<std::string> loaded;
+  b.layer->VisitWeights([&](const std::string& tag, T2 w, T2) {
+    auto it = saved.find(tag);
+    if (it == saved.end()) {
+      ADD_FAILURE() << "weight '" << tag << "' of " << type << " is missing from the saved weights";
+      return;
+    }
+    if (it->second.shape_ != w.shape_) {
+      ADD_FAILURE() << "weight '" << tag << "' of " << type << ": saved shape " << it->second.shape_
+                    << " vs layer shape " << w.shape_;
+      return;
+    }
+    EXPECT_FALSE(AllNear(w, it->second.view(), 0.0))
+        << "weight '" << tag << "' is the same before loading: the round trip would prove nothing";
+    Copy(w, it->second.view());
+    loaded.insert(tag);
+  });
+  for (auto& kv : saved)
+    if (!loaded.count(kv.first))
+      ADD_FAILURE() << "saved weight '" << kv.first << "' of " << type << " was never loaded";
+  for (size_t k = 0; k < a.in.size(); ++k) Copy(b.in[k]->data.view(), a.in[k]->data.view());
+  if (!labels.empty()) {
+    const std::vector<float> l(labels.begin(), labels.end());
+    a.SetLabel(l, label_width);
+    b.SetLabel(l, label_width);
+  }
+  a.Forward(false);
+  b.Forward(false);
+  ASSERT_EQ(a.out.size(), b.out.size());
+  for (size_t j = 0; j < a.out.size(); ++j)
+    EXPECT_TRUE(AllNear(b.out[j]->data.view(), a.out[j]->data.view(), 0.0)) << "output " << j;
+  if (a.layer->IsLoss()) EXPECT_EQ(a.layer->Loss(), b.layer->Loss());
 }
 
 }  // namespace umbra::test

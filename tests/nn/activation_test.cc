@@ -110,5 +110,15 @@ TEST(Activation, BadParametersNameLayerAndKey) {
   EXPECT_NE(m.find("tanh"), std::string::npos) << m;
 }
 
+TEST(Activation, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("relu", {}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("sigmoid", {}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("tanh", {}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("softplus", {}, {Shape4(2, 1, 1, 5)});
+  test::SaveLoadRoundTrip("xelu", {{"b", "2"}}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("leaky_relu", {{"slope", "0.25"}}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("elu", {{"alpha", "0.5"}}, {Shape4(2, 1, 1, 5)});
+}
+
 }  // namespace
 }  // namespace umbra

@@ -118,5 +118,12 @@ TEST(BatchNorm, BadShapeAndParameters) {
   }
 }
 
+TEST(BatchNorm, SaveLoadRoundTrip) {
+  // Test mode: batch_norm normalises with the loaded moving statistics, so they must round-trip.
+  test::SaveLoadRoundTrip("batch_norm", {}, {Shape4(3, 2, 2, 2)});
+  test::SaveLoadRoundTrip("batch_norm", {{"init_slope", "1.5"}}, {Shape4(4, 1, 1, 3)});
+  test::SaveLoadRoundTrip("batch_norm_no_ma", {{"eps", "0.001"}}, {Shape4(2, 3, 2, 1)});
+}
+
 }  // namespace
 }  // namespace umbra

@@ -158,5 +158,11 @@ TEST(Conv, OneDnnPathMatchesIm2col) {
   }
 }
 
+TEST(Conv, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("conv", {{"nchannel", "3"}, {"kernel_size", "3"}}, {Shape4(2, 2, 5, 4)});
+  test::SaveLoadRoundTrip("conv", {{"nchannel", "4"}, {"kernel_size", "2"}, {"ngroup", "2"},
+                                   {"no_bias", "1"}, {"pad", "1"}}, {Shape4(1, 4, 3, 3)});
+}
+
 }  // namespace
 }  // namespace umbra

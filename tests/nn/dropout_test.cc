@@ -81,5 +81,9 @@ TEST(Dropout, BadParametersNameLayerAndKey) {
   EXPECT_NE(m.find("'threshold'"), std::string::npos) << m;
 }
 
+TEST(Dropout, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("dropout", {{"threshold", "0.3"}}, {Shape4(2, 3, 2, 2)});
+}
+
 }  // namespace
 }  // namespace umbra

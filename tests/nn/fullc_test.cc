@@ -44,5 +44,10 @@ TEST(Fullc, BadParametersNameLayerAndKey) {
   EXPECT_FALSE(layer->SetParam("no_such_key", "1"));
 }
 
+TEST(Fullc, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("fullc", {{"nhidden", "5"}}, {Shape4(4, 3, 2, 1)});
+  test::SaveLoadRoundTrip("fullc", {{"nhidden", "3"}, {"no_bias", "1"}}, {Shape4(2, 1, 1, 7)});
+}
+
 }  // namespace
 }  // namespace umbra

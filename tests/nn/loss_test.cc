@@ -112,5 +112,11 @@ TEST(ElementLosses, BadParametersNameKey) {
   EXPECT_FALSE(nn::LayerRegistry<cpu>::Get().Create("multi_logistic")->SetParam("p", "3"));
 }
 
+TEST(ElementLosses, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("l2_loss", {}, {Shape4(2, 1, 1, 3)}, kY, 3);
+  test::SaveLoadRoundTrip("lp_loss", {{"p", "3"}}, {Shape4(2, 1, 1, 3)}, kY, 3);
+  test::SaveLoadRoundTrip("multi_logistic", {}, {Shape4(2, 1, 1, 3)}, kBits, 3);
+}
+
 }  // namespace
 }  // namespace umbra

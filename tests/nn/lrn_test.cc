@@ -67,5 +67,9 @@ TEST(Lrn, BadParameters) {
   EXPECT_FALSE(layer->SetParam("nsize", "5"));
 }
 
+TEST(Lrn, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("lrn", {{"local_size", "3"}, {"alpha", "0.5"}}, {Shape4(2, 5, 2, 2)});
+}
+
 }  // namespace
 }  // namespace umbra

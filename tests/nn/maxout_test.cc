@@ -57,5 +57,9 @@ TEST(Maxout, BadParametersNameKey) {
             std::string::npos);
 }
 
+TEST(Maxout, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("maxout", {{"num_maxout", "3"}}, {Shape4(2, 6, 2, 2)});
+}
+
 }  // namespace
 }  // namespace umbra

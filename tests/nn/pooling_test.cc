@@ -110,5 +110,12 @@ TEST(Pooling, BadShapesAndParameters) {
   EXPECT_FALSE(global->SetParam("kernel_size", "3"));
 }
 
+TEST(Pooling, SaveLoadRoundTrip) {
+  for (const char* t : {"max_pooling", "avg_pooling", "sum_pooling"})
+    test::SaveLoadRoundTrip(t, {{"kernel_size", "3"}, {"stride", "2"}}, {Shape4(2, 2, 6, 7)});
+  test::SaveLoadRoundTrip("global_max_pooling", {}, {Shape4(2, 3, 4, 5)});
+  test::SaveLoadRoundTrip("global_avg_pooling", {}, {Shape4(2, 3, 4, 5)});
+}
+
 }  // namespace
 }  // namespace umbra

@@ -158,5 +158,12 @@ TEST(RRelu, BadParametersNameLayerAndKey) {
   EXPECT_NE(m.find("ub"), std::string::npos) << m;
 }
 
+TEST(PRelu, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("prelu", {}, {Shape4(2, 3, 2, 3)});
+  test::SaveLoadRoundTrip("prelu", {{"init_slope", "0.6"}}, {Shape4(3, 1, 1, 5)});
+  test::SaveLoadRoundTrip("rrelu", {{"lb", "2"}, {"ub", "4"}}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("insanity", {}, {Shape4(2, 1, 1, 6)});
+}
+
 }  // namespace
 }  // namespace umbra

@@ -75,5 +75,9 @@ TEST(Softmax, BadParametersNameKey) {
   EXPECT_FALSE(layer->SetParam("nhidden", "3"));
 }
 
+TEST(Softmax, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("softmax", {}, {Shape4(3, 1, 1, 4)}, {3, 0, 2});
+}
+
 }  // namespace
 }  // namespace umbra

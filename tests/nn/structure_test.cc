@@ -136,5 +136,14 @@ TEST(Structure, BadInputsNameLayerAndShapes) {
   EXPECT_EQ(reg.Create("eltwise_sum")->NumIn(), -1);
 }
 
+TEST(Structure, SaveLoadRoundTrip) {
+  test::SaveLoadRoundTrip("flatten", {}, {Shape4(2, 3, 2, 2)});
+  test::SaveLoadRoundTrip("split", {}, {Shape4(2, 2, 1, 3)});
+  test::SaveLoadRoundTrip("concat", {}, {Shape4(2, 1, 1, 3), Shape4(2, 1, 1, 2)});
+  test::SaveLoadRoundTrip("ch_concat", {}, {Shape4(2, 2, 2, 3), Shape4(2, 1, 2, 3)});
+  test::SaveLoadRoundTrip("eltwise_sum", {}, {Shape4(2, 3, 1, 2), Shape4(2, 3, 1, 2)});
+  test::SaveLoadRoundTrip("bias", {{"init_bias", "0.5"}}, {Shape4(3, 1, 1, 4)});
+}
+
 }  // namespace
 }  // namespace umbra
