@@ -15,6 +15,9 @@
 #define UMBRA_DEVICE
 #endif
 
+/// No-alias qualifier for raw pointers in hand-written loops.
+#define UMBRA_RESTRICT __restrict__
+
 namespace umbra {
 
 /// Index and size type of shapes and loops. Signed 64-bit: tensors past 2^31 elements are real

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "umbra/nn/param.h"
@@ -134,6 +135,23 @@ void Updater<xpu, DType>::Update(Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> 
   if (p_.clip_gradient > 0) g = F<clip>(g * gs, DType(p_.clip_gradient));
   else if (gs != DType(1)) g *= gs;
   Tensor<xpu, 2, DType> m = m_.view();
+  if constexpr (std::is_same_v<xpu, cpu>) {
+    if (p_.updater == "sgd" && w.CheckContiguous() && g.CheckContiguous()) {
+      // One pass instead of three (m, then w, then clearing g): the update reads and writes
+      // every weight's three arrays once. A statement has one destination, so this is a loop.
+      DType* UMBRA_RESTRICT wp = w.dptr_;
+      DType* UMBRA_RESTRICT gp = g.dptr_;
+      DType* UMBRA_RESTRICT mp = m.dptr_;
+      const index_t n = w.Size();
+#pragma omp parallel for simd schedule(static) if (n >= expr::kParallelThreshold)
+      for (index_t i = 0; i < n; ++i) {
+        mp[i] = mp[i] * mom - (gp[i] + wp[i] * wd) * lr;
+        wp[i] += mp[i];
+        gp[i] = DType(0);
+      }
+      return;
+    }
+  }
   if (p_.updater == "sgd") {
     m = m * mom - (g + w * wd) * lr;  // one fused pass over m, g and w
     w += m;
