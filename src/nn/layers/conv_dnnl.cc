@@ -47,9 +47,9 @@ class DnnlConv final : public ConvBackend {
 
   /// y = conv(x, w) + b.
   void Forward(const float* x, const float* w, const float* b, float* y) override {
-    auto src = In(fwd_pd_.src_desc(), src_md_, x);
-    auto wei = In(fwd_pd_.weights_desc(), wei_md_, w);
-    auto dst = Out(fwd_pd_.dst_desc(), dst_md_, y);
+    auto src = In(0, fwd_pd_.src_desc(), src_md_, x);
+    auto wei = In(1, fwd_pd_.weights_desc(), wei_md_, w);
+    auto dst = Out(2, fwd_pd_.dst_desc(), dst_md_, y);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (bias_) args[DNNL_ARG_BIAS] = dnnl::memory(bias_md_, eng_, const_cast<float*>(b));
     fwd_.execute(strm_, args);
@@ -57,17 +57,17 @@ class DnnlConv final : public ConvBackend {
   }
   /// gx = conv^T(gy, w).
   void BackwardData(const float* gy, const float* w, float* gx) override {
-    auto ddst = In(bwd_data_pd_.diff_dst_desc(), dst_md_, gy);
-    auto wei = In(bwd_data_pd_.weights_desc(), wei_md_, w);
-    auto dsrc = Out(bwd_data_pd_.diff_src_desc(), src_md_, gx);
+    auto ddst = In(3, bwd_data_pd_.diff_dst_desc(), dst_md_, gy);
+    auto wei = In(4, bwd_data_pd_.weights_desc(), wei_md_, w);
+    auto dsrc = Out(5, bwd_data_pd_.diff_src_desc(), src_md_, gx);
     bwd_data_.execute(strm_, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc}});
     Finish(bwd_data_pd_.diff_src_desc(), src_md_, dsrc, gx);
   }
   /// gw = d/dw, gb = d/db (written, not accumulated: the layer adds them to its gradients).
   void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) override {
-    auto src = In(bwd_wei_pd_.src_desc(), src_md_, x);
-    auto ddst = In(bwd_wei_pd_.diff_dst_desc(), dst_md_, gy);
-    auto dwei = Out(bwd_wei_pd_.diff_weights_desc(), wei_md_, gw);
+    auto src = In(6, bwd_wei_pd_.src_desc(), src_md_, x);
+    auto ddst = In(7, bwd_wei_pd_.diff_dst_desc(), dst_md_, gy);
+    auto dwei = Out(8, bwd_wei_pd_.diff_weights_desc(), wei_md_, gw);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
                                                {DNNL_ARG_DIFF_WEIGHTS, dwei}};
     if (bias_) args[DNNL_ARG_DIFF_BIAS] = dnnl::memory(bias_md_, eng_, gb);
@@ -77,18 +77,24 @@ class DnnlConv final : public ConvBackend {
 
  private:
   // A user buffer in the kernel's layout: wrapped as is when layouts agree, else reordered into
-  // a scratch memory that oneDNN allocates for this call.
-  dnnl::memory In(const dnnl::memory::desc& want, const dnnl::memory::desc& user, const float* p) {
+  // this slot's scratch memory, allocated on first use and kept (fresh allocations every step
+  // cost page faults: a fifth of a LeNet step before they were kept).
+  dnnl::memory In(int slot, const dnnl::memory::desc& want, const dnnl::memory::desc& user,
+                  const float* p) {
     dnnl::memory um(user, eng_, const_cast<float*>(p));
     if (want == user) return um;
-    dnnl::memory m(want, eng_);
+    dnnl::memory& m = Scratch(slot, want);
     dnnl::reorder(um, m).execute(strm_, um, m);
     return m;
   }
-  // Where a result goes: straight into the user buffer when layouts agree, else into scratch
-  // that Finish reorders back.
-  dnnl::memory Out(const dnnl::memory::desc& want, const dnnl::memory::desc& user, float* p) {
-    return want == user ? dnnl::memory(user, eng_, p) : dnnl::memory(want, eng_);
+  // Where a result goes: straight into the user buffer when layouts agree, else into the slot's
+  // scratch, which Finish reorders back.
+  dnnl::memory Out(int slot, const dnnl::memory::desc& want, const dnnl::memory::desc& user, float* p) {
+    return want == user ? dnnl::memory(user, eng_, p) : Scratch(slot, want);
+  }
+  dnnl::memory& Scratch(int slot, const dnnl::memory::desc& want) {
+    if (!scratch_[slot] || !(scratch_[slot].get_desc() == want)) scratch_[slot] = dnnl::memory(want, eng_);
+    return scratch_[slot];
   }
   void Finish(const dnnl::memory::desc& have, const dnnl::memory::desc& user, dnnl::memory& m, float* p) {
     if (!(have == user)) {
@@ -100,6 +106,7 @@ class DnnlConv final : public ConvBackend {
 
   dnnl::engine eng_;
   dnnl::stream strm_;
+  dnnl::memory scratch_[9];
   bool bias_;
   dnnl::memory::desc src_md_, dst_md_, wei_md_, bias_md_;
   dnnl::convolution_forward::primitive_desc fwd_pd_;
