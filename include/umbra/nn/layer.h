@@ -14,22 +14,35 @@
 namespace umbra::nn {
 
 /// A node of the graph: forward values and the gradient of the loss with respect to them.
+/// `grad` is a view: of the node's own storage after Allocate(), or of a buffer the Net shares
+/// between nodes whose gradients are never live at the same time (net.h).
 template <typename xpu, typename DType = float>
 struct Node {
   TensorContainer<xpu, 4, DType> data;
-  TensorContainer<xpu, 4, DType> grad;
+  Tensor<xpu, 4, DType> grad;
   /// Shape of this node (N, C, H, W); set by the net's shape inference.
   Shape<4> shape;
-  /// Gradients start at zero: a node nobody consumes then contributes nothing in Backward.
+  /// Own storage for data and gradient; gradients start at zero, so a node nobody consumes
+  /// contributes nothing in Backward.
   void Allocate() {
     data.Resize(shape);
-    grad.Resize(shape, DType(0));
+    grad_store_.Resize(shape, DType(0));
+    grad = grad_store_.view();
+  }
+  /// Own storage for data only; the gradient will be a view into `grad_buffer` (at least
+  /// shape.Size() elements, contiguous).
+  void AllocateSharingGrad(const Tensor<xpu, 1, DType>& grad_buffer) {
+    data.Resize(shape);
+    grad = Tensor<xpu, 4, DType>(grad_buffer.dptr_, shape, grad_buffer.stream_);
   }
   /// The node as a matrix (N, C*H*W), the view fully-connected layers use.
   Tensor<xpu, 2, DType> Mat(bool of_grad = false) const {
-    const auto& t = of_grad ? grad : data;
-    return t.view().View(Shape2(shape[0], shape.ProdShape(1, 4)));
+    const Tensor<xpu, 4, DType>& t = of_grad ? grad : data.view();
+    return t.View(Shape2(shape[0], shape.ProdShape(1, 4)));
   }
+
+ private:
+  TensorContainer<xpu, 4, DType> grad_store_;
 };
 
 /// What a forward pass may need besides its nodes.

@@ -4,8 +4,13 @@
 // in-place layers (in == out), and may feed ONE layer (cxxnet's rule: fan-out needs `split`, so
 // that every gradient has one writer). Shapes are inferred on construction, errors name the layer.
 // Weights are visited as "layer_name.tag". Not here: updaters (updater.h), data, model files.
+// Memory: a node's gradient lives only between the backward of the layer that consumes it and
+// the backward of the layer that produced it, so nodes whose lifetimes do not overlap share one
+// gradient buffer (PlanGradients); forward values all stay, since backward reads them.
 #pragma once
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -88,7 +93,7 @@ class Net {
       layers_.push_back(std::move(e));
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
-    for (auto& n : nodes_) n->Allocate();
+    PlanGradients();
     for (auto& e : layers_) e.layer->InitWeights(rnd_);
   }
 
@@ -155,6 +160,13 @@ class Net {
   }
   Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
   size_t NumLayers() const { return layers_.size(); }
+  /// Elements of gradient storage actually allocated, and what one buffer per node would take.
+  index_t GradElements() const { return grad_elements_; }
+  index_t GradElementsUnshared() const {
+    index_t n = 0;
+    for (auto& node : nodes_) n += node->shape.Size();
+    return n;
+  }
 
  private:
   struct Entry {
@@ -175,6 +187,53 @@ class Net {
     for (int i : idx) p.push_back(nodes_[i].get());
     return p;
   }
+  // Gives every node its storage. A node's gradient is live over the backward steps of the
+  // layers that read or write it (its producer, in-place rewriters, its consumer); nodes whose
+  // intervals do not overlap share a buffer, first fit by size. A node nobody consumes keeps
+  // its own zeroed gradient, since whoever reads it must see zeros.
+  void PlanGradients() {
+    const int nl = int(layers_.size()), nn = int(nodes_.size());
+    std::vector<int> first(nn, nl), last(nn, -1);
+    std::vector<bool> consumed(nn, false);
+    for (int l = 0; l < nl; ++l) {
+      const int step = nl - 1 - l;  // backward runs the layers in reverse
+      for (int i : layers_[l].in) consumed[i] = true;
+      for (const auto* list : {&layers_[l].in, &layers_[l].out})
+        for (int i : *list) first[i] = std::min(first[i], step), last[i] = std::max(last[i], step);
+    }
+    std::vector<int> order;
+    for (int i = 0; i < nn; ++i) {
+      if (consumed[i] && last[i] >= 0) order.push_back(i);
+      else nodes_[i]->Allocate(), grad_elements_ += nodes_[i]->shape.Size();
+    }
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return first[a] < first[b]; });
+    struct Buffer {
+      TensorContainer<xpu, 1, DType> store;
+      int free_after;
+    };
+    std::vector<Buffer> pool;
+    std::vector<int> assigned(nn, -1);
+    for (int i : order) {
+      const index_t need = nodes_[i]->shape.Size();
+      int best = -1;
+      for (int b = 0; b < int(pool.size()); ++b)
+        if (pool[b].free_after < first[i] &&
+            (best < 0 || std::abs(pool[b].store.Size() - need) < std::abs(pool[best].store.Size() - need)))
+          best = b;
+      if (best < 0) {
+        pool.push_back(Buffer{TensorContainer<xpu, 1, DType>(), -1});
+        best = int(pool.size()) - 1;
+      }
+      // Grow a reused buffer if this node is larger (before anyone holds a view of it).
+      if (pool[best].store.Size() < need || !pool[best].store.dptr_) pool[best].store.Resize(Shape1(need));
+      pool[best].free_after = last[i];
+      assigned[i] = best;
+    }
+    for (auto& b : pool) grad_elements_ += b.store.Size();
+    for (int i : order) nodes_[i]->AllocateSharingGrad(pool[assigned[i]].store.view());
+    grad_pool_.reserve(pool.size());
+    for (auto& b : pool) grad_pool_.push_back(std::move(b.store));
+  }
   void EnsureDummyLabel(index_t n) {
     if (dummy_label_.shape_[0] != n || !dummy_label_.dptr_) dummy_label_.Resize(Shape2(n, 1), DType(0));
   }
@@ -185,6 +244,8 @@ class Net {
   std::vector<Entry> layers_;
   bool has_loss_ = false;
   TensorContainer<xpu, 2, DType> dummy_label_;
+  std::vector<TensorContainer<xpu, 1, DType>> grad_pool_;  // shared gradient storage
+  index_t grad_elements_ = 0;
 };
 
 }  // namespace umbra::nn

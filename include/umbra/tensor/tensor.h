@@ -40,6 +40,8 @@ struct Tensor : public expr::RValueExp<Tensor<Device, N, DType>, DType> {
       : dptr_(dptr), shape_(shape), stride_(stride), stream_(stream) {}
 
   void set_stream(Stream<Device>* stream) { stream_ = stream; }
+  /// The view itself (TensorContainer::view() gives the same for owned storage).
+  const Tensor& view() const { return *this; }
 
   /// True when rows follow each other without padding (the flat fast path applies).
   UMBRA_XINLINE bool CheckContiguous() const { return N == 1 || stride_ == shape_[N - 1]; }

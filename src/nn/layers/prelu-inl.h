@@ -74,7 +74,7 @@ class PReluLayer : public ParamLayer<PReluParam, xpu, DType> {
   }
 
  private:
-  Tensor<xpu, 4, DType> View(const TensorContainer<xpu, 4, DType>& t) const {
+  Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const {
     return t.view().View(view_);
   }
   Shape<4> view_;
