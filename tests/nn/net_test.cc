@@ -128,3 +128,71 @@ TEST(Net, GradientBuffersAreShared) {
 
 }  // namespace
 }  // namespace umbra
+
+namespace umbra {
+namespace {
+
+// share: the same fullc applied to two branches. Its weights appear once to the visitor, the
+// gradient is the sum over both uses (finite differences of the whole net), and bad shares fail.
+NetSpec Shared() {
+  NetSpec s;
+  s.input_shape = Shape4(3, 1, 1, 5);
+  s.layers = {LayerSpec{"split", "sp", {"in"}, {"a", "b"}, {}},
+              LayerSpec{"fullc", "fc1", {"a"}, {"ha"}, {{"nhidden", "4"}}},
+              LayerSpec{"tanh", "t", {"b"}, {"tb"}, {}},
+              LayerSpec{"share", "fc1_again", {"tb"}, {"hb"}, {{"source", "fc1"}}},
+              LayerSpec{"eltwise_sum", "sum", {"ha", "hb"}, {"h"}, {}},
+              LayerSpec{"fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  return s;
+}
+
+TEST(Net, ShareUsesOneSetOfWeights) {
+  nn::Net<cpu, double> net(Shared());
+  std::vector<std::string> names;
+  std::vector<std::pair<Tensor<cpu, 2, double>, Tensor<cpu, 2, double>>> wg;
+  net.VisitWeights([&](const std::string& n, Tensor<cpu, 2, double> w, Tensor<cpu, 2, double> g) {
+    names.push_back(n);
+    wg.push_back({w, g});
+  });
+  EXPECT_EQ(names, (std::vector<std::string>{"fc1.wmat", "fc1.bias", "fc2.wmat", "fc2.bias"}));
+  TensorContainer<cpu, 4, double> x(Shape4(3, 1, 1, 5));
+  TensorContainer<cpu, 2, double> y(Shape2(3, 1));
+  Random<cpu, double> rnd(9);
+  rnd.SampleUniform(&x, -1.0, 1.0);
+  y.dptr_[0] = 2, y.dptr_[1] = 0, y.dptr_[2] = 1;
+  for (auto& [w, g] : wg) rnd.SampleUniform(&w, -0.5, 0.5);
+  net.Forward(true, x.view(), &y.view());
+  net.Backward();
+  for (int k = 0; k < 2; ++k) {  // fc1's weights and bias: used twice
+    auto [w, g] = wg[k];
+    TensorContainer<cpu, 2, double> analytic(g);
+    for (index_t i = 0; i < w.Size(); ++i) {
+      const double keep = w.dptr_[i], h = 1e-6;
+      w.dptr_[i] = keep + h;
+      net.Forward(true, x.view(), &y.view());
+      const double fp = net.Loss();
+      w.dptr_[i] = keep - h;
+      net.Forward(true, x.view(), &y.view());
+      const double fm = net.Loss();
+      w.dptr_[i] = keep;
+      ASSERT_NEAR(analytic.dptr_[i], (fp - fm) / (2 * h), 1e-6) << names[k] << " " << i;
+    }
+  }
+}
+
+TEST(Net, BadSharesAreErrors) {
+  auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
+  NetSpec s = Shared();
+  s.layers[3].params = {{"source", "fc9"}};
+  EXPECT_NE(err(s).find("no earlier layer named 'fc9'"), std::string::npos) << err(s);
+  s = Shared();
+  s.layers[3].params = {{"source", "fc1"}, {"nhidden", "2"}};
+  EXPECT_NE(err(s).find("unknown key 'nhidden'"), std::string::npos) << err(s);
+  s = Shared();
+  s.layers[2] = LayerSpec{"fullc", "t", {"b"}, {"tb"}, {{"nhidden", "7"}}};  // other input width
+  EXPECT_NE(err(s).find("weights of other shapes"), std::string::npos) << err(s);
+}
+
+}  // namespace
+}  // namespace umbra

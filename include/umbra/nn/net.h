@@ -3,7 +3,8 @@
 // each input node must exist already ("in" is the data node). A node is produced once, except by
 // in-place layers (in == out), and may feed ONE layer (cxxnet's rule: fan-out needs `split`, so
 // that every gradient has one writer). Shapes are inferred on construction, errors name the layer.
-// Weights are visited as "layer_name.tag". Not here: updaters (updater.h), data, model files.
+// Weights are visited as "layer_name.tag". A layer of type "share" with key source=<name> applies
+// an earlier layer again with the same weights (cxxnet's share[name]). Not here: updaters (updater.h), data, model files.
 // Memory: a node's gradient lives only between the backward of the layer that consumes it and
 // the backward of the layer that produced it, so nodes whose lifetimes do not overlap share one
 // gradient buffer (PlanGradients); forward values all stay, since backward reads them.
@@ -49,11 +50,25 @@ class Net {
     for (size_t li = 0; li < spec.layers.size(); ++li) {
       const LayerSpec& ls = spec.layers[li];
       Entry e;
-      e.layer = LayerRegistry<xpu, DType>::Get().Create(ls.type);
+      // share: another application of an earlier layer, with the same type, keys and weights.
+      const LayerSpec* def = &ls;
+      if (ls.type == "share") {
+        std::string source;
+        for (auto& [k, v] : ls.params)
+          if (k == "source") source = v;
+          else UMBRA_THROW("share layer '", ls.name, "': unknown key '", k, "' (only source)");
+        for (size_t j = 0; j < li && e.shares < 0; ++j)
+          if (layers_[j].layer->name() == source) e.shares = int(j);
+        UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
+        UMBRA_CHECK(layers_[e.shares].shares < 0, "share layer '", ls.name, "': '", source,
+                    "' is itself a share; name the original layer");
+        def = &spec.layers[e.shares];
+      }
+      e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
       e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
       const std::string who = e.layer->Describe();
       for (auto& [k, v] : spec.defaults) e.layer->SetParam(k, v);
-      for (auto& [k, v] : ls.params)
+      for (auto& [k, v] : def->params)
         UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
       Check(ls, e.layer.get());
       std::vector<Shape<4>> in_shapes;
@@ -95,6 +110,16 @@ class Net {
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
     PlanGradients();
     for (auto& e : layers_) e.layer->InitWeights(rnd_);
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      if (layers_[i].shares < 0) continue;
+      auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));
+      bool same = mine.size() == src.size();
+      for (size_t k = 0; same && k < mine.size(); ++k) same = mine[k].first.shape_ == src[k].first.shape_;
+      UMBRA_CHECK(same, layers_[i].layer->Describe(), ": shares the weights of ",
+                  layers_[layers_[i].shares].layer->Describe(),
+                  " but its inputs give weights of other shapes");
+      PullShared(i);
+    }
   }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
@@ -108,7 +133,9 @@ class Net {
     ctx.is_train = is_train;
     ctx.label = label;
     ctx.rnd = &rnd_;
-    for (auto& e : layers_) {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      Entry& e = layers_[i];
+      if (e.shares >= 0) PullShared(i);
       if (e.layer->IsLoss() && !label) {
         // Prediction without labels: loss layers still produce their output (probabilities),
         // given a zero label of the right batch size.
@@ -122,10 +149,12 @@ class Net {
   /// Backward from the loss layers; weight gradients accumulate until the updater clears them.
   void Backward() {
     UMBRA_CHECK(has_loss_, "Backward needs a loss layer (softmax, l2_loss, ...) in the network");
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    for (size_t i = layers_.size(); i-- > 0;) {
+      Entry& e = layers_[i];
       // The data node needs no gradient.
-      const bool prop = !(it->in.size() == 1 && it->in[0] == 0);
-      it->layer->Backward(prop, Ptrs(it->in), Ptrs(it->out));
+      const bool prop = !(e.in.size() == 1 && e.in[0] == 0);
+      e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
+      if (e.shares >= 0) PushSharedGrad(i);
     }
   }
   /// Sum of the loss layers' mean losses from the last Forward.
@@ -138,6 +167,7 @@ class Net {
   /// Visits every weight as "layer_name.tag".
   void VisitWeights(const WeightVisitor<xpu, DType>& v) {
     for (auto& e : layers_) {
+      if (e.shares >= 0) continue;  // a share layer's weights are its source's
       const std::string prefix = e.layer->name() + ".";
       e.layer->VisitWeights([&](const std::string& tag, Tensor<xpu, 2, DType> w,
                                 Tensor<xpu, 2, DType> g) { v(prefix + tag, w, g); });
@@ -172,7 +202,30 @@ class Net {
   struct Entry {
     std::unique_ptr<Layer<xpu, DType>> layer;
     std::vector<int> in, out;
+    int shares = -1;  // index of the layer whose weights this one uses (share), or -1
   };
+  // The weights of layer i as (tag -> weight, gradient), in visiting order.
+  std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> WeightsOf(size_t i) {
+    std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> w;
+    layers_[i].layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> a, Tensor<xpu, 2, DType> g) {
+      w.push_back({a, g});
+    });
+    return w;
+  }
+  // A share layer keeps its own copy of the weights (layers own their storage): the source's
+  // values are copied in before each forward, and its gradients moved into the source's after
+  // each backward, so updaters, model files and the visitor see one set of weights.
+  void PullShared(size_t i) {
+    auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));
+    for (size_t k = 0; k < mine.size(); ++k) Copy(mine[k].first, src[k].first);
+  }
+  void PushSharedGrad(size_t i) {
+    auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));
+    for (size_t k = 0; k < mine.size(); ++k) {
+      src[k].second += mine[k].second;
+      mine[k].second = DType(0);
+    }
+  }
   static void Check(const LayerSpec& ls, const Layer<xpu, DType>* l) {
     auto count_ok = [](int want, size_t have) { return want == -1 ? have >= 1 : int(have) == want; };
     UMBRA_CHECK(count_ok(l->NumIn(), ls.in.size()), l->Describe(), ": takes ",
