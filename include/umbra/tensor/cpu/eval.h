@@ -95,19 +95,22 @@ inline void MapPlanCPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
         }
       }
 #endif
-#pragma omp parallel for simd schedule(static) if (n >= kParallelThreshold)
+      // firstprivate: each thread works on its own copy of the plans. Reached through the
+      // shared-variable struct of the outlined region, GCC did not vectorise this loop at all
+      // (measured: an in-place relu at 22 GB/s instead of 150+ GB/s from cache).
+#pragma omp parallel for simd schedule(static) firstprivate(dplan, plan) if (n >= kParallelThreshold)
       for (index_t i = 0; i < n; ++i) SV::Save(dplan.REvalFlat(i), plan.EvalFlat(i));
       return;
     }
   }
   if (rows >= 8 || n < kParallelThreshold) {
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
+#pragma omp parallel for schedule(static) firstprivate(dplan, plan) if (n >= kParallelThreshold)
     for (index_t y = 0; y < rows; ++y)
       for (index_t x = 0; x < cols; ++x) SV::Save(dplan.REval(y, x), plan.Eval(y, x));
   } else {
     // Few long rows (a 1-D tensor is one row): split the columns instead.
     for (index_t y = 0; y < rows; ++y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) firstprivate(dplan, plan)
       for (index_t x = 0; x < cols; ++x) SV::Save(dplan.REval(y, x), plan.Eval(y, x));
     }
   }
