@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <functional>
 #include <string>
 
 #include "umbra/nn/net.h"
@@ -48,6 +49,17 @@ class Trainer {
   }
   Net<xpu, DType>& net() { return net_; }
   long updates() const { return updates_; }
+  void set_updates(long n) { updates_ = n; }
+
+  /// Visits the updater state of every weight as "layer.tag:state" (sgd/nag: "momentum"; adam:
+  /// "momentum", "second_moment") — with the weights and the update counter, what a model file
+  /// saves so that a resumed run continues exactly. Tensors may be written (to restore).
+  void VisitUpdaterState(const std::function<void(const std::string&, Tensor<xpu, 2, DType>)>& v) {
+    for (auto& [name, u] : updaters_) {
+      const auto state = u->State();
+      for (size_t k = 0; k < state.size(); ++k) v(name + (k == 0 ? ":momentum" : ":second_moment"), state[k]);
+    }
+  }
 
  private:
   Net<xpu, DType> net_;

@@ -1,0 +1,85 @@
+// The trainer: weights + updater state + update counter are enough to resume exactly (what
+// model files save), and update_period averages gradients over its steps.
+#include "harness/layer_check.h"
+#include "umbra/nn/trainer.h"
+
+namespace umbra {
+namespace {
+using nn::LayerSpec;
+
+nn::NetSpec Spec() {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 1, 1, 6);
+  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", "5"}}},
+              LayerSpec{"tanh", "t", {"h"}, {"h"}, {}},
+              LayerSpec{"fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  return s;
+}
+
+struct Batch {
+  TensorContainer<cpu, 4> x{Shape4(4, 1, 1, 6)};
+  TensorContainer<cpu, 2> y{Shape2(4, 1)};
+  explicit Batch(uint64_t seed) {
+    Random<cpu> r(seed);
+    r.SampleUniform(&x);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + seed) % 3);
+  }
+};
+
+std::map<std::string, TensorContainer<cpu, 2>> Snapshot(nn::Trainer<cpu>& t) {
+  std::map<std::string, TensorContainer<cpu, 2>> s;
+  t.net().VisitWeights([&](const std::string& n, Tensor<cpu, 2> w, Tensor<cpu, 2>) { s.emplace(n, TensorContainer<cpu, 2>(w)); });
+  t.VisitUpdaterState([&](const std::string& n, Tensor<cpu, 2> m) { s.emplace(n, TensorContainer<cpu, 2>(m)); });
+  return s;
+}
+void Restore(nn::Trainer<cpu>& t, const std::map<std::string, TensorContainer<cpu, 2>>& s) {
+  t.net().VisitWeights([&](const std::string& n, Tensor<cpu, 2> w, Tensor<cpu, 2>) { Copy(w, s.at(n).view()); });
+  t.VisitUpdaterState([&](const std::string& n, Tensor<cpu, 2> m) { Copy(m, s.at(n).view()); });
+}
+
+TEST(Trainer, ResumeFromWeightsStateAndCounterIsExact) {
+  for (const char* rule : {"sgd", "nag", "adam"}) {
+    SCOPED_TRACE(rule);
+    nn::UpdaterSettings us;
+    us.Set("updater", rule);
+    us.Set("lr", "0.1");
+    us.Set("lr:schedule", "expdecay");
+    us.Set("lr:step", "2");
+    nn::Trainer<cpu> a(Spec(), us);
+    for (uint64_t i = 0; i < 3; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
+    const auto snap = Snapshot(a);
+    const long counter = a.updates();
+    for (uint64_t i = 3; i < 6; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
+
+    nn::NetSpec other = Spec();
+    other.seed = 99;  // different initial weights: everything must come from the snapshot
+    nn::Trainer<cpu> b(other, us);
+    Restore(b, snap);
+    b.set_updates(counter);
+    for (uint64_t i = 3; i < 6; ++i) b.Step(Batch(i).x.view(), Batch(i).y.view());
+    const auto wa = Snapshot(a), wb = Snapshot(b);
+    for (auto& [n, t] : wa) EXPECT_TRUE(test::AllNear(t.view(), wb.at(n).view(), 0)) << n;
+  }
+}
+
+TEST(Trainer, UpdatePeriodAveragesGradients) {
+  // Two steps of period 2 on the same batch move the weights like one step of period 1.
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  us.Set("momentum", "0");
+  nn::Trainer<cpu> one(Spec(), us), two(Spec(), us, 2);
+  Batch b(7);
+  one.Step(b.x.view(), b.y.view());
+  two.Step(b.x.view(), b.y.view());
+  EXPECT_EQ(two.updates(), 0);
+  two.Step(b.x.view(), b.y.view());
+  EXPECT_EQ(two.updates(), 1);
+  const auto w1 = Snapshot(one), w2 = Snapshot(two);
+  for (auto& [n, t] : w1)
+    if (n.find(':') == std::string::npos) EXPECT_TRUE(test::AllNear(t.view(), w2.at(n).view(), 1e-6)) << n;
+  EXPECT_NE(test::ErrorOf([&] { nn::Trainer<cpu> bad(Spec(), us, 0); }).find("update_period"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra
