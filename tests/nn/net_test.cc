@@ -196,3 +196,35 @@ TEST(Net, BadSharesAreErrors) {
 
 }  // namespace
 }  // namespace umbra
+
+namespace umbra {
+namespace {
+
+// Extra data inputs (cxxnet's extra_data): a second data node joins the graph by name.
+TEST(Net, ExtraInputs) {
+  NetSpec s;
+  s.input_shape = Shape4(2, 1, 1, 3);
+  s.extra_inputs = {{"side", Shape4(2, 1, 1, 2)}};
+  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", "4"}}},
+              LayerSpec{"concat", "cat", {"h", "side"}, {"hs"}, {}},
+              LayerSpec{"fullc", "fc2", {"hs"}, {"o"}, {{"nhidden", "2"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  nn::Net<cpu> net(s);
+  EXPECT_EQ(net.NodeByName("hs").shape, Shape4(2, 1, 1, 6));
+  TensorContainer<cpu, 4> x(s.input_shape, 0.5f), side(Shape4(2, 1, 1, 2), 1.f), side2(Shape4(2, 1, 1, 2), -1.f);
+  TensorContainer<cpu, 2> y(Shape2(2, 1), 0.f);
+  net.Forward(true, x.view(), &y.view(), {side.view()});
+  const float p0 = net.Output().data.dptr_[0];
+  net.Backward();
+  net.Forward(false, x.view(), nullptr, {side2.view()});
+  EXPECT_NE(net.Output().data.dptr_[0], p0) << "the extra input must reach the output";
+  EXPECT_NE(test::ErrorOf([&] { net.Forward(false, x.view()); }).find("1 extra input(s) but 0"), std::string::npos);
+  TensorContainer<cpu, 4> bad(Shape4(2, 1, 1, 5), 0.f);
+  EXPECT_NE(test::ErrorOf([&] { net.Forward(false, x.view(), nullptr, {bad.view()}); }).find("(2,1,1,5)"),
+            std::string::npos);
+  s.extra_inputs = {{"side", Shape4(3, 1, 1, 2)}};
+  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(s); }).find("has batch 3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra

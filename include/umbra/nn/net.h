@@ -32,6 +32,8 @@ struct NetSpec {
   std::vector<LayerSpec> layers;
   /// Shape of the data node "in": (batch, C, H, W).
   Shape<4> input_shape;
+  /// Further data nodes by name and shape (cxxnet's extra_data), fed through Forward's `extra`.
+  std::vector<std::pair<std::string, Shape<4>>> extra_inputs;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
   std::vector<std::pair<std::string, std::string>> defaults;
   uint64_t seed = 0;
@@ -46,6 +48,15 @@ class Net {
     node_index_["in"] = 0;
     nodes_.emplace_back(new NodeT());
     nodes_[0]->shape = spec.input_shape;
+    for (auto& [name, shape] : spec.extra_inputs) {
+      UMBRA_CHECK(!node_index_.count(name), "extra input '", name, "' is declared twice");
+      UMBRA_CHECK(shape[0] == spec.input_shape[0], "extra input '", name, "' has batch ", shape[0],
+                  " but the input has ", spec.input_shape[0]);
+      node_index_[name] = int(nodes_.size());
+      nodes_.emplace_back(new NodeT());
+      nodes_.back()->shape = shape;
+    }
+    num_inputs_ = 1 + spec.extra_inputs.size();
     std::map<int, std::string> consumer;  // node -> the layer reading it
     for (size_t li = 0; li < spec.layers.size(); ++li) {
       const LayerSpec& ls = spec.layers[li];
@@ -125,10 +136,18 @@ class Net {
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
   /// required by loss layers in training and optional otherwise.
   void Forward(bool is_train, const Tensor<xpu, 4, DType>& input,
-               const Tensor<xpu, 2, DType>* label = nullptr) {
+               const Tensor<xpu, 2, DType>* label = nullptr,
+               const std::vector<Tensor<xpu, 4, DType>>& extra = {}) {
     UMBRA_CHECK(input.shape_ == nodes_[0]->shape, "input of shape ", input.shape_,
                 " does not match the net's input shape ", nodes_[0]->shape);
+    UMBRA_CHECK(extra.size() + 1 == num_inputs_, "the net has ", num_inputs_ - 1,
+                " extra input(s) but ", extra.size(), " were given");
     Copy(nodes_[0]->data.view(), input);
+    for (size_t k = 0; k < extra.size(); ++k) {
+      UMBRA_CHECK(extra[k].shape_ == nodes_[k + 1]->shape, "extra input ", k + 1, " of shape ",
+                  extra[k].shape_, " does not match its declared shape ", nodes_[k + 1]->shape);
+      Copy(nodes_[k + 1]->data.view(), extra[k]);
+    }
     ForwardContext<xpu, DType> ctx;
     ctx.is_train = is_train;
     ctx.label = label;
@@ -151,8 +170,9 @@ class Net {
     UMBRA_CHECK(has_loss_, "Backward needs a loss layer (softmax, l2_loss, ...) in the network");
     for (size_t i = layers_.size(); i-- > 0;) {
       Entry& e = layers_[i];
-      // The data node needs no gradient.
-      const bool prop = !(e.in.size() == 1 && e.in[0] == 0);
+      // Data nodes need no gradient.
+      bool prop = false;
+      for (int i : e.in) prop = prop || i >= int(num_inputs_);
       e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
       if (e.shares >= 0) PushSharedGrad(i);
     }
@@ -299,6 +319,7 @@ class Net {
   TensorContainer<xpu, 2, DType> dummy_label_;
   std::vector<TensorContainer<xpu, 1, DType>> grad_pool_;  // shared gradient storage
   index_t grad_elements_ = 0;
+  size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
 };
 
 }  // namespace umbra::nn
