@@ -228,3 +228,39 @@ TEST(Net, ExtraInputs) {
 
 }  // namespace
 }  // namespace umbra
+
+namespace umbra {
+namespace {
+
+// An inference-only net reuses dead nodes' buffers and predicts exactly what the training net
+// predicts with the same weights; it refuses Backward.
+TEST(Net, InferenceOnlyReusesDeadNodes) {
+  NetSpec s;
+  s.input_shape = Shape4(3, 1, 1, 8);
+  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"a"}, {{"nhidden", "16"}}},
+              LayerSpec{"relu", "r1", {"a"}, {"a"}, {}},
+              LayerSpec{"fullc", "fc2", {"a"}, {"b"}, {{"nhidden", "16"}}},
+              LayerSpec{"sigmoid", "s2", {"b"}, {"c"}, {}},
+              LayerSpec{"fullc", "fc3", {"c"}, {"d"}, {{"nhidden", "16"}}},
+              LayerSpec{"fullc", "fc4", {"d"}, {"e"}, {{"nhidden", "5"}}},
+              LayerSpec{"softmax", "loss", {"e"}, {"p"}, {}}};
+  nn::Net<cpu> train(s);
+  NetSpec si = s;
+  si.inference_only = true;
+  si.seed = 5;
+  nn::Net<cpu> infer(si);
+  std::map<std::string, Tensor<cpu, 2>> w;
+  train.VisitWeights([&](const std::string& n, Tensor<cpu, 2> t, Tensor<cpu, 2>) { w[n] = t; });
+  infer.VisitWeights([&](const std::string& n, Tensor<cpu, 2> t, Tensor<cpu, 2>) { Copy(t, w.at(n)); });
+  EXPECT_LT(infer.DataElements(), train.DataElements());
+  TensorContainer<cpu, 4> x(s.input_shape);
+  Random<cpu> rnd(2);
+  rnd.SampleUniform(&x, -1.f, 1.f);
+  train.Forward(false, x.view());
+  infer.Forward(false, x.view());
+  EXPECT_TRUE(test::AllNear(infer.Output().data, train.Output().data, 0));
+  EXPECT_NE(test::ErrorOf([&] { infer.Backward(); }).find("inference_only"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra

@@ -14,35 +14,40 @@
 namespace umbra::nn {
 
 /// A node of the graph: forward values and the gradient of the loss with respect to them.
-/// `grad` is a view: of the node's own storage after Allocate(), or of a buffer the Net shares
-/// between nodes whose gradients are never live at the same time (net.h).
+/// Both are views: of the node's own storage after Allocate(), or of buffers the Net shares
+/// between nodes whose values are never live at the same time (net.h).
 template <typename xpu, typename DType = float>
 struct Node {
-  TensorContainer<xpu, 4, DType> data;
+  Tensor<xpu, 4, DType> data;
   Tensor<xpu, 4, DType> grad;
   /// Shape of this node (N, C, H, W); set by the net's shape inference.
   Shape<4> shape;
   /// Own storage for data and gradient; gradients start at zero, so a node nobody consumes
   /// contributes nothing in Backward.
   void Allocate() {
-    data.Resize(shape);
+    AllocateData();
     grad_store_.Resize(shape, DType(0));
     grad = grad_store_.view();
   }
-  /// Own storage for data only; the gradient will be a view into `grad_buffer` (at least
-  /// shape.Size() elements, contiguous).
-  void AllocateSharingGrad(const Tensor<xpu, 1, DType>& grad_buffer) {
-    data.Resize(shape);
-    grad = Tensor<xpu, 4, DType>(grad_buffer.dptr_, shape, grad_buffer.stream_);
+  void AllocateData() {
+    data_store_.Resize(shape);
+    data = data_store_.view();
+  }
+  /// The data or gradient as a view into a shared buffer of at least shape.Size() elements.
+  void ShareData(const Tensor<xpu, 1, DType>& buffer) {
+    data = Tensor<xpu, 4, DType>(buffer.dptr_, shape, buffer.stream_);
+  }
+  void ShareGrad(const Tensor<xpu, 1, DType>& buffer) {
+    grad = Tensor<xpu, 4, DType>(buffer.dptr_, shape, buffer.stream_);
   }
   /// The node as a matrix (N, C*H*W), the view fully-connected layers use.
   Tensor<xpu, 2, DType> Mat(bool of_grad = false) const {
-    const Tensor<xpu, 4, DType>& t = of_grad ? grad : data.view();
+    const Tensor<xpu, 4, DType>& t = of_grad ? grad : data;
     return t.View(Shape2(shape[0], shape.ProdShape(1, 4)));
   }
 
  private:
-  TensorContainer<xpu, 4, DType> grad_store_;
+  TensorContainer<xpu, 4, DType> data_store_, grad_store_;
 };
 
 /// What a forward pass may need besides its nodes.

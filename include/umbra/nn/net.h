@@ -7,7 +7,8 @@
 // an earlier layer again with the same weights (cxxnet's share[name]). Not here: updaters (updater.h), data, model files.
 // Memory: a node's gradient lives only between the backward of the layer that consumes it and
 // the backward of the layer that produced it, so nodes whose lifetimes do not overlap share one
-// gradient buffer (PlanGradients); forward values all stay, since backward reads them.
+// gradient buffer (PlanMemory); forward values all stay, since backward reads them, except in an
+// inference-only net, where dead values' buffers are reused too.
 #pragma once
 
 #include <algorithm>
@@ -32,6 +33,9 @@ struct NetSpec {
   std::vector<LayerSpec> layers;
   /// Shape of the data node "in": (batch, C, H, W).
   Shape<4> input_shape;
+  /// A net for prediction only: node values share buffers where their lifetimes allow, there
+  /// are no gradients, and Backward is an error.
+  bool inference_only = false;
   /// Further data nodes by name and shape (cxxnet's extra_data), fed through Forward's `extra`.
   std::vector<std::pair<std::string, Shape<4>>> extra_inputs;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
@@ -119,7 +123,8 @@ class Net {
       layers_.push_back(std::move(e));
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
-    PlanGradients();
+    inference_only_ = spec.inference_only;
+    PlanMemory(inference_only_);
     for (auto& e : layers_) e.layer->InitWeights(rnd_);
     for (size_t i = 0; i < layers_.size(); ++i) {
       if (layers_[i].shares < 0) continue;
@@ -168,6 +173,7 @@ class Net {
   /// Backward from the loss layers; weight gradients accumulate until the updater clears them.
   void Backward() {
     UMBRA_CHECK(has_loss_, "Backward needs a loss layer (softmax, l2_loss, ...) in the network");
+    UMBRA_CHECK(!inference_only_, "Backward on a net built with inference_only");
     for (size_t i = layers_.size(); i-- > 0;) {
       Entry& e = layers_[i];
       // Data nodes need no gradient.
@@ -210,8 +216,10 @@ class Net {
   }
   Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
   size_t NumLayers() const { return layers_.size(); }
-  /// Elements of gradient storage actually allocated, and what one buffer per node would take.
+  /// Elements of gradient / forward storage actually allocated, and what one buffer per node
+  /// would take.
   index_t GradElements() const { return grad_elements_; }
+  index_t DataElements() const { return data_elements_; }
   index_t GradElementsUnshared() const {
     index_t n = 0;
     for (auto& node : nodes_) n += node->shape.Size();
@@ -260,52 +268,77 @@ class Net {
     for (int i : idx) p.push_back(nodes_[i].get());
     return p;
   }
-  // Gives every node its storage. A node's gradient is live over the backward steps of the
-  // layers that read or write it (its producer, in-place rewriters, its consumer); nodes whose
-  // intervals do not overlap share a buffer, first fit by size. A node nobody consumes keeps
-  // its own zeroed gradient, since whoever reads it must see zeros.
-  void PlanGradients() {
+  // Buffers shared by nodes whose live intervals [first, last] (in steps) do not overlap: first
+  // fit by closest size. Returns, per node in `order`, the buffer it uses; buffers are grown
+  // before anyone takes a view of them.
+  std::vector<Tensor<xpu, 1, DType>> SharedBuffers(const std::vector<int>& order,
+                                                    const std::vector<int>& first,
+                                                    const std::vector<int>& last, index_t* elements) {
+    std::vector<int> sorted = order;
+    std::sort(sorted.begin(), sorted.end(), [&](int a, int b) { return first[a] < first[b]; });
+    std::vector<int> free_after, assigned(nodes_.size(), -1);
+    std::vector<TensorContainer<xpu, 1, DType>> pool;
+    for (int i : sorted) {
+      const index_t need = nodes_[i]->shape.Size();
+      int best = -1;
+      for (int b = 0; b < int(pool.size()); ++b)
+        if (free_after[b] < first[i] &&
+            (best < 0 || std::abs(pool[b].Size() - need) < std::abs(pool[best].Size() - need)))
+          best = b;
+      if (best < 0) {
+        pool.emplace_back();
+        free_after.push_back(-1);
+        best = int(pool.size()) - 1;
+      }
+      if (!pool[best].dptr_ || pool[best].Size() < need) pool[best].Resize(Shape1(need));
+      free_after[best] = last[i];
+      assigned[i] = best;
+    }
+    std::vector<Tensor<xpu, 1, DType>> views;
+    for (int i : order) views.push_back(pool[assigned[i]].view());
+    for (auto& b : pool) *elements += b.Size(), pool_.push_back(std::move(b));
+    return views;
+  }
+
+  // Gives every node its storage. A gradient is live over the backward steps of the layers that
+  // read or write it (its producer, in-place rewriters, its consumer); nodes whose intervals do
+  // not overlap share a buffer. A node nobody consumes keeps its own zeroed gradient, since
+  // whoever reads it must see zeros. Forward values all stay (backward reads them), except in an
+  // inference-only net, where a value is live from its producer to its last reader and buffers
+  // are shared the same way; such a net has no gradients.
+  void PlanMemory(bool inference_only) {
     const int nl = int(layers_.size()), nn = int(nodes_.size());
-    std::vector<int> first(nn, nl), last(nn, -1);
+    std::vector<int> first(nn, nl), last(nn, -1), order;
     std::vector<bool> consumed(nn, false);
+    if (inference_only) {
+      for (int i = 0; i < nn; ++i) first[i] = i < int(num_inputs_) ? -1 : nl, last[i] = first[i];
+      for (int l = 0; l < nl; ++l)
+        for (const auto* list : {&layers_[l].in, &layers_[l].out})
+          for (int i : *list) first[i] = std::min(first[i], l), last[i] = std::max(last[i], l);
+      last[layers_.back().out[0]] = nl;  // the output is read after the pass
+      for (int i = 0; i < nn; ++i) order.push_back(i);
+      auto views = SharedBuffers(order, first, last, &data_elements_);
+      for (int i = 0; i < nn; ++i) nodes_[i]->ShareData(views[i]);
+      return;
+    }
     for (int l = 0; l < nl; ++l) {
       const int step = nl - 1 - l;  // backward runs the layers in reverse
       for (int i : layers_[l].in) consumed[i] = true;
       for (const auto* list : {&layers_[l].in, &layers_[l].out})
         for (int i : *list) first[i] = std::min(first[i], step), last[i] = std::max(last[i], step);
     }
-    std::vector<int> order;
     for (int i = 0; i < nn; ++i) {
-      if (consumed[i] && last[i] >= 0) order.push_back(i);
-      else nodes_[i]->Allocate(), grad_elements_ += nodes_[i]->shape.Size();
-    }
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return first[a] < first[b]; });
-    struct Buffer {
-      TensorContainer<xpu, 1, DType> store;
-      int free_after;
-    };
-    std::vector<Buffer> pool;
-    std::vector<int> assigned(nn, -1);
-    for (int i : order) {
-      const index_t need = nodes_[i]->shape.Size();
-      int best = -1;
-      for (int b = 0; b < int(pool.size()); ++b)
-        if (pool[b].free_after < first[i] &&
-            (best < 0 || std::abs(pool[b].store.Size() - need) < std::abs(pool[best].store.Size() - need)))
-          best = b;
-      if (best < 0) {
-        pool.push_back(Buffer{TensorContainer<xpu, 1, DType>(), -1});
-        best = int(pool.size()) - 1;
+      data_elements_ += nodes_[i]->shape.Size();
+      if (consumed[i] && last[i] >= 0) {
+        nodes_[i]->AllocateData();
+        order.push_back(i);
+      } else {
+        nodes_[i]->Allocate();
+        grad_elements_ += nodes_[i]->shape.Size();
       }
-      // Grow a reused buffer if this node is larger (before anyone holds a view of it).
-      if (pool[best].store.Size() < need || !pool[best].store.dptr_) pool[best].store.Resize(Shape1(need));
-      pool[best].free_after = last[i];
-      assigned[i] = best;
     }
-    for (auto& b : pool) grad_elements_ += b.store.Size();
-    for (int i : order) nodes_[i]->AllocateSharingGrad(pool[assigned[i]].store.view());
-    grad_pool_.reserve(pool.size());
-    for (auto& b : pool) grad_pool_.push_back(std::move(b.store));
+    auto views = SharedBuffers(order, first, last, &grad_elements_);
+    for (size_t k = 0; k < order.size(); ++k) nodes_[order[k]]->ShareGrad(views[k]);
   }
   void EnsureDummyLabel(index_t n) {
     if (dummy_label_.shape_[0] != n || !dummy_label_.dptr_) dummy_label_.Resize(Shape2(n, 1), DType(0));
@@ -317,8 +350,9 @@ class Net {
   std::vector<Entry> layers_;
   bool has_loss_ = false;
   TensorContainer<xpu, 2, DType> dummy_label_;
-  std::vector<TensorContainer<xpu, 1, DType>> grad_pool_;  // shared gradient storage
-  index_t grad_elements_ = 0;
+  std::vector<TensorContainer<xpu, 1, DType>> pool_;  // shared node storage
+  index_t grad_elements_ = 0, data_elements_ = 0;
+  bool inference_only_ = false;
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
 };
 
