@@ -1,0 +1,27 @@
+// cxxnet's configuration syntax: a file is a sequence of `name = value` pairs; `#` starts a
+// comment, values may be "quoted strings" (with spaces), and `=` may touch its neighbours
+// (`netconfig=start`). ParseConfig turns text into entries that remember file:line, so every
+// later error can name where a key came from. The meaning of keys (iterator blocks, tasks) is
+// the trainer's; the netconfig section becomes a NetSpec in netconfig.h.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace umbra::config {
+
+struct Entry {
+  std::string key, value;
+  std::string file;
+  int line = 0;
+  /// "file:line" for messages.
+  std::string Where() const { return file + ":" + std::to_string(line); }
+};
+
+/// Parses config text; malformed input (a name without `= value`, an unterminated quote, a
+/// missing name) is an umbra::Error naming file:line.
+std::vector<Entry> ParseConfig(const std::string& text, const std::string& file);
+/// Reads and parses a file; a missing file is an error naming it.
+std::vector<Entry> ParseConfigFile(const std::string& path);
+
+}  // namespace umbra::config

@@ -1,0 +1,78 @@
+// The cxxnet-syntax tokenizer and pair parser (config.h).
+#include "umbra/config/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "umbra/logging.h"
+
+namespace umbra::config {
+namespace {
+
+struct Token {
+  std::string text;
+  int line;
+  bool quoted;
+};
+
+// Splits into tokens: whitespace separates, `=` is a token of its own, "..." is one token
+// (quotes removed), # runs to the end of the line.
+std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
+  std::vector<Token> out;
+  int line = 1;
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line, ++i;
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      ++i;
+    } else if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '=') {
+      out.push_back({"=", line, false});
+      ++i;
+    } else if (c == '"' || c == '\'') {
+      const size_t end = text.find(c, i + 1);
+      const size_t nl = text.find('\n', i + 1);
+      UMBRA_CHECK(end != std::string::npos && (nl == std::string::npos || end < nl), file, ":", line,
+                  ": unterminated quoted string");
+      out.push_back({text.substr(i + 1, end - i - 1), line, true});
+      i = end + 1;
+    } else {
+      size_t j = i;
+      while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j])) && text[j] != '=' &&
+             text[j] != '#')
+        ++j;
+      out.push_back({text.substr(i, j - i), line, false});
+      i = j;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Entry> ParseConfig(const std::string& text, const std::string& file) {
+  const std::vector<Token> t = Tokenize(text, file);
+  std::vector<Entry> entries;
+  for (size_t i = 0; i < t.size(); i += 3) {
+    UMBRA_CHECK(!(t[i].text == "=" && !t[i].quoted), file, ":", t[i].line, ": '=' without a name before it");
+    UMBRA_CHECK(i + 1 < t.size() && t[i + 1].text == "=" && !t[i + 1].quoted, file, ":", t[i].line,
+                ": expected '=' after '", t[i].text, "'");
+    UMBRA_CHECK(i + 2 < t.size() && !(t[i + 2].text == "=" && !t[i + 2].quoted), file, ":", t[i].line,
+                ": expected a value after '", t[i].text, " ='");
+    entries.push_back(Entry{t[i].text, t[i + 2].text, file, t[i].line});
+  }
+  return entries;
+}
+
+std::vector<Entry> ParseConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  UMBRA_CHECK(in.good(), "cannot open config file '", path, "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace umbra::config
