@@ -103,7 +103,11 @@ class ParamDecl {
     };
     return *this;
   }
-  ParamDecl& Min(double lo) { return Range(lo, std::numeric_limits<double>::max()); }
+  ParamDecl& Min(double lo) {
+    Range(lo, std::numeric_limits<double>::max());
+    entries_.back().range_text = ">= " + detail::ToText(lo);
+    return *this;
+  }
   /// Allowed values of the last declared string field.
   ParamDecl& OneOf(std::vector<std::string> allowed) {
     Entry& e = entries_.back();
