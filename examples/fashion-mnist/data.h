@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "../common/idx_reader.h"
+#include "umbra/io/mnist.h"
 #include "umbra/tensor.h"
 
 namespace examples {
@@ -20,8 +20,8 @@ struct DataSet {
 /// prefix "train" or "t10k"; `limit` > 0 keeps the first `limit` examples.
 inline DataSet LoadFashion(const std::string& dir, const std::string& prefix, umbra::index_t limit = 0) {
   using namespace umbra;
-  const auto img = demo::ReadIdx(dir + "/" + prefix + "-images-idx3-ubyte.gz");
-  const auto lab = demo::ReadIdx(dir + "/" + prefix + "-labels-idx1-ubyte.gz");
+  const auto img = io::ReadIdx(dir + "/" + prefix + "-images-idx3-ubyte.gz");
+  const auto lab = io::ReadIdx(dir + "/" + prefix + "-labels-idx1-ubyte.gz");
   UMBRA_CHECK(img.dims.size() == 3 && lab.dims.size() == 1 && img.dims[0] == lab.dims[0], "'", dir,
               "/", prefix, "': images and labels disagree on the number of examples");
   index_t n = img.dims[0];

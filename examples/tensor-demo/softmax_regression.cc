@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "../common/idx_reader.h"
+#include "umbra/io/mnist.h"
 #include "umbra/tensor.h"
 
 using namespace umbra;
@@ -22,8 +22,8 @@ struct DataSet {
 };
 
 DataSet Load(const std::string& dir, const std::string& prefix) {
-  const auto img = demo::ReadIdx(dir + "/" + prefix + "-images-idx3-ubyte.gz");
-  const auto lab = demo::ReadIdx(dir + "/" + prefix + "-labels-idx1-ubyte.gz");
+  const auto img = io::ReadIdx(dir + "/" + prefix + "-images-idx3-ubyte.gz");
+  const auto lab = io::ReadIdx(dir + "/" + prefix + "-labels-idx1-ubyte.gz");
   UMBRA_CHECK(img.dims.size() == 3 && lab.dims.size() == 1 && img.dims[0] == lab.dims[0],
               "'", dir, "/", prefix, "': images and labels disagree on the number of examples");
   const index_t n = img.dims[0], d = index_t(img.dims[1]) * img.dims[2];

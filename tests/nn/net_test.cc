@@ -59,6 +59,20 @@ TEST(Net, InputShapeMismatchIsAnError) {
   EXPECT_NE(test::ErrorOf([&] { net.Forward(false, x.view()); }).find("(2,2,3,3)"), std::string::npos);
 }
 
+// d loss / d w[i] of a double net by central differences, on input x with labels y.
+double NumericGrad(nn::Net<cpu, double>& net, Tensor<cpu, 2, double> w, index_t i,
+                   const Tensor<cpu, 4, double>& x, const Tensor<cpu, 2, double>& y) {
+  const double keep = w.dptr_[i], h = 1e-6;
+  w.dptr_[i] = keep + h;
+  net.Forward(true, x, &y);
+  const double fp = net.Loss();
+  w.dptr_[i] = keep - h;
+  net.Forward(true, x, &y);
+  const double fm = net.Loss();
+  w.dptr_[i] = keep;
+  return (fp - fm) / (2 * h);
+}
+
 TEST(Net, WholeNetworkGradientCheck) {
   nn::Net<cpu, double> net(Small(3));
   TensorContainer<cpu, 4, double> x(Shape4(3, 2, 3, 3));
@@ -74,17 +88,8 @@ TEST(Net, WholeNetworkGradientCheck) {
   });
   ASSERT_EQ(wg.size(), 4u);
   for (auto& [w, g] : wg)
-    for (index_t i = 0; i < w.Size(); i += 3) {
-      const double keep = w.dptr_[i], h = 1e-6;
-      w.dptr_[i] = keep + h;
-      net.Forward(true, x.view(), &y.view());
-      const double fp = net.Loss();
-      w.dptr_[i] = keep - h;
-      net.Forward(true, x.view(), &y.view());
-      const double fm = net.Loss();
-      w.dptr_[i] = keep;
-      ASSERT_NEAR(g.dptr_[i], (fp - fm) / (2 * h), 1e-6);
-    }
+    for (index_t i = 0; i < w.Size(); i += 3)
+      ASSERT_NEAR(g.dptr_[i], NumericGrad(net, w, i, x.view(), y.view()), 1e-6);
 }
 
 }  // namespace
@@ -167,17 +172,9 @@ TEST(Net, ShareUsesOneSetOfWeights) {
   for (int k = 0; k < 2; ++k) {  // fc1's weights and bias: used twice
     auto [w, g] = wg[k];
     TensorContainer<cpu, 2, double> analytic(g);
-    for (index_t i = 0; i < w.Size(); ++i) {
-      const double keep = w.dptr_[i], h = 1e-6;
-      w.dptr_[i] = keep + h;
-      net.Forward(true, x.view(), &y.view());
-      const double fp = net.Loss();
-      w.dptr_[i] = keep - h;
-      net.Forward(true, x.view(), &y.view());
-      const double fm = net.Loss();
-      w.dptr_[i] = keep;
-      ASSERT_NEAR(analytic.dptr_[i], (fp - fm) / (2 * h), 1e-6) << names[k] << " " << i;
-    }
+    for (index_t i = 0; i < w.Size(); ++i)
+      ASSERT_NEAR(analytic.dptr_[i], NumericGrad(net, w, i, x.view(), y.view()), 1e-6)
+          << names[k] << " " << i;
   }
 }
 
