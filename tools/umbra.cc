@@ -11,7 +11,7 @@
 #include <set>
 
 #include "umbra/config/netconfig.h"
-#include "umbra/io/mnist.h"
+#include "umbra/io/iterator.h"
 #include "umbra/nn/metric.h"
 #include "umbra/nn/trainer.h"
 
@@ -28,7 +28,7 @@ void Help() {
 
 struct IterBlock {
   std::string role, name;  // role: data or eval; name: e.g. train, test
-  std::unique_ptr<io::MnistIterator> it;
+  std::unique_ptr<io::DataIterator> it;
 };
 
 int Run(int argc, char** argv) {
@@ -58,19 +58,17 @@ int Run(int argc, char** argv) {
         in_iter = false;
       } else if (!in_iter) {
         UMBRA_CHECK(!pending_role.empty(), e.Where(), ": iter = ", e.value, " without a data/eval/pred line before it");
-        UMBRA_CHECK(e.value == "mnist", e.Where(), ": iterator '", e.value, "' is not supported yet (mnist is)");
-        iters.push_back({pending_role, pending_name, std::make_unique<io::MnistIterator>()});
+        iters.push_back({pending_role, pending_name, io::CreateIterator(e.value)});
         in_iter = true;
         pending_role.clear();
       } else {
-        UMBRA_CHECK(e.value == "threadbuffer" || e.value == "membuffer", e.Where(), ": iterator '", e.value,
-                    "' cannot be chained here");
+        iters.back().it = io::ChainIterator(e.value, std::move(iters.back().it));
       }
       continue;
     }
     if (in_iter) {
       if (!iters.back().it->SetParam(e.key, e.value))
-        std::fprintf(stderr, "warning: %s: key '%s' is not used by the mnist iterator\n", e.Where().c_str(), e.key.c_str());
+        std::fprintf(stderr, "warning: %s: key '%s' is not used by this iterator\n", e.Where().c_str(), e.key.c_str());
       continue;
     }
     if (e.key.find(':') != std::string::npos && !nn::UpdaterSettings().Set(e.key, e.value)) {
@@ -118,11 +116,12 @@ int Run(int argc, char** argv) {
 
   IterBlock* train = nullptr;
   for (auto& b : iters) {
-    b.it->Init(batch);
+    b.it->SetParam("batch_size", std::to_string(batch));
+    b.it->Init();
     if (b.role == "data") train = &b;
   }
   UMBRA_CHECK(train, "the config has no training iterator (data = train ... iter = end)");
-  const Shape<4> want = nc.spec.input_shape, have = train->it->data().shape_;
+  const Shape<4> want = nc.spec.input_shape, have = train->it->Value().data.shape_;
   UMBRA_CHECK(want == have, "input_shape gives batches of ", want, " but the iterator gives ", have,
               " (input_flat?)");
   SetFlushDenormals();
@@ -132,9 +131,9 @@ int Run(int argc, char** argv) {
     train->it->BeforeFirst();
     index_t seen = 0;
     while (train->it->Next()) {
-      trainer.Step(train->it->data(), train->it->label());
-      if (eval_train) train_metric.Add(trainer.net().Output().Mat(), train->it->label(), train->it->valid());
-      seen += train->it->valid();
+      trainer.Step(train->it->Value().data, train->it->Value().label);
+      if (eval_train) train_metric.Add(trainer.net().Output().Mat(), train->it->Value().label, train->it->Value().valid);
+      seen += train->it->Value().valid;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("[%d]", round);
@@ -143,7 +142,7 @@ int Run(int argc, char** argv) {
       if (b.role != "eval") continue;
       nn::Metric m(metric_name);
       b.it->BeforeFirst();
-      while (b.it->Next()) m.Add(trainer.Predict(b.it->data()).Mat(), b.it->label(), b.it->valid());
+      while (b.it->Next()) m.Add(trainer.Predict(b.it->Value().data).Mat(), b.it->Value().label, b.it->Value().valid);
       std::printf("\t%s-%s:%g", b.name.c_str(), metric_name.c_str(), m.Get());
     }
     std::printf("\t(%.1f s, %.0f img/s)\n", secs, seen / secs);

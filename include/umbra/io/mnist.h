@@ -1,15 +1,10 @@
-// The `mnist` data iterator: idx files (plain or gzip) of images and labels, as cxxnet read them
-// (keys path_img, path_label, input_flat, shuffle). Images are scaled to [0, 1]; input_flat = 1
-// gives (N, 1, 1, H*W), 0 gives (N, 1, H, W). Batches cover every instance: the last one is
-// padded by wrapping to the start and reports how many rows are real, so evaluation counts each
-// instance once. Errors name the file and what is wrong (missing, bad magic, truncated, counts).
+// idx files (MNIST's format, plain or gzip): ReadIdx. The `mnist` iterator built on it lives in
+// src/io/mnist_iter.cc. Errors name the file and what is wrong (missing, bad magic, truncated).
 #pragma once
 
 #include <zlib.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -53,72 +48,5 @@ inline IdxData ReadIdx(const std::string& path) {
   gzclose(f);
   return d;
 }
-
-class MnistIterator {
- public:
-  /// Sets a key; false when it is not an mnist key.
-  bool SetParam(const std::string& k, const std::string& v) {
-    if (k == "path_img") path_img_ = v;
-    else if (k == "path_label") path_label_ = v;
-    else if (k == "input_flat") flat_ = v != "0";
-    else if (k == "shuffle") shuffle_ = v != "0";
-    else if (k == "seed_data") seed_ = std::stoull(v);
-    else return false;
-    return true;
-  }
-  void Init(index_t batch) {
-    UMBRA_CHECK(!path_img_.empty() && !path_label_.empty(), "mnist iterator needs path_img and path_label");
-    const IdxData img = ReadIdx(path_img_), lab = ReadIdx(path_label_);
-    UMBRA_CHECK(img.dims.size() == 3, "'", path_img_, "' is not an image file (", img.dims.size(), " dimensions)");
-    UMBRA_CHECK(lab.dims.size() == 1, "'", path_label_, "' is not a label file");
-    UMBRA_CHECK(img.dims[0] == lab.dims[0], "'", path_img_, "' has ", img.dims[0], " images but '", path_label_,
-                "' has ", lab.dims[0], " labels");
-    n_ = img.dims[0], h_ = img.dims[1], w_ = img.dims[2];
-    images_.assign(img.bytes.begin(), img.bytes.end());
-    labels_.assign(lab.bytes.begin(), lab.bytes.end());
-    batch_ = batch;
-    order_.resize(n_);
-    std::iota(order_.begin(), order_.end(), 0);
-    rnd_.Seed(seed_);
-    x_.Resize(flat_ ? Shape4(batch, 1, 1, h_ * w_) : Shape4(batch, 1, h_, w_));
-    y_.Resize(Shape2(batch, 1));
-    BeforeFirst();
-  }
-  /// Starts an epoch (reshuffles when shuffle = 1).
-  void BeforeFirst() {
-    pos_ = 0;
-    if (shuffle_)
-      for (index_t i = n_ - 1; i > 0; --i) std::swap(order_[i], order_[rnd_.NextU64() % (i + 1)]);
-  }
-  /// Fills the next batch; false at the end of the epoch. valid() tells the real rows.
-  bool Next() {
-    if (pos_ >= n_) return false;
-    const index_t d = h_ * w_;
-    valid_ = std::min(batch_, n_ - pos_);
-    for (index_t j = 0; j < batch_; ++j) {
-      const index_t k = order_[(pos_ + j) % n_];  // the last batch wraps around
-      for (index_t p = 0; p < d; ++p) x_.dptr_[j * d + p] = images_[k * d + p] / 255.0f;
-      y_.dptr_[j] = labels_[k];
-    }
-    pos_ += batch_;
-    return true;
-  }
-  const Tensor<cpu, 4>& data() const { return x_.view(); }
-  const Tensor<cpu, 2>& label() const { return y_.view(); }
-  index_t valid() const { return valid_; }
-  Shape<3> InstanceShape() const { return flat_ ? Shape3(1, 1, h_ * w_) : Shape3(1, h_, w_); }
-  index_t size() const { return n_; }
-
- private:
-  std::string path_img_, path_label_;
-  bool flat_ = true, shuffle_ = false;
-  uint64_t seed_ = 0;
-  index_t n_ = 0, h_ = 0, w_ = 0, batch_ = 0, pos_ = 0, valid_ = 0;
-  std::vector<uint8_t> images_, labels_;
-  std::vector<index_t> order_;
-  Random<cpu> rnd_;
-  TensorContainer<cpu, 4> x_;
-  TensorContainer<cpu, 2> y_;
-};
 
 }  // namespace umbra::io

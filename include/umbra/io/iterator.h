@@ -1,0 +1,76 @@
+// Data iterators as the trainer sees them (DESIGN.md "Data"). An iterator is configured by
+// string keys (cxxnet's: the keys of its config block, plus the globals batch_size, input_shape,
+// label_width, round_batch, seed, silent, which the trainer passes to every iterator and which
+// an iterator may ignore), then Init() opens and checks its files. Batches are (batch, C, H, W)
+// with labels (batch, label_width).
+//
+// Epochs and padding: an epoch covers every instance once. The last batch of an epoch is filled
+// up by wrapping to the first instances; `valid` says how many rows are real, so pred/extract/eval
+// count each instance exactly once. With round_batch = 1 the filler rows are real for training
+// (cxxnet's round_batch): `valid` is the full batch.
+//
+// Randomness (shuffle, augmentation) of epoch k depends only on the iterator's seed and k, set by
+// SetEpoch(k) before BeforeFirst(): a run resumed at round k sees the same data as one that never
+// stopped.
+//
+// Errors (missing or truncated file, bad magic, count mismatch, undecodable image) are
+// umbra::Error naming the file and what is wrong.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "umbra/tensor.h"
+
+namespace umbra::io {
+
+struct DataBatch {
+  Tensor<cpu, 4> data;
+  Tensor<cpu, 2> label;
+  /// Rows that are real instances (the rest pad the last batch of an epoch).
+  index_t valid = 0;
+  /// Per row, the instance's position in the data set (list/record/file order), for pred output.
+  std::vector<uint64_t> index;
+};
+
+class DataIterator {
+ public:
+  virtual ~DataIterator() = default;
+  /// Sets a key; false when this iterator does not use it.
+  virtual bool SetParam(const std::string& key, const std::string& value) = 0;
+  /// After every key: opens and checks the data.
+  virtual void Init() = 0;
+  /// Chooses the randomness of the coming epoch (shuffle order, augmentation); default 0.
+  virtual void SetEpoch(uint64_t epoch) = 0;
+  /// Starts an epoch.
+  virtual void BeforeFirst() = 0;
+  /// Fills the next batch; false at the end of the epoch.
+  virtual bool Next() = 0;
+  virtual const DataBatch& Value() const = 0;
+};
+
+/// Self-registration of iterator types (one static call in each iterator's .cc).
+using IteratorFactory = std::unique_ptr<DataIterator> (*)();
+using ChainFactory = std::unique_ptr<DataIterator> (*)(std::unique_ptr<DataIterator>);
+bool RegisterIterator(const std::string& name, IteratorFactory make);
+bool RegisterChain(const std::string& name, ChainFactory make);
+
+/// A base iterator by cxxnet name: mnist, csv, img, imgrec. An unknown name is an error listing
+/// the known ones.
+std::unique_ptr<DataIterator> CreateIterator(const std::string& type);
+/// Wraps `base` in a chained iterator: threadbuffer (prefetch on a thread) or membuffer (the
+/// whole epoch held in memory after the first pass).
+std::unique_ptr<DataIterator> ChainIterator(const std::string& type, std::unique_ptr<DataIterator> base);
+/// Names accepted by CreateIterator / ChainIterator (for --help and errors).
+std::vector<std::string> IteratorNames();
+std::vector<std::string> ChainNames();
+
+/// Parses "c,h,w" (input_shape); errors name `what`.
+Shape<3> ParseShape3(const std::string& text, const std::string& what);
+/// A 64-bit seed mixed from a base seed and an epoch (splitmix64), for SetEpoch.
+uint64_t EpochSeed(uint64_t seed, uint64_t epoch);
+
+}  // namespace umbra::io

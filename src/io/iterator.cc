@@ -1,0 +1,75 @@
+// The iterator registry and small helpers shared by the iterators (iterator.h).
+#include "umbra/io/iterator.h"
+
+#include <cstdlib>
+#include <map>
+
+namespace umbra::io {
+namespace {
+
+template <typename F>
+std::map<std::string, F>& Table() {
+  static std::map<std::string, F> t;
+  return t;
+}
+template <typename F>
+std::vector<std::string> Keys() {
+  std::vector<std::string> k;
+  for (auto& [n, f] : Table<F>()) k.push_back(n);
+  return k;
+}
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+bool RegisterIterator(const std::string& name, IteratorFactory make) {
+  return Table<IteratorFactory>().emplace(name, make).second;
+}
+bool RegisterChain(const std::string& name, ChainFactory make) {
+  return Table<ChainFactory>().emplace(name, make).second;
+}
+std::vector<std::string> IteratorNames() { return Keys<IteratorFactory>(); }
+std::vector<std::string> ChainNames() { return Keys<ChainFactory>(); }
+
+std::unique_ptr<DataIterator> CreateIterator(const std::string& type) {
+  auto it = Table<IteratorFactory>().find(type);
+  UMBRA_CHECK(it != Table<IteratorFactory>().end(), "unknown iterator '", type, "'; known: ",
+              Join(IteratorNames()), " (chained: ", Join(ChainNames()), ")");
+  return it->second();
+}
+std::unique_ptr<DataIterator> ChainIterator(const std::string& type, std::unique_ptr<DataIterator> base) {
+  auto it = Table<ChainFactory>().find(type);
+  UMBRA_CHECK(it != Table<ChainFactory>().end(), "iterator '", type, "' cannot be chained; chained: ",
+              Join(ChainNames()));
+  return it->second(std::move(base));
+}
+
+Shape<3> ParseShape3(const std::string& text, const std::string& what) {
+  Shape<3> s;
+  size_t b = 0;
+  for (int i = 0; i < 3; ++i) {
+    const size_t e = text.find(',', b);
+    UMBRA_CHECK((i < 2) == (e != std::string::npos), what, " must be c,h,w, got '", text, "'");
+    const std::string part = text.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    char* end = nullptr;
+    const long v = std::strtol(part.c_str(), &end, 10);
+    UMBRA_CHECK(!part.empty() && *end == '\0' && v > 0, what, " must be three positive integers c,h,w, got '",
+                text, "'");
+    s[i] = v;
+    b = e + 1;
+  }
+  return s;
+}
+
+uint64_t EpochSeed(uint64_t seed, uint64_t epoch) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + epoch + 0x632BE59BD9B4E019ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace umbra::io

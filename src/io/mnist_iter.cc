@@ -1,0 +1,84 @@
+// The `mnist` iterator: idx files of images and labels, as cxxnet read them (keys path_img,
+// path_label, input_flat, shuffle, seed_data). Images are scaled to [0, 1]; input_flat = 1 gives
+// (N, 1, 1, H*W), 0 gives (N, 1, H, W). Padding and epochs as iterator.h says.
+#include <algorithm>
+#include <numeric>
+
+#include "umbra/io/iterator.h"
+#include "umbra/io/mnist.h"
+
+namespace umbra::io {
+namespace {
+
+class MnistIterator : public DataIterator {
+ public:
+  bool SetParam(const std::string& k, const std::string& v) override {
+    if (k == "path_img") path_img_ = v;
+    else if (k == "path_label") path_label_ = v;
+    else if (k == "input_flat") flat_ = v != "0";
+    else if (k == "shuffle") shuffle_ = v != "0";
+    else if (k == "seed_data" || k == "seed") seed_ = std::stoull(v);
+    else if (k == "batch_size") batch_ = std::stol(v);
+    else if (k == "round_batch") round_ = v != "0";
+    else return false;
+    return true;
+  }
+  void Init() override {
+    UMBRA_CHECK(!path_img_.empty() && !path_label_.empty(), "mnist iterator needs path_img and path_label");
+    UMBRA_CHECK(batch_ > 0, "mnist iterator: batch_size must be positive, got ", batch_);
+    const IdxData img = ReadIdx(path_img_), lab = ReadIdx(path_label_);
+    UMBRA_CHECK(img.dims.size() == 3, "'", path_img_, "' is not an image file (", img.dims.size(), " dimensions)");
+    UMBRA_CHECK(lab.dims.size() == 1, "'", path_label_, "' is not a label file");
+    UMBRA_CHECK(img.dims[0] == lab.dims[0], "'", path_img_, "' has ", img.dims[0], " images but '", path_label_,
+                "' has ", lab.dims[0], " labels");
+    UMBRA_CHECK(img.dims[0] > 0, "'", path_img_, "' holds no images");
+    n_ = img.dims[0], h_ = img.dims[1], w_ = img.dims[2];
+    images_ = img.bytes;
+    labels_ = lab.bytes;
+    order_.resize(n_);
+    x_.Resize(flat_ ? Shape4(batch_, 1, 1, h_ * w_) : Shape4(batch_, 1, h_, w_));
+    y_.Resize(Shape2(batch_, 1));
+    out_.data = x_.view(), out_.label = y_.view();
+    out_.index.resize(batch_);
+    BeforeFirst();
+  }
+  void SetEpoch(uint64_t epoch) override { epoch_ = epoch; }
+  void BeforeFirst() override {
+    pos_ = 0;
+    std::iota(order_.begin(), order_.end(), 0);
+    if (shuffle_) {
+      Random<cpu> rnd(EpochSeed(seed_, epoch_));
+      for (index_t i = n_ - 1; i > 0; --i) std::swap(order_[i], order_[rnd.NextU64() % (i + 1)]);
+    }
+  }
+  bool Next() override {
+    if (pos_ >= n_) return false;
+    const index_t d = h_ * w_;
+    out_.valid = round_ ? batch_ : std::min(batch_, n_ - pos_);
+    for (index_t j = 0; j < batch_; ++j) {
+      const index_t k = order_[(pos_ + j) % n_];  // the last batch wraps around
+      for (index_t p = 0; p < d; ++p) x_.dptr_[j * d + p] = images_[k * d + p] / 255.0f;
+      y_.dptr_[j] = labels_[k];
+      out_.index[j] = uint64_t(k);
+    }
+    pos_ += batch_;
+    return true;
+  }
+  const DataBatch& Value() const override { return out_; }
+
+ private:
+  std::string path_img_, path_label_;
+  bool flat_ = true, shuffle_ = false, round_ = false;
+  uint64_t seed_ = 0, epoch_ = 0;
+  index_t n_ = 0, h_ = 0, w_ = 0, batch_ = 0, pos_ = 0;
+  std::vector<uint8_t> images_, labels_;
+  std::vector<index_t> order_;
+  TensorContainer<cpu, 4> x_;
+  TensorContainer<cpu, 2> y_;
+  DataBatch out_;
+};
+
+const bool kRegistered = RegisterIterator("mnist", [] { return std::unique_ptr<DataIterator>(new MnistIterator()); });
+
+}  // namespace
+}  // namespace umbra::io
