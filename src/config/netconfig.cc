@@ -1,14 +1,22 @@
-// netconfig section -> NetSpec (netconfig.h).
+// netconfig section -> NetSpec (netconfig.h). Follows cxxnet's NetConfig::Configure (nnet_config.h)
+// for what each form means; differs where cxxnet was silent: unknown layer keys, unknown input
+// nodes, duplicate layer names and malformed declarations are errors naming file:line here.
+// Values are checked on a probe layer of the declared type while parsing, so a bad value also
+// names file:line; shapes are checked later, when nn::Net is built, and name the layer.
 #include "umbra/config/netconfig.h"
 
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <set>
 
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
 
 namespace umbra::config {
 namespace {
+
+using Registry = nn::LayerRegistry<cpu, float>;
 
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -23,102 +31,242 @@ bool IsNumber(const std::string& s) {
 // cxxnet's learning-rate key.
 std::string UpdaterKey(const std::string& k) { return k == "eta" ? "lr" : k; }
 
+// "c,h,w" with positive integers.
+Shape<3> ParseCHW(const Entry& e) {
+  const auto v = Split(e.value, ',');
+  UMBRA_CHECK(v.size() == 3 && IsNumber(v[0]) && IsNumber(v[1]) && IsNumber(v[2]), e.Where(), ": ", e.key,
+              " must be c,h,w, got '", e.value, "'");
+  const Shape<3> s = Shape3(std::atol(v[0].c_str()), std::atol(v[1].c_str()), std::atol(v[2].c_str()));
+  UMBRA_CHECK(s[0] > 0 && s[1] > 0 && s[2] > 0, e.Where(), ": ", e.key, " must be positive, got '", e.value, "'");
+  return s;
+}
+
+// The parser's state; one Entry at a time, in file order.
+class Builder {
+ public:
+  Builder(const std::vector<Entry>& entries, index_t batch) : batch_(batch) {
+    // Extra data nodes (in_1, in_2, ...) may be read by layers declared before extra_data_num is.
+    for (const Entry& e : entries)
+      if (e.key == "extra_data_num") {
+        UMBRA_CHECK(IsNumber(e.value), e.Where(), ": extra_data_num must be a count, got '", e.value, "'");
+        num_extra_ = std::atoi(e.value.c_str());
+      }
+    produced_.insert("in");
+    for (int k = 1; k <= num_extra_; ++k) produced_.insert("in_" + std::to_string(k));
+  }
+
+  void Add(const Entry& e) {
+    // Iterator blocks (data|eval|pred = name ... iter = end) are the trainer's, as in cxxnet's main.
+    if (iter_open_) {
+      UMBRA_CHECK(e.key != "netconfig", e.Where(), ": netconfig inside the iterator block opened at ",
+                  iter_open_->Where(), " (missing 'iter = end')");
+      if (e.key == "iter" && e.value == "end") iter_open_ = nullptr;
+      return;
+    }
+    if (e.key == "netconfig") {
+      UMBRA_CHECK(e.value == "start" || e.value == "end", e.Where(), ": netconfig must be start or end, got '",
+                  e.value, "'");
+      UMBRA_CHECK((e.value == "start") != in_net_, e.Where(), ": netconfig = ", e.value, " without a matching ",
+                  e.value == "start" ? "end" : "start");
+      in_net_ = e.value == "start";
+      saw_net_ = true;
+      net_open_ = in_net_ ? &e : nullptr;
+    } else if (!in_net_) {
+      Global(e);
+    } else if (e.key.rfind("layer[", 0) == 0) {
+      Declare(e);
+    } else {
+      LayerKey(e);
+    }
+  }
+
+  NetConfig Finish() {
+    UMBRA_CHECK(saw_net_, "the config has no netconfig = start ... netconfig = end section");
+    UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
+    UMBRA_CHECK(c_ > 0, "the config sets no input_shape (c,h,w)");
+    UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
+                extra_shapes_.size(), " extra_data_shape[...] given");
+    nc_.spec.input_shape = Shape4(batch_, c_, h_, w_);
+    for (int k = 0; k < num_extra_; ++k) {
+      const Shape<3>& s = extra_shapes_[k];
+      nc_.spec.extra_inputs.push_back({"in_" + std::to_string(k + 1), Shape4(batch_, s[0], s[1], s[2])});
+    }
+    return std::move(nc_);
+  }
+
+ private:
+  // A key outside netconfig and outside iterator blocks.
+  void Global(const Entry& e) {
+    if (e.key == "data" || e.key == "eval" || e.key == "pred") {
+      iter_open_ = &e;
+    } else if (e.key == "input_shape") {
+      const Shape<3> s = ParseCHW(e);
+      c_ = s[0], h_ = s[1], w_ = s[2];
+    } else if (e.key == "batch_size") {
+      batch_ = std::atol(e.value.c_str());
+      UMBRA_CHECK(IsNumber(e.value) && batch_ > 0, e.Where(), ": batch_size must be positive, got '", e.value, "'");
+    } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
+      extra_shapes_.push_back(ParseCHW(e));
+    } else if (e.key != "extra_data_num") {
+      nn::UpdaterSettings probe;
+      if (probe.Set(UpdaterKey(e.key), e.value)) nc_.updater.push_back({UpdaterKey(e.key), e.value});
+      // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
+      // defaults, overridden by the layer's own keys.
+      if (AnyLayerDeclares(e)) nc_.spec.defaults.push_back({e.key, e.value});
+    }
+  }
+
+  // True when some registered layer type declares the key; an error (with file:line) when every
+  // type that declares it rejects the value. Other keys (dev, metric[label], task...) are not ours.
+  bool AnyLayerDeclares(const Entry& e) {
+    std::string rejected;
+    for (const std::string& type : Registry::Get().Names()) {
+      auto layer = Registry::Get().Create(type);
+      try {
+        if (layer->SetParam(e.key, e.value)) return true;
+      } catch (const Error& err) {
+        rejected = err.what();
+      }
+    }
+    UMBRA_CHECK(rejected.empty(), e.Where(), ": ", rejected);
+    return false;
+  }
+
+  std::string Node(const std::string& n) const {
+    if (n == "0") return "in";
+    auto it = rename_.find(n);
+    return it == rename_.end() ? n : it->second;
+  }
+
+  // layer[...] = type[:name] | share[name][:name]
+  void Declare(const Entry& e) {
+    UMBRA_CHECK(e.key.back() == ']' && e.key.size() > 7, e.Where(), ": malformed layer declaration '", e.key, "'");
+    const std::string spec = e.key.substr(6, e.key.size() - 7);
+    nn::LayerSpec ls;
+    const auto colon = e.value.find(':');
+    ls.type = e.value.substr(0, colon);
+    ls.name = colon == std::string::npos ? "" : e.value.substr(colon + 1);
+    std::string probe_type = ls.type;
+    if (ls.type.rfind("share", 0) == 0) {
+      // cxxnet: share[tag] applies layer `tag` again with its weights and keys.
+      UMBRA_CHECK(ls.type.size() > 7 && ls.type[5] == '[' && ls.type.back() == ']', e.Where(),
+                  ": a share layer names the layer whose weights it uses: share[name], got '", ls.type, "'");
+      const std::string source = ls.type.substr(6, ls.type.size() - 7);
+      auto it = layer_index_.find(source);
+      UMBRA_CHECK(it != layer_index_.end(), e.Where(), ": ", ls.type, ": no earlier layer is named '", source, "'");
+      const nn::LayerSpec& src = nc_.spec.layers[it->second];
+      UMBRA_CHECK(src.type != "share", e.Where(), ": ", ls.type, ": '", source,
+                  "' is itself a share layer; name the original layer");
+      probe_type = src.type;
+      ls.type = "share";
+      ls.params = {{"source", source}};
+    }
+    try {
+      probe_ = Registry::Get().Create(probe_type);
+    } catch (const Error& err) {
+      UMBRA_THROW(e.Where(), ": ", err.what());  // lists the known types
+    }
+
+    if (spec[0] == '+') {
+      const auto parts = Split(spec.substr(1), ':');
+      UMBRA_CHECK(IsNumber(parts[0]) && parts.size() <= 2 && (parts.size() == 1 || !parts[1].empty()), e.Where(),
+                  ": malformed layer[", spec, "] (forms: +0, +1, +1:node)");
+      const bool inplace = std::atoi(parts[0].c_str()) == 0;
+      UMBRA_CHECK(!(inplace && parts.size() == 2), e.Where(), ": layer[", spec,
+                  "]: +0 runs in place and takes no output name");
+      // cxxnet: the chain continues from the last layer's single output.
+      UMBRA_CHECK(!top_.empty(), e.Where(), ": layer[", spec,
+                  "] follows a layer with several outputs; name the input: layer[in->out]");
+      ls.in = {top_};
+      ls.out = {inplace ? top_ : parts.size() > 1 ? parts[1] : std::to_string(next_id_)};
+    } else {
+      const auto arrow = spec.find("->");
+      UMBRA_CHECK(arrow != std::string::npos, e.Where(), ": layer[", spec, "] needs 'in->out' or '+k'");
+      ls.in = Split(spec.substr(0, arrow), ',');
+      ls.out = Split(spec.substr(arrow + 2), ',');
+    }
+    for (auto& n : ls.in) {
+      UMBRA_CHECK(!n.empty(), e.Where(), ": layer[", spec, "]: empty node name");
+      n = Node(n);
+      UMBRA_CHECK(produced_.count(n), e.Where(), ": layer[", spec, "]: input node '", n,
+                  "' is not the output of an earlier layer");
+    }
+    for (auto& n : ls.out) {
+      UMBRA_CHECK(!n.empty(), e.Where(), ": layer[", spec, "]: empty node name");
+      if (IsNumber(n)) next_id_ = std::max(next_id_, std::atoi(n.c_str()) + 1);
+    }
+    top_ = ls.out.size() == 1 ? ls.out[0] : "";
+    // In place where the layer cannot run in place: a fresh node that later layers see instead.
+    if (ls.in.size() == 1 && ls.out.size() == 1 && ls.in[0] == Node(ls.out[0]) && !probe_->AllowInplace()) {
+      const std::string fresh = Node(ls.out[0]) + "'";
+      rename_[ls.out[0]] = fresh;
+      ls.out[0] = fresh;
+    } else {
+      for (auto& n : ls.out) n = Node(n);
+    }
+    const bool inplace = ls.in.size() == 1 && ls.out.size() == 1 && ls.out[0] == ls.in[0];
+    for (auto& n : ls.out) {
+      UMBRA_CHECK(inplace || !produced_.count(n), e.Where(), ": layer[", spec, "]: node '", n,
+                  "' is already produced; only an in-place layer (layer[a->a]) may rewrite a node");
+      produced_.insert(n);
+    }
+    if (ls.name.empty()) ls.name = ls.type + "_" + std::to_string(nc_.spec.layers.size());
+    auto [it, fresh_name] = layer_index_.insert({ls.name, nc_.spec.layers.size()});
+    UMBRA_CHECK(fresh_name, e.Where(), ": layer name '", ls.name, "' is already used at ",
+                nc_.layer_where[it->second]);
+    probe_->set_name(ls.name);
+    nc_.spec.layers.push_back(ls);
+    nc_.layer_where.push_back(e.Where());
+  }
+
+  // A key after layer[...]: the layer's own, or a per-layer updater override.
+  void LayerKey(const Entry& e) {
+    UMBRA_CHECK(!nc_.spec.layers.empty(), e.Where(), ": key '", e.key, "' before the first layer of netconfig");
+    nn::LayerSpec& ls = nc_.spec.layers.back();
+    UMBRA_CHECK(ls.type != "share", e.Where(), ": key '", e.key, "' on share layer '", ls.name,
+                "': a share layer uses the keys of the layer it shares ('", ls.params[0].second, "'); set them there");
+    bool declared = false;
+    try {
+      declared = probe_->SetParam(e.key, e.value);
+    } catch (const Error& err) {
+      UMBRA_THROW(e.Where(), ": ", err.what());
+    }
+    if (declared) {
+      ls.params.push_back({e.key, e.value});  // applied in order by the net: the last one wins
+      return;
+    }
+    const std::string key = UpdaterKey(e.key);
+    nn::UpdaterSettings up;
+    UMBRA_CHECK(up.Set(key, e.value), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
+                ls.type, ")");
+    // UpdaterSettings resolves "tag:key" and "layer:key" but not both at once.
+    UMBRA_CHECK(key.find(':') == std::string::npos || key.rfind("lr:", 0) == 0, e.Where(), ": '", e.key,
+                "' inside layer '", ls.name, "': weight-tag updater keys (wmat:, bias:) are supported globally "
+                "but not per layer; write it outside netconfig, or the plain key for the whole layer");
+    nc_.updater.push_back({ls.name + ":" + key, e.value});
+  }
+
+  NetConfig nc_;
+  index_t batch_, c_ = 0, h_ = 0, w_ = 0;
+  bool in_net_ = false, saw_net_ = false;
+  const Entry* net_open_ = nullptr;   // the netconfig = start in effect
+  const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
+  std::map<std::string, std::string> rename_;  // node renamed by a non-in-place rewrite
+  std::set<std::string> produced_;             // nodes that exist so far (after renaming)
+  std::map<std::string, size_t> layer_index_;  // layer name -> index in spec.layers
+  std::unique_ptr<nn::Layer<cpu, float>> probe_;  // the last declared layer, to check its keys
+  std::string top_ = "0";                      // output of the last layer; "" after several outputs
+  int next_id_ = 1;                            // node number that layer[+1] gives next
+  int num_extra_ = 0;
+  std::vector<Shape<3>> extra_shapes_;
+};
+
 }  // namespace
 
 NetConfig NetFromConfig(const std::vector<Entry>& entries, index_t batch) {
-  NetConfig nc;
-  index_t c = 0, h = 0, w = 0;
-  bool in_net = false, saw_net = false;
-  std::map<std::string, std::string> rename;  // node renamed by a non-in-place rewrite
-  std::string top = "0";
-  int next_id = 1;
-  auto node = [&](std::string n) {
-    if (n == "0") return std::string("in");
-    auto it = rename.find(n);
-    return it == rename.end() ? n : it->second;
-  };
-  const Entry* open = nullptr;
-  for (const Entry& e : entries) {
-    if (e.key == "netconfig") {
-      UMBRA_CHECK(e.value == "start" || e.value == "end", e.Where(), ": netconfig must be start or end, got '", e.value, "'");
-      UMBRA_CHECK((e.value == "start") != in_net, e.Where(), ": netconfig = ", e.value, " without a matching ",
-                  e.value == "start" ? "end" : "start");
-      in_net = e.value == "start";
-      saw_net = true;
-      open = in_net ? &e : nullptr;
-      continue;
-    }
-    if (!in_net) {
-      if (e.key == "input_shape") {
-        const auto v = Split(e.value, ',');
-        UMBRA_CHECK(v.size() == 3, e.Where(), ": input_shape must be c,h,w, got '", e.value, "'");
-        c = std::atol(v[0].c_str()), h = std::atol(v[1].c_str()), w = std::atol(v[2].c_str());
-        UMBRA_CHECK(c > 0 && h > 0 && w > 0, e.Where(), ": input_shape must be positive, got '", e.value, "'");
-      } else if (e.key == "batch_size") {
-        batch = std::atol(e.value.c_str());
-        UMBRA_CHECK(batch > 0, e.Where(), ": batch_size must be positive, got '", e.value, "'");
-      } else {
-        nn::UpdaterSettings probe;
-        if (probe.Set(UpdaterKey(e.key), e.value)) nc.updater.push_back({UpdaterKey(e.key), e.value});
-      }
-      continue;
-    }
-    if (e.key.rfind("layer[", 0) == 0) {
-      UMBRA_CHECK(e.key.back() == ']', e.Where(), ": malformed layer declaration '", e.key, "'");
-      const std::string spec = e.key.substr(6, e.key.size() - 7);
-      nn::LayerSpec ls;
-      const auto colon = e.value.find(':');
-      ls.type = e.value.substr(0, colon);
-      ls.name = colon == std::string::npos ? "" : e.value.substr(colon + 1);
-      auto probe = nn::LayerRegistry<cpu, float>::Get().Create(ls.type);  // unknown: lists the known
-      if (spec[0] == '+') {
-        const auto parts = Split(spec.substr(1), ':');
-        UMBRA_CHECK(IsNumber(parts[0]), e.Where(), ": malformed layer[", spec, "]");
-        ls.in = {node(top)};
-        if (std::atoi(parts[0].c_str()) == 0) {
-          ls.out = {node(top)};
-        } else {
-          const std::string n = parts.size() > 1 ? parts[1] : std::to_string(next_id);
-          ls.out = {n};
-          top = n;
-        }
-      } else {
-        const auto arrow = spec.find("->");
-        UMBRA_CHECK(arrow != std::string::npos, e.Where(), ": layer[", spec, "] needs 'in->out' or '+k'");
-        for (auto& n : Split(spec.substr(0, arrow), ',')) ls.in.push_back(node(n));
-        for (auto& n : Split(spec.substr(arrow + 2), ',')) ls.out.push_back(n), top = n;
-      }
-      for (auto& n : ls.out)
-        if (IsNumber(n)) next_id = std::max(next_id, std::atoi(n.c_str()) + 1);
-      // In place where the layer cannot run in place: a fresh node that later layers see instead.
-      if (ls.in.size() == 1 && ls.out.size() == 1 && ls.in[0] == node(ls.out[0]) && !probe->AllowInplace()) {
-        const std::string fresh = ls.out[0] + "'";
-        rename[ls.out[0]] = fresh;
-        ls.out[0] = fresh;
-      } else {
-        for (auto& n : ls.out) n = node(n);
-      }
-      if (ls.name.empty()) ls.name = ls.type + "_" + std::to_string(nc.spec.layers.size());
-      nc.spec.layers.push_back(ls);
-      continue;
-    }
-    UMBRA_CHECK(!nc.spec.layers.empty(), e.Where(), ": key '", e.key, "' before the first layer of netconfig");
-    nn::LayerSpec& ls = nc.spec.layers.back();
-    auto probe = nn::LayerRegistry<cpu, float>::Get().Create(ls.type);
-    if (probe->SetParam(e.key, e.value)) {
-      ls.params.push_back({e.key, e.value});
-      continue;
-    }
-    nn::UpdaterSettings up;
-    UMBRA_CHECK(up.Set(UpdaterKey(e.key), e.value), e.Where(), ": unknown key '", e.key, "' for layer '",
-                ls.name, "' (", ls.type, ")");
-    nc.updater.push_back({ls.name + ":" + UpdaterKey(e.key), e.value});
-  }
-  UMBRA_CHECK(saw_net, "the config has no netconfig = start ... netconfig = end section");
-  UMBRA_CHECK(!in_net, open->Where(), ": netconfig = start is never closed");
-  UMBRA_CHECK(c > 0, "the config sets no input_shape (c,h,w)");
-  nc.spec.input_shape = Shape4(batch, c, h, w);
-  return nc;
+  Builder b(entries, batch);
+  for (const Entry& e : entries) b.Add(e);
+  return b.Finish();
 }
 
 }  // namespace umbra::config

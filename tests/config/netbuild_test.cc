@@ -1,0 +1,199 @@
+// Whole networks from config files: the example configs of this repository (examples/configs)
+// and cxxnet's own (../shared/compat/cxxnet) are parsed, built as inference-only nets with a
+// batch of 2 (shape inference and weight allocation only, no forward pass), and checked against
+// output shapes and weight counts computed by hand below. A compat config that umbra cannot
+// build must fail with one clear message; which ones do is asserted here too.
+#include <chrono>
+#include <filesystem>
+
+#include "harness/tensor_util.h"
+#include "umbra/config/netconfig.h"
+
+namespace umbra {
+namespace {
+
+// Weights of the building blocks: conv with bias, conv without, fullc, batch_norm (gamma, beta;
+// the moving statistics are not counted by Net::NumParams).
+constexpr index_t Conv(index_t cin, index_t cout, index_t k, index_t ngroup = 1) {
+  return cout * (cin / ngroup) * k * k + cout;
+}
+constexpr index_t ConvNoBias(index_t cin, index_t cout, index_t k) { return cout * cin * k * k; }
+constexpr index_t Fc(index_t in, index_t out) { return in * out + out; }
+constexpr index_t Bn(index_t c) { return 2 * c; }
+
+struct Built {
+  Shape<4> out;
+  index_t params;
+  double seconds;
+};
+
+Built Build(const std::string& path) {
+  const auto t0 = std::chrono::steady_clock::now();
+  config::NetConfig nc = config::NetFromConfig(config::ParseConfigFile(path));
+  nc.spec.input_shape[0] = 2;  // small batch: the counts do not depend on it
+  nc.spec.inference_only = true;
+  nn::Net<cpu> net(nc.spec);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {net.Output().shape, net.NumParams(), s};
+}
+
+// The config_tests target defines UMBRA_SHARED_DIR as "<source dir>/../shared".
+std::string SourceDir() {
+  const std::string shared = UMBRA_SHARED_DIR, tail = "/../shared";
+  return shared.substr(0, shared.size() - tail.size());
+}
+const std::string kExamples = SourceDir() + "/examples/configs/";
+const std::string kCompat = std::string(UMBRA_SHARED_DIR) + "/compat/cxxnet/";
+
+// torchvision's AlexNet layout, 3x224x224: 224 -> 55 -> pool 27 -> 27 -> pool 13 -> 13 -> pool 6.
+TEST(NetBuild, AlexNet) {
+  const Built b = Build(kExamples + "alexnet.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 1000));
+  constexpr index_t kExpected = Conv(3, 64, 11)        //     23,296
+                                + Conv(64, 192, 5)     //    307,392
+                                + Conv(192, 384, 3)    //    663,936
+                                + Conv(384, 256, 3)    //    884,992
+                                + Conv(256, 256, 3)    //    590,080
+                                + Fc(256 * 6 * 6, 4096)  // 37,752,832
+                                + Fc(4096, 4096)       // 16,781,312
+                                + Fc(4096, 1000);      //  4,097,000
+  static_assert(kExpected == 61100840);  // torchvision.models.alexnet()'s count
+  EXPECT_EQ(b.params, kExpected);
+  EXPECT_LT(b.seconds, 5.0);
+}
+
+// ResNet-18: 224 -conv/2-> 112 -pool/2-> 56 -> 28 -> 14 -> 7 -> global pool; each stage two basic
+// blocks (two 3x3 conv + bn); stages 2-4 start with stride 2 and a 1x1 conv + bn shortcut.
+TEST(NetBuild, ResNet18) {
+  const Built b = Build(kExamples + "resnet18.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 1000));
+  constexpr auto block = [](index_t cin, index_t c) {
+    return ConvNoBias(cin, c, 3) + Bn(c) + ConvNoBias(c, c, 3) + Bn(c) +
+           (cin != c ? ConvNoBias(cin, c, 1) + Bn(c) : 0);
+  };
+  constexpr index_t kExpected = ConvNoBias(3, 64, 7) + Bn(64)              //      9,536
+                                + block(64, 64) + block(64, 64)            //    147,968
+                                + block(64, 128) + block(128, 128)         //    525,568
+                                + block(128, 256) + block(256, 256)        //  2,099,712
+                                + block(256, 512) + block(512, 512)        //  8,393,728
+                                + Fc(512, 1000);                           //    513,000
+  static_assert(kExpected == 11689512);  // torchvision.models.resnet18()'s count
+  EXPECT_EQ(b.params, kExpected);
+  EXPECT_LT(b.seconds, 5.0);
+}
+
+// Caffe's CIFAR-10 quick: 32 -pool-> 16 -pool-> 8 -pool-> 4 (pooling rounds up).
+TEST(NetBuild, Cifar10Quick) {
+  const Built b = Build(kExamples + "cifar10_quick.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 10));
+  constexpr index_t kExpected = Conv(3, 32, 5) + Conv(32, 32, 5) + Conv(32, 64, 5) + Fc(64 * 4 * 4, 64) + Fc(64, 10);
+  static_assert(kExpected == 145578);  // Caffe's cifar10_quick
+  EXPECT_EQ(b.params, kExpected);
+}
+
+class CompatConfig : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kCompat + "MNIST.conf")) GTEST_SKIP() << "no " << kCompat;
+  }
+};
+
+TEST_F(CompatConfig, Mnist) {
+  const Built b = Build(kCompat + "MNIST.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 10));
+  EXPECT_EQ(b.params, Fc(784, 100) + Fc(100, 10));
+}
+
+// 28 -conv3/2,pad1-> 14 -pool3/2-> 7 (rounded up: (14-3+1)/2+1).
+TEST_F(CompatConfig, MnistConv) {
+  const Built b = Build(kCompat + "MNIST_CONV.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 10));
+  EXPECT_EQ(b.params, Conv(1, 32, 3) + Fc(32 * 7 * 7, 100) + Fc(100, 10));
+}
+
+// cxxnet's two-tower AlexNet, 3x227x227: conv2, conv4 and conv5 in 2 groups.
+// 227 -conv11/4-> 55 -pool-> 27 -conv5,pad2-> 27 -pool-> 13 -> 13 -> 13 -> 13 -pool-> 6.
+TEST_F(CompatConfig, ImageNetAlexNet) {
+  const Built b = Build(kCompat + "ImageNet.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 1000));
+  constexpr index_t kExpected = Conv(3, 96, 11) + Conv(96, 256, 5, 2) + Conv(256, 384, 3) +
+                                Conv(384, 384, 3, 2) + Conv(384, 256, 3, 2) + Fc(256 * 6 * 6, 4096) +
+                                Fc(4096, 4096) + Fc(4096, 1000);
+  static_assert(kExpected == 60965224);  // the AlexNet paper's "60 million"
+  EXPECT_EQ(b.params, kExpected);
+  EXPECT_LT(b.seconds, 5.0);
+}
+
+// He & Sun's J' model: 224 -conv7/2-> 109 -pool3/1-> 107 -conv2/3-> 36 -> 37 -> 36 -> 37 -pool-> 35
+// -conv2/2-> 17 -> 18 -> 17 -> 18 -pool-> 16 -conv2/3-> 5 -pad1-> 6; spatial pyramid of 6x6, 3x3,
+// 2x2, 1x1 cells: 50 cells of 256 channels into fc1.
+TEST_F(CompatConfig, KaimingPyramid) {
+  const Built b = Build(kCompat + "kaiming.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 1000));
+  constexpr index_t kExpected = Conv(3, 64, 7) + Conv(64, 128, 2) + 3 * Conv(128, 128, 2) + Conv(128, 256, 2) +
+                                3 * Conv(256, 256, 2) + Conv(256, 2304, 2) + Conv(2304, 256, 2) +
+                                Fc(256 * (36 + 9 + 4 + 1), 4096) + Fc(4096, 4096) + Fc(4096, 1000);
+  EXPECT_EQ(b.params, kExpected);
+  EXPECT_LT(b.seconds, 5.0);
+}
+
+// Inception with batch normalisation (Ioffe & Szegedy 2015); every conv has a bias and a
+// batch_norm. 224 -> 112 -pool-> 56 -pool-> 28 (3a, 3b) -3c-> 14 (4a-4d) -4e-> 7 (5a, 5b) -avg 7-> 1.
+TEST_F(CompatConfig, InceptionBn) {
+  const Built b = Build(kCompat + "Inception-BN.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 1000));
+  constexpr auto cbn = [](index_t cin, index_t cout, index_t k) { return Conv(cin, cout, k) + Bn(cout); };
+  // Module with branches 1x1 (a), 1x1 r3 -> 3x3 b, 1x1 rd -> 3x3 d -> 3x3 d, avg pool -> 1x1 p;
+  // its output has a + b + d + p channels.
+  constexpr auto module = [cbn](index_t in, index_t a, index_t r3, index_t b, index_t rd, index_t d, index_t p) {
+    return cbn(in, a, 1) + cbn(in, r3, 1) + cbn(r3, b, 3) + cbn(in, rd, 1) + cbn(rd, d, 3) + cbn(d, d, 3) +
+           cbn(in, p, 1);
+  };
+  // Reduction module (stride 2): no 1x1 branch, max pool passes `in` channels through.
+  constexpr auto reduce = [cbn](index_t in, index_t r3, index_t b, index_t rd, index_t d) {
+    return cbn(in, r3, 1) + cbn(r3, b, 3) + cbn(in, rd, 1) + cbn(rd, d, 3) + cbn(d, d, 3);
+  };
+  constexpr index_t kExpected = cbn(3, 64, 7) + cbn(64, 64, 1) + cbn(64, 192, 3)
+                                + module(192, 64, 64, 64, 64, 96, 32)      // 3a -> 256
+                                + module(256, 64, 64, 96, 64, 96, 64)      // 3b -> 320
+                                + reduce(320, 128, 160, 64, 96)            // 3c -> 160+96+320 = 576
+                                + module(576, 224, 64, 96, 96, 128, 128)   // 4a -> 576
+                                + module(576, 192, 96, 128, 96, 128, 128)  // 4b -> 576
+                                + module(576, 160, 128, 160, 128, 160, 128)  // 4c -> 608
+                                + module(608, 96, 128, 192, 160, 192, 128)   // 4d -> 608
+                                + reduce(608, 128, 192, 192, 256)            // 4e -> 192+256+608 = 1056
+                                + module(1056, 352, 192, 320, 160, 224, 128)  // 5a -> 1024
+                                + module(1024, 352, 192, 320, 192, 224, 128)  // 5b -> 1024
+                                + Fc(1024, 1000);
+  EXPECT_EQ(b.params, kExpected);
+  EXPECT_LT(b.seconds, 5.0);
+}
+
+// Kaggle plankton ("bowl"): an anonymous layer[+1] chain, 3x40x40, 121 classes.
+// 40 -conv4,pad2-> 41 -pool3/2-> 20 -> 20 -> 20 -pool-> 10 -conv2-> 9 -conv3-> 7 -pool-> 3.
+TEST_F(CompatConfig, Bowl) {
+  const Built b = Build(kCompat + "bowl.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 121));
+  EXPECT_EQ(b.params, Conv(3, 48, 4) + Conv(48, 96, 3) + Conv(96, 96, 3) + Conv(96, 128, 2) + Conv(128, 128, 3) +
+                          Fc(128 * 3 * 3, 256) + Fc(256, 121));
+}
+
+// The prediction config: its net builds (task = pred_raw and the imgbin iterator are the
+// trainer's business). 48 -conv5/4,pad2-> 12 -pool-> 6 -conv3,pad2-> 8 -> 8 -pool-> 4.
+TEST_F(CompatConfig, Pred) {
+  const Built b = Build(kCompat + "pred.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 121));
+  EXPECT_EQ(b.params, Conv(3, 96, 5) + Conv(96, 128, 3) + Conv(128, 128, 3) + Fc(128 * 4 * 4, 512) +
+                          Fc(512, 512) + Fc(512, 121));
+}
+
+// Global keys that a layer declares are defaults for every layer (cxxnet's defcfg): bowl.conf
+// sets random_type = xavier and init_sigma = 0.01 outside netconfig.
+TEST_F(CompatConfig, GlobalLayerKeysBecomeDefaults) {
+  const auto nc = config::NetFromConfig(config::ParseConfigFile(kCompat + "bowl.conf"));
+  EXPECT_EQ(nc.spec.defaults, (std::vector<std::pair<std::string, std::string>>{
+                                  {"random_type", "xavier"}, {"init_sigma", "0.01"}}));
+}
+
+}  // namespace
+}  // namespace umbra
