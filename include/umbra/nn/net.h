@@ -183,6 +183,9 @@ class Net {
       if (e.shares >= 0) PushSharedGrad(i);
     }
   }
+  /// Reseeds the net's random numbers (dropout); the trainer does so per round, so that a
+  /// resumed run draws what an uninterrupted one would.
+  void SeedRandom(uint64_t seed) { rnd_.Seed(seed); }
   /// Sum of the loss layers' mean losses from the last Forward.
   double Loss() const {
     double s = 0;

@@ -50,6 +50,11 @@ class Trainer {
   Net<xpu, DType>& net() { return net_; }
   long updates() const { return updates_; }
   void set_updates(long n) { updates_ = n; }
+  /// Steps taken; with update_period > 1, gradients of steps since the last update are pending
+  /// in the weights' gradient buffers.
+  long steps() const { return steps_; }
+  void set_steps(long n) { steps_ = n; }
+  bool pending_gradients() const { return steps_ % update_period_ != 0; }
 
   /// Visits the updater state of every weight as "layer.tag:state" (sgd/nag: "momentum"; adam:
   /// "momentum", "second_moment") — with the weights and the update counter, what a model file

@@ -1,0 +1,113 @@
+// Checkpoints: a Trainer's weights, updater state and counters into a ModelFile and back
+// (model_file.h has the layout). Save/Restore give exact resumption: the weights, every updater
+// state tensor, the update and step counters, and gradients still being accumulated over
+// update_period. LoadWeights copies weights by name for finetuning and prediction.
+// Mismatches (a missing weight, another shape) are errors naming the file and the weight.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "umbra/nn/model_file.h"
+#include "umbra/nn/trainer.h"
+
+namespace umbra::nn {
+namespace detail {
+
+inline std::string ShapeText(const std::vector<int64_t>& s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
+  return r + ")";
+}
+
+template <typename xpu, typename DType>
+ModelTensor ToHost(const std::string& name, const Tensor<xpu, 2, DType>& t) {
+  TensorContainer<cpu, 2, float> h(t.shape_);
+  if constexpr (std::is_same_v<DType, float>) {
+    Copy(h.view(), t);
+  } else {
+    TensorContainer<cpu, 2, DType> tmp(t.shape_);
+    Copy(tmp.view(), t);
+    for (index_t i = 0; i < h.Size(); ++i) h.dptr_[i] = float(tmp.dptr_[i]);
+  }
+  ModelTensor m{name, {t.size(0), t.size(1)}, std::vector<float>(h.dptr_, h.dptr_ + h.Size())};
+  return m;
+}
+template <typename xpu, typename DType>
+void FromHost(const ModelTensor& m, Tensor<xpu, 2, DType> t, const std::string& file) {
+  // Weights are stored as 2-D (rows, cols) views; a file from another layout of the same size
+  // is still a mismatch: the shape must be equal.
+  const bool same = m.shape.size() == 2 && m.shape[0] == t.size(0) && m.shape[1] == t.size(1);
+  UMBRA_CHECK(same, "model file '", file, "': '", m.name, "' has shape ", ShapeText(m.shape),
+              " but the network's is (", t.size(0), ",", t.size(1), ")");
+  TensorContainer<cpu, 2, DType> h(t.shape_);
+  for (index_t i = 0; i < h.Size(); ++i) h.dptr_[i] = DType(m.data[i]);
+  Copy(t, h.view());
+}
+
+}  // namespace detail
+
+/// Everything needed to continue training exactly.
+template <typename xpu, typename DType>
+ModelFile SaveCheckpoint(Trainer<xpu, DType>& tr, const std::string& net_text) {
+  ModelFile m;
+  m.net = net_text;
+  m.meta["updates"] = std::to_string(tr.updates());
+  m.meta["steps"] = std::to_string(tr.steps());
+  const bool pending = tr.pending_gradients();
+  tr.net().VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
+    m.tensors.push_back(detail::ToHost(name, w));
+    if (pending && name.find(".moving_") == std::string::npos) m.tensors.push_back(detail::ToHost(name + ":grad", g));
+  });
+  tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType> s) {
+    m.tensors.push_back(detail::ToHost(name, s));
+  });
+  return m;
+}
+
+/// Restores a checkpoint into a trainer built from the same network: every weight and state
+/// tensor must be present with the same shape, and the file may hold nothing the net lacks.
+template <typename xpu, typename DType>
+void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
+  std::set<std::string> used;
+  auto take = [&](const std::string& name, Tensor<xpu, 2, DType> t) {
+    const ModelTensor* mt = m.Find(name);
+    UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'");
+    detail::FromHost(*mt, t, file);
+    used.insert(name);
+  };
+  const long steps = std::stol(m.meta.count("steps") ? m.meta.at("steps") : "0");
+  tr.set_steps(steps);
+  tr.set_updates(std::stol(m.meta.count("updates") ? m.meta.at("updates") : "0"));
+  const bool pending = tr.pending_gradients();
+  tr.net().VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
+    take(name, w);
+    if (pending && name.find(".moving_") == std::string::npos) take(name + ":grad", g);
+  });
+  tr.VisitUpdaterState(take);
+  for (auto& t : m.tensors)
+    UMBRA_CHECK(used.count(t.name), "model file '", file, "' does not match the network: '", t.name,
+                "' is not in the network of the config");
+}
+
+/// Copies weights by name (finetune, pred): those with the same name and shape are copied;
+/// returns the names copied. With `strict`, every net weight must be found (prediction).
+template <typename xpu, typename DType>
+std::vector<std::string> LoadWeights(Net<xpu, DType>& net, const ModelFile& m, const std::string& file,
+                                     bool strict) {
+  std::vector<std::string> copied;
+  net.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType>) {
+    const ModelTensor* mt = m.Find(name);
+    if (!mt) {
+      UMBRA_CHECK(!strict, "model file '", file, "' does not match the network: it has no '", name, "'");
+      return;
+    }
+    const bool fits = mt->shape.size() == 2 && mt->shape[0] == w.size(0) && mt->shape[1] == w.size(1);
+    if (!fits && !strict) return;
+    detail::FromHost(*mt, w, file);
+    copied.push_back(name);
+  });
+  return copied;
+}
+
+}  // namespace umbra::nn

@@ -1,0 +1,174 @@
+// Model file container (model_file.h): encode/decode and the atomic write.
+#include "umbra/nn/model_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "umbra/logging.h"
+
+namespace umbra::nn {
+namespace {
+
+constexpr char kMagic[8] = {'U', 'M', 'B', 'R', 'A', 'M', 'D', 'L'};
+constexpr char kEnd[4] = {'U', 'E', 'N', 'D'};
+constexpr size_t kPrefix = 24, kTrailer = 8, kAlign = 64;
+
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+void PutU32(std::string* s, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) (*s)[at + i] = char(v >> (8 * i) & 0xff);
+}
+void PutU64(std::string* s, size_t at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) (*s)[at + i] = char(v >> (8 * i) & 0xff);
+}
+uint64_t GetLE(const std::string& s, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t(uint8_t(s[at + i])) << (8 * i);
+  return v;
+}
+uint32_t Crc(const std::string& s, size_t n) {
+  // zlib's crc32 takes uInt lengths: feed large files in pieces.
+  uLong c = crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < n; at += 1u << 30)
+    c = crc32(c, reinterpret_cast<const Bytef*>(s.data() + at), uInt(std::min<size_t>(n - at, 1u << 30)));
+  return uint32_t(c);
+}
+
+}  // namespace
+
+const ModelTensor* ModelFile::Find(const std::string& name) const {
+  for (auto& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::string EncodeModelFile(const ModelFile& m) {
+  nlohmann::json tensors = nlohmann::json::array();
+  size_t offset = 0;
+  for (auto& t : m.tensors) {
+    int64_t count = 1;
+    for (int64_t d : t.shape) count *= d;
+    UMBRA_CHECK(count == int64_t(t.data.size()), "model tensor '", t.name, "': shape holds ", count,
+                " values but ", t.data.size(), " are given");
+    tensors.push_back({{"name", t.name}, {"dtype", "float32"}, {"shape", t.shape}, {"offset", offset},
+                       {"nbytes", t.data.size() * sizeof(float)}});
+    offset = AlignUp(offset + t.data.size() * sizeof(float));
+  }
+  // data_offset depends on the header's own length: fix it by iterating until it is stable.
+  nlohmann::json head = {{"version", ModelFile::kVersion}, {"net", m.net}, {"meta", m.meta},
+                         {"tensors", tensors}, {"data_offset", 0}};
+  size_t data_offset = 0;
+  std::string text;
+  for (;;) {
+    head["data_offset"] = data_offset;
+    text = head.dump();
+    const size_t want = AlignUp(kPrefix + text.size());
+    if (want == data_offset) break;
+    data_offset = want;
+  }
+  std::string out(data_offset + offset + kTrailer, '\0');
+  std::memcpy(out.data(), kMagic, 8);
+  PutU32(&out, 8, ModelFile::kVersion);
+  PutU64(&out, 16, text.size());
+  std::memcpy(out.data() + kPrefix, text.data(), text.size());
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    const auto& t = m.tensors[i];
+    // float32 little-endian on disk: the host is little-endian (x86-64, aarch64).
+    std::memcpy(out.data() + data_offset + tensors[i]["offset"].get<size_t>(), t.data.data(),
+                t.data.size() * sizeof(float));
+  }
+  const size_t body = out.size() - kTrailer;
+  PutU32(&out, body, Crc(out, body));
+  std::memcpy(out.data() + body + 4, kEnd, 4);
+  return out;
+}
+
+ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
+  UMBRA_CHECK(b.size() >= kPrefix + kTrailer, "model file '", what, "' is truncated (", b.size(), " bytes)");
+  UMBRA_CHECK(std::memcmp(b.data(), kMagic, 8) == 0, "'", what, "' is not an umbra model file (bad magic)");
+  const uint64_t version = GetLE(b, 8, 4);
+  UMBRA_CHECK(version == ModelFile::kVersion, "model file '", what, "' has format version ", version,
+              "; this umbra reads version ", ModelFile::kVersion);
+  const size_t body = b.size() - kTrailer;
+  UMBRA_CHECK(std::memcmp(b.data() + body + 4, kEnd, 4) == 0, "model file '", what,
+              "' is truncated (no end marker; ", b.size(), " bytes)");
+  const uint32_t crc = uint32_t(GetLE(b, body, 4));
+  UMBRA_CHECK(crc == Crc(b, body), "model file '", what, "' is corrupt (checksum mismatch)");
+  const uint64_t hlen = GetLE(b, 16, 8);
+  UMBRA_CHECK(hlen <= body - kPrefix, "model file '", what, "' is corrupt (header length ", hlen, ")");
+  ModelFile m;
+  try {
+    const auto head = nlohmann::json::parse(b.begin() + kPrefix, b.begin() + kPrefix + hlen);
+    m.net = head.at("net").get<std::string>();
+    m.meta = head.at("meta").get<std::map<std::string, std::string>>();
+    const uint64_t data_offset = head.at("data_offset").get<uint64_t>();
+    UMBRA_CHECK(data_offset >= kPrefix + hlen && data_offset <= body, "model file '", what,
+                "' is corrupt (data offset ", data_offset, ")");
+    for (auto& t : head.at("tensors")) {
+      ModelTensor mt;
+      mt.name = t.at("name").get<std::string>();
+      UMBRA_CHECK(t.at("dtype").get<std::string>() == "float32", "model file '", what, "': tensor '", mt.name,
+                  "' has dtype ", t.at("dtype").dump(), "; only float32 is read");
+      mt.shape = t.at("shape").get<std::vector<int64_t>>();
+      uint64_t count = 1;
+      for (int64_t d : mt.shape) {
+        UMBRA_CHECK(d >= 0 && (d == 0 || count <= body / uint64_t(d)), "model file '", what, "': tensor '",
+                    mt.name, "' has a bad shape");
+        count *= uint64_t(d);
+      }
+      const uint64_t off = t.at("offset").get<uint64_t>(), nbytes = t.at("nbytes").get<uint64_t>();
+      UMBRA_CHECK(nbytes == count * sizeof(float) && off <= body - data_offset &&
+                      nbytes <= body - data_offset - off,
+                  "model file '", what, "': tensor '", mt.name, "' does not fit the data section");
+      mt.data.resize(count);
+      std::memcpy(mt.data.data(), b.data() + data_offset + off, nbytes);
+      UMBRA_CHECK(!m.Find(mt.name), "model file '", what, "': tensor '", mt.name, "' appears twice");
+      m.tensors.push_back(std::move(mt));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    UMBRA_THROW("model file '", what, "' has a malformed header: ", e.what());
+  }
+  return m;
+}
+
+void WriteModelFile(const std::string& path, const ModelFile& m) {
+  const std::string bytes = EncodeModelFile(m);
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  UMBRA_CHECK(fd >= 0, "cannot write model file '", tmp, "': ", std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const std::string why = std::strerror(errno);
+      close(fd);
+      unlink(tmp.c_str());
+      UMBRA_THROW("cannot write model file '", tmp, "': ", why, " (the previous '", path, "' is untouched)");
+    }
+    done += size_t(w);
+  }
+  const bool ok = fsync(fd) == 0;
+  close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    unlink(tmp.c_str());
+    UMBRA_THROW("cannot write model file '", path, "': ", why);
+  }
+}
+
+ModelFile ReadModelFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  UMBRA_CHECK(in, "cannot open model file '", path, "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return DecodeModelFile(ss.str(), path);
+}
+
+}  // namespace umbra::nn

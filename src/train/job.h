@@ -1,0 +1,57 @@
+// A cxxnet config file read as a job for the umbra CLI: globals (last value wins, each with its
+// file:line), the metric list, iterator blocks (data/eval/pred) built into DataIterators, and the
+// network. Tasks (train_task.cc, predict_task.cc) run a Job; progress.h prints and logs rounds.
+// Keys: cxxnet's, listed in kTrainerKeys; unknown globals are warnings naming file:line.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "umbra/config/netconfig.h"
+#include "umbra/io/iterator.h"
+
+namespace umbra::train {
+
+struct IterBlock {
+  std::string role;  // data, eval or pred
+  std::string name;  // cxxnet's block name: train, test, or the pred output file
+  std::string where;
+  std::unique_ptr<io::DataIterator> it;
+};
+
+struct MetricSpec {
+  std::string name;          // error, logloss, rmse, rec@N
+  std::string node;          // the node evaluated; empty: the net's output
+  std::string label_field;   // "label" (the only label field of umbra's iterators)
+};
+
+struct Job {
+  std::vector<config::Entry> entries;
+  std::map<std::string, config::Entry> global;
+  std::vector<MetricSpec> metrics;
+  std::vector<IterBlock> iters;
+  config::NetConfig net;
+  std::string net_text;  // the netconfig section and input_shape, as written
+
+  /// The global value of `key`, or `dflt`.
+  std::string Get(const std::string& key, const std::string& dflt) const;
+  long GetInt(const std::string& key, long dflt) const;
+  /// "file:line" of a global key, or "<default>".
+  std::string Where(const std::string& key) const;
+  /// The first iterator block with this role, or nullptr.
+  IterBlock* Find(const std::string& role);
+};
+
+/// Reads the config and the command-line pairs (later wins), builds iterators and the network
+/// description. Iterators get every global key they declare (cxxnet passed globals down), then
+/// their block's keys, then `block:key` pairs from the command line.
+Job LoadJob(const std::string& path, const std::vector<std::string>& overrides);
+
+/// The tasks; each returns the process exit code.
+int RunTrain(Job& job);    // task = train | finetune
+int RunPredict(Job& job);  // task = pred | pred_raw | extract
+int RunGetWeight(Job& job);
+
+}  // namespace umbra::train

@@ -1,0 +1,77 @@
+// Progress display and the JSON round log (progress.h).
+#include "src/train/progress.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "umbra/logging.h"
+
+namespace umbra::train {
+
+Progress::Progress(bool silent, long print_step, const std::string& log_path)
+    : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
+  if (!log_path.empty()) {
+    log_ = std::fopen(log_path.c_str(), "a");
+    UMBRA_CHECK(log_, "cannot open the training log '", log_path, "' for writing");
+  }
+}
+Progress::~Progress() {
+  if (log_) std::fclose(log_);
+}
+double Progress::Seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+void Progress::StartRound(int round) {
+  round_ = round;
+  batches_ = instances_ = 0;
+  start_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
+void Progress::Batch(long instances, const Figures& running) {
+  instances_ = instances;
+  ++batches_;
+  if (silent_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (tty_ ? now - last_draw_ < std::chrono::milliseconds(200) : batches_ % print_step_ != 0) return;
+  last_draw_ = now;
+  std::string line = "[" + std::to_string(round_) + "] ";
+  if (last_round_instances_ > 0) {
+    // The length of a round is known from the previous one: draw a bar.
+    const double f = std::min(1.0, double(instances) / double(last_round_instances_));
+    const int width = 30, full = int(f * width);
+    line += "[" + std::string(full, '=') + (full < width ? ">" : "") + std::string(width - std::min(width, full + 1), ' ') + "] ";
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%ld img, %.0f img/s", instances, instances / std::max(1e-9, Seconds()));
+  line += buf;
+  for (auto& [k, v] : running) {
+    std::snprintf(buf, sizeof buf, "  %s %.4g", k.c_str(), v);
+    line += buf;
+  }
+  if (tty_) std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  else std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+void Progress::EndRound(const Figures& results, const Figures& extra) {
+  const double secs = Seconds();
+  last_round_instances_ = instances_;
+  if (tty_ && !silent_) std::fprintf(stderr, "\r\033[K");
+  std::printf("[%d]", round_);
+  for (auto& [k, v] : results) std::printf("\t%s:%g", k.c_str(), v);
+  std::printf("\n");
+  std::fflush(stdout);
+  if (!silent_)
+    std::fprintf(stderr, "round %d: %.1f s, %.0f img/s\n", round_, secs, instances_ / std::max(1e-9, secs));
+  if (log_) {
+    nlohmann::json j = {{"round", round_}, {"seconds", secs}, {"images", instances_},
+                        {"img_per_s", instances_ / std::max(1e-9, secs)}};
+    for (auto& [k, v] : results) j[k] = v;
+    for (auto& [k, v] : extra) j[k] = v;
+    std::fprintf(log_, "%s\n", j.dump().c_str());
+    std::fflush(log_);
+  }
+}
+
+}  // namespace umbra::train

@@ -1,0 +1,37 @@
+// What a training run shows and records: on a terminal a progress line redrawn in place (a bar
+// once the round length is known, images/s, running metrics); otherwise a plain line every
+// print_step batches; after each round cxxnet's line on stdout ("[3]\ttrain-error:0.1\t
+// test-error:0.12") and one JSON object per round in the log file (for plots).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace umbra::train {
+
+using Figures = std::vector<std::pair<std::string, double>>;
+
+class Progress {
+ public:
+  /// `log_path` empty: no JSON log. The log is appended to (a resumed run continues it).
+  Progress(bool silent, long print_step, const std::string& log_path);
+  ~Progress();
+  void StartRound(int round);
+  /// After each batch: instances so far this round and running figures.
+  void Batch(long instances, const Figures& running);
+  /// Ends the round: the cxxnet line on stdout, and a JSON line with `extra` fields.
+  void EndRound(const Figures& results, const Figures& extra);
+
+ private:
+  double Seconds() const;
+  bool silent_, tty_;
+  long print_step_, batches_ = 0, instances_ = 0, last_round_instances_ = 0;
+  int round_ = 0;
+  std::FILE* log_ = nullptr;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace umbra::train

@@ -1,0 +1,164 @@
+// Model files: the container round-trips, refuses every truncation and corruption with a clear
+// error, writes atomically; checkpoints restore a trainer exactly (with update_period and
+// pending gradients), and a model of another network is refused naming the weight.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+
+#include "harness/layer_check.h"
+#include "umbra/nn/checkpoint.h"
+
+namespace umbra {
+namespace {
+using nn::LayerSpec;
+
+nn::NetSpec Spec(index_t hidden = 5) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 1, 1, 6);
+  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", std::to_string(hidden)}}},
+              LayerSpec{"batch_norm", "bn", {"h"}, {"hb"}, {}},
+              LayerSpec{"tanh", "t", {"hb"}, {"hb"}, {}},
+              LayerSpec{"fullc", "fc2", {"hb"}, {"o"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  return s;
+}
+struct Batch {
+  TensorContainer<cpu, 4> x{Shape4(4, 1, 1, 6)};
+  TensorContainer<cpu, 2> y{Shape2(4, 1)};
+  explicit Batch(uint64_t seed) {
+    Random<cpu> r(seed);
+    r.SampleUniform(&x);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + seed) % 3);
+  }
+};
+nn::ModelFile Sample() {
+  nn::ModelFile m;
+  m.net = "netconfig = start\nlayer[0->1] = fullc:fc1\nnetconfig = end\n";
+  m.meta["round"] = "7";
+  m.tensors.push_back({"fc1.wmat", {2, 3}, {1, 2, 3, 4, 5, 6}});
+  m.tensors.push_back({"fc1.bias", {1, 3}, {-1, 0.5f, 1e-30f}});
+  m.tensors.push_back({"empty", {0, 4}, {}});
+  return m;
+}
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("umbra_mf_" + std::to_string(getpid()) + "_" + name)).string();
+}
+
+TEST(ModelFile, RoundTripsEverything) {
+  const nn::ModelFile m = Sample();
+  const std::string bytes = nn::EncodeModelFile(m);
+  EXPECT_EQ(bytes.substr(0, 8), "UMBRAMDL");
+  EXPECT_EQ(bytes.substr(bytes.size() - 4), "UEND");
+  const nn::ModelFile r = nn::DecodeModelFile(bytes, "mem");
+  EXPECT_EQ(r.net, m.net);
+  EXPECT_EQ(r.meta, m.meta);
+  ASSERT_EQ(r.tensors.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(r.tensors[i].name, m.tensors[i].name);
+    EXPECT_EQ(r.tensors[i].shape, m.tensors[i].shape);
+    EXPECT_EQ(r.tensors[i].data, m.tensors[i].data);
+  }
+}
+
+TEST(ModelFile, RefusesEveryTruncation) {
+  const std::string bytes = nn::EncodeModelFile(Sample());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    try {
+      nn::DecodeModelFile(bytes.substr(0, n), "cut.model");
+      ADD_FAILURE() << "a file cut to " << n << " of " << bytes.size() << " bytes was accepted";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("cut.model")) << n;
+    }
+  }
+}
+
+TEST(ModelFile, RefusesCorruptionAndOtherFiles) {
+  const std::string bytes = nn::EncodeModelFile(Sample());
+  // Every single flipped byte is caught: magic, version, header, data or checksum.
+  for (size_t at = 0; at < bytes.size(); at += 7) {
+    std::string bad = bytes;
+    bad[at] = char(bad[at] ^ 0x5a);
+    EXPECT_THROW(nn::DecodeModelFile(bad, "bad.model"), Error) << at;
+  }
+  std::string data_flip = bytes;
+  data_flip[bytes.size() - 12] ^= 1;
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(data_flip, "x.model"); }), ::testing::HasSubstr("corrupt (checksum mismatch)"));
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(std::string(100, 'a'), "x.model"); }), ::testing::HasSubstr("not an umbra model file"));
+  std::string v2 = bytes;
+  v2[8] = 2;
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(v2, "x.model"); }), ::testing::HasSubstr("format version 2"));
+  EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile(TempPath("missing")); }), ::testing::HasSubstr("cannot open model file"));
+}
+
+TEST(ModelFile, WritesAtomicallyAndKeepsTheOldFileOnFailure) {
+  const std::string path = TempPath("atomic.model");
+  nn::WriteModelFile(path, Sample());
+  nn::ModelFile m2 = Sample();
+  m2.meta["round"] = "8";
+  nn::WriteModelFile(path, m2);
+  EXPECT_EQ(nn::ReadModelFile(path).meta.at("round"), "8");
+  for (auto& f : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    EXPECT_EQ(f.path().string().find(path + ".tmp"), std::string::npos) << "temporary file left behind";
+  // A write that cannot happen (no such folder) is an error naming the file.
+  EXPECT_THAT(test::ErrorOf([&] { nn::WriteModelFile(TempPath("no/such/dir/x.model"), Sample()); }), ::testing::HasSubstr("cannot write model file"));
+  // An unencodable model (shape and data disagree) fails before the old file is touched.
+  nn::ModelFile bad = Sample();
+  bad.tensors[0].shape = {5, 5};
+  EXPECT_THAT(test::ErrorOf([&] { nn::WriteModelFile(path, bad); }), ::testing::HasSubstr("shape holds 25 values but 6 are given"));
+  EXPECT_EQ(nn::ReadModelFile(path).meta.at("round"), "8");
+  std::filesystem::remove(path);
+}
+
+TEST(Checkpoint, RestoresATrainerExactlyWithPendingGradients) {
+  for (int period : {1, 2}) {
+    SCOPED_TRACE(period);
+    nn::UpdaterSettings us;
+    us.Set("updater", "adam");
+    us.Set("lr", "0.05");
+    nn::Trainer<cpu> a(Spec(), us, period);
+    for (uint64_t i = 0; i < 3; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
+    // Through bytes, as a file would.
+    const nn::ModelFile saved = nn::DecodeModelFile(nn::EncodeModelFile(nn::SaveCheckpoint(a, "net")), "mem");
+    EXPECT_EQ(saved.Find("fc1.wmat:grad") != nullptr, period == 2);
+    EXPECT_NE(saved.Find("bn.moving_mean"), nullptr);
+    for (uint64_t i = 3; i < 7; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
+
+    nn::NetSpec other = Spec();
+    other.seed = 1234;
+    nn::Trainer<cpu> b(other, us, period);
+    nn::RestoreCheckpoint(b, saved, "mem");
+    EXPECT_EQ(b.steps(), 3);
+    for (uint64_t i = 3; i < 7; ++i) b.Step(Batch(i).x.view(), Batch(i).y.view());
+    const nn::ModelFile fa = nn::SaveCheckpoint(a, "net"), fb = nn::SaveCheckpoint(b, "net");
+    ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+    for (size_t k = 0; k < fa.tensors.size(); ++k) {
+      EXPECT_EQ(fa.tensors[k].name, fb.tensors[k].name);
+      EXPECT_EQ(fa.tensors[k].data, fb.tensors[k].data) << fa.tensors[k].name << " differs after resuming";
+    }
+  }
+}
+
+TEST(Checkpoint, RefusesAnotherNetworkNamingTheWeight) {
+  nn::UpdaterSettings us;
+  nn::Trainer<cpu> a(Spec(5), us), b(Spec(7), us);
+  const nn::ModelFile m = nn::SaveCheckpoint(a, "net");
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(b, m, "a.model"); }), ::testing::HasSubstr("'fc1.wmat' has shape (5,6)"));
+  nn::ModelFile extra = m;
+  extra.tensors.push_back({"fc9.wmat", {1, 1}, {0}});
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(a, extra, "a.model"); }), ::testing::HasSubstr("'fc9.wmat' is not in the network"));
+  nn::ModelFile missing = m;
+  missing.tensors.erase(missing.tensors.begin());
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(a, missing, "a.model"); }), ::testing::HasSubstr("it has no 'fc1.wmat'"));
+  // Finetuning copies what fits by name and shape and leaves the rest.
+  const auto copied = nn::LoadWeights(b.net(), m, "a.model", false);
+  EXPECT_EQ(std::find(copied.begin(), copied.end(), "fc1.wmat"), copied.end());
+  EXPECT_NE(std::find(copied.begin(), copied.end(), "fc2.bias"), copied.end());
+  EXPECT_THAT(test::ErrorOf([&] { nn::LoadWeights(b.net(), m, "a.model", true); }), ::testing::HasSubstr("has shape (5,6)"));
+}
+
+}  // namespace
+}  // namespace umbra
