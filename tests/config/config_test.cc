@@ -72,23 +72,152 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_NE(err("input_shape = 1,8\n").find("e.conf:1: input_shape must be c,h,w"), std::string::npos);
 }
 
-// cxxnet's own MNIST configs build their networks with hand-computed parameter counts.
-TEST(NetConfig, CxxnetMnistConfigs) {
-  const std::string dir = std::string(UMBRA_SHARED_DIR) + "/compat/cxxnet/";
-  if (!std::filesystem::exists(dir + "MNIST.conf")) GTEST_SKIP() << "no " << dir;
-  {
-    const auto nc = config::NetFromConfig(config::ParseConfigFile(dir + "MNIST_CONV.conf"));
-    nn::Net<cpu> net(nc.spec);
-    EXPECT_EQ(net.Output().shape, Shape4(100, 1, 1, 10));
-    // conv 3x3x1 -> 32 (+bias); pool 14 -> 7 (ceil: (14-3+1)/2+1 = 7); fc 32*7*7 -> 100 -> 10.
-    EXPECT_EQ(net.NumParams(), (9 * 32 + 32) + (32 * 7 * 7 * 100 + 100) + (100 * 10 + 10));
-  }
-  {
-    const auto nc = config::NetFromConfig(config::ParseConfigFile(dir + "MNIST.conf"));
-    nn::Net<cpu> net(nc.spec);
-    EXPECT_EQ(net.Output().shape[3], 10);
-    EXPECT_EQ(net.NumParams(), (784 * 100 + 100) + (100 * 10 + 10));
-  }
+// Builds the net of a config text (batch 2); `*out` receives the NetConfig.
+index_t Params(const std::string& text, Shape<4>* out_shape = nullptr) {
+  auto nc = config::NetFromConfig(ParseConfig(text, "n.conf"), 2);
+  nn::Net<cpu> net(nc.spec);
+  if (out_shape) *out_shape = net.Output().shape;
+  return net.NumParams();
+}
+std::string NetError(const std::string& text) {
+  return test::ErrorOf([&] { Params(text); });
+}
+bool Has(const std::string& msg, const std::string& part) {
+  if (msg.find(part) != std::string::npos) return true;
+  ADD_FAILURE() << "'" << part << "' not in: " << msg;
+  return false;
+}
+
+// cxxnet's share[name]: the layer applied again with the same weights, counted once.
+TEST(NetConfig, ShareLayers) {
+  const std::string text =
+      "input_shape = 1,1,4\nnetconfig = start\n"
+      "layer[0->1] = fullc:fc1\n  nhidden = 4\n"
+      "layer[1->2] = share[fc1]\n"
+      "layer[2->3] = share[fc1]:again\n"
+      "layer[3->3] = softmax\nnetconfig = end\n";
+  const auto nc = config::NetFromConfig(ParseConfig(text, "s.conf"));
+  ASSERT_EQ(nc.spec.layers.size(), 4u);
+  EXPECT_EQ(nc.spec.layers[1].type, "share");
+  EXPECT_EQ(nc.spec.layers[1].params, (std::vector<std::pair<std::string, std::string>>{{"source", "fc1"}}));
+  EXPECT_EQ(nc.spec.layers[2].name, "again");
+  Shape<4> out;
+  EXPECT_EQ(Params(text, &out), 4 * 4 + 4);
+  EXPECT_EQ(out, Shape4(2, 1, 1, 4));
+
+  const std::string head = "input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = fullc:fc1\n  nhidden = 4\n";
+  Has(NetError(head + "layer[1->2] = share[fc2]\nnetconfig = end\n"), "n.conf:5: share[fc2]: no earlier layer is named 'fc2'");
+  Has(NetError(head + "layer[1->2] = share\nnetconfig = end\n"), "n.conf:5: a share layer names the layer");
+  Has(NetError(head + "layer[1->2] = share[fc1]\n  nhidden = 3\nnetconfig = end\n"),
+      "n.conf:6: key 'nhidden' on share layer 'share_1': a share layer uses the keys of the layer it shares ('fc1')");
+}
+
+// Outside netconfig: updater keys (with wmat:/bias:/lr: prefixes) go to the updater, keys a layer
+// declares become defaults of every layer, iterator blocks and the trainer's keys
+// (metric[label,node], dev, task...) are skipped without complaint.
+TEST(NetConfig, GlobalKeys) {
+  const std::string text =
+      "data = train\niter = mnist\n  nhidden = 7\n  shuffle = 1\niter = threadbuffer\niter = end\n"
+      "pred = out.txt\niter = imgbin\n  image_bin = x.bin\niter = end\n"
+      "metric[label,fc1] = error\nmetric[label] = rec@1\ndev = gpu:0-3\ntask = pred_raw\n"
+      "wmat:lr = 0.1\nbias:wd = 0\nlr:schedule = expdecay\neta = 0.5\n"
+      "random_type = xavier\ninit_sigma = 0.5\ndev = cpu\n"
+      "netconfig = start\nlayer[0->1] = fullc:fc1\n  nhidden = 3\nnetconfig = end\n"
+      "input_shape = 1,1,4\nbatch_size = 8\n";
+  const auto nc = config::NetFromConfig(ParseConfig(text, "g.conf"));
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(nc.updater, (KV{{"wmat:lr", "0.1"}, {"bias:wd", "0"}, {"lr:schedule", "expdecay"}, {"lr", "0.5"}}));
+  EXPECT_EQ(nc.spec.defaults, (KV{{"random_type", "xavier"}, {"init_sigma", "0.5"}}));
+  EXPECT_EQ(nc.spec.input_shape, Shape4(8, 1, 1, 4));  // globals after netconfig count too
+  Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("init_sigma = -1\n", "g.conf")); }), "g.conf:1: ");
+  Has(test::ErrorOf([] {
+        config::NetFromConfig(ParseConfig("data = train\niter = mnist\nnetconfig = start\n", "g.conf"));
+      }),
+      "g.conf:3: netconfig inside the iterator block opened at g.conf:1 (missing 'iter = end')");
+}
+
+// Keys of a layer: declared ones (ngroup, random_type, ...), repeated ones (the last wins),
+// per-layer updater keys; bad values and unsupported forms name file:line.
+TEST(NetConfig, LayerKeys) {
+  const std::string text =
+      "input_shape = 4,5,5\nnetconfig = start\n"
+      "layer[0->1] = conv:cv\n  nchannel = 6\n  kernel_size = 3\n  ngroup = 2\n  random_type = xavier\n"
+      "  no_bias = 1\n  lr = 0.3\n  lr:schedule = constant\n"
+      "layer[1->2] = flatten\n"
+      "layer[2->3] = fullc:fc\n  nhidden = 3\n  nhidden = 5\n"
+      "netconfig = end\n";
+  const auto nc = config::NetFromConfig(ParseConfig(text, "k.conf"));
+  EXPECT_EQ(nc.updater, (std::vector<std::pair<std::string, std::string>>{{"cv:lr", "0.3"},
+                                                                          {"cv:lr:schedule", "constant"}}));
+  Shape<4> out;
+  // conv: 6 outputs x (4 / 2 groups) inputs x 3x3, no bias; 3x3 output; fullc 6*3*3 -> 5.
+  EXPECT_EQ(Params(text, &out), 6 * 2 * 9 + (6 * 9 * 5 + 5));
+  EXPECT_EQ(out, Shape4(2, 1, 1, 5));
+
+  const std::string head = "input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = fullc:fc1\n  nhidden = 4\n";
+  Has(NetError(head + "  wmat:lr = 0.1\nnetconfig = end\n"),
+      "n.conf:5: 'wmat:lr' inside layer 'fc1': weight-tag updater keys (wmat:, bias:) are supported globally");
+  Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "n.conf:5: ");
+  Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "nhidden");
+  Has(NetError(head + "layer[1->1] = dropout\n  threshold = 2\nnetconfig = end\n"), "n.conf:6: ");
+}
+
+// layer[+1] chains, 1 -> 4 split, several pooling scales, 4-input concat (kaiming.conf's form),
+// ch_concat (Inception-BN's), dotted node names, extra data nodes.
+TEST(NetConfig, GraphForms) {
+  const std::string text =
+      "input_shape = 2,6,6\nnetconfig = start\n"
+      "layer[+1] = relu\n"
+      "layer[+1:a] = conv\n  nchannel = 3\n  kernel_size = 1\n"
+      "layer[a->b.1,b.2,b.3,b.4] = split\n"
+      "layer[b.1->p1] = max_pooling\n  kernel_size = 1\n"
+      "layer[b.2->p2] = max_pooling\n  kernel_size = 2\n  stride = 2\n"
+      "layer[b.3->p3] = max_pooling\n  kernel_size = 3\n  stride = 3\n"
+      "layer[b.4->p4] = max_pooling\n  kernel_size = 6\n  stride = 6\n"
+      "layer[p1->f1] = flatten\nlayer[p2->f2] = flatten\nlayer[p3->f3] = flatten\nlayer[p4->f4] = flatten\n"
+      "layer[f1,f2,f3,f4->c] = concat\n"
+      "layer[+1] = fullc\n  nhidden = 2\n"
+      "layer[+0] = softmax\n"
+      "netconfig = end\n";
+  Shape<4> out;
+  // conv 2 -> 3 channels 1x1 with bias; concat of 3 x (36 + 9 + 4 + 1) = 150 -> fullc 2.
+  EXPECT_EQ(Params(text, &out), (2 * 3 + 3) + (150 * 2 + 2));
+  EXPECT_EQ(out, Shape4(2, 1, 1, 2));
+  const auto nc = config::NetFromConfig(ParseConfig(text, "g.conf"));
+  EXPECT_EQ(nc.spec.layers[0].out, std::vector<std::string>{"1"});
+  EXPECT_EQ(nc.spec.layers.back().out, std::vector<std::string>{"2'"});  // [+0] softmax: a fresh node
+
+  EXPECT_EQ(Params("input_shape = 2,3,3\nnetconfig = start\n"
+                   "layer[0->x.0,x.1] = split\nlayer[x.0->y] = relu\n"
+                   "layer[y,x.1->z] = ch_concat\nnetconfig = end\n",
+                   &out),
+            0);
+  EXPECT_EQ(out, Shape4(2, 4, 3, 3));
+
+  // cxxnet's extra data nodes in_1, in_2, ... (declared anywhere in the file).
+  EXPECT_EQ(Params("netconfig = start\nlayer[0,in_1->c] = concat\nnetconfig = end\n"
+                   "input_shape = 1,1,4\nextra_data_num = 1\nextra_data_shape[0] = 1,1,3\n",
+                   &out),
+            0);
+  EXPECT_EQ(out, Shape4(2, 1, 1, 7));
+
+  const std::string split = "input_shape = 1,1,4\nnetconfig = start\nlayer[0->a,b] = split\n";
+  Has(NetError(split + "layer[+1] = relu\nnetconfig = end\n"),
+      "n.conf:4: layer[+1] follows a layer with several outputs; name the input: layer[in->out]");
+  Has(NetError(split + "layer[c->d] = relu\nnetconfig = end\n"),
+      "n.conf:4: layer[c->d]: input node 'c' is not the output of an earlier layer");
+  Has(NetError(split + "layer[a->b] = relu\nnetconfig = end\n"), "n.conf:4: layer[a->b]: node 'b' is already produced");
+  Has(NetError(split + "layer[a->c] = relu:r\nlayer[b->d] = relu:r\nnetconfig = end\n"),
+      "n.conf:5: layer name 'r' is already used at n.conf:4");
+  Has(NetError(split + "layer[+1:] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer[+1:]");
+  Has(NetError(split + "layer[] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer declaration");
+  // Shapes are checked by the net and the message names the layer.
+  Has(NetError("input_shape = 1,2,2\nnetconfig = start\nlayer[0->a,b] = split\nlayer[a->c] = flatten\n"
+               "layer[b,c->d] = eltwise_sum:sum\nnetconfig = end\n"),
+      "layer 'sum' (eltwise_sum): input 1 has shape");
+  Has(NetError("netconfig = start\nlayer[0->1] = relu\nnetconfig = end\ninput_shape = 1,1,1\n"
+               "extra_data_num = 2\nextra_data_shape[0] = 1,1,1\n"),
+      "extra_data_num = 2 but 1 extra_data_shape");
 }
 
 }  // namespace
