@@ -1,6 +1,6 @@
-// The cxxnet config parser: every syntax form, every error with file:line, and the netconfig
-// sections of cxxnet's own example configs (../shared/compat/cxxnet) building their networks.
-#include <filesystem>
+// The cxxnet config parser and netconfig: every syntax form cxxnet's configs use, on small
+// texts, and every error with file:line (shape errors: with the layer's name). Whole networks
+// from real config files are built in netbuild_test.cc.
 
 #include "harness/tensor_util.h"
 #include "umbra/config/netconfig.h"
