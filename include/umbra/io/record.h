@@ -1,0 +1,69 @@
+// Record files: the container of the `imgrec` iterator, written by `umbra im2rec` (im2rec.h).
+// A RecordIO-like sequence of records, each self-delimiting and checksummed, so a truncated or
+// corrupt file is refused with the file name and byte offset instead of feeding garbage to training.
+// This header is the format's documentation; the image decoding lives in src/io/image_iter.cc.
+//
+// Layout of one record (all integers little-endian, no file header; records follow each other):
+//   offset  size        field
+//   0       4           magic 0x43524D55 (the bytes "UMRC")
+//   4       4           length L: bytes of the body (from offset 12 to the end of the payload)
+//   8       4           CRC-32 (zlib's crc32) of those L body bytes
+//   12      8           index: the instance's id from the list file (uint64)
+//   20      4           K: number of labels (uint32)
+//   24      4*K         labels (float32)
+//   24+4K   L-12-4K     payload: the encoded image, bytes exactly as in the source file (JPEG, PNG, ...)
+//   then 0-3 zero bytes so that the next record starts at a multiple of 4.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace umbra::io {
+
+inline constexpr uint32_t kRecordMagic = 0x43524D55u;
+
+struct Record {
+  uint64_t index = 0;
+  std::vector<float> labels;
+  std::string payload;  // the encoded image bytes
+};
+
+/// Appends records to a new file. Throws umbra::Error when the file cannot be written.
+class RecordWriter {
+ public:
+  explicit RecordWriter(const std::string& path);
+  void Write(const Record& r);
+  /// Flushes and closes; errors (disk full) are reported here. Also called by the destructor,
+  /// which swallows errors, so call it explicitly.
+  void Close();
+  ~RecordWriter();
+  uint64_t bytes_written() const { return offset_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  uint64_t offset_ = 0;
+};
+
+/// Random access to the records of a file. The constructor scans the record headers (seeking over
+/// payloads) and throws umbra::Error naming the file and the offset of a bad magic, an impossible
+/// length or a truncated record; Read() also checks the CRC. Not thread-safe: one reader per thread.
+class RecordReader {
+ public:
+  explicit RecordReader(const std::string& path);
+  size_t size() const { return offsets_.size(); }
+  /// The i-th record (file order).
+  Record Read(size_t i);
+  /// Byte offset of record i (for error messages).
+  uint64_t offset(size_t i) const { return offsets_[i]; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ifstream in_;
+  std::vector<uint64_t> offsets_;
+};
+
+}  // namespace umbra::io

@@ -1,0 +1,108 @@
+// im2rec (include/umbra/io/im2rec.h): list + folder -> record file. Copying the encoded bytes needs
+// no OpenCV; only resize (decode, scale, re-encode) does, and is refused without it.
+#include "umbra/io/im2rec.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "image_list.h"
+#include "instance_iter.h"
+#include "umbra/io/record.h"
+
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+namespace umbra::io {
+namespace {
+
+std::string ReadFile(const std::string& path, const std::string& where) {
+  std::ifstream in(path, std::ios::binary);
+  UMBRA_CHECK(in.good(), "im2rec: cannot open image '", path, "' (", where, ")");
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  UMBRA_CHECK(!bytes.empty(), "im2rec: image '", path, "' (", where, ") is empty");
+  return bytes;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Decodes, scales the shorter side to `side`, re-encodes in the source's format.
+std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
+                   int quality) {
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+  const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  const cv::Mat img = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
+  UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")");
+  const double f = double(side) / std::min(img.rows, img.cols);
+  cv::Mat out;
+  cv::resize(img, out, cv::Size(std::max(1, int(std::lround(img.cols * f))), std::max(1, int(std::lround(img.rows * f)))),
+             0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  const std::string ext = Lower(path.substr(path.find_last_of('.') == std::string::npos ? path.size()
+                                                                                         : path.find_last_of('.')));
+  const bool png = ext == ".png";
+  std::vector<uint8_t> enc;
+  const std::vector<int> opts = png ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
+  UMBRA_CHECK(cv::imencode(png ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path, "'");
+  return std::string(enc.begin(), enc.end());
+#else
+  (void)bytes, (void)side, (void)quality;
+  UMBRA_THROW("im2rec: resize needs OpenCV, but umbra was built without OpenCV (image '", path, "', ", where, ")");
+#endif
+}
+
+}  // namespace
+
+int Im2RecMain(int argc, char** argv) {
+  const std::string name = argc > 0 ? argv[0] : "im2rec";
+  const std::string usage = "usage: " + name + " LIST ROOT OUT.rec [resize=N] [quality=Q] [label_width=K]";
+  UMBRA_CHECK(argc >= 4, usage);
+  const std::string list_path = argv[1], root = argv[2], out_path = argv[3];
+  int resize = 0, quality = 95, label_width = 0;
+  for (int i = 4; i < argc; ++i) {
+    const std::string a = argv[i];
+    const size_t eq = a.find('=');
+    UMBRA_CHECK(eq != std::string::npos, "im2rec: argument '", a, "' is not key=value; ", usage);
+    const std::string k = a.substr(0, eq), v = a.substr(eq + 1);
+    if (k == "resize") resize = int(ParseInt(k, v));
+    else if (k == "quality") quality = int(ParseInt(k, v));
+    else if (k == "label_width") label_width = int(ParseInt(k, v));
+    else UMBRA_THROW("im2rec: unknown key '", k, "'; ", usage);
+  }
+  UMBRA_CHECK(resize >= 0, "im2rec: resize must be >= 0, got ", resize);
+  UMBRA_CHECK(quality >= 1 && quality <= 100, "im2rec: quality must be in [1, 100], got ", quality);
+
+  const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
+  const std::string tmp = out_path + ".tmp";
+  uint64_t bytes = 0;
+  try {
+    RecordWriter w(tmp);
+    for (const ImageListEntry& e : list) {
+      const std::string path = root.empty() ? e.path : root + "/" + e.path;
+      const std::string where = list_path + ":" + std::to_string(e.line);
+      Record r;
+      r.index = e.index;
+      r.labels = e.labels;
+      r.payload = ReadFile(path, where);
+      if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
+      w.Write(r);
+    }
+    w.Close();
+    bytes = w.bytes_written();
+  } catch (...) {
+    std::remove(tmp.c_str());  // no half-written file left behind
+    throw;
+  }
+  UMBRA_CHECK(std::rename(tmp.c_str(), out_path.c_str()) == 0, "im2rec: cannot rename '", tmp, "' to '", out_path, "'");
+  std::printf("im2rec: wrote %zu records (%.1f MB) to %s\n", list.size(), bytes / 1e6, out_path.c_str());
+  return 0;
+}
+
+}  // namespace umbra::io

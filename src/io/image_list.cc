@@ -1,0 +1,65 @@
+// Parsing of cxxnet image list files (image_list.h).
+#include "image_list.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+
+#include "umbra/logging.h"
+
+namespace umbra::io {
+namespace {
+
+std::vector<std::string> Split(const std::string& line) {
+  std::vector<std::string> out;
+  const bool tabs = line.find('\t') != std::string::npos;
+  size_t b = 0;
+  while (b <= line.size()) {
+    size_t e = tabs ? line.find('\t', b) : line.find_first_of(" \t", b);
+    if (e == std::string::npos) e = line.size();
+    std::string f = line.substr(b, e - b);
+    // Trim surrounding blanks of a tab-separated field; paths keep inner spaces.
+    const size_t s = f.find_first_not_of(" \r"), t = f.find_last_not_of(" \r");
+    f = s == std::string::npos ? "" : f.substr(s, t - s + 1);
+    if (!f.empty() || tabs) out.push_back(f);
+    b = e + 1;
+  }
+  while (!out.empty() && out.back().empty()) out.pop_back();  // a trailing tab
+  return out;
+}
+
+}  // namespace
+
+std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width) {
+  std::ifstream in(path);
+  UMBRA_CHECK(in.good(), "cannot open image list '", path, "'");
+  std::vector<ImageListEntry> list;
+  std::string line;
+  for (int no = 1; std::getline(in, line); ++no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::vector<std::string> f = Split(line);
+    const std::string where = path + ":" + std::to_string(no);
+    UMBRA_CHECK(f.size() >= 3, where, ": expected 'index <TAB> label(s) <TAB> path', got ", f.size(), " field(s)");
+    const int k = int(f.size()) - 2;
+    if (label_width <= 0) label_width = k;
+    UMBRA_CHECK(k == label_width, where, ": ", k, " label(s), expected label_width = ", label_width);
+    ImageListEntry e;
+    e.line = no;
+    char* end = nullptr;
+    errno = 0;
+    e.index = std::strtoull(f[0].c_str(), &end, 10);
+    UMBRA_CHECK(!f[0].empty() && *end == '\0' && errno == 0, where, ": index '", f[0], "' is not an integer");
+    for (int i = 0; i < k; ++i) {
+      const std::string& s = f[1 + i];
+      e.labels.push_back(std::strtof(s.c_str(), &end));
+      UMBRA_CHECK(!s.empty() && *end == '\0', where, ": label ", i + 1, " '", s, "' is not a number");
+    }
+    e.path = f.back();
+    UMBRA_CHECK(!e.path.empty(), where, ": empty image path");
+    list.push_back(std::move(e));
+  }
+  UMBRA_CHECK(!list.empty(), "image list '", path, "' holds no instances");
+  return list;
+}
+
+}  // namespace umbra::io

@@ -1,0 +1,24 @@
+// cxxnet's image list files, read by the `img` and `imgrec` iterators and by im2rec. One instance a
+// line: `index <TAB> label_1 ... label_k <TAB> relative/path` (fields split at tabs; a line without
+// tabs is split at whitespace). Blank lines are skipped. Not responsible for opening the images.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace umbra::io {
+
+struct ImageListEntry {
+  uint64_t index = 0;
+  std::vector<float> labels;
+  std::string path;
+  int line = 0;  // 1-based line in the list file, for error messages
+};
+
+/// Reads a list file. label_width > 0 demands exactly that many labels a line; 0 takes the width of
+/// the first line and demands it of the others. Errors (missing file, a bad number, a wrong field
+/// count) are umbra::Error naming file:line.
+std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width);
+
+}  // namespace umbra::io

@@ -1,0 +1,73 @@
+// Batching, shuffling and end-of-epoch padding for the base iterators (instance_iter.h).
+#include "instance_iter.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+
+namespace umbra::io {
+
+long ParseInt(const std::string& key, const std::string& value) {
+  char* end = nullptr;
+  const long v = std::strtol(value.c_str(), &end, 10);
+  UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not an integer");
+  return v;
+}
+float ParseFloat(const std::string& key, const std::string& value) {
+  char* end = nullptr;
+  const float v = std::strtof(value.c_str(), &end);
+  UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not a number");
+  return v;
+}
+
+bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
+  if (k == "batch_size") batch_ = ParseInt(k, v);
+  else if (k == "input_shape") shape_ = ParseShape3(v, "input_shape");
+  else if (k == "label_width") label_width_ = int(ParseInt(k, v));
+  else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
+  else if (k == "round_batch") round_ = ParseInt(k, v) != 0;
+  else if (k == "seed" || k == "seed_data") seed_ = uint64_t(ParseInt(k, v));
+  else if (k == "silent") silent_ = ParseInt(k, v) != 0;
+  else return false;
+  return true;
+}
+
+void InstanceIterator::InitBatches(index_t n) {
+  UMBRA_CHECK(batch_ > 0, Name(), ": batch_size must be positive, got ", batch_);
+  UMBRA_CHECK(label_width_ > 0, Name(), ": label_width must be positive, got ", label_width_);
+  UMBRA_CHECK(n > 0, Name(), " holds no instances");
+  n_ = n;
+  order_.resize(n_);
+  x_.Resize(Shape4(batch_, shape_[0], shape_[1], shape_[2]));
+  y_.Resize(Shape2(batch_, label_width_));
+  out_.data = x_.view(), out_.label = y_.view();
+  out_.index.assign(batch_, 0);
+  BeforeFirst();
+}
+
+void InstanceIterator::BeforeFirst() {
+  pos_ = 0;
+  std::iota(order_.begin(), order_.end(), 0);
+  if (shuffle_) {
+    Random<cpu> rnd(EpochSeed(seed_, epoch_));
+    for (index_t i = n_ - 1; i > 0; --i) std::swap(order_[i], order_[rnd.NextU64() % (i + 1)]);
+  }
+}
+
+bool InstanceIterator::Next() {
+  if (pos_ >= n_) return false;
+  // Augmentation seeds come from a stream separate from the shuffle's (the ~ keeps them apart).
+  const uint64_t epoch_seed = EpochSeed(~seed_, epoch_);
+  std::vector<Row> rows(batch_);
+  for (index_t j = 0; j < batch_; ++j) {
+    const index_t k = order_[(pos_ + j) % n_];  // the last batch wraps around
+    rows[j] = Row{k, j, EpochSeed(epoch_seed, uint64_t(pos_ + j))};
+    out_.index[j] = uint64_t(k);
+  }
+  out_.valid = round_ ? batch_ : std::min(batch_, n_ - pos_);
+  FillRows(rows);
+  pos_ += batch_;
+  return true;
+}
+
+}  // namespace umbra::io

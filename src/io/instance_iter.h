@@ -1,0 +1,56 @@
+// InstanceIterator: the batching shared by the csv, img and imgrec iterators. It owns the keys
+// every base iterator has (batch_size, input_shape, label_width, shuffle, round_batch, seed), the
+// per-epoch shuffle, and the padding of the last batch (iterator.h); a subclass only says how many
+// instances there are and fills rows. Not used by mnist (older, self-contained).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "umbra/io/iterator.h"
+
+namespace umbra::io {
+
+class InstanceIterator : public DataIterator {
+ public:
+  bool SetParam(const std::string& key, const std::string& value) override;
+  /// Subclasses open their data, then call InitBatches().
+  void SetEpoch(uint64_t epoch) override { epoch_ = epoch; }
+  void BeforeFirst() override;
+  bool Next() override;
+  const DataBatch& Value() const override { return out_; }
+
+ protected:
+  /// One row to fill: the instance (data-set position), the row in the batch, and a seed for this
+  /// row's augmentation that depends only on (seed, epoch, position in the epoch).
+  struct Row {
+    index_t instance, row;
+    uint64_t seed;
+  };
+  /// Fills out_.data[r.row] (input_shape) and out_.label[r.row] (label_width) for every row; may
+  /// run rows in parallel. Called once per batch.
+  virtual void FillRows(const std::vector<Row>& rows) = 0;
+  /// After the data is open: allocates the batch for n instances and starts epoch 0.
+  void InitBatches(index_t n);
+  /// The name in error messages ("csv iterator").
+  virtual std::string Name() const = 0;
+
+  Shape<3> shape_;  // input_shape (c, h, w); shape_[0] == 0 while unset
+  int label_width_ = 1;
+  index_t batch_ = 0;
+  bool shuffle_ = false, round_ = false, silent_ = false;
+  uint64_t seed_ = 0, epoch_ = 0;
+  DataBatch out_;
+
+ private:
+  index_t n_ = 0, pos_ = 0;
+  std::vector<index_t> order_;
+  TensorContainer<cpu, 4> x_;
+  TensorContainer<cpu, 2> y_;
+};
+
+/// Parses a non-negative integer / a float value of `key`, with an error naming the key.
+long ParseInt(const std::string& key, const std::string& value);
+float ParseFloat(const std::string& key, const std::string& value);
+
+}  // namespace umbra::io

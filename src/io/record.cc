@@ -1,0 +1,119 @@
+// Record file reading and writing (format documented in include/umbra/io/record.h). The reader
+// validates every header when it opens the file, so a truncated file fails at Init, not hours into
+// training; payload CRCs are checked when a record is read.
+#include "umbra/io/record.h"
+
+#include <zlib.h>
+
+#include <bit>
+#include <cstring>
+
+#include "umbra/logging.h"
+
+namespace umbra::io {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "record files are read by memcpy: little-endian hosts");
+constexpr uint64_t kHead = 12;  // magic, length, crc
+
+uint32_t Crc(const char* p, size_t n) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths; feed in chunks so payloads over 4 GiB cannot wrap.
+  while (n > 0) {
+    const size_t k = std::min<size_t>(n, 1u << 30);
+    c = crc32(c, reinterpret_cast<const Bytef*>(p), uInt(k));
+    p += k, n -= k;
+  }
+  return uint32_t(c);
+}
+uint64_t Padded(uint64_t n) { return (n + 3) & ~uint64_t(3); }
+
+}  // namespace
+
+RecordWriter::RecordWriter(const std::string& path) : path_(path), out_(path, std::ios::binary | std::ios::trunc) {
+  UMBRA_CHECK(out_.good(), "cannot open record file '", path, "' for writing");
+}
+
+void RecordWriter::Write(const Record& r) {
+  const uint32_t k = uint32_t(r.labels.size());
+  const uint64_t len = 8 + 4 + 4 * uint64_t(k) + r.payload.size();
+  UMBRA_CHECK(len <= 0xFFFFFFFFull, "record ", r.index, " is too large for '", path_, "' (", len, " bytes)");
+  std::string body(len, '\0');
+  std::memcpy(body.data(), &r.index, 8);
+  std::memcpy(body.data() + 8, &k, 4);
+  if (k) std::memcpy(body.data() + 12, r.labels.data(), 4 * k);
+  if (!r.payload.empty()) std::memcpy(body.data() + 12 + 4 * k, r.payload.data(), r.payload.size());
+  const uint32_t head[3] = {kRecordMagic, uint32_t(len), Crc(body.data(), body.size())};
+  out_.write(reinterpret_cast<const char*>(head), sizeof(head));
+  out_.write(body.data(), std::streamsize(body.size()));
+  const char zeros[4] = {0, 0, 0, 0};
+  out_.write(zeros, std::streamsize(Padded(len) - len));
+  UMBRA_CHECK(out_.good(), "writing record ", r.index, " to '", path_, "' failed (disk full?)");
+  offset_ += kHead + Padded(len);
+}
+
+void RecordWriter::Close() {
+  if (!out_.is_open()) return;
+  out_.close();
+  UMBRA_CHECK(!out_.fail(), "closing record file '", path_, "' failed (disk full?)");
+}
+
+RecordWriter::~RecordWriter() {
+  try {
+    Close();
+  } catch (...) {  // destructors must not throw; Close() reports to callers who ask
+  }
+}
+
+RecordReader::RecordReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+  UMBRA_CHECK(in_.good(), "cannot open record file '", path, "'");
+  in_.seekg(0, std::ios::end);
+  const uint64_t size = uint64_t(in_.tellg());
+  uint64_t off = 0;
+  while (off < size) {
+    UMBRA_CHECK(size - off >= kHead, "record file '", path, "' is truncated at offset ", off, " (record ",
+                offsets_.size(), ": ", size - off, " bytes left, a record header needs ", kHead, ")");
+    uint32_t head[3];
+    in_.seekg(std::streamoff(off));
+    in_.read(reinterpret_cast<char*>(head), sizeof(head));
+    UMBRA_CHECK(in_.good(), "cannot read record file '", path, "' at offset ", off);
+    UMBRA_CHECK(head[0] == kRecordMagic, "record file '", path, "' is corrupt at offset ", off, " (record ",
+                offsets_.size(), "): bad magic 0x", std::hex, head[0], std::dec,
+                "; not an umbra record file? (cxxnet .bin files must be repacked with umbra im2rec)");
+    UMBRA_CHECK(head[1] >= 12, "record file '", path, "' is corrupt at offset ", off, ": record length ", head[1],
+                " is shorter than its header");
+    const uint64_t need = kHead + Padded(head[1]);
+    // The final record's padding may be missing only if it has none to carry.
+    UMBRA_CHECK(size - off >= kHead + head[1], "record file '", path, "' is truncated at offset ", off, " (record ",
+                offsets_.size(), " needs ", kHead + head[1], " bytes, ", size - off, " left)");
+    offsets_.push_back(off);
+    off += std::min(need, size - off);
+  }
+}
+
+Record RecordReader::Read(size_t i) {
+  UMBRA_CHECK(i < offsets_.size(), "record ", i, " is past the end of '", path_, "' (", offsets_.size(), " records)");
+  const uint64_t off = offsets_[i];
+  uint32_t head[3];
+  in_.clear();
+  in_.seekg(std::streamoff(off));
+  in_.read(reinterpret_cast<char*>(head), sizeof(head));
+  std::string body(head[1], '\0');
+  in_.read(body.data(), std::streamsize(body.size()));
+  UMBRA_CHECK(in_.good() && head[0] == kRecordMagic, "cannot read record ", i, " of '", path_, "' at offset ", off,
+              " (file changed since it was opened?)");
+  UMBRA_CHECK(Crc(body.data(), body.size()) == head[2], "record file '", path_, "' is corrupt at offset ", off,
+              " (record ", i, "): checksum mismatch");
+  Record r;
+  uint32_t k;
+  std::memcpy(&r.index, body.data(), 8);
+  std::memcpy(&k, body.data() + 8, 4);
+  UMBRA_CHECK(12 + 4 * uint64_t(k) <= body.size(), "record file '", path_, "' is corrupt at offset ", off,
+              " (record ", i, "): ", k, " labels do not fit in ", body.size(), " bytes");
+  r.labels.resize(k);
+  if (k) std::memcpy(r.labels.data(), body.data() + 12, 4 * k);
+  r.payload = body.substr(12 + 4 * k);
+  return r;
+}
+
+}  // namespace umbra::io

@@ -1,0 +1,98 @@
+// Record files and im2rec without decoding: the bytes of each "image" (any bytes: im2rec copies
+// them) come back with the list's index and labels; truncated or corrupt files, bad usage and
+// missing images are clear errors naming the file. The imgrec iterator itself: image_iter_test.cc.
+#include "io_test_util.h"
+#include "umbra/io/im2rec.h"
+#include "umbra/io/record.h"
+
+namespace umbra::io::test {
+namespace {
+
+int Im2Rec(std::vector<std::string> args) {
+  args.insert(args.begin(), "im2rec");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return Im2RecMain(int(argv.size()), argv.data());
+}
+
+// Three files of 1, 6 and 0..255 bytes (every padding length), listed with two labels each.
+void ThreeFiles(const TempDir& dir) {
+  std::filesystem::create_directory(dir / "img");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += char(i);
+  WriteText(dir / "img/a.bin", "x");
+  WriteText(dir / "img/b c.bin", "hello\n");
+  WriteText(dir / "img/all.bin", all);
+  WriteText(dir / "list.lst", "10\t1\t0.5\ta.bin\n20\t2\t-1\tb c.bin\n\n30\t3\t7\tall.bin\n");
+}
+
+TEST(RecFile, Im2RecRoundTripKeepsIndexLabelsAndBytes) {
+  TempDir dir;
+  ThreeFiles(dir);
+  ASSERT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"}), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.rec.tmp"));
+  RecordReader r(dir / "out.rec");
+  ASSERT_EQ(r.size(), 3u);
+  const char* names[] = {"a.bin", "b c.bin", "all.bin"};
+  const std::vector<std::vector<float>> labels = {{1, 0.5f}, {2, -1}, {3, 7}};
+  for (size_t i = 0; i < 3; ++i) {
+    const Record rec = r.Read(i);
+    EXPECT_EQ(rec.index, 10 * (i + 1));
+    EXPECT_EQ(rec.labels, labels[i]);
+    EXPECT_EQ(rec.payload, ReadBytes(dir / (std::string("img/") + names[i])));
+    EXPECT_EQ(r.offset(i) % 4, 0u);
+  }
+  // Random access in any order.
+  EXPECT_EQ(r.Read(0).payload, "x");
+  // Header 12 + index 8 + K 4 + labels 8 + payload, padded to 4: 12+24, 12+28, 12+276.
+  EXPECT_EQ(std::filesystem::file_size(dir / "out.rec"), 36u + 40 + 288);
+}
+
+TEST(RecFile, TruncatedFileNamesFileAndOffset) {
+  TempDir dir;
+  ThreeFiles(dir);
+  Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"});
+  const uint64_t size = std::filesystem::file_size(dir / "out.rec");
+  std::filesystem::resize_file(dir / "out.rec", size - 3);
+  const std::string msg = ErrorOf([&] { RecordReader r(dir / "out.rec"); });
+  EXPECT_HAS(msg, "record file '" + (dir / "out.rec") + "' is truncated at offset 76 (record 2 needs 288 bytes, 285 left)");
+  std::filesystem::resize_file(dir / "out.rec", 80);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "out.rec"); }), "is truncated at offset 76 (record 2: 4 bytes left");
+}
+
+TEST(RecFile, CorruptBytesAreRefused) {
+  TempDir dir;
+  ThreeFiles(dir);
+  Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"});
+  std::string bytes = ReadBytes(dir / "out.rec");
+  std::string flipped = bytes;
+  flipped[bytes.size() - 1] ^= 1;  // last payload byte
+  WriteText(dir / "flip.rec", flipped);
+  RecordReader r(dir / "flip.rec");
+  EXPECT_EQ(r.Read(0).payload, "x");
+  EXPECT_HAS(ErrorOf([&] { r.Read(2); }), "flip.rec' is corrupt at offset 76 (record 2): checksum mismatch");
+  WriteText(dir / "magic.rec", "GIF89a" + bytes);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "magic.rec"); }), "magic.rec' is corrupt at offset 0 (record 0): bad magic");
+  EXPECT_HAS(ErrorOf([&] { RecordReader r3(dir / "none.rec"); }), "cannot open record file");
+}
+
+TEST(RecFile, Im2RecErrors) {
+  TempDir dir;
+  ThreeFiles(dir);
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst"}); }), "usage: im2rec LIST ROOT OUT.rec");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "size=3"}); }), "unknown key 'size'");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "quality=0"}); }), "quality must be");
+  WriteText(dir / "missing.lst", "0\t1\ta.bin\n1\t1\tgone.png\n");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "missing.lst", dir / "img", dir / "o.rec"}); }),
+             "cannot open image '" + (dir / "img/gone.png") + "' (" + (dir / "missing.lst") + ":2)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.rec.tmp"));  // cleaned up
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.rec"));
+  WriteText(dir / "bad.lst", "0\t1\ta.bin\nx\t1\tb c.bin\n");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "bad.lst", dir / "img", dir / "o.rec"}); }), "bad.lst:2: index 'x' is not an integer");
+  WriteText(dir / "width.lst", "0\t1\ta.bin\n1\t1\t2\tb c.bin\n");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "width.lst", dir / "img", dir / "o.rec"}); }),
+             "width.lst:2: 2 label(s), expected label_width = 1");
+}
+
+}  // namespace
+}  // namespace umbra::io::test
