@@ -1,0 +1,98 @@
+// The `csv` iterator: a text file of numbers, one instance a row, label column(s) first and then
+// the c*h*w data values in (C, H, W) order, as cxxnet's csv iterator read them. Keys: filename (or
+// path_data), has_header, plus the InstanceIterator keys. Without input_shape the row is taken as
+// flat data (1, 1, columns - label_width). The whole file is held in memory as floats.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "instance_iter.h"
+
+namespace umbra::io {
+namespace {
+
+class CsvIterator : public InstanceIterator {
+ public:
+  bool SetParam(const std::string& k, const std::string& v) override {
+    if (k == "filename" || k == "path_data") path_ = v;
+    else if (k == "has_header") header_ = ParseInt(k, v) != 0;
+    else return InstanceIterator::SetParam(k, v);
+    return true;
+  }
+
+  void Init() override {
+    UMBRA_CHECK(!path_.empty(), "csv iterator needs filename (or path_data)");
+    std::ifstream in(path_);
+    UMBRA_CHECK(in.good(), "cannot open csv file '", path_, "'");
+    std::string line;
+    std::vector<float> row;
+    size_t cols = 0;
+    int no = 0;
+    if (header_) ++no, std::getline(in, line);
+    while (std::getline(in, line)) {
+      ++no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      ParseRow(line, no, &row);
+      if (cols == 0) {
+        cols = row.size();
+        if (shape_[0] == 0) {
+          UMBRA_CHECK(cols > size_t(label_width_), path_, ":", no, ": ", cols, " column(s) leave no data after ",
+                      label_width_, " label column(s)");
+          shape_ = Shape3(1, 1, index_t(cols) - label_width_);
+        }
+        UMBRA_CHECK(cols == size_t(label_width_) + shape_.Size(), path_, ":", no, ": ", cols,
+                    " columns, expected label_width + c*h*w = ", label_width_, " + ", shape_.Size(), " = ",
+                    label_width_ + shape_.Size(), " (input_shape ", shape_[0], ",", shape_[1], ",", shape_[2], ")");
+      }
+      UMBRA_CHECK(row.size() == cols, path_, ":", no, ": ", row.size(), " columns, expected ", cols);
+      values_.insert(values_.end(), row.begin(), row.end());
+    }
+    UMBRA_CHECK(cols > 0, "csv file '", path_, "' holds no rows");
+    cols_ = cols;
+    InitBatches(index_t(values_.size() / cols));
+  }
+
+ protected:
+  std::string Name() const override { return "csv iterator ('" + path_ + "')"; }
+  void FillRows(const std::vector<Row>& rows) override {
+    const index_t d = shape_.Size();
+    for (const Row& r : rows) {
+      const float* src = values_.data() + size_t(r.instance) * cols_;
+      std::memcpy(out_.label.dptr_ + r.row * out_.label.stride_, src, label_width_ * sizeof(float));
+      std::memcpy(out_.data.dptr_ + r.row * d, src + label_width_, d * sizeof(float));
+    }
+  }
+
+ private:
+  void ParseRow(const std::string& line, int no, std::vector<float>* row) const {
+    row->clear();
+    const char* p = line.c_str();
+    for (int col = 1;; ++col) {
+      while (*p == ' ' || *p == '\t') ++p;
+      char* end = nullptr;
+      errno = 0;
+      const float v = std::strtof(p, &end);
+      const char* q = end;
+      while (*q == ' ' || *q == '\t' || *q == '\r') ++q;
+      if (end == p || (*q != ',' && *q != '\0')) {
+        const char* stop = std::strchr(p, ',');
+        std::string field = stop ? std::string(p, stop) : std::string(p);
+        UMBRA_THROW(path_, ":", no, ": column ", col, " '", field, "' is not a number");
+      }
+      row->push_back(v);
+      if (*q == '\0') break;
+      p = q + 1;
+    }
+  }
+
+  std::string path_;
+  bool header_ = false;
+  size_t cols_ = 0;
+  std::vector<float> values_;
+};
+
+const bool kRegistered = RegisterIterator("csv", [] { return std::unique_ptr<DataIterator>(new CsvIterator()); });
+
+}  // namespace
+}  // namespace umbra::io

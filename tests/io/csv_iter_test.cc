@@ -1,0 +1,62 @@
+// The csv iterator on small files written by the test: known values, label_width, header, flat
+// default shape, and the errors (file:line) for bad rows. Padding and shuffling: iterator_test.cc.
+#include "io_test_util.h"
+
+namespace umbra::io::test {
+namespace {
+
+TEST(CsvIter, KnownValuesInChwOrder) {
+  TempDir dir;
+  WriteText(dir / "a.csv", "7, 1,2,3,4\n8, 5,6,7,8\n");
+  auto it = Make("csv", {{"filename", dir / "a.csv"}, {"input_shape", "1,2,2"}, {"batch_size", "2"}});
+  ASSERT_TRUE(it->Next());
+  const DataBatch& b = it->Value();
+  EXPECT_EQ(b.data.shape_, Shape4(2, 1, 2, 2));
+  EXPECT_EQ(b.label.shape_, Shape2(2, 1));
+  EXPECT_EQ(Take(b).data, (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(Take(b).label, (std::vector<float>{7, 8}));
+  EXPECT_EQ(b.valid, 2);
+  EXPECT_FALSE(it->Next());
+}
+
+TEST(CsvIter, LabelWidthHeaderAndFlatDefaultShape) {
+  TempDir dir;
+  WriteText(dir / "a.csv", "l1,l2,x,y,z\n1,2,0.5,-1e3,3\r\n\n3,4,5,6,7\n");
+  auto it = Make("csv", {{"path_data", dir / "a.csv"}, {"has_header", "1"}, {"label_width", "2"}, {"batch_size", "2"}});
+  ASSERT_TRUE(it->Next());
+  EXPECT_EQ(it->Value().data.shape_, Shape4(2, 1, 1, 3));
+  EXPECT_EQ(Take(it->Value()).data, (std::vector<float>{0.5f, -1000, 3, 5, 6, 7}));
+  EXPECT_EQ(Take(it->Value()).label, (std::vector<float>{1, 2, 3, 4}));
+}
+
+TEST(CsvIter, WrongColumnCountNamesFileAndLine) {
+  TempDir dir;
+  WriteText(dir / "bad.csv", "1,2,3,4,5\n1,2,3,4,5\n1,2,3\n");
+  const std::string msg = ErrorOf([&] { Make("csv", {{"filename", dir / "bad.csv"}, {"batch_size", "1"}}); });
+  EXPECT_HAS(msg, "bad.csv:3: 3 columns, expected 5");
+}
+
+TEST(CsvIter, ShapeMismatchNamesInputShape) {
+  TempDir dir;
+  WriteText(dir / "bad.csv", "1,2,3,4\n");
+  const std::string msg =
+      ErrorOf([&] { Make("csv", {{"filename", dir / "bad.csv"}, {"input_shape", "1,2,2"}, {"batch_size", "1"}}); });
+  EXPECT_HAS(msg, "bad.csv:1: 4 columns, expected label_width + c*h*w = 1 + 4 = 5");
+}
+
+TEST(CsvIter, NonNumberNamesFileLineAndColumn) {
+  TempDir dir;
+  WriteText(dir / "bad.csv", "1,2,3\n1,abc,3\n");
+  const std::string msg = ErrorOf([&] { Make("csv", {{"filename", dir / "bad.csv"}, {"batch_size", "1"}}); });
+  EXPECT_HAS(msg, "bad.csv:2: column 2 'abc' is not a number");
+  WriteText(dir / "bad2.csv", "1,2,3x\n");
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "bad2.csv"}, {"batch_size", "1"}}); }), "bad2.csv:1: column 3 '3x' is not a number");
+}
+
+TEST(CsvIter, MissingFileAndMissingKey) {
+  EXPECT_HAS(ErrorOf([] { Make("csv", {{"filename", "/nonexistent/x.csv"}, {"batch_size", "1"}}); }), "cannot open csv file '/nonexistent/x.csv'");
+  EXPECT_HAS(ErrorOf([] { Make("csv", {{"batch_size", "1"}}); }), "needs filename");
+}
+
+}  // namespace
+}  // namespace umbra::io::test
