@@ -1,0 +1,164 @@
+// The augmentation pipeline of augment.h: warp -> crop -> mirror -> (x - mean) * scale, then
+// x * contrast + illumination. Random draws happen in that order and only for enabled options, so
+// a config and a seed fix the result.
+#include "augment.h"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "instance_iter.h"
+
+namespace umbra::io {
+namespace {
+
+float Uniform(Random<cpu>* rnd, float lo, float hi) { return lo + float(rnd->NextUnit()) * (hi - lo); }
+int UniformInt(Random<cpu>* rnd, int lo, int hi) { return lo + int(rnd->NextU64() % uint64_t(hi - lo + 1)); }
+
+// Scales img up (keeping its aspect) until it is at least h x w: a crop needs that much image.
+cv::Mat AtLeast(const cv::Mat& img, int h, int w) {
+  if (img.rows >= h && img.cols >= w) return img;
+  const double f = std::max(double(h) / img.rows, double(w) / img.cols);
+  cv::Mat out;
+  cv::resize(img, out, cv::Size(std::max(w, int(std::ceil(img.cols * f))), std::max(h, int(std::ceil(img.rows * f)))),
+             0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
+}  // namespace
+
+bool Augmenter::SetParam(const std::string& k, const std::string& v) {
+  if (k == "rand_crop") rand_crop_ = ParseInt(k, v) != 0;
+  else if (k == "rand_mirror") rand_mirror_ = ParseInt(k, v) != 0;
+  else if (k == "mirror") mirror_ = ParseInt(k, v) != 0;
+  else if (k == "crop_y_start") crop_y_ = int(ParseInt(k, v));
+  else if (k == "crop_x_start") crop_x_ = int(ParseInt(k, v));
+  else if (k == "min_crop_size") min_crop_ = int(ParseInt(k, v));
+  else if (k == "max_crop_size") max_crop_ = int(ParseInt(k, v));
+  else if (k == "max_aspect_ratio") max_aspect_ = ParseFloat(k, v);
+  else if (k == "max_rotate_angle") max_angle_ = ParseFloat(k, v);
+  else if (k == "rotate") rotate_ = ParseFloat(k, v);
+  else if (k == "max_shear_ratio") max_shear_ = ParseFloat(k, v);
+  else if (k == "min_random_scale" || k == "min_scale") min_scale_ = ParseFloat(k, v);
+  else if (k == "max_random_scale" || k == "max_scale") max_scale_ = ParseFloat(k, v);
+  else if (k == "mean_r") mean_[0] = ParseFloat(k, v);
+  else if (k == "mean_g") mean_[1] = ParseFloat(k, v);
+  else if (k == "mean_b") mean_[2] = ParseFloat(k, v);
+  else if (k == "mean_value") mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
+  else if (k == "scale") scale_ = ParseFloat(k, v);
+  else if (k == "divideby") {
+    const float d = ParseFloat(k, v);
+    UMBRA_CHECK(d != 0, "iterator key divideby must not be 0");
+    scale_ = 1.0f / d;
+  } else if (k == "max_random_contrast") max_contrast_ = ParseFloat(k, v);
+  else if (k == "max_random_illumination") max_illum_ = ParseFloat(k, v);
+  else if (k == "fill_value") fill_ = ParseFloat(k, v);
+  else return false;
+  return true;
+}
+
+void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
+  shape_ = shape, who_ = who;
+  UMBRA_CHECK(shape[0] == 1 || shape[0] == 3, who, ": input_shape must have 1 (gray) or 3 (RGB) channels, got ",
+              shape[0]);
+  UMBRA_CHECK(max_aspect_ >= 0 && max_aspect_ < 1, who, ": max_aspect_ratio must be in [0, 1), got ", max_aspect_);
+  UMBRA_CHECK(min_scale_ > 0 && min_scale_ <= max_scale_, who, ": need 0 < min_random_scale <= max_random_scale, got ",
+              min_scale_, " and ", max_scale_);
+  UMBRA_CHECK(max_angle_ >= 0 && max_shear_ >= 0 && max_contrast_ >= 0 && max_illum_ >= 0, who,
+              ": max_rotate_angle, max_shear_ratio, max_random_contrast, max_random_illumination must be >= 0");
+  if (min_crop_ > 0 || max_crop_ > 0) {
+    if (min_crop_ <= 0) min_crop_ = max_crop_;
+    if (max_crop_ <= 0) max_crop_ = min_crop_;
+    UMBRA_CHECK(min_crop_ <= max_crop_, who, ": min_crop_size ", min_crop_, " > max_crop_size ", max_crop_);
+  }
+}
+
+void Augmenter::SetMeanImage(MeanImage m) {
+  UMBRA_CHECK(m.shape == shape_, who_, ": the mean image has shape ", m.shape, " but input_shape is ", shape_,
+              " (delete the mean file to recompute it)");
+  mean_img_ = std::move(m);
+}
+
+cv::Mat Augmenter::Warp(const cv::Mat& img, Random<cpu>* rnd) const {
+  double angle = rotate_ >= 0 ? rotate_ : 0;
+  if (rotate_ < 0 && max_angle_ > 0) angle = UniformInt(rnd, -int(max_angle_), int(max_angle_));
+  const float shear = max_shear_ > 0 ? Uniform(rnd, -max_shear_, max_shear_) : 0;
+  const float scale = max_scale_ > min_scale_ ? Uniform(rnd, min_scale_, max_scale_) : min_scale_;
+  const float ratio = max_aspect_ > 0 ? 1 + Uniform(rnd, -max_aspect_, max_aspect_) : 1;
+  // cxxnet's parametrisation: the x and y scales average to `scale` and stand in the ratio `ratio`.
+  const double hs = 2.0 * scale / (1 + ratio), ws = ratio * hs;
+  double a = std::cos(angle * M_PI / 180), b = std::sin(angle * M_PI / 180);
+  if (std::fmod(angle, 90.0) == 0) a = std::round(a), b = std::round(b);  // exact quarter turns
+  // A = R(angle) * Shear(shear) * diag(ws, hs), mapping source to destination around the centres;
+  // positive angles turn the picture counter-clockwise as displayed (OpenCV's convention).
+  const double m00 = a * ws, m01 = (a * shear + b) * hs, m10 = -b * ws, m11 = (-b * shear + a) * hs;
+  const int w = std::max(1, int(std::lround(img.cols * scale))), h = std::max(1, int(std::lround(img.rows * scale)));
+  const double cx = (img.cols - 1) / 2.0, cy = (img.rows - 1) / 2.0, dx = (w - 1) / 2.0, dy = (h - 1) / 2.0;
+  cv::Mat M = (cv::Mat_<double>(2, 3) << m00, m01, dx - m00 * cx - m01 * cy, m10, m11, dy - m10 * cx - m11 * cy);
+  cv::Mat out;
+  cv::warpAffine(img, out, M, cv::Size(w, h), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(fill_));
+  return out;
+}
+
+cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) const {
+  const int h = int(shape_[1]), w = int(shape_[2]);
+  cv::Mat m = img;
+  if (random && (max_angle_ > 0 || rotate_ >= 0 || max_shear_ > 0 || max_aspect_ > 0 || min_scale_ != 1 ||
+                 max_scale_ != 1))
+    m = Warp(m, rnd);
+  const bool rand_crop = random && rand_crop_;
+  if (min_crop_ > 0) {
+    // cxxnet's random-size square crop, resized to the output.
+    const int s = rand_crop ? UniformInt(rnd, min_crop_, max_crop_) : (min_crop_ + max_crop_) / 2;
+    m = AtLeast(m, s, s);
+    const int y = rand_crop ? UniformInt(rnd, 0, m.rows - s) : (m.rows - s) / 2;
+    const int x = rand_crop ? UniformInt(rnd, 0, m.cols - s) : (m.cols - s) / 2;
+    cv::Mat r;
+    cv::resize(m(cv::Rect(x, y, s, s)), r, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+    m = r;
+  } else {
+    m = AtLeast(m, h, w);
+    int y = rand_crop ? UniformInt(rnd, 0, m.rows - h) : (m.rows - h) / 2;
+    int x = rand_crop ? UniformInt(rnd, 0, m.cols - w) : (m.cols - w) / 2;
+    if (crop_y_ >= 0) y = crop_y_;
+    if (crop_x_ >= 0) x = crop_x_;
+    UMBRA_CHECK(y + h <= m.rows && x + w <= m.cols, who_, ": crop at (", y, ", ", x, ") of ", h, "x", w,
+                " does not fit a ", m.rows, "x", m.cols, " image");
+    m = m(cv::Rect(x, y, w, h));
+  }
+  return m;
+}
+
+void Augmenter::ProcessPlain(const cv::Mat& img, float* out) const {
+  const cv::Mat m = Geometry(img, nullptr, false);
+  const int c = int(shape_[0]), h = int(shape_[1]), w = int(shape_[2]);
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* p = m.ptr<uint8_t>(y);
+    for (int x = 0; x < w; ++x)
+      for (int ch = 0; ch < c; ++ch) out[(ch * h + y) * w + x] = p[x * c + ch];
+  }
+}
+
+void Augmenter::Process(const cv::Mat& img, uint64_t seed, float* out) const {
+  UMBRA_CHECK(img.channels() == int(shape_[0]) && img.depth() == CV_8U, who_, ": image has ", img.channels(),
+              " channel(s), input_shape wants ", shape_[0]);
+  Random<cpu> rnd(seed);
+  cv::Mat m = Geometry(img, &rnd, true);
+  const bool flip = mirror_ || (rand_mirror_ && rnd.NextUnit() < 0.5);
+  const float contrast = max_contrast_ > 0 ? 1 + Uniform(&rnd, -max_contrast_, max_contrast_) : 1;
+  const float illum = max_illum_ > 0 ? Uniform(&rnd, -max_illum_, max_illum_) : 0;
+  const int c = int(shape_[0]), h = int(shape_[1]), w = int(shape_[2]);
+  const float* mean_img = mean_img_.values.empty() ? nullptr : mean_img_.values.data();
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* p = m.ptr<uint8_t>(y);
+    for (int x = 0; x < w; ++x) {
+      const int sx = flip ? w - 1 - x : x;  // mirroring is folded into the read
+      for (int ch = 0; ch < c; ++ch) {
+        const int o = (ch * h + y) * w + x;
+        const float mean = mean_img ? mean_img[o] : mean_[ch];
+        out[o] = (float(p[sx * c + ch]) - mean) * scale_ * contrast + illum;
+      }
+    }
+  }
+}
+
+}  // namespace umbra::io

@@ -1,0 +1,48 @@
+// Image augmentation for the img and imgrec iterators (cxxnet's keys; OpenCV). Turns one decoded
+// image into one (C, H, W) float row of input_shape: affine warp (rotation, shear, scale, aspect),
+// crop (random or centre, optionally of a random size then resized), mirror, mean subtraction,
+// scale, contrast and illumination — in that order. Decoding and the mean-image file live in
+// image_iter.cc and mean_image.cc.
+//
+// Channel order: images arrive RGB (the decoder converts OpenCV's BGR), so channel 0 is red and
+// mean_r applies to channel 0 (cxxnet's order differed between its paths). c = 1 is grayscale.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "umbra/io/mean_image.h"
+
+namespace umbra::io {
+
+class Augmenter {
+ public:
+  /// Takes a cxxnet augmentation key; false when it is not one.
+  bool SetParam(const std::string& key, const std::string& value);
+  /// Checks the keys against the output shape (c, h, w); errors name `who`.
+  void Init(const Shape<3>& shape, const std::string& who);
+  /// The mean image to subtract (shape must be input_shape); replaces mean_r/g/b.
+  void SetMeanImage(MeanImage m);
+
+  /// img: 8-bit, c channels, RGB. Writes c*h*w floats to out. The random choices come from `seed`
+  /// only, so a row is reproducible whatever thread runs it. Thread-safe (const).
+  void Process(const cv::Mat& img, uint64_t seed, float* out) const;
+  /// The deterministic part only (centre crop or fixed crop, no mean, no scale): pixel values as
+  /// they are averaged into a mean image.
+  void ProcessPlain(const cv::Mat& img, float* out) const;
+
+ private:
+  cv::Mat Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) const;
+  cv::Mat Warp(const cv::Mat& img, Random<cpu>* rnd) const;
+
+  Shape<3> shape_;
+  std::string who_;
+  bool rand_crop_ = false, rand_mirror_ = false, mirror_ = false;
+  int crop_y_ = -1, crop_x_ = -1, min_crop_ = 0, max_crop_ = 0;
+  float max_aspect_ = 0, max_angle_ = 0, rotate_ = -1, max_shear_ = 0, min_scale_ = 1, max_scale_ = 1;
+  float mean_[3] = {0, 0, 0}, scale_ = 1, max_contrast_ = 0, max_illum_ = 0, fill_ = 255;
+  MeanImage mean_img_;
+};
+
+}  // namespace umbra::io

@@ -1,0 +1,50 @@
+// Mean image file reading and writing (format in include/umbra/io/mean_image.h).
+#include "umbra/io/mean_image.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace umbra::io {
+namespace {
+constexpr char kMagic[8] = {'U', 'M', 'B', 'R', 'A', 'M', 'E', 'A'};
+constexpr uint32_t kVersion = 1;
+}  // namespace
+
+void WriteMeanImage(const std::string& path, const MeanImage& m) {
+  UMBRA_CHECK(size_t(m.shape.Size()) == m.values.size(), "mean image for '", path, "': shape and values disagree");
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    UMBRA_CHECK(out.good(), "cannot write mean image '", tmp, "'");
+    const uint32_t head[4] = {kVersion, uint32_t(m.shape[0]), uint32_t(m.shape[1]), uint32_t(m.shape[2])};
+    out.write(kMagic, 8);
+    out.write(reinterpret_cast<const char*>(head), sizeof(head));
+    out.write(reinterpret_cast<const char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
+    out.close();
+    UMBRA_CHECK(!out.fail(), "writing mean image '", tmp, "' failed (disk full?)");
+  }
+  UMBRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "'");
+}
+
+MeanImage ReadMeanImage(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  UMBRA_CHECK(in.good(), "cannot open mean image '", path, "'");
+  char magic[8] = {};
+  uint32_t head[4] = {};
+  in.read(magic, 8);
+  in.read(reinterpret_cast<char*>(head), sizeof(head));
+  UMBRA_CHECK(in.good() && std::memcmp(magic, kMagic, 8) == 0, "'", path,
+              "' is not an umbra mean image (bad magic; cxxnet mean files are not read: delete it to recompute)");
+  UMBRA_CHECK(head[0] == kVersion, "mean image '", path, "' has version ", head[0], ", this umbra reads ", kVersion);
+  MeanImage m;
+  m.shape = Shape3(head[1], head[2], head[3]);
+  m.values.resize(m.shape.Size());
+  in.read(reinterpret_cast<char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
+  UMBRA_CHECK(in.gcount() == std::streamsize(m.values.size() * sizeof(float)), "mean image '", path,
+              "' is truncated (shape ", head[1], ",", head[2], ",", head[3], ")");
+  return m;
+}
+
+}  // namespace umbra::io
