@@ -1,0 +1,198 @@
+// The image iterators (OpenCV): `img` reads a cxxnet list file and the images in a folder;
+// `imgrec` (alias `imgbin`, cxxnet's name in pred.conf) reads a record file made by im2rec
+// (record.h), labels from the records or, as cxxnet allowed, from an image_list. Both decode on
+// `nthread` threads (OpenMP) and augment each row (augment.h); image_mean names a mean file that is
+// computed over the data set when missing (mean_image.h). Batching and padding: instance_iter.h.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <thread>
+
+#include "augment.h"
+#include "image_list.h"
+#include "instance_iter.h"
+#include "umbra/io/record.h"
+
+namespace umbra::io {
+namespace {
+
+// fn(i) for i in [0, n) on up to nthread threads; the first exception is rethrown here, never let
+// out of the parallel region (which would terminate).
+template <typename Fn>
+void ParallelFor(index_t n, int nthread, Fn fn) {
+  std::exception_ptr err;
+#pragma omp parallel for num_threads(nthread) schedule(dynamic)
+  for (index_t i = 0; i < n; ++i) {
+    try {
+      fn(i);
+    } catch (...) {
+#pragma omp critical
+      if (!err) err = std::current_exception();
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
+class ImageIterBase : public InstanceIterator {
+ public:
+  bool SetParam(const std::string& k, const std::string& v) override {
+    if (k == "image_mean") mean_path_ = v;
+    else if (k == "nthread") nthread_ = int(ParseInt(k, v));
+    else return augment_.SetParam(k, v) || InstanceIterator::SetParam(k, v);
+    return true;
+  }
+
+ protected:
+  struct Item {
+    std::string bytes;
+    std::vector<float> labels;
+  };
+  /// Sequential (one file handle): the encoded bytes and labels of instance i.
+  virtual Item Load(index_t i) = 0;
+  /// Where instance i comes from, for errors.
+  virtual std::string Where(index_t i) const = 0;
+
+  /// After the subclass has opened its data: augmentation, mean image, batches.
+  void InitImages(index_t n) {
+    UMBRA_CHECK(shape_[0] > 0, Name(), " needs input_shape (c,h,w)");
+    UMBRA_CHECK(nthread_ > 0, Name(), ": nthread must be positive");
+    augment_.Init(shape_, Name());
+    if (!mean_path_.empty()) {
+      if (!std::filesystem::exists(mean_path_)) {
+        if (!silent_) std::cout << Name() << ": computing the mean image into '" << mean_path_ << "'" << std::endl;
+        WriteMeanImage(mean_path_, ComputeMean(n));
+      }
+      augment_.SetMeanImage(ReadMeanImage(mean_path_));
+    }
+    InitBatches(n);
+  }
+
+  void FillRows(const std::vector<Row>& rows) override {
+    std::vector<Item> items(rows.size());
+    for (size_t j = 0; j < rows.size(); ++j) {
+      items[j] = Load(rows[j].instance);
+      UMBRA_CHECK(items[j].labels.size() == size_t(label_width_), Where(rows[j].instance), " has ",
+                  items[j].labels.size(), " label(s) but label_width is ", label_width_);
+    }
+    const index_t d = shape_.Size();
+    ParallelFor(index_t(rows.size()), nthread_, [&](index_t j) {
+      const Row& r = rows[j];
+      augment_.Process(Decode(items[j].bytes, r.instance), r.seed, out_.data.dptr_ + r.row * d);
+      std::copy(items[j].labels.begin(), items[j].labels.end(), out_.label.dptr_ + r.row * out_.label.stride_);
+    });
+  }
+
+ private:
+  cv::Mat Decode(const std::string& bytes, index_t i) const {
+    const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    cv::Mat img = cv::imdecode(raw, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)");
+    if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red
+    return img;
+  }
+
+  // The mean of the centre crops, accumulated in double, in chunks decoded in parallel.
+  MeanImage ComputeMean(index_t n) {
+    const index_t d = shape_.Size(), chunk = 256;
+    std::vector<double> sum(d, 0.0);
+    std::vector<float> rows(chunk * d);
+    for (index_t b = 0; b < n; b += chunk) {
+      const index_t m = std::min(chunk, n - b);
+      std::vector<std::string> bytes(m);
+      for (index_t j = 0; j < m; ++j) bytes[j] = Load(b + j).bytes;
+      ParallelFor(m, nthread_, [&](index_t j) { augment_.ProcessPlain(Decode(bytes[j], b + j), &rows[j * d]); });
+      for (index_t j = 0; j < m; ++j)
+        for (index_t p = 0; p < d; ++p) sum[p] += rows[j * d + p];
+    }
+    MeanImage mean{shape_, std::vector<float>(d)};
+    for (index_t p = 0; p < d; ++p) mean.values[p] = float(sum[p] / double(n));
+    return mean;
+  }
+
+  std::string mean_path_;
+  int nthread_ = int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  Augmenter augment_;
+};
+
+class ImageListIterator : public ImageIterBase {
+ public:
+  bool SetParam(const std::string& k, const std::string& v) override {
+    if (k == "image_list") list_path_ = v;
+    else if (k == "image_root") root_ = v;
+    else return ImageIterBase::SetParam(k, v);
+    return true;
+  }
+  void Init() override {
+    UMBRA_CHECK(!list_path_.empty(), "img iterator needs image_list");
+    list_ = ReadImageList(list_path_, label_width_);
+    InitImages(index_t(list_.size()));
+  }
+
+ protected:
+  std::string Name() const override { return "img iterator ('" + list_path_ + "')"; }
+  std::string Where(index_t i) const override {
+    return "'" + Path(i) + "' (" + list_path_ + ":" + std::to_string(list_[i].line) + ")";
+  }
+  Item Load(index_t i) override {
+    std::ifstream in(Path(i), std::ios::binary);
+    UMBRA_CHECK(in.good(), "cannot open image ", Where(i));
+    Item it{std::string(std::istreambuf_iterator<char>(in), {}), list_[i].labels};
+    UMBRA_CHECK(!it.bytes.empty(), "image ", Where(i), " is empty");
+    return it;
+  }
+
+ private:
+  std::string Path(index_t i) const { return root_.empty() ? list_[i].path : root_ + "/" + list_[i].path; }
+  std::string list_path_, root_;
+  std::vector<ImageListEntry> list_;
+};
+
+class ImageRecIterator : public ImageIterBase {
+ public:
+  bool SetParam(const std::string& k, const std::string& v) override {
+    if (k == "image_rec" || k == "image_bin") rec_path_ = v;
+    else if (k == "image_list") list_path_ = v;
+    else return ImageIterBase::SetParam(k, v);
+    return true;
+  }
+  void Init() override {
+    UMBRA_CHECK(!rec_path_.empty(), "imgrec iterator needs image_rec (or image_bin)");
+    reader_ = std::make_unique<RecordReader>(rec_path_);
+    if (!list_path_.empty()) {
+      list_ = ReadImageList(list_path_, label_width_);
+      UMBRA_CHECK(list_.size() == reader_->size(), "image list '", list_path_, "' has ", list_.size(),
+                  " instances but record file '", rec_path_, "' has ", reader_->size());
+    }
+    InitImages(index_t(reader_->size()));
+  }
+
+ protected:
+  std::string Name() const override { return "imgrec iterator ('" + rec_path_ + "')"; }
+  std::string Where(index_t i) const override {
+    return "record " + std::to_string(i) + " of '" + rec_path_ + "' (offset " + std::to_string(reader_->offset(i)) + ")";
+  }
+  Item Load(index_t i) override {
+    Record r = reader_->Read(size_t(i));
+    if (!list_.empty()) {
+      const ImageListEntry& e = list_[i];
+      UMBRA_CHECK(e.index == r.index, list_path_, ":", e.line, ": index ", e.index, " but ", Where(i), " has index ",
+                  r.index, " (list and record file out of step)");
+      r.labels = e.labels;
+    }
+    return Item{std::move(r.payload), std::move(r.labels)};
+  }
+
+ private:
+  std::string rec_path_, list_path_;
+  std::unique_ptr<RecordReader> reader_;
+  std::vector<ImageListEntry> list_;
+};
+
+const bool kImg = RegisterIterator("img", [] { return std::unique_ptr<DataIterator>(new ImageListIterator()); });
+const bool kRec = RegisterIterator("imgrec", [] { return std::unique_ptr<DataIterator>(new ImageRecIterator()); });
+const bool kBin = RegisterIterator("imgbin", [] { return std::unique_ptr<DataIterator>(new ImageRecIterator()); });
+
+}  // namespace
+}  // namespace umbra::io

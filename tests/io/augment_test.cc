@@ -1,0 +1,205 @@
+// Every augmentation on a known input, through the img iterator's keys: centre crop, fixed crop,
+// mirror, random-size crop, rotation by 90 degrees and fill_value, scale, mean values per channel
+// (mean_r on channel 0 = red), mean image computed-then-read, divideby/scale, illumination and
+// contrast, and reproducibility of an epoch from (seed, epoch).
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+#include "image_test_util.h"
+#include "umbra/io/mean_image.h"
+
+namespace umbra::io::test {
+namespace {
+
+using KV = std::vector<std::pair<std::string, std::string>>;
+
+// One image with pixel (y, x) = (r, g, b) = (10y + x, 100 + 10y + x, 7): positions readable from red.
+std::unique_ptr<DataIterator> OnImage(const TempDir& dir, int h, int w, const std::string& shape, KV keys,
+                                      std::function<Rgb(int, int)> rgb = nullptr) {
+  if (!rgb) rgb = [](int y, int x) { return Rgb{10 * y + x, 100 + 10 * y + x, 7}; };
+  WritePng(dir / "a.png", h, w, rgb);
+  keys.insert(keys.end(), {{"image_list", OneImageList(dir, "a.png")}, {"image_root", dir.path()},
+                           {"input_shape", shape}, {"batch_size", "1"}});
+  auto it = Make("img", keys);
+  EXPECT_TRUE(it->Next());
+  return it;
+}
+
+TEST(Augment, CentreCropPicksTheCentre) {
+  TempDir dir;
+  auto it = OnImage(dir, 6, 8, "3,2,4", {});
+  // rows (6-2)/2 = 2.., cols (8-4)/2 = 2..
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 4; ++x) {
+      EXPECT_EQ(At(it->Value(), 0, 0, y, x), 10 * (y + 2) + (x + 2));
+      EXPECT_EQ(At(it->Value(), 0, 1, y, x), 100 + 10 * (y + 2) + (x + 2));
+      EXPECT_EQ(At(it->Value(), 0, 2, y, x), 7);
+    }
+}
+
+TEST(Augment, FixedCropStart) {
+  TempDir dir;
+  auto it = OnImage(dir, 6, 8, "3,2,4", {{"crop_y_start", "0"}, {"crop_x_start", "4"}});
+  EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), 4);
+  EXPECT_EQ(At(it->Value(), 0, 0, 1, 3), 17);
+}
+
+TEST(Augment, MirrorFlipsColumns) {
+  TempDir dir;
+  auto it = OnImage(dir, 3, 5, "3,3,5", {{"mirror", "1"}});
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 5; ++x) EXPECT_EQ(At(it->Value(), 0, 0, y, x), 10 * y + (4 - x));
+}
+
+TEST(Augment, RandMirrorFlipsAboutHalfTheRows) {
+  TempDir dir;
+  WritePng(dir / "a.png", 1, 2, [](int, int x) { return Rgb{x, 0, 0}; });
+  std::string list;
+  for (int i = 0; i < 64; ++i) list += std::to_string(i) + "\t0\ta.png\n";
+  WriteText(dir / "l.lst", list);
+  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,1,2"},
+                         {"batch_size", "64"}, {"rand_mirror", "1"}});
+  ASSERT_TRUE(it->Next());
+  int flipped = 0;
+  for (int n = 0; n < 64; ++n) flipped += At(it->Value(), n, 0, 0, 0) == 1;
+  EXPECT_GT(flipped, 16);
+  EXPECT_LT(flipped, 48);
+}
+
+TEST(Augment, RotateBy90MovesAKnownPixel) {
+  TempDir dir;
+  // Black 5x5 with one white pixel at the top right; a quarter turn counter-clockwise takes it to
+  // the top left.
+  auto white = [](int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; };
+  auto it = OnImage(dir, 5, 5, "3,5,5", {{"rotate", "90"}}, white);
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 5; ++x) EXPECT_EQ(At(it->Value(), 0, 1, y, x), y == 0 && x == 0 ? 255 : 0) << y << "," << x;
+}
+
+TEST(Augment, RotationFillsCornersWithFillValue) {
+  TempDir dir;
+  auto it = OnImage(dir, 9, 9, "3,9,9", {{"rotate", "45"}, {"fill_value", "77"}},
+                    [](int, int) { return Rgb{0, 0, 0}; });
+  EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), 77);
+  EXPECT_EQ(At(it->Value(), 0, 2, 8, 8), 77);
+  EXPECT_EQ(At(it->Value(), 0, 0, 4, 4), 0);
+}
+
+TEST(Augment, ScaleHalvesTheImage) {
+  TempDir dir;
+  // 8x8 in 2x2 blocks of value 40*(block row) + 10*(block col); scale 0.5 gives one pixel a block.
+  auto blocks = [](int y, int x) { return Rgb{40 * (y / 2) + 10 * (x / 2), 0, 0}; };
+  auto it = OnImage(dir, 8, 8, "3,4,4", {{"min_random_scale", "0.5"}, {"max_random_scale", "0.5"}}, blocks);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) EXPECT_NEAR(At(it->Value(), 0, 0, y, x), 40 * y + 10 * x, 1) << y << "," << x;
+}
+
+TEST(Augment, RandomSizeCropIsResizedToTheOutput) {
+  TempDir dir;
+  auto halves = [](int, int x) { return Rgb{x < 4 ? 0 : 200, 0, 0}; };
+  auto it = OnImage(dir, 8, 8, "3,4,4", {{"min_crop_size", "8"}, {"max_crop_size", "8"}}, halves);
+  for (int x = 0; x < 4; ++x) EXPECT_EQ(At(it->Value(), 0, 0, 2, x), x < 2 ? 0 : 200);
+}
+
+TEST(Augment, MeanValuesPerChannelRedFirst) {
+  TempDir dir;
+  auto red = [](int, int) { return Rgb{255, 0, 0}; };
+  auto it = OnImage(dir, 2, 2, "3,2,2", {{"mean_r", "100"}, {"mean_g", "10"}, {"mean_b", "1"}}, red);
+  EXPECT_EQ(At(it->Value(), 0, 0, 1, 1), 155);  // channel 0 is red, and mean_r applies to it
+  EXPECT_EQ(At(it->Value(), 0, 1, 1, 1), -10);
+  EXPECT_EQ(At(it->Value(), 0, 2, 1, 1), -1);
+}
+
+TEST(Augment, DividebyAndScale) {
+  TempDir dir;
+  auto red = [](int, int) { return Rgb{255, 51, 0}; };
+  auto it = OnImage(dir, 2, 2, "3,2,2", {{"mean_r", "0"}, {"divideby", "255"}}, red);
+  EXPECT_FLOAT_EQ(At(it->Value(), 0, 0, 0, 0), 1.0f);
+  EXPECT_FLOAT_EQ(At(it->Value(), 0, 1, 0, 0), 0.2f);
+  TempDir dir2;
+  auto it2 = OnImage(dir2, 2, 2, "3,2,2", {{"mean_value", "51"}, {"scale", "0.5"}}, red);
+  EXPECT_FLOAT_EQ(At(it2->Value(), 0, 0, 0, 0), 102);  // (255 - 51) * 0.5
+  EXPECT_FLOAT_EQ(At(it2->Value(), 0, 1, 0, 0), 0);
+}
+
+TEST(Augment, IlluminationShiftsAndContrastScalesEveryPixelAlike) {
+  TempDir dir;
+  auto it = OnImage(dir, 3, 3, "3,3,3", {{"max_random_illumination", "20"}});
+  const float shift = At(it->Value(), 0, 0, 0, 0) - 0;
+  EXPECT_NE(shift, 0);
+  EXPECT_LE(std::abs(shift), 20);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 3; ++x) EXPECT_FLOAT_EQ(At(it->Value(), 0, 0, y, x), 10 * y + x + shift);
+  TempDir dir2;
+  auto it2 = OnImage(dir2, 3, 3, "3,3,3", {{"max_random_contrast", "0.5"}});
+  const float c = At(it2->Value(), 0, 0, 0, 1);  // pixel value 1
+  EXPECT_NE(c, 1);
+  EXPECT_GE(c, 0.5);
+  EXPECT_LE(c, 1.5);
+  EXPECT_FLOAT_EQ(At(it2->Value(), 0, 1, 2, 2), 122 * c);
+}
+
+TEST(Augment, MeanImageIsComputedWrittenThenRead) {
+  TempDir dir;
+  WritePng(dir / "a.png", 2, 2, [](int y, int x) { return Rgb{10 + y, 20 + x, 30}; });
+  WritePng(dir / "b.png", 2, 2, [](int y, int x) { return Rgb{30 + y, 40 + x, 50}; });
+  WriteText(dir / "l.lst", "0\t0\ta.png\n1\t1\tb.png\n");
+  const KV keys = {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,2,2"},
+                   {"batch_size", "2"}, {"image_mean", dir / "mean.bin"}, {"silent", "1"}};
+  auto it = Make("img", keys);
+  const MeanImage m = ReadMeanImage(dir / "mean.bin");
+  EXPECT_EQ(m.shape, Shape3(3, 2, 2));
+  EXPECT_EQ(m.values, (std::vector<float>{20, 20, 21, 21, 30, 31, 30, 31, 40, 40, 40, 40}));
+  ASSERT_TRUE(it->Next());
+  EXPECT_EQ(At(it->Value(), 0, 0, 1, 1), -10);
+  EXPECT_EQ(At(it->Value(), 1, 2, 0, 1), 10);
+  // A second iterator reads the file: change it and see the change.
+  MeanImage zero{m.shape, std::vector<float>(12, 0.f)};
+  WriteMeanImage(dir / "mean.bin", zero);
+  auto again = Make("img", keys);
+  ASSERT_TRUE(again->Next());
+  EXPECT_EQ(At(again->Value(), 0, 0, 1, 1), 11);
+  // A mean image of another shape is refused.
+  WriteMeanImage(dir / "mean.bin", MeanImage{Shape3(3, 4, 4), std::vector<float>(48)});
+  EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "the mean image has shape");
+  WriteText(dir / "mean.bin", "UMBRAMEA");
+  EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "not an umbra mean image");
+}
+
+TEST(Augment, EpochIsReproducibleFromSeedAndEpoch) {
+  TempDir dir;
+  std::string list;
+  for (int i = 0; i < 5; ++i) {
+    WritePng(dir / (std::to_string(i) + ".png"), 12, 10, [i](int y, int x) { return Rgb{20 * i + y, 3 * x, 7 * y}; });
+    list += std::to_string(i) + "\t" + std::to_string(i) + "\t" + std::to_string(i) + ".png\n";
+  }
+  WriteText(dir / "l.lst", list);
+  const KV keys = {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,6,6"},
+                   {"batch_size", "2"}, {"shuffle", "1"}, {"seed", "3"}, {"rand_crop", "1"}, {"rand_mirror", "1"},
+                   {"max_rotate_angle", "30"}, {"max_shear_ratio", "0.2"}, {"max_aspect_ratio", "0.3"},
+                   {"min_random_scale", "0.8"}, {"max_random_scale", "1.2"}, {"max_random_contrast", "0.2"},
+                   {"max_random_illumination", "5"}, {"min_crop_size", "5"}, {"max_crop_size", "8"}};
+  auto a = Make("img", keys);
+  KV one_thread = keys;
+  one_thread.push_back({"nthread", "1"});
+  auto b = Make("img", one_thread);
+  const auto e2 = Epoch(a.get(), 2);
+  EXPECT_EQ(e2, Epoch(b.get(), 2));  // same seed and epoch, any thread count
+  EXPECT_EQ(e2, Epoch(a.get(), 2));  // and again
+  EXPECT_NE(e2, Epoch(b.get(), 3));
+  // Through threadbuffer too.
+  auto tb = ChainIterator("threadbuffer", CreateIterator("img"));
+  for (auto& [k, v] : keys) tb->SetParam(k, v);
+  tb->Init();
+  EXPECT_EQ(Epoch(tb.get(), 2), e2);
+}
+
+TEST(Augment, BadKeysAreRefused) {
+  TempDir dir;
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_aspect_ratio", "1.5"}}); }), "max_aspect_ratio");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", "0"}}); }), "divideby must not be 0");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rand_crop", "yes"}}); }), "rand_crop = 'yes' is not an integer");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"crop_y_start", "3"}}); }), "does not fit");
+}
+
+}  // namespace
+}  // namespace umbra::io::test
+#endif  // UMBRA_USE_OPENCV

@@ -1,0 +1,143 @@
+// The img and imgrec iterators on PNGs written by the test (lossless, so pixel values are exact):
+// RGB order (channel 0 = red), labels, grayscale, padding, the record path through im2rec
+// (including resize), labels from image_list, and the errors. Augmentation: augment_test.cc.
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+#include "image_test_util.h"
+#include "umbra/io/im2rec.h"
+#include "umbra/io/record.h"
+
+namespace umbra::io::test {
+namespace {
+
+// Three 4x6 images; image i has pixel (y, x) = (r, g, b) = (100 + 10y + x, 20i, 200 - x).
+void ThreeImages(const TempDir& dir) {
+  std::filesystem::create_directory(dir / "img");
+  for (int i = 0; i < 3; ++i)
+    WritePng(dir / ("img/" + std::to_string(i) + ".png"), 4, 6,
+             [i](int y, int x) { return Rgb{100 + 10 * y + x, 20 * i, 200 - x}; });
+  WriteText(dir / "list.lst", "5\t1.5\t0.png\n6\t2.5\t1.png\n7\t3.5\t2.png\n");
+}
+
+void CheckThree(DataIterator* it) {
+  const auto epoch = Epoch(it, 0);
+  ASSERT_EQ(epoch.size(), 2u);
+  EXPECT_EQ(epoch[0].label, (std::vector<float>{1.5f, 2.5f}));
+  EXPECT_EQ(epoch[1].label, (std::vector<float>{3.5f, 1.5f}));
+  EXPECT_EQ(epoch[1].valid, 1);
+  EXPECT_EQ(epoch[1].index, (std::vector<uint64_t>{2, 0}));
+  it->BeforeFirst();
+  ASSERT_TRUE(it->Next());
+  const DataBatch& b = it->Value();
+  EXPECT_EQ(b.data.shape_, Shape4(2, 3, 4, 6));
+  for (int n = 0; n < 2; ++n)
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 6; ++x) {
+        ASSERT_EQ(At(b, n, 0, y, x), 100 + 10 * y + x) << n << " " << y << " " << x;  // red first
+        ASSERT_EQ(At(b, n, 1, y, x), 20 * n);
+        ASSERT_EQ(At(b, n, 2, y, x), 200 - x);
+      }
+}
+
+TEST(ImgIter, ListAndFolderGiveKnownPixelsInRgbOrder) {
+  TempDir dir;
+  ThreeImages(dir);
+  auto it = Make("img", {{"image_list", dir / "list.lst"}, {"image_root", dir / "img"}, {"input_shape", "3,4,6"},
+                         {"batch_size", "2"}, {"nthread", "2"}});
+  CheckThree(it.get());
+}
+
+TEST(ImgIter, GrayscaleAndMultipleLabels) {
+  TempDir dir;
+  WriteGrayPng(dir / "g.png", 3, 3, [](int y, int x) { return 10 * y + x; });
+  WritePng(dir / "c.png", 3, 3, [](int, int) { return Rgb{255, 255, 255}; });  // colour read as gray
+  WriteText(dir / "l.lst", "0\t1\t2\tg.png\n1\t3\t4\tc.png\n");
+  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "1,3,3"},
+                         {"label_width", "2"}, {"batch_size", "2"}});
+  ASSERT_TRUE(it->Next());
+  const DataBatch& b = it->Value();
+  EXPECT_EQ(b.data.shape_, Shape4(2, 1, 3, 3));
+  EXPECT_EQ(Take(b).label, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(At(b, 0, 0, 2, 1), 21);
+  EXPECT_EQ(At(b, 1, 0, 1, 1), 255);
+}
+
+TEST(ImgIter, Errors) {
+  TempDir dir;
+  ThreeImages(dir);
+  auto make = [&](const std::string& list, const std::string& shape) {
+    return Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", shape}, {"batch_size", "2"}});
+  };
+  EXPECT_HAS(ErrorOf([&] { Make("img", {{"image_list", dir / "list.lst"}, {"batch_size", "2"}}); }), "needs input_shape");
+  EXPECT_HAS(ErrorOf([&] { make(dir / "list.lst", "2,4,6"); }), "1 (gray) or 3 (RGB) channels");
+  WriteText(dir / "img/junk.png", "not a png");
+  WriteText(dir / "junk.lst", "0\t1\t0.png\n1\t1\tjunk.png\n");
+  auto it = make(dir / "junk.lst", "3,4,6");
+  EXPECT_HAS(ErrorOf([&] { it->Next(); }),
+             "cannot decode image '" + (dir / "img/junk.png") + "' (" + (dir / "junk.lst") + ":2)");
+  WriteText(dir / "gone.lst", "0\t1\tgone.png\n");
+  auto it2 = make(dir / "gone.lst", "3,4,6");
+  EXPECT_HAS(ErrorOf([&] { it2->Next(); }), "cannot open image '" + (dir / "img/gone.png") + "'");
+  EXPECT_HAS(ErrorOf([&] { make(dir / "nolist.lst", "3,4,6"); }), "cannot open image list");
+}
+
+TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
+  TempDir dir;
+  ThreeImages(dir);
+  std::string args[] = {"im2rec", dir / "list.lst", dir / "img", dir / "all.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  ASSERT_EQ(Im2RecMain(4, argv), 0);
+  auto it = Make("imgrec", {{"image_rec", dir / "all.rec"}, {"input_shape", "3,4,6"}, {"batch_size", "2"}});
+  CheckThree(it.get());
+  // cxxnet's names: imgbin and image_bin; labels from an image_list.
+  WriteText(dir / "other.lst", "5\t9\tx\n6\t8\tx\n7\t7\tx\n");
+  auto bin = Make("imgbin", {{"image_bin", dir / "all.rec"}, {"image_list", dir / "other.lst"},
+                             {"input_shape", "3,4,6"}, {"batch_size", "3"}});
+  ASSERT_TRUE(bin->Next());
+  EXPECT_EQ(Take(bin->Value()).label, (std::vector<float>{9, 8, 7}));
+  WriteText(dir / "skew.lst", "5\t9\tx\n7\t8\tx\n6\t7\tx\n");
+  auto skew = Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "skew.lst"},
+                              {"input_shape", "3,4,6"}, {"batch_size", "3"}});
+  EXPECT_HAS(ErrorOf([&] { skew->Next(); }), "skew.lst:2: index 7 but record 1 of");
+  WriteText(dir / "short.lst", "5\t9\tx\n");
+  EXPECT_HAS(ErrorOf([&] {
+               Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "short.lst"},
+                               {"input_shape", "3,4,6"}, {"batch_size", "3"}});
+             }),
+             "has 1 instances but record file");
+}
+
+TEST(RecIter, TruncatedRecordFileFailsAtInit) {
+  TempDir dir;
+  ThreeImages(dir);
+  std::string args[] = {"im2rec", dir / "list.lst", dir / "img", dir / "all.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  ASSERT_EQ(Im2RecMain(4, argv), 0);
+  std::filesystem::resize_file(dir / "all.rec", std::filesystem::file_size(dir / "all.rec") - 10);
+  EXPECT_HAS(ErrorOf([&] {
+               Make("imgrec", {{"image_rec", dir / "all.rec"}, {"input_shape", "3,4,6"}, {"batch_size", "2"}});
+             }),
+             "record file '" + (dir / "all.rec") + "' is truncated at offset");
+}
+
+TEST(RecIter, Im2RecResizesTheShorterSide) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  WritePng(dir / "img/big.png", 20, 40, [](int, int x) { return Rgb{x < 20 ? 0 : 250, 50, 50}; });
+  WritePng(dir / "img/small.png", 4, 2, [](int, int) { return Rgb{10, 20, 30}; });
+  WriteText(dir / "l.lst", "0\t0\tbig.png\n1\t1\tsmall.png\n");
+  std::string args[] = {"im2rec", dir / "l.lst", dir / "img", dir / "r.rec", "resize=10"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
+  ASSERT_EQ(Im2RecMain(5, argv), 0);
+  RecordReader r(dir / "r.rec");
+  const std::string p0 = r.Read(0).payload, p1 = r.Read(1).payload;
+  const cv::Mat a = cv::imdecode(cv::Mat(1, int(p0.size()), CV_8U, const_cast<char*>(p0.data())), cv::IMREAD_COLOR);
+  const cv::Mat b = cv::imdecode(cv::Mat(1, int(p1.size()), CV_8U, const_cast<char*>(p1.data())), cv::IMREAD_COLOR);
+  EXPECT_EQ(a.size(), cv::Size(20, 10));  // width, height
+  EXPECT_EQ(b.size(), cv::Size(10, 20));
+  EXPECT_EQ(a.at<cv::Vec3b>(5, 2), cv::Vec3b(50, 50, 0));   // BGR, still PNG: exact away from the edge
+  EXPECT_EQ(a.at<cv::Vec3b>(5, 17), cv::Vec3b(50, 50, 250));
+}
+
+}  // namespace
+}  // namespace umbra::io::test
+#endif  // UMBRA_USE_OPENCV

@@ -1,0 +1,44 @@
+// Image helpers for the OpenCV-dependent io tests: lossless PNGs with known RGB or gray pixels,
+// and reading one pixel of a batch. Include only under UMBRA_USE_OPENCV.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <opencv2/imgcodecs.hpp>
+
+#include "io_test_util.h"
+
+namespace umbra::io::test {
+
+using Rgb = std::array<int, 3>;
+
+/// Writes an h x w PNG whose pixel (y, x) has the RGB value rgb(y, x) (stored BGR, as OpenCV does).
+inline void WritePng(const std::string& path, int h, int w, const std::function<Rgb(int, int)>& rgb) {
+  cv::Mat m(h, w, CV_8UC3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const Rgb c = rgb(y, x);
+      m.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(c[2]), uint8_t(c[1]), uint8_t(c[0]));
+    }
+  ASSERT_TRUE(cv::imwrite(path, m)) << path;
+}
+inline void WriteGrayPng(const std::string& path, int h, int w, const std::function<int(int, int)>& v) {
+  cv::Mat m(h, w, CV_8UC1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) m.at<uint8_t>(y, x) = uint8_t(v(y, x));
+  ASSERT_TRUE(cv::imwrite(path, m)) << path;
+}
+
+/// data[n][c][y][x] of a batch.
+inline float At(const DataBatch& b, index_t n, index_t c, index_t y, index_t x) {
+  const Shape<4> s = b.data.shape_;
+  return b.data.dptr_[((n * s[1] + c) * s[2] + y) * s[3] + x];
+}
+
+/// One image `name` in dir with label 0, as a list file dir/one.lst; returns the list path.
+inline std::string OneImageList(const TempDir& dir, const std::string& name) {
+  WriteText(dir / "one.lst", "0\t0\t" + name + "\n");
+  return dir / "one.lst";
+}
+
+}  // namespace umbra::io::test
