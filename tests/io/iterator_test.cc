@@ -77,3 +77,14 @@ TEST(IterShuffle, EachInstanceOncePerEpochAndReproducible) {
 
 }  // namespace
 }  // namespace umbra::io::test
+
+#if !(defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV)
+namespace umbra::io::test {
+namespace {
+TEST(IterRegistry, ImageIteratorsWithoutOpenCvSayWhy) {
+  for (const char* name : {"img", "imgrec", "imgbin"})
+    EXPECT_HAS(ErrorOf([&] { CreateIterator(name); }), "umbra was built without OpenCV");
+}
+}  // namespace
+}  // namespace umbra::io::test
+#endif
