@@ -14,7 +14,7 @@ const std::set<std::string> kTrainerKeys = {
     "task", "dev", "batch_size", "num_round", "max_round", "eval_train", "metric", "seed", "input_shape",
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
-    "weight_tag", "extract_layer_name", "start_counter"};
+    "weight_tag", "extract_layer_name", "start_counter", "extra_data_num"};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -22,10 +22,11 @@ MetricSpec ParseMetric(const config::Entry& e) {
   MetricSpec m{e.value, "", "label"};
   if (e.key != "metric") {
     UMBRA_CHECK(e.key.back() == ']', e.Where(), ": malformed '", e.key, "' (metric[field,node])");
+    // metric[field] (the net's output) or metric[field,node]
     const std::string in = e.key.substr(7, e.key.size() - 8);
     const auto comma = in.find(',');
-    UMBRA_CHECK(comma != std::string::npos, e.Where(), ": '", e.key, "' must be metric[field,node]");
-    m.label_field = in.substr(0, comma), m.node = in.substr(comma + 1);
+    m.label_field = in.substr(0, comma);
+    if (comma != std::string::npos) m.node = in.substr(comma + 1);
     UMBRA_CHECK(m.label_field == "label", e.Where(), ": label field '", m.label_field,
                 "' is unknown; umbra's iterators give one field, 'label'");
   }
@@ -154,14 +155,15 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     UMBRA_CHECK(named, e->Where(), ": '", e->key, "': no iterator block is named '", scope, "'");
     UMBRA_CHECK(used, e->Where(), ": '", e->key, "': the '", scope, "' iterator has no key '", key, "'");
   }
-  for (auto& [k, e] : job.global)
-    if (!kTrainerKeys.count(k) && !used_by_iter.count(k) && !nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value))
-      std::fprintf(stderr, "warning: %s: unknown key '%s' is ignored\n", e.Where().c_str(), k.c_str());
-
   job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100));
   job.net.spec.seed = uint64_t(job.GetInt("seed", 0));
-  // The global init rule (cxxnet's random_type) applies to every layer that declares it.
-  if (job.global.count("random_type")) job.net.spec.defaults.push_back({"init", job.Get("random_type", "")});
+  // Globals some layer declares (random_type, init_sigma) are the net's defaults, not unknown.
+  std::set<std::string> layer_defaults;
+  for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);
+  for (auto& [k, e] : job.global)
+    if (!kTrainerKeys.count(k) && !used_by_iter.count(k) && !layer_defaults.count(k) &&
+        !nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value))
+      std::fprintf(stderr, "warning: %s: unknown key '%s' is ignored\n", e.Where().c_str(), k.c_str());
   return job;
 }
 

@@ -49,6 +49,16 @@ struct Job {
 /// their block's keys, then `block:key` pairs from the command line.
 Job LoadJob(const std::string& path, const std::vector<std::string>& overrides);
 
+/// The node a config means by `name`: cxxnet configs name a node rewritten "in place" by a
+/// layer that umbra runs out of place (softmax) by its old name; the netconfig reader calls the
+/// rewrite name' (name'' ...), and the newest version is meant.
+template <typename NetT>
+std::string ResolveNode(const NetT& net, std::string name) {
+  UMBRA_CHECK(net.HasNode(name), "no node named '", name, "' in the network");
+  while (net.HasNode(name + "'")) name += "'";
+  return name;
+}
+
 /// The tasks; each returns the process exit code.
 int RunTrain(Job& job);    // task = train | finetune
 int RunPredict(Job& job);  // task = pred | pred_raw | extract

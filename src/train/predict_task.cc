@@ -47,7 +47,7 @@ int RunPredict(Job& job) {
   const std::string format = job.Get("output_format", "txt");
   UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
               format, "'");
-  const auto& out_node = extract ? net.NodeByName(node) : net.Output();
+  const auto& out_node = extract ? net.NodeByName(ResolveNode(net, node)) : net.Output();
 
   p->it->Init();
   UMBRA_CHECK(p->it->Value().data.shape_ == spec.input_shape, p->where, ": the iterator gives batches of ",

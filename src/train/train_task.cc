@@ -39,12 +39,16 @@ std::string ModelPath(const std::string& dir, int round) {
 struct MetricSet {
   std::vector<MetricSpec> specs;
   std::vector<nn::Metric> m;
-  explicit MetricSet(const std::vector<MetricSpec>& s) : specs(s) {
-    for (auto& x : s) m.emplace_back(x.name);
+  std::vector<std::string> nodes;  // resolved node names
+  MetricSet(const std::vector<MetricSpec>& s, const nn::Net<cpu>& net) : specs(s) {
+    for (auto& x : s) {
+      m.emplace_back(x.name);
+      nodes.push_back(x.node.empty() ? "" : ResolveNode(net, x.node));
+    }
   }
   void Add(nn::Net<cpu>& net, const io::DataBatch& b) {
     for (size_t i = 0; i < m.size(); ++i)
-      m[i].Add((specs[i].node.empty() ? net.Output() : net.NodeByName(specs[i].node)).Mat(), b.label, b.valid);
+      m[i].Add((nodes[i].empty() ? net.Output() : net.NodeByName(nodes[i])).Mat(), b.label, b.valid);
   }
   void Report(const std::string& prefix, Figures* out) const {
     for (size_t i = 0; i < m.size(); ++i)
@@ -126,7 +130,7 @@ int RunTrain(Job& job) {
   const int last = std::min(num_round, start - 1 + max_round);
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
-    MetricSet train_metrics(job.metrics);
+    MetricSet train_metrics(job.metrics, trainer.net());
     train->it->SetEpoch(uint64_t(round));
     train->it->BeforeFirst();
     trainer.net().SeedRandom(io::EpochSeed(seed, uint64_t(round)));
@@ -150,7 +154,7 @@ int RunTrain(Job& job) {
     if (eval_train) train_metrics.Report("train", &results);
     for (auto& e : job.iters) {
       if (e.role != "eval") continue;
-      MetricSet m(job.metrics);
+      MetricSet m(job.metrics, trainer.net());
       e.it->SetEpoch(0);
       e.it->BeforeFirst();
       while (e.it->Next()) {

@@ -41,6 +41,16 @@ TEST(Softmax, KnownAnswerWithGradScale) {
   EXPECT_NEAR(rig.layer->Loss(), loss / 3, 1e-12);  // Loss() is not scaled by grad_scale
 }
 
+TEST(Softmax, NaNInputGivesNaNLossNotAClampedOne) {
+  // The clamp that keeps -log(0) finite must not turn a diverged net's NaN into a finite loss.
+  test::LayerRig<cpu, float> rig("softmax", {}, {Shape4(2, 1, 1, 3)});
+  for (int i = 0; i < 6; ++i) rig.in[0]->data.dptr_[i] = float(i);
+  rig.in[0]->data.dptr_[4] = std::nanf("");
+  rig.SetLabel({0, 1});
+  rig.Forward();
+  EXPECT_TRUE(std::isnan(rig.layer->Loss()));
+}
+
 TEST(Softmax, GradientCheck) {
   test::GradCheck("softmax", {}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}, -3, 3);
   test::GradCheck("softmax", {}, {Shape4(3, 2, 2, 1)}, {3, 0, 1});

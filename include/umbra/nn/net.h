@@ -217,6 +217,7 @@ class Net {
     UMBRA_CHECK(it != node_index_.end(), "no node named '", n, "'");
     return *nodes_[it->second];
   }
+  bool HasNode(const std::string& n) const { return node_index_.count(n) != 0; }
   Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
   size_t NumLayers() const { return layers_.size(); }
   /// Elements of gradient / forward storage actually allocated, and what one buffer per node

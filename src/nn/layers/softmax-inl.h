@@ -25,11 +25,12 @@ struct SoftmaxParam {
   }
 };
 
-/// -log(p), p clamped to >= 1e-30 so a vanishing probability gives a finite loss (69.1).
+/// -log(p), p clamped to >= 1e-30 so a vanishing probability gives a finite loss (69.1). A NaN
+/// stays NaN (the comparison alone would clamp it): a diverged net must show a NaN loss.
 struct SoftmaxNegLog {
   template <typename DType>
   UMBRA_XINLINE static DType Map(DType p) {
-    return -math::Log(p > DType(1e-30) ? p : DType(1e-30));
+    return -math::Log(p > DType(1e-30) || p != p ? p : DType(1e-30));
   }
 };
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The CLI tasks end to end on real data (tests/cli/small_mlp.conf): train writes models and a
+# JSON log; pred covers every test image once, in order, and is accurate; pred_raw, extract (txt
+# and bin) and get_weight write what they say, get_weight agreeing with the numpy reader; bad
+# input (truncated model, another network, NaN loss, unknown task) is one clear error.
+# Usage: tasks.sh UMBRA SOURCE_DIR. Exit 77 (skip) without Debian's Fashion-MNIST.
+set -euo pipefail
+UMBRA=$1 SRC=$2 CONF=$2/tests/cli/small_mlp.conf PY=/usr/bin/python3
+DATA=/usr/share/datasets/fashion-mnist
+[ -e $DATA/t10k-labels-idx1-ubyte.gz ] || { echo "no $DATA: skipped"; exit 77; }
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; cd "$W"
+fail() { echo "FAIL: $*"; exit 1; }
+expect_error() {  # expect_error "message part" args...
+  local want=$1; shift
+  if "$UMBRA" "$@" > out.txt 2> err.txt; then fail "succeeded: $*"; fi
+  grep -qF -- "$want" err.txt || { cat err.txt; fail "error does not say '$want'"; }
+  [ "$(grep -c 'umbra: error' err.txt)" = 1 ] || fail "not one error line"
+}
+
+"$UMBRA" "$CONF" num_round=2 model_dir=m > train.txt 2> train.err
+grep -P '^\[2\]\ttrain-error:0\.\d+\ttrain-logloss\[3\]:[\d.]+\ttest-error:0\.[01]\d*\ttest-logloss\[3\]:' train.txt \
+  || { cat train.txt; fail "round line"; }
+[ -f m/0001.model ] && [ -f m/0002.model ] || fail "models not saved"
+[ "$(wc -l < m/log.jsonl)" = 2 ] || fail "log.jsonl lines"
+$PY -c "import json;[json.loads(l)['test-error'] for l in open('m/log.jsonl')]" || fail "log.jsonl not JSON"
+
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model 2> pred.err
+[ "$(wc -l < pred.txt)" = 10000 ] || fail "pred lines: $(wc -l < pred.txt)"
+$PY - <<'PY' || fail "pred accuracy"
+import gzip, numpy as np
+lab = np.frombuffer(gzip.open('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz').read()[8:], np.uint8)
+pred = np.loadtxt('pred.txt')
+acc = (pred == lab).mean()
+print('pred accuracy', acc)
+assert acc > 0.8
+PY
+
+"$UMBRA" "$CONF" task=pred_raw model_in=m/0002.model 2> /dev/null
+$PY -c "
+import numpy as np; p=np.loadtxt('pred.txt'); assert p.shape==(10000,10), p.shape
+assert abs(p.sum(1)-1).max() < 1e-4" || fail "pred_raw rows are not probabilities"
+
+"$UMBRA" "$CONF" task=extract extract_node_name=2 output_format=bin model_in=m/0002.model 2> /dev/null
+[ "$(cat pred.txt.shape)" = "10000,1,1,64" ] || fail "extract shape file: $(cat pred.txt.shape)"
+[ "$(stat -c %s pred.txt)" = $((10000 * 64 * 4)) ] || fail "extract bin size"
+$PY -c "
+import numpy as np; x=np.fromfile('pred.txt','<f4').reshape(10000,64); assert (x>=0).all() and x.max()>0" \
+  || fail "extracted relu features"
+
+"$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=w.txt 2> /dev/null
+PYTHONPATH=$SRC/python $PY -c "
+import numpy as np
+from umbra.model_file import read_model
+w = np.loadtxt('w.txt'); m = read_model('m/0002.model')
+assert m['meta']['round'] == '2'
+assert np.array_equal(w.astype(np.float32), m['tensors']['fc2.wmat']), 'get_weight vs numpy reader'" \
+  || fail "get_weight / numpy reader"
+
+# Bad input: each one clear error naming the file, key or weight.
+head -c 1000 m/0002.model > cut.model
+expect_error "cut.model' is truncated" "$CONF" task=pred model_in=cut.model
+cp m/0002.model flip.model; printf '\x00' | dd of=flip.model bs=1 seek=5000 conv=notrunc status=none
+expect_error "corrupt (checksum mismatch)" "$CONF" task=pred model_in=flip.model
+sed 's/nhidden = 64/nhidden = 32/' "$CONF" > other.conf
+expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other.conf task=pred model_in=m/0002.model
+expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
+expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
+expect_error "task = pred needs model_in" "$CONF" task=pred
+expect_error "no iterator block is named 'tset'" "$CONF" tset:path_img=x
+expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
+echo "all CLI task checks passed"
