@@ -14,7 +14,7 @@ namespace umbra::io {
 class InstanceIterator : public DataIterator {
  public:
   bool SetParam(const std::string& key, const std::string& value) override;
-  /// Subclasses open their data, then call InitBatches().
+  // Init() stays with the subclass: it opens its data, then calls InitBatches().
   void SetEpoch(uint64_t epoch) override { epoch_ = epoch; }
   void BeforeFirst() override;
   bool Next() override;
