@@ -2,12 +2,14 @@
 // config file describes (train, finetune, pred, pred_raw, extract, get_weight); later settings
 // win, command-line pairs last, `block:key=value` sets a key of the iterator block named block.
 // `umbra --help` lists tasks, keys, iterators and layers with their parameters, from their
-// declarations. The work is in src/train (job.h); this file only dispatches and reports errors.
+// declarations. `umbra im2rec LIST ROOT OUT.rec` packs images into a record file (io/im2rec.h).
+// The work is in src/train (job.h) and src/io; this file only dispatches and reports errors.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "src/train/job.h"
+#include "umbra/io/im2rec.h"
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
 
@@ -17,7 +19,8 @@ namespace {
 
 void Help() {
   std::printf(
-      "usage: umbra CONFIG [key=value ...]\n\n"
+      "usage: umbra CONFIG [key=value ...]\n"
+      "       umbra im2rec LIST IMAGE_ROOT OUT.rec [resize=N] [quality=Q] [label_width=K]\n\n"
       "tasks (task=...):\n"
       "  train       train; keys num_round, max_round, eval_train, save_model (every N rounds), model_dir,\n"
       "              continue=1 (resume from the newest model_dir/NNNN.model), model_in, log (JSON lines)\n"
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 1 : 0;
   }
   try {
+    if (std::string(argv[1]) == "im2rec") return io::Im2RecMain(argc - 1, argv + 1);
     return Run(argc, argv);
   } catch (const Error& e) {
     std::fprintf(stderr, "umbra: error: %s\n", e.what());

@@ -1,6 +1,7 @@
 // The cxxnet-syntax tokenizer and pair parser (config.h).
 #include "umbra/config/config.h"
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -25,8 +26,8 @@ std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
     const char c = text[i];
     if (c == '\n') {
       ++line, ++i;
-    } else if (c == ' ' || c == '\t' || c == '\r') {
-      ++i;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;  // every space character, or a token loop below would not advance (found by fuzzing)
     } else if (c == '#') {
       while (i < text.size() && text[i] != '\n') ++i;
     } else if (c == '=') {
@@ -58,6 +59,7 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {
     UMBRA_CHECK(!(t[i].text == "=" && !t[i].quoted), file, ":", t[i].line, ": '=' without a name before it");
+    UMBRA_CHECK(!t[i].text.empty(), file, ":", t[i].line, ": an empty name (\"\") before '='");
     UMBRA_CHECK(i + 1 < t.size() && t[i + 1].text == "=" && !t[i + 1].quoted, file, ":", t[i].line,
                 ": expected '=' after '", t[i].text, "'");
     UMBRA_CHECK(i + 2 < t.size() && !(t[i + 2].text == "=" && !t[i + 2].quoted), file, ":", t[i].line,

@@ -26,6 +26,16 @@ TEST(Config, SyntaxForms) {
   EXPECT_EQ(e[4].Where(), "t.conf:5");
 }
 
+TEST(Config, EverySpaceCharacterSeparates) {
+  // A vertical tab or form feed once made the tokenizer loop forever (found by config_fuzz).
+  const auto e = ParseConfig("a\v=\f1\vb = 2\n", "t.conf");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].value, "1");
+  EXPECT_EQ(e[1].key, "b");
+  EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\n'' = 2\n", "t.conf"); }).find("t.conf:2: an empty name"),
+            std::string::npos);
+}
+
 TEST(Config, ErrorsNameFileAndLine) {
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\nb\n", "x.conf"); }).find("x.conf:2: expected '=' after 'b'"),
             std::string::npos);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The image and csv data paths end to end through the CLI, on Fashion-MNIST images written out as
+# files: `umbra im2rec` packs a list + folder; a net trains from imgrec (+ threadbuffer, mirror,
+# divideby), evaluates from img (list + folder) and from csv, and pred covers every image of the
+# record file once. Usage: images.sh UMBRA SOURCE_DIR. Exit 77 without Fashion-MNIST or OpenCV.
+set -euo pipefail
+UMBRA=$1 PY=/usr/bin/python3
+D=/usr/share/datasets/fashion-mnist
+fail() { echo "FAIL: $*"; exit 1; }
+[ -e $D/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST: skipped"; exit 77; }
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; cd "$W"
+"$UMBRA" --help > help.txt
+grep -q "imgrec" help.txt || fail "no image iterators"
+
+# 2000 training and 300 test images as binary PGM files, list files (index, label, path) and a
+# csv of the test images (label, then the 784 pixel values divided by 255).
+$PY - <<'PY'
+import gzip, os, numpy as np
+D = '/usr/share/datasets/fashion-mnist'
+def load(p):
+    x = np.frombuffer(gzip.open(f'{D}/{p}-images-idx3-ubyte.gz').read()[16:], np.uint8).reshape(-1, 28, 28)
+    y = np.frombuffer(gzip.open(f'{D}/{p}-labels-idx1-ubyte.gz').read()[8:], np.uint8)
+    return x, y
+os.makedirs('img', exist_ok=True)
+for part, n in (('train', 2000), ('t10k', 300)):
+    x, y = load(part)
+    with open(f'{part}.lst', 'w') as lst:
+        for i in range(n):
+            name = f'{part}_{i}.pgm'
+            with open(f'img/{name}', 'wb') as f:
+                f.write(b'P5\n28 28\n255\n' + x[i].tobytes())
+            lst.write(f'{i}\t{y[i]}\t{name}\n')
+    if part == 't10k':
+        np.savetxt('t10k.csv', np.column_stack([y[:n], x[:n].reshape(n, -1) / 255.0]), fmt='%.9g', delimiter=',')
+PY
+"$UMBRA" im2rec train.lst img train.rec > im2rec.txt || fail "im2rec"
+"$UMBRA" im2rec t10k.lst img t10k.rec > /dev/null
+cat > net.conf <<'CONF'
+data = train
+iter = imgrec
+  image_rec = train.rec
+  shuffle = 1
+  rand_mirror = 1
+  divideby = 255
+iter = threadbuffer
+iter = end
+eval = img
+iter = img
+  image_list = t10k.lst
+  image_root = img
+  divideby = 255
+iter = end
+eval = csv
+iter = csv
+  filename = t10k.csv
+iter = end
+pred = pred.txt
+iter = imgrec
+  image_rec = t10k.rec
+  divideby = 255
+iter = end
+netconfig = start
+layer[0->1] = conv:conv1
+  kernel_size = 5
+  nchannel = 8
+layer[1->1] = relu
+layer[1->2] = max_pooling
+  kernel_size = 2
+  stride = 2
+layer[2->3] = flatten
+layer[3->4] = fullc:fc1
+  nhidden = 10
+layer[4->4] = softmax
+netconfig = end
+input_shape = 1,28,28
+batch_size = 50
+seed = 5
+random_type = kaiming
+eta = 0.05
+momentum = 0.9
+num_round = 4
+model_dir = m
+CONF
+"$UMBRA" net.conf csv:input_shape=1,28,28 > train.txt 2> train.err || { cat train.err; fail "training"; }
+cat train.txt
+$PY - <<'PY' || fail "accuracy or img/csv agreement"
+line = open('train.txt').read().strip().splitlines()[-1].split('\t')
+m = dict(f.split(':') for f in line[1:])
+err_img, err_csv = float(m['img-error']), float(m['csv-error'])
+print('img-error', err_img, 'csv-error', err_csv)
+assert err_img < 0.35, err_img
+assert abs(err_img - err_csv) <= 1 / 300 + 1e-9, 'the same images through img and csv'  # one rounding flip at most
+PY
+"$UMBRA" net.conf task=pred model_in=m/0004.model 2> pred.err || { cat pred.err; fail "pred"; }
+[ "$(wc -l < pred.txt)" = 300 ] || fail "pred lines"
+echo "image pipeline checks passed"
