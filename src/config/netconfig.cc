@@ -239,10 +239,6 @@ class Builder {
     nn::UpdaterSettings up;
     UMBRA_CHECK(up.Set(key, e.value), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
                 ls.type, ")");
-    // UpdaterSettings resolves "tag:key" and "layer:key" but not both at once.
-    UMBRA_CHECK(key.find(':') == std::string::npos || key.rfind("lr:", 0) == 0, e.Where(), ": '", e.key,
-                "' inside layer '", ls.name, "': weight-tag updater keys (wmat:, bias:) are supported globally "
-                "but not per layer; write it outside netconfig, or the plain key for the whole layer");
     nc_.updater.push_back({ls.name + ":" + key, e.value});
   }
 

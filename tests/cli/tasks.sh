@@ -56,12 +56,25 @@ assert m['meta']['round'] == '2'
 assert np.array_equal(w.astype(np.float32), m['tensors']['fc2.wmat']), 'get_weight vs numpy reader'" \
   || fail "get_weight / numpy reader"
 
+"$UMBRA" "$CONF" task=extract extract_node_name=3 model_in=m/0002.model 2> /dev/null
+$PY -c "
+import numpy as np; x=np.loadtxt('pred.txt'); assert x.shape==(10000,10), x.shape
+assert np.allclose(x.sum(1), 1, atol=1e-4), 'node 3 is rewritten in place by softmax, as in cxxnet'" || fail "extract txt"
+
+# finetune into a wider first layer: only what matches by name and shape is copied.
+sed 's/nhidden = 64/nhidden = 32/' "$CONF" > other.conf
+"$UMBRA" other.conf task=finetune model_in=m/0002.model num_round=1 model_dir=ft > ft.txt 2> ft.err
+grep -q "finetune: copied 1 weight(s) from m/0002.model: fc2.bias" ft.err || { cat ft.err; fail "finetune"; }
+[ -f ft/0001.model ] || fail "finetune model"
+
+"$UMBRA" "$CONF" test_io=1 num_round=1 > io.txt 2> io.err
+grep -q "img/s" io.err || fail "test_io"
+
 # Bad input: each one clear error naming the file, key or weight.
 head -c 1000 m/0002.model > cut.model
 expect_error "cut.model' is truncated" "$CONF" task=pred model_in=cut.model
 cp m/0002.model flip.model; printf '\x00' | dd of=flip.model bs=1 seek=5000 conv=notrunc status=none
 expect_error "corrupt (checksum mismatch)" "$CONF" task=pred model_in=flip.model
-sed 's/nhidden = 64/nhidden = 32/' "$CONF" > other.conf
 expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other.conf task=pred model_in=m/0002.model
 expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx

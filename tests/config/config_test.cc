@@ -165,8 +165,9 @@ TEST(NetConfig, LayerKeys) {
   EXPECT_EQ(out, Shape4(2, 1, 1, 5));
 
   const std::string head = "input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = fullc:fc1\n  nhidden = 4\n";
-  Has(NetError(head + "  wmat:lr = 0.1\nnetconfig = end\n"),
-      "n.conf:5: 'wmat:lr' inside layer 'fc1': weight-tag updater keys (wmat:, bias:) are supported globally");
+  // wmat:lr inside a layer scopes one weight of that layer (updater_test checks the resolution).
+  EXPECT_EQ(config::NetFromConfig(config::ParseConfig(head + "  wmat:lr = 0.1\nnetconfig = end\n", "n.conf")).updater,
+            (std::vector<std::pair<std::string, std::string>>{{"fc1:wmat:lr", "0.1"}}));
   Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "n.conf:5: ");
   Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "nhidden");
   Has(NetError(head + "layer[1->1] = dropout\n  threshold = 2\nnetconfig = end\n"), "n.conf:6: ");

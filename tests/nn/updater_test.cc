@@ -99,6 +99,14 @@ TEST(Updater, SettingsResolveGlobalThenTagThenLayer) {
   EXPECT_FLOAT_EQ(s.For("fc2.bias").lr, 0.3f);
   EXPECT_EQ(s.For("fc1.wmat").lr_schedule, "expdecay");
   EXPECT_NE(test::ErrorOf([&] { s.Set("lr:schedule", "cosine"); }).find("expdecay"), std::string::npos);
+  // layer:tag:key (cxxnet's wmat:lr inside a layer) beats the layer's and the tag's settings.
+  EXPECT_TRUE(s.Set("fc2:bias:lr", "0.4"));
+  EXPECT_TRUE(s.Set("fc2:wmat:lr:schedule", "constant"));
+  EXPECT_FLOAT_EQ(s.For("fc2.bias").lr, 0.4f);
+  EXPECT_FLOAT_EQ(s.For("fc2.wmat").lr, 0.3f);
+  EXPECT_EQ(s.For("fc2.wmat").lr_schedule, "constant");
+  EXPECT_EQ(s.For("fc2.bias").lr_schedule, "expdecay");
+  EXPECT_FALSE(s.Set("fc2:bias:nhidden", "3"));
 }
 
 }  // namespace

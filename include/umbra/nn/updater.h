@@ -62,8 +62,8 @@ struct UpdaterParam {
   }
 };
 
-/// Resolves settings for weight "layer.tag": global keys, then "tag:key", then "layer:key"
-/// (the layer name prefix, cxxnet's per-layer override).
+/// Resolves settings for weight "layer.tag" from keys given as "key" (global), "tag:key",
+/// "layer:key" (cxxnet's per-layer override) and "layer:tag:key" (wmat:lr inside a layer).
 class UpdaterSettings {
  public:
   /// Records key=value; returns false when no updater key matches (after stripping a prefix).
@@ -75,17 +75,23 @@ class UpdaterSettings {
       global_.push_back({key, value});
       return true;
     }
-    const std::string scope = key.substr(0, colon), rest = key.substr(colon + 1);
+    std::string scope = key.substr(0, colon), rest = key.substr(colon + 1);
+    // layer:tag:key (cxxnet's `wmat:lr` inside a layer) scopes one weight: "layer.tag".
+    const auto colon2 = rest.find(':');
+    if (colon2 != std::string::npos && rest.rfind("lr:", 0) != 0)
+      scope += "." + rest.substr(0, colon2), rest = rest.substr(colon2 + 1);
     if (!UpdaterParam::Decl().Set(probe, rest, value)) return false;
     scoped_[scope].push_back({rest, value});
     return true;
   }
+  /// The settings of weight "layer.tag": global keys, then tag:key, then layer:key, then
+  /// layer:tag:key; the most specific wins.
   UpdaterParam For(const std::string& weight_name) const {
     UpdaterParam p;
     for (auto& [k, v] : global_) UpdaterParam::Decl().Set(p, k, v);
     const auto dot = weight_name.rfind('.');
     const std::string layer = weight_name.substr(0, dot), tag = weight_name.substr(dot + 1);
-    for (const std::string& scope : {tag, layer}) {
+    for (const std::string& scope : {tag, layer, weight_name}) {
       auto it = scoped_.find(scope);
       if (it != scoped_.end())
         for (auto& [k, v] : it->second) UpdaterParam::Decl().Set(p, k, v);
