@@ -5,6 +5,7 @@
 // declarations. `umbra im2rec LIST ROOT OUT.rec` packs images into a record file (io/im2rec.h).
 // The work is in src/train (job.h) and src/io; this file only dispatches and reports errors.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
     if (std::string(argv[1]) == "im2rec") return io::Im2RecMain(argc - 1, argv + 1);
     return Run(argc, argv);
   } catch (const Error& e) {
-    std::fprintf(stderr, "umbra: error: %s\n", e.what());
+    // The sentence for the user; UMBRA_DEBUG=1 adds where in umbra's source it was raised.
+    std::fprintf(stderr, "umbra: error: %s\n", std::getenv("UMBRA_DEBUG") ? e.what() : e.message().c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "umbra: error: %s\n", e.what());

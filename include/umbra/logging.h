@@ -11,19 +11,33 @@
 
 namespace umbra {
 
-/// The single exception type of umbra. what() is "file:line: message".
+/// The single exception type of umbra. what() is "file:line: [check failed: cond.] message" for
+/// developers; message() is the sentence alone, what a command-line user is shown.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& msg) : std::runtime_error(msg) {}
+  explicit Error(const std::string& msg) : std::runtime_error(msg), message_(msg) {}
+  Error(const std::string& where, const std::string& msg) : std::runtime_error(where + msg), message_(msg) {}
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
 };
 
 namespace detail {
 template <typename... Args>
 [[noreturn]] inline void Throw(const char* file, int line, const Args&... args) {
-  std::ostringstream os;
-  os << file << ":" << line << ": ";
-  (os << ... << args);
-  throw Error(os.str());
+  std::ostringstream where, msg;
+  where << file << ":" << line << ": ";
+  (msg << ... << args);
+  throw Error(where.str(), msg.str());
+}
+template <typename... Args>
+[[noreturn]] inline void ThrowCheck(const char* file, int line, const char* cond, const Args&... args) {
+  std::ostringstream where, msg;
+  where << file << ":" << line << ": check failed: " << cond << ". ";
+  (msg << ... << args);
+  if (sizeof...(Args) == 0) msg << "check failed: " << cond;
+  throw Error(where.str(), msg.str());
 }
 }  // namespace detail
 
@@ -33,8 +47,7 @@ template <typename... Args>
 #define UMBRA_CHECK(cond, ...)                                                          \
   do {                                                                                  \
     if (!(cond)) [[unlikely]]                                                           \
-      ::umbra::detail::Throw(__FILE__, __LINE__, "check failed: " #cond ". " __VA_OPT__(, ) \
-                             __VA_ARGS__);                                              \
+      ::umbra::detail::ThrowCheck(__FILE__, __LINE__, #cond __VA_OPT__(, ) __VA_ARGS__);  \
   } while (0)
 
 #define UMBRA_CHECK_OP_(a, b, op, ...)                                                     \
@@ -42,8 +55,8 @@ template <typename... Args>
     const auto& umbra_a_ = (a);                                                            \
     const auto& umbra_b_ = (b);                                                            \
     if (!(umbra_a_ op umbra_b_)) [[unlikely]]                                              \
-      ::umbra::detail::Throw(__FILE__, __LINE__, "check failed: " #a " " #op " " #b " (", \
-                             umbra_a_, " vs ", umbra_b_, "). " __VA_OPT__(, ) __VA_ARGS__); \
+      ::umbra::detail::ThrowCheck(__FILE__, __LINE__, #a " " #op " " #b, "(", umbra_a_, " vs ", \
+                                  umbra_b_, ") " __VA_OPT__(, ) __VA_ARGS__);              \
   } while (0)
 
 #define UMBRA_CHECK_EQ(a, b, ...) UMBRA_CHECK_OP_(a, b, ==, __VA_ARGS__)

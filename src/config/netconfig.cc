@@ -108,11 +108,19 @@ class Builder {
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
     } else if (e.key != "extra_data_num") {
-      nn::UpdaterSettings probe;
-      if (probe.Set(UpdaterKey(e.key), e.value)) nc_.updater.push_back({UpdaterKey(e.key), e.value});
+      if (SetsUpdater(e, UpdaterKey(e.key))) nc_.updater.push_back({UpdaterKey(e.key), e.value});
       // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
       // defaults, overridden by the layer's own keys.
       if (AnyLayerDeclares(e)) nc_.spec.defaults.push_back({e.key, e.value});
+    }
+  }
+
+  // True when `key` is an updater key; a bad value is an error naming file:line.
+  static bool SetsUpdater(const Entry& e, const std::string& key) {
+    try {
+      return nn::UpdaterSettings().Set(key, e.value);
+    } catch (const Error& err) {
+      UMBRA_THROW(e.Where(), ": ", err.message());
     }
   }
 
@@ -125,7 +133,7 @@ class Builder {
       try {
         if (layer->SetParam(e.key, e.value)) return true;
       } catch (const Error& err) {
-        rejected = err.what();
+        rejected = err.message();
       }
     }
     UMBRA_CHECK(rejected.empty(), e.Where(), ": ", rejected);
@@ -164,7 +172,7 @@ class Builder {
     try {
       probe_ = Registry::Get().Create(probe_type);
     } catch (const Error& err) {
-      UMBRA_THROW(e.Where(), ": ", err.what());  // lists the known types
+      UMBRA_THROW(e.Where(), ": ", err.message());  // lists the known types
     }
 
     if (spec[0] == '+') {
@@ -229,15 +237,14 @@ class Builder {
     try {
       declared = probe_->SetParam(e.key, e.value);
     } catch (const Error& err) {
-      UMBRA_THROW(e.Where(), ": ", err.what());
+      UMBRA_THROW(e.Where(), ": ", err.message());
     }
     if (declared) {
       ls.params.push_back({e.key, e.value});  // applied in order by the net: the last one wins
       return;
     }
     const std::string key = UpdaterKey(e.key);
-    nn::UpdaterSettings up;
-    UMBRA_CHECK(up.Set(key, e.value), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
+    UMBRA_CHECK(SetsUpdater(e, key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
                 ls.type, ")");
     nc_.updater.push_back({ls.name + ":" + key, e.value});
   }

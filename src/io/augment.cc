@@ -154,7 +154,8 @@ void Augmenter::Process(const cv::Mat& img, uint64_t seed, float* out) const {
       const int sx = flip ? w - 1 - x : x;  // mirroring is folded into the read
       for (int ch = 0; ch < c; ++ch) {
         const int o = (ch * h + y) * w + x;
-        const float mean = mean_img ? mean_img[o] : mean_[ch];
+        // The mean image is aligned with the unflipped crop: read it where the pixel comes from.
+        const float mean = mean_img ? mean_img[(ch * h + y) * w + sx] : mean_[ch];
         out[o] = (float(p[sx * c + ch]) - mean) * scale_ * contrast + illum;
       }
     }

@@ -61,7 +61,7 @@ class ImageIterBase : public InstanceIterator {
     augment_.Init(shape_, Name());
     if (!mean_path_.empty()) {
       if (!std::filesystem::exists(mean_path_)) {
-        if (!silent_) std::cout << Name() << ": computing the mean image into '" << mean_path_ << "'" << std::endl;
+        if (!silent_) std::cerr << Name() << ": computing the mean image into '" << mean_path_ << "' (over this block's data)" << std::endl;
         WriteMeanImage(mean_path_, ComputeMean(n));
       }
       augment_.SetMeanImage(ReadMeanImage(mean_path_));

@@ -25,7 +25,7 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
   else if (k == "input_shape") shape_ = ParseShape3(v, "input_shape");
   else if (k == "label_width") label_width_ = int(ParseInt(k, v));
   else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
-  else if (k == "round_batch") round_ = ParseInt(k, v) != 0;
+  else if (k == "round_batch") ParseInt(k, v);  // accepted; the last batch always wraps (iterator.h)
   else if (k == "seed" || k == "seed_data") seed_ = uint64_t(ParseInt(k, v));
   else if (k == "silent") silent_ = ParseInt(k, v) != 0;
   else return false;
@@ -64,7 +64,7 @@ bool InstanceIterator::Next() {
     rows[j] = Row{k, j, EpochSeed(epoch_seed, uint64_t(pos_ + j))};
     out_.index[j] = uint64_t(k);
   }
-  out_.valid = round_ ? batch_ : std::min(batch_, n_ - pos_);
+  out_.valid = std::min(batch_, n_ - pos_);
   FillRows(rows);
   pos_ += batch_;
   return true;

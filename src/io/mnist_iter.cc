@@ -6,6 +6,7 @@
 
 #include "umbra/io/iterator.h"
 #include "umbra/io/mnist.h"
+#include "instance_iter.h"  // ParseInt
 
 namespace umbra::io {
 namespace {
@@ -15,11 +16,11 @@ class MnistIterator : public DataIterator {
   bool SetParam(const std::string& k, const std::string& v) override {
     if (k == "path_img") path_img_ = v;
     else if (k == "path_label") path_label_ = v;
-    else if (k == "input_flat") flat_ = v != "0";
-    else if (k == "shuffle") shuffle_ = v != "0";
-    else if (k == "seed_data" || k == "seed") seed_ = std::stoull(v);
-    else if (k == "batch_size") batch_ = std::stol(v);
-    else if (k == "round_batch") round_ = v != "0";
+    else if (k == "input_flat") flat_ = ParseInt(k, v) != 0;
+    else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
+    else if (k == "seed_data" || k == "seed") seed_ = uint64_t(ParseInt(k, v));
+    else if (k == "batch_size") batch_ = ParseInt(k, v);
+    else if (k == "round_batch") ParseInt(k, v);  // accepted; the last batch always wraps (iterator.h)
     else return false;
     return true;
   }
@@ -54,7 +55,7 @@ class MnistIterator : public DataIterator {
   bool Next() override {
     if (pos_ >= n_) return false;
     const index_t d = h_ * w_;
-    out_.valid = round_ ? batch_ : std::min(batch_, n_ - pos_);
+    out_.valid = std::min(batch_, n_ - pos_);
     for (index_t j = 0; j < batch_; ++j) {
       const index_t k = order_[(pos_ + j) % n_];  // the last batch wraps around
       for (index_t p = 0; p < d; ++p) x_.dptr_[j * d + p] = images_[k * d + p] / 255.0f;
@@ -68,7 +69,7 @@ class MnistIterator : public DataIterator {
 
  private:
   std::string path_img_, path_label_;
-  bool flat_ = true, shuffle_ = false, round_ = false;
+  bool flat_ = true, shuffle_ = false;
   uint64_t seed_ = 0, epoch_ = 0;
   index_t n_ = 0, h_ = 0, w_ = 0, batch_ = 0, pos_ = 0;
   std::vector<uint8_t> images_, labels_;

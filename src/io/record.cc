@@ -69,6 +69,7 @@ RecordReader::RecordReader(const std::string& path) : path_(path), in_(path, std
   UMBRA_CHECK(in_.good(), "cannot open record file '", path, "'");
   in_.seekg(0, std::ios::end);
   const uint64_t size = uint64_t(in_.tellg());
+  size_ = size;
   uint64_t off = 0;
   while (off < size) {
     UMBRA_CHECK(size - off >= kHead, "record file '", path, "' is truncated at offset ", off, " (record ",
@@ -98,6 +99,8 @@ Record RecordReader::Read(size_t i) {
   in_.clear();
   in_.seekg(std::streamoff(off));
   in_.read(reinterpret_cast<char*>(head), sizeof(head));
+  UMBRA_CHECK(in_.good() && head[0] == kRecordMagic && head[1] <= size_ - off, "cannot read record ", i, " of '",
+              path_, "' at offset ", off, " (file changed since it was opened?)");
   std::string body(head[1], '\0');
   in_.read(body.data(), std::streamsize(body.size()));
   UMBRA_CHECK(in_.good() && head[0] == kRecordMagic, "cannot read record ", i, " of '", path_, "' at offset ", off,

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <set>
 
+#include "umbra/nn/metric.h"
 #include "umbra/nn/updater.h"
 
 namespace umbra::train {
@@ -14,7 +15,7 @@ const std::set<std::string> kTrainerKeys = {
     "task", "dev", "batch_size", "num_round", "max_round", "eval_train", "metric", "seed", "input_shape",
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
-    "weight_tag", "extract_layer_name", "start_counter", "extra_data_num"};
+    "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred"};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -58,31 +59,53 @@ IterBlock* Job::Find(const std::string& role) {
   return nullptr;
 }
 
+// Calls f(); an umbra::Error from it is rethrown with `where` (file:line) in front.
+template <typename F>
+auto At(const std::string& where, F f) {
+  try {
+    return f();
+  } catch (const Error& err) {
+    UMBRA_THROW(where, ": ", err.message());
+  }
+}
+
 Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) {
   Job job;
   job.entries = config::ParseConfigFile(path);
+  // An unclosed section would swallow the command-line pairs: say so before appending them.
+  const config::Entry* open_net = nullptr;
+  for (const auto& e : job.entries)
+    if (e.key == "netconfig") open_net = e.value == "start" ? &e : nullptr;
+  UMBRA_CHECK(!open_net, open_net ? open_net->Where() : "", ": netconfig = start is never closed (netconfig = end)");
+  std::string pred_file;  // pred=FILE on the command line renames the pred block's output
   for (size_t i = 0; i < overrides.size(); ++i) {
     const std::string& a = overrides[i];
     const auto eq = a.find('=');
     UMBRA_CHECK(eq != std::string::npos && eq > 0, "command line argument ", i + 2, " '", a, "' is not key=value");
-    job.entries.push_back(config::Entry{a.substr(0, eq), a.substr(eq + 1), "<command line>", int(i) + 2});
+    const config::Entry e{a.substr(0, eq), a.substr(eq + 1), "<command line>", int(i) + 2};
+    UMBRA_CHECK(e.key != "data" && e.key != "eval" && e.key != "iter" && e.key != "netconfig" &&
+                    e.key.rfind("layer[", 0) != 0,
+                e.Where(), ": '", e.key, "' cannot be given on the command line (blocks live in the config file)");
+    if (e.key == "pred") pred_file = e.value;
+    else job.entries.push_back(e);
   }
-  // Pass 1: blocks, globals, metrics, the net text; block keys are kept for pass 2.
-  struct BlockKeys {
-    std::vector<const config::Entry*> keys;
-  };
-  std::vector<BlockKeys> block_keys;
-  std::vector<const config::Entry*> scoped;  // block:key from anywhere outside blocks
+  // Pass 1: blocks, globals (in file order), metrics, the net text; block keys kept for pass 2.
+  std::vector<std::vector<const config::Entry*>> block_keys;
+  std::vector<const config::Entry*> scoped, globals;  // block:key pairs; plain globals
   bool in_iter = false, in_net = false;
   const config::Entry* pending = nullptr;
   for (const auto& e : job.entries) {
+    UMBRA_CHECK(!pending || e.key == "iter", pending ? pending->Where() : "", ": '", pending ? pending->key : "",
+                " = ", pending ? pending->value : "", "' is not followed by iter = <type>");
     if (e.key == "netconfig") {
       in_net = e.value == "start";
       job.net_text += e.key + " = " + e.value + "\n";
       continue;
     }
-    if (in_net || e.key.rfind("layer[", 0) == 0) {
-      job.net_text += (e.key.rfind("layer[", 0) == 0 ? "" : "  ") + e.key + " = " + e.value + "\n";
+    const bool layer = e.key.rfind("layer[", 0) == 0;
+    UMBRA_CHECK(!layer || in_net, e.Where(), ": ", e.key, " outside netconfig = start ... netconfig = end");
+    if (in_net) {
+      job.net_text += (layer ? "" : "  ") + e.key + " = " + e.value + "\n";
       continue;
     }
     if (IsBlockRole(e.key) && !in_iter) {
@@ -95,55 +118,55 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         in_iter = false;
       } else if (!in_iter) {
         UMBRA_CHECK(pending, e.Where(), ": iter = ", e.value, " without a data/eval/pred line before it");
-        try {
-          job.iters.push_back({pending->key, pending->value, e.Where(), io::CreateIterator(e.value)});
-        } catch (const Error& err) {
-          UMBRA_THROW(e.Where(), ": ", err.what());
-        }
+        job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
+        if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
         block_keys.emplace_back();
         in_iter = true;
         pending = nullptr;
       } else {
-        try {
-          job.iters.back().it = io::ChainIterator(e.value, std::move(job.iters.back().it));
-        } catch (const Error& err) {
-          UMBRA_THROW(e.Where(), ": ", err.what());
-        }
+        job.iters.back().it = At(e.Where(), [&] { return io::ChainIterator(e.value, std::move(job.iters.back().it)); });
       }
       continue;
     }
     if (in_iter) {
-      block_keys.back().keys.push_back(&e);
+      block_keys.back().push_back(&e);
       continue;
     }
     if (e.key == "metric" || e.key.rfind("metric[", 0) == 0) {
       job.metrics.push_back(ParseMetric(e));
+      At(e.Where(), [&] { return nn::Metric(e.value).Get(); });  // an unknown metric name
       continue;
     }
     const auto colon = e.key.find(':');
-    if (colon != std::string::npos && !nn::UpdaterSettings().Set(e.key == "eta" ? "lr" : e.key, e.value)) {
+    if (colon != std::string::npos && !At(e.Where(), [&] { return nn::UpdaterSettings().Set(e.key, e.value); })) {
       scoped.push_back(&e);
       continue;
     }
     if (e.key == "input_shape") job.net_text += "input_shape = " + e.value + "\n";
     job.global[e.key] = e;
+    globals.push_back(&e);
   }
+  UMBRA_CHECK(!pending, pending ? pending->Where() : "", ": '", pending ? pending->key : "", " = ",
+              pending ? pending->value : "", "' is not followed by iter = <type>");
   UMBRA_CHECK(!in_iter, job.iters.empty() ? std::string("config") : job.iters.back().where,
               ": an iterator block is not closed with iter = end");
+  UMBRA_CHECK(pred_file.empty() || job.Find("pred"), "<command line>: pred = ", pred_file,
+              " but the config has no pred block (pred = FILE, iter = ..., iter = end)");
   if (job.metrics.empty()) job.metrics.push_back({"error", "", "label"});
 
   // Pass 2: keys into iterators. Globals first (in file order, as cxxnet did), the block's own
-  // keys next, command-line block:key last. A global is known if the trainer, an updater or an
-  // iterator uses it.
+  // keys next, command-line block:key last. A global is known if the trainer, an updater, a
+  // layer (as a default) or an iterator uses it.
   std::set<std::string> used_by_iter;
   const std::string batch = std::to_string(job.GetInt("batch_size", 100));
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
-    for (auto& [k, e] : job.global)
-      if (k != "batch_size" && it.SetParam(k, e.value)) used_by_iter.insert(k);
-    for (const auto* e : block_keys[b].keys)
-      if (!it.SetParam(e->key, e->value))
+    for (const auto* e : globals)
+      if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
+        used_by_iter.insert(e->key);
+    for (const auto* e : block_keys[b])
+      if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         std::fprintf(stderr, "warning: %s: key '%s' is not used by this iterator\n", e->Where().c_str(),
                      e->key.c_str());
   }
@@ -151,19 +174,22 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     bool named = false, used = false;
     for (auto& b : job.iters)
-      if (b.name == scope) named = true, used = b.it->SetParam(key, e->value) || used;
+      if (b.name == scope || (b.role == "pred" && scope == "pred"))
+        named = true, used = At(e->Where(), [&] { return b.it->SetParam(key, e->value); }) || used;
     UMBRA_CHECK(named, e->Where(), ": '", e->key, "': no iterator block is named '", scope, "'");
     UMBRA_CHECK(used, e->Where(), ": '", e->key, "': the '", scope, "' iterator has no key '", key, "'");
   }
+
   job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100));
   job.net.spec.seed = uint64_t(job.GetInt("seed", 0));
   // Globals some layer declares (random_type, init_sigma) are the net's defaults, not unknown.
   std::set<std::string> layer_defaults;
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);
-  for (auto& [k, e] : job.global)
-    if (!kTrainerKeys.count(k) && !used_by_iter.count(k) && !layer_defaults.count(k) &&
-        !nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value))
+  for (auto& [k, e] : job.global) {
+    const bool updater = At(e.Where(), [&] { return nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value); });
+    if (!kTrainerKeys.count(k) && !used_by_iter.count(k) && !layer_defaults.count(k) && !updater)
       std::fprintf(stderr, "warning: %s: unknown key '%s' is ignored\n", e.Where().c_str(), k.c_str());
+  }
   return job;
 }
 

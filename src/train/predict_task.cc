@@ -54,23 +54,11 @@ int RunPredict(Job& job) {
               p->it->Value().data.shape_, " but the network takes ", spec.input_shape);
   p->it->SetEpoch(0);
   p->it->BeforeFirst();
-  std::map<uint64_t, std::vector<float>> rows;
-  while (p->it->Next()) {
-    const io::DataBatch& b = p->it->Value();
-    net.Forward(false, b.data);
-    const Tensor<cpu, 2> out = out_node.Mat();
-    for (index_t i = 0; i < b.valid; ++i) {
-      const float* r = out.dptr_ + i * out.stride_;
-      UMBRA_CHECK(rows.emplace(b.index[i], std::vector<float>(r, r + out.size(1))).second, p->where,
-                  ": the iterator gave instance ", b.index[i], " twice in one pass");
-    }
-  }
-  UMBRA_CHECK(!rows.empty(), p->where, ": the iterator gave no instances");
   const std::string path = p->name;
   std::ofstream f(path, format == "bin" ? std::ios::binary : std::ios::out);
   UMBRA_CHECK(f, "cannot write '", path, "'");
   f.precision(9);  // text that reads back as the same float
-  for (auto& [idx, r] : rows) {
+  auto write = [&](const std::vector<float>& r) {
     if (extract && format == "bin") {
       f.write(reinterpret_cast<const char*>(r.data()), std::streamsize(r.size() * sizeof(float)));
     } else if (task == "pred") {
@@ -82,13 +70,34 @@ int RunPredict(Job& job) {
       for (size_t k = 0; k < r.size(); ++k) f << (k ? " " : "") << r[k];
       f << "\n";
     }
+  };
+  // Rows are written in data-set order as soon as they can be: an unshuffled iterator needs no
+  // buffer at all, a shuffled one is held until the gaps fill.
+  std::map<uint64_t, std::vector<float>> waiting;
+  uint64_t next = 0;
+  while (p->it->Next()) {
+    const io::DataBatch& b = p->it->Value();
+    net.Forward(false, b.data);
+    const Tensor<cpu, 2> out = out_node.Mat();
+    for (index_t i = 0; i < b.valid; ++i) {
+      const float* r = out.dptr_ + i * out.stride_;
+      UMBRA_CHECK(b.index[i] >= next && !waiting.count(b.index[i]), p->where, ": the iterator gave instance ",
+                  b.index[i], " twice in one pass");
+      waiting.emplace(b.index[i], std::vector<float>(r, r + out.size(1)));
+      for (auto it = waiting.begin(); it != waiting.end() && it->first == next; it = waiting.erase(it), ++next)
+        write(it->second);
+    }
   }
+  UMBRA_CHECK(waiting.empty(), p->where, ": the iterator never gave instance ", next, " (",
+              waiting.size(), " later ones are unwritten)");
+  UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");
+  const uint64_t count = next;
   UMBRA_CHECK(f.good(), "error writing '", path, "'");
   if (extract && format == "bin") {
     const auto& s = out_node.shape;
-    std::ofstream(path + ".shape") << rows.size() << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
+    std::ofstream(path + ".shape") << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
   }
-  std::fprintf(stderr, "%s: wrote %zu instance(s) to %s\n", task.c_str(), rows.size(), path.c_str());
+  std::fprintf(stderr, "%s: wrote %llu instance(s) to %s\n", task.c_str(), (unsigned long long)count, path.c_str());
   return 0;
 }
 

@@ -3,18 +3,28 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "umbra/logging.h"
 
 namespace umbra::train {
 
-Progress::Progress(bool silent, long print_step, const std::string& log_path)
+Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round)
     : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
-  if (!log_path.empty()) {
-    log_ = std::fopen(log_path.c_str(), "a");
-    UMBRA_CHECK(log_, "cannot open the training log '", log_path, "' for writing");
+  if (log_path.empty()) return;
+  std::string keep;
+  if (std::ifstream in(log_path); in) {
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.contains("round") && j["round"].is_number() && j["round"].get<int>() < first_round)
+        keep += line + "\n";
+    }
   }
+  log_ = std::fopen(log_path.c_str(), "w");
+  UMBRA_CHECK(log_, "cannot open the training log '", log_path, "' for writing");
+  std::fputs(keep.c_str(), log_);
+  std::fflush(log_);
 }
 Progress::~Progress() {
   if (log_) std::fclose(log_);

@@ -16,8 +16,9 @@ using Figures = std::vector<std::pair<std::string, double>>;
 
 class Progress {
  public:
-  /// `log_path` empty: no JSON log. The log is appended to (a resumed run continues it).
-  Progress(bool silent, long print_step, const std::string& log_path);
+  /// `log_path` empty: no JSON log. Lines of rounds before `first_round` are kept (a resumed run
+  /// continues the log); later ones, from a run whose rounds are being redone, are dropped.
+  Progress(bool silent, long print_step, const std::string& log_path, int first_round = 1);
   ~Progress();
   void StartRound(int round);
   /// After each batch: instances so far this round and running figures.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "src/train/job.h"
 #include "src/train/progress.h"
@@ -17,17 +18,49 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The newest "NNNN.model" in dir and its round, or round 0.
+// The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
 std::pair<std::string, int> LatestModel(const std::string& dir) {
   std::pair<std::string, int> best{"", 0};
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(dir, ec)) {
     const std::string n = f.path().filename().string();
-    if (n.size() != 10 || n.substr(4) != ".model" || n.find_first_not_of("0123456789") != 4) continue;
-    const int r = std::stoi(n.substr(0, 4));
+    const size_t digits = n.find_first_not_of("0123456789");
+    if (digits < 4 || digits > 9 || n.substr(digits) != ".model") continue;
+    const int r = std::stoi(n.substr(0, digits));
     if (r > best.second) best = {f.path().string(), r};
   }
   return best;
+}
+
+// Per-layer and per-tag updater keys must name something in the net (a misspelt layer would
+// silently do nothing).
+void CheckUpdaterScopes(const Job& job, nn::Net<cpu>& net) {
+  std::set<std::string> known;
+  net.VisitWeights([&](const std::string& name, Tensor<cpu, 2>, Tensor<cpu, 2>) {
+    const auto dot = name.rfind('.');
+    known.insert(name), known.insert(name.substr(0, dot)), known.insert(name.substr(dot + 1));
+  });
+  for (auto& [k, v] : job.net.updater) {
+    const auto colon = k.find(':');
+    if (colon == std::string::npos || k.rfind("lr:", 0) == 0) continue;
+    std::string scope = k.substr(0, colon);
+    const std::string rest = k.substr(colon + 1);
+    const auto colon2 = rest.find(':');
+    if (colon2 != std::string::npos && rest.rfind("lr:", 0) != 0) scope += "." + rest.substr(0, colon2);
+    UMBRA_CHECK(known.count(scope), "updater key '", k, "': the network has no layer, weight tag or weight '",
+                scope, "' (layers' weights are named layer.tag, e.g. fc1.wmat)");
+  }
+}
+
+// A checkpoint of a network written differently (another activation, dropout rate) still loads
+// when every weight matches; say so, since the run is then not the one that was saved.
+void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path) {
+  if (mf.net != job.net_text)
+    std::fprintf(stderr, "warning: the network text of '%s' differs from this config's; its weights match by name "
+                 "and shape and are used\n", path.c_str());
+  if (mf.meta.count("seed") && mf.meta.at("seed") != job.Get("seed", "0"))
+    std::fprintf(stderr, "warning: '%s' was trained with seed = %s, this run has seed = %s\n", path.c_str(),
+                 mf.meta.at("seed").c_str(), job.Get("seed", "0").c_str());
 }
 std::string ModelPath(const std::string& dir, int round) {
   char name[32];
@@ -78,11 +111,16 @@ int RunTrain(Job& job) {
 
   IterBlock* train = job.Find("data");
   UMBRA_CHECK(train, "the config has no training iterator (data = train ... iter = end)");
-  for (auto& b : job.iters)
-    if (b.role != "pred") b.it->Init();
-  const Shape<4> want = job.net.spec.input_shape, have = train->it->Value().data.shape_;
-  UMBRA_CHECK(want == have, train->where, ": the iterator gives batches of ", have, " but input_shape and batch_size give ",
-              want, " (input_flat?)");
+  // Every block is opened and checked before the first step, so that a bad eval block fails now
+  // and not after a round of training.
+  const Shape<4> want = job.net.spec.input_shape;
+  for (auto& b : job.iters) {
+    if (b.role == "pred") continue;
+    b.it->Init();
+    const Shape<4> have = b.it->Value().data.shape_;
+    UMBRA_CHECK(want == have, b.where, ": the ", b.name, " iterator gives batches of ", have,
+                " but input_shape and batch_size give ", want, " (input_flat?)");
+  }
 
   if (job.GetInt("test_io", 0) != 0) {  // cxxnet's test_io: only read the data, to time the input
     Progress prog(silent, job.GetInt("print_step", 100), "");
@@ -100,34 +138,57 @@ int RunTrain(Job& job) {
   nn::UpdaterSettings us;
   for (auto& [k, v] : job.net.updater) us.Set(k, v);
   nn::Trainer<cpu> trainer(job.net.spec, us, int(job.GetInt("update_period", 1)));
+  CheckUpdaterScopes(job, trainer.net());
+  // Where training starts: the newest checkpoint of model_dir (continue=1), else model_in
+  // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).
   int start = 1;
+  bool resumed = false;
   if (job.GetInt("continue", 0) != 0) {
     const auto [path, round] = LatestModel(model_dir);
     if (round > 0) {
-      nn::RestoreCheckpoint(trainer, nn::ReadModelFile(path), path);
-      start = round + 1;
+      const nn::ModelFile mf = nn::ReadModelFile(path);
+      WarnIfOtherNetwork(job, mf, path);
+      nn::RestoreCheckpoint(trainer, mf, path);
+      start = round + 1, resumed = true;
       std::fprintf(stderr, "continue: resuming after round %d from %s\n", round, path.c_str());
     } else {
-      std::fprintf(stderr, "continue: no NNNN.model in '%s'; starting from round 1\n", model_dir.c_str());
+      std::fprintf(stderr, "continue: no NNNN.model in '%s' yet\n", model_dir.c_str());
     }
-  } else if (finetune) {
+  }
+  if (!resumed && finetune) {
     const std::string in = job.Get("model_in", "");
     UMBRA_CHECK(!in.empty(), "task = finetune needs model_in = <model file to copy layers from>");
     const auto copied = nn::LoadWeights(trainer.net(), nn::ReadModelFile(in), in, false);
     std::string names;
     for (auto& n : copied) names += " " + n;
     std::fprintf(stderr, "finetune: copied %zu weight(s) from %s:%s\n", copied.size(), in.c_str(), names.c_str());
-  } else if (job.global.count("model_in")) {
+  } else if (!resumed && job.global.count("model_in")) {
     const std::string in = job.Get("model_in", "");
-    nn::RestoreCheckpoint(trainer, nn::ReadModelFile(in), in);
-    std::fprintf(stderr, "model_in: starting from %s\n", in.c_str());
+    const nn::ModelFile mf = nn::ReadModelFile(in);
+    WarnIfOtherNetwork(job, mf, in);
+    nn::RestoreCheckpoint(trainer, mf, in);
+    start = int(std::stol(mf.meta.count("round") ? mf.meta.at("round") : "0")) + 1;
+    std::fprintf(stderr, "model_in: continuing after round %d of %s\n", start - 1, in.c_str());
   }
-  if (save_model > 0) fs::create_directories(model_dir);
-  std::string log = job.Get("log", save_model > 0 ? (fs::path(model_dir) / "log.jsonl").string() : "");
-  Progress prog(silent, job.GetInt("print_step", 100), log);
+  if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1));
+  UMBRA_CHECK(start >= 1, job.Where("start_counter"), ": start_counter must be >= 1");
+  const int last = std::min(num_round, start - 1 + max_round);
+  if (start > last)
+    std::fprintf(stderr, "nothing to train: round %d is past num_round = %d (max_round = %d)\n", start, num_round,
+                 max_round);
+  if (save_model > 0) {
+    fs::create_directories(model_dir);
+    // Never overwrite the models of another run: only continue=1 carries on in a model_dir.
+    const auto [existing, newest] = LatestModel(model_dir);
+    UMBRA_CHECK(resumed || newest < start, "model_dir '", model_dir, "' already holds ", existing,
+                " from an earlier run, which this run would overwrite; pass continue=1 to resume it, or another "
+                "model_dir, or remove the old models");
+  }
+  const std::string log = job.Get("log", save_model > 0 ? (fs::path(model_dir) / "log.jsonl").string() : "");
+  // The log holds one line per round: rounds from start on are (re)written by this run.
+  Progress prog(silent, job.GetInt("print_step", 100), log, start);
 
   SetFlushDenormals();
-  const int last = std::min(num_round, start - 1 + max_round);
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
     MetricSet train_metrics(job.metrics, trainer.net());

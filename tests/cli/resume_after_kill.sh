@@ -23,4 +23,7 @@ grep -q "continue: resuming after round $last" b2.err || { cat b2.err; echo "FAI
 cmp a/$LAST b/$LAST || { echo "FAIL: the resumed model differs"; exit 1; }
 # The per-round metric lines after the resume match the uninterrupted run's too.
 diff <(tail -n $((R - last)) a.txt) b2.txt || { echo "FAIL: round lines differ"; exit 1; }
+# The JSON log has each round once, in order, though rounds after the last checkpoint ran twice.
+[ "$(/usr/bin/python3 -c "import json; print([json.loads(l)['round'] for l in open('b/log.jsonl')])")" = \
+  "$(/usr/bin/python3 -c "print(list(range(1, $R + 1)))")" ] || { cat b/log.jsonl; echo "FAIL: log rounds"; exit 1; }
 echo "resumed model identical to the uninterrupted one"

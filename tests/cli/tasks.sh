@@ -15,6 +15,7 @@ expect_error() {  # expect_error "message part" args...
   if "$UMBRA" "$@" > out.txt 2> err.txt; then fail "succeeded: $*"; fi
   grep -qF -- "$want" err.txt || { cat err.txt; fail "error does not say '$want'"; }
   [ "$(grep -c 'umbra: error' err.txt)" = 1 ] || fail "not one error line"
+  if grep -q "check failed" err.txt; then fail "internal check text shown to the user: $(cat err.txt)"; fi
 }
 
 "$UMBRA" "$CONF" num_round=2 model_dir=m > train.txt 2> train.err
@@ -34,6 +35,10 @@ acc = (pred == lab).mean()
 print('pred accuracy', acc)
 assert acc > 0.8
 PY
+
+# round_batch must not make pred or eval count a filler row (10,000 = 104 full batches + 16).
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model round_batch=1 pred=pred_rb.txt 2> /dev/null
+cmp pred.txt pred_rb.txt || fail "round_batch changed pred"
 
 "$UMBRA" "$CONF" task=pred_raw model_in=m/0002.model 2> /dev/null
 $PY -c "
@@ -67,6 +72,14 @@ sed 's/nhidden = 64/nhidden = 32/' "$CONF" > other.conf
 grep -q "finetune: copied 1 weight(s) from m/0002.model: fc2.bias" ft.err || { cat ft.err; fail "finetune"; }
 [ -f ft/0001.model ] || fail "finetune model"
 
+# A restartable finetune: continue=1 with nothing in model_dir yet still starts from model_in.
+"$UMBRA" other.conf task=finetune model_in=m/0002.model num_round=1 model_dir=ft2 continue=1 > /dev/null 2> ft2.err
+grep -q "finetune: copied 1 weight" ft2.err || { cat ft2.err; fail "finetune with continue=1"; }
+# model_in counts on from the model's round; another run into the same model_dir is refused.
+"$UMBRA" "$CONF" model_in=m/0002.model num_round=3 model_dir=m3 > /dev/null 2> mi.err
+[ -f m3/0003.model ] && [ ! -f m3/0001.model ] || { ls m3; fail "model_in round numbering"; }
+expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=2 model_dir=m
+
 "$UMBRA" "$CONF" test_io=1 num_round=1 > io.txt 2> io.err
 grep -q "img/s" io.err || fail "test_io"
 
@@ -81,4 +94,15 @@ expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 expect_error "task = pred needs model_in" "$CONF" task=pred
 expect_error "no iterator block is named 'tset'" "$CONF" tset:path_img=x
 expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
+expect_error "updater key 'fcX:lr': the network has no layer" "$CONF" fcX:lr=0.1 save_model=0
+expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" "$CONF" train:shuffle=abc
+expect_error "<command line>:2: " "$CONF" eta=abc
+expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
+expect_error "the test iterator gives batches of (3,1,1,784)" "$CONF" test:batch_size=3 save_model=0
+printf 'data = train\nbatch_size = 3\n' > dangling.conf
+expect_error "dangling.conf:1: 'data = train' is not followed by iter" dangling.conf
+printf 'layer[0->1] = relu\n' > stray.conf
+expect_error "stray.conf:1: layer[0->1] outside netconfig" stray.conf
+printf 'netconfig = start\nlayer[0->1] = relu\n' > open.conf
+expect_error "open.conf:1: netconfig = start is never closed" open.conf model_dir=x
 echo "all CLI task checks passed"

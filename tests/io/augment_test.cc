@@ -164,6 +164,20 @@ TEST(Augment, MeanImageIsComputedWrittenThenRead) {
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "not an umbra mean image");
 }
 
+TEST(Augment, MirroredImageMinusItsMeanIsZero) {
+  // The mean image is aligned with the unflipped picture: a mirrored row must subtract the mean
+  // at the column its pixel came from (a review found the output column used instead).
+  TempDir dir;
+  WritePng(dir / "a.png", 3, 4, [](int y, int x) { return Rgb{10 * y + x, 50 + 7 * x, 200 - y}; });
+  WriteText(dir / "l.lst", "0\t0\ta.png\n");
+  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,3,4"},
+                         {"batch_size", "1"}, {"image_mean", dir / "mean.bin"}, {"mirror", "1"}, {"silent", "1"}});
+  ASSERT_TRUE(it->Next());
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 4; ++x) EXPECT_EQ(At(it->Value(), 0, c, y, x), 0) << c << y << x;
+}
+
 TEST(Augment, EpochIsReproducibleFromSeedAndEpoch) {
   TempDir dir;
   std::string list;

@@ -6,8 +6,9 @@
 //
 // Epochs and padding: an epoch covers every instance once. The last batch of an epoch is filled
 // up by wrapping to the first instances; `valid` says how many rows are real, so pred/extract/eval
-// count each instance exactly once. With round_batch = 1 the filler rows are real for training
-// (cxxnet's round_batch): `valid` is the full batch.
+// count each instance exactly once. Training steps on the whole batch, filler rows included:
+// that is cxxnet's round_batch = 1, and round_batch is accepted for its configs, but the last
+// batch always wraps and `valid` always counts real rows (so eval never counts a row twice).
 //
 // Randomness (shuffle, augmentation) of epoch k depends only on the iterator's seed and k, set by
 // SetEpoch(k) before BeforeFirst(): a run resumed at round k sees the same data as one that never

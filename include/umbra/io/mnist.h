@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,12 +22,18 @@ struct IdxData {
 inline IdxData ReadIdx(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
   UMBRA_CHECK(f != nullptr, "cannot open idx file '", path, "'");
+  // gzread takes an unsigned count and returns an int: read in pieces well under INT_MAX.
   auto read = [&](void* dst, size_t n, const char* what) {
-    const int got = gzread(f, dst, static_cast<unsigned>(n));
-    if (got != static_cast<int>(n)) {
-      gzclose(f);
-      UMBRA_THROW("idx file '", path, "' is truncated: could not read ", what, " (wanted ", n,
-                  " bytes, got ", got < 0 ? 0 : got, ")");
+    size_t done = 0;
+    while (done < n) {
+      const unsigned want = unsigned(std::min<size_t>(n - done, size_t(1) << 26));
+      const int got = gzread(f, static_cast<char*>(dst) + done, want);
+      if (got <= 0) {
+        gzclose(f);
+        UMBRA_THROW("idx file '", path, "' is truncated: could not read ", what, " (wanted ", n,
+                    " bytes, got ", done, ")");
+      }
+      done += size_t(got);
     }
   };
   uint8_t magic[4];
@@ -43,8 +50,14 @@ inline IdxData ReadIdx(const std::string& path) {
     d.dims.push_back(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]);
     total *= d.dims.back();
   }
-  d.bytes.resize(total);
-  read(d.bytes.data(), total, "the data");
+  // The header's claim is not trusted with memory: grow as data arrives, so a corrupt header
+  // gives "truncated" instead of an allocation failure.
+  for (size_t at = 0; at < total;) {
+    const size_t step = std::min<size_t>(total - at, size_t(64) << 20);
+    d.bytes.resize(at + step);
+    read(d.bytes.data() + at, step, "the data");
+    at += step;
+  }
   gzclose(f);
   return d;
 }

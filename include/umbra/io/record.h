@@ -64,6 +64,7 @@ class RecordReader {
   std::string path_;
   std::ifstream in_;
   std::vector<uint64_t> offsets_;
+  uint64_t size_ = 0;  // file size when opened
 };
 
 }  // namespace umbra::io

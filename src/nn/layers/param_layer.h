@@ -33,7 +33,7 @@ class ParamLayer : public Layer<xpu, DType> {
     try {
       if (!P::Decl().Set(p_, k, value)) return false;
     } catch (const Error& e) {
-      UMBRA_THROW(this->Describe(), ": ", e.what());
+      UMBRA_THROW(this->Describe(), ": ", e.message());
     }
     given_.push_back(k);
     return true;
