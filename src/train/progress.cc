@@ -41,6 +41,7 @@ void Progress::StartRound(int round) {
 void Progress::Batch(long instances, const Figures& running) {
   instances_ = instances;
   ++batches_;
+  last_batch_ = std::chrono::steady_clock::now();
   if (silent_) return;
   const auto now = std::chrono::steady_clock::now();
   if (tty_ ? now - last_draw_ < std::chrono::milliseconds(200) : batches_ % print_step_ != 0) return;
@@ -65,7 +66,10 @@ void Progress::Batch(long instances, const Figures& running) {
 }
 
 void Progress::EndRound(const Figures& results, const Figures& extra) {
-  const double secs = Seconds();
+  const double secs = Seconds();  // with evaluation
+  // Training speed over the batches alone, evaluation excluded.
+  const double train_secs = batches_ ? std::chrono::duration<double>(last_batch_ - start_).count() : secs;
+  const double rate = instances_ / std::max(1e-9, train_secs);
   last_round_instances_ = instances_;
   if (tty_ && !silent_) std::fprintf(stderr, "\r\033[K");
   std::printf("[%d]", round_);
@@ -73,10 +77,10 @@ void Progress::EndRound(const Figures& results, const Figures& extra) {
   std::printf("\n");
   std::fflush(stdout);
   if (!silent_)
-    std::fprintf(stderr, "round %d: %.1f s, %.0f img/s\n", round_, secs, instances_ / std::max(1e-9, secs));
+    std::fprintf(stderr, "round %d: %.1f s (training %.1f s, %.0f img/s)\n", round_, secs, train_secs, rate);
   if (log_) {
-    nlohmann::json j = {{"round", round_}, {"seconds", secs}, {"images", instances_},
-                        {"img_per_s", instances_ / std::max(1e-9, secs)}};
+    nlohmann::json j = {{"round", round_}, {"seconds", secs}, {"train_seconds", train_secs},
+                        {"images", instances_}, {"img_per_s", rate}};
     for (auto& [k, v] : results) j[k] = v;
     for (auto& [k, v] : extra) j[k] = v;
     std::fprintf(log_, "%s\n", j.dump().c_str());
