@@ -6,6 +6,10 @@
 //
 // Channel order: images arrive RGB (the decoder converts OpenCV's BGR), so channel 0 is red and
 // mean_r applies to channel 0 (cxxnet's order differed between its paths). c = 1 is grayscale.
+//
+// The mean image has the output's shape and is the mean of centre crops; a random crop subtracts
+// it as it is (cxxnet cropped a full-size mean at the same offset). For photographs the mean is
+// nearly flat, so the difference is small; it lets images of different sizes share one mean.
 #pragma once
 
 #include <opencv2/core.hpp>
