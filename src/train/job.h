@@ -59,6 +59,10 @@ std::string ResolveNode(const NetT& net, std::string name) {
   return name;
 }
 
+/// dev = cpu (-1), gpu or gpu:N (N). A gpu without CUDA in the build, no visible device, an
+/// index past the devices, or several devices (cxxnet's gpu:0-3) are errors naming dev's line.
+int ParseDevice(const Job& job);
+
 /// The tasks; each returns the process exit code.
 int RunTrain(Job& job);    // task = train | finetune
 int RunPredict(Job& job);  // task = pred | pred_raw | extract

@@ -24,10 +24,10 @@ template <typename xpu, typename DType>
 ModelTensor ToHost(const std::string& name, const Tensor<xpu, 2, DType>& t) {
   TensorContainer<cpu, 2, float> h(t.shape_);
   if constexpr (std::is_same_v<DType, float>) {
-    Copy(h.view(), t);
+    CopyToHost(h.view(), t);
   } else {
     TensorContainer<cpu, 2, DType> tmp(t.shape_);
-    Copy(tmp.view(), t);
+    CopyToHost(tmp.view(), t);
     for (index_t i = 0; i < h.Size(); ++i) h.dptr_[i] = float(tmp.dptr_[i]);
   }
   ModelTensor m{name, {t.size(0), t.size(1)}, std::vector<float>(h.dptr_, h.dptr_ + h.Size())};

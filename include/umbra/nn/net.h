@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -125,7 +126,11 @@ class Net {
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
     inference_only_ = spec.inference_only;
     PlanMemory(inference_only_);
-    for (auto& e : layers_) e.layer->InitWeights(rnd_);
+    if constexpr (std::is_same_v<xpu, cpu>) {
+      for (auto& e : layers_) e.layer->InitWeights(rnd_);
+    } else {
+      InitFromHost(spec);
+    }
     for (size_t i = 0; i < layers_.size(); ++i) {
       if (layers_[i].shares < 0) continue;
       auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));
@@ -236,6 +241,23 @@ class Net {
     std::vector<int> in, out;
     int shares = -1;  // index of the layer whose weights this one uses (share), or -1
   };
+  // Initial weights are drawn on the host for every device, so that one seed gives the same
+  // starting point on the cpu and the gpu (the gpu's random engine draws other numbers): a net
+  // of batch 1 is built on the cpu and its weights copied here, in visiting order (same names).
+  void InitFromHost(const NetSpec& spec) {
+    NetSpec host = spec;
+    host.input_shape[0] = 1;
+    for (auto& [name, shape] : host.extra_inputs) shape[0] = 1;
+    host.inference_only = true;
+    Net<cpu, DType> h(host);
+    std::vector<Tensor<cpu, 2, DType>> from;
+    h.VisitWeights([&](const std::string&, Tensor<cpu, 2, DType> w, Tensor<cpu, 2, DType>) { from.push_back(w); });
+    size_t k = 0;
+    for (auto& e : layers_)
+      e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType>) {
+        if (e.shares < 0) Copy(w, from.at(k++));
+      });
+  }
   // The weights of layer i as (tag -> weight, gradient), in visiting order.
   std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> WeightsOf(size_t i) {
     std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> w;

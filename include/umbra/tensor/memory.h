@@ -102,6 +102,18 @@ inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
   }
 }
 
+/// Copy to the host that returns only when the data is there: waits for the device side's
+/// stream after a gpu-to-cpu copy (what must happen before the host reads a result).
+template <int N, typename DType, typename DevS>
+inline void CopyToHost(Tensor<cpu, N, DType> dst, const Tensor<DevS, N, DType>& src) {
+  Copy(dst, src);
+  if constexpr (!DevS::kDevCPU) {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    UMBRA_CUDA_CHECK(cudaStreamSynchronize(Stream<gpu>::GetStream(src.stream_)));
+#endif
+  }
+}
+
 /// Fills `t` with a value. On gpu tensors it is host API (memset for 0, otherwise a staged host
 /// copy) so that it has one definition in .cc and .cu files alike; inside .cu files prefer
 /// `t = v`, which is one kernel.

@@ -1,0 +1,40 @@
+// dev = cpu | gpu | gpu:N (job.h ParseDevice), and the gpu entry points of a build without CUDA.
+#include <cctype>
+
+#include "src/train/train_loop-inl.h"
+
+namespace umbra::train {
+
+int ParseDevice(const Job& job) {
+  const std::string dev = job.Get("dev", "cpu"), where = job.Where("dev");
+  if (dev == "cpu") return -1;
+  UMBRA_CHECK(dev.rfind("gpu", 0) == 0, where, ": dev = ", dev, " is not cpu, gpu or gpu:N");
+  int id = 0;
+  if (dev.size() > 3) {
+    const std::string n = dev.substr(4);
+    UMBRA_CHECK(dev[3] == ':' && !n.empty(), where, ": dev = ", dev, " is not cpu, gpu or gpu:N");
+    UMBRA_CHECK(n.find_first_of("-,") == std::string::npos, where, ": dev = ", dev,
+                ": training on several GPUs is not supported yet; name one, e.g. dev = gpu:0");
+    UMBRA_CHECK(n.find_first_not_of("0123456789") == std::string::npos && n.size() < 4, where, ": dev = ", dev,
+                " is not cpu, gpu or gpu:N");
+    id = std::stoi(n);
+  }
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  const int count = GPUCount();
+  UMBRA_CHECK(count > 0, where, ": dev = ", dev, ": no CUDA device is visible on this machine; pass dev=cpu");
+  UMBRA_CHECK(id < count, where, ": dev = ", dev, ": there is no GPU ", id, "; this machine has ", count,
+              " (gpu:0 .. gpu:", count - 1, ")");
+#else
+  UMBRA_THROW(where, ": dev = ", dev, ": this umbra was built without CUDA (no nvcc when it was configured); ",
+              "pass dev=cpu");
+#endif
+  return id;
+}
+
+#if !(defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA)
+// Unreachable: ParseDevice refuses gpu in such a build.
+int TrainLoopGpu(Job&, const TrainSetup&, int) { UMBRA_THROW("this umbra was built without CUDA"); }
+int PredictLoopGpu(Job&, int) { UMBRA_THROW("this umbra was built without CUDA"); }
+#endif
+
+}  // namespace umbra::train

@@ -1,0 +1,99 @@
+// The device-generic part of task = pred | pred_raw | extract (predict_task.cc says what each
+// writes): the network on `xpu` with the weights of model_in, run over the pred block, rows
+// written in data-set order. Included by predict_task.cc (cpu) and train_gpu.cu (gpu).
+#pragma once
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include "src/train/train_loop-inl.h"
+
+namespace umbra::train {
+
+std::string ModelIn(const Job& job, const std::string& task);
+
+template <typename xpu>
+int PredictLoop(Job& job) {
+  const std::string task = job.Get("task", "pred");
+  const bool extract = task == "extract";
+  IterBlock* p = job.Find("pred");
+  UMBRA_CHECK(p, "task = ", task, " needs a pred iterator block (pred = OUTPUT_FILE ... iter = end)");
+  const std::string in = ModelIn(job, task);
+  const nn::ModelFile mf = nn::ReadModelFile(in);
+  nn::NetSpec spec = job.net.spec;
+  // Only the output is read in pred: let node values share memory. extract reads an inner node,
+  // which must keep its own buffer.
+  spec.inference_only = !extract;
+  nn::Net<xpu> net(spec);
+  nn::LoadWeights(net, mf, in, true);
+  const std::string node = extract ? job.Get("extract_node_name", "") : "";
+  UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>");
+  const std::string format = job.Get("output_format", "txt");
+  UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
+              format, "'");
+  const auto& out_node = extract ? net.NodeByName(ResolveNode(net, node)) : net.Output();
+
+  p->it->Init();
+  UMBRA_CHECK(p->it->Value().data.shape_ == spec.input_shape, p->where, ": the iterator gives batches of ",
+              p->it->Value().data.shape_, " but the network takes ", spec.input_shape);
+  p->it->SetEpoch(0);
+  p->it->BeforeFirst();
+  const std::string path = p->name;
+  std::ofstream f(path, format == "bin" ? std::ios::binary : std::ios::out);
+  UMBRA_CHECK(f, "cannot write '", path, "'");
+  f.precision(9);  // text that reads back as the same float
+  auto write = [&](const std::vector<float>& r) {
+    if (extract && format == "bin") {
+      f.write(reinterpret_cast<const char*>(r.data()), std::streamsize(r.size() * sizeof(float)));
+    } else if (task == "pred") {
+      size_t best = 0;
+      for (size_t k = 1; k < r.size(); ++k)
+        if (r[k] > r[best]) best = k;
+      f << (r.size() == 1 ? r[0] : float(best)) << "\n";
+    } else {
+      for (size_t k = 0; k < r.size(); ++k) f << (k ? " " : "") << r[k];
+      f << "\n";
+    }
+  };
+  // Rows are written in data-set order as soon as they can be: an unshuffled iterator needs no
+  // buffer at all, a shuffled one is held until the gaps fill.
+  std::map<uint64_t, std::vector<float>> waiting;
+  uint64_t next = 0;
+  DeviceBatch<xpu> dev_batch;
+  TensorContainer<cpu, 2> host;
+  while (p->it->Next()) {
+    const io::DataBatch& b = p->it->Value();
+    dev_batch.Set(b);
+    net.Forward(false, dev_batch.data());
+    Tensor<cpu, 2> out;
+    if constexpr (std::is_same_v<xpu, cpu>) {
+      out = out_node.Mat();
+    } else {
+      if (!host.dptr_ || host.shape_ != out_node.Mat().shape_) host.Resize(out_node.Mat().shape_);
+      CopyToHost(host.view(), out_node.Mat());
+      out = host.view();
+    }
+    for (index_t i = 0; i < b.valid; ++i) {
+      const float* r = out.dptr_ + i * out.stride_;
+      UMBRA_CHECK(b.index[i] >= next && !waiting.count(b.index[i]), p->where, ": the iterator gave instance ",
+                  b.index[i], " twice in one pass");
+      waiting.emplace(b.index[i], std::vector<float>(r, r + out.size(1)));
+      for (auto it = waiting.begin(); it != waiting.end() && it->first == next; it = waiting.erase(it), ++next)
+        write(it->second);
+    }
+  }
+  UMBRA_CHECK(waiting.empty(), p->where, ": the iterator never gave instance ", next, " (",
+              waiting.size(), " later ones are unwritten)");
+  UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");
+  const uint64_t count = next;
+  UMBRA_CHECK(f.good(), "error writing '", path, "'");
+  if (extract && format == "bin") {
+    const auto& s = out_node.shape;
+    std::ofstream(path + ".shape") << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
+  }
+  std::fprintf(stderr, "%s: wrote %llu instance(s) to %s\n", task.c_str(), (unsigned long long)count, path.c_str());
+  return 0;
+}
+
+}  // namespace umbra::train

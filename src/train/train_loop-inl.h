@@ -1,0 +1,234 @@
+// The device-generic part of task = train | finetune (job.h): the trainer on `xpu`, where
+// training starts (continue, model_in, finetune, start_counter), the rounds with evaluation, the
+// round log and the checkpoints. Included by train_task.cc (cpu) and train_gpu.cu (gpu, which
+// nvcc must compile: the net's and updaters' expressions become kernels there).
+// Round r draws its shuffle, augmentation and dropout from (seed, r) alone, and a checkpoint
+// holds weights, updater state and counters, so `continue=1` after a kill reproduces the run
+// that never stopped bit for bit.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "src/train/job.h"
+#include "src/train/progress.h"
+#include "umbra/nn/checkpoint.h"
+#include "umbra/nn/metric.h"
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#include "umbra/tensor/cuda/allocator.h"
+#endif
+
+namespace umbra::train {
+
+/// The settings of a training run, read once by RunTrain.
+struct TrainSetup {
+  bool finetune = false, eval_train = false, silent = false;
+  int num_round = 10, max_round = 10, update_period = 1;
+  long save_model = 1, print_step = 100;
+  std::string model_dir = "models";
+  uint64_t seed = 0;
+  IterBlock* train = nullptr;
+};
+
+/// The same loops on the gpu (train_gpu.cu, built with CUDA): set device `dev`, then run.
+int TrainLoopGpu(Job& job, const TrainSetup& s, int dev);
+int PredictLoopGpu(Job& job, int dev);
+
+// Host helpers (train_task.cc).
+std::pair<std::string, int> LatestModel(const std::string& dir);
+std::string ModelPath(const std::string& dir, int round);
+void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
+void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path);
+
+/// A host batch on the device: a view of it on the cpu, a copy into device buffers on the gpu.
+template <typename xpu>
+class DeviceBatch {
+ public:
+  void Set(const io::DataBatch& b) {
+    if constexpr (std::is_same_v<xpu, cpu>) {
+      data_ = b.data, label_ = b.label;
+    } else {
+      if (!x_.dptr_ || x_.shape_ != b.data.shape_) x_.Resize(b.data.shape_);
+      if (!y_.dptr_ || y_.shape_ != b.label.shape_) y_.Resize(b.label.shape_);
+      Copy(x_.view(), b.data);
+      Copy(y_.view(), b.label);
+      data_ = x_.view(), label_ = y_.view();
+    }
+  }
+  const Tensor<xpu, 4>& data() const { return data_; }
+  const Tensor<xpu, 2>& label() const { return label_; }
+
+ private:
+  TensorContainer<xpu, 4> x_;
+  TensorContainer<xpu, 2> y_;
+  Tensor<xpu, 4> data_;
+  Tensor<xpu, 2> label_;
+};
+
+/// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
+/// the cpu.
+template <typename xpu>
+double PeakMiB() {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  if constexpr (std::is_same_v<xpu, gpu>) {
+    int dev = 0;
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    return double(cuda::CachingAllocator::Get().GetStats(dev).high_water) / (1 << 20);
+  }
+#endif
+  return 0;
+}
+
+/// Metrics of one pass, named as cxxnet printed them (test-error, train-rec@5); predictions
+/// are read on the host (one copy per batch on the gpu).
+template <typename xpu>
+struct MetricSet {
+  std::vector<MetricSpec> specs;
+  std::vector<nn::Metric> m;
+  std::vector<std::string> nodes;  // resolved node names
+  TensorContainer<cpu, 2> host;
+  MetricSet(const std::vector<MetricSpec>& s, const nn::Net<xpu>& net) : specs(s) {
+    for (auto& x : s) {
+      m.emplace_back(x.name);
+      nodes.push_back(x.node.empty() ? "" : ResolveNode(net, x.node));
+    }
+  }
+  void Add(nn::Net<xpu>& net, const io::DataBatch& b) {
+    for (size_t i = 0; i < m.size(); ++i) {
+      const Tensor<xpu, 2> out = (nodes[i].empty() ? net.Output() : net.NodeByName(nodes[i])).Mat();
+      if constexpr (std::is_same_v<xpu, cpu>) {
+        m[i].Add(out, b.label, b.valid);
+      } else {
+        if (!host.dptr_ || host.shape_ != out.shape_) host.Resize(out.shape_);
+        CopyToHost(host.view(), out);
+        m[i].Add(host.view(), b.label, b.valid);
+      }
+    }
+  }
+  void Report(const std::string& prefix, Figures* out) const {
+    for (size_t i = 0; i < m.size(); ++i)
+      out->push_back({prefix + "-" + specs[i].name + (specs[i].node.empty() ? "" : "[" + specs[i].node + "]"),
+                      m[i].Get()});
+  }
+};
+
+template <typename xpu>
+int TrainLoop(Job& job, const TrainSetup& s) {
+  namespace fs = std::filesystem;
+  const bool finetune = s.finetune, eval_train = s.eval_train, silent = s.silent;
+  const int num_round = s.num_round, max_round = s.max_round;
+  const long save_model = s.save_model;
+  const std::string& model_dir = s.model_dir;
+  const uint64_t seed = s.seed;
+  IterBlock* train = s.train;
+  nn::UpdaterSettings us;
+  for (auto& [k, v] : job.net.updater) us.Set(k, v);
+  nn::Trainer<xpu> trainer(job.net.spec, us, s.update_period);
+  std::vector<std::string> weights;
+  trainer.net().VisitWeights(
+      [&](const std::string& n, Tensor<xpu, 2>, Tensor<xpu, 2>) { weights.push_back(n); });
+  CheckUpdaterScopes(job, weights);
+  // Where training starts: the newest checkpoint of model_dir (continue=1), else model_in
+  // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).
+  int start = 1;
+  bool resumed = false;
+  if (job.GetInt("continue", 0) != 0) {
+    const auto [path, round] = LatestModel(model_dir);
+    if (round > 0) {
+      const nn::ModelFile mf = nn::ReadModelFile(path);
+      WarnIfOtherNetwork(job, mf, path);
+      nn::RestoreCheckpoint(trainer, mf, path);
+      start = round + 1, resumed = true;
+      std::fprintf(stderr, "continue: resuming after round %d from %s\n", round, path.c_str());
+    } else {
+      std::fprintf(stderr, "continue: no NNNN.model in '%s' yet\n", model_dir.c_str());
+    }
+  }
+  if (!resumed && finetune) {
+    const std::string in = job.Get("model_in", "");
+    UMBRA_CHECK(!in.empty(), "task = finetune needs model_in = <model file to copy layers from>");
+    const auto copied = nn::LoadWeights(trainer.net(), nn::ReadModelFile(in), in, false);
+    std::string names;
+    for (auto& n : copied) names += " " + n;
+    std::fprintf(stderr, "finetune: copied %zu weight(s) from %s:%s\n", copied.size(), in.c_str(), names.c_str());
+  } else if (!resumed && job.global.count("model_in")) {
+    const std::string in = job.Get("model_in", "");
+    const nn::ModelFile mf = nn::ReadModelFile(in);
+    WarnIfOtherNetwork(job, mf, in);
+    nn::RestoreCheckpoint(trainer, mf, in);
+    start = int(std::stol(mf.meta.count("round") ? mf.meta.at("round") : "0")) + 1;
+    std::fprintf(stderr, "model_in: continuing after round %d of %s\n", start - 1, in.c_str());
+  }
+  if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1));
+  UMBRA_CHECK(start >= 1, job.Where("start_counter"), ": start_counter must be >= 1");
+  const int last = std::min(num_round, start - 1 + max_round);
+  if (start > last)
+    std::fprintf(stderr, "nothing to train: round %d is past num_round = %d (max_round = %d)\n", start, num_round,
+                 max_round);
+  if (save_model > 0) {
+    fs::create_directories(model_dir);
+    // Never overwrite the models of another run: only continue=1 carries on in a model_dir.
+    const auto [existing, newest] = LatestModel(model_dir);
+    UMBRA_CHECK(resumed || newest < start, "model_dir '", model_dir, "' already holds ", existing,
+                " from an earlier run, which this run would overwrite; pass continue=1 to resume it, or another "
+                "model_dir, or remove the old models");
+  }
+  const std::string log = job.Get("log", save_model > 0 ? (fs::path(model_dir) / "log.jsonl").string() : "");
+  // The log holds one line per round: rounds from start on are (re)written by this run.
+  Progress prog(silent, s.print_step, log, start);
+
+  SetFlushDenormals();
+  DeviceBatch<xpu> dev_batch;
+  for (int round = start; round <= last; ++round) {
+    prog.StartRound(round);
+    MetricSet<xpu> train_metrics(job.metrics, trainer.net());
+    train->it->SetEpoch(uint64_t(round));
+    train->it->BeforeFirst();
+    trainer.net().SeedRandom(io::EpochSeed(seed, uint64_t(round)));
+    long seen = 0, batches = 0;
+    double loss_sum = 0;
+    while (train->it->Next()) {
+      const io::DataBatch& b = train->it->Value();
+      dev_batch.Set(b);
+      const double loss = trainer.Step(dev_batch.data(), dev_batch.label());
+      UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", batches + 1, ": the training loss is ", loss,
+                  "; lower the learning rate (", job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
+                  ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
+      loss_sum += loss, ++batches, seen += b.valid;
+      Figures running{{"loss", loss_sum / double(batches)}};
+      if (eval_train) {
+        train_metrics.Add(trainer.net(), b);
+        train_metrics.Report("train", &running);
+      }
+      prog.Batch(seen, running);
+    }
+    Figures results;
+    if (eval_train) train_metrics.Report("train", &results);
+    for (auto& e : job.iters) {
+      if (e.role != "eval") continue;
+      MetricSet<xpu> m(job.metrics, trainer.net());
+      e.it->SetEpoch(0);
+      e.it->BeforeFirst();
+      while (e.it->Next()) {
+        dev_batch.Set(e.it->Value());
+        trainer.Predict(dev_batch.data());
+        m.Add(trainer.net(), e.it->Value());
+      }
+      m.Report(e.name, &results);
+    }
+    prog.EndRound(results, {{"loss", batches ? loss_sum / double(batches) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
+    if (save_model > 0 && (round % save_model == 0 || round == last)) {
+      nn::ModelFile mf = nn::SaveCheckpoint(trainer, job.net_text);
+      mf.meta["round"] = std::to_string(round);
+      mf.meta["seed"] = std::to_string(seed);
+      nn::WriteModelFile(ModelPath(model_dir, round), mf);
+    }
+  }
+  return 0;
+}
+
+}  // namespace umbra::train

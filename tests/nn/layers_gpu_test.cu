@@ -1,0 +1,131 @@
+// Every registered layer on the gpu against the cpu, from the same template: the same inputs,
+// weights (copied from the cpu layer), labels and output gradients; forward outputs, input
+// gradients and weight gradients must agree within a stated tolerance (float; cuBLAS and oneDNN
+// sum in other orders). Stochastic layers (dropout, rrelu/insanity) are compared in test mode,
+// where they are deterministic. A table row per layer type; a test fails for any registered type
+// without a row, so a new layer cannot skip its gpu check. Skips cleanly without a device.
+#include <fstream>
+
+#include "harness/gpu_compare.h"
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+
+struct Case {
+  std::string type;
+  test::KV params;
+  std::vector<Shape<4>> in;
+  std::vector<float> label;  // empty: no label; otherwise one value per row (width 1) or more
+  index_t label_width = 1;
+  bool stochastic = false;
+};
+
+std::string FixconnFile() {
+  const std::string path = ::testing::TempDir() + "umbra_gpu_fixconn.txt";
+  std::ofstream(path) << "0.5 -1 2 0 1 3\n1 1 1 1 1 1\n-2 0.25 0 0 1 -1\n";
+  return path;
+}
+
+std::vector<Case> Cases() {
+  const Shape<4> img = Shape4(3, 4, 6, 5), flat = Shape4(4, 1, 1, 7);
+  return {
+      {"fullc", {{"nhidden", "5"}}, {Shape4(4, 3, 2, 1)}},
+      {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"stride", "2"}, {"pad", "1"}}, {img}},
+      {"conv", {{"nchannel", "6"}, {"kernel_size", "3"}, {"ngroup", "2"}}, {img}},
+      {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}}, {Shape4(2, 2, 1, 3)}},
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},
+      {"avg_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {img}},
+      {"sum_pooling", {{"kernel_size", "3"}, {"stride", "1"}}, {img}},
+      {"global_max_pooling", {}, {img}},
+      {"global_avg_pooling", {}, {img}},
+      {"lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {img}},
+      {"batch_norm", {}, {img}},
+      {"batch_norm_no_ma", {}, {img}},
+      {"bias", {}, {img}},
+      {"prelu", {{"init_slope", "0.3"}}, {img}},
+      {"relu", {}, {img}},
+      {"sigmoid", {}, {img}},
+      {"tanh", {}, {img}},
+      {"softplus", {}, {img}},
+      {"elu", {}, {img}},
+      {"leaky_relu", {}, {img}},
+      {"xelu", {}, {img}},
+      {"maxout", {{"num_maxout", "2"}}, {img}},
+      {"flatten", {}, {img}},
+      {"split", {}, {img}},
+      {"concat", {}, {Shape4(3, 1, 1, 4), Shape4(3, 1, 1, 6)}},
+      {"ch_concat", {}, {Shape4(3, 2, 3, 3), Shape4(3, 3, 3, 3)}},
+      {"eltwise_sum", {}, {img, img}},
+      {"dropout", {{"threshold", "0.5"}}, {img}, {}, 1, true},
+      {"rrelu", {}, {img}, {}, 1, true},
+      {"insanity", {}, {img}, {}, 1, true},
+      {"softmax", {}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}},
+      {"l2_loss", {}, {flat}, std::vector<float>(28, 0.25f), 7},
+      {"lp_loss", {{"p", "3"}}, {flat}, std::vector<float>(28, -0.5f), 7},
+      {"multi_logistic", {}, {flat}, {1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1}, 7},
+  };
+}
+
+// Weights of a layer in visiting order.
+template <typename xpu>
+std::vector<std::pair<Tensor<xpu, 2>, Tensor<xpu, 2>>> Weights(nn::Layer<xpu, float>& l) {
+  std::vector<std::pair<Tensor<xpu, 2>, Tensor<xpu, 2>>> w;
+  l.VisitWeights([&](const std::string&, Tensor<xpu, 2> a, Tensor<xpu, 2> g) { w.push_back({a, g}); });
+  return w;
+}
+
+void Compare(const Case& c) {
+  SCOPED_TRACE(c.type);
+  test::LayerRig<cpu, float> rc(c.type, c.params, c.in);
+  test::LayerRig<gpu, float> rg(c.type, c.params, c.in);
+  auto wc = Weights(*rc.layer);
+  auto wg = Weights(*rg.layer);
+  ASSERT_EQ(wc.size(), wg.size());
+  for (size_t k = 0; k < wc.size(); ++k) Copy(wg[k].first, wc[k].first);
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    auto x = test::RandomTensor<4, float>(c.in[i], 11 + i, -2.f, 2.f);
+    Copy(rc.in[i]->data, x.view());
+    Copy(rg.in[i]->data, x.view());
+  }
+  TensorContainer<gpu, 2> glabel;
+  if (!c.label.empty()) {
+    rc.SetLabel(c.label, c.label_width);
+    glabel.Resize(rc.label.shape_);
+    Copy(glabel.view(), rc.label.view());
+    rg.ctx.label = &glabel.view();
+  }
+  const bool train = !c.stochastic;
+  rc.Forward(train);
+  rg.Forward(train);
+  const double tol = 2e-4;
+  for (size_t j = 0; j < rc.out.size(); ++j)
+    EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data, tol)) << "output " << j;
+  if (c.stochastic) return;  // test-mode forward only: no backward defined after it
+  for (size_t j = 0; j < rc.out.size(); ++j) {
+    auto dy = test::RandomTensor<4, float>(rc.out[j]->shape, 31 + j, -1.f, 1.f);
+    Copy(rc.out[j]->grad, dy.view());
+    Copy(rg.out[j]->grad, dy.view());
+  }
+  rc.layer->Backward(true, rc.in, rc.out);
+  rg.layer->Backward(true, rg.in, rg.out);
+  for (size_t i = 0; i < rc.in.size(); ++i)
+    EXPECT_TRUE(test::AllNear(test::ToCPU(rg.in[i]->grad).view(), rc.in[i]->grad, tol)) << "input gradient " << i;
+  for (size_t k = 0; k < wc.size(); ++k)
+    EXPECT_TRUE(test::AllNear(test::ToCPU(wg[k].second).view(), wc[k].second, tol)) << "weight gradient " << k;
+  if (rc.layer->IsLoss()) EXPECT_NEAR(rg.layer->Loss(), rc.layer->Loss(), 1e-4 * std::max(1.0, std::fabs(rc.layer->Loss())));
+}
+
+TEST(LayersGPU, EveryRegisteredLayerHasACase) {
+  std::set<std::string> have;
+  for (auto& c : Cases()) have.insert(c.type);
+  for (auto& n : nn::LayerRegistry<cpu>::Get().Names()) EXPECT_TRUE(have.count(n)) << "no gpu case for layer " << n;
+}
+
+TEST(LayersGPU, ForwardAndBackwardSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  for (const Case& c : Cases()) Compare(c);
+}
+
+}  // namespace
+}  // namespace umbra
