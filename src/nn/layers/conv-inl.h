@@ -5,9 +5,10 @@
 // under temp_col_max << 18 elements (cxxnet's key and unit) and b <= N. Default 4 (1M elements,
 // 4 MiB): measured on the 2-core CPU machine (bench_train), 4 beat 1, 16 and cxxnet's 64 by
 // 5-25% on LeNet and CIFAR-quick, because im2col's output is then still in cache for the GEMM.
-// On the CPU in float, oneDNN's direct convolution is used when available (conv_dnnl.h; key
-// algo=im2col forces the reference path, which double and the GPU always take).
-// Not here: im2col itself (tensor/ext/patch2col.h); cuDNN convolution (layers/cudnn/).
+// In float, a library convolution is used when available: oneDNN's on the CPU (conv_dnnl.h),
+// cuDNN's on the GPU (cudnn/conv_cudnn.h, grouped too, algorithms chosen by measurement under
+// cudnn_workspace, TF32 by key tf32 as PyTorch allows it in convolutions). Key algo=im2col forces
+// the reference path, which double always takes. Not here: im2col itself (tensor/ext/patch2col.h).
 #pragma once
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <type_traits>
 
 #include "conv_dnnl.h"
+#include "cudnn/conv_cudnn.h"
 #include "param_layer.h"
 
 namespace umbra::nn {
@@ -29,6 +31,8 @@ struct ConvParam : InitParam {
   bool no_bias = false;
   int temp_col_max = 4;
   std::string algo = "auto";
+  int cudnn_workspace = 1024;
+  bool tf32 = true;
   static const ParamDecl<ConvParam>& Decl() {
     static const ParamDecl<ConvParam> d = [] {
       ParamDecl<ConvParam> d;
@@ -44,9 +48,12 @@ struct ConvParam : InitParam {
           .Min(1);
       d.Field(&ConvParam::no_bias, "no_bias", "1: no bias term");
       d.Field(&ConvParam::algo, "algo",
-              "CPU float implementation: auto (oneDNN's convolution when built with it) or "
-              "im2col (column buffer + GEMM, the reference path)")
+              "float implementation: auto (oneDNN's convolution on the CPU, cuDNN's on the GPU, "
+              "when built with them) or im2col (column buffer + GEMM, the reference path)")
           .OneOf({"auto", "im2col"});
+      d.Field(&ConvParam::cudnn_workspace, "cudnn_workspace",
+              "GPU: largest cuDNN workspace an algorithm may use, MiB").Min(0);
+      d.Field(&ConvParam::tf32, "tf32", "GPU: allow TF32 tensor cores in cuDNN convolutions (PyTorch's default)");
       d.Field(&ConvParam::temp_col_max, "temp_col_max",
               "column buffer cap in units of 2^18 elements (cxxnet)").Min(1);
       return DeclareInit(d);
@@ -87,8 +94,14 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     chunk_ = std::clamp<index_t>(cap / std::max<index_t>(1, krows_ * oh_ * ow_), 1, s[0]);
     if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
       if (q.algo == "auto")
-        dnnl_ = MakeDnnlConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
-                             patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias);
+        backend_ = MakeDnnlConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
+                                patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias);
+    } else if constexpr (std::is_same_v<DType, float>) {
+      // umbra's gpu work runs on the default stream for now (tensors' stream_ is null).
+      if (q.algo == "auto")
+        backend_ = MakeCudnnConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
+                                 patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias,
+                                 CudnnConvOptions{q.cudnn_workspace, q.tf32}, nullptr);
     }
     return {Shape4(s[0], q.nchannel, oh_, ow_)};
   }
@@ -106,9 +119,9 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     Tensor<xpu, 4, DType> y = out[0]->data;
-    if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
-      if (dnnl_) {
-        dnnl_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias ? nullptr : bias_.dptr_, y.dptr_);
+    if constexpr (std::is_same_v<DType, float>) {
+      if (backend_) {
+        backend_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias ? nullptr : bias_.dptr_, y.dptr_);
         return;
       }
     }
@@ -128,15 +141,15 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad;
     const index_t m = this->p_.nchannel, g = this->p_.ngroup, mg = m / g, kg = krows_ / g;
-    if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
-      if (dnnl_) {
-        // oneDNN writes gradients; the layer contract accumulates them into gwmat_/gbias_.
-        dgw_.Resize(wmat_.shape_);
-        if (!this->p_.no_bias) dgb_.Resize(bias_.shape_);
-        dnnl_->BackwardWeights(x.dptr_, gy.dptr_, dgw_.dptr_, this->p_.no_bias ? nullptr : dgb_.dptr_);
+    if constexpr (std::is_same_v<DType, float>) {
+      if (backend_) {
+        // The libraries write gradients; the layer contract accumulates them into gwmat_/gbias_.
+        if (!dgw_.dptr_) dgw_.Resize(wmat_.shape_);
+        if (!this->p_.no_bias && !dgb_.dptr_) dgb_.Resize(bias_.shape_);
+        backend_->BackwardWeights(x.dptr_, gy.dptr_, dgw_.dptr_, this->p_.no_bias ? nullptr : dgb_.dptr_);
         gwmat_ += dgw_.view();
         if (!this->p_.no_bias) gbias_ += dgb_.view();
-        if (prop_grad) dnnl_->BackwardData(gy.dptr_, wmat_.dptr_, in[0]->grad.dptr_);
+        if (prop_grad) backend_->BackwardData(gy.dptr_, wmat_.dptr_, in[0]->grad.dptr_);
         return;
       }
     }
@@ -196,8 +209,9 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   index_t oh_ = 0, ow_ = 0, krows_ = 0, chunk_ = 1;
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
   TensorContainer<xpu, 1, DType> col_, tmp_;  // scratch, reused across calls
-  TensorContainer<xpu, 2, DType> dgw_, dgb_;    // oneDNN's (written) weight gradients
-  std::unique_ptr<ConvBackend> dnnl_;  // cpu float with oneDNN only; null: the im2col path
+  TensorContainer<xpu, 2, DType> dgw_, dgb_;    // the library's (written) weight gradients
+  // float with oneDNN (cpu) or cuDNN (gpu); null: the im2col path
+  std::unique_ptr<ConvBackend> backend_;
 };
 
 }  // namespace umbra::nn

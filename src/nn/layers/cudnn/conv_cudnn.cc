@@ -1,0 +1,212 @@
+// cuDNN convolution backend (conv_cudnn.h). Napkin: LeNet's conv2 at batch 100 is 100 x 64 x
+// 8x8 outputs x 800 MACs = 0.33 GMAC a pass; the im2col path moves a 100 x 800 x 64 column
+// buffer (20 MB) through memory twice, which cuDNN's implicit-GEMM kernels never write.
+#include "conv_cudnn.h"
+
+#if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include <cudnn.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "umbra/tensor/cuda/allocator.h"
+#include "umbra/tensor/cuda/check.h"
+
+#define UMBRA_CUDNN_CHECK(call)                                                                \
+  do {                                                                                         \
+    cudnnStatus_t umbra_e_ = (call);                                                           \
+    if (umbra_e_ != CUDNN_STATUS_SUCCESS) [[unlikely]]                                         \
+      ::umbra::detail::Throw(__FILE__, __LINE__, "cuDNN call failed: " #call ": ",             \
+                             cudnnGetErrorString(umbra_e_));                                   \
+  } while (0)
+
+namespace umbra::nn {
+namespace {
+
+// One cuDNN handle per device, made on first use and kept for the process.
+cudnnHandle_t Handle() {
+  static std::mutex mu;
+  static std::map<int, cudnnHandle_t> handles;
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = handles.find(dev);
+  if (it != handles.end()) return it->second;
+  cudnnHandle_t h = nullptr;
+  UMBRA_CUDNN_CHECK(cudnnCreate(&h));
+  handles[dev] = h;
+  return h;
+}
+
+// The chosen algorithms of each geometry (and options), shared by all layers of that geometry.
+struct Choice {
+  int fwd = -1, bwd_data = -1, bwd_filter = -1;
+  size_t ws_fwd = 0, ws_data = 0, ws_filter = 0;
+};
+std::mutex choice_mu;
+std::map<std::string, Choice>& Choices() {
+  static std::map<std::string, Choice> c;
+  return c;
+}
+
+// Device scratch from the caching allocator (freed back to its cache, not to the driver).
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit Scratch(size_t n) : bytes(n) { p = n ? cuda::CachingAllocator::Get().Alloc(n) : nullptr; }
+  ~Scratch() {
+    if (p) cuda::CachingAllocator::Get().Free(p);
+  }
+};
+
+// The fastest measured algorithm that succeeded within the cap.
+template <typename Perf>
+std::pair<int, size_t> Best(const std::vector<Perf>& perf, int returned, size_t cap, const char* what) {
+  for (int i = 0; i < returned; ++i)  // cuDNN sorts by time
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap) return {int(perf[i].algo), perf[i].memory};
+  UMBRA_THROW("cuDNN found no ", what, " algorithm within the workspace cap of ", cap >> 20, " MiB");
+}
+
+class CudnnConv : public ConvBackend {
+ public:
+  CudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh, index_t ow, index_t g,
+            index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
+            const CudnnConvOptions& opt, void* stream)
+      : bias_(bias), cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b_));
+    UMBRA_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_));
+    UMBRA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(oc), int(oh), int(ow)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(b_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, int(oc), 1, 1));
+    // wmat (oc, c/g * kh * kw) is exactly KCRS with C = c/g.
+    UMBRA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(oc), int(c / g), int(kh), int(kw)));
+    // Cross-correlation, as every framework's "convolution".
+    UMBRA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_, int(ph), int(pw), int(sh), int(sw), 1, 1,
+                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv_, int(g)));
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, opt.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    int dn, dc, dh, dw;
+    UMBRA_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(conv_, x_, w_, &dn, &dc, &dh, &dw));
+    UMBRA_CHECK(dn == n && dc == oc && dh == oh && dw == ow, "cuDNN convolution output (", dn, ",", dc, ",", dh, ",",
+                dw, ") differs from the layer's (", n, ",", oc, ",", oh, ",", ow, ")");
+    key_ = std::to_string(n) + "," + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w) + ">" +
+           std::to_string(oc) + "/g" + std::to_string(g) + ":k" + std::to_string(kh) + "x" + std::to_string(kw) +
+           ":s" + std::to_string(sh) + "x" + std::to_string(sw) + ":p" + std::to_string(ph) + "x" + std::to_string(pw) +
+           (opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib);
+  }
+  ~CudnnConv() override {
+    cudnnDestroyTensorDescriptor(x_);
+    cudnnDestroyTensorDescriptor(y_);
+    cudnnDestroyTensorDescriptor(b_);
+    cudnnDestroyFilterDescriptor(w_);
+    cudnnDestroyConvolutionDescriptor(conv_);
+  }
+
+  void Forward(const float* x, const float* w, const float* b, float* y) override {
+    cudnnHandle_t h = Bind();
+    Choice& ch = Find();
+    if (ch.fwd < 0) {
+      Scratch probe(ProbeBytes());
+      std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+      int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, int(perf.size()), &got,
+                                                               perf.data(), probe.p, probe.bytes));
+      std::tie(ch.fwd, ch.ws_fwd) = Best(perf, got, cap_, "forward");
+    }
+    const float one = 1, zero = 0;
+    Scratch ws(ch.ws_fwd);
+    UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(ch.fwd), ws.p,
+                                              ws.bytes, &zero, y_, y));
+    if (b) UMBRA_CUDNN_CHECK(cudnnAddTensor(h, &one, b_, b, &one, y_, y));
+  }
+  void BackwardData(const float* gy, const float* w, float* gx) override {
+    cudnnHandle_t h = Bind();
+    Choice& ch = Find();
+    if (ch.bwd_data < 0) {
+      Scratch probe(ProbeBytes());
+      std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+      int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, int(perf.size()),
+                                                                    &got, perf.data(), probe.p, probe.bytes));
+      std::tie(ch.bwd_data, ch.ws_data) = Best(perf, got, cap_, "backward-data");
+    }
+    const float one = 1, zero = 0;
+    Scratch ws(ch.ws_data);
+    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
+                                                   cudnnConvolutionBwdDataAlgo_t(ch.bwd_data), ws.p, ws.bytes, &zero,
+                                                   x_, gx));
+  }
+  void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) override {
+    cudnnHandle_t h = Bind();
+    Choice& ch = Find();
+    if (ch.bwd_filter < 0) {
+      Scratch probe(ProbeBytes());
+      std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+      int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_, gw, int(perf.size()),
+                                                                      &got, perf.data(), probe.p, probe.bytes));
+      std::tie(ch.bwd_filter, ch.ws_filter) = Best(perf, got, cap_, "backward-filter");
+    }
+    const float one = 1, zero = 0;
+    Scratch ws(ch.ws_filter);
+    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
+                                                     cudnnConvolutionBwdFilterAlgo_t(ch.bwd_filter), ws.p, ws.bytes,
+                                                     &zero, w_, gw));
+    if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, y_, gy, &zero, b_, gb));
+  }
+
+ private:
+  cudnnHandle_t Bind() {
+    cudnnHandle_t h = Handle();
+    UMBRA_CUDNN_CHECK(cudnnSetStream(h, stream_));
+    return h;
+  }
+  // The search may try algorithms up to the cap, but never with more than half the free memory.
+  size_t ProbeBytes() const {
+    size_t free = 0, total = 0;
+    UMBRA_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return std::min(cap_, free / 2);
+  }
+  Choice& Find() {
+    std::lock_guard<std::mutex> lock(choice_mu);
+    return Choices()[key_];
+  }
+
+  bool bias_;
+  size_t cap_;
+  cudaStream_t stream_;
+  std::string key_;
+  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr, b_ = nullptr;
+  cudnnFilterDescriptor_t w_ = nullptr;
+  cudnnConvolutionDescriptor_t conv_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh,
+                                           index_t ow, index_t groups, index_t kh, index_t kw, index_t sh, index_t sw,
+                                           index_t ph, index_t pw, bool bias, const CudnnConvOptions& opt,
+                                           void* stream) {
+  return std::make_unique<CudnnConv>(n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, ph, pw, bias, opt, stream);
+}
+
+}  // namespace umbra::nn
+
+#else  // without cuDNN: the layer keeps its im2col + cuBLAS path
+
+namespace umbra::nn {
+std::unique_ptr<ConvBackend> MakeCudnnConv(index_t, index_t, index_t, index_t, index_t, index_t, index_t, index_t,
+                                           index_t, index_t, index_t, index_t, index_t, index_t, bool,
+                                           const CudnnConvOptions&, void*) {
+  return nullptr;
+}
+}  // namespace umbra::nn
+
+#endif

@@ -1,0 +1,30 @@
+// The GPU convolution backend of the conv layer: cuDNN (forward, backward-data,
+// backward-filter, bias), grouped convolutions included (cxxnet's cuDNN path could not do
+// ngroup). Algorithms are chosen by measurement (cudnnFind*AlgorithmEx on the layer's own
+// buffers) under a workspace cap, once per geometry for the whole process. Workspaces come
+// from the caching allocator. The ConvBackend interface is conv_dnnl.h's; this header has no
+// cuDNN include, so the layer template compiles without cuDNN and MakeCudnnConv returns null.
+#pragma once
+
+#include <memory>
+
+#include "conv_dnnl.h"
+
+namespace umbra::nn {
+
+struct CudnnConvOptions {
+  /// Largest workspace an algorithm may use, in MiB.
+  int workspace_mib = 1024;
+  /// Allow TF32 tensor-core math (PyTorch's default for convolutions).
+  bool tf32 = true;
+};
+
+/// x (n, c, h, w) -> y (n, oc, oh, ow), float, NCHW; weights (oc, c/groups * kh * kw) as wmat.
+/// Null when umbra was built without cuDNN. Runs on `stream` (a cudaStream_t, null: default).
+std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc,
+                                           index_t oh, index_t ow, index_t groups, index_t kh,
+                                           index_t kw, index_t sh, index_t sw, index_t ph,
+                                           index_t pw, bool bias, const CudnnConvOptions& opt,
+                                           void* stream);
+
+}  // namespace umbra::nn
