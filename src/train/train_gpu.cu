@@ -4,12 +4,16 @@
 // allocate then lives on it (the caching allocator is per device).
 #include "src/train/predict_loop-inl.h"
 #include "src/train/train_loop-inl.h"
+#include "umbra/tensor/cuda/blas.h"
 
 namespace umbra::train {
 namespace {
 
-void UseDevice(int dev) {
+void UseDevice(const Job& job, int dev) {
   UMBRA_CUDA_CHECK(cudaSetDevice(dev));
+  // TF32 in matrix products only when asked (PyTorch's default is full FP32 there); in
+  // convolutions it is the conv layers' tf32 key (on by default, as in PyTorch).
+  cuda::MatmulTF32() = job.GetInt("tf32_matmul", 0) != 0;
   cudaDeviceProp p{};
   UMBRA_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
   std::fprintf(stderr, "dev = gpu:%d (%s, %.0f GiB)\n", dev, p.name, double(p.totalGlobalMem) / (1 << 30));
@@ -18,11 +22,11 @@ void UseDevice(int dev) {
 }  // namespace
 
 int TrainLoopGpu(Job& job, const TrainSetup& s, int dev) {
-  UseDevice(dev);
+  UseDevice(job, dev);
   return TrainLoop<gpu>(job, s);
 }
 int PredictLoopGpu(Job& job, int dev) {
-  UseDevice(dev);
+  UseDevice(job, dev);
   return PredictLoop<gpu>(job);
 }
 

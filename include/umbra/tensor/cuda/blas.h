@@ -3,14 +3,24 @@
 // Host API only: usable from .cc files. Runs on the tensor's stream (its own handle).
 #pragma once
 
+#include <atomic>
+
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/stream.h"
 
 namespace umbra::cuda {
 
+/// TF32 tensor cores in float matrix products: off by default (full FP32, PyTorch's default for
+/// matmul); process-wide, read at each float GEMM (the trainer's tf32_matmul key sets it).
+inline std::atomic<bool>& MatmulTF32() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+
 inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha,
                  const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,
                  index_t ldc) {
+  UMBRA_CUBLAS_CHECK(cublasSetMathMode(h, MatmulTF32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   UMBRA_CUBLAS_CHECK(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                  int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
                                  int(ldc)));
