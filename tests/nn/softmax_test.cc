@@ -67,6 +67,9 @@ TEST(Softmax, BadLabelsNameLayerAndLabel) {
   rig.SetLabel({0, 1, 2, 0}, 2);  // two columns: not class indices
   m = test::ErrorOf([&] { rig.Forward(); });
   EXPECT_NE(m.find("(2,2)"), std::string::npos) << m;
+  rig.SetLabel({0, 1.5f});
+  EXPECT_NE(test::ErrorOf([&] { rig.Forward(); }).find("label 1.5 of sample 1 is not a whole class index"),
+            std::string::npos);
 }
 
 TEST(Softmax, PredictionWithoutLabels) {

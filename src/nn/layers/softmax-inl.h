@@ -66,6 +66,10 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
         const DType v = label_.dptr_[i];
         UMBRA_CHECK(v >= DType(0) && v < DType(k), this->Describe(), ": label ", v,
                     " of sample ", i, " is outside [0, ", k, ")");
+        // A fractional class (a csv column of probabilities, a misread file) would otherwise be
+        // truncated silently to the class below.
+        UMBRA_CHECK(v == DType(index_t(v)), this->Describe(), ": label ", v, " of sample ", i,
+                    " is not a whole class index");
       }
     }
     loss_.Resize(Shape1(n));
