@@ -40,7 +40,11 @@ std::vector<Case> Cases() {
       {"conv", {{"nchannel", "6"}, {"kernel_size", "3"}, {"ngroup", "2"}, {"algo", "im2col"}}, {img}},
       {"conv", {{"nchannel", "5"}, {"kernel_size", "3"}, {"tf32", "0"}}, {img}},
       {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}}, {Shape4(2, 2, 1, 3)}},
-      {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode: expressions
+      {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},  // cuDNN
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}}, {img}},  // cuDNN, padded
+      {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}, {"algo", "expr"}}, {Shape4(3, 4, 6, 8)}},
+      {"avg_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}}, {img}},  // cuDNN, padded
       {"avg_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {img}},
       {"sum_pooling", {{"kernel_size", "3"}, {"stride", "1"}}, {img}},
       {"global_max_pooling", {}, {img}},

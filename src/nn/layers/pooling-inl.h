@@ -4,7 +4,16 @@
 // As cxxnet: output size in ceil mode (PoolOutSize(..., true, pad)), so a last window may hang
 // over the edge and is clipped; avg divides by the full kh*kw, border windows included; stride
 // defaults to 1. Padded cells are skipped (never win a max). Expressions: tensor/ext/pool.h.
+// On the GPU in float, max and avg pooling use cuDNN (cudnn/pool_cudnn.h) when its floor-mode
+// output size equals the ceil-mode one (windows never hang over the edge); key algo=expr keeps
+// the expressions.
 #pragma once
+
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "cudnn/pool_cudnn.h"
 
 #include "param_layer.h"
 
@@ -14,6 +23,7 @@ struct PoolingParam {
   int kernel_size = 0, kernel_height = 0, kernel_width = 0;
   int stride = 1;
   int pad = 0, pad_y = -1, pad_x = -1;
+  std::string algo = "auto";
   static const ParamDecl<PoolingParam>& Decl() {
     static const ParamDecl<PoolingParam> d = [] {
       ParamDecl<PoolingParam> d;
@@ -27,6 +37,9 @@ struct PoolingParam {
           .Min(0);
       d.Field(&PoolingParam::pad_y, "pad_y", "padding of rows (-1: pad)").Min(0);
       d.Field(&PoolingParam::pad_x, "pad_x", "padding of columns (-1: pad)").Min(0);
+      d.Field(&PoolingParam::algo, "algo",
+              "GPU float: auto (cuDNN where it pools alike) or expr (umbra's pool/unpool expressions)")
+          .OneOf({"auto", "expr"});
       return d;
     }();
     return d;
@@ -83,16 +96,36 @@ class PoolingLayer
     }
     oshape_ = Shape2(PoolOutSize(s[2], w_.ky, w_.sy, true, w_.py),
                      PoolOutSize(s[3], w_.kx, w_.sx, true, w_.px));
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
+      bool want = true;
+      if constexpr (!kGlobal) want = this->p_.algo == "auto";
+      const bool floor_is_ceil = oshape_[0] == PoolOutSize(s[2], w_.ky, w_.sy, false, w_.py) &&
+                                 oshape_[1] == PoolOutSize(s[3], w_.kx, w_.sx, false, w_.px);
+      backend_.reset();
+      if (want && floor_is_ceil)
+        backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
+                                 w_.kx, w_.sy, w_.sx, w_.py, w_.px);
+    }
     return {Shape4(s[0], s[1], oshape_[0], oshape_[1])};
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 4, DType> y = out[0]->data;
+    if (backend_) {
+      backend_->Forward(reinterpret_cast<const float*>(in[0]->data.dptr_), reinterpret_cast<float*>(y.dptr_));
+      return;
+    }
     y = pool<Reducer>(in[0]->data.view(), oshape_, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
         Scale();
   }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> gx = in[0]->grad;
+    if (backend_) {
+      backend_->Backward(reinterpret_cast<const float*>(in[0]->data.dptr_),
+                         reinterpret_cast<const float*>(out[0]->data.dptr_),
+                         reinterpret_cast<const float*>(out[0]->grad.dptr_), reinterpret_cast<float*>(gx.dptr_));
+      return;
+    }
     gx = unpool<Reducer>(in[0]->data.view(), out[0]->data.view(), out[0]->grad.view(), w_.ky,
                          w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
          Scale();
@@ -106,6 +139,7 @@ class PoolingLayer
   }
   expr::PoolWin w_{};
   Shape<2> oshape_;
+  std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: the expressions
 };
 
 template <typename xpu, typename DType>

@@ -4,7 +4,7 @@
 #include "conv_cudnn.h"
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
-#include <cudnn.h>
+#include "cudnn_util.h"
 
 #include <algorithm>
 #include <map>
@@ -14,33 +14,9 @@
 #include <vector>
 
 #include "umbra/tensor/cuda/allocator.h"
-#include "umbra/tensor/cuda/check.h"
-
-#define UMBRA_CUDNN_CHECK(call)                                                                \
-  do {                                                                                         \
-    cudnnStatus_t umbra_e_ = (call);                                                           \
-    if (umbra_e_ != CUDNN_STATUS_SUCCESS) [[unlikely]]                                         \
-      ::umbra::detail::Throw(__FILE__, __LINE__, "cuDNN call failed: " #call ": ",             \
-                             cudnnGetErrorString(umbra_e_));                                   \
-  } while (0)
 
 namespace umbra::nn {
 namespace {
-
-// One cuDNN handle per device, made on first use and kept for the process.
-cudnnHandle_t Handle() {
-  static std::mutex mu;
-  static std::map<int, cudnnHandle_t> handles;
-  int dev = 0;
-  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = handles.find(dev);
-  if (it != handles.end()) return it->second;
-  cudnnHandle_t h = nullptr;
-  UMBRA_CUDNN_CHECK(cudnnCreate(&h));
-  handles[dev] = h;
-  return h;
-}
 
 // The chosen algorithms of each geometry (and options), shared by all layers of that geometry.
 struct Choice {
@@ -163,11 +139,7 @@ class CudnnConv : public ConvBackend {
   }
 
  private:
-  cudnnHandle_t Bind() {
-    cudnnHandle_t h = Handle();
-    UMBRA_CUDNN_CHECK(cudnnSetStream(h, stream_));
-    return h;
-  }
+  cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The search may try algorithms up to the cap, but never with more than half the free memory.
   size_t ProbeBytes() const {
     size_t free = 0, total = 0;

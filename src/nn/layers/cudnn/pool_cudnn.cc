@@ -1,0 +1,66 @@
+// cuDNN pooling backend (pool_cudnn.h).
+#include "pool_cudnn.h"
+
+#if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include "cudnn_util.h"
+
+namespace umbra::nn {
+namespace {
+
+class CudnnPool : public PoolBackend {
+ public:
+  CudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh, index_t ow, index_t kh, index_t kw,
+            index_t sh, index_t sw, index_t ph, index_t pw) {
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
+    UMBRA_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool_));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(oh), int(ow)));
+    // Max: the deterministic variant, so that a tie sends the gradient to one cell as on the cpu.
+    UMBRA_CUDNN_CHECK(cudnnSetPooling2dDescriptor(
+        pool_, max ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_NOT_PROPAGATE_NAN,
+        int(kh), int(kw), int(ph), int(pw), int(sh), int(sw)));
+    int dn, dc, dh, dw;
+    UMBRA_CUDNN_CHECK(cudnnGetPooling2dForwardOutputDim(pool_, x_, &dn, &dc, &dh, &dw));
+    UMBRA_CHECK(dn == n && dc == c && dh == oh && dw == ow, "cuDNN pooling output (", dn, ",", dc, ",", dh, ",", dw,
+                ") differs from the layer's (", n, ",", c, ",", oh, ",", ow, ")");
+  }
+  ~CudnnPool() override {
+    cudnnDestroyTensorDescriptor(x_);
+    cudnnDestroyTensorDescriptor(y_);
+    cudnnDestroyPoolingDescriptor(pool_);
+  }
+  void Forward(const float* x, float* y) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnPoolingForward(CudnnHandle(nullptr), pool_, &one, x_, x, &zero, y_, y));
+  }
+  void Backward(const float* x, const float* y, const float* gy, float* gx) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnPoolingBackward(CudnnHandle(nullptr), pool_, &one, y_, y, y_, gy, x_, x, &zero, x_, gx));
+  }
+
+ private:
+  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr;
+  cudnnPoolingDescriptor_t pool_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<PoolBackend> MakeCudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh,
+                                           index_t ow, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
+                                           index_t pw) {
+  return std::make_unique<CudnnPool>(max, n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw);
+}
+
+}  // namespace umbra::nn
+
+#else  // without cuDNN: the pooling layers keep their expressions
+
+namespace umbra::nn {
+std::unique_ptr<PoolBackend> MakeCudnnPool(bool, index_t, index_t, index_t, index_t, index_t, index_t, index_t,
+                                           index_t, index_t, index_t, index_t, index_t) {
+  return nullptr;
+}
+}  // namespace umbra::nn
+
+#endif
