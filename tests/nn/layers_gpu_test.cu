@@ -51,6 +51,8 @@ std::vector<Case> Cases() {
       {"global_avg_pooling", {}, {img}},
       {"lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {img}},
       {"batch_norm", {}, {img}},
+      {"batch_norm", {{"algo", "expr"}}, {img}},
+      {"batch_norm", {}, {Shape4(5, 1, 1, 6)}},  // a vector: per feature
       {"batch_norm_no_ma", {}, {img}},
       {"bias", {}, {img}},
       {"prelu", {{"init_slope", "0.3"}}, {img}},
@@ -127,6 +129,11 @@ void Compare(const Case& c) {
   for (size_t k = 0; k < wc.size(); ++k)
     EXPECT_TRUE(test::AllNear(test::ToCPU(wg[k].second).view(), wc[k].second, tol)) << "weight gradient " << k;
   if (rc.layer->IsLoss()) EXPECT_NEAR(rg.layer->Loss(), rc.layer->Loss(), 1e-4 * std::max(1.0, std::fabs(rc.layer->Loss())));
+  // Test mode after a training pass: moving statistics (batch_norm) were updated alike.
+  rc.Forward(false);
+  rg.Forward(false);
+  for (size_t j = 0; j < rc.out.size(); ++j)
+    EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data, tol)) << "test-mode output " << j;
 }
 
 TEST(LayersGPU, EveryRegisteredLayerHasACase) {

@@ -6,8 +6,15 @@
 // batch_norm_no_ma always uses the batch statistics (cxxnet's). eps defaults to 1e-5 (PyTorch;
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
+// On the GPU in float, cuDNN's batch normalisation does the work (cudnn/bn_cudnn.h; key
+// algo=expr keeps the expressions).
 #pragma once
 
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "cudnn/bn_cudnn.h"
 #include "param_layer.h"
 
 namespace umbra::nn {
@@ -17,6 +24,7 @@ struct BatchNormParam {
   float bn_momentum = 0.9f;
   float init_slope = 1.f;
   float init_bias = 0.f;
+  std::string algo = "auto";
   static const ParamDecl<BatchNormParam>& Decl() {
     static const ParamDecl<BatchNormParam> d = [] {
       ParamDecl<BatchNormParam> d;
@@ -27,6 +35,8 @@ struct BatchNormParam {
           .Range(0, 1);
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
+      d.Field(&BatchNormParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (expressions)")
+          .OneOf({"auto", "expr"});
       return d;
     }();
     return d;
@@ -48,6 +58,10 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     const index_t m = shape_.Size() / shape_[1];
     UMBRA_CHECK(m >= 2, this->Describe(), ": input ", s, " gives ", m,
                 " value(s) per channel; batch statistics need at least 2");
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+      backend_.reset();
+      if (this->p_.algo == "auto") backend_ = MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps);
+    }
     return {s};
   }
   void InitWeights(Random<xpu, DType>&) override {
@@ -72,6 +86,24 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     Tensor<xpu, 4, DType> x = View(in[0]->data), y = View(out[0]->data);
     const DType eps = DType(this->p_.eps);
     used_batch_ = ctx.is_train || !moving_avg;
+    if (backend_) {
+      auto f = [](const Tensor<xpu, 1, DType>& t) { return reinterpret_cast<float*>(t.dptr_); };
+      if (used_batch_) {
+        const bool update = moving_avg && ctx.is_train;
+        backend_->ForwardTrain(reinterpret_cast<const float*>(x.dptr_), reinterpret_cast<float*>(y.dptr_),
+                               f(gamma_.view()[0]), f(beta_.view()[0]), update ? 1.0 - this->p_.bn_momentum : 0.0,
+                               update ? f(moving_mean_.view()[0]) : nullptr,
+                               update ? f(moving_var_.view()[0]) : nullptr, f(mean_.view()), f(inv_std_.view()));
+      } else {
+        // The statistics the backward of a test-mode pass uses, then cuDNN's inference forward.
+        Copy(mean_.view(), moving_mean_.view()[0]);
+        inv_std_ = DType(1) / F<op::sqrt>(moving_var_.view()[0] + eps);
+        backend_->ForwardInfer(reinterpret_cast<const float*>(x.dptr_), reinterpret_cast<float*>(y.dptr_),
+                               f(gamma_.view()[0]), f(beta_.view()[0]), f(moving_mean_.view()[0]),
+                               f(moving_var_.view()[0]));
+      }
+      return;
+    }
     if (used_batch_) {
       const index_t m = shape_.Size() / shape_[1];
       mean_ = sumall_except_dim<1>(x) * DType(1.0 / double(m));
@@ -95,6 +127,19 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType> x = View(in[0]->data), gy = View(out[0]->grad);
+    if (backend_ && used_batch_) {
+      // cuDNN always computes the input gradient: without prop_grad it goes to scratch.
+      Tensor<xpu, 4, DType> gx = View(in[0]->grad);
+      if (!prop_grad) {
+        if (!scratch_.dptr_) scratch_.Resize(shape_);
+        gx = scratch_.view();
+      }
+      auto f = [](const Tensor<xpu, 1, DType>& t) { return reinterpret_cast<float*>(t.dptr_); };
+      backend_->Backward(reinterpret_cast<const float*>(x.dptr_), reinterpret_cast<const float*>(gy.dptr_),
+                         reinterpret_cast<float*>(gx.dptr_), f(gamma_.view()[0]), f(ggamma_.view()[0]),
+                         f(gbeta_.view()[0]), f(mean_.view()), f(inv_std_.view()));
+      return;
+    }
     const auto xhat = (x - broadcast<1>(mean_.view(), shape_)) *
                       broadcast<1>(inv_std_.view(), shape_);
     Tensor<xpu, 1, DType> gg = ggamma_.view()[0], gb = gbeta_.view()[0];
@@ -137,6 +182,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   TensorContainer<xpu, 2, DType> gamma_, beta_, ggamma_, gbeta_;
   TensorContainer<xpu, 2, DType> moving_mean_, moving_var_, gmoving_, gmoving_var_;
   TensorContainer<xpu, 1, DType> mean_, inv_std_, tmp_, tmp2_;
+  TensorContainer<xpu, 4, DType> scratch_;  // cuDNN's unwanted input gradient (no prop_grad)
+  std::unique_ptr<BnBackend> backend_;      // gpu float with cuDNN; null: the expressions
 };
 
 template <typename xpu, typename DType>

@@ -1,0 +1,66 @@
+// cuDNN batch normalisation backend (bn_cudnn.h). cuDNN 9 marks these calls deprecated in favour
+// of its graph API; they remain supported, and are what the layer needs, so the warning is off
+// for this file only.
+#include "bn_cudnn.h"
+
+#if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include "cudnn_util.h"
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace umbra::nn {
+namespace {
+
+class CudnnBn : public BnBackend {
+ public:
+  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps) : eps_(eps) {
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p_));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(p_, x_, CUDNN_BATCHNORM_SPATIAL));
+  }
+  ~CudnnBn() override {
+    cudnnDestroyTensorDescriptor(x_);
+    cudnnDestroyTensorDescriptor(p_);
+  }
+  void ForwardTrain(const float* x, float* y, const float* gamma, const float* beta, double factor, float* run_mean,
+                    float* run_var, float* save_mean, float* save_inv_std) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(CudnnHandle(nullptr), CUDNN_BATCHNORM_SPATIAL, &one,
+                                                             &zero, x_, x, x_, y, p_, gamma, beta, factor, run_mean,
+                                                             run_var, eps_, save_mean, save_inv_std));
+  }
+  void ForwardInfer(const float* x, float* y, const float* gamma, const float* beta, const float* mean,
+                    const float* var) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(CudnnHandle(nullptr), CUDNN_BATCHNORM_SPATIAL, &one,
+                                                              &zero, x_, x, x_, y, p_, gamma, beta, mean, var, eps_));
+  }
+  void Backward(const float* x, const float* gy, float* gx, const float* gamma, float* ggamma, float* gbeta,
+                const float* save_mean, const float* save_inv_std) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationBackward(CudnnHandle(nullptr), CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+                                                      &one, &one, x_, x, x_, gy, x_, gx, p_, gamma, ggamma, gbeta,
+                                                      eps_, save_mean, save_inv_std));
+  }
+
+ private:
+  double eps_;
+  cudnnTensorDescriptor_t x_ = nullptr, p_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps) {
+  return std::make_unique<CudnnBn>(n, c, h, w, eps);
+}
+
+}  // namespace umbra::nn
+
+#else  // without cuDNN: batch_norm keeps its expressions
+
+namespace umbra::nn {
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t, index_t, index_t, index_t, double) { return nullptr; }
+}  // namespace umbra::nn
+
+#endif
