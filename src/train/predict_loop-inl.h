@@ -60,12 +60,12 @@ int PredictLoop(Job& job) {
   // buffer at all, a shuffled one is held until the gaps fill.
   std::map<uint64_t, std::vector<float>> waiting;
   uint64_t next = 0;
-  DeviceBatch<xpu> dev_batch;
+  Feeder<xpu> feed(p->it.get());
   TensorContainer<cpu, 2> host;
-  while (p->it->Next()) {
-    const io::DataBatch& b = p->it->Value();
-    dev_batch.Set(b);
-    net.Forward(false, dev_batch.data());
+  feed.Start();
+  while (feed.Next()) {
+    const io::DataBatch& b = feed.host();
+    net.Forward(false, feed.data());
     Tensor<cpu, 2> out;
     if constexpr (std::is_same_v<xpu, cpu>) {
       out = out_node.Mat();

@@ -10,10 +10,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "src/train/feeder.h"
 #include "src/train/job.h"
 #include "src/train/progress.h"
 #include "umbra/nn/checkpoint.h"
@@ -43,31 +45,6 @@ std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path);
-
-/// A host batch on the device: a view of it on the cpu, a copy into device buffers on the gpu.
-template <typename xpu>
-class DeviceBatch {
- public:
-  void Set(const io::DataBatch& b) {
-    if constexpr (std::is_same_v<xpu, cpu>) {
-      data_ = b.data, label_ = b.label;
-    } else {
-      if (!x_.dptr_ || x_.shape_ != b.data.shape_) x_.Resize(b.data.shape_);
-      if (!y_.dptr_ || y_.shape_ != b.label.shape_) y_.Resize(b.label.shape_);
-      Copy(x_.view(), b.data);
-      Copy(y_.view(), b.label);
-      data_ = x_.view(), label_ = y_.view();
-    }
-  }
-  const Tensor<xpu, 4>& data() const { return data_; }
-  const Tensor<xpu, 2>& label() const { return label_; }
-
- private:
-  TensorContainer<xpu, 4> x_;
-  TensorContainer<xpu, 2> y_;
-  Tensor<xpu, 4> data_;
-  Tensor<xpu, 2> label_;
-};
 
 /// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
 /// the cpu.
@@ -182,7 +159,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   Progress prog(silent, s.print_step, log, start);
 
   SetFlushDenormals();
-  DeviceBatch<xpu> dev_batch;
+  Feeder<xpu> feed(train->it.get());
+  std::vector<std::unique_ptr<Feeder<xpu>>> eval_feed;
+  for (auto& e : job.iters) eval_feed.emplace_back(new Feeder<xpu>(e.it.get()));
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
     MetricSet<xpu> train_metrics(job.metrics, trainer.net());
@@ -191,10 +170,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     trainer.net().SeedRandom(io::EpochSeed(seed, uint64_t(round)));
     long seen = 0, batches = 0;
     double loss_sum = 0;
-    while (train->it->Next()) {
-      const io::DataBatch& b = train->it->Value();
-      dev_batch.Set(b);
-      const double loss = trainer.Step(dev_batch.data(), dev_batch.label());
+    feed.Start();
+    while (feed.Next()) {
+      const io::DataBatch& b = feed.host();
+      const double loss = trainer.Step(feed.data(), feed.label());
       UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", batches + 1, ": the training loss is ", loss,
                   "; lower the learning rate (", job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
                   ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
@@ -208,15 +187,17 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     }
     Figures results;
     if (eval_train) train_metrics.Report("train", &results);
-    for (auto& e : job.iters) {
+    for (size_t k = 0; k < job.iters.size(); ++k) {
+      IterBlock& e = job.iters[k];
       if (e.role != "eval") continue;
       MetricSet<xpu> m(job.metrics, trainer.net());
       e.it->SetEpoch(0);
       e.it->BeforeFirst();
-      while (e.it->Next()) {
-        dev_batch.Set(e.it->Value());
-        trainer.Predict(dev_batch.data());
-        m.Add(trainer.net(), e.it->Value());
+      Feeder<xpu>& f = *eval_feed[k];
+      f.Start();
+      while (f.Next()) {
+        trainer.Predict(f.data());
+        m.Add(trainer.net(), f.host());
       }
       m.Report(e.name, &results);
     }
