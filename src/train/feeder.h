@@ -113,6 +113,11 @@ class Feeder {
       s.nx = nx, s.ny = ny;
       s.x.Resize(b.data.shape_);
       s.y.Resize(b.label.shape_);
+      // The caching allocator may hand out a block that work queued on the compute stream is
+      // still using (it was freed there): the copy stream starts after that work.
+      if (!alloc_) UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&alloc_, cudaEventDisableTiming));
+      UMBRA_CUDA_CHECK(cudaEventRecord(alloc_, nullptr));
+      UMBRA_CUDA_CHECK(cudaStreamWaitEvent(stream_, alloc_, 0));
     }
     // Iterator batches are contiguous (TensorContainers of exactly the batch shape).
     UMBRA_CHECK(b.data.CheckContiguous() && b.label.CheckContiguous(), "feeder: the iterator's batch is strided");
@@ -130,6 +135,11 @@ class Feeder {
     return true;
   }
   void Release() {
+    // The device buffers go back to the allocator for the compute stream to reuse: let queued
+    // copies and compute finish first (a destructor: errors are not thrown).
+    if (stream_) cudaStreamSynchronize(stream_);
+    cudaStreamSynchronize(nullptr);
+    if (alloc_) cudaEventDestroy(alloc_);
     for (Slot& s : slot_) {
       if (s.ever_copied) cudaEventSynchronize(s.copied);
       if (s.pinned_x) cudaFreeHost(s.pinned_x);
@@ -141,6 +151,7 @@ class Feeder {
   }
   Slot slot_[2];
   cudaStream_t stream_ = nullptr;
+  cudaEvent_t alloc_ = nullptr;
   int cur_ = 0;
 #else
   void Release() {}

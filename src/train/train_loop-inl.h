@@ -4,7 +4,8 @@
 // nvcc must compile: the net's and updaters' expressions become kernels there).
 // Round r draws its shuffle, augmentation and dropout from (seed, r) alone, and a checkpoint
 // holds weights, updater state and counters, so `continue=1` after a kill reproduces the run
-// that never stopped bit for bit.
+// that never stopped bit for bit on the cpu. On the gpu a resumed run is close but not bit for
+// bit: cuDNN picks algorithms by timing, and some sum in nondeterministic order.
 #pragma once
 
 #include <cmath>

@@ -243,11 +243,13 @@ class Net {
   };
   // Initial weights are drawn on the host for every device, so that one seed gives the same
   // starting point on the cpu and the gpu (the gpu's random engine draws other numbers): a net
-  // of batch 1 is built on the cpu and its weights copied here, in visiting order (same names).
+  // of batch 2 (batch statistics need two rows; weights do not depend on the batch) is built on
+  // the cpu and its weights copied here, in visiting order (same names).
   void InitFromHost(const NetSpec& spec) {
     NetSpec host = spec;
-    host.input_shape[0] = 1;
-    for (auto& [name, shape] : host.extra_inputs) shape[0] = 1;
+    const index_t b = std::min<index_t>(spec.input_shape[0], 2);
+    host.input_shape[0] = b;
+    for (auto& [name, shape] : host.extra_inputs) shape[0] = b;
     host.inference_only = true;
     Net<cpu, DType> h(host);
     std::vector<Tensor<cpu, 2, DType>> from;

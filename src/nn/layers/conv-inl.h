@@ -8,7 +8,8 @@
 // In float, a library convolution is used when available: oneDNN's on the CPU (conv_dnnl.h),
 // cuDNN's on the GPU (cudnn/conv_cudnn.h, grouped too, algorithms chosen by measurement under
 // cudnn_workspace, TF32 by key tf32 as PyTorch allows it in convolutions). Key algo=im2col forces
-// the reference path, which double always takes. Not here: im2col itself (tensor/ext/patch2col.h).
+// the reference path, which double always takes; its GEMMs follow the global tf32_matmul switch
+// (cuBLAS), not the tf32 key. Not here: im2col itself (tensor/ext/patch2col.h).
 #pragma once
 
 #include <algorithm>

@@ -1,12 +1,9 @@
-// cuDNN batch normalisation backend (bn_cudnn.h). cuDNN 9 marks these calls deprecated in favour
-// of its graph API; they remain supported, and are what the layer needs, so the warning is off
-// for this file only.
+// cuDNN batch normalisation backend (bn_cudnn.h). cuDNN 9 lists these calls as deprecated in
+// favour of its graph API (warned only with CUDNN_WARN_DEPRECATED); they remain supported.
 #include "bn_cudnn.h"
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
 #include "cudnn_util.h"
-
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 namespace umbra::nn {
 namespace {

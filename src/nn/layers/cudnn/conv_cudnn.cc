@@ -10,7 +10,6 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "umbra/tensor/cuda/allocator.h"
@@ -19,9 +18,15 @@ namespace umbra::nn {
 namespace {
 
 // The chosen algorithms of each geometry (and options), shared by all layers of that geometry.
+// Each with the math type the search measured it under (an algorithm may be listed under
+// several, with different workspaces), applied to the descriptor before each call.
+struct Algo {
+  int algo = -1;
+  size_t ws = 0;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+};
 struct Choice {
-  int fwd = -1, bwd_data = -1, bwd_filter = -1;
-  size_t ws_fwd = 0, ws_data = 0, ws_filter = 0;
+  Algo fwd, bwd_data, bwd_filter;
 };
 std::mutex choice_mu;
 std::map<std::string, Choice>& Choices() {
@@ -38,12 +43,32 @@ struct Scratch {
     if (p) cuda::CachingAllocator::Get().Free(p);
   }
 };
+// The search's scratch: straight from the driver and back, so that a once-only buffer of up to
+// the workspace cap neither stays in the allocator's cache nor counts in the peak it reports.
+struct ProbeScratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit ProbeScratch(size_t n) : bytes(n) {
+    if (n && cudaMalloc(&p, n) != cudaSuccess) {
+      cudaGetLastError();
+      p = nullptr, bytes = 0;  // search without workspace rather than fail
+    }
+  }
+  ~ProbeScratch() {
+    if (p) {
+      cudaDeviceSynchronize();
+      cudaFree(p);
+    }
+  }
+};
 
-// The fastest measured algorithm that succeeded within the cap.
+// The fastest measured algorithm that succeeded within the cap (FMA math only when TF32 is off).
 template <typename Perf>
-std::pair<int, size_t> Best(const std::vector<Perf>& perf, int returned, size_t cap, const char* what) {
+Algo Best(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, const char* what) {
   for (int i = 0; i < returned; ++i)  // cuDNN sorts by time
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap) return {int(perf[i].algo), perf[i].memory};
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap &&
+        (tf32 || perf[i].mathType == CUDNN_FMA_MATH))
+      return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
   UMBRA_THROW("cuDNN found no ", what, " algorithm within the workspace cap of ", cap >> 20, " MiB");
 }
 
@@ -52,7 +77,8 @@ class CudnnConv : public ConvBackend {
   CudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh, index_t ow, index_t g,
             index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
             const CudnnConvOptions& opt, void* stream)
-      : bias_(bias), cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
+      : bias_(bias), tf32_(opt.tf32), cap_(size_t(opt.workspace_mib) << 20),
+        stream_(static_cast<cudaStream_t>(stream)) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b_));
@@ -87,53 +113,56 @@ class CudnnConv : public ConvBackend {
 
   void Forward(const float* x, const float* w, const float* b, float* y) override {
     cudnnHandle_t h = Bind();
-    Choice& ch = Find();
-    if (ch.fwd < 0) {
-      Scratch probe(ProbeBytes());
+    Algo a = Get(&Choice::fwd);
+    if (a.algo < 0) {
+      ProbeScratch probe(ProbeBytes());
       std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
       int got = 0;
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, int(perf.size()), &got,
                                                                perf.data(), probe.p, probe.bytes));
-      std::tie(ch.fwd, ch.ws_fwd) = Best(perf, got, cap_, "forward");
+      a = Put(&Choice::fwd, Best(perf, got, cap_, tf32_, "forward"));
     }
     const float one = 1, zero = 0;
-    Scratch ws(ch.ws_fwd);
-    UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(ch.fwd), ws.p,
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
+    Scratch ws(a.ws);
+    UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
                                               ws.bytes, &zero, y_, y));
     if (b) UMBRA_CUDNN_CHECK(cudnnAddTensor(h, &one, b_, b, &one, y_, y));
   }
   void BackwardData(const float* gy, const float* w, float* gx) override {
     cudnnHandle_t h = Bind();
-    Choice& ch = Find();
-    if (ch.bwd_data < 0) {
-      Scratch probe(ProbeBytes());
+    Algo a = Get(&Choice::bwd_data);
+    if (a.algo < 0) {
+      ProbeScratch probe(ProbeBytes());
       std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
       int got = 0;
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, int(perf.size()),
                                                                     &got, perf.data(), probe.p, probe.bytes));
-      std::tie(ch.bwd_data, ch.ws_data) = Best(perf, got, cap_, "backward-data");
+      a = Put(&Choice::bwd_data, Best(perf, got, cap_, tf32_, "backward-data"));
     }
     const float one = 1, zero = 0;
-    Scratch ws(ch.ws_data);
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
+    Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
-                                                   cudnnConvolutionBwdDataAlgo_t(ch.bwd_data), ws.p, ws.bytes, &zero,
+                                                   cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
                                                    x_, gx));
   }
   void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) override {
     cudnnHandle_t h = Bind();
-    Choice& ch = Find();
-    if (ch.bwd_filter < 0) {
-      Scratch probe(ProbeBytes());
+    Algo a = Get(&Choice::bwd_filter);
+    if (a.algo < 0) {
+      ProbeScratch probe(ProbeBytes());
       std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
       int got = 0;
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_, gw, int(perf.size()),
                                                                       &got, perf.data(), probe.p, probe.bytes));
-      std::tie(ch.bwd_filter, ch.ws_filter) = Best(perf, got, cap_, "backward-filter");
+      a = Put(&Choice::bwd_filter, Best(perf, got, cap_, tf32_, "backward-filter"));
     }
     const float one = 1, zero = 0;
-    Scratch ws(ch.ws_filter);
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
+    Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
-                                                     cudnnConvolutionBwdFilterAlgo_t(ch.bwd_filter), ws.p, ws.bytes,
+                                                     cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
                                                      &zero, w_, gw));
     if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, y_, gy, &zero, b_, gb));
   }
@@ -146,12 +175,19 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDA_CHECK(cudaMemGetInfo(&free, &total));
     return std::min(cap_, free / 2);
   }
-  Choice& Find() {
+  // The shared choices are read and written under the lock, by value (two threads may search
+  // the same geometry; both results are valid, the last one stays).
+  Algo Get(Algo Choice::*which) {
     std::lock_guard<std::mutex> lock(choice_mu);
-    return Choices()[key_];
+    return Choices()[key_].*which;
+  }
+  Algo Put(Algo Choice::*which, Algo a) {
+    std::lock_guard<std::mutex> lock(choice_mu);
+    Choices()[key_].*which = a;
+    return a;
   }
 
-  bool bias_;
+  bool bias_, tf32_;
   size_t cap_;
   cudaStream_t stream_;
   std::string key_;
