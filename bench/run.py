@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
-  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu]
+  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -65,8 +65,10 @@ def main():
     ap.add_argument("--gpu", action="store_true", help="run the GPU benchmarks")
     ap.add_argument("--cpu", action="store_true", help="run the CPU benchmarks (default unless --gpu)")
     ap.add_argument("--train", action="store_true", help="CPU training throughput against PyTorch")
+    ap.add_argument("--gpu-train", action="store_true",
+                    help="GPU training throughput and peak memory against PyTorch on the same GPU")
     args = ap.parse_args()
-    run_cpu = args.cpu or not (args.gpu or args.train)
+    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
 
@@ -132,6 +134,36 @@ def main():
         for name in sorted({k.split("/", 1)[1] for k in res if "/" in k}):
             row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"]["FLOPS"],
                 res[f"cublas/{name}"]["FLOPS"], "GFLOP/s", 1e9)
+        print()
+
+    if args.gpu_train:
+        # Same nets, batches and SGD-momentum step on synthetic data already on the device;
+        # PyTorch with its default numerics (cudnn.benchmark on, TF32 in convolutions only).
+        print(f"## GPU training throughput, medians of {args.reps}\n")
+        binary = os.path.join(bdir, "bench_train_gpu")
+        if not os.path.exists(binary):
+            print("bench_train_gpu was not built (needs CUDA and CLI11)")
+            return 1
+        configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
+        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs],
+                              check=True, capture_output=True, text=True)
+        ours = {json.loads(l)["net"]: json.loads(l) for l in ours.stdout.splitlines() if l.strip()}
+        if not ours:
+            print("no CUDA device: GPU training benchmarks skipped")
+            return 1
+        peer = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"),
+                               "--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--net", *ours],
+                              check=True, capture_output=True, text=True).stdout
+        peer = {json.loads(l)["net"]: json.loads(l) for l in peer.splitlines() if l.strip()}
+        gpu = next(iter(peer.values())).get("gpu", "?")
+        tv = next(iter(peer.values())).get("torch", "?")
+        print(f"GPU: {gpu}; PyTorch {tv} eager\n")
+        print("| net | umbra img/s | PyTorch img/s | umbra / PyTorch | umbra peak MiB | PyTorch peak MiB |")
+        print("|---|---|---|---|---|---|")
+        for n, o in ours.items():
+            p = peer[n]
+            print(f"| {n} | {o['img_per_s']:,.0f} | {p['img_per_s']:,.0f} | {o['img_per_s'] / p['img_per_s']:.2f} "
+                  f"| {o['peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
         print()
 
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""PyTorch peer of bench_train: the same nets, batches and SGD-momentum step on synthetic data,
-images/s as the median of --reps timed runs of --steps steps after one warm-up run.
-Prints one JSON line per net. Thread count: torch.set_num_threads(--threads)."""
+"""PyTorch peer of bench_train (cpu) and bench_train_gpu (--device cuda): the same nets, batches
+and SGD-momentum step on synthetic data, images/s as the median of --reps timed runs of --steps
+steps after one warm-up run. Prints one JSON line per net. Thread count:
+torch.set_num_threads(--threads). On cuda: PyTorch's default numerics (cudnn.benchmark on, TF32
+allowed in convolutions, full FP32 in matmul), the device synchronised around each timed run, and
+torch.cuda.max_memory_allocated over the timed runs as peak_mib. alexnet and resnet18 are
+torchvision's layouts written out here (torchvision is not needed)."""
 import argparse
 import json
 import statistics
@@ -29,37 +33,95 @@ def cifar():
                          nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.Linear(64, 10)), (128, 3, 32, 32)
 
 
-def run(name, steps, reps):
-    model, shape = {"lenet": lenet, "mlp": mlp, "cifar": cifar}[name]()
+def alexnet():
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Flatten(), nn.Dropout(), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+        nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, 1000)), (128, 3, 224, 224)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = torch.relu(self.b1(self.c1(x)))
+        y = self.b2(self.c2(y))
+        return torch.relu(y + (x if self.down is None else self.down(x)))
+
+
+def resnet18():
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+    return nn.Sequential(*layers), (128, 3, 224, 224)
+
+
+NETS = {"lenet": lenet, "mlp": mlp, "cifar": cifar, "alexnet": alexnet, "resnet18": resnet18}
+
+
+def run(name, steps, reps, device):
+    model, shape = NETS[name]()
+    model = model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(shape)
-    y = torch.arange(shape[0]) % 10
+    x = torch.rand(shape, device=device)
+    classes = 1000 if name in ("alexnet", "resnet18") else 10
+    y = torch.arange(shape[0], device=device) % classes
+    cuda = device == "cuda"
     rates = []
     for r in range(reps + 1):
+        if cuda:
+            torch.cuda.synchronize()
+            if r == 1:
+                torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
         for _ in range(steps):
             opt.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
+        if cuda:
+            torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         if r:
             rates.append(steps * shape[0] / dt)
-    return statistics.median(rates)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else 0
+    return statistics.median(rates), peak
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--net", nargs="+", default=["lenet", "mlp", "cifar"])
+    ap.add_argument("--net", nargs="+", default=["lenet", "mlp", "cifar"], choices=sorted(NETS))
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.device == "cuda":
+        torch.backends.cudnn.benchmark = True  # PyTorch's numerics otherwise left at their defaults
     for n in a.net:
-        print(json.dumps({"net": n, "img_per_s": round(run(n, a.steps, a.reps), 1),
-                          "torch": torch.__version__}), flush=True)
+        rate, peak = run(n, a.steps, a.reps, a.device)
+        out = {"net": n, "img_per_s": round(rate, 1), "torch": torch.__version__}
+        if a.device == "cuda":
+            out["peak_mib"] = round(peak)
+            out["gpu"] = torch.cuda.get_device_name()
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

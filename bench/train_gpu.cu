@@ -1,0 +1,98 @@
+// Training throughput on the GPU (issue 6's measure): forward + backward + SGD-momentum update
+// on synthetic data already on the device, images/s as the median of --reps timed runs of
+// --steps steps after one warm-up run (which also lets cuDNN choose its algorithms), and the
+// caching allocator's peak during the timed runs. Nets: lenet and cifar (the CPU benchmark's)
+// and the example configs alexnet and resnet18 (examples/configs, torchvision's layouts).
+// bench/train_torch.py --device cuda is the PyTorch peer; run.py --gpu-train prints both.
+//   bench_train_gpu [--net lenet cifar alexnet resnet18] [--steps 20] [--reps 5] [--configs DIR]
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "../examples/fashion-mnist/nets.h"
+#include "umbra/config/netconfig.h"
+#include "umbra/nn/trainer.h"
+#include "umbra/tensor/cuda/allocator.h"
+
+using namespace umbra;
+
+namespace {
+
+nn::NetSpec Spec(const std::string& name, const std::string& configs) {
+  if (name == "lenet") return examples::LeNetSpec(100);
+  const index_t batch = 128;
+  const std::string file = configs + "/" + (name == "cifar" ? std::string("cifar10_quick") : name) + ".conf";
+  nn::NetSpec s = config::NetFromConfig(config::ParseConfigFile(file), batch).spec;
+  s.input_shape[0] = batch;
+  return s;
+}
+
+struct Result {
+  double img_per_s, peak_mib;
+};
+
+Result Run(const std::string& name, const std::string& configs, int steps, int reps) {
+  const nn::NetSpec spec = Spec(name, configs);
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.01");
+  us.Set("momentum", "0.9");
+  nn::Trainer<gpu> trainer(spec, us);
+  TensorContainer<gpu, 4> x(spec.input_shape);
+  TensorContainer<gpu, 2> y(Shape2(spec.input_shape[0], 1));
+  {
+    TensorContainer<cpu, 4> hx(spec.input_shape);
+    TensorContainer<cpu, 2> hy(y.shape_);
+    Random<cpu> rnd(1);
+    rnd.SampleUniform(&hx);
+    const index_t classes = trainer.net().Output().shape.ProdShape(1, 4);
+    for (index_t i = 0; i < hy.Size(); ++i) hy.dptr_[i] = float(i % classes);
+    Copy(x.view(), hx.view());
+    Copy(y.view(), hy.view());
+  }
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  std::vector<double> rates;
+  for (int r = 0; r <= reps; ++r) {
+    UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+    if (r == 1) cuda::CachingAllocator::Get().ResetHighWater(dev);  // the peak of a warm step
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int s = 0; s < steps; ++s) trainer.Step(x.view(), y.view());
+    UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) rates.push_back(steps * spec.input_shape[0] / secs);  // run 0 warms up
+  }
+  std::sort(rates.begin(), rates.end());
+  return {rates[rates.size() / 2], double(cuda::CachingAllocator::Get().GetStats(dev).high_water) / (1 << 20)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"umbra GPU training throughput"};
+  std::vector<std::string> nets{"lenet", "cifar", "alexnet", "resnet18"};
+  int steps = 20, reps = 5;
+  std::string configs = UMBRA_EXAMPLE_CONFIGS;
+  app.add_option("--net", nets, "nets to run")->check(CLI::IsMember({"lenet", "cifar", "alexnet", "resnet18"}));
+  app.add_option("--steps", steps, "steps per timed run");
+  app.add_option("--reps", reps, "timed runs (median reported)");
+  app.add_option("--configs", configs, "folder of the example configs");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (GPUCount() == 0) {
+      std::fprintf(stderr, "no CUDA device: GPU training benchmarks skipped\n");
+      return 0;
+    }
+    for (auto& n : nets) {
+      const Result r = Run(n, configs, steps, reps);
+      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f}\n", n.c_str(), r.img_per_s, r.peak_mib);
+      std::fflush(stdout);
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
