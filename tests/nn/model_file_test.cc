@@ -10,31 +10,15 @@
 #include <gmock/gmock.h>
 
 #include "harness/layer_check.h"
+#include "harness/tiny_net.h"
 #include "umbra/nn/checkpoint.h"
 
 namespace umbra {
 namespace {
-using nn::LayerSpec;
 
-nn::NetSpec Spec(index_t hidden = 5) {
-  nn::NetSpec s;
-  s.input_shape = Shape4(4, 1, 1, 6);
-  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", std::to_string(hidden)}}},
-              LayerSpec{"batch_norm", "bn", {"h"}, {"hb"}, {}},
-              LayerSpec{"tanh", "t", {"hb"}, {"hb"}, {}},
-              LayerSpec{"fullc", "fc2", {"hb"}, {"o"}, {{"nhidden", "3"}}},
-              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
-  return s;
-}
-struct Batch {
-  TensorContainer<cpu, 4> x{Shape4(4, 1, 1, 6)};
-  TensorContainer<cpu, 2> y{Shape2(4, 1)};
-  explicit Batch(uint64_t seed) {
-    Random<cpu> r(seed);
-    r.SampleUniform(&x);
-    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + seed) % 3);
-  }
-};
+nn::NetSpec Spec(index_t hidden = 5) { return test::TinySpec(hidden, true); }
+using Batch = test::TinyBatch;
+
 nn::ModelFile Sample() {
   nn::ModelFile m;
   m.net = "netconfig = start\nlayer[0->1] = fullc:fc1\nnetconfig = end\n";

@@ -1,31 +1,14 @@
 // The trainer: weights + updater state + update counter are enough to resume exactly (what
 // model files save), and update_period averages gradients over its steps.
 #include "harness/layer_check.h"
+#include "harness/tiny_net.h"
 #include "umbra/nn/trainer.h"
 
 namespace umbra {
 namespace {
-using nn::LayerSpec;
 
-nn::NetSpec Spec() {
-  nn::NetSpec s;
-  s.input_shape = Shape4(4, 1, 1, 6);
-  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", "5"}}},
-              LayerSpec{"tanh", "t", {"h"}, {"h"}, {}},
-              LayerSpec{"fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "3"}}},
-              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
-  return s;
-}
-
-struct Batch {
-  TensorContainer<cpu, 4> x{Shape4(4, 1, 1, 6)};
-  TensorContainer<cpu, 2> y{Shape2(4, 1)};
-  explicit Batch(uint64_t seed) {
-    Random<cpu> r(seed);
-    r.SampleUniform(&x);
-    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + seed) % 3);
-  }
-};
+nn::NetSpec Spec() { return test::TinySpec(); }
+using Batch = test::TinyBatch;
 
 std::map<std::string, TensorContainer<cpu, 2>> Snapshot(nn::Trainer<cpu>& t) {
   std::map<std::string, TensorContainer<cpu, 2>> s;

@@ -1,0 +1,35 @@
+// A tiny classifier and its batches for trainer and checkpoint tests: input (4, 1, 1, 6),
+// fullc(hidden) [-> batch_norm] -> tanh -> fullc(3) -> softmax; batch `seed` has uniform inputs
+// and labels (i + seed) % 3.
+#pragma once
+
+#include <string>
+
+#include "umbra/nn/net.h"
+
+namespace umbra::test {
+
+inline nn::NetSpec TinySpec(index_t hidden = 5, bool batch_norm = false) {
+  using nn::LayerSpec;
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 1, 1, 6);
+  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", std::to_string(hidden)}}}};
+  if (batch_norm) s.layers.push_back(LayerSpec{"batch_norm", "bn", {"h"}, {"hb"}, {}});
+  const std::string h = batch_norm ? "hb" : "h";
+  s.layers.push_back(LayerSpec{"tanh", "t", {h}, {h}, {}});
+  s.layers.push_back(LayerSpec{"fullc", "fc2", {h}, {"o"}, {{"nhidden", "3"}}});
+  s.layers.push_back(LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}});
+  return s;
+}
+
+struct TinyBatch {
+  TensorContainer<cpu, 4> x{Shape4(4, 1, 1, 6)};
+  TensorContainer<cpu, 2> y{Shape2(4, 1)};
+  explicit TinyBatch(uint64_t seed) {
+    Random<cpu> r(seed);
+    r.SampleUniform(&x);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + seed) % 3);
+  }
+};
+
+}  // namespace umbra::test
