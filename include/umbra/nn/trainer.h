@@ -31,6 +31,12 @@ class Trainer {
 
   /// One training step on a batch (N, C, H, W) with labels (N, width); returns the loss.
   double Step(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
+    Train(input, label);
+    return net_.Loss();
+  }
+  /// The same step without reading the loss: on the gpu nothing waits for the device (the
+  /// loss of the last step stays readable as net().Loss()).
+  void Train(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
     net_.Forward(true, input, &label);
     net_.Backward();
     if (++steps_ % update_period_ == 0) {
@@ -40,7 +46,6 @@ class Trainer {
       });
       ++updates_;
     }
-    return net_.Loss();
   }
   /// Test-mode forward; the output node holds predictions afterwards.
   const Node<xpu, DType>& Predict(const Tensor<xpu, 4, DType>& input) {
