@@ -42,6 +42,8 @@ std::vector<Case> Cases() {
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"stride", "2"}, {"pad", "1"}, {"algo", "im2col"}}, {img}},
       {"conv", {{"nchannel", "6"}, {"kernel_size", "3"}, {"ngroup", "2"}, {"algo", "im2col"}}, {img}},
       {"conv", {{"nchannel", "5"}, {"kernel_size", "3"}, {"tf32", "0"}}, {img}},
+      {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}, {"dtype", "bf16"}}, {img}},
+      {"fullc", {{"nhidden", "6"}, {"dtype", "bf16"}}, {Shape4(4, 3, 2, 1)}},
       {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}}, {Shape4(2, 2, 1, 3)}},
       {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode: expressions
       {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},  // cuDNN
@@ -82,12 +84,14 @@ std::vector<Case> Cases() {
   };
 }
 
-// Rounds to TF32 (10 mantissa bits, to nearest): such values multiply exactly on tensor cores.
-void RoundTF32(float* p, index_t n) {
+// Rounds to TF32 (10 mantissa bits) or bf16 (7), to nearest: such values multiply exactly on
+// tensor cores.
+void Round(float* p, index_t n, bool bf16) {
+  const uint32_t half = bf16 ? 0x8000u : 0x1000u, mask = bf16 ? ~0xffffu : ~0x1fffu;
   for (index_t i = 0; i < n; ++i) {
     uint32_t u;
     std::memcpy(&u, p + i, 4);
-    u = (u + 0x1000u) & ~0x1fffu;
+    u = (u + half) & mask;
     std::memcpy(p + i, &u, 4);
   }
 }
@@ -104,19 +108,24 @@ void Compare(const Case& c) {
   SCOPED_TRACE(c.type);
   test::LayerRig<cpu, float> rc(c.type, c.params, c.in);
   test::LayerRig<gpu, float> rg(c.type, c.params, c.in);
-  // TF32 (cuDNN's default math for float convolutions on the H200) rounds to 10 mantissa bits.
-  bool tf32 = c.type == "conv";
-  for (auto& [k, v] : c.params) tf32 = tf32 && !(k == "algo" || (k == "tf32" && v == "0"));
+  // TF32 (cuDNN's default math for float convolutions on the H200) rounds to 10 mantissa bits;
+  // dtype=bf16 rows round their operands to bf16 (7 bits): the cpu gets the same rounded
+  // operands, so the products agree up to summation order and the bf16 rounding of gradients.
+  bool tf32 = c.type == "conv", bf16 = false;
+  for (auto& [k, v] : c.params) {
+    tf32 = tf32 && !(k == "algo" || (k == "tf32" && v == "0"));
+    bf16 = bf16 || (k == "dtype" && v == "bf16");
+  }
   auto wc = Weights(*rc.layer);
   auto wg = Weights(*rg.layer);
   ASSERT_EQ(wc.size(), wg.size());
   for (size_t k = 0; k < wc.size(); ++k) {
-    if (tf32) RoundTF32(wc[k].first.dptr_, wc[k].first.Size());
+    if (tf32 || bf16) Round(wc[k].first.dptr_, wc[k].first.Size(), bf16);
     Copy(wg[k].first, wc[k].first);
   }
   for (size_t i = 0; i < c.in.size(); ++i) {
     auto x = test::RandomTensor<4, float>(c.in[i], 11 + i, -2.f, 2.f);
-    if (tf32) RoundTF32(x.dptr_, x.Size());
+    if (tf32 || bf16) Round(x.dptr_, x.Size(), bf16);
     Copy(rc.in[i]->data, x.view());
     Copy(rg.in[i]->data, x.view());
   }
@@ -130,13 +139,14 @@ void Compare(const Case& c) {
   const bool train = !c.stochastic;
   rc.Forward(train);
   rg.Forward(train);
-  const double tol = tf32 ? 1e-3 : 2e-4;
+  // bf16: a conv's weight gradient comes back through a bf16 buffer (8 bits of mantissa).
+  const double tol = bf16 ? 1e-2 : tf32 ? 1e-3 : 2e-4;
   for (size_t j = 0; j < rc.out.size(); ++j)
     EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data, tol)) << "output " << j;
   if (c.stochastic) return;  // test-mode forward only: no backward defined after it
   for (size_t j = 0; j < rc.out.size(); ++j) {
     auto dy = test::RandomTensor<4, float>(rc.out[j]->shape, 31 + j, -1.f, 1.f);
-    if (tf32) RoundTF32(dy.dptr_, dy.Size());
+    if (tf32 || bf16) Round(dy.dptr_, dy.Size(), bf16);
     Copy(rc.out[j]->grad, dy.view());
     Copy(rg.out[j]->grad, dy.view());
   }

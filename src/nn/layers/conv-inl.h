@@ -9,7 +9,9 @@
 // cuDNN's on the GPU (cudnn/conv_cudnn.h, grouped too, algorithms chosen by measurement under
 // cudnn_workspace, TF32 by key tf32 as PyTorch allows it in convolutions). Key algo=im2col forces
 // the reference path, which double always takes; its GEMMs follow the global tf32_matmul switch
-// (cuBLAS), not the tf32 key. Not here: im2col itself (tensor/ext/patch2col.h).
+// (cuBLAS), not the tf32 key. dtype=bf16 convolves bfloat16 copies in cuDNN (fp32 at the
+// layer's interface, autocast-style); without cuDNN, and on the CPU, it computes in fp32.
+// Not here: im2col itself (tensor/ext/patch2col.h).
 #pragma once
 
 #include <algorithm>
@@ -34,6 +36,7 @@ struct ConvParam : InitParam {
   std::string algo = "auto";
   int cudnn_workspace = 1024;
   bool tf32 = true;
+  std::string dtype = "float32";
   static const ParamDecl<ConvParam>& Decl() {
     static const ParamDecl<ConvParam> d = [] {
       ParamDecl<ConvParam> d;
@@ -55,6 +58,9 @@ struct ConvParam : InitParam {
       d.Field(&ConvParam::cudnn_workspace, "cudnn_workspace",
               "GPU: largest cuDNN workspace an algorithm may use, MiB").Min(0);
       d.Field(&ConvParam::tf32, "tf32", "GPU: allow TF32 tensor cores in cuDNN convolutions (PyTorch's default)");
+      d.Field(&ConvParam::dtype, "dtype",
+              "GPU with cuDNN: float32, or bf16 (bfloat16 operands, fp32 accumulation and master weights)")
+          .OneOf({"float32", "bf16"});
       d.Field(&ConvParam::temp_col_max, "temp_col_max",
               "column buffer cap in units of 2^18 elements (cxxnet)").Min(1);
       return DeclareInit(d);
@@ -102,7 +108,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
       if (q.algo == "auto")
         backend_ = MakeCudnnConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
                                  patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias,
-                                 CudnnConvOptions{q.cudnn_workspace, q.tf32}, nullptr);
+                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16"}, nullptr);
     }
     return {Shape4(s[0], q.nchannel, oh_, ow_)};
   }

@@ -1,8 +1,16 @@
 // fullc: the fully-connected layer. out (N,1,1,nhidden) = in (N, C*H*W) W^T + b, W (nhidden, CHW).
 // Backward: gW += gout^T in, gb += sum of gout rows, gin = gout W. Three GEMMs and one
 // broadcast/reduction, all tensor expressions, so the same template runs on cpu and gpu.
+// dtype=bf16 (GPU float): the three GEMMs take bfloat16 copies of their operands and accumulate
+// in fp32 on tensor cores (cuBLAS GemmEx); weights, gradients and outputs stay fp32 (autocast's
+// rule for matmul). The CPU computes in fp32 whatever dtype says.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "bf16_cast.h"
 #include "param_layer.h"
 
 namespace umbra::nn {
@@ -10,11 +18,15 @@ namespace umbra::nn {
 struct FullcParam : InitParam {
   int nhidden = 0;
   bool no_bias = false;
+  std::string dtype = "float32";
   static const ParamDecl<FullcParam>& Decl() {
     static const ParamDecl<FullcParam> d = [] {
       ParamDecl<FullcParam> d;
       d.Field(&FullcParam::nhidden, "nhidden", "number of output units").Min(1).Required();
       d.Field(&FullcParam::no_bias, "no_bias", "1: no bias term");
+      d.Field(&FullcParam::dtype, "dtype",
+              "GPU products: float32, or bf16 (bfloat16 operands, fp32 accumulation and master weights)")
+          .OneOf({"float32", "bf16"});
       return DeclareInit(d);
     }();
     return d;
@@ -46,11 +58,42 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), y = out[0]->Mat();
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (kMayBF16) {
+      if (this->p_.dtype == "bf16") {
+        // x16 and w16 stay for the backward pass (the weights do not change in between).
+        const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
+        Bf16(&x16_, x.dptr_, n * k);
+        Bf16(&w16_, wmat_.dptr_, m * k);
+        cuda::GemmBF16(Stream<gpu>::GetBlasHandle(nullptr), false, true, n, m, k, 1.f, U16(x16_), k, U16(w16_), k,
+                       0.f, y.dptr_, m);
+        if (!this->p_.no_bias) y += repmat(bias_.view()[0], y.size(0));
+        return;
+      }
+    }
+#endif
     y = dot(x, wmat_.view().T());
     if (!this->p_.no_bias) y += repmat(bias_.view()[0], y.size(0));
   }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), gy = out[0]->Mat(true);
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (kMayBF16) {
+      if (this->p_.dtype == "bf16") {
+        const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
+        Bf16(&gy16_, gy.dptr_, n * m);
+        cublasHandle_t h = Stream<gpu>::GetBlasHandle(nullptr);
+        cuda::GemmBF16(h, true, false, m, k, n, 1.f, U16(gy16_), m, U16(x16_), k, 1.f, gwmat_.dptr_, k);
+        if (!this->p_.no_bias) {
+          Tensor<xpu, 1, DType> gb = gbias_.view()[0];
+          gb += sum_rows(gy);
+        }
+        if (prop_grad) cuda::GemmBF16(h, false, false, n, k, m, 1.f, U16(gy16_), m, U16(w16_), k, 0.f,
+                                      in[0]->Mat(true).dptr_, k);
+        return;
+      }
+    }
+#endif
     gwmat_ += dot(gy.T(), x);
     if (!this->p_.no_bias) {
       Tensor<xpu, 1, DType> gb = gbias_.view()[0];
@@ -67,8 +110,21 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   }
 
  private:
+  // The bf16 path exists for gpu float only; node matrices are contiguous (N, features).
+  static constexpr bool kMayBF16 = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
+  // bf16 copies live in float containers of half the element count (the caching allocator
+  // serves them like any buffer).
+  static void Bf16(TensorContainer<xpu, 1, DType>* buf, const float* src, index_t n) {
+    if (buf->Size() < (n + 1) / 2 || !buf->dptr_) buf->Resize(Shape1((n + 1) / 2));
+    CastToBF16(src, reinterpret_cast<uint16_t*>(buf->dptr_), size_t(n), nullptr);
+  }
+  static const uint16_t* U16(const TensorContainer<xpu, 1, DType>& buf) {
+    return reinterpret_cast<const uint16_t*>(buf.dptr_);
+  }
+
   index_t fan_in_ = 0;
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
+  TensorContainer<xpu, 1, DType> x16_, w16_, gy16_;  // dtype=bf16 operand copies (gpu)
 };
 
 }  // namespace umbra::nn

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/stream.h"
@@ -32,6 +33,16 @@ inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index
                                  int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
                                  int(ldc)));
 }
+/// C (m,n) fp32 = alpha op(A) op(B) + beta C with A and B in bfloat16 (uint16_t storage) and
+/// fp32 accumulation on tensor cores: the products of the layers' dtype=bf16 option.
+inline void GemmBF16(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha,
+                     const uint16_t* a, index_t lda, const uint16_t* b, index_t ldb, float beta, float* c,
+                     index_t ldc) {
+  UMBRA_CUBLAS_CHECK(cublasGemmEx(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
+                                  int(k), &alpha, b, CUDA_R_16BF, int(ldb), a, CUDA_R_16BF, int(lda), &beta, c,
+                                  CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 /// y = alpha * op(A(m,n)) x + beta * y, A row-major: in column-major terms A is (n,m), so the
 /// transpose flag flips.
 inline void Gemv(cublasHandle_t h, bool ta, index_t m, index_t n, float alpha, const float* a,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_cast.h"
 #include "umbra/tensor/cuda/allocator.h"
 
 namespace umbra::nn {
@@ -77,18 +78,23 @@ class CudnnConv : public ConvBackend {
   CudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh, index_t ow, index_t g,
             index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
             const CudnnConvOptions& opt, void* stream)
-      : bias_(bias), tf32_(opt.tf32), cap_(size_t(opt.workspace_mib) << 20),
+      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), cap_(size_t(opt.workspace_mib) << 20),
         stream_(static_cast<cudaStream_t>(stream)) {
+    nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
+    // The convolution's operands are bf16 or float; bias work is always on the fp32 output.
+    const cudnnDataType_t dt = bf16_ ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&yf_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b_));
     UMBRA_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_));
     UMBRA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(oc), int(oh), int(ow)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, dt, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, dt, int(n), int(oc), int(oh), int(ow)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yf_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(oc), int(oh), int(ow)));
     UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(b_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, int(oc), 1, 1));
     // wmat (oc, c/g * kh * kw) is exactly KCRS with C = c/g.
-    UMBRA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(oc), int(c / g), int(kh), int(kw)));
+    UMBRA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_, dt, CUDNN_TENSOR_NCHW, int(oc), int(c / g), int(kh), int(kw)));
     // Cross-correlation, as every framework's "convolution".
     UMBRA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_, int(ph), int(pw), int(sh), int(sw), 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -101,18 +107,20 @@ class CudnnConv : public ConvBackend {
     key_ = std::to_string(n) + "," + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w) + ">" +
            std::to_string(oc) + "/g" + std::to_string(g) + ":k" + std::to_string(kh) + "x" + std::to_string(kw) +
            ":s" + std::to_string(sh) + "x" + std::to_string(sw) + ":p" + std::to_string(ph) + "x" + std::to_string(pw) +
-           (opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib);
+           (opt.bf16 ? ":bf16" : opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib);
   }
   ~CudnnConv() override {
     cudnnDestroyTensorDescriptor(x_);
     cudnnDestroyTensorDescriptor(y_);
+    cudnnDestroyTensorDescriptor(yf_);
     cudnnDestroyTensorDescriptor(b_);
     cudnnDestroyFilterDescriptor(w_);
     cudnnDestroyConvolutionDescriptor(conv_);
   }
 
-  void Forward(const float* x, const float* w, const float* b, float* y) override {
+  void Forward(const float* x32, const float* w32, const float* b, float* y32) override {
     cudnnHandle_t h = Bind();
+    Operand x(this, x32, nx_), w(this, w32, nw_), y(this, y32, ny_, false);
     Algo a = Get(&Choice::fwd);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -127,10 +135,12 @@ class CudnnConv : public ConvBackend {
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
                                               ws.bytes, &zero, y_, y));
-    if (b) UMBRA_CUDNN_CHECK(cudnnAddTensor(h, &one, b_, b, &one, y_, y));
+    y.Back(y32);
+    if (b) UMBRA_CUDNN_CHECK(cudnnAddTensor(h, &one, b_, b, &one, yf_, y32));
   }
-  void BackwardData(const float* gy, const float* w, float* gx) override {
+  void BackwardData(const float* gy32, const float* w32, float* gx32) override {
     cudnnHandle_t h = Bind();
+    Operand gy(this, gy32, ny_), w(this, w32, nw_), gx(this, gx32, nx_, false);
     Algo a = Get(&Choice::bwd_data);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -146,9 +156,11 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
                                                    cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
                                                    x_, gx));
+    gx.Back(gx32);
   }
-  void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) override {
+  void BackwardWeights(const float* x32, const float* gy32, float* gw32, float* gb) override {
     cudnnHandle_t h = Bind();
+    Operand x(this, x32, nx_), gy(this, gy32, ny_), gw(this, gw32, nw_, false);
     Algo a = Get(&Choice::bwd_filter);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -164,10 +176,30 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
                                                      cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
                                                      &zero, w_, gw));
-    if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, y_, gy, &zero, b_, gb));
+    gw.Back(gw32);
+    if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &zero, b_, gb));
   }
 
  private:
+  // An fp32 operand as the convolution takes it: itself, or (bf16) a bf16 copy in scratch;
+  // an output (in = false) is written to scratch and converted back by Back().
+  struct Operand {
+    Scratch buf;
+    const void* p;
+    Operand(CudnnConv* c, const float* f, size_t n, bool in = true)
+        : buf(c->bf16_ ? n * 2 : 0), p(c->bf16_ ? buf.p : f) {
+      if (c->bf16_ && in) CastToBF16(f, static_cast<uint16_t*>(buf.p), n, c->stream_);
+      n_ = n, bf16_ = c->bf16_, stream_ = c->stream_;
+    }
+    operator const void*() const { return p; }
+    operator void*() const { return const_cast<void*>(p); }
+    void Back(float* f) const {
+      if (bf16_) CastFromBF16(static_cast<const uint16_t*>(buf.p), f, n_, stream_);
+    }
+    size_t n_ = 0;
+    bool bf16_ = false;
+    cudaStream_t stream_ = nullptr;
+  };
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The search may try algorithms up to the cap, but never with more than half the free memory.
   size_t ProbeBytes() const {
@@ -187,11 +219,11 @@ class CudnnConv : public ConvBackend {
     return a;
   }
 
-  bool bias_, tf32_;
-  size_t cap_;
+  bool bias_, tf32_, bf16_;
+  size_t cap_, nx_ = 0, ny_ = 0, nw_ = 0;
   cudaStream_t stream_;
   std::string key_;
-  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr, b_ = nullptr;
+  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr, yf_ = nullptr, b_ = nullptr;
   cudnnFilterDescriptor_t w_ = nullptr;
   cudnnConvolutionDescriptor_t conv_ = nullptr;
 };

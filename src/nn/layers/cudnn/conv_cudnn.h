@@ -17,6 +17,9 @@ struct CudnnConvOptions {
   int workspace_mib = 1024;
   /// Allow TF32 tensor-core math (PyTorch's default for convolutions).
   bool tf32 = true;
+  /// Convolve bfloat16 copies of the operands (fp32 accumulation); inputs, outputs, weights and
+  /// gradients stay fp32 at the interface (the layer's dtype=bf16, autocast-style).
+  bool bf16 = false;
 };
 
 /// x (n, c, h, w) -> y (n, oc, oh, ow), float, NCHW; weights (oc, c/groups * kh * kw) as wmat.
