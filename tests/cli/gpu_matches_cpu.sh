@@ -2,8 +2,9 @@
 # dev=gpu trains the Fashion-MNIST LeNet (examples/fashion-mnist/lenet.conf) like dev=cpu: the
 # same initial weights (drawn on the host for every device), the same data order, so the loss
 # and the test error of each round must match closely (float sums in other orders: not bit for
-# bit). A fraction of an epoch: 2 rounds over 10,000 images. Then pred on the gpu with the gpu's
-# model must give the cpu's predictions for nearly every image. Exit 77 (skip) without a GPU.
+# bit). A fraction of an epoch: 2 rounds over 10,000 images; then again with dtype=bf16, within
+# bf16's precision. Then pred on the gpu with the gpu's model must give the cpu's predictions for
+# nearly every image. Exit 77 (skip) without a GPU.
 # Only the t10k files are read; UMBRA_FASHION_DIR names their folder where Debian's
 # dataset-fashion-mnist is not installed (scripts/gpu-check passes data/fashion-mnist).
 # Usage: gpu_matches_cpu.sh UMBRA SOURCE_DIR
@@ -34,6 +35,18 @@ for a, b in zip(c, g):
     assert abs(a['loss'] - b['loss']) <= 0.01 * a['loss'], 'loss curves differ'
     assert abs(a['test-error'] - b['test-error']) <= 0.01, 'test errors differ'
     assert b['peak_mib'] > 0
+PY
+# dtype=bf16 (conv and fullc products in bfloat16, fp32 accumulation and master weights): the
+# same training within bf16's precision.
+"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt
+$PY - <<'PY'
+import json
+c = [json.loads(l) for l in open('c/log.jsonl')]
+b = [json.loads(l) for l in open('b/log.jsonl')]
+for x, y in zip(c, b):
+    print(f"round {x['round']}: loss cpu {x['loss']:.5f} gpu bf16 {y['loss']:.5f}; test-error {x['test-error']} / {y['test-error']}")
+    assert abs(x['loss'] - y['loss']) <= 0.05 * x['loss'], 'bf16 loss curve differs'
+    assert abs(x['test-error'] - y['test-error']) <= 0.03, 'bf16 test error differs'
 PY
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null
