@@ -169,36 +169,25 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     train->it->SetEpoch(uint64_t(round));
     train->it->BeforeFirst();
     trainer.net().SeedRandom(io::EpochSeed(seed, uint64_t(round)));
-    long seen = 0, batches = 0, read = 0;
+    long seen = 0, batches = 0;
     double loss_sum = 0;
-    // The loss reaches the host every step on the cpu (free) but only every print_step steps
-    // on the gpu, where reading it waits for the device; eval_train reads outputs every step.
-    auto check = [&](double loss) {
-      UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", batches, ": the training loss is ", loss,
-                  std::is_same_v<xpu, cpu> ? "" : " (checked every print_step batches)",
-                  "; lower the learning rate (", job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
-                  ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
-      loss_sum += loss, ++read;
-    };
-    bool pending = false;  // a step whose loss was not read
     feed.Start();
     while (feed.Next()) {
       const io::DataBatch& b = feed.host();
-      trainer.Train(feed.data(), feed.label());
-      ++batches, seen += b.valid;
-      pending = true;
-      if (std::is_same_v<xpu, cpu> || eval_train || batches % s.print_step == 0) {
-        check(trainer.net().Loss());
-        pending = false;
-      }
-      Figures running{{"loss", read ? loss_sum / double(read) : 0.0}};
+      // The loss reaches the host once a step (on the gpu the one wait of the step): every
+      // batch is NaN-checked and counted in the round's mean, on every device alike.
+      const double loss = trainer.Step(feed.data(), feed.label());
+      UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", batches + 1, ": the training loss is ", loss,
+                  "; lower the learning rate (", job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
+                  ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
+      loss_sum += loss, ++batches, seen += b.valid;
+      Figures running{{"loss", loss_sum / double(batches)}};
       if (eval_train) {
         train_metrics.Add(trainer.net(), b);
         train_metrics.Report("train", &running);
       }
       prog.Batch(seen, running);
     }
-    if (pending) check(trainer.net().Loss());
     Figures results;
     if (eval_train) train_metrics.Report("train", &results);
     for (size_t k = 0; k < job.iters.size(); ++k) {
@@ -215,7 +204,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       }
       m.Report(e.name, &results);
     }
-    prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
+    prog.EndRound(results, {{"loss", batches ? loss_sum / double(batches) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
     if (save_model > 0 && (round % save_model == 0 || round == last)) {
       nn::ModelFile mf = nn::SaveCheckpoint(trainer, job.net_text);
       mf.meta["round"] = std::to_string(round);

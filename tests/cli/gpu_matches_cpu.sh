@@ -38,11 +38,12 @@ for a, b in zip(c, g):
 PY
 # dtype=bf16 (conv and fullc products in bfloat16, fp32 accumulation and master weights): the
 # same training within bf16's precision.
-"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt
+"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt 2> b.err || { cat b.err; echo "FAIL: bf16"; exit 1; }
 $PY - <<'PY'
 import json
 c = [json.loads(l) for l in open('c/log.jsonl')]
 b = [json.loads(l) for l in open('b/log.jsonl')]
+assert len(b) == len(c) == 2
 for x, y in zip(c, b):
     print(f"round {x['round']}: loss cpu {x['loss']:.5f} gpu bf16 {y['loss']:.5f}; test-error {x['test-error']} / {y['test-error']}")
     assert abs(x['loss'] - y['loss']) <= 0.05 * x['loss'], 'bf16 loss curve differs'

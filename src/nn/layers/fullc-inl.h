@@ -61,7 +61,6 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     if constexpr (kMayBF16) {
       if (this->p_.dtype == "bf16") {
-        // x16 and w16 stay for the backward pass (the weights do not change in between).
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
         Bf16(&x16_, x.dptr_, n * k);
         Bf16(&w16_, wmat_.dptr_, m * k);
@@ -81,6 +80,10 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     if constexpr (kMayBF16) {
       if (this->p_.dtype == "bf16") {
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
+        // Cast again rather than trust the forward's copies: another forward (a test-mode pass)
+        // may have run in between.
+        Bf16(&x16_, x.dptr_, n * k);
+        Bf16(&w16_, wmat_.dptr_, m * k);
         Bf16(&gy16_, gy.dptr_, n * m);
         cublasHandle_t h = Stream<gpu>::GetBlasHandle(nullptr);
         cuda::GemmBF16(h, true, false, m, k, n, 1.f, U16(gy16_), m, U16(x16_), k, 1.f, gwmat_.dptr_, k);

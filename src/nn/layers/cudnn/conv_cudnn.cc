@@ -99,7 +99,8 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_, int(ph), int(pw), int(sh), int(sw), 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv_, int(g)));
-    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, opt.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    // tf32=0 keeps fp32 operands off tensor cores; bf16 operands are meant for them.
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, opt.tf32 || opt.bf16 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
     int dn, dc, dh, dw;
     UMBRA_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(conv_, x_, w_, &dn, &dc, &dh, &dw));
     UMBRA_CHECK(dn == n && dc == oc && dh == oh && dw == ow, "cuDNN convolution output (", dn, ",", dc, ",", dh, ",",
@@ -184,6 +185,8 @@ class CudnnConv : public ConvBackend {
   // An fp32 operand as the convolution takes it: itself, or (bf16) a bf16 copy in scratch;
   // an output (in = false) is written to scratch and converted back by Back().
   struct Operand {
+    Operand(const Operand&) = delete;
+    Operand& operator=(const Operand&) = delete;
     Scratch buf;
     const void* p;
     Operand(CudnnConv* c, const float* f, size_t n, bool in = true)
