@@ -59,7 +59,8 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     if (r == 1) cuda::CachingAllocator::Get().ResetHighWater(dev);  // the peak of a warm step
     const auto t0 = std::chrono::steady_clock::now();
-    for (int s = 0; s < steps; ++s) trainer.Step(x.view(), y.view());
+    // Train: no loss read-back, like the PyTorch loop (which never calls .item()).
+    for (int s = 0; s < steps; ++s) trainer.Train(x.view(), y.view());
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r > 0) rates.push_back(steps * spec.input_shape[0] / secs);  // run 0 warms up
