@@ -2,9 +2,9 @@
 // on synthetic data already on the device, images/s as the median of --reps timed runs of
 // --steps steps after one warm-up run (which also lets cuDNN choose its algorithms), and the
 // caching allocator's peak during the timed runs. Nets: lenet and cifar (the CPU benchmark's)
-// and the example configs alexnet and resnet18 (examples/configs, torchvision's layouts).
+// and the example configs alexnet, resnet18 and resnet50 (examples/configs, torchvision's layouts).
 // bench/train_torch.py --device cuda is the PyTorch peer; run.py --gpu-train prints both.
-//   bench_train_gpu [--net lenet cifar alexnet resnet18] [--steps 20] [--reps 5] [--configs DIR]
+//   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5] [--configs DIR]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -73,10 +73,11 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
 
 int main(int argc, char** argv) {
   CLI::App app{"umbra GPU training throughput"};
-  std::vector<std::string> nets{"lenet", "cifar", "alexnet", "resnet18"};
+  std::vector<std::string> nets{"lenet", "cifar", "alexnet", "resnet18", "resnet50"};
   int steps = 20, reps = 5;
   std::string configs = UMBRA_EXAMPLE_CONFIGS;
-  app.add_option("--net", nets, "nets to run")->check(CLI::IsMember({"lenet", "cifar", "alexnet", "resnet18"}));
+  app.add_option("--net", nets, "nets to run")
+      ->check(CLI::IsMember({"lenet", "cifar", "alexnet", "resnet18", "resnet50"}));
   app.add_option("--steps", steps, "steps per timed run");
   app.add_option("--reps", reps, "timed runs (median reported)");
   app.add_option("--configs", configs, "folder of the example configs");

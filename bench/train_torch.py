@@ -4,8 +4,8 @@ and SGD-momentum step on synthetic data, images/s as the median of --reps timed 
 steps after one warm-up run. Prints one JSON line per net. Thread count:
 torch.set_num_threads(--threads). On cuda: PyTorch's default numerics (cudnn.benchmark on, TF32
 allowed in convolutions, full FP32 in matmul), the device synchronised around each timed run, and
-torch.cuda.max_memory_allocated over the timed runs as peak_mib. alexnet and resnet18 are
-torchvision's layouts written out here (torchvision is not needed)."""
+torch.cuda.max_memory_allocated over the timed runs as peak_mib. alexnet, resnet18 and
+resnet50 are torchvision's layouts written out here (torchvision is not needed)."""
 import argparse
 import json
 import statistics
@@ -71,7 +71,36 @@ def resnet18():
     return nn.Sequential(*layers), (128, 3, 224, 224)
 
 
-NETS = {"lenet": lenet, "mlp": mlp, "cifar": cifar, "alexnet": alexnet, "resnet18": resnet18}
+class Bottleneck(nn.Module):
+    """torchvision's v1.5 bottleneck: the stride is on the 3x3 convolution."""
+
+    def __init__(self, cin, width, stride):
+        super().__init__()
+        cout = 4 * width
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
+
+
+def resnet50():
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for j in range(blocks):
+            layers.append(Bottleneck(cin, width, stride if j == 0 else 1))
+            cin = 4 * width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+    return nn.Sequential(*layers), (128, 3, 224, 224)
+
+
+NETS = {"lenet": lenet, "mlp": mlp, "cifar": cifar, "alexnet": alexnet, "resnet18": resnet18, "resnet50": resnet50}
 
 
 def run(name, steps, reps, device):
@@ -80,7 +109,7 @@ def run(name, steps, reps, device):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     x = torch.rand(shape, device=device)
-    classes = 1000 if name in ("alexnet", "resnet18") else 10
+    classes = 1000 if name in ("alexnet", "resnet18", "resnet50") else 10
     y = torch.arange(shape[0], device=device) % classes
     cuda = device == "cuda"
     rates = []

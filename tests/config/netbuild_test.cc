@@ -82,6 +82,26 @@ TEST(NetBuild, ResNet18) {
   EXPECT_LT(b.seconds, 5.0);
 }
 
+// ResNet-50 (torchvision v1.5): stages of 3, 4, 6, 3 bottlenecks (1x1 -> 3x3 -> 1x1, 4x out);
+// each stage's first block has a 1x1 conv + bn shortcut. The config is generated (gen_resnet50.py).
+TEST(NetBuild, ResNet50) {
+  const Built b = Build(kExamples + "resnet50.conf");
+  EXPECT_EQ(b.out, Shape4(2, 1, 1, 1000));
+  constexpr auto block = [](index_t cin, index_t w) {
+    return ConvNoBias(cin, w, 1) + Bn(w) + ConvNoBias(w, w, 3) + Bn(w) + ConvNoBias(w, 4 * w, 1) + Bn(4 * w) +
+           (cin != 4 * w ? ConvNoBias(cin, 4 * w, 1) + Bn(4 * w) : 0);
+  };
+  constexpr index_t kExpected = ConvNoBias(3, 64, 7) + Bn(64)                          //      9,536
+                                + block(64, 64) + 2 * block(256, 64)                   //    215,808
+                                + block(256, 128) + 3 * block(512, 128)                //  1,219,584
+                                + block(512, 256) + 5 * block(1024, 256)               //  7,098,368
+                                + block(1024, 512) + 2 * block(2048, 512)              // 14,964,736
+                                + Fc(2048, 1000);                                      //  2,049,000
+  static_assert(kExpected == 25557032);  // torchvision.models.resnet50()'s count
+  EXPECT_EQ(b.params, kExpected);
+  EXPECT_LT(b.seconds, 5.0);
+}
+
 // Caffe's CIFAR-10 quick: 32 -pool-> 16 -pool-> 8 -pool-> 4 (pooling rounds up).
 TEST(NetBuild, Cifar10Quick) {
   const Built b = Build(kExamples + "cifar10_quick.conf");
