@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
-  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train]
+  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--profile DIR]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -67,7 +67,10 @@ def main():
     ap.add_argument("--train", action="store_true", help="CPU training throughput against PyTorch")
     ap.add_argument("--gpu-train", action="store_true",
                     help="GPU training throughput and peak memory against PyTorch on the same GPU")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
+    prof = ["--profile", args.profile] if args.profile else []
     run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
@@ -93,7 +96,7 @@ def main():
     if args.train:
         print(f"## CPU training throughput ({threads} threads), medians of {args.reps}\n")
         steps = "10"
-        ours = subprocess.run([os.path.join(bdir, "bench_train"), "--steps", steps, "--reps", str(args.reps)],
+        ours = subprocess.run([os.path.join(bdir, "bench_train"), "--steps", steps, "--reps", str(args.reps), *prof],
                               check=True, capture_output=True, text=True).stdout
         peer = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"),
                                "--steps", steps, "--reps", str(args.reps), "--threads", str(threads)],
@@ -145,7 +148,7 @@ def main():
             print("bench_train_gpu was not built (needs CUDA and CLI11)")
             return 1
         configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs],
+        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs, *prof],
                               check=True, capture_output=True, text=True)
         ours = {json.loads(l)["net"]: json.loads(l) for l in ours.stdout.splitlines() if l.strip()}
         if not ours:

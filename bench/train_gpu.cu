@@ -1,10 +1,13 @@
 // Training throughput on the GPU (issue 6's measure): forward + backward + SGD-momentum update
 // on synthetic data already on the device, images/s as the median of --reps timed runs of
 // --steps steps after one warm-up run (which also lets cuDNN choose its algorithms), and the
-// caching allocator's peak during the timed runs. Nets: lenet and cifar (the CPU benchmark's)
-// and the example configs alexnet, resnet18 and resnet50 (examples/configs, torchvision's layouts).
+// caching allocator's peak during the timed runs. Nets: bench/nets.h (lenet, cifar, and the
+// example configs alexnet, resnet18 and resnet50 in torchvision's layouts).
 // bench/train_torch.py --device cuda is the PyTorch peer; run.py --gpu-train prints both.
-//   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5] [--configs DIR]
+// --profile DIR also times every layer with CUDA events (nn::Trainer::Profile) and writes
+// DIR/profile-gpu.md (tables) and DIR/profile-gpu.jsonl (every layer).
+//   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
+//                   [--configs DIR] [--profile DIR]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -12,8 +15,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "../examples/fashion-mnist/nets.h"
-#include "umbra/config/netconfig.h"
+#include "nets.h"
+#include "profile_report.h"
 #include "umbra/nn/trainer.h"
 #include "umbra/tensor/cuda/allocator.h"
 
@@ -21,21 +24,17 @@ using namespace umbra;
 
 namespace {
 
-nn::NetSpec Spec(const std::string& name, const std::string& configs) {
-  if (name == "lenet") return examples::LeNetSpec(100);
-  const index_t batch = 128;
-  const std::string file = configs + "/" + (name == "cifar" ? std::string("cifar10_quick") : name) + ".conf";
-  nn::NetSpec s = config::NetFromConfig(config::ParseConfigFile(file), batch).spec;
-  s.input_shape[0] = batch;
-  return s;
-}
-
 struct Result {
   double img_per_s, peak_mib;
 };
 
-Result Run(const std::string& name, const std::string& configs, int steps, int reps) {
-  const nn::NetSpec spec = Spec(name, configs);
+struct Files {
+  std::FILE* md = nullptr;
+  std::FILE* json = nullptr;
+};
+
+Result Run(const std::string& name, const std::string& configs, int steps, int reps, const Files& prof) {
+  const nn::NetSpec spec = bench::NetByName(name, configs);
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -65,8 +64,14 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r > 0) rates.push_back(steps * spec.input_shape[0] / secs);  // run 0 warms up
   }
+  const double peak = double(cuda::CachingAllocator::Get().GetStats(dev).high_water) / (1 << 20);
+  if (prof.md) {  // after the peak is read: profiling allocates nothing, but say so by order
+    const nn::StepProfile p = trainer.Profile(x.view(), y.view(), steps);
+    bench::PrintProfile(prof.md, name, spec.input_shape[0], p);
+    bench::WriteProfileJson(prof.json, name, spec.input_shape[0], p);
+  }
   std::sort(rates.begin(), rates.end());
-  return {rates[rates.size() / 2], double(cuda::CachingAllocator::Get().GetStats(dev).high_water) / (1 << 20)};
+  return {rates[rates.size() / 2], peak};
 }
 
 }  // namespace
@@ -75,26 +80,34 @@ int main(int argc, char** argv) {
   CLI::App app{"umbra GPU training throughput"};
   std::vector<std::string> nets{"lenet", "cifar", "alexnet", "resnet18", "resnet50"};
   int steps = 20, reps = 5;
-  std::string configs = UMBRA_EXAMPLE_CONFIGS;
-  app.add_option("--net", nets, "nets to run")
-      ->check(CLI::IsMember({"lenet", "cifar", "alexnet", "resnet18", "resnet50"}));
-  app.add_option("--steps", steps, "steps per timed run");
-  app.add_option("--reps", reps, "timed runs (median reported)");
+  std::string configs = UMBRA_EXAMPLE_CONFIGS, profile;
+  app.add_option("--net", nets, "nets to run")->check(CLI::IsMember(bench::NetNames()));
+  app.add_option("--steps", steps, "steps per timed run")->check(CLI::PositiveNumber);
+  app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--configs", configs, "folder of the example configs");
+  app.add_option("--profile", profile, "also time every layer; write DIR/profile-gpu.{md,jsonl}");
   CLI11_PARSE(app, argc, argv);
+  Files prof;
   try {
     if (GPUCount() == 0) {
       std::fprintf(stderr, "no CUDA device: GPU training benchmarks skipped\n");
       return 0;
     }
+    if (!profile.empty()) {
+      prof.md = std::fopen((profile + "/profile-gpu.md").c_str(), "w");
+      prof.json = std::fopen((profile + "/profile-gpu.jsonl").c_str(), "w");
+      UMBRA_CHECK(prof.md && prof.json, "cannot write the profile into '", profile, "'");
+    }
     for (auto& n : nets) {
-      const Result r = Run(n, configs, steps, reps);
+      const Result r = Run(n, configs, steps, reps, prof);
       std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f}\n", n.c_str(), r.img_per_s, r.peak_mib);
       std::fflush(stdout);
+      if (prof.md) std::fflush(prof.md), std::fflush(prof.json);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
+  if (prof.md) std::fclose(prof.md), std::fclose(prof.json);
   return 0;
 }

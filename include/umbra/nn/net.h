@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
 
 namespace umbra::nn {
@@ -158,6 +159,7 @@ class Net {
                   extra[k].shape_, " does not match its declared shape ", nodes_[k + 1]->shape);
       Copy(nodes_[k + 1]->data.view(), extra[k]);
     }
+    if (marks_) marks_->Mark();
     ForwardContext<xpu, DType> ctx;
     ctx.is_train = is_train;
     ctx.label = label;
@@ -173,6 +175,7 @@ class Net {
       }
       e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
       ctx.label = label;
+      if (marks_) marks_->Mark();
     }
   }
   /// Backward from the loss layers; weight gradients accumulate until the updater clears them.
@@ -186,6 +189,7 @@ class Net {
       for (int i : e.in) prop = prop || i >= int(num_inputs_);
       e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
       if (e.shares >= 0) PushSharedGrad(i);
+      if (marks_) marks_->Mark();
     }
   }
   /// Reseeds the net's random numbers (dropout); the trainer does so per round, so that a
@@ -223,6 +227,29 @@ class Net {
     return *nodes_[it->second];
   }
   bool HasNode(const std::string& n) const { return node_index_.count(n) != 0; }
+  /// Marks the end of the input copy, of each layer's forward and of each layer's backward
+  /// (profiler.h); nullptr (the default) marks nothing.
+  void set_marks(StepMarks<xpu>* m) { marks_ = m; }
+  /// Per layer, in forward order: name, type and the bytes of node values, gradients and
+  /// weights it reads and writes at least once (times are filled in by the profiler).
+  std::vector<LayerProfile> ProfileRows() {
+    std::vector<LayerProfile> rows;
+    for (auto& e : layers_) {
+      LayerProfile r;
+      r.name = e.layer->name();
+      r.type = e.layer->Type();
+      double in = 0, out = 0, w = 0;
+      for (int i : e.in) in += double(nodes_[i]->shape.Size());
+      for (int i : e.out) out += double(nodes_[i]->shape.Size());
+      e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> a, Tensor<xpu, 2, DType>) {
+        w += double(a.Size());
+      });
+      r.fwd_bytes = (in + out + w) * sizeof(DType);      // read inputs and weights, write outputs
+      r.bwd_bytes = (2 * in + out + 2 * w) * sizeof(DType);  // + output gradients, input and weight gradients
+      rows.push_back(r);
+    }
+    return rows;
+  }
   Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
   size_t NumLayers() const { return layers_.size(); }
   /// Elements of gradient / forward storage actually allocated, and what one buffer per node
@@ -381,6 +408,7 @@ class Net {
   std::vector<TensorContainer<xpu, 1, DType>> pool_;  // shared node storage
   index_t grad_elements_ = 0, data_elements_ = 0;
   bool inference_only_ = false;
+  StepMarks<xpu>* marks_ = nullptr;
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
 };
 

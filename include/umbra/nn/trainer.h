@@ -9,6 +9,7 @@
 #include <string>
 
 #include "umbra/nn/net.h"
+#include "umbra/nn/profiler.h"
 #include "umbra/nn/updater.h"
 
 namespace umbra::nn {
@@ -46,6 +47,39 @@ class Trainer {
       });
       ++updates_;
     }
+    if (marks_) marks_->Mark();
+  }
+  /// Runs `steps` training steps (real ones: the weights move) with the net's layers timed, and
+  /// returns the mean time of each layer's forward and backward, of the updates and of the step.
+  StepProfile Profile(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label, int steps) {
+    UMBRA_CHECK(steps >= 1, "Profile needs at least one step, got ", steps);
+    StepMarks<xpu> marks;
+    marks_ = &marks;
+    net_.set_marks(&marks);
+    struct Detach {  // the marks die with this call, also when a step throws
+      Trainer* t;
+      ~Detach() { t->marks_ = nullptr, t->net_.set_marks(nullptr); }
+    } detach{this};
+    StepProfile p;
+    p.layers = net_.ProfileRows();
+    const size_t nl = p.layers.size();
+    for (int s = 0; s < steps; ++s) {
+      marks.Begin();
+      Train(input, label);
+      double wall = 0;
+      const std::vector<double> ms = marks.End(&wall);
+      // Intervals: the input copy, nl forwards, nl backwards (last layer first), the updates.
+      UMBRA_CHECK(ms.size() == 2 * nl + 2, "profile: ", ms.size(), " intervals for ", nl, " layers");
+      for (size_t i = 0; i < nl; ++i) {
+        p.layers[i].fwd_ms += ms[1 + i] / steps;
+        p.layers[i].bwd_ms += ms[2 * nl - i] / steps;
+      }
+      p.update_ms += ms.back() / steps;
+      for (double t : ms) p.device_ms += t / steps;
+      p.wall_ms += wall / steps;
+    }
+    p.steps = steps;
+    return p;
   }
   /// Test-mode forward; the output node holds predictions afterwards.
   const Node<xpu, DType>& Predict(const Tensor<xpu, 4, DType>& input) {
@@ -76,6 +110,7 @@ class Trainer {
   UpdaterSettings settings_;
   std::map<std::string, std::unique_ptr<Updater<xpu, DType>>> updaters_;
   int update_period_;
+  StepMarks<xpu>* marks_ = nullptr;
   long steps_ = 0, updates_ = 0;
 };
 
