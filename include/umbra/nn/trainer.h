@@ -7,9 +7,12 @@
 #include <memory>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "umbra/nn/net.h"
 #include "umbra/nn/profiler.h"
+#include "umbra/nn/sgd_multi.h"
 #include "umbra/nn/updater.h"
 
 namespace umbra::nn {
@@ -26,6 +29,7 @@ class Trainer {
       UpdaterParam p = settings_.For(name);
       // Gradients summed over update_period steps: average them.
       p.grad_scale /= float(update_period_);
+      fusable_ = fusable_ && p.updater == "sgd" && p.clip_gradient == 0;
       updaters_.emplace(name, std::make_unique<Updater<xpu, DType>>(p, w.shape_));
     });
   }
@@ -41,10 +45,14 @@ class Trainer {
     net_.Forward(true, input, &label);
     net_.Backward();
     if (++steps_ % update_period_ == 0) {
-      net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
-        auto it = updaters_.find(name);
-        if (it != updaters_.end()) it->second->Update(w, g, updates_);
-      });
+      if (fused_update_ && fusable_) {
+        FusedUpdate();
+      } else {
+        net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
+          auto it = updaters_.find(name);
+          if (it != updaters_.end()) it->second->Update(w, g, updates_);
+        });
+      }
       ++updates_;
     }
     if (marks_) marks_->Mark();
@@ -87,6 +95,10 @@ class Trainer {
     return net_.Output();
   }
   Net<xpu, DType>& net() { return net_; }
+  /// On the gpu, when every weight uses sgd without clipping, one fused launch updates all
+  /// weights (sgd_multi.h); off, each weight's Updater runs its own kernels (the reference).
+  void set_fused_update(bool on) { fused_update_ = on; }
+  bool fused_update() const { return fused_update_ && fusable_; }
   long updates() const { return updates_; }
   void set_updates(long n) { updates_ = n; }
   /// Steps taken; with update_period > 1, gradients of steps since the last update are pending
@@ -106,11 +118,32 @@ class Trainer {
   }
 
  private:
+  void FusedUpdate() {
+    if constexpr (std::is_same_v<xpu, gpu> && std::is_same_v<DType, float>) {
+      segments_.clear();
+      net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
+        auto it = updaters_.find(name);
+        if (it == updaters_.end()) return;
+        const UpdaterParam& p = it->second->param();
+        Tensor<xpu, 2, DType> m = it->second->State()[0];
+        UMBRA_CHECK(w.CheckContiguous() && g.CheckContiguous() && m.CheckContiguous(), "weight '", name,
+                    "' is not contiguous: the fused update needs it to be");
+        segments_.push_back({w.dptr_, g.dptr_, m.dptr_, int64_t(w.Size()), float(p.LearningRate(double(updates_))),
+                             p.wd, p.momentum, p.grad_scale});
+      });
+      SgdMultiTensorGPU(segments_.data(), int(segments_.size()), nullptr);  // the layers' stream
+    }
+  }
+
   Net<xpu, DType> net_;
   UpdaterSettings settings_;
   std::map<std::string, std::unique_ptr<Updater<xpu, DType>>> updaters_;
   int update_period_;
   StepMarks<xpu>* marks_ = nullptr;
+  // The fused update: only on the gpu in float (the cpu's per-weight sgd is one pass already).
+  bool fusable_ = std::is_same_v<xpu, gpu> && std::is_same_v<DType, float>;
+  bool fused_update_ = true;
+  std::vector<SgdSegment> segments_;
   long steps_ = 0, updates_ = 0;
 };
 
