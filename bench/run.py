@@ -58,6 +58,27 @@ def row(name, ours, peer, unit, scale):
     print(f"| {name} | {ours / scale:,.1f} {unit} | {peer / scale:,.1f} {unit} | {ours / peer:.2f} |")
 
 
+def gpu_train_table(ours, peer):
+    """umbra's bench_train_gpu lines beside train_torch.py's, one row per net. "graph": the same
+    steps replayed from CUDA graphs (Trainer::set_cuda_graph) where the trainer accepts them;
+    its reason otherwise, under the table."""
+    print("| net | umbra img/s | umbra graph img/s | PyTorch img/s | umbra / PyTorch | graph / PyTorch "
+          "| umbra peak MiB | PyTorch peak MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    notes = []
+    for n, o in ours.items():
+        p = peer[n]
+        g = o.get("graph_img_per_s")
+        if g is None:
+            notes.append(f"{n}: {o.get('graph_note', 'no graph figure')}")
+        gs, gr = (f"{g:,.0f}", f"{g / p['img_per_s']:.2f}") if g else ("-", "-")
+        print(f"| {n} | {o['img_per_s']:,.0f} | {gs} | {p['img_per_s']:,.0f} | {o['img_per_s'] / p['img_per_s']:.2f} "
+              f"| {gr} | {o['peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
+    for line in notes:
+        print(f"\n{line}")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -148,7 +169,7 @@ def main():
             print("bench_train_gpu was not built (needs CUDA and CLI11)")
             return 1
         configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs, *prof],
+        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs, "--graph", *prof],
                               check=True, capture_output=True, text=True)
         ours = {json.loads(l)["net"]: json.loads(l) for l in ours.stdout.splitlines() if l.strip()}
         if not ours:
@@ -161,13 +182,7 @@ def main():
         gpu = next(iter(peer.values())).get("gpu", "?")
         tv = next(iter(peer.values())).get("torch", "?")
         print(f"GPU: {gpu}; PyTorch {tv} eager\n")
-        print("| net | umbra img/s | PyTorch img/s | umbra / PyTorch | umbra peak MiB | PyTorch peak MiB |")
-        print("|---|---|---|---|---|---|")
-        for n, o in ours.items():
-            p = peer[n]
-            print(f"| {n} | {o['img_per_s']:,.0f} | {p['img_per_s']:,.0f} | {o['img_per_s'] / p['img_per_s']:.2f} "
-                  f"| {o['peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
-        print()
+        gpu_train_table(ours, peer)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@
 // example configs alexnet, resnet18 and resnet50 in torchvision's layouts).
 // bench/train_torch.py --device cuda is the PyTorch peer; run.py --gpu-train prints both.
 // --profile DIR also times every layer with CUDA events (nn::Trainer::Profile) and writes
-// DIR/profile-gpu.md (tables) and DIR/profile-gpu.jsonl (every layer).
+// DIR/profile-gpu.md (tables) and DIR/profile-gpu.jsonl (every layer). --graph measures each
+// net again with its steps replayed from CUDA graphs (Trainer::set_cuda_graph): graph_img_per_s,
+// or graph_note saying why the trainer refused them (dropout in AlexNet).
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
-//                   [--configs DIR] [--profile DIR]
+//                   [--configs DIR] [--profile DIR] [--graph]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "nets.h"
@@ -26,6 +29,7 @@ namespace {
 
 struct Result {
   double img_per_s, peak_mib;
+  std::string graph_note;  // with graphs asked for: why they were refused, if they were
 };
 
 struct Files {
@@ -33,12 +37,14 @@ struct Files {
   std::FILE* json = nullptr;
 };
 
-Result Run(const std::string& name, const std::string& configs, int steps, int reps, const Files& prof) {
+Result Run(const std::string& name, const std::string& configs, int steps, int reps, const Files& prof,
+           bool graph) {
   const nn::NetSpec spec = bench::NetByName(name, configs);
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
   nn::Trainer<gpu> trainer(spec, us);
+  trainer.set_cuda_graph(graph);
   TensorContainer<gpu, 4> x(spec.input_shape);
   TensorContainer<gpu, 2> y(Shape2(spec.input_shape[0], 1));
   {
@@ -71,7 +77,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
     bench::WriteProfileJson(prof.json, name, spec.input_shape[0], p);
   }
   std::sort(rates.begin(), rates.end());
-  return {rates[rates.size() / 2], peak};
+  return {rates[rates.size() / 2], peak, trainer.graph_note()};
 }
 
 }  // namespace
@@ -86,6 +92,8 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--configs", configs, "folder of the example configs");
   app.add_option("--profile", profile, "also time every layer; write DIR/profile-gpu.{md,jsonl}");
+  bool graph = false;
+  app.add_flag("--graph", graph, "measure again with steps replayed from CUDA graphs");
   CLI11_PARSE(app, argc, argv);
   Files prof;
   try {
@@ -99,8 +107,14 @@ int main(int argc, char** argv) {
       UMBRA_CHECK(prof.md && prof.json, "cannot write the profile into '", profile, "'");
     }
     for (auto& n : nets) {
-      const Result r = Run(n, configs, steps, reps, prof);
-      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f}\n", n.c_str(), r.img_per_s, r.peak_mib);
+      const Result r = Run(n, configs, steps, reps, prof, false);
+      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
+      if (graph) {
+        const Result g = Run(n, configs, steps, reps, Files{}, true);
+        if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
+        else std::printf(", \"graph_note\": \"%s\"", g.graph_note.c_str());
+      }
+      std::printf("}\n");
       std::fflush(stdout);
       if (prof.md) std::fflush(prof.md), std::fflush(prof.json);
     }

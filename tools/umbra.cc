@@ -32,7 +32,9 @@ void Help() {
       "  get_weight  weight weight_layer.weight_tag (default wmat) of model_in into weight_filename\n\n"
       "globals: dev (cpu, gpu, gpu:N), batch_size, input_shape (c,h,w), seed, metric / metric[label,node],\n"
       "         update_period, print_step, silent, test_io, random_type, tf32_matmul (gpu, default 0;\n"
-      "         convolutions: the conv key tf32, default 1)\n\n"
+      "         convolutions: the conv key tf32, default 1), cuda_graph (gpu, default 0: 1 replays\n"
+      "         each training step's forward and backward from a CUDA graph; declined, with a note,\n"
+      "         for nets that draw random numbers such as dropout)\n\n"
       "iterators: ");
   for (auto& n : io::IteratorNames()) std::printf("%s ", n.c_str());
   std::printf("(chained: ");

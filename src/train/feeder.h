@@ -34,7 +34,7 @@ class Feeder {
       // The last batch of the previous pass is done with once the work queued so far is.
       for (Slot& s : slot_)
         if (s.in_use) {
-          UMBRA_CUDA_CHECK(cudaEventRecord(s.done, nullptr));
+          UMBRA_CUDA_CHECK(cudaEventRecord(s.done, cuda::DefaultStream()));
           s.in_use = false;
         }
     }
@@ -59,12 +59,12 @@ class Feeder {
       if (!has_next_) return false;
       // The batch in the other slot becomes current; compute must see its copy complete.
       if (slot_[cur_].in_use) {
-        UMBRA_CUDA_CHECK(cudaEventRecord(slot_[cur_].done, nullptr));  // compute's last use of it
+        UMBRA_CUDA_CHECK(cudaEventRecord(slot_[cur_].done, cuda::DefaultStream()));  // compute's last use of it
         slot_[cur_].in_use = false;
       }
       cur_ ^= 1;
       Slot& s = slot_[cur_];
-      UMBRA_CUDA_CHECK(cudaStreamWaitEvent(nullptr, s.copied, 0));
+      UMBRA_CUDA_CHECK(cudaStreamWaitEvent(cuda::DefaultStream(), s.copied, 0));
       s.in_use = true;
       host_ = s.host;
       data_ = s.x.view(), label_ = s.y.view();
@@ -116,7 +116,7 @@ class Feeder {
       // The caching allocator may hand out a block that work queued on the compute stream is
       // still using (it was freed there): the copy stream starts after that work.
       if (!alloc_) UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&alloc_, cudaEventDisableTiming));
-      UMBRA_CUDA_CHECK(cudaEventRecord(alloc_, nullptr));
+      UMBRA_CUDA_CHECK(cudaEventRecord(alloc_, cuda::DefaultStream()));
       UMBRA_CUDA_CHECK(cudaStreamWaitEvent(stream_, alloc_, 0));
     }
     // Iterator batches are contiguous (TensorContainers of exactly the batch shape).
@@ -138,7 +138,7 @@ class Feeder {
     // The device buffers go back to the allocator for the compute stream to reuse: let queued
     // copies and compute finish first (a destructor: errors are not thrown).
     if (stream_) cudaStreamSynchronize(stream_);
-    cudaStreamSynchronize(nullptr);
+    cudaStreamSynchronize(cuda::DefaultStream());
     if (alloc_) cudaEventDestroy(alloc_);
     for (Slot& s : slot_) {
       if (s.ever_copied) cudaEventSynchronize(s.copied);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -106,6 +107,11 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   nn::UpdaterSettings us;
   for (auto& [k, v] : job.net.updater) us.Set(k, v);
   nn::Trainer<xpu> trainer(job.net.spec, us, s.update_period);
+  // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
+  const bool graphs = job.GetInt("cuda_graph", 0) != 0;
+  UMBRA_CHECK(!graphs || !(std::is_same_v<xpu, cpu>), job.Where("cuda_graph"), ": cuda_graph = 1 needs dev = gpu");
+  trainer.set_cuda_graph(graphs);
+  bool graph_noted = false;
   std::vector<std::string> weights;
   trainer.net().VisitWeights(
       [&](const std::string& n, Tensor<xpu, 2>, Tensor<xpu, 2>) { weights.push_back(n); });
@@ -187,6 +193,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         train_metrics.Report("train", &running);
       }
       prog.Batch(seen, running);
+    }
+    if (graphs && !graph_noted && !trainer.graph_note().empty()) {
+      std::fprintf(stderr, "%s\n", trainer.graph_note().c_str());
+      graph_noted = true;
     }
     Figures results;
     if (eval_train) train_metrics.Report("train", &results);

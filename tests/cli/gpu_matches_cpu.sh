@@ -3,7 +3,7 @@
 # same initial weights (drawn on the host for every device), the same data order, so the loss
 # and the test error of each round must match closely (float sums in other orders: not bit for
 # bit). A fraction of an epoch: 2 rounds over 10,000 images; then again with dtype=bf16, within
-# bf16's precision. Then pred on the gpu with the gpu's model must give the cpu's predictions for
+# bf16's precision, and with cuda_graph=1, as the plain gpu run. Then pred on the gpu with the gpu's model must give the cpu's predictions for
 # nearly every image. Exit 77 (skip) without a GPU.
 # Only the t10k files are read; UMBRA_FASHION_DIR names their folder where Debian's
 # dataset-fashion-mnist is not installed (scripts/gpu-check passes data/fashion-mnist).
@@ -48,6 +48,21 @@ for x, y in zip(c, b):
     print(f"round {x['round']}: loss cpu {x['loss']:.5f} gpu bf16 {y['loss']:.5f}; test-error {x['test-error']} / {y['test-error']}")
     assert abs(x['loss'] - y['loss']) <= 0.05 * x['loss'], 'bf16 loss curve differs'
     assert abs(x['test-error'] - y['test-error']) <= 0.03, 'bf16 test error differs'
+PY
+# cuda_graph=1 (each step's forward and backward replayed from a CUDA graph; the feeder's two
+# buffers give two graphs): the gpu run's curve, and no note that graphs were declined.
+"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
+if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
+$PY - <<'PY'
+import json
+g = [json.loads(l) for l in open('g/log.jsonl')]
+r = [json.loads(l) for l in open('gr/log.jsonl')]
+assert len(r) == len(g) == 2
+for x, y in zip(g, r):
+    print(f"round {x['round']}: loss gpu {x['loss']:.5f} gpu graphs {y['loss']:.5f}; test-error {x['test-error']} / "
+          f"{y['test-error']}; img/s {x['img_per_s']:.0f} / {y['img_per_s']:.0f}")
+    assert abs(x['loss'] - y['loss']) <= 1e-3 * x['loss'], 'graph loss curve differs'
+    assert abs(x['test-error'] - y['test-error']) <= 0.003, 'graph test error differs'
 PY
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null

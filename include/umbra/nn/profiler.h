@@ -64,8 +64,8 @@ class StepMarks {
         events_.push_back(nullptr);
         UMBRA_CUDA_CHECK(cudaEventCreate(&events_.back()));
       }
-      // The legacy default stream: where the net's layers run (net.h leaves tensors on it).
-      UMBRA_CUDA_CHECK(cudaEventRecord(events_[used_++], cudaStream_t{}));
+      // The default stream: where the net's layers run (net.h leaves tensors on it).
+      UMBRA_CUDA_CHECK(cudaEventRecord(events_[used_++], cuda::DefaultStream()));
 #endif
     }
   }

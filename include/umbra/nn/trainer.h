@@ -13,6 +13,7 @@
 #include "umbra/nn/net.h"
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/sgd_multi.h"
+#include "umbra/nn/step_graph.h"
 #include "umbra/nn/updater.h"
 
 namespace umbra::nn {
@@ -42,8 +43,10 @@ class Trainer {
   /// The same step without reading the loss: on the gpu nothing waits for the device (the
   /// loss of the last step stays readable as net().Loss()).
   void Train(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
-    net_.Forward(true, input, &label);
-    net_.Backward();
+    if (!(graph_on_ && !marks_ && TrainFromGraph(input, label))) {
+      net_.Forward(true, input, &label);
+      net_.Backward();
+    }
     if (++steps_ % update_period_ == 0) {
       if (fused_update_ && fusable_) {
         FusedUpdate();
@@ -99,6 +102,28 @@ class Trainer {
   /// weights (sgd_multi.h); off, each weight's Updater runs its own kernels (the reference).
   void set_fused_update(bool on) { fused_update_ = on; }
   bool fused_update() const { return fused_update_ && fusable_; }
+  /// On the gpu: after one ordinary step, capture forward + backward into a CUDA graph per
+  /// pair of input and label buffers and replay it (the updates stay ordinary launches, since
+  /// the learning rate moves). Refused, and the steps run as before, when a step draws random
+  /// numbers (dropout: a replay would repeat them), when capture fails, or when the buffers
+  /// change more often than kMaxGraphs pairs; graph_note() says why. Profiled steps do not use
+  /// graphs (their marks are events between the layers).
+  void set_cuda_graph(bool on) {
+    UMBRA_CHECK(!on || !(std::is_same_v<xpu, cpu>), "CUDA graphs need a gpu net (dev=gpu)");
+    graph_on_ = on;
+    graph_note_.clear();
+    if (!on) ClearGraphs();
+  }
+  bool cuda_graph() const { return graph_on_; }
+  const std::string& graph_note() const { return graph_note_; }
+  /// Graphs captured so far (one per pair of input and label buffers).
+  size_t num_graphs() const {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (std::is_same_v<xpu, gpu>) return graphs_.size();
+#endif
+    return 0;
+  }
+  static constexpr size_t kMaxGraphs = 4;
   long updates() const { return updates_; }
   void set_updates(long n) { updates_ = n; }
   /// Steps taken; with update_period > 1, gradients of steps since the last update are pending
@@ -118,6 +143,58 @@ class Trainer {
   }
 
  private:
+  // Runs the step's forward and backward from a graph (capturing it first when needed);
+  // false when the caller must run them itself.
+  bool TrainFromGraph(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (std::is_same_v<xpu, gpu>) {
+      const auto step = [&] {
+        net_.Forward(true, input, &label);
+        net_.Backward();
+      };
+      if (cudaGraphExec_t g = graphs_.Find(input.dptr_, label.dptr_)) {
+        UMBRA_CUDA_CHECK(cudaGraphLaunch(g, cuda::DefaultStream()));
+        return true;
+      }
+      if (!graph_warm_) {
+        // One ordinary step first: buffers are allocated, cuDNN picks its algorithms, and it
+        // shows whether a step draws random numbers.
+        const uint64_t draws = net_.RandomDraws();
+        step();
+        graph_warm_ = true;
+        if (net_.RandomDraws() != draws)
+          RefuseGraphs("a training step draws random numbers (dropout or rrelu), which a replay would repeat");
+        return true;
+      }
+      if (graphs_.size() >= kMaxGraphs) {
+        RefuseGraphs("the input or label buffers changed more than " + std::to_string(kMaxGraphs) +
+                     " times; a graph replays fixed buffers");
+        return false;
+      }
+      std::string why;
+      cudaGraphExec_t g = graphs_.Capture(input.dptr_, label.dptr_, step, &why);
+      if (!g) {
+        RefuseGraphs(why);
+        return false;
+      }
+      UMBRA_CUDA_CHECK(cudaGraphLaunch(g, cuda::DefaultStream()));
+      return true;
+    }
+#endif
+    (void)input, (void)label;
+    return false;
+  }
+  void RefuseGraphs(const std::string& why) {
+    graph_on_ = false;
+    graph_note_ = "CUDA graphs off: " + why;
+    ClearGraphs();
+  }
+  void ClearGraphs() {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (std::is_same_v<xpu, gpu>) graphs_.Clear();
+#endif
+  }
+
   void FusedUpdate() {
     if constexpr (std::is_same_v<xpu, gpu> && std::is_same_v<DType, float>) {
       segments_.clear();
@@ -144,6 +221,11 @@ class Trainer {
   bool fusable_ = std::is_same_v<xpu, gpu> && std::is_same_v<DType, float>;
   bool fused_update_ = true;
   std::vector<SgdSegment> segments_;
+  bool graph_on_ = false, graph_warm_ = false;
+  std::string graph_note_;
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  StepGraphs graphs_;  // after net_: destroyed first, while the buffers it replays still exist
+#endif
   long steps_ = 0, updates_ = 0;
 };
 

@@ -85,7 +85,7 @@ inline void Fill(Tensor<Device, N, DType> t, DType v) {
       Copy(t, h, t.stream_);
       // `host` dies at scope exit: the staged copy must have finished reading it.
       if (t.stream_) t.stream_->Wait();
-      else UMBRA_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+      else UMBRA_CUDA_CHECK(cudaStreamSynchronize(cuda::DefaultStream()));
     }
 #endif
   }

@@ -32,17 +32,22 @@ class Random<cpu, DType> {
   /// Uniform in [a, b).
   template <int N>
   void SampleUniform(Tensor<cpu, N, DType>* dst, DType a = 0, DType b = 1) {
+    ++draws_;
     ForEach(dst, [&] { return a + (b - a) * NextUnit(); });
   }
   /// Normal with mean mu and standard deviation sigma.
   template <int N>
   void SampleGaussian(Tensor<cpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
     UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
+    ++draws_;
     ForEach(dst, [&] { return mu + sigma * NextNormal(); });
   }
   /// One uniform number in [0, 1) (for shuffles and dropout masks built on the host).
-  double NextUnit() { return double(rng_() >> 11) * (1.0 / 9007199254740992.0); }
-  uint64_t NextU64() { return rng_(); }
+  double NextUnit() { return ++draws_, double(rng_() >> 11) * (1.0 / 9007199254740992.0); }
+  uint64_t NextU64() { return ++draws_, rng_(); }
+  /// Calls that drew numbers so far: whether a piece of work used the generator (a training
+  /// step that does cannot be replayed from a CUDA graph, which would repeat its numbers).
+  uint64_t draws() const { return draws_; }
 
  private:
   template <int N, typename Fn>
@@ -65,6 +70,7 @@ class Random<cpu, DType> {
     return r * std::cos(th);
   }
   std::mt19937_64 rng_;
+  uint64_t draws_ = 0;
   bool has_spare_ = false;
   double spare_ = 0;
 };
@@ -78,6 +84,8 @@ class Random<gpu, DType> {
  public:
   explicit Random(uint64_t seed = 0) {
     UMBRA_CURAND_CHECK(curandCreateGenerator(&gen_, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    // cuRAND's own default is the legacy stream; umbra's is cuda::DefaultStream().
+    UMBRA_CURAND_CHECK(curandSetStream(gen_, cuda::DefaultStream()));
     Seed(seed);
   }
   ~Random() {
@@ -90,6 +98,8 @@ class Random<gpu, DType> {
     UMBRA_CURAND_CHECK(curandSetPseudoRandomGeneratorSeed(gen_, seed));
     UMBRA_CURAND_CHECK(curandSetGeneratorOffset(gen_, 0));
   }
+  /// Calls that drew numbers so far (as Random<cpu>::draws).
+  uint64_t draws() const { return draws_; }
   void set_stream(Stream<gpu>* s) {
     stream_ = s;
     UMBRA_CURAND_CHECK(curandSetStream(gen_, Stream<gpu>::GetStream(s)));
@@ -99,6 +109,7 @@ class Random<gpu, DType> {
   /// Uniform in [a, b) (cuRAND draws (0, 1]; 1 - u maps it to [0, 1)).
   template <int N>
   void SampleUniform(Tensor<gpu, N, DType>* dst, DType a = 0, DType b = 1) {
+    ++draws_;
     Tensor<gpu, 1, DType> buf = Buffer(dst->Size());
     if constexpr (std::is_same_v<DType, float>)
       UMBRA_CURAND_CHECK(curandGenerateUniform(gen_, buf.dptr_, buf.Size()));
@@ -116,6 +127,7 @@ class Random<gpu, DType> {
   template <int N>
   void SampleGaussian(Tensor<gpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
     UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
+    ++draws_;
     // cuRAND's normal generator needs an even count: draw into a rounded-up buffer.
     const index_t n = dst->Size(), even = n + (n & 1);
     Tensor<gpu, 1, DType> buf = Buffer(even);
@@ -141,6 +153,7 @@ class Random<gpu, DType> {
   }
   curandGenerator_t gen_ = nullptr;
   Stream<gpu>* stream_ = nullptr;
+  uint64_t draws_ = 0;
   TensorContainer<gpu, 1, DType> buffer_;
 };
 #endif

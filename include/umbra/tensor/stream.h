@@ -1,7 +1,8 @@
 // Stream<Device>: where a tensor's work runs. Stream<cpu> is empty (work runs on the calling
 // thread and its OpenMP team). Stream<gpu> owns a CUDA stream and a cuBLAS handle bound to it;
 // every kernel, copy and BLAS call of a tensor with that stream is queued there, asynchronously.
-// A tensor with stream_ == nullptr uses the legacy default stream and a per-device shared handle.
+// A tensor with stream_ == nullptr uses the thread's default stream (cuda::DefaultStream, not the
+// legacy NULL stream) and a per-device shared handle.
 #pragma once
 
 #include "umbra/base.h"
@@ -39,7 +40,7 @@ struct Stream<gpu> {
     UMBRA_CUDA_CHECK(e);
     return false;
   }
-  static cudaStream_t GetStream(Stream<gpu>* s) { return s ? s->stream_ : cudaStream_t{}; }
+  static cudaStream_t GetStream(Stream<gpu>* s) { return s ? s->stream_ : cuda::DefaultStream(); }
   /// The cuBLAS handle for work on `s` (a shared per-device handle for the default stream).
   static cublasHandle_t GetBlasHandle(Stream<gpu>* s) {
     if (s) return s->blas_handle_;
@@ -53,8 +54,10 @@ struct Stream<gpu> {
       UMBRA_CUBLAS_CHECK(cublasCreate(&handles[dev]));
       // Full FP32 in matrix products by default (PyTorch's default too); TF32 is opt-in.
       UMBRA_CUBLAS_CHECK(cublasSetMathMode(handles[dev], CUBLAS_DEFAULT_MATH));
+      // Bound once: the default stream is one handle value for every thread (each thread's own
+      // stream), and cublasSetStream would reset the workspace on every call.
+      UMBRA_CUBLAS_CHECK(cublasSetStream(handles[dev], cuda::DefaultStream()));
     }
-    UMBRA_CUBLAS_CHECK(cublasSetStream(handles[dev], cudaStream_t{}));
     return handles[dev];
   }
 };

@@ -5,6 +5,11 @@
 // stream or the caller has synchronised the other streams (as PyTorch's per-stream pools assume).
 // On cudaMalloc failure the device's cache is released and the call retried once; a second
 // failure throws umbra::Error with the device, the request and the allocator's usage.
+// CUDA graphs: a captured graph replays with the addresses it was captured with, so a block its
+// step allocated and freed again must never go to anyone else while the graph lives. Between
+// BeginCapturePool and EndCapturePool, frees go to a private free list (reused by allocations of
+// the same capture, since the graph runs in stream order) that the graph owns until
+// ReleaseCapturePool gives its blocks back to the cache (PyTorch's private graph pools).
 #pragma once
 
 #include <cstddef>
@@ -38,6 +43,18 @@ class CachingAllocator {
     const size_t rounded = Round(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     Pool& pool = PoolOf(dev);
+    if (capturing_ >= 0 && captures_[capturing_].dev == dev) {
+      auto& own = captures_[capturing_].free;
+      auto it = own.lower_bound(rounded);
+      if (it != own.end() && it->first <= 2 * rounded) {
+        void* p = it->second;
+        const size_t sz = it->first;
+        own.erase(it);
+        pool.stats.cached -= sz;
+        Track(pool, p, sz, dev);
+        return p;
+      }
+    }
     // Best fit, but never hand out a block more than twice the request (bounded waste).
     auto it = pool.free.lower_bound(rounded);
     if (it != pool.free.end() && it->first <= 2 * rounded) {
@@ -77,8 +94,37 @@ class CachingAllocator {
     Pool& pool = PoolOf(it->second.dev);
     pool.stats.in_use -= it->second.size;
     pool.stats.cached += it->second.size;
-    pool.free.emplace(it->second.size, p);
+    if (capturing_ >= 0 && captures_[capturing_].dev == it->second.dev)
+      captures_[capturing_].free.emplace(it->second.size, p);
+    else
+      pool.free.emplace(it->second.size, p);
     live_.erase(it);
+  }
+
+  /// Starts a graph's private pool on the current device (one capture at a time); returns its id.
+  int BeginCapturePool() {
+    int dev = 0;
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    std::lock_guard<std::mutex> lock(mu_);
+    UMBRA_CHECK(capturing_ < 0, "CachingAllocator: a graph capture is already in progress");
+    capturing_ = next_capture_++;
+    captures_[capturing_].dev = dev;
+    return capturing_;
+  }
+  /// Ends the capture: its freed blocks stay with the graph.
+  void EndCapturePool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    capturing_ = -1;
+  }
+  /// The graph of pool `id` is gone and its work finished: its blocks return to the cache.
+  void ReleaseCapturePool(int id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = captures_.find(id);
+    if (it == captures_.end()) return;
+    Pool& pool = PoolOf(it->second.dev);
+    for (auto& kv : it->second.free) pool.free.insert(kv);
+    captures_.erase(it);
+    if (capturing_ == id) capturing_ = -1;
   }
 
   /// Returns all cached (unused) blocks of the current device to CUDA.
@@ -128,14 +174,23 @@ class CachingAllocator {
     if (cur != dev) cudaSetDevice(dev);
     // Blocks may still be read by queued kernels: finish them before giving memory back.
     cudaDeviceSynchronize();
-    for (auto& kv : pool.free) cudaFree(kv.second);
+    for (auto& kv : pool.free) {
+      cudaFree(kv.second);
+      pool.stats.cached -= kv.first;  // what graphs' private pools hold stays counted
+    }
     pool.free.clear();
-    pool.stats.cached = 0;
     if (cur != dev) cudaSetDevice(cur);
   }
 
+  struct Capture {
+    int dev = 0;
+    std::multimap<size_t, void*> free;  // freed during (or after) the capture; the graph's
+  };
+
   std::mutex mu_;
   std::vector<Pool> pools_;
+  std::map<int, Capture> captures_;
+  int capturing_ = -1, next_capture_ = 0;
   std::unordered_map<void*, Block> live_;
 };
 

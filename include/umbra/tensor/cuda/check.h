@@ -10,6 +10,15 @@
 
 namespace umbra::cuda {
 
+/// The stream umbra's gpu work runs on when a tensor names none: the calling thread's default
+/// stream (cudaStreamPerThread), not the legacy NULL stream. For work issued from one thread the
+/// order is the same; the difference is that it can be captured into a CUDA graph (the legacy
+/// stream cannot) and does not wait for, nor hold up, other blocking streams. Libraries (cuBLAS,
+/// cuDNN, cuRAND) are handed this stream explicitly: given 0 they would use the legacy one.
+inline cudaStream_t DefaultStream() { return cudaStreamPerThread; }
+/// `s`, or the default stream for null.
+inline cudaStream_t OrDefault(cudaStream_t s) { return s ? s : DefaultStream(); }
+
 inline const char* CurandStatusString(curandStatus_t s) {
   switch (s) {
     case CURAND_STATUS_SUCCESS: return "success";

@@ -19,7 +19,8 @@
 
 namespace umbra::nn {
 
-/// One cuDNN handle per device, made on first use and kept for the process, bound to `stream`.
+/// One cuDNN handle per device, made on first use and kept for the process, bound to `stream`
+/// (null: cuda::DefaultStream()).
 inline cudnnHandle_t CudnnHandle(cudaStream_t stream) {
   static std::mutex mu;
   static std::map<int, cudnnHandle_t> handles;
@@ -36,7 +37,7 @@ inline cudnnHandle_t CudnnHandle(cudaStream_t stream) {
       h = it->second;
     }
   }
-  UMBRA_CUDNN_CHECK(cudnnSetStream(h, stream));
+  UMBRA_CUDNN_CHECK(cudnnSetStream(h, cuda::OrDefault(stream)));
   return h;
 }
 

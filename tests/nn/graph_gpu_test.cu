@@ -1,0 +1,178 @@
+// CUDA graphs for training steps (Trainer::set_cuda_graph, step_graph.h) against ordinary
+// steps: the same losses and weights through conv (cuDNN and im2col), batch_norm, pooling,
+// fullc and softmax, with the input alternating between two buffers (two graphs, as the feeder
+// double-buffers) and a learning-rate schedule (the updates stay outside the graph); bf16
+// convolutions, whose operand copies come from the allocator inside the captured step; refusal
+// with a reason, and unchanged results, for dropout; and the allocator's capture pools.
+#include <gtest/gtest.h>
+
+#include "harness/gpu_compare.h"
+#include "umbra/nn/trainer.h"
+#include "umbra/tensor/cuda/allocator.h"
+
+namespace umbra {
+namespace {
+
+using nn::LayerSpec;
+
+nn::NetSpec ConvNet(const std::string& conv_dtype = "float32", bool dropout = false) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(8, 3, 12, 12);
+  s.seed = 5;
+  s.layers = {LayerSpec{"conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"dtype", conv_dtype}}},
+              LayerSpec{"batch_norm", "bn1", {"c1"}, {"b1"}, {}},
+              LayerSpec{"relu", "r1", {"b1"}, {"b1"}, {}},
+              LayerSpec{"max_pooling", "p1", {"b1"}, {"p1"}, {{"kernel_size", "2"}, {"stride", "2"}}},
+              // the im2col + cuBLAS path beside cuDNN's
+              LayerSpec{"conv", "c2", {"p1"}, {"c2"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"algo", "im2col"}}},
+              LayerSpec{"relu", "r2", {"c2"}, {"c2"}, {}},
+              LayerSpec{"flatten", "f", {"c2"}, {"f"}, {}},
+              LayerSpec{"fullc", "fc1", {"f"}, {"h"}, {{"nhidden", "16"}}}};
+  if (dropout) s.layers.push_back(LayerSpec{"dropout", "d", {"h"}, {"h"}, {{"threshold", "0.3"}}});
+  s.layers.push_back(LayerSpec{"fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "4"}}});
+  s.layers.push_back(LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}});
+  return s;
+}
+
+nn::UpdaterSettings Settings() {
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  us.Set("wd", "0.0005");
+  us.Set("lr:schedule", "expdecay");
+  us.Set("lr:gamma", "0.8");
+  return us;
+}
+
+struct Batches {
+  std::vector<TensorContainer<gpu, 4>> x;
+  std::vector<TensorContainer<gpu, 2>> y;
+  explicit Batches(const Shape<4>& shape) {
+    for (uint64_t k = 0; k < 2; ++k) {
+      TensorContainer<cpu, 4> hx(shape);
+      TensorContainer<cpu, 2> hy(Shape2(shape[0], 1));
+      Random<cpu> r(k + 1);
+      r.SampleUniform(&hx, -1.f, 1.f);
+      for (index_t i = 0; i < shape[0]; ++i) hy.dptr_[i] = float((i + k) % 4);
+      x.push_back(test::ToGPU(hx.view()));
+      y.push_back(test::ToGPU(hy.view()));
+    }
+  }
+};
+
+// Runs `steps` steps on both trainers, alternating the two buffers; losses must agree.
+void RunBoth(nn::Trainer<gpu>& graph, nn::Trainer<gpu>& plain, Batches& b, int steps, double tol) {
+  for (int s = 0; s < steps; ++s) {
+    const int k = s % 2;
+    const double lg = graph.Step(b.x[k].view(), b.y[k].view());
+    const double lp = plain.Step(b.x[k].view(), b.y[k].view());
+    EXPECT_NEAR(lg, lp, tol * std::max(1.0, std::fabs(lp))) << "step " << s;
+  }
+}
+
+void ExpectSameWeights(nn::Trainer<gpu>& a, nn::Trainer<gpu>& b, double tol) {
+  std::vector<TensorContainer<cpu, 2>> wa, wb;
+  a.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
+  b.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::AllNear(wa[k].view(), wb[k].view(), tol)) << "weight " << k;
+}
+
+TEST(GraphGPU, ReplaysMatchOrdinarySteps) {
+  UMBRA_REQUIRE_GPU();
+  nn::Trainer<gpu> graph(ConvNet(), Settings()), plain(ConvNet(), Settings());
+  graph.set_cuda_graph(true);
+  Batches b(ConvNet().input_shape);
+  RunBoth(graph, plain, b, 9, 1e-5);
+  EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
+  EXPECT_EQ(graph.num_graphs(), 2u);  // one per input buffer
+  ExpectSameWeights(graph, plain, 1e-5);
+  // Test-mode passes after replays see the same moving statistics.
+  graph.Predict(b.x[0].view());
+  plain.Predict(b.x[0].view());
+  EXPECT_TRUE(test::AllNear(test::ToCPU(graph.net().Output().data).view(),
+                            test::ToCPU(plain.net().Output().data).view(), 1e-5));
+}
+
+TEST(GraphGPU, Bf16ConvolutionsInsideTheGraph) {
+  UMBRA_REQUIRE_GPU();
+  nn::Trainer<gpu> graph(ConvNet("bf16"), Settings()), plain(ConvNet("bf16"), Settings());
+  graph.set_cuda_graph(true);
+  Batches b(ConvNet().input_shape);
+  RunBoth(graph, plain, b, 6, 1e-5);
+  EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
+  ExpectSameWeights(graph, plain, 1e-5);
+}
+
+TEST(GraphGPU, DropoutIsRefusedAndStepsStayTheSame) {
+  UMBRA_REQUIRE_GPU();
+  nn::Trainer<gpu> graph(ConvNet("float32", true), Settings()), plain(ConvNet("float32", true), Settings());
+  graph.set_cuda_graph(true);
+  Batches b(ConvNet().input_shape);
+  RunBoth(graph, plain, b, 4, 1e-6);
+  EXPECT_FALSE(graph.cuda_graph());
+  EXPECT_NE(graph.graph_note().find("random numbers"), std::string::npos) << graph.graph_note();
+  EXPECT_EQ(graph.num_graphs(), 0u);
+  ExpectSameWeights(graph, plain, 1e-6);
+}
+
+TEST(GraphGPU, TooManyBuffersFallBack) {
+  UMBRA_REQUIRE_GPU();
+  nn::Trainer<gpu> graph(ConvNet(), Settings()), plain(ConvNet(), Settings());
+  graph.set_cuda_graph(true);
+  Batches b(ConvNet().input_shape);
+  // A fresh label buffer every step (all kept alive, so that none is handed out again at the
+  // same address): graphs are captured up to the limit, then refused.
+  std::vector<TensorContainer<gpu, 2>> labels;
+  labels.reserve(nn::Trainer<gpu>::kMaxGraphs + 3);
+  for (size_t s = 0; s < nn::Trainer<gpu>::kMaxGraphs + 3; ++s) {
+    labels.emplace_back(b.y[0]);
+    const TensorContainer<gpu, 2>& y = labels.back();
+    const double lg = graph.Step(b.x[0].view(), y.view());
+    const double lp = plain.Step(b.x[0].view(), y.view());
+    EXPECT_NEAR(lg, lp, 1e-5 * std::max(1.0, std::fabs(lp))) << "step " << s;
+  }
+  EXPECT_FALSE(graph.cuda_graph());
+  EXPECT_NE(graph.graph_note().find("buffers changed"), std::string::npos) << graph.graph_note();
+  ExpectSameWeights(graph, plain, 1e-5);
+}
+
+TEST(GraphGPU, CapturePoolsKeepFreedBlocksPrivate) {
+  UMBRA_REQUIRE_GPU();
+  auto& alloc = cuda::CachingAllocator::Get();
+  alloc.EmptyCache();  // no cached block of other tests competes for the requests below
+  const size_t bytes = 3 << 20;
+  void* before = alloc.Alloc(bytes);
+  alloc.Free(before);  // cached: the next request of this size gets it back
+  const int pool = alloc.BeginCapturePool();
+  void* inside = alloc.Alloc(bytes);
+  EXPECT_EQ(inside, before);
+  alloc.Free(inside);                 // to the capture's own list...
+  void* again = alloc.Alloc(bytes);   // ...which the same capture reuses
+  EXPECT_EQ(again, inside);
+  alloc.Free(again);
+  alloc.EndCapturePool();
+  void* outside = alloc.Alloc(bytes);  // the graph's block is not handed out
+  EXPECT_NE(outside, inside);
+  alloc.Free(outside);
+  alloc.ReleaseCapturePool(pool);
+  void* after = alloc.Alloc(bytes);  // released: back in the cache (one of the two blocks)
+  EXPECT_TRUE(after == inside || after == outside);
+  alloc.Free(after);
+}
+
+// Runs without a device too: the nets above are valid specs, and a cpu trainer refuses graphs.
+TEST(GraphGPU, CpuNetsRefuseGraphs) {
+  nn::Trainer<cpu> t(ConvNet(), Settings());
+  EXPECT_THROW(t.set_cuda_graph(true), Error);
+  EXPECT_NO_THROW(nn::Trainer<cpu>(ConvNet("bf16"), Settings()));
+  nn::Trainer<cpu> d(ConvNet("float32", true), Settings());
+  TensorContainer<cpu, 4> x(ConvNet().input_shape, 0.5f);
+  TensorContainer<cpu, 2> y(Shape2(8, 1), 1.f);
+  const uint64_t draws = d.net().RandomDraws();
+  d.Step(x.view(), y.view());
+  EXPECT_GT(d.net().RandomDraws(), draws);  // what refuses graphs for this net on the gpu
+}
+
+}  // namespace
+}  // namespace umbra
