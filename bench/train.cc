@@ -2,8 +2,11 @@
 // on synthetic data already in memory), reported as images/s: median of --reps timed runs of
 // --steps steps each, after one warm-up run. run.py --train prints PyTorch's figure beside it.
 // --profile DIR also times every layer (nn::Trainer::Profile) and writes DIR/profile-cpu.md
-// (tables) and DIR/profile-cpu.jsonl (every layer).
-//   bench_train [--net lenet mlp cifar ...] [--steps 20] [--reps 5] [--profile DIR]
+// (tables) and DIR/profile-cpu.jsonl (every layer). --memory trains nothing: it prints, per
+// net, the node storage the planner gives a training net (values and gradients, Net::PlanMemory)
+// beside the plain layout's (a value and a gradient buffer per node), and the weights' storage
+// with their gradients and momentum; the same bytes the gpu's allocator holds for them.
+//   bench_train [--net lenet mlp cifar ...] [--steps 20] [--reps 5] [--profile DIR] [--memory]
 //   -> one JSON line per net
 #include <CLI/CLI.hpp>
 
@@ -53,6 +56,19 @@ double Run(const std::string& name, const std::string& configs, int steps, int r
   return rates[rates.size() / 2];
 }
 
+// Node and weight storage of a training net, in MiB.
+void PrintMemory(const std::string& name, const std::string& configs) {
+  const nn::NetSpec spec = bench::NetByName(name, configs);
+  nn::Trainer<cpu> trainer(spec, nn::UpdaterSettings{});
+  const nn::Net<cpu>& net = trainer.net();
+  double weights = 0;
+  trainer.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { weights += double(w.Size()); });
+  const double mib = 4.0 / (1 << 20);
+  std::printf("{\"net\": \"%s\", \"batch\": %lld, \"node_mib\": %.0f, \"plain_node_mib\": %.0f, "
+              "\"weight_mib_x3\": %.0f}\n", name.c_str(), static_cast<long long>(spec.input_shape[0]),
+              double(net.NodeElements()) * mib, double(net.NodeElementsUnshared()) * mib, 3 * weights * mib);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,7 +81,18 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--configs", configs, "folder of the example configs");
   app.add_option("--profile", profile, "also time every layer; write DIR/profile-cpu.{md,jsonl}");
+  bool memory = false;
+  app.add_flag("--memory", memory, "print each net's planned training memory instead of training");
   CLI11_PARSE(app, argc, argv);
+  if (memory) {
+    try {
+      for (auto& n : nets) PrintMemory(n, configs);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   Files prof;
   try {
     SetFlushDenormals();

@@ -22,13 +22,14 @@ int PredictLoop(Job& job) {
   const std::string in = ModelIn(job, task);
   const nn::ModelFile mf = nn::ReadModelFile(in);
   nn::NetSpec spec = job.net.spec;
-  // Only the output is read in pred: let node values share memory. extract reads an inner node,
-  // which must keep its own buffer.
-  spec.inference_only = !extract;
-  nn::Net<xpu> net(spec);
-  nn::LoadWeights(net, mf, in, true);
   const std::string node = extract ? job.Get("extract_node_name", "") : "";
   UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>");
+  // Node values share memory where their lifetimes allow; the output, and what extract reads,
+  // stay readable after the pass.
+  spec.inference_only = true;
+  if (extract) spec.keep_values.push_back(node);
+  nn::Net<xpu> net(spec);
+  nn::LoadWeights(net, mf, in, true);
   const std::string format = job.Get("output_format", "txt");
   UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
               format, "'");

@@ -106,7 +106,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   IterBlock* train = s.train;
   nn::UpdaterSettings us;
   for (auto& [k, v] : job.net.updater) us.Set(k, v);
-  nn::Trainer<xpu> trainer(job.net.spec, us, s.update_period);
+  nn::NetSpec spec = job.net.spec;
+  for (auto& m : job.metrics)  // metrics read these nodes after each step
+    if (!m.node.empty()) spec.keep_values.push_back(m.node);
+  nn::Trainer<xpu> trainer(spec, us, s.update_period);
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetInt("cuda_graph", 0) != 0;
   UMBRA_CHECK(!graphs || !(std::is_same_v<xpu, cpu>), job.Where("cuda_graph"), ": cuda_graph = 1 needs dev = gpu");

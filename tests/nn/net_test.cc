@@ -112,10 +112,11 @@ TEST(Net, GradientBuffersAreShared) {
               LayerSpec{"fullc", "fc4", {"c"}, {"d"}, {{"nhidden", "10"}}},
               LayerSpec{"softmax", "loss", {"d"}, {"p"}, {}}};
   nn::Net<cpu> net(s);
-  EXPECT_LT(net.GradElements(), net.GradElementsUnshared());
-  // A chain needs two live gradients at a time (a layer's input and output) plus the loss
-  // output's own zero buffer: at most 3 buffers of the largest node.
-  EXPECT_LE(net.GradElements(), 3 * 4 * 32);
+  // Every value here is read backward (fullc reads its input, sigmoid its output) except d,
+  // which softmax consumes; live at the end of forward: in, a, b, c (4x32 each), p (4x10),
+  // then at most two gradients of 4x32 at a time, and p's own zeroed gradient.
+  EXPECT_LE(net.NodeElements(), 4 * 128 + 40 + 2 * 128 + 2 * 64 + 64);
+  EXPECT_LT(net.NodeElements(), net.NodeElementsUnshared());
   // Training still works: the loss falls on a fixed batch.
   TensorContainer<cpu, 4> x(s.input_shape);
   TensorContainer<cpu, 2> y(Shape2(4, 1));
@@ -249,7 +250,7 @@ TEST(Net, InferenceOnlyReusesDeadNodes) {
   std::map<std::string, Tensor<cpu, 2>> w;
   train.VisitWeights([&](const std::string& n, Tensor<cpu, 2> t, Tensor<cpu, 2>) { w[n] = t; });
   infer.VisitWeights([&](const std::string& n, Tensor<cpu, 2> t, Tensor<cpu, 2>) { Copy(t, w.at(n)); });
-  EXPECT_LT(infer.DataElements(), train.DataElements());
+  EXPECT_LT(infer.NodeElements(), train.NodeElements());
   TensorContainer<cpu, 4> x(s.input_shape);
   Random<cpu> rnd(2);
   rnd.SampleUniform(&x, -1.f, 1.f);
@@ -257,6 +258,93 @@ TEST(Net, InferenceOnlyReusesDeadNodes) {
   infer.Forward(false, x.view());
   EXPECT_TRUE(test::AllNear(infer.Output().data, train.Output().data, 0));
   EXPECT_NE(test::ErrorOf([&] { infer.Backward(); }).find("inference_only"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace umbra
+
+namespace umbra {
+namespace {
+
+// A residual block as the ResNet configs write it: out-of-place batch_norm and relu, a split
+// whose outputs view its input, an eltwise_sum, pooling and flatten (a view too).
+NetSpec Residual(index_t batch) {
+  NetSpec s;
+  s.input_shape = Shape4(batch, 3, 8, 8);
+  s.seed = 3;
+  s.defaults = {{"init", "xavier"}};
+  s.layers = {L("conv", "c0", {"in"}, {"c0"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("batch_norm", "bn0", {"c0"}, {"b0"}),
+              L("relu", "r0", {"b0"}, {"r0"}),
+              L("split", "sp", {"r0"}, {"x", "id"}),
+              L("conv", "c1", {"x"}, {"c1"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("batch_norm", "bn1", {"c1"}, {"b1"}),
+              L("relu", "r1", {"b1"}, {"r1"}),
+              L("conv", "c2", {"r1"}, {"c2"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("batch_norm", "bn2", {"c2"}, {"b2"}),
+              L("eltwise_sum", "sum", {"b2", "id"}, {"s"}),
+              L("relu", "rs", {"s"}, {"rs"}),
+              L("max_pooling", "pool", {"rs"}, {"p"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+              L("flatten", "flat", {"p"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "4"}}),
+              L("softmax", "loss", {"o"}, {"prob"})};
+  return s;
+}
+
+// Values and gradients share one arena where their lifetimes allow, split and flatten outputs
+// view their input: training must be exactly what the plain layout (share_memory = false, a
+// buffer per value and per gradient) computes, step by step, and the planned net smaller.
+TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
+  NetSpec shared = Residual(4), plain = Residual(4);
+  plain.share_memory = false;
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  us.Set("momentum", "0.9");
+  nn::Trainer<cpu> a(shared, us), b(plain, us);
+  EXPECT_LT(a.net().NodeElements(), b.net().NodeElements() / 2);
+  // split's outputs and flatten's output hold no copy: the same buffer as their input.
+  EXPECT_EQ(a.net().NodeByName("x").data.dptr_, a.net().NodeByName("r0").data.dptr_);
+  EXPECT_EQ(a.net().NodeByName("id").data.dptr_, a.net().NodeByName("r0").data.dptr_);
+  EXPECT_EQ(a.net().NodeByName("f").data.dptr_, a.net().NodeByName("p").data.dptr_);
+  for (uint64_t k = 0; k < 4; ++k) {
+    TensorContainer<cpu, 4> x(shared.input_shape);
+    TensorContainer<cpu, 2> y(Shape2(4, 1));
+    Random<cpu> r(k);
+    r.SampleUniform(&x, -1.f, 1.f);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 4);
+    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
+    EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0)) << "step " << k;
+  }
+  std::vector<float> wa, wb;
+  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
+  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
+  EXPECT_EQ(wa, wb);
+  // A test-mode pass on the training net reads the same buffers in forward order only.
+  TensorContainer<cpu, 4> x(shared.input_shape, 0.25f);
+  a.Predict(x.view());
+  b.Predict(x.view());
+  EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
+}
+
+// An inner value is gone after the step unless kept; a kept one reads as in the plain layout.
+TEST(Net, KeptValuesStayReadable) {
+  NetSpec kept = Residual(2), plain = Residual(2);
+  kept.keep_values = {"b1"};  // read by nothing after relu r1's forward
+  plain.share_memory = false;
+  nn::Net<cpu> a(kept), b(plain);
+  TensorContainer<cpu, 4> x(kept.input_shape);
+  Random<cpu> r(9);
+  r.SampleUniform(&x, -1.f, 1.f);
+  a.Forward(false, x.view());
+  b.Forward(false, x.view());
+  EXPECT_TRUE(test::AllNear(a.NodeByName("b1").data, b.NodeByName("b1").data, 0));
+  // Without keep_values, b1's buffer goes to later nodes: it no longer holds b1.
+  nn::Net<cpu> c(Residual(2));
+  c.Forward(false, x.view());
+  EXPECT_FALSE(test::AllNear(c.NodeByName("b1").data, b.NodeByName("b1").data, 0));
+  NetSpec bad = Residual(2);
+  bad.keep_values = {"nope"};
+  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(bad); }).find("no node named 'nope'"), std::string::npos);
 }
 
 }  // namespace

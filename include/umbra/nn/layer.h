@@ -33,6 +33,10 @@ struct Node {
     data_store_.Resize(shape);
     data = data_store_.view();
   }
+  void AllocateGrad() {
+    grad_store_.Resize(shape, DType(0));
+    grad = grad_store_.view();
+  }
   /// The data or gradient as a view into a shared buffer of at least shape.Size() elements.
   void ShareData(const Tensor<xpu, 1, DType>& buffer) {
     data = Tensor<xpu, 4, DType>(buffer.dptr_, shape, buffer.stream_);
@@ -83,6 +87,16 @@ class Layer {
   virtual int NumOut() const { return 1; }
   /// True when the layer may run with its output node equal to its input node.
   virtual bool AllowInplace() const { return false; }
+  /// Whether Backward reads the value (data, not gradient) of input i / output j. The net gives
+  /// a value's buffer to other nodes once no later forward and no backward reads it (net.h), so
+  /// a Backward reading a value it does not declare would see other numbers: the default is
+  /// yes; a layer says no only where its Backward provably does not read that value.
+  virtual bool BackwardReadsInput(int /*i*/) const { return true; }
+  virtual bool BackwardReadsOutput(int /*j*/) const { return true; }
+  /// True when every output holds input 0's values element for element (split's copies,
+  /// flatten's reshape): the net may then give the outputs input 0's buffer, and Forward must
+  /// skip the copy when the pointers are equal.
+  virtual bool OutputsViewInput() const { return false; }
   /// Checks parameters against the input shapes and returns the output shapes. Errors name the
   /// layer (name_) and the shapes.
   virtual std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) = 0;

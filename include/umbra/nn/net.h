@@ -5,10 +5,10 @@
 // that every gradient has one writer). Shapes are inferred on construction, errors name the layer.
 // Weights are visited as "layer_name.tag". A layer of type "share" with key source=<name> applies
 // an earlier layer again with the same weights (cxxnet's share[name]). Not here: updaters (updater.h), data, model files.
-// Memory: a node's gradient lives only between the backward of the layer that consumes it and
-// the backward of the layer that produced it, so nodes whose lifetimes do not overlap share one
-// gradient buffer (PlanMemory); forward values all stay, since backward reads them, except in an
-// inference-only net, where dead values' buffers are reused too.
+// Memory: a node's value lives from its producer to its last reader (a later forward, or a
+// backward that declares it reads it), its gradient between the backward of its consumer and of
+// its producer; values and gradients whose lifetimes do not overlap share one buffer
+// (PlanMemory). What must be read after a step: the output, loss outputs, NetSpec::keep_values.
 #pragma once
 
 #include <algorithm>
@@ -40,6 +40,13 @@ struct NetSpec {
   bool inference_only = false;
   /// Further data nodes by name and shape (cxxnet's extra_data), fed through Forward's `extra`.
   std::vector<std::pair<std::string, Shape<4>>> extra_inputs;
+  /// Nodes whose values must stay readable after a step (metrics or extract read them); the
+  /// last layer's outputs and loss layers' outputs always do. Other values share buffers once
+  /// nothing reads them any more (Net::PlanMemory).
+  std::vector<std::string> keep_values;
+  /// false: every node keeps its own value and gradient buffer, nothing is shared or aliased
+  /// (the plain layout: a reference for tests, and a way to rule the planner out).
+  bool share_memory = true;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
   std::vector<std::pair<std::string, std::string>> defaults;
   uint64_t seed = 0;
@@ -126,7 +133,20 @@ class Net {
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
     inference_only_ = spec.inference_only;
-    PlanMemory(inference_only_);
+    std::vector<int> keep;
+    for (const std::string& k : spec.keep_values) {
+      UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass)");
+      // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.
+      for (std::string v = k; node_index_.count(v); v += "'") keep.push_back(node_index_[v]);
+    }
+    if (spec.share_memory) {
+      PlanMemory(inference_only_, keep);
+    } else {
+      for (auto& node : nodes_) {
+        node->Allocate();
+        node_elements_ += 2 * node->shape.Size();
+      }
+    }
     if constexpr (std::is_same_v<xpu, cpu>) {
       for (auto& e : layers_) e.layer->InitWeights(rnd_);
     } else {
@@ -255,14 +275,13 @@ class Net {
   }
   Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
   size_t NumLayers() const { return layers_.size(); }
-  /// Elements of gradient / forward storage actually allocated, and what one buffer per node
-  /// would take.
-  index_t GradElements() const { return grad_elements_; }
-  index_t DataElements() const { return data_elements_; }
-  index_t GradElementsUnshared() const {
+  /// Elements of node storage (values and gradients) actually allocated, and what a value and
+  /// a gradient buffer per node would take (a value only in an inference-only net).
+  index_t NodeElements() const { return node_elements_; }
+  index_t NodeElementsUnshared() const {
     index_t n = 0;
     for (auto& node : nodes_) n += node->shape.Size();
-    return n;
+    return inference_only_ ? n : 2 * n;
   }
 
  private:
@@ -326,77 +345,121 @@ class Net {
     for (int i : idx) p.push_back(nodes_[i].get());
     return p;
   }
-  // Buffers shared by nodes whose live intervals [first, last] (in steps) do not overlap: first
-  // fit by closest size. Returns, per node in `order`, the buffer it uses; buffers are grown
-  // before anyone takes a view of them.
-  std::vector<Tensor<xpu, 1, DType>> SharedBuffers(const std::vector<int>& order,
-                                                    const std::vector<int>& first,
-                                                    const std::vector<int>& last, index_t* elements) {
-    std::vector<int> sorted = order;
-    std::sort(sorted.begin(), sorted.end(), [&](int a, int b) { return first[a] < first[b]; });
-    std::vector<int> free_after, assigned(nodes_.size(), -1);
-    std::vector<TensorContainer<xpu, 1, DType>> pool;
-    for (int i : sorted) {
-      const index_t need = nodes_[i]->shape.Size();
-      int best = -1;
-      for (int b = 0; b < int(pool.size()); ++b)
-        if (free_after[b] < first[i] &&
-            (best < 0 || std::abs(pool[b].Size() - need) < std::abs(pool[best].Size() - need)))
-          best = b;
-      if (best < 0) {
-        pool.emplace_back();
-        free_after.push_back(-1);
-        best = int(pool.size()) - 1;
+  // Places entries (node values and gradients) in one arena so that entries whose live
+  // intervals [first, last] (in steps) overlap never overlap in memory: largest first, each at
+  // the lowest offset clear of the already placed entries it overlaps in time. This packs
+  // close to the peak of live bytes, where a pool of whole buffers wastes what a small node
+  // leaves of a large buffer. Offsets are multiples of 64 elements (256 bytes for float), the
+  // alignment vector loads and cuDNN like. Returns, per entry, its view.
+  std::vector<Tensor<xpu, 1, DType>> SharedBuffers(const std::vector<index_t>& size, const std::vector<int>& first,
+                                                    const std::vector<int>& last) {
+    constexpr index_t kAlign = 64;
+    const size_t n = size.size();
+    std::vector<int> order(n);
+    for (size_t k = 0; k < n; ++k) order[k] = int(k);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return size[a] > size[b]; });
+    std::vector<index_t> offset(n, 0);
+    std::vector<int> placed;
+    index_t total = 0;
+    for (int k : order) {
+      const index_t need = (size[k] + kAlign - 1) / kAlign * kAlign;
+      std::vector<std::pair<index_t, index_t>> busy;  // [begin, end) of entries live with k
+      for (int p : placed)
+        if (first[p] <= last[k] && first[k] <= last[p]) busy.push_back({offset[p], offset[p] + size[p]});
+      std::sort(busy.begin(), busy.end());
+      index_t at = 0;
+      for (auto& [b, e] : busy) {
+        if (at + need <= b) break;
+        at = std::max(at, (e + kAlign - 1) / kAlign * kAlign);
       }
-      if (!pool[best].dptr_ || pool[best].Size() < need) pool[best].Resize(Shape1(need));
-      free_after[best] = last[i];
-      assigned[i] = best;
+      offset[k] = at;
+      total = std::max(total, at + need);
+      placed.push_back(k);
     }
+    TensorContainer<xpu, 1, DType> arena;
+    if (total > 0) arena.Resize(Shape1(total));
     std::vector<Tensor<xpu, 1, DType>> views;
-    for (int i : order) views.push_back(pool[assigned[i]].view());
-    for (auto& b : pool) *elements += b.Size(), pool_.push_back(std::move(b));
+    for (size_t k = 0; k < n; ++k) views.push_back(arena.view().Slice(offset[k], offset[k] + size[k]));
+    node_elements_ += total;
+    pool_.push_back(std::move(arena));
     return views;
   }
 
-  // Gives every node its storage. A gradient is live over the backward steps of the layers that
-  // read or write it (its producer, in-place rewriters, its consumer); nodes whose intervals do
-  // not overlap share a buffer. A node nobody consumes keeps its own zeroed gradient, since
-  // whoever reads it must see zeros. Forward values all stay (backward reads them), except in an
-  // inference-only net, where a value is live from its producer to its last reader and buffers
-  // are shared the same way; such a net has no gradients.
-  void PlanMemory(bool inference_only) {
-    const int nl = int(layers_.size()), nn = int(nodes_.size());
-    std::vector<int> first(nn, nl), last(nn, -1), order;
+  // Gives every node its storage, values and gradients from one set of shared buffers: entries
+  // whose live intervals do not overlap share a buffer. Time runs over the input copy (-1), the
+  // forward steps 0..L-1, the backward steps L..2L-1 (layer l's at 2L-1-l) and 2L, after the
+  // step, when the output is read.
+  //  - A value lives from its producer's forward to its last reader: a later forward, or a
+  //    backward that reads it (Layer::BackwardReadsInput/Output). The output of the last layer,
+  //    the outputs of loss layers (metrics read them) and `keep` live to the end. So a value
+  //    nothing reads backward (what a relu or a split consumed, a sum) gives its buffer to later
+  //    nodes, as PyTorch frees tensors that autograd does not save.
+  //  - A gradient lives over the backward steps of the layers that read or write it (its
+  //    producer, in-place rewriters, its consumer). A node nobody consumes keeps its own zeroed
+  //    gradient, since whoever reads it must see zeros.
+  //  - inference_only: values only (no gradients, no backward readers).
+  void PlanMemory(bool inference_only, const std::vector<int>& keep) {
+    const int nl = int(layers_.size()), nn = int(nodes_.size()), end = 2 * nl;
+    std::vector<int> vf(nn, end), vl(nn, -1), gf(nn, end), gl(nn, -1);
     std::vector<bool> consumed(nn, false);
-    if (inference_only) {
-      for (int i = 0; i < nn; ++i) first[i] = i < int(num_inputs_) ? -1 : nl, last[i] = first[i];
-      for (int l = 0; l < nl; ++l)
-        for (const auto* list : {&layers_[l].in, &layers_[l].out})
-          for (int i : *list) first[i] = std::min(first[i], l), last[i] = std::max(last[i], l);
-      last[layers_.back().out[0]] = nl;  // the output is read after the pass
-      for (int i = 0; i < nn; ++i) order.push_back(i);
-      auto views = SharedBuffers(order, first, last, &data_elements_);
-      for (int i = 0; i < nn; ++i) nodes_[i]->ShareData(views[i]);
-      return;
-    }
+    for (int i = 0; i < int(num_inputs_); ++i) vf[i] = vl[i] = -1;
     for (int l = 0; l < nl; ++l) {
-      const int step = nl - 1 - l;  // backward runs the layers in reverse
-      for (int i : layers_[l].in) consumed[i] = true;
-      for (const auto* list : {&layers_[l].in, &layers_[l].out})
-        for (int i : *list) first[i] = std::min(first[i], step), last[i] = std::max(last[i], step);
+      const Entry& e = layers_[l];
+      const int back = 2 * nl - 1 - l;
+      for (int i : e.in) consumed[i] = true;
+      for (const auto* list : {&e.in, &e.out})
+        for (int i : *list) {
+          vf[i] = std::min(vf[i], l), vl[i] = std::max(vl[i], l);
+          gf[i] = std::min(gf[i], back), gl[i] = std::max(gl[i], back);
+        }
+      if (inference_only) continue;
+      for (size_t k = 0; k < e.in.size(); ++k)
+        if (e.layer->BackwardReadsInput(int(k))) vl[e.in[k]] = std::max(vl[e.in[k]], back);
+      for (size_t k = 0; k < e.out.size(); ++k)
+        if (e.layer->BackwardReadsOutput(int(k))) vl[e.out[k]] = std::max(vl[e.out[k]], back);
     }
+    std::vector<int> kept = keep;
+    kept.insert(kept.end(), layers_.back().out.begin(), layers_.back().out.end());
+    for (auto& e : layers_)
+      if (e.layer->IsLoss()) kept.insert(kept.end(), e.out.begin(), e.out.end());
+    for (int i : kept) vl[i] = end;
+    // Outputs that view their input (split, flatten) take its buffer: one value, one interval
+    // over the group. Not where any of the nodes is rewritten in place: the others would change.
+    std::vector<int> rep(nn);
+    std::vector<bool> rewritten(nn, false);
+    for (int i = 0; i < nn; ++i) rep[i] = i;
+    for (auto& e : layers_)
+      for (int i : e.out)
+        if (std::find(e.in.begin(), e.in.end(), i) != e.in.end()) rewritten[i] = true;
+    for (auto& e : layers_) {
+      if (!e.layer->OutputsViewInput() || rewritten[e.in[0]]) continue;
+      for (int o : e.out)
+        if (!rewritten[o] && nodes_[o]->shape.Size() == nodes_[e.in[0]]->shape.Size()) rep[o] = rep[e.in[0]];
+    }
+    for (int i = 0; i < nn; ++i)
+      if (rep[i] != i) vf[rep[i]] = std::min(vf[rep[i]], vf[i]), vl[rep[i]] = std::max(vl[rep[i]], vl[i]);
+    std::vector<index_t> size;
+    std::vector<int> first, last, node, value_entry(nn, -1);
+    std::vector<bool> is_grad;
     for (int i = 0; i < nn; ++i) {
-      data_elements_ += nodes_[i]->shape.Size();
-      if (consumed[i] && last[i] >= 0) {
-        nodes_[i]->AllocateData();
-        order.push_back(i);
+      if (rep[i] == i) {
+        value_entry[i] = int(size.size());
+        size.push_back(nodes_[i]->shape.Size()), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
+        node.push_back(i), is_grad.push_back(false);
+      }
+      if (inference_only) continue;
+      if (consumed[i] && gl[i] >= 0) {
+        size.push_back(nodes_[i]->shape.Size()), first.push_back(gf[i]), last.push_back(gl[i]);
+        node.push_back(i), is_grad.push_back(true);
       } else {
-        nodes_[i]->Allocate();
-        grad_elements_ += nodes_[i]->shape.Size();
+        nodes_[i]->AllocateGrad();
+        node_elements_ += nodes_[i]->shape.Size();
       }
     }
-    auto views = SharedBuffers(order, first, last, &grad_elements_);
-    for (size_t k = 0; k < order.size(); ++k) nodes_[order[k]]->ShareGrad(views[k]);
+    auto views = SharedBuffers(size, first, last);
+    for (size_t k = 0; k < views.size(); ++k)
+      if (is_grad[k]) nodes_[node[k]]->ShareGrad(views[k]);
+    for (int i = 0; i < nn; ++i) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
   }
   void EnsureDummyLabel(index_t n) {
     if (dummy_label_.shape_[0] != n || !dummy_label_.dptr_) dummy_label_.Resize(Shape2(n, 1), DType(0));
@@ -409,7 +472,7 @@ class Net {
   bool has_loss_ = false;
   TensorContainer<xpu, 2, DType> dummy_label_;
   std::vector<TensorContainer<xpu, 1, DType>> pool_;  // shared node storage
-  index_t grad_elements_ = 0, data_elements_ = 0;
+  index_t node_elements_ = 0;
   bool inference_only_ = false;
   StepMarks<xpu>* marks_ = nullptr;
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1

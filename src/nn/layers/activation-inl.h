@@ -178,6 +178,8 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
     y = F<typename Act::Fwd>(in[0]->data.view(), DType(Act::Scalar(this->p_)));
   }
   // Reads only out's data and grad, so it is correct when out == in.
+  // The gradient functors read the output only (see above).
+  bool BackwardReadsInput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> gx = in[0]->grad.view();

@@ -125,6 +125,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     tmp2_ = beta_.view()[0] - mean_.view() * tmp_.view();
     y = x * broadcast<1>(tmp_.view(), shape_) + broadcast<1>(tmp2_.view(), shape_);
   }
+  // Backward reads x (batch statistics are kept from the forward), never y.
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType> x = View(in[0]->data), gy = View(out[0]->grad);
     if (backend_ && used_batch_) {

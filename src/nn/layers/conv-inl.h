@@ -144,13 +144,20 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     }
     if (!this->p_.no_bias) y += broadcast<1>(bias_.view()[0], y.shape_);
   }
+  // Gradients need x and dy, never y.
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad;
     const index_t m = this->p_.nchannel, g = this->p_.ngroup, mg = m / g, kg = krows_ / g;
     if constexpr (std::is_same_v<DType, float>) {
+      if (backend_ && backend_->AccumulatesWeights()) {
+        backend_->BackwardWeights(x.dptr_, gy.dptr_, gwmat_.dptr_, this->p_.no_bias ? nullptr : gbias_.dptr_);
+        if (prop_grad) backend_->BackwardData(gy.dptr_, wmat_.dptr_, in[0]->grad.dptr_);
+        return;
+      }
       if (backend_) {
-        // The libraries write gradients; the layer contract accumulates them into gwmat_/gbias_.
+        // Backends that write gradients: the layer contract accumulates them into gwmat_/gbias_.
         if (!dgw_.dptr_) dgw_.Resize(wmat_.shape_);
         if (!this->p_.no_bias && !dgb_.dptr_) dgb_.Resize(bias_.shape_);
         backend_->BackwardWeights(x.dptr_, gy.dptr_, dgw_.dptr_, this->p_.no_bias ? nullptr : dgb_.dptr_);

@@ -20,8 +20,10 @@ class ConvBackend {
   virtual void Forward(const float* x, const float* w, const float* b, float* y) = 0;
   /// gx = the input gradient from gy (written).
   virtual void BackwardData(const float* gy, const float* w, float* gx) = 0;
-  /// gw, gb = weight and bias gradients (written, not accumulated; gb may be null).
+  /// gw, gb = weight and bias gradients (gb may be null): written, or added to when
+  /// AccumulatesWeights() (then the layer passes its gradient buffers themselves).
   virtual void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) = 0;
+  virtual bool AccumulatesWeights() const { return false; }
 };
 
 /// x (n, c, h, w) -> y (n, oc, oh, ow) with `groups` groups, kernel kh x kw, stride, padding.

@@ -51,6 +51,9 @@ class DropoutLayer : public ParamLayer<DropoutParam, xpu, DType> {
       y = F<umbra::op::identity>(x);
     }
   }
+  // The mask is the layer's own: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> gx = in[0]->grad.view();

@@ -155,6 +155,9 @@ class FixconnLayer : public ParamLayer<FixconnParam, xpu, DType> {
     y = dot(x, wmat_.view().T());
   }
   // No weight gradient: W is fixed.
+  // dx = dy W: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 2, DType> gx = in[0]->Mat(true), gy = out[0]->Mat(true);

@@ -74,6 +74,8 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     y = dot(x, wmat_.view().T());
     if (!this->p_.no_bias) y += repmat(bias_.view()[0], y.size(0));
   }
+  // Gradients need x and dy, never y.
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), gy = out[0]->Mat(true);
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA

@@ -75,6 +75,8 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     loss_.Resize(Shape1(n));
     loss_ = sumall_except_dim<0>(one_hot_encode(label_.view(), k) * F<SoftmaxNegLog>(p));
   }
+  // The gradient is p - onehot(label): the output only.
+  bool BackwardReadsInput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 2, DType> gx = in[0]->Mat(true), p = out[0]->Mat();

@@ -29,11 +29,16 @@ class FlattenLayer : public ParamLayer<StructureParam, xpu, DType> {
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
     return {Shape4(in[0][0], 1, 1, in[0].ProdShape(1, 4))};
   }
-  // Both nodes seen as (N, C*H*W) matrices are the same shape: a plain copy.
+  // Both nodes seen as (N, C*H*W) matrices are the same shape: a plain copy, or nothing when
+  // the net gave the output the input's buffer.
+  bool OutputsViewInput() const override { return true; }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> y = out[0]->Mat();
-    y = F<umbra::op::identity>(in[0]->Mat());
+    if (y.dptr_ != in[0]->data.dptr_) y = F<umbra::op::identity>(in[0]->Mat());
   }
+  // Gradients only move or add: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 2, DType> gx = in[0]->Mat(true);
@@ -52,14 +57,20 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
     return {in[0]};
   }
+  // Outputs that the net gave the input's buffer (net.h) need no copy.
+  bool OutputsViewInput() const override { return true; }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     UMBRA_CHECK(!out.empty(), this->Describe(), ": no outputs");
     for (auto* o : out) {
+      if (o->data.dptr_ == in[0]->data.dptr_) continue;
       Tensor<xpu, 4, DType> y = o->data.view();
       y = F<umbra::op::identity>(in[0]->data.view());
     }
   }
   // Every copy feeds part of the loss: the input gradient is the sum of the output gradients.
+  // Gradients only move or add: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> gx = in[0]->grad.view();
@@ -105,6 +116,9 @@ class ConcatLayer : public ParamLayer<StructureParam, xpu, DType> {
       off += len;
     }
   }
+  // Gradients only move or add: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad.view();
@@ -137,6 +151,9 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
     y = F<umbra::op::identity>(in[0]->data.view());
     for (size_t i = 1; i < in.size(); ++i) y += in[i]->data.view();
   }
+  // Gradients only move or add: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     for (auto* n : in) {
@@ -180,6 +197,9 @@ class BiasLayer : public ParamLayer<BiasParam, xpu, DType> {
     Tensor<xpu, 2, DType> y = out[0]->Mat();
     y = in[0]->Mat() + repmat(bias_.view()[0], y.size(0));
   }
+  // Gradients only move or add: no value is read.
+  bool BackwardReadsInput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> gy = out[0]->Mat(true);
     Tensor<xpu, 1, DType> gb = gbias_.view()[0];

@@ -159,26 +159,37 @@ class CudnnConv : public ConvBackend {
                                                    x_, gx));
     gx.Back(gx32);
   }
+  // fp32: cuDNN adds into the layer's gradients (beta = 1), which saves a weight-sized staging
+  // buffer and a pass per convolution; bf16 writes a bf16 result that Back() converts, so the
+  // layer stages and adds.
+  bool AccumulatesWeights() const override { return !bf16_; }
   void BackwardWeights(const float* x32, const float* gy32, float* gw32, float* gb) override {
     cudnnHandle_t h = Bind();
     Operand x(this, x32, nx_), gy(this, gy32, ny_), gw(this, gw32, nw_, false);
     Algo a = Get(&Choice::bwd_filter);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
+      // The search writes its output: not into gradients that are being accumulated.
+      ProbeScratch out(bf16_ ? 0 : nw_ * sizeof(float));
+      UMBRA_CHECK(bf16_ || out.p, "cuDNN backward-filter search: no device memory for a ", nw_ * sizeof(float),
+                  "-byte output");
       std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
       int got = 0;
-      UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_, gw, int(perf.size()),
-                                                                      &got, perf.data(), probe.p, probe.bytes));
+      UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_,
+                                                                      bf16_ ? static_cast<void*>(gw) : out.p,
+                                                                      int(perf.size()), &got, perf.data(), probe.p,
+                                                                      probe.bytes));
       a = Put(&Choice::bwd_filter, Best(perf, got, cap_, tf32_, "backward-filter"));
     }
     const float one = 1, zero = 0;
+    const float* beta = bf16_ ? &zero : &one;
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
                                                      cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
-                                                     &zero, w_, gw));
+                                                     beta, w_, gw));
     gw.Back(gw32);
-    if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &zero, b_, gb));
+    if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, beta, b_, gb));
   }
 
  private:
