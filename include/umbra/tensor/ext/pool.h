@@ -323,6 +323,38 @@ inline bool UnpoolScatterCPU(
   const PoolWin& wn = e.win_;
   const index_t h = e.h_, w = dst.shape_[dim - 1], oh = e.oh_, ow = e.ow_;
   const index_t planes = dst.shape_.ProdShape(0, dim - 2);
+  if (wn.ky == wn.sy && wn.kx == wn.sx && wn.py == 0 && wn.px == 0 && oh * wn.ky == h && ow * wn.kx == w) {
+    // Windows that tile the plane (2x2 stride 2 on an even image, LeNet's): every input pixel
+    // is in exactly one window, so each is written once, row by row, with no zeroing pass and
+    // no scattered +=.
+    const index_t ky = wn.ky, kx = wn.kx;
+#pragma omp parallel if (dst.Size() >= kParallelThreshold)
+    {
+      // One window row spread to input width (each pooled value and scaled gradient repeated
+      // kx times), so that the pass over each input row is a plain elementwise loop the
+      // compiler vectorises without gathers.
+      std::vector<DType> pe(w), ge(w);
+#pragma omp for schedule(static)
+      for (index_t pl = 0; pl < planes; ++pl)
+        for (index_t oy = 0; oy < oh; ++oy) {
+          const DType* pooled = e.pooled_.dptr_ + (pl * oh + oy) * ow;
+          const DType* grad = e.grad_.dptr_ + (pl * oh + oy) * ow;
+          for (index_t ox = 0; ox < ow; ++ox)
+            for (index_t d = 0; d < kx; ++d) pe[ox * kx + d] = pooled[ox], ge[ox * kx + d] = grad[ox] * scale;
+          for (index_t y = oy * ky; y < (oy + 1) * ky; ++y) {
+            DType* UMBRA_RESTRICT out = dst.dptr_ + (pl * h + y) * w;
+            const DType* UMBRA_RESTRICT in = e.src_.dptr_ + (pl * h + y) * w;
+            const DType* UMBRA_RESTRICT pv = pe.data();
+            const DType* UMBRA_RESTRICT gv = ge.data();
+            for (index_t x = 0; x < w; ++x) {
+              const DType m = Reducer::PartialGrad(pv[x], in[x]);
+              out[x] = gv[x] * m;
+            }
+          }
+        }
+    }
+    return true;
+  }
 #pragma omp parallel for schedule(static) if (dst.Size() >= kParallelThreshold)
   for (index_t pl = 0; pl < planes; ++pl) {
     DType* out = dst.dptr_ + pl * h * w;
