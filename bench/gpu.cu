@@ -26,9 +26,9 @@ void TimeLoop(benchmark::State& st, Fn body) {
   UMBRA_CUDA_CHECK(cudaEventCreate(&t1));
   body();  // warm-up
   for (auto _ : st) {
-    UMBRA_CUDA_CHECK(cudaEventRecord(t0));
+    UMBRA_CUDA_CHECK(cudaEventRecord(t0, cuda::DefaultStream()));
     body();
-    UMBRA_CUDA_CHECK(cudaEventRecord(t1));
+    UMBRA_CUDA_CHECK(cudaEventRecord(t1, cuda::DefaultStream()));
     UMBRA_CUDA_CHECK(cudaEventSynchronize(t1));
     float ms = 0;
     UMBRA_CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1));
@@ -51,7 +51,7 @@ void BM_DeviceCopyGPU(benchmark::State& st) {
   TensorContainer<gpu, 1> src(Shape1(3 * kN), 1.f), dst(Shape1(3 * kN), 0.f);
   TimeLoop(st, [&] {
     UMBRA_CUDA_CHECK(cudaMemcpyAsync(dst.dptr_, src.dptr_, 3 * kN * sizeof(float),
-                                     cudaMemcpyDeviceToDevice));
+                                     cudaMemcpyDeviceToDevice, cuda::DefaultStream()));
   });
   st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
 }

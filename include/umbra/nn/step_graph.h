@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "umbra/tensor.h"
 #include "umbra/tensor/cuda/allocator.h"
 
 namespace umbra::nn {
@@ -23,10 +24,11 @@ class StepGraphs {
   StepGraphs& operator=(const StepGraphs&) = delete;
   ~StepGraphs() { Clear(); }
 
-  /// The graph captured for these buffers, or null.
-  cudaGraphExec_t Find(const void* input, const void* label) const {
+  /// The graph captured for these buffers (the label's shape too: its width is not the net's
+  /// to check), or null.
+  cudaGraphExec_t Find(const void* input, const void* label, const Shape<2>& label_shape) const {
     for (auto& e : entries_)
-      if (e.input == input && e.label == label) return e.exec;
+      if (e.input == input && e.label == label && e.label_shape == label_shape) return e.exec;
     return nullptr;
   }
   size_t size() const { return entries_.size(); }
@@ -34,8 +36,8 @@ class StepGraphs {
   /// Captures `body` (which only queues work on cuda::DefaultStream()) into a graph kept for
   /// these buffers. Nothing runs: launch the result to do the step. On failure returns null
   /// with *why set, having ended the capture and given its blocks back.
-  cudaGraphExec_t Capture(const void* input, const void* label, const std::function<void()>& body,
-                          std::string* why) {
+  cudaGraphExec_t Capture(const void* input, const void* label, const Shape<2>& label_shape,
+                          const std::function<void()>& body, std::string* why) {
     auto& alloc = cuda::CachingAllocator::Get();
     const cudaStream_t s = cuda::DefaultStream();
     const int pool = alloc.BeginCapturePool();
@@ -56,7 +58,7 @@ class StepGraphs {
       if (graph) cudaGraphDestroy(graph);
       if (err.empty() && e == cudaSuccess) {
         alloc.EndCapturePool();
-        entries_.push_back({input, label, exec, pool});
+        entries_.push_back({input, label, label_shape, exec, pool});
         return exec;
       }
     }
@@ -68,11 +70,11 @@ class StepGraphs {
     return nullptr;
   }
 
-  /// Destroys every graph after the work queued on the default stream (replays included) is
-  /// done, then gives their blocks back to the cache.
+  /// Destroys every graph once the device is idle (replays may have been launched from another
+  /// thread's stream), then gives their blocks back to the cache.
   void Clear() {
     if (entries_.empty()) return;
-    cudaStreamSynchronize(cuda::DefaultStream());  // a destructor path: errors are not thrown
+    cudaDeviceSynchronize();  // a destructor path: errors are not thrown
     for (auto& e : entries_) {
       cudaGraphExecDestroy(e.exec);
       cuda::CachingAllocator::Get().ReleaseCapturePool(e.pool);
@@ -84,6 +86,7 @@ class StepGraphs {
   struct Entry {
     const void* input;
     const void* label;
+    Shape<2> label_shape;
     cudaGraphExec_t exec;
     int pool;
   };

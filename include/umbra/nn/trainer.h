@@ -112,6 +112,7 @@ class Trainer {
     UMBRA_CHECK(!on || !(std::is_same_v<xpu, cpu>), "CUDA graphs need a gpu net (dev=gpu)");
     graph_on_ = on;
     graph_note_.clear();
+    graph_warm_ = false;  // the first step after (re)enabling runs plainly and is checked again
     if (!on) ClearGraphs();
   }
   bool cuda_graph() const { return graph_on_; }
@@ -152,7 +153,11 @@ class Trainer {
         net_.Forward(true, input, &label);
         net_.Backward();
       };
-      if (cudaGraphExec_t g = graphs_.Find(input.dptr_, label.dptr_)) {
+      // Replays skip Forward's checks: anything but the net's input shape and dense buffers
+      // runs plainly (and fails there with the usual message if it is wrong).
+      if (input.shape_ != net_.NodeByName("in").shape || !input.CheckContiguous() || !label.CheckContiguous())
+        return false;
+      if (cudaGraphExec_t g = graphs_.Find(input.dptr_, label.dptr_, label.shape_)) {
         UMBRA_CUDA_CHECK(cudaGraphLaunch(g, cuda::DefaultStream()));
         return true;
       }
@@ -172,7 +177,13 @@ class Trainer {
         return false;
       }
       std::string why;
-      cudaGraphExec_t g = graphs_.Capture(input.dptr_, label.dptr_, step, &why);
+      const uint64_t draws = net_.RandomDraws();
+      cudaGraphExec_t g = graphs_.Capture(input.dptr_, label.dptr_, label.shape_, step, &why);
+      if (g && net_.RandomDraws() != draws) {
+        // A replay would repeat the captured numbers: refuse (the step was not run yet).
+        RefuseGraphs("a training step draws random numbers (dropout or rrelu), which a replay would repeat");
+        return false;
+      }
       if (!g) {
         RefuseGraphs(why);
         return false;

@@ -6,15 +6,18 @@
 // On cudaMalloc failure the device's cache is released and the call retried once; a second
 // failure throws umbra::Error with the device, the request and the allocator's usage.
 // CUDA graphs: a captured graph replays with the addresses it was captured with, so a block its
-// step allocated and freed again must never go to anyone else while the graph lives. Between
-// BeginCapturePool and EndCapturePool, frees go to a private free list (reused by allocations of
-// the same capture, since the graph runs in stream order) that the graph owns until
-// ReleaseCapturePool gives its blocks back to the cache (PyTorch's private graph pools).
+// step used must never go to anyone else while the graph lives. Between BeginCapturePool and
+// EndCapturePool (on the capturing thread), frees go to the capture's private free list, reused
+// by allocations of the same capture (the graph runs in stream order); a block allocated during
+// the capture goes there too when it is freed later. The graph owns them until
+// ReleaseCapturePool gives them back to the cache (PyTorch's private graph pools). Held blocks
+// count as in use: the peak includes what graphs reserve.
 #pragma once
 
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -43,15 +46,14 @@ class CachingAllocator {
     const size_t rounded = Round(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     Pool& pool = PoolOf(dev);
-    if (capturing_ >= 0 && captures_[capturing_].dev == dev) {
-      auto& own = captures_[capturing_].free;
+    const int cap = CaptureHere(dev);
+    if (cap >= 0) {
+      auto& own = captures_[cap].free;
       auto it = own.lower_bound(rounded);
       if (it != own.end() && it->first <= 2 * rounded) {
         void* p = it->second;
-        const size_t sz = it->first;
+        live_[p] = Block{it->first, dev, cap};  // held by the graph all along: in_use unchanged
         own.erase(it);
-        pool.stats.cached -= sz;
-        Track(pool, p, sz, dev);
         return p;
       }
     }
@@ -62,7 +64,7 @@ class CachingAllocator {
       const size_t sz = it->first;
       pool.free.erase(it);
       pool.stats.cached -= sz;
-      Track(pool, p, sz, dev);
+      Track(pool, p, sz, dev, cap);
       return p;
     }
     void* p = nullptr;
@@ -82,7 +84,7 @@ class CachingAllocator {
                   cudaGetErrorString(e), ")");
     }
     ++pool.stats.mallocs;
-    Track(pool, p, rounded, dev);
+    Track(pool, p, rounded, dev, cap);
     return p;
   }
 
@@ -91,14 +93,19 @@ class CachingAllocator {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = live_.find(p);
     UMBRA_CHECK(it != live_.end(), "CachingAllocator::Free of a pointer it did not allocate");
-    Pool& pool = PoolOf(it->second.dev);
-    pool.stats.in_use -= it->second.size;
-    pool.stats.cached += it->second.size;
-    if (capturing_ >= 0 && captures_[capturing_].dev == it->second.dev)
-      captures_[capturing_].free.emplace(it->second.size, p);
-    else
-      pool.free.emplace(it->second.size, p);
+    const Block b = it->second;
     live_.erase(it);
+    // The graph's: allocated during its capture, or freed while it is captured here.
+    int cap = b.capture >= 0 && captures_.count(b.capture) ? b.capture : -1;
+    if (cap < 0) cap = CaptureHere(b.dev);
+    if (cap >= 0) {
+      captures_[cap].free.emplace(b.size, p);  // still held: in_use unchanged
+      return;
+    }
+    Pool& pool = PoolOf(b.dev);
+    pool.stats.in_use -= b.size;
+    pool.stats.cached += b.size;
+    pool.free.emplace(b.size, p);
   }
 
   /// Starts a graph's private pool on the current device (one capture at a time); returns its id.
@@ -108,6 +115,7 @@ class CachingAllocator {
     std::lock_guard<std::mutex> lock(mu_);
     UMBRA_CHECK(capturing_ < 0, "CachingAllocator: a graph capture is already in progress");
     capturing_ = next_capture_++;
+    capture_thread_ = std::this_thread::get_id();
     captures_[capturing_].dev = dev;
     return capturing_;
   }
@@ -122,8 +130,14 @@ class CachingAllocator {
     auto it = captures_.find(id);
     if (it == captures_.end()) return;
     Pool& pool = PoolOf(it->second.dev);
-    for (auto& kv : it->second.free) pool.free.insert(kv);
+    for (auto& kv : it->second.free) {
+      pool.free.insert(kv);
+      pool.stats.in_use -= kv.first;
+      pool.stats.cached += kv.first;
+    }
     captures_.erase(it);
+    for (auto& [p, b] : live_)  // still in use elsewhere: freed to the cache from now on
+      if (b.capture == id) b.capture = -1;
     if (capturing_ == id) capturing_ = -1;
   }
 
@@ -153,6 +167,7 @@ class CachingAllocator {
   struct Block {
     size_t size;
     int dev;
+    int capture = -1;  // the graph capture it was allocated in, if any
   };
 
   static size_t Round(size_t b) {
@@ -163,8 +178,13 @@ class CachingAllocator {
     if (static_cast<int>(pools_.size()) <= dev) pools_.resize(dev + 1);
     return pools_[dev];
   }
-  void Track(Pool& pool, void* p, size_t sz, int dev) {
-    live_[p] = Block{sz, dev};
+  // The capture in progress on this thread and device, or -1.
+  int CaptureHere(int dev) const {
+    if (capturing_ < 0 || capture_thread_ != std::this_thread::get_id()) return -1;
+    return captures_.at(capturing_).dev == dev ? capturing_ : -1;
+  }
+  void Track(Pool& pool, void* p, size_t sz, int dev, int capture = -1) {
+    live_[p] = Block{sz, dev, capture};
     pool.stats.in_use += sz;
     if (pool.stats.in_use > pool.stats.high_water) pool.stats.high_water = pool.stats.in_use;
   }
@@ -184,13 +204,14 @@ class CachingAllocator {
 
   struct Capture {
     int dev = 0;
-    std::multimap<size_t, void*> free;  // freed during (or after) the capture; the graph's
+    std::multimap<size_t, void*> free;  // the graph's blocks not in use at the moment
   };
 
   std::mutex mu_;
   std::vector<Pool> pools_;
   std::map<int, Capture> captures_;
   int capturing_ = -1, next_capture_ = 0;
+  std::thread::id capture_thread_;
   std::unordered_map<void*, Block> live_;
 };
 

@@ -1,0 +1,57 @@
+// Convolution weight gradients accumulate (+=) across backward passes on the gpu as on the cpu:
+// cuDNN adds into the layer's gradients in fp32 (beta = 1; its algorithm search writes a scratch
+// output, not the gradients) and the bf16 path stages and adds. Two forward/backward passes
+// without an update must give twice one pass's gradients, as on the cpu.
+#include <gtest/gtest.h>
+
+#include "harness/gpu_compare.h"
+#include "umbra/nn/net.h"
+
+namespace umbra {
+namespace {
+
+using nn::LayerSpec;
+
+void TwoPasses(const std::string& dtype, double tol) {
+  SCOPED_TRACE(dtype);
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 3, 9, 9);
+  s.seed = 11;
+  s.layers = {LayerSpec{"conv", "c", {"in"}, {"c"}, {{"nchannel", "5"}, {"kernel_size", "3"}, {"stride", "2"},
+                                                     {"tf32", "0"}, {"dtype", dtype}}},
+              LayerSpec{"flatten", "f", {"c"}, {"f"}, {}},
+              LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  nn::Net<cpu> hc(s);
+  nn::Net<gpu> gc(s);  // the same initial weights: drawn on the host for every device
+  TensorContainer<cpu, 4> x(s.input_shape);
+  TensorContainer<cpu, 2> y(Shape2(4, 1));
+  Random<cpu> r(2);
+  r.SampleUniform(&x, -1.f, 1.f);
+  for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float(i % 3);
+  auto gx = test::ToGPU(x.view());
+  auto gy = test::ToGPU(y.view());
+  const Tensor<cpu, 2> hy = y.view();
+  const Tensor<gpu, 2> dy = gy.view();
+  for (int pass = 0; pass < 2; ++pass) {
+    hc.Forward(true, x.view(), &hy);
+    hc.Backward();
+    gc.Forward(true, gx.view(), &dy);
+    gc.Backward();
+  }
+  std::vector<TensorContainer<cpu, 2>> want, got;
+  hc.VisitWeights([&](const std::string&, Tensor<cpu, 2>, Tensor<cpu, 2> g) { want.emplace_back(g); });
+  gc.VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) { got.push_back(test::ToCPU(g)); });
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t k = 0; k < want.size(); ++k)
+    EXPECT_TRUE(test::AllNear(got[k].view(), want[k].view(), tol)) << "gradient " << k;
+}
+
+TEST(ConvAccumulateGPU, TwoBackwardPassesAddUp) {
+  UMBRA_REQUIRE_GPU();
+  TwoPasses("float32", 2e-4);
+  TwoPasses("bf16", 3e-2);
+}
+
+}  // namespace
+}  // namespace umbra
