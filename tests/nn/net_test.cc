@@ -326,6 +326,31 @@ TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
   EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
 }
 
+// cxxnet-style configs rewrite nodes in place around splits: a relu in place before the split
+// (its outputs still view the input), and one in place on a split output (that output gets its
+// own buffer, since the rewrite would change the others). Exactly the plain layout's training.
+TEST(Net, ViewsWithInPlaceRewrites) {
+  NetSpec shared = Residual(4);
+  shared.layers[2] = L("relu", "r0", {"b0"}, {"b0"});
+  shared.layers[3] = L("split", "sp", {"b0"}, {"x", "id"});
+  shared.layers.insert(shared.layers.begin() + 4, L("tanh", "t", {"id"}, {"id"}));
+  NetSpec plain = shared;
+  plain.share_memory = false;
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  nn::Trainer<cpu> a(shared, us), b(plain, us);
+  EXPECT_EQ(a.net().NodeByName("x").data.dptr_, a.net().NodeByName("b0").data.dptr_);
+  EXPECT_NE(a.net().NodeByName("id").data.dptr_, a.net().NodeByName("b0").data.dptr_);
+  for (uint64_t k = 0; k < 3; ++k) {
+    TensorContainer<cpu, 4> x(shared.input_shape);
+    TensorContainer<cpu, 2> y(Shape2(4, 1));
+    Random<cpu> r(k + 5);
+    r.SampleUniform(&x, -1.f, 1.f);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 4);
+    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
+  }
+}
+
 // An inner value is gone after the step unless kept; a kept one reads as in the plain layout.
 TEST(Net, KeptValuesStayReadable) {
   NetSpec kept = Residual(2), plain = Residual(2);

@@ -424,7 +424,8 @@ class Net {
       if (e.layer->IsLoss()) kept.insert(kept.end(), e.out.begin(), e.out.end());
     for (int i : kept) vl[i] = end;
     // Outputs that view their input (split, flatten) take its buffer: one value, one interval
-    // over the group. Not where any of the nodes is rewritten in place: the others would change.
+    // over the group. Not an output rewritten in place (the others would change with it); the
+    // input can only have been rewritten before (the net refuses a rewrite after a reader).
     std::vector<int> rep(nn);
     std::vector<bool> rewritten(nn, false);
     for (int i = 0; i < nn; ++i) rep[i] = i;
@@ -432,7 +433,7 @@ class Net {
       for (int i : e.out)
         if (std::find(e.in.begin(), e.in.end(), i) != e.in.end()) rewritten[i] = true;
     for (auto& e : layers_) {
-      if (!e.layer->OutputsViewInput() || rewritten[e.in[0]]) continue;
+      if (!e.layer->OutputsViewInput()) continue;
       for (int o : e.out)
         if (!rewritten[o] && nodes_[o]->shape.Size() == nodes_[e.in[0]]->shape.Size()) rep[o] = rep[e.in[0]];
     }
