@@ -68,4 +68,35 @@ inline void WriteProfileJson(std::FILE* f, const std::string& net, index_t batch
   std::fprintf(f, "]}\n");
 }
 
+/// Where --profile DIR goes: DIR/profile-<device>.md and .jsonl, opened by Open (none until
+/// then: Add does nothing), flushed after each net, closed at the end.
+class ProfileFiles {
+ public:
+  ProfileFiles() = default;
+  ProfileFiles(const ProfileFiles&) = delete;
+  ProfileFiles& operator=(const ProfileFiles&) = delete;
+  ~ProfileFiles() {
+    if (md_) std::fclose(md_);
+    if (json_) std::fclose(json_);
+  }
+  void Open(const std::string& dir, const char* device) {
+    const std::string base = dir + "/profile-" + device;
+    md_ = std::fopen((base + ".md").c_str(), "w");
+    json_ = std::fopen((base + ".jsonl").c_str(), "w");
+    UMBRA_CHECK(md_ && json_, "cannot write the profile into '", dir, "'");
+  }
+  bool on() const { return md_ != nullptr; }
+  void Add(const std::string& net, index_t batch, const nn::StepProfile& p) {
+    if (!on()) return;
+    PrintProfile(md_, net, batch, p);
+    WriteProfileJson(json_, net, batch, p);
+    std::fflush(md_);
+    std::fflush(json_);
+  }
+
+ private:
+  std::FILE* md_ = nullptr;
+  std::FILE* json_ = nullptr;
+};
+
 }  // namespace umbra::bench

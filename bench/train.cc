@@ -23,12 +23,7 @@ using namespace umbra;
 
 namespace {
 
-struct Files {
-  std::FILE* md = nullptr;
-  std::FILE* json = nullptr;
-};
-
-double Run(const std::string& name, const std::string& configs, int steps, int reps, const Files& prof) {
+double Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof) {
   const nn::NetSpec spec = bench::NetByName(name, configs);
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
@@ -47,11 +42,8 @@ double Run(const std::string& name, const std::string& configs, int steps, int r
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r > 0) rates.push_back(steps * spec.input_shape[0] / secs);  // run 0 warms up
   }
-  if (prof.md) {
-    const nn::StepProfile p = trainer.Profile(x.view(), y.view(), steps);
-    bench::PrintProfile(prof.md, name, spec.input_shape[0], p);
-    bench::WriteProfileJson(prof.json, name, spec.input_shape[0], p);
-  }
+  if (prof.on())
+    prof.Add(name, spec.input_shape[0], trainer.Profile(x.view(), y.view(), steps));
   std::sort(rates.begin(), rates.end());
   return rates[rates.size() / 2];
 }
@@ -93,14 +85,10 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  Files prof;
+  bench::ProfileFiles prof;
   try {
     SetFlushDenormals();
-    if (!profile.empty()) {
-      prof.md = std::fopen((profile + "/profile-cpu.md").c_str(), "w");
-      prof.json = std::fopen((profile + "/profile-cpu.jsonl").c_str(), "w");
-      UMBRA_CHECK(prof.md && prof.json, "cannot write the profile into '", profile, "'");
-    }
+    if (!profile.empty()) prof.Open(profile, "cpu");
     for (auto& n : nets) {
       std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f}\n", n.c_str(), Run(n, configs, steps, reps, prof));
       std::fflush(stdout);
@@ -109,6 +97,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  if (prof.md) std::fclose(prof.md), std::fclose(prof.json);
   return 0;
 }

@@ -43,12 +43,7 @@ std::string JsonEscaped(const std::string& s) {
   return o;
 }
 
-struct Files {
-  std::FILE* md = nullptr;
-  std::FILE* json = nullptr;
-};
-
-Result Run(const std::string& name, const std::string& configs, int steps, int reps, const Files& prof,
+Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
            bool graph) {
   const nn::NetSpec spec = bench::NetByName(name, configs);
   nn::UpdaterSettings us;
@@ -82,11 +77,8 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
     if (r > 0) rates.push_back(steps * spec.input_shape[0] / secs);  // run 0 warms up
   }
   const double peak = double(cuda::CachingAllocator::Get().GetStats(dev).high_water) / (1 << 20);
-  if (prof.md) {  // after the peak is read: profiling allocates nothing, but say so by order
-    const nn::StepProfile p = trainer.Profile(x.view(), y.view(), steps);
-    bench::PrintProfile(prof.md, name, spec.input_shape[0], p);
-    bench::WriteProfileJson(prof.json, name, spec.input_shape[0], p);
-  }
+  if (prof.on())  // after the peak is read, so that the profile is not part of it
+    prof.Add(name, spec.input_shape[0], trainer.Profile(x.view(), y.view(), steps));
   std::sort(rates.begin(), rates.end());
   return {rates[rates.size() / 2], peak, trainer.graph_note()};
 }
@@ -106,33 +98,28 @@ int main(int argc, char** argv) {
   bool graph = false;
   app.add_flag("--graph", graph, "measure again with steps replayed from CUDA graphs");
   CLI11_PARSE(app, argc, argv);
-  Files prof;
+  bench::ProfileFiles prof;
   try {
     if (GPUCount() == 0) {
       std::fprintf(stderr, "no CUDA device: GPU training benchmarks skipped\n");
       return 0;
     }
-    if (!profile.empty()) {
-      prof.md = std::fopen((profile + "/profile-gpu.md").c_str(), "w");
-      prof.json = std::fopen((profile + "/profile-gpu.jsonl").c_str(), "w");
-      UMBRA_CHECK(prof.md && prof.json, "cannot write the profile into '", profile, "'");
-    }
+    if (!profile.empty()) prof.Open(profile, "gpu");
     for (auto& n : nets) {
       const Result r = Run(n, configs, steps, reps, prof, false);
       std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
       if (graph) {
-        const Result g = Run(n, configs, steps, reps, Files{}, true);
+        bench::ProfileFiles none;  // the graph run is not profiled (profiled steps run plainly)
+        const Result g = Run(n, configs, steps, reps, none, true);
         if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
         else std::printf(", \"graph_note\": \"%s\"", JsonEscaped(g.graph_note).c_str());
       }
       std::printf("}\n");
       std::fflush(stdout);
-      if (prof.md) std::fflush(prof.md), std::fflush(prof.json);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  if (prof.md) std::fclose(prof.md), std::fclose(prof.json);
   return 0;
 }

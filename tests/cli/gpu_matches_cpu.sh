@@ -24,48 +24,35 @@ if ! "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu model_dir=g > g.txt 2> g.err; then
 fi
 "$UMBRA" "$CONF" "${ARGS[@]}" dev=cpu model_dir=c > c.txt
 cat c.txt g.txt
-$PY - <<'PY'
-import json
-c = [json.loads(l) for l in open('c/log.jsonl')]
-g = [json.loads(l) for l in open('g/log.jsonl')]
-assert len(c) == len(g) == 2
-for a, b in zip(c, g):
-    print(f"round {a['round']}: loss cpu {a['loss']:.5f} gpu {b['loss']:.5f}; test-error cpu {a['test-error']} "
-          f"gpu {b['test-error']}; gpu peak {b['peak_mib']:.0f} MiB; img/s cpu {a['img_per_s']:.0f} gpu {b['img_per_s']:.0f}")
-    assert abs(a['loss'] - b['loss']) <= 0.01 * a['loss'], 'loss curves differ'
-    assert abs(a['test-error'] - b['test-error']) <= 0.01, 'test errors differ'
-    assert b['peak_mib'] > 0
+# same_curve REF RUN LOSS_REL ERR_ABS: both logs have 2 rounds whose losses agree within LOSS_REL
+# (relative) and test errors within ERR_ABS; prints the pairs and img/s.
+same_curve() {
+  $PY - "$@" <<'PY'
+import json, sys
+ref, run, loss_rel, err_abs = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+a = [json.loads(l) for l in open(f'{ref}/log.jsonl')]
+b = [json.loads(l) for l in open(f'{run}/log.jsonl')]
+assert len(a) == len(b) == 2, f'{ref}: {len(a)} rounds, {run}: {len(b)}'
+for x, y in zip(a, b):
+    print(f"round {x['round']}: loss {ref} {x['loss']:.5f} {run} {y['loss']:.5f}; test-error {x['test-error']} / "
+          f"{y['test-error']}; img/s {x['img_per_s']:.0f} / {y['img_per_s']:.0f}; peak {y['peak_mib']:.0f} MiB")
+    assert abs(x['loss'] - y['loss']) <= loss_rel * x['loss'], f'{run}: loss curve differs from {ref}'
+    assert abs(x['test-error'] - y['test-error']) <= err_abs, f'{run}: test error differs from {ref}'
+    assert y['peak_mib'] > 0
 PY
+}
+same_curve c g 0.01 0.01
 # dtype=bf16 (conv and fullc products in bfloat16, fp32 accumulation and master weights): the
 # same training within bf16's precision.
 "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt 2> b.err || { cat b.err; echo "FAIL: bf16"; exit 1; }
-$PY - <<'PY'
-import json
-c = [json.loads(l) for l in open('c/log.jsonl')]
-b = [json.loads(l) for l in open('b/log.jsonl')]
-assert len(b) == len(c) == 2
-for x, y in zip(c, b):
-    print(f"round {x['round']}: loss cpu {x['loss']:.5f} gpu bf16 {y['loss']:.5f}; test-error {x['test-error']} / {y['test-error']}")
-    assert abs(x['loss'] - y['loss']) <= 0.05 * x['loss'], 'bf16 loss curve differs'
-    assert abs(x['test-error'] - y['test-error']) <= 0.03, 'bf16 test error differs'
-PY
+same_curve c b 0.05 0.03
 # cuda_graph=1 (each step's forward and backward replayed from a CUDA graph; the feeder's two
 # buffers give two graphs): the gpu run's curve, and no note that graphs were declined.
+# Separate processes time cuDNN's algorithms separately and may pick others (other summation
+# orders): the bounds of the gpu-against-cpu check.
 "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
 if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
-$PY - <<'PY'
-import json
-g = [json.loads(l) for l in open('g/log.jsonl')]
-r = [json.loads(l) for l in open('gr/log.jsonl')]
-assert len(r) == len(g) == 2
-for x, y in zip(g, r):
-    print(f"round {x['round']}: loss gpu {x['loss']:.5f} gpu graphs {y['loss']:.5f}; test-error {x['test-error']} / "
-          f"{y['test-error']}; img/s {x['img_per_s']:.0f} / {y['img_per_s']:.0f}")
-    # Separate processes time cuDNN's algorithms separately and may pick others (other
-    # summation orders): the bounds of the gpu-against-cpu check above.
-    assert abs(x['loss'] - y['loss']) <= 0.01 * x['loss'], 'graph loss curve differs'
-    assert abs(x['test-error'] - y['test-error']) <= 0.01, 'graph test error differs'
-PY
+same_curve g gr 0.01 0.01
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null
 $PY -c "
