@@ -168,7 +168,7 @@ class Trainer {
         step();
         graph_warm_ = true;
         if (net_.RandomDraws() != draws)
-          RefuseGraphs("a training step draws random numbers (dropout or rrelu), which a replay would repeat");
+          RefuseGraphs(kDrawsNote);
         return true;
       }
       if (graphs_.size() >= kMaxGraphs) {
@@ -181,7 +181,7 @@ class Trainer {
       cudaGraphExec_t g = graphs_.Capture(input.dptr_, label.dptr_, label.shape_, step, &why);
       if (g && net_.RandomDraws() != draws) {
         // A replay would repeat the captured numbers: refuse (the step was not run yet).
-        RefuseGraphs("a training step draws random numbers (dropout or rrelu), which a replay would repeat");
+        RefuseGraphs(kDrawsNote);
         return false;
       }
       if (!g) {
@@ -195,6 +195,8 @@ class Trainer {
     (void)input, (void)label;
     return false;
   }
+  static constexpr const char* kDrawsNote =
+      "a training step draws random numbers (dropout or rrelu), which a replay would repeat";
   void RefuseGraphs(const std::string& why) {
     graph_on_ = false;
     graph_note_ = "CUDA graphs off: " + why;
