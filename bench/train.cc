@@ -15,8 +15,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "nets.h"
 #include "profile_report.h"
+#include "train_options.h"
 #include "umbra/nn/trainer.h"
 
 using namespace umbra;
@@ -65,20 +65,15 @@ void PrintMemory(const std::string& name, const std::string& configs) {
 
 int main(int argc, char** argv) {
   CLI::App app{"umbra CPU training throughput"};
-  std::vector<std::string> nets{"lenet", "mlp", "cifar"};
-  int steps = 20, reps = 5;
-  std::string configs = UMBRA_EXAMPLE_CONFIGS, profile;
-  app.add_option("--net", nets, "nets to run")->check(CLI::IsMember(bench::NetNames()));
-  app.add_option("--steps", steps, "steps per timed run")->check(CLI::PositiveNumber);
-  app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
-  app.add_option("--configs", configs, "folder of the example configs");
-  app.add_option("--profile", profile, "also time every layer; write DIR/profile-cpu.{md,jsonl}");
+  bench::TrainOptions o;
+  o.nets = {"lenet", "mlp", "cifar"};
+  o.AddTo(app, "cpu");
   bool memory = false;
   app.add_flag("--memory", memory, "print each net's planned training memory instead of training");
   CLI11_PARSE(app, argc, argv);
   if (memory) {
     try {
-      for (auto& n : nets) PrintMemory(n, configs);
+      for (auto& n : o.nets) PrintMemory(n, o.configs);
     } catch (const Error& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       return 1;
@@ -88,9 +83,9 @@ int main(int argc, char** argv) {
   bench::ProfileFiles prof;
   try {
     SetFlushDenormals();
-    if (!profile.empty()) prof.Open(profile, "cpu");
-    for (auto& n : nets) {
-      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f}\n", n.c_str(), Run(n, configs, steps, reps, prof));
+    if (!o.profile.empty()) prof.Open(o.profile, "cpu");
+    for (auto& n : o.nets) {
+      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f}\n", n.c_str(), Run(n, o.configs, o.steps, o.reps, prof));
       std::fflush(stdout);
     }
   } catch (const Error& e) {

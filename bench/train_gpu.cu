@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "nets.h"
 #include "profile_report.h"
+#include "train_options.h"
 #include "umbra/nn/trainer.h"
 #include "umbra/tensor/cuda/allocator.h"
 
@@ -87,14 +87,9 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
 
 int main(int argc, char** argv) {
   CLI::App app{"umbra GPU training throughput"};
-  std::vector<std::string> nets{"lenet", "cifar", "alexnet", "resnet18", "resnet50"};
-  int steps = 20, reps = 5;
-  std::string configs = UMBRA_EXAMPLE_CONFIGS, profile;
-  app.add_option("--net", nets, "nets to run")->check(CLI::IsMember(bench::NetNames()));
-  app.add_option("--steps", steps, "steps per timed run")->check(CLI::PositiveNumber);
-  app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
-  app.add_option("--configs", configs, "folder of the example configs");
-  app.add_option("--profile", profile, "also time every layer; write DIR/profile-gpu.{md,jsonl}");
+  bench::TrainOptions o;
+  o.nets = {"lenet", "cifar", "alexnet", "resnet18", "resnet50"};
+  o.AddTo(app, "gpu");
   bool graph = false;
   app.add_flag("--graph", graph, "measure again with steps replayed from CUDA graphs");
   CLI11_PARSE(app, argc, argv);
@@ -104,13 +99,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "no CUDA device: GPU training benchmarks skipped\n");
       return 0;
     }
-    if (!profile.empty()) prof.Open(profile, "gpu");
-    for (auto& n : nets) {
-      const Result r = Run(n, configs, steps, reps, prof, false);
+    if (!o.profile.empty()) prof.Open(o.profile, "gpu");
+    for (auto& n : o.nets) {
+      const Result r = Run(n, o.configs, o.steps, o.reps, prof, false);
       std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
       if (graph) {
         bench::ProfileFiles none;  // the graph run is not profiled (profiled steps run plainly)
-        const Result g = Run(n, configs, steps, reps, none, true);
+        const Result g = Run(n, o.configs, o.steps, o.reps, none, true);
         if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
         else std::printf(", \"graph_note\": \"%s\"", JsonEscaped(g.graph_note).c_str());
       }
