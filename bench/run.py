@@ -61,7 +61,8 @@ def row(name, ours, peer, unit, scale):
 def gpu_train_table(ours, peer):
     """umbra's bench_train_gpu lines beside train_torch.py's, one row per net. "graph": the same
     steps replayed from CUDA graphs (Trainer::set_cuda_graph) where the trainer accepts them;
-    its reason otherwise, under the table."""
+    its reason otherwise, under the table. "own kernels": umbra's expressions instead of cuDNN
+    for pooling, batch norm, activations and softmax (convolutions on cuDNN either way)."""
     print("| net | umbra img/s | umbra graph img/s | PyTorch img/s | umbra / PyTorch | graph / PyTorch "
           "| umbra peak MiB | PyTorch peak MiB |")
     print("|---|---|---|---|---|---|---|---|")
@@ -77,6 +78,15 @@ def gpu_train_table(ours, peer):
     for line in notes:
         print(f"\n{line}")
     print()
+    if any("own_img_per_s" in o for o in ours.values()):
+        print("| net | cuDNN pooling/BN/activations/softmax img/s | umbra's kernels img/s | own / cuDNN "
+              "| own kernels peak MiB |")
+        print("|---|---|---|---|---|")
+        for n, o in ours.items():
+            if "own_img_per_s" in o:
+                print(f"| {n} | {o['img_per_s']:,.0f} | {o['own_img_per_s']:,.0f} "
+                      f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['own_peak_mib']:,.0f} |")
+        print()
 
 
 def main():
@@ -169,7 +179,7 @@ def main():
             print("bench_train_gpu was not built (needs CUDA and CLI11)")
             return 1
         configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs, "--graph", *prof],
+        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs, "--graph", "--own-kernels", *prof],
                               check=True, capture_output=True, text=True)
         ours = {json.loads(l)["net"]: json.loads(l) for l in ours.stdout.splitlines() if l.strip()}
         if not ours:

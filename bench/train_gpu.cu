@@ -7,9 +7,12 @@
 // --profile DIR also times every layer with CUDA events (nn::Trainer::Profile) and writes
 // DIR/profile-gpu.md (tables) and DIR/profile-gpu.jsonl (every layer). --graph measures each
 // net again with its steps replayed from CUDA graphs (Trainer::set_cuda_graph): graph_img_per_s,
-// or graph_note saying why the trainer refused them (dropout in AlexNet).
+// or graph_note saying why the trainer refused them (dropout in AlexNet). --own-kernels measures
+// each net again with algo=expr on every layer that takes it (pooling, batch norm, relu/sigmoid/
+// tanh, softmax: umbra's expression kernels instead of cuDNN's; convolutions stay on cuDNN):
+// own_img_per_s, which says per net whether cuDNN is the right default for those layers.
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
-//                   [--configs DIR] [--profile DIR] [--graph]
+//                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 
 #include "profile_report.h"
 #include "train_options.h"
+#include "umbra/nn/registry.h"
 #include "umbra/nn/trainer.h"
 #include "umbra/tensor/cuda/allocator.h"
 
@@ -43,9 +47,23 @@ std::string JsonEscaped(const std::string& s) {
   return o;
 }
 
+// algo=expr on every layer whose type accepts it (its own kinds of algo, e.g. conv's, reject it).
+void UseOwnKernels(nn::NetSpec& spec) {
+  for (nn::LayerSpec& l : spec.layers) {
+    try {  // types the registry does not make (share) and values a type rejects: skipped
+      if (!nn::LayerRegistry<gpu, float>::Get().Create(l.type)->SetParam("algo", "expr")) continue;
+    } catch (const Error&) {
+      continue;
+    }
+    std::erase_if(l.params, [](const auto& kv) { return kv.first == "algo"; });
+    l.params.push_back({"algo", "expr"});
+  }
+}
+
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
-           bool graph) {
-  const nn::NetSpec spec = bench::NetByName(name, configs);
+           bool graph, bool own_kernels = false) {
+  nn::NetSpec spec = bench::NetByName(name, configs);
+  if (own_kernels) UseOwnKernels(spec);
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -92,6 +110,8 @@ int main(int argc, char** argv) {
   o.AddTo(app, "gpu");
   bool graph = false;
   app.add_flag("--graph", graph, "measure again with steps replayed from CUDA graphs");
+  bool own = false;
+  app.add_flag("--own-kernels", own, "measure again with umbra's kernels for the layers that default to cuDNN (not conv)");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -108,6 +128,11 @@ int main(int argc, char** argv) {
         const Result g = Run(n, o.configs, o.steps, o.reps, none, true);
         if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
         else std::printf(", \"graph_note\": \"%s\"", JsonEscaped(g.graph_note).c_str());
+      }
+      if (own) {
+        bench::ProfileFiles none;
+        const Result k = Run(n, o.configs, o.steps, o.reps, none, false, true);
+        std::printf(", \"own_img_per_s\": %.1f, \"own_peak_mib\": %.0f", k.img_per_s, k.peak_mib);
       }
       std::printf("}\n");
       std::fflush(stdout);

@@ -23,6 +23,7 @@ struct Case {
   std::vector<float> label;  // empty: no label; otherwise one value per row (width 1) or more
   index_t label_width = 1;
   bool stochastic = false;
+  bool inplace = false;  // out == in, as configs run activations
 };
 
 std::string FixconnFile() {
@@ -62,9 +63,16 @@ std::vector<Case> Cases() {
       {"batch_norm_no_ma", {}, {img}},
       {"bias", {}, {img}},
       {"prelu", {{"init_slope", "0.3"}}, {img}},
+      // relu, sigmoid, tanh and softmax: cuDNN when built with it, and the expressions.
       {"relu", {}, {img}},
+      {"relu", {{"algo", "expr"}}, {img}},
       {"sigmoid", {}, {img}},
+      {"sigmoid", {{"algo", "expr"}}, {img}},
       {"tanh", {}, {img}},
+      {"tanh", {{"algo", "expr"}}, {img}},
+      {"relu", {}, {img}, {}, 1, false, true},
+      {"sigmoid", {}, {img}, {}, 1, false, true},
+      {"tanh", {}, {img}, {}, 1, false, true},
       {"softplus", {}, {img}},
       {"elu", {}, {img}},
       {"leaky_relu", {}, {img}},
@@ -79,6 +87,8 @@ std::vector<Case> Cases() {
       {"rrelu", {}, {img}, {}, 1, true},
       {"insanity", {}, {img}, {}, 1, true},
       {"softmax", {}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}},
+      {"softmax", {{"algo", "expr"}}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}},
+      {"softmax", {}, {Shape4(3, 2, 2, 3)}, {11, 0, 5}},  // classes over C x H x W
       {"l2_loss", {}, {flat}, std::vector<float>(28, 0.25f), 7},
       {"lp_loss", {{"p", "3"}}, {flat}, std::vector<float>(28, -0.5f), 7},
       {"multi_logistic", {}, {flat}, {1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1}, 7},
@@ -106,9 +116,12 @@ std::vector<std::pair<Tensor<xpu, 2>, Tensor<xpu, 2>>> Weights(nn::Layer<xpu, fl
 }
 
 void Compare(const Case& c) {
-  SCOPED_TRACE(c.type);
-  test::LayerRig<cpu, float> rc(c.type, c.params, c.in);
-  test::LayerRig<gpu, float> rg(c.type, c.params, c.in);
+  std::string what = c.type;  // rows of one type differ by keys: name them in failures
+  for (auto& [k, v] : c.params) what += " " + k + "=" + v;
+  if (c.inplace) what += " (in place)";
+  SCOPED_TRACE(what);
+  test::LayerRig<cpu, float> rc(c.type, c.params, c.in, c.inplace);
+  test::LayerRig<gpu, float> rg(c.type, c.params, c.in, c.inplace);
   // TF32 (cuDNN's default math for float convolutions on the H200) rounds to 10 mantissa bits;
   // dtype=bf16 rows round their operands to bf16 (7 bits): the cpu gets the same rounded
   // operands, so the products agree up to summation order and the bf16 rounding of gradients.

@@ -4,14 +4,33 @@
 // leaky_relu and elu. Each functor is binary, Map(value, parameter), with the layer's runtime
 // parameter (b, slope, alpha; unused otherwise) as the scalar operand of F<op>(x, scalar).
 // Learnable or random slopes (prelu, rrelu) are in prelu-inl.h.
+// On the GPU in float, relu, sigmoid and tanh use cuDNN (cudnn/act_cudnn.h); their key
+// algo=expr keeps the expressions.
 #pragma once
 
+#include <memory>
+#include <string>
 #include <type_traits>
+
+#include "cudnn/act_cudnn.h"
 
 #include "param_layer.h"
 
 namespace umbra::nn {
 
+/// relu, sigmoid, tanh: which GPU path.
+struct CudnnActParam {
+  std::string algo = "auto";
+  static const ParamDecl<CudnnActParam>& Decl() {
+    static const ParamDecl<CudnnActParam> d = [] {
+      ParamDecl<CudnnActParam> d;
+      d.Field(&CudnnActParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (expressions)")
+          .OneOf({"auto", "expr"});
+      return d;
+    }();
+    return d;
+  }
+};
 /// Activations without keys.
 struct NoActParam {
   static const ParamDecl<NoActParam>& Decl() {
@@ -55,12 +74,14 @@ struct EluParam {
 };
 
 namespace act {
-// Each activation: its name, parameter struct, the scalar fed to the functors, forward functor
+// Each activation: its name, parameter struct, its cuDNN kind where cuDNN has one that computes
+// the same gradient from the output (kCudnn), the scalar fed to the functors, forward functor
 // Map(x, p) and gradient functor Map(y, p) with y the forward output. Gradients from y need the
 // sign of y to equal the sign of x, hence the parameter ranges (b > 0, slope >= 0, alpha >= 0).
 struct Relu {
   static constexpr const char* kName = "relu";
-  using Param = NoActParam;
+  using Param = CudnnActParam;
+  static constexpr CudnnActKind kCudnn = CudnnActKind::kRelu;
   static float Scalar(const Param&) { return 0.f; }
   struct Fwd {
     template <typename DType>
@@ -73,7 +94,8 @@ struct Relu {
 };
 struct Sigmoid {
   static constexpr const char* kName = "sigmoid";
-  using Param = NoActParam;
+  using Param = CudnnActParam;
+  static constexpr CudnnActKind kCudnn = CudnnActKind::kSigmoid;
   static float Scalar(const Param&) { return 0.f; }
   struct Fwd {
     template <typename DType>
@@ -86,7 +108,8 @@ struct Sigmoid {
 };
 struct Tanh {
   static constexpr const char* kName = "tanh";
-  using Param = NoActParam;
+  using Param = CudnnActParam;
+  static constexpr CudnnActKind kCudnn = CudnnActKind::kTanh;
   static float Scalar(const Param&) { return 0.f; }
   struct Fwd {
     template <typename DType>
@@ -159,6 +182,10 @@ struct Elu {
 };
 }  // namespace act
 
+/// Activations with a cuDNN kind (and so an algo key).
+template <typename Act>
+concept CudnnActivation = requires { Act::kCudnn; };
+
 template <typename xpu, typename DType, typename Act>
 class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
  public:
@@ -171,10 +198,18 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
     if constexpr (std::is_same_v<Act, act::Xelu>)
       UMBRA_CHECK(this->p_.b > 0, this->Describe(), ": key 'b' must be > 0, got ", this->p_.b);
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
+    if constexpr (kCanCudnn) {
+      backend_.reset();
+      if (this->p_.algo == "auto") backend_ = MakeCudnnAct(Act::kCudnn, in[0].Size());
+    }
     return {in[0]};
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 4, DType> y = out[0]->data.view();
+    if (backend_) {
+      backend_->Forward(reinterpret_cast<const float*>(in[0]->data.dptr_), reinterpret_cast<float*>(y.dptr_));
+      return;
+    }
     y = F<typename Act::Fwd>(in[0]->data.view(), DType(Act::Scalar(this->p_)));
   }
   // Reads only out's data and grad, so it is correct when out == in.
@@ -183,8 +218,17 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> gx = in[0]->grad.view();
+    if (backend_) {
+      backend_->Backward(reinterpret_cast<const float*>(out[0]->data.dptr_),
+                         reinterpret_cast<const float*>(out[0]->grad.dptr_), reinterpret_cast<float*>(gx.dptr_));
+      return;
+    }
     gx = out[0]->grad.view() * F<typename Act::Grad>(out[0]->data.view(), DType(Act::Scalar(this->p_)));
   }
+
+ private:
+  static constexpr bool kCanCudnn = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && CudnnActivation<Act>;
+  std::unique_ptr<ActBackend> backend_;  // gpu float with cuDNN; null: the expressions
 };
 
 template <typename xpu, typename DType>
@@ -206,9 +250,9 @@ using EluLayer = ActivationLayer<xpu, DType, act::Elu>;
 
 // Registers every activation for one (xpu, DType); used by activation.cc and activation.cu.
 #define UMBRA_REGISTER_ACTIVATIONS(xpu, DType)                                               \
-  UMBRA_REGISTER_LAYER(xpu, DType, "relu", umbra::nn::ReluLayer, umbra::nn::NoActParam);       \
-  UMBRA_REGISTER_LAYER(xpu, DType, "sigmoid", umbra::nn::SigmoidLayer, umbra::nn::NoActParam); \
-  UMBRA_REGISTER_LAYER(xpu, DType, "tanh", umbra::nn::TanhLayer, umbra::nn::NoActParam);       \
+  UMBRA_REGISTER_LAYER(xpu, DType, "relu", umbra::nn::ReluLayer, umbra::nn::CudnnActParam);    \
+  UMBRA_REGISTER_LAYER(xpu, DType, "sigmoid", umbra::nn::SigmoidLayer, umbra::nn::CudnnActParam); \
+  UMBRA_REGISTER_LAYER(xpu, DType, "tanh", umbra::nn::TanhLayer, umbra::nn::CudnnActParam);    \
   UMBRA_REGISTER_LAYER(xpu, DType, "softplus", umbra::nn::SoftplusLayer, umbra::nn::NoActParam); \
   UMBRA_REGISTER_LAYER(xpu, DType, "xelu", umbra::nn::XeluLayer, umbra::nn::XeluParam);        \
   UMBRA_REGISTER_LAYER(xpu, DType, "leaky_relu", umbra::nn::LeakyReluLayer,                   \

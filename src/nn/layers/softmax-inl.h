@@ -5,8 +5,15 @@
 // Labels: ctx.label (N, 1), class indices. On the CPU an index outside [0, K) is an error naming
 // the layer; on the GPU (no copy back) such a sample adds 0 to the loss and no one-hot to its
 // gradient. Per-pixel softmax is not here (ext/softmax.h has the (N, C, L) form).
+// On the GPU in float the probabilities come from cuDNN's softmax (cudnn/act_cudnn.h); key
+// algo=expr keeps the expression kernel. The loss and the gradient are expressions either way.
 #pragma once
 
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "cudnn/act_cudnn.h"
 #include "loss_common.h"
 #include "param_layer.h"
 
@@ -14,11 +21,14 @@ namespace umbra::nn {
 
 struct SoftmaxParam {
   float grad_scale = 1.f;
+  std::string algo = "auto";
   static const ParamDecl<SoftmaxParam>& Decl() {
     static const ParamDecl<SoftmaxParam> d = [] {
       ParamDecl<SoftmaxParam> d;
       d.Field(&SoftmaxParam::grad_scale, "grad_scale",
               "multiplies the gradient (cxxnet key); Loss() stays unscaled");
+      d.Field(&SoftmaxParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (expressions)")
+          .OneOf({"auto", "expr"});
       return d;
     }();
     return d;
@@ -48,12 +58,19 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     // One class gives p = 1 and a zero gradient for any input: surely a wiring mistake.
     UMBRA_CHECK(s[0] > 0 && s.ProdShape(1, 4) >= 2, this->Describe(),
                 ": input ", s, " must hold N >= 1 rows of at least 2 class scores");
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+      backend_.reset();
+      if (this->p_.algo == "auto") backend_ = MakeCudnnSoftmax(s[0], s.ProdShape(1, 4));
+    }
     return {s};
   }
   void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in,
                const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), p = out[0]->Mat();
-    Softmax(p, x);
+    if (backend_)
+      backend_->Forward(reinterpret_cast<const float*>(x.dptr_), reinterpret_cast<float*>(p.dptr_));
+    else
+      Softmax(p, x);
     if (ctx.label == nullptr) return;  // prediction: no loss
     const Tensor<xpu, 2, DType>& lab = *ctx.label;
     const index_t n = x.size(0), k = x.size(1);
@@ -88,6 +105,7 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
 
  private:
   TensorContainer<xpu, 1, DType> label_, loss_;
+  std::unique_ptr<SoftmaxBackend> backend_;  // gpu float with cuDNN; null: the expression kernel
 };
 
 }  // namespace umbra::nn

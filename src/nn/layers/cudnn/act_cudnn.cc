@@ -1,0 +1,96 @@
+// cuDNN activation and softmax backends (act_cudnn.h).
+#include "act_cudnn.h"
+
+#include <climits>
+
+#if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include "cudnn_util.h"
+
+namespace umbra::nn {
+namespace {
+
+// One descriptor for a tensor seen as (n, c, 1, 1), float NCHW: a flat buffer (n = 1) or rows.
+class FlatDesc {
+ public:
+  FlatDesc(index_t n, index_t c) {
+    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d_));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), 1, 1));
+  }
+  ~FlatDesc() { cudnnDestroyTensorDescriptor(d_); }
+  FlatDesc(const FlatDesc&) = delete;
+  FlatDesc& operator=(const FlatDesc&) = delete;
+  cudnnTensorDescriptor_t get() const { return d_; }
+
+ private:
+  cudnnTensorDescriptor_t d_ = nullptr;
+};
+
+cudnnActivationMode_t Mode(CudnnActKind kind) {
+  switch (kind) {
+    case CudnnActKind::kRelu: return CUDNN_ACTIVATION_RELU;
+    case CudnnActKind::kSigmoid: return CUDNN_ACTIVATION_SIGMOID;
+    case CudnnActKind::kTanh: return CUDNN_ACTIVATION_TANH;
+  }
+  return CUDNN_ACTIVATION_RELU;
+}
+
+class CudnnAct : public ActBackend {
+ public:
+  CudnnAct(CudnnActKind kind, index_t size) : desc_(1, size) {
+    UMBRA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&act_));
+    UMBRA_CUDNN_CHECK(cudnnSetActivationDescriptor(act_, Mode(kind), CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  }
+  ~CudnnAct() override { cudnnDestroyActivationDescriptor(act_); }
+  void Forward(const float* x, float* y) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnActivationForward(CudnnHandle(nullptr), act_, &one, desc_.get(), x, &zero, desc_.get(), y));
+  }
+  // relu, sigmoid and tanh gradients follow from y alone (y > 0, y (1 - y), 1 - y^2), so y
+  // stands in for the input, which an in-place layer no longer has.
+  void Backward(const float* y, const float* gy, float* gx) override {
+    const float one = 1, zero = 0;
+    UMBRA_CUDNN_CHECK(cudnnActivationBackward(CudnnHandle(nullptr), act_, &one, desc_.get(), y, desc_.get(), gy,
+                                              desc_.get(), y, &zero, desc_.get(), gx));
+  }
+
+ private:
+  FlatDesc desc_;
+  cudnnActivationDescriptor_t act_ = nullptr;
+};
+
+class CudnnSoftmax : public SoftmaxBackend {
+ public:
+  CudnnSoftmax(index_t rows, index_t classes) : desc_(rows, classes) {}
+  void Forward(const float* x, float* p) override {
+    const float one = 1, zero = 0;
+    // ACCURATE subtracts each row's maximum first, as the expression kernel does.
+    UMBRA_CUDNN_CHECK(cudnnSoftmaxForward(CudnnHandle(nullptr), CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_INSTANCE,
+                                          &one, desc_.get(), x, &zero, desc_.get(), p));
+  }
+
+ private:
+  FlatDesc desc_;
+};
+
+}  // namespace
+
+std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size) {
+  if (size <= 0 || size > INT_MAX) return nullptr;
+  return std::make_unique<CudnnAct>(kind, size);
+}
+
+std::unique_ptr<SoftmaxBackend> MakeCudnnSoftmax(index_t rows, index_t classes) {
+  if (rows <= 0 || classes <= 0 || rows > INT_MAX || classes > INT_MAX || rows * classes > INT_MAX) return nullptr;
+  return std::make_unique<CudnnSoftmax>(rows, classes);
+}
+
+}  // namespace umbra::nn
+
+#else  // without cuDNN: the layers keep their expressions
+
+namespace umbra::nn {
+std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind, index_t) { return nullptr; }
+std::unique_ptr<SoftmaxBackend> MakeCudnnSoftmax(index_t, index_t) { return nullptr; }
+}  // namespace umbra::nn
+
+#endif
