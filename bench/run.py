@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
-  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--profile DIR]
+  bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
+               [--profile DIR]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -61,8 +62,7 @@ def row(name, ours, peer, unit, scale):
 def gpu_train_table(ours, peer):
     """umbra's bench_train_gpu lines beside train_torch.py's, one row per net. "graph": the same
     steps replayed from CUDA graphs (Trainer::set_cuda_graph) where the trainer accepts them;
-    its reason otherwise, under the table. "own kernels": umbra's expressions instead of cuDNN
-    for pooling, batch norm, activations and softmax (convolutions on cuDNN either way)."""
+    its reason otherwise, under the table."""
     print("| net | umbra img/s | umbra graph img/s | PyTorch img/s | umbra / PyTorch | graph / PyTorch "
           "| umbra peak MiB | PyTorch peak MiB |")
     print("|---|---|---|---|---|---|---|---|")
@@ -78,15 +78,35 @@ def gpu_train_table(ours, peer):
     for line in notes:
         print(f"\n{line}")
     print()
-    if any("own_img_per_s" in o for o in ours.values()):
-        print("| net | cuDNN pooling/BN/activations/softmax img/s | umbra's kernels img/s | own / cuDNN "
-              "| own kernels peak MiB |")
-        print("|---|---|---|---|---|")
-        for n, o in ours.items():
-            if "own_img_per_s" in o:
-                print(f"| {n} | {o['img_per_s']:,.0f} | {o['own_img_per_s']:,.0f} "
-                      f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['own_peak_mib']:,.0f} |")
-        print()
+
+
+def train_gpu(bdir, reps, flags):
+    """bench_train_gpu's lines ({net: result}) for every net, 20 steps a run; None (said why)
+    when it was not built or there is no device."""
+    binary = os.path.join(bdir, "bench_train_gpu")
+    if not os.path.exists(binary):
+        print("bench_train_gpu was not built (needs CUDA and CLI11)")
+        return None
+    configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
+    out = subprocess.run([binary, "--steps", "20", "--reps", str(reps), "--configs", configs, *flags],
+                         check=True, capture_output=True, text=True).stdout
+    ours = {json.loads(l)["net"]: json.loads(l) for l in out.splitlines() if l.strip()}
+    if not ours:
+        print("no CUDA device: GPU training benchmarks skipped")
+    return ours or None
+
+
+def own_kernels_table(ours):
+    """bench_train_gpu --own-kernels lines: each net with cuDNN's pooling, batch norm,
+    activations and softmax (the default) against umbra's expression kernels for them
+    (algo=expr wherever a layer takes it; convolutions on cuDNN either way)."""
+    print("| net | cuDNN pooling/BN/activations/softmax img/s | umbra's kernels img/s | own / cuDNN "
+          "| cuDNN peak MiB | own kernels peak MiB |")
+    print("|---|---|---|---|---|---|")
+    for n, o in ours.items():
+        print(f"| {n} | {o['img_per_s']:,.0f} | {o['own_img_per_s']:,.0f} "
+              f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
+    print()
 
 
 def main():
@@ -98,11 +118,13 @@ def main():
     ap.add_argument("--train", action="store_true", help="CPU training throughput against PyTorch")
     ap.add_argument("--gpu-train", action="store_true",
                     help="GPU training throughput and peak memory against PyTorch on the same GPU")
+    ap.add_argument("--gpu-own-kernels", action="store_true",
+                    help="GPU training with cuDNN's pooling/BN/activations/softmax against umbra's kernels")
     ap.add_argument("--profile", metavar="DIR",
                     help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
-    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train)
+    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
 
@@ -174,16 +196,8 @@ def main():
         # Same nets, batches and SGD-momentum step on synthetic data already on the device;
         # PyTorch with its default numerics (cudnn.benchmark on, TF32 in convolutions only).
         print(f"## GPU training throughput, medians of {args.reps}\n")
-        binary = os.path.join(bdir, "bench_train_gpu")
-        if not os.path.exists(binary):
-            print("bench_train_gpu was not built (needs CUDA and CLI11)")
-            return 1
-        configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-        ours = subprocess.run([binary, "--steps", "20", "--reps", str(args.reps), "--configs", configs, "--graph", "--own-kernels", *prof],
-                              check=True, capture_output=True, text=True)
-        ours = {json.loads(l)["net"]: json.loads(l) for l in ours.stdout.splitlines() if l.strip()}
+        ours = train_gpu(bdir, args.reps, ["--graph", *prof])
         if not ours:
-            print("no CUDA device: GPU training benchmarks skipped")
             return 1
         peer = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"),
                                "--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--net", *ours],
@@ -193,6 +207,13 @@ def main():
         tv = next(iter(peer.values())).get("torch", "?")
         print(f"GPU: {gpu}; PyTorch {tv} eager\n")
         gpu_train_table(ours, peer)
+
+    if args.gpu_own_kernels:
+        print(f"## GPU training, cuDNN against umbra's own kernels, medians of {args.reps}\n")
+        ours = train_gpu(bdir, args.reps, ["--own-kernels"])
+        if not ours:
+            return 1
+        own_kernels_table(ours)
 
 
 if __name__ == "__main__":

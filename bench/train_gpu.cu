@@ -23,7 +23,6 @@
 
 #include "profile_report.h"
 #include "train_options.h"
-#include "umbra/nn/registry.h"
 #include "umbra/nn/trainer.h"
 #include "umbra/tensor/cuda/allocator.h"
 
@@ -47,23 +46,10 @@ std::string JsonEscaped(const std::string& s) {
   return o;
 }
 
-// algo=expr on every layer whose type accepts it (its own kinds of algo, e.g. conv's, reject it).
-void UseOwnKernels(nn::NetSpec& spec) {
-  for (nn::LayerSpec& l : spec.layers) {
-    try {  // types the registry does not make (share) and values a type rejects: skipped
-      if (!nn::LayerRegistry<gpu, float>::Get().Create(l.type)->SetParam("algo", "expr")) continue;
-    } catch (const Error&) {
-      continue;
-    }
-    std::erase_if(l.params, [](const auto& kv) { return kv.first == "algo"; });
-    l.params.push_back({"algo", "expr"});
-  }
-}
-
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
            bool graph, bool own_kernels = false) {
   nn::NetSpec spec = bench::NetByName(name, configs);
-  if (own_kernels) UseOwnKernels(spec);
+  if (own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");

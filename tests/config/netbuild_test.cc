@@ -215,5 +215,35 @@ TEST_F(CompatConfig, GlobalLayerKeysBecomeDefaults) {
                                   {"random_type", "xavier"}, {"init_sigma", "0.01"}}));
 }
 
+// A global key is a default for the layers whose values it fits: algo = im2col is conv's, and the
+// relu, pooling and softmax layers (whose algo is auto or expr) keep their own default.
+TEST(NetBuild, GlobalKeyAppliesWhereTheValueFits) {
+  const std::string text =
+      "netconfig = start\n"
+      "layer[0->1] = conv:c1\n  kernel_size = 3\n  nchannel = 4\n"
+      "layer[1->1] = relu:r1\n"
+      "layer[1->2] = max_pooling:p1\n  kernel_size = 2\n  stride = 2\n"
+      "layer[2->3] = flatten\n"
+      "layer[3->4] = fullc:fc\n  nhidden = 3\n"
+      "layer[4->4] = softmax\n"
+      "netconfig = end\n"
+      "input_shape = 1,8,8\nbatch_size = 2\nalgo = im2col\n";
+  config::NetConfig nc = config::NetFromConfig(config::ParseConfig(text, "global_algo.conf"));
+  EXPECT_EQ(nc.spec.defaults, (std::vector<std::pair<std::string, std::string>>{{"algo", "im2col"}}));
+  nn::Net<cpu> net(nc.spec);
+  EXPECT_EQ(net.Output().shape, Shape4(2, 1, 1, 3));
+  // A value that no layer type takes is still an error naming the file and line.
+  EXPECT_THROW(
+      {
+        try {
+          config::NetFromConfig(config::ParseConfig(text + "algo = fastest\n", "global_algo.conf"));
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("global_algo.conf:"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
+}
+
 }  // namespace
 }  // namespace umbra

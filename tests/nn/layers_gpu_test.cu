@@ -9,6 +9,7 @@
 // without a row, so a new layer cannot skip its gpu check. Skips cleanly without a device.
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
@@ -55,7 +56,9 @@ std::vector<Case> Cases() {
       {"avg_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {img}},
       {"sum_pooling", {{"kernel_size", "3"}, {"stride", "1"}}, {img}},
       {"global_max_pooling", {}, {img}},
+      {"global_max_pooling", {{"algo", "expr"}}, {img}},
       {"global_avg_pooling", {}, {img}},
+      {"global_avg_pooling", {{"algo", "expr"}}, {img}},
       {"lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {img}},
       {"batch_norm", {}, {img}},
       {"batch_norm", {{"algo", "expr"}}, {img}},
@@ -71,6 +74,7 @@ std::vector<Case> Cases() {
       {"tanh", {}, {img}},
       {"tanh", {{"algo", "expr"}}, {img}},
       {"relu", {}, {img}, {}, 1, false, true},
+      {"relu", {}, {Shape4(2, 8, 256, 256)}},  // 1M elements: cuDNN's launch over a long row
       {"sigmoid", {}, {img}, {}, 1, false, true},
       {"tanh", {}, {img}, {}, 1, false, true},
       {"softplus", {}, {img}},
@@ -177,6 +181,31 @@ void Compare(const Case& c) {
   rg.Forward(false);
   for (size_t j = 0; j < rc.out.size(); ++j)
     EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data, tol)) << "test-mode output " << j;
+}
+
+// relu's NaN and infinities as the cpu's x > 0 ? x : 0 treats them (NaN -> 0), on both GPU paths;
+// the gradient passes where the output is positive (+inf) only.
+TEST(LayersGPU, ReluNonFiniteInputsAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> xs = {nan, inf, -inf, -1.f, 0.f, 2.f, -nan, 3.f};
+  for (const char* algo : {"auto", "expr"}) {
+    SCOPED_TRACE(algo);
+    test::LayerRig<cpu, float> rc("relu", {{"algo", algo}}, {Shape4(1, 1, 2, 4)}, true);
+    test::LayerRig<gpu, float> rg("relu", {{"algo", algo}}, {Shape4(1, 1, 2, 4)}, true);
+    std::copy(xs.begin(), xs.end(), rc.in[0]->data.dptr_);
+    Copy(rg.in[0]->data, rc.in[0]->data);
+    rc.Forward(true);
+    rg.Forward(true);
+    auto got = test::ToCPU(rg.out[0]->data);
+    for (size_t i = 0; i < xs.size(); ++i) EXPECT_EQ(got.dptr_[i], rc.out[0]->data.dptr_[i]) << "x = " << xs[i];
+    for (size_t i = 0; i < xs.size(); ++i) rc.out[0]->grad.dptr_[i] = float(i + 1);
+    Copy(rg.out[0]->grad, rc.out[0]->grad);
+    rc.layer->Backward(true, rc.in, rc.out);
+    rg.layer->Backward(true, rg.in, rg.out);
+    auto g = test::ToCPU(rg.in[0]->grad);
+    for (size_t i = 0; i < xs.size(); ++i) EXPECT_EQ(g.dptr_[i], rc.in[0]->grad.dptr_[i]) << "x = " << xs[i];
+  }
 }
 
 TEST(LayersGPU, EveryRegisteredLayerHasACase) {

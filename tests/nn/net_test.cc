@@ -372,5 +372,34 @@ TEST(Net, KeptValuesStayReadable) {
   EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(bad); }).find("no node named 'nope'"), std::string::npos);
 }
 
+// algo = expr lands on every layer whose algo takes it (pooling, global pooling, batch_norm,
+// activations with a cuDNN path, softmax), replacing a layer's own setting; conv (whose algo
+// takes other values) and layers without the key keep theirs, and the net still builds.
+TEST(Net, SetKeyWhereTaken) {
+  NetSpec s;
+  s.input_shape = Shape4(2, 3, 8, 8);
+  s.layers = {L("conv", "c1", {"in"}, {"c1"}, {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("batch_norm", "bn", {"c1"}, {"b"}),
+              L("relu", "r", {"b"}, {"b"}),
+              L("max_pooling", "p", {"b"}, {"p"}, {{"kernel_size", "2"}, {"stride", "2"}, {"algo", "auto"}}),
+              L("split", "s", {"p"}, {"s1", "s2"}),
+              L("tanh", "t", {"s1"}, {"s1"}),
+              L("eltwise_sum", "sum", {"s1", "s2"}, {"sum"}),
+              L("elu", "e", {"sum"}, {"sum"}),
+              L("global_avg_pooling", "g", {"sum"}, {"g"}),
+              L("flatten", "f", {"g"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}),
+              L("softmax", "loss", {"o"}, {"prob"})};
+  EXPECT_EQ(nn::SetKeyWhereTaken<cpu>(s, "algo", "expr"),
+            (std::vector<std::string>{"bn", "r", "p", "t", "g", "loss"}));
+  EXPECT_EQ(s.layers[3].params.back(), (std::pair<std::string, std::string>{"algo", "expr"}));
+  EXPECT_EQ(std::count_if(s.layers[3].params.begin(), s.layers[3].params.end(),
+                          [](const auto& kv) { return kv.first == "algo"; }),
+            1);
+  EXPECT_EQ(s.layers[0].params.size(), 3u);  // conv untouched
+  nn::Net<cpu> net(s);
+  EXPECT_EQ(net.Output().shape, Shape4(2, 1, 1, 3));
+}
+
 }  // namespace
 }  // namespace umbra

@@ -52,6 +52,26 @@ struct NetSpec {
   uint64_t seed = 0;
 };
 
+/// Sets `key = value` on every layer of `spec` whose type (as registered for xpu, DType) takes
+/// that value, replacing the layer's own setting; others are left alone. Returns the names of
+/// the layers set. E.g. algo = expr: umbra's own kernels wherever a layer would use cuDNN's,
+/// convolutions aside (their algo takes other values).
+template <typename xpu, typename DType = float>
+std::vector<std::string> SetKeyWhereTaken(NetSpec& spec, const std::string& key, const std::string& value) {
+  std::vector<std::string> set;
+  for (LayerSpec& l : spec.layers) {
+    try {  // a type the registry does not make (share) or a value the type rejects: skipped
+      if (!LayerRegistry<xpu, DType>::Get().Create(l.type)->SetParam(key, value)) continue;
+    } catch (const Error&) {
+      continue;
+    }
+    std::erase_if(l.params, [&](const auto& kv) { return kv.first == key; });
+    l.params.push_back({key, value});
+    set.push_back(l.name);
+  }
+  return set;
+}
+
 template <typename xpu, typename DType = float>
 class Net {
  public:
@@ -91,7 +111,15 @@ class Net {
       e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
       e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
       const std::string who = e.layer->Describe();
-      for (auto& [k, v] : spec.defaults) e.layer->SetParam(k, v);
+      // A default is for the layers that take its value (cxxnet's defcfg): a global algo =
+      // im2col is conv's, not a relu's. A value no layer type takes is an error when the config
+      // is read (netconfig.cc).
+      for (auto& [k, v] : spec.defaults) {
+        try {
+          e.layer->SetParam(k, v);
+        } catch (const Error&) {
+        }
+      }
       for (auto& [k, v] : def->params)
         UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
       Check(ls, e.layer.get());

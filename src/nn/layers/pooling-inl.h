@@ -5,8 +5,8 @@
 // over the edge and is clipped; avg divides by the full kh*kw, border windows included; stride
 // defaults to 1. Padded cells are skipped (never win a max). Expressions: tensor/ext/pool.h.
 // On the GPU in float, max and avg pooling use cuDNN (cudnn/pool_cudnn.h) when its floor-mode
-// output size equals the ceil-mode one (windows never hang over the edge); key algo=expr keeps
-// the expressions.
+// output size equals the ceil-mode one (windows never hang over the edge, always so for global
+// pooling); key algo=expr keeps the expressions.
 #pragma once
 
 #include <memory>
@@ -46,10 +46,16 @@ struct PoolingParam {
   }
 };
 
-/// Global pooling takes no keys: the window is the whole input plane.
+/// Global pooling: the window is the whole input plane; only the GPU path is a key.
 struct GlobalPoolingParam {
+  std::string algo = "auto";
   static const ParamDecl<GlobalPoolingParam>& Decl() {
-    static const ParamDecl<GlobalPoolingParam> d;
+    static const ParamDecl<GlobalPoolingParam> d = [] {
+      ParamDecl<GlobalPoolingParam> d;
+      d.Field(&GlobalPoolingParam::algo, "algo", "GPU float: auto (cuDNN) or expr (umbra's pool/unpool expressions)")
+          .OneOf({"auto", "expr"});
+      return d;
+    }();
     return d;
   }
 };
@@ -97,8 +103,7 @@ class PoolingLayer
     oshape_ = Shape2(PoolOutSize(s[2], w_.ky, w_.sy, true, w_.py),
                      PoolOutSize(s[3], w_.kx, w_.sx, true, w_.px));
     if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
-      bool want = true;
-      if constexpr (!kGlobal) want = this->p_.algo == "auto";
+      const bool want = this->p_.algo == "auto";
       const bool floor_is_ceil = oshape_[0] == PoolOutSize(s[2], w_.ky, w_.sy, false, w_.py) &&
                                  oshape_[1] == PoolOutSize(s[3], w_.kx, w_.sx, false, w_.px);
       backend_.reset();

@@ -14,7 +14,9 @@ class FlatDesc {
  public:
   FlatDesc(index_t n, index_t c) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d_));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), 1, 1));
+    const cudnnStatus_t st = cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), 1, 1);
+    if (st != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(d_);  // no destructor after a throw
+    UMBRA_CUDNN_CHECK(st);
   }
   ~FlatDesc() { cudnnDestroyTensorDescriptor(d_); }
   FlatDesc(const FlatDesc&) = delete;
@@ -38,7 +40,9 @@ class CudnnAct : public ActBackend {
  public:
   CudnnAct(CudnnActKind kind, index_t size) : desc_(1, size) {
     UMBRA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&act_));
-    UMBRA_CUDNN_CHECK(cudnnSetActivationDescriptor(act_, Mode(kind), CUDNN_NOT_PROPAGATE_NAN, 0.0));
+    const cudnnStatus_t st = cudnnSetActivationDescriptor(act_, Mode(kind), CUDNN_NOT_PROPAGATE_NAN, 0.0);
+    if (st != CUDNN_STATUS_SUCCESS) cudnnDestroyActivationDescriptor(act_);  // no destructor after a throw
+    UMBRA_CUDNN_CHECK(st);
   }
   ~CudnnAct() override { cudnnDestroyActivationDescriptor(act_); }
   void Forward(const float* x, float* y) override {

@@ -1,0 +1,69 @@
+// cuDNN's pooling, batch norm, activations and softmax against umbra's own kernels for them
+// (algo = expr on every layer that takes it, nn::SetKeyWhereTaken) in whole training steps with
+// the memory planner on: the same losses, weights and test-mode outputs, within summation-order
+// tolerance. Convolutions are cuDNN's in both nets (their algo takes other values), so the two
+// differ only where the layer tests (layers_gpu_test.cu) compare one layer at a time.
+#include <gtest/gtest.h>
+
+#include "harness/gpu_compare.h"
+#include "umbra/nn/trainer.h"
+
+namespace umbra {
+namespace {
+
+using nn::LayerSpec;
+
+nn::NetSpec Net() {
+  nn::NetSpec s;
+  s.input_shape = Shape4(8, 3, 12, 12);
+  s.seed = 9;
+  s.layers = {LayerSpec{"conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}}},
+              LayerSpec{"batch_norm", "bn1", {"c1"}, {"b1"}, {}},
+              LayerSpec{"relu", "r1", {"b1"}, {"b1"}, {}},
+              LayerSpec{"max_pooling", "p1", {"b1"}, {"p1"}, {{"kernel_size", "2"}, {"stride", "2"}}},
+              LayerSpec{"split", "s", {"p1"}, {"s1", "s2"}, {}},
+              LayerSpec{"conv", "c2", {"s1"}, {"c2"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}}},
+              LayerSpec{"sigmoid", "sg", {"c2"}, {"c2"}, {}},
+              LayerSpec{"eltwise_sum", "sum", {"c2", "s2"}, {"sum"}, {}},
+              LayerSpec{"avg_pooling", "p2", {"sum"}, {"p2"}, {{"kernel_size", "2"}, {"stride", "2"}}},
+              LayerSpec{"global_max_pooling", "g", {"p2"}, {"g"}, {}},
+              LayerSpec{"flatten", "f", {"g"}, {"f"}, {}},
+              LayerSpec{"fullc", "fc1", {"f"}, {"h"}, {{"nhidden", "16"}}},
+              LayerSpec{"tanh", "th", {"h"}, {"h"}, {}},
+              LayerSpec{"fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "4"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  return s;
+}
+
+TEST(OwnKernelsGPU, SameTrainingAsCudnn) {
+  UMBRA_REQUIRE_GPU();
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  nn::NetSpec own_spec = Net();
+  EXPECT_EQ(nn::SetKeyWhereTaken<gpu>(own_spec, "algo", "expr").size(), 8u);
+  nn::Trainer<gpu> lib(Net(), us), own(own_spec, us);
+  TensorContainer<cpu, 4> hx(Net().input_shape);
+  TensorContainer<cpu, 2> hy(Shape2(hx.size(0), 1));
+  Random<cpu> r(3);
+  r.SampleUniform(&hx, -1.f, 1.f);
+  for (index_t i = 0; i < hy.Size(); ++i) hy.dptr_[i] = float(i % 4);
+  auto x = test::ToGPU(hx.view());
+  auto y = test::ToGPU(hy.view());
+  for (int s = 0; s < 6; ++s) {
+    const double a = lib.Step(x.view(), y.view()), b = own.Step(x.view(), y.view());
+    EXPECT_NEAR(a, b, 1e-4 * std::max(1.0, std::fabs(a))) << "step " << s;
+  }
+  std::vector<TensorContainer<cpu, 2>> wa, wb;
+  lib.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
+  own.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::AllNear(wa[k].view(), wb[k].view(), 1e-3)) << "weight " << k;
+  lib.Predict(x.view());
+  own.Predict(x.view());
+  EXPECT_TRUE(test::AllNear(test::ToCPU(lib.net().Output().data).view(), test::ToCPU(own.net().Output().data).view(),
+                            1e-3));
+}
+
+}  // namespace
+}  // namespace umbra
