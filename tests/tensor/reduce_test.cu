@@ -1,5 +1,5 @@
-// Reductions on the GPU against the CPU result: the tree-reduction kernels (rows and middle-dim
-// groups, every saver, scale) and the reduce_with_axis / argmax chainers. Float sums are summed
+// Reductions on the GPU against the CPU result: the tree-reduction kernels (rows, and middle-dim
+// groups in chunks, every saver, scale) and the reduce_with_axis / argmax chainers. Float sums are summed
 // in another order on each device, so they agree to 1e-5 * max(1, |value|), not bit for bit.
 #include "harness/gpu_compare.h"
 #include "umbra/tensor/ext/reduce.h"
@@ -19,6 +19,31 @@ TEST(ReduceGPU, ExceptDimSameAsCPU) {
   auto big = test::RandomTensor(Shape4(64, 32, 28, 28), 2);
   auto bias_grad = [](auto out, auto in) { out = sumall_except_dim<1>(in); };
   EXPECT_TRUE((test::SameOnGPU<1, float>(bias_grad, Shape1(32), 1e-5, big.view())));
+}
+
+// Middle-dimension reductions are cut into chunks per channel (several blocks per channel when
+// channels are few, chunk edges inside rows); channel-rich and sample-per-row shapes take one.
+TEST(ReduceGPU, ExceptDimChunkedSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  auto bn = test::RandomTensor(Shape4(32, 64, 56, 56), 6);  // ResNet's first stage, batch 32
+  auto sum = [](auto out, auto in) { out = sumall_except_dim<1>(in) * (1.f / 100352); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(sum, Shape1(64), 1e-5, bn.view())));
+  auto mx = [](auto out, auto in) { out = reduce_except_dim<red::maximum, 1>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(mx, Shape1(64), 0, bn.view())));
+  // BatchNorm's variance: an expression with a broadcast, not a plain tensor.
+  auto mean = test::RandomTensor(Shape1(64), 7);
+  auto var = [](auto out, auto in, auto m) {
+    out += sumall_except_dim<1>(F<op::square>(in - broadcast<1>(m, in.shape_)));
+  };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(var, Shape1(64), 1e-5, bn.view(), mean.view())));
+  auto deep = test::RandomTensor(Shape4(16, 2048, 7, 7), 8);  // ResNet-50's last stage
+  EXPECT_TRUE((test::SameOnGPU<1, float>(sum, Shape1(2048), 1e-5, deep.view())));
+  auto odd = test::RandomTensor(Shape3(7, 3, 5), 9);
+  auto mid3 = [](auto out, auto in) { out -= sumall_except_dim<1>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(mid3, Shape1(3), 1e-5, odd.view())));
+  auto rows = test::RandomTensor(Shape2(5000, 10), 10);  // a per-sample loss: one output per row
+  auto per_row = [](auto out, auto in) { out = sumall_except_dim<0>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(per_row, Shape1(5000), 1e-5, rows.view())));
 }
 
 TEST(ReduceGPU, SumRowsOfStridedViewSameAsCPU) {

@@ -17,8 +17,8 @@ namespace umbra::cuda {
 
 inline constexpr int kBaseThreads = 256;
 
-/// Grid size for n elements: enough blocks to fill every SM several times, then grid-stride.
-inline int GridFor(index_t n) {
+/// Streaming multiprocessors of the current device (cached per thread and device).
+inline int SMCount() {
   static thread_local int cached_dev = -1, cached_sms = 0;
   int dev = 0;
   UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
@@ -26,8 +26,13 @@ inline int GridFor(index_t n) {
     UMBRA_CUDA_CHECK(cudaDeviceGetAttribute(&cached_sms, cudaDevAttrMultiProcessorCount, dev));
     cached_dev = dev;
   }
+  return cached_sms;
+}
+
+/// Grid size for n elements: enough blocks to fill every SM several times, then grid-stride.
+inline int GridFor(index_t n) {
   const index_t want = (n + kBaseThreads - 1) / kBaseThreads;
-  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(want, index_t(cached_sms) * 16)));
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(want, index_t(SMCount()) * 16)));
 }
 
 template <typename SV, typename DstPlan, typename ExpPlan>

@@ -13,6 +13,10 @@
 
 #include "umbra/tensor/ext/make_tensor.h"
 #include "umbra/tensor/ext/reducers.h"
+#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#include "umbra/tensor/cuda/allocator.h"
+#include "umbra/tensor/cuda/fast_div.h"
+#endif
 
 namespace umbra::expr {
 
@@ -154,21 +158,23 @@ __global__ void __launch_bounds__(256)
   if (ty == 0 && x < cols) SV::Save(out[x], DType(scale * smem[0][tx]));
 }
 
-/// Reduce everything but a middle dimension: one block of 256 threads per output c, striding
-/// over its outer * rpb * cols elements (consecutive threads read consecutive columns), then a
-/// shared-memory tree. Napkin: (256, 64, 56, 56) fp32 = 205 MB read once by only 64 blocks on
-/// 132 SMs: latency-bound, perhaps 1 TB/s, ~0.2 ms (an estimate, not measured).
-template <typename Reducer, typename SV, typename P, typename DType>
+/// Reduce everything but a middle dimension, stage 1: channel c's outer * rpb * cols elements
+/// (a flat index t -> o = t / (rpb * cols), then row r and column x of the 2-D view) are cut into
+/// gridDim.y chunks; block (c, s) tree-reduces chunk s into part[c * gridDim.y + s]. Enough
+/// blocks to fill the GPU whatever the channel count (one block per channel left a 64-channel
+/// BatchNorm on 64 of 132 SMs), and fast divisions instead of 64-bit ones per element.
+template <typename Reducer, typename P, typename DType>
 __global__ void __launch_bounds__(256)
-    ReduceGroupKernel(DType* out, P plan, index_t outer, index_t len, index_t rpb, index_t cols,
-                      DType scale) {
+    ReduceGroupPartKernel(DType* part, P plan, uint32_t n, uint32_t chunk, FastDiv per, FastDiv cols, index_t len,
+                          index_t rpb) {
   __shared__ DType smem[256];
   const int tid = threadIdx.x;
-  const index_t c = blockIdx.x, per = rpb * cols, n = outer * per;
+  const index_t c = blockIdx.x;
+  const uint64_t begin = uint64_t(blockIdx.y) * chunk, end = begin + chunk < n ? begin + chunk : n;
   DType acc = Reducer::template Init<DType>();
-  for (index_t t = tid; t < n; t += 256) {
-    const index_t o = t / per, i = t - o * per, r = i / cols;
-    Reducer::Reduce(acc, plan.Eval((o * len + c) * rpb + r, i - r * cols));
+  for (uint64_t u = begin + tid; u < end; u += 256) {
+    const uint32_t t = uint32_t(u), o = per.Div(t), i = t - o * per.d, r = cols.Div(i);
+    Reducer::Reduce(acc, plan.Eval((index_t(o) * len + c) * rpb + r, index_t(i - r * cols.d)));
   }
   smem[tid] = acc;
   __syncthreads();
@@ -176,7 +182,19 @@ __global__ void __launch_bounds__(256)
     if (tid < h) Reducer::Merge(smem[tid], smem[tid + h]);
     __syncthreads();
   }
-  if (tid == 0) SV::Save(out[c], DType(scale * smem[0]));
+  if (tid == 0) part[c * gridDim.y + blockIdx.y] = smem[0];
+}
+
+/// Stage 2: one thread per channel merges its `parts` partials in chunk order (a fixed order:
+/// the same sum every run), scales and saves.
+template <typename Reducer, typename SV, typename DType>
+__global__ void __launch_bounds__(256)
+    ReduceGroupFinishKernel(DType* out, const DType* part, index_t len, int parts, DType scale) {
+  const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= len) return;
+  DType acc = Reducer::template Init<DType>();
+  for (int s = 0; s < parts; ++s) Reducer::Merge(acc, part[c * parts + s]);
+  SV::Save(out[c], DType(scale * acc));
 }
 
 }  // namespace umbra::cuda
@@ -211,9 +229,25 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
         cuda::ReduceRowsKernel<Reducer, SV><<<unsigned((cols + 31) / 32), dim3(32, 8), 0, st>>>(
             dst->dptr_, MakePlan(e.src_), rows, cols, e.scale_);
       } else {
-        cuda::ReduceGroupKernel<Reducer, SV><<<unsigned(len), 256, 0, st>>>(
-            dst->dptr_, MakePlan(e.src_), s.ProdShape(0, dimkeep), len,
-            s.ProdShape(dimkeep + 1, srcdim - 1), cols, e.scale_);
+        const index_t rpb = s.ProdShape(dimkeep + 1, srcdim - 1), per = rpb * cols;
+        const index_t n = s.ProdShape(0, dimkeep) * per;  // elements of one channel
+        UMBRA_CHECK(n < (index_t(1) << 32), "reduce_except_dim<", dimkeep, ">(", Reducer::kName,
+                    ") on the GPU: source ", s, " has ", n, " elements per output; at most 2^32 - 1");
+        // About 4 blocks per SM in all, at least 4096 elements a block, at most 512 chunks.
+        const index_t want = (index_t(4) * cuda::SMCount() + len - 1) / len;
+        const int parts = int(std::max<index_t>(1, std::min<index_t>({want, (n + 4095) / 4096, 512})));
+        const uint32_t chunk = uint32_t((n + parts - 1) / parts);
+        void* part = cuda::CachingAllocator::Get().Alloc(sizeof(DType) * size_t(len) * parts);
+        cuda::ReduceGroupPartKernel<Reducer><<<dim3(unsigned(len), unsigned(parts)), 256, 0, st>>>(
+            static_cast<DType*>(part), MakePlan(e.src_), uint32_t(n), chunk, cuda::FastDiv(uint32_t(std::max<index_t>(per, 1))),
+            cuda::FastDiv(uint32_t(std::max<index_t>(cols, 1))), len, rpb);
+        const cudaError_t launched = cudaGetLastError();
+        if (launched == cudaSuccess)
+          cuda::ReduceGroupFinishKernel<Reducer, SV><<<unsigned((len + 255) / 256), 256, 0, st>>>(
+              dst->dptr_, static_cast<const DType*>(part), len, parts, e.scale_);
+        // Freed in stream order: the next user of the block queues behind these kernels.
+        cuda::CachingAllocator::Get().Free(part);
+        UMBRA_CUDA_CHECK(launched);
       }
       UMBRA_CUDA_CHECK(cudaGetLastError());
 #else
