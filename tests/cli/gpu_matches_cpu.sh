@@ -3,8 +3,9 @@
 # same initial weights (drawn on the host for every device), the same data order, so the loss
 # and the test error of each round must match closely (float sums in other orders: not bit for
 # bit). A fraction of an epoch: 2 rounds over 10,000 images; then again with dtype=bf16, within
-# bf16's precision, and with cuda_graph=1, as the plain gpu run. Then pred on the gpu with the gpu's model must give the cpu's predictions for
-# nearly every image. Exit 77 (skip) without a GPU.
+# bf16's precision, and with cuda_graph=1, as the plain gpu run. Then pred on the gpu with the
+# gpu's model must give the cpu's predictions for nearly every image, and dev=gpu:99 must be one
+# clear error. Exit 77 (skip) without a GPU.
 # Only the t10k files are read; UMBRA_FASHION_DIR names their folder where Debian's
 # dataset-fashion-mnist is not installed (scripts/gpu-check passes data/fashion-mnist).
 # Usage: gpu_matches_cpu.sh UMBRA SOURCE_DIR
@@ -58,4 +59,7 @@ same_curve g gr 0.01 0.01
 $PY -c "
 import numpy as np; a=np.loadtxt('g_pred.txt'); b=np.loadtxt('c_pred.txt')
 assert a.shape == b.shape == (10000,); same=(a==b).mean(); print('pred agreement', same); assert same > 0.995"
+# A GPU index the machine lacks: one clear error naming it, at once.
+if timeout 60 "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu:99 model_dir=x > x.txt 2> x.err; then echo "FAIL: dev=gpu:99 ran"; exit 1; fi
+grep -q "dev = gpu:99: there is no GPU 99" x.err || { cat x.err; echo "FAIL: dev=gpu:99 error"; exit 1; }
 echo "gpu matches cpu"

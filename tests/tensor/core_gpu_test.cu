@@ -133,5 +133,28 @@ TEST(CoreGPU, StreamsAndAllocatorReuse) {
   DeleteStream(s);
 }
 
+// A request the device cannot hold is one clear error naming the device and the sizes (after
+// the allocator has given its cached blocks back and tried again), not a crash or a sticky CUDA
+// error: the allocator's books are unchanged and the next allocation works.
+TEST(CoreGPU, OutOfMemoryIsAClearError) {
+  UMBRA_REQUIRE_GPU();
+  auto& alloc = cuda::CachingAllocator::Get();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  const size_t in_use = alloc.GetStats(dev).in_use, huge = size_t(1) << 42;  // 4 TiB
+  std::string msg;
+  try {
+    alloc.Free(alloc.Alloc(huge));
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("out of GPU memory on device " + std::to_string(dev)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("asked for " + std::to_string(huge) + " bytes"), std::string::npos) << msg;
+  EXPECT_EQ(alloc.GetStats(dev).in_use, in_use);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  TensorContainer<gpu, 1> ok(Shape1(1024), 3.f);
+  EXPECT_EQ(test::ToCPU(ok.view()).dptr_[1023], 3.f);
+}
+
 }  // namespace
 }  // namespace umbra
