@@ -401,5 +401,41 @@ TEST(Net, SetKeyWhereTaken) {
   EXPECT_EQ(net.Output().shape, Shape4(2, 1, 1, 3));
 }
 
+// The path every GPU net takes (weights_from_host): each layer's weights and buffers allocated,
+// then the values of a batch-2 host net copied in; on the cpu the same seed must give the very
+// weights a plain net draws, and training must run (batch_norm's statistics buffers exist).
+TEST(Net, WeightsFromHostAsAPlainNet) {
+  auto spec = [](bool from_host) {
+    NetSpec s;
+    s.input_shape = Shape4(4, 2, 6, 6);
+    s.seed = 11;
+    s.weights_from_host = from_host;
+    s.layers = {L("conv", "c", {"in"}, {"c"}, {{"nchannel", "3"}, {"kernel_size", "3"}}),
+                L("batch_norm", "bn", {"c"}, {"b"}),
+                L("relu", "r", {"b"}, {"b"}),
+                L("flatten", "f", {"b"}, {"f"}),
+                L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}),
+                L("softmax", "loss", {"o"}, {"p"})};
+    return s;
+  };
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  nn::Trainer<cpu> plain(spec(false), us), host(spec(true), us);
+  std::vector<std::vector<float>> wp, wh;
+  auto grab = [](nn::Trainer<cpu>& t, std::vector<std::vector<float>>& out) {
+    t.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
+      out.emplace_back(w.dptr_, w.dptr_ + w.Size());
+    });
+  };
+  grab(plain, wp);
+  grab(host, wh);
+  ASSERT_EQ(wp.size(), 8u);  // conv wmat, bias; gamma, beta, moving mean, var; fullc wmat, bias
+  EXPECT_EQ(wp, wh);
+  auto x = test::RandomTensor<4, float>(Shape4(4, 2, 6, 6), 3);
+  TensorContainer<cpu, 2> y(Shape2(4, 1));
+  for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float(i % 3);
+  for (int s = 0; s < 3; ++s) EXPECT_EQ(plain.Step(x.view(), y.view()), host.Step(x.view(), y.view()));
+}
+
 }  // namespace
 }  // namespace umbra

@@ -47,6 +47,9 @@ struct NetSpec {
   /// false: every node keeps its own value and gradient buffer, nothing is shared or aliased
   /// (the plain layout: a reference for tests, and a way to rule the planner out).
   bool share_memory = true;
+  /// Initial weights drawn by a batch-2 net on the host and copied in, as GPU nets always do
+  /// (so that one seed starts the cpu and the gpu alike); on the cpu it tests that path.
+  bool weights_from_host = false;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
   std::vector<std::pair<std::string, std::string>> defaults;
   uint64_t seed = 0;
@@ -175,11 +178,10 @@ class Net {
         node_elements_ += 2 * node->shape.Size();
       }
     }
-    if constexpr (std::is_same_v<xpu, cpu>) {
-      for (auto& e : layers_) e.layer->InitWeights(rnd_);
-    } else {
-      InitFromHost(spec);
-    }
+    // InitWeights allocates every layer's weights and buffers (and draws values) on every
+    // device; on a GPU, or when asked, the values are then replaced by the host net's.
+    for (auto& e : layers_) e.layer->InitWeights(rnd_);
+    if (!std::is_same_v<xpu, cpu> || spec.weights_from_host) InitFromHost(spec);
     for (size_t i = 0; i < layers_.size(); ++i) {
       if (layers_[i].shares < 0) continue;
       auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));
@@ -324,6 +326,7 @@ class Net {
   // the cpu and its weights copied here, in visiting order (same names).
   void InitFromHost(const NetSpec& spec) {
     NetSpec host = spec;
+    host.weights_from_host = false;  // the host net draws its own
     const index_t b = std::min<index_t>(spec.input_shape[0], 2);
     host.input_shape[0] = b;
     for (auto& [name, shape] : host.extra_inputs) shape[0] = b;
