@@ -47,7 +47,7 @@ std::vector<Case> Cases() {
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}, {"dtype", "bf16"}}, {img}},
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"dtype", "bf16"}, {"tf32", "0"}}, {img}},
       {"fullc", {{"nhidden", "6"}, {"dtype", "bf16"}}, {Shape4(4, 3, 2, 1)}},
-      {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}}, {Shape4(2, 2, 1, 3)}},
+      {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}, {"fixconn_format", "dense"}}, {Shape4(2, 2, 1, 3)}},
       {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode: expressions
       {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},  // cuDNN
       {"max_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}}, {img}},  // cuDNN, padded
@@ -64,7 +64,7 @@ std::vector<Case> Cases() {
       {"batch_norm", {{"algo", "expr"}}, {img}},
       {"batch_norm", {}, {Shape4(5, 1, 1, 6)}},  // a vector: per feature
       {"batch_norm_no_ma", {}, {img}},
-      {"bias", {}, {img}},
+      {"bias", {}, {flat}},
       {"prelu", {{"init_slope", "0.3"}}, {img}},
       // relu, sigmoid, tanh and softmax: cuDNN when built with it, and the expressions.
       {"relu", {}, {img}},
