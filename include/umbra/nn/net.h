@@ -182,6 +182,9 @@ class Net {
     // device; on a GPU, or when asked, the values are then replaced by the host net's.
     for (auto& e : layers_) e.layer->InitWeights(rnd_);
     if (!std::is_same_v<xpu, cpu> || spec.weights_from_host) InitFromHost(spec);
+    // The GPU generator's buffer grew to the largest weight (144 MiB for AlexNet's fc6): not
+    // something to hold through training, where only dropout-sized draws follow.
+    if constexpr (!std::is_same_v<xpu, cpu>) rnd_.ReleaseBuffer();
     for (size_t i = 0; i < layers_.size(); ++i) {
       if (layers_[i].shares < 0) continue;
       auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));

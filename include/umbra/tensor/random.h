@@ -100,6 +100,9 @@ class Random<gpu, DType> {
   }
   /// Calls that drew numbers so far (as Random<cpu>::draws).
   uint64_t draws() const { return draws_; }
+  /// Gives the draw buffer (as large as the largest draw so far) back to the allocator; the
+  /// next draw allocates what it needs. A net's initial weights drew its largest weight.
+  void ReleaseBuffer() { buffer_ = TensorContainer<gpu, 1, DType>(); }
   void set_stream(Stream<gpu>* s) {
     stream_ = s;
     UMBRA_CURAND_CHECK(curandSetStream(gen_, Stream<gpu>::GetStream(s)));

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The host side of every GPU code path, on any machine: umbra's GPU test binaries, dev=gpu
+# training and prediction through the CLI (plain, bf16, cuda_graph) and the GPU training
+# benchmark (every net, graphs, own kernels, profile), each with tests/cuda_stub's stand-in CUDA
+# libraries preloaded. "Device" numbers are meaningless there, so numeric test failures are
+# ignored; this fails on what a GPU run would hit before any number: a C++ exception escaping a
+# GPU test, a crash, an impossible launch ("[stub] BAD"), a CUDA entry point the stub lacks, an
+# error from the CLI or the benchmark. (It found GPU nets that never allocated their weights,
+# and two gpu test rows that could not run, before any GPU did.)
+# Usage: gpu_host_paths.sh BUILD_DIR SOURCE_DIR STUB_LIBRARY
+set -uo pipefail
+B=$1 SRC=$2 STUB=$3
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+fail=0
+bins=("$B"/tests/tensor_gpu_tests "$B"/tests/nn_gpu_tests "$B"/umbra)
+[ -x "$B"/bench/bench_train_gpu ] && bins+=("$B"/bench/bench_train_gpu)
+# Every CUDA, cuBLAS, cuRAND and cuDNN symbol the binaries import must be the stub's.
+nm -D --defined-only "$STUB" | awk '{print $3}' | sort -u > "$W/have"
+for b in "${bins[@]}"; do
+  nm -D --undefined-only "$b" | awk '{print $2}' | sed 's/@.*//' | grep -E '^(__)?(cuda|cudnn|cublas|curand)' || true
+done | sort -u > "$W/need"
+missing=$(comm -23 "$W/need" "$W/have")
+[ -z "$missing" ] || { echo "FAIL: the stub lacks: $missing"; fail=1; }
+run() {  # run NAME CMD...: with the stub preloaded; fails on a crash or a bad launch
+  local name=$1; shift
+  LD_PRELOAD=$STUB "$@" > "$W/$name.log" 2>&1
+  local rc=$?
+  if [ $rc -ge 124 ]; then tail -20 "$W/$name.log"; echo "FAIL: $name crashed or hung (rc $rc)"; fail=1; fi
+  if grep -E "\[stub\] BAD" "$W/$name.log"; then echo "FAIL: $name launched an impossible grid"; fail=1; fi
+  return $rc
+}
+for t in tensor_gpu_tests nn_gpu_tests; do
+  run "$t" timeout 300 "$B/tests/$t" --gtest_brief=1
+  if grep -E "C\+\+ exception|exception thrown" "$W/$t.log"; then echo "FAIL: $t: an exception escaped a test"; fail=1; fi
+  echo "$t: $(grep -oE '[0-9]+ tests? from [0-9]+ test suites? ran' "$W/$t.log") under the stub"
+done
+D=${UMBRA_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
+  IMG=$D/t10k-images-idx3-ubyte.gz LAB=$D/t10k-labels-idx1-ubyte.gz
+  P=(train:path_img=$IMG train:path_label=$LAB test:path_img=$IMG test:path_label=$LAB pred:path_img=$IMG
+     pred:path_label=$LAB)
+  CONF=$SRC/examples/fashion-mnist/lenet.conf
+  for v in plain dtype=bf16 cuda_graph=1; do
+    extra=(); [ "$v" = plain ] || extra=("$v")
+    run "cli-$v" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 eval_train=0 dev=gpu \
+      model_dir="$W/m-$v" "${extra[@]}" || { tail -5 "$W/cli-$v.log"; echo "FAIL: dev=gpu $v"; fail=1; }
+  done
+  run cli-pred timeout 300 "$B/umbra" "$CONF" "${P[@]}" task=pred dev=gpu model_in="$W/m-plain/0001.model" \
+    pred="$W/pred.txt" || { tail -5 "$W/cli-pred.log"; echo "FAIL: dev=gpu pred"; fail=1; }
+else
+  echo "no Fashion-MNIST t10k files in $D: CLI part skipped"
+fi
+if [ -x "$B/bench/bench_train_gpu" ]; then
+  mkdir -p "$W/prof"
+  for f in "--graph --profile $W/prof" --own-kernels; do
+    # shellcheck disable=SC2086
+    run bench timeout 300 "$B/bench/bench_train_gpu" --steps 1 --reps 1 --configs "$SRC/examples/configs" $f ||
+      { tail -5 "$W/bench.log"; echo "FAIL: bench_train_gpu $f"; fail=1; }
+  done
+fi
+[ $fail -eq 0 ] && echo "GPU host paths clean"
+exit $fail
