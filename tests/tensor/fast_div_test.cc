@@ -2,7 +2,9 @@
 // __umulhi for the same 32x32 -> high-32 product): edge divisors and dividends, and random ones.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <vector>
 
 #include "umbra/tensor/cuda/fast_div.h"
 
@@ -16,7 +18,7 @@ TEST(FastDiv, ExactForEdgeAndRandomValues) {
   std::vector<uint32_t> ns = {0, 1, 2, 3, 6, 7, 8, 55, 56, 57, 3135, 3136, 1u << 16, (1u << 31) - 1, 1u << 31,
                               big - 1, big};
   std::mt19937 rng(7);
-  for (int i = 0; i < 200; ++i) ds.push_back(uint32_t(rng()) >> (rng() % 32) | 1u);
+  for (int i = 0; i < 200; ++i) ds.push_back(std::max(1u, uint32_t(rng()) >> (rng() % 32)));
   for (int i = 0; i < 200; ++i) ns.push_back(uint32_t(rng()) >> (rng() % 32));
   for (uint32_t d : ds) {
     const cuda::FastDiv f(d);

@@ -38,9 +38,15 @@ TEST(ReduceGPU, ExceptDimChunkedSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<1, float>(var, Shape1(64), 1e-5, bn.view(), mean.view())));
   auto deep = test::RandomTensor(Shape4(16, 2048, 7, 7), 8);  // ResNet-50's last stage
   EXPECT_TRUE((test::SameOnGPU<1, float>(sum, Shape1(2048), 1e-5, deep.view())));
+  auto x4 = test::RandomTensor(Shape4(6, 5, 9, 700), 12);
   auto odd = test::RandomTensor(Shape3(7, 3, 5), 9);
   auto mid3 = [](auto out, auto in) { out -= sumall_except_dim<1>(in); };
   EXPECT_TRUE((test::SameOnGPU<1, float>(mid3, Shape1(3), 1e-5, odd.view())));
+  auto first = test::RandomTensor(Shape3(2, 40000, 3), 11);  // keep dim 0: two outputs, many chunks
+  auto keep0 = [](auto out, auto in) { out = sumall_except_dim<0>(in) * 0.001f; };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(keep0, Shape1(2), 1e-5, first.view())));
+  auto keep2 = [](auto out, auto in) { out = reduce_except_dim<red::maximum, 2>(in); };  // dim 2 of 4
+  EXPECT_TRUE((test::SameOnGPU<1, float>(keep2, Shape1(9), 0, x4.view())));
   auto rows = test::RandomTensor(Shape2(5000, 10), 10);  // a per-sample loss: one output per row
   auto per_row = [](auto out, auto in) { out = sumall_except_dim<0>(in); };
   EXPECT_TRUE((test::SameOnGPU<1, float>(per_row, Shape1(5000), 1e-5, rows.view())));

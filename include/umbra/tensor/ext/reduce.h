@@ -160,13 +160,14 @@ __global__ void __launch_bounds__(256)
 
 /// Reduce everything but a middle dimension, stage 1: channel c's outer * rpb * cols elements
 /// (a flat index t -> o = t / (rpb * cols), then row r and column x of the 2-D view) are cut into
-/// gridDim.y chunks; block (c, s) tree-reduces chunk s into part[c * gridDim.y + s]. Enough
-/// blocks to fill the GPU whatever the channel count (one block per channel left a 64-channel
-/// BatchNorm on 64 of 132 SMs), and fast divisions instead of 64-bit ones per element.
-template <typename Reducer, typename P, typename DType>
+/// gridDim.y chunks; block (c, s) tree-reduces chunk s into part[c * gridDim.y + s], or, with a
+/// single chunk, scales and saves straight into out[c]. Enough blocks to fill the GPU whatever
+/// the channel count (one block per channel left a 64-channel BatchNorm on 64 of 132 SMs), and
+/// fast divisions instead of 64-bit ones per element.
+template <typename Reducer, typename SV, typename P, typename DType>
 __global__ void __launch_bounds__(256)
-    ReduceGroupPartKernel(DType* part, P plan, uint32_t n, uint32_t chunk, FastDiv per, FastDiv cols, index_t len,
-                          index_t rpb) {
+    ReduceGroupPartKernel(DType* out, DType* part, DType scale, P plan, uint32_t n, uint32_t chunk, FastDiv per,
+                          FastDiv cols, index_t len, index_t rpb) {
   __shared__ DType smem[256];
   const int tid = threadIdx.x;
   const index_t c = blockIdx.x;
@@ -182,7 +183,9 @@ __global__ void __launch_bounds__(256)
     if (tid < h) Reducer::Merge(smem[tid], smem[tid + h]);
     __syncthreads();
   }
-  if (tid == 0) part[c * gridDim.y + blockIdx.y] = smem[0];
+  if (tid != 0) return;
+  if (gridDim.y == 1) SV::Save(out[c], DType(scale * smem[0]));
+  else part[c * gridDim.y + blockIdx.y] = smem[0];
 }
 
 /// Stage 2: one thread per channel merges its `parts` partials in chunk order (a fixed order:
@@ -233,20 +236,28 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
         const index_t n = s.ProdShape(0, dimkeep) * per;  // elements of one channel
         UMBRA_CHECK(n < (index_t(1) << 32), "reduce_except_dim<", dimkeep, ">(", Reducer::kName,
                     ") on the GPU: source ", s, " has ", n, " elements per output; at most 2^32 - 1");
-        // About 4 blocks per SM in all, at least 4096 elements a block, at most 512 chunks.
-        const index_t want = (index_t(4) * cuda::SMCount() + len - 1) / len;
-        const int parts = int(std::max<index_t>(1, std::min<index_t>({want, (n + 4095) / 4096, 512})));
+        // About 512 blocks in all (4 per SM on an H200; a fixed count, not the device's, so that
+        // every GPU sums in the same order), at least 4096 elements a block.
+        const int parts = int(std::max<index_t>(1, std::min<index_t>((512 + len - 1) / len, (n + 4095) / 4096)));
         const uint32_t chunk = uint32_t((n + parts - 1) / parts);
-        void* part = cuda::CachingAllocator::Get().Alloc(sizeof(DType) * size_t(len) * parts);
-        cuda::ReduceGroupPartKernel<Reducer><<<dim3(unsigned(len), unsigned(parts)), 256, 0, st>>>(
-            static_cast<DType*>(part), MakePlan(e.src_), uint32_t(n), chunk, cuda::FastDiv(uint32_t(std::max<index_t>(per, 1))),
-            cuda::FastDiv(uint32_t(std::max<index_t>(cols, 1))), len, rpb);
-        const cudaError_t launched = cudaGetLastError();
-        if (launched == cudaSuccess)
-          cuda::ReduceGroupFinishKernel<Reducer, SV><<<unsigned((len + 255) / 256), 256, 0, st>>>(
-              dst->dptr_, static_cast<const DType*>(part), len, parts, e.scale_);
-        // Freed in stream order: the next user of the block queues behind these kernels.
-        cuda::CachingAllocator::Get().Free(part);
+        // An empty source (n == 0) may have sizes whose 32-bit truncation is 0: divide by 1.
+        const cuda::FastDiv per_div(n ? uint32_t(per) : 1u), cols_div(n ? uint32_t(cols) : 1u);
+        auto& alloc = cuda::CachingAllocator::Get();
+        DType* part = parts > 1 ? static_cast<DType*>(alloc.Alloc(sizeof(DType) * size_t(len) * parts)) : nullptr;
+        cuda::ReduceGroupPartKernel<Reducer, SV><<<dim3(unsigned(len), unsigned(parts)), 256, 0, st>>>(
+            dst->dptr_, part, e.scale_, MakePlan(e.src_), uint32_t(n), chunk, per_div, cols_div, len, rpb);
+        cudaError_t launched = cudaGetLastError();
+        if (part) {
+          if (launched == cudaSuccess) {
+            cuda::ReduceGroupFinishKernel<Reducer, SV><<<unsigned((len + 255) / 256), 256, 0, st>>>(
+                dst->dptr_, part, len, parts, e.scale_);
+            launched = cudaGetLastError();
+          }
+          // The allocator hands blocks out again at once, safe in stream order on the stream
+          // that computes (the thread's default one); on another stream, wait first.
+          if (st != cuda::DefaultStream()) UMBRA_CUDA_CHECK(cudaStreamSynchronize(st));
+          alloc.Free(part);
+        }
         UMBRA_CUDA_CHECK(launched);
       }
       UMBRA_CUDA_CHECK(cudaGetLastError());
