@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The host side of every GPU code path, on any machine: umbra's GPU test binaries, dev=gpu
-# training and prediction through the CLI (plain, bf16, cuda_graph) and the GPU training
+# training (plain, bf16, cuda_graph) and every other task through the CLI, and the GPU training
 # benchmark (every net, graphs, own kernels, profile), each with tests/cuda_stub's stand-in CUDA
 # libraries preloaded. "Device" numbers are meaningless there, so numeric test failures are
 # ignored; this fails on what a GPU run would hit before any number: a C++ exception escaping a
 # GPU test, a crash, an impossible launch ("[stub] BAD"), a CUDA entry point the stub lacks, an
-# error from the CLI or the benchmark. (It found GPU nets that never allocated their weights,
+# error from the CLI (every task: train, pred, pred_raw, extract, get_weight, finetune, continue)
+# or the benchmark. (It found GPU nets that never allocated their weights,
 # and two gpu test rows that could not run, before any GPU did.)
 # Usage: gpu_host_paths.sh BUILD_DIR SOURCE_DIR STUB_LIBRARY
 set -uo pipefail
@@ -45,8 +46,14 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
     run "cli-$v" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 eval_train=0 dev=gpu \
       model_dir="$W/m-$v" "${extra[@]}" || { tail -5 "$W/cli-$v.log"; echo "FAIL: dev=gpu $v"; fail=1; }
   done
-  run cli-pred timeout 300 "$B/umbra" "$CONF" "${P[@]}" task=pred dev=gpu model_in="$W/m-plain/0001.model" \
-    pred="$W/pred.txt" || { tail -5 "$W/cli-pred.log"; echo "FAIL: dev=gpu pred"; fail=1; }
+  M=$W/m-plain/0001.model
+  for task in "task=pred pred=$W/pred.txt" "task=pred_raw pred=$W/raw.txt" \
+              "task=extract extract_node_name=4 pred=$W/feat.txt" "task=get_weight weight_layer=fc1 weight_filename=$W/w.txt" \
+              "task=finetune num_round=1 model_dir=$W/ft" "num_round=2 continue=1 model_dir=$W/m-plain"; do
+    # shellcheck disable=SC2086
+    run cli-task timeout 300 "$B/umbra" "$CONF" "${P[@]}" silent=1 dev=gpu model_in="$M" $task ||
+      { tail -5 "$W/cli-task.log"; echo "FAIL: dev=gpu $task"; fail=1; }
+  done
 else
   echo "no Fashion-MNIST t10k files in $D: CLI part skipped"
 fi
