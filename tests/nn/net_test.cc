@@ -437,5 +437,61 @@ TEST(Net, WeightsFromHostAsAPlainNet) {
   for (int s = 0; s < 3; ++s) EXPECT_EQ(plain.Step(x.view(), y.view()), host.Step(x.view(), y.view()));
 }
 
+// The input is read where the caller keeps it: node "in" (and a flatten viewing it) point at the
+// caller's dense buffer during the pass, the arena holds no copy, and training is bit for bit
+// the plain layout's (which copies). A strided input is copied once into a buffer of its own; an
+// input rewritten in place (relu on "in") is copied, so the caller's buffer stays as it was.
+TEST(Net, InputReadInPlace) {
+  auto spec = [](bool inplace_first) {
+    NetSpec s;
+    s.input_shape = Shape4(4, 2, 5, 5);
+    s.seed = 3;
+    s.layers.push_back(L("conv", "c", {"in"}, {"c"}, {{"nchannel", "3"}, {"kernel_size", "3"}}));
+    if (inplace_first) s.layers.insert(s.layers.begin(), L("relu", "r0", {"in"}, {"in"}));
+    s.layers.push_back(L("flatten", "f", {"c"}, {"f"}));
+    s.layers.push_back(L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}));
+    s.layers.push_back(L("softmax", "loss", {"o"}, {"p"}));
+    return s;
+  };
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  NetSpec plain_spec = spec(false), kept_spec = spec(false);
+  plain_spec.share_memory = false;
+  kept_spec.keep_values = {"in"};
+  nn::Trainer<cpu> planned(spec(false), us), plain(plain_spec, us), kept(kept_spec, us);
+  EXPECT_GE(kept.net().NodeElements() - planned.net().NodeElements(), 4 * 2 * 5 * 5);  // no arena copy
+  auto x = test::RandomTensor<4, float>(Shape4(4, 2, 5, 5), 5);
+  TensorContainer<cpu, 2> y(Shape2(4, 1));
+  for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float(i % 3);
+  for (int s = 0; s < 3; ++s) {
+    const double a = planned.Step(x.view(), y.view());
+    EXPECT_EQ(a, plain.Step(x.view(), y.view()));
+    EXPECT_EQ(a, kept.Step(x.view(), y.view()));
+  }
+  EXPECT_EQ(planned.net().NodeByName("in").data.dptr_, x.dptr_);
+  EXPECT_NE(kept.net().NodeByName("in").data.dptr_, x.dptr_);
+  // A strided view of a wider buffer: the same numbers through the copy.
+  TensorContainer<cpu, 4> wide(Shape4(4, 2, 5, 8), 0.f);
+  Tensor<cpu, 4> strided(wide.dptr_, Shape4(4, 2, 5, 5), 8, nullptr);
+  Copy(strided, x.view());
+  nn::Trainer<cpu> a(spec(false), us), b(spec(false), us);
+  for (int s = 0; s < 2; ++s) EXPECT_EQ(a.Step(strided, y.view()), b.Step(x.view(), y.view()));
+  EXPECT_NE(a.net().NodeByName("in").data.dptr_, wide.dptr_);
+  // relu rewrites "in": the caller's values survive the step.
+  auto x2 = test::RandomTensor<4, float>(Shape4(4, 2, 5, 5), 6, -1.f, 1.f);
+  std::vector<float> before(x2.dptr_, x2.dptr_ + x2.Size());
+  nn::Trainer<cpu> r(spec(true), us);
+  r.Step(x2.view(), y.view());
+  EXPECT_EQ(std::vector<float>(x2.dptr_, x2.dptr_ + x2.Size()), before);
+  // A flatten of the input views the caller's buffer too.
+  NetSpec flat;
+  flat.input_shape = Shape4(4, 2, 5, 5);
+  flat.layers = {L("flatten", "f", {"in"}, {"f"}), L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}),
+                 L("softmax", "loss", {"o"}, {"p"})};
+  nn::Trainer<cpu> t(flat, us);
+  t.Step(x.view(), y.view());
+  EXPECT_EQ(t.net().NodeByName("f").data.dptr_, x.dptr_);
+}
+
 }  // namespace
 }  // namespace umbra

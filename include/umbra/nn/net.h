@@ -198,7 +198,8 @@ class Net {
   }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
-  /// required by loss layers in training and optional otherwise.
+  /// required by loss layers in training and optional otherwise. The net reads a dense input
+  /// (and extra inputs) in place, without a copy: keep it unchanged until Backward has run.
   void Forward(bool is_train, const Tensor<xpu, 4, DType>& input,
                const Tensor<xpu, 2, DType>* label = nullptr,
                const std::vector<Tensor<xpu, 4, DType>>& extra = {}) {
@@ -206,11 +207,11 @@ class Net {
                 " does not match the net's input shape ", nodes_[0]->shape);
     UMBRA_CHECK(extra.size() + 1 == num_inputs_, "the net has ", num_inputs_ - 1,
                 " extra input(s) but ", extra.size(), " were given");
-    Copy(nodes_[0]->data.view(), input);
+    SetInput(0, input);
     for (size_t k = 0; k < extra.size(); ++k) {
       UMBRA_CHECK(extra[k].shape_ == nodes_[k + 1]->shape, "extra input ", k + 1, " of shape ",
                   extra[k].shape_, " does not match its declared shape ", nodes_[k + 1]->shape);
-      Copy(nodes_[k + 1]->data.view(), extra[k]);
+      SetInput(k + 1, extra[k]);
     }
     if (marks_) marks_->Mark();
     ForwardContext<xpu, DType> ctx;
@@ -473,11 +474,19 @@ class Net {
     }
     for (int i = 0; i < nn; ++i)
       if (rep[i] != i) vf[rep[i]] = std::min(vf[rep[i]], vf[i]), vl[rep[i]] = std::max(vl[rep[i]], vl[i]);
+    // An input's value is the caller's buffer itself during a pass (Forward points the node, and
+    // the outputs viewing it, there) unless a layer rewrites it in place or it must outlive the
+    // pass: no copy, and no room in the arena.
+    std::vector<bool> borrowed(nn, false);
+    for (int i = 0; i < int(num_inputs_); ++i)
+      borrowed[i] = !rewritten[i] && vl[i] < end && std::find(kept.begin(), kept.end(), i) == kept.end();
+    for (int i = 0; i < nn; ++i)
+      if (borrowed[rep[i]]) borrow_[rep[i]].push_back(i);
     std::vector<index_t> size;
     std::vector<int> first, last, node, value_entry(nn, -1);
     std::vector<bool> is_grad;
     for (int i = 0; i < nn; ++i) {
-      if (rep[i] == i) {
+      if (rep[i] == i && !borrowed[i]) {
         value_entry[i] = int(size.size());
         size.push_back(nodes_[i]->shape.Size()), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
         node.push_back(i), is_grad.push_back(false);
@@ -494,7 +503,27 @@ class Net {
     auto views = SharedBuffers(size, first, last);
     for (size_t k = 0; k < views.size(); ++k)
       if (is_grad[k]) nodes_[node[k]]->ShareGrad(views[k]);
-    for (int i = 0; i < nn; ++i) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
+    for (int i = 0; i < nn; ++i)
+      if (!borrowed[rep[i]]) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
+  }
+  // Input k's value for this pass: the caller's buffer when the plan borrows it and it is dense
+  // (node k and the outputs viewing it point there), else a copy into the node's own storage.
+  void SetInput(size_t k, const Tensor<xpu, 4, DType>& t) {
+    auto it = borrow_.find(int(k));
+    if (it == borrow_.end()) {
+      Copy(nodes_[k]->data.view(), t);
+      return;
+    }
+    if (t.CheckContiguous()) {
+      for (int i : it->second) nodes_[i]->data = Tensor<xpu, 4, DType>(t.dptr_, nodes_[i]->shape, t.stream_);
+      return;
+    }
+    // A strided input (a slice of a larger batch): copied once into a buffer of its own.
+    auto& own = input_copy_[k];
+    if (!own.dptr_) own.Resize(Shape1(t.shape_.Size()));
+    Tensor<xpu, 4, DType> dst(own.dptr_, t.shape_, own.stream_);
+    Copy(dst, t);
+    for (int i : it->second) nodes_[i]->data = Tensor<xpu, 4, DType>(own.dptr_, nodes_[i]->shape, own.stream_);
   }
   void EnsureDummyLabel(index_t n) {
     if (dummy_label_.shape_[0] != n || !dummy_label_.dptr_) dummy_label_.Resize(Shape2(n, 1), DType(0));
@@ -511,6 +540,8 @@ class Net {
   bool inference_only_ = false;
   StepMarks<xpu>* marks_ = nullptr;
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
+  std::map<int, std::vector<int>> borrow_;  // input node -> nodes whose value is the caller's buffer
+  std::map<size_t, TensorContainer<xpu, 1, DType>> input_copy_;  // strided inputs' copies
 };
 
 }  // namespace umbra::nn
