@@ -22,6 +22,16 @@ static std::mutex mu;
 static std::map<void*, size_t> blocks;
 static size_t limit = (size_t)140 << 30, used = 0;
 static cudaError_t last = cudaSuccess;
+// Work the binary asked of the "device", printed at exit with UMBRA_STUB_LOG set: launches per
+// training step are host-side facts (what CUDA graphs and fusion remove), countable here.
+static struct Counts {
+  long kernels = 0, cudnn = 0, cublas = 0, copies = 0;
+  ~Counts() {
+    if (getenv("UMBRA_STUB_LOG"))
+      fprintf(stderr, "[stub] calls: %ld kernels, %ld cuDNN, %ld cuBLAS, %ld copies/memsets\n", kernels, cudnn, cublas,
+              copies);
+  }
+} counts;
 static void* Map(size_t n) {
   void* p = mmap(nullptr, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
@@ -55,11 +65,11 @@ const char* cudaGetErrorName(cudaError_t) { return "stubError"; }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit; return cudaSuccess; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { memmove(d, s, n); return cudaSuccess; }
+cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { ++counts.copies; memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind, cudaStream_t) {
   for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, (const char*)s + i * sp, w); return cudaSuccess; }
-cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { if (n < (size_t(256) << 20)) memset(d, v, n); return cudaSuccess; }
+cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { ++counts.copies; if (n < (size_t(256) << 20)) memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = 132; return cudaSuccess; }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
@@ -83,8 +93,8 @@ void __cudaRegisterFatBinaryEnd(void**) {}
 void __cudaUnregisterFatBinary(void**) {}
 void __cudaRegisterFunction(void**, const char*, char*, const char*, int, uint3*, uint3*, dim3*, dim3*, int*) {}
 cudaError_t __cudaGetKernel(void** k, const void*) { static int dummy; *k = &dummy; return cudaSuccess; }
-cudaError_t __cudaLaunchKernel(const void*, dim3, dim3, void**, size_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaLaunchKernel(const void*, dim3, dim3, void**, size_t, cudaStream_t) { return cudaSuccess; }
+cudaError_t __cudaLaunchKernel(const void*, dim3, dim3, void**, size_t, cudaStream_t) { ++counts.kernels; return cudaSuccess; }
+cudaError_t cudaLaunchKernel(const void*, dim3, dim3, void**, size_t, cudaStream_t) { ++counts.kernels; return cudaSuccess; }
 unsigned __cudaPushCallConfiguration(dim3 g, dim3 b, size_t, void*) {
   if (g.x == 0 || g.y == 0 || g.z == 0 || b.x * b.y * b.z == 0 || b.x * b.y * b.z > 1024 || g.y > 65535 || g.z > 65535) {
     fprintf(stderr, "[stub] BAD LAUNCH grid (%u,%u,%u) block (%u,%u,%u)\n", g.x, g.y, g.z, b.x, b.y, b.z);
@@ -101,10 +111,12 @@ const char* cublasGetStatusString(cublasStatus_t) { return "stub"; }
 }
 extern "C" {
 cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t, cublasOperation_t, int m, int n, int k, const float*, const float*, int lda, const float*, int ldb, const float*, float*, int ldc) {
-  if (m < 0 || n < 0 || k < 0) fprintf(stderr, "[stub] BAD SGEMM %d %d %d\n", m, n, k); return CUBLAS_STATUS_SUCCESS; }
+  ++counts.cublas;
+  if (m < 0 || n < 0 || k < 0) fprintf(stderr, "[stub] BAD SGEMM %d %d %d\n", m, n, k);
+  return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const double*, const double*, int, const double*, int, const double*, double*, int) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSgemv_v2(cublasHandle_t, cublasOperation_t, int, int, const float*, const float*, int, const float*, int, const float*, float*, int) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*, cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*, cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t) { ++counts.cublas; return CUBLAS_STATUS_SUCCESS; }
 curandStatus_t curandCreateGenerator(curandGenerator_t* g, curandRngType_t) { *g = (curandGenerator_t)malloc(8); return CURAND_STATUS_SUCCESS; }
 curandStatus_t curandDestroyGenerator(curandGenerator_t) { return CURAND_STATUS_SUCCESS; }
 curandStatus_t curandSetStream(curandGenerator_t, cudaStream_t) { return CURAND_STATUS_SUCCESS; }
@@ -157,7 +169,7 @@ cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnn
 }
 // cuDNN compute calls: accepted, nothing computed (defined under the real names through asm
 // labels, so that their long prototypes need not be repeated).
-#define NOOP(name) extern "C" int name##_stub() __asm__(#name); extern "C" int name##_stub() { return 0; }
+#define NOOP(name) extern "C" int name##_stub() __asm__(#name); extern "C" int name##_stub() { ++counts.cudnn; return 0; }
 NOOP(cudnnActivationBackward) NOOP(cudnnActivationForward) NOOP(cudnnAddTensor) NOOP(cudnnBatchNormalizationBackward)
 NOOP(cudnnBatchNormalizationForwardInference) NOOP(cudnnBatchNormalizationForwardTraining) NOOP(cudnnConvolutionBackwardBias)
 NOOP(cudnnConvolutionBackwardData) NOOP(cudnnConvolutionBackwardFilter) NOOP(cudnnConvolutionForward)
