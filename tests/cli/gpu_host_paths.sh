@@ -4,10 +4,11 @@
 # benchmark (every net, graphs, own kernels, profile), each with tests/cuda_stub's stand-in CUDA
 # libraries preloaded. "Device" numbers are meaningless there, so numeric test failures are
 # ignored; this fails on what a GPU run would hit before any number: a C++ exception escaping a
-# GPU test, a crash, an impossible launch ("[stub] BAD"), a CUDA entry point the stub lacks, an
-# error from the CLI (every task: train, pred, pred_raw, extract, get_weight, finetune, continue)
-# or the benchmark. (It found GPU nets that never allocated their weights,
-# and two gpu test rows that could not run, before any GPU did.)
+# GPU test, a crash, an impossible launch or a buffer smaller than its copy, cuBLAS or cuDNN
+# shape ("[stub] BAD"), a CUDA entry point the stub lacks, an error from the CLI (every task:
+# train, pred, pred_raw, extract, get_weight, finetune, continue) or the benchmark. (It found GPU
+# nets that never allocated their weights, and two gpu test rows that could not run, before any
+# GPU did.)
 # Usage: gpu_host_paths.sh BUILD_DIR SOURCE_DIR STUB_LIBRARY
 set -uo pipefail
 B=$1 SRC=$2 STUB=$3

@@ -3,10 +3,11 @@
 // device memory is host memory (mmap'd lazily), copies and memsets happen, kernels and library
 // compute calls do nothing, descriptors remember their shapes so that output-size queries
 // answer, the "device" has 140 GiB and 132 SMs. Numbers computed on the "device" are
-// meaningless; what this catches is host logic that throws, crashes or launches an impossible
-// grid (reported as "[stub] BAD ..."). tests/cli/gpu_host_paths.sh drives it. Any CUDA entry
-// point the binaries use must be here: the test lists the binaries' CUDA symbols missing from
-// this library and fails on any.
+// meaningless; what this catches is host logic that throws, crashes, launches an impossible grid
+// or hands a copy, cuBLAS or cuDNN a buffer smaller than its shape says (reported as
+// "[stub] BAD ..."). tests/cli/gpu_host_paths.sh drives it. Any CUDA entry point the binaries
+// use must be here: the test lists the binaries' CUDA symbols missing from this library and
+// fails on any.
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #include <curand.h>
@@ -35,6 +36,21 @@ static struct Counts {
 static void* Map(size_t n) {
   void* p = mmap(nullptr, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+// A device range the binary hands to a copy or a library call must lie inside one live
+// cudaMalloc block: a null, freed or foreign pointer, or a size past the block's end, is what
+// would be an illegal address on a GPU ("[stub] BAD range"). (The caching allocator's slack
+// and its shared arena hide overruns smaller than a block.)
+static void CheckRange(const void* p, size_t bytes, const char* what) {
+  if (bytes == 0) return;
+  std::lock_guard<std::mutex> l(mu);
+  auto it = blocks.upper_bound(const_cast<void*>(p));
+  if (it != blocks.begin()) {
+    --it;
+    const char* b = static_cast<const char*>(it->first);
+    if (static_cast<const char*>(p) >= b && static_cast<const char*>(p) + bytes <= b + it->second) return;
+  }
+  fprintf(stderr, "[stub] BAD range: %s %p + %zu bytes is not inside one device allocation\n", what, p, bytes);
 }
 extern "C" {
 cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
@@ -65,11 +81,15 @@ const char* cudaGetErrorName(cudaError_t) { return "stubError"; }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit; return cudaSuccess; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { ++counts.copies; memmove(d, s, n); return cudaSuccess; }
+cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t) {
+  ++counts.copies;
+  if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");
+  if (k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice) CheckRange(s, n, "cudaMemcpyAsync source");
+  memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind, cudaStream_t) {
   for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, (const char*)s + i * sp, w); return cudaSuccess; }
-cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { ++counts.copies; if (n < (size_t(256) << 20)) memset(d, v, n); return cudaSuccess; }
+cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { ++counts.copies; CheckRange(d, n, "cudaMemsetAsync"); if (n < (size_t(256) << 20)) memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = 132; return cudaSuccess; }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
@@ -110,13 +130,36 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_S
 const char* cublasGetStatusString(cublasStatus_t) { return "stub"; }
 }
 extern "C" {
-cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t, cublasOperation_t, int m, int n, int k, const float*, const float*, int lda, const float*, int ldb, const float*, float*, int ldc) {
+cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float*, const float* A, int lda, const float* B, int ldb, const float*, float* C, int ldc) {
   ++counts.cublas;
   if (m < 0 || n < 0 || k < 0) fprintf(stderr, "[stub] BAD SGEMM %d %d %d\n", m, n, k);
+  // Column-major: op(A) is m x k, op(B) k x n, C m x n; a matrix of r rows and c columns with
+  // leading dimension ld spans ld * (c - 1) + r elements.
+  auto span = [](int ld, int r, int c) { return r && c ? (size_t(ld) * (c - 1) + r) * 4 : size_t(0); };
+  const bool na = ta == CUBLAS_OP_N, nb = tb == CUBLAS_OP_N;
+  if (k > 0) {
+    CheckRange(A, span(lda, na ? m : k, na ? k : m), "cublasSgemm A");
+    CheckRange(B, span(ldb, nb ? k : n, nb ? n : k), "cublasSgemm B");
+  }
+  CheckRange(C, span(ldc, m, n), "cublasSgemm C");
   return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const double*, const double*, int, const double*, int, const double*, double*, int) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSgemv_v2(cublasHandle_t, cublasOperation_t, int, int, const float*, const float*, int, const float*, int, const float*, float*, int) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*, cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t) { ++counts.cublas; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const void*,
+                            const void* A, cudaDataType at, int lda, const void* B, cudaDataType bt, int ldb, const void*,
+                            void* C, cudaDataType ct, int ldc, cublasComputeType_t, cublasGemmAlgo_t) {
+  ++counts.cublas;
+  auto span = [](int ld, int r, int c, cudaDataType t) {
+    const size_t e = t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4;
+    return r && c ? (size_t(ld) * (c - 1) + r) * e : size_t(0);
+  };
+  const bool na = ta == CUBLAS_OP_N, nb = tb == CUBLAS_OP_N;
+  if (k > 0) {
+    CheckRange(A, span(lda, na ? m : k, na ? k : m, at), "cublasGemmEx A");
+    CheckRange(B, span(ldb, nb ? k : n, nb ? n : k, bt), "cublasGemmEx B");
+  }
+  CheckRange(C, span(ldc, m, n, ct), "cublasGemmEx C");
+  return CUBLAS_STATUS_SUCCESS; }
 curandStatus_t curandCreateGenerator(curandGenerator_t* g, curandRngType_t) { *g = (curandGenerator_t)malloc(8); return CURAND_STATUS_SUCCESS; }
 curandStatus_t curandDestroyGenerator(curandGenerator_t) { return CURAND_STATUS_SUCCESS; }
 curandStatus_t curandSetStream(curandGenerator_t, cudaStream_t) { return CURAND_STATUS_SUCCESS; }
@@ -131,7 +174,12 @@ template <typename P>
 static void OnePerf(int* got, P* perf) { *got = 1; memset(perf, 0, sizeof(P)); perf->status = CUDNN_STATUS_SUCCESS; perf->time = 0.1f; perf->memory = 1 << 20; perf->mathType = CUDNN_FMA_MATH; }
 extern "C" {
 // cuDNN
-struct T4 { int n, c, h, w; };
+struct T4 {
+  int n, c, h, w, bytes;  // shape and element size
+  size_t Size() const { return size_t(n) * c * h * w * bytes; }
+};
+static int Bytes(cudnnDataType_t t) { return t == CUDNN_DATA_DOUBLE ? 8 : t == CUDNN_DATA_BFLOAT16 || t == CUDNN_DATA_HALF ? 2 : 4; }
+static size_t Sz(const void* d) { return static_cast<const T4*>(d)->Size(); }
 struct Conv { int ph, pw, sh, sw, dh, dw; };
 struct Pool { int kh, kw, ph, pw, sh, sw; };
 cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { *h = (cudnnHandle_t)malloc(8); return CUDNN_STATUS_SUCCESS; }
@@ -139,12 +187,12 @@ cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_
 const char* cudnnGetErrorString(cudnnStatus_t) { return "stub"; }
 cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { *d = (cudnnTensorDescriptor_t)calloc(1, sizeof(T4)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t, cudnnDataType_t, int n, int c, int h, int w) {
+cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t, cudnnDataType_t t, int n, int c, int h, int w) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || (long long)n * c * h * w > 2147483647LL) return CUDNN_STATUS_BAD_PARAM;
-  *(T4*)d = {n, c, h, w}; return CUDNN_STATUS_SUCCESS; }
+  *(T4*)d = {n, c, h, w, Bytes(t)}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { *d = (cudnnFilterDescriptor_t)calloc(1, sizeof(T4)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t, cudnnTensorFormat_t, int k, int c, int h, int w) { *(T4*)d = {k, c, h, w}; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t t, cudnnTensorFormat_t, int k, int c, int h, int w) { *(T4*)d = {k, c, h, w, Bytes(t)}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) { *d = (cudnnConvolutionDescriptor_t)calloc(1, sizeof(Conv)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int ph, int pw, int sh, int sw, int dh, int dw, cudnnConvolutionMode_t, cudnnDataType_t) { *(Conv*)d = {ph, pw, sh, sw, dh, dw}; return CUDNN_STATUS_SUCCESS; }
@@ -162,15 +210,93 @@ cudnnStatus_t cudnnGetPooling2dForwardOutputDim(cudnnPoolingDescriptor_t p, cudn
 cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t* d) { *d = (cudnnActivationDescriptor_t)malloc(8); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyActivationDescriptor(cudnnActivationDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t, cudnnActivationMode_t, cudnnNanPropagation_t, double) { return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t d, cudnnTensorDescriptor_t x, cudnnBatchNormMode_t) { T4 t = *(T4*)x; *(T4*)d = {1, t.c, 1, 1}; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t, const void*, cudnnFilterDescriptor_t, const void*, cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, void*, int, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void*, size_t) { OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(cudnnHandle_t, cudnnFilterDescriptor_t, const void*, cudnnTensorDescriptor_t, const void*, cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, void*, int, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void*, size_t) { OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t, const void*, cudnnTensorDescriptor_t, const void*, cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t, void*, int, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p, void*, size_t) { OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t d, cudnnTensorDescriptor_t x, cudnnBatchNormMode_t) { T4 t = *(T4*)x; *(T4*)d = {1, t.c, 1, 1, 4}; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t yd, void* y, int, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t wss) {
+  CheckRange(x, Sz(xd), "find fwd x"); CheckRange(w, Sz(wd), "find fwd w"); CheckRange(y, Sz(yd), "find fwd y"); CheckRange(ws, wss, "find fwd workspace");
+  OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(cudnnHandle_t, cudnnFilterDescriptor_t wd, const void* w, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t dxd, void* dx, int, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t wss) {
+  CheckRange(w, Sz(wd), "find bwd-data w"); CheckRange(dy, Sz(dyd), "find bwd-data dy"); CheckRange(dx, Sz(dxd), "find bwd-data dx"); CheckRange(ws, wss, "find bwd-data workspace");
+  OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t dwd, void* dw, int, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p, void* ws, size_t wss) {
+  CheckRange(x, Sz(xd), "find bwd-filter x"); CheckRange(dy, Sz(dyd), "find bwd-filter dy"); CheckRange(dw, Sz(dwd), "find bwd-filter dw"); CheckRange(ws, wss, "find bwd-filter workspace");
+  OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
 }
-// cuDNN compute calls: accepted, nothing computed (defined under the real names through asm
-// labels, so that their long prototypes need not be repeated).
-#define NOOP(name) extern "C" int name##_stub() __asm__(#name); extern "C" int name##_stub() { ++counts.cudnn; return 0; }
-NOOP(cudnnActivationBackward) NOOP(cudnnActivationForward) NOOP(cudnnAddTensor) NOOP(cudnnBatchNormalizationBackward)
-NOOP(cudnnBatchNormalizationForwardInference) NOOP(cudnnBatchNormalizationForwardTraining) NOOP(cudnnConvolutionBackwardBias)
-NOOP(cudnnConvolutionBackwardData) NOOP(cudnnConvolutionBackwardFilter) NOOP(cudnnConvolutionForward)
-NOOP(cudnnPoolingBackward) NOOP(cudnnPoolingForward) NOOP(cudnnSoftmaxForward)
+// cuDNN compute calls: nothing computed; every buffer checked against its descriptor's size.
+#define R(p, d, what) CheckRange(p, Sz(d), what)
+extern "C" {
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t xd, const void* x,
+                                      const cudnnFilterDescriptor_t wd, const void* w, const cudnnConvolutionDescriptor_t,
+                                      cudnnConvolutionFwdAlgo_t, void* ws, size_t wss, const void*,
+                                      const cudnnTensorDescriptor_t yd, void* y) {
+  ++counts.cudnn; R(x, xd, "conv fwd x"); R(w, wd, "conv fwd w"); R(y, yd, "conv fwd y"); CheckRange(ws, wss, "conv fwd workspace");
+  return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void*, const cudnnFilterDescriptor_t wd, const void* w,
+                                           const cudnnTensorDescriptor_t dyd, const void* dy,
+                                           const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdDataAlgo_t, void* ws,
+                                           size_t wss, const void*, const cudnnTensorDescriptor_t dxd, void* dx) {
+  ++counts.cudnn; R(w, wd, "conv bwd-data w"); R(dy, dyd, "conv bwd-data dy"); R(dx, dxd, "conv bwd-data dx"); CheckRange(ws, wss, "conv bwd-data workspace");
+  return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t xd, const void* x,
+                                             const cudnnTensorDescriptor_t dyd, const void* dy,
+                                             const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdFilterAlgo_t, void* ws,
+                                             size_t wss, const void*, const cudnnFilterDescriptor_t dwd, void* dw) {
+  ++counts.cudnn; R(x, xd, "conv bwd-filter x"); R(dy, dyd, "conv bwd-filter dy"); R(dw, dwd, "conv bwd-filter dw"); CheckRange(ws, wss, "conv bwd-filter workspace");
+  return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t dyd, const void* dy,
+                                           const void*, const cudnnTensorDescriptor_t dbd, void* db) {
+  ++counts.cudnn; R(dy, dyd, "conv bwd-bias dy"); R(db, dbd, "conv bwd-bias db"); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnAddTensor(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t ad, const void* a, const void*,
+                             const cudnnTensorDescriptor_t cd, void* c) {
+  ++counts.cudnn; R(a, ad, "add-tensor a"); R(c, cd, "add-tensor c"); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnPoolingForward(cudnnHandle_t, const cudnnPoolingDescriptor_t, const void*, const cudnnTensorDescriptor_t xd,
+                                  const void* x, const void*, const cudnnTensorDescriptor_t yd, void* y) {
+  ++counts.cudnn; R(x, xd, "pool fwd x"); R(y, yd, "pool fwd y"); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t, const cudnnPoolingDescriptor_t, const void*, const cudnnTensorDescriptor_t yd,
+                                   const void* y, const cudnnTensorDescriptor_t dyd, const void* dy,
+                                   const cudnnTensorDescriptor_t xd, const void* x, const void*,
+                                   const cudnnTensorDescriptor_t dxd, void* dx) {
+  ++counts.cudnn; R(y, yd, "pool bwd y"); R(dy, dyd, "pool bwd dy"); R(x, xd, "pool bwd x"); R(dx, dxd, "pool bwd dx");
+  return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnActivationForward(cudnnHandle_t, cudnnActivationDescriptor_t, const void*, const cudnnTensorDescriptor_t xd,
+                                     const void* x, const void*, const cudnnTensorDescriptor_t yd, void* y) {
+  ++counts.cudnn; R(x, xd, "act fwd x"); R(y, yd, "act fwd y"); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnActivationBackward(cudnnHandle_t, cudnnActivationDescriptor_t, const void*, const cudnnTensorDescriptor_t yd,
+                                      const void* y, const cudnnTensorDescriptor_t dyd, const void* dy,
+                                      const cudnnTensorDescriptor_t xd, const void* x, const void*,
+                                      const cudnnTensorDescriptor_t dxd, void* dx) {
+  ++counts.cudnn; R(y, yd, "act bwd y"); R(dy, dyd, "act bwd dy"); R(x, xd, "act bwd x"); R(dx, dxd, "act bwd dx");
+  return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnSoftmaxForward(cudnnHandle_t, cudnnSoftmaxAlgorithm_t, cudnnSoftmaxMode_t, const void*,
+                                  const cudnnTensorDescriptor_t xd, const void* x, const void*,
+                                  const cudnnTensorDescriptor_t yd, void* y) {
+  ++counts.cudnn; R(x, xd, "softmax x"); R(y, yd, "softmax y"); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnBatchNormalizationForwardTraining(cudnnHandle_t, cudnnBatchNormMode_t, const void*, const void*,
+                                                     const cudnnTensorDescriptor_t xd, const void* x,
+                                                     const cudnnTensorDescriptor_t yd, void* y,
+                                                     const cudnnTensorDescriptor_t pd, const void* g, const void* b, double,
+                                                     void* rm, void* rv, double, void* sm, void* si) {
+  ++counts.cudnn; R(x, xd, "bn fwd x"); R(y, yd, "bn fwd y"); R(g, pd, "bn fwd gamma"); R(b, pd, "bn fwd beta");
+  if (rm) R(rm, pd, "bn fwd running mean");
+  if (rv) R(rv, pd, "bn fwd running var");
+  if (sm) R(sm, pd, "bn fwd saved mean");
+  if (si) R(si, pd, "bn fwd saved inv std");
+  return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t, cudnnBatchNormMode_t, const void*, const void*,
+                                                      const cudnnTensorDescriptor_t xd, const void* x,
+                                                      const cudnnTensorDescriptor_t yd, void* y,
+                                                      const cudnnTensorDescriptor_t pd, const void* g, const void* b,
+                                                      const void* m, const void* v, double) {
+  ++counts.cudnn; R(x, xd, "bn infer x"); R(y, yd, "bn infer y"); R(g, pd, "bn infer gamma"); R(b, pd, "bn infer beta");
+  R(m, pd, "bn infer mean"); R(v, pd, "bn infer var"); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t, cudnnBatchNormMode_t, const void*, const void*, const void*,
+                                              const void*, const cudnnTensorDescriptor_t xd, const void* x,
+                                              const cudnnTensorDescriptor_t dyd, const void* dy,
+                                              const cudnnTensorDescriptor_t dxd, void* dx,
+                                              const cudnnTensorDescriptor_t pd, const void* g, void* dg, void* db, double,
+                                              const void* sm, const void* si) {
+  ++counts.cudnn; R(x, xd, "bn bwd x"); R(dy, dyd, "bn bwd dy"); R(dx, dxd, "bn bwd dx"); R(g, pd, "bn bwd gamma");
+  R(dg, pd, "bn bwd dgamma"); R(db, pd, "bn bwd dbeta");
+  if (sm) R(sm, pd, "bn bwd saved mean");
+  if (si) R(si, pd, "bn bwd saved inv std");
+  return CUDNN_STATUS_SUCCESS; }
+}
