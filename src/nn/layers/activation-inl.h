@@ -19,18 +19,7 @@
 namespace umbra::nn {
 
 /// relu, sigmoid, tanh: which GPU path.
-struct CudnnActParam {
-  std::string algo = "auto";
-  static const ParamDecl<CudnnActParam>& Decl() {
-    static const ParamDecl<CudnnActParam> d = [] {
-      ParamDecl<CudnnActParam> d;
-      d.Field(&CudnnActParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (expressions)")
-          .OneOf({"auto", "expr"});
-      return d;
-    }();
-    return d;
-  }
-};
+using CudnnActParam = CudnnAlgoParam;
 /// Activations without keys.
 struct NoActParam {
   static const ParamDecl<NoActParam>& Decl() {

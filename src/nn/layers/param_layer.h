@@ -24,6 +24,21 @@ ParamDecl<P>& DeclareInit(ParamDecl<P>& d) {
       .template Field<float>(&P::init_bias, "init_bias", "initial value of biases");
 }
 
+/// The parameters of a layer whose only key picks its GPU path (relu, sigmoid, tanh, global
+/// pooling): auto takes cuDNN where umbra is built with it, expr umbra's own expressions.
+struct CudnnAlgoParam {
+  std::string algo = "auto";
+  static const ParamDecl<CudnnAlgoParam>& Decl() {
+    static const ParamDecl<CudnnAlgoParam> d = [] {
+      ParamDecl<CudnnAlgoParam> d;
+      d.Field(&CudnnAlgoParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (umbra's expressions)")
+          .OneOf({"auto", "expr"});
+      return d;
+    }();
+    return d;
+  }
+};
+
 template <typename P, typename xpu, typename DType>
 class ParamLayer : public Layer<xpu, DType> {
  public:

@@ -47,18 +47,7 @@ struct PoolingParam {
 };
 
 /// Global pooling: the window is the whole input plane; only the GPU path is a key.
-struct GlobalPoolingParam {
-  std::string algo = "auto";
-  static const ParamDecl<GlobalPoolingParam>& Decl() {
-    static const ParamDecl<GlobalPoolingParam> d = [] {
-      ParamDecl<GlobalPoolingParam> d;
-      d.Field(&GlobalPoolingParam::algo, "algo", "GPU float: auto (cuDNN) or expr (umbra's pool/unpool expressions)")
-          .OneOf({"auto", "expr"});
-      return d;
-    }();
-    return d;
-  }
-};
+using GlobalPoolingParam = CudnnAlgoParam;
 
 enum class PoolKind { kMax, kSum, kAvg };
 
