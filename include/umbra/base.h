@@ -15,6 +15,15 @@
 #define UMBRA_DEVICE
 #endif
 
+/// 1 where GPU kernels are compiled: by nvcc, or by the host compiler in the emulation build
+/// (UMBRA_CUDA_EMU, tests/cuda_stub/emu.cc: kernels run on the CPU for the emulated gpu tests).
+/// Code that launches a kernel is guarded by it; elsewhere a gpu statement is a compile error.
+#if (defined(__CUDACC__) || defined(UMBRA_CUDA_EMU)) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#define UMBRA_CUDA_KERNELS 1
+#else
+#define UMBRA_CUDA_KERNELS 0
+#endif
+
 /// No-alias qualifier for raw pointers in hand-written loops.
 #define UMBRA_RESTRICT __restrict__
 

@@ -23,12 +23,12 @@ unsigned Blocks(size_t n) { return unsigned(std::min<size_t>((n + 255) / 256, 65
 
 void CastToBF16(const float* src, uint16_t* dst, size_t n, void* stream) {
   if (n == 0) return;
-  ToBF16<<<Blocks(n), 256, 0, cuda::OrDefault(static_cast<cudaStream_t>(stream))>>>(src, reinterpret_cast<__nv_bfloat16*>(dst), n);
+  UMBRA_LAUNCH(Blocks(n), 256, 0, cuda::OrDefault(static_cast<cudaStream_t>(stream)), ToBF16)(src, reinterpret_cast<__nv_bfloat16*>(dst), n);
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }
 void CastFromBF16(const uint16_t* src, float* dst, size_t n, void* stream) {
   if (n == 0) return;
-  FromBF16<<<Blocks(n), 256, 0, cuda::OrDefault(static_cast<cudaStream_t>(stream))>>>(reinterpret_cast<const __nv_bfloat16*>(src), dst, n);
+  UMBRA_LAUNCH(Blocks(n), 256, 0, cuda::OrDefault(static_cast<cudaStream_t>(stream)), FromBF16)(reinterpret_cast<const __nv_bfloat16*>(src), dst, n);
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -54,7 +54,7 @@ void SgdMultiTensorGPU(const SgdSegment* segments, int count, void* stream) {
     }
     if (blocks == 0) continue;
     UMBRA_CHECK(blocks <= int64_t(0x7fffffff), "sgd update: ", blocks, " blocks exceed the grid limit");
-    SgdMulti<<<unsigned(blocks), kThreads, 0, cuda::OrDefault(static_cast<cudaStream_t>(stream))>>>(b);
+    UMBRA_LAUNCH(unsigned(blocks), kThreads, 0, cuda::OrDefault(static_cast<cudaStream_t>(stream)), SgdMulti)(b);
     UMBRA_CUDA_CHECK(cudaGetLastError());
   }
 }

@@ -8,6 +8,11 @@
 // "[stub] BAD ..."). tests/cli/gpu_host_paths.sh drives it. Any CUDA entry point the binaries
 // use must be here: the test lists the binaries' CUDA symbols missing from this library and
 // fails on any.
+// Built with UMBRA_STUB_COMPUTE (library umbra_cuda_emu) it is the device of the emulation
+// build (include/umbra/tensor/cuda/emu.h): cuBLAS calls compute with OpenBLAS, cuRAND draws
+// numbers, the device reports 8 SMs (smaller grids: the emulator runs every thread), and
+// umbra's kernels run on the CPU (emu.cc). In both forms, work issued to a stream while it is
+// captured is recorded and runs at each cudaGraphLaunch, as on a GPU.
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #include <curand.h>
@@ -17,7 +22,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <vector>
+
+#include "stub.h"
+#ifdef UMBRA_STUB_COMPUTE
+#include <cblas.h>
+
+#include <random>
+static constexpr int kSMs = 8;
+#else
+static constexpr int kSMs = 132;
+#endif
 
 static std::mutex mu;
 static std::map<void*, size_t> blocks;
@@ -33,6 +50,19 @@ static struct Counts {
               copies);
   }
 } counts;
+// Stream capture: one capture at a time (umbra captures one training step on one stream).
+static bool capturing = false;
+static std::vector<std::function<void()>> recorded;
+using Work = std::vector<std::function<void()>>;
+namespace umbra_stub {
+void Submit(cudaStream_t, std::function<void()> work) {
+  if (capturing) recorded.push_back(std::move(work));
+  else work();
+}
+void SetLastError(cudaError_t e) { last = e; }
+void CountKernel() { ++counts.kernels; }
+}  // namespace umbra_stub
+using umbra_stub::Submit;
 static void* Map(size_t n) {
   void* p = mmap(nullptr, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
@@ -57,7 +87,7 @@ cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
 cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 cudaError_t cudaGetDeviceProperties_v2(cudaDeviceProp* p, int) {
-  memset(p, 0, sizeof(*p)); strcpy(p->name, "stub H200"); p->totalGlobalMem = limit; p->multiProcessorCount = 132;
+  memset(p, 0, sizeof(*p)); strcpy(p->name, "stub H200"); p->totalGlobalMem = limit; p->multiProcessorCount = kSMs;
   p->major = 9; p->minor = 0; return cudaSuccess; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) { return cudaGetDeviceProperties_v2(p, d); }
 cudaError_t cudaMalloc(void** p, size_t n) {
@@ -81,16 +111,21 @@ const char* cudaGetErrorName(cudaError_t) { return "stubError"; }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit; return cudaSuccess; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   ++counts.copies;
   if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");
   if (k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice) CheckRange(s, n, "cudaMemcpyAsync source");
+  Submit(st, [=] { memmove(d, s, n); }); return cudaSuccess; }
+cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
+  if (capturing) return cudaErrorStreamCaptureImplicit;
   memmove(d, s, n); return cudaSuccess; }
-cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { memmove(d, s, n); return cudaSuccess; }
-cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind, cudaStream_t) {
-  for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, (const char*)s + i * sp, w); return cudaSuccess; }
-cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { ++counts.copies; CheckRange(d, n, "cudaMemsetAsync"); if (n < (size_t(256) << 20)) memset(d, v, n); return cudaSuccess; }
-cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = 132; return cudaSuccess; }
+cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind, cudaStream_t st) {
+  Submit(st, [=] { for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, (const char*)s + i * sp, w); }); return cudaSuccess; }
+cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
+  ++counts.copies; CheckRange(d, n, "cudaMemsetAsync");
+  if (n < (size_t(256) << 20)) Submit(st, [=] { memset(d, v, n); });
+  return cudaSuccess; }
+cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = kSMs; return cudaSuccess; }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
@@ -100,13 +135,22 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) { free(e); return cudaSuccess; }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = (cudaStream_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaStreamDestroy(cudaStream_t s) { free(s); return cudaSuccess; }
-static int capturing = 0;
-cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) { if (capturing) return cudaErrorIllegalState; capturing = 1; return cudaSuccess; }
-cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* g) { capturing = 0; *g = (cudaGraph_t)malloc(8); return cudaSuccess; }
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t, unsigned long long) { *e = (cudaGraphExec_t)malloc(8); return cudaSuccess; }
-cudaError_t cudaGraphLaunch(cudaGraphExec_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { free(e); return cudaSuccess; }
-cudaError_t cudaGraphDestroy(cudaGraph_t g) { free(g); return cudaSuccess; }
+// A graph (and its executable form) is the work recorded during its capture.
+cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+  if (capturing) return cudaErrorIllegalState;
+  capturing = true; recorded.clear(); return cudaSuccess; }
+cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* g) {
+  if (!capturing) return cudaErrorIllegalState;
+  capturing = false; *g = (cudaGraph_t) new Work(std::move(recorded)); recorded.clear(); return cudaSuccess; }
+cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* s) {
+  *s = capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone; return cudaSuccess; }
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long) {
+  *e = (cudaGraphExec_t) new Work(*(Work*)g); return cudaSuccess; }
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t st) {
+  for (auto& w : *(Work*)e) Submit(st, w);
+  return cudaSuccess; }
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { delete (Work*)e; return cudaSuccess; }
+cudaError_t cudaGraphDestroy(cudaGraph_t g) { delete (Work*)g; return cudaSuccess; }
 // Kernel registration and launch: nothing runs.
 void** __cudaRegisterFatBinary(void*) { static void* h[4]; return h; }
 void __cudaRegisterFatBinaryEnd(void**) {}
@@ -123,14 +167,36 @@ unsigned __cudaPushCallConfiguration(dim3 g, dim3 b, size_t, void*) {
   return 0; }
 cudaError_t __cudaPopCallConfiguration(dim3* g, dim3* b, size_t* sm, void* st) { *g = dim3(1); *b = dim3(1); *sm = 0; *(cudaStream_t*)st = 0; return cudaSuccess; }
 // cuBLAS / cuRAND
-cublasStatus_t cublasCreate_v2(cublasHandle_t* h) { *h = (cublasHandle_t)malloc(8); return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasCreate_v2(cublasHandle_t* h) { *h = (cublasHandle_t)calloc(1, sizeof(cublasMath_t)); return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasDestroy_v2(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetStream_v2(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) { *(cublasMath_t*)h = m; return CUBLAS_STATUS_SUCCESS; }
 const char* cublasGetStatusString(cublasStatus_t) { return "stub"; }
 }
+#ifdef UMBRA_STUB_COMPUTE
+static CBLAS_TRANSPOSE Op(cublasOperation_t t) { return t == CUBLAS_OP_N ? CblasNoTrans : CblasTrans; }
+// TF32 keeps 10 of float's 23 mantissa bits (round to nearest, ties away, as the tensor cores'
+// input conversion; close enough for a 1e-3 comparison either way).
+static float ToTF32(float x) {
+  uint32_t u; memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+  memcpy(&x, &u, 4); return x; }
+static float FromBF16(uint16_t b) { uint32_t u = uint32_t(b) << 16; float x; memcpy(&x, &u, 4); return x; }
+static uint16_t ToBF16(float x) {
+  uint32_t u; memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return uint16_t((u >> 16) | ((u & 0xffff) ? 0x40 : 0));
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1)) >> 16); }
+// A column-major matrix of r x c with leading dimension ld, copied to floats (TF32-rounded).
+static std::vector<float> Floats(const void* p, cudaDataType t, int ld, int r, int c, bool tf32) {
+  std::vector<float> v(size_t(ld) * (c ? c - 1 : 0) + r);
+  for (size_t i = 0; i < v.size(); ++i) {
+    float x = t == CUDA_R_16BF ? FromBF16(((const uint16_t*)p)[i]) : ((const float*)p)[i];
+    v[i] = tf32 ? ToTF32(x) : x;
+  }
+  return v; }
+#endif
 extern "C" {
-cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float*, const float* A, int lda, const float* B, int ldb, const float*, float* C, int ldc) {
+cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc) {
   ++counts.cublas;
   if (m < 0 || n < 0 || k < 0) fprintf(stderr, "[stub] BAD SGEMM %d %d %d\n", m, n, k);
   // Column-major: op(A) is m x k, op(B) k x n, C m x n; a matrix of r rows and c columns with
@@ -142,12 +208,52 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperat
     CheckRange(B, span(ldb, nb ? k : n, nb ? n : k), "cublasSgemm B");
   }
   CheckRange(C, span(ldc, m, n), "cublasSgemm C");
+#ifdef UMBRA_STUB_COMPUTE
+  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  const float a = *alpha, b = *beta;
+  if (*(cublasMath_t*)h == CUBLAS_TF32_TENSOR_OP_MATH) {
+    Submit(nullptr, [=] {
+      std::vector<float> fa = Floats(A, CUDA_R_32F, lda, na ? m : k, na ? k : m, true);
+      std::vector<float> fb = Floats(B, CUDA_R_32F, ldb, nb ? k : n, nb ? n : k, true);
+      cblas_sgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, fa.data(), lda, fb.data(), ldb, b, C, ldc); });
+  } else {
+    Submit(nullptr, [=] { cblas_sgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, A, lda, B, ldb, b, C, ldc); });
+  }
+#else
+  (void)h; (void)alpha; (void)beta;
+#endif
   return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const double*, const double*, int, const double*, int, const double*, double*, int) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSgemv_v2(cublasHandle_t, cublasOperation_t, int, int, const float*, const float*, int, const float*, int, const float*, float*, int) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const void*,
-                            const void* A, cudaDataType at, int lda, const void* B, cudaDataType bt, int ldb, const void*,
-                            void* C, cudaDataType ct, int ldc, cublasComputeType_t, cublasGemmAlgo_t) {
+cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc) {
+  ++counts.cublas;
+#ifdef UMBRA_STUB_COMPUTE
+  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  const double a = *alpha, b = *beta;
+  Submit(nullptr, [=] { cblas_dgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, A, lda, B, ldb, b, C, ldc); });
+#else
+  (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+#endif
+  return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSgemv_v2(cublasHandle_t, cublasOperation_t t, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy) {
+  ++counts.cublas;
+#ifdef UMBRA_STUB_COMPUTE
+  const float a = *alpha, b = *beta;
+  Submit(nullptr, [=] { cblas_sgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
+#else
+  (void)t; (void)m; (void)n; (void)alpha; (void)A; (void)lda; (void)x; (void)incx; (void)beta; (void)y; (void)incy;
+#endif
+  return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDgemv_v2(cublasHandle_t, cublasOperation_t t, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy) {
+  ++counts.cublas;
+#ifdef UMBRA_STUB_COMPUTE
+  const double a = *alpha, b = *beta;
+  Submit(nullptr, [=] { cblas_dgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
+#else
+  (void)t; (void)m; (void)n; (void)alpha; (void)A; (void)lda; (void)x; (void)incx; (void)beta; (void)y; (void)incy;
+#endif
+  return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const void* alpha,
+                            const void* A, cudaDataType at, int lda, const void* B, cudaDataType bt, int ldb, const void* beta,
+                            void* C, cudaDataType ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t) {
   ++counts.cublas;
   auto span = [](int ld, int r, int c, cudaDataType t) {
     const size_t e = t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4;
@@ -159,15 +265,87 @@ cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperatio
     CheckRange(B, span(ldb, nb ? k : n, nb ? n : k, bt), "cublasGemmEx B");
   }
   CheckRange(C, span(ldc, m, n, ct), "cublasGemmEx C");
+#ifdef UMBRA_STUB_COMPUTE
+  // Float alpha/beta and accumulation (CUBLAS_COMPUTE_32F*); float or bf16 operands and result.
+  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  const float a = *(const float*)alpha, b = *(const float*)beta;
+  const bool tf32 = compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||
+                    (compute == CUBLAS_COMPUTE_32F && *(cublasMath_t*)h == CUBLAS_TF32_TENSOR_OP_MATH);
+  Submit(nullptr, [=] {
+    std::vector<float> fa = Floats(A, at, lda, na ? m : k, na ? k : m, tf32);
+    std::vector<float> fb = Floats(B, bt, ldb, nb ? k : n, nb ? n : k, tf32);
+    std::vector<float> fc = Floats(C, ct, ldc, m, n, false);
+    cblas_sgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, fa.data(), lda, fb.data(), ldb, b, fc.data(), ldc);
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) {
+        const size_t o = size_t(j) * ldc + i;
+        if (ct == CUDA_R_16BF) ((uint16_t*)C)[o] = ToBF16(fc[o]);
+        else ((float*)C)[o] = fc[o];
+      } });
+#else
+  (void)h; (void)alpha; (void)beta; (void)compute;
+#endif
   return CUBLAS_STATUS_SUCCESS; }
-curandStatus_t curandCreateGenerator(curandGenerator_t* g, curandRngType_t) { *g = (curandGenerator_t)malloc(8); return CURAND_STATUS_SUCCESS; }
-curandStatus_t curandDestroyGenerator(curandGenerator_t) { return CURAND_STATUS_SUCCESS; }
+}  // extern "C"
+// A generator: its seed and offset pick a stream of numbers (a Mersenne twister here, not
+// Philox: the same seeds draw other numbers than on a GPU, with the same distributions).
+struct Gen { unsigned long long seed = 0, offset = 0; };
+curandStatus_t curandCreateGenerator(curandGenerator_t* g, curandRngType_t) { *g = (curandGenerator_t) new Gen; return CURAND_STATUS_SUCCESS; }
+curandStatus_t curandDestroyGenerator(curandGenerator_t g) { delete (Gen*)g; return CURAND_STATUS_SUCCESS; }
 curandStatus_t curandSetStream(curandGenerator_t, cudaStream_t) { return CURAND_STATUS_SUCCESS; }
-curandStatus_t curandSetPseudoRandomGeneratorSeed(curandGenerator_t, unsigned long long) { return CURAND_STATUS_SUCCESS; }
-curandStatus_t curandSetGeneratorOffset(curandGenerator_t, unsigned long long) { return CURAND_STATUS_SUCCESS; }
-curandStatus_t curandGenerateUniform(curandGenerator_t, float*, size_t) { return CURAND_STATUS_SUCCESS; }
-curandStatus_t curandGenerateNormal(curandGenerator_t, float*, size_t n, float, float) {
+curandStatus_t curandSetPseudoRandomGeneratorSeed(curandGenerator_t g, unsigned long long s) { ((Gen*)g)->seed = s; return CURAND_STATUS_SUCCESS; }
+curandStatus_t curandSetGeneratorOffset(curandGenerator_t g, unsigned long long o) { ((Gen*)g)->offset = o; return CURAND_STATUS_SUCCESS; }
+#ifdef UMBRA_STUB_COMPUTE
+// Each call draws from (seed, offset) and advances the offset by what it drew, as cuRAND does.
+template <typename T, typename Dist>
+static void Draw(curandGenerator_t g, T* out, size_t n, Dist dist) {
+  Gen& gen = *(Gen*)g;
+  const std::vector<uint32_t> key{uint32_t(gen.seed), uint32_t(gen.seed >> 32), uint32_t(gen.offset),
+                                  uint32_t(gen.offset >> 32)};
+  gen.offset += n;
+  Submit(nullptr, [out, n, dist, key]() mutable {
+    std::seed_seq seq(key.begin(), key.end());
+    std::mt19937_64 rng(seq);
+    for (size_t i = 0; i < n; ++i) out[i] = dist(rng);
+  });
+}
+// cuRAND's uniform is in (0, 1].
+template <typename T>
+struct OpenClosed {
+  std::uniform_real_distribution<T> u{T(0), T(1)};
+  T operator()(std::mt19937_64& r) { return T(1) - u(r); }
+};
+#endif
+extern "C" {
+curandStatus_t curandGenerateUniform(curandGenerator_t g, float* out, size_t n) {
+#ifdef UMBRA_STUB_COMPUTE
+  Draw(g, out, n, OpenClosed<float>{});
+#else
+  (void)g; (void)out; (void)n;
+#endif
+  return CURAND_STATUS_SUCCESS; }
+curandStatus_t curandGenerateUniformDouble(curandGenerator_t g, double* out, size_t n) {
+#ifdef UMBRA_STUB_COMPUTE
+  Draw(g, out, n, OpenClosed<double>{});
+#else
+  (void)g; (void)out; (void)n;
+#endif
+  return CURAND_STATUS_SUCCESS; }
+curandStatus_t curandGenerateNormal(curandGenerator_t g, float* out, size_t n, float mean, float sd) {
   if (n % 2) { fprintf(stderr, "[stub] BAD curandGenerateNormal odd n=%zu\n", n); return CURAND_STATUS_LENGTH_NOT_MULTIPLE; }
+#ifdef UMBRA_STUB_COMPUTE
+  Draw(g, out, n, std::normal_distribution<float>(mean, sd));
+#else
+  (void)g; (void)out; (void)mean; (void)sd;
+#endif
+  return CURAND_STATUS_SUCCESS; }
+curandStatus_t curandGenerateNormalDouble(curandGenerator_t g, double* out, size_t n, double mean, double sd) {
+  if (n % 2) { fprintf(stderr, "[stub] BAD curandGenerateNormalDouble odd n=%zu\n", n); return CURAND_STATUS_LENGTH_NOT_MULTIPLE; }
+#ifdef UMBRA_STUB_COMPUTE
+  Draw(g, out, n, std::normal_distribution<double>(mean, sd));
+#else
+  (void)g; (void)out; (void)mean; (void)sd;
+#endif
   return CURAND_STATUS_SUCCESS; }
 }
 template <typename P>

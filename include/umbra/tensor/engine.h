@@ -10,7 +10,7 @@
 #include "umbra/tensor/memory.h"
 #include "umbra/tensor/plan.h"
 
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
 #include "umbra/tensor/cuda/eval.cuh"
 #endif
 
@@ -35,7 +35,7 @@ inline void MapExp(const Dst& dst, const E& exp) {
   if constexpr (Dst::kDevMask == cpu::kDevMask) {
     MapPlanCPU<SV>(dst, exp, dshape.FlatTo2D());
   } else {
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
     MapPlanGPU<SV>(dst, exp, dshape.FlatTo2D());
 #else
     static_assert(kDependentFalse<E>,

@@ -108,7 +108,7 @@ class Random<gpu, DType> {
     UMBRA_CURAND_CHECK(curandSetStream(gen_, Stream<gpu>::GetStream(s)));
   }
 
-#ifdef __CUDACC__
+#if UMBRA_CUDA_KERNELS
   /// Uniform in [a, b) (cuRAND draws (0, 1]; 1 - u maps it to [0, 1)).
   template <int N>
   void SampleUniform(Tensor<gpu, N, DType>* dst, DType a = 0, DType b = 1) {

@@ -15,7 +15,7 @@ inline double MeanOnHost(const Tensor<xpu, 1, DType>& per_sample) {
   TensorContainer<cpu, 1, DType> host(Shape1(n));
   Copy(host.view(), per_sample);
   if constexpr (!xpu::kDevCPU) {
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
     UMBRA_CUDA_CHECK(cudaStreamSynchronize(Stream<gpu>::GetStream(per_sample.stream_)));
 #endif
   }

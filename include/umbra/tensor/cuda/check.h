@@ -7,6 +7,7 @@
 #include <curand.h>
 
 #include "umbra/logging.h"
+#include "umbra/tensor/cuda/launch.h"
 
 namespace umbra::cuda {
 

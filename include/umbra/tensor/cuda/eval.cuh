@@ -103,18 +103,18 @@ inline void MapPlanGPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
     if constexpr (HasPack<Plan<Dst>> && HasPack<Plan<E>>) {
       if (flat && PackCheck<Dst>::Check(dst) && PackCheck<E>::Check(exp)) {
         const int pgrid = cuda::GridFor((n + 3) / 4);
-        cuda::MapPackKernel<SV><<<pgrid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp), n);
+        UMBRA_LAUNCH(pgrid, cuda::kBaseThreads, 0, s, cuda::MapPackKernel<SV>)(MakePlan(dst), MakePlan(exp), n);
         UMBRA_CUDA_CHECK(cudaGetLastError());
         return;
       }
     }
     if (flat) {
-      cuda::MapFlatKernel<SV><<<grid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp), n);
+      UMBRA_LAUNCH(grid, cuda::kBaseThreads, 0, s, cuda::MapFlatKernel<SV>)(MakePlan(dst), MakePlan(exp), n);
       UMBRA_CUDA_CHECK(cudaGetLastError());
       return;
     }
   }
-  cuda::Map2DKernel<SV><<<grid, cuda::kBaseThreads, 0, s>>>(MakePlan(dst), MakePlan(exp),
+  UMBRA_LAUNCH(grid, cuda::kBaseThreads, 0, s, cuda::Map2DKernel<SV>)(MakePlan(dst), MakePlan(exp),
                                                             dshape[0], dshape[1]);
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }

@@ -13,7 +13,7 @@
 
 #include "umbra/tensor/ext/make_tensor.h"
 #include "umbra/tensor/ext/reducers.h"
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
 #include "umbra/tensor/cuda/allocator.h"
 #include "umbra/tensor/cuda/fast_div.h"
 #endif
@@ -132,7 +132,7 @@ inline std::vector<DType> ReduceExceptDimCPU(const SrcExp& src, const Shape<srcd
 
 }  // namespace umbra::expr
 
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
 namespace umbra::cuda {
 
 /// Reduce over rows, one block per 32 columns: (32 x 8) threads, a warp reads 32 consecutive
@@ -223,13 +223,13 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
       const std::vector<DType> res = ReduceExceptDimCPU<Reducer, dimkeep, DType>(e.src_, s);
       for (index_t c = 0; c < len; ++c) SV::Save(dst->dptr_[c], DType(e.scale_ * res[c]));
     } else {
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
       if (len == 0) return;
       cudaStream_t st = Stream<gpu>::GetStream(dst->stream_);
       const index_t cols = s[srcdim - 1];
       if constexpr (dimkeep == srcdim - 1) {
         const index_t rows = s.ProdShape(0, srcdim - 1);
-        cuda::ReduceRowsKernel<Reducer, SV><<<unsigned((cols + 31) / 32), dim3(32, 8), 0, st>>>(
+        UMBRA_LAUNCH(unsigned((cols + 31) / 32), dim3(32, 8), 0, st, cuda::ReduceRowsKernel<Reducer, SV>)(
             dst->dptr_, MakePlan(e.src_), rows, cols, e.scale_);
       } else {
         const index_t rpb = s.ProdShape(dimkeep + 1, srcdim - 1), per = rpb * cols;
@@ -244,12 +244,12 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
         const cuda::FastDiv per_div(n ? uint32_t(per) : 1u), cols_div(n ? uint32_t(cols) : 1u);
         auto& alloc = cuda::CachingAllocator::Get();
         DType* part = parts > 1 ? static_cast<DType*>(alloc.Alloc(sizeof(DType) * size_t(len) * parts)) : nullptr;
-        cuda::ReduceGroupPartKernel<Reducer, SV><<<dim3(unsigned(len), unsigned(parts)), 256, 0, st>>>(
+        UMBRA_LAUNCH(dim3(unsigned(len), unsigned(parts)), 256, 0, st, cuda::ReduceGroupPartKernel<Reducer, SV>)(
             dst->dptr_, part, e.scale_, MakePlan(e.src_), uint32_t(n), chunk, per_div, cols_div, len, rpb);
         cudaError_t launched = cudaGetLastError();
         if (part) {
           if (launched == cudaSuccess) {
-            cuda::ReduceGroupFinishKernel<Reducer, SV><<<unsigned((len + 255) / 256), 256, 0, st>>>(
+            UMBRA_LAUNCH(unsigned((len + 255) / 256), 256, 0, st, cuda::ReduceGroupFinishKernel<Reducer, SV>)(
                 dst->dptr_, part, len, parts, e.scale_);
             launched = cudaGetLastError();
           }

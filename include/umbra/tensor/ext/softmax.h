@@ -12,7 +12,7 @@
 #include "umbra/tensor/engine.h"
 #include "umbra/tensor/functors.h"
 
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
 namespace umbra::cuda {
 
 // kind 0: softmax of a into dst. kind 1: dst = a * (b - sum(a * b)) (a = out, b = grad_out).
@@ -102,20 +102,20 @@ namespace umbra::expr {
 template <int kind, typename xpu, int dim, int bdim, typename DType>
 inline void SoftmaxGPU(const Tensor<xpu, dim, DType>& dst, const Tensor<xpu, dim, DType>& a,
                        const Tensor<xpu, bdim, DType>& b) {
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
   const Shape<2> s2 = dst.shape_.FlatTo2D();
   if (s2[0] * s2[1] == 0) return;
   cudaStream_t st = Stream<gpu>::GetStream(dst.stream_);
   if constexpr (kind == 2) {
     const index_t c = dst.shape_[1];
-    cuda::SoftmaxLabelKernel<dim == 3><<<cuda::GridFor(s2[0] * s2[1]), 256, 0, st>>>(
+    UMBRA_LAUNCH(cuda::GridFor(s2[0] * s2[1]), 256, 0, st, cuda::SoftmaxLabelKernel<dim == 3>)(
         dst.dptr_, dst.stride_, a.dptr_, a.stride_, b.dptr_, b.stride_, s2[0], s2[1], c);
   } else if constexpr (dim == 2) {
-    cuda::SoftmaxRowsKernel<kind><<<unsigned((s2[0] + 7) / 8), dim3(32, 8), 0, st>>>(
+    UMBRA_LAUNCH(unsigned((s2[0] + 7) / 8), dim3(32, 8), 0, st, cuda::SoftmaxRowsKernel<kind>)(
         dst.dptr_, dst.stride_, a.dptr_, a.stride_, b.dptr_, b.stride_, s2[0], s2[1]);
   } else {
     const index_t n = dst.shape_[0], l = dst.shape_[2];
-    cuda::SoftmaxColumnsKernel<kind><<<cuda::GridFor(n * l), 256, 0, st>>>(
+    UMBRA_LAUNCH(cuda::GridFor(n * l), 256, 0, st, cuda::SoftmaxColumnsKernel<kind>)(
         dst.dptr_, dst.stride_, a.dptr_, a.stride_, b.dptr_, b.stride_, n, dst.shape_[1], l);
   }
   UMBRA_CUDA_CHECK(cudaGetLastError());

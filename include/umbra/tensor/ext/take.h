@@ -69,7 +69,7 @@ inline TakeExp<IndexExp, SrcExp, DType> take(const Exp<IndexExp, DType, it>& ind
   return TakeExp<IndexExp, SrcExp, DType>(index.self(), src.self(), si[0], ss);
 }
 
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
 /// One thread per element of grad. Napkin: reads n*cols grad + n*cols (cached) index values and
 /// does n*cols atomic adds into dst; bandwidth-bound unless many indices repeat (atomics on the
 /// same row serialise, still correct).
@@ -124,9 +124,9 @@ inline void AddTakeGrad(Tensor<Device, 2, DType> dst, const Tensor<Device, 1, DT
       }
     }
   } else {
-#if defined(__CUDACC__) && defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
     const int grid = cuda::GridFor(n * cols);
-    expr::AddTakeGradKernel<<<grid, cuda::kBaseThreads, 0, Stream<gpu>::GetStream(dst.stream_)>>>(
+    UMBRA_LAUNCH(grid, cuda::kBaseThreads, 0, Stream<gpu>::GetStream(dst.stream_), expr::AddTakeGradKernel)(
         dst.dptr_, dst.stride_, rows - 1, index.dptr_, grad.dptr_, grad.stride_, n, cols);
     UMBRA_CUDA_CHECK(cudaGetLastError());
 #else
