@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # dev=gpu trains the Fashion-MNIST LeNet (examples/fashion-mnist/lenet.conf) like dev=cpu: the
-# same initial weights (drawn on the host for every device), the same data order, so the loss
-# and the test error of each round must match closely (float sums in other orders: not bit for
-# bit). A fraction of an epoch: 2 rounds over 10,000 images; then again with dtype=bf16, within
-# bf16's precision, and with cuda_graph=1, as the plain gpu run. Then pred on the gpu with the
+# same initial weights (drawn on the host for every device), the same data order. Float sums in
+# other orders make the runs part slowly: the running loss of the first 10 steps must agree
+# within 0.2% (it agrees to 1e-7, printed to 4 digits), the loss and test error of each round
+# within 3% and 0.02. (Measured: two cpu runs, 1 and 2 threads, part by 0.44% in loss and 0.0027
+# in test error by round 2; the emulated gpu path by 0.2-1.1% and up to 0.0085; a plumbing
+# error is off at the first step.) A fraction of an epoch: 2 rounds over 10,000 images; then
+# again with dtype=bf16, within bf16's precision, and with cuda_graph=1, as the plain gpu run
+# (separate processes may pick other cuDNN algorithms). Then pred on the gpu with the
 # gpu's model must give the cpu's predictions for nearly every image, and dev=gpu:99 must be one
 # clear error. Exit 77 (skip) without a GPU.
 # Only the t10k files are read; UMBRA_FASHION_DIR names their folder where Debian's
 # dataset-fashion-mnist is not installed (scripts/gpu-check passes data/fashion-mnist).
+# UMBRA_GPU_MATCH_SKIP="bf16 graph" leaves those runs out: the emulation build (kernels on the
+# CPU at about 1% of a GPU's speed) does, having them in its gpu tests already. (Fewer images
+# are no way to save time: after 20 steps at this learning rate float summation differences
+# have grown past 1%, where after 100 they are 0.3%.)
 # Usage: gpu_matches_cpu.sh UMBRA SOURCE_DIR
 set -euo pipefail
 UMBRA=$1 CONF=$2/examples/fashion-mnist/lenet.conf
@@ -19,12 +27,23 @@ IMG=$D/t10k-images-idx3-ubyte.gz LAB=$D/t10k-labels-idx1-ubyte.gz
 PATHS=(train:path_img=$IMG train:path_label=$LAB test:path_img=$IMG test:path_label=$LAB pred:path_img=$IMG
        pred:path_label=$LAB)
 ARGS=("${PATHS[@]}" num_round=2 silent=1 eval_train=0)
-if ! "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu model_dir=g > g.txt 2> g.err; then
+STEPS=(silent=0 print_step=1)  # the running loss after every step, on stderr
+if ! "$UMBRA" "$CONF" "${ARGS[@]}" "${STEPS[@]}" dev=gpu model_dir=g > g.txt 2> g.err; then
   if grep -qE "no CUDA device|built without CUDA" g.err; then cat g.err; echo "no GPU: skipped"; exit 77; fi
   cat g.err; echo "FAIL: dev=gpu training"; exit 1
 fi
-"$UMBRA" "$CONF" "${ARGS[@]}" dev=cpu model_dir=c > c.txt
+"$UMBRA" "$CONF" "${ARGS[@]}" "${STEPS[@]}" dev=cpu model_dir=c > c.txt 2> c.err
 cat c.txt g.txt
+$PY - <<'PY'
+import re
+def steps(path):
+    return [float(m.group(1)) for m in (re.match(r'\[1\] \d+ img.*  loss (\S+)', l) for l in open(path)) if m][:10]
+c, g = steps('c.err'), steps('g.err')
+print('first steps, running loss: cpu', c, 'gpu', g)
+assert len(c) == len(g) == 10, 'fewer than 10 steps logged'
+for k, (x, y) in enumerate(zip(c, g)):
+    assert abs(x - y) <= 2e-3 * abs(x), f'step {k + 1}: gpu running loss {y} against cpu {x}'
+PY
 # same_curve REF RUN LOSS_REL ERR_ABS: both logs have 2 rounds whose losses agree within LOSS_REL
 # (relative) and test errors within ERR_ABS; prints the pairs and img/s.
 same_curve() {
@@ -42,18 +61,23 @@ for x, y in zip(a, b):
     assert y['peak_mib'] > 0
 PY
 }
-same_curve c g 0.01 0.01
+same_curve c g 0.03 0.02
 # dtype=bf16 (conv and fullc products in bfloat16, fp32 accumulation and master weights): the
 # same training within bf16's precision.
-"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt 2> b.err || { cat b.err; echo "FAIL: bf16"; exit 1; }
-same_curve c b 0.05 0.03
+SKIP=" ${UMBRA_GPU_MATCH_SKIP:-} "
+if [[ $SKIP != *" bf16 "* ]]; then
+  "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt 2> b.err || { cat b.err; echo "FAIL: bf16"; exit 1; }
+  same_curve c b 0.05 0.03
+fi
 # cuda_graph=1 (each step's forward and backward replayed from a CUDA graph; the feeder's two
 # buffers give two graphs): the gpu run's curve, and no note that graphs were declined.
 # Separate processes time cuDNN's algorithms separately and may pick others (other summation
 # orders): the bounds of the gpu-against-cpu check.
-"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
-if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
-same_curve g gr 0.01 0.01
+if [[ $SKIP != *" graph "* ]]; then
+  "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
+  if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
+  same_curve g gr 0.03 0.02
+fi
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null
 $PY -c "

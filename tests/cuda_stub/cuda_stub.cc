@@ -125,6 +125,9 @@ cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
   ++counts.copies; CheckRange(d, n, "cudaMemsetAsync");
   if (n < (size_t(256) << 20)) Submit(st, [=] { memset(d, v, n); });
   return cudaSuccess; }
+cudaError_t cudaMemset(void* d, int v, size_t n) {
+  if (capturing) return cudaErrorStreamCaptureImplicit;
+  CheckRange(d, n, "cudaMemset"); memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = kSMs; return cudaSuccess; }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }

@@ -4,17 +4,21 @@
 // releases a warp whose live lanes all wait at a shuffle, else the block once every live thread
 // waits at the barrier. Anything else is a divergence a GPU would hang on or leave undefined:
 // it is reported ("[emu] ...") and the process aborts. Kernels seen to run with no barrier or
-// shuffle run their threads as plain calls afterwards.
+// shuffle run their threads as plain calls afterwards. Large grids are split across CPU threads
+// (UMBRA_EMU_THREADS, default: the machine's cores), each taking every k-th block, as blocks
+// of a grid run in any order on a GPU.
 // The switch between coroutines is a few lines of x86-64 assembly rather than swapcontext,
 // which makes a system call per switch: a 700-channel BatchNorm reduction is 180k emulated
 // threads at 18 switches each, seconds per launch with swapcontext, milliseconds with this.
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "stub.h"
@@ -73,6 +77,8 @@ struct Thread {
   void* sp = nullptr;  // saved stack pointer while switched out
   ThreadState st;
   Wait wait = Wait::kRun;
+  const char* file = nullptr;  // where it waits at a barrier
+  int line = 0;
 };
 
 constexpr size_t kStackBytes = size_t(256) << 10;  // per emulated thread; touched pages only
@@ -196,10 +202,63 @@ void RunCoroutines(Block& b, size_t n) {
       Enter(b.threads[0].st);
       Fail("threads of one block wait at different barriers or shuffles (divergent __syncthreads)");
     }
+    const Thread* first = nullptr;
+    for (size_t i = 0; i < n; ++i) {
+      const Thread& t = b.threads[i];
+      if (t.wait != Wait::kBarrier) continue;
+      if (!first) first = &t;
+      if (t.line != first->line || strcmp(t.file, first->file) != 0) {
+        Enter(t.st);
+        char what[1024];
+        snprintf(what, sizeof what, "threads of one block wait at different barriers: %s:%d and %s:%d", first->file,
+                 first->line, t.file, t.line);
+        Fail(what);
+      }
+    }
     // Exited threads count as arrived, as on Volta and later.
     for (size_t i = 0; i < n; ++i)
       if (b.threads[i].wait == Wait::kBarrier) b.threads[i].wait = Wait::kRun;
   }
+}
+
+/// Runs blocks first, first + step, ... of the grid on this CPU thread; true if any waited.
+bool RunBlocks(dim3 grid, dim3 block, bool direct, const std::function<void()>& body, size_t first, size_t step) {
+  const size_t n = size_t(block.x) * block.y * block.z, nblocks = size_t(grid.x) * grid.y * grid.z;
+  Block b;
+  b.body = &body;
+  b.direct = direct;
+  b.threads.resize(n);
+  b.slots.resize(n * kSlotBytes);
+  Block* outer = g_block;
+  g_block = &b;
+  for (size_t k = first; k < nblocks; k += step) {
+    const unsigned bx = unsigned(k % grid.x), by = unsigned(k / grid.x % grid.y), bz = unsigned(k / grid.x / grid.y);
+    size_t i = 0;
+    for (unsigned tz = 0; tz < block.z; ++tz)
+      for (unsigned ty = 0; ty < block.y; ++ty)
+        for (unsigned tx = 0; tx < block.x; ++tx, ++i)
+          b.threads[i].st = ThreadState{uint3{tx, ty, tz}, uint3{bx, by, bz}, block, grid};
+    if (direct) {
+      for (i = 0; i < n; ++i) {
+        b.running = &b.threads[i];
+        Enter(b.threads[i].st);
+        body();
+      }
+    } else {
+      RunCoroutines(b, n);
+    }
+  }
+  g_block = outer;
+  return b.waited;
+}
+
+size_t CpuThreads() {
+  static const size_t n = [] {
+    const char* e = getenv("UMBRA_EMU_THREADS");
+    const long v = e ? atol(e) : long(std::thread::hardware_concurrency());
+    return size_t(v < 1 ? 1 : v);
+  }();
+  return n;
 }
 
 void RunNow(dim3 grid, dim3 block, const void* kernel, const std::function<void()>& body) {
@@ -208,34 +267,17 @@ void RunNow(dim3 grid, dim3 block, const void* kernel, const std::function<void(
     std::lock_guard<std::mutex> l(g_mu);
     direct = g_without_barriers.count(kernel) != 0;
   }
-  const size_t n = size_t(block.x) * block.y * block.z;
-  Block b;
-  b.body = &body;
-  b.direct = direct;
-  b.threads.resize(n);
-  b.slots.resize(n * kSlotBytes);
-  Block* outer = g_block;
-  g_block = &b;
-  for (unsigned bz = 0; bz < grid.z; ++bz)
-    for (unsigned by = 0; by < grid.y; ++by)
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
-        size_t i = 0;
-        for (unsigned tz = 0; tz < block.z; ++tz)
-          for (unsigned ty = 0; ty < block.y; ++ty)
-            for (unsigned tx = 0; tx < block.x; ++tx, ++i)
-              b.threads[i].st = ThreadState{uint3{tx, ty, tz}, uint3{bx, by, bz}, block, grid};
-        if (direct) {
-          for (i = 0; i < n; ++i) {
-            b.running = &b.threads[i];
-            Enter(b.threads[i].st);
-            body();
-          }
-        } else {
-          RunCoroutines(b, n);
-        }
-      }
-  g_block = outer;
-  if (!direct && !b.waited) {
+  const size_t nblocks = size_t(grid.x) * grid.y * grid.z;
+  const size_t threads = nblocks * block.x * block.y * block.z;
+  // Small grids on this thread: starting CPU threads would cost more than they save.
+  const size_t workers = threads < 16384 ? 1 : std::min(nblocks, CpuThreads());
+  std::atomic<bool> waited = false;
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers; ++w)
+    pool.emplace_back([&, w] { if (RunBlocks(grid, block, direct, body, w, workers)) waited = true; });
+  if (RunBlocks(grid, block, direct, body, 0, workers)) waited = true;
+  for (auto& t : pool) t.join();
+  if (!direct && !waited) {
     std::lock_guard<std::mutex> l(g_mu);
     g_without_barriers.insert(kernel);
   }
@@ -243,7 +285,13 @@ void RunNow(dim3 grid, dim3 block, const void* kernel, const std::function<void(
 
 }  // namespace
 
-void SyncThreads() { Yield(Wait::kBarrier); }
+void SyncThreads(const char* file, int line) {
+  if (g_block && g_block->running) {
+    g_block->running->file = file;
+    g_block->running->line = line;
+  }
+  Yield(Wait::kBarrier);
+}
 
 void WarpShuffle(const void* in, void* out, size_t bytes, int kind, int arg, int width, unsigned mask) {
   Block& b = *g_block;

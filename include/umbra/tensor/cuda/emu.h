@@ -4,7 +4,8 @@
 // another, the threads of a block as coroutines that switch at __syncthreads and at warp
 // shuffles, so barriers and shuffles mean what they mean on a GPU. Device memory is host memory
 // (tests/cuda_stub/cuda_stub.cc with UMBRA_STUB_COMPUTE, which also computes cuBLAS and cuRAND
-// calls and records and replays CUDA graphs); the runtime is tests/cuda_stub/emu.cc.
+// calls and records and replays CUDA graphs); the runtime is tests/cuda_stub/emu.cc. Blocks of
+// a large grid run on several CPU threads at once.
 // What this checks: every index, bound and grid-stride loop of umbra's own kernels, barrier and
 // shuffle use (a thread waiting at a barrier its block never reaches, or a shuffle its warp does
 // not all reach, is an error, not a hang), graph capture and replay. What it cannot: speed, races
@@ -13,18 +14,21 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 
 namespace umbra::cuda::emu {
 
 /// Runs `thread` once per thread of grid x block in stream order (now, or at replay when the
-/// stream is being captured into a graph). `kernel` identifies the kernel: one seen to run
-/// without a barrier or shuffle later runs its threads as plain calls, which is much faster.
+/// stream is being captured into a graph). `kernel` identifies the kernel and its launch site:
+/// one seen to run without a barrier or shuffle later runs its threads as plain calls, which
+/// is much faster.
 void RunGrid(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const void* kernel,
              std::function<void()> thread);
-/// Barrier of the running thread's block.
-void SyncThreads();
+/// Barrier of the running thread's block, called at file:line (all its threads must wait at
+/// the same one).
+void SyncThreads(const char* file, int line);
 /// Warp exchange: each lane offers `bytes` at `in` and receives, at `out`, what lane
 /// src(lane) offered; kind 0 xor, 1 down, 2 up, 3 an absolute lane (as __shfl_*_sync).
 void WarpShuffle(const void* in, void* out, size_t bytes, int kind, int arg, int width, unsigned mask);
@@ -58,7 +62,9 @@ inline thread_local dim3 blockDim, gridDim;
 #undef __shared__
 #define __shared__ static thread_local
 
-inline void __syncthreads() { ::umbra::cuda::emu::SyncThreads(); }
+inline void __syncthreads(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  ::umbra::cuda::emu::SyncThreads(file, line);
+}
 template <typename T>
 inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
   T out;
@@ -83,10 +89,8 @@ inline T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
   ::umbra::cuda::emu::WarpShuffle(&v, &out, sizeof(T), 3, src_lane, width, mask);
   return out;
 }
-/// Atomic by construction: emulated threads switch only at barriers and shuffles.
+/// Blocks of one grid may run on several CPU threads.
 template <typename T>
 inline T atomicAdd(T* address, T v) {
-  const T old = *address;
-  *address = old + v;
-  return old;
+  return std::atomic_ref<T>(*address).fetch_add(v);
 }

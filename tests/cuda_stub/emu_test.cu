@@ -1,0 +1,164 @@
+// The CUDA emulator itself (include/umbra/tensor/cuda/emu.h, emu.cc), built in the emulation
+// build only: shuffles and barriers mean what they mean on a GPU, divergence a GPU would hang on
+// is a clear abort, atomics hold across the CPU threads that share a grid, bad launches fail
+// like CUDA's, and work captured into a graph runs at each replay, not at capture.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+#include "umbra/tensor/cuda/check.h"
+
+namespace {
+
+template <typename T>
+struct DeviceArray {
+  T* p = nullptr;
+  size_t n;
+  explicit DeviceArray(size_t count) : n(count) {
+    UMBRA_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p), n * sizeof(T)));
+    UMBRA_CUDA_CHECK(cudaMemset(p, 0, n * sizeof(T)));
+  }
+  ~DeviceArray() { cudaFree(p); }
+  std::vector<T> Host() const {
+    std::vector<T> h(n);
+    UMBRA_CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+__global__ void Shuffles(int* out) {
+  const int lane = int(threadIdx.x % 32), v = int(blockIdx.x * 1000 + threadIdx.x);
+  int* o = out + (blockIdx.x * blockDim.x + threadIdx.x) * 4;
+  o[0] = __shfl_xor_sync(0xffffffffu, v, 5);
+  o[1] = __shfl_down_sync(0xffffffffu, v, 3);
+  o[2] = __shfl_up_sync(0xffffffffu, v, 2, 16);
+  o[3] = __shfl_sync(0xffffffffu, v, 7);
+  (void)lane;
+}
+
+TEST(Emu, ShufflesExchangeWithinTheWarp) {
+  DeviceArray<int> out(2 * 64 * 4);
+  UMBRA_LAUNCH(2, 64, 0, nullptr, Shuffles)(out.p);
+  UMBRA_CUDA_CHECK(cudaGetLastError());
+  const std::vector<int> h = out.Host();
+  for (int b = 0; b < 2; ++b)
+    for (int t = 0; t < 64; ++t) {
+      const int lane = t % 32, warp0 = t - lane, base = b * 1000;
+      const int* o = &h[(b * 64 + t) * 4];
+      EXPECT_EQ(o[0], base + warp0 + (lane ^ 5)) << t;
+      EXPECT_EQ(o[1], base + (lane + 3 < 32 ? t + 3 : t)) << t;
+      EXPECT_EQ(o[2], base + (lane % 16 >= 2 ? t - 2 : t)) << t;
+      EXPECT_EQ(o[3], base + warp0 + 7) << t;
+    }
+}
+
+/// Tree sum of 256 values per block through shared memory: wrong without the barriers.
+__global__ void BlockSum(const float* in, float* out) {
+  __shared__ float s[256];
+  const unsigned t = threadIdx.x;
+  s[t] = in[blockIdx.x * 256 + t];
+  __syncthreads();
+  for (unsigned h = 128; h > 0; h >>= 1) {
+    if (t < h) s[t] += s[t + h];
+    __syncthreads();
+  }
+  if (t == 0) out[blockIdx.x] = s[0];
+}
+
+TEST(Emu, BarriersOrderSharedMemory) {
+  const int blocks = 300;  // over the one-CPU-thread limit: blocks shared across CPU threads
+  std::vector<float> in(blocks * 256);
+  std::iota(in.begin(), in.end(), 0.f);
+  DeviceArray<float> din(in.size()), dout(blocks);
+  UMBRA_CUDA_CHECK(cudaMemcpy(din.p, in.data(), in.size() * 4, cudaMemcpyHostToDevice));
+  for (int rep = 0; rep < 2; ++rep) {  // the second launch knows the kernel waits
+    UMBRA_LAUNCH(blocks, 256, 0, nullptr, BlockSum)(din.p, dout.p);
+    const std::vector<float> h = dout.Host();
+    for (int b = 0; b < blocks; ++b) {
+      double want = 0;
+      for (int t = 0; t < 256; ++t) want += in[b * 256 + t];
+      ASSERT_FLOAT_EQ(h[b], float(want)) << "block " << b;
+    }
+  }
+}
+
+__global__ void CountAll(unsigned long long* n, float* f) {
+  atomicAdd(n, 1ull);
+  atomicAdd(f, 0.5f);
+}
+
+TEST(Emu, AtomicsHoldAcrossCpuThreads) {
+  DeviceArray<unsigned long long> n(1);
+  DeviceArray<float> f(1);
+  UMBRA_LAUNCH(dim3(64, 4), dim3(128, 2), 0, nullptr, CountAll)(n.p, f.p);
+  EXPECT_EQ(n.Host()[0], 64ull * 4 * 128 * 2);
+  EXPECT_EQ(f.Host()[0], 0.5f * 64 * 4 * 128 * 2);
+}
+
+__global__ void DivergentBarrier(int* out) {
+  if (threadIdx.x < 16) __syncthreads();
+  out[threadIdx.x] = 1;
+  __syncthreads();
+}
+__global__ void ShuffleAfterExit(int* out) {
+  if (threadIdx.x >= 8) return;
+  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, int(threadIdx.x), 1);
+}
+__global__ void BarrierOnlySometimes(int* out, int wait) {
+  if (wait) __syncthreads();
+  out[threadIdx.x] = 1;
+}
+
+TEST(EmuDeathTest, DivergenceIsAClearAbort) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  DeviceArray<int> out(64);
+  EXPECT_DEATH(UMBRA_LAUNCH(1, 64, 0, nullptr, DivergentBarrier)(out.p), "different barriers: .*emu_test.cu:[0-9]+ and .*emu_test.cu:[0-9]+");
+  EXPECT_DEATH(UMBRA_LAUNCH(1, 32, 0, nullptr, ShuffleAfterExit)(out.p), "some lanes of the warp never reach");
+  // (One launch site: the emulator knows a kernel by the site that launches it.)
+  EXPECT_DEATH(
+      for (int wait : {0, 1}) UMBRA_LAUNCH(1, 32, 0, nullptr, BarrierOnlySometimes)(out.p, wait),
+      "once ran without __syncthreads");
+}
+
+TEST(Emu, BadLaunchIsCudasError) {
+  DeviceArray<int> out(64);
+  UMBRA_LAUNCH(1, 2048, 0, nullptr, BarrierOnlySometimes)(out.p, 0);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  UMBRA_LAUNCH(0, 32, 0, nullptr, BarrierOnlySometimes)(out.p, 0);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+__global__ void AddOne(float* x, int n) {
+  for (int i = int(blockIdx.x * blockDim.x + threadIdx.x); i < n; i += int(gridDim.x * blockDim.x)) x[i] += 1.f;
+}
+
+TEST(Emu, GraphsRunWhenReplayedNotWhenCaptured) {
+  const int n = 1000;
+  DeviceArray<float> x(n);
+  std::vector<float> host(n, 2.f), back(n);
+  cudaStream_t s;
+  UMBRA_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  UMBRA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, host.data(), n * 4, cudaMemcpyHostToDevice, s));
+  UMBRA_LAUNCH(4, 128, 0, s, AddOne)(x.p, n);
+  UMBRA_LAUNCH(4, 128, 0, s, AddOne)(x.p, n);
+  cudaGraph_t g;
+  UMBRA_CUDA_CHECK(cudaStreamEndCapture(s, &g));
+  EXPECT_EQ(x.Host()[0], 0.f) << "captured work ran at capture";
+  cudaGraphExec_t e;
+  UMBRA_CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
+  for (int rep = 0; rep < 2; ++rep) {
+    host.assign(n, float(rep * 10));  // a replay reads the host buffer as it is then
+    UMBRA_CUDA_CHECK(cudaGraphLaunch(e, s));
+    UMBRA_CUDA_CHECK(cudaStreamSynchronize(s));
+    back = x.Host();
+    for (int i = 0; i < n; ++i) ASSERT_EQ(back[i], float(rep * 10 + 2)) << i;
+  }
+  cudaGraphExecDestroy(e);
+  cudaGraphDestroy(g);
+  cudaStreamDestroy(s);
+}
+
+}  // namespace
