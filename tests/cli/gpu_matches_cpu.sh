@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # dev=gpu trains the Fashion-MNIST LeNet (examples/fashion-mnist/lenet.conf) like dev=cpu: the
-# same initial weights (drawn on the host for every device), the same data order. Float sums in
-# other orders make the runs part slowly: the running loss of the first 10 steps must agree
-# within 0.2% (it agrees to 1e-7, printed to 4 digits), the loss and test error of each round
-# within 3% and 0.02. (Measured: two cpu runs, 1 and 2 threads, part by 0.44% in loss and 0.0027
-# in test error by round 2; the emulated gpu path by 0.2-1.1% and up to 0.0085; a plumbing
-# error is off at the first step.) A fraction of an epoch: 2 rounds over 10,000 images; then
-# again with dtype=bf16, within bf16's precision, and with cuda_graph=1, as the plain gpu run
-# (separate processes may pick other cuDNN algorithms). Then pred on the gpu with the
-# gpu's model must give the cpu's predictions for nearly every image, and dev=gpu:99 must be one
-# clear error. Exit 77 (skip) without a GPU.
+# same initial weights (drawn on the host for every device), the same data order. A fraction of
+# an epoch: 2 rounds over 10,000 images.
+# - fp32 (tf32=0) against the cpu: float sums in other orders make runs part slowly, so the
+#   running loss of the first 10 steps must agree within 0.2% (it agrees to 1e-7, printed to 4
+#   digits) and each round's loss and test error within 3% and 0.02. (Measured: two cpu runs, 1
+#   and 2 threads, part by 0.44% and 0.0027 by round 2; the emulated gpu path by 0.2-1.1% and up
+#   to 0.0085. A plumbing error is off at the first step.)
+# - The default numerics (TF32 inside convolutions, as PyTorch) and dtype=bf16 round operands
+#   to 10 and 7 mantissa bits: within 5% and 0.03 of the cpu. (Emulated TF32: 0.4% and 0.014 by
+#   round 2.)
+# - cuda_graph=1 (fp32) as the plain fp32 gpu run.
+# Then pred on the gpu with the gpu's model must give the cpu's predictions for nearly every
+# image, and dev=gpu:99 must be one clear error. Exit 77 (skip) without a GPU.
 # Only the t10k files are read; UMBRA_FASHION_DIR names their folder where Debian's
 # dataset-fashion-mnist is not installed (scripts/gpu-check passes data/fashion-mnist).
 # UMBRA_GPU_MATCH_SKIP="bf16 graph" leaves those runs out: the emulation build (kernels on the
 # CPU at about 1% of a GPU's speed) does, having them in its gpu tests already. (Fewer images
-# are no way to save time: after 20 steps at this learning rate float summation differences
-# have grown past 1%, where after 100 they are 0.3%.)
+# are no way to save time: after 20 steps at this learning rate the runs have parted by 1%.)
 # Usage: gpu_matches_cpu.sh UMBRA SOURCE_DIR
 set -euo pipefail
 UMBRA=$1 CONF=$2/examples/fashion-mnist/lenet.conf
@@ -28,7 +30,7 @@ PATHS=(train:path_img=$IMG train:path_label=$LAB test:path_img=$IMG test:path_la
        pred:path_label=$LAB)
 ARGS=("${PATHS[@]}" num_round=2 silent=1 eval_train=0)
 STEPS=(silent=0 print_step=1)  # the running loss after every step, on stderr
-if ! "$UMBRA" "$CONF" "${ARGS[@]}" "${STEPS[@]}" dev=gpu model_dir=g > g.txt 2> g.err; then
+if ! "$UMBRA" "$CONF" "${ARGS[@]}" "${STEPS[@]}" dev=gpu tf32=0 model_dir=g > g.txt 2> g.err; then
   if grep -qE "no CUDA device|built without CUDA" g.err; then cat g.err; echo "no GPU: skipped"; exit 77; fi
   cat g.err; echo "FAIL: dev=gpu training"; exit 1
 fi
@@ -62,6 +64,9 @@ for x, y in zip(a, b):
 PY
 }
 same_curve c g 0.03 0.02
+# The default numerics: TF32 in the convolutions.
+"$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu model_dir=t > t.txt 2> t.err || { cat t.err; echo "FAIL: tf32"; exit 1; }
+same_curve c t 0.05 0.03
 # dtype=bf16 (conv and fullc products in bfloat16, fp32 accumulation and master weights): the
 # same training within bf16's precision.
 SKIP=" ${UMBRA_GPU_MATCH_SKIP:-} "
@@ -74,7 +79,7 @@ fi
 # Separate processes time cuDNN's algorithms separately and may pick others (other summation
 # orders): the bounds of the gpu-against-cpu check.
 if [[ $SKIP != *" graph "* ]]; then
-  "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
+  "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu tf32=0 cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
   if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
   same_curve g gr 0.03 0.02
 fi

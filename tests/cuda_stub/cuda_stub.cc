@@ -1,4 +1,4 @@
-// A stand-in for the CUDA runtime, cuBLAS, cuRAND and cuDNN, preloaded (LD_PRELOAD) into umbra's
+// A stand-in for the CUDA runtime, cuBLAS, cuRAND and (cudnn_stub.cc) cuDNN, preloaded (LD_PRELOAD) into umbra's
 // GPU binaries on a machine without a GPU so that the host side of every GPU code path runs:
 // device memory is host memory (mmap'd lazily), copies and memsets happen, kernels and library
 // compute calls do nothing, descriptors remember their shapes so that output-size queries
@@ -16,7 +16,6 @@
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #include <curand.h>
-#include <cudnn.h>
 #include <sys/mman.h>
 #include <cstdio>
 #include <cstdlib>
@@ -61,7 +60,12 @@ void Submit(cudaStream_t, std::function<void()> work) {
 }
 void SetLastError(cudaError_t e) { last = e; }
 void CountKernel() { ++counts.kernels; }
+void CountCudnn() { ++counts.cudnn; }
 }  // namespace umbra_stub
+using umbra_stub::CheckRange;
+using umbra_stub::FromBF16;
+using umbra_stub::ToBF16;
+using umbra_stub::ToTF32;
 using umbra_stub::Submit;
 static void* Map(size_t n) {
   void* p = mmap(nullptr, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -71,7 +75,7 @@ static void* Map(size_t n) {
 // cudaMalloc block: a null, freed or foreign pointer, or a size past the block's end, is what
 // would be an illegal address on a GPU ("[stub] BAD range"). (The caching allocator's slack
 // and its shared arena hide overruns smaller than a block.)
-static void CheckRange(const void* p, size_t bytes, const char* what) {
+void umbra_stub::CheckRange(const void* p, size_t bytes, const char* what) {
   if (bytes == 0) return;
   std::lock_guard<std::mutex> l(mu);
   auto it = blocks.upper_bound(const_cast<void*>(p));
@@ -178,17 +182,6 @@ const char* cublasGetStatusString(cublasStatus_t) { return "stub"; }
 }
 #ifdef UMBRA_STUB_COMPUTE
 static CBLAS_TRANSPOSE Op(cublasOperation_t t) { return t == CUBLAS_OP_N ? CblasNoTrans : CblasTrans; }
-// TF32 keeps 10 of float's 23 mantissa bits (round to nearest, ties away, as the tensor cores'
-// input conversion; close enough for a 1e-3 comparison either way).
-static float ToTF32(float x) {
-  uint32_t u; memcpy(&u, &x, 4);
-  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
-  memcpy(&x, &u, 4); return x; }
-static float FromBF16(uint16_t b) { uint32_t u = uint32_t(b) << 16; float x; memcpy(&x, &u, 4); return x; }
-static uint16_t ToBF16(float x) {
-  uint32_t u; memcpy(&u, &x, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u) return uint16_t((u >> 16) | ((u & 0xffff) ? 0x40 : 0));
-  return uint16_t((u + 0x7fffu + ((u >> 16) & 1)) >> 16); }
 // A column-major matrix of r x c with leading dimension ld, copied to floats (TF32-rounded).
 static std::vector<float> Floats(const void* p, cudaDataType t, int ld, int r, int c, bool tf32) {
   std::vector<float> v(size_t(ld) * (c ? c - 1 : 0) + r);
@@ -350,134 +343,4 @@ curandStatus_t curandGenerateNormalDouble(curandGenerator_t g, double* out, size
   (void)g; (void)out; (void)mean; (void)sd;
 #endif
   return CURAND_STATUS_SUCCESS; }
-}
-template <typename P>
-static void OnePerf(int* got, P* perf) { *got = 1; memset(perf, 0, sizeof(P)); perf->status = CUDNN_STATUS_SUCCESS; perf->time = 0.1f; perf->memory = 1 << 20; perf->mathType = CUDNN_FMA_MATH; }
-extern "C" {
-// cuDNN
-struct T4 {
-  int n, c, h, w, bytes;  // shape and element size
-  size_t Size() const { return size_t(n) * c * h * w * bytes; }
-};
-static int Bytes(cudnnDataType_t t) { return t == CUDNN_DATA_DOUBLE ? 8 : t == CUDNN_DATA_BFLOAT16 || t == CUDNN_DATA_HALF ? 2 : 4; }
-static size_t Sz(const void* d) { return static_cast<const T4*>(d)->Size(); }
-struct Conv { int ph, pw, sh, sw, dh, dw; };
-struct Pool { int kh, kw, ph, pw, sh, sw; };
-cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { *h = (cudnnHandle_t)malloc(8); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_SUCCESS; }
-const char* cudnnGetErrorString(cudnnStatus_t) { return "stub"; }
-cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { *d = (cudnnTensorDescriptor_t)calloc(1, sizeof(T4)); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t, cudnnDataType_t t, int n, int c, int h, int w) {
-  if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || (long long)n * c * h * w > 2147483647LL) return CUDNN_STATUS_BAD_PARAM;
-  *(T4*)d = {n, c, h, w, Bytes(t)}; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { *d = (cudnnFilterDescriptor_t)calloc(1, sizeof(T4)); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t t, cudnnTensorFormat_t, int k, int c, int h, int w) { *(T4*)d = {k, c, h, w, Bytes(t)}; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) { *d = (cudnnConvolutionDescriptor_t)calloc(1, sizeof(Conv)); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int ph, int pw, int sh, int sw, int dh, int dw, cudnnConvolutionMode_t, cudnnDataType_t) { *(Conv*)d = {ph, pw, sh, sw, dh, dw}; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetConvolutionGroupCount(cudnnConvolutionDescriptor_t, int) { return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t, cudnnMathType_t) { return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w, int* n, int* k, int* h, int* ww) {
-  Conv& cv = *(Conv*)c; T4& t = *(T4*)x; T4& f = *(T4*)w;
-  *n = t.n; *k = f.n; *h = (t.h + 2 * cv.ph - ((f.h - 1) * cv.dh + 1)) / cv.sh + 1; *ww = (t.w + 2 * cv.pw - ((f.w - 1) * cv.dw + 1)) / cv.sw + 1;
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnCreatePoolingDescriptor(cudnnPoolingDescriptor_t* d) { *d = (cudnnPoolingDescriptor_t)calloc(1, sizeof(Pool)); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDestroyPoolingDescriptor(cudnnPoolingDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetPooling2dDescriptor(cudnnPoolingDescriptor_t d, cudnnPoolingMode_t, cudnnNanPropagation_t, int kh, int kw, int ph, int pw, int sh, int sw) { *(Pool*)d = {kh, kw, ph, pw, sh, sw}; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnGetPooling2dForwardOutputDim(cudnnPoolingDescriptor_t p, cudnnTensorDescriptor_t x, int* n, int* c, int* h, int* w) {
-  Pool& q = *(Pool*)p; T4& t = *(T4*)x; *n = t.n; *c = t.c; *h = (t.h + 2 * q.ph - q.kh) / q.sh + 1; *w = (t.w + 2 * q.pw - q.kw) / q.sw + 1; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t* d) { *d = (cudnnActivationDescriptor_t)malloc(8); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDestroyActivationDescriptor(cudnnActivationDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t, cudnnActivationMode_t, cudnnNanPropagation_t, double) { return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t d, cudnnTensorDescriptor_t x, cudnnBatchNormMode_t) { T4 t = *(T4*)x; *(T4*)d = {1, t.c, 1, 1, 4}; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t yd, void* y, int, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t wss) {
-  CheckRange(x, Sz(xd), "find fwd x"); CheckRange(w, Sz(wd), "find fwd w"); CheckRange(y, Sz(yd), "find fwd y"); CheckRange(ws, wss, "find fwd workspace");
-  OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(cudnnHandle_t, cudnnFilterDescriptor_t wd, const void* w, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t dxd, void* dx, int, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t wss) {
-  CheckRange(w, Sz(wd), "find bwd-data w"); CheckRange(dy, Sz(dyd), "find bwd-data dy"); CheckRange(dx, Sz(dxd), "find bwd-data dx"); CheckRange(ws, wss, "find bwd-data workspace");
-  OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t dwd, void* dw, int, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p, void* ws, size_t wss) {
-  CheckRange(x, Sz(xd), "find bwd-filter x"); CheckRange(dy, Sz(dyd), "find bwd-filter dy"); CheckRange(dw, Sz(dwd), "find bwd-filter dw"); CheckRange(ws, wss, "find bwd-filter workspace");
-  OnePerf(got, p); return CUDNN_STATUS_SUCCESS; }
-}
-// cuDNN compute calls: nothing computed; every buffer checked against its descriptor's size.
-#define R(p, d, what) CheckRange(p, Sz(d), what)
-extern "C" {
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t xd, const void* x,
-                                      const cudnnFilterDescriptor_t wd, const void* w, const cudnnConvolutionDescriptor_t,
-                                      cudnnConvolutionFwdAlgo_t, void* ws, size_t wss, const void*,
-                                      const cudnnTensorDescriptor_t yd, void* y) {
-  ++counts.cudnn; R(x, xd, "conv fwd x"); R(w, wd, "conv fwd w"); R(y, yd, "conv fwd y"); CheckRange(ws, wss, "conv fwd workspace");
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void*, const cudnnFilterDescriptor_t wd, const void* w,
-                                           const cudnnTensorDescriptor_t dyd, const void* dy,
-                                           const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdDataAlgo_t, void* ws,
-                                           size_t wss, const void*, const cudnnTensorDescriptor_t dxd, void* dx) {
-  ++counts.cudnn; R(w, wd, "conv bwd-data w"); R(dy, dyd, "conv bwd-data dy"); R(dx, dxd, "conv bwd-data dx"); CheckRange(ws, wss, "conv bwd-data workspace");
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t xd, const void* x,
-                                             const cudnnTensorDescriptor_t dyd, const void* dy,
-                                             const cudnnConvolutionDescriptor_t, cudnnConvolutionBwdFilterAlgo_t, void* ws,
-                                             size_t wss, const void*, const cudnnFilterDescriptor_t dwd, void* dw) {
-  ++counts.cudnn; R(x, xd, "conv bwd-filter x"); R(dy, dyd, "conv bwd-filter dy"); R(dw, dwd, "conv bwd-filter dw"); CheckRange(ws, wss, "conv bwd-filter workspace");
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t dyd, const void* dy,
-                                           const void*, const cudnnTensorDescriptor_t dbd, void* db) {
-  ++counts.cudnn; R(dy, dyd, "conv bwd-bias dy"); R(db, dbd, "conv bwd-bias db"); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnAddTensor(cudnnHandle_t, const void*, const cudnnTensorDescriptor_t ad, const void* a, const void*,
-                             const cudnnTensorDescriptor_t cd, void* c) {
-  ++counts.cudnn; R(a, ad, "add-tensor a"); R(c, cd, "add-tensor c"); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnPoolingForward(cudnnHandle_t, const cudnnPoolingDescriptor_t, const void*, const cudnnTensorDescriptor_t xd,
-                                  const void* x, const void*, const cudnnTensorDescriptor_t yd, void* y) {
-  ++counts.cudnn; R(x, xd, "pool fwd x"); R(y, yd, "pool fwd y"); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t, const cudnnPoolingDescriptor_t, const void*, const cudnnTensorDescriptor_t yd,
-                                   const void* y, const cudnnTensorDescriptor_t dyd, const void* dy,
-                                   const cudnnTensorDescriptor_t xd, const void* x, const void*,
-                                   const cudnnTensorDescriptor_t dxd, void* dx) {
-  ++counts.cudnn; R(y, yd, "pool bwd y"); R(dy, dyd, "pool bwd dy"); R(x, xd, "pool bwd x"); R(dx, dxd, "pool bwd dx");
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnActivationForward(cudnnHandle_t, cudnnActivationDescriptor_t, const void*, const cudnnTensorDescriptor_t xd,
-                                     const void* x, const void*, const cudnnTensorDescriptor_t yd, void* y) {
-  ++counts.cudnn; R(x, xd, "act fwd x"); R(y, yd, "act fwd y"); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnActivationBackward(cudnnHandle_t, cudnnActivationDescriptor_t, const void*, const cudnnTensorDescriptor_t yd,
-                                      const void* y, const cudnnTensorDescriptor_t dyd, const void* dy,
-                                      const cudnnTensorDescriptor_t xd, const void* x, const void*,
-                                      const cudnnTensorDescriptor_t dxd, void* dx) {
-  ++counts.cudnn; R(y, yd, "act bwd y"); R(dy, dyd, "act bwd dy"); R(x, xd, "act bwd x"); R(dx, dxd, "act bwd dx");
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSoftmaxForward(cudnnHandle_t, cudnnSoftmaxAlgorithm_t, cudnnSoftmaxMode_t, const void*,
-                                  const cudnnTensorDescriptor_t xd, const void* x, const void*,
-                                  const cudnnTensorDescriptor_t yd, void* y) {
-  ++counts.cudnn; R(x, xd, "softmax x"); R(y, yd, "softmax y"); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnBatchNormalizationForwardTraining(cudnnHandle_t, cudnnBatchNormMode_t, const void*, const void*,
-                                                     const cudnnTensorDescriptor_t xd, const void* x,
-                                                     const cudnnTensorDescriptor_t yd, void* y,
-                                                     const cudnnTensorDescriptor_t pd, const void* g, const void* b, double,
-                                                     void* rm, void* rv, double, void* sm, void* si) {
-  ++counts.cudnn; R(x, xd, "bn fwd x"); R(y, yd, "bn fwd y"); R(g, pd, "bn fwd gamma"); R(b, pd, "bn fwd beta");
-  if (rm) R(rm, pd, "bn fwd running mean");
-  if (rv) R(rv, pd, "bn fwd running var");
-  if (sm) R(sm, pd, "bn fwd saved mean");
-  if (si) R(si, pd, "bn fwd saved inv std");
-  return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t, cudnnBatchNormMode_t, const void*, const void*,
-                                                      const cudnnTensorDescriptor_t xd, const void* x,
-                                                      const cudnnTensorDescriptor_t yd, void* y,
-                                                      const cudnnTensorDescriptor_t pd, const void* g, const void* b,
-                                                      const void* m, const void* v, double) {
-  ++counts.cudnn; R(x, xd, "bn infer x"); R(y, yd, "bn infer y"); R(g, pd, "bn infer gamma"); R(b, pd, "bn infer beta");
-  R(m, pd, "bn infer mean"); R(v, pd, "bn infer var"); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t, cudnnBatchNormMode_t, const void*, const void*, const void*,
-                                              const void*, const cudnnTensorDescriptor_t xd, const void* x,
-                                              const cudnnTensorDescriptor_t dyd, const void* dy,
-                                              const cudnnTensorDescriptor_t dxd, void* dx,
-                                              const cudnnTensorDescriptor_t pd, const void* g, void* dg, void* db, double,
-                                              const void* sm, const void* si) {
-  ++counts.cudnn; R(x, xd, "bn bwd x"); R(dy, dyd, "bn bwd dy"); R(dx, dxd, "bn bwd dx"); R(g, pd, "bn bwd gamma");
-  R(dg, pd, "bn bwd dgamma"); R(db, pd, "bn bwd dbeta");
-  if (sm) R(sm, pd, "bn bwd saved mean");
-  if (si) R(si, pd, "bn bwd saved inv std");
-  return CUDNN_STATUS_SUCCESS; }
 }

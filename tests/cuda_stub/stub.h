@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <cstring>
 #include <functional>
 
 namespace umbra_stub {
@@ -11,6 +13,32 @@ namespace umbra_stub {
 void Submit(cudaStream_t stream, std::function<void()> work);
 /// What the next cudaGetLastError returns.
 void SetLastError(cudaError_t e);
-/// Counts a kernel launch (UMBRA_STUB_LOG).
+/// Counts a kernel launch, a cuDNN call (UMBRA_STUB_LOG).
 void CountKernel();
+void CountCudnn();
+/// Reports "[stub] BAD range" unless [p, p + bytes) lies inside one live device allocation.
+void CheckRange(const void* p, size_t bytes, const char* what);
+
+// TF32 keeps 10 of float's 23 mantissa bits (rounded to nearest, ties away: close enough to the
+// tensor cores' input conversion for a 1e-3 comparison either way).
+inline float ToTF32(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+inline float FromBF16(uint16_t b) {
+  const uint32_t u = uint32_t(b) << 16;
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+}
+/// Round to nearest even; NaN stays NaN.
+inline uint16_t ToBF16(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return uint16_t((u >> 16) | ((u & 0xffff) ? 0x40 : 0));
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
 }  // namespace umbra_stub

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "harness/tensor_util.h"
@@ -148,11 +149,48 @@ TEST(Pool, UnpoolIsTheFiniteDifferenceGradient) {
   }
 }
 
-TEST(Pool, UnpoolMaxGivesTiesTheGradient) {
+TEST(Pool, UnpoolMaxGivesTheFirstTieTheGradient) {
   TensorContainer<cpu, 3> x(Shape3(1, 2, 2), 3.f), g(Shape3(1, 1, 1), 2.f), pooled, grad;
   pooled = pool<red::maximum>(x.view(), Shape2(1, 1), 2, 2, 2, 2);
   grad = unpool<red::maximum>(x.view(), pooled.view(), g.view(), 2, 2, 2, 2);
-  for (index_t i = 0; i < 4; ++i) EXPECT_EQ(grad.dptr_[i], 2.f);
+  for (index_t i = 0; i < 4; ++i) EXPECT_EQ(grad.dptr_[i], i == 0 ? 2.f : 0.f) << i;
+}
+
+// Overlapping, padded and ceil-mode windows over inputs full of ties (values 0, 1, 2): each
+// window's gradient goes to its first maximum in row-major order, as a scatter by definition.
+TEST(Pool, UnpoolMaxTiesAsTheFirstArgmaxScatter) {
+  std::mt19937 rng(7);
+  for (const Win& k : {Win{2, 2, 2, 2}, Win{3, 3, 2, 2}, Win{3, 3, 1, 1, 1, 1}, Win{3, 2, 2, 1, 1, 0}}) {
+    for (bool ceil_mode : {false, true}) {
+      const index_t H = 7, W = 6;
+      const index_t oh = PoolOutSize(H, k.ky, k.sy, ceil_mode, k.py), ow = PoolOutSize(W, k.kx, k.sx, ceil_mode, k.px);
+      TensorContainer<cpu, 3> x(Shape3(2, H, W)), g(Shape3(2, oh, ow)), pooled(g.shape_), grad(x.shape_);
+      for (index_t i = 0; i < x.Size(); ++i) x.dptr_[i] = float(rng() % 3);
+      for (index_t i = 0; i < g.Size(); ++i) g.dptr_[i] = float(rng() % 100) / 8.f;
+      pooled = pool<red::maximum>(x.view(), Shape2(oh, ow), k.ky, k.kx, k.sy, k.sx, k.py, k.px);
+      grad = unpool<red::maximum>(x.view(), pooled.view(), g.view(), k.ky, k.kx, k.sy, k.sx, k.py, k.px);
+      // += takes the per-pixel gather (the GPU's path) instead of the CPU scatter.
+      TensorContainer<cpu, 3> gathered(x.shape_, 0.f);
+      gathered += unpool<red::maximum>(x.view(), pooled.view(), g.view(), k.ky, k.kx, k.sy, k.sx, k.py, k.px);
+      std::vector<double> want(x.Size(), 0.0);
+      for (index_t p = 0; p < 2; ++p)
+        for (index_t oy = 0; oy < oh; ++oy)
+          for (index_t ox = 0; ox < ow; ++ox) {
+            index_t arg = -1;
+            for (index_t y = oy * k.sy - k.py; y < oy * k.sy - k.py + k.ky; ++y)
+              for (index_t xx = ox * k.sx - k.px; xx < ox * k.sx - k.px + k.kx; ++xx) {
+                if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
+                const index_t i = (p * H + y) * W + xx;
+                if (arg < 0 || x.dptr_[i] > x.dptr_[arg]) arg = i;
+              }
+            want[arg] += g.dptr_[(p * oh + oy) * ow + ox];
+          }
+      for (index_t i = 0; i < x.Size(); ++i) {
+        ASSERT_FLOAT_EQ(grad.dptr_[i], float(want[i])) << "k" << k.ky << "x" << k.kx << " ceil " << ceil_mode << " at " << i;
+        ASSERT_FLOAT_EQ(gathered.dptr_[i], float(want[i])) << "gather, k" << k.ky << "x" << k.kx << " at " << i;
+      }
+    }
+  }
 }
 
 // Channel pooling by definition on (N, C, H, W).

@@ -112,7 +112,7 @@ struct UnPoolingExp
   PooledExp pooled_;
   GradExp grad_;
   PoolWin win_;
-  index_t h_, oh_, ow_;
+  index_t h_, wd_, oh_, ow_;
   UnPoolingExp(const SrcExp& src, const PooledExp& pooled, const GradExp& grad, const PoolWin& win)
       : src_(src), pooled_(pooled), grad_(grad), win_(win) {
     const Shape<dim> s = ShapeCheck<dim, SrcExp>::Check(src);
@@ -124,7 +124,7 @@ struct UnPoolingExp
     UMBRA_CHECK(ps == want, "unpool: pooled data ", ps, " does not pool input ", s);
     CheckPoolWindow("unpool", s[dim - 2], ps[dim - 2], win.ky, win.sy, win.py, "y");
     CheckPoolWindow("unpool", s[dim - 1], ps[dim - 1], win.kx, win.sx, win.px, "x");
-    h_ = s[dim - 2], oh_ = ps[dim - 2], ow_ = ps[dim - 1];
+    h_ = s[dim - 2], wd_ = s[dim - 1], oh_ = ps[dim - 2], ow_ = ps[dim - 1];
     this->shape_ = s;
   }
 };
@@ -132,8 +132,9 @@ struct UnPoolingExp
 /// Gradient of pool<R> w.r.t. its input: src (..., H, W) the pool input, pooled (..., oh, ow)
 /// its output, grad (..., oh, ow) d loss / d pooled; result shaped like src, element
 /// sum over windows (oy, ox) containing it of grad[oy, ox] * R::PartialGrad(pooled[oy, ox], src)
-/// (for max: every input equal to its window's max gets the gradient, ties included). The window
-/// arguments must be those given to pool. Fails on mismatched shapes or empty windows.
+/// (for max: the window's first input, in row-major order, equal to its max gets the gradient;
+/// later ties get none, as in cuDNN, Caffe and PyTorch). The window arguments must be those
+/// given to pool. Fails on mismatched shapes or empty windows.
 template <typename Reducer, typename SrcExp, typename PooledExp, typename GradExp, typename DType,
           int e1, int e2, int e3>
 inline UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, SrcExp::kDim> unpool(
@@ -155,7 +156,7 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
  public:
   explicit Plan(const UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>& e)
       : src_(MakePlan(e.src_)), pooled_(MakePlan(e.pooled_)), grad_(MakePlan(e.grad_)),
-        w_(e.win_), h_(e.h_), oh_(e.oh_), ow_(e.ow_) {}
+        w_(e.win_), h_(e.h_), wd_(e.wd_), oh_(e.oh_), ow_(e.ow_) {}
   // y = plane*H + h, x = w. Windows oy with oy*sy - py <= h < oy*sy - py + ky; the range costs
   // four divisions per pixel, then ceil(ky/sy)*ceil(kx/sx) window visits.
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
@@ -168,12 +169,29 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
     for (index_t oy = oy0; oy <= oy1; ++oy)
       for (index_t ox = ox0; ox <= ox1; ++ox) {
         const index_t r = plane * oh_ + oy;
-        sum += grad_.Eval(r, ox) * Reducer::PartialGrad(pooled_.Eval(r, ox), v);
+        const DType m = pooled_.Eval(r, ox);
+        DType pg = Reducer::PartialGrad(m, v);
+        if constexpr (Reducer::kFirstOnly) {
+          if (pg != DType(0) && EarlierInWindow(plane, oy, ox, h, x, m)) pg = DType(0);
+        }
+        sum += grad_.Eval(r, ox) * pg;
       }
     return sum;
   }
 
  private:
+  // Whether window (oy, ox) holds m before input (h, x) in row-major order (rows of the window
+  // above h, then row h left of x; the window clipped to the image).
+  UMBRA_XINLINE bool EarlierInWindow(index_t plane, index_t oy, index_t ox, index_t h, index_t x, DType m) const {
+    const index_t y0 = oy * w_.sy - w_.py, x0 = ox * w_.sx - w_.px;
+    const index_t r0 = y0 > 0 ? y0 : 0, c0 = x0 > 0 ? x0 : 0, c1 = x0 + w_.kx < wd_ ? x0 + w_.kx : wd_;
+    for (index_t r = r0; r <= h; ++r) {
+      const index_t end = r < h ? c1 : x;
+      for (index_t c = c0; c < end; ++c)
+        if (src_.Eval(plane * h_ + r, c) == m) return true;
+    }
+    return false;
+  }
   // Outputs o in [0, out) with o*s <= q < o*s + k, q = padded coordinate (>= 0).
   UMBRA_XINLINE static void Range(index_t q, index_t k, index_t s, index_t out, index_t* lo,
                                   index_t* hi) {
@@ -185,7 +203,7 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
   Plan<PooledExp> pooled_;
   Plan<GradExp> grad_;
   PoolWin w_;
-  index_t h_, oh_, ow_;
+  index_t h_, wd_, oh_, ow_;
 };
 
 template <typename Reducer, typename SrcExp, typename DType, int dim>
@@ -308,9 +326,9 @@ class Plan<ChannelUnpoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>>
 };
 
 /// CPU fast path of `dst = unpool<R>(src, pooled, grad, ...) [* scale]` for contiguous tensors:
-/// a scatter over the output windows (each window adds grad * PartialGrad to its inputs) instead
-/// of the per-pixel gather with its index divisions; parallel over (..., H, W) planes, which no
-/// two threads share.
+/// a scatter over the output windows (each window adds grad * PartialGrad to its inputs, or for
+/// R::kFirstOnly to its first input with a nonzero PartialGrad) instead of the per-pixel gather
+/// with its index divisions; parallel over (..., H, W) planes, which no two threads share.
 template <typename Reducer, typename DType, int dim>
 inline bool UnpoolScatterCPU(
     const Tensor<cpu, dim, DType>& dst,
@@ -323,6 +341,35 @@ inline bool UnpoolScatterCPU(
   const PoolWin& wn = e.win_;
   const index_t h = e.h_, w = dst.shape_[dim - 1], oh = e.oh_, ow = e.ow_;
   const index_t planes = dst.shape_.ProdShape(0, dim - 2);
+  if constexpr (Reducer::kFirstOnly) {
+    // Each window's gradient to its first input (row-major) equal to the window's result.
+#pragma omp parallel for schedule(static) if (dst.Size() >= kParallelThreshold)
+    for (index_t pl = 0; pl < planes; ++pl) {
+      DType* out = dst.dptr_ + pl * h * w;
+      const DType* in = e.src_.dptr_ + pl * h * w;
+      const DType* pooled = e.pooled_.dptr_ + pl * oh * ow;
+      const DType* grad = e.grad_.dptr_ + pl * oh * ow;
+      for (index_t i = 0; i < h * w; ++i) out[i] = DType(0);
+      for (index_t oy = 0; oy < oh; ++oy) {
+        const index_t y0 = oy * wn.sy - wn.py;
+        const index_t ylo = y0 < 0 ? 0 : y0, yhi = y0 + wn.ky < h ? y0 + wn.ky : h;
+        for (index_t ox = 0; ox < ow; ++ox) {
+          const index_t x0 = ox * wn.sx - wn.px;
+          const index_t xlo = x0 < 0 ? 0 : x0, xhi = x0 + wn.kx < w ? x0 + wn.kx : w;
+          const DType pv = pooled[oy * ow + ox];
+          index_t first = -1;
+          for (index_t y = ylo; y < yhi && first < 0; ++y)
+            for (index_t x = xlo; x < xhi; ++x)
+              if (Reducer::PartialGrad(pv, in[y * w + x]) != DType(0)) {
+                first = y * w + x;
+                break;
+              }
+          if (first >= 0) out[first] += grad[oy * ow + ox] * scale;
+        }
+      }
+    }
+    return true;
+  }
   if (wn.ky == wn.sy && wn.kx == wn.sx && wn.py == 0 && wn.px == 0 && oh * wn.ky == h && ow * wn.kx == w) {
     // Windows that tile the plane (2x2 stride 2 on an even image, LeNet's): every input pixel
     // is in exactly one window, so each is written once, row by row, with no zeroing pass and

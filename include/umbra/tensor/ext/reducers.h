@@ -1,7 +1,10 @@
 // Reducers used by reductions (sumall_except_dim, reduce_with_axis), pooling and channel pooling.
 // A reducer has Init() (the identity), Reduce(acc, v), Merge(acc, other) for tree reductions, and
 // PartialGrad(result, input): d result / d input, used by unpool/ch_unpool (1 for sum; for
-// maximum 1 where the input equals the maximum, so ties all receive the gradient, as mshadow).
+// maximum 1 where the input equals the maximum), and kFirstOnly: whether unpool gives a window's
+// gradient to its first such input alone (maximum: yes, as cuDNN, Caffe and PyTorch do, so that
+// umbra's CPU, expression and cuDNN paths train alike; mshadow gave it to every tied input).
+// ch_unpool still gives channel-max ties all of it (no layer pools channels by maximum).
 #pragma once
 
 #include <limits>
@@ -19,6 +22,7 @@ struct sum {
   UMBRA_XINLINE static void Merge(DType& acc, DType v) { acc += v; }
   template <typename DType>
   UMBRA_XINLINE static DType PartialGrad(DType, DType) { return DType(1); }
+  static constexpr bool kFirstOnly = false;
   static constexpr const char* kName = "sum";
 };
 
@@ -33,6 +37,7 @@ struct maximum {
   UMBRA_XINLINE static DType PartialGrad(DType result, DType v) {
     return result == v ? DType(1) : DType(0);
   }
+  static constexpr bool kFirstOnly = true;
   static constexpr const char* kName = "maximum";
 };
 
