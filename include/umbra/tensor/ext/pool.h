@@ -341,8 +341,34 @@ inline bool UnpoolScatterCPU(
   const PoolWin& wn = e.win_;
   const index_t h = e.h_, w = dst.shape_[dim - 1], oh = e.oh_, ow = e.ow_;
   const index_t planes = dst.shape_.ProdShape(0, dim - 2);
+  const bool tiled = wn.ky == wn.sy && wn.kx == wn.sx && wn.py == 0 && wn.px == 0 && oh * wn.ky == h && ow * wn.kx == w;
   if constexpr (Reducer::kFirstOnly) {
-    // Each window's gradient to its first input (row-major) equal to the window's result.
+    if (tiled) {
+      // Windows that tile the plane (LeNet's 2x2 stride 2): every input is written once, in
+      // window order, the first hit taking the gradient; branch-free (random data would make
+      // branches mispredict: 2.4 ns per input with them against the old all-ties pass's 0.3).
+      const index_t ky = wn.ky, kx = wn.kx;
+#pragma omp parallel for schedule(static) if (dst.Size() >= kParallelThreshold)
+      for (index_t pl = 0; pl < planes; ++pl)
+        for (index_t oy = 0; oy < oh; ++oy) {
+          const DType* pooled = e.pooled_.dptr_ + (pl * oh + oy) * ow;
+          const DType* grad = e.grad_.dptr_ + (pl * oh + oy) * ow;
+          const DType* in = e.src_.dptr_ + (pl * h + oy * ky) * w;
+          DType* out = dst.dptr_ + (pl * h + oy * ky) * w;
+          for (index_t ox = 0; ox < ow; ++ox) {
+            const DType pv = pooled[ox], gv = grad[ox] * scale;
+            unsigned found = 0;
+            for (index_t r = 0; r < ky; ++r)
+              for (index_t x = ox * kx; x < (ox + 1) * kx; ++x) {
+                const unsigned hit = Reducer::PartialGrad(pv, in[r * w + x]) != DType(0);
+                out[r * w + x] = gv * DType(hit & ~found & 1u);
+                found |= hit;
+              }
+          }
+        }
+      return true;
+    }
+    // Otherwise each window's gradient to its first input (row-major) equal to its result.
 #pragma omp parallel for schedule(static) if (dst.Size() >= kParallelThreshold)
     for (index_t pl = 0; pl < planes; ++pl) {
       DType* out = dst.dptr_ + pl * h * w;
@@ -370,7 +396,7 @@ inline bool UnpoolScatterCPU(
     }
     return true;
   }
-  if (wn.ky == wn.sy && wn.kx == wn.sx && wn.py == 0 && wn.px == 0 && oh * wn.ky == h && ow * wn.kx == w) {
+  if (tiled) {
     // Windows that tile the plane (2x2 stride 2 on an even image, LeNet's): every input pixel
     // is in exactly one window, so each is written once, row by row, with no zeroing pass and
     // no scattered +=.
