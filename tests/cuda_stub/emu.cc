@@ -1,5 +1,5 @@
 // The runtime of the CUDA emulation build (include/umbra/tensor/cuda/emu.h): runs a kernel's grid
-// on the calling CPU thread. A block's threads are coroutines, each on its own stack;
+// on the CPU. A block's threads are coroutines, each on its own stack;
 // the scheduler runs every runnable thread until it waits (barrier, shuffle) or ends, then
 // releases a warp whose live lanes all wait at a shuffle, else the block once every live thread
 // waits at the barrier. Anything else is a divergence a GPU would hang on or leave undefined:
@@ -27,7 +27,6 @@
 #if !defined(__x86_64__)
 #error "the CUDA emulator's context switch is written for x86-64"
 #endif
-
 // umbra_emu_switch(save, load): saves the callee-saved registers, MXCSR and the x87 control
 // word on the current stack, stores the stack pointer in *save, and resumes the stack `load`
 // (as left by an earlier switch, or as FreshStack builds it).
@@ -104,7 +103,15 @@ void Enter(const ThreadState& s) {
   gridDim = s.grid_dim;
 }
 thread_local Block* g_block = nullptr;
-thread_local std::vector<void*> g_stacks;
+/// The coroutine stacks of this CPU thread, unmapped when it ends (the CPU threads that share
+/// a large grid end with each launch).
+struct Stacks {
+  std::vector<void*> maps;
+  ~Stacks() {
+    for (void* p : maps) munmap(p, kStackBytes);
+  }
+};
+thread_local Stacks g_stacks;
 
 std::mutex g_mu;
 std::set<const void*> g_without_barriers;  // kernels seen to run without barriers or shuffles
@@ -117,15 +124,15 @@ std::set<const void*> g_without_barriers;  // kernels seen to run without barrie
 }
 
 void* Stack(size_t i) {
-  while (g_stacks.size() <= i) {
+  while (g_stacks.maps.size() <= i) {
     void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
       fprintf(stderr, "[emu] cannot map a thread stack\n");
       abort();
     }
-    g_stacks.push_back(p);
+    g_stacks.maps.push_back(p);
   }
-  return g_stacks[i];
+  return g_stacks.maps[i];
 }
 
 [[noreturn]] void Entry() {

@@ -4,6 +4,7 @@
 // like CUDA's, and work captured into a graph runs at each replay, not at capture.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <numeric>
 #include <vector>
 
@@ -81,6 +82,29 @@ TEST(Emu, BarriersOrderSharedMemory) {
       ASSERT_FLOAT_EQ(h[b], float(want)) << "block " << b;
     }
   }
+}
+
+__global__ void WaitOnce(int* out) {
+  __syncthreads();
+  if (threadIdx.x == 0) out[blockIdx.x] += 1;
+}
+
+long ResidentMiB() {
+  long pages = 0, resident = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident;
+  return resident * 4096 / (1 << 20);
+}
+
+// Each large launch's helper CPU threads map a stack per emulated thread (whose top pages a
+// coroutine touches); they must unmap them when they end: 80 launches of 1,024-thread blocks
+// would otherwise keep over 300 MiB.
+TEST(Emu, ManyLargeLaunchesKeepNoStacks) {
+  DeviceArray<int> out(16);
+  UMBRA_LAUNCH(16, 1024, 0, nullptr, WaitOnce)(out.p);
+  const long before = ResidentMiB();
+  for (int rep = 1; rep < 80; ++rep) UMBRA_LAUNCH(16, 1024, 0, nullptr, WaitOnce)(out.p);
+  for (int v : out.Host()) EXPECT_EQ(v, 80);
+  EXPECT_LT(ResidentMiB() - before, 64) << "MiB kept by 79 launches";
 }
 
 __global__ void CountAll(unsigned long long* n, float* f) {
