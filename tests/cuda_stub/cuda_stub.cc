@@ -49,9 +49,12 @@ static struct Counts {
               copies);
   }
 } counts;
-// Stream capture: one capture at a time (umbra captures one training step on one stream).
-static bool capturing = false;
-static std::vector<std::function<void()>> recorded;
+// Stream capture: one capture at a time per host thread.
+// Per host thread: work another thread issues meanwhile (a prefetcher's copy on its own stream)
+// runs at once, as it would on a GPU. (Streams are not told apart: umbra captures a step from
+// the one thread that issues it.)
+static thread_local bool capturing = false;
+static thread_local std::vector<std::function<void()>> recorded;
 using Work = std::vector<std::function<void()>>;
 namespace umbra_stub {
 void Submit(cudaStream_t, std::function<void()> work) {

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "umbra/tensor/cuda/check.h"
@@ -162,14 +163,19 @@ TEST(Emu, GraphsRunWhenReplayedNotWhenCaptured) {
   const int n = 1000;
   DeviceArray<float> x(n);
   std::vector<float> host(n, 2.f), back(n);
+  DeviceArray<float> other(4);
   cudaStream_t s;
   UMBRA_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   UMBRA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
   UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, host.data(), n * 4, cudaMemcpyHostToDevice, s));
   UMBRA_LAUNCH(4, 128, 0, s, AddOne)(x.p, n);
   UMBRA_LAUNCH(4, 128, 0, s, AddOne)(x.p, n);
+  // Another host thread's work (a prefetcher's copy) is not part of the capture: it runs now.
+  const float four[4] = {1, 2, 3, 4};
+  std::thread([&] { UMBRA_CUDA_CHECK(cudaMemcpyAsync(other.p, four, 16, cudaMemcpyHostToDevice, nullptr)); }).join();
   cudaGraph_t g;
   UMBRA_CUDA_CHECK(cudaStreamEndCapture(s, &g));
+  EXPECT_EQ(other.Host()[3], 4.f) << "another thread's copy waited for a replay";
   EXPECT_EQ(x.Host()[0], 0.f) << "captured work ran at capture";
   cudaGraphExec_t e;
   UMBRA_CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
