@@ -6,7 +6,10 @@
 // it is reported ("[emu] ...") and the process aborts. Kernels seen to run with no barrier or
 // shuffle run their threads as plain calls afterwards. Large grids are split across CPU threads
 // (UMBRA_EMU_THREADS, default: the machine's cores), each taking every k-th block, as blocks
-// of a grid run in any order on a GPU.
+// of a grid run in any order on a GPU. UMBRA_EMU_ORDER=reverse runs a block's threads, and a
+// grid's blocks, last first: a kernel that reads what another thread wrote without a barrier
+// between (a race on a GPU) then reads other values in one of the two orders, so running the gpu
+// tests in both finds it (scripts/test does).
 // The switch between coroutines is a few lines of x86-64 assembly rather than swapcontext,
 // which makes a system call per switch: a 700-channel BatchNorm reduction is 180k emulated
 // threads at 18 switches each, seconds per launch with swapcontext, milliseconds with this.
@@ -113,6 +116,16 @@ struct Stacks {
 };
 thread_local Stacks g_stacks;
 
+/// UMBRA_EMU_ORDER=reverse: threads and blocks run last first (see the file comment).
+std::atomic<bool> g_reverse = [] {
+  const char* e = getenv("UMBRA_EMU_ORDER");
+  if (!e || !*e || strcmp(e, "forward") == 0) return false;
+  if (strcmp(e, "reverse") == 0) return true;
+  fprintf(stderr, "[emu] UMBRA_EMU_ORDER=%s: expected forward or reverse\n", e);
+  abort();
+}();
+bool Reversed() { return g_reverse.load(std::memory_order_relaxed); }
+
 std::mutex g_mu;
 std::set<const void*> g_without_barriers;  // kernels seen to run without barriers or shuffles
 
@@ -176,9 +189,10 @@ void RunCoroutines(Block& b, size_t n) {
     t.wait = Wait::kRun;
     t.sp = FreshStack(Stack(i));
   }
+  const bool rev = Reversed();
   for (;;) {
-    for (size_t i = 0; i < n; ++i) {
-      Thread& t = b.threads[i];
+    for (size_t k = 0; k < n; ++k) {
+      Thread& t = b.threads[rev ? n - 1 - k : k];
       if (t.wait != Wait::kRun) continue;
       b.running = &t;
       Enter(t.st);
@@ -238,7 +252,9 @@ bool RunBlocks(dim3 grid, dim3 block, bool direct, const std::function<void()>& 
   b.slots.resize(n * kSlotBytes);
   Block* outer = g_block;
   g_block = &b;
-  for (size_t k = first; k < nblocks; k += step) {
+  const bool rev = Reversed();
+  for (size_t kk = first; kk < nblocks; kk += step) {
+    const size_t k = rev ? nblocks - 1 - kk : kk;
     const unsigned bx = unsigned(k % grid.x), by = unsigned(k / grid.x % grid.y), bz = unsigned(k / grid.x / grid.y);
     size_t i = 0;
     for (unsigned tz = 0; tz < block.z; ++tz)
@@ -246,7 +262,8 @@ bool RunBlocks(dim3 grid, dim3 block, bool direct, const std::function<void()>& 
         for (unsigned tx = 0; tx < block.x; ++tx, ++i)
           b.threads[i].st = ThreadState{uint3{tx, ty, tz}, uint3{bx, by, bz}, block, grid};
     if (direct) {
-      for (i = 0; i < n; ++i) {
+      for (size_t j = 0; j < n; ++j) {
+        i = rev ? n - 1 - j : j;
         b.running = &b.threads[i];
         Enter(b.threads[i].st);
         body();
@@ -291,6 +308,8 @@ void RunNow(dim3 grid, dim3 block, const void* kernel, const std::function<void(
 }
 
 }  // namespace
+
+bool SetReverseOrder(bool reverse) { return g_reverse.exchange(reverse); }
 
 void SyncThreads(const char* file, int line) {
   if (g_block && g_block->running) {

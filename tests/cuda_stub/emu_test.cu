@@ -85,6 +85,41 @@ TEST(Emu, BarriersOrderSharedMemory) {
   }
 }
 
+/// Shifts a block's values one place left through shared memory, but without the barrier
+/// between reading the right neighbour and overwriting its own slot: a race on a GPU.
+__global__ void RacyShiftLeft(const float* in, float* out) {
+  __shared__ float s[64];
+  const unsigned t = threadIdx.x;
+  s[t] = in[t];
+  __syncthreads();
+  const float v = t + 1 < 64 ? s[t + 1] : 0.f;
+  s[t] = v;  // a correct kernel waits at __syncthreads() before this store
+  __syncthreads();
+  out[t] = s[t];
+}
+
+// The first-first order happens to run this race as intended (each thread reads its neighbour
+// before the neighbour runs); the last-first order (UMBRA_EMU_ORDER=reverse, which scripts/test
+// runs the gpu tests in as well) reads the overwritten slots.
+TEST(Emu, TheReverseOrderShowsARaceTheForwardOrderHides) {
+  std::vector<float> in(64);
+  std::iota(in.begin(), in.end(), 1.f);
+  DeviceArray<float> din(64), dout(64);
+  UMBRA_CUDA_CHECK(cudaMemcpy(din.p, in.data(), 64 * 4, cudaMemcpyHostToDevice));
+  auto run = [&](bool reverse) {
+    const bool before = umbra::cuda::emu::SetReverseOrder(reverse);
+    UMBRA_LAUNCH(1, 64, 0, nullptr, RacyShiftLeft)(din.p, dout.p);
+    umbra::cuda::emu::SetReverseOrder(before);
+    return dout.Host();
+  };
+  std::vector<float> want(64, 0.f);
+  std::copy(in.begin() + 1, in.end(), want.begin());
+  EXPECT_EQ(run(false), want);
+  const std::vector<float> reversed = run(true);
+  EXPECT_NE(reversed, want);
+  EXPECT_EQ(reversed[62], 0.f);  // thread 62 read slot 63 after thread 63 wrote its 0
+}
+
 __global__ void WaitOnce(int* out) {
   __syncthreads();
   if (threadIdx.x == 0) out[blockIdx.x] += 1;

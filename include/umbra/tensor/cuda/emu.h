@@ -29,6 +29,10 @@ void RunGrid(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, co
 /// Barrier of the running thread's block, called at file:line (all its threads must wait at
 /// the same one).
 void SyncThreads(const char* file, int line);
+/// Runs a block's threads and a grid's blocks last first (true) or first first (false, the
+/// default; UMBRA_EMU_ORDER=reverse makes true the start value): a race reads other values in
+/// one of the two orders. Returns the order it replaces.
+bool SetReverseOrder(bool reverse);
 /// Warp exchange: each lane offers `bytes` at `in` and receives, at `out`, what lane
 /// src(lane) offered; kind 0 xor, 1 down, 2 up, 3 an absolute lane (as __shfl_*_sync).
 void WarpShuffle(const void* in, void* out, size_t bytes, int kind, int arg, int width, unsigned mask);
