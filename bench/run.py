@@ -2,12 +2,15 @@
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
-               [--profile DIR]
+               [--gpu-bf16] [--torch-compile] [--profile DIR]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
 called directly. GPU (with --gpu, needs a device): the fused statement against a device-to-device
-copy and PyTorch eager, and dot() against cublasSgemm. Medians of --reps repetitions throughout.
+copy and PyTorch eager, and dot() against cublasSgemm. --torch-compile adds, to --gpu-train,
+PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
+default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
+bf16 autocast and channels-last. Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
 """
@@ -96,6 +99,36 @@ def train_gpu(bdir, reps, flags):
     return ours or None
 
 
+def peer_lines(args):
+    """train_torch.py's JSON lines as {net: result}."""
+    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"), *args],
+                         check=True, capture_output=True, text=True).stdout
+    return {json.loads(l)["net"]: json.loads(l) for l in out.splitlines() if l.strip()}
+
+
+def compiled_table(ours, compiled):
+    """umbra's best (plain or graph) beside torch.compile, the issue's second bar."""
+    print("| net | umbra best img/s | PyTorch compiled img/s | mode | umbra / compiled |")
+    print("|---|---|---|---|---|")
+    for n, o in ours.items():
+        c = compiled[n]
+        best = max(o["img_per_s"], o.get("graph_img_per_s") or 0)
+        print(f"| {n} | {best:,.0f} | {c['img_per_s']:,.0f} | {c['compile']} | {best / c['img_per_s']:.2f} |")
+    print()
+
+
+def bf16_table(ours, peer):
+    """umbra with dtype=bf16 beside PyTorch's bf16 autocast and channels-last."""
+    print("| net | umbra bf16 img/s | PyTorch bf16 autocast img/s | umbra / PyTorch | umbra peak MiB "
+          "| PyTorch peak MiB |")
+    print("|---|---|---|---|---|---|")
+    for n, o in ours.items():
+        p = peer[n]
+        print(f"| {n} | {o['bf16_img_per_s']:,.0f} | {p['img_per_s']:,.0f} | {o['bf16_img_per_s'] / p['img_per_s']:.2f} "
+              f"| {o['bf16_peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
+    print()
+
+
 def own_kernels_table(ours):
     """bench_train_gpu --own-kernels lines: each net with cuDNN's pooling, batch norm,
     activations and softmax (the default) against umbra's expression kernels for them
@@ -120,11 +153,15 @@ def main():
                     help="GPU training throughput and peak memory against PyTorch on the same GPU")
     ap.add_argument("--gpu-own-kernels", action="store_true",
                     help="GPU training with cuDNN's pooling/BN/activations/softmax against umbra's kernels")
+    ap.add_argument("--torch-compile", action="store_true",
+                    help="with --gpu-train: also PyTorch's torch.compile figures (PyTorch 2)")
+    ap.add_argument("--gpu-bf16", action="store_true",
+                    help="GPU training with dtype=bf16 against PyTorch's bf16 autocast + channels-last")
     ap.add_argument("--profile", metavar="DIR",
                     help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
-    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels)
+    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels or args.gpu_bf16)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
 
@@ -199,14 +236,20 @@ def main():
         ours = train_gpu(bdir, args.reps, ["--graph", *prof])
         if not ours:
             return 1
-        peer = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"),
-                               "--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--net", *ours],
-                              check=True, capture_output=True, text=True).stdout
-        peer = {json.loads(l)["net"]: json.loads(l) for l in peer.splitlines() if l.strip()}
+        cuda_args = ["--device", "cuda", "--steps", "20", "--reps", str(args.reps)]
+        peer = peer_lines([*cuda_args, "--net", *ours])
         gpu = next(iter(peer.values())).get("gpu", "?")
         tv = next(iter(peer.values())).get("torch", "?")
         print(f"GPU: {gpu}; PyTorch {tv} eager\n")
         gpu_train_table(ours, peer)
+        if args.torch_compile:
+            compiled = {}
+            for mode, nets in (("reduce-overhead", [n for n in ours if n == "lenet"]),
+                               ("default", [n for n in ours if n != "lenet"])):
+                if nets:
+                    compiled.update(peer_lines([*cuda_args, "--compile", mode, "--net", *nets]))
+            print(f"PyTorch {tv} torch.compile (compile time not timed)\n")
+            compiled_table(ours, compiled)
 
     if args.gpu_own_kernels:
         print(f"## GPU training, cuDNN against umbra's own kernels, medians of {args.reps}\n")
@@ -214,6 +257,14 @@ def main():
         if not ours:
             return 1
         own_kernels_table(ours)
+
+    if args.gpu_bf16:
+        print(f"## GPU training in bf16, medians of {args.reps}\n")
+        ours = train_gpu(bdir, args.reps, ["--bf16"])
+        if not ours:
+            return 1
+        peer = peer_lines(["--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--bf16", "--net", *ours])
+        bf16_table(ours, peer)
 
 
 if __name__ == "__main__":

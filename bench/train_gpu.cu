@@ -11,8 +11,11 @@
 // each net again with algo=expr on every layer that takes it (pooling, batch norm, relu/sigmoid/
 // tanh, softmax: umbra's expression kernels instead of cuDNN's; convolutions stay on cuDNN):
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers.
+// --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
+// fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
+// PyTorch's bf16 autocast (train_torch.py --bf16).
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
-//                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels]
+//                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -47,9 +50,10 @@ std::string JsonEscaped(const std::string& s) {
 }
 
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
-           bool graph, bool own_kernels = false) {
+           bool graph, bool own_kernels = false, bool bf16 = false) {
   nn::NetSpec spec = bench::NetByName(name, configs);
   if (own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
+  if (bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -98,6 +102,8 @@ int main(int argc, char** argv) {
   app.add_flag("--graph", graph, "measure again with steps replayed from CUDA graphs");
   bool own = false;
   app.add_flag("--own-kernels", own, "measure again with umbra's kernels for the layers that default to cuDNN (not conv)");
+  bool bf16 = false;
+  app.add_flag("--bf16", bf16, "measure again with dtype=bf16 on the convolutions and fullc layers");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -119,6 +125,11 @@ int main(int argc, char** argv) {
         bench::ProfileFiles none;
         const Result k = Run(n, o.configs, o.steps, o.reps, none, false, true);
         std::printf(", \"own_img_per_s\": %.1f, \"own_peak_mib\": %.0f", k.img_per_s, k.peak_mib);
+      }
+      if (bf16) {
+        bench::ProfileFiles none;
+        const Result h = Run(n, o.configs, o.steps, o.reps, none, false, false, true);
+        std::printf(", \"bf16_img_per_s\": %.1f, \"bf16_peak_mib\": %.0f", h.img_per_s, h.peak_mib);
       }
       std::printf("}\n");
       std::fflush(stdout);

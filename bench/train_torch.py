@@ -5,7 +5,11 @@ steps after one warm-up run. Prints one JSON line per net. Thread count:
 torch.set_num_threads(--threads). On cuda: PyTorch's default numerics (cudnn.benchmark on, TF32
 allowed in convolutions, full FP32 in matmul), the device synchronised around each timed run, and
 torch.cuda.max_memory_allocated over the timed runs as peak_mib. alexnet, resnet18 and
-resnet50 are torchvision's layouts written out here (torchvision is not needed)."""
+resnet50 are torchvision's layouts written out here (torchvision is not needed).
+--compile MODE runs the model through torch.compile (PyTorch 2; the warm-up run absorbs the
+compile, which is not timed); the issue's LeNet figure used mode reduce-overhead (CUDA graphs),
+the others the default mode. --bf16: autocast to bfloat16 and channels-last memory format (the
+issue's bf16 reference), fp32 weights and SGD as before."""
 import argparse
 import json
 import statistics
@@ -103,12 +107,15 @@ def resnet50():
 NETS = {"lenet": lenet, "mlp": mlp, "cifar": cifar, "alexnet": alexnet, "resnet18": resnet18, "resnet50": resnet50}
 
 
-def run(name, steps, reps, device):
+def run(name, steps, reps, device, compile_mode=None, bf16=False):
     model, shape = NETS[name]()
     model = model.to(device)
+    fmt = torch.channels_last if bf16 and len(shape) == 4 else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(shape, device=device)
+    step_model = torch.compile(model, mode=compile_mode) if compile_mode else model
+    x = torch.rand(shape, device=device).contiguous(memory_format=fmt)
     classes = 1000 if name in ("alexnet", "resnet18", "resnet50") else 10
     y = torch.arange(shape[0], device=device) % classes
     cuda = device == "cuda"
@@ -121,7 +128,8 @@ def run(name, steps, reps, device):
         t0 = time.perf_counter()
         for _ in range(steps):
             opt.zero_grad()
-            loss = loss_fn(model(x), y)
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(step_model(x), y)
             loss.backward()
             opt.step()
         if cuda:
@@ -140,13 +148,22 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compile", metavar="MODE", choices=["default", "reduce-overhead", "max-autotune"],
+                    help="time the model as torch.compile(model, mode=MODE) gives it")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast and channels-last")
     a = ap.parse_args()
+    if a.compile and not hasattr(torch, "compile"):
+        ap.error(f"--compile needs PyTorch 2 (this is {torch.__version__})")
     torch.set_num_threads(a.threads)
     if a.device == "cuda":
         torch.backends.cudnn.benchmark = True  # PyTorch's numerics otherwise left at their defaults
     for n in a.net:
-        rate, peak = run(n, a.steps, a.reps, a.device)
+        rate, peak = run(n, a.steps, a.reps, a.device, a.compile, a.bf16)
         out = {"net": n, "img_per_s": round(rate, 1), "torch": torch.__version__}
+        if a.compile:
+            out["compile"] = a.compile
+        if a.bf16:
+            out["bf16"] = True
         if a.device == "cuda":
             out["peak_mib"] = round(peak)
             out["gpu"] = torch.cuda.get_device_name()
