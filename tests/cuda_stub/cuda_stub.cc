@@ -101,6 +101,12 @@ cudaError_t cudaMalloc(void** p, size_t n) {
   std::lock_guard<std::mutex> l(mu);
   if (n > limit - used) { last = cudaErrorMemoryAllocation; return last; }
   *p = Map(n); if (!*p) { last = cudaErrorMemoryAllocation; return last; }
+#ifdef UMBRA_STUB_COMPUTE
+  // Fresh pages read as zero, device memory as whatever was there: all-ones bytes (NaN in
+  // float and bf16) make a read of memory nobody wrote show in the results. Not the cuDNN
+  // searches' scratch (up to the 1 GiB workspace cap, allocated per search, write-only).
+  if (n < (size_t(512) << 20)) memset(*p, 0xFF, n);
+#endif
   blocks[*p] = n; used += n;
   if (getenv("UMBRA_STUB_LOG") && n >= (size_t(1) << 20)) fprintf(stderr, "[stub] cudaMalloc %.1f MiB (total %.1f)\n", n / 1048576.0, used / 1048576.0);
   return cudaSuccess; }

@@ -4,6 +4,7 @@
 // like CUDA's, and work captured into a graph runs at each replay, not at capture.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <numeric>
 #include <thread>
@@ -224,6 +225,17 @@ TEST(Emu, GraphsRunWhenReplayedNotWhenCaptured) {
   cudaGraphExecDestroy(e);
   cudaGraphDestroy(g);
   cudaStreamDestroy(s);
+}
+
+// Fresh device memory holds NaN (all-ones bytes), not the zeros of fresh host pages: a kernel
+// or library call that reads what nobody wrote gives NaN in the tests' results.
+TEST(Emu, FreshDeviceMemoryIsNaN) {
+  float* p = nullptr;
+  UMBRA_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p), 64 * sizeof(float)));
+  std::vector<float> h(64);
+  UMBRA_CUDA_CHECK(cudaMemcpy(h.data(), p, 64 * sizeof(float), cudaMemcpyDeviceToHost));
+  for (float v : h) EXPECT_TRUE(std::isnan(v));
+  cudaFree(p);
 }
 
 }  // namespace

@@ -493,5 +493,42 @@ TEST(Net, InputReadInPlace) {
   EXPECT_EQ(t.net().NodeByName("f").data.dptr_, x.dptr_);
 }
 
+// A layer rewriting in place the output of a layer whose backward reads that output (max
+// pooling compares each input with it) writes a new node instead: leaky_relu after a max
+// pooling trains exactly as when the config gives it an output of its own (in place, the
+// pooling saw the rewritten maxima, matched no input in negative windows and lost their gradient).
+TEST(Net, InPlaceAfterAnOutputReaderWritesANewNode) {
+  auto spec = [](bool inplace) {
+    NetSpec s;
+    s.input_shape = Shape4(3, 2, 4, 4);
+    s.seed = 5;
+    const std::string q = inplace ? "p" : "q";
+    s.layers = {L("conv", "conv", {"in"}, {"c"}, {{"nchannel", "2"}, {"kernel_size", "1"}}),
+                L("max_pooling", "pool", {"c"}, {"p"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+                L("leaky_relu", "act", {"p"}, {q}, {{"slope", "0.1"}}),
+                L("flatten", "f", {q}, {"f"}),
+                L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}),
+                L("softmax", "loss", {"o"}, {"s"})};
+    return s;
+  };
+  nn::Net<cpu, double> a(spec(true)), b(spec(false));
+  auto x = test::RandomTensor<4, double>(Shape4(3, 2, 4, 4), 7, -1.0, 1.0);
+  TensorContainer<cpu, 2, double> y(Shape2(3, 1));
+  for (index_t i = 0; i < 3; ++i) y.dptr_[i] = double(i);
+  for (auto* n : {&a, &b}) {
+    n->Forward(true, x.view(), &y.view());
+    n->Backward();
+  }
+  std::vector<double> ga, gb;
+  a.VisitWeights([&](const std::string&, Tensor<cpu, 2, double>, Tensor<cpu, 2, double> g) {
+    ga.insert(ga.end(), g.dptr_, g.dptr_ + g.Size());
+  });
+  b.VisitWeights([&](const std::string&, Tensor<cpu, 2, double>, Tensor<cpu, 2, double> g) {
+    gb.insert(gb.end(), g.dptr_, g.dptr_ + g.Size());
+  });
+  EXPECT_EQ(ga, gb);  // conv's gradients pass through the pooling's backward
+  EXPECT_EQ(a.Loss(), b.Loss());
+}
+
 }  // namespace
 }  // namespace umbra

@@ -94,6 +94,7 @@ class Net {
     }
     num_inputs_ = 1 + spec.extra_inputs.size();
     std::map<int, std::string> consumer;  // node -> the layer reading it
+    std::map<int, std::pair<size_t, int>> writer;  // node -> the layer (and output) that last wrote it
     for (size_t li = 0; li < spec.layers.size(); ++li) {
       const LayerSpec& ls = spec.layers[li];
       Entry e;
@@ -151,13 +152,24 @@ class Net {
                       ": node '", n, "' is produced twice (only in-place layers may rewrite a node)");
           UMBRA_CHECK(out_shapes[j] == nodes_[it->second]->shape, who, ": in-place output shape ",
                       out_shapes[j], " differs from its input ", nodes_[it->second]->shape);
-          e.out.push_back(it->second);
+          // The layer that wrote the node reads it back in its backward (max pooling finds each
+          // window's maximum by comparing with it): rewriting it in place would change what that
+          // backward sees (a dropout after a max pooling lost the pooling's gradient), so this
+          // layer writes a new node, which takes over the name.
+          auto w = writer.find(it->second);
+          if (w != writer.end() && layers_[w->second.first].layer->BackwardReadsOutput(w->second.second)) {
+            node_index_[n] = int(nodes_.size());
+            nodes_.emplace_back(new NodeT());
+            nodes_.back()->shape = out_shapes[j];
+          }
+          e.out.push_back(node_index_[n]);
         } else {
           node_index_[n] = int(nodes_.size());
           nodes_.emplace_back(new NodeT());
           nodes_.back()->shape = out_shapes[j];
           e.out.push_back(int(nodes_.size()) - 1);
         }
+        writer[e.out.back()] = {layers_.size(), int(j)};
       }
       has_loss_ = has_loss_ || e.layer->IsLoss();
       layers_.push_back(std::move(e));

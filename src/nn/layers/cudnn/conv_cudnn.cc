@@ -99,8 +99,10 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_, int(ph), int(pw), int(sh), int(sw), 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv_, int(g)));
-    // tf32=0 keeps fp32 operands off tensor cores; bf16 operands are meant for them.
-    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, opt.tf32 || opt.bf16 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    // tf32=0 keeps fp32 operands off tensor cores; bf16 operands are meant for them (TENSOR_OP,
+    // as PyTorch sets for bf16: the math type set before a search decides what it considers).
+    search_math_ = opt.bf16 ? CUDNN_TENSOR_OP_MATH : opt.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));
     int dn, dc, dh, dw;
     UMBRA_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(conv_, x_, w_, &dn, &dc, &dh, &dw));
     UMBRA_CHECK(dn == n && dc == oc && dh == oh && dw == ow, "cuDNN convolution output (", dn, ",", dc, ",", dh, ",",
@@ -127,6 +129,7 @@ class CudnnConv : public ConvBackend {
       ProbeScratch probe(ProbeBytes());
       std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
       int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, int(perf.size()), &got,
                                                                perf.data(), probe.p, probe.bytes));
       a = Put(&Choice::fwd, Best(perf, got, cap_, tf32_, "forward"));
@@ -147,6 +150,7 @@ class CudnnConv : public ConvBackend {
       ProbeScratch probe(ProbeBytes());
       std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
       int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, int(perf.size()),
                                                                     &got, perf.data(), probe.p, probe.bytes));
       a = Put(&Choice::bwd_data, Best(perf, got, cap_, tf32_, "backward-data"));
@@ -175,6 +179,7 @@ class CudnnConv : public ConvBackend {
                   "-byte output");
       std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
       int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_,
                                                                       bf16_ ? static_cast<void*>(gw) : out.p,
                                                                       int(perf.size()), &got, perf.data(), probe.p,
@@ -234,6 +239,9 @@ class CudnnConv : public ConvBackend {
   }
 
   bool bias_, tf32_, bf16_;
+  // The math type every search starts from: each call then sets its winner's, which must not
+  // narrow the next search (a forward winner in FMA math would hide TF32 from backward's).
+  cudnnMathType_t search_math_ = CUDNN_DEFAULT_MATH;
   size_t cap_, nx_ = 0, ny_ = 0, nw_ = 0;
   cudaStream_t stream_;
   std::string key_;

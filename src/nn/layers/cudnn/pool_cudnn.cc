@@ -16,9 +16,9 @@ class CudnnPool : public PoolBackend {
     UMBRA_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool_));
     UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
     UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(oh), int(ow)));
-    // Max: the deterministic variant. With tied maxima cuDNN sends the gradient to one cell while
-    // the cpu's unpool gives it to every tied cell; ties need equal inputs (a constant region,
-    // pooling right after a relu's zeros), where the two differ: algo=expr gives the cpu's rule.
+    // Max: the deterministic variant. With tied maxima cuDNN sends the gradient to one cell, as
+    // the cpu's unpool does (the first maximum in row-major order). Which tied cell cuDNN picks
+    // is not documented: cli.gpu_matches_cpu (LeNet, whose flat background ties) compares them.
     UMBRA_CUDNN_CHECK(cudnnSetPooling2dDescriptor(
         pool_, max ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_NOT_PROPAGATE_NAN,
         int(kh), int(kw), int(ph), int(pw), int(sh), int(sw)));
