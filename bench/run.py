@@ -2,7 +2,7 @@
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
-               [--gpu-bf16] [--torch-compile] [--profile DIR]
+               [--gpu-bf16] [--gpu-nhwc] [--torch-compile] [--profile DIR]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -10,7 +10,8 @@ called directly. GPU (with --gpu, needs a device): the fused statement against a
 copy and PyTorch eager, and dot() against cublasSgemm. --torch-compile adds, to --gpu-train,
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
-bf16 autocast and channels-last. Medians of --reps repetitions throughout.
+bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
+beside the plain layout, plain and CUDA-graph steps. Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
 """
@@ -129,6 +130,21 @@ def bf16_table(ours, peer):
     print()
 
 
+def nhwc_table(ours, peer):
+    """umbra channels-last (cuDNN's NHWC convolutions and pooling) beside its plain layout and
+    PyTorch eager (fp32, PyTorch's default layout)."""
+    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s | PyTorch img/s "
+          "| best / PyTorch | NCHW peak MiB | NHWC peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, o in ours.items():
+        g = o.get("nhwc_graph_img_per_s")
+        best = max(o["nhwc_img_per_s"], g or 0)
+        print(f"| {n} | {o['img_per_s']:,.0f} | {o['nhwc_img_per_s']:,.0f} | {o['nhwc_img_per_s'] / o['img_per_s']:.2f} "
+              f"| {f'{g:,.0f}' if g else '-'} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
+              f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} |")
+    print()
+
+
 def own_kernels_table(ours):
     """bench_train_gpu --own-kernels lines: each net with cuDNN's pooling, batch norm,
     activations and softmax (the default) against umbra's expression kernels for them
@@ -157,11 +173,14 @@ def main():
                     help="with --gpu-train: also PyTorch's torch.compile figures (PyTorch 2)")
     ap.add_argument("--gpu-bf16", action="store_true",
                     help="GPU training with dtype=bf16 against PyTorch's bf16 autocast + channels-last")
+    ap.add_argument("--gpu-nhwc", action="store_true",
+                    help="GPU training channels-last against the plain layout and PyTorch eager")
     ap.add_argument("--profile", metavar="DIR",
                     help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
-    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels or args.gpu_bf16)
+    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels or args.gpu_bf16
+                                 or args.gpu_nhwc)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
 
@@ -265,6 +284,14 @@ def main():
             return 1
         peer = peer_lines(["--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--bf16", "--net", *ours])
         bf16_table(ours, peer)
+
+    if args.gpu_nhwc:
+        print(f"## GPU training channels-last, medians of {args.reps}\n")
+        ours = train_gpu(bdir, args.reps, ["--nhwc", "--graph"])
+        if not ours:
+            return 1
+        peer = peer_lines(["--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--net", *ours])
+        nhwc_table(ours, peer)
 
 
 if __name__ == "__main__":

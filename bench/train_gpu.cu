@@ -13,9 +13,11 @@
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
-// PyTorch's bf16 autocast (train_torch.py --bf16).
+// PyTorch's bf16 autocast (train_torch.py --bf16). --nhwc measures each net again channels-last
+// (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
+// changes): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s.
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
-//                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16]
+//                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -50,8 +52,9 @@ std::string JsonEscaped(const std::string& s) {
 }
 
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
-           bool graph, bool own_kernels = false, bool bf16 = false) {
+           bool graph, bool own_kernels = false, bool bf16 = false, bool nhwc = false) {
   nn::NetSpec spec = bench::NetByName(name, configs);
+  spec.channels_last = nhwc;
   if (own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
   if (bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;
@@ -104,6 +107,8 @@ int main(int argc, char** argv) {
   app.add_flag("--own-kernels", own, "measure again with umbra's kernels for the layers that default to cuDNN (not conv)");
   bool bf16 = false;
   app.add_flag("--bf16", bf16, "measure again with dtype=bf16 on the convolutions and fullc layers");
+  bool nhwc = false;
+  app.add_flag("--nhwc", nhwc, "measure again channels-last (NHWC convolutions and pooling)");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -130,6 +135,15 @@ int main(int argc, char** argv) {
         bench::ProfileFiles none;
         const Result h = Run(n, o.configs, o.steps, o.reps, none, false, false, true);
         std::printf(", \"bf16_img_per_s\": %.1f, \"bf16_peak_mib\": %.0f", h.img_per_s, h.peak_mib);
+      }
+      if (nhwc) {
+        bench::ProfileFiles none;
+        const Result c = Run(n, o.configs, o.steps, o.reps, none, false, false, false, true);
+        std::printf(", \"nhwc_img_per_s\": %.1f, \"nhwc_peak_mib\": %.0f", c.img_per_s, c.peak_mib);
+        if (graph) {
+          const Result cg = Run(n, o.configs, o.steps, o.reps, none, true, false, false, true);
+          if (cg.graph_note.empty()) std::printf(", \"nhwc_graph_img_per_s\": %.1f", cg.img_per_s);
+        }
       }
       std::printf("}\n");
       std::fflush(stdout);

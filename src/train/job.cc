@@ -16,7 +16,7 @@ const std::set<std::string> kTrainerKeys = {
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
     "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
-    "cuda_graph"};
+    "cuda_graph", "layout"};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -183,6 +183,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
 
   job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100));
   job.net.spec.seed = uint64_t(job.GetInt("seed", 0));
+  // layout = nhwc: channels-last nodes where cuDNN takes them (NetSpec::channels_last; dev = gpu).
+  const std::string layout = job.Get("layout", "nchw");
+  UMBRA_CHECK(layout == "nchw" || layout == "nhwc", job.Where("layout"), ": layout must be nchw or nhwc, got '",
+              layout, "'");
+  job.net.spec.channels_last = layout == "nhwc";
   // Globals some layer declares (random_type, init_sigma) are the net's defaults, not unknown.
   std::set<std::string> layer_defaults;
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);

@@ -28,6 +28,8 @@ int PredictLoop(Job& job) {
   // stay readable after the pass.
   spec.inference_only = true;
   if (extract) spec.keep_values.push_back(node);
+  UMBRA_CHECK(!spec.channels_last || !(std::is_same_v<xpu, cpu>), job.Where("layout"),
+              ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
   nn::Net<xpu> net(spec);
   nn::LoadWeights(net, mf, in, true);
   const std::string format = job.Get("output_format", "txt");

@@ -109,6 +109,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   nn::NetSpec spec = job.net.spec;
   for (auto& m : job.metrics)  // metrics read these nodes after each step
     if (!m.node.empty()) spec.keep_values.push_back(m.node);
+  UMBRA_CHECK(!spec.channels_last || !(std::is_same_v<xpu, cpu>), job.Where("layout"),
+              ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetInt("cuda_graph", 0) != 0;

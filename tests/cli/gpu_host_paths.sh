@@ -44,7 +44,7 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   P=(train:path_img=$IMG train:path_label=$LAB test:path_img=$IMG test:path_label=$LAB pred:path_img=$IMG
      pred:path_label=$LAB)
   CONF=$SRC/examples/fashion-mnist/lenet.conf
-  for v in plain dtype=bf16 cuda_graph=1; do
+  for v in plain dtype=bf16 cuda_graph=1 layout=nhwc; do
     extra=(); [ "$v" = plain ] || extra=("$v")
     run "cli-$v" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 eval_train=0 dev=gpu \
       model_dir="$W/m-$v" "${extra[@]}" || { tail -5 "$W/cli-$v.log"; echo "FAIL: dev=gpu $v"; fail=1; }
@@ -62,7 +62,7 @@ else
 fi
 if [ -x "$B/bench/bench_train_gpu" ]; then
   mkdir -p "$W/prof"
-  for f in "--graph --profile $W/prof" --own-kernels --bf16; do
+  for f in "--graph --profile $W/prof" --own-kernels --bf16 "--nhwc --graph"; do
     # shellcheck disable=SC2086
     run bench timeout 300 "$B/bench/bench_train_gpu" --steps 1 --reps 1 --configs "$SRC/examples/configs" $f ||
       { tail -5 "$W/bench.log"; echo "FAIL: bench_train_gpu $f"; fail=1; }

@@ -8,8 +8,8 @@
 // beta is 0); convolutions with groups, padding, stride and dilation, cross-correlation or
 // convolution, TF32-rounded float operands unless the math type is CUDNN_FMA_MATH, bf16
 // operands; max pooling sends the gradient to the first maximum of a window; batch norm keeps
-// running variance unbiased and saves the inverse standard deviation. Only NCHW packed tensors
-// (all umbra asks for).
+// running variance unbiased and saves the inverse standard deviation. Packed NCHW or NHWC
+// tensors and filters (all umbra asks for).
 #include <cudnn.h>
 
 #include <cmath>
@@ -34,9 +34,14 @@ int Bytes(cudnnDataType_t t) {
 struct T4 {
   int n, c, h, w;
   cudnnDataType_t type;
+  bool nhwc = false;  // (n, h, w, c) in memory (filters: (k, r, s, c))
   size_t Count() const { return size_t(n) * c * h * w; }
   size_t Size() const { return Count() * Bytes(type); }
-  size_t At(int in, int ic, int iy, int ix) const { return ((size_t(in) * c + ic) * h + iy) * w + ix; }
+  size_t At(int in, int ic, int iy, int ix) const {
+    return nhwc ? ((size_t(in) * h + iy) * w + ix) * c + ic : ((size_t(in) * c + ic) * h + iy) * w + ix;
+  }
+  /// Element i of channel ic's plane (i = y * w + x).
+  size_t AtPlane(int in, int ic, int i) const { return At(in, ic, i / w, i % w); }
 };
 struct Conv {
   int ph, pw, sh, sw, dh, dw;
@@ -142,7 +147,7 @@ struct ConvMats {
   std::vector<double> Outputs(const void* p, int n, int g) const {
     std::vector<double> m(size_t(kg()) * cols());
     for (int k = 0; k < kg(); ++k)
-      for (int i = 0; i < cols(); ++i) m[size_t(k) * cols() + i] = In(p, y, y.At(n, g * kg() + k, 0, 0) + i, cv);
+      for (int i = 0; i < cols(); ++i) m[size_t(k) * cols() + i] = In(p, y, y.AtPlane(n, g * kg() + k, i), cv);
     return m;
   }
 };
@@ -175,13 +180,13 @@ cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { *d = (cu
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t t, int n, int c, int h, int w) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || (long long)n * c * h * w > 2147483647LL) return CUDNN_STATUS_BAD_PARAM;
-  if (f != CUDNN_TENSOR_NCHW) { fprintf(stderr, "[stub] BAD tensor format: only NCHW is emulated\n"); return CUDNN_STATUS_NOT_SUPPORTED; }
-  *(T4*)d = {n, c, h, w, t}; return CUDNN_STATUS_SUCCESS; }
+  if (f != CUDNN_TENSOR_NCHW && f != CUDNN_TENSOR_NHWC) { fprintf(stderr, "[stub] BAD tensor format: only NCHW and NHWC are emulated\n"); return CUDNN_STATUS_NOT_SUPPORTED; }
+  *(T4*)d = {n, c, h, w, t, f == CUDNN_TENSOR_NHWC}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { *d = (cudnnFilterDescriptor_t)calloc(1, sizeof(T4)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t t, cudnnTensorFormat_t f, int k, int c, int h, int w) {
-  if (f != CUDNN_TENSOR_NCHW) { fprintf(stderr, "[stub] BAD filter format: only NCHW is emulated\n"); return CUDNN_STATUS_NOT_SUPPORTED; }
-  *(T4*)d = {k, c, h, w, t}; return CUDNN_STATUS_SUCCESS; }
+  if (f != CUDNN_TENSOR_NCHW && f != CUDNN_TENSOR_NHWC) { fprintf(stderr, "[stub] BAD filter format: only NCHW and NHWC are emulated\n"); return CUDNN_STATUS_NOT_SUPPORTED; }
+  *(T4*)d = {k, c, h, w, t, f == CUDNN_TENSOR_NHWC}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
   *d = (cudnnConvolutionDescriptor_t) new Conv{0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, 1, CUDNN_DEFAULT_MATH}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) { delete (Conv*)d; return CUDNN_STATUS_SUCCESS; }
@@ -244,7 +249,7 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, const cu
       for (int n = 0; n < Y.n; ++n) {
         Gemm(false, false, m.kg(), m.cols(), m.rows(), f, m.Columns(x, n, g), out, 0);
         for (int k = 0; k < m.kg(); ++k)
-          for (int i = 0; i < m.cols(); ++i) Blend(y, Y.type, Y.At(n, g * m.kg() + k, 0, 0) + i, out[size_t(k) * m.cols() + i], a, b);
+          for (int i = 0; i < m.cols(); ++i) Blend(y, Y.type, Y.AtPlane(n, g * m.kg() + k, i), out[size_t(k) * m.cols() + i], a, b);
       }
     } });
 #else
@@ -314,7 +319,7 @@ cudnnStatus_t cudnnConvolutionBackwardBias(cudnnHandle_t, const void* alpha, con
     for (int k = 0; k < Y.c; ++k) {
       double s = 0;
       for (int n = 0; n < Y.n; ++n)
-        for (int i = 0; i < Y.h * Y.w; ++i) s += Get(dy, Y.type, Y.At(n, k, 0, 0) + i);
+        for (int i = 0; i < Y.h * Y.w; ++i) s += Get(dy, Y.type, Y.AtPlane(n, k, i));
       Blend(db, B.type, k, s, a, b);
     } });
 #else
@@ -477,7 +482,7 @@ cudnnStatus_t cudnnSoftmaxForward(cudnnHandle_t, cudnnSoftmaxAlgorithm_t algo, c
       auto at = [&](int k) -> size_t {
         if (inst) return size_t(gi) * len + k;
         const int n = gi / (X.h * X.w), p = gi % (X.h * X.w);
-        return X.At(n, k, 0, 0) + p;
+        return X.AtPlane(n, k, p);
       };
       double m = -INFINITY, s = 0;
       for (int k = 0; k < len; ++k) m = std::fmax(m, Get(x, X.type, at(k)));
@@ -506,7 +511,7 @@ struct BnSets {
   size_t At(int p, int j) const {
     if (!spatial) return size_t(j) * x.c * x.h * x.w + p;
     const int n = j / (x.h * x.w), i = j % (x.h * x.w);
-    return x.At(n, p, 0, 0) + i;
+    return x.AtPlane(n, p, i);
   }
 };
 }  // namespace

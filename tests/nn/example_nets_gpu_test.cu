@@ -11,6 +11,8 @@
 // ResNet-50: CPU against CPU with im2col instead of oneDNN convolutions, 2.3% at conv1; CPU
 // against the emulated GPU, 2.6% (AlexNet 1e-6, ResNet-18 0.3%).
 // Batch 4 keeps it small enough for the emulation build (README), where all four take ~30 s.
+// "name:nhwc" runs the GPU net channels-last (NetSpec::channels_last: cuDNN's NHWC convolutions
+// and pooling) against the same CPU net, with the same bounds.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,7 +26,7 @@ namespace umbra {
 namespace {
 
 nn::NetSpec ExampleNet(const std::string& name, index_t batch) {
-  const std::string file = std::string(UMBRA_EXAMPLE_CONFIGS) + "/" + name + ".conf";
+  const std::string file = std::string(UMBRA_EXAMPLE_CONFIGS) + "/" + name.substr(0, name.find(':')) + ".conf";
   nn::NetSpec s = config::NetFromConfig(config::ParseConfigFile(file), batch).spec;
   s.input_shape[0] = batch;
   std::erase_if(s.layers, [](const nn::LayerSpec& l) { return l.type == "dropout"; });
@@ -56,12 +58,14 @@ constexpr double kTol = 0.1, kFloor = 0.01;
 TEST_P(ExampleNetsGPU, FirstStepsAsOnTheCpu) {
   UMBRA_REQUIRE_GPU();
   const nn::NetSpec spec = ExampleNet(GetParam(), 4);
+  nn::NetSpec gspec = spec;
+  gspec.channels_last = std::string(GetParam()).ends_with(":nhwc");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
   // update_period 2: step 1's gradients stay to be read; step 2 updates; step 3's loss shows it.
   nn::Trainer<cpu> c(spec, us, 2);
-  nn::Trainer<gpu> g(spec, us, 2);
+  nn::Trainer<gpu> g(gspec, us, 2);
   TensorContainer<cpu, 4> hx(spec.input_shape);
   TensorContainer<cpu, 2> hy(Shape2(hx.size(0), 1));
   Random<cpu> r(11);
@@ -104,8 +108,13 @@ TEST_P(ExampleNetsGPU, FirstStepsAsOnTheCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ExampleNetsGPU,
-                         ::testing::Values("cifar10_quick", "alexnet", "resnet18", "resnet50"),
-                         [](const auto& info) { return std::string(info.param); });
+                         ::testing::Values("cifar10_quick", "alexnet", "resnet18", "resnet50", "cifar10_quick:nhwc",
+                                           "alexnet:nhwc", "resnet18:nhwc", "resnet50:nhwc"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), ':', '_');
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace umbra

@@ -83,6 +83,9 @@ std::vector<Case> Cases() {
       {"xelu", {}, {img}},
       {"maxout", {{"num_maxout", "2"}}, {img}},
       {"flatten", {}, {img}},
+      {"to_nhwc", {}, {img}},
+      {"to_nchw", {}, {img}},
+      {"to_nchw", {}, {Shape4(3, 1, 1, 5)}},  // the identity in memory: a copy
       {"split", {}, {img}},
       {"concat", {}, {Shape4(3, 1, 1, 4), Shape4(3, 1, 1, 6)}},
       {"ch_concat", {}, {Shape4(3, 2, 3, 3), Shape4(3, 3, 3, 3)}},

@@ -71,6 +71,13 @@ template <typename xpu, typename DType = float>
 using WeightVisitor =
     std::function<void(const std::string& tag, Tensor<xpu, 2, DType> weight, Tensor<xpu, 2, DType> grad)>;
 
+/// How a layer takes 4-D nodes when the net runs channels-last (NetSpec::channels_last).
+enum class Layout {
+  kNchw,   // (N, C, H, W) only: the net converts channels-last inputs back for it
+  kNhwc,   // (N, H, W, C) preferred (cuDNN's tensor-core convolutions): the net converts to it
+  kEither  // per element or per channel, either layout at the same cost: it keeps what it gets
+};
+
 template <typename xpu, typename DType = float>
 class Layer {
  public:
@@ -97,6 +104,15 @@ class Layer {
   /// flatten's reshape): the net may then give the outputs input 0's buffer, and Forward must
   /// skip the copy when the pointers are equal.
   virtual bool OutputsViewInput() const { return false; }
+  /// Channels-last nets only (NetSpec::channels_last): the layout this layer takes for inputs
+  /// `in`, given as (N, C, H, W) whatever they are held in. Asked before InferShape.
+  virtual Layout ChannelsLast(const std::vector<Shape<4>>& /*in*/) const { return Layout::kNchw; }
+  /// Called before InferShape when the net gives this layer channels-last nodes (after
+  /// ChannelsLast said kNhwc, or kEither with channels-last inputs): InferShape then receives
+  /// (N, H, W, C) shapes and returns its outputs so.
+  virtual void SetChannelsLast() { UMBRA_THROW(Describe(), " cannot take channels-last (N, H, W, C) nodes"); }
+  /// True for the conversions to_nhwc / to_nchw: their outputs hold the other layout.
+  virtual bool FlipsLayout() const { return false; }
   /// Checks parameters against the input shapes and returns the output shapes. Errors name the
   /// layer (name_) and the shapes.
   virtual std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) = 0;

@@ -50,6 +50,12 @@ struct NetSpec {
   /// Initial weights drawn by a batch-2 net on the host and copied in, as GPU nets always do
   /// (so that one seed starts the cpu and the gpu alike); on the cpu it tests that path.
   bool weights_from_host = false;
+  /// Channels-last: layers that prefer (N, H, W, C) nodes get them (cuDNN convolutions and
+  /// pooling on the GPU; Layer::ChannelsLast), those that work either way (activations, batch
+  /// norm, sums, dropout, split) keep what they get, and the rest get (N, C, H, W): the net
+  /// inserts a to_nhwc / to_nchw layer (node "name@nhwc" / "name@nchw") where the layout
+  /// changes. A channels-last node's shape is (N, H, W, C). Weights keep one layout either way.
+  bool channels_last = false;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
   std::vector<std::pair<std::string, std::string>> defaults;
   uint64_t seed = 0;
@@ -105,7 +111,7 @@ class Net {
         for (auto& [k, v] : ls.params)
           if (k == "source") source = v;
           else UMBRA_THROW("share layer '", ls.name, "': unknown key '", k, "' (only source)");
-        for (size_t j = 0; j < li && e.shares < 0; ++j)
+        for (size_t j = 0; j < layers_.size() && e.shares < 0; ++j)
           if (layers_[j].layer->name() == source) e.shares = int(j);
         UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
         UMBRA_CHECK(layers_[e.shares].shares < 0, "share layer '", ls.name, "': '", source,
@@ -139,6 +145,7 @@ class Net {
         e.in.push_back(it->second);
         in_shapes.push_back(nodes_[it->second]->shape);
       }
+      const bool nhwc = spec.channels_last && ChooseLayout(e, ls, in_shapes);
       std::vector<Shape<4>> out_shapes = e.layer->InferShape(in_shapes);
       if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
         out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
@@ -170,6 +177,7 @@ class Net {
           e.out.push_back(int(nodes_.size()) - 1);
         }
         writer[e.out.back()] = {layers_.size(), int(j)};
+        SetNhwc(e.out.back(), nhwc);
       }
       has_loss_ = has_loss_ || e.layer->IsLoss();
       layers_.push_back(std::move(e));
@@ -336,6 +344,52 @@ class Net {
     std::vector<int> in, out;
     int shares = -1;  // index of the layer whose weights this one uses (share), or -1
   };
+  bool IsNhwc(int node) const { return size_t(node) < nhwc_.size() && nhwc_[node]; }
+  void SetNhwc(int node, bool on) {
+    if (nhwc_.size() <= size_t(node)) nhwc_.resize(node + 1, false);
+    nhwc_[node] = on;
+  }
+  // Channels-last nets: converts the inputs of layer e to the layout it takes (a to_nhwc or
+  // to_nchw layer before it, output node "name@nhwc" / "name@nchw") and tells it; returns
+  // whether its outputs are channels-last.
+  bool ChooseLayout(Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
+    std::vector<Shape<4>> logical;
+    bool all = !e.in.empty();
+    for (int i : e.in) {
+      const Shape<4>& s = nodes_[i]->shape;
+      logical.push_back(IsNhwc(i) ? Shape4(s[0], s[3], s[1], s[2]) : s);
+      all = all && IsNhwc(i);
+    }
+    const Layout want = e.layer->ChannelsLast(logical);
+    const bool use = want == Layout::kNhwc || (want == Layout::kEither && all);
+    for (size_t k = 0; k < e.in.size(); ++k) {
+      if (IsNhwc(e.in[k]) == use) continue;
+      e.in[k] = Convert(e.in[k], ls.in[k], use);
+      // An in-place layer rewrites the converted node, which then goes by the name.
+      if (std::find(ls.out.begin(), ls.out.end(), ls.in[k]) != ls.out.end()) node_index_[ls.in[k]] = e.in[k];
+      in_shapes[k] = nodes_[e.in[k]]->shape;
+    }
+    if (use) e.layer->SetChannelsLast();
+    return use != e.layer->FlipsLayout();
+  }
+  // Appends a to_nhwc (to_nchw) layer reading node `node` (named `name`); returns its output.
+  int Convert(int node, const std::string& name, bool to_nhwc) {
+    Entry t;
+    t.layer = LayerRegistry<xpu, DType>::Get().Create(to_nhwc ? "to_nhwc" : "to_nchw");
+    std::string n = name + (to_nhwc ? "@nhwc" : "@nchw");
+    while (node_index_.count(n)) n += "'";
+    t.layer->set_name(n);
+    t.in = {node};
+    const Shape<4> shape = t.layer->InferShape({nodes_[node]->shape})[0];
+    const int out = int(nodes_.size());
+    node_index_[n] = out;
+    nodes_.emplace_back(new NodeT());
+    nodes_.back()->shape = shape;
+    SetNhwc(out, to_nhwc);
+    t.out = {out};
+    layers_.push_back(std::move(t));
+    return out;
+  }
   // Initial weights are drawn on the host for every device, so that one seed gives the same
   // starting point on the cpu and the gpu (the gpu's random engine draws other numbers): a net
   // of batch 2 (batch statistics need two rows; weights do not depend on the batch) is built on
@@ -554,6 +608,7 @@ class Net {
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
   std::map<int, std::vector<int>> borrow_;  // input node -> nodes whose value is the caller's buffer
   std::map<size_t, TensorContainer<xpu, 1, DType>> input_copy_;  // strided inputs' copies
+  std::vector<bool> nhwc_;  // per node: channels-last (N, H, W, C) values (NetSpec::channels_last)
 };
 
 }  // namespace umbra::nn

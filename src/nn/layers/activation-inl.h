@@ -181,6 +181,9 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return Act::kName; }
   bool AllowInplace() const override { return true; }
+  // Per element: either layout (a channels-last net keeps its nodes so).
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
+  void SetChannelsLast() override {}
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();

@@ -7,7 +7,8 @@
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
 // On the GPU in float, cuDNN's batch normalisation does the work (cudnn/bn_cudnn.h; key
-// algo=expr keeps the expressions).
+// algo=expr keeps the expressions). In a channels-last net it keeps the layout it is given:
+// (N, H, W, C) is per-channel statistics of (N*H*W, C) rows, the vector case's arithmetic.
 #pragma once
 
 #include <memory>
@@ -49,18 +50,23 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return moving_avg ? "batch_norm" : "batch_norm_no_ma"; }
 
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
+  void SetChannelsLast() override { nhwc_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
     const Shape<4>& s = in[0];
     UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
-    // Vectors become (N, len, 1, 1): every feature is then a channel and one code path serves.
-    shape_ = s[1] == 1 && s[2] == 1 ? Shape4(s[0], s[3], 1, 1) : s;
+    // Vectors become (N, len, 1, 1): every feature is then a channel and one code path serves;
+    // so do channels-last nodes (N, H, W, C), as (N*H*W, C, 1, 1).
+    shape_ = nhwc_ ? Shape4(s[0] * s[1] * s[2], s[3], 1, 1) : s[1] == 1 && s[2] == 1 ? Shape4(s[0], s[3], 1, 1) : s;
     const index_t m = shape_.Size() / shape_[1];
     UMBRA_CHECK(m >= 2, this->Describe(), ": input ", s, " gives ", m,
                 " value(s) per channel; batch statistics need at least 2");
     if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
       backend_.reset();
-      if (this->p_.algo == "auto") backend_ = MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps);
+      if (this->p_.algo == "auto")
+        backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true)
+                         : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps);
     }
     return {s};
   }
@@ -179,7 +185,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
  private:
   Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const { return t.View(shape_); }
 
-  Shape<4> shape_;  // the input as (N, C, H, W) with vectors turned into (N, len, 1, 1)
+  Shape<4> shape_;  // the input as (N, C, H, W), vectors as (N, len, 1, 1), channels-last as (NHW, C, 1, 1)
+  bool nhwc_ = false;
   bool used_batch_ = true;
   TensorContainer<xpu, 2, DType> gamma_, beta_, ggamma_, gbeta_;
   TensorContainer<xpu, 2, DType> moving_mean_, moving_var_, gmoving_, gmoving_var_;

@@ -11,6 +11,8 @@
 // the reference path, which double always takes; its GEMMs follow the global tf32_matmul switch
 // (cuBLAS), not the tf32 key. dtype=bf16 convolves bfloat16 copies in cuDNN (fp32 at the
 // layer's interface, autocast-style); without cuDNN, and on the CPU, it computes in fp32.
+// In a channels-last net (NetSpec::channels_last) the cuDNN path takes (N, H, W, C) nodes and
+// gives (N, OH, OW, nchannel) ones, the weights staying (nchannel, C/ngroup, kh, kw).
 // Not here: im2col itself (tensor/ext/patch2col.h).
 #pragma once
 
@@ -79,10 +81,18 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "conv"; }
 
+  // Channels-last where cuDNN convolves: the GPU in float (algo auto).
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override {
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+      if (this->p_.algo == "auto" && CudnnBuilt()) return Layout::kNhwc;
+    return Layout::kNchw;
+  }
+  void SetChannelsLast() override { nhwc_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
     const ConvParam& q = this->p_;
-    const Shape<4>& s = in[0];
+    // The input as (N, C, H, W), whichever layout holds it.
+    const Shape<4> s = nhwc_ ? Shape4(in[0][0], in[0][3], in[0][1], in[0][2]) : in[0];
     patch_ = PatchParam{.kh = q.KernelY(), .kw = q.KernelX(), .sh = index_t(q.stride),
                     .sw = index_t(q.stride), .ph = q.PadY(), .pw = q.PadX()};
     UMBRA_CHECK(patch_.kh > 0 && patch_.kw > 0, this->Describe(),
@@ -108,7 +118,11 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
       if (q.algo == "auto")
         backend_ = MakeCudnnConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
                                  patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias,
-                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16"}, nullptr);
+                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16", nhwc_}, nullptr);
+    }
+    if (nhwc_) {
+      UMBRA_CHECK(backend_, this->Describe(), ": channels-last needs cuDNN's convolution");
+      return {Shape4(s[0], oh_, ow_, q.nchannel)};
     }
     return {Shape4(s[0], q.nchannel, oh_, ow_)};
   }
@@ -219,6 +233,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   }
 
   PatchParam patch_;
+  bool nhwc_ = false;  // channels-last nodes (cuDNN only)
   Shape<4> ishape_;
   index_t oh_ = 0, ow_ = 0, krows_ = 0, chunk_ = 1;
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;

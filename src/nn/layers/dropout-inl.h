@@ -27,6 +27,9 @@ class DropoutLayer : public ParamLayer<DropoutParam, xpu, DType> {
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "dropout"; }
   bool AllowInplace() const override { return true; }
+  // Per element: either layout (a channels-last net keeps its nodes so).
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
+  void SetChannelsLast() override {}
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     // Range() is inclusive; p = 1 would divide by zero.

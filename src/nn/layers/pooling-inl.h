@@ -6,13 +6,15 @@
 // defaults to 1. Padded cells are skipped (never win a max). Expressions: tensor/ext/pool.h.
 // On the GPU in float, max and avg pooling use cuDNN (cudnn/pool_cudnn.h) when its floor-mode
 // output size equals the ceil-mode one (windows never hang over the edge, always so for global
-// pooling); key algo=expr keeps the expressions.
+// pooling); key algo=expr keeps the expressions. In a channels-last net max and avg pooling take
+// (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones (ChannelsLast below).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <type_traits>
 
+#include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "cudnn/pool_cudnn.h"
 
 #include "param_layer.h"
@@ -69,9 +71,33 @@ class PoolingLayer
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return PoolingName<kKind, kGlobal>(); }
 
+  // Channels-last on the GPU in float (max and avg): cuDNN's NHWC pooling where it pools alike,
+  // else the expressions over transposed views of the (N, H, W, C) nodes (ResNet's ceil-mode
+  // stem pooling), which cost one kernel each way where converting would move and keep copies.
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override {
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum)
+      if (CudnnBuilt()) return Layout::kNhwc;
+    return Layout::kNchw;
+  }
+  void SetChannelsLast() override { nhwc_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
-    const Shape<4>& s = in[0];
+    // The input as (N, C, H, W), whichever layout holds it.
+    const Shape<4> s = nhwc_ ? Shape4(in[0][0], in[0][3], in[0][1], in[0][2]) : in[0];
     UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
+    Window(s);
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
+      backend_.reset();
+      if (CudnnPools(s))
+        backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
+                                 w_.kx, w_.sy, w_.sx, w_.py, w_.px, nhwc_);
+    }
+    if (nhwc_) return {Shape4(s[0], oshape_[0], oshape_[1], s[1])};
+    return {Shape4(s[0], s[1], oshape_[0], oshape_[1])};
+  }
+
+ private:
+  // The window and output size (w_, oshape_) for input s (N, C, H, W); checks the keys.
+  bool Window(const Shape<4>& s) {
     if constexpr (kGlobal) {
       w_ = expr::PoolWin{s[2], s[3], 1, 1, 0, 0};
     } else {
@@ -91,22 +117,35 @@ class PoolingLayer
     }
     oshape_ = Shape2(PoolOutSize(s[2], w_.ky, w_.sy, true, w_.py),
                      PoolOutSize(s[3], w_.kx, w_.sx, true, w_.px));
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
-      const bool want = this->p_.algo == "auto";
-      const bool floor_is_ceil = oshape_[0] == PoolOutSize(s[2], w_.ky, w_.sy, false, w_.py) &&
-                                 oshape_[1] == PoolOutSize(s[3], w_.kx, w_.sx, false, w_.px);
-      backend_.reset();
-      if (want && floor_is_ceil)
-        backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
-                                 w_.kx, w_.sy, w_.sx, w_.py, w_.px);
-    }
-    return {Shape4(s[0], s[1], oshape_[0], oshape_[1])};
+    return true;
   }
+  // Whether cuDNN pools input s (N, C, H, W) with the window w_: the GPU in float, max or avg,
+  // algo auto, and cuDNN's floor-mode output size equal to the ceil-mode one.
+  bool CudnnPools(const Shape<4>& s) const {
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
+      return this->p_.algo == "auto" && oshape_[0] == PoolOutSize(s[2], w_.ky, w_.sy, false, w_.py) &&
+             oshape_[1] == PoolOutSize(s[3], w_.kx, w_.sx, false, w_.px);
+    } else {
+      (void)s;
+      return false;
+    }
+  }
+
+ public:
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 4, DType> y = out[0]->data;
     if (backend_) {
       backend_->Forward(reinterpret_cast<const float*>(in[0]->data.dptr_), reinterpret_cast<float*>(y.dptr_));
       return;
+    }
+    if constexpr (!std::is_same_v<xpu, cpu>) {
+      if (nhwc_) {  // windows cuDNN cannot pool, on (N, H, W, C): one fused kernel, no copies
+        y = transpose(pool<Reducer>(transpose(in[0]->data.view(), ToNchw()), oshape_, w_.ky, w_.kx, w_.sy, w_.sx,
+                                    w_.py, w_.px) *
+                          Scale(),
+                      ToNhwc());
+        return;
+      }
     }
     y = pool<Reducer>(in[0]->data.view(), oshape_, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
         Scale();
@@ -120,6 +159,16 @@ class PoolingLayer
                          reinterpret_cast<const float*>(out[0]->grad.dptr_), reinterpret_cast<float*>(gx.dptr_));
       return;
     }
+    if constexpr (!std::is_same_v<xpu, cpu>) {
+      if (nhwc_) {
+        gx = transpose(unpool<Reducer>(transpose(in[0]->data.view(), ToNchw()), transpose(out[0]->data.view(), ToNchw()),
+                                       transpose(out[0]->grad.view(), ToNchw()), w_.ky, w_.kx, w_.sy, w_.sx, w_.py,
+                                       w_.px) *
+                           Scale(),
+                       ToNhwc());
+        return;
+      }
+    }
     gx = unpool<Reducer>(in[0]->data.view(), out[0]->data.view(), out[0]->grad.view(), w_.ky,
                          w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
          Scale();
@@ -131,8 +180,12 @@ class PoolingLayer
   DType Scale() const {
     return kKind == PoolKind::kAvg ? DType(1) / DType(w_.ky * w_.kx) : DType(1);
   }
+  // (N, H, W, C) seen as (N, C, H, W), and back.
+  static Shape<4> ToNchw() { return Shape4(0, 3, 1, 2); }
+  static Shape<4> ToNhwc() { return Shape4(0, 2, 3, 1); }
   expr::PoolWin w_{};
   Shape<2> oshape_;
+  bool nhwc_ = false;  // channels-last nodes (the GPU: cuDNN, or expressions on transposed views)
   std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: the expressions
 };
 

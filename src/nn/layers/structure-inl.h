@@ -51,6 +51,9 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "split"; }
+  // Per element: either layout (a channels-last net keeps its nodes so).
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
+  void SetChannelsLast() override {}
   int NumOut() const override { return -1; }
   /// One shape, which the net gives to each of the outputs it declares.
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
@@ -141,6 +144,9 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "eltwise_sum"; }
+  // Per element: either layout (a channels-last net keeps its nodes so).
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
+  void SetChannelsLast() override {}
   int NumIn() const override { return -1; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     CheckInputShapes(*this, in, -1);

@@ -10,10 +10,11 @@ namespace {
 
 class CudnnBn : public BnBackend {
  public:
-  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps) : eps_(eps) {
+  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc) : eps_(eps) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p_));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                 int(n), int(c), int(h), int(w)));
     UMBRA_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(p_, x_, CUDNN_BATCHNORM_SPATIAL));
   }
   ~CudnnBn() override {
@@ -48,8 +49,8 @@ class CudnnBn : public BnBackend {
 
 }  // namespace
 
-std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps) {
-  return std::make_unique<CudnnBn>(n, c, h, w, eps);
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc) {
+  return std::make_unique<CudnnBn>(n, c, h, w, eps, nhwc);
 }
 
 }  // namespace umbra::nn
@@ -57,7 +58,7 @@ std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t 
 #else  // without cuDNN: batch_norm keeps its expressions
 
 namespace umbra::nn {
-std::unique_ptr<BnBackend> MakeCudnnBn(index_t, index_t, index_t, index_t, double) { return nullptr; }
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t, index_t, index_t, index_t, double, bool) { return nullptr; }
 }  // namespace umbra::nn
 
 #endif

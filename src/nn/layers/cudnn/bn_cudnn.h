@@ -28,6 +28,7 @@ class BnBackend {
 };
 
 /// x (n, c, h, w), float NCHW. Null without cuDNN.
-std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps);
+/// x (n, c, h, w), held as (n, h, w, c) when nhwc; statistics per channel.
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc = false);
 
 }  // namespace umbra::nn

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bf16_cast.h"
+#include "swap_inner.h"
 #include "umbra/tensor/cuda/allocator.h"
 
 namespace umbra::nn {
@@ -78,9 +79,13 @@ class CudnnConv : public ConvBackend {
   CudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh, index_t ow, index_t g,
             index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
             const CudnnConvOptions& opt, void* stream)
-      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), cap_(size_t(opt.workspace_mib) << 20),
-        stream_(static_cast<cudaStream_t>(stream)) {
+      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nhwc_(opt.nhwc),
+        cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
     nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
+    oc_ = oc, cg_ = c / g, rs_ = kh * kw;
+    // NHWC: activations (n, h, w, c), the filter copy (oc, kh, kw, c/g); the bias (1, oc, 1, 1)
+    // is the same memory either way and is described alike.
+    const cudnnTensorFormat_t fmt = nhwc_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     // The convolution's operands are bf16 or float; bias work is always on the fp32 output.
     const cudnnDataType_t dt = bf16_ ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
@@ -89,12 +94,12 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b_));
     UMBRA_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_));
     UMBRA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NCHW, dt, int(n), int(c), int(h), int(w)));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NCHW, dt, int(n), int(oc), int(oh), int(ow)));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yf_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(oc), int(oh), int(ow)));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(b_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, int(oc), 1, 1));
-    // wmat (oc, c/g * kh * kw) is exactly KCRS with C = c/g.
-    UMBRA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_, dt, CUDNN_TENSOR_NCHW, int(oc), int(c / g), int(kh), int(kw)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, fmt, dt, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, fmt, dt, int(n), int(oc), int(oh), int(ow)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yf_, fmt, CUDNN_DATA_FLOAT, int(n), int(oc), int(oh), int(ow)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(b_, fmt, CUDNN_DATA_FLOAT, 1, int(oc), 1, 1));
+    // wmat (oc, c/g * kh * kw) is exactly KCRS with C = c/g (NHWC: the KRSC copy).
+    UMBRA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_, dt, fmt, int(oc), int(c / g), int(kh), int(kw)));
     // Cross-correlation, as every framework's "convolution".
     UMBRA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_, int(ph), int(pw), int(sh), int(sw), 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -110,7 +115,8 @@ class CudnnConv : public ConvBackend {
     key_ = std::to_string(n) + "," + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w) + ">" +
            std::to_string(oc) + "/g" + std::to_string(g) + ":k" + std::to_string(kh) + "x" + std::to_string(kw) +
            ":s" + std::to_string(sh) + "x" + std::to_string(sw) + ":p" + std::to_string(ph) + "x" + std::to_string(pw) +
-           (opt.bf16 ? ":bf16" : opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib);
+           (opt.bf16 ? ":bf16" : opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib) +
+           (nhwc_ ? ":nhwc" : "");
   }
   ~CudnnConv() override {
     cudnnDestroyTensorDescriptor(x_);
@@ -123,6 +129,8 @@ class CudnnConv : public ConvBackend {
 
   void Forward(const float* x32, const float* w32, const float* b, float* y32) override {
     cudnnHandle_t h = Bind();
+    Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
+    if (nhwc_) w32 = FilterNhwc(w32, wt);
     Operand x(this, x32, nx_), w(this, w32, nw_), y(this, y32, ny_, false);
     Algo a = Get(&Choice::fwd);
     if (a.algo < 0) {
@@ -144,6 +152,8 @@ class CudnnConv : public ConvBackend {
   }
   void BackwardData(const float* gy32, const float* w32, float* gx32) override {
     cudnnHandle_t h = Bind();
+    Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
+    if (nhwc_) w32 = FilterNhwc(w32, wt);
     Operand gy(this, gy32, ny_), w(this, w32, nw_), gx(this, gx32, nx_, false);
     Algo a = Get(&Choice::bwd_data);
     if (a.algo < 0) {
@@ -164,12 +174,14 @@ class CudnnConv : public ConvBackend {
     gx.Back(gx32);
   }
   // fp32: cuDNN adds into the layer's gradients (beta = 1), which saves a weight-sized staging
-  // buffer and a pass per convolution; bf16 writes a bf16 result that Back() converts, so the
-  // layer stages and adds.
-  bool AccumulatesWeights() const override { return !bf16_; }
+  // buffer and a pass per convolution; bf16 writes a bf16 result that Back() converts, and NHWC
+  // a (oc, kh, kw, c/g) one that is moved back, so the layer stages and adds.
+  bool AccumulatesWeights() const override { return !bf16_ && !nhwc_; }
   void BackwardWeights(const float* x32, const float* gy32, float* gw32, float* gb) override {
     cudnnHandle_t h = Bind();
-    Operand x(this, x32, nx_), gy(this, gy32, ny_), gw(this, gw32, nw_, false);
+    Scratch krsc(nhwc_ ? nw_ * sizeof(float) : 0);
+    float* gdst = nhwc_ ? static_cast<float*>(krsc.p) : gw32;
+    Operand x(this, x32, nx_), gy(this, gy32, ny_), gw(this, gdst, nw_, false);
     Algo a = Get(&Choice::bwd_filter);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -187,13 +199,14 @@ class CudnnConv : public ConvBackend {
       a = Put(&Choice::bwd_filter, Best(perf, got, cap_, tf32_, "backward-filter"));
     }
     const float one = 1, zero = 0;
-    const float* beta = bf16_ ? &zero : &one;
+    const float* beta = AccumulatesWeights() ? &one : &zero;
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
                                                      cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
                                                      beta, w_, gw));
-    gw.Back(gw32);
+    gw.Back(gdst);
+    if (nhwc_) SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_);
     if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, beta, b_, gb));
   }
 
@@ -220,6 +233,13 @@ class CudnnConv : public ConvBackend {
     cudaStream_t stream_ = nullptr;
   };
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
+  // The (oc, kh, kw, c/g) copy of the layer's (oc, c/g, kh, kw) weights w32, in scratch `to`:
+  // made per call rather than kept, so that the copies of all layers never sit in memory at
+  // once (ResNet-50's would hold 100 MB through the step) for one weight-sized pass more.
+  const float* FilterNhwc(const float* w32, const Scratch& to) {
+    SwapInnerAxesGPU(w32, static_cast<float*>(to.p), oc_, cg_, rs_);
+    return static_cast<const float*>(to.p);
+  }
   // The search may try algorithms up to the cap, but never with more than half the free memory.
   size_t ProbeBytes() const {
     size_t free = 0, total = 0;
@@ -238,7 +258,8 @@ class CudnnConv : public ConvBackend {
     return a;
   }
 
-  bool bias_, tf32_, bf16_;
+  bool bias_, tf32_, bf16_, nhwc_;
+  index_t oc_ = 0, cg_ = 0, rs_ = 0;  // filter (oc, c/g, kh * kw)
   // The math type every search starts from: each call then sets its winner's, which must not
   // narrow the next search (a forward winner in FMA math would hide TF32 from backward's).
   cudnnMathType_t search_math_ = CUDNN_DEFAULT_MATH;
@@ -252,6 +273,8 @@ class CudnnConv : public ConvBackend {
 
 }  // namespace
 
+bool CudnnBuilt() { return true; }
+
 std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh,
                                            index_t ow, index_t groups, index_t kh, index_t kw, index_t sh, index_t sw,
                                            index_t ph, index_t pw, bool bias, const CudnnConvOptions& opt,
@@ -264,6 +287,7 @@ std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, inde
 #else  // without cuDNN: the layer keeps its im2col + cuBLAS path
 
 namespace umbra::nn {
+bool CudnnBuilt() { return false; }
 std::unique_ptr<ConvBackend> MakeCudnnConv(index_t, index_t, index_t, index_t, index_t, index_t, index_t, index_t,
                                            index_t, index_t, index_t, index_t, index_t, index_t, bool,
                                            const CudnnConvOptions&, void*) {

@@ -20,7 +20,14 @@ struct CudnnConvOptions {
   /// Convolve bfloat16 copies of the operands (fp32 accumulation); inputs, outputs, weights and
   /// gradients stay fp32 at the interface (the layer's dtype=bf16, autocast-style).
   bool bf16 = false;
+  /// Channels-last activations: x (n, h, w, c) and y (n, oh, ow, oc) in memory (the net's
+  /// channels_last). Weights and their gradients stay (oc, c/g, kh, kw) at the interface; the
+  /// backend moves them to (oc, kh, kw, c/g) scratch per call for cuDNN's NHWC kernels.
+  bool nhwc = false;
 };
+
+/// Whether this build has cuDNN (MakeCudnnConv and the other backends return null otherwise).
+bool CudnnBuilt();
 
 /// x (n, c, h, w) -> y (n, oc, oh, ow), float, NCHW; weights (oc, c/groups * kh * kw) as wmat.
 /// Null when umbra was built without cuDNN. Runs on `stream` (a cudaStream_t, null: default).

@@ -1,0 +1,14 @@
+// The channels-last convolution's filter layout (cudnn/conv_cudnn.cc): the layer's weights stay
+// (K, C, R, S) for every device, model file and updater, and cuDNN's NHWC kernels take
+// (K, R, S, C): the backend moves them on the GPU in each call (a weight-sized pass, small
+// against the activations' traffic). Kernel in src/nn/swap_inner.cu (CUDA builds).
+#pragma once
+
+#include "umbra/base.h"
+
+namespace umbra::nn {
+
+/// dst (outer, b, a) = src (outer, a, b) with the last two axes swapped, on the default stream.
+void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b);
+
+}  // namespace umbra::nn

@@ -1,0 +1,14 @@
+// SwapInnerAxesGPU (layers/swap_inner.h): one swapaxis expression.
+#include "swap_inner.h"
+
+#include "umbra/tensor.h"
+
+namespace umbra::nn {
+
+void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b) {
+  const Tensor<gpu, 3, float> s(const_cast<float*>(src), Shape3(outer, a, b), nullptr);
+  Tensor<gpu, 3, float> d(dst, Shape3(outer, b, a), nullptr);
+  d = swapaxis<2, 1>(s);
+}
+
+}  // namespace umbra::nn

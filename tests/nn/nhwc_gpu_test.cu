@@ -1,0 +1,119 @@
+// Channels-last nets on the GPU (NetSpec::channels_last): the net moves the input to (N, H, W, C)
+// once, cuDNN convolves, pools and normalises it so (a pooling cuDNN cannot do, cxxnet's
+// ceil-mode windows, runs umbra's expressions over transposed views), per-element layers keep it,
+// and it goes back to (N, C, H, W) before a layer that takes only that (flatten into fullc; the
+// move after global pooling is no copy). Training matches the same net's plain (N, C, H, W)
+// run on the GPU: fp32 (tf32 = 0), the same initial weights; losses within 1e-5 relative and
+// every weight's gradient within 1e-4 (L2, relative) over three steps.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness/gpu_compare.h"
+#include "umbra/nn/trainer.h"
+
+namespace umbra {
+namespace {
+
+nn::LayerSpec L(std::string type, std::string name, std::vector<std::string> in, std::vector<std::string> out,
+                std::vector<std::pair<std::string, std::string>> kv = {}) {
+  return nn::LayerSpec{type, name, in, out, kv};
+}
+
+// conv (bias) -> batch_norm -> relu -> max pool (cuDNN's) -> split -> conv / identity ->
+// eltwise_sum -> relu -> ceil-mode max pool (not cuDNN's) -> grouped conv -> global avg
+// pool -> flatten -> fullc -> softmax; and a flatten of a spatial channels-last node.
+nn::NetSpec Spec(bool nhwc) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 3, 12, 12);
+  s.seed = 9;
+  s.channels_last = nhwc;
+  s.layers = {L("conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("batch_norm", "bn1", {"c1"}, {"b1"}),
+              L("relu", "r1", {"b1"}, {"b1"}),
+              L("max_pooling", "p1", {"b1"}, {"p1"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+              L("split", "sp", {"p1"}, {"x", "id"}),
+              L("conv", "c2", {"x"}, {"c2"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"no_bias", "1"}}),
+              L("eltwise_sum", "sum", {"c2", "id"}, {"s"}),
+              L("relu", "r2", {"s"}, {"s"}),
+              L("max_pooling", "p2", {"s"}, {"p2"}, {{"kernel_size", "3"}, {"stride", "2"}}),  // 6 -> 3 (ceil)
+              L("conv", "c3", {"p2"}, {"c3"}, {{"nchannel", "6"}, {"kernel_size", "1"}, {"ngroup", "2"}}),
+              L("split", "sp2", {"c3"}, {"g", "h"}),
+              L("global_avg_pooling", "gap", {"g"}, {"gap"}),
+              L("flatten", "f1", {"gap"}, {"f1"}),
+              L("flatten", "f2", {"h"}, {"f2"}),
+              L("concat", "cat", {"f1", "f2"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "5"}}),
+              L("softmax", "loss", {"o"}, {"p"})};
+  nn::SetKeyWhereTaken<cpu>(s, "tf32", "0");
+  return s;
+}
+
+std::vector<std::vector<float>> Grads(nn::Trainer<gpu>& t) {
+  std::vector<std::vector<float>> out;
+  t.net().VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) {
+    auto c = test::ToCPU(g);
+    out.emplace_back(c.dptr_, c.dptr_ + c.Size());
+  });
+  return out;
+}
+
+TEST(NhwcGPU, TrainsAsTheNchwNet) {
+  UMBRA_REQUIRE_GPU();
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  nn::Trainer<gpu> plain(Spec(false), us), nhwc(Spec(true), us);
+  // The layouts the net chose: the input moved once, everything channels-last up to the
+  // flattens (the one after global pooling a view of its input, no copy).
+  const auto& net = nhwc.net();
+  EXPECT_EQ(net.NodeByName("c1").shape, Shape4(4, 12, 12, 8));
+  EXPECT_EQ(net.NodeByName("p1").shape, Shape4(4, 6, 6, 8));
+  EXPECT_EQ(net.NodeByName("s").shape, Shape4(4, 6, 6, 8));
+  EXPECT_EQ(net.NodeByName("p2").shape, Shape4(4, 3, 3, 8));  // ceil mode: umbra's expressions
+  EXPECT_EQ(net.NodeByName("c3").shape, Shape4(4, 3, 3, 6));
+  EXPECT_EQ(net.NodeByName("gap").shape, Shape4(4, 1, 1, 6));
+  std::vector<std::string> conversions;
+  for (size_t i = 0; i < nhwc.net().NumLayers(); ++i) {
+    const std::string type = nhwc.net().LayerAt(i).Type();
+    if (type == "to_nhwc" || type == "to_nchw") conversions.push_back(nhwc.net().LayerAt(i).name());
+  }
+  EXPECT_EQ(conversions, (std::vector<std::string>{"in@nhwc", "gap@nchw", "h@nchw"}));
+  EXPECT_EQ(nhwc.net().NumLayers(), plain.net().NumLayers() + 3);
+  for (size_t i = 0; i < nhwc.net().NumLayers(); ++i)
+    if (nhwc.net().LayerAt(i).name() == "gap@nchw") EXPECT_TRUE(nhwc.net().LayerAt(i).OutputsViewInput());
+  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 12));
+  TensorContainer<cpu, 2> hy(Shape2(4, 1));
+  Random<cpu> r(3);
+  r.SampleUniform(&hx, -1.f, 1.f);
+  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
+  auto x = test::ToGPU(hx.view());
+  auto y = test::ToGPU(hy.view());
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step + 1));
+    const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(x.view(), y.view());
+    EXPECT_NEAR(b, a, 1e-5 * std::fabs(a));
+    if (step == 2) break;  // the last step's gradients were applied already
+  }
+  const auto ga = Grads(plain), gb = Grads(nhwc);
+  ASSERT_EQ(ga.size(), gb.size());
+  for (size_t k = 0; k < ga.size(); ++k) {
+    ASSERT_EQ(ga[k].size(), gb[k].size());
+    double n = 0, d = 0;
+    for (size_t i = 0; i < ga[k].size(); ++i) n += double(ga[k][i]) * ga[k][i], d += std::pow(double(ga[k][i]) - gb[k][i], 2);
+    EXPECT_LE(std::sqrt(d), 1e-4 * std::sqrt(n) + 1e-7) << "weight " << k;
+  }
+  // The weights after the updates: one layout at the interface, the same numbers.
+  std::vector<std::vector<float>> wa, wb;
+  for (auto [t, w] : {std::pair{&plain, &wa}, std::pair{&nhwc, &wb}})
+    t->net().VisitWeights([&, w = w](const std::string&, Tensor<gpu, 2> v, Tensor<gpu, 2>) {
+      auto c = test::ToCPU(v);
+      w->emplace_back(c.dptr_, c.dptr_ + c.Size());
+    });
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t k = 0; k < wa.size(); ++k)
+    for (size_t i = 0; i < wa[k].size(); ++i) ASSERT_NEAR(wa[k][i], wb[k][i], 1e-5) << "weight " << k << "[" << i << "]";
+}
+
+}  // namespace
+}  // namespace umbra
