@@ -117,6 +117,10 @@ class CudnnConv : public ConvBackend {
            ":s" + std::to_string(sh) + "x" + std::to_string(sw) + ":p" + std::to_string(ph) + "x" + std::to_string(pw) +
            (opt.bf16 ? ":bf16" : opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib) +
            (nhwc_ ? ":nhwc" : "");
+    // Per device: a choice measured on one GPU model is not another's (dev=gpu:N, several GPUs).
+    int dev = 0;
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    key_ += ":dev" + std::to_string(dev);
   }
   ~CudnnConv() override {
     cudnnDestroyTensorDescriptor(x_);
