@@ -3,8 +3,8 @@
 // ceil-mode windows, runs umbra's expressions over transposed views), per-element layers keep it,
 // and it goes back to (N, C, H, W) before a layer that takes only that (flatten into fullc; the
 // move after global pooling is no copy). Training matches the same net's plain (N, C, H, W)
-// run on the GPU: fp32 (tf32 = 0), the same initial weights; losses within 1e-5 relative and
-// every weight's gradient within 1e-4 (L2, relative) over three steps.
+// run on the GPU: fp32 (tf32 = 0), the same initial weights; losses within 1e-5 relative over
+// three steps, then every weight's gradient within 1e-4 (L2, relative) and the weights within 1e-5.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,13 +49,56 @@ nn::NetSpec Spec(bool nhwc) {
   return s;
 }
 
+// The gradients of the trainable weights (batch norm's moving statistics have none).
 std::vector<std::vector<float>> Grads(nn::Trainer<gpu>& t) {
   std::vector<std::vector<float>> out;
-  t.net().VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) {
+  t.net().VisitWeights([&](const std::string& name, Tensor<gpu, 2>, Tensor<gpu, 2> g) {
+    if (name.find(".moving_") != std::string::npos) return;
     auto c = test::ToCPU(g);
     out.emplace_back(c.dptr_, c.dptr_ + c.Size());
   });
   return out;
+}
+
+// Three steps of the plain and the channels-last net from one start: losses, the updated
+// weights' gradients and the weights.
+void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc) {
+  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 12));
+  TensorContainer<cpu, 2> hy(Shape2(4, 1));
+  Random<cpu> r(3);
+  r.SampleUniform(&hx, -1.f, 1.f);
+  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
+  auto x = test::ToGPU(hx.view());
+  auto y = test::ToGPU(hy.view());
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step + 1));
+    const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(x.view(), y.view());
+    EXPECT_NEAR(b, a, 1e-5 * std::fabs(a));
+  }
+  // The updater cleared the gradients: one more forward and backward, without an update.
+  for (auto* t : {&plain, &nhwc}) {
+    t->net().Forward(true, x.view(), &y.view());
+    t->net().Backward();
+  }
+  const auto ga = Grads(plain), gb = Grads(nhwc);
+  ASSERT_EQ(ga.size(), gb.size());
+  for (size_t k = 0; k < ga.size(); ++k) {
+    ASSERT_EQ(ga[k].size(), gb[k].size());
+    double n = 0, d = 0;
+    for (size_t i = 0; i < ga[k].size(); ++i) n += double(ga[k][i]) * ga[k][i], d += std::pow(double(ga[k][i]) - gb[k][i], 2);
+    EXPECT_GT(n, 0) << "weight " << k << " has no gradient";
+    EXPECT_LE(std::sqrt(d), 1e-4 * std::sqrt(n)) << "weight " << k;
+  }
+  // The weights after the updates: one layout at the interface, the same numbers.
+  std::vector<std::vector<float>> wa, wb;
+  for (auto [t, w] : {std::pair{&plain, &wa}, std::pair{&nhwc, &wb}})
+    t->net().VisitWeights([&, w = w](const std::string&, Tensor<gpu, 2> v, Tensor<gpu, 2>) {
+      auto c = test::ToCPU(v);
+      w->emplace_back(c.dptr_, c.dptr_ + c.Size());
+    });
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t k = 0; k < wa.size(); ++k)
+    for (size_t i = 0; i < wa[k].size(); ++i) ASSERT_NEAR(wa[k][i], wb[k][i], 1e-5) << "weight " << k << "[" << i << "]";
 }
 
 TEST(NhwcGPU, TrainsAsTheNchwNet) {
@@ -82,37 +125,21 @@ TEST(NhwcGPU, TrainsAsTheNchwNet) {
   EXPECT_EQ(nhwc.net().NumLayers(), plain.net().NumLayers() + 3);
   for (size_t i = 0; i < nhwc.net().NumLayers(); ++i)
     if (nhwc.net().LayerAt(i).name() == "gap@nchw") EXPECT_TRUE(nhwc.net().LayerAt(i).OutputsViewInput());
-  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 12));
-  TensorContainer<cpu, 2> hy(Shape2(4, 1));
-  Random<cpu> r(3);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
-  auto x = test::ToGPU(hx.view());
-  auto y = test::ToGPU(hy.view());
-  for (int step = 0; step < 3; ++step) {
-    SCOPED_TRACE("step " + std::to_string(step + 1));
-    const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(x.view(), y.view());
-    EXPECT_NEAR(b, a, 1e-5 * std::fabs(a));
-    if (step == 2) break;  // the last step's gradients were applied already
-  }
-  const auto ga = Grads(plain), gb = Grads(nhwc);
-  ASSERT_EQ(ga.size(), gb.size());
-  for (size_t k = 0; k < ga.size(); ++k) {
-    ASSERT_EQ(ga[k].size(), gb[k].size());
-    double n = 0, d = 0;
-    for (size_t i = 0; i < ga[k].size(); ++i) n += double(ga[k][i]) * ga[k][i], d += std::pow(double(ga[k][i]) - gb[k][i], 2);
-    EXPECT_LE(std::sqrt(d), 1e-4 * std::sqrt(n) + 1e-7) << "weight " << k;
-  }
-  // The weights after the updates: one layout at the interface, the same numbers.
-  std::vector<std::vector<float>> wa, wb;
-  for (auto [t, w] : {std::pair{&plain, &wa}, std::pair{&nhwc, &wb}})
-    t->net().VisitWeights([&, w = w](const std::string&, Tensor<gpu, 2> v, Tensor<gpu, 2>) {
-      auto c = test::ToCPU(v);
-      w->emplace_back(c.dptr_, c.dptr_ + c.Size());
-    });
-  ASSERT_EQ(wa.size(), wb.size());
-  for (size_t k = 0; k < wa.size(); ++k)
-    for (size_t i = 0; i < wa[k].size(); ++i) ASSERT_NEAR(wa[k][i], wb[k][i], 1e-5) << "weight " << k << "[" << i << "]";
+  ExpectSameTraining(plain, nhwc);
+}
+
+// dtype=bf16 convolutions (and fullc) channels-last: the filter copies and gradients pass
+// through bf16 scratch in the other order (moved, then cast; cast back, then moved).
+TEST(NhwcGPU, Bf16TrainsAsTheNchwNet) {
+  UMBRA_REQUIRE_GPU();
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  nn::NetSpec a = Spec(false), b = Spec(true);
+  ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(a, "dtype", "bf16").size(), 4u);
+  nn::SetKeyWhereTaken<gpu>(b, "dtype", "bf16");
+  nn::Trainer<gpu> plain(a, us), nhwc(b, us);
+  ExpectSameTraining(plain, nhwc);
 }
 
 }  // namespace
