@@ -183,6 +183,7 @@ def main():
                                  or args.gpu_nhwc)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
+    cuda_args = ["--device", "cuda", "--steps", "20", "--reps", str(args.reps)]  # train_torch.py on the GPU
 
     if run_cpu:
         print(f"## CPU ({threads} threads), medians of {args.reps}\n")
@@ -255,7 +256,6 @@ def main():
         ours = train_gpu(bdir, args.reps, ["--graph", *prof])
         if not ours:
             return 1
-        cuda_args = ["--device", "cuda", "--steps", "20", "--reps", str(args.reps)]
         peer = peer_lines([*cuda_args, "--net", *ours])
         gpu = next(iter(peer.values())).get("gpu", "?")
         tv = next(iter(peer.values())).get("torch", "?")
@@ -282,7 +282,7 @@ def main():
         ours = train_gpu(bdir, args.reps, ["--bf16"])
         if not ours:
             return 1
-        peer = peer_lines(["--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--bf16", "--net", *ours])
+        peer = peer_lines([*cuda_args, "--bf16", "--net", *ours])
         bf16_table(ours, peer)
 
     if args.gpu_nhwc:
@@ -290,7 +290,7 @@ def main():
         ours = train_gpu(bdir, args.reps, ["--nhwc", "--graph"])
         if not ours:
             return 1
-        peer = peer_lines(["--device", "cuda", "--steps", "20", "--reps", str(args.reps), "--net", *ours])
+        peer = peer_lines([*cuda_args, "--net", *ours])
         nhwc_table(ours, peer)
 
 

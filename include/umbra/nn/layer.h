@@ -78,6 +78,9 @@ enum class Layout {
   kEither  // per element or per channel, either layout at the same cost: it keeps what it gets
 };
 
+/// The (N, C, H, W) shape of a node held channels-last as (N, H, W, C).
+inline Shape<4> NchwOf(const Shape<4>& nhwc) { return Shape4(nhwc[0], nhwc[3], nhwc[1], nhwc[2]); }
+
 template <typename xpu, typename DType = float>
 class Layer {
  public:

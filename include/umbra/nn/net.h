@@ -356,8 +356,7 @@ class Net {
     std::vector<Shape<4>> logical;
     bool all = !e.in.empty();
     for (int i : e.in) {
-      const Shape<4>& s = nodes_[i]->shape;
-      logical.push_back(IsNhwc(i) ? Shape4(s[0], s[3], s[1], s[2]) : s);
+      logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
       all = all && IsNhwc(i);
     }
     const Layout want = e.layer->ChannelsLast(logical);

@@ -92,7 +92,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     this->CheckRequired();
     const ConvParam& q = this->p_;
     // The input as (N, C, H, W), whichever layout holds it.
-    const Shape<4> s = nhwc_ ? Shape4(in[0][0], in[0][3], in[0][1], in[0][2]) : in[0];
+    const Shape<4> s = nhwc_ ? NchwOf(in[0]) : in[0];
     patch_ = PatchParam{.kh = q.KernelY(), .kw = q.KernelX(), .sh = index_t(q.stride),
                     .sw = index_t(q.stride), .ph = q.PadY(), .pw = q.PadX()};
     UMBRA_CHECK(patch_.kh > 0 && patch_.kw > 0, this->Describe(),

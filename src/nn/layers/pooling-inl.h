@@ -82,7 +82,7 @@ class PoolingLayer
   void SetChannelsLast() override { nhwc_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     // The input as (N, C, H, W), whichever layout holds it.
-    const Shape<4> s = nhwc_ ? Shape4(in[0][0], in[0][3], in[0][1], in[0][2]) : in[0];
+    const Shape<4> s = nhwc_ ? NchwOf(in[0]) : in[0];
     UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
     Window(s);
     if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
@@ -97,7 +97,7 @@ class PoolingLayer
 
  private:
   // The window and output size (w_, oshape_) for input s (N, C, H, W); checks the keys.
-  bool Window(const Shape<4>& s) {
+  void Window(const Shape<4>& s) {
     if constexpr (kGlobal) {
       w_ = expr::PoolWin{s[2], s[3], 1, 1, 0, 0};
     } else {
@@ -117,7 +117,6 @@ class PoolingLayer
     }
     oshape_ = Shape2(PoolOutSize(s[2], w_.ky, w_.sy, true, w_.py),
                      PoolOutSize(s[3], w_.kx, w_.sx, true, w_.px));
-    return true;
   }
   // Whether cuDNN pools input s (N, C, H, W) with the window w_: the GPU in float, max or avg,
   // algo auto, and cuDNN's floor-mode output size equal to the ceil-mode one.
