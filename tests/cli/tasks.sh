@@ -92,6 +92,8 @@ expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other
 expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 expect_error "cuda_graph = 1 needs dev = gpu" "$CONF" cuda_graph=1 model_dir=graph
+expect_error "layout = nhwc needs dev = gpu" "$CONF" layout=nhwc model_dir=nhwc
+expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model_dir=nhwc
 expect_error "task = pred needs model_in" "$CONF" task=pred
 expect_error "no iterator block is named 'tset'" "$CONF" tset:path_img=x
 expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
