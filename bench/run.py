@@ -146,14 +146,18 @@ def nhwc_table(ours, peer):
 
 
 def own_kernels_table(ours):
-    """bench_train_gpu --own-kernels lines: each net with cuDNN's pooling, batch norm,
+    """bench_train_gpu --own-kernels --unfused lines: each net with cuDNN's pooling, batch norm,
     activations and softmax (the default) against umbra's expression kernels for them
-    (algo=expr wherever a layer takes it; convolutions on cuDNN either way)."""
-    print("| net | cuDNN pooling/BN/activations/softmax img/s | umbra's kernels img/s | own / cuDNN "
-          "| cuDNN peak MiB | own kernels peak MiB |")
-    print("|---|---|---|---|---|---|")
+    (algo=expr wherever a layer takes it; convolutions on cuDNN either way), each with its relus
+    fused into the layer before them (the default: sums on both, batch norms on umbra's kernels
+    only) and run as written (fuse_relu=0): what the fusion gains."""
+    print("| net | cuDNN img/s | cuDNN, relus unfused | fusion gain | umbra's kernels img/s "
+          "| umbra's, relus unfused | fusion gain | own / cuDNN | cuDNN peak MiB | own kernels peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
-        print(f"| {n} | {o['img_per_s']:,.0f} | {o['own_img_per_s']:,.0f} "
+        print(f"| {n} | {o['img_per_s']:,.0f} | {o['unfused_img_per_s']:,.0f} "
+              f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
+              f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
               f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
     print()
 
@@ -271,8 +275,8 @@ def main():
             compiled_table(ours, compiled)
 
     if args.gpu_own_kernels:
-        print(f"## GPU training, cuDNN against umbra's own kernels, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--own-kernels"])
+        print(f"## GPU training, cuDNN against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
+        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused"])
         if not ours:
             return 1
         own_kernels_table(ours)

@@ -6,7 +6,9 @@
 // net, the node storage the planner gives a training net (values and gradients, Net::PlanMemory)
 // beside the plain layout's (a value and a gradient buffer per node), and the weights' storage
 // with their gradients and momentum; the same bytes the gpu's allocator holds for them.
-//   bench_train [--net lenet mlp cifar ...] [--steps 20] [--reps 5] [--profile DIR] [--memory]
+// --unfused measures each net again with every relu run as written (NetSpec::fuse_relu off):
+// unfused_img_per_s, what fusing relus into batch norms and sums gains (ResNets).
+//   bench_train [--net lenet mlp cifar ...] [--steps 20] [--reps 5] [--profile DIR] [--memory] [--unfused]
 //   -> one JSON line per net
 #include <CLI/CLI.hpp>
 
@@ -23,8 +25,10 @@ using namespace umbra;
 
 namespace {
 
-double Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof) {
-  const nn::NetSpec spec = bench::NetByName(name, configs);
+double Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
+           bool fuse_relu = true) {
+  nn::NetSpec spec = bench::NetByName(name, configs);
+  spec.fuse_relu = fuse_relu;
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -70,6 +74,8 @@ int main(int argc, char** argv) {
   o.AddTo(app, "cpu");
   bool memory = false;
   app.add_flag("--memory", memory, "print each net's planned training memory instead of training");
+  bool unfused = false;
+  app.add_flag("--unfused", unfused, "measure again with every relu run as written (no fusion into batch norm or sums)");
   CLI11_PARSE(app, argc, argv);
   if (memory) {
     try {
@@ -85,7 +91,12 @@ int main(int argc, char** argv) {
     SetFlushDenormals();
     if (!o.profile.empty()) prof.Open(o.profile, "cpu");
     for (auto& n : o.nets) {
-      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f}\n", n.c_str(), Run(n, o.configs, o.steps, o.reps, prof));
+      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f", n.c_str(), Run(n, o.configs, o.steps, o.reps, prof));
+      if (unfused) {
+        bench::ProfileFiles none;
+        std::printf(", \"unfused_img_per_s\": %.1f", Run(n, o.configs, o.steps, o.reps, none, false));
+      }
+      std::printf("}\n");
       std::fflush(stdout);
     }
   } catch (const Error& e) {

@@ -16,8 +16,13 @@
 // PyTorch's bf16 autocast (train_torch.py --bf16). --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
 // changes): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s.
+// --unfused measures each net again with every relu run as written (NetSpec::fuse_relu off; by
+// default relus after sums, and after batch norms on the expression path, run inside them):
+// unfused_img_per_s, with --own-kernels also own_unfused_img_per_s (batch norm + relu fused
+// or not, on umbra's kernels).
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
 //                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
+//                   [--unfused]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -51,17 +56,23 @@ std::string JsonEscaped(const std::string& s) {
   return o;
 }
 
+// How a net is run: the default, or one of the variants measured beside it.
+struct Variant {
+  bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true;
+};
+
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
-           bool graph, bool own_kernels = false, bool bf16 = false, bool nhwc = false) {
+           const Variant& v) {
   nn::NetSpec spec = bench::NetByName(name, configs);
-  spec.channels_last = nhwc;
-  if (own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
-  if (bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
+  spec.channels_last = v.nhwc;
+  spec.fuse_relu = v.fuse_relu;
+  if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
+  if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
   nn::Trainer<gpu> trainer(spec, us);
-  trainer.set_cuda_graph(graph);
+  trainer.set_cuda_graph(v.graph);
   TensorContainer<gpu, 4> x(spec.input_shape);
   TensorContainer<gpu, 2> y(Shape2(spec.input_shape[0], 1));
   {
@@ -109,6 +120,8 @@ int main(int argc, char** argv) {
   app.add_flag("--bf16", bf16, "measure again with dtype=bf16 on the convolutions and fullc layers");
   bool nhwc = false;
   app.add_flag("--nhwc", nhwc, "measure again channels-last (NHWC convolutions and pooling)");
+  bool unfused = false;
+  app.add_flag("--unfused", unfused, "measure again with every relu run as written (no fusion into batch norm or sums)");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -118,30 +131,36 @@ int main(int argc, char** argv) {
     }
     if (!o.profile.empty()) prof.Open(o.profile, "gpu");
     for (auto& n : o.nets) {
-      const Result r = Run(n, o.configs, o.steps, o.reps, prof, false);
+      bench::ProfileFiles none;  // only the default run is profiled (profiled steps run plainly)
+      auto run = [&](const Variant& v) { return Run(n, o.configs, o.steps, o.reps, none, v); };
+      const Result r = Run(n, o.configs, o.steps, o.reps, prof, Variant{});
       std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
       if (graph) {
-        bench::ProfileFiles none;  // the graph run is not profiled (profiled steps run plainly)
-        const Result g = Run(n, o.configs, o.steps, o.reps, none, true);
+        const Result g = run({.graph = true});
         if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
         else std::printf(", \"graph_note\": \"%s\"", JsonEscaped(g.graph_note).c_str());
       }
+      if (unfused) {
+        const Result u = run({.fuse_relu = false});
+        std::printf(", \"unfused_img_per_s\": %.1f, \"unfused_peak_mib\": %.0f", u.img_per_s, u.peak_mib);
+      }
       if (own) {
-        bench::ProfileFiles none;
-        const Result k = Run(n, o.configs, o.steps, o.reps, none, false, true);
+        const Result k = run({.own_kernels = true});
         std::printf(", \"own_img_per_s\": %.1f, \"own_peak_mib\": %.0f", k.img_per_s, k.peak_mib);
+        if (unfused) {
+          const Result ku = run({.own_kernels = true, .fuse_relu = false});
+          std::printf(", \"own_unfused_img_per_s\": %.1f, \"own_unfused_peak_mib\": %.0f", ku.img_per_s, ku.peak_mib);
+        }
       }
       if (bf16) {
-        bench::ProfileFiles none;
-        const Result h = Run(n, o.configs, o.steps, o.reps, none, false, false, true);
+        const Result h = run({.bf16 = true});
         std::printf(", \"bf16_img_per_s\": %.1f, \"bf16_peak_mib\": %.0f", h.img_per_s, h.peak_mib);
       }
       if (nhwc) {
-        bench::ProfileFiles none;
-        const Result c = Run(n, o.configs, o.steps, o.reps, none, false, false, false, true);
+        const Result c = run({.nhwc = true});
         std::printf(", \"nhwc_img_per_s\": %.1f, \"nhwc_peak_mib\": %.0f", c.img_per_s, c.peak_mib);
         if (graph) {
-          const Result cg = Run(n, o.configs, o.steps, o.reps, none, true, false, false, true);
+          const Result cg = run({.graph = true, .nhwc = true});
           if (cg.graph_note.empty()) std::printf(", \"nhwc_graph_img_per_s\": %.1f", cg.img_per_s);
         }
       }

@@ -34,7 +34,9 @@ void Help() {
       "         update_period, print_step, silent, test_io, random_type, tf32_matmul (gpu, default 0;\n"
       "         convolutions: the conv key tf32, default 1), cuda_graph (gpu, default 0: 1 replays\n"
       "         each training step's forward and backward from a CUDA graph; declined, with a note,\n"
-      "         for nets that draw random numbers such as dropout)\n\n"
+      "         for nets that draw random numbers such as dropout), layout (gpu: nchw, or nhwc for\n"
+      "         channels-last nodes), fuse_relu (default 1: a relu right after a batch_norm on the\n"
+      "         expression path or an eltwise_sum runs inside that layer; 0 runs it as written)\n\n"
       "iterators: ");
   for (auto& n : io::IteratorNames()) std::printf("%s ", n.c_str());
   std::printf("(chained: ");

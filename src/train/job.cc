@@ -16,7 +16,7 @@ const std::set<std::string> kTrainerKeys = {
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
     "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
-    "cuda_graph", "layout"};
+    "cuda_graph", "layout", "fuse_relu"};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -188,6 +188,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   UMBRA_CHECK(layout == "nchw" || layout == "nhwc", job.Where("layout"), ": layout must be nchw or nhwc, got '",
               layout, "'");
   job.net.spec.channels_last = layout == "nhwc";
+  // fuse_relu = 0: every relu runs as written (NetSpec::fuse_relu; by default a relu goes into
+  // the batch_norm or eltwise_sum before it where that layer can apply it).
+  const int fuse_relu = job.GetInt("fuse_relu", 1);
+  UMBRA_CHECK(fuse_relu == 0 || fuse_relu == 1, job.Where("fuse_relu"), ": fuse_relu must be 0 or 1, got ", fuse_relu);
+  job.net.spec.fuse_relu = fuse_relu == 1;
   // Globals some layer declares (random_type, init_sigma) are the net's defaults, not unknown.
   std::set<std::string> layer_defaults;
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);

@@ -62,7 +62,7 @@ else
 fi
 if [ -x "$B/bench/bench_train_gpu" ]; then
   mkdir -p "$W/prof"
-  for f in "--graph --profile $W/prof" --own-kernels --bf16 "--nhwc --graph"; do
+  for f in "--graph --profile $W/prof" "--own-kernels --unfused" --bf16 "--nhwc --graph"; do
     # shellcheck disable=SC2086
     run bench timeout 300 "$B/bench/bench_train_gpu" --steps 1 --reps 1 --configs "$SRC/examples/configs" $f ||
       { tail -5 "$W/bench.log"; echo "FAIL: bench_train_gpu $f"; fail=1; }

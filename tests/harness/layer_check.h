@@ -87,12 +87,14 @@ struct LayerRig {
 
 /// Finite-difference check of a cpu double layer. Inputs are filled uniformly in [lo, hi).
 /// Checks at most `max_checks` elements per tensor (spread over it). Relative tolerance `tol`.
+/// `fuse_relu`: the layer with a relu fused in (Layer::FuseRelu, which must accept).
 inline void GradCheck(const std::string& type, const KV& params,
                       const std::vector<Shape<4>>& in_shapes, const std::vector<double>& labels = {},
                       double lo = -1, double hi = 1, double tol = 1e-5, index_t max_checks = 60,
-                      index_t label_width = 1) {
-  SCOPED_TRACE("gradient check of " + type);
+                      index_t label_width = 1, bool fuse_relu = false) {
+  SCOPED_TRACE("gradient check of " + type + (fuse_relu ? " with a fused relu" : ""));
   LayerRig<cpu, double> rig(type, params, in_shapes);
+  if (fuse_relu) ASSERT_TRUE(rig.layer->FuseRelu());
   Random<cpu, double> rnd(11);
   for (auto* n : rig.in) rnd.SampleUniform(&n->data, lo, hi);
   if (!labels.empty()) rig.SetLabel(labels, label_width);

@@ -94,6 +94,48 @@ TEST(BatchNorm, TestModeStatistics) {
   EXPECT_TRUE(test::AllNear(no.out[0]->data.view(), no_train.out[0]->data.view(), 1e-12));
 }
 
+// A relu fused in (Layer::FuseRelu): the output is max(0, the unfused output), in training and
+// test mode, and the gradients are the unfused layer's given the relu's masked gradient.
+TEST(BatchNorm, FusedRelu) {
+  for (const char* type : {"batch_norm", "batch_norm_no_ma"}) {
+    SCOPED_TRACE(type);
+    const Shape<4> s = Shape4(3, 2, 2, 3);
+    Rig plain(type, {{"init_bias", "0.3"}}, {s}), fused(type, {{"init_bias", "0.3"}}, {s});
+    ASSERT_TRUE(fused.layer->FuseRelu());
+    EXPECT_FALSE(fused.layer->BackwardReadsOutput(0));  // the mask is recomputed from x
+    Random<cpu, double> rnd(4);
+    rnd.SampleUniform(&plain.in[0]->data, -2.0, 3.0);
+    Copy(fused.in[0]->data.view(), plain.in[0]->data.view());
+    for (bool train : {true, false}) {
+      SCOPED_TRACE(train ? "training" : "test mode");
+      plain.Forward(train);
+      fused.Forward(train);
+      int positive = 0;
+      for (index_t i = 0; i < s.Size(); ++i) {
+        const double z = plain.out[0]->data.dptr_[i];
+        ASSERT_EQ(fused.out[0]->data.dptr_[i], std::max(z, 0.0));
+        positive += z > 0;
+        fused.out[0]->grad.dptr_[i] = i * 0.25 - 2;
+        plain.out[0]->grad.dptr_[i] = z > 0 ? i * 0.25 - 2 : 0;  // what an unfused relu passes back
+      }
+      EXPECT_GT(positive, 0);
+      EXPECT_LT(positive, s.Size());
+      auto gp = Weights(plain), gf = Weights(fused);
+      plain.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
+      fused.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
+      plain.layer->Backward(true, plain.in, plain.out);
+      fused.layer->Backward(true, fused.in, fused.out);
+      EXPECT_TRUE(test::AllNear(fused.in[0]->grad.view(), plain.in[0]->grad.view(), 1e-12));
+      std::vector<TensorContainer<cpu, 2, double>> a, b;
+      plain.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { a.emplace_back(g); });
+      fused.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { b.emplace_back(g); });
+      for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(test::AllNear(b[k].view(), a[k].view(), 1e-12)) << k;
+    }
+  }
+  test::GradCheck("batch_norm", {{"init_bias", "0.2"}}, {Shape4(3, 2, 2, 2)}, {}, -1, 1, 1e-5, 60, 1, true);
+  test::GradCheck("batch_norm_no_ma", {}, {Shape4(4, 1, 1, 3)}, {}, -1, 1, 1e-5, 60, 1, true);
+}
+
 TEST(BatchNorm, GradientCheckTrainingMode) {
   test::GradCheck("batch_norm", {}, {Shape4(3, 2, 2, 2)});
   test::GradCheck("batch_norm", {{"init_slope", "1.5"}, {"init_bias", "0.2"}},

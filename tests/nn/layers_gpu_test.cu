@@ -25,6 +25,7 @@ struct Case {
   index_t label_width = 1;
   bool stochastic = false;
   bool inplace = false;  // out == in, as configs run activations
+  bool fuse_relu = false;  // a relu fused in (Layer::FuseRelu), as nets do after these layers
 };
 
 std::string FixconnFile() {
@@ -64,6 +65,8 @@ std::vector<Case> Cases() {
       {"batch_norm", {{"algo", "expr"}}, {img}},
       {"batch_norm", {}, {Shape4(5, 1, 1, 6)}},  // a vector: per feature
       {"batch_norm_no_ma", {}, {img}},
+      {"batch_norm", {{"algo", "expr"}}, {img}, {}, 1, false, false, true},
+      {"batch_norm_no_ma", {{"algo", "expr"}}, {Shape4(5, 1, 1, 6)}, {}, 1, false, false, true},
       {"bias", {}, {flat}},
       {"prelu", {{"init_slope", "0.3"}}, {img}},
       // relu, sigmoid, tanh and softmax: cuDNN when built with it, and the expressions.
@@ -90,6 +93,7 @@ std::vector<Case> Cases() {
       {"concat", {}, {Shape4(3, 1, 1, 4), Shape4(3, 1, 1, 6)}},
       {"ch_concat", {}, {Shape4(3, 2, 3, 3), Shape4(3, 3, 3, 3)}},
       {"eltwise_sum", {}, {img, img}},
+      {"eltwise_sum", {}, {img, img, img}, {}, 1, false, false, true},
       {"dropout", {{"threshold", "0.5"}}, {img}, {}, 1, true},
       {"rrelu", {}, {img}, {}, 1, true},
       {"insanity", {}, {img}, {}, 1, true},
@@ -126,9 +130,14 @@ void Compare(const Case& c) {
   std::string what = c.type;  // rows of one type differ by keys: name them in failures
   for (auto& [k, v] : c.params) what += " " + k + "=" + v;
   if (c.inplace) what += " (in place)";
+  if (c.fuse_relu) what += " (relu fused)";
   SCOPED_TRACE(what);
   test::LayerRig<cpu, float> rc(c.type, c.params, c.in, c.inplace);
   test::LayerRig<gpu, float> rg(c.type, c.params, c.in, c.inplace);
+  if (c.fuse_relu) {
+    ASSERT_TRUE(rc.layer->FuseRelu());
+    ASSERT_TRUE(rg.layer->FuseRelu());
+  }
   // TF32 (cuDNN's default math for float convolutions on the H200) rounds to 10 mantissa bits;
   // dtype=bf16 rows round their operands to bf16 (7 bits): the cpu gets the same rounded
   // operands, so the products agree up to summation order and the bf16 rounding of gradients.

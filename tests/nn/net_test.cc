@@ -326,6 +326,77 @@ TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
   EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
 }
 
+std::vector<std::string> LayerNames(nn::Net<cpu>& net) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < net.NumLayers(); ++i) names.push_back(net.LayerAt(i).name());
+  return names;
+}
+
+// NetSpec::fuse_relu: the relus after batch norms and after the sum go into those layers (the
+// net has three layers fewer, a fused relu's output name names its producer's node), and
+// training is exactly what the net as written computes.
+TEST(Net, FusedReluTrainsExactlyAsWritten) {
+  NetSpec fused = Residual(4), written = Residual(4);
+  written.fuse_relu = false;
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  us.Set("momentum", "0.9");
+  nn::Trainer<cpu> a(fused, us), b(written, us);
+  EXPECT_EQ(b.net().NumLayers(), fused.layers.size());
+  for (const char* r : {"r0", "r1", "rs"}) EXPECT_FALSE(std::ranges::count(LayerNames(a.net()), r)) << r;
+  EXPECT_EQ(a.net().NumLayers(), fused.layers.size() - 3);
+  EXPECT_EQ(a.net().NodeByName("r1").data.dptr_, a.net().NodeByName("b1").data.dptr_);
+  EXPECT_EQ(a.net().NodeByName("rs").data.dptr_, a.net().NodeByName("s").data.dptr_);
+  for (uint64_t k = 0; k < 4; ++k) {
+    TensorContainer<cpu, 4> x(fused.input_shape);
+    TensorContainer<cpu, 2> y(Shape2(4, 1));
+    Random<cpu> r(k);
+    r.SampleUniform(&x, -1.f, 1.f);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 4);
+    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
+  }
+  std::vector<float> wa, wb;
+  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
+  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
+  EXPECT_EQ(wa, wb);
+  TensorContainer<cpu, 4> x(fused.input_shape, 0.25f);
+  a.Predict(x.view());
+  b.Predict(x.view());
+  EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
+}
+
+// Where a relu's input is read or kept by something else, or written by a layer that cannot
+// apply it, or not by the layer just before, the relu runs as written; an in-place relu fuses.
+TEST(Net, FusedReluOnlyWhereSafe) {
+  auto names = [](NetSpec s) {
+    nn::Net<cpu> n(s);
+    return LayerNames(n);
+  };
+  auto has = [](const std::vector<std::string>& v, const char* n) { return std::ranges::count(v, n) == 1; };
+  NetSpec kept = Residual(2);
+  kept.keep_values = {"b1"};  // its value before the relu is to be read
+  auto v = names(kept);
+  EXPECT_TRUE(has(v, "r1"));
+  EXPECT_FALSE(has(v, "r0"));
+  NetSpec between = Residual(2);  // a layer between the batch norm and its relu
+  between.layers.insert(between.layers.begin() + 6, L("tanh", "t", {"id"}, {"id"}));
+  EXPECT_TRUE(has(names(between), "r1"));
+  NetSpec after_conv = Residual(2);  // conv does not fuse; nor does leaky_relu
+  after_conv.layers[1] = L("relu", "r", {"c0"}, {"c0"});
+  after_conv.layers[2] = L("leaky_relu", "r0", {"c0"}, {"r0"});
+  v = names(after_conv);
+  EXPECT_TRUE(has(v, "r"));
+  EXPECT_TRUE(has(v, "r0"));
+  NetSpec inplace = Residual(2);
+  inplace.layers[2] = L("relu", "r0", {"b0"}, {"b0"});
+  inplace.layers[3] = L("split", "sp", {"b0"}, {"x", "id"});
+  EXPECT_FALSE(has(names(inplace), "r0"));
+  NetSpec twice = Residual(2);  // b1 read again after its relu: the net's own error, unchanged
+  twice.layers.insert(twice.layers.begin() + 7, L("tanh", "t", {"b1"}, {"t"}));
+  EXPECT_NE(test::ErrorOf([&] { names(twice); }).find("node 'b1' already feeds layer 'r1' (relu)"), std::string::npos)
+      << test::ErrorOf([&] { names(twice); });
+}
+
 // cxxnet-style configs rewrite nodes in place around splits: a relu in place before the split
 // (its outputs still view the input), and one in place on a split output (that output gets its
 // own buffer, since the rewrite would change the others). Exactly the plain layout's training.

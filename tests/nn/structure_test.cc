@@ -85,6 +85,36 @@ TEST(EltwiseSum, KnownAnswerAndGradientCheck) {
   test::GradCheck("eltwise_sum", {}, {Shape4(2, 2, 2, 2), Shape4(2, 2, 2, 2)});
 }
 
+// A relu fused in (Layer::FuseRelu): max(0, sum) for one, two and more inputs, every input's
+// gradient the output gradient where the sum was positive, and gradient checks.
+TEST(EltwiseSum, FusedRelu) {
+  for (int n : {2, 3, 4}) {
+    SCOPED_TRACE(std::to_string(n) + " inputs");
+    test::LayerRig<cpu, double> rig("eltwise_sum", {}, std::vector<Shape<4>>(n, Shape4(2, 3, 1, 2)));
+    ASSERT_TRUE(rig.layer->FuseRelu());
+    EXPECT_TRUE(rig.layer->BackwardReadsOutput(0));  // the mask
+    FillInputs(rig, 5);
+    rig.Forward();
+    int positive = 0;
+    for (index_t i = 0; i < 12; ++i) {
+      double sum = 0;
+      for (auto* in : rig.in) sum += in->data.dptr_[i];
+      ASSERT_NEAR(rig.out[0]->data.dptr_[i], std::max(sum, 0.0), 1e-15);
+      rig.out[0]->grad.dptr_[i] = i + 1.0;
+      positive += sum > 0;
+    }
+    EXPECT_GT(positive, 0);
+    EXPECT_LT(positive, 12);  // both sides of the kink
+    rig.layer->Backward(true, rig.in, rig.out);
+    for (auto* in : rig.in)
+      for (index_t i = 0; i < 12; ++i)
+        ASSERT_EQ(in->grad.dptr_[i], rig.out[0]->data.dptr_[i] > 0 ? i + 1.0 : 0.0);
+  }
+  test::GradCheck("eltwise_sum", {}, {Shape4(2, 2, 2, 2), Shape4(2, 2, 2, 2)}, {}, -1, 1, 1e-5, 60, 1, true);
+  test::GradCheck("eltwise_sum", {}, {Shape4(2, 2, 1, 3), Shape4(2, 2, 1, 3), Shape4(2, 2, 1, 3)}, {}, -1, 1, 1e-5, 60,
+                  1, true);
+}
+
 TEST(Bias, KnownAnswerInplaceAndGradientCheck) {
   for (bool inplace : {false, true}) {
     test::LayerRig<cpu, double> rig("bias", {{"init_bias", "0.5"}}, {Shape4(3, 1, 1, 4)}, inplace);

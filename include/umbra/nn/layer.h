@@ -116,6 +116,13 @@ class Layer {
   virtual void SetChannelsLast() { UMBRA_THROW(Describe(), " cannot take channels-last (N, H, W, C) nodes"); }
   /// True for the conversions to_nhwc / to_nchw: their outputs hold the other layout.
   virtual bool FlipsLayout() const { return false; }
+  /// Asked by the net (NetSpec::fuse_relu, after InferShape) when this layer's one output is read
+  /// by nothing but a relu that follows it: true when the layer will apply max(0, .) to its
+  /// output in its own pass, and mask the gradient it receives in Backward (in place: nothing
+  /// reads an output's gradient after its producer's Backward). The relu is then left
+  /// out and its output node is this layer's. Layers that fuse: batch_norm (expression path),
+  /// eltwise_sum.
+  virtual bool FuseRelu() { return false; }
   /// Checks parameters against the input shapes and returns the output shapes. Errors name the
   /// layer (name_) and the shapes.
   virtual std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) = 0;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <type_traits>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,13 @@ struct NetSpec {
   /// inserts a to_nhwc / to_nchw layer (node "name@nhwc" / "name@nchw") where the layout
   /// changes. A channels-last node's shape is (N, H, W, C). Weights keep one layout either way.
   bool channels_last = false;
+  /// A relu whose input only it reads goes into the layer that produced that input where that
+  /// layer can apply it in its own pass (Layer::FuseRelu: batch_norm on the expression path,
+  /// eltwise_sum): one pass over the values forward and one over the gradient backward fewer.
+  /// The relu layer is then absent from the net and its output node is the producer's; a node
+  /// named in keep_values is never fused away. false, or share_memory false (whose promise is a
+  /// value of its own for every node): every relu runs as written.
+  bool fuse_relu = true;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
   std::vector<std::pair<std::string, std::string>> defaults;
   uint64_t seed = 0;
@@ -133,6 +141,7 @@ class Net {
       for (auto& [k, v] : def->params)
         UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
       Check(ls, e.layer.get());
+      if (spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) continue;
       std::vector<Shape<4>> in_shapes;
       for (const std::string& n : ls.in) {
         auto it = node_index_.find(n);
@@ -370,6 +379,28 @@ class Net {
     }
     if (use) e.layer->SetChannelsLast();
     return use != e.layer->FlipsLayout();
+  }
+  // NetSpec::fuse_relu: layer li of the spec (relu, made and checked) goes into the layer just
+  // before it when that layer wrote its input, nothing else reads or keeps the value before the
+  // relu (an in-place relu's node keeps its name, whose value was always the relu's), and the
+  // layer agrees. The relu's output name then names the producer's node. Returns whether it did.
+  bool FuseIntoProducer(const NetSpec& spec, size_t li, const Layer<xpu, DType>& relu) {
+    const LayerSpec& ls = spec.layers[li];
+    if (std::string_view(relu.Type()) != "relu" || ls.type == "share" || ls.in.size() != 1 || ls.out.size() != 1 ||
+        layers_.empty())
+      return false;
+    const std::string& n = ls.in[0];
+    auto it = node_index_.find(n);
+    const Entry& p = layers_.back();
+    if (it == node_index_.end() || p.out.size() != 1 || p.out[0] != it->second) return false;
+    if (ls.out[0] != n) {
+      if (node_index_.count(ls.out[0]) || std::ranges::count(spec.keep_values, n)) return false;
+      for (size_t j = li + 1; j < spec.layers.size(); ++j)
+        if (std::ranges::count(spec.layers[j].in, n)) return false;  // the net's own error follows
+    }
+    if (!p.layer->FuseRelu()) return false;
+    node_index_[ls.out[0]] = it->second;
+    return true;
   }
   // Appends a to_nhwc (to_nchw) layer reading node `node` (named `name`); returns its output.
   int Convert(int node, const std::string& name, bool to_nhwc) {

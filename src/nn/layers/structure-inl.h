@@ -152,21 +152,50 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
     CheckInputShapes(*this, in, -1);
     return {in[0]};
   }
+  // A relu after it (Layer::FuseRelu) runs in the summing pass: y = max(0, a + b) is one pass
+  // where a sum and a relu are three.
+  bool FuseRelu() override {
+    relu_ = true;
+    return true;
+  }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 4, DType> y = out[0]->data.view();
-    y = F<umbra::op::identity>(in[0]->data.view());
-    for (size_t i = 1; i < in.size(); ++i) y += in[i]->data.view();
+    auto x = [&](size_t i) { return in[i]->data.view(); };
+    const size_t n = in.size();  // at least 2 (InferShape)
+    if (n == 2) {
+      Put(y, x(0) + x(1));
+      return;
+    }
+    y = x(0) + x(1);
+    for (size_t i = 2; i + 1 < n; ++i) y += x(i);
+    Put(y, y + x(n - 1));
   }
-  // Gradients only move or add: no value is read.
+  // Gradients only move or add: no value is read, but for a fused relu's mask (the output).
   bool BackwardReadsInput(int) const override { return false; }
-  bool BackwardReadsOutput(int) const override { return false; }
+  bool BackwardReadsOutput(int) const override { return relu_; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
-    for (auto* n : in) {
-      Tensor<xpu, 4, DType> gx = n->grad.view();
-      gx = F<umbra::op::identity>(out[0]->grad.view());
+    Tensor<xpu, 4, DType> g0 = in[0]->grad.view();
+    const Tensor<xpu, 4, DType> gy = out[0]->grad.view();
+    if (relu_)
+      g0 = gy * F<umbra::op::relu_grad>(out[0]->data.view());
+    else
+      g0 = F<umbra::op::identity>(gy);
+    for (size_t i = 1; i < in.size(); ++i) {
+      Tensor<xpu, 4, DType> gx = in[i]->grad.view();
+      gx = F<umbra::op::identity>(g0);
     }
   }
+
+ private:
+  template <typename E>
+  void Put(Tensor<xpu, 4, DType>& y, const E& e) const {
+    if (relu_)
+      y = F<umbra::op::relu>(e);
+    else
+      y = e;
+  }
+  bool relu_ = false;  // a relu fused in (FuseRelu)
 };
 
 struct BiasParam {
