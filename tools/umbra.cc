@@ -36,7 +36,8 @@ void Help() {
       "         each training step's forward and backward from a CUDA graph; declined, with a note,\n"
       "         for nets that draw random numbers such as dropout), layout (gpu: nchw, or nhwc for\n"
       "         channels-last nodes), fuse_relu (default 1: a relu right after a batch_norm on the\n"
-      "         expression path or an eltwise_sum runs inside that layer; 0 runs it as written)\n\n"
+      "         expression path, an eltwise_sum, a fullc or a conv (not on oneDNN) runs inside that\n"
+      "         layer; 0 runs it as written)\n\n"
       "iterators: ");
   for (auto& n : io::IteratorNames()) std::printf("%s ", n.c_str());
   std::printf("(chained: ");

@@ -189,7 +189,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
               layout, "'");
   job.net.spec.channels_last = layout == "nhwc";
   // fuse_relu = 0: every relu runs as written (NetSpec::fuse_relu; by default a relu goes into
-  // the batch_norm or eltwise_sum before it where that layer can apply it).
+  // the layer before it where that layer can apply it).
   const int fuse_relu = job.GetInt("fuse_relu", 1);
   UMBRA_CHECK(fuse_relu == 0 || fuse_relu == 1, job.Where("fuse_relu"), ": fuse_relu must be 0 or 1, got ", fuse_relu);
   job.net.spec.fuse_relu = fuse_relu == 1;

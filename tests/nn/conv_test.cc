@@ -94,6 +94,35 @@ TEST(Conv, GradientCheck) {
                   {Shape4(3, 3, 65, 65)}, {}, -1, 1, 1e-5, 20);
 }
 
+// A relu fused in (Layer::FuseRelu): max(0, conv + bias) in one pass, gradients through the
+// mask; oneDNN (float, algo auto, where built with it) declines and the relu runs as written.
+TEST(Conv, FusedRelu) {
+  const test::KV keys = {{"nchannel", "3"}, {"kernel_size", "3"}, {"algo", "im2col"}, {"init", "xavier"}, {"init_bias", "0.05"}};
+  test::LayerRig<cpu, float> plain("conv", keys, {Shape4(2, 2, 5, 4)}), fused("conv", keys, {Shape4(2, 2, 5, 4)});
+  ASSERT_TRUE(fused.layer->FuseRelu());
+  EXPECT_TRUE(fused.layer->BackwardReadsOutput(0));  // the mask
+  Random<cpu> rnd(3);
+  rnd.SampleUniform(&plain.in[0]->data, -1.f, 1.f);
+  Copy(fused.in[0]->data, plain.in[0]->data);
+  plain.Forward();
+  fused.Forward();
+  int positive = 0;
+  for (index_t i = 0; i < plain.out[0]->data.Size(); ++i) {
+    ASSERT_EQ(fused.out[0]->data.dptr_[i], std::max(plain.out[0]->data.dptr_[i], 0.f));
+    positive += plain.out[0]->data.dptr_[i] > 0;
+  }
+  EXPECT_GT(positive, 0);
+  EXPECT_LT(positive, plain.out[0]->data.Size());
+  test::GradCheck("conv", {{"nchannel", "3"}, {"kernel_size", "3"}, {"pad", "1"}, {"init", "xavier"}}, {Shape4(2, 2, 5, 4)}, {}, -1, 1,
+                  1e-5, 60, 1, true);
+  test::GradCheck("conv", {{"nchannel", "2"}, {"kernel_size", "3"}, {"no_bias", "1"}, {"init", "xavier"}}, {Shape4(2, 2, 4, 4)}, {}, -1, 1,
+                  1e-5, 60, 1, true);
+#if defined(UMBRA_USE_DNNL) && UMBRA_USE_DNNL
+  test::LayerRig<cpu, float> dnnl("conv", {{"nchannel", "3"}, {"kernel_size", "3"}}, {Shape4(2, 2, 5, 4)});
+  EXPECT_FALSE(dnnl.layer->FuseRelu());
+#endif
+}
+
 TEST(Conv, BadShapesAndParameters) {
   auto layer = nn::LayerRegistry<cpu>::Get().Create("conv");
   layer->set_name("c1");

@@ -30,6 +30,31 @@ TEST(Fullc, GradientCheck) {
                   {Shape4(2, 1, 1, 7)});
 }
 
+// A relu fused in (Layer::FuseRelu): max(0, x W^T + b) in the bias pass, gradients through the
+// mask (read from the output).
+TEST(Fullc, FusedRelu) {
+  for (const char* no_bias : {"0", "1"}) {
+    SCOPED_TRACE(std::string("no_bias=") + no_bias);
+    const test::KV keys = {{"nhidden", "6"}, {"no_bias", no_bias}, {"init", "xavier"}, {"init_bias", "0.05"}};
+    test::LayerRig<cpu, double> plain("fullc", keys, {Shape4(4, 3, 2, 1)}), fused("fullc", keys, {Shape4(4, 3, 2, 1)});
+    ASSERT_TRUE(fused.layer->FuseRelu());
+    EXPECT_TRUE(fused.layer->BackwardReadsOutput(0));
+    Random<cpu, double> rnd(3);
+    rnd.SampleUniform(&plain.in[0]->data, -1.0, 1.0);
+    Copy(fused.in[0]->data, plain.in[0]->data);
+    plain.Forward();
+    fused.Forward();
+    int positive = 0;
+    for (index_t i = 0; i < 24; ++i) {
+      ASSERT_EQ(fused.out[0]->data.dptr_[i], std::max(plain.out[0]->data.dptr_[i], 0.0));
+      positive += plain.out[0]->data.dptr_[i] > 0;
+    }
+    EXPECT_GT(positive, 0);
+    EXPECT_LT(positive, 24);
+    test::GradCheck("fullc", keys, {Shape4(4, 3, 2, 1)}, {}, -1, 1, 1e-5, 60, 1, true);
+  }
+}
+
 TEST(Fullc, BadParametersNameLayerAndKey) {
   auto layer = nn::LayerRegistry<cpu>::Get().Create("fullc");
   layer->set_name("fc9");

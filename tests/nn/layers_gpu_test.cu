@@ -48,6 +48,11 @@ std::vector<Case> Cases() {
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}, {"dtype", "bf16"}}, {img}},
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"dtype", "bf16"}, {"tf32", "0"}}, {img}},
       {"fullc", {{"nhidden", "6"}, {"dtype", "bf16"}}, {Shape4(4, 3, 2, 1)}},
+      {"fullc", {{"nhidden", "5"}}, {Shape4(4, 3, 2, 1)}, {}, 1, false, false, true},
+      {"fullc", {{"nhidden", "6"}, {"dtype", "bf16"}}, {Shape4(4, 3, 2, 1)}, {}, 1, false, false, true},
+      {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}}, {img}, {}, 1, false, false, true},
+      {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"no_bias", "1"}}, {img}, {}, 1, false, false, true},
+      {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"algo", "im2col"}}, {img}, {}, 1, false, false, true},
       {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}, {"fixconn_format", "dense"}}, {Shape4(2, 2, 1, 3)}},
       {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode: expressions
       {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},  // cuDNN
@@ -134,10 +139,18 @@ void Compare(const Case& c) {
   SCOPED_TRACE(what);
   test::LayerRig<cpu, float> rc(c.type, c.params, c.in, c.inplace);
   test::LayerRig<gpu, float> rg(c.type, c.params, c.in, c.inplace);
+  // A cpu layer that declines the relu (conv on oneDNN) gets it applied here: max(0, .) on its
+  // outputs, and the gradient masked by them.
+  bool cpu_relu = false;
   if (c.fuse_relu) {
-    ASSERT_TRUE(rc.layer->FuseRelu());
     ASSERT_TRUE(rg.layer->FuseRelu());
+    cpu_relu = !rc.layer->FuseRelu();
   }
+  auto cpu_forward = [&](bool train) {
+    rc.Forward(train);
+    if (cpu_relu)
+      for (auto* o : rc.out) o->data = F<op::relu>(o->data);
+  };
   // TF32 (cuDNN's default math for float convolutions on the H200) rounds to 10 mantissa bits;
   // dtype=bf16 rows round their operands to bf16 (7 bits): the cpu gets the same rounded
   // operands, so the products agree up to summation order and the bf16 rounding of gradients.
@@ -167,7 +180,7 @@ void Compare(const Case& c) {
     rg.ctx.label = &glabel.view();
   }
   const bool train = !c.stochastic;
-  rc.Forward(train);
+  cpu_forward(train);
   rg.Forward(train);
   // bf16 conv: outputs and gradients come back through bf16 buffers (8 bits of mantissa); bf16
   // fullc writes fp32 from exact products of the rounded operands.
@@ -180,6 +193,7 @@ void Compare(const Case& c) {
     if (tf32 || bf16) Round(dy.dptr_, dy.Size(), bf16);
     Copy(rc.out[j]->grad, dy.view());
     Copy(rg.out[j]->grad, dy.view());
+    if (cpu_relu) rc.out[j]->grad = rc.out[j]->grad * F<op::relu_grad>(rc.out[j]->data);
   }
   rc.layer->Backward(true, rc.in, rc.out);
   rg.layer->Backward(true, rg.in, rg.out);
@@ -189,7 +203,7 @@ void Compare(const Case& c) {
     EXPECT_TRUE(test::AllNear(test::ToCPU(wg[k].second).view(), wc[k].second, tol)) << "weight gradient " << k;
   if (rc.layer->IsLoss()) EXPECT_NEAR(rg.layer->Loss(), rc.layer->Loss(), 1e-4 * std::max(1.0, std::fabs(rc.layer->Loss())));
   // Test mode after a training pass: moving statistics (batch_norm) were updated alike.
-  rc.Forward(false);
+  cpu_forward(false);
   rg.Forward(false);
   for (size_t j = 0; j < rc.out.size(); ++j)
     EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data, tol)) << "test-mode output " << j;

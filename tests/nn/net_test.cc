@@ -365,6 +365,40 @@ TEST(Net, FusedReluTrainsExactlyAsWritten) {
   EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
 }
 
+// conv (im2col; oneDNN declines) and fullc with their relus fused: the same training, exactly.
+TEST(Net, FusedConvAndFullcReluTrainExactlyAsWritten) {
+  NetSpec fused;
+  fused.input_shape = Shape4(4, 2, 8, 8);
+  fused.seed = 5;
+  fused.layers = {L("conv", "c", {"in"}, {"c"}, {{"nchannel", "4"}, {"kernel_size", "3"}, {"algo", "im2col"}}),
+                  L("relu", "rc", {"c"}, {"c"}),
+                  L("max_pooling", "p", {"c"}, {"p"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+                  L("flatten", "f", {"p"}, {"f"}),
+                  L("fullc", "fc1", {"f"}, {"h"}, {{"nhidden", "8"}}),
+                  L("relu", "rh", {"h"}, {"r"}),
+                  L("fullc", "fc2", {"r"}, {"o"}, {{"nhidden", "3"}}),
+                  L("softmax", "loss", {"o"}, {"prob"})};
+  NetSpec written = fused;
+  written.fuse_relu = false;
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  us.Set("momentum", "0.9");
+  nn::Trainer<cpu> a(fused, us), b(written, us);
+  EXPECT_EQ(a.net().NumLayers(), fused.layers.size() - 2);
+  for (uint64_t k = 0; k < 4; ++k) {
+    TensorContainer<cpu, 4> x(fused.input_shape);
+    TensorContainer<cpu, 2> y(Shape2(4, 1));
+    Random<cpu> r(k);
+    r.SampleUniform(&x, -1.f, 1.f);
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 3);
+    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
+  }
+  std::vector<float> wa, wb;
+  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
+  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
+  EXPECT_EQ(wa, wb);
+}
+
 // Where a relu's input is read or kept by something else, or written by a layer that cannot
 // apply it, or not by the layer just before, the relu runs as written; an in-place relu fuses.
 TEST(Net, FusedReluOnlyWhereSafe) {
@@ -381,10 +415,11 @@ TEST(Net, FusedReluOnlyWhereSafe) {
   NetSpec between = Residual(2);  // a layer between the batch norm and its relu
   between.layers.insert(between.layers.begin() + 6, L("tanh", "t", {"id"}, {"id"}));
   EXPECT_TRUE(has(names(between), "r1"));
-  NetSpec after_conv = Residual(2);  // conv does not fuse; nor does leaky_relu
-  after_conv.layers[1] = L("relu", "r", {"c0"}, {"c0"});
-  after_conv.layers[2] = L("leaky_relu", "r0", {"c0"}, {"r0"});
-  v = names(after_conv);
+  NetSpec after_tanh = Residual(2);  // tanh does not fuse; nor does leaky_relu
+  after_tanh.layers[1] = L("tanh", "t", {"c0"}, {"c0"});
+  after_tanh.layers[2] = L("leaky_relu", "r0", {"c0"}, {"r0"});
+  after_tanh.layers.insert(after_tanh.layers.begin() + 2, L("relu", "r", {"c0"}, {"c0"}));
+  v = names(after_tanh);
   EXPECT_TRUE(has(v, "r"));
   EXPECT_TRUE(has(v, "r0"));
   NetSpec inplace = Residual(2);

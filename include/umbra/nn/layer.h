@@ -121,7 +121,7 @@ class Layer {
   /// output in its own pass, and mask the gradient it receives in Backward (in place: nothing
   /// reads an output's gradient after its producer's Backward). The relu is then left
   /// out and its output node is this layer's. Layers that fuse: batch_norm (expression path),
-  /// eltwise_sum.
+  /// eltwise_sum, fullc, conv (not on oneDNN).
   virtual bool FuseRelu() { return false; }
   /// Checks parameters against the input shapes and returns the output shapes. Errors name the
   /// layer (name_) and the shapes.

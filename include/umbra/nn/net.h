@@ -59,7 +59,8 @@ struct NetSpec {
   bool channels_last = false;
   /// A relu whose input only it reads goes into the layer that produced that input where that
   /// layer can apply it in its own pass (Layer::FuseRelu: batch_norm on the expression path,
-  /// eltwise_sum): one pass over the values forward and one over the gradient backward fewer.
+  /// eltwise_sum, fullc, conv but on oneDNN): a pass over the values fewer, and a kernel launch
+  /// fewer each way.
   /// The relu layer is then absent from the net and its output node is the producer's; a node
   /// named in keep_values is never fused away. false, or share_memory false (whose promise is a
   /// value of its own for every node): every relu runs as written.

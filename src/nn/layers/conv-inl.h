@@ -137,12 +137,24 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
       gbias_.Resize(Shape2(1, m), DType(0));
     }
   }
+  // A relu after it (Layer::FuseRelu) is applied with the bias in one pass over the output,
+  // where the bias and the relu were a pass each; backward masks the output's gradient in place
+  // first (reading the output, as the relu's backward did). Not on oneDNN, whose primitive adds
+  // the bias as it writes the output: there the relu runs as written.
+  bool FuseRelu() override {
+    if constexpr (std::is_same_v<xpu, cpu>) {
+      if (backend_) return false;
+    }
+    relu_ = true;
+    return true;
+  }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     Tensor<xpu, 4, DType> y = out[0]->data;
     if constexpr (std::is_same_v<DType, float>) {
       if (backend_) {
-        backend_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias ? nullptr : bias_.dptr_, y.dptr_);
+        backend_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias || relu_ ? nullptr : bias_.dptr_, y.dptr_);
+        if (relu_) BiasRelu(y);
         return;
       }
     }
@@ -156,13 +168,20 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
       Tensor<xpu, 3, DType> yb = y.Slice(n0, n0 + b).View(Shape3(b, y.size(1), oh_ * ow_));
       yb = swapaxis<0, 1>(tmp.View(Shape3(y.size(1), b, oh_ * ow_)));
     }
-    if (!this->p_.no_bias) y += broadcast<1>(bias_.view()[0], y.shape_);
+    if (relu_)
+      BiasRelu(y);
+    else if (!this->p_.no_bias)
+      y += broadcast<1>(bias_.view()[0], y.shape_);
   }
-  // Gradients need x and dy, never y.
-  bool BackwardReadsOutput(int) const override { return false; }
+  // Gradients need x and dy; y only for a fused relu's mask.
+  bool BackwardReadsOutput(int) const override { return relu_; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad;
+    if (relu_) {
+      Tensor<xpu, 4, DType> g = gy;
+      g = g * F<op::relu_grad>(out[0]->data);
+    }
     const index_t m = this->p_.nchannel, g = this->p_.ngroup, mg = m / g, kg = krows_ / g;
     if constexpr (std::is_same_v<DType, float>) {
       if (backend_ && backend_->AccumulatesWeights()) {
@@ -211,6 +230,15 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   }
 
  private:
+  // y = max(0, y + bias), the bias per channel: dimension 1, or 3 of a channels-last output.
+  void BiasRelu(Tensor<xpu, 4, DType>& y) const {
+    if (this->p_.no_bias)
+      y = F<op::relu>(y);
+    else if (nhwc_)
+      y = F<op::relu>(y + broadcast<3>(bias_.view()[0], y.shape_));
+    else
+      y = F<op::relu>(y + broadcast<1>(bias_.view()[0], y.shape_));
+  }
   // tmp (nchannel, b*oh*ow) = W col, one GEMM per group on matching row blocks.
   void GroupDots(Tensor<xpu, 2, DType> tmp, Tensor<xpu, 2, DType> col) {
     const index_t g = this->p_.ngroup, mg = this->p_.nchannel / g, kg = krows_ / g;
@@ -237,6 +265,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   Shape<4> ishape_;
   index_t oh_ = 0, ow_ = 0, krows_ = 0, chunk_ = 1;
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
+  bool relu_ = false;  // a relu fused in (FuseRelu)
   TensorContainer<xpu, 1, DType> col_, tmp_;  // scratch, reused across calls
   TensorContainer<xpu, 2, DType> dgw_, dgb_;    // the library's (written) weight gradients
   // float with oneDNN (cpu) or cuDNN (gpu); null: the im2col path

@@ -66,18 +66,25 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
         Bf16(&w16_, wmat_.dptr_, m * k);
         cuda::GemmBF16(Stream<gpu>::GetBlasHandle(nullptr), false, true, n, m, k, 1.f, U16(x16_), k, U16(w16_), k,
                        0.f, y.dptr_, m);
-        if (!this->p_.no_bias) y += repmat(bias_.view()[0], y.size(0));
+        AddBias(y);
         return;
       }
     }
 #endif
     y = dot(x, wmat_.view().T());
-    if (!this->p_.no_bias) y += repmat(bias_.view()[0], y.size(0));
+    AddBias(y);
   }
-  // Gradients need x and dy, never y.
-  bool BackwardReadsOutput(int) const override { return false; }
+  // A relu after it (Layer::FuseRelu) goes into the bias pass; backward masks the output's
+  // gradient in place first, reading the output as the relu's backward did.
+  bool FuseRelu() override {
+    relu_ = true;
+    return true;
+  }
+  // Gradients need x and dy; y only for a fused relu's mask.
+  bool BackwardReadsOutput(int) const override { return relu_; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), gy = out[0]->Mat(true);
+    if (relu_) gy = gy * F<op::relu_grad>(out[0]->Mat());
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     if constexpr (kMayBF16) {
       if (this->p_.dtype == "bf16") {
@@ -115,6 +122,15 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   }
 
  private:
+  // y += bias, with a fused relu y = max(0, y + bias): one pass either way.
+  void AddBias(Tensor<xpu, 2, DType>& y) const {
+    if (relu_ && this->p_.no_bias)
+      y = F<op::relu>(y);
+    else if (relu_)
+      y = F<op::relu>(y + repmat(bias_.view()[0], y.size(0)));
+    else if (!this->p_.no_bias)
+      y += repmat(bias_.view()[0], y.size(0));
+  }
   // The bf16 path exists for gpu float only; node matrices are contiguous (N, features).
   static constexpr bool kMayBF16 = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
   // bf16 copies live in float containers of half the element count (the caching allocator
@@ -128,6 +144,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   }
 
   index_t fan_in_ = 0;
+  bool relu_ = false;  // a relu fused in (FuseRelu)
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
   TensorContainer<xpu, 1, DType> x16_, w16_, gy16_;  // dtype=bf16 operand copies (gpu)
 };
