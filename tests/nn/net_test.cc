@@ -291,6 +291,32 @@ NetSpec Residual(index_t batch) {
   return s;
 }
 
+// Trains a and b (nets of the same spec but for how they are laid out or fused) on the same
+// `steps` random batches (seeds seed0, seed0 + 1, ...; labels of `classes` classes): the same
+// loss and output each step, then the same weights and the same test-mode output, exactly.
+void ExpectTrainExactlyAlike(nn::Trainer<cpu>& a, nn::Trainer<cpu>& b, const Shape<4>& in, index_t classes,
+                             int steps = 4, uint64_t seed0 = 0) {
+  const index_t n = in[0];
+  for (uint64_t k = 0; k < uint64_t(steps); ++k) {
+    TensorContainer<cpu, 4> x(in);
+    TensorContainer<cpu, 2> y(Shape2(n, 1));
+    Random<cpu> r(seed0 + k);
+    r.SampleUniform(&x, -1.f, 1.f);
+    for (index_t i = 0; i < n; ++i) y.dptr_[i] = float((i + k) % classes);
+    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
+    EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0)) << "step " << k;
+  }
+  std::vector<float> wa, wb;
+  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
+  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
+  EXPECT_EQ(wa, wb);
+  // A test-mode pass on the training net reads the same buffers in forward order only.
+  TensorContainer<cpu, 4> x(in, 0.25f);
+  a.Predict(x.view());
+  b.Predict(x.view());
+  EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
+}
+
 // Values and gradients share one arena where their lifetimes allow, split and flatten outputs
 // view their input: training must be exactly what the plain layout (share_memory = false, a
 // buffer per value and per gradient) computes, step by step, and the planned net smaller.
@@ -306,24 +332,7 @@ TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
   EXPECT_EQ(a.net().NodeByName("x").data.dptr_, a.net().NodeByName("r0").data.dptr_);
   EXPECT_EQ(a.net().NodeByName("id").data.dptr_, a.net().NodeByName("r0").data.dptr_);
   EXPECT_EQ(a.net().NodeByName("f").data.dptr_, a.net().NodeByName("p").data.dptr_);
-  for (uint64_t k = 0; k < 4; ++k) {
-    TensorContainer<cpu, 4> x(shared.input_shape);
-    TensorContainer<cpu, 2> y(Shape2(4, 1));
-    Random<cpu> r(k);
-    r.SampleUniform(&x, -1.f, 1.f);
-    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 4);
-    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
-    EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0)) << "step " << k;
-  }
-  std::vector<float> wa, wb;
-  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
-  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
-  EXPECT_EQ(wa, wb);
-  // A test-mode pass on the training net reads the same buffers in forward order only.
-  TensorContainer<cpu, 4> x(shared.input_shape, 0.25f);
-  a.Predict(x.view());
-  b.Predict(x.view());
-  EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
+  ExpectTrainExactlyAlike(a, b, shared.input_shape, 4);
 }
 
 std::vector<std::string> LayerNames(nn::Net<cpu>& net) {
@@ -347,22 +356,7 @@ TEST(Net, FusedReluTrainsExactlyAsWritten) {
   EXPECT_EQ(a.net().NumLayers(), fused.layers.size() - 3);
   EXPECT_EQ(a.net().NodeByName("r1").data.dptr_, a.net().NodeByName("b1").data.dptr_);
   EXPECT_EQ(a.net().NodeByName("rs").data.dptr_, a.net().NodeByName("s").data.dptr_);
-  for (uint64_t k = 0; k < 4; ++k) {
-    TensorContainer<cpu, 4> x(fused.input_shape);
-    TensorContainer<cpu, 2> y(Shape2(4, 1));
-    Random<cpu> r(k);
-    r.SampleUniform(&x, -1.f, 1.f);
-    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 4);
-    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
-  }
-  std::vector<float> wa, wb;
-  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
-  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
-  EXPECT_EQ(wa, wb);
-  TensorContainer<cpu, 4> x(fused.input_shape, 0.25f);
-  a.Predict(x.view());
-  b.Predict(x.view());
-  EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
+  ExpectTrainExactlyAlike(a, b, fused.input_shape, 4);
 }
 
 // conv (im2col; oneDNN declines) and fullc with their relus fused: the same training, exactly.
@@ -385,18 +379,7 @@ TEST(Net, FusedConvAndFullcReluTrainExactlyAsWritten) {
   us.Set("momentum", "0.9");
   nn::Trainer<cpu> a(fused, us), b(written, us);
   EXPECT_EQ(a.net().NumLayers(), fused.layers.size() - 2);
-  for (uint64_t k = 0; k < 4; ++k) {
-    TensorContainer<cpu, 4> x(fused.input_shape);
-    TensorContainer<cpu, 2> y(Shape2(4, 1));
-    Random<cpu> r(k);
-    r.SampleUniform(&x, -1.f, 1.f);
-    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 3);
-    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
-  }
-  std::vector<float> wa, wb;
-  a.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wa.insert(wa.end(), w.dptr_, w.dptr_ + w.Size()); });
-  b.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { wb.insert(wb.end(), w.dptr_, w.dptr_ + w.Size()); });
-  EXPECT_EQ(wa, wb);
+  ExpectTrainExactlyAlike(a, b, fused.input_shape, 3);
 }
 
 // Where a relu's input is read or kept by something else, or written by a layer that cannot
@@ -447,14 +430,7 @@ TEST(Net, ViewsWithInPlaceRewrites) {
   nn::Trainer<cpu> a(shared, us), b(plain, us);
   EXPECT_EQ(a.net().NodeByName("x").data.dptr_, a.net().NodeByName("b0").data.dptr_);
   EXPECT_NE(a.net().NodeByName("id").data.dptr_, a.net().NodeByName("b0").data.dptr_);
-  for (uint64_t k = 0; k < 3; ++k) {
-    TensorContainer<cpu, 4> x(shared.input_shape);
-    TensorContainer<cpu, 2> y(Shape2(4, 1));
-    Random<cpu> r(k + 5);
-    r.SampleUniform(&x, -1.f, 1.f);
-    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float((i + k) % 4);
-    EXPECT_EQ(a.Step(x.view(), y.view()), b.Step(x.view(), y.view())) << "step " << k;
-  }
+  ExpectTrainExactlyAlike(a, b, shared.input_shape, 4, 3, 5);
 }
 
 // An inner value is gone after the step unless kept; a kept one reads as in the plain layout.
