@@ -2,7 +2,7 @@
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
-               [--gpu-bf16] [--gpu-nhwc] [--torch-compile] [--profile DIR]
+               [--gpu-bf16] [--gpu-nhwc] [--gpu-readout] [--torch-compile] [--profile DIR]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -11,7 +11,9 @@ copy and PyTorch eager, and dot() against cublasSgemm. --torch-compile adds, to 
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
 bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
-beside the plain layout, plain and CUDA-graph steps. Medians of --reps repetitions throughout.
+beside the plain layout, plain and CUDA-graph steps; --gpu-readout trains reading the loss
+each step against reading it once per 20 steps (what a training run's wait per step costs).
+Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
 """
@@ -162,6 +164,17 @@ def own_kernels_table(ours):
     print()
 
 
+def readout_table(ours):
+    """bench_train_gpu --read-loss lines: no loss read (the default figure), the loss read every
+    step (the host waits for the device each step), and read once per 20 steps (Net::LossTo)."""
+    print("| net | no loss read img/s | read each step | read per 20 steps | per 20 / each step |")
+    print("|---|---|---|---|---|")
+    for n, o in ours.items():
+        print(f"| {n} | {o['img_per_s']:,.0f} | {o['read_each_img_per_s']:,.0f} | {o['read_window_img_per_s']:,.0f} "
+              f"| {o['read_window_img_per_s'] / o['read_each_img_per_s']:.2f} |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -179,12 +192,14 @@ def main():
                     help="GPU training with dtype=bf16 against PyTorch's bf16 autocast + channels-last")
     ap.add_argument("--gpu-nhwc", action="store_true",
                     help="GPU training channels-last against the plain layout and PyTorch eager")
+    ap.add_argument("--gpu-readout", action="store_true",
+                    help="GPU training reading the loss each step against once per 20 steps (lenet, cifar, resnet18)")
     ap.add_argument("--profile", metavar="DIR",
                     help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
     run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels or args.gpu_bf16
-                                 or args.gpu_nhwc)
+                                 or args.gpu_nhwc or args.gpu_readout)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
     cuda_args = ["--device", "cuda", "--steps", "20", "--reps", str(args.reps)]  # train_torch.py on the GPU
@@ -296,6 +311,13 @@ def main():
             return 1
         peer = peer_lines([*cuda_args, "--net", *ours])
         nhwc_table(ours, peer)
+
+    if args.gpu_readout:
+        print(f"## GPU training, the loss read each step or once per 20 steps, medians of {args.reps}\n")
+        ours = train_gpu(bdir, args.reps, ["--read-loss", "--net", "lenet", "cifar", "resnet18"])
+        if not ours:
+            return 1
+        readout_table(ours)
 
 
 if __name__ == "__main__":

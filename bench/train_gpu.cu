@@ -20,13 +20,19 @@
 // default relus after sums, and after batch norms on the expression path, run inside them):
 // unfused_img_per_s, with --own-kernels also own_unfused_img_per_s (batch norm + relu fused
 // or not, on umbra's kernels).
+// --read-loss measures each net again reading its loss as a training run does: each step
+// (read_each_img_per_s: Trainer::Step, the host waits for the device every step, as umbra's
+// training loop did before it read losses a print_step window at a time) and once per run of
+// --steps steps (read_window_img_per_s: Net::LossTo into a device slot per step, one copy at the
+// end, as the loop does now). The default figure reads no loss, like the PyTorch peer.
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
 //                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
-//                   [--unfused]
+//                   [--unfused] [--read-loss]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -59,6 +65,7 @@ std::string JsonEscaped(const std::string& s) {
 // How a net is run: the default, or one of the variants measured beside it.
 struct Variant {
   bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true;
+  enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
 
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
@@ -88,12 +95,27 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   int dev = 0;
   UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
   std::vector<double> rates;
+  TensorContainer<gpu, 1> slots(Shape1(steps));
+  TensorContainer<cpu, 1> losses(Shape1(steps));
   for (int r = 0; r <= reps; ++r) {
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     if (r == 1) cuda::CachingAllocator::Get().ResetHighWater(dev);  // the peak of a warm step
     const auto t0 = std::chrono::steady_clock::now();
-    // Train: no loss read-back, like the PyTorch loop (which never calls .item()).
-    for (int s = 0; s < steps; ++s) trainer.Train(x.view(), y.view());
+    // By default Train: no loss read-back, like the PyTorch loop (which never calls .item()).
+    double sum = 0;
+    for (int s = 0; s < steps; ++s) {
+      if (v.read == Variant::kEachStep) {
+        sum += trainer.Step(x.view(), y.view());
+      } else {
+        trainer.Train(x.view(), y.view());
+        if (v.read == Variant::kWindow) trainer.net().LossTo(slots.view().Slice(s, s + 1));
+      }
+    }
+    if (v.read == Variant::kWindow) {
+      CopyToHost(losses.view(), slots.view());
+      for (int s = 0; s < steps; ++s) sum += losses.dptr_[s];
+    }
+    UMBRA_CHECK(std::isfinite(sum), name, ": the training loss is ", sum);
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r > 0) rates.push_back(steps * spec.input_shape[0] / secs);  // run 0 warms up
@@ -122,6 +144,8 @@ int main(int argc, char** argv) {
   app.add_flag("--nhwc", nhwc, "measure again channels-last (NHWC convolutions and pooling)");
   bool unfused = false;
   app.add_flag("--unfused", unfused, "measure again with every relu run as written (no fusion into batch norm or sums)");
+  bool read_loss = false;
+  app.add_flag("--read-loss", read_loss, "measure again reading the loss each step, and once per run of steps");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -143,6 +167,10 @@ int main(int argc, char** argv) {
       if (unfused) {
         const Result u = run({.fuse_relu = false});
         std::printf(", \"unfused_img_per_s\": %.1f, \"unfused_peak_mib\": %.0f", u.img_per_s, u.peak_mib);
+      }
+      if (read_loss) {
+        const Result e = run({.read = Variant::kEachStep}), w = run({.read = Variant::kWindow});
+        std::printf(", \"read_each_img_per_s\": %.1f, \"read_window_img_per_s\": %.1f", e.img_per_s, w.img_per_s);
       }
       if (own) {
         const Result k = run({.own_kernels = true});

@@ -20,6 +20,7 @@
 #include "src/train/feeder.h"
 #include "src/train/job.h"
 #include "src/train/progress.h"
+#include "src/train/readout.h"
 #include "umbra/nn/checkpoint.h"
 #include "umbra/nn/metric.h"
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
@@ -61,39 +62,6 @@ double PeakMiB() {
 #endif
   return 0;
 }
-
-/// Metrics of one pass, named as cxxnet printed them (test-error, train-rec@5); predictions
-/// are read on the host (one copy per batch on the gpu).
-template <typename xpu>
-struct MetricSet {
-  std::vector<MetricSpec> specs;
-  std::vector<nn::Metric> m;
-  std::vector<std::string> nodes;  // resolved node names
-  TensorContainer<cpu, 2> host;
-  MetricSet(const std::vector<MetricSpec>& s, const nn::Net<xpu>& net) : specs(s) {
-    for (auto& x : s) {
-      m.emplace_back(x.name);
-      nodes.push_back(x.node.empty() ? "" : ResolveNode(net, x.node));
-    }
-  }
-  void Add(nn::Net<xpu>& net, const io::DataBatch& b) {
-    for (size_t i = 0; i < m.size(); ++i) {
-      const Tensor<xpu, 2> out = (nodes[i].empty() ? net.Output() : net.NodeByName(nodes[i])).Mat();
-      if constexpr (std::is_same_v<xpu, cpu>) {
-        m[i].Add(out, b.label, b.valid);
-      } else {
-        if (!host.dptr_ || host.shape_ != out.shape_) host.Resize(out.shape_);
-        CopyToHost(host.view(), out);
-        m[i].Add(host.view(), b.label, b.valid);
-      }
-    }
-  }
-  void Report(const std::string& prefix, Figures* out) const {
-    for (size_t i = 0; i < m.size(); ++i)
-      out->push_back({prefix + "-" + specs[i].name + (specs[i].node.empty() ? "" : "[" + specs[i].node + "]"),
-                      m[i].Get()});
-  }
-};
 
 template <typename xpu>
 int TrainLoop(Job& job, const TrainSetup& s) {
@@ -180,25 +148,38 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     train->it->SetEpoch(uint64_t(round));
     train->it->BeforeFirst();
     trainer.net().SeedRandom(io::EpochSeed(seed, uint64_t(round)));
-    long seen = 0, batches = 0;
+    long seen = 0, read = 0;  // read: batches whose loss has reached the host
     double loss_sum = 0;
+    // Losses and metrics reach the host a window of steps at a time (readout.h; on the cpu the
+    // loss is read every step): every batch is NaN-checked and counted in the round's mean.
+    LossWindow<xpu> losses(s.print_step);
+    Figures running{{"loss", 0.0}};
+    const auto read_window = [&] {
+      for (const double loss : losses.Read()) {
+        ++read;
+        UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
+                    "; lower the learning rate (",
+                    job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
+                    ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
+        loss_sum += loss;
+      }
+      running = {{"loss", read ? loss_sum / double(read) : 0.0}};
+      if (eval_train) {
+        train_metrics.Read();
+        train_metrics.Report("train", &running);
+      }
+    };
     feed.Start();
     while (feed.Next()) {
       const io::DataBatch& b = feed.host();
-      // The loss reaches the host once a step (on the gpu the one wait of the step): every
-      // batch is NaN-checked and counted in the round's mean, on every device alike.
-      const double loss = trainer.Step(feed.data(), feed.label());
-      UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", batches + 1, ": the training loss is ", loss,
-                  "; lower the learning rate (", job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
-                  ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
-      loss_sum += loss, ++batches, seen += b.valid;
-      Figures running{{"loss", loss_sum / double(batches)}};
-      if (eval_train) {
-        train_metrics.Add(trainer.net(), b);
-        train_metrics.Report("train", &running);
-      }
+      trainer.Train(feed.data(), feed.label());
+      losses.Add(trainer.net());
+      if (eval_train) train_metrics.Add(trainer.net(), b);
+      seen += b.valid;
+      if (losses.Full()) read_window();
       prog.Batch(seen, running);
     }
+    read_window();
     if (graphs && !graph_noted && !trainer.graph_note().empty()) {
       std::fprintf(stderr, "%s\n", trainer.graph_note().c_str());
       graph_noted = true;
@@ -217,9 +198,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         trainer.Predict(f.data());
         m.Add(trainer.net(), f.host());
       }
+      m.Read();
       m.Report(e.name, &results);
     }
-    prog.EndRound(results, {{"loss", batches ? loss_sum / double(batches) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
+    prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
     if (save_model > 0 && (round % save_model == 0 || round == last)) {
       nn::ModelFile mf = nn::SaveCheckpoint(trainer, job.net_text);
       mf.meta["round"] = std::to_string(round);

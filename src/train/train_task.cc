@@ -74,6 +74,9 @@ int RunTrain(Job& job) {
   s.seed = uint64_t(job.GetInt("seed", 0));
   s.silent = job.GetInt("silent", 0) != 0;
   s.print_step = job.GetInt("print_step", 100);
+  // Also how many steps' losses a gpu run reads at once (readout.h).
+  UMBRA_CHECK(s.print_step >= 1, job.Where("print_step"), ": print_step must be >= 1 (batches between progress "
+              "lines), got ", s.print_step);
   s.update_period = int(job.GetInt("update_period", 1));
 
   s.train = job.Find("data");

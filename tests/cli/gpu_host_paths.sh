@@ -5,7 +5,8 @@
 # libraries preloaded. "Device" numbers are meaningless there, so numeric test failures are
 # ignored; this fails on what a GPU run would hit before any number: a C++ exception escaping a
 # GPU test, a crash, an impossible launch or a buffer smaller than its copy, cuBLAS or cuDNN
-# shape ("[stub] BAD"), a CUDA entry point the stub lacks, an error from the CLI (every task:
+# shape ("[stub] BAD"), a CUDA entry point the stub lacks, a training round that waits for the
+# device more than three times (losses, training metrics and test metrics, once each), an error from the CLI (every task:
 # train, pred, pred_raw, extract, get_weight, finetune, continue) or the benchmark. (It found GPU
 # nets that never allocated their weights, and two gpu test rows that could not run, before any
 # GPU did.)
@@ -49,6 +50,16 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
     run "cli-$v" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 eval_train=0 dev=gpu \
       model_dir="$W/m-$v" "${extra[@]}" || { tail -5 "$W/cli-$v.log"; echo "FAIL: dev=gpu $v"; fail=1; }
   done
+  # Host waits for the device per round (100 steps and 100 test batches): with print_step=100 the
+  # losses, the training metrics and the test metrics are read once each (readout.h), not per batch.
+  for r in 1 2; do
+    UMBRA_STUB_LOG=1 run "waits-$r" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=$r silent=1 eval_train=1 \
+      print_step=100 save_model=0 dev=gpu || { tail -5 "$W/waits-$r.log"; echo "FAIL: dev=gpu waits run"; fail=1; }
+  done
+  w1=$(grep -oP 'waits: \K[0-9]+' "$W/waits-1.log" || echo -1) w2=$(grep -oP 'waits: \K[0-9]+' "$W/waits-2.log" || echo -1)
+  echo "dev=gpu host waits: $w1 for one round, $w2 for two"
+  [ "$w1" -ge 0 ] && [ $((w2 - w1)) -ge 0 ] && [ $((w2 - w1)) -le 3 ] ||
+    { echo "FAIL: a round of 100 steps waits $((w2 - w1)) times for the device (at most 3)"; fail=1; }
   M=$W/m-plain/0001.model
   for task in "task=pred pred=$W/pred.txt" "task=pred_raw pred=$W/raw.txt" \
               "task=extract extract_node_name=4 pred=$W/feat.txt" "task=get_weight weight_layer=fc1 weight_filename=$W/w.txt" \
@@ -62,7 +73,7 @@ else
 fi
 if [ -x "$B/bench/bench_train_gpu" ]; then
   mkdir -p "$W/prof"
-  for f in "--graph --profile $W/prof" "--own-kernels --unfused" --bf16 "--nhwc --graph"; do
+  for f in "--graph --profile $W/prof" "--own-kernels --unfused" "--bf16 --read-loss" "--nhwc --graph"; do
     # shellcheck disable=SC2086
     run bench timeout 300 "$B/bench/bench_train_gpu" --steps 1 --reps 1 --configs "$SRC/examples/configs" $f ||
       { tail -5 "$W/bench.log"; echo "FAIL: bench_train_gpu $f"; fail=1; }

@@ -43,10 +43,13 @@ static cudaError_t last = cudaSuccess;
 // training step are host-side facts (what CUDA graphs and fusion remove), countable here.
 static struct Counts {
   long kernels = 0, cudnn = 0, cublas = 0, copies = 0;
+  // Host waits for the device: stream and device synchronisations and blocking copies (each
+  // drains the queue on a GPU), and event waits (the prefetcher's, on its copy stream).
+  long waits = 0, event_waits = 0;
   ~Counts() {
     if (getenv("UMBRA_STUB_LOG"))
-      fprintf(stderr, "[stub] calls: %ld kernels, %ld cuDNN, %ld cuBLAS, %ld copies/memsets\n", kernels, cudnn, cublas,
-              copies);
+      fprintf(stderr, "[stub] calls: %ld kernels, %ld cuDNN, %ld cuBLAS, %ld copies/memsets; waits: %ld, on events %ld\n",
+              kernels, cudnn, cublas, copies, waits, event_waits);
   }
 } counts;
 // Stream capture: one capture at a time per host thread.
@@ -122,8 +125,8 @@ cudaError_t cudaPeekAtLastError(void) { return last; }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaErrorMemoryAllocation ? "out of memory (stub)" : "stub error"; }
 const char* cudaGetErrorName(cudaError_t) { return "stubError"; }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit; return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize(void) { ++counts.waits; return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { ++counts.waits; return cudaSuccess; }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   ++counts.copies;
   if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");
@@ -131,6 +134,7 @@ cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, 
   Submit(st, [=] { memmove(d, s, n); }); return cudaSuccess; }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   if (capturing) return cudaErrorStreamCaptureImplicit;
+  ++counts.waits;
   memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind, cudaStream_t st) {
   Submit(st, [=] { for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, (const char*)s + i * sp, w); }); return cudaSuccess; }
@@ -145,7 +149,7 @@ cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = kSMs; ret
 cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t)malloc(8); return cudaSuccess; }
 cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) { ++counts.event_waits; return cudaSuccess; }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) { *ms = 0.01f; return cudaSuccess; }
 cudaError_t cudaEventDestroy(cudaEvent_t e) { free(e); return cudaSuccess; }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }

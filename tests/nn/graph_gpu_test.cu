@@ -60,14 +60,23 @@ struct Batches {
   }
 };
 
-// Runs `steps` steps on both trainers, alternating the two buffers; losses must agree.
+// Runs `steps` steps on both trainers, alternating the two buffers; losses must agree. The
+// graph trainer's losses are also reduced on the device after each step (Net::LossTo, as a
+// training run reads them a window at a time) and must be the host's.
 void RunBoth(nn::Trainer<gpu>& graph, nn::Trainer<gpu>& plain, Batches& b, int steps, double tol) {
+  TensorContainer<gpu, 1> slots(Shape1(steps));
+  std::vector<double> losses;
   for (int s = 0; s < steps; ++s) {
     const int k = s % 2;
     const double lg = graph.Step(b.x[k].view(), b.y[k].view());
+    graph.net().LossTo(slots.view().Slice(s, s + 1));
+    losses.push_back(lg);
     const double lp = plain.Step(b.x[k].view(), b.y[k].view());
     EXPECT_NEAR(lg, lp, tol * std::max(1.0, std::fabs(lp))) << "step " << s;
   }
+  const TensorContainer<cpu, 1> read = test::ToCPU(slots.view());
+  for (int s = 0; s < steps; ++s)
+    EXPECT_NEAR(read.dptr_[s], losses[s], 1e-6 * std::max(1.0, std::fabs(losses[s]))) << "LossTo, step " << s;
 }
 
 void ExpectSameWeights(nn::Trainer<gpu>& a, nn::Trainer<gpu>& b, double tol) {

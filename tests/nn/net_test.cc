@@ -53,6 +53,25 @@ TEST(Net, GraphErrorsNameTheLayer) {
   EXPECT_NE(err(s).find("takes 1 input"), std::string::npos) << err(s);
 }
 
+// LossTo: the loss layers' mean loss written into a one-element tensor (the device reduces it
+// there on a gpu, so that training reads many steps' losses at once), overwriting the slot.
+TEST(Net, LossToWritesTheLossIntoItsSlot) {
+  nn::Net<cpu> net(Small(3));
+  TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3));
+  Random<cpu> rnd(2);
+  rnd.SampleUniform(&x, -1.f, 1.f);
+  TensorContainer<cpu, 2> y(Shape2(3, 1));
+  for (index_t i = 0; i < 3; ++i) y.dptr_[i] = float(i);
+  const Tensor<cpu, 2> labels = y.view();
+  net.Forward(true, x.view(), &labels);
+  TensorContainer<cpu, 1> slots(Shape1(2), 123.f);
+  net.LossTo(slots.view().Slice(1, 2));
+  EXPECT_GT(net.Loss(), 0.5);
+  EXPECT_NEAR(slots.dptr_[1], net.Loss(), 1e-6 * net.Loss());
+  EXPECT_EQ(slots.dptr_[0], 123.f);
+  EXPECT_NE(test::ErrorOf([&] { net.LossTo(slots.view()); }).find("one value"), std::string::npos);
+}
+
 TEST(Net, InputShapeMismatchIsAnError) {
   nn::Net<cpu> net(Small(2));
   TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3), 0.f);

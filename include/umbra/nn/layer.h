@@ -139,6 +139,9 @@ class Layer {
   /// Forward (it may synchronise with the device).
   virtual bool IsLoss() const { return false; }
   virtual double Loss() const { return 0; }
+  /// A loss layer's per-sample losses (N) from the last Forward, where they stay on the device:
+  /// Net::LossTo reduces them there, so a training loop reads losses without waiting each step.
+  virtual Tensor<xpu, 1, DType> PerSampleLoss() const { return Tensor<xpu, 1, DType>(); }
 
   void set_name(const std::string& n) { name_ = n; }
   const std::string& name() const { return name_; }

@@ -289,6 +289,25 @@ class Net {
       if (e.layer->IsLoss()) s += e.layer->Loss();
     return s;
   }
+  /// The same sum written into `slot` (one element, on this net's device) by the device itself,
+  /// without waiting for it: a training loop reads many steps' losses in one copy. Sums in
+  /// DType (Loss() sums per-sample losses in double on the host).
+  void LossTo(Tensor<xpu, 1, DType> slot) {
+    UMBRA_CHECK(slot.shape_[0] == 1, "Net::LossTo: the slot must hold one value, not ", slot.shape_);
+    bool first = true;
+    for (auto& e : layers_) {
+      if (!e.layer->IsLoss()) continue;
+      const Tensor<xpu, 1, DType> l = e.layer->PerSampleLoss();
+      const index_t n = l.shape_[0];
+      UMBRA_CHECK(n > 0 && l.dptr_, e.layer->Describe(), ": no per-sample losses to read (Forward with labels first)");
+      // (N) as (1, N), summed over N: one reduction kernel on the gpu.
+      const auto mean = sumall_except_dim<0>(l.View(Shape2(1, n))) * (DType(1) / DType(n));
+      if (first) slot = mean;
+      else slot += mean;
+      first = false;
+    }
+    if (first) slot = DType(0);
+  }
   /// Visits every weight as "layer_name.tag".
   void VisitWeights(const WeightVisitor<xpu, DType>& v) {
     for (auto& e : layers_) {

@@ -92,6 +92,7 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
   const char* Type() const override { return ElemLossTraits<kind>::kType; }
   bool IsLoss() const override { return true; }
   double Loss() const override { return MeanOnHost(loss_.view()); }
+  Tensor<xpu, 1, DType> PerSampleLoss() const override { return loss_.view(); }
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();

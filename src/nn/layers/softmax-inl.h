@@ -51,6 +51,7 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
   const char* Type() const override { return "softmax"; }
   bool IsLoss() const override { return true; }
   double Loss() const override { return MeanOnHost(loss_.view()); }
+  Tensor<xpu, 1, DType> PerSampleLoss() const override { return loss_.view(); }
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
