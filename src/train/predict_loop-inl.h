@@ -63,29 +63,25 @@ int PredictLoop(Job& job) {
   // buffer at all, a shuffled one is held until the gaps fill.
   std::map<uint64_t, std::vector<float>> waiting;
   uint64_t next = 0;
-  Feeder<xpu> feed(p->it.get());
-  TensorContainer<cpu, 2> host;
-  feed.Start();
-  while (feed.Next()) {
-    const io::DataBatch& b = feed.host();
-    net.Forward(false, feed.data());
-    Tensor<cpu, 2> out;
-    if constexpr (std::is_same_v<xpu, cpu>) {
-      out = out_node.Mat();
-    } else {
-      if (!host.dptr_ || host.shape_ != out_node.Mat().shape_) host.Resize(out_node.Mat().shape_);
-      CopyToHost(host.view(), out_node.Mat());
-      out = host.view();
-    }
-    for (index_t i = 0; i < b.valid; ++i) {
+  const auto take = [&](const HostRows& rows) {
+    const Tensor<cpu, 2>& out = rows.out;
+    for (index_t i = 0; i < rows.valid; ++i) {
       const float* r = out.dptr_ + i * out.stride_;
-      UMBRA_CHECK(b.index[i] >= next && !waiting.count(b.index[i]), p->where, ": the iterator gave instance ",
-                  b.index[i], " twice in one pass");
-      waiting.emplace(b.index[i], std::vector<float>(r, r + out.size(1)));
+      UMBRA_CHECK(rows.index[i] >= next && !waiting.count(rows.index[i]), p->where, ": the iterator gave instance ",
+                  rows.index[i], " twice in one pass");
+      waiting.emplace(rows.index[i], std::vector<float>(r, r + out.size(1)));
       for (auto it = waiting.begin(); it != waiting.end() && it->first == next; it = waiting.erase(it), ++next)
         write(it->second);
     }
+  };
+  Feeder<xpu> feed(p->it.get());
+  LaggedRows<xpu> rows;  // on the gpu the host writes a batch while the device computes the next
+  feed.Start();
+  while (feed.Next()) {
+    net.Forward(false, feed.data());
+    rows.Push(out_node.Mat(), feed.host(), take);
   }
+  rows.Finish(take);
   UMBRA_CHECK(waiting.empty(), p->where, ": the iterator never gave instance ", next, " (",
               waiting.size(), " later ones are unwritten)");
   UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");

@@ -7,6 +7,8 @@
 //   - MetricSet: the metrics' predictions. On the gpu each batch's output is copied
 //     asynchronously into pinned host memory and scored when the pass reads the window (or when
 //     the pending copies pass 64 MiB).
+//   - LaggedRows: pred/extract's output rows, a batch behind on the gpu: the host writes batch
+//     i - 1 while the device computes batch i.
 // On the gpu both run on the thread's compute stream, in order with the steps that produce them.
 #pragma once
 
@@ -163,6 +165,91 @@ class MetricSet {
   size_t used_ = 0, bytes_ = 0, batch_label_ = 0;
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   cudaStream_t stream_ = nullptr;  // the outputs' stream, where the copies queue
+#endif
+};
+
+/// A batch's output rows on the host, with the batch's real-row count and instance indices.
+struct HostRows {
+  Tensor<cpu, 2> out;
+  index_t valid = 0;
+  std::vector<uint64_t> index;
+};
+
+/// Output rows brought to the host a batch behind. Push queues a batch's output; on the gpu it
+/// then hands over the batch before (its copy into pinned memory was queued a batch earlier, so
+/// that waiting for it leaves the device the current batch to compute), on the cpu the output
+/// itself. Finish hands over the last.
+template <typename xpu>
+class LaggedRows {
+ public:
+  LaggedRows() = default;
+  LaggedRows(const LaggedRows&) = delete;
+  LaggedRows& operator=(const LaggedRows&) = delete;
+  ~LaggedRows() {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    for (Slot& s : slot_) {
+      if (s.copied) {
+        cudaEventSynchronize(s.copied);  // a copy into the buffer freed below
+        cudaEventDestroy(s.copied);
+      }
+      if (s.pinned) cudaFreeHost(s.pinned);
+    }
+#endif
+  }
+  template <typename F>
+  void Push(const Tensor<xpu, 2>& out, const io::DataBatch& b, F&& take) {
+    if constexpr (std::is_same_v<xpu, cpu>) {
+      take(HostRows{out, b.valid, b.index});
+    } else {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+      Slot& s = slot_[next_];
+      UMBRA_CHECK(out.stride_ == out.shape_[1], "pred reads a strided output ", out.shape_);
+      const size_t n = size_t(out.shape_.Size());
+      if (s.capacity < n) {
+        if (s.pinned) UMBRA_CUDA_CHECK(cudaFreeHost(s.pinned));
+        s.pinned = nullptr, s.capacity = 0;
+        UMBRA_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&s.pinned), n * sizeof(float), cudaHostAllocDefault));
+        s.capacity = n;
+      }
+      if (!s.copied) UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
+      const cudaStream_t st = Stream<gpu>::GetStream(out.stream_);
+      UMBRA_CUDA_CHECK(cudaMemcpyAsync(s.pinned, out.dptr_, n * sizeof(float), cudaMemcpyDeviceToHost, st));
+      UMBRA_CUDA_CHECK(cudaEventRecord(s.copied, st));
+      s.rows = HostRows{Tensor<cpu, 2>(s.pinned, out.shape_), b.valid, b.index};
+      s.full = true;
+      next_ ^= 1;
+      Take(slot_[next_], take);  // the batch before, if any
+#else
+      (void)out, (void)b, (void)take;
+#endif
+    }
+  }
+  template <typename F>
+  void Finish(F&& take) {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (!std::is_same_v<xpu, cpu>) Take(slot_[next_ ^ 1], take);
+#endif
+    (void)take;
+  }
+
+ private:
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  struct Slot {
+    float* pinned = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t copied = nullptr;
+    HostRows rows;
+    bool full = false;
+  };
+  template <typename F>
+  void Take(Slot& s, F& take) {
+    if (!s.full) return;
+    UMBRA_CUDA_CHECK(cudaEventSynchronize(s.copied));
+    s.full = false;
+    take(s.rows);
+  }
+  Slot slot_[2];
+  int next_ = 0;
 #endif
 };
 

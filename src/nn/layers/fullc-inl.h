@@ -62,9 +62,10 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     if constexpr (kMayBF16) {
       if (this->p_.dtype == "bf16") {
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
-        Bf16(&x16_, x.dptr_, n * k);
-        Bf16(&w16_, wmat_.dptr_, m * k);
-        cuda::GemmBF16(Stream<gpu>::GetBlasHandle(nullptr), false, true, n, m, k, 1.f, U16(x16_), k, U16(w16_), k,
+        // On the output's stream, as dot() would run (the casts and both products).
+        Bf16(&x16_, x.dptr_, n * k, y.stream_);
+        Bf16(&w16_, wmat_.dptr_, m * k, y.stream_);
+        cuda::GemmBF16(Stream<gpu>::GetBlasHandle(y.stream_), false, true, n, m, k, 1.f, U16(x16_), k, U16(w16_), k,
                        0.f, y.dptr_, m);
         AddBias(y);
         return;
@@ -91,10 +92,10 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
         // Cast again rather than trust the forward's copies: another forward (a test-mode pass)
         // may have run in between.
-        Bf16(&x16_, x.dptr_, n * k);
-        Bf16(&w16_, wmat_.dptr_, m * k);
-        Bf16(&gy16_, gy.dptr_, n * m);
-        cublasHandle_t h = Stream<gpu>::GetBlasHandle(nullptr);
+        Bf16(&x16_, x.dptr_, n * k, gy.stream_);
+        Bf16(&w16_, wmat_.dptr_, m * k, gy.stream_);
+        Bf16(&gy16_, gy.dptr_, n * m, gy.stream_);
+        cublasHandle_t h = Stream<gpu>::GetBlasHandle(gy.stream_);
         cuda::GemmBF16(h, true, false, m, k, n, 1.f, U16(gy16_), m, U16(x16_), k, 1.f, gwmat_.dptr_, k);
         if (!this->p_.no_bias) {
           Tensor<xpu, 1, DType> gb = gbias_.view()[0];
@@ -135,9 +136,13 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   static constexpr bool kMayBF16 = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
   // bf16 copies live in float containers of half the element count (the caching allocator
   // serves them like any buffer).
-  static void Bf16(TensorContainer<xpu, 1, DType>* buf, const float* src, index_t n) {
+  static void Bf16(TensorContainer<xpu, 1, DType>* buf, const float* src, index_t n, Stream<xpu>* stream) {
     if (buf->Size() < (n + 1) / 2 || !buf->dptr_) buf->Resize(Shape1((n + 1) / 2));
-    CastToBF16(src, reinterpret_cast<uint16_t*>(buf->dptr_), size_t(n), nullptr);
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    CastToBF16(src, reinterpret_cast<uint16_t*>(buf->dptr_), size_t(n), Stream<gpu>::GetStream(stream));
+#else
+    (void)src, (void)stream;
+#endif
   }
   static const uint16_t* U16(const TensorContainer<xpu, 1, DType>& buf) {
     return reinterpret_cast<const uint16_t*>(buf.dptr_);
