@@ -6,7 +6,8 @@
 # ignored; this fails on what a GPU run would hit before any number: a C++ exception escaping a
 # GPU test, a crash, an impossible launch or a buffer smaller than its copy, cuBLAS or cuDNN
 # shape ("[stub] BAD"), a CUDA entry point the stub lacks, a training round that waits for the
-# device more than three times (losses, training metrics and test metrics, once each), an error from the CLI (every task:
+# device more than three times (losses, training metrics and test metrics, once each) or a pred
+# pass that waits per batch, an error from the CLI (every task:
 # train, pred, pred_raw, extract, get_weight, finetune, continue) or the benchmark. (It found GPU
 # nets that never allocated their weights, and two gpu test rows that could not run, before any
 # GPU did.)
@@ -61,6 +62,13 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   [ "$w1" -ge 0 ] && [ $((w2 - w1)) -ge 0 ] && [ $((w2 - w1)) -le 3 ] ||
     { echo "FAIL: a round of 100 steps waits $((w2 - w1)) times for the device (at most 3)"; fail=1; }
   M=$W/m-plain/0001.model
+  # pred over the 100 test batches: the rows come back a batch behind on events, not with a
+  # wait for the device per batch (it waited 104 times).
+  UMBRA_STUB_LOG=1 run waits-pred timeout 300 "$B/umbra" "$CONF" "${P[@]}" silent=1 dev=gpu model_in="$M" task=pred \
+    pred="$W/pred-w.txt" || { tail -5 "$W/waits-pred.log"; echo "FAIL: dev=gpu pred waits run"; fail=1; }
+  wp=$(grep -oP 'waits: \K[0-9]+' "$W/waits-pred.log" || echo 999)
+  echo "dev=gpu pred host waits: $wp for 100 batches"
+  [ "$wp" -le 20 ] || { echo "FAIL: pred waits $wp times for the device over 100 batches (at most 20)"; fail=1; }
   for task in "task=pred pred=$W/pred.txt" "task=pred_raw pred=$W/raw.txt" \
               "task=extract extract_node_name=4 pred=$W/feat.txt" "task=get_weight weight_layer=fc1 weight_filename=$W/w.txt" \
               "task=finetune num_round=1 model_dir=$W/ft" "num_round=2 continue=1 model_dir=$W/m-plain"; do
