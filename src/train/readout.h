@@ -43,7 +43,6 @@ class LossWindow {
   }
   /// True when the window is full: read it before the next Add.
   bool Full() const { return pending_ >= window_; }
-  long pending() const { return pending_; }
   /// The pending losses in step order (on the gpu one copy, and the host waits for the device).
   const std::vector<double>& Read() {
     if constexpr (!std::is_same_v<xpu, cpu>) {
