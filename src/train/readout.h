@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "src/train/job.h"
@@ -24,6 +25,38 @@
 #include "umbra/nn/net.h"
 
 namespace umbra::train {
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+/// A pinned host buffer, grown to the largest matrix it receives (a copy into pageable memory
+/// would make the host wait). Its owner waits for the copies before it is destroyed.
+class PinnedCopy {
+ public:
+  PinnedCopy() = default;
+  PinnedCopy(PinnedCopy&& o) noexcept : p_(std::exchange(o.p_, nullptr)), capacity_(std::exchange(o.capacity_, 0)) {}
+  PinnedCopy& operator=(PinnedCopy&&) = delete;
+  ~PinnedCopy() {
+    if (p_) cudaFreeHost(p_);
+  }
+  /// Queues the copy of `m` on its stream; the view returned holds it once the stream is past it.
+  Tensor<cpu, 2> Queue(const Tensor<gpu, 2>& m, const char* reader) {
+    UMBRA_CHECK(m.stride_ == m.shape_[1], reader, " read a strided output ", m.shape_);
+    const size_t n = size_t(m.shape_.Size());
+    if (capacity_ < n) {
+      if (p_) UMBRA_CUDA_CHECK(cudaFreeHost(p_));
+      p_ = nullptr, capacity_ = 0;
+      UMBRA_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&p_), n * sizeof(float), cudaHostAllocDefault));
+      capacity_ = n;
+    }
+    UMBRA_CUDA_CHECK(cudaMemcpyAsync(p_, m.dptr_, n * sizeof(float), cudaMemcpyDeviceToHost,
+                                     Stream<gpu>::GetStream(m.stream_)));
+    return Tensor<cpu, 2>(p_, m.shape_);
+  }
+
+ private:
+  float* p_ = nullptr;
+  size_t capacity_ = 0;
+};
+#endif
 
 template <typename xpu>
 class LossWindow {
@@ -81,8 +114,7 @@ class MetricSet {
   ~MetricSet() {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     if constexpr (!std::is_same_v<xpu, cpu>) {
-      if (!pending_.empty()) cudaStreamSynchronize(stream_);  // copies into the buffers freed below
-      for (Staged& p : staged_) cudaFreeHost(p.pinned);
+      if (!pending_.empty()) cudaStreamSynchronize(stream_);  // copies into the buffers freed next
     }
 #endif
   }
@@ -112,7 +144,7 @@ class MetricSet {
       UMBRA_CUDA_CHECK(cudaStreamSynchronize(stream_));
       for (const Pending& p : pending_) {
         const Tensor<cpu, 2> label(labels_.data() + p.label_at, p.label_shape);
-        m_[p.metric].Add(Tensor<cpu, 2>(staged_[p.staged].pinned, p.shape), label, p.valid);
+        m_[p.metric].Add(p.rows, label, p.valid);
       }
       pending_.clear(), labels_.clear();
       used_ = 0, bytes_ = 0;
@@ -127,30 +159,17 @@ class MetricSet {
 
  private:
   struct Pending {
-    size_t metric, staged, label_at;
-    Shape<2> shape, label_shape;
+    size_t metric, label_at;
+    Tensor<cpu, 2> rows;  // in a staged_ buffer
+    Shape<2> label_shape;
     index_t valid;
-  };
-  struct Staged {  // a pinned host buffer, reused window after window
-    float* pinned = nullptr;
-    size_t capacity = 0;
   };
   void Stage(size_t metric, const Tensor<xpu, 2>& out, const io::DataBatch& b) {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    UMBRA_CHECK(out.stride_ == out.shape_[1], "metrics read a strided output ", out.shape_);
-    const size_t n = size_t(out.shape_.Size());
     if (used_ == staged_.size()) staged_.emplace_back();
-    Staged& s = staged_[used_];
-    if (s.capacity < n) {
-      if (s.pinned) UMBRA_CUDA_CHECK(cudaFreeHost(s.pinned));
-      s.pinned = nullptr, s.capacity = 0;
-      UMBRA_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&s.pinned), n * sizeof(float), cudaHostAllocDefault));
-      s.capacity = n;
-    }
     stream_ = Stream<gpu>::GetStream(out.stream_);
-    UMBRA_CUDA_CHECK(cudaMemcpyAsync(s.pinned, out.dptr_, n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    pending_.push_back({metric, used_++, batch_label_, out.shape_, b.label.shape_, b.valid});
-    bytes_ += n * sizeof(float);
+    pending_.push_back({metric, batch_label_, staged_[used_++].Queue(out, "metrics"), b.label.shape_, b.valid});
+    bytes_ += size_t(out.shape_.Size()) * sizeof(float);
 #else
     (void)metric, (void)out, (void)b;
 #endif
@@ -159,11 +178,11 @@ class MetricSet {
   std::vector<nn::Metric> m_;
   std::vector<std::string> nodes_;  // resolved node names
   std::vector<Pending> pending_;
-  std::vector<Staged> staged_;
   std::vector<float> labels_;
   size_t used_ = 0, bytes_ = 0, batch_label_ = 0;
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-  cudaStream_t stream_ = nullptr;  // the outputs' stream, where the copies queue
+  std::vector<PinnedCopy> staged_;  // reused window after window
+  cudaStream_t stream_ = nullptr;   // the outputs' stream, where the copies queue
 #endif
 };
 
@@ -186,13 +205,11 @@ class LaggedRows {
   LaggedRows& operator=(const LaggedRows&) = delete;
   ~LaggedRows() {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    for (Slot& s : slot_) {
+    for (Slot& s : slot_)
       if (s.copied) {
-        cudaEventSynchronize(s.copied);  // a copy into the buffer freed below
+        cudaEventSynchronize(s.copied);  // a copy into the buffer freed next
         cudaEventDestroy(s.copied);
       }
-      if (s.pinned) cudaFreeHost(s.pinned);
-    }
 #endif
   }
   template <typename F>
@@ -202,19 +219,9 @@ class LaggedRows {
     } else {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
       Slot& s = slot_[next_];
-      UMBRA_CHECK(out.stride_ == out.shape_[1], "pred reads a strided output ", out.shape_);
-      const size_t n = size_t(out.shape_.Size());
-      if (s.capacity < n) {
-        if (s.pinned) UMBRA_CUDA_CHECK(cudaFreeHost(s.pinned));
-        s.pinned = nullptr, s.capacity = 0;
-        UMBRA_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&s.pinned), n * sizeof(float), cudaHostAllocDefault));
-        s.capacity = n;
-      }
       if (!s.copied) UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
-      const cudaStream_t st = Stream<gpu>::GetStream(out.stream_);
-      UMBRA_CUDA_CHECK(cudaMemcpyAsync(s.pinned, out.dptr_, n * sizeof(float), cudaMemcpyDeviceToHost, st));
-      UMBRA_CUDA_CHECK(cudaEventRecord(s.copied, st));
-      s.rows = HostRows{Tensor<cpu, 2>(s.pinned, out.shape_), b.valid, b.index};
+      s.rows = HostRows{s.buf.Queue(out, "pred"), b.valid, b.index};
+      UMBRA_CUDA_CHECK(cudaEventRecord(s.copied, Stream<gpu>::GetStream(out.stream_)));
       s.full = true;
       next_ ^= 1;
       Take(slot_[next_], take);  // the batch before, if any
@@ -234,8 +241,7 @@ class LaggedRows {
  private:
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   struct Slot {
-    float* pinned = nullptr;
-    size_t capacity = 0;
+    PinnedCopy buf;
     cudaEvent_t copied = nullptr;
     HostRows rows;
     bool full = false;
