@@ -27,35 +27,42 @@
 namespace umbra::train {
 
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-/// A pinned host buffer, grown to the largest matrix it receives (a copy into pageable memory
-/// would make the host wait). Its owner waits for the copies before it is destroyed.
-class PinnedCopy {
+/// Pinned host memory (a copy into pageable memory would make the host wait), kept for the whole
+/// run: allocating and freeing it costs far more than a copy, and cudaFreeHost waits for the
+/// device. Its owner waits for the copies into it before it is destroyed or grown.
+class PinnedBuffer {
  public:
-  PinnedCopy() = default;
-  PinnedCopy(PinnedCopy&& o) noexcept : p_(std::exchange(o.p_, nullptr)), capacity_(std::exchange(o.capacity_, 0)) {}
-  PinnedCopy& operator=(PinnedCopy&&) = delete;
-  ~PinnedCopy() {
+  PinnedBuffer() = default;
+  PinnedBuffer(PinnedBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), capacity_(std::exchange(o.capacity_, 0)) {}
+  PinnedBuffer& operator=(PinnedBuffer&&) = delete;
+  ~PinnedBuffer() {
     if (p_) cudaFreeHost(p_);
   }
-  /// Queues the copy of `m` on its stream; the view returned holds it once the stream is past it.
-  Tensor<cpu, 2> Queue(const Tensor<gpu, 2>& m, const char* reader) {
-    UMBRA_CHECK(m.stride_ == m.shape_[1], reader, " read a strided output ", m.shape_);
-    const size_t n = size_t(m.shape_.Size());
+  /// At least n floats (the contents are lost when it grows).
+  float* Reserve(size_t n) {
     if (capacity_ < n) {
       if (p_) UMBRA_CUDA_CHECK(cudaFreeHost(p_));
       p_ = nullptr, capacity_ = 0;
       UMBRA_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&p_), n * sizeof(float), cudaHostAllocDefault));
       capacity_ = n;
     }
-    UMBRA_CUDA_CHECK(cudaMemcpyAsync(p_, m.dptr_, n * sizeof(float), cudaMemcpyDeviceToHost,
-                                     Stream<gpu>::GetStream(m.stream_)));
-    return Tensor<cpu, 2>(p_, m.shape_);
+    return p_;
   }
+  size_t capacity() const { return capacity_; }
 
  private:
   float* p_ = nullptr;
   size_t capacity_ = 0;
 };
+
+/// Queues the copy of device matrix `m` into `dst` on m's stream; the view returned holds it once
+/// the stream is past the copy.
+inline Tensor<cpu, 2> QueueCopy(float* dst, const Tensor<gpu, 2>& m, const char* reader) {
+  UMBRA_CHECK(m.stride_ == m.shape_[1], reader, " read a strided output ", m.shape_);
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(dst, m.dptr_, size_t(m.shape_.Size()) * sizeof(float), cudaMemcpyDeviceToHost,
+                                   Stream<gpu>::GetStream(m.stream_)));
+  return Tensor<cpu, 2>(dst, m.shape_);
+}
 #endif
 
 template <typename xpu>
@@ -98,8 +105,10 @@ class LossWindow {
   std::vector<double> host_, read_;
 };
 
-/// Metrics of one pass, named as cxxnet printed them (test-error, train-rec@5). On the gpu, Add
-/// only queues copies; Read scores them (call it before Report).
+/// Metrics of a pass, named as cxxnet printed them (test-error, train-rec@5); one set serves a
+/// run's passes (Clear starts a pass). On the gpu, Add only queues copies, into pinned chunks of
+/// at least 256 KiB used in order and kept from window to window; Read scores them (call it before
+/// Report).
 template <typename xpu>
 class MetricSet {
  public:
@@ -117,6 +126,11 @@ class MetricSet {
       if (!pending_.empty()) cudaStreamSynchronize(stream_);  // copies into the buffers freed next
     }
 #endif
+  }
+  /// Starts a pass: the sums so far are dropped.
+  void Clear() {
+    Read();
+    for (nn::Metric& m : m_) m.Clear();
   }
   /// The net's outputs for batch `b`, just computed (queued, on the gpu).
   void Add(nn::Net<xpu>& net, const io::DataBatch& b) {
@@ -147,7 +161,7 @@ class MetricSet {
         m_[p.metric].Add(p.rows, label, p.valid);
       }
       pending_.clear(), labels_.clear();
-      used_ = 0, bytes_ = 0;
+      chunk_ = 0, at_ = 0, bytes_ = 0;
     }
 #endif
   }
@@ -160,16 +174,22 @@ class MetricSet {
  private:
   struct Pending {
     size_t metric, label_at;
-    Tensor<cpu, 2> rows;  // in a staged_ buffer
+    Tensor<cpu, 2> rows;  // in a chunk
     Shape<2> label_shape;
     index_t valid;
   };
   void Stage(size_t metric, const Tensor<xpu, 2>& out, const io::DataBatch& b) {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    if (used_ == staged_.size()) staged_.emplace_back();
+    const size_t n = size_t(out.shape_.Size());
+    // The next chunk when this one is full. A chunk too small for n grows only while nothing
+    // of this window is in it (at_ == 0).
+    if (chunk_ < chunks_.size() && at_ > 0 && at_ + n > chunks_[chunk_].capacity()) ++chunk_, at_ = 0;
+    if (chunk_ == chunks_.size()) chunks_.emplace_back();
+    float* dst = chunks_[chunk_].Reserve(std::max(n, size_t(1) << 16)) + at_;
+    at_ += n;
     stream_ = Stream<gpu>::GetStream(out.stream_);
-    pending_.push_back({metric, batch_label_, staged_[used_++].Queue(out, "metrics"), b.label.shape_, b.valid});
-    bytes_ += size_t(out.shape_.Size()) * sizeof(float);
+    pending_.push_back({metric, batch_label_, QueueCopy(dst, out, "metrics"), b.label.shape_, b.valid});
+    bytes_ += n * sizeof(float);
 #else
     (void)metric, (void)out, (void)b;
 #endif
@@ -179,10 +199,10 @@ class MetricSet {
   std::vector<std::string> nodes_;  // resolved node names
   std::vector<Pending> pending_;
   std::vector<float> labels_;
-  size_t used_ = 0, bytes_ = 0, batch_label_ = 0;
+  size_t chunk_ = 0, at_ = 0, bytes_ = 0, batch_label_ = 0;  // where the next copy goes
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-  std::vector<PinnedCopy> staged_;  // reused window after window
-  cudaStream_t stream_ = nullptr;   // the outputs' stream, where the copies queue
+  std::vector<PinnedBuffer> chunks_;
+  cudaStream_t stream_ = nullptr;  // the outputs' stream, where the copies queue
 #endif
 };
 
@@ -220,7 +240,7 @@ class LaggedRows {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
       Slot& s = slot_[next_];
       if (!s.copied) UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
-      s.rows = HostRows{s.buf.Queue(out, "pred"), b.valid, b.index};
+      s.rows = HostRows{QueueCopy(s.buf.Reserve(size_t(out.shape_.Size())), out, "pred"), b.valid, b.index};
       UMBRA_CUDA_CHECK(cudaEventRecord(s.copied, Stream<gpu>::GetStream(out.stream_)));
       s.full = true;
       next_ ^= 1;
@@ -241,7 +261,7 @@ class LaggedRows {
  private:
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   struct Slot {
-    PinnedCopy buf;
+    PinnedBuffer buf;
     cudaEvent_t copied = nullptr;
     HostRows rows;
     bool full = false;

@@ -142,9 +142,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   Feeder<xpu> feed(train->it.get());
   std::vector<std::unique_ptr<Feeder<xpu>>> eval_feed;
   for (auto& e : job.iters) eval_feed.emplace_back(new Feeder<xpu>(e.it.get()));
+  // One loss window and metric set per pass kind for the whole run (on the gpu they keep their
+  // device and pinned buffers).
+  LossWindow<xpu> losses(s.print_step);
+  MetricSet<xpu> train_metrics(job.metrics, trainer.net());
+  std::vector<std::unique_ptr<MetricSet<xpu>>> eval_metrics;
+  for (size_t k = 0; k < job.iters.size(); ++k) eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net()));
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
-    MetricSet<xpu> train_metrics(job.metrics, trainer.net());
+    train_metrics.Clear();
     train->it->SetEpoch(uint64_t(round));
     train->it->BeforeFirst();
     trainer.net().SeedRandom(io::EpochSeed(seed, uint64_t(round)));
@@ -152,8 +158,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     double loss_sum = 0;
     // Losses and metrics reach the host a window of steps at a time (readout.h; on the cpu the
     // loss is read every step): every batch is NaN-checked and counted in the round's mean.
-    LossWindow<xpu> losses(s.print_step);
-    Figures running{{"loss", 0.0}};
+    Figures running;  // none shown until the first window is read
     const auto read_window = [&] {
       for (const double loss : losses.Read()) {
         ++read;
@@ -189,7 +194,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     for (size_t k = 0; k < job.iters.size(); ++k) {
       IterBlock& e = job.iters[k];
       if (e.role != "eval") continue;
-      MetricSet<xpu> m(job.metrics, trainer.net());
+      MetricSet<xpu>& m = *eval_metrics[k];
+      m.Clear();
       e.it->SetEpoch(0);
       e.it->BeforeFirst();
       Feeder<xpu>& f = *eval_feed[k];

@@ -61,6 +61,12 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   echo "dev=gpu host waits: $w1 for one round, $w2 for two"
   [ "$w1" -ge 0 ] && [ $((w2 - w1)) -ge 0 ] && [ $((w2 - w1)) -le 3 ] ||
     { echo "FAIL: a round of 100 steps waits $((w2 - w1)) times for the device (at most 3)"; fail=1; }
+  # Pinned host memory is allocated once for the run, not per round or batch (each allocation
+  # is costly on a GPU, and freeing one waits for the device).
+  p1=$(grep -oP 'pinned allocations \K[0-9]+' "$W/waits-1.log" || echo -1)
+  p2=$(grep -oP 'pinned allocations \K[0-9]+' "$W/waits-2.log" || echo -2)
+  echo "dev=gpu pinned allocations: $p1 for one round, $p2 for two"
+  [ "$p1" = "$p2" ] || { echo "FAIL: a second round allocates pinned memory again"; fail=1; }
   M=$W/m-plain/0001.model
   # pred over the 100 test batches: the rows come back a batch behind on events, not with a
   # wait for the device per batch (it waited 104 times).

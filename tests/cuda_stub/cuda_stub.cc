@@ -46,10 +46,11 @@ static struct Counts {
   // Host waits for the device: stream and device synchronisations and blocking copies (each
   // drains the queue on a GPU), and event waits (the prefetcher's, on its copy stream).
   long waits = 0, event_waits = 0;
+  long pinned = 0;  // pinned host allocations (each costly on a GPU; freeing one waits for the device)
   ~Counts() {
     if (getenv("UMBRA_STUB_LOG"))
-      fprintf(stderr, "[stub] calls: %ld kernels, %ld cuDNN, %ld cuBLAS, %ld copies/memsets; waits: %ld, on events %ld\n",
-              kernels, cudnn, cublas, copies, waits, event_waits);
+      fprintf(stderr, "[stub] calls: %ld kernels, %ld cuDNN, %ld cuBLAS, %ld copies/memsets; waits: %ld, on events %ld; "
+              "pinned allocations %ld\n", kernels, cudnn, cublas, copies, waits, event_waits, pinned);
   }
 } counts;
 // Stream capture: one capture at a time per host thread.
@@ -117,8 +118,8 @@ cudaError_t cudaFree(void* p) {
   std::lock_guard<std::mutex> l(mu);
   auto it = blocks.find(p); if (it == blocks.end()) return p ? cudaErrorInvalidValue : cudaSuccess;
   munmap(p, it->second); used -= it->second; blocks.erase(it); return cudaSuccess; }
-cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { *p = malloc(n ? n : 1); return cudaSuccess; }
-cudaError_t cudaMallocHost(void** p, size_t n) { *p = malloc(n ? n : 1); return cudaSuccess; }
+cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { ++counts.pinned; *p = malloc(n ? n : 1); return cudaSuccess; }
+cudaError_t cudaMallocHost(void** p, size_t n) { ++counts.pinned; *p = malloc(n ? n : 1); return cudaSuccess; }
 cudaError_t cudaFreeHost(void* p) { free(p); return cudaSuccess; }
 cudaError_t cudaGetLastError(void) { cudaError_t e = last; last = cudaSuccess; return e; }
 cudaError_t cudaPeekAtLastError(void) { return last; }
