@@ -6,8 +6,17 @@
 #include <string>
 
 #include "umbra/nn/net.h"
+#include "umbra/nn/updater.h"
 
 namespace umbra::test {
+
+/// SGD at lr 0.1 with momentum 0.9: the trainer tests' settings (a side-by-side pair, a profile).
+inline nn::UpdaterSettings SgdMomentum() {
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.1");
+  us.Set("momentum", "0.9");
+  return us;
+}
 
 inline nn::NetSpec TinySpec(index_t hidden = 5, bool batch_norm = false) {
   using nn::LayerSpec;

@@ -1,6 +1,7 @@
 // The Net: shape inference and parameter counts, every graph error with the layer named, and a
 // whole-network finite-difference check (forward, backward through several layers, in double).
 #include "harness/layer_check.h"
+#include "harness/tiny_net.h"
 #include "umbra/nn/net.h"
 #include "umbra/nn/trainer.h"
 
@@ -336,21 +337,13 @@ void ExpectTrainExactlyAlike(nn::Trainer<cpu>& a, nn::Trainer<cpu>& b, const Sha
   EXPECT_TRUE(test::AllNear(a.net().Output().data, b.net().Output().data, 0));
 }
 
-// SGD with momentum, for the tests that train two nets side by side.
-nn::UpdaterSettings Momentum() {
-  nn::UpdaterSettings us;
-  us.Set("lr", "0.1");
-  us.Set("momentum", "0.9");
-  return us;
-}
-
 // Values and gradients share one arena where their lifetimes allow, split and flatten outputs
 // view their input: training must be exactly what the plain layout (share_memory = false, a
 // buffer per value and per gradient) computes, step by step, and the planned net smaller.
 TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
   NetSpec shared = Residual(4), plain = Residual(4);
   plain.share_memory = false;
-  const nn::UpdaterSettings us = Momentum();
+  const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<cpu> a(shared, us), b(plain, us);
   EXPECT_LT(a.net().NodeElements(), b.net().NodeElements() / 2);
   // split's outputs and flatten's output hold no copy: the same buffer as their input.
@@ -372,7 +365,7 @@ std::vector<std::string> LayerNames(nn::Net<cpu>& net) {
 TEST(Net, FusedReluTrainsExactlyAsWritten) {
   NetSpec fused = Residual(4), written = Residual(4);
   written.fuse_relu = false;
-  const nn::UpdaterSettings us = Momentum();
+  const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<cpu> a(fused, us), b(written, us);
   EXPECT_EQ(b.net().NumLayers(), fused.layers.size());
   for (const char* r : {"r0", "r1", "rs"}) EXPECT_FALSE(std::ranges::count(LayerNames(a.net()), r)) << r;
@@ -397,7 +390,7 @@ TEST(Net, FusedConvAndFullcReluTrainExactlyAsWritten) {
                   L("softmax", "loss", {"o"}, {"prob"})};
   NetSpec written = fused;
   written.fuse_relu = false;
-  const nn::UpdaterSettings us = Momentum();
+  const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<cpu> a(fused, us), b(written, us);
   EXPECT_EQ(a.net().NumLayers(), fused.layers.size() - 2);
   ExpectTrainExactlyAlike(a, b, fused.input_shape, 3);

@@ -11,9 +11,7 @@ namespace {
 
 TEST(ProfilerGPU, RowsPartsAndWeightsAsPlainSteps) {
   UMBRA_REQUIRE_GPU();
-  nn::UpdaterSettings us;
-  us.Set("lr", "0.1");
-  us.Set("momentum", "0.9");
+  const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<gpu> a(test::TinySpec(5, true), us), b(test::TinySpec(5, true), us);
   test::TinyBatch batch(3);
   auto x = test::ToGPU(batch.x.view());

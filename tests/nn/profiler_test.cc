@@ -9,15 +9,8 @@
 namespace umbra {
 namespace {
 
-nn::UpdaterSettings Sgd() {
-  nn::UpdaterSettings us;
-  us.Set("lr", "0.1");
-  us.Set("momentum", "0.9");
-  return us;
-}
-
 TEST(Profiler, OneRowPerLayerAndThePartsMakeTheStep) {
-  nn::Trainer<cpu> t(test::TinySpec(5, true), Sgd());
+  nn::Trainer<cpu> t(test::TinySpec(5, true), test::SgdMomentum());
   test::TinyBatch b(1);
   const nn::StepProfile p = t.Profile(b.x.view(), b.y.view(), 3);
   ASSERT_EQ(p.layers.size(), t.net().NumLayers());
@@ -54,7 +47,7 @@ TEST(Profiler, TimeLandsOnTheLayerThatTookIt) {
               LayerSpec{"tanh", "t2", {"g"}, {"g"}, {}},
               LayerSpec{"fullc", "fc3", {"g"}, {"o"}, {{"nhidden", "3"}}},
               LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
-  nn::Trainer<cpu> t(s, Sgd());
+  nn::Trainer<cpu> t(s, test::SgdMomentum());
   test::TinyBatch b(2);
   const nn::StepProfile p = t.Profile(b.x.view(), b.y.view(), 10);
   EXPECT_GT(p.layers[2].fwd_ms, 2 * p.layers[3].fwd_ms);
@@ -63,7 +56,7 @@ TEST(Profiler, TimeLandsOnTheLayerThatTookIt) {
 }
 
 TEST(Profiler, ProfiledStepsAreOrdinarySteps) {
-  nn::Trainer<cpu> a(test::TinySpec(), Sgd()), b(test::TinySpec(), Sgd());
+  nn::Trainer<cpu> a(test::TinySpec(), test::SgdMomentum()), b(test::TinySpec(), test::SgdMomentum());
   for (uint64_t k = 0; k < 3; ++k) {
     test::TinyBatch batch(k);
     a.Profile(batch.x.view(), batch.y.view(), 2);
@@ -80,7 +73,7 @@ TEST(Profiler, ProfiledStepsAreOrdinarySteps) {
 }
 
 TEST(Profiler, AStepThatThrowsLeavesNoMarksBehind) {
-  nn::Trainer<cpu> t(test::TinySpec(), Sgd());
+  nn::Trainer<cpu> t(test::TinySpec(), test::SgdMomentum());
   test::TinyBatch b(1);
   TensorContainer<cpu, 4> wrong(Shape4(4, 1, 1, 7));
   EXPECT_THROW(t.Profile(wrong.view(), b.y.view(), 2), Error);
