@@ -7,18 +7,23 @@
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
 // On the GPU in float, cuDNN's batch normalisation does the work (cudnn/bn_cudnn.h; key
-// algo=expr keeps the expressions). In a channels-last net it keeps the layout it is given:
+// algo=expr keeps umbra's own). In a channels-last net it keeps the layout it is given:
 // (N, H, W, C) is per-channel statistics of (N*H*W, C) rows, the vector case's arithmetic.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
 // max(0, .) in the normalising pass; backward first masks the output's gradient in place where
 // the normalised value was not positive, recomputing that value from x (the output, which an
 // unfused relu's backward reads, need not be kept).
+// The expression path on the GPU takes a training pass's statistics and its backward sums from
+// batch_norm_stats.h (one read of the data each, two sums at once, the per-channel arithmetic in
+// one launch; the mask folded into the sums and the input-gradient pass), which expressions
+// would spread over two reductions and a string of small per-channel launches.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <type_traits>
 
+#include "batch_norm_stats.h"
 #include "cudnn/bn_cudnn.h"
 #include "param_layer.h"
 
@@ -40,7 +45,7 @@ struct BatchNormParam {
           .Range(0, 1);
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
-      d.Field(&BatchNormParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (expressions)")
+      d.Field(&BatchNormParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (umbra's own kernels)")
           .OneOf({"auto", "expr"});
       return d;
     }();
@@ -50,6 +55,13 @@ struct BatchNormParam {
 
 template <bool moving_avg, typename xpu, typename DType>
 class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  // The GPU's float expression path, with the kernels of batch_norm_stats.h.
+  static constexpr bool kGpuStats = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
+#else
+  static constexpr bool kGpuStats = false;
+#endif
+
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return moving_avg ? "batch_norm" : "batch_norm_no_ma"; }
@@ -121,6 +133,20 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
       }
       return;
     }
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (kGpuStats) {
+      if (used_batch_) {
+        const bool update = moving_avg && ctx.is_train;
+        BnForwardStatsGPU(Dims(),
+                          {x.dptr_, gamma_.dptr_, beta_.dptr_, this->p_.eps, this->p_.bn_momentum,
+                           update ? moving_mean_.dptr_ : nullptr, update ? moving_var_.dptr_ : nullptr, mean_.dptr_,
+                           inv_std_.dptr_, scale_.dptr_, shift_.dptr_},
+                          Scratch(), Stream<gpu>::GetStream(x.stream_));
+        Apply(x, y);
+        return;
+      }
+    }
+#endif
     if (used_batch_) {
       const index_t m = shape_.Size() / shape_[1];
       mean_ = sumall_except_dim<1>(x) * DType(1.0 / double(m));
@@ -141,10 +167,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     // kept for a fused relu's backward.
     scale_ = gamma_.view()[0] * inv_std_.view();
     shift_ = beta_.view()[0] - mean_.view() * scale_.view();
-    if (relu_)
-      y = F<op::relu>(Normalised(x));
-    else
-      y = Normalised(x);
+    Apply(x, y);
   }
   // Backward reads x (batch statistics are kept from the forward), never y.
   bool BackwardReadsOutput(int) const override { return false; }
@@ -163,6 +186,27 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                          f(gbeta_.view()[0]), f(mean_.view()), f(inv_std_.view()));
       return;
     }
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if constexpr (kGpuStats) {
+      if (used_batch_) {
+        BnBackwardSumsGPU(Dims(),
+                          {x.dptr_, gy.dptr_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_, gamma_.dptr_,
+                           relu_, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
+                          Scratch(), Stream<gpu>::GetStream(x.stream_));
+        if (!prop_grad) return;
+        // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
+        // pass, the mask recomputed from x as the sums did (no in-place write of gy first).
+        Tensor<xpu, 4, DType> gx = View(in[0]->grad);
+        const auto rest = broadcast<1>(tmp_.view(), shape_) +
+                          (x - broadcast<1>(mean_.view(), shape_)) * broadcast<1>(tmp2_.view(), shape_);
+        if (relu_)
+          gx = (gy * F<op::relu_grad>(Normalised(x)) - rest) * broadcast<1>(k1_.view(), shape_);
+        else
+          gx = (gy - rest) * broadcast<1>(k1_.view(), shape_);
+        return;
+      }
+    }
+#endif
     if (relu_) {
       // A fused relu's gradient, written over the output's: gy where the forward's normalised
       // value was positive, recomputed from x by the forward's own expression (so the same
@@ -185,6 +229,21 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
 
  private:
   Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const { return t.View(shape_); }
+  BnDims Dims() const { return {shape_[0], shape_[1], shape_[2] * shape_[3]}; }
+  // The stats kernels' partial sums for the current shape (doubles in a float container: the
+  // caching allocator aligns every block to 512 B), and k1_, sized on first use.
+  double* Scratch() {
+    const index_t n = 2 * index_t(BnScratchDoubles(Dims()));
+    if (stats_scratch_.shape_[0] != n) stats_scratch_.Resize(Shape1(n));
+    if (k1_.shape_[0] != shape_[1]) k1_.Resize(Shape1(shape_[1]));
+    return reinterpret_cast<double*>(stats_scratch_.dptr_);
+  }
+  void Apply(const Tensor<xpu, 4, DType>& x, Tensor<xpu, 4, DType> y) const {
+    if (relu_)
+      y = F<op::relu>(Normalised(x));
+    else
+      y = Normalised(x);
+  }
   auto Normalised(const Tensor<xpu, 4, DType>& x) const {
     return x * broadcast<1>(scale_.view(), shape_) + broadcast<1>(shift_.view(), shape_);
   }
@@ -227,6 +286,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   TensorContainer<xpu, 1, DType> mean_, inv_std_, tmp_, tmp2_;
   TensorContainer<xpu, 1, DType> scale_, shift_;  // y = x * scale + shift per channel (the last forward)
   TensorContainer<xpu, 4, DType> scratch_;  // cuDNN's unwanted input gradient (no prop_grad)
+  TensorContainer<xpu, 1, DType> k1_;       // gamma * inv_std (GPU stats path's backward)
+  TensorContainer<xpu, 1, DType> stats_scratch_;  // the stats kernels' partial sums (doubles)
   std::unique_ptr<BnBackend> backend_;      // gpu float with cuDNN; null: the expressions
 };
 

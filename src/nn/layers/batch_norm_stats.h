@@ -1,0 +1,52 @@
+// The batch-norm statistics kernels of the GPU expression path (batch_norm-inl.h, algo=expr):
+// what an expression cannot do in one pass. Forward: a channel's sum and sum of squares in one
+// read of x, then one thread per channel turns them into mean, 1/std, the affine scale and shift,
+// and the moving averages. Backward: sum(g) and sum(g * xhat) in one read of x and the output's
+// gradient (g masked by a fused relu, its decision recomputed from x), then the beta/gamma
+// gradients and three per-channel coefficients of the input gradient. The elementwise passes
+// (y = x * scale + shift, gx = (g - ka - (x - mean) * kc) * k1) stay expressions in the layer.
+// Kernels in batch_norm_stats.cu (CUDA builds); the CPU path keeps its expressions.
+#pragma once
+
+#include <cstdint>
+
+namespace umbra::nn {
+
+/// x as (outer, C, inner): channel c holds outer * inner values, x[(o * C + c) * inner + i].
+/// (N, C, H, W) is (N, C, H*W); channels-last (N, H, W, C) and vectors (N, C) are (rows, C, 1).
+struct BnDims {
+  int64_t outer, channels, inner;
+};
+
+/// Doubles of scratch the two kernels below need for these dims (per-block partial sums, two per
+/// block; kept by the layer so that a step allocates nothing and can be captured in a graph).
+int64_t BnScratchDoubles(const BnDims& d);
+
+/// Per-channel outputs of a training forward. With m = outer * inner, mean = sum(x) / m,
+/// var = sum(x^2) / m - mean^2 (summed in double), inv_std = 1 / sqrt(var + eps),
+/// scale = gamma * inv_std, shift = beta - mean * scale; moving_mean/moving_var (null: skipped)
+/// become mom * moving + (1 - mom) * batch, the variance unbiased (m / (m - 1)). m >= 2.
+struct BnForwardArgs {
+  const float *x, *gamma, *beta;
+  float eps, momentum;
+  float *moving_mean, *moving_var;
+  float *mean, *inv_std, *scale, *shift;
+};
+void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream);
+
+/// Per-channel work of a training backward, from the forward's mean, inv_std, scale and shift.
+/// g = gy, or with `relu` gy where x * scale + shift > 0 (the forward's fused relu);
+/// xhat = (x - mean) * inv_std. ggamma += sum(g * xhat), gbeta += sum(g); and the input
+/// gradient gamma * inv_std * (g - mean(g) - xhat * mean(g * xhat)) becomes
+/// (g - ka - (x - mean) * kc) * k1 with k1 = gamma * inv_std, ka = mean(g),
+/// kc = mean(g * xhat) * inv_std (x - mean rather than a folded x * k + b: no cancellation
+/// when a channel's mean is large against its spread).
+struct BnBackwardArgs {
+  const float *x, *gy, *mean, *inv_std, *scale, *shift, *gamma;
+  bool relu;
+  float *ggamma, *gbeta;
+  float *k1, *ka, *kc;
+};
+void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream);
+
+}  // namespace umbra::nn

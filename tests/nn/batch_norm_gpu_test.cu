@@ -1,0 +1,119 @@
+// batch_norm's GPU statistics kernels (algo=expr: src/nn/layers/batch_norm_stats.cu) against the
+// plain reference, the CPU layer in double: both layouts of a channel's values (NCHW runs, and
+// channels-last / vector rows), several chunks per channel (the two-stage sums), a column tile
+// cut short (40 channels), a fused relu, inputs whose mean is far from 0 against their spread
+// (sums of x^2 in float would lose the variance there), two training steps (gradients
+// accumulate, moving averages move) and a test-mode pass after them.
+#include "harness/gpu_compare.h"
+#include "harness/layer_check.h"
+
+namespace umbra {
+namespace {
+
+struct BnCase {
+  const char* type;
+  Shape<4> in;  // (N, C, H, W); channels-last (N, H, W, C)
+  bool nhwc, relu;
+  float offset;  // added to inputs in [-2, 2)
+};
+
+template <typename xpu, typename DType>
+std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> Weights(nn::Layer<xpu, DType>& l) {
+  std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> w;
+  l.VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> a, Tensor<xpu, 2, DType> g) { w.push_back({a, g}); });
+  return w;
+}
+
+// The double reference as float, to compare with the gpu's.
+template <int N>
+TensorContainer<cpu, N, float> ToFloat(const Tensor<cpu, N, double>& t) {
+  TensorContainer<cpu, N, float> f(t.shape_);
+  const Shape<2> s = t.shape_.FlatTo2D();
+  for (index_t y = 0; y < s[0]; ++y)
+    for (index_t x = 0; x < s[1]; ++x) f.dptr_[y * f.stride_ + x] = float(t.dptr_[y * t.stride_ + x]);
+  return f;
+}
+// Float values into a double tensor (the same numbers on both sides).
+template <int N>
+void SetFrom(const Tensor<cpu, N, double>& d, const Tensor<cpu, N, float>& f) {
+  const Shape<2> s = d.shape_.FlatTo2D();
+  for (index_t y = 0; y < s[0]; ++y)
+    for (index_t x = 0; x < s[1]; ++x) d.dptr_[y * d.stride_ + x] = f.dptr_[y * f.stride_ + x];
+}
+
+void Check(const BnCase& c) {
+  SCOPED_TRACE(std::string(c.type) + " " + (c.nhwc ? "channels-last " : "") + (c.relu ? "relu " : "") +
+               "offset " + std::to_string(c.offset));
+  const test::KV p = {{"algo", "expr"}};
+  test::LayerRig<cpu, double> rc(c.type, p, {c.in});
+  test::LayerRig<gpu, float> rg(c.type, p, {c.in});
+  if (c.nhwc) {
+    rc.layer->SetChannelsLast();
+    rg.layer->SetChannelsLast();
+    rc.layer->InferShape({c.in});
+    rg.layer->InferShape({c.in});
+    rc.layer->InitWeights(rc.rnd);
+    rg.layer->InitWeights(rg.rnd);
+  }
+  if (c.relu) {
+    ASSERT_TRUE(rc.layer->FuseRelu());
+    ASSERT_TRUE(rg.layer->FuseRelu());
+  }
+  auto wc = Weights(*rc.layer);
+  auto wg = Weights(*rg.layer);
+  ASSERT_EQ(wc.size(), wg.size());
+  // gamma of both signs (the relu's mask flips with it), beta small.
+  for (size_t k = 0; k < 2; ++k) {
+    auto v = test::RandomTensor<2, float>(wg[k].first.shape_, 5 + k, k ? -0.5f : -1.5f, k ? 0.5f : 1.5f);
+    SetFrom(wc[k].first, v.view());
+    Copy(wg[k].first, v.view());
+  }
+  auto compare = [&](const char* what) {
+    EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[0]->data).view(), ToFloat(rc.out[0]->data).view(), 1e-4))
+        << what << ": output";
+  };
+  for (int step = 0; step < 2; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    auto x = test::RandomTensor<4, float>(c.in, 11 + step, c.offset - 2.f, c.offset + 2.f);
+    SetFrom(rc.in[0]->data, x.view());
+    Copy(rg.in[0]->data, x.view());
+    rc.Forward(true);
+    rg.Forward(true);
+    compare("forward");
+    auto dy = test::RandomTensor<4, float>(c.in, 31 + step, -1.f, 1.f);
+    SetFrom(rc.out[0]->grad, dy.view());
+    Copy(rg.out[0]->grad, dy.view());
+    rc.layer->Backward(true, rc.in, rc.out);
+    rg.layer->Backward(true, rg.in, rg.out);
+    EXPECT_TRUE(test::AllNear(test::ToCPU(rg.in[0]->grad).view(), ToFloat(rc.in[0]->grad).view(), 1e-4))
+        << "input gradient";
+    for (size_t k = 0; k < wc.size(); ++k) {
+      EXPECT_TRUE(test::AllNear(test::ToCPU(wg[k].second).view(), ToFloat(wc[k].second).view(), 1e-4))
+          << "gradient of weight " << k;
+      EXPECT_TRUE(test::AllNear(test::ToCPU(wg[k].first).view(), ToFloat(wc[k].first).view(), 1e-4))
+          << "weight " << k << " (moving statistics after the step)";
+    }
+  }
+  rc.Forward(false);
+  rg.Forward(false);
+  compare("test-mode forward");
+}
+
+TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
+  UMBRA_REQUIRE_GPU();
+  const BnCase cases[] = {
+      // 8192 values a channel: two chunks of the strided sums.
+      {"batch_norm", Shape4(8, 3, 32, 32), false, true, 100.f},
+      {"batch_norm", Shape4(4, 5, 7, 7), false, false, 0.f},
+      // 540 rows of 40 channels: five row chunks, the second column tile 8 wide.
+      {"batch_norm", Shape4(6, 10, 9, 40), true, true, -50.f},
+      {"batch_norm", Shape4(6, 10, 9, 40), true, false, 3.f},
+      // Vectors (N, 1, 1, len): rows of features.
+      {"batch_norm_no_ma", Shape4(300, 1, 1, 40), false, true, 20.f},
+      {"batch_norm", Shape4(5, 1, 1, 6), false, false, 0.f},
+  };
+  for (const BnCase& c : cases) Check(c);
+}
+
+}  // namespace
+}  // namespace umbra
