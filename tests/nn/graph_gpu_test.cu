@@ -1,7 +1,7 @@
 // CUDA graphs for training steps (Trainer::set_cuda_graph, step_graph.h) against ordinary
-// steps: the same losses and weights through conv (cuDNN and im2col), batch_norm, pooling,
-// fullc and softmax, with the input alternating between two buffers (two graphs, as the feeder
-// double-buffers) and a learning-rate schedule (the updates stay outside the graph); bf16
+// steps: the same losses and weights through conv (cuDNN and im2col), batch_norm (cuDNN's and
+// umbra's), pooling, fullc and softmax, with the input alternating between two buffers (two
+// graphs, as the feeder double-buffers) and a learning-rate schedule (the updates stay outside the graph); bf16
 // convolutions, whose operand copies come from the allocator inside the captured step; refusal
 // with a reason, and unchanged results, for dropout; and the allocator's capture pools.
 #include <gtest/gtest.h>
@@ -15,12 +15,12 @@ namespace {
 
 using nn::LayerSpec;
 
-nn::NetSpec ConvNet(const std::string& conv_dtype = "float32", bool dropout = false) {
+nn::NetSpec ConvNet(const std::string& conv_dtype = "float32", bool dropout = false, const std::string& bn_algo = "auto") {
   nn::NetSpec s;
   s.input_shape = Shape4(8, 3, 12, 12);
   s.seed = 5;
   s.layers = {LayerSpec{"conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"dtype", conv_dtype}}},
-              LayerSpec{"batch_norm", "bn1", {"c1"}, {"b1"}, {}},
+              LayerSpec{"batch_norm", "bn1", {"c1"}, {"b1"}, {{"algo", bn_algo}}},
               LayerSpec{"relu", "r1", {"b1"}, {"b1"}, {}},
               LayerSpec{"max_pooling", "p1", {"b1"}, {"p1"}, {{"kernel_size", "2"}, {"stride", "2"}}},
               // the im2col + cuBLAS path beside cuDNN's
@@ -101,6 +101,19 @@ TEST(GraphGPU, ReplaysMatchOrdinarySteps) {
   plain.Predict(b.x[0].view());
   EXPECT_TRUE(test::AllNear(test::ToCPU(graph.net().Output().data).view(),
                             test::ToCPU(plain.net().Output().data).view(), 1e-5));
+}
+
+// umbra's batch-norm kernels (algo=expr, its relu fused in): their partial sums' scratch is
+// allocated in the first step and reused by the replays.
+TEST(GraphGPU, OwnBatchNormKernelsInsideTheGraph) {
+  UMBRA_REQUIRE_GPU();
+  const nn::NetSpec spec = ConvNet("float32", false, "expr");
+  nn::Trainer<gpu> graph(spec, Settings()), plain(spec, Settings());
+  graph.set_cuda_graph(true);
+  Batches b(spec.input_shape);
+  RunBoth(graph, plain, b, 7, 1e-5);
+  EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
+  ExpectSameWeights(graph, plain, 1e-5);
 }
 
 TEST(GraphGPU, Bf16ConvolutionsInsideTheGraph) {
