@@ -1,9 +1,10 @@
 // CUDA graphs for training steps (Trainer::set_cuda_graph, step_graph.h) against ordinary
 // steps: the same losses and weights through conv (cuDNN and im2col), batch_norm (cuDNN's and
 // umbra's), pooling, fullc and softmax, with the input alternating between two buffers (two
-// graphs, as the feeder double-buffers) and a learning-rate schedule (the updates stay outside the graph); bf16
-// convolutions, whose operand copies come from the allocator inside the captured step; refusal
-// with a reason, and unchanged results, for dropout; and the allocator's capture pools.
+// graphs, as the feeder double-buffers) and a learning-rate schedule (the updates stay outside
+// the graph); bf16 convolutions, whose operand copies come from the allocator inside the
+// captured step; refusal with a reason, and unchanged results, for dropout; and the
+// allocator's capture pools.
 #include <gtest/gtest.h>
 
 #include "harness/gpu_compare.h"
