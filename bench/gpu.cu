@@ -2,41 +2,15 @@
 // floats against a device-to-device cudaMemcpy of the same bytes (3 x 64M floats), and dot()
 // against calling cublasSgemm directly on the same buffers. run.py adds PyTorch's figures.
 // Napkin: 1.5 GiB per fused statement; at ~4.2 TB/s that is ~0.38 ms.
-#include <benchmark/benchmark.h>
-
-#include "umbra/tensor.h"
+#include "gpu_timing.h"
 
 using namespace umbra;
+using bench::HaveGPU;
+using bench::TimeLoop;
 
 namespace {
 
 constexpr index_t kN = index_t(64) << 20;
-
-bool HaveGPU(benchmark::State& st) {
-  if (GPUCount() > 0) return true;
-  st.SkipWithError("no CUDA device");
-  return false;
-}
-
-// Times `body` with events; each iteration is one launch of the measured work.
-template <typename Fn>
-void TimeLoop(benchmark::State& st, Fn body) {
-  cudaEvent_t t0, t1;
-  UMBRA_CUDA_CHECK(cudaEventCreate(&t0));
-  UMBRA_CUDA_CHECK(cudaEventCreate(&t1));
-  body();  // warm-up
-  for (auto _ : st) {
-    UMBRA_CUDA_CHECK(cudaEventRecord(t0, cuda::DefaultStream()));
-    body();
-    UMBRA_CUDA_CHECK(cudaEventRecord(t1, cuda::DefaultStream()));
-    UMBRA_CUDA_CHECK(cudaEventSynchronize(t1));
-    float ms = 0;
-    UMBRA_CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1));
-    st.SetIterationTime(ms / 1e3);
-  }
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
-}
 
 void BM_UmbraFusedGPU(benchmark::State& st) {
   if (!HaveGPU(st)) return;

@@ -7,7 +7,8 @@
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
 called directly. GPU (with --gpu, needs a device): the fused statement against a device-to-device
-copy and PyTorch eager, and dot() against cublasSgemm. --torch-compile adds, to --gpu-train,
+copy and PyTorch eager, dot() against cublasSgemm, and batch norm + relu (umbra's own kernels,
+cuDNN's, PyTorch eager) at ResNet-50's shapes. --torch-compile adds, to --gpu-train,
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
 bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
@@ -28,13 +29,16 @@ import time
 N = 64 << 20
 
 
-def gbench(binary, reps, filt=None):
-    """Runs a Google Benchmark binary; returns {name: median result dict}."""
+def gbench(binary, reps, filt=None, min_time=None):
+    """Runs a Google Benchmark binary; returns {name: median result dict}. min_time: seconds a
+    repetition runs at least (Google Benchmark's default is 0.5)."""
     cmd = [binary, "--benchmark_format=json", f"--benchmark_repetitions={reps}",
            "--benchmark_report_aggregates_only=true",
            "--benchmark_enable_random_interleaving=true"]  # peers alternate: drift hits both
     if filt:
         cmd.append(f"--benchmark_filter={filt}")
+    if min_time:
+        cmd.append(f"--benchmark_min_time={min_time}")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     res = {}
     for b in json.loads(out)["benchmarks"]:
@@ -59,6 +63,68 @@ def torch_fused(device, reps, threads):
             times.append(time.perf_counter() - t0)
         del y
     return 6 * N * 4 / statistics.median(times), torch.__version__
+
+
+def torch_bn_relu(shape, nhwc, reps):
+    """PyTorch eager's BatchNorm2d + relu(inplace=True) (torchvision's ResNet), one training pass
+    (forward, then the input, weight and bias gradients), each pass timed alone with CUDA events
+    as bench_gpu times umbra's; median ms."""
+    import torch
+    torch.backends.cudnn.benchmark = True
+    n, c, h, w = shape
+    x = torch.rand(n, c, h, w, device="cuda") * 2 - 1
+    if nhwc:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    bn = torch.nn.BatchNorm2d(c).cuda()
+    gy = torch.rand_like(x) * 2 - 1
+    params = [x, bn.weight, bn.bias]
+
+    def step():
+        y = torch.nn.functional.relu(bn(x), inplace=True)
+        torch.autograd.grad(y, params, gy)
+    for _ in range(3):
+        step()
+    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(10 * reps):
+        t0.record()
+        step()
+        t1.record()
+        t1.synchronize()
+        times.append(t0.elapsed_time(t1))
+    return statistics.median(times)
+
+
+BN_SHAPES = {"r50_stem": (128, 64, 112, 112), "r50_s2": (128, 256, 56, 56), "r50_s5": (128, 2048, 7, 7)}
+
+
+def bn_table(res, reps):
+    """bench_gpu's bn_relu rows: umbra's own batch norm (relu fused) and cuDNN's + cuDNN's relu,
+    beside PyTorch eager, and the copy-speed floor of the own path's 8 passes over the tensor."""
+    copy_bps = res["BM_DeviceCopyGPU"]["bytes_per_second"]  # read + write bytes a second
+    print("| shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu | PyTorch eager "
+          "| PyTorch / own | cuDNN / own | 8 passes at copy speed | floor / own |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    torch_ok = True
+    for name, shape in BN_SHAPES.items():
+        for layout in ("nchw", "nhwc"):
+            own, cud = res.get(f"bn_relu/own/{layout}/{name}"), res.get(f"bn_relu/cudnn/{layout}/{name}")
+            if not own:
+                continue
+            peer = float("nan")
+            if torch_ok:
+                try:
+                    peer = torch_bn_relu(shape, layout == "nhwc", reps)
+                except Exception as e:  # PyTorch without CUDA: say so once, keep the rest
+                    torch_ok = False
+                    print(f"| PyTorch on GPU unavailable: {e} | | | | | | | | |")
+            o = own["real_time"]
+            c = cud["real_time"] if cud else float("nan")
+            floor = 8 * own["tensor_bytes"] / copy_bps * 1e3
+            print(f"| {name} {shape} | {layout} | {o:.3f} ms | {c:.3f} ms | {peer:.3f} ms | {peer / o:.2f} "
+                  f"| {c / o:.2f} | {floor:.3f} ms | {floor / o:.2f} |")
+    print()
 
 
 def row(name, ours, peer, unit, scale):
@@ -251,7 +317,8 @@ def main():
 
     if args.gpu:
         print(f"## GPU, medians of {args.reps}\n")
-        res = gbench(os.path.join(bdir, "bench_gpu"), args.reps)
+        # 0.1 s a repetition: hundreds of event-timed iterations of each (device time is scarce).
+        res = gbench(os.path.join(bdir, "bench_gpu"), args.reps, min_time=0.1)
         if "BM_UmbraFusedGPU" not in res:
             print("no CUDA device: GPU benchmarks skipped")
             return 1
@@ -263,10 +330,12 @@ def main():
             row(f"a*b+c*d-e, 64M floats vs PyTorch {tv} eager", ub, tb, "GB/s", 1e9)
         except Exception as e:  # PyTorch without CUDA: say so, keep the rest
             print(f"| PyTorch on GPU unavailable: {e} | | | |")
-        for name in sorted({k.split("/", 1)[1] for k in res if "/" in k}):
+        for name in sorted({k.split("/", 1)[1] for k in res if k.startswith("umbra_gpu/")}):
             row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"]["FLOPS"],
                 res[f"cublas/{name}"]["FLOPS"], "GFLOP/s", 1e9)
         print()
+        print(f"### Batch norm + relu, one training pass, medians of {args.reps}\n")
+        bn_table(res, args.reps)
 
     if args.gpu_train:
         # Same nets, batches and SGD-momentum step on synthetic data already on the device;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The host side of every GPU code path, on any machine: umbra's GPU test binaries, dev=gpu
-# training (plain, bf16, cuda_graph) and every other task through the CLI, and the GPU training
-# benchmark (every net, graphs, own kernels, profile), each with tests/cuda_stub's stand-in CUDA
-# libraries preloaded. "Device" numbers are meaningless there, so numeric test failures are
+# training (plain, bf16, cuda_graph) and every other task through the CLI, the GPU training
+# benchmark (every net, graphs, own kernels, profile) and bench_gpu's batch-norm rows, each
+# with tests/cuda_stub's stand-in CUDA libraries preloaded. "Device" numbers are meaningless there, so numeric test failures are
 # ignored; this fails on what a GPU run would hit before any number: a C++ exception escaping a
 # GPU test, a crash, an impossible launch or a buffer smaller than its copy, cuBLAS or cuDNN
 # shape ("[stub] BAD"), a CUDA entry point the stub lacks, a training round that waits for the
@@ -18,6 +18,7 @@ W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 fail=0
 bins=("$B"/tests/tensor_gpu_tests "$B"/tests/nn_gpu_tests "$B"/umbra)
 [ -x "$B"/bench/bench_train_gpu ] && bins+=("$B"/bench/bench_train_gpu)
+[ -x "$B"/bench/bench_gpu ] && bins+=("$B"/bench/bench_gpu)
 # Every CUDA, cuBLAS, cuRAND and cuDNN symbol the binaries import must be the stub's.
 nm -D --defined-only "$STUB" | awk '{print $3}' | sort -u > "$W/have"
 for b in "${bins[@]}"; do
@@ -92,6 +93,13 @@ if [ -x "$B/bench/bench_train_gpu" ]; then
     run bench timeout 300 "$B/bench/bench_train_gpu" --steps 1 --reps 1 --configs "$SRC/examples/configs" $f ||
       { tail -5 "$W/bench.log"; echo "FAIL: bench_train_gpu $f"; fail=1; }
   done
+fi
+if [ -x "$B/bench/bench_gpu" ]; then
+  # The batch norm + relu rows (layers built by hand, both paths, both layouts); the fused and
+  # dot rows copy gigabytes on the host under the stub, so they are left out.
+  run bench_gpu timeout 120 "$B/bench/bench_gpu" --benchmark_filter=bn_relu --benchmark_min_time=0.001 ||
+    { tail -5 "$W/bench_gpu.log"; echo "FAIL: bench_gpu bn_relu"; fail=1; }
+  grep -q "ERROR OCCURRED" "$W/bench_gpu.log" && { grep "ERROR OCCURRED" "$W/bench_gpu.log"; echo "FAIL: bench_gpu bn_relu skipped a row"; fail=1; }
 fi
 [ $fail -eq 0 ] && echo "GPU host paths clean"
 exit $fail
