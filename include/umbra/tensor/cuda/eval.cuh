@@ -2,7 +2,8 @@
 // with the whole expression inlined through its Plan (passed by value as a kernel argument).
 // Contiguous elementwise statements index flat (coalesced, no division) and, when every tensor
 // starts 16-byte aligned, move 4 elements per access (Pack4); others divide the flat index into
-// (row, col) of the 2-D view. Only nvcc compiles this file (included from engine.h).
+// (row, col) of the 2-D view, by multiplication (FastDiv). Only nvcc compiles this file
+// (included from engine.h).
 // Napkin: 64M-float `a*b+c*d-e` moves 1.5 GB; at an H200's ~4.2 TB/s copy rate that is ~0.36 ms.
 #pragma once
 
@@ -10,12 +11,20 @@
 #include <type_traits>
 
 #include "umbra/tensor/cuda/check.h"
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/plan.h"
 #include "umbra/tensor/stream.h"
 
 namespace umbra::cuda {
 
 inline constexpr int kBaseThreads = 256;
+
+/// Elements one Map2DKernel launch covers at most (its 32-bit index range); tests lower it to
+/// run the slicing of large statements on small tensors.
+inline index_t& Map2DSliceElements() {
+  static index_t n = (index_t(1) << 32) - 1;
+  return n;
+}
 
 /// Streaming multiprocessors of the current device (cached per thread and device).
 inline int SMCount() {
@@ -76,13 +85,17 @@ __global__ void __launch_bounds__(kBaseThreads)
   }
 }
 
+/// The general path: n elements of the 2-D view from row `row0` on, each flat index split into
+/// (row, column) by a FastDiv (a 64-bit division is a ~80-instruction subroutine on the GPU, and
+/// this runs once per element: a bias add or batch-norm pass was bound by it, not by memory).
+/// n < 2^32; larger statements are launched in slices of rows.
 template <typename SV, typename DstPlan, typename ExpPlan>
 __global__ void __launch_bounds__(kBaseThreads)
-    Map2DKernel(DstPlan dst, ExpPlan plan, index_t rows, index_t cols) {
-  const index_t n = rows * cols;
-  const index_t step = index_t(gridDim.x) * blockDim.x;
-  for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const index_t y = i / cols, x = i - y * cols;
+    Map2DKernel(DstPlan dst, ExpPlan plan, index_t row0, uint32_t n, FastDiv cols) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const uint32_t t = uint32_t(i), r = cols.Div(t);
+    const index_t y = row0 + r, x = t - r * cols.d;
     SV::Save(dst.REval(y, x), plan.Eval(y, x));
   }
 }
@@ -114,9 +127,17 @@ inline void MapPlanGPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
       return;
     }
   }
-  UMBRA_LAUNCH(grid, cuda::kBaseThreads, 0, s, cuda::Map2DKernel<SV>)(MakePlan(dst), MakePlan(exp),
-                                                            dshape[0], dshape[1]);
-  UMBRA_CUDA_CHECK(cudaGetLastError());
+  const index_t rows = dshape[0], cols = dshape[1];
+  UMBRA_CHECK(cols < (index_t(1) << 32), "a GPU statement over rows of ", cols,
+              " elements: at most 2^32 - 1 a row (the last dimension) off the flat path");
+  const index_t slice = std::max<index_t>(1, std::min(cuda::Map2DSliceElements(), (index_t(1) << 32) - 1) / cols);
+  const cuda::FastDiv cdiv{uint32_t(cols)};
+  for (index_t r0 = 0; r0 < rows; r0 += slice) {
+    const index_t m = std::min(slice, rows - r0) * cols;
+    UMBRA_LAUNCH(cuda::GridFor(m), cuda::kBaseThreads, 0, s, cuda::Map2DKernel<SV>)(MakePlan(dst), MakePlan(exp), r0,
+                                                                              uint32_t(m), cdiv);
+    UMBRA_CUDA_CHECK(cudaGetLastError());
+  }
 }
 
 }  // namespace umbra::expr

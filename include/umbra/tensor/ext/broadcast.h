@@ -5,6 +5,7 @@
 // inner is the product of the dimensions after `dim`.
 #pragma once
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 
 namespace umbra::expr {
@@ -40,13 +41,25 @@ class Plan<BroadcastExp<SrcExp, DType, dimdst, dimcast>> {
   explicit Plan(const BroadcastExp<SrcExp, DType, dimdst, dimcast>& e)
       : src_(MakePlan(e.src_)),
         rows_per_(e.shape_.ProdShape(dimcast + 1, dimdst - 1)),
-        len_(e.shape_[dimcast]) {}
+        len_(e.shape_[dimcast]) {
+    // Rows of the 2-D view below 2^32 (every tensor short of 16 GiB of floats a column): the
+    // divisions by multiplication, which a GPU kernel pays per element (CPU loops hoist it).
+    fast_ = e.shape_.ProdShape(0, dimdst - 1) < (index_t(1) << 32) && rows_per_ > 0 && len_ > 0;
+    if (fast_) {
+      rows_div_ = cuda::FastDiv(uint32_t(rows_per_));
+      len_div_ = cuda::FastDiv(uint32_t(len_));
+    }
+  }
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     if constexpr (dimcast == dimdst - 1) {
       return src_.Eval(0, x);  // the last dimension: the column is the index
     } else {
       // Any other dimension is constant along a row of the 2-D view: the index depends on y
       // alone (rows_per_ rows of the view share it), so loops hoist it out of the row.
+      if (fast_) {
+        const uint32_t q = rows_div_.Div(uint32_t(y));
+        return src_.Eval(0, index_t(q - len_div_.Div(q) * len_div_.d));
+      }
       return src_.Eval(0, (y / rows_per_) % len_);
     }
   }
@@ -54,6 +67,8 @@ class Plan<BroadcastExp<SrcExp, DType, dimdst, dimcast>> {
  private:
   Plan<SrcExp> src_;
   index_t rows_per_, len_;
+  bool fast_ = false;
+  cuda::FastDiv rows_div_, len_div_;
 };
 
 }  // namespace umbra::expr
