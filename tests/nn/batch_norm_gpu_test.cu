@@ -2,8 +2,9 @@
 // plain reference, the CPU layer in double: both layouts of a channel's values (NCHW runs, and
 // channels-last / vector rows), several chunks per channel (the two-stage sums), a column tile
 // cut short (40 channels), a fused relu, inputs whose mean is far from 0 against their spread
-// (sums of x^2 in float would lose the variance there), two training steps (gradients
-// accumulate, moving averages move) and a test-mode pass after them.
+// (offsets of 100 and -50 to values in [-2, 2): sums of x^2 in float would lose the variance
+// there), batch_norm_no_ma, a backward without the input gradient, two training steps
+// (gradients accumulate, moving averages move) and a test-mode pass after them.
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
 
@@ -15,6 +16,7 @@ struct BnCase {
   Shape<4> in;  // (N, C, H, W); channels-last (N, H, W, C)
   bool nhwc, relu;
   float offset;  // added to inputs in [-2, 2)
+  bool prop_grad = true;  // false: weight gradients only (a first layer)
 };
 
 template <typename xpu, typename DType>
@@ -43,7 +45,7 @@ void SetFrom(const Tensor<cpu, N, double>& d, const Tensor<cpu, N, float>& f) {
 
 void Check(const BnCase& c) {
   SCOPED_TRACE(std::string(c.type) + " " + (c.nhwc ? "channels-last " : "") + (c.relu ? "relu " : "") +
-               "offset " + std::to_string(c.offset));
+               (c.prop_grad ? "" : "no input gradient ") + "offset " + std::to_string(c.offset));
   const test::KV p = {{"algo", "expr"}};
   test::LayerRig<cpu, double> rc(c.type, p, {c.in});
   test::LayerRig<gpu, float> rg(c.type, p, {c.in});
@@ -83,10 +85,11 @@ void Check(const BnCase& c) {
     auto dy = test::RandomTensor<4, float>(c.in, 31 + step, -1.f, 1.f);
     SetFrom(rc.out[0]->grad, dy.view());
     Copy(rg.out[0]->grad, dy.view());
-    rc.layer->Backward(true, rc.in, rc.out);
-    rg.layer->Backward(true, rg.in, rg.out);
-    EXPECT_TRUE(test::AllNear(test::ToCPU(rg.in[0]->grad).view(), ToFloat(rc.in[0]->grad).view(), 1e-4))
-        << "input gradient";
+    rc.layer->Backward(c.prop_grad, rc.in, rc.out);
+    rg.layer->Backward(c.prop_grad, rg.in, rg.out);
+    if (c.prop_grad)
+      EXPECT_TRUE(test::AllNear(test::ToCPU(rg.in[0]->grad).view(), ToFloat(rc.in[0]->grad).view(), 1e-4))
+          << "input gradient";
     for (size_t k = 0; k < wc.size(); ++k) {
       EXPECT_TRUE(test::AllNear(test::ToCPU(wg[k].second).view(), ToFloat(wc[k].second).view(), 1e-4))
           << "gradient of weight " << k;
@@ -111,6 +114,8 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
       // Vectors (N, 1, 1, len): rows of features.
       {"batch_norm_no_ma", Shape4(300, 1, 1, 40), false, true, 20.f},
       {"batch_norm", Shape4(5, 1, 1, 6), false, false, 0.f},
+      {"batch_norm_no_ma", Shape4(4, 5, 7, 7), false, true, 1.f},
+      {"batch_norm", Shape4(4, 5, 7, 7), false, true, -1.f, false},
   };
   for (const BnCase& c : cases) Check(c);
 }

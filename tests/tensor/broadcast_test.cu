@@ -22,12 +22,14 @@ TEST(BroadcastGPU, SlicedLaunchesSameAsCPU) {
   auto b = test::RandomTensor(Shape1(6), 3);
   auto x = test::RandomTensor(Shape4(3, 6, 5, 7), 4);
   auto bn = [](auto out, auto bias, auto in) { out = F<op::relu>(in * broadcast<1>(bias, out.shape_) + 0.5f); };
-  const index_t saved = cuda::Map2DSliceElements();
+  struct Restore {  // the default again, even if a check throws
+    index_t saved = cuda::Map2DSliceElements();
+    ~Restore() { cuda::Map2DSliceElements() = saved; }
+  } restore;
   cuda::Map2DSliceElements() = 100;
   EXPECT_TRUE((test::SameOnGPU<4, float>(bn, Shape4(3, 6, 5, 7), 1e-6, b.view(), x.view())));
   auto strided = [](auto out, auto bias) { out.SliceLast(1, 8) = repmat(bias, out.size(0)) * 2.f; };
   EXPECT_TRUE((test::SameOnGPU<2, float>(strided, Shape2(41, 9), 1e-6, test::RandomTensor(Shape1(7), 5).view())));
-  cuda::Map2DSliceElements() = saved;
 }
 
 }  // namespace

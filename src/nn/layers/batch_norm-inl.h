@@ -10,9 +10,10 @@
 // algo=expr keeps umbra's own). In a channels-last net it keeps the layout it is given:
 // (N, H, W, C) is per-channel statistics of (N*H*W, C) rows, the vector case's arithmetic.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
-// max(0, .) in the normalising pass; backward first masks the output's gradient in place where
-// the normalised value was not positive, recomputing that value from x (the output, which an
-// unfused relu's backward reads, need not be kept).
+// max(0, .) in the normalising pass; backward masks the output's gradient where the normalised
+// value was not positive, recomputing that value from x (BnScale: bit for bit the forward's;
+// the output, which an unfused relu's backward reads, need not be kept). On the CPU the mask
+// is a pass of its own, in place; on the GPU it is folded into the passes below.
 // The expression path on the GPU takes a training pass's statistics and its backward sums from
 // batch_norm_stats.h (one read of the data each, two sums at once, the per-channel arithmetic in
 // one launch; the mask folded into the sums and the input-gradient pass), which expressions
@@ -84,6 +85,9 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true)
                          : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps);
     }
+    if constexpr (kGpuStats)  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
+      UMBRA_CHECK(backend_ || shape_[2] * shape_[3] == 1 || m < (index_t(1) << 32), this->Describe(), ": input ", s,
+                  " gives ", m, " values per channel; umbra's GPU kernels (algo=expr) take at most 2^32 - 1");
     return {s};
   }
   // cuDNN's float batch normalisation has no relu to fuse: the expression path only.
@@ -245,7 +249,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
       y = Normalised(x);
   }
   auto Normalised(const Tensor<xpu, 4, DType>& x) const {
-    return x * broadcast<1>(scale_.view(), shape_) + broadcast<1>(shift_.view(), shape_);
+    return F<BnScale>(x, broadcast<1>(scale_.view(), shape_)) + broadcast<1>(shift_.view(), shape_);
   }
   // The expression path's backward from the gradient gy of the normalised output.
   void ExprBackward(bool prop_grad, const NodeList& in, const Tensor<xpu, 4, DType>& x,

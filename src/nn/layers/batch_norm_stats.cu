@@ -43,8 +43,9 @@ struct GradLoad {
   __device__ Chan At(int64_t c) const { return {mean[c], inv_std[c], scale[c], shift[c]}; }
   __device__ void Add(const Chan& k, int64_t idx, double& s, double& q) const {
     const float xv = x[idx];
-    // The forward's relu decision, spelled as its expression spells it (x * scale + shift).
-    const float g = relu && !(xv * k.scale + k.shift > 0.f) ? 0.f : gy[idx];
+    // The forward's relu decision, computed as its expression computes it (BnScale), and
+    // applied as the input-gradient pass applies it: gy * 0 or 1 (a NaN or inf gy stays NaN).
+    const float g = relu ? gy[idx] * (BnScale::Map(xv, k.scale) + k.shift > 0.f ? 1.f : 0.f) : gy[idx];
     s += g;
     q += double(g) * double((xv - k.mean) * k.inv_std);
   }

@@ -10,7 +10,27 @@
 
 #include <cstdint>
 
+#include "umbra/base.h"
+
 namespace umbra::nn {
+
+/// x * scale, rounded on its own (an expression functor): the normalised value is
+/// BnScale(x, scale) + shift, never contracted into an FMA. The forward's normalising pass, the
+/// input-gradient pass and the backward sums each decide a fused relu's mask (> 0) from it, so
+/// they must compute it bit for bit alike, whichever way nvcc would otherwise fuse each.
+struct BnScale {
+  template <typename DType>
+  UMBRA_XINLINE static DType Map(DType x, DType scale) {
+#ifdef __CUDA_ARCH__
+    if constexpr (sizeof(DType) == 4)
+      return __fmul_rn(x, scale);
+    else
+      return x * scale;
+#else
+    return x * scale;  // host: C++20 without GNU extensions, so no contraction
+#endif
+  }
+};
 
 /// x as (outer, C, inner): channel c holds outer * inner values, x[(o * C + c) * inner + i].
 /// (N, C, H, W) is (N, C, H*W); channels-last (N, H, W, C) and vectors (N, C) are (rows, C, 1).

@@ -44,10 +44,13 @@ class Plan<BroadcastExp<SrcExp, DType, dimdst, dimcast>> {
         len_(e.shape_[dimcast]) {
     // Rows of the 2-D view below 2^32 (every tensor short of 16 GiB of floats a column): the
     // divisions by multiplication, which a GPU kernel pays per element (CPU loops hoist it).
-    fast_ = e.shape_.ProdShape(0, dimdst - 1) < (index_t(1) << 32) && rows_per_ > 0 && len_ > 0;
-    if (fast_) {
-      rows_div_ = cuda::FastDiv(uint32_t(rows_per_));
-      len_div_ = cuda::FastDiv(uint32_t(len_));
+    if constexpr (dimcast != dimdst - 1) {
+      constexpr index_t k32 = index_t(1) << 32;
+      fast_ = e.shape_.ProdShape(0, dimdst - 1) < k32 && rows_per_ > 0 && rows_per_ < k32 && len_ > 0 && len_ < k32;
+      if (fast_) {
+        rows_div_ = cuda::FastDiv(uint32_t(rows_per_));
+        len_div_ = cuda::FastDiv(uint32_t(len_));
+      }
     }
   }
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
