@@ -113,22 +113,9 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// One thread per channel: its partials merged in chunk order.
-__device__ inline void Merge(const double* part, int64_t channels, int parts, int64_t c, double& s, double& q) {
-  s = 0;
-  q = 0;
-  for (int p = 0; p < parts; ++p) {
-    s += part[c * parts + p];
-    q += part[(channels + c) * parts + p];
-  }
-}
-
-__global__ void __launch_bounds__(kThreads)
-    ForwardFinish(BnForwardArgs a, int64_t channels, int parts, double m, const double* part) {
-  const int64_t c = int64_t(blockIdx.x) * kThreads + threadIdx.x;
-  if (c >= channels) return;
-  double s, q;
-  Merge(part, channels, parts, c, s, q);
+// Per channel, from its two sums (s, q) over m values: the forward's statistics, or the
+// backward's gradients and coefficients (batch_norm_stats.h).
+__device__ inline void FinishChannel(const BnForwardArgs& a, int64_t c, double s, double q, double m) {
   const double mean = s / m, var = std::max(q / m - mean * mean, 0.0);
   const float inv_std = float(1.0 / std::sqrt(var + double(a.eps))), scale = a.gamma[c] * inv_std;
   a.mean[c] = float(mean);
@@ -141,19 +128,27 @@ __global__ void __launch_bounds__(kThreads)
     a.moving_var[c] = a.moving_var[c] * mo + float(var) * float((1.0 - double(mo)) * m / (m - 1));
   }
 }
-
-__global__ void __launch_bounds__(kThreads)
-    BackwardFinish(BnBackwardArgs a, int64_t channels, int parts, double m, const double* part) {
-  const int64_t c = int64_t(blockIdx.x) * kThreads + threadIdx.x;
-  if (c >= channels) return;
-  double sg, sgx;
-  Merge(part, channels, parts, c, sg, sgx);
+__device__ inline void FinishChannel(const BnBackwardArgs& a, int64_t c, double sg, double sgx, double m) {
   a.gbeta[c] += float(sg);
   a.ggamma[c] += float(sgx);
   const double inv_std = a.inv_std[c];
   a.k1[c] = float(double(a.gamma[c]) * inv_std);
   a.ka[c] = float(sg / m);
   a.kc[c] = float(sgx / m * inv_std);
+}
+
+// One thread per channel: its partials merged in chunk order (the same sums every run).
+template <typename Args>
+__global__ void __launch_bounds__(kThreads)
+    Finish(Args a, int64_t channels, int parts, double m, const double* part) {
+  const int64_t c = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  if (c >= channels) return;
+  double s = 0, q = 0;
+  for (int p = 0; p < parts; ++p) {
+    s += part[c * parts + p];
+    q += part[(channels + c) * parts + p];
+  }
+  FinishChannel(a, c, s, q, m);
 }
 
 // The launch shape both layouts use: blocks across channels, and `parts` chunks of each.
@@ -177,8 +172,11 @@ Plan MakePlan(const BnDims& d) {
   return p;
 }
 
-template <typename Load>
-void LaunchSums(const BnDims& d, const Plan& p, const Load& ld, double* part, cudaStream_t st) {
+// The sums of `ld` over every channel, then Finish with `args`.
+template <typename Load, typename Args>
+void Run(const BnDims& d, const Load& ld, const Args& args, double* part, void* stream) {
+  const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
+  const Plan p = MakePlan(d);
   if (p.strided) {
     const int64_t n = d.outer * d.inner;
     UMBRA_CHECK(n < (int64_t(1) << 32), "batch_norm on the GPU: ", n, " values per channel; at most 2^32 - 1");
@@ -189,6 +187,9 @@ void LaunchSums(const BnDims& d, const Plan& p, const Load& ld, double* part, cu
         ld, d.channels, d.outer, p.chunk, part);
   }
   UMBRA_CUDA_CHECK(cudaGetLastError());
+  UMBRA_LAUNCH(unsigned((d.channels + kThreads - 1) / kThreads), kThreads, 0, st, Finish<Args>)(
+      args, d.channels, p.parts, double(d.outer) * double(d.inner), part);
+  UMBRA_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace
@@ -196,21 +197,11 @@ void LaunchSums(const BnDims& d, const Plan& p, const Load& ld, double* part, cu
 int64_t BnScratchDoubles(const BnDims& d) { return 2 * d.channels * MakePlan(d).parts; }
 
 void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream) {
-  const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
-  const Plan p = MakePlan(d);
-  LaunchSums(d, p, StatsLoad{a.x}, scratch, st);
-  UMBRA_LAUNCH(unsigned((d.channels + kThreads - 1) / kThreads), kThreads, 0, st, ForwardFinish)(
-      a, d.channels, p.parts, double(d.outer) * double(d.inner), scratch);
-  UMBRA_CUDA_CHECK(cudaGetLastError());
+  Run(d, StatsLoad{a.x}, a, scratch, stream);
 }
 
 void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream) {
-  const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
-  const Plan p = MakePlan(d);
-  LaunchSums(d, p, GradLoad{a.x, a.gy, a.mean, a.inv_std, a.scale, a.shift, a.relu}, scratch, st);
-  UMBRA_LAUNCH(unsigned((d.channels + kThreads - 1) / kThreads), kThreads, 0, st, BackwardFinish)(
-      a, d.channels, p.parts, double(d.outer) * double(d.inner), scratch);
-  UMBRA_CUDA_CHECK(cudaGetLastError());
+  Run(d, GradLoad{a.x, a.gy, a.mean, a.inv_std, a.scale, a.shift, a.relu}, a, scratch, stream);
 }
 
 }  // namespace umbra::nn
