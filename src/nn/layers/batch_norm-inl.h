@@ -234,8 +234,9 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
  private:
   Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const { return t.View(shape_); }
   BnDims Dims() const { return {shape_[0], shape_[1], shape_[2] * shape_[3]}; }
-  // The stats kernels' partial sums for the current shape (doubles in a float container: the
-  // caching allocator aligns every block to 512 B), and k1_, sized on first use.
+  // The stats kernels' partial sums for the current shape (doubles in a float container: every
+  // block of the caching allocator is a whole cudaMalloc allocation, 256-byte aligned), and k1_,
+  // sized on first use.
   double* Scratch() {
     const index_t n = 2 * index_t(BnScratchDoubles(Dims()));
     if (stats_scratch_.shape_[0] != n) stats_scratch_.Resize(Shape1(n));

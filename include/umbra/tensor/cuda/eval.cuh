@@ -86,9 +86,10 @@ __global__ void __launch_bounds__(kBaseThreads)
 }
 
 /// The general path: n elements of the 2-D view from row `row0` on, each flat index split into
-/// (row, column) by a FastDiv (a 64-bit division is a ~80-instruction subroutine on the GPU, and
-/// this runs once per element: a bias add or batch-norm pass was bound by it, not by memory).
-/// n < 2^32; larger statements are launched in slices of rows.
+/// (row, column) by a FastDiv. A 64-bit division is, on the GPU, a test and a ~20-instruction
+/// 32-bit division, or an ~80-instruction subroutine; once per element (and twice more per
+/// broadcast), it could bound a bias add or batch-norm pass rather than memory (estimate in
+/// bench/RESULTS.md). n < 2^32; larger statements are launched in slices of rows.
 template <typename SV, typename DstPlan, typename ExpPlan>
 __global__ void __launch_bounds__(kBaseThreads)
     Map2DKernel(DstPlan dst, ExpPlan plan, index_t row0, uint32_t n, FastDiv cols) {
