@@ -46,4 +46,15 @@ inline ::testing::AssertionResult SameOnGPU(Fn f, const Shape<N>& out_shape, dou
   return AllNear(back.view(), out_c.view(), tol);
 }
 
+/// Two GPU nets' weights, in visiting order, agree within `tol` (nets trained two ways that must
+/// end in the same place). `Net` is anything with VisitWeights over gpu float tensors.
+template <typename Net>
+inline void ExpectSameWeights(Net& a, Net& b, double tol) {
+  std::vector<TensorContainer<cpu, 2>> wa, wb;
+  a.VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(ToCPU(w)); });
+  b.VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(ToCPU(w)); });
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(AllNear(wa[k].view(), wb[k].view(), tol)) << "weight " << k;
+}
+
 }  // namespace umbra::test

@@ -85,6 +85,14 @@ struct LayerRig {
   }
 };
 
+/// A layer's weights and their gradients, in visiting order (to compare two devices' layers).
+template <typename xpu, typename DType>
+std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> Weights(nn::Layer<xpu, DType>& l) {
+  std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> w;
+  l.VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> a, Tensor<xpu, 2, DType> g) { w.push_back({a, g}); });
+  return w;
+}
+
 /// Finite-difference check of a cpu double layer. Inputs are filled uniformly in [lo, hi).
 /// Checks at most `max_checks` elements per tensor (spread over it). Relative tolerance `tol`.
 /// `fuse_relu`: the layer with a relu fused in (Layer::FuseRelu, which must accept).

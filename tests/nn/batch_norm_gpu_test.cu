@@ -19,13 +19,6 @@ struct BnCase {
   bool prop_grad = true;  // false: weight gradients only (a first layer)
 };
 
-template <typename xpu, typename DType>
-std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> Weights(nn::Layer<xpu, DType>& l) {
-  std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> w;
-  l.VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> a, Tensor<xpu, 2, DType> g) { w.push_back({a, g}); });
-  return w;
-}
-
 // The double reference as float, to compare with the gpu's.
 template <int N>
 TensorContainer<cpu, N, float> ToFloat(const Tensor<cpu, N, double>& t) {
@@ -61,8 +54,8 @@ void Check(const BnCase& c) {
     ASSERT_TRUE(rc.layer->FuseRelu());
     ASSERT_TRUE(rg.layer->FuseRelu());
   }
-  auto wc = Weights(*rc.layer);
-  auto wg = Weights(*rg.layer);
+  auto wc = test::Weights(*rc.layer);
+  auto wg = test::Weights(*rg.layer);
   ASSERT_EQ(wc.size(), wg.size());
   // gamma of both signs (the relu's mask flips with it), beta small.
   for (size_t k = 0; k < 2; ++k) {

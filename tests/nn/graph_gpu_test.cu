@@ -80,14 +80,6 @@ void RunBoth(nn::Trainer<gpu>& graph, nn::Trainer<gpu>& plain, Batches& b, int s
     EXPECT_NEAR(read.dptr_[s], losses[s], 1e-6 * std::max(1.0, std::fabs(losses[s]))) << "LossTo, step " << s;
 }
 
-void ExpectSameWeights(nn::Trainer<gpu>& a, nn::Trainer<gpu>& b, double tol) {
-  std::vector<TensorContainer<cpu, 2>> wa, wb;
-  a.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
-  b.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
-  ASSERT_EQ(wa.size(), wb.size());
-  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::AllNear(wa[k].view(), wb[k].view(), tol)) << "weight " << k;
-}
-
 TEST(GraphGPU, ReplaysMatchOrdinarySteps) {
   UMBRA_REQUIRE_GPU();
   nn::Trainer<gpu> graph(ConvNet(), Settings()), plain(ConvNet(), Settings());
@@ -96,7 +88,7 @@ TEST(GraphGPU, ReplaysMatchOrdinarySteps) {
   RunBoth(graph, plain, b, 9, 1e-5);
   EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
   EXPECT_EQ(graph.num_graphs(), 2u);  // one per input buffer
-  ExpectSameWeights(graph, plain, 1e-5);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
   // Test-mode passes after replays see the same moving statistics.
   graph.Predict(b.x[0].view());
   plain.Predict(b.x[0].view());
@@ -114,7 +106,7 @@ TEST(GraphGPU, OwnBatchNormKernelsInsideTheGraph) {
   Batches b(spec.input_shape);
   RunBoth(graph, plain, b, 7, 1e-5);
   EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
-  ExpectSameWeights(graph, plain, 1e-5);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
 }
 
 TEST(GraphGPU, Bf16ConvolutionsInsideTheGraph) {
@@ -126,7 +118,7 @@ TEST(GraphGPU, Bf16ConvolutionsInsideTheGraph) {
   // cross a bf16 rounding step, 2^-8 relative on one element.
   RunBoth(graph, plain, b, 6, 1e-3);
   EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
-  ExpectSameWeights(graph, plain, 1e-3);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-3);
 }
 
 // Gradients summed over two steps between updates (update_period = 2): replays accumulate into
@@ -138,7 +130,7 @@ TEST(GraphGPU, UpdatePeriodTwo) {
   Batches b(ConvNet().input_shape);
   RunBoth(graph, plain, b, 8, 1e-5);
   EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
-  ExpectSameWeights(graph, plain, 1e-5);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
 }
 
 // Blocks a graph's step freed during capture (cuDNN workspaces) stay the graph's: buffers
@@ -170,13 +162,13 @@ TEST(GraphGPU, DropoutIsRefusedAndStepsStayTheSame) {
   EXPECT_FALSE(graph.cuda_graph());
   EXPECT_NE(graph.graph_note().find("random numbers"), std::string::npos) << graph.graph_note();
   EXPECT_EQ(graph.num_graphs(), 0u);
-  ExpectSameWeights(graph, plain, 1e-6);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-6);
   // Asked again: checked again (the first step plainly), and refused again.
   graph.set_cuda_graph(true);
   RunBoth(graph, plain, b, 3, 1e-6);
   EXPECT_FALSE(graph.cuda_graph());
   EXPECT_EQ(graph.num_graphs(), 0u);
-  ExpectSameWeights(graph, plain, 1e-6);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-6);
 }
 
 TEST(GraphGPU, TooManyBuffersFallBack) {
@@ -197,7 +189,7 @@ TEST(GraphGPU, TooManyBuffersFallBack) {
   }
   EXPECT_FALSE(graph.cuda_graph());
   EXPECT_NE(graph.graph_note().find("buffers changed"), std::string::npos) << graph.graph_note();
-  ExpectSameWeights(graph, plain, 1e-5);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
 }
 
 TEST(GraphGPU, CapturePoolsKeepFreedBlocksPrivate) {

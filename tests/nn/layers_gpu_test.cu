@@ -123,14 +123,6 @@ void Round(float* p, index_t n, bool bf16) {
   }
 }
 
-// Weights of a layer in visiting order.
-template <typename xpu>
-std::vector<std::pair<Tensor<xpu, 2>, Tensor<xpu, 2>>> Weights(nn::Layer<xpu, float>& l) {
-  std::vector<std::pair<Tensor<xpu, 2>, Tensor<xpu, 2>>> w;
-  l.VisitWeights([&](const std::string&, Tensor<xpu, 2> a, Tensor<xpu, 2> g) { w.push_back({a, g}); });
-  return w;
-}
-
 void Compare(const Case& c) {
   std::string what = c.type;  // rows of one type differ by keys: name them in failures
   for (auto& [k, v] : c.params) what += " " + k + "=" + v;
@@ -159,8 +151,8 @@ void Compare(const Case& c) {
     tf32 = tf32 && !(k == "algo" || (k == "tf32" && v == "0"));
     bf16 = bf16 || (k == "dtype" && v == "bf16");
   }
-  auto wc = Weights(*rc.layer);
-  auto wg = Weights(*rg.layer);
+  auto wc = test::Weights(*rc.layer);
+  auto wg = test::Weights(*rg.layer);
   ASSERT_EQ(wc.size(), wg.size());
   for (size_t k = 0; k < wc.size(); ++k) {
     if (tf32 || bf16) Round(wc[k].first.dptr_, wc[k].first.Size(), bf16);

@@ -54,11 +54,7 @@ TEST(OwnKernelsGPU, SameTrainingAsCudnn) {
     const double a = lib.Step(x.view(), y.view()), b = own.Step(x.view(), y.view());
     EXPECT_NEAR(a, b, 1e-4 * std::max(1.0, std::fabs(a))) << "step " << s;
   }
-  std::vector<TensorContainer<cpu, 2>> wa, wb;
-  lib.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
-  own.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
-  ASSERT_EQ(wa.size(), wb.size());
-  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::AllNear(wa[k].view(), wb[k].view(), 1e-3)) << "weight " << k;
+  test::ExpectSameWeights(lib.net(), own.net(), 1e-3);
   lib.Predict(x.view());
   own.Predict(x.view());
   EXPECT_TRUE(test::AllNear(test::ToCPU(lib.net().Output().data).view(), test::ToCPU(own.net().Output().data).view(),

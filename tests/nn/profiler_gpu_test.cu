@@ -28,12 +28,8 @@ TEST(ProfilerGPU, RowsPartsAndWeightsAsPlainSteps) {
   EXPECT_GT(p.device_ms, 0);
   EXPECT_LE(parts, p.device_ms * (1 + 1e-6));
   EXPECT_GE(p.wall_ms, p.device_ms * 0.99);  // events are timed on the device's clock
-  std::vector<TensorContainer<cpu, 2>> wa, wb;
-  a.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
-  b.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
-  ASSERT_EQ(wa.size(), wb.size());
   // Same kernels in the same order; a tolerance only for reductions that may use atomics.
-  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::AllNear(wa[k].view(), wb[k].view(), 1e-6)) << "weight " << k;
+  test::ExpectSameWeights(a.net(), b.net(), 1e-6);
 }
 
 }  // namespace
