@@ -12,8 +12,9 @@ cuDNN's, PyTorch eager) at ResNet-50's shapes. --torch-compile adds, to --gpu-tr
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
 bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
-beside the plain layout, plain and CUDA-graph steps; --gpu-readout trains reading the loss
-each step against reading it once per 20 steps (what a training run's wait per step costs).
+beside the plain layout, plain and CUDA-graph steps, and for the ResNets also with umbra's
+batch norm (relus fused); --gpu-readout trains reading the loss each step against reading it
+once per 20 steps (what a training run's wait per step costs).
 Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
@@ -200,16 +201,18 @@ def bf16_table(ours, peer):
 
 def nhwc_table(ours, peer):
     """umbra channels-last (cuDNN's NHWC convolutions and pooling) beside its plain layout and
-    PyTorch eager (fp32, PyTorch's default layout)."""
-    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s | PyTorch img/s "
-          "| best / PyTorch | NCHW peak MiB | NHWC peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    PyTorch eager (fp32, PyTorch's default layout); for nets with batch norms also channels-last
+    with umbra's batch norm (algo=expr on batch_norm: statistics kernels, relu fused)."""
+    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s | NHWC, own BN img/s "
+          "| own BN graph img/s | PyTorch img/s | best / PyTorch | NCHW peak MiB | NHWC peak MiB | own BN peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    fmt = lambda v: f"{v:,.0f}" if v else "-"
     for n, o in ours.items():
-        g = o.get("nhwc_graph_img_per_s")
-        best = max(o["nhwc_img_per_s"], g or 0)
+        g, b, bg = o.get("nhwc_graph_img_per_s"), o.get("nhwc_own_bn_img_per_s"), o.get("nhwc_own_bn_graph_img_per_s")
+        best = max(o["nhwc_img_per_s"], g or 0, b or 0, bg or 0)
         print(f"| {n} | {o['img_per_s']:,.0f} | {o['nhwc_img_per_s']:,.0f} | {o['nhwc_img_per_s'] / o['img_per_s']:.2f} "
-              f"| {f'{g:,.0f}' if g else '-'} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
-              f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} |")
+              f"| {fmt(g)} | {fmt(b)} | {fmt(bg)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
+              f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} | {fmt(o.get('nhwc_own_bn_peak_mib'))} |")
     print()
 
 

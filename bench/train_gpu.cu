@@ -15,7 +15,11 @@
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16). --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
-// changes): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s.
+// changes): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
+// net with batch norms also channels-last with umbra's batch norm (algo=expr on batch_norm only:
+// its statistics kernels over (N*H*W, C) rows and its relus fused, the layout and BN + ReLU
+// fusion the issue credits for torch.compile's ResNet gain; pooling stays cuDNN's):
+// nhwc_own_bn_img_per_s, nhwc_own_bn_peak_mib and with --graph nhwc_own_bn_graph_img_per_s.
 // --unfused measures each net again with every relu run as written (NetSpec::fuse_relu off; by
 // default relus after sums, and after batch norms on the expression path, run inside them):
 // unfused_img_per_s, with --own-kernels also own_unfused_img_per_s (batch norm + relu fused
@@ -65,8 +69,21 @@ std::string JsonEscaped(const std::string& s) {
 // How a net is run: the default, or one of the variants measured beside it.
 struct Variant {
   bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true;
+  bool own_bn = false;  // algo=expr on the batch norms alone
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
+
+// Sets key = value on every layer of the given type; returns how many.
+int SetOnType(nn::NetSpec& spec, const std::string& type, const std::string& key, const std::string& value) {
+  int n = 0;
+  for (nn::LayerSpec& l : spec.layers)
+    if (l.type == type) {
+      std::erase_if(l.params, [&](const auto& kv) { return kv.first == key; });
+      l.params.push_back({key, value});
+      ++n;
+    }
+  return n;
+}
 
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
            const Variant& v) {
@@ -74,6 +91,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   spec.channels_last = v.nhwc;
   spec.fuse_relu = v.fuse_relu;
   if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
+  if (v.own_bn) SetOnType(spec, "batch_norm", "algo", "expr");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
@@ -190,6 +208,15 @@ int main(int argc, char** argv) {
         if (graph) {
           const Result cg = run({.graph = true, .nhwc = true});
           if (cg.graph_note.empty()) std::printf(", \"nhwc_graph_img_per_s\": %.1f", cg.img_per_s);
+        }
+        nn::NetSpec probe = bench::NetByName(n, o.configs);
+        if (SetOnType(probe, "batch_norm", "algo", "expr") > 0) {
+          const Result b = run({.nhwc = true, .own_bn = true});
+          std::printf(", \"nhwc_own_bn_img_per_s\": %.1f, \"nhwc_own_bn_peak_mib\": %.0f", b.img_per_s, b.peak_mib);
+          if (graph) {
+            const Result bg = run({.graph = true, .nhwc = true, .own_bn = true});
+            if (bg.graph_note.empty()) std::printf(", \"nhwc_own_bn_graph_img_per_s\": %.1f", bg.img_per_s);
+          }
         }
       }
       std::printf("}\n");

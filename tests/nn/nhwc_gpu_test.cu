@@ -142,5 +142,21 @@ TEST(NhwcGPU, Bf16TrainsAsTheNchwNet) {
   ExpectSameTraining(plain, nhwc);
 }
 
+// umbra's own kernels channels-last (algo = expr wherever a layer takes it: batch norm's
+// statistics kernels over (N*H*W, C) rows with the relu fused, pooling over transposed views,
+// the relus where not fused, softmax) against the same kernels in the plain layout: the combination
+// the nhwc benchmark measures for batch norm (tables in bench/RESULTS.md).
+TEST(NhwcGPU, OwnKernelsTrainAsTheNchwNet) {
+  UMBRA_REQUIRE_GPU();
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  nn::NetSpec a = Spec(false), b = Spec(true);
+  EXPECT_EQ(nn::SetKeyWhereTaken<gpu>(a, "algo", "expr"), (std::vector<std::string>{"bn1", "r1", "p1", "r2", "p2", "gap", "loss"}));
+  nn::SetKeyWhereTaken<gpu>(b, "algo", "expr");
+  nn::Trainer<gpu> plain(a, us), nhwc(b, us);
+  ExpectSameTraining(plain, nhwc);
+}
+
 }  // namespace
 }  // namespace umbra
