@@ -68,6 +68,11 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   p2=$(grep -oP 'pinned allocations \K[0-9]+' "$W/waits-2.log" || echo -2)
   echo "dev=gpu pinned allocations: $p1 for one round, $p2 for two"
   [ "$p1" = "$p2" ] || { echo "FAIL: a second round allocates pinned memory again"; fail=1; }
+  # A convolution search that finds nothing usable (no algorithm within a 0 MiB workspace cap):
+  # one clear error naming the layer, the pass and what cuDNN returned.
+  run cli-cap timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 save_model=0 dev=gpu cudnn_workspace=0
+  grep -q "layer '[^']*' (conv), forward: cuDNN found no forward algorithm within the workspace cap of 0 MiB; it returned 1: algo" \
+    "$W/cli-cap.log" || { tail -5 "$W/cli-cap.log"; echo "FAIL: dev=gpu cudnn_workspace=0 is not one clear error"; fail=1; }
   M=$W/m-plain/0001.model
   # pred over the 100 test batches: the rows come back a batch behind on events, not with a
   # wait for the device per batch (it waited 104 times).

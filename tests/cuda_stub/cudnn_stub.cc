@@ -217,6 +217,9 @@ cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t d, cudnnTens
   const T4& t = D(x);
   const cudnnDataType_t pt = t.type == CUDNN_DATA_DOUBLE ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   *(T4*)d = m == CUDNN_BATCHNORM_PER_ACTIVATION ? T4{1, t.c, t.h, t.w, pt} : T4{1, t.c, 1, 1, pt}; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnGetConvolutionForwardAlgorithmMaxCount(cudnnHandle_t, int* n) { *n = CUDNN_CONVOLUTION_FWD_ALGO_COUNT; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnnHandle_t, int* n) { *n = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t, int* n) { *n = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, void* y, int, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(wd), D(yd), "find fwd")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "find fwd x"); R(w, wd, "find fwd w"); R(y, yd, "find fwd y"); CheckRange(ws, wss, "find fwd workspace");

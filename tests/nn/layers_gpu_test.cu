@@ -72,6 +72,8 @@ std::vector<Case> Cases() {
       {"batch_norm_no_ma", {}, {img}},
       {"batch_norm", {{"algo", "expr"}}, {img}, {}, 1, false, false, true},
       {"batch_norm_no_ma", {{"algo", "expr"}}, {Shape4(5, 1, 1, 6)}, {}, 1, false, false, true},
+      // A batch over the 65535 cuDNN takes: algo=auto keeps umbra's kernels (so a relu fuses).
+      {"batch_norm", {}, {Shape4(65536, 1, 1, 3)}, {}, 1, false, false, true},
       {"bias", {}, {flat}},
       {"prelu", {{"init_slope", "0.3"}}, {img}},
       // relu, sigmoid, tanh and softmax: cuDNN when built with it, and the expressions.

@@ -35,5 +35,22 @@ TEST(FastDiv, ExactForEdgeAndRandomValues) {
   }
 }
 
+// IndexDiv takes the 32-bit path only when the divisor and the plan's largest dividend fit;
+// either way it divides exactly (the 32-bit path runs in device code and the emulation build).
+TEST(IndexDiv, FastOnlyWithin32BitsAndExactEither) {
+  const index_t k32 = index_t(1) << 32;
+  EXPECT_TRUE(cuda::IndexDiv(56, k32 - 1).fast);
+  EXPECT_FALSE(cuda::IndexDiv(56, k32).fast);
+  EXPECT_TRUE(cuda::IndexDiv(k32 - 1, 5).fast);
+  EXPECT_FALSE(cuda::IndexDiv(k32, 5).fast);
+  EXPECT_FALSE(cuda::IndexDiv(0, 5).fast);  // an empty dimension: never divided by
+  for (index_t d : {index_t(1), index_t(3), index_t(56), index_t(3136), k32 - 1, k32 + 7})
+    for (index_t bound : {index_t(1000), k32 - 1, 3 * k32}) {
+      const cuda::IndexDiv div(d, bound);
+      for (index_t n : {index_t(0), index_t(1), d - 1, d, d + 1, bound / 2, bound - 1, bound})
+        if (n >= 0 && n <= bound) ASSERT_EQ(div.Div(n), n / d) << n << " / " << d << " (bound " << bound << ")";
+    }
+}
+
 }  // namespace
 }  // namespace umbra

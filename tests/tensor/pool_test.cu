@@ -39,5 +39,26 @@ TEST(PoolGPU, SameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<4, float>(chm, s, 1e-6, x.view())));
 }
 
+// Other windows (strides 1 and 3, no padding, a padding of 2, floor and ceil sizes): unpool's
+// window ranges divide by the stride.
+TEST(PoolGPU, UnpoolOtherWindows) {
+  UMBRA_REQUIRE_GPU();
+  struct W { index_t k, s, p; bool ceil; };
+  for (const W w : {W{2, 1, 0, false}, W{3, 3, 0, true}, W{5, 3, 2, false}, W{3, 2, 0, true}}) {
+    SCOPED_TRACE("k " + std::to_string(w.k) + " s " + std::to_string(w.s) + " p " + std::to_string(w.p));
+    const Shape<4> s = Shape4(2, 3, 11, 10);
+    const index_t oh = PoolOutSize(11, w.k, w.s, w.ceil, w.p), ow = PoolOutSize(10, w.k, w.s, w.ceil, w.p);
+    const Shape<4> ps = Shape4(2, 3, oh, ow);
+    auto x = test::RandomTensor(s, 4);
+    auto g = test::RandomTensor(ps, 5);
+    TensorContainer<cpu, 4> pooled(ps);
+    pooled = pool<red::maximum>(x.view(), Shape2(oh, ow), w.k, w.k, w.s, w.s, w.p, w.p);
+    auto fwd = [w](auto out, auto in) { out = pool<red::maximum>(in, Shape2(out.size(2), out.size(3)), w.k, w.k, w.s, w.s, w.p, w.p); };
+    EXPECT_TRUE((test::SameOnGPU<4, float>(fwd, ps, 1e-6, x.view())));
+    auto bwd = [w](auto out, auto in, auto p, auto gr) { out = unpool<red::maximum>(in, p, gr, w.k, w.k, w.s, w.s, w.p, w.p); };
+    EXPECT_TRUE((test::SameOnGPU<4, float>(bwd, s, 1e-6, x.view(), pooled.view(), g.view())));
+  }
+}
+
 }  // namespace
 }  // namespace umbra

@@ -257,7 +257,11 @@ class Net {
         EnsureDummyLabel(input.shape_[0]);
         ctx.label = &dummy_label_.view();
       }
-      e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
+      try {
+        e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
+      } catch (const Error& err) {
+        throw InLayer(*e.layer, "forward", err);
+      }
       ctx.label = label;
       if (marks_) marks_->Mark();
     }
@@ -271,7 +275,11 @@ class Net {
       // Data nodes need no gradient.
       bool prop = false;
       for (int i : e.in) prop = prop || i >= int(num_inputs_);
-      e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
+      try {
+        e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
+      } catch (const Error& err) {
+        throw InLayer(*e.layer, "backward", err);
+      }
       if (e.shares >= 0) PushSharedGrad(i);
       if (marks_) marks_->Mark();
     }
@@ -481,6 +489,14 @@ class Net {
       src[k].second += mine[k].second;
       mine[k].second = DType(0);
     }
+  }
+  // An error from inside a layer's pass (a cuDNN or CUDA failure, out of memory, a bad label)
+  // names the layer and the pass, unless it already names the layer.
+  static Error InLayer(const Layer<xpu, DType>& l, const char* pass, const Error& err) {
+    const std::string who = l.Describe();
+    if (err.message().find(who) != std::string::npos) return err;
+    const std::string what = err.what();
+    return Error(what.substr(0, what.size() - err.message().size()), who + ", " + pass + ": " + err.message());
   }
   static void Check(const LayerSpec& ls, const Layer<xpu, DType>* l) {
     auto count_ok = [](int want, size_t have) { return want == -1 ? have >= 1 : int(have) == want; };

@@ -7,8 +7,9 @@
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
 // On the GPU in float, cuDNN's batch normalisation does the work (cudnn/bn_cudnn.h; key
-// algo=expr keeps umbra's own). In a channels-last net it keeps the layout it is given:
-// (N, H, W, C) is per-channel statistics of (N*H*W, C) rows, the vector case's arithmetic.
+// algo=expr keeps umbra's own, as do batches over 65535, which cuDNN refuses). In a
+// channels-last net it keeps the layout it is given: (N, H, W, C) is per-channel statistics of
+// (N*H*W, C) rows, the vector case's arithmetic.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
 // max(0, .) in the normalising pass; backward masks the output's gradient where the normalised
 // value was not positive, recomputing that value from x (BnScale: bit for bit the forward's;
@@ -46,7 +47,8 @@ struct BatchNormParam {
           .Range(0, 1);
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
-      d.Field(&BatchNormParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (umbra's own kernels)")
+      d.Field(&BatchNormParam::algo, "algo",
+              "GPU float: auto (cuDNN when built with it, for batches up to 65535) or expr (umbra's own kernels)")
           .OneOf({"auto", "expr"});
       return d;
     }();

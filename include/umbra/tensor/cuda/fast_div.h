@@ -29,4 +29,29 @@ struct FastDiv {
   UMBRA_XINLINE uint32_t Div(uint32_t n) const { return uint32_t((uint64_t(MulHi(n, m)) + n) >> l); }
 };
 
+/// A plan's division of its indices by a divisor fixed when the plan is made: FastDiv when the
+/// divisor and every dividend the plan will see (at most `bound`, which the plan knows from its
+/// shapes) fit in 32 bits, else a plain 64-bit division. Device code only, and the emulation
+/// build's kernels (which run it on the host to check it): CPU loops keep the plain division,
+/// which they hoist out of a row where they can (a max pool over (32,64,56,56) took 3.55 ms with
+/// the fast path on the host against 2.6 ms without, g++ 12 -O3).
+struct IndexDiv {
+  index_t d = 1;
+  FastDiv f;
+  bool fast = false;
+  IndexDiv() = default;
+  /// div >= 1; dividends in [0, bound].
+  IndexDiv(index_t div, index_t bound) : d(div) {
+    constexpr index_t k32 = index_t(1) << 32;
+    fast = div >= 1 && div < k32 && bound >= 0 && bound < k32;
+    if (fast) f = FastDiv(uint32_t(div));
+  }
+  UMBRA_XINLINE index_t Div(index_t n) const {
+#if defined(__CUDA_ARCH__) || defined(UMBRA_CUDA_EMU)
+    if (fast) return index_t(f.Div(uint32_t(n)));
+#endif
+    return n / d;
+  }
+};
+
 }  // namespace umbra::cuda

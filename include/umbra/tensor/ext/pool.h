@@ -7,6 +7,7 @@
 // visits the outputs that read it), so all four run through the generic loop/kernel, no atomics.
 #pragma once
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 #include "umbra/tensor/ext/reducers.h"
 
@@ -83,10 +84,12 @@ template <typename Reducer, typename SrcExp, typename DType, int dim>
 class Plan<PoolingExp<Reducer, SrcExp, DType, dim>> {
  public:
   explicit Plan(const PoolingExp<Reducer, SrcExp, DType, dim>& e)
-      : src_(MakePlan(e.src_)), w_(e.win_), h_(e.h_), wd_(e.w_), oh_(e.shape_[dim - 2]) {}
-  // y = plane*oh + oy, x = ox. Napkin: ky*kx reads per output, one division per output.
+      : src_(MakePlan(e.src_)), w_(e.win_), h_(e.h_), wd_(e.w_), oh_(e.shape_[dim - 2]),
+        oh_div_(oh_, e.shape_.ProdShape(0, dim - 1)) {}
+  // y = plane*oh + oy, x = ox. Napkin: ky*kx reads per output, one division per output (a
+  // multiplication where the rows fit in 32 bits).
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
-    const index_t plane = y / oh_, oy = y - plane * oh_;
+    const index_t plane = oh_div_.Div(y), oy = y - plane * oh_;
     index_t y0 = oy * w_.sy - w_.py, x0 = x * w_.sx - w_.px;
     const index_t y1 = y0 + w_.ky < h_ ? y0 + w_.ky : h_;
     const index_t x1 = x0 + w_.kx < wd_ ? x0 + w_.kx : wd_;
@@ -101,6 +104,7 @@ class Plan<PoolingExp<Reducer, SrcExp, DType, dim>> {
   Plan<SrcExp> src_;
   PoolWin w_;
   index_t h_, wd_, oh_;
+  cuda::IndexDiv oh_div_;
 };
 
 template <typename Reducer, typename SrcExp, typename PooledExp, typename GradExp, typename DType,
@@ -156,14 +160,18 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
  public:
   explicit Plan(const UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>& e)
       : src_(MakePlan(e.src_)), pooled_(MakePlan(e.pooled_)), grad_(MakePlan(e.grad_)),
-        w_(e.win_), h_(e.h_), wd_(e.wd_), oh_(e.oh_), ow_(e.ow_) {}
+        w_(e.win_), h_(e.h_), wd_(e.wd_), oh_(e.oh_), ow_(e.ow_),
+        h_div_(h_, e.shape_.ProdShape(0, dim - 1)),
+        // Range's dividends: below the padded coordinate plus the stride.
+        sy_div_(w_.sy, h_ + w_.py + w_.sy), sx_div_(w_.sx, wd_ + w_.px + w_.sx) {}
   // y = plane*H + h, x = w. Windows oy with oy*sy - py <= h < oy*sy - py + ky; the range costs
-  // four divisions per pixel, then ceil(ky/sy)*ceil(kx/sx) window visits.
+  // four divisions per pixel (multiplications where the indices fit in 32 bits), then
+  // ceil(ky/sy)*ceil(kx/sx) window visits.
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
-    const index_t plane = y / h_, h = y - plane * h_;
+    const index_t plane = h_div_.Div(y), h = y - plane * h_;
     index_t oy0, oy1, ox0, ox1;
-    Range(h + w_.py, w_.ky, w_.sy, oh_, &oy0, &oy1);
-    Range(x + w_.px, w_.kx, w_.sx, ow_, &ox0, &ox1);
+    Range(h + w_.py, w_.ky, sy_div_, oh_, &oy0, &oy1);
+    Range(x + w_.px, w_.kx, sx_div_, ow_, &ox0, &ox1);
     const DType v = src_.Eval(y, x);
     DType sum = DType(0);
     for (index_t oy = oy0; oy <= oy1; ++oy)
@@ -193,17 +201,18 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
     return false;
   }
   // Outputs o in [0, out) with o*s <= q < o*s + k, q = padded coordinate (>= 0).
-  UMBRA_XINLINE static void Range(index_t q, index_t k, index_t s, index_t out, index_t* lo,
+  UMBRA_XINLINE static void Range(index_t q, index_t k, const cuda::IndexDiv& s, index_t out, index_t* lo,
                                   index_t* hi) {
-    const index_t first = q - k + 1;
-    *lo = first > 0 ? (first + s - 1) / s : 0;
-    *hi = q / s < out - 1 ? q / s : out - 1;
+    const index_t first = q - k + 1, last = s.Div(q);
+    *lo = first > 0 ? s.Div(first + s.d - 1) : 0;
+    *hi = last < out - 1 ? last : out - 1;
   }
   Plan<SrcExp> src_;
   Plan<PooledExp> pooled_;
   Plan<GradExp> grad_;
   PoolWin w_;
   index_t h_, wd_, oh_, ow_;
+  cuda::IndexDiv h_div_, sy_div_, sx_div_;
 };
 
 template <typename Reducer, typename SrcExp, typename DType, int dim>

@@ -3,10 +3,11 @@
 // turns (N, C, H, W) into (N, H, W, C). For swapping two compile-time axes, swapaxis.h is cheaper;
 // the 2-D matrix transpose used by dot() is .T() (expression.h). Not write-through.
 // Index mapping: decompose the output row index into N-1 coordinates and sum them with the
-// source's flat strides permuted by axes (N-1 divisions per element, two more to re-enter the
-// source's 2-D view).
+// source's flat strides permuted by axes (N-2 divisions per element, one more to re-enter the
+// source's 2-D view; multiplications, cuda::IndexDiv, where the indices fit in 32 bits).
 #pragma once
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 
 namespace umbra::expr {
@@ -53,15 +54,20 @@ class Plan<TransposeAxesExp<SrcExp, DType, dim>> {
     sstride[dim - 1] = 1;
     for (int k = dim - 2; k >= 0; --k) sstride[k] = sstride[k + 1] * e.src_shape_[k + 1];
     for (int k = 0; k < dim; ++k) stride_[k] = sstride[e.axes_[k]];
+    // A GPU kernel divides per element: by multiplication where the indices fit in 32 bits.
+    const index_t rows = e.shape_.ProdShape(0, dim - 1);
+    for (int k = 1; k + 1 < dim; ++k) div_[k] = cuda::IndexDiv(e.shape_[k], rows);
+    cols_div_ = cuda::IndexDiv(src_cols_, e.shape_.Size());
   }
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     index_t i = x * stride_[dim - 1];
-    for (int k = dim - 2; k >= 0; --k) {
-      const index_t q = y / shape_[k];
+    for (int k = dim - 2; k >= 1; --k) {
+      const index_t q = div_[k].Div(y);
       i += (y - q * shape_[k]) * stride_[k];
       y = q;
     }
-    const index_t sy = i / src_cols_;
+    if constexpr (dim >= 2) i += y * stride_[0];  // what is left of y is below shape_[0]
+    const index_t sy = cols_div_.Div(i);
     return src_.Eval(sy, i - sy * src_cols_);
   }
 
@@ -69,6 +75,7 @@ class Plan<TransposeAxesExp<SrcExp, DType, dim>> {
   Plan<SrcExp> src_;
   Shape<dim> shape_, stride_;
   index_t src_cols_;
+  cuda::IndexDiv div_[dim], cols_div_;  // div_[0] unused
 };
 
 }  // namespace umbra::expr

@@ -3,6 +3,8 @@
 #include "bn_cudnn.h"
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include <climits>
+
 #include "cudnn_util.h"
 
 namespace umbra::nn {
@@ -50,6 +52,10 @@ class CudnnBn : public BnBackend {
 }  // namespace
 
 std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc) {
+  // cuDNN's inference call fails from a batch of 65536 (its training call from about 880k; one
+  // limit for both, since a layer runs both); descriptors take int sizes. PyTorch draws the same
+  // lines before it calls cuDNN.
+  if (n > kCudnnBnMaxBatch || n * c * h * w > index_t(INT_MAX)) return nullptr;
   return std::make_unique<CudnnBn>(n, c, h, w, eps, nhwc);
 }
 

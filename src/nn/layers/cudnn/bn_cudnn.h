@@ -27,8 +27,10 @@ class BnBackend {
                         const float* save_mean, const float* save_inv_std) = 0;
 };
 
-/// x (n, c, h, w), float NCHW. Null without cuDNN.
-/// x (n, c, h, w), held as (n, h, w, c) when nhwc; statistics per channel.
+/// x (n, c, h, w), float NCHW, held as (n, h, w, c) when nhwc; statistics per channel. Null
+/// without cuDNN, and for shapes cuDNN's batch norm refuses (kCudnnBnMaxBatch, int sizes): the
+/// layer keeps its expressions then.
+inline constexpr index_t kCudnnBnMaxBatch = 65535;
 std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc = false);
 
 }  // namespace umbra::nn

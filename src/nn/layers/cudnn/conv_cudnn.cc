@@ -71,7 +71,23 @@ Algo Best(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, co
     if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap &&
         (tf32 || perf[i].mathType == CUDNN_FMA_MATH))
       return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
-  UMBRA_THROW("cuDNN found no ", what, " algorithm within the workspace cap of ", cap >> 20, " MiB");
+  // What cuDNN returned, so that the one message says why nothing qualified.
+  std::string seen;
+  for (int i = 0; i < returned; ++i)
+    seen += std::string(i ? "; " : "") + "algo " + std::to_string(int(perf[i].algo)) + " " +
+            cudnnGetErrorString(perf[i].status) + " " + std::to_string(perf[i].memory >> 20) + " MiB math " +
+            std::to_string(int(perf[i].mathType));
+  UMBRA_THROW("cuDNN found no ", what, " algorithm within the workspace cap of ", cap >> 20, " MiB",
+              tf32 ? "" : " with FMA math (tf32=0)", "; it returned ", returned, returned ? ": " : "", seen);
+}
+
+// Room for every result a search may return: the header's algorithm count, or the library's own
+// count where that is larger (a newer cuDNN than the headers).
+template <typename Perf>
+std::vector<Perf> PerfSlots(int header_count, cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h) {
+  int n = 0;
+  if (max_count(h, &n) != CUDNN_STATUS_SUCCESS) n = 0;
+  return std::vector<Perf>(size_t(std::max(header_count, n)));
 }
 
 class CudnnConv : public ConvBackend {
@@ -139,7 +155,8 @@ class CudnnConv : public ConvBackend {
     Algo a = Get(&Choice::fwd);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
-      std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+      auto perf = PerfSlots<cudnnConvolutionFwdAlgoPerf_t>(CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                           cudnnGetConvolutionForwardAlgorithmMaxCount, h);
       int got = 0;
       UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, int(perf.size()), &got,
@@ -162,7 +179,8 @@ class CudnnConv : public ConvBackend {
     Algo a = Get(&Choice::bwd_data);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
-      std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+      auto perf = PerfSlots<cudnnConvolutionBwdDataAlgoPerf_t>(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                               cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h);
       int got = 0;
       UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, int(perf.size()),
@@ -193,7 +211,8 @@ class CudnnConv : public ConvBackend {
       ProbeScratch out(bf16_ ? 0 : nw_ * sizeof(float));
       UMBRA_CHECK(bf16_ || out.p, "cuDNN backward-filter search: no device memory for a ", nw_ * sizeof(float),
                   "-byte output");
-      std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+      auto perf = PerfSlots<cudnnConvolutionBwdFilterAlgoPerf_t>(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                                 cudnnGetConvolutionBackwardFilterAlgorithmMaxCount, h);
       int got = 0;
       UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
       UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_,
