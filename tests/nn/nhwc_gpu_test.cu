@@ -49,6 +49,14 @@ nn::NetSpec Spec(bool nhwc) {
   return s;
 }
 
+// SGD with momentum, as every test here trains.
+nn::UpdaterSettings Sgd() {
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  return us;
+}
+
 // The gradients of the trainable weights (batch norm's moving statistics have none).
 std::vector<std::vector<float>> Grads(nn::Trainer<gpu>& t) {
   std::vector<std::vector<float>> out;
@@ -103,9 +111,7 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc) {
 
 TEST(NhwcGPU, TrainsAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
-  nn::UpdaterSettings us;
-  us.Set("lr", "0.05");
-  us.Set("momentum", "0.9");
+  const nn::UpdaterSettings us = Sgd();
   nn::Trainer<gpu> plain(Spec(false), us), nhwc(Spec(true), us);
   // The layouts the net chose: the input moved once, everything channels-last up to the
   // flattens (the one after global pooling a view of its input, no copy).
@@ -132,9 +138,7 @@ TEST(NhwcGPU, TrainsAsTheNchwNet) {
 // through bf16 scratch in the other order (moved, then cast; cast back, then moved).
 TEST(NhwcGPU, Bf16TrainsAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
-  nn::UpdaterSettings us;
-  us.Set("lr", "0.05");
-  us.Set("momentum", "0.9");
+  const nn::UpdaterSettings us = Sgd();
   nn::NetSpec a = Spec(false), b = Spec(true);
   ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(a, "dtype", "bf16").size(), 4u);
   nn::SetKeyWhereTaken<gpu>(b, "dtype", "bf16");
@@ -148,9 +152,7 @@ TEST(NhwcGPU, Bf16TrainsAsTheNchwNet) {
 // the nhwc benchmark measures for batch norm (tables in bench/RESULTS.md).
 TEST(NhwcGPU, OwnKernelsTrainAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
-  nn::UpdaterSettings us;
-  us.Set("lr", "0.05");
-  us.Set("momentum", "0.9");
+  const nn::UpdaterSettings us = Sgd();
   nn::NetSpec a = Spec(false), b = Spec(true);
   EXPECT_EQ(nn::SetKeyWhereTaken<gpu>(a, "algo", "expr"), (std::vector<std::string>{"bn1", "r1", "p1", "r2", "p2", "gap", "loss"}));
   nn::SetKeyWhereTaken<gpu>(b, "algo", "expr");
