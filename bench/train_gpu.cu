@@ -73,25 +73,13 @@ struct Variant {
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
 
-// Sets key = value on every layer of the given type; returns how many.
-int SetOnType(nn::NetSpec& spec, const std::string& type, const std::string& key, const std::string& value) {
-  int n = 0;
-  for (nn::LayerSpec& l : spec.layers)
-    if (l.type == type) {
-      std::erase_if(l.params, [&](const auto& kv) { return kv.first == key; });
-      l.params.push_back({key, value});
-      ++n;
-    }
-  return n;
-}
-
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
            const Variant& v) {
   nn::NetSpec spec = bench::NetByName(name, configs);
   spec.channels_last = v.nhwc;
   spec.fuse_relu = v.fuse_relu;
   if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
-  if (v.own_bn) SetOnType(spec, "batch_norm", "algo", "expr");
+  if (v.own_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
@@ -210,7 +198,7 @@ int main(int argc, char** argv) {
           if (cg.graph_note.empty()) std::printf(", \"nhwc_graph_img_per_s\": %.1f", cg.img_per_s);
         }
         nn::NetSpec probe = bench::NetByName(n, o.configs);
-        if (SetOnType(probe, "batch_norm", "algo", "expr") > 0) {
+        if (!nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty()) {
           const Result b = run({.nhwc = true, .own_bn = true});
           std::printf(", \"nhwc_own_bn_img_per_s\": %.1f, \"nhwc_own_bn_peak_mib\": %.0f", b.img_per_s, b.peak_mib);
           if (graph) {

@@ -588,6 +588,8 @@ cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t, cudnnBatchNormMode_
   if (sm) R(sm, pd, "bn bwd saved mean");
   if (si) R(si, pd, "bn bwd saved inv std");
   if ((sm == nullptr) != (si == nullptr)) return CUDNN_STATUS_BAD_PARAM;
+  // The persistent mode's backward takes the forward's saved statistics (cuDNN's documentation).
+  if (mode == CUDNN_BATCHNORM_SPATIAL_PERSISTENT && sm == nullptr) return CUDNN_STATUS_BAD_PARAM;
 #ifdef UMBRA_STUB_COMPUTE
   const BnSets s{D(xd), mode != CUDNN_BATCHNORM_PER_ACTIVATION};
   const T4 DY = D(dyd), DX = D(dxd), P = D(pd);

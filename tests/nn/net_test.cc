@@ -493,6 +493,12 @@ TEST(Net, SetKeyWhereTaken) {
                           [](const auto& kv) { return kv.first == "algo"; }),
             1);
   EXPECT_EQ(s.layers[0].params.size(), 3u);  // conv untouched
+  // Limited to one type: only the batch norm changes; a type that does not take the value, none.
+  NetSpec t = s;
+  EXPECT_EQ(nn::SetKeyWhereTaken<cpu>(t, "algo", "auto", "batch_norm"), (std::vector<std::string>{"bn"}));
+  EXPECT_EQ(t.layers[1].params.back(), (std::pair<std::string, std::string>{"algo", "auto"}));
+  EXPECT_EQ(t.layers[3].params.back(), (std::pair<std::string, std::string>{"algo", "expr"}));
+  EXPECT_TRUE(nn::SetKeyWhereTaken<cpu>(t, "algo", "expr", "fullc").empty());
   nn::Net<cpu> net(s);
   EXPECT_EQ(net.Output().shape, Shape4(2, 1, 1, 3));
 }

@@ -8,7 +8,10 @@ namespace {
 TEST(Patch2ColGPU, SameAsCPU) {
   UMBRA_REQUIRE_GPU();
   const Shape<4> img = Shape4(2, 3, 13, 10);
-  for (const PatchParam& p : {PatchParam{3, 3, 1, 1, 1, 1, 1, 1}, PatchParam{3, 2, 2, 3, 2, 1, 2, 0}}) {
+  // Dense; strided with dilation <= stride (pack_col2patch's candidate outputs); dilation over
+  // stride (its taps, each checked by a division by the stride).
+  for (const PatchParam& p : {PatchParam{3, 3, 1, 1, 1, 1, 1, 1}, PatchParam{3, 2, 2, 3, 2, 1, 2, 0},
+                              PatchParam{2, 3, 2, 2, 3, 1, 1, 2}}) {
     SCOPED_TRACE(::testing::Message() << p);
     const Shape<2> cs = Shape2(3 * p.kh * p.kw, 2 * p.OutH(13) * p.OutW(10));
     auto x = test::RandomTensor(img, 1);

@@ -73,11 +73,14 @@ struct NetSpec {
 /// Sets `key = value` on every layer of `spec` whose type (as registered for xpu, DType) takes
 /// that value, replacing the layer's own setting; others are left alone. Returns the names of
 /// the layers set. E.g. algo = expr: umbra's own kernels wherever a layer would use cuDNN's,
-/// convolutions aside (their algo takes other values).
+/// convolutions aside (their algo takes other values). A non-empty only_type limits it to the
+/// layers of that type (algo = expr on the batch norms alone).
 template <typename xpu, typename DType = float>
-std::vector<std::string> SetKeyWhereTaken(NetSpec& spec, const std::string& key, const std::string& value) {
+std::vector<std::string> SetKeyWhereTaken(NetSpec& spec, const std::string& key, const std::string& value,
+                                          std::string_view only_type = {}) {
   std::vector<std::string> set;
   for (LayerSpec& l : spec.layers) {
+    if (!only_type.empty() && l.type != only_type) continue;
     try {  // a type the registry does not make (share) or a value the type rejects: skipped
       if (!LayerRegistry<xpu, DType>::Get().Create(l.type)->SetParam(key, value)) continue;
     } catch (const Error&) {

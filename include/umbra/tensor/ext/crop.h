@@ -4,6 +4,7 @@
 // Not a copy; not write-through (for a writable window of a tensor use slice.h).
 #pragma once
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 
 namespace umbra::expr {
@@ -60,16 +61,18 @@ class Plan<CroppingExp<SrcExp, DType, dim>> {
         start_y_(e.start_y_),
         start_x_(e.start_x_),
         src_h_(e.src_h_),
-        dst_h_(e.shape_[dim - 2]) {}
+        dst_h_(e.shape_[dim - 2]),
+        h_div_(dst_h_, e.shape_.ProdShape(0, dim - 1)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     // Row y of the 2-D view is (plane c, row h) with y = c * dst_h + h.
-    const index_t c = y / dst_h_, h = y - c * dst_h_;
+    const index_t c = h_div_.Div(y), h = y - c * dst_h_;
     return src_.Eval(c * src_h_ + start_y_ + h, start_x_ + x);
   }
 
  private:
   Plan<SrcExp> src_;
   index_t start_y_, start_x_, src_h_, dst_h_;
+  cuda::IndexDiv h_div_;  // by dst_h_
 };
 
 }  // namespace umbra::expr

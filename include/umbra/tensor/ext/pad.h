@@ -4,6 +4,7 @@
 // The inverse (cutting the border off, e.g. for the gradient) is crop (crop.h).
 #pragma once
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 
 namespace umbra::expr {
@@ -56,10 +57,11 @@ class Plan<PaddingExp<SrcExp, DType, dim>> {
         pad_x_(e.pad_x_),
         src_h_(e.src_h_),
         src_w_(e.src_w_),
-        dst_h_(e.shape_[dim - 2]) {}
+        dst_h_(e.shape_[dim - 2]),
+        h_div_(dst_h_, e.shape_.ProdShape(0, dim - 1)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     // Row y of the 2-D view is (plane c, row h) with y = c * dst_h + h.
-    const index_t c = y / dst_h_;
+    const index_t c = h_div_.Div(y);
     const index_t h = y - c * dst_h_ - pad_y_, w = x - pad_x_;
     if (h < 0 || h >= src_h_ || w < 0 || w >= src_w_) return DType(0);
     return src_.Eval(c * src_h_ + h, w);
@@ -68,6 +70,7 @@ class Plan<PaddingExp<SrcExp, DType, dim>> {
  private:
   Plan<SrcExp> src_;
   index_t pad_y_, pad_x_, src_h_, src_w_, dst_h_;
+  cuda::IndexDiv h_div_;  // by dst_h_
 };
 
 }  // namespace umbra::expr

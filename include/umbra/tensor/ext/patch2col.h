@@ -10,6 +10,7 @@
 #include <ostream>
 #include <type_traits>
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 
 namespace umbra {
@@ -60,27 +61,31 @@ inline void PatchGeometry(const Shape<dim>& s, const PatchParam& p, const char* 
 struct PatchAxis {
   index_t k, s, d, out;
   bool by_tap;
+  cuda::IndexDiv s_div, d_div;  // by s and d; dividends below the padded extent plus s
 
-  static PatchAxis Make(index_t k, index_t s, index_t d, index_t out) {
-    return PatchAxis{k, s, d, out, s == 1 || d > s};
+  /// extent: the padded input's size along the axis (every q is below it).
+  static PatchAxis Make(index_t k, index_t s, index_t d, index_t out, index_t extent) {
+    return PatchAxis{k, s, d, out, s == 1 || d > s, cuda::IndexDiv(s, extent + s), cuda::IndexDiv(d, extent)};
   }
   UMBRA_XINLINE void Range(index_t q, index_t* lo, index_t* hi) const {
     if (by_tap) {
       *lo = 0, *hi = k - 1;
     } else {
       const index_t first = q - (k - 1) * d;  // the lowest o has the largest tap
-      *lo = first > 0 ? (first + s - 1) / s : 0;
-      *hi = q / s < out - 1 ? q / s : out - 1;
+      *lo = first > 0 ? s_div.Div(first + s - 1) : 0;
+      const index_t last = s_div.Div(q);
+      *hi = last < out - 1 ? last : out - 1;
     }
   }
   UMBRA_XINLINE bool Pair(index_t q, index_t i, index_t* o, index_t* t) const {
     if (by_tap) {
       const index_t r = q - i * d;
-      *t = i, *o = s == 1 ? r : r / s;
-      return r >= 0 && *o < out && *o * s == r;
+      if (r < 0) return false;
+      *t = i, *o = s == 1 ? r : s_div.Div(r);
+      return *o < out && *o * s == r;
     }
     const index_t r = q - i * s;  // in [0, (k-1)*d] by Range
-    *o = i, *t = d == 1 ? r : r / d;
+    *o = i, *t = d == 1 ? r : d_div.Div(r);
     return *t * d == r;
   }
 };
@@ -115,12 +120,14 @@ template <typename SrcExp, typename DType, int srcdim>
 class Plan<UnpackPatchToColExp<SrcExp, DType, srcdim>> {
  public:
   explicit Plan(const UnpackPatchToColExp<SrcExp, DType, srcdim>& e)
-      : src_(MakePlan(e.img_)), p_(e.p_), c_(e.c_), h_(e.h_), w_(e.w_), oh_(e.oh_), ow_(e.ow_) {}
+      : src_(MakePlan(e.img_)), p_(e.p_), c_(e.c_), h_(e.h_), w_(e.w_), oh_(e.oh_), ow_(e.ow_),
+        kw_div_(p_.kw, e.shape_[0]), kh_div_(p_.kh, e.shape_[0]), ow_div_(ow_, e.shape_[1]),
+        oh_div_(oh_, e.shape_[1]) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
-    const index_t ky_c = y / p_.kw, kx = y - ky_c * p_.kw;
-    const index_t c = ky_c / p_.kh, ky = ky_c - c * p_.kh;
-    const index_t n_oy = x / ow_, ox = x - n_oy * ow_;
-    const index_t n = n_oy / oh_, oy = n_oy - n * oh_;
+    const index_t ky_c = kw_div_.Div(y), kx = y - ky_c * p_.kw;
+    const index_t c = kh_div_.Div(ky_c), ky = ky_c - c * p_.kh;
+    const index_t n_oy = ow_div_.Div(x), ox = x - n_oy * ow_;
+    const index_t n = oh_div_.Div(n_oy), oy = n_oy - n * oh_;
     const index_t h = oy * p_.sh - p_.ph + ky * p_.dh;
     const index_t w = ox * p_.sw - p_.pw + kx * p_.dw;
     if (h < 0 || h >= h_ || w < 0 || w >= w_) return DType(0);
@@ -131,6 +138,7 @@ class Plan<UnpackPatchToColExp<SrcExp, DType, srcdim>> {
   Plan<SrcExp> src_;
   PatchParam p_;
   index_t c_, h_, w_, oh_, ow_;
+  cuda::IndexDiv kw_div_, kh_div_, ow_div_, oh_div_;  // Eval's four divisions
 };
 
 template <typename SrcExp, typename DType, int dstdim>
@@ -169,13 +177,14 @@ class Plan<PackColToPatchExp<SrcExp, DType, dstdim>> {
  public:
   explicit Plan(const PackColToPatchExp<SrcExp, DType, dstdim>& e)
       : src_(MakePlan(e.col_)),
-        ay_(PatchAxis::Make(e.p_.kh, e.p_.sh, e.p_.dh, e.oh_)),
-        ax_(PatchAxis::Make(e.p_.kw, e.p_.sw, e.p_.dw, e.ow_)),
-        ph_(e.p_.ph), pw_(e.p_.pw), c_(e.c_), h_(e.h_) {}
+        ay_(PatchAxis::Make(e.p_.kh, e.p_.sh, e.p_.dh, e.oh_, e.h_ + 2 * e.p_.ph)),
+        ax_(PatchAxis::Make(e.p_.kw, e.p_.sw, e.p_.dw, e.ow_, e.shape_[dstdim - 1] + 2 * e.p_.pw)),
+        ph_(e.p_.ph), pw_(e.p_.pw), c_(e.c_), h_(e.h_),
+        h_div_(h_, e.shape_.ProdShape(0, dstdim - 1)), c_div_(c_, e.shape_.ProdShape(0, dstdim - 1)) {}
   // y = (n*C + c)*H + h, x = w. Napkin: kh*kw reads of col per pixel, the same traffic as im2col.
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
-    const index_t nc = y / h_, h = y - nc * h_;
-    const index_t n = nc / c_, c = nc - n * c_;
+    const index_t nc = h_div_.Div(y), h = y - nc * h_;
+    const index_t n = c_div_.Div(nc), c = nc - n * c_;
     const index_t qy = h + ph_, qx = x + pw_;
     index_t ylo, yhi, xlo, xhi;
     ay_.Range(qy, &ylo, &yhi);
@@ -197,6 +206,7 @@ class Plan<PackColToPatchExp<SrcExp, DType, dstdim>> {
   Plan<SrcExp> src_;
   PatchAxis ay_, ax_;
   index_t ph_, pw_, c_, h_;
+  cuda::IndexDiv h_div_, c_div_;  // by h_ and c_
 };
 
 /// The outputs ox in [lo, hi) whose input column ox * s + x0 lies inside [0, w).

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/ext/make_tensor.h"
 
 namespace umbra::expr {
@@ -104,7 +105,9 @@ class Plan<SliceExp<SrcExp, DType, dim, sdim>> {
         begin_(e.begin_),
         len_(e.shape_[sdim]),
         src_len_(e.src_len_),
-        inner_(e.shape_.ProdShape(sdim + 1, dim - 1)) {}
+        inner_(e.shape_.ProdShape(sdim + 1, dim - 1)),
+        inner_div_(inner_, e.shape_.ProdShape(0, dim - 1)),
+        len_div_(len_, e.shape_.ProdShape(0, dim - 1)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     if constexpr (sdim == dim - 1) return src_.Eval(y, x + begin_);
     else return src_.Eval(SrcRow(y), x);
@@ -121,13 +124,14 @@ class Plan<SliceExp<SrcExp, DType, dim, sdim>> {
     if constexpr (sdim == 0) {
       return y + begin_ * inner_;
     } else {
-      const index_t t = y / inner_, in = y - t * inner_;
-      const index_t pre = t / len_, d = t - pre * len_;
+      const index_t t = inner_div_.Div(y), in = y - t * inner_;
+      const index_t pre = len_div_.Div(t), d = t - pre * len_;
       return (pre * src_len_ + begin_ + d) * inner_ + in;
     }
   }
   Plan<SrcExp> src_;
   index_t begin_, len_, src_len_, inner_;
+  cuda::IndexDiv inner_div_, len_div_;  // SrcRow's divisions (dividends: the output's rows)
 };
 
 }  // namespace umbra::expr

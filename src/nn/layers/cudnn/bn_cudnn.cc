@@ -12,7 +12,12 @@ namespace {
 
 class CudnnBn : public BnBackend {
  public:
-  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc) : eps_(eps) {
+  // Channels-last training takes cuDNN's persistent spatial mode, as PyTorch does for its
+  // channels-last batch norm (the mode its NHWC kernels are written for; "may be faster,
+  // limits the range of values": an overflow ends in Inf/NaN, which the trainer's loss check
+  // names). Inference keeps the plain spatial mode, as PyTorch does.
+  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc)
+      : eps_(eps), train_mode_(nhwc ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p_));
     UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
@@ -26,7 +31,7 @@ class CudnnBn : public BnBackend {
   void ForwardTrain(const float* x, float* y, const float* gamma, const float* beta, double factor, float* run_mean,
                     float* run_var, float* save_mean, float* save_inv_std) override {
     const float one = 1, zero = 0;
-    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(CudnnHandle(nullptr), CUDNN_BATCHNORM_SPATIAL, &one,
+    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(CudnnHandle(nullptr), train_mode_, &one,
                                                              &zero, x_, x, x_, y, p_, gamma, beta, factor, run_mean,
                                                              run_var, eps_, save_mean, save_inv_std));
   }
@@ -39,13 +44,14 @@ class CudnnBn : public BnBackend {
   void Backward(const float* x, const float* gy, float* gx, const float* gamma, float* ggamma, float* gbeta,
                 const float* save_mean, const float* save_inv_std) override {
     const float one = 1, zero = 0;
-    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationBackward(CudnnHandle(nullptr), CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+    UMBRA_CUDNN_CHECK(cudnnBatchNormalizationBackward(CudnnHandle(nullptr), train_mode_, &one, &zero,
                                                       &one, &one, x_, x, x_, gy, x_, gx, p_, gamma, ggamma, gbeta,
                                                       eps_, save_mean, save_inv_std));
   }
 
  private:
   double eps_;
+  cudnnBatchNormMode_t train_mode_;  // forward training and backward (the latter needs the saved statistics)
   cudnnTensorDescriptor_t x_ = nullptr, p_ = nullptr;
 };
 

@@ -1,9 +1,10 @@
-// The GPU backend of batch_norm / batch_norm_no_ma: cuDNN's spatial batch normalisation. The
-// layer's semantics map one to one: per-channel statistics over (N, H, W), the saved batch mean
-// and 1/sqrt(var + eps) (which the layer keeps in mean_ and inv_std_ either way), moving
-// averages with factor 1 - bn_momentum and the unbiased variance (cuDNN stores that one too),
-// weight gradients accumulated (beta = 1), the input gradient written. No cuDNN include here;
-// MakeCudnnBn returns null without cuDNN and the layer keeps its expressions.
+// The GPU backend of batch_norm / batch_norm_no_ma: cuDNN's spatial batch normalisation (its
+// persistent variant when training channels-last, as PyTorch). The layer's semantics map one to
+// one: per-channel statistics over (N, H, W), the saved batch mean and 1/sqrt(var + eps) (which
+// the layer keeps in mean_ and inv_std_ either way), moving averages with factor
+// 1 - bn_momentum and the unbiased variance (cuDNN stores that one too), weight gradients
+// accumulated (beta = 1), the input gradient written. No cuDNN include here; MakeCudnnBn returns
+// null without cuDNN and the layer keeps its expressions.
 #pragma once
 
 #include <memory>
