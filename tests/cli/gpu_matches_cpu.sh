@@ -8,8 +8,9 @@
 #   and 2 threads, part by 0.44% and 0.0027 by round 2; the emulated gpu path by 0.2-1.1% and up
 #   to 0.0085. A plumbing error is off at the first step.)
 # - The default numerics (TF32 inside convolutions, as PyTorch) and dtype=bf16 round operands
-#   to 10 and 7 mantissa bits: within 5% and 0.03 of the cpu. (Emulated TF32: 0.4% and 0.014 by
-#   round 2.)
+#   to 10 and 7 mantissa bits: within 5% and 0.03 of the cpu (bf16: 0.05; with 3 bits fewer than
+#   TF32 its drift is expected at 2-3 times TF32's, not yet measured on a GPU). (Emulated TF32:
+#   0.4% and 0.014 by round 2.)
 # - cuda_graph=1 (fp32) as the plain fp32 gpu run.
 # Then pred on the gpu with the gpu's model must give the cpu's predictions for nearly every
 # image, and dev=gpu:99 must be one clear error. Exit 77 (skip) without a GPU.
@@ -72,7 +73,7 @@ same_curve c t 0.05 0.03
 SKIP=" ${UMBRA_GPU_MATCH_SKIP:-} "
 if [[ $SKIP != *" bf16 "* ]]; then
   "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt 2> b.err || { cat b.err; echo "FAIL: bf16"; exit 1; }
-  same_curve c b 0.05 0.03
+  same_curve c b 0.05 0.05
 fi
 # cuda_graph=1 (each step's forward and backward replayed from a CUDA graph; the feeder's two
 # buffers give two graphs): the gpu run's curve, and no note that graphs were declined.
@@ -83,11 +84,14 @@ if [[ $SKIP != *" graph "* ]]; then
   if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
   same_curve g gr 0.03 0.02
 fi
-"$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu model_in=g/0002.model pred=g_pred.txt 2> /dev/null
+# tf32=0: the model was trained in fp32, and TF32 could tip near-tied classes. The standard
+# library only: the GPU machine's /usr/bin/python3 may lack numpy.
+"$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu tf32=0 model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null
 $PY -c "
-import numpy as np; a=np.loadtxt('g_pred.txt'); b=np.loadtxt('c_pred.txt')
-assert a.shape == b.shape == (10000,); same=(a==b).mean(); print('pred agreement', same); assert same > 0.995"
+a = [float(l) for l in open('g_pred.txt')]; b = [float(l) for l in open('c_pred.txt')]
+assert len(a) == len(b) == 10000, (len(a), len(b))
+same = sum(x == y for x, y in zip(a, b)) / len(a); print('pred agreement', same); assert same > 0.995"
 # A GPU index the machine lacks: one clear error naming it, at once.
 if timeout 60 "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu:99 model_dir=x > x.txt 2> x.err; then echo "FAIL: dev=gpu:99 ran"; exit 1; fi
 grep -q "dev = gpu:99: there is no GPU 99" x.err || { cat x.err; echo "FAIL: dev=gpu:99 error"; exit 1; }

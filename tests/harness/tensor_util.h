@@ -97,4 +97,24 @@ inline ::testing::AssertionResult AllNear(const Tensor<cpu, N, DType>& a,
   return ::testing::AssertionSuccess();
 }
 
+/// Expects equal shapes and ||a - b||_2 <= rel * ||b||_2 (a bound on the whole tensor, for
+/// results whose elements carry rounding errors of their terms' size rather than their own).
+template <int N, typename DType>
+inline ::testing::AssertionResult NormNear(const Tensor<cpu, N, DType>& a, const Tensor<cpu, N, DType>& b,
+                                           double rel) {
+  if (a.shape_ != b.shape_)
+    return ::testing::AssertionFailure() << "shapes differ: " << a.shape_ << " vs " << b.shape_;
+  const Shape<2> s = a.shape_.FlatTo2D();
+  double d = 0, n = 0;
+  for (index_t y = 0; y < s[0]; ++y)
+    for (index_t x = 0; x < s[1]; ++x) {
+      const double va = a.dptr_[y * a.stride_ + x], vb = b.dptr_[y * b.stride_ + x];
+      d += (va - vb) * (va - vb);
+      n += vb * vb;
+    }
+  if (std::sqrt(d) <= rel * std::sqrt(n)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "L2 distance " << std::sqrt(d) << " over " << rel << " of the reference's "
+                                       << std::sqrt(n) << " (shape " << a.shape_ << ")";
+}
+
 }  // namespace umbra::test

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "harness/gpu_compare.h"
 #include "umbra/config/netconfig.h"
@@ -25,8 +27,16 @@
 namespace umbra {
 namespace {
 
+// The configs' folder: $UMBRA_EXAMPLE_CONFIGS, else the source tree's, else examples/configs
+// under the working directory (scripts/gpu-check runs binaries built on another machine, whose
+// source path this one may lack, from the checkout's root).
+std::string ConfigDir() {
+  if (const char* e = std::getenv("UMBRA_EXAMPLE_CONFIGS")) return e;
+  return std::filesystem::is_directory(UMBRA_EXAMPLE_CONFIGS) ? UMBRA_EXAMPLE_CONFIGS : "examples/configs";
+}
+
 nn::NetSpec ExampleNet(const std::string& name, index_t batch) {
-  const std::string file = std::string(UMBRA_EXAMPLE_CONFIGS) + "/" + name.substr(0, name.find(':')) + ".conf";
+  const std::string file = ConfigDir() + "/" + name.substr(0, name.find(':')) + ".conf";
   nn::NetSpec s = config::NetFromConfig(config::ParseConfigFile(file), batch).spec;
   s.input_shape[0] = batch;
   std::erase_if(s.layers, [](const nn::LayerSpec& l) { return l.type == "dropout"; });

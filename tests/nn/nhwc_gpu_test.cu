@@ -4,7 +4,8 @@
 // and it goes back to (N, C, H, W) before a layer that takes only that (flatten into fullc; the
 // move after global pooling is no copy). Training matches the same net's plain (N, C, H, W)
 // run on the GPU: fp32 (tf32 = 0), the same initial weights; losses within 1e-5 relative over
-// three steps, then every weight's gradient within 1e-4 (L2, relative) and the weights within 1e-5.
+// three steps, then every weight's gradient within 1e-4 (L2, relative) and the weights within 1e-5
+// (bf16 convolutions: Bounds::kBf16).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -68,9 +69,22 @@ std::vector<std::vector<float>> Grads(nn::Trainer<gpu>& t) {
   return out;
 }
 
+// How far the two layouts' training may part: losses (relative), gradients (L2, relative),
+// weights (absolute).
+struct Bounds {
+  double loss, grad, weight;
+};
+constexpr Bounds kFp32{1e-5, 1e-4, 1e-5};
+// bf16 operands: cuDNN's NCHW and NHWC kernels sum in other orders, so a product may round to
+// the neighbouring bf16 value (2^-8 relative) in one layout and not the other; one such
+// gradient element moves its weight by about lr * 2.7 (momentum) * 2^-8 * |g| ~ 5e-4 |g| and the
+// runs part from there. A layout or cast error is off by the values' own size. (Not yet run on
+// a GPU: the emulation's reference convolution rounds the same way in both layouts.)
+constexpr Bounds kBf16{2e-3, 2e-2, 5e-3};
+
 // Three steps of the plain and the channels-last net from one start: losses, the updated
 // weights' gradients and the weights.
-void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc) {
+void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const Bounds& bound = kFp32) {
   TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 12));
   TensorContainer<cpu, 2> hy(Shape2(4, 1));
   Random<cpu> r(3);
@@ -81,7 +95,7 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc) {
   for (int step = 0; step < 3; ++step) {
     SCOPED_TRACE("step " + std::to_string(step + 1));
     const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(x.view(), y.view());
-    EXPECT_NEAR(b, a, 1e-5 * std::fabs(a));
+    EXPECT_NEAR(b, a, bound.loss * std::fabs(a));
   }
   // The updater cleared the gradients: one more forward and backward, without an update.
   for (auto* t : {&plain, &nhwc}) {
@@ -95,7 +109,7 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc) {
     double n = 0, d = 0;
     for (size_t i = 0; i < ga[k].size(); ++i) n += double(ga[k][i]) * ga[k][i], d += std::pow(double(ga[k][i]) - gb[k][i], 2);
     EXPECT_GT(n, 0) << "weight " << k << " has no gradient";
-    EXPECT_LE(std::sqrt(d), 1e-4 * std::sqrt(n)) << "weight " << k;
+    EXPECT_LE(std::sqrt(d), bound.grad * std::sqrt(n)) << "weight " << k;
   }
   // The weights after the updates: one layout at the interface, the same numbers.
   std::vector<std::vector<float>> wa, wb;
@@ -106,7 +120,7 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc) {
     });
   ASSERT_EQ(wa.size(), wb.size());
   for (size_t k = 0; k < wa.size(); ++k)
-    for (size_t i = 0; i < wa[k].size(); ++i) ASSERT_NEAR(wa[k][i], wb[k][i], 1e-5) << "weight " << k << "[" << i << "]";
+    for (size_t i = 0; i < wa[k].size(); ++i) ASSERT_NEAR(wa[k][i], wb[k][i], bound.weight) << "weight " << k << "[" << i << "]";
 }
 
 TEST(NhwcGPU, TrainsAsTheNchwNet) {
@@ -143,7 +157,7 @@ TEST(NhwcGPU, Bf16TrainsAsTheNchwNet) {
   ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(a, "dtype", "bf16").size(), 4u);
   nn::SetKeyWhereTaken<gpu>(b, "dtype", "bf16");
   nn::Trainer<gpu> plain(a, us), nhwc(b, us);
-  ExpectSameTraining(plain, nhwc);
+  ExpectSameTraining(plain, nhwc, kBf16);
 }
 
 // umbra's own kernels channels-last (algo = expr wherever a layer takes it: batch norm's
