@@ -353,6 +353,37 @@ TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
   ExpectTrainExactlyAlike(a, b, shared.input_shape, 4);
 }
 
+// A sum passes its gradient on (Layer::InputGradIsOutputGrad): its first input's gradient is its
+// output's buffer, down a chain of sums, and the other inputs keep their own; training stays
+// exactly what the plain layout computes. The planned ResNet block holds its sum's gradient once.
+TEST(Net, SumsPassTheirGradientBufferOn) {
+  NetSpec block = Residual(4);
+  const nn::UpdaterSettings us = test::SgdMomentum();
+  nn::Trainer<cpu> r(block, us);
+  EXPECT_EQ(r.net().NodeByName("b2").grad.dptr_, r.net().NodeByName("s").grad.dptr_);
+  EXPECT_NE(r.net().NodeByName("id").grad.dptr_, r.net().NodeByName("s").grad.dptr_);
+  NetSpec chain;
+  chain.input_shape = Shape4(4, 2, 5, 5);
+  chain.seed = 5;
+  chain.defaults = {{"init", "xavier"}};
+  chain.layers = {L("split", "sp", {"in"}, {"x", "y", "z"}),
+                  L("conv", "c", {"x"}, {"a"}, {{"nchannel", "2"}, {"kernel_size", "3"}, {"pad", "1"}}),
+                  L("eltwise_sum", "s1", {"a", "y"}, {"s1"}),
+                  L("relu", "r1", {"s1"}, {"s1"}),
+                  L("eltwise_sum", "s2", {"s1", "z"}, {"s2"}),
+                  L("fullc", "fc", {"s2"}, {"o"}, {{"nhidden", "3"}}),
+                  L("softmax", "loss", {"o"}, {"p"})};
+  NetSpec plain = chain;
+  plain.share_memory = false;
+  nn::Trainer<cpu> a(chain, us), b(plain, us);
+  const auto& net = a.net();
+  EXPECT_EQ(net.NodeByName("a").grad.dptr_, net.NodeByName("s2").grad.dptr_);
+  EXPECT_EQ(net.NodeByName("s1").grad.dptr_, net.NodeByName("s2").grad.dptr_);
+  EXPECT_NE(net.NodeByName("y").grad.dptr_, net.NodeByName("s2").grad.dptr_);
+  EXPECT_NE(net.NodeByName("z").grad.dptr_, net.NodeByName("y").grad.dptr_);
+  ExpectTrainExactlyAlike(a, b, chain.input_shape, 3);
+}
+
 std::vector<std::string> LayerNames(nn::Net<cpu>& net) {
   std::vector<std::string> names;
   for (size_t i = 0; i < net.NumLayers(); ++i) names.push_back(net.LayerAt(i).name());

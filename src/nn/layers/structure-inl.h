@@ -173,13 +173,16 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   // Gradients only move or add: no value is read, but for a fused relu's mask (the output).
   bool BackwardReadsInput(int) const override { return false; }
   bool BackwardReadsOutput(int) const override { return relu_; }
+  // The first input's gradient is the output's (masked in place for a fused relu): one buffer
+  // fewer live at this step, where the output's value (the mask) is still held.
+  bool InputGradIsOutputGrad() const override { return true; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> g0 = in[0]->grad.view();
     const Tensor<xpu, 4, DType> gy = out[0]->grad.view();
     if (relu_)
       g0 = gy * F<umbra::op::relu_grad>(out[0]->data.view());
-    else
+    else if (g0.dptr_ != gy.dptr_)
       g0 = F<umbra::op::identity>(gy);
     for (size_t i = 1; i < in.size(); ++i) {
       Tensor<xpu, 4, DType> gx = in[i]->grad.view();
