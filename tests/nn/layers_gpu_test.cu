@@ -5,8 +5,9 @@
 // where they are deterministic. Tolerance 2e-4 relative (1e-3 for TF32 convolutions, allowed by
 // default as in PyTorch: their inputs, weights and output gradients are rounded to TF32's 10-bit
 // mantissa on the host first, so direct and implicit-GEMM products are exact and only summation
-// order differs; gradients see note kTf32Grad). A row per layer type; a test fails for any registered type
-// without a row, so a new layer cannot skip its gpu check. Skips cleanly without a device.
+// order differs; gradients see note kTf32Grad). A row per layer type; a test fails for any
+// registered type without a row, so a new layer cannot skip its gpu check. Skips cleanly
+// without a device.
 #include <cstring>
 #include <fstream>
 #include <limits>
