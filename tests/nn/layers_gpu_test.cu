@@ -185,10 +185,10 @@ void Compare(const Case& c) {
   // 2^-11 of the sum of its ~30 terms' sizes (up to 2 each here), 1-7e-3 at worst, not of its own
   // size. Their whole-tensor L2 error stays near 2^-11 of the tensor's: within 1e-3 (NormNear),
   // each element within 1e-2. A wrong gradient is off by its own size.
-  const double gtol = tf32 && !bf16 ? 1e-2 : tol;
+  const bool tf32_grads = tf32 && !bf16;
   auto grads_near = [&](const auto& g, const auto& ref) {
-    if (gtol == tol) return test::AllNear(g, ref, tol);
-    const ::testing::AssertionResult each = test::AllNear(g, ref, gtol);
+    if (!tf32_grads) return test::AllNear(g, ref, tol);
+    const ::testing::AssertionResult each = test::AllNear(g, ref, 1e-2);
     return each ? test::NormNear(g, ref, tol) : each;
   };
   for (size_t j = 0; j < rc.out.size(); ++j)
