@@ -188,9 +188,21 @@ unsigned __cudaPushCallConfiguration(dim3 g, dim3 b, size_t, void*) {
   return 0; }
 cudaError_t __cudaPopCallConfiguration(dim3* g, dim3* b, size_t* sm, void* st) { *g = dim3(1); *b = dim3(1); *sm = 0; *(cudaStream_t*)st = 0; return cudaSuccess; }
 // cuBLAS / cuRAND
-cublasStatus_t cublasCreate_v2(cublasHandle_t* h) { *h = (cublasHandle_t)calloc(1, sizeof(cublasMath_t)); return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDestroy_v2(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream_v2(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+// A handle: its math mode first (read through a cublasMath_t* below), then its workspace, which
+// cublasSetStream resets to cuBLAS's own pool as the real library does. That pool is allocated
+// from inside a graph capture (real cuBLAS 12.2+: cudaMallocAsync nodes, or a failed capture), so
+// a captured product on a handle without its own workspace is refused here.
+struct StubBlas { cublasMath_t math; void* ws; size_t ws_bytes; };
+cublasStatus_t cublasCreate_v2(cublasHandle_t* h) { *h = (cublasHandle_t)calloc(1, sizeof(StubBlas)); return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDestroy_v2(cublasHandle_t h) { free(h); return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t) { ((StubBlas*)h)->ws = nullptr; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t h, void* ws, size_t bytes) {
+  if (bytes) CheckRange(ws, bytes, "cublasSetWorkspace");
+  ((StubBlas*)h)->ws = ws; ((StubBlas*)h)->ws_bytes = bytes; return CUBLAS_STATUS_SUCCESS; }
+static bool CapturedWithoutWorkspace(cublasHandle_t h, const char* call) {
+  if (!capturing || ((StubBlas*)h)->ws) return false;
+  fprintf(stderr, "[stub] %s captured on a handle without cublasSetWorkspace\n", call);
+  return true; }
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) { *(cublasMath_t*)h = m; return CUBLAS_STATUS_SUCCESS; }
 const char* cublasGetStatusString(cublasStatus_t) { return "stub"; }
 }
@@ -208,6 +220,7 @@ static std::vector<float> Floats(const void* p, cudaDataType t, int ld, int r, i
 extern "C" {
 cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc) {
   ++counts.cublas;
+  if (CapturedWithoutWorkspace(h, "cublasSgemm_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (m < 0 || n < 0 || k < 0) fprintf(stderr, "[stub] BAD SGEMM %d %d %d\n", m, n, k);
   // Column-major: op(A) is m x k, op(B) k x n, C m x n; a matrix of r rows and c columns with
   // leading dimension ld spans ld * (c - 1) + r elements.
@@ -233,8 +246,9 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
   (void)h; (void)alpha; (void)beta;
 #endif
   return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc) {
+cublasStatus_t cublasDgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc) {
   ++counts.cublas;
+  if (CapturedWithoutWorkspace(h, "cublasDgemm_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;
 #ifdef UMBRA_STUB_COMPUTE
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const double a = *alpha, b = *beta;
@@ -243,8 +257,9 @@ cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperat
   (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
 #endif
   return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSgemv_v2(cublasHandle_t, cublasOperation_t t, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy) {
+cublasStatus_t cublasSgemv_v2(cublasHandle_t h, cublasOperation_t t, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy) {
   ++counts.cublas;
+  if (CapturedWithoutWorkspace(h, "cublasSgemv_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;
 #ifdef UMBRA_STUB_COMPUTE
   const float a = *alpha, b = *beta;
   Submit(nullptr, [=] { cblas_sgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
@@ -252,8 +267,9 @@ cublasStatus_t cublasSgemv_v2(cublasHandle_t, cublasOperation_t t, int m, int n,
   (void)t; (void)m; (void)n; (void)alpha; (void)A; (void)lda; (void)x; (void)incx; (void)beta; (void)y; (void)incy;
 #endif
   return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDgemv_v2(cublasHandle_t, cublasOperation_t t, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy) {
+cublasStatus_t cublasDgemv_v2(cublasHandle_t h, cublasOperation_t t, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy) {
   ++counts.cublas;
+  if (CapturedWithoutWorkspace(h, "cublasDgemv_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;
 #ifdef UMBRA_STUB_COMPUTE
   const double a = *alpha, b = *beta;
   Submit(nullptr, [=] { cblas_dgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
@@ -265,6 +281,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             const void* A, cudaDataType at, int lda, const void* B, cudaDataType bt, int ldb, const void* beta,
                             void* C, cudaDataType ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t) {
   ++counts.cublas;
+  if (CapturedWithoutWorkspace(h, "cublasGemmEx")) return CUBLAS_STATUS_NOT_SUPPORTED;
   auto span = [](int ld, int r, int c, cudaDataType t) {
     const size_t e = t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4;
     return r && c ? (size_t(ld) * (c - 1) + r) * e : size_t(0);

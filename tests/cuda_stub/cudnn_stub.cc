@@ -173,6 +173,9 @@ void OnePerf(int* got, P* perf, cudnnConvolutionDescriptor_t cd) {
 }  // namespace
 
 extern "C" {
+size_t cudnnGetVersion() {  // UMBRA_STUB_CUDNN_VERSION plays an older library (the mismatch warning)
+  const char* v = getenv("UMBRA_STUB_CUDNN_VERSION");
+  return v ? size_t(atol(v)) : size_t(CUDNN_VERSION); }
 cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { *h = (cudnnHandle_t)malloc(8); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_SUCCESS; }
 const char* cudnnGetErrorString(cudnnStatus_t) { return "stub"; }

@@ -1,5 +1,7 @@
 // take and AddTakeGrad on the GPU against the CPU result (repeated indices, float and double),
 // and the GPU's clamping of out-of-range take indices.
+#include <limits>
+
 #include "harness/gpu_compare.h"
 #include "umbra/tensor/ext/take.h"
 
@@ -24,14 +26,25 @@ TEST(TakeGPU, SameAsCPU) {
 TEST(TakeGPU, ClampsOutOfRangeIndices) {
   UMBRA_REQUIRE_GPU();
   auto w = test::RandomTensor(Shape2(4, 5), 2);
-  float bad[3] = {-3.f, 9.f, 2.f}, clamped[3] = {0.f, 3.f, 2.f};
-  auto gi = test::ToGPU(Tensor<cpu, 1>(bad, Shape1(3)));
+  // Non-finite and huge indices too: clamped while still floating point (an integer conversion
+  // of them is undefined, and x86 and the GPU would pick different rows). NaN takes row 0.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  float bad[9] = {-3.f, 9.f, 2.f, inf, -inf, nan, 1e30f, -1e30f, 3.5f};
+  float clamped[9] = {0.f, 3.f, 2.f, 3.f, 0.f, 0.f, 3.f, 0.f, 3.f};
+  auto gi = test::ToGPU(Tensor<cpu, 1>(bad, Shape1(9)));
   auto gw = test::ToGPU(w.view());
-  TensorContainer<gpu, 2> gout(Shape2(3, 5));
+  TensorContainer<gpu, 2> gout(Shape2(9, 5));
   gout = take(gi.view(), gw.view());
-  TensorContainer<cpu, 2> want(Shape2(3, 5));
-  want = take(Tensor<cpu, 1>(clamped, Shape1(3)), w.view());
+  TensorContainer<cpu, 2> want(Shape2(9, 5));
+  want = take(Tensor<cpu, 1>(clamped, Shape1(9)), w.view());
   EXPECT_TRUE(test::AllNear(test::ToCPU(gout.view()).view(), want.view(), 0));
+  // The gradient's scatter clamps the same way: every row of grad lands where take read it.
+  TensorContainer<cpu, 2> g(Shape2(9, 5), 1.f), want_dw(Shape2(4, 5), 0.f);
+  AddTakeGrad(want_dw.view(), Tensor<cpu, 1>(clamped, Shape1(9)), g.view());
+  auto gg = test::ToGPU(g.view());
+  TensorContainer<gpu, 2> dw(Shape2(4, 5), 0.f);
+  AddTakeGrad(dw.view(), gi.view(), gg.view());
+  EXPECT_TRUE(test::AllNear(test::ToCPU(dw.view()).view(), want_dw.view(), 0));
 }
 
 TEST(AddTakeGradGPU, SameAsCPU) {

@@ -12,10 +12,39 @@
 #include <mutex>
 #include <vector>
 
+#include "umbra/tensor/cuda/allocator.h"
 #include "umbra/tensor/cuda/check.h"
 #endif
 
 namespace umbra {
+
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+namespace cuda {
+/// cuBLAS's workspace per handle: 32 MiB, PyTorch's size on Hopper (sm_90), what this is tuned for.
+inline constexpr size_t kBlasWorkspaceBytes = size_t(32) << 20;
+/// Gives handle `h` a workspace of its own from the caching allocator and returns it (the caller
+/// frees it with the handle). Without one, cuBLAS takes its workspace from its own pool with
+/// cudaMallocAsync, which inside a CUDA-graph capture records allocation nodes into the graph or
+/// fails the capture. cublasSetStream resets the workspace: call this after it. From the caching
+/// allocator so the peak counts it, as PyTorch's max_memory_allocated counts its own.
+inline void* SetBlasWorkspace(cublasHandle_t h) {
+  // Inside a capture the block would belong to the graph and go back to the cache with it,
+  // while the handle still used it. Handles are made in the uncaptured warm-up step.
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  UMBRA_CUDA_CHECK(cudaStreamIsCapturing(DefaultStream(), &cap));
+  UMBRA_CHECK(cap == cudaStreamCaptureStatusNone,
+              "a cuBLAS handle was first used inside a CUDA-graph capture; run the step once "
+              "uncaptured first");
+  void* ws = CachingAllocator::Get().Alloc(kBlasWorkspaceBytes);
+  const cublasStatus_t st = cublasSetWorkspace(h, ws, kBlasWorkspaceBytes);
+  if (st != CUBLAS_STATUS_SUCCESS) {
+    CachingAllocator::Get().Free(ws);
+    UMBRA_CUBLAS_CHECK(st);
+  }
+  return ws;
+}
+}  // namespace cuda
+#endif
 
 template <>
 struct Stream<cpu> {
@@ -29,6 +58,7 @@ template <>
 struct Stream<gpu> {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_handle_ = nullptr;
+  void* blas_workspace_ = nullptr;  // blas_handle_'s (cuda::SetBlasWorkspace)
   int dev_id_ = 0;
 
   /// Blocks the host until all work queued on this stream is done; reports asynchronous errors.
@@ -51,12 +81,21 @@ struct Stream<gpu> {
     std::lock_guard<std::mutex> lock(mu);
     if (static_cast<int>(handles.size()) <= dev) handles.resize(dev + 1, nullptr);
     if (!handles[dev]) {
-      UMBRA_CUBLAS_CHECK(cublasCreate(&handles[dev]));
-      // Full FP32 in matrix products by default (PyTorch's default too); TF32 is opt-in.
-      UMBRA_CUBLAS_CHECK(cublasSetMathMode(handles[dev], CUBLAS_DEFAULT_MATH));
-      // Bound once: the default stream is one handle value for every thread (each thread's own
-      // stream), and cublasSetStream would reset the workspace on every call.
-      UMBRA_CUBLAS_CHECK(cublasSetStream(handles[dev], cuda::DefaultStream()));
+      cublasHandle_t h = nullptr;
+      UMBRA_CUBLAS_CHECK(cublasCreate(&h));
+      try {
+        // Full FP32 in matrix products by default (PyTorch's default too); TF32 is opt-in.
+        UMBRA_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+        // Bound once: the default stream is one handle value for every thread (each thread's
+        // own stream), and cublasSetStream would reset the workspace on every call. The
+        // workspace lives as long as the handle: the process.
+        UMBRA_CUBLAS_CHECK(cublasSetStream(h, cuda::DefaultStream()));
+        cuda::SetBlasWorkspace(h);
+      } catch (...) {
+        cublasDestroy(h);
+        throw;
+      }
+      handles[dev] = h;
     }
     return handles[dev];
   }
@@ -92,8 +131,10 @@ inline Stream<gpu>* NewStream<gpu>(bool create_blas_handle, int dev_id) {
       UMBRA_CUBLAS_CHECK(cublasCreate(&s->blas_handle_));
       UMBRA_CUBLAS_CHECK(cublasSetStream(s->blas_handle_, s->stream_));
       UMBRA_CUBLAS_CHECK(cublasSetMathMode(s->blas_handle_, CUBLAS_DEFAULT_MATH));
+      s->blas_workspace_ = cuda::SetBlasWorkspace(s->blas_handle_);
     }
   } catch (...) {
+    if (s->blas_handle_) cublasDestroy(s->blas_handle_);
     if (s->stream_) cudaStreamDestroy(s->stream_);
     delete s;
     throw;
@@ -104,6 +145,12 @@ template <>
 inline void DeleteStream<gpu>(Stream<gpu>* stream) {
   if (!stream) return;
   // Destruction paths must not throw; errors here would only repeat an earlier reported one.
+  if (stream->blas_workspace_) {
+    // The allocator hands a freed block out at once (to work on any stream): the stream's last
+    // products must be done with the workspace first.
+    cudaStreamSynchronize(stream->stream_);
+    cuda::CachingAllocator::Get().Free(stream->blas_workspace_);
+  }
   if (stream->blas_handle_) cublasDestroy(stream->blas_handle_);
   if (stream->stream_) cudaStreamDestroy(stream->stream_);
   delete stream;

@@ -14,8 +14,10 @@ namespace umbra::cuda {
 /// The stream umbra's gpu work runs on when a tensor names none: the calling thread's default
 /// stream (cudaStreamPerThread), not the legacy NULL stream. For work issued from one thread the
 /// order is the same; the difference is that it can be captured into a CUDA graph (the legacy
-/// stream cannot) and does not wait for, nor hold up, other blocking streams. Libraries (cuBLAS,
-/// cuDNN, cuRAND) are handed this stream explicitly: given 0 they would use the legacy one.
+/// stream cannot) and does not wait for, nor hold up, other blocking streams. It does still
+/// synchronise with the legacy stream itself: a call on that one (a plain cudaMemcpy, a library
+/// given stream 0) would wait for it and break a capture. Libraries (cuBLAS, cuDNN, cuRAND) are
+/// handed this stream explicitly for that reason.
 inline cudaStream_t DefaultStream() { return cudaStreamPerThread; }
 /// `s`, or the default stream for null.
 inline cudaStream_t OrDefault(cudaStream_t s) { return s ? s : DefaultStream(); }

@@ -82,10 +82,7 @@ class Plan<ConcatExp<TA, TB, DType, dim, cdim>> {
       : a_(MakePlan(e.a_)),
         b_(MakePlan(e.b_)),
         len_a_(e.len_a_),
-        len_(e.shape_[cdim]),
-        inner_(e.shape_.ProdShape(cdim + 1, dim - 1)),
-        inner_div_(inner_, e.shape_.ProdShape(0, dim - 1)),
-        len_div_(len_, e.shape_.ProdShape(0, dim - 1)) {}
+        rows_(e.shape_[cdim], e.shape_.ProdShape(cdim + 1, dim - 1), e.shape_.ProdShape(0, dim - 1)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     if constexpr (cdim == dim - 1) return x < len_a_ ? a_.Eval(y, x) : b_.Eval(y, x - len_a_);
     else {
@@ -105,19 +102,18 @@ class Plan<ConcatExp<TA, TB, DType, dim, cdim>> {
   // Output row y = (pre * len + d) * inner + in. True: the row is row *ya of a; false: row *yb
   // of b (d shifted by len_a). inner is the product of the dimensions between cdim and the last.
   UMBRA_XINLINE bool Split(index_t y, index_t* ya, index_t* yb) const {
-    const index_t t = inner_div_.Div(y), in = y - t * inner_;
-    const index_t pre = len_div_.Div(t), d = t - pre * len_;
-    if (d < len_a_) {
-      *ya = (pre * len_a_ + d) * inner_ + in;
+    const RowSplit::Parts p = rows_(y);
+    if (p.d < len_a_) {
+      *ya = (p.pre * len_a_ + p.d) * rows_.inner() + p.in;
       return true;
     }
-    *yb = (pre * (len_ - len_a_) + d - len_a_) * inner_ + in;
+    *yb = (p.pre * (rows_.len() - len_a_) + p.d - len_a_) * rows_.inner() + p.in;
     return false;
   }
   Plan<TA> a_;
   Plan<TB> b_;
-  index_t len_a_, len_, inner_;
-  cuda::IndexDiv inner_div_, len_div_;  // Split's divisions (dividends: the output's rows)
+  index_t len_a_;
+  RowSplit rows_;  // the output's rows as (pre, len, inner)
 };
 
 }  // namespace umbra::expr

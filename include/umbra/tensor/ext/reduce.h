@@ -244,6 +244,17 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
         const cuda::FastDiv per_div(n ? uint32_t(per) : 1u), cols_div(n ? uint32_t(cols) : 1u);
         auto& alloc = cuda::CachingAllocator::Get();
         DType* part = parts > 1 ? static_cast<DType*>(alloc.Alloc(sizeof(DType) * size_t(len) * parts)) : nullptr;
+        if (part && st != cuda::DefaultStream()) {
+          // A cached block may have been freed by work still queued on the default stream (the
+          // allocator's reuse is in that stream's order): st waits for it before writing here.
+          cudaEvent_t ev = nullptr;
+          UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+          const cudaError_t rec = cudaEventRecord(ev, cuda::DefaultStream());
+          const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(st, ev, 0) : rec;
+          cudaEventDestroy(ev);  // released once the wait is satisfied
+          if (wait != cudaSuccess) alloc.Free(part);
+          UMBRA_CUDA_CHECK(wait);
+        }
         UMBRA_LAUNCH(dim3(unsigned(len), unsigned(parts)), 256, 0, st, cuda::ReduceGroupPartKernel<Reducer, SV>)(
             dst->dptr_, part, e.scale_, MakePlan(e.src_), uint32_t(n), chunk, per_div, cols_div, len, rpb);
         cudaError_t launched = cudaGetLastError();
@@ -254,7 +265,8 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
             launched = cudaGetLastError();
           }
           // The allocator hands blocks out again at once, safe in stream order on the stream
-          // that computes (the thread's default one); on another stream, wait first.
+          // that computes (the thread's default one); on another stream, wait first (the
+          // default stream's next user must not write it before st is done).
           if (st != cuda::DefaultStream()) UMBRA_CUDA_CHECK(cudaStreamSynchronize(st));
           alloc.Free(part);
         }

@@ -4,7 +4,8 @@
 // any expression, and composes with other index mappings in one loop/kernel.
 // Write-through: when the source is writable (a Tensor, or a write-through slice/concat of them)
 // the slice may stand on the left: `slice<1>(t, 2, 5) = x`, `+=`, ... write into t's memory.
-// Also here: kWritable<E>, the trait write-through extensions use (concat.h includes this file).
+// Also here: kWritable<E>, the trait write-through extensions use, and RowSplit, the row
+// decomposition slice and concat share (concat.h includes this file).
 #pragma once
 
 #include <type_traits>
@@ -24,6 +25,25 @@ struct IsTensor<Tensor<Device, N, DType>> : std::true_type {};
 template <typename E>
 inline constexpr bool kWritable =
     IsTensor<E>::value || std::is_base_of_v<WriteThrough<E, typename E::DataType>, E>;
+
+/// A row index of rows viewed as (pre, len, inner): y = (pre * len + d) * inner + in, taken
+/// apart into pre, d and in. Both divisions are cuda::IndexDiv's (multiply-highs in kernels), and
+/// the divisors are kept only there. slice and concat map an output row to a source row with it.
+struct RowSplit {
+  struct Parts {
+    index_t pre, d, in;
+  };
+  RowSplit() = default;
+  /// rows: the number of rows, the largest dividend bound.
+  RowSplit(index_t len, index_t inner, index_t rows) : inner_div(inner, rows), len_div(len, rows) {}
+  UMBRA_XINLINE Parts operator()(index_t y) const {
+    const index_t t = inner_div.Div(y), pre = len_div.Div(t);
+    return {pre, t - pre * len_div.d, y - t * inner_div.d};
+  }
+  UMBRA_XINLINE index_t len() const { return len_div.d; }
+  UMBRA_XINLINE index_t inner() const { return inner_div.d; }
+  cuda::IndexDiv inner_div, len_div;
+};
 
 /// The stream a writable expression writes on (`Stream<Device>*`); void* for read-only ones,
 /// which never use it.
@@ -103,11 +123,8 @@ class Plan<SliceExp<SrcExp, DType, dim, sdim>> {
   explicit Plan(const SliceExp<SrcExp, DType, dim, sdim>& e)
       : src_(MakePlan(e.src_)),
         begin_(e.begin_),
-        len_(e.shape_[sdim]),
         src_len_(e.src_len_),
-        inner_(e.shape_.ProdShape(sdim + 1, dim - 1)),
-        inner_div_(inner_, e.shape_.ProdShape(0, dim - 1)),
-        len_div_(len_, e.shape_.ProdShape(0, dim - 1)) {}
+        rows_(e.shape_[sdim], e.shape_.ProdShape(sdim + 1, dim - 1), e.shape_.ProdShape(0, dim - 1)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     if constexpr (sdim == dim - 1) return src_.Eval(y, x + begin_);
     else return src_.Eval(SrcRow(y), x);
@@ -122,16 +139,15 @@ class Plan<SliceExp<SrcExp, DType, dim, sdim>> {
   // inner + in, where inner is the product of the dimensions between sdim and the last.
   UMBRA_XINLINE index_t SrcRow(index_t y) const {
     if constexpr (sdim == 0) {
-      return y + begin_ * inner_;
+      return y + begin_ * rows_.inner();
     } else {
-      const index_t t = inner_div_.Div(y), in = y - t * inner_;
-      const index_t pre = len_div_.Div(t), d = t - pre * len_;
-      return (pre * src_len_ + begin_ + d) * inner_ + in;
+      const RowSplit::Parts p = rows_(y);
+      return (p.pre * src_len_ + begin_ + p.d) * rows_.inner() + p.in;
     }
   }
   Plan<SrcExp> src_;
-  index_t begin_, len_, src_len_, inner_;
-  cuda::IndexDiv inner_div_, len_div_;  // SrcRow's divisions (dividends: the output's rows)
+  index_t begin_, src_len_;
+  RowSplit rows_;  // the output's rows as (pre, len, inner)
 };
 
 }  // namespace umbra::expr

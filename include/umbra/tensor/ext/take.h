@@ -28,15 +28,24 @@ struct TakeExp : public MakeTensorExp<TakeExp<IndexExp, SrcExp, DType>, SrcExp, 
   }
 };
 
+/// The row an index value names on the gpu, clamped into [0, last]. Clamped while still floating
+/// point: converting inf, NaN or a value past the integer range is undefined (x86 gives INT64_MIN,
+/// the GPU saturates), so converting first would send +inf to row 0 on one and the last row on
+/// the other. NaN takes row 0.
+template <typename DType>
+UMBRA_XINLINE index_t ClampedRow(DType v, index_t last) {
+  if (!(v > DType(0))) return 0;
+  if (v >= static_cast<DType>(last)) return last;
+  return static_cast<index_t>(v);
+}
+
 template <typename IndexExp, typename SrcExp, typename DType>
 class Plan<TakeExp<IndexExp, SrcExp, DType>> {
  public:
   explicit Plan(const TakeExp<IndexExp, SrcExp, DType>& e)
       : index_(MakePlan(e.index_)), src_(MakePlan(e.src_)), last_row_(e.src_rows_ - 1) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
-    index_t r = static_cast<index_t>(index_.Eval(0, y));
-    r = r < 0 ? 0 : (r > last_row_ ? last_row_ : r);  // gpu contract: clamp (file comment)
-    return src_.Eval(r, x);
+    return src_.Eval(ClampedRow(index_.Eval(0, y), last_row_), x);  // gpu contract: clamp
   }
 
  private:
@@ -81,9 +90,7 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
   const index_t step = index_t(gridDim.x) * blockDim.x;
   for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
     const index_t y = i / cols, x = i - y * cols;
-    index_t r = static_cast<index_t>(index[y]);
-    r = r < 0 ? 0 : (r > last_row ? last_row : r);
-    atomicAdd(dst + r * dst_stride + x, grad[y * grad_stride + x]);
+    atomicAdd(dst + ClampedRow(index[y], last_row) * dst_stride + x, grad[y * grad_stride + x]);
   }
 }
 #endif

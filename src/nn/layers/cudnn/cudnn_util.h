@@ -4,6 +4,7 @@
 
 #include <cudnn.h>
 
+#include <cstdio>
 #include <map>
 #include <mutex>
 
@@ -31,6 +32,12 @@ inline cudnnHandle_t CudnnHandle(cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = handles.find(dev);
     if (it == handles.end()) {
+      if (handles.empty() && cudnnGetVersion() < size_t(CUDNN_VERSION)) {
+        // Binaries built elsewhere and carried (scripts/gpu-check --build-only) may meet an
+        // older cuDNN 9: NVIDIA promises nothing for that, so say so once, where it shows.
+        std::fprintf(stderr, "umbra: built against cuDNN %d, running with the older %zu: a call it "
+                     "lacks fails as a cuDNN error\n", CUDNN_VERSION, cudnnGetVersion());
+      }
       UMBRA_CUDNN_CHECK(cudnnCreate(&h));
       handles[dev] = h;
     } else {
