@@ -2,7 +2,9 @@
 // thread and its OpenMP team). Stream<gpu> owns a CUDA stream and a cuBLAS handle bound to it;
 // every kernel, copy and BLAS call of a tensor with that stream is queued there, asynchronously.
 // A tensor with stream_ == nullptr uses the thread's default stream (cuda::DefaultStream, not the
-// legacy NULL stream) and a per-device shared handle.
+// legacy NULL stream) and a per-device shared handle. That handle has one workspace: products
+// from two host threads on one device at the same time need a Stream<gpu> each (umbra issues a
+// device's work from one thread).
 #pragma once
 
 #include "umbra/base.h"
