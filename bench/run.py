@@ -28,6 +28,50 @@ import sys
 import time
 
 N = 64 << 20
+FAILURES = []  # what failed on the way (a net, a binary): the exit status says so at the end
+
+
+def umbra_env():
+    """The environment for umbra's binaries: scripts/gpu-check finds their libraries with a
+    longer LD_LIBRARY_PATH (UMBRA_LD_LIBRARY_PATH) than PyTorch's process should see."""
+    ldp = os.environ.get("UMBRA_LD_LIBRARY_PATH")
+    return dict(os.environ, LD_LIBRARY_PATH=ldp) if ldp is not None else None
+
+
+def json_rows(cmd, env=None):
+    """Runs cmd (stderr goes on to ours, into the log) and returns its JSON lines as {net: row}.
+    Other output lines are skipped; a run that fails keeps the rows it printed and says how it
+    ended; a row with "error" (a net that failed) is reported and kept for what it has."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    rows = {}
+    for line in r.stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "net" in d:
+            rows[d["net"]] = d
+            if "error" in d:
+                print(f"{d['net']}: failed: {d['error']}\n")
+                FAILURES.append(d["net"])
+    if r.returncode != 0:
+        name = os.path.basename(cmd[1] if cmd[0] == sys.executable else cmd[0])
+        print(f"{name} exited with status {r.returncode}; the rows it printed are kept\n")
+        FAILURES.append(name)
+    return rows
+
+
+def table_row(name, fmt, data=None):
+    """Prints fmt() as a table row; a row missing a figure (a net failed on one side) says which,
+    with the figures it has (data: umbra's row), instead."""
+    try:
+        print(fmt())
+    except (KeyError, TypeError, ZeroDivisionError) as e:
+        have = f"; umbra's figures: {json.dumps(data)}" if data else ""
+        print(f"| {name} | incomplete: {type(e).__name__} {e}{have} |")
 
 
 def gbench(binary, reps, filt=None, min_time=None):
@@ -40,9 +84,15 @@ def gbench(binary, reps, filt=None, min_time=None):
         cmd.append(f"--benchmark_filter={filt}")
     if min_time:
         cmd.append(f"--benchmark_min_time={min_time}")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=umbra_env())
+    try:
+        benchmarks = json.loads(r.stdout)["benchmarks"]
+    except (json.JSONDecodeError, KeyError):  # a crash mid-run leaves no whole document
+        print(f"{os.path.basename(binary)} {filt or ''}: no results (exit status {r.returncode})\n")
+        FAILURES.append(os.path.basename(binary))
+        return {}
     res = {}
-    for b in json.loads(out)["benchmarks"]:
+    for b in benchmarks:
         if b.get("aggregate_name") == "median" and not b.get("error_occurred"):
             res[b["run_name"].split("/real_time")[0].split("/manual_time")[0]] = b
     return res
@@ -103,7 +153,7 @@ BN_SHAPES = {"r50_stem": (128, 64, 112, 112), "r50_s2": (128, 256, 56, 56), "r50
 def bn_table(res, reps):
     """bench_gpu's bn_relu rows: umbra's own batch norm (relu fused) and cuDNN's + cuDNN's relu,
     beside PyTorch eager, and the copy-speed floor of the own path's 8 passes over the tensor."""
-    copy_bps = res["BM_DeviceCopyGPU"]["bytes_per_second"]  # read + write bytes a second
+    copy_bps = res.get("BM_DeviceCopyGPU", {}).get("bytes_per_second", float("nan"))  # read + write bytes a second
     print("| shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu | PyTorch eager "
           "| PyTorch / own | cuDNN / own | 8 passes at copy speed | floor / own |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -141,13 +191,16 @@ def gpu_train_table(ours, peer):
     print("|---|---|---|---|---|---|---|---|")
     notes = []
     for n, o in ours.items():
-        p = peer[n]
         g = o.get("graph_img_per_s")
         if g is None:
             notes.append(f"{n}: {o.get('graph_note', 'no graph figure')}")
-        gs, gr = (f"{g:,.0f}", f"{g / p['img_per_s']:.2f}") if g else ("-", "-")
-        print(f"| {n} | {o['img_per_s']:,.0f} | {gs} | {p['img_per_s']:,.0f} | {o['img_per_s'] / p['img_per_s']:.2f} "
-              f"| {gr} | {o['peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
+
+        def line(n=n, o=o, g=g):
+            p = peer[n]
+            gs, gr = (f"{g:,.0f}", f"{g / p['img_per_s']:.2f}") if g else ("-", "-")
+            return (f"| {n} | {o['img_per_s']:,.0f} | {gs} | {p['img_per_s']:,.0f} | {o['img_per_s'] / p['img_per_s']:.2f} "
+                    f"| {gr} | {o['peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
+        table_row(n, line, o)
     for line in notes:
         print(f"\n{line}")
     print()
@@ -161,19 +214,15 @@ def train_gpu(bdir, reps, flags):
         print("bench_train_gpu was not built (needs CUDA and CLI11)")
         return None
     configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-    out = subprocess.run([binary, "--steps", "20", "--reps", str(reps), "--configs", configs, *flags],
-                         check=True, capture_output=True, text=True).stdout
-    ours = {json.loads(l)["net"]: json.loads(l) for l in out.splitlines() if l.strip()}
+    ours = json_rows([binary, "--steps", "20", "--reps", str(reps), "--configs", configs, *flags], umbra_env())
     if not ours:
-        print("no CUDA device: GPU training benchmarks skipped")
+        print("no rows: no CUDA device, or bench_train_gpu failed before its first net (above)")
     return ours or None
 
 
 def peer_lines(args):
     """train_torch.py's JSON lines as {net: result}."""
-    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"), *args],
-                         check=True, capture_output=True, text=True).stdout
-    return {json.loads(l)["net"]: json.loads(l) for l in out.splitlines() if l.strip()}
+    return json_rows([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"), *args])
 
 
 def compiled_table(ours, compiled):
@@ -181,9 +230,11 @@ def compiled_table(ours, compiled):
     print("| net | umbra best img/s | PyTorch compiled img/s | mode | umbra / compiled |")
     print("|---|---|---|---|---|")
     for n, o in ours.items():
-        c = compiled[n]
-        best = max(o["img_per_s"], o.get("graph_img_per_s") or 0)
-        print(f"| {n} | {best:,.0f} | {c['img_per_s']:,.0f} | {c['compile']} | {best / c['img_per_s']:.2f} |")
+        def fmt(n=n, o=o):
+            c = compiled[n]
+            best = max(o["img_per_s"], o.get("graph_img_per_s") or 0)
+            return f"| {n} | {best:,.0f} | {c['img_per_s']:,.0f} | {c['compile']} | {best / c['img_per_s']:.2f} |"
+        table_row(n, fmt, o)
     print()
 
 
@@ -193,9 +244,9 @@ def bf16_table(ours, peer):
           "| PyTorch peak MiB |")
     print("|---|---|---|---|---|---|")
     for n, o in ours.items():
-        p = peer[n]
-        print(f"| {n} | {o['bf16_img_per_s']:,.0f} | {p['img_per_s']:,.0f} | {o['bf16_img_per_s'] / p['img_per_s']:.2f} "
-              f"| {o['bf16_peak_mib']:,.0f} | {p['peak_mib']:,.0f} |")
+        table_row(n, lambda n=n, o=o: (
+            f"| {n} | {o['bf16_img_per_s']:,.0f} | {peer[n]['img_per_s']:,.0f} "
+            f"| {o['bf16_img_per_s'] / peer[n]['img_per_s']:.2f} | {o['bf16_peak_mib']:,.0f} | {peer[n]['peak_mib']:,.0f} |"), o)
     print()
 
 
@@ -208,11 +259,13 @@ def nhwc_table(ours, peer):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v: f"{v:,.0f}" if v else "-"
     for n, o in ours.items():
-        g, b, bg = o.get("nhwc_graph_img_per_s"), o.get("nhwc_own_bn_img_per_s"), o.get("nhwc_own_bn_graph_img_per_s")
-        best = max(o["nhwc_img_per_s"], g or 0, b or 0, bg or 0)
-        print(f"| {n} | {o['img_per_s']:,.0f} | {o['nhwc_img_per_s']:,.0f} | {o['nhwc_img_per_s'] / o['img_per_s']:.2f} "
-              f"| {fmt(g)} | {fmt(b)} | {fmt(bg)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
-              f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} | {fmt(o.get('nhwc_own_bn_peak_mib'))} |")
+        def line(n=n, o=o):
+            g, b, bg = o.get("nhwc_graph_img_per_s"), o.get("nhwc_own_bn_img_per_s"), o.get("nhwc_own_bn_graph_img_per_s")
+            best = max(o["nhwc_img_per_s"], g or 0, b or 0, bg or 0)
+            return (f"| {n} | {o['img_per_s']:,.0f} | {o['nhwc_img_per_s']:,.0f} | {o['nhwc_img_per_s'] / o['img_per_s']:.2f} "
+                    f"| {fmt(g)} | {fmt(b)} | {fmt(bg)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
+                    f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} | {fmt(o.get('nhwc_own_bn_peak_mib'))} |")
+        table_row(n, line, o)
     print()
 
 
@@ -226,10 +279,11 @@ def own_kernels_table(ours):
           "| umbra's, relus unfused | fusion gain | own / cuDNN | cuDNN peak MiB | own kernels peak MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
-        print(f"| {n} | {o['img_per_s']:,.0f} | {o['unfused_img_per_s']:,.0f} "
-              f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
-              f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
-              f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
+        table_row(n, lambda n=n, o=o: (
+            f"| {n} | {o['img_per_s']:,.0f} | {o['unfused_img_per_s']:,.0f} "
+            f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
+            f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
+            f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |"), o)
     print()
 
 
@@ -239,8 +293,9 @@ def readout_table(ours):
     print("| net | no loss read img/s | read each step | read per 20 steps | per 20 / each step |")
     print("|---|---|---|---|---|")
     for n, o in ours.items():
-        print(f"| {n} | {o['img_per_s']:,.0f} | {o['read_each_img_per_s']:,.0f} | {o['read_window_img_per_s']:,.0f} "
-              f"| {o['read_window_img_per_s'] / o['read_each_img_per_s']:.2f} |")
+        table_row(n, lambda n=n, o=o: (
+            f"| {n} | {o['img_per_s']:,.0f} | {o['read_each_img_per_s']:,.0f} | {o['read_window_img_per_s']:,.0f} "
+            f"| {o['read_window_img_per_s'] / o['read_each_img_per_s']:.2f} |"), o)
     print()
 
 
@@ -321,24 +376,29 @@ def main():
     if args.gpu:
         print(f"## GPU, medians of {args.reps}\n")
         # 0.1 s a repetition: hundreds of event-timed iterations of each (device time is scarce).
-        res = gbench(os.path.join(bdir, "bench_gpu"), args.reps, min_time=0.1)
-        if "BM_UmbraFusedGPU" not in res:
-            print("no CUDA device: GPU benchmarks skipped")
+        # Two runs of bench_gpu, so that a failure in one set of rows keeps the other.
+        res = gbench(os.path.join(bdir, "bench_gpu"), args.reps, filt="^(BM_|umbra_gpu/|cublas/)", min_time=0.1)
+        if not res:
+            print("no rows: no CUDA device, or bench_gpu failed (above)")
             return 1
         print("| work | umbra | peer | umbra / peer |\n|---|---|---|---|")
-        ub = res["BM_UmbraFusedGPU"]["bytes_per_second"]
-        row("a*b+c*d-e, 64M floats vs device copy", ub, res["BM_DeviceCopyGPU"]["bytes_per_second"], "GB/s", 1e9)
+        ub = res.get("BM_UmbraFusedGPU", {}).get("bytes_per_second", float("nan"))
+        row("a*b+c*d-e, 64M floats vs device copy", ub,
+            res.get("BM_DeviceCopyGPU", {}).get("bytes_per_second", float("nan")), "GB/s", 1e9)
         try:
             tb, tv = torch_fused("cuda", args.reps, threads)
             row(f"a*b+c*d-e, 64M floats vs PyTorch {tv} eager", ub, tb, "GB/s", 1e9)
         except Exception as e:  # PyTorch without CUDA: say so, keep the rest
             print(f"| PyTorch on GPU unavailable: {e} | | | |")
         for name in sorted({k.split("/", 1)[1] for k in res if k.startswith("umbra_gpu/")}):
-            row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"]["FLOPS"],
-                res[f"cublas/{name}"]["FLOPS"], "GFLOP/s", 1e9)
+            table_row(f"dot {name}", lambda name=name: (
+                f"| dot {name} vs cublasSgemm direct | {res[f'umbra_gpu/{name}']['FLOPS'] / 1e9:,.1f} GFLOP/s "
+                f"| {res[f'cublas/{name}']['FLOPS'] / 1e9:,.1f} GFLOP/s "
+                f"| {res[f'umbra_gpu/{name}']['FLOPS'] / res[f'cublas/{name}']['FLOPS']:.2f} |"))
         print()
         print(f"### Batch norm + relu, one training pass, medians of {args.reps}\n")
-        bn_table(res, args.reps)
+        bn = gbench(os.path.join(bdir, "bench_gpu"), args.reps, filt="^bn_relu/", min_time=0.1)
+        bn_table({**res, **bn}, args.reps)
 
     if args.gpu_train:
         # Same nets, batches and SGD-momentum step on synthetic data already on the device;
@@ -348,9 +408,10 @@ def main():
         if not ours:
             return 1
         peer = peer_lines([*cuda_args, "--net", *ours])
-        gpu = next(iter(peer.values())).get("gpu", "?")
-        tv = next(iter(peer.values())).get("torch", "?")
-        print(f"GPU: {gpu}; PyTorch {tv} eager\n")
+        first = next((p for p in peer.values() if "error" not in p), {})
+        gpu, tv = first.get("gpu", "?"), first.get("torch", "?")
+        print(f"GPU: {gpu}; PyTorch {tv} eager; cuDNN TF32 {first.get('cudnn_tf32', '?')}, "
+              f"fp32 matmul precision {first.get('matmul_precision', '?')}\n")
         gpu_train_table(ours, peer)
         if args.torch_compile:
             compiled = {}
@@ -393,4 +454,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    if FAILURES:
+        print(f"failed on the way: {', '.join(FAILURES)}")
+    sys.exit(rc or (1 if FAILURES else 0))

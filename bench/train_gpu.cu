@@ -160,56 +160,72 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!o.profile.empty()) prof.Open(o.profile, "gpu");
+    bool failed = false;
     for (auto& n : o.nets) {
+      // The net's line is built as it goes: a variant that fails (an error umbra names) ends
+      // the line with its message and the next net still runs, so one failure loses one row.
+      std::string line;
+      auto add = [&line](const char* fmt, auto... a) {  // numbers and net names: short
+        char buf[256];
+        std::snprintf(buf, sizeof buf, fmt, a...);
+        line += buf;
+      };
       bench::ProfileFiles none;  // only the default run is profiled (profiled steps run plainly)
       auto run = [&](const Variant& v) { return Run(n, o.configs, o.steps, o.reps, none, v); };
-      const Result r = Run(n, o.configs, o.steps, o.reps, prof, Variant{});
-      std::printf("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
-      if (graph) {
-        const Result g = run({.graph = true});
-        if (g.graph_note.empty()) std::printf(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
-        else std::printf(", \"graph_note\": \"%s\"", JsonEscaped(g.graph_note).c_str());
-      }
-      if (unfused) {
-        const Result u = run({.fuse_relu = false});
-        std::printf(", \"unfused_img_per_s\": %.1f, \"unfused_peak_mib\": %.0f", u.img_per_s, u.peak_mib);
-      }
-      if (read_loss) {
-        const Result e = run({.read = Variant::kEachStep}), w = run({.read = Variant::kWindow});
-        std::printf(", \"read_each_img_per_s\": %.1f, \"read_window_img_per_s\": %.1f", e.img_per_s, w.img_per_s);
-      }
-      if (own) {
-        const Result k = run({.own_kernels = true});
-        std::printf(", \"own_img_per_s\": %.1f, \"own_peak_mib\": %.0f", k.img_per_s, k.peak_mib);
-        if (unfused) {
-          const Result ku = run({.own_kernels = true, .fuse_relu = false});
-          std::printf(", \"own_unfused_img_per_s\": %.1f, \"own_unfused_peak_mib\": %.0f", ku.img_per_s, ku.peak_mib);
-        }
-      }
-      if (bf16) {
-        const Result h = run({.bf16 = true});
-        std::printf(", \"bf16_img_per_s\": %.1f, \"bf16_peak_mib\": %.0f", h.img_per_s, h.peak_mib);
-      }
-      if (nhwc) {
-        const Result c = run({.nhwc = true});
-        std::printf(", \"nhwc_img_per_s\": %.1f, \"nhwc_peak_mib\": %.0f", c.img_per_s, c.peak_mib);
+      try {
+        const Result r = Run(n, o.configs, o.steps, o.reps, prof, Variant{});
+        add("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
         if (graph) {
-          const Result cg = run({.graph = true, .nhwc = true});
-          if (cg.graph_note.empty()) std::printf(", \"nhwc_graph_img_per_s\": %.1f", cg.img_per_s);
+          const Result g = run({.graph = true});
+          if (g.graph_note.empty()) add(", \"graph_img_per_s\": %.1f, \"graph_peak_mib\": %.0f", g.img_per_s, g.peak_mib);
+          else line += ", \"graph_note\": \"" + JsonEscaped(g.graph_note) + "\"";  // any length
         }
-        nn::NetSpec probe = bench::NetByName(n, o.configs);
-        if (!nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty()) {
-          const Result b = run({.nhwc = true, .own_bn = true});
-          std::printf(", \"nhwc_own_bn_img_per_s\": %.1f, \"nhwc_own_bn_peak_mib\": %.0f", b.img_per_s, b.peak_mib);
-          if (graph) {
-            const Result bg = run({.graph = true, .nhwc = true, .own_bn = true});
-            if (bg.graph_note.empty()) std::printf(", \"nhwc_own_bn_graph_img_per_s\": %.1f", bg.img_per_s);
+        if (unfused) {
+          const Result u = run({.fuse_relu = false});
+          add(", \"unfused_img_per_s\": %.1f, \"unfused_peak_mib\": %.0f", u.img_per_s, u.peak_mib);
+        }
+        if (read_loss) {
+          const Result e = run({.read = Variant::kEachStep}), w = run({.read = Variant::kWindow});
+          add(", \"read_each_img_per_s\": %.1f, \"read_window_img_per_s\": %.1f", e.img_per_s, w.img_per_s);
+        }
+        if (own) {
+          const Result k = run({.own_kernels = true});
+          add(", \"own_img_per_s\": %.1f, \"own_peak_mib\": %.0f", k.img_per_s, k.peak_mib);
+          if (unfused) {
+            const Result ku = run({.own_kernels = true, .fuse_relu = false});
+            add(", \"own_unfused_img_per_s\": %.1f, \"own_unfused_peak_mib\": %.0f", ku.img_per_s, ku.peak_mib);
           }
         }
+        if (bf16) {
+          const Result h = run({.bf16 = true});
+          add(", \"bf16_img_per_s\": %.1f, \"bf16_peak_mib\": %.0f", h.img_per_s, h.peak_mib);
+        }
+        if (nhwc) {
+          const Result c = run({.nhwc = true});
+          add(", \"nhwc_img_per_s\": %.1f, \"nhwc_peak_mib\": %.0f", c.img_per_s, c.peak_mib);
+          if (graph) {
+            const Result cg = run({.graph = true, .nhwc = true});
+            if (cg.graph_note.empty()) add(", \"nhwc_graph_img_per_s\": %.1f", cg.img_per_s);
+          }
+          nn::NetSpec probe = bench::NetByName(n, o.configs);
+          if (!nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty()) {
+            const Result b = run({.nhwc = true, .own_bn = true});
+            add(", \"nhwc_own_bn_img_per_s\": %.1f, \"nhwc_own_bn_peak_mib\": %.0f", b.img_per_s, b.peak_mib);
+            if (graph) {
+              const Result bg = run({.graph = true, .nhwc = true, .own_bn = true});
+              if (bg.graph_note.empty()) add(", \"nhwc_own_bn_graph_img_per_s\": %.1f", bg.img_per_s);
+            }
+          }
+        }
+      } catch (const std::exception& e) {
+        if (line.empty()) add("{\"net\": \"%s\"", n.c_str());
+        line += ", \"error\": \"" + JsonEscaped(e.what()) + "\"";
+        failed = true;
       }
-      std::printf("}\n");
+      std::printf("%s}\n", line.c_str());
       std::fflush(stdout);
     }
+    if (failed) return 1;
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

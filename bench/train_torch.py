@@ -13,6 +13,7 @@ issue's bf16 reference), fp32 weights and SGD as before."""
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -114,7 +115,13 @@ def run(name, steps, reps, device, compile_mode=None, bf16=False):
     model = model.to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    step_model = torch.compile(model, mode=compile_mode) if compile_mode else model
+    if compile_mode:
+        # Each net compiled afresh and for its static shapes: nets share nn.Sequential's forward,
+        # and after one shape dynamo would recompile the next net with symbolic sizes.
+        torch._dynamo.reset()
+        step_model = torch.compile(model, mode=compile_mode, dynamic=False)
+    else:
+        step_model = model
     x = torch.rand(shape, device=device).contiguous(memory_format=fmt)
     classes = 1000 if name in ("alexnet", "resnet18", "resnet50") else 10
     y = torch.arange(shape[0], device=device) % classes
@@ -157,8 +164,16 @@ def main():
     torch.set_num_threads(a.threads)
     if a.device == "cuda":
         torch.backends.cudnn.benchmark = True  # PyTorch's numerics otherwise left at their defaults
+    failed = False
     for n in a.net:
-        rate, peak = run(n, a.steps, a.reps, a.device, a.compile, a.bf16)
+        try:
+            rate, peak = run(n, a.steps, a.reps, a.device, a.compile, a.bf16)
+        except Exception as e:  # one net failing loses its row only (run.py reports the error)
+            print(json.dumps({"net": n, "error": f"{type(e).__name__}: {e}"[:2000]}), flush=True)
+            if a.device == "cuda":
+                torch.cuda.empty_cache()
+            failed = True
+            continue
         out = {"net": n, "img_per_s": round(rate, 1), "torch": torch.__version__}
         if a.compile:
             out["compile"] = a.compile
@@ -167,8 +182,13 @@ def main():
         if a.device == "cuda":
             out["peak_mib"] = round(peak)
             out["gpu"] = torch.cuda.get_device_name()
+            # The numerics the figure was taken with (PyTorch's defaults: TF32 in cuDNN's
+            # convolutions, full FP32 in matrix products), recorded rather than assumed.
+            out["cudnn_tf32"] = torch.backends.cudnn.allow_tf32
+            out["matmul_precision"] = torch.get_float32_matmul_precision()
         print(json.dumps(out), flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

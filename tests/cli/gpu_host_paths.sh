@@ -107,6 +107,17 @@ if [ -x "$B/bench/bench_train_gpu" ]; then
       { grep -o "capturing the step failed[^\"]*" "$W/bench.log" | head -3; echo "FAIL: bench_train_gpu $f: no graph"; fail=1; }
   done
 fi
+if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
+  # bench/run.py's GPU tables as gpu-check prints them: every row umbra prints is parsed, and a
+  # side that fails (here PyTorch, which has no CUDA on this machine) leaves its rows
+  # "incomplete" with umbra's figures, never a traceback that loses the table.
+  run runpy timeout 300 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --gpu-train --gpu-own-kernels \
+    --gpu-nhwc --gpu-bf16 --gpu-readout --reps 1
+  if grep -q "Traceback" "$W/runpy.log"; then tail -15 "$W/runpy.log"; echo "FAIL: bench/run.py raised"; fail=1; fi
+  rows=$(grep -cE "^\| (lenet|cifar|alexnet|resnet18|resnet50) \| ([0-9]|incomplete: .*umbra's figures)" "$W/runpy.log")
+  # 5 nets in the train, own-kernels, nhwc and bf16 tables, 3 in readout's.
+  [ "$rows" -eq 23 ] || { grep -E "^\| [a-z]" "$W/runpy.log"; echo "FAIL: bench/run.py printed $rows of 23 rows"; fail=1; }
+fi
 if [ -x "$B/bench/bench_gpu" ]; then
   # The batch norm + relu rows (layers built by hand, both paths, both layouts); the fused and
   # dot rows copy gigabytes on the host under the stub, so they are left out.
