@@ -15,7 +15,8 @@
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16). --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
-// changes): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
+// changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
+// channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
 // net with batch norms also channels-last with umbra's batch norm (algo=expr on batch_norm only:
 // its statistics kernels over (N*H*W, C) rows and its relus fused, the layout and BN + ReLU
 // fusion the issue credits for torch.compile's ResNet gain; pooling stays cuDNN's):
@@ -77,6 +78,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
            const Variant& v) {
   nn::NetSpec spec = bench::NetByName(name, configs);
   spec.channels_last = v.nhwc;
+  spec.input_channels_last = v.nhwc;  // the batch made channels-last, as PyTorch's channels-last runs make it
   spec.fuse_relu = v.fuse_relu;
   if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
   if (v.own_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr", "batch_norm");
@@ -86,10 +88,11 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   us.Set("momentum", "0.9");
   nn::Trainer<gpu> trainer(spec, us);
   trainer.set_cuda_graph(v.graph);
-  TensorContainer<gpu, 4> x(spec.input_shape);
+  const Shape<4> in_shape = trainer.net().NodeByName("in").shape;  // (N, H, W, C) channels-last
+  TensorContainer<gpu, 4> x(in_shape);
   TensorContainer<gpu, 2> y(Shape2(spec.input_shape[0], 1));
   {
-    TensorContainer<cpu, 4> hx(spec.input_shape);
+    TensorContainer<cpu, 4> hx(in_shape);
     TensorContainer<cpu, 2> hy(y.shape_);
     Random<cpu> rnd(1);
     rnd.SampleUniform(&hx);

@@ -5,10 +5,13 @@
 
 namespace umbra::nn {
 
-void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b) {
+void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b, bool add) {
   const Tensor<gpu, 3, float> s(const_cast<float*>(src), Shape3(outer, a, b), nullptr);
   Tensor<gpu, 3, float> d(dst, Shape3(outer, b, a), nullptr);
-  d = swapaxis<2, 1>(s);
+  if (add)
+    d += swapaxis<2, 1>(s);
+  else
+    d = swapaxis<2, 1>(s);
 }
 
 }  // namespace umbra::nn

@@ -1,7 +1,8 @@
 // Convolution weight gradients accumulate (+=) across backward passes on the gpu as on the cpu:
 // cuDNN adds into the layer's gradients in fp32 (beta = 1; its algorithm search writes a scratch
-// output, not the gradients) and the bf16 path stages and adds. Two forward/backward passes
-// without an update must give twice one pass's gradients, as on the cpu.
+// output, not the gradients), the bf16 path adds as it converts back, and channels-last
+// (NHWC filters in scratch) as it moves the gradient back. Two forward/backward passes without
+// an update must give twice one pass's gradients, as on the cpu.
 #include <gtest/gtest.h>
 
 #include "harness/gpu_compare.h"
@@ -12,8 +13,8 @@ namespace {
 
 using nn::LayerSpec;
 
-void TwoPasses(const std::string& dtype, double tol) {
-  SCOPED_TRACE(dtype);
+void TwoPasses(const std::string& dtype, bool nhwc, double tol) {
+  SCOPED_TRACE(dtype + (nhwc ? " nhwc" : " nchw"));
   nn::NetSpec s;
   s.input_shape = Shape4(4, 3, 9, 9);
   s.seed = 11;
@@ -23,6 +24,7 @@ void TwoPasses(const std::string& dtype, double tol) {
               LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}},
               LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
   nn::Net<cpu> hc(s);
+  s.channels_last = nhwc;
   nn::Net<gpu> gc(s);  // the same initial weights: drawn on the host for every device
   TensorContainer<cpu, 4> x(s.input_shape);
   TensorContainer<cpu, 2> y(Shape2(4, 1));
@@ -49,8 +51,10 @@ void TwoPasses(const std::string& dtype, double tol) {
 
 TEST(ConvAccumulateGPU, TwoBackwardPassesAddUp) {
   UMBRA_REQUIRE_GPU();
-  TwoPasses("float32", 2e-4);
-  TwoPasses("bf16", 3e-2);
+  for (bool nhwc : {false, true}) {
+    TwoPasses("float32", nhwc, 2e-4);
+    TwoPasses("bf16", nhwc, 3e-2);
+  }
 }
 
 }  // namespace

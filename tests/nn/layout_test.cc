@@ -104,5 +104,32 @@ TEST(Layout, TheNetConvertsForLayersThatTakeNchw) {
   EXPECT_EQ(net.NodeByName("c").shape, Shape4(2, 2, 2, 2));
 }
 
+// A channels-last input (NetSpec::input_channels_last) is the node "in" itself, (N, H, W, C):
+// a layer that takes either layout reads it as it is, one that takes (N, C, H, W) (the CPU's
+// convolution) gets a to_nchw copy, and the flag alone, without channels_last, is refused.
+TEST(Layout, AChannelsLastInputIsTheInputNode) {
+  NetSpec s;
+  s.input_shape = Shape4(2, 3, 4, 4);
+  s.channels_last = true;
+  s.input_channels_last = true;
+  s.layers = {L("batch_norm", "bn", {"in"}, {"b"}), L("conv", "c", {"b"}, {"c"}, {{"nchannel", "2"}, {"kernel_size", "3"}}),
+              L("flatten", "f", {"c"}, {"f"}), L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "2"}}),
+              L("softmax", "loss", {"o"}, {"p"})};
+  nn::Net<cpu> net(s);
+  EXPECT_EQ(net.NodeByName("in").shape, Shape4(2, 4, 4, 3));
+  EXPECT_EQ(net.NodeByName("b").shape, Shape4(2, 4, 4, 3));
+  ASSERT_EQ(net.NumLayers(), 6u);
+  EXPECT_STREQ(net.LayerAt(0).Type(), "batch_norm");
+  EXPECT_EQ(net.LayerAt(1).name(), "b@nchw");
+  EXPECT_EQ(net.NodeByName("c").shape, Shape4(2, 2, 2, 2));
+  s.channels_last = false;
+  try {
+    nn::Net<cpu> refused(s);
+    ADD_FAILURE() << "input_channels_last without channels_last was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input_channels_last"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace umbra

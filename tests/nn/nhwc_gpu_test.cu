@@ -84,23 +84,30 @@ constexpr Bounds kFp32{1e-5, 1e-4, 1e-5};
 constexpr Bounds kBf16{2e-3, 2e-2, 5e-3};
 
 // Three steps of the plain and the channels-last net from one start: losses, the updated
-// weights' gradients and the weights.
-void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const Bounds& bound = kFp32) {
-  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 12));
+// weights' gradients and the weights. nhwc_input: the channels-last net takes the batch
+// channels-last (NetSpec::input_channels_last), the same numbers moved on the host.
+void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const Bounds& bound = kFp32,
+                        bool nhwc_input = false) {
+  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 12)), hxt(Shape4(4, 12, 12, 3));
   TensorContainer<cpu, 2> hy(Shape2(4, 1));
   Random<cpu> r(3);
   r.SampleUniform(&hx, -1.f, 1.f);
+  for (index_t n = 0; n < 4; ++n)
+    for (index_t c = 0; c < 3; ++c)
+      for (index_t i = 0; i < 12 * 12; ++i) hxt.dptr_[(n * 144 + i) * 3 + c] = hx.dptr_[(n * 3 + c) * 144 + i];
   for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
   auto x = test::ToGPU(hx.view());
+  auto xt = test::ToGPU(hxt.view());
   auto y = test::ToGPU(hy.view());
+  const Tensor<gpu, 4>& xn = nhwc_input ? xt.view() : x.view();
   for (int step = 0; step < 3; ++step) {
     SCOPED_TRACE("step " + std::to_string(step + 1));
-    const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(x.view(), y.view());
+    const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(xn, y.view());
     EXPECT_NEAR(b, a, bound.loss * std::fabs(a));
   }
   // The updater cleared the gradients: one more forward and backward, without an update.
-  for (auto* t : {&plain, &nhwc}) {
-    t->net().Forward(true, x.view(), &y.view());
+  for (auto [t, in] : {std::pair{&plain, x.view()}, std::pair{&nhwc, xn}}) {
+    t->net().Forward(true, in, &y.view());
     t->net().Backward();
   }
   auto ga = Grads(plain), gb = Grads(nhwc);
@@ -146,6 +153,34 @@ TEST(NhwcGPU, TrainsAsTheNchwNet) {
   for (size_t i = 0; i < nhwc.net().NumLayers(); ++i)
     if (nhwc.net().LayerAt(i).name() == "gap@nchw") EXPECT_TRUE(nhwc.net().LayerAt(i).OutputsViewInput());
   ExpectSameTraining(plain, nhwc);
+}
+
+// A batch made channels-last (NetSpec::input_channels_last): the first convolution reads the
+// caller's buffer itself, so the net has no to_nhwc layer, and trains as the plain net does.
+TEST(NhwcGPU, AChannelsLastInputIsReadWithoutACopy) {
+  UMBRA_REQUIRE_GPU();
+  const nn::UpdaterSettings us = Sgd();
+  nn::NetSpec s = Spec(true);
+  s.input_channels_last = true;
+  nn::Trainer<gpu> plain(Spec(false), us), nhwc(s, us);
+  EXPECT_EQ(nhwc.net().NodeByName("in").shape, Shape4(4, 12, 12, 3));
+  EXPECT_EQ(nhwc.net().NodeByName("c1").shape, Shape4(4, 12, 12, 8));
+  std::vector<std::string> conversions;
+  for (size_t i = 0; i < nhwc.net().NumLayers(); ++i) {
+    const std::string type = nhwc.net().LayerAt(i).Type();
+    if (type == "to_nhwc" || type == "to_nchw") conversions.push_back(nhwc.net().LayerAt(i).name());
+  }
+  EXPECT_EQ(conversions, (std::vector<std::string>{"gap@nchw", "h@nchw"}));
+  // An (N, C, H, W) batch is refused, naming both shapes.
+  TensorContainer<gpu, 4> wrong(Shape4(4, 3, 12, 12));
+  TensorContainer<gpu, 2> y(Shape2(4, 1), 0.f);
+  try {
+    nhwc.Step(wrong.view(), y.view());
+    ADD_FAILURE() << "an (N, C, H, W) batch was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(4,12,12,3)"), std::string::npos) << e.what();
+  }
+  ExpectSameTraining(plain, nhwc, kFp32, /*nhwc_input=*/true);
 }
 
 // dtype=bf16 convolutions (and fullc) channels-last: the filter copies and gradients pass

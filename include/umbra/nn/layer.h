@@ -80,6 +80,8 @@ enum class Layout {
 
 /// The (N, C, H, W) shape of a node held channels-last as (N, H, W, C).
 inline Shape<4> NchwOf(const Shape<4>& nhwc) { return Shape4(nhwc[0], nhwc[3], nhwc[1], nhwc[2]); }
+/// The (N, H, W, C) shape in which an (N, C, H, W) node is held channels-last.
+inline Shape<4> NhwcOf(const Shape<4>& nchw) { return Shape4(nchw[0], nchw[2], nchw[3], nchw[1]); }
 
 template <typename xpu, typename DType = float>
 class Layer {

@@ -58,6 +58,13 @@ struct NetSpec {
   /// inserts a to_nhwc / to_nchw layer (node "name@nhwc" / "name@nchw") where the layout
   /// changes. A channels-last node's shape is (N, H, W, C). Weights keep one layout either way.
   bool channels_last = false;
+  /// With channels_last: the input "in" arrives channels-last, (N, H, W, C), made that way by
+  /// the caller (as PyTorch's channels-last runs make their batch) instead of converted by the
+  /// net. No to_nhwc copy of it then: for an ImageNet batch of 128 that copy is 74 MiB, held
+  /// through the step for the first convolution's backward, and a pass over it each step.
+  /// input_shape stays (N, C, H, W); Forward takes (N, H, W, C). A layer that takes
+  /// (N, C, H, W) gets a to_nchw copy of it, as of any channels-last node.
+  bool input_channels_last = false;
   /// A relu whose input only it reads goes into the layer that produced that input where that
   /// layer can apply it in its own pass (Layer::FuseRelu: batch_norm on the expression path,
   /// eltwise_sum, fullc, conv but on oneDNN): a pass over the values fewer, and a kernel launch
@@ -103,6 +110,11 @@ class Net {
     node_index_["in"] = 0;
     nodes_.emplace_back(new NodeT());
     nodes_[0]->shape = spec.input_shape;
+    if (spec.input_channels_last) {
+      UMBRA_CHECK(spec.channels_last, "input_channels_last: the net must be channels_last too");
+      nodes_[0]->shape = NhwcOf(spec.input_shape);
+      SetNhwc(0, true);
+    }
     for (auto& [name, shape] : spec.extra_inputs) {
       UMBRA_CHECK(!node_index_.count(name), "extra input '", name, "' is declared twice");
       UMBRA_CHECK(shape[0] == spec.input_shape[0], "extra input '", name, "' has batch ", shape[0],

@@ -12,7 +12,7 @@ namespace umbra::nn {
 
 /// dst[i] = bf16(src[i]) (round to nearest even), on `stream` (a cudaStream_t; null: default).
 void CastToBF16(const float* src, uint16_t* dst, size_t n, void* stream);
-/// dst[i] = float(src[i]).
-void CastFromBF16(const uint16_t* src, float* dst, size_t n, void* stream);
+/// dst[i] = float(src[i]), or with add dst[i] += float(src[i]) (a gradient accumulated).
+void CastFromBF16(const uint16_t* src, float* dst, size_t n, void* stream, bool add = false);
 
 }  // namespace umbra::nn

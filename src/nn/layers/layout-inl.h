@@ -21,7 +21,7 @@ class LayoutLayer : public ParamLayer<StructureParam, xpu, DType> {
     // to_nhwc: (N, C, H, W) -> (N, H, W, C); to_nchw: (N, H, W, C) -> (N, C, H, W).
     const index_t c = kToNhwc ? s[1] : s[3];
     identity_ = c == 1 || s.Size() == s[0] * c;
-    return {kToNhwc ? Shape4(s[0], s[2], s[3], s[1]) : NchwOf(s)};
+    return {kToNhwc ? NhwcOf(s) : NchwOf(s)};
   }
   // In a channels-last net: to_nhwc takes (N, C, H, W) and to_nchw (N, H, W, C) nodes, and each
   // gives the other layout.
