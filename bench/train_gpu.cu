@@ -88,7 +88,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   us.Set("momentum", "0.9");
   nn::Trainer<gpu> trainer(spec, us);
   trainer.set_cuda_graph(v.graph);
-  const Shape<4> in_shape = trainer.net().NodeByName("in").shape;  // (N, H, W, C) channels-last
+  const Shape<4> in_shape = trainer.net().NodeByName("in").shape;  // (N, H, W, C) in the nhwc variants
   TensorContainer<gpu, 4> x(in_shape);
   TensorContainer<gpu, 2> y(Shape2(spec.input_shape[0], 1));
   {

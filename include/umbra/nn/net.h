@@ -35,7 +35,8 @@ struct LayerSpec {
 
 struct NetSpec {
   std::vector<LayerSpec> layers;
-  /// Shape of the data node "in": (batch, C, H, W).
+  /// Shape of the data node "in": (batch, C, H, W), held as (batch, H, W, C) with
+  /// input_channels_last.
   Shape<4> input_shape;
   /// A net for prediction only: node values share buffers where their lifetimes allow, there
   /// are no gradients, and Backward is an error.
