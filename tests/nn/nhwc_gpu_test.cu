@@ -59,6 +59,16 @@ nn::UpdaterSettings Sgd() {
   return us;
 }
 
+// The names of the layout layers the net inserted, in order.
+std::vector<std::string> Conversions(nn::Net<gpu>& net) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < net.NumLayers(); ++i) {
+    const std::string type = net.LayerAt(i).Type();
+    if (type == "to_nhwc" || type == "to_nchw") out.push_back(net.LayerAt(i).name());
+  }
+  return out;
+}
+
 // The gradients of the trainable weights (batch norm's moving statistics have none).
 std::vector<std::vector<float>> Grads(nn::Trainer<gpu>& t) {
   std::vector<std::vector<float>> out;
@@ -92,9 +102,7 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const B
   TensorContainer<cpu, 2> hy(Shape2(4, 1));
   Random<cpu> r(3);
   r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t n = 0; n < 4; ++n)
-    for (index_t c = 0; c < 3; ++c)
-      for (index_t i = 0; i < 12 * 12; ++i) hxt.dptr_[(n * 144 + i) * 3 + c] = hx.dptr_[(n * 3 + c) * 144 + i];
+  Tensor<cpu, 3>(hxt.dptr_, Shape3(4, 144, 3)) = swapaxis<2, 1>(Tensor<cpu, 3>(hx.dptr_, Shape3(4, 3, 144)));
   for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
   auto x = test::ToGPU(hx.view());
   auto xt = test::ToGPU(hxt.view());
@@ -143,12 +151,7 @@ TEST(NhwcGPU, TrainsAsTheNchwNet) {
   EXPECT_EQ(net.NodeByName("p2").shape, Shape4(4, 3, 3, 8));  // ceil mode: umbra's expressions
   EXPECT_EQ(net.NodeByName("c3").shape, Shape4(4, 3, 3, 6));
   EXPECT_EQ(net.NodeByName("gap").shape, Shape4(4, 1, 1, 6));
-  std::vector<std::string> conversions;
-  for (size_t i = 0; i < nhwc.net().NumLayers(); ++i) {
-    const std::string type = nhwc.net().LayerAt(i).Type();
-    if (type == "to_nhwc" || type == "to_nchw") conversions.push_back(nhwc.net().LayerAt(i).name());
-  }
-  EXPECT_EQ(conversions, (std::vector<std::string>{"in@nhwc", "gap@nchw", "h@nchw"}));
+  EXPECT_EQ(Conversions(nhwc.net()), (std::vector<std::string>{"in@nhwc", "gap@nchw", "h@nchw"}));
   EXPECT_EQ(nhwc.net().NumLayers(), plain.net().NumLayers() + 3);
   for (size_t i = 0; i < nhwc.net().NumLayers(); ++i)
     if (nhwc.net().LayerAt(i).name() == "gap@nchw") EXPECT_TRUE(nhwc.net().LayerAt(i).OutputsViewInput());
@@ -165,12 +168,7 @@ TEST(NhwcGPU, AChannelsLastInputIsReadWithoutACopy) {
   nn::Trainer<gpu> plain(Spec(false), us), nhwc(s, us);
   EXPECT_EQ(nhwc.net().NodeByName("in").shape, Shape4(4, 12, 12, 3));
   EXPECT_EQ(nhwc.net().NodeByName("c1").shape, Shape4(4, 12, 12, 8));
-  std::vector<std::string> conversions;
-  for (size_t i = 0; i < nhwc.net().NumLayers(); ++i) {
-    const std::string type = nhwc.net().LayerAt(i).Type();
-    if (type == "to_nhwc" || type == "to_nchw") conversions.push_back(nhwc.net().LayerAt(i).name());
-  }
-  EXPECT_EQ(conversions, (std::vector<std::string>{"gap@nchw", "h@nchw"}));
+  EXPECT_EQ(Conversions(nhwc.net()), (std::vector<std::string>{"gap@nchw", "h@nchw"}));
   // An (N, C, H, W) batch is refused, naming both shapes.
   TensorContainer<gpu, 4> wrong(Shape4(4, 3, 12, 12));
   TensorContainer<gpu, 2> y(Shape2(4, 1), 0.f);
