@@ -2,7 +2,7 @@
 """Runs umbra's benchmarks beside their peers in one go and prints each pair with the ratio.
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
-               [--gpu-bf16] [--gpu-nhwc] [--gpu-readout] [--torch-compile] [--profile DIR]
+               [--gpu-bf16] [--gpu-nhwc] [--gpu-readout] [--torch-compile] [--profile DIR] [--gpu-steps 20]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -14,7 +14,8 @@ default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 bes
 bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
 beside the plain layout, plain and CUDA-graph steps, and for the ResNets also with umbra's
 batch norm (relus fused); --gpu-readout trains reading the loss each step against reading it
-once per 20 steps (what a training run's wait per step costs).
+once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
+--gpu-steps steps (20) on both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
 Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
@@ -206,15 +207,15 @@ def gpu_train_table(ours, peer):
     print()
 
 
-def train_gpu(bdir, reps, flags):
-    """bench_train_gpu's lines ({net: result}) for every net, 20 steps a run; None (said why)
-    when it was not built or there is no device."""
+def train_gpu(bdir, reps, flags, steps):
+    """bench_train_gpu's lines ({net: result}) for every net, `steps` steps a run; None (said
+    why) when it was not built or there is no device."""
     binary = os.path.join(bdir, "bench_train_gpu")
     if not os.path.exists(binary):
         print("bench_train_gpu was not built (needs CUDA and CLI11)")
         return None
     configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-    ours = json_rows([binary, "--steps", "20", "--reps", str(reps), "--configs", configs, *flags], umbra_env())
+    ours = json_rows([binary, "--steps", str(steps), "--reps", str(reps), "--configs", configs, *flags], umbra_env())
     if not ours:
         print("no rows: no CUDA device, or bench_train_gpu failed before its first net (above)")
     return ours or None
@@ -287,10 +288,11 @@ def own_kernels_table(ours):
     print()
 
 
-def readout_table(ours):
+def readout_table(ours, steps):
     """bench_train_gpu --read-loss lines: no loss read (the default figure), the loss read every
-    step (the host waits for the device each step), and read once per 20 steps (Net::LossTo)."""
-    print("| net | no loss read img/s | read each step | read per 20 steps | per 20 / each step |")
+    step (the host waits for the device each step), and read once per run of `steps` steps
+    (Net::LossTo)."""
+    print(f"| net | no loss read img/s | read each step | read per {steps} steps | per {steps} / each step |")
     print("|---|---|---|---|---|")
     for n, o in ours.items():
         table_row(n, lambda n=n, o=o: (
@@ -318,6 +320,8 @@ def main():
                     help="GPU training channels-last against the plain layout and PyTorch eager")
     ap.add_argument("--gpu-readout", action="store_true",
                     help="GPU training reading the loss each step against once per 20 steps (lenet, cifar, resnet18)")
+    ap.add_argument("--gpu-steps", type=int, default=20,
+                    help="steps per timed run of the GPU training tables, both sides (fewer: a dry run)")
     ap.add_argument("--profile", metavar="DIR",
                     help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
@@ -326,7 +330,7 @@ def main():
                                  or args.gpu_nhwc or args.gpu_readout)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
-    cuda_args = ["--device", "cuda", "--steps", "20", "--reps", str(args.reps)]  # train_torch.py on the GPU
+    cuda_args = ["--device", "cuda", "--steps", str(args.gpu_steps), "--reps", str(args.reps)]  # train_torch.py on the GPU
 
     if run_cpu:
         print(f"## CPU ({threads} threads), medians of {args.reps}\n")
@@ -402,7 +406,7 @@ def main():
         # Same nets, batches and SGD-momentum step on synthetic data already on the device;
         # PyTorch with its default numerics (cudnn.benchmark on, TF32 in convolutions only).
         print(f"## GPU training throughput, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--graph", *prof])
+        ours = train_gpu(bdir, args.reps, ["--graph", *prof], args.gpu_steps)
         if not ours:
             return 1
         peer = peer_lines([*cuda_args, "--net", *ours])
@@ -422,14 +426,14 @@ def main():
 
     if args.gpu_own_kernels:
         print(f"## GPU training, cuDNN against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused"])
+        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused"], args.gpu_steps)
         if not ours:
             return 1
         own_kernels_table(ours)
 
     if args.gpu_bf16:
         print(f"## GPU training in bf16, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--bf16"])
+        ours = train_gpu(bdir, args.reps, ["--bf16"], args.gpu_steps)
         if not ours:
             return 1
         peer = peer_lines([*cuda_args, "--bf16", "--net", *ours])
@@ -437,18 +441,18 @@ def main():
 
     if args.gpu_nhwc:
         print(f"## GPU training channels-last, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--nhwc", "--graph"])
+        ours = train_gpu(bdir, args.reps, ["--nhwc", "--graph"], args.gpu_steps)
         if not ours:
             return 1
         peer = peer_lines([*cuda_args, "--net", *ours])
         nhwc_table(ours, peer)
 
     if args.gpu_readout:
-        print(f"## GPU training, the loss read each step or once per 20 steps, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--read-loss", "--net", "lenet", "cifar", "resnet18"])
+        print(f"## GPU training, the loss read each step or once per {args.gpu_steps} steps, medians of {args.reps}\n")
+        ours = train_gpu(bdir, args.reps, ["--read-loss", "--net", "lenet", "cifar", "resnet18"], args.gpu_steps)
         if not ours:
             return 1
-        readout_table(ours)
+        readout_table(ours, args.gpu_steps)
 
 
 if __name__ == "__main__":

@@ -95,28 +95,27 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
 else
   echo "no Fashion-MNIST t10k files in $D: CLI part skipped"
 fi
-if [ -x "$B/bench/bench_train_gpu" ]; then
-  mkdir -p "$W/prof"
-  for f in "--graph --profile $W/prof" "--own-kernels --unfused" "--bf16 --read-loss" "--nhwc --graph"; do
-    # shellcheck disable=SC2086
-    run bench timeout 300 "$B/bench/bench_train_gpu" --steps 1 --reps 1 --configs "$SRC/examples/configs" $f ||
-      { tail -5 "$W/bench.log"; echo "FAIL: bench_train_gpu $f"; fail=1; }
-    # Every step captures (the stub refuses a cuBLAS product captured without the handle's own
-    # workspace, as real cuBLAS may): a graph that fell back to plain steps is a failure here.
-    grep -q "capturing the step failed" "$W/bench.log" &&
-      { grep -o "capturing the step failed[^\"]*" "$W/bench.log" | head -3; echo "FAIL: bench_train_gpu $f: no graph"; fail=1; }
-  done
-fi
 if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
-  # bench/run.py's GPU tables as gpu-check prints them: every row umbra prints is parsed, and a
-  # side that fails (here PyTorch, which has no CUDA on this machine) leaves its rows
-  # "incomplete" with umbra's figures, never a traceback that loses the table.
+  # The GPU training benchmark as gpu-check runs it, through bench/run.py's tables: every net
+  # with CUDA graphs and the per-layer profile, own kernels unfused, bf16, channels-last with
+  # graphs, the loss read each step (2 steps a run, not 20: the stand-in has no speed to time).
+  # Every row umbra prints is parsed, and a side that fails (here PyTorch, which has no CUDA on
+  # this machine) leaves its rows "incomplete" with umbra's figures, never a traceback that
+  # loses the table.
+  mkdir -p "$W/prof"
   run runpy timeout 300 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --gpu-train --gpu-own-kernels \
-    --gpu-nhwc --gpu-bf16 --gpu-readout --reps 1
+    --gpu-nhwc --gpu-bf16 --gpu-readout --reps 1 --gpu-steps 2 --profile "$W/prof"
   if grep -q "Traceback" "$W/runpy.log"; then tail -15 "$W/runpy.log"; echo "FAIL: bench/run.py raised"; fail=1; fi
+  grep "bench_train_gpu exited with status" "$W/runpy.log" && { echo "FAIL: bench_train_gpu failed"; fail=1; }
   rows=$(grep -cE "^\| (lenet|cifar|alexnet|resnet18|resnet50) \| ([0-9]|incomplete: .*umbra's figures)" "$W/runpy.log")
   # 5 nets in the train, own-kernels, nhwc and bf16 tables, 3 in readout's.
   [ "$rows" -eq 23 ] || { grep -E "^\| [a-z]" "$W/runpy.log"; echo "FAIL: bench/run.py printed $rows of 23 rows"; fail=1; }
+  # Every step captures (the stub refuses a cuBLAS product captured without the handle's own
+  # workspace, as real cuBLAS may): a net whose graph fell back to plain steps is a failure here
+  # (the training table names it under the rows).
+  grep -E "capturing the step failed|^[a-z0-9]+: no graph figure" "$W/runpy.log" &&
+    { echo "FAIL: bench_train_gpu: no graph"; fail=1; }
+  ls "$W/prof"/profile-gpu.md > /dev/null 2>&1 || { ls "$W/prof"; echo "FAIL: no GPU profile written"; fail=1; }
 fi
 if [ -x "$B/bench/bench_gpu" ] && [ -x /usr/bin/python3 ]; then
   # gpu-check's bench stage (bench/run.py --gpu): the fused statement against a device copy,
