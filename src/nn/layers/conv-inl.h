@@ -185,8 +185,8 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     const index_t m = this->p_.nchannel, g = this->p_.ngroup, mg = m / g, kg = krows_ / g;
     if constexpr (std::is_same_v<DType, float>) {
       if (backend_ && backend_->AccumulatesWeights()) {
-        backend_->BackwardWeights(x.dptr_, gy.dptr_, gwmat_.dptr_, this->p_.no_bias ? nullptr : gbias_.dptr_);
-        if (prop_grad) backend_->BackwardData(gy.dptr_, wmat_.dptr_, in[0]->grad.dptr_);
+        backend_->Backward(x.dptr_, gy.dptr_, wmat_.dptr_, gwmat_.dptr_, this->p_.no_bias ? nullptr : gbias_.dptr_,
+                           prop_grad ? in[0]->grad.dptr_ : nullptr);
         return;
       }
       if (backend_) {

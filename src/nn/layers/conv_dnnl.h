@@ -24,6 +24,12 @@ class ConvBackend {
   /// AccumulatesWeights() (then the layer passes its gradient buffers themselves).
   virtual void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) = 0;
   virtual bool AccumulatesWeights() const { return false; }
+  /// A step's whole backward: BackwardWeights, then BackwardData where gx is not null. A
+  /// backend that converts gy before convolving (cuDNN's bf16) converts it once for both.
+  virtual void Backward(const float* x, const float* gy, const float* w, float* gw, float* gb, float* gx) {
+    BackwardWeights(x, gy, gw, gb);
+    if (gx) BackwardData(gy, w, gx);
+  }
 };
 
 /// x (n, c, h, w) -> y (n, oc, oh, ow) with `groups` groups, kernel kh x kw, stride, padding.

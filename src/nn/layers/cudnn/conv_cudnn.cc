@@ -172,10 +172,54 @@ class CudnnConv : public ConvBackend {
     if (b) UMBRA_CUDNN_CHECK(cudnnAddTensor(h, &one, b_, b, &one, yf_, y32));
   }
   void BackwardData(const float* gy32, const float* w32, float* gx32) override {
+    Operand gy(this, gy32, ny_);
+    DataGradient(gy, w32, gx32);
+  }
+  // The weight and bias gradients are added into the layer's, with no weight-sized staging
+  // buffer in the layer (for ResNet-50 that buffer held 98 MiB through training): in fp32
+  // NCHW cuDNN adds (beta = 1); a bf16 result is added as it is converted back, and an NHWC
+  // (oc, kh, kw, c/g) one, written to per-call scratch, as it is moved back.
+  bool AccumulatesWeights() const override { return true; }
+  void BackwardWeights(const float* x32, const float* gy32, float* gw32, float* gb) override {
+    Operand gy(this, gy32, ny_);
+    WeightGradients(x32, gy, gy32, gw32, gb);
+  }
+  // bf16: gy converted once for both products (it was converted per product: a pass over the
+  // layer's output gradient more per step, fp32 read and bf16 written).
+  void Backward(const float* x32, const float* gy32, const float* w32, float* gw32, float* gb, float* gx32) override {
+    Operand gy(this, gy32, ny_);
+    WeightGradients(x32, gy, gy32, gw32, gb);
+    if (gx32) DataGradient(gy, w32, gx32);
+  }
+
+ private:
+  // An fp32 operand as the convolution takes it: itself, or (bf16) a bf16 copy in scratch;
+  // an output (in = false) is written to scratch and converted back by Back().
+  struct Operand {
+    Operand(const Operand&) = delete;
+    Operand& operator=(const Operand&) = delete;
+    Scratch buf;
+    const void* p;
+    Operand(CudnnConv* c, const float* f, size_t n, bool in = true)
+        : buf(c->bf16_ ? n * 2 : 0), p(c->bf16_ ? buf.p : f) {
+      if (c->bf16_ && in) CastToBF16(f, static_cast<uint16_t*>(buf.p), n, c->stream_);
+      n_ = n, bf16_ = c->bf16_, stream_ = c->stream_;
+    }
+    operator const void*() const { return p; }
+    operator void*() const { return const_cast<void*>(p); }
+    void Back(float* f, bool add = false) const {
+      if (bf16_) CastFromBF16(static_cast<const uint16_t*>(buf.p), f, n_, stream_, add);
+    }
+    size_t n_ = 0;
+    bool bf16_ = false;
+    cudaStream_t stream_ = nullptr;
+  };
+  // gx = the data gradient from gy, as the convolution takes it.
+  void DataGradient(const Operand& gy, const float* w32, float* gx32) {
     cudnnHandle_t h = Bind();
     Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
     if (nhwc_) w32 = FilterNhwc(w32, wt);
-    Operand gy(this, gy32, ny_), w(this, w32, nw_), gx(this, gx32, nx_, false);
+    Operand w(this, w32, nw_), gx(this, gx32, nx_, false);
     Algo a = Get(&Choice::bwd_data);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -195,16 +239,13 @@ class CudnnConv : public ConvBackend {
                                                    x_, gx));
     gx.Back(gx32);
   }
-  // The weight and bias gradients are added into the layer's, with no weight-sized staging
-  // buffer in the layer (for ResNet-50 that buffer held 98 MiB through training): in fp32
-  // NCHW cuDNN adds (beta = 1); a bf16 result is added as it is converted back, and an NHWC
-  // (oc, kh, kw, c/g) one, written to per-call scratch, as it is moved back.
-  bool AccumulatesWeights() const override { return true; }
-  void BackwardWeights(const float* x32, const float* gy32, float* gw32, float* gb) override {
+  // gw (and gb) += the weight (and bias) gradients from x and gy (gy32: its fp32 original,
+  // which the bias gradient reads).
+  void WeightGradients(const float* x32, const Operand& gy, const float* gy32, float* gw32, float* gb) {
     cudnnHandle_t h = Bind();
     Scratch krsc(nhwc_ ? nw_ * sizeof(float) : 0);
     float* gdst = nhwc_ ? static_cast<float*>(krsc.p) : gw32;
-    Operand x(this, x32, nx_), gy(this, gy32, ny_), gw(this, gdst, nw_, false);
+    Operand x(this, x32, nx_), gw(this, gdst, nw_, false);
     Algo a = Get(&Choice::bwd_filter);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -233,29 +274,6 @@ class CudnnConv : public ConvBackend {
     if (nhwc_) SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_, /*add=*/true);
     if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
   }
-
- private:
-  // An fp32 operand as the convolution takes it: itself, or (bf16) a bf16 copy in scratch;
-  // an output (in = false) is written to scratch and converted back by Back().
-  struct Operand {
-    Operand(const Operand&) = delete;
-    Operand& operator=(const Operand&) = delete;
-    Scratch buf;
-    const void* p;
-    Operand(CudnnConv* c, const float* f, size_t n, bool in = true)
-        : buf(c->bf16_ ? n * 2 : 0), p(c->bf16_ ? buf.p : f) {
-      if (c->bf16_ && in) CastToBF16(f, static_cast<uint16_t*>(buf.p), n, c->stream_);
-      n_ = n, bf16_ = c->bf16_, stream_ = c->stream_;
-    }
-    operator const void*() const { return p; }
-    operator void*() const { return const_cast<void*>(p); }
-    void Back(float* f, bool add = false) const {
-      if (bf16_) CastFromBF16(static_cast<const uint16_t*>(buf.p), f, n_, stream_, add);
-    }
-    size_t n_ = 0;
-    bool bf16_ = false;
-    cudaStream_t stream_ = nullptr;
-  };
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The (oc, kh, kw, c/g) copy of the layer's (oc, c/g, kh, kw) weights w32, in scratch `to`:
   // made per call rather than kept, so that the copies of all layers never sit in memory at
