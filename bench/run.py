@@ -3,6 +3,7 @@
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
                [--gpu-bf16] [--gpu-nhwc] [--gpu-readout] [--torch-compile] [--profile DIR] [--gpu-steps 20]
+               [--save-umbra FILE] [--compile-from FILE]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -10,7 +11,9 @@ called directly. GPU (with --gpu, needs a device): the fused statement against a
 copy and PyTorch eager, dot() against cublasSgemm, and batch norm + relu (umbra's own kernels,
 cuDNN's, PyTorch eager) at ResNet-50's shapes. --torch-compile adds, to --gpu-train,
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
-default mode, as the issue measured them); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
+default mode, as the issue measured them); --compile-from makes that table alone against the
+rows an earlier --gpu-train run saved with --save-umbra (gpu-check's compile stage, so that the
+device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
 bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
 beside the plain layout, plain and CUDA-graph steps, and for the ResNets also with umbra's
 batch norm (relus fused); --gpu-readout trains reading the loss each step against reading it
@@ -226,6 +229,19 @@ def peer_lines(args):
     return json_rows([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"), *args])
 
 
+def compile_table(ours, cuda_args, tv):
+    """PyTorch's torch.compile figures for umbra's nets (LeNet in mode reduce-overhead, the others
+    in the default mode, as the issue measured them), and the table against umbra's best."""
+    compiled = {}
+    for mode, nets in (("reduce-overhead", [n for n in ours if n == "lenet"]),
+                       ("default", [n for n in ours if n != "lenet"])):
+        if nets:
+            compiled.update(peer_lines([*cuda_args, "--compile", mode, "--net", *nets]))
+    tv = tv or next((p.get("torch") for p in compiled.values() if "torch" in p), "?")
+    print(f"PyTorch {tv} torch.compile (compile time not timed)\n")
+    compiled_table(ours, compiled)
+
+
 def compiled_table(ours, compiled):
     """umbra's best (plain or graph) beside torch.compile, the issue's second bar."""
     print("| net | umbra best img/s | PyTorch compiled img/s | mode | umbra / compiled |")
@@ -320,6 +336,11 @@ def main():
                     help="GPU training channels-last against the plain layout and PyTorch eager")
     ap.add_argument("--gpu-readout", action="store_true",
                     help="GPU training reading the loss each step against once per 20 steps (lenet, cifar, resnet18)")
+    ap.add_argument("--save-umbra", metavar="FILE",
+                    help="with --gpu-train: also write umbra's training rows to FILE (JSON) for --compile-from")
+    ap.add_argument("--compile-from", metavar="FILE",
+                    help="the torch.compile table alone, against umbra's rows in FILE (--save-umbra of an "
+                         "earlier --gpu-train run): umbra's nets are not measured twice")
     ap.add_argument("--gpu-steps", type=int, default=20,
                     help="steps per timed run of the GPU training tables, both sides (fewer: a dry run)")
     ap.add_argument("--profile", metavar="DIR",
@@ -327,7 +348,7 @@ def main():
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
     run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels or args.gpu_bf16
-                                 or args.gpu_nhwc or args.gpu_readout)
+                                 or args.gpu_nhwc or args.gpu_readout or args.compile_from)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
     cuda_args = ["--device", "cuda", "--steps", str(args.gpu_steps), "--reps", str(args.reps)]  # train_torch.py on the GPU
@@ -415,14 +436,17 @@ def main():
         print(f"GPU: {gpu}; PyTorch {tv} eager; cuDNN TF32 {first.get('cudnn_tf32', '?')}, "
               f"fp32 matmul precision {first.get('matmul_precision', '?')}\n")
         gpu_train_table(ours, peer)
+        if args.save_umbra:
+            with open(args.save_umbra, "w") as f:
+                json.dump(ours, f)
         if args.torch_compile:
-            compiled = {}
-            for mode, nets in (("reduce-overhead", [n for n in ours if n == "lenet"]),
-                               ("default", [n for n in ours if n != "lenet"])):
-                if nets:
-                    compiled.update(peer_lines([*cuda_args, "--compile", mode, "--net", *nets]))
-            print(f"PyTorch {tv} torch.compile (compile time not timed)\n")
-            compiled_table(ours, compiled)
+            compile_table(ours, cuda_args, tv)
+
+    if args.compile_from:
+        with open(args.compile_from) as f:
+            ours = json.load(f)
+        print(f"## GPU training against torch.compile (umbra's rows from {args.compile_from})\n")
+        compile_table(ours, cuda_args, "")
 
     if args.gpu_own_kernels:
         print(f"## GPU training, cuDNN against umbra's own kernels, relus fused and not, medians of {args.reps}\n")

@@ -104,7 +104,7 @@ if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
   # loses the table.
   mkdir -p "$W/prof"
   run runpy timeout 300 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --gpu-train --gpu-own-kernels \
-    --gpu-nhwc --gpu-bf16 --gpu-readout --reps 1 --gpu-steps 2 --profile "$W/prof"
+    --gpu-nhwc --gpu-bf16 --gpu-readout --reps 1 --gpu-steps 2 --profile "$W/prof" --save-umbra "$W/umbra.json"
   if grep -q "Traceback" "$W/runpy.log"; then tail -15 "$W/runpy.log"; echo "FAIL: bench/run.py raised"; fail=1; fi
   grep "bench_train_gpu exited with status" "$W/runpy.log" && { echo "FAIL: bench_train_gpu failed"; fail=1; }
   rows=$(grep -cE "^\| (lenet|cifar|alexnet|resnet18|resnet50) \| ([0-9]|incomplete: .*umbra's figures)" "$W/runpy.log")
@@ -116,6 +116,12 @@ if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
   grep -E "capturing the step failed|^[a-z0-9]+: no graph figure" "$W/runpy.log" &&
     { echo "FAIL: bench_train_gpu: no graph"; fail=1; }
   ls "$W/prof"/profile-gpu.md > /dev/null 2>&1 || { ls "$W/prof"; echo "FAIL: no GPU profile written"; fail=1; }
+  # gpu-check's compile stage: the torch.compile table against the rows the train table saved.
+  run compile timeout 120 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --compile-from "$W/umbra.json" --reps 1 \
+    --gpu-steps 2
+  if grep -q "Traceback" "$W/compile.log"; then tail -15 "$W/compile.log"; echo "FAIL: run.py --compile-from raised"; fail=1; fi
+  rows=$(grep -cE "^\| (lenet|cifar|alexnet|resnet18|resnet50) \| ([0-9]|incomplete: .*umbra's figures)" "$W/compile.log")
+  [ "$rows" -eq 5 ] || { cat "$W/compile.log"; echo "FAIL: run.py --compile-from printed $rows of 5 rows"; fail=1; }
 fi
 if [ -x "$B/bench/bench_gpu" ] && [ -x /usr/bin/python3 ]; then
   # gpu-check's bench stage (bench/run.py --gpu): the fused statement against a device copy,
