@@ -20,11 +20,18 @@
 #include <vector>
 
 #include "harness/tensor_util.h"
+#include "umbra/nn/net.h"  // LayerSpec (L)
 #include "umbra/nn/registry.h"
 
 namespace umbra::test {
 
 using KV = std::vector<std::pair<std::string, std::string>>;
+
+/// A layer of a hand-written net in one call: type, name, input and output nodes, parameters.
+inline nn::LayerSpec L(std::string type, std::string name, std::vector<std::string> in, std::vector<std::string> out,
+                       KV kv = {}) {
+  return nn::LayerSpec{type, name, in, out, kv};
+}
 
 inline std::set<std::string>& CoveredLayers() {
   static std::set<std::string> s;

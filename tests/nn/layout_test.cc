@@ -43,10 +43,7 @@ TEST(Layout, GradientCheck) {
   test::GradCheck("to_nchw", {}, {Shape4(2, 1, 1, 3)});
 }
 
-LayerSpec L(std::string type, std::string name, std::vector<std::string> in, std::vector<std::string> out,
-            test::KV kv = {}) {
-  return LayerSpec{type, name, in, out, kv};
-}
+using test::L;
 
 // batch_norm and relu between to_nhwc and to_nchw keep the channels-last layout (kEither) and
 // train exactly as the plain net: batch norm's statistics of (N*H*W, C) rows are its

@@ -10,10 +10,7 @@ namespace {
 using nn::LayerSpec;
 using nn::NetSpec;
 
-LayerSpec L(std::string type, std::string name, std::vector<std::string> in,
-            std::vector<std::string> out, test::KV kv = {}) {
-  return LayerSpec{type, name, in, out, kv};
-}
+using test::L;
 
 NetSpec Small(index_t batch) {
   NetSpec s;

@@ -7,7 +7,6 @@
 namespace umbra {
 namespace {
 
-nn::NetSpec Spec() { return test::TinySpec(); }
 using Batch = test::TinyBatch;
 
 std::map<std::string, TensorContainer<cpu, 2>> Snapshot(nn::Trainer<cpu>& t) {
@@ -29,13 +28,13 @@ TEST(Trainer, ResumeFromWeightsStateAndCounterIsExact) {
     us.Set("lr", "0.1");
     us.Set("lr:schedule", "expdecay");
     us.Set("lr:step", "2");
-    nn::Trainer<cpu> a(Spec(), us);
+    nn::Trainer<cpu> a(test::TinySpec(), us);
     for (uint64_t i = 0; i < 3; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
     const auto snap = Snapshot(a);
     const long counter = a.updates();
     for (uint64_t i = 3; i < 6; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
 
-    nn::NetSpec other = Spec();
+    nn::NetSpec other = test::TinySpec();
     other.seed = 99;  // different initial weights: everything must come from the snapshot
     nn::Trainer<cpu> b(other, us);
     Restore(b, snap);
@@ -51,7 +50,7 @@ TEST(Trainer, UpdatePeriodAveragesGradients) {
   nn::UpdaterSettings us;
   us.Set("lr", "0.1");
   us.Set("momentum", "0");
-  nn::Trainer<cpu> one(Spec(), us), two(Spec(), us, 2);
+  nn::Trainer<cpu> one(test::TinySpec(), us), two(test::TinySpec(), us, 2);
   Batch b(7);
   one.Step(b.x.view(), b.y.view());
   two.Step(b.x.view(), b.y.view());
@@ -61,7 +60,7 @@ TEST(Trainer, UpdatePeriodAveragesGradients) {
   const auto w1 = Snapshot(one), w2 = Snapshot(two);
   for (auto& [n, t] : w1)
     if (n.find(':') == std::string::npos) EXPECT_TRUE(test::AllNear(t.view(), w2.at(n).view(), 1e-6)) << n;
-  EXPECT_NE(test::ErrorOf([&] { nn::Trainer<cpu> bad(Spec(), us, 0); }).find("update_period"), std::string::npos);
+  EXPECT_NE(test::ErrorOf([&] { nn::Trainer<cpu> bad(test::TinySpec(), us, 0); }).find("update_period"), std::string::npos);
 }
 
 }  // namespace
