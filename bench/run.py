@@ -13,8 +13,8 @@ cuDNN's, PyTorch eager) at ResNet-50's shapes. --torch-compile adds, to --gpu-tr
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --compile-from makes that table alone against the
 rows an earlier --gpu-train run saved with --save-umbra (gpu-check's compile stage, so that the
-device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with dtype=bf16 beside PyTorch's
-bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
+device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with dtype=bf16
+beside PyTorch's bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
 beside the plain layout, plain and CUDA-graph steps, and for the ResNets also with umbra's
 batch norm (relus fused); --gpu-readout trains reading the loss each step against reading it
 once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
