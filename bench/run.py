@@ -3,7 +3,7 @@
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
                [--gpu-bf16] [--gpu-nhwc] [--gpu-readout] [--torch-compile] [--profile DIR] [--gpu-steps 20]
-               [--save-umbra FILE] [--compile-from FILE]
+               [--save-umbra FILE] [--compile-from FILE] [--setup]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
@@ -19,7 +19,8 @@ beside the plain layout, plain and CUDA-graph steps, and for the ResNets also wi
 batch norm (relus fused); --gpu-readout trains reading the loss each step against reading it
 once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
 --gpu-steps steps (20) on both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
-Medians of --reps repetitions throughout.
+--setup times building each net before training (config parsed, weights allocated and
+initialised; bench_train --setup) beside PyTorch constructing the same model, in ms. Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
 """
@@ -343,12 +344,14 @@ def main():
                          "earlier --gpu-train run): umbra's nets are not measured twice")
     ap.add_argument("--gpu-steps", type=int, default=20,
                     help="steps per timed run of the GPU training tables, both sides (fewer: a dry run)")
+    ap.add_argument("--setup", action="store_true",
+                    help="time building each net (weights initialised) beside PyTorch constructing it")
     ap.add_argument("--profile", metavar="DIR",
                     help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
-    run_cpu = args.cpu or not (args.gpu or args.train or args.gpu_train or args.gpu_own_kernels or args.gpu_bf16
-                                 or args.gpu_nhwc or args.gpu_readout or args.compile_from)
+    run_cpu = args.cpu or not (args.gpu or args.train or args.setup or args.gpu_train or args.gpu_own_kernels
+                                 or args.gpu_bf16 or args.gpu_nhwc or args.gpu_readout or args.compile_from)
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     bdir = os.path.join(args.build, "bench")
     cuda_args = ["--device", "cuda", "--steps", str(args.gpu_steps), "--reps", str(args.reps)]  # train_torch.py on the GPU
@@ -396,6 +399,21 @@ def main():
                 peer[n]["img_per_s"], "img/s", 1)
             row(f"{n} training vs PyTorch {tv} (at its best: OpenMP OpenBLAS, SkylakeX kernels)",
                 ours[n]["img_per_s"], best[n]["img_per_s"], "img/s", 1)
+        print()
+
+    if args.setup:
+        print(f"## Building a net (weights initialised), one thread, medians of {args.reps}\n")
+        nets = ["lenet", "mlp", "cifar", "alexnet", "resnet18", "resnet50"]
+        ours = json_rows([os.path.join(bdir, "bench_train"), "--setup", "--reps", str(args.reps), "--net", *nets],
+                         env=umbra_env())
+        peer = json_rows([sys.executable, os.path.join(os.path.dirname(__file__), "train_torch.py"), "--setup",
+                          "--reps", str(args.reps), "--threads", "1", "--net", *nets])
+        # Times, so the ratio is the peer's time over umbra's: above 1, umbra builds faster.
+        print("| net | umbra ms | PyTorch ms | umbra / peer (speed) |\n|---|---|---|---|")
+        for n in nets:
+            table_row(n, lambda n=n: f"| {n} built vs PyTorch {peer[n]['torch']} constructing it | "
+                                     f"{1e3 * ours[n]['setup_s']:,.1f} | {1e3 * peer[n]['setup_s']:,.1f} | "
+                                     f"{peer[n]['setup_s'] / ours[n]['setup_s']:.2f} |", ours.get(n))
         print()
 
     if args.gpu:

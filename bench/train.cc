@@ -8,7 +8,12 @@
 // with their gradients and momentum; the same bytes the gpu's allocator holds for them.
 // --unfused measures each net again with every relu run as written (NetSpec::fuse_relu off):
 // unfused_img_per_s, what fusing relus into batch norms and sums gains (ResNets).
+// --setup trains nothing: it times building each net as a model is built before training or
+// loading (config parsed, shapes inferred, weights allocated and initialised; batch 2 and
+// inference-only, so no node storage), median of --reps: setup_s. run.py --setup puts
+// PyTorch's construction of the same model beside it (train_torch.py --setup).
 //   bench_train [--net lenet mlp cifar ...] [--steps 20] [--reps 5] [--profile DIR] [--memory] [--unfused]
+//               [--setup]
 //   -> one JSON line per net
 #include <CLI/CLI.hpp>
 
@@ -65,6 +70,21 @@ void PrintMemory(const std::string& name, const std::string& configs) {
               double(net.NodeElements()) * mib, double(net.NodeElementsUnshared()) * mib, 3 * weights * mib);
 }
 
+// Seconds to build the net `name` (median of reps builds, after one to warm up).
+double SetupSeconds(const std::string& name, const std::string& configs, int reps) {
+  std::vector<double> secs;
+  for (int r = 0; r <= reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    nn::NetSpec spec = bench::NetByName(name, configs);
+    spec.input_shape[0] = 2;
+    spec.inference_only = true;
+    nn::Net<cpu> net(spec);
+    if (r > 0) secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(secs.begin(), secs.end());
+  return secs[secs.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,10 +96,16 @@ int main(int argc, char** argv) {
   app.add_flag("--memory", memory, "print each net's planned training memory instead of training");
   bool unfused = false;
   app.add_flag("--unfused", unfused, "measure again with every relu run as written (no fusion into batch norm or sums)");
+  bool setup = false;
+  app.add_flag("--setup", setup, "time building each net (weights initialised) instead of training");
   CLI11_PARSE(app, argc, argv);
-  if (memory) {
+  if (memory || setup) {
     try {
-      for (auto& n : o.nets) PrintMemory(n, o.configs);
+      for (auto& n : o.nets) {
+        if (memory) PrintMemory(n, o.configs);
+        if (setup) std::printf("{\"net\": \"%s\", \"setup_s\": %.4f}\n", n.c_str(), SetupSeconds(n, o.configs, o.reps));
+        std::fflush(stdout);
+      }
     } catch (const Error& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       return 1;

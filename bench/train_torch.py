@@ -148,6 +148,19 @@ def run(name, steps, reps, device, compile_mode=None, bf16=False):
     return statistics.median(rates), peak
 
 
+def setup_seconds(name, reps):
+    """Seconds to construct the model (layers made, weights allocated and initialised by
+    PyTorch's default rules): what bench_train --setup times for umbra. Median of reps, after
+    one to warm up."""
+    secs = []
+    for r in range(reps + 1):
+        t0 = time.perf_counter()
+        NETS[name]()
+        if r:
+            secs.append(time.perf_counter() - t0)
+    return statistics.median(secs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--net", nargs="+", default=["lenet", "mlp", "cifar"], choices=sorted(NETS))
@@ -158,12 +171,18 @@ def main():
     ap.add_argument("--compile", metavar="MODE", choices=["default", "reduce-overhead", "max-autotune"],
                     help="time the model as torch.compile(model, mode=MODE) gives it")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast and channels-last")
+    ap.add_argument("--setup", action="store_true", help="time constructing each model instead of training")
     a = ap.parse_args()
     if a.compile and not hasattr(torch, "compile"):
         ap.error(f"--compile needs PyTorch 2 (this is {torch.__version__})")
     torch.set_num_threads(a.threads)
     if a.device == "cuda":
         torch.backends.cudnn.benchmark = True  # PyTorch's numerics otherwise left at their defaults
+    if a.setup:
+        for n in a.net:
+            print(json.dumps({"net": n, "setup_s": round(setup_seconds(n, a.reps), 4), "torch": torch.__version__}),
+                  flush=True)
+        return 0
     failed = False
     for n in a.net:
         try:

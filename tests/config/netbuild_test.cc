@@ -3,7 +3,6 @@
 // batch of 2 (shape inference and weight allocation only, no forward pass), and checked against
 // output shapes and weight counts computed by hand below. A compat config that umbra cannot
 // build must fail with one clear message; which ones do is asserted here too.
-#include <chrono>
 #include <filesystem>
 
 #include "harness/tensor_util.h"
@@ -21,20 +20,19 @@ constexpr index_t ConvNoBias(index_t cin, index_t cout, index_t k) { return cout
 constexpr index_t Fc(index_t in, index_t out) { return in * out + out; }
 constexpr index_t Bn(index_t c) { return 2 * c; }
 
+// How long a build takes is measured by bench_train --setup beside PyTorch (bench/run.py
+// --setup), not asserted here: a test's timing on a shared machine is noise.
 struct Built {
   Shape<4> out;
   index_t params;
-  double seconds;
 };
 
 Built Build(const std::string& path) {
-  const auto t0 = std::chrono::steady_clock::now();
   config::NetConfig nc = config::NetFromConfig(config::ParseConfigFile(path));
   nc.spec.input_shape[0] = 2;  // small batch: the counts do not depend on it
   nc.spec.inference_only = true;
   nn::Net<cpu> net(nc.spec);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return {net.Output().shape, net.NumParams(), s};
+  return {net.Output().shape, net.NumParams()};
 }
 
 // The config_tests target defines UMBRA_SHARED_DIR as "<source dir>/../shared".
@@ -59,7 +57,6 @@ TEST(NetBuild, AlexNet) {
                                 + Fc(4096, 1000);      //  4,097,000
   static_assert(kExpected == 61100840);  // torchvision.models.alexnet()'s count
   EXPECT_EQ(b.params, kExpected);
-  EXPECT_LT(b.seconds, 5.0);
 }
 
 // ResNet-18: 224 -conv/2-> 112 -pool/2-> 56 -> 28 -> 14 -> 7 -> global pool; each stage two basic
@@ -79,7 +76,6 @@ TEST(NetBuild, ResNet18) {
                                 + Fc(512, 1000);                           //    513,000
   static_assert(kExpected == 11689512);  // torchvision.models.resnet18()'s count
   EXPECT_EQ(b.params, kExpected);
-  EXPECT_LT(b.seconds, 5.0);
 }
 
 // ResNet-50 (torchvision v1.5): stages of 3, 4, 6, 3 bottlenecks (1x1 -> 3x3 -> 1x1, 4x out);
@@ -99,7 +95,6 @@ TEST(NetBuild, ResNet50) {
                                 + Fc(2048, 1000);                                      //  2,049,000
   static_assert(kExpected == 25557032);  // torchvision.models.resnet50()'s count
   EXPECT_EQ(b.params, kExpected);
-  EXPECT_LT(b.seconds, 5.0);
 }
 
 // Caffe's CIFAR-10 quick: 32 -pool-> 16 -pool-> 8 -pool-> 4 (pooling rounds up).
@@ -141,7 +136,6 @@ TEST_F(CompatConfig, ImageNetAlexNet) {
                                 Fc(4096, 4096) + Fc(4096, 1000);
   static_assert(kExpected == 60965224);  // the AlexNet paper's "60 million"
   EXPECT_EQ(b.params, kExpected);
-  EXPECT_LT(b.seconds, 5.0);
 }
 
 // He & Sun's J' model: 224 -conv7/2-> 109 -pool3/1-> 107 -conv2/3-> 36 -> 37 -> 36 -> 37 -pool-> 35
@@ -154,7 +148,6 @@ TEST_F(CompatConfig, KaimingPyramid) {
                                 3 * Conv(256, 256, 2) + Conv(256, 2304, 2) + Conv(2304, 256, 2) +
                                 Fc(256 * (36 + 9 + 4 + 1), 4096) + Fc(4096, 4096) + Fc(4096, 1000);
   EXPECT_EQ(b.params, kExpected);
-  EXPECT_LT(b.seconds, 5.0);
 }
 
 // Inception with batch normalisation (Ioffe & Szegedy 2015); every conv has a bias and a
@@ -186,7 +179,6 @@ TEST_F(CompatConfig, InceptionBn) {
                                 + module(1024, 352, 192, 320, 192, 224, 128)  // 5b -> 1024
                                 + Fc(1024, 1000);
   EXPECT_EQ(b.params, kExpected);
-  EXPECT_LT(b.seconds, 5.0);
 }
 
 // Kaggle plankton ("bowl"): an anonymous layer[+1] chain, 3x40x40, 121 classes.

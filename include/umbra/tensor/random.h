@@ -1,16 +1,19 @@
 // Random<Device, DType>: uniform and gaussian sampling into tensors, reproducible from a seed.
-// cpu: a 64-bit Mersenne Twister with umbra's own float conversion and Box-Muller, so the same
-// seed gives the same numbers with any compiler or standard library. gpu: cuRAND's Philox
+// cpu: xoshiro256** (cpu/xoshiro.h) with umbra's own float conversion and normal numbers by the
+// ziggurat (cpu/ziggurat.h), so the same seed gives the same numbers with any compiler or
+// standard library (libm's exp and log decide only the rare wedge and tail cases). gpu: cuRAND's Philox
 // generator on the generator's stream (its numbers differ from the cpu ones; each is reproducible).
 // Sampling into gpu tensors launches kernels, so like every gpu statement it belongs in .cu code;
 // the samples are written on the generator's stream (set_stream), not the destination's.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
+#include "umbra/tensor/cpu/xoshiro.h"
+#include "umbra/tensor/cpu/ziggurat.h"
 #include "umbra/tensor/engine.h"
 #include "umbra/tensor/functors.h"
 
@@ -23,10 +26,7 @@ template <typename DType>
 class Random<cpu, DType> {
  public:
   explicit Random(uint64_t seed = 0) { Seed(seed); }
-  void Seed(uint64_t seed) {
-    rng_.seed(seed);
-    has_spare_ = false;
-  }
+  void Seed(uint64_t seed) { rng_.Seed(seed); }
   void set_stream(Stream<cpu>*) {}
 
   /// Uniform in [a, b).
@@ -40,7 +40,26 @@ class Random<cpu, DType> {
   void SampleGaussian(Tensor<cpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
     UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
     ++draws_;
-    ForEach(dst, [&] { return mu + sigma * NextNormal(); });
+    // Blocks of numbers (cpu/ziggurat.h), laid out in the destination's element order.
+    double block[cpu_random::kNormalBlock];
+    index_t left = dst->shape_.Size();
+    int pos = 0, m = 0;
+    auto bits = [this] { return rng_(); };
+    auto unit = [this] { return NextUnit(); };
+    const Shape<2> s = dst->shape_.FlatTo2D();
+    for (index_t y = 0; y < s[0]; ++y) {
+      DType* row = dst->dptr_ + y * dst->stride_;
+      for (index_t x = 0; x < s[1];) {
+        if (pos == m) {
+          m = int(std::min<index_t>(left, cpu_random::kNormalBlock));
+          left -= m, pos = 0;
+          cpu_random::StandardNormalBlock(block, m, rng_, bits, unit);
+        }
+        const index_t c = std::min<index_t>(m - pos, s[1] - x);
+        for (index_t k = 0; k < c; ++k) row[x + k] = DType(mu + sigma * block[pos + k]);
+        x += c, pos += int(c);
+      }
+    }
   }
   /// One uniform number in [0, 1) (for shuffles and dropout masks built on the host).
   double NextUnit() { return ++draws_, double(rng_() >> 11) * (1.0 / 9007199254740992.0); }
@@ -57,22 +76,8 @@ class Random<cpu, DType> {
     for (index_t y = 0; y < s[0]; ++y)
       for (index_t x = 0; x < s[1]; ++x) dst->dptr_[y * dst->stride_ + x] = DType(fn());
   }
-  double NextNormal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    // Box-Muller; 1 - u keeps the log argument in (0, 1].
-    const double u1 = 1.0 - NextUnit(), u2 = NextUnit();
-    const double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
-    spare_ = r * std::sin(th);
-    has_spare_ = true;
-    return r * std::cos(th);
-  }
-  std::mt19937_64 rng_;
+  cpu_random::Xoshiro256 rng_;
   uint64_t draws_ = 0;
-  bool has_spare_ = false;
-  double spare_ = 0;
 };
 
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
