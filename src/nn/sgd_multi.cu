@@ -20,7 +20,7 @@ struct Batch {
 };
 static_assert(sizeof(Batch) <= 32764, "the segment table must fit the kernel parameter space");
 
-__global__ void __launch_bounds__(kThreads) SgdMulti(const __grid_constant__ Batch b) {
+__global__ void __launch_bounds__(kThreads) SgdMulti(UMBRA_GRID_CONST(Batch) b) {
   int lo = 0, hi = b.count - 1;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
