@@ -277,6 +277,38 @@ TEST(Net, InferenceOnlyReusesDeadNodes) {
   EXPECT_NE(test::ErrorOf([&] { infer.Backward(); }).find("inference_only"), std::string::npos);
 }
 
+// An inference-only net keeps no weight gradients (a visitor sees them empty) and draws the same
+// initial weights as a training net from the same seed; batch norm's moving statistics too.
+TEST(Net, InferenceOnlyKeepsNoWeightGradients) {
+  NetSpec s;
+  s.input_shape = Shape4(2, 3, 6, 6);
+  s.layers = {LayerSpec{"conv", "c1", {"in"}, {"a"}, {{"nchannel", "4"}, {"kernel_size", "3"}}},
+              LayerSpec{"batch_norm", "bn", {"a"}, {"b"}, {}},
+              LayerSpec{"prelu", "pr", {"b"}, {"c"}, {}},
+              LayerSpec{"flatten", "fl", {"c"}, {"d"}, {}},
+              LayerSpec{"fullc", "fc", {"d"}, {"e"}, {{"nhidden", "5"}}},
+              LayerSpec{"bias", "bi", {"e"}, {"f"}, {}},
+              LayerSpec{"softmax", "loss", {"f"}, {"p"}, {}}};
+  nn::Net<cpu> train(s);
+  NetSpec si = s;
+  si.inference_only = true;
+  nn::Net<cpu> infer(si);
+  std::map<std::string, Tensor<cpu, 2>> w;
+  size_t trained_grads = 0, kept_grads = 0;
+  train.VisitWeights([&](const std::string& n, Tensor<cpu, 2> t, Tensor<cpu, 2> g) {
+    w[n] = t;
+    trained_grads += g.Size() == t.Size();
+  });
+  infer.VisitWeights([&](const std::string& n, Tensor<cpu, 2> t, Tensor<cpu, 2> g) {
+    EXPECT_TRUE(test::AllNear(t, w.at(n), 0)) << n;
+    kept_grads += g.Size();
+  });
+  EXPECT_EQ(trained_grads, w.size());
+  EXPECT_GE(w.size(), 8u) << "conv, fullc (weights and biases), gamma, beta, moving stats, slope, bias";
+  EXPECT_EQ(kept_grads, 0u);
+  EXPECT_EQ(infer.NumParams(), train.NumParams());
+}
+
 }  // namespace
 }  // namespace umbra
 

@@ -152,11 +152,22 @@ class Layer {
 
   void set_name(const std::string& n) { name_ = n; }
   const std::string& name() const { return name_; }
+  /// Called by the net before InitWeights: false when it will never run Backward
+  /// (NetSpec::inference_only). Weight layers then leave their gradients empty (a visitor sees
+  /// 0-size gradient tensors): AlexNet's were 244 MiB of zeros in every prediction run and in the
+  /// host net a GPU net draws its initial weights from.
+  void set_weight_grads(bool on) { weight_grads_ = on; }
   /// "layer 'fc1' (fullc)" for error messages.
   std::string Describe() const { return "layer '" + name_ + "' (" + Type() + ")"; }
 
  protected:
+  /// Sizes a weight's gradient `g` as zeros of `shape`, or leaves it empty (set_weight_grads).
+  template <typename Container, typename S>
+  void ResizeGrad(Container& g, const S& shape) const {
+    if (weight_grads_) g.Resize(shape, DType(0));
+  }
   std::string name_;
+  bool weight_grads_ = true;
 };
 
 /// Weight initialisation shared by layers: gaussian(sigma), uniform(±scale), xavier and kaiming.

@@ -227,7 +227,10 @@ class Net {
     }
     // InitWeights allocates every layer's weights and buffers (and draws values) on every
     // device; on a GPU, or when asked, the values are then replaced by the host net's.
-    for (auto& e : layers_) e.layer->InitWeights(rnd_);
+    for (auto& e : layers_) {
+      e.layer->set_weight_grads(!inference_only_);
+      e.layer->InitWeights(rnd_);
+    }
     if (!std::is_same_v<xpu, cpu> || spec.weights_from_host) InitFromHost(spec);
     // The GPU generator's buffer grew to the largest weight (144 MiB for AlexNet's fc6): not
     // something to hold through training, where only dropout-sized draws follow.

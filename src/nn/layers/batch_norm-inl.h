@@ -101,13 +101,13 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     const Shape<2> s = Shape2(1, shape_[1]);
     gamma_.Resize(s, DType(this->p_.init_slope));
     beta_.Resize(s, DType(this->p_.init_bias));
-    ggamma_.Resize(s, DType(0));
-    gbeta_.Resize(s, DType(0));
+    this->ResizeGrad(ggamma_, s);
+    this->ResizeGrad(gbeta_, s);
     if (moving_avg) {
       moving_mean_.Resize(s, DType(0));
       moving_var_.Resize(s, DType(1));
-      gmoving_.Resize(s, DType(0));
-      gmoving_var_.Resize(s, DType(0));
+      this->ResizeGrad(gmoving_, s);
+      this->ResizeGrad(gmoving_var_, s);
     }
     mean_.Resize(Shape1(shape_[1]));
     inv_std_.Resize(Shape1(shape_[1]));

@@ -129,12 +129,12 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   void InitWeights(Random<xpu, DType>& rnd) override {
     const index_t m = this->p_.nchannel, k = krows_ / this->p_.ngroup;
     wmat_.Resize(Shape2(m, k));
-    gwmat_.Resize(Shape2(m, k), DType(0));
+    this->ResizeGrad(gwmat_, Shape2(m, k));
     // cxxnet's fan rule for conv: fan_in = columns of wmat, fan_out = its rows.
     InitWeight(this->p_, wmat_.view(), k, m, rnd);
     if (!this->p_.no_bias) {
       bias_.Resize(Shape2(1, m), DType(this->p_.init_bias));
-      gbias_.Resize(Shape2(1, m), DType(0));
+      this->ResizeGrad(gbias_, Shape2(1, m));
     }
   }
   // A relu after it (Layer::FuseRelu) is applied with the bias in one pass over the output,

@@ -49,11 +49,11 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   void InitWeights(Random<xpu, DType>& rnd) override {
     const index_t nh = this->p_.nhidden;
     wmat_.Resize(Shape2(nh, fan_in_));
-    gwmat_.Resize(Shape2(nh, fan_in_), DType(0));
+    this->ResizeGrad(gwmat_, Shape2(nh, fan_in_));
     InitWeight(this->p_, wmat_.view(), fan_in_, nh, rnd);
     if (!this->p_.no_bias) {
       bias_.Resize(Shape2(1, nh), DType(this->p_.init_bias));
-      gbias_.Resize(Shape2(1, nh), DType(0));
+      this->ResizeGrad(gbias_, Shape2(1, nh));
     }
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {

@@ -54,7 +54,7 @@ class PReluLayer : public ParamLayer<PReluParam, xpu, DType> {
   }
   void InitWeights(Random<xpu, DType>&) override {
     slope_.Resize(Shape2(1, view_[1]), DType(this->p_.init_slope));
-    gslope_.Resize(Shape2(1, view_[1]), DType(0));
+    this->ResizeGrad(gslope_, Shape2(1, view_[1]));
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 4, DType> x = View(in[0]->data), y = View(out[0]->data);

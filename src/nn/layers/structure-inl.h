@@ -229,7 +229,7 @@ class BiasLayer : public ParamLayer<BiasParam, xpu, DType> {
   }
   void InitWeights(Random<xpu, DType>&) override {
     bias_.Resize(Shape2(1, len_), DType(this->p_.init_bias));
-    gbias_.Resize(Shape2(1, len_), DType(0));
+    this->ResizeGrad(gbias_, Shape2(1, len_));
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> y = out[0]->Mat();
