@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
     try {
       for (auto& n : o.nets) {
         if (memory) PrintMemory(n, o.configs);
-        if (setup) std::printf("{\"net\": \"%s\", \"setup_s\": %.4f}\n", n.c_str(), SetupSeconds(n, o.configs, o.reps));
+        if (setup)
+          std::printf("{\"net\": \"%s\", \"setup_s\": %.4f}\n", n.c_str(), SetupSeconds(n, o.configs, o.reps));
         std::fflush(stdout);
       }
     } catch (const Error& e) {

@@ -154,7 +154,7 @@ class Layer {
   const std::string& name() const { return name_; }
   /// Called by the net before InitWeights: false when it will never run Backward
   /// (NetSpec::inference_only). Weight layers then leave their gradients empty (a visitor sees
-  /// 0-size gradient tensors): AlexNet's were 244 MiB of zeros in every prediction run and in the
+  /// 0-size gradient tensors): AlexNet's were 233 MiB of zeros in every prediction run and in the
   /// host net a GPU net draws its initial weights from.
   void set_weight_grads(bool on) { weight_grads_ = on; }
   /// "layer 'fc1' (fullc)" for error messages.

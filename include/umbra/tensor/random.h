@@ -1,8 +1,9 @@
 // Random<Device, DType>: uniform and gaussian sampling into tensors, reproducible from a seed.
 // cpu: xoshiro256** (cpu/xoshiro.h) with umbra's own float conversion and normal numbers by the
 // ziggurat (cpu/ziggurat.h), so the same seed gives the same numbers with any compiler or
-// standard library (libm's exp and log decide only the rare wedge and tail cases). gpu: cuRAND's Philox
-// generator on the generator's stream (its numbers differ from the cpu ones; each is reproducible).
+// standard library (libm's exp and log decide only the rare wedge and tail cases). gpu:
+// cuRAND's Philox generator on the generator's stream (its numbers differ from the cpu ones;
+// each is reproducible).
 // Sampling into gpu tensors launches kernels, so like every gpu statement it belongs in .cu code;
 // the samples are written on the generator's stream (set_stream), not the destination's.
 #pragma once
