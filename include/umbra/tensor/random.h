@@ -45,8 +45,6 @@ class Random<cpu, DType> {
     double block[cpu_random::kNormalBlock];
     index_t left = dst->shape_.Size();
     int pos = 0, m = 0;
-    auto bits = [this] { return rng_(); };
-    auto unit = [this] { return NextUnit(); };
     const Shape<2> s = dst->shape_.FlatTo2D();
     for (index_t y = 0; y < s[0]; ++y) {
       DType* row = dst->dptr_ + y * dst->stride_;
@@ -54,7 +52,7 @@ class Random<cpu, DType> {
         if (pos == m) {
           m = int(std::min<index_t>(left, cpu_random::kNormalBlock));
           left -= m, pos = 0;
-          cpu_random::StandardNormalBlock(block, m, rng_, bits, unit);
+          cpu_random::StandardNormalBlock(block, m, rng_);
         }
         const index_t c = std::min<index_t>(m - pos, s[1] - x);
         for (index_t k = 0; k < c; ++k) row[x + k] = DType(mu + sigma * block[pos + k]);
@@ -63,7 +61,7 @@ class Random<cpu, DType> {
     }
   }
   /// One uniform number in [0, 1) (for shuffles and dropout masks built on the host).
-  double NextUnit() { return ++draws_, double(rng_() >> 11) * (1.0 / 9007199254740992.0); }
+  double NextUnit() { return ++draws_, cpu_random::UnitOf(rng_()); }
   uint64_t NextU64() { return ++draws_, rng_(); }
   /// Calls that drew numbers so far: whether a piece of work used the generator (a training
   /// step that does cannot be replayed from a CUDA graph, which would repeat its numbers).

@@ -38,4 +38,7 @@ class Xoshiro256 {
   uint64_t s_[4];
 };
 
+/// A uniform number in [0, 1) from a 64-bit draw: its top 53 bits, exactly representable.
+inline double UnitOf(uint64_t bits) { return double(bits >> 11) * (1.0 / 9007199254740992.0); }
+
 }  // namespace umbra::cpu_random

@@ -17,6 +17,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "umbra/tensor/cpu/xoshiro.h"
+
 namespace umbra::cpu_random {
 
 struct Ziggurat {
@@ -48,45 +50,48 @@ struct Ziggurat {
   }
 };
 
-/// A ziggurat point that fell outside the fast path: r is its 64-bit draw, x its abscissa. The
-/// wedge test or the tail decides, drawing from unit() (uniform in [0, 1)); a rejected point is
-/// replaced by new draws from bits() (uniform 64-bit integers).
-template <typename Bits, typename Unit>
-[[gnu::noinline]] double StandardNormalSlow(uint64_t r, double x, Bits& bits, Unit& unit) {
-  const Ziggurat& z = Ziggurat::Get();
-  for (;;) {
-    const int i = int(r & 255);
-    const bool neg = (r >> 8) & 1;
-    if (i == 0) {  // beyond R: x = R + a with a exponential, kept with probability exp(-a^2/2)
-      for (;;) {
-        const double a = -std::log(1.0 - unit()) / Ziggurat::kR, b = -std::log(1.0 - unit());
-        if (2 * b > a * a) return neg ? -(Ziggurat::kR + a) : Ziggurat::kR + a;
-      }
-    }
-    if (z.f[i] + unit() * (z.f[i + 1] - z.f[i]) < std::exp(-0.5 * x * x)) return neg ? -x : x;
-    r = bits();  // rejected: a new point
-    const uint64_t j = r >> 12;
-    x = double(int64_t(j)) * z.w[r & 255];
-    if (j < z.k[r & 255]) return (r >> 8) & 1 ? -x : x;
-  }
-}
-
 inline constexpr int kNormalBlock = 256;
 
-/// x with bit 8 of r as its sign, by flipping the sign bit: `bit ? -x : x` compiled to a branch
+/// A 64-bit draw r makes a point: bits 0-7 its layer, bit 8 its sign, bits 12-63 its place
+/// along the layer. Its abscissa:
+inline double Abscissa(const Ziggurat& z, uint64_t r) { return double(int64_t(r >> 12)) * z.w[r & 255]; }
+/// Whether the point is under f whatever its height (the fast path).
+inline bool UnderF(const Ziggurat& z, uint64_t r) { return (r >> 12) < z.k[r & 255]; }
+/// x with r's sign bit, by flipping the double's sign bit: `bit ? -x : x` compiled to a branch
 /// that a random sign mispredicts half the time (that alone took the numbers from ~3 to ~8 ns).
 inline double WithSign(double x, uint64_t r) {
   return std::bit_cast<double>(std::bit_cast<uint64_t>(x) ^ ((r >> 8 & 1) << 63));
 }
 
-/// Fills out[0, m) (m <= kNormalBlock) with standard normal numbers. All m points are drawn
-/// first, in a loop that keeps the generator's state in registers, and made into numbers in a
-/// second loop with no dependence between iterations; the ~1% that fall outside the fast path are
-/// then settled in order, drawing on: the sequence depends on m and the generator's alone.
-/// (Drawing and deciding one number at a time, the generator's state went through memory on
-/// every number: 7-8 ns a number against ~3.5.) bits/unit draw from `eng` as Random does.
-template <typename Engine, typename Bits, typename Unit>
-void StandardNormalBlock(double* out, int m, Engine& eng, Bits& bits, Unit& unit) {
+/// The number for a point r outside the fast path: the wedge test or the tail decides; a
+/// rejected point is replaced by new draws from eng, until one is kept.
+template <typename Engine>
+[[gnu::noinline]] double StandardNormalSlow(uint64_t r, Engine& eng) {
+  const Ziggurat& z = Ziggurat::Get();
+  auto unit = [&eng] { return UnitOf(eng()); };
+  for (;;) {
+    const int i = int(r & 255);
+    if (i == 0) {  // beyond R: R + a with a exponential, kept with probability exp(-a^2/2)
+      for (;;) {
+        const double a = -std::log(1.0 - unit()) / Ziggurat::kR, b = -std::log(1.0 - unit());
+        if (2 * b > a * a) return WithSign(Ziggurat::kR + a, r);
+      }
+    }
+    const double x = Abscissa(z, r);
+    if (z.f[i] + unit() * (z.f[i + 1] - z.f[i]) < std::exp(-0.5 * x * x)) return WithSign(x, r);
+    r = eng();  // rejected: a new point
+    if (UnderF(z, r)) return WithSign(Abscissa(z, r), r);
+  }
+}
+
+/// Fills out[0, m) (m <= kNormalBlock) with standard normal numbers drawn from eng. All m points
+/// are drawn first, in a loop that keeps the generator's state in registers, and made into
+/// numbers in a second loop with no dependence between iterations; the ~1% that fall outside the
+/// fast path are then settled in order, drawing on: the sequence depends on m and the
+/// generator's alone. (Drawing and deciding one number at a time, the generator's state went
+/// through memory on every number: 7-8 ns a number against ~3.5.)
+template <typename Engine>
+void StandardNormalBlock(double* out, int m, Engine& eng) {
   const Ziggurat& z = Ziggurat::Get();
   uint64_t raw[kNormalBlock];
   Engine local = eng;
@@ -94,17 +99,11 @@ void StandardNormalBlock(double* out, int m, Engine& eng, Bits& bits, Unit& unit
   eng = local;
   int slow[kNormalBlock], nslow = 0;  // the points outside the fast path, listed without a branch
   for (int k = 0; k < m; ++k) {
-    const uint64_t r = raw[k], j = r >> 12;
-    const int i = int(r & 255);                     // the layer; bit 8 is the sign
-    const double x = double(int64_t(j)) * z.w[i];  // j < 2^52: the signed conversion is one instruction
-    out[k] = WithSign(x, r);
+    out[k] = WithSign(Abscissa(z, raw[k]), raw[k]);
     slow[nslow] = k;
-    nslow += j >= z.k[i];
+    nslow += !UnderF(z, raw[k]);
   }
-  for (int s = 0; s < nslow; ++s) {
-    const uint64_t r = raw[slow[s]];
-    out[slow[s]] = StandardNormalSlow(r, double(int64_t(r >> 12)) * z.w[r & 255], bits, unit);
-  }
+  for (int s = 0; s < nslow; ++s) out[slow[s]] = StandardNormalSlow(raw[slow[s]], eng);
 }
 
 }  // namespace umbra::cpu_random
