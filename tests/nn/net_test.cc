@@ -564,8 +564,9 @@ TEST(Net, SetKeyWhereTaken) {
 }
 
 // The path every GPU net takes (weights_from_host): each layer's weights and buffers allocated,
-// then the values of a batch-2 host net copied in; on the cpu the same seed must give the very
-// weights a plain net draws, and training must run (batch_norm's statistics buffers exist).
+// then the values of a batch-2 host net copied in, with no draws of the net's own; on the cpu
+// the same seed must give the very weights a plain net draws, and training must run
+// (batch_norm's statistics buffers exist).
 TEST(Net, WeightsFromHostAsAPlainNet) {
   auto spec = [](bool from_host) {
     NetSpec s;
@@ -583,6 +584,8 @@ TEST(Net, WeightsFromHostAsAPlainNet) {
   nn::UpdaterSettings us;
   us.Set("lr", "0.1");
   nn::Trainer<cpu> plain(spec(false), us), host(spec(true), us);
+  EXPECT_GT(plain.net().RandomDraws(), 0u);
+  EXPECT_EQ(host.net().RandomDraws(), 0u);  // its own generator draws nothing: the values are replaced
   std::vector<std::vector<float>> wp, wh;
   auto grab = [](nn::Trainer<cpu>& t, std::vector<std::vector<float>>& out) {
     t.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) {

@@ -29,10 +29,14 @@ class Random<cpu, DType> {
   explicit Random(uint64_t seed = 0) { Seed(seed); }
   void Seed(uint64_t seed) { rng_.Seed(seed); }
   void set_stream(Stream<cpu>*) {}
+  /// While on, Sample* leave their destination as it is and draw nothing (a net whose initial
+  /// weights are replaced by a host net's; Net's constructor).
+  void set_skip(bool on) { skip_ = on; }
 
   /// Uniform in [a, b).
   template <int N>
   void SampleUniform(Tensor<cpu, N, DType>* dst, DType a = 0, DType b = 1) {
+    if (skip_) return;
     ++draws_;
     ForEach(dst, [&] { return a + (b - a) * NextUnit(); });
   }
@@ -40,6 +44,7 @@ class Random<cpu, DType> {
   template <int N>
   void SampleGaussian(Tensor<cpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
     UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
+    if (skip_) return;
     ++draws_;
     // Blocks of numbers (cpu/ziggurat.h), laid out in the destination's element order.
     double block[cpu_random::kNormalBlock];
@@ -77,6 +82,7 @@ class Random<cpu, DType> {
   }
   cpu_random::Xoshiro256 rng_;
   uint64_t draws_ = 0;
+  bool skip_ = false;
 };
 
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
@@ -104,9 +110,9 @@ class Random<gpu, DType> {
   }
   /// Calls that drew numbers so far (as Random<cpu>::draws).
   uint64_t draws() const { return draws_; }
-  /// Gives the draw buffer (as large as the largest draw so far) back to the allocator; the
-  /// next draw allocates what it needs. A net's initial weights drew its largest weight.
-  void ReleaseBuffer() { buffer_ = TensorContainer<gpu, 1, DType>(); }
+  /// As Random<cpu>::set_skip. A net's initial weights, drawn here, would also grow the draw
+  /// buffer to its largest weight (144 MiB for AlexNet's fc6), kept afterwards.
+  void set_skip(bool on) { skip_ = on; }
   void set_stream(Stream<gpu>* s) {
     stream_ = s;
     UMBRA_CURAND_CHECK(curandSetStream(gen_, Stream<gpu>::GetStream(s)));
@@ -116,6 +122,7 @@ class Random<gpu, DType> {
   /// Uniform in [a, b) (cuRAND draws (0, 1]; 1 - u maps it to [0, 1)).
   template <int N>
   void SampleUniform(Tensor<gpu, N, DType>* dst, DType a = 0, DType b = 1) {
+    if (skip_) return;
     ++draws_;
     Tensor<gpu, 1, DType> buf = Buffer(dst->Size());
     if constexpr (std::is_same_v<DType, float>)
@@ -134,6 +141,7 @@ class Random<gpu, DType> {
   template <int N>
   void SampleGaussian(Tensor<gpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
     UMBRA_CHECK(sigma >= 0, "SampleGaussian: negative sigma ", sigma);
+    if (skip_) return;
     ++draws_;
     // cuRAND's normal generator needs an even count: draw into a rounded-up buffer.
     const index_t n = dst->Size(), even = n + (n & 1);
@@ -161,6 +169,7 @@ class Random<gpu, DType> {
   curandGenerator_t gen_ = nullptr;
   Stream<gpu>* stream_ = nullptr;
   uint64_t draws_ = 0;
+  bool skip_ = false;
   TensorContainer<gpu, 1, DType> buffer_;
 };
 #endif
