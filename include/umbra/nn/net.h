@@ -228,7 +228,7 @@ class Net {
     // InitWeights allocates every layer's weights and buffers (and draws values); on a GPU, or
     // when asked, the values are the host net's instead, and nothing is drawn here (on a GPU
     // that drawing was a kernel per weight and a buffer as large as the largest one; in the
-    // emulation, 14% of an AlexNet test).
+    // emulation, 14% of the profile of an AlexNet test).
     const bool from_host = !std::is_same_v<xpu, cpu> || spec.weights_from_host;
     rnd_.set_skip(from_host);
     for (auto& e : layers_) {
