@@ -20,7 +20,8 @@ batch norm (relus fused); --gpu-readout trains reading the loss each step agains
 once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
 --gpu-steps steps (20) on both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
 --setup times building each net before training (config parsed, weights allocated and
-initialised; bench_train --setup) beside PyTorch constructing the same model, in ms. Medians of --reps repetitions throughout.
+initialised; bench_train --setup) beside PyTorch constructing the same model, in ms.
+Medians of --reps repetitions throughout.
 The PyTorch peer runs in this process with torch.set_num_threads(OMP_NUM_THREADS or 2); no
 environment variable of umbra's processes is changed.
 """

@@ -6,7 +6,6 @@
 
 #include "umbra/base.h"
 
-//
 // UMBRA_GRID_CONST(T) p: a kernel parameter that every thread reads and none writes, too large to
 // copy per thread (a table of segments): CUDA's `const __grid_constant__ T` (one copy in the
 // parameter space, one address for all threads), and in the emulation `const T&` to the launch's
