@@ -2,8 +2,8 @@
 // steps: the same losses and weights through conv (cuDNN and im2col), batch_norm (cuDNN's and
 // umbra's), pooling, fullc and softmax, with the input alternating between two buffers (two
 // graphs, as the feeder double-buffers) and a learning-rate schedule (the updates stay outside
-// the graph); bf16 convolutions, whose operand copies come from the allocator inside the
-// captured step; refusal with a reason, and unchanged results, for dropout; and the
+// the graph); bf16 convolutions and fullc, whose operand copies come from the allocator inside
+// the captured step; refusal with a reason, and unchanged results, for dropout; and the
 // allocator's capture pools.
 #include <gtest/gtest.h>
 
@@ -109,11 +109,15 @@ TEST(GraphGPU, OwnBatchNormKernelsInsideTheGraph) {
   test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
 }
 
+// bf16 fullc too: its backward takes the forward's operand copies, made inside the graph.
 TEST(GraphGPU, Bf16ConvolutionsInsideTheGraph) {
   UMBRA_REQUIRE_GPU();
-  nn::Trainer<gpu> graph(ConvNet("bf16"), Settings()), plain(ConvNet("bf16"), Settings());
+  nn::NetSpec spec = ConvNet("bf16");
+  for (auto& l : spec.layers)
+    if (l.type == "fullc") l.params.emplace_back("dtype", "bf16");
+  nn::Trainer<gpu> graph(spec, Settings()), plain(spec, Settings());
   graph.set_cuda_graph(true);
-  Batches b(ConvNet().input_shape);
+  Batches b(spec.input_shape);
   // bf16 gradients: an fp32 difference of summation order (a cuDNN algorithm with atomics) can
   // cross a bf16 rounding step, 2^-8 relative on one element.
   RunBoth(graph, plain, b, 6, 1e-3);

@@ -1,5 +1,6 @@
 // Every registered layer on the gpu against the cpu, from the same template: the same inputs,
-// weights (copied from the cpu layer), labels and output gradients; forward outputs, input
+// weights (copied from the cpu layer, biases and batch norm's gamma and beta drawn at random
+// rather than left at their constant start), labels and output gradients; forward outputs, input
 // gradients and weight gradients must agree within a stated tolerance (float; cuBLAS and oneDNN
 // sum in other orders). Stochastic layers (dropout, rrelu/insanity) are compared in test mode,
 // where they are deterministic. Tolerance 2e-4 relative (1e-3 for TF32 convolutions, allowed by
@@ -54,6 +55,8 @@ std::vector<Case> Cases() {
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}}, {img}, {}, 1, false, false, true},
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"no_bias", "1"}}, {img}, {}, 1, false, false, true},
       {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"algo", "im2col"}}, {img}, {}, 1, false, false, true},
+      // bf16: bias and relu applied as cuDNN's bf16 output is converted back
+      {"conv", {{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1"}, {"dtype", "bf16"}}, {img}, {}, 1, false, false, true},
       {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}, {"fixconn_format", "dense"}}, {Shape4(2, 2, 1, 3)}},
       {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode: expressions
       {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},  // cuDNN
@@ -154,6 +157,14 @@ void Compare(const Case& c) {
     tf32 = tf32 && !(k == "algo" || (k == "tf32" && v == "0"));
     bf16 = bf16 || (k == "dtype" && v == "bf16");
   }
+  // Biases and batch norm's beta start at 0, gamma at 1: random ones instead, so that one
+  // added to the wrong channel (or scaled by the wrong gamma) shows.
+  uint64_t seed = 41;
+  rc.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
+    if (tag != "bias" && tag != "beta" && tag != "gamma") return;
+    const float lo = tag == "gamma" ? 0.5f : -1.f;
+    Copy(w, test::RandomTensor<2, float>(w.shape_, seed++, lo, lo + 1.f).view());
+  });
   auto wc = test::Weights(*rc.layer);
   auto wg = test::Weights(*rg.layer);
   ASSERT_EQ(wc.size(), wg.size());

@@ -3,6 +3,8 @@
 // while weights, gradients and activations stay fp32, autocast-style). bf16 buffers are
 // uint16_t here so that no CUDA header is needed; kernels in src/nn/bf16_cast.cu (CUDA builds).
 // Napkin: a cast reads 4 and writes 2 bytes an element, a third of an fp32 copy's traffic.
+// Converting back with the bias and relu saves a separate fp32 pass over the output (8 bytes
+// an element: AlexNet's conv outputs, 62M elements at batch 128, are 0.5 GB a step).
 #pragma once
 
 #include <cstddef>
@@ -14,5 +16,11 @@ namespace umbra::nn {
 void CastToBF16(const float* src, uint16_t* dst, size_t n, void* stream);
 /// dst[i] = float(src[i]), or with add dst[i] += float(src[i]) (a gradient accumulated).
 void CastFromBF16(const uint16_t* src, float* dst, size_t n, void* stream, bool add = false);
+/// A bf16 convolution's output as the layer gives it: dst[i] = float(src[i]) + bias[c], then
+/// max(0, .) where relu, in the one pass the conversion makes anyway (bias may be null). The
+/// channel of element i is (i / inner) % channels: inner = oh * ow for (n, c, oh, ow), 1 for
+/// channels-last.
+void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t n, size_t inner, size_t channels,
+                      bool relu, void* stream);
 
 }  // namespace umbra::nn

@@ -138,7 +138,8 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     }
   }
   // A relu after it (Layer::FuseRelu) is applied with the bias in one pass over the output,
-  // where the bias and the relu were a pass each; backward masks the output's gradient in place
+  // where the bias and the relu were a pass each (with dtype=bf16, cuDNN's backend does both as
+  // it converts its bf16 output back, where that was a pass of its own too); backward masks the output's gradient in place
   // first (reading the output, as the relu's backward did). Not on oneDNN, whose primitive adds
   // the bias as it writes the output: there the relu runs as written.
   bool FuseRelu() override {
@@ -153,8 +154,11 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     Tensor<xpu, 4, DType> y = out[0]->data;
     if constexpr (std::is_same_v<DType, float>) {
       if (backend_) {
-        backend_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias || relu_ ? nullptr : bias_.dptr_, y.dptr_);
-        if (relu_) BiasRelu(y);
+        // The relu, and then the bias, go to the backend where it converts its output anyway.
+        const bool own = relu_ && !backend_->FusesRelu();
+        backend_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias || own ? nullptr : bias_.dptr_, y.dptr_,
+                          relu_ && !own);
+        if (own) BiasRelu(y);
         return;
       }
     }

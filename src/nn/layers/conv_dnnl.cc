@@ -45,8 +45,9 @@ class DnnlConv final : public ConvBackend {
     bwd_wei_ = dnnl::convolution_backward_weights(bwd_wei_pd_);
   }
 
-  /// y = conv(x, w) + b.
-  void Forward(const float* x, const float* w, const float* b, float* y) override {
+  /// y = conv(x, w) + b (no relu: the layer declines to fuse one where oneDNN convolves).
+  void Forward(const float* x, const float* w, const float* b, float* y, bool relu) override {
+    UMBRA_CHECK(!relu, "oneDNN convolution: a fused relu was asked of a backend that fuses none");
     auto src = In(0, fwd_pd_.src_desc(), src_md_, x);
     auto wei = In(1, fwd_pd_.weights_desc(), wei_md_, w);
     auto dst = Out(2, fwd_pd_.dst_desc(), dst_md_, y);

@@ -16,8 +16,11 @@ namespace umbra::nn {
 class ConvBackend {
  public:
   virtual ~ConvBackend() = default;
-  /// y = conv(x, w) + b (b may be null).
-  virtual void Forward(const float* x, const float* w, const float* b, float* y) = 0;
+  /// y = conv(x, w) + b (b may be null), then max(0, y) where relu; relu only where FusesRelu().
+  virtual void Forward(const float* x, const float* w, const float* b, float* y, bool relu) = 0;
+  /// Whether Forward applies a relu itself, in a pass over y that it makes anyway (cuDNN's bf16
+  /// path, converting its bf16 output); otherwise the layer adds bias and relu in one pass.
+  virtual bool FusesRelu() const { return false; }
   /// gx = the input gradient from gy (written).
   virtual void BackwardData(const float* gy, const float* w, float* gx) = 0;
   /// gw, gb = weight and bias gradients (gb may be null): written, or added to when

@@ -56,7 +56,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
       this->ResizeGrad(gbias_, Shape2(1, nh));
     }
   }
-  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+  void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), y = out[0]->Mat();
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     if constexpr (kMayBF16) {
@@ -65,6 +65,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
         // On the output's stream, as dot() would run (the casts and both products).
         Bf16(&x16_, x.dptr_, n * k, y.stream_);
         Bf16(&w16_, wmat_.dptr_, m * k, y.stream_);
+        casts_for_backward_ = ctx.is_train;
         cuda::GemmBF16(Stream<gpu>::GetBlasHandle(y.stream_), false, true, n, m, k, 1.f, U16(x16_), k, U16(w16_), k,
                        0.f, y.dptr_, m);
         AddBias(y);
@@ -90,10 +91,14 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     if constexpr (kMayBF16) {
       if (this->p_.dtype == "bf16") {
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
-        // Cast again rather than trust the forward's copies: another forward (a test-mode pass)
-        // may have run in between.
-        Bf16(&x16_, x.dptr_, n * k, gy.stream_);
-        Bf16(&w16_, wmat_.dptr_, m * k, gy.stream_);
+        // The training forward's copies of x and w, as autocast saves its casts for backward
+        // (a pass over the weights less: AlexNet's fullc weights are 59M floats); cast again
+        // where a test-mode forward has run since, or a backward has used them already.
+        if (!casts_for_backward_) {
+          Bf16(&x16_, x.dptr_, n * k, gy.stream_);
+          Bf16(&w16_, wmat_.dptr_, m * k, gy.stream_);
+        }
+        casts_for_backward_ = false;
         Bf16(&gy16_, gy.dptr_, n * m, gy.stream_);
         cublasHandle_t h = Stream<gpu>::GetBlasHandle(gy.stream_);
         cuda::GemmBF16(h, true, false, m, k, n, 1.f, U16(gy16_), m, U16(x16_), k, 1.f, gwmat_.dptr_, k);
@@ -152,6 +157,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   bool relu_ = false;  // a relu fused in (FuseRelu)
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;
   TensorContainer<xpu, 1, DType> x16_, w16_, gy16_;  // dtype=bf16 operand copies (gpu)
+  bool casts_for_backward_ = false;  // x16_ and w16_ hold the last training forward's operands
 };
 
 }  // namespace umbra::nn

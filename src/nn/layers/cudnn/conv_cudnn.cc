@@ -98,7 +98,7 @@ class CudnnConv : public ConvBackend {
       : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nhwc_(opt.nhwc),
         cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
     nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
-    oc_ = oc, cg_ = c / g, rs_ = kh * kw;
+    oc_ = oc, cg_ = c / g, rs_ = kh * kw, ohw_ = size_t(oh * ow);
     // NHWC: activations (n, h, w, c), the filter copy (oc, kh, kw, c/g); the bias (1, oc, 1, 1)
     // is the same memory either way and is described alike.
     const cudnnTensorFormat_t fmt = nhwc_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
@@ -147,7 +147,9 @@ class CudnnConv : public ConvBackend {
     cudnnDestroyConvolutionDescriptor(conv_);
   }
 
-  void Forward(const float* x32, const float* w32, const float* b, float* y32) override {
+  bool FusesRelu() const override { return bf16_; }
+  void Forward(const float* x32, const float* w32, const float* b, float* y32, bool relu) override {
+    UMBRA_CHECK(!relu || bf16_, "cuDNN convolution: a fused relu is for the bf16 path only");
     cudnnHandle_t h = Bind();
     Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
     if (nhwc_) w32 = FilterNhwc(w32, wt);
@@ -168,7 +170,11 @@ class CudnnConv : public ConvBackend {
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
                                               ws.bytes, &zero, y_, y));
-    y.Back(y32);
+    if (bf16_) {
+      // Converted back with the bias and relu: one pass over the output, not two or three.
+      CastFromBF16Bias(static_cast<const uint16_t*>(y.buf.p), b, y32, ny_, nhwc_ ? 1 : ohw_, oc_, relu, stream_);
+      return;
+    }
     if (b) UMBRA_CUDNN_CHECK(cudnnAddTensor(h, &one, b_, b, &one, yf_, y32));
   }
   void BackwardData(const float* gy32, const float* w32, float* gx32) override {
@@ -305,7 +311,7 @@ class CudnnConv : public ConvBackend {
   // The math type every search starts from: each call then sets its winner's, which must not
   // narrow the next search (a forward winner in FMA math would hide TF32 from backward's).
   cudnnMathType_t search_math_ = CUDNN_DEFAULT_MATH;
-  size_t cap_, nx_ = 0, ny_ = 0, nw_ = 0;
+  size_t cap_, nx_ = 0, ny_ = 0, nw_ = 0, ohw_ = 0;  // ohw_: a channel's plane of the output
   cudaStream_t stream_;
   std::string key_;
   cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr, yf_ = nullptr, b_ = nullptr;
