@@ -1,8 +1,8 @@
 // Every registered layer on the gpu against the cpu, from the same template: the same inputs,
-// weights (copied from the cpu layer, biases and batch norm's gamma and beta drawn at random
-// rather than left at their constant start), labels and output gradients; forward outputs, input
-// gradients and weight gradients must agree within a stated tolerance (float; cuBLAS and oneDNN
-// sum in other orders). Stochastic layers (dropout, rrelu/insanity) are compared in test mode,
+// weights (copied from the cpu layer; biases, batch norm's gamma and beta and prelu's slopes
+// drawn at random rather than left at their constant start), labels and output gradients;
+// forward outputs, input gradients and weight gradients must agree within a stated tolerance
+// (float; cuBLAS and oneDNN sum in other orders). Stochastic layers (dropout, rrelu/insanity) are compared in test mode,
 // where they are deterministic. Tolerance 2e-4 relative (1e-3 for TF32 convolutions, allowed by
 // default as in PyTorch: their inputs, weights and output gradients are rounded to TF32's 10-bit
 // mantissa on the host first, so direct and implicit-GEMM products are exact and only summation
@@ -157,12 +157,12 @@ void Compare(const Case& c) {
     tf32 = tf32 && !(k == "algo" || (k == "tf32" && v == "0"));
     bf16 = bf16 || (k == "dtype" && v == "bf16");
   }
-  // Biases and batch norm's beta start at 0, gamma at 1: random ones instead, so that one
-  // added to the wrong channel (or scaled by the wrong gamma) shows.
+  // Biases and batch norm's beta start at 0, gamma at 1, prelu's slopes all alike: random
+  // ones instead, so that one applied to the wrong channel shows.
   uint64_t seed = 41;
   rc.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
-    if (tag != "bias" && tag != "beta" && tag != "gamma") return;
-    const float lo = tag == "gamma" ? 0.5f : -1.f;
+    if (tag != "bias" && tag != "beta" && tag != "gamma" && tag != "slope") return;
+    const float lo = tag == "gamma" ? 0.5f : tag == "slope" ? 0.f : -1.f;
     Copy(w, test::RandomTensor<2, float>(w.shape_, seed++, lo, lo + 1.f).view());
   });
   auto wc = test::Weights(*rc.layer);
