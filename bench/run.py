@@ -8,8 +8,9 @@
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
 called directly. GPU (with --gpu, needs a device): the fused statement against a device-to-device
-copy and PyTorch eager, dot() against cublasSgemm, and batch norm + relu (umbra's own kernels,
-cuDNN's, PyTorch eager) at ResNet-50's shapes. --torch-compile adds, to --gpu-train,
+copy and PyTorch eager, dtype=bf16's conversions against the copy (and PyTorch's cast), dot()
+against cublasSgemm, and batch norm + relu (umbra's own kernels, cuDNN's, PyTorch eager) at
+ResNet-50's shapes. --torch-compile adds, to --gpu-train,
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --compile-from makes that table alone against the
 rows an earlier --gpu-train run saved with --save-umbra (gpu-check's compile stage, so that the
@@ -120,6 +121,23 @@ def torch_fused(device, reps, threads):
             times.append(time.perf_counter() - t0)
         del y
     return 6 * N * 4 / statistics.median(times), torch.__version__
+
+
+def torch_cast(reps):
+    """PyTorch's float -> bfloat16 conversion of 64M floats on the GPU, timed as torch_fused
+    times its statement; bytes a second counted as bench_gpu counts umbra's (6 an element)."""
+    import torch
+    x = torch.full((N,), 1.5, device="cuda")
+    times = []
+    for i in range(reps + 1):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        y = x.to(torch.bfloat16)
+        torch.cuda.synchronize()
+        if i:
+            times.append(time.perf_counter() - t0)
+        del y
+    return 6 * N / statistics.median(times), torch.__version__
 
 
 def torch_bn_relu(shape, nhwc, reps):
@@ -432,6 +450,17 @@ def main():
         try:
             tb, tv = torch_fused("cuda", args.reps, threads)
             row(f"a*b+c*d-e, 64M floats vs PyTorch {tv} eager", ub, tb, "GB/s", 1e9)
+        except Exception as e:  # PyTorch without CUDA: say so, keep the rest
+            print(f"| PyTorch on GPU unavailable: {e} | | | |")
+        # dtype=bf16's conversions, 6 bytes an element like the copy's read + write of 4.
+        copy_bps = res.get("BM_DeviceCopyGPU", {}).get("bytes_per_second", float("nan"))
+        to_bps = res.get("BM_Bf16To", {}).get("bytes_per_second", float("nan"))
+        row("bf16 cast, 64M floats to bfloat16 vs device copy", to_bps, copy_bps, "GB/s", 1e9)
+        row("bfloat16 to float + bias + relu, 64M vs device copy",
+            res.get("BM_Bf16FromBiasRelu", {}).get("bytes_per_second", float("nan")), copy_bps, "GB/s", 1e9)
+        try:
+            cb, tv = torch_cast(args.reps)
+            row(f"bf16 cast, 64M floats to bfloat16 vs PyTorch {tv} .to(bfloat16)", to_bps, cb, "GB/s", 1e9)
         except Exception as e:  # PyTorch without CUDA: say so, keep the rest
             print(f"| PyTorch on GPU unavailable: {e} | | | |")
         for name in sorted({k.split("/", 1)[1] for k in res if k.startswith("umbra_gpu/")}):

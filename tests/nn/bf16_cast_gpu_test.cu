@@ -1,0 +1,149 @@
+// The float <-> bfloat16 kernels of the bf16 path (src/nn/bf16_cast.cu) against a host
+// reference: round to nearest even (ties, infinities, -0, the largest float rounding to
+// infinity), exact widening, the add mode, and the bias + relu conversion with the channel of
+// each element in both layouts, for every length's n % 4 and for pointers that do and do not
+// allow the four-at-a-time path.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "bf16_cast.h"
+#include "harness/gpu_compare.h"
+
+namespace umbra {
+namespace bf16_cast_gpu_test {
+
+uint16_t RoundToBf16(float f) {  // finite or infinite f (no NaN here)
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+float Widen(uint16_t b) {
+  const uint32_t u = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint32_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// Device memory with room for an offset, freed at the end.
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  explicit Dev(size_t n) { UMBRA_CUDA_CHECK(cudaMalloc(&p, (n + 8) * sizeof(T))); }
+  ~Dev() { cudaFree(p); }
+  void Put(const std::vector<T>& v, size_t off) {
+    UMBRA_CUDA_CHECK(cudaMemcpy(p + off, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  std::vector<T> Get(size_t n, size_t off) const {
+    std::vector<T> v(n);
+    UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+    UMBRA_CUDA_CHECK(cudaMemcpy(v.data(), p + off, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return v;
+  }
+};
+
+std::vector<float> Values(size_t n, uint64_t seed) {
+  const float inf = std::numeric_limits<float>::infinity();
+  // ties to even both ways, just past a tie, -0, infinities, the largest float (to infinity)
+  const std::vector<float> special = {1.00390625f, 1.01171875f, 1.0039063f, -0.f, inf, -inf,
+                                      std::numeric_limits<float>::max(), -3.5f, 1e-40f};
+  auto r = test::RandomTensor<1, float>(Shape1(index_t(std::max<size_t>(n, 1))), seed, -4.f, 4.f);
+  std::vector<float> v(r.dptr_, r.dptr_ + n);
+  for (size_t i = 0; i < n && i < special.size(); ++i) v[(i * 7) % n] = special[i];
+  return v;
+}
+
+const size_t kLengths[] = {0, 1, 3, 4, 5, 8, 37, 1029};
+
+TEST(Bf16CastGPU, ToBf16RoundsToNearestEven) {
+  UMBRA_REQUIRE_GPU();
+  for (size_t n : kLengths)
+    for (size_t off_f : {0, 1})
+      for (size_t off_b : {0, 1, 2}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " offsets " + std::to_string(off_f) + ", " + std::to_string(off_b));
+        const std::vector<float> x = Values(n, 1 + n);
+        Dev<float> f(n);
+        Dev<uint16_t> b(n);
+        f.Put(x, off_f);
+        nn::CastToBF16(f.p + off_f, b.p + off_b, n, nullptr);
+        const std::vector<uint16_t> got = b.Get(n, off_b);
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], RoundToBf16(x[i])) << "element " << i << " = " << x[i];
+      }
+}
+
+TEST(Bf16CastGPU, FromBf16WidensAndAdds) {
+  UMBRA_REQUIRE_GPU();
+  for (size_t n : kLengths)
+    for (size_t off_f : {0, 1})
+      for (size_t off_b : {0, 2})
+        for (bool add : {false, true}) {
+          SCOPED_TRACE("n " + std::to_string(n) + " offsets " + std::to_string(off_f) + ", " + std::to_string(off_b) +
+                       (add ? " add" : ""));
+          std::vector<uint16_t> h(n);
+          for (size_t i = 0; i < n; ++i) h[i] = RoundToBf16(Values(n, 2 + n)[i]);
+          const std::vector<float> before = Values(n, 3 + n);
+          Dev<uint16_t> b(n);
+          Dev<float> f(n);
+          b.Put(h, off_b);
+          f.Put(before, off_f);
+          nn::CastFromBF16(b.p + off_b, f.p + off_f, n, nullptr, add);
+          const std::vector<float> got = f.Get(n, off_f);
+          for (size_t i = 0; i < n; ++i) {
+            const float want = add ? before[i] + Widen(h[i]) : Widen(h[i]);
+            if (std::isnan(want))
+              EXPECT_TRUE(std::isnan(got[i])) << "element " << i;  // inf + -inf
+            else
+              ASSERT_EQ(Bits(got[i]), Bits(want)) << "element " << i;
+          }
+        }
+}
+
+// (n, c, h, w) planes of `inner` elements, or channels-last (inner 1); bias or none; relu or
+// not; a NaN among the values (relu gives 0 for it, as op::relu does).
+TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
+  UMBRA_REQUIRE_GPU();
+  struct Layout {
+    size_t n, c, inner;
+  };
+  for (Layout l : {Layout{3, 5, 7}, Layout{2, 4, 9}, Layout{3, 6, 1}, Layout{1, 1, 5}, Layout{5, 3, 1}})
+    for (size_t off_f : {0, 1})
+      for (bool bias : {false, true})
+        for (bool relu : {false, true}) {
+          const size_t n = l.n * l.c * l.inner;
+          SCOPED_TRACE("shape " + std::to_string(l.n) + "x" + std::to_string(l.c) + "x" + std::to_string(l.inner) +
+                       " offset " + std::to_string(off_f) + (bias ? " bias" : "") + (relu ? " relu" : ""));
+          std::vector<uint16_t> h(n);
+          const std::vector<float> x = Values(n, 4 + n);
+          for (size_t i = 0; i < n; ++i) h[i] = RoundToBf16(x[i]);
+          h[n / 2] = 0x7fc0;  // a NaN
+          const std::vector<float> bv = Values(l.c, 5);
+          Dev<uint16_t> b(n);
+          Dev<float> f(n), dbias(l.c);
+          b.Put(h, 0);
+          dbias.Put(bv, 0);
+          nn::CastFromBF16Bias(b.p, bias ? dbias.p : nullptr, f.p + off_f, n, l.inner, l.c, relu, nullptr);
+          const std::vector<float> got = f.Get(n, off_f);
+          for (size_t i = 0; i < n; ++i) {
+            float want = Widen(h[i]);
+            if (bias) want += bv[(i / l.inner) % l.c];  // none: -0 stays -0
+            if (relu) want = want > 0.f ? want : 0.f;
+            if (std::isnan(want))
+              EXPECT_TRUE(std::isnan(got[i])) << "element " << i;
+            else
+              ASSERT_EQ(Bits(got[i]), Bits(want)) << "element " << i;
+          }
+        }
+}
+
+}  // namespace bf16_cast_gpu_test
+}  // namespace umbra
