@@ -11,6 +11,8 @@
 #include <limits>
 #include <vector>
 
+#include <xmmintrin.h>
+
 #include "bf16_cast.h"
 #include "harness/gpu_compare.h"
 
@@ -34,6 +36,15 @@ uint32_t Bits(float f) {
   std::memcpy(&u, &f, 4);
   return u;
 }
+// IEEE denormals on the host for the reference's float arithmetic, as on the GPU: the trainer
+// sets flush-to-zero and denormals-are-zero on its thread (SetFlushDenormals), and a test that
+// trained earlier in this process would leave them set (the emulation's kernels would follow
+// the host, a GPU would not).
+struct IeeeDenormals {
+  unsigned saved = _mm_getcsr();
+  IeeeDenormals() { _mm_setcsr(saved & ~0x8040u); }  // FTZ (bit 15) and DAZ (bit 6) off
+  ~IeeeDenormals() { _mm_setcsr(saved); }
+};
 
 // Device memory with room for an offset, freed at the end.
 template <typename T>
@@ -55,7 +66,7 @@ struct Dev {
 std::vector<float> Values(size_t n, uint64_t seed) {
   const float inf = std::numeric_limits<float>::infinity();
   // ties to even both ways, just past a tie, -0, infinities, the largest float (to infinity)
-  const std::vector<float> special = {1.00390625f, 1.01171875f, 1.0039063f, -0.f, inf, -inf,
+  const std::vector<float> special = {1.00390625f, 1.01171875f, std::nextafter(1.00390625f, 2.f), -0.f, inf, -inf,
                                       std::numeric_limits<float>::max(), -3.5f, 1e-40f};
   auto r = test::RandomTensor<1, float>(Shape1(index_t(std::max<size_t>(n, 1))), seed, -4.f, 4.f);
   std::vector<float> v(r.dptr_, r.dptr_ + n);
@@ -67,6 +78,7 @@ const size_t kLengths[] = {0, 1, 3, 4, 5, 8, 37, 1029};
 
 TEST(Bf16CastGPU, ToBf16RoundsToNearestEven) {
   UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
   for (size_t n : kLengths)
     for (size_t off_f : {0, 1})
       for (size_t off_b : {0, 1, 2}) {
@@ -83,6 +95,7 @@ TEST(Bf16CastGPU, ToBf16RoundsToNearestEven) {
 
 TEST(Bf16CastGPU, FromBf16WidensAndAdds) {
   UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
   for (size_t n : kLengths)
     for (size_t off_f : {0, 1})
       for (size_t off_b : {0, 2})
@@ -112,6 +125,7 @@ TEST(Bf16CastGPU, FromBf16WidensAndAdds) {
 // not; a NaN among the values (relu gives 0 for it, as op::relu does).
 TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
   UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
   struct Layout {
     size_t n, c, inner;
   };
@@ -126,7 +140,8 @@ TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
           const std::vector<float> x = Values(n, 4 + n);
           for (size_t i = 0; i < n; ++i) h[i] = RoundToBf16(x[i]);
           h[n / 2] = 0x7fc0;  // a NaN
-          const std::vector<float> bv = Values(l.c, 5);
+          const auto rb = test::RandomTensor<1, float>(Shape1(index_t(l.c)), 5, -4.f, 4.f);
+          const std::vector<float> bv(rb.dptr_, rb.dptr_ + l.c);
           Dev<uint16_t> b(n);
           Dev<float> f(n), dbias(l.c);
           b.Put(h, 0);

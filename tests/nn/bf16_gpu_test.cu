@@ -79,7 +79,9 @@ TEST(Bf16GPU, FusedReluTrainsAsWritten) {
       const double a = fused.Step(x.view(), y.view()), b = written.Step(x.view(), y.view());
       EXPECT_NEAR(a, b, 1e-3 * std::fabs(b)) << "step " << step + 1;
     }
-    test::ExpectSameWeights(fused.net(), written.net(), 1e-3);
+    // Weights: a bf16 step of a weight gradient (2^-7 relative, from an atomics-ordered sum)
+    // moves a weight by up to lr * 2.7 * 2^-7 |g| over three steps of momentum.
+    test::ExpectSameWeights(fused.net(), written.net(), 3e-3);
   }
 }
 

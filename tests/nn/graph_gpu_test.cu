@@ -2,8 +2,8 @@
 // steps: the same losses and weights through conv (cuDNN and im2col), batch_norm (cuDNN's and
 // umbra's), pooling, fullc and softmax, with the input alternating between two buffers (two
 // graphs, as the feeder double-buffers) and a learning-rate schedule (the updates stay outside
-// the graph); bf16 convolutions and fullc, whose operand copies come from the allocator inside
-// the captured step; refusal with a reason, and unchanged results, for dropout; and the
+// the graph); bf16 convolutions, whose operand copies come from the allocator inside the
+// captured step, and bf16 fullc, whose backward takes the copies its forward made in the graph; refusal with a reason, and unchanged results, for dropout; and the
 // allocator's capture pools.
 #include <gtest/gtest.h>
 
@@ -109,7 +109,7 @@ TEST(GraphGPU, OwnBatchNormKernelsInsideTheGraph) {
   test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
 }
 
-// bf16 fullc too: its backward takes the forward's operand copies, made inside the graph.
+// bf16 fullc too: the graph holds its forward's casts and a backward that takes them.
 TEST(GraphGPU, Bf16ConvolutionsInsideTheGraph) {
   UMBRA_REQUIRE_GPU();
   nn::NetSpec spec = ConvNet("bf16");

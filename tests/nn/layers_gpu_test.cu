@@ -9,6 +9,7 @@
 // order differs; gradients see note kTf32Grad). A row per layer type; a test fails for any
 // registered type without a row, so a new layer cannot skip its gpu check. Skips cleanly
 // without a device.
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -158,12 +159,15 @@ void Compare(const Case& c) {
     bf16 = bf16 || (k == "dtype" && v == "bf16");
   }
   // Biases and batch norm's beta start at 0, gamma at 1, prelu's slopes all alike: random
-  // ones instead, so that one applied to the wrong channel shows.
+  // ones instead, so that one applied to the wrong channel shows. Biases within +-0.1: conv
+  // and fullc outputs here are within about +-0.2 (weights drawn with sigma 0.01), and larger
+  // ones would leave a fused relu all on or all off (checked below).
   uint64_t seed = 41;
   rc.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
     if (tag != "bias" && tag != "beta" && tag != "gamma" && tag != "slope") return;
-    const float lo = tag == "gamma" ? 0.5f : tag == "slope" ? 0.f : -1.f;
-    Copy(w, test::RandomTensor<2, float>(w.shape_, seed++, lo, lo + 1.f).view());
+    const float lo = tag == "gamma" ? 0.5f : tag == "slope" ? 0.f : -0.1f;
+    const float hi = tag == "gamma" ? 1.5f : tag == "slope" ? 1.f : 0.1f;
+    Copy(w, test::RandomTensor<2, float>(w.shape_, seed++, lo, hi).view());
   });
   auto wc = test::Weights(*rc.layer);
   auto wg = test::Weights(*rg.layer);
@@ -204,6 +208,12 @@ void Compare(const Case& c) {
   };
   for (size_t j = 0; j < rc.out.size(); ++j)
     EXPECT_TRUE(test::AllNear(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data, tol)) << "output " << j;
+  if (c.fuse_relu) {  // a relu that passes everything or nothing would check nothing of its own
+    const Tensor<cpu, 4>& o = rc.out[0]->data;
+    const double on = double(std::count_if(o.dptr_, o.dptr_ + o.shape_.Size(), [](float v) { return v > 0.f; })) /
+                      double(o.shape_.Size());
+    EXPECT_TRUE(on > 0.1 && on < 0.9) << "the fused relu passes " << on << " of the outputs";
+  }
   if (c.stochastic) return;  // test-mode forward only: no backward defined after it
   for (size_t j = 0; j < rc.out.size(); ++j) {
     auto dy = test::RandomTensor<4, float>(rc.out[j]->shape, 31 + j, -1.f, 1.f);
