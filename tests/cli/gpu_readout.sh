@@ -9,8 +9,9 @@
 # - against dev=cpu: the same training within 5% and 0.03; dropout draws other masks on each
 #   device (emulated: 1.6% and 0.014 apart). A loss summed instead of averaged, or a slot
 #   mixed up, is far off;
-# - a NaN loss (eta=1e30): print_step=10 names the batch print_step=1 names, found up to a
-#   window late, in one error, and writes no model.
+# - a NaN loss (eta=1e3: it diverges after some 50 batches, past the first window, so a batch
+#   counted from the window's start would show): print_step=10 names the batch print_step=1
+#   names, found up to a window late, in one error, and writes no model.
 # Exit 77 (skip) without a GPU. Usage: gpu_readout.sh UMBRA SOURCE_DIR
 set -euo pipefail
 UMBRA=$1 CONF=$2/tests/cli/small_mlp.conf
@@ -48,8 +49,8 @@ print('gpu readout: print_step 1, 10, 200 agree:', g1, '; cpu:', c)
 PY
 # A NaN loss: one error naming the batch, whatever the window; no model written.
 nan_batch() {  # nan_batch DEV PRINT_STEP: the error's "round 1, batch N" part
-  if "$UMBRA" "$CONF" "${ARGS[@]}" dev=$1 print_step=$2 eta=1e30 model_dir=nan$1 > nan.txt 2> nan.err; then
-    echo "FAIL: dev=$1 trained with eta=1e30" >&2; exit 1
+  if "$UMBRA" "$CONF" "${ARGS[@]}" dev=$1 print_step=$2 eta=1e3 model_dir=nan$1 > nan.txt 2> nan.err; then
+    echo "FAIL: dev=$1 trained with eta=1e3" >&2; exit 1
   fi
   [ "$(grep -c 'umbra: error' nan.err)" = 1 ] || { cat nan.err >&2; echo "FAIL: dev=$1 not one error" >&2; exit 1; }
   ! ls nan$1/*.model > /dev/null 2>&1 || { echo "FAIL: dev=$1 wrote a model after a NaN loss" >&2; exit 1; }
@@ -58,4 +59,6 @@ nan_batch() {  # nan_batch DEV PRINT_STEP: the error's "round 1, batch N" part
 one=$(nan_batch gpu 1) ten=$(nan_batch gpu 10) cpu=$(nan_batch cpu 1)
 echo "NaN loss: gpu print_step=1 '$one', print_step=10 '$ten'; cpu '$cpu'"
 [ "$one" = "$ten" ] || { echo "FAIL: print_step=10 names another batch"; exit 1; }
+n=$(echo "$one" | grep -oE "batch [0-9]+" | grep -oE "[0-9]+")
+[ "$n" -gt 10 ] || { echo "FAIL: the NaN came at batch $n, inside the first window: the test shows nothing"; exit 1; }
 echo "gpu readout ok"

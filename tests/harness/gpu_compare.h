@@ -57,4 +57,17 @@ inline void ExpectSameWeights(Net& a, Net& b, double tol) {
   for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(AllNear(wa[k].view(), wb[k].view(), tol)) << "weight " << k;
 }
 
+/// Draws a net's biases and batch norm's beta (within +-0.1) and gamma (in [0.5, 1.5]), the
+/// same numbers for the same net: at their constant start (0 and 1) one applied to the wrong
+/// channel changes nothing. `Net` as for ExpectSameWeights.
+template <typename Net>
+inline void RandomShifts(Net& net) {
+  uint64_t seed = 21;
+  net.VisitWeights([&](const std::string& name, Tensor<gpu, 2> w, Tensor<gpu, 2>) {
+    const bool gamma = name.ends_with(".gamma");
+    if (!gamma && !name.ends_with(".bias") && !name.ends_with(".beta")) return;
+    Copy(w, RandomTensor<2, float>(w.shape_, seed++, gamma ? 0.5f : -0.1f, gamma ? 1.5f : 0.1f).view());
+  });
+}
+
 }  // namespace umbra::test

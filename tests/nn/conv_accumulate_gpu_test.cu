@@ -45,15 +45,17 @@ void TwoPasses(const std::string& dtype, bool nhwc, double tol) {
   hc.VisitWeights([&](const std::string&, Tensor<cpu, 2>, Tensor<cpu, 2> g) { want.emplace_back(g); });
   gc.VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) { got.push_back(test::ToCPU(g)); });
   ASSERT_EQ(want.size(), got.size());
+  // Relative to the whole gradient: the values are small (0.02-0.05), where a per-element
+  // bound of tol * max(1, |x|) would let one pass where two are due (half the sum) through.
   for (size_t k = 0; k < want.size(); ++k)
-    EXPECT_TRUE(test::AllNear(got[k].view(), want[k].view(), tol)) << "gradient " << k;
+    EXPECT_TRUE(test::NormNear(got[k].view(), want[k].view(), tol)) << "gradient " << k;
 }
 
 TEST(ConvAccumulateGPU, TwoBackwardPassesAddUp) {
   UMBRA_REQUIRE_GPU();
   for (bool nhwc : {false, true}) {
     TwoPasses("float32", nhwc, 2e-4);
-    TwoPasses("bf16", nhwc, 3e-2);
+    TwoPasses("bf16", nhwc, 1e-2);
   }
 }
 

@@ -1,6 +1,8 @@
 // The tensor core on the GPU against the CPU: elementwise statements (flat and strided paths,
 // every saver), dot on cuBLAS (every transpose, gemv, outer), Copy in every direction, Random<gpu>
 // statistics and reproducibility, streams, and the caching allocator's reuse.
+#include <algorithm>
+
 #include "harness/gpu_compare.h"
 
 namespace umbra {
@@ -125,6 +127,9 @@ TEST(CoreGPU, StreamsAndAllocatorReuse) {
     a = 1.f, b = 2.f;
     c = dot(a.view(), b.view());
     s->Wait();
+    // The product on the stream, after the fills queued on it: 256 terms of 1 * 2.
+    const auto h = test::ToCPU(c.view());
+    EXPECT_TRUE(std::all_of(h.dptr_, h.dptr_ + h.Size(), [](float v) { return v == 512.f; }));
   };
   step();
   const size_t mallocs = alloc.GetStats(dev).mallocs;
