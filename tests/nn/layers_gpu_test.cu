@@ -37,6 +37,13 @@ std::string FixconnFile() {
   return path;
 }
 
+// n labels around `mid`, each other than its neighbours (within +-0.7).
+std::vector<float> Spread(size_t n, float mid) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = mid + 0.1f * float(int(i * 5 % 13) - 6) + 0.01f * float(i % 3);
+  return v;
+}
+
 std::vector<Case> Cases() {
   const Shape<4> img = Shape4(3, 4, 6, 5), flat = Shape4(4, 1, 1, 7);
   return {
@@ -120,8 +127,9 @@ std::vector<Case> Cases() {
       {"softmax", {}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}},
       {"softmax", {{"algo", "expr"}}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}},
       {"softmax", {}, {Shape4(3, 2, 2, 3)}, {11, 0, 5}},  // classes over C x H x W
-      {"l2_loss", {}, {flat}, std::vector<float>(28, 0.25f), 7},
-      {"lp_loss", {{"p", "3"}}, {flat}, std::vector<float>(28, -0.5f), 7},
+      // labels that differ per element: a constant one hides a label read from the wrong place
+      {"l2_loss", {}, {flat}, Spread(28, 0.25f), 7},
+      {"lp_loss", {{"p", "3"}}, {flat}, Spread(28, -0.5f), 7},
       {"multi_logistic", {}, {flat}, {1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1}, 7},
   };
 }

@@ -27,6 +27,10 @@ TEST(SoftmaxGPU, ForwardSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<2, float>(strided, Shape2(9, 37), 1e-5, wide.view())));
   auto x3 = test::RandomTensor(Shape3(5, 21, 77), 3, -20.f, 20.f);
   EXPECT_TRUE((test::SameOnGPU<3, float>(f, Shape3(5, 21, 77), 1e-5, x3.view())));
+  // The column kernel on a strided view: the input's row stride (80) other than the output's.
+  auto x3w = test::RandomTensor(Shape3(5, 21, 80), 9, -20.f, 20.f);
+  auto strided3 = [](auto out, auto in) { Softmax(out, in.SliceLast(3, 80)); };
+  EXPECT_TRUE((test::SameOnGPU<3, float>(strided3, Shape3(5, 21, 77), 1e-5, x3w.view())));
 }
 
 TEST(SoftmaxGPU, GradientsSameAsCPU) {
@@ -42,6 +46,16 @@ TEST(SoftmaxGPU, GradientsSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<3, float>(g, Shape3(3, 6, 50), 1e-5, p3.view(), w3.view())));
   auto l3 = Labels(Shape2(3, 50), 6);
   EXPECT_TRUE((test::SameOnGPU<3, float>(g, Shape3(3, 6, 50), 0, p3.view(), l3.view())));
+  // Strided operands of three different row strides (53, 56, 50 for the output): each read
+  // with its own.
+  auto p3w = test::RandomTensor(Shape3(3, 6, 53), 10, 0.f, 1.f);
+  auto w3w = test::RandomTensor(Shape3(3, 6, 56), 11);
+  auto gs = [](auto dst, auto a, auto b) { SoftmaxGrad(dst, a.SliceLast(3, 53), b.SliceLast(6, 56)); };
+  EXPECT_TRUE((test::SameOnGPU<3, float>(gs, Shape3(3, 6, 50), 1e-5, p3w.view(), w3w.view())));
+  auto l3w = test::RandomTensor(Shape2(3, 54), 12);  // labels from a strided view as well
+  for (index_t i = 0; i < l3w.Size(); ++i) l3w.dptr_[i] = float((i * 5 + 1) % 6);
+  auto gl = [](auto dst, auto a, auto b) { SoftmaxGrad(dst, a.SliceLast(3, 53), b.SliceLast(4, 54)); };
+  EXPECT_TRUE((test::SameOnGPU<3, float>(gl, Shape3(3, 6, 50), 0, p3w.view(), l3w.view())));
 }
 
 TEST(SoftmaxGPU, OutOfRangeLabelAddsNoOneHot) {
