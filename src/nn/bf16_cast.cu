@@ -37,7 +37,9 @@ struct FromOp {
   const __nv_bfloat16* src;
   float* dst;
   bool add;
-  UMBRA_XINLINE void One(size_t i) const { dst[i] = add ? dst[i] + __bfloat162float(src[i]) : __bfloat162float(src[i]); }
+  UMBRA_XINLINE void One(size_t i) const {
+    dst[i] = add ? dst[i] + __bfloat162float(src[i]) : __bfloat162float(src[i]);
+  }
   UMBRA_XINLINE void Four(size_t j) const {
     const Bf16x4 b = reinterpret_cast<const Bf16x4*>(src)[j];
     float4 f = make_float4(__bfloat162float(b.v[0]), __bfloat162float(b.v[1]), __bfloat162float(b.v[2]),
@@ -70,7 +72,8 @@ struct FromBiasOp {
   UMBRA_XINLINE void Four(size_t j) const {
     const Bf16x4 b = reinterpret_cast<const Bf16x4*>(src)[j];
     const size_t i = 4 * j;
-    reinterpret_cast<float4*>(dst)[j] = make_float4(At(i, b.v[0]), At(i + 1, b.v[1]), At(i + 2, b.v[2]), At(i + 3, b.v[3]));
+    reinterpret_cast<float4*>(dst)[j] =
+        make_float4(At(i, b.v[0]), At(i + 1, b.v[1]), At(i + 2, b.v[2]), At(i + 3, b.v[3]));
   }
 };
 
@@ -117,8 +120,8 @@ void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t
   if (n == 0) return;
   auto* s = reinterpret_cast<const __nv_bfloat16*>(src);
   const index_t planes = index_t((n - 1) / inner);  // the largest dividend of the second division
-  const FromBiasOp op{s, bias, dst, cuda::IndexDiv(index_t(inner), index_t(n - 1)), cuda::IndexDiv(index_t(channels), planes),
-                      relu};
+  const FromBiasOp op{s, bias, dst, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
+                      cuda::IndexDiv(index_t(channels), planes), relu};
   Run(op, dst, s, n, stream);
 }
 

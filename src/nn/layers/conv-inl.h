@@ -139,9 +139,10 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   }
   // A relu after it (Layer::FuseRelu) is applied with the bias in one pass over the output,
   // where the bias and the relu were a pass each (with dtype=bf16, cuDNN's backend does both as
-  // it converts its bf16 output back, where that was a pass of its own too); backward masks the output's gradient in place
-  // first (reading the output, as the relu's backward did). Not on oneDNN, whose primitive adds
-  // the bias as it writes the output: there the relu runs as written.
+  // it converts its bf16 output back, which was a pass of its own too); backward masks the
+  // output's gradient in place first (reading the output, as the relu's backward did). Not on
+  // oneDNN, whose primitive adds the bias as it writes the output: there the relu runs as
+  // written.
   bool FuseRelu() override {
     if constexpr (std::is_same_v<xpu, cpu>) {
       if (backend_) return false;
