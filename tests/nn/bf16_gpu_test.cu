@@ -17,10 +17,7 @@ namespace umbra {
 // the same name in anonymous namespaces would collide.
 namespace bf16_gpu_test {
 
-nn::LayerSpec L(std::string type, std::string name, std::vector<std::string> in, std::vector<std::string> out,
-                std::vector<std::pair<std::string, std::string>> kv = {}) {
-  return nn::LayerSpec{type, name, in, out, kv};
-}
+using test::L;  // harness/layer_check.h
 
 // conv (bias) -> relu -> conv (no bias) -> relu -> max pool -> flatten -> fullc -> relu ->
 // fullc -> softmax, every conv and fullc in bf16.

@@ -12,15 +12,13 @@
 #include <cmath>
 
 #include "harness/gpu_compare.h"
+#include "harness/layer_check.h"
 #include "umbra/nn/trainer.h"
 
 namespace umbra {
 namespace {
 
-nn::LayerSpec L(std::string type, std::string name, std::vector<std::string> in, std::vector<std::string> out,
-                std::vector<std::pair<std::string, std::string>> kv = {}) {
-  return nn::LayerSpec{type, name, in, out, kv};
-}
+using test::L;  // harness/layer_check.h
 
 // conv -> batch_norm -> relu -> max pool (cuDNN's) -> split -> conv (bias) / identity ->
 // eltwise_sum -> relu -> ceil-mode max pool (not cuDNN's) -> grouped conv -> global avg
