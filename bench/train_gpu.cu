@@ -13,7 +13,8 @@
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
-// PyTorch's bf16 autocast (train_torch.py --bf16). --nhwc measures each net again channels-last
+// PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
+// bfloat16 too (NetSpec::bf16_nodes, as autocast keeps them): bf16_nodes_img_per_s. --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
 // changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
 // channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
@@ -71,6 +72,7 @@ std::string JsonEscaped(const std::string& s) {
 struct Variant {
   bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true;
   bool own_bn = false;  // algo=expr on the batch norms alone
+  bool bf16_nodes = false;  // with bf16: activations in bfloat16 too (NetSpec::bf16_nodes)
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
 
@@ -80,6 +82,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   spec.channels_last = v.nhwc;
   spec.input_channels_last = v.nhwc;  // the batch made channels-last, as PyTorch's channels-last runs make it
   spec.fuse_relu = v.fuse_relu;
+  spec.bf16_nodes = v.bf16_nodes;
   if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
   if (v.own_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
@@ -197,6 +200,7 @@ int main(int argc, char** argv) {
         if (own) put("own", {.own_kernels = true});
         if (own && unfused) put("own_unfused", {.own_kernels = true, .fuse_relu = false});
         if (bf16) put("bf16", {.bf16 = true});
+        if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
         if (nhwc) {
           put("nhwc", {.nhwc = true});
           if (graph) put("nhwc_graph", {.graph = true, .nhwc = true});

@@ -77,6 +77,36 @@ struct FromBiasOp {
   }
 };
 
+// bf16 nodes (NetSpec::bf16_nodes): a convolution's bf16 output, bias and relu added in place,
+// rounded once: x = bf16(relu(float(x) + bias[c])), the float path's arithmetic then a rounding.
+struct BiasInPlaceOp {
+  FromBiasOp f;  // its src is the bf16 data, its dst unused
+  __nv_bfloat16* x;
+  UMBRA_XINLINE void One(size_t i) const { x[i] = __float2bfloat16_rn(f.At(i, x[i])); }
+  UMBRA_XINLINE void Four(size_t j) const {
+    Bf16x4 b = reinterpret_cast<const Bf16x4*>(x)[j];
+    const size_t i = 4 * j;
+    for (int k = 0; k < 4; ++k) b.v[k] = __float2bfloat16_rn(f.At(i + k, b.v[k]));
+    reinterpret_cast<Bf16x4*>(x)[j] = b;
+  }
+};
+// A fused relu's backward on bf16 nodes: g = g * (y > 0 ? 1 : 0), as op::relu_grad multiplies
+// (a NaN gradient stays NaN; exact in bf16).
+struct MaskOp {
+  __nv_bfloat16* g;
+  const __nv_bfloat16* y;
+  UMBRA_XINLINE static __nv_bfloat16 M(__nv_bfloat16 g, __nv_bfloat16 y) {
+    return __float2bfloat16_rn(__bfloat162float(g) * (__bfloat162float(y) > 0.f ? 1.f : 0.f));
+  }
+  UMBRA_XINLINE void One(size_t i) const { g[i] = M(g[i], y[i]); }
+  UMBRA_XINLINE void Four(size_t j) const {
+    Bf16x4 a = reinterpret_cast<const Bf16x4*>(g)[j];
+    const Bf16x4 b = reinterpret_cast<const Bf16x4*>(y)[j];
+    for (int k = 0; k < 4; ++k) a.v[k] = M(a.v[k], b.v[k]);
+    reinterpret_cast<Bf16x4*>(g)[j] = a;
+  }
+};
+
 // n / 4 groups of four, then the n % 4 left over by block 0's first threads.
 template <typename Op>
 __global__ void Cast4(Op op, size_t n) {
@@ -93,12 +123,15 @@ __global__ void Cast1(Op op, size_t n) {
 
 unsigned Blocks(size_t n) { return unsigned(std::max<size_t>(1, std::min<size_t>((n + 255) / 256, 65535 * 4))); }
 
-// Four at a time where the float side is 16-byte and the bf16 side 8-byte aligned.
+// Four at a time where the float side is 16-byte and the bf16 side 8-byte aligned (f32 null:
+// two bf16 sides, b16 and b16b).
 template <typename Op>
-void Run(const Op& op, const void* f32, const void* b16, size_t n, void* stream) {
+void Run(const Op& op, const void* f32, const void* b16, size_t n, void* stream, const void* b16b = nullptr) {
   if (n == 0) return;
   cudaStream_t s = cuda::OrDefault(static_cast<cudaStream_t>(stream));
-  if (reinterpret_cast<uintptr_t>(f32) % 16 == 0 && reinterpret_cast<uintptr_t>(b16) % 8 == 0)
+  const bool wide = reinterpret_cast<uintptr_t>(b16) % 8 == 0 &&
+                    (f32 ? reinterpret_cast<uintptr_t>(f32) % 16 == 0 : reinterpret_cast<uintptr_t>(b16b) % 8 == 0);
+  if (wide)
     UMBRA_LAUNCH(Blocks(n / 4), 256, 0, s, Cast4<Op>)(op, n);
   else
     UMBRA_LAUNCH(Blocks(n), 256, 0, s, Cast1<Op>)(op, n);
@@ -123,6 +156,19 @@ void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t
   const FromBiasOp op{s, bias, dst, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
                       cuda::IndexDiv(index_t(channels), planes), relu};
   Run(op, dst, s, n, stream);
+}
+void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t channels, bool relu, void* stream) {
+  if (n == 0) return;
+  auto* b = reinterpret_cast<__nv_bfloat16*>(x);
+  const index_t planes = index_t((n - 1) / inner);
+  const FromBiasOp f{b, bias, nullptr, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
+                     cuda::IndexDiv(index_t(channels), planes), relu};
+  Run(BiasInPlaceOp{f, b}, nullptr, b, n, stream, b);
+}
+void ReluMaskBF16(uint16_t* grad, const uint16_t* y, size_t n, void* stream) {
+  auto* g = reinterpret_cast<__nv_bfloat16*>(grad);
+  auto* v = reinterpret_cast<const __nv_bfloat16*>(y);
+  Run(MaskOp{g, v}, nullptr, g, n, stream, v);
 }
 
 }  // namespace umbra::nn

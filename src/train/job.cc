@@ -16,7 +16,7 @@ const std::set<std::string> kTrainerKeys = {
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
     "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
-    "cuda_graph", "layout", "fuse_relu"};
+    "cuda_graph", "layout", "fuse_relu", "bf16_nodes"};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -193,6 +193,12 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   const int fuse_relu = job.GetInt("fuse_relu", 1);
   UMBRA_CHECK(fuse_relu == 0 || fuse_relu == 1, job.Where("fuse_relu"), ": fuse_relu must be 0 or 1, got ", fuse_relu);
   job.net.spec.fuse_relu = fuse_relu == 1;
+  // bf16_nodes = 1: activations in bfloat16 between the layers that take them (NetSpec::bf16_nodes;
+  // dev = gpu, with dtype = bf16 convolutions).
+  const int bf16_nodes = job.GetInt("bf16_nodes", 0);
+  UMBRA_CHECK(bf16_nodes == 0 || bf16_nodes == 1, job.Where("bf16_nodes"), ": bf16_nodes must be 0 or 1, got ",
+              bf16_nodes);
+  job.net.spec.bf16_nodes = bf16_nodes == 1;
   // Globals some layer declares (random_type, init_sigma) are the net's defaults, not unknown.
   std::set<std::string> layer_defaults;
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);

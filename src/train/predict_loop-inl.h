@@ -30,6 +30,8 @@ int PredictLoop(Job& job) {
   if (extract) spec.keep_values.push_back(node);
   UMBRA_CHECK(!spec.channels_last || !(std::is_same_v<xpu, cpu>), job.Where("layout"),
               ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
+  UMBRA_CHECK(!spec.bf16_nodes || !(std::is_same_v<xpu, cpu>), job.Where("bf16_nodes"),
+              ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
   nn::Net<xpu> net(spec);
   nn::LoadWeights(net, mf, in, true);
   const std::string format = job.Get("output_format", "txt");

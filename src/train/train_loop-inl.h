@@ -79,6 +79,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     if (!m.node.empty()) spec.keep_values.push_back(m.node);
   UMBRA_CHECK(!spec.channels_last || !(std::is_same_v<xpu, cpu>), job.Where("layout"),
               ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
+  UMBRA_CHECK(!spec.bf16_nodes || !(std::is_same_v<xpu, cpu>), job.Where("bf16_nodes"),
+              ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetInt("cuda_graph", 0) != 0;

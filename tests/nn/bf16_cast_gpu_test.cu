@@ -160,5 +160,73 @@ TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
         }
 }
 
+// bf16 nodes (NetSpec::bf16_nodes): a bf16 convolution output's bias and relu added in place,
+// rounded once (the float result of FromBf16WithBiasAndRelu, then to nearest even), for
+// offsets of 0, 1 and 2 elements (the wide path needs 8-byte alignment).
+TEST(Bf16CastGPU, BiasAndReluInPlaceInBf16) {
+  UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
+  struct Layout {
+    size_t n, c, inner;
+  };
+  for (Layout l : {Layout{3, 5, 7}, Layout{2, 4, 9}, Layout{3, 6, 1}, Layout{5, 3, 1}})
+    for (size_t off : {0, 1, 2})
+      for (bool bias : {false, true})
+        for (bool relu : {false, true}) {
+          const size_t n = l.n * l.c * l.inner;
+          SCOPED_TRACE("shape " + std::to_string(l.n) + "x" + std::to_string(l.c) + "x" + std::to_string(l.inner) +
+                       " offset " + std::to_string(off) + (bias ? " bias" : "") + (relu ? " relu" : ""));
+          std::vector<uint16_t> h(n);
+          const std::vector<float> x = Values(n, 6 + n);
+          for (size_t i = 0; i < n; ++i) h[i] = RoundToBf16(x[i]);
+          h[n / 2] = 0x7fc0;  // a NaN
+          const auto rb = test::RandomTensor<1, float>(Shape1(index_t(l.c)), 7, -4.f, 4.f);
+          const std::vector<float> bv(rb.dptr_, rb.dptr_ + l.c);
+          Dev<uint16_t> b(n);
+          Dev<float> dbias(l.c);
+          b.Put(h, off);
+          dbias.Put(bv, 0);
+          nn::BiasReluBF16(b.p + off, bias ? dbias.p : nullptr, n, l.inner, l.c, relu, nullptr);
+          const std::vector<uint16_t> got = b.Get(n, off);
+          for (size_t i = 0; i < n; ++i) {
+            float want = Widen(h[i]);
+            if (bias) want += bv[(i / l.inner) % l.c];
+            if (relu) want = want > 0.f ? want : 0.f;
+            if (std::isnan(want))
+              EXPECT_TRUE(std::isnan(Widen(got[i]))) << "element " << i;
+            else
+              ASSERT_EQ(got[i], RoundToBf16(want)) << "element " << i;
+          }
+        }
+}
+
+// A fused relu's backward on bf16 nodes: g * (y > 0 ? 1 : 0) in place (NaN gradients stay NaN
+// where multiplied by 0, -0 where a negative one is), every n % 4, offsets 0-2 on both sides.
+TEST(Bf16CastGPU, ReluMaskInBf16) {
+  UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
+  for (size_t n : kLengths)
+    for (size_t off_g : {0, 2})
+      for (size_t off_y : {0, 1, 2}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " offsets " + std::to_string(off_g) + ", " + std::to_string(off_y));
+        std::vector<uint16_t> g(n), y(n);
+        const std::vector<float> gv = Values(n, 8 + n), yv = Values(n, 9 + n);
+        for (size_t i = 0; i < n; ++i) g[i] = RoundToBf16(gv[i]), y[i] = RoundToBf16(yv[i]);
+        if (n > 2) g[1] = 0x7fc0, y[1] = 0xc000;  // a NaN gradient where the value is -2
+        Dev<uint16_t> dg(n), dy(n);
+        dg.Put(g, off_g);
+        dy.Put(y, off_y);
+        nn::ReluMaskBF16(dg.p + off_g, dy.p + off_y, n, nullptr);
+        const std::vector<uint16_t> got = dg.Get(n, off_g);
+        for (size_t i = 0; i < n; ++i) {
+          const float want = Widen(g[i]) * (Widen(y[i]) > 0.f ? 1.f : 0.f);
+          if (std::isnan(want))
+            EXPECT_TRUE(std::isnan(Widen(got[i]))) << "element " << i;
+          else
+            ASSERT_EQ(got[i], RoundToBf16(want)) << "element " << i;
+        }
+      }
+}
+
 }  // namespace bf16_cast_gpu_test
 }  // namespace umbra

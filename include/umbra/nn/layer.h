@@ -83,6 +83,13 @@ inline Shape<4> NchwOf(const Shape<4>& nhwc) { return Shape4(nhwc[0], nhwc[3], n
 /// The (N, H, W, C) shape in which an (N, C, H, W) node is held channels-last.
 inline Shape<4> NhwcOf(const Shape<4>& nchw) { return Shape4(nchw[0], nchw[2], nchw[3], nchw[1]); }
 
+/// How a layer takes nodes when the net keeps activations in bfloat16 (NetSpec::bf16_nodes).
+enum class BF16Nodes {
+  kNo,      // float nodes only: the net converts bf16 inputs back for it
+  kPrefer,  // bf16 nodes (a dtype=bf16 cuDNN convolution, which would cast anyway): converted to
+  kEither   // either at the same cost (pooling, split, ...): it keeps what it gets
+};
+
 template <typename xpu, typename DType = float>
 class Layer {
  public:
@@ -123,6 +130,13 @@ class Layer {
   virtual void SetChannelsLast() { UMBRA_THROW(Describe(), " cannot take channels-last (N, H, W, C) nodes"); }
   /// True for the conversions to_nhwc / to_nchw: their outputs hold the other layout.
   virtual bool FlipsLayout() const { return false; }
+  /// Nets with bf16_nodes only: whether this layer, as its keys set it, reads and writes its
+  /// nodes' values and gradients as bfloat16 (the node's Tensor then points at shape.Size()
+  /// bf16 values, half the bytes: only such a layer may touch it), given its inputs `in` as
+  /// (N, C, H, W) whatever layout holds them. Asked after ChannelsLast, before InferShape.
+  virtual BF16Nodes TakesBF16(const std::vector<Shape<4>>& /*in*/) const { return BF16Nodes::kNo; }
+  /// Called before InferShape when the net gives this layer bf16 nodes, inputs and outputs.
+  virtual void SetBF16() { UMBRA_THROW(Describe(), " cannot take bfloat16 nodes"); }
   /// Asked by the net (NetSpec::fuse_relu, after InferShape) when this layer's one output is read
   /// by nothing but a relu that follows it: true when the layer will apply max(0, .) to its
   /// output in its own pass, and mask the gradient it receives in Backward (in place: nothing

@@ -66,6 +66,13 @@ struct NetSpec {
   /// input_shape stays (N, C, H, W); Forward takes (N, H, W, C). A layer that takes
   /// (N, C, H, W) gets a to_nchw copy of it, as of any channels-last node.
   bool input_channels_last = false;
+  /// GPU float nets: activations (node values and gradients) in bfloat16 between the layers
+  /// that take them (Layer::TakesBF16: dtype=bf16 cuDNN convolutions, cuDNN pooling, split,
+  /// flatten), as PyTorch's bf16 autocast keeps its activations: half the bytes of each pass
+  /// over them and of their storage, and no casts into and out of each convolution. A to_bf16 /
+  /// to_fp32 layer (node "name@bf16" / "name@fp32") converts where float and bf16 layers meet.
+  /// The last layer's outputs, loss layers' and keep_values nodes are float.
+  bool bf16_nodes = false;
   /// A relu whose input only it reads goes into the layer that produced that input where that
   /// layer can apply it in its own pass (Layer::FuseRelu: batch_norm on the expression path,
   /// eltwise_sum, fullc, conv but on oneDNN): a pass over the values fewer, and a kernel launch
@@ -173,6 +180,7 @@ class Net {
         in_shapes.push_back(nodes_[it->second]->shape);
       }
       const bool nhwc = spec.channels_last && ChooseLayout(e, ls, in_shapes);
+      const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes);
       std::vector<Shape<4>> out_shapes = e.layer->InferShape(in_shapes);
       if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
         out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
@@ -205,6 +213,7 @@ class Net {
         }
         writer[e.out.back()] = {layers_.size(), int(j)};
         SetNhwc(e.out.back(), nhwc);
+        SetBF16(e.out.back(), half);
       }
       has_loss_ = has_loss_ || e.layer->IsLoss();
       layers_.push_back(std::move(e));
@@ -217,6 +226,9 @@ class Net {
       // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.
       for (std::string v = k; node_index_.count(v); v += "'") keep.push_back(node_index_[v]);
     }
+    for (int i : keep)  // a relu fused into a bf16 layer: its output is that layer's node
+      UMBRA_CHECK(!IsBF16(i), "node '", NameOf(i), "' is kept for reading after a pass but holds bfloat16 values ",
+                  "(bf16_nodes): keep the node before or after it, or write the relu unfused (fuse_relu = 0)");
     if (spec.share_memory) {
       PlanMemory(inference_only_, keep);
     } else {
@@ -356,11 +368,16 @@ class Net {
     return n;
   }
   /// The output of the last layer (probabilities for a softmax net).
-  const NodeT& Output() const { return *nodes_[layers_.back().out[0]]; }
+  const NodeT& Output() const { return *Float(layers_.back().out[0]); }
   const NodeT& NodeByName(const std::string& n) const {
     auto it = node_index_.find(n);
     UMBRA_CHECK(it != node_index_.end(), "no node named '", n, "'");
-    return *nodes_[it->second];
+    return *Float(it->second);
+  }
+  /// Whether node `n` holds bfloat16 values and gradients (NetSpec::bf16_nodes).
+  bool NodeIsBF16(const std::string& n) const {
+    auto it = node_index_.find(n);
+    return it != node_index_.end() && IsBF16(it->second);
   }
   bool HasNode(const std::string& n) const { return node_index_.count(n) != 0; }
   /// Marks the end of the input copy, of each layer's forward and of each layer's backward
@@ -374,14 +391,14 @@ class Net {
       LayerProfile r;
       r.name = e.layer->name();
       r.type = e.layer->Type();
-      double in = 0, out = 0, w = 0;
-      for (int i : e.in) in += double(nodes_[i]->shape.Size());
-      for (int i : e.out) out += double(nodes_[i]->shape.Size());
+      double in = 0, out = 0, w = 0;  // bytes of one value (or gradient) each
+      for (int i : e.in) in += double(StoredElements(i)) * sizeof(DType);
+      for (int i : e.out) out += double(StoredElements(i)) * sizeof(DType);
       e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType> a, Tensor<xpu, 2, DType>) {
-        w += double(a.Size());
+        w += double(a.Size()) * sizeof(DType);
       });
-      r.fwd_bytes = (in + out + w) * sizeof(DType);      // read inputs and weights, write outputs
-      r.bwd_bytes = (2 * in + out + 2 * w) * sizeof(DType);  // + output gradients, input and weight gradients
+      r.fwd_bytes = in + out + w;          // read inputs and weights, write outputs
+      r.bwd_bytes = 2 * in + out + 2 * w;  // + output gradients, input and weight gradients
       rows.push_back(r);
     }
     return rows;
@@ -404,6 +421,26 @@ class Net {
     int shares = -1;  // index of the layer whose weights this one uses (share), or -1
   };
   bool IsNhwc(int node) const { return size_t(node) < nhwc_.size() && nhwc_[node]; }
+  bool IsBF16(int node) const { return size_t(node) < bf16_.size() && bf16_[node]; }
+  void SetBF16(int node, bool on) {
+    if (bf16_.size() <= size_t(node)) bf16_.resize(node + 1, false);
+    bf16_[node] = on;
+  }
+  // DType elements a node's value (or gradient) takes in the arena: bf16 ones pack two a float.
+  index_t StoredElements(int node) const {
+    const index_t n = nodes_[node]->shape.Size();
+    return IsBF16(node) ? (n * 2 + sizeof(DType) - 1) / sizeof(DType) : n;
+  }
+  std::string NameOf(int node) const {
+    std::string name = "#" + std::to_string(node);
+    for (auto& [n, i] : node_index_)
+      if (i == node) name = n;
+    return name;
+  }
+  const NodeT* Float(int node) const {
+    UMBRA_CHECK(!IsBF16(node), "node '", NameOf(node), "' holds bfloat16 values (bf16_nodes): it cannot be read as float");
+    return nodes_[node].get();
+  }
   void SetNhwc(int node, bool on) {
     if (nhwc_.size() <= size_t(node)) nhwc_.resize(node + 1, false);
     nhwc_[node] = on;
@@ -452,8 +489,52 @@ class Net {
     node_index_[ls.out[0]] = it->second;
     return true;
   }
+  // bf16_nodes: converts the inputs of layer e (li in the spec) to what it takes (a to_bf16 or
+  // to_fp32 layer before it) and tells it; returns whether its outputs are bf16. Nodes read
+  // after a pass (the last layer's, a loss layer's, keep_values) stay float.
+  bool ChooseBF16(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
+    std::vector<Shape<4>> logical;
+    for (int i : e.in) logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
+    const BF16Nodes want = e.layer->TakesBF16(logical);
+    bool all = !e.in.empty();
+    for (int i : e.in) all = all && IsBF16(i);
+    bool use = want == BF16Nodes::kPrefer || (want == BF16Nodes::kEither && all);
+    if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
+    for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
+    for (size_t k = 0; k < e.in.size(); ++k) {
+      if (IsBF16(e.in[k]) == use) continue;
+      e.in[k] = ConvertBF16(e.in[k], ls.in[k], use);
+      if (std::find(ls.out.begin(), ls.out.end(), ls.in[k]) != ls.out.end()) node_index_[ls.in[k]] = e.in[k];
+      in_shapes[k] = nodes_[e.in[k]]->shape;
+    }
+    if (use) e.layer->SetBF16();
+    return use;
+  }
+  // Appends a to_bf16 (to_fp32) layer reading node `node` (named `name`); returns its output,
+  // in the layout of its input.
+  int ConvertBF16(int node, const std::string& name, bool to_bf16) {
+    Entry t;
+    t.layer = LayerRegistry<xpu, DType>::Get().Create(to_bf16 ? "to_bf16" : "to_fp32");
+    std::string n = name + (to_bf16 ? "@bf16" : "@fp32");
+    while (node_index_.count(n)) n += "'";
+    t.layer->set_name(n);
+    t.in = {node};
+    if (to_bf16) t.layer->SetBF16();  // its output is bf16; to_fp32 reads bf16 by its type
+    const Shape<4> shape = t.layer->InferShape({nodes_[node]->shape})[0];
+    const int out = int(nodes_.size());
+    node_index_[n] = out;
+    nodes_.emplace_back(new NodeT());
+    nodes_.back()->shape = shape;
+    SetNhwc(out, IsNhwc(node));
+    SetBF16(out, to_bf16);
+    t.out = {out};
+    layers_.push_back(std::move(t));
+    return out;
+  }
   // Appends a to_nhwc (to_nchw) layer reading node `node` (named `name`); returns its output.
+  // They move float values: a bf16 node is converted back first.
   int Convert(int node, const std::string& name, bool to_nhwc) {
+    if (IsBF16(node)) node = ConvertBF16(node, name, false);
     Entry t;
     t.layer = LayerRegistry<xpu, DType>::Get().Create(to_nhwc ? "to_nhwc" : "to_nchw");
     std::string n = name + (to_nhwc ? "@nhwc" : "@nchw");
@@ -477,6 +558,7 @@ class Net {
   void InitFromHost(const NetSpec& spec) {
     NetSpec host = spec;
     host.weights_from_host = false;  // the host net draws its own
+    host.bf16_nodes = false;
     const index_t b = std::min<index_t>(spec.input_shape[0], 2);
     host.input_shape[0] = b;
     for (auto& [name, shape] : host.extra_inputs) shape[0] = b;
@@ -650,7 +732,8 @@ class Net {
     for (auto& e : layers_) {
       if (!e.layer->OutputsViewInput()) continue;
       for (int o : e.out)
-        if (!rewritten[o] && nodes_[o]->shape.Size() == nodes_[e.in[0]]->shape.Size()) rep[o] = rep[e.in[0]];
+        if (!rewritten[o] && StoredElements(o) == StoredElements(e.in[0]) && IsBF16(o) == IsBF16(e.in[0]))
+          rep[o] = rep[e.in[0]];
     }
     for (int i = 0; i < nn; ++i)
       if (rep[i] != i) vf[rep[i]] = std::min(vf[rep[i]], vf[i]), vl[rep[i]] = std::max(vl[rep[i]], vl[i]);
@@ -671,13 +754,13 @@ class Net {
     for (int i = 0; i < nn; ++i) {
       if (rep[i] == i && !borrowed[i]) {
         value_entry[i] = int(size.size());
-        size.push_back(nodes_[i]->shape.Size()), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
+        size.push_back(StoredElements(i)), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
         node.push_back(i), is_grad.push_back(false);
       }
       if (inference_only || grad_rep[i] != i) continue;
       if (consumed[i] && gl[i] >= 0) {
         grad_entry[i] = int(size.size());
-        size.push_back(nodes_[i]->shape.Size()), first.push_back(gf[i]), last.push_back(gl[i]);
+        size.push_back(StoredElements(i)), first.push_back(gf[i]), last.push_back(gl[i]);
         node.push_back(i), is_grad.push_back(true);
       } else {
         nodes_[i]->AllocateGrad();
@@ -708,7 +791,7 @@ class Net {
       if (!e.layer->InputGradIsOutputGrad() || e.in.empty() || e.out.empty()) continue;
       const int a = e.in[0], o = e.out[0];
       if (a == o || a < int(num_inputs_) || readers[a] != 1 || !consumed[o] ||
-          nodes_[a]->shape.Size() != nodes_[o]->shape.Size())
+          nodes_[a]->shape.Size() != nodes_[o]->shape.Size() || IsBF16(a) != IsBF16(o))
         continue;
       rep[a] = rep[o];
     }
@@ -751,6 +834,7 @@ class Net {
   std::map<int, std::vector<int>> borrow_;  // input node -> nodes whose value is the caller's buffer
   std::map<size_t, TensorContainer<xpu, 1, DType>> input_copy_;  // strided inputs' copies
   std::vector<bool> nhwc_;  // per node: channels-last (N, H, W, C) values (NetSpec::channels_last)
+  std::vector<bool> bf16_;  // per node: bfloat16 values and gradients (NetSpec::bf16_nodes)
 };
 
 }  // namespace umbra::nn

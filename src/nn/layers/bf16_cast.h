@@ -22,5 +22,10 @@ void CastFromBF16(const uint16_t* src, float* dst, size_t n, void* stream, bool 
 /// channels-last.
 void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t n, size_t inner, size_t channels,
                       bool relu, void* stream);
+/// bf16 nodes (NetSpec::bf16_nodes): x[i] = bf16(float(x[i]) + bias[c]), relu'd where relu, in
+/// place (bias may be null; channel as for CastFromBF16Bias).
+void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t channels, bool relu, void* stream);
+/// bf16 nodes: a fused relu's backward, grad[i] *= (y[i] > 0 ? 1 : 0), in place.
+void ReluMaskBF16(uint16_t* grad, const uint16_t* y, size_t n, void* stream);
 
 }  // namespace umbra::nn

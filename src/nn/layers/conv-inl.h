@@ -21,6 +21,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "bf16_cast.h"
 #include "conv_dnnl.h"
 #include "cudnn/conv_cudnn.h"
 #include "param_layer.h"
@@ -88,6 +89,14 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     return Layout::kNchw;
   }
   void SetChannelsLast() override { nhwc_ = true; }
+  // bf16 nodes (NetSpec::bf16_nodes) where the convolution is cuDNN's in bf16 anyway: its
+  // operands are then the nodes themselves, with no cast in or out.
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+      if (this->p_.algo == "auto" && this->p_.dtype == "bf16" && CudnnBuilt()) return BF16Nodes::kPrefer;
+    return BF16Nodes::kNo;
+  }
+  void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
     const ConvParam& q = this->p_;
@@ -118,8 +127,10 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
       if (q.algo == "auto")
         backend_ = MakeCudnnConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
                                  patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias,
-                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16", nhwc_}, nullptr);
+                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16", nodes16_, nhwc_},
+                                 nullptr);
     }
+    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's bf16 convolution");
     if (nhwc_) {
       UMBRA_CHECK(backend_, this->Describe(), ": channels-last needs cuDNN's convolution");
       return {Shape4(s[0], oh_, ow_, q.nchannel)};
@@ -183,7 +194,11 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad;
-    if (relu_) {
+    if (relu_ && nodes16_) {
+      if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+        ReluMaskBF16(reinterpret_cast<uint16_t*>(gy.dptr_), reinterpret_cast<const uint16_t*>(out[0]->data.dptr_),
+                     gy.shape_.Size(), Stream<xpu>::GetStream(gy.stream_));
+    } else if (relu_) {
       Tensor<xpu, 4, DType> g = gy;
       g = g * F<op::relu_grad>(out[0]->data);
     }
@@ -267,6 +282,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
 
   PatchParam patch_;
   bool nhwc_ = false;  // channels-last nodes (cuDNN only)
+  bool nodes16_ = false;  // bf16 nodes (cuDNN's bf16 convolution only)
   Shape<4> ishape_;
   index_t oh_ = 0, ow_ = 0, krows_ = 0, chunk_ = 1;
   TensorContainer<xpu, 2, DType> wmat_, gwmat_, bias_, gbias_;

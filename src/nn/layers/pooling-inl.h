@@ -12,7 +12,9 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "cudnn/pool_cudnn.h"
@@ -80,52 +82,64 @@ class PoolingLayer
     return Layout::kNchw;
   }
   void SetChannelsLast() override { nhwc_ = true; }
+  // bf16 nodes where cuDNN pools (NetSpec::bf16_nodes): kept when the input is bf16 already.
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
+    if (in.size() != 1 || in[0].Size() == 0) return BF16Nodes::kNo;
+    try {
+      const auto [w, o] = WindowOf(in[0]);
+      return CudnnPools(in[0], w, o) ? BF16Nodes::kEither : BF16Nodes::kNo;
+    } catch (const Error&) {
+      return BF16Nodes::kNo;  // InferShape reports the keys' error
+    }
+  }
+  void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     // The input as (N, C, H, W), whichever layout holds it.
     const Shape<4> s = nhwc_ ? NchwOf(in[0]) : in[0];
     UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
-    Window(s);
+    std::tie(w_, oshape_) = WindowOf(s);
     if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
       backend_.reset();
-      if (CudnnPools(s))
+      if (CudnnPools(s, w_, oshape_))
         backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
-                                 w_.kx, w_.sy, w_.sx, w_.py, w_.px, nhwc_);
+                                 w_.kx, w_.sy, w_.sx, w_.py, w_.px, nhwc_, nodes16_);
     }
+    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's pooling");
     if (nhwc_) return {Shape4(s[0], oshape_[0], oshape_[1], s[1])};
     return {Shape4(s[0], s[1], oshape_[0], oshape_[1])};
   }
 
  private:
-  // The window and output size (w_, oshape_) for input s (N, C, H, W); checks the keys.
-  void Window(const Shape<4>& s) {
+  // The window and output size for input s (N, C, H, W); checks the keys.
+  std::pair<expr::PoolWin, Shape<2>> WindowOf(const Shape<4>& s) const {
+    expr::PoolWin w;
     if constexpr (kGlobal) {
-      w_ = expr::PoolWin{s[2], s[3], 1, 1, 0, 0};
+      w = expr::PoolWin{s[2], s[3], 1, 1, 0, 0};
     } else {
       const PoolingParam& q = this->p_;
-      w_.ky = q.kernel_height > 0 ? q.kernel_height : q.kernel_size;
-      w_.kx = q.kernel_width > 0 ? q.kernel_width : q.kernel_size;
-      w_.sy = w_.sx = q.stride;
-      w_.py = q.pad_y >= 0 ? q.pad_y : q.pad;
-      w_.px = q.pad_x >= 0 ? q.pad_x : q.pad;
-      UMBRA_CHECK(w_.ky > 0 && w_.kx > 0, this->Describe(),
+      w.ky = q.kernel_height > 0 ? q.kernel_height : q.kernel_size;
+      w.kx = q.kernel_width > 0 ? q.kernel_width : q.kernel_size;
+      w.sy = w.sx = q.stride;
+      w.py = q.pad_y >= 0 ? q.pad_y : q.pad;
+      w.px = q.pad_x >= 0 ? q.pad_x : q.pad;
+      UMBRA_CHECK(w.ky > 0 && w.kx > 0, this->Describe(),
                   ": kernel_size (or kernel_height and kernel_width) must be set");
-      UMBRA_CHECK(w_.py < w_.ky && w_.px < w_.kx, this->Describe(), ": pad ", w_.py, "x", w_.px,
-                  " must be smaller than the kernel ", w_.ky, "x", w_.kx);
-      UMBRA_CHECK(w_.ky <= s[2] + 2 * w_.py && w_.kx <= s[3] + 2 * w_.px, this->Describe(),
-                  ": kernel ", w_.ky, "x", w_.kx, " with pad ", w_.py, "x", w_.px,
+      UMBRA_CHECK(w.py < w.ky && w.px < w.kx, this->Describe(), ": pad ", w.py, "x", w.px,
+                  " must be smaller than the kernel ", w.ky, "x", w.kx);
+      UMBRA_CHECK(w.ky <= s[2] + 2 * w.py && w.kx <= s[3] + 2 * w.px, this->Describe(),
+                  ": kernel ", w.ky, "x", w.kx, " with pad ", w.py, "x", w.px,
                   " exceeds the input ", s);
     }
-    oshape_ = Shape2(PoolOutSize(s[2], w_.ky, w_.sy, true, w_.py),
-                     PoolOutSize(s[3], w_.kx, w_.sx, true, w_.px));
+    return {w, Shape2(PoolOutSize(s[2], w.ky, w.sy, true, w.py), PoolOutSize(s[3], w.kx, w.sx, true, w.px))};
   }
-  // Whether cuDNN pools input s (N, C, H, W) with the window w_: the GPU in float, max or avg,
+  // Whether cuDNN pools input s (N, C, H, W) with window w and output o: the GPU in float, max or avg,
   // algo auto, and cuDNN's floor-mode output size equal to the ceil-mode one.
-  bool CudnnPools(const Shape<4>& s) const {
+  bool CudnnPools(const Shape<4>& s, const expr::PoolWin& w, const Shape<2>& o) const {
     if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
-      return this->p_.algo == "auto" && oshape_[0] == PoolOutSize(s[2], w_.ky, w_.sy, false, w_.py) &&
-             oshape_[1] == PoolOutSize(s[3], w_.kx, w_.sx, false, w_.px);
+      return CudnnBuilt() && this->p_.algo == "auto" && o[0] == PoolOutSize(s[2], w.ky, w.sy, false, w.py) &&
+             o[1] == PoolOutSize(s[3], w.kx, w.sx, false, w.px);
     } else {
-      (void)s;
+      (void)s, (void)w, (void)o;
       return false;
     }
   }
@@ -185,6 +199,7 @@ class PoolingLayer
   expr::PoolWin w_{};
   Shape<2> oshape_;
   bool nhwc_ = false;  // channels-last nodes (the GPU: cuDNN, or expressions on transposed views)
+  bool nodes16_ = false;  // bf16 nodes (cuDNN only)
   std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: the expressions
 };
 

@@ -95,7 +95,7 @@ class CudnnConv : public ConvBackend {
   CudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh, index_t ow, index_t g,
             index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
             const CudnnConvOptions& opt, void* stream)
-      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nhwc_(opt.nhwc),
+      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nodes16_(opt.bf16 && opt.bf16_nodes), nhwc_(opt.nhwc),
         cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
     nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
     oc_ = oc, cg_ = c / g, rs_ = kh * kw, ohw_ = size_t(oh * ow);
@@ -153,7 +153,7 @@ class CudnnConv : public ConvBackend {
     cudnnHandle_t h = Bind();
     Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
     if (nhwc_) w32 = FilterNhwc(w32, wt);
-    Operand x(this, x32, nx_), w(this, w32, nw_), y(this, y32, ny_, false);
+    Operand x(this, x32, nx_), w(this, w32, nw_, true, false), y(this, y32, ny_, false);
     Algo a = Get(&Choice::fwd);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -170,6 +170,11 @@ class CudnnConv : public ConvBackend {
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
                                               ws.bytes, &zero, y_, y));
+    if (nodes16_) {  // the node is the bf16 output: bias and relu in place, one pass
+      if (b || relu)
+        BiasReluBF16(static_cast<uint16_t*>(y.buf.p ? y.buf.p : y32), b, ny_, nhwc_ ? 1 : ohw_, oc_, relu, stream_);
+      return;
+    }
     if (bf16_) {
       // Converted back with the bias and relu: one pass over the output, not two or three.
       CastFromBF16Bias(static_cast<const uint16_t*>(y.buf.p), b, y32, ny_, nhwc_ ? 1 : ohw_, oc_, relu, stream_);
@@ -200,16 +205,19 @@ class CudnnConv : public ConvBackend {
 
  private:
   // An fp32 operand as the convolution takes it: itself, or (bf16) a bf16 copy in scratch;
-  // an output (in = false) is written to scratch and converted back by Back().
+  // an output (in = false) is written to scratch and converted back by Back(). A node
+  // (activation or its gradient, not a weight) of a bf16_nodes backend is bf16 already:
+  // itself, no scratch.
   struct Operand {
     Operand(const Operand&) = delete;
     Operand& operator=(const Operand&) = delete;
     Scratch buf;
     const void* p;
-    Operand(CudnnConv* c, const float* f, size_t n, bool in = true)
-        : buf(c->bf16_ ? n * 2 : 0), p(c->bf16_ ? buf.p : f) {
-      if (c->bf16_ && in) CastToBF16(f, static_cast<uint16_t*>(buf.p), n, c->stream_);
-      n_ = n, bf16_ = c->bf16_, stream_ = c->stream_;
+    Operand(CudnnConv* c, const float* f, size_t n, bool in = true, bool node = true)
+        : buf(c->bf16_ && !(node && c->nodes16_) ? n * 2 : 0), p(buf.bytes ? buf.p : f) {
+      bf16_ = buf.bytes != 0;
+      if (bf16_ && in) CastToBF16(f, static_cast<uint16_t*>(buf.p), n, c->stream_);
+      n_ = n, stream_ = c->stream_;
     }
     operator const void*() const { return p; }
     operator void*() const { return const_cast<void*>(p); }
@@ -225,7 +233,7 @@ class CudnnConv : public ConvBackend {
     cudnnHandle_t h = Bind();
     Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
     if (nhwc_) w32 = FilterNhwc(w32, wt);
-    Operand w(this, w32, nw_), gx(this, gx32, nx_, false);
+    Operand w(this, w32, nw_, true, false), gx(this, gx32, nx_, false);
     Algo a = Get(&Choice::bwd_data);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -251,7 +259,7 @@ class CudnnConv : public ConvBackend {
     cudnnHandle_t h = Bind();
     Scratch krsc(nhwc_ ? nw_ * sizeof(float) : 0);
     float* gdst = nhwc_ ? static_cast<float*>(krsc.p) : gw32;
-    Operand x(this, x32, nx_), gw(this, gdst, nw_, false);
+    Operand x(this, x32, nx_), gw(this, gdst, nw_, false, false);
     Algo a = Get(&Choice::bwd_filter);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -278,7 +286,10 @@ class CudnnConv : public ConvBackend {
                                                      bf16_ || nhwc_ ? &zero : &one, w_, gw));
     gw.Back(gdst, /*add=*/!nhwc_);
     if (nhwc_) SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_, /*add=*/true);
-    if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
+    if (!gb) return;
+    Scratch g32(nodes16_ ? ny_ * sizeof(float) : 0);  // bf16 nodes: the bias sums an fp32 copy
+    if (nodes16_) CastFromBF16(reinterpret_cast<const uint16_t*>(gy32), static_cast<float*>(g32.p), ny_, stream_);
+    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, nodes16_ ? g32.p : gy32, &one, b_, gb));
   }
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The (oc, kh, kw, c/g) copy of the layer's (oc, c/g, kh, kw) weights w32, in scratch `to`:
@@ -306,7 +317,7 @@ class CudnnConv : public ConvBackend {
     return a;
   }
 
-  bool bias_, tf32_, bf16_, nhwc_;
+  bool bias_, tf32_, bf16_, nodes16_, nhwc_;
   index_t oc_ = 0, cg_ = 0, rs_ = 0;  // filter (oc, c/g, kh * kw)
   // The math type every search starts from: each call then sets its winner's, which must not
   // narrow the next search (a forward winner in FMA math would hide TF32 from backward's).

@@ -20,6 +20,10 @@ struct CudnnConvOptions {
   /// Convolve bfloat16 copies of the operands (fp32 accumulation); inputs, outputs, weights and
   /// gradients stay fp32 at the interface (the layer's dtype=bf16, autocast-style).
   bool bf16 = false;
+  /// With bf16: x, y and their gradients are the net's bf16 nodes (NetSpec::bf16_nodes), given
+  /// as float pointers to bf16 values: convolved as they are, no casts. Forward adds the bias
+  /// and relu in place in bf16; the layer masks a fused relu's gradient itself.
+  bool bf16_nodes = false;
   /// Channels-last activations: x (n, h, w, c) and y (n, oh, ow, oc) in memory (the net's
   /// channels_last). Weights and their gradients stay (oc, c/g, kh, kw) at the interface; the
   /// backend moves them to (oc, kh, kw, c/g) scratch per call for cuDNN's NHWC kernels.

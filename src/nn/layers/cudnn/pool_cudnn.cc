@@ -10,13 +10,14 @@ namespace {
 class CudnnPool : public PoolBackend {
  public:
   CudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh, index_t ow, index_t kh, index_t kw,
-            index_t sh, index_t sw, index_t ph, index_t pw, bool nhwc) {
+            index_t sh, index_t sw, index_t ph, index_t pw, bool nhwc, bool bf16) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
     UMBRA_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool_));
     const cudnnTensorFormat_t fmt = nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, fmt, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, fmt, CUDNN_DATA_FLOAT, int(n), int(c), int(oh), int(ow)));
+    const cudnnDataType_t dt = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;  // alpha, beta float either way
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, fmt, dt, int(n), int(c), int(h), int(w)));
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_, fmt, dt, int(n), int(c), int(oh), int(ow)));
     // Max: the deterministic variant. With tied maxima cuDNN sends the gradient to one cell, as
     // the cpu's unpool does (the first maximum in row-major order). Which tied cell cuDNN picks
     // is not documented: cli.gpu_matches_cpu (LeNet, whose flat background ties) compares them.
@@ -51,8 +52,8 @@ class CudnnPool : public PoolBackend {
 
 std::unique_ptr<PoolBackend> MakeCudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh,
                                            index_t ow, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
-                                           index_t pw, bool nhwc) {
-  return std::make_unique<CudnnPool>(max, n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc);
+                                           index_t pw, bool nhwc, bool bf16) {
+  return std::make_unique<CudnnPool>(max, n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc, bf16);
 }
 
 }  // namespace umbra::nn
@@ -61,7 +62,7 @@ std::unique_ptr<PoolBackend> MakeCudnnPool(bool max, index_t n, index_t c, index
 
 namespace umbra::nn {
 std::unique_ptr<PoolBackend> MakeCudnnPool(bool, index_t, index_t, index_t, index_t, index_t, index_t, index_t,
-                                           index_t, index_t, index_t, index_t, index_t, bool) {
+                                           index_t, index_t, index_t, index_t, index_t, bool, bool) {
   return nullptr;
 }
 }  // namespace umbra::nn

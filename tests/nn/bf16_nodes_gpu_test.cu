@@ -1,0 +1,175 @@
+// NetSpec::bf16_nodes: activations in bfloat16 between the layers that take them (dtype=bf16
+// cuDNN convolutions, cuDNN pooling), converted where float layers meet them. Checked: where
+// the net puts the conversions, that such a net trains as the same net with float activations
+// (dtype=bf16 both: the convolutions' operands are bf16 either way, so the nets differ only by
+// the roundings of the activations and gradients kept in bf16), in both layouts and from a
+// CUDA graph, that its node storage shrinks, and that a bf16 node is never read as float.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "harness/gpu_compare.h"
+#include "harness/layer_check.h"
+#include "umbra/nn/trainer.h"
+
+namespace umbra {
+namespace bf16_nodes_gpu_test {  // named: the gpu test files are one compilation unit
+
+using test::L;  // harness/layer_check.h
+
+// conv (bias, relu) -> max pool -> conv (no bias, relu) -> avg pool -> flatten -> fullc ->
+// softmax, the convolutions and fullc in bf16; 12 x 8 images, so that a swapped axis shows.
+nn::NetSpec Spec(bool nodes, bool nhwc = false) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 3, 12, 8);
+  s.seed = 17;
+  s.bf16_nodes = nodes;
+  s.channels_last = s.input_channels_last = nhwc;
+  s.layers = {L("conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("relu", "r1", {"c1"}, {"c1"}),
+              L("max_pooling", "p1", {"c1"}, {"p1"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+              L("conv", "c2", {"p1"}, {"c2"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"pad", "1"}, {"no_bias", "1"}}),
+              L("relu", "r2", {"c2"}, {"c2"}),
+              L("avg_pooling", "p2", {"c2"}, {"p2"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+              L("flatten", "f", {"p2"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "4"}}),
+              L("softmax", "loss", {"o"}, {"prob"})};
+  nn::SetKeyWhereTaken<cpu>(s, "dtype", "bf16");
+  nn::SetKeyWhereTaken<cpu>(s, "init_sigma", "0.15");  // large enough that the relus matter
+  return s;
+}
+
+std::vector<std::string> Types(nn::Net<gpu>& net) {
+  std::vector<std::string> t;
+  for (size_t i = 0; i < net.NumLayers(); ++i) t.push_back(net.LayerAt(i).Type());
+  return t;
+}
+
+struct Batch {
+  TensorContainer<cpu, 4> x{Shape4(4, 3, 12, 8)}, x_nhwc{Shape4(4, 12, 8, 3)};
+  TensorContainer<cpu, 2> y{Shape2(4, 1)};
+  Batch() {
+    Random<cpu> r(5);
+    r.SampleUniform(&x, -1.f, 1.f);
+    for (index_t n = 0; n < 4; ++n)
+      for (index_t c = 0; c < 3; ++c)
+        for (index_t h = 0; h < 12; ++h)
+          for (index_t w = 0; w < 8; ++w) x_nhwc.dptr_[((n * 12 + h) * 8 + w) * 3 + c] = x.dptr_[((n * 3 + c) * 12 + h) * 8 + w];
+    for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float(i);
+  }
+};
+
+nn::UpdaterSettings Sgd() {
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  return us;
+}
+
+// Trains `a` (bf16 nodes) and `b` (float nodes) three steps on the same batch; losses and
+// weights must agree to what bf16's roundings of the activations allow: each rounding moves a
+// value by up to 2^-9 of itself, a few of them in a row (value, then gradient) ~1% of the loss's
+// change; a conversion in the wrong place, a channel or window read wrongly, or a missing
+// relu moves the loss by far more.
+void TrainAlike(nn::Trainer<gpu>& a, nn::Trainer<gpu>& b, const TensorContainer<gpu, 4>& xa,
+                const TensorContainer<gpu, 4>& xb, const TensorContainer<gpu, 2>& y) {
+  test::RandomShifts(a.net());
+  test::RandomShifts(b.net());
+  double first = 0;
+  for (int step = 0; step < 3; ++step) {
+    const double la = a.Step(xa.view(), y.view()), lb = b.Step(xb.view(), y.view());
+    if (step == 0) first = lb;
+    EXPECT_NEAR(la, lb, 5e-3 * std::fabs(lb)) << "step " << step + 1;
+    if (step == 2) EXPECT_GT(std::fabs(first - lb), 0.02) << "the nets barely trained: the comparison shows little";
+  }
+  std::vector<TensorContainer<cpu, 2>> wa, wb;
+  a.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
+  b.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::NormNear(wa[k].view(), wb[k].view(), 1e-2)) << "weight " << k;
+}
+
+TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
+  UMBRA_REQUIRE_GPU();
+  nn::Net<gpu> net(Spec(true));
+  // The input converted once; the relus fused into the convolutions; the pools keep bf16; the
+  // flatten (float only) gets its input back in float.
+  const std::vector<std::string> want = {"to_bf16", "conv", "max_pooling", "conv", "avg_pooling",
+                                         "to_fp32", "flatten", "fullc", "softmax"};
+  EXPECT_EQ(Types(net), want);
+  for (const char* n : {"in@bf16", "c1", "p1", "c2", "p2"}) EXPECT_TRUE(net.NodeIsBF16(n)) << n;
+  for (const char* n : {"in", "p2@fp32", "f", "o", "prob"}) EXPECT_FALSE(net.NodeIsBF16(n)) << n;
+  // Read as float, a bf16 node would be half garbage: refused, naming it.
+  try {
+    net.NodeByName("p1");
+    ADD_FAILURE() << "a bf16 node was handed out as float";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'p1' holds bfloat16"), std::string::npos) << e.what();
+  }
+  // Half the bytes for the bf16 nodes (values and gradients), the float ones unchanged.
+  nn::Net<gpu> plain(Spec(false));
+  EXPECT_LT(net.NodeElements(), plain.NodeElements() * 3 / 4);
+  // A kept node stays float (the layer writing it takes float); a relu fused into a bf16
+  // convolution under another name cannot be kept as float: a clear error, not a float read of
+  // bf16 values.
+  nn::NetSpec kept = Spec(true);
+  kept.keep_values = {"p1"};
+  nn::Net<gpu> k(kept);
+  EXPECT_FALSE(k.NodeIsBF16("p1"));
+  nn::NetSpec renamed = Spec(true);
+  renamed.layers[1].out = {"r1"};
+  renamed.layers[2].in = {"r1"};
+  renamed.keep_values = {"r1"};
+  try {
+    nn::Net<gpu> bad(renamed);
+    ADD_FAILURE() << "a fused relu's bf16 output was kept";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'r1' is kept"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Bf16NodesGPU, TrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto y = test::ToGPU(b.y.view());
+  nn::Trainer<gpu> half(Spec(true), Sgd()), full(Spec(false), Sgd());
+  TrainAlike(half, full, x, x, y);
+}
+
+TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto xn = test::ToGPU(b.x_nhwc.view());
+  auto y = test::ToGPU(b.y.view());
+  nn::Trainer<gpu> half(Spec(true, true), Sgd()), full(Spec(false), Sgd());
+  // Flatten takes (N, C, H, W) float: the last pool's bf16 (N, H, W, C) output is converted to
+  // float first, then moved.
+  const std::vector<std::string> want = {"to_bf16", "conv", "max_pooling", "conv", "avg_pooling",
+                                         "to_fp32", "to_nchw", "flatten", "fullc", "softmax"};
+  EXPECT_EQ(Types(half.net()), want);
+  TrainAlike(half, full, xn, x, y);
+}
+
+TEST(Bf16NodesGPU, GraphReplaysTheSteps) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto y = test::ToGPU(b.y.view());
+  nn::Trainer<gpu> graphed(Spec(true), Sgd()), plain(Spec(true), Sgd());
+  graphed.set_cuda_graph(true);
+  test::RandomShifts(graphed.net());
+  test::RandomShifts(plain.net());
+  for (int step = 0; step < 4; ++step) {
+    const double a = graphed.Step(x.view(), y.view()), c = plain.Step(x.view(), y.view());
+    EXPECT_NEAR(a, c, 1e-6 * std::fabs(c)) << "step " << step + 1;
+  }
+  EXPECT_EQ(graphed.num_graphs(), 1u);
+  test::ExpectSameWeights(graphed.net(), plain.net(), 1e-6);
+}
+
+}  // namespace bf16_nodes_gpu_test
+}  // namespace umbra
