@@ -78,6 +78,10 @@ struct Variant {
 
 Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
            const Variant& v) {
+  // Each variant from an empty cache, as in a process of its own: the allocator hands out a
+  // cached block of up to twice a request, so a net built on the blocks of the one before it
+  // could count their slack in its peak (a bf16 net's arena in an fp32 net's block).
+  cuda::CachingAllocator::Get().EmptyCache();
   nn::NetSpec spec = bench::NetByName(name, configs);
   spec.channels_last = v.nhwc;
   spec.input_channels_last = v.nhwc;  // the batch made channels-last, as PyTorch's channels-last runs make it

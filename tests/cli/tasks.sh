@@ -95,6 +95,8 @@ expect_error "cuda_graph = 1 needs dev = gpu" "$CONF" cuda_graph=1 model_dir=gra
 expect_error "layout = nhwc needs dev = gpu" "$CONF" layout=nhwc model_dir=nhwc
 expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model_dir=nhwc
 expect_error "fuse_relu must be 0 or 1, got 2" "$CONF" fuse_relu=2 model_dir=fuse
+expect_error "bf16_nodes = 1 needs dev = gpu" "$CONF" bf16_nodes=1 model_dir=b16
+expect_error "bf16_nodes must be 0 or 1, got 3" "$CONF" bf16_nodes=3 model_dir=b16
 expect_error "print_step must be >= 1 (batches between progress lines), got 0" "$CONF" print_step=0 model_dir=ps
 expect_error "task = pred needs model_in" "$CONF" task=pred
 expect_error "no iterator block is named 'tset'" "$CONF" tset:path_img=x

@@ -108,6 +108,17 @@ TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'p1' holds bfloat16"), std::string::npos) << e.what();
   }
+  // A float layer (lrn) between the pools and the second convolution: the float node is not
+  // converted for the convolution alone (its copy would be held beside it), so c2 convolves
+  // with its own casts, as without bf16 nodes, and the pooling after it stays float too.
+  nn::NetSpec with_lrn = Spec(true);
+  with_lrn.layers.insert(with_lrn.layers.begin() + 3, L("lrn", "n", {"p1"}, {"n"}, {{"local_size", "3"}}));
+  with_lrn.layers[4].in = {"n"};
+  nn::Net<gpu> lrn(with_lrn);
+  const std::vector<std::string> want_lrn = {"to_bf16", "conv", "max_pooling", "to_fp32", "lrn",
+                                             "conv", "avg_pooling", "flatten", "fullc", "softmax"};
+  EXPECT_EQ(Types(lrn), want_lrn);
+  EXPECT_FALSE(lrn.NodeIsBF16("c2"));
   // Half the bytes for the bf16 nodes (values and gradients), the float ones unchanged.
   nn::Net<gpu> plain(Spec(false));
   EXPECT_LT(net.NodeElements(), plain.NodeElements() * 3 / 4);

@@ -86,8 +86,9 @@ inline Shape<4> NhwcOf(const Shape<4>& nchw) { return Shape4(nchw[0], nchw[2], n
 /// How a layer takes nodes when the net keeps activations in bfloat16 (NetSpec::bf16_nodes).
 enum class BF16Nodes {
   kNo,      // float nodes only: the net converts bf16 inputs back for it
-  kPrefer,  // bf16 nodes (a dtype=bf16 cuDNN convolution, which would cast anyway): converted to
-  kEither   // either at the same cost (pooling, split, ...): it keeps what it gets
+  kPrefer,  // bf16 (a dtype=bf16 cuDNN convolution, which casts otherwise): where its inputs are
+            // bf16 already or are the net's inputs (converted once)
+  kEither   // either at the same cost (cuDNN pooling): bf16 where its inputs are
 };
 
 template <typename xpu, typename DType = float>

@@ -490,15 +490,18 @@ class Net {
     return true;
   }
   // bf16_nodes: converts the inputs of layer e (li in the spec) to what it takes (a to_bf16 or
-  // to_fp32 layer before it) and tells it; returns whether its outputs are bf16. Nodes read
-  // after a pass (the last layer's, a loss layer's, keep_values) stay float.
+  // to_fp32 layer before it) and tells it; returns whether its outputs are bf16. A layer takes
+  // bf16 where its inputs are bf16 already, or (BF16Nodes::kPrefer) are the net's inputs.
+  // Nodes read after a pass (the last layer's, a loss layer's, keep_values) stay float.
   bool ChooseBF16(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
     std::vector<Shape<4>> logical;
     for (int i : e.in) logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
     const BF16Nodes want = e.layer->TakesBF16(logical);
-    bool all = !e.in.empty();
-    for (int i : e.in) all = all && IsBF16(i);
-    bool use = want == BF16Nodes::kPrefer || (want == BF16Nodes::kEither && all);
+    bool all = !e.in.empty(), inputs = !e.in.empty();
+    for (int i : e.in) all = all && IsBF16(i), inputs = inputs && i < int(num_inputs_);
+    // A float node between two float layers is not converted for one layer: its copy would
+    // be held beside it. The net's inputs are converted once for the layers that prefer bf16.
+    bool use = want != BF16Nodes::kNo && (all || (want == BF16Nodes::kPrefer && inputs));
     if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
     for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
     for (size_t k = 0; k < e.in.size(); ++k) {
