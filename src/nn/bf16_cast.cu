@@ -107,6 +107,27 @@ struct MaskOp {
   }
 };
 
+// bf16 nodes: y = bf16(sum of up to kMaxSum inputs, and y itself when acc; relu'd), summed in
+// fp32 (eltwise_sum's forward, split's backward).
+constexpr int kMaxSum = 8;
+struct SumOp {
+  const __nv_bfloat16* x[kMaxSum];
+  int k;
+  bool acc, relu;
+  __nv_bfloat16* y;
+  UMBRA_XINLINE float Sum(size_t i) const {
+    float s = acc ? __bfloat162float(y[i]) : 0.f;
+    for (int j = 0; j < k; ++j) s += __bfloat162float(x[j][i]);
+    return relu && !(s > 0.f) ? 0.f : s;
+  }
+  UMBRA_XINLINE void One(size_t i) const { y[i] = __float2bfloat16_rn(Sum(i)); }
+  UMBRA_XINLINE void Four(size_t j) const {
+    Bf16x4 b;
+    for (int q = 0; q < 4; ++q) b.v[q] = __float2bfloat16_rn(Sum(4 * j + q));
+    reinterpret_cast<Bf16x4*>(y)[j] = b;
+  }
+};
+
 // n / 4 groups of four, then the n % 4 left over by block 0's first threads.
 template <typename Op>
 __global__ void Cast4(Op op, size_t n) {
@@ -123,19 +144,22 @@ __global__ void Cast1(Op op, size_t n) {
 
 unsigned Blocks(size_t n) { return unsigned(std::max<size_t>(1, std::min<size_t>((n + 255) / 256, 65535 * 4))); }
 
-// Four at a time where the float side is 16-byte and the bf16 side 8-byte aligned (f32 null:
-// two bf16 sides, b16 and b16b).
+// Four at a time where `wide` (the pointers allow it), else one.
 template <typename Op>
-void Run(const Op& op, const void* f32, const void* b16, size_t n, void* stream, const void* b16b = nullptr) {
+void Launch(const Op& op, bool wide, size_t n, void* stream) {
   if (n == 0) return;
   cudaStream_t s = cuda::OrDefault(static_cast<cudaStream_t>(stream));
-  const bool wide = reinterpret_cast<uintptr_t>(b16) % 8 == 0 &&
-                    (f32 ? reinterpret_cast<uintptr_t>(f32) % 16 == 0 : reinterpret_cast<uintptr_t>(b16b) % 8 == 0);
   if (wide)
     UMBRA_LAUNCH(Blocks(n / 4), 256, 0, s, Cast4<Op>)(op, n);
   else
     UMBRA_LAUNCH(Blocks(n), 256, 0, s, Cast1<Op>)(op, n);
   UMBRA_CUDA_CHECK(cudaGetLastError());
+}
+bool Aligned(const void* p, size_t to) { return reinterpret_cast<uintptr_t>(p) % to == 0; }
+// A float and a bf16 side: 16- and 8-byte aligned for the wide path.
+template <typename Op>
+void Run(const Op& op, const void* f32, const void* b16, size_t n, void* stream) {
+  Launch(op, Aligned(f32, 16) && Aligned(b16, 8), n, stream);
 }
 
 }  // namespace
@@ -163,12 +187,34 @@ void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t
   const index_t planes = index_t((n - 1) / inner);
   const FromBiasOp f{b, bias, nullptr, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
                      cuda::IndexDiv(index_t(channels), planes), relu};
-  Run(BiasInPlaceOp{f, b}, nullptr, b, n, stream, b);
+  Launch(BiasInPlaceOp{f, b}, Aligned(b, 8), n, stream);
+}
+void SumBF16(uint16_t* y, const uint16_t* const* x, size_t k, size_t n, bool relu, void* stream) {
+  // Up to kMaxSum inputs a pass; more add to the first pass's rounded sum (split's backward
+  // with over eight outputs: no net here has one).
+  for (size_t j0 = 0; j0 < k; j0 += kMaxSum) {
+    SumOp op{};
+    op.k = int(std::min<size_t>(kMaxSum, k - j0));
+    op.acc = j0 > 0;
+    op.relu = relu && j0 + kMaxSum >= k;
+    op.y = reinterpret_cast<__nv_bfloat16*>(y);
+    bool aligned = Aligned(y, 8);
+    for (int q = 0; q < op.k; ++q) {
+      op.x[q] = reinterpret_cast<const __nv_bfloat16*>(x[j0 + q]);
+      aligned = aligned && Aligned(x[j0 + q], 8);
+    }
+    Launch(op, aligned, n, stream);
+  }
+}
+void CopyBF16(uint16_t* dst, const uint16_t* src, size_t n, void* stream) {
+  if (n == 0 || dst == src) return;
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(uint16_t), cudaMemcpyDeviceToDevice,
+                                   cuda::OrDefault(static_cast<cudaStream_t>(stream))));
 }
 void ReluMaskBF16(uint16_t* grad, const uint16_t* y, size_t n, void* stream) {
   auto* g = reinterpret_cast<__nv_bfloat16*>(grad);
   auto* v = reinterpret_cast<const __nv_bfloat16*>(y);
-  Run(MaskOp{g, v}, nullptr, g, n, stream, v);
+  Launch(MaskOp{g, v}, Aligned(g, 8) && Aligned(v, 8), n, stream);
 }
 
 }  // namespace umbra::nn

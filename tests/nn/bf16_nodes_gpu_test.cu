@@ -108,17 +108,25 @@ TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'p1' holds bfloat16"), std::string::npos) << e.what();
   }
-  // A float layer (lrn) between the pools and the second convolution: the float node is not
-  // converted for the convolution alone (its copy would be held beside it), so c2 convolves
-  // with its own casts, as without bf16 nodes, and the pooling after it stays float too.
-  nn::NetSpec with_lrn = Spec(true);
-  with_lrn.layers.insert(with_lrn.layers.begin() + 3, L("lrn", "n", {"p1"}, {"n"}, {{"local_size", "3"}}));
-  with_lrn.layers[4].in = {"n"};
-  nn::Net<gpu> lrn(with_lrn);
-  const std::vector<std::string> want_lrn = {"to_bf16", "conv", "max_pooling", "to_fp32", "lrn",
-                                             "conv", "avg_pooling", "flatten", "fullc", "softmax"};
-  EXPECT_EQ(Types(lrn), want_lrn);
-  EXPECT_FALSE(lrn.NodeIsBF16("c2"));
+  // A float layer (lrn) amid bf16 ones: its input is converted to float and its output back
+  // for the convolution (an island, as ResNet's ceil-mode stem pooling); after two float layers
+  // the float node is not converted for the convolution alone (its copy would be held beside
+  // it): c2 convolves with its own casts, as without bf16 nodes, and the pooling after it stays
+  // float too.
+  for (int lrns : {1, 2}) {
+    nn::NetSpec with_lrn = Spec(true);
+    with_lrn.layers.insert(with_lrn.layers.begin() + 3, L("lrn", "n1", {"p1"}, {"n1"}, {{"local_size", "3"}}));
+    if (lrns == 2) with_lrn.layers.insert(with_lrn.layers.begin() + 4, L("lrn", "n2", {"n1"}, {"n2"}, {{"local_size", "3"}}));
+    with_lrn.layers[3 + lrns].in = {lrns == 2 ? "n2" : "n1"};
+    nn::Net<gpu> lrn(with_lrn);
+    const std::vector<std::string> want_lrn =
+        lrns == 1 ? std::vector<std::string>{"to_bf16", "conv", "max_pooling", "to_fp32", "lrn", "to_bf16", "conv",
+                                             "avg_pooling", "to_fp32", "flatten", "fullc", "softmax"}
+                  : std::vector<std::string>{"to_bf16", "conv", "max_pooling", "to_fp32", "lrn", "lrn", "conv",
+                                             "avg_pooling", "flatten", "fullc", "softmax"};
+    EXPECT_EQ(Types(lrn), want_lrn);
+    EXPECT_EQ(lrn.NodeIsBF16("c2"), lrns == 1);
+  }
   // Half the bytes for the bf16 nodes (values and gradients), the float ones unchanged.
   nn::Net<gpu> plain(Spec(false));
   EXPECT_LT(net.NodeElements(), plain.NodeElements() * 3 / 4);
@@ -163,6 +171,58 @@ TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {
                                          "to_fp32", "to_nchw", "flatten", "fullc", "softmax"};
   EXPECT_EQ(Types(half.net()), want);
   TrainAlike(half, full, xn, x, y);
+}
+
+// A residual block as ResNet's: conv -> batch_norm -> relu (cuDNN's: its batch norm fuses no
+// relu) -> a ceil-mode max pooling cuDNN cannot pool (float, an island) -> split -> conv ->
+// batch_norm -> relu -> conv -> batch_norm, summed with the shortcut, relu fused into the sum
+// -> global average pooling -> flatten -> fullc.
+nn::NetSpec Residual(bool nodes, bool nhwc = false) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 3, 12, 8);
+  s.seed = 19;
+  s.bf16_nodes = nodes;
+  s.channels_last = s.input_channels_last = nhwc;
+  s.layers = {L("conv", "c0", {"in"}, {"c0"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"no_bias", "1"}}),
+              L("batch_norm", "b0", {"c0"}, {"b0"}),
+              L("relu", "r0", {"b0"}, {"b0"}),
+              L("max_pooling", "p0", {"b0"}, {"p0"}, {{"kernel_size", "3"}, {"stride", "2"}, {"pad", "1"}}),
+              L("split", "s", {"p0"}, {"x", "short"}),
+              L("conv", "c1", {"x"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"no_bias", "1"}}),
+              L("batch_norm", "b1", {"c1"}, {"b1"}),
+              L("relu", "r1", {"b1"}, {"b1"}),
+              L("conv", "c2", {"b1"}, {"c2"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"no_bias", "1"}}),
+              L("batch_norm", "b2", {"c2"}, {"b2"}),
+              L("eltwise_sum", "sum", {"b2", "short"}, {"sum"}),
+              L("relu", "r2", {"sum"}, {"sum"}),
+              L("global_avg_pooling", "gp", {"sum"}, {"gp"}),
+              L("flatten", "f", {"gp"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "4"}}),
+              L("softmax", "loss", {"o"}, {"prob"})};
+  nn::SetKeyWhereTaken<cpu>(s, "dtype", "bf16");
+  nn::SetKeyWhereTaken<cpu>(s, "init_sigma", "0.15");
+  return s;
+}
+
+TEST(Bf16NodesGPU, ResidualBlockTrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto xn = test::ToGPU(b.x_nhwc.view());
+  auto y = test::ToGPU(b.y.view());
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
+    nn::Trainer<gpu> half(Residual(true, nhwc), Sgd()), full(Residual(false), Sgd());
+    std::vector<std::string> want = {"to_bf16", "conv", "batch_norm", "relu", "to_fp32", "max_pooling", "to_bf16",
+                                     "split", "conv", "batch_norm", "relu", "conv", "batch_norm", "eltwise_sum",
+                                     "global_avg_pooling", "to_fp32", "flatten", "fullc", "softmax"};
+    if (nhwc) want.insert(want.begin() + 16, "to_nchw");
+    EXPECT_EQ(Types(half.net()), want);
+    for (const char* n : {"c0", "b0", "p0@bf16", "x", "short", "c1", "b1", "c2", "b2", "sum", "gp"})
+      EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
+    EXPECT_FALSE(half.net().NodeIsBF16("p0"));
+    TrainAlike(half, full, nhwc ? xn : x, x, y);
+  }
 }
 
 TEST(Bf16NodesGPU, GraphReplaysTheSteps) {

@@ -86,9 +86,10 @@ inline Shape<4> NhwcOf(const Shape<4>& nchw) { return Shape4(nchw[0], nchw[2], n
 /// How a layer takes nodes when the net keeps activations in bfloat16 (NetSpec::bf16_nodes).
 enum class BF16Nodes {
   kNo,      // float nodes only: the net converts bf16 inputs back for it
-  kPrefer,  // bf16 (a dtype=bf16 cuDNN convolution, which casts otherwise): where its inputs are
-            // bf16 already or are the net's inputs (converted once)
-  kEither   // either at the same cost (cuDNN pooling): bf16 where its inputs are
+  kPrefer,  // bf16 (a dtype=bf16 cuDNN convolution, which casts otherwise): also from the net's
+            // inputs (converted once)
+  kEither   // either at the same cost (cuDNN pooling, batch norm and activations, sums, split):
+            // bf16 where its inputs are, or are the float outputs of a layer amid bf16 ones
 };
 
 template <typename xpu, typename DType = float>

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <type_traits>
 #include <string>
 #include <string_view>
@@ -67,11 +68,12 @@ struct NetSpec {
   /// (N, C, H, W) gets a to_nchw copy of it, as of any channels-last node.
   bool input_channels_last = false;
   /// GPU float nets: activations (node values and gradients) in bfloat16 between the layers
-  /// that take them (Layer::TakesBF16: dtype=bf16 cuDNN convolutions, cuDNN pooling, split,
-  /// flatten), as PyTorch's bf16 autocast keeps its activations: half the bytes of each pass
-  /// over them and of their storage, and no casts into and out of each convolution. A to_bf16 /
-  /// to_fp32 layer (node "name@bf16" / "name@fp32") converts where float and bf16 layers meet.
-  /// The last layer's outputs, loss layers' and keep_values nodes are float.
+  /// that take them (Layer::TakesBF16: dtype=bf16 cuDNN convolutions; cuDNN's pooling, batch
+  /// norm and activations; eltwise_sum and split), as PyTorch's bf16 autocast keeps its
+  /// activations: half the bytes of each pass over them and of their storage, and no casts into
+  /// and out of each convolution. A to_bf16 / to_fp32 layer (node "name@bf16" / "name@fp32")
+  /// converts where float and bf16 layers meet. The last layer's outputs, loss layers' and
+  /// keep_values nodes are float.
   bool bf16_nodes = false;
   /// A relu whose input only it reads goes into the layer that produced that input where that
   /// layer can apply it in its own pass (Layer::FuseRelu: batch_norm on the expression path,
@@ -180,7 +182,8 @@ class Net {
         in_shapes.push_back(nodes_[it->second]->shape);
       }
       const bool nhwc = spec.channels_last && ChooseLayout(e, ls, in_shapes);
-      const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes);
+      bool island = false;
+      const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes, &island);
       std::vector<Shape<4>> out_shapes = e.layer->InferShape(in_shapes);
       if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
         out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
@@ -214,6 +217,7 @@ class Net {
         writer[e.out.back()] = {layers_.size(), int(j)};
         SetNhwc(e.out.back(), nhwc);
         SetBF16(e.out.back(), half);
+        if (island) island_.insert(e.out.back());
       }
       has_loss_ = has_loss_ || e.layer->IsLoss();
       layers_.push_back(std::move(e));
@@ -422,6 +426,7 @@ class Net {
   };
   bool IsNhwc(int node) const { return size_t(node) < nhwc_.size() && nhwc_[node]; }
   bool IsBF16(int node) const { return size_t(node) < bf16_.size() && bf16_[node]; }
+  bool IsIsland(int node) const { return island_.count(node) != 0; }
   void SetBF16(int node, bool on) {
     if (bf16_.size() <= size_t(node)) bf16_.resize(node + 1, false);
     bf16_[node] = on;
@@ -493,15 +498,21 @@ class Net {
   // to_fp32 layer before it) and tells it; returns whether its outputs are bf16. A layer takes
   // bf16 where its inputs are bf16 already, or (BF16Nodes::kPrefer) are the net's inputs.
   // Nodes read after a pass (the last layer's, a loss layer's, keep_values) stay float.
-  bool ChooseBF16(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
+  // *island: the layer takes float where an input was bf16 (its outputs are an island).
+  bool ChooseBF16(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes,
+                  bool* island) {
     std::vector<Shape<4>> logical;
     for (int i : e.in) logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
     const BF16Nodes want = e.layer->TakesBF16(logical);
-    bool all = !e.in.empty(), inputs = !e.in.empty();
-    for (int i : e.in) all = all && IsBF16(i), inputs = inputs && i < int(num_inputs_);
-    // A float node between two float layers is not converted for one layer: its copy would
-    // be held beside it. The net's inputs are converted once for the layers that prefer bf16.
-    bool use = want != BF16Nodes::kNo && (all || (want == BF16Nodes::kPrefer && inputs));
+    // Float inputs are converted where that opens or continues a bf16 stretch: the net's inputs
+    // (for a layer that prefers bf16) and the outputs of a float layer amid bf16 ones (an
+    // island: ResNet's ceil-mode stem pooling, which cuDNN cannot pool). A float node between
+    // float layers is not converted for one layer: its copy would be held beside it.
+    bool use = want != BF16Nodes::kNo && !e.in.empty(), had16 = false;
+    for (int i : e.in) {
+      use = use && (IsBF16(i) || IsIsland(i) || (want == BF16Nodes::kPrefer && i < int(num_inputs_)));
+      had16 = had16 || IsBF16(i);
+    }
     if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
     for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
     for (size_t k = 0; k < e.in.size(); ++k) {
@@ -511,6 +522,7 @@ class Net {
       in_shapes[k] = nodes_[e.in[k]]->shape;
     }
     if (use) e.layer->SetBF16();
+    *island = !use && had16;
     return use;
   }
   // Appends a to_bf16 (to_fp32) layer reading node `node` (named `name`); returns its output,
@@ -838,6 +850,7 @@ class Net {
   std::map<size_t, TensorContainer<xpu, 1, DType>> input_copy_;  // strided inputs' copies
   std::vector<bool> nhwc_;  // per node: channels-last (N, H, W, C) values (NetSpec::channels_last)
   std::vector<bool> bf16_;  // per node: bfloat16 values and gradients (NetSpec::bf16_nodes)
+  std::set<int> island_;    // float nodes written by a float layer from bf16 ones (ChooseBF16)
 };
 
 }  // namespace umbra::nn

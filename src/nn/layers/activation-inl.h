@@ -8,11 +8,13 @@
 // algo=expr keeps the expressions.
 #pragma once
 
+#include <climits>
 #include <memory>
 #include <string>
 #include <type_traits>
 
 #include "cudnn/act_cudnn.h"
+#include "cudnn/conv_cudnn.h"  // CudnnBuilt
 
 #include "param_layer.h"
 
@@ -184,6 +186,15 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   // Per element: either layout (a channels-last net keeps its nodes so).
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override {}
+  // bf16 nodes where cuDNN applies it (relu, sigmoid, tanh), kept when the input is bf16
+  // already (NetSpec::bf16_nodes).
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
+    if constexpr (kCanCudnn)
+      if (this->p_.algo == "auto" && CudnnBuilt() && in.size() == 1 && in[0].Size() <= index_t(INT_MAX))
+        return BF16Nodes::kEither;
+    return BF16Nodes::kNo;
+  }
+  void SetBF16() override { nodes16_ = true; }
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
@@ -192,8 +203,9 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
     if constexpr (kCanCudnn) {
       backend_.reset();
-      if (this->p_.algo == "auto") backend_ = MakeCudnnAct(Act::kCudnn, in[0].Size());
+      if (this->p_.algo == "auto") backend_ = MakeCudnnAct(Act::kCudnn, in[0].Size(), nodes16_);
     }
+    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's activation");
     return {in[0]};
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
@@ -221,6 +233,7 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
  private:
   static constexpr bool kCanCudnn = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && CudnnActivation<Act>;
   std::unique_ptr<ActBackend> backend_;  // gpu float with cuDNN; null: the expressions
+  bool nodes16_ = false;                  // bf16 nodes (cuDNN only)
 };
 
 template <typename xpu, typename DType>

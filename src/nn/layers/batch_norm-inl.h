@@ -21,12 +21,14 @@
 // would spread over two reductions and a string of small per-channel launches.
 #pragma once
 
+#include <climits>
 #include <memory>
 #include <string>
 #include <type_traits>
 
 #include "batch_norm_stats.h"
 #include "cudnn/bn_cudnn.h"
+#include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "param_layer.h"
 
 namespace umbra::nn {
@@ -71,6 +73,16 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
 
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override { nhwc_ = true; }
+  // bf16 nodes where cuDNN normalises (bf16 values, fp32 statistics and weights), kept when the
+  // input is bf16 already (NetSpec::bf16_nodes).
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
+    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+      if (this->p_.algo == "auto" && CudnnBuilt() && in.size() == 1 && in[0][0] <= kCudnnBnMaxBatch &&
+          in[0].Size() <= index_t(INT_MAX))
+        return BF16Nodes::kEither;
+    return BF16Nodes::kNo;
+  }
+  void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
     const Shape<4>& s = in[0];
@@ -84,9 +96,10 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
       backend_.reset();
       if (this->p_.algo == "auto")
-        backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true)
-                         : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps);
+        backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)
+                         : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps, false, nodes16_);
     }
+    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's batch normalisation");
     if constexpr (kGpuStats)  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
       UMBRA_CHECK(backend_ || shape_[2] * shape_[3] == 1 || m < (index_t(1) << 32), this->Describe(), ": input ", s,
                   " gives ", m, " values per channel; umbra's GPU kernels (algo=expr) take at most 2^32 - 1");
@@ -288,6 +301,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   bool nhwc_ = false;
   bool used_batch_ = true;
   bool relu_ = false;  // a relu fused in (FuseRelu)
+  bool nodes16_ = false;  // bf16 nodes (cuDNN only)
   TensorContainer<xpu, 2, DType> gamma_, beta_, ggamma_, gbeta_;
   TensorContainer<xpu, 2, DType> moving_mean_, moving_var_, gmoving_, gmoving_var_;
   TensorContainer<xpu, 1, DType> mean_, inv_std_, tmp_, tmp2_;

@@ -27,5 +27,10 @@ void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t
 void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t channels, bool relu, void* stream);
 /// bf16 nodes: a fused relu's backward, grad[i] *= (y[i] > 0 ? 1 : 0), in place.
 void ReluMaskBF16(uint16_t* grad, const uint16_t* y, size_t n, void* stream);
+/// bf16 nodes: y = bf16(x[0] + ... + x[k-1]) summed in fp32 (then max(0, .) where relu); y
+/// may be one of the x.
+void SumBF16(uint16_t* y, const uint16_t* const* x, size_t k, size_t n, bool relu, void* stream);
+/// bf16 nodes: dst = src, n values (nothing when they are the same buffer).
+void CopyBF16(uint16_t* dst, const uint16_t* src, size_t n, void* stream);
 
 }  // namespace umbra::nn

@@ -6,11 +6,24 @@
 // eltwise_sum take any number >= 2 of inputs (NumIn() == -1).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <type_traits>
+#include <vector>
 
+#include "bf16_cast.h"
 #include "param_layer.h"
 
 namespace umbra::nn {
+
+/// Instances that may hold bf16 nodes (NetSpec::bf16_nodes): the GPU's float ones, whose bf16
+/// kernels (bf16_cast.h) are compiled with CUDA.
+template <typename xpu, typename DType>
+inline constexpr bool kMayBF16Nodes = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
+/// A bf16 node's values behind its float pointer.
+inline uint16_t* Bf16Of(float* p) { return reinterpret_cast<uint16_t*>(p); }
+template <typename xpu>
+inline void* NodeStream(const Tensor<xpu, 4, float>& t) { return Stream<xpu>::GetStream(t.stream_); }
 
 /// Layers without keys.
 struct StructureParam {
@@ -55,6 +68,10 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override {}
   int NumOut() const override { return -1; }
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
+    return kMayBF16Nodes<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
+  }
+  void SetBF16() override { nodes16_ = true; }
   /// One shape, which the net gives to each of the outputs it declares.
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
@@ -64,6 +81,13 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool OutputsViewInput() const override { return true; }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     UMBRA_CHECK(!out.empty(), this->Describe(), ": no outputs");
+    if constexpr (kMayBF16Nodes<xpu, DType>) {
+      if (nodes16_) {
+        for (auto* o : out)
+          CopyBF16(Bf16Of(o->data.dptr_), Bf16Of(in[0]->data.dptr_), o->shape.Size(), NodeStream(o->data));
+        return;
+      }
+    }
     for (auto* o : out) {
       if (o->data.dptr_ == in[0]->data.dptr_) continue;
       Tensor<xpu, 4, DType> y = o->data.view();
@@ -76,10 +100,21 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
+    if constexpr (kMayBF16Nodes<xpu, DType>) {
+      if (nodes16_) {  // summed in fp32, rounded once
+        std::vector<const uint16_t*> g;
+        for (auto* o : out) g.push_back(Bf16Of(o->grad.dptr_));
+        SumBF16(Bf16Of(in[0]->grad.dptr_), g.data(), g.size(), in[0]->shape.Size(), false, NodeStream(in[0]->grad));
+        return;
+      }
+    }
     Tensor<xpu, 4, DType> gx = in[0]->grad.view();
     gx = F<umbra::op::identity>(out[0]->grad.view());
     for (size_t j = 1; j < out.size(); ++j) gx += out[j]->grad.view();
   }
+
+ private:
+  bool nodes16_ = false;  // bf16 nodes (NetSpec::bf16_nodes)
 };
 
 /// Checks a multi-input layer got >= 2 inputs whose shapes equal in[0]'s except in dimension
@@ -148,6 +183,10 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override {}
   int NumIn() const override { return -1; }
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
+    return kMayBF16Nodes<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
+  }
+  void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     CheckInputShapes(*this, in, -1);
     return {in[0]};
@@ -159,6 +198,14 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
     return true;
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+    if constexpr (kMayBF16Nodes<xpu, DType>) {
+      if (nodes16_) {  // summed in fp32, relu'd, rounded once
+        std::vector<const uint16_t*> x;
+        for (auto* i : in) x.push_back(Bf16Of(i->data.dptr_));
+        SumBF16(Bf16Of(out[0]->data.dptr_), x.data(), x.size(), out[0]->shape.Size(), relu_, NodeStream(out[0]->data));
+        return;
+      }
+    }
     Tensor<xpu, 4, DType> y = out[0]->data.view();
     auto x = [&](size_t i) { return in[i]->data.view(); };
     const size_t n = in.size();  // at least 2 (InferShape)
@@ -178,6 +225,17 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool InputGradIsOutputGrad() const override { return true; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
+    if constexpr (kMayBF16Nodes<xpu, DType>) {
+      if (nodes16_) {
+        uint16_t* g0 = Bf16Of(in[0]->grad.dptr_);
+        const size_t n = out[0]->shape.Size();
+        void* s = NodeStream(out[0]->grad);
+        CopyBF16(g0, Bf16Of(out[0]->grad.dptr_), n, s);
+        if (relu_) ReluMaskBF16(g0, Bf16Of(out[0]->data.dptr_), n, s);
+        for (size_t i = 1; i < in.size(); ++i) CopyBF16(Bf16Of(in[i]->grad.dptr_), g0, n, s);
+        return;
+      }
+    }
     Tensor<xpu, 4, DType> g0 = in[0]->grad.view();
     const Tensor<xpu, 4, DType> gy = out[0]->grad.view();
     if (relu_)
@@ -199,6 +257,7 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
       y = e;
   }
   bool relu_ = false;  // a relu fused in (FuseRelu)
+  bool nodes16_ = false;  // bf16 nodes (NetSpec::bf16_nodes)
 };
 
 struct BiasParam {

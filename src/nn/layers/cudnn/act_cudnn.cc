@@ -9,12 +9,14 @@
 namespace umbra::nn {
 namespace {
 
-// One descriptor for a tensor seen as (n, c, 1, 1), float NCHW: a flat buffer (n = 1) or rows.
+// One descriptor for a tensor seen as (n, c, 1, 1), float (or bf16) NCHW: a flat buffer (n = 1)
+// or rows.
 class FlatDesc {
  public:
-  FlatDesc(index_t n, index_t c) {
+  FlatDesc(index_t n, index_t c, bool bf16 = false) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d_));
-    const cudnnStatus_t st = cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), 1, 1);
+    const cudnnStatus_t st = cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT,
+                                                        int(n), int(c), 1, 1);
     if (st != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(d_);  // no destructor after a throw
     UMBRA_CUDNN_CHECK(st);
   }
@@ -38,7 +40,7 @@ cudnnActivationMode_t Mode(CudnnActKind kind) {
 
 class CudnnAct : public ActBackend {
  public:
-  CudnnAct(CudnnActKind kind, index_t size) : desc_(1, size) {
+  CudnnAct(CudnnActKind kind, index_t size, bool bf16) : desc_(1, size, bf16) {
     UMBRA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&act_));
     const cudnnStatus_t st = cudnnSetActivationDescriptor(act_, Mode(kind), CUDNN_NOT_PROPAGATE_NAN, 0.0);
     if (st != CUDNN_STATUS_SUCCESS) cudnnDestroyActivationDescriptor(act_);  // no destructor after a throw
@@ -78,9 +80,9 @@ class CudnnSoftmax : public SoftmaxBackend {
 
 }  // namespace
 
-std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size) {
+std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size, bool bf16) {
   if (size <= 0 || size > INT_MAX) return nullptr;
-  return std::make_unique<CudnnAct>(kind, size);
+  return std::make_unique<CudnnAct>(kind, size, bf16);
 }
 
 std::unique_ptr<SoftmaxBackend> MakeCudnnSoftmax(index_t rows, index_t classes) {
@@ -93,7 +95,7 @@ std::unique_ptr<SoftmaxBackend> MakeCudnnSoftmax(index_t rows, index_t classes) 
 #else  // without cuDNN: the layers keep their expressions
 
 namespace umbra::nn {
-std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind, index_t) { return nullptr; }
+std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind, index_t, bool) { return nullptr; }
 std::unique_ptr<SoftmaxBackend> MakeCudnnSoftmax(index_t, index_t) { return nullptr; }
 }  // namespace umbra::nn
 

@@ -26,7 +26,8 @@ class ActBackend {
 };
 
 /// `size` floats, dense. Null without cuDNN or when size exceeds cuDNN's int dimensions.
-std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size);
+/// With bf16, x, y and their gradients are bfloat16 (NetSpec::bf16_nodes).
+std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size, bool bf16 = false);
 
 class SoftmaxBackend {
  public:

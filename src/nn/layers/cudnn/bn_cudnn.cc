@@ -16,12 +16,14 @@ class CudnnBn : public BnBackend {
   // channels-last batch norm (the mode its NHWC kernels are written for; "may be faster,
   // limits the range of values": an overflow ends in Inf/NaN, which the trainer's loss check
   // names). Inference keeps the plain spatial mode, as PyTorch does.
-  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc)
+  CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc, bool bf16)
       : eps_(eps), train_mode_(nhwc ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p_));
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                 int(n), int(c), int(h), int(w)));
+    // bf16 values: the derived descriptor of the statistics and weights is float all the same.
+    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                                 bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, int(n), int(c), int(h),
+                                                 int(w)));
     UMBRA_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(p_, x_, CUDNN_BATCHNORM_SPATIAL));
   }
   ~CudnnBn() override {
@@ -57,12 +59,12 @@ class CudnnBn : public BnBackend {
 
 }  // namespace
 
-std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc) {
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc, bool bf16) {
   // cuDNN's inference call fails from a batch of 65536 (its training call from about 880k; one
   // limit for both, since a layer runs both); descriptors take int sizes. PyTorch draws the same
   // lines before it calls cuDNN.
   if (n > kCudnnBnMaxBatch || n * c * h * w > index_t(INT_MAX)) return nullptr;
-  return std::make_unique<CudnnBn>(n, c, h, w, eps, nhwc);
+  return std::make_unique<CudnnBn>(n, c, h, w, eps, nhwc, bf16);
 }
 
 }  // namespace umbra::nn
@@ -70,7 +72,7 @@ std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t 
 #else  // without cuDNN: batch_norm keeps its expressions
 
 namespace umbra::nn {
-std::unique_ptr<BnBackend> MakeCudnnBn(index_t, index_t, index_t, index_t, double, bool) { return nullptr; }
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t, index_t, index_t, index_t, double, bool, bool) { return nullptr; }
 }  // namespace umbra::nn
 
 #endif

@@ -32,6 +32,9 @@ class BnBackend {
 /// without cuDNN, and for shapes cuDNN's batch norm refuses (kCudnnBnMaxBatch, int sizes): the
 /// layer keeps its expressions then.
 inline constexpr index_t kCudnnBnMaxBatch = 65535;
-std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc = false);
+/// With bf16, x, y and their gradients are bfloat16 (NetSpec::bf16_nodes); the statistics,
+/// gamma and beta stay float.
+std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc = false,
+                                       bool bf16 = false);
 
 }  // namespace umbra::nn
