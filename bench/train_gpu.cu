@@ -14,7 +14,9 @@
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
-// bfloat16 too (NetSpec::bf16_nodes, as autocast keeps them): bf16_nodes_img_per_s. --nhwc measures each net again channels-last
+// bfloat16 too (NetSpec::bf16_nodes, as autocast keeps them): bf16_nodes_img_per_s, and that
+// channels-last as well (the issue's bf16 reference is autocast + channels-last):
+// bf16_nodes_nhwc_img_per_s. --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
 // changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
 // channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
@@ -205,6 +207,7 @@ int main(int argc, char** argv) {
         if (own && unfused) put("own_unfused", {.own_kernels = true, .fuse_relu = false});
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
+        if (bf16) put("bf16_nodes_nhwc", {.bf16 = true, .nhwc = true, .bf16_nodes = true});
         if (nhwc) {
           put("nhwc", {.nhwc = true});
           if (graph) put("nhwc_graph", {.graph = true, .nhwc = true});
