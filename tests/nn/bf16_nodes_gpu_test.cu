@@ -286,6 +286,30 @@ TEST(Bf16NodesGPU, ResNet18AsCloseToFp32AsFloatNodes) {
   }
 }
 
+// Test-mode passes (batch norm from its moving statistics, cuDNN's inference call in bf16), in
+// a training net and in a prediction-only one (values only, planned as the pred task plans
+// them): the probabilities as the float-node net's, to bf16's rounding.
+TEST(Bf16NodesGPU, PredictsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  for (bool inference_only : {false, true}) {
+    SCOPED_TRACE(inference_only ? "prediction-only net" : "training net");
+    nn::NetSpec sa = Residual(true), sb = Residual(false);
+    sa.inference_only = sb.inference_only = inference_only;
+    nn::Net<gpu> a(sa), c(sb);
+    test::RandomShifts(a);
+    test::RandomShifts(c);
+    a.Forward(false, x.view());
+    c.Forward(false, x.view());
+    const auto pa = test::ToCPU(a.Output().data), pc = test::ToCPU(c.Output().data);
+    EXPECT_TRUE(test::AllNear(pa.view(), pc.view(), 1e-2));
+    double spread = 0;  // not four uniform rows, which any net would match
+    for (index_t i = 0; i < pc.Size(); ++i) spread = std::max(spread, std::fabs(pc.dptr_[i] - 0.25));
+    EXPECT_GT(spread, 0.05);
+  }
+}
+
 TEST(Bf16NodesGPU, GraphReplaysTheSteps) {
   UMBRA_REQUIRE_GPU();
   Batch b;
