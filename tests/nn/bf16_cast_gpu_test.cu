@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <vector>
 
@@ -121,83 +122,80 @@ TEST(Bf16CastGPU, FromBf16WidensAndAdds) {
         }
 }
 
-// (n, c, h, w) planes of `inner` elements, or channels-last (inner 1); bias or none; relu or
-// not; a NaN among the values (relu gives 0 for it, as op::relu does).
-TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
-  UMBRA_REQUIRE_GPU();
-  const IeeeDenormals ieee;
+// The bias + relu cases: (n, c, h, w) planes of `inner` elements, or channels-last (inner 1);
+// bias or none; relu or not; offsets `offs` of the destination; bf16 values with a NaN among
+// them (relu gives 0 for it, as op::relu does) and a bias drawn per channel. fn(bf16 values,
+// bias, float reference of each element, n, inner, c, offset, bias?, relu?).
+template <typename Fn>
+void ForBiasCases(std::initializer_list<size_t> offs, uint64_t seed, Fn fn) {
   struct Layout {
     size_t n, c, inner;
   };
   for (Layout l : {Layout{3, 5, 7}, Layout{2, 4, 9}, Layout{3, 6, 1}, Layout{1, 1, 5}, Layout{5, 3, 1}})
-    for (size_t off_f : {0, 1})
-      for (bool bias : {false, true})
-        for (bool relu : {false, true}) {
-          const size_t n = l.n * l.c * l.inner;
-          SCOPED_TRACE("shape " + std::to_string(l.n) + "x" + std::to_string(l.c) + "x" + std::to_string(l.inner) +
-                       " offset " + std::to_string(off_f) + (bias ? " bias" : "") + (relu ? " relu" : ""));
-          std::vector<uint16_t> h(n);
-          const std::vector<float> x = Values(n, 4 + n);
-          for (size_t i = 0; i < n; ++i) h[i] = RoundToBf16(x[i]);
-          h[n / 2] = 0x7fc0;  // a NaN
-          const auto rb = test::RandomTensor<1, float>(Shape1(index_t(l.c)), 5, -4.f, 4.f);
-          const std::vector<float> bv(rb.dptr_, rb.dptr_ + l.c);
-          Dev<uint16_t> b(n);
-          Dev<float> f(n), dbias(l.c);
-          b.Put(h, 0);
-          dbias.Put(bv, 0);
-          nn::CastFromBF16Bias(b.p, bias ? dbias.p : nullptr, f.p + off_f, n, l.inner, l.c, relu, nullptr);
-          const std::vector<float> got = f.Get(n, off_f);
-          for (size_t i = 0; i < n; ++i) {
-            float want = Widen(h[i]);
-            if (bias) want += bv[(i / l.inner) % l.c];  // none: -0 stays -0
-            if (relu) want = want > 0.f ? want : 0.f;
-            if (std::isnan(want))
-              EXPECT_TRUE(std::isnan(got[i])) << "element " << i;
-            else
-              ASSERT_EQ(Bits(got[i]), Bits(want)) << "element " << i;
-          }
-        }
-}
-
-// bf16 nodes (NetSpec::bf16_nodes): a bf16 convolution output's bias and relu added in place,
-// rounded once (the float result of FromBf16WithBiasAndRelu, then to nearest even), for
-// offsets of 0, 1 and 2 elements (the wide path needs 8-byte alignment).
-TEST(Bf16CastGPU, BiasAndReluInPlaceInBf16) {
-  UMBRA_REQUIRE_GPU();
-  const IeeeDenormals ieee;
-  struct Layout {
-    size_t n, c, inner;
-  };
-  for (Layout l : {Layout{3, 5, 7}, Layout{2, 4, 9}, Layout{3, 6, 1}, Layout{5, 3, 1}})
-    for (size_t off : {0, 1, 2})
+    for (size_t off : offs)
       for (bool bias : {false, true})
         for (bool relu : {false, true}) {
           const size_t n = l.n * l.c * l.inner;
           SCOPED_TRACE("shape " + std::to_string(l.n) + "x" + std::to_string(l.c) + "x" + std::to_string(l.inner) +
                        " offset " + std::to_string(off) + (bias ? " bias" : "") + (relu ? " relu" : ""));
           std::vector<uint16_t> h(n);
-          const std::vector<float> x = Values(n, 6 + n);
+          const std::vector<float> x = Values(n, seed + n);
           for (size_t i = 0; i < n; ++i) h[i] = RoundToBf16(x[i]);
           h[n / 2] = 0x7fc0;  // a NaN
-          const auto rb = test::RandomTensor<1, float>(Shape1(index_t(l.c)), 7, -4.f, 4.f);
+          const auto rb = test::RandomTensor<1, float>(Shape1(index_t(l.c)), seed + 1, -4.f, 4.f);
           const std::vector<float> bv(rb.dptr_, rb.dptr_ + l.c);
-          Dev<uint16_t> b(n);
-          Dev<float> dbias(l.c);
-          b.Put(h, off);
-          dbias.Put(bv, 0);
-          nn::BiasReluBF16(b.p + off, bias ? dbias.p : nullptr, n, l.inner, l.c, relu, nullptr);
-          const std::vector<uint16_t> got = b.Get(n, off);
+          std::vector<float> want(n);
           for (size_t i = 0; i < n; ++i) {
-            float want = Widen(h[i]);
-            if (bias) want += bv[(i / l.inner) % l.c];
-            if (relu) want = want > 0.f ? want : 0.f;
-            if (std::isnan(want))
-              EXPECT_TRUE(std::isnan(Widen(got[i]))) << "element " << i;
-            else
-              ASSERT_EQ(got[i], RoundToBf16(want)) << "element " << i;
+            want[i] = Widen(h[i]);
+            if (bias) want[i] += bv[(i / l.inner) % l.c];  // none: -0 stays -0
+            if (relu) want[i] = want[i] > 0.f ? want[i] : 0.f;
           }
+          fn(h, bv, want, n, l.inner, l.c, off, bias, relu);
         }
+}
+
+TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
+  UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
+  ForBiasCases({0, 1}, 4, [](const std::vector<uint16_t>& h, const std::vector<float>& bv, const std::vector<float>& want,
+                             size_t n, size_t inner, size_t c, size_t off, bool bias, bool relu) {
+    Dev<uint16_t> b(n);
+    Dev<float> f(n), dbias(c);
+    b.Put(h, 0);
+    dbias.Put(bv, 0);
+    nn::CastFromBF16Bias(b.p, bias ? dbias.p : nullptr, f.p + off, n, inner, c, relu, nullptr);
+    const std::vector<float> got = f.Get(n, off);
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isnan(want[i]))
+        EXPECT_TRUE(std::isnan(got[i])) << "element " << i;
+      else
+        ASSERT_EQ(Bits(got[i]), Bits(want[i])) << "element " << i;
+    }
+  });
+}
+
+// bf16 nodes (NetSpec::bf16_nodes): a bf16 convolution output's bias and relu added in place,
+// rounded once (the float result above, then to nearest even), for offsets of 0, 1 and 2
+// elements (the wide path needs 8-byte alignment).
+TEST(Bf16CastGPU, BiasAndReluInPlaceInBf16) {
+  UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
+  ForBiasCases({0, 1, 2}, 6, [](const std::vector<uint16_t>& h, const std::vector<float>& bv,
+                                const std::vector<float>& want, size_t n, size_t inner, size_t c, size_t off, bool bias,
+                                bool relu) {
+    Dev<uint16_t> b(n);
+    Dev<float> dbias(c);
+    b.Put(h, off);
+    dbias.Put(bv, 0);
+    nn::BiasReluBF16(b.p + off, bias ? dbias.p : nullptr, n, inner, c, relu, nullptr);
+    const std::vector<uint16_t> got = b.Get(n, off);
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isnan(want[i]))
+        EXPECT_TRUE(std::isnan(Widen(got[i]))) << "element " << i;
+      else
+        ASSERT_EQ(got[i], RoundToBf16(want[i])) << "element " << i;
+    }
+  });
 }
 
 // A fused relu's backward on bf16 nodes: g * (y > 0 ? 1 : 0) in place (NaN gradients stay NaN

@@ -462,13 +462,7 @@ class Net {
     }
     const Layout want = e.layer->ChannelsLast(logical);
     const bool use = want == Layout::kNhwc || (want == Layout::kEither && all);
-    for (size_t k = 0; k < e.in.size(); ++k) {
-      if (IsNhwc(e.in[k]) == use) continue;
-      e.in[k] = Convert(e.in[k], ls.in[k], use);
-      // An in-place layer rewrites the converted node, which then goes by the name.
-      if (std::find(ls.out.begin(), ls.out.end(), ls.in[k]) != ls.out.end()) node_index_[ls.in[k]] = e.in[k];
-      in_shapes[k] = nodes_[e.in[k]]->shape;
-    }
+    ConvertInputs(e, ls, in_shapes, use, &Net::IsNhwc, &Net::Convert);
     if (use) e.layer->SetChannelsLast();
     return use != e.layer->FlipsLayout();
   }
@@ -515,15 +509,22 @@ class Net {
     }
     if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
     for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
-    for (size_t k = 0; k < e.in.size(); ++k) {
-      if (IsBF16(e.in[k]) == use) continue;
-      e.in[k] = ConvertBF16(e.in[k], ls.in[k], use);
-      if (std::find(ls.out.begin(), ls.out.end(), ls.in[k]) != ls.out.end()) node_index_[ls.in[k]] = e.in[k];
-      in_shapes[k] = nodes_[e.in[k]]->shape;
-    }
+    ConvertInputs(e, ls, in_shapes, use, &Net::IsBF16, &Net::ConvertBF16);
     if (use) e.layer->SetBF16();
     *island = !use && had16;
     return use;
+  }
+  // Puts a conversion (node, name, to) -> node before each input of e whose kind (`is`: a
+  // layout or a storage) is not `to`.
+  void ConvertInputs(Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes, bool to,
+                     bool (Net::*is)(int) const, int (Net::*convert)(int, const std::string&, bool)) {
+    for (size_t k = 0; k < e.in.size(); ++k) {
+      if ((this->*is)(e.in[k]) == to) continue;
+      e.in[k] = (this->*convert)(e.in[k], ls.in[k], to);
+      // An in-place layer rewrites the converted node, which then goes by the name.
+      if (std::find(ls.out.begin(), ls.out.end(), ls.in[k]) != ls.out.end()) node_index_[ls.in[k]] = e.in[k];
+      in_shapes[k] = nodes_[e.in[k]]->shape;
+    }
   }
   // Appends a to_bf16 (to_fp32) layer reading node `node` (named `name`); returns its output,
   // in the layout of its input.
