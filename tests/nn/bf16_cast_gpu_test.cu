@@ -157,8 +157,9 @@ void ForBiasCases(std::initializer_list<size_t> offs, uint64_t seed, Fn fn) {
 TEST(Bf16CastGPU, FromBf16WithBiasAndRelu) {
   UMBRA_REQUIRE_GPU();
   const IeeeDenormals ieee;
-  ForBiasCases({0, 1}, 4, [](const std::vector<uint16_t>& h, const std::vector<float>& bv, const std::vector<float>& want,
-                             size_t n, size_t inner, size_t c, size_t off, bool bias, bool relu) {
+  ForBiasCases({0, 1}, 4, [](const std::vector<uint16_t>& h, const std::vector<float>& bv,
+                             const std::vector<float>& want, size_t n, size_t inner, size_t c, size_t off, bool bias,
+                             bool relu) {
     Dev<uint16_t> b(n);
     Dev<float> f(n), dbias(c);
     b.Put(h, 0);

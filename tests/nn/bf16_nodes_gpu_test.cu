@@ -57,7 +57,8 @@ struct Batch {
     for (index_t n = 0; n < 4; ++n)
       for (index_t c = 0; c < 3; ++c)
         for (index_t h = 0; h < 12; ++h)
-          for (index_t w = 0; w < 8; ++w) x_nhwc.dptr_[((n * 12 + h) * 8 + w) * 3 + c] = x.dptr_[((n * 3 + c) * 12 + h) * 8 + w];
+          for (index_t w = 0; w < 8; ++w)
+            x_nhwc.dptr_[((n * 12 + h) * 8 + w) * 3 + c] = x.dptr_[((n * 3 + c) * 12 + h) * 8 + w];
     for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float(i);
   }
 };
@@ -89,7 +90,8 @@ void TrainAlike(nn::Trainer<gpu>& a, nn::Trainer<gpu>& b, const TensorContainer<
   a.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wa.push_back(test::ToCPU(w)); });
   b.net().VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(test::ToCPU(w)); });
   ASSERT_EQ(wa.size(), wb.size());
-  for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(test::NormNear(wa[k].view(), wb[k].view(), 1e-2)) << "weight " << k;
+  for (size_t k = 0; k < wa.size(); ++k)
+    EXPECT_TRUE(test::NormNear(wa[k].view(), wb[k].view(), 1e-2)) << "weight " << k;
 }
 
 TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
@@ -117,7 +119,8 @@ TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
   for (int lrns : {1, 2}) {
     nn::NetSpec with_lrn = Spec(true);
     with_lrn.layers.insert(with_lrn.layers.begin() + 3, L("lrn", "n1", {"p1"}, {"n1"}, {{"local_size", "3"}}));
-    if (lrns == 2) with_lrn.layers.insert(with_lrn.layers.begin() + 4, L("lrn", "n2", {"n1"}, {"n2"}, {{"local_size", "3"}}));
+    if (lrns == 2)
+      with_lrn.layers.insert(with_lrn.layers.begin() + 4, L("lrn", "n2", {"n1"}, {"n2"}, {{"local_size", "3"}}));
     with_lrn.layers[3 + lrns].in = {lrns == 2 ? "n2" : "n1"};
     nn::Net<gpu> lrn(with_lrn);
     const std::vector<std::string> want_lrn =

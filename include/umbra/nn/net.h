@@ -361,7 +361,8 @@ class Net {
     return name;
   }
   const NodeT* Float(int node) const {
-    UMBRA_CHECK(!IsBF16(node), "node '", NameOf(node), "' holds bfloat16 values (bf16_nodes): it cannot be read as float");
+    UMBRA_CHECK(!IsBF16(node), "node '", NameOf(node),
+                "' holds bfloat16 values (bf16_nodes): it cannot be read as float");
     return nodes_[node].get();
   }
   void SetNhwc(int node, bool on) {

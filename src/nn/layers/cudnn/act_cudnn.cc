@@ -15,8 +15,8 @@ class FlatDesc {
  public:
   FlatDesc(index_t n, index_t c, bool bf16 = false) {
     UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d_));
-    const cudnnStatus_t st = cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT,
-                                                        int(n), int(c), 1, 1);
+    const cudnnDataType_t t = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+    const cudnnStatus_t st = cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, t, int(n), int(c), 1, 1);
     if (st != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(d_);  // no destructor after a throw
     UMBRA_CUDNN_CHECK(st);
   }

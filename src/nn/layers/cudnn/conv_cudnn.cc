@@ -95,7 +95,8 @@ class CudnnConv : public ConvBackend {
   CudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc, index_t oh, index_t ow, index_t g,
             index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
             const CudnnConvOptions& opt, void* stream)
-      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nodes16_(opt.bf16 && opt.bf16_nodes), nhwc_(opt.nhwc),
+      : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nodes16_(opt.bf16 && opt.bf16_nodes),
+        nhwc_(opt.nhwc),
         cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
     nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
     oc_ = oc, cg_ = c / g, rs_ = kh * kw, ohw_ = size_t(oh * ow);
@@ -172,7 +173,7 @@ class CudnnConv : public ConvBackend {
                                               ws.bytes, &zero, y_, y));
     if (nodes16_) {  // the node is the bf16 output: bias and relu in place, one pass
       if (b || relu)
-        BiasReluBF16(static_cast<uint16_t*>(y.buf.p ? y.buf.p : y32), b, ny_, nhwc_ ? 1 : ohw_, oc_, relu, stream_);
+        BiasReluBF16(reinterpret_cast<uint16_t*>(y32), b, ny_, nhwc_ ? 1 : ohw_, oc_, relu, stream_);
       return;
     }
     if (bf16_) {
