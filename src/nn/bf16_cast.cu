@@ -156,6 +156,13 @@ void Launch(const Op& op, bool wide, size_t n, void* stream) {
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }
 bool Aligned(const void* p, size_t to) { return reinterpret_cast<uintptr_t>(p) % to == 0; }
+// The bias + relu op over n elements of `inner`-element planes of `channels` channels (n > 0).
+FromBiasOp BiasOp(const __nv_bfloat16* src, const float* bias, float* dst, size_t n, size_t inner, size_t channels,
+                  bool relu) {
+  const index_t planes = index_t((n - 1) / inner);  // the largest dividend of the second division
+  return FromBiasOp{src, bias, dst, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
+                    cuda::IndexDiv(index_t(channels), planes), relu};
+}
 // A float and a bf16 side: 16- and 8-byte aligned for the wide path.
 template <typename Op>
 void Run(const Op& op, const void* f32, const void* b16, size_t n, void* stream) {
@@ -176,18 +183,12 @@ void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t
                       bool relu, void* stream) {
   if (n == 0) return;
   auto* s = reinterpret_cast<const __nv_bfloat16*>(src);
-  const index_t planes = index_t((n - 1) / inner);  // the largest dividend of the second division
-  const FromBiasOp op{s, bias, dst, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
-                      cuda::IndexDiv(index_t(channels), planes), relu};
-  Run(op, dst, s, n, stream);
+  Run(BiasOp(s, bias, dst, n, inner, channels, relu), dst, s, n, stream);
 }
 void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t channels, bool relu, void* stream) {
   if (n == 0) return;
   auto* b = reinterpret_cast<__nv_bfloat16*>(x);
-  const index_t planes = index_t((n - 1) / inner);
-  const FromBiasOp f{b, bias, nullptr, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
-                     cuda::IndexDiv(index_t(channels), planes), relu};
-  Launch(BiasInPlaceOp{f, b}, Aligned(b, 8), n, stream);
+  Launch(BiasInPlaceOp{BiasOp(b, bias, nullptr, n, inner, channels, relu), b}, Aligned(b, 8), n, stream);
 }
 void SumBF16(uint16_t* y, const uint16_t* const* x, size_t k, size_t n, bool relu, void* stream) {
   // Up to kMaxSum inputs a pass; more add to the first pass's rounded sum (split's backward
