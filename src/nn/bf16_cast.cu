@@ -128,6 +128,38 @@ struct SumOp {
   }
 };
 
+// The channels-last filter's move (layers/swap_inner.h) fused with a cast: element i of
+// dst (outer, b, a) from src (outer, a, b), the two axes' sizes divided as in FromBiasOp. One
+// element a thread (the source is strided); Four is four Ones for the launch template.
+struct SwapIndex {
+  cuda::IndexDiv a, b;
+  UMBRA_XINLINE size_t From(size_t i) const {
+    const index_t q = a.Div(index_t(i)), ia = index_t(i) - q * a.d;  // q = o * b + jb
+    const index_t o = b.Div(q), jb = q - o * b.d;
+    return size_t((o * a.d + ia) * b.d + jb);
+  }
+};
+// dst = bf16(src moved): a weight as cuDNN's channels-last bf16 convolution takes it.
+struct SwapToOp {
+  SwapIndex at;
+  const float* src;
+  __nv_bfloat16* dst;
+  UMBRA_XINLINE void One(size_t i) const { dst[i] = __float2bfloat16_rn(src[at.From(i)]); }
+  UMBRA_XINLINE void Four(size_t j) const {
+    for (size_t k = 0; k < 4; ++k) One(4 * j + k);
+  }
+};
+// dst += float(src moved): its bf16 weight gradient added into the layer's.
+struct SwapFromAddOp {
+  SwapIndex at;
+  const __nv_bfloat16* src;
+  float* dst;
+  UMBRA_XINLINE void One(size_t i) const { dst[i] += __bfloat162float(src[at.From(i)]); }
+  UMBRA_XINLINE void Four(size_t j) const {
+    for (size_t k = 0; k < 4; ++k) One(4 * j + k);
+  }
+};
+
 // n / 4 groups of four, then the n % 4 left over by block 0's first threads.
 template <typename Op>
 __global__ void Cast4(Op op, size_t n) {
@@ -163,6 +195,10 @@ FromBiasOp BiasOp(const __nv_bfloat16* src, const float* bias, float* dst, size_
   return FromBiasOp{src, bias, dst, cuda::IndexDiv(index_t(inner), index_t(n - 1)),
                     cuda::IndexDiv(index_t(channels), planes), relu};
 }
+// Element i of (outer, b, a) from (outer, a, b), n = outer * a * b > 0 elements.
+SwapIndex Swap(size_t n, size_t a, size_t b) {
+  return SwapIndex{cuda::IndexDiv(index_t(a), index_t(n - 1)), cuda::IndexDiv(index_t(b), index_t((n - 1) / a))};
+}
 // A float and a bf16 side: 16- and 8-byte aligned for the wide path.
 template <typename Op>
 void Run(const Op& op, const void* f32, const void* b16, size_t n, void* stream) {
@@ -189,6 +225,16 @@ void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t
   if (n == 0) return;
   auto* b = reinterpret_cast<__nv_bfloat16*>(x);
   Launch(BiasInPlaceOp{BiasOp(b, bias, nullptr, n, inner, channels, relu), b}, Aligned(b, 8), n, stream);
+}
+void SwapInnerToBF16(const float* src, uint16_t* dst, size_t outer, size_t a, size_t b, void* stream) {
+  const size_t n = outer * a * b;
+  if (n == 0) return;
+  Launch(SwapToOp{Swap(n, a, b), src, reinterpret_cast<__nv_bfloat16*>(dst)}, false, n, stream);
+}
+void SwapInnerFromBF16Add(const uint16_t* src, float* dst, size_t outer, size_t a, size_t b, void* stream) {
+  const size_t n = outer * a * b;
+  if (n == 0) return;
+  Launch(SwapFromAddOp{Swap(n, a, b), reinterpret_cast<const __nv_bfloat16*>(src), dst}, false, n, stream);
 }
 void SumBF16(uint16_t* y, const uint16_t* const* x, size_t k, size_t n, bool relu, void* stream) {
   // Up to kMaxSum inputs a pass; more add to the first pass's rounded sum (split's backward

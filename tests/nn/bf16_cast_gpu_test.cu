@@ -2,7 +2,8 @@
 // reference: round to nearest even (ties, infinities, -0, the largest float rounding to
 // infinity), exact widening, the add mode, and the bias + relu conversion with the channel of
 // each element in both layouts, for every length's n % 4 and for pointers that do and do not
-// allow the four-at-a-time path.
+// allow the four-at-a-time path; the channels-last filter moved as it is cast (and its gradient
+// back).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -225,6 +226,45 @@ TEST(Bf16CastGPU, ReluMaskInBf16) {
             ASSERT_EQ(got[i], RoundToBf16(want)) << "element " << i;
         }
       }
+}
+
+// A channels-last bf16 convolution's filter: (outer, a, b) moved to (outer, b, a) and cast, and
+// its gradient moved back and added, each in one pass; shapes with a or b of 1 (1x1 kernels,
+// one input channel a group) and a grid-stride remainder.
+TEST(Bf16CastGPU, FilterMovedAsItIsCastAndBack) {
+  UMBRA_REQUIRE_GPU();
+  const IeeeDenormals ieee;
+  struct Dims {
+    size_t outer, a, b;
+  };
+  for (Dims d : {Dims{1, 1, 1}, Dims{3, 4, 9}, Dims{5, 1, 9}, Dims{2, 7, 1}, Dims{64, 27, 25}})
+    for (size_t off : {0, 1}) {
+      const size_t n = d.outer * d.a * d.b;
+      SCOPED_TRACE("(" + std::to_string(d.outer) + ", " + std::to_string(d.a) + ", " + std::to_string(d.b) +
+                   ") offset " + std::to_string(off));
+      auto moved = [&](size_t i) {  // the (outer, a, b) index of element i of (outer, b, a)
+        const size_t ia = i % d.a, jb = (i / d.a) % d.b, o = i / (d.a * d.b);
+        return (o * d.a + ia) * d.b + jb;
+      };
+      const std::vector<float> w = Values(n, 20 + n), before = Values(n, 21 + n);
+      Dev<float> f(n), g(n);
+      Dev<uint16_t> b(n);
+      f.Put(w, off);
+      nn::SwapInnerToBF16(f.p + off, b.p + off, d.outer, d.a, d.b, nullptr);
+      const std::vector<uint16_t> cast = b.Get(n, off);
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(cast[i], RoundToBf16(w[moved(i)])) << "element " << i;
+      // Back: the bf16 (outer, b, a) array, seen as (outer, b', a') with a' = b, b' = a.
+      g.Put(before, off);
+      nn::SwapInnerFromBF16Add(b.p + off, g.p + off, d.outer, d.b, d.a, nullptr);
+      const std::vector<float> got = g.Get(n, off);
+      for (size_t i = 0; i < n; ++i) {
+        const float want = before[i] + Widen(cast[(i / (d.a * d.b)) * d.a * d.b + (i % d.b) * d.a + (i / d.b) % d.a]);
+        if (std::isnan(want))
+          EXPECT_TRUE(std::isnan(got[i])) << "element " << i;  // inf + -inf
+        else
+          ASSERT_EQ(Bits(got[i]), Bits(want)) << "element " << i;
+      }
+    }
 }
 
 }  // namespace bf16_cast_gpu_test

@@ -27,6 +27,12 @@ void CastFromBF16Bias(const uint16_t* src, const float* bias, float* dst, size_t
 void BiasReluBF16(uint16_t* x, const float* bias, size_t n, size_t inner, size_t channels, bool relu, void* stream);
 /// bf16 nodes: a fused relu's backward, grad[i] *= (y[i] > 0 ? 1 : 0), in place.
 void ReluMaskBF16(uint16_t* grad, const uint16_t* y, size_t n, void* stream);
+/// dst (outer, b, a) = bf16(src (outer, a, b)): a channels-last bf16 convolution's filter,
+/// (K, C/g, R*S) weights moved to (K, R*S, C/g) and cast in one pass (it was two).
+void SwapInnerToBF16(const float* src, uint16_t* dst, size_t outer, size_t a, size_t b, void* stream);
+/// dst (outer, b, a) += float(src (outer, a, b)): its bf16 (K, R*S, C/g) weight gradient added
+/// into the layer's (K, C/g, R*S) one in one pass.
+void SwapInnerFromBF16Add(const uint16_t* src, float* dst, size_t outer, size_t a, size_t b, void* stream);
 /// bf16 nodes: y = bf16(x[0] + ... + x[k-1]) summed in fp32 (then max(0, .) where relu); y
 /// may be one of the x.
 void SumBF16(uint16_t* y, const uint16_t* const* x, size_t k, size_t n, bool relu, void* stream);

@@ -161,7 +161,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     relu_ = true;
     return true;
   }
-  void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
+  void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     Tensor<xpu, 4, DType> y = out[0]->data;
     if constexpr (std::is_same_v<DType, float>) {
@@ -169,7 +169,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
         // The relu, and then the bias, go to the backend where it converts its output anyway.
         const bool own = relu_ && !backend_->FusesRelu();
         backend_->Forward(x.dptr_, wmat_.dptr_, this->p_.no_bias || own ? nullptr : bias_.dptr_, y.dptr_,
-                          relu_ && !own);
+                          relu_ && !own, ctx.is_train);
         if (own) BiasRelu(y);
         return;
       }

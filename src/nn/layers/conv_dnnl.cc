@@ -46,7 +46,7 @@ class DnnlConv final : public ConvBackend {
   }
 
   /// y = conv(x, w) + b (no relu: the layer declines to fuse one where oneDNN convolves).
-  void Forward(const float* x, const float* w, const float* b, float* y, bool relu) override {
+  void Forward(const float* x, const float* w, const float* b, float* y, bool relu, bool) override {
     UMBRA_CHECK(!relu, "oneDNN convolution: a fused relu was asked of a backend that fuses none");
     auto src = In(0, fwd_pd_.src_desc(), src_md_, x);
     auto wei = In(1, fwd_pd_.weights_desc(), wei_md_, w);

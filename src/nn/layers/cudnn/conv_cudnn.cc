@@ -149,12 +149,19 @@ class CudnnConv : public ConvBackend {
   }
 
   bool FusesRelu() const override { return bf16_; }
-  void Forward(const float* x32, const float* w32, const float* b, float* y32, bool relu) override {
+  void Forward(const float* x32, const float* w32, const float* b, float* y32, bool relu, bool train) override {
     UMBRA_CHECK(!relu || bf16_, "cuDNN convolution: a fused relu is for the bf16 path only");
     cudnnHandle_t h = Bind();
-    Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
-    if (nhwc_) w32 = FilterNhwc(w32, wt);
-    Operand x(this, x32, nx_), w(this, w32, nw_, true, false), y(this, y32, ny_, false);
+    // bf16: a training forward's weights go to kept_, for its backward-data (a test-mode one
+    // leaves kept_ stale: the backward after it takes the weights again, as fullc does).
+    const bool keep = train && bf16_;
+    Scratch wt(keep ? 0 : WeightBytes());
+    if (keep && !kept_) kept_ = std::make_unique<Scratch>(WeightBytes());
+    void* to = keep ? kept_->p : wt.p;
+    if (to) ConvertWeights(w32, to);
+    const void* w = to ? to : w32;
+    kept_valid_ = keep;
+    Operand x(this, x32, nx_), y(this, y32, ny_, false);
     Algo a = Get(&Choice::fwd);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -202,13 +209,14 @@ class CudnnConv : public ConvBackend {
     Operand gy(this, gy32, ny_);
     WeightGradients(x32, gy, gy32, gw32, gb);
     if (gx32) DataGradient(gy, w32, gx32);
+    kept_valid_ = false;  // used, or not wanted (the net's first layer)
   }
 
  private:
   // An fp32 operand as the convolution takes it: itself, or (bf16) a bf16 copy in scratch;
   // an output (in = false) is written to scratch and converted back by Back(). A node
-  // (activation or its gradient, not a weight) of a bf16_nodes backend is bf16 already:
-  // itself, no scratch.
+  // (activation or its gradient, not a weight gradient) of a bf16_nodes backend is bf16
+  // already: itself, no scratch. (Weights: ConvertWeights.)
   struct Operand {
     Operand(const Operand&) = delete;
     Operand& operator=(const Operand&) = delete;
@@ -232,9 +240,14 @@ class CudnnConv : public ConvBackend {
   // gx = the data gradient from gy, as the convolution takes it.
   void DataGradient(const Operand& gy, const float* w32, float* gx32) {
     cudnnHandle_t h = Bind();
-    Scratch wt(nhwc_ ? nw_ * sizeof(float) : 0);
-    if (nhwc_) w32 = FilterNhwc(w32, wt);
-    Operand w(this, w32, nw_, true, false), gx(this, gx32, nx_, false);
+    // The training forward's weights where it kept them (once: a second backward takes them
+    // again, as the fp32 path reads them again).
+    const bool kept = kept_valid_;
+    kept_valid_ = false;
+    Scratch wt(kept ? 0 : WeightBytes());
+    if (wt.p) ConvertWeights(w32, wt.p);
+    const void* w = kept ? kept_->p : wt.p ? wt.p : w32;
+    Operand gx(this, gx32, nx_, false);
     Algo a = Get(&Choice::bwd_data);
     if (a.algo < 0) {
       ProbeScratch probe(ProbeBytes());
@@ -258,8 +271,10 @@ class CudnnConv : public ConvBackend {
   // which the bias gradient reads).
   void WeightGradients(const float* x32, const Operand& gy, const float* gy32, float* gw32, float* gb) {
     cudnnHandle_t h = Bind();
-    Scratch krsc(nhwc_ ? nw_ * sizeof(float) : 0);
-    float* gdst = nhwc_ ? static_cast<float*>(krsc.p) : gw32;
+    // fp32 channels-last: written as (K, R, S, C) to scratch and moved back; bf16: written to
+    // the bf16 operand's scratch and converted back (and moved back: one pass for both).
+    Scratch krsc(nhwc_ && !bf16_ ? nw_ * sizeof(float) : 0);
+    float* gdst = krsc.p ? static_cast<float*>(krsc.p) : gw32;
     Operand x(this, x32, nx_), gw(this, gdst, nw_, false, false);
     Algo a = Get(&Choice::bwd_filter);
     if (a.algo < 0) {
@@ -285,20 +300,33 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
                                                      cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
                                                      bf16_ || nhwc_ ? &zero : &one, w_, gw));
-    gw.Back(gdst, /*add=*/!nhwc_);
-    if (nhwc_) SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_, /*add=*/true);
+    if (bf16_ && nhwc_)
+      SwapInnerFromBF16Add(static_cast<const uint16_t*>(gw.p), gw32, oc_, rs_, cg_, stream_);
+    else if (nhwc_)
+      SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_, /*add=*/true);
+    else
+      gw.Back(gw32, /*add=*/true);
     if (!gb) return;
     Scratch g32(nodes16_ ? ny_ * sizeof(float) : 0);  // bf16 nodes: the bias sums an fp32 copy
     if (nodes16_) CastFromBF16(reinterpret_cast<const uint16_t*>(gy32), static_cast<float*>(g32.p), ny_, stream_);
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, nodes16_ ? g32.p : gy32, &one, b_, gb));
   }
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
-  // The (oc, kh, kw, c/g) copy of the layer's (oc, c/g, kh, kw) weights w32, in scratch `to`:
-  // made per call rather than kept, so that the copies of all layers never sit in memory at
-  // once (ResNet-50's would hold 100 MB through the step) for one weight-sized pass more.
-  const float* FilterNhwc(const float* w32, const Scratch& to) {
-    SwapInnerAxesGPU(w32, static_cast<float*>(to.p), oc_, cg_, rs_);
-    return static_cast<const float*>(to.p);
+  // The weights as the convolution takes them, where that is not the layer's fp32 (oc, c/g,
+  // kh, kw) array itself: bf16, and (oc, kh, kw, c/g) when channels-last; 0 bytes otherwise.
+  size_t WeightBytes() const { return bf16_ ? nw_ * 2 : nhwc_ ? nw_ * sizeof(float) : 0; }
+  // w32 into `to` (WeightBytes() bytes), one pass. fp32 channels-last copies are made per call
+  // rather than kept, so that the copies of all layers never sit in memory at once (ResNet-50's
+  // would hold 100 MB through the step) for one weight-sized pass more; bf16 ones, half that
+  // size, are kept from a training forward for its backward-data (kept_), as autocast keeps
+  // its casts: a pass (two when channels-last) less per layer and step.
+  void ConvertWeights(const float* w32, void* to) const {
+    if (bf16_ && nhwc_)
+      SwapInnerToBF16(w32, static_cast<uint16_t*>(to), oc_, cg_, rs_, stream_);
+    else if (bf16_)
+      CastToBF16(w32, static_cast<uint16_t*>(to), nw_, stream_);
+    else
+      SwapInnerAxesGPU(w32, static_cast<float*>(to), oc_, cg_, rs_);
   }
   // The search may try algorithms up to the cap, but never with more than half the free memory.
   size_t ProbeBytes() const {
@@ -319,6 +347,8 @@ class CudnnConv : public ConvBackend {
   }
 
   bool bias_, tf32_, bf16_, nodes16_, nhwc_;
+  std::unique_ptr<Scratch> kept_;  // bf16: a training forward's weights (ConvertWeights)
+  bool kept_valid_ = false;        // kept_ holds them for the step's backward-data
   index_t oc_ = 0, cg_ = 0, rs_ = 0;  // filter (oc, c/g, kh * kw)
   // The math type every search starts from: each call then sets its winner's, which must not
   // narrow the next search (a forward winner in FMA math would hide TF32 from backward's).

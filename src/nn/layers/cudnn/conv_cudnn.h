@@ -18,7 +18,9 @@ struct CudnnConvOptions {
   /// Allow TF32 tensor-core math (PyTorch's default for convolutions).
   bool tf32 = true;
   /// Convolve bfloat16 copies of the operands (fp32 accumulation); inputs, outputs, weights and
-  /// gradients stay fp32 at the interface (the layer's dtype=bf16, autocast-style).
+  /// gradients stay fp32 at the interface (the layer's dtype=bf16, autocast-style). A training
+  /// forward's weight copy is kept for the step's backward-data (the layer's weights at half
+  /// their size, held through training).
   bool bf16 = false;
   /// With bf16: x, y and their gradients are the net's bf16 nodes (NetSpec::bf16_nodes), given
   /// as float pointers to bf16 values: convolved as they are, no casts. Forward adds the bias
@@ -26,7 +28,8 @@ struct CudnnConvOptions {
   bool bf16_nodes = false;
   /// Channels-last activations: x (n, h, w, c) and y (n, oh, ow, oc) in memory (the net's
   /// channels_last). Weights and their gradients stay (oc, c/g, kh, kw) at the interface; the
-  /// backend moves them to (oc, kh, kw, c/g) scratch per call for cuDNN's NHWC kernels.
+  /// backend moves them to (oc, kh, kw, c/g) scratch per call for cuDNN's NHWC kernels (with
+  /// bf16, moved as they are cast, and kept as above).
   bool nhwc = false;
 };
 
