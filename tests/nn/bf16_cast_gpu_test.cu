@@ -3,7 +3,7 @@
 // infinity), exact widening, the add mode, and the bias + relu conversion with the channel of
 // each element in both layouts, for every length's n % 4 and for pointers that do and do not
 // allow the four-at-a-time path; the channels-last filter moved as it is cast (and its gradient
-// back).
+// back); a bias gradient summed from bf16 values.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +15,7 @@
 
 #include <xmmintrin.h>
 
+#include "batch_norm_stats.h"
 #include "bf16_cast.h"
 #include "harness/gpu_compare.h"
 
@@ -265,6 +266,45 @@ TEST(Bf16CastGPU, FilterMovedAsItIsCastAndBack) {
           ASSERT_EQ(Bits(got[i]), Bits(want)) << "element " << i;
       }
     }
+}
+
+// A bf16-node convolution's bias gradient: per-channel sums of bf16 values added into fp32 ones
+// (ChannelSumsBF16GPU, batch_norm_stats.cu), in both layouts and with channels cut into several
+// chunks. Values k / 64 (|k| <= 256, exact in bf16) keep every double sum exact, so any order
+// gives the one rounding the reference makes.
+TEST(Bf16CastGPU, BiasGradientSummedFromBf16) {
+  UMBRA_REQUIRE_GPU();
+  struct Case {
+    int64_t outer, channels, inner;
+  };
+  // (N, C, H*W) planes: one chunk, two chunks a channel; (rows, C) channels-last: one and three
+  // row chunks, C past a warp's 32.
+  for (Case c : {Case{2, 3, 7}, Case{3, 5, 2000}, Case{9, 4, 1}, Case{300, 37, 1}}) {
+    SCOPED_TRACE("(" + std::to_string(c.outer) + ", " + std::to_string(c.channels) + ", " + std::to_string(c.inner) +
+                 ")");
+    const size_t n = size_t(c.outer * c.channels * c.inner);
+    const auto r = test::RandomTensor<1, float>(Shape1(index_t(n)), 30 + n, -256.f, 256.f);
+    std::vector<uint16_t> x(n);
+    std::vector<double> sum(size_t(c.channels), 0.0);
+    for (size_t i = 0; i < n; ++i) {
+      const float v = std::round(r.dptr_[i]) / 64.f;
+      x[i] = RoundToBf16(v);
+      ASSERT_EQ(Widen(x[i]), v);
+      sum[(i / size_t(c.inner)) % size_t(c.channels)] += v;
+    }
+    const auto a = test::RandomTensor<1, float>(Shape1(index_t(c.channels)), 31, -1.f, 1.f);
+    const std::vector<float> before(a.dptr_, a.dptr_ + c.channels);
+    const nn::BnDims d{c.outer, c.channels, c.inner};
+    Dev<uint16_t> dx(n);
+    Dev<float> acc(before.size());
+    Dev<double> part(size_t(nn::BnScratchDoubles(d)));
+    dx.Put(x, 0);
+    acc.Put(before, 0);
+    nn::ChannelSumsBF16GPU(d, dx.p, acc.p, part.p, nullptr);
+    const std::vector<float> got = acc.Get(before.size(), 0);
+    for (size_t k = 0; k < before.size(); ++k)
+      ASSERT_EQ(Bits(got[k]), Bits(float(double(before[k]) + sum[k]))) << "channel " << k;
+  }
 }
 
 }  // namespace bf16_cast_gpu_test

@@ -9,6 +9,8 @@
 // apply passes read and write as a plain relu does, so a batch norm with its relu moves 3 passes
 // of the data forward and 5 backward; cuDNN's batch norm and a separate relu at least 5 and 8,
 // the two-pass expressions before these kernels 4 and 9.
+#include <cuda_bf16.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -49,6 +51,14 @@ struct GradLoad {
     s += g;
     q += double(g) * double((xv - k.mean) * k.inv_std);
   }
+};
+
+// ChannelSumsBF16GPU's: the values themselves (q stays 0).
+struct Bf16Load {
+  const __nv_bfloat16* x;
+  struct Chan {};
+  __device__ Chan At(int64_t) const { return {}; }
+  __device__ void Add(const Chan&, int64_t idx, double& s, double&) const { s += double(__bfloat162float(x[idx])); }
 };
 
 // Channel-major layout: block (c, p) sums chunk p of channel c's n = outer * inner values
@@ -137,6 +147,13 @@ __device__ inline void FinishChannel(const BnBackwardArgs& a, int64_t c, double 
   a.kc[c] = float(sgx / m * inv_std);
 }
 
+struct SumArgs {
+  float* acc;
+};
+__device__ inline void FinishChannel(const SumArgs& a, int64_t c, double s, double, double) {
+  a.acc[c] = float(double(a.acc[c]) + s);
+}
+
 // One thread per channel: its partials merged in chunk order (the same sums every run).
 template <typename Args>
 __global__ void __launch_bounds__(kThreads)
@@ -202,6 +219,10 @@ void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch,
 
 void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream) {
   Run(d, GradLoad{a.x, a.gy, a.mean, a.inv_std, a.scale, a.shift, a.relu}, a, scratch, stream);
+}
+
+void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream) {
+  Run(d, Bf16Load{reinterpret_cast<const __nv_bfloat16*>(x)}, SumArgs{acc}, scratch, stream);
 }
 
 }  // namespace umbra::nn

@@ -69,4 +69,10 @@ struct BnBackwardArgs {
 };
 void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream);
 
+/// acc[c] += the sum of channel c's values of x, bfloat16 in either layout of BnDims, summed in
+/// double in the same fixed order, added with one rounding: a bf16-node convolution's bias
+/// gradient (cudnn/conv_cudnn.cc), which cuDNN's bias reduction would take only from an fp32
+/// copy of the whole output gradient. scratch: BnScratchDoubles(d) doubles.
+void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream);
+
 }  // namespace umbra::nn

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "batch_norm_stats.h"
 #include "bf16_cast.h"
 #include "swap_inner.h"
 #include "umbra/tensor/cuda/allocator.h"
@@ -267,8 +268,8 @@ class CudnnConv : public ConvBackend {
                                                    x_, gx));
     gx.Back(gx32);
   }
-  // gw (and gb) += the weight (and bias) gradients from x and gy (gy32: its fp32 original,
-  // which the bias gradient reads).
+  // gw (and gb) += the weight (and bias) gradients from x and gy (gy32: as the layer gave it,
+  // fp32 or a bf16 node, which the bias gradient reads).
   void WeightGradients(const float* x32, const Operand& gy, const float* gy32, float* gw32, float* gb) {
     cudnnHandle_t h = Bind();
     // fp32 channels-last: written as (K, R, S, C) to scratch and moved back; bf16: written to
@@ -307,9 +308,16 @@ class CudnnConv : public ConvBackend {
     else
       gw.Back(gw32, /*add=*/true);
     if (!gb) return;
-    Scratch g32(nodes16_ ? ny_ * sizeof(float) : 0);  // bf16 nodes: the bias sums an fp32 copy
-    if (nodes16_) CastFromBF16(reinterpret_cast<const uint16_t*>(gy32), static_cast<float*>(g32.p), ny_, stream_);
-    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, nodes16_ ? g32.p : gy32, &one, b_, gb));
+    if (nodes16_) {
+      // bf16 nodes: summed from the bf16 gradient itself, where cuDNN's reduction would take an
+      // fp32 copy of it (a pass, and AlexNet's first output gradient in fp32: 99 MB of scratch).
+      const index_t n = index_t(ny_ / (size_t(oc_) * ohw_));
+      const BnDims d = nhwc_ ? BnDims{int64_t(n * ohw_), oc_, 1} : BnDims{n, oc_, int64_t(ohw_)};
+      Scratch part(size_t(BnScratchDoubles(d)) * sizeof(double));
+      ChannelSumsBF16GPU(d, reinterpret_cast<const uint16_t*>(gy32), gb, static_cast<double*>(part.p), stream_);
+      return;
+    }
+    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
   }
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The weights as the convolution takes them, where that is not the layer's fp32 (oc, c/g,
