@@ -231,7 +231,7 @@ TEST(Bf16CastGPU, ReluMaskInBf16) {
 
 // A channels-last bf16 convolution's filter: (outer, a, b) moved to (outer, b, a) and cast, and
 // its gradient moved back and added, each in one pass; shapes with a or b of 1 (1x1 kernels,
-// one input channel a group) and a grid-stride remainder.
+// one input channel a group), at offsets of 0 and 1 elements.
 TEST(Bf16CastGPU, FilterMovedAsItIsCastAndBack) {
   UMBRA_REQUIRE_GPU();
   const IeeeDenormals ieee;

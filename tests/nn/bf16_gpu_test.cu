@@ -99,6 +99,33 @@ LayerGrads Grads(Make make, const TensorContainer<cpu, 2>& w, Run run) {
   run(*rig);
   return {test::ToCPU(wg[0].second), test::ToCPU(wg[1].second), test::ToCPU(rig->in[0]->grad)};
 }
+// Two inputs x1, x2 (values in [-2, 2]), an output gradient and two weights w1, w2 (in [-1, 1]),
+// drawn from seeds seed .. seed + 4.
+struct Draws {
+  TensorContainer<cpu, 4> x1, x2, gy;
+  TensorContainer<cpu, 2> w1, w2;
+};
+Draws Draw(Shape<4> xs, Shape<4> ys, Shape<2> ws, uint64_t seed) {
+  return {test::RandomTensor<4, float>(xs, seed, -2.f, 2.f), test::RandomTensor<4, float>(xs, seed + 1, -2.f, 2.f),
+          test::RandomTensor<4, float>(ys, seed + 2, -1.f, 1.f), test::RandomTensor<2, float>(ws, seed + 3, -1.f, 1.f),
+          test::RandomTensor<2, float>(ws, seed + 4, -1.f, 1.f)};
+}
+// v's values into dst, whatever shape each names (a channels-last node holds NCHW's count).
+void Set(Tensor<gpu, 4> dst, const TensorContainer<cpu, 4>& v) {
+  ASSERT_EQ(dst.shape_.Size(), v.shape_.Size());
+  UMBRA_CUDA_CHECK(cudaMemcpy(dst.dptr_, v.dptr_, v.shape_.Size() * sizeof(float), cudaMemcpyHostToDevice));
+}
+// One training pass (forward x, backward gy) with weights w: the reference.
+template <typename Make>
+LayerGrads OnePass(Make make, const TensorContainer<cpu, 2>& w, const TensorContainer<cpu, 4>& x,
+                   const TensorContainer<cpu, 4>& gy) {
+  return Grads(make, w, [&](Rig& rig) {
+    Set(rig.in[0]->data, x);
+    rig.Forward(true);
+    Set(rig.out[0]->grad, gy);
+    rig.layer->Backward(true, rig.in, rig.out);
+  });
+}
 std::unique_ptr<Rig> FullcRig() {
   return std::make_unique<Rig>("fullc", test::KV{{"nhidden", "5"}, {"dtype", "bf16"}},
                                std::vector<Shape<4>>{Shape4(4, 3, 2, 2)});
@@ -117,22 +144,11 @@ void ExpectSame(const LayerGrads& a, const LayerGrads& b, double scale, const Te
 
 TEST(Bf16GPU, FullcBackwardCastsAgainWhenItMust) {
   UMBRA_REQUIRE_GPU();
-  const Shape<4> xs = Shape4(4, 3, 2, 2);
-  const auto x1 = test::RandomTensor<4, float>(xs, 1, -2.f, 2.f), x2 = test::RandomTensor<4, float>(xs, 2, -2.f, 2.f);
-  const auto gy = test::RandomTensor<4, float>(Shape4(4, 1, 1, 5), 3, -1.f, 1.f);
-  const auto w1 = test::RandomTensor<2, float>(Shape2(5, 12), 4, -1.f, 1.f);
-  const auto w2 = test::RandomTensor<2, float>(Shape2(5, 12), 5, -1.f, 1.f);
-  auto set = [](Tensor<gpu, 4> dst, const TensorContainer<cpu, 4>& v) { Copy(dst, v.view()); };
-  // One training pass: the reference.
-  auto pass = [&](const TensorContainer<cpu, 2>& w) {
-    return Grads(FullcRig, w, [&](Rig& rig) {
-      set(rig.in[0]->data, x1);
-      rig.Forward(true);
-      set(rig.out[0]->grad, gy);
-      rig.layer->Backward(true, rig.in, rig.out);
-    });
-  };
-  const LayerGrads want = pass(w1), want_w2 = pass(w2);
+  const Draws d = Draw(Shape4(4, 3, 2, 2), Shape4(4, 1, 1, 5), Shape2(5, 12), 1);
+  const auto &x1 = d.x1, &x2 = d.x2, &gy = d.gy;
+  const auto &w1 = d.w1, &w2 = d.w2;
+  const auto set = Set;
+  const LayerGrads want = OnePass(FullcRig, w1, x1, gy), want_w2 = OnePass(FullcRig, w2, x1, gy);
   // A test-mode forward of other values between the training forward and its backward, the
   // node holding the training values again by then (as where a test pass's values live
   // elsewhere): backward must not take the test pass's copy of x.
@@ -180,15 +196,10 @@ std::unique_ptr<Rig> ConvRig(bool nhwc) {
 TEST(Bf16GPU, ConvBackwardTakesTheTrainingForwardsWeights) {
   UMBRA_REQUIRE_GPU();
   // The values in whichever layout the nodes hold (random either way).
-  const Shape<4> xs = Shape4(4, 3, 5, 5);
-  const auto x1 = test::RandomTensor<4, float>(xs, 11, -2.f, 2.f), x2 = test::RandomTensor<4, float>(xs, 12, -2.f, 2.f);
-  const auto gy = test::RandomTensor<4, float>(Shape4(4, 6, 5, 5), 13, -1.f, 1.f);
-  const auto w1 = test::RandomTensor<2, float>(Shape2(6, 27), 14, -1.f, 1.f);
-  const auto w2 = test::RandomTensor<2, float>(Shape2(6, 27), 15, -1.f, 1.f);
-  auto set = [](Tensor<gpu, 4> dst, const TensorContainer<cpu, 4>& v) {
-    ASSERT_EQ(dst.shape_.Size(), v.shape_.Size());
-    UMBRA_CUDA_CHECK(cudaMemcpy(dst.dptr_, v.dptr_, v.shape_.Size() * sizeof(float), cudaMemcpyHostToDevice));
-  };
+  const Draws d = Draw(Shape4(4, 3, 5, 5), Shape4(4, 6, 5, 5), Shape2(6, 27), 11);
+  const auto &x1 = d.x1, &x2 = d.x2, &gy = d.gy;
+  const auto &w1 = d.w1, &w2 = d.w2;
+  const auto set = Set;
   auto set_w = [](Rig& rig, const TensorContainer<cpu, 2>& w) { Copy(test::Weights(*rig.layer)[0].first, w.view()); };
   // Equal in the emulation; on a GPU a backward-filter algorithm with atomics may sum in another
   // order across a bf16 rounding step. Another weight's input gradient is off by its own size.
@@ -196,15 +207,7 @@ TEST(Bf16GPU, ConvBackwardTakesTheTrainingForwardsWeights) {
   for (bool nhwc : {false, true}) {
     SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
     auto make = [nhwc] { return ConvRig(nhwc); };
-    auto pass = [&](const TensorContainer<cpu, 2>& w) {
-      return Grads(make, w, [&](Rig& rig) {
-        set(rig.in[0]->data, x1);
-        rig.Forward(true);
-        set(rig.out[0]->grad, gy);
-        rig.layer->Backward(true, rig.in, rig.out);
-      });
-    };
-    const LayerGrads want = pass(w1), want_w2 = pass(w2);
+    const LayerGrads want = OnePass(make, w1, x1, gy), want_w2 = OnePass(make, w2, x1, gy);
     EXPECT_FALSE(test::AllNear(want.gx.view(), want_w2.gx.view(), 0.1)) << "the weights do not show";
     const LayerGrads changed = Grads(make, w1, [&](Rig& rig) {
       set(rig.in[0]->data, x1);

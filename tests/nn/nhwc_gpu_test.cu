@@ -185,8 +185,9 @@ TEST(NhwcGPU, AChannelsLastInputIsReadWithoutACopy) {
   ExpectSameTraining(plain, nhwc, kFp32, /*nhwc_input=*/true);
 }
 
-// dtype=bf16 convolutions (and fullc) channels-last: the filter copies and gradients pass
-// through bf16 scratch in the other order (moved, then cast; cast back, then moved).
+// dtype=bf16 convolutions (and fullc) channels-last: the filters are moved to (K, R, S, C) as
+// they are cast (the copy kept from forward for backward-data), their gradients moved back as
+// they are converted and added.
 TEST(NhwcGPU, Bf16TrainsAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
   const nn::UpdaterSettings us = Sgd();

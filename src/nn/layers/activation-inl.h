@@ -231,7 +231,7 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   }
 
  private:
-  static constexpr bool kCanCudnn = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && CudnnActivation<Act>;
+  static constexpr bool kCanCudnn = kGpuFloat<xpu, DType> && CudnnActivation<Act>;
   std::unique_ptr<ActBackend> backend_;  // gpu float with cuDNN; null: the expressions
   bool nodes16_ = false;                  // bf16 nodes (cuDNN only)
 };

@@ -62,7 +62,7 @@ template <bool moving_avg, typename xpu, typename DType>
 class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   // The GPU's float expression path, with the kernels of batch_norm_stats.h.
-  static constexpr bool kGpuStats = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
+  static constexpr bool kGpuStats = kGpuFloat<xpu, DType>;
 #else
   static constexpr bool kGpuStats = false;
 #endif
@@ -76,7 +76,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   // bf16 nodes where cuDNN normalises (bf16 values, fp32 statistics and weights), kept when the
   // input is bf16 already (NetSpec::bf16_nodes).
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+    if constexpr (kGpuFloat<xpu, DType>)
       if (this->p_.algo == "auto" && CudnnBuilt() && in.size() == 1 && in[0][0] <= kCudnnBnMaxBatch &&
           in[0].Size() <= index_t(INT_MAX))
         return BF16Nodes::kEither;
@@ -93,7 +93,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     const index_t m = shape_.Size() / shape_[1];
     UMBRA_CHECK(m >= 2, this->Describe(), ": input ", s, " gives ", m,
                 " value(s) per channel; batch statistics need at least 2");
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
       if (this->p_.algo == "auto")
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)

@@ -222,6 +222,8 @@ void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch
 }
 
 void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream) {
+  UMBRA_CHECK(d.inner <= 1 || d.outer * d.inner < (int64_t(1) << 32), "a bf16 convolution's bias gradient on the GPU: ",
+              d.outer * d.inner, " values per channel; at most 2^32 - 1");
   Run(d, Bf16Load{reinterpret_cast<const __nv_bfloat16*>(x)}, SumArgs{acc}, scratch, stream);
 }
 

@@ -16,7 +16,7 @@ namespace umbra::nn {
 
 template <bool kToBF16, typename xpu, typename DType>
 class BF16ConvertLayer : public ParamLayer<StructureParam, xpu, DType> {
-  static_assert(!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>, "bf16 nodes are GPU float only");
+  static_assert(kGpuFloat<xpu, DType>, "bf16 nodes are GPU float only");
 
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;

@@ -84,7 +84,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
 
   // Channels-last where cuDNN convolves: the GPU in float (algo auto).
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override {
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+    if constexpr (kGpuFloat<xpu, DType>)
       if (this->p_.algo == "auto" && CudnnBuilt()) return Layout::kNhwc;
     return Layout::kNchw;
   }
@@ -92,7 +92,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   // bf16 nodes (NetSpec::bf16_nodes) where the convolution is cuDNN's in bf16 anyway: its
   // operands are then the nodes themselves, with no cast in or out.
   BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+    if constexpr (kGpuFloat<xpu, DType>)
       if (this->p_.algo == "auto" && this->p_.dtype == "bf16" && CudnnBuilt()) return BF16Nodes::kPrefer;
     return BF16Nodes::kNo;
   }
@@ -195,7 +195,7 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     const Tensor<xpu, 4, DType>& x = in[0]->data;
     const Tensor<xpu, 4, DType>& gy = out[0]->grad;
     if (relu_ && nodes16_) {
-      if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>)
+      if constexpr (kGpuFloat<xpu, DType>)
         ReluMaskBF16(reinterpret_cast<uint16_t*>(gy.dptr_), reinterpret_cast<const uint16_t*>(out[0]->data.dptr_),
                      gy.shape_.Size(), Stream<xpu>::GetStream(gy.stream_));
     } else if (relu_) {

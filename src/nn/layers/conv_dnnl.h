@@ -18,7 +18,8 @@ class ConvBackend {
   virtual ~ConvBackend() = default;
   /// y = conv(x, w) + b (b may be null), then max(0, y) where relu; relu only where FusesRelu().
   /// train: a backward follows, for which the backend may keep what it made of w (cuDNN's bf16
-  /// copy); the next BackwardData then uses it whatever w it is given.
+  /// copy); the next backward (Backward, or BackwardData) then uses it whatever w it is given,
+  /// and drops it.
   virtual void Forward(const float* x, const float* w, const float* b, float* y, bool relu, bool train) = 0;
   /// Whether Forward applies a relu itself, in a pass over y that it makes anyway (cuDNN's bf16
   /// path, converting its bf16 output); otherwise the layer adds bias and relu in one pass.

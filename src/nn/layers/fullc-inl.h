@@ -59,7 +59,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
   void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), y = out[0]->Mat();
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    if constexpr (kMayBF16) {
+    if constexpr (kGpuFloat<xpu, DType>) {  // node matrices are contiguous (N, features)
       if (this->p_.dtype == "bf16") {
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
         // On the output's stream, as dot() would run (the casts and both products).
@@ -88,7 +88,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     Tensor<xpu, 2, DType> x = in[0]->Mat(), gy = out[0]->Mat(true);
     if (relu_) gy = gy * F<op::relu_grad>(out[0]->Mat());
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-    if constexpr (kMayBF16) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       if (this->p_.dtype == "bf16") {
         const index_t n = x.size(0), k = x.size(1), m = this->p_.nhidden;
         // The training forward's copies of x and w, as autocast saves its casts for backward
@@ -137,8 +137,6 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     else if (!this->p_.no_bias)
       y += repmat(bias_.view()[0], y.size(0));
   }
-  // The bf16 path exists for gpu float only; node matrices are contiguous (N, features).
-  static constexpr bool kMayBF16 = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
   // bf16 copies live in float containers of half the element count (the caching allocator
   // serves them like any buffer).
   static void Bf16(TensorContainer<xpu, 1, DType>* buf, const float* src, index_t n, Stream<xpu>* stream) {

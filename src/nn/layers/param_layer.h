@@ -4,12 +4,18 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "umbra/nn/layer.h"
 #include "umbra/nn/param.h"
 
 namespace umbra::nn {
+
+/// The instances with GPU-only paths: float on the GPU, where the cuDNN backends, the bf16
+/// option (dtype=bf16) and bf16 nodes (NetSpec::bf16_nodes, kernels in bf16_cast.h) exist.
+template <typename xpu, typename DType>
+inline constexpr bool kGpuFloat = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
 
 /// Adds init, init_sigma, init_uniform, init_bias to a parameter struct deriving from InitParam.
 template <typename P>

@@ -77,7 +77,7 @@ class PoolingLayer
   // else the expressions over transposed views of the (N, H, W, C) nodes (ResNet's ceil-mode
   // stem pooling), which cost one kernel each way where converting would move and keep copies.
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override {
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum)
+    if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum)
       if (CudnnBuilt()) return Layout::kNhwc;
     return Layout::kNchw;
   }
@@ -98,7 +98,7 @@ class PoolingLayer
     const Shape<4> s = nhwc_ ? NchwOf(in[0]) : in[0];
     UMBRA_CHECK(s.Size() > 0, this->Describe(), ": empty input ", s);
     std::tie(w_, oshape_) = WindowOf(s);
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
+    if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum) {
       backend_.reset();
       if (CudnnPools(s, w_, oshape_))
         backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
@@ -135,7 +135,7 @@ class PoolingLayer
   // Whether cuDNN pools input s (N, C, H, W) with window w and output o: the GPU in float, max or avg,
   // algo auto, and cuDNN's floor-mode output size equal to the ceil-mode one.
   bool CudnnPools(const Shape<4>& s, const expr::PoolWin& w, const Shape<2>& o) const {
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float> && kKind != PoolKind::kSum) {
+    if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum) {
       return CudnnBuilt() && this->p_.algo == "auto" && o[0] == PoolOutSize(s[2], w.ky, w.sy, false, w.py) &&
              o[1] == PoolOutSize(s[3], w.kx, w.sx, false, w.px);
     } else {

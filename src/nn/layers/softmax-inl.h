@@ -59,7 +59,7 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     // One class gives p = 1 and a zero gradient for any input: surely a wiring mistake.
     UMBRA_CHECK(s[0] > 0 && s.ProdShape(1, 4) >= 2, this->Describe(),
                 ": input ", s, " must hold N >= 1 rows of at least 2 class scores");
-    if constexpr (!std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
       if (this->p_.algo == "auto") backend_ = MakeCudnnSoftmax(s[0], s.ProdShape(1, 4));
     }

@@ -16,10 +16,6 @@
 
 namespace umbra::nn {
 
-/// Instances that may hold bf16 nodes (NetSpec::bf16_nodes): the GPU's float ones, whose bf16
-/// kernels (bf16_cast.h) are compiled with CUDA.
-template <typename xpu, typename DType>
-inline constexpr bool kMayBF16Nodes = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
 /// A bf16 node's values behind its float pointer.
 inline uint16_t* Bf16Of(float* p) { return reinterpret_cast<uint16_t*>(p); }
 template <typename xpu>
@@ -69,7 +65,7 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
   void SetChannelsLast() override {}
   int NumOut() const override { return -1; }
   BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
-    return kMayBF16Nodes<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
+    return kGpuFloat<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
   }
   void SetBF16() override { nodes16_ = true; }
   /// One shape, which the net gives to each of the outputs it declares.
@@ -81,7 +77,7 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool OutputsViewInput() const override { return true; }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     UMBRA_CHECK(!out.empty(), this->Describe(), ": no outputs");
-    if constexpr (kMayBF16Nodes<xpu, DType>) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
         for (auto* o : out)
           CopyBF16(Bf16Of(o->data.dptr_), Bf16Of(in[0]->data.dptr_), o->shape.Size(), NodeStream(o->data));
@@ -100,7 +96,7 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
-    if constexpr (kMayBF16Nodes<xpu, DType>) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {  // summed in fp32, rounded once
         std::vector<const uint16_t*> g;
         for (auto* o : out) g.push_back(Bf16Of(o->grad.dptr_));
@@ -184,7 +180,7 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   void SetChannelsLast() override {}
   int NumIn() const override { return -1; }
   BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
-    return kMayBF16Nodes<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
+    return kGpuFloat<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
   }
   void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
@@ -198,7 +194,7 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
     return true;
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
-    if constexpr (kMayBF16Nodes<xpu, DType>) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {  // summed in fp32, relu'd, rounded once
         std::vector<const uint16_t*> x;
         for (auto* i : in) x.push_back(Bf16Of(i->data.dptr_));
@@ -225,7 +221,7 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool InputGradIsOutputGrad() const override { return true; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
-    if constexpr (kMayBF16Nodes<xpu, DType>) {
+    if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
         uint16_t* g0 = Bf16Of(in[0]->grad.dptr_);
         const size_t n = out[0]->shape.Size();
