@@ -7,7 +7,9 @@
 // On the GPU in float, max and avg pooling use cuDNN (cudnn/pool_cudnn.h) when its floor-mode
 // output size equals the ceil-mode one (windows never hang over the edge, always so for global
 // pooling); key algo=expr keeps the expressions. In a channels-last net max and avg pooling take
-// (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones (ChannelsLast below).
+// (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones (ChannelsLast below). Both take
+// bf16 nodes on the GPU (NetSpec::bf16_nodes): cuDNN's bf16 pooling, or the same expressions
+// over the widened values, rounded once as they are stored (Bf16).
 #pragma once
 
 #include <memory>
@@ -20,6 +22,7 @@
 #include "cudnn/pool_cudnn.h"
 
 #include "param_layer.h"
+#include "umbra/tensor/bf16.h"
 
 namespace umbra::nn {
 
@@ -82,15 +85,13 @@ class PoolingLayer
     return Layout::kNchw;
   }
   void SetChannelsLast() override { nhwc_ = true; }
-  // bf16 nodes where cuDNN pools (NetSpec::bf16_nodes): kept when the input is bf16 already.
+  // bf16 nodes (NetSpec::bf16_nodes), max and avg, kept when the input is bf16 already: cuDNN
+  // pools them where it pools alike, the expressions elsewhere (ResNet's ceil-mode stem pooling
+  // was a float island, converted both ways around it: 2 x 411 MB of fp32 copies at batch 128).
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if (in.size() != 1 || in[0].Size() == 0) return BF16Nodes::kNo;
-    try {
-      const auto [w, o] = WindowOf(in[0]);
-      return CudnnPools(in[0], w, o) ? BF16Nodes::kEither : BF16Nodes::kNo;
-    } catch (const Error&) {
-      return BF16Nodes::kNo;  // InferShape reports the keys' error
-    }
+    if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum)
+      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
+    return BF16Nodes::kNo;
   }
   void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
@@ -104,7 +105,6 @@ class PoolingLayer
         backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
                                  w_.kx, w_.sy, w_.sx, w_.py, w_.px, nhwc_, nodes16_);
     }
-    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's pooling");
     if (nhwc_) return {Shape4(s[0], oshape_[0], oshape_[1], s[1])};
     return {Shape4(s[0], s[1], oshape_[0], oshape_[1])};
   }
@@ -151,17 +151,24 @@ class PoolingLayer
       backend_->Forward(reinterpret_cast<const float*>(in[0]->data.dptr_), reinterpret_cast<float*>(y.dptr_));
       return;
     }
-    if constexpr (!std::is_same_v<xpu, cpu>) {
-      if (nhwc_) {  // windows cuDNN cannot pool, on (N, H, W, C): one fused kernel, no copies
-        y = transpose(pool<Reducer>(transpose(in[0]->data.view(), ToNchw()), oshape_, w_.ky, w_.kx, w_.sy, w_.sx,
-                                    w_.py, w_.px) *
-                          Scale(),
-                      ToNhwc());
+    if constexpr (kGpuFloat<xpu, DType>) {
+      if (nodes16_) {  // windows cuDNN cannot pool, on bf16 nodes: in float, rounded as stored
+        Tensor<xpu, 4, Bf16> y16 = AsBf16(y);
+        const auto x = tcast<float>(AsBf16(in[0]->data));
+        if (nhwc_)
+          y16 = tcast<Bf16>(transpose(Pool(transpose(x, ToNchw())), ToNhwc()));
+        else
+          y16 = tcast<Bf16>(Pool(x));
         return;
       }
     }
-    y = pool<Reducer>(in[0]->data.view(), oshape_, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
-        Scale();
+    if constexpr (!std::is_same_v<xpu, cpu>) {
+      if (nhwc_) {  // windows cuDNN cannot pool, on (N, H, W, C): one fused kernel, no copies
+        y = transpose(Pool(transpose(in[0]->data.view(), ToNchw())), ToNhwc());
+        return;
+      }
+    }
+    y = Pool(in[0]->data.view());
   }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
@@ -172,22 +179,45 @@ class PoolingLayer
                          reinterpret_cast<const float*>(out[0]->grad.dptr_), reinterpret_cast<float*>(gx.dptr_));
       return;
     }
+    if constexpr (kGpuFloat<xpu, DType>) {
+      if (nodes16_) {  // as forward: the gradient summed in float, rounded once
+        Tensor<xpu, 4, Bf16> gx16 = AsBf16(gx);
+        const auto x = tcast<float>(AsBf16(in[0]->data)), y = tcast<float>(AsBf16(out[0]->data));
+        const auto gy = tcast<float>(AsBf16(out[0]->grad));
+        if (nhwc_)
+          gx16 = tcast<Bf16>(
+              transpose(Unpool(transpose(x, ToNchw()), transpose(y, ToNchw()), transpose(gy, ToNchw())), ToNhwc()));
+        else
+          gx16 = tcast<Bf16>(Unpool(x, y, gy));
+        return;
+      }
+    }
     if constexpr (!std::is_same_v<xpu, cpu>) {
       if (nhwc_) {
-        gx = transpose(unpool<Reducer>(transpose(in[0]->data.view(), ToNchw()), transpose(out[0]->data.view(), ToNchw()),
-                                       transpose(out[0]->grad.view(), ToNchw()), w_.ky, w_.kx, w_.sy, w_.sx, w_.py,
-                                       w_.px) *
-                           Scale(),
+        gx = transpose(Unpool(transpose(in[0]->data.view(), ToNchw()), transpose(out[0]->data.view(), ToNchw()),
+                              transpose(out[0]->grad.view(), ToNchw())),
                        ToNhwc());
         return;
       }
     }
-    gx = unpool<Reducer>(in[0]->data.view(), out[0]->data.view(), out[0]->grad.view(), w_.ky,
-                         w_.kx, w_.sy, w_.sx, w_.py, w_.px) *
-         Scale();
+    gx = Unpool(in[0]->data.view(), out[0]->data.view(), out[0]->grad.view());
   }
 
  private:
+  // The layer's pooling of x (N, C, H, W), and its gradient from the input x, the output y and
+  // its gradient gy: float expressions over any views of them (transposed, widened from bf16).
+  template <typename X>
+  auto Pool(const X& x) const {
+    return pool<Reducer>(x, oshape_, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) * Scale();
+  }
+  template <typename X, typename Y, typename G>
+  auto Unpool(const X& x, const Y& y, const G& gy) const {
+    return unpool<Reducer>(x, y, gy, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) * Scale();
+  }
+  // A bf16 node's values as bf16 elements of its shape.
+  static Tensor<xpu, 4, Bf16> AsBf16(const Tensor<xpu, 4, DType>& t) {
+    return Tensor<xpu, 4, Bf16>(reinterpret_cast<Bf16*>(t.dptr_), t.shape_, t.stream_);
+  }
   // For avg the forward scale 1/(kh*kw) also scales the gradient; unpool of red::sum treats the
   // scaled output as a plain sum, which is fine since its PartialGrad ignores the pooled value.
   DType Scale() const {
@@ -199,7 +229,7 @@ class PoolingLayer
   expr::PoolWin w_{};
   Shape<2> oshape_;
   bool nhwc_ = false;  // channels-last nodes (the GPU: cuDNN, or expressions on transposed views)
-  bool nodes16_ = false;  // bf16 nodes (cuDNN only)
+  bool nodes16_ = false;  // bf16 nodes (the GPU: cuDNN's bf16 pooling, or the expressions)
   std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: the expressions
 };
 
