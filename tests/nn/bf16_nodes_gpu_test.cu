@@ -192,6 +192,50 @@ TEST(Bf16NodesGPU, CeilModePoolsTrainAsFloatNodes) {
   }
 }
 
+// An Inception-style join of a 1x1 (4 channels) and a 3x3 (6 channels) convolution's outputs,
+// read by a convolution (each channel with its own weights): ch_concat moves bf16 values in
+// either layout, with no conversion around it.
+nn::NetSpec Inception(bool nodes, bool nhwc) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 3, 12, 8);
+  s.seed = 29;
+  s.bf16_nodes = nodes;
+  s.channels_last = s.input_channels_last = nhwc;
+  s.layers = {L("conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("relu", "r1", {"c1"}, {"c1"}),
+              L("split", "sp", {"c1"}, {"x", "y"}),
+              L("conv", "ca", {"x"}, {"ca"}, {{"nchannel", "4"}, {"kernel_size", "1"}}),
+              L("conv", "cb", {"y"}, {"cb"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("ch_concat", "cat", {"ca", "cb"}, {"cat"}),
+              L("conv", "c2", {"cat"}, {"c2"}, {{"nchannel", "5"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("relu", "r2", {"c2"}, {"c2"}),
+              L("max_pooling", "p", {"c2"}, {"p"}, {{"kernel_size", "2"}, {"stride", "2"}}),
+              L("flatten", "f", {"p"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "4"}}),
+              L("softmax", "loss", {"o"}, {"prob"})};
+  nn::SetKeyWhereTaken<cpu>(s, "dtype", "bf16");
+  nn::SetKeyWhereTaken<cpu>(s, "init_sigma", "0.15");
+  return s;
+}
+
+TEST(Bf16NodesGPU, ChannelConcatTrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto xn = test::ToGPU(b.x_nhwc.view());
+  auto y = test::ToGPU(b.y.view());
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
+    nn::Trainer<gpu> half(Inception(true, nhwc), Sgd()), full(Inception(false, false), Sgd());
+    std::vector<std::string> want = {"to_bf16", "conv", "split", "conv", "conv", "ch_concat", "conv",
+                                     "max_pooling", "to_fp32", "flatten", "fullc", "softmax"};
+    if (nhwc) want.insert(want.begin() + 9, "to_nchw");
+    EXPECT_EQ(Types(half.net()), want);
+    for (const char* n : {"ca", "cb", "cat", "c2"}) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
+    TrainAlike(half, full, nhwc ? xn : x, x, y);
+  }
+}
+
 TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
   Batch b;

@@ -162,6 +162,41 @@ TEST(NhwcGPU, TrainsAsTheNchwNet) {
   ExpectSameTraining(plain, nhwc);
 }
 
+// An Inception-style join: conv -> batch_norm -> relu -> split -> a 1x1 conv (4 channels) and a
+// 3x3 conv (6) -> ch_concat -> a conv over the joined channels (which reads each channel with
+// its own weights: a branch joined at the wrong offset shows) -> global avg pool -> flatten ->
+// fullc. Channels-last, ch_concat joins along dimension 3 and no conversion surrounds it.
+nn::NetSpec Inception(bool nhwc) {
+  nn::NetSpec s;
+  s.input_shape = Shape4(4, 3, 12, 10);
+  s.seed = 23;
+  s.channels_last = nhwc;
+  s.layers = {L("conv", "c1", {"in"}, {"c1"}, {{"nchannel", "8"}, {"kernel_size", "3"}, {"pad", "1"}, {"no_bias", "1"}}),
+              L("batch_norm", "bn1", {"c1"}, {"b1"}),
+              L("relu", "r1", {"b1"}, {"b1"}),
+              L("split", "sp", {"b1"}, {"x", "y"}),
+              L("conv", "ca", {"x"}, {"ca"}, {{"nchannel", "4"}, {"kernel_size", "1"}}),
+              L("conv", "cb", {"y"}, {"cb"}, {{"nchannel", "6"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("ch_concat", "cat", {"ca", "cb"}, {"cat"}),
+              L("conv", "c2", {"cat"}, {"c2"}, {{"nchannel", "5"}, {"kernel_size", "3"}, {"pad", "1"}}),
+              L("global_avg_pooling", "gap", {"c2"}, {"gap"}),
+              L("flatten", "f", {"gap"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "5"}}),
+              L("softmax", "loss", {"o"}, {"p"})};
+  nn::SetKeyWhereTaken<cpu>(s, "tf32", "0");
+  return s;
+}
+
+TEST(NhwcGPU, ChannelConcatTrainsAsTheNchwNet) {
+  UMBRA_REQUIRE_GPU();
+  const nn::UpdaterSettings us = Sgd();
+  nn::Trainer<gpu> plain(Inception(false), us), nhwc(Inception(true), us);
+  EXPECT_EQ(nhwc.net().NodeByName("cat").shape, Shape4(4, 12, 10, 10));
+  EXPECT_EQ(plain.net().NodeByName("cat").shape, Shape4(4, 10, 12, 10));
+  EXPECT_EQ(Conversions(nhwc.net()), (std::vector<std::string>{"in@nhwc", "gap@nchw"}));
+  ExpectSameTraining(plain, nhwc);
+}
+
 // A batch made channels-last (NetSpec::input_channels_last): the first convolution reads the
 // caller's buffer itself, so the net has no to_nhwc layer, and trains as the plain net does.
 TEST(NhwcGPU, AChannelsLastInputIsReadWithoutACopy) {

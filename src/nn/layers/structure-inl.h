@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bf16_cast.h"
+#include "umbra/tensor/bf16.h"
 #include "param_layer.h"
 
 namespace umbra::nn {
@@ -128,42 +129,81 @@ inline void CheckInputShapes(const L& layer, const std::vector<Shape<4>>& in, in
   }
 }
 
-/// concat (dim 3, cxxnet's) and ch_concat (dim 1): inputs in order along dimension dim.
+/// concat (dim 3, cxxnet's) and ch_concat (dim 1): inputs in order along dimension dim. Values
+/// only move, so both take bf16 nodes on the GPU (moved as 2-byte Bf16 elements), and ch_concat
+/// takes channels-last nodes (joined along their dimension 3): an Inception module's branches
+/// stay channels-last and bf16 instead of being converted around each join.
 template <typename xpu, typename DType, int dim>
 class ConcatLayer : public ParamLayer<StructureParam, xpu, DType> {
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return dim == 3 ? "concat" : "ch_concat"; }
   int NumIn() const override { return -1; }
+  Layout ChannelsLast(const std::vector<Shape<4>>&) const override {
+    return dim == 1 ? Layout::kEither : Layout::kNchw;
+  }
+  void SetChannelsLast() override {
+    UMBRA_CHECK(dim == 1, this->Describe(), " cannot take channels-last (N, H, W, C) nodes");
+    nhwc_ = true;
+  }
+  BF16Nodes TakesBF16(const std::vector<Shape<4>>&) const override {
+    return kGpuFloat<xpu, DType> ? BF16Nodes::kEither : BF16Nodes::kNo;
+  }
+  void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
-    CheckInputShapes(*this, in, dim);
+    const int axis = nhwc_ ? 3 : dim;
+    CheckInputShapes(*this, in, axis);
     Shape<4> s = in[0];
-    for (size_t i = 1; i < in.size(); ++i) s[dim] += in[i][dim];
+    for (size_t i = 1; i < in.size(); ++i) s[axis] += in[i][axis];
     return {s};
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
-    const Tensor<xpu, 4, DType>& y = out[0]->data.view();
-    index_t off = 0;
-    for (auto* n : in) {
-      const index_t len = n->shape[dim];
-      slice<dim>(y, off, off + len) = n->data.view();
-      off += len;
-    }
+    Move(in, out, false);
   }
   // Gradients only move or add: no value is read.
   bool BackwardReadsInput(int) const override { return false; }
   bool BackwardReadsOutput(int) const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
-    if (!prop_grad) return;
-    const Tensor<xpu, 4, DType>& gy = out[0]->grad.view();
+    if (prop_grad) Move(in, out, true);
+  }
+
+ private:
+  // Forward: each input into its part of the output; backward: each input's gradient is its
+  // part of the output's (written). In DType, or as Bf16 elements for bf16 nodes.
+  void Move(const NodeList& in, const NodeList& out, bool backward) const {
+    if constexpr (kGpuFloat<xpu, DType>) {
+      if (nodes16_) return Move<Bf16>(in, out, backward);
+    }
+    Move<DType>(in, out, backward);
+  }
+  template <typename T>
+  void Move(const NodeList& in, const NodeList& out, bool backward) const {
+    if constexpr (dim == 1) {
+      if (nhwc_) return Move<T, 3>(in, out, backward);
+    }
+    Move<T, dim>(in, out, backward);
+  }
+  template <typename T, int axis>
+  void Move(const NodeList& in, const NodeList& out, bool backward) const {
+    const Tensor<xpu, 4, T> y = As<T>(backward ? out[0]->grad : out[0]->data);
     index_t off = 0;
     for (auto* n : in) {
-      const index_t len = n->shape[dim];
-      Tensor<xpu, 4, DType> gx = n->grad.view();
-      gx = slice<dim>(gy, off, off + len);
+      const index_t len = n->shape[axis];
+      Tensor<xpu, 4, T> x = As<T>(backward ? n->grad : n->data);
+      if (backward)
+        x = slice<axis>(y, off, off + len);
+      else
+        slice<axis>(y, off, off + len) = x;
       off += len;
     }
   }
+  template <typename T>
+  static Tensor<xpu, 4, T> As(const Tensor<xpu, 4, DType>& t) {
+    return Tensor<xpu, 4, T>(reinterpret_cast<T*>(t.dptr_), t.shape_, t.stream_);
+  }
+
+  bool nhwc_ = false;     // ch_concat on channels-last nodes: joined along dimension 3
+  bool nodes16_ = false;  // bf16 nodes (GPU float): moved as Bf16 elements
 };
 template <typename xpu, typename DType>
 using ConcatWidthLayer = ConcatLayer<xpu, DType, 3>;
