@@ -6,6 +6,7 @@
 // CUDA graph, that its node storage shrinks, and that a bf16 node is never read as float.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -100,6 +101,27 @@ void TrainAlike(nn::Trainer<gpu>& a, nn::Trainer<gpu>& b, const TensorContainer<
     EXPECT_TRUE(test::NormNear(wa[k].view(), wb[k].view(), 1e-2)) << "weight " << k;
 }
 
+// In both layouts: the bf16-node net make(true, nhwc) has the layer types `want` (channels-last,
+// with a to_nchw before the flatten) and the bf16 nodes `bf16`, passes more(net, nhwc), and
+// trains as the float-node plain net make(false, false).
+template <typename Make, typename More>
+void InBothLayouts(Make make, const std::vector<std::string>& want, const std::vector<const char*>& bf16, More more) {
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto xn = test::ToGPU(b.x_nhwc.view());
+  auto y = test::ToGPU(b.y.view());
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
+    nn::Trainer<gpu> half(make(true, nhwc), Sgd()), full(make(false, false), Sgd());
+    std::vector<std::string> types = want;
+    if (nhwc) types.insert(std::find(types.begin(), types.end(), "flatten"), "to_nchw");
+    EXPECT_EQ(Types(half.net()), types);
+    for (const char* n : bf16) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
+    more(half.net(), nhwc);
+    TrainAlike(half, full, nhwc ? xn : x, x, y);
+  }
+}
+
 TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
   UMBRA_REQUIRE_GPU();
   nn::Net<gpu> net(Spec(true));
@@ -174,22 +196,12 @@ TEST(Bf16NodesGPU, TrainsAsFloatNodes) {
 // avg's scale left out, is off by far more than bf16's roundings).
 TEST(Bf16NodesGPU, CeilModePoolsTrainAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
-  Batch b;
-  auto x = test::ToGPU(b.x.view());
-  auto xn = test::ToGPU(b.x_nhwc.view());
-  auto y = test::ToGPU(b.y.view());
-  for (bool nhwc : {false, true}) {
-    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
-    nn::Trainer<gpu> half(Spec(true, nhwc, true), Sgd()), full(Spec(false, false, true), Sgd());
-    std::vector<std::string> want = {"to_bf16", "conv", "max_pooling", "conv", "avg_pooling",
-                                     "to_fp32", "flatten", "fullc", "softmax"};
-    if (nhwc) want.insert(want.begin() + 6, "to_nchw");
-    EXPECT_EQ(Types(half.net()), want);
-    for (const char* n : {"c1", "p1", "c2", "p2"}) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
-    // 12 x 8 -> 6 x 4 -> 4 x 3 in ceil mode (5 x 3 -> 3 x 2 in floor mode).
-    EXPECT_EQ(half.net().NodeByName("p2@fp32").shape, nhwc ? Shape4(4, 4, 3, 6) : Shape4(4, 6, 4, 3));
-    TrainAlike(half, full, nhwc ? xn : x, x, y);
-  }
+  InBothLayouts([](bool nodes, bool nhwc) { return Spec(nodes, nhwc, true); },
+                {"to_bf16", "conv", "max_pooling", "conv", "avg_pooling", "to_fp32", "flatten", "fullc", "softmax"},
+                {"c1", "p1", "c2", "p2"}, [](nn::Net<gpu>& net, bool nhwc) {
+                  // 12 x 8 -> 6 x 4 -> 4 x 3 in ceil mode (5 x 3 -> 3 x 2 in floor mode).
+                  EXPECT_EQ(net.NodeByName("p2@fp32").shape, nhwc ? Shape4(4, 4, 3, 6) : Shape4(4, 6, 4, 3));
+                });
 }
 
 // An Inception-style join of a 1x1 (4 channels) and a 3x3 (6 channels) convolution's outputs,
@@ -220,20 +232,10 @@ nn::NetSpec Inception(bool nodes, bool nhwc) {
 
 TEST(Bf16NodesGPU, ChannelConcatTrainsAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
-  Batch b;
-  auto x = test::ToGPU(b.x.view());
-  auto xn = test::ToGPU(b.x_nhwc.view());
-  auto y = test::ToGPU(b.y.view());
-  for (bool nhwc : {false, true}) {
-    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
-    nn::Trainer<gpu> half(Inception(true, nhwc), Sgd()), full(Inception(false, false), Sgd());
-    std::vector<std::string> want = {"to_bf16", "conv", "split", "conv", "conv", "ch_concat", "conv",
-                                     "max_pooling", "to_fp32", "flatten", "fullc", "softmax"};
-    if (nhwc) want.insert(want.begin() + 9, "to_nchw");
-    EXPECT_EQ(Types(half.net()), want);
-    for (const char* n : {"ca", "cb", "cat", "c2"}) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
-    TrainAlike(half, full, nhwc ? xn : x, x, y);
-  }
+  InBothLayouts(Inception,
+                {"to_bf16", "conv", "split", "conv", "conv", "ch_concat", "conv", "max_pooling", "to_fp32", "flatten",
+                 "fullc", "softmax"},
+                {"ca", "cb", "cat", "c2"}, [](nn::Net<gpu>&, bool) {});
 }
 
 TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {
@@ -284,22 +286,10 @@ nn::NetSpec Residual(bool nodes, bool nhwc = false) {
 
 TEST(Bf16NodesGPU, ResidualBlockTrainsAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
-  Batch b;
-  auto x = test::ToGPU(b.x.view());
-  auto xn = test::ToGPU(b.x_nhwc.view());
-  auto y = test::ToGPU(b.y.view());
-  for (bool nhwc : {false, true}) {
-    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
-    nn::Trainer<gpu> half(Residual(true, nhwc), Sgd()), full(Residual(false), Sgd());
-    std::vector<std::string> want = {"to_bf16", "conv", "batch_norm", "relu", "max_pooling", "split", "conv",
-                                     "batch_norm", "relu", "conv", "batch_norm", "eltwise_sum",
-                                     "global_avg_pooling", "to_fp32", "flatten", "fullc", "softmax"};
-    if (nhwc) want.insert(want.begin() + 14, "to_nchw");
-    EXPECT_EQ(Types(half.net()), want);
-    for (const char* n : {"c0", "b0", "p0", "x", "short", "c1", "b1", "c2", "b2", "sum", "gp"})
-      EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
-    TrainAlike(half, full, nhwc ? xn : x, x, y);
-  }
+  InBothLayouts(Residual,
+                {"to_bf16", "conv", "batch_norm", "relu", "max_pooling", "split", "conv", "batch_norm", "relu", "conv",
+                 "batch_norm", "eltwise_sum", "global_avg_pooling", "to_fp32", "flatten", "fullc", "softmax"},
+                {"c0", "b0", "p0", "x", "short", "c1", "b1", "c2", "b2", "sum", "gp"}, [](nn::Net<gpu>&, bool) {});
 }
 
 // The benchmark's ResNet-18 (examples/configs, 224 x 224, batch 4: its downsampling shortcuts,
