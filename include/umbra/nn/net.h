@@ -420,7 +420,7 @@ class Net {
     const BF16Nodes want = e.layer->TakesBF16(logical);
     // Float inputs are converted where that opens or continues a bf16 stretch: the net's inputs
     // (for a layer that prefers bf16) and the outputs of a float layer amid bf16 ones (an
-    // island: ResNet's ceil-mode stem pooling, which cuDNN cannot pool). A float node between
+    // island: an lrn between bf16 pooling and a bf16 convolution). A float node between
     // float layers is not converted for one layer: its copy would be held beside it.
     bool use = want != BF16Nodes::kNo && !e.in.empty(), had16 = false;
     for (int i : e.in) {

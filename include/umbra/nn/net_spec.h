@@ -43,7 +43,7 @@ struct NetSpec {
   bool weights_from_host = false;
   /// Channels-last: layers that prefer (N, H, W, C) nodes get them (cuDNN convolutions and
   /// pooling on the GPU; Layer::ChannelsLast), those that work either way (activations, batch
-  /// norm, sums, dropout, split) keep what they get, and the rest get (N, C, H, W): the net
+  /// norm, sums, dropout, split, ch_concat) keep what they get, and the rest get (N, C, H, W): the net
   /// inserts a to_nhwc / to_nchw layer (node "name@nhwc" / "name@nchw") where the layout
   /// changes. A channels-last node's shape is (N, H, W, C). Weights keep one layout either way.
   bool channels_last = false;
