@@ -197,6 +197,44 @@ TEST(NhwcGPU, ChannelConcatTrainsAsTheNchwNet) {
   ExpectSameTraining(plain, nhwc);
 }
 
+// Nodes read after a pass (keep_values: what NodeByName and extract hand out) stay (N, C, H, W)
+// in a channels-last net, as they stay float with bf16 nodes: a cuDNN pooling's, a
+// convolution's and a fused relu's output (the relu then runs on its own), each with the plain
+// net's values; the rest of the net stays channels-last and trains as before.
+TEST(NhwcGPU, KeptNodesStayNchw) {
+  UMBRA_REQUIRE_GPU();
+  const nn::UpdaterSettings us = Sgd();
+  nn::NetSpec a = Spec(false), b = Spec(true);
+  a.keep_values = b.keep_values = {"p1", "c3"};
+  b.layers.insert(b.layers.begin() + 6, L("relu", "rc2", {"c2"}, {"c2r"}));  // fused into c2 unless kept
+  a.layers.insert(a.layers.begin() + 6, L("relu", "rc2", {"c2"}, {"c2r"}));
+  a.layers[7].in[0] = b.layers[7].in[0] = "c2r";
+  nn::NetSpec fused = b;
+  b.keep_values.push_back("c2r"), a.keep_values.push_back("c2r");
+  nn::Trainer<gpu> plain(a, us), nhwc(b, us), nhwc_fused(fused, us);
+  EXPECT_EQ(nhwc.net().NodeByName("p1").shape, Shape4(4, 8, 6, 5));
+  EXPECT_EQ(nhwc.net().NodeByName("c3").shape, Shape4(4, 6, 3, 2));
+  EXPECT_EQ(nhwc.net().NodeByName("c2r").shape, Shape4(4, 8, 6, 5));
+  EXPECT_EQ(nhwc_fused.net().NodeByName("c2r").shape, Shape4(4, 6, 5, 8));  // not kept: fused, channels-last
+  EXPECT_EQ(Conversions(nhwc.net()),
+            (std::vector<std::string>{"in@nhwc", "b1@nchw", "x@nhwc", "c2@nchw", "s@nhwc", "p2@nchw", "g@nhwc",
+                                      "gap@nchw"}));
+  // The values: one forward of each net on the same batch.
+  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 10));
+  TensorContainer<cpu, 2> hy(Shape2(4, 1));
+  Random<cpu> r(4);
+  r.SampleUniform(&hx, -1.f, 1.f);
+  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
+  auto x = test::ToGPU(hx.view());
+  auto y = test::ToGPU(hy.view());
+  for (auto* t : {&plain, &nhwc}) t->net().Forward(false, x.view(), &y.view());
+  for (const char* n : {"p1", "c3", "c2r"}) {
+    const auto want = test::ToCPU(plain.net().NodeByName(n).data), got = test::ToCPU(nhwc.net().NodeByName(n).data);
+    EXPECT_TRUE(test::AllNear(got.view(), want.view(), 1e-5)) << n;
+  }
+  ExpectSameTraining(plain, nhwc);
+}
+
 // A batch made channels-last (NetSpec::input_channels_last): the first convolution reads the
 // caller's buffer itself, so the net has no to_nhwc layer, and trains as the plain net does.
 TEST(NhwcGPU, AChannelsLastInputIsReadWithoutACopy) {

@@ -99,7 +99,7 @@ class Net {
         e.in.push_back(it->second);
         in_shapes.push_back(nodes_[it->second]->shape);
       }
-      const bool nhwc = spec.channels_last && ChooseLayout(e, ls, in_shapes);
+      const bool nhwc = spec.channels_last && ChooseLayout(spec, li, e, ls, in_shapes);
       bool island = false;
       const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes, &island);
       std::vector<Shape<4>> out_shapes = e.layer->InferShape(in_shapes);
@@ -369,10 +369,12 @@ class Net {
     if (nhwc_.size() <= size_t(node)) nhwc_.resize(node + 1, false);
     nhwc_[node] = on;
   }
-  // Channels-last nets: converts the inputs of layer e to the layout it takes (a to_nhwc or
-  // to_nchw layer before it, output node "name@nhwc" / "name@nchw") and tells it; returns
-  // whether its outputs are channels-last.
-  bool ChooseLayout(Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
+  // Channels-last nets: converts the inputs of layer e (li in the spec) to the layout it takes
+  // (a to_nhwc or to_nchw layer before it, output node "name@nhwc" / "name@nchw") and tells it;
+  // returns whether its outputs are channels-last. Nodes read after a pass (the last layer's, a
+  // loss layer's, keep_values: what Output, NodeByName and extract hand out) stay (N, C, H, W),
+  // as they stay float with bf16 nodes: their layer takes (N, C, H, W), whatever it prefers.
+  bool ChooseLayout(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
     std::vector<Shape<4>> logical;
     bool all = !e.in.empty();
     for (int i : e.in) {
@@ -380,7 +382,11 @@ class Net {
       all = all && IsNhwc(i);
     }
     const Layout want = e.layer->ChannelsLast(logical);
-    const bool use = want == Layout::kNhwc || (want == Layout::kEither && all);
+    bool use = want == Layout::kNhwc || (want == Layout::kEither && all);
+    if (!e.layer->FlipsLayout()) {  // a to_nhwc / to_nchw layer in the spec does as it says
+      if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
+      for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
+    }
     ConvertInputs(e, ls, in_shapes, use, &Net::IsNhwc, &Net::Convert);
     if (use) e.layer->SetChannelsLast();
     return use != e.layer->FlipsLayout();
@@ -398,6 +404,10 @@ class Net {
     auto it = node_index_.find(n);
     const Entry& p = layers_.back();
     if (it == node_index_.end() || p.out.size() != 1 || p.out[0] != it->second) return false;
+    // A value read after a pass is (N, C, H, W) (ChooseLayout): such a relu runs on its own
+    // rather than name a channels-last producer's node.
+    if (IsNhwc(it->second) && (li + 1 == spec.layers.size() || std::ranges::count(spec.keep_values, ls.out[0])))
+      return false;
     if (ls.out[0] != n) {
       if (node_index_.count(ls.out[0]) || std::ranges::count(spec.keep_values, n)) return false;
       for (size_t j = li + 1; j < spec.layers.size(); ++j)

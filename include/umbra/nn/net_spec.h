@@ -46,6 +46,7 @@ struct NetSpec {
   /// norm, sums, dropout, split, ch_concat) keep what they get, and the rest get (N, C, H, W): the net
   /// inserts a to_nhwc / to_nchw layer (node "name@nhwc" / "name@nchw") where the layout
   /// changes. A channels-last node's shape is (N, H, W, C). Weights keep one layout either way.
+  /// Nodes read after a pass (the last layer's, loss layers', keep_values) stay (N, C, H, W).
   bool channels_last = false;
   /// With channels_last: the input "in" arrives channels-last, (N, H, W, C), made that way by
   /// the caller (as PyTorch's channels-last runs make their batch) instead of converted by the
