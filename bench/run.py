@@ -278,20 +278,22 @@ def compiled_table(ours, compiled):
 
 
 def bf16_table(ours, peer):
-    """umbra with dtype=bf16 (fp32 activations; and bf16 ones, NetSpec::bf16_nodes) beside
-    PyTorch's bf16 autocast and channels-last."""
+    """umbra with dtype=bf16 (fp32 activations; and bf16 ones, NetSpec::bf16_nodes; and those
+    channels-last; and for nets with batch norms that with umbra's batch norm, relus fused)
+    beside PyTorch's bf16 autocast and channels-last."""
     print("| net | umbra bf16 img/s | with bf16 activations img/s | and channels-last img/s "
-          "| PyTorch bf16 autocast img/s | best / PyTorch | umbra peak MiB | bf16 activations peak MiB "
-          "| and channels-last peak MiB | PyTorch peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| and own BN img/s | PyTorch bf16 autocast img/s | best / PyTorch | umbra peak MiB "
+          "| bf16 activations peak MiB | and channels-last peak MiB | and own BN peak MiB | PyTorch peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v: f"{v:,.0f}" if v else "-"
+    keys = ("bf16_nodes", "bf16_nodes_nhwc", "bf16_nodes_nhwc_own_bn")
     for n, o in ours.items():
         def row(n=n, o=o):
-            best = max(o["bf16_img_per_s"], o.get("bf16_nodes_img_per_s") or 0, o.get("bf16_nodes_nhwc_img_per_s") or 0)
-            return (f"| {n} | {o['bf16_img_per_s']:,.0f} | {fmt(o.get('bf16_nodes_img_per_s'))} "
-                    f"| {fmt(o.get('bf16_nodes_nhwc_img_per_s'))} | {peer[n]['img_per_s']:,.0f} "
-                    f"| {best / peer[n]['img_per_s']:.2f} | {o['bf16_peak_mib']:,.0f} "
-                    f"| {fmt(o.get('bf16_nodes_peak_mib'))} | {fmt(o.get('bf16_nodes_nhwc_peak_mib'))} "
+            best = max([o["bf16_img_per_s"]] + [o.get(f"{k}_img_per_s") or 0 for k in keys])
+            rates = " | ".join(fmt(o.get(f"{k}_img_per_s")) for k in keys)
+            peaks = " | ".join(fmt(o.get(f"{k}_peak_mib")) for k in keys)
+            return (f"| {n} | {o['bf16_img_per_s']:,.0f} | {rates} | {peer[n]['img_per_s']:,.0f} "
+                    f"| {best / peer[n]['img_per_s']:.2f} | {o['bf16_peak_mib']:,.0f} | {peaks} "
                     f"| {peer[n]['peak_mib']:,.0f} |")
         table_row(n, row, o)
     print()

@@ -16,7 +16,9 @@
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
 // bfloat16 too (NetSpec::bf16_nodes, as autocast keeps them): bf16_nodes_img_per_s, and that
 // channels-last as well (the issue's bf16 reference is autocast + channels-last):
-// bf16_nodes_nhwc_img_per_s. --nhwc measures each net again channels-last
+// bf16_nodes_nhwc_img_per_s; for a net with batch norms that with umbra's batch norm too
+// (its kernels on bf16 nodes, relus fused, as --nhwc's own-BN variant below):
+// bf16_nodes_nhwc_own_bn_img_per_s. --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
 // changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
 // channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
@@ -205,14 +207,16 @@ int main(int argc, char** argv) {
         }
         if (own) put("own", {.own_kernels = true});
         if (own && unfused) put("own_unfused", {.own_kernels = true, .fuse_relu = false});
+        nn::NetSpec probe = bench::NetByName(n, o.configs);
+        const bool has_bn = !nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty();
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
         if (bf16) put("bf16_nodes_nhwc", {.bf16 = true, .nhwc = true, .bf16_nodes = true});
+        if (bf16 && has_bn) put("bf16_nodes_nhwc_own_bn", {.bf16 = true, .nhwc = true, .own_bn = true, .bf16_nodes = true});
         if (nhwc) {
           put("nhwc", {.nhwc = true});
           if (graph) put("nhwc_graph", {.graph = true, .nhwc = true});
-          nn::NetSpec probe = bench::NetByName(n, o.configs);
-          if (!nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty()) {
+          if (has_bn) {
             put("nhwc_own_bn", {.nhwc = true, .own_bn = true});
             if (graph) put("nhwc_own_bn_graph", {.graph = true, .nhwc = true, .own_bn = true});
           }

@@ -9,7 +9,9 @@
 // On the GPU in float, cuDNN's batch normalisation does the work (cudnn/bn_cudnn.h; key
 // algo=expr keeps umbra's own, as do batches over 65535, which cuDNN refuses). In a
 // channels-last net it keeps the layout it is given: (N, H, W, C) is per-channel statistics of
-// (N*H*W, C) rows, the vector case's arithmetic.
+// (N*H*W, C) rows, the vector case's arithmetic. With bf16 nodes (NetSpec::bf16_nodes) either
+// GPU path takes bfloat16 values and gradients: cuDNN's with fp32 statistics and weights, umbra's
+// summing the widened values in double and computing each pass in float, rounded once as stored.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
 // max(0, .) in the normalising pass; backward masks the output's gradient where the normalised
 // value was not positive, recomputing that value from x (BnScale: bit for bit the forward's;
@@ -30,6 +32,7 @@
 #include "cudnn/bn_cudnn.h"
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "param_layer.h"
+#include "umbra/tensor/bf16.h"
 
 namespace umbra::nn {
 
@@ -73,13 +76,13 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
 
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override { nhwc_ = true; }
-  // bf16 nodes where cuDNN normalises (bf16 values, fp32 statistics and weights), kept when the
-  // input is bf16 already (NetSpec::bf16_nodes).
+  // bf16 nodes on the GPU (NetSpec::bf16_nodes), kept when the input is bf16 already: cuDNN
+  // normalises bf16 values with fp32 statistics and weights; umbra's kernels (algo=expr) sum the
+  // widened values in double and normalise in float, rounding once as they store, with a relu
+  // fused as in float.
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (kGpuFloat<xpu, DType>)
-      if (this->p_.algo == "auto" && CudnnBuilt() && in.size() == 1 && in[0][0] <= kCudnnBnMaxBatch &&
-          in[0].Size() <= index_t(INT_MAX))
-        return BF16Nodes::kEither;
+    if constexpr (kGpuStats)
+      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
     return BF16Nodes::kNo;
   }
   void SetBF16() override { nodes16_ = true; }
@@ -99,7 +102,6 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)
                          : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps, false, nodes16_);
     }
-    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's batch normalisation");
     if constexpr (kGpuStats)  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
       UMBRA_CHECK(backend_ || shape_[2] * shape_[3] == 1 || m < (index_t(1) << 32), this->Describe(), ": input ", s,
                   " gives ", m, " values per channel; umbra's GPU kernels (algo=expr) take at most 2^32 - 1");
@@ -157,7 +159,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
       if (used_batch_) {
         const bool update = moving_avg && ctx.is_train;
         BnForwardStatsGPU(Dims(),
-                          {x.dptr_, gamma_.dptr_, beta_.dptr_, this->p_.eps, this->p_.bn_momentum,
+                          {x.dptr_, nodes16_, gamma_.dptr_, beta_.dptr_, this->p_.eps, this->p_.bn_momentum,
                            update ? moving_mean_.dptr_ : nullptr, update ? moving_var_.dptr_ : nullptr, mean_.dptr_,
                            inv_std_.dptr_, scale_.dptr_, shift_.dptr_},
                           Scratch(), Stream<gpu>::GetStream(x.stream_));
@@ -209,33 +211,36 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     if constexpr (kGpuStats) {
       if (used_batch_) {
         BnBackwardSumsGPU(Dims(),
-                          {x.dptr_, gy.dptr_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_, gamma_.dptr_,
+                          {x.dptr_, gy.dptr_, nodes16_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_, gamma_.dptr_,
                            relu_, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
                           Scratch(), Stream<gpu>::GetStream(x.stream_));
         if (!prop_grad) return;
         // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
         // pass, the mask recomputed from x as the sums did (no in-place write of gy first).
-        Tensor<xpu, 4, DType> gx = View(in[0]->grad);
-        const auto rest = broadcast<1>(tmp_.view(), shape_) +
-                          (x - broadcast<1>(mean_.view(), shape_)) * broadcast<1>(tmp2_.view(), shape_);
-        if (relu_)
-          gx = (gy * F<op::relu_grad>(Normalised(x)) - rest) * broadcast<1>(k1_.view(), shape_);
-        else
-          gx = (gy - rest) * broadcast<1>(k1_.view(), shape_);
+        Elementwise(in[0]->data, out[0]->grad, in[0]->grad, [this](const auto& xv, const auto& gv, auto store) {
+          const auto rest = broadcast<1>(tmp_.view(), shape_) +
+                            (xv - broadcast<1>(mean_.view(), shape_)) * broadcast<1>(tmp2_.view(), shape_);
+          if (relu_)
+            store((gv * F<op::relu_grad>(Normalised(xv)) - rest) * broadcast<1>(k1_.view(), shape_));
+          else
+            store((gv - rest) * broadcast<1>(k1_.view(), shape_));
+        });
         return;
       }
     }
 #endif
-    if (relu_) {
-      // A fused relu's gradient, written over the output's: gy where the forward's normalised
-      // value was positive, recomputed from x by the forward's own expression (so the same
-      // decisions). One pass, as an unfused relu's backward: folding the mask into the three
-      // passes below instead ran them 3.5x slower on the CPU (ResNet-18's batch norms, 912 ms
-      // against 256 ms a step), its per-channel lookups repeated in each.
-      Tensor<xpu, 4, DType> g = gy;
-      g = g * F<op::relu_grad>(Normalised(x));
-    }
-    ExprBackward(prop_grad, in, x, gy);
+    // A fused relu's gradient, written over the output's: gy where the forward's normalised
+    // value was positive, recomputed from x by the forward's own expression (so the same
+    // decisions). One pass, as an unfused relu's backward: folding the mask into the three
+    // passes below instead ran them 3.5x slower on the CPU (ResNet-18's batch norms, 912 ms
+    // against 256 ms a step), its per-channel lookups repeated in each.
+    if (relu_)
+      Elementwise(in[0]->data, out[0]->grad, out[0]->grad, [this](const auto& xv, const auto& gv, auto store) {
+        store(gv * F<op::relu_grad>(Normalised(xv)));
+      });
+    Elementwise(in[0]->data, out[0]->grad, in[0]->grad, [&](const auto& xv, const auto& gv, auto store) {
+      ExprBackward(prop_grad, xv, gv, store);
+    });
   }
   void VisitWeights(const WeightVisitor<xpu, DType>& v) override {
     v("gamma", gamma_.view(), ggamma_.view());
@@ -258,18 +263,49 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     if (k1_.shape_[0] != shape_[1]) k1_.Resize(Shape1(shape_[1]));
     return reinterpret_cast<double*>(stats_scratch_.dptr_);
   }
-  void Apply(const Tensor<xpu, 4, DType>& x, Tensor<xpu, 4, DType> y) const {
-    if (relu_)
-      y = F<op::relu>(Normalised(x));
-    else
-      y = Normalised(x);
+  // y = the normalised x (relu'd if fused), from the per-channel scale_ and shift_.
+  void Apply(const Tensor<xpu, 4, DType>& x, const Tensor<xpu, 4, DType>& y) const {
+    Elementwise(x, y, y, [this](const auto& xv, const auto&, auto store) {
+      if (relu_)
+        store(F<op::relu>(Normalised(xv)));
+      else
+        store(Normalised(xv));
+    });
   }
-  auto Normalised(const Tensor<xpu, 4, DType>& x) const {
+  template <typename X>
+  auto Normalised(const X& x) const {
     return F<BnScale>(x, broadcast<1>(scale_.view(), shape_)) + broadcast<1>(shift_.view(), shape_);
   }
-  // The expression path's backward from the gradient gy of the normalised output.
-  void ExprBackward(bool prop_grad, const NodeList& in, const Tensor<xpu, 4, DType>& x,
-                    const Tensor<xpu, 4, DType>& gy) {
+  // Runs body(x, g, store) on nodes' tensors x and g seen as shape_, where store(e) assigns a
+  // float expression e to dst (seen as shape_ only then: an input's gradient may not exist):
+  // float tensors as they are, or with bf16 nodes their values widened to float (the GPU's
+  // expression path only), e rounded once as it is stored.
+  template <typename Body>
+  void Elementwise(const Tensor<xpu, 4, DType>& x, const Tensor<xpu, 4, DType>& g, const Tensor<xpu, 4, DType>& dst,
+                   Body body) const {
+    if constexpr (kGpuStats) {
+      if (nodes16_) {
+        auto wide = [this](const Tensor<xpu, 4, DType>& t) { return tcast<float>(AsBf16(t)); };
+        body(wide(x), wide(g), [&](const auto& e) {
+          Tensor<xpu, 4, Bf16> d16 = AsBf16(dst);
+          d16 = tcast<Bf16>(e);
+        });
+        return;
+      }
+    }
+    body(View(x), View(g), [&](const auto& e) {
+      Tensor<xpu, 4, DType> d = View(dst);
+      d = e;
+    });
+  }
+  // A bf16 node's values as bf16 elements of shape_.
+  Tensor<xpu, 4, Bf16> AsBf16(const Tensor<xpu, 4, DType>& t) const {
+    return Tensor<xpu, 4, Bf16>(reinterpret_cast<Bf16*>(t.dptr_), shape_, t.stream_);
+  }
+  // The expression path's backward from the gradient gy of the normalised output (views or
+  // widened bf16 values of x and gy); store(e) writes the input gradient.
+  template <typename X, typename G, typename Store>
+  void ExprBackward(bool prop_grad, const X& x, const G& gy, Store store) {
     const auto xhat = (x - broadcast<1>(mean_.view(), shape_)) *
                       broadcast<1>(inv_std_.view(), shape_);
     Tensor<xpu, 1, DType> gg = ggamma_.view()[0], gb = gbeta_.view()[0];
@@ -280,20 +316,19 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     gb += tmp_.view();
     gg += tmp2_.view();
     if (!prop_grad) return;
-    Tensor<xpu, 4, DType> gx = View(in[0]->grad);
     const Tensor<xpu, 1, DType> gamma = gamma_.view()[0];
     if (used_batch_) {
       // d/dx of batch statistics: gx = gamma inv_std (gy - mean(gy) - xhat mean(gy xhat)).
       const DType inv_m = DType(double(shape_[1]) / double(shape_.Size()));
       tmp_ = tmp_.view() * inv_m;
       tmp2_ = tmp2_.view() * inv_m;
-      gx = (gy - broadcast<1>(tmp_.view(), shape_) - xhat * broadcast<1>(tmp2_.view(), shape_)) *
-           broadcast<1>(gamma, shape_) * broadcast<1>(inv_std_.view(), shape_);
+      store((gy - broadcast<1>(tmp_.view(), shape_) - xhat * broadcast<1>(tmp2_.view(), shape_)) *
+            broadcast<1>(gamma, shape_) * broadcast<1>(inv_std_.view(), shape_));
     } else {
       // Moving statistics are constants of the forward pass (cuDNN's inference forward leaves
       // scale_ unset: computed here).
       tmp_ = gamma * inv_std_.view();
-      gx = gy * broadcast<1>(tmp_.view(), shape_);
+      store(gy * broadcast<1>(tmp_.view(), shape_));
     }
   }
 
@@ -301,7 +336,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   bool nhwc_ = false;
   bool used_batch_ = true;
   bool relu_ = false;  // a relu fused in (FuseRelu)
-  bool nodes16_ = false;  // bf16 nodes (cuDNN only)
+  bool nodes16_ = false;  // bf16 nodes (the GPU: cuDNN, or the expressions on widened values)
   TensorContainer<xpu, 2, DType> gamma_, beta_, ggamma_, gbeta_;
   TensorContainer<xpu, 2, DType> moving_mean_, moving_var_, gmoving_, gmoving_var_;
   TensorContainer<xpu, 1, DType> mean_, inv_std_, tmp_, tmp2_;

@@ -24,41 +24,40 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// What a pass adds per value: the forward's (x, x^2), the backward's (g, g * xhat). `Chan` holds
-// the per-channel constants a block loads once.
+// A node's element widened to float: float as it is, bfloat16 nodes' values exactly.
+__device__ inline float Wide(float v) { return v; }
+__device__ inline float Wide(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+// What a pass adds per value: the forward's (x, x^2), the backward's (g, g * xhat), over float
+// or bfloat16 nodes (T). `Chan` holds the per-channel constants a block loads once.
+template <typename T>
 struct StatsLoad {
-  const float* x;
+  const T* x;
   struct Chan {};
   __device__ Chan At(int64_t) const { return {}; }
   __device__ void Add(const Chan&, int64_t idx, double& s, double& q) const {
-    const double v = x[idx];
+    const double v = Wide(x[idx]);
     s += v;
     q += v * v;
   }
 };
+template <typename T>
 struct GradLoad {
-  const float *x, *gy, *mean, *inv_std, *scale, *shift;
+  const T *x, *gy;
+  const float *mean, *inv_std, *scale, *shift;
   bool relu;
   struct Chan {
     float mean, inv_std, scale, shift;
   };
   __device__ Chan At(int64_t c) const { return {mean[c], inv_std[c], scale[c], shift[c]}; }
   __device__ void Add(const Chan& k, int64_t idx, double& s, double& q) const {
-    const float xv = x[idx];
+    const float xv = Wide(x[idx]), gv = Wide(gy[idx]);
     // The forward's relu decision, computed as its expression computes it (BnScale), and
     // applied as the input-gradient pass applies it: gy * 0 or 1 (a NaN or inf gy stays NaN).
-    const float g = relu ? gy[idx] * (BnScale::Map(xv, k.scale) + k.shift > 0.f ? 1.f : 0.f) : gy[idx];
+    const float g = relu ? gv * (BnScale::Map(xv, k.scale) + k.shift > 0.f ? 1.f : 0.f) : gv;
     s += g;
     q += double(g) * double((xv - k.mean) * k.inv_std);
   }
-};
-
-// ChannelSumsBF16GPU's: the values themselves (q stays 0).
-struct Bf16Load {
-  const __nv_bfloat16* x;
-  struct Chan {};
-  __device__ Chan At(int64_t) const { return {}; }
-  __device__ void Add(const Chan&, int64_t idx, double& s, double&) const { s += double(__bfloat162float(x[idx])); }
 };
 
 // Channel-major layout: block (c, p) sums chunk p of channel c's n = outer * inner values
@@ -214,17 +213,32 @@ void Run(const BnDims& d, const Load& ld, const Args& args, double* part, void* 
 int64_t BnScratchDoubles(const BnDims& d) { return 2 * d.channels * MakePlan(d).parts; }
 
 void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream) {
-  Run(d, StatsLoad{a.x}, a, scratch, stream);
+  if (a.bf16)
+    Run(d, StatsLoad<__nv_bfloat16>{reinterpret_cast<const __nv_bfloat16*>(a.x)}, a, scratch, stream);
+  else
+    Run(d, StatsLoad<float>{static_cast<const float*>(a.x)}, a, scratch, stream);
 }
 
 void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream) {
-  Run(d, GradLoad{a.x, a.gy, a.mean, a.inv_std, a.scale, a.shift, a.relu}, a, scratch, stream);
+  if (a.bf16) {
+    using B = __nv_bfloat16;
+    Run(d,
+        GradLoad<B>{reinterpret_cast<const B*>(a.x), reinterpret_cast<const B*>(a.gy), a.mean, a.inv_std, a.scale,
+                    a.shift, a.relu},
+        a, scratch, stream);
+  } else {
+    Run(d,
+        GradLoad<float>{static_cast<const float*>(a.x), static_cast<const float*>(a.gy), a.mean, a.inv_std, a.scale,
+                        a.shift, a.relu},
+        a, scratch, stream);
+  }
 }
 
 void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream) {
   UMBRA_CHECK(d.inner <= 1 || d.outer * d.inner < (int64_t(1) << 32), "a bf16 convolution's bias gradient on the GPU: ",
               d.outer * d.inner, " values per channel; at most 2^32 - 1");
-  Run(d, Bf16Load{reinterpret_cast<const __nv_bfloat16*>(x)}, SumArgs{acc}, scratch, stream);
+  // The forward statistics' load: its sum of squares goes unused.
+  Run(d, StatsLoad<__nv_bfloat16>{reinterpret_cast<const __nv_bfloat16*>(x)}, SumArgs{acc}, scratch, stream);
 }
 
 }  // namespace umbra::nn

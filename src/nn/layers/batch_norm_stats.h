@@ -5,6 +5,7 @@
 // gradient (g masked by a fused relu, its decision recomputed from x), then the beta/gamma
 // gradients and three per-channel coefficients of the input gradient. The elementwise passes
 // (y = x * scale + shift, gx = (g - ka - (x - mean) * kc) * k1) stay expressions in the layer.
+// x and gy are float or, for bf16 nodes (NetSpec::bf16_nodes), bfloat16 values, widened as read.
 // Kernels in batch_norm_stats.cu (CUDA builds); the CPU path keeps its expressions.
 #pragma once
 
@@ -46,8 +47,11 @@ int64_t BnScratchDoubles(const BnDims& d);
 /// var = sum(x^2) / m - mean^2 (summed in double), inv_std = 1 / sqrt(var + eps),
 /// scale = gamma * inv_std, shift = beta - mean * scale; moving_mean/moving_var (null: skipped)
 /// become mom * moving + (1 - mom) * batch, the variance unbiased (m / (m - 1)). m >= 2.
+/// x holds floats, or with `bf16` bfloat16 values (NetSpec::bf16_nodes); the rest is float.
 struct BnForwardArgs {
-  const float *x, *gamma, *beta;
+  const void* x;
+  bool bf16;
+  const float *gamma, *beta;
   float eps, momentum;
   float *moving_mean, *moving_var;
   float *mean, *inv_std, *scale, *shift;
@@ -60,9 +64,12 @@ void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch,
 /// gradient gamma * inv_std * (g - mean(g) - xhat * mean(g * xhat)) becomes
 /// (g - ka - (x - mean) * kc) * k1 with k1 = gamma * inv_std, ka = mean(g),
 /// kc = mean(g * xhat) * inv_std (x - mean rather than a folded x * k + b: no cancellation
-/// when a channel's mean is large against its spread).
+/// when a channel's mean is large against its spread). x and gy hold floats, or with `bf16`
+/// bfloat16 values.
 struct BnBackwardArgs {
-  const float *x, *gy, *mean, *inv_std, *scale, *shift, *gamma;
+  const void *x, *gy;
+  bool bf16;
+  const float *mean, *inv_std, *scale, *shift, *gamma;
   bool relu;
   float *ggamma, *gbeta;
   float *k1, *ka, *kc;
