@@ -16,10 +16,11 @@
 // max(0, .) in the normalising pass; backward masks the output's gradient where the normalised
 // value was not positive, recomputing that value from x (BnScale: bit for bit the forward's;
 // the output, which an unfused relu's backward reads, need not be kept). On the CPU the mask
-// is a pass of its own, in place; on the GPU it is folded into the passes below.
+// is a pass of its own, in place; on the GPU it is folded into the passes below (but for a
+// backward after a test-mode forward, which masks in place first, as the CPU does).
 // The expression path on the GPU takes a training pass's statistics and its backward sums from
 // batch_norm_stats.h (one read of the data each, two sums at once, the per-channel arithmetic in
-// one launch; the mask folded into the sums and the input-gradient pass), which expressions
+// the same launch; the mask folded into the sums and the input-gradient pass), which expressions
 // would spread over two reductions and a string of small per-channel launches.
 #pragma once
 
@@ -102,9 +103,19 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)
                          : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps, false, nodes16_);
     }
-    if constexpr (kGpuStats)  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
+    if constexpr (kGpuStats) {  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
       UMBRA_CHECK(backend_ || shape_[2] * shape_[3] == 1 || m < (index_t(1) << 32), this->Describe(), ": input ", s,
                   " gives ", m, " values per channel; umbra's GPU kernels (algo=expr) take at most 2^32 - 1");
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+      // The statistics kernels' scratch, sized and its counts cleared now, outside any step:
+      // first allocated inside a CUDA graph's capture, it would be cleared only in the graph,
+      // and a refused capture would leave the steps after it counts never cleared.
+      if (!backend_) {
+        stats_scratch_.Resize(Shape1(2 * index_t(BnScratchDoubles(Dims()))));
+        BnScratchPrepare(Dims(), reinterpret_cast<double*>(stats_scratch_.dptr_));
+      }
+#endif
+    }
     return {s};
   }
   // cuDNN's float batch normalisation has no relu to fuse: the expression path only.
@@ -162,7 +173,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                           {x.dptr_, nodes16_, gamma_.dptr_, beta_.dptr_, this->p_.eps, this->p_.bn_momentum,
                            update ? moving_mean_.dptr_ : nullptr, update ? moving_var_.dptr_ : nullptr, mean_.dptr_,
                            inv_std_.dptr_, scale_.dptr_, shift_.dptr_},
-                          Scratch(), Stream<gpu>::GetStream(x.stream_));
+                          Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
         Apply(x, y);
         return;
       }
@@ -213,7 +224,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
         BnBackwardSumsGPU(Dims(),
                           {x.dptr_, gy.dptr_, nodes16_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_, gamma_.dptr_,
                            relu_, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
-                          Scratch(), Stream<gpu>::GetStream(x.stream_));
+                          Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
         if (!prop_grad) return;
         // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
         // pass, the mask recomputed from x as the sums did (no in-place write of gy first).
@@ -254,14 +265,19 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
  private:
   Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const { return t.View(shape_); }
   BnDims Dims() const { return {shape_[0], shape_[1], shape_[2] * shape_[3]}; }
-  // The stats kernels' partial sums for the current shape (doubles in a float container: every
-  // block of the caching allocator is a whole cudaMalloc allocation, 256-byte aligned), and k1_,
-  // sized on first use.
-  double* Scratch() {
+  // The stats kernels' scratch for the current shape (doubles in a float container: every
+  // block of the caching allocator is a whole cudaMalloc allocation, 256-byte aligned), cleared
+  // on `stream` where new, and k1_, sized on first use.
+  double* Scratch(void* stream) {
     const index_t n = 2 * index_t(BnScratchDoubles(Dims()));
-    if (stats_scratch_.shape_[0] != n) stats_scratch_.Resize(Shape1(n));
+    double* p = reinterpret_cast<double*>(stats_scratch_.dptr_);
+    if (stats_scratch_.shape_[0] != n) {
+      stats_scratch_.Resize(Shape1(n));
+      p = reinterpret_cast<double*>(stats_scratch_.dptr_);
+      BnScratchClear(Dims(), p, stream);
+    }
     if (k1_.shape_[0] != shape_[1]) k1_.Resize(Shape1(shape_[1]));
-    return reinterpret_cast<double*>(stats_scratch_.dptr_);
+    return p;
   }
   // y = the normalised x (relu'd if fused), from the per-channel scale_ and shift_.
   void Apply(const Tensor<xpu, 4, DType>& x, const Tensor<xpu, 4, DType>& y) const {

@@ -60,68 +60,6 @@ struct GradLoad {
   }
 };
 
-// Channel-major layout: block (c, p) sums chunk p of channel c's n = outer * inner values
-// (flat index t -> run o = t / inner, offset t - o * inner) into part[c * parts + p] and
-// part[(C + c) * parts + p].
-template <typename Load>
-__global__ void __launch_bounds__(kThreads)
-    StridedSums(Load ld, int64_t channels, uint32_t n, uint32_t chunk, cuda::FastDiv inner, double* part) {
-  __shared__ double ss[kThreads], sq[kThreads];
-  const int tid = threadIdx.x;
-  const int64_t c = blockIdx.x, parts = gridDim.y;
-  const typename Load::Chan k = ld.At(c);
-  const uint64_t begin = uint64_t(blockIdx.y) * chunk, end = begin + chunk < n ? begin + chunk : n;
-  double s = 0, q = 0;
-  for (uint64_t u = begin + tid; u < end; u += kThreads) {
-    const uint32_t t = uint32_t(u), o = inner.Div(t);
-    ld.Add(k, (int64_t(o) * channels + c) * inner.d + (t - o * inner.d), s, q);
-  }
-  ss[tid] = s;
-  sq[tid] = q;
-  __syncthreads();
-  for (int h = kThreads / 2; h > 0; h >>= 1) {
-    if (tid < h) {
-      ss[tid] += ss[tid + h];
-      sq[tid] += sq[tid + h];
-    }
-    __syncthreads();
-  }
-  if (tid == 0) {
-    part[c * parts + blockIdx.y] = ss[0];
-    part[(channels + c) * parts + blockIdx.y] = sq[0];
-  }
-}
-
-// Row-major layout (rows, C): block (x, p) of 32 x 8 threads sums columns 32x .. 32x + 31 over
-// row chunk p, a warp reading 32 neighbouring channels of a row (coalesced).
-template <typename Load>
-__global__ void __launch_bounds__(kThreads)
-    ContiguousSums(Load ld, int64_t channels, int64_t rows, int64_t chunk, double* part) {
-  __shared__ double ss[8][33], sq[8][33];
-  const int tx = threadIdx.x, ty = threadIdx.y;
-  const int64_t c = int64_t(blockIdx.x) * 32 + tx, parts = gridDim.y;
-  const int64_t begin = int64_t(blockIdx.y) * chunk, end = std::min(begin + chunk, rows);
-  double s = 0, q = 0;
-  if (c < channels) {
-    const typename Load::Chan k = ld.At(c);
-    for (int64_t r = begin + ty; r < end; r += 8) ld.Add(k, r * channels + c, s, q);
-  }
-  ss[ty][tx] = s;
-  sq[ty][tx] = q;
-  __syncthreads();
-  for (int h = 4; h > 0; h >>= 1) {
-    if (ty < h) {
-      ss[ty][tx] += ss[ty + h][tx];
-      sq[ty][tx] += sq[ty + h][tx];
-    }
-    __syncthreads();
-  }
-  if (ty == 0 && c < channels) {
-    part[c * parts + blockIdx.y] = ss[0][tx];
-    part[(channels + c) * parts + blockIdx.y] = sq[0][tx];
-  }
-}
-
 // Per channel, from its two sums (s, q) over m values: the forward's statistics, or the
 // backward's gradients and coefficients (batch_norm_stats.h).
 __device__ inline void FinishChannel(const BnForwardArgs& a, int64_t c, double s, double q, double m) {
@@ -153,18 +91,105 @@ __device__ inline void FinishChannel(const SumArgs& a, int64_t c, double s, doub
   a.acc[c] = float(double(a.acc[c]) + s);
 }
 
-// One thread per channel: its partials merged in chunk order (the same sums every run).
-template <typename Args>
-__global__ void __launch_bounds__(kThreads)
-    Finish(Args a, int64_t channels, int parts, double m, const double* part) {
-  const int64_t c = int64_t(blockIdx.x) * kThreads + threadIdx.x;
-  if (c >= channels) return;
-  double s = 0, q = 0;
+// A column of blocks sums the same channels over `parts` chunks of their values: the last of
+// them to finish merges the column's partial sums in chunk order and finishes its channels, so
+// each launch adds as a separate merging launch would, one launch fewer. Each writer of a
+// partial fences it before the column's count is taken; the last block fences again before it
+// reads the partials, through volatile loads (from L2, not L1 lines its SM might hold stale),
+// as the CUDA programming guide's threadfence reduction does, and puts the count back to 0 for
+// the next launch (and for a graph's replays).
+__device__ inline void Merge(const double* part, int64_t channels, int64_t c, int parts, double& s, double& q) {
+  const volatile double* v = part;
   for (int p = 0; p < parts; ++p) {
-    s += part[c * parts + p];
-    q += part[(channels + c) * parts + p];
+    s += v[c * parts + p];
+    q += v[(channels + c) * parts + p];
   }
-  FinishChannel(a, c, s, q, m);
+}
+
+// Channel-major layout: block (c, p) sums chunk p of channel c's n = outer * inner values
+// (flat index t -> run o = t / inner, offset t - o * inner) into part[c * parts + p] and
+// part[(C + c) * parts + p]; column c is channel c.
+template <typename Load, typename Args>
+__global__ void __launch_bounds__(kThreads)
+    StridedSums(Load ld, Args args, int64_t channels, uint32_t n, uint32_t chunk, cuda::FastDiv inner, double m,
+                double* part, unsigned* count) {
+  __shared__ double ss[kThreads], sq[kThreads];
+  const int tid = threadIdx.x;
+  const int64_t c = blockIdx.x, parts = gridDim.y;
+  const typename Load::Chan k = ld.At(c);
+  const uint64_t begin = uint64_t(blockIdx.y) * chunk, end = begin + chunk < n ? begin + chunk : n;
+  double s = 0, q = 0;
+  for (uint64_t u = begin + tid; u < end; u += kThreads) {
+    const uint32_t t = uint32_t(u), o = inner.Div(t);
+    ld.Add(k, (int64_t(o) * channels + c) * inner.d + (t - o * inner.d), s, q);
+  }
+  ss[tid] = s;
+  sq[tid] = q;
+  __syncthreads();
+  for (int h = kThreads / 2; h > 0; h >>= 1) {
+    if (tid < h) {
+      ss[tid] += ss[tid + h];
+      sq[tid] += sq[tid + h];
+    }
+    __syncthreads();
+  }
+  if (tid == 0) {
+    part[c * parts + blockIdx.y] = ss[0];
+    part[(channels + c) * parts + blockIdx.y] = sq[0];
+    __threadfence();
+    if (atomicAdd(&count[c], 1u) == unsigned(parts - 1)) {
+      __threadfence();  // the reading side's fence: the others' partials before this block's reads
+      double ts = 0, tq = 0;
+      Merge(part, channels, c, int(parts), ts, tq);
+      FinishChannel(args, c, ts, tq, m);
+      count[c] = 0;
+    }
+  }
+}
+
+// Row-major layout (rows, C): block (x, p) of 32 x 8 threads sums columns 32x .. 32x + 31 over
+// row chunk p, a warp reading 32 neighbouring channels of a row (coalesced); column x is those
+// 32 channels.
+template <typename Load, typename Args>
+__global__ void __launch_bounds__(kThreads)
+    ContiguousSums(Load ld, Args args, int64_t channels, int64_t rows, int64_t chunk, double m, double* part,
+                   unsigned* count) {
+  __shared__ double ss[8][33], sq[8][33];
+  __shared__ bool last;
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t c = int64_t(blockIdx.x) * 32 + tx, parts = gridDim.y;
+  const int64_t begin = int64_t(blockIdx.y) * chunk, end = std::min(begin + chunk, rows);
+  double s = 0, q = 0;
+  if (c < channels) {
+    const typename Load::Chan k = ld.At(c);
+    for (int64_t r = begin + ty; r < end; r += 8) ld.Add(k, r * channels + c, s, q);
+  }
+  ss[ty][tx] = s;
+  sq[ty][tx] = q;
+  __syncthreads();
+  for (int h = 4; h > 0; h >>= 1) {
+    if (ty < h) {
+      ss[ty][tx] += ss[ty + h][tx];
+      sq[ty][tx] += sq[ty + h][tx];
+    }
+    __syncthreads();
+  }
+  if (ty == 0 && c < channels) {
+    part[c * parts + blockIdx.y] = ss[0][tx];
+    part[(channels + c) * parts + blockIdx.y] = sq[0][tx];
+    __threadfence();
+  }
+  __syncthreads();  // the block's partials all fenced before its count
+  if (tx == 0 && ty == 0) last = atomicAdd(&count[blockIdx.x], 1u) == unsigned(parts - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the reading side's fence, in every thread that reads partials
+  if (ty == 0 && c < channels) {
+    double ts = 0, tq = 0;
+    Merge(part, channels, c, int(parts), ts, tq);
+    FinishChannel(args, c, ts, tq, m);
+  }
+  if (tx == 0 && ty == 0) count[blockIdx.x] = 0;
 }
 
 // The launch shape both layouts use: blocks across channels, and `parts` chunks of each.
@@ -188,29 +213,49 @@ Plan MakePlan(const BnDims& d) {
   return p;
 }
 
-// The sums of `ld` over every channel, then Finish with `args`.
+// Columns of blocks, each with its count after the partials in scratch.
+int64_t Columns(const BnDims& d, const Plan& p) { return p.strided ? d.channels : (d.channels + 31) / 32; }
+unsigned* Counts(const BnDims& d, const Plan& p, double* scratch) {
+  return reinterpret_cast<unsigned*>(scratch + 2 * d.channels * p.parts);
+}
+
+// The sums of `ld` over every channel, finished with `args`: one launch.
 template <typename Load, typename Args>
-void Run(const BnDims& d, const Load& ld, const Args& args, double* part, void* stream) {
+void Run(const BnDims& d, const Load& ld, const Args& args, double* scratch, void* stream) {
   const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
   const Plan p = MakePlan(d);
+  const double m = double(d.outer) * double(d.inner);
+  unsigned* count = Counts(d, p, scratch);
   if (p.strided) {
     const int64_t n = d.outer * d.inner;
     UMBRA_CHECK(n < (int64_t(1) << 32), "batch_norm on the GPU: ", n, " values per channel; at most 2^32 - 1");
-    UMBRA_LAUNCH(dim3(unsigned(d.channels), unsigned(p.parts)), kThreads, 0, st, StridedSums<Load>)(
-        ld, d.channels, uint32_t(n), uint32_t(p.chunk), cuda::FastDiv(uint32_t(d.inner)), part);
+    UMBRA_LAUNCH(dim3(unsigned(d.channels), unsigned(p.parts)), kThreads, 0, st, StridedSums<Load, Args>)(
+        ld, args, d.channels, uint32_t(n), uint32_t(p.chunk), cuda::FastDiv(uint32_t(d.inner)), m, scratch, count);
   } else {
-    UMBRA_LAUNCH(dim3(unsigned((d.channels + 31) / 32), unsigned(p.parts)), dim3(32, 8), 0, st, ContiguousSums<Load>)(
-        ld, d.channels, d.outer, p.chunk, part);
+    UMBRA_LAUNCH(dim3(unsigned(Columns(d, p)), unsigned(p.parts)), dim3(32, 8), 0, st, ContiguousSums<Load, Args>)(
+        ld, args, d.channels, d.outer, p.chunk, m, scratch, count);
   }
-  UMBRA_CUDA_CHECK(cudaGetLastError());
-  UMBRA_LAUNCH(unsigned((d.channels + kThreads - 1) / kThreads), kThreads, 0, st, Finish<Args>)(
-      args, d.channels, p.parts, double(d.outer) * double(d.inner), part);
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace
 
-int64_t BnScratchDoubles(const BnDims& d) { return 2 * d.channels * MakePlan(d).parts; }
+int64_t BnScratchDoubles(const BnDims& d) {
+  const Plan p = MakePlan(d);
+  return 2 * d.channels * p.parts + (Columns(d, p) + 1) / 2;  // partials, then a count per column
+}
+
+void BnScratchClear(const BnDims& d, double* scratch, void* stream) {
+  const Plan p = MakePlan(d);
+  UMBRA_CUDA_CHECK(cudaMemsetAsync(Counts(d, p, scratch), 0, size_t(Columns(d, p)) * sizeof(unsigned),
+                                   cuda::OrDefault(static_cast<cudaStream_t>(stream))));
+}
+
+void BnScratchPrepare(const BnDims& d, double* scratch) {
+  const Plan p = MakePlan(d);
+  UMBRA_CUDA_CHECK(cudaMemset(Counts(d, p, scratch), 0, size_t(Columns(d, p)) * sizeof(unsigned)));
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());  // the layers' streams do not wait for the legacy one
+}
 
 void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream) {
   if (a.bf16)

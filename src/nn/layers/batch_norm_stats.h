@@ -1,9 +1,10 @@
 // The batch-norm statistics kernels of the GPU expression path (batch_norm-inl.h, algo=expr):
 // what an expression cannot do in one pass. Forward: a channel's sum and sum of squares in one
-// read of x, then one thread per channel turns them into mean, 1/std, the affine scale and shift,
-// and the moving averages. Backward: sum(g) and sum(g * xhat) in one read of x and the output's
-// gradient (g masked by a fused relu, its decision recomputed from x), then the beta/gamma
-// gradients and three per-channel coefficients of the input gradient. The elementwise passes
+// read of x, turned into mean, 1/std, the affine scale and shift, and the moving averages by the
+// last block to finish the channel's sums, in the same launch. Backward: sum(g) and
+// sum(g * xhat) in one read of x and the output's gradient (g masked by a fused relu, its
+// decision recomputed from x), then the beta/gamma gradients and three per-channel coefficients
+// of the input gradient, likewise. The elementwise passes
 // (y = x * scale + shift, gx = (g - ka - (x - mean) * kc) * k1) stay expressions in the layer.
 // x and gy are float or, for bf16 nodes (NetSpec::bf16_nodes), bfloat16 values, widened as read.
 // Kernels in batch_norm_stats.cu (CUDA builds); the CPU path keeps its expressions.
@@ -39,9 +40,16 @@ struct BnDims {
   int64_t outer, channels, inner;
 };
 
-/// Doubles of scratch the two kernels below need for these dims (per-block partial sums, two per
-/// block; kept by the layer so that a step allocates nothing and can be captured in a graph).
+/// Doubles of scratch the kernels below need for these dims (per-block partial sums, two per
+/// block, and a count per column of blocks; kept by the layer so that a step allocates nothing
+/// and can be captured in a graph).
 int64_t BnScratchDoubles(const BnDims& d);
+/// Zeroes the counts of newly allocated scratch for dims d, on `stream` (4 bytes per channel for
+/// NCHW, per 32 channels for rows of channels). Each launch leaves them 0 again, so once per
+/// allocation is enough.
+void BnScratchClear(const BnDims& d, double* scratch, void* stream);
+/// The same, done before it returns (set-up outside any step: no stream order to rely on).
+void BnScratchPrepare(const BnDims& d, double* scratch);
 
 /// Per-channel outputs of a training forward. With m = outer * inner, mean = sum(x) / m,
 /// var = sum(x^2) / m - mean^2 (summed in double), inv_std = 1 / sqrt(var + eps),
@@ -79,7 +87,7 @@ void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch
 /// acc[c] += the sum of channel c's values of x, bfloat16 in either layout of BnDims, summed in
 /// double in the same fixed order, added with one rounding: a bf16-node convolution's bias
 /// gradient (cudnn/conv_cudnn.cc), which cuDNN's bias reduction would take only from an fp32
-/// copy of the whole output gradient. scratch: BnScratchDoubles(d) doubles.
+/// copy of the whole output gradient. scratch: BnScratchDoubles(d) doubles, cleared.
 void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream);
 
 }  // namespace umbra::nn

@@ -98,3 +98,6 @@ template <typename T>
 inline T atomicAdd(T* address, T v) {
   return std::atomic_ref<T>(*address).fetch_add(v);
 }
+/// Orders the calling thread's writes before its later ones for every other thread, as the
+/// GPU's fence does for the grid (blocks running on other CPU threads).
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }

@@ -314,6 +314,7 @@ class CudnnConv : public ConvBackend {
       const index_t n = index_t(ny_ / (size_t(oc_) * ohw_));
       const BnDims d = nhwc_ ? BnDims{int64_t(n * ohw_), oc_, 1} : BnDims{n, oc_, int64_t(ohw_)};
       Scratch part(size_t(BnScratchDoubles(d)) * sizeof(double));
+      BnScratchClear(d, static_cast<double*>(part.p), stream_);
       ChannelSumsBF16GPU(d, reinterpret_cast<const uint16_t*>(gy32), gb, static_cast<double*>(part.p), stream_);
       return;
     }
