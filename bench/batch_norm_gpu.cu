@@ -4,13 +4,16 @@
 // as nets run them with algo=auto. run.py --gpu prints both beside PyTorch eager
 // (BatchNorm2d + relu(inplace=True), torchvision's ResNet) and the copy-speed floor of the
 // passes the own path makes (3 forward, 5 backward). Which path a net should default to is
-// what this table and run.py --gpu-own-kernels decide.
+// what this table and run.py --gpu-own-kernels decide. The nhwc_bf16 rows take bf16 nodes
+// (NetSpec::bf16_nodes: cuDNN's bf16 batch norm and relu, or umbra's kernels on the widened
+// values), channels-last as a bf16 net runs them beside PyTorch's autocast.
 // Napkin: the stem's (128, 64, 112, 112) is 411 MB a tensor; 8 passes at ~4 TB/s ~0.8 ms.
 #include <memory>
 #include <string>
 
 #include "gpu_timing.h"
 #include "umbra/nn/registry.h"
+#include "umbra/tensor/bf16.h"
 
 using namespace umbra;
 
@@ -22,7 +25,19 @@ struct BnShape {
 };
 constexpr BnShape kShapes[] = {{"r50_stem", 128, 64, 112, 112}, {"r50_s2", 128, 256, 56, 56}, {"r50_s5", 128, 2048, 7, 7}};
 
-void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc) {
+// Uniform [-1, 1) values in t, as bf16 in its first half when bf16.
+void Fill(Random<gpu, float>& rnd, Tensor<gpu, 4, float>* t, bool bf16) {
+  if (!bf16) {
+    rnd.SampleUniform(t, -1.f, 1.f);
+    return;
+  }
+  TensorContainer<gpu, 4, float> tmp(t->shape_);
+  rnd.SampleUniform(&tmp, -1.f, 1.f);
+  Tensor<gpu, 4, Bf16> t16(reinterpret_cast<Bf16*>(t->dptr_), t->shape_, t->stream_);
+  t16 = tcast<Bf16>(tmp.view());
+}
+
+void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc, bool bf16) {
   if (!bench::HaveGPU(st)) return;
   auto& reg = nn::LayerRegistry<gpu, float>::Get();
   const Shape<4> shape = nhwc ? Shape4(s.n, s.h, s.w, s.c) : Shape4(s.n, s.c, s.h, s.w);
@@ -30,6 +45,7 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc) {
   bn->set_name("bn");
   bn->SetParam("algo", own ? "expr" : "auto");
   if (nhwc) bn->SetChannelsLast();
+  if (bf16) bn->SetBF16();
   bn->InferShape({shape});
   // FuseRelu: the expression path takes the relu; cuDNN's path declines it (a relu layer follows).
   if (bn->FuseRelu() != own) {
@@ -39,6 +55,8 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc) {
   if (!own) {
     relu = reg.Create("relu");
     relu->set_name("relu");
+    if (nhwc) relu->SetChannelsLast();
+    if (bf16) relu->SetBF16();
     relu->InferShape({shape});
   }
   Random<gpu, float> rnd(1);
@@ -47,8 +65,8 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc) {
   x.shape = y.shape = shape;
   x.Allocate();
   y.Allocate();
-  rnd.SampleUniform(&x.data, -1.f, 1.f);
-  rnd.SampleUniform(&y.grad, -1.f, 1.f);
+  Fill(rnd, &x.data, bf16);
+  Fill(rnd, &y.grad, bf16);
   nn::ForwardContext<gpu, float> ctx;
   ctx.is_train = true;
   const std::vector<nn::Node<gpu, float>*> in = {&x}, out = {&y};
@@ -60,16 +78,17 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc) {
     }
     bn->Backward(true, in, out);
   });
-  st.counters["tensor_bytes"] = double(shape.Size()) * sizeof(float);
+  st.counters["tensor_bytes"] = double(shape.Size()) * (bf16 ? 2 : sizeof(float));
 }
 
 const bool kRegistered = [] {
   for (const BnShape& s : kShapes)
-    for (bool nhwc : {false, true}) {
+    for (const char* layout : {"nchw", "nhwc", "nhwc_bf16"}) {
+      const bool nhwc = layout[1] == 'h', bf16 = std::string(layout).ends_with("bf16");
       if (nhwc && s.h == 7) continue;  // the NHWC rows: the two large shapes
       for (bool own : {true, false}) {
-        const std::string name = std::string("bn_relu/") + (own ? "own" : "cudnn") + "/" + (nhwc ? "nhwc" : "nchw") + "/" + s.name;
-        benchmark::RegisterBenchmark(name.c_str(), BM_BatchNormRelu, s, own, nhwc)
+        const std::string name = std::string("bn_relu/") + (own ? "own" : "cudnn") + "/" + layout + "/" + s.name;
+        benchmark::RegisterBenchmark(name.c_str(), BM_BatchNormRelu, s, own, nhwc, bf16)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }

@@ -142,14 +142,17 @@ def torch_cast(reps):
     return 6 * N / statistics.median(times), torch.__version__
 
 
-def torch_bn_relu(shape, nhwc, reps):
+def torch_bn_relu(shape, nhwc, reps, bf16=False):
     """PyTorch eager's BatchNorm2d + relu(inplace=True) (torchvision's ResNet), one training pass
     (forward, then the input, weight and bias gradients), each pass timed alone with CUDA events
-    as bench_gpu times umbra's; median ms."""
+    as bench_gpu times umbra's; median ms. bf16: bfloat16 activations and gradients with fp32
+    weights and statistics, as under autocast (which leaves batch norm's types as they come)."""
     import torch
     torch.backends.cudnn.benchmark = True
     n, c, h, w = shape
     x = torch.rand(n, c, h, w, device="cuda") * 2 - 1
+    if bf16:
+        x = x.to(torch.bfloat16)
     if nhwc:
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
@@ -185,14 +188,14 @@ def bn_table(res, reps):
     print("|---|---|---|---|---|---|---|---|---|")
     torch_ok = True
     for name, shape in BN_SHAPES.items():
-        for layout in ("nchw", "nhwc"):
+        for layout in ("nchw", "nhwc", "nhwc_bf16"):
             own, cud = res.get(f"bn_relu/own/{layout}/{name}"), res.get(f"bn_relu/cudnn/{layout}/{name}")
             if not own:
                 continue
             peer = float("nan")
             if torch_ok:
                 try:
-                    peer = torch_bn_relu(shape, layout == "nhwc", reps)
+                    peer = torch_bn_relu(shape, layout != "nchw", reps, bf16=layout.endswith("bf16"))
                 except Exception as e:  # PyTorch without CUDA: say so once, keep the rest
                     torch_ok = False
                     print(f"| PyTorch on GPU unavailable: {e} | | | | | | | | |")
