@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "umbra/nn/arena_plan.h"
 #include "umbra/nn/net_spec.h"
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
@@ -562,64 +562,18 @@ class Net {
     for (int i : idx) p.push_back(nodes_[i].get());
     return p;
   }
-  // Offsets for entries placed in `order`, each at the lowest offset (a multiple of kAlign
-  // elements) clear of the placed entries it overlaps in time; returns the arena's size.
-  static index_t PackOffsets(const std::vector<index_t>& size, const std::vector<int>& first, const std::vector<int>& last,
-                             const std::vector<int>& order, std::vector<index_t>* offset) {
-    constexpr index_t kAlign = 64;
-    offset->assign(size.size(), 0);
-    std::vector<int> placed;
-    index_t total = 0;
-    for (int k : order) {
-      const index_t need = (size[k] + kAlign - 1) / kAlign * kAlign;
-      std::vector<std::pair<index_t, index_t>> busy;  // [begin, end) of entries live with k
-      for (int p : placed)
-        if (first[p] <= last[k] && first[k] <= last[p]) busy.push_back({(*offset)[p], (*offset)[p] + size[p]});
-      std::sort(busy.begin(), busy.end());
-      index_t at = 0;
-      for (auto& [b, e] : busy) {
-        if (at + need <= b) break;
-        at = std::max(at, (e + kAlign - 1) / kAlign * kAlign);
-      }
-      (*offset)[k] = at;
-      total = std::max(total, at + need);
-      placed.push_back(k);
-    }
-    return total;
-  }
-  // Places entries (node values and gradients) in one arena so that entries whose live
-  // intervals [first, last] (in steps) overlap never overlap in memory: one at a time (in the
-  // order below), each at the lowest offset clear of the placed entries it overlaps. This packs
-  // close to the peak of live bytes, where a pool of whole buffers wastes what a small node
-  // leaves of a large buffer. Offsets are multiples of 64 elements (256 bytes for float), the
-  // alignment vector loads and cuDNN like. Returns, per entry, its view.
+  // Entries (node values and gradients) in one arena, where entries whose live intervals
+  // [first, last] (in steps) overlap never overlap in memory (arena_plan.h). Returns, per
+  // entry, its view.
   std::vector<Tensor<xpu, 1, DType>> SharedBuffers(const std::vector<index_t>& size, const std::vector<int>& first,
                                                     const std::vector<int>& last) {
-    const size_t n = size.size();
-    // Greedy placement is not optimal: a few orders of placement, the one that packs tightest.
-    // Largest first, ties in node order (the plain rule), or ties longest-lived first, or the
-    // longest-lived first. (ResNet-50 with its sums' gradients passed on: 10,364 MiB largest
-    // first, 10,315 with the other two, its peak of live bytes; AlexNet 342, 339 and 349.)
-    auto length = [&](int k) { return last[k] - first[k]; };
-    const std::vector<std::function<bool(int, int)>> orders = {
-        [&](int a, int b) { return size[a] > size[b]; },
-        [&](int a, int b) { return size[a] != size[b] ? size[a] > size[b] : length(a) > length(b); },
-        [&](int a, int b) { return length(a) != length(b) ? length(a) > length(b) : size[a] > size[b]; },
-    };
-    std::vector<index_t> offset, trial;
-    index_t total = -1;
-    for (const auto& before : orders) {
-      std::vector<int> order(n);
-      for (size_t k = 0; k < n; ++k) order[k] = int(k);
-      std::stable_sort(order.begin(), order.end(), before);
-      const index_t t = PackOffsets(size, first, last, order, &trial);
-      if (total < 0 || t < total) total = t, offset = trial;
-    }
+    const ArenaPlan plan = PlanArena(size, first, last);
     TensorContainer<xpu, 1, DType> arena;
-    if (total > 0) arena.Resize(Shape1(total));
+    if (plan.total > 0) arena.Resize(Shape1(plan.total));
     std::vector<Tensor<xpu, 1, DType>> views;
-    for (size_t k = 0; k < n; ++k) views.push_back(arena.view().Slice(offset[k], offset[k] + size[k]));
-    node_elements_ += total;
+    for (size_t k = 0; k < size.size(); ++k)
+      views.push_back(arena.view().Slice(plan.offset[k], plan.offset[k] + size[k]));
+    node_elements_ += plan.total;
     pool_.push_back(std::move(arena));
     return views;
   }

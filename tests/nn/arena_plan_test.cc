@@ -1,0 +1,64 @@
+// The arena placement of net memory planning (arena_plan.h) on its own: entries live at the same
+// time never overlap, entries that do not may share bytes, offsets keep the 64-element
+// alignment, and the tightest of the orders tried is the one kept.
+#include <gtest/gtest.h>
+
+#include "umbra/nn/arena_plan.h"
+
+namespace umbra {
+namespace arena_plan_test {
+
+// Every pair of entries live at once is disjoint in [offset, offset + size); every offset a
+// multiple of 64; the arena holds them all.
+void ExpectValid(const nn::ArenaPlan& p, const std::vector<index_t>& size, const std::vector<int>& first,
+                 const std::vector<int>& last) {
+  ASSERT_EQ(p.offset.size(), size.size());
+  for (size_t a = 0; a < size.size(); ++a) {
+    EXPECT_EQ(p.offset[a] % 64, 0) << "entry " << a;
+    EXPECT_LE(p.offset[a] + size[a], p.total) << "entry " << a;
+    for (size_t b = a + 1; b < size.size(); ++b) {
+      if (first[a] > last[b] || first[b] > last[a]) continue;
+      EXPECT_TRUE(p.offset[a] + size[a] <= p.offset[b] || p.offset[b] + size[b] <= p.offset[a])
+          << "entries " << a << " and " << b << " live together and overlap";
+    }
+  }
+}
+
+TEST(ArenaPlan, LiveEntriesNeverOverlapAndDeadOnesShare) {
+  // A chain of a forward: each value read by the next step only, so two at a time are live.
+  const std::vector<index_t> size = {1000, 700, 700, 300, 1000};
+  const std::vector<int> first = {0, 1, 2, 3, 4}, last = {1, 2, 3, 4, 5};
+  const nn::ArenaPlan p = nn::PlanArena(size, first, last);
+  ExpectValid(p, size, first, last);
+  // The peak of live elements, each rounded up to 64: entries 0 and 1 at step 1, 1,024 + 704
+  // (a buffer each would take 3,776).
+  EXPECT_EQ(p.total, 1728);
+  EXPECT_EQ(nn::PlanArena({}, {}, {}).total, 0);
+}
+
+// Sizes not multiples of 64 and entries live at once across every step: the sum of the rounded
+// sizes, nothing shared.
+TEST(ArenaPlan, AllLiveAtOnceStackUp) {
+  const std::vector<index_t> size = {1, 65, 128, 200};
+  const std::vector<int> first = {0, 0, 0, 0}, last = {3, 3, 3, 3};
+  const nn::ArenaPlan p = nn::PlanArena(size, first, last);
+  ExpectValid(p, size, first, last);
+  EXPECT_EQ(p.total, 64 + 128 + 128 + 256);
+}
+
+// Four entries of 64 elements, never more than two live at once: in entry order (largest
+// first, all sizes tied) the third lands above the second and the fourth above both (192);
+// longest-lived first packs them into 128. The plan keeps the tighter.
+TEST(ArenaPlan, KeepsTheTightestOrder) {
+  const std::vector<index_t> size = {64, 64, 64, 64};
+  const std::vector<int> first = {0, 3, 2, 0}, last = {0, 5, 3, 2};
+  std::vector<index_t> off;
+  EXPECT_EQ(nn::PackOffsets(size, first, last, {0, 1, 2, 3}, &off), 192);
+  EXPECT_EQ(nn::PackOffsets(size, first, last, {1, 3, 2, 0}, &off), 128);
+  const nn::ArenaPlan p = nn::PlanArena(size, first, last);
+  ExpectValid(p, size, first, last);
+  EXPECT_EQ(p.total, 128);
+}
+
+}  // namespace arena_plan_test
+}  // namespace umbra
