@@ -238,6 +238,30 @@ TEST(Bf16NodesGPU, ChannelConcatTrainsAsFloatNodes) {
                 {"ca", "cb", "cat", "c2"}, [](nn::Net<gpu>&, bool) {});
 }
 
+// cxxnet's concat (dimension 3: the width of (N, C, H, W)) of a 1x1 and a 3x3 convolution's
+// outputs, read by a 3x3 convolution across the seam: it moves bf16 values too, with no
+// conversion around it.
+TEST(Bf16NodesGPU, WidthConcatTrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  auto spec = [](bool nodes) {
+    nn::NetSpec s = Inception(nodes, false);
+    for (auto& kv : s.layers[4].params)
+      if (kv.first == "nchannel") kv.second = "4";  // as many channels as the 1x1 branch
+    s.layers[5].type = "concat";
+    return s;
+  };
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto y = test::ToGPU(b.y.view());
+  nn::Trainer<gpu> half(spec(true), Sgd()), full(spec(false), Sgd());
+  EXPECT_EQ(Types(half.net()),
+            (std::vector<std::string>{"to_bf16", "conv", "split", "conv", "conv", "concat", "conv", "max_pooling",
+                                      "to_fp32", "flatten", "fullc", "softmax"}));
+  for (const char* n : {"ca", "cb", "cat", "c2"}) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
+  EXPECT_EQ(half.net().NodeByName("p@fp32").shape, Shape4(4, 5, 6, 8));  // 12 x 16 pooled
+  TrainAlike(half, full, x, x, y);
+}
+
 TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
   Batch b;
