@@ -1,6 +1,7 @@
 // The arena placement of net memory planning (arena_plan.h) on its own: entries live at the same
 // time never overlap, entries that do not may share bytes, offsets keep the 64-element
-// alignment, and the tightest of the orders tried is the one kept.
+// alignment, and the tightest of the orders tried is the one kept (each of the three wins a
+// case).
 #include <gtest/gtest.h>
 
 #include "umbra/nn/arena_plan.h"
@@ -58,6 +59,28 @@ TEST(ArenaPlan, KeepsTheTightestOrder) {
   const nn::ArenaPlan p = nn::PlanArena(size, first, last);
   ExpectValid(p, size, first, last);
   EXPECT_EQ(p.total, 128);
+}
+
+// Each order packs tightest somewhere (random four-entry cases, found by search): a plan that
+// left any of the three out would pack one of these looser.
+TEST(ArenaPlan, EachOrderWinsSomewhere) {
+  struct Case {
+    const char* wins;
+    std::vector<index_t> size;
+    std::vector<int> first, last;
+    index_t best;  // the other two orders pack looser
+  };
+  const Case cases[] = {
+      {"largest first", {64, 128, 128, 192}, {1, 2, 3, 0}, {2, 3, 5, 1}, 256},          // 256, 320, 320
+      {"ties longest-lived first", {64, 128, 192, 128}, {0, 3, 1, 2}, {2, 4, 1, 5}, 256},  // 320, 256, 384
+      {"longest-lived first", {64, 128, 64, 128}, {0, 3, 1, 0}, {2, 6, 3, 0}, 192},        // 256, 256, 192
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.wins);
+    const nn::ArenaPlan p = nn::PlanArena(c.size, c.first, c.last);
+    ExpectValid(p, c.size, c.first, c.last);
+    EXPECT_EQ(p.total, c.best);
+  }
 }
 
 }  // namespace arena_plan_test
