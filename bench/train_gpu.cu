@@ -212,7 +212,8 @@ int main(int argc, char** argv) {
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
         if (bf16) put("bf16_nodes_nhwc", {.bf16 = true, .nhwc = true, .bf16_nodes = true});
-        if (bf16 && has_bn) put("bf16_nodes_nhwc_own_bn", {.bf16 = true, .nhwc = true, .own_bn = true, .bf16_nodes = true});
+        if (bf16 && has_bn)
+          put("bf16_nodes_nhwc_own_bn", {.bf16 = true, .nhwc = true, .own_bn = true, .bf16_nodes = true});
         if (nhwc) {
           put("nhwc", {.nhwc = true});
           if (graph) put("nhwc_graph", {.graph = true, .nhwc = true});

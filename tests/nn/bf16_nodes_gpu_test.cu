@@ -445,7 +445,8 @@ TEST(Bf16NodesGPU, PredictsAsFloatNodes) {
     const bool inference_only = k % 2, own = k / 2;
     SCOPED_TRACE(inference_only ? "prediction-only net" : "training net");
     SCOPED_TRACE(own ? "umbra's batch norm" : "cuDNN's batch norm");
-    nn::NetSpec sa = own ? ResidualOwnBn(true, false) : Residual(true), sb = own ? ResidualOwnBn(false, false) : Residual(false);
+    nn::NetSpec sa = own ? ResidualOwnBn(true, false) : Residual(true);
+    nn::NetSpec sb = own ? ResidualOwnBn(false, false) : Residual(false);
     sa.inference_only = sb.inference_only = inference_only;
     nn::Net<gpu> a(sa), c(sb);
     test::RandomShifts(a);

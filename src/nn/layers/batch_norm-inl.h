@@ -24,7 +24,6 @@
 // would spread over two reductions and a string of small per-channel launches.
 #pragma once
 
-#include <climits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -222,8 +221,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     if constexpr (kGpuStats) {
       if (used_batch_) {
         BnBackwardSumsGPU(Dims(),
-                          {x.dptr_, gy.dptr_, nodes16_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_, gamma_.dptr_,
-                           relu_, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
+                          {x.dptr_, gy.dptr_, nodes16_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_,
+                           gamma_.dptr_, relu_, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
                           Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
         if (!prop_grad) return;
         // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
