@@ -5,12 +5,14 @@
 # net as it defaults. Counts come from the difference between 5- and 10-step runs (a warm-up and
 # one timed run each, so 10 extra steps), which leaves set-up out; with FLAGS that add a second
 # measurement (--own-kernels, --nhwc, ...), the default run's counts are taken off.
-# Usage: bench/stub_counts.sh BUILD_DIR NET [FLAGS...]
+# Usage: [STUB_CONFIGS=DIR] bench/stub_counts.sh BUILD_DIR NET [FLAGS...]
 set -euo pipefail
 B=$1 net=$2; shift 2
+cfg=()  # STUB_CONFIGS=DIR: the nets' configs from DIR (bench_train_gpu --configs), e.g. a cxxnet file
+[ -n "${STUB_CONFIGS:-}" ] && cfg=(--configs "$STUB_CONFIGS")
 counts() {  # counts STEPS FLAGS...: "kernels cudnn cublas" of the whole process
   local c
-  c=$(UMBRA_STUB_LOG=1 LD_PRELOAD="$B/tests/libumbra_cuda_stub.so" "$B/bench/bench_train_gpu" --net "$net" \
+  c=$(UMBRA_STUB_LOG=1 LD_PRELOAD="$B/tests/libumbra_cuda_stub.so" "$B/bench/bench_train_gpu" --net "$net" "${cfg[@]}" \
     --steps "$1" --reps 1 "${@:2}" 2>&1 | sed -n 's/.*calls: \([0-9]*\) kernels, \([0-9]*\) cuDNN, \([0-9]*\) cuBLAS.*/\1 \2 \3/p') &&
     [ -n "$c" ] ||
     { echo "stub_counts: bench_train_gpu --net $net --steps $1 ${*:2} failed or printed no stub counts" >&2; return 1; }

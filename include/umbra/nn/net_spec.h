@@ -57,7 +57,7 @@ struct NetSpec {
   bool input_channels_last = false;
   /// GPU float nets: activations (node values and gradients) in bfloat16 between the layers
   /// that take them (Layer::TakesBF16: dtype=bf16 cuDNN convolutions; max and avg pooling;
-  /// batch norm; cuDNN's activations; eltwise_sum, split and the concatenations), as PyTorch's
+  /// batch norm; lrn; cuDNN's activations; eltwise_sum, split and the concatenations), as PyTorch's
   /// bf16 autocast keeps its activations: half the bytes of each pass over them and of their
   /// storage, and no casts into and out of each convolution. A to_bf16 / to_fp32 layer (node
   /// "name@bf16" / "name@fp32") converts where float and bf16 layers meet. The last layer's
