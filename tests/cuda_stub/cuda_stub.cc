@@ -129,7 +129,12 @@ cudaError_t cudaPeekAtLastError(void) { return last; }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaErrorMemoryAllocation ? "out of memory (stub)" : "stub error"; }
 const char* cudaGetErrorName(cudaError_t) { return "stubError"; }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit; return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize(void) { ++counts.waits; return cudaSuccess; }
+// Waiting for the device while this thread captures is refused and ends the capture in failure,
+// as CUDA's legacy synchronisation does.
+static thread_local bool capture_invalidated = false;
+cudaError_t cudaDeviceSynchronize(void) {
+  if (capturing) { capture_invalidated = true; return cudaErrorStreamCaptureUnsupported; }
+  ++counts.waits; return cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { ++counts.waits; return cudaSuccess; }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   ++counts.copies;
@@ -177,7 +182,9 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
   capturing = true; recorded.clear(); return cudaSuccess; }
 cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* g) {
   if (!capturing) return cudaErrorIllegalState;
-  capturing = false; *g = (cudaGraph_t) new Work(std::move(recorded)); recorded.clear(); return cudaSuccess; }
+  capturing = false;
+  if (capture_invalidated) { capture_invalidated = false; recorded.clear(); *g = nullptr; return cudaErrorStreamCaptureInvalidated; }
+  *g = (cudaGraph_t) new Work(std::move(recorded)); recorded.clear(); return cudaSuccess; }
 cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* s) {
   *s = capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone; return cudaSuccess; }
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long) {

@@ -58,6 +58,12 @@ struct Act {
   double coef;
 };
 const T4& D(const void* d) { return *static_cast<const T4*>(d); }
+// UMBRA_STUB_CUDNN_REFUSE_BF16 plays a cuDNN that refuses bf16 data in its batch norm, pooling
+// and activation calls (NOT_SUPPORTED), as umbra's bf16 probe (bf16_probe.h) must expect.
+bool RefusesBF16(const void* d) {
+  static const bool refuse = getenv("UMBRA_STUB_CUDNN_REFUSE_BF16") != nullptr;
+  return refuse && D(d).type == CUDNN_DATA_BFLOAT16;
+}
 size_t Sz(const void* d) { return D(d).Size(); }
 
 #define R(p, d, what) CheckRange(p, Sz(d), what)
@@ -178,7 +184,7 @@ size_t cudnnGetVersion() {  // UMBRA_STUB_CUDNN_VERSION plays an older library (
   return v ? size_t(atol(v)) : size_t(CUDNN_VERSION); }
 cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { *h = (cudnnHandle_t)malloc(8); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_SUCCESS; }
-const char* cudnnGetErrorString(cudnnStatus_t) { return "stub"; }
+const char* cudnnGetErrorString(cudnnStatus_t s) { return s == CUDNN_STATUS_NOT_SUPPORTED ? "CUDNN_STATUS_NOT_SUPPORTED (stub)" : "stub"; }
 cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { *d = (cudnnTensorDescriptor_t)calloc(1, sizeof(T4)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t t, int n, int c, int h, int w) {
@@ -380,6 +386,7 @@ bool IsMax(cudnnPoolingMode_t m) { return m == CUDNN_POOLING_MAX || m == CUDNN_P
 extern "C" {
 cudnnStatus_t cudnnPoolingForward(cudnnHandle_t, const cudnnPoolingDescriptor_t pd, const void* alpha, const cudnnTensorDescriptor_t xd,
                                   const void* x, const void* beta, const cudnnTensorDescriptor_t yd, void* y) {
+  if (RefusesBF16(xd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(x, xd, "pool fwd x"); R(y, yd, "pool fwd y");
 #ifdef UMBRA_STUB_COMPUTE
   const Pool q = *(Pool*)pd; const T4 X = D(xd), Y = D(yd);
@@ -404,6 +411,7 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t, const cudnnPoolingDescriptor_t
                                    const void* y, const cudnnTensorDescriptor_t dyd, const void* dy,
                                    const cudnnTensorDescriptor_t xd, const void* x, const void* beta,
                                    const cudnnTensorDescriptor_t dxd, void* dx) {
+  if (RefusesBF16(yd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(y, yd, "pool bwd y"); R(dy, dyd, "pool bwd dy"); R(x, xd, "pool bwd x"); R(dx, dxd, "pool bwd dx");
 #ifdef UMBRA_STUB_COMPUTE
   const Pool q = *(Pool*)pd; const T4 X = D(xd), Y = D(dyd), DX = D(dxd);
@@ -432,6 +440,7 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t, const cudnnPoolingDescriptor_t
   return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnActivationForward(cudnnHandle_t, cudnnActivationDescriptor_t ad, const void* alpha, const cudnnTensorDescriptor_t xd,
                                      const void* x, const void* beta, const cudnnTensorDescriptor_t yd, void* y) {
+  if (RefusesBF16(xd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(x, xd, "act fwd x"); R(y, yd, "act fwd y");
 #ifdef UMBRA_STUB_COMPUTE
   const Act f = *(Act*)ad; const T4 X = D(xd), Y = D(yd);
@@ -454,6 +463,7 @@ cudnnStatus_t cudnnActivationBackward(cudnnHandle_t, cudnnActivationDescriptor_t
                                       const void* y, const cudnnTensorDescriptor_t dyd, const void* dy,
                                       const cudnnTensorDescriptor_t xd, const void* x, const void* beta,
                                       const cudnnTensorDescriptor_t dxd, void* dx) {
+  if (RefusesBF16(yd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(y, yd, "act bwd y"); R(dy, dyd, "act bwd dy"); R(x, xd, "act bwd x"); R(dx, dxd, "act bwd dx");
 #ifdef UMBRA_STUB_COMPUTE
   const Act f = *(Act*)ad; const T4 Y = D(yd), DX = D(dxd);
@@ -529,6 +539,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(cudnnHandle_t, cudnnBatchNo
                                                      const cudnnTensorDescriptor_t yd, void* y,
                                                      const cudnnTensorDescriptor_t pd, const void* g, const void* bb, double factor,
                                                      void* rm, void* rv, double eps, void* sm, void* si) {
+  if (RefusesBF16(xd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(x, xd, "bn fwd x"); R(y, yd, "bn fwd y"); R(g, pd, "bn fwd gamma"); R(bb, pd, "bn fwd beta");
   if (rm) R(rm, pd, "bn fwd running mean");
   if (rv) R(rv, pd, "bn fwd running var");
@@ -563,6 +574,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t, cudnnBatchN
                                                       const cudnnTensorDescriptor_t yd, void* y,
                                                       const cudnnTensorDescriptor_t pd, const void* g, const void* bb,
                                                       const void* mean, const void* var, double eps) {
+  if (RefusesBF16(xd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(x, xd, "bn infer x"); R(y, yd, "bn infer y"); R(g, pd, "bn infer gamma"); R(bb, pd, "bn infer beta");
   R(mean, pd, "bn infer mean"); R(var, pd, "bn infer var");
 #ifdef UMBRA_STUB_COMPUTE
@@ -586,6 +598,7 @@ cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t, cudnnBatchNormMode_
                                               const cudnnTensorDescriptor_t dxd, void* dx,
                                               const cudnnTensorDescriptor_t pd, const void* g, void* dg, void* db, double eps,
                                               const void* sm, const void* si) {
+  if (RefusesBF16(xd)) return CUDNN_STATUS_NOT_SUPPORTED;
   umbra_stub::CountCudnn(); R(x, xd, "bn bwd x"); R(dy, dyd, "bn bwd dy"); R(dx, dxd, "bn bwd dx"); R(g, pd, "bn bwd gamma");
   R(dg, pd, "bn bwd dgamma"); R(db, pd, "bn bwd dbeta");
   if (sm) R(sm, pd, "bn bwd saved mean");

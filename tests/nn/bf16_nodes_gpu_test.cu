@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,21 @@ void InBothLayouts(Make make, const std::vector<std::string>& want, const std::v
     more(half.net(), nhwc);
     TrainAlike(half, full, nhwc ? xn : x, x, y);
   }
+}
+
+// In the plain layout: the bf16-node net spec(true) has the layer types `want` and the bf16
+// nodes `bf16`, passes more(net) where given, and trains as the float-node net spec(false).
+template <typename MakeSpec>
+void TrainsAsFloatNodes(MakeSpec spec, const std::vector<std::string>& want, const std::vector<const char*>& bf16,
+                        const std::function<void(nn::Net<gpu>&)>& more = {}) {
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto y = test::ToGPU(b.y.view());
+  nn::Trainer<gpu> half(spec(true), Sgd()), full(spec(false), Sgd());
+  EXPECT_EQ(Types(half.net()), want);
+  for (const char* n : bf16) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
+  if (more) more(half.net());
+  TrainAlike(half, full, x, x, y);
 }
 
 TEST(Bf16NodesGPU, ConversionsWhereFloatLayersMeetBf16Ones) {
@@ -249,16 +265,12 @@ TEST(Bf16NodesGPU, WidthConcatTrainsAsFloatNodes) {
     s.layers[5].type = "concat";
     return s;
   };
-  Batch b;
-  auto x = test::ToGPU(b.x.view());
-  auto y = test::ToGPU(b.y.view());
-  nn::Trainer<gpu> half(spec(true), Sgd()), full(spec(false), Sgd());
-  EXPECT_EQ(Types(half.net()),
-            (std::vector<std::string>{"to_bf16", "conv", "split", "conv", "conv", "concat", "conv", "max_pooling",
-                                      "to_fp32", "flatten", "fullc", "softmax"}));
-  for (const char* n : {"ca", "cb", "cat", "c2"}) EXPECT_TRUE(half.net().NodeIsBF16(n)) << n;
-  EXPECT_EQ(half.net().NodeByName("p@fp32").shape, Shape4(4, 5, 6, 8));  // 12 x 16 pooled
-  TrainAlike(half, full, x, x, y);
+  TrainsAsFloatNodes(spec,
+                     {"to_bf16", "conv", "split", "conv", "conv", "concat", "conv", "max_pooling", "to_fp32",
+                      "flatten", "fullc", "softmax"},
+                     {"ca", "cb", "cat", "c2"}, [](nn::Net<gpu>& net) {
+                       EXPECT_EQ(net.NodeByName("p@fp32").shape, Shape4(4, 5, 6, 8));  // 12 x 16 pooled
+                     });
 }
 
 // cxxnet's lrn (as its AlexNet, after a convolution and a pooling) on bf16 nodes: the same
@@ -273,14 +285,29 @@ TEST(Bf16NodesGPU, LrnTrainsAsFloatNodes) {
     s.layers[4].in = {"n1"};
     return s;
   };
-  Batch b;
-  auto x = test::ToGPU(b.x.view());
-  auto y = test::ToGPU(b.y.view());
-  nn::Trainer<gpu> half(spec(true), Sgd()), full(spec(false), Sgd());
-  EXPECT_EQ(Types(half.net()), (std::vector<std::string>{"to_bf16", "conv", "max_pooling", "lrn", "conv", "avg_pooling",
-                                                         "to_fp32", "flatten", "fullc", "softmax"}));
-  EXPECT_TRUE(half.net().NodeIsBF16("n1"));
-  TrainAlike(half, full, x, x, y);
+  TrainsAsFloatNodes(spec,
+                     {"to_bf16", "conv", "max_pooling", "lrn", "conv", "avg_pooling", "to_fp32", "flatten", "fullc",
+                      "softmax"},
+                     {"n1"});
+}
+
+// Activations no layer before them fuses, on bf16 nodes by umbra's expressions (the path every
+// activation cuDNN lacks takes, and relu, sigmoid and tanh where cuDNN refuses bf16): tanh with
+// algo=expr after a pooling, leaky_relu (no cuDNN mode) after the other; no conversions around
+// them, and trained as the float-node net (bf16 read as floats, or a gradient taken from the
+// wrong buffer, is off by far more).
+TEST(Bf16NodesGPU, ActivationsTrainAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  auto spec = [](bool nodes) {
+    nn::NetSpec s = Spec(nodes);
+    s.layers.insert(s.layers.begin() + 3, L("tanh", "t1", {"p1"}, {"p1"}, {{"algo", "expr"}}));
+    s.layers.insert(s.layers.begin() + 7, L("leaky_relu", "a2", {"p2"}, {"p2"}, {{"slope", "0.1"}}));
+    return s;
+  };
+  TrainsAsFloatNodes(spec,
+                     {"to_bf16", "conv", "max_pooling", "tanh", "conv", "avg_pooling", "leaky_relu", "to_fp32",
+                      "flatten", "fullc", "softmax"},
+                     {"p1", "p2"});
 }
 
 TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {

@@ -161,5 +161,37 @@ TEST(CoreGPU, OutOfMemoryIsAClearError) {
   EXPECT_EQ(test::ToCPU(ok.view()).dptr_[1023], 3.f);
 }
 
+// The same inside a CUDA-graph capture (a step's graph being recorded): the error, but the
+// cached blocks kept (giving them back waits for the device, which a capture forbids: CUDA
+// would end the capture in failure), so the capture itself ends cleanly and the step can fall
+// back to running plain.
+TEST(CoreGPU, OutOfMemoryInACaptureKeepsItValid) {
+  UMBRA_REQUIRE_GPU();
+  auto& alloc = cuda::CachingAllocator::Get();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  alloc.Free(alloc.Alloc(size_t(1) << 20));  // a cached block, which a release would free
+  const auto before = alloc.GetStats(dev);
+  ASSERT_GT(before.cached, 0u);
+  const cudaStream_t s = cuda::DefaultStream();
+  const int pool = alloc.BeginCapturePool();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  std::string msg;
+  try {
+    alloc.Free(alloc.Alloc(size_t(1) << 42));  // 4 TiB
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  if (graph) cudaGraphDestroy(graph);
+  alloc.EndCapturePool();
+  alloc.ReleaseCapturePool(pool);
+  EXPECT_NE(msg.find("out of GPU memory on device " + std::to_string(dev)), std::string::npos) << msg;
+  EXPECT_EQ(alloc.GetStats(dev).cached, before.cached);
+  EXPECT_EQ(alloc.GetStats(dev).in_use, before.in_use);
+  cudaGetLastError();
+}
+
 }  // namespace
 }  // namespace umbra

@@ -5,18 +5,16 @@
 // parameter (b, slope, alpha; unused otherwise) as the scalar operand of F<op>(x, scalar).
 // Learnable or random slopes (prelu, rrelu) are in prelu-inl.h.
 // On the GPU in float, relu, sigmoid and tanh use cuDNN (cudnn/act_cudnn.h); their key
-// algo=expr keeps the expressions.
+// algo=expr keeps the expressions. Every activation takes bf16 nodes on the GPU.
 #pragma once
 
-#include <climits>
 #include <memory>
 #include <string>
 #include <type_traits>
 
 #include "cudnn/act_cudnn.h"
-#include "cudnn/conv_cudnn.h"  // CudnnBuilt
-
 #include "param_layer.h"
+#include "umbra/tensor/bf16.h"
 
 namespace umbra::nn {
 
@@ -186,12 +184,12 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   // Per element: either layout (a channels-last net keeps its nodes so).
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override {}
-  // bf16 nodes where cuDNN applies it (relu, sigmoid, tanh), kept when the input is bf16
-  // already (NetSpec::bf16_nodes).
+  // bf16 nodes on the GPU (NetSpec::bf16_nodes), kept when the input is bf16 already: cuDNN
+  // applies relu, sigmoid and tanh to them where it takes bf16 (cudnn/bf16_probe.h); the
+  // expressions otherwise, over the widened values, rounded once as stored.
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (kCanCudnn)
-      if (this->p_.algo == "auto" && CudnnBuilt() && in.size() == 1 && in[0].Size() <= index_t(INT_MAX))
-        return BF16Nodes::kEither;
+    if constexpr (kGpuFloat<xpu, DType>)
+      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
     return BF16Nodes::kNo;
   }
   void SetBF16() override { nodes16_ = true; }
@@ -205,7 +203,6 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
       backend_.reset();
       if (this->p_.algo == "auto") backend_ = MakeCudnnAct(Act::kCudnn, in[0].Size(), nodes16_);
     }
-    UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's activation");
     return {in[0]};
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
@@ -214,7 +211,14 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
       backend_->Forward(reinterpret_cast<const float*>(in[0]->data.dptr_), reinterpret_cast<float*>(y.dptr_));
       return;
     }
-    y = F<typename Act::Fwd>(in[0]->data.view(), DType(Act::Scalar(this->p_)));
+    if constexpr (kGpuFloat<xpu, DType>) {
+      if (nodes16_) {
+        Tensor<xpu, 4, Bf16> y16 = ViewAs<Bf16>(y);
+        y16 = tcast<Bf16>(F<typename Act::Fwd>(tcast<float>(ViewAs<Bf16>(in[0]->data.view())), Scalar()));
+        return;
+      }
+    }
+    y = F<typename Act::Fwd>(in[0]->data.view(), Scalar());
   }
   // Reads only out's data and grad, so it is correct when out == in.
   // The gradient functors read the output only (see above).
@@ -227,13 +231,22 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
                          reinterpret_cast<const float*>(out[0]->grad.dptr_), reinterpret_cast<float*>(gx.dptr_));
       return;
     }
-    gx = out[0]->grad.view() * F<typename Act::Grad>(out[0]->data.view(), DType(Act::Scalar(this->p_)));
+    if constexpr (kGpuFloat<xpu, DType>) {
+      if (nodes16_) {
+        Tensor<xpu, 4, Bf16> gx16 = ViewAs<Bf16>(gx);
+        gx16 = tcast<Bf16>(tcast<float>(ViewAs<Bf16>(out[0]->grad.view())) *
+                           F<typename Act::Grad>(tcast<float>(ViewAs<Bf16>(out[0]->data.view())), Scalar()));
+        return;
+      }
+    }
+    gx = out[0]->grad.view() * F<typename Act::Grad>(out[0]->data.view(), Scalar());
   }
 
  private:
+  DType Scalar() const { return DType(Act::Scalar(this->p_)); }
   static constexpr bool kCanCudnn = kGpuFloat<xpu, DType> && CudnnActivation<Act>;
   std::unique_ptr<ActBackend> backend_;  // gpu float with cuDNN; null: the expressions
-  bool nodes16_ = false;                  // bf16 nodes (cuDNN only)
+  bool nodes16_ = false;                  // bf16 nodes (GPU float)
 };
 
 template <typename xpu, typename DType>

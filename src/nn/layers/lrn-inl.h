@@ -55,9 +55,9 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
     norm_.Resize(x.shape_);
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
-        const auto xf = tcast<float>(AsBf16(x));
+        const auto xf = tcast<float>(ViewAs<Bf16>(x));
         norm_ = Norm(xf);
-        Tensor<xpu, 4, Bf16> y16 = AsBf16(out[0]->data);
+        Tensor<xpu, 4, Bf16> y16 = ViewAs<Bf16>(out[0]->data);
         y16 = tcast<Bf16>(Normalised(xf));
         return;
       }
@@ -70,9 +70,9 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
     if (!prop_grad) return;
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
-        Tensor<xpu, 4, Bf16> gx16 = AsBf16(in[0]->grad);
-        gx16 = tcast<Bf16>(InputGrad(tcast<float>(AsBf16(in[0]->data)), tcast<float>(AsBf16(out[0]->data)),
-                                     tcast<float>(AsBf16(out[0]->grad))));
+        Tensor<xpu, 4, Bf16> gx16 = ViewAs<Bf16>(in[0]->grad);
+        gx16 = tcast<Bf16>(InputGrad(tcast<float>(ViewAs<Bf16>(in[0]->data)), tcast<float>(ViewAs<Bf16>(out[0]->data)),
+                                     tcast<float>(ViewAs<Bf16>(out[0]->grad))));
         return;
       }
     }
@@ -99,10 +99,6 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
     const Tensor<xpu, 4, DType> s = norm_.view();
     return g * F<op::power>(s, -beta) -
            (DType(2) * beta * Salpha()) * x * chpool<red::sum>(g * y / s, this->p_.local_size);
-  }
-  // A bf16 node's values as bf16 elements of its shape.
-  static Tensor<xpu, 4, Bf16> AsBf16(const Tensor<xpu, 4, DType>& t) {
-    return Tensor<xpu, 4, Bf16>(reinterpret_cast<Bf16*>(t.dptr_), t.shape_, t.stream_);
   }
   DType Salpha() const { return DType(this->p_.alpha) / DType(this->p_.local_size); }
   TensorContainer<xpu, 4, DType> norm_;  // s of the last forward, float either way

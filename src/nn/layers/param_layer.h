@@ -17,6 +17,13 @@ namespace umbra::nn {
 template <typename xpu, typename DType>
 inline constexpr bool kGpuFloat = !std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>;
 
+/// A node's buffer read as elements of type T in the node's shape: bf16 nodes
+/// (NetSpec::bf16_nodes) keep Bf16 values in the first half of a float node's bytes.
+template <typename T, typename xpu, int dim, typename DType>
+Tensor<xpu, dim, T> ViewAs(const Tensor<xpu, dim, DType>& t) {
+  return Tensor<xpu, dim, T>(reinterpret_cast<T*>(t.dptr_), t.shape_, t.stream_);
+}
+
 /// Adds init, init_sigma, init_uniform, init_bias to a parameter struct deriving from InitParam.
 template <typename P>
 ParamDecl<P>& DeclareInit(ParamDecl<P>& d) {

@@ -153,8 +153,8 @@ class PoolingLayer
     }
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {  // windows cuDNN cannot pool, on bf16 nodes: in float, rounded as stored
-        Tensor<xpu, 4, Bf16> y16 = AsBf16(y);
-        const auto x = tcast<float>(AsBf16(in[0]->data));
+        Tensor<xpu, 4, Bf16> y16 = ViewAs<Bf16>(y);
+        const auto x = tcast<float>(ViewAs<Bf16>(in[0]->data));
         if (nhwc_)
           y16 = tcast<Bf16>(transpose(Pool(transpose(x, ToNchw())), ToNhwc()));
         else
@@ -181,9 +181,9 @@ class PoolingLayer
     }
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {  // as forward: the gradient summed in float, rounded once
-        Tensor<xpu, 4, Bf16> gx16 = AsBf16(gx);
-        const auto x = tcast<float>(AsBf16(in[0]->data)), y = tcast<float>(AsBf16(out[0]->data));
-        const auto gy = tcast<float>(AsBf16(out[0]->grad));
+        Tensor<xpu, 4, Bf16> gx16 = ViewAs<Bf16>(gx);
+        const auto x = tcast<float>(ViewAs<Bf16>(in[0]->data)), y = tcast<float>(ViewAs<Bf16>(out[0]->data));
+        const auto gy = tcast<float>(ViewAs<Bf16>(out[0]->grad));
         if (nhwc_)
           gx16 = tcast<Bf16>(
               transpose(Unpool(transpose(x, ToNchw()), transpose(y, ToNchw()), transpose(gy, ToNchw())), ToNhwc()));
@@ -213,10 +213,6 @@ class PoolingLayer
   template <typename X, typename Y, typename G>
   auto Unpool(const X& x, const Y& y, const G& gy) const {
     return unpool<Reducer>(x, y, gy, w_.ky, w_.kx, w_.sy, w_.sx, w_.py, w_.px) * Scale();
-  }
-  // A bf16 node's values as bf16 elements of its shape.
-  static Tensor<xpu, 4, Bf16> AsBf16(const Tensor<xpu, 4, DType>& t) {
-    return Tensor<xpu, 4, Bf16>(reinterpret_cast<Bf16*>(t.dptr_), t.shape_, t.stream_);
   }
   // For avg the forward scale 1/(kh*kw) also scales the gradient; unpool of red::sum treats the
   // scaled output as a plain sum, which is fine since its PartialGrad ignores the pooled value.

@@ -185,21 +185,17 @@ class ConcatLayer : public ParamLayer<StructureParam, xpu, DType> {
   }
   template <typename T, int axis>
   void Move(const NodeList& in, const NodeList& out, bool backward) const {
-    const Tensor<xpu, 4, T> y = As<T>(backward ? out[0]->grad : out[0]->data);
+    const Tensor<xpu, 4, T> y = ViewAs<T>(backward ? out[0]->grad : out[0]->data);
     index_t off = 0;
     for (auto* n : in) {
       const index_t len = n->shape[axis];
-      Tensor<xpu, 4, T> x = As<T>(backward ? n->grad : n->data);
+      Tensor<xpu, 4, T> x = ViewAs<T>(backward ? n->grad : n->data);
       if (backward)
         x = slice<axis>(y, off, off + len);
       else
         slice<axis>(y, off, off + len) = x;
       off += len;
     }
-  }
-  template <typename T>
-  static Tensor<xpu, 4, T> As(const Tensor<xpu, 4, DType>& t) {
-    return Tensor<xpu, 4, T>(reinterpret_cast<T*>(t.dptr_), t.shape_, t.stream_);
   }
 
   bool nhwc_ = false;     // ch_concat on channels-last nodes: joined along dimension 3

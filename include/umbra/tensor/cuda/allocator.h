@@ -69,7 +69,10 @@ class CachingAllocator {
     }
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, rounded);
-    if (e == cudaErrorMemoryAllocation) {
+    // Out of memory: the cached blocks go back and the request is tried again, but not while a
+    // graph is being captured (the release waits for the device, which a capture forbids and
+    // would be invalidated by): the error below then ends the capture, and the step runs plain.
+    if (e == cudaErrorMemoryAllocation && capturing_ < 0) {
       cudaGetLastError();
       ReleaseLocked(pool, dev);
       e = cudaMalloc(&p, rounded);

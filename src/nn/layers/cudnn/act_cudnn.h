@@ -26,7 +26,8 @@ class ActBackend {
 };
 
 /// `size` floats, dense. Null without cuDNN or when size exceeds cuDNN's int dimensions.
-/// With bf16, x, y and their gradients are bfloat16 (NetSpec::bf16_nodes).
+/// With bf16, x, y and their gradients are bfloat16 (NetSpec::bf16_nodes); null where cuDNN
+/// refuses bf16 activations (tried once a process: bf16_probe.h).
 std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size, bool bf16 = false);
 
 class SoftmaxBackend {

@@ -4,7 +4,9 @@
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
 #include <climits>
+#include <string>
 
+#include "bf16_probe.h"
 #include "cudnn_util.h"
 
 namespace umbra::nn {
@@ -57,6 +59,22 @@ class CudnnBn : public BnBackend {
   cudnnTensorDescriptor_t x_ = nullptr, p_ = nullptr;
 };
 
+// bf16 values: every call the layer makes, on a batch of two of the layer's images.
+bool TakesBF16(index_t c, index_t h, index_t w, double eps, bool nhwc) {
+  const size_t v = ProbeAlign(size_t(2 * c * h * w) * 2), p = ProbeAlign(size_t(c) * sizeof(float));
+  const std::string key = std::to_string(c) + " channels of " + std::to_string(h) + "x" + std::to_string(w) +
+                          (nhwc ? ", channels-last" : "");
+  return CudnnTakesBF16("batch norm", key, 4 * v + 8 * p, [&](char* b) {
+    auto at = [&](size_t off) { return reinterpret_cast<float*>(b + off); };
+    float *x = at(0), *y = at(v), *gy = at(2 * v), *gx = at(3 * v);
+    auto vec = [&](int i) { return at(4 * v + size_t(i) * p); };  // gamma, beta, the statistics, gradients
+    CudnnBn bn(2, c, h, w, eps, nhwc, true);
+    bn.ForwardTrain(x, y, vec(0), vec(1), 0.1, vec(2), vec(3), vec(4), vec(5));
+    bn.Backward(x, gy, gx, vec(0), vec(6), vec(7), vec(4), vec(5));
+    bn.ForwardInfer(x, y, vec(0), vec(1), vec(2), vec(3));
+  });
+}
+
 }  // namespace
 
 std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc, bool bf16) {
@@ -64,6 +82,7 @@ std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t 
   // limit for both, since a layer runs both); descriptors take int sizes. PyTorch draws the same
   // lines before it calls cuDNN.
   if (n > kCudnnBnMaxBatch || n * c * h * w > index_t(INT_MAX)) return nullptr;
+  if (bf16 && !TakesBF16(c, h, w, eps, nhwc)) return nullptr;
   return std::make_unique<CudnnBn>(n, c, h, w, eps, nhwc, bf16);
 }
 

@@ -33,7 +33,8 @@ class BnBackend {
 /// layer keeps its expressions then.
 inline constexpr index_t kCudnnBnMaxBatch = 65535;
 /// With bf16, x, y and their gradients are bfloat16 (NetSpec::bf16_nodes); the statistics,
-/// gamma and beta stay float.
+/// gamma and beta stay float; null where cuDNN refuses bf16 for the shape (tried once a process
+/// for each: bf16_probe.h).
 std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc = false,
                                        bool bf16 = false);
 

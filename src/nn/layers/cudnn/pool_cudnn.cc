@@ -2,6 +2,9 @@
 #include "pool_cudnn.h"
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include <string>
+
+#include "bf16_probe.h"
 #include "cudnn_util.h"
 
 namespace umbra::nn {
@@ -48,11 +51,28 @@ class CudnnPool : public PoolBackend {
   cudnnPoolingDescriptor_t pool_ = nullptr;
 };
 
+// bf16 values: forward and backward on one of the layer's images.
+bool TakesBF16(bool max, index_t c, index_t h, index_t w, index_t oh, index_t ow, index_t kh, index_t kw, index_t sh,
+               index_t sw, index_t ph, index_t pw, bool nhwc) {
+  const size_t in = ProbeAlign(size_t(c * h * w) * 2), out = ProbeAlign(size_t(c * oh * ow) * 2);
+  auto s = [](index_t a, index_t b) { return std::to_string(a) + "x" + std::to_string(b); };
+  const std::string key = std::string(max ? "max " : "avg ") + s(kh, kw) + " at stride " + s(sh, sw) + " pad " +
+                          s(ph, pw) + ", " + std::to_string(c) + " channels of " + s(h, w) +
+                          (nhwc ? ", channels-last" : "");
+  return CudnnTakesBF16("pooling", key, 2 * in + 2 * out, [&](char* b) {
+    auto at = [&](size_t off) { return reinterpret_cast<float*>(b + off); };
+    CudnnPool pool(max, 1, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc, true);
+    pool.Forward(at(0), at(in));
+    pool.Backward(at(0), at(in), at(in + out), at(in + 2 * out));
+  });
+}
+
 }  // namespace
 
 std::unique_ptr<PoolBackend> MakeCudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh,
                                            index_t ow, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
                                            index_t pw, bool nhwc, bool bf16) {
+  if (bf16 && !TakesBF16(max, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc)) return nullptr;
   return std::make_unique<CudnnPool>(max, n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc, bf16);
 }
 

@@ -24,7 +24,8 @@ class PoolBackend {
 /// x (n, c, h, w) pooled by kh x kw windows at stride sh x sw with padding ph x pw into
 /// (n, c, oh, ow), float, NCHW; `max` or average. Null without cuDNN.
 /// x (n, c, h, w) -> y (n, c, oh, ow), held as (n, h, w, c) and (n, oh, ow, c) when nhwc; with
-/// bf16 all four pointers hold bfloat16 values (NetSpec::bf16_nodes).
+/// bf16 all four pointers hold bfloat16 values (NetSpec::bf16_nodes), and null where cuDNN
+/// refuses to pool bf16 so (tried once a process for each geometry: bf16_probe.h).
 std::unique_ptr<PoolBackend> MakeCudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh,
                                            index_t ow, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
                                            index_t pw, bool nhwc = false, bool bf16 = false);
