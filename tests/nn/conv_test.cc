@@ -1,5 +1,6 @@
 // conv through the layer harness: shapes, forward against a direct 7-loop convolution (groups,
 // stride, pad, bias), gradient checks of input and weights, chunked batches, bad parameters.
+#include "cudnn/conv_cudnn.h"  // PickAlgo
 #include "harness/layer_check.h"
 
 namespace umbra {
@@ -191,6 +192,26 @@ TEST(Conv, SaveLoadRoundTrip) {
   test::SaveLoadRoundTrip("conv", {{"nchannel", "3"}, {"kernel_size", "3"}}, {Shape4(2, 2, 5, 4)});
   test::SaveLoadRoundTrip("conv", {{"nchannel", "4"}, {"kernel_size", "2"}, {"ngroup", "2"},
                                    {"no_bias", "1"}, {"pad", "1"}}, {Shape4(1, 4, 3, 3)});
+}
+
+// The cuDNN search's pick (PickAlgo, the rule itself: no cuDNN here): the least workspace among
+// the usable results within 3% of the fastest, the faster of two with the same workspace;
+// unusable results (failed, over the cap, math not allowed) never, however fast or small.
+TEST(Conv, CudnnPickTakesTheLeastWorkspaceWithinTheSlack) {
+  using nn::AlgoTrial, nn::PickAlgo;
+  const size_t MiB = size_t(1) << 20;
+  const std::vector<AlgoTrial> t = {{0.5f, 0, false},          // fastest and free, but unusable
+                                    {1.00f, 600 * MiB, true},  // fastest usable
+                                    {1.02f, 40 * MiB, true},   // within 3%: least workspace
+                                    {1.025f, 40 * MiB, true},  // as small, slower
+                                    {1.05f, 0, true}};         // smallest, but 5% slower
+  EXPECT_EQ(PickAlgo(t), 2);
+  EXPECT_EQ(PickAlgo(t, 0.0), 1);   // no slack: the fastest
+  EXPECT_EQ(PickAlgo(t, 0.06), 4);  // wide enough for the free one
+  EXPECT_EQ(PickAlgo({{1.f, 0, false}}), -1);
+  EXPECT_EQ(PickAlgo({}), -1);
+  // Listed slowest first (the search sorts by time, the rule does not rely on it).
+  EXPECT_EQ(PickAlgo({{2.f, 0, true}, {1.01f, 8, true}, {1.f, 9, true}}), 1);
 }
 
 }  // namespace

@@ -65,13 +65,16 @@ struct ProbeScratch {
   }
 };
 
-// The fastest measured algorithm that succeeded within the cap (FMA math only when TF32 is off).
+// The measured algorithm PickAlgo takes of those that succeeded within the cap (FMA math only
+// when TF32 is off).
 template <typename Perf>
 Algo Best(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, const char* what) {
-  for (int i = 0; i < returned; ++i)  // cuDNN sorts by time
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap &&
-        (tf32 || perf[i].mathType == CUDNN_FMA_MATH))
-      return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
+  std::vector<AlgoTrial> trials;
+  for (int i = 0; i < returned; ++i)
+    trials.push_back({perf[i].time, perf[i].memory,
+                      perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap &&
+                          (tf32 || perf[i].mathType == CUDNN_FMA_MATH)});
+  if (const int i = PickAlgo(trials); i >= 0) return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
   // What cuDNN returned, so that the one message says why nothing qualified.
   std::string seen;
   for (int i = 0; i < returned; ++i)
@@ -378,6 +381,11 @@ std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, inde
                                            index_t ow, index_t groups, index_t kh, index_t kw, index_t sh, index_t sw,
                                            index_t ph, index_t pw, bool bias, const CudnnConvOptions& opt,
                                            void* stream) {
+  // Its scratch goes back to the caching allocator as soon as its work is queued, safe in the
+  // order of the thread's default stream, in which the allocator reuses blocks; on another
+  // stream the frees would have to wait for that stream first.
+  UMBRA_CHECK(cuda::OrDefault(static_cast<cudaStream_t>(stream)) == cuda::DefaultStream(),
+              "a cuDNN convolution runs on the thread's default stream only");
   return std::make_unique<CudnnConv>(n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, ph, pw, bias, opt, stream);
 }
 

@@ -1,16 +1,44 @@
 // The GPU convolution backend of the conv layer: cuDNN (forward, backward-data,
 // backward-filter, bias), grouped convolutions included (cxxnet's cuDNN path could not do
 // ngroup). Algorithms are chosen by measurement (cudnnFind*AlgorithmEx on the layer's own
-// buffers) under a workspace cap, once per geometry for the whole process. Workspaces come
+// buffers) under a workspace cap, once per geometry for the whole process (PickAlgo). Workspaces come
 // from the caching allocator. The ConvBackend interface is conv_dnnl.h's; this header has no
 // cuDNN include, so the layer template compiles without cuDNN and MakeCudnnConv returns null.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <vector>
 
 #include "conv_dnnl.h"
 
 namespace umbra::nn {
+
+/// One result of a cuDNN algorithm search as the choice weighs it: its measured time, its
+/// workspace, and whether it may be used (it succeeded, within the cap, with allowed math).
+struct AlgoTrial {
+  float ms;
+  size_t memory;
+  bool usable;
+};
+/// A search's pick (the index into t; -1 when none is usable): of the usable results within
+/// `slack` of the fastest one's time, the one with the least workspace (the faster on a tie).
+/// A workspace is live on top of the step's activations; one search's timings of algorithms
+/// that close apart are within its noise, so a few percent bound what the smaller one costs.
+inline constexpr double kAlgoTimeSlack = 0.03;
+inline int PickAlgo(const std::vector<AlgoTrial>& t, double slack = kAlgoTimeSlack) {
+  int fastest = -1;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (t[i].usable && (fastest < 0 || t[i].ms < t[size_t(fastest)].ms)) fastest = int(i);
+  if (fastest < 0) return -1;
+  const double limit = double(t[size_t(fastest)].ms) * (1 + slack);
+  int pick = fastest;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const AlgoTrial &a = t[i], &p = t[size_t(pick)];
+    if (a.usable && a.ms <= limit && (a.memory < p.memory || (a.memory == p.memory && a.ms < p.ms))) pick = int(i);
+  }
+  return pick;
+}
 
 struct CudnnConvOptions {
   /// Largest workspace an algorithm may use, in MiB.
@@ -37,7 +65,8 @@ struct CudnnConvOptions {
 bool CudnnBuilt();
 
 /// x (n, c, h, w) -> y (n, oc, oh, ow), float, NCHW; weights (oc, c/groups * kh * kw) as wmat.
-/// Null when umbra was built without cuDNN. Runs on `stream` (a cudaStream_t, null: default).
+/// Null when umbra was built without cuDNN. Runs on `stream` (a cudaStream_t), which must be
+/// null or the thread's default stream (its scratch is freed in that stream's order).
 std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, index_t w, index_t oc,
                                            index_t oh, index_t ow, index_t groups, index_t kh,
                                            index_t kw, index_t sh, index_t sw, index_t ph,
