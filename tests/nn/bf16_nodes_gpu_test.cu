@@ -291,23 +291,23 @@ TEST(Bf16NodesGPU, LrnTrainsAsFloatNodes) {
                      {"n1"});
 }
 
-// Activations no layer before them fuses, on bf16 nodes by umbra's expressions (the path every
-// activation cuDNN lacks takes, and relu, sigmoid and tanh where cuDNN refuses bf16): tanh with
-// algo=expr after a pooling, leaky_relu (no cuDNN mode) after the other; no conversions around
-// them, and trained as the float-node net (bf16 read as floats, or a gradient taken from the
-// wrong buffer, is off by far more).
+// Activations on bf16 nodes by umbra's expressions (the path of every activation cuDNN lacks,
+// and of relu, sigmoid and tanh where cuDNN refuses bf16): tanh with algo=expr and elu (no
+// cuDNN mode) in place of the two relus, straight after their convolutions (inputs of either
+// sign; nothing fuses them); no conversions around them, and trained as the float-node net
+// (bf16 read as floats, or a gradient dropped or taken from the wrong buffer, is off by more).
 TEST(Bf16NodesGPU, ActivationsTrainAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
   auto spec = [](bool nodes) {
     nn::NetSpec s = Spec(nodes);
-    s.layers.insert(s.layers.begin() + 3, L("tanh", "t1", {"p1"}, {"p1"}, {{"algo", "expr"}}));
-    s.layers.insert(s.layers.begin() + 7, L("leaky_relu", "a2", {"p2"}, {"p2"}, {{"slope", "0.1"}}));
+    s.layers[1] = L("tanh", "t1", {"c1"}, {"c1"}, {{"algo", "expr"}});
+    s.layers[4] = L("elu", "e2", {"c2"}, {"c2"});
     return s;
   };
   TrainsAsFloatNodes(spec,
-                     {"to_bf16", "conv", "max_pooling", "tanh", "conv", "avg_pooling", "leaky_relu", "to_fp32",
-                      "flatten", "fullc", "softmax"},
-                     {"p1", "p2"});
+                     {"to_bf16", "conv", "tanh", "max_pooling", "conv", "elu", "avg_pooling", "to_fp32", "flatten",
+                      "fullc", "softmax"},
+                     {"c1", "c2"});
 }
 
 TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {

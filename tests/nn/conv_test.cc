@@ -1,5 +1,7 @@
 // conv through the layer harness: shapes, forward against a direct 7-loop convolution (groups,
 // stride, pad, bias), gradient checks of input and weights, chunked batches, bad parameters.
+#include <cmath>
+
 #include "cudnn/conv_cudnn.h"  // PickAlgo
 #include "harness/layer_check.h"
 
@@ -210,6 +212,9 @@ TEST(Conv, CudnnPickTakesTheLeastWorkspaceWithinTheSlack) {
   EXPECT_EQ(PickAlgo(t, 0.06), 4);  // wide enough for the free one
   EXPECT_EQ(PickAlgo({{1.f, 0, false}}), -1);
   EXPECT_EQ(PickAlgo({}), -1);
+  // A time that is no time (NaN, or a failed result's -1) never wins, nor sets the limit.
+  EXPECT_EQ(PickAlgo({{std::nanf(""), 0, true}, {2.f, 8, true}}), 1);
+  EXPECT_EQ(PickAlgo({{-1.f, 0, true}, {2.f, 8, true}}), 1);
   // Listed slowest first (the search sorts by time, the rule does not rely on it).
   EXPECT_EQ(PickAlgo({{2.f, 0, true}, {1.01f, 8, true}, {1.f, 9, true}}), 1);
 }

@@ -3,8 +3,9 @@
 // Blocks are rounded (512 B granules below 1 MiB, 1 MiB granules above) and kept per device in a
 // size-ordered free list on release. Reuse is immediate: correct when a device's work is on one
 // stream or the caller has synchronised the other streams (as PyTorch's per-stream pools assume).
-// On cudaMalloc failure the device's cache is released and the call retried once; a second
-// failure throws umbra::Error with the device, the request and the allocator's usage.
+// On cudaMalloc failure the device's cache is released and the call retried once (not during a
+// graph capture, which forbids the wait that release needs); a failure then throws umbra::Error
+// with the device, the request and the allocator's usage.
 // CUDA graphs: a captured graph replays with the addresses it was captured with, so a block its
 // step used must never go to anyone else while the graph lives. Between BeginCapturePool and
 // EndCapturePool (on the capturing thread), frees go to the capture's private free list, reused
@@ -72,7 +73,7 @@ class CachingAllocator {
     // Out of memory: the cached blocks go back and the request is tried again, but not while a
     // graph is being captured (the release waits for the device, which a capture forbids and
     // would be invalidated by): the error below then ends the capture, and the step runs plain.
-    if (e == cudaErrorMemoryAllocation && capturing_ < 0) {
+    if (e == cudaErrorMemoryAllocation && !Capturing()) {
       cudaGetLastError();
       ReleaseLocked(pool, dev);
       e = cudaMalloc(&p, rounded);
@@ -180,6 +181,15 @@ class CachingAllocator {
   Pool& PoolOf(int dev) {
     if (static_cast<int>(pools_.size()) <= dev) pools_.resize(dev + 1);
     return pools_[dev];
+  }
+  // Whether a graph is being captured: one of umbra's (any thread), or one a caller began on
+  // this thread's stream without BeginCapturePool.
+  bool Capturing() const {
+    if (capturing_ >= 0) return true;
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    const bool asked = cudaStreamIsCapturing(DefaultStream(), &st) == cudaSuccess;
+    if (!asked) cudaGetLastError();
+    return !asked || st != cudaStreamCaptureStatusNone;  // unknown: assume so, no wait
   }
   // The capture in progress on this thread and device, or -1.
   int CaptureHere(int dev) const {

@@ -4,6 +4,8 @@
 #include <climits>
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include <string>
+
 #include "bf16_probe.h"
 #include "cudnn_util.h"
 
@@ -79,24 +81,25 @@ class CudnnSoftmax : public SoftmaxBackend {
   FlatDesc desc_;
 };
 
-// bf16 values: forward and backward on a few of them (an activation sees a flat buffer).
-bool TakesBF16(CudnnActKind kind) {
-  constexpr index_t kSize = 1024;
-  const size_t v = ProbeAlign(kSize * 2);
+// bf16 values: forward and backward in place at the layer's size (as the layer runs them), on
+// zeros.
+bool TakesBF16(CudnnActKind kind, index_t size) {
+  const size_t v = ProbeAlign(size_t(size) * 2);
   const char* name[] = {"relu", "sigmoid", "tanh"};
-  return CudnnTakesBF16("activation", name[int(kind)], 4 * v, [&](char* b) {
-    auto at = [&](size_t off) { return reinterpret_cast<float*>(b + off); };
-    CudnnAct act(kind, kSize, true);
-    act.Forward(at(0), at(v));
-    act.Backward(at(v), at(2 * v), at(3 * v));
-  });
+  return CudnnTakesBF16("activation", std::string(name[int(kind)]) + " of " + std::to_string(size), 2 * v,
+                        [&](char* b) {
+                          float *x = reinterpret_cast<float*>(b), *g = reinterpret_cast<float*>(b + v);
+                          CudnnAct act(kind, size, true);
+                          act.Forward(x, x);
+                          act.Backward(x, g, g);
+                        });
 }
 
 }  // namespace
 
 std::unique_ptr<ActBackend> MakeCudnnAct(CudnnActKind kind, index_t size, bool bf16) {
   if (size <= 0 || size > INT_MAX) return nullptr;
-  if (bf16 && !TakesBF16(kind)) return nullptr;
+  if (bf16 && !TakesBF16(kind, size)) return nullptr;
   return std::make_unique<CudnnAct>(kind, size, bf16);
 }
 

@@ -3,9 +3,10 @@
 // relu clamps NaN to 0 as the cpu's x > 0 ? x : 0 does (CUDNN_NOT_PROPAGATE_NAN); the
 // activation gradients read only the forward output, so they stay correct in place (the layer's
 // input buffer is its output then). One difference is allowed: where relu's output is 0 and the
-// incoming gradient is NaN or infinite, the expressions give NaN (gy * 0) and cuDNN may give 0. cuDNN's elu gradient reads the input, so elu, like the
-// activations cuDNN lacks, keeps its expressions. No cuDNN include here: without cuDNN the
-// factories return null and the layers keep their expressions.
+// incoming gradient is NaN or infinite, the expressions give NaN (gy * 0) and cuDNN may give 0.
+// cuDNN's elu gradient reads the input, so elu, like the activations cuDNN lacks, keeps its
+// expressions. No cuDNN include here: without cuDNN the factories return null and the layers
+// keep their expressions.
 #pragma once
 
 #include <memory>

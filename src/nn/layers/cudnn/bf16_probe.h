@@ -14,43 +14,50 @@
 #include <string>
 
 #include "cudnn_util.h"
+#include "umbra/tensor/cuda/allocator.h"
 
 namespace umbra::nn {
 
-/// Runs trial(buf), buf a zeroed device buffer of `bytes`, once per `key` in the process (on
-/// the default stream, outside any step: the factories run when a net is shaped), and says
-/// whether cuDNN took it. A cuDNN error from the trial is a refusal, said once per `what` on
-/// stderr with cuDNN's reason; any other error (CUDA's) propagates.
+/// Runs trial(buf), buf a zeroed device buffer of `bytes` from the caching allocator, once per
+/// `key` and device in the process (on the thread's default stream, when a net is shaped, never
+/// inside a step), and says whether cuDNN took it. cuDNN's refusals (NOT_SUPPORTED, BAD_PARAM:
+/// the combination is not implemented) are said once per `what` on stderr with cuDNN's reason;
+/// any other error propagates, unrecorded (a fault, not an answer).
 template <typename Trial>
 bool CudnnTakesBF16(const char* what, const std::string& key, size_t bytes, Trial trial) {
   static std::mutex mu;
   static std::map<std::string, bool> known;
   static std::set<std::string> said;
   std::lock_guard<std::mutex> lock(mu);
-  const std::string k = std::string(what) + " " + key;
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  const std::string k = std::string(what) + " " + key + " on device " + std::to_string(dev);
   if (auto it = known.find(k); it != known.end()) return it->second;
-  void* buf = nullptr;
-  UMBRA_CUDA_CHECK(cudaMalloc(&buf, bytes));
+  CudnnHandle(nullptr);  // made and bound here: its own failure is not a refusal
+  auto& alloc = cuda::CachingAllocator::Get();
+  struct Buffer {  // given back on every path (in stream order, after the trial's work)
+    cuda::CachingAllocator& a;
+    void* p;
+    ~Buffer() { a.Free(p); }
+  } buf{alloc, alloc.Alloc(bytes)};
   bool took = true;
   std::string why;
   try {
-    UMBRA_CUDA_CHECK(cudaMemsetAsync(buf, 0, bytes, cuda::DefaultStream()));
-    trial(static_cast<char*>(buf));
+    UMBRA_CUDA_CHECK(cudaMemsetAsync(buf.p, 0, bytes, cuda::DefaultStream()));
+    trial(static_cast<char*>(buf.p));
     UMBRA_CUDA_CHECK(cudaStreamSynchronize(cuda::DefaultStream()));
   } catch (const Error& e) {
-    if (e.message().rfind("cuDNN call failed", 0) != 0) {
-      cudaFree(buf);
+    const std::string& m = e.message();
+    if (m.rfind("cuDNN call failed", 0) != 0 ||
+        (m.find("NOT_SUPPORTED") == std::string::npos && m.find("BAD_PARAM") == std::string::npos))
       throw;
-    }
     took = false;
     // "cuDNN call failed: cudnnX(args): status" said as "cudnnX: status".
-    const std::string& m = e.message();
     const size_t name = m.find("cudnn"), args = m.find('(', name), status = m.rfind(": ");
     why = name != std::string::npos && args != std::string::npos && status != std::string::npos && status > args
               ? m.substr(name, args - name) + m.substr(status)
               : m;
   }
-  UMBRA_CUDA_CHECK(cudaFree(buf));
   known[k] = took;
   if (!took && said.insert(what).second)
     std::fprintf(stderr, "umbra: cuDNN %zu refuses bf16 %s (%s: %s); umbra's own kernels take it, here and "

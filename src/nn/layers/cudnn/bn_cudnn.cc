@@ -4,6 +4,7 @@
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
 #include <climits>
+#include <sstream>
 #include <string>
 
 #include "bf16_probe.h"
@@ -20,18 +21,20 @@ class CudnnBn : public BnBackend {
   // names). Inference keeps the plain spatial mode, as PyTorch does.
   CudnnBn(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc, bool bf16)
       : eps_(eps), train_mode_(nhwc ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL) {
-    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
-    UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p_));
-    // bf16 values: the derived descriptor of the statistics and weights is float all the same.
-    UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
-                                                 bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, int(n), int(c), int(h),
-                                                 int(w)));
-    UMBRA_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(p_, x_, CUDNN_BATCHNORM_SPATIAL));
+    try {
+      UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
+      UMBRA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p_));
+      // bf16 values: the derived descriptor of the statistics and weights is float all the same.
+      UMBRA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_, nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                                   bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, int(n), int(c),
+                                                   int(h), int(w)));
+      UMBRA_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(p_, x_, CUDNN_BATCHNORM_SPATIAL));
+    } catch (...) {  // no destructor after a throw
+      Destroy();
+      throw;
+    }
   }
-  ~CudnnBn() override {
-    cudnnDestroyTensorDescriptor(x_);
-    cudnnDestroyTensorDescriptor(p_);
-  }
+  ~CudnnBn() override { Destroy(); }
   void ForwardTrain(const float* x, float* y, const float* gamma, const float* beta, double factor, float* run_mean,
                     float* run_var, float* save_mean, float* save_inv_std) override {
     const float one = 1, zero = 0;
@@ -54,22 +57,30 @@ class CudnnBn : public BnBackend {
   }
 
  private:
+  void Destroy() {
+    if (x_) cudnnDestroyTensorDescriptor(x_);
+    if (p_) cudnnDestroyTensorDescriptor(p_);
+  }
+
   double eps_;
   cudnnBatchNormMode_t train_mode_;  // forward training and backward (the latter needs the saved statistics)
   cudnnTensorDescriptor_t x_ = nullptr, p_ = nullptr;
 };
 
-// bf16 values: every call the layer makes, on a batch of two of the layer's images.
-bool TakesBF16(index_t c, index_t h, index_t w, double eps, bool nhwc) {
-  const size_t v = ProbeAlign(size_t(2 * c * h * w) * 2), p = ProbeAlign(size_t(c) * sizeof(float));
-  const std::string key = std::to_string(c) + " channels of " + std::to_string(h) + "x" + std::to_string(w) +
-                          (nhwc ? ", channels-last" : "");
-  return CudnnTakesBF16("batch norm", key, 4 * v + 8 * p, [&](char* b) {
+// bf16 values: every call the layer may make, at its shape (the batch too: cuDNN's choice of
+// kernel may depend on it), with and without running statistics (batch_norm_no_ma, test-mode
+// passes), on zeros.
+bool TakesBF16(index_t n, index_t c, index_t h, index_t w, double eps, bool nhwc) {
+  const size_t v = ProbeAlign(size_t(n * c * h * w) * 2), p = ProbeAlign(size_t(c) * sizeof(float));
+  std::ostringstream key;
+  key << n << "x" << c << "x" << h << "x" << w << (nhwc ? " channels-last" : "") << ", eps " << eps;
+  return CudnnTakesBF16("batch norm", key.str(), 4 * v + 8 * p, [&](char* b) {
     auto at = [&](size_t off) { return reinterpret_cast<float*>(b + off); };
     float *x = at(0), *y = at(v), *gy = at(2 * v), *gx = at(3 * v);
     auto vec = [&](int i) { return at(4 * v + size_t(i) * p); };  // gamma, beta, the statistics, gradients
-    CudnnBn bn(2, c, h, w, eps, nhwc, true);
+    CudnnBn bn(n, c, h, w, eps, nhwc, true);
     bn.ForwardTrain(x, y, vec(0), vec(1), 0.1, vec(2), vec(3), vec(4), vec(5));
+    bn.ForwardTrain(x, y, vec(0), vec(1), 0.0, nullptr, nullptr, vec(4), vec(5));
     bn.Backward(x, gy, gx, vec(0), vec(6), vec(7), vec(4), vec(5));
     bn.ForwardInfer(x, y, vec(0), vec(1), vec(2), vec(3));
   });
@@ -82,7 +93,7 @@ std::unique_ptr<BnBackend> MakeCudnnBn(index_t n, index_t c, index_t h, index_t 
   // limit for both, since a layer runs both); descriptors take int sizes. PyTorch draws the same
   // lines before it calls cuDNN.
   if (n > kCudnnBnMaxBatch || n * c * h * w > index_t(INT_MAX)) return nullptr;
-  if (bf16 && !TakesBF16(c, h, w, eps, nhwc)) return nullptr;
+  if (bf16 && !TakesBF16(n, c, h, w, eps, nhwc)) return nullptr;
   return std::make_unique<CudnnBn>(n, c, h, w, eps, nhwc, bf16);
 }
 

@@ -6,6 +6,7 @@
 // cuDNN include, so the layer template compiles without cuDNN and MakeCudnnConv returns null.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -21,21 +22,23 @@ struct AlgoTrial {
   size_t memory;
   bool usable;
 };
-/// A search's pick (the index into t; -1 when none is usable): of the usable results within
-/// `slack` of the fastest one's time, the one with the least workspace (the faster on a tie).
-/// A workspace is live on top of the step's activations; one search's timings of algorithms
-/// that close apart are within its noise, so a few percent bound what the smaller one costs.
+/// A search's pick (the index into t; -1 when none is usable with a finite time of 0 or more):
+/// of those results within `slack` of the fastest one's time, the one with the least workspace
+/// (the faster on a tie). A workspace is live on top of the step's activations; one search's
+/// timings of algorithms that close apart are within its noise, so a few percent bound what
+/// the smaller one costs.
 inline constexpr double kAlgoTimeSlack = 0.03;
 inline int PickAlgo(const std::vector<AlgoTrial>& t, double slack = kAlgoTimeSlack) {
+  auto ok = [](const AlgoTrial& a) { return a.usable && std::isfinite(a.ms) && a.ms >= 0; };
   int fastest = -1;
   for (size_t i = 0; i < t.size(); ++i)
-    if (t[i].usable && (fastest < 0 || t[i].ms < t[size_t(fastest)].ms)) fastest = int(i);
+    if (ok(t[i]) && (fastest < 0 || t[i].ms < t[size_t(fastest)].ms)) fastest = int(i);
   if (fastest < 0) return -1;
   const double limit = double(t[size_t(fastest)].ms) * (1 + slack);
   int pick = fastest;
   for (size_t i = 0; i < t.size(); ++i) {
     const AlgoTrial &a = t[i], &p = t[size_t(pick)];
-    if (a.usable && a.ms <= limit && (a.memory < p.memory || (a.memory == p.memory && a.ms < p.ms))) pick = int(i);
+    if (ok(a) && a.ms <= limit && (a.memory < p.memory || (a.memory == p.memory && a.ms < p.ms))) pick = int(i);
   }
   return pick;
 }
