@@ -21,7 +21,7 @@ namespace umbra::nn {
 /// Runs trial(buf), buf a zeroed device buffer of `bytes` from the caching allocator, once per
 /// `key` and device in the process (on the thread's default stream, when a net is shaped, never
 /// inside a step), and says whether cuDNN took it. cuDNN's refusals (NOT_SUPPORTED, BAD_PARAM:
-/// the combination is not implemented) are said once per `what` on stderr with cuDNN's reason;
+/// cuDNN has no kernel for that combination) are said once per `what` on stderr with its reason;
 /// any other error propagates, unrecorded (a fault, not an answer).
 template <typename Trial>
 bool CudnnTakesBF16(const char* what, const std::string& key, size_t bytes, Trial trial) {
