@@ -121,6 +121,12 @@ cudaError_t cudaFree(void* p) {
   std::lock_guard<std::mutex> l(mu);
   auto it = blocks.find(p); if (it == blocks.end()) return p ? cudaErrorInvalidValue : cudaSuccess;
   munmap(p, it->second); used -= it->second; blocks.erase(it); return cudaSuccess; }
+// Stream-ordered allocation (a reduction's scratch on a stream of its own): every stream runs
+// in order here, so these are cudaMalloc and cudaFree, allowed inside a capture as CUDA's are.
+// A block freed inside a capture is kept (CUDA's graph keeps its memory for its replays; here,
+// for the process: the graph's recorded work may read it at every replay).
+cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { return cudaMalloc(p, n); }
+cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return capturing ? cudaSuccess : cudaFree(p); }
 cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { ++counts.pinned; *p = malloc(n ? n : 1); return cudaSuccess; }
 cudaError_t cudaMallocHost(void** p, size_t n) { ++counts.pinned; *p = malloc(n ? n : 1); return cudaSuccess; }
 cudaError_t cudaFreeHost(void* p) { free(p); return cudaSuccess; }
@@ -135,7 +141,11 @@ static thread_local bool capture_invalidated = false;
 cudaError_t cudaDeviceSynchronize(void) {
   if (capturing) { capture_invalidated = true; return cudaErrorStreamCaptureUnsupported; }
   ++counts.waits; return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { ++counts.waits; return cudaSuccess; }
+// Streams are not told apart: a stream wait while this thread captures is taken as a wait for
+// the captured stream, which CUDA refuses, ending the capture in failure.
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  if (capturing) { capture_invalidated = true; return cudaErrorStreamCaptureUnsupported; }
+  ++counts.waits; return cudaSuccess; }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   ++counts.copies;
   if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");

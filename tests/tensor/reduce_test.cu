@@ -69,9 +69,10 @@ TEST(ReduceGPU, ExceptDimChunkedSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<1, float>(per_row, Shape1(5000), 1e-5, rows.view())));
 }
 
-// A destination on a stream of its own: the chunked path's scratch comes from the cache and the
-// stream first waits for the default one (whose work may have freed that block). Only the path
-// and the values are checked here: the stand-in libraries run every stream in order.
+// A destination on a stream of its own: the chunked path's scratch comes from CUDA's
+// stream-ordered pool, not from the cache (whose blocks the default stream's work may still
+// use). Only the path and the values are checked here: the stand-in libraries run every stream
+// in order.
 TEST(ReduceGPU, ChunkedOnItsOwnStreamSameAsCPU) {
   UMBRA_REQUIRE_GPU();
   auto x = test::RandomTensor(Shape4(32, 16, 28, 28), 13);
@@ -88,6 +89,40 @@ TEST(ReduceGPU, ChunkedOnItsOwnStreamSameAsCPU) {
   }
   s->Wait();
   EXPECT_TRUE(test::AllNear(test::ToCPU(out.view()).view(), want.view(), 1e-5));
+  DeleteStream(s);
+}
+
+// The same inside a capture of that stream: its scratch is allocated and freed in the stream's
+// order, with no wait for the stream (a wait would end the capture in failure), and each replay
+// of the graph gives the sums again.
+TEST(ReduceGPU, ChunkedOnItsOwnStreamCaptured) {
+  UMBRA_REQUIRE_GPU();
+  auto x = test::RandomTensor(Shape4(32, 16, 28, 28), 14);
+  TensorContainer<cpu, 1> want(Shape1(16));
+  want = sumall_except_dim<1>(x.view());
+  auto gx = test::ToGPU(x.view());
+  Stream<gpu>* s = NewStream<gpu>(false);
+  const cudaStream_t cs = Stream<gpu>::GetStream(s);
+  TensorContainer<gpu, 1> out(Shape1(16));
+  out.set_stream(s);
+  ASSERT_EQ(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  try {
+    out = sumall_except_dim<1>(gx.view());
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "the captured reduction threw: " << e.what();
+  }
+  cudaGraph_t g = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(cs, &g), cudaSuccess);  // after the catch: never left capturing
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
+  for (int i = 0; i < 2; ++i) {
+    UMBRA_CUDA_CHECK(cudaMemsetAsync(out.dptr_, 0, sizeof(float) * 16, cs));
+    UMBRA_CUDA_CHECK(cudaGraphLaunch(exec, cs));
+    s->Wait();
+    EXPECT_TRUE(test::AllNear(test::ToCPU(out.view()).view(), want.view(), 1e-5)) << "replay " << i;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(g);
   DeleteStream(s);
 }
 

@@ -242,18 +242,19 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
         const uint32_t chunk = uint32_t((n + parts - 1) / parts);
         // An empty source (n == 0) may have sizes whose 32-bit truncation is 0: divide by 1.
         const cuda::FastDiv per_div(n ? uint32_t(per) : 1u), cols_div(n ? uint32_t(cols) : 1u);
-        auto& alloc = cuda::CachingAllocator::Get();
-        DType* part = parts > 1 ? static_cast<DType*>(alloc.Alloc(sizeof(DType) * size_t(len) * parts)) : nullptr;
-        if (part && st != cuda::DefaultStream()) {
-          // A cached block may have been freed by work still queued on the default stream (the
-          // allocator's reuse is in that stream's order): st waits for it before writing here.
-          cudaEvent_t ev = nullptr;
-          UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-          const cudaError_t rec = cudaEventRecord(ev, cuda::DefaultStream());
-          const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(st, ev, 0) : rec;
-          cudaEventDestroy(ev);  // released once the wait is satisfied
-          if (wait != cudaSuccess) alloc.Free(part);
-          UMBRA_CUDA_CHECK(wait);
+        // The partial sums' scratch: on the thread's default stream from the caching allocator,
+        // whose blocks are reused in that stream's order; on another stream from CUDA's
+        // stream-ordered pool, allocated and freed in st's own order (no wait for either stream,
+        // and legal inside a capture of st, where a wait on st would end the capture).
+        const bool own = st != cuda::DefaultStream();
+        const size_t bytes = sizeof(DType) * size_t(len) * size_t(parts);
+        DType* part = nullptr;
+        if (parts > 1 && own) {
+          void* p = nullptr;
+          UMBRA_CUDA_CHECK(cudaMallocAsync(&p, bytes, st));
+          part = static_cast<DType*>(p);
+        } else if (parts > 1) {
+          part = static_cast<DType*>(cuda::CachingAllocator::Get().Alloc(bytes));
         }
         UMBRA_LAUNCH(dim3(unsigned(len), unsigned(parts)), 256, 0, st, cuda::ReduceGroupPartKernel<Reducer, SV>)(
             dst->dptr_, part, e.scale_, MakePlan(e.src_), uint32_t(n), chunk, per_div, cols_div, len, rpb);
@@ -264,11 +265,10 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
                 dst->dptr_, part, len, parts, e.scale_);
             launched = cudaGetLastError();
           }
-          // The allocator hands blocks out again at once, safe in stream order on the stream
-          // that computes (the thread's default one); on another stream, wait first (the
-          // default stream's next user must not write it before st is done).
-          if (st != cuda::DefaultStream()) UMBRA_CUDA_CHECK(cudaStreamSynchronize(st));
-          alloc.Free(part);
+          if (own)
+            UMBRA_CUDA_CHECK(cudaFreeAsync(part, st));
+          else
+            cuda::CachingAllocator::Get().Free(part);
         }
         UMBRA_CUDA_CHECK(launched);
       }
