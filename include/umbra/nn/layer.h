@@ -88,7 +88,7 @@ enum class BF16Nodes {
   kNo,      // float nodes only: the net converts bf16 inputs back for it
   kPrefer,  // bf16 (a dtype=bf16 cuDNN convolution, which casts otherwise): also from the net's
             // inputs (converted once)
-  kEither   // either at the same cost (pooling, batch norm, lrn, cuDNN activations, sums, split, concat):
+  kEither   // either at the same cost (pooling, batch norm, lrn, activations, sums, split, concat):
             // bf16 where its inputs are, or are the float outputs of a layer amid bf16 ones
 };
 

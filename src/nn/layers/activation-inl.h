@@ -191,9 +191,7 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   // applies relu, sigmoid and tanh to them where it takes bf16 (cudnn/bf16_probe.h); the
   // expressions otherwise, over the widened values, rounded once as stored.
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (kGpuFloat<xpu, DType>)
-      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
-    return BF16Nodes::kNo;
+    return OneInputBF16(kGpuFloat<xpu, DType>, in);
   }
   void SetBF16() override { nodes16_ = true; }
 
@@ -217,7 +215,7 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
         Tensor<xpu, 4, Bf16> y16 = ViewAs<Bf16>(y);
-        y16 = tcast<Bf16>(F<typename Act::Fwd>(tcast<float>(ViewAs<Bf16>(in[0]->data.view())), Scalar()));
+        y16 = tcast<Bf16>(F<typename Act::Fwd>(Widened(in[0]->data.view()), Scalar()));
         return;
       }
     }
@@ -237,8 +235,8 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
         Tensor<xpu, 4, Bf16> gx16 = ViewAs<Bf16>(gx);
-        gx16 = tcast<Bf16>(tcast<float>(ViewAs<Bf16>(out[0]->grad.view())) *
-                           F<typename Act::Grad>(tcast<float>(ViewAs<Bf16>(out[0]->data.view())), Scalar()));
+        gx16 = tcast<Bf16>(Widened(out[0]->grad.view()) *
+                           F<typename Act::Grad>(Widened(out[0]->data.view()), Scalar()));
         return;
       }
     }

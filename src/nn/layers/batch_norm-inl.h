@@ -81,9 +81,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   // widened values in double and normalise in float, rounding once as they store, with a relu
   // fused as in float.
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (kGpuStats)
-      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
-    return BF16Nodes::kNo;
+    return OneInputBF16(kGpuStats, in);
   }
   void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {

@@ -37,9 +37,7 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "lrn"; }
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (kGpuFloat<xpu, DType>)
-      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
-    return BF16Nodes::kNo;
+    return OneInputBF16(kGpuFloat<xpu, DType>, in);
   }
   void SetBF16() override { nodes16_ = true; }
 
@@ -55,7 +53,7 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
     norm_.Resize(x.shape_);
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
-        const auto xf = tcast<float>(ViewAs<Bf16>(x));
+        const auto xf = Widened(x);
         norm_ = Norm(xf);
         Tensor<xpu, 4, Bf16> y16 = ViewAs<Bf16>(out[0]->data);
         y16 = tcast<Bf16>(Normalised(xf));
@@ -71,8 +69,8 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
         Tensor<xpu, 4, Bf16> gx16 = ViewAs<Bf16>(in[0]->grad);
-        gx16 = tcast<Bf16>(InputGrad(tcast<float>(ViewAs<Bf16>(in[0]->data)), tcast<float>(ViewAs<Bf16>(out[0]->data)),
-                                     tcast<float>(ViewAs<Bf16>(out[0]->grad))));
+        gx16 = tcast<Bf16>(InputGrad(Widened(in[0]->data), Widened(out[0]->data),
+                                     Widened(out[0]->grad)));
         return;
       }
     }

@@ -9,6 +9,7 @@
 
 #include "umbra/nn/layer.h"
 #include "umbra/nn/param.h"
+#include "umbra/tensor/bf16.h"
 
 namespace umbra::nn {
 
@@ -22,6 +23,17 @@ inline constexpr bool kGpuFloat = !std::is_same_v<xpu, cpu> && std::is_same_v<DT
 template <typename T, typename xpu, int dim, typename DType>
 Tensor<xpu, dim, T> ViewAs(const Tensor<xpu, dim, DType>& t) {
   return Tensor<xpu, dim, T>(reinterpret_cast<T*>(t.dptr_), t.shape_, t.stream_);
+}
+/// TakesBF16 of a layer of one input that computes in float on bf16 nodes (widened as read,
+/// rounded once as stored): either kind where `can` (its GPU paths), for a non-empty input.
+inline BF16Nodes OneInputBF16(bool can, const std::vector<Shape<4>>& in) {
+  return can && in.size() == 1 && in[0].Size() > 0 ? BF16Nodes::kEither : BF16Nodes::kNo;
+}
+/// A bf16 node's values widened to float, as an expression: what a float path's expressions
+/// read where the node is bf16 (their results are rounded once, as stored).
+template <typename xpu, int dim, typename DType>
+auto Widened(const Tensor<xpu, dim, DType>& t) {
+  return tcast<float>(ViewAs<Bf16>(t));
 }
 
 /// Adds init, init_sigma, init_uniform, init_bias to a parameter struct deriving from InitParam.

@@ -89,9 +89,7 @@ class PoolingLayer
   // pools them where it pools alike, the expressions elsewhere (ResNet's ceil-mode stem pooling
   // was a float island, converted both ways around it: 2 x 411 MB of fp32 copies at batch 128).
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
-    if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum)
-      if (in.size() == 1 && in[0].Size() > 0) return BF16Nodes::kEither;
-    return BF16Nodes::kNo;
+    return OneInputBF16(kGpuFloat<xpu, DType> && kKind != PoolKind::kSum, in);
   }
   void SetBF16() override { nodes16_ = true; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
@@ -154,7 +152,7 @@ class PoolingLayer
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {  // windows cuDNN cannot pool, on bf16 nodes: in float, rounded as stored
         Tensor<xpu, 4, Bf16> y16 = ViewAs<Bf16>(y);
-        const auto x = tcast<float>(ViewAs<Bf16>(in[0]->data));
+        const auto x = Widened(in[0]->data);
         if (nhwc_)
           y16 = tcast<Bf16>(transpose(Pool(transpose(x, ToNchw())), ToNhwc()));
         else
@@ -182,8 +180,8 @@ class PoolingLayer
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {  // as forward: the gradient summed in float, rounded once
         Tensor<xpu, 4, Bf16> gx16 = ViewAs<Bf16>(gx);
-        const auto x = tcast<float>(ViewAs<Bf16>(in[0]->data)), y = tcast<float>(ViewAs<Bf16>(out[0]->data));
-        const auto gy = tcast<float>(ViewAs<Bf16>(out[0]->grad));
+        const auto x = Widened(in[0]->data), y = Widened(out[0]->data);
+        const auto gy = Widened(out[0]->grad);
         if (nhwc_)
           gx16 = tcast<Bf16>(
               transpose(Unpool(transpose(x, ToNchw()), transpose(y, ToNchw()), transpose(gy, ToNchw())), ToNhwc()));

@@ -166,19 +166,12 @@ class CudnnConv : public ConvBackend {
     const void* w = to ? to : w32;
     kept_valid_ = keep;
     Operand x(this, x32, nx_), y(this, y32, ny_, false);
-    Algo a = Get(&Choice::fwd);
-    if (a.algo < 0) {
-      ProbeScratch probe(ProbeBytes());
-      auto perf = PerfSlots<cudnnConvolutionFwdAlgoPerf_t>(CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                           cudnnGetConvolutionForwardAlgorithmMaxCount, h);
-      int got = 0;
-      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
-      UMBRA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, int(perf.size()), &got,
-                                                               perf.data(), probe.p, probe.bytes));
-      a = Put(&Choice::fwd, Best(perf, got, cap_, tf32_, "forward"));
-    }
+    const Algo a = Chosen<cudnnConvolutionFwdAlgoPerf_t>(
+        &Choice::fwd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount, h, "forward",
+        [&](int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, size_t bytes) {
+          return cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, slots, got, perf, ws, bytes);
+        });
     const float one = 1, zero = 0;
-    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
                                               ws.bytes, &zero, y_, y));
@@ -252,19 +245,13 @@ class CudnnConv : public ConvBackend {
     if (wt.p) ConvertWeights(w32, wt.p);
     const void* w = kept ? kept_->p : wt.p ? wt.p : w32;
     Operand gx(this, gx32, nx_, false);
-    Algo a = Get(&Choice::bwd_data);
-    if (a.algo < 0) {
-      ProbeScratch probe(ProbeBytes());
-      auto perf = PerfSlots<cudnnConvolutionBwdDataAlgoPerf_t>(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                               cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h);
-      int got = 0;
-      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
-      UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, int(perf.size()),
-                                                                    &got, perf.data(), probe.p, probe.bytes));
-      a = Put(&Choice::bwd_data, Best(perf, got, cap_, tf32_, "backward-data"));
-    }
+    const Algo a = Chosen<cudnnConvolutionBwdDataAlgoPerf_t>(
+        &Choice::bwd_data, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h,
+        "backward-data", [&](int slots, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* ws, size_t bytes) {
+          return cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, slots, got, perf, ws,
+                                                             bytes);
+        });
     const float one = 1, zero = 0;
-    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     Scratch ws(a.ws);
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
                                                    cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
@@ -280,25 +267,18 @@ class CudnnConv : public ConvBackend {
     Scratch krsc(nhwc_ && !bf16_ ? nw_ * sizeof(float) : 0);
     float* gdst = krsc.p ? static_cast<float*>(krsc.p) : gw32;
     Operand x(this, x32, nx_), gw(this, gdst, nw_, false, false);
-    Algo a = Get(&Choice::bwd_filter);
-    if (a.algo < 0) {
-      ProbeScratch probe(ProbeBytes());
-      // The search writes its output: not into gradients that are being accumulated.
-      ProbeScratch out(bf16_ ? 0 : nw_ * sizeof(float));
-      UMBRA_CHECK(bf16_ || out.p, "cuDNN backward-filter search: no device memory for a ", nw_ * sizeof(float),
-                  "-byte output");
-      auto perf = PerfSlots<cudnnConvolutionBwdFilterAlgoPerf_t>(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                                 cudnnGetConvolutionBackwardFilterAlgorithmMaxCount, h);
-      int got = 0;
-      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
-      UMBRA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x_, x, y_, gy, conv_, w_,
-                                                                      bf16_ ? static_cast<void*>(gw) : out.p,
-                                                                      int(perf.size()), &got, perf.data(), probe.p,
-                                                                      probe.bytes));
-      a = Put(&Choice::bwd_filter, Best(perf, got, cap_, tf32_, "backward-filter"));
-    }
+    const Algo a = Chosen<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        &Choice::bwd_filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+        cudnnGetConvolutionBackwardFilterAlgorithmMaxCount, h, "backward-filter",
+        [&](int slots, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* perf, void* ws, size_t bytes) {
+          // The search writes its output: not into gradients that are being accumulated.
+          ProbeScratch out(bf16_ ? 0 : nw_ * sizeof(float));
+          UMBRA_CHECK(bf16_ || out.p, "cuDNN backward-filter search: no device memory for a ", nw_ * sizeof(float),
+                      "-byte output");
+          return cudnnFindConvolutionBackwardFilterAlgorithmEx(
+              h, x_, x, y_, gy, conv_, w_, bf16_ ? static_cast<void*>(gw) : out.p, slots, got, perf, ws, bytes);
+        });
     const float one = 1, zero = 0;
-    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     Scratch ws(a.ws);
     // cuDNN adds only where it writes the layer's own fp32 (K, C, R, S) gradient.
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
@@ -324,6 +304,26 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
   }
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
+  // The algorithm of one pass, searched for on its first call (find: the cudnnFind*Ex call on
+  // the pass's own buffers, given its result slots and the search's scratch), with its math
+  // type set on the descriptor for the call that follows.
+  template <typename Perf, typename Find>
+  Algo Chosen(Algo Choice::*which, int header_count, cudnnStatus_t (*max_count)(cudnnHandle_t, int*),
+              cudnnHandle_t h, const char* what, Find find) {
+    Algo a = Get(which);
+    if (a.algo < 0) {
+      ProbeScratch probe(ProbeBytes());
+      auto perf = PerfSlots<Perf>(header_count, max_count, h);
+      int got = 0;
+      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
+      if (const cudnnStatus_t e = find(int(perf.size()), &got, perf.data(), probe.p, probe.bytes);
+          e != CUDNN_STATUS_SUCCESS)
+        UMBRA_THROW("cuDNN's ", what, " algorithm search failed for convolution ", key_, ": ", cudnnGetErrorString(e));
+      a = Put(which, Best(perf, got, cap_, tf32_, what));
+    }
+    UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
+    return a;
+  }
   // The weights as the convolution takes them, where that is not the layer's fp32 (oc, c/g,
   // kh, kw) array itself: bf16, and (oc, kh, kw, c/g) when channels-last; 0 bytes otherwise.
   size_t WeightBytes() const { return bf16_ ? nw_ * 2 : nhwc_ ? nw_ * sizeof(float) : 0; }
