@@ -59,6 +59,10 @@ namespace {
 struct Result {
   double img_per_s, peak_mib;
   std::string graph_note;  // with graphs asked for: why they were refused, if they were
+  // What the peak holds that is known before a step (MiB): the net's node arena, the weights
+  // with their gradients and momentum, the synthetic batch and its labels. The peak's rest is
+  // cuDNN's workspaces, layers' scratch and the allocator's rounding.
+  double node_mib, weight_mib, input_mib;
 };
 
 // A note as a JSON string body (capture errors quote CUDA's messages).
@@ -144,7 +148,13 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   if (prof.on())  // after the peak is read, so that the profile is not part of it
     prof.Add(name, spec.input_shape[0], trainer.Profile(x.view(), y.view(), steps));
   std::sort(rates.begin(), rates.end());
-  return {rates[rates.size() / 2], peak, trainer.graph_note()};
+  double weights = 0;  // floats: moving statistics have a (zero) gradient but no momentum
+  trainer.net().VisitWeights([&](const std::string& w, Tensor<gpu, 2> t, Tensor<gpu, 2> g) {
+    weights += double(t.Size() + g.Size()) + (w.find(".moving_") == std::string::npos ? double(t.Size()) : 0);
+  });
+  const double mib = 4.0 / (1 << 20);
+  return {rates[rates.size() / 2], peak, trainer.graph_note(), double(trainer.net().NodeElements()) * mib,
+          weights * mib, double(x.Size() + y.Size()) * mib};
 }
 
 }  // namespace
@@ -189,6 +199,7 @@ int main(int argc, char** argv) {
       try {
         const Result r = Run(n, o.configs, o.steps, o.reps, prof, Variant{});
         add("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
+        add(", \"node_mib\": %.1f, \"weight_mib\": %.1f, \"input_mib\": %.1f", r.node_mib, r.weight_mib, r.input_mib);
         // A variant's figures under its key: KEY_img_per_s and KEY_peak_mib. A graph variant
         // the trainer refused adds its reason (graph_note, for the default layout) instead.
         auto put = [&](const char* key, const Variant& v) {
