@@ -134,8 +134,17 @@ inline Stream<gpu>* NewStream<gpu>(bool create_blas_handle, int dev_id) {
       UMBRA_CUBLAS_CHECK(cublasSetStream(s->blas_handle_, s->stream_));
       UMBRA_CUBLAS_CHECK(cublasSetMathMode(s->blas_handle_, CUBLAS_DEFAULT_MATH));
       s->blas_workspace_ = cuda::SetBlasWorkspace(s->blas_handle_);
+      // The workspace is a cached block, which work still queued on the default stream may
+      // use (the cache reuses blocks in that stream's order): the new stream starts after it.
+      cudaEvent_t ev = nullptr;
+      UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+      const cudaError_t rec = cudaEventRecord(ev, cuda::DefaultStream());
+      const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(s->stream_, ev, 0) : rec;
+      cudaEventDestroy(ev);  // released once the wait is satisfied
+      UMBRA_CUDA_CHECK(wait);
     }
   } catch (...) {
+    if (s->blas_workspace_) cuda::CachingAllocator::Get().Free(s->blas_workspace_);  // nothing used it yet
     if (s->blas_handle_) cublasDestroy(s->blas_handle_);
     if (s->stream_) cudaStreamDestroy(s->stream_);
     delete s;
