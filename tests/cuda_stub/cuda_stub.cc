@@ -12,7 +12,8 @@
 // build (include/umbra/tensor/cuda/emu.h): cuBLAS calls compute with OpenBLAS, cuRAND draws
 // numbers, the device reports 8 SMs (smaller grids: the emulator runs every thread), and
 // umbra's kernels run on the CPU (emu.cc). In both forms, work issued to a stream while it is
-// captured is recorded and runs at each cudaGraphLaunch, as on a GPU.
+// captured is recorded and runs at each cudaGraphLaunch, as on a GPU. Work runs as it is issued,
+// or with lazy streams (below) when the host waits for it.
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #include <curand.h>
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,15 +60,116 @@ static struct Counts {
 } counts;
 // Stream capture: one capture at a time per host thread.
 // Per host thread: work another thread issues meanwhile (a prefetcher's copy on its own stream)
-// runs at once, as it would on a GPU. (Streams are not told apart: umbra captures a step from
-// the one thread that issues it.)
+// is not captured, as on a GPU. (Captured streams are not told apart: umbra captures a step
+// from the one thread that issues it.)
 static thread_local bool capturing = false;
 static thread_local std::vector<std::function<void()>> recorded;
 using Work = std::vector<std::function<void()>>;
+// Lazy streams (UMBRA_STUB_STREAMS=lazy, or umbra_stub::SetLazyStreams): as on a GPU, work
+// issued to a stream waits in that stream's queue and runs, in the stream's order, only when
+// the host needs it done: a stream, device or event synchronisation, a blocking copy or memset,
+// cudaFree or cudaFreeHost (which synchronise on a GPU too), a copy into pageable host memory.
+// Work queued behind a cudaStreamWaitEvent runs after the recording stream's work up to that
+// event. So work runs as late as a GPU may run it: a host read without a wait sees the old
+// values, a copy from pinned memory reads what the host wrote after issuing it, and a stream
+// that skips a wait for another's event runs before that stream's work. Eager (the default):
+// work runs as it is issued. Null and cudaStreamLegacy are the thread's default stream here;
+// cuBLAS runs on its handle's stream, cuDNN and cuRAND on the default one (where umbra issues
+// them).
+struct StubEvent {
+  double t = 0;  // first: the host clock when it completed (cudaEventElapsedTime reads it)
+  uint64_t recorded = 0, done = 0;  // records issued and completed (lazy streams)
+  cudaStream_t stream = nullptr;    // of the last record
+};
+struct Queued {
+  std::function<void()> work;
+  StubEvent* record = nullptr;  // or: completes record `gen` of this event
+  StubEvent* wait = nullptr;    // or: waits for record `gen` of this event, issued on `on`
+  uint64_t gen = 0;
+  cudaStream_t on = nullptr;
+};
+static bool lazy = [] {
+  const char* v = getenv("UMBRA_STUB_STREAMS");
+  return v && !strcmp(v, "lazy");
+}();
+static std::recursive_mutex qmu;
+static std::map<cudaStream_t, std::deque<Queued>> queues;
+static cudaStream_t Canon(cudaStream_t s) { return s == nullptr || s == cudaStreamLegacy ? cudaStreamPerThread : s; }
+static double NowMs() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+// Runs stream s's queue until record `gen` of e is done (all of it for e null).
+static void DrainUntil(cudaStream_t s, const StubEvent* e, uint64_t gen) {
+  std::lock_guard<std::recursive_mutex> l(qmu);
+  while (!(e && e->done >= gen) && !queues[s].empty()) {
+    Queued q = std::move(queues[s].front());
+    queues[s].pop_front();
+    if (q.wait) {
+      DrainUntil(q.on, q.wait, q.gen);
+    } else if (q.record) {
+      q.record->done = std::max(q.record->done, q.gen);
+      q.record->t = NowMs();
+    } else {
+      q.work();
+    }
+  }
+}
+static void Drain(cudaStream_t s) {
+  if (lazy) DrainUntil(Canon(s), nullptr, 0);
+}
+static void DrainAll() {
+  if (!lazy) return;
+  std::lock_guard<std::recursive_mutex> l(qmu);
+  for (bool more = true; more;) {
+    more = false;
+    for (auto& [s, q] : queues)
+      if (!q.empty()) {
+        DrainUntil(s, nullptr, 0);
+        more = true;
+        break;  // a drained wait may have run other streams: look again
+      }
+  }
+}
+// Pinned host allocations (cudaHostAlloc, cudaMallocHost): copies from and into them are
+// asynchronous; pageable memory is staged or waited for, as CUDA does.
+static std::map<const void*, size_t> pinned;
+static bool IsPinned(const void* p) {
+  std::lock_guard<std::mutex> l(mu);
+  auto it = pinned.upper_bound(p);
+  if (it == pinned.begin()) return false;
+  --it;
+  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
+}
+// The direction of a copy; cudaMemcpyDefault's from where the pointers lie.
+static bool IsDevice(const void* p) {
+  std::lock_guard<std::mutex> l(mu);
+  auto it = blocks.upper_bound(const_cast<void*>(p));
+  if (it == blocks.begin()) return false;
+  --it;
+  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
+}
+static cudaMemcpyKind Direction(cudaMemcpyKind k, const void* d, const void* s) {
+  if (k != cudaMemcpyDefault) return k;
+  const bool dd = IsDevice(d), sd = IsDevice(s);
+  return dd && sd ? cudaMemcpyDeviceToDevice : dd ? cudaMemcpyHostToDevice : sd ? cudaMemcpyDeviceToHost
+                                                                                : cudaMemcpyHostToHost;
+}
 namespace umbra_stub {
-void Submit(cudaStream_t, std::function<void()> work) {
-  if (capturing) recorded.push_back(std::move(work));
-  else work();
+void Submit(cudaStream_t s, std::function<void()> work) {
+  if (capturing) {
+    recorded.push_back(std::move(work));
+  } else if (lazy) {
+    std::lock_guard<std::recursive_mutex> l(qmu);
+    queues[Canon(s)].push_back(Queued{std::move(work)});
+  } else {
+    work();
+  }
+}
+bool SetLazyStreams(bool on) {
+  DrainAll();
+  const bool was = lazy;
+  lazy = on;
+  return was;
 }
 void SetLastError(cudaError_t e) { last = e; }
 void CountKernel() { ++counts.kernels; }
@@ -118,6 +221,7 @@ cudaError_t cudaMalloc(void** p, size_t n) {
   if (getenv("UMBRA_STUB_LOG") && n >= (size_t(1) << 20)) fprintf(stderr, "[stub] cudaMalloc %.1f MiB (total %.1f)\n", n / 1048576.0, used / 1048576.0);
   return cudaSuccess; }
 cudaError_t cudaFree(void* p) {
+  DrainAll();  // CUDA's cudaFree waits for the device
   std::lock_guard<std::mutex> l(mu);
   auto it = blocks.find(p); if (it == blocks.end()) return p ? cudaErrorInvalidValue : cudaSuccess;
   munmap(p, it->second); used -= it->second; blocks.erase(it); return cudaSuccess; }
@@ -126,10 +230,24 @@ cudaError_t cudaFree(void* p) {
 // A block freed inside a capture is kept (CUDA's graph keeps its memory for its replays; here,
 // for the process: the graph's recorded work may read it at every replay).
 cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { return cudaMalloc(p, n); }
-cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return capturing ? cudaSuccess : cudaFree(p); }
-cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { ++counts.pinned; *p = malloc(n ? n : 1); return cudaSuccess; }
-cudaError_t cudaMallocHost(void** p, size_t n) { ++counts.pinned; *p = malloc(n ? n : 1); return cudaSuccess; }
-cudaError_t cudaFreeHost(void* p) { free(p); return cudaSuccess; }
+// Lazy streams: freed once the stream's work before it has run.
+cudaError_t cudaFreeAsync(void* p, cudaStream_t st) {
+  if (capturing) return cudaSuccess;
+  if (!lazy) return cudaFree(p);
+  Submit(st, [p] {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = blocks.find(p); if (it != blocks.end()) { munmap(p, it->second); used -= it->second; blocks.erase(it); }
+  });
+  return cudaSuccess; }
+static cudaError_t HostAlloc(void** p, size_t n) {
+  ++counts.pinned; *p = malloc(n ? n : 1);
+  std::lock_guard<std::mutex> l(mu); pinned[*p] = n ? n : 1; return cudaSuccess; }
+cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { return HostAlloc(p, n); }
+cudaError_t cudaMallocHost(void** p, size_t n) { return HostAlloc(p, n); }
+cudaError_t cudaFreeHost(void* p) {
+  DrainAll();  // as CUDA's, which waits for the device
+  { std::lock_guard<std::mutex> l(mu); pinned.erase(p); }
+  free(p); return cudaSuccess; }
 cudaError_t cudaGetLastError(void) { cudaError_t e = last; last = cudaSuccess; return e; }
 cudaError_t cudaPeekAtLastError(void) { return last; }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaErrorMemoryAllocation ? "out of memory (stub)" : "stub error"; }
@@ -140,52 +258,88 @@ cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit
 static thread_local bool capture_invalidated = false;
 cudaError_t cudaDeviceSynchronize(void) {
   if (capturing) { capture_invalidated = true; return cudaErrorStreamCaptureUnsupported; }
-  ++counts.waits; return cudaSuccess; }
+  DrainAll(); ++counts.waits; return cudaSuccess; }
 // Streams are not told apart: a stream wait while this thread captures is taken as a wait for
 // the captured stream, which CUDA refuses, ending the capture in failure.
-cudaError_t cudaStreamSynchronize(cudaStream_t) {
+cudaError_t cudaStreamSynchronize(cudaStream_t st) {
   if (capturing) { capture_invalidated = true; return cudaErrorStreamCaptureUnsupported; }
-  ++counts.waits; return cudaSuccess; }
+  Drain(st); ++counts.waits; return cudaSuccess; }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   ++counts.copies;
   if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");
   if (k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice) CheckRange(s, n, "cudaMemcpyAsync source");
+  const cudaMemcpyKind dir = lazy && !capturing ? Direction(k, d, s) : k;
+  if (lazy && !capturing && dir == cudaMemcpyHostToDevice && !IsPinned(s)) {
+    // Pageable memory is staged as the call returns: later host writes do not reach the copy.
+    auto staged = std::make_shared<std::vector<char>>((const char*)s, (const char*)s + n);
+    Submit(st, [=] { memmove(d, staged->data(), n); }); return cudaSuccess;
+  }
+  if (lazy && !capturing && dir == cudaMemcpyDeviceToHost && !IsPinned(d)) {
+    Drain(st); memmove(d, s, n); return cudaSuccess;  // returns once copied, as CUDA's does
+  }
   Submit(st, [=] { memmove(d, s, n); }); return cudaSuccess; }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   if (capturing) return cudaErrorStreamCaptureImplicit;
   ++counts.waits;
-  memmove(d, s, n); return cudaSuccess; }
-cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind, cudaStream_t st) {
-  Submit(st, [=] { for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, (const char*)s + i * sp, w); }); return cudaSuccess; }
+  DrainAll(); memmove(d, s, n); return cudaSuccess; }
+cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind k, cudaStream_t st) {
+  auto rows = [=](const char* from) { for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, from + i * sp, w); };
+  const cudaMemcpyKind dir = lazy && !capturing ? Direction(k, d, s) : k;
+  if (lazy && !capturing && dir == cudaMemcpyHostToDevice && !IsPinned(s) && h > 0) {
+    auto staged = std::make_shared<std::vector<char>>((const char*)s, (const char*)s + (h - 1) * sp + w);
+    Submit(st, [=] { rows(staged->data()); }); return cudaSuccess;
+  }
+  if (lazy && !capturing && dir == cudaMemcpyDeviceToHost && !IsPinned(d)) { Drain(st); rows((const char*)s); return cudaSuccess; }
+  Submit(st, [=] { rows((const char*)s); }); return cudaSuccess; }
 cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
   ++counts.copies; CheckRange(d, n, "cudaMemsetAsync");
   if (n < (size_t(256) << 20)) Submit(st, [=] { memset(d, v, n); });
   return cudaSuccess; }
 cudaError_t cudaMemset(void* d, int v, size_t n) {
   if (capturing) return cudaErrorStreamCaptureImplicit;
-  CheckRange(d, n, "cudaMemset"); memset(d, v, n); return cudaSuccess; }
+  CheckRange(d, n, "cudaMemset"); DrainAll(); memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = kSMs; return cudaSuccess; }
-cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t)calloc(1, 8); return cudaSuccess; }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t)calloc(1, 8); return cudaSuccess; }
+cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t) new StubEvent; return cudaSuccess; }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t) new StubEvent; return cudaSuccess; }
 // An event holds the host's clock when it was recorded (the stand-in's work is done by then),
 // so event-timed loops measure something: Google Benchmark's manual timing, at a constant
 // 0.01 ms, ran 10,000 iterations of a 256 MB host copy to fill its 0.1 s (bench/run.py --gpu).
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
-  const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  std::memcpy(e, &t, sizeof t);
+// Lazy streams: the clock when the stream reaches the record.
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t st) {
+  StubEvent* ev = (StubEvent*)e;
+  if (!lazy || capturing) { ev->t = NowMs(); return cudaSuccess; }
+  std::lock_guard<std::recursive_mutex> l(qmu);
+  ev->stream = Canon(st);
+  Queued q; q.record = ev; q.gen = ++ev->recorded;
+  queues[ev->stream].push_back(std::move(q));
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { ++counts.event_waits; return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  ++counts.event_waits;
+  StubEvent* ev = (StubEvent*)e;
+  if (lazy) DrainUntil(ev->stream, ev, ev->recorded);
+  return cudaSuccess; }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
   double ta, tb;
   std::memcpy(&ta, a, sizeof ta), std::memcpy(&tb, b, sizeof tb);
   *ms = std::max(float(tb - ta), 1e-3f);  // never zero: a timed loop must end
   return cudaSuccess;
 }
-cudaError_t cudaEventDestroy(cudaEvent_t e) { free(e); return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
+// Lazy streams: an event stays allocated, as queued waits and records may still name it.
+cudaError_t cudaEventDestroy(cudaEvent_t e) { if (!lazy) delete (StubEvent*)e; return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t st, cudaEvent_t e, unsigned) {
+  StubEvent* ev = (StubEvent*)e;
+  if (!lazy || capturing || ev->done >= ev->recorded) return cudaSuccess;
+  std::lock_guard<std::recursive_mutex> l(qmu);
+  Queued q; q.wait = ev; q.gen = ev->recorded; q.on = ev->stream;
+  queues[Canon(st)].push_back(std::move(q));
+  return cudaSuccess; }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = (cudaStream_t)malloc(8); return cudaSuccess; }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { free(s); return cudaSuccess; }
+// Lazy streams: its queued work still runs (a GPU finishes it after the call returns).
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  Drain(s);
+  { std::lock_guard<std::recursive_mutex> l(qmu); queues.erase(s); }
+  free(s); return cudaSuccess; }
 // A graph (and its executable form) is the work recorded during its capture.
 cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
   if (capturing) return cudaErrorIllegalState;
@@ -224,10 +378,10 @@ cudaError_t __cudaPopCallConfiguration(dim3* g, dim3* b, size_t* sm, void* st) {
 // cublasSetStream resets to cuBLAS's own pool as the real library does. That pool is allocated
 // from inside a graph capture (real cuBLAS 12.2+: cudaMallocAsync nodes, or a failed capture), so
 // a captured product on a handle without its own workspace is refused here.
-struct StubBlas { cublasMath_t math; void* ws; size_t ws_bytes; };
+struct StubBlas { cublasMath_t math; void* ws; size_t ws_bytes; cudaStream_t stream; };
 cublasStatus_t cublasCreate_v2(cublasHandle_t* h) { *h = (cublasHandle_t)calloc(1, sizeof(StubBlas)); return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasDestroy_v2(cublasHandle_t h) { free(h); return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t) { ((StubBlas*)h)->ws = nullptr; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream_v2(cublasHandle_t h, cudaStream_t s) { ((StubBlas*)h)->ws = nullptr; ((StubBlas*)h)->stream = s; return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t h, void* ws, size_t bytes) {
   if (bytes) CheckRange(ws, bytes, "cublasSetWorkspace");
   ((StubBlas*)h)->ws = ws; ((StubBlas*)h)->ws_bytes = bytes; return CUBLAS_STATUS_SUCCESS; }
@@ -267,12 +421,12 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const float a = *alpha, b = *beta;
   if (*(cublasMath_t*)h == CUBLAS_TF32_TENSOR_OP_MATH) {
-    Submit(nullptr, [=] {
+    Submit(((StubBlas*)h)->stream, [=] {
       std::vector<float> fa = Floats(A, CUDA_R_32F, lda, na ? m : k, na ? k : m, true);
       std::vector<float> fb = Floats(B, CUDA_R_32F, ldb, nb ? k : n, nb ? n : k, true);
       cblas_sgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, fa.data(), lda, fb.data(), ldb, b, C, ldc); });
   } else {
-    Submit(nullptr, [=] { cblas_sgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, A, lda, B, ldb, b, C, ldc); });
+    Submit(((StubBlas*)h)->stream, [=] { cblas_sgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, A, lda, B, ldb, b, C, ldc); });
   }
 #else
   (void)h; (void)alpha; (void)beta;
@@ -284,7 +438,7 @@ cublasStatus_t cublasDgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
 #ifdef UMBRA_STUB_COMPUTE
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const double a = *alpha, b = *beta;
-  Submit(nullptr, [=] { cblas_dgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, A, lda, B, ldb, b, C, ldc); });
+  Submit(((StubBlas*)h)->stream, [=] { cblas_dgemm(CblasColMajor, Op(ta), Op(tb), m, n, k, a, A, lda, B, ldb, b, C, ldc); });
 #else
   (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
 #endif
@@ -294,7 +448,7 @@ cublasStatus_t cublasSgemv_v2(cublasHandle_t h, cublasOperation_t t, int m, int 
   if (CapturedWithoutWorkspace(h, "cublasSgemv_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;
 #ifdef UMBRA_STUB_COMPUTE
   const float a = *alpha, b = *beta;
-  Submit(nullptr, [=] { cblas_sgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
+  Submit(((StubBlas*)h)->stream, [=] { cblas_sgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
 #else
   (void)t; (void)m; (void)n; (void)alpha; (void)A; (void)lda; (void)x; (void)incx; (void)beta; (void)y; (void)incy;
 #endif
@@ -304,7 +458,7 @@ cublasStatus_t cublasDgemv_v2(cublasHandle_t h, cublasOperation_t t, int m, int 
   if (CapturedWithoutWorkspace(h, "cublasDgemv_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;
 #ifdef UMBRA_STUB_COMPUTE
   const double a = *alpha, b = *beta;
-  Submit(nullptr, [=] { cblas_dgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
+  Submit(((StubBlas*)h)->stream, [=] { cblas_dgemv(CblasColMajor, Op(t), m, n, a, A, lda, x, incx, b, y, incy); });
 #else
   (void)t; (void)m; (void)n; (void)alpha; (void)A; (void)lda; (void)x; (void)incx; (void)beta; (void)y; (void)incy;
 #endif
@@ -330,7 +484,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
   const float a = *(const float*)alpha, b = *(const float*)beta;
   const bool tf32 = compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||
                     (compute == CUBLAS_COMPUTE_32F && *(cublasMath_t*)h == CUBLAS_TF32_TENSOR_OP_MATH);
-  Submit(nullptr, [=] {
+  Submit(((StubBlas*)h)->stream, [=] {
     std::vector<float> fa = Floats(A, at, lda, na ? m : k, na ? k : m, tf32);
     std::vector<float> fb = Floats(B, bt, ldb, nb ? k : n, nb ? n : k, tf32);
     std::vector<float> fc = Floats(C, ct, ldc, m, n, false);

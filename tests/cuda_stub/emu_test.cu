@@ -4,12 +4,14 @@
 // like CUDA's, and work captured into a graph runs at each replay, not at capture.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numeric>
 #include <thread>
 #include <vector>
 
+#include "stub.h"
 #include "umbra/tensor/cuda/check.h"
 
 namespace {
@@ -28,6 +30,13 @@ struct DeviceArray {
     UMBRA_CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
     return h;
   }
+};
+
+// Lazy streams on or off for its lifetime, whatever UMBRA_STUB_STREAMS says (cuda_stub.cc).
+struct StreamsMode {
+  bool was;
+  explicit StreamsMode(bool lazy) : was(umbra_stub::SetLazyStreams(lazy)) {}
+  ~StreamsMode() { umbra_stub::SetLazyStreams(was); }
 };
 
 __global__ void Shuffles(int* out) {
@@ -103,6 +112,7 @@ __global__ void RacyShiftLeft(const float* in, float* out) {
 // before the neighbour runs); the last-first order (UMBRA_EMU_ORDER=reverse, which scripts/test
 // runs the gpu tests in as well) reads the overwritten slots.
 TEST(Emu, TheReverseOrderShowsARaceTheForwardOrderHides) {
+  const StreamsMode eager(false);  // each launch runs in the order set when it is issued
   std::vector<float> in(64);
   std::iota(in.begin(), in.end(), 1.f);
   DeviceArray<float> din(64), dout(64);
@@ -173,6 +183,7 @@ __global__ void BarrierOnlySometimes(int* out, int wait) {
 
 TEST(EmuDeathTest, DivergenceIsAClearAbort) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const StreamsMode eager(false);  // the launch itself aborts
   DeviceArray<int> out(64);
   EXPECT_DEATH(UMBRA_LAUNCH(1, 64, 0, nullptr, DivergentBarrier)(out.p), "different barriers: .*emu_test.cu:[0-9]+ and .*emu_test.cu:[0-9]+");
   EXPECT_DEATH(UMBRA_LAUNCH(1, 32, 0, nullptr, ShuffleAfterExit)(out.p), "some lanes of the warp never reach");
@@ -225,6 +236,58 @@ TEST(Emu, GraphsRunWhenReplayedNotWhenCaptured) {
   cudaGraphExecDestroy(e);
   cudaGraphDestroy(g);
   cudaStreamDestroy(s);
+}
+
+// Lazy streams (cuda_stub.cc): work runs when the host waits for it, a stream's work after the
+// events it waits for, so a missing wait shows in the values, as it may on a GPU.
+TEST(Emu, LazyStreamsRunWorkWhenWaitedFor) {
+  const StreamsMode lazy(true);
+  const int n = 256;
+  DeviceArray<float> x(n);
+  float* pin = nullptr;
+  UMBRA_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&pin), n * sizeof(float)));
+  cudaStream_t copy;
+  UMBRA_CUDA_CHECK(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
+  cudaEvent_t copied;
+  UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
+  const cudaStream_t compute = cudaStreamPerThread;
+  // A copy from pinned memory reads it when it runs: here at the wait, after the host wrote again.
+  std::fill(pin, pin + n, 1.f);
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  std::fill(pin, pin + n, 2.f);
+  UMBRA_CUDA_CHECK(cudaStreamSynchronize(copy));
+  EXPECT_EQ(x.Host()[0], 2.f);
+  // A pageable source is staged as the call returns: later host writes do not reach the copy.
+  std::vector<float> pageable(n, 3.f);
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pageable.data(), n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  pageable.assign(n, 4.f);
+  UMBRA_CUDA_CHECK(cudaStreamSynchronize(copy));
+  EXPECT_EQ(x.Host()[0], 3.f);
+  // A kernel that waits for the copy's event adds to the copied values.
+  std::fill(pin, pin + n, 5.f);
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  UMBRA_CUDA_CHECK(cudaEventRecord(copied, copy));
+  UMBRA_CUDA_CHECK(cudaStreamWaitEvent(compute, copied, 0));
+  UMBRA_LAUNCH(1, 128, 0, compute, AddOne)(x.p, n);
+  UMBRA_CUDA_CHECK(cudaStreamSynchronize(compute));
+  EXPECT_EQ(x.Host()[0], 6.f);
+  // One that does not wait runs before the copy (the copy then overwrites its sum).
+  std::fill(pin, pin + n, 7.f);
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  UMBRA_LAUNCH(1, 128, 0, compute, AddOne)(x.p, n);
+  UMBRA_CUDA_CHECK(cudaStreamSynchronize(compute));
+  EXPECT_EQ(x.Host()[0], 7.f);  // the kernel's 7, then the copy's 7; after the copy, 8
+  UMBRA_LAUNCH(1, 128, 0, compute, AddOne)(x.p, n);
+  // A copy into pinned memory lands when the host waits for it, not before.
+  pin[0] = -1.f;
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(pin, x.p, sizeof(float), cudaMemcpyDeviceToHost, compute));
+  EXPECT_EQ(pin[0], -1.f);
+  UMBRA_CUDA_CHECK(cudaEventRecord(copied, compute));
+  UMBRA_CUDA_CHECK(cudaEventSynchronize(copied));
+  EXPECT_EQ(pin[0], 8.f);
+  UMBRA_CUDA_CHECK(cudaEventDestroy(copied));
+  UMBRA_CUDA_CHECK(cudaStreamDestroy(copy));
+  UMBRA_CUDA_CHECK(cudaFreeHost(pin));
 }
 
 // Fresh device memory holds NaN (all-ones bytes), not the zeros of fresh host pages: a kernel

@@ -11,6 +11,10 @@ namespace umbra_stub {
 /// Runs `work` in stream order: now, or, while a stream is being captured, at each launch of
 /// the graph captured (as a graph replays its kernels, copies and library calls).
 void Submit(cudaStream_t stream, std::function<void()> work);
+/// Lazy streams on or off (cuda_stub.cc; the environment's UMBRA_STUB_STREAMS=lazy turns them on
+/// at start): queued work runs when the host waits for it. Off runs what is queued first.
+/// Returns the setting before.
+bool SetLazyStreams(bool on);
 /// What the next cudaGetLastError returns.
 void SetLastError(cudaError_t e);
 /// Counts a kernel launch, a cuDNN call (UMBRA_STUB_LOG).
