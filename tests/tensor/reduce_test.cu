@@ -69,27 +69,35 @@ TEST(ReduceGPU, ExceptDimChunkedSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<1, float>(per_row, Shape1(5000), 1e-5, rows.view())));
 }
 
-// A destination on a stream of its own: the chunked path's scratch comes from CUDA's
-// stream-ordered pool, not from the cache (whose blocks the default stream's work may still
-// use). Only the path and the values are checked here: the stand-in libraries run every stream
-// in order.
+// A chunked reduction (16 sums of 25,088 values) into a destination on a stream of its own,
+// and the CPU's sums.
+struct OwnStreamCase {
+  TensorContainer<cpu, 1> want{Shape1(16)};
+  TensorContainer<gpu, 4> x;
+  Stream<gpu>* s = NewStream<gpu>(false);
+  TensorContainer<gpu, 1> out{Shape1(16)};
+  explicit OwnStreamCase(uint64_t seed) {
+    auto hx = test::RandomTensor(Shape4(32, 16, 28, 28), seed);
+    want = sumall_except_dim<1>(hx.view());
+    x = test::ToGPU(hx.view());
+    out.set_stream(s);
+  }
+  ~OwnStreamCase() { DeleteStream(s); }
+  bool Near() const { return test::AllNear(test::ToCPU(out.view()).view(), want.view(), 1e-5); }
+};
+
+// The chunked path's scratch there comes from CUDA's stream-ordered pool, not from the cache
+// (whose blocks the default stream's work may still use).
 TEST(ReduceGPU, ChunkedOnItsOwnStreamSameAsCPU) {
   UMBRA_REQUIRE_GPU();
-  auto x = test::RandomTensor(Shape4(32, 16, 28, 28), 13);
-  TensorContainer<cpu, 1> want(Shape1(16));
-  want = sumall_except_dim<1>(x.view());
-  auto gx = test::ToGPU(x.view());
-  Stream<gpu>* s = NewStream<gpu>(false);
-  TensorContainer<gpu, 1> out(Shape1(16));
-  out.set_stream(s);
+  OwnStreamCase c(13);
   for (int i = 0; i < 3; ++i) {
-    TensorContainer<gpu, 4> busy(gx.shape_);  // default-stream work that frees a block
-    busy = gx.view() * 2.f;
-    out = sumall_except_dim<1>(gx.view());
+    TensorContainer<gpu, 4> busy(c.x.shape_);  // default-stream work that frees a block
+    busy = c.x.view() * 2.f;
+    c.out = sumall_except_dim<1>(c.x.view());
   }
-  s->Wait();
-  EXPECT_TRUE(test::AllNear(test::ToCPU(out.view()).view(), want.view(), 1e-5));
-  DeleteStream(s);
+  c.s->Wait();
+  EXPECT_TRUE(c.Near());
 }
 
 // The same inside a capture of that stream: its scratch is allocated and freed in the stream's
@@ -97,17 +105,11 @@ TEST(ReduceGPU, ChunkedOnItsOwnStreamSameAsCPU) {
 // of the graph gives the sums again.
 TEST(ReduceGPU, ChunkedOnItsOwnStreamCaptured) {
   UMBRA_REQUIRE_GPU();
-  auto x = test::RandomTensor(Shape4(32, 16, 28, 28), 14);
-  TensorContainer<cpu, 1> want(Shape1(16));
-  want = sumall_except_dim<1>(x.view());
-  auto gx = test::ToGPU(x.view());
-  Stream<gpu>* s = NewStream<gpu>(false);
-  const cudaStream_t cs = Stream<gpu>::GetStream(s);
-  TensorContainer<gpu, 1> out(Shape1(16));
-  out.set_stream(s);
+  OwnStreamCase c(14);
+  const cudaStream_t cs = Stream<gpu>::GetStream(c.s);
   ASSERT_EQ(cudaStreamBeginCapture(cs, cudaStreamCaptureModeRelaxed), cudaSuccess);
   try {
-    out = sumall_except_dim<1>(gx.view());
+    c.out = sumall_except_dim<1>(c.x.view());
   } catch (const std::exception& e) {
     ADD_FAILURE() << "the captured reduction threw: " << e.what();
   }
@@ -116,14 +118,13 @@ TEST(ReduceGPU, ChunkedOnItsOwnStreamCaptured) {
   cudaGraphExec_t exec = nullptr;
   ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
   for (int i = 0; i < 2; ++i) {
-    UMBRA_CUDA_CHECK(cudaMemsetAsync(out.dptr_, 0, sizeof(float) * 16, cs));
+    UMBRA_CUDA_CHECK(cudaMemsetAsync(c.out.dptr_, 0, sizeof(float) * 16, cs));
     UMBRA_CUDA_CHECK(cudaGraphLaunch(exec, cs));
-    s->Wait();
-    EXPECT_TRUE(test::AllNear(test::ToCPU(out.view()).view(), want.view(), 1e-5)) << "replay " << i;
+    c.s->Wait();
+    EXPECT_TRUE(c.Near()) << "replay " << i;
   }
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(g);
-  DeleteStream(s);
 }
 
 TEST(ReduceGPU, SumRowsOfStridedViewSameAsCPU) {
