@@ -26,6 +26,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -67,19 +68,23 @@ static thread_local std::vector<std::function<void()>> recorded;
 using Work = std::vector<std::function<void()>>;
 // Lazy streams (UMBRA_STUB_STREAMS=lazy, or umbra_stub::SetLazyStreams): as on a GPU, work
 // issued to a stream waits in that stream's queue and runs, in the stream's order, only when
-// the host needs it done: a stream, device or event synchronisation, a blocking copy or memset,
-// cudaFree or cudaFreeHost (which synchronise on a GPU too), a copy into pageable host memory.
-// Work queued behind a cudaStreamWaitEvent runs after the recording stream's work up to that
-// event. So work runs as late as a GPU may run it: a host read without a wait sees the old
-// values, a copy from pinned memory reads what the host wrote after issuing it, and a stream
-// that skips a wait for another's event runs before that stream's work. Eager (the default):
-// work runs as it is issued. Null and cudaStreamLegacy are the thread's default stream here;
+// the host needs it done: a stream, device or event synchronisation, cudaFree or cudaFreeHost
+// (which synchronise on a GPU too), a copy into pageable host memory; a blocking copy or memset
+// waits for the default stream only (umbra's other streams are non-blocking). Work queued
+// behind a cudaStreamWaitEvent runs after the recording stream's work up to that record. So a
+// host read without a wait sees the old values, a copy from pinned memory reads what the host
+// wrote after issuing it, and a stream that skips a wait for another's event runs before that
+// stream's work (one schedule of those a GPU may run: a missing wait shows in the direction
+// this one takes). Eager (the default): work runs as it is issued. Null and cudaStreamLegacy are the thread's default stream here;
 // cuBLAS runs on its handle's stream, cuDNN and cuRAND on the default one (where umbra issues
 // them).
 struct StubEvent {
   double t = 0;  // first: the host clock when it completed (cudaEventElapsedTime reads it)
-  uint64_t recorded = 0, done = 0;  // records issued and completed (lazy streams)
-  cudaStream_t stream = nullptr;    // of the last record
+  uint64_t recorded = 0;       // records issued (lazy streams)
+  std::set<uint64_t> pending;  // those not yet reached by their stream (a later record on
+                               // another stream may complete first)
+  cudaStream_t stream = nullptr;  // of the last record
+  enum { kNever, kOutside, kInside } last = kNever;  // where its last record was issued
 };
 struct Queued {
   std::function<void()> work;
@@ -101,13 +106,13 @@ static double NowMs() {
 // Runs stream s's queue until record `gen` of e is done (all of it for e null).
 static void DrainUntil(cudaStream_t s, const StubEvent* e, uint64_t gen) {
   std::lock_guard<std::recursive_mutex> l(qmu);
-  while (!(e && e->done >= gen) && !queues[s].empty()) {
+  while (!(e && !e->pending.count(gen)) && !queues[s].empty()) {
     Queued q = std::move(queues[s].front());
     queues[s].pop_front();
     if (q.wait) {
       DrainUntil(q.on, q.wait, q.gen);
     } else if (q.record) {
-      q.record->done = std::max(q.record->done, q.gen);
+      q.record->pending.erase(q.gen);
       q.record->t = NowMs();
     } else {
       q.work();
@@ -117,17 +122,25 @@ static void DrainUntil(cudaStream_t s, const StubEvent* e, uint64_t gen) {
 static void Drain(cudaStream_t s) {
   if (lazy) DrainUntil(Canon(s), nullptr, 0);
 }
+// Every stream, the thread's default one last: a device-wide wait then runs the other streams'
+// work before the default stream's, so one that should have waited for the default stream's
+// work and did not reads what is not there yet (the other order is shown by the waits for the
+// default stream alone: losses, metrics, copies to the host).
 static void DrainAll() {
   if (!lazy) return;
   std::lock_guard<std::recursive_mutex> l(qmu);
   for (bool more = true; more;) {
     more = false;
     for (auto& [s, q] : queues)
-      if (!q.empty()) {
+      if (s != cudaStreamPerThread && !q.empty()) {
         DrainUntil(s, nullptr, 0);
         more = true;
         break;  // a drained wait may have run other streams: look again
       }
+    if (!more && !queues[cudaStreamPerThread].empty()) {
+      DrainUntil(cudaStreamPerThread, nullptr, 0);
+      more = true;
+    }
   }
 }
 // Pinned host allocations (cudaHostAlloc, cudaMallocHost): copies from and into them are
@@ -281,7 +294,7 @@ cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, 
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   if (capturing) return cudaErrorStreamCaptureImplicit;
   ++counts.waits;
-  DrainAll(); memmove(d, s, n); return cudaSuccess; }
+  Drain(nullptr); memmove(d, s, n); return cudaSuccess; }  // after the default stream, not non-blocking ones
 cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind k, cudaStream_t st) {
   auto rows = [=](const char* from) { for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, from + i * sp, w); };
   const cudaMemcpyKind dir = lazy && !capturing ? Direction(k, d, s) : k;
@@ -297,7 +310,7 @@ cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
   return cudaSuccess; }
 cudaError_t cudaMemset(void* d, int v, size_t n) {
   if (capturing) return cudaErrorStreamCaptureImplicit;
-  CheckRange(d, n, "cudaMemset"); DrainAll(); memset(d, v, n); return cudaSuccess; }
+  CheckRange(d, n, "cudaMemset"); Drain(nullptr); memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = kSMs; return cudaSuccess; }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = (cudaEvent_t) new StubEvent; return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent_t) new StubEvent; return cudaSuccess; }
@@ -307,16 +320,19 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { *e = (cudaEvent
 // Lazy streams: the clock when the stream reaches the record.
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t st) {
   StubEvent* ev = (StubEvent*)e;
-  if (!lazy || capturing) { ev->t = NowMs(); return cudaSuccess; }
   std::lock_guard<std::recursive_mutex> l(qmu);
+  ev->last = capturing ? StubEvent::kInside : StubEvent::kOutside;
+  if (!lazy || capturing) { ev->t = NowMs(); return cudaSuccess; }
   ev->stream = Canon(st);
   Queued q; q.record = ev; q.gen = ++ev->recorded;
+  ev->pending.insert(q.gen);
   queues[ev->stream].push_back(std::move(q));
   return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   ++counts.event_waits;
   StubEvent* ev = (StubEvent*)e;
+  std::lock_guard<std::recursive_mutex> l(qmu);
   if (lazy) DrainUntil(ev->stream, ev, ev->recorded);
   return cudaSuccess; }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
@@ -327,10 +343,13 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
 }
 // Lazy streams: an event stays allocated, as queued waits and records may still name it.
 cudaError_t cudaEventDestroy(cudaEvent_t e) { if (!lazy) delete (StubEvent*)e; return cudaSuccess; }
+// Inside a capture, a wait for an event recorded outside it would cross the capture's boundary:
+// refused, ending the capture in failure, as CUDA does (cudaErrorStreamCaptureIsolation).
 cudaError_t cudaStreamWaitEvent(cudaStream_t st, cudaEvent_t e, unsigned) {
   StubEvent* ev = (StubEvent*)e;
-  if (!lazy || capturing || ev->done >= ev->recorded) return cudaSuccess;
   std::lock_guard<std::recursive_mutex> l(qmu);
+  if (capturing && ev->last == StubEvent::kOutside) { capture_invalidated = true; return cudaErrorStreamCaptureIsolation; }
+  if (!lazy || capturing || !ev->pending.count(ev->recorded)) return cudaSuccess;
   Queued q; q.wait = ev; q.gen = ev->recorded; q.on = ev->stream;
   queues[Canon(st)].push_back(std::move(q));
   return cudaSuccess; }

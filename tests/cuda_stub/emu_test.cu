@@ -251,9 +251,12 @@ TEST(Emu, LazyStreamsRunWorkWhenWaitedFor) {
   cudaEvent_t copied;
   UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
   const cudaStream_t compute = cudaStreamPerThread;
+  auto put = [&](float v) {  // x = v from pinned memory on `copy`
+    std::fill(pin, pin + n, v);
+    UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  };
   // A copy from pinned memory reads it when it runs: here at the wait, after the host wrote again.
-  std::fill(pin, pin + n, 1.f);
-  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  put(1.f);
   std::fill(pin, pin + n, 2.f);
   UMBRA_CUDA_CHECK(cudaStreamSynchronize(copy));
   EXPECT_EQ(x.Host()[0], 2.f);
@@ -264,20 +267,27 @@ TEST(Emu, LazyStreamsRunWorkWhenWaitedFor) {
   UMBRA_CUDA_CHECK(cudaStreamSynchronize(copy));
   EXPECT_EQ(x.Host()[0], 3.f);
   // A kernel that waits for the copy's event adds to the copied values.
-  std::fill(pin, pin + n, 5.f);
-  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  put(5.f);
   UMBRA_CUDA_CHECK(cudaEventRecord(copied, copy));
   UMBRA_CUDA_CHECK(cudaStreamWaitEvent(compute, copied, 0));
   UMBRA_LAUNCH(1, 128, 0, compute, AddOne)(x.p, n);
   UMBRA_CUDA_CHECK(cudaStreamSynchronize(compute));
   EXPECT_EQ(x.Host()[0], 6.f);
-  // One that does not wait runs before the copy (the copy then overwrites its sum).
-  std::fill(pin, pin + n, 7.f);
-  UMBRA_CUDA_CHECK(cudaMemcpyAsync(x.p, pin, n * sizeof(float), cudaMemcpyHostToDevice, copy));
+  // One that does not wait runs first when the host waits for its stream: the copy then
+  // overwrites its sum (8 had it run after the copy). A blocking copy waits for the default
+  // stream, not for a non-blocking one.
+  put(7.f);
   UMBRA_LAUNCH(1, 128, 0, compute, AddOne)(x.p, n);
-  UMBRA_CUDA_CHECK(cudaStreamSynchronize(compute));
-  EXPECT_EQ(x.Host()[0], 7.f);  // the kernel's 7, then the copy's 7; after the copy, 8
+  EXPECT_EQ(x.Host()[0], 7.f);  // the kernel's 6 + 1; the copy has not run
+  UMBRA_CUDA_CHECK(cudaStreamSynchronize(copy));
+  EXPECT_EQ(x.Host()[0], 7.f);
+  // At a device-wide wait the other streams run before the default one: a copy that should have
+  // waited for the kernel before it reads the old values.
   UMBRA_LAUNCH(1, 128, 0, compute, AddOne)(x.p, n);
+  UMBRA_CUDA_CHECK(cudaMemcpyAsync(pin, x.p, sizeof(float), cudaMemcpyDeviceToHost, copy));
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_EQ(pin[0], 7.f);
+  EXPECT_EQ(x.Host()[0], 8.f);
   // A copy into pinned memory lands when the host waits for it, not before.
   pin[0] = -1.f;
   UMBRA_CUDA_CHECK(cudaMemcpyAsync(pin, x.p, sizeof(float), cudaMemcpyDeviceToHost, compute));
@@ -288,6 +298,27 @@ TEST(Emu, LazyStreamsRunWorkWhenWaitedFor) {
   UMBRA_CUDA_CHECK(cudaEventDestroy(copied));
   UMBRA_CUDA_CHECK(cudaStreamDestroy(copy));
   UMBRA_CUDA_CHECK(cudaFreeHost(pin));
+}
+
+// Inside a capture, waiting for an event recorded outside it is refused and ends the capture
+// in failure, as CUDA does; an event recorded inside it may be waited for.
+TEST(Emu, ACaptureRefusesAWaitForAnEventFromOutside) {
+  cudaStream_t s;
+  UMBRA_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  cudaEvent_t outside, inside;
+  UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&outside, cudaEventDisableTiming));
+  UMBRA_CUDA_CHECK(cudaEventCreateWithFlags(&inside, cudaEventDisableTiming));
+  UMBRA_CUDA_CHECK(cudaEventRecord(outside, cudaStreamPerThread));
+  cudaGraph_t g = nullptr;
+  UMBRA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+  UMBRA_CUDA_CHECK(cudaEventRecord(inside, s));
+  EXPECT_EQ(cudaStreamWaitEvent(s, inside, 0), cudaSuccess);
+  EXPECT_EQ(cudaStreamWaitEvent(s, outside, 0), cudaErrorStreamCaptureIsolation);
+  EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(g, nullptr);
+  cudaEventDestroy(outside);
+  cudaEventDestroy(inside);
+  cudaStreamDestroy(s);
 }
 
 // Fresh device memory holds NaN (all-ones bytes), not the zeros of fresh host pages: a kernel

@@ -265,10 +265,12 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
                 dst->dptr_, part, len, parts, e.scale_);
             launched = cudaGetLastError();
           }
-          if (own)
-            UMBRA_CUDA_CHECK(cudaFreeAsync(part, st));
-          else
+          if (own) {
+            const cudaError_t freed = cudaFreeAsync(part, st);
+            if (launched == cudaSuccess) launched = freed;  // the first error is the one to name
+          } else {
             cuda::CachingAllocator::Get().Free(part);
+          }
         }
         UMBRA_CUDA_CHECK(launched);
       }
