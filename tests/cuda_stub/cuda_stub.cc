@@ -75,9 +75,9 @@ using Work = std::vector<std::function<void()>>;
 // host read without a wait sees the old values, a copy from pinned memory reads what the host
 // wrote after issuing it, and a stream that skips a wait for another's event runs before that
 // stream's work (one schedule of those a GPU may run: a missing wait shows in the direction
-// this one takes). Eager (the default): work runs as it is issued. Null and cudaStreamLegacy are the thread's default stream here;
-// cuBLAS runs on its handle's stream, cuDNN and cuRAND on the default one (where umbra issues
-// them).
+// this one takes). Eager (the default): work runs as it is issued. Null and cudaStreamLegacy
+// are the thread's default stream here; cuBLAS runs on its handle's stream, cuDNN and cuRAND
+// on the default one (where umbra issues them).
 struct StubEvent {
   double t = 0;  // first: the host clock when it completed (cudaEventElapsedTime reads it)
   uint64_t recorded = 0;       // records issued (lazy streams)
@@ -143,24 +143,21 @@ static void DrainAll() {
     }
   }
 }
+// Whether p lies inside one of the allocations (start -> bytes) of m.
+template <typename Map>
+static bool Inside(const Map& m, const void* p) {
+  std::lock_guard<std::mutex> l(mu);
+  auto it = m.upper_bound(static_cast<typename Map::key_type>(const_cast<void*>(p)));
+  if (it == m.begin()) return false;
+  --it;
+  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
+}
 // Pinned host allocations (cudaHostAlloc, cudaMallocHost): copies from and into them are
 // asynchronous; pageable memory is staged or waited for, as CUDA does.
 static std::map<const void*, size_t> pinned;
-static bool IsPinned(const void* p) {
-  std::lock_guard<std::mutex> l(mu);
-  auto it = pinned.upper_bound(p);
-  if (it == pinned.begin()) return false;
-  --it;
-  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
-}
+static bool IsPinned(const void* p) { return Inside(pinned, p); }
 // The direction of a copy; cudaMemcpyDefault's from where the pointers lie.
-static bool IsDevice(const void* p) {
-  std::lock_guard<std::mutex> l(mu);
-  auto it = blocks.upper_bound(const_cast<void*>(p));
-  if (it == blocks.begin()) return false;
-  --it;
-  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second;
-}
+static bool IsDevice(const void* p) { return Inside(blocks, p); }
 static cudaMemcpyKind Direction(cudaMemcpyKind k, const void* d, const void* s) {
   if (k != cudaMemcpyDefault) return k;
   const bool dd = IsDevice(d), sd = IsDevice(s);
