@@ -230,24 +230,24 @@ cudaError_t cudaMalloc(void** p, size_t n) {
   blocks[*p] = n; used += n;
   if (getenv("UMBRA_STUB_LOG") && n >= (size_t(1) << 20)) fprintf(stderr, "[stub] cudaMalloc %.1f MiB (total %.1f)\n", n / 1048576.0, used / 1048576.0);
   return cudaSuccess; }
+// Gives a cudaMalloc block back; false for a pointer that is not one.
+static bool Unmap(void* p) {
+  std::lock_guard<std::mutex> l(mu);
+  auto it = blocks.find(p); if (it == blocks.end()) return false;
+  munmap(p, it->second); used -= it->second; blocks.erase(it); return true; }
 cudaError_t cudaFree(void* p) {
   DrainAll();  // CUDA's cudaFree waits for the device
-  std::lock_guard<std::mutex> l(mu);
-  auto it = blocks.find(p); if (it == blocks.end()) return p ? cudaErrorInvalidValue : cudaSuccess;
-  munmap(p, it->second); used -= it->second; blocks.erase(it); return cudaSuccess; }
-// Stream-ordered allocation (a reduction's scratch on a stream of its own): every stream runs
-// in order here, so these are cudaMalloc and cudaFree, allowed inside a capture as CUDA's are.
-// A block freed inside a capture is kept (CUDA's graph keeps its memory for its replays; here,
-// for the process: the graph's recorded work may read it at every replay).
+  return Unmap(p) || !p ? cudaSuccess : cudaErrorInvalidValue; }
+// Stream-ordered allocation (a reduction's scratch on a stream of its own), allowed inside a
+// capture as CUDA's is: allocated at once; freed in the stream's order (lazy streams: when the
+// stream's work before it has run). A block freed inside a capture is kept (CUDA's graph keeps
+// its memory for its replays; here, for the process: the graph's recorded work may read it at
+// every replay).
 cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { return cudaMalloc(p, n); }
-// Lazy streams: freed once the stream's work before it has run.
 cudaError_t cudaFreeAsync(void* p, cudaStream_t st) {
   if (capturing) return cudaSuccess;
   if (!lazy) return cudaFree(p);
-  Submit(st, [p] {
-    std::lock_guard<std::mutex> l(mu);
-    auto it = blocks.find(p); if (it != blocks.end()) { munmap(p, it->second); used -= it->second; blocks.erase(it); }
-  });
+  Submit(st, [p] { Unmap(p); });
   return cudaSuccess; }
 static cudaError_t HostAlloc(void** p, size_t n) {
   ++counts.pinned; *p = malloc(n ? n : 1);
@@ -274,25 +274,11 @@ cudaError_t cudaDeviceSynchronize(void) {
 cudaError_t cudaStreamSynchronize(cudaStream_t st) {
   if (capturing) { capture_invalidated = true; return cudaErrorStreamCaptureUnsupported; }
   Drain(st); ++counts.waits; return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
-  ++counts.copies;
-  if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");
-  if (k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice) CheckRange(s, n, "cudaMemcpyAsync source");
-  const cudaMemcpyKind dir = lazy && !capturing ? Direction(k, d, s) : k;
-  if (lazy && !capturing && dir == cudaMemcpyHostToDevice && !IsPinned(s)) {
-    // Pageable memory is staged as the call returns: later host writes do not reach the copy.
-    auto staged = std::make_shared<std::vector<char>>((const char*)s, (const char*)s + n);
-    Submit(st, [=] { memmove(d, staged->data(), n); }); return cudaSuccess;
-  }
-  if (lazy && !capturing && dir == cudaMemcpyDeviceToHost && !IsPinned(d)) {
-    Drain(st); memmove(d, s, n); return cudaSuccess;  // returns once copied, as CUDA's does
-  }
-  Submit(st, [=] { memmove(d, s, n); }); return cudaSuccess; }
-cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
-  if (capturing) return cudaErrorStreamCaptureImplicit;
-  ++counts.waits;
-  Drain(nullptr); memmove(d, s, n); return cudaSuccess; }  // after the default stream, not non-blocking ones
-cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind k, cudaStream_t st) {
+// h rows of w bytes, pitches dp and sp, in st's order. With lazy streams a pageable source is
+// staged as the call returns (later host writes do not reach the copy), and a copy into
+// pageable memory returns once copied, as CUDA's do.
+static cudaError_t CopyRows(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind k,
+                            cudaStream_t st) {
   auto rows = [=](const char* from) { for (size_t i = 0; i < h; ++i) memmove((char*)d + i * dp, from + i * sp, w); };
   const cudaMemcpyKind dir = lazy && !capturing ? Direction(k, d, s) : k;
   if (lazy && !capturing && dir == cudaMemcpyHostToDevice && !IsPinned(s) && h > 0) {
@@ -301,6 +287,17 @@ cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size
   }
   if (lazy && !capturing && dir == cudaMemcpyDeviceToHost && !IsPinned(d)) { Drain(st); rows((const char*)s); return cudaSuccess; }
   Submit(st, [=] { rows((const char*)s); }); return cudaSuccess; }
+cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
+  ++counts.copies;
+  if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice) CheckRange(d, n, "cudaMemcpyAsync destination");
+  if (k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice) CheckRange(s, n, "cudaMemcpyAsync source");
+  return CopyRows(d, n, s, n, n, 1, k, st); }
+cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
+  if (capturing) return cudaErrorStreamCaptureImplicit;
+  ++counts.waits;
+  Drain(nullptr); memmove(d, s, n); return cudaSuccess; }  // after the default stream, not non-blocking ones
+cudaError_t cudaMemcpy2DAsync(void* d, size_t dp, const void* s, size_t sp, size_t w, size_t h, cudaMemcpyKind k, cudaStream_t st) {
+  return CopyRows(d, dp, s, sp, w, h, k, st); }
 cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
   ++counts.copies; CheckRange(d, n, "cudaMemsetAsync");
   if (n < (size_t(256) << 20)) Submit(st, [=] { memset(d, v, n); });
