@@ -46,6 +46,26 @@ inline ::testing::AssertionResult SameOnGPU(Fn f, const Shape<N>& out_shape, dou
   return AllNear(back.view(), out_c.view(), tol);
 }
 
+/// A training batch on the host (hx, hy) and on the device (x, y): inputs uniform in [-1, 1)
+/// drawn from `seed` (RandomTensor), one label a row, label(i) for row i.
+struct RandomBatch {
+  template <typename Label>
+  RandomBatch(const Shape<4>& shape, uint64_t seed, Label label)
+      : hx(RandomTensor<4, float>(shape, seed)), hy(Labels(shape[0], label)), x(ToGPU(hx.view())), y(ToGPU(hy.view())) {}
+  TensorContainer<cpu, 4> hx;
+  TensorContainer<cpu, 2> hy;
+  TensorContainer<gpu, 4> x;
+  TensorContainer<gpu, 2> y;
+
+ private:
+  template <typename Label>
+  static TensorContainer<cpu, 2> Labels(index_t n, Label label) {
+    TensorContainer<cpu, 2> t(Shape2(n, 1));
+    for (index_t i = 0; i < n; ++i) t.dptr_[i] = float(label(i));
+    return t;
+  }
+};
+
 /// Two GPU nets' weights, in visiting order, agree within `tol` (nets trained two ways that must
 /// end in the same place). `Net` is anything with VisitWeights over gpu float tensors.
 template <typename Net>

@@ -55,12 +55,8 @@ TEST(Bf16GPU, FusedReluTrainsAsWritten) {
   nn::UpdaterSettings us;
   us.Set("lr", "0.05");
   us.Set("momentum", "0.9");
-  TensorContainer<cpu, 4> hx(Shape4(4, 3, 10, 10));
-  TensorContainer<cpu, 2> hy(Shape2(4, 1));
-  Random<cpu> r(5);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
-  auto y = test::ToGPU(hy.view());
+  // The channels-last nets take the batch as (N, C, H, W) and move it themselves.
+  const test::RandomBatch batch(Shape4(4, 3, 10, 10), 5, [](index_t i) { return i; });
   for (bool nhwc : {false, true}) {
     SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
     nn::Trainer<gpu> fused(Spec(true, nhwc), us), written(Spec(false, nhwc), us);
@@ -68,15 +64,13 @@ TEST(Bf16GPU, FusedReluTrainsAsWritten) {
     test::RandomShifts(written.net());
     EXPECT_EQ(Relus(fused.net()), 0);
     EXPECT_EQ(Relus(written.net()), 3);
-    // The channels-last nets take the batch as (N, C, H, W) and move it themselves.
-    auto x = test::ToGPU(hx.view());
     // The same operations on the same values: equal in the emulation; on a GPU, cuDNN's
     // algorithms with atomics may sum a gradient in another order, which can cross a bf16
     // rounding step (2^-8 relative on one element). A relu applied to the wrong values, or
     // not at all, moves the loss by its own size.
     for (int step = 0; step < 3; ++step) {
-      const double a = fused.Step(x.view(), y.view()), b = written.Step(x.view(), y.view());
-      EXPECT_NEAR(a, b, 1e-3 * std::fabs(b)) << "step " << step + 1;
+      const double a = fused.Step(batch.x.view(), batch.y.view()), w = written.Step(batch.x.view(), batch.y.view());
+      EXPECT_NEAR(a, w, 1e-3 * std::fabs(w)) << "step " << step + 1;
     }
     // Weights: a bf16 step of a weight gradient (2^-7 relative, from an atomics-ordered sum)
     // moves a weight by up to lr * 2.7 * 2^-7 |g| over three steps of momentum.

@@ -447,15 +447,9 @@ TEST(Bf16NodesGPU, ResNet18AsCloseToFp32AsFloatNodes) {
   size_t converts = 0;
   for (const std::string& t : Types(half.net())) converts += t == "to_bf16" || t == "to_fp32";
   EXPECT_EQ(converts, 2u);  // the input, before the flatten (the ceil-mode stem pooling on bf16)
-  TensorContainer<cpu, 4> hx(s.input_shape);
-  TensorContainer<cpu, 2> hy(Shape2(4, 1));
-  Random<cpu> r(11);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i * 3 % 10);
-  auto x = test::ToGPU(hx.view());
-  auto y = test::ToGPU(hy.view());
-  const double lh = half.Step(x.view(), y.view()), lf = full.Step(x.view(), y.view());
-  fp32.Step(x.view(), y.view());
+  const test::RandomBatch batch(s.input_shape, 11, [](index_t i) { return i * 3 % 10; });
+  const double lh = half.Step(batch.x.view(), batch.y.view()), lf = full.Step(batch.x.view(), batch.y.view());
+  fp32.Step(batch.x.view(), batch.y.view());
   EXPECT_NEAR(lh, lf, 2e-3 * std::fabs(lf));  // 1.8e-4 measured
   std::vector<TensorContainer<cpu, 2>> gh, gf, g32;
   std::vector<std::string> names;

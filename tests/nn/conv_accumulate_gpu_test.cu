@@ -26,19 +26,11 @@ void TwoPasses(const std::string& dtype, bool nhwc, double tol) {
   nn::Net<cpu> hc(s);
   s.channels_last = nhwc;
   nn::Net<gpu> gc(s);  // the same initial weights: drawn on the host for every device
-  TensorContainer<cpu, 4> x(s.input_shape);
-  TensorContainer<cpu, 2> y(Shape2(4, 1));
-  Random<cpu> r(2);
-  r.SampleUniform(&x, -1.f, 1.f);
-  for (index_t i = 0; i < 4; ++i) y.dptr_[i] = float(i % 3);
-  auto gx = test::ToGPU(x.view());
-  auto gy = test::ToGPU(y.view());
-  const Tensor<cpu, 2> hy = y.view();
-  const Tensor<gpu, 2> dy = gy.view();
+  const test::RandomBatch b(s.input_shape, 2, [](index_t i) { return i % 3; });
   for (int pass = 0; pass < 2; ++pass) {
-    hc.Forward(true, x.view(), &hy);
+    hc.Forward(true, b.hx.view(), &b.hy.view());
     hc.Backward();
-    gc.Forward(true, gx.view(), &dy);
+    gc.Forward(true, b.x.view(), &b.y.view());
     gc.Backward();
   }
   std::vector<TensorContainer<cpu, 2>> want, got;

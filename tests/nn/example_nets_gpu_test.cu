@@ -76,16 +76,10 @@ TEST_P(ExampleNetsGPU, FirstStepsAsOnTheCpu) {
   // update_period 2: step 1's gradients stay to be read; step 2 updates; step 3's loss shows it.
   nn::Trainer<cpu> c(spec, us, 2);
   nn::Trainer<gpu> g(gspec, us, 2);
-  TensorContainer<cpu, 4> hx(spec.input_shape);
-  TensorContainer<cpu, 2> hy(Shape2(hx.size(0), 1));
-  Random<cpu> r(11);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t i = 0; i < hy.Size(); ++i) hy.dptr_[i] = float(i * 3 % 10);
-  auto x = test::ToGPU(hx.view());
-  auto y = test::ToGPU(hy.view());
+  const test::RandomBatch batch(spec.input_shape, 11, [](index_t i) { return i * 3 % 10; });
   double first = 0;
   for (int s = 0; s < 3; ++s) {
-    const double lc = c.Step(hx.view(), hy.view()), lg = g.Step(x.view(), y.view());
+    const double lc = c.Step(batch.hx.view(), batch.hy.view()), lg = g.Step(batch.x.view(), batch.y.view());
     // Steps 1 and 2 see the same weights; step 3's loss is after the update, held to kTol of
     // what the update changed, as the gradients are.
     if (s == 0) first = lc;

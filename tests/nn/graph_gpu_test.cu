@@ -50,13 +50,9 @@ struct Batches {
   std::vector<TensorContainer<gpu, 2>> y;
   explicit Batches(const Shape<4>& shape) {
     for (uint64_t k = 0; k < 2; ++k) {
-      TensorContainer<cpu, 4> hx(shape);
-      TensorContainer<cpu, 2> hy(Shape2(shape[0], 1));
-      Random<cpu> r(k + 1);
-      r.SampleUniform(&hx, -1.f, 1.f);
-      for (index_t i = 0; i < shape[0]; ++i) hy.dptr_[i] = float((i + k) % 4);
-      x.push_back(test::ToGPU(hx.view()));
-      y.push_back(test::ToGPU(hy.view()));
+      test::RandomBatch b(shape, k + 1, [k](index_t i) { return (uint64_t(i) + k) % 4; });
+      x.push_back(std::move(b.x));
+      y.push_back(std::move(b.y));
     }
   }
 };

@@ -98,28 +98,23 @@ constexpr Bounds kBf16{2e-3, 2e-2, 5e-3};
 // channels-last (NetSpec::input_channels_last), the same numbers moved on the host.
 void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const Bounds& bound = kFp32,
                         bool nhwc_input = false) {
-  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 10)), hxt(Shape4(4, 12, 10, 3));
-  TensorContainer<cpu, 2> hy(Shape2(4, 1));
-  Random<cpu> r(3);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  Tensor<cpu, 3>(hxt.dptr_, Shape3(4, 120, 3)) = swapaxis<2, 1>(Tensor<cpu, 3>(hx.dptr_, Shape3(4, 3, 120)));
-  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
+  const test::RandomBatch batch(Shape4(4, 3, 12, 10), 3, [](index_t i) { return i; });
+  TensorContainer<cpu, 4> hxt(Shape4(4, 12, 10, 3));
+  Tensor<cpu, 3>(hxt.dptr_, Shape3(4, 120, 3)) = swapaxis<2, 1>(Tensor<cpu, 3>(batch.hx.dptr_, Shape3(4, 3, 120)));
   // Biases, beta and gamma at their constant start (three steps barely move them) would hide
   // one applied to the wrong channel of a channels-last node.
   test::RandomShifts(plain.net());
   test::RandomShifts(nhwc.net());
-  auto x = test::ToGPU(hx.view());
   auto xt = test::ToGPU(hxt.view());
-  auto y = test::ToGPU(hy.view());
-  const Tensor<gpu, 4>& xn = nhwc_input ? xt.view() : x.view();
+  const Tensor<gpu, 4>& xn = nhwc_input ? xt.view() : batch.x.view();
   for (int step = 0; step < 3; ++step) {
     SCOPED_TRACE("step " + std::to_string(step + 1));
-    const double a = plain.Step(x.view(), y.view()), b = nhwc.Step(xn, y.view());
-    EXPECT_NEAR(b, a, bound.loss * std::fabs(a));
+    const double lp = plain.Step(batch.x.view(), batch.y.view()), ln = nhwc.Step(xn, batch.y.view());
+    EXPECT_NEAR(ln, lp, bound.loss * std::fabs(lp));
   }
   // The updater cleared the gradients: one more forward and backward, without an update.
-  for (auto [t, in] : {std::pair{&plain, x.view()}, std::pair{&nhwc, xn}}) {
-    t->net().Forward(true, in, &y.view());
+  for (auto [t, in] : {std::pair{&plain, batch.x.view()}, std::pair{&nhwc, xn}}) {
+    t->net().Forward(true, in, &batch.y.view());
     t->net().Backward();
   }
   auto ga = Grads(plain), gb = Grads(nhwc);
@@ -220,14 +215,8 @@ TEST(NhwcGPU, KeptNodesStayNchw) {
             (std::vector<std::string>{"in@nhwc", "b1@nchw", "x@nhwc", "c2@nchw", "s@nhwc", "p2@nchw", "g@nhwc",
                                       "gap@nchw"}));
   // The values: one forward of each net on the same batch.
-  TensorContainer<cpu, 4> hx(Shape4(4, 3, 12, 10));
-  TensorContainer<cpu, 2> hy(Shape2(4, 1));
-  Random<cpu> r(4);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t i = 0; i < 4; ++i) hy.dptr_[i] = float(i);
-  auto x = test::ToGPU(hx.view());
-  auto y = test::ToGPU(hy.view());
-  for (auto* t : {&plain, &nhwc}) t->net().Forward(false, x.view(), &y.view());
+  const test::RandomBatch batch(Shape4(4, 3, 12, 10), 4, [](index_t i) { return i; });
+  for (auto* t : {&plain, &nhwc}) t->net().Forward(false, batch.x.view(), &batch.y.view());
   for (const char* n : {"p1", "c3", "c2r"}) {
     const auto want = test::ToCPU(plain.net().NodeByName(n).data), got = test::ToCPU(nhwc.net().NodeByName(n).data);
     EXPECT_TRUE(test::AllNear(got.view(), want.view(), 1e-5)) << n;

@@ -43,20 +43,15 @@ TEST(OwnKernelsGPU, SameTrainingAsCudnn) {
   nn::NetSpec own_spec = Net();
   EXPECT_EQ(nn::SetKeyWhereTaken<gpu>(own_spec, "algo", "expr").size(), 8u);
   nn::Trainer<gpu> lib(Net(), us), own(own_spec, us);
-  TensorContainer<cpu, 4> hx(Net().input_shape);
-  TensorContainer<cpu, 2> hy(Shape2(hx.size(0), 1));
-  Random<cpu> r(3);
-  r.SampleUniform(&hx, -1.f, 1.f);
-  for (index_t i = 0; i < hy.Size(); ++i) hy.dptr_[i] = float(i % 4);
-  auto x = test::ToGPU(hx.view());
-  auto y = test::ToGPU(hy.view());
+  const test::RandomBatch batch(Net().input_shape, 3, [](index_t i) { return i % 4; });
+  const Tensor<gpu, 4>& x = batch.x.view();
   for (int s = 0; s < 6; ++s) {
-    const double a = lib.Step(x.view(), y.view()), b = own.Step(x.view(), y.view());
+    const double a = lib.Step(x, batch.y.view()), b = own.Step(x, batch.y.view());
     EXPECT_NEAR(a, b, 1e-4 * std::max(1.0, std::fabs(a))) << "step " << s;
   }
   test::ExpectSameWeights(lib.net(), own.net(), 1e-3);
-  lib.Predict(x.view());
-  own.Predict(x.view());
+  lib.Predict(x);
+  own.Predict(x);
   EXPECT_TRUE(test::AllNear(test::ToCPU(lib.net().Output().data).view(), test::ToCPU(own.net().Output().data).view(),
                             1e-3));
 }
