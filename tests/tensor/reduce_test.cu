@@ -19,6 +19,21 @@ TEST(ReduceGPU, ExceptDimSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<1, float>(last, Shape1(11), 1e-5, x.view())));
 }
 
+// At most 64 elements an output take one thread each (ReduceGroupSmallKernel): rows inside a
+// group, several outer blocks, savers, the maximum, and either side of the 64.
+TEST(ReduceGPU, ExceptDimFewElementsAnOutputSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  auto x = test::RandomTensor(Shape4(3, 4, 2, 5), 13);  // keep 1: 30 an output, 2 rows a group
+  auto mid = [](auto out, auto in) { out += 0.5f * sumall_except_dim<1>(in); };
+  EXPECT_TRUE((test::SameOnGPU<1, float>(mid, Shape1(4), 1e-5, x.view())));
+  auto mx = [](auto out, auto in) { out = reduce_except_dim<red::maximum, 2>(in); };  // 60 an output
+  EXPECT_TRUE((test::SameOnGPU<1, float>(mx, Shape1(2), 0, x.view())));
+  auto sum = [](auto out, auto in) { out = sumall_except_dim<1>(in) * 0.25f; };
+  auto at = test::RandomTensor(Shape3(8, 6, 8), 14), past = test::RandomTensor(Shape3(5, 6, 13), 15);
+  EXPECT_TRUE((test::SameOnGPU<1, float>(sum, Shape1(6), 1e-5, at.view())));    // 64: one thread
+  EXPECT_TRUE((test::SameOnGPU<1, float>(sum, Shape1(6), 1e-5, past.view())));  // 65: a block
+}
+
 // A bias gradient: sums of 50,176 values in [-1, 1] per channel, which can cancel to near 0
 // (seed 2 has a channel summing to -1.99 where most are ~100). The two orders' roundings follow
 // the terms' magnitude, not the sum's: allowed 2e-8 * sum |x| (seeds 2-9 differed by at most

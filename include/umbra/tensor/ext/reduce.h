@@ -188,6 +188,25 @@ __global__ void __launch_bounds__(256)
   else part[c * gridDim.y + blockIdx.y] = smem[0];
 }
 
+/// Few elements an output (at most kSmallGroup: a softmax's classes per sample): one thread
+/// per output reduces its n elements in index order, where a block of 256 threads per output
+/// left all but n of them idle and paid a tree of 8 barriers (the per-sample loss of a batch
+/// of 256: 65,536 threads for 2,560 elements).
+inline constexpr uint32_t kSmallGroup = 64;
+template <typename Reducer, typename SV, typename P, typename DType>
+__global__ void __launch_bounds__(256)
+    ReduceGroupSmallKernel(DType* out, DType scale, P plan, uint32_t n, FastDiv per, FastDiv cols, index_t len,
+                           index_t rpb) {
+  const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= len) return;
+  DType acc = Reducer::template Init<DType>();
+  for (uint32_t t = 0; t < n; ++t) {
+    const uint32_t o = per.Div(t), i = t - o * per.d, r = cols.Div(i);
+    Reducer::Reduce(acc, plan.Eval((index_t(o) * len + c) * rpb + r, index_t(i - r * cols.d)));
+  }
+  SV::Save(out[c], DType(scale * acc));
+}
+
 /// Stage 2: one thread per channel merges its `parts` partials in chunk order (a fixed order:
 /// the same sum every run), scales and saves.
 template <typename Reducer, typename SV, typename DType>
@@ -236,12 +255,18 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
         const index_t n = s.ProdShape(0, dimkeep) * per;  // elements of one channel
         UMBRA_CHECK(n < (index_t(1) << 32), "reduce_except_dim<", dimkeep, ">(", Reducer::kName,
                     ") on the GPU: source ", s, " has ", n, " elements per output; at most 2^32 - 1");
+        // An empty source (n == 0) may have sizes whose 32-bit truncation is 0: divide by 1.
+        const cuda::FastDiv per_div(n ? uint32_t(per) : 1u), cols_div(n ? uint32_t(cols) : 1u);
+        if (n <= index_t(cuda::kSmallGroup)) {
+          UMBRA_LAUNCH(unsigned((len + 255) / 256), 256, 0, st, cuda::ReduceGroupSmallKernel<Reducer, SV>)(
+              dst->dptr_, e.scale_, MakePlan(e.src_), uint32_t(n), per_div, cols_div, len, rpb);
+          UMBRA_CUDA_CHECK(cudaGetLastError());
+          return;
+        }
         // About 512 blocks in all (4 per SM on an H200; a fixed count, not the device's, so that
         // every GPU sums in the same order), at least 4096 elements a block.
         const int parts = int(std::max<index_t>(1, std::min<index_t>((512 + len - 1) / len, (n + 4095) / 4096)));
         const uint32_t chunk = uint32_t((n + parts - 1) / parts);
-        // An empty source (n == 0) may have sizes whose 32-bit truncation is 0: divide by 1.
-        const cuda::FastDiv per_div(n ? uint32_t(per) : 1u), cols_div(n ? uint32_t(cols) : 1u);
         // The partial sums' scratch: on the thread's default stream from the caching allocator,
         // whose blocks are reused in that stream's order; on another stream from CUDA's
         // stream-ordered pool, allocated and freed in st's own order (no wait for either stream,
