@@ -238,7 +238,8 @@ def gpu_train_table(ours, peer):
 
 def peak_breakdown(ours, peer):
     """Where umbra's peak goes (the default runs): what is known before a step, and the rest
-    (cuDNN's workspaces, layers' scratch, the allocator's rounding), beside PyTorch's peak
+    (cuDNN's workspaces that did not fit their pass's gap in the arena, layers' scratch, the
+    allocator's rounding), beside PyTorch's peak
     ("-" where PyTorch gave none: umbra's columns stand on their own)."""
     print("| net | umbra peak MiB | node arena | weights, gradients, momentum | input batch "
           "| rest: workspaces, scratch, rounding | PyTorch peak MiB | PyTorch peak - umbra's known |")

@@ -1,7 +1,10 @@
 // Training throughput on the GPU (issue 6's measure): forward + backward + SGD-momentum update
 // on synthetic data already on the device, images/s as the median of --reps timed runs of
 // --steps steps after one warm-up run (which also lets cuDNN choose its algorithms), and the
-// caching allocator's peak during the timed runs. Nets: bench/nets.h (lenet, cifar, and the
+// caching allocator's peak during the timed runs, with what the peak holds that is known before
+// a step (node_mib, weight_mib, input_mib) and the smallest and median gap of the node arena
+// the convolutions' passes lend their cuDNN workspaces (conv_gap_min_mib, conv_gap_median_mib:
+// a workspace up to its pass's gap adds nothing to the peak). Nets: bench/nets.h (lenet, cifar, and the
 // example configs alexnet, resnet18 and resnet50 in torchvision's layouts).
 // bench/train_torch.py --device cuda is the PyTorch peer; run.py --gpu-train prints both.
 // --profile DIR also times every layer with CUDA events (nn::Trainer::Profile) and writes
@@ -61,8 +64,13 @@ struct Result {
   std::string graph_note;  // with graphs asked for: why they were refused, if they were
   // What the peak holds that is known before a step (MiB): the net's node arena, the weights
   // with their gradients and momentum, the synthetic batch and its labels. The peak's rest is
-  // cuDNN's workspaces, layers' scratch and the allocator's rounding.
+  // cuDNN's workspaces beyond their pass's gap in the arena (PassScratch), layers' scratch
+  // and the allocator's rounding.
   double node_mib, weight_mib, input_mib;
+  // The gaps of the arena the convolutions' passes lend their scratch (PassScratch), MiB: the
+  // smallest and the median over every convolution's forward and backward. A cuDNN workspace
+  // up to its pass's gap adds nothing to the peak.
+  double conv_gap_min_mib = 0, conv_gap_median_mib = 0;
 };
 
 // A note as a JSON string body (capture errors quote CUDA's messages).
@@ -153,8 +161,15 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
     weights += double(t.Size() + g.Size()) + (w.find(".moving_") == std::string::npos ? double(t.Size()) : 0);
   });
   const double mib = 4.0 / (1 << 20);
-  return {rates[rates.size() / 2], peak, trainer.graph_note(), double(trainer.net().NodeElements()) * mib,
-          weights * mib, double(x.Size() + y.Size()) * mib};
+  std::vector<double> gaps;
+  const nn::Net<gpu>& net = trainer.net();
+  const int nl = int(net.NumLayers());
+  for (int l = 0; l < nl; ++l)
+    if (std::string(trainer.net().LayerAt(size_t(l)).Type()) == "conv")
+      for (int step : {l, 2 * nl - 1 - l}) gaps.push_back(double(net.GapBytes(step)) / (1 << 20));
+  std::sort(gaps.begin(), gaps.end());
+  return {rates[rates.size() / 2], peak, trainer.graph_note(), double(net.NodeElements()) * mib, weights * mib,
+          double(x.Size() + y.Size()) * mib, gaps.empty() ? 0 : gaps.front(), gaps.empty() ? 0 : gaps[gaps.size() / 2]};
 }
 
 }  // namespace
@@ -200,6 +215,7 @@ int main(int argc, char** argv) {
         const Result r = Run(n, o.configs, o.steps, o.reps, prof, Variant{});
         add("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
         add(", \"node_mib\": %.1f, \"weight_mib\": %.1f, \"input_mib\": %.1f", r.node_mib, r.weight_mib, r.input_mib);
+        add(", \"conv_gap_min_mib\": %.1f, \"conv_gap_median_mib\": %.1f", r.conv_gap_min_mib, r.conv_gap_median_mib);
         // A variant's figures under its key: KEY_img_per_s and KEY_peak_mib. A graph variant
         // the trainer refused adds its reason (graph_note, for the default layout) instead.
         auto put = [&](const char* key, const Variant& v) {

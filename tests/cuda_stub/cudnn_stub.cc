@@ -164,15 +164,25 @@ void Gemm(bool ta, bool tb, int m, int n, int k, const std::vector<double>& a, c
 }
 #endif
 
-/// The search's answer: one algorithm, 1 MiB of workspace, in the descriptor's math type (TF32
-/// where it allows tensor cores, as cuDNN's fastest float algorithms on an H200 are).
+/// The search's answer: one algorithm, 1 MiB of workspace (UMBRA_STUB_CUDNN_WS: that many
+/// bytes, read at each search), in the descriptor's math type (TF32 where it allows tensor
+/// cores, as cuDNN's fastest float algorithms on an H200 are).
+#ifdef UMBRA_STUB_COMPUTE
+/// cuDNN may write all of a workspace it is given: a workspace that overlaps memory still in
+/// use (a node of the net) corrupts it here, with NaN, as it could on a GPU.
+void Scribble(void* ws, size_t bytes) {
+  if (ws && bytes) memset(ws, 0xff, bytes);
+}
+#endif
+
 template <typename P>
 void OnePerf(int* got, P* perf, cudnnConvolutionDescriptor_t cd) {
   *got = 1;
   memset(perf, 0, sizeof(P));
   perf->status = CUDNN_STATUS_SUCCESS;
   perf->time = 0.1f;
-  perf->memory = 1 << 20;
+  const char* ws = getenv("UMBRA_STUB_CUDNN_WS");
+  perf->memory = ws ? size_t(atoll(ws)) : size_t(1) << 20;
   perf->mathType = ((Conv*)cd)->math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 }
 
@@ -254,6 +264,7 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, const cu
   const Conv cv = *(Conv*)cd; const T4 X = D(xd), W = D(wd), Y = D(yd);
   const double a = Scale(alpha, Y), b = Scale(beta, Y);
   Submit(nullptr, [=] {
+    Scribble(ws, wss);
     const ConvMats m{cv, X, W, Y};
     std::vector<double> out(size_t(m.kg()) * m.cols());
     for (int g = 0; g < cv.groups; ++g) {
@@ -279,6 +290,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, con
   const Conv cv = *(Conv*)cd; const T4 X = D(dxd), W = D(wd), Y = D(dyd);
   const double a = Scale(alpha, X), b = Scale(beta, X);
   Submit(nullptr, [=] {
+    Scribble(ws, wss);
     const ConvMats m{cv, X, W, Y};
     std::vector<double> acc(X.Count()), cols(size_t(m.rows()) * m.cols());
     for (int g = 0; g < cv.groups; ++g) {
@@ -304,6 +316,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, c
   const Conv cv = *(Conv*)cd; const T4 X = D(xd), W = D(dwd), Y = D(dyd);
   const double a = Scale(alpha, X), b = Scale(beta, X);
   Submit(nullptr, [=] {
+    Scribble(ws, wss);
     const ConvMats m{cv, X, W, Y};
     const bool flip = cv.mode == CUDNN_CONVOLUTION;
     for (int g = 0; g < cv.groups; ++g) {

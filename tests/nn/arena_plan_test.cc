@@ -1,8 +1,11 @@
 // The arena placement of net memory planning (arena_plan.h) on its own: entries live at the same
 // time never overlap, entries that do not may share bytes, offsets keep the 64-element
 // alignment, and the tightest of the orders tried is the one kept (each of the three wins a
-// case).
+// case); each step's largest free stretch (what a pass may use for scratch) overlaps nothing
+// live then and is the longest one.
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "umbra/nn/arena_plan.h"
 
@@ -80,6 +83,58 @@ TEST(ArenaPlan, EachOrderWinsSomewhere) {
     const nn::ArenaPlan p = nn::PlanArena(c.size, c.first, c.last);
     ExpectValid(p, c.size, c.first, c.last);
     EXPECT_EQ(p.total, c.best);
+  }
+}
+
+// The chain of the first test (an arena of 1,728): step 0 holds entry 0 alone (1,024 rounded),
+// leaving 704; step 2 entries 1 and 2 (704 each), leaving 320; a step past every interval has
+// the whole arena.
+TEST(ArenaPlan, LargestGapOfAStep) {
+  const std::vector<index_t> size = {1000, 700, 700, 300, 1000};
+  const std::vector<int> first = {0, 1, 2, 3, 4}, last = {1, 2, 3, 4, 5};
+  const nn::ArenaPlan p = nn::PlanArena(size, first, last);
+  const auto gaps = nn::LargestGaps(size, first, last, p.offset, p.total, 7, 64);
+  ASSERT_EQ(gaps.size(), 7u);
+  ASSERT_EQ(p.total, 1728);
+  EXPECT_EQ(gaps[0].second, 704);
+  EXPECT_EQ(gaps[2].second, 320);
+  EXPECT_EQ(gaps[6], (std::pair<index_t, index_t>{0, p.total}));
+  EXPECT_TRUE(nn::LargestGaps({}, {}, {}, {}, 0, 2, 64) == (std::vector<std::pair<index_t, index_t>>(2, {0, 0})));
+}
+
+// Random plans against a count over every element: the gap holds no element of an entry live
+// at its step, starts on the alignment, and no aligned free stretch of that step is longer.
+TEST(ArenaPlan, GapsHoldNothingLiveAndAreTheLongest) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 1 + int(rng() % 8), steps = 1 + int(rng() % 10);
+    std::vector<index_t> size(n);
+    std::vector<int> first(n), last(n);
+    for (int k = 0; k < n; ++k) {
+      size[k] = 1 + index_t(rng() % 300);
+      first[k] = int(rng() % steps);
+      last[k] = first[k] + int(rng() % (steps - first[k]));
+    }
+    const nn::ArenaPlan p = nn::PlanArena(size, first, last);
+    const auto gaps = nn::LargestGaps(size, first, last, p.offset, p.total, steps, 16);
+    for (int s = 0; s < steps; ++s) {
+      SCOPED_TRACE("trial " + std::to_string(trial) + " step " + std::to_string(s));
+      std::vector<bool> used(size_t(p.total), false);
+      for (int k = 0; k < n; ++k)
+        if (first[k] <= s && s <= last[k])
+          for (index_t i = 0; i < size[k]; ++i) used[size_t(p.offset[k] + i)] = true;
+      const auto [b, len] = gaps[s];
+      EXPECT_EQ(b % 16, 0);
+      EXPECT_LE(b + len, p.total);
+      for (index_t i = b; i < b + len; ++i) ASSERT_FALSE(used[size_t(i)]) << "element " << i;
+      index_t longest = 0;
+      for (index_t from = 0; from < p.total; from += 16) {
+        index_t e = from;
+        while (e < p.total && !used[size_t(e)]) ++e;
+        longest = std::max(longest, e - from);
+      }
+      EXPECT_EQ(len, longest);
+    }
   }
 }
 

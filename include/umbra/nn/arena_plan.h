@@ -1,8 +1,9 @@
 // Where each node buffer of a net goes in its one arena (Net::PlanMemory): entries (a node's
 // value or gradient) live over intervals of steps, and entries live at the same time must not
-// overlap in memory. Pure arithmetic on sizes and intervals, no tensors: Net allocates the arena
-// and cuts the views. Not here: the intervals themselves (net.h's PlanMemory says what lives
-// when).
+// overlap in memory; and, for each step, the largest stretch of the arena no entry holds then
+// (lent to the step's pass for its scratch: pass_scratch.h). Pure arithmetic on sizes and
+// intervals, no tensors: Net allocates the arena and cuts the views. Not here: the intervals
+// themselves (net.h's PlanMemory says what lives when).
 #pragma once
 
 #include <algorithm>
@@ -76,6 +77,32 @@ inline ArenaPlan PlanArena(const std::vector<index_t>& size, const std::vector<i
   }
   if (best.total < 0) best.total = 0;
   return best;
+}
+
+/// For each step s in [0, steps): the largest stretch [begin, begin + length) of the arena
+/// [0, total) that no entry live at s (first <= s <= last) overlaps, begin a multiple of
+/// `align` elements; length 0 where none is left.
+inline std::vector<std::pair<index_t, index_t>> LargestGaps(const std::vector<index_t>& size,
+                                                           const std::vector<int>& first,
+                                                           const std::vector<int>& last,
+                                                           const std::vector<index_t>& offset, index_t total,
+                                                           int steps, index_t align) {
+  std::vector<std::pair<index_t, index_t>> gaps(size_t(std::max(steps, 0)), {0, 0});
+  std::vector<std::pair<index_t, index_t>> busy;
+  for (int s = 0; s < steps; ++s) {
+    busy.clear();
+    for (size_t k = 0; k < size.size(); ++k)
+      if (first[k] <= s && s <= last[k] && size[k] > 0) busy.push_back({offset[k], offset[k] + size[k]});
+    busy.push_back({total, total});  // the arena's end closes the last stretch
+    std::sort(busy.begin(), busy.end());
+    index_t at = 0;
+    for (auto& [b, e] : busy) {
+      const index_t from = (at + align - 1) / align * align;
+      if (b > from && b - from > gaps[s].second) gaps[s] = {from, b - from};
+      at = std::max(at, e);
+    }
+  }
+  return gaps;
 }
 
 }  // namespace umbra::nn

@@ -24,6 +24,7 @@
 
 #include "umbra/nn/arena_plan.h"
 #include "umbra/nn/net_spec.h"
+#include "umbra/nn/pass_scratch.h"
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
 
@@ -214,6 +215,7 @@ class Net {
         ctx.label = &dummy_label_.view();
       }
       try {
+        const PassScratch::Lend lend = Gap(int(i));
         e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
       } catch (const Error& err) {
         throw InLayer(*e.layer, "forward", err);
@@ -232,6 +234,7 @@ class Net {
       bool prop = false;
       for (int i : e.in) prop = prop || i >= int(num_inputs_);
       try {
+        const PassScratch::Lend lend = Gap(int(2 * layers_.size() - 1 - i));
         e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
       } catch (const Error& err) {
         throw InLayer(*e.layer, "backward", err);
@@ -330,6 +333,11 @@ class Net {
   /// Elements of node storage (values and gradients) actually allocated, and what a value and
   /// a gradient buffer per node would take (a value only in an inference-only net).
   index_t NodeElements() const { return node_elements_; }
+  /// Bytes of the node arena free all through step s's pass (forward of layer l: s = l;
+  /// backward: s = 2L-1-l), which the pass lends its scratch (PassScratch); 0 without one.
+  size_t GapBytes(int s) const {
+    return size_t(s) < gaps_.size() ? size_t(gaps_[s].second) * sizeof(DType) : 0;
+  }
   index_t NodeElementsUnshared() const {
     index_t n = 0;
     for (auto& node : nodes_) n += node->shape.Size();
@@ -570,12 +578,21 @@ class Net {
     const ArenaPlan plan = PlanArena(size, first, last);
     TensorContainer<xpu, 1, DType> arena;
     if (plan.total > 0) arena.Resize(Shape1(plan.total));
+    gaps_ = LargestGaps(size, first, last, plan.offset, plan.total, int(2 * layers_.size()),
+                        index_t(PassScratch::kAlign / sizeof(DType)));
+    gap_base_ = arena.dptr_;
     std::vector<Tensor<xpu, 1, DType>> views;
     for (size_t k = 0; k < size.size(); ++k)
       views.push_back(arena.view().Slice(plan.offset[k], plan.offset[k] + size[k]));
     node_elements_ += plan.total;
     pool_.push_back(std::move(arena));
     return views;
+  }
+
+  // The gap step s lends its pass (nothing without a shared arena, or where none is left).
+  PassScratch::Lend Gap(int s) const {
+    if (size_t(s) >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0);
+    return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType));
   }
 
   // Gives every node its storage, values and gradients from one set of shared buffers: entries
@@ -727,6 +744,10 @@ class Net {
   bool has_loss_ = false;
   TensorContainer<xpu, 2, DType> dummy_label_;
   std::vector<TensorContainer<xpu, 1, DType>> pool_;  // shared node storage
+  // Per step (forward l at l, backward l at 2L-1-l), the largest stretch of the arena (at
+  // gap_base_) no node holds then, in elements: lent to the step's pass (PassScratch).
+  std::vector<std::pair<index_t, index_t>> gaps_;
+  DType* gap_base_ = nullptr;
   index_t node_elements_ = 0;
   bool inference_only_ = false;
   StepMarks<xpu>* marks_ = nullptr;

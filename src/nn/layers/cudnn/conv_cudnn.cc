@@ -15,6 +15,7 @@
 #include "batch_norm_stats.h"
 #include "bf16_cast.h"
 #include "swap_inner.h"
+#include "umbra/nn/pass_scratch.h"
 #include "umbra/tensor/cuda/allocator.h"
 
 namespace umbra::nn {
@@ -37,14 +38,25 @@ std::map<std::string, Choice>& Choices() {
   return c;
 }
 
-// Device scratch from the caching allocator (freed back to its cache, not to the driver).
+// Device scratch of one call: from the running pass's gap in the node arena where it fits
+// (pass_scratch.h: no memory beyond the nodes'), else from the caching allocator (freed back to
+// its cache, not to the driver). `kept`: it outlives the call (from the allocator).
 struct Scratch {
   void* p = nullptr;
   size_t bytes = 0;
-  explicit Scratch(size_t n) : bytes(n) { p = n ? cuda::CachingAllocator::Get().Alloc(n) : nullptr; }
-  ~Scratch() {
-    if (p) cuda::CachingAllocator::Get().Free(p);
+  bool lent = false;
+  explicit Scratch(size_t n, bool kept = false) : bytes(n) {
+    if (!n) return;
+    if (!kept) p = PassScratch::Take(n);
+    lent = p != nullptr;
+    if (!lent) p = cuda::CachingAllocator::Get().Alloc(n);
   }
+  ~Scratch() {
+    if (lent) PassScratch::Give(p, bytes);
+    else if (p) cuda::CachingAllocator::Get().Free(p);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
 };
 // The search's scratch: straight from the driver and back, so that a once-only buffer of up to
 // the workspace cap neither stays in the allocator's cache nor counts in the peak it reports.
@@ -160,7 +172,7 @@ class CudnnConv : public ConvBackend {
     // leaves kept_ stale: the backward after it takes the weights again, as fullc does).
     const bool keep = train && bf16_;
     Scratch wt(keep ? 0 : WeightBytes());
-    if (keep && !kept_) kept_ = std::make_unique<Scratch>(WeightBytes());
+    if (keep && !kept_) kept_ = std::make_unique<Scratch>(WeightBytes(), /*kept=*/true);
     void* to = keep ? kept_->p : wt.p;
     if (to) ConvertWeights(w32, to);
     const void* w = to ? to : w32;
