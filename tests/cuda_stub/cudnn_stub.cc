@@ -12,6 +12,7 @@
 // tensors and filters (all umbra asks for).
 #include <cudnn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -164,9 +165,6 @@ void Gemm(bool ta, bool tb, int m, int n, int k, const std::vector<double>& a, c
 }
 #endif
 
-/// The search's answer: one algorithm, 1 MiB of workspace (UMBRA_STUB_CUDNN_WS: that many
-/// bytes, read at each search), in the descriptor's math type (TF32 where it allows tensor
-/// cores, as cuDNN's fastest float algorithms on an H200 are).
 #ifdef UMBRA_STUB_COMPUTE
 /// cuDNN may write all of a workspace it is given: a workspace that overlaps memory still in
 /// use (a node of the net) corrupts it here, with NaN, as it could on a GPU.
@@ -175,14 +173,22 @@ void Scribble(void* ws, size_t bytes) {
 }
 #endif
 
+/// The search's answer: one algorithm, 1 MiB of workspace, in the descriptor's math type (TF32
+/// where it allows tensor cores, as cuDNN's fastest float algorithms on an H200 are).
+/// UMBRA_STUB_CUDNN_WS (read at each search) sets the workspace: BYTES, or Fx, F times the
+/// larger of the convolution's input and output (a workspace that grows with the activations,
+/// as implicit-precomputed GEMM and FFT ones do).
 template <typename P>
-void OnePerf(int* got, P* perf, cudnnConvolutionDescriptor_t cd) {
+void OnePerf(int* got, P* perf, cudnnConvolutionDescriptor_t cd, const T4& x, const T4& y) {
   *got = 1;
   memset(perf, 0, sizeof(P));
   perf->status = CUDNN_STATUS_SUCCESS;
   perf->time = 0.1f;
   const char* ws = getenv("UMBRA_STUB_CUDNN_WS");
-  perf->memory = ws ? size_t(atoll(ws)) : size_t(1) << 20;
+  const size_t len = ws ? strlen(ws) : 0;
+  perf->memory = !len                ? size_t(1) << 20
+                 : ws[len - 1] == 'x' ? size_t(atof(ws) * double(std::max(x.Size(), y.Size())))
+                                      : size_t(atoll(ws));
   perf->mathType = ((Conv*)cd)->math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 }
 
@@ -242,15 +248,15 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t, 
 cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, void* y, int, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(wd), D(yd), "find fwd")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "find fwd x"); R(w, wd, "find fwd w"); R(y, yd, "find fwd y"); CheckRange(ws, wss, "find fwd workspace");
-  OnePerf(got, p, cd); return CUDNN_STATUS_SUCCESS; }
+  OnePerf(got, p, cd, D(xd), D(yd)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(cudnnHandle_t, cudnnFilterDescriptor_t wd, const void* w, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t dxd, void* dx, int, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(dxd), D(wd), D(dyd), "find bwd-data")) return CUDNN_STATUS_BAD_PARAM;
   R(w, wd, "find bwd-data w"); R(dy, dyd, "find bwd-data dy"); R(dx, dxd, "find bwd-data dx"); CheckRange(ws, wss, "find bwd-data workspace");
-  OnePerf(got, p, cd); return CUDNN_STATUS_SUCCESS; }
+  OnePerf(got, p, cd, D(dxd), D(dyd)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd, cudnnFilterDescriptor_t dwd, void* dw, int, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(dwd), D(dyd), "find bwd-filter")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "find bwd-filter x"); R(dy, dyd, "find bwd-filter dy"); R(dw, dwd, "find bwd-filter dw"); CheckRange(ws, wss, "find bwd-filter workspace");
-  OnePerf(got, p, cd); return CUDNN_STATUS_SUCCESS; }
+  OnePerf(got, p, cd, D(xd), D(dyd)); return CUDNN_STATUS_SUCCESS; }
 
 // Compute calls.
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, const cudnnTensorDescriptor_t xd, const void* x,
