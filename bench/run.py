@@ -239,18 +239,21 @@ def gpu_train_table(ours, peer):
 def peak_breakdown(ours, peer):
     """Where umbra's peak goes (the default runs): what is known before a step, and the rest
     (cuDNN's workspaces that did not fit their pass's gap in the arena, layers' scratch, the
-    allocator's rounding), beside PyTorch's peak
+    allocator's rounding), the smallest and median gap the convolutions' passes had for their
+    workspaces, beside PyTorch's peak
     ("-" where PyTorch gave none: umbra's columns stand on their own)."""
     print("| net | umbra peak MiB | node arena | weights, gradients, momentum | input batch "
-          "| rest: workspaces, scratch, rounding | PyTorch peak MiB | PyTorch peak - umbra's known |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| rest: workspaces, scratch, rounding | conv gaps min / median | PyTorch peak MiB "
+          "| PyTorch peak - umbra's known |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
         def line(n=n, o=o):
             known = o["node_mib"] + o["weight_mib"] + o["input_mib"]
             p = (peer or {}).get(n, {}).get("peak_mib")
             torch = f"{p:,.0f} | {p - known:,.0f}" if p is not None else "- | -"
+            gaps = f"{o['conv_gap_min_mib']:,.1f} / {o['conv_gap_median_mib']:,.1f}"
             return (f"| {n} | {o['peak_mib']:,.0f} | {o['node_mib']:,.0f} | {o['weight_mib']:,.0f} "
-                    f"| {o['input_mib']:,.0f} | {o['peak_mib'] - known:,.0f} | {torch} |")
+                    f"| {o['input_mib']:,.0f} | {o['peak_mib'] - known:,.0f} | {gaps} | {torch} |")
         table_row(n, line, o)
     print()
 
