@@ -6,13 +6,12 @@
 // first convolution's forward raises the peak by 100 MiB although the arena is nearly empty
 // then. From the pass's gap it costs nothing, as PyTorch's workspaces take memory that is free
 // at the moment they are used. Net::Forward and Net::Backward lend each pass the largest gap
-// of its step (Net::PlanMemory); what does not fit comes from the caching allocator as before.
+// of its step (Net::PlanMemory); what does not fit comes from the caching allocator.
 // Safe in stream order: a device's work is queued on one stream, so a later pass writing its
 // nodes over these bytes runs after this pass's kernels are done with them.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 namespace umbra::nn {
 
