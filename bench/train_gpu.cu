@@ -163,10 +163,9 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   const double mib = 4.0 / (1 << 20);
   std::vector<double> gaps;
   const nn::Net<gpu>& net = trainer.net();
-  const int nl = int(net.NumLayers());
-  for (int l = 0; l < nl; ++l)
-    if (std::string(trainer.net().LayerAt(size_t(l)).Type()) == "conv")
-      for (int step : {l, 2 * nl - 1 - l}) gaps.push_back(double(net.GapBytes(step)) / (1 << 20));
+  for (size_t l = 0; l < net.NumLayers(); ++l)
+    if (std::string(trainer.net().LayerAt(l).Type()) == "conv")
+      for (bool backward : {false, true}) gaps.push_back(double(net.GapBytes(l, backward)) / (1 << 20));
   std::sort(gaps.begin(), gaps.end());
   return {rates[rates.size() / 2], peak, trainer.graph_note(), double(net.NodeElements()) * mib, weights * mib,
           double(x.Size() + y.Size()) * mib, gaps.empty() ? 0 : gaps.front(), gaps.empty() ? 0 : gaps[gaps.size() / 2]};

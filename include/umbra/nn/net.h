@@ -215,7 +215,7 @@ class Net {
         ctx.label = &dummy_label_.view();
       }
       try {
-        const PassScratch::Lend lend = Gap(int(i));
+        const PassScratch::Lend lend = Gap(i, /*backward=*/false);
         e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
       } catch (const Error& err) {
         throw InLayer(*e.layer, "forward", err);
@@ -234,7 +234,7 @@ class Net {
       bool prop = false;
       for (int i : e.in) prop = prop || i >= int(num_inputs_);
       try {
-        const PassScratch::Lend lend = Gap(int(2 * layers_.size() - 1 - i));
+        const PassScratch::Lend lend = Gap(i, /*backward=*/true);
         e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
       } catch (const Error& err) {
         throw InLayer(*e.layer, "backward", err);
@@ -333,10 +333,11 @@ class Net {
   /// Elements of node storage (values and gradients) actually allocated, and what a value and
   /// a gradient buffer per node would take (a value only in an inference-only net).
   index_t NodeElements() const { return node_elements_; }
-  /// Bytes of the node arena free all through step s's pass (forward of layer l: s = l;
-  /// backward: s = 2L-1-l), which the pass lends its scratch (PassScratch); 0 without one.
-  size_t GapBytes(int s) const {
-    return size_t(s) < gaps_.size() ? size_t(gaps_[s].second) * sizeof(DType) : 0;
+  /// Bytes of the node arena free all through layer l's forward (or backward) pass, which the
+  /// pass lends its scratch (PassScratch); 0 without a shared arena.
+  size_t GapBytes(size_t l, bool backward) const {
+    const size_t s = StepOf(l, backward);
+    return s < gaps_.size() ? size_t(gaps_[s].second) * sizeof(DType) : 0;
   }
   index_t NodeElementsUnshared() const {
     index_t n = 0;
@@ -589,9 +590,12 @@ class Net {
     return views;
   }
 
-  // The gap step s lends its pass (nothing without a shared arena, or where none is left).
-  PassScratch::Lend Gap(int s) const {
-    if (size_t(s) >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0);
+  // The plan's step of layer l's pass: the forwards 0..L-1, then the backwards, layer l's at 2L-1-l.
+  size_t StepOf(size_t l, bool backward) const { return backward ? 2 * layers_.size() - 1 - l : l; }
+  // The gap layer l's pass is lent (nothing without a shared arena, or where none is left).
+  PassScratch::Lend Gap(size_t l, bool backward) const {
+    const size_t s = StepOf(l, backward);
+    if (s >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0);
     return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType));
   }
 
@@ -619,7 +623,7 @@ class Net {
     for (int i = 0; i < int(num_inputs_); ++i) vf[i] = vl[i] = -1;
     for (int l = 0; l < nl; ++l) {
       const Entry& e = layers_[l];
-      const int back = 2 * nl - 1 - l;
+      const int back = int(StepOf(size_t(l), true));
       for (int i : e.in) consumed[i] = true;
       for (const auto* list : {&e.in, &e.out})
         for (int i : *list) {
