@@ -17,6 +17,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "stub.h"
@@ -177,22 +180,56 @@ void Scribble(void* ws, size_t bytes) {
 /// where it allows tensor cores, as cuDNN's fastest float algorithms on an H200 are).
 /// UMBRA_STUB_CUDNN_WS (read at each search) sets the workspace: BYTES, or Fx, F times the
 /// larger of the convolution's input and output (a workspace that grows with the activations,
-/// as implicit-precomputed GEMM and FFT ones do).
+/// as implicit-precomputed GEMM and FFT ones do). A comma-separated list answers one algorithm
+/// per entry, algorithm i taking (1 + i/100) times the first one's time (so up to three are
+/// within umbra's 3% slack) and its entry's workspace.
 template <typename P>
-void OnePerf(int* got, P* perf, cudnnConvolutionDescriptor_t cd, const T4& x, const T4& y) {
-  *got = 1;
-  memset(perf, 0, sizeof(P));
-  perf->status = CUDNN_STATUS_SUCCESS;
-  perf->time = 0.1f;
-  const char* ws = getenv("UMBRA_STUB_CUDNN_WS");
-  const size_t len = ws ? strlen(ws) : 0;
-  perf->memory = !len                ? size_t(1) << 20
-                 : ws[len - 1] == 'x' ? size_t(atof(ws) * double(std::max(x.Size(), y.Size())))
-                                      : size_t(atoll(ws));
-  perf->mathType = ((Conv*)cd)->math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+void Perfs(int slots, int* got, P* perf, cudnnConvolutionDescriptor_t cd, const T4& x, const T4& y) {
+  const char* env = getenv("UMBRA_STUB_CUDNN_WS");
+  std::vector<std::string> ws;
+  for (std::string rest = env ? env : ""; ; ) {
+    const size_t comma = rest.find(',');
+    ws.push_back(rest.substr(0, comma));
+    if (comma == std::string::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  *got = std::min(int(ws.size()), slots);
+  for (int i = 0; i < *got; ++i) {
+    const std::string& w = ws[size_t(i)];
+    P& p = perf[i];
+    memset(&p, 0, sizeof(P));
+    p.algo = decltype(p.algo)(i);
+    p.status = CUDNN_STATUS_SUCCESS;
+    p.time = 0.1f * (1 + 0.01f * float(i));
+    p.memory = w.empty()         ? size_t(1) << 20
+               : w.back() == 'x' ? size_t(atof(w.c_str()) * double(std::max(x.Size(), y.Size())))
+                                 : size_t(atoll(w.c_str()));
+    p.mathType = ((Conv*)cd)->math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+  }
+}
+
+// Convolution calls (forward, backward-data, backward-filter) by the algorithm they ran, printed
+// at exit with UMBRA_STUB_LOG set where a search answered more than one.
+std::mutex algo_mu;
+struct AlgoCalls : std::map<int, long> {
+  ~AlgoCalls() {
+    if (!getenv("UMBRA_STUB_LOG") || size() < 2) return;
+    fprintf(stderr, "[stub] convolution calls by algorithm:");
+    for (const auto& [algo, n] : *this) fprintf(stderr, " %d: %ld", algo, n);
+    fprintf(stderr, "\n");
+  }
+} algo_calls;
+void CountAlgo(int algo) {
+  std::lock_guard<std::mutex> lock(algo_mu);
+  ++algo_calls[algo];
 }
 
 }  // namespace
+
+long umbra_stub::ConvCallsWithAlgo(int algo) {
+  std::lock_guard<std::mutex> lock(algo_mu);
+  return algo_calls[algo];
+}
 
 extern "C" {
 size_t cudnnGetVersion() {  // UMBRA_STUB_CUDNN_VERSION plays an older library (the mismatch warning)
@@ -245,25 +282,26 @@ cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t d, cudnnTens
 cudnnStatus_t cudnnGetConvolutionForwardAlgorithmMaxCount(cudnnHandle_t, int* n) { *n = CUDNN_CONVOLUTION_FWD_ALGO_COUNT; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnnHandle_t, int* n) { *n = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t, int* n) { *n = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, void* y, int, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t wss) {
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t yd, void* y, int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(wd), D(yd), "find fwd")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "find fwd x"); R(w, wd, "find fwd w"); R(y, yd, "find fwd y"); CheckRange(ws, wss, "find fwd workspace");
-  OnePerf(got, p, cd, D(xd), D(yd)); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(cudnnHandle_t, cudnnFilterDescriptor_t wd, const void* w, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t dxd, void* dx, int, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t wss) {
+  Perfs(slots, got, p, cd, D(xd), D(yd)); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(cudnnHandle_t, cudnnFilterDescriptor_t wd, const void* w, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd, cudnnTensorDescriptor_t dxd, void* dx, int slots, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(dxd), D(wd), D(dyd), "find bwd-data")) return CUDNN_STATUS_BAD_PARAM;
   R(w, wd, "find bwd-data w"); R(dy, dyd, "find bwd-data dy"); R(dx, dxd, "find bwd-data dx"); CheckRange(ws, wss, "find bwd-data workspace");
-  OnePerf(got, p, cd, D(dxd), D(dyd)); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd, cudnnFilterDescriptor_t dwd, void* dw, int, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p, void* ws, size_t wss) {
+  Perfs(slots, got, p, cd, D(dxd), D(dyd)); return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(cudnnHandle_t, cudnnTensorDescriptor_t xd, const void* x, cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd, cudnnFilterDescriptor_t dwd, void* dw, int slots, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p, void* ws, size_t wss) {
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(dwd), D(dyd), "find bwd-filter")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "find bwd-filter x"); R(dy, dyd, "find bwd-filter dy"); R(dw, dwd, "find bwd-filter dw"); CheckRange(ws, wss, "find bwd-filter workspace");
-  OnePerf(got, p, cd, D(xd), D(dyd)); return CUDNN_STATUS_SUCCESS; }
+  Perfs(slots, got, p, cd, D(xd), D(dyd)); return CUDNN_STATUS_SUCCESS; }
 
 // Compute calls.
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, const cudnnTensorDescriptor_t xd, const void* x,
                                       const cudnnFilterDescriptor_t wd, const void* w, const cudnnConvolutionDescriptor_t cd,
-                                      cudnnConvolutionFwdAlgo_t, void* ws, size_t wss, const void* beta,
+                                      cudnnConvolutionFwdAlgo_t algo, void* ws, size_t wss, const void* beta,
                                       const cudnnTensorDescriptor_t yd, void* y) {
   umbra_stub::CountCudnn();
+  CountAlgo(int(algo));
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(wd), D(yd), "conv fwd")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "conv fwd x"); R(w, wd, "conv fwd w"); R(y, yd, "conv fwd y"); CheckRange(ws, wss, "conv fwd workspace");
 #ifdef UMBRA_STUB_COMPUTE
@@ -287,9 +325,10 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, const cu
   return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, const cudnnFilterDescriptor_t wd, const void* w,
                                            const cudnnTensorDescriptor_t dyd, const void* dy,
-                                           const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdDataAlgo_t, void* ws,
+                                           const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdDataAlgo_t algo, void* ws,
                                            size_t wss, const void* beta, const cudnnTensorDescriptor_t dxd, void* dx) {
   umbra_stub::CountCudnn();
+  CountAlgo(int(algo));
   if (!ConvShapesFit(*(Conv*)cd, D(dxd), D(wd), D(dyd), "conv bwd-data")) return CUDNN_STATUS_BAD_PARAM;
   R(w, wd, "conv bwd-data w"); R(dy, dyd, "conv bwd-data dy"); R(dx, dxd, "conv bwd-data dx"); CheckRange(ws, wss, "conv bwd-data workspace");
 #ifdef UMBRA_STUB_COMPUTE
@@ -313,9 +352,10 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, con
   return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, const cudnnTensorDescriptor_t xd, const void* x,
                                              const cudnnTensorDescriptor_t dyd, const void* dy,
-                                             const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t, void* ws,
+                                             const cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t algo, void* ws,
                                              size_t wss, const void* beta, const cudnnFilterDescriptor_t dwd, void* dw) {
   umbra_stub::CountCudnn();
+  CountAlgo(int(algo));
   if (!ConvShapesFit(*(Conv*)cd, D(xd), D(dwd), D(dyd), "conv bwd-filter")) return CUDNN_STATUS_BAD_PARAM;
   R(x, xd, "conv bwd-filter x"); R(dy, dyd, "conv bwd-filter dy"); R(dw, dwd, "conv bwd-filter dw"); CheckRange(ws, wss, "conv bwd-filter workspace");
 #ifdef UMBRA_STUB_COMPUTE

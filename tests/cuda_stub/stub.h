@@ -20,6 +20,9 @@ void SetLastError(cudaError_t e);
 /// Counts a kernel launch, a cuDNN call (UMBRA_STUB_LOG).
 void CountKernel();
 void CountCudnn();
+/// cuDNN convolution calls (forward, backward-data, backward-filter) so far that ran algorithm
+/// `algo` (cudnn_stub.cc; the searches answer algorithms 0, 1, ... as UMBRA_STUB_CUDNN_WS lists).
+long ConvCallsWithAlgo(int algo);
 /// Reports "[stub] BAD range" unless [p, p + bytes) lies inside one live device allocation.
 void CheckRange(const void* p, size_t bytes, const char* what);
 

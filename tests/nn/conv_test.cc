@@ -196,9 +196,10 @@ TEST(Conv, SaveLoadRoundTrip) {
                                    {"no_bias", "1"}, {"pad", "1"}}, {Shape4(1, 4, 3, 3)});
 }
 
-// The cuDNN search's pick (PickAlgo, the rule itself: no cuDNN here): the least workspace among
-// the usable results within 3% of the fastest, the faster of two with the same workspace;
-// unusable results (failed, over the cap, math not allowed) never, however fast or small.
+// The cuDNN search's pick (PickAlgo, the rule itself: no cuDNN here): among the usable results
+// within 3% of the fastest, the one that adds the least memory (none if its workspace fits what
+// the pass's gap has free, else all of it), the faster of two that add the same; unusable
+// results (failed, over the cap, math not allowed) never, however fast or small. No gap here.
 TEST(Conv, CudnnPickTakesTheLeastWorkspaceWithinTheSlack) {
   using nn::AlgoTrial, nn::PickAlgo;
   const size_t MiB = size_t(1) << 20;
@@ -208,8 +209,8 @@ TEST(Conv, CudnnPickTakesTheLeastWorkspaceWithinTheSlack) {
                                     {1.025f, 40 * MiB, true},  // as small, slower
                                     {1.05f, 0, true}};         // smallest, but 5% slower
   EXPECT_EQ(PickAlgo(t), 2);
-  EXPECT_EQ(PickAlgo(t, 0.0), 1);   // no slack: the fastest
-  EXPECT_EQ(PickAlgo(t, 0.06), 4);  // wide enough for the free one
+  EXPECT_EQ(PickAlgo(t, 0, 0.0), 1);   // no slack: the fastest
+  EXPECT_EQ(PickAlgo(t, 0, 0.06), 4);  // wide enough for the free one
   EXPECT_EQ(PickAlgo({{1.f, 0, false}}), -1);
   EXPECT_EQ(PickAlgo({}), -1);
   // A time that is no time (NaN, or a failed result's -1) never wins, nor sets the limit.
@@ -217,6 +218,25 @@ TEST(Conv, CudnnPickTakesTheLeastWorkspaceWithinTheSlack) {
   EXPECT_EQ(PickAlgo({{-1.f, 0, true}, {2.f, 8, true}}), 1);
   // Listed slowest first (the search sorts by time, the rule does not rely on it).
   EXPECT_EQ(PickAlgo({{2.f, 0, true}, {1.01f, 8, true}, {1.f, 9, true}}), 1);
+}
+
+// With a gap: a workspace that fits what is free of it adds nothing, so the fastest of those
+// within the slack that fit; where none fits, the least workspace as without a gap.
+TEST(Conv, CudnnPickTakesTheFastestThatFitsTheGap) {
+  using nn::AlgoTrial, nn::PickAlgo;
+  const size_t MiB = size_t(1) << 20;
+  const std::vector<AlgoTrial> t = {{1.00f, 600 * MiB, true},
+                                    {1.01f, 100 * MiB, true},
+                                    {1.02f, 40 * MiB, true},
+                                    {1.04f, 0, true}};  // outside the slack, free
+  EXPECT_EQ(PickAlgo(t, 600 * MiB), 0);      // the fastest fits, exactly
+  EXPECT_EQ(PickAlgo(t, 600 * MiB - 1), 1);  // a byte short: the next fastest that fits
+  EXPECT_EQ(PickAlgo(t, 100 * MiB), 1);
+  EXPECT_EQ(PickAlgo(t, 50 * MiB), 2);
+  EXPECT_EQ(PickAlgo(t, 39 * MiB), 2);          // none fits: the least workspace within the slack
+  EXPECT_EQ(PickAlgo(t, 1000 * MiB, 0.05), 0);  // all fit: the fastest, however wide the slack
+  // Of two that fit, the faster, even where the slower needs no workspace at all.
+  EXPECT_EQ(PickAlgo({{1.f, 0, true}, {0.99f, 8 * MiB, true}}, 8 * MiB), 1);
 }
 
 }  // namespace

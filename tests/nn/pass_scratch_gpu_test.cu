@@ -12,6 +12,9 @@
 
 #include "harness/gpu_compare.h"
 #include "umbra/nn/net.h"
+#if defined(UMBRA_CUDA_EMU)
+#include "../cuda_stub/stub.h"  // ConvCallsWithAlgo
+#endif
 
 namespace umbra {
 namespace pass_scratch_test {
@@ -85,6 +88,25 @@ TEST(PassScratchGPU, WorkspacesFromTheGapLeaveTrainingAndThePeakAlone) {
   (void)none, (void)small, (void)larger;  // a real cuDNN picks its own workspaces
 #endif
 }
+
+#if defined(UMBRA_CUDA_EMU)
+// The stand-in's search answers two algorithms, the first 1% faster (within the pick's slack)
+// with the larger workspace: each call takes the faster where that workspace fits what its
+// pass's gap has free (all of this net's passes have 32 KiB or more), and the smaller where it
+// does not, so that neither costs memory. (The least workspace everywhere fails the first
+// half; the fastest everywhere, the second.)
+TEST(PassScratchGPU, EachCallTakesTheFasterAlgorithmWhereItsWorkspaceFitsTheGap) {
+  const size_t none = StepPeak(1005, "0");
+  long fast = umbra_stub::ConvCallsWithAlgo(0), small = umbra_stub::ConvCallsWithAlgo(1);
+  EXPECT_EQ(StepPeak(1006, "16384,0"), none);
+  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(0), fast);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1), small) << "calls took the smaller workspace where the faster fit";
+  fast = umbra_stub::ConvCallsWithAlgo(0);
+  EXPECT_EQ(StepPeak(1007, "8388608,0"), none);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(0), fast) << "calls took a workspace larger than their gap";
+  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1), small);
+}
+#endif
 
 }  // namespace pass_scratch_test
 }  // namespace umbra

@@ -46,8 +46,12 @@ class PassScratch {
     const size_t need = Rounded(bytes);
     if (w.base && static_cast<char*>(p) + need == w.base + w.used) w.used -= need;
   }
-  /// Bytes of the gap of the pass running on this thread (0 outside a pass).
-  static size_t Bytes() { return Current().bytes; }
+  /// The largest request Take can still serve on this thread (0 outside a pass): what is left
+  /// of the gap, a multiple of kAlign, so that any request of up to this many bytes fits.
+  static size_t Free() {
+    const Window& w = Current();
+    return w.base ? (w.bytes - w.used) / kAlign * kAlign : 0;
+  }
 
   /// Lends [base, base + bytes) (base aligned to kAlign) to the pass that runs while it lives;
   /// the gap lent before comes back afterwards.

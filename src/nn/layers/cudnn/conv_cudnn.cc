@@ -21,16 +21,22 @@
 namespace umbra::nn {
 namespace {
 
-// The chosen algorithms of each geometry (and options), shared by all layers of that geometry.
-// Each with the math type the search measured it under (an algorithm may be listed under
+// What one pass's search measured: the results as PickAlgo weighs them, and each one's
+// algorithm with the math type it was measured under (an algorithm may be listed under
 // several, with different workspaces), applied to the descriptor before each call.
 struct Algo {
   int algo = -1;
   size_t ws = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
 };
+struct Measured {
+  std::vector<AlgoTrial> trials;
+  std::vector<Algo> algos;
+};
+// The searches of each geometry (and options), shared by all layers of that geometry; each
+// call picks from them by the gap its own pass leaves free.
 struct Choice {
-  Algo fwd, bwd_data, bwd_filter;
+  Measured fwd, bwd_data, bwd_filter;
 };
 std::mutex choice_mu;
 std::map<std::string, Choice>& Choices() {
@@ -77,17 +83,18 @@ struct ProbeScratch {
   }
 };
 
-// The measured algorithm PickAlgo takes of those that succeeded within the cap (FMA math only
-// when TF32 is off).
+// A search's results as the picks weigh them (usable: succeeded within the cap, FMA math only
+// when TF32 is off); one error, saying what cuDNN returned, when none is usable.
 template <typename Perf>
-Algo Best(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, const char* what) {
-  std::vector<AlgoTrial> trials;
-  for (int i = 0; i < returned; ++i)
-    trials.push_back({perf[i].time, perf[i].memory,
-                      perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap &&
-                          (tf32 || perf[i].mathType == CUDNN_FMA_MATH)});
-  if (const int i = PickAlgo(trials); i >= 0) return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
-  // What cuDNN returned, so that the one message says why nothing qualified.
+Measured Measure(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, const char* what) {
+  Measured m;
+  for (int i = 0; i < returned; ++i) {
+    m.trials.push_back({perf[i].time, perf[i].memory,
+                        perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= cap &&
+                            (tf32 || perf[i].mathType == CUDNN_FMA_MATH)});
+    m.algos.push_back(Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType});
+  }
+  if (PickAlgo(m.trials) >= 0) return m;
   std::string seen;
   for (int i = 0; i < returned; ++i)
     seen += std::string(i ? "; " : "") + "algo " + std::to_string(int(perf[i].algo)) + " " +
@@ -179,7 +186,7 @@ class CudnnConv : public ConvBackend {
     kept_valid_ = keep;
     Operand x(this, x32, nx_), y(this, y32, ny_, false);
     const Algo a = Chosen<cudnnConvolutionFwdAlgoPerf_t>(
-        &Choice::fwd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount, h, "forward",
+        &Choice::fwd, fwd_, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount, h, "forward",
         [&](int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, slots, got, perf, ws, bytes);
         });
@@ -258,8 +265,9 @@ class CudnnConv : public ConvBackend {
     const void* w = kept ? kept_->p : wt.p ? wt.p : w32;
     Operand gx(this, gx32, nx_, false);
     const Algo a = Chosen<cudnnConvolutionBwdDataAlgoPerf_t>(
-        &Choice::bwd_data, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h,
-        "backward-data", [&](int slots, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* ws, size_t bytes) {
+        &Choice::bwd_data, bwd_data_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+        cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h, "backward-data",
+        [&](int slots, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, slots, got, perf, ws,
                                                              bytes);
         });
@@ -280,7 +288,7 @@ class CudnnConv : public ConvBackend {
     float* gdst = krsc.p ? static_cast<float*>(krsc.p) : gw32;
     Operand x(this, x32, nx_), gw(this, gdst, nw_, false, false);
     const Algo a = Chosen<cudnnConvolutionBwdFilterAlgoPerf_t>(
-        &Choice::bwd_filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+        &Choice::bwd_filter, bwd_filter_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
         cudnnGetConvolutionBackwardFilterAlgorithmMaxCount, h, "backward-filter",
         [&](int slots, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* perf, void* ws, size_t bytes) {
           // The search writes its output: not into gradients that are being accumulated.
@@ -316,14 +324,16 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
   }
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
-  // The algorithm of one pass, searched for on its first call (find: the cudnnFind*Ex call on
-  // the pass's own buffers, given its result slots and the search's scratch), with its math
-  // type set on the descriptor for the call that follows.
+  // The algorithm of one pass: searched for on the geometry's first call (find: the
+  // cudnnFind*Ex call on the pass's own buffers, given its result slots and the search's
+  // scratch), then picked on each call by what is left of the pass's gap (its workspace is
+  // taken next), with its math type set on the descriptor for the call that follows. `mine`:
+  // this layer's copy of the search, read without the lock.
   template <typename Perf, typename Find>
-  Algo Chosen(Algo Choice::*which, int header_count, cudnnStatus_t (*max_count)(cudnnHandle_t, int*),
-              cudnnHandle_t h, const char* what, Find find) {
-    Algo a = Get(which);
-    if (a.algo < 0) {
+  Algo Chosen(Measured Choice::*which, Measured& mine, int header_count,
+              cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, const char* what, Find find) {
+    if (mine.trials.empty()) mine = Get(which);
+    if (mine.trials.empty()) {
       ProbeScratch probe(ProbeBytes());
       auto perf = PerfSlots<Perf>(header_count, max_count, h);
       int got = 0;
@@ -331,8 +341,9 @@ class CudnnConv : public ConvBackend {
       if (const cudnnStatus_t e = find(int(perf.size()), &got, perf.data(), probe.p, probe.bytes);
           e != CUDNN_STATUS_SUCCESS)
         UMBRA_THROW("cuDNN's ", what, " algorithm search failed for convolution ", key_, ": ", cudnnGetErrorString(e));
-      a = Put(which, Best(perf, got, cap_, tf32_, what));
+      mine = Put(which, Measure(perf, got, cap_, tf32_, what));
     }
+    const Algo a = mine.algos[size_t(PickAlgo(mine.trials, PassScratch::Free()))];
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     return a;
   }
@@ -358,19 +369,20 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDA_CHECK(cudaMemGetInfo(&free, &total));
     return std::min(cap_, free / 2);
   }
-  // The shared choices are read and written under the lock, by value (two threads may search
+  // The shared searches are read and written under the lock, by value (two threads may search
   // the same geometry; both results are valid, the last one stays).
-  Algo Get(Algo Choice::*which) {
+  Measured Get(Measured Choice::*which) {
     std::lock_guard<std::mutex> lock(choice_mu);
     return Choices()[key_].*which;
   }
-  Algo Put(Algo Choice::*which, Algo a) {
+  Measured Put(Measured Choice::*which, Measured m) {
     std::lock_guard<std::mutex> lock(choice_mu);
-    Choices()[key_].*which = a;
-    return a;
+    Choices()[key_].*which = m;
+    return m;
   }
 
   bool bias_, tf32_, bf16_, nodes16_, nhwc_;
+  Measured fwd_, bwd_data_, bwd_filter_;  // this layer's copies of the geometry's searches
   std::unique_ptr<Scratch> kept_;  // bf16: a training forward's weights (ConvertWeights)
   bool kept_valid_ = false;        // kept_ holds them for the step's backward-data
   index_t oc_ = 0, cg_ = 0, rs_ = 0;  // filter (oc, c/g, kh * kw)

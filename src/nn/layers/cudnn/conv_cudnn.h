@@ -1,9 +1,11 @@
 // The GPU convolution backend of the conv layer: cuDNN (forward, backward-data,
 // backward-filter, bias), grouped convolutions included (cxxnet's cuDNN path could not do
 // ngroup). Algorithms are chosen by measurement (cudnnFind*AlgorithmEx on the layer's own
-// buffers) under a workspace cap, once per geometry for the whole process (PickAlgo). Workspaces come
-// from the caching allocator. The ConvBackend interface is conv_dnnl.h's; this header has no
-// cuDNN include, so the layer template compiles without cuDNN and MakeCudnnConv returns null.
+// buffers) under a workspace cap, once per geometry for the whole process; each call then picks
+// from what that search measured, by what is free of its pass's gap (PickAlgo). Workspaces come
+// from that gap where they fit (pass_scratch.h), else from the caching allocator. The
+// ConvBackend interface is conv_dnnl.h's; this header has no cuDNN include, so the layer
+// template compiles without cuDNN and MakeCudnnConv returns null.
 #pragma once
 
 #include <cmath>
@@ -23,13 +25,16 @@ struct AlgoTrial {
   bool usable;
 };
 /// A search's pick (the index into t; -1 when none is usable with a finite time of 0 or more):
-/// of those results within `slack` of the fastest one's time, the one with the least workspace
-/// (the faster on a tie). A workspace is live on top of the step's activations; one search's
-/// timings of algorithms that close apart are within its noise, so a few percent bound what
-/// the smaller one costs.
+/// of those results within `slack` of the fastest one's time, the one that adds the least memory
+/// to the step, the faster on a tie. A workspace of up to `free` bytes (what is left of the
+/// running pass's gap in the node arena, PassScratch) adds none; a larger one comes from the
+/// caching allocator on top of the step's activations and adds all of it. So with no gap, the
+/// least workspace; with one, the fastest that fits it. One search's timings of algorithms that
+/// close apart are within its noise, so a few percent bound what the smaller one costs.
 inline constexpr double kAlgoTimeSlack = 0.03;
-inline int PickAlgo(const std::vector<AlgoTrial>& t, double slack = kAlgoTimeSlack) {
+inline int PickAlgo(const std::vector<AlgoTrial>& t, size_t free = 0, double slack = kAlgoTimeSlack) {
   auto ok = [](const AlgoTrial& a) { return a.usable && std::isfinite(a.ms) && a.ms >= 0; };
+  auto adds = [free](const AlgoTrial& a) { return a.memory <= free ? size_t(0) : a.memory; };
   int fastest = -1;
   for (size_t i = 0; i < t.size(); ++i)
     if (ok(t[i]) && (fastest < 0 || t[i].ms < t[size_t(fastest)].ms)) fastest = int(i);
@@ -38,7 +43,7 @@ inline int PickAlgo(const std::vector<AlgoTrial>& t, double slack = kAlgoTimeSla
   int pick = fastest;
   for (size_t i = 0; i < t.size(); ++i) {
     const AlgoTrial &a = t[i], &p = t[size_t(pick)];
-    if (ok(a) && a.ms <= limit && (a.memory < p.memory || (a.memory == p.memory && a.ms < p.ms))) pick = int(i);
+    if (ok(a) && a.ms <= limit && (adds(a) < adds(p) || (adds(a) == adds(p) && a.ms < p.ms))) pick = int(i);
   }
   return pick;
 }
