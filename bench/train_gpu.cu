@@ -10,7 +10,7 @@
 // --profile DIR also times every layer with CUDA events (nn::Trainer::Profile) and writes
 // DIR/profile-gpu.md (tables) and DIR/profile-gpu.jsonl (every layer). --graph measures each
 // net again with its steps replayed from CUDA graphs (Trainer::set_cuda_graph): graph_img_per_s,
-// or graph_note saying why the trainer refused them (dropout in AlexNet). --own-kernels measures
+// or graph_note saying why the trainer refused them. --own-kernels measures
 // each net again with algo=expr on every layer that takes it (pooling, batch norm, relu/sigmoid/
 // tanh, softmax: umbra's expression kernels instead of cuDNN's; convolutions stay on cuDNN):
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers.

@@ -1,9 +1,11 @@
 // Random<cpu>: moments of uniform and gaussian samples, the normal law, bounds, and reproducibility from a seed
-// (independent of thread count, and of strided destinations).
+// (independent of thread count, and of strided destinations); Philox4x32-10 (Random<gpu>'s uniform numbers) against
+// the reference's known answers.
 #include <cmath>
 #include <vector>
 
 #include "harness/tensor_util.h"
+#include "umbra/tensor/philox.h"
 
 namespace umbra {
 namespace {
@@ -120,6 +122,36 @@ TEST(Random, NegativeSigmaRaises) {
   TensorContainer<cpu, 1> t(Shape1(4));
   Random<cpu> rnd(1);
   EXPECT_THROW(rnd.SampleGaussian(&t, 0.f, -1.f), Error);
+}
+
+// Random123's known-answer vectors for philox4x32 with 10 rounds (counter, key -> numbers):
+// a wrong multiplier, word order or key schedule changes every word.
+TEST(Random, PhiloxKnownAnswers) {
+  struct Kat {
+    uint32_t counter[4], key[2], want[4];
+  };
+  const Kat kats[] = {
+      {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+      {{~0u, ~0u, ~0u, ~0u}, {~0u, ~0u}, {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0},
+       {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+  };
+  for (const Kat& k : kats) {
+    uint32_t got[4];
+    philox::Block(k.counter, k.key, got);
+    for (int w = 0; w < 4; ++w) EXPECT_EQ(got[w], k.want[w]) << "word " << w << " of key " << k.key[0];
+  }
+  // Numbers(seed, n): counter (n low, n high, 0, 0), key (seed low, seed high).
+  uint32_t a[4], b[4];
+  philox::Numbers(0x299f31d0a4093822ull, 0x85a308d3243f6a88ull, a);
+  const uint32_t c[4] = {0x243f6a88, 0x85a308d3, 0, 0}, key[2] = {0xa4093822, 0x299f31d0};
+  philox::Block(c, key, b);
+  for (int w = 0; w < 4; ++w) EXPECT_EQ(a[w], b[w]);
+  // The unit conversions stay below 1 and reach 0.
+  EXPECT_EQ(philox::UnitFloat(0), 0.f);
+  EXPECT_LT(philox::UnitFloat(~0u), 1.f);
+  EXPECT_EQ(philox::UnitDouble(0, 0), 0.0);
+  EXPECT_LT(philox::UnitDouble(~0u, ~0u), 1.0);
 }
 
 }  // namespace

@@ -246,8 +246,9 @@ class Net {
   /// Reseeds the net's random numbers (dropout); the trainer does so per round, so that a
   /// resumed run draws what an uninterrupted one would.
   void SeedRandom(uint64_t seed) { rnd_.Seed(seed); }
-  /// Draws from the net's random generator so far (dropout, rrelu): a training step that draws
-  /// any cannot be replayed from a CUDA graph.
+  /// Draws from the net's random generator so far that a CUDA graph's replay would repeat (on
+  /// the gpu: normal numbers; dropout's and rrelu's uniform ones are graph-safe, random.h): a
+  /// training step that draws any is not replayed from a graph.
   uint64_t RandomDraws() const { return rnd_.draws(); }
   /// Sum of the loss layers' mean losses from the last Forward.
   double Loss() const {

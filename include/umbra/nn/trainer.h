@@ -104,9 +104,11 @@ class Trainer {
   bool fused_update() const { return fused_update_ && fusable_; }
   /// On the gpu: after one ordinary step, capture forward + backward into a CUDA graph per
   /// pair of input and label buffers and replay it (the updates stay ordinary launches, since
-  /// the learning rate moves). Refused, and the steps run as before, when a step draws random
-  /// numbers (dropout: a replay would repeat them), when capture fails, or when the buffers
-  /// change more often than kMaxGraphs pairs; graph_note() says why. Profiled steps do not use
+  /// the learning rate moves). Dropout and rrelu draw uniform numbers from a counter in device
+  /// memory, so each replay draws new ones (random.h). Refused, and the steps run as before,
+  /// when a step draws numbers a replay would repeat (normal numbers, by cuRAND's host-side
+  /// generator: no layer does in a step), when capture fails, or when the buffers change more
+  /// often than kMaxGraphs pairs; graph_note() says why. Profiled steps do not use
   /// graphs (their marks are events between the layers).
   void set_cuda_graph(bool on) {
     UMBRA_CHECK(!on || !(std::is_same_v<xpu, cpu>), "CUDA graphs need a gpu net (dev=gpu)");
@@ -163,7 +165,7 @@ class Trainer {
       }
       if (!graph_warm_) {
         // One ordinary step first: buffers are allocated, cuDNN picks its algorithms, and it
-        // shows whether a step draws random numbers.
+        // shows whether a step draws numbers a replay would repeat.
         const uint64_t draws = net_.RandomDraws();
         step();
         graph_warm_ = true;
@@ -196,7 +198,7 @@ class Trainer {
     return false;
   }
   static constexpr const char* kDrawsNote =
-      "a training step draws random numbers (dropout or rrelu), which a replay would repeat";
+      "a training step draws random numbers from a host-side generator, which a replay would repeat";
   void RefuseGraphs(const std::string& why) {
     graph_on_ = false;
     graph_note_ = "CUDA graphs off: " + why;

@@ -1,9 +1,10 @@
 // Random<Device, DType>: uniform and gaussian sampling into tensors, reproducible from a seed.
 // cpu: xoshiro256** (cpu/xoshiro.h) with umbra's own float conversion and normal numbers by the
 // ziggurat (cpu/ziggurat.h), so the same seed gives the same numbers with any compiler or
-// standard library (libm's exp and log decide only the rare wedge and tail cases). gpu:
-// cuRAND's Philox generator on the generator's stream (its numbers differ from the cpu ones;
-// each is reproducible).
+// standard library (libm's exp and log decide only the rare wedge and tail cases). gpu: uniform
+// numbers by umbra's Philox4x32-10 kernel from a counter in device memory (philox.h: a CUDA
+// graph's replays draw new numbers), normal numbers by cuRAND's Philox generator; both on the
+// generator's stream, other numbers than the cpu's, each reproducible from the seed.
 // Sampling into gpu tensors launches kernels, so like every gpu statement it belongs in .cu code;
 // the samples are written on the generator's stream (set_stream), not the destination's.
 #pragma once
@@ -17,6 +18,7 @@
 #include "umbra/tensor/cpu/ziggurat.h"
 #include "umbra/tensor/engine.h"
 #include "umbra/tensor/functors.h"
+#include "umbra/tensor/philox.h"
 
 namespace umbra {
 
@@ -86,6 +88,35 @@ class Random<cpu, DType> {
 };
 
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#if UMBRA_CUDA_KERNELS
+namespace cuda {
+// Philox uniform numbers in [0, 1): out[i] from the seed state[0] and counter state[1] + i / kPer
+// (four floats or two doubles a counter). Both are read from device memory, not passed by value,
+// so that a graph's replays see what Seed and PhiloxAdvance wrote since its capture. All threads
+// read state[1] before PhiloxAdvance, queued after, moves it.
+template <typename DType>
+__global__ void PhiloxUniformKernel(DType* out, index_t n, const uint64_t* state) {
+  constexpr index_t kPer = sizeof(DType) == 8 ? 2 : 4;
+  const uint64_t seed = state[0], base = state[1];
+  const index_t step = index_t(gridDim.x) * blockDim.x;
+  for (index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x; c * kPer < n; c += step) {
+    uint32_t r[4];
+    philox::Numbers(seed, base + uint64_t(c), r);
+#pragma unroll
+    for (index_t k = 0; k < kPer; ++k) {
+      if (c * kPer + k >= n) break;
+      if constexpr (kPer == 4) out[c * kPer + k] = philox::UnitFloat(r[k]);
+      else out[c * kPer + k] = philox::UnitDouble(r[2 * k], r[2 * k + 1]);
+    }
+  }
+}
+template <int = 0>  // a template: defined in every translation unit that launches it
+__global__ void PhiloxAdvance(uint64_t* state, uint64_t counters) {
+  state[1] += counters;
+}
+}  // namespace cuda
+#endif
+
 template <typename DType>
 class Random<gpu, DType> {
   static_assert(std::is_same_v<DType, float> || std::is_same_v<DType, double>,
@@ -96,19 +127,28 @@ class Random<gpu, DType> {
     UMBRA_CURAND_CHECK(curandCreateGenerator(&gen_, CURAND_RNG_PSEUDO_PHILOX4_32_10));
     // cuRAND's own default is the legacy stream; umbra's is cuda::DefaultStream().
     UMBRA_CURAND_CHECK(curandSetStream(gen_, cuda::DefaultStream()));
+    state_ = static_cast<uint64_t*>(cuda::CachingAllocator::Get().Alloc(2 * sizeof(uint64_t)));
     Seed(seed);
   }
   ~Random() {
     if (gen_) curandDestroyGenerator(gen_);
+    cuda::CachingAllocator::Get().Free(state_);
   }
   Random(const Random&) = delete;
   Random& operator=(const Random&) = delete;
 
+  /// Restarts both sequences (the uniform one's seed and counter in the generator's stream
+  /// order: from pageable memory, so the copy has taken the values when the call returns).
   void Seed(uint64_t seed) {
+    const uint64_t state[2] = {seed, 0};
+    UMBRA_CUDA_CHECK(cudaMemcpyAsync(state_, state, sizeof(state), cudaMemcpyHostToDevice,
+                                     Stream<gpu>::GetStream(stream_)));
     UMBRA_CURAND_CHECK(curandSetPseudoRandomGeneratorSeed(gen_, seed));
     UMBRA_CURAND_CHECK(curandSetGeneratorOffset(gen_, 0));
   }
-  /// Calls that drew numbers so far (as Random<cpu>::draws).
+  /// Calls that drew numbers a CUDA graph's replay would repeat (as Random<cpu>::draws):
+  /// normal numbers, which cuRAND's host-side generator draws. Uniform numbers move a counter
+  /// in device memory (philox.h), which each replay reads anew: they are not counted.
   uint64_t draws() const { return draws_; }
   /// As Random<cpu>::set_skip. A net's initial weights, drawn here, would also grow the draw
   /// buffer to its largest weight (144 MiB for AlexNet's fc6), kept afterwards.
@@ -119,24 +159,27 @@ class Random<gpu, DType> {
   }
 
 #if UMBRA_CUDA_KERNELS
-  /// Uniform in [a, b) (cuRAND draws (0, 1]; 1 - u maps it to [0, 1)).
+  /// Uniform in [a, b), by Philox4x32-10 from the device-side seed and counter (philox.h):
+  /// the same numbers whether the call runs plainly or from a CUDA graph's replay.
   template <int N>
   void SampleUniform(Tensor<gpu, N, DType>* dst, DType a = 0, DType b = 1) {
     if (skip_) return;
-    ++draws_;
     Tensor<gpu, 1, DType> buf = Buffer(dst->Size());
-    if constexpr (std::is_same_v<DType, float>)
-      UMBRA_CURAND_CHECK(curandGenerateUniform(gen_, buf.dptr_, buf.Size()));
-    else
-      UMBRA_CURAND_CHECK(curandGenerateUniformDouble(gen_, buf.dptr_, buf.Size()));
-    Tensor<gpu, N, DType> src = buf.Slice(0, dst->Size()).View(dst->shape_);
-    // Evaluate on the generator's stream, where cuRAND filled the buffer (the destination's own
-    // stream would race with it). Rounding can make (1 - u) * (b - a) + a equal b for tiny u:
+    const index_t n = dst->Size(), per = sizeof(DType) == 8 ? 2 : 4, counters = (n + per - 1) / per;
+    const cudaStream_t s = Stream<gpu>::GetStream(stream_);
+    UMBRA_LAUNCH(cuda::GridFor(counters), cuda::kBaseThreads, 0, s, cuda::PhiloxUniformKernel<DType>)(
+        buf.dptr_, n, state_);
+    UMBRA_CUDA_CHECK(cudaGetLastError());
+    UMBRA_LAUNCH(1, 1, 0, s, cuda::PhiloxAdvance<>)(state_, uint64_t(counters));
+    UMBRA_CUDA_CHECK(cudaGetLastError());
+    Tensor<gpu, N, DType> src = buf.Slice(0, n).View(dst->shape_);
+    // Evaluate on the generator's stream, where the buffer was filled (the destination's own
+    // stream would race with it). Rounding can make u * (b - a) + a equal b for u close to 1:
     // clamp to the largest value below b to keep the interval half-open.
     Tensor<gpu, N, DType> out = *dst;
     out.stream_ = stream_;
     const DType below_b = b > a ? std::nextafter(b, a) : b;
-    out = F<op::minimum>((DType(1) - src) * (b - a) + a, below_b);
+    out = F<op::minimum>(src * (b - a) + a, below_b);
   }
   template <int N>
   void SampleGaussian(Tensor<gpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
@@ -167,6 +210,7 @@ class Random<gpu, DType> {
     return b;
   }
   curandGenerator_t gen_ = nullptr;
+  uint64_t* state_ = nullptr;  // device: the seed, and the next uniform draw's first Philox counter
   Stream<gpu>* stream_ = nullptr;
   uint64_t draws_ = 0;
   bool skip_ = false;

@@ -1,4 +1,5 @@
-// dropout on the GPU: the same template as the CPU (the mask is drawn by cuRAND).
+// dropout on the GPU: the same template as the CPU (the mask is drawn by Random<gpu>'s Philox
+// kernel, from a counter in device memory: CUDA graph replays draw new masks).
 #include "dropout-inl.h"
 #include "umbra/nn/registry.h"
 
