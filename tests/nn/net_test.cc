@@ -382,15 +382,20 @@ TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
   ExpectTrainExactlyAlike(a, b, shared.input_shape, 4);
 }
 
-// A sum passes its gradient on (Layer::InputGradIsOutputGrad): its first input's gradient is its
-// output's buffer, down a chain of sums, and the other inputs keep their own; training stays
-// exactly what the plain layout computes. The planned ResNet block holds its sum's gradient once.
+// A sum passes its gradient on (Layer::InputGradIsOutputGrad): its inputs' gradients are its
+// output's buffer, down a chain of sums, where no layer rewrites one of them afterwards;
+// training stays exactly what the plain layout computes. The ResNet block's sum (its relu
+// fused) hands the batch norm and the shortcut one buffer, with no copy for the shortcut.
 TEST(Net, SumsPassTheirGradientBufferOn) {
   NetSpec block = Residual(4);
   const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<cpu> r(block, us);
   EXPECT_EQ(r.net().NodeByName("b2").grad.dptr_, r.net().NodeByName("s").grad.dptr_);
-  EXPECT_NE(r.net().NodeByName("id").grad.dptr_, r.net().NodeByName("s").grad.dptr_);
+  EXPECT_EQ(r.net().NodeByName("id").grad.dptr_, r.net().NodeByName("s").grad.dptr_);
+  NetSpec plain_block = block;
+  plain_block.share_memory = false;
+  nn::Trainer<cpu> rb(block, us), pb(plain_block, us);
+  ExpectTrainExactlyAlike(rb, pb, block.input_shape, 4);
   NetSpec chain;
   chain.input_shape = Shape4(4, 2, 5, 5);
   chain.seed = 5;
@@ -406,11 +411,45 @@ TEST(Net, SumsPassTheirGradientBufferOn) {
   plain.share_memory = false;
   nn::Trainer<cpu> a(chain, us), b(plain, us);
   const auto& net = a.net();
+  // s1's fused relu rewrites its gradient (the mask): s2 hands it on as a chain only, z keeps
+  // its own; s1's inputs, nobody rewriting theirs, take the buffer, masked by s1 first.
   EXPECT_EQ(net.NodeByName("a").grad.dptr_, net.NodeByName("s2").grad.dptr_);
   EXPECT_EQ(net.NodeByName("s1").grad.dptr_, net.NodeByName("s2").grad.dptr_);
-  EXPECT_NE(net.NodeByName("y").grad.dptr_, net.NodeByName("s2").grad.dptr_);
-  EXPECT_NE(net.NodeByName("z").grad.dptr_, net.NodeByName("y").grad.dptr_);
+  EXPECT_EQ(net.NodeByName("y").grad.dptr_, net.NodeByName("s2").grad.dptr_);
+  EXPECT_NE(net.NodeByName("z").grad.dptr_, net.NodeByName("s2").grad.dptr_);
   ExpectTrainExactlyAlike(a, b, chain.input_shape, 3);
+}
+
+// An input whose gradient a later layer rewrites in place (fullc's fused relu masks its output
+// gradient) does not share the sum's buffer with the others: as input 0 it takes the buffer
+// alone (the chain rule: the other input copies it first), as input 1 it keeps its own.
+// Sharing all three would mask the split's other branch with the fullc's relu.
+TEST(Net, SumsShareTheirGradientOnlyWhereNobodyRewritesIt) {
+  for (const bool rewritten_first : {true, false}) {
+    SCOPED_TRACE(rewritten_first ? "rewritten input first" : "rewritten input second");
+    NetSpec s;
+    s.input_shape = Shape4(4, 1, 1, 5);
+    s.seed = 9;
+    s.defaults = {{"init", "xavier"}};
+    const std::vector<std::string> sum_in =
+        rewritten_first ? std::vector<std::string>{"ra", "y"} : std::vector<std::string>{"y", "ra"};
+    s.layers = {L("fullc", "f0", {"in"}, {"h"}, {{"nhidden", "6"}}),  // whose gradients read y's
+                L("split", "sp", {"h"}, {"x", "y"}),
+                L("fullc", "f1", {"x"}, {"a"}, {{"nhidden", "6"}}),
+                L("relu", "r", {"a"}, {"ra"}),
+                L("eltwise_sum", "sum", sum_in, {"s"}),
+                L("fullc", "f2", {"s"}, {"o"}, {{"nhidden", "3"}}),
+                L("softmax", "loss", {"o"}, {"p"})};
+    NetSpec plain = s;
+    plain.share_memory = false;
+    const nn::UpdaterSettings us = test::SgdMomentum();
+    nn::Trainer<cpu> a(s, us), b(plain, us);
+    const auto& net = a.net();
+    const float* gs = net.NodeByName("s").grad.dptr_;
+    EXPECT_EQ(net.NodeByName("ra").grad.dptr_ == gs, rewritten_first);
+    EXPECT_EQ(net.NodeByName("y").grad.dptr_ == gs, !rewritten_first);
+    ExpectTrainExactlyAlike(a, b, s.input_shape, 3);
+  }
 }
 
 std::vector<std::string> LayerNames(nn::Net<cpu>& net) {

@@ -118,11 +118,16 @@ class Layer {
   /// flatten's reshape): the net may then give the outputs input 0's buffer, and Forward must
   /// skip the copy when the pointers are equal.
   virtual bool OutputsViewInput() const { return false; }
-  /// True when input 0's gradient may be output 0's gradient buffer: Backward writes it element
-  /// for element from the output gradient at the same index and reads the output gradient
-  /// nowhere else afterwards (eltwise_sum: a sum passes its gradient on). The net may then give
-  /// both one buffer, and Backward must skip the copy when the pointers are equal.
+  /// True when any input's gradient may be output 0's gradient buffer: each input's gradient
+  /// is the output's (after Backward's own in-place changes to it, such as a fused relu's
+  /// mask), element for element (eltwise_sum: a sum passes its gradient on to every input).
+  /// The net may then give some of them one buffer (net.h, GradAliases), and Backward must
+  /// skip a copy where the pointers are equal.
   virtual bool InputGradIsOutputGrad() const { return false; }
+  /// Whether Backward writes into an output's gradient (a fused relu's mask, applied in place):
+  /// the net then never lets that gradient share a buffer that another layer reads later. Yes
+  /// unless a layer says otherwise.
+  virtual bool RewritesOutputGrad() const { return true; }
   /// Channels-last nets only (NetSpec::channels_last): the layout this layer takes for inputs
   /// `in`, given as (N, C, H, W) whatever they are held in. Asked before InferShape.
   virtual Layout ChannelsLast(const std::vector<Shape<4>>& /*in*/) const { return Layout::kNchw; }

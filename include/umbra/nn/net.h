@@ -612,10 +612,11 @@ class Net {
   //  - A gradient lives over the backward steps of the layers that read or write it (its
   //    producer, in-place rewriters, its consumer). A node nobody consumes keeps its own zeroed
   //    gradient, since whoever reads it must see zeros. A layer that passes its gradient on
-  //    (Layer::InputGradIsOutputGrad: eltwise_sum) gets input 0's gradient in its output's
-  //    buffer, one interval over both, as PyTorch's add hands its gradient on without a copy:
-  //    where a sum's fused relu holds the output's value for its mask, that step holds one
-  //    buffer fewer (ResNet-50's planned peak: 10,364 -> 10,315 MiB, bench_train --memory).
+  //    (Layer::InputGradIsOutputGrad: eltwise_sum) gets its inputs' gradients in its output's
+  //    buffer where that is safe (GradAliases), one interval over all, as PyTorch's add hands
+  //    its gradient on without a copy: where a sum's fused relu holds the output's value for its
+  //    mask, that step holds one buffer fewer (ResNet-50's planned peak: 10,364 -> 10,315 MiB,
+  //    bench_train --memory), and a ResNet block's shortcut gets no copy of it.
   //  - inference_only: values only (no gradients, no backward readers).
   void PlanMemory(bool inference_only, const std::vector<int>& keep) {
     const int nl = int(layers_.size()), nn = int(nodes_.size()), end = 2 * nl;
@@ -697,25 +698,49 @@ class Net {
     for (int i = 0; i < nn; ++i)
       if (!borrowed[rep[i]]) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
   }
-  // Per node, the node whose gradient buffer it uses (itself, or the output of a layer that
-  // passes its gradient on, followed down a chain of such layers). Only for an input 0 that
-  // this layer alone consumes, that is no net input (its gradient is read after the pass),
-  // and whose output has a consumer (an unconsumed gradient must stay zero).
+  // Per node, the node whose gradient buffer it uses: itself, or the output of a layer that
+  // passes its gradient on to its inputs (Layer::InputGradIsOutputGrad: eltwise_sum), followed
+  // down chains of such layers. An input qualifies when this layer alone consumes it, it is no
+  // net input (its gradient is read after the pass), it is the output's size and storage, and
+  // the output has a consumer (an unconsumed gradient must stay zero). Nodes sharing a buffer
+  // must see the same numbers whenever each is read: a "clean" input is one whose gradient no
+  // layer rewrites after this one's backward (not rewritten in place, and its producer does
+  // not write its output gradient: Layer::RewritesOutputGrad). All qualifying inputs share the
+  // output's buffer when all are clean (a ResNet block's sum: its batch norm's output and the
+  // shortcut), and the group is marked shared; otherwise input 0 alone, as a chain of sums
+  // passes its gradient down (there a later rewrite of input 0's gradient harms nobody: the
+  // chain's other members were read before), unless its group is shared and it is not clean.
   std::vector<int> GradAliases(bool inference_only, const std::vector<bool>& consumed) const {
     const int nn = int(nodes_.size());
     std::vector<int> rep(nn), readers(nn, 0);
     for (int i = 0; i < nn; ++i) rep[i] = i;
     if (inference_only) return rep;
-    for (const Entry& e : layers_)
+    std::vector<bool> dirty(nn, false), shared_group(nn, false);
+    for (const Entry& e : layers_) {
       for (int i : e.in) ++readers[i];
+      for (int o : e.out)
+        if (std::ranges::count(e.in, o) || e.layer->RewritesOutputGrad()) dirty[o] = true;
+    }
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {  // later layers first: chains
       const Entry& e = *it;
       if (!e.layer->InputGradIsOutputGrad() || e.in.empty() || e.out.empty()) continue;
-      const int a = e.in[0], o = e.out[0];
-      if (a == o || a < int(num_inputs_) || readers[a] != 1 || !consumed[o] ||
-          nodes_[a]->shape.Size() != nodes_[o]->shape.Size() || IsBF16(a) != IsBF16(o))
-        continue;
-      rep[a] = rep[o];
+      const int o = e.out[0];
+      auto qualifies = [&](int a) {
+        return a != o && a >= int(num_inputs_) && readers[a] == 1 && consumed[o] &&
+               nodes_[a]->shape.Size() == nodes_[o]->shape.Size() && IsBF16(a) == IsBF16(o);
+      };
+      std::vector<int> join;
+      bool clean = true;
+      for (int a : e.in)
+        if (qualifies(a)) join.push_back(a), clean = clean && !dirty[a];
+      if (join.empty()) continue;
+      const int g = rep[o];
+      if (clean) {
+        for (int a : join) rep[a] = g;
+        if (join.size() > 1 || join[0] != e.in[0]) shared_group[g] = true;
+      } else if (qualifies(e.in[0]) && (!shared_group[g] || !dirty[e.in[0]])) {
+        rep[e.in[0]] = g;
+      }
     }
     return rep;
   }

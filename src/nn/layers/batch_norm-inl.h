@@ -120,6 +120,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     relu_ = !backend_;
     return relu_;
   }
+  bool RewritesOutputGrad() const override { return relu_; }  // the fused relu's mask, on the CPU
   void InitWeights(Random<xpu, DType>&) override {
     const Shape<2> s = Shape2(1, shape_[1]);
     gamma_.Resize(s, DType(this->p_.init_slope));

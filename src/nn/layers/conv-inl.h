@@ -154,6 +154,8 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   // output's gradient in place first (reading the output, as the relu's backward did). Not on
   // oneDNN, whose primitive adds the bias as it writes the output: there the relu runs as
   // written.
+  // Backward masks the output gradient in place only for a fused relu.
+  bool RewritesOutputGrad() const override { return relu_; }
   bool FuseRelu() override {
     if constexpr (std::is_same_v<xpu, cpu>) {
       if (backend_) return false;

@@ -82,6 +82,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     relu_ = true;
     return true;
   }
+  bool RewritesOutputGrad() const override { return relu_; }  // the fused relu's mask
   // Gradients need x and dy; y only for a fused relu's mask.
   bool BackwardReadsOutput(int) const override { return relu_; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {

@@ -92,9 +92,10 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
     }
   }
   // Every copy feeds part of the loss: the input gradient is the sum of the output gradients.
-  // Gradients only move or add: no value is read.
+  // Gradients only move or add: no value is read, no output gradient written.
   bool BackwardReadsInput(int) const override { return false; }
   bool BackwardReadsOutput(int) const override { return false; }
+  bool RewritesOutputGrad() const override { return false; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     if constexpr (kGpuFloat<xpu, DType>) {
@@ -252,31 +253,47 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   // Gradients only move or add: no value is read, but for a fused relu's mask (the output).
   bool BackwardReadsInput(int) const override { return false; }
   bool BackwardReadsOutput(int) const override { return relu_; }
-  // The first input's gradient is the output's (masked in place for a fused relu): one buffer
-  // fewer live at this step, where the output's value (the mask) is still held.
+  bool RewritesOutputGrad() const override { return relu_; }  // the mask, where inputs share it
+  // Every input's gradient is the output's (masked for a fused relu): the net may give them the
+  // output's buffer, as PyTorch's add hands its gradient on without a copy.
   bool InputGradIsOutputGrad() const override { return true; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
+    // Where an input shares the output's gradient buffer, a fused relu masks that buffer in
+    // place first; otherwise into input 0's, which the other inputs copy.
+    const void* gy_ptr = out[0]->grad.dptr_;
+    bool shared = false;
+    for (auto* i : in) shared = shared || i->grad.dptr_ == gy_ptr;
     if constexpr (kGpuFloat<xpu, DType>) {
       if (nodes16_) {
-        uint16_t* g0 = Bf16Of(in[0]->grad.dptr_);
         const size_t n = out[0]->shape.Size();
         void* s = NodeStream(out[0]->grad);
-        CopyBF16(g0, Bf16Of(out[0]->grad.dptr_), n, s);
-        if (relu_) ReluMaskBF16(g0, Bf16Of(out[0]->data.dptr_), n, s);
-        for (size_t i = 1; i < in.size(); ++i) CopyBF16(Bf16Of(in[i]->grad.dptr_), g0, n, s);
+        uint16_t* gy = Bf16Of(out[0]->grad.dptr_);
+        const uint16_t* from = gy;
+        if (relu_ && shared) {
+          ReluMaskBF16(gy, Bf16Of(out[0]->data.dptr_), n, s);
+        } else if (relu_) {
+          uint16_t* g0 = Bf16Of(in[0]->grad.dptr_);
+          CopyBF16(g0, gy, n, s);
+          ReluMaskBF16(g0, Bf16Of(out[0]->data.dptr_), n, s);
+          from = g0;
+        }
+        for (auto* i : in)
+          if (Bf16Of(i->grad.dptr_) != from) CopyBF16(Bf16Of(i->grad.dptr_), from, n, s);
         return;
       }
     }
-    Tensor<xpu, 4, DType> g0 = in[0]->grad.view();
-    const Tensor<xpu, 4, DType> gy = out[0]->grad.view();
-    if (relu_)
-      g0 = gy * F<umbra::op::relu_grad>(out[0]->data.view());
-    else if (g0.dptr_ != gy.dptr_)
-      g0 = F<umbra::op::identity>(gy);
-    for (size_t i = 1; i < in.size(); ++i) {
-      Tensor<xpu, 4, DType> gx = in[i]->grad.view();
-      gx = F<umbra::op::identity>(g0);
+    Tensor<xpu, 4, DType> gy = out[0]->grad.view();
+    Tensor<xpu, 4, DType> from = gy;
+    if (relu_ && shared) {
+      gy = gy * F<umbra::op::relu_grad>(out[0]->data.view());
+    } else if (relu_) {
+      from = in[0]->grad.view();
+      from = gy * F<umbra::op::relu_grad>(out[0]->data.view());
+    }
+    for (auto* i : in) {
+      Tensor<xpu, 4, DType> gx = i->grad.view();
+      if (gx.dptr_ != from.dptr_) gx = F<umbra::op::identity>(from);
     }
   }
 
