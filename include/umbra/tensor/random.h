@@ -123,17 +123,20 @@ class Random<gpu, DType> {
                 "Random<gpu> samples float or double");
 
  public:
-  explicit Random(uint64_t seed = 0) {
-    UMBRA_CURAND_CHECK(curandCreateGenerator(&gen_, CURAND_RNG_PSEUDO_PHILOX4_32_10));
-    // cuRAND's own default is the legacy stream; umbra's is cuda::DefaultStream().
-    UMBRA_CURAND_CHECK(curandSetStream(gen_, cuda::DefaultStream()));
-    state_ = static_cast<uint64_t*>(cuda::CachingAllocator::Get().Alloc(2 * sizeof(uint64_t)));
-    Seed(seed);
+  explicit Random(uint64_t seed = 0)
+      : state_(static_cast<uint64_t*>(cuda::CachingAllocator::Get().Alloc(2 * sizeof(uint64_t)))) {
+    // Nothing leaks when a call below throws (no destructor runs for a half-made object).
+    try {
+      UMBRA_CURAND_CHECK(curandCreateGenerator(&gen_, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+      // cuRAND's own default is the legacy stream; umbra's is cuda::DefaultStream().
+      UMBRA_CURAND_CHECK(curandSetStream(gen_, cuda::DefaultStream()));
+      Seed(seed);
+    } catch (...) {
+      Release();
+      throw;
+    }
   }
-  ~Random() {
-    if (gen_) curandDestroyGenerator(gen_);
-    cuda::CachingAllocator::Get().Free(state_);
-  }
+  ~Random() { Release(); }
   Random(const Random&) = delete;
   Random& operator=(const Random&) = delete;
 
@@ -154,6 +157,9 @@ class Random<gpu, DType> {
   /// buffer to its largest weight (144 MiB for AlexNet's fc6), kept afterwards.
   void set_skip(bool on) { skip_ = on; }
   void set_stream(Stream<gpu>* s) {
+    // The state's writes queued so far (Seed, draws' counter moves) are done before the new
+    // stream's draws read it.
+    UMBRA_CUDA_CHECK(cudaStreamSynchronize(Stream<gpu>::GetStream(stream_)));
     stream_ = s;
     UMBRA_CURAND_CHECK(curandSetStream(gen_, Stream<gpu>::GetStream(s)));
   }
@@ -200,6 +206,12 @@ class Random<gpu, DType> {
 #endif
 
  private:
+  void Release() {
+    if (gen_) curandDestroyGenerator(gen_);
+    gen_ = nullptr;
+    cuda::CachingAllocator::Get().Free(state_);
+    state_ = nullptr;
+  }
   Tensor<gpu, 1, DType> Buffer(index_t n) {
     const index_t want = n + (n & 1);
     if (buffer_.shape_[0] < want) buffer_.Resize(Shape1(want));
