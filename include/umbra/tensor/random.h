@@ -90,12 +90,14 @@ class Random<cpu, DType> {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
 #if UMBRA_CUDA_KERNELS
 namespace cuda {
-// Philox uniform numbers in [0, 1): out[i] from the seed state[0] and counter state[1] + i / kPer
-// (four floats or two doubles a counter). Both are read from device memory, not passed by value,
-// so that a graph's replays see what Seed and PhiloxAdvance wrote since its capture. All threads
-// read state[1] before PhiloxAdvance, queued after, moves it.
+// Philox uniform numbers in [a, b): out[i] = min(u * (b - a) + a, below_b) with u in [0, 1)
+// from the seed state[0] and counter state[1] + i / kPer (four floats or two doubles a counter).
+// Both are read from device memory, not passed by value, so that a graph's replays see what
+// Seed and PhiloxAdvance wrote since its capture. All threads read state[1] before
+// PhiloxAdvance, queued after, moves it.
 template <typename DType>
-__global__ void PhiloxUniformKernel(DType* out, index_t n, const uint64_t* state) {
+__global__ void PhiloxUniformKernel(DType* out, index_t n, const uint64_t* state, DType a, DType scale,
+                                    DType below_b) {
   constexpr index_t kPer = sizeof(DType) == 8 ? 2 : 4;
   const uint64_t seed = state[0], base = state[1];
   const index_t step = index_t(gridDim.x) * blockDim.x;
@@ -105,8 +107,11 @@ __global__ void PhiloxUniformKernel(DType* out, index_t n, const uint64_t* state
 #pragma unroll
     for (index_t k = 0; k < kPer; ++k) {
       if (c * kPer + k >= n) break;
-      if constexpr (kPer == 4) out[c * kPer + k] = philox::UnitFloat(r[k]);
-      else out[c * kPer + k] = philox::UnitDouble(r[2 * k], r[2 * k + 1]);
+      DType u;
+      if constexpr (kPer == 4) u = philox::UnitFloat(r[k]);
+      else u = philox::UnitDouble(r[2 * k], r[2 * k + 1]);
+      const DType v = u * scale + a;
+      out[c * kPer + k] = v < below_b ? v : below_b;
     }
   }
 }
@@ -166,26 +171,31 @@ class Random<gpu, DType> {
 
 #if UMBRA_CUDA_KERNELS
   /// Uniform in [a, b), by Philox4x32-10 from the device-side seed and counter (philox.h):
-  /// the same numbers whether the call runs plainly or from a CUDA graph's replay.
+  /// the same numbers whether the call runs plainly or from a CUDA graph's replay. A dense
+  /// destination is written by the one kernel, with no draw buffer (which a graph's replays
+  /// would write into: it must not be regrown after a capture).
   template <int N>
   void SampleUniform(Tensor<gpu, N, DType>* dst, DType a = 0, DType b = 1) {
     if (skip_) return;
-    Tensor<gpu, 1, DType> buf = Buffer(dst->Size());
     const index_t n = dst->Size(), per = sizeof(DType) == 8 ? 2 : 4, counters = (n + per - 1) / per;
+    if (n == 0) return;
+    // Written on the generator's stream (the destination's own would race with the draw); a
+    // strided destination through the draw buffer, in its row order. Rounding can make
+    // u * (b - a) + a equal b for u close to 1: clamped to the largest value below b, to keep
+    // the interval half-open.
+    const bool dense = dst->CheckContiguous();
+    Tensor<gpu, 1, DType> buf = dense ? Tensor<gpu, 1, DType>(dst->dptr_, Shape1(n), stream_) : Buffer(n);
     const cudaStream_t s = Stream<gpu>::GetStream(stream_);
+    const DType below_b = b > a ? std::nextafter(b, a) : b;
     UMBRA_LAUNCH(cuda::GridFor(counters), cuda::kBaseThreads, 0, s, cuda::PhiloxUniformKernel<DType>)(
-        buf.dptr_, n, state_);
+        buf.dptr_, n, state_, a, DType(b - a), below_b);
     UMBRA_CUDA_CHECK(cudaGetLastError());
     UMBRA_LAUNCH(1, 1, 0, s, cuda::PhiloxAdvance<>)(state_, uint64_t(counters));
     UMBRA_CUDA_CHECK(cudaGetLastError());
-    Tensor<gpu, N, DType> src = buf.Slice(0, n).View(dst->shape_);
-    // Evaluate on the generator's stream, where the buffer was filled (the destination's own
-    // stream would race with it). Rounding can make u * (b - a) + a equal b for u close to 1:
-    // clamp to the largest value below b to keep the interval half-open.
+    if (dense) return;
     Tensor<gpu, N, DType> out = *dst;
     out.stream_ = stream_;
-    const DType below_b = b > a ? std::nextafter(b, a) : b;
-    out = F<op::minimum>(src * (b - a) + a, below_b);
+    out = buf.Slice(0, n).View(dst->shape_) + DType(0);
   }
   template <int N>
   void SampleGaussian(Tensor<gpu, N, DType>* dst, DType mu = 0, DType sigma = 1) {
