@@ -1,5 +1,7 @@
 // The Net: shape inference and parameter counts, every graph error with the layer named, and a
 // whole-network finite-difference check (forward, backward through several layers, in double).
+#include <functional>
+
 #include "harness/layer_check.h"
 #include "harness/tiny_net.h"
 #include "umbra/nn/net.h"
@@ -420,6 +422,36 @@ TEST(Net, SumsPassTheirGradientBufferOn) {
   ExpectTrainExactlyAlike(a, b, chain.input_shape, 3);
 }
 
+// The nets of the two tests below: fullc f0 (whose gradient reads the split's), a split of its
+// output into `branches`, fullc f1 on branch x with a relu (fused: its backward masks its output
+// gradient "ra" in place), then `sums`, and a fullc and softmax on node `top`.
+NetSpec SumsOverARewrittenBranch(uint64_t seed, std::vector<std::string> branches, std::vector<LayerSpec> sums,
+                                 const std::string& top) {
+  NetSpec s;
+  s.input_shape = Shape4(4, 1, 1, 5);
+  s.seed = seed;
+  s.defaults = {{"init", "xavier"}};
+  s.layers = {L("fullc", "f0", {"in"}, {"h"}, {{"nhidden", "6"}}),
+              L("split", "sp", {"h"}, std::move(branches)),
+              L("fullc", "f1", {"x"}, {"a"}, {{"nhidden", "6"}}),
+              L("relu", "r", {"a"}, {"ra"})};
+  s.layers.insert(s.layers.end(), sums.begin(), sums.end());
+  s.layers.push_back(L("fullc", "f2", {top}, {"o"}, {{"nhidden", "3"}}));
+  s.layers.push_back(L("softmax", "loss", {"o"}, {"p"}));
+  return s;
+}
+
+// Trains the net as planned beside its plain layout (a buffer per gradient), exactly alike;
+// `check` looks at the planned net's buffers first.
+void ExpectSharedTrainsAsPlain(const NetSpec& s, const std::function<void(const nn::Net<cpu>&)>& check) {
+  NetSpec plain = s;
+  plain.share_memory = false;
+  const nn::UpdaterSettings us = test::SgdMomentum();
+  nn::Trainer<cpu> a(s, us), b(plain, us);
+  check(a.net());
+  ExpectTrainExactlyAlike(a, b, s.input_shape, 3);
+}
+
 // An input whose gradient a later layer rewrites in place (fullc's fused relu masks its output
 // gradient) does not share the sum's buffer with the others: as input 0 it takes the buffer
 // alone (the chain rule: the other input copies it first), as input 1 it keeps its own.
@@ -427,28 +459,14 @@ TEST(Net, SumsPassTheirGradientBufferOn) {
 TEST(Net, SumsShareTheirGradientOnlyWhereNobodyRewritesIt) {
   for (const bool rewritten_first : {true, false}) {
     SCOPED_TRACE(rewritten_first ? "rewritten input first" : "rewritten input second");
-    NetSpec s;
-    s.input_shape = Shape4(4, 1, 1, 5);
-    s.seed = 9;
-    s.defaults = {{"init", "xavier"}};
     const std::vector<std::string> sum_in =
         rewritten_first ? std::vector<std::string>{"ra", "y"} : std::vector<std::string>{"y", "ra"};
-    s.layers = {L("fullc", "f0", {"in"}, {"h"}, {{"nhidden", "6"}}),  // whose gradients read y's
-                L("split", "sp", {"h"}, {"x", "y"}),
-                L("fullc", "f1", {"x"}, {"a"}, {{"nhidden", "6"}}),
-                L("relu", "r", {"a"}, {"ra"}),
-                L("eltwise_sum", "sum", sum_in, {"s"}),
-                L("fullc", "f2", {"s"}, {"o"}, {{"nhidden", "3"}}),
-                L("softmax", "loss", {"o"}, {"p"})};
-    NetSpec plain = s;
-    plain.share_memory = false;
-    const nn::UpdaterSettings us = test::SgdMomentum();
-    nn::Trainer<cpu> a(s, us), b(plain, us);
-    const auto& net = a.net();
-    const float* gs = net.NodeByName("s").grad.dptr_;
-    EXPECT_EQ(net.NodeByName("ra").grad.dptr_ == gs, rewritten_first);
-    EXPECT_EQ(net.NodeByName("y").grad.dptr_ == gs, !rewritten_first);
-    ExpectTrainExactlyAlike(a, b, s.input_shape, 3);
+    const NetSpec s = SumsOverARewrittenBranch(9, {"x", "y"}, {L("eltwise_sum", "sum", sum_in, {"s"})}, "s");
+    ExpectSharedTrainsAsPlain(s, [&](const nn::Net<cpu>& net) {
+      const float* gs = net.NodeByName("s").grad.dptr_;
+      EXPECT_EQ(net.NodeByName("ra").grad.dptr_ == gs, rewritten_first);
+      EXPECT_EQ(net.NodeByName("y").grad.dptr_ == gs, !rewritten_first);
+    });
   }
 }
 
@@ -457,28 +475,15 @@ TEST(Net, SumsShareTheirGradientOnlyWhereNobodyRewritesIt) {
 // branch); the middle sum's input 0 is a fullc whose fused relu masks its gradient in place,
 // which would reach the split's branch w in that buffer, so it keeps its own.
 TEST(Net, ASharedGradientBufferTakesNoRewrittenInput) {
-  NetSpec s;
-  s.input_shape = Shape4(4, 1, 1, 5);
-  s.seed = 13;
-  s.defaults = {{"init", "xavier"}};
-  s.layers = {L("fullc", "f0", {"in"}, {"h"}, {{"nhidden", "6"}}),
-              L("split", "sp", {"h"}, {"x", "v", "w"}),
-              L("fullc", "f1", {"x"}, {"a"}, {{"nhidden", "6"}}),
-              L("relu", "r", {"a"}, {"ra"}),
-              L("eltwise_sum", "mid", {"ra", "v"}, {"m"}),
-              L("eltwise_sum", "top", {"m", "w"}, {"t"}),
-              L("fullc", "f2", {"t"}, {"o"}, {{"nhidden", "3"}}),
-              L("softmax", "loss", {"o"}, {"p"})};
-  NetSpec plain = s;
-  plain.share_memory = false;
-  const nn::UpdaterSettings us = test::SgdMomentum();
-  nn::Trainer<cpu> a(s, us), b(plain, us);
-  const auto& net = a.net();
-  const float* gt = net.NodeByName("t").grad.dptr_;
-  EXPECT_EQ(net.NodeByName("m").grad.dptr_, gt);
-  EXPECT_EQ(net.NodeByName("w").grad.dptr_, gt);
-  EXPECT_NE(net.NodeByName("ra").grad.dptr_, gt);
-  ExpectTrainExactlyAlike(a, b, s.input_shape, 3);
+  const NetSpec s = SumsOverARewrittenBranch(
+      13, {"x", "v", "w"}, {L("eltwise_sum", "mid", {"ra", "v"}, {"m"}), L("eltwise_sum", "top", {"m", "w"}, {"t"})},
+      "t");
+  ExpectSharedTrainsAsPlain(s, [](const nn::Net<cpu>& net) {
+    const float* gt = net.NodeByName("t").grad.dptr_;
+    EXPECT_EQ(net.NodeByName("m").grad.dptr_, gt);
+    EXPECT_EQ(net.NodeByName("w").grad.dptr_, gt);
+    EXPECT_NE(net.NodeByName("ra").grad.dptr_, gt);
+  });
 }
 
 std::vector<std::string> LayerNames(nn::Net<cpu>& net) {
