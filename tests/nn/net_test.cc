@@ -211,6 +211,21 @@ TEST(Net, BadSharesAreErrors) {
   EXPECT_NE(err(s).find("weights of other shapes"), std::string::npos) << err(s);
 }
 
+// A share whose source comes after a fused relu (which has no entry of its own among the net's
+// layers): the share takes its source's type and keys, found by name, and shares its weights.
+TEST(Net, ShareAfterAFusedRelu) {
+  NetSpec s = Shared();
+  s.layers.insert(s.layers.begin(), {LayerSpec{"fullc", "fc0", {"in"}, {"z"}, {{"nhidden", "5"}}},
+                                     LayerSpec{"relu", "r0", {"z"}, {"z2"}, {}}});
+  s.layers[2].in = {"z2"};
+  ASSERT_TRUE(s.fuse_relu);
+  nn::Net<cpu, double> net(s);
+  std::vector<std::string> names;
+  net.VisitWeights([&](const std::string& n, Tensor<cpu, 2, double>, Tensor<cpu, 2, double>) { names.push_back(n); });
+  EXPECT_EQ(names, (std::vector<std::string>{"fc0.wmat", "fc0.bias", "fc1.wmat", "fc1.bias", "fc2.wmat", "fc2.bias"}));
+  EXPECT_EQ(net.NodeByName("hb").shape, Shape4(3, 1, 1, 4));
+}
+
 }  // namespace
 }  // namespace umbra
 

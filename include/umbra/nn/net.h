@@ -70,8 +70,13 @@ class Net {
         UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
         UMBRA_CHECK(layers_[e.shares].shares < 0, "share layer '", ls.name, "': '", source,
                     "' is itself a share; name the original layer");
-        def = &spec.layers[e.shares];
+        UMBRA_CHECK(layers_[e.shares].spec >= 0, "share layer '", ls.name, "': '", source,
+                    "' is a conversion the net inserted, not a layer of the config");
+        // The source's definition by its own index in the spec: fused relus and inserted
+        // conversions make the net's layer list differ from the spec's.
+        def = &spec.layers[size_t(layers_[e.shares].spec)];
       }
+      e.spec = int(li);
       e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
       e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
       const std::string who = e.layer->Describe();
@@ -351,6 +356,7 @@ class Net {
     std::unique_ptr<Layer<xpu, DType>> layer;
     std::vector<int> in, out;
     int shares = -1;  // index of the layer whose weights this one uses (share), or -1
+    int spec = -1;    // its layer in the NetSpec (-1: a conversion the net put in)
   };
   bool IsNhwc(int node) const { return size_t(node) < nhwc_.size() && nhwc_[node]; }
   bool IsBF16(int node) const { return size_t(node) < bf16_.size() && bf16_[node]; }
