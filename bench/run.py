@@ -349,16 +349,23 @@ def own_kernels_table(ours):
     activations and softmax (the default) against umbra's expression kernels for them
     (algo=expr wherever a layer takes it; convolutions on cuDNN either way), each with its relus
     fused into the layer before them (the default: sums on both, batch norms on umbra's kernels
-    only) and run as written (fuse_relu=0): what the fusion gains."""
-    print("| net | cuDNN img/s | cuDNN, relus unfused | fusion gain | umbra's kernels img/s "
-          "| umbra's, relus unfused | fusion gain | own / cuDNN | cuDNN peak MiB | own kernels peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    only; there the residual sums go into the batch norms too) and run as written (fuse_relu=0,
+    fuse_add=0): what the fusion gains; for nets with batch norms also umbra's kernels with only
+    the sums as written (fuse_add=0, --unfused-add): what the sums' fusion alone gains."""
+    print("| net | cuDNN img/s | cuDNN, unfused | fusion gain | umbra's kernels img/s "
+          "| umbra's, unfused | fusion gain | umbra's, sums unfused | sum fusion gain | own / cuDNN "
+          "| cuDNN peak MiB | own kernels peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
-        table_row(n, lambda n=n, o=o: (
-            f"| {n} | {o['img_per_s']:,.0f} | {o['unfused_img_per_s']:,.0f} "
-            f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
-            f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
-            f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |"), o)
+        def line(n=n, o=o):
+            ua = o.get("own_unfused_add_img_per_s")
+            ua_s, ua_gain = (f"{ua:,.0f}", f"{o['own_img_per_s'] / ua:.2f}") if ua else ("-", "-")
+            return (f"| {n} | {o['img_per_s']:,.0f} | {o['unfused_img_per_s']:,.0f} "
+                    f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
+                    f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
+                    f"| {ua_s} | {ua_gain} "
+                    f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
+        table_row(n, line, o)
     print()
 
 
@@ -536,7 +543,7 @@ def main():
 
     if args.gpu_own_kernels:
         print(f"## GPU training, cuDNN against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused"], args.gpu_steps)
+        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add"], args.gpu_steps)
         if not ours:
             return 1
         own_kernels_table(ours)

@@ -6,8 +6,9 @@
 // net, the node storage the planner gives a training net (values and gradients, Net::PlanMemory)
 // beside the plain layout's (a value and a gradient buffer per node), and the weights' storage
 // with their gradients and momentum; the same bytes the gpu's allocator holds for them.
-// --unfused measures each net again with every relu run as written (NetSpec::fuse_relu off):
-// unfused_img_per_s, what fusing relus into batch norms and sums gains (ResNets).
+// --unfused measures each net again with every relu and sum run as written (NetSpec::fuse_relu
+// and fuse_add off): unfused_img_per_s, what fusing relus into batch norms and sums, and sums
+// into batch norms, gains (ResNets).
 // --setup trains nothing: it times building each net as a model is built before training or
 // loading (config parsed, shapes inferred, weights allocated and initialised; batch 2 and
 // inference-only, so no node storage), median of --reps: setup_s. run.py --setup puts
@@ -31,9 +32,9 @@ using namespace umbra;
 namespace {
 
 double Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
-           bool fuse_relu = true) {
+           bool fuse = true) {  // fuse: relus and sums (NetSpec::fuse_relu, fuse_add)
   nn::NetSpec spec = bench::NetByName(name, configs);
-  spec.fuse_relu = fuse_relu;
+  spec.fuse_relu = spec.fuse_add = fuse;
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
   bool memory = false;
   app.add_flag("--memory", memory, "print each net's planned training memory instead of training");
   bool unfused = false;
-  app.add_flag("--unfused", unfused, "measure again with every relu run as written (no fusion into batch norm or sums)");
+  app.add_flag("--unfused", unfused, "measure again with every relu and sum run as written (no fusion into batch norms or sums)");
   bool setup = false;
   app.add_flag("--setup", setup, "time building each net (weights initialised) instead of training");
   CLI11_PARSE(app, argc, argv);

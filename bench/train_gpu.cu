@@ -29,10 +29,13 @@
 // its statistics kernels over (N*H*W, C) rows and its relus fused, the layout and BN + ReLU
 // fusion the issue credits for torch.compile's ResNet gain; pooling stays cuDNN's):
 // nhwc_own_bn_img_per_s, nhwc_own_bn_peak_mib and with --graph nhwc_own_bn_graph_img_per_s.
-// --unfused measures each net again with every relu run as written (NetSpec::fuse_relu off; by
-// default relus after sums, and after batch norms on the expression path, run inside them):
-// unfused_img_per_s, with --own-kernels also own_unfused_img_per_s (batch norm + relu fused
-// or not, on umbra's kernels).
+// --unfused measures each net again with every relu and sum run as written (NetSpec::fuse_relu
+// and fuse_add off; by default relus after sums, and after batch norms on the expression path,
+// and sums after such batch norms, run inside them): unfused_img_per_s, with --own-kernels also
+// own_unfused_img_per_s (batch norm + add + relu fused or not, on umbra's kernels).
+// --unfused-add (with --own-kernels, nets with batch norms): own kernels again with the residual
+// sums run as written and relus fused (NetSpec::fuse_add off): own_unfused_add_img_per_s, what
+// adding the shortcut in the batch norm's pass gains.
 // --read-loss measures each net again reading its loss as a training run does: each step
 // (read_each_img_per_s: Trainer::Step, the host waits for the device every step, as umbra's
 // training loop did before it read losses a print_step window at a time) and once per run of
@@ -40,7 +43,7 @@
 // end, as the loop does now). The default figure reads no loss, like the PyTorch peer.
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
 //                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
-//                   [--unfused] [--read-loss]
+//                   [--unfused] [--unfused-add] [--read-loss]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -86,7 +89,7 @@ std::string JsonEscaped(const std::string& s) {
 
 // How a net is run: the default, or one of the variants measured beside it.
 struct Variant {
-  bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true;
+  bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true, fuse_add = true;
   bool own_bn = false;  // algo=expr on the batch norms alone
   bool bf16_nodes = false;  // with bf16: activations in bfloat16 too (NetSpec::bf16_nodes)
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
@@ -102,6 +105,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   spec.channels_last = v.nhwc;
   spec.input_channels_last = v.nhwc;  // the batch made channels-last, as PyTorch's channels-last runs make it
   spec.fuse_relu = v.fuse_relu;
+  spec.fuse_add = v.fuse_add;
   spec.bf16_nodes = v.bf16_nodes;
   if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
   if (v.own_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr", "batch_norm");
@@ -186,8 +190,10 @@ int main(int argc, char** argv) {
   app.add_flag("--bf16", bf16, "measure again with dtype=bf16 on the convolutions and fullc layers");
   bool nhwc = false;
   app.add_flag("--nhwc", nhwc, "measure again channels-last (NHWC convolutions and pooling)");
-  bool unfused = false;
-  app.add_flag("--unfused", unfused, "measure again with every relu run as written (no fusion into batch norm or sums)");
+  bool unfused = false, unfused_add = false;
+  app.add_flag("--unfused", unfused, "measure again with every relu and sum run as written (no fusion into batch norms or sums)");
+  app.add_flag("--unfused-add", unfused_add,
+               "with --own-kernels, for nets with batch norms: measure again with the sums run as written (relus fused)");
   bool read_loss = false;
   app.add_flag("--read-loss", read_loss, "measure again reading the loss each step, and once per run of steps");
   CLI11_PARSE(app, argc, argv);
@@ -226,15 +232,16 @@ int main(int argc, char** argv) {
           add(", \"%s_img_per_s\": %.1f, \"%s_peak_mib\": %.0f", key, x.img_per_s, key, x.peak_mib);
         };
         if (graph) put("graph", {.graph = true});
-        if (unfused) put("unfused", {.fuse_relu = false});
+        if (unfused) put("unfused", {.fuse_relu = false, .fuse_add = false});
         if (read_loss) {
           const Result e = run({.read = Variant::kEachStep}), w = run({.read = Variant::kWindow});
           add(", \"read_each_img_per_s\": %.1f, \"read_window_img_per_s\": %.1f", e.img_per_s, w.img_per_s);
         }
         if (own) put("own", {.own_kernels = true});
-        if (own && unfused) put("own_unfused", {.own_kernels = true, .fuse_relu = false});
+        if (own && unfused) put("own_unfused", {.own_kernels = true, .fuse_relu = false, .fuse_add = false});
         nn::NetSpec probe = bench::NetByName(n, o.configs);
         const bool has_bn = !nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty();
+        if (own && unfused_add && has_bn) put("own_unfused_add", {.own_kernels = true, .fuse_add = false});
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
         if (bf16) put("bf16_nodes_nhwc", {.bf16 = true, .nhwc = true, .bf16_nodes = true});

@@ -37,7 +37,9 @@ void Help() {
       "         drawn anew in each replay), layout (gpu: nchw, or nhwc for\n"
       "         channels-last nodes), fuse_relu (default 1: a relu right after a batch_norm on the\n"
       "         expression path, an eltwise_sum, a fullc or a conv (not on oneDNN) runs inside that\n"
-      "         layer; 0 runs it as written)\n\n"
+      "         layer; 0 runs it as written), fuse_add (default 1: a two-input eltwise_sum right\n"
+      "         after a batch_norm on the expression path is added in the batch norm's pass, a relu\n"
+      "         after the sum with it; 0 runs it as written)\n\n"
       "iterators: ");
   for (auto& n : io::IteratorNames()) std::printf("%s ", n.c_str());
   std::printf("(chained: ");

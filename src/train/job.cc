@@ -16,7 +16,7 @@ const std::set<std::string> kTrainerKeys = {
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
     "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
-    "cuda_graph", "layout", "fuse_relu", "bf16_nodes"};
+    "cuda_graph", "layout", "fuse_relu", "fuse_add", "bf16_nodes"};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -193,6 +193,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   const int fuse_relu = job.GetInt("fuse_relu", 1);
   UMBRA_CHECK(fuse_relu == 0 || fuse_relu == 1, job.Where("fuse_relu"), ": fuse_relu must be 0 or 1, got ", fuse_relu);
   job.net.spec.fuse_relu = fuse_relu == 1;
+  // fuse_add = 0: every eltwise_sum runs as written (NetSpec::fuse_add; by default a two-input
+  // sum right after a batch_norm on the expression path is added in the batch norm's pass).
+  const int fuse_add = job.GetInt("fuse_add", 1);
+  UMBRA_CHECK(fuse_add == 0 || fuse_add == 1, job.Where("fuse_add"), ": fuse_add must be 0 or 1, got ", fuse_add);
+  job.net.spec.fuse_add = fuse_add == 1;
   // bf16_nodes = 1: activations in bfloat16 between the layers that take them (NetSpec::bf16_nodes;
   // dev = gpu, with dtype = bf16 convolutions).
   const int bf16_nodes = job.GetInt("bf16_nodes", 0);

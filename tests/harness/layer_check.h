@@ -102,13 +102,16 @@ std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> Weights(nn:
 
 /// Finite-difference check of a cpu double layer. Inputs are filled uniformly in [lo, hi).
 /// Checks at most `max_checks` elements per tensor (spread over it). Relative tolerance `tol`.
-/// `fuse_relu`: the layer with a relu fused in (Layer::FuseRelu, which must accept).
+/// `fuse_relu`: the layer with a relu fused in (Layer::FuseRelu, which must accept);
+/// `fuse_add`: with a sum fused in first (Layer::FuseAdd; in_shapes then lists its addend).
 inline void GradCheck(const std::string& type, const KV& params,
                       const std::vector<Shape<4>>& in_shapes, const std::vector<double>& labels = {},
                       double lo = -1, double hi = 1, double tol = 1e-5, index_t max_checks = 60,
-                      index_t label_width = 1, bool fuse_relu = false) {
-  SCOPED_TRACE("gradient check of " + type + (fuse_relu ? " with a fused relu" : ""));
+                      index_t label_width = 1, bool fuse_relu = false, bool fuse_add = false) {
+  SCOPED_TRACE("gradient check of " + type + (fuse_add ? " with a fused sum" : "") +
+               (fuse_relu ? " with a fused relu" : ""));
   LayerRig<cpu, double> rig(type, params, in_shapes);
+  if (fuse_add) ASSERT_TRUE(rig.layer->FuseAdd());
   if (fuse_relu) ASSERT_TRUE(rig.layer->FuseRelu());
   Random<cpu, double> rnd(11);
   for (auto* n : rig.in) rnd.SampleUniform(&n->data, lo, hi);

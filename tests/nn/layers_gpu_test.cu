@@ -29,6 +29,7 @@ struct Case {
   bool stochastic = false;
   bool inplace = false;  // out == in, as configs run activations
   bool fuse_relu = false;  // a relu fused in (Layer::FuseRelu), as nets do after these layers
+  bool fuse_add = false;   // a sum fused in (Layer::FuseAdd): the second input is its addend
 };
 
 std::string FixconnFile() {
@@ -92,6 +93,9 @@ std::vector<Case> Cases() {
       {"batch_norm_no_ma", {}, {img}},
       {"batch_norm", {{"algo", "expr"}}, {img}, {}, 1, false, false, true},
       {"batch_norm_no_ma", {{"algo", "expr"}}, {Shape4(5, 1, 1, 6)}, {}, 1, false, false, true},
+      // A ResNet block's last batch norm with the residual sum (and its relu) fused in.
+      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, false, true},
+      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, true, true},
       // A batch over the 65535 cuDNN takes: algo=auto keeps umbra's kernels (so a relu fuses).
       {"batch_norm", {}, {Shape4(65536, 1, 1, 3)}, {}, 1, false, false, true},
       {"bias", {}, {flat}},
@@ -150,10 +154,15 @@ void Compare(const Case& c) {
   std::string what = c.type;  // rows of one type differ by keys: name them in failures
   for (auto& [k, v] : c.params) what += " " + k + "=" + v;
   if (c.inplace) what += " (in place)";
+  if (c.fuse_add) what += " (sum fused)";
   if (c.fuse_relu) what += " (relu fused)";
   SCOPED_TRACE(what);
   test::LayerRig<cpu, float> rc(c.type, c.params, c.in, c.inplace);
   test::LayerRig<gpu, float> rg(c.type, c.params, c.in, c.inplace);
+  if (c.fuse_add) {
+    ASSERT_TRUE(rc.layer->FuseAdd());
+    ASSERT_TRUE(rg.layer->FuseAdd());
+  }
   // A cpu layer that declines the relu (conv on oneDNN) gets it applied here: max(0, .) on its
   // outputs, and the gradient masked by them.
   bool cpu_relu = false;

@@ -405,6 +405,7 @@ TEST(Net, SharedValuesTrainExactlyAsThePlainLayout) {
 // fused) hands the batch norm and the shortcut one buffer, with no copy for the shortcut.
 TEST(Net, SumsPassTheirGradientBufferOn) {
   NetSpec block = Residual(4);
+  block.fuse_add = false;  // the sum as a layer of its own (its fusion: FusedSum* below)
   const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<cpu> r(block, us);
   EXPECT_EQ(r.net().NodeByName("b2").grad.dptr_, r.net().NodeByName("s").grad.dptr_);
@@ -512,6 +513,7 @@ std::vector<std::string> LayerNames(nn::Net<cpu>& net) {
 // training is exactly what the net as written computes.
 TEST(Net, FusedReluTrainsExactlyAsWritten) {
   NetSpec fused = Residual(4), written = Residual(4);
+  fused.fuse_add = written.fuse_add = false;  // the sum's own fusion: FusedSum* below
   written.fuse_relu = false;
   const nn::UpdaterSettings us = test::SgdMomentum();
   nn::Trainer<cpu> a(fused, us), b(written, us);
@@ -521,6 +523,98 @@ TEST(Net, FusedReluTrainsExactlyAsWritten) {
   EXPECT_EQ(a.net().NodeByName("r1").data.dptr_, a.net().NodeByName("b1").data.dptr_);
   EXPECT_EQ(a.net().NodeByName("rs").data.dptr_, a.net().NodeByName("s").data.dptr_);
   ExpectTrainExactlyAlike(a, b, fused.input_shape, 4);
+}
+
+// Residual(batch) with a projection shortcut: the split's branch id through a 1x1 conv and a
+// batch norm (node "db"), summed with b2; the shortcut's batch norm is the layer before the sum.
+NetSpec Projection(index_t batch) {
+  NetSpec s = Residual(batch);
+  auto sum = std::ranges::find_if(s.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum->in = {"b2", "db"};
+  s.layers.insert(sum, {L("conv", "cd", {"id"}, {"cd"}, {{"nchannel", "6"}, {"kernel_size", "1"}}),
+                        L("batch_norm", "bnd", {"cd"}, {"db"})});
+  return s;
+}
+
+// NetSpec::fuse_add: a ResNet block's sum goes into the batch norm just before it, with the
+// relu after it (the net has the sum and that relu fewer, the sum's and relu's names name the
+// batch norm's node), the other input takes the batch norm's output gradient buffer, and
+// training is exactly what the net as written computes: identity shortcuts, where bn2 is the
+// layer before the sum, and projection shortcuts, where the shortcut's batch norm is.
+TEST(Net, FusedSumTrainsExactlyAsWritten) {
+  const nn::UpdaterSettings us = test::SgdMomentum();
+  for (const bool projection : {false, true}) {
+    SCOPED_TRACE(projection ? "projection shortcut" : "identity shortcut");
+    NetSpec fused = projection ? Projection(4) : Residual(4), written = fused;
+    written.fuse_add = false;
+    nn::Trainer<cpu> a(fused, us), b(written, us);
+    const auto names = LayerNames(a.net());
+    EXPECT_FALSE(std::ranges::count(names, "sum"));
+    EXPECT_FALSE(std::ranges::count(names, "rs"));
+    EXPECT_EQ(a.net().NumLayers(), b.net().NumLayers() - 1);
+    const auto& net = a.net();
+    const char* bn = projection ? "db" : "b2";      // the batch norm the sum went into
+    const char* addend = projection ? "b2" : "id";  // the sum's other input
+    EXPECT_EQ(net.NodeByName("s").data.dptr_, net.NodeByName(bn).data.dptr_);
+    EXPECT_EQ(net.NodeByName("rs").data.dptr_, net.NodeByName(bn).data.dptr_);
+    EXPECT_EQ(net.NodeByName(addend).grad.dptr_, net.NodeByName(bn).grad.dptr_);
+    // The relu's mask: from the identity shortcut, which c1's backward reads after bn2's anyway;
+    // from the output where the addend (b2) would be held for it alone.
+    const auto& layer = a.net().LayerAt(size_t(std::ranges::find(names, projection ? "bnd" : "bn2") - names.begin()));
+    EXPECT_EQ(layer.BackwardReadsInput(1), !projection);
+    EXPECT_EQ(layer.BackwardReadsOutput(0), projection);
+    ExpectTrainExactlyAlike(a, b, fused.input_shape, 4);
+  }
+}
+
+// Where the batch norm's output is kept or read again, a layer stands between it and the sum,
+// its own relu came first, the sum takes three inputs, or the layer before the sum is no batch
+// norm, the sum runs as written.
+TEST(Net, FusedSumOnlyWhereSafe) {
+  auto names = [](NetSpec s) {
+    nn::Net<cpu> n(s);
+    return LayerNames(n);
+  };
+  auto has_sum = [&](const NetSpec& s) { return std::ranges::count(names(s), "sum") == 1; };
+  EXPECT_FALSE(has_sum(Residual(2)));
+  NetSpec kept = Residual(2);
+  kept.keep_values = {"b2"};
+  EXPECT_TRUE(has_sum(kept));
+  NetSpec kept_sum = Residual(2);
+  kept_sum.keep_values = {"s"};
+  EXPECT_TRUE(has_sum(kept_sum));
+  NetSpec between = Residual(2);  // the shortcut's tanh runs after bn2
+  auto sum = std::ranges::find_if(between.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  between.layers.insert(sum, L("tanh", "t", {"id"}, {"id"}));
+  EXPECT_TRUE(has_sum(between));
+  NetSpec relu_first = Residual(2);  // bn2 -> relu -> sum: the relu goes into bn2, the sum not
+  sum = std::ranges::find_if(relu_first.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum->in = {"r2", "id"};
+  relu_first.layers.insert(sum, L("relu", "r2", {"b2"}, {"r2"}));
+  EXPECT_TRUE(has_sum(relu_first));
+  NetSpec three = Residual(2);  // a third input: the split's third branch
+  three.layers[3].out = {"x", "id", "id2"};
+  sum = std::ranges::find_if(three.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum->in = {"b2", "id", "id2"};
+  EXPECT_TRUE(has_sum(three));
+  NetSpec after_conv = Residual(2);  // c2's output summed directly
+  sum = std::ranges::find_if(after_conv.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum->in = {"c2", "id"};
+  after_conv.layers.erase(sum - 1);
+  EXPECT_TRUE(has_sum(after_conv));
+  NetSpec twice = Residual(2);  // b2 read again after the sum: the net's own error, unchanged
+  sum = std::ranges::find_if(twice.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  twice.layers.insert(sum + 1, L("tanh", "t", {"b2"}, {"t"}));
+  EXPECT_NE(test::ErrorOf([&] { names(twice); }).find("node 'b2' already feeds layer 'sum' (eltwise_sum)"),
+            std::string::npos)
+      << test::ErrorOf([&] { names(twice); });
+  NetSpec id_twice = Residual(2);  // id read again after the fused sum: the error names both
+  sum = std::ranges::find_if(id_twice.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  id_twice.layers.insert(sum + 1, L("tanh", "t", {"id"}, {"t"}));
+  EXPECT_NE(test::ErrorOf([&] { names(id_twice); })
+                .find("node 'id' already feeds layer 'bn2' (batch_norm) (with the sum 'sum' fused in)"),
+            std::string::npos)
+      << test::ErrorOf([&] { names(id_twice); });
 }
 
 // conv (im2col; oneDNN declines) and fullc with their relus fused: the same training, exactly.

@@ -118,12 +118,12 @@ class Layer {
   /// flatten's reshape): the net may then give the outputs input 0's buffer, and Forward must
   /// skip the copy when the pointers are equal.
   virtual bool OutputsViewInput() const { return false; }
-  /// True when any input's gradient may be output 0's gradient buffer: each input's gradient
-  /// is the output's (after Backward's own in-place changes to it, such as a fused relu's
-  /// mask), element for element (eltwise_sum: a sum passes its gradient on to every input).
-  /// The net may then give some of them one buffer (net.h, GradAliases), and Backward must
-  /// skip a copy where the pointers are equal.
-  virtual bool InputGradIsOutputGrad() const { return false; }
+  /// True when input i's gradient may be output 0's gradient buffer: it is the output's
+  /// (after Backward's own in-place changes to it, such as a fused relu's mask), element for
+  /// element (eltwise_sum: a sum passes its gradient on to every input; a batch norm with a sum
+  /// fused in, to the sum's other input). The net may then give such inputs the output's
+  /// buffer (net.h, GradAliases), and Backward must skip a copy where the pointers are equal.
+  virtual bool InputGradIsOutputGrad(int /*i*/) const { return false; }
   /// Whether Backward writes into an output's gradient (a fused relu's mask, applied in place):
   /// the net then never lets that gradient share a buffer that another layer reads later. Yes
   /// unless a layer says otherwise.
@@ -151,6 +151,21 @@ class Layer {
   /// out and its output node is this layer's. Layers that fuse: batch_norm (expression path),
   /// eltwise_sum, fullc, conv (not on oneDNN).
   virtual bool FuseRelu() { return false; }
+  /// Asked by the net (NetSpec::fuse_add, after InferShape) when this layer's one output is
+  /// read by nothing but a two-input eltwise_sum right after it: true when the layer will take
+  /// the sum's other input as its input 1 (of its output's shape and storage), add it to its
+  /// output in its own pass, and give it the output's gradient in Backward (after a fused
+  /// relu's mask, which then applies to the sum, as the relu followed it). The sum is then left
+  /// out and its output node is this layer's. Layers that fuse: batch_norm (expression path):
+  /// a ResNet block's last batch norm, its shortcut added in the normalising pass.
+  virtual bool FuseAdd() { return false; }
+  /// Told by the net before it plans memory, for a layer of two or more inputs: whether input
+  /// 1's value outlives this layer's backward anyway (kept after the pass, or read by a later
+  /// backward). A batch norm with a sum and a relu fused in then decides the relu's mask from
+  /// it (a ResNet block's identity shortcut: the block's input, which its first convolution's
+  /// backward reads later), else from its output (a projection shortcut's other branch would
+  /// be held through the whole step for it); BackwardReadsInput/Output say which.
+  virtual void AddendOutlivesBackward(bool /*live*/) {}
   /// Checks parameters against the input shapes and returns the output shapes. Errors name the
   /// layer (name_) and the shapes.
   virtual std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) = 0;

@@ -93,6 +93,7 @@ class Net {
         UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
       Check(ls, e.layer.get());
       if (spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) continue;
+      if (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer)) continue;
       std::vector<Shape<4>> in_shapes;
       for (const std::string& n : ls.in) {
         auto it = node_index_.find(n);
@@ -433,6 +434,42 @@ class Net {
     node_index_[ls.out[0]] = it->second;
     return true;
   }
+  // NetSpec::fuse_add: layer li of the spec (eltwise_sum, made and checked) goes into the layer
+  // just before it when that layer wrote one of its two inputs, nothing else reads or keeps that
+  // value (nor the sum's, whose layout and storage would be the net's to choose), the other
+  // input is read by no layer yet (else the net's own error follows) and is held alike (shape,
+  // layout, storage), and the layer agrees. The other input becomes the producer's input 1 and
+  // the sum's output name names the producer's node. Returns whether it did.
+  bool FuseAddIntoProducer(const NetSpec& spec, size_t li, const Layer<xpu, DType>& sum,
+                           std::map<int, std::string>& consumer) {
+    const LayerSpec& ls = spec.layers[li];
+    if (std::string_view(sum.Type()) != "eltwise_sum" || ls.type == "share" || ls.in.size() != 2 ||
+        ls.out.size() != 1 || layers_.empty() || li + 1 == spec.layers.size())
+      return false;
+    Entry& p = layers_.back();
+    if (p.in.size() != 1 || p.out.size() != 1) return false;
+    const int o = p.out[0];
+    int k = -1;
+    for (int j = 0; j < 2; ++j) {
+      auto it = node_index_.find(ls.in[j]);
+      if (it != node_index_.end() && it->second == o) k = j;
+    }
+    auto other = k < 0 ? node_index_.end() : node_index_.find(ls.in[1 - k]);
+    if (other == node_index_.end()) return false;
+    const int d = other->second;
+    if (d == o || consumer.count(d) || consumer.count(o) || node_index_.count(ls.out[0]) ||
+        nodes_[d]->shape != nodes_[o]->shape || IsNhwc(d) != IsNhwc(o) || IsBF16(d) != IsBF16(o) ||
+        std::ranges::count(spec.keep_values, ls.in[k]) || std::ranges::count(spec.keep_values, ls.out[0]))
+      return false;
+    for (size_t j = li + 1; j < spec.layers.size(); ++j)
+      if (std::ranges::count(spec.layers[j].in, ls.in[k])) return false;  // the net's own error follows
+    if (!p.layer->FuseAdd()) return false;
+    p.in.push_back(d);
+    consumer[d] = p.layer->Describe() + " (with the sum '" + (ls.name.empty() ? ls.type + std::to_string(li) : ls.name) +
+                  "' fused in)";
+    node_index_[ls.out[0]] = o;
+    return true;
+  }
   // bf16_nodes: converts the inputs of layer e (li in the spec) to what it takes (a to_bf16 or
   // to_fp32 layer before it) and tells it; returns whether its outputs are bf16. A layer that
   // can takes bf16 where every input is bf16, an island (below) or, for BF16Nodes::kPrefer, a
@@ -626,6 +663,13 @@ class Net {
   //  - inference_only: values only (no gradients, no backward readers).
   void PlanMemory(bool inference_only, const std::vector<int>& keep) {
     const int nl = int(layers_.size()), nn = int(nodes_.size()), end = 2 * nl;
+    std::vector<int> kept = keep;
+    kept.insert(kept.end(), layers_.back().out.begin(), layers_.back().out.end());
+    for (auto& e : layers_)
+      if (e.layer->IsLoss()) kept.insert(kept.end(), e.out.begin(), e.out.end());
+    std::vector<bool> rewritten;
+    const std::vector<int> rep = ViewGroups(&rewritten);
+    if (!inference_only) TellAddendsThatOutliveBackward(rep, kept);
     std::vector<int> vf(nn, end), vl(nn, -1), gf(nn, end), gl(nn, -1);
     std::vector<bool> consumed(nn, false);
     for (int i = 0; i < int(num_inputs_); ++i) vf[i] = vl[i] = -1;
@@ -644,26 +688,7 @@ class Net {
       for (size_t k = 0; k < e.out.size(); ++k)
         if (e.layer->BackwardReadsOutput(int(k))) vl[e.out[k]] = std::max(vl[e.out[k]], back);
     }
-    std::vector<int> kept = keep;
-    kept.insert(kept.end(), layers_.back().out.begin(), layers_.back().out.end());
-    for (auto& e : layers_)
-      if (e.layer->IsLoss()) kept.insert(kept.end(), e.out.begin(), e.out.end());
     for (int i : kept) vl[i] = end;
-    // Outputs that view their input (split, flatten) take its buffer: one value, one interval
-    // over the group. Not an output rewritten in place (the others would change with it); the
-    // input can only have been rewritten before (the net refuses a rewrite after a reader).
-    std::vector<int> rep(nn);
-    std::vector<bool> rewritten(nn, false);
-    for (int i = 0; i < nn; ++i) rep[i] = i;
-    for (auto& e : layers_)
-      for (int i : e.out)
-        if (std::find(e.in.begin(), e.in.end(), i) != e.in.end()) rewritten[i] = true;
-    for (auto& e : layers_) {
-      if (!e.layer->OutputsViewInput()) continue;
-      for (int o : e.out)
-        if (!rewritten[o] && StoredElements(o) == StoredElements(e.in[0]) && IsBF16(o) == IsBF16(e.in[0]))
-          rep[o] = rep[e.in[0]];
-    }
     for (int i = 0; i < nn; ++i)
       if (rep[i] != i) vf[rep[i]] = std::min(vf[rep[i]], vf[i]), vl[rep[i]] = std::max(vl[rep[i]], vl[i]);
     // An input's value is the caller's buffer itself during a pass (Forward points the node, and
@@ -704,18 +729,59 @@ class Net {
     for (int i = 0; i < nn; ++i)
       if (!borrowed[rep[i]]) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
   }
+  // Per node, the node whose value buffer it uses: outputs that view their input (split,
+  // flatten) take its buffer, one value with one interval over the group. Not an output
+  // rewritten in place (the others would change with it); the input can only have been
+  // rewritten before (the net refuses a rewrite after a reader). *rewritten: per node, whether
+  // a layer rewrites it in place.
+  std::vector<int> ViewGroups(std::vector<bool>* rewritten) const {
+    const int nn = int(nodes_.size());
+    std::vector<int> rep(nn);
+    rewritten->assign(nn, false);
+    for (int i = 0; i < nn; ++i) rep[i] = i;
+    for (auto& e : layers_)
+      for (int i : e.out)
+        if (std::ranges::count(e.in, i)) (*rewritten)[i] = true;
+    for (auto& e : layers_) {
+      if (!e.layer->OutputsViewInput()) continue;
+      for (int o : e.out)
+        if (!(*rewritten)[o] && StoredElements(o) == StoredElements(e.in[0]) && IsBF16(o) == IsBF16(e.in[0]))
+          rep[o] = rep[e.in[0]];
+    }
+    return rep;
+  }
+  // Layer::AddendOutlivesBackward, for each layer of two or more inputs (a batch norm with a
+  // sum fused in): whether input 1's value (its view group `rep`) is kept after the pass or
+  // read by the backward of a layer before it, which runs after its own. Layers are told in
+  // forward order, so each earlier one's answer is in its BackwardReads* already.
+  void TellAddendsThatOutliveBackward(const std::vector<int>& rep, const std::vector<int>& kept) {
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      Entry& e = layers_[l];
+      if (e.in.size() < 2) continue;
+      const int g = rep[e.in[1]];
+      bool live = std::ranges::any_of(kept, [&](int i) { return rep[i] == g; });
+      for (size_t k = 0; k < l && !live; ++k) {
+        const Entry& r = layers_[k];
+        for (size_t j = 0; j < r.in.size(); ++j) live = live || (rep[r.in[j]] == g && r.layer->BackwardReadsInput(int(j)));
+        for (size_t j = 0; j < r.out.size(); ++j)
+          live = live || (rep[r.out[j]] == g && r.layer->BackwardReadsOutput(int(j)));
+      }
+      e.layer->AddendOutlivesBackward(live);
+    }
+  }
   // Per node, the node whose gradient buffer it uses: itself, or the output of a layer that
-  // passes its gradient on to its inputs (Layer::InputGradIsOutputGrad: eltwise_sum), followed
-  // down chains of such layers. An input qualifies when this layer alone consumes it, it is no
+  // passes its gradient on to its inputs (Layer::InputGradIsOutputGrad: eltwise_sum's inputs, a
+  // batch norm's fused addend), followed down chains of such layers. An input qualifies when this layer alone consumes it, it is no
   // net input (its gradient is read after the pass), it is the output's size and storage, and
   // the output has a consumer (an unconsumed gradient must stay zero). Nodes sharing a buffer
   // must see the same numbers whenever each is read: a "clean" input is one whose gradient no
   // layer rewrites after this one's backward (not rewritten in place, and its producer does
   // not write its output gradient: Layer::RewritesOutputGrad). All qualifying inputs share the
   // output's buffer when all are clean (a ResNet block's sum: its batch norm's output and the
-  // shortcut), and the group is marked shared; otherwise input 0 alone, as a chain of sums
-  // passes its gradient down (there a later rewrite of input 0's gradient harms nobody: the
-  // chain's other members were read before), unless its group is shared and it is not clean.
+  // shortcut), and the group is marked shared where that is more than the first input that
+  // passes (a sum's input 0); otherwise that input alone, as a chain of sums passes its gradient
+  // down (there a later rewrite of its gradient harms nobody: the chain's other members were
+  // read before), unless its group is shared and it is not clean.
   std::vector<int> GradAliases(bool inference_only, const std::vector<bool>& consumed) const {
     const int nn = int(nodes_.size());
     std::vector<int> rep(nn), readers(nn, 0);
@@ -729,7 +795,11 @@ class Net {
     }
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {  // later layers first: chains
       const Entry& e = *it;
-      if (!e.layer->InputGradIsOutputGrad() || e.in.empty() || e.out.empty()) continue;
+      if (e.out.empty()) continue;
+      std::vector<int> passes;  // the inputs whose gradient is the output's
+      for (size_t k = 0; k < e.in.size(); ++k)
+        if (e.layer->InputGradIsOutputGrad(int(k))) passes.push_back(e.in[k]);
+      if (passes.empty()) continue;
       const int o = e.out[0];
       auto qualifies = [&](int a) {
         return a != o && a >= int(num_inputs_) && readers[a] == 1 && consumed[o] &&
@@ -737,15 +807,15 @@ class Net {
       };
       std::vector<int> join;
       bool clean = true;
-      for (int a : e.in)
+      for (int a : passes)
         if (qualifies(a)) join.push_back(a), clean = clean && !dirty[a];
       if (join.empty()) continue;
-      const int g = rep[o];
+      const int g = rep[o], first = passes[0];
       if (clean) {
         for (int a : join) rep[a] = g;
-        if (join.size() > 1 || join[0] != e.in[0]) shared_group[g] = true;
-      } else if (qualifies(e.in[0]) && (!shared_group[g] || !dirty[e.in[0]])) {
-        rep[e.in[0]] = g;
+        if (join.size() > 1 || join[0] != first) shared_group[g] = true;
+      } else if (qualifies(first) && (!shared_group[g] || !dirty[first])) {
+        rep[first] = g;
       }
     }
     return rep;

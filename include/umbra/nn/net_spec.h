@@ -71,6 +71,14 @@ struct NetSpec {
   /// named in keep_values is never fused away. false, or share_memory false (whose promise is a
   /// value of its own for every node): every relu runs as written.
   bool fuse_relu = true;
+  /// A two-input eltwise_sum whose input was written by the layer just before it, and is read
+  /// by nothing else, goes into that layer where it can add the other input in its own pass
+  /// (Layer::FuseAdd: batch_norm on the expression path; a ResNet block's last batch norm and
+  /// its shortcut): the sum's pass and its node's write and read fewer. The sum layer is then
+  /// absent, its output node is the producer's, and a relu after it fuses into the producer
+  /// too. Like fuse_relu: never across a keep_values node; off, or share_memory off: every sum
+  /// runs as written.
+  bool fuse_add = true;
   /// Keys applied to every layer that declares them (e.g. init), before its own keys.
   std::vector<std::pair<std::string, std::string>> defaults;
   uint64_t seed = 0;

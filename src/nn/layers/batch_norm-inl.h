@@ -18,6 +18,9 @@
 // the output, which an unfused relu's backward reads, need not be kept). On the CPU the mask
 // is a pass of its own, in place; on the GPU it is folded into the passes below (but for a
 // backward after a test-mode forward, which masks in place first, as the CPU does).
+// A two-input sum after it (Layer::FuseAdd: a ResNet block's last batch norm and its shortcut)
+// is added in the same pass on the expression path, with the relu after the sum if fused:
+// y = relu(normalised x + shortcut), one pass where the sum was another over three nodes.
 // The expression path on the GPU takes a training pass's statistics and its backward sums from
 // batch_norm_stats.h (one read of the data each, two sums at once, the per-channel arithmetic in
 // the same launch; the mask folded into the sums and the input-gradient pass), which expressions
@@ -26,6 +29,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 #include "batch_norm_stats.h"
@@ -121,6 +125,16 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     return relu_;
   }
   bool RewritesOutputGrad() const override { return relu_; }  // the fused relu's mask, on the CPU
+  // A sum after it (Layer::FuseAdd, a ResNet block's last batch norm and its shortcut): the
+  // expression path adds input 1 in the normalising pass, a relu fused after that applies to
+  // the sum, as written; backward masks the output's gradient in place (AddendBackward), and
+  // that is input 1's gradient. Not after a fused relu of its own (that relu came before the
+  // sum).
+  bool FuseAdd() override {
+    add_ = !backend_ && !relu_;
+    return add_;
+  }
+  bool InputGradIsOutputGrad(int i) const override { return add_ && i == 1; }
   void InitWeights(Random<xpu, DType>&) override {
     const Shape<2> s = Shape2(1, shape_[1]);
     gamma_.Resize(s, DType(this->p_.init_slope));
@@ -172,7 +186,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                            update ? moving_mean_.dptr_ : nullptr, update ? moving_var_.dptr_ : nullptr, mean_.dptr_,
                            inv_std_.dptr_, scale_.dptr_, shift_.dptr_},
                           Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
-        Apply(x, y);
+        Apply(in, y);
         return;
       }
     }
@@ -197,12 +211,17 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     // kept for a fused relu's backward.
     scale_ = gamma_.view()[0] * inv_std_.view();
     shift_ = beta_.view()[0] - mean_.view() * scale_.view();
-    Apply(x, y);
+    Apply(in, y);
   }
-  // Backward reads x (batch statistics are kept from the forward), never y.
-  bool BackwardReadsOutput(int) const override { return false; }
+  // Backward reads x (batch statistics are kept from the forward); for the mask of a relu after
+  // a fused sum, the sum's other input or the output (AddendBackward), else neither.
+  bool BackwardReadsInput(int i) const override { return i == 0 || (add_ && relu_ && mask_from_addend_); }
+  bool BackwardReadsOutput(int) const override { return add_ && relu_ && !mask_from_addend_; }
+  void AddendOutlivesBackward(bool live) override { mask_from_addend_ = live; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType> x = View(in[0]->data), gy = View(out[0]->grad);
+    if (add_) AddendBackward(prop_grad, in, out);
+    const bool mask = relu_ && !add_;  // a fused relu's mask still to apply to gy
     if (backend_ && used_batch_) {
       // cuDNN always computes the input gradient: without prop_grad it goes to scratch.
       Tensor<xpu, 4, DType> gx = View(in[0]->grad);
@@ -221,15 +240,15 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
       if (used_batch_) {
         BnBackwardSumsGPU(Dims(),
                           {x.dptr_, gy.dptr_, nodes16_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_,
-                           gamma_.dptr_, relu_, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
+                           gamma_.dptr_, mask, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
                           Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
         if (!prop_grad) return;
         // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
         // pass, the mask recomputed from x as the sums did (no in-place write of gy first).
-        Elementwise(in[0]->data, out[0]->grad, in[0]->grad, [this](const auto& xv, const auto& gv, auto store) {
+        Elementwise(std::tie(in[0]->data, out[0]->grad), in[0]->grad, [this, mask](const auto& xv, const auto& gv, auto store) {
           const auto rest = broadcast<1>(tmp_.view(), shape_) +
                             (xv - broadcast<1>(mean_.view(), shape_)) * broadcast<1>(tmp2_.view(), shape_);
-          if (relu_)
+          if (mask)
             store((gv * F<op::relu_grad>(Normalised(xv)) - rest) * broadcast<1>(k1_.view(), shape_));
           else
             store((gv - rest) * broadcast<1>(k1_.view(), shape_));
@@ -243,11 +262,11 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     // decisions). One pass, as an unfused relu's backward: folding the mask into the three
     // passes below instead ran them 3.5x slower on the CPU (ResNet-18's batch norms, 912 ms
     // against 256 ms a step), its per-channel lookups repeated in each.
-    if (relu_)
-      Elementwise(in[0]->data, out[0]->grad, out[0]->grad, [this](const auto& xv, const auto& gv, auto store) {
+    if (mask)
+      Elementwise(std::tie(in[0]->data, out[0]->grad), out[0]->grad, [this](const auto& xv, const auto& gv, auto store) {
         store(gv * F<op::relu_grad>(Normalised(xv)));
       });
-    Elementwise(in[0]->data, out[0]->grad, in[0]->grad, [&](const auto& xv, const auto& gv, auto store) {
+    Elementwise(std::tie(in[0]->data, out[0]->grad), in[0]->grad, [&](const auto& xv, const auto& gv, auto store) {
       ExprBackward(prop_grad, xv, gv, store);
     });
   }
@@ -277,40 +296,71 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     if (k1_.shape_[0] != shape_[1]) k1_.Resize(Shape1(shape_[1]));
     return p;
   }
-  // y = the normalised x (relu'd if fused), from the per-channel scale_ and shift_.
-  void Apply(const Tensor<xpu, 4, DType>& x, const Tensor<xpu, 4, DType>& y) const {
-    Elementwise(x, y, y, [this](const auto& xv, const auto&, auto store) {
+  // y = the normalised x, plus a fused sum's other input, relu'd if fused; from the
+  // per-channel scale_ and shift_.
+  void Apply(const NodeList& in, const Tensor<xpu, 4, DType>& y) const {
+    if (add_) {
+      Elementwise(std::tie(in[0]->data, in[1]->data), y, [this](const auto& xv, const auto& sv, auto store) {
+        if (relu_)
+          store(F<op::relu>(Normalised(xv) + sv));
+        else
+          store(Normalised(xv) + sv);
+      });
+      return;
+    }
+    Elementwise(std::tie(in[0]->data), y, [this](const auto& xv, auto store) {
       if (relu_)
         store(F<op::relu>(Normalised(xv)));
       else
         store(Normalised(xv));
     });
   }
+  // A fused sum's backward: its relu's mask applied to the output's gradient in place, which is
+  // then the addend's gradient: a copy where the net did not give it the same buffer. The mask
+  // from the sum recomputed from x and the addend by the forward's own expression (so the same
+  // decisions) where the addend's value outlives this backward anyway (AddendOutlivesBackward),
+  // else from the output: whichever holds no value longer than the step needs it otherwise.
+  // (Always from the output, ResNet-50's stand-in peak on umbra's batch norm was 47 MiB over
+  // the unfused net's; always from the addend, 735 MiB.)
+  void AddendBackward(bool prop_grad, const NodeList& in, const NodeList& out) const {
+    if (relu_ && mask_from_addend_)
+      Elementwise(std::tie(in[0]->data, in[1]->data, out[0]->grad), out[0]->grad,
+                  [this](const auto& xv, const auto& sv, const auto& gv, auto store) {
+                    store(gv * F<op::relu_grad>(Normalised(xv) + sv));
+                  });
+    else if (relu_)
+      Elementwise(std::tie(out[0]->data, out[0]->grad), out[0]->grad,
+                  [](const auto& yv, const auto& gv, auto store) { store(gv * F<op::relu_grad>(yv)); });
+    if (prop_grad && in[1]->grad.dptr_ != out[0]->grad.dptr_)
+      Elementwise(std::tie(out[0]->grad), in[1]->grad, [](const auto& gv, auto store) { store(F<op::identity>(gv)); });
+  }
   template <typename X>
   auto Normalised(const X& x) const {
     return F<BnScale>(x, broadcast<1>(scale_.view(), shape_)) + broadcast<1>(shift_.view(), shape_);
   }
-  // Runs body(x, g, store) on nodes' tensors x and g seen as shape_, where store(e) assigns a
+  // Runs body(src..., store) on nodes' tensors src (std::tie) seen as shape_, where store(e) assigns a
   // float expression e to dst (seen as shape_ only then: an input's gradient may not exist):
   // float tensors as they are, or with bf16 nodes their values widened to float (the GPU's
   // expression path only), e rounded once as it is stored.
-  template <typename Body>
-  void Elementwise(const Tensor<xpu, 4, DType>& x, const Tensor<xpu, 4, DType>& g, const Tensor<xpu, 4, DType>& dst,
-                   Body body) const {
+  template <typename... Src, typename Body>
+  void Elementwise(const std::tuple<Src&...>& src, const Tensor<xpu, 4, DType>& dst, Body body) const {
     if constexpr (kGpuStats) {
       if (nodes16_) {
-        auto wide = [this](const Tensor<xpu, 4, DType>& t) { return tcast<float>(AsBf16(t)); };
-        body(wide(x), wide(g), [&](const auto& e) {
-          Tensor<xpu, 4, Bf16> d16 = AsBf16(dst);
-          d16 = tcast<Bf16>(e);
-        });
+        std::apply([&](const auto&... t) {
+          body(tcast<float>(AsBf16(t))..., [&](const auto& e) {
+            Tensor<xpu, 4, Bf16> d16 = AsBf16(dst);
+            d16 = tcast<Bf16>(e);
+          });
+        }, src);
         return;
       }
     }
-    body(View(x), View(g), [&](const auto& e) {
-      Tensor<xpu, 4, DType> d = View(dst);
-      d = e;
-    });
+    std::apply([&](const auto&... t) {
+      body(View(t)..., [&](const auto& e) {
+        Tensor<xpu, 4, DType> d = View(dst);
+        d = e;
+      });
+    }, src);
   }
   // A bf16 node's values as bf16 elements of shape_.
   Tensor<xpu, 4, Bf16> AsBf16(const Tensor<xpu, 4, DType>& t) const {
@@ -350,6 +400,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   bool nhwc_ = false;
   bool used_batch_ = true;
   bool relu_ = false;  // a relu fused in (FuseRelu)
+  bool add_ = false;   // a sum fused in (FuseAdd): input 1 is added to the output
+  bool mask_from_addend_ = false;  // its relu's mask recomputed from input 1, not read from y
   bool nodes16_ = false;  // bf16 nodes (the GPU: cuDNN, or the expressions on widened values)
   TensorContainer<xpu, 2, DType> gamma_, beta_, ggamma_, gbeta_;
   TensorContainer<xpu, 2, DType> moving_mean_, moving_var_, gmoving_, gmoving_var_;

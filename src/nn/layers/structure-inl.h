@@ -256,7 +256,7 @@ class EltwiseSumLayer : public ParamLayer<StructureParam, xpu, DType> {
   bool RewritesOutputGrad() const override { return relu_; }  // the mask, where inputs share it
   // Every input's gradient is the output's (masked for a fused relu): the net may give them the
   // output's buffer, as PyTorch's add hands its gradient on without a copy.
-  bool InputGradIsOutputGrad() const override { return true; }
+  bool InputGradIsOutputGrad(int) const override { return true; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     // Where an input shares the output's gradient buffer, a fused relu masks that buffer in
