@@ -94,98 +94,68 @@ TEST(BatchNorm, TestModeStatistics) {
   EXPECT_TRUE(test::AllNear(no.out[0]->data.view(), no_train.out[0]->data.view(), 1e-12));
 }
 
-// A relu fused in (Layer::FuseRelu): the output is max(0, the unfused output), in training and
-// test mode, and the gradients are the unfused layer's given the relu's masked gradient.
-TEST(BatchNorm, FusedRelu) {
-  for (const char* type : {"batch_norm", "batch_norm_no_ma"}) {
-    SCOPED_TRACE(type);
-    const Shape<4> s = Shape4(3, 2, 2, 3);
-    Rig plain(type, {{"init_bias", "0.3"}}, {s}), fused(type, {{"init_bias", "0.3"}}, {s});
-    ASSERT_TRUE(fused.layer->FuseRelu());
-    EXPECT_FALSE(fused.layer->BackwardReadsOutput(0));  // the mask is recomputed from x
-    Random<cpu, double> rnd(4);
-    rnd.SampleUniform(&plain.in[0]->data, -2.0, 3.0);
-    Copy(fused.in[0]->data.view(), plain.in[0]->data.view());
-    for (bool train : {true, false}) {
-      SCOPED_TRACE(train ? "training" : "test mode");
-      plain.Forward(train);
-      fused.Forward(train);
-      int positive = 0;
-      for (index_t i = 0; i < s.Size(); ++i) {
-        const double z = plain.out[0]->data.dptr_[i];
-        ASSERT_EQ(fused.out[0]->data.dptr_[i], std::max(z, 0.0));
-        positive += z > 0;
-        fused.out[0]->grad.dptr_[i] = i * 0.25 - 2;
-        plain.out[0]->grad.dptr_[i] = z > 0 ? i * 0.25 - 2 : 0;  // what an unfused relu passes back
-      }
-      EXPECT_GT(positive, 0);
-      EXPECT_LT(positive, s.Size());
-      auto gp = Weights(plain), gf = Weights(fused);
-      plain.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
-      fused.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
-      plain.layer->Backward(true, plain.in, plain.out);
-      fused.layer->Backward(true, fused.in, fused.out);
-      EXPECT_TRUE(test::AllNear(fused.in[0]->grad.view(), plain.in[0]->grad.view(), 1e-12));
-      std::vector<TensorContainer<cpu, 2, double>> a, b;
-      plain.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { a.emplace_back(g); });
-      fused.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { b.emplace_back(g); });
-      for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(test::AllNear(b[k].view(), a[k].view(), 1e-12)) << k;
+// A batch norm with a sum (add: input 1 added, Layer::FuseAdd) and/or a relu (Layer::FuseRelu)
+// fused in, against the unfused layer with those applied by hand: the output exactly the
+// unfused output plus the addend, relu'd, in training and test mode; input 1's gradient is the
+// output's, masked by the relu; the rest the unfused layer's given that gradient. relu: 0 none,
+// 1 fused (after a sum, its mask from the output), 2 with a sum, its mask from the addend
+// (Layer::AddendOutlivesBackward).
+void ExpectFusedAsUnfused(const char* type, bool add, int relu) {
+  SCOPED_TRACE(std::string(type) + (add ? " with a sum" : "") + (relu ? " with a relu" : "") +
+               (relu == 2 ? ", its mask from the addend" : ""));
+  const Shape<4> s = Shape4(3, 2, 2, 3);
+  Rig plain(type, {{"init_bias", "0.3"}}, {s}), fused(type, {{"init_bias", "0.3"}}, add ? std::vector{s, s} : std::vector{s});
+  if (add) ASSERT_TRUE(fused.layer->FuseAdd());
+  if (relu) ASSERT_TRUE(fused.layer->FuseRelu());
+  if (add) fused.layer->AddendOutlivesBackward(relu == 2);
+  EXPECT_EQ(fused.layer->InputGradIsOutputGrad(1), add);
+  EXPECT_FALSE(fused.layer->InputGradIsOutputGrad(0));
+  EXPECT_TRUE(fused.layer->BackwardReadsInput(0));
+  EXPECT_EQ(fused.layer->BackwardReadsInput(1), add && relu == 2);  // the relu's mask, recomputed
+  EXPECT_EQ(fused.layer->BackwardReadsOutput(0), add && relu == 1);  // the relu's mask, from the sum
+  Random<cpu, double> rnd(4);
+  rnd.SampleUniform(&plain.in[0]->data, -2.0, 3.0);
+  if (add) rnd.SampleUniform(&fused.in[1]->data, -1.0, 1.0);
+  Copy(fused.in[0]->data.view(), plain.in[0]->data.view());
+  for (bool train : {true, false}) {
+    SCOPED_TRACE(train ? "training" : "test mode");
+    plain.Forward(train);
+    fused.Forward(train);
+    int positive = 0;
+    for (index_t i = 0; i < s.Size(); ++i) {
+      const double z = plain.out[0]->data.dptr_[i] + (add ? fused.in[1]->data.dptr_[i] : 0.0);
+      ASSERT_EQ(fused.out[0]->data.dptr_[i], relu ? std::max(z, 0.0) : z) << i;
+      positive += z > 0;
+      fused.out[0]->grad.dptr_[i] = i * 0.25 - 2;
+      plain.out[0]->grad.dptr_[i] = !relu || z > 0 ? i * 0.25 - 2 : 0;  // what the sum and relu pass back
     }
+    EXPECT_GT(positive, 0);
+    EXPECT_LT(positive, s.Size());
+    plain.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
+    fused.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
+    plain.layer->Backward(true, plain.in, plain.out);
+    fused.layer->Backward(true, fused.in, fused.out);
+    EXPECT_TRUE(test::AllNear(fused.in[0]->grad.view(), plain.in[0]->grad.view(), 1e-12));
+    if (add) EXPECT_TRUE(test::AllNear(fused.in[1]->grad.view(), plain.out[0]->grad.view(), 0));
+    std::vector<TensorContainer<cpu, 2, double>> a, b;
+    plain.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { a.emplace_back(g); });
+    fused.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { b.emplace_back(g); });
+    for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(test::AllNear(b[k].view(), a[k].view(), 1e-12)) << k;
   }
+}
+
+// A relu fused in: its mask recomputed from x (the output need not be kept).
+TEST(BatchNorm, FusedRelu) {
+  for (const char* type : {"batch_norm", "batch_norm_no_ma"}) ExpectFusedAsUnfused(type, false, 1);
   test::GradCheck("batch_norm", {{"init_bias", "0.2"}}, {Shape4(3, 2, 2, 2)}, {}, -1, 1, 1e-5, 60, 1, true);
   test::GradCheck("batch_norm_no_ma", {}, {Shape4(4, 1, 1, 3)}, {}, -1, 1, 1e-5, 60, 1, true);
 }
 
-// A sum fused in (Layer::FuseAdd), with and without the relu after it: the output is the
-// unfused layer's plus the addend (relu'd), exactly, in training and test mode; input 1's
-// gradient is the output's (masked by the relu), the rest the unfused layer's given that
-// gradient, the relu's mask decided from the output or from x and the addend
-// (Layer::AddendOutlivesBackward). Not after a relu of its own (that relu came before the sum).
+// A sum fused in, with and without the relu after it, the mask from either source. Not after a
+// relu of its own (that relu came before the sum).
 TEST(BatchNorm, FusedSum) {
   for (const char* type : {"batch_norm", "batch_norm_no_ma"})
-    for (const int relu : {0, 1, 2}) {  // 2: the mask from the addend
-      SCOPED_TRACE(std::string(type) + (relu ? " with the relu" : "") + (relu == 2 ? ", mask from the addend" : ""));
-      const Shape<4> s = Shape4(3, 2, 2, 3);
-      Rig plain(type, {{"init_bias", "0.3"}}, {s}), fused(type, {{"init_bias", "0.3"}}, {s, s});
-      ASSERT_TRUE(fused.layer->FuseAdd());
-      if (relu) ASSERT_TRUE(fused.layer->FuseRelu());
-      fused.layer->AddendOutlivesBackward(relu == 2);
-      EXPECT_TRUE(fused.layer->InputGradIsOutputGrad(1));
-      EXPECT_FALSE(fused.layer->InputGradIsOutputGrad(0));
-      EXPECT_FALSE(plain.layer->InputGradIsOutputGrad(1));
-      EXPECT_TRUE(fused.layer->BackwardReadsInput(0));
-      EXPECT_EQ(fused.layer->BackwardReadsInput(1), relu == 2);  // the relu's mask, recomputed
-      EXPECT_EQ(fused.layer->BackwardReadsOutput(0), relu == 1);  // the relu's mask, from the sum
-      Random<cpu, double> rnd(4);
-      rnd.SampleUniform(&plain.in[0]->data, -2.0, 3.0);
-      rnd.SampleUniform(&fused.in[1]->data, -1.0, 1.0);
-      Copy(fused.in[0]->data.view(), plain.in[0]->data.view());
-      for (bool train : {true, false}) {
-        SCOPED_TRACE(train ? "training" : "test mode");
-        plain.Forward(train);
-        fused.Forward(train);
-        int positive = 0;
-        for (index_t i = 0; i < s.Size(); ++i) {
-          const double z = plain.out[0]->data.dptr_[i] + fused.in[1]->data.dptr_[i];
-          ASSERT_EQ(fused.out[0]->data.dptr_[i], relu ? std::max(z, 0.0) : z) << i;
-          positive += z > 0;
-          fused.out[0]->grad.dptr_[i] = i * 0.25 - 2;
-          plain.out[0]->grad.dptr_[i] = !relu || z > 0 ? i * 0.25 - 2 : 0;  // the sum's (and relu's) gradient
-        }
-        EXPECT_GT(positive, 0);
-        EXPECT_LT(positive, s.Size());
-        plain.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
-        fused.layer->VisitWeights([](const std::string&, auto, Tensor<cpu, 2, double> g) { g = 0.0; });
-        plain.layer->Backward(true, plain.in, plain.out);
-        fused.layer->Backward(true, fused.in, fused.out);
-        EXPECT_TRUE(test::AllNear(fused.in[0]->grad.view(), plain.in[0]->grad.view(), 1e-12));
-        EXPECT_TRUE(test::AllNear(fused.in[1]->grad.view(), plain.out[0]->grad.view(), 0));
-        std::vector<TensorContainer<cpu, 2, double>> a, b;
-        plain.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { a.emplace_back(g); });
-        fused.layer->VisitWeights([&](const std::string&, auto, Tensor<cpu, 2, double> g) { b.emplace_back(g); });
-        for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(test::AllNear(b[k].view(), a[k].view(), 1e-12)) << k;
-      }
-    }
+    for (const int relu : {0, 1, 2}) ExpectFusedAsUnfused(type, true, relu);
   Rig relu_first("batch_norm", {}, {Shape4(3, 2, 2, 3), Shape4(3, 2, 2, 3)});
   ASSERT_TRUE(relu_first.layer->FuseRelu());
   EXPECT_FALSE(relu_first.layer->FuseAdd());
