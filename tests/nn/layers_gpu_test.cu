@@ -29,7 +29,8 @@ struct Case {
   bool stochastic = false;
   bool inplace = false;  // out == in, as configs run activations
   bool fuse_relu = false;  // a relu fused in (Layer::FuseRelu), as nets do after these layers
-  bool fuse_add = false;   // a sum fused in (Layer::FuseAdd): the second input is its addend
+  int fuse_add = 0;  // 1: a sum fused in (Layer::FuseAdd), the second input its addend; 2: with
+                     // a relu, its mask from the addend (Layer::AddendOutlivesBackward), not the output
 };
 
 std::string FixconnFile() {
@@ -94,8 +95,9 @@ std::vector<Case> Cases() {
       {"batch_norm", {{"algo", "expr"}}, {img}, {}, 1, false, false, true},
       {"batch_norm_no_ma", {{"algo", "expr"}}, {Shape4(5, 1, 1, 6)}, {}, 1, false, false, true},
       // A ResNet block's last batch norm with the residual sum (and its relu) fused in.
-      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, false, true},
-      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, true, true},
+      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, false, 1},
+      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, true, 1},
+      {"batch_norm", {{"algo", "expr"}}, {img, img}, {}, 1, false, false, true, 2},
       // A batch over the 65535 cuDNN takes: algo=auto keeps umbra's kernels (so a relu fuses).
       {"batch_norm", {}, {Shape4(65536, 1, 1, 3)}, {}, 1, false, false, true},
       {"bias", {}, {flat}},
@@ -154,7 +156,7 @@ void Compare(const Case& c) {
   std::string what = c.type;  // rows of one type differ by keys: name them in failures
   for (auto& [k, v] : c.params) what += " " + k + "=" + v;
   if (c.inplace) what += " (in place)";
-  if (c.fuse_add) what += " (sum fused)";
+  if (c.fuse_add) what += c.fuse_add == 2 ? " (sum fused, mask from the addend)" : " (sum fused)";
   if (c.fuse_relu) what += " (relu fused)";
   SCOPED_TRACE(what);
   test::LayerRig<cpu, float> rc(c.type, c.params, c.in, c.inplace);
@@ -162,6 +164,8 @@ void Compare(const Case& c) {
   if (c.fuse_add) {
     ASSERT_TRUE(rc.layer->FuseAdd());
     ASSERT_TRUE(rg.layer->FuseAdd());
+    rc.layer->AddendOutlivesBackward(c.fuse_add == 2);
+    rg.layer->AddendOutlivesBackward(c.fuse_add == 2);
   }
   // A cpu layer that declines the relu (conv on oneDNN) gets it applied here: max(0, .) on its
   // outputs, and the gradient masked by them.

@@ -567,9 +567,9 @@ TEST(Net, FusedSumTrainsExactlyAsWritten) {
   }
 }
 
-// Where the batch norm's output is kept or read again, a layer stands between it and the sum,
-// its own relu came first, the sum takes three inputs, or the layer before the sum is no batch
-// norm, the sum runs as written.
+// Where the batch norm's output (under any version of its name: b2') is kept or read again, a
+// layer stands between it and the sum, its own relu came first, the sum takes three inputs, or
+// the layer before the sum is no batch norm, the sum runs as written.
 TEST(Net, FusedSumOnlyWhereSafe) {
   auto names = [](NetSpec s) {
     nn::Net<cpu> n(s);
@@ -577,14 +577,23 @@ TEST(Net, FusedSumOnlyWhereSafe) {
   };
   auto has_sum = [&](const NetSpec& s) { return std::ranges::count(names(s), "sum") == 1; };
   EXPECT_FALSE(has_sum(Residual(2)));
+  std::vector<LayerSpec>::iterator sum;
   NetSpec kept = Residual(2);
   kept.keep_values = {"b2"};
   EXPECT_TRUE(has_sum(kept));
   NetSpec kept_sum = Residual(2);
   kept_sum.keep_values = {"s"};
   EXPECT_TRUE(has_sum(kept_sum));
+  // A config names the output of a rewrite that cannot run in place b2'; keeping b2 keeps it.
+  NetSpec primed = Residual(2);
+  sum = std::ranges::find_if(primed.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum->in = {"b2'", "id"};
+  primed.layers.insert(sum, L("batch_norm", "bn2b", {"b2"}, {"b2'"}));
+  EXPECT_FALSE(has_sum(primed));
+  primed.keep_values = {"b2"};
+  EXPECT_TRUE(has_sum(primed));
   NetSpec between = Residual(2);  // the shortcut's tanh runs after bn2
-  auto sum = std::ranges::find_if(between.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = std::ranges::find_if(between.layers, [](const LayerSpec& l) { return l.name == "sum"; });
   between.layers.insert(sum, L("tanh", "t", {"id"}, {"id"}));
   EXPECT_TRUE(has_sum(between));
   NetSpec relu_first = Residual(2);  // bn2 -> relu -> sum: the relu goes into bn2, the sum not

@@ -402,11 +402,18 @@ class Net {
     bool use = want == Layout::kNhwc || (want == Layout::kEither && all);
     if (!e.layer->FlipsLayout()) {  // a to_nhwc / to_nchw layer in the spec does as it says
       if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
-      for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
+      for (const std::string& o : ls.out) use = use && !Kept(spec, o);
     }
     ConvertInputs(e, ls, in_shapes, use, &Net::IsNhwc, &Net::Convert);
     if (use) e.layer->SetChannelsLast();
     return use != e.layer->FlipsLayout();
+  }
+  // Whether node name n is read after a pass as NetSpec::keep_values names it: a kept name k
+  // keeps every version k, k', k'', ... of a node rewritten in place (the constructor), and a
+  // config names a layer's output k' where it rewrites k but cannot run in place.
+  static bool Kept(const NetSpec& spec, std::string_view n) {
+    while (!n.empty() && !std::ranges::count(spec.keep_values, n) && n.back() == '\'') n.remove_suffix(1);
+    return std::ranges::count(spec.keep_values, n) != 0;
   }
   // NetSpec::fuse_relu: layer li of the spec (relu, made and checked) goes into the layer just
   // before it when that layer wrote its input, nothing else reads or keeps the value before the
@@ -423,10 +430,10 @@ class Net {
     if (it == node_index_.end() || p.out.size() != 1 || p.out[0] != it->second) return false;
     // A value read after a pass is (N, C, H, W) (ChooseLayout): such a relu runs on its own
     // rather than name a channels-last producer's node.
-    if (IsNhwc(it->second) && (li + 1 == spec.layers.size() || std::ranges::count(spec.keep_values, ls.out[0])))
+    if (IsNhwc(it->second) && (li + 1 == spec.layers.size() || Kept(spec, ls.out[0])))
       return false;
     if (ls.out[0] != n) {
-      if (node_index_.count(ls.out[0]) || std::ranges::count(spec.keep_values, n)) return false;
+      if (node_index_.count(ls.out[0]) || Kept(spec, n)) return false;
       for (size_t j = li + 1; j < spec.layers.size(); ++j)
         if (std::ranges::count(spec.layers[j].in, n)) return false;  // the net's own error follows
     }
@@ -459,7 +466,7 @@ class Net {
     const int d = other->second;
     if (d == o || consumer.count(d) || consumer.count(o) || node_index_.count(ls.out[0]) ||
         nodes_[d]->shape != nodes_[o]->shape || IsNhwc(d) != IsNhwc(o) || IsBF16(d) != IsBF16(o) ||
-        std::ranges::count(spec.keep_values, ls.in[k]) || std::ranges::count(spec.keep_values, ls.out[0]))
+        Kept(spec, ls.in[k]) || Kept(spec, ls.out[0]))
       return false;
     for (size_t j = li + 1; j < spec.layers.size(); ++j)
       if (std::ranges::count(spec.layers[j].in, ls.in[k])) return false;  // the net's own error follows
@@ -491,7 +498,7 @@ class Net {
       had16 = had16 || IsBF16(i);
     }
     if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
-    for (const std::string& o : ls.out) use = use && !std::ranges::count(spec.keep_values, o);
+    for (const std::string& o : ls.out) use = use && !Kept(spec, o);
     ConvertInputs(e, ls, in_shapes, use, &Net::IsBF16, &Net::ConvertBF16);
     if (use) e.layer->SetBF16();
     *island = !use && had16;

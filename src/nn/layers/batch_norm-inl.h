@@ -220,7 +220,10 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   void AddendOutlivesBackward(bool live) override { mask_from_addend_ = live; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType> x = View(in[0]->data), gy = View(out[0]->grad);
-    if (add_) AddendBackward(prop_grad, in, out);
+    // A fused sum's relu mask: applied by the GPU's backward sums in their read of gy (in
+    // place), elsewhere by a pass of its own first (AddendBackward).
+    const bool sums_mask = kGpuStats && used_batch_ && !backend_;
+    if (add_ && !sums_mask) AddendBackward(prop_grad, in, out, false);
     const bool mask = relu_ && !add_;  // a fused relu's mask still to apply to gy
     if (backend_ && used_batch_) {
       // cuDNN always computes the input gradient: without prop_grad it goes to scratch.
@@ -238,10 +241,18 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     if constexpr (kGpuStats) {
       if (used_batch_) {
-        BnBackwardSumsGPU(Dims(),
-                          {x.dptr_, gy.dptr_, nodes16_, mean_.dptr_, inv_std_.dptr_, scale_.dptr_, shift_.dptr_,
-                           gamma_.dptr_, mask, ggamma_.dptr_, gbeta_.dptr_, k1_.dptr_, tmp_.dptr_, tmp2_.dptr_},
-                          Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
+        BnBackwardArgs args{x.dptr_,       gy.dptr_,     nodes16_,        mean_.dptr_, inv_std_.dptr_,
+                            scale_.dptr_,  shift_.dptr_, gamma_.dptr_,    relu_,       ggamma_.dptr_,
+                            gbeta_.dptr_,  k1_.dptr_,    tmp_.dptr_,      tmp2_.dptr_};
+        if (add_ && relu_) {  // the sum's mask, from the addend or the output, written into gy
+          if (mask_from_addend_)
+            args.addend = in[1]->data.dptr_;
+          else
+            args.y = out[0]->data.dptr_;
+          args.g_out = gy.dptr_;
+        }
+        BnBackwardSumsGPU(Dims(), args, Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
+        if (add_) AddendBackward(prop_grad, in, out, true);
         if (!prop_grad) return;
         // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
         // pass, the mask recomputed from x as the sums did (no in-place write of gy first).
@@ -322,15 +333,18 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   // else from the output: whichever holds no value longer than the step needs it otherwise.
   // (Always from the output, ResNet-50's stand-in peak on umbra's batch norm was 47 MiB over
   // the unfused net's; always from the addend, 735 MiB.)
-  void AddendBackward(bool prop_grad, const NodeList& in, const NodeList& out) const {
-    if (relu_ && mask_from_addend_)
-      Elementwise(std::tie(in[0]->data, in[1]->data, out[0]->grad), out[0]->grad,
-                  [this](const auto& xv, const auto& sv, const auto& gv, auto store) {
-                    store(gv * F<op::relu_grad>(Normalised(xv) + sv));
-                  });
-    else if (relu_)
-      Elementwise(std::tie(out[0]->data, out[0]->grad), out[0]->grad,
-                  [](const auto& yv, const auto& gv, auto store) { store(gv * F<op::relu_grad>(yv)); });
+  // masked: the mask is in gy already (the GPU's backward sums applied it).
+  void AddendBackward(bool prop_grad, const NodeList& in, const NodeList& out, bool masked) const {
+    if (relu_ && !masked) {
+      if (mask_from_addend_)
+        Elementwise(std::tie(in[0]->data, in[1]->data, out[0]->grad), out[0]->grad,
+                    [this](const auto& xv, const auto& sv, const auto& gv, auto store) {
+                      store(gv * F<op::relu_grad>(Normalised(xv) + sv));
+                    });
+      else
+        Elementwise(std::tie(out[0]->data, out[0]->grad), out[0]->grad,
+                    [](const auto& yv, const auto& gv, auto store) { store(gv * F<op::relu_grad>(yv)); });
+    }
     if (prop_grad && in[1]->grad.dptr_ != out[0]->grad.dptr_)
       Elementwise(std::tie(out[0]->grad), in[1]->grad, [](const auto& gv, auto store) { store(F<op::identity>(gv)); });
   }

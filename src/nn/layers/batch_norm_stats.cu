@@ -27,6 +27,9 @@ constexpr int kThreads = 256;
 // A node's element widened to float: float as it is, bfloat16 nodes' values exactly.
 __device__ inline float Wide(float v) { return v; }
 __device__ inline float Wide(__nv_bfloat16 v) { return __bfloat162float(v); }
+// And back, rounded to the node's type.
+__device__ inline void Put(float* p, float v) { *p = v; }
+__device__ inline void Put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 // What a pass adds per value: the forward's (x, x^2), the backward's (g, g * xhat), over float
 // or bfloat16 nodes (T). `Chan` holds the per-channel constants a block loads once.
@@ -46,15 +49,22 @@ struct GradLoad {
   const T *x, *gy;
   const float *mean, *inv_std, *scale, *shift;
   bool relu;
+  const T *addend, *y;  // a fused sum's other input, or its value (BnBackwardArgs); may be null
+  T* g_out;             // gy, to take the masked g in place; may be null
   struct Chan {
     float mean, inv_std, scale, shift;
   };
   __device__ Chan At(int64_t c) const { return {mean[c], inv_std[c], scale[c], shift[c]}; }
   __device__ void Add(const Chan& k, int64_t idx, double& s, double& q) const {
     const float xv = Wide(x[idx]), gv = Wide(gy[idx]);
-    // The forward's relu decision, computed as its expression computes it (BnScale), and
-    // applied as the input-gradient pass applies it: gy * 0 or 1 (a NaN or inf gy stays NaN).
-    const float g = relu ? gv * (BnScale::Map(xv, k.scale) + k.shift > 0.f ? 1.f : 0.f) : gv;
+    // The forward's relu decision, computed as its expression computes it (BnScale, then the
+    // addend), or read from its output, and applied as the input-gradient pass applies it: gy
+    // * 0 or 1 (a NaN or inf gy stays NaN). Each element is read here once, so g_out may be gy.
+    float z = 0.f;
+    if (relu) z = y ? Wide(y[idx]) : addend ? BnScale::Map(xv, k.scale) + k.shift + Wide(addend[idx])
+                                            : BnScale::Map(xv, k.scale) + k.shift;
+    const float g = relu ? gv * (z > 0.f ? 1.f : 0.f) : gv;
+    if (g_out) Put(g_out + idx, g);  // exact: gv or 0 (or NaN)
     s += g;
     q += double(g) * double((xv - k.mean) * k.inv_std);
   }
@@ -269,12 +279,14 @@ void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch
     using B = __nv_bfloat16;
     Run(d,
         GradLoad<B>{reinterpret_cast<const B*>(a.x), reinterpret_cast<const B*>(a.gy), a.mean, a.inv_std, a.scale,
-                    a.shift, a.relu},
+                    a.shift, a.relu, reinterpret_cast<const B*>(a.addend), reinterpret_cast<const B*>(a.y),
+                    reinterpret_cast<B*>(a.g_out)},
         a, scratch, stream);
   } else {
     Run(d,
         GradLoad<float>{static_cast<const float*>(a.x), static_cast<const float*>(a.gy), a.mean, a.inv_std, a.scale,
-                        a.shift, a.relu},
+                        a.shift, a.relu, static_cast<const float*>(a.addend), static_cast<const float*>(a.y),
+                        static_cast<float*>(a.g_out)},
         a, scratch, stream);
   }
 }

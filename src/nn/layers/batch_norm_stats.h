@@ -67,7 +67,10 @@ struct BnForwardArgs {
 void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream);
 
 /// Per-channel work of a training backward, from the forward's mean, inv_std, scale and shift.
-/// g = gy, or with `relu` gy where x * scale + shift > 0 (the forward's fused relu);
+/// g = gy, or with `relu` gy where x * scale + shift > 0 (the forward's fused relu), where
+/// x * scale + shift + addend > 0 with an `addend` (a sum fused in, Layer::FuseAdd), or where
+/// y > 0 with `y` (the output, that sum's value); with `g_out` (gy itself) g is also written
+/// there, in place, in the same read: the masked gradient the sum's other input takes;
 /// xhat = (x - mean) * inv_std. ggamma += sum(g * xhat), gbeta += sum(g); and the input
 /// gradient gamma * inv_std * (g - mean(g) - xhat * mean(g * xhat)) becomes
 /// (g - ka - (x - mean) * kc) * k1 with k1 = gamma * inv_std, ka = mean(g),
@@ -81,6 +84,9 @@ struct BnBackwardArgs {
   bool relu;
   float *ggamma, *gbeta;
   float *k1, *ka, *kc;
+  const void* addend = nullptr;  // x's dtype; null: no sum fused
+  const void* y = nullptr;       // the output: the relu's mask from it (instead of from x and addend)
+  void* g_out = nullptr;         // gy, to take the masked g
 };
 void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream);
 
