@@ -758,15 +758,17 @@ class Net {
     return rep;
   }
   // Layer::AddendOutlivesBackward, for each layer of two or more inputs (a batch norm with a
-  // sum fused in): whether input 1's value (its view group `rep`) is kept after the pass or
-  // read by the backward of a layer before it, which runs after its own. Layers are told in
-  // forward order, so each earlier one's answer is in its BackwardReads* already.
+  // sum fused in): whether input 1's value (its view group `rep`) is kept after the pass, read
+  // by the backward of a layer before it, which runs after its own, or is its own input 0's,
+  // which it reads anyway (a split's two branches). Layers are told in forward order, so each
+  // earlier one's answer is in its BackwardReads* already.
   void TellAddendsThatOutliveBackward(const std::vector<int>& rep, const std::vector<int>& kept) {
     for (size_t l = 0; l < layers_.size(); ++l) {
       Entry& e = layers_[l];
       if (e.in.size() < 2) continue;
       const int g = rep[e.in[1]];
-      bool live = std::ranges::any_of(kept, [&](int i) { return rep[i] == g; });
+      bool live = std::ranges::any_of(kept, [&](int i) { return rep[i] == g; }) ||
+                  (rep[e.in[0]] == g && e.layer->BackwardReadsInput(0));
       for (size_t k = 0; k < l && !live; ++k) {
         const Entry& r = layers_[k];
         for (size_t j = 0; j < r.in.size(); ++j) live = live || (rep[r.in[j]] == g && r.layer->BackwardReadsInput(int(j)));
