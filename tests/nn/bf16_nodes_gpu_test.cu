@@ -386,6 +386,29 @@ TEST(Bf16NodesGPU, OwnBatchNormTrainsAsFloatNodes) {
                 {"c0", "b0", "p0", "x", "short", "c1", "b1", "c2", "b2", "sum", "gp"}, [](nn::Net<gpu>&, bool) {});
 }
 
+// The same with a projection shortcut (a 1x1 convolution and its batch norm, the layer before
+// the sum): the sum goes into the shortcut's batch norm, the main branch's output b2 its
+// addend, and the relu's mask in backward comes from the bf16 output (the sums kernel's y).
+nn::NetSpec ProjectionOwnBn(bool nodes, bool nhwc) {
+  nn::NetSpec s = ResidualOwnBn(nodes, nhwc);
+  auto sum = std::ranges::find_if(s.layers, [](const nn::LayerSpec& l) { return l.name == "sum"; });
+  sum->in = {"b2", "db"};
+  s.layers.insert(sum, {L("conv", "cd", {"short"}, {"cd"},
+                          {{"nchannel", "8"}, {"kernel_size", "1"}, {"no_bias", "1"}, {"dtype", "bf16"},
+                           {"init_sigma", "0.15"}}),
+                        L("batch_norm", "bd", {"cd"}, {"db"}, {{"algo", "expr"}})});
+  return s;
+}
+
+TEST(Bf16NodesGPU, OwnBatchNormProjectionTrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  InBothLayouts(ProjectionOwnBn,
+                {"to_bf16", "conv", "batch_norm", "max_pooling", "split", "conv", "batch_norm", "conv", "batch_norm",
+                 "conv", "batch_norm", "global_avg_pooling", "to_fp32", "flatten", "fullc", "softmax"},
+                {"c0", "b0", "p0", "x", "short", "c1", "b1", "c2", "b2", "cd", "db", "sum", "gp"},
+                [](nn::Net<gpu>&, bool) {});
+}
+
 // A backward after a test-mode forward (batch norm from its moving statistics: the expression
 // path's backward on either kind of batch norm, the relu's mask in place first where fused):
 // every weight gradient as the float-node net's, to bf16's roundings: within 3e-2 of its norm
