@@ -50,6 +50,11 @@ long Job::GetInt(const std::string& key, long dflt) const {
               " must be an integer, got '", it->second.value, "'");
   return v;
 }
+bool Job::GetSwitch(const std::string& key, bool dflt) const {
+  const long v = GetInt(key, dflt ? 1 : 0);
+  UMBRA_CHECK(v == 0 || v == 1, Where(key), ": ", key, " must be 0 or 1, got ", v);
+  return v == 1;
+}
 std::string Job::Where(const std::string& key) const {
   auto it = global.find(key);
   return it == global.end() ? std::string("<default>") : it->second.Where();
@@ -190,20 +195,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   job.net.spec.channels_last = layout == "nhwc";
   // fuse_relu = 0: every relu runs as written (NetSpec::fuse_relu; by default a relu goes into
   // the layer before it where that layer can apply it).
-  const int fuse_relu = job.GetInt("fuse_relu", 1);
-  UMBRA_CHECK(fuse_relu == 0 || fuse_relu == 1, job.Where("fuse_relu"), ": fuse_relu must be 0 or 1, got ", fuse_relu);
-  job.net.spec.fuse_relu = fuse_relu == 1;
+  job.net.spec.fuse_relu = job.GetSwitch("fuse_relu", true);
   // fuse_add = 0: every eltwise_sum runs as written (NetSpec::fuse_add; by default a two-input
   // sum right after a batch_norm on the expression path is added in the batch norm's pass).
-  const int fuse_add = job.GetInt("fuse_add", 1);
-  UMBRA_CHECK(fuse_add == 0 || fuse_add == 1, job.Where("fuse_add"), ": fuse_add must be 0 or 1, got ", fuse_add);
-  job.net.spec.fuse_add = fuse_add == 1;
+  job.net.spec.fuse_add = job.GetSwitch("fuse_add", true);
   // bf16_nodes = 1: activations in bfloat16 between the layers that take them (NetSpec::bf16_nodes;
   // dev = gpu, with dtype = bf16 convolutions).
-  const int bf16_nodes = job.GetInt("bf16_nodes", 0);
-  UMBRA_CHECK(bf16_nodes == 0 || bf16_nodes == 1, job.Where("bf16_nodes"), ": bf16_nodes must be 0 or 1, got ",
-              bf16_nodes);
-  job.net.spec.bf16_nodes = bf16_nodes == 1;
+  job.net.spec.bf16_nodes = job.GetSwitch("bf16_nodes", false);
   // Globals some layer declares (random_type, init_sigma) are the net's defaults, not unknown.
   std::set<std::string> layer_defaults;
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);

@@ -38,6 +38,9 @@ struct Job {
   /// The global value of `key`, or `dflt`.
   std::string Get(const std::string& key, const std::string& dflt) const;
   long GetInt(const std::string& key, long dflt) const;
+  /// A switch umbra added (fuse_relu, fuse_add, bf16_nodes): 0 or 1, anything else an error
+  /// naming the key and its line.
+  bool GetSwitch(const std::string& key, bool dflt) const;
   /// "file:line" of a global key, or "<default>".
   std::string Where(const std::string& key) const;
   /// The first iterator block with this role, or nullptr.

@@ -95,6 +95,7 @@ expect_error "cuda_graph = 1 needs dev = gpu" "$CONF" cuda_graph=1 model_dir=gra
 expect_error "layout = nhwc needs dev = gpu" "$CONF" layout=nhwc model_dir=nhwc
 expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model_dir=nhwc
 expect_error "fuse_relu must be 0 or 1, got 2" "$CONF" fuse_relu=2 model_dir=fuse
+expect_error "fuse_add must be 0 or 1, got -1" "$CONF" fuse_add=-1 model_dir=fuse
 expect_error "bf16_nodes = 1 needs dev = gpu" "$CONF" bf16_nodes=1 model_dir=b16
 expect_error "bf16_nodes must be 0 or 1, got 3" "$CONF" bf16_nodes=3 model_dir=b16
 expect_error "print_step must be >= 1 (batches between progress lines), got 0" "$CONF" print_step=0 model_dir=ps
