@@ -525,11 +525,16 @@ TEST(Net, FusedReluTrainsExactlyAsWritten) {
   ExpectTrainExactlyAlike(a, b, fused.input_shape, 4);
 }
 
+// The layer named "sum" of a Residual-style spec, to edit or insert before.
+std::vector<LayerSpec>::iterator SumOf(NetSpec& s) {
+  return std::ranges::find_if(s.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+}
+
 // Residual(batch) with a projection shortcut: the split's branch id through a 1x1 conv and a
 // batch norm (node "db"), summed with b2; the shortcut's batch norm is the layer before the sum.
 NetSpec Projection(index_t batch) {
   NetSpec s = Residual(batch);
-  auto sum = std::ranges::find_if(s.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  auto sum = SumOf(s);
   sum->in = {"b2", "db"};
   s.layers.insert(sum, {L("conv", "cd", {"id"}, {"cd"}, {{"nchannel", "6"}, {"kernel_size", "1"}}),
                         L("batch_norm", "bnd", {"cd"}, {"db"})});
@@ -586,39 +591,39 @@ TEST(Net, FusedSumOnlyWhereSafe) {
   EXPECT_TRUE(has_sum(kept_sum));
   // A config names the output of a rewrite that cannot run in place b2'; keeping b2 keeps it.
   NetSpec primed = Residual(2);
-  sum = std::ranges::find_if(primed.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(primed);
   sum->in = {"b2'", "id"};
   primed.layers.insert(sum, L("batch_norm", "bn2b", {"b2"}, {"b2'"}));
   EXPECT_FALSE(has_sum(primed));
   primed.keep_values = {"b2"};
   EXPECT_TRUE(has_sum(primed));
   NetSpec between = Residual(2);  // the shortcut's tanh runs after bn2
-  sum = std::ranges::find_if(between.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(between);
   between.layers.insert(sum, L("tanh", "t", {"id"}, {"id"}));
   EXPECT_TRUE(has_sum(between));
   NetSpec relu_first = Residual(2);  // bn2 -> relu -> sum: the relu goes into bn2, the sum not
-  sum = std::ranges::find_if(relu_first.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(relu_first);
   sum->in = {"r2", "id"};
   relu_first.layers.insert(sum, L("relu", "r2", {"b2"}, {"r2"}));
   EXPECT_TRUE(has_sum(relu_first));
   NetSpec three = Residual(2);  // a third input: the split's third branch
   three.layers[3].out = {"x", "id", "id2"};
-  sum = std::ranges::find_if(three.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(three);
   sum->in = {"b2", "id", "id2"};
   EXPECT_TRUE(has_sum(three));
   NetSpec after_conv = Residual(2);  // c2's output summed directly
-  sum = std::ranges::find_if(after_conv.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(after_conv);
   sum->in = {"c2", "id"};
   after_conv.layers.erase(sum - 1);
   EXPECT_TRUE(has_sum(after_conv));
   NetSpec twice = Residual(2);  // b2 read again after the sum: the net's own error, unchanged
-  sum = std::ranges::find_if(twice.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(twice);
   twice.layers.insert(sum + 1, L("tanh", "t", {"b2"}, {"t"}));
   EXPECT_NE(test::ErrorOf([&] { names(twice); }).find("node 'b2' already feeds layer 'sum' (eltwise_sum)"),
             std::string::npos)
       << test::ErrorOf([&] { names(twice); });
   NetSpec id_twice = Residual(2);  // id read again after the fused sum: the error names both
-  sum = std::ranges::find_if(id_twice.layers, [](const LayerSpec& l) { return l.name == "sum"; });
+  sum = SumOf(id_twice);
   id_twice.layers.insert(sum + 1, L("tanh", "t", {"id"}, {"t"}));
   EXPECT_NE(test::ErrorOf([&] { names(id_twice); })
                 .find("node 'id' already feeds layer 'bn2' (batch_norm) (with the sum 'sum' fused in)"),
