@@ -220,10 +220,9 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   void AddendOutlivesBackward(bool live) override { mask_from_addend_ = live; }
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     const Tensor<xpu, 4, DType> x = View(in[0]->data), gy = View(out[0]->grad);
-    // A fused sum's relu mask: applied by the GPU's backward sums in their read of gy (in
-    // place), elsewhere by a pass of its own first (AddendBackward).
-    const bool sums_mask = kGpuStats && used_batch_ && !backend_;
-    if (add_ && !sums_mask) AddendBackward(prop_grad, in, out, false);
+    // A fused sum's relu mask (a sum fuses only without cuDNN): applied by the GPU's backward
+    // sums in their read of gy (in place), elsewhere by a pass of its own first.
+    if (add_ && !(kGpuStats && used_batch_)) AddendBackward(prop_grad, in, out, false);
     const bool mask = relu_ && !add_;  // a fused relu's mask still to apply to gy
     if (backend_ && used_batch_) {
       // cuDNN always computes the input gradient: without prop_grad it goes to scratch.
@@ -352,10 +351,10 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   auto Normalised(const X& x) const {
     return F<BnScale>(x, broadcast<1>(scale_.view(), shape_)) + broadcast<1>(shift_.view(), shape_);
   }
-  // Runs body(src..., store) on nodes' tensors src (std::tie) seen as shape_, where store(e) assigns a
-  // float expression e to dst (seen as shape_ only then: an input's gradient may not exist):
-  // float tensors as they are, or with bf16 nodes their values widened to float (the GPU's
-  // expression path only), e rounded once as it is stored.
+  // Runs body(src..., store) on nodes' tensors src (std::tie) seen as shape_, where store(e)
+  // assigns a float expression e to dst (seen as shape_ only then: an input's gradient may not
+  // exist): float tensors as they are, or with bf16 nodes their values widened to float (the
+  // GPU's expression path only), e rounded once as it is stored.
   template <typename... Src, typename Body>
   void Elementwise(const std::tuple<Src&...>& src, const Tensor<xpu, 4, DType>& dst, Body body) const {
     if constexpr (kGpuStats) {
