@@ -5,9 +5,12 @@
 
 namespace umbra::nn {
 
-void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b, bool add) {
-  const Tensor<gpu, 3, float> s(const_cast<float*>(src), Shape3(outer, a, b), nullptr);
-  Tensor<gpu, 3, float> d(dst, Shape3(outer, b, a), nullptr);
+void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b, void* stream, bool add) {
+  // A Stream<gpu> that only names the caller's CUDA stream: the expression needs no cuBLAS handle.
+  Stream<gpu> on;
+  on.stream_ = static_cast<cudaStream_t>(stream);
+  const Tensor<gpu, 3, float> s(const_cast<float*>(src), Shape3(outer, a, b), &on);
+  Tensor<gpu, 3, float> d(dst, Shape3(outer, b, a), &on);
   if (add)
     d += swapaxis<2, 1>(s);
   else

@@ -9,8 +9,10 @@
 
 namespace umbra::nn {
 
-/// dst (outer, b, a) = src (outer, a, b) with the last two axes swapped, on the default stream;
-/// with add, dst += the swapped src (a weight gradient accumulated).
-void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b, bool add = false);
+/// dst (outer, b, a) = src (outer, a, b) with the last two axes swapped, on `stream` (a
+/// cudaStream_t; null: the thread's default stream); with add, dst += the swapped src (a weight
+/// gradient accumulated).
+void SwapInnerAxesGPU(const float* src, float* dst, index_t outer, index_t a, index_t b, void* stream,
+                      bool add = false);
 
 }  // namespace umbra::nn

@@ -307,7 +307,7 @@ class CudnnConv : public ConvBackend {
     if (bf16_ && nhwc_)
       SwapInnerFromBF16Add(static_cast<const uint16_t*>(gw.p), gw32, oc_, rs_, cg_, stream_);
     else if (nhwc_)
-      SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_, /*add=*/true);
+      SwapInnerAxesGPU(gdst, gw32, oc_, rs_, cg_, stream_, /*add=*/true);
     else
       gw.Back(gw32, /*add=*/true);
     if (!gb) return;
@@ -361,7 +361,7 @@ class CudnnConv : public ConvBackend {
     else if (bf16_)
       CastToBF16(w32, static_cast<uint16_t*>(to), nw_, stream_);
     else
-      SwapInnerAxesGPU(w32, static_cast<float*>(to), oc_, cg_, rs_);
+      SwapInnerAxesGPU(w32, static_cast<float*>(to), oc_, cg_, rs_, stream_);
   }
   // The search may try algorithms up to the cap, but never with more than half the free memory.
   size_t ProbeBytes() const {
