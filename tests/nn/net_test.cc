@@ -631,6 +631,27 @@ TEST(Net, FusedSumOnlyWhereSafe) {
       << test::ErrorOf([&] { names(id_twice); });
 }
 
+// A share naming a relu or a sum that went into its producer (weightless, with no entry of its
+// own among the net's layers) applies that layer's definition again: the net trains exactly as
+// with both fusions off, where the shares find their sources as written.
+TEST(Net, ShareOfAFusedLayerTrainsAsWritten) {
+  NetSpec fused = Residual(4);
+  auto pool = std::ranges::find_if(fused.layers, [](const LayerSpec& l) { return l.name == "pool"; });
+  fused.layers.insert(pool + 1, {L("share", "r1_again", {"p"}, {"p"}, {{"source", "r1"}}),
+                                 L("split", "sp2", {"p"}, {"p1", "p2"}),
+                                 L("share", "sum_again", {"p1", "p2"}, {"q"}, {{"source", "sum"}})});
+  std::ranges::find_if(fused.layers, [](const LayerSpec& l) { return l.name == "flat"; })->in = {"q"};
+  NetSpec written = fused;
+  written.fuse_relu = written.fuse_add = false;
+  const nn::UpdaterSettings us = test::SgdMomentum();
+  nn::Trainer<cpu> a(fused, us), b(written, us);
+  const auto names = LayerNames(a.net());
+  EXPECT_FALSE(std::ranges::count(names, "r1"));
+  EXPECT_FALSE(std::ranges::count(names, "sum"));
+  EXPECT_TRUE(std::ranges::count(names, "r1_again") && std::ranges::count(names, "sum_again"));
+  ExpectTrainExactlyAlike(a, b, fused.input_shape, 4);
+}
+
 // conv (im2col; oneDNN declines) and fullc with their relus fused: the same training, exactly.
 TEST(Net, FusedConvAndFullcReluTrainExactlyAsWritten) {
   NetSpec fused;

@@ -55,6 +55,7 @@ class Net {
     num_inputs_ = 1 + spec.extra_inputs.size();
     std::map<int, std::string> consumer;  // node -> the layer reading it
     std::map<int, std::pair<size_t, int>> writer;  // node -> the layer (and output) that last wrote it
+    std::map<std::string, size_t> fused;  // a layer fused into its producer -> its spec index
     for (size_t li = 0; li < spec.layers.size(); ++li) {
       const LayerSpec& ls = spec.layers[li];
       Entry e;
@@ -67,14 +68,20 @@ class Net {
           else UMBRA_THROW("share layer '", ls.name, "': unknown key '", k, "' (only source)");
         for (size_t j = 0; j < layers_.size() && e.shares < 0; ++j)
           if (layers_[j].layer->name() == source) e.shares = int(j);
-        UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
-        UMBRA_CHECK(layers_[e.shares].shares < 0, "share layer '", ls.name, "': '", source,
-                    "' is itself a share; name the original layer");
-        UMBRA_CHECK(layers_[e.shares].spec >= 0, "share layer '", ls.name, "': '", source,
-                    "' is a conversion the net inserted, not a layer of the config");
-        // The source's definition by its own index in the spec: fused relus and inserted
-        // conversions make the net's layer list differ from the spec's.
-        def = &spec.layers[size_t(layers_[e.shares].spec)];
+        if (auto f = fused.find(source); e.shares < 0 && f != fused.end()) {
+          // A relu or sum that went into its producer: weightless, so this share is one more
+          // application of its definition, with nothing to share. Fusing stays invisible.
+          def = &spec.layers[f->second];
+        } else {
+          UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
+          UMBRA_CHECK(layers_[e.shares].shares < 0, "share layer '", ls.name, "': '", source,
+                      "' is itself a share; name the original layer");
+          UMBRA_CHECK(layers_[e.shares].spec >= 0, "share layer '", ls.name, "': '", source,
+                      "' is a conversion the net inserted, not a layer of the config");
+          // The source's definition by its own index in the spec: fused relus and inserted
+          // conversions make the net's layer list differ from the spec's.
+          def = &spec.layers[size_t(layers_[e.shares].spec)];
+        }
       }
       e.spec = int(li);
       e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
@@ -92,8 +99,11 @@ class Net {
       for (auto& [k, v] : def->params)
         UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
       Check(ls, e.layer.get());
-      if (spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) continue;
-      if (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer)) continue;
+      if ((spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) ||
+          (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer))) {
+        fused[e.layer->name()] = li;  // never a share (the fusions leave those alone)
+        continue;
+      }
       std::vector<Shape<4>> in_shapes;
       for (const std::string& n : ls.in) {
         auto it = node_index_.find(n);
