@@ -39,18 +39,26 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
                    int quality) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
   const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  const cv::Mat img = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
-  UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")");
-  const double f = double(side) / std::min(img.rows, img.cols);
-  cv::Mat out;
-  cv::resize(img, out, cv::Size(std::max(1, int(std::lround(img.cols * f))), std::max(1, int(std::lround(img.rows * f)))),
-             0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  // Any colour format and depth, as stored, but turned upright by its EXIF orientation as the
+  // img/imgrec iterators' decoding turns it (IMREAD_UNCHANGED would not): the re-encoded file
+  // has no EXIF, so a photo would otherwise reach the net turned by how it was packed.
   const std::string ext = Lower(path.substr(path.find_last_of('.') == std::string::npos ? path.size()
                                                                                          : path.find_last_of('.')));
   const bool png = ext == ".png";
   std::vector<uint8_t> enc;
-  const std::vector<int> opts = png ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
-  UMBRA_CHECK(cv::imencode(png ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path, "'");
+  try {  // OpenCV throws for some corrupt files rather than return an empty image
+    const cv::Mat img = cv::imdecode(raw, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH);
+    UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")");
+    const double f = double(side) / std::min(img.rows, img.cols);
+    cv::Mat out;
+    cv::resize(img, out,
+               cv::Size(std::max(1, int(std::lround(img.cols * f))), std::max(1, int(std::lround(img.rows * f)))), 0,
+               0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    const std::vector<int> opts = png ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
+    UMBRA_CHECK(cv::imencode(png ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path, "'");
+  } catch (const cv::Exception& e) {
+    UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
+  }
   return std::string(enc.begin(), enc.end());
 #else
   (void)bytes, (void)side, (void)quality;

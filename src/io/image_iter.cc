@@ -79,12 +79,23 @@ class ImageIterBase : public InstanceIterator {
     const index_t d = shape_.Size();
     ParallelFor(index_t(rows.size()), nthread_, [&](index_t j) {
       const Row& r = rows[j];
-      augment_.Process(Decode(items[j].bytes, r.instance), r.seed, out_.data.dptr_ + r.row * d);
+      NamingImage(r.instance, [&] { augment_.Process(Decode(items[j].bytes, r.instance), r.seed, out_.data.dptr_ + r.row * d); });
       std::copy(items[j].labels.begin(), items[j].labels.end(), out_.label.dptr_ + r.row * out_.label.stride_);
     });
   }
 
  private:
+  // Runs f, the decoding and augmenting of instance i, with the exceptions OpenCV throws for some
+  // corrupt files (a header claiming more pixels than it allows), where it returns an empty image
+  // for others, turned into an error naming the image.
+  template <typename F>
+  void NamingImage(index_t i, F&& f) const {
+    try {
+      f();
+    } catch (const cv::Exception& e) {
+      UMBRA_THROW("OpenCV failed on image ", Where(i), ": ", e.what());
+    }
+  }
   cv::Mat Decode(const std::string& bytes, index_t i) const {
     const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
     cv::Mat img = cv::imdecode(raw, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
@@ -102,7 +113,9 @@ class ImageIterBase : public InstanceIterator {
       const index_t m = std::min(chunk, n - b);
       std::vector<std::string> bytes(m);
       for (index_t j = 0; j < m; ++j) bytes[j] = Load(b + j).bytes;
-      ParallelFor(m, nthread_, [&](index_t j) { augment_.ProcessPlain(Decode(bytes[j], b + j), &rows[j * d]); });
+      ParallelFor(m, nthread_, [&](index_t j) {
+        NamingImage(b + j, [&] { augment_.ProcessPlain(Decode(bytes[j], b + j), &rows[j * d]); });
+      });
       for (index_t j = 0; j < m; ++j)
         for (index_t p = 0; p < d; ++p) sum[p] += rows[j * d + p];
     }

@@ -38,12 +38,22 @@ MeanImage ReadMeanImage(const std::string& path) {
   UMBRA_CHECK(in.good() && std::memcmp(magic, kMagic, 8) == 0, "'", path,
               "' is not an umbra mean image (bad magic; cxxnet mean files are not read: delete it to recompute)");
   UMBRA_CHECK(head[0] == kVersion, "mean image '", path, "' has version ", head[0], ", this umbra reads ", kVersion);
+  // The header's shape against the file's size before anything is allocated: a corrupt header
+  // must not ask for gigabytes on its way to "truncated". In double, c*h*w cannot wrap, and it
+  // equals a file size (< 2^53) only where it is exact.
+  in.seekg(0, std::ios::end);
+  const double bytes = double(std::streamoff(in.tellg()));
+  const double want = 24 + 4.0 * head[1] * head[2] * head[3];
+  UMBRA_CHECK(head[1] > 0 && head[2] > 0 && head[3] > 0 && bytes == want, "mean image '", path, "' is ",
+              bytes < want ? "truncated or corrupt" : "corrupt", ": ", int64_t(bytes),
+              " bytes, where its header's shape ", head[1], ",", head[2], ",", head[3], " takes 24 + 4*c*h*w");
+  in.seekg(24);
   MeanImage m;
   m.shape = Shape3(head[1], head[2], head[3]);
   m.values.resize(m.shape.Size());
   in.read(reinterpret_cast<char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
   UMBRA_CHECK(in.gcount() == std::streamsize(m.values.size() * sizeof(float)), "mean image '", path,
-              "' is truncated (shape ", head[1], ",", head[2], ",", head[3], ")");
+              "' could not be read whole (shape ", head[1], ",", head[2], ",", head[3], ")");
   return m;
 }
 

@@ -162,6 +162,22 @@ TEST(Augment, MeanImageIsComputedWrittenThenRead) {
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "the mean image has shape");
   WriteText(dir / "mean.bin", "UMBRAMEA");
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "not an umbra mean image");
+  // A header whose shape the file cannot hold is refused before anything is allocated: 2^32-1
+  // cubed (which wraps in 64 bits), 3 x 60000 x 60000 (43 GB), a zero, one value short or over.
+  const auto header = [](uint32_t c, uint32_t h, uint32_t w) {
+    const uint32_t head[4] = {1, c, h, w};
+    return std::string("UMBRAMEA") + std::string(reinterpret_cast<const char*>(head), sizeof(head));
+  };
+  const std::string body(48, '\0');
+  for (const auto& [c, h, w, extra, what] : std::vector<std::tuple<uint32_t, uint32_t, uint32_t, int, const char*>>{
+           {~0u, ~0u, ~0u, 0, "truncated or corrupt"}, {3, 60000, 60000, 0, "truncated or corrupt"},
+           {0, 2, 2, 0, "corrupt"}, {3, 2, 2, -4, "truncated or corrupt"}, {3, 2, 2, 4, "corrupt: 76 bytes"}}) {
+    WriteText(dir / "mean.bin", header(c, h, w) + body.substr(0, size_t(48 + std::min(extra, 0))) +
+                                    std::string(size_t(std::max(extra, 0)), '\0'));
+    const std::string e = ErrorOf([&] { Make("img", keys); });
+    EXPECT_HAS(e, "mean image '" + (dir / "mean.bin") + "' is " + what);
+    EXPECT_HAS(e, "header's shape " + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w));
+  }
 }
 
 TEST(Augment, MirroredImageMinusItsMeanIsZero) {

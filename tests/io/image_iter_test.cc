@@ -138,6 +138,51 @@ TEST(RecIter, Im2RecResizesTheShorterSide) {
   EXPECT_EQ(a.at<cv::Vec3b>(5, 17), cv::Vec3b(50, 50, 250));
 }
 
+// A photo whose EXIF orientation says "shown turned 90 degrees clockwise" reaches the net
+// upright both from its own file and from a record file that im2rec resized (re-encoded without
+// the EXIF): stored 8 rows x 16 columns, left half red and right half blue, it is shown 16 rows
+// x 8 columns, red above blue.
+TEST(RecIter, Im2RecResizeTurnsPhotosAsTheIteratorsDo) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  WriteJpegWithOrientation(dir / "img/photo.jpg", 8, 16, [](int, int x) { return x < 8 ? Rgb{250, 0, 0} : Rgb{0, 0, 250}; },
+                           6);
+  const std::string list = OneImageList(dir, "photo.jpg");
+  std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec", "resize=8"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
+  ASSERT_EQ(Im2RecMain(5, argv), 0);
+  using KV = std::vector<std::pair<std::string, std::string>>;
+  const KV common = {{"input_shape", "3,16,8"}, {"batch_size", "1"}};
+  KV img = common, rec = common;
+  img.insert(img.end(), {{"image_list", list}, {"image_root", dir / "img"}});
+  rec.push_back({"image_rec", dir / "r.rec"});
+  for (const KV& keys : {img, rec}) {
+    SCOPED_TRACE(keys.back().first);
+    auto it = Make(keys.back().first == "image_rec" ? "imgrec" : "img", keys);
+    ASSERT_TRUE(it->Next());
+    for (int x = 0; x < 8; ++x) {
+      EXPECT_GT(At(it->Value(), 0, 0, 3, x), 200) << x;  // red above
+      EXPECT_LT(At(it->Value(), 0, 2, 3, x), 50) << x;
+      EXPECT_LT(At(it->Value(), 0, 0, 12, x), 50) << x;  // blue below
+      EXPECT_GT(At(it->Value(), 0, 2, 12, x), 200) << x;
+    }
+  }
+}
+
+// A header claiming more pixels than OpenCV takes makes it throw rather than return an empty
+// image: the error still names the image, from the iterator and from im2rec alike.
+TEST(ImgIter, ImagesOpenCVThrowsOnAreNamed) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  WriteText(dir / "img/huge.pgm", "P5\n70000 70000\n255\n" + std::string(100, '\0'));
+  const std::string list = OneImageList(dir, "huge.pgm");
+  auto it = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "1,4,4"}, {"batch_size", "1"}});
+  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "OpenCV failed on image '" + (dir / "img/huge.pgm") + "' (" + list + ":1)");
+  std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec", "resize=8"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(5, argv); }), "im2rec: OpenCV failed on image '" + (dir / "img/huge.pgm") + "'");
+}
+
 }  // namespace
 }  // namespace umbra::io::test
 #endif  // UMBRA_USE_OPENCV
