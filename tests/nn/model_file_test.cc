@@ -126,6 +126,46 @@ TEST(Checkpoint, RestoresATrainerExactlyWithPendingGradients) {
   }
 }
 
+// update_period may change at a resume when no gradients are pending: the new run's periods start
+// at the resume (3 steps saved under period 1, then period 2: the first update after 2 more
+// steps, not after 1 as the step count's remainder would have it). With gradients pending, the
+// file and the run must agree; another updater's state is named as such.
+TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
+  nn::UpdaterSettings us;
+  us.Set("lr", "0.05");
+  us.Set("momentum", "0.9");
+  nn::Trainer<cpu> a(Spec(), us, 1);
+  for (uint64_t i = 0; i < 3; ++i) a.Step(Batch(i).x.view(), Batch(i).y.view());
+  const nn::ModelFile saved = nn::DecodeModelFile(nn::EncodeModelFile(nn::SaveCheckpoint(a, "net")), "mem");
+  EXPECT_EQ(saved.meta.at("update_period"), "1");
+  EXPECT_EQ(saved.meta.at("pending_steps"), "0");
+  nn::Trainer<cpu> b(Spec(), us, 2);
+  nn::RestoreCheckpoint(b, saved, "a.model");
+  EXPECT_EQ(b.pending_steps(), 0);
+  b.Step(Batch(3).x.view(), Batch(3).y.view());
+  EXPECT_TRUE(b.pending_gradients());
+  EXPECT_EQ(b.updates(), a.updates());
+  const nn::ModelFile half = nn::SaveCheckpoint(b, "net");
+  EXPECT_EQ(half.meta.at("pending_steps"), "1");
+  b.Step(Batch(4).x.view(), Batch(4).y.view());
+  EXPECT_EQ(b.updates(), a.updates() + 1);
+  // Pending gradients of period 2 into a run of period 3.
+  nn::Trainer<cpu> c(Spec(), us, 3);
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(c, half, "b.model"); }),
+              ::testing::HasSubstr("model file 'b.model' holds the gradients of 1 step(s) summed for an update every "
+                                   "update_period = 2 steps, but this run has update_period = 3: resume with "
+                                   "update_period = 2"));
+  nn::UpdaterSettings adam = us;
+  adam.Set("updater", "adam");
+  nn::Trainer<cpu> d(Spec(), adam, 1);
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(d, saved, "a.model"); }),
+              ::testing::HasSubstr(":second_moment' (saved with another updater than this run's"));
+  nn::Trainer<cpu> e(Spec(), adam, 1);
+  e.Step(Batch(0).x.view(), Batch(0).y.view());
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(a, nn::SaveCheckpoint(e, "net"), "e.model"); }),
+              ::testing::HasSubstr(":second_moment' is not in the network of the config (saved with another updater"));
+}
+
 TEST(Checkpoint, RefusesAnotherNetworkNamingTheWeight) {
   nn::UpdaterSettings us;
   nn::Trainer<cpu> a(Spec(5), us), b(Spec(7), us);

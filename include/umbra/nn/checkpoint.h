@@ -54,6 +54,8 @@ ModelFile SaveCheckpoint(Trainer<xpu, DType>& tr, const std::string& net_text) {
   m.net = net_text;
   m.meta["updates"] = std::to_string(tr.updates());
   m.meta["steps"] = std::to_string(tr.steps());
+  m.meta["update_period"] = std::to_string(tr.update_period());
+  m.meta["pending_steps"] = std::to_string(tr.pending_steps());
   const bool pending = tr.pending_gradients();
   tr.net().VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
     m.tensors.push_back(detail::ToHost(name, w));
@@ -70,15 +72,32 @@ ModelFile SaveCheckpoint(Trainer<xpu, DType>& tr, const std::string& net_text) {
 template <typename xpu, typename DType>
 void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
   std::set<std::string> used;
+  // Another updater keeps other state (sgd: momentum; adam: momentum and second_moment).
+  const char* other_updater = " (saved with another updater than this run's: resume with the same one, or start "
+                              "from its weights with task=finetune)";
+  auto is_state = [](const std::string& name) {
+    return name.ends_with(":momentum") || name.ends_with(":second_moment");
+  };
   auto take = [&](const std::string& name, Tensor<xpu, 2, DType> t) {
     const ModelTensor* mt = m.Find(name);
-    UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'");
+    UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'",
+                is_state(name) ? other_updater : "");
     detail::FromHost(*mt, t, file);
     used.insert(name);
   };
-  const long steps = std::stol(m.meta.count("steps") ? m.meta.at("steps") : "0");
+  const auto number = [&](const char* key, long otherwise) {
+    return m.meta.count(key) ? std::stol(m.meta.at(key)) : otherwise;
+  };
+  const long steps = number("steps", 0);
   tr.set_steps(steps);
-  tr.set_updates(std::stol(m.meta.count("updates") ? m.meta.at("updates") : "0"));
+  tr.set_updates(number("updates", 0));
+  // Files before update_period and pending_steps were saved: the steps of this run's period.
+  const long period = number("update_period", tr.update_period());
+  const long pending_steps = number("pending_steps", steps % period);
+  UMBRA_CHECK(pending_steps == 0 || period == tr.update_period(), "model file '", file, "' holds the gradients of ",
+              pending_steps, " step(s) summed for an update every update_period = ", period,
+              " steps, but this run has update_period = ", tr.update_period(), ": resume with update_period = ", period);
+  tr.set_pending_steps(pending_steps);
   const bool pending = tr.pending_gradients();
   tr.net().VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {
     take(name, w);
@@ -87,7 +106,7 @@ void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
   tr.VisitUpdaterState(take);
   for (auto& t : m.tensors)
     UMBRA_CHECK(used.count(t.name), "model file '", file, "' does not match the network: '", t.name,
-                "' is not in the network of the config");
+                "' is not in the network of the config", is_state(t.name) ? other_updater : "");
 }
 
 /// Copies weights by name (finetune, pred): those with the same name and shape are copied;

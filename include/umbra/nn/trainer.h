@@ -47,7 +47,9 @@ class Trainer {
       net_.Forward(true, input, &label);
       net_.Backward();
     }
-    if (++steps_ % update_period_ == 0) {
+    ++steps_;
+    if (++pending_ == update_period_) {
+      pending_ = 0;
       if (fused_update_ && fusable_) {
         FusedUpdate();
       } else {
@@ -133,7 +135,16 @@ class Trainer {
   /// in the weights' gradient buffers.
   long steps() const { return steps_; }
   void set_steps(long n) { steps_ = n; }
-  bool pending_gradients() const { return steps_ % update_period_ != 0; }
+  int update_period() const { return update_period_; }
+  /// Steps whose gradients wait for the next update (0 .. update_period - 1): counted apart from
+  /// steps() so that a run resumed with another update_period starts its periods afresh.
+  long pending_steps() const { return pending_; }
+  void set_pending_steps(long n) {
+    UMBRA_CHECK(n >= 0 && n < update_period_, "pending steps ", n, " outside 0 .. update_period - 1 = ",
+                update_period_ - 1);
+    pending_ = n;
+  }
+  bool pending_gradients() const { return pending_ != 0; }
 
   /// Visits the updater state of every weight as "layer.tag:state" (sgd/nag: "momentum"; adam:
   /// "momentum", "second_moment") — with the weights and the update counter, what a model file
@@ -241,7 +252,7 @@ class Trainer {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   StepGraphs graphs_;  // after net_: destroyed first, while the buffers it replays still exist
 #endif
-  long steps_ = 0, updates_ = 0;
+  long steps_ = 0, updates_ = 0, pending_ = 0;
 };
 
 }  // namespace umbra::nn
