@@ -25,8 +25,10 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   out.push_back(s.substr(b));
   return out;
 }
+// A count as configs write them: digits only, and at most 9 of them, so that it fits an int and
+// no size, shape or node id wraps on its way to an error that would name something else.
 bool IsNumber(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 // cxxnet's learning-rate key.
 std::string UpdaterKey(const std::string& k) { return k == "eta" ? "lr" : k; }
@@ -41,6 +43,10 @@ Shape<3> ParseCHW(const Entry& e) {
   return s;
 }
 
+// Extra data inputs a net may declare: far more than any net has, few enough that declaring them
+// (a node each) is instant.
+constexpr int kMaxExtraInputs = 1000;
+
 // The parser's state; one Entry at a time, in file order.
 class Builder {
  public:
@@ -48,7 +54,8 @@ class Builder {
     // Extra data nodes (in_1, in_2, ...) may be read by layers declared before extra_data_num is.
     for (const Entry& e : entries)
       if (e.key == "extra_data_num") {
-        UMBRA_CHECK(IsNumber(e.value), e.Where(), ": extra_data_num must be a count, got '", e.value, "'");
+        UMBRA_CHECK(IsNumber(e.value) && std::atoi(e.value.c_str()) <= kMaxExtraInputs, e.Where(),
+                    ": extra_data_num must be a count up to ", kMaxExtraInputs, ", got '", e.value, "'");
         num_extra_ = std::atoi(e.value.c_str());
       }
     produced_.insert("in");

@@ -57,7 +57,9 @@ class ImageIterBase : public InstanceIterator {
   /// After the subclass has opened its data: augmentation, mean image, batches.
   void InitImages(index_t n) {
     UMBRA_CHECK(shape_[0] > 0, Name(), " needs input_shape (c,h,w)");
-    UMBRA_CHECK(nthread_ > 0, Name(), ": nthread must be positive");
+    // Decoding threads: more than a few hundred only exhausts the process (OpenMP crashed at
+    // 100000).
+    UMBRA_CHECK(nthread_ > 0 && nthread_ <= 256, Name(), ": nthread must be in [1, 256], got ", nthread_);
     augment_.Init(shape_, Name());
     if (!mean_path_.empty()) {
       if (!std::filesystem::exists(mean_path_)) {

@@ -2,15 +2,21 @@
 #include "instance_iter.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <limits>
 #include <numeric>
 
 namespace umbra::io {
 
-long ParseInt(const std::string& key, const std::string& value) {
+long ParseInt(const std::string& key, const std::string& value, bool wide) {
   char* end = nullptr;
+  errno = 0;
   const long v = std::strtol(value.c_str(), &end, 10);
   UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not an integer");
+  // Counts, sizes and switches: an int's range (wide: seeds, a long's), not a wrapped value.
+  UMBRA_CHECK(errno != ERANGE && (wide || (v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max())),
+              "iterator key ", key, " = '", value, "' is out of range");
   return v;
 }
 float ParseFloat(const std::string& key, const std::string& value) {
@@ -26,7 +32,7 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
   else if (k == "label_width") label_width_ = int(ParseInt(k, v));
   else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
   else if (k == "round_batch") ParseInt(k, v);  // accepted; the last batch always wraps (iterator.h)
-  else if (k == "seed" || k == "seed_data") seed_ = uint64_t(ParseInt(k, v));
+  else if (k == "seed" || k == "seed_data") seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
   else if (k == "silent") silent_ = ParseInt(k, v) != 0;
   else return false;
   return true;

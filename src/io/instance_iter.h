@@ -49,8 +49,9 @@ class InstanceIterator : public DataIterator {
   TensorContainer<cpu, 2> y_;
 };
 
-/// Parses a non-negative integer / a float value of `key`, with an error naming the key.
-long ParseInt(const std::string& key, const std::string& value);
+/// Parses an integer (in an int's range; wide: a long's) / a float value of `key`, with an error
+/// naming the key.
+long ParseInt(const std::string& key, const std::string& value, bool wide = false);
 float ParseFloat(const std::string& key, const std::string& value);
 
 }  // namespace umbra::io

@@ -18,7 +18,7 @@ class MnistIterator : public DataIterator {
     else if (k == "path_label") path_label_ = v;
     else if (k == "input_flat") flat_ = ParseInt(k, v) != 0;
     else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
-    else if (k == "seed_data" || k == "seed") seed_ = uint64_t(ParseInt(k, v));
+    else if (k == "seed_data" || k == "seed") seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
     else if (k == "batch_size") batch_ = ParseInt(k, v);
     else if (k == "round_batch") ParseInt(k, v);  // accepted; the last batch always wraps (iterator.h)
     else return false;

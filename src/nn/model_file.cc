@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -164,9 +165,19 @@ void WriteModelFile(const std::string& path, const ModelFile& m) {
 }
 
 ModelFile ReadModelFile(const std::string& path) {
+  // Only a regular file, and only after its magic: a directory, a device such as /dev/zero or
+  // any large file that is no model would otherwise be read whole first (or forever).
+  std::error_code ec;
+  UMBRA_CHECK(std::filesystem::is_regular_file(path, ec), "cannot open model file '", path, "': ",
+              std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
   std::ifstream in(path, std::ios::binary);
   UMBRA_CHECK(in, "cannot open model file '", path, "'");
+  char magic[8] = {};
+  in.read(magic, 8);
+  UMBRA_CHECK(in.gcount() == 8, "model file '", path, "' is truncated (", in.gcount(), " bytes)");
+  UMBRA_CHECK(std::memcmp(magic, kMagic, 8) == 0, "'", path, "' is not an umbra model file (bad magic)");
   std::stringstream ss;
+  ss.write(magic, 8);
   ss << in.rdbuf();
   return DecodeModelFile(ss.str(), path);
 }

@@ -1,6 +1,7 @@
 // Config file + command line -> Job (job.h).
 #include "src/train/job.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <set>
 
@@ -41,13 +42,16 @@ std::string Job::Get(const std::string& key, const std::string& dflt) const {
   auto it = global.find(key);
   return it == global.end() ? dflt : it->second.value;
 }
-long Job::GetInt(const std::string& key, long dflt) const {
+long Job::GetInt(const std::string& key, long dflt, long lo, long hi) const {
   auto it = global.find(key);
   if (it == global.end()) return dflt;
   char* end = nullptr;
+  errno = 0;
   const long v = std::strtol(it->second.value.c_str(), &end, 10);
   UMBRA_CHECK(!it->second.value.empty() && *end == '\0', it->second.Where(), ": ", key,
               " must be an integer, got '", it->second.value, "'");
+  UMBRA_CHECK(errno != ERANGE && v >= lo && v <= hi, it->second.Where(), ": ", key, " must be in [", lo, ", ", hi,
+              "], got '", it->second.value, "'");
   return v;
 }
 bool Job::GetSwitch(const std::string& key, bool dflt) const {
@@ -164,7 +168,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // keys next, command-line block:key last. A global is known if the trainer, an updater, a
   // layer (as a default) or an iterator uses it.
   std::set<std::string> used_by_iter;
-  const std::string batch = std::to_string(job.GetInt("batch_size", 100));
+  const std::string batch = std::to_string(job.GetInt("batch_size", 100, 1));
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
@@ -186,8 +190,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     UMBRA_CHECK(used, e->Where(), ": '", e->key, "': the '", scope, "' iterator has no key '", key, "'");
   }
 
-  job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100));
-  job.net.spec.seed = uint64_t(job.GetInt("seed", 0));
+  job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1));
+  job.net.spec.seed = uint64_t(job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max()));
   // layout = nhwc: channels-last nodes where cuDNN takes them (NetSpec::channels_last; dev = gpu).
   const std::string layout = job.Get("layout", "nchw");
   UMBRA_CHECK(layout == "nchw" || layout == "nhwc", job.Where("layout"), ": layout must be nchw or nhwc, got '",

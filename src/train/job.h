@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,10 @@ struct Job {
 
   /// The global value of `key`, or `dflt`.
   std::string Get(const std::string& key, const std::string& dflt) const;
-  long GetInt(const std::string& key, long dflt) const;
+  /// The global integer `key`, or `dflt`; a value that is no integer, or outside [lo, hi], is an
+  /// error naming the key and its line (never a silently wrapped or saturated number).
+  long GetInt(const std::string& key, long dflt, long lo = std::numeric_limits<int>::min(),
+              long hi = std::numeric_limits<int>::max()) const;
   /// A switch umbra added (fuse_relu, fuse_add, bf16_nodes): 0 or 1, anything else an error
   /// naming the key and its line.
   bool GetSwitch(const std::string& key, bool dflt) const;

@@ -119,10 +119,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     const nn::ModelFile mf = nn::ReadModelFile(in);
     WarnIfOtherNetwork(job, mf, in);
     nn::RestoreCheckpoint(trainer, mf, in);
-    start = int(std::stol(mf.meta.count("round") ? mf.meta.at("round") : "0")) + 1;
+    start = int(nn::MetaNumber(mf, "round", 0, in)) + 1;
     std::fprintf(stderr, "model_in: continuing after round %d of %s\n", start - 1, in.c_str());
   }
-  if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1));
+  if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1, 1, 99999999));
   UMBRA_CHECK(start >= 1, job.Where("start_counter"), ": start_counter must be >= 1");
   const int last = std::min(num_round, start - 1 + max_round);
   if (start > last)

@@ -66,18 +66,18 @@ int RunTrain(Job& job) {
   const int dev = ParseDevice(job);
   TrainSetup s;
   s.finetune = job.Get("task", "train") == "finetune";
-  s.num_round = int(job.GetInt("num_round", 10));
-  s.max_round = int(job.GetInt("max_round", s.num_round));
+  s.num_round = int(job.GetInt("num_round", 10, 0, 99999999));
+  s.max_round = int(job.GetInt("max_round", s.num_round, 0, 99999999));
   s.eval_train = job.GetInt("eval_train", 0) != 0;
-  s.save_model = job.GetInt("save_model", 1);
+  s.save_model = job.GetInt("save_model", 1, 0);
   s.model_dir = job.Get("model_dir", "models");
-  s.seed = uint64_t(job.GetInt("seed", 0));
+  s.seed = uint64_t(job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max()));
   s.silent = job.GetInt("silent", 0) != 0;
   s.print_step = job.GetInt("print_step", 100);
   // Also how many steps' losses a gpu run reads at once (readout.h).
   UMBRA_CHECK(s.print_step >= 1, job.Where("print_step"), ": print_step must be >= 1 (batches between progress "
               "lines), got ", s.print_step);
-  s.update_period = int(job.GetInt("update_period", 1));
+  s.update_period = int(job.GetInt("update_period", 1, 1));
 
   s.train = job.Find("data");
   UMBRA_CHECK(s.train, "the config has no training iterator (data = train ... iter = end)");

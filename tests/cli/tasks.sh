@@ -107,6 +107,12 @@ expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" 
 expect_error "<command line>:2: " "$CONF" eta=abc
 expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
 expect_error "the test iterator gives batches of (3,1,1,784)" "$CONF" test:batch_size=3 save_model=0
+# Numbers that would wrap or exhaust the process: an error naming the key, not another setting.
+expect_error "num_round must be in [0, 99999999], got '4294967297'" "$CONF" num_round=4294967297 model_dir=big
+expect_error "update_period must be in [1, 2147483647], got '3000000000'" "$CONF" update_period=3000000000 model_dir=big
+expect_error "iterator key shuffle = '100000000000' is out of range" "$CONF" train:shuffle=100000000000
+expect_error "extra_data_num must be a count up to 1000, got '2000000000'" "$CONF" extra_data_num=2000000000
+expect_error "cannot open model file '/dev/zero': not a regular file" "$CONF" task=pred model_in=/dev/zero
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
 expect_error "dangling.conf:1: 'data = train' is not followed by iter" dangling.conf
 printf 'layer[0->1] = relu\n' > stray.conf

@@ -76,6 +76,9 @@ TEST(ModelFile, RefusesCorruptionAndOtherFiles) {
   v2[8] = 2;
   EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(v2, "x.model"); }), ::testing::HasSubstr("format version 2"));
   EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile(TempPath("missing")); }), ::testing::HasSubstr("cannot open model file"));
+  // Not read forever (/dev/zero hung) nor as an empty file (a directory was "truncated").
+  EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/tmp"); }), ::testing::HasSubstr("'/tmp': not a regular file"));
+  EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/dev/zero"); }), ::testing::HasSubstr("'/dev/zero': not a regular file"));
 }
 
 TEST(ModelFile, WritesAtomicallyAndKeepsTheOldFileOnFailure) {
@@ -155,6 +158,17 @@ TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
               ::testing::HasSubstr("model file 'b.model' holds the gradients of 1 step(s) summed for an update every "
                                    "update_period = 2 steps, but this run has update_period = 3: resume with "
                                    "update_period = 2"));
+  // Meta entries written by hand (the checksum covers whatever was written).
+  for (const auto& [key, value, what] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"steps", "x", "its steps = 'x' is not an integer"},
+           {"update_period", "0", "its update_period = 0 is not a period"},
+           {"pending_steps", "99999999999999999999", "its pending_steps = '99999999999999999999' is not an integer"},
+           {"pending_steps", "5", "its pending_steps = 5 is outside 0 .. update_period - 1 = 2"}}) {
+    nn::ModelFile odd = half;
+    odd.meta[key] = value;
+    if (key == "pending_steps" && value == "5") odd.meta["update_period"] = "3";
+    EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(c, odd, "o.model"); }), ::testing::HasSubstr(what)) << key;
+  }
   nn::UpdaterSettings adam = us;
   adam.Set("updater", "adam");
   nn::Trainer<cpu> d(Spec(), adam, 1);

@@ -5,6 +5,8 @@
 // Mismatches (a missing weight, another shape) are errors naming the file and the weight.
 #pragma once
 
+#include <cerrno>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -47,6 +49,20 @@ void FromHost(const ModelTensor& m, Tensor<xpu, 2, DType> t, const std::string& 
 
 }  // namespace detail
 
+/// The integer meta entry `key` of model file `file`, or `otherwise` where it has none; one that
+/// is no integer (a file written by hand: the checksum covers only what was written) is an
+/// error naming the file and the key.
+inline long MetaNumber(const ModelFile& m, const std::string& key, long otherwise, const std::string& file) {
+  const auto it = m.meta.find(key);
+  if (it == m.meta.end()) return otherwise;
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(it->second.c_str(), &end, 10);
+  UMBRA_CHECK(!it->second.empty() && *end == '\0' && errno != ERANGE, "model file '", file, "': its ", key, " = '",
+              it->second, "' is not an integer");
+  return v;
+}
+
 /// Everything needed to continue training exactly.
 template <typename xpu, typename DType>
 ModelFile SaveCheckpoint(Trainer<xpu, DType>& tr, const std::string& net_text) {
@@ -85,15 +101,16 @@ void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
     detail::FromHost(*mt, t, file);
     used.insert(name);
   };
-  const auto number = [&](const char* key, long otherwise) {
-    return m.meta.count(key) ? std::stol(m.meta.at(key)) : otherwise;
-  };
+  const auto number = [&](const char* key, long otherwise) { return MetaNumber(m, key, otherwise, file); };
   const long steps = number("steps", 0);
   tr.set_steps(steps);
   tr.set_updates(number("updates", 0));
   // Files before update_period and pending_steps were saved: the steps of this run's period.
   const long period = number("update_period", tr.update_period());
+  UMBRA_CHECK(period >= 1, "model file '", file, "': its update_period = ", period, " is not a period");
   const long pending_steps = number("pending_steps", steps % period);
+  UMBRA_CHECK(pending_steps >= 0 && pending_steps < period, "model file '", file, "': its pending_steps = ",
+              pending_steps, " is outside 0 .. update_period - 1 = ", period - 1);
   UMBRA_CHECK(pending_steps == 0 || period == tr.update_period(), "model file '", file, "' holds the gradients of ",
               pending_steps, " step(s) summed for an update every update_period = ", period,
               " steps, but this run has update_period = ", tr.update_period(), ": resume with update_period = ", period);
