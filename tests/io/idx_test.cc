@@ -32,5 +32,34 @@ TEST(Idx, HugeClaimedSizeIsTruncatedNotAnAllocation) {
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "bad.idx"); }), "not an unsigned-byte idx file");
 }
 
+// The whole gzip stream is read, so its checksum is checked: a flipped byte in the compressed
+// data or in the stored CRC is "corrupt" with zlib's reason, not data trained on or "truncated".
+// A plain file that goes on after the header's size is refused too.
+TEST(Idx, CorruptGzipAndTrailingBytesAreErrors) {
+  TempDir dir;
+  std::string data(5000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = char((i * 7919) % 251);  // compresses poorly: bytes to flip
+  WriteText(dir / "a.idx", Idx({50, 100}, data));
+  const auto gzip = [&](const std::string& name) {
+    gzFile g = gzopen((dir / name).c_str(), "wb");
+    const std::string raw = Idx({50, 100}, data);
+    ASSERT_EQ(gzwrite(g, raw.data(), unsigned(raw.size())), int(raw.size()));
+    ASSERT_EQ(gzclose(g), Z_OK);
+  };
+  gzip("a.gz");
+  EXPECT_EQ(ReadIdx(dir / "a.gz").bytes.size(), 5000u);
+  std::ifstream in(dir / "a.gz", std::ios::binary);
+  const std::string gz((std::istreambuf_iterator<char>(in)), {});
+  for (const size_t at : {gz.size() / 2, gz.size() - 6}) {  // compressed data; the CRC (8-byte trailer: CRC, size)
+    std::string flipped = gz;
+    flipped[at] ^= 0x10;
+    WriteText(dir / "f.gz", flipped);
+    SCOPED_TRACE(at);
+    EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "f.gz"); }), "f.gz' is corrupt: ");
+  }
+  WriteText(dir / "long.idx", Idx({50, 100}, data) + "x");
+  EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "long.idx"); }), "long.idx' goes on after the 5000 data bytes its header gives");
+}
+
 }  // namespace
 }  // namespace umbra::io::test

@@ -18,7 +18,17 @@ struct IdxData {
   std::vector<uint8_t> bytes;
 };
 
-/// Reads an unsigned-byte idx file, gzip-compressed or plain.
+namespace detail {
+// gzread failed: zlib's reason (a gzip checksum mismatch, a broken stream) with the file's name.
+[[noreturn]] inline void Corrupt(gzFile f, const std::string& path) {
+  int code = 0;
+  const std::string why = gzerror(f, &code);
+  gzclose(f);
+  UMBRA_THROW("idx file '", path, "' is corrupt: ", why);
+}
+}  // namespace detail
+
+/// Reads an unsigned-byte idx file, gzip-compressed or plain, to its end.
 inline IdxData ReadIdx(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
   UMBRA_CHECK(f != nullptr, "cannot open idx file '", path, "'");
@@ -28,7 +38,8 @@ inline IdxData ReadIdx(const std::string& path) {
     while (done < n) {
       const unsigned want = unsigned(std::min<size_t>(n - done, size_t(1) << 26));
       const int got = gzread(f, static_cast<char*>(dst) + done, want);
-      if (got <= 0) {
+      if (got < 0) detail::Corrupt(f, path);
+      if (got == 0) {
         gzclose(f);
         UMBRA_THROW("idx file '", path, "' is truncated: could not read ", what, " (wanted ", n,
                     " bytes, got ", done, ")");
@@ -57,6 +68,16 @@ inline IdxData ReadIdx(const std::string& path) {
     d.bytes.resize(at + step);
     read(d.bytes.data() + at, step, "the data");
     at += step;
+  }
+  // To the end: a gzip file's checksum is checked only there, and bytes after the data mean a
+  // header that does not describe the file.
+  uint8_t extra[4096];
+  const int more = gzread(f, extra, sizeof extra);
+  if (more < 0) detail::Corrupt(f, path);
+  if (more > 0) {
+    gzclose(f);
+    UMBRA_THROW("idx file '", path, "' goes on after the ", total, " data bytes its header gives (a header that does "
+                "not fit the file)");
   }
   gzclose(f);
   return d;
