@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "src/train/atomic_output.h"
 #include "src/train/train_loop-inl.h"
 
 namespace umbra::train {
@@ -45,8 +46,8 @@ int PredictLoop(Job& job) {
   p->it->SetEpoch(0);
   p->it->BeforeFirst();
   const std::string path = p->name;
-  std::ofstream f(path, format == "bin" ? std::ios::binary : std::ios::out);
-  UMBRA_CHECK(f, "cannot write '", path, "'");
+  AtomicOutput file(path, format == "bin");
+  std::ofstream& f = file.out();
   f.precision(9);  // text that reads back as the same float
   auto write = [&](const std::vector<float>& r) {
     if (extract && format == "bin") {
@@ -88,11 +89,13 @@ int PredictLoop(Job& job) {
               waiting.size(), " later ones are unwritten)");
   UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");
   const uint64_t count = next;
-  UMBRA_CHECK(f.good(), "error writing '", path, "'");
   if (extract && format == "bin") {
     const auto& s = out_node.shape;
-    std::ofstream(path + ".shape") << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
+    AtomicOutput shape(path + ".shape");
+    shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
+    shape.Commit();
   }
+  file.Commit();
   std::fprintf(stderr, "%s: wrote %llu instance(s) to %s\n", task.c_str(), (unsigned long long)count, path.c_str());
   return 0;
 }

@@ -8,6 +8,7 @@
 // Output goes to the file named by the pred block (`pred = FILE`) or weight_filename. Lines are
 // in data-set order, each instance exactly once, whatever the padding of the last batch.
 // The device-generic loop is in predict_loop-inl.h.
+#include "src/train/atomic_output.h"
 #include "src/train/predict_loop-inl.h"
 
 namespace umbra::train {
@@ -37,15 +38,15 @@ int RunGetWeight(Job& job) {
     UMBRA_THROW("model file '", in, "' has no weight '", name, "'; it has:", names);
   }
   const std::string path = job.Get("weight_filename", "weight.txt");
-  std::ofstream f(path);
-  UMBRA_CHECK(f, "cannot write '", path, "'");
+  AtomicOutput file(path);
+  std::ofstream& f = file.out();
   f.precision(9);
   const int64_t cols = t->shape.empty() ? 1 : t->shape.back();
   f << "# " << name << " shape";
   for (auto d : t->shape) f << " " << d;
   f << "\n";
   for (size_t i = 0; i < t->data.size(); ++i) f << t->data[i] << ((int64_t(i) + 1) % cols ? " " : "\n");
-  UMBRA_CHECK(f.good(), "error writing '", path, "'");
+  file.Commit();
   std::fprintf(stderr, "get_weight: wrote %s to %s\n", name.c_str(), path.c_str());
   return 0;
 }

@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "src/train/atomic_output.h"
 #include "umbra/logging.h"
 
 namespace umbra::train {
@@ -13,18 +15,25 @@ namespace umbra::train {
 Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round)
     : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
   if (log_path.empty()) return;
-  std::string keep;
-  if (std::ifstream in(log_path); in) {
+  log_path_ = log_path;
+  // The rounds kept, rewritten whole or not at all (AtomicOutput): they exist nowhere else. A
+  // file with a line that is no round of a log is someone else's: left alone, and an error.
+  // Only a regular file is read (/dev/zero has no lines, and no end).
+  AtomicOutput kept(log_path);
+  std::error_code ec;
+  if (std::ifstream in(log_path); in && std::filesystem::is_regular_file(log_path, ec)) {
+    int n = 0;
     for (std::string line; std::getline(in, line);) {
+      ++n;
       const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.contains("round") && j["round"].is_number() && j["round"].get<int>() < first_round)
-        keep += line + "\n";
+      UMBRA_CHECK(!j.is_discarded() && j.is_object() && j.contains("round") && j["round"].is_number_integer(),
+                  "log = ", log_path, ": line ", n, " is no round of a training log; not overwriting the file");
+      if (j["round"].get<int>() < first_round) kept.out() << line << "\n";
     }
   }
-  log_ = std::fopen(log_path.c_str(), "w");
+  kept.Commit();
+  log_ = std::fopen(log_path.c_str(), "a");
   UMBRA_CHECK(log_, "cannot open the training log '", log_path, "' for writing");
-  std::fputs(keep.c_str(), log_);
-  std::fflush(log_);
 }
 Progress::~Progress() {
   if (log_) std::fclose(log_);
@@ -83,8 +92,8 @@ void Progress::EndRound(const Figures& results, const Figures& extra) {
                         {"images", instances_}, {"img_per_s", rate}};
     for (auto& [k, v] : results) j[k] = v;
     for (auto& [k, v] : extra) j[k] = v;
-    std::fprintf(log_, "%s\n", j.dump().c_str());
-    std::fflush(log_);
+    UMBRA_CHECK(std::fprintf(log_, "%s\n", j.dump().c_str()) >= 0 && std::fflush(log_) == 0, "writing round ", round_,
+                " to the training log '", log_path_, "' failed (disk full?)");
   }
 }
 

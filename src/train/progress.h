@@ -32,6 +32,7 @@ class Progress {
   long print_step_, batches_ = 0, instances_ = 0, last_round_instances_ = 0;
   int round_ = 0;
   std::FILE* log_ = nullptr;
+  std::string log_path_;
   std::chrono::steady_clock::time_point start_, last_draw_, last_batch_;
 };
 

@@ -113,6 +113,16 @@ expect_error "update_period must be in [1, 2147483647], got '3000000000'" "$CONF
 expect_error "iterator key shuffle = '100000000000' is out of range" "$CONF" train:shuffle=100000000000
 expect_error "extra_data_num must be a count up to 1000, got '2000000000'" "$CONF" extra_data_num=2000000000
 expect_error "cannot open model file '/dev/zero': not a regular file" "$CONF" task=pred model_in=/dev/zero
+# Outputs whose writes fail are errors (a full disk lost a whole pred file with success), and a
+# file that is no training log is not overwritten by one.
+expect_error "writing '/dev/full' failed (disk full?)" "$CONF" task=pred model_in=m/0002.model pred=/dev/full
+expect_error "writing '/dev/full' failed (disk full?)" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model \
+  weight_filename=/dev/full
+expect_error "writing round 1 to the training log '/dev/full' failed" "$CONF" num_round=1 save_model=0 log=/dev/full
+echo "my notes" > notes.txt
+expect_error "log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
+  save_model=0 log=notes.txt
+[ "$(cat notes.txt)" = "my notes" ] || fail "a file that is no log was overwritten"
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
 expect_error "dangling.conf:1: 'data = train' is not followed by iter" dangling.conf
 printf 'layer[0->1] = relu\n' > stray.conf
