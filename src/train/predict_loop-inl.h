@@ -34,6 +34,7 @@ int PredictLoop(Job& job) {
   UMBRA_CHECK(!spec.bf16_nodes || !(std::is_same_v<xpu, cpu>), job.Where("bf16_nodes"),
               ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
   nn::Net<xpu> net(spec);
+  WarnIfOtherNetwork(job, mf, in, /*training=*/false);
   nn::LoadWeights(net, mf, in, true);
   const std::string format = job.Get("output_format", "txt");
   UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",

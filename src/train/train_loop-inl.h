@@ -47,7 +47,9 @@ int PredictLoopGpu(Job& job, int dev);
 std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
-void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path);
+/// Warns where model file `mf` was written for another network text (a layer without weights
+/// may differ: a relu for a sigmoid) and, when training, with another seed.
+void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
 
 /// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
 /// the cpu.

@@ -47,11 +47,11 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
 
 // A checkpoint of a network written differently (another activation, dropout rate) still loads
 // when every weight matches; say so, since the run is then not the one that was saved.
-void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path) {
+void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training) {
   if (mf.net != job.net_text)
     std::fprintf(stderr, "warning: the network text of '%s' differs from this config's; its weights match by name "
                  "and shape and are used\n", path.c_str());
-  if (mf.meta.count("seed") && mf.meta.at("seed") != job.Get("seed", "0"))
+  if (training && mf.meta.count("seed") && mf.meta.at("seed") != job.Get("seed", "0"))
     std::fprintf(stderr, "warning: '%s' was trained with seed = %s, this run has seed = %s\n", path.c_str(),
                  mf.meta.at("seed").c_str(), job.Get("seed", "0").c_str());
 }

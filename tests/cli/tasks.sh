@@ -36,6 +36,13 @@ print('pred accuracy', acc)
 assert acc > 0.8
 PY
 
+# A model of another network text (a weightless layer changed) predicts, with the warning
+# training gives; the same text gives none.
+grep -q "warning" pred.err && fail "pred warned: $(cat pred.err)"
+sed 's/= relu:/= sigmoid:/' "$CONF" > sig.conf
+"$UMBRA" sig.conf task=pred model_in=m/0002.model pred=pred_sig.txt 2> sig.err
+grep -qF "warning: the network text of 'm/0002.model' differs from this config's" sig.err || fail "no warning: $(cat sig.err)"
+
 # round_batch must not make pred or eval count a filler row (10,000 = 104 full batches + 16).
 "$UMBRA" "$CONF" task=pred model_in=m/0002.model round_batch=1 pred=pred_rb.txt 2> /dev/null
 cmp pred.txt pred_rb.txt || fail "round_batch changed pred"
