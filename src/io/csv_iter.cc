@@ -3,6 +3,7 @@
 // path_data), has_header, plus the InstanceIterator keys. Without input_shape the row is taken as
 // flat data (1, 1, columns - label_width). The whole file is held in memory as floats.
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -79,6 +80,13 @@ class CsvIterator : public InstanceIterator {
         const char* stop = std::strchr(p, ',');
         std::string field = stop ? std::string(p, stop) : std::string(p);
         UMBRA_THROW(path_, ":", no, ": column ", col, " '", field, "' is not a number");
+      }
+      // nan, inf and overflowing values (1e39 is inf as a float) would reach the weights through
+      // a finite loss (a relu turns NaN into 0) or make a metric NaN: never data.
+      if (!std::isfinite(v)) {
+        const char* stop = std::strchr(p, ',');
+        UMBRA_THROW(path_, ":", no, ": column ", col, " '", stop ? std::string(p, stop) : std::string(p),
+                    "' is not a finite float");
       }
       row->push_back(v);
       if (*q == '\0') break;

@@ -51,6 +51,12 @@ TEST(CsvIter, NonNumberNamesFileLineAndColumn) {
   EXPECT_HAS(msg, "bad.csv:2: column 2 'abc' is not a number");
   WriteText(dir / "bad2.csv", "1,2,3x\n");
   EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "bad2.csv"}, {"batch_size", "1"}}); }), "bad2.csv:1: column 3 '3x' is not a number");
+  // Not finite as a float: they reached the weights through a finite loss, or made a metric NaN.
+  for (const std::string v : {"nan", "-inf", "1e39"}) {
+    WriteText(dir / "nf.csv", "1,2,3\n1,2," + v + "\n");
+    EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "nf.csv"}, {"batch_size", "1"}}); }),
+               "nf.csv:2: column 3 '" + v + "' is not a finite float");
+  }
 }
 
 TEST(CsvIter, MissingFileAndMissingKey) {

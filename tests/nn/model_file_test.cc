@@ -180,6 +180,20 @@ TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
               ::testing::HasSubstr(":second_moment' is not in the network of the config (saved with another updater"));
 }
 
+// A weight that went NaN while the loss stayed finite (a relu after it outputs 0) is no model.
+TEST(Checkpoint, RefusesNonFiniteWeights) {
+  nn::UpdaterSettings us;
+  nn::Trainer<cpu> a(Spec(), us);
+  a.Step(Batch(0).x.view(), Batch(0).y.view());
+  EXPECT_NO_THROW(nn::SaveCheckpoint(a, "net"));
+  a.net().VisitWeights([](const std::string& name, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
+    if (name == "fc1.wmat") w.dptr_[3] = std::numeric_limits<float>::quiet_NaN();
+  });
+  EXPECT_THAT(test::ErrorOf([&] { nn::SaveCheckpoint(a, "net"); }),
+              ::testing::HasSubstr("'fc1.wmat' holds nan after 1 steps, although the loss stayed finite: the model is "
+                                   "not saved"));
+}
+
 TEST(Checkpoint, RefusesAnotherNetworkNamingTheWeight) {
   nn::UpdaterSettings us;
   nn::Trainer<cpu> a(Spec(5), us), b(Spec(7), us);

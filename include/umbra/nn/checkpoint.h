@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -80,6 +81,13 @@ ModelFile SaveCheckpoint(Trainer<xpu, DType>& tr, const std::string& net_text) {
   tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType> s) {
     m.tensors.push_back(detail::ToHost(name, s));
   });
+  // A NaN can reach the weights while the loss stays finite (a relu after it outputs 0): such a
+  // model is refused here, so that no model file holds one and the last good one stays newest.
+  for (const ModelTensor& t : m.tensors)
+    for (const float v : t.data)
+      UMBRA_CHECK(std::isfinite(v), "'", t.name, "' holds ", v, " after ", tr.steps(),
+                  " steps, although the loss stayed finite: the model is not saved (look for non-finite input "
+                  "data, or a learning rate too large)");
   return m;
 }
 
