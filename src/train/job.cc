@@ -128,6 +128,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         in_iter = false;
       } else if (!in_iter) {
         UMBRA_CHECK(pending, e.Where(), ": iter = ", e.value, " without a data/eval/pred line before it");
+        // One training and one pred block: a second would be opened, checked and never read.
+        const IterBlock* twice = pending->key == "eval" ? nullptr : job.Find(pending->key);
+        UMBRA_CHECK(!twice, pending->Where(), ": a second '", pending->key, " = ' block; the first is at ",
+                    twice ? twice->where : "", " (only eval blocks may be several)");
         job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
         if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
         block_keys.emplace_back();

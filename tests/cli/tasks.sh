@@ -130,6 +130,8 @@ echo "my notes" > notes.txt
 expect_error "log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
   save_model=0 log=notes.txt
 [ "$(cat notes.txt)" = "my notes" ] || fail "a file that is no log was overwritten"
+(head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
+expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:4" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
 expect_error "dangling.conf:1: 'data = train' is not followed by iter" dangling.conf
 printf 'layer[0->1] = relu\n' > stray.conf

@@ -31,6 +31,13 @@ TEST(Metric, RmseAndErrors) {
   nn::Metric e("error");
   TensorContainer<cpu, 2> bad(Shape2(2, 1), 5.f);
   EXPECT_NE(test::ErrorOf([&] { e.Add(p.view(), bad.view()); }).find("label 5"), std::string::npos);
+  // As strict as training: a fraction or a small negative number is no class (the cast took it).
+  for (const float v : {2.5f, -0.5f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
+    TensorContainer<cpu, 2> frac(Shape2(2, 1), 0.f);
+    frac.dptr_[1] = v;
+    const std::string m = test::ErrorOf([&] { e.Add(p.view(), frac.view()); });
+    EXPECT_NE(m.find("of row 1 is not a class index in [0, 2)"), std::string::npos) << v << ": " << m;
+  }
 }
 
 }  // namespace

@@ -45,8 +45,10 @@ class Metric {
         for (index_t j = 0; j < k; ++j) s += double(p[j] - y[j]) * (p[j] - y[j]);
         sum_ += s / k;
       } else {
+        // As strict as training's loss layers: 2.5 or -0.5 is no class (the cast would take 2 or 0).
+        UMBRA_CHECK(y[0] >= 0 && y[0] < float(k) && y[0] == std::floor(y[0]), "metric ", name_, ": label ", y[0],
+                    " of row ", i, " is not a class index in [0, ", k, ")");
         const index_t c = index_t(y[0]);
-        UMBRA_CHECK(c >= 0 && c < k, "metric ", name_, ": label ", y[0], " outside [0, ", k, ")");
         if (kind_ == kError) {
           sum_ += index_t(std::max_element(p, p + k) - p) != c;
         } else if (kind_ == kLogLoss) {
