@@ -198,6 +198,23 @@ TEST(Net, ShareUsesOneSetOfWeights) {
   }
 }
 
+// A size that makes an output's element count wrap (pad = 2^30) is an error naming the layer
+// that produced it, not "empty input (50,1,1,-9223371813516475064)" from the next one.
+TEST(Net, OutputsTooLargeNameTheirLayer) {
+  NetSpec s;
+  s.input_shape = Shape4(50, 1, 28, 28);
+  s.layers = {LayerSpec{"conv", "c", {"in"}, {"c"}, {{"nchannel", "2"}, {"kernel_size", "3"}, {"pad", "1073741824"},
+                                                      {"algo", "im2col"}}},
+              LayerSpec{"flatten", "f", {"c"}, {"f"}, {}},
+              LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "2"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(s); })
+                .find("layer 'c' (conv): output shape (50,2,2147483674,2147483674) is too large (more than 2^40 "
+                      "elements)"),
+            std::string::npos)
+      << test::ErrorOf([&] { nn::Net<cpu> n(s); });
+}
+
 TEST(Net, BadSharesAreErrors) {
   auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
   NetSpec s = Shared();

@@ -119,7 +119,23 @@ class Net {
       const bool nhwc = spec.channels_last && ChooseLayout(spec, li, e, ls, in_shapes);
       bool island = false;
       const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes, &island);
-      std::vector<Shape<4>> out_shapes = e.layer->InferShape(in_shapes);
+      std::vector<Shape<4>> out_shapes;
+      try {
+        out_shapes = e.layer->InferShape(in_shapes);
+      } catch (const Error& err) {
+        throw InLayer(*e.layer, "set-up", err);
+      } catch (const std::exception& x) {  // a library's own, e.g. oneDNN refusing a size
+        UMBRA_THROW(who, ", set-up: ", x.what());
+      }
+      for (const Shape<4>& o : out_shapes) {
+        // In double: a shape whose element count wraps (pad = 2^30) reached the next layer as
+        // "empty input (50,1,1,-9223371813516475064)".
+        double elements = 1;
+        for (int d = 0; d < 4; ++d) elements *= double(o[d]);
+        UMBRA_CHECK(o[0] >= 1 && o[1] >= 1 && o[2] >= 1 && o[3] >= 1 && elements <= kMaxNodeElements, who,
+                    ": output shape (", o[0], ",", o[1], ",", o[2], ",", o[3], ")",
+                    elements > kMaxNodeElements ? " is too large (more than 2^40 elements)" : " is empty");
+      }
       if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
         out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
       UMBRA_CHECK(out_shapes.size() == ls.out.size(), who, ": produces ", out_shapes.size(),
@@ -168,13 +184,14 @@ class Net {
     for (int i : keep)  // a relu fused into a bf16 layer: its output is that layer's node
       UMBRA_CHECK(!IsBF16(i), "node '", NameOf(i), "' is kept for reading after a pass but holds bfloat16 values ",
                   "(bf16_nodes): keep the node before or after it, or write the relu unfused (fuse_relu = 0)");
-    if (spec.share_memory) {
-      PlanMemory(inference_only_, keep);
-    } else {
-      for (auto& node : nodes_) {
-        node->Allocate();
-        node_elements_ += 2 * node->shape.Size();
-      }
+    try {
+      AllocateNodes(spec.share_memory, keep);
+    } catch (const Error& err) {  // a size gone wrong (nhidden = 2^31 - 1): say whose
+      size_t largest = 0;
+      for (size_t i = 1; i < nodes_.size(); ++i)
+        if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
+      UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
+                  nodes_[largest]->shape, "): ", err.message());
     }
     // InitWeights allocates every layer's weights and buffers (and draws values); on a GPU, or
     // when asked, the values are the host net's instead, and nothing is drawn here (on a GPU
@@ -184,7 +201,11 @@ class Net {
     rnd_.set_skip(from_host);
     for (auto& e : layers_) {
       e.layer->set_weight_grads(!inference_only_);
-      e.layer->InitWeights(rnd_);
+      try {
+        e.layer->InitWeights(rnd_);
+      } catch (const Error& err) {  // out of memory for nhidden = 2^31 - 1: which layer asked
+        throw InLayer(*e.layer, "weights", err);
+      }
     }
     rnd_.set_skip(false);
     if (from_host) InitFromHost(spec);
@@ -612,6 +633,8 @@ class Net {
   }
   // An error from inside a layer's pass (a cuDNN or CUDA failure, out of memory, a bad label)
   // names the layer and the pass, unless it already names the layer.
+  // More elements than any node can hold on any machine (4 TiB of floats): a size gone wrong.
+  static constexpr double kMaxNodeElements = double(int64_t(1) << 40);
   static Error InLayer(const Layer<xpu, DType>& l, const char* pass, const Error& err) {
     const std::string who = l.Describe();
     if (err.message().find(who) != std::string::npos) return err;
@@ -660,6 +683,18 @@ class Net {
     return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType));
   }
 
+  // Every node's value and gradient storage: planned into shared arenas (NetSpec::share_memory),
+  // or a buffer each.
+  void AllocateNodes(bool share_memory, const std::vector<int>& keep) {
+    if (share_memory) {
+      PlanMemory(inference_only_, keep);
+      return;
+    }
+    for (auto& node : nodes_) {
+      node->Allocate();
+      node_elements_ += 2 * node->shape.Size();
+    }
+  }
   // Gives every node its storage, values and gradients from one set of shared buffers: entries
   // whose live intervals do not overlap share a buffer. Time runs over the input copy (-1), the
   // forward steps 0..L-1, the backward steps L..2L-1 (layer l's at 2L-1-l) and 2L, after the
