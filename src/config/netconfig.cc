@@ -5,6 +5,7 @@
 // names file:line; shapes are checked later, when nn::Net is built, and name the layer.
 #include "umbra/config/netconfig.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -89,6 +90,7 @@ class Builder {
 
   NetConfig Finish() {
     UMBRA_CHECK(saw_net_, "the config has no netconfig = start ... netconfig = end section");
+    for (const Entry* e : both_) CheckOneOwner(*e);
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
@@ -115,10 +117,39 @@ class Builder {
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
     } else if (e.key != "extra_data_num") {
-      if (SetsUpdater(e, UpdaterKey(e.key))) nc_.updater.push_back({UpdaterKey(e.key), e.value});
+      const bool updater = SetsUpdater(e, UpdaterKey(e.key));
+      if (updater) nc_.updater.push_back({UpdaterKey(e.key), e.value});
       // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
       // defaults, overridden by the layer's own keys.
-      if (AnyLayerDeclares(e)) nc_.spec.defaults.push_back({e.key, e.value});
+      if (AnyLayerDeclares(e)) {
+        nc_.spec.defaults.push_back({e.key, e.value});
+        if (updater) both_.push_back(&e);
+      }
+    }
+  }
+
+  // A global key of both the updater and a layer of this net that does not set it itself (adam's
+  // eps and batch_norm's, grad_scale of the updater and of a loss) would reach both: adam's
+  // eps = 1e-8 made batch norm's 1e-8, and grad_scale = 2 scaled gradients by 4. An error,
+  // saying how to give it to one; eps only where some weight uses adam (sgd and nag ignore it).
+  void CheckOneOwner(const Entry& e) const {
+    if (e.key == "eps" && std::ranges::none_of(nc_.updater, [](const auto& kv) {
+          return (kv.first == "updater" || kv.first.ends_with(":updater")) && kv.second == "adam";
+        }))
+      return;
+    for (size_t i = 0; i < nc_.spec.layers.size(); ++i) {
+      const nn::LayerSpec& ls = nc_.spec.layers[i];
+      if (ls.type == "share" || std::ranges::any_of(ls.params, [&](const auto& kv) { return kv.first == e.key; }))
+        continue;
+      auto layer = Registry::Get().Create(ls.type);
+      bool takes = false;
+      try {
+        takes = layer->SetParam(e.key, e.value);
+      } catch (const Error&) {  // a value this type refuses: the net reports it
+      }
+      UMBRA_CHECK(!takes, e.Where(), ": ", e.key, " = ", e.value, " would go to the updater and to the ", ls.type,
+                  " layer declared at ", nc_.layer_where.at(i), "; set it inside that layer's definition for the ",
+                  "layer, or as wmat:", e.key, ", bias:", e.key, " or LAYER:", e.key, " for the updater");
     }
   }
 
@@ -261,6 +292,7 @@ class Builder {
   bool in_net_ = false, saw_net_ = false;
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
+  std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type
   std::map<std::string, std::string> rename_;  // node renamed by a non-in-place rewrite
   std::set<std::string> produced_;             // nodes that exist so far (after renaming)
   std::map<std::string, size_t> layer_index_;  // layer name -> index in spec.layers

@@ -237,5 +237,39 @@ TEST(NetBuild, GlobalKeyAppliesWhereTheValueFits) {
       Error);
 }
 
+// A global key of both the updater and a layer of the net would reach both (adam's eps = 1e-8
+// became batch norm's; grad_scale = 2 scaled the gradient twice): an error naming the layer and
+// how to give the key to one owner. eps goes to the updater alone where no weight uses adam, and
+// a layer that sets the key itself does not take the global.
+TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
+  const std::string net =
+      "netconfig = start\n"
+      "layer[0->1] = fullc:fc\n  nhidden = 3\n"
+      "layer[1->2] = batch_norm:bn\n"
+      "layer[2->2] = softmax:loss\n"
+      "netconfig = end\n"
+      "input_shape = 1,1,4\nbatch_size = 2\n";
+  const auto error = [&](const std::string& extra) {
+    return test::ErrorOf([&] { config::NetFromConfig(config::ParseConfig(net + extra, "two.conf")); });
+  };
+  EXPECT_NE(error("updater = adam\neps = 1e-8\n")
+                .find("two.conf:10: eps = 1e-8 would go to the updater and to the batch_norm layer declared at "
+                      "two.conf:4; set it inside that layer's definition for the layer, or as wmat:eps, bias:eps or "
+                      "LAYER:eps for the updater"),
+            std::string::npos)
+      << error("updater = adam\neps = 1e-8\n");
+  EXPECT_NE(error("fc:updater = adam\neps = 1e-8\n").find("would go to the updater"), std::string::npos);
+  EXPECT_NE(error("grad_scale = 2\n").find("grad_scale = 2 would go to the updater and to the softmax layer"),
+            std::string::npos)
+      << error("grad_scale = 2\n");
+  EXPECT_EQ(error("eps = 1e-3\n"), "no error");  // sgd: batch norm's alone
+  EXPECT_EQ(error("updater = adam\nwmat:eps = 1e-8\nbias:eps = 1e-8\n"), "no error");
+  const config::NetConfig own = config::NetFromConfig(config::ParseConfig(
+      "netconfig = start\nlayer[0->1] = fullc:fc\n  nhidden = 3\nlayer[1->1] = softmax:loss\n  grad_scale = 1\n"
+      "netconfig = end\ninput_shape = 1,1,4\nbatch_size = 2\ngrad_scale = 2\n",
+      "own.conf"));  // the loss sets its own: the global is the updater's
+  EXPECT_EQ(own.updater, (std::vector<std::pair<std::string, std::string>>{{"grad_scale", "2"}}));
+}
+
 }  // namespace
 }  // namespace umbra
