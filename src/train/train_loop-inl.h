@@ -44,6 +44,19 @@ int TrainLoopGpu(Job& job, const TrainSetup& s, int dev);
 int PredictLoopGpu(Job& job, int dev);
 
 // Host helpers (train_task.cc).
+/// Makes model_dir (an error naming the key where it cannot be) and holds it for this run: a
+/// second run on the same folder is refused while this one lives (two runs overwrote each
+/// other's models, both reporting success). An flock: released however the process ends.
+class ModelDirLock {
+ public:
+  ModelDirLock(const Job& job, const std::string& dir);
+  ~ModelDirLock();
+  ModelDirLock(const ModelDirLock&) = delete;
+  ModelDirLock& operator=(const ModelDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
@@ -97,7 +110,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).
   int start = 1;
   bool resumed = false;
-  if (job.GetInt("continue", 0) != 0) {
+  const bool resume = job.GetInt("continue", 0) != 0;
+  std::unique_ptr<ModelDirLock> lock;
+  if (save_model > 0 || resume) lock = std::make_unique<ModelDirLock>(job, model_dir);
+  if (resume) {
     const auto [path, round] = LatestModel(model_dir);
     if (round > 0) {
       const nn::ModelFile mf = nn::ReadModelFile(path);
@@ -131,7 +147,6 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     std::fprintf(stderr, "nothing to train: round %d is past num_round = %d (max_round = %d)\n", start, num_round,
                  max_round);
   if (save_model > 0) {
-    fs::create_directories(model_dir);
     // Never overwrite the models of another run: only continue=1 carries on in a model_dir.
     const auto [existing, newest] = LatestModel(model_dir);
     UMBRA_CHECK(resumed || newest < start, "model_dir '", model_dir, "' already holds ", existing,

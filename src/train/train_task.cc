@@ -1,7 +1,13 @@
 // task = train | finetune (job.h): reads the settings, opens and checks every data block,
 // runs test_io, and hands the training to TrainLoop (train_loop-inl.h) on the device `dev`
 // names: cpu here, gpu in train_gpu.cu. Also the host helpers of the loop.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -12,6 +18,31 @@ namespace umbra::train {
 namespace fs = std::filesystem;
 
 // The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
+ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
+  UMBRA_CHECK(!dir.empty(), job.Where("model_dir"), ": model_dir is empty");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  UMBRA_CHECK(!ec && fs::is_directory(dir), job.Where("model_dir"), ": model_dir '", dir, "' cannot be made a folder",
+              ec ? ": " + ec.message() : std::string(" (a file of that name exists)"));
+  const std::string path = (fs::path(dir) / ".umbra.lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  UMBRA_CHECK(fd_ >= 0, "model_dir '", dir, "': cannot open its lock file '", path, "': ", std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    UMBRA_THROW("model_dir '", dir, "' is in use by another umbra run (pid ", n > 0 ? std::string(pid, size_t(n)) : "?",
+                "): wait for it to end, or give this run another model_dir");
+  }
+  // The pid only feeds the other run's message; the lock holds without it.
+  const std::string me = std::to_string(::getpid());
+  [[maybe_unused]] const bool noted =
+      ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) == ssize_t(me.size());
+}
+ModelDirLock::~ModelDirLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
 std::pair<std::string, int> LatestModel(const std::string& dir) {
   std::pair<std::string, int> best{"", 0};
   std::error_code ec;

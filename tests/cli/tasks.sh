@@ -130,6 +130,16 @@ echo "my notes" > notes.txt
 expect_error "log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
   save_model=0 log=notes.txt
 [ "$(cat notes.txt)" = "my notes" ] || fail "a file that is no log was overwritten"
+# A model_dir another run holds is refused (two runs overwrote each other's models); one that
+# cannot be a folder is an error naming the key.
+mkdir -p lk
+exec 9> lk/.umbra.lock
+flock 9  # held by this shell, as another run would hold it
+expect_error "model_dir 'lk' is in use by another umbra run" "$CONF" num_round=1 model_dir=lk
+exec 9>&-
+"$UMBRA" "$CONF" num_round=1 model_dir=lk > /dev/null 2>&1 || fail "model_dir free again but refused"
+touch afile
+expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CONF" num_round=1 model_dir=afile
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
 expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:4" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
