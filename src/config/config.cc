@@ -55,7 +55,10 @@ std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
 }  // namespace
 
 std::vector<Entry> ParseConfig(const std::string& text, const std::string& file) {
-  const std::vector<Token> t = Tokenize(text, file);
+  // A UTF-8 byte-order mark (editors on Windows write one) is no part of the first key: read
+  // as one, it made "num_round" an unknown key, ignored with a warning it did not show.
+  const bool bom = text.starts_with("\xEF\xBB\xBF");
+  const std::vector<Token> t = Tokenize(bom ? text.substr(3) : text, file);
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {
     UMBRA_CHECK(!(t[i].text == "=" && !t[i].quoted), file, ":", t[i].line, ": '=' without a name before it");

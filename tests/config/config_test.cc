@@ -26,6 +26,15 @@ TEST(Config, SyntaxForms) {
   EXPECT_EQ(e[4].Where(), "t.conf:5");
 }
 
+// A UTF-8 byte-order mark at the start is skipped: the first key is the key written, and lines
+// count as they do without it.
+TEST(Config, ByteOrderMarkIsSkipped) {
+  const auto e = ParseConfig("\xEF\xBB\xBFnum_round = 1\ndata = train\n", "bom.conf");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].key, "num_round");
+  EXPECT_EQ(e[1].line, 2);
+}
+
 TEST(Config, EverySpaceCharacterSeparates) {
   // A vertical tab or form feed once made the tokenizer loop forever (found by config_fuzz).
   const auto e = ParseConfig("a\v=\f1\vb = 2\n", "t.conf");
