@@ -66,7 +66,7 @@ bool InstanceIterator::Next() {
   const uint64_t epoch_seed = EpochSeed(~seed_, epoch_);
   std::vector<Row> rows(batch_);
   for (index_t j = 0; j < batch_; ++j) {
-    const index_t k = order_[(pos_ + j) % n_];  // the last batch wraps around
+    const index_t k = order_[FillerPosition(pos_ + j, n_, batch_, epoch_)];
     rows[j] = Row{k, j, EpochSeed(epoch_seed, uint64_t(pos_ + j))};
     out_.index[j] = uint64_t(k);
   }

@@ -49,6 +49,16 @@ class InstanceIterator : public DataIterator {
   TensorContainer<cpu, 2> y_;
 };
 
+/// The position in its epoch's order of row `r` (pos + j) of a batch: r itself while r < n; the
+/// last batch's filler rows (r >= n) take a window of the order that moves on by the filler's
+/// length each epoch, so that over a run every instance is repeated about equally often, with
+/// shuffle = 0 too (the window at the order's start repeated the same instances each epoch).
+inline index_t FillerPosition(index_t r, index_t n, index_t batch, uint64_t epoch) {
+  if (r < n) return r;
+  const index_t fill = (n + batch - 1) / batch * batch - n;  // filler rows per epoch
+  return index_t((epoch % uint64_t(n) * uint64_t(fill) + uint64_t(r - n)) % uint64_t(n));
+}
+
 /// Parses an integer (in an int's range; wide: a long's) / a float value of `key`, with an error
 /// naming the key.
 long ParseInt(const std::string& key, const std::string& value, bool wide = false);

@@ -57,7 +57,7 @@ class MnistIterator : public DataIterator {
     const index_t d = h_ * w_;
     out_.valid = std::min(batch_, n_ - pos_);
     for (index_t j = 0; j < batch_; ++j) {
-      const index_t k = order_[(pos_ + j) % n_];  // the last batch wraps around
+      const index_t k = order_[FillerPosition(pos_ + j, n_, batch_, epoch_)];
       for (index_t p = 0; p < d; ++p) x_.dptr_[j * d + p] = images_[k * d + p] / 255.0f;
       y_.dptr_[j] = labels_[k];
       out_.index[j] = uint64_t(k);

@@ -41,7 +41,7 @@ TEST(IterPadding, LastBatchWrapsAndValidCountsRealRows) {
 }
 
 TEST(IterPadding, RoundBatchStillCountsOnlyRealRows) {
-  // round_batch is accepted (cxxnet configs set it) but the last batch always wraps, and valid
+  // round_batch is accepted (cxxnet configs set it) and changes nothing (iterator.h), and valid
   // always counts real rows: evaluation and pred must not count a filler row twice.
   TempDir dir;
   for (const char* rb : {"0", "1"}) {
@@ -50,6 +50,42 @@ TEST(IterPadding, RoundBatchStillCountsOnlyRealRows) {
     ASSERT_EQ(batches.size(), 3u);
     EXPECT_EQ(batches[2].valid, 1);
     EXPECT_EQ(batches[2].index, (std::vector<uint64_t>{4, 0}));
+  }
+}
+
+// The filler rows move on through the order from epoch to epoch: with shuffle = 0, five rows in
+// batches of two repeat rows 0, 1, 2, 3, 4 in epochs 0-4 (each once), not row 0 every epoch.
+TEST(IterPadding, FillerRowsMoveOnEachEpoch) {
+  TempDir dir;
+  auto it = Make("csv", {{"filename", FiveRows(dir)}, {"batch_size", "2"}});
+  for (uint64_t epoch = 0; epoch < 7; ++epoch) {
+    const auto batches = Epoch(it.get(), epoch);
+    ASSERT_EQ(batches.size(), 3u);
+    EXPECT_EQ(batches[2].index, (std::vector<uint64_t>{4, epoch % 5})) << epoch;
+    EXPECT_EQ(batches[2].valid, 1);
+  }
+  auto big = Make("csv", {{"filename", FiveRows(dir)}, {"batch_size", "7"}});  // two filler rows
+  EXPECT_EQ(Epoch(big.get(), 1)[0].index, (std::vector<uint64_t>{0, 1, 2, 3, 4, 2, 3}));
+  EXPECT_EQ(Epoch(big.get(), 2)[0].index, (std::vector<uint64_t>{0, 1, 2, 3, 4, 4, 0}));
+}
+
+// The mnist iterator batches on its own: the same filler rule.
+TEST(IterPadding, MnistFillerRowsMoveOnEachEpoch) {
+  TempDir dir;
+  const auto idx = [](std::vector<uint32_t> dims, std::string data) {
+    std::string s = {'\0', '\0', '\x08', char(dims.size())};
+    for (uint32_t d : dims)
+      for (int b = 3; b >= 0; --b) s += char(d >> (8 * b) & 0xff);
+    return s + data;
+  };
+  WriteText(dir / "img", idx({5, 2, 2}, std::string(20, '\x7f')));
+  WriteText(dir / "lab", idx({5}, std::string("\0\1\2\3\4", 5)));
+  auto it = Make("mnist", {{"path_img", dir / "img"}, {"path_label", dir / "lab"}, {"batch_size", "2"}});
+  for (uint64_t epoch = 0; epoch < 6; ++epoch) {
+    const auto batches = Epoch(it.get(), epoch);
+    ASSERT_EQ(batches.size(), 3u);
+    EXPECT_EQ(batches[2].index, (std::vector<uint64_t>{4, epoch % 5})) << epoch;
+    EXPECT_EQ(batches[2].label, (std::vector<float>{4, float(epoch % 5)})) << epoch;
   }
 }
 

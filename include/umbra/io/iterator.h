@@ -5,10 +5,13 @@
 // with labels (batch, label_width).
 //
 // Epochs and padding: an epoch covers every instance once. The last batch of an epoch is filled
-// up by wrapping to the first instances; `valid` says how many rows are real, so pred/extract/eval
-// count each instance exactly once. Training steps on the whole batch, filler rows included:
-// that is cxxnet's round_batch = 1, and round_batch is accepted for its configs, but the last
-// batch always wraps and `valid` always counts real rows (so eval never counts a row twice).
+// up with instances of the epoch taken again: a window of its order that moves on by the
+// filler's length from one epoch to the next, so that over a run each instance is repeated
+// about equally often (with shuffle = 0 too); `valid` says how many rows are real, so
+// pred/extract/eval count each instance exactly once. Training steps on the whole batch, filler
+// rows included. cxxnet's round_batch = 1 took the filler from the next epoch's start, which
+// made an epoch depend on the one before; round_batch is accepted for its configs and changes
+// nothing: each epoch here depends only on its number (resumable), and no batch is left short.
 //
 // Randomness (shuffle, augmentation) of epoch k depends only on the iterator's seed and k, set by
 // SetEpoch(k) before BeforeFirst(): a run resumed at round k sees the same data as one that never
