@@ -1,6 +1,7 @@
 // Config file + command line -> Job (job.h).
 #include "src/train/job.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <set>
@@ -184,17 +185,25 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         std::fprintf(stderr, "warning: %s: key '%s' is not used by this iterator\n", e->Where().c_str(),
                      e->key.c_str());
   }
+  std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
   for (const auto* e : scoped) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     bool named = false, used = false;
     for (auto& b : job.iters)
       if (b.name == scope || (b.role == "pred" && scope == "pred"))
         named = true, used = At(e->Where(), [&] { return b.it->SetParam(key, e->value); }) || used;
-    UMBRA_CHECK(named, e->Where(), ": '", e->key, "': no iterator block is named '", scope, "'");
-    UMBRA_CHECK(used, e->Where(), ": '", e->key, "': the '", scope, "' iterator has no key '", key, "'");
+    if (!named) unnamed.push_back(e);
+    UMBRA_CHECK(!named || used, e->Where(), ": '", e->key, "': the '", scope, "' iterator has no key '", key, "'");
   }
 
   job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1));
+  for (const auto* e : unnamed) {
+    const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
+    const bool layer = std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
+    UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
+                "' itself go inside its definition in netconfig");
+    UMBRA_THROW(e->Where(), ": '", e->key, "': no iterator block or layer is named '", scope, "'");
+  }
   job.net.spec.seed = uint64_t(job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max()));
   // layout = nhwc: channels-last nodes where cuDNN takes them (NetSpec::channels_last; dev = gpu).
   const std::string layout = job.Get("layout", "nchw");

@@ -17,7 +17,6 @@ namespace umbra::train {
 
 namespace fs = std::filesystem;
 
-// The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
 ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
   UMBRA_CHECK(!dir.empty(), job.Where("model_dir"), ": model_dir is empty");
   std::error_code ec;
@@ -38,11 +37,21 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
   const std::string me = std::to_string(::getpid());
   [[maybe_unused]] const bool noted =
       ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) == ssize_t(me.size());
+  // A run killed while it wrote a model left "NNNN.model.tmp.PID" (WriteModelFile renames it
+  // only when whole); with the folder held, no other run is writing one: they go.
+  for (const auto& f : fs::directory_iterator(dir, ec)) {
+    const std::string n = f.path().filename().string();
+    const size_t tmp = n.find(".model.tmp.");
+    if (tmp != std::string::npos && tmp > 0 && n.find_first_not_of("0123456789") == tmp &&
+        n.find_first_not_of("0123456789", tmp + 11) == std::string::npos)
+      fs::remove(f.path(), ec);
+  }
 }
 ModelDirLock::~ModelDirLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
+// The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
 std::pair<std::string, int> LatestModel(const std::string& dir) {
   std::pair<std::string, int> best{"", 0};
   std::error_code ec;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # continue=1 after a kill -9 gives the same model, byte for byte, as a run that never stopped:
 # weights, updater state and counters come from the checkpoint, and each round's shuffle and
-# dropout depend only on (seed, round). Usage: resume_after_kill.sh UMBRA SOURCE_DIR.
+# dropout depend only on (seed, round); a partial model the kill left goes. Usage:
+# resume_after_kill.sh UMBRA SOURCE_DIR.
 set -euo pipefail
 UMBRA=$1 CONF=$2/tests/cli/small_mlp.conf R=10 LAST=0010.model
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST: skipped"; exit 77; }
@@ -18,7 +19,9 @@ kill -9 $pid; wait $pid 2> /dev/null || true
 [ ! -e b/$LAST ] || { echo "FAIL: the run finished before the kill"; exit 1; }
 last=$(ls b | grep -c '\.model$')
 echo "killed after $last saved round(s)"
+echo partial > b/0099.model.tmp.99999  # what a kill during a model's write leaves behind
 "$UMBRA" "$CONF" num_round=$R model_dir=b continue=1 silent=1 > b2.txt 2> b2.err
+[ ! -e b/0099.model.tmp.99999 ] || { echo "FAIL: a dead run's partial model was left in model_dir"; exit 1; }
 grep -q "continue: resuming after round $last" b2.err || { cat b2.err; echo "FAIL: did not resume"; exit 1; }
 cmp a/$LAST b/$LAST || { echo "FAIL: the resumed model differs"; exit 1; }
 # The per-round metric lines after the resume match the uninterrupted run's too.

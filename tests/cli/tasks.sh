@@ -107,7 +107,9 @@ expect_error "bf16_nodes = 1 needs dev = gpu" "$CONF" bf16_nodes=1 model_dir=b16
 expect_error "bf16_nodes must be 0 or 1, got 3" "$CONF" bf16_nodes=3 model_dir=b16
 expect_error "print_step must be >= 1 (batches between progress lines), got 0" "$CONF" print_step=0 model_dir=ps
 expect_error "task = pred needs model_in" "$CONF" task=pred
-expect_error "no iterator block is named 'tset'" "$CONF" tset:path_img=x
+expect_error "no iterator block or layer is named 'tset'" "$CONF" tset:path_img=x
+expect_error "'fc1:foo': 'foo' is no updater key; the keys of layer 'fc1' itself go inside its definition" "$CONF" \
+  fc1:foo=1
 expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
 expect_error "updater key 'fcX:lr': the network has no layer" "$CONF" fcX:lr=0.1 save_model=0
 expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" "$CONF" train:shuffle=abc
