@@ -19,15 +19,23 @@ namespace umbra::train {
 class AtomicOutput {
  public:
   explicit AtomicOutput(std::string path, bool binary = false) : path_(std::move(path)) {
-    // A path that is there but no regular file (/dev/stdout, a pipe) is written in place: a
-    // rename would replace the device with a file.
+    // Only a regular file, or a new one, goes through a temporary: anything else is written in
+    // place, as before. A rename would replace a device (/dev/full), or a symlink (/dev/stdout,
+    // a link to a file elsewhere) with a file; and a folder that only lets the file itself be
+    // written has no room for a temporary.
+    const auto mode = binary ? std::ios::binary | std::ios::trunc : std::ios::trunc;
     std::error_code ec;
-    const bool special = std::filesystem::exists(path_, ec) && !std::filesystem::is_regular_file(path_, ec);
-    tmp_ = special ? path_ : path_ + ".tmp." + std::to_string(::getpid());
-    out_.open(tmp_, binary ? std::ios::binary | std::ios::trunc : std::ios::trunc);
-    UMBRA_CHECK(out_.is_open(), "cannot write '", path_, "'",
-                special ? std::string() : " (its temporary '" + tmp_ + "' cannot be created)");
-    committed_ = special;  // nothing to remove or rename
+    const auto st = std::filesystem::symlink_status(path_, ec);
+    if (!std::filesystem::exists(st) || std::filesystem::is_regular_file(st)) {
+      tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+      out_.open(tmp_, mode);
+    }
+    if (!out_.is_open()) {
+      tmp_ = path_;
+      out_.open(path_, mode);
+    }
+    UMBRA_CHECK(out_.is_open(), "cannot write '", path_, "'");
+    committed_ = tmp_ == path_;  // in place: nothing to remove or rename
   }
   AtomicOutput(const AtomicOutput&) = delete;
   AtomicOutput& operator=(const AtomicOutput&) = delete;

@@ -132,9 +132,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // One training and one pred block: a second would be opened, checked and never read.
         const IterBlock* twice = pending->key == "eval" ? nullptr : job.Find(pending->key);
         UMBRA_CHECK(!twice, pending->Where(), ": a second '", pending->key, " = ' block; the first is at ",
-                    twice ? twice->where : "", " (only eval blocks may be several)");
+                    twice ? twice->role_where : "", " (only eval blocks may be several)");
         job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
         if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
+        job.iters.back().role_where = pending->Where();
         block_keys.emplace_back();
         in_iter = true;
         pending = nullptr;

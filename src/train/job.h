@@ -20,6 +20,7 @@ struct IterBlock {
   std::string name;  // cxxnet's block name: train, test, or the pred output file
   std::string where;
   std::unique_ptr<io::DataIterator> it;
+  std::string role_where;  // of its "data|eval|pred = name" line
 };
 
 struct MetricSpec {

@@ -90,13 +90,13 @@ int PredictLoop(Job& job) {
               waiting.size(), " later ones are unwritten)");
   UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");
   const uint64_t count = next;
+  file.Commit();
   if (extract && format == "bin") {
     const auto& s = out_node.shape;
     AtomicOutput shape(path + ".shape");
     shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
     shape.Commit();
   }
-  file.Commit();
   std::fprintf(stderr, "%s: wrote %llu instance(s) to %s\n", task.c_str(), (unsigned long long)count, path.c_str());
   return 0;
 }

@@ -22,13 +22,16 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   AtomicOutput kept(log_path);
   std::error_code ec;
   if (std::ifstream in(log_path); in && std::filesystem::is_regular_file(log_path, ec)) {
-    int n = 0;
-    for (std::string line; std::getline(in, line);) {
-      ++n;
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      UMBRA_CHECK(!j.is_discarded() && j.is_object() && j.contains("round") && j["round"].is_number_integer(),
-                  "log = ", log_path, ": line ", n, " is no round of a training log; not overwriting the file");
-      if (j["round"].get<int>() < first_round) kept.out() << line << "\n";
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (size_t n = 0; n < lines.size(); ++n) {
+      if (lines[n].empty()) continue;
+      const auto j = nlohmann::json::parse(lines[n], nullptr, false);
+      const bool round = !j.is_discarded() && j.is_object() && j.contains("round") && j["round"].is_number_integer();
+      // The last line, an object cut short by a kill or a full disk: dropped, as its round is redone.
+      if (!round && n + 1 == lines.size() && lines[n].starts_with("{")) break;
+      UMBRA_CHECK(round, "log = ", log_path, ": line ", n + 1, " is no round of a training log; not overwriting the file");
+      if (j["round"].get<int>() < first_round) kept.out() << lines[n] << "\n";
     }
   }
   kept.Commit();

@@ -46,7 +46,8 @@ int PredictLoopGpu(Job& job, int dev);
 // Host helpers (train_task.cc).
 /// Makes model_dir (an error naming the key where it cannot be) and holds it for this run: a
 /// second run on the same folder is refused while this one lives (two runs overwrote each
-/// other's models, both reporting success). An flock: released however the process ends.
+/// other's models, both reporting success). An flock: released however the process ends; where
+/// the file system has none, a warning. Also removes what dead runs left half written.
 class ModelDirLock {
  public:
   ModelDirLock(const Job& job, const std::string& dir);
@@ -111,8 +112,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   int start = 1;
   bool resumed = false;
   const bool resume = job.GetInt("continue", 0) != 0;
-  std::unique_ptr<ModelDirLock> lock;
-  if (save_model > 0 || resume) lock = std::make_unique<ModelDirLock>(job, model_dir);
+  std::unique_ptr<ModelDirLock> lock;  // only where this run writes models
+  if (save_model > 0) lock = std::make_unique<ModelDirLock>(job, model_dir);
   if (resume) {
     const auto [path, round] = LatestModel(model_dir);
     if (round > 0) {
@@ -137,7 +138,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     const nn::ModelFile mf = nn::ReadModelFile(in);
     WarnIfOtherNetwork(job, mf, in);
     nn::RestoreCheckpoint(trainer, mf, in);
-    start = int(nn::MetaNumber(mf, "round", 0, in)) + 1;
+    const long round = nn::MetaNumber(mf, "round", 0, in);
+    UMBRA_CHECK(round >= 0 && round < 99999999, "model file '", in, "': its round = ", round, " is out of range");
+    start = int(round) + 1;
     std::fprintf(stderr, "model_in: continuing after round %d of %s\n", start - 1, in.c_str());
   }
   if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1, 1, 99999999));

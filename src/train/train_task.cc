@@ -24,19 +24,29 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
   UMBRA_CHECK(!ec && fs::is_directory(dir), job.Where("model_dir"), ": model_dir '", dir, "' cannot be made a folder",
               ec ? ": " + ec.message() : std::string(" (a file of that name exists)"));
   const std::string path = (fs::path(dir) / ".umbra.lock").string();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // 0666 less the umask, so that a folder shared by a group stays usable by all; read-only where
+  // another user made the file (an flock needs no write access).
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  const bool writable = fd_ >= 0;
+  if (!writable) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   UMBRA_CHECK(fd_ >= 0, "model_dir '", dir, "': cannot open its lock file '", path, "': ", std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int why = errno;
     char pid[32] = {};
     const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
     ::close(fd_);
-    UMBRA_THROW("model_dir '", dir, "' is in use by another umbra run (pid ", n > 0 ? std::string(pid, size_t(n)) : "?",
-                "): wait for it to end, or give this run another model_dir");
+    fd_ = -1;
+    UMBRA_CHECK(why != EWOULDBLOCK, "model_dir '", dir, "' is in use by another umbra run (pid ",
+                n > 0 ? std::string(pid, size_t(n)) : "?", "): wait for it to end, or give this run another model_dir");
+    // A file system without flock (NFS without locking): run, unguarded.
+    std::fprintf(stderr, "warning: model_dir '%s' cannot be locked (%s): another run on it would not be noticed\n",
+                 dir.c_str(), std::strerror(why));
+    return;
   }
   // The pid only feeds the other run's message; the lock holds without it.
   const std::string me = std::to_string(::getpid());
   [[maybe_unused]] const bool noted =
-      ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) == ssize_t(me.size());
+      writable && ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) == ssize_t(me.size());
   // A run killed while it wrote a model left "NNNN.model.tmp.PID" (WriteModelFile renames it
   // only when whole); with the folder held, no other run is writing one: they go.
   for (const auto& f : fs::directory_iterator(dir, ec)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # continue=1 after a kill -9 gives the same model, byte for byte, as a run that never stopped:
 # weights, updater state and counters come from the checkpoint, and each round's shuffle and
-# dropout depend only on (seed, round); a partial model the kill left goes. Usage:
+# dropout depend only on (seed, round); a partial model or log line the kill left goes. Usage:
 # resume_after_kill.sh UMBRA SOURCE_DIR.
 set -euo pipefail
 UMBRA=$1 CONF=$2/tests/cli/small_mlp.conf R=10 LAST=0010.model
@@ -20,6 +20,7 @@ kill -9 $pid; wait $pid 2> /dev/null || true
 last=$(ls b | grep -c '\.model$')
 echo "killed after $last saved round(s)"
 echo partial > b/0099.model.tmp.99999  # what a kill during a model's write leaves behind
+printf '{"images":600,"img_p' >> b/log.jsonl  # and during a log line's
 "$UMBRA" "$CONF" num_round=$R model_dir=b continue=1 silent=1 > b2.txt 2> b2.err
 [ ! -e b/0099.model.tmp.99999 ] || { echo "FAIL: a dead run's partial model was left in model_dir"; exit 1; }
 grep -q "continue: resuming after round $last" b2.err || { cat b2.err; echo "FAIL: did not resume"; exit 1; }

@@ -128,6 +128,12 @@ expect_error "writing '/dev/full' failed (disk full?)" "$CONF" task=pred model_i
 expect_error "writing '/dev/full' failed (disk full?)" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model \
   weight_filename=/dev/full
 expect_error "writing round 1 to the training log '/dev/full' failed" "$CONF" num_round=1 save_model=0 log=/dev/full
+# Written in place, as before, where the name is no regular file: /dev/stdout, a symlink (kept).
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model pred=/dev/stdout > pred_out.txt 2> /dev/null
+cmp pred_rb.txt pred_out.txt || fail "pred=/dev/stdout"
+echo old > target.txt; ln -s target.txt link.txt
+"$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=link.txt 2> /dev/null
+[ -L link.txt ] && cmp w.txt target.txt || fail "get_weight through a symlink"
 echo "my notes" > notes.txt
 expect_error "log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
   save_model=0 log=notes.txt
@@ -143,7 +149,7 @@ exec 9>&-
 touch afile
 expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CONF" num_round=1 model_dir=afile
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
-expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:4" twice.conf
+expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:3" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
 expect_error "dangling.conf:1: 'data = train' is not followed by iter" dangling.conf
 printf 'layer[0->1] = relu\n' > stray.conf

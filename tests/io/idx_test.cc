@@ -57,6 +57,11 @@ TEST(Idx, CorruptGzipAndTrailingBytesAreErrors) {
     SCOPED_TRACE(at);
     EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "f.gz"); }), "f.gz' is corrupt: ");
   }
+  for (const size_t cut : {4, 8}) {  // the stored size, and the CRC with it: never compared
+    WriteText(dir / "cut.gz", gz.substr(0, gz.size() - cut));
+    SCOPED_TRACE(cut);
+    EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "cut.gz"); }), "cut.gz' is corrupt: ");
+  }
   WriteText(dir / "long.idx", Idx({50, 100}, data) + "x");
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "long.idx"); }), "long.idx' goes on after the 5000 data bytes its header gives");
 }

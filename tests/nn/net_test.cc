@@ -667,6 +667,15 @@ TEST(Net, ShareOfAFusedLayerTrainsAsWritten) {
   EXPECT_FALSE(std::ranges::count(names, "sum"));
   EXPECT_TRUE(std::ranges::count(names, "r1_again") && std::ranges::count(names, "sum_again"));
   ExpectTrainExactlyAlike(a, b, fused.input_shape, 4);
+  // A share of that share is refused as with the fusions off.
+  for (const bool fuse : {true, false}) {
+    NetSpec twice = fused;
+    twice.fuse_relu = twice.fuse_add = fuse;
+    auto flat = std::ranges::find_if(twice.layers, [](const LayerSpec& l) { return l.name == "flat"; });
+    twice.layers.insert(flat, L("share", "again2", {"q"}, {"q"}, {{"source", "r1_again"}}));
+    EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(twice); }).find("'r1_again' is itself a share"), std::string::npos)
+        << fuse;
+  }
 }
 
 // conv (im2col; oneDNN declines) and fullc with their relus fused: the same training, exactly.

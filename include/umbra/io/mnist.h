@@ -73,7 +73,10 @@ inline IdxData ReadIdx(const std::string& path) {
   // header that does not describe the file.
   uint8_t extra[4096];
   const int more = gzread(f, extra, sizeof extra);
-  if (more < 0) detail::Corrupt(f, path);
+  int code = Z_OK;
+  gzerror(f, &code);
+  // Z_BUF_ERROR: the stream ended before its trailer (the checksum was never compared).
+  if (more < 0 || code == Z_BUF_ERROR) detail::Corrupt(f, path);
   if (more > 0) {
     gzclose(f);
     UMBRA_THROW("idx file '", path, "' goes on after the ", total, " data bytes its header gives (a header that does "

@@ -56,6 +56,7 @@ class Net {
     std::map<int, std::string> consumer;  // node -> the layer reading it
     std::map<int, std::pair<size_t, int>> writer;  // node -> the layer (and output) that last wrote it
     std::map<std::string, size_t> fused;  // a layer fused into its producer -> its spec index
+    std::set<std::string> share_names;     // the share layers so far
     for (size_t li = 0; li < spec.layers.size(); ++li) {
       const LayerSpec& ls = spec.layers[li];
       Entry e;
@@ -68,14 +69,14 @@ class Net {
           else UMBRA_THROW("share layer '", ls.name, "': unknown key '", k, "' (only source)");
         for (size_t j = 0; j < layers_.size() && e.shares < 0; ++j)
           if (layers_[j].layer->name() == source) e.shares = int(j);
+        UMBRA_CHECK(!share_names.count(source), "share layer '", ls.name, "': '", source,
+                    "' is itself a share; name the original layer");
         if (auto f = fused.find(source); e.shares < 0 && f != fused.end()) {
           // A relu or sum that went into its producer: weightless, so this share is one more
           // application of its definition, with nothing to share. Fusing stays invisible.
           def = &spec.layers[f->second];
         } else {
           UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
-          UMBRA_CHECK(layers_[e.shares].shares < 0, "share layer '", ls.name, "': '", source,
-                      "' is itself a share; name the original layer");
           UMBRA_CHECK(layers_[e.shares].spec >= 0, "share layer '", ls.name, "': '", source,
                       "' is a conversion the net inserted, not a layer of the config");
           // The source's definition by its own index in the spec: fused relus and inserted
@@ -86,6 +87,7 @@ class Net {
       e.spec = int(li);
       e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
       e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
+      if (ls.type == "share") share_names.insert(e.layer->name());
       const std::string who = e.layer->Describe();
       // A default is for the layers that take its value (cxxnet's defcfg): a global algo =
       // im2col is conv's, not a relu's. A value no layer type takes is an error when the config
