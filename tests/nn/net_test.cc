@@ -215,6 +215,25 @@ TEST(Net, OutputsTooLargeNameTheirLayer) {
       << test::ErrorOf([&] { nn::Net<cpu> n(s); });
 }
 
+// Weights that no loss depends on would never train, while their untrained output is what
+// metrics and predictions read: an error naming the layer when training, none for inference.
+TEST(Net, WeightsAfterTheLossAreAnError) {
+  NetSpec s;
+  s.input_shape = Shape4(2, 1, 1, 4);
+  s.layers = {LayerSpec{"fullc", "f0", {"in"}, {"h"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"h"}, {"p"}, {}},
+              LayerSpec{"fullc", "f", {"p"}, {"o"}, {{"nhidden", "3"}}}};
+  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(s); })
+                .find("layer 'f' (fullc) has weights, but no loss layer depends on its output"),
+            std::string::npos)
+      << test::ErrorOf([&] { nn::Net<cpu> n(s); });
+  s.inference_only = true;
+  EXPECT_NO_THROW(nn::Net<cpu> n(s));
+  s.inference_only = false;
+  s.layers[2] = LayerSpec{"flatten", "f", {"p"}, {"o"}, {}};  // weightless: harmless
+  EXPECT_NO_THROW(nn::Net<cpu> n(s));
+}
+
 TEST(Net, BadSharesAreErrors) {
   auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
   NetSpec s = Shared();

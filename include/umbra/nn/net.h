@@ -221,6 +221,7 @@ class Net {
                   " but its inputs give weights of other shapes");
       PullShared(i);
     }
+    if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss();
   }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
@@ -635,6 +636,24 @@ class Net {
   }
   // An error from inside a layer's pass (a cuDNN or CUDA failure, out of memory, a bad label)
   // names the layer and the pass, unless it already names the layer.
+  // A layer with weights that no loss layer depends on (a fullc after the softmax) would never
+  // train, while metrics and predictions read its untrained output: an error naming it.
+  void CheckEveryWeightReachesALoss() const {
+    std::vector<bool> needed(nodes_.size(), false);
+    for (size_t i = layers_.size(); i-- > 0;) {
+      const Entry& e = layers_[i];
+      bool used = e.layer->IsLoss();
+      for (int o : e.out) used = used || needed[size_t(o)];
+      if (used) {
+        for (int n : e.in) needed[size_t(n)] = true;
+        continue;
+      }
+      bool weights = false;
+      e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
+      UMBRA_CHECK(!weights, e.layer->Describe(), " has weights, but no loss layer depends on its output, so they ",
+                  "would never train: end the net with its loss layer");
+    }
+  }
   // More elements than any node can hold on any machine (4 TiB of floats): a size gone wrong.
   static constexpr double kMaxNodeElements = double(int64_t(1) << 40);
   static Error InLayer(const Layer<xpu, DType>& l, const char* pass, const Error& err) {
