@@ -197,9 +197,16 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       }
     };
     feed.Start();
+    long batches = 0;
     while (feed.Next()) {
       const io::DataBatch& b = feed.host();
-      trainer.Train(feed.data(), feed.label());
+      ++batches;
+      try {
+        trainer.Train(feed.data(), feed.label());
+      } catch (const Error& err) {  // a bad label: which round and batch of which data block
+        UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",
+                    err.message());
+      }
       losses.Add(trainer.net());
       if (eval_train) train_metrics.Add(trainer.net(), b);
       seen += b.valid;

@@ -148,6 +148,10 @@ exec 9>&-
 "$UMBRA" "$CONF" num_round=1 model_dir=lk > /dev/null 2>&1 || fail "model_dir free again but refused"
 touch afile
 expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CONF" num_round=1 model_dir=afile
+# A bad label in training names the round, the batch and the data block.
+printf '1,0.5,0.5\n12,0.5,0.5\n' > lab.csv
+printf 'data = train\niter = csv\n  filename = lab.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\n' > lab.conf
+expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax" lab.conf save_model=0
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
 expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:3" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
