@@ -24,6 +24,8 @@ cv::Mat AtLeast(const cv::Mat& img, int h, int w) {
   return out;
 }
 
+constexpr float kMaxScale = 16;  // an image scaled up 16 times before its crop
+constexpr int kMaxSide = 16384;  // pixels of a crop's side
 }  // namespace
 
 bool Augmenter::SetParam(const std::string& k, const std::string& v) {
@@ -65,6 +67,12 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
               min_scale_, " and ", max_scale_);
   UMBRA_CHECK(max_angle_ >= 0 && max_shear_ >= 0 && max_contrast_ >= 0 && max_illum_ >= 0, who,
               ": max_rotate_angle, max_shear_ratio, max_random_contrast, max_random_illumination must be >= 0");
+  // Sizes no image of a data set reaches: a crop of 100000 scaled every image to gigabytes (no
+  // end in sight), one of 2e9 overflowed an int inside OpenCV.
+  UMBRA_CHECK(max_scale_ <= kMaxScale && max_shear_ <= 1, who, ": max_random_scale must be at most ", kMaxScale,
+              " and max_shear_ratio at most 1, got ", max_scale_, " and ", max_shear_);
+  UMBRA_CHECK(min_crop_ <= kMaxSide && max_crop_ <= kMaxSide, who, ": min_crop_size and max_crop_size must be at most ",
+              kMaxSide, ", got ", min_crop_, " and ", max_crop_);
   if (min_crop_ > 0 || max_crop_ > 0) {
     if (min_crop_ <= 0) min_crop_ = max_crop_;
     if (max_crop_ <= 0) max_crop_ = min_crop_;

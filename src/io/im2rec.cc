@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -23,7 +24,9 @@ namespace {
 
 std::string ReadFile(const std::string& path, const std::string& where) {
   std::ifstream in(path, std::ios::binary);
-  UMBRA_CHECK(in.good(), "im2rec: cannot open image '", path, "' (", where, ")");
+  std::error_code ec;  // a folder opens, then fails its first read with libstdc++'s words alone
+  UMBRA_CHECK(in.good() && !std::filesystem::is_directory(path, ec), "im2rec: cannot open image '", path, "' (",
+              where, ")");
   std::string bytes(std::istreambuf_iterator<char>(in), {});
   UMBRA_CHECK(!bytes.empty(), "im2rec: image '", path, "' (", where, ") is empty");
   return bytes;

@@ -152,7 +152,8 @@ class ImageListIterator : public ImageIterBase {
   }
   Item Load(index_t i) override {
     std::ifstream in(Path(i), std::ios::binary);
-    UMBRA_CHECK(in.good(), "cannot open image ", Where(i));
+    std::error_code ec;  // a folder opens, then fails its first read with libstdc++'s words alone
+    UMBRA_CHECK(in.good() && !std::filesystem::is_directory(Path(i), ec), "cannot open image ", Where(i));
     Item it{std::string(std::istreambuf_iterator<char>(in), {}), list_[i].labels};
     UMBRA_CHECK(!it.bytes.empty(), "image ", Where(i), " is empty");
     return it;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <numeric>
@@ -23,6 +24,8 @@ float ParseFloat(const std::string& key, const std::string& value) {
   char* end = nullptr;
   const float v = std::strtof(value.c_str(), &end);
   UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not a number");
+  // nan, inf and 1e39 (inf as a float) made every input NaN, 0 or 255, with no error.
+  UMBRA_CHECK(std::isfinite(v), "iterator key ", key, " = '", value, "' is not a finite float");
   return v;
 }
 

@@ -129,10 +129,15 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         in_iter = false;
       } else if (!in_iter) {
         UMBRA_CHECK(pending, e.Where(), ": iter = ", e.value, " without a data/eval/pred line before it");
-        // One training and one pred block: a second would be opened, checked and never read.
-        const IterBlock* twice = pending->key == "eval" ? nullptr : job.Find(pending->key);
-        UMBRA_CHECK(!twice, pending->Where(), ": a second '", pending->key, " = ' block; the first is at ",
-                    twice ? twice->role_where : "", " (only eval blocks may be several)");
+        // One training and one pred block: a second would be opened, checked and never read. Eval
+        // blocks may be several, with names of their own: the name labels their figures.
+        const IterBlock* twice = nullptr;
+        for (const IterBlock& b : job.iters)
+          if (b.role == pending->key && (b.role != "eval" || b.name == pending->value)) twice = &b;
+        UMBRA_CHECK(!twice, pending->Where(), ": a second '", pending->key, " = ",
+                    pending->key == "eval" ? pending->value : "", "' block; the first is at ",
+                    twice ? twice->role_where : "",
+                    pending->key == "eval" ? " (each eval block needs a name of its own)" : " (only eval blocks may be several)");
         job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
         if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
         job.iters.back().role_where = pending->Where();

@@ -29,10 +29,7 @@ int PredictLoop(Job& job) {
   // stay readable after the pass.
   spec.inference_only = true;
   if (extract) spec.keep_values.push_back(node);
-  UMBRA_CHECK(!spec.channels_last || !(std::is_same_v<xpu, cpu>), job.Where("layout"),
-              ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
-  UMBRA_CHECK(!spec.bf16_nodes || !(std::is_same_v<xpu, cpu>), job.Where("bf16_nodes"),
-              ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
+  CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/false);
   nn::Net<xpu> net(spec);
   WarnIfOtherNetwork(job, mf, in, /*training=*/false);
   nn::LoadWeights(net, mf, in, true);

@@ -8,6 +8,7 @@
 // bit: cuDNN picks algorithms by timing, and some sum in nondeterministic order.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -61,6 +62,10 @@ class ModelDirLock {
 std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
+/// The keys only a GPU run takes (layout = nhwc, bf16_nodes, a layer's dtype = bf16, and when
+/// training cuda_graph) are errors naming the key on the cpu, where they did nothing; the
+/// switches among them (and tf32_matmul) must be 0 or 1 on every device.
+void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training);
 /// Warns where model file `mf` was written for another network text (a layer without weights
 /// may differ: a relu for a sigmoid) and, when training, with another seed.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
@@ -93,14 +98,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   nn::NetSpec spec = job.net.spec;
   for (auto& m : job.metrics)  // metrics read these nodes after each step
     if (!m.node.empty()) spec.keep_values.push_back(m.node);
-  UMBRA_CHECK(!spec.channels_last || !(std::is_same_v<xpu, cpu>), job.Where("layout"),
-              ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
-  UMBRA_CHECK(!spec.bf16_nodes || !(std::is_same_v<xpu, cpu>), job.Where("bf16_nodes"),
-              ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
+  CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/true);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
-  const bool graphs = job.GetInt("cuda_graph", 0) != 0;
-  UMBRA_CHECK(!graphs || !(std::is_same_v<xpu, cpu>), job.Where("cuda_graph"), ": cuda_graph = 1 needs dev = gpu");
+  const bool graphs = job.GetSwitch("cuda_graph", false);
   trainer.set_cuda_graph(graphs);
   bool graph_noted = false;
   std::vector<std::string> weights;
@@ -129,7 +130,17 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   if (!resumed && finetune) {
     const std::string in = job.Get("model_in", "");
     UMBRA_CHECK(!in.empty(), "task = finetune needs model_in = <model file to copy layers from>");
-    const auto copied = nn::LoadWeights(trainer.net(), nn::ReadModelFile(in), in, false);
+    const nn::ModelFile mf = nn::ReadModelFile(in);
+    const auto copied = nn::LoadWeights(trainer.net(), mf, in, false);
+    // A weight of the same name and another shape is left as initialised: said, as is a model
+    // that gives nothing (a renamed net trained from scratch while the log said finetune).
+    trainer.net().VisitWeights([&](const std::string& n, Tensor<xpu, 2> w, Tensor<xpu, 2>) {
+      const nn::ModelTensor* t = mf.Find(n);
+      if (t && !std::ranges::count(copied, n))
+        std::fprintf(stderr, "warning: finetune: '%s' is %s in %s but (%d,%d) here: not copied\n", n.c_str(),
+                     nn::detail::ShapeText(t->shape).c_str(), in.c_str(), int(w.size(0)), int(w.size(1)));
+    });
+    UMBRA_CHECK(!copied.empty(), "task = finetune: model_in '", in, "' has no weight of this net's names and shapes");
     std::string names;
     for (auto& n : copied) names += " " + n;
     std::fprintf(stderr, "finetune: copied %zu weight(s) from %s:%s\n", copied.size(), in.c_str(), names.c_str());
@@ -187,7 +198,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
                     "; lower the learning rate (",
                     job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
-                    ") or check the data. Models of earlier rounds in '", model_dir, "' are untouched");
+                    ") or check the data",
+                    save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
         loss_sum += loss;
       }
       running = {{"loss", read ? loss_sum / double(read) : 0.0}};
@@ -228,12 +240,16 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       e.it->SetEpoch(0);
       e.it->BeforeFirst();
       Feeder<xpu>& f = *eval_feed[k];
-      f.Start();
-      while (f.Next()) {
-        trainer.Predict(f.data());
-        m.Add(trainer.net(), f.host());
+      try {
+        f.Start();
+        while (f.Next()) {
+          trainer.Predict(f.data());
+          m.Add(trainer.net(), f.host());
+        }
+        m.Read();
+      } catch (const Error& err) {  // a bad label: which block
+        UMBRA_THROW("round ", round, ", evaluating the ", e.name, " data (", e.where, "): ", err.message());
       }
-      m.Read();
       m.Report(e.name, &results);
     }
     prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -59,6 +60,24 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
 }
 ModelDirLock::~ModelDirLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training) {
+  const bool tf32 = job.GetSwitch("tf32_matmul", false), graphs = job.GetSwitch("cuda_graph", false);
+  (void)tf32;  // read by the gpu loop; checked here on every device
+  if (gpu) return;
+  UMBRA_CHECK(!spec.channels_last, job.Where("layout"), ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
+  UMBRA_CHECK(!spec.bf16_nodes, job.Where("bf16_nodes"),
+              ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
+  UMBRA_CHECK(!training || !graphs, job.Where("cuda_graph"), ": cuda_graph = 1 needs dev = gpu");
+  // A layer's dtype = bf16 (its own or the global default) ran in float32 on the cpu, unsaid.
+  const auto bf16 = [](const auto& params) {
+    return std::ranges::any_of(params, [](const auto& kv) { return kv.first == "dtype" && kv.second == "bf16"; });
+  };
+  UMBRA_CHECK(!bf16(spec.defaults), job.Where("dtype"), ": dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
+  for (const nn::LayerSpec& l : spec.layers)
+    UMBRA_CHECK(!bf16(l.params), "layer '", l.name, "' (", l.type,
+                "): dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
 }
 
 // The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
@@ -129,6 +148,9 @@ int RunTrain(Job& job) {
               "lines), got ", s.print_step);
   s.update_period = int(job.GetInt("update_period", 1, 1));
 
+  for (const IterBlock& b : job.iters)  // eval_train's figures are labelled "train" too
+    UMBRA_CHECK(!(s.eval_train && b.role == "eval" && b.name == "train"), b.role_where,
+                ": an eval block named 'train' and eval_train = 1 both report as train-*; rename the block");
   s.train = job.Find("data");
   UMBRA_CHECK(s.train, "the config has no training iterator (data = train ... iter = end)");
   // Every block is opened and checked before the first step, so that a bad eval block fails now
@@ -139,7 +161,8 @@ int RunTrain(Job& job) {
     b.it->Init();
     const Shape<4> have = b.it->Value().data.shape_;
     UMBRA_CHECK(want == have, b.where, ": the ", b.name, " iterator gives batches of ", have,
-                " but input_shape and batch_size give ", want, " (input_flat?)");
+                " but input_shape and batch_size give ", want,
+                b.it->Value().data.shape_.Size() == want.Size() ? " (the mnist iterator's input_flat?)" : "");
   }
 
   if (job.GetInt("test_io", 0) != 0) {  // cxxnet's test_io: only read the data, to time the input

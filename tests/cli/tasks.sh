@@ -77,6 +77,11 @@ assert np.allclose(x.sum(1), 1, atol=1e-4), 'node 3 is rewritten in place by sof
 sed 's/nhidden = 64/nhidden = 32/' "$CONF" > other.conf
 "$UMBRA" other.conf task=finetune model_in=m/0002.model num_round=1 model_dir=ft > ft.txt 2> ft.err
 grep -q "finetune: copied 1 weight(s) from m/0002.model: fc2.bias" ft.err || { cat ft.err; fail "finetune"; }
+grep -qF "warning: finetune: 'fc1.wmat' is (64,784) in m/0002.model but (32,784) here: not copied" ft.err \
+  || { cat ft.err; fail "finetune's skipped weight not named"; }
+sed 's/fullc:fc/fullc:gc/' "$CONF" > renamed.conf
+expect_error "task = finetune: model_in 'm/0002.model' has no weight of this net's names and shapes" renamed.conf \
+  task=finetune model_in=m/0002.model num_round=1 model_dir=ft3
 [ -f ft/0001.model ] || fail "finetune model"
 
 # A restartable finetune: continue=1 with nothing in model_dir yet still starts from model_in.
@@ -104,6 +109,10 @@ expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model
 expect_error "fuse_relu must be 0 or 1, got 2" "$CONF" fuse_relu=2 model_dir=fuse
 expect_error "fuse_add must be 0 or 1, got -1" "$CONF" fuse_add=-1 model_dir=fuse
 expect_error "bf16_nodes = 1 needs dev = gpu" "$CONF" bf16_nodes=1 model_dir=b16
+expect_error "dtype = bf16 needs dev = gpu" "$CONF" dtype=bf16 model_dir=b16
+expect_error "dtype = bf16 needs dev = gpu" "$CONF" task=pred model_in=m/0002.model dtype=bf16
+expect_error "cuda_graph must be 0 or 1, got 2" "$CONF" cuda_graph=2 model_dir=graph
+expect_error "tf32_matmul must be 0 or 1, got 7" "$CONF" tf32_matmul=7 model_dir=graph
 expect_error "bf16_nodes must be 0 or 1, got 3" "$CONF" bf16_nodes=3 model_dir=b16
 expect_error "print_step must be >= 1 (batches between progress lines), got 0" "$CONF" print_step=0 model_dir=ps
 expect_error "task = pred needs model_in" "$CONF" task=pred
@@ -152,6 +161,12 @@ expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CON
 printf '1,0.5,0.5\n12,0.5,0.5\n' > lab.csv
 printf 'data = train\niter = csv\n  filename = lab.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\n' > lab.conf
 expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax" lab.conf save_model=0
+(cat "$CONF"; sed -n 9,13p "$CONF") > twoeval.conf  # the eval block "test" twice: one name for two
+expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
+  twoeval.conf
+sed 's/^eval = test/eval = train/' "$CONF" > evaltrain.conf
+expect_error "evaltrain.conf:9: an eval block named 'train' and eval_train = 1 both report as train-*" evaltrain.conf \
+  eval_train=1 model_dir=et
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
 expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:3" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf

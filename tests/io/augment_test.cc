@@ -228,6 +228,25 @@ TEST(Augment, BadKeysAreRefused) {
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", "0"}}); }), "divideby must not be 0");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rand_crop", "yes"}}); }), "rand_crop = 'yes' is not an integer");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"crop_y_start", "3"}}); }), "does not fit");
+  // Not finite as a float (every input went NaN, 0 or 255), or sizes no data set reaches.
+  for (const char* v : {"nan", "inf", "1e39"})
+    EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", v}}); }),
+               std::string("divideby = '") + v + "' is not a finite float");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_crop_size", "100000"}}); }),
+             "max_crop_size must be at most 16384");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_random_scale", "1e6"}}); }),
+             "max_random_scale must be at most 16");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_shear_ratio", "1e30"}}); }),
+             "max_shear_ratio at most 1");
+}
+
+// A list line naming a folder is an error naming the image and the list line.
+TEST(ImgIterAudit, AFolderIsNoImage) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "sub");
+  const std::string list = OneImageList(dir, "sub");
+  auto it = Make("img", {{"image_list", list}, {"image_root", dir.path()}, {"input_shape", "3,2,2"}, {"batch_size", "1"}});
+  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "cannot open image '" + (dir / "sub") + "' (" + list + ":1)");
 }
 
 }  // namespace

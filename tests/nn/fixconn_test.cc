@@ -87,6 +87,7 @@ TEST(Fixconn, MalformedFilesNameLayerFileAndLine) {
   ExpectMentions(FileError("long", "1 2 3 4\n4 5 6\n"), {"fx7", "umbra_fixconn_long", "line 1", "has 4"});
   ExpectMentions(FileError("nan", "1 2 3\n4 x5 6\n"), {"fx7", "umbra_fixconn_nan", "line 2", "'x5'"});
   ExpectMentions(FileError("inf", "1 2 inf\n4 5 6\n"), {"line 1", "'inf'"});
+  ExpectMentions(FileError("big", "1 2 3\n4 1e39 6\n"), {"line 2", "'1e39' is not a finite float"});  // inf as a float
   ExpectMentions(FileError("few", "1 2 3\n"), {"fx7", "umbra_fixconn_few", "has 1 rows", "nhidden = 2"});
   ExpectMentions(FileError("many", "1 2 3\n\n4 5 6\n7 8 9\n"), {"fx7", "line 4", "more than nhidden = 2"});
   ExpectMentions(FileError("empty", ""), {"has 0 rows"});

@@ -60,8 +60,9 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
   auto number = [&](const FixconnToken& t) {
     char* end = nullptr;
     const double x = std::strtod(t.text.c_str(), &end);
-    UMBRA_CHECK(*end == '\0' && std::isfinite(x), where, " line ", t.line, ": '", t.text,
-                "' is not a finite number");
+    // Finite as a float, the weights' type: 1e39 became inf and every prediction NaN.
+    UMBRA_CHECK(*end == '\0' && std::isfinite(float(x)), where, " line ", t.line, ": '", t.text,
+                "' is not a finite float");
     return x;
   };
   std::vector<double> w(size_t(rows) * size_t(cols), 0.0);
