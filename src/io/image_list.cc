@@ -2,6 +2,7 @@
 #include "image_list.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
@@ -48,11 +49,15 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     char* end = nullptr;
     errno = 0;
     e.index = std::strtoull(f[0].c_str(), &end, 10);
-    UMBRA_CHECK(!f[0].empty() && *end == '\0' && errno == 0, where, ": index '", f[0], "' is not an integer");
+    // Digits only: strtoull reads "-1" as 2^64 - 1.
+    UMBRA_CHECK(!f[0].empty() && f[0].find_first_not_of("0123456789") == std::string::npos && *end == '\0' &&
+                    errno == 0,
+                where, ": index '", f[0], "' is not a non-negative integer");
     for (int i = 0; i < k; ++i) {
       const std::string& s = f[1 + i];
       e.labels.push_back(std::strtof(s.c_str(), &end));
       UMBRA_CHECK(!s.empty() && *end == '\0', where, ": label ", i + 1, " '", s, "' is not a number");
+      UMBRA_CHECK(std::isfinite(e.labels.back()), where, ": label ", i + 1, " '", s, "' is not a finite float");
     }
     e.path = f.back();
     UMBRA_CHECK(!e.path.empty(), where, ": empty image path");

@@ -88,7 +88,14 @@ TEST(RecFile, Im2RecErrors) {
   EXPECT_FALSE(std::filesystem::exists(dir / "o.rec.tmp"));  // cleaned up
   EXPECT_FALSE(std::filesystem::exists(dir / "o.rec"));
   WriteText(dir / "bad.lst", "0\t1\ta.bin\nx\t1\tb c.bin\n");
-  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "bad.lst", dir / "img", dir / "o.rec"}); }), "bad.lst:2: index 'x' is not an integer");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "bad.lst", dir / "img", dir / "o.rec"}); }),
+             "bad.lst:2: index 'x' is not a non-negative integer");
+  WriteText(dir / "neg.lst", "-1\t1\ta.bin\n");  // strtoull made it 2^64 - 1
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "neg.lst", dir / "img", dir / "o.rec"}); }),
+             "neg.lst:1: index '-1' is not a non-negative integer");
+  WriteText(dir / "nan.lst", "0\tnan\ta.bin\n");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "nan.lst", dir / "img", dir / "o.rec"}); }),
+             "nan.lst:1: label 1 'nan' is not a finite float");
   WriteText(dir / "width.lst", "0\t1\ta.bin\n1\t1\t2\tb c.bin\n");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "width.lst", dir / "img", dir / "o.rec"}); }),
              "width.lst:2: 2 label(s), expected label_width = 1");
