@@ -36,6 +36,37 @@ print('pred accuracy', acc)
 assert acc > 0.8
 PY
 
+# The numpy reader checks a header that passes the checksum as the C++ reader does (files a faulty
+# writer could make): each is a ValueError naming the file, none reads garbage.
+PYTHONPATH="$SRC/python" $PY - <<'PY' || fail "python reader on crafted headers"
+import json, struct, zlib
+from umbra.model_file import read_model
+b = open('m/0002.model', 'rb').read()
+hlen = struct.unpack_from('<Q', b, 16)[0]
+head = json.loads(b[24:24 + hlen])
+def craft(edit):
+    h = json.loads(json.dumps(head))
+    edit(h)
+    j = json.dumps(h, separators=(',', ':')).encode()
+    assert len(j) <= hlen, 'an edit must not lengthen the header'
+    body = b[:24] + j + b' ' * (hlen - len(j)) + b[24 + hlen:len(b) - 8]
+    open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
+cases = [(lambda h: h.update(data_offset=10), 'corrupt (data offset 10)'),
+         (lambda h: h['tensors'][1].update(name=h['tensors'][0]['name']), 'appears twice'),
+         (lambda h: h['tensors'][0].update(dtype='f16'), "has dtype 'f16'"),
+         (lambda h: h['tensors'][0].update(offset=2), 'does not fit the data section'),
+         (lambda h: h.pop('net'), 'malformed header (KeyError')]
+for edit, want in cases:
+    craft(edit)
+    try:
+        read_model('crafted.model')
+        raise SystemExit(f'no error for: {want}')
+    except ValueError as e:
+        assert 'crafted.model' in str(e) and want in str(e), str(e)
+craft(lambda h: None)
+assert read_model('crafted.model')['tensors'].keys() == read_model('m/0002.model')['tensors'].keys()
+PY
+
 # A model of another network text (a weightless layer changed) predicts, with the warning
 # training gives; the same text gives none.
 grep -q "warning" pred.err && fail "pred warned: $(cat pred.err)"
