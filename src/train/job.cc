@@ -29,8 +29,17 @@ MetricSpec ParseMetric(const config::Entry& e) {
     // metric[field] (the net's output) or metric[field,node]
     const std::string in = e.key.substr(7, e.key.size() - 8);
     const auto comma = in.find(',');
-    m.label_field = in.substr(0, comma);
-    if (comma != std::string::npos) m.node = in.substr(comma + 1);
+    // Spaces around the names are the writer's layout, not part of them ("metric[label, 1]").
+    const auto trim = [](std::string t) {
+      t.erase(0, t.find_first_not_of(" \t"));
+      t.erase(t.find_last_not_of(" \t") + 1);
+      return t;
+    };
+    m.label_field = trim(in.substr(0, comma));
+    if (comma != std::string::npos) m.node = trim(in.substr(comma + 1));
+    // The data node is "0" in netconfig and "in" in the net; scoring the input is no metric.
+    UMBRA_CHECK(m.node != "0" && m.node != "in", e.Where(), ": ", e.key, " names the net's input, which no layer "
+                "computes; name a node a layer writes");
     UMBRA_CHECK(m.label_field == "label", e.Where(), ": label field '", m.label_field,
                 "' is unknown; umbra's iterators give one field, 'label'");
   }

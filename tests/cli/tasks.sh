@@ -155,6 +155,9 @@ expect_error "updater key 'fcX:lr': the network has no layer" "$CONF" fcX:lr=0.1
 expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" "$CONF" train:shuffle=abc
 expect_error "<command line>:2: " "$CONF" eta=abc
 expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
+expect_error "<command line>:2: metric[label,in] names the net's input" "$CONF" "metric[label,in]=error"
+expect_error "no node named 'fc9' in the network (kept for reading after a pass: extract_node_name" "$CONF" \
+  "metric[label, fc9]=error" model_dir=mx
 expect_error "the test iterator gives batches of (3,1,1,784)" "$CONF" test:batch_size=3 save_model=0
 # Numbers that would wrap or exhaust the process: an error naming the key, not another setting.
 expect_error "num_round must be in [0, 99999999], got '4294967297'" "$CONF" num_round=4294967297 model_dir=big

@@ -179,7 +179,7 @@ class Net {
     inference_only_ = spec.inference_only;
     std::vector<int> keep;
     for (const std::string& k : spec.keep_values) {
-      UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass)");
+      UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass: extract_node_name, a metric[label,node])");
       // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.
       for (std::string v = k; node_index_.count(v); v += "'") keep.push_back(node_index_[v]);
     }
