@@ -63,8 +63,8 @@ ModelDirLock::~ModelDirLock() {
 }
 
 void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training) {
-  const bool tf32 = job.GetSwitch("tf32_matmul", false), graphs = job.GetSwitch("cuda_graph", false);
-  (void)tf32;  // read by the gpu loop; checked here on every device
+  job.GetSwitch("tf32_matmul", false);  // read by the gpu loop; its value checked on every device
+  const bool graphs = job.GetSwitch("cuda_graph", false);
   if (gpu) return;
   UMBRA_CHECK(!spec.channels_last, job.Where("layout"), ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
   UMBRA_CHECK(!spec.bf16_nodes, job.Where("bf16_nodes"),
@@ -140,7 +140,7 @@ int RunTrain(Job& job) {
   s.eval_train = job.GetInt("eval_train", 0) != 0;
   s.save_model = job.GetInt("save_model", 1, 0);
   s.model_dir = job.Get("model_dir", "models");
-  s.seed = uint64_t(job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max()));
+  s.seed = job.net.spec.seed;  // read (and range-checked) with the net (job.cc)
   s.silent = job.GetInt("silent", 0) != 0;
   s.print_step = job.GetInt("print_step", 100);
   // Also how many steps' losses a gpu run reads at once (readout.h).
