@@ -81,7 +81,9 @@ class ImageIterBase : public InstanceIterator {
     const index_t d = shape_.Size();
     ParallelFor(index_t(rows.size()), nthread_, [&](index_t j) {
       const Row& r = rows[j];
-      NamingImage(r.instance, [&] { augment_.Process(Decode(items[j].bytes, r.instance), r.seed, out_.data.dptr_ + r.row * d); });
+      NamingImage(r.instance, [&] {
+        augment_.Process(Decode(items[j].bytes, r.instance), r.seed, out_.data.dptr_ + r.row * d);
+      });
       std::copy(items[j].labels.begin(), items[j].labels.end(), out_.label.dptr_ + r.row * out_.label.stride_);
     });
   }

@@ -16,8 +16,8 @@ long ParseInt(const std::string& key, const std::string& value, bool wide) {
   const long v = std::strtol(value.c_str(), &end, 10);
   UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not an integer");
   // Counts, sizes and switches: an int's range (wide: seeds, a long's), not a wrapped value.
-  UMBRA_CHECK(errno != ERANGE && (wide || (v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max())),
-              "iterator key ", key, " = '", value, "' is out of range");
+  const bool fits = wide || (v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max());
+  UMBRA_CHECK(errno != ERANGE && fits, "iterator key ", key, " = '", value, "' is out of range");
   return v;
 }
 float ParseFloat(const std::string& key, const std::string& value) {

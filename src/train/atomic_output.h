@@ -46,7 +46,8 @@ class AtomicOutput {
   /// Closes, checks every write, and renames the file into place.
   void Commit() {
     out_.close();
-    UMBRA_CHECK(!out_.fail(), "writing '", path_, "' failed (disk full?)", tmp_ == path_ ? "" : "; it is left as it was");
+    UMBRA_CHECK(!out_.fail(), "writing '", path_, "' failed (disk full?)",
+                tmp_ == path_ ? "" : "; it is left as it was");
     if (tmp_ == path_) return;
     UMBRA_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "cannot rename '", tmp_, "' to '", path_, "'");
     committed_ = true;

@@ -146,7 +146,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         UMBRA_CHECK(!twice, pending->Where(), ": a second '", pending->key, " = ",
                     pending->key == "eval" ? pending->value : "", "' block; the first is at ",
                     twice ? twice->role_where : "",
-                    pending->key == "eval" ? " (each eval block needs a name of its own)" : " (only eval blocks may be several)");
+                    pending->key == "eval" ? " (each eval block needs a name of its own)"
+                                           : " (only eval blocks may be several)");
         job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
         if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
         job.iters.back().role_where = pending->Where();
@@ -214,12 +215,14 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1));
   for (const auto* e : unnamed) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
-    const bool layer = std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
+    const bool layer =
+        std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
     UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
                 "' itself go inside its definition in netconfig");
     UMBRA_THROW(e->Where(), ": '", e->key, "': no iterator block or layer is named '", scope, "'");
   }
-  job.net.spec.seed = uint64_t(job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max()));
+  job.net.spec.seed =
+      uint64_t(job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max()));
   // layout = nhwc: channels-last nodes where cuDNN takes them (NetSpec::channels_last; dev = gpu).
   const std::string layout = job.Get("layout", "nchw");
   UMBRA_CHECK(layout == "nchw" || layout == "nhwc", job.Where("layout"), ": layout must be nchw or nhwc, got '",

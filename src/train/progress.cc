@@ -30,7 +30,8 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
       const bool round = !j.is_discarded() && j.is_object() && j.contains("round") && j["round"].is_number_integer();
       // The last line, an object cut short by a kill or a full disk: dropped, as its round is redone.
       if (!round && n + 1 == lines.size() && lines[n].starts_with("{")) break;
-      UMBRA_CHECK(round, "log = ", log_path, ": line ", n + 1, " is no round of a training log; not overwriting the file");
+      UMBRA_CHECK(round, "log = ", log_path, ": line ", n + 1,
+                  " is no round of a training log; not overwriting the file");
       if (j["round"].get<int>() < first_round) kept.out() << lines[n] << "\n";
     }
   }

@@ -66,7 +66,8 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
   job.GetSwitch("tf32_matmul", false);  // read by the gpu loop; its value checked on every device
   const bool graphs = job.GetSwitch("cuda_graph", false);
   if (gpu) return;
-  UMBRA_CHECK(!spec.channels_last, job.Where("layout"), ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
+  UMBRA_CHECK(!spec.channels_last, job.Where("layout"),
+              ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
   UMBRA_CHECK(!spec.bf16_nodes, job.Where("bf16_nodes"),
               ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
   UMBRA_CHECK(!training || !graphs, job.Where("cuda_graph"), ": cuda_graph = 1 needs dev = gpu");
@@ -74,7 +75,8 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
   const auto bf16 = [](const auto& params) {
     return std::ranges::any_of(params, [](const auto& kv) { return kv.first == "dtype" && kv.second == "bf16"; });
   };
-  UMBRA_CHECK(!bf16(spec.defaults), job.Where("dtype"), ": dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
+  UMBRA_CHECK(!bf16(spec.defaults), job.Where("dtype"),
+              ": dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
   for (const nn::LayerSpec& l : spec.layers)
     UMBRA_CHECK(!bf16(l.params), "layer '", l.name, "' (", l.type,
                 "): dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");

@@ -121,7 +121,8 @@ void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
               pending_steps, " is outside 0 .. update_period - 1 = ", period - 1);
   UMBRA_CHECK(pending_steps == 0 || period == tr.update_period(), "model file '", file, "' holds the gradients of ",
               pending_steps, " step(s) summed for an update every update_period = ", period,
-              " steps, but this run has update_period = ", tr.update_period(), ": resume with update_period = ", period);
+              " steps, but this run has update_period = ", tr.update_period(),
+              ": resume with update_period = ", period);
   tr.set_pending_steps(pending_steps);
   const bool pending = tr.pending_gradients();
   tr.net().VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g) {

@@ -179,7 +179,8 @@ class Net {
     inference_only_ = spec.inference_only;
     std::vector<int> keep;
     for (const std::string& k : spec.keep_values) {
-      UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass: extract_node_name, a metric[label,node])");
+      UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass: ",
+                  "extract_node_name, a metric[label,node])");
       // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.
       for (std::string v = k; node_index_.count(v); v += "'") keep.push_back(node_index_[v]);
     }
@@ -634,8 +635,6 @@ class Net {
       mine[k].second = DType(0);
     }
   }
-  // An error from inside a layer's pass (a cuDNN or CUDA failure, out of memory, a bad label)
-  // names the layer and the pass, unless it already names the layer.
   // A layer with weights that no loss layer depends on (a fullc after the softmax) would never
   // train, while metrics and predictions read its untrained output: an error naming it.
   void CheckEveryWeightReachesALoss() const {
@@ -656,6 +655,8 @@ class Net {
   }
   // More elements than any node can hold on any machine (4 TiB of floats): a size gone wrong.
   static constexpr double kMaxNodeElements = double(int64_t(1) << 40);
+  // An error from inside a layer's pass (a cuDNN or CUDA failure, out of memory, a bad label)
+  // names the layer and the pass, unless it already names the layer.
   static Error InLayer(const Layer<xpu, DType>& l, const char* pass, const Error& err) {
     const std::string who = l.Describe();
     if (err.message().find(who) != std::string::npos) return err;
