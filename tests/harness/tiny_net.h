@@ -18,6 +18,16 @@ inline nn::UpdaterSettings SgdMomentum() {
   return us;
 }
 
+/// fullc(6) -> sigmoid -> fullc(4) -> softmax on (batch, 2, 3, 3): the Net tests' small net.
+inline nn::NetSpec SmallSpec(index_t batch) {
+  using nn::LayerSpec;
+  nn::NetSpec s;
+  s.input_shape = Shape4(batch, 2, 3, 3);
+  s.layers = {LayerSpec{"fullc", "fc1", {"in"}, {"h"}, {{"nhidden", "6"}}}, LayerSpec{"sigmoid", "act", {"h"}, {"h"}, {}},
+              LayerSpec{"fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "4"}}}, LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  return s;
+}
+
 inline nn::NetSpec TinySpec(index_t hidden = 5, bool batch_norm = false) {
   using nn::LayerSpec;
   nn::NetSpec s;

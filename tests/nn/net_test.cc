@@ -1,5 +1,5 @@
-// The Net: shape inference and parameter counts, every graph error with the layer named, and a
-// whole-network finite-difference check (forward, backward through several layers, in double).
+// The Net: shape inference and parameter counts, and a whole-network finite-difference check
+// (forward, backward through several layers, in double); graph errors are in net_errors_test.cc.
 #include <functional>
 
 #include "harness/layer_check.h"
@@ -14,49 +14,17 @@ using nn::NetSpec;
 
 using test::L;
 
-NetSpec Small(index_t batch) {
-  NetSpec s;
-  s.input_shape = Shape4(batch, 2, 3, 3);
-  s.layers = {L("fullc", "fc1", {"in"}, {"h"}, {{"nhidden", "6"}}),
-              L("sigmoid", "act", {"h"}, {"h"}),
-              L("fullc", "fc2", {"h"}, {"o"}, {{"nhidden", "4"}}),
-              L("softmax", "loss", {"o"}, {"p"})};
-  return s;
-}
-
 TEST(Net, ShapesAndParameterCount) {
-  nn::Net<cpu> net(Small(5));
+  nn::Net<cpu> net(test::SmallSpec(5));
   EXPECT_EQ(net.NodeByName("h").shape, Shape4(5, 1, 1, 6));
   EXPECT_EQ(net.Output().shape, Shape4(5, 1, 1, 4));
   EXPECT_EQ(net.NumParams(), (18 * 6 + 6) + (6 * 4 + 4));
 }
 
-TEST(Net, GraphErrorsNameTheLayer) {
-  auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
-  NetSpec s = Small(2);
-  s.layers[2].in = {"nowhere"};
-  EXPECT_NE(err(s).find("layer 'fc2' (fullc): input node 'nowhere'"), std::string::npos) << err(s);
-  s = Small(2);
-  s.layers.insert(s.layers.begin() + 2, L("fullc", "fc_extra", {"h"}, {"z"}, {{"nhidden", "2"}}));
-  EXPECT_NE(err(s).find("insert a split layer"), std::string::npos) << err(s);
-  s = Small(2);
-  s.layers[2].out = {"h"};
-  EXPECT_NE(err(s).find("produced twice"), std::string::npos) << err(s);
-  s = Small(2);
-  s.layers[0].params.push_back({"nhiden", "3"});
-  EXPECT_NE(err(s).find("layer 'fc1' (fullc): unknown key 'nhiden'"), std::string::npos) << err(s);
-  s = Small(2);
-  s.layers[0].type = "fullcc";
-  EXPECT_NE(err(s).find("known types"), std::string::npos);
-  s = Small(2);
-  s.layers[0].in = {"in", "in"};
-  EXPECT_NE(err(s).find("takes 1 input"), std::string::npos) << err(s);
-}
-
 // LossTo: the loss layers' mean loss written into a one-element tensor (the device reduces it
 // there on a gpu, so that training reads many steps' losses at once), overwriting the slot.
 TEST(Net, LossToWritesTheLossIntoItsSlot) {
-  nn::Net<cpu> net(Small(3));
+  nn::Net<cpu> net(test::SmallSpec(3));
   TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3));
   Random<cpu> rnd(2);
   rnd.SampleUniform(&x, -1.f, 1.f);
@@ -70,12 +38,6 @@ TEST(Net, LossToWritesTheLossIntoItsSlot) {
   EXPECT_NEAR(slots.dptr_[1], net.Loss(), 1e-6 * net.Loss());
   EXPECT_EQ(slots.dptr_[0], 123.f);
   EXPECT_NE(test::ErrorOf([&] { net.LossTo(slots.view()); }).find("one value"), std::string::npos);
-}
-
-TEST(Net, InputShapeMismatchIsAnError) {
-  nn::Net<cpu> net(Small(2));
-  TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3), 0.f);
-  EXPECT_NE(test::ErrorOf([&] { net.Forward(false, x.view()); }).find("(2,2,3,3)"), std::string::npos);
 }
 
 // d loss / d w[i] of a double net by central differences, on input x with labels y.
@@ -93,7 +55,7 @@ double NumericGrad(nn::Net<cpu, double>& net, Tensor<cpu, 2, double> w, index_t 
 }
 
 TEST(Net, WholeNetworkGradientCheck) {
-  nn::Net<cpu, double> net(Small(3));
+  nn::Net<cpu, double> net(test::SmallSpec(3));
   TensorContainer<cpu, 4, double> x(Shape4(3, 2, 3, 3));
   TensorContainer<cpu, 2, double> y(Shape2(3, 1));
   Random<cpu, double> rnd(5);
@@ -196,42 +158,6 @@ TEST(Net, ShareUsesOneSetOfWeights) {
       ASSERT_NEAR(analytic.dptr_[i], NumericGrad(net, w, i, x.view(), y.view()), 1e-6)
           << names[k] << " " << i;
   }
-}
-
-// A size that makes an output's element count wrap (pad = 2^30) is an error naming the layer
-// that produced it, not "empty input (50,1,1,-9223371813516475064)" from the next one.
-TEST(Net, OutputsTooLargeNameTheirLayer) {
-  NetSpec s;
-  s.input_shape = Shape4(50, 1, 28, 28);
-  s.layers = {LayerSpec{"conv", "c", {"in"}, {"c"}, {{"nchannel", "2"}, {"kernel_size", "3"}, {"pad", "1073741824"},
-                                                      {"algo", "im2col"}}},
-              LayerSpec{"flatten", "f", {"c"}, {"f"}, {}},
-              LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "2"}}},
-              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
-  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(s); })
-                .find("layer 'c' (conv): output shape (50,2,2147483674,2147483674) is too large (more than 2^40 "
-                      "elements)"),
-            std::string::npos)
-      << test::ErrorOf([&] { nn::Net<cpu> n(s); });
-}
-
-// Weights that no loss depends on would never train, while their untrained output is what
-// metrics and predictions read: an error naming the layer when training, none for inference.
-TEST(Net, WeightsAfterTheLossAreAnError) {
-  NetSpec s;
-  s.input_shape = Shape4(2, 1, 1, 4);
-  s.layers = {LayerSpec{"fullc", "f0", {"in"}, {"h"}, {{"nhidden", "3"}}},
-              LayerSpec{"softmax", "loss", {"h"}, {"p"}, {}},
-              LayerSpec{"fullc", "f", {"p"}, {"o"}, {{"nhidden", "3"}}}};
-  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(s); })
-                .find("layer 'f' (fullc) has weights, but no loss layer depends on its output"),
-            std::string::npos)
-      << test::ErrorOf([&] { nn::Net<cpu> n(s); });
-  s.inference_only = true;
-  EXPECT_NO_THROW(nn::Net<cpu> n(s));
-  s.inference_only = false;
-  s.layers[2] = LayerSpec{"flatten", "f", {"p"}, {"o"}, {}};  // weightless: harmless
-  EXPECT_NO_THROW(nn::Net<cpu> n(s));
 }
 
 TEST(Net, BadSharesAreErrors) {
