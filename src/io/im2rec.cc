@@ -6,8 +6,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "image_list.h"
@@ -21,16 +19,6 @@
 
 namespace umbra::io {
 namespace {
-
-std::string ReadFile(const std::string& path, const std::string& where) {
-  std::ifstream in(path, std::ios::binary);
-  std::error_code ec;  // a folder opens, then fails its first read with libstdc++'s words alone
-  UMBRA_CHECK(in.good() && !std::filesystem::is_directory(path, ec), "im2rec: cannot open image '", path, "' (",
-              where, ")");
-  std::string bytes(std::istreambuf_iterator<char>(in), {});
-  UMBRA_CHECK(!bytes.empty(), "im2rec: image '", path, "' (", where, ") is empty");
-  return bytes;
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -101,7 +89,7 @@ int Im2RecMain(int argc, char** argv) {
       Record r;
       r.index = e.index;
       r.labels = e.labels;
-      r.payload = ReadFile(path, where);
+      r.payload = ReadImageFile(path, "'" + path + "' (" + where + ")");
       if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
       w.Write(r);
     }

@@ -4,7 +4,6 @@
 // `nthread` threads (OpenMP) and augment each row (augment.h); image_mean names a mean file that is
 // computed over the data set when missing (mean_image.h). Batching and padding: instance_iter.h.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -153,12 +152,7 @@ class ImageListIterator : public ImageIterBase {
     return "'" + Path(i) + "' (" + list_path_ + ":" + std::to_string(list_[i].line) + ")";
   }
   Item Load(index_t i) override {
-    std::ifstream in(Path(i), std::ios::binary);
-    std::error_code ec;  // a folder opens, then fails its first read with libstdc++'s words alone
-    UMBRA_CHECK(in.good() && !std::filesystem::is_directory(Path(i), ec), "cannot open image ", Where(i));
-    Item it{std::string(std::istreambuf_iterator<char>(in), {}), list_[i].labels};
-    UMBRA_CHECK(!it.bytes.empty(), "image ", Where(i), " is empty");
-    return it;
+    return Item{ReadImageFile(Path(i), Where(i)), list_[i].labels};
   }
 
  private:

@@ -1,12 +1,13 @@
 // Parsing of cxxnet image list files (image_list.h).
 #include "image_list.h"
 
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "umbra/logging.h"
+#include "umbra/parse.h"
 
 namespace umbra::io {
 namespace {
@@ -46,18 +47,15 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     UMBRA_CHECK(k == label_width, where, ": ", k, " label(s), expected label_width = ", label_width);
     ImageListEntry e;
     e.line = no;
-    char* end = nullptr;
-    errno = 0;
-    e.index = std::strtoull(f[0].c_str(), &end, 10);
-    // Digits only: strtoull reads "-1" as 2^64 - 1.
-    UMBRA_CHECK(!f[0].empty() && f[0].find_first_not_of("0123456789") == std::string::npos && *end == '\0' &&
-                    errno == 0,
-                where, ": index '", f[0], "' is not a non-negative integer");
+    const auto index = ParseInteger(f[0], 0);
+    UMBRA_CHECK(index, where, ": index '", f[0], "' is not a non-negative integer");
+    e.index = uint64_t(*index);
     for (int i = 0; i < k; ++i) {
       const std::string& s = f[1 + i];
-      e.labels.push_back(std::strtof(s.c_str(), &end));
-      UMBRA_CHECK(!s.empty() && *end == '\0', where, ": label ", i + 1, " '", s, "' is not a number");
-      UMBRA_CHECK(std::isfinite(e.labels.back()), where, ": label ", i + 1, " '", s, "' is not a finite float");
+      const auto label = ParseReal(s);
+      UMBRA_CHECK(label, where, ": label ", i + 1, " '", s, "' is not a number");
+      UMBRA_CHECK(std::isfinite(float(*label)), where, ": label ", i + 1, " '", s, "' is not a finite float");
+      e.labels.push_back(float(*label));
     }
     e.path = f.back();
     UMBRA_CHECK(!e.path.empty(), where, ": empty image path");
@@ -65,6 +63,15 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
   }
   UMBRA_CHECK(!list.empty(), "image list '", path, "' holds no instances");
   return list;
+}
+
+std::string ReadImageFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;  // a folder opens, then fails its first read with libstdc++'s words alone
+  UMBRA_CHECK(in.good() && !std::filesystem::is_directory(path, ec), "cannot open image ", what);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  UMBRA_CHECK(!bytes.empty(), "image ", what, " is empty");
+  return bytes;
 }
 
 }  // namespace umbra::io

@@ -1,6 +1,7 @@
 // cxxnet's image list files, read by the `img` and `imgrec` iterators and by im2rec. One instance a
 // line: `index <TAB> label_1 ... label_k <TAB> relative/path` (fields split at tabs; a line without
-// tabs is split at whitespace). Blank lines are skipped. Not responsible for opening the images.
+// tabs is split at whitespace). Blank lines are skipped. Also reads one listed image's bytes
+// (ReadImageFile); decoding them is OpenCV's, in the iterators.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +21,9 @@ struct ImageListEntry {
 /// the first line and demands it of the others. Errors (missing file, a bad number, a wrong field
 /// count) are umbra::Error naming file:line.
 std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width);
+
+/// The bytes of the image at `path`, described in errors as `what` (its path and list line): one
+/// that cannot be opened, a folder, or an empty file is an umbra::Error.
+std::string ReadImageFile(const std::string& path, const std::string& what);
 
 }  // namespace umbra::io

@@ -2,31 +2,28 @@
 #include "instance_iter.h"
 
 #include <algorithm>
-#include <cerrno>
+#include <climits>
 #include <cmath>
-#include <cstdlib>
-#include <limits>
 #include <numeric>
+
+#include "umbra/parse.h"
 
 namespace umbra::io {
 
 long ParseInt(const std::string& key, const std::string& value, bool wide) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(value.c_str(), &end, 10);
-  UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not an integer");
+  const auto v = ParseInteger(value);
+  UMBRA_CHECK(v, "iterator key ", key, " = '", value, "' is not an integer");
   // Counts, sizes and switches: an int's range (wide: seeds, a long's), not a wrapped value.
-  const bool fits = wide || (v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max());
-  UMBRA_CHECK(errno != ERANGE && fits, "iterator key ", key, " = '", value, "' is out of range");
-  return v;
+  const bool fits = wide ? *v >= LONG_MIN && *v <= LONG_MAX : *v >= INT_MIN && *v <= INT_MAX;
+  UMBRA_CHECK(fits, "iterator key ", key, " = '", value, "' is out of range");
+  return long(*v);
 }
 float ParseFloat(const std::string& key, const std::string& value) {
-  char* end = nullptr;
-  const float v = std::strtof(value.c_str(), &end);
-  UMBRA_CHECK(!value.empty() && *end == '\0', "iterator key ", key, " = '", value, "' is not a number");
+  const auto v = ParseReal(value);
+  UMBRA_CHECK(v, "iterator key ", key, " = '", value, "' is not a number");
   // nan, inf and 1e39 (inf as a float) made every input NaN, 0 or 255, with no error.
-  UMBRA_CHECK(std::isfinite(v), "iterator key ", key, " = '", value, "' is not a finite float");
-  return v;
+  UMBRA_CHECK(std::isfinite(float(*v)), "iterator key ", key, " = '", value, "' is not a finite float");
+  return float(*v);
 }
 
 bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {

@@ -1,8 +1,10 @@
 // The iterator registry and small helpers shared by the iterators (iterator.h).
 #include "umbra/io/iterator.h"
 
-#include <cstdlib>
+#include <climits>
 #include <map>
+
+#include "umbra/parse.h"
 
 namespace umbra::io {
 namespace {
@@ -55,11 +57,9 @@ Shape<3> ParseShape3(const std::string& text, const std::string& what) {
     const size_t e = text.find(',', b);
     UMBRA_CHECK((i < 2) == (e != std::string::npos), what, " must be c,h,w, got '", text, "'");
     const std::string part = text.substr(b, e == std::string::npos ? std::string::npos : e - b);
-    char* end = nullptr;
-    const long v = std::strtol(part.c_str(), &end, 10);
-    UMBRA_CHECK(!part.empty() && *end == '\0' && v > 0, what, " must be three positive integers c,h,w, got '",
-                text, "'");
-    s[i] = v;
+    const auto v = ParseInteger(part, 1, LLONG_MAX);
+    UMBRA_CHECK(v, what, " must be three positive integers c,h,w, got '", text, "'");
+    s[i] = index_t(*v);
     b = e + 1;
   }
   return s;

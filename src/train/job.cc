@@ -2,12 +2,12 @@
 #include "src/train/job.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <set>
 
 #include "umbra/nn/metric.h"
 #include "umbra/nn/updater.h"
+#include "umbra/parse.h"
 
 namespace umbra::train {
 namespace {
@@ -55,14 +55,12 @@ std::string Job::Get(const std::string& key, const std::string& dflt) const {
 long Job::GetInt(const std::string& key, long dflt, long lo, long hi) const {
   auto it = global.find(key);
   if (it == global.end()) return dflt;
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(it->second.value.c_str(), &end, 10);
-  UMBRA_CHECK(!it->second.value.empty() && *end == '\0', it->second.Where(), ": ", key,
-              " must be an integer, got '", it->second.value, "'");
-  UMBRA_CHECK(errno != ERANGE && v >= lo && v <= hi, it->second.Where(), ": ", key, " must be in [", lo, ", ", hi,
-              "], got '", it->second.value, "'");
-  return v;
+  const std::string& text = it->second.value;
+  const auto v = ParseInteger(text);
+  UMBRA_CHECK(v, it->second.Where(), ": ", key, " must be an integer, got '", text, "'");
+  UMBRA_CHECK(*v >= lo && *v <= hi, it->second.Where(), ": ", key, " must be in [", lo, ", ", hi, "], got '", text,
+              "'");
+  return long(*v);
 }
 bool Job::GetSwitch(const std::string& key, bool dflt) const {
   const long v = GetInt(key, dflt ? 1 : 0);

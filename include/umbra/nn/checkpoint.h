@@ -5,14 +5,14 @@
 // Mismatches (a missing weight, another shape) are errors naming the file and the weight.
 #pragma once
 
-#include <cerrno>
+#include <climits>
 #include <cmath>
-#include <cstdlib>
 #include <set>
 #include <string>
 
 #include "umbra/nn/model_file.h"
 #include "umbra/nn/trainer.h"
+#include "umbra/parse.h"
 
 namespace umbra::nn {
 namespace detail {
@@ -56,12 +56,9 @@ void FromHost(const ModelTensor& m, Tensor<xpu, 2, DType> t, const std::string& 
 inline long MetaNumber(const ModelFile& m, const std::string& key, long otherwise, const std::string& file) {
   const auto it = m.meta.find(key);
   if (it == m.meta.end()) return otherwise;
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(it->second.c_str(), &end, 10);
-  UMBRA_CHECK(!it->second.empty() && *end == '\0' && errno != ERANGE, "model file '", file, "': its ", key, " = '",
-              it->second, "' is not an integer");
-  return v;
+  const auto v = ParseInteger(it->second, LONG_MIN, LONG_MAX);
+  UMBRA_CHECK(v, "model file '", file, "': its ", key, " = '", it->second, "' is not an integer");
+  return long(*v);
 }
 
 /// Everything needed to continue training exactly.

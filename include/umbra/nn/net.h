@@ -1,14 +1,17 @@
 // Net: a DAG of layers over named nodes, built from a description (NetSpec, net_spec.h; the config
-// parser of the trainer produces one, tests and examples build it in C++). Layers run in the order given;
-// each input node must exist already ("in" is the data node). A node is produced once, except by
-// in-place layers (in == out), and may feed ONE layer (cxxnet's rule: fan-out needs `split`, so
-// that every gradient has one writer). Shapes are inferred on construction, errors name the layer.
-// Weights are visited as "layer_name.tag". A layer of type "share" with key source=<name> applies
-// an earlier layer again with the same weights (cxxnet's share[name]). Not here: updaters (updater.h), data, model files.
+// parser of the trainer produces one, tests and examples build it in C++). Layers run in the
+// order given; each input node must exist already ("in" is the data node). A node is produced
+// once, except by in-place layers (in == out), and may feed ONE layer (cxxnet's rule: fan-out
+// needs `split`, so that every gradient has one writer). Shapes are inferred on construction,
+// errors name the layer. Weights are visited as "layer_name.tag". A layer of type "share" with
+// key source=<name> applies an earlier layer again with the same weights (cxxnet's
+// share[name]). Not here: updaters (updater.h), data, model files.
 // Memory: a node's value lives from its producer to its last reader (a later forward, or a
 // backward that declares it reads it), its gradient between the backward of its consumer and of
 // its producer; values and gradients whose lifetimes do not overlap share one buffer
 // (PlanMemory). What must be read after a step: the output, loss outputs, NetSpec::keep_values.
+// The longer members are defined in net_build-inl.h (layout, bf16 and fusion choices) and
+// net_memory-inl.h (the memory plan).
 #pragma once
 
 #include <algorithm>
@@ -426,23 +429,7 @@ class Net {
   // returns whether its outputs are channels-last. Nodes read after a pass (the last layer's, a
   // loss layer's, keep_values: what Output, NodeByName and extract hand out) stay (N, C, H, W),
   // as they stay float with bf16 nodes: their layer takes (N, C, H, W), whatever it prefers.
-  bool ChooseLayout(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes) {
-    std::vector<Shape<4>> logical;
-    bool all = !e.in.empty();
-    for (int i : e.in) {
-      logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
-      all = all && IsNhwc(i);
-    }
-    const Layout want = e.layer->ChannelsLast(logical);
-    bool use = want == Layout::kNhwc || (want == Layout::kEither && all);
-    if (!e.layer->FlipsLayout()) {  // a to_nhwc / to_nchw layer in the spec does as it says
-      if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
-      for (const std::string& o : ls.out) use = use && !Kept(spec, o);
-    }
-    ConvertInputs(e, ls, in_shapes, use, &Net::IsNhwc, &Net::Convert);
-    if (use) e.layer->SetChannelsLast();
-    return use != e.layer->FlipsLayout();
-  }
+  bool ChooseLayout(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes);
   // Whether node name n is read after a pass as NetSpec::keep_values names it: a kept name k
   // keeps every version k, k', k'', ... of a node rewritten in place (the constructor), and a
   // config names a layer's output k' where it rewrites k but cannot run in place.
@@ -454,28 +441,7 @@ class Net {
   // before it when that layer wrote its input, nothing else reads or keeps the value before the
   // relu (an in-place relu's node keeps its name, whose value was always the relu's), and the
   // layer agrees. The relu's output name then names the producer's node. Returns whether it did.
-  bool FuseIntoProducer(const NetSpec& spec, size_t li, const Layer<xpu, DType>& relu) {
-    const LayerSpec& ls = spec.layers[li];
-    if (std::string_view(relu.Type()) != "relu" || ls.type == "share" || ls.in.size() != 1 || ls.out.size() != 1 ||
-        layers_.empty())
-      return false;
-    const std::string& n = ls.in[0];
-    auto it = node_index_.find(n);
-    const Entry& p = layers_.back();
-    if (it == node_index_.end() || p.out.size() != 1 || p.out[0] != it->second) return false;
-    // A value read after a pass is (N, C, H, W) (ChooseLayout): such a relu runs on its own
-    // rather than name a channels-last producer's node.
-    if (IsNhwc(it->second) && (li + 1 == spec.layers.size() || Kept(spec, ls.out[0])))
-      return false;
-    if (ls.out[0] != n) {
-      if (node_index_.count(ls.out[0]) || Kept(spec, n)) return false;
-      for (size_t j = li + 1; j < spec.layers.size(); ++j)
-        if (std::ranges::count(spec.layers[j].in, n)) return false;  // the net's own error follows
-    }
-    if (!p.layer->FuseRelu()) return false;
-    node_index_[ls.out[0]] = it->second;
-    return true;
-  }
+  bool FuseIntoProducer(const NetSpec& spec, size_t li, const Layer<xpu, DType>& relu);
   // NetSpec::fuse_add: layer li of the spec (eltwise_sum, made and checked) goes into the layer
   // just before it when that layer wrote one of its two inputs, nothing else reads or keeps that
   // value (nor the sum's, whose layout and storage would be the net's to choose), the other
@@ -483,35 +449,7 @@ class Net {
   // layout, storage), and the layer agrees. The other input becomes the producer's input 1 and
   // the sum's output name names the producer's node. Returns whether it did.
   bool FuseAddIntoProducer(const NetSpec& spec, size_t li, const Layer<xpu, DType>& sum,
-                           std::map<int, std::string>& consumer) {
-    const LayerSpec& ls = spec.layers[li];
-    if (std::string_view(sum.Type()) != "eltwise_sum" || ls.type == "share" || ls.in.size() != 2 ||
-        ls.out.size() != 1 || layers_.empty() || li + 1 == spec.layers.size())
-      return false;
-    Entry& p = layers_.back();
-    if (p.in.size() != 1 || p.out.size() != 1) return false;
-    const int o = p.out[0];
-    int k = -1;
-    for (int j = 0; j < 2; ++j) {
-      auto it = node_index_.find(ls.in[j]);
-      if (it != node_index_.end() && it->second == o) k = j;
-    }
-    auto other = k < 0 ? node_index_.end() : node_index_.find(ls.in[1 - k]);
-    if (other == node_index_.end()) return false;
-    const int d = other->second;
-    if (d == o || consumer.count(d) || consumer.count(o) || node_index_.count(ls.out[0]) ||
-        nodes_[d]->shape != nodes_[o]->shape || IsNhwc(d) != IsNhwc(o) || IsBF16(d) != IsBF16(o) ||
-        Kept(spec, ls.in[k]) || Kept(spec, ls.out[0]))
-      return false;
-    for (size_t j = li + 1; j < spec.layers.size(); ++j)
-      if (std::ranges::count(spec.layers[j].in, ls.in[k])) return false;  // the net's own error follows
-    if (!p.layer->FuseAdd()) return false;
-    p.in.push_back(d);
-    consumer[d] = p.layer->Describe() + " (with the sum '" + (ls.name.empty() ? ls.type + std::to_string(li) : ls.name) +
-                  "' fused in)";
-    node_index_[ls.out[0]] = o;
-    return true;
-  }
+                           std::map<int, std::string>& consumer);
   // bf16_nodes: converts the inputs of layer e (li in the spec) to what it takes (a to_bf16 or
   // to_fp32 layer before it) and tells it; returns whether its outputs are bf16. A layer that
   // can takes bf16 where every input is bf16, an island (below) or, for BF16Nodes::kPrefer, a
@@ -519,79 +457,26 @@ class Net {
   // float.
   // *island: the layer takes float where an input was bf16 (its outputs are an island).
   bool ChooseBF16(const NetSpec& spec, size_t li, Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes,
-                  bool* island) {
-    std::vector<Shape<4>> logical;
-    for (int i : e.in) logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
-    const BF16Nodes want = e.layer->TakesBF16(logical);
-    // Float inputs are converted where that opens or continues a bf16 stretch: the net's inputs
-    // (for a layer that prefers bf16) and the outputs of a float layer amid bf16 ones (an
-    // island: an lrn between bf16 pooling and a bf16 convolution). A float node between
-    // float layers is not converted for one layer: its copy would be held beside it.
-    bool use = want != BF16Nodes::kNo && !e.in.empty(), had16 = false;
-    for (int i : e.in) {
-      use = use && (IsBF16(i) || IsIsland(i) || (want == BF16Nodes::kPrefer && i < int(num_inputs_)));
-      had16 = had16 || IsBF16(i);
-    }
-    if (li + 1 == spec.layers.size() || e.layer->IsLoss()) use = false;
-    for (const std::string& o : ls.out) use = use && !Kept(spec, o);
-    ConvertInputs(e, ls, in_shapes, use, &Net::IsBF16, &Net::ConvertBF16);
-    if (use) e.layer->SetBF16();
-    *island = !use && had16;
-    return use;
-  }
+                  bool* island);
   // Puts a conversion (node, name, to) -> node before each input of e whose kind (`is`: a
   // layout or a storage) is not `to`.
   void ConvertInputs(Entry& e, const LayerSpec& ls, std::vector<Shape<4>>& in_shapes, bool to,
-                     bool (Net::*is)(int) const, int (Net::*convert)(int, const std::string&, bool)) {
-    for (size_t k = 0; k < e.in.size(); ++k) {
-      if ((this->*is)(e.in[k]) == to) continue;
-      e.in[k] = (this->*convert)(e.in[k], ls.in[k], to);
-      // An in-place layer rewrites the converted node, which then goes by the name.
-      if (std::find(ls.out.begin(), ls.out.end(), ls.in[k]) != ls.out.end()) node_index_[ls.in[k]] = e.in[k];
-      in_shapes[k] = nodes_[e.in[k]]->shape;
-    }
-  }
+                     bool (Net::*is)(int) const, int (Net::*convert)(int, const std::string&, bool));
   // Appends a to_bf16 (to_fp32) layer reading node `node` (named `name`); returns its output,
   // in the layout of its input.
   int ConvertBF16(int node, const std::string& name, bool to_bf16) {
-    Entry t;
-    t.layer = LayerRegistry<xpu, DType>::Get().Create(to_bf16 ? "to_bf16" : "to_fp32");
-    std::string n = name + (to_bf16 ? "@bf16" : "@fp32");
-    while (node_index_.count(n)) n += "'";
-    t.layer->set_name(n);
-    t.in = {node};
-    if (to_bf16) t.layer->SetBF16();  // its output is bf16; to_fp32 reads bf16 by its type
-    const Shape<4> shape = t.layer->InferShape({nodes_[node]->shape})[0];
-    const int out = int(nodes_.size());
-    node_index_[n] = out;
-    nodes_.emplace_back(new NodeT());
-    nodes_.back()->shape = shape;
-    SetNhwc(out, IsNhwc(node));
-    SetBF16(out, to_bf16);
-    t.out = {out};
-    layers_.push_back(std::move(t));
-    return out;
+    return AppendConversion(node, name, to_bf16 ? "to_bf16" : "to_fp32", to_bf16 ? "@bf16" : "@fp32", IsNhwc(node),
+                            to_bf16);
   }
   // Appends a to_nhwc (to_nchw) layer reading node `node` (named `name`); returns its output.
   // They move float values: a bf16 node is converted back first.
   int Convert(int node, const std::string& name, bool to_nhwc) {
     if (IsBF16(node)) node = ConvertBF16(node, name, false);
-    Entry t;
-    t.layer = LayerRegistry<xpu, DType>::Get().Create(to_nhwc ? "to_nhwc" : "to_nchw");
-    std::string n = name + (to_nhwc ? "@nhwc" : "@nchw");
-    while (node_index_.count(n)) n += "'";
-    t.layer->set_name(n);
-    t.in = {node};
-    const Shape<4> shape = t.layer->InferShape({nodes_[node]->shape})[0];
-    const int out = int(nodes_.size());
-    node_index_[n] = out;
-    nodes_.emplace_back(new NodeT());
-    nodes_.back()->shape = shape;
-    SetNhwc(out, to_nhwc);
-    t.out = {out};
-    layers_.push_back(std::move(t));
-    return out;
+    return AppendConversion(node, name, to_nhwc ? "to_nhwc" : "to_nchw", to_nhwc ? "@nhwc" : "@nchw", to_nhwc, false);
   }
+  // Appends a conversion layer of `type` reading node `node`, its output named name + suffix
+  // (primed until the name is free), channels-last and bf16 as given; returns the output.
+  int AppendConversion(int node, const std::string& name, const char* type, const char* suffix, bool nhwc, bool bf16);
   // Initial weights are drawn on the host for every device, so that one seed gives the same
   // starting point on the cpu and the gpu (the gpu's random engine draws other numbers): a net
   // of batch 2 (batch statistics need two rows; weights do not depend on the batch) is built on
@@ -681,20 +566,7 @@ class Net {
   // [first, last] (in steps) overlap never overlap in memory (arena_plan.h). Returns, per
   // entry, its view.
   std::vector<Tensor<xpu, 1, DType>> SharedBuffers(const std::vector<index_t>& size, const std::vector<int>& first,
-                                                    const std::vector<int>& last) {
-    const ArenaPlan plan = PlanArena(size, first, last);
-    TensorContainer<xpu, 1, DType> arena;
-    if (plan.total > 0) arena.Resize(Shape1(plan.total));
-    gaps_ = LargestGaps(size, first, last, plan.offset, plan.total, int(2 * layers_.size()),
-                        index_t(PassScratch::kAlign / sizeof(DType)));
-    gap_base_ = arena.dptr_;
-    std::vector<Tensor<xpu, 1, DType>> views;
-    for (size_t k = 0; k < size.size(); ++k)
-      views.push_back(arena.view().Slice(plan.offset[k], plan.offset[k] + size[k]));
-    node_elements_ += plan.total;
-    pool_.push_back(std::move(arena));
-    return views;
-  }
+                                                    const std::vector<int>& last);
 
   // The plan's step of layer l's pass: the forwards 0..L-1, then the backwards, layer l's at 2L-1-l.
   size_t StepOf(size_t l, bool backward) const { return backward ? 2 * layers_.size() - 1 - l : l; }
@@ -707,16 +579,7 @@ class Net {
 
   // Every node's value and gradient storage: planned into shared arenas (NetSpec::share_memory),
   // or a buffer each.
-  void AllocateNodes(bool share_memory, const std::vector<int>& keep) {
-    if (share_memory) {
-      PlanMemory(inference_only_, keep);
-      return;
-    }
-    for (auto& node : nodes_) {
-      node->Allocate();
-      node_elements_ += 2 * node->shape.Size();
-    }
-  }
+  void AllocateNodes(bool share_memory, const std::vector<int>& keep);
   // Gives every node its storage, values and gradients from one set of shared buffers: entries
   // whose live intervals do not overlap share a buffer. Time runs over the input copy (-1), the
   // forward steps 0..L-1, the backward steps L..2L-1 (layer l's at 2L-1-l) and 2L, after the
@@ -735,167 +598,33 @@ class Net {
   //    mask, that step holds one buffer fewer (ResNet-50's planned peak: 10,364 -> 10,315 MiB,
   //    bench_train --memory), and a ResNet block's shortcut gets no copy of it.
   //  - inference_only: values only (no gradients, no backward readers).
-  void PlanMemory(bool inference_only, const std::vector<int>& keep) {
-    const int nl = int(layers_.size()), nn = int(nodes_.size()), end = 2 * nl;
-    std::vector<int> kept = keep;
-    kept.insert(kept.end(), layers_.back().out.begin(), layers_.back().out.end());
-    for (auto& e : layers_)
-      if (e.layer->IsLoss()) kept.insert(kept.end(), e.out.begin(), e.out.end());
-    std::vector<bool> rewritten;
-    const std::vector<int> rep = ViewGroups(&rewritten);
-    if (!inference_only) TellAddendsThatOutliveBackward(rep, kept);
-    std::vector<int> vf(nn, end), vl(nn, -1), gf(nn, end), gl(nn, -1);
-    std::vector<bool> consumed(nn, false);
-    for (int i = 0; i < int(num_inputs_); ++i) vf[i] = vl[i] = -1;
-    for (int l = 0; l < nl; ++l) {
-      const Entry& e = layers_[l];
-      const int back = int(StepOf(size_t(l), true));
-      for (int i : e.in) consumed[i] = true;
-      for (const auto* list : {&e.in, &e.out})
-        for (int i : *list) {
-          vf[i] = std::min(vf[i], l), vl[i] = std::max(vl[i], l);
-          gf[i] = std::min(gf[i], back), gl[i] = std::max(gl[i], back);
-        }
-      if (inference_only) continue;
-      for (size_t k = 0; k < e.in.size(); ++k)
-        if (e.layer->BackwardReadsInput(int(k))) vl[e.in[k]] = std::max(vl[e.in[k]], back);
-      for (size_t k = 0; k < e.out.size(); ++k)
-        if (e.layer->BackwardReadsOutput(int(k))) vl[e.out[k]] = std::max(vl[e.out[k]], back);
-    }
-    for (int i : kept) vl[i] = end;
-    for (int i = 0; i < nn; ++i)
-      if (rep[i] != i) vf[rep[i]] = std::min(vf[rep[i]], vf[i]), vl[rep[i]] = std::max(vl[rep[i]], vl[i]);
-    // An input's value is the caller's buffer itself during a pass (Forward points the node, and
-    // the outputs viewing it, there) unless a layer rewrites it in place or it must outlive the
-    // pass: no copy, and no room in the arena.
-    std::vector<bool> borrowed(nn, false);
-    for (int i = 0; i < int(num_inputs_); ++i)
-      borrowed[i] = !rewritten[i] && vl[i] < end && std::find(kept.begin(), kept.end(), i) == kept.end();
-    for (int i = 0; i < nn; ++i)
-      if (borrowed[rep[i]]) borrow_[rep[i]].push_back(i);
-    std::vector<int> grad_rep = GradAliases(inference_only, consumed);
-    for (int i = 0; i < nn; ++i)
-      if (grad_rep[i] != i) gf[grad_rep[i]] = std::min(gf[grad_rep[i]], gf[i]), gl[grad_rep[i]] = std::max(gl[grad_rep[i]], gl[i]);
-    std::vector<index_t> size;
-    std::vector<int> first, last, node, value_entry(nn, -1), grad_entry(nn, -1);
-    std::vector<bool> is_grad;
-    for (int i = 0; i < nn; ++i) {
-      if (rep[i] == i && !borrowed[i]) {
-        value_entry[i] = int(size.size());
-        size.push_back(StoredElements(i)), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
-        node.push_back(i), is_grad.push_back(false);
-      }
-      if (inference_only || grad_rep[i] != i) continue;
-      if (consumed[i] && gl[i] >= 0) {
-        grad_entry[i] = int(size.size());
-        size.push_back(StoredElements(i)), first.push_back(gf[i]), last.push_back(gl[i]);
-        node.push_back(i), is_grad.push_back(true);
-      } else {
-        nodes_[i]->AllocateGrad();
-        node_elements_ += nodes_[i]->shape.Size();
-      }
-    }
-    auto views = SharedBuffers(size, first, last);
-    for (size_t k = 0; k < views.size(); ++k)
-      if (is_grad[k]) nodes_[node[k]]->ShareGrad(views[k]);
-    for (int i = 0; i < nn; ++i)
-      if (grad_rep[i] != i) nodes_[i]->ShareGrad(views[grad_entry[grad_rep[i]]]);
-    for (int i = 0; i < nn; ++i)
-      if (!borrowed[rep[i]]) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
-  }
+  void PlanMemory(bool inference_only, const std::vector<int>& keep);
   // Per node, the node whose value buffer it uses: outputs that view their input (split,
   // flatten) take its buffer, one value with one interval over the group. Not an output
   // rewritten in place (the others would change with it); the input can only have been
   // rewritten before (the net refuses a rewrite after a reader). *rewritten: per node, whether
   // a layer rewrites it in place.
-  std::vector<int> ViewGroups(std::vector<bool>* rewritten) const {
-    const int nn = int(nodes_.size());
-    std::vector<int> rep(nn);
-    rewritten->assign(nn, false);
-    for (int i = 0; i < nn; ++i) rep[i] = i;
-    for (auto& e : layers_)
-      for (int i : e.out)
-        if (std::ranges::count(e.in, i)) (*rewritten)[i] = true;
-    for (auto& e : layers_) {
-      if (!e.layer->OutputsViewInput()) continue;
-      for (int o : e.out)
-        if (!(*rewritten)[o] && StoredElements(o) == StoredElements(e.in[0]) && IsBF16(o) == IsBF16(e.in[0]))
-          rep[o] = rep[e.in[0]];
-    }
-    return rep;
-  }
+  std::vector<int> ViewGroups(std::vector<bool>* rewritten) const;
   // Layer::AddendOutlivesBackward, for each layer of two or more inputs (a batch norm with a
   // sum fused in): whether input 1's value (its view group `rep`) is kept after the pass, read
   // by the backward of a layer before it, which runs after its own, or is its own input 0's,
   // which it reads anyway (a split's two branches). Layers are told in forward order, so each
   // earlier one's answer is in its BackwardReads* already.
-  void TellAddendsThatOutliveBackward(const std::vector<int>& rep, const std::vector<int>& kept) {
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      Entry& e = layers_[l];
-      if (e.in.size() < 2) continue;
-      const int g = rep[e.in[1]];
-      bool live = std::ranges::any_of(kept, [&](int i) { return rep[i] == g; }) ||
-                  (rep[e.in[0]] == g && e.layer->BackwardReadsInput(0));
-      for (size_t k = 0; k < l && !live; ++k) {
-        const Entry& r = layers_[k];
-        for (size_t j = 0; j < r.in.size(); ++j) live = live || (rep[r.in[j]] == g && r.layer->BackwardReadsInput(int(j)));
-        for (size_t j = 0; j < r.out.size(); ++j)
-          live = live || (rep[r.out[j]] == g && r.layer->BackwardReadsOutput(int(j)));
-      }
-      e.layer->AddendOutlivesBackward(live);
-    }
-  }
-  // Per node, the node whose gradient buffer it uses: itself, or the output of a layer that
-  // passes its gradient on to its inputs (Layer::InputGradIsOutputGrad: eltwise_sum's inputs, a
-  // batch norm's fused addend), followed down chains of such layers. An input qualifies when this layer alone consumes it, it is no
-  // net input (its gradient is read after the pass), it is the output's size and storage, and
-  // the output has a consumer (an unconsumed gradient must stay zero). Nodes sharing a buffer
-  // must see the same numbers whenever each is read: a "clean" input is one whose gradient no
-  // layer rewrites after this one's backward (not rewritten in place, and its producer does
-  // not write its output gradient: Layer::RewritesOutputGrad). All qualifying inputs share the
+  void TellAddendsThatOutliveBackward(const std::vector<int>& rep, const std::vector<int>& kept);
+  // Per node, the node whose gradient buffer it uses: itself, or the output of a layer that passes
+  // its gradient on to its inputs (Layer::InputGradIsOutputGrad: eltwise_sum's inputs, a batch
+  // norm's fused addend), followed down chains of such layers. An input qualifies when this layer
+  // alone consumes it, it is no net input (its gradient is read after the pass), it is the output's
+  // size and storage, and the output has a consumer (an unconsumed gradient must stay zero). Nodes
+  // sharing a buffer must see the same numbers whenever each is read: a "clean" input is one whose
+  // gradient no layer rewrites after this one's backward (not rewritten in place, and its producer
+  // does not write its output gradient: Layer::RewritesOutputGrad). All qualifying inputs share the
   // output's buffer when all are clean (a ResNet block's sum: its batch norm's output and the
-  // shortcut), and the group is marked shared where that is more than the first input that
-  // passes (a sum's input 0); otherwise that input alone, as a chain of sums passes its gradient
-  // down (there a later rewrite of its gradient harms nobody: the chain's other members were
-  // read before), unless its group is shared and it is not clean.
-  std::vector<int> GradAliases(bool inference_only, const std::vector<bool>& consumed) const {
-    const int nn = int(nodes_.size());
-    std::vector<int> rep(nn), readers(nn, 0);
-    for (int i = 0; i < nn; ++i) rep[i] = i;
-    if (inference_only) return rep;
-    std::vector<bool> dirty(nn, false), shared_group(nn, false);
-    for (const Entry& e : layers_) {
-      for (int i : e.in) ++readers[i];
-      for (int o : e.out)
-        if (std::ranges::count(e.in, o) || e.layer->RewritesOutputGrad()) dirty[o] = true;
-    }
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {  // later layers first: chains
-      const Entry& e = *it;
-      if (e.out.empty()) continue;
-      std::vector<int> passes;  // the inputs whose gradient is the output's
-      for (size_t k = 0; k < e.in.size(); ++k)
-        if (e.layer->InputGradIsOutputGrad(int(k))) passes.push_back(e.in[k]);
-      if (passes.empty()) continue;
-      const int o = e.out[0];
-      auto qualifies = [&](int a) {
-        return a != o && a >= int(num_inputs_) && readers[a] == 1 && consumed[o] &&
-               nodes_[a]->shape.Size() == nodes_[o]->shape.Size() && IsBF16(a) == IsBF16(o);
-      };
-      std::vector<int> join;
-      bool clean = true;
-      for (int a : passes)
-        if (qualifies(a)) join.push_back(a), clean = clean && !dirty[a];
-      if (join.empty()) continue;
-      const int g = rep[o], first = passes[0];
-      if (clean) {
-        for (int a : join) rep[a] = g;
-        if (join.size() > 1 || join[0] != first) shared_group[g] = true;
-      } else if (qualifies(first) && (!shared_group[g] || !dirty[first])) {
-        rep[first] = g;
-      }
-    }
-    return rep;
-  }
+  // shortcut), and the group is marked shared where that is more than the first input that passes (a
+  // sum's input 0); otherwise that input alone, as a chain of sums passes its gradient down (there a
+  // later rewrite of its gradient harms nobody: the chain's other members were read before), unless
+  // its group is shared and it is not clean.
+  std::vector<int> GradAliases(bool inference_only, const std::vector<bool>& consumed) const;
   // Input k's value for this pass: the caller's buffer when the plan borrows it and it is dense
   // (node k and the outputs viewing it point there), else a copy into the node's own storage.
   void SetInput(size_t k, const Tensor<xpu, 4, DType>& t) {
@@ -942,3 +671,6 @@ class Net {
 };
 
 }  // namespace umbra::nn
+
+#include "umbra/nn/net_build-inl.h"
+#include "umbra/nn/net_memory-inl.h"

@@ -11,8 +11,8 @@
 //       return d; } };
 #pragma once
 
-#include <cerrno>
-#include <cstdlib>
+#include <climits>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "umbra/logging.h"
+#include "umbra/parse.h"
 
 namespace umbra::nn {
 
@@ -36,19 +37,18 @@ T ParseValue(const std::string& key, const std::string& v) {
     if (v == "0" || v == "false") return false;
     return fail("0, 1, true or false");
   } else if constexpr (std::is_integral_v<T>) {
-    char* end = nullptr;
-    errno = 0;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || errno == ERANGE || x < std::numeric_limits<T>::min() ||
-        x > std::numeric_limits<T>::max())
-      return fail("an integer");
-    return static_cast<T>(x);
+    using limits = std::numeric_limits<T>;
+    constexpr long long lo = std::is_signed_v<T> ? static_cast<long long>(limits::min()) : 0;
+    constexpr long long hi = static_cast<unsigned long long>(limits::max()) > LLONG_MAX
+                                 ? LLONG_MAX : static_cast<long long>(limits::max());
+    const auto x = ParseInteger(v, lo, hi);
+    if (!x) return fail("an integer");
+    return static_cast<T>(*x);
   } else if constexpr (std::is_floating_point_v<T>) {
-    char* end = nullptr;
-    errno = 0;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || errno == ERANGE) return fail("a number");
-    return static_cast<T>(x);
+    // Finite as T: nan, inf and 1e39 (inf as a float) would reach every output unannounced.
+    const auto x = ParseReal(v);
+    if (!x || !std::isfinite(static_cast<T>(*x))) return fail("a finite number");
+    return static_cast<T>(*x);
   } else {
     return v;  // std::string
   }
@@ -92,22 +92,9 @@ class ParamDecl {
   }
   /// Range of the last declared numeric field (inclusive).
   ParamDecl& Range(double lo, double hi) {
-    Entry& e = entries_.back();
-    e.range_text = "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]";
-    auto inner = e.set;
-    e.set = [inner, lo, hi, n = e.name](P& p, const std::string& v) {
-      const double x = detail::ParseValue<double>(n, v);
-      UMBRA_CHECK(x >= lo && x <= hi, "value ", v, " for key '", n, "' is outside ", "[", lo, ", ",
-                  hi, "]");
-      inner(p, v);
-    };
-    return *this;
+    return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]");
   }
-  ParamDecl& Min(double lo) {
-    Range(lo, std::numeric_limits<double>::max());
-    entries_.back().range_text = ">= " + detail::ToText(lo);
-    return *this;
-  }
+  ParamDecl& Min(double lo) { return Bound(lo, std::numeric_limits<double>::max(), ">= " + detail::ToText(lo)); }
   /// Allowed values of the last declared string field.
   ParamDecl& OneOf(std::vector<std::string> allowed) {
     Entry& e = entries_.back();
@@ -162,6 +149,22 @@ class ParamDecl {
   }
 
  private:
+  // The last declared field takes values within [lo, hi] only (shown as `text`). Its type's own
+  // check comes first, on a copy, so that "12abc" is "expected an integer" whatever the range
+  // and a value out of range leaves the parameters as they were.
+  ParamDecl& Bound(double lo, double hi, std::string text) {
+    Entry& e = entries_.back();
+    e.range_text = text;
+    auto inner = e.set;
+    e.set = [inner, lo, hi, text, n = e.name](P& p, const std::string& v) {
+      P q = p;
+      inner(q, v);
+      const double x = detail::ParseValue<double>(n, v);
+      UMBRA_CHECK(x >= lo && x <= hi, "value ", v, " for key '", n, "' is outside ", text);
+      p = std::move(q);
+    };
+    return *this;
+  }
   std::vector<Entry> entries_;
 };
 

@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "param_layer.h"
+#include "umbra/parse.h"
 
 namespace umbra::nn {
 
@@ -58,12 +58,11 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
               std::strerror(errno));
   const std::string where = owner + ": fixconn_weight file '" + path + "'";
   auto number = [&](const FixconnToken& t) {
-    char* end = nullptr;
-    const double x = std::strtod(t.text.c_str(), &end);
+    const auto x = ParseReal(t.text);
     // Finite as a float, the weights' type: 1e39 became inf and every prediction NaN.
-    UMBRA_CHECK(*end == '\0' && std::isfinite(float(x)), where, " line ", t.line, ": '", t.text,
+    UMBRA_CHECK(x && std::isfinite(float(*x)), where, " line ", t.line, ": '", t.text,
                 "' is not a finite float");
-    return x;
+    return *x;
   };
   std::vector<double> w(size_t(rows) * size_t(cols), 0.0);
   std::string text;
@@ -102,13 +101,11 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
     return toks[next++];
   };
   auto index = [&](const FixconnToken& t, index_t limit, const char* what) {
-    char* end = nullptr;
-    const long long x = std::strtoll(t.text.c_str(), &end, 10);
-    UMBRA_CHECK(!t.text.empty() && *end == '\0' && x >= 0, where, " line ", t.line, ": '", t.text,
-                "' is not a non-negative integer (", what, ")");
-    UMBRA_CHECK(limit < 0 || x < limit, where, " line ", t.line, ": ", what, " ", x,
-                " is out of range [0, ", limit, ")");
-    return x;
+    const auto x = ParseInteger(t.text, 0);
+    UMBRA_CHECK(x, where, " line ", t.line, ": '", t.text, "' is not a non-negative integer (", what, ")");
+    UMBRA_CHECK(limit < 0 || *x < limit, where, " line ", t.line, ": ", what, " ", *x, " is out of range [0, ", limit,
+                ")");
+    return *x;
   };
   const FixconnToken& r = word("the header 'nrow ncol nonzero'");
   const long long nrow = index(r, -1, "nrow");

@@ -1,0 +1,37 @@
+// Whole-text numbers for every reader of text (config keys, iterator and layer keys, model-file
+// meta entries, fixconn and image-list files). strtol alone reads "12abc" as 12, "" as 0 and
+// saturates past its range without a word; these take the whole text or nothing. Whether the
+// text is a number is all they answer: each caller's error names its own file, line and key.
+#pragma once
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace umbra {
+
+/// The integer `s` spells in decimal (leading blanks and a sign allowed), or nothing where it is
+/// empty, holds anything else, or lies outside [lo, hi] (or a long long's range).
+inline std::optional<long long> ParseInteger(const std::string& s, long long lo = LLONG_MIN,
+                                             long long hi = LLONG_MAX) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+/// The number `s` spells (strtod's forms: 1.5, -2e3, inf, nan), or nothing where it is empty or
+/// holds anything else. Finiteness and the range of the caller's type are the caller's to check.
+inline std::optional<double> ParseReal(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (*end != '\0') return std::nullopt;
+  return v;
+}
+
+}  // namespace umbra

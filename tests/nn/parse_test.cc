@@ -1,0 +1,56 @@
+// Whole-text numbers (umbra/parse.h) and the layer keys read through them: trailing junk, empty
+// text, values past the type's range and non-finite floats are refused, naming the key.
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cmath>
+
+#include "harness/tensor_util.h"
+#include "umbra/nn/registry.h"
+#include "umbra/parse.h"
+
+namespace umbra {
+namespace {
+
+TEST(Parse, IntegersWholeTextAndInRange) {
+  EXPECT_EQ(ParseInteger("42"), 42);
+  EXPECT_EQ(ParseInteger("-7"), -7);
+  EXPECT_EQ(ParseInteger("+3"), 3);
+  EXPECT_EQ(ParseInteger("9223372036854775807"), LLONG_MAX);
+  for (const char* bad : {"", "12abc", "1.5", "0x10", "abc", "1 ", "9223372036854775808", "-9223372036854775809"})
+    EXPECT_FALSE(ParseInteger(bad).has_value()) << bad;
+  EXPECT_EQ(ParseInteger("5", 5, 5), 5);
+  EXPECT_FALSE(ParseInteger("4", 5, 9).has_value());
+  EXPECT_FALSE(ParseInteger("10", 5, 9).has_value());
+  EXPECT_FALSE(ParseInteger("-1", 0).has_value());
+}
+
+TEST(Parse, RealsWholeText) {
+  EXPECT_EQ(ParseReal("1.5"), 1.5);
+  EXPECT_EQ(ParseReal("-2e3"), -2000.0);
+  EXPECT_EQ(ParseReal("7"), 7.0);
+  EXPECT_TRUE(std::isinf(*ParseReal("inf")));  // finiteness is the caller's to judge
+  for (const char* bad : {"", "1.5x", "abc", "1,5", "2e"}) EXPECT_FALSE(ParseReal(bad).has_value()) << bad;
+}
+
+TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
+  auto fullc = nn::LayerRegistry<cpu>::Get().Create("fullc");
+  fullc->set_name("fc1");
+  for (const char* bad : {"", "12abc", "2147483648", "-99999999999999999999"}) {
+    const std::string m = test::ErrorOf([&] { fullc->SetParam("nhidden", bad); });
+    EXPECT_NE(m.find("nhidden"), std::string::npos) << bad << ": " << m;
+    EXPECT_NE(m.find("an integer"), std::string::npos) << bad << ": " << m;
+  }
+  EXPECT_TRUE(fullc->SetParam("nhidden", "2147483647"));
+  auto elu = nn::LayerRegistry<cpu>::Get().Create("elu");
+  // nan, inf and 1e39 (inf as a float) would have reached every output without a word.
+  for (const char* bad : {"nan", "inf", "-inf", "1e39", "0.5x"}) {
+    const std::string m = test::ErrorOf([&] { elu->SetParam("alpha", bad); });
+    EXPECT_NE(m.find("alpha"), std::string::npos) << bad << ": " << m;
+    EXPECT_NE(m.find("a finite number"), std::string::npos) << bad << ": " << m;
+  }
+  EXPECT_TRUE(elu->SetParam("alpha", "1e-3"));
+}
+
+}  // namespace
+}  // namespace umbra
