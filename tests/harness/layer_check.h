@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -100,6 +101,29 @@ std::vector<std::pair<Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>>> Weights(nn:
   return w;
 }
 
+/// Backward without prop_grad (a layer whose inputs no weight reaches: Net::DecideGradients)
+/// after the same forward: the same weight gradients, and the inputs' gradients left as they
+/// were (a sentinel), since nobody reads them.
+template <typename Objective, typename Weights>
+void ExpectNoPropGrad(LayerRig<cpu, double>& rig, Objective& objective,
+                      const std::vector<TensorContainer<cpu, 4, double>>& R, Weights& weights,
+                      const std::vector<TensorContainer<cpu, 2, double>>& gw) {
+  constexpr double kSentinel = 4321.0;
+  objective();
+  for (size_t j = 0; j < rig.out.size(); ++j) Copy(rig.out[j]->grad.view(), R[j].view());
+  for (auto* n : rig.in) n->grad = kSentinel;
+  for (auto& w : weights) w.second.second = 0.0;
+  rig.layer->Backward(false, rig.in, rig.out);
+  for (size_t k = 0; k < rig.in.size(); ++k) {
+    const double* g = rig.in[k]->grad.dptr_;
+    const index_t n = rig.in[k]->grad.Size();
+    EXPECT_EQ(std::count(g, g + n, kSentinel), n) << "Backward without prop_grad wrote input " << k << "'s gradient";
+  }
+  for (size_t k = 0; k < weights.size(); ++k)
+    EXPECT_TRUE(AllNear(weights[k].second.second, gw[k].view(), 1e-12))
+        << "weight " << weights[k].first << "'s gradient differs without prop_grad";
+}
+
 /// Finite-difference check of a cpu double layer. Inputs are filled uniformly in [lo, hi).
 /// Checks at most `max_checks` elements per tensor (spread over it). Relative tolerance `tol`.
 /// `fuse_relu`: the layer with a relu fused in (Layer::FuseRelu, which must accept);
@@ -144,6 +168,7 @@ inline void GradCheck(const std::string& type, const KV& params,
   for (auto* n : rig.in) gin.emplace_back(n->grad);
   std::vector<TensorContainer<cpu, 2, double>> gw;
   for (auto& w : weights) gw.emplace_back(w.second.second);
+  ExpectNoPropGrad(rig, objective, R, weights, gw);
 
   const double h = 1e-6;
   auto check = [&](double* x, index_t n, const double* analytic, const std::string& what) {

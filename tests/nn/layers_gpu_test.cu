@@ -205,11 +205,12 @@ void Compare(const Case& c) {
     if (tf32 || bf16) Round(wc[k].first.dptr_, wc[k].first.Size(), bf16);
     Copy(wg[k].first, wc[k].first);
   }
+  std::vector<TensorContainer<cpu, 4>> xs, dys;
   for (size_t i = 0; i < c.in.size(); ++i) {
-    auto x = test::RandomTensor<4, float>(c.in[i], 11 + i, -2.f, 2.f);
-    if (tf32 || bf16) Round(x.dptr_, x.Size(), bf16);
-    Copy(rc.in[i]->data, x.view());
-    Copy(rg.in[i]->data, x.view());
+    xs.push_back(test::RandomTensor<4, float>(c.in[i], 11 + i, -2.f, 2.f));
+    if (tf32 || bf16) Round(xs[i].dptr_, xs[i].Size(), bf16);
+    Copy(rc.in[i]->data, xs[i].view());
+    Copy(rg.in[i]->data, xs[i].view());
   }
   TensorContainer<gpu, 2> glabel;
   if (!c.label.empty()) {
@@ -251,7 +252,8 @@ void Compare(const Case& c) {
   }
   if (c.stochastic) return;  // test-mode forward only: no backward defined after it
   for (size_t j = 0; j < rc.out.size(); ++j) {
-    auto dy = test::RandomTensor<4, float>(rc.out[j]->shape, 31 + j, -1.f, 1.f);
+    dys.push_back(test::RandomTensor<4, float>(rc.out[j]->shape, 31 + j, -1.f, 1.f));
+    auto& dy = dys.back();
     if (tf32 || bf16) Round(dy.dptr_, dy.Size(), bf16);
     Copy(rc.out[j]->grad, dy.view());
     Copy(rg.out[j]->grad, dy.view());
@@ -269,6 +271,25 @@ void Compare(const Case& c) {
   rg.Forward(false);
   for (size_t j = 0; j < rc.out.size(); ++j)
     EXPECT_TRUE(values_near(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data)) << "test-mode output " << j;
+  // Without prop_grad (Net::DecideGradients: no weight reaches the inputs; cuDNN's filter-only
+  // and scratch paths) after the same training forward: the same weight gradients, and the
+  // inputs' gradients left as they were (a sentinel) where they are not an output's too.
+  constexpr float kSentinel = 4321.f;
+  for (size_t i = 0; i < rg.in.size(); ++i) Copy(rg.in[i]->data, xs[i].view());
+  rg.Forward(true);
+  for (size_t j = 0; j < rg.out.size(); ++j) Copy(rg.out[j]->grad, dys[j].view());
+  for (auto& w : wg) w.second = 0.f;
+  for (auto* n : rg.in) n->grad = kSentinel;
+  rg.layer->Backward(false, rg.in, rg.out);
+  for (size_t k = 0; k < wc.size(); ++k)
+    EXPECT_TRUE(grads_near(test::ToCPU(wg[k].second).view(), wc[k].second)) << "weight gradient " << k
+                                                                             << " without prop_grad";
+  for (size_t i = 0; i < rg.in.size(); ++i) {
+    if (std::ranges::count(rg.out, rg.in[i])) continue;
+    auto g = test::ToCPU(rg.in[i]->grad);
+    EXPECT_EQ(std::count(g.dptr_, g.dptr_ + g.Size(), kSentinel), index_t(g.Size()))
+        << "Backward without prop_grad wrote input " << i << "'s gradient";
+  }
 }
 
 // relu's NaN and infinities as the cpu's x > 0 ? x : 0 treats them (NaN -> 0), on both GPU paths;

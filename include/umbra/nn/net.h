@@ -226,6 +226,7 @@ class Net {
       PullShared(i);
     }
     if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss();
+    DecideGradients();
   }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
@@ -274,12 +275,9 @@ class Net {
     UMBRA_CHECK(!inference_only_, "Backward on a net built with inference_only");
     for (size_t i = layers_.size(); i-- > 0;) {
       Entry& e = layers_[i];
-      // Data nodes need no gradient.
-      bool prop = false;
-      for (int i : e.in) prop = prop || i >= int(num_inputs_);
       try {
         const PassScratch::Lend lend = Gap(i, /*backward=*/true);
-        e.layer->Backward(prop, Ptrs(e.in), Ptrs(e.out));
+        e.layer->Backward(e.prop, Ptrs(e.in), Ptrs(e.out));
       } catch (const Error& err) {
         throw InLayer(*e.layer, "backward", err);
       }
@@ -396,6 +394,7 @@ class Net {
     std::vector<int> in, out;
     int shares = -1;  // index of the layer whose weights this one uses (share), or -1
     int spec = -1;    // its layer in the NetSpec (-1: a conversion the net put in)
+    bool prop = false;  // its backward passes a gradient on to its inputs (DecideGradients)
   };
   bool IsNhwc(int node) const { return size_t(node) < nhwc_.size() && nhwc_[node]; }
   bool IsBF16(int node) const { return size_t(node) < bf16_.size() && bf16_[node]; }
@@ -518,6 +517,20 @@ class Net {
     for (size_t k = 0; k < mine.size(); ++k) {
       src[k].second += mine[k].second;
       mine[k].second = DType(0);
+    }
+  }
+  // Entry::prop for every layer: whether some input's value depends on a weight, so that its
+  // gradient reaches one. Net inputs need no gradient, nor what weightless layers make of them
+  // alone: the to_nhwc / to_bf16 copy of the images (the first convolution of a channels-last
+  // or bf16 net would compute the gradient of its input, the size of the image batch, for
+  // nobody) or a flatten in front of the first fullc. PyTorch skips them alike (requires_grad).
+  void DecideGradients() {
+    std::vector<bool> wants(nodes_.size(), false);
+    for (Entry& e : layers_) {
+      e.prop = std::ranges::any_of(e.in, [&](int i) { return wants[size_t(i)]; });
+      bool weights = false;
+      e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
+      for (int o : e.out) wants[size_t(o)] = wants[size_t(o)] || e.prop || weights;
     }
   }
   // A layer with weights that no loss layer depends on (a fullc after the softmax) would never
