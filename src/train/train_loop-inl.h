@@ -214,6 +214,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       const io::DataBatch& b = feed.host();
       ++batches;
       try {
+        trainer.net().CheckLabels(b.label, b.index);
         trainer.Train(feed.data(), feed.label());
       } catch (const Error& err) {  // a bad label: which round and batch of which data block
         UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",

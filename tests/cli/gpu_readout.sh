@@ -11,7 +11,8 @@
 #   mixed up, is far off;
 # - a NaN loss (eta=1e3: it diverges after some 50 batches, past the first window, so a batch
 #   counted from the window's start would show): print_step=10 names the batch print_step=1
-#   names, found up to a window late, in one error, and writes no model.
+#   names, found up to a window late, in one error, and writes no model;
+# - a label outside the classes: the cpu's error, naming the sample and its instance.
 # Exit 77 (skip) without a GPU. Usage: gpu_readout.sh UMBRA SOURCE_DIR
 set -euo pipefail
 UMBRA=$1 CONF=$2/tests/cli/small_mlp.conf
@@ -61,4 +62,15 @@ echo "NaN loss: gpu print_step=1 '$one', print_step=10 '$ten'; cpu '$cpu'"
 [ "$one" = "$ten" ] || { echo "FAIL: print_step=10 names another batch"; exit 1; }
 n=$(echo "$one" | grep -oE "batch [0-9]+" | grep -oE "[0-9]+")
 [ "$n" -gt 10 ] || { echo "FAIL: the NaN came at batch $n, inside the first window: the test shows nothing"; exit 1; }
+# A label outside the classes: the cpu's error on the gpu too (Net::CheckLabels reads the host's
+# labels), where the device alone would drop the sample from the loss without a word.
+printf '1,0.5,0.5\n12,0.5,0.5\n' > lab.csv
+printf 'data = train\niter = csv\n  filename = lab.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\n' > lab.conf
+for dev in gpu cpu; do
+  if "$UMBRA" lab.conf dev=$dev save_model=0 > lab.txt 2> lab.err; then
+    echo "FAIL: dev=$dev trained on label 12 of 3 classes"; exit 1
+  fi
+  grep -q "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0): label 12 is outside \[0, 3)" lab.err ||
+    { cat lab.err; echo "FAIL: dev=$dev: not the bad label's error"; exit 1; }
+done
 echo "gpu readout ok"

@@ -194,7 +194,7 @@ expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CON
 # A bad label in training names the round, the batch and the data block.
 printf '1,0.5,0.5\n12,0.5,0.5\n' > lab.csv
 printf 'data = train\niter = csv\n  filename = lab.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\n' > lab.conf
-expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax" lab.conf save_model=0
+expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0): label 12 is outside [0, 3)" lab.conf save_model=0
 (cat "$CONF"; sed -n 9,13p "$CONF") > twoeval.conf  # the eval block "test" twice: one name for two
 expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
   twoeval.conf

@@ -79,6 +79,14 @@ inline std::string ErrorOf(Fn f) {
   return "no error";
 }
 
+/// EXPECT_HAS(text, part): text contains part (gmock's HasSubstr without linking gmock).
+#define EXPECT_HAS(text, part)                                                              \
+  do {                                                                                      \
+    const std::string umbra_text_ = (text), umbra_part_ = (part);                           \
+    EXPECT_NE(umbra_text_.find(umbra_part_), std::string::npos)                             \
+        << "expected to contain: " << umbra_part_ << "\n                actual: " << umbra_text_; \
+  } while (0)
+
 /// Expects equal shapes and |a - b| <= tol * max(1, |b|) everywhere.
 template <int N, typename DType>
 inline ::testing::AssertionResult AllNear(const Tensor<cpu, N, DType>& a,

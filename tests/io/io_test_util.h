@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/tensor_util.h"  // EXPECT_HAS
 #include "umbra/io/iterator.h"
 
 namespace umbra::io::test {
@@ -78,11 +79,3 @@ std::string ErrorOf(Fn fn) {
 }
 
 }  // namespace umbra::io::test
-
-/// EXPECT_HAS(text, part): text contains part (gmock's HasSubstr without linking gmock).
-#define EXPECT_HAS(text, part)                                                              \
-  do {                                                                                      \
-    const std::string umbra_text_ = (text), umbra_part_ = (part);                           \
-    EXPECT_NE(umbra_text_.find(umbra_part_), std::string::npos)                             \
-        << "expected to contain: " << umbra_part_ << "\n                actual: " << umbra_text_; \
-  } while (0)

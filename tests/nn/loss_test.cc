@@ -1,7 +1,9 @@
 // l2_loss, lp_loss and multi_logistic through the layer harness: outputs, losses and gradients
 // against plain loops, gradient checks of the mean loss, lp with p = 2 equal to l2, grad_scale,
-// label/input shape errors, bad parameters.
+// label/input shape errors, bad parameters; labels checked on the host (Net::CheckLabels) for
+// these and softmax.
 #include <cmath>
+#include <limits>
 
 #include "harness/layer_check.h"
 
@@ -116,6 +118,40 @@ TEST(ElementLosses, SaveLoadRoundTrip) {
   test::SaveLoadRoundTrip("l2_loss", {}, {Shape4(2, 1, 1, 3)}, kY, 3);
   test::SaveLoadRoundTrip("lp_loss", {{"p", "3"}}, {Shape4(2, 1, 1, 3)}, kY, 3);
   test::SaveLoadRoundTrip("multi_logistic", {}, {Shape4(2, 1, 1, 3)}, kBits, 3);
+}
+
+// Net::CheckLabels: what each loss layer refuses in a batch's labels, naming the layer, the
+// sample and, where the data gives it, the instance; good labels pass.
+TEST(LossLabels, CheckedOnTheHostBeforeAStep) {
+  auto net_with = [](const std::string& type) {
+    nn::NetSpec s;
+    s.input_shape = Shape4(2, 1, 1, 3);
+    s.layers = {test::L(type, "loss", {"in"}, {"p"})};
+    return nn::Net<cpu, float>(s);
+  };
+  auto problem = [](const nn::Net<cpu, float>& net, std::vector<float> y, index_t width,
+                    std::vector<uint64_t> index = {}) {
+    TensorContainer<cpu, 2> label(Shape2(2, width));
+    std::copy(y.begin(), y.end(), label.dptr_);
+    return test::ErrorOf([&] { net.CheckLabels(label.view(), index); });
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  auto softmax = net_with("softmax");
+  EXPECT_EQ(problem(softmax, {0, 2}, 1), "no error");
+  EXPECT_HAS(problem(softmax, {0, 3}, 1, {40, 41}),
+             "layer 'loss' (softmax): sample 1 (instance 41 of the data, from 0): label 3 is outside [0, 3)");
+  EXPECT_HAS(problem(softmax, {-1, 0}, 1), "layer 'loss' (softmax): sample 0: label -1 is outside [0, 3)");
+  EXPECT_HAS(problem(softmax, {1.5f, 0}, 1), "sample 0: label 1.5 is not a whole class index");
+  EXPECT_HAS(problem(softmax, {nan, 0}, 1), "sample 0: label nan is outside [0, 3)");
+  EXPECT_HAS(problem(softmax, {0, 1, 2, 0}, 2), "sample 0: 2 labels, want 1 class index");
+  for (const char* type : {"l2_loss", "lp_loss", "multi_logistic"}) {
+    SCOPED_TRACE(type);
+    auto net = net_with(type);
+    EXPECT_EQ(problem(net, {0, 1, 2, 3, 4, 5}, 3), "no error");
+    EXPECT_HAS(problem(net, {0, 1, 2, 3, inf, 5}, 3, {7, 8}), "sample 1 (instance 8 of the data, from 0): label 1 is inf");
+    EXPECT_HAS(problem(net, {nan, 1, 2, 3, 4, 5}, 3), "sample 0: label 0 is nan");
+    EXPECT_HAS(problem(net, {0, 1}, 1), "sample 0: 1 labels, want one per feature: 3");
+  }
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // dot(): gemm with every transpose combination, gemv both ways, outer product, savers and scale,
 // strided operands, float (oneDNN or OpenBLAS) and double (OpenBLAS), against a triple loop.
+#include <climits>
+
 #include "harness/tensor_util.h"
 
 namespace umbra {
@@ -110,6 +112,20 @@ TEST(Dot, ShapeMismatchNamesShapes) {
   }
   TensorContainer<cpu, 1> x(Shape1(3), 0.f), y(Shape1(3));
   EXPECT_THROW(y = dot(a.view(), x.view()), Error);
+}
+
+// BLAS takes sizes and strides as int: a row stride past 2^31 - 1 (a view into a huge buffer)
+// is an error naming the product, before BLAS would read a wrapped stride. The views here are
+// never read: the check comes first.
+TEST(Dot, SizesPastIntAreAnError) {
+  TensorContainer<cpu, 2> a(Shape2(2, 2), 1.f), b(Shape2(2, 2), 1.f), c(Shape2(2, 2));
+  TensorContainer<cpu, 1> x(Shape1(2), 1.f), y(Shape1(2));
+  Tensor<cpu, 2> wide = a.view();
+  wide.stride_ = index_t(INT_MAX) + 1;
+  EXPECT_HAS(test::ErrorOf([&] { c = dot(wide, b.view()); }),
+             "dot: a (2 x 2) by (2 x 2) product (row strides 2147483648, 2, 2) has a size past 2^31 - 1");
+  EXPECT_HAS(test::ErrorOf([&] { y = dot(wide, x.view()); }), "beyond the 32-bit sizes BLAS takes");
+  EXPECT_HAS(test::ErrorOf([&] { c = dot(a.view(), b.view()); }), "no error");
 }
 
 }  // namespace

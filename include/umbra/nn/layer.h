@@ -182,6 +182,11 @@ class Layer {
   /// Forward (it may synchronise with the device).
   virtual bool IsLoss() const { return false; }
   virtual double Loss() const { return 0; }
+  /// A loss layer's judgement of one sample's labels (`width` values, as the data gives them on
+  /// the host): empty where it takes them, else what is wrong ("label 12 is outside [0, 3)").
+  /// Net::CheckLabels asks before a training step: on the GPU a bad label could only be
+  /// dropped without a word (checking there would need a copy back). After InferShape.
+  virtual std::string LabelProblem(const float* /*row*/, index_t /*width*/) const { return {}; }
   /// A loss layer's per-sample losses (N) from the last Forward, where they stay on the device:
   /// Net::LossTo reduces them there, so a training loop reads losses without waiting each step.
   virtual Tensor<xpu, 1, DType> PerSampleLoss() const { return Tensor<xpu, 1, DType>(); }

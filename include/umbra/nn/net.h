@@ -285,6 +285,20 @@ class Net {
       if (marks_) marks_->Mark();
     }
   }
+  /// Checks a batch's labels (N, width), on the host, against every loss layer
+  /// (Layer::LabelProblem) before they reach the device; index[i], where given, is sample i's
+  /// instance in the data (DataBatch::index), named in the error.
+  void CheckLabels(const Tensor<cpu, 2, float>& label, const std::vector<uint64_t>& index = {}) const {
+    for (const Entry& e : layers_) {
+      if (!e.layer->IsLoss()) continue;
+      for (index_t i = 0; i < label.size(0); ++i) {
+        const std::string problem = e.layer->LabelProblem(label[i].dptr_, label.size(1));
+        UMBRA_CHECK(problem.empty(), e.layer->Describe(), ": sample ", i,
+                    i < index.size() ? " (instance " + std::to_string(index[i]) + " of the data, from 0)" : "",
+                    ": ", problem);
+      }
+    }
+  }
   /// Reseeds the net's random numbers (dropout); the trainer does so per round, so that a
   /// resumed run draws what an uninterrupted one would.
   void SeedRandom(uint64_t seed) { rnd_.Seed(seed); }

@@ -9,6 +9,10 @@
 // Classification with one class index per sample: softmax-inl.h.
 #pragma once
 
+#include <cmath>
+#include <sstream>
+#include <string>
+
 #include "loss_common.h"
 #include "param_layer.h"
 
@@ -98,6 +102,7 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
     this->CheckRequired();
     UMBRA_CHECK(in[0][0] > 0 && in[0].ProdShape(1, 4) > 0, this->Describe(), ": empty input ",
                 in[0]);
+    features_ = in[0].ProdShape(1, 4);
     return {in[0]};
   }
   void Forward(const ForwardContext<xpu, DType>& ctx, const NodeList& in,
@@ -138,7 +143,16 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
     }
   }
 
+  std::string LabelProblem(const float* y, index_t width) const override {
+    std::ostringstream os;
+    if (width != features_) os << width << " labels, want one per feature: " << features_;
+    for (index_t j = 0; j < width && os.tellp() == 0; ++j)
+      if (!std::isfinite(y[j])) os << "label " << j << " is " << y[j];
+    return os.str();
+  }
+
  private:
+  index_t features_ = 0;  // K
   TensorContainer<xpu, 2, DType> label_;
   TensorContainer<xpu, 1, DType> loss_;
 };

@@ -3,13 +3,15 @@
 // -log max(p[label], 1e-30) to a device buffer; Loss() is its mean over the batch (PyTorch's
 // CrossEntropyLoss 'mean'). Backward writes grad_scale * (p - onehot(label)) / N into in's grad.
 // Labels: ctx.label (N, 1), class indices. On the CPU an index outside [0, K) is an error naming
-// the layer; on the GPU (no copy back) such a sample adds 0 to the loss and no one-hot to its
-// gradient. Per-pixel softmax is not here (ext/softmax.h has the (N, C, L) form).
+// the layer; on the GPU (no copy back) such a sample would add 0 to the loss and no one-hot to
+// its gradient, so training checks the host's labels first (LabelProblem, Net::CheckLabels). Per-pixel softmax is not here (ext/softmax.h has the (N, C, L) form).
 // On the GPU in float the probabilities come from cuDNN's softmax (cudnn/act_cudnn.h); key
 // algo=expr keeps the expression kernel. The loss and the gradient are expressions either way.
 #pragma once
 
+#include <cmath>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -59,6 +61,7 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     // One class gives p = 1 and a zero gradient for any input: surely a wiring mistake.
     UMBRA_CHECK(s[0] > 0 && s.ProdShape(1, 4) >= 2, this->Describe(),
                 ": input ", s, " must hold N >= 1 rows of at least 2 class scores");
+    classes_ = s.ProdShape(1, 4);
     if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
       if (this->p_.algo == "auto") backend_ = MakeCudnnSoftmax(s[0], s.ProdShape(1, 4));
@@ -104,7 +107,16 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     gx *= DType(this->p_.grad_scale / double(p.size(0)));
   }
 
+  std::string LabelProblem(const float* y, index_t width) const override {
+    std::ostringstream os;
+    if (width != 1) os << width << " labels, want 1 class index";
+    else if (!(y[0] >= 0.f && y[0] < float(classes_))) os << "label " << y[0] << " is outside [0, " << classes_ << ")";
+    else if (y[0] != std::floor(y[0])) os << "label " << y[0] << " is not a whole class index";
+    return os.str();
+  }
+
  private:
+  index_t classes_ = 0;  // K
   TensorContainer<xpu, 1, DType> label_, loss_;
   std::unique_ptr<SoftmaxBackend> backend_;  // gpu float with cuDNN; null: the expression kernel
 };

@@ -153,6 +153,14 @@ class CachingAllocator {
     ReleaseLocked(PoolOf(dev), dev);
   }
 
+  /// EmptyCache, unless a graph is being captured (the release waits for the device, which a
+  /// capture forbids); whether it did.
+  bool TryEmptyCache() {
+    if (Capturing()) return false;
+    EmptyCache();
+    return true;
+  }
+
   Stats GetStats(int dev) {
     std::lock_guard<std::mutex> lock(mu_);
     return PoolOf(dev).stats;

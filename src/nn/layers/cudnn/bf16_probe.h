@@ -48,8 +48,12 @@ bool CudnnTakesBF16(const char* what, const std::string& key, size_t bytes, Tria
     UMBRA_CUDA_CHECK(cudaStreamSynchronize(cuda::DefaultStream()));
   } catch (const Error& e) {
     const std::string& m = e.message();
+    // A refusal is NOT_SUPPORTED (any of its sub-codes) or the plain BAD_PARAM; cuDNN 9's
+    // BAD_PARAM_NULL_POINTER, _MISALIGNED_POINTER, ... would be umbra's own mistakes.
+    const size_t colon = m.rfind(": ");
+    const std::string code = colon == std::string::npos ? "" : m.substr(colon + 2);
     if (m.rfind("cuDNN call failed", 0) != 0 ||
-        (m.find("NOT_SUPPORTED") == std::string::npos && m.find("BAD_PARAM") == std::string::npos))
+        (code.find("NOT_SUPPORTED") == std::string::npos && code != "CUDNN_STATUS_BAD_PARAM"))
       throw;
     took = false;
     // "cuDNN call failed: cudnnX(args): status" said as "cudnnX: status".

@@ -70,9 +70,18 @@ struct ProbeScratch {
   void* p = nullptr;
   size_t bytes = 0;
   explicit ProbeScratch(size_t n) : bytes(n) {
-    if (n && cudaMalloc(&p, n) != cudaSuccess) {
+    if (!n) return;
+    // The caching allocator's idle blocks count as free (ProbeBytes): given back first where
+    // the driver has too little, else the search would measure only the algorithms that need
+    // no workspace, and keep that pick for the process.
+    if (cudaMalloc(&p, n) != cudaSuccess) {
       cudaGetLastError();
-      p = nullptr, bytes = 0;  // search without workspace rather than fail
+      p = nullptr;
+      if (cuda::CachingAllocator::Get().TryEmptyCache() && cudaMalloc(&p, n) != cudaSuccess) {
+        cudaGetLastError();
+        p = nullptr;
+      }
+      if (!p) bytes = 0;  // search without workspace rather than fail
     }
   }
   ~ProbeScratch() {
@@ -363,11 +372,14 @@ class CudnnConv : public ConvBackend {
     else
       SwapInnerAxesGPU(w32, static_cast<float*>(to), oc_, cg_, rs_, stream_);
   }
-  // The search may try algorithms up to the cap, but never with more than half the free memory.
+  // The search may try algorithms up to the cap, but never with more than half the free memory
+  // (the driver's, and the caching allocator's idle blocks, which ProbeScratch can give back).
   size_t ProbeBytes() const {
     size_t free = 0, total = 0;
+    int dev = 0;
     UMBRA_CUDA_CHECK(cudaMemGetInfo(&free, &total));
-    return std::min(cap_, free / 2);
+    UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    return std::min(cap_, (free + cuda::CachingAllocator::Get().GetStats(dev).cached) / 2);
   }
   // The shared searches are read and written under the lock, by value (two threads may search
   // the same geometry; both results are valid, the last one stays).
