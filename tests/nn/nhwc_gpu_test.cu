@@ -274,5 +274,26 @@ TEST(NhwcGPU, OwnKernelsTrainAsTheNchwNet) {
   ExpectSameTraining(plain, nhwc);
 }
 
+// A convolution whose input passes cuDNN's 2^31 - 1 elements per tensor (4.3e9 here; shapes
+// only: nothing is allocated) keeps the im2col path in the plain layout, and channels-last,
+// which needs cuDNN, says so at construction rather than with cuDNN's BAD_PARAM at a step.
+TEST(NhwcGPU, ConvPastCudnnTensorLimitSaysSo) {
+  UMBRA_REQUIRE_GPU();
+  const Shape<4> huge = Shape4(1024, 64, 256, 256);
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "channels-last" : "plain");
+    auto conv = nn::LayerRegistry<gpu>::Get().Create("conv");
+    conv->set_name("c9");
+    conv->SetParam("nchannel", "8");
+    conv->SetParam("kernel_size", "3");
+    conv->SetParam("pad", "1");
+    if (nhwc) conv->SetChannelsLast();
+    const std::string m = test::ErrorOf([&] { conv->InferShape({nhwc ? nn::NhwcOf(huge) : huge}); });
+    EXPECT_EQ(m.find("cuDNN call failed"), std::string::npos) << m;
+    if (nhwc) EXPECT_HAS(m, "layer 'c9' (conv): channels-last needs cuDNN's convolution");
+    else EXPECT_EQ(m, "no error");
+  }
+}
+
 }  // namespace
 }  // namespace umbra

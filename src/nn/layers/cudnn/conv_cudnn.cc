@@ -7,6 +7,7 @@
 #include "cudnn_util.h"
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -422,6 +423,10 @@ std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, inde
   // stream the frees would have to wait for that stream first.
   UMBRA_CHECK(cuda::OrDefault(static_cast<cudaStream_t>(stream)) == cuda::DefaultStream(),
               "a cuDNN convolution runs on the thread's default stream only");
+  // cuDNN's tensor descriptors hold at most 2^31 - 1 elements (its own refusal would come at
+  // the first step): a larger input or output keeps the layer's im2col + cuBLAS path, or its
+  // error where it needs cuDNN (channels-last, bf16 nodes).
+  if (std::max(n * c * h * w, n * oc * oh * ow) > index_t(INT_MAX)) return nullptr;
   return std::make_unique<CudnnConv>(n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, ph, pw, bias, opt, stream);
 }
 
