@@ -28,6 +28,17 @@ inline nn::NetSpec SmallSpec(index_t batch) {
   return s;
 }
 
+/// A batch for SmallSpec(3) in double: inputs uniform in [-1, 1) (seed 5), labels 0, 3, 1.
+struct SmallBatch {
+  TensorContainer<cpu, 4, double> x{Shape4(3, 2, 3, 3)};
+  TensorContainer<cpu, 2, double> y{Shape2(3, 1)};
+  SmallBatch() {
+    Random<cpu, double> rnd(5);
+    rnd.SampleUniform(&x, -1.0, 1.0);
+    y.dptr_[0] = 0, y.dptr_[1] = 3, y.dptr_[2] = 1;
+  }
+};
+
 inline nn::NetSpec TinySpec(index_t hidden = 5, bool batch_norm = false) {
   using nn::LayerSpec;
   nn::NetSpec s;

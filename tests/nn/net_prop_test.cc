@@ -22,12 +22,8 @@ nn::NetSpec WeightlessFront(bool sigmoid_first) {
 }
 
 std::vector<TensorContainer<cpu, 2, double>> TrainOnce(nn::Net<cpu, double>& net) {
-  TensorContainer<cpu, 4, double> x(Shape4(3, 2, 3, 3));
-  TensorContainer<cpu, 2, double> y(Shape2(3, 1));
-  Random<cpu, double> rnd(5);
-  rnd.SampleUniform(&x, -1.0, 1.0);
-  y.dptr_[0] = 0, y.dptr_[1] = 3, y.dptr_[2] = 1;
-  net.Forward(true, x.view(), &y.view());
+  const test::SmallBatch b;
+  net.Forward(true, b.x.view(), &b.y.view());
   net.Backward();
   std::vector<TensorContainer<cpu, 2, double>> g;
   net.VisitWeights([&](const std::string&, Tensor<cpu, 2, double>, Tensor<cpu, 2, double> d) { g.emplace_back(d); });

@@ -56,11 +56,9 @@ double NumericGrad(nn::Net<cpu, double>& net, Tensor<cpu, 2, double> w, index_t 
 
 TEST(Net, WholeNetworkGradientCheck) {
   nn::Net<cpu, double> net(test::SmallSpec(3));
-  TensorContainer<cpu, 4, double> x(Shape4(3, 2, 3, 3));
-  TensorContainer<cpu, 2, double> y(Shape2(3, 1));
-  Random<cpu, double> rnd(5);
-  rnd.SampleUniform(&x, -1.0, 1.0);
-  y.dptr_[0] = 0, y.dptr_[1] = 3, y.dptr_[2] = 1;
+  const test::SmallBatch batch;
+  const auto& x = batch.x;
+  const auto& y = batch.y;
   net.Forward(true, x.view(), &y.view());
   net.Backward();
   std::vector<std::pair<Tensor<cpu, 2, double>, TensorContainer<cpu, 2, double>>> wg;
