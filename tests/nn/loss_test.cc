@@ -148,7 +148,8 @@ TEST(LossLabels, CheckedOnTheHostBeforeAStep) {
     SCOPED_TRACE(type);
     auto net = net_with(type);
     EXPECT_EQ(problem(net, {0, 1, 2, 3, 4, 5}, 3), "no error");
-    EXPECT_HAS(problem(net, {0, 1, 2, 3, inf, 5}, 3, {7, 8}), "sample 1 (instance 8 of the data, from 0): label 1 is inf");
+    EXPECT_HAS(problem(net, {0, 1, 2, 3, inf, 5}, 3, {7, 8}),
+               "sample 1 (instance 8 of the data, from 0): label 1 is inf");
     EXPECT_HAS(problem(net, {nan, 1, 2, 3, 4, 5}, 3), "sample 0: label 0 is nan");
     EXPECT_HAS(problem(net, {0, 1}, 1), "sample 0: 1 labels, want one per feature: 3");
   }

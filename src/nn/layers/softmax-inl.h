@@ -4,7 +4,8 @@
 // CrossEntropyLoss 'mean'). Backward writes grad_scale * (p - onehot(label)) / N into in's grad.
 // Labels: ctx.label (N, 1), class indices. On the CPU an index outside [0, K) is an error naming
 // the layer; on the GPU (no copy back) such a sample would add 0 to the loss and no one-hot to
-// its gradient, so training checks the host's labels first (LabelProblem, Net::CheckLabels). Per-pixel softmax is not here (ext/softmax.h has the (N, C, L) form).
+// its gradient, so training checks the host's labels first (LabelProblem, Net::CheckLabels).
+// Per-pixel softmax is not here (ext/softmax.h has the (N, C, L) form).
 // On the GPU in float the probabilities come from cuDNN's softmax (cudnn/act_cudnn.h); key
 // algo=expr keeps the expression kernel. The loss and the gradient are expressions either way.
 #pragma once
