@@ -258,6 +258,10 @@ cudaError_t cudaFreeHost(void* p) {
   DrainAll();  // as CUDA's, which waits for the device
   { std::lock_guard<std::mutex> l(mu); pinned.erase(p); }
   free(p); return cudaSuccess; }
+cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* a, const void* p) {
+  *a = cudaPointerAttributes{};  // IsPinned and IsDevice lock the maps
+  a->type = IsPinned(p) ? cudaMemoryTypeHost : IsDevice(p) ? cudaMemoryTypeDevice : cudaMemoryTypeUnregistered;
+  return cudaSuccess; }
 cudaError_t cudaGetLastError(void) { cudaError_t e = last; last = cudaSuccess; return e; }
 cudaError_t cudaPeekAtLastError(void) { return last; }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaErrorMemoryAllocation ? "out of memory (stub)" : "stub error"; }

@@ -61,7 +61,7 @@ inline void FreeSpace(Tensor<gpu, N, DType>* t) {
 
 /// Copies src into dst (same shape; any pair of devices; strides respected). Copies involving a
 /// GPU are queued on `stream`, by default the GPU tensor's own stream (asynchronous: Wait() on it
-/// before reading a host destination).
+/// before reading a host destination). A pageable host source may be reused when Copy returns.
 template <typename DevD, typename DevS, int N, typename DType>
 inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
                  Stream<gpu>* stream = nullptr) {
@@ -95,6 +95,17 @@ inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
       UMBRA_CUDA_CHECK(cudaMemcpy2DAsync(dst.dptr_, sizeof(DType) * dst.stride_, src.dptr_,
                                          sizeof(DType) * src.stride_, sizeof(DType) * d2[1],
                                          d2[0], cudaMemcpyDefault, s));
+    }
+    // From pageable host memory CUDA promises only that the copy "might be synchronous": a
+    // caller may free or rewrite its source once Copy returns (a temporary host tensor), so the
+    // copy is waited for. Pinned sources (the feeder's) stay asynchronous.
+    if constexpr (DevS::kDevCPU && !DevD::kDevCPU) {
+      cudaPointerAttributes at{};
+      if (cudaPointerGetAttributes(&at, src.dptr_) != cudaSuccess) {
+        cudaGetLastError();
+        at.type = cudaMemoryTypeUnregistered;
+      }
+      if (at.type != cudaMemoryTypeHost) UMBRA_CUDA_CHECK(cudaStreamSynchronize(s));
     }
 #else
     static_assert(DevD::kDevCPU && DevS::kDevCPU, "umbra: built without CUDA");

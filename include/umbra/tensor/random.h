@@ -146,10 +146,12 @@ class Random<gpu, DType> {
   Random& operator=(const Random&) = delete;
 
   /// Restarts both sequences (the uniform one's seed and counter in the generator's stream
-  /// order: from pageable memory, so the copy has taken the values when the call returns).
+  /// order). The copy's source is the generator's own (pageable) member, not this call's stack:
+  /// CUDA documents an asynchronous copy from pageable memory only as "might be synchronous",
+  /// and a wait here would cost a round one host wait (cli.gpu_host_paths allows 3).
   void Seed(uint64_t seed) {
-    const uint64_t state[2] = {seed, 0};
-    UMBRA_CUDA_CHECK(cudaMemcpyAsync(state_, state, sizeof(state), cudaMemcpyHostToDevice,
+    seed_host_[0] = seed, seed_host_[1] = 0;
+    UMBRA_CUDA_CHECK(cudaMemcpyAsync(state_, seed_host_, sizeof(seed_host_), cudaMemcpyHostToDevice,
                                      Stream<gpu>::GetStream(stream_)));
     UMBRA_CURAND_CHECK(curandSetPseudoRandomGeneratorSeed(gen_, seed));
     UMBRA_CURAND_CHECK(curandSetGeneratorOffset(gen_, 0));
@@ -233,6 +235,7 @@ class Random<gpu, DType> {
   }
   curandGenerator_t gen_ = nullptr;
   uint64_t* state_ = nullptr;  // device: the seed, and the next uniform draw's first Philox counter
+  uint64_t seed_host_[2] = {0, 0};  // Seed's source, alive as long as the copy may read it
   Stream<gpu>* stream_ = nullptr;
   uint64_t draws_ = 0;
   bool skip_ = false;
