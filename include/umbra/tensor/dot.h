@@ -8,9 +8,7 @@
 // (strided rows allowed); dot() must be the whole right-hand side of its statement.
 #pragma once
 
-#include <algorithm>
-#include <climits>
-
+#include "umbra/tensor/blas_sizes.h"
 #include "umbra/tensor/cpu/blas.h"
 #include "umbra/tensor/engine.h"
 
@@ -134,16 +132,9 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
     }
     return false;
   }
-  // OpenBLAS and cuBLAS take sizes and strides as int: one past 2^31 - 1 would wrap into
-  // another product, or a refusal without the sizes.
-  static void CheckBlasSizes(index_t m, index_t n, index_t k, index_t lda, index_t ldb, index_t ldc) {
-    UMBRA_CHECK(std::max({m, n, k, lda, ldb, ldc}) <= index_t(INT_MAX), "dot: a (", m, " x ", k, ") by (", k, " x ",
-                n, ") product (row strides ", lda, ", ", ldb, ", ", ldc,
-                ") has a size past 2^31 - 1, beyond the 32-bit sizes BLAS takes");
-  }
   static void Gemm(Dst* dst, bool ta, bool tb, index_t m, index_t n, index_t k, DType alpha,
                    const DType* a, index_t lda, const DType* b, index_t ldb, DType beta) {
-    CheckBlasSizes(m, n, k, lda, ldb, dst->stride_);
+    CheckBlasSizes("dot: a", m, n, k, lda, ldb, dst->stride_);
     if constexpr (Device::kDevCPU) {
       blas::Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, dst->dptr_, dst->stride_);
     } else {
@@ -155,7 +146,7 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
   }
   static void Gemv(Dst* dst, bool ta, index_t m, index_t n, DType alpha, const DType* a,
                    index_t lda, const DType* x, DType beta) {
-    CheckBlasSizes(m, n, 1, lda, 1, 1);
+    CheckBlasSizes("dot: a", m, n, 1, lda, 1, 1);
     if constexpr (Device::kDevCPU) {
       blas::Gemv(ta, m, n, alpha, a, lda, x, beta, dst->dptr_);
     } else {

@@ -9,6 +9,7 @@
 // Classification with one class index per sample: softmax-inl.h.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -145,9 +146,12 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
 
   std::string LabelProblem(const float* y, index_t width) const override {
     std::ostringstream os;
-    if (width != features_) os << width << " labels, want one per feature: " << features_;
-    for (index_t j = 0; j < width && os.tellp() == 0; ++j)
-      if (!std::isfinite(y[j])) os << "label " << j << " is " << y[j];
+    if (width != features_) {
+      os << width << " labels, want one per feature: " << features_;
+    } else {
+      const float* bad = std::find_if(y, y + width, [](float v) { return !std::isfinite(v); });
+      if (bad != y + width) os << "label " << bad - y << " is " << *bad;
+    }
     return os.str();
   }
 

@@ -3,11 +3,10 @@
 // Host API only: usable from .cc files. Runs on the tensor's stream (its own handle).
 #pragma once
 
-#include <algorithm>
 #include <atomic>
-#include <climits>
 #include <cstdint>
 
+#include "umbra/tensor/blas_sizes.h"
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/stream.h"
 
@@ -40,8 +39,7 @@ inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index
 inline void GemmBF16(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha,
                      const uint16_t* a, index_t lda, const uint16_t* b, index_t ldb, float beta, float* c,
                      index_t ldc) {
-  UMBRA_CHECK(std::max({m, n, k, lda, ldb, ldc}) <= index_t(INT_MAX), "bf16 product (", m, " x ", k, ") by (", k,
-              " x ", n, "): a size past 2^31 - 1, beyond the 32-bit sizes cuBLAS takes");
+  CheckBlasSizes("bf16: a", m, n, k, lda, ldb, ldc);
   UMBRA_CUBLAS_CHECK(cublasGemmEx(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
                                   int(k), &alpha, b, CUDA_R_16BF, int(ldb), a, CUDA_R_16BF, int(lda), &beta, c,
                                   CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
