@@ -66,7 +66,7 @@ void PrintMemory(const std::string& name, const std::string& configs) {
   double weights = 0;
   trainer.net().VisitWeights([&](const std::string&, Tensor<cpu, 2> w, Tensor<cpu, 2>) { weights += double(w.Size()); });
   const double mib = 4.0 / (1 << 20);
-  std::printf("{\"net\": \"%s\", \"batch\": %lld, \"node_mib\": %.0f, \"plain_node_mib\": %.0f, "
+  std::printf("{\"net\": \"%s\", \"batch\": %lld, \"node_mib\": %.2f, \"plain_node_mib\": %.0f, "
               "\"weight_mib_x3\": %.0f}\n", name.c_str(), static_cast<long long>(spec.input_shape[0]),
               double(net.NodeElements()) * mib, double(net.NodeElementsUnshared()) * mib, 3 * weights * mib);
 }

@@ -1,6 +1,7 @@
 // Which layers pass a gradient to their inputs (Net::DecideGradients): none where no weight
 // reaches the inputs (net inputs, and what weightless layers make of them alone), every one
-// downstream of a weight; the weights' gradients stay what they were.
+// downstream of a weight; the weights' gradients stay what they were, and gradients nobody
+// computes take no storage.
 #include <algorithm>
 
 #include "harness/tiny_net.h"
@@ -49,6 +50,28 @@ TEST(NetGradients, NoneForWhatNoWeightReaches) {
     if (sigmoid_first) ref.layers[1].in = {"in'"};
     nn::Net<cpu, double> plain(ref);
     const auto want = TrainOnce(plain);
+    ASSERT_EQ(with.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      const double* a = with[k].dptr_;
+      EXPECT_TRUE(std::equal(a, a + with[k].Size(), want[k].dptr_)) << "weight gradient " << k;
+    }
+  }
+}
+
+// In a planned net (shared arena) what no backward reads or writes gets no gradient storage:
+// the net input and the flatten of it, whose gradients nobody computes, while the node after
+// fc1 has one; the weights' gradients are those of the plain layout.
+TEST(NetGradients, NoStorageForGradientsNobodyComputes) {
+  for (bool sigmoid_first : {false, true}) {
+    SCOPED_TRACE(sigmoid_first ? "flatten, sigmoid" : "flatten");
+    nn::NetSpec front = WeightlessFront(sigmoid_first);
+    nn::Net<cpu, double> plain(front);
+    front.share_memory = true;
+    nn::Net<cpu, double> planned(front);
+    EXPECT_EQ(planned.NodeByName("in").grad.dptr_, nullptr);
+    EXPECT_EQ(planned.NodeByName("f").grad.dptr_, nullptr);
+    EXPECT_NE(planned.NodeByName("h").grad.dptr_, nullptr);
+    const auto with = TrainOnce(planned), want = TrainOnce(plain);
     ASSERT_EQ(with.size(), want.size());
     for (size_t k = 0; k < want.size(); ++k) {
       const double* a = with[k].dptr_;

@@ -88,7 +88,7 @@ void Net<xpu, DType>::PlanMemory(bool inference_only, const std::vector<int>& ke
       size.push_back(StoredElements(i)), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
       node.push_back(i), is_grad.push_back(false);
     }
-    if (inference_only || grad_rep[i] != i) continue;
+    if (inference_only || grad_rep[i] != i || !grad_used_[i]) continue;
     if (consumed[i] && gl[i] >= 0) {
       grad_entry[i] = int(size.size());
       size.push_back(StoredElements(i)), first.push_back(gf[i]), last.push_back(gl[i]);
@@ -102,7 +102,7 @@ void Net<xpu, DType>::PlanMemory(bool inference_only, const std::vector<int>& ke
   for (size_t k = 0; k < views.size(); ++k)
     if (is_grad[k]) nodes_[node[k]]->ShareGrad(views[k]);
   for (int i = 0; i < nn; ++i)
-    if (grad_rep[i] != i) nodes_[i]->ShareGrad(views[grad_entry[grad_rep[i]]]);
+    if (grad_rep[i] != i && grad_entry[grad_rep[i]] >= 0) nodes_[i]->ShareGrad(views[grad_entry[grad_rep[i]]]);
   for (int i = 0; i < nn; ++i)
     if (!borrowed[rep[i]]) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
 }
