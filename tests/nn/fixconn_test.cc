@@ -109,6 +109,8 @@ TEST(Fixconn, MalformedSparseFiles) {
   ExpectMentions(FileError("s_few", "2 3 2\n1 1 1\n", "sparse"), {"umbra_fixconn_s_few", "ends at line 2"});
   ExpectMentions(FileError("s_more", "2 3 1\n1 1 1\n0 0 1\n", "sparse"), {"line 3", "'0'", "1 entries"});
   ExpectMentions(FileError("s_head", "", "sparse"), {"ends at line 0", "header"});
+  ExpectMentions(FileError("s_twice", "2 3 3\n1 2 1\n0 0 1\n1 2 5\n", "sparse"),
+                 {"umbra_fixconn_s_twice", "line 4", "entry (1, 2) was given before, on line 2"});
 }
 
 TEST(Fixconn, BadParametersNameLayerAndKey) {

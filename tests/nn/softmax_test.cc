@@ -68,7 +68,7 @@ TEST(Softmax, BadLabelsNameLayerAndLabel) {
   m = test::ErrorOf([&] { rig.Forward(); });
   EXPECT_NE(m.find("(2,2)"), std::string::npos) << m;
   rig.SetLabel({0, 1.5f});
-  EXPECT_NE(test::ErrorOf([&] { rig.Forward(); }).find("label 1.5 of sample 1 is not a whole class index"),
+  EXPECT_NE(test::ErrorOf([&] { rig.Forward(); }).find("sample 1: label 1.5 is not a whole class index"),
             std::string::npos);
 }
 

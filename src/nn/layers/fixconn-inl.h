@@ -6,7 +6,7 @@
 // As cxxnet: keys nhidden and fixconn_weight, and by default cxxnet's own file format (a header
 // "nrow ncol nonzero", then "row col value" triplets, 0-based), so cxxnet configs run unchanged;
 // fixconn_format = dense reads nhidden rows of fan_in numbers instead. Unlike cxxnet, the input
-// need not be a vector: it is flattened as fullc.
+// need not be a vector: it is flattened as fullc, and an entry given twice is an error.
 #pragma once
 
 #include <cerrno>
@@ -113,9 +113,16 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
   const long long nnz = index(word("nonzero"), -1, "nonzero");
   UMBRA_CHECK(nrow == rows && ncol == cols, where, " line ", r.line, ": the header says ", nrow,
               " x ", ncol, ", expected nhidden x fan_in = ", rows, " x ", cols);
+  // An entry given twice is an error, not the last one winning as in cxxnet: the file's writer
+  // may have meant a sum (scipy's COO matrices add duplicates) or made a mistake.
+  std::vector<int> entered_at(w.size(), 0);
   for (long long k = 0; k < nnz; ++k) {
-    const long long i = index(word("an entry 'row col value'"), rows, "row");
+    const FixconnToken& t = word("an entry 'row col value'");
+    const long long i = index(t, rows, "row");
     const long long j = index(word("a column"), cols, "column");
+    int& first = entered_at[size_t(i) * cols + j];
+    UMBRA_CHECK(first == 0, where, " line ", t.line, ": entry (", i, ", ", j, ") was given before, on line ", first);
+    first = t.line;
     w[size_t(i) * cols + j] = number(word("a value"));
   }
   UMBRA_CHECK(next == toks.size(), where, " line ", next < toks.size() ? toks[next].line : 0,

@@ -85,13 +85,9 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     label_ = reshape(lab, Shape1(n));
     if constexpr (xpu::kDevCPU) {
       for (index_t i = 0; i < n; ++i) {
-        const DType v = label_.dptr_[i];
-        UMBRA_CHECK(v >= DType(0) && v < DType(k), this->Describe(), ": label ", v,
-                    " of sample ", i, " is outside [0, ", k, ")");
-        // A fractional class (a csv column of probabilities, a misread file) would otherwise be
-        // truncated silently to the class below.
-        UMBRA_CHECK(v == DType(index_t(v)), this->Describe(), ": label ", v, " of sample ", i,
-                    " is not a whole class index");
+        const float v = float(label_.dptr_[i]);
+        const std::string problem = LabelProblem(&v, 1);
+        UMBRA_CHECK(problem.empty(), this->Describe(), ": sample ", i, ": ", problem);
       }
     }
     loss_.Resize(Shape1(n));
@@ -108,6 +104,8 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     gx *= DType(this->p_.grad_scale / double(p.size(0)));
   }
 
+  // A fractional class (a csv column of probabilities, a misread file) would otherwise be
+  // truncated silently to the class below.
   std::string LabelProblem(const float* y, index_t width) const override {
     std::ostringstream os;
     if (width != 1) os << width << " labels, want 1 class index";
