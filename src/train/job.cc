@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "umbra/nn/metric.h"
@@ -19,6 +20,13 @@ const std::set<std::string> kTrainerKeys = {
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
     "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
     "cuda_graph", "layout", "fuse_relu", "fuse_add", "bf16_nodes"};
+// Keys real cxxnet configs carry that cxxnet itself ignored (its MNIST examples write
+// train_eval; the key is eval_train) or that choose what umbra has no counterpart for: a note,
+// where any other unknown key is an error (a typo would otherwise train with a default).
+const std::map<std::string, std::string> kIgnoredCxxnetKeys = {
+    {"train_eval", "cxxnet ignored it too (the key is eval_train)"},
+    {"net_type", "umbra has one net implementation"},
+    {"reset_net_type", "umbra has one net implementation"}};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -149,11 +157,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
         if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
         job.iters.back().role_where = pending->Where();
+        job.iters.back().type = e.value;
         block_keys.emplace_back();
         in_iter = true;
         pending = nullptr;
       } else {
         job.iters.back().it = At(e.Where(), [&] { return io::ChainIterator(e.value, std::move(job.iters.back().it)); });
+        job.iters.back().type += ", " + e.value;
       }
       continue;
     }
@@ -194,10 +204,15 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         used_by_iter.insert(e->key);
-    for (const auto* e : block_keys[b])
-      if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
-        std::fprintf(stderr, "warning: %s: key '%s' is not used by this iterator\n", e->Where().c_str(),
-                     e->key.c_str());
+    for (const auto* e : block_keys[b]) {
+      if (At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) continue;
+      const auto ignored = kIgnoredCxxnetKeys.find(e->key);
+      UMBRA_CHECK(ignored != kIgnoredCxxnetKeys.end(), e->Where(), ": unknown key '", e->key, "': the ",
+                  job.iters[b].role, " block's iterator (", job.iters[b].type,
+                  ") does not take it (umbra --help lists the keys of each)");
+      std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", e->Where().c_str(), e->key.c_str(),
+                   ignored->second.c_str());
+    }
   }
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
   for (const auto* e : scoped) {
@@ -240,8 +255,12 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);
   for (auto& [k, e] : job.global) {
     const bool updater = At(e.Where(), [&] { return nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value); });
-    if (!kTrainerKeys.count(k) && !used_by_iter.count(k) && !layer_defaults.count(k) && !updater)
-      std::fprintf(stderr, "warning: %s: unknown key '%s' is ignored\n", e.Where().c_str(), k.c_str());
+    if (kTrainerKeys.count(k) || used_by_iter.count(k) || layer_defaults.count(k) || updater) continue;
+    const auto ignored = kIgnoredCxxnetKeys.find(k);
+    UMBRA_CHECK(ignored != kIgnoredCxxnetKeys.end(), e.Where(), ": unknown key '", k,
+                "': no task, updater, layer of the net or iterator takes it (umbra --help lists the keys)");
+    std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", e.Where().c_str(), k.c_str(),
+                 ignored->second.c_str());
   }
   return job;
 }

@@ -21,6 +21,7 @@ struct IterBlock {
   std::string where;
   std::unique_ptr<io::DataIterator> it;
   std::string role_where;  // of its "data|eval|pred = name" line
+  std::string type;        // its iter lines: "mnist", "imgrec, threadbuffer"
 };
 
 struct MetricSpec {

@@ -134,6 +134,17 @@ expect_error "corrupt (checksum mismatch)" "$CONF" task=pred model_in=flip.model
 expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other.conf task=pred model_in=m/0002.model
 expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
+# Unknown keys are errors naming the line (a typo would train with the default); train_eval,
+# which cxxnet's own MNIST configs carry and cxxnet ignored, is a note.
+{ cat "$CONF"; echo "momentun = 0.9"; } > typo.conf
+expect_error "typo.conf:41: unknown key 'momentun': no task, updater, layer of the net or iterator takes it" typo.conf
+sed 's/  shuffle = 1/  shufle = 1/' "$CONF" > block.conf
+expect_error "block.conf:7: unknown key 'shufle': the data block's iterator (mnist) does not take it" block.conf
+expect_error "<command line>:2: unknown key 'num_rnd'" "$CONF" num_rnd=1 model_dir=typo
+{ cat "$CONF"; echo "train_eval = 1"; } > cxxnet.conf
+"$UMBRA" cxxnet.conf num_round=1 model_dir=cx > /dev/null 2> cx.err || { cat cx.err; fail "train_eval"; }
+grep -qF "note: cxxnet.conf:41: key 'train_eval' is ignored: cxxnet ignored it too (the key is eval_train)" cx.err \
+  || fail "no note: $(cat cx.err)"
 expect_error "cuda_graph = 1 needs dev = gpu" "$CONF" cuda_graph=1 model_dir=graph
 expect_error "layout = nhwc needs dev = gpu" "$CONF" layout=nhwc model_dir=nhwc
 expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model_dir=nhwc
