@@ -13,6 +13,7 @@
 
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
+#include "umbra/suggest.h"
 
 namespace umbra::config {
 namespace {
@@ -33,6 +34,14 @@ bool IsNumber(const std::string& s) {
 }
 // cxxnet's learning-rate key.
 std::string UpdaterKey(const std::string& k) { return k == "eta" ? "lr" : k; }
+
+// The keys a layer's block takes: its own and the updater's (for that layer's weights).
+std::vector<std::string> KeysOfLayerBlock(const nn::Layer<cpu, float>& layer) {
+  std::vector<std::string> keys = layer.KeyNames();
+  for (const auto& e : nn::UpdaterParam::Decl().entries()) keys.push_back(e.name);
+  keys.push_back("eta");
+  return keys;
+}
 
 // "c,h,w" with positive integers.
 Shape<3> ParseCHW(const Entry& e) {
@@ -283,7 +292,7 @@ class Builder {
     }
     const std::string key = UpdaterKey(e.key);
     UMBRA_CHECK(SetsUpdater(e, key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
-                ls.type, ")");
+                ls.type, ")", DidYouMean(e.key, KeysOfLayerBlock(*probe_)));
     nc_.updater.push_back({ls.name + ":" + key, e.value});
   }
 
@@ -304,6 +313,14 @@ class Builder {
 };
 
 }  // namespace
+
+std::vector<std::string> LayerAndUpdaterKeys() {
+  std::vector<std::string> keys;
+  for (const std::string& type : Registry::Get().Names())
+    for (const std::string& k : KeysOfLayerBlock(*Registry::Get().Create(type)))
+      if (std::ranges::find(keys, k) == keys.end()) keys.push_back(k);
+  return keys;
+}
 
 NetConfig NetFromConfig(const std::vector<Entry>& entries, index_t batch) {
   Builder b(entries, batch);

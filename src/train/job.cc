@@ -9,6 +9,7 @@
 #include "umbra/nn/metric.h"
 #include "umbra/nn/updater.h"
 #include "umbra/parse.h"
+#include "umbra/suggest.h"
 
 namespace umbra::train {
 namespace {
@@ -257,8 +258,12 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     const bool updater = At(e.Where(), [&] { return nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value); });
     if (kTrainerKeys.count(k) || used_by_iter.count(k) || layer_defaults.count(k) || updater) continue;
     const auto ignored = kIgnoredCxxnetKeys.find(k);
-    UMBRA_CHECK(ignored != kIgnoredCxxnetKeys.end(), e.Where(), ": unknown key '", k,
-                "': no task, updater, layer of the net or iterator takes it (umbra --help lists the keys)");
+    if (ignored == kIgnoredCxxnetKeys.end()) {
+      std::vector<std::string> known(kTrainerKeys.begin(), kTrainerKeys.end());
+      for (const std::string& l : config::LayerAndUpdaterKeys()) known.push_back(l);
+      UMBRA_THROW(e.Where(), ": unknown key '", k, "': no task, updater, layer or iterator takes it",
+                  DidYouMean(k, known), " (umbra --help lists the keys)");
+    }
     std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", e.Where().c_str(), k.c_str(),
                  ignored->second.c_str());
   }

@@ -137,10 +137,11 @@ expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
 # which cxxnet's own MNIST configs carry and cxxnet ignored, is a note.
 { cat "$CONF"; echo "momentun = 0.9"; } > typo.conf
-expect_error "typo.conf:41: unknown key 'momentun': no task, updater, layer of the net or iterator takes it" typo.conf
+expect_error "typo.conf:41: unknown key 'momentun': no task, updater, layer or iterator takes it; did you mean 'momentum'?" typo.conf
 sed 's/  shuffle = 1/  shufle = 1/' "$CONF" > block.conf
 expect_error "block.conf:7: unknown key 'shufle': the data block's iterator (mnist) does not take it" block.conf
-expect_error "<command line>:2: unknown key 'num_rnd'" "$CONF" num_rnd=1 model_dir=typo
+expect_error "<command line>:2: unknown key 'num_rnd': no task, updater, layer or iterator takes it; did you mean 'num_round'?" \
+  "$CONF" num_rnd=1 model_dir=typo
 { cat "$CONF"; echo "train_eval = 1"; } > cxxnet.conf
 "$UMBRA" cxxnet.conf num_round=1 model_dir=cx > /dev/null 2> cx.err || { cat cx.err; fail "train_eval"; }
 grep -qF "note: cxxnet.conf:41: key 'train_eval' is ignored: cxxnet ignored it too (the key is eval_train)" cx.err \

@@ -80,8 +80,16 @@ TEST(NetConfig, LayerFormsAndErrors) {
     return test::ErrorOf([&] { config::NetFromConfig(ParseConfig(t, "e.conf")); });
   };
   EXPECT_NE(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = fullc\n  nhiden = 3\nnetconfig = end\n")
-                .find("e.conf:4: unknown key 'nhiden'"),
+                .find("e.conf:4: unknown key 'nhiden' for layer 'fullc_0' (fullc); did you mean 'nhidden'?"),
             std::string::npos);
+  // An updater key in a layer is suggested too; nothing where no key is near.
+  EXPECT_HAS(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = fullc\n  nhidden = 3\n  momentun = 0.9\n"
+                 "netconfig = end\n"),
+             "e.conf:5: unknown key 'momentun' for layer 'fullc_0' (fullc); did you mean 'momentum'?");
+  const std::string far =
+      err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = fullc\n  nhidden = 3\n  colour = 2\nnetconfig = end\n");
+  EXPECT_HAS(far, "e.conf:5: unknown key 'colour' for layer");
+  EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
   EXPECT_NE(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n").find("known types"), std::string::npos);
   EXPECT_NE(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = relu\n").find("e.conf:2: netconfig = start is never closed"),
             std::string::npos);

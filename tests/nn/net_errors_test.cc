@@ -24,7 +24,7 @@ TEST(Net, GraphErrorsNameTheLayer) {
   EXPECT_NE(err(s).find("produced twice"), std::string::npos) << err(s);
   s = test::SmallSpec(2);
   s.layers[0].params.push_back({"nhiden", "3"});
-  EXPECT_NE(err(s).find("layer 'fc1' (fullc): unknown key 'nhiden'"), std::string::npos) << err(s);
+  EXPECT_NE(err(s).find("layer 'fc1' (fullc): unknown key 'nhiden'; did you mean 'nhidden'?"), std::string::npos) << err(s);
   s = test::SmallSpec(2);
   s.layers[0].type = "fullcc";
   EXPECT_NE(err(s).find("known types"), std::string::npos);

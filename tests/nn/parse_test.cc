@@ -1,5 +1,6 @@
 // Whole-text numbers (umbra/parse.h) and the layer keys read through them: trailing junk, empty
 // text, values past the type's range and non-finite floats are refused, naming the key.
+// Also the suggestions for unknown keys (umbra/suggest.h).
 #include <gtest/gtest.h>
 
 #include <climits>
@@ -8,6 +9,7 @@
 #include "harness/tensor_util.h"
 #include "umbra/nn/registry.h"
 #include "umbra/parse.h"
+#include "umbra/suggest.h"
 
 namespace umbra {
 namespace {
@@ -50,6 +52,24 @@ TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
     EXPECT_NE(m.find("a finite number"), std::string::npos) << bad << ": " << m;
   }
   EXPECT_TRUE(elu->SetParam("alpha", "1e-3"));
+}
+
+}  // namespace
+}  // namespace umbra
+
+namespace umbra {
+namespace {
+
+// Unknown keys suggest the closest known one when it is a likely typo, and nothing otherwise.
+TEST(DidYouMean, TyposOnly) {
+  EXPECT_EQ(EditDistance("momentun", "momentum"), 1u);
+  EXPECT_EQ(EditDistance("mometnum", "momentum"), 1u);  // two letters swapped: one edit
+  EXPECT_EQ(EditDistance("num_rnd", "num_round"), 2u);
+  EXPECT_EQ(DidYouMean("num_rnd", {"num_round", "max_round"}), "; did you mean 'num_round'?");
+  EXPECT_EQ(DidYouMean("shufle", {"shuffle", "silent"}), "; did you mean 'shuffle'?");
+  EXPECT_EQ(DidYouMean("colour", {"nhidden", "kernel_size"}), "");
+  EXPECT_EQ(DidYouMean("ab", {"xy", "abc"}), "; did you mean 'abc'?");
+  EXPECT_EQ(DidYouMean("abcd", {"abxy"}), "");  // two of four letters: no longer a typo
 }
 
 }  // namespace

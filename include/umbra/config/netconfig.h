@@ -33,4 +33,8 @@ struct NetConfig {
 /// errors come from nn::Net's construction and name the layer.
 NetConfig NetFromConfig(const std::vector<Entry>& entries, index_t batch = 100);
 
+/// Every key a layer type or the updater takes ("eta" too): what a global key may set besides
+/// the trainer's and the iterators' own, for suggestions where one is unknown.
+std::vector<std::string> LayerAndUpdaterKeys();
+
 }  // namespace umbra::config

@@ -102,6 +102,8 @@ class Layer {
   virtual const char* Type() const = 0;
   /// Sets a parameter; returns false when the key is not a parameter of this layer.
   virtual bool SetParam(const std::string& key, const std::string& value) = 0;
+  /// The keys SetParam takes (an unknown key's error suggests the closest).
+  virtual std::vector<std::string> KeyNames() const = 0;
   /// Number of inputs and outputs this layer takes (-1: any number >= 1). With NumOut() == -1,
   /// InferShape may return one shape, which the net gives to every connected output (split).
   virtual int NumIn() const { return 1; }

@@ -27,6 +27,7 @@
 
 #include "umbra/nn/arena_plan.h"
 #include "umbra/nn/net_spec.h"
+#include "umbra/suggest.h"
 #include "umbra/nn/pass_scratch.h"
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
@@ -102,7 +103,7 @@ class Net {
         }
       }
       for (auto& [k, v] : def->params)
-        UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'");
+        UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'", DidYouMean(k, e.layer->KeyNames()));
       Check(ls, e.layer.get());
       if ((spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) ||
           (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer))) {

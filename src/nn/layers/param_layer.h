@@ -78,6 +78,11 @@ class ParamLayer : public Layer<xpu, DType> {
     given_.push_back(k);
     return true;
   }
+  std::vector<std::string> KeyNames() const override {
+    std::vector<std::string> keys;
+    for (const auto& e : P::Decl().entries()) keys.push_back(e.name);
+    return keys;
+  }
   const P& param() const { return p_; }
 
  protected:
