@@ -4,6 +4,7 @@
 // `umbra --help` lists tasks, keys, iterators and layers with their parameters, from their
 // declarations. `umbra im2rec LIST ROOT OUT.rec` packs images into a record file (io/im2rec.h).
 // The work is in src/train (job.h) and src/io; this file only dispatches and reports errors.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "src/train/job.h"
 #include "umbra/io/im2rec.h"
+#include "umbra/io/iterator.h"
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
 
@@ -39,12 +41,44 @@ void Help() {
       "         expression path, an eltwise_sum, a fullc or a conv (not on oneDNN) runs inside that\n"
       "         layer; 0 runs it as written), fuse_add (default 1: a two-input eltwise_sum right\n"
       "         after a batch_norm on the expression path is added in the batch norm's pass, a relu\n"
-      "         after the sum with it; 0 runs it as written)\n\n"
-      "iterators: ");
-  for (auto& n : io::IteratorNames()) std::printf("%s ", n.c_str());
-  std::printf("(chained: ");
-  for (auto& n : io::ChainNames()) std::printf("%s ", n.c_str());
-  std::printf(")\n\nlayers and their keys:\n");
+      "         after the sum with it; 0 runs it as written)\n\n");
+  // Iterators and their keys from their SetParam (io::ListKeys); a key met above (the batching
+  // keys, the image iterators' augmentation) is named again without its text. A chained
+  // iterator's own keys are those it adds to a csv base's.
+  std::printf("iterators and their keys (iter = NAME in a data/eval/pred block; global keys reach every block):\n");
+  std::vector<io::KeyDoc> seen;
+  auto same = [](const io::KeyDoc& a) {
+    return [&a](const io::KeyDoc& b) { return a.name == b.name && a.doc == b.doc; };
+  };
+  auto print = [&](const std::vector<io::KeyDoc>& keys, const std::vector<io::KeyDoc>& skip) {
+    std::string again = "  and, as above:";
+    size_t line = again.size(), repeated = 0;
+    for (const io::KeyDoc& d : keys) {
+      if (std::ranges::any_of(skip, same(d))) continue;
+      if (std::ranges::any_of(seen, same(d))) {
+        if (line + d.name.size() > 96) again += "\n   ", line = 3;
+        again += " " + d.name, line += d.name.size() + 1, ++repeated;
+        continue;
+      }
+      seen.push_back(d);
+      std::printf("  %s: %s\n", d.name.c_str(), d.doc.c_str());
+    }
+    if (repeated > 0) std::printf("%s\n", again.c_str());
+  };
+  for (const std::string& n : io::IteratorNames()) {
+    std::printf("%s\n", n.c_str());
+    try {
+      print(io::ListKeys(*io::CreateIterator(n)), {});
+    } catch (const Error& e) {  // an image iterator in a build without OpenCV
+      std::printf("  (%s)\n", e.message().c_str());
+    }
+  }
+  const std::vector<io::KeyDoc> base = io::ListKeys(*io::CreateIterator("csv"));
+  for (const std::string& n : io::ChainNames()) {
+    std::printf("%s (chained after a base iterator, whose keys pass through)\n", n.c_str());
+    print(io::ListKeys(*io::ChainIterator(n, io::CreateIterator("csv"))), base);
+  }
+  std::printf("\nlayers and their keys:\n");
   for (const auto& n : nn::LayerRegistry<cpu>::Get().Names())
     std::printf("%s\n%s", n.c_str(), nn::LayerRegistry<cpu>::Get().Help(n).c_str());
   std::printf("\nupdater keys (global, tag:key or layer:key):\n%s", nn::UpdaterParam::Decl().Help().c_str());

@@ -29,31 +29,42 @@ constexpr int kMaxSide = 16384;  // pixels of a crop's side
 }  // namespace
 
 bool Augmenter::SetParam(const std::string& k, const std::string& v) {
-  if (k == "rand_crop") rand_crop_ = ParseInt(k, v) != 0;
-  else if (k == "rand_mirror") rand_mirror_ = ParseInt(k, v) != 0;
-  else if (k == "mirror") mirror_ = ParseInt(k, v) != 0;
-  else if (k == "crop_y_start") crop_y_ = int(ParseInt(k, v));
-  else if (k == "crop_x_start") crop_x_ = int(ParseInt(k, v));
-  else if (k == "min_crop_size") min_crop_ = int(ParseInt(k, v));
-  else if (k == "max_crop_size") max_crop_ = int(ParseInt(k, v));
-  else if (k == "max_aspect_ratio") max_aspect_ = ParseFloat(k, v);
-  else if (k == "max_rotate_angle") max_angle_ = ParseFloat(k, v);
-  else if (k == "rotate") rotate_ = ParseFloat(k, v);
-  else if (k == "max_shear_ratio") max_shear_ = ParseFloat(k, v);
-  else if (k == "min_random_scale" || k == "min_scale") min_scale_ = ParseFloat(k, v);
-  else if (k == "max_random_scale" || k == "max_scale") max_scale_ = ParseFloat(k, v);
-  else if (k == "mean_r") mean_[0] = ParseFloat(k, v);
-  else if (k == "mean_g") mean_[1] = ParseFloat(k, v);
-  else if (k == "mean_b") mean_[2] = ParseFloat(k, v);
-  else if (k == "mean_value") mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
-  else if (k == "scale") scale_ = ParseFloat(k, v);
-  else if (k == "divideby") {
+  if (IsKey(k, "rand_crop", "1: crop at a random place (training); 0: the centre")) rand_crop_ = ParseInt(k, v) != 0;
+  else if (IsKey(k, "rand_mirror", "1: mirror left-right with probability 1/2")) rand_mirror_ = ParseInt(k, v) != 0;
+  else if (IsKey(k, "mirror", "1: mirror every image left-right")) mirror_ = ParseInt(k, v) != 0;
+  else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre)")) crop_y_ = int(ParseInt(k, v));
+  else if (IsKey(k, "crop_x_start", "fixed crop: left column (default -1: centre)")) crop_x_ = int(ParseInt(k, v));
+  else if (IsKey(k, "min_crop_size", "crop a square of a random side in [min, max], then resize it to input_shape"))
+    min_crop_ = int(ParseInt(k, v));
+  else if (IsKey(k, "max_crop_size", "see min_crop_size")) max_crop_ = int(ParseInt(k, v));
+  else if (IsKey(k, "max_aspect_ratio", "random aspect change up to this fraction, in [0, 1)"))
+    max_aspect_ = ParseFloat(k, v);
+  else if (IsKey(k, "max_rotate_angle", "random rotation up to this many degrees either way (whole degrees)"))
+    max_angle_ = ParseFloat(k, v);
+  else if (IsKey(k, "rotate", "a fixed rotation in degrees (default -1: none, or max_rotate_angle's)"))
+    rotate_ = ParseFloat(k, v);
+  else if (IsKey(k, "max_shear_ratio", "random shear up to this ratio, at most 1")) max_shear_ = ParseFloat(k, v);
+  else if (IsKey(k, "min_random_scale", "random scale of the image in [min, max] (default 1)") ||
+           IsKey(k, "min_scale", "another name for min_random_scale"))
+    min_scale_ = ParseFloat(k, v);
+  else if (IsKey(k, "max_random_scale", "see min_random_scale; at most 16") ||
+           IsKey(k, "max_scale", "another name for max_random_scale"))
+    max_scale_ = ParseFloat(k, v);
+  else if (IsKey(k, "mean_r", "subtracted from channel 0 (red)")) mean_[0] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_value", "subtracted from every channel")) mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
+  else if (IsKey(k, "scale", "multiplies every value after the mean is subtracted (default 1)"))
+    scale_ = ParseFloat(k, v);
+  else if (IsKey(k, "divideby", "divides every value after the mean is subtracted (scale = 1 / divideby)")) {
     const float d = ParseFloat(k, v);
     UMBRA_CHECK(d != 0, "iterator key divideby must not be 0");
     scale_ = 1.0f / d;
-  } else if (k == "max_random_contrast") max_contrast_ = ParseFloat(k, v);
-  else if (k == "max_random_illumination") max_illum_ = ParseFloat(k, v);
-  else if (k == "fill_value") fill_ = ParseFloat(k, v);
+  } else if (IsKey(k, "max_random_contrast", "values times 1 + a random number in [-c, c]"))
+    max_contrast_ = ParseFloat(k, v);
+  else if (IsKey(k, "max_random_illumination", "plus a random number in [-i, i]")) max_illum_ = ParseFloat(k, v);
+  else if (IsKey(k, "fill_value", "the value of pixels a warp brings in from outside the image (default 255)"))
+    fill_ = ParseFloat(k, v);
   else return false;
   return true;
 }

@@ -16,8 +16,10 @@ namespace {
 class CsvIterator : public InstanceIterator {
  public:
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (k == "filename" || k == "path_data") path_ = v;
-    else if (k == "has_header") header_ = ParseInt(k, v) != 0;
+    if (IsKey(k, "filename", "the csv file: label column(s), then c*h*w values per row") ||
+        IsKey(k, "path_data", "another name for filename"))
+      path_ = v;
+    else if (IsKey(k, "has_header", "1: the first line names the columns")) header_ = ParseInt(k, v) != 0;
     else return InstanceIterator::SetParam(k, v);
     return true;
   }

@@ -37,8 +37,8 @@ void ParallelFor(index_t n, int nthread, Fn fn) {
 class ImageIterBase : public InstanceIterator {
  public:
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (k == "image_mean") mean_path_ = v;
-    else if (k == "nthread") nthread_ = int(ParseInt(k, v));
+    if (IsKey(k, "image_mean", "mean image file, computed over the data when missing")) mean_path_ = v;
+    else if (IsKey(k, "nthread", "decoding threads")) nthread_ = int(ParseInt(k, v));
     else return augment_.SetParam(k, v) || InstanceIterator::SetParam(k, v);
     return true;
   }
@@ -135,8 +135,8 @@ class ImageIterBase : public InstanceIterator {
 class ImageListIterator : public ImageIterBase {
  public:
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (k == "image_list") list_path_ = v;
-    else if (k == "image_root") root_ = v;
+    if (IsKey(k, "image_list", "list file: index, label(s), image path per line")) list_path_ = v;
+    else if (IsKey(k, "image_root", "folder the list's paths are relative to")) root_ = v;
     else return ImageIterBase::SetParam(k, v);
     return true;
   }
@@ -164,8 +164,10 @@ class ImageListIterator : public ImageIterBase {
 class ImageRecIterator : public ImageIterBase {
  public:
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (k == "image_rec" || k == "image_bin") rec_path_ = v;
-    else if (k == "image_list") list_path_ = v;
+    if (IsKey(k, "image_rec", "record file written by umbra im2rec") ||
+        IsKey(k, "image_bin", "another name for image_rec"))
+      rec_path_ = v;
+    else if (IsKey(k, "image_list", "optional list file whose labels replace the records' (cxxnet)")) list_path_ = v;
     else return ImageIterBase::SetParam(k, v);
     return true;
   }

@@ -27,13 +27,16 @@ float ParseFloat(const std::string& key, const std::string& value) {
 }
 
 bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
-  if (k == "batch_size") batch_ = ParseInt(k, v);
-  else if (k == "input_shape") shape_ = ParseShape3(v, "input_shape");
-  else if (k == "label_width") label_width_ = int(ParseInt(k, v));
-  else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
-  else if (k == "round_batch") ParseInt(k, v);  // accepted; the last batch always wraps (iterator.h)
-  else if (k == "seed" || k == "seed_data") seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
-  else if (k == "silent") silent_ = ParseInt(k, v) != 0;
+  if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
+  else if (IsKey(k, "input_shape", "c,h,w of one instance")) shape_ = ParseShape3(v, "input_shape");
+  else if (IsKey(k, "label_width", "label values per instance (default 1)")) label_width_ = int(ParseInt(k, v));
+  else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseInt(k, v) != 0;
+  else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
+    ParseInt(k, v);
+  else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)") ||
+           IsKey(k, "seed", "the global seed"))
+    seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
+  else if (IsKey(k, "silent", "1: no progress lines")) silent_ = ParseInt(k, v) != 0;
   else return false;
   return true;
 }

@@ -1,6 +1,7 @@
 // The iterator registry and small helpers shared by the iterators (iterator.h).
 #include "umbra/io/iterator.h"
 
+#include <algorithm>
 #include <climits>
 #include <map>
 
@@ -26,7 +27,30 @@ std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
+// The keys recorded while ListKeys runs on this thread; null otherwise.
+thread_local std::vector<KeyDoc>* listing = nullptr;
+
 }  // namespace
+
+bool IsKey(const std::string& k, const char* name, const char* doc) {
+  if (listing == nullptr) return k == name;
+  if (std::ranges::none_of(*listing, [&](const KeyDoc& d) { return d.name == name; }))
+    listing->push_back({name, doc});
+  return false;
+}
+
+std::vector<KeyDoc> ListKeys(DataIterator& it) {
+  std::vector<KeyDoc> keys;
+  listing = &keys;
+  try {
+    it.SetParam("", "");
+  } catch (...) {
+    listing = nullptr;
+    throw;
+  }
+  listing = nullptr;
+  return keys;
+}
 
 bool RegisterIterator(const std::string& name, IteratorFactory make) {
   return Table<IteratorFactory>().emplace(name, make).second;

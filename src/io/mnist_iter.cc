@@ -14,13 +14,17 @@ namespace {
 class MnistIterator : public DataIterator {
  public:
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (k == "path_img") path_img_ = v;
-    else if (k == "path_label") path_label_ = v;
-    else if (k == "input_flat") flat_ = ParseInt(k, v) != 0;
-    else if (k == "shuffle") shuffle_ = ParseInt(k, v) != 0;
-    else if (k == "seed_data" || k == "seed") seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
-    else if (k == "batch_size") batch_ = ParseInt(k, v);
-    else if (k == "round_batch") ParseInt(k, v);  // accepted; the last batch always wraps (iterator.h)
+    if (IsKey(k, "path_img", "idx file of the images (.gz too)")) path_img_ = v;
+    else if (IsKey(k, "path_label", "idx file of the labels (.gz too)")) path_label_ = v;
+    else if (IsKey(k, "input_flat", "1: each image as a vector (1, 1, h*w); 0: (1, h, w)"))
+      flat_ = ParseInt(k, v) != 0;
+    else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseInt(k, v) != 0;
+    else if (IsKey(k, "seed_data", "the seed of the order (default: the global seed)") ||
+             IsKey(k, "seed", "the global seed"))
+      seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
+    else if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
+    else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
+      ParseInt(k, v);
     else return false;
     return true;
   }

@@ -28,7 +28,7 @@ class ThreadBufferIterator : public DataIterator {
   }
 
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (k == "buffer_size") {
+    if (IsKey(k, "buffer_size", "batches prepared ahead on the thread, in [1, 8] (default 2)")) {
       const long n = ParseInt(k, v);
       UMBRA_CHECK(n >= 1 && n <= 8 && !thread_.joinable(), "threadbuffer: buffer_size must be in [1, 8] and set before Init, got ", n);
       buffer_ = int(n);

@@ -208,9 +208,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     for (const auto* e : block_keys[b]) {
       if (At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) continue;
       const auto ignored = kIgnoredCxxnetKeys.find(e->key);
-      UMBRA_CHECK(ignored != kIgnoredCxxnetKeys.end(), e->Where(), ": unknown key '", e->key, "': the ",
-                  job.iters[b].role, " block's iterator (", job.iters[b].type,
-                  ") does not take it (umbra --help lists the keys of each)");
+      if (ignored == kIgnoredCxxnetKeys.end()) {
+        std::vector<std::string> known;
+        for (const io::KeyDoc& d : io::ListKeys(it)) known.push_back(d.name);
+        UMBRA_THROW(e->Where(), ": unknown key '", e->key, "': the ", job.iters[b].role, " block's iterator (",
+                    job.iters[b].type, ") does not take it", DidYouMean(e->key, known),
+                    " (umbra --help lists the keys of each)");
+      }
       std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", e->Where().c_str(), e->key.c_str(),
                    ignored->second.c_str());
     }
@@ -261,6 +265,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     if (ignored == kIgnoredCxxnetKeys.end()) {
       std::vector<std::string> known(kTrainerKeys.begin(), kTrainerKeys.end());
       for (const std::string& l : config::LayerAndUpdaterKeys()) known.push_back(l);
+      for (const IterBlock& b : job.iters)
+        for (const io::KeyDoc& d : io::ListKeys(*b.it)) known.push_back(d.name);
       UMBRA_THROW(e.Where(), ": unknown key '", k, "': no task, updater, layer or iterator takes it",
                   DidYouMean(k, known), " (umbra --help lists the keys)");
     }

@@ -139,7 +139,11 @@ expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 { cat "$CONF"; echo "momentun = 0.9"; } > typo.conf
 expect_error "typo.conf:41: unknown key 'momentun': no task, updater, layer or iterator takes it; did you mean 'momentum'?" typo.conf
 sed 's/  shuffle = 1/  shufle = 1/' "$CONF" > block.conf
-expect_error "block.conf:7: unknown key 'shufle': the data block's iterator (mnist) does not take it" block.conf
+expect_error "block.conf:7: unknown key 'shufle': the data block's iterator (mnist) does not take it; did you mean 'shuffle'?" \
+  block.conf
+# --help lists each iterator's keys from the iterators themselves.
+"$UMBRA" --help > help.txt
+grep -qF "  path_img: idx file of the images" help.txt || fail "--help lists no iterator keys: $(cat help.txt)"
 expect_error "<command line>:2: unknown key 'num_rnd': no task, updater, layer or iterator takes it; did you mean 'num_round'?" \
   "$CONF" num_rnd=1 model_dir=typo
 { cat "$CONF"; echo "train_eval = 1"; } > cxxnet.conf

@@ -1,6 +1,7 @@
 // Iterator contracts common to every base iterator (iterator.h), checked on csv: the registry's
-// error for unknown names, end-of-epoch padding (valid, index, also with round_batch), and shuffling that
-// covers each instance once per epoch and depends only on (seed, epoch).
+// error for unknown names, the keys each lists (ListKeys), end-of-epoch padding (valid, index,
+// also with round_batch), and shuffling that covers each instance once per epoch and depends
+// only on (seed, epoch).
 #include <algorithm>
 
 #include "io_test_util.h"
@@ -24,6 +25,52 @@ TEST(IterRegistry, UnknownNamesListTheKnownOnes) {
   const auto names = IteratorNames();
   for (const char* name : {"csv", "img", "imgbin", "imgrec", "mnist"})
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+}
+
+// io::ListKeys walks an iterator's SetParam: every key it lists is one SetParam takes (true, or
+// an error about the value), each once, with a text; a chained iterator lists its own keys and
+// its base's; listing changes nothing (the keys set before still count).
+TEST(IterRegistry, ListKeysNamesEveryKeyOnce) {
+  auto known = [](DataIterator& it, const std::string& key) {
+    bool taken = false;
+    try {
+      taken = it.SetParam(key, "1");
+    } catch (const Error&) {
+      taken = true;  // a value this key refuses: the key is known
+    }
+    return taken;
+  };
+  std::vector<std::string> types = IteratorNames();
+  for (const std::string& type : types) {
+    std::unique_ptr<DataIterator> it;
+    try {
+      it = CreateIterator(type);
+    } catch (const Error&) {
+      continue;  // an image iterator without OpenCV (checked below)
+    }
+    const std::vector<KeyDoc> keys = ListKeys(*it);
+    EXPECT_GE(keys.size(), 5u) << type;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      EXPECT_TRUE(known(*it, keys[i].name)) << type << ": " << keys[i].name;
+      EXPECT_FALSE(keys[i].doc.empty()) << type << ": " << keys[i].name;
+      for (size_t j = 0; j < i; ++j) EXPECT_NE(keys[i].name, keys[j].name) << type;
+    }
+    EXPECT_FALSE(known(*it, "shufle")) << type;
+  }
+  auto chained = ChainIterator("threadbuffer", CreateIterator("csv"));
+  const std::vector<KeyDoc> keys = ListKeys(*chained);
+  for (const char* name : {"buffer_size", "filename", "shuffle"})
+    EXPECT_TRUE(std::ranges::any_of(keys, [&](const KeyDoc& d) { return d.name == name; })) << name;
+  // Set, listed, then read: the file named before the listing is the one Init opens.
+  const TempDir dir;
+  auto csv = CreateIterator("csv");
+  csv->SetParam("filename", FiveRows(dir));
+  csv->SetParam("batch_size", "2");
+  ListKeys(*csv);
+  csv->Init();
+  csv->BeforeFirst();
+  ASSERT_TRUE(csv->Next());
+  EXPECT_EQ(csv->Value().label.dptr_[0], 0.f);
 }
 
 TEST(IterPadding, LastBatchWrapsAndValidCountsRealRows) {

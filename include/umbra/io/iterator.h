@@ -43,7 +43,8 @@ struct DataBatch {
 class DataIterator {
  public:
   virtual ~DataIterator() = default;
-  /// Sets a key; false when this iterator does not use it.
+  /// Sets a key; false when this iterator does not use it. Each key is tested with IsKey (below),
+  /// which declares it for --help and suggestions.
   virtual bool SetParam(const std::string& key, const std::string& value) = 0;
   /// After every key: opens and checks the data.
   virtual void Init() = 0;
@@ -55,6 +56,16 @@ class DataIterator {
   virtual bool Next() = 0;
   virtual const DataBatch& Value() const = 0;
 };
+
+/// A key of an iterator, in its SetParam: `k == name`, and the one place the key is declared
+/// with its meaning. While ListKeys runs it records the pair instead and answers false, so a
+/// single SetParam call walks every key of the iterator (and of those it hands keys on to).
+bool IsKey(const std::string& k, const char* name, const char* doc);
+struct KeyDoc {
+  std::string name, doc;
+};
+/// Every key `it` takes, in declaration order, each once (--help; the closest to an unknown key).
+std::vector<KeyDoc> ListKeys(DataIterator& it);
 
 /// Self-registration of iterator types (one static call in each iterator's .cc).
 using IteratorFactory = std::unique_ptr<DataIterator> (*)();
