@@ -90,7 +90,9 @@ TEST(NetConfig, LayerFormsAndErrors) {
       err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = fullc\n  nhidden = 3\n  colour = 2\nnetconfig = end\n");
   EXPECT_HAS(far, "e.conf:5: unknown key 'colour' for layer");
   EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
-  EXPECT_NE(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n").find("known types"), std::string::npos);
+  EXPECT_HAS(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n"),
+             "e.conf:2: unknown layer type 'fulc'; known types: ");
+  EXPECT_HAS(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n"), "xelu; did you mean 'fullc'?");
   EXPECT_NE(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = relu\n").find("e.conf:2: netconfig = start is never closed"),
             std::string::npos);
   EXPECT_NE(err("netconfig = start\n nhidden = 3\nnetconfig = end\n").find("e.conf:2: key 'nhidden' before the first layer"),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "umbra/nn/layer.h"
+#include "umbra/suggest.h"
 
 namespace umbra::nn {
 
@@ -36,7 +37,7 @@ class LayerRegistry {
     if (it == entries_.end()) {
       std::string known;
       for (auto& kv : entries_) known += (known.empty() ? "" : ", ") + kv.first;
-      UMBRA_THROW("unknown layer type '", type, "'; known types: ", known);
+      UMBRA_THROW("unknown layer type '", type, "'; known types: ", known, DidYouMean(type, Names()));
     }
     return it->second.make();
   }
