@@ -23,7 +23,8 @@ class MnistIterator : public DataIterator {
              IsKey(k, "seed", "the global seed"))
       seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
     else if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
-    else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
+    else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start") ||
+             IsKey(k, "silent", "accepted (cxxnet); this iterator prints nothing"))
       ParseInt(k, v);
     else return false;
     return true;

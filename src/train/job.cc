@@ -27,7 +27,9 @@ const std::set<std::string> kTrainerKeys = {
 const std::map<std::string, std::string> kIgnoredCxxnetKeys = {
     {"train_eval", "cxxnet ignored it too (the key is eval_train)"},
     {"net_type", "umbra has one net implementation"},
-    {"reset_net_type", "umbra has one net implementation"}};
+    {"reset_net_type", "umbra has one net implementation"},
+    {"index_offset", "cxxnet's mnist iterator offset the instance numbers it reported"},
+    {"test_skipread", "a reading-speed test of cxxnet's batch adapter"}};
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -260,7 +262,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);
   for (auto& [k, e] : job.global) {
     const bool updater = At(e.Where(), [&] { return nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value); });
-    if (kTrainerKeys.count(k) || used_by_iter.count(k) || layer_defaults.count(k) || updater) continue;
+    // extra_data_shape[k] (with extra_data_num) went into the net's extra inputs (netconfig.cc).
+    if (kTrainerKeys.count(k) || used_by_iter.count(k) || layer_defaults.count(k) || updater ||
+        k.rfind("extra_data_shape[", 0) == 0)
+      continue;
     const auto ignored = kIgnoredCxxnetKeys.find(k);
     if (ignored == kIgnoredCxxnetKeys.end()) {
       std::vector<std::string> known(kTrainerKeys.begin(), kTrainerKeys.end());

@@ -146,10 +146,12 @@ expect_error "block.conf:7: unknown key 'shufle': the data block's iterator (mni
 grep -qF "  path_img: idx file of the images" help.txt || fail "--help lists no iterator keys: $(cat help.txt)"
 expect_error "<command line>:2: unknown key 'num_rnd': no task, updater, layer or iterator takes it; did you mean 'num_round'?" \
   "$CONF" num_rnd=1 model_dir=typo
-{ cat "$CONF"; echo "train_eval = 1"; } > cxxnet.conf
+# (and the keys cxxnet's mnist iterator took: silent, taken; index_offset, a note)
+{ sed 's/  shuffle = 1/  shuffle = 1\n  silent = 1\n  index_offset = 0/' "$CONF"; echo "train_eval = 1"; } > cxxnet.conf
 "$UMBRA" cxxnet.conf num_round=1 model_dir=cx > /dev/null 2> cx.err || { cat cx.err; fail "train_eval"; }
-grep -qF "note: cxxnet.conf:41: key 'train_eval' is ignored: cxxnet ignored it too (the key is eval_train)" cx.err \
+grep -qF "note: cxxnet.conf:43: key 'train_eval' is ignored: cxxnet ignored it too (the key is eval_train)" cx.err \
   || fail "no note: $(cat cx.err)"
+grep -qF "note: cxxnet.conf:9: key 'index_offset' is ignored" cx.err || fail "no index_offset note: $(cat cx.err)"
 expect_error "cuda_graph = 1 needs dev = gpu" "$CONF" cuda_graph=1 model_dir=graph
 expect_error "layout = nhwc needs dev = gpu" "$CONF" layout=nhwc model_dir=nhwc
 expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model_dir=nhwc
@@ -180,6 +182,9 @@ expect_error "num_round must be in [0, 99999999], got '4294967297'" "$CONF" num_
 expect_error "update_period must be in [1, 2147483647], got '3000000000'" "$CONF" update_period=3000000000 model_dir=big
 expect_error "iterator key shuffle = '100000000000' is out of range" "$CONF" train:shuffle=100000000000
 expect_error "extra_data_num must be a count up to 1000, got '2000000000'" "$CONF" extra_data_num=2000000000
+# extra_data_shape[k] is a known key (the net's extra inputs), though no iterator feeds them yet.
+expect_error "the net has 1 extra input(s) but 0 were given" "$CONF" extra_data_num=1 "extra_data_shape[0]=1,1,3" \
+  model_dir=extra
 expect_error "cannot open model file '/dev/zero': not a regular file" "$CONF" task=pred model_in=/dev/zero
 # Outputs whose writes fail are errors (a full disk lost a whole pred file with success), and a
 # file that is no training log is not overwritten by one.

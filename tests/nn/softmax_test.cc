@@ -70,6 +70,10 @@ TEST(Softmax, BadLabelsNameLayerAndLabel) {
   rig.SetLabel({0, 1.5f});
   EXPECT_NE(test::ErrorOf([&] { rig.Forward(); }).find("sample 1: label 1.5 is not a whole class index"),
             std::string::npos);
+  // In a double net, a label float would round to a whole class is still refused.
+  test::LayerRig<cpu, double> exact("softmax", {}, {Shape4(2, 1, 1, 3)});
+  exact.SetLabel({0, 2.0000001});
+  EXPECT_HAS(test::ErrorOf([&] { exact.Forward(); }), "sample 1: label 2.0000000999999998 is not a whole class index");
 }
 
 TEST(Softmax, PredictionWithoutLabels) {

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cmath>
+#include <iomanip>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -85,8 +87,15 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     label_ = reshape(lab, Shape1(n));
     if constexpr (xpu::kDevCPU) {
       for (index_t i = 0; i < n; ++i) {
-        const float v = float(label_.dptr_[i]);
-        const std::string problem = LabelProblem(&v, 1);
+        const DType d = label_.dptr_[i];
+        const float v = float(d);
+        std::string problem = LabelProblem(&v, 1);
+        if (problem.empty() && DType(v) != d) {  // a double label float rounds (2.0000001)
+          std::ostringstream os;
+          os << std::setprecision(std::numeric_limits<DType>::max_digits10) << "label " << d
+             << " is not a whole class index";
+          problem = os.str();
+        }
         UMBRA_CHECK(problem.empty(), this->Describe(), ": sample ", i, ": ", problem);
       }
     }
