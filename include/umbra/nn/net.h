@@ -27,10 +27,10 @@
 
 #include "umbra/nn/arena_plan.h"
 #include "umbra/nn/net_spec.h"
-#include "umbra/suggest.h"
 #include "umbra/nn/pass_scratch.h"
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
+#include "umbra/suggest.h"
 
 namespace umbra::nn {
 
