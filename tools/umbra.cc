@@ -41,7 +41,10 @@ void Help() {
       "         expression path, an eltwise_sum, a fullc or a conv (not on oneDNN) runs inside that\n"
       "         layer; 0 runs it as written), fuse_add (default 1: a two-input eltwise_sum right\n"
       "         after a batch_norm on the expression path is added in the batch norm's pass, a relu\n"
-      "         after the sum with it; 0 runs it as written)\n\n");
+      "         after the sum with it; 0 runs it as written), bf16_nodes (gpu,\n"
+      "         default 0: 1 keeps activations in bfloat16 between the layers that take them, with\n"
+      "         dtype = bf16 convolutions), log (the JSON log; default model_dir/log.jsonl when models\n"
+      "         are saved)\n\n");
   // Iterators and their keys from their SetParam (io::ListKeys); a key met above (the batching
   // keys, the image iterators' augmentation) is named again without its text. A chained
   // iterator's own keys are those it adds to a csv base's.

@@ -21,15 +21,28 @@ const std::set<std::string> kTrainerKeys = {
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
     "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
     "cuda_graph", "layout", "fuse_relu", "fuse_add", "bf16_nodes"};
-// Keys real cxxnet configs carry that cxxnet itself ignored (its MNIST examples write
-// train_eval; the key is eval_train) or that choose what umbra has no counterpart for: a note,
-// where any other unknown key is an error (a typo would otherwise train with a default).
+// Keys real cxxnet configs carry that mean nothing in umbra (cxxnet's MNIST examples write
+// train_eval, which cxxnet ignored too; the others chose what umbra has no counterpart for): a
+// note, where any other unknown key is an error (a typo would otherwise train with a default).
 const std::map<std::string, std::string> kIgnoredCxxnetKeys = {
     {"train_eval", "cxxnet ignored it too (the key is eval_train)"},
     {"net_type", "umbra has one net implementation"},
     {"reset_net_type", "umbra has one net implementation"},
     {"index_offset", "cxxnet's mnist iterator offset the instance numbers it reported"},
     {"test_skipread", "a reading-speed test of cxxnet's batch adapter"}};
+// A key of an iterator block (or block:key) its iterator does not take: a note for the cxxnet
+// keys above, else an error naming the block's iterator and the nearest key it takes.
+void UnknownIteratorKey(const std::string& where, const std::string& key, const IterBlock& b) {
+  const auto ignored = kIgnoredCxxnetKeys.find(key);
+  if (ignored != kIgnoredCxxnetKeys.end()) {
+    std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", where.c_str(), key.c_str(), ignored->second.c_str());
+    return;
+  }
+  std::vector<std::string> known;
+  for (const io::KeyDoc& d : io::ListKeys(*b.it)) known.push_back(d.name);
+  UMBRA_THROW(where, ": unknown key '", key, "': the ", b.role, " block's iterator (", b.type, ") does not take it",
+              DidYouMean(key, known), " (umbra --help lists the keys of each)");
+}
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
 
 // metric[field,node] = name
@@ -207,29 +220,20 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         used_by_iter.insert(e->key);
-    for (const auto* e : block_keys[b]) {
-      if (At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) continue;
-      const auto ignored = kIgnoredCxxnetKeys.find(e->key);
-      if (ignored == kIgnoredCxxnetKeys.end()) {
-        std::vector<std::string> known;
-        for (const io::KeyDoc& d : io::ListKeys(it)) known.push_back(d.name);
-        UMBRA_THROW(e->Where(), ": unknown key '", e->key, "': the ", job.iters[b].role, " block's iterator (",
-                    job.iters[b].type, ") does not take it", DidYouMean(e->key, known),
-                    " (umbra --help lists the keys of each)");
-      }
-      std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", e->Where().c_str(), e->key.c_str(),
-                   ignored->second.c_str());
-    }
+    for (const auto* e : block_keys[b])
+      if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
+        UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
   }
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
   for (const auto* e : scoped) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
-    bool named = false, used = false;
+    const IterBlock* named = nullptr;
+    bool used = false;
     for (auto& b : job.iters)
       if (b.name == scope || (b.role == "pred" && scope == "pred"))
-        named = true, used = At(e->Where(), [&] { return b.it->SetParam(key, e->value); }) || used;
+        named = &b, used = At(e->Where(), [&] { return b.it->SetParam(key, e->value); }) || used;
     if (!named) unnamed.push_back(e);
-    UMBRA_CHECK(!named || used, e->Where(), ": '", e->key, "': the '", scope, "' iterator has no key '", key, "'");
+    else if (!used) UnknownIteratorKey(e->Where(), key, *named);
   }
 
   job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1));

@@ -141,6 +141,8 @@ expect_error "typo.conf:41: unknown key 'momentun': no task, updater, layer or i
 sed 's/  shuffle = 1/  shufle = 1/' "$CONF" > block.conf
 expect_error "block.conf:7: unknown key 'shufle': the data block's iterator (mnist) does not take it; did you mean 'shuffle'?" \
   block.conf
+expect_error "<command line>:2: unknown key 'shufle': the eval block's iterator (mnist) does not take it; did you mean 'shuffle'?" \
+  "$CONF" test:shufle=1
 # --help lists each iterator's keys from the iterators themselves.
 "$UMBRA" --help > help.txt
 grep -qF "  path_img: idx file of the images" help.txt || fail "--help lists no iterator keys: $(cat help.txt)"
