@@ -12,6 +12,7 @@
 #include "augment.h"
 #include "image_list.h"
 #include "instance_iter.h"
+#include "umbra/io/png_bytes.h"
 #include "umbra/io/record.h"
 
 namespace umbra::io {
@@ -99,7 +100,11 @@ class ImageIterBase : public InstanceIterator {
       UMBRA_THROW("OpenCV failed on image ", Where(i), ": ", e.what());
     }
   }
-  cv::Mat Decode(const std::string& bytes, index_t i) const {
+  cv::Mat Decode(const std::string& file, index_t i) const {
+    std::string pruned;
+    const std::string problem = PrunePng(file, &pruned);
+    UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
+    const std::string& bytes = pruned.empty() ? file : pruned;
     const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
     cv::Mat img = cv::imdecode(raw, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
     UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)");

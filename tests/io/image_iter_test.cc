@@ -183,6 +183,47 @@ TEST(ImgIter, ImagesOpenCVThrowsOnAreNamed) {
   EXPECT_HAS(ErrorOf([&] { Im2RecMain(5, argv); }), "im2rec: OpenCV failed on image '" + (dir / "img/huge.pgm") + "'");
 }
 
+// A PNG whose colour profile libpng warns about ("iCCP: too short") decodes without a word on
+// stderr and with the pixels of the same PNG without it (OpenCV does not apply profiles); a
+// truncated PNG is one error naming the image and what is wrong, with no libpng line before
+// it, from the iterator and from im2rec, which refuses it when packing.
+TEST(ImgIter, PngProfilesQuietTruncatedPngsNamed) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  WritePng(dir / "img/plain.png", 4, 6, [](int y, int x) { return Rgb{10 * y, 20 * x, 7}; });
+  const std::string png = ReadBytes(dir / "img/plain.png");
+  const std::string zeros(200, '\0');
+  uLongf n = compressBound(uLong(zeros.size()));
+  std::string profile(n, '\0');
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(profile.data()), &n, reinterpret_cast<const Bytef*>(zeros.data()),
+                     uLong(zeros.size())), Z_OK);
+  profile.resize(n);
+  WriteText(dir / "img/icc.png", AfterHeader(png, PngChunk("iCCP", std::string("x\0\0", 3) + profile)));
+  WriteText(dir / "img/cut.png", png.substr(0, png.size() / 2));
+  WriteText(dir / "two.lst", "0\t1\ticc.png\n1\t1\tplain.png\n");
+  auto it = Make("img", {{"image_list", dir / "two.lst"}, {"image_root", dir / "img"}, {"input_shape", "3,4,6"},
+                         {"batch_size", "2"}});
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(it->Next());
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(said.find("libpng"), std::string::npos) << said;
+  const DataBatch& b = it->Value();
+  const index_t d = b.data.shape_.ProdShape(1, 4);
+  EXPECT_TRUE(std::equal(b.data.dptr_, b.data.dptr_ + d, b.data.dptr_ + d));
+
+  const std::string list = OneImageList(dir, "cut.png");
+  auto cut = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "3,4,6"}, {"batch_size", "1"}});
+  ::testing::internal::CaptureStderr();
+  EXPECT_HAS(ErrorOf([&] { cut->Next(); }),
+             "cannot decode image '" + (dir / "img/cut.png") + "' (" + list + ":1): it ends inside its IDAT chunk");
+  const std::string cut_said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cut_said.find("libpng"), std::string::npos) << cut_said;
+  std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }),
+             "im2rec: cannot read image '" + (dir / "img/cut.png") + "' (" + list + ":1): it ends inside its IDAT chunk");
+}
+
 }  // namespace
 }  // namespace umbra::io::test
 #endif  // UMBRA_USE_OPENCV

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -36,6 +37,19 @@ inline void WriteText(const std::string& path, const std::string& text) {
 inline std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+/// A PNG chunk as the PNG specification lays it out: big-endian length, type, data, CRC-32.
+inline std::string PngChunk(const std::string& type, const std::string& data) {
+  auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  const std::string body = type + data;
+  return be32(uint32_t(data.size())) + body +
+         be32(uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size()))));
+}
+/// `png` with `chunk` inserted after its IHDR chunk (which the 8-byte signature is followed by).
+inline std::string AfterHeader(const std::string& png, const std::string& chunk) {
+  return png.substr(0, 33) + chunk + png.substr(33);
 }
 
 /// An iterator configured from key/value pairs and initialised.
