@@ -23,7 +23,7 @@ uint32_t BigEndian32(const std::string& b, size_t at) {
 std::string PrunePng(const std::string& bytes, std::string* pruned) {
   pruned->clear();
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0) return {};
-  std::string kept = bytes.substr(0, 8);
+  std::string kept;  // the bytes without iCCP, copied only once one is met
   bool dropped = false;
   for (size_t at = 8;;) {
     if (at + 8 > bytes.size()) return "it ends after " + std::to_string(bytes.size()) + " bytes, before its IEND chunk";
@@ -36,8 +36,8 @@ std::string PrunePng(const std::string& bytes, std::string* pruned) {
     const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(bytes.data() + at + 4), uInt(4 + length));
     if (crc != BigEndian32(bytes, end - 4))
       return "its " + type + " chunk at byte " + std::to_string(at) + " is corrupt (CRC)";
-    if (type == "iCCP") dropped = true;
-    else kept.append(bytes, at, end - at);
+    if (type == "iCCP" && !dropped) kept = bytes.substr(0, at), dropped = true;
+    else if (type != "iCCP" && dropped) kept.append(bytes, at, end - at);
     if (type == "IEND") break;
     at = end;
   }
