@@ -30,14 +30,17 @@ const std::map<std::string, std::string> kIgnoredCxxnetKeys = {
     {"reset_net_type", "umbra has one net implementation"},
     {"index_offset", "cxxnet's mnist iterator offset the instance numbers it reported"},
     {"test_skipread", "a reading-speed test of cxxnet's batch adapter"}};
+// For one of the cxxnet keys above: the note saying so, and true.
+bool NotedAsIgnored(const std::string& where, const std::string& key) {
+  const auto ignored = kIgnoredCxxnetKeys.find(key);
+  if (ignored == kIgnoredCxxnetKeys.end()) return false;
+  std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", where.c_str(), key.c_str(), ignored->second.c_str());
+  return true;
+}
 // A key of an iterator block (or block:key) its iterator does not take: a note for the cxxnet
 // keys above, else an error naming the block's iterator and the nearest key it takes.
 void UnknownIteratorKey(const std::string& where, const std::string& key, const IterBlock& b) {
-  const auto ignored = kIgnoredCxxnetKeys.find(key);
-  if (ignored != kIgnoredCxxnetKeys.end()) {
-    std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", where.c_str(), key.c_str(), ignored->second.c_str());
-    return;
-  }
+  if (NotedAsIgnored(where, key)) return;
   std::vector<std::string> known;
   for (const io::KeyDoc& d : io::ListKeys(*b.it)) known.push_back(d.name);
   UMBRA_THROW(where, ": unknown key '", key, "': the ", b.role, " block's iterator (", b.type, ") does not take it",
@@ -270,17 +273,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     if (kTrainerKeys.count(k) || used_by_iter.count(k) || layer_defaults.count(k) || updater ||
         k.rfind("extra_data_shape[", 0) == 0)
       continue;
-    const auto ignored = kIgnoredCxxnetKeys.find(k);
-    if (ignored == kIgnoredCxxnetKeys.end()) {
-      std::vector<std::string> known(kTrainerKeys.begin(), kTrainerKeys.end());
-      for (const std::string& l : config::LayerAndUpdaterKeys()) known.push_back(l);
-      for (const IterBlock& b : job.iters)
-        for (const io::KeyDoc& d : io::ListKeys(*b.it)) known.push_back(d.name);
-      UMBRA_THROW(e.Where(), ": unknown key '", k, "': no task, updater, layer or iterator takes it",
-                  DidYouMean(k, known), " (umbra --help lists the keys)");
-    }
-    std::fprintf(stderr, "note: %s: key '%s' is ignored: %s\n", e.Where().c_str(), k.c_str(),
-                 ignored->second.c_str());
+    if (NotedAsIgnored(e.Where(), k)) continue;
+    std::vector<std::string> known(kTrainerKeys.begin(), kTrainerKeys.end());
+    for (const std::string& l : config::LayerAndUpdaterKeys()) known.push_back(l);
+    for (const IterBlock& b : job.iters)
+      for (const io::KeyDoc& d : io::ListKeys(*b.it)) known.push_back(d.name);
+    UMBRA_THROW(e.Where(), ": unknown key '", k, "': no task, updater, layer or iterator takes it",
+                DidYouMean(k, known), " (umbra --help lists the keys)");
   }
   return job;
 }
