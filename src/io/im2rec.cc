@@ -1,6 +1,6 @@
 // im2rec (include/umbra/io/im2rec.h): list + folder -> record file. Copying the encoded bytes
-// needs no OpenCV (a PNG's chunks are checked and its colour profile left out:
-// umbra/io/png_bytes.h); only resize (decode, scale, re-encode) does, and is refused without it.
+// needs no OpenCV (PNG and JPEG structure is checked and a PNG colour profile left out:
+// umbra/io/image_bytes.h); only resize (decode, scale, re-encode) does, and is refused without it.
 #include "umbra/io/im2rec.h"
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 #include "image_list.h"
 #include "instance_iter.h"
-#include "umbra/io/png_bytes.h"
+#include "umbra/io/image_bytes.h"
 #include "umbra/io/record.h"
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
@@ -92,8 +92,8 @@ int Im2RecMain(int argc, char** argv) {
       r.index = e.index;
       r.labels = e.labels;
       r.payload = ReadImageFile(path, "'" + path + "' (" + where + ")");
-      std::string pruned;  // a broken PNG is refused here; its colour profile is left out
-      const std::string problem = PrunePng(r.payload, &pruned);
+      std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
+      const std::string problem = CheckImageBytes(r.payload, &pruned);
       UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);
       if (!pruned.empty()) r.payload = std::move(pruned);
       if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);

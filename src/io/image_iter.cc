@@ -12,7 +12,7 @@
 #include "augment.h"
 #include "image_list.h"
 #include "instance_iter.h"
-#include "umbra/io/png_bytes.h"
+#include "umbra/io/image_bytes.h"
 #include "umbra/io/record.h"
 
 namespace umbra::io {
@@ -102,7 +102,7 @@ class ImageIterBase : public InstanceIterator {
   }
   cv::Mat Decode(const std::string& file, index_t i) const {
     std::string pruned;
-    const std::string problem = PrunePng(file, &pruned);
+    const std::string problem = CheckImageBytes(file, &pruned);
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
     const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));

@@ -224,6 +224,31 @@ TEST(ImgIter, PngProfilesQuietTruncatedPngsNamed) {
              "im2rec: cannot read image '" + (dir / "img/cut.png") + "' (" + list + ":1): it ends inside its IDAT chunk");
 }
 
+// A JPEG cut short decodes in OpenCV without a word, its missing rows grey; umbra refuses it,
+// naming the image, from the iterator and from im2rec. The whole JPEG still decodes.
+TEST(ImgIter, TruncatedJpegNamed) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  WriteJpegWithOrientation(dir / "img/whole.jpg", 16, 16, [](int y, int x) { return Rgb{10 * y, 15 * x, 99}; }, 1);
+  const std::string jpg = ReadBytes(dir / "img/whole.jpg");
+  WriteText(dir / "img/cut.jpg", jpg.substr(0, jpg.size() - 40));
+  const cv::Mat raw(1, int(jpg.size() - 40), CV_8U, const_cast<char*>(jpg.data()));
+  ASSERT_FALSE(cv::imdecode(raw, cv::IMREAD_COLOR).empty());  // what OpenCV alone makes of it
+
+  auto whole = Make("img", {{"image_list", OneImageList(dir, "whole.jpg")}, {"image_root", dir / "img"},
+                            {"input_shape", "3,16,16"}, {"batch_size", "1"}});
+  EXPECT_TRUE(whole->Next());
+  const std::string list = OneImageList(dir, "cut.jpg");
+  auto cut = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "3,16,16"},
+                          {"batch_size", "1"}});
+  const std::string problem = "' (" + list + ":1): it ends after " + std::to_string(jpg.size() - 40) +
+                              " bytes, inside its scan data, before its end-of-image marker";
+  EXPECT_HAS(ErrorOf([&] { cut->Next(); }), "cannot decode image '" + (dir / "img/cut.jpg") + problem);
+  std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "im2rec: cannot read image '" + (dir / "img/cut.jpg") + problem);
+}
+
 }  // namespace
 }  // namespace umbra::io::test
 #endif  // UMBRA_USE_OPENCV
