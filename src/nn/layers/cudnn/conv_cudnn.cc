@@ -94,7 +94,9 @@ struct ProbeScratch {
 };
 
 // A search's results as the picks weigh them (usable: succeeded within the cap, FMA math only
-// when TF32 is off); one error, saying what cuDNN returned, when none is usable.
+// when TF32 is off); one error, saying what cuDNN returned, when none is usable. With the
+// descriptor at FMA math, cuDNN labels its fp32 results FMA: PyTorch asserts as much of the
+// result it picks when TF32 is off (ASSERT_CORRECT_PRECISION in its Conv_v7.cpp).
 template <typename Perf>
 Measured Measure(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, const char* what) {
   Measured m;
