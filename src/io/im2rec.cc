@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "image_list.h"
@@ -59,6 +60,14 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
 #endif
 }
 
+bool ExistsAndIsNoRecordFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  uint32_t magic = 0;
+  in.read(reinterpret_cast<char*>(&magic), 4);
+  return in.gcount() > 0 && (in.gcount() < 4 || magic != kRecordMagic);
+}
+
 }  // namespace
 
 int Im2RecMain(int argc, char** argv) {
@@ -79,6 +88,10 @@ int Im2RecMain(int argc, char** argv) {
   }
   UMBRA_CHECK(resize >= 0, "im2rec: resize must be >= 0, got ", resize);
   UMBRA_CHECK(quality >= 1 && quality <= 100, "im2rec: quality must be in [1, 100], got ", quality);
+  // Only a record file is replaced: OUT named as the list, an image or a model by a slip of the
+  // argument order would otherwise be lost.
+  UMBRA_CHECK(!ExistsAndIsNoRecordFile(out_path), "im2rec: '", out_path,
+              "' exists and is no record file; not overwriting it (remove it or name another output)");
 
   const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
   const std::string tmp = out_path + ".tmp";

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 
 #include "umbra/nn/metric.h"
+#include "umbra/nn/model_file.h"
 #include "umbra/nn/updater.h"
 #include "umbra/parse.h"
 #include "umbra/suggest.h"
@@ -122,7 +124,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   for (const auto& e : job.entries)
     if (e.key == "netconfig") open_net = e.value == "start" ? &e : nullptr;
   UMBRA_CHECK(!open_net, open_net ? open_net->Where() : "", ": netconfig = start is never closed (netconfig = end)");
-  std::string pred_file;  // pred=FILE on the command line renames the pred block's output
+  std::string pred_file, pred_where;  // pred=FILE on the command line renames the pred block's output
   for (size_t i = 0; i < overrides.size(); ++i) {
     const std::string& a = overrides[i];
     const auto eq = a.find('=');
@@ -131,7 +133,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     UMBRA_CHECK(e.key != "data" && e.key != "eval" && e.key != "iter" && e.key != "netconfig" &&
                     e.key.rfind("layer[", 0) != 0,
                 e.Where(), ": '", e.key, "' cannot be given on the command line (blocks live in the config file)");
-    if (e.key == "pred") pred_file = e.value;
+    if (e.key == "pred") pred_file = e.value, pred_where = e.Where();
     else job.entries.push_back(e);
   }
   // Pass 1: blocks, globals (in file order), metrics, the net text; block keys kept for pass 2.
@@ -174,8 +176,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
                     pending->key == "eval" ? " (each eval block needs a name of its own)"
                                            : " (only eval blocks may be several)");
         job.iters.push_back({pending->key, pending->value, e.Where(), At(e.Where(), [&] { return io::CreateIterator(e.value); })});
-        if (pending->key == "pred" && !pred_file.empty()) job.iters.back().name = pred_file;
-        job.iters.back().role_where = pending->Where();
+        job.iters.back().role_where = job.iters.back().name_where = pending->Where();
+        if (pending->key == "pred" && !pred_file.empty())
+          job.iters.back().name = pred_file, job.iters.back().name_where = pred_where;
         job.iters.back().type = e.value;
         block_keys.emplace_back();
         in_iter = true;
@@ -282,6 +285,24 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
                 DidYouMean(k, known), " (umbra --help lists the keys)");
   }
   return job;
+}
+
+void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,
+                            const std::string& where) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(out, ec)) return;  // a new file, or a device such as /dev/stdout
+  const auto same = [&](const std::string& p) { return std::filesystem::equivalent(out, p, ec); };
+  const std::string refused = where + ": " + out_key + " = " + out + " would overwrite ";
+  for (const config::Entry& e : job.entries) {
+    UMBRA_CHECK(e.file == "<command line>" || !same(e.file), refused, "the config file it is given in");
+    // Block lines and netconfig name no files; the output's own key and the other outputs are
+    // not read.
+    if (e.key == out_key || IsBlockRole(e.key) || e.key == "iter" || e.key == "log" || e.key == "netconfig" ||
+        e.key.rfind("layer[", 0) == 0)
+      continue;
+    UMBRA_CHECK(!same(e.value), refused, "the file ", e.key, " names (", e.Where(), "), which this task reads");
+  }
+  UMBRA_CHECK(!nn::IsModelFile(out), refused, "a model file; name another output file");
 }
 
 }  // namespace umbra::train

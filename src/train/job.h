@@ -21,6 +21,7 @@ struct IterBlock {
   std::string where;
   std::unique_ptr<io::DataIterator> it;
   std::string role_where;  // of its "data|eval|pred = name" line
+  std::string name_where;  // where name was given: that line, or the command line's pred = FILE
   std::string type;        // its iter lines: "mnist", "imgrec, threadbuffer"
 };
 
@@ -67,6 +68,13 @@ std::string ResolveNode(const NetT& net, std::string name) {
   while (net.HasNode(name + "'")) name += "'";
   return name;
 }
+
+/// Refuses, before a task writes its result to `out` (named by `out_key` at `where`), to replace a
+/// file the job reads — the config itself, or a file some other key names (model_in, a data
+/// path, an image list, a mean image) — or any umbra model file: a slip in a pred or
+/// weight_filename line would otherwise lose it.
+void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,
+                            const std::string& where);
 
 /// dev = cpu (-1), gpu or gpu:N (N). A gpu without CUDA in the build, no visible device, an
 /// index past the devices, or several devices (cxxnet's gpu:0-3) are errors naming dev's line.

@@ -44,6 +44,8 @@ int PredictLoop(Job& job) {
   p->it->SetEpoch(0);
   p->it->BeforeFirst();
   const std::string path = p->name;
+  RefuseOverwritingInput(job, path, "pred", p->name_where);
+  if (extract && format == "bin") RefuseOverwritingInput(job, path + ".shape", "pred", p->name_where);
   AtomicOutput file(path, format == "bin");
   std::ofstream& f = file.out();
   f.precision(9);  // text that reads back as the same float

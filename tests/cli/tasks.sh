@@ -204,6 +204,23 @@ echo "my notes" > notes.txt
 expect_error "log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
   save_model=0 log=notes.txt
 [ "$(cat notes.txt)" = "my notes" ] || fail "a file that is no log was overwritten"
+# An output never replaces what the task reads, nor any model file: the model given as pred or
+# weight_filename (a slip lost it, with success), the config, a data file named by a key.
+cp m/0002.model victim.model; cp "$CONF" victim.conf
+expect_error "<command line>:4: pred = victim.model would overwrite the file model_in names (<command line>:3)" \
+  "$CONF" task=pred model_in=victim.model pred=victim.model
+expect_error "<command line>:5: weight_filename = m/0001.model would overwrite a model file" "$CONF" \
+  task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=m/0001.model
+expect_error "<command line>:5: pred = victim.conf would overwrite the config file it is given in" victim.conf \
+  task=extract extract_node_name=1 model_in=m/0002.model pred=victim.conf
+gunzip -c $DATA/t10k-labels-idx1-ubyte.gz > labels.idx
+expect_error "pred = labels.idx would overwrite the file pred:path_label names (<command line>:4)" "$CONF" \
+  task=pred model_in=m/0002.model pred:path_label=labels.idx pred=labels.idx
+cmp victim.model m/0002.model && cmp victim.conf "$CONF" && [ "$(wc -c < labels.idx)" = 10008 ] \
+  || fail "an input was overwritten"
+printf '0\t0\tnone.png\n' > in.lst
+expect_error "im2rec: 'in.lst' exists and is no record file; not overwriting it" im2rec in.lst . in.lst
+[ "$(cat in.lst)" = "$(printf '0\t0\tnone.png')" ] || fail "im2rec overwrote its list"
 # A model_dir another run holds is refused (two runs overwrote each other's models); one that
 # cannot be a folder is an error naming the key.
 mkdir -p lk

@@ -50,5 +50,8 @@ ModelFile DecodeModelFile(const std::string& bytes, const std::string& what);
 /// Writes atomically (temporary file + fsync + rename).
 void WriteModelFile(const std::string& path, const ModelFile& m);
 ModelFile ReadModelFile(const std::string& path);
+/// Whether `path` is a regular file that begins with the model magic (a model, whole or not):
+/// what a task's output file must never replace.
+bool IsModelFile(const std::string& path);
 
 }  // namespace umbra::nn
