@@ -1,6 +1,8 @@
 // Mean image file reading and writing (format in include/umbra/io/mean_image.h).
 #include "umbra/io/mean_image.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -54,6 +56,10 @@ MeanImage ReadMeanImage(const std::string& path) {
   in.read(reinterpret_cast<char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
   UMBRA_CHECK(in.gcount() == std::streamsize(m.values.size() * sizeof(float)), "mean image '", path,
               "' could not be read whole (shape ", head[1], ",", head[2], ",", head[3], ")");
+  const auto bad = std::ranges::find_if(m.values, [](float v) { return !std::isfinite(v); });
+  const size_t at = size_t(bad - m.values.begin()), plane = size_t(head[2]) * head[3];
+  UMBRA_CHECK(bad == m.values.end(), "mean image '", path, "' holds ", *bad, " at channel ", at / plane, ", y ",
+              at % plane / head[3], ", x ", at % head[3], "; delete it to recompute");
   return m;
 }
 

@@ -5,7 +5,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +131,11 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
                   "model file '", what, "': tensor '", mt.name, "' does not fit the data section");
       mt.data.resize(count);
       std::memcpy(mt.data.data(), b.data() + data_offset + off, nbytes);
+      // A NaN weight need not reach a loss (a relu makes it 0): it would give wrong answers
+      // quietly, or surface a round into finetuning as if training had diverged.
+      const auto bad = std::ranges::find_if(mt.data, [](float v) { return !std::isfinite(v); });
+      UMBRA_CHECK(bad == mt.data.end(), "model file '", what, "': tensor '", mt.name, "' holds ", *bad, " at element ",
+                  bad - mt.data.begin(), "; a model's values are finite");
       UMBRA_CHECK(!m.Find(mt.name), "model file '", what, "': tensor '", mt.name, "' appears twice");
       m.tensors.push_back(std::move(mt));
     }

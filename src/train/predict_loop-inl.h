@@ -3,6 +3,8 @@
 // written in data-set order. Included by predict_task.cc (cpu) and train_gpu.cu (gpu).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -70,6 +72,10 @@ int PredictLoop(Job& job) {
     const Tensor<cpu, 2>& out = rows.out;
     for (index_t i = 0; i < rows.valid; ++i) {
       const float* r = out.dptr_ + i * out.stride_;
+      // A NaN row would be class 0 (no value beats it) and written as if it were an answer.
+      const float* bad = std::find_if(r, r + out.size(1), [](float v) { return !std::isfinite(v); });
+      UMBRA_CHECK(bad == r + out.size(1), p->where, ": the network's output for instance ", rows.index[i], " holds ",
+                  *bad, " (non-finite data, or a value past float's range); ", path, " is left as it was");
       UMBRA_CHECK(rows.index[i] >= next && !waiting.count(rows.index[i]), p->where, ": the iterator gave instance ",
                   rows.index[i], " twice in one pass");
       waiting.emplace(rows.index[i], std::vector<float>(r, r + out.size(1)));

@@ -235,6 +235,12 @@ expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CON
 printf '1,0.5,0.5\n12,0.5,0.5\n' > lab.csv
 printf 'data = train\niter = csv\n  filename = lab.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\n' > lab.conf
 expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0): label 12 is outside [0, 3)" lab.conf save_model=0
+# An output past float's range is an error, not class 0 written as an answer; the file is kept.
+printf '1,0.5,0.5\n2,0.5,0.25\n' > ok.csv; printf '1,3e38,3e38\n2,3e38,-3e38\n' > big.csv; echo old > big.txt
+printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\npred = big.txt\niter = csv\n  filename = big.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\n  random_type = gaussian\n  init_sigma = 100\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 0\n' > big.conf
+"$UMBRA" big.conf num_round=1 model_dir=bm > /dev/null 2>&1 || fail "training on ok.csv"
+expect_error "big.conf:6: the network's output for instance 0 holds" big.conf task=pred model_in=bm/0001.model
+[ "$(cat big.txt)" = old ] || fail "pred file replaced after a non-finite output"
 (cat "$CONF"; sed -n 9,13p "$CONF") > twoeval.conf  # the eval block "test" twice: one name for two
 expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
   twoeval.conf

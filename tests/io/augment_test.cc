@@ -162,6 +162,12 @@ TEST(Augment, MeanImageIsComputedWrittenThenRead) {
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "the mean image has shape");
   WriteText(dir / "mean.bin", "UMBRAMEA");
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "not an umbra mean image");
+  // A NaN in the mean made every prediction class 0, with success.
+  std::vector<float> nan_at = zero.values;
+  nan_at[7] = std::numeric_limits<float>::quiet_NaN();  // channel 1, y 1, x 1
+  WriteMeanImage(dir / "mean.bin", MeanImage{m.shape, nan_at});
+  EXPECT_HAS(ErrorOf([&] { Make("img", keys); }),
+             "mean image '" + (dir / "mean.bin") + "' holds nan at channel 1, y 1, x 1; delete it to recompute");
   // A header whose shape the file cannot hold is refused before anything is allocated: 2^32-1
   // cubed (which wraps in 64 bits), 3 x 60000 x 60000 (43 GB), a zero, one value short or over.
   const auto header = [](uint32_t c, uint32_t h, uint32_t w) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gmock/gmock.h>
 
@@ -79,6 +80,27 @@ TEST(ModelFile, RefusesCorruptionAndOtherFiles) {
   // Not read forever (/dev/zero hung) nor as an empty file (a directory was "truncated").
   EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/tmp"); }), ::testing::HasSubstr("'/tmp': not a regular file"));
   EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/dev/zero"); }), ::testing::HasSubstr("'/dev/zero': not a regular file"));
+}
+
+// A NaN weight loaded quietly gave wrong predictions with success (a relu made it 0 on its way).
+TEST(ModelFile, RefusesNonFiniteValuesAndTellsItsOwnFiles) {
+  for (const float v : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    nn::ModelFile m = Sample();
+    m.tensors[1].data[2] = v;
+    std::ostringstream want;
+    want << "model file 'nf.model': tensor 'fc1.bias' holds " << v << " at element 2; a model's values are finite";
+    EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(nn::EncodeModelFile(m), "nf.model"); }),
+                ::testing::HasSubstr(want.str()));
+  }
+  const std::string path = TempPath("own.model"), text = TempPath("own.txt");
+  nn::WriteModelFile(path, Sample());
+  std::ofstream(text) << "UMBRAMD";
+  EXPECT_TRUE(nn::IsModelFile(path));
+  EXPECT_FALSE(nn::IsModelFile(text));
+  EXPECT_FALSE(nn::IsModelFile(TempPath("missing")));
+  EXPECT_FALSE(nn::IsModelFile("/tmp"));
+  std::filesystem::remove(path);
+  std::filesystem::remove(text);
 }
 
 TEST(ModelFile, WritesAtomicallyAndKeepsTheOldFileOnFailure) {
