@@ -2,6 +2,7 @@
 #include "umbra/config/config.h"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -65,14 +66,18 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
     UMBRA_CHECK(!t[i].text.empty(), file, ":", t[i].line, ": an empty name (\"\") before '='");
     UMBRA_CHECK(i + 1 < t.size() && t[i + 1].text == "=" && !t[i + 1].quoted, file, ":", t[i].line,
                 ": expected '=' after '", t[i].text, "'");
-    UMBRA_CHECK(i + 2 < t.size() && !(t[i + 2].text == "=" && !t[i + 2].quoted), file, ":", t[i].line,
-                ": expected a value after '", t[i].text, " ='");
+    // The value on the line of its '=': 'eta =' with nothing after it took the next line's key
+    // as its value, and the error named that line and no key.
+    UMBRA_CHECK(i + 2 < t.size() && !(t[i + 2].text == "=" && !t[i + 2].quoted) && t[i + 2].line == t[i + 1].line,
+                file, ":", t[i + 1].line, ": expected a value after '", t[i].text, " =' on its line");
     entries.push_back(Entry{t[i].text, t[i + 2].text, file, t[i].line});
   }
   return entries;
 }
 
 std::vector<Entry> ParseConfigFile(const std::string& path) {
+  std::error_code ec;
+  UMBRA_CHECK(!std::filesystem::is_directory(path, ec), "config file '", path, "' is a folder");
   std::ifstream in(path);
   UMBRA_CHECK(in.good(), "cannot open config file '", path, "'");
   std::ostringstream ss;

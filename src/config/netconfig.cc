@@ -100,6 +100,9 @@ class Builder {
   NetConfig Finish() {
     UMBRA_CHECK(saw_net_, "the config has no netconfig = start ... netconfig = end section");
     for (const Entry* e : both_) CheckOneOwner(*e);
+    for (const auto& [e, rejected] : layer_refused_)
+      UMBRA_CHECK(e->key != "eps" || UsesAdam(), e->Where(), ": ", rejected,
+                  " (a key outside netconfig is the default of every layer that takes it; no weight uses adam)");
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
@@ -130,7 +133,7 @@ class Builder {
       if (updater) nc_.updater.push_back({UpdaterKey(e.key), e.value});
       // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
       // defaults, overridden by the layer's own keys.
-      if (AnyLayerDeclares(e)) {
+      if (AnyLayerDeclares(e, updater)) {
         nc_.spec.defaults.push_back({e.key, e.value});
         if (updater) both_.push_back(&e);
       }
@@ -142,10 +145,7 @@ class Builder {
   // eps = 1e-8 made batch norm's 1e-8, and grad_scale = 2 scaled gradients by 4. An error,
   // saying how to give it to one; eps only where some weight uses adam (sgd and nag ignore it).
   void CheckOneOwner(const Entry& e) const {
-    if (e.key == "eps" && std::ranges::none_of(nc_.updater, [](const auto& kv) {
-          return (kv.first == "updater" || kv.first.ends_with(":updater")) && kv.second == "adam";
-        }))
-      return;
+    if (e.key == "eps" && !UsesAdam()) return;
     for (size_t i = 0; i < nc_.spec.layers.size(); ++i) {
       const nn::LayerSpec& ls = nc_.spec.layers[i];
       if (ls.type == "share" || std::ranges::any_of(ls.params, [&](const auto& kv) { return kv.first == e.key; }))
@@ -171,19 +171,30 @@ class Builder {
     }
   }
 
-  // True when some registered layer type declares the key; an error (with file:line) when every
-  // type that declares it rejects the value. Other keys (dev, metric[label], task...) are not ours.
-  bool AnyLayerDeclares(const Entry& e) {
+  bool UsesAdam() const {
+    return std::ranges::any_of(nc_.updater, [](const auto& kv) {
+      return (kv.first == "updater" || kv.first.ends_with(":updater")) && kv.second == "adam";
+    });
+  }
+
+  // True when some registered layer type takes the key with this value; an error (with
+  // file:line) when every type that declares it rejects the value. Where the updater took the
+  // value, that waits for the end of the config (Finish): adam's eps = 1e-30 is the updater's
+  // alone, but without adam eps is batch norm's. CheckOneOwner settles a value both would take.
+  // Other keys (dev, metric[label], task...) are not ours.
+  bool AnyLayerDeclares(const Entry& e, bool updater) {
     std::string rejected;
     for (const std::string& type : Registry::Get().Names()) {
       auto layer = Registry::Get().Create(type);
       try {
         if (layer->SetParam(e.key, e.value)) return true;
       } catch (const Error& err) {
-        rejected = err.message();
+        if (rejected.empty()) rejected = err.message();  // the first type (names are sorted)
       }
     }
-    UMBRA_CHECK(rejected.empty(), e.Where(), ": ", rejected);
+    if (!rejected.empty() && updater) layer_refused_.push_back({&e, rejected});
+    else UMBRA_CHECK(rejected.empty(), e.Where(), ": ", rejected,
+                     " (a key outside netconfig is the default of every layer that takes it)");
     return false;
   }
 
@@ -302,6 +313,7 @@ class Builder {
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
   std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type
+  std::vector<std::pair<const Entry*, std::string>> layer_refused_;  // updater values every layer type refuses
   std::map<std::string, std::string> rename_;  // node renamed by a non-in-place rewrite
   std::set<std::string> produced_;             // nodes that exist so far (after renaming)
   std::map<std::string, size_t> layer_index_;  // layer name -> index in spec.layers

@@ -52,6 +52,12 @@ TEST(Config, ErrorsNameFileAndLine) {
             std::string::npos);
   EXPECT_NE(test::ErrorOf([] { ParseConfig("= 3\n", "x.conf"); }).find("x.conf:1"), std::string::npos);
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a =\n", "x.conf"); }).find("expected a value"), std::string::npos);
+  // A value left out mid-file names its own line and key (the next line's key was its value).
+  EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\neta =\nmomentum = 0.9\n", "x.conf"); })
+                .find("x.conf:2: expected a value after 'eta =' on its line"),
+            std::string::npos);
+  EXPECT_NE(test::ErrorOf([] { config::ParseConfigFile("/tmp"); }).find("config file '/tmp' is a folder"),
+            std::string::npos);
   EXPECT_NE(test::ErrorOf([] { config::ParseConfigFile("/no/such.conf"); }).find("/no/such.conf"),
             std::string::npos);
 }

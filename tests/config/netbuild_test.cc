@@ -263,6 +263,18 @@ TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
             std::string::npos)
       << error("grad_scale = 2\n");
   EXPECT_EQ(error("eps = 1e-3\n"), "no error");  // sgd: batch norm's alone
+  // A value batch norm refuses is adam's alone under adam (it was an error naming a batch
+  // norm, with or without one in the net); without adam it is batch norm's, and refused.
+  EXPECT_EQ(error("updater = adam\neps = 1e-30\n"), "no error");
+  EXPECT_NE(error("eps = 1e-30\n").find("two.conf:9: a batch_norm layer: value 1e-30 for key 'eps' is outside [1e-20, "
+                                       "1] (a key outside netconfig is the default of every layer that takes it; no "
+                                       "weight uses adam)"),
+            std::string::npos)
+      << error("eps = 1e-30\n");
+  EXPECT_NE(error("updater = adam\neps = 0\n").find("two.conf:10: value 0 for key 'eps' must be > 0"), std::string::npos)
+      << error("updater = adam\neps = 0\n");
+  EXPECT_NE(error("updater = adam\nbeta1 = 1\n").find("two.conf:10: value 1 for key 'beta1' is outside [0, 1)"),
+            std::string::npos);
   EXPECT_EQ(error("updater = adam\nwmat:eps = 1e-8\nbias:eps = 1e-8\n"), "no error");
   const config::NetConfig own = config::NetFromConfig(config::ParseConfig(
       "netconfig = start\nlayer[0->1] = fullc:fc\n  nhidden = 3\nlayer[1->1] = softmax:loss\n  grad_scale = 1\n"

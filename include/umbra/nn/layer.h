@@ -201,7 +201,10 @@ class Layer {
   /// host net a GPU net draws its initial weights from.
   void set_weight_grads(bool on) { weight_grads_ = on; }
   /// "layer 'fc1' (fullc)" for error messages.
-  std::string Describe() const { return "layer '" + name_ + "' (" + Type() + ")"; }
+  /// "layer 'fc1' (fullc)"; "a fullc layer" before the layer has a name (a global default tried).
+  std::string Describe() const {
+    return name_.empty() ? std::string("a ") + Type() + " layer" : "layer '" + name_ + "' (" + Type() + ")";
+  }
 
  protected:
   /// Sizes a weight's gradient `g` as zeros of `shape`, or leaves it empty (set_weight_grads).

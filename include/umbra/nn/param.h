@@ -94,7 +94,15 @@ class ParamDecl {
   ParamDecl& Range(double lo, double hi) {
     return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]");
   }
+  /// Range [lo, hi) of the last declared numeric field (adam's beta1 = 1 divides by zero).
+  ParamDecl& RangeBelow(double lo, double hi) {
+    return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + ")", /*hi_open=*/true);
+  }
   ParamDecl& Min(double lo) { return Bound(lo, std::numeric_limits<double>::max(), ">= " + detail::ToText(lo)); }
+  /// The last declared numeric field must be greater than lo.
+  ParamDecl& Above(double lo) {
+    return Bound(lo, std::numeric_limits<double>::max(), "> " + detail::ToText(lo), false, /*lo_open=*/true);
+  }
   /// Allowed values of the last declared string field.
   ParamDecl& OneOf(std::vector<std::string> allowed) {
     Entry& e = entries_.back();
@@ -149,18 +157,19 @@ class ParamDecl {
   }
 
  private:
-  // The last declared field takes values within [lo, hi] only (shown as `text`). Its type's own
-  // check comes first, on a copy, so that "12abc" is "expected an integer" whatever the range
-  // and a value out of range leaves the parameters as they were.
-  ParamDecl& Bound(double lo, double hi, std::string text) {
+  // The last declared field takes values within [lo, hi] only (either end open where asked;
+  // shown as `text`). Its type's own check comes first, on a copy, so that "12abc" is "expected
+  // an integer" whatever the range and a value out of range leaves the parameters as they were.
+  ParamDecl& Bound(double lo, double hi, std::string text, bool hi_open = false, bool lo_open = false) {
     Entry& e = entries_.back();
     e.range_text = text;
     auto inner = e.set;
-    e.set = [inner, lo, hi, text, n = e.name](P& p, const std::string& v) {
+    e.set = [inner, lo, hi, text, hi_open, lo_open, n = e.name](P& p, const std::string& v) {
       P q = p;
       inner(q, v);
       const double x = detail::ParseValue<double>(n, v);
-      UMBRA_CHECK(x >= lo && x <= hi, "value ", v, " for key '", n, "' is outside ", text);
+      UMBRA_CHECK((lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi), "value ", v, " for key '", n, "' ",
+                  text[0] == '[' ? "is outside " : "must be ", text);
       p = std::move(q);
     };
     return *this;

@@ -44,9 +44,9 @@ struct UpdaterParam {
       d.Field(&UpdaterParam::lr_step, "lr:step", "updates per schedule step").Min(1e-9);
       d.Field(&UpdaterParam::lr_minimum, "lr:minimum_lr", "the learning rate never goes below").Min(0);
       d.Field(&UpdaterParam::lr_start_epoch, "lr:start_epoch", "updates before the schedule starts").Min(0);
-      d.Field(&UpdaterParam::beta1, "beta1", "adam: decay of the first moment").Range(0, 1);
-      d.Field(&UpdaterParam::beta2, "beta2", "adam: decay of the second moment").Range(0, 1);
-      d.Field(&UpdaterParam::adam_eps, "eps", "adam: denominator epsilon").Min(0);
+      d.Field(&UpdaterParam::beta1, "beta1", "adam: decay of the first moment").RangeBelow(0, 1);
+      d.Field(&UpdaterParam::beta2, "beta2", "adam: decay of the second moment").RangeBelow(0, 1);
+      d.Field(&UpdaterParam::adam_eps, "eps", "adam: denominator epsilon").Above(0);
       return d;
     }();
     return d;
