@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -69,6 +70,16 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
 /// Warns where model file `mf` was written for another network text (a layer without weights
 /// may differ: a relu for a sigmoid) and, when training, with another seed.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
+
+/// The learning rate a NaN loss's hint names: "eta = 0.5 at f.conf:3", or "eta, 0.01 by default"
+/// (the hint showed "<default>").
+inline std::string LearningRateWhere(const Job& job) {
+  for (const char* k : {"lr", "eta"})
+    if (job.Where(k) != "<default>") return std::string(k) + " = " + job.Get(k, "") + " at " + job.Where(k);
+  std::ostringstream os;
+  os << "eta, " << nn::UpdaterParam{}.lr << " by default";
+  return os.str();
+}
 
 /// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
 /// the cpu.
@@ -196,9 +207,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       for (const double loss : losses.Read()) {
         ++read;
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
-                    "; lower the learning rate (",
-                    job.Where("lr") == "<default>" ? job.Where("eta") : job.Where("lr"),
-                    ") or check the data",
+                    "; lower the learning rate (", LearningRateWhere(job),
+                    "), or check the data and the weights' initialisation",
                     save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
         loss_sum += loss;
       }

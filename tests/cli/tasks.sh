@@ -133,6 +133,10 @@ cp m/0002.model flip.model; printf '\x00' | dd of=flip.model bs=1 seek=5000 conv
 expect_error "corrupt (checksum mismatch)" "$CONF" task=pred model_in=flip.model
 expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other.conf task=pred model_in=m/0002.model
 expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
+grep -qF "lower the learning rate (eta = 1e30 at <command line>:2)" err.txt || fail "NaN hint: $(cat err.txt)"
+grep -v '^eta' "$CONF" > noeta.conf
+expect_error "lower the learning rate (eta, 0.01 by default), or check the data and the weights' initialisation" \
+  noeta.conf model_dir=nan2 random_type=gaussian init_sigma=1e30
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
 # which cxxnet's own MNIST configs carry and cxxnet ignored, is a note.
