@@ -198,10 +198,12 @@ class Builder {
     return false;
   }
 
+  // Node 0 is the net's input, "in", until a layer that cannot run in place rewrites it
+  // (layer[0->0] = conv): later layers then read that layer's output, "in'".
   std::string Node(const std::string& n) const {
-    if (n == "0") return "in";
     auto it = rename_.find(n);
-    return it == rename_.end() ? n : it->second;
+    if (it != rename_.end()) return it->second;
+    return n == "0" ? "in" : n;
   }
 
   // layer[...] = type[:name] | share[name][:name]

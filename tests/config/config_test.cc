@@ -81,6 +81,18 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_EQ(nc.updater, (std::vector<std::pair<std::string, std::string>>{{"lr", "0.2"}, {"fc1:lr", "0.5"}}));
   nn::Net<cpu> net(nc.spec);
   EXPECT_EQ(net.Output().shape, Shape4(4, 1, 1, 3));
+  // The input rewritten by a layer that cannot run in place: later layers read its output (they
+  // read the input itself, and the net was refused with a node name the config never wrote).
+  const auto on_input = config::NetFromConfig(ParseConfig(
+      "input_shape = 1,6,6\nnetconfig = start\nlayer[0->0] = conv:c\n  nchannel = 2\n  kernel_size = 3\n"
+      "layer[0->0] = flatten\nlayer[0->1] = fullc:f\n  nhidden = 3\nnetconfig = end\n",
+      "in.conf"));
+  ASSERT_EQ(on_input.spec.layers.size(), 3u);
+  EXPECT_EQ(on_input.spec.layers[0].out, std::vector<std::string>{"in'"});
+  EXPECT_EQ(on_input.spec.layers[1].in, std::vector<std::string>{"in'"});
+  EXPECT_EQ(on_input.spec.layers[2].in, on_input.spec.layers[1].out);
+  nn::Net<cpu> net_on_input(on_input.spec);
+  EXPECT_EQ(net_on_input.Output().shape, Shape4(100, 1, 1, 3));
 
   auto err = [](const std::string& t) {
     return test::ErrorOf([&] { config::NetFromConfig(ParseConfig(t, "e.conf")); });
