@@ -2,11 +2,11 @@
 #include "umbra/config/config.h"
 
 #include <cctype>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "umbra/logging.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::config {
 namespace {
@@ -76,8 +76,7 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
 }
 
 std::vector<Entry> ParseConfigFile(const std::string& path) {
-  std::error_code ec;
-  UMBRA_CHECK(!std::filesystem::is_directory(path, ec), "config file '", path, "' is a folder");
+  CheckRegularFile(path, "config file");
   std::ifstream in(path);
   UMBRA_CHECK(in.good(), "cannot open config file '", path, "'");
   std::ostringstream ss;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "instance_iter.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::io {
 namespace {
@@ -26,6 +27,7 @@ class CsvIterator : public InstanceIterator {
 
   void Init() override {
     UMBRA_CHECK(!path_.empty(), "csv iterator needs filename (or path_data)");
+    CheckRegularFile(path_, "csv file");
     std::ifstream in(path_);
     UMBRA_CHECK(in.good(), "cannot open csv file '", path_, "'");
     std::string line;

@@ -8,6 +8,7 @@
 
 #include "umbra/logging.h"
 #include "umbra/parse.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::io {
 namespace {
@@ -33,6 +34,7 @@ std::vector<std::string> Split(const std::string& line) {
 }  // namespace
 
 std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width) {
+  CheckRegularFile(path, "image list");
   std::ifstream in(path);
   UMBRA_CHECK(in.good(), "cannot open image list '", path, "'");
   std::vector<ImageListEntry> list;
@@ -66,9 +68,10 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
 }
 
 std::string ReadImageFile(const std::string& path, const std::string& what) {
+  const std::string why = NotRegularFile(path);
+  UMBRA_CHECK(why.empty(), "cannot open image ", what, ": ", why);
   std::ifstream in(path, std::ios::binary);
-  std::error_code ec;  // a folder opens, then fails its first read with libstdc++'s words alone
-  UMBRA_CHECK(in.good() && !std::filesystem::is_directory(path, ec), "cannot open image ", what);
+  UMBRA_CHECK(in.good(), "cannot open image ", what);
   std::string bytes(std::istreambuf_iterator<char>(in), {});
   UMBRA_CHECK(!bytes.empty(), "image ", what, " is empty");
   return bytes;

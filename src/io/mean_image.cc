@@ -8,6 +8,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "umbra/regular_file.h"
+
 namespace umbra::io {
 namespace {
 constexpr char kMagic[8] = {'U', 'M', 'B', 'R', 'A', 'M', 'E', 'A'};
@@ -31,6 +33,7 @@ void WriteMeanImage(const std::string& path, const MeanImage& m) {
 }
 
 MeanImage ReadMeanImage(const std::string& path) {
+  CheckRegularFile(path, "mean image");
   std::ifstream in(path, std::ios::binary);
   UMBRA_CHECK(in.good(), "cannot open mean image '", path, "'");
   char magic[8] = {};

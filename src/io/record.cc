@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "umbra/logging.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::io {
 namespace {
@@ -65,7 +66,9 @@ RecordWriter::~RecordWriter() {
   }
 }
 
-RecordReader::RecordReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+RecordReader::RecordReader(const std::string& path) : path_(path) {
+  CheckRegularFile(path, "record file");
+  in_.open(path, std::ios::binary);
   UMBRA_CHECK(in_.good(), "cannot open record file '", path, "'");
   in_.seekg(0, std::ios::end);
   const uint64_t size = uint64_t(in_.tellg());

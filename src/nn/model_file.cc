@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "umbra/logging.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::nn {
 namespace {
@@ -174,9 +175,7 @@ void WriteModelFile(const std::string& path, const ModelFile& m) {
 ModelFile ReadModelFile(const std::string& path) {
   // Only a regular file, and only after its magic: a directory, a device such as /dev/zero or
   // any large file that is no model would otherwise be read whole first (or forever).
-  std::error_code ec;
-  UMBRA_CHECK(std::filesystem::is_regular_file(path, ec), "cannot open model file '", path, "': ",
-              std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
+  CheckRegularFile(path, "model file");
   std::ifstream in(path, std::ios::binary);
   UMBRA_CHECK(in, "cannot open model file '", path, "'");
   char magic[8] = {};

@@ -27,7 +27,7 @@ TEST(Idx, HugeClaimedSizeIsTruncatedNotAnAllocation) {
   TempDir dir;
   WriteText(dir / "big.idx", Idx({65536, 65536, 1}, "0123456789"));
   const std::string m = ErrorOf([&] { ReadIdx(dir / "big.idx"); });
-  EXPECT_HAS(m, "big.idx' is truncated");
+  EXPECT_HAS(m, "big.idx' is truncated: could not read the data its header gives (wanted 4294967296 bytes, got 10)");
   WriteText(dir / "bad.idx", "\x01\x02\x03\x04");
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "bad.idx"); }), "not an unsigned-byte idx file");
 }

@@ -2,6 +2,8 @@
 // RGB order (channel 0 = red), labels, grayscale, padding, the record path through im2rec
 // (including resize), labels from image_list, and the errors. Augmentation: augment_test.cc.
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+#include <sys/stat.h>
+
 #include "image_test_util.h"
 #include "umbra/io/im2rec.h"
 #include "umbra/io/record.h"
@@ -78,6 +80,15 @@ TEST(ImgIter, Errors) {
   auto it2 = make(dir / "gone.lst", "3,4,6");
   EXPECT_HAS(ErrorOf([&] { it2->Next(); }), "cannot open image '" + (dir / "img/gone.png") + "'");
   EXPECT_HAS(ErrorOf([&] { make(dir / "nolist.lst", "3,4,6"); }), "cannot open image list");
+  // Named pipes hung the run in open(): a list, or an image the list names, that is one.
+  ASSERT_EQ(mkfifo((dir / "pipe.lst").c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo((dir / "img/pipe.png").c_str(), 0600), 0);
+  EXPECT_HAS(ErrorOf([&] { make(dir / "pipe.lst", "3,4,6"); }),
+             "cannot open image list '" + (dir / "pipe.lst") + "': not a regular file");
+  WriteText(dir / "topipe.lst", "0\t1\tpipe.png\n");
+  auto it3 = make(dir / "topipe.lst", "3,4,6");
+  EXPECT_HAS(ErrorOf([&] { it3->Next(); }),
+             "cannot open image '" + (dir / "img/pipe.png") + "' (" + (dir / "topipe.lst") + ":1): not a regular file");
 }
 
 TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {

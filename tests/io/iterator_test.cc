@@ -1,10 +1,15 @@
 // Iterator contracts common to every base iterator (iterator.h), checked on csv: the registry's
 // error for unknown names, the keys each lists (ListKeys), end-of-epoch padding (valid, index,
 // also with round_batch), and shuffling that covers each instance once per epoch and depends
-// only on (seed, epoch).
+// only on (seed, epoch); and data paths that are no regular files refused before they are opened.
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "io_test_util.h"
+#include "umbra/io/mean_image.h"
+#include "umbra/io/mnist.h"
+#include "umbra/io/record.h"
 
 namespace umbra::io::test {
 namespace {
@@ -161,6 +166,21 @@ TEST(IterShuffle, EachInstanceOncePerEpochAndReproducible) {
   EXPECT_EQ(Epoch(a.get(), 3), Epoch(b.get(), 3));
   // Another epoch, another order (for this seed; 1 in 120 orders could coincide).
   EXPECT_NE(Epoch(a.get(), 3), Epoch(b.get(), 4));
+}
+
+// A data path that is a named pipe hung the run in open() (no writer ever came); a folder failed
+// with the library's words. Both are refused, naming the file, before anything opens them.
+TEST(IterFiles, PathsThatAreNoRegularFilesAreRefused) {
+  TempDir dir;
+  const std::string fifo = dir / "pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& p : {fifo, dir.path()}) {
+    EXPECT_HAS(ErrorOf([&] { ReadIdx(p); }), "cannot open idx file '" + p + "': not a regular file");
+    EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", p}}); }), "cannot open csv file '" + p + "': not a regular file");
+    EXPECT_HAS(ErrorOf([&] { RecordReader r(p); }), "cannot open record file '" + p + "': not a regular file");
+    EXPECT_HAS(ErrorOf([&] { ReadMeanImage(p); }), "cannot open mean image '" + p + "': not a regular file");
+  }
+  EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "none.idx"); }), "cannot open idx file '" + (dir / "none.idx") + "': no such file");
 }
 
 }  // namespace

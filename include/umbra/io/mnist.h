@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "umbra/regular_file.h"
 #include "umbra/tensor.h"
 
 namespace umbra::io {
@@ -30,10 +31,12 @@ namespace detail {
 
 /// Reads an unsigned-byte idx file, gzip-compressed or plain, to its end.
 inline IdxData ReadIdx(const std::string& path) {
+  CheckRegularFile(path, "idx file");
   gzFile f = gzopen(path.c_str(), "rb");
   UMBRA_CHECK(f != nullptr, "cannot open idx file '", path, "'");
-  // gzread takes an unsigned count and returns an int: read in pieces well under INT_MAX.
-  auto read = [&](void* dst, size_t n, const char* what) {
+  // gzread takes an unsigned count and returns an int: read in pieces well under INT_MAX. A
+  // piece of a larger whole (the data) says the whole's size: `before` of `whole` bytes are in.
+  auto read = [&](void* dst, size_t n, const char* what, size_t before = 0, size_t whole = 0) {
     size_t done = 0;
     while (done < n) {
       const unsigned want = unsigned(std::min<size_t>(n - done, size_t(1) << 26));
@@ -41,8 +44,8 @@ inline IdxData ReadIdx(const std::string& path) {
       if (got < 0) detail::Corrupt(f, path);
       if (got == 0) {
         gzclose(f);
-        UMBRA_THROW("idx file '", path, "' is truncated: could not read ", what, " (wanted ", n,
-                    " bytes, got ", done, ")");
+        UMBRA_THROW("idx file '", path, "' is truncated: could not read ", what, " (wanted ", whole ? whole : n,
+                    " bytes, got ", before + done, ")");
       }
       done += size_t(got);
     }
@@ -66,7 +69,7 @@ inline IdxData ReadIdx(const std::string& path) {
   for (size_t at = 0; at < total;) {
     const size_t step = std::min<size_t>(total - at, size_t(64) << 20);
     d.bytes.resize(at + step);
-    read(d.bytes.data() + at, step, "the data");
+    read(d.bytes.data() + at, step, "the data its header gives", at, total);
     at += step;
   }
   // To the end: a gzip file's checksum is checked only there, and bytes after the data mean a

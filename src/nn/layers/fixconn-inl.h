@@ -19,6 +19,7 @@
 
 #include "param_layer.h"
 #include "umbra/parse.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::nn {
 
@@ -53,6 +54,7 @@ struct FixconnToken {
 /// Reads W (rows, cols) row-major from `path` in the given format; errors start with `owner`.
 inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t rows, index_t cols,
                                              const std::string& format, const std::string& owner) {
+  CheckRegularFile(path, owner + ": fixconn_weight file");
   std::ifstream f(path);
   UMBRA_CHECK(f.is_open(), owner, ": cannot open fixconn_weight file '", path, "': ",
               std::strerror(errno));

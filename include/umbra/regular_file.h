@@ -1,0 +1,27 @@
+// One check before any reader opens a file it was named: a path that is no regular file is
+// refused there. A named pipe or a device blocks the open or the read forever (a data path that
+// was a FIFO hung the run), and a folder opens and then fails with the library's words alone.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "umbra/logging.h"
+
+namespace umbra {
+
+/// "" for a regular file (or a symlink to one), else "no such file" or "not a regular file".
+inline std::string NotRegularFile(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(st)) return "no such file";
+  return std::filesystem::is_regular_file(st) ? "" : "not a regular file";
+}
+
+/// Throws "cannot open <what> '<path>': no such file" (or "not a regular file").
+inline void CheckRegularFile(const std::string& path, const std::string& what) {
+  const std::string why = NotRegularFile(path);
+  UMBRA_CHECK(why.empty(), "cannot open ", what, " '", path, "': ", why);
+}
+
+}  // namespace umbra
