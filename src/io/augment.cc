@@ -26,14 +26,21 @@ cv::Mat AtLeast(const cv::Mat& img, int h, int w) {
 
 constexpr float kMaxScale = 16;  // an image scaled up 16 times before its crop
 constexpr int kMaxSide = 16384;  // pixels of a crop's side
+
+// crop_y_start / crop_x_start: a row or column, or -1 for the centre (-5 was taken as the centre).
+int CropStart(const std::string& k, const std::string& v) {
+  const long s = ParseInt(k, v);
+  UMBRA_CHECK(s >= -1, "iterator key ", k, " = '", v, "' must be a pixel (>= 0) or -1 (the centre)");
+  return int(s);
+}
 }  // namespace
 
 bool Augmenter::SetParam(const std::string& k, const std::string& v) {
-  if (IsKey(k, "rand_crop", "1: crop at a random place (training); 0: the centre")) rand_crop_ = ParseInt(k, v) != 0;
-  else if (IsKey(k, "rand_mirror", "1: mirror left-right with probability 1/2")) rand_mirror_ = ParseInt(k, v) != 0;
-  else if (IsKey(k, "mirror", "1: mirror every image left-right")) mirror_ = ParseInt(k, v) != 0;
-  else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre)")) crop_y_ = int(ParseInt(k, v));
-  else if (IsKey(k, "crop_x_start", "fixed crop: left column (default -1: centre)")) crop_x_ = int(ParseInt(k, v));
+  if (IsKey(k, "rand_crop", "1: crop at a random place (training); 0: the centre")) rand_crop_ = ParseSwitch(k, v);
+  else if (IsKey(k, "rand_mirror", "1: mirror left-right with probability 1/2")) rand_mirror_ = ParseSwitch(k, v);
+  else if (IsKey(k, "mirror", "1: mirror every image left-right")) mirror_ = ParseSwitch(k, v);
+  else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre)")) crop_y_ = CropStart(k, v);
+  else if (IsKey(k, "crop_x_start", "fixed crop: left column (default -1: centre)")) crop_x_ = CropStart(k, v);
   else if (IsKey(k, "min_crop_size", "crop a square of a random side in [min, max], then resize it to input_shape"))
     min_crop_ = int(ParseInt(k, v));
   else if (IsKey(k, "max_crop_size", "see min_crop_size")) max_crop_ = int(ParseInt(k, v));

@@ -20,7 +20,7 @@ class CsvIterator : public InstanceIterator {
     if (IsKey(k, "filename", "the csv file: label column(s), then c*h*w values per row") ||
         IsKey(k, "path_data", "another name for filename"))
       path_ = v;
-    else if (IsKey(k, "has_header", "1: the first line names the columns")) header_ = ParseInt(k, v) != 0;
+    else if (IsKey(k, "has_header", "1: the first line names the columns")) header_ = ParseSwitch(k, v);
     else return InstanceIterator::SetParam(k, v);
     return true;
   }

@@ -18,6 +18,11 @@ long ParseInt(const std::string& key, const std::string& value, bool wide) {
   UMBRA_CHECK(fits, "iterator key ", key, " = '", value, "' is out of range");
   return long(*v);
 }
+bool ParseSwitch(const std::string& key, const std::string& value) {
+  const long v = ParseInt(key, value);
+  UMBRA_CHECK(v == 0 || v == 1, "iterator key ", key, " = '", value, "' must be 0 or 1");
+  return v == 1;
+}
 float ParseFloat(const std::string& key, const std::string& value) {
   const auto v = ParseReal(value);
   UMBRA_CHECK(v, "iterator key ", key, " = '", value, "' is not a number");
@@ -30,13 +35,13 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
   if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
   else if (IsKey(k, "input_shape", "c,h,w of one instance")) shape_ = ParseShape3(v, "input_shape");
   else if (IsKey(k, "label_width", "label values per instance (default 1)")) label_width_ = int(ParseInt(k, v));
-  else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseInt(k, v) != 0;
+  else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
   else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
     ParseInt(k, v);
   else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)") ||
            IsKey(k, "seed", "the global seed"))
     seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
-  else if (IsKey(k, "silent", "1: no progress lines")) silent_ = ParseInt(k, v) != 0;
+  else if (IsKey(k, "silent", "1: no progress lines")) silent_ = ParseSwitch(k, v);
   else return false;
   return true;
 }

@@ -63,5 +63,8 @@ inline index_t FillerPosition(index_t r, index_t n, index_t batch, uint64_t epoc
 /// naming the key.
 long ParseInt(const std::string& key, const std::string& value, bool wide = false);
 float ParseFloat(const std::string& key, const std::string& value);
+/// A switch (shuffle, rand_mirror, input_flat...): 0 or 1; shuffle = 2 was taken as 1 without a
+/// word, where a typo for another key's value is likelier.
+bool ParseSwitch(const std::string& key, const std::string& value);
 
 }  // namespace umbra::io

@@ -17,8 +17,8 @@ class MnistIterator : public DataIterator {
     if (IsKey(k, "path_img", "idx file of the images (.gz too)")) path_img_ = v;
     else if (IsKey(k, "path_label", "idx file of the labels (.gz too)")) path_label_ = v;
     else if (IsKey(k, "input_flat", "1: each image as a vector (1, 1, h*w); 0: (1, h, w)"))
-      flat_ = ParseInt(k, v) != 0;
-    else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseInt(k, v) != 0;
+      flat_ = ParseSwitch(k, v);
+    else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
     else if (IsKey(k, "seed_data", "the seed of the order (default: the global seed)") ||
              IsKey(k, "seed", "the global seed"))
       seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));

@@ -133,6 +133,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     UMBRA_CHECK(e.key != "data" && e.key != "eval" && e.key != "iter" && e.key != "netconfig" &&
                     e.key.rfind("layer[", 0) != 0,
                 e.Where(), ": '", e.key, "' cannot be given on the command line (blocks live in the config file)");
+    UMBRA_CHECK(e.key != "pred" || !e.value.empty(), e.Where(), ": pred = needs a file name");
     if (e.key == "pred") pred_file = e.value, pred_where = e.Where();
     else job.entries.push_back(e);
   }

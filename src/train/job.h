@@ -45,7 +45,7 @@ struct Job {
   /// error naming the key and its line (never a silently wrapped or saturated number).
   long GetInt(const std::string& key, long dflt, long lo = std::numeric_limits<int>::min(),
               long hi = std::numeric_limits<int>::max()) const;
-  /// A switch umbra added (fuse_relu, fuse_add, bf16_nodes): 0 or 1, anything else an error
+  /// A switch (eval_train, continue, silent, fuse_relu, bf16_nodes...): 0 or 1, anything else an error
   /// naming the key and its line.
   bool GetSwitch(const std::string& key, bool dflt) const;
   /// "file:line" of a global key, or "<default>".

@@ -123,7 +123,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).
   int start = 1;
   bool resumed = false;
-  const bool resume = job.GetInt("continue", 0) != 0;
+  const bool resume = job.GetSwitch("continue", false);
   std::unique_ptr<ModelDirLock> lock;  // only where this run writes models
   if (save_model > 0) lock = std::make_unique<ModelDirLock>(job, model_dir);
   if (resume) {

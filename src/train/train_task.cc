@@ -139,11 +139,11 @@ int RunTrain(Job& job) {
   s.finetune = job.Get("task", "train") == "finetune";
   s.num_round = int(job.GetInt("num_round", 10, 0, 99999999));
   s.max_round = int(job.GetInt("max_round", s.num_round, 0, 99999999));
-  s.eval_train = job.GetInt("eval_train", 0) != 0;
+  s.eval_train = job.GetSwitch("eval_train", false);
   s.save_model = job.GetInt("save_model", 1, 0);
   s.model_dir = job.Get("model_dir", "models");
   s.seed = job.net.spec.seed;  // read (and range-checked) with the net (job.cc)
-  s.silent = job.GetInt("silent", 0) != 0;
+  s.silent = job.GetSwitch("silent", false);
   s.print_step = job.GetInt("print_step", 100);
   // Also how many steps' losses a gpu run reads at once (readout.h).
   UMBRA_CHECK(s.print_step >= 1, job.Where("print_step"), ": print_step must be >= 1 (batches between progress "
@@ -167,7 +167,7 @@ int RunTrain(Job& job) {
                 b.it->Value().data.shape_.Size() == want.Size() ? " (the mnist iterator's input_flat?)" : "");
   }
 
-  if (job.GetInt("test_io", 0) != 0) {  // cxxnet's test_io: only read the data, to time the input
+  if (job.GetSwitch("test_io", false)) {  // cxxnet's test_io: only read the data, to time the input
     Progress prog(s.silent, s.print_step, "");
     for (int r = 1; r <= std::min(s.num_round, s.max_round); ++r) {
       prog.StartRound(r);

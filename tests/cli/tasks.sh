@@ -225,6 +225,12 @@ cmp victim.model m/0002.model && cmp victim.conf "$CONF" && [ "$(wc -c < labels.
 printf '0\t0\tnone.png\n' > in.lst
 expect_error "im2rec: 'in.lst' exists and is no record file; not overwriting it" im2rec in.lst . in.lst
 [ "$(cat in.lst)" = "$(printf '0\t0\tnone.png')" ] || fail "im2rec overwrote its list"
+# pred= with no file wrote to the config's pred file; switches are 0 or 1; rec@N below the
+# output's classes (rec@10 of 10 is always 1), said when the net is built.
+expect_error "<command line>:3: pred = needs a file name" "$CONF" task=pred pred= model_in=m/0002.model
+expect_error "<command line>:2: eval_train must be 0 or 1, got 2" "$CONF" eval_train=2 model_dir=sw
+expect_error "metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" "$CONF" \
+  metric=rec@10 model_dir=rc
 # A model_dir another run holds is refused (two runs overwrote each other's models); one that
 # cannot be a folder is an error naming the key.
 mkdir -p lk

@@ -234,6 +234,10 @@ TEST(Augment, BadKeysAreRefused) {
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", "0"}}); }), "divideby must not be 0");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rand_crop", "yes"}}); }), "rand_crop = 'yes' is not an integer");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"crop_y_start", "3"}}); }), "does not fit");
+  // Switches are 0 or 1 (2 was taken as 1); a crop start is a pixel or -1 (-5 was the centre).
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rand_mirror", "2"}}); }), "rand_mirror = '2' must be 0 or 1");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"crop_x_start", "-5"}}); }),
+             "crop_x_start = '-5' must be a pixel (>= 0) or -1 (the centre)");
   // Not finite as a float (every input went NaN, 0 or 255), or sizes no data set reaches.
   for (const char* v : {"nan", "inf", "1e39"})
     EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", v}}); }),

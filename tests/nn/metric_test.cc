@@ -28,6 +28,14 @@ TEST(Metric, RmseAndErrors) {
   r.Add(p.view(), y.view());
   EXPECT_NEAR(r.Get(), std::sqrt((4.0 + 1 + 1 + 1) / 4), 1e-6);
   EXPECT_NE(test::ErrorOf([] { nn::Metric m("accuracy"); }).find("rec@N"), std::string::npos);
+  // rec@N: N whole (rec@5x was rec@5) and below the class count (rec@2 of 2 classes is always 1).
+  for (const char* name : {"rec@5x", "rec@0", "rec@"})
+    EXPECT_NE(test::ErrorOf([&] { nn::Metric m(name); }).find("rec@N needs a whole number N >= 1"), std::string::npos)
+        << name;
+  nn::Metric all("rec@2");
+  EXPECT_NE(test::ErrorOf([&] { all.Add(p.view(), y.view()); })
+                .find("metric rec@2 on an output of 2 classes counts every prediction; N must be below 2"),
+            std::string::npos);
   nn::Metric e("error");
   TensorContainer<cpu, 2> bad(Shape2(2, 1), 5.f);
   EXPECT_NE(test::ErrorOf([&] { e.Add(p.view(), bad.view()); }).find("label 5"), std::string::npos);

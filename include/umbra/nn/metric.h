@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "umbra/parse.h"
 #include "umbra/tensor.h"
 
 namespace umbra::nn {
@@ -18,8 +19,9 @@ class Metric {
  public:
   explicit Metric(const std::string& name) : name_(name) {
     if (name.rfind("rec@", 0) == 0) {
-      topn_ = std::atoi(name.c_str() + 4);
-      UMBRA_CHECK(topn_ >= 1, "bad metric '", name, "': rec@N needs N >= 1");
+      const auto n = ParseInteger(name.substr(4), 1, 1 << 30);  // whole text: rec@5x was rec@5
+      UMBRA_CHECK(n, "bad metric '", name, "': rec@N needs a whole number N >= 1");
+      topn_ = int(*n);
       kind_ = kRec;
     } else if (name == "error") {
       kind_ = kError;
@@ -35,6 +37,7 @@ class Metric {
   /// rmse. Only the first `valid` rows count (padded batches).
   void Add(const Tensor<cpu, 2, float>& pred, const Tensor<cpu, 2, float>& label, index_t valid = -1) {
     const index_t n = valid < 0 ? pred.size(0) : valid, k = pred.size(1);
+    CheckWidth(k);
     UMBRA_CHECK(label.size(0) >= n, "metric ", name_, ": ", label.size(0), " labels for ", n, " predictions");
     for (index_t i = 0; i < n; ++i) {
       const float* p = pred.dptr_ + i * pred.stride_;
@@ -61,6 +64,12 @@ class Metric {
       }
     }
     count_ += n;
+  }
+  /// rec@10 on 10 classes counts every prediction: a figure of 1 that says nothing. An error
+  /// when the net is built (MetricSet), and at every Add.
+  void CheckWidth(index_t k) const {
+    UMBRA_CHECK(kind_ != kRec || topn_ < k, "metric ", name_, " on an output of ", k,
+                " classes counts every prediction; N must be below ", k);
   }
   double Get() const {
     if (count_ == 0) return 0;
