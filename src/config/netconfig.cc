@@ -61,6 +61,9 @@ constexpr int kMaxExtraInputs = 1000;
 class Builder {
  public:
   Builder(const std::vector<Entry>& entries, index_t batch) : batch_(batch) {
+    // The file the whole-config errors name (the first entry not from the command line).
+    for (const Entry& e : entries)
+      if (file_.empty() && e.file != "<command line>") file_ = e.file + ": ";
     // Extra data nodes (in_1, in_2, ...) may be read by layers declared before extra_data_num is.
     for (const Entry& e : entries)
       if (e.key == "extra_data_num") {
@@ -98,13 +101,13 @@ class Builder {
   }
 
   NetConfig Finish() {
-    UMBRA_CHECK(saw_net_, "the config has no netconfig = start ... netconfig = end section");
+    UMBRA_CHECK(saw_net_, file_, "the config has no netconfig = start ... netconfig = end section");
     for (const Entry* e : both_) CheckOneOwner(*e);
     for (const auto& [e, rejected] : layer_refused_)
       UMBRA_CHECK(e->key != "eps" || UsesAdam(), e->Where(), ": ", rejected,
                   " (a key outside netconfig is the default of every layer that takes it; no weight uses adam)");
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
-    UMBRA_CHECK(c_ > 0, "the config sets no input_shape (c,h,w)");
+    UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
                 extra_shapes_.size(), " extra_data_shape[...] given");
     nc_.spec.input_shape = Shape4(batch_, c_, h_, w_);
@@ -310,6 +313,7 @@ class Builder {
   }
 
   NetConfig nc_;
+  std::string file_;  // "f.conf: ", or "" for text without a file
   index_t batch_, c_ = 0, h_ = 0, w_ = 0;
   bool in_net_ = false, saw_net_ = false;
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect

@@ -81,9 +81,13 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
     in_.seekg(std::streamoff(off));
     in_.read(reinterpret_cast<char*>(head), sizeof(head));
     UMBRA_CHECK(in_.good(), "cannot read record file '", path, "' at offset ", off);
+    // Past the first record a bad magic is as likely the previous record's corrupt length, which
+    // is what led here.
     UMBRA_CHECK(head[0] == kRecordMagic, "record file '", path, "' is corrupt at offset ", off, " (record ",
                 offsets_.size(), "): bad magic 0x", std::hex, head[0], std::dec,
-                "; not an umbra record file? (cxxnet .bin files must be repacked with umbra im2rec)");
+                offsets_.empty() ? "; not an umbra record file? (cxxnet .bin files must be repacked with umbra im2rec)"
+                                 : "; or the length of record " + std::to_string(offsets_.size() - 1) +
+                                       " (at offset " + std::to_string(offsets_.back()) + ") is corrupt");
     UMBRA_CHECK(head[1] >= 12, "record file '", path, "' is corrupt at offset ", off, ": record length ", head[1],
                 " is shorter than its header");
     const uint64_t need = kHead + Padded(head[1]);

@@ -7,7 +7,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -32,9 +34,10 @@ class AtomicOutput {
     }
     if (!out_.is_open()) {
       tmp_ = path_;
+      errno = 0;
       out_.open(path_, mode);
     }
-    UMBRA_CHECK(out_.is_open(), "cannot write '", path_, "'");
+    UMBRA_CHECK(out_.is_open(), "cannot write '", path_, "'", errno ? std::string(": ") + std::strerror(errno) : "");
     committed_ = tmp_ == path_;  // in place: nothing to remove or rename
   }
   AtomicOutput(const AtomicOutput&) = delete;

@@ -119,6 +119,7 @@ auto At(const std::string& where, F f) {
 Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) {
   Job job;
   job.entries = config::ParseConfigFile(path);
+  UMBRA_CHECK(!job.entries.empty(), path, ": the config file holds no settings");
   // An unclosed section would swallow the command-line pairs: say so before appending them.
   const config::Entry* open_net = nullptr;
   for (const auto& e : job.entries)
@@ -286,6 +287,15 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
                 DidYouMean(k, known), " (umbra --help lists the keys)");
   }
   return job;
+}
+
+void InitIterator(IterBlock& b) {
+  try {
+    b.it->Init();
+  } catch (const Error& e) {
+    const std::string block = b.role == "data" ? "training" : b.role == "pred" ? "pred" : b.name;
+    UMBRA_THROW(b.where, ": the ", block, " block's iterator: ", e.message());
+  }
 }
 
 void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,

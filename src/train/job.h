@@ -54,6 +54,10 @@ struct Job {
   IterBlock* Find(const std::string& role);
 };
 
+/// Opens block b's iterator (Init); an error names the block ("conf:9: the test block's iterator:
+/// mnist iterator needs path_img and path_label", which named no block of three).
+void InitIterator(IterBlock& b);
+
 /// Reads the config and the command-line pairs (later wins), builds iterators and the network
 /// description. Iterators get every global key they declare (cxxnet passed globals down), then
 /// their block's keys, then `block:key` pairs from the command line.

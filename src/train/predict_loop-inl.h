@@ -40,7 +40,7 @@ int PredictLoop(Job& job) {
               format, "'");
   const auto& out_node = extract ? net.NodeByName(ResolveNode(net, node)) : net.Output();
 
-  p->it->Init();
+  InitIterator(*p);
   UMBRA_CHECK(p->it->Value().data.shape_ == spec.input_shape, p->where, ": the iterator gives batches of ",
               p->it->Value().data.shape_, " but the network takes ", spec.input_shape);
   p->it->SetEpoch(0);

@@ -160,7 +160,7 @@ int RunTrain(Job& job) {
   const Shape<4> want = job.net.spec.input_shape;
   for (auto& b : job.iters) {
     if (b.role == "pred") continue;
-    b.it->Init();
+    InitIterator(b);
     const Shape<4> have = b.it->Value().data.shape_;
     UMBRA_CHECK(want == have, b.where, ": the ", b.name, " iterator gives batches of ", have,
                 " but input_shape and batch_size give ", want,

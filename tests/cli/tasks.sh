@@ -231,6 +231,13 @@ expect_error "<command line>:3: pred = needs a file name" "$CONF" task=pred pred
 expect_error "<command line>:2: eval_train must be 0 or 1, got 2" "$CONF" eval_train=2 model_dir=sw
 expect_error "metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" "$CONF" \
   metric=rec@10 model_dir=rc
+: > empty.conf; echo "num_round = 1" > nonet.conf
+expect_error "empty.conf: the config file holds no settings" empty.conf
+expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
+expect_error "cannot write 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
+# An iterator's own error names its block (three blocks, and the message named none).
+expect_error "small_mlp.conf:10: the test block's iterator: mnist iterator needs path_img and path_label" "$CONF" \
+  test:path_img= model_dir=ib
 # A model_dir another run holds is refused (two runs overwrote each other's models); one that
 # cannot be a folder is an error naming the key.
 mkdir -p lk

@@ -74,6 +74,13 @@ TEST(RecFile, CorruptBytesAreRefused) {
   WriteText(dir / "magic.rec", "GIF89a" + bytes);
   EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "magic.rec"); }), "magic.rec' is corrupt at offset 0 (record 0): bad magic");
   EXPECT_HAS(ErrorOf([&] { RecordReader r3(dir / "none.rec"); }), "cannot open record file");
+  // A corrupt length sends the walk into the next record: its bad magic names the length too.
+  std::string longer = bytes;
+  longer[4] ^= 4;  // record 0's length, 4 bytes more
+  WriteText(dir / "len.rec", longer);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r4(dir / "len.rec"); }),
+             "len.rec' is corrupt at offset 32 (record 1): bad magic 0x");
+  EXPECT_HAS(ErrorOf([&] { RecordReader r4(dir / "len.rec"); }), "; or the length of record 0 (at offset 0) is corrupt");
 }
 
 TEST(RecFile, Im2RecErrors) {
