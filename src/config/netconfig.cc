@@ -5,6 +5,8 @@
 // names file:line; shapes are checked later, when nn::Net is built, and name the layer.
 #include "umbra/config/netconfig.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -110,6 +112,12 @@ class Builder {
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
                 extra_shapes_.size(), " extra_data_shape[...] given");
+    // A batch no host memory holds failed in the allocator, naming no key.
+    const double gib = 4.0 * double(batch_) * double(c_) * double(h_) * double(w_) / double(1 << 30);
+    const double host_gib = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)) / double(1 << 30);
+    UMBRA_CHECK(host_gib <= 0 || gib <= host_gib, input_where_, ": input_shape = ", c_, ",", h_, ",", w_,
+                " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than this machine's ", host_gib,
+                " GiB of memory");
     nc_.spec.input_shape = Shape4(batch_, c_, h_, w_);
     for (int k = 0; k < num_extra_; ++k) {
       const Shape<3>& s = extra_shapes_[k];
@@ -126,6 +134,7 @@ class Builder {
     } else if (e.key == "input_shape") {
       const Shape<3> s = ParseCHW(e);
       c_ = s[0], h_ = s[1], w_ = s[2];
+      input_where_ = e.Where();
     } else if (e.key == "batch_size") {
       batch_ = std::atol(e.value.c_str());
       UMBRA_CHECK(IsNumber(e.value) && batch_ > 0, e.Where(), ": batch_size must be positive, got '", e.value, "'");
@@ -314,6 +323,7 @@ class Builder {
 
   NetConfig nc_;
   std::string file_;  // "f.conf: ", or "" for text without a file
+  std::string input_where_;  // of input_shape
   index_t batch_, c_ = 0, h_ = 0, w_ = 0;
   bool in_net_ = false, saw_net_ = false;
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect

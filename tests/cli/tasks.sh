@@ -235,6 +235,8 @@ expect_error "metric rec@10 on an output of 10 classes counts every prediction; 
 expect_error "empty.conf: the config file holds no settings" empty.conf
 expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
 expect_error "cannot write 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
+expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 96 makes batches of" "$CONF" \
+  input_shape=3,100000,100000 model_dir=big
 # An iterator's own error names its block (three blocks, and the message named none).
 expect_error "small_mlp.conf:10: the test block's iterator: mnist iterator needs path_img and path_label" "$CONF" \
   test:path_img= model_dir=ib
