@@ -120,6 +120,21 @@ TEST(ElementLosses, SaveLoadRoundTrip) {
   test::SaveLoadRoundTrip("multi_logistic", {}, {Shape4(2, 1, 1, 3)}, kBits, 3);
 }
 
+// Prediction through a loss layer of several outputs gives its output without labels (a width-1
+// stand-in label was refused: a regression or multi-label net could not predict or evaluate).
+TEST(ElementLosses, PredictWithoutLabels) {
+  for (const char* type : {"l2_loss", "lp_loss", "multi_logistic"}) {
+    nn::NetSpec s;
+    s.input_shape = Shape4(2, 1, 1, 3);
+    s.layers = {test::L(type, "loss", {"in"}, {"p"})};
+    nn::Net<cpu, float> net(s);
+    TensorContainer<cpu, 4> x(s.input_shape, 0.5f);
+    net.Forward(false, x.view());
+    const float want = std::string(type) == "multi_logistic" ? 1 / (1 + std::exp(-0.5f)) : 0.5f;
+    for (index_t i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(net.Output().data.dptr_[i], want) << type;
+  }
+}
+
 // Net::CheckLabels: what each loss layer refuses in a batch's labels, naming the layer, the
 // sample and, where the data gives it, the instance; good labels pass.
 TEST(LossLabels, CheckedOnTheHostBeforeAStep) {

@@ -254,19 +254,14 @@ class Net {
     for (size_t i = 0; i < layers_.size(); ++i) {
       Entry& e = layers_[i];
       if (e.shares >= 0) PullShared(i);
-      if (e.layer->IsLoss() && !label) {
-        // Prediction without labels: loss layers still produce their output (probabilities),
-        // given a zero label of the right batch size.
-        EnsureDummyLabel(input.shape_[0]);
-        ctx.label = &dummy_label_.view();
-      }
+      // Without labels (prediction) a loss layer gives its output and no loss: a zero label of
+      // width 1 stood in, and l2_loss with 3 outputs refused it.
       try {
         const PassScratch::Lend lend = Gap(i, /*backward=*/false);
         e.layer->Forward(ctx, Ptrs(e.in), Ptrs(e.out));
       } catch (const Error& err) {
         throw InLayer(*e.layer, "forward", err);
       }
-      ctx.label = label;
       if (marks_) marks_->Mark();
     }
   }
@@ -681,16 +676,12 @@ class Net {
     Copy(dst, t);
     for (int i : it->second) nodes_[i]->data = Tensor<xpu, 4, DType>(own.dptr_, nodes_[i]->shape, own.stream_);
   }
-  void EnsureDummyLabel(index_t n) {
-    if (dummy_label_.shape_[0] != n || !dummy_label_.dptr_) dummy_label_.Resize(Shape2(n, 1), DType(0));
-  }
 
   Random<xpu, DType> rnd_;
   std::vector<std::unique_ptr<NodeT>> nodes_;
   std::map<std::string, int> node_index_;
   std::vector<Entry> layers_;
   bool has_loss_ = false;
-  TensorContainer<xpu, 2, DType> dummy_label_;
   std::vector<TensorContainer<xpu, 1, DType>> pool_;  // shared node storage
   // Per step (forward l at l, backward l at 2L-1-l), the largest stretch of the arena (at
   // gap_base_) no node holds then, in elements: lent to the step's pass (PassScratch).
