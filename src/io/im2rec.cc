@@ -3,10 +3,15 @@
 // umbra/io/image_bytes.h); only resize (decode, scale, re-encode) does, and is refused without it.
 #include "umbra/io/im2rec.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -60,12 +65,18 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
 #endif
 }
 
-bool ExistsAndIsNoRecordFile(const std::string& path) {
+// Why OUT must not be replaced, or "". Only a record file (or an empty one) is: OUT named as the
+// list, an image or a model by a slip of the argument order would otherwise be lost, and a
+// rename over a device or a folder is no output at all.
+std::string OutputProblem(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  if (!std::filesystem::exists(st)) return {};
+  if (!std::filesystem::is_regular_file(st)) return "is no regular file";
   std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
   uint32_t magic = 0;
   in.read(reinterpret_cast<char*>(&magic), 4);
-  return in.gcount() > 0 && (in.gcount() < 4 || magic != kRecordMagic);
+  return in.gcount() > 0 && (in.gcount() < 4 || magic != kRecordMagic) ? "exists and is no record file" : "";
 }
 
 }  // namespace
@@ -86,15 +97,16 @@ int Im2RecMain(int argc, char** argv) {
     else if (k == "label_width") label_width = int(ParseInt(k, v));
     else UMBRA_THROW("im2rec: unknown key '", k, "'; ", usage);
   }
-  UMBRA_CHECK(resize >= 0, "im2rec: resize must be >= 0, got ", resize);
+  // A side past 16384 pixels asked OpenCV for tens of GB and failed in its words.
+  UMBRA_CHECK(resize >= 0 && resize <= 16384, "im2rec: resize must be in [0, 16384], got ", resize);
   UMBRA_CHECK(quality >= 1 && quality <= 100, "im2rec: quality must be in [1, 100], got ", quality);
-  // Only a record file is replaced: OUT named as the list, an image or a model by a slip of the
-  // argument order would otherwise be lost.
-  UMBRA_CHECK(!ExistsAndIsNoRecordFile(out_path), "im2rec: '", out_path,
-              "' exists and is no record file; not overwriting it (remove it or name another output)");
+  UMBRA_CHECK(label_width >= 0, "im2rec: label_width must be >= 0, got ", label_width);
+  const std::string out_problem = OutputProblem(out_path);
+  UMBRA_CHECK(out_problem.empty(), "im2rec: '", out_path, "' ", out_problem,
+              "; not overwriting it (remove it or name another output)");
 
   const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
-  const std::string tmp = out_path + ".tmp";
+  const std::string tmp = out_path + ".tmp." + std::to_string(::getpid());  // no user's file of that name
   uint64_t bytes = 0;
   try {
     RecordWriter w(tmp);
@@ -118,7 +130,11 @@ int Im2RecMain(int argc, char** argv) {
     std::remove(tmp.c_str());  // no half-written file left behind
     throw;
   }
-  UMBRA_CHECK(std::rename(tmp.c_str(), out_path.c_str()) == 0, "im2rec: cannot rename '", tmp, "' to '", out_path, "'");
+  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    UMBRA_THROW("im2rec: cannot rename '", tmp, "' to '", out_path, "': ", why);
+  }
   std::printf("im2rec: wrote %zu records (%.1f MB) to %s\n", list.size(), bytes / 1e6, out_path.c_str());
   return 0;
 }

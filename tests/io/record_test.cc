@@ -92,8 +92,21 @@ TEST(RecFile, Im2RecErrors) {
   WriteText(dir / "missing.lst", "0\t1\ta.bin\n1\t1\tgone.png\n");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "missing.lst", dir / "img", dir / "o.rec"}); }),
              "cannot open image '" + (dir / "img/gone.png") + "' (" + (dir / "missing.lst") + ":2)");
-  EXPECT_FALSE(std::filesystem::exists(dir / "o.rec.tmp"));  // cleaned up
   EXPECT_FALSE(std::filesystem::exists(dir / "o.rec"));
+  for (const auto& f : std::filesystem::directory_iterator(dir.path()))  // no temporary left behind
+    EXPECT_EQ(f.path().filename().string().find("o.rec.tmp"), std::string::npos) << f.path();
+  // A folder as OUT is refused before anything is written (the rename failed, leaving the
+  // temporary); a user's file named like a temporary is not touched; bad sizes are named.
+  std::filesystem::create_directory(dir / "out");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "out"}); }),
+             "im2rec: '" + (dir / "out") + "' is no regular file; not overwriting it");
+  WriteText(dir / "mine.rec.tmp", "precious");
+  ASSERT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "mine.rec"}), 0);
+  EXPECT_EQ(ReadBytes(dir / "mine.rec.tmp"), "precious");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "label_width=-1"}); }),
+             "label_width must be >= 0, got -1");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=100000"}); }),
+             "resize must be in [0, 16384], got 100000");
   WriteText(dir / "bad.lst", "0\t1\ta.bin\nx\t1\tb c.bin\n");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "bad.lst", dir / "img", dir / "o.rec"}); }),
              "bad.lst:2: index 'x' is not a non-negative integer");
