@@ -12,7 +12,7 @@
 
 namespace umbra::train {
 
-Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round)
+Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round, bool fresh)
     : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
   if (log_path.empty()) return;
   log_path_ = log_path;
@@ -32,6 +32,9 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
       if (!round && n + 1 == lines.size() && lines[n].starts_with("{")) break;
       UMBRA_CHECK(round, "log = ", log_path, ": line ", n + 1,
                   " is no round of a training log; not overwriting the file");
+      UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", j["round"].get<int>(),
+                  " of another run; not overwriting it (continue=1 goes on from it; or remove it, or name another "
+                  "log)");
       if (j["round"].get<int>() < first_round) kept.out() << lines[n] << "\n";
     }
   }

@@ -130,10 +130,18 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     const auto [path, round] = LatestModel(model_dir);
     if (round > 0) {
       const nn::ModelFile mf = nn::ReadModelFile(path);
+      // The name says where to go on from; the file says what it holds (0003.model renamed to
+      // 0007.model resumed "after round 7").
+      const long saved = nn::MetaNumber(mf, "round", round, path);
+      UMBRA_CHECK(saved == round, "continue: '", path, "' holds the model of round ", saved, ", not ", round,
+                  " as its name says; rename or remove it");
       WarnIfOtherNetwork(job, mf, path);
       nn::RestoreCheckpoint(trainer, mf, path);
       start = round + 1, resumed = true;
       std::fprintf(stderr, "continue: resuming after round %d from %s\n", round, path.c_str());
+      if (job.global.count("model_in"))
+        std::fprintf(stderr, "note: continue: model_in (%s) is not read: the run goes on from %s\n",
+                     job.Where("model_in").c_str(), path.c_str());
     } else {
       std::fprintf(stderr, "continue: no NNNN.model in '%s' yet\n", model_dir.c_str());
     }
@@ -180,7 +188,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   }
   const std::string log = job.Get("log", save_model > 0 ? (fs::path(model_dir) / "log.jsonl").string() : "");
   // The log holds one line per round: rounds from start on are (re)written by this run.
-  Progress prog(silent, s.print_step, log, start);
+  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resume && start == 1);
 
   SetFlushDenormals();
   Feeder<xpu> feed(train->it.get());

@@ -237,6 +237,15 @@ expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
 expect_error "cannot write 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
 expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 96 makes batches of" "$CONF" \
   input_shape=3,100000,100000 model_dir=big
+# A log holding another run's rounds is not replaced by a fresh run (continue=1 goes on from it).
+"$UMBRA" "$CONF" num_round=1 save_model=0 log=shared.jsonl > /dev/null 2>&1 || fail "first run into shared.jsonl"
+expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 save_model=0 \
+  log=shared.jsonl
+[ "$(wc -l < shared.jsonl)" = 1 ] || fail "shared.jsonl changed"
+# continue=1 goes on from what the newest model holds, not from its name alone.
+mkdir -p rn; cp m/0001.model rn/0005.model
+expect_error "continue: 'rn/0005.model' holds the model of round 1, not 5 as its name says; rename or remove it" \
+  "$CONF" model_dir=rn continue=1 num_round=6
 # An iterator's own error names its block (three blocks, and the message named none).
 expect_error "small_mlp.conf:10: the test block's iterator: mnist iterator needs path_img and path_label" "$CONF" \
   test:path_img= model_dir=ib
