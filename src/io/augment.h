@@ -26,8 +26,11 @@ class Augmenter {
   bool SetParam(const std::string& key, const std::string& value);
   /// Checks the keys against the output shape (c, h, w); errors name `who`.
   void Init(const Shape<3>& shape, const std::string& who);
-  /// The mean image to subtract (shape must be input_shape); replaces mean_r/g/b.
+  /// The mean image to subtract (shape must be input_shape).
   void SetMeanImage(MeanImage m);
+  /// Whether mean_value or mean_r/g/b is set: with an image_mean too, an error (one mean is
+  /// subtracted, and mean_value was dropped without a word).
+  bool HasMeanValues() const { return mean_[0] != 0 || mean_[1] != 0 || mean_[2] != 0; }
 
   /// img: 8-bit, c channels, RGB. Writes c*h*w floats to out. The random choices come from `seed`
   /// only, so a row is reproducible whatever thread runs it. Thread-safe (const).

@@ -61,6 +61,8 @@ class ImageIterBase : public InstanceIterator {
     // 100000).
     UMBRA_CHECK(nthread_ > 0 && nthread_ <= 256, Name(), ": nthread must be in [1, 256], got ", nthread_);
     augment_.Init(shape_, Name());
+    UMBRA_CHECK(mean_path_.empty() || !augment_.HasMeanValues(), Name(),
+                ": image_mean and mean_value (or mean_r/g/b) are both given; one mean is subtracted: keep one");
     if (!mean_path_.empty()) {
       if (!std::filesystem::exists(mean_path_)) {
         if (!silent_) std::cerr << Name() << ": computing the mean image into '" << mean_path_ << "' (over this block's data)" << std::endl;

@@ -25,8 +25,9 @@ int PredictLoop(Job& job) {
   const std::string in = ModelIn(job, task);
   const nn::ModelFile mf = nn::ReadModelFile(in);
   nn::NetSpec spec = job.net.spec;
-  const std::string node = extract ? job.Get("extract_node_name", "") : "";
+  std::string node = extract ? job.Get("extract_node_name", "") : "";
   UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>");
+  if (node == "0") node = "in";  // netconfig's name for the input ("no node named '0'")
   // Node values share memory where their lifetimes allow; the output, and what extract reads,
   // stay readable after the pass.
   spec.inference_only = true;

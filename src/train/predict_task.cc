@@ -38,6 +38,7 @@ int RunGetWeight(Job& job) {
     UMBRA_THROW("model file '", in, "' has no weight '", name, "'; it has:", names);
   }
   const std::string path = job.Get("weight_filename", "weight.txt");
+  UMBRA_CHECK(!path.empty(), job.Where("weight_filename"), ": weight_filename = needs a file name");
   RefuseOverwritingInput(job, path, "weight_filename", job.Where("weight_filename"));
   AtomicOutput file(path);
   std::ofstream& f = file.out();

@@ -63,9 +63,10 @@ ModelDirLock::~ModelDirLock() {
 }
 
 void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training) {
-  job.GetSwitch("tf32_matmul", false);  // read by the gpu loop; its value checked on every device
+  const bool tf32 = job.GetSwitch("tf32_matmul", false);  // read by the gpu loop
   const bool graphs = job.GetSwitch("cuda_graph", false);
   if (gpu) return;
+  UMBRA_CHECK(!tf32, job.Where("tf32_matmul"), ": tf32_matmul = 1 needs dev = gpu (the cpu multiplies in float32)");
   UMBRA_CHECK(!spec.channels_last, job.Where("layout"),
               ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
   UMBRA_CHECK(!spec.bf16_nodes, job.Where("bf16_nodes"),
@@ -144,10 +145,8 @@ int RunTrain(Job& job) {
   s.model_dir = job.Get("model_dir", "models");
   s.seed = job.net.spec.seed;  // read (and range-checked) with the net (job.cc)
   s.silent = job.GetSwitch("silent", false);
-  s.print_step = job.GetInt("print_step", 100);
-  // Also how many steps' losses a gpu run reads at once (readout.h).
-  UMBRA_CHECK(s.print_step >= 1, job.Where("print_step"), ": print_step must be >= 1 (batches between progress "
-              "lines), got ", s.print_step);
+  // Batches between progress lines; also how many steps' losses a gpu run reads at once (readout.h).
+  s.print_step = job.GetInt("print_step", 100, 1);
   s.update_period = int(job.GetInt("update_period", 1, 1));
 
   for (const IterBlock& b : job.iters)  // eval_train's figures are labelled "train" too

@@ -169,7 +169,16 @@ expect_error "dtype = bf16 needs dev = gpu" "$CONF" task=pred model_in=m/0002.mo
 expect_error "cuda_graph must be 0 or 1, got 2" "$CONF" cuda_graph=2 model_dir=graph
 expect_error "tf32_matmul must be 0 or 1, got 7" "$CONF" tf32_matmul=7 model_dir=graph
 expect_error "bf16_nodes must be 0 or 1, got 3" "$CONF" bf16_nodes=3 model_dir=b16
-expect_error "print_step must be >= 1 (batches between progress lines), got 0" "$CONF" print_step=0 model_dir=ps
+expect_error "print_step must be in [1, 2147483647], got '0'" "$CONF" print_step=0 model_dir=ps
+expect_error "tf32_matmul = 1 needs dev = gpu" "$CONF" tf32_matmul=1 model_dir=graph
+expect_error "<command line>:2: dev = gpu:-1 is not cpu, gpu or gpu:N" "$CONF" dev=gpu:-1
+expect_error "<command line>:5: weight_filename = needs a file name" "$CONF" task=get_weight weight_layer=fc2 \
+  model_in=m/0002.model weight_filename=
+sed 's/^layer\[3->3\] = softmax:loss/&\n  grad_scale = -1/' "$CONF" > gs.conf  # gradient ascent, unsaid
+expect_error "gs.conf:29: layer 'loss' (softmax): value -1 for key 'grad_scale' must be >= 0" gs.conf model_dir=gs
+# extract_node_name = 0 is the net's input, as in netconfig.
+"$UMBRA" "$CONF" task=extract extract_node_name=0 model_in=m/0002.model pred=in.txt 2> /dev/null || fail "extract 0"
+[ "$(head -1 in.txt | wc -w)" = 784 ] || fail "extract 0: $(head -c 200 in.txt)"
 expect_error "task = pred needs model_in" "$CONF" task=pred
 expect_error "no iterator block or layer is named 'tset'" "$CONF" tset:path_img=x
 expect_error "'fc1:foo': 'foo' is no updater key; the keys of layer 'fc1' itself go inside its definition" "$CONF" \

@@ -232,6 +232,10 @@ TEST(Augment, BadKeysAreRefused) {
   TempDir dir;
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_aspect_ratio", "1.5"}}); }), "max_aspect_ratio");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", "0"}}); }), "divideby must not be 0");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"scale", "0"}}); }), "scale must not be 0");
+  // mean_value beside an image_mean was dropped without a word.
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"image_mean", dir / "m.bin"}, {"mean_value", "3"}}); }),
+             "image_mean and mean_value (or mean_r/g/b) are both given");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rand_crop", "yes"}}); }), "rand_crop = 'yes' is not an integer");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"crop_y_start", "3"}}); }), "does not fit");
   // Switches are 0 or 1 (2 was taken as 1); a crop start is a pixel or -1 (-5 was the centre).

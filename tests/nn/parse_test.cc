@@ -44,6 +44,10 @@ TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
     EXPECT_NE(m.find("an integer"), std::string::npos) << bad << ": " << m;
   }
   EXPECT_TRUE(fullc->SetParam("nhidden", "2147483647"));
+  // An integer past the field's range says the range (it said "expected an integer").
+  EXPECT_NE(test::ErrorOf([&] { fullc->SetParam("nhidden", "3000000000"); })
+                .find("bad value '3000000000' for key 'nhidden': expected an integer in [-2147483648, 2147483647]"),
+            std::string::npos);
   auto elu = nn::LayerRegistry<cpu>::Get().Create("elu");
   // nan, inf and 1e39 (inf as a float) would have reached every output without a word.
   for (const char* bad : {"nan", "inf", "-inf", "1e39", "0.5x"}) {

@@ -25,7 +25,7 @@ struct L2LossParam {
     static const ParamDecl<L2LossParam> d = [] {
       ParamDecl<L2LossParam> d;
       d.Field(&L2LossParam::grad_scale, "grad_scale",
-              "multiplies the gradient (cxxnet key); Loss() stays unscaled");
+              "multiplies the gradient (cxxnet key); Loss() stays unscaled").Min(0);
       return d;
     }();
     return d;
@@ -38,7 +38,7 @@ struct LpLossParam {
     static const ParamDecl<LpLossParam> d = [] {
       ParamDecl<LpLossParam> d;
       d.Field(&LpLossParam::grad_scale, "grad_scale",
-              "multiplies the gradient (cxxnet key); Loss() stays unscaled");
+              "multiplies the gradient (cxxnet key); Loss() stays unscaled").Min(0);
       // Below 1 the gradient |d|^(p-1) is infinite at d = 0.
       d.Field(&LpLossParam::p, "p", "exponent: loss 1/p sum |x - y|^p").Min(1);
       return d;

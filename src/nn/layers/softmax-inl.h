@@ -31,7 +31,7 @@ struct SoftmaxParam {
     static const ParamDecl<SoftmaxParam> d = [] {
       ParamDecl<SoftmaxParam> d;
       d.Field(&SoftmaxParam::grad_scale, "grad_scale",
-              "multiplies the gradient (cxxnet key); Loss() stays unscaled");
+              "multiplies the gradient (cxxnet key); Loss() stays unscaled").Min(0);
       d.Field(&SoftmaxParam::algo, "algo", "GPU float: auto (cuDNN when built with it) or expr (expressions)")
           .OneOf({"auto", "expr"});
       return d;
