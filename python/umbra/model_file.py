@@ -34,27 +34,55 @@ def read_model(path):
     if hlen > body - 24:
         raise ValueError(f"{path}: corrupt (header length {hlen})")
     # The header is checked as the C++ reader checks it (a file that passes the checksum may still
-    # come from a faulty writer): every field there, every tensor inside the data section.
+    # come from a faulty writer): every field of its type (int() took 32.7 as 32 and "x" with
+    # another error), every tensor inside the data section and in bytes of its own.
+    def malformed(what):
+        return ValueError(f"{path}: malformed header ({what})")
+
+    def whole(v, what):
+        if type(v) is not int:
+            raise malformed(f"{what} is {v!r}, not a whole number")
+        return v
+
+    def text(v, what):
+        if type(v) is not str:
+            raise malformed(f"{what} is {v!r}, not a string")
+        return v
+
+    def no_constant(c):
+        raise malformed(f"{c} is no JSON number")
+
     try:
-        head = json.loads(b[24 : 24 + hlen].decode("utf-8"))
-        base = int(head["data_offset"])
+        head = json.loads(b[24 : 24 + hlen].decode("utf-8"), parse_constant=no_constant)
+        if type(head) is not dict or type(head.get("tensors")) is not list or type(head.get("meta")) is not dict:
+            raise malformed("it needs an object with a tensors list and a meta object")
+        base = whole(head["data_offset"], "data_offset")
         if not 24 + hlen <= base <= body:
             raise ValueError(f"{path}: corrupt (data offset {base})")
-        tensors = {}
+        tensors, spans = {}, []
         for t in head["tensors"]:
-            name = str(t["name"])
+            name = text(t["name"], "a tensor's name")
             if t["dtype"] != "float32":
                 raise ValueError(f"{path}: tensor '{name}' has dtype {t['dtype']!r}; only float32 is read")
-            shape = [int(d) for d in t["shape"]]
-            off, nbytes = int(t["offset"]), int(t["nbytes"])
-            if any(d < 0 for d in shape) or nbytes != 4 * int(np.prod(shape, dtype=np.int64)) or off < 0 or off % 4 \
-                    or base + off + nbytes > body:
+            shape = [whole(d, f"a shape entry of '{name}'") for d in t["shape"]]
+            off, nbytes = whole(t["offset"], f"the offset of '{name}'"), whole(t["nbytes"], f"the nbytes of '{name}'")
+            count = 1
+            for d in shape:  # Python integers: no product wraps to a size that fits
+                count *= d
+            if any(d < 0 for d in shape) or nbytes != 4 * count or off < 0 or off % 4 or base + off + nbytes > body:
                 raise ValueError(f"{path}: tensor '{name}' does not fit the data section")
             if name in tensors:
                 raise ValueError(f"{path}: tensor '{name}' appears twice")
+            if nbytes:
+                spans.append((off, off + nbytes))
             tensors[name] = np.frombuffer(b, dtype="<f4", count=nbytes // 4, offset=base + off).reshape(shape)
-        return {"net": str(head["net"]), "meta": dict(head["meta"]), "tensors": tensors}
-    except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if start < end:
+                raise ValueError(f"{path}: corrupt: two tensors share the bytes at data offset {start}")
+        meta = {text(k, "a meta key"): text(v, f"meta '{k}'") for k, v in head["meta"].items()}
+        return {"net": text(head["net"], "net"), "meta": meta, "tensors": tensors}
+    except (KeyError, TypeError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: malformed header ({type(e).__name__}: {e})") from None
 
 

@@ -114,9 +114,20 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     const uint64_t data_offset = head.at("data_offset").get<uint64_t>();
     UMBRA_CHECK(data_offset >= kPrefix + hlen && data_offset <= body, "model file '", what,
                 "' is corrupt (data offset ", data_offset, ")");
+    // Integers as integers (nlohmann casts 32.7 to 32), a list of tensors (null iterated as
+    // none), and each tensor's bytes its own (two tensors read from one place were taken).
+    const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
+      UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': tensor '", tensor,
+                  "' has a ", field, " that is no whole number: ", j.dump());
+    };
+    UMBRA_CHECK(head.at("tensors").is_array(), "model file '", what, "' has a malformed header: tensors is no list");
+    std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, offset + nbytes) of each tensor
     for (auto& t : head.at("tensors")) {
       ModelTensor mt;
       mt.name = t.at("name").get<std::string>();
+      for (const auto& d : t.at("shape")) integer(d, "shape entry", mt.name);
+      integer(t.at("offset"), "offset", mt.name);
+      integer(t.at("nbytes"), "byte count", mt.name);
       UMBRA_CHECK(t.at("dtype").get<std::string>() == "float32", "model file '", what, "': tensor '", mt.name,
                   "' has dtype ", t.at("dtype").dump(), "; only float32 is read");
       mt.shape = t.at("shape").get<std::vector<int64_t>>();
@@ -130,6 +141,7 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
       UMBRA_CHECK(nbytes == count * sizeof(float) && off <= body - data_offset &&
                       nbytes <= body - data_offset - off,
                   "model file '", what, "': tensor '", mt.name, "' does not fit the data section");
+      if (nbytes > 0) spans.push_back({off, off + nbytes});
       mt.data.resize(count);
       std::memcpy(mt.data.data(), b.data() + data_offset + off, nbytes);
       // A NaN weight need not reach a loss (a relu makes it 0): it would give wrong answers
@@ -140,6 +152,10 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
       UMBRA_CHECK(!m.Find(mt.name), "model file '", what, "': tensor '", mt.name, "' appears twice");
       m.tensors.push_back(std::move(mt));
     }
+    std::ranges::sort(spans);
+    for (size_t i = 1; i < spans.size(); ++i)
+      UMBRA_CHECK(spans[i].first >= spans[i - 1].second, "model file '", what, "' is corrupt: two tensors share the "
+                  "bytes at data offset ", spans[i].first);
   } catch (const nlohmann::json::exception& e) {
     UMBRA_THROW("model file '", what, "' has a malformed header: ", e.what());
   }

@@ -38,8 +38,8 @@ PY
 
 # The numpy reader checks a header that passes the checksum as the C++ reader does (files a faulty
 # writer could make): each is a ValueError naming the file, none reads garbage.
-PYTHONPATH="$SRC/python" $PY - <<'PY' || fail "python reader on crafted headers"
-import json, struct, zlib
+UMBRA="$UMBRA" CONF="$CONF" PYTHONPATH="$SRC/python" $PY - <<'PY' || fail "python reader on crafted headers"
+import json, os, struct, subprocess, zlib
 from umbra.model_file import read_model
 b = open('m/0002.model', 'rb').read()
 hlen = struct.unpack_from('<Q', b, 16)[0]
@@ -48,6 +48,9 @@ def craft(edit):
     h = json.loads(json.dumps(head))
     edit(h)
     j = json.dumps(h, separators=(',', ':')).encode()
+    if len(j) > hlen and isinstance(h.get('net'), str):  # room for a longer edit: the net text is informational
+        h['net'] = h['net'][:-(len(j) - hlen) - 8]
+        j = json.dumps(h, separators=(',', ':')).encode()
     assert len(j) <= hlen, 'an edit must not lengthen the header'
     body = b[:24] + j + b' ' * (hlen - len(j)) + b[24 + hlen:len(b) - 8]
     open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
@@ -63,6 +66,26 @@ for edit, want in cases:
         raise SystemExit(f'no error for: {want}')
     except ValueError as e:
         assert 'crafted.model' in str(e) and want in str(e), str(e)
+# Both readers on headers a faulty writer could make: a fraction where a whole number belongs
+# (32.7 was read as 32), two tensors on the same bytes, no tensor list, a name that is no string.
+def half(h):
+    h['tensors'][0]['shape'][0] += 0.5
+def overlap(h):
+    h['tensors'][1]['offset'] = h['tensors'][0]['offset']
+for edit, py_want, cpp_want in [
+        (half, 'not a whole number', 'that is no whole number'),
+        (overlap, 'two tensors share the bytes', 'two tensors share the bytes'),
+        (lambda h: h.update(tensors=None), 'tensors list', 'tensors is no list'),
+        (lambda h: h['tensors'][0].update(name=7), 'not a string', 'malformed header')]:
+    craft(edit)
+    try:
+        read_model('crafted.model')
+        raise SystemExit(f'python: no error for: {py_want}')
+    except ValueError as e:
+        assert 'crafted.model' in str(e) and py_want in str(e), str(e)
+    r = subprocess.run([os.environ['UMBRA'], os.environ['CONF'], 'task=get_weight', 'weight_layer=fc2',
+                        'model_in=crafted.model', 'weight_filename=crafted.txt'], capture_output=True, text=True)
+    assert r.returncode != 0 and 'crafted.model' in r.stderr and cpp_want in r.stderr, r.stderr
 craft(lambda h: None)
 assert read_model('crafted.model')['tensors'].keys() == read_model('m/0002.model')['tensors'].keys()
 PY
