@@ -111,7 +111,7 @@ int Im2RecMain(int argc, char** argv) {
   try {
     RecordWriter w(tmp);
     for (const ImageListEntry& e : list) {
-      const std::string path = root.empty() ? e.path : root + "/" + e.path;
+      const std::string path = ImagePath(root, e.path);
       const std::string where = list_path + ":" + std::to_string(e.line);
       Record r;
       r.index = e.index;

@@ -163,7 +163,7 @@ class ImageListIterator : public ImageIterBase {
   }
 
  private:
-  std::string Path(index_t i) const { return root_.empty() ? list_[i].path : root_ + "/" + list_[i].path; }
+  std::string Path(index_t i) const { return ImagePath(root_, list_[i].path); }
   std::string list_path_, root_;
   std::vector<ImageListEntry> list_;
 };

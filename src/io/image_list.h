@@ -22,6 +22,12 @@ struct ImageListEntry {
 /// count) are umbra::Error naming file:line.
 std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width);
 
+/// Where a list's `path` lies: under `root` (image_root, im2rec's ROOT) unless it is absolute
+/// ("/data/a.png" became "root//data/a.png", cxxnet's join).
+inline std::string ImagePath(const std::string& root, const std::string& path) {
+  return root.empty() || path.starts_with('/') ? path : root + "/" + path;
+}
+
 /// The bytes of the image at `path`, described in errors as `what` (its path and list line): one
 /// that cannot be opened, a folder, or an empty file is an umbra::Error.
 std::string ReadImageFile(const std::string& path, const std::string& what);

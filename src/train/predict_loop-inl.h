@@ -33,6 +33,7 @@ int PredictLoop(Job& job) {
   spec.inference_only = true;
   if (extract) spec.keep_values.push_back(node);
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/false);
+  CheckExtraInputs(job, spec);
   nn::Net<xpu> net(spec);
   WarnIfOtherNetwork(job, mf, in, /*training=*/false);
   nn::LoadWeights(net, mf, in, true);

@@ -67,6 +67,9 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
 /// training cuda_graph) are errors naming the key on the cpu, where they did nothing; the
 /// switches among them (and tf32_matmul) must be 0 or 1 on every device.
 void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training);
+/// A net with extra inputs (extra_data_num) is an error naming the key: no iterator gives extra
+/// data yet, and the run failed at its first batch ("1 extra input(s) but 0 were given").
+void CheckExtraInputs(const Job& job, const nn::NetSpec& spec);
 /// Warns where model file `mf` was written for another network text (a layer without weights
 /// may differ: a relu for a sigmoid) and, when training, with another seed.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
@@ -110,6 +113,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   for (auto& m : job.metrics)  // metrics read these nodes after each step
     if (!m.node.empty()) spec.keep_values.push_back(m.node);
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/true);
+  CheckExtraInputs(job, spec);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);

@@ -83,6 +83,12 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
                 "): dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
 }
 
+void CheckExtraInputs(const Job& job, const nn::NetSpec& spec) {
+  UMBRA_CHECK(spec.extra_inputs.empty(), job.Where("extra_data_num"), ": extra_data_num = ", spec.extra_inputs.size(),
+              ": umbra's iterators give no extra data yet, so the CLI cannot feed a net with extra inputs "
+              "(nn::Net::Forward takes them from C++)");
+}
+
 // The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
 std::pair<std::string, int> LatestModel(const std::string& dir) {
   std::pair<std::string, int> best{"", 0};

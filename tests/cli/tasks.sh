@@ -221,7 +221,8 @@ expect_error "update_period must be in [1, 2147483647], got '3000000000'" "$CONF
 expect_error "iterator key shuffle = '100000000000' is out of range" "$CONF" train:shuffle=100000000000
 expect_error "extra_data_num must be a count up to 1000, got '2000000000'" "$CONF" extra_data_num=2000000000
 # extra_data_shape[k] is a known key (the net's extra inputs), though no iterator feeds them yet.
-expect_error "the net has 1 extra input(s) but 0 were given" "$CONF" extra_data_num=1 "extra_data_shape[0]=1,1,3" \
+expect_error "<command line>:2: extra_data_num = 1: umbra's iterators give no extra data yet" "$CONF" \
+  extra_data_num=1 "extra_data_shape[0]=1,1,3" \
   model_dir=extra
 expect_error "cannot open model file '/dev/zero': not a regular file" "$CONF" task=pred model_in=/dev/zero
 # Outputs whose writes fail are errors (a full disk lost a whole pred file with success), and a
