@@ -75,7 +75,11 @@ def read_model(path):
                 raise ValueError(f"{path}: tensor '{name}' appears twice")
             if nbytes:
                 spans.append((off, off + nbytes))
-            tensors[name] = np.frombuffer(b, dtype="<f4", count=nbytes // 4, offset=base + off).reshape(shape)
+            a = np.frombuffer(b, dtype="<f4", count=nbytes // 4, offset=base + off).reshape(shape)
+            if not np.isfinite(a).all():  # as the C++ reader: a model's values are finite
+                bad = int(np.flatnonzero(~np.isfinite(a))[0])
+                raise ValueError(f"{path}: tensor '{name}' holds {a.flat[bad]} at element {bad}; a model's values are finite")
+            tensors[name] = a
         spans.sort()
         for (_, end), (start, _) in zip(spans, spans[1:]):
             if start < end:

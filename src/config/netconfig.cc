@@ -212,10 +212,11 @@ class Builder {
 
   // Node 0 is the net's input, "in", until a layer that cannot run in place rewrites it
   // (layer[0->0] = conv): later layers then read that layer's output, "in'".
+  // (The input may be written 0 or in: one name for both.)
   std::string Node(const std::string& n) const {
-    auto it = rename_.find(n);
-    if (it != rename_.end()) return it->second;
-    return n == "0" ? "in" : n;
+    const std::string canon = n == "0" ? "in" : n;
+    auto it = rename_.find(canon);
+    return it == rename_.end() ? canon : it->second;
   }
 
   // layer[...] = type[:name] | share[name][:name]
@@ -279,7 +280,7 @@ class Builder {
     // In place where the layer cannot run in place: a fresh node that later layers see instead.
     if (ls.in.size() == 1 && ls.out.size() == 1 && ls.in[0] == Node(ls.out[0]) && !probe_->AllowInplace()) {
       const std::string fresh = Node(ls.out[0]) + "'";
-      rename_[ls.out[0]] = fresh;
+      rename_[ls.out[0] == "0" ? "in" : ls.out[0]] = fresh;
       ls.out[0] = fresh;
     } else {
       for (auto& n : ls.out) n = Node(n);

@@ -62,8 +62,9 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
   else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v);
   else if (IsKey(k, "mean_value", "subtracted from every channel")) mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
   else if (IsKey(k, "scale", "multiplies every value after the mean is subtracted (default 1)")) {
-    scale_ = ParseFloat(k, v);
-    UMBRA_CHECK(scale_ != 0, "iterator key scale must not be 0 (every input would be 0)");
+    const float s = ParseFloat(k, v);
+    UMBRA_CHECK(s != 0, "iterator key scale must not be 0 (every input would be 0)");
+    scale_ = s;
   }
   else if (IsKey(k, "divideby", "divides every value after the mean is subtracted (scale = 1 / divideby)")) {
     const float d = ParseFloat(k, v);

@@ -7,7 +7,9 @@
 // 2-byte big-endian length that counts itself. Each SOS segment is followed by entropy-coded data
 // in which FF 00 is a data byte and FF D0-D7 a restart, so the scan runs to the next other marker.
 // Only truncation is refused: stray bytes between segments, which libjpeg skips with a warning
-// and which real data sets hold (ImageNet has such files), pass, as do bytes after EOI.
+// and which real data sets hold (ImageNet has such files), pass, as do bytes after EOI. A file
+// without EOI is refused even where its scans happen to be whole (libjpeg warns and decodes it):
+// without decoding, that cannot be told from one cut short, which OpenCV fills with grey.
 #include "umbra/io/image_bytes.h"
 
 #include <zlib.h>
@@ -83,8 +85,10 @@ std::string CheckJpeg(const std::string& bytes) {
     if (at + 2 > bytes.size()) return ends("between segments");
     const uint8_t m = Byte(bytes, at + 1);
     if (m == 0xD9) return {};  // EOI
-    if (m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {
-      at += 2;  // markers without a length
+    // Markers without a length; FF 00 is no marker between segments (stray bytes, as libjpeg
+    // takes them).
+    if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {
+      at += 2;
       continue;
     }
     if (at + 4 > bytes.size()) return ends("inside its " + MarkerName(m) + " marker");

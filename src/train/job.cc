@@ -309,7 +309,7 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
     // Block lines and netconfig name no files; the output's own key and the other outputs are
     // not read.
     if (e.key == out_key || IsBlockRole(e.key) || e.key == "iter" || e.key == "log" || e.key == "netconfig" ||
-        e.key.rfind("layer[", 0) == 0)
+        e.key == "weight_filename" || e.key == "model_dir" || e.key.rfind("layer[", 0) == 0)
       continue;
     UMBRA_CHECK(!same(e.value), refused, "the file ", e.key, " names (", e.Where(), "), which this task reads");
   }

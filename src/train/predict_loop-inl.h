@@ -23,6 +23,12 @@ int PredictLoop(Job& job) {
   IterBlock* p = job.Find("pred");
   UMBRA_CHECK(p, "task = ", task, " needs a pred iterator block (pred = OUTPUT_FILE ... iter = end)");
   const std::string in = ModelIn(job, task);
+  const std::string path = p->name;  // checked first: before a whole data set is read or averaged
+  RefuseOverwritingInput(job, path, "pred", p->name_where);
+  const std::string format = job.Get("output_format", "txt");
+  UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
+              format, "'");
+  if (extract && format == "bin") RefuseOverwritingInput(job, path + ".shape", "pred (its .shape file)", p->name_where);
   const nn::ModelFile mf = nn::ReadModelFile(in);
   nn::NetSpec spec = job.net.spec;
   std::string node = extract ? job.Get("extract_node_name", "") : "";
@@ -37,9 +43,6 @@ int PredictLoop(Job& job) {
   nn::Net<xpu> net(spec);
   WarnIfOtherNetwork(job, mf, in, /*training=*/false);
   nn::LoadWeights(net, mf, in, true);
-  const std::string format = job.Get("output_format", "txt");
-  UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
-              format, "'");
   const auto& out_node = extract ? net.NodeByName(ResolveNode(net, node)) : net.Output();
 
   InitIterator(*p);
@@ -47,9 +50,6 @@ int PredictLoop(Job& job) {
               p->it->Value().data.shape_, " but the network takes ", spec.input_shape);
   p->it->SetEpoch(0);
   p->it->BeforeFirst();
-  const std::string path = p->name;
-  RefuseOverwritingInput(job, path, "pred", p->name_where);
-  if (extract && format == "bin") RefuseOverwritingInput(job, path + ".shape", "pred", p->name_where);
   AtomicOutput file(path, format == "bin");
   std::ofstream& f = file.out();
   f.precision(9);  // text that reads back as the same float
@@ -76,7 +76,8 @@ int PredictLoop(Job& job) {
       const float* r = out.dptr_ + i * out.stride_;
       // A NaN row would be class 0 (no value beats it) and written as if it were an answer.
       const float* bad = std::find_if(r, r + out.size(1), [](float v) { return !std::isfinite(v); });
-      UMBRA_CHECK(bad == r + out.size(1), p->where, ": the network's output for instance ", rows.index[i], " holds ",
+      UMBRA_CHECK(bad == r + out.size(1), p->where, ": ", extract ? "node '" + node + "'" : std::string("the network's output"),
+                  " for instance ", rows.index[i], " holds ",
                   *bad, " (non-finite data, or a value past float's range); ", path, " is left as it was");
       UMBRA_CHECK(rows.index[i] >= next && !waiting.count(rows.index[i]), p->where, ": the iterator gave instance ",
                   rows.index[i], " twice in one pass");

@@ -39,7 +39,8 @@ int RunGetWeight(Job& job) {
   }
   const std::string path = job.Get("weight_filename", "weight.txt");
   UMBRA_CHECK(!path.empty(), job.Where("weight_filename"), ": weight_filename = needs a file name");
-  RefuseOverwritingInput(job, path, "weight_filename", job.Where("weight_filename"));
+  RefuseOverwritingInput(job, path, "weight_filename",
+                         job.global.count("weight_filename") ? job.Where("weight_filename") : "(its default)");
   AtomicOutput file(path);
   std::ofstream& f = file.out();
   f.precision(9);

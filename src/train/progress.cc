@@ -33,8 +33,8 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
       UMBRA_CHECK(round, "log = ", log_path, ": line ", n + 1,
                   " is no round of a training log; not overwriting the file");
       UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", j["round"].get<int>(),
-                  " of another run; not overwriting it (continue=1 goes on from it; or remove it, or name another "
-                  "log)");
+                  " of another run; not overwriting it (remove it or name another log; a run resumed with "
+                  "continue=1 from a saved model keeps its earlier rounds)");
       if (j["round"].get<int>() < first_round) kept.out() << lines[n] << "\n";
     }
   }

@@ -116,8 +116,8 @@ class MetricSet {
     for (auto& x : s) {
       m_.emplace_back(x.name);
       nodes_.push_back(x.node.empty() ? "" : ResolveNode(net, x.node));
-      const Shape<4> s = (nodes_.back().empty() ? net.Output() : net.NodeByName(nodes_.back())).shape;
-      m_.back().CheckWidth(s[1] * s[2] * s[3]);
+      const Shape<4> shape = (nodes_.back().empty() ? net.Output() : net.NodeByName(nodes_.back())).shape;
+      m_.back().CheckWidth(shape[1] * shape[2] * shape[3]);
     }
   }
   MetricSet(const MetricSet&) = delete;

@@ -77,8 +77,15 @@ void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::stri
 /// The learning rate a NaN loss's hint names: "eta = 0.5 at f.conf:3", or "eta, 0.01 by default"
 /// (the hint showed "<default>").
 inline std::string LearningRateWhere(const Job& job) {
-  for (const char* k : {"lr", "eta"})
-    if (job.Where(k) != "<default>") return std::string(k) + " = " + job.Get(k, "") + " at " + job.Where(k);
+  // eta is lr's cxxnet name: the later of the two is in effect (the command line after the file).
+  const config::Entry* last = nullptr;
+  for (const char* k : {"lr", "eta"}) {
+    const auto it = job.global.find(k);
+    if (it == job.global.end()) continue;
+    const auto order = [](const config::Entry& e) { return std::pair(e.file == "<command line>", e.line); };
+    if (!last || order(it->second) > order(*last)) last = &it->second;
+  }
+  if (last) return last->key + " = " + last->value + " at " + last->Where();
   std::ostringstream os;
   os << "eta, " << nn::UpdaterParam{}.lr << " by default";
   return os.str();

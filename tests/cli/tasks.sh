@@ -76,8 +76,17 @@ for edit, py_want, cpp_want in [
         (half, 'not a whole number', 'that is no whole number'),
         (overlap, 'two tensors share the bytes', 'two tensors share the bytes'),
         (lambda h: h.update(tensors=None), 'tensors list', 'tensors is no list'),
-        (lambda h: h['tensors'][0].update(name=7), 'not a string', 'malformed header')]:
+        (lambda h: h['tensors'][0].update(name=7), 'not a string', 'malformed header'),
+        (lambda h: None, None, None)]:
     craft(edit)
+    if py_want is None:  # the header unchanged, a NaN in the first tensor's data
+        t0 = head['tensors'][0]
+        at = head['data_offset'] + t0['offset']
+        data = bytearray(open('crafted.model', 'rb').read())
+        data[at:at + 4] = struct.pack('<f', float('nan'))
+        body = bytes(data[:len(data) - 8])
+        open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
+        py_want = cpp_want = f"tensor '{t0['name']}' holds nan at element 0"
     try:
         read_model('crafted.model')
         raise SystemExit(f'python: no error for: {py_want}')
@@ -157,6 +166,8 @@ expect_error "corrupt (checksum mismatch)" "$CONF" task=pred model_in=flip.model
 expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other.conf task=pred model_in=m/0002.model
 expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
 grep -qF "lower the learning rate (eta = 1e30 at <command line>:2)" err.txt || fail "NaN hint: $(cat err.txt)"
+sed 's/^eta/lr/' "$CONF" > lr.conf  # lr in the file, eta on the command line: eta is in effect
+expect_error "lower the learning rate (eta = 1e30 at <command line>:2)" lr.conf eta=1e30 model_dir=nan3
 grep -v '^eta' "$CONF" > noeta.conf
 expect_error "lower the learning rate (eta, 0.01 by default), or check the data and the weights' initialisation" \
   noeta.conf model_dir=nan2 random_type=gaussian init_sigma=1e30
@@ -270,7 +281,7 @@ expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
 expect_error "cannot write 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
 expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 96 makes batches of" "$CONF" \
   input_shape=3,100000,100000 model_dir=big
-# A log holding another run's rounds is not replaced by a fresh run (continue=1 goes on from it).
+# A log holding another run's rounds is not replaced by a fresh run (a resumed one keeps them).
 "$UMBRA" "$CONF" num_round=1 save_model=0 log=shared.jsonl > /dev/null 2>&1 || fail "first run into shared.jsonl"
 expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 save_model=0 \
   log=shared.jsonl

@@ -93,6 +93,12 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_EQ(on_input.spec.layers[2].in, on_input.spec.layers[1].out);
   nn::Net<cpu> net_on_input(on_input.spec);
   EXPECT_EQ(net_on_input.Output().shape, Shape4(100, 1, 1, 3));
+  // The input is 0 or in: either spelling, before and after the rewrite, means the same node.
+  const auto spelt = config::NetFromConfig(ParseConfig(
+      "input_shape = 1,6,6\nnetconfig = start\nlayer[in->in] = conv:c\n  nchannel = 2\n  kernel_size = 3\n"
+      "layer[0->1] = flatten\nnetconfig = end\n",
+      "in.conf"));
+  EXPECT_EQ(spelt.spec.layers[1].in, std::vector<std::string>{"in'"});
 
   auto err = [](const std::string& t) {
     return test::ErrorOf([&] { config::NetFromConfig(ParseConfig(t, "e.conf")); });

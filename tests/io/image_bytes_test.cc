@@ -62,6 +62,7 @@ TEST(ImageBytes, JpegCutShortIsNamed) {
   EXPECT_EQ(CheckImageBytes(jpg + "trailing bytes", &pruned), "");  // as libjpeg: after EOI nothing is read
   // Stray bytes between segments: libjpeg skips them with a warning, and real data sets hold them.
   EXPECT_EQ(CheckImageBytes(jpg.substr(0, 14) + "xx" + jpg.substr(14), &pruned), "");
+  EXPECT_EQ(CheckImageBytes(jpg.substr(0, 14) + std::string("\xff\x00\xff\xd3", 4) + jpg.substr(14), &pruned), "");
 
   EXPECT_EQ(CheckImageBytes(jpg.substr(0, 14), &pruned),
             "it ends after 14 bytes, between segments, before its end-of-image marker");  // after APP1

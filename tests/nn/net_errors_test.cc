@@ -37,6 +37,10 @@ TEST(Net, InputShapeMismatchIsAnError) {
   nn::Net<cpu> net(test::SmallSpec(2));
   TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3), 0.f);
   EXPECT_NE(test::ErrorOf([&] { net.Forward(false, x.view()); }).find("(2,2,3,3)"), std::string::npos);
+  // A training forward without labels would leave the loss layers' last labels for Backward.
+  TensorContainer<cpu, 4> right(Shape4(2, 2, 3, 3), 0.f);
+  EXPECT_NE(test::ErrorOf([&] { net.Forward(true, right.view()); }).find("a training forward needs the batch's labels"),
+            std::string::npos);
 }
 
 // A size that makes an output's element count wrap (pad = 2^30) is an error naming the layer

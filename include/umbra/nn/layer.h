@@ -200,8 +200,7 @@ class Layer {
   /// 0-size gradient tensors): AlexNet's were 233 MiB of zeros in every prediction run and in the
   /// host net a GPU net draws its initial weights from.
   void set_weight_grads(bool on) { weight_grads_ = on; }
-  /// "layer 'fc1' (fullc)" for error messages.
-  /// "layer 'fc1' (fullc)"; "a fullc layer" before the layer has a name (a global default tried).
+  /// For error messages: "layer 'fc1' (fullc)"; "a fullc layer" before the layer has a name (a global default tried).
   std::string Describe() const {
     return name_.empty() ? std::string("a ") + Type() + " layer" : "layer '" + name_ + "' (" + Type() + ")";
   }

@@ -238,6 +238,8 @@ class Net {
                const std::vector<Tensor<xpu, 4, DType>>& extra = {}) {
     UMBRA_CHECK(input.shape_ == nodes_[0]->shape, "input of shape ", input.shape_,
                 " does not match the net's input shape ", nodes_[0]->shape);
+    // Without labels a loss layer computes no loss, and its Backward would use the last ones.
+    UMBRA_CHECK(label || !is_train || !has_loss_, "a training forward needs the batch's labels");
     UMBRA_CHECK(extra.size() + 1 == num_inputs_, "the net has ", num_inputs_ - 1,
                 " extra input(s) but ", extra.size(), " were given");
     SetInput(0, input);
@@ -302,7 +304,8 @@ class Net {
   /// the gpu: normal numbers; dropout's and rrelu's uniform ones are graph-safe, random.h): a
   /// training step that draws any is not replayed from a graph.
   uint64_t RandomDraws() const { return rnd_.draws(); }
-  /// Sum of the loss layers' mean losses from the last Forward.
+  /// Sum of the loss layers' mean losses from the last Forward with labels (one without, an
+  /// evaluation or prediction, computes none).
   double Loss() const {
     double s = 0;
     for (auto& e : layers_)

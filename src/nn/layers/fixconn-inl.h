@@ -54,7 +54,8 @@ struct FixconnToken {
 /// Reads W (rows, cols) row-major from `path` in the given format; errors start with `owner`.
 inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t rows, index_t cols,
                                              const std::string& format, const std::string& owner) {
-  CheckRegularFile(path, owner + ": fixconn_weight file");
+  const std::string not_file = NotRegularFile(path);
+  UMBRA_CHECK(not_file.empty(), owner, ": cannot open fixconn_weight file '", path, "': ", not_file);
   std::ifstream f(path);
   UMBRA_CHECK(f.is_open(), owner, ": cannot open fixconn_weight file '", path, "': ",
               std::strerror(errno));
