@@ -4,7 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <string_view>
 
 #include "umbra/logging.h"
 
@@ -16,6 +18,16 @@ inline std::string NotRegularFile(const std::string& path) {
   const auto st = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(st)) return "no such file";
   return std::filesystem::is_regular_file(st) ? "" : "not a regular file";
+}
+
+/// Whether `path` is a regular file whose first bytes are `magic` (a model, a record file):
+/// what an output must not replace.
+inline bool RegularFileStartsWith(const std::string& path, std::string_view magic) {
+  if (!NotRegularFile(path).empty()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(magic.size(), '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  return size_t(in.gcount()) == magic.size() && head == magic;
 }
 
 /// Throws "cannot open <what> '<path>': no such file" (or "not a regular file").

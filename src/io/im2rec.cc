@@ -12,13 +12,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "image_list.h"
 #include "instance_iter.h"
 #include "umbra/io/image_bytes.h"
 #include "umbra/io/record.h"
+#include "umbra/regular_file.h"
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
 #include <opencv2/imgcodecs.hpp>
@@ -73,10 +73,9 @@ std::string OutputProblem(const std::string& path) {
   const auto st = std::filesystem::symlink_status(path, ec);
   if (!std::filesystem::exists(st)) return {};
   if (!std::filesystem::is_regular_file(st)) return "is no regular file";
-  std::ifstream in(path, std::ios::binary);
-  uint32_t magic = 0;
-  in.read(reinterpret_cast<char*>(&magic), 4);
-  return in.gcount() > 0 && (in.gcount() < 4 || magic != kRecordMagic) ? "exists and is no record file" : "";
+  const uint32_t magic = kRecordMagic;  // the bytes "UMRC" on a little-endian host, as RecordWriter writes them
+  const bool record = RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4));
+  return std::filesystem::file_size(path, ec) > 0 && !record ? "exists and is no record file" : "";
 }
 
 }  // namespace

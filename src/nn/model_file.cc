@@ -204,13 +204,6 @@ ModelFile ReadModelFile(const std::string& path) {
   return DecodeModelFile(ss.str(), path);
 }
 
-bool IsModelFile(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return false;
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {};
-  in.read(magic, 8);
-  return in.gcount() == 8 && std::memcmp(magic, kMagic, 8) == 0;
-}
+bool IsModelFile(const std::string& path) { return RegularFileStartsWith(path, std::string_view(kMagic, 8)); }
 
 }  // namespace umbra::nn

@@ -11,6 +11,7 @@
 #include "umbra/nn/model_file.h"
 #include "umbra/nn/updater.h"
 #include "umbra/parse.h"
+#include "umbra/regular_file.h"
 #include "umbra/suggest.h"
 
 namespace umbra::train {
@@ -300,8 +301,8 @@ void InitIterator(IterBlock& b) {
 
 void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,
                             const std::string& where) {
+  if (!NotRegularFile(out).empty()) return;  // a new file, or a device such as /dev/stdout
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(out, ec)) return;  // a new file, or a device such as /dev/stdout
   const auto same = [&](const std::string& p) { return std::filesystem::equivalent(out, p, ec); };
   const std::string refused = where + ": " + out_key + " = " + out + " would overwrite ";
   for (const config::Entry& e : job.entries) {
