@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -155,19 +156,30 @@ inline void GradCheck(const std::string& type, const KV& params,
       for (index_t i = 0; i < R[j].Size(); ++i) f += rig.out[j]->data.dptr_[i] * R[j].dptr_[i];
     return f;
   };
-  // Analytic gradients.
+  // Analytic gradients. Backward writes the inputs' gradients (=) and adds to the weights' (+=,
+  // layer.h): the inputs' start as NaN and the weights' as random values G0, so a layer that
+  // adds to an input's gradient, or writes over a weight's, fails here (in a net the buffers
+  // hold other layers' numbers, and update_period or shared weights accumulate).
   objective();
   for (size_t j = 0; j < rig.out.size(); ++j) Copy(rig.out[j]->grad.view(), R[j].view());
   std::vector<std::pair<std::string, std::pair<Tensor<cpu, 2, double>, Tensor<cpu, 2, double>>>> weights;
+  std::vector<TensorContainer<cpu, 2, double>> g0;
+  Random<cpu, double> rnd_g0(17);
   rig.layer->VisitWeights([&](const std::string& tag, Tensor<cpu, 2, double> w, Tensor<cpu, 2, double> g) {
-    g = 0.0;
+    g0.emplace_back(g.shape_);
+    rnd_g0.SampleUniform(&g0.back(), -1.0, 1.0);
+    Copy(g, g0.back().view());
     weights.push_back({tag, {w, g}});
   });
+  for (auto* n : rig.in) n->grad = std::numeric_limits<double>::quiet_NaN();
   rig.layer->Backward(true, rig.in, rig.out);
   std::vector<TensorContainer<cpu, 4, double>> gin;
   for (auto* n : rig.in) gin.emplace_back(n->grad);
   std::vector<TensorContainer<cpu, 2, double>> gw;
-  for (auto& w : weights) gw.emplace_back(w.second.second);
+  for (size_t k = 0; k < weights.size(); ++k) {
+    gw.emplace_back(weights[k].second.second);
+    gw.back() -= g0[k].view();
+  }
   ExpectNoPropGrad(rig, objective, R, weights, gw);
 
   const double h = 1e-6;

@@ -3,7 +3,8 @@
 // drawn at random rather than left at their constant start), labels and output gradients;
 // forward outputs, input gradients and weight gradients must agree within a stated tolerance
 // (float; cuBLAS and oneDNN sum in other orders). Stochastic layers (dropout, rrelu/insanity) are compared in test mode,
-// where they are deterministic. Tolerance 2e-4 relative (1e-3 for TF32 convolutions, allowed by
+// where they are deterministic, and checked in training against their definitions
+// (StochasticLayersTrainAsDefined). Tolerance 2e-4 relative (1e-3 for TF32 convolutions, allowed by
 // default as in PyTorch: their inputs, weights and output gradients are rounded to TF32's 10-bit
 // mantissa on the host first, so direct and implicit-GEMM products are exact and only summation
 // order differs; gradients see note kTf32Grad). A row per layer type; a test fails for any
@@ -13,9 +14,11 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
+#include "umbra/tensor/bf16.h"
 
 namespace umbra {
 namespace {
@@ -259,6 +262,13 @@ void Compare(const Case& c) {
     Copy(rg.out[j]->grad, dy.view());
     if (cpu_relu) rc.out[j]->grad = rc.out[j]->grad * F<op::relu_grad>(rc.out[j]->data);
   }
+  // Backward writes the inputs' gradients (=): they start as NaN on both devices where they
+  // are not an output's too (in place), so a kernel that adds to them fails.
+  for (size_t i = 0; i < rc.in.size(); ++i) {
+    if (std::ranges::count(rc.out, rc.in[i])) continue;
+    rc.in[i]->grad = std::numeric_limits<float>::quiet_NaN();
+    rg.in[i]->grad = std::numeric_limits<float>::quiet_NaN();
+  }
   rc.layer->Backward(true, rc.in, rc.out);
   rg.layer->Backward(true, rg.in, rg.out);
   for (size_t i = 0; i < rc.in.size(); ++i)
@@ -272,18 +282,27 @@ void Compare(const Case& c) {
   for (size_t j = 0; j < rc.out.size(); ++j)
     EXPECT_TRUE(values_near(test::ToCPU(rg.out[j]->data).view(), rc.out[j]->data)) << "test-mode output " << j;
   // Without prop_grad (Net::DecideGradients: no weight reaches the inputs; cuDNN's filter-only
-  // and scratch paths) after the same training forward: the same weight gradients, and the
-  // inputs' gradients left as they were (a sentinel) where they are not an output's too.
+  // and scratch paths) after the same training forward: the same weight gradients, added (+=)
+  // to what the gradients held (random values G0: a kernel that writes over them, as cuDNN's
+  // beta = 0 would, fails), and the inputs' gradients left as they were (a sentinel) where
+  // they are not an output's too.
   constexpr float kSentinel = 4321.f;
   for (size_t i = 0; i < rg.in.size(); ++i) Copy(rg.in[i]->data, xs[i].view());
   rg.Forward(true);
   for (size_t j = 0; j < rg.out.size(); ++j) Copy(rg.out[j]->grad, dys[j].view());
-  for (auto& w : wg) w.second = 0.f;
+  std::vector<TensorContainer<cpu, 2>> g0;
+  for (size_t k = 0; k < wg.size(); ++k) {
+    g0.push_back(test::RandomTensor<2, float>(wg[k].second.shape_, 61 + k, -1.f, 1.f));
+    Copy(wg[k].second, g0.back().view());
+  }
   for (auto* n : rg.in) n->grad = kSentinel;
   rg.layer->Backward(false, rg.in, rg.out);
-  for (size_t k = 0; k < wc.size(); ++k)
-    EXPECT_TRUE(grads_near(test::ToCPU(wg[k].second).view(), wc[k].second)) << "weight gradient " << k
-                                                                             << " without prop_grad";
+  for (size_t k = 0; k < wc.size(); ++k) {
+    TensorContainer<cpu, 2> added = test::ToCPU(wg[k].second);
+    added -= g0[k].view();
+    EXPECT_TRUE(grads_near(added.view(), wc[k].second)) << "weight gradient " << k
+                                                        << " without prop_grad, added to the gradient's values";
+  }
   for (size_t i = 0; i < rg.in.size(); ++i) {
     if (std::ranges::count(rg.out, rg.in[i])) continue;
     auto g = test::ToCPU(rg.in[i]->grad);
@@ -317,10 +336,114 @@ TEST(LayersGPU, ReluNonFiniteInputsAsCPU) {
   }
 }
 
+// Dropout and rrelu/insanity in training draw their masks and divisors on the device (umbra's
+// Philox kernel), other numbers than the cpu's: the GPU pass is checked against the layers'
+// definitions instead. Each output is 0 or x / (1 - p) (dropout), x or x / a with a in
+// [lb, ub] (rrelu: the divisor is rounded to a float, 1 / (1 / a) may round up to ub); the
+// dropped share and the divisors' mean are within 6 standard deviations of p and (lb + ub) / 2
+// (16,384 draws); backward writes (over NaN) dy times the same factor, and nothing without
+// prop_grad.
+TEST(LayersGPU, StochasticLayersTrainAsDefined) {
+  UMBRA_REQUIRE_GPU();
+  const Shape<4> shape = Shape4(4, 8, 16, 32);
+  const double n = double(shape.Size());
+  struct Row {
+    const char* type;
+    test::KV params;
+  };
+  for (const Row& r : std::vector<Row>{{"dropout", {{"threshold", "0.3"}}},
+                                       {"rrelu", {{"lb", "2"}, {"ub", "5"}}},
+                                       {"insanity", {}}}) {
+    SCOPED_TRACE(r.type);
+    const bool dropout = std::string(r.type) == "dropout";
+    const double p = 0.3, lb = dropout ? 0 : r.params.empty() ? 3 : 2, ub = r.params.empty() ? 8 : 5;
+    test::LayerRig<gpu, float> rg(r.type, r.params, {shape});
+    const auto x = test::RandomTensor<4, float>(shape, 5, -2.f, 2.f);
+    Copy(rg.in[0]->data, x.view());
+    rg.Forward(true);
+    const auto y = test::ToCPU(rg.out[0]->data);
+    std::vector<double> factor(x.Size());  // y / x, as the definition allows it
+    double dropped = 0, negatives = 0, divisors = 0, divisors_sq = 0;
+    for (index_t i = 0; i < x.Size(); ++i) {
+      const double xi = x.dptr_[i], yi = y.dptr_[i];
+      ASSERT_NE(xi, 0.0);
+      if (dropout) {
+        const bool kept = yi != 0;
+        dropped += !kept;
+        factor[i] = kept ? 1 / (1 - p) : 0;
+        if (kept) ASSERT_NEAR(yi, xi / (1 - p), 1e-6 * std::fabs(yi)) << "element " << i;
+      } else if (xi > 0) {
+        ASSERT_EQ(yi, xi) << "element " << i;
+        factor[i] = 1;
+      } else {
+        const double a = xi / yi;
+        ASSERT_TRUE(a >= lb * (1 - 1e-6) && a <= ub * (1 + 1e-6)) << "element " << i << ": divisor " << a;
+        factor[i] = yi / xi;
+        negatives += 1, divisors += a, divisors_sq += a * a;
+      }
+    }
+    if (dropout) {
+      EXPECT_NEAR(dropped / n, p, 6 * std::sqrt(p * (1 - p) / n)) << "share dropped";
+    } else {
+      // U(lb, ub): mean (lb + ub) / 2, variance (ub - lb)^2 / 12.
+      const double sd = (ub - lb) / std::sqrt(12.0), mean = divisors / negatives;
+      EXPECT_NEAR(mean, (lb + ub) / 2, 6 * sd / std::sqrt(negatives)) << "mean divisor";
+      EXPECT_NEAR(std::sqrt(divisors_sq / negatives - mean * mean), sd, 0.05 * sd) << "divisors' spread";
+    }
+    const auto dy = test::RandomTensor<4, float>(shape, 6, -1.f, 1.f);
+    Copy(rg.out[0]->grad, dy.view());
+    rg.in[0]->grad = std::numeric_limits<float>::quiet_NaN();
+    rg.layer->Backward(true, rg.in, rg.out);
+    const auto gx = test::ToCPU(rg.in[0]->grad);
+    for (index_t i = 0; i < x.Size(); ++i)
+      ASSERT_NEAR(gx.dptr_[i], dy.dptr_[i] * factor[i], 1e-6 * std::max(1.0, double(std::fabs(gx.dptr_[i]))))
+          << "input gradient, element " << i;
+    rg.in[0]->grad = 4321.f;
+    rg.layer->Backward(false, rg.in, rg.out);
+    const auto kept = test::ToCPU(rg.in[0]->grad);
+    EXPECT_EQ(std::count(kept.dptr_, kept.dptr_ + kept.Size(), 4321.f), index_t(kept.Size()))
+        << "Backward without prop_grad wrote the input's gradient";
+    // The next training pass draws anew.
+    rg.Forward(true);
+    const auto y2 = test::ToCPU(rg.out[0]->data);
+    EXPECT_FALSE(test::AllNear(y2.view(), y.view(), 0.0)) << "a second training pass drew the same numbers";
+  }
+}
+
+// The GPU-only conversions of bf16-node nets, as layers (their kernels: bf16_cast_gpu_test):
+// to_bf16 then to_fp32 gives x rounded to bf16 (to nearest even) and takes dy back rounded the
+// same way, each input gradient written over NaN.
+TEST(LayersGPU, Bf16ConversionLayersRoundTrip) {
+  UMBRA_REQUIRE_GPU();
+  const Shape<4> shape = Shape4(3, 4, 6, 5);
+  test::LayerRig<gpu, float> to_bf16("to_bf16", {}, {shape}), to_fp32("to_fp32", {}, {shape});
+  const auto x = test::RandomTensor<4, float>(shape, 3, -3.f, 3.f), dy = test::RandomTensor<4, float>(shape, 4, -1.f, 1.f);
+  Copy(to_bf16.in[0]->data, x.view());
+  to_bf16.Forward(true);
+  Copy(to_fp32.in[0]->data, to_bf16.out[0]->data);  // the bf16 values fill the first half
+  to_fp32.Forward(true);
+  Copy(to_fp32.out[0]->grad, dy.view());
+  for (auto* rig : {&to_bf16, &to_fp32}) rig->in[0]->grad = std::numeric_limits<float>::quiet_NaN();
+  to_fp32.layer->Backward(true, to_fp32.in, to_fp32.out);
+  Copy(to_bf16.out[0]->grad, to_fp32.in[0]->grad);
+  to_bf16.layer->Backward(true, to_bf16.in, to_bf16.out);
+  const auto y = test::ToCPU(to_fp32.out[0]->data), gx = test::ToCPU(to_bf16.in[0]->grad);
+  for (index_t i = 0; i < x.Size(); ++i) {
+    ASSERT_EQ(y.dptr_[i], float(Bf16(x.dptr_[i]))) << "value " << i << " = " << x.dptr_[i];
+    ASSERT_EQ(gx.dptr_[i], float(Bf16(dy.dptr_[i]))) << "gradient " << i << " = " << dy.dptr_[i];
+  }
+}
+
 TEST(LayersGPU, EveryRegisteredLayerHasACase) {
   std::set<std::string> have;
   for (auto& c : Cases()) have.insert(c.type);
   for (auto& n : nn::LayerRegistry<cpu>::Get().Names()) EXPECT_TRUE(have.count(n)) << "no gpu case for layer " << n;
+  // Layers only the GPU registers have no cpu layer to compare with: each names its own test
+  // here, so a new one cannot go unchecked either.
+  const std::map<std::string, std::string> gpu_only = {{"to_bf16", "LayersGPU.Bf16ConversionLayersRoundTrip"},
+                                                       {"to_fp32", "LayersGPU.Bf16ConversionLayersRoundTrip"}};
+  for (auto& n : nn::LayerRegistry<gpu>::Get().Names())
+    EXPECT_TRUE(have.count(n) || gpu_only.count(n)) << "no gpu case or test for the gpu-only layer " << n;
 }
 
 TEST(LayersGPU, ForwardAndBackwardSameAsCPU) {
