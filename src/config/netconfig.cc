@@ -34,14 +34,16 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 bool IsNumber(const std::string& s) {
   return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
 }
-// cxxnet's learning-rate key.
+// cxxnet's learning-rate key (the updater's alias of lr), stored as lr.
 std::string UpdaterKey(const std::string& k) { return k == "eta" ? "lr" : k; }
 
 // The keys a layer's block takes: its own and the updater's (for that layer's weights).
 std::vector<std::string> KeysOfLayerBlock(const nn::Layer<cpu, float>& layer) {
   std::vector<std::string> keys = layer.KeyNames();
-  for (const auto& e : nn::UpdaterParam::Decl().entries()) keys.push_back(e.name);
-  keys.push_back("eta");
+  for (const auto& e : nn::UpdaterParam::Decl().entries()) {
+    keys.push_back(e.name);
+    keys.insert(keys.end(), e.aliases.begin(), e.aliases.end());
+  }
   return keys;
 }
 
@@ -141,7 +143,7 @@ class Builder {
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
     } else if (e.key != "extra_data_num") {
-      const bool updater = SetsUpdater(e, UpdaterKey(e.key));
+      const bool updater = SetsUpdater(e, e.key);
       if (updater) nc_.updater.push_back({UpdaterKey(e.key), e.value});
       // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
       // defaults, overridden by the layer's own keys.
@@ -316,10 +318,9 @@ class Builder {
       ls.params.push_back({e.key, e.value});  // applied in order by the net: the last one wins
       return;
     }
-    const std::string key = UpdaterKey(e.key);
-    UMBRA_CHECK(SetsUpdater(e, key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
+    UMBRA_CHECK(SetsUpdater(e, e.key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
                 ls.type, ")", DidYouMean(e.key, KeysOfLayerBlock(*probe_)));
-    nc_.updater.push_back({ls.name + ":" + key, e.value});
+    nc_.updater.push_back({ls.name + ":" + UpdaterKey(e.key), e.value});
   }
 
   NetConfig nc_;

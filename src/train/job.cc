@@ -274,7 +274,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   std::set<std::string> layer_defaults;
   for (auto& [k, v] : job.net.spec.defaults) layer_defaults.insert(k);
   for (auto& [k, e] : job.global) {
-    const bool updater = At(e.Where(), [&] { return nn::UpdaterSettings().Set(k == "eta" ? "lr" : k, e.value); });
+    const bool updater = At(e.Where(), [&] { return nn::UpdaterSettings().Set(k, e.value); });
     // extra_data_shape[k] (with extra_data_num) went into the net's extra inputs (netconfig.cc).
     if (kTrainerKeys.count(k) || used_by_iter.count(k) || layer_defaults.count(k) || updater ||
         k.rfind("extra_data_shape[", 0) == 0)

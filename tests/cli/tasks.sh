@@ -220,7 +220,7 @@ expect_error "'fc1:foo': 'foo' is no updater key; the keys of layer 'fc1' itself
 expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
 expect_error "updater key 'fcX:lr': the network has no layer" "$CONF" fcX:lr=0.1 save_model=0
 expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" "$CONF" train:shuffle=abc
-expect_error "<command line>:2: " "$CONF" eta=abc
+expect_error "<command line>:2: bad value 'abc' for key 'eta': expected a finite number" "$CONF" eta=abc
 expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
 expect_error "<command line>:2: metric[label,in] names the net's input" "$CONF" "metric[label,in]=error"
 expect_error "no node named 'fc9' in the network (kept for reading after a pass: extract_node_name" "$CONF" \

@@ -4,6 +4,7 @@
 
 #include "harness/tensor_util.h"
 #include "umbra/config/netconfig.h"
+#include "umbra/nn/updater.h"
 
 namespace umbra {
 namespace {
@@ -183,6 +184,19 @@ TEST(NetConfig, GlobalKeys) {
   EXPECT_EQ(nc.spec.defaults, (KV{{"random_type", "xavier"}, {"init_sigma", "0.5"}}));
   EXPECT_EQ(nc.spec.input_shape, Shape4(8, 1, 1, 4));  // globals after netconfig count too
   Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("init_sigma = -1\n", "g.conf")); }), "g.conf:1: ");
+  // eta is lr's other name: an error names the key as written (it named lr), and a weight's
+  // own rate takes it as cxxnet did (wmat:eta).
+  Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("eta = abc\n", "g.conf")); }),
+      "g.conf:1: bad value 'abc' for key 'eta': expected a finite number");
+  Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("eta = -1\n", "g.conf")); }),
+      "g.conf:1: value -1 for key 'eta' must be >= 0");
+  const auto eta = config::NetFromConfig(ParseConfig(
+      "netconfig = start\nlayer[0->1] = fullc:fc1\n  nhidden = 3\n  wmat:eta = 0.25\nnetconfig = end\n"
+      "input_shape = 1,1,4\n", "g.conf"));
+  nn::UpdaterSettings us;
+  for (const auto& [k, v] : eta.updater) us.Set(k, v);
+  EXPECT_EQ(us.For("fc1.wmat").lr, 0.25f);
+  EXPECT_EQ(us.For("fc1.bias").lr, nn::UpdaterParam{}.lr);
   Has(test::ErrorOf([] {
         config::NetFromConfig(ParseConfig("data = train\niter = mnist\nnetconfig = start\n", "g.conf"));
       }),

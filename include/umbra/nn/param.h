@@ -11,6 +11,7 @@
 //       return d; } };
 #pragma once
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <functional>
@@ -69,8 +70,10 @@ class ParamDecl {
  public:
   struct Entry {
     std::string name, doc, type, default_text, range_text;
+    std::vector<std::string> aliases;  // other names of the key (cxxnet's eta for lr)
     bool required = false;
-    std::function<void(P&, const std::string&)> set;
+    /// set(p, key, value): `key` is the name the value was given under, for the errors.
+    std::function<void(P&, const std::string&, const std::string&)> set;
     std::function<std::string(const P&)> get;
   };
 
@@ -85,8 +88,8 @@ class ParamDecl {
              : std::is_floating_point_v<T> ? "float"
                                            : "string";
     e.default_text = detail::ToText(P{}.*member);
-    e.set = [member, n = std::string(name)](P& p, const std::string& v) {
-      p.*member = detail::ParseValue<T>(n, v);
+    e.set = [member](P& p, const std::string& key, const std::string& v) {
+      p.*member = detail::ParseValue<T>(key, v);
     };
     e.get = [member](const P& p) { return detail::ToText(p.*member); };
     entries_.push_back(std::move(e));
@@ -112,12 +115,17 @@ class ParamDecl {
     for (auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
     e.range_text = "{" + all + "}";
     auto inner = e.set;
-    e.set = [inner, allowed, all, n = e.name](P& p, const std::string& v) {
+    e.set = [inner, allowed, all](P& p, const std::string& key, const std::string& v) {
       bool ok = false;
       for (auto& a : allowed) ok = ok || a == v;
-      UMBRA_CHECK(ok, "bad value '", v, "' for key '", n, "': expected one of ", all);
-      inner(p, v);
+      UMBRA_CHECK(ok, "bad value '", v, "' for key '", key, "': expected one of ", all);
+      inner(p, key, v);
     };
+    return *this;
+  }
+  /// Another name of the last declared field (cxxnet's eta for lr); errors name the key as given.
+  ParamDecl& Alias(const char* name) {
+    entries_.back().aliases.push_back(name);
     return *this;
   }
   /// The last declared field must be given (checked by CheckRequired).
@@ -129,8 +137,8 @@ class ParamDecl {
   /// Sets key=value; false when the key is not declared (the caller decides what that means).
   bool Set(P& p, const std::string& key, const std::string& value) const {
     for (const Entry& e : entries_)
-      if (e.name == key) {
-        e.set(p, value);
+      if (e.name == key || std::ranges::find(e.aliases, key) != e.aliases.end()) {
+        e.set(p, key, value);
         return true;
       }
     return false;
@@ -140,7 +148,7 @@ class ParamDecl {
     for (const Entry& e : entries_) {
       if (!e.required) continue;
       bool found = false;
-      for (auto& g : given) found = found || g == e.name;
+      for (auto& g : given) found = found || g == e.name || std::ranges::find(e.aliases, g) != e.aliases.end();
       UMBRA_CHECK(found, owner, ": required key '", e.name, "' (", e.doc, ") is not set");
     }
   }
@@ -149,7 +157,9 @@ class ParamDecl {
   std::string Help() const {
     std::ostringstream os;
     for (const Entry& e : entries_) {
-      os << "  " << e.name << " (" << e.type;
+      os << "  " << e.name;
+      for (const std::string& a : e.aliases) os << " (or " << a << ")";
+      os << " (" << e.type;
       if (e.required) os << ", required";
       else os << ", default " << (e.default_text.empty() ? "\"\"" : e.default_text);
       if (!e.range_text.empty()) os << ", " << e.range_text;
@@ -166,11 +176,11 @@ class ParamDecl {
     Entry& e = entries_.back();
     e.range_text = text;
     auto inner = e.set;
-    e.set = [inner, lo, hi, text, hi_open, lo_open, n = e.name](P& p, const std::string& v) {
+    e.set = [inner, lo, hi, text, hi_open, lo_open](P& p, const std::string& key, const std::string& v) {
       P q = p;
-      inner(q, v);
-      const double x = detail::ParseValue<double>(n, v);
-      UMBRA_CHECK((lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi), "value ", v, " for key '", n, "' ",
+      inner(q, key, v);
+      const double x = detail::ParseValue<double>(key, v);
+      UMBRA_CHECK((lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi), "value ", v, " for key '", key, "' ",
                   text[0] == '[' ? "is outside " : "must be ", text);
       p = std::move(q);
     };

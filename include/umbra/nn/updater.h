@@ -31,7 +31,7 @@ struct UpdaterParam {
     static const ParamDecl<UpdaterParam> d = [] {
       ParamDecl<UpdaterParam> d;
       d.Field(&UpdaterParam::updater, "updater", "update rule").OneOf({"sgd", "nag", "adam"});
-      d.Field(&UpdaterParam::lr, "lr", "base learning rate").Min(0);
+      d.Field(&UpdaterParam::lr, "lr", "base learning rate").Min(0).Alias("eta");
       d.Field(&UpdaterParam::momentum, "momentum", "momentum of sgd/nag").Range(0, 1);
       d.Field(&UpdaterParam::wd, "wd", "weight decay (L2) coefficient").Min(0);
       d.Field(&UpdaterParam::clip_gradient, "clip_gradient", "> 0: clip gradients to [-c, c]").Min(0);
