@@ -31,7 +31,8 @@ void Help() {
       "  pred        arg-max class per instance of the pred block into its file (pred = FILE)\n"
       "  pred_raw    the whole output row per instance\n"
       "  extract     node extract_node_name per instance; output_format = txt | bin (+ FILE.shape)\n"
-      "  get_weight  weight weight_layer.weight_tag (default wmat) of model_in into weight_filename\n\n"
+      "  get_weight  weight weight_layer.weight_tag (default wmat) of model_in into weight_filename\n"
+      "              (extract_layer_name: cxxnet's name for weight_layer)\n\n"
       "globals: dev (cpu, gpu, gpu:N), batch_size, input_shape (c,h,w), seed, metric / metric[label,node],\n"
       "         update_period, print_step, silent, test_io, random_type, tf32_matmul (gpu, default 0;\n"
       "         convolutions: the conv key tf32, default 1), cuda_graph (gpu, default 0: 1 replays\n"
@@ -44,7 +45,9 @@ void Help() {
       "         after the sum with it; 0 runs it as written), bf16_nodes (gpu,\n"
       "         default 0: 1 keeps activations in bfloat16 between the layers that take them, with\n"
       "         dtype = bf16 convolutions), log (the JSON log; default model_dir/log.jsonl when models\n"
-      "         are saved)\n\n");
+      "         are saved), start_counter (the first round's number when not resuming, default 1),\n"
+      "         extra_data_num / extra_data_shape[k] (a net's extra inputs: read, but no iterator\n"
+      "         gives extra data yet, so a net with them is an error)\n\n");
   // Iterators and their keys from their SetParam (io::ListKeys); a key met above (the batching
   // keys, the image iterators' augmentation) is named again without its text. A chained
   // iterator's own keys are those it adds to a csv base's.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -178,11 +179,22 @@ class Builder {
 
   // True when `key` is an updater key; a bad value is an error naming file:line.
   static bool SetsUpdater(const Entry& e, const std::string& key) {
+    bool set = false;
     try {
-      return nn::UpdaterSettings().Set(key, e.value);
+      set = nn::UpdaterSettings().Set(key, e.value);
     } catch (const Error& err) {
       UMBRA_THROW(e.Where(), ": ", err.message());
     }
+    // adam's beta1/beta2 are cxxnet's, the new gradient's weights: 0.9 there is the usual 0.1,
+    // a PyTorch user's likely slip. Said once, where it is written.
+    const std::string leaf = key.substr(key.rfind(':') + 1);
+    if (set && (leaf == "beta1" || leaf == "beta2") && std::atof(e.value.c_str()) > 0.5)
+      std::fprintf(stderr,
+                   "note: %s: %s = %s is cxxnet's adam %s: the new gradient's weight, so the usual %s is %g "
+                   "(PyTorch's betas (0.9, 0.999) are beta1 = 0.1, beta2 = 0.001 here)\n",
+                   e.Where().c_str(), e.key.c_str(), e.value.c_str(), leaf.c_str(), leaf.c_str(),
+                   1.0 - std::atof(e.value.c_str()));
+    return set;
   }
 
   bool UsesAdam() const {

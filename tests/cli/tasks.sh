@@ -184,6 +184,15 @@ expect_error "<command line>:2: unknown key 'shufle': the eval block's iterator 
 # --help lists each iterator's keys from the iterators themselves.
 "$UMBRA" --help > help.txt
 grep -qF "  path_img: idx file of the images" help.txt || fail "--help lists no iterator keys: $(cat help.txt)"
+# ... and every key the trainer reads (kTrainerKeys in src/train/job.cc; README says --help lists them).
+$PY - "$SRC/src/train/job.cc" help.txt <<'PY' || fail "--help misses trainer keys"
+import re, sys
+src = open(sys.argv[1]).read()
+keys = re.findall(r'"([a-z0-9_]+)"', re.search(r'kTrainerKeys = \{(.*?)\};', src, re.S).group(1))
+text = open(sys.argv[2]).read()
+missing = [k for k in keys if not re.search(r'(?<![a-z0-9_])' + k + r'(?![a-z0-9_])', text)]
+assert len(keys) > 30 and not missing, missing
+PY
 expect_error "<command line>:2: unknown key 'num_rnd': no task, updater, layer or iterator takes it; did you mean 'num_round'?" \
   "$CONF" num_rnd=1 model_dir=typo
 # (and the keys cxxnet's mnist iterator took: silent, taken; index_offset, a note)
@@ -221,6 +230,11 @@ expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
 expect_error "updater key 'fcX:lr': the network has no layer" "$CONF" fcX:lr=0.1 save_model=0
 expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" "$CONF" train:shuffle=abc
 expect_error "<command line>:2: bad value 'abc' for key 'eta': expected a finite number" "$CONF" eta=abc
+# adam's beta1/beta2 are cxxnet's (the new gradient's weights): PyTorch's 0.9 gets a note.
+"$UMBRA" "$CONF" updater=adam beta1=0.9 test_io=1 num_round=1 save_model=0 > /dev/null 2> beta.err \
+  || { cat beta.err; fail "adam beta1 run"; }
+grep -qF "<command line>:3: beta1 = 0.9 is cxxnet's adam beta1: the new gradient's weight, so the usual beta1 is 0.1" \
+  beta.err || { cat beta.err; fail "adam beta1 note"; }
 expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
 expect_error "<command line>:2: metric[label,in] names the net's input" "$CONF" "metric[label,in]=error"
 expect_error "no node named 'fc9' in the network (kept for reading after a pass: extract_node_name" "$CONF" \

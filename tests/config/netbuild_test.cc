@@ -273,8 +273,10 @@ TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
       << error("eps = 1e-30\n");
   EXPECT_NE(error("updater = adam\neps = 0\n").find("two.conf:10: value 0 for key 'eps' must be > 0"), std::string::npos)
       << error("updater = adam\neps = 0\n");
-  EXPECT_NE(error("updater = adam\nbeta1 = 1\n").find("two.conf:10: value 1 for key 'beta1' is outside [0, 1)"),
+  // cxxnet's beta1 is the new gradient's weight: 0 would divide by zero, 1 is the usual beta1 = 0.
+  EXPECT_NE(error("updater = adam\nbeta1 = 0\n").find("two.conf:10: value 0 for key 'beta1' is outside (0, 1]"),
             std::string::npos);
+  EXPECT_EQ(error("updater = adam\nbeta1 = 1\n"), "no error");
   EXPECT_EQ(error("updater = adam\nwmat:eps = 1e-8\nbias:eps = 1e-8\n"), "no error");
   const config::NetConfig own = config::NetFromConfig(config::ParseConfig(
       "netconfig = start\nlayer[0->1] = fullc:fc\n  nhidden = 3\nlayer[1->1] = softmax:loss\n  grad_scale = 1\n"

@@ -43,10 +43,11 @@ TEST(Updater, NesterovByHand) {
 }
 
 TEST(Updater, AdamByHand) {
-  auto u = Make({{"updater", "adam"}, {"lr", "0.01"}, {"beta1", "0.9"}, {"beta2", "0.999"}, {"eps", "1e-8"}});
+  // cxxnet's keys: beta1 and beta2 are the new gradient's weights, 1 - the usual betas (0.9, 0.98).
+  auto u = Make({{"updater", "adam"}, {"lr", "0.01"}, {"beta1", "0.1"}, {"beta2", "0.02"}, {"eps", "1e-8"}});
   TensorContainer<cpu, 2, double> w(Shape2(1, 2), 1.0), g(Shape2(1, 2));
   // Parameters are stored as float: the reference uses the same float values.
-  const double b1 = 0.9f, b2 = 0.999f, lr = 0.01f, eps = 1e-8f;
+  const double b1 = 1 - double(0.1f), b2 = 1 - double(0.02f), lr = 0.01f, eps = 1e-8f;
   double m = 0, v = 0, x = 1;
   for (int t = 0; t < 4; ++t) {
     const double gv = 0.3 - 0.2 * t;
@@ -70,21 +71,32 @@ TEST(Updater, ClippingAndGradScale) {
   EXPECT_NEAR(w.dptr_[1], 0.5, 1e-12);   // -6 clipped to -0.5
 }
 
+// cxxnet's schedules (updater/param.h there): whole steps of lr:step updates (integer division:
+// the rate is constant within a step), the base rate before start_epoch and the schedule of
+// the whole count after it, floored at minimum_lr (default 1e-5).
 TEST(Updater, SchedulesFollowTheirFormulas) {
   UpdaterParam p;
   p.lr = 0.1f, p.lr_step = 10, p.lr_gamma = 0.5f, p.lr_alpha = 0.75f, p.lr_factor = 0.1f;
   p.lr_schedule = "constant";
   EXPECT_NEAR(p.LearningRate(1000), 0.1, 1e-7);
   p.lr_schedule = "expdecay";
-  EXPECT_NEAR(p.LearningRate(25), 0.1 * std::pow(0.5, 2.5), 1e-7);
+  EXPECT_NEAR(p.LearningRate(9), 0.1, 1e-7);  // within the first step
+  EXPECT_NEAR(p.LearningRate(25), 0.1 * std::pow(0.5, 2), 1e-7);
+  EXPECT_NEAR(p.LearningRate(29), 0.1 * std::pow(0.5, 2), 1e-7);
+  EXPECT_NEAR(p.LearningRate(30), 0.1 * std::pow(0.5, 3), 1e-7);
   p.lr_schedule = "polydecay";
-  EXPECT_NEAR(p.LearningRate(25), 0.1 * std::pow(1 + 2.5 * 0.5, -0.75), 1e-7);
+  EXPECT_NEAR(p.LearningRate(25), 0.1 * std::pow(1 + 2 * 0.5, -0.75), 1e-7);
   p.lr_schedule = "factor";
   EXPECT_NEAR(p.LearningRate(25), 0.1 * 0.01, 1e-9);
+  EXPECT_NEAR(p.LearningRate(1000), 1e-5, 1e-12);  // 0.1 * 0.1^100, floored at the default minimum
   p.lr_minimum = 0.005f;
   EXPECT_NEAR(p.LearningRate(25), 0.005, 1e-9);
   p.lr_minimum = 0, p.lr_start_epoch = 20;
-  EXPECT_NEAR(p.LearningRate(25), 0.1, 1e-7);  // 5 updates into the schedule: first step not reached
+  EXPECT_NEAR(p.LearningRate(19), 0.1, 1e-7);         // the base rate before start_epoch
+  EXPECT_NEAR(p.LearningRate(25), 0.1 * 0.01, 1e-9);  // then the schedule of all 25 updates
+  // The floor never raises a base rate below it (eta = 0 stays 0).
+  p.lr = 0, p.lr_minimum = 1e-5f, p.lr_start_epoch = 0;
+  EXPECT_EQ(p.LearningRate(25), 0.0);
 }
 
 TEST(Updater, SettingsResolveGlobalThenTagThenLayer) {

@@ -99,9 +99,9 @@ class ParamDecl {
   ParamDecl& Range(double lo, double hi) {
     return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]");
   }
-  /// Range [lo, hi) of the last declared numeric field (adam's beta1 = 1 divides by zero).
-  ParamDecl& RangeBelow(double lo, double hi) {
-    return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + ")", /*hi_open=*/true);
+  /// Range (lo, hi] of the last declared numeric field (cxxnet's adam beta1 = 0 divides by zero).
+  ParamDecl& RangeOpenBelow(double lo, double hi) {
+    return Bound(lo, hi, "(" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]", false, /*lo_open=*/true);
   }
   ParamDecl& Min(double lo) { return Bound(lo, std::numeric_limits<double>::max(), ">= " + detail::ToText(lo)); }
   /// The last declared numeric field must be greater than lo.
@@ -181,7 +181,7 @@ class ParamDecl {
       inner(q, key, v);
       const double x = detail::ParseValue<double>(key, v);
       UMBRA_CHECK((lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi), "value ", v, " for key '", key, "' ",
-                  text[0] == '[' ? "is outside " : "must be ", text);
+                  text[0] == '[' || text[0] == '(' ? "is outside " : "must be ", text);
       p = std::move(q);
     };
     return *this;

@@ -24,9 +24,11 @@ struct UpdaterParam {
   float clip_gradient = 0.f;  // > 0: clip each gradient element to [-c, c]
   float grad_scale = 1.f;     // multiplies gradients (e.g. 1/update_period)
   std::string lr_schedule = "constant";
-  float lr_gamma = 0.5f, lr_alpha = 0.5f, lr_factor = 0.1f, lr_step = 1.f, lr_minimum = 0.f;
-  float lr_start_epoch = 0.f;
-  float beta1 = 0.9f, beta2 = 0.999f, adam_eps = 1e-8f;
+  float lr_gamma = 0.5f, lr_alpha = 0.5f, lr_factor = 0.1f, lr_minimum = 1e-5f;
+  long lr_step = 1, lr_start_epoch = 0;
+  // Adam's betas as cxxnet's keys give them: the weight of the new gradient in each moment
+  // (cxxnet's decay1/decay2), 1 - the usual beta (0.1 is PyTorch's 0.9).
+  float adam_decay1 = 0.1f, adam_decay2 = 0.001f, adam_eps = 1e-8f;
   static const ParamDecl<UpdaterParam>& Decl() {
     static const ParamDecl<UpdaterParam> d = [] {
       ParamDecl<UpdaterParam> d;
@@ -36,29 +38,43 @@ struct UpdaterParam {
       d.Field(&UpdaterParam::wd, "wd", "weight decay (L2) coefficient").Min(0);
       d.Field(&UpdaterParam::clip_gradient, "clip_gradient", "> 0: clip gradients to [-c, c]").Min(0);
       d.Field(&UpdaterParam::grad_scale, "grad_scale", "multiplier of the gradient").Min(0);
+      // The schedule's keys also as eta:..., as cxxnet took them.
       d.Field(&UpdaterParam::lr_schedule, "lr:schedule", "learning-rate schedule")
-          .OneOf({"constant", "expdecay", "polydecay", "factor"});
-      d.Field(&UpdaterParam::lr_gamma, "lr:gamma", "decay rate of expdecay/polydecay").Min(0);
-      d.Field(&UpdaterParam::lr_alpha, "lr:alpha", "exponent of polydecay").Min(0);
-      d.Field(&UpdaterParam::lr_factor, "lr:factor", "multiplier of the factor schedule").Min(0);
-      d.Field(&UpdaterParam::lr_step, "lr:step", "updates per schedule step").Min(1e-9);
-      d.Field(&UpdaterParam::lr_minimum, "lr:minimum_lr", "the learning rate never goes below").Min(0);
-      d.Field(&UpdaterParam::lr_start_epoch, "lr:start_epoch", "updates before the schedule starts").Min(0);
-      d.Field(&UpdaterParam::beta1, "beta1", "adam: decay of the first moment").RangeBelow(0, 1);
-      d.Field(&UpdaterParam::beta2, "beta2", "adam: decay of the second moment").RangeBelow(0, 1);
+          .OneOf({"constant", "expdecay", "polydecay", "factor"}).Alias("eta:schedule");
+      d.Field(&UpdaterParam::lr_gamma, "lr:gamma", "decay rate of expdecay/polydecay").Min(0).Alias("eta:gamma");
+      d.Field(&UpdaterParam::lr_alpha, "lr:alpha", "exponent of polydecay").Min(0).Alias("eta:alpha");
+      d.Field(&UpdaterParam::lr_factor, "lr:factor", "multiplier of the factor schedule").Min(0).Alias("eta:factor");
+      d.Field(&UpdaterParam::lr_step, "lr:step", "updates per schedule step: the rate changes once a step").Min(1)
+          .Alias("eta:step");
+      d.Field(&UpdaterParam::lr_minimum, "lr:minimum_lr",
+              "a decaying schedule's rate never goes below it (nor does it raise the base rate)").Min(0)
+          .Alias("eta:minimum_lr");
+      d.Field(&UpdaterParam::lr_start_epoch, "lr:start_epoch",
+              "updates at the base rate; from then on the schedule of the whole count").Min(0)
+          .Alias("eta:start_epoch");
+      d.Field(&UpdaterParam::adam_decay1, "beta1",
+              "adam, as cxxnet: the new gradient's weight in the first moment, 1 - the usual beta1 (0.1 = PyTorch's 0.9)")
+          .RangeOpenBelow(0, 1);
+      d.Field(&UpdaterParam::adam_decay2, "beta2",
+              "adam, as cxxnet: the new gradient's weight in the second moment, 1 - the usual beta2 (0.001 = PyTorch's 0.999)")
+          .RangeOpenBelow(0, 1);
       d.Field(&UpdaterParam::adam_eps, "eps", "adam: denominator epsilon").Above(0);
       return d;
     }();
     return d;
   }
-  /// The scheduled learning rate after `t` updates.
+  /// The scheduled learning rate after `t` updates, as cxxnet's schedules give it: the base
+  /// rate for the first start_epoch updates, then a function of the whole steps of lr:step
+  /// updates in t (cxxnet divided integers: the rate is constant within a step), floored at
+  /// minimum_lr (cxxnet's default 1e-5) but never raised above the base rate by it.
   double LearningRate(double t) const {
-    const double e = std::max(0.0, t - lr_start_epoch);
+    if (lr_schedule == "constant" || t < double(lr_start_epoch)) return lr;
+    const double steps = std::floor(t / double(lr_step));
     double r = lr;
-    if (lr_schedule == "expdecay") r = lr * std::pow(lr_gamma, e / lr_step);
-    else if (lr_schedule == "polydecay") r = lr * std::pow(1.0 + (e / lr_step) * lr_gamma, -lr_alpha);
-    else if (lr_schedule == "factor") r = lr * std::pow(lr_factor, std::floor(e / lr_step));
-    return std::max<double>(r, lr_minimum);
+    if (lr_schedule == "expdecay") r = lr * std::pow(lr_gamma, steps);
+    else if (lr_schedule == "polydecay") r = lr * std::pow(1.0 + steps * lr_gamma, -lr_alpha);
+    else if (lr_schedule == "factor") r = lr * std::pow(lr_factor, steps);
+    return std::max(r, std::min<double>(lr, lr_minimum));
   }
 };
 
@@ -168,7 +184,7 @@ void Updater<xpu, DType>::Update(Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> 
     m = m * mom - g * lr;
     w += m * (DType(1) + mom);
   } else {
-    const double b1 = p_.beta1, b2 = p_.beta2, k = double(t) + 1;
+    const double b1 = 1.0 - p_.adam_decay1, b2 = 1.0 - p_.adam_decay2, k = double(t) + 1;
     const DType c = DType(lr * std::sqrt(1 - std::pow(b2, k)) / (1 - std::pow(b1, k)));
     Tensor<xpu, 2, DType> v = v_.view();
     g += w * wd;
