@@ -15,7 +15,16 @@ TEST(Metric, ErrorLogLossRecall) {
   EXPECT_NEAR(err.Get(), 2.0 / 3, 1e-9);
   EXPECT_NEAR(ll.Get(), -(std::log(0.7) + std::log(0.3) + std::log(0.3)) / 3, 1e-6);
   EXPECT_NEAR(r1.Get(), 1.0 / 3, 1e-9);
-  EXPECT_NEAR(r2.Get(), 1.0, 1e-9);  // label 2 in row 3 ties for second place
+  // Label 2 in row 3 ties class 0 for second place: equal scores rank by class index, so it is
+  // third (cxxnet's sort left ties in no stated order; counting them as hits gave rec@N = 1 to
+  // an output of equal scores).
+  EXPECT_NEAR(r2.Get(), 2.0 / 3, 1e-9);
+  TensorContainer<cpu, 2> flat(Shape2(3, 4), 0.25f);  // every class alike
+  nn::Metric ferr("error"), frec1("rec@1"), frec2("rec@2");
+  for (auto* m : {&ferr, &frec1, &frec2}) m->Add(flat.view(), y.view());
+  EXPECT_NEAR(ferr.Get(), 2.0 / 3, 1e-9);  // arg-max is class 0
+  EXPECT_NEAR(frec1.Get(), 1 - ferr.Get(), 1e-9);
+  EXPECT_NEAR(frec2.Get(), 2.0 / 3, 1e-9);  // classes 0 and 1
   err.Clear();
   err.Add(p.view(), y.view(), 1);  // a padded batch: only the first row counts
   EXPECT_EQ(err.Get(), 0.0);

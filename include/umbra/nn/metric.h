@@ -1,6 +1,6 @@
 // Evaluation metrics over predictions on the host: error (arg-max against the label), logloss
 // (mean -log p of the label's class), rmse (against labels of the prediction's width), rec@N
-// (the label among the N highest scores). Accumulate with Add, read with Get, Clear per round.
+// (the label among the N highest scores; equal scores ranked by class index). Accumulate with Add, read with Get, Clear per round.
 // Names as in cxxnet configs (metric = error, metric = rec@5).
 #pragma once
 
@@ -57,8 +57,11 @@ class Metric {
         } else if (kind_ == kLogLoss) {
           sum_ -= std::log(std::max(p[c], 1e-15f));
         } else {
-          index_t above = 0;  // classes scoring strictly higher than the label's
-          for (index_t j = 0; j < k; ++j) above += p[j] > p[c];
+          // Classes ranked before the label: higher scores, and equal ones of lower index (the
+          // order error's arg-max takes, so rec@1 = 1 - error). Counting only higher scores
+          // gave an output of equal scores rec@N = 1 whatever its labels.
+          index_t above = 0;
+          for (index_t j = 0; j < k; ++j) above += p[j] > p[c] || (p[j] == p[c] && j < c);
           sum_ += above < topn_;
         }
       }
