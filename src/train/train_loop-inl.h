@@ -260,6 +260,19 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       std::fprintf(stderr, "%s\n", trainer.graph_note().c_str());
       graph_noted = true;
     }
+    // The round's model, taken before evaluating: SaveCheckpoint refuses a non-finite weight
+    // (the loss can stay finite while the last update blows up), which must stop the run before
+    // the round is evaluated, printed or logged (a logged round without its model made the
+    // same command refused, its log 'holding another run's rounds'). Taken every round, so
+    // that rounds without a saved model are checked too (one copy of the weights per round).
+    const bool save_now = save_model > 0 && (round % save_model == 0 || round == last);
+    nn::ModelFile mf;
+    try {
+      mf = nn::SaveCheckpoint(trainer, job.net_text);
+    } catch (const Error& err) {
+      UMBRA_THROW("round ", round, ": ", err.message(),
+                  save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
+    }
     Figures results;
     if (eval_train) train_metrics.Report("train", &results);
     for (size_t k = 0; k < job.iters.size(); ++k) {
@@ -282,13 +295,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       }
       m.Report(e.name, &results);
     }
-    prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
-    if (save_model > 0 && (round % save_model == 0 || round == last)) {
-      nn::ModelFile mf = nn::SaveCheckpoint(trainer, job.net_text);
+    // The model before the round's line and log entry: a logged round always has its model.
+    if (save_now) {
       mf.meta["round"] = std::to_string(round);
       mf.meta["seed"] = std::to_string(seed);
       nn::WriteModelFile(ModelPath(model_dir, round), mf);
     }
+    prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
   }
   return 0;
 }

@@ -327,6 +327,17 @@ printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\npred = big.tx
 "$UMBRA" big.conf num_round=1 model_dir=bm > /dev/null 2>&1 || fail "training on ok.csv"
 expect_error "big.conf:6: the network's output for instance 0 holds" big.conf task=pred model_in=bm/0001.model
 [ "$(cat big.txt)" = old ] || fail "pred file replaced after a non-finite output"
+# Weights that overflow in a round's last update while its loss was finite (one batch a round,
+# eta = 1e38): the run stops before the round is evaluated, printed or logged, and saves no
+# model (the round was logged without its model, and the same command was then refused).
+printf '0,100,100\n1,100,-100\n' > huge.csv
+printf 'data = train\niter = csv\n  filename = huge.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 1e38\n' > huge.conf
+for run in first again; do  # the same command again: the same error, not a refusal of the log
+  expect_error "round 1: 'f.wmat' holds inf after 1 steps, although the loss stayed finite: the model is not saved" \
+    huge.conf model_dir=hm
+  [ ! -e hm/0001.model ] && [ ! -s hm/log.jsonl ] || fail "a round with non-finite weights saved or logged ($run)"
+  if grep -q '^\[1\]' out.txt; then fail "the round was printed ($run)"; fi
+done
 (cat "$CONF"; sed -n 9,13p "$CONF") > twoeval.conf  # the eval block "test" twice: one name for two
 expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
   twoeval.conf
