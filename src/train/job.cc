@@ -299,12 +299,28 @@ void InitIterator(IterBlock& b) {
   }
 }
 
+bool IsRoundModelName(const std::string& n) {
+  const size_t digits = n.find_first_not_of("0123456789");
+  return digits >= 4 && digits <= 9 && n.substr(digits) == ".model";
+}
+
 void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,
                             const std::string& where) {
-  if (!NotRegularFile(out).empty()) return;  // a new file, or a device such as /dev/stdout
+  namespace fs = std::filesystem;
   std::error_code ec;
-  const auto same = [&](const std::string& p) { return std::filesystem::equivalent(out, p, ec); };
+  const std::string model_dir = job.Get("model_dir", "models");
+  const fs::path out_path(out);
+  UMBRA_CHECK(!IsRoundModelName(out_path.filename().string()) ||
+                  !fs::equivalent(out_path.parent_path().empty() ? fs::path(".") : out_path.parent_path(), model_dir, ec),
+              where, ": ", out_key, " = ", out, " is named as a round's model in model_dir '", model_dir,
+              "', which continue=1 would take for one; name another output file");
+  if (!NotRegularFile(out).empty()) return;  // a new file, or a device such as /dev/stdout
+  const auto same = [&](const std::string& p) { return fs::equivalent(out, p, ec); };
   const std::string refused = where + ": " + out_key + " = " + out + " would overwrite ";
+  // The training log (a pred file over it lost the run's history, and continue=1 then refused
+  // the folder).
+  const std::string log = job.Get("log", (fs::path(model_dir) / "log.jsonl").string());
+  UMBRA_CHECK(!same(log), refused, "the training log '", log, "'; name another output file");
   for (const config::Entry& e : job.entries) {
     UMBRA_CHECK(e.file == "<command line>" || !same(e.file), refused, "the config file it is given in");
     // Block lines and netconfig name no files; the output's own key and the other outputs are

@@ -73,10 +73,15 @@ std::string ResolveNode(const NetT& net, std::string name) {
   return name;
 }
 
+/// A round's model file name in a model_dir: NNNN.model (4 to 9 digits).
+bool IsRoundModelName(const std::string& file_name);
+
 /// Refuses, before a task writes its result to `out` (named by `out_key` at `where`), to replace a
 /// file the job reads — the config itself, or a file some other key names (model_in, a data
-/// path, an image list, a mean image) — or any umbra model file: a slip in a pred or
-/// weight_filename line would otherwise lose it.
+/// path, an image list, a mean image) — any umbra model file, or the training log of the
+/// config's model_dir (or log =); and to write a new file named as a round's model in model_dir
+/// (continue=1 would take it for one): a slip in a pred or weight_filename line would otherwise
+/// lose a file or a run.
 void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,
                             const std::string& where);
 

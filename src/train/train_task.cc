@@ -95,9 +95,8 @@ std::pair<std::string, int> LatestModel(const std::string& dir) {
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(dir, ec)) {
     const std::string n = f.path().filename().string();
-    const size_t digits = n.find_first_not_of("0123456789");
-    if (digits < 4 || digits > 9 || n.substr(digits) != ".model") continue;
-    const int r = std::stoi(n.substr(0, digits));
+    if (!IsRoundModelName(n)) continue;
+    const int r = std::stoi(n.substr(0, n.find('.')));
     if (r > best.second) best = {f.path().string(), r};
   }
   return best;

@@ -278,6 +278,14 @@ expect_error "<command line>:5: pred = victim.conf would overwrite the config fi
 gunzip -c $DATA/t10k-labels-idx1-ubyte.gz > labels.idx
 expect_error "pred = labels.idx would overwrite the file pred:path_label names (<command line>:4)" "$CONF" \
   task=pred model_in=m/0002.model pred:path_label=labels.idx pred=labels.idx
+# Nor the training log of the config's model_dir (or log =), nor a new file named as a round's
+# model there (continue=1 took a text file for the newest model).
+cp m/log.jsonl log.keep
+expect_error "<command line>:4: pred = m/log.jsonl would overwrite the training log 'm/log.jsonl'" "$CONF" \
+  task=pred model_in=m/0002.model pred=m/log.jsonl model_dir=m
+expect_error "<command line>:5: weight_filename = ./m/0009.model is named as a round's model in model_dir 'm'" "$CONF" \
+  task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=./m/0009.model model_dir=m
+cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] || fail "the log was overwritten or a model-named file written"
 cmp victim.model m/0002.model && cmp victim.conf "$CONF" && [ "$(wc -c < labels.idx)" = 10008 ] \
   || fail "an input was overwritten"
 printf '0\t0\tnone.png\n' > in.lst
