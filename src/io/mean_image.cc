@@ -1,11 +1,15 @@
 // Mean image file reading and writing (format in include/umbra/io/mean_image.h).
 #include "umbra/io/mean_image.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "umbra/regular_file.h"
@@ -18,18 +22,37 @@ constexpr uint32_t kVersion = 1;
 
 void WriteMeanImage(const std::string& path, const MeanImage& m) {
   UMBRA_CHECK(size_t(m.shape.Size()) == m.values.size(), "mean image for '", path, "': shape and values disagree");
-  const std::string tmp = path + ".tmp";
+  // cxxnet's configs keep the mean image in the model folder (image_mean = models/...), which
+  // a first run has not made yet when the iterators compute the mean: the folder is made here.
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    std::filesystem::create_directories(parent, ec);
+    UMBRA_CHECK(!ec, "cannot make the folder '", parent.string(), "' of mean image '", path, "': ", ec.message());
+  }
+  // Written under a temporary name of this process, renamed into place once whole.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  struct RemoveUnlessRenamed {
+    const std::string& tmp;
+    bool renamed = false;
+    ~RemoveUnlessRenamed() {
+      if (!renamed) std::remove(tmp.c_str());
+    }
+  } cleanup{tmp};
   {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    UMBRA_CHECK(out.good(), "cannot write mean image '", tmp, "'");
+    UMBRA_CHECK(out.good(), "cannot write mean image '", path, "'", errno ? std::string(": ") + std::strerror(errno) : "");
     const uint32_t head[4] = {kVersion, uint32_t(m.shape[0]), uint32_t(m.shape[1]), uint32_t(m.shape[2])};
     out.write(kMagic, 8);
     out.write(reinterpret_cast<const char*>(head), sizeof(head));
     out.write(reinterpret_cast<const char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
     out.close();
-    UMBRA_CHECK(!out.fail(), "writing mean image '", tmp, "' failed (disk full?)");
+    UMBRA_CHECK(!out.fail(), "writing mean image '", path, "' failed (disk full?)");
   }
-  UMBRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "'");
+  UMBRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "': ",
+              std::strerror(errno));
+  cleanup.renamed = true;
 }
 
 MeanImage ReadMeanImage(const std::string& path) {

@@ -168,6 +168,16 @@ TEST(Augment, MeanImageIsComputedWrittenThenRead) {
   WriteMeanImage(dir / "mean.bin", MeanImage{m.shape, nan_at});
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }),
              "mean image '" + (dir / "mean.bin") + "' holds nan at channel 1, y 1, x 1; delete it to recompute");
+  // In a folder not made yet (cxxnet's image_mean = models/..., before the first run made
+  // models/): the folder is made; where it cannot be, the error names the file and the reason.
+  KV in_models = keys;
+  for (auto& [k, v] : in_models)
+    if (k == "image_mean") v = dir / "models/sub/mean.bin";
+  Make("img", in_models);
+  EXPECT_EQ(ReadMeanImage(dir / "models/sub/mean.bin").shape, Shape3(3, 2, 2));
+  WriteText(dir / "afile", "x");
+  EXPECT_HAS(ErrorOf([&] { WriteMeanImage(dir / "afile/mean.bin", zero); }),
+             "cannot make the folder '" + (dir / "afile") + "' of mean image '" + (dir / "afile/mean.bin") + "'");
   // A header whose shape the file cannot hold is refused before anything is allocated: 2^32-1
   // cubed (which wraps in 64 bits), 3 x 60000 x 60000 (43 GB), a zero, one value short or over.
   const auto header = [](uint32_t c, uint32_t h, uint32_t w) {
