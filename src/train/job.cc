@@ -252,6 +252,23 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
     UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
                 "' itself go inside its definition in netconfig");
+    std::vector<std::string> updater_keys;
+    for (const auto& d : nn::UpdaterParam::Decl().entries()) {
+      updater_keys.push_back(d.name);
+      updater_keys.insert(updater_keys.end(), d.aliases.begin(), d.aliases.end());
+    }
+    if (scope == "lr" || scope == "eta") {
+      // cxxnet's MNIST_continue.conf writes lr:eta, lr:momentum, lr:wd, which cxxnet ignored.
+      UMBRA_CHECK(std::ranges::find(updater_keys, key) == updater_keys.end(), e->Where(), ": '", e->key,
+                  "': the ", scope, ": prefix is for the schedule's keys; write ", key,
+                  " (cxxnet ignored this key, so its configs ran without it)");
+      UMBRA_THROW(e->Where(), ": '", e->key, "' is no learning-rate schedule key", DidYouMean(e->key, updater_keys),
+                  " (lr:schedule, lr:gamma, lr:alpha, lr:factor, lr:step, lr:minimum_lr, lr:start_epoch)");
+    }
+    // A weight tag's key (wmat:wdd) near an updater key: the typo, rather than the scope.
+    const std::string near = DidYouMean(key, updater_keys);
+    UMBRA_CHECK(near.empty(), e->Where(), ": '", e->key, "': '", key, "' is no updater key", near,
+                " (nor is '", scope, "' an iterator block or layer)");
     UMBRA_THROW(e->Where(), ": '", e->key, "': no iterator block or layer is named '", scope, "'");
   }
   job.net.spec.seed =

@@ -112,11 +112,11 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
   }
   for (auto& [k, v] : job.net.updater) {
     const auto colon = k.find(':');
-    if (colon == std::string::npos || k.rfind("lr:", 0) == 0) continue;
+    if (colon == std::string::npos || nn::IsScheduleKey(k)) continue;
     std::string scope = k.substr(0, colon);
     const std::string rest = k.substr(colon + 1);
     const auto colon2 = rest.find(':');
-    if (colon2 != std::string::npos && rest.rfind("lr:", 0) != 0) scope += "." + rest.substr(0, colon2);
+    if (colon2 != std::string::npos && !nn::IsScheduleKey(rest)) scope += "." + rest.substr(0, colon2);
     UMBRA_CHECK(known.count(scope), "updater key '", k, "': the network has no layer, weight tag or weight '",
                 scope, "' (layers' weights are named layer.tag, e.g. fc1.wmat)");
   }

@@ -230,6 +230,9 @@ expect_error "cannot open idx file 'nope.gz'" "$CONF" test:path_img=nope.gz
 expect_error "updater key 'fcX:lr': the network has no layer" "$CONF" fcX:lr=0.1 save_model=0
 expect_error "<command line>:2: iterator key shuffle = 'abc' is not an integer" "$CONF" train:shuffle=abc
 expect_error "<command line>:2: bad value 'abc' for key 'eta': expected a finite number" "$CONF" eta=abc
+expect_error "<command line>:2: 'lr:gama' is no learning-rate schedule key; did you mean 'lr:gamma'?" "$CONF" lr:gama=0.9
+expect_error "<command line>:2: 'lr:eta': the lr: prefix is for the schedule's keys; write eta" "$CONF" lr:eta=0.1
+expect_error "<command line>:2: 'wmat:wdd': 'wdd' is no updater key; did you mean 'wd'?" "$CONF" wmat:wdd=0
 # adam's beta1/beta2 are cxxnet's (the new gradient's weights): PyTorch's 0.9 gets a note.
 "$UMBRA" "$CONF" updater=adam beta1=0.9 test_io=1 num_round=1 save_model=0 > /dev/null 2> beta.err \
   || { cat beta.err; fail "adam beta1 run"; }

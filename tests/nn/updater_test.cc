@@ -119,6 +119,13 @@ TEST(Updater, SettingsResolveGlobalThenTagThenLayer) {
   EXPECT_EQ(s.For("fc2.wmat").lr_schedule, "constant");
   EXPECT_EQ(s.For("fc2.bias").lr_schedule, "expdecay");
   EXPECT_FALSE(s.Set("fc2:bias:nhidden", "3"));
+  // cxxnet's eta: prefix for the schedule's keys, global and scoped.
+  EXPECT_TRUE(s.Set("eta:gamma", "0.25"));
+  EXPECT_TRUE(s.Set("fc2:bias:eta:schedule", "factor"));
+  EXPECT_FLOAT_EQ(s.For("fc1.wmat").lr_gamma, 0.25f);
+  EXPECT_EQ(s.For("fc2.bias").lr_schedule, "factor");
+  EXPECT_NE(test::ErrorOf([&] { s.Set("eta:step", "2.5"); }).find("bad value '2.5' for key 'eta:step': expected an integer"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -78,6 +78,9 @@ struct UpdaterParam {
   }
 };
 
+/// A learning-rate schedule key (lr:gamma, or cxxnet's eta:gamma): its colon scopes nothing.
+inline bool IsScheduleKey(const std::string& k) { return k.rfind("lr:", 0) == 0 || k.rfind("eta:", 0) == 0; }
+
 /// Resolves settings for weight "layer.tag" from keys given as "key" (global), "tag:key",
 /// "layer:key" (cxxnet's per-layer override) and "layer:tag:key" (wmat:lr inside a layer).
 class UpdaterSettings {
@@ -86,7 +89,7 @@ class UpdaterSettings {
   bool Set(const std::string& key, const std::string& value) {
     UpdaterParam probe;
     const auto colon = key.find(':');
-    if (key.rfind("lr:", 0) == 0 || colon == std::string::npos) {
+    if (IsScheduleKey(key) || colon == std::string::npos) {
       if (!UpdaterParam::Decl().Set(probe, key, value)) return false;
       global_.push_back({key, value});
       return true;
@@ -94,7 +97,7 @@ class UpdaterSettings {
     std::string scope = key.substr(0, colon), rest = key.substr(colon + 1);
     // layer:tag:key (cxxnet's `wmat:lr` inside a layer) scopes one weight: "layer.tag".
     const auto colon2 = rest.find(':');
-    if (colon2 != std::string::npos && rest.rfind("lr:", 0) != 0)
+    if (colon2 != std::string::npos && !IsScheduleKey(rest))
       scope += "." + rest.substr(0, colon2), rest = rest.substr(colon2 + 1);
     if (!UpdaterParam::Decl().Set(probe, rest, value)) return false;
     scoped_[scope].push_back({rest, value});
