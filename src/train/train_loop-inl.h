@@ -260,15 +260,16 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       std::fprintf(stderr, "%s\n", trainer.graph_note().c_str());
       graph_noted = true;
     }
-    // The round's model, taken before evaluating: SaveCheckpoint refuses a non-finite weight
-    // (the loss can stay finite while the last update blows up), which must stop the run before
-    // the round is evaluated, printed or logged (a logged round without its model made the
-    // same command refused, its log 'holding another run's rounds'). Taken every round, so
-    // that rounds without a saved model are checked too (one copy of the weights per round).
+    // A round that saves its model takes it before evaluating: SaveCheckpoint refuses a
+    // non-finite weight (the loss can stay finite while the last update blows up), which must
+    // stop the run before the round is evaluated, printed or logged (a logged round without its
+    // model made the same command refused, its log 'holding another run's rounds'). Other
+    // rounds are not copied to the host for it (on a GPU, a wait per weight): their weights are
+    // checked by the next round's losses, or by the last round's save.
     const bool save_now = save_model > 0 && (round % save_model == 0 || round == last);
     nn::ModelFile mf;
     try {
-      mf = nn::SaveCheckpoint(trainer, job.net_text);
+      if (save_now) mf = nn::SaveCheckpoint(trainer, job.net_text);
     } catch (const Error& err) {
       UMBRA_THROW("round ", round, ": ", err.message(),
                   save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
