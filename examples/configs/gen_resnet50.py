@@ -55,7 +55,7 @@ netconfig = end
 input_shape = 3,224,224
 batch_size = 256
 
-random_type = kaiming
+init = kaiming
 metric = error
 metric = rec@5
 max_round = 90

@@ -24,6 +24,28 @@ TEST(Fullc, ShapeAndKnownAnswer) {
   }
 }
 
+// Random input, weights and bias against a plain loop (the rows above are constant, so a
+// wrong order of the input's elements would pass them): y[n][j] = b[j] + sum_k W[j][k] x[n][k],
+// x[n] the sample's (C, H, W) values in order.
+TEST(Fullc, RandomAgainstPlainLoop) {
+  const Shape<4> in = Shape4(3, 2, 3, 2);
+  test::LayerRig<cpu, double> rig("fullc", {{"nhidden", "5"}}, {in});
+  Random<cpu, double> rnd(5);
+  rnd.SampleUniform(&rig.in[0]->data, -1.0, 1.0);
+  auto w = test::Weights(*rig.layer);
+  ASSERT_EQ(w.size(), 2u);
+  rnd.SampleUniform(&w[0].first, -1.0, 1.0);
+  rnd.SampleUniform(&w[1].first, -1.0, 1.0);
+  rig.Forward();
+  const double *x = rig.in[0]->data.dptr_, *W = w[0].first.dptr_, *b = w[1].first.dptr_;
+  for (index_t n = 0; n < 3; ++n)
+    for (index_t j = 0; j < 5; ++j) {
+      double want = b[j];
+      for (index_t k = 0; k < 12; ++k) want += W[j * 12 + k] * x[n * 12 + k];
+      EXPECT_NEAR(rig.out[0]->data.dptr_[n * 5 + j], want, 1e-12) << "row " << n << ", unit " << j;
+    }
+}
+
 TEST(Fullc, GradientCheck) {
   test::GradCheck("fullc", {{"nhidden", "5"}}, {Shape4(4, 3, 2, 1)});
   test::GradCheck("fullc", {{"nhidden", "3"}, {"no_bias", "1"}, {"init", "xavier"}},

@@ -215,28 +215,40 @@ class Layer {
   bool weight_grads_ = true;
 };
 
-/// Weight initialisation shared by layers: gaussian(sigma), uniform(±scale), xavier and kaiming.
+/// Weight initialisation shared by layers: gaussian(sigma), uniform(±scale), xavier and kaiming,
+/// by the usual formulas where the rule is given as init, by cxxnet's where it is given as
+/// cxxnet's key random_type (its configs were tuned to them; the two differ by up to a factor
+/// of the kernel's fan, see InitWeight).
 struct InitParam {
   std::string init = "gaussian";
   float init_sigma = 0.01f;
   float init_uniform = -1.f;  // cxxnet's key: > 0 means uniform in [-init_uniform, init_uniform]
   float init_bias = 0.f;
+  bool cxxnet_rule = false;  // init came as random_type (the last of init and random_type wins)
 };
 
-/// Fills `w` (fan_in, fan_out given) by the rule in p.
+/// Fills `w` by the rule in p, given its fan_in and fan_out (the rows and columns of the weight
+/// matrix) and `outputs`, the outputs one input position feeds (fullc: nhidden; conv: nchannel
+/// x kernel area).
+///   init:        uniform U(±init_uniform, or ±init_sigma); xavier U(±sqrt(6 / (fan_in + fan_out)))
+///                (Glorot); kaiming N(0, sqrt(2 / fan_in)) (He, PyTorch's kaiming_normal_).
+///   random_type: uniform and xavier U(±init_uniform, or ±sqrt(3 / (fan_in + fan_out)));
+///                kaiming N(0, sqrt(2 / outputs)) (cxxnet's layer/param.h).
 template <typename xpu, int N, typename DType>
 inline void InitWeight(const InitParam& p, Tensor<xpu, N, DType> w, index_t fan_in, index_t fan_out,
-                       Random<xpu, DType>& rnd) {
+                       index_t outputs, Random<xpu, DType>& rnd) {
+  const bool cx = p.cxxnet_rule;
   if (p.init == "gaussian") {
     rnd.SampleGaussian(&w, DType(0), DType(p.init_sigma));
-  } else if (p.init == "uniform") {
-    const DType s = p.init_uniform > 0 ? DType(p.init_uniform) : DType(p.init_sigma);
+  } else if (p.init == "uniform" || (cx && p.init == "xavier")) {
+    const double otherwise = cx ? std::sqrt(3.0 / double(fan_in + fan_out)) : double(p.init_sigma);
+    const DType s = DType(p.init_uniform > 0 ? double(p.init_uniform) : otherwise);
     rnd.SampleUniform(&w, -s, s);
   } else if (p.init == "xavier") {
-    const DType s = DType(std::sqrt(3.0 / double(fan_in + fan_out) * 2.0));
+    const DType s = DType(std::sqrt(6.0 / double(fan_in + fan_out)));
     rnd.SampleUniform(&w, -s, s);
   } else if (p.init == "kaiming") {
-    rnd.SampleGaussian(&w, DType(0), DType(std::sqrt(2.0 / double(fan_in))));
+    rnd.SampleGaussian(&w, DType(0), DType(std::sqrt(2.0 / double(cx ? outputs : fan_in))));
   } else {
     UMBRA_THROW("unknown init '", p.init, "': expected gaussian, uniform, xavier or kaiming");
   }

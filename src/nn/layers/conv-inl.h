@@ -141,8 +141,9 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     const index_t m = this->p_.nchannel, k = krows_ / this->p_.ngroup;
     wmat_.Resize(Shape2(m, k));
     this->ResizeGrad(gwmat_, Shape2(m, k));
-    // cxxnet's fan rule for conv: fan_in = columns of wmat, fan_out = its rows.
-    InitWeight(this->p_, wmat_.view(), k, m, rnd);
+    // cxxnet's fan rule for conv: fan_in = columns of wmat, fan_out = its rows; kaiming's
+    // outputs as cxxnet: nchannel x kernel area.
+    InitWeight(this->p_, wmat_.view(), k, m, m * this->p_.KernelY() * this->p_.KernelX(), rnd);
     if (!this->p_.no_bias) {
       bias_.Resize(Shape2(1, m), DType(this->p_.init_bias));
       this->ResizeGrad(gbias_, Shape2(1, m));

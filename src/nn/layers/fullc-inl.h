@@ -50,7 +50,7 @@ class FullcLayer : public ParamLayer<FullcParam, xpu, DType> {
     const index_t nh = this->p_.nhidden;
     wmat_.Resize(Shape2(nh, fan_in_));
     this->ResizeGrad(gwmat_, Shape2(nh, fan_in_));
-    InitWeight(this->p_, wmat_.view(), fan_in_, nh, rnd);
+    InitWeight(this->p_, wmat_.view(), fan_in_, nh, nh, rnd);
     if (!this->p_.no_bias) {
       bias_.Resize(Shape2(1, nh), DType(this->p_.init_bias));
       this->ResizeGrad(gbias_, Shape2(1, nh));

@@ -40,7 +40,10 @@ auto Widened(const Tensor<xpu, dim, DType>& t) {
 template <typename P>
 ParamDecl<P>& DeclareInit(ParamDecl<P>& d) {
   return d
-      .template Field<std::string>(&P::init, "init", "weight initialisation")
+      .template Field<std::string>(&P::init, "init",
+                                   "weight initialisation (xavier: Glorot's U(+-sqrt(6/(in+out))), kaiming: "
+                                   "He's N(0, sqrt(2/fan_in)); as random_type, cxxnet's: U(+-sqrt(3/(in+out))), "
+                                   "N(0, sqrt(2/outputs)))")
       .OneOf({"gaussian", "uniform", "xavier", "kaiming"})
       .template Field<float>(&P::init_sigma, "init_sigma", "standard deviation of gaussian init")
       .Min(0)
@@ -68,12 +71,15 @@ template <typename P, typename xpu, typename DType>
 class ParamLayer : public Layer<xpu, DType> {
  public:
   bool SetParam(const std::string& key, const std::string& value) override {
-    // cxxnet's name for the init rule; accepted as an alias.
+    // cxxnet's name for the init rule, which also picks cxxnet's formulas (InitWeight).
     const std::string k = key == "random_type" ? "init" : key;
     try {
       if (!P::Decl().Set(p_, k, value)) return false;
     } catch (const Error& e) {
       UMBRA_THROW(this->Describe(), ": ", e.message());
+    }
+    if constexpr (std::is_base_of_v<InitParam, P>) {
+      if (k == "init") p_.cxxnet_rule = key == "random_type";
     }
     given_.push_back(k);
     return true;
