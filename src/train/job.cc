@@ -197,8 +197,19 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       continue;
     }
     if (e.key == "metric" || e.key.rfind("metric[", 0) == 0) {
-      job.metrics.push_back(ParseMetric(e));
+      const MetricSpec m = ParseMetric(e);
       At(e.Where(), [&] { return nn::Metric(e.value).Get(); });  // an unknown metric name
+      // The same metric again (metric=error on the command line of a config that has it) is
+      // one column, not two.
+      if (std::ranges::none_of(job.metrics, [&](const MetricSpec& o) {
+            return o.name == m.name && o.node == m.node && o.label_field == m.label_field;
+          }))
+        job.metrics.push_back(m);
+      continue;
+    }
+    // model_in = (nothing) clears a config's model_in from the command line: train from scratch.
+    if (e.key == "model_in" && e.value.empty()) {
+      job.global.erase(e.key);
       continue;
     }
     const auto colon = e.key.find(':');

@@ -41,8 +41,8 @@ int PredictLoop(Job& job) {
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/false);
   CheckExtraInputs(job, spec);
   nn::Net<xpu> net(spec);
-  WarnIfOtherNetwork(job, mf, in, /*training=*/false);
   nn::LoadWeights(net, mf, in, true);
+  WarnIfOtherNetwork(job, mf, in, /*training=*/false);  // after the load: its weights did match
   const auto& out_node = extract ? net.NodeByName(ResolveNode(net, node)) : net.Output();
 
   InitIterator(*p);

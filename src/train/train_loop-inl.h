@@ -146,8 +146,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       const long saved = nn::MetaNumber(mf, "round", round, path);
       UMBRA_CHECK(saved == round, "continue: '", path, "' holds the model of round ", saved, ", not ", round,
                   " as its name says; rename or remove it");
-      WarnIfOtherNetwork(job, mf, path);
       nn::RestoreCheckpoint(trainer, mf, path);
+      WarnIfOtherNetwork(job, mf, path);  // after the restore: its weights did match
       start = round + 1, resumed = true;
       std::fprintf(stderr, "continue: resuming after round %d from %s\n", round, path.c_str());
       if (job.global.count("model_in"))
@@ -177,8 +177,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   } else if (!resumed && job.global.count("model_in")) {
     const std::string in = job.Get("model_in", "");
     const nn::ModelFile mf = nn::ReadModelFile(in);
-    WarnIfOtherNetwork(job, mf, in);
     nn::RestoreCheckpoint(trainer, mf, in);
+    WarnIfOtherNetwork(job, mf, in);
     const long round = nn::MetaNumber(mf, "round", 0, in);
     UMBRA_CHECK(round >= 0 && round < 99999999, "model file '", in, "': its round = ", round, " is out of range");
     start = int(round) + 1;

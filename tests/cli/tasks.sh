@@ -164,6 +164,12 @@ expect_error "cut.model' is truncated" "$CONF" task=pred model_in=cut.model
 cp m/0002.model flip.model; printf '\x00' | dd of=flip.model bs=1 seek=5000 conv=notrunc status=none
 expect_error "corrupt (checksum mismatch)" "$CONF" task=pred model_in=flip.model
 expect_error "'fc1.wmat' has shape (64,784) but the network's is (32,784)" other.conf task=pred model_in=m/0002.model
+if grep -q "warning" err.txt; then fail "a warning that the weights match before the error that they do not"; fi
+# model_in = (nothing) on the command line clears the config's; a metric given twice is one column.
+"$UMBRA" "$CONF" model_in=m/0002.model model_in= metric=error num_round=1 save_model=0 > clr.txt 2> clr.err \
+  || { cat clr.err; fail "model_in= run"; }
+grep -q '^\[1\]' clr.txt && ! grep -q "model_in" clr.err || { cat clr.txt clr.err; fail "model_in= did not clear it"; }
+[ "$(grep '^\[1\]' clr.txt | grep -o 'test-error' | wc -l)" = 1 ] || fail "metric=error twice: $(cat clr.txt)"
 expect_error "the training loss is" "$CONF" eta=1e30 model_dir=nan
 grep -qF "lower the learning rate (eta = 1e30 at <command line>:2)" err.txt || fail "NaN hint: $(cat err.txt)"
 sed 's/^eta/lr/' "$CONF" > lr.conf  # lr in the file, eta on the command line: eta is in effect
