@@ -184,7 +184,7 @@ class Net {
     std::vector<int> keep;
     for (const std::string& k : spec.keep_values) {
       UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass: ",
-                  "extract_node_name, a metric[label,node])");
+                  "extract_node_name, a metric[label,node])", NodeHint(spec, k));
       // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.
       for (std::string v = k; node_index_.count(v); v += "'") keep.push_back(node_index_[v]);
     }
@@ -350,6 +350,19 @@ class Net {
   }
   /// The output of the last layer (probabilities for a softmax net).
   const NodeT& Output() const { return *Float(layers_.back().out[0]); }
+  /// For a name that is no node: the node a layer of that name writes, or the nodes there are.
+  std::string NodeHint(const NetSpec& spec, const std::string& k) const {
+    const auto unprimed = [](std::string n) { return n.substr(0, n.find('\'')); };
+    for (const LayerSpec& l : spec.layers)
+      if (l.name == k && !l.out.empty())
+        return "; '" + k + "' is a layer, whose output is node '" + unprimed(l.out[0]) + "'";
+    std::vector<std::string> names;
+    for (const auto& [n, i] : node_index_)
+      if (n.find('\'') == std::string::npos) names.push_back(n);
+    std::string list;
+    for (size_t i = 0; i < names.size() && i < 24; ++i) list += (i ? ", " : "") + names[i];
+    return DidYouMean(k, names) + "; the nodes: " + list + (names.size() > 24 ? ", ..." : "");
+  }
   const NodeT& NodeByName(const std::string& n) const {
     auto it = node_index_.find(n);
     UMBRA_CHECK(it != node_index_.end(), "no node named '", n, "'");
