@@ -30,7 +30,8 @@ class ThreadBufferIterator : public DataIterator {
   bool SetParam(const std::string& k, const std::string& v) override {
     if (IsKey(k, "buffer_size", "batches prepared ahead on the thread, in [1, 8] (default 2)")) {
       const long n = ParseInt(k, v);
-      UMBRA_CHECK(n >= 1 && n <= 8 && !thread_.joinable(), "threadbuffer: buffer_size must be in [1, 8] and set before Init, got ", n);
+      UMBRA_CHECK(!thread_.joinable(), "threadbuffer: buffer_size cannot change once the iterator runs");
+      UMBRA_CHECK(n >= 1 && n <= 8, "threadbuffer: buffer_size must be in [1, 8], got ", n);
       buffer_ = int(n);
       return true;
     }

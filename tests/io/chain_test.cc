@@ -56,7 +56,9 @@ TEST(ThreadBuffer, RestartMidEpochAndBufferSize) {
   tb->BeforeFirst();
   EXPECT_EQ(Epoch(tb.get(), 2), Epoch(base.get(), 2));
   EXPECT_FALSE(tb->Next());
-  EXPECT_NE(ErrorOf([&] { tb->SetParam("buffer_size", "0"); }), "");
+  EXPECT_HAS(ErrorOf([&] { tb->SetParam("buffer_size", "3"); }), "threadbuffer: buffer_size cannot change once the iterator runs");
+  EXPECT_HAS(ErrorOf([&] { ChainIterator("threadbuffer", CreateIterator("csv"))->SetParam("buffer_size", "9"); }),
+             "threadbuffer: buffer_size must be in [1, 8], got 9");
 }
 
 // A base that fails on its third batch.
