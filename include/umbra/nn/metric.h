@@ -1,6 +1,7 @@
 // Evaluation metrics over predictions on the host: error (arg-max against the label), logloss
 // (mean -log p of the label's class), rmse (against labels of the prediction's width), rec@N
-// (the label among the N highest scores; equal scores ranked by class index). Accumulate with Add, read with Get, Clear per round.
+// (the label among the N highest scores; equal scores ranked by class index). Accumulate with
+// Add, read with Get, Clear per round.
 // Names as in cxxnet configs (metric = error, metric = rec@5).
 #pragma once
 
