@@ -2,6 +2,7 @@
 // averages against plain loops (per channel and per feature of a vector), test mode with moving
 // or batch statistics, gradient checks in training mode, bad shapes and parameters.
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "harness/layer_check.h"
@@ -82,10 +83,18 @@ TEST(BatchNorm, TestModeStatistics) {
     EXPECT_NEAR(ma.out[0]->data.dptr_[i], want, 1e-9);
   }
   EXPECT_EQ(w["moving_mean"].dptr_[0], 1);  // test mode leaves the averages alone
-  // Backward after a test-mode forward treats the moving statistics as constants.
-  for (index_t i = 0; i < 12; ++i) ma.out[0]->grad.dptr_[i] = 1;
+  // Backward after a test-mode forward treats the moving statistics as constants: every
+  // element's gradient is gamma_c / sqrt(var_c + eps) times its own output gradient (random,
+  // so that a gradient taken from another element or channel shows; written over NaN).
+  Random<cpu, double> rnd(3);
+  rnd.SampleUniform(&ma.out[0]->grad, -1.0, 1.0);
+  ma.in[0]->grad = std::numeric_limits<double>::quiet_NaN();
   ma.layer->Backward(true, ma.in, ma.out);
-  EXPECT_NEAR(ma.in[0]->grad.dptr_[3], 3 / std::sqrt(0.25 + double(1e-5f)), 1e-9);
+  for (index_t i = 0; i < 12; ++i) {
+    const index_t c = (i / 3) % 2;
+    const double scale = c == 0 ? 1 / std::sqrt(4 + double(1e-5f)) : 3 / std::sqrt(0.25 + double(1e-5f));
+    EXPECT_NEAR(ma.in[0]->grad.dptr_[i], scale * ma.out[0]->grad.dptr_[i], 1e-9) << "element " << i;
+  }
   // batch_norm_no_ma normalises with the batch even at test time.
   no.Forward(false);
   Rig no_train("batch_norm_no_ma", {}, {s});
