@@ -41,10 +41,7 @@ std::string UpdaterKey(const std::string& k) { return k == "eta" ? "lr" : k; }
 // The keys a layer's block takes: its own and the updater's (for that layer's weights).
 std::vector<std::string> KeysOfLayerBlock(const nn::Layer<cpu, float>& layer) {
   std::vector<std::string> keys = layer.KeyNames();
-  for (const auto& e : nn::UpdaterParam::Decl().entries()) {
-    keys.push_back(e.name);
-    keys.insert(keys.end(), e.aliases.begin(), e.aliases.end());
-  }
+  for (const std::string& k : nn::UpdaterParam::Decl().Names()) keys.push_back(k);
   return keys;
 }
 

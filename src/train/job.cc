@@ -263,11 +263,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
     UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
                 "' itself go inside its definition in netconfig");
-    std::vector<std::string> updater_keys;
-    for (const auto& d : nn::UpdaterParam::Decl().entries()) {
-      updater_keys.push_back(d.name);
-      updater_keys.insert(updater_keys.end(), d.aliases.begin(), d.aliases.end());
-    }
+    const std::vector<std::string> updater_keys = nn::UpdaterParam::Decl().Names();
     if (scope == "lr" || scope == "eta") {
       // cxxnet's MNIST_continue.conf writes lr:eta, lr:momentum, lr:wd, which cxxnet ignored.
       UMBRA_CHECK(std::ranges::find(updater_keys, key) == updater_keys.end(), e->Where(), ": '", e->key,

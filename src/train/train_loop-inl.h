@@ -271,8 +271,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     try {
       if (save_now) mf = nn::SaveCheckpoint(trainer, job.net_text);
     } catch (const Error& err) {
-      UMBRA_THROW("round ", round, ": ", err.message(),
-                  save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
+      UMBRA_THROW("round ", round, ": ", err.message(), ". Models of earlier rounds in '", model_dir,
+                  "' are untouched");  // save_now: models are saved
     }
     Figures results;
     if (eval_train) train_metrics.Report("train", &results);

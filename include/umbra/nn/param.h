@@ -153,6 +153,15 @@ class ParamDecl {
     }
   }
   const std::vector<Entry>& entries() const { return entries_; }
+  /// Every name Set takes, aliases included (for suggestions and key lists).
+  std::vector<std::string> Names() const {
+    std::vector<std::string> names;
+    for (const Entry& e : entries_) {
+      names.push_back(e.name);
+      names.insert(names.end(), e.aliases.begin(), e.aliases.end());
+    }
+    return names;
+  }
   /// One line per key: "  name (type, default d, range r): doc".
   std::string Help() const {
     std::ostringstream os;
