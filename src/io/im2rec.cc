@@ -3,11 +3,9 @@
 // umbra/io/image_bytes.h); only resize (decode, scale, re-encode) does, and is refused without it.
 #include "umbra/io/im2rec.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -105,35 +103,23 @@ int Im2RecMain(int argc, char** argv) {
               "; not overwriting it (remove it or name another output)");
 
   const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
-  const std::string tmp = out_path + ".tmp." + std::to_string(::getpid());  // no user's file of that name
-  uint64_t bytes = 0;
-  try {
-    RecordWriter w(tmp);
-    for (const ImageListEntry& e : list) {
-      const std::string path = ImagePath(root, e.path);
-      const std::string where = list_path + ":" + std::to_string(e.line);
-      Record r;
-      r.index = e.index;
-      r.labels = e.labels;
-      r.payload = ReadImageFile(path, "'" + path + "' (" + where + ")");
-      std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
-      const std::string problem = CheckImageBytes(r.payload, &pruned);
-      UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);
-      if (!pruned.empty()) r.payload = std::move(pruned);
-      if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
-      w.Write(r);
-    }
-    w.Close();
-    bytes = w.bytes_written();
-  } catch (...) {
-    std::remove(tmp.c_str());  // no half-written file left behind
-    throw;
+  RecordWriter w(out_path);  // written whole and renamed into place, or not at all
+  for (const ImageListEntry& e : list) {
+    const std::string path = ImagePath(root, e.path);
+    const std::string where = list_path + ":" + std::to_string(e.line);
+    Record r;
+    r.index = e.index;
+    r.labels = e.labels;
+    r.payload = ReadImageFile(path, "'" + path + "' (" + where + ")");
+    std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
+    const std::string problem = CheckImageBytes(r.payload, &pruned);
+    UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);
+    if (!pruned.empty()) r.payload = std::move(pruned);
+    if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
+    w.Write(r);
   }
-  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    UMBRA_THROW("im2rec: cannot rename '", tmp, "' to '", out_path, "': ", why);
-  }
+  w.Close();
+  const uint64_t bytes = w.bytes_written();
   std::printf("im2rec: wrote %zu records (%.1f MB) to %s\n", list.size(), bytes / 1e6, out_path.c_str());
   return 0;
 }

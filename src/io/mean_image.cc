@@ -1,17 +1,13 @@
 // Mean image file reading and writing (format in include/umbra/io/mean_image.h).
 #include "umbra/io/mean_image.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "umbra/atomic_output.h"
 #include "umbra/regular_file.h"
 
 namespace umbra::io {
@@ -30,29 +26,12 @@ void WriteMeanImage(const std::string& path, const MeanImage& m) {
     std::filesystem::create_directories(parent, ec);
     UMBRA_CHECK(!ec, "cannot make the folder '", parent.string(), "' of mean image '", path, "': ", ec.message());
   }
-  // Written under a temporary name of this process, renamed into place once whole.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  struct RemoveUnlessRenamed {
-    const std::string& tmp;
-    bool renamed = false;
-    ~RemoveUnlessRenamed() {
-      if (!renamed) std::remove(tmp.c_str());
-    }
-  } cleanup{tmp};
-  {
-    errno = 0;
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    UMBRA_CHECK(out.good(), "cannot write mean image '", path, "'", errno ? std::string(": ") + std::strerror(errno) : "");
-    const uint32_t head[4] = {kVersion, uint32_t(m.shape[0]), uint32_t(m.shape[1]), uint32_t(m.shape[2])};
-    out.write(kMagic, 8);
-    out.write(reinterpret_cast<const char*>(head), sizeof(head));
-    out.write(reinterpret_cast<const char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
-    out.close();
-    UMBRA_CHECK(!out.fail(), "writing mean image '", path, "' failed (disk full?)");
-  }
-  UMBRA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "': ",
-              std::strerror(errno));
-  cleanup.renamed = true;
+  AtomicOutput file(path, /*binary=*/true, "mean image");
+  const uint32_t head[4] = {kVersion, uint32_t(m.shape[0]), uint32_t(m.shape[1]), uint32_t(m.shape[2])};
+  file.out().write(kMagic, 8);
+  file.out().write(reinterpret_cast<const char*>(head), sizeof(head));
+  file.out().write(reinterpret_cast<const char*>(m.values.data()), std::streamsize(m.values.size() * sizeof(float)));
+  file.Commit();
 }
 
 MeanImage ReadMeanImage(const std::string& path) {

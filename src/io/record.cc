@@ -31,9 +31,7 @@ uint64_t Padded(uint64_t n) { return (n + 3) & ~uint64_t(3); }
 
 }  // namespace
 
-RecordWriter::RecordWriter(const std::string& path) : path_(path), out_(path, std::ios::binary | std::ios::trunc) {
-  UMBRA_CHECK(out_.good(), "cannot open record file '", path, "' for writing");
-}
+RecordWriter::RecordWriter(const std::string& path) : path_(path), file_(path, /*binary=*/true, "record file") {}
 
 void RecordWriter::Write(const Record& r) {
   const uint32_t k = uint32_t(r.labels.size());
@@ -45,26 +43,16 @@ void RecordWriter::Write(const Record& r) {
   if (k) std::memcpy(body.data() + 12, r.labels.data(), 4 * k);
   if (!r.payload.empty()) std::memcpy(body.data() + 12 + 4 * k, r.payload.data(), r.payload.size());
   const uint32_t head[3] = {kRecordMagic, uint32_t(len), Crc(body.data(), body.size())};
-  out_.write(reinterpret_cast<const char*>(head), sizeof(head));
-  out_.write(body.data(), std::streamsize(body.size()));
+  std::ofstream& out = file_.out();
+  out.write(reinterpret_cast<const char*>(head), sizeof(head));
+  out.write(body.data(), std::streamsize(body.size()));
   const char zeros[4] = {0, 0, 0, 0};
-  out_.write(zeros, std::streamsize(Padded(len) - len));
-  UMBRA_CHECK(out_.good(), "writing record ", r.index, " to '", path_, "' failed (disk full?)");
+  out.write(zeros, std::streamsize(Padded(len) - len));
+  UMBRA_CHECK(out.good(), "writing record ", r.index, " to '", path_, "' failed (disk full?)");
   offset_ += kHead + Padded(len);
 }
 
-void RecordWriter::Close() {
-  if (!out_.is_open()) return;
-  out_.close();
-  UMBRA_CHECK(!out_.fail(), "closing record file '", path_, "' failed (disk full?)");
-}
-
-RecordWriter::~RecordWriter() {
-  try {
-    Close();
-  } catch (...) {  // destructors must not throw; Close() reports to callers who ask
-  }
-}
+void RecordWriter::Close() { file_.Commit(); }
 
 RecordReader::RecordReader(const std::string& path) : path_(path) {
   CheckRegularFile(path, "record file");

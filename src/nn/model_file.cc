@@ -1,12 +1,9 @@
 // Model file container (model_file.h): encode/decode and the atomic write.
 #include "umbra/nn/model_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "umbra/atomic_output.h"
 #include "umbra/logging.h"
 #include "umbra/regular_file.h"
 
@@ -164,28 +162,9 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
 
 void WriteModelFile(const std::string& path, const ModelFile& m) {
   const std::string bytes = EncodeModelFile(m);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  UMBRA_CHECK(fd >= 0, "cannot write model file '", tmp, "': ", std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const std::string why = std::strerror(errno);
-      close(fd);
-      unlink(tmp.c_str());
-      UMBRA_THROW("cannot write model file '", tmp, "': ", why, " (the previous '", path, "' is untouched)");
-    }
-    done += size_t(w);
-  }
-  const bool ok = fsync(fd) == 0;
-  close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    unlink(tmp.c_str());
-    UMBRA_THROW("cannot write model file '", path, "': ", why);
-  }
+  AtomicOutput file(path, /*binary=*/true, "model file");
+  file.out().write(bytes.data(), std::streamsize(bytes.size()));
+  file.Commit(/*sync=*/true);  // a model is a training run's result: on the disk before the rename
 }
 
 ModelFile ReadModelFile(const std::string& path) {

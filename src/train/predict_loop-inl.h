@@ -9,7 +9,7 @@
 #include <fstream>
 #include <map>
 
-#include "src/train/atomic_output.h"
+#include "umbra/atomic_output.h"
 #include "src/train/train_loop-inl.h"
 
 namespace umbra::train {

@@ -8,7 +8,7 @@
 // Output goes to the file named by the pred block (`pred = FILE`) or weight_filename. Lines are
 // in data-set order, each instance exactly once, whatever the padding of the last batch.
 // The device-generic loop is in predict_loop-inl.h.
-#include "src/train/atomic_output.h"
+#include "umbra/atomic_output.h"
 #include "src/train/predict_loop-inl.h"
 
 namespace umbra::train {

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "src/train/atomic_output.h"
+#include "umbra/atomic_output.h"
 #include "umbra/logging.h"
 
 namespace umbra::train {

@@ -10,6 +10,7 @@
 
 #include <gmock/gmock.h>
 
+#include "harness/file_size_limit.h"
 #include "harness/layer_check.h"
 #include "harness/tiny_net.h"
 #include "umbra/nn/checkpoint.h"
@@ -119,6 +120,16 @@ TEST(ModelFile, WritesAtomicallyAndKeepsTheOldFileOnFailure) {
   bad.tensors[0].shape = {5, 5};
   EXPECT_THAT(test::ErrorOf([&] { nn::WriteModelFile(path, bad); }), ::testing::HasSubstr("shape holds 25 values but 6 are given"));
   EXPECT_EQ(nn::ReadModelFile(path).meta.at("round"), "8");
+  {  // a disk that fills halfway through the write: one error, and the old model stays
+    const test::FileSizeLimit full(64);
+    nn::ModelFile m3 = Sample();
+    m3.meta["round"] = "9";
+    EXPECT_THAT(test::ErrorOf([&] { nn::WriteModelFile(path, m3); }),
+                ::testing::HasSubstr("writing model file '" + path + "' failed (disk full?); it is left as it was"));
+  }
+  EXPECT_EQ(nn::ReadModelFile(path).meta.at("round"), "8");
+  for (auto& f : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    EXPECT_EQ(f.path().string().find(path + ".tmp"), std::string::npos) << "temporary file left behind";
   std::filesystem::remove(path);
 }
 

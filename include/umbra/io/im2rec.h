@@ -10,7 +10,7 @@ namespace umbra::io {
 ///                  copied unchanged. Needs OpenCV.
 ///   quality=Q      JPEG quality of re-encoded images (default 95).
 ///   label_width=K  labels per list line (default: as many as the first line has).
-/// Each record carries the list's index and labels. The file is written to OUT.rec.tmp and renamed
+/// Each record carries the list's index and labels. The file is written to OUT.rec.tmp.PID and renamed
 /// when complete. Prints one summary line to stdout and returns 0; every error (bad usage, missing
 /// image, undecodable image when resizing) is an umbra::Error. Never calls exit().
 int Im2RecMain(int argc, char** argv);

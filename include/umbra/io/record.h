@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "umbra/atomic_output.h"
+
 namespace umbra::io {
 
 inline constexpr uint32_t kRecordMagic = 0x43524D55u;
@@ -30,20 +32,19 @@ struct Record {
   std::string payload;  // the encoded image bytes
 };
 
-/// Appends records to a new file. Throws umbra::Error when the file cannot be written.
+/// Writes records to a new file, in place once Close() returns. Throws umbra::Error when the file cannot be written.
 class RecordWriter {
  public:
   explicit RecordWriter(const std::string& path);
   void Write(const Record& r);
-  /// Flushes and closes; errors (disk full) are reported here. Also called by the destructor,
-  /// which swallows errors, so call it explicitly.
+  /// Flushes, closes and puts the file in place; errors (disk full) are reported here. Without
+  /// it (an error on the way) nothing is left: the records go to a temporary (AtomicOutput).
   void Close();
-  ~RecordWriter();
   uint64_t bytes_written() const { return offset_; }
 
  private:
   std::string path_;
-  std::ofstream out_;
+  AtomicOutput file_;
   uint64_t offset_ = 0;
 };
 

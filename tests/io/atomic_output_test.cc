@@ -1,0 +1,87 @@
+// AtomicOutput (include/umbra/atomic_output.h), the one writer behind models, results, logs,
+// mean images and record files: the old file survives every failure, no temporary is left
+// behind, and what is no regular file is written in place.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "harness/file_size_limit.h"
+#include "io_test_util.h"
+#include "umbra/atomic_output.h"
+#include "umbra/io/record.h"
+#include "umbra/logging.h"
+
+namespace umbra::io::test {
+namespace {
+
+// Names of the folder's entries that look like an AtomicOutput temporary.
+std::vector<std::string> TemporariesIn(const TempDir& dir) {
+  std::vector<std::string> found;
+  for (const auto& f : std::filesystem::directory_iterator(dir.path()))
+    if (f.path().filename().string().find(".tmp.") != std::string::npos) found.push_back(f.path().filename());
+  return found;
+}
+
+}  // namespace
+
+TEST(AtomicOutput, ReplacesWholeOrNotAtAll) {
+  TempDir dir;
+  const std::string path = dir / "out.txt";
+  WriteText(path, "old");
+  {
+    AtomicOutput file(path);
+    file.out() << "new";
+    EXPECT_EQ(ReadBytes(path), "old") << "the file changed before Commit";
+    file.Commit(/*sync=*/true);
+  }
+  EXPECT_EQ(ReadBytes(path), "new");
+  {  // an error on the way: no Commit
+    AtomicOutput file(path);
+    file.out() << "half";
+  }
+  EXPECT_EQ(ReadBytes(path), "new");
+  EXPECT_TRUE(TemporariesIn(dir).empty());
+  // A full disk: the write fails at Commit, which says so, and the old file stays.
+  {
+    const umbra::test::FileSizeLimit limit(4096);
+    AtomicOutput file(path, /*binary=*/true, "result file");
+    file.out() << std::string(1 << 20, 'x');
+    EXPECT_HAS(ErrorOf([&] { file.Commit(); }),
+               "writing result file '" + path + "' failed (disk full?); it is left as it was");
+  }
+  EXPECT_EQ(ReadBytes(path), "new");
+  EXPECT_TRUE(TemporariesIn(dir).empty());
+  // A folder that does not exist: one error naming the file and the reason.
+  EXPECT_HAS(ErrorOf([&] { AtomicOutput file(dir / "no/such/out.txt", false, "result file"); }),
+             "cannot write result file '" + (dir / "no/such/out.txt") + "': No such file or directory");
+}
+
+TEST(AtomicOutput, WritesThroughASymlinkInPlace) {
+  TempDir dir;
+  WriteText(dir / "target.txt", "old");
+  std::filesystem::create_symlink(dir / "target.txt", dir / "link.txt");
+  AtomicOutput file(dir / "link.txt");
+  file.out() << "new";
+  file.Commit();
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "link.txt")) << "the link was replaced by a file";
+  EXPECT_EQ(ReadBytes(dir / "target.txt"), "new");
+}
+
+TEST(AtomicOutput, RecordFileIsLeftOnlyWhenClosed) {
+  TempDir dir;
+  const Record r{7, {1.f}, "payload"};
+  {
+    RecordWriter w(dir / "a.rec");
+    w.Write(r);
+  }  // never closed: an error on the way
+  EXPECT_FALSE(std::filesystem::exists(dir / "a.rec"));
+  EXPECT_TRUE(TemporariesIn(dir).empty());
+  RecordWriter w(dir / "a.rec");
+  w.Write(r);
+  w.Close();
+  RecordReader in(dir / "a.rec");
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in.Read(0).payload, "payload");
+}
+
+}  // namespace umbra::io::test
