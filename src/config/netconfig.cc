@@ -169,7 +169,7 @@ class Builder {
       } catch (const Error&) {  // a value this type refuses: the net reports it
       }
       UMBRA_CHECK(!takes, e.Where(), ": ", e.key, " = ", e.value, " would go to the updater and to the ", ls.type,
-                  " layer declared at ", nc_.layer_where.at(i), "; set it inside that layer's definition for the ",
+                  " layer declared at ", ls.where, "; set it inside that layer's definition for the ",
                   "layer, or as wmat:", e.key, ", bias:", e.key, " or LAYER:", e.key, " for the updater");
     }
   }
@@ -305,10 +305,10 @@ class Builder {
     if (ls.name.empty()) ls.name = ls.type + "_" + std::to_string(nc_.spec.layers.size());
     auto [it, fresh_name] = layer_index_.insert({ls.name, nc_.spec.layers.size()});
     UMBRA_CHECK(fresh_name, e.Where(), ": layer name '", ls.name, "' is already used at ",
-                nc_.layer_where[it->second]);
+                nc_.spec.layers[it->second].where);
     probe_->set_name(ls.name);
+    ls.where = e.Where();
     nc_.spec.layers.push_back(ls);
-    nc_.layer_where.push_back(e.Where());
   }
 
   // A key after layer[...]: the layer's own, or a per-layer updater override.

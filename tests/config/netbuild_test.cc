@@ -286,4 +286,32 @@ TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
 }
 
 }  // namespace
+// The net's own errors about a config's layer (a node read twice, a shape that does not fit, a
+// value the layer refuses when it is set up) start with the file:line of the layer's declaration,
+// as the config's errors do: a large config has many layers of one type.
+TEST(NetBuild, NetErrorsNameTheLayersLine) {
+  const auto error = [](const std::string& layers) {
+    return test::ErrorOf([&] {
+      const config::NetConfig nc = config::NetFromConfig(config::ParseConfig(
+          "netconfig = start\n" + layers + "netconfig = end\ninput_shape = 1,4,4\nbatch_size = 2\n", "n.conf"));
+      nn::Net<cpu> net(nc.spec);
+    });
+  };
+  EXPECT_HAS(error("layer[0->1] = relu:r1\nlayer[1->2] = fullc:fc1\n  nhidden = 3\nlayer[1->3] = fullc:fc2\n"
+                   "  nhidden = 3\n"),
+             "n.conf:5: layer 'fc2' (fullc): node '1' already feeds layer 'fc1' (fullc); insert a split layer");
+  EXPECT_HAS(error("layer[0->1] = flatten\nlayer[1->2] = conv:c1\n  kernel_size = 5\n  nchannel = 2\n"),
+             "n.conf:3: layer 'c1' (conv): input (2,1,1,16) is smaller than the kernel 5x5");
+  // A net built in code (no file) keeps the plain message.
+  nn::NetSpec spec;
+  spec.input_shape = Shape4(2, 1, 4, 4);
+  spec.layers = {nn::LayerSpec{"relu", "r", {"in"}, {"a"}, {}}, nn::LayerSpec{"relu", "s", {"in"}, {"b"}, {}}};
+  try {
+    nn::Net<cpu> net(spec);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.message().rfind("layer 's' (relu): node 'in' already feeds", 0), 0u) << e.message();
+  }
+}
+
 }  // namespace umbra

@@ -24,13 +24,11 @@ struct NetConfig {
   nn::NetSpec spec;
   /// Updater keys: global ones as given, per-layer ones as "layer:key".
   std::vector<std::pair<std::string, std::string>> updater;
-  /// Where each layer of spec.layers was declared ("file:line"), for messages.
-  std::vector<std::string> layer_where;
 };
 
 /// Builds the net description; `batch` is used when the config has no batch_size. Errors (an
 /// unknown layer type, key or node, a bad value, a malformed declaration) name file:line; shape
-/// errors come from nn::Net's construction and name the layer.
+/// errors come from nn::Net's construction and name the layer and its file:line (LayerSpec::where).
 NetConfig NetFromConfig(const std::vector<Entry>& entries, index_t batch = 100);
 
 /// Every key a layer type or the updater takes ("eta" too): what a global key may set besides

@@ -62,122 +62,128 @@ class Net {
     std::map<std::string, size_t> fused;  // a layer fused into its producer -> its spec index
     std::set<std::string> share_names;     // the share layers so far
     for (size_t li = 0; li < spec.layers.size(); ++li) {
-      const LayerSpec& ls = spec.layers[li];
-      Entry e;
-      // share: another application of an earlier layer, with the same type, keys and weights.
-      const LayerSpec* def = &ls;
-      if (ls.type == "share") {
-        std::string source;
-        for (auto& [k, v] : ls.params)
-          if (k == "source") source = v;
-          else UMBRA_THROW("share layer '", ls.name, "': unknown key '", k, "' (only source)");
-        for (size_t j = 0; j < layers_.size() && e.shares < 0; ++j)
-          if (layers_[j].layer->name() == source) e.shares = int(j);
-        UMBRA_CHECK(!share_names.count(source), "share layer '", ls.name, "': '", source,
-                    "' is itself a share; name the original layer");
-        if (auto f = fused.find(source); e.shares < 0 && f != fused.end()) {
-          // A relu or sum that went into its producer: weightless, so this share is one more
-          // application of its definition, with nothing to share. Fusing stays invisible.
-          def = &spec.layers[f->second];
-        } else {
-          UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
-          UMBRA_CHECK(layers_[e.shares].spec >= 0, "share layer '", ls.name, "': '", source,
-                      "' is a conversion the net inserted, not a layer of the config");
-          // The source's definition by its own index in the spec: fused relus and inserted
-          // conversions make the net's layer list differ from the spec's.
-          def = &spec.layers[size_t(layers_[e.shares].spec)];
-        }
-      }
-      e.spec = int(li);
-      e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
-      e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
-      if (ls.type == "share") share_names.insert(e.layer->name());
-      const std::string who = e.layer->Describe();
-      // A default is for the layers that take its value (cxxnet's defcfg): a global algo =
-      // im2col is conv's, not a relu's. A value no layer type takes is an error when the config
-      // is read (netconfig.cc).
-      for (auto& [k, v] : spec.defaults) {
-        try {
-          e.layer->SetParam(k, v);
-        } catch (const Error&) {
-        }
-      }
-      for (auto& [k, v] : def->params)
-        UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'", DidYouMean(k, e.layer->KeyNames()));
-      Check(ls, e.layer.get());
-      if ((spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) ||
-          (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer))) {
-        fused[e.layer->name()] = li;  // never a share (the fusions leave those alone)
-        continue;
-      }
-      std::vector<Shape<4>> in_shapes;
-      for (const std::string& n : ls.in) {
-        auto it = node_index_.find(n);
-        UMBRA_CHECK(it != node_index_.end(), who, ": input node '", n, "' is not produced by an earlier layer");
-        // An in-place layer rewrites its node, so nothing may have read the node before it.
-        UMBRA_CHECK(!consumer.count(it->second), who, ": node '", n, "' already feeds ",
-                    consumer[it->second], "; insert a split layer to use it twice");
-        const bool inplace = ls.out.size() == 1 && ls.out[0] == n;
-        if (!inplace) consumer[it->second] = who;
-        e.in.push_back(it->second);
-        in_shapes.push_back(nodes_[it->second]->shape);
-      }
-      const bool nhwc = spec.channels_last && ChooseLayout(spec, li, e, ls, in_shapes);
-      bool island = false;
-      const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes, &island);
-      std::vector<Shape<4>> out_shapes;
       try {
-        out_shapes = e.layer->InferShape(in_shapes);
-      } catch (const Error& err) {
-        throw InLayer(*e.layer, "set-up", err);
-      } catch (const std::exception& x) {  // a library's own, e.g. oneDNN refusing a size
-        UMBRA_THROW(who, ", set-up: ", x.what());
-      }
-      for (const Shape<4>& o : out_shapes) {
-        // In double: a shape whose element count wraps (pad = 2^30) reached the next layer as
-        // "empty input (50,1,1,-9223371813516475064)".
-        double elements = 1;
-        for (int d = 0; d < 4; ++d) elements *= double(o[d]);
-        UMBRA_CHECK(o[0] >= 1 && o[1] >= 1 && o[2] >= 1 && o[3] >= 1 && elements <= kMaxNodeElements, who,
-                    ": output shape (", o[0], ",", o[1], ",", o[2], ",", o[3], ")",
-                    elements > kMaxNodeElements ? " is too large (more than 2^40 elements)" : " is empty");
-      }
-      if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
-        out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
-      UMBRA_CHECK(out_shapes.size() == ls.out.size(), who, ": produces ", out_shapes.size(),
-                  " outputs but ", ls.out.size(), " are connected");
-      for (size_t j = 0; j < ls.out.size(); ++j) {
-        const std::string& n = ls.out[j];
-        auto it = node_index_.find(n);
-        if (it != node_index_.end()) {
-          UMBRA_CHECK(ls.in.size() == 1 && ls.in[0] == n && e.layer->AllowInplace(), who,
-                      ": node '", n, "' is produced twice (only in-place layers may rewrite a node)");
-          UMBRA_CHECK(out_shapes[j] == nodes_[it->second]->shape, who, ": in-place output shape ",
-                      out_shapes[j], " differs from its input ", nodes_[it->second]->shape);
-          // The layer that wrote the node reads it back in its backward (max pooling finds each
-          // window's maximum by comparing with it): rewriting it in place would change what that
-          // backward sees (a dropout after a max pooling lost the pooling's gradient), so this
-          // layer writes a new node, which takes over the name.
-          auto w = writer.find(it->second);
-          if (w != writer.end() && layers_[w->second.first].layer->BackwardReadsOutput(w->second.second)) {
+        const LayerSpec& ls = spec.layers[li];
+        Entry e;
+        // share: another application of an earlier layer, with the same type, keys and weights.
+        const LayerSpec* def = &ls;
+        if (ls.type == "share") {
+          std::string source;
+          for (auto& [k, v] : ls.params)
+            if (k == "source") source = v;
+            else UMBRA_THROW("share layer '", ls.name, "': unknown key '", k, "' (only source)");
+          for (size_t j = 0; j < layers_.size() && e.shares < 0; ++j)
+            if (layers_[j].layer->name() == source) e.shares = int(j);
+          UMBRA_CHECK(!share_names.count(source), "share layer '", ls.name, "': '", source,
+                      "' is itself a share; name the original layer");
+          if (auto f = fused.find(source); e.shares < 0 && f != fused.end()) {
+            // A relu or sum that went into its producer: weightless, so this share is one more
+            // application of its definition, with nothing to share. Fusing stays invisible.
+            def = &spec.layers[f->second];
+          } else {
+            UMBRA_CHECK(e.shares >= 0, "share layer '", ls.name, "': no earlier layer named '", source, "'");
+            UMBRA_CHECK(layers_[e.shares].spec >= 0, "share layer '", ls.name, "': '", source,
+                        "' is a conversion the net inserted, not a layer of the config");
+            // The source's definition by its own index in the spec: fused relus and inserted
+            // conversions make the net's layer list differ from the spec's.
+            def = &spec.layers[size_t(layers_[e.shares].spec)];
+          }
+        }
+        e.spec = int(li);
+        e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
+        e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
+        if (ls.type == "share") share_names.insert(e.layer->name());
+        const std::string who = e.layer->Describe();
+        // A default is for the layers that take its value (cxxnet's defcfg): a global algo =
+        // im2col is conv's, not a relu's. A value no layer type takes is an error when the config
+        // is read (netconfig.cc).
+        for (auto& [k, v] : spec.defaults) {
+          try {
+            e.layer->SetParam(k, v);
+          } catch (const Error&) {
+          }
+        }
+        for (auto& [k, v] : def->params)
+          UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'", DidYouMean(k, e.layer->KeyNames()));
+        Check(ls, e.layer.get());
+        if ((spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) ||
+            (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer))) {
+          fused[e.layer->name()] = li;  // never a share (the fusions leave those alone)
+          continue;
+        }
+        std::vector<Shape<4>> in_shapes;
+        for (const std::string& n : ls.in) {
+          auto it = node_index_.find(n);
+          UMBRA_CHECK(it != node_index_.end(), who, ": input node '", n, "' is not produced by an earlier layer");
+          // An in-place layer rewrites its node, so nothing may have read the node before it.
+          UMBRA_CHECK(!consumer.count(it->second), who, ": node '", n, "' already feeds ",
+                      consumer[it->second], "; insert a split layer to use it twice");
+          const bool inplace = ls.out.size() == 1 && ls.out[0] == n;
+          if (!inplace) consumer[it->second] = who;
+          e.in.push_back(it->second);
+          in_shapes.push_back(nodes_[it->second]->shape);
+        }
+        const bool nhwc = spec.channels_last && ChooseLayout(spec, li, e, ls, in_shapes);
+        bool island = false;
+        const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes, &island);
+        std::vector<Shape<4>> out_shapes;
+        try {
+          out_shapes = e.layer->InferShape(in_shapes);
+        } catch (const Error& err) {
+          throw InLayer(*e.layer, "set-up", err);
+        } catch (const std::exception& x) {  // a library's own, e.g. oneDNN refusing a size
+          UMBRA_THROW(who, ", set-up: ", x.what());
+        }
+        for (const Shape<4>& o : out_shapes) {
+          // In double: a shape whose element count wraps (pad = 2^30) reached the next layer as
+          // "empty input (50,1,1,-9223371813516475064)".
+          double elements = 1;
+          for (int d = 0; d < 4; ++d) elements *= double(o[d]);
+          UMBRA_CHECK(o[0] >= 1 && o[1] >= 1 && o[2] >= 1 && o[3] >= 1 && elements <= kMaxNodeElements, who,
+                      ": output shape (", o[0], ",", o[1], ",", o[2], ",", o[3], ")",
+                      elements > kMaxNodeElements ? " is too large (more than 2^40 elements)" : " is empty");
+        }
+        if (e.layer->NumOut() == -1 && out_shapes.size() == 1)
+          out_shapes.assign(ls.out.size(), out_shapes[0]);  // e.g. split: one shape per output
+        UMBRA_CHECK(out_shapes.size() == ls.out.size(), who, ": produces ", out_shapes.size(),
+                    " outputs but ", ls.out.size(), " are connected");
+        for (size_t j = 0; j < ls.out.size(); ++j) {
+          const std::string& n = ls.out[j];
+          auto it = node_index_.find(n);
+          if (it != node_index_.end()) {
+            UMBRA_CHECK(ls.in.size() == 1 && ls.in[0] == n && e.layer->AllowInplace(), who,
+                        ": node '", n, "' is produced twice (only in-place layers may rewrite a node)");
+            UMBRA_CHECK(out_shapes[j] == nodes_[it->second]->shape, who, ": in-place output shape ",
+                        out_shapes[j], " differs from its input ", nodes_[it->second]->shape);
+            // The layer that wrote the node reads it back in its backward (max pooling finds each
+            // window's maximum by comparing with it): rewriting it in place would change what that
+            // backward sees (a dropout after a max pooling lost the pooling's gradient), so this
+            // layer writes a new node, which takes over the name.
+            auto w = writer.find(it->second);
+            if (w != writer.end() && layers_[w->second.first].layer->BackwardReadsOutput(w->second.second)) {
+              node_index_[n] = int(nodes_.size());
+              nodes_.emplace_back(new NodeT());
+              nodes_.back()->shape = out_shapes[j];
+            }
+            e.out.push_back(node_index_[n]);
+          } else {
             node_index_[n] = int(nodes_.size());
             nodes_.emplace_back(new NodeT());
             nodes_.back()->shape = out_shapes[j];
+            e.out.push_back(int(nodes_.size()) - 1);
           }
-          e.out.push_back(node_index_[n]);
-        } else {
-          node_index_[n] = int(nodes_.size());
-          nodes_.emplace_back(new NodeT());
-          nodes_.back()->shape = out_shapes[j];
-          e.out.push_back(int(nodes_.size()) - 1);
+          writer[e.out.back()] = {layers_.size(), int(j)};
+          SetNhwc(e.out.back(), nhwc);
+          SetBF16(e.out.back(), half);
+          if (island) island_.insert(e.out.back());
         }
-        writer[e.out.back()] = {layers_.size(), int(j)};
-        SetNhwc(e.out.back(), nhwc);
-        SetBF16(e.out.back(), half);
-        if (island) island_.insert(e.out.back());
+        has_loss_ = has_loss_ || e.layer->IsLoss();
+        layers_.push_back(std::move(e));
+      } catch (const Error& err) {  // a config's layer: its file:line first, as every config error has
+        if (spec.layers[li].where.empty()) throw;
+        const std::string what = err.what();
+        throw Error(what.substr(0, what.size() - err.message().size()), spec.layers[li].where + ": " + err.message());
       }
-      has_loss_ = has_loss_ || e.layer->IsLoss();
-      layers_.push_back(std::move(e));
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
     inference_only_ = spec.inference_only;

@@ -19,6 +19,9 @@ struct LayerSpec {
   std::string type, name;
   std::vector<std::string> in, out;
   std::vector<std::pair<std::string, std::string>> params;
+  /// Where it was declared ("file:line" of a config), put before the net's errors about it;
+  /// empty for a net built in code.
+  std::string where;
 };
 
 struct NetSpec {
