@@ -187,12 +187,21 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         in_iter = true;
         pending = nullptr;
       } else {
+        // A second source in one block is a missing iter = end far more often than a chain.
+        const std::vector<std::string> sources = io::IteratorNames();
+        std::string chains;
+        for (const std::string& c : io::ChainNames()) chains += (chains.empty() ? "" : ", ") + c;
+        UMBRA_CHECK(std::ranges::find(sources, e.value) == sources.end(), e.Where(), ": iter = ", e.value,
+                    " inside the iterator block opened at ", job.iters.back().where,
+                    "; close that block with iter = end first (only ", chains, " may follow an iterator in its block)");
         job.iters.back().it = At(e.Where(), [&] { return io::ChainIterator(e.value, std::move(job.iters.back().it)); });
         job.iters.back().type += ", " + e.value;
       }
       continue;
     }
     if (in_iter) {
+      UMBRA_CHECK(!IsBlockRole(e.key), e.Where(), ": ", e.key, " = ", e.value, " inside the iterator block opened at ",
+                  job.iters.back().where, "; close that block with iter = end first");
       block_keys.back().push_back(&e);
       continue;
     }

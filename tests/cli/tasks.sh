@@ -371,4 +371,12 @@ printf 'layer[0->1] = relu\n' > stray.conf
 expect_error "stray.conf:1: layer[0->1] outside netconfig" stray.conf
 printf 'netconfig = start\nlayer[0->1] = relu\n' > open.conf
 expect_error "open.conf:1: netconfig = start is never closed" open.conf model_dir=x
+# A block left open (iter = end forgotten): the next block's lines are named as such, with the
+# open block's line, instead of "iterator 'mnist' cannot be chained".
+sed '8d' "$CONF" > noend.conf  # the data block's iter = end
+expect_error "noend.conf:8: eval = test inside the iterator block opened at noend.conf:4; close that block with iter = end first" \
+  noend.conf
+sed '8,9d' "$CONF" > noend2.conf  # ... and the eval line: its iter = mnist comes inside the data block
+expect_error "noend2.conf:8: iter = mnist inside the iterator block opened at noend2.conf:4; close that block with iter = end first (only membuffer, threadbuffer may follow" \
+  noend2.conf
 echo "all CLI task checks passed"
