@@ -247,20 +247,29 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
     for (const auto* e : globals)
-      if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
+      if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
-    for (const auto* e : block_keys[b])
+        job.iters[b].values_at.emplace_back(e->value, e->Where());
+      }
+    for (const auto* e : block_keys[b]) {
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
+      job.iters[b].values_at.emplace_back(e->value, e->Where());
+    }
   }
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
   for (const auto* e : scoped) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     const IterBlock* named = nullptr;
     bool used = false;
-    for (auto& b : job.iters)
-      if (b.name == scope || (b.role == "pred" && scope == "pred"))
-        named = &b, used = At(e->Where(), [&] { return b.it->SetParam(key, e->value); }) || used;
+    for (auto& b : job.iters) {
+      if (b.name != scope && (b.role != "pred" || scope != "pred")) continue;
+      named = &b;
+      if (At(e->Where(), [&] { return b.it->SetParam(key, e->value); })) {
+        used = true;
+        b.values_at.emplace_back(e->value, e->Where());
+      }
+    }
     if (!named) unnamed.push_back(e);
     else if (!used) UnknownIteratorKey(e->Where(), key, *named);
   }
@@ -328,7 +337,13 @@ void InitIterator(IterBlock& b) {
     b.it->Init();
   } catch (const Error& e) {
     const std::string block = b.role == "data" ? "training" : b.role == "pred" ? "pred" : b.name;
-    UMBRA_THROW(b.where, ": the ", block, " block's iterator: ", e.message());
+    std::string where = b.where;  // the block's iter line, or the line of the value the error names
+    for (auto v = b.values_at.rbegin(); v != b.values_at.rend(); ++v)
+      if (!v->first.empty() && e.message().find("'" + v->first + "'") != std::string::npos) {
+        where = v->second;
+        break;
+      }
+    UMBRA_THROW(where, ": the ", block, " block's iterator: ", e.message());
   }
 }
 

@@ -23,6 +23,9 @@ struct IterBlock {
   std::string role_where;  // of its "data|eval|pred = name" line
   std::string name_where;  // where name was given: that line, or the command line's pred = FILE
   std::string type;        // its iter lines: "mnist", "imgrec, threadbuffer"
+  // (value, where) of each key the iterator took, in order: an error naming a value (a path it
+  // cannot open) names that key's line, which may be on the command line.
+  std::vector<std::pair<std::string, std::string>> values_at;
 };
 
 struct MetricSpec {

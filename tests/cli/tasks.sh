@@ -326,6 +326,12 @@ expect_error "continue: 'rn/0005.model' holds the model of round 1, not 5 as its
 # An iterator's own error names its block (three blocks, and the message named none).
 expect_error "small_mlp.conf:10: the test block's iterator: mnist iterator needs path_img and path_label" "$CONF" \
   test:path_img= model_dir=ib
+# ... and the line of the value it cannot open, there or in the file, rather than the iter line.
+expect_error "<command line>:2: the training block's iterator: cannot open idx file '/nonexistent.gz'" "$CONF" \
+  train:path_img=/nonexistent.gz model_dir=ib
+sed 's|t10k-labels-idx1-ubyte.gz"|t10k-labels-gone.gz"|' "$CONF" > gone.conf
+expect_error "gone.conf:12: the test block's iterator: cannot open idx file '/usr/share/datasets/fashion-mnist/t10k-labels-gone.gz'" \
+  gone.conf model_dir=ib
 # A model_dir another run holds is refused (two runs overwrote each other's models); one that
 # cannot be a folder is an error naming the key.
 mkdir -p lk
