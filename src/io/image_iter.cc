@@ -3,6 +3,8 @@
 // (record.h), labels from the records or, as cxxnet allowed, from an image_list. Both decode on
 // `nthread` threads (OpenMP) and augment each row (augment.h); image_mean names a mean file that is
 // computed over the data set when missing (mean_image.h). Batching and padding: instance_iter.h.
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
@@ -111,6 +113,12 @@ class ImageIterBase : public InstanceIterator {
     cv::Mat img = cv::imdecode(raw, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
     UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)");
     if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red
+    // A crop needs an image at least input_shape large, so a smaller one is scaled up: said once,
+    // since a list of the wrong images (or the wrong input_shape) would else train quietly.
+    if ((img.rows < shape_[1] || img.cols < shape_[2]) && !silent_ && !small_noted_.exchange(true))
+      std::fprintf(stderr, "note: %s: image %s is %dx%d, smaller than input_shape's %dx%d: it is scaled up to fit, "
+                   "as is every smaller image after it (noted once)\n", Name().c_str(), Where(i).c_str(), img.rows,
+                   img.cols, int(shape_[1]), int(shape_[2]));
     return img;
   }
 
@@ -135,6 +143,7 @@ class ImageIterBase : public InstanceIterator {
   }
 
   std::string mean_path_;
+  mutable std::atomic<bool> small_noted_{false};  // decoding threads share it
   int nthread_ = int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   Augmenter augment_;
 };

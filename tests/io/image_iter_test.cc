@@ -63,6 +63,30 @@ TEST(ImgIter, GrayscaleAndMultipleLabels) {
   EXPECT_EQ(At(b, 1, 0, 1, 1), 255);
 }
 
+// An image smaller than input_shape is scaled up for its crop: a note names the first one (a
+// list of thumbnails, or the wrong input_shape, trained quietly), once; silent = 1 keeps it quiet.
+TEST(ImgIter, SmallImagesAreScaledUpWithOneNote) {
+  TempDir dir;
+  WriteGrayPng(dir / "s0.png", 2, 3, [](int, int) { return 50; });
+  WriteGrayPng(dir / "s1.png", 2, 3, [](int, int) { return 90; });
+  WriteGrayPng(dir / "big.png", 4, 4, [](int, int) { return 7; });
+  WriteText(dir / "s.lst", "0\t0\tbig.png\n1\t0\ts0.png\n2\t0\ts1.png\n");
+  const auto epoch_stderr = [&](const std::string& silent) {
+    testing::internal::CaptureStderr();
+    auto it = Make("img", {{"image_list", dir / "s.lst"}, {"image_root", dir.path()}, {"input_shape", "1,4,4"},
+                           {"batch_size", "3"}, {"nthread", "1"}, {"silent", silent}});
+    EXPECT_TRUE(it->Next());
+    EXPECT_EQ(At(it->Value(), 1, 0, 3, 3), 50);  // the whole 4x4 crop of the scaled-up image
+    EXPECT_EQ(At(it->Value(), 2, 0, 0, 0), 90);
+    return testing::internal::GetCapturedStderr();
+  };
+  const std::string note = epoch_stderr("0");
+  EXPECT_HAS(note, "image '" + (dir / "s0.png") + "' (" + (dir / "s.lst") + ":2) is 2x3, smaller than input_shape's "
+             "4x4: it is scaled up to fit, as is every smaller image after it (noted once)");
+  EXPECT_EQ(note.find("s1.png"), std::string::npos) << note;
+  EXPECT_EQ(epoch_stderr("1"), "");
+}
+
 TEST(ImgIter, Errors) {
   TempDir dir;
   ThreeImages(dir);
