@@ -15,6 +15,8 @@
 namespace umbra::train {
 
 std::string ModelIn(const Job& job, const std::string& task);
+/// Whether `path` is a regular file holding "N,C,H,W" alone: the shape a binary extract writes.
+bool IsShapeSidecar(const std::string& path);
 
 template <typename xpu>
 int PredictLoop(Job& job) {
@@ -104,6 +106,9 @@ int PredictLoop(Job& job) {
     AtomicOutput shape(path + ".shape");
     shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
     shape.Commit();
+  } else if (IsShapeSidecar(path + ".shape")) {
+    // An earlier binary extract's shape beside what is now text would describe another file.
+    std::remove((path + ".shape").c_str());
   }
   std::fprintf(stderr, "%s: wrote %llu instance(s) to %s\n", task.c_str(), (unsigned long long)count, path.c_str());
   return 0;

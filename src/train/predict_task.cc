@@ -3,12 +3,16 @@
 //   pred_raw:   one line per instance, the whole output row (cxxnet's obsolete task, kept as an
 //               alias because its meaning is plain)
 //   extract:    the node extract_node_name per instance; output_format = txt (a row per line)
-//               or bin (float32 rows, C order, plus FILE.shape holding "N,C,H,W")
+//               or bin (float32 rows, C order, plus FILE.shape holding "N,C,H,W"; a text
+//               output removes such a FILE.shape, which no longer describes FILE)
 //   get_weight: the weight weight_layer.weight_tag (default tag wmat) of the model as text
 // Output goes to the file named by the pred block (`pred = FILE`) or weight_filename. Lines are
 // in data-set order, each instance exactly once, whatever the padding of the last batch.
 // The device-generic loop is in predict_loop-inl.h.
+#include <regex>
+
 #include "umbra/atomic_output.h"
+#include "umbra/regular_file.h"
 #include "src/train/predict_loop-inl.h"
 
 namespace umbra::train {
@@ -17,6 +21,14 @@ std::string ModelIn(const Job& job, const std::string& task) {
   const std::string in = job.Get("model_in", "");
   UMBRA_CHECK(!in.empty(), "task = ", task, " needs model_in = <model file>");
   return in;
+}
+
+bool IsShapeSidecar(const std::string& path) {
+  std::error_code ec;
+  if (!NotRegularFile(path).empty() || std::filesystem::file_size(path, ec) > 100) return false;
+  std::ifstream in(path);
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  return std::regex_match(text, std::regex("[0-9]+,[0-9]+,[0-9]+,[0-9]+\n"));
 }
 
 int RunPredict(Job& job) {

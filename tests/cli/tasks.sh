@@ -135,6 +135,12 @@ assert np.array_equal(w.astype(np.float32), m['tensors']['fc2.wmat']), 'get_weig
 $PY -c "
 import numpy as np; x=np.loadtxt('pred.txt'); assert x.shape==(10000,10), x.shape
 assert np.allclose(x.sum(1), 1, atol=1e-4), 'node 3 is rewritten in place by softmax, as in cxxnet'" || fail "extract txt"
+# The binary extract's pred.txt.shape described the bytes that the text just replaced; a file of
+# that name that is no such shape (the user's) stays.
+[ ! -e pred.txt.shape ] || fail "a stale pred.txt.shape was left beside a text extract"
+echo "my notes" > pred.txt.shape
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model 2> /dev/null
+[ "$(cat pred.txt.shape)" = "my notes" ] || fail "a user's pred.txt.shape was removed"; rm pred.txt.shape
 
 # finetune into a wider first layer: only what matches by name and shape is copied.
 sed 's/nhidden = 64/nhidden = 32/' "$CONF" > other.conf
