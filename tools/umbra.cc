@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "src/train/job.h"
+#include "umbra/atomic_output.h"
 #include "umbra/io/im2rec.h"
 #include "umbra/io/iterator.h"
 #include "umbra/nn/registry.h"
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
     Help();
     return argc < 2 ? 1 : 0;
   }
+  RemoveTemporariesOnSignal();  // Ctrl-C in pred/extract/im2rec leaves no OUT.tmp.PID behind
   try {
     if (std::string(argv[1]) == "im2rec") return io::Im2RecMain(argc - 1, argv + 1);
     return Run(argc, argv);

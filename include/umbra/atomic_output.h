@@ -5,11 +5,15 @@
 // the file is closed, where a stream's last buffer goes out (an unchecked close lost a whole
 // pred file on a full disk with "wrote 300 instance(s)"). One class for every writer, so that
 // the temporary's name (NAME.tmp.PID, which the trainer's clean-up knows) and the clean-up on
-// failure are the same everywhere.
+// failure are the same everywhere. RemoveTemporariesOnSignal() extends the clean-up to Ctrl-C.
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <array>
+#include <atomic>
 
 #include <cerrno>
 #include <cstdio>
@@ -17,10 +21,58 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "umbra/logging.h"
 
 namespace umbra {
+namespace detail {
+
+// The temporaries being written, where a signal handler can read them: fixed slots of plain
+// characters and atomic flags, no allocation or lock (neither is safe inside a handler).
+struct TemporarySlot {
+  std::atomic<bool> taken{false};  // owned by a writer
+  std::atomic<bool> live{false};   // `path` is complete and the file may exist
+  char path[4096];
+};
+inline std::array<TemporarySlot, 64>& TemporarySlots() {
+  static std::array<TemporarySlot, 64> slots;
+  return slots;
+}
+// The slot now naming `path`, or -1 when all are taken (or the name is too long): that
+// temporary is then only removed on the way out of an error, as before.
+inline int AddTemporary(const std::string& path) {
+  if (path.size() >= sizeof(TemporarySlot::path)) return -1;
+  for (size_t i = 0; i < TemporarySlots().size(); ++i) {
+    TemporarySlot& s = TemporarySlots()[i];
+    if (s.taken.exchange(true)) continue;
+    std::memcpy(s.path, path.c_str(), path.size() + 1);
+    s.live.store(true);
+    return int(i);
+  }
+  return -1;
+}
+inline void DropTemporary(int slot) {
+  if (slot < 0) return;
+  TemporarySlots()[size_t(slot)].live.store(false);
+  TemporarySlots()[size_t(slot)].taken.store(false);
+}
+inline void RemoveTemporariesAndDie(int sig) {
+  for (TemporarySlot& s : TemporarySlots())
+    if (s.live.load()) ::unlink(s.path);
+  ::signal(sig, SIG_DFL);  // then end as the signal would have: the shell sees the same status
+  ::raise(sig);
+}
+
+}  // namespace detail
+
+/// For a program's main (the CLI; not a library's host such as Python, whose own Ctrl-C handling
+/// stays): SIGINT, SIGTERM and SIGHUP first remove the temporaries being written, so that an
+/// interrupted pred or extract leaves no OUT.tmp.PID (gigabytes for a binary extract) behind.
+inline void RemoveTemporariesOnSignal() {
+  detail::TemporarySlots();  // made here, not first inside the handler
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, detail::RemoveTemporariesAndDie);
+}
 
 class AtomicOutput {
  public:
@@ -36,7 +88,9 @@ class AtomicOutput {
     const auto st = std::filesystem::symlink_status(path_, ec);
     if (!std::filesystem::exists(st) || std::filesystem::is_regular_file(st)) {
       tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+      slot_ = detail::AddTemporary(tmp_);  // before the file exists: a signal may come at once
       out_.open(tmp_, mode);
+      if (!out_.is_open()) detail::DropTemporary(std::exchange(slot_, -1));
     }
     if (!out_.is_open()) {
       tmp_ = path_;
@@ -52,6 +106,7 @@ class AtomicOutput {
   /// Without a Commit (an error on the way), the temporary goes and the file stays as it was.
   ~AtomicOutput() {
     if (!committed_) std::remove(tmp_.c_str());
+    detail::DropTemporary(slot_);
   }
   std::ofstream& out() { return out_; }
   const std::string& path() const { return path_; }
@@ -73,12 +128,14 @@ class AtomicOutput {
     UMBRA_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "cannot rename '", tmp_, "' to '", path_, "': ",
                 std::strerror(errno));
     committed_ = true;
+    detail::DropTemporary(std::exchange(slot_, -1));
   }
 
  private:
   std::string path_, what_, tmp_;
   std::ofstream out_;
   bool committed_ = false;
+  int slot_ = -1;  // in detail::TemporarySlots(), for the signal handler
 };
 
 }  // namespace umbra

@@ -3,6 +3,9 @@
 // behind, and what is no regular file is written in place.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <cstdlib>
 #include <filesystem>
 
 #include "harness/file_size_limit.h"
@@ -54,6 +57,32 @@ TEST(AtomicOutput, ReplacesWholeOrNotAtAll) {
   // A folder that does not exist: one error naming the file and the reason.
   EXPECT_HAS(ErrorOf([&] { AtomicOutput file(dir / "no/such/out.txt", false, "result file"); }),
              "cannot write result file '" + (dir / "no/such/out.txt") + "': No such file or directory");
+}
+
+// Ctrl-C (or a kill) in the middle of a write: with the CLI's handler, the temporaries being
+// written go and the process still ends by the signal; one already committed stays.
+TEST(AtomicOutput, ASignalRemovesTheTemporariesBeingWritten) {
+  TempDir dir;
+  WriteText(dir / "old.txt", "old");
+  const auto interrupted_writer = [&](int sig) {
+    RemoveTemporariesOnSignal();
+    AtomicOutput done(dir / "done.txt");
+    done.out() << "done";
+    done.Commit();
+    AtomicOutput a(dir / "old.txt"), b(dir / "new.bin", /*binary=*/true);
+    a.out() << "half" << std::flush;
+    b.out() << "half" << std::flush;
+    if (TemporariesIn(dir).size() != 2) std::exit(2);  // the test would prove nothing
+    raise(sig);
+    std::exit(3);
+  };
+  for (int sig : {SIGINT, SIGTERM}) {
+    EXPECT_EXIT(interrupted_writer(sig), ::testing::KilledBySignal(sig), "");
+    EXPECT_TRUE(TemporariesIn(dir).empty());
+    EXPECT_EQ(ReadBytes(dir / "old.txt"), "old");
+    EXPECT_FALSE(std::filesystem::exists(dir / "new.bin"));
+    EXPECT_EQ(ReadBytes(dir / "done.txt"), "done");
+  }
 }
 
 TEST(AtomicOutput, WritesThroughASymlinkInPlace) {
