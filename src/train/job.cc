@@ -347,6 +347,11 @@ void InitIterator(IterBlock& b) {
   }
 }
 
+std::string ModelDir(const Job& job) { return job.Get("model_dir", "models"); }
+std::string LogPath(const Job& job) {
+  return job.Get("log", (std::filesystem::path(ModelDir(job)) / "log.jsonl").string());
+}
+
 bool IsRoundModelName(const std::string& n) {
   const size_t digits = n.find_first_not_of("0123456789");
   return digits >= 4 && digits <= 9 && n.substr(digits) == ".model";
@@ -356,7 +361,7 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
                             const std::string& where) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  const std::string model_dir = job.Get("model_dir", "models");
+  const std::string model_dir = ModelDir(job);
   const fs::path out_path(out);
   UMBRA_CHECK(!IsRoundModelName(out_path.filename().string()) ||
                   !fs::equivalent(out_path.parent_path().empty() ? fs::path(".") : out_path.parent_path(), model_dir, ec),
@@ -367,7 +372,7 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
   const std::string refused = where + ": " + out_key + " = " + out + " would overwrite ";
   // The training log (a pred file over it lost the run's history, and continue=1 then refused
   // the folder).
-  const std::string log = job.Get("log", (fs::path(model_dir) / "log.jsonl").string());
+  const std::string log = LogPath(job);
   UMBRA_CHECK(!same(log), refused, "the training log '", log, "'; name another output file");
   for (const config::Entry& e : job.entries) {
     UMBRA_CHECK(e.file == "<command line>" || !same(e.file), refused, "the config file it is given in");

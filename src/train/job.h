@@ -76,6 +76,11 @@ std::string ResolveNode(const NetT& net, std::string name) {
   return name;
 }
 
+/// model_dir (default "models"), and the training log's path: log, by default
+/// model_dir/log.jsonl.
+std::string ModelDir(const Job& job);
+std::string LogPath(const Job& job);
+
 /// A round's model file name in a model_dir: NNNN.model (4 to 9 digits).
 bool IsRoundModelName(const std::string& file_name);
 

@@ -36,7 +36,7 @@ struct TrainSetup {
   bool finetune = false, eval_train = false, silent = false;
   int num_round = 10, max_round = 10, update_period = 1;
   long save_model = 1, print_step = 100;
-  std::string model_dir = "models";
+  std::string model_dir;  // ModelDir(job)
   uint64_t seed = 0;
   IterBlock* train = nullptr;
 };
@@ -197,7 +197,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
                 " from an earlier run, which this run would overwrite; pass continue=1 to resume it, or another "
                 "model_dir, or remove the old models");
   }
-  const std::string log = job.Get("log", save_model > 0 ? (fs::path(model_dir) / "log.jsonl").string() : "");
+  const std::string log = save_model > 0 ? LogPath(job) : job.Get("log", "");  // no models: a log if asked
   // The log holds one line per round: rounds from start on are (re)written by this run.
   Progress prog(silent, s.print_step, log, start, /*fresh=*/!resume && start == 1);
 

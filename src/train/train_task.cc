@@ -147,7 +147,7 @@ int RunTrain(Job& job) {
   s.max_round = int(job.GetInt("max_round", s.num_round, 0, 99999999));
   s.eval_train = job.GetSwitch("eval_train", false);
   s.save_model = job.GetInt("save_model", 1, 0);
-  s.model_dir = job.Get("model_dir", "models");
+  s.model_dir = ModelDir(job);
   s.seed = job.net.spec.seed;  // read (and range-checked) with the net (job.cc)
   s.silent = job.GetSwitch("silent", false);
   // Batches between progress lines; also how many steps' losses a gpu run reads at once (readout.h).
