@@ -14,7 +14,6 @@
 
 #include <array>
 #include <atomic>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
