@@ -224,8 +224,11 @@ cudaError_t cudaMalloc(void** p, size_t n) {
 #ifdef UMBRA_STUB_COMPUTE
   // Fresh pages read as zero, device memory as whatever was there: all-ones bytes (NaN in
   // float and bf16) make a read of memory nobody wrote show in the results. Not the cuDNN
-  // searches' scratch (up to the 1 GiB workspace cap, allocated per search, write-only).
-  if (n < (size_t(512) << 20)) memset(*p, 0xFF, n);
+  // searches' scratch (up to the 1 GiB workspace cap, allocated per search, write-only) whole:
+  // a large block gets its first and last MiB, where a node arena's or a buffer's ends lie.
+  constexpr size_t kMiB = size_t(1) << 20;
+  if (n < 512 * kMiB) memset(*p, 0xFF, n);
+  else memset(*p, 0xFF, kMiB), memset(static_cast<char*>(*p) + n - kMiB, 0xFF, kMiB);
 #endif
   blocks[*p] = n; used += n;
   if (getenv("UMBRA_STUB_LOG") && n >= (size_t(1) << 20)) fprintf(stderr, "[stub] cudaMalloc %.1f MiB (total %.1f)\n", n / 1048576.0, used / 1048576.0);

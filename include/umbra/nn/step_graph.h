@@ -4,6 +4,10 @@
 // and label buffers (a double-buffered feeder needs two); the blocks its step takes from the
 // caching allocator stay its own (allocator.h, capture pools). Trainer decides when to capture
 // and when graphs cannot be used (trainer.h). GPU builds only.
+// Contract: a buffer allocated before the capture (in the uncaptured warm-up step) and read
+// by the graph must not be freed or resized while the graph lives: the allocator would give
+// it to another user while replays still write it. Layers reallocate only when a shape
+// changes, and a training run's shapes are fixed; a change of shapes must Clear() first.
 #pragma once
 
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA

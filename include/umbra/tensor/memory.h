@@ -98,7 +98,9 @@ inline void Copy(Tensor<DevD, N, DType> dst, const Tensor<DevS, N, DType>& src,
     }
     // From pageable host memory CUDA promises only that the copy "might be synchronous": a
     // caller may free or rewrite its source once Copy returns (a temporary host tensor), so the
-    // copy is waited for. Pinned sources (the feeder's) stay asynchronous.
+    // copy is waited for. Pinned sources (the feeder's) stay asynchronous: a caller with a pinned
+    // source must leave it unchanged until the stream has passed the copy (an event, as the
+    // feeder records), or the device reads the new bytes.
     if constexpr (DevS::kDevCPU && !DevD::kDevCPU) {
       cudaPointerAttributes at{};
       if (cudaPointerGetAttributes(&at, src.dptr_) != cudaSuccess) {
