@@ -100,6 +100,15 @@ int Run(int argc, char** argv) {
   UMBRA_THROW(job.Where("task"), ": unknown task '", task, "'; known: train, finetune, pred, pred_raw, extract, get_weight");
 }
 
+// An error quotes what it refuses (a value, a line, a key): a data file given as the config
+// or a 50 MB csv field made one line of that size. The head and the tail of the message stay.
+std::string ForTheTerminal(const std::string& message) {
+  constexpr size_t kHead = 1500, kTail = 500;
+  if (message.size() <= kHead + kTail + 100) return message;
+  return message.substr(0, kHead) + " [... " + std::to_string(message.size() - kHead - kTail) +
+         " characters left out ...] " + message.substr(message.size() - kTail);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,10 +122,10 @@ int main(int argc, char** argv) {
     return Run(argc, argv);
   } catch (const Error& e) {
     // The sentence for the user; UMBRA_DEBUG=1 adds where in umbra's source it was raised.
-    std::fprintf(stderr, "umbra: error: %s\n", std::getenv("UMBRA_DEBUG") ? e.what() : e.message().c_str());
+    std::fprintf(stderr, "umbra: error: %s\n", ForTheTerminal(std::getenv("UMBRA_DEBUG") ? e.what() : e.message()).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "umbra: error: %s\n", e.what());
+    std::fprintf(stderr, "umbra: error: %s\n", ForTheTerminal(e.what()).c_str());
     return 1;
   }
 }

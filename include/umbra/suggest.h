@@ -29,6 +29,9 @@ inline std::string DidYouMean(const std::string& word, const std::vector<std::st
   const std::string* best = nullptr;
   size_t best_d = limit + 1;
   for (const std::string& k : known) {
+    // Lengths further apart than the limit cannot be close: skipping them keeps a long word (a
+    // data file given as the config) from costing a word-by-key table per known key.
+    if (k.size() + limit < word.size() || word.size() + limit < k.size()) continue;
     const size_t d = EditDistance(word, k);
     if (d < best_d && k != word) best = &k, best_d = d;
   }

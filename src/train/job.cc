@@ -250,6 +250,14 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
         job.iters[b].values_at.emplace_back(e->value, e->Where());
+        // A block's own key wins over a global (cxxnet's order), which made a command-line
+        // filename=other.csv train on the file's data without a word.
+        const auto own = std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return k->key == e->key; });
+        UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",
+                    e->value, " is overridden by the ", job.iters[b].role == "data" ? "training" : job.iters[b].role,
+                    " block's own ", e->key, " (", own == block_keys[b].end() ? "" : (*own)->Where(), "); write ",
+                    job.iters[b].role == "pred" ? "pred" : job.iters[b].name, ":", e->key, "=", e->value,
+                    " to set it in that block");
       }
     for (const auto* e : block_keys[b]) {
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
@@ -357,16 +365,48 @@ bool IsRoundModelName(const std::string& n) {
   return digits >= 4 && digits <= 9 && n.substr(digits) == ".model";
 }
 
+namespace {
+// Whether two paths name the same file, where neither need exist yet.
+bool SamePath(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ea, eb;
+  const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
+}
+}  // namespace
+
+bool NamedAsRoundModel(const Job& job, const std::string& path) {
+  const std::filesystem::path p(path);
+  return IsRoundModelName(p.filename().string()) && SamePath(p.parent_path().empty() ? "." : p.parent_path(), ModelDir(job));
+}
+
+void RefuseNamesOfTheRunsFiles(const Job& job) {
+  namespace fs = std::filesystem;
+  const auto same = [](const std::string& a, const std::string& b) { return SamePath(a, b); };
+  if (job.Get("task", "train") == "train" || job.Get("task", "train") == "finetune") {
+    const std::string log = LogPath(job);
+    UMBRA_CHECK(!IsRoundModelName(fs::path(log).filename().string()), job.Where("log"), ": log = ", log,
+                " is named as a round's model file, which a run writes and continue=1 reads; name the log otherwise");
+  }
+  const IterBlock* pred = job.Find("pred");
+  for (const config::Entry& e : job.entries) {
+    if (e.key != "image_mean" && !e.key.ends_with(":image_mean")) continue;
+    if (e.value.empty() || fs::exists(e.value)) continue;  // read, not written: checked as an input
+    const std::string refused = e.Where() + ": image_mean = " + e.value + " does not exist yet; the mean image "
+                                "computed into it would take the name of ";
+    UMBRA_CHECK(!NamedAsRoundModel(job, e.value), refused, "a round's model in model_dir; name the mean image otherwise");
+    UMBRA_CHECK(!same(e.value, LogPath(job)), refused, "the training log; name the mean image otherwise");
+    UMBRA_CHECK(!pred || !same(e.value, pred->name), refused, "the pred output (", pred ? pred->name_where : "",
+                "); name the mean image otherwise");
+  }
+}
+
 void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,
                             const std::string& where) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const std::string model_dir = ModelDir(job);
-  const fs::path out_path(out);
-  UMBRA_CHECK(!IsRoundModelName(out_path.filename().string()) ||
-                  !fs::equivalent(out_path.parent_path().empty() ? fs::path(".") : out_path.parent_path(), model_dir, ec),
-              where, ": ", out_key, " = ", out, " is named as a round's model in model_dir '", model_dir,
-              "', which continue=1 would take for one; name another output file");
+  UMBRA_CHECK(!NamedAsRoundModel(job, out), where, ": ", out_key, " = ", out, " is named as a round's model in model_dir '",
+              model_dir, "', which continue=1 would take for one; name another output file");
   if (!NotRegularFile(out).empty()) return;  // a new file, or a device such as /dev/stdout
   const auto same = [&](const std::string& p) { return fs::equivalent(out, p, ec); };
   const std::string refused = where + ": " + out_key + " = " + out + " would overwrite ";

@@ -55,6 +55,7 @@ struct Job {
   std::string Where(const std::string& key) const;
   /// The first iterator block with this role, or nullptr.
   IterBlock* Find(const std::string& role);
+  const IterBlock* Find(const std::string& role) const { return const_cast<Job*>(this)->Find(role); }
 };
 
 /// Opens block b's iterator (Init); an error names the block ("conf:9: the test block's iterator:
@@ -83,6 +84,13 @@ std::string LogPath(const Job& job);
 
 /// A round's model file name in a model_dir: NNNN.model (4 to 9 digits).
 bool IsRoundModelName(const std::string& file_name);
+/// Whether `path` is such a name in the job's model_dir.
+bool NamedAsRoundModel(const Job& job, const std::string& path);
+
+/// Refuses, before any file is written, files the run itself would make under the names of
+/// its other files: a log named as a round's model (the model replaced the log), or an
+/// image_mean still to be computed over a round's model name, the log or the pred output.
+void RefuseNamesOfTheRunsFiles(const Job& job);
 
 /// Refuses, before a task writes its result to `out` (named by `out_key` at `where`), to replace a
 /// file the job reads — the config itself, or a file some other key names (model_in, a data

@@ -27,6 +27,7 @@ int PredictLoop(Job& job) {
   const std::string in = ModelIn(job, task);
   const std::string path = p->name;  // checked first: before a whole data set is read or averaged
   RefuseOverwritingInput(job, path, "pred", p->name_where);
+  RefuseNamesOfTheRunsFiles(job);
   const std::string format = job.Get("output_format", "txt");
   UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
               format, "'");

@@ -159,6 +159,7 @@ int RunTrain(Job& job) {
                 ": an eval block named 'train' and eval_train = 1 both report as train-*; rename the block");
   s.train = job.Find("data");
   UMBRA_CHECK(s.train, "the config has no training iterator (data = train ... iter = end)");
+  RefuseNamesOfTheRunsFiles(job);
   // Every block is opened and checked before the first step, so that a bad eval block fails now
   // and not after a round of training.
   const Shape<4> want = job.net.spec.input_shape;

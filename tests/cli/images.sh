@@ -93,4 +93,17 @@ assert abs(err_img - err_csv) <= 1 / 300 + 1e-9, 'the same images through img an
 PY
 "$UMBRA" net.conf task=pred model_in=m/0004.model 2> pred.err || { cat pred.err; fail "pred"; }
 [ "$(wc -l < pred.txt)" = 300 ] || fail "pred lines"
+# A mean image still to be computed may not take the name of a file the run writes: a round's
+# model (the mean sat in model_dir as 0001.model) or the pred output (pred overwrote the mean).
+refused() {  # refused "message part" args...: one error line, and no file written
+  local want=$1; shift
+  if "$UMBRA" "$@" > out.txt 2> err.txt; then fail "succeeded: $*"; fi
+  grep -qF -- "$want" err.txt || { cat err.txt; fail "error does not say '$want'"; }
+}
+refused "<command line>:3: image_mean = mm/0001.model does not exist yet; the mean image computed into it would take the name of a round's model in model_dir" \
+  net.conf model_dir=mm img:image_mean=mm/0001.model
+[ ! -e mm/0001.model ] || fail "the mean image was written as a round's model"
+refused "image_mean = new.txt does not exist yet; the mean image computed into it would take the name of the pred output (<command line>:4)" \
+  net.conf task=pred model_in=m/0004.model pred=new.txt pred:image_mean=new.txt
+[ ! -e new.txt ] || fail "pred wrote over the mean image it had computed"
 echo "image pipeline checks passed"

@@ -391,4 +391,15 @@ expect_error "noend.conf:8: eval = test inside the iterator block opened at noen
 sed '8,9d' "$CONF" > noend2.conf  # ... and the eval line: its iter = mnist comes inside the data block
 expect_error "noend2.conf:8: iter = mnist inside the iterator block opened at noend2.conf:4; close that block with iter = end first (only membuffer, threadbuffer may follow" \
   noend2.conf
+# A command-line global that a block sets itself would be overridden by the block (cxxnet's
+# order) and the run would read the file's data: an error naming the block's line.
+expect_error "<command line>:2: shuffle = 0 is overridden by the training block's own shuffle ($CONF:7); write train:shuffle=0" \
+  "$CONF" shuffle=0 model_dir=ov
+# A log named as a round's model: the model replaced it and the run said nothing.
+expect_error "<command line>:3: log = lg/0001.model is named as a round's model file" "$CONF" model_dir=lg log=lg/0001.model
+[ ! -e lg/0001.model ] || fail "a run went ahead with its log named as a model"
+# A data file given as the config (one 200,000-character line): one error line of bounded length.
+$PY -c "print('x' * 200000)" > wide.conf
+expect_error "characters left out" wide.conf
+[ "$(wc -c < err.txt)" -lt 3000 ] || fail "an error line of $(wc -c < err.txt) bytes"
 echo "all CLI task checks passed"
