@@ -112,12 +112,19 @@ class LossWindow {
 template <typename xpu>
 class MetricSet {
  public:
-  MetricSet(const std::vector<MetricSpec>& s, const nn::Net<xpu>& net) : specs_(s) {
+  /// `label_width` and `where`: of the block whose data the set scores (-1 and "" if unknown).
+  MetricSet(const std::vector<MetricSpec>& s, const nn::Net<xpu>& net, index_t label_width = -1,
+            const std::string& where = "") : specs_(s) {
     for (auto& x : s) {
       m_.emplace_back(x.name);
       nodes_.push_back(x.node.empty() ? "" : ResolveNode(net, x.node));
       const Shape<4> shape = (nodes_.back().empty() ? net.Output() : net.NodeByName(nodes_.back())).shape;
-      m_.back().CheckWidth(shape[1] * shape[2] * shape[3]);
+      try {
+        m_.back().CheckWidth(shape[1] * shape[2] * shape[3], label_width);
+      } catch (const Error& e) {
+        if (where.empty()) throw;
+        UMBRA_THROW(where, ": ", e.message());
+      }
     }
   }
   MetricSet(const MetricSet&) = delete;

@@ -208,9 +208,12 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // One loss window and metric set per pass kind for the whole run (on the gpu they keep their
   // device and pinned buffers).
   LossWindow<xpu> losses(s.print_step);
-  MetricSet<xpu> train_metrics(job.metrics, trainer.net());
+  // Each block's label width is checked against the metrics now, not after a round of training.
+  const auto label_width = [](const IterBlock& b) { return b.role == "pred" ? index_t(-1) : b.it->Value().label.size(1); };
+  MetricSet<xpu> train_metrics(job.metrics, trainer.net(), eval_train ? label_width(*train) : -1, train->where);
   std::vector<std::unique_ptr<MetricSet<xpu>>> eval_metrics;
-  for (size_t k = 0; k < job.iters.size(); ++k) eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net()));
+  for (const IterBlock& b : job.iters)
+    eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net(), label_width(b), b.where));
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
     train_metrics.Clear();

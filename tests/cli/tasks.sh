@@ -402,4 +402,8 @@ expect_error "<command line>:3: log = lg/0001.model is named as a round's model 
 $PY -c "print('x' * 200000)" > wide.conf
 expect_error "characters left out" wide.conf
 [ "$(wc -c < err.txt)" -lt 3000 ] || fail "an error line of $(wc -c < err.txt) bytes"
+# rmse needs a label per output value: refused before training, not after the first round.
+expect_error "$CONF:4: metric rmse: the labels are 1 wide but the output is 10 wide" "$CONF" "metric[label,3]=rmse" \
+  model_dir=rm
+[ ! -e rm/0001.model ] || fail "trained a round before refusing the metric"
 echo "all CLI task checks passed"

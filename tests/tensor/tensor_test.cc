@@ -80,6 +80,22 @@ TEST(TensorContainer, DeepCopyMoveResize) {
   FreeSpace(&t);
 }
 
+// Linux lends memory it does not have: tensors past the machine's memory were handed out one by
+// one, and the OOM killer ended the run without a word when they were filled. Their sum is
+// checked at each allocation instead (nothing here is touched, so nothing is used).
+TEST(Tensor, HostTensorsPastTheMachinesMemoryAreAnError) {
+  const size_t machine = detail::HostMemoryBytes();
+  ASSERT_GT(machine, 0u);
+  Tensor<cpu, 1> a(nullptr, Shape1(index_t(machine / 10 * 6 / sizeof(float)))), b = a;
+  AllocSpace(&a);
+  const std::string error = test::ErrorOf([&] { AllocSpace(&b); });
+  EXPECT_HAS(error, "out of host memory: tensors would take ");
+  EXPECT_HAS(error, "GiB, more than this machine's ");
+  FreeSpace(&a);
+  AllocSpace(&b);  // freed memory counts no more
+  FreeSpace(&b);
+}
+
 TEST(Tensor, AssignmentRebindsTheView) {
   TensorContainer<cpu, 1> a(Shape1(3), 1.f), b(Shape1(3), 2.f);
   Tensor<cpu, 1> v = a;

@@ -69,11 +69,14 @@ class Metric {
     }
     count_ += n;
   }
-  /// rec@10 on 10 classes counts every prediction: a figure of 1 that says nothing. An error
-  /// when the net is built (MetricSet), and at every Add.
-  void CheckWidth(index_t k) const {
+  /// rec@10 on 10 classes counts every prediction: a figure of 1 that says nothing; and rmse
+  /// needs a label per output value. An error when the net is built (MetricSet, with the data's
+  /// `label_width` where known: else after a round of training), and at every Add.
+  void CheckWidth(index_t k, index_t label_width = -1) const {
     UMBRA_CHECK(kind_ != kRec || topn_ < k, "metric ", name_, " on an output of ", k,
                 " classes counts every prediction; N must be below ", k);
+    UMBRA_CHECK(kind_ != kRMSE || label_width < 0 || label_width == k, "metric rmse: the labels are ", label_width,
+                " wide but the output is ", k, " wide; rmse needs a label per output value (label_width = ", k, ")");
   }
   double Get() const {
     if (count_ == 0) return 0;

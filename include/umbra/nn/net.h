@@ -179,10 +179,8 @@ class Net {
         }
         has_loss_ = has_loss_ || e.layer->IsLoss();
         layers_.push_back(std::move(e));
-      } catch (const Error& err) {  // a config's layer: its file:line first, as every config error has
-        if (spec.layers[li].where.empty()) throw;
-        const std::string what = err.what();
-        throw Error(what.substr(0, what.size() - err.message().size()), spec.layers[li].where + ": " + err.message());
+      } catch (const Error& err) {
+        throw AtDeclaration(spec.layers[li], err);
       }
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
@@ -218,7 +216,9 @@ class Net {
       try {
         e.layer->InitWeights(rnd_);
       } catch (const Error& err) {  // out of memory for nhidden = 2^31 - 1: which layer asked
-        throw InLayer(*e.layer, "weights", err);
+        const Error in_layer = InLayer(*e.layer, "weights", err);
+        if (e.spec < 0) throw in_layer;  // a conversion the net inserted
+        throw AtDeclaration(spec.layers[size_t(e.spec)], in_layer);
       }
     }
     rnd_.set_skip(false);
@@ -598,6 +598,13 @@ class Net {
     if (err.message().find(who) != std::string::npos) return err;
     const std::string what = err.what();
     return Error(what.substr(0, what.size() - err.message().size()), who + ", " + pass + ": " + err.message());
+  }
+  // An error about a config's layer starts with the file:line of its declaration, as the
+  // config's own errors do (a large config has many layers of one type).
+  static Error AtDeclaration(const LayerSpec& ls, const Error& err) {
+    if (ls.where.empty()) return err;
+    const std::string what = err.what();
+    return Error(what.substr(0, what.size() - err.message().size()), ls.where + ": " + err.message());
   }
   static void Check(const LayerSpec& ls, const Layer<xpu, DType>* l) {
     auto count_ok = [](int want, size_t have) { return want == -1 ? have >= 1 : int(have) == want; };

@@ -3,6 +3,11 @@
 // caching allocator (cuda/allocator.h). Evaluation of expressions is in engine.h.
 #pragma once
 
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -21,12 +26,36 @@ namespace umbra {
 
 namespace detail {
 inline constexpr size_t kCPUAlign = 64;
+// Bytes of tensor storage alive on the host. Linux hands out memory it does not have
+// (overcommit), so a net past the machine's memory (nhidden = 10^8) was killed by the OOM
+// killer without a word once it touched its weights; the sum is checked against the machine's
+// memory here instead, where the caller can still name the layer or node.
+inline std::atomic<size_t>& HostTensorBytes() {
+  static std::atomic<size_t> bytes{0};
+  return bytes;
+}
+inline size_t HostMemoryBytes() {
+  static const size_t total = size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGE_SIZE));
+  return total;
+}
 inline void* AlignedAlloc(size_t bytes) {
   if (bytes == 0) return nullptr;
   size_t rounded = (bytes + kCPUAlign - 1) / kCPUAlign * kCPUAlign;
+  const size_t live = HostTensorBytes().load(std::memory_order_relaxed);
+  constexpr double kGiB = double(1 << 30);
+  UMBRA_CHECK(HostMemoryBytes() == 0 || rounded <= HostMemoryBytes() - std::min(live, HostMemoryBytes()),
+              "out of host memory: tensors would take ", (double(live) + double(rounded)) / kGiB,
+              " GiB, more than this machine's ", double(HostMemoryBytes()) / kGiB, " GiB (asked for ",
+              double(rounded) / kGiB, " GiB more)");
   void* p = std::aligned_alloc(kCPUAlign, rounded);
   UMBRA_CHECK(p != nullptr, "out of host memory: asked for ", bytes, " bytes");
+  HostTensorBytes().fetch_add(malloc_usable_size(p), std::memory_order_relaxed);
   return p;
+}
+inline void AlignedFree(void* p) {
+  if (!p) return;
+  HostTensorBytes().fetch_sub(malloc_usable_size(p), std::memory_order_relaxed);
+  std::free(p);
 }
 }  // namespace detail
 
@@ -41,7 +70,7 @@ inline void AllocSpace(Tensor<cpu, N, DType>* t, bool pad = false) {
 }
 template <int N, typename DType>
 inline void FreeSpace(Tensor<cpu, N, DType>* t) {
-  std::free(t->dptr_);
+  detail::AlignedFree(t->dptr_);
   t->dptr_ = nullptr;
 }
 
