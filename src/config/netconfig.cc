@@ -142,7 +142,7 @@ class Builder {
       extra_shapes_.push_back(ParseCHW(e));
     } else if (e.key != "extra_data_num") {
       const bool updater = SetsUpdater(e, e.key);
-      if (updater) nc_.updater.push_back({UpdaterKey(e.key), e.value});
+      if (updater) nc_.updater.push_back({UpdaterKey(e.key), e.value}), nc_.updater_where.push_back(e.Where());
       // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
       // defaults, overridden by the layer's own keys.
       if (AnyLayerDeclares(e, updater)) {
@@ -330,6 +330,7 @@ class Builder {
     UMBRA_CHECK(SetsUpdater(e, e.key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
                 ls.type, ")", DidYouMean(e.key, KeysOfLayerBlock(*probe_)));
     nc_.updater.push_back({ls.name + ":" + UpdaterKey(e.key), e.value});
+    nc_.updater_where.push_back(e.Where());
   }
 
   NetConfig nc_;

@@ -110,15 +110,28 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
     const auto dot = name.rfind('.');
     known.insert(name), known.insert(name.substr(0, dot)), known.insert(name.substr(dot + 1));
   }
-  for (auto& [k, v] : job.net.updater) {
+  for (size_t i = 0; i < job.net.updater.size(); ++i) {
+    const std::string& k = job.net.updater[i].first;
     const auto colon = k.find(':');
     if (colon == std::string::npos || nn::IsScheduleKey(k)) continue;
     std::string scope = k.substr(0, colon);
     const std::string rest = k.substr(colon + 1);
     const auto colon2 = rest.find(':');
     if (colon2 != std::string::npos && !nn::IsScheduleKey(rest)) scope += "." + rest.substr(0, colon2);
-    UMBRA_CHECK(known.count(scope), "updater key '", k, "': the network has no layer, weight tag or weight '",
-                scope, "' (layers' weights are named layer.tag, e.g. fc1.wmat)");
+    if (known.count(scope)) continue;
+    const std::string where = i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "";
+    // A layer of the net without that weight (a relu's lr, fc:bias:lr with no_bias = 1): its weights.
+    const std::string layer = scope.substr(0, scope.find('.'));
+    const auto spec = std::ranges::find_if(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == layer; });
+    if (spec != job.net.spec.layers.end()) {
+      std::string has;
+      for (const std::string& w : weights)
+        if (w.rfind(layer + ".", 0) == 0) has += (has.empty() ? "" : ", ") + w;
+      UMBRA_THROW(where, "updater key '", k, "': layer '", layer, "' (", spec->type, ") has ",
+                  has.empty() ? "no weights to update" : "no weight '" + scope + "'; its weights: " + has);
+    }
+    UMBRA_THROW(where, "updater key '", k, "': the network has no layer, weight tag or weight '", scope,
+                "' (layers' weights are named layer.tag, e.g. fc1.wmat)");
   }
 }
 
@@ -167,9 +180,9 @@ int RunTrain(Job& job) {
     if (b.role == "pred") continue;
     InitIterator(b);
     const Shape<4> have = b.it->Value().data.shape_;
+    const bool flat = have.Size() == want.Size() && b.type.find("mnist") != std::string::npos;
     UMBRA_CHECK(want == have, b.where, ": the ", b.name, " iterator gives batches of ", have,
-                " but input_shape and batch_size give ", want,
-                b.it->Value().data.shape_.Size() == want.Size() ? " (the mnist iterator's input_flat?)" : "");
+                " but input_shape and batch_size give ", want, flat ? " (the mnist iterator's input_flat?)" : "");
   }
 
   if (job.GetSwitch("test_io", false)) {  // cxxnet's test_io: only read the data, to time the input

@@ -406,4 +406,13 @@ expect_error "characters left out" wide.conf
 expect_error "$CONF:4: metric rmse: the labels are 1 wide but the output is 10 wide" "$CONF" "metric[label,3]=rmse" \
   model_dir=rm
 [ ! -e rm/0001.model ] || fail "trained a round before refusing the metric"
+# An updater key inside a layer without that weight names its line and the layer's weights.
+sed 's/^layer\[1->2\] = relu:relu1/&\n  lr = 0.5/' "$CONF" > relulr.conf
+expect_error "relulr.conf:24: updater key 'relu1:lr': layer 'relu1' (relu) has no weights to update" relulr.conf model_dir=rl
+sed 's/^  nhidden = 10/&\n  no_bias = 1\n  bias:lr = 0.5/' "$CONF" > nobias.conf
+expect_error "nobias.conf:29: updater key 'fc2:bias:lr': layer 'fc2' (fullc) has no weight 'fc2.bias'; its weights: fc2.wmat" \
+  nobias.conf model_dir=nb
+# The mnist iterator's flat batches against an image input_shape: the hint names its key.
+expect_error "the train iterator gives batches of (96,1,1,784) but input_shape and batch_size give (96,1,28,28) (the mnist iterator's input_flat?)" \
+  "$CONF" input_shape=1,28,28 model_dir=ifl
 echo "all CLI task checks passed"

@@ -24,6 +24,8 @@ struct NetConfig {
   nn::NetSpec spec;
   /// Updater keys: global ones as given, per-layer ones as "layer:key".
   std::vector<std::pair<std::string, std::string>> updater;
+  /// Where each of `updater` was given ("file:line"), for messages.
+  std::vector<std::string> updater_where;
 };
 
 /// Builds the net description; `batch` is used when the config has no batch_size. Errors (an
