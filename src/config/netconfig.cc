@@ -142,7 +142,7 @@ class Builder {
       extra_shapes_.push_back(ParseCHW(e));
     } else if (e.key != "extra_data_num") {
       const bool updater = SetsUpdater(e, e.key);
-      if (updater) nc_.updater.push_back({UpdaterKey(e.key), e.value}), nc_.updater_where.push_back(e.Where());
+      if (updater) AddUpdater(UpdaterKey(e.key), e);
       // cxxnet gave every key outside netconfig to every layer (random_type = xavier, init_sigma):
       // defaults, overridden by the layer's own keys.
       if (AnyLayerDeclares(e, updater)) {
@@ -311,6 +311,11 @@ class Builder {
     nc_.spec.layers.push_back(ls);
   }
 
+  void AddUpdater(const std::string& key, const Entry& e) {
+    nc_.updater.push_back({key, e.value});
+    nc_.updater_where.push_back(e.Where());
+  }
+
   // A key after layer[...]: the layer's own, or a per-layer updater override.
   void LayerKey(const Entry& e) {
     UMBRA_CHECK(!nc_.spec.layers.empty(), e.Where(), ": key '", e.key, "' before the first layer of netconfig");
@@ -324,13 +329,19 @@ class Builder {
       UMBRA_THROW(e.Where(), ": ", err.message());
     }
     if (declared) {
-      ls.params.push_back({e.key, e.value});  // applied in order by the net: the last one wins
+      // Applied in order by the net: the last one wins, which a copied line should not decide
+      // unseen.
+      const auto earlier = std::ranges::find_if(ls.params, [&](const auto& kv) { return kv.first == e.key; });
+      if (earlier != ls.params.end() && earlier->second != e.value)
+        std::fprintf(stderr, "note: %s: %s = %s replaces the earlier %s = %s of layer '%s' (the last value is used)\n",
+                     e.Where().c_str(), e.key.c_str(), e.value.c_str(), e.key.c_str(), earlier->second.c_str(),
+                     ls.name.c_str());
+      ls.params.push_back({e.key, e.value});
       return;
     }
     UMBRA_CHECK(SetsUpdater(e, e.key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
                 ls.type, ")", DidYouMean(e.key, KeysOfLayerBlock(*probe_)));
-    nc_.updater.push_back({ls.name + ":" + UpdaterKey(e.key), e.value});
-    nc_.updater_where.push_back(e.Where());
+    AddUpdater(ls.name + ":" + UpdaterKey(e.key), e);
   }
 
   NetConfig nc_;

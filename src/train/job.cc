@@ -381,8 +381,8 @@ bool NamedAsRoundModel(const Job& job, const std::string& path) {
 
 void RefuseNamesOfTheRunsFiles(const Job& job) {
   namespace fs = std::filesystem;
-  const auto same = [](const std::string& a, const std::string& b) { return SamePath(a, b); };
-  if (job.Get("task", "train") == "train" || job.Get("task", "train") == "finetune") {
+  const std::string task = job.Get("task", "train");
+  if (task == "train" || task == "finetune") {
     const std::string log = LogPath(job);
     UMBRA_CHECK(!IsRoundModelName(fs::path(log).filename().string()), job.Where("log"), ": log = ", log,
                 " is named as a round's model file, which a run writes and continue=1 reads; name the log otherwise");
@@ -394,8 +394,8 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
     const std::string refused = e.Where() + ": image_mean = " + e.value + " does not exist yet; the mean image "
                                 "computed into it would take the name of ";
     UMBRA_CHECK(!NamedAsRoundModel(job, e.value), refused, "a round's model in model_dir; name the mean image otherwise");
-    UMBRA_CHECK(!same(e.value, LogPath(job)), refused, "the training log; name the mean image otherwise");
-    UMBRA_CHECK(!pred || !same(e.value, pred->name), refused, "the pred output (", pred ? pred->name_where : "",
+    UMBRA_CHECK(!SamePath(e.value, LogPath(job)), refused, "the training log; name the mean image otherwise");
+    UMBRA_CHECK(!pred || !SamePath(e.value, pred->name), refused, "the pred output (", pred ? pred->name_where : "",
                 "); name the mean image otherwise");
   }
 }

@@ -415,4 +415,9 @@ expect_error "nobias.conf:29: updater key 'fc2:bias:lr': layer 'fc2' (fullc) has
 # The mnist iterator's flat batches against an image input_shape: the hint names its key.
 expect_error "the train iterator gives batches of (96,1,1,784) but input_shape and batch_size give (96,1,28,28) (the mnist iterator's input_flat?)" \
   "$CONF" input_shape=1,28,28 model_dir=ifl
+# A layer key given twice (a copied line): the last value is used, and a note says so.
+sed 's/^  nhidden = 64/&\n  nhidden = 32/' "$CONF" > dupkey.conf
+"$UMBRA" dupkey.conf num_round=0 model_dir=dup > /dev/null 2> dup.err || { cat dup.err; fail "dupkey.conf"; }
+grep -qF "note: dupkey.conf:23: nhidden = 32 replaces the earlier nhidden = 64 of layer 'fc1' (the last value is used)" dup.err \
+  || { cat dup.err; fail "no note on a layer key given twice"; }
 echo "all CLI task checks passed"
