@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "image_list.h"
@@ -63,6 +64,14 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
 #endif
 }
 
+// Whether the file's extension names an image format.
+bool NamedAsImage(const std::string& path) {
+  static const std::set<std::string> kImage = {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".gif", ".tif", ".tiff",
+                                               ".webp", ".pbm", ".pgm", ".ppm", ".pnm", ".pfm", ".jp2", ".exr", ".hdr",
+                                               ".pic", ".ras", ".sr"};
+  return kImage.count(Lower(std::filesystem::path(path).extension().string())) > 0;
+}
+
 // Why OUT must not be replaced, or "". Only a record file (or an empty one) is: OUT named as the
 // list, an image or a model by a slip of the argument order would otherwise be lost, and a
 // rename over a device or a folder is no output at all.
@@ -111,6 +120,11 @@ int Im2RecMain(int argc, char** argv) {
     r.index = e.index;
     r.labels = e.labels;
     r.payload = ReadImageFile(path, "'" + path + "' (" + where + ")");
+    // Bytes are copied undecoded (any format passes), so a file named as an image that is none
+    // (a text file called .png) would fail only in training, as "record 5 of 'x.rec'".
+    UMBRA_CHECK(!NamedAsImage(path) || HasImageSignature(r.payload), "im2rec: '", path, "' (", where,
+                ") is named as an image but begins with no image format's signature (PNG, JPEG, BMP, GIF, TIFF, ",
+                "WebP, PNM, ...)");
     std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
     const std::string problem = CheckImageBytes(r.payload, &pruned);
     UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace umbra::io {
 namespace {
@@ -112,6 +113,19 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
   if (bytes.size() >= 3 && Byte(bytes, 0) == 0xFF && Byte(bytes, 1) == 0xD8 && Byte(bytes, 2) == 0xFF)
     return CheckJpeg(bytes);
   return {};
+}
+
+bool HasImageSignature(const std::string& b) {
+  const auto starts = [&](std::string_view s) { return b.size() >= s.size() && b.compare(0, s.size(), s) == 0; };
+  if (starts({kPngSignature, 8}) || starts("\xFF\xD8\xFF") || starts("BM") || starts("GIF87a") || starts("GIF89a") ||
+      starts({"II*\0", 4}) || starts({"MM\0*", 4}) || starts("#?RADIANCE") || starts("#?RGBE") ||
+      starts("\x76\x2F\x31\x01") || starts("\x59\xA6\x6A\x95") || starts({"\0\0\0\x0CjP  ", 8}) ||
+      starts("\xFF\x4F\xFF\x51"))
+    return true;
+  if (starts("RIFF") && b.size() >= 12 && b.compare(8, 4, "WEBP") == 0) return true;
+  // PNM: P1-P7 or PF/Pf, then whitespace.
+  return b.size() >= 3 && b[0] == 'P' && ((b[1] >= '1' && b[1] <= '7') || b[1] == 'F' || b[1] == 'f') &&
+         (b[2] == '\n' || b[2] == '\r' || b[2] == ' ' || b[2] == '\t');
 }
 
 }  // namespace umbra::io

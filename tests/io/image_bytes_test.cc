@@ -74,5 +74,16 @@ TEST(ImageBytes, JpegCutShortIsNamed) {
               "it ends after " + std::to_string(cut) + " bytes, inside its scan data, before its end-of-image marker");
 }
 
+TEST(ImageBytes, SignaturesOfTheFormatsOpenCVReads) {
+  const std::vector<std::string> images = {std::string("\x89PNG\r\n\x1a\n", 8), "\xFF\xD8\xFF\xE0", "BM6\0",
+                                           "GIF89a", std::string("II*\0", 4), std::string("MM\0*", 4),
+                                           std::string("RIFF\0\0\0\0WEBPVP8 ", 16), "P5\n28 28", "P6 1 1",
+                                           "PF\n", "#?RADIANCE\n"};
+  for (const std::string& b : images) EXPECT_TRUE(HasImageSignature(b)) << b;
+  for (const std::string& b : {std::string("just some text\n"), std::string("P"), std::string("P9\n"),
+                               std::string("RIFF\0\0\0\0WAVEfmt "), std::string()})
+    EXPECT_FALSE(HasImageSignature(b)) << b;
+}
+
 }  // namespace
 }  // namespace umbra::io::test

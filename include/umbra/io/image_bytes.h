@@ -18,4 +18,8 @@ namespace umbra::io {
 /// receives the bytes without it (else it is left empty): decode those instead.
 std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
 
+/// Whether the bytes start with the signature of an image format OpenCV reads (PNG, JPEG, BMP,
+/// GIF, TIFF, WebP, the PNM family and PFM, JPEG 2000, OpenEXR, Radiance HDR, Sun raster).
+bool HasImageSignature(const std::string& bytes);
+
 }  // namespace umbra::io
