@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -49,7 +50,8 @@ int PredictLoopGpu(Job& job, int dev);
 /// Makes model_dir (an error naming the key where it cannot be) and holds it for this run: a
 /// second run on the same folder is refused while this one lives (two runs overwrote each
 /// other's models, both reporting success). An flock: released however the process ends; where
-/// the file system has none, a warning. Also removes what dead runs left half written.
+/// the file system has none, a warning. Also removes what dead runs left half written, and the
+/// folder it made for a run that failed before writing anything into it.
 class ModelDirLock {
  public:
   ModelDirLock(const Job& job, const std::string& dir);
@@ -59,6 +61,9 @@ class ModelDirLock {
 
  private:
   int fd_ = -1;
+  std::string dir_;
+  bool made_ = false;  // the folder did not exist before
+  int uncaught_ = std::uncaught_exceptions();
 };
 std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);

@@ -18,9 +18,10 @@ namespace umbra::train {
 
 namespace fs = std::filesystem;
 
-ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
+ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) : dir_(dir) {
   UMBRA_CHECK(!dir.empty(), job.Where("model_dir"), ": model_dir is empty");
   std::error_code ec;
+  made_ = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   UMBRA_CHECK(!ec && fs::is_directory(dir), job.Where("model_dir"), ": model_dir '", dir, "' cannot be made a folder",
               ec ? ": " + ec.message() : std::string(" (a file of that name exists)"));
@@ -60,6 +61,15 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) {
 }
 ModelDirLock::~ModelDirLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
+  // A run that failed before its first model (a finetune without model_in, a bad eval metric)
+  // left a new folder holding only the lock (and an empty log): it goes again.
+  if (!made_ || std::uncaught_exceptions() <= uncaught_) return;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(dir_, ec)) {
+    const std::string n = f.path().filename().string();
+    if (n != ".umbra.lock" && !(n == "log.jsonl" && fs::file_size(f.path(), ec) == 0)) return;
+  }
+  if (!ec) fs::remove_all(dir_, ec);
 }
 
 void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training) {

@@ -420,4 +420,11 @@ sed 's/^  nhidden = 64/&\n  nhidden = 32/' "$CONF" > dupkey.conf
 "$UMBRA" dupkey.conf num_round=0 model_dir=dup > /dev/null 2> dup.err || { cat dup.err; fail "dupkey.conf"; }
 grep -qF "note: dupkey.conf:23: nhidden = 32 replaces the earlier nhidden = 64 of layer 'fc1' (the last value is used)" dup.err \
   || { cat dup.err; fail "no note on a layer key given twice"; }
+# A run that fails before its first model leaves no folder it made (it left one holding only
+# the lock); a folder that was there stays.
+expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ftnew
+[ ! -e ftnew ] || fail "a failed run left the model_dir it made: $(ls -A ftnew)"
+mkdir -p ftold
+expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ftold
+[ -d ftold ] || fail "a failed run removed a model_dir it had not made"
 echo "all CLI task checks passed"
