@@ -5,8 +5,6 @@
 // names file:line; shapes are checked later, when nn::Net is built, and name the layer.
 #include "umbra/config/netconfig.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -114,7 +112,7 @@ class Builder {
                 extra_shapes_.size(), " extra_data_shape[...] given");
     // A batch no host memory holds failed in the allocator, naming no key.
     const double gib = 4.0 * double(batch_) * double(c_) * double(h_) * double(w_) / double(1 << 30);
-    const double host_gib = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)) / double(1 << 30);
+    const double host_gib = double(detail::HostMemoryBytes()) / double(1 << 30);  // what tensors are checked against
     UMBRA_CHECK(host_gib <= 0 || gib <= host_gib, input_where_, ": input_shape = ", c_, ",", h_, ",", w_,
                 " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than this machine's ", host_gib,
                 " GiB of memory");

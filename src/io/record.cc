@@ -31,12 +31,12 @@ uint64_t Padded(uint64_t n) { return (n + 3) & ~uint64_t(3); }
 
 }  // namespace
 
-RecordWriter::RecordWriter(const std::string& path) : path_(path), file_(path, /*binary=*/true, "record file") {}
+RecordWriter::RecordWriter(const std::string& path) : file_(path, /*binary=*/true, "record file") {}
 
 void RecordWriter::Write(const Record& r) {
   const uint32_t k = uint32_t(r.labels.size());
   const uint64_t len = 8 + 4 + 4 * uint64_t(k) + r.payload.size();
-  UMBRA_CHECK(len <= 0xFFFFFFFFull, "record ", r.index, " is too large for '", path_, "' (", len, " bytes)");
+  UMBRA_CHECK(len <= 0xFFFFFFFFull, "record ", r.index, " is too large for '", file_.path(), "' (", len, " bytes)");
   std::string body(len, '\0');
   std::memcpy(body.data(), &r.index, 8);
   std::memcpy(body.data() + 8, &k, 4);
@@ -48,7 +48,7 @@ void RecordWriter::Write(const Record& r) {
   out.write(body.data(), std::streamsize(body.size()));
   const char zeros[4] = {0, 0, 0, 0};
   out.write(zeros, std::streamsize(Padded(len) - len));
-  UMBRA_CHECK(out.good(), "writing record ", r.index, " to '", path_, "' failed (disk full?)");
+  UMBRA_CHECK(out.good(), "writing record ", r.index, " to '", file_.path(), "' failed (disk full?)");
   offset_ += kHead + Padded(len);
 }
 

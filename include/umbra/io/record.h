@@ -32,7 +32,8 @@ struct Record {
   std::string payload;  // the encoded image bytes
 };
 
-/// Writes records to a new file, in place once Close() returns. Throws umbra::Error when the file cannot be written.
+/// Writes records to a new file, in place once Close() returns. Throws umbra::Error when the
+/// file cannot be written.
 class RecordWriter {
  public:
   explicit RecordWriter(const std::string& path);
@@ -43,7 +44,6 @@ class RecordWriter {
   uint64_t bytes_written() const { return offset_; }
 
  private:
-  std::string path_;
   AtomicOutput file_;
   uint64_t offset_ = 0;
 };
