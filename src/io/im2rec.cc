@@ -20,6 +20,7 @@
 #include "umbra/regular_file.h"
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+#include "decode_image.h"
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #endif
@@ -36,7 +37,6 @@ std::string Lower(std::string s) {
 std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
                    int quality) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-  const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
   // Any colour format and depth, as stored, but turned upright by its EXIF orientation as the
   // img/imgrec iterators' decoding turns it (IMREAD_UNCHANGED would not): the re-encoded file
   // has no EXIF, so a photo would otherwise reach the net turned by how it was packed.
@@ -45,8 +45,10 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
   const bool png = ext == ".png";
   std::vector<uint8_t> enc;
   try {  // OpenCV throws for some corrupt files rather than return an empty image
-    const cv::Mat img = cv::imdecode(raw, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH);
-    UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")");
+    std::string said;
+    const cv::Mat img = DecodeImage(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
+    UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
+                said.empty() ? "" : "; OpenCV: " + said);
     const double f = double(side) / std::min(img.rows, img.cols);
     cv::Mat out;
     cv::resize(img, out,

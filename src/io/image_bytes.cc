@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -105,6 +106,108 @@ std::string CheckJpeg(const std::string& bytes) {
   }
 }
 
+// The binary Netpbm formats (netpbm.sourceforge.net/doc): P4/P5/P6 and PF/Pf carry their header
+// as whitespace-separated decimal fields ('#' starts a comment to the end of its line), then one
+// whitespace byte, then the raster; P7 (PAM) has "KEY value" lines up to ENDHDR. OpenCV reads the
+// raster whole, so bytes short of it fail there (with its own line on stderr): counted here.
+// The plain (ASCII) forms P1-P3 pass.
+std::string CheckPnm(const std::string& b) {
+  const char kind = b[1];
+  size_t at = 2;
+  const auto space = [&](size_t i) { return i < b.size() && std::strchr(" \t\r\n\v\f", b[i]) && b[i] != '\0'; };
+  const auto field = [&](std::string* out) {  // the next header field, or false at the end
+    for (;;) {
+      while (space(at)) ++at;
+      if (at < b.size() && b[at] == '#') {
+        while (at < b.size() && b[at] != '\n') ++at;
+        continue;
+      }
+      break;
+    }
+    const size_t from = at;
+    while (at < b.size() && !space(at) && b[at] != '#') ++at;
+    *out = b.substr(from, at - from);
+    return !out->empty();
+  };
+  const auto number = [](const std::string& f, uint64_t* v) {
+    if (f.empty() || f.size() > 9 || f.find_first_not_of("0123456789") != std::string::npos) return false;
+    *v = std::stoull(f);
+    return true;
+  };
+  const std::string format = std::string("P") + kind;
+  const auto ends = [&](const std::string& before) {
+    return "its " + format + " header ends after " + std::to_string(b.size()) + " bytes, before " + before;
+  };
+  uint64_t width = 0, height = 0, depth = 1, maxval = 1, bytes_per_sample = 1;
+  std::string f;
+  if (kind == '7') {
+    for (;;) {
+      if (!field(&f)) return ends("ENDHDR");
+      if (f == "ENDHDR") break;
+      std::string v;
+      const bool ok = field(&v);
+      if (f == "TUPLTYPE") continue;  // a word: not counted
+      uint64_t n = 0;
+      if (!ok || !number(v, &n)) return "its " + format + " header has " + f + " '" + v + "', not a number";
+      if (f == "WIDTH") width = n;
+      if (f == "HEIGHT") height = n;
+      if (f == "DEPTH") depth = n;
+      if (f == "MAXVAL") maxval = n;
+    }
+    while (at < b.size() && b[at] != '\n') ++at;  // the rest of the ENDHDR line
+  } else {
+    const bool pf = kind == 'F' || kind == 'f';
+    const char* names[] = {"width", "height", pf ? "scale" : "maxval"};
+    const int fields = kind == '4' ? 2 : 3;
+    for (int k = 0; k < fields; ++k) {
+      if (!field(&f)) return ends(std::string("its ") + names[k]);
+      uint64_t n = 0;
+      if (k == 2 && pf) continue;  // the scale is a float; any is read
+      if (!number(f, &n)) return "its " + format + " header has " + names[k] + " '" + f + "', not a number";
+      (k == 0 ? width : k == 1 ? height : maxval) = n;
+    }
+    depth = kind == '6' || kind == 'F' ? 3 : 1;
+    if (pf) bytes_per_sample = 4;
+  }
+  if (maxval > 255) bytes_per_sample = 2;
+  ++at;  // the one whitespace byte before the raster
+  const uint64_t row = kind == '4' ? (width + 7) / 8 : width * depth * bytes_per_sample;
+  const uint64_t end = at + row * height;
+  if (end > b.size())
+    return "it ends inside its " + format + " pixel data (which needs byte " + std::to_string(end) + " of " +
+           std::to_string(b.size()) + ")";
+  return {};
+}
+
+uint32_t LittleEndian(const std::string& b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int k = n - 1; k >= 0; --k) v = v << 8 | Byte(b, at + size_t(k));
+  return v;
+}
+
+// BMP (uncompressed and bit-field rows only, as OpenCV reads them): each of the |height| rows
+// holds width x bits bits, padded to 4 bytes, from the pixel data offset on.
+std::string CheckBmp(const std::string& b) {
+  if (b.size() < 26) return "it ends after " + std::to_string(b.size()) + " bytes, inside its BMP headers";
+  const uint32_t offset = LittleEndian(b, 10, 4), info = LittleEndian(b, 14, 4);
+  uint64_t width = 0, height = 0, bits = 0, compression = 0;
+  if (info == 12) {  // OS/2 BITMAPCOREHEADER
+    width = LittleEndian(b, 18, 2), height = LittleEndian(b, 20, 2), bits = LittleEndian(b, 24, 2);
+  } else {
+    if (b.size() < 34) return "it ends after " + std::to_string(b.size()) + " bytes, inside its BMP headers";
+    width = uint64_t(std::abs(int64_t(int32_t(LittleEndian(b, 18, 4)))));
+    height = uint64_t(std::abs(int64_t(int32_t(LittleEndian(b, 22, 4)))));
+    bits = LittleEndian(b, 28, 2), compression = LittleEndian(b, 30, 4);
+  }
+  if (compression != 0 && compression != 3) return {};  // RLE: rows of varying length
+  const uint64_t row = ((width * (bits == 15 ? 16 : bits) + 7) / 8 + 3) & ~uint64_t(3);
+  const uint64_t end = uint64_t(offset) + row * height;
+  if (end > b.size())
+    return "it ends inside its BMP pixel data (which needs byte " + std::to_string(end) + " of " +
+           std::to_string(b.size()) + ")";
+  return {};
+}
+
 }  // namespace
 
 std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
@@ -112,6 +215,10 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) return PrunePng(bytes, pruned);
   if (bytes.size() >= 3 && Byte(bytes, 0) == 0xFF && Byte(bytes, 1) == 0xD8 && Byte(bytes, 2) == 0xFF)
     return CheckJpeg(bytes);
+  if (bytes.size() >= 3 && bytes[0] == 'P' && std::strchr("4567Ff", bytes[1]) && bytes[1] != '\0' &&
+      std::strchr(" \t\r\n", bytes[2]) && bytes[2] != '\0')
+    return CheckPnm(bytes);
+  if (bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return CheckBmp(bytes);
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "augment.h"
+#include "decode_image.h"
 #include "image_list.h"
 #include "instance_iter.h"
 #include "umbra/io/image_bytes.h"
@@ -109,9 +110,10 @@ class ImageIterBase : public InstanceIterator {
     const std::string problem = CheckImageBytes(file, &pruned);
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
-    const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    cv::Mat img = cv::imdecode(raw, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-    UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)");
+    std::string said;
+    cv::Mat img = DecodeImage(bytes, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR, &said);
+    UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)",
+                said.empty() ? "" : "; OpenCV: " + said);
     if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red
     // A crop needs an image at least input_shape large, so a smaller one is scaled up: said once,
     // since a list of the wrong images (or the wrong input_shape) would else train quietly.

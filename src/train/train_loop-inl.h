@@ -67,6 +67,9 @@ class ModelDirLock {
 };
 std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);
+/// Writes round `round`'s checkpoint `mf` (from SaveCheckpoint) into `dir`, stamped with the
+/// round and the run's seed (which continue=1 checks).
+void WriteRoundModel(nn::ModelFile& mf, int round, uint64_t seed, const std::string& dir);
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
 /// The keys only a GPU run takes (layout = nhwc, bf16_nodes, a layer's dtype = bf16, and when
 /// training cuda_graph) are errors naming the key on the cpu, where they did nothing; the
@@ -299,17 +302,21 @@ int TrainLoop(Job& job, const TrainSetup& s) {
           m.Add(trainer.net(), f.host());
         }
         m.Read();
-      } catch (const Error& err) {  // a bad label: which block
-        UMBRA_THROW("round ", round, ", evaluating the ", e.name, " data (", e.where, "): ", err.message());
+      } catch (const Error& err) {  // a bad label or an undecodable image: which block
+        // The round trained and its weights are finite: keep its model, which continue=1
+        // resumes after once the data is mended. The round is not logged (it has no figures).
+        std::string kept;
+        if (save_now) {
+          WriteRoundModel(mf, round, seed, model_dir);
+          kept = ". The round's model is saved as '" + ModelPath(model_dir, round) +
+                 "' (not logged); continue=1 resumes after it";
+        }
+        UMBRA_THROW("round ", round, ", evaluating the ", e.name, " data (", e.where, "): ", err.message(), kept);
       }
       m.Report(e.name, &results);
     }
     // The model before the round's line and log entry: a logged round always has its model.
-    if (save_now) {
-      mf.meta["round"] = std::to_string(round);
-      mf.meta["seed"] = std::to_string(seed);
-      nn::WriteModelFile(ModelPath(model_dir, round), mf);
-    }
+    if (save_now) WriteRoundModel(mf, round, seed, model_dir);
     prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
   }
   return 0;

@@ -160,6 +160,11 @@ std::string ModelPath(const std::string& dir, int round) {
   std::snprintf(name, sizeof name, "%04d.model", round);
   return (fs::path(dir) / name).string();
 }
+void WriteRoundModel(nn::ModelFile& mf, int round, uint64_t seed, const std::string& dir) {
+  mf.meta["round"] = std::to_string(round);
+  mf.meta["seed"] = std::to_string(seed);
+  nn::WriteModelFile(ModelPath(dir, round), mf);
+}
 
 
 int RunTrain(Job& job) {

@@ -106,4 +106,15 @@ refused "<command line>:3: image_mean = mm/0001.model does not exist yet; the me
 refused "image_mean = new.txt does not exist yet; the mean image computed into it would take the name of the pred output (<command line>:4)" \
   net.conf task=pred model_in=m/0004.model pred=new.txt pred:image_mean=new.txt
 [ ! -e new.txt ] || fail "pred wrote over the mean image it had computed"
+# An eval image that cannot be decoded is met only when that batch is read, after a round of
+# training: the round's model is kept (not logged), and continue=1 resumes after it.
+sed '201s/\t[^\t]*$/\tbroken.pgm/' t10k.lst > broken.lst  # batch 5 of 6
+printf 'P5\n28 28\n255\nshort' > img/broken.pgm
+refused "round 1, evaluating the img data (net.conf:10): cannot decode image 'img/broken.pgm' (broken.lst:201): it ends inside its P5 pixel data" net.conf num_round=2 model_dir=mb img:image_list=broken.lst
+grep -qF "The round's model is saved as 'mb/0001.model' (not logged); continue=1 resumes after it" err.txt \
+  || { cat err.txt; fail "the round's model is not named"; }
+[ "$(wc -l < err.txt)" = 1 ] || { cat err.txt; fail "OpenCV's own line printed"; }
+[ -e mb/0001.model ] && [ ! -s mb/log.jsonl ] || fail "round 1's model missing, or the round logged"
+"$UMBRA" net.conf num_round=2 model_dir=mb continue=1 > out.txt 2> err.txt || { cat err.txt; fail "continue"; }
+grep -qF "continue: resuming after round 1" err.txt && [ -e mb/0002.model ] || { cat err.txt; fail "resume"; }
 echo "image pipeline checks passed"

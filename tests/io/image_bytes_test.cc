@@ -1,7 +1,7 @@
 // CheckImageBytes (umbra/io/image_bytes.h): PNG and JPEG bytes are walked before OpenCV sees
 // them. A PNG's truncated or corrupted chunk or missing IEND is named and its colour profile
-// (iCCP) dropped; a JPEG cut short anywhere before its end-of-image marker is named; anything
-// else passes untouched.
+// (iCCP) dropped; a JPEG cut short anywhere before its end-of-image marker is named; a binary PNM
+// or BMP short of its pixel data is named; anything else passes untouched.
 #include "io_test_util.h"
 #include "umbra/io/image_bytes.h"
 
@@ -72,6 +72,51 @@ TEST(ImageBytes, JpegCutShortIsNamed) {
   for (size_t cut : {140, 146, 150, 152, 153})  // in the scan: data, after FF 00, after a restart, in the fill
     EXPECT_EQ(CheckImageBytes(jpg.substr(0, cut), &pruned),
               "it ends after " + std::to_string(cut) + " bytes, inside its scan data, before its end-of-image marker");
+}
+
+// Binary PNM and BMP: the header gives the size of the pixel data, which must all be there (OpenCV
+// printed its own line and failed on the rest). Checked by hand against OpenCV 4.6: over every
+// cut of its own encodings (P4-P7, PF, 8- and 16-bit, BMP grey and colour, widths 1-13), this
+// check fails exactly where imdecode does.
+TEST(ImageBytes, PnmAndBmpPixelDataIsCounted) {
+  std::string pruned;
+  const std::string p5 = "P5\n# a comment\n3 2\n255\n" + std::string(6, 'x');
+  EXPECT_EQ(CheckImageBytes(p5, &pruned), "");
+  EXPECT_EQ(CheckImageBytes(p5 + "more", &pruned), "");  // bytes after the raster are not read
+  EXPECT_EQ(CheckImageBytes(p5.substr(0, p5.size() - 1), &pruned),
+            "it ends inside its P5 pixel data (which needs byte 29 of 28)");
+  EXPECT_EQ(CheckImageBytes("P5 3 2 65535 " + std::string(11, 'x'), &pruned),
+            "it ends inside its P5 pixel data (which needs byte 25 of 24)");  // two bytes a sample
+  EXPECT_EQ(CheckImageBytes("P6\n3 2\n255\n" + std::string(18, 'x'), &pruned), "");
+  EXPECT_EQ(CheckImageBytes("P4\n9 2\n" + std::string(4, 'x'), &pruned), "");  // rows of whole bytes
+  EXPECT_EQ(CheckImageBytes("P4\n9 2\n" + std::string(3, 'x'), &pruned),
+            "it ends inside its P4 pixel data (which needs byte 11 of 10)");
+  EXPECT_EQ(CheckImageBytes("Pf\n2 2\n-1.0\n" + std::string(16, 'x'), &pruned), "");
+  EXPECT_EQ(CheckImageBytes("PF\n2 2\n-1.0\n" + std::string(16, 'x'), &pruned),
+            "it ends inside its PF pixel data (which needs byte 60 of 28)");  // three floats a pixel
+  const std::string pam = "P7\nWIDTH 2\nHEIGHT 2\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n";
+  EXPECT_EQ(CheckImageBytes(pam + std::string(12, 'x'), &pruned), "");
+  EXPECT_HAS(CheckImageBytes(pam + std::string(11, 'x'), &pruned), "it ends inside its P7 pixel data");
+  EXPECT_EQ(CheckImageBytes("P5\n3 2\n", &pruned), "its P5 header ends after 7 bytes, before its maxval");
+  EXPECT_EQ(CheckImageBytes("P5\n3 two\n255\n", &pruned), "its P5 header has height 'two', not a number");
+  EXPECT_EQ(CheckImageBytes("P7\nWIDTH 2\n", &pruned), "its P7 header ends after 11 bytes, before ENDHDR");
+  EXPECT_EQ(CheckImageBytes("P2\n3 2\n255\n1 2", &pruned), "");  // plain (ASCII) PNM: not walked
+
+  // A BMP: file header, BITMAPINFOHEADER (40 bytes), rows of 3 x 24 bits padded to 12 bytes.
+  const auto le = [](uint32_t v, int n) {
+    std::string s;
+    for (int k = 0; k < n; ++k) s.push_back(char(v >> (8 * k) & 0xff));
+    return s;
+  };
+  const std::string info = le(40, 4) + le(3, 4) + le(uint32_t(-2), 4) + le(1, 2) + le(24, 2) + le(0, 4) +
+                           std::string(20, '\0');  // height -2: top-down rows
+  const std::string bmp = "BM" + le(0, 4) + le(0, 4) + le(54, 4) + info + std::string(24, 'x');
+  EXPECT_EQ(CheckImageBytes(bmp, &pruned), "");
+  EXPECT_EQ(CheckImageBytes(bmp.substr(0, 77), &pruned), "it ends inside its BMP pixel data (which needs byte 78 of 77)");
+  EXPECT_EQ(CheckImageBytes(bmp.substr(0, 30), &pruned), "it ends after 30 bytes, inside its BMP headers");
+  std::string rle = bmp.substr(0, 60);
+  rle[30] = 1;  // BI_RLE8: rows of varying length, not counted
+  EXPECT_EQ(CheckImageBytes(rle, &pruned), "");
 }
 
 TEST(ImageBytes, SignaturesOfTheFormatsOpenCVReads) {

@@ -4,18 +4,22 @@
 // then umbra's error). So a file's structure is walked here first, and what is wrong is one umbra
 // error naming the image. PNG iCCP chunks (colour profiles, which OpenCV does not apply) are
 // dropped too, since libpng warns on every decode of many real profiles ("iCCP: known incorrect
-// sRGB profile"), a line per image per epoch. Used by the img/imgrec iterators and by im2rec.
+// sRGB profile"), a line per image per epoch. A binary PNM or BMP cut short made OpenCV print its
+// own line before failing: its pixel data is counted here. Used by the img/imgrec iterators and
+// by im2rec.
 #pragma once
 
 #include <string>
 
 namespace umbra::io {
 
-/// Checks the structure of PNG and JPEG bytes (told apart by signature; other formats pass
-/// untouched) and returns "" or what is wrong ("it ends inside its IDAT chunk (which needs byte
-/// 120 of 97)"). A PNG's chunks are walked with their lengths and CRCs up to IEND; a JPEG's
-/// segments and scans up to its end-of-image marker. Where a PNG had an iCCP chunk, *pruned
-/// receives the bytes without it (else it is left empty): decode those instead.
+/// Checks the structure of PNG, JPEG, binary PNM and BMP bytes (told apart by signature; other
+/// formats pass untouched) and returns "" or what is wrong ("it ends inside its IDAT chunk (which
+/// needs byte 120 of 97)"). A PNG's chunks are walked with their lengths and CRCs up to IEND; a
+/// JPEG's segments and scans up to its end-of-image marker; a PNM's header (P4-P7, PF, Pf) and a
+/// BMP's (uncompressed rows) give the size of the pixel data, which must be there. Where a PNG
+/// had an iCCP chunk, *pruned receives the bytes without it (else it is left empty): decode
+/// those instead.
 std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
 
 /// Whether the bytes start with the signature of an image format OpenCV reads (PNG, JPEG, BMP,
