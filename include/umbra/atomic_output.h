@@ -6,6 +6,8 @@
 // pred file on a full disk with "wrote 300 instance(s)"). One class for every writer, so that
 // the temporary's name (NAME.tmp.PID, which the trainer's clean-up knows) and the clean-up on
 // failure are the same everywhere. RemoveTemporariesOnSignal() extends the clean-up to Ctrl-C.
+// A symlink is written through (its file is replaced, the link stays); a file whose folder
+// holds no temporary is copied over only at Commit; devices and pipes are written in place.
 #pragma once
 
 #include <fcntl.h>
@@ -77,28 +79,39 @@ class AtomicOutput {
  public:
   /// `what` names the kind of file in errors ("model file" → "cannot write model file 'P'").
   explicit AtomicOutput(std::string path, bool binary = false, std::string what = "")
-      : path_(std::move(path)), what_(what.empty() ? "" : what + " ") {
-    // Only a regular file, or a new one, goes through a temporary: anything else is written in
-    // place, as before. A rename would replace a device (/dev/full), or a symlink (/dev/stdout,
-    // a link to a file elsewhere) with a file; and a folder that only lets the file itself be
-    // written has no room for a temporary.
-    const auto mode = binary ? std::ios::binary | std::ios::trunc : std::ios::trunc;
+      : path_(std::move(path)), what_(what.empty() ? "" : what + " "), dest_(path_) {
+    namespace fs = std::filesystem;
+    // A symlink to a regular file is written through: the temporary goes beside the file it
+    // names, which is replaced, and the link stays (a rename over the link would replace it).
     std::error_code ec;
-    const auto st = std::filesystem::symlink_status(path_, ec);
-    if (!std::filesystem::exists(st) || std::filesystem::is_regular_file(st)) {
-      tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-      slot_ = detail::AddTemporary(tmp_);  // before the file exists: a signal may come at once
-      out_.open(tmp_, mode);
-      if (!out_.is_open()) detail::DropTemporary(std::exchange(slot_, -1));
+    if (fs::is_symlink(fs::symlink_status(path_, ec))) {
+      const fs::path real = fs::canonical(path_, ec);
+      if (!ec && fs::is_regular_file(real, ec)) dest_ = real.string();
     }
+    const auto mode = binary ? std::ios::binary | std::ios::trunc : std::ios::trunc;
+    const auto st = fs::symlink_status(dest_, ec);
+    if (!fs::exists(st) || fs::is_regular_file(st)) {
+      Open(dest_ + ".tmp." + std::to_string(::getpid()), mode);
+      // A folder that lets the file itself be written but holds no temporary: the bytes wait in
+      // the system's temporary folder and are copied over the file at Commit, which is then
+      // the only moment the file can be lost (it was truncated here at once).
+      if (!out_.is_open() && fs::is_regular_file(st)) {
+        Open((fs::temp_directory_path(ec) / (fs::path(dest_).filename().string() + ".tmp." + std::to_string(::getpid())))
+                 .string(),
+             mode);
+        copy_back_ = out_.is_open();
+      }
+    }
+    // Anything else (a device such as /dev/full, a pipe, /dev/stdout, a dangling link) is
+    // written in place, as a rename would replace it with a file.
     if (!out_.is_open()) {
-      tmp_ = path_;
+      tmp_ = dest_;
       errno = 0;
-      out_.open(path_, mode);
+      out_.open(dest_, mode);
     }
     UMBRA_CHECK(out_.is_open(), "cannot write ", what_, "'", path_, "'",
                 errno ? std::string(": ") + std::strerror(errno) : "");
-    committed_ = tmp_ == path_;  // in place: nothing to remove or rename
+    committed_ = tmp_ == dest_;  // in place: nothing to remove or rename
   }
   AtomicOutput(const AtomicOutput&) = delete;
   AtomicOutput& operator=(const AtomicOutput&) = delete;
@@ -114,26 +127,52 @@ class AtomicOutput {
   /// disk before the data would leave an empty file under the name after a power cut.
   void Commit(bool sync = false) {
     out_.close();
-    const char* as_was = tmp_ == path_ ? "" : "; it is left as it was";
+    const char* as_was = tmp_ == dest_ ? "" : "; it is left as it was";
     UMBRA_CHECK(!out_.fail(), "writing ", what_, "'", path_, "' failed (disk full?)", as_was);
-    if (sync) {
-      const int fd = ::open(tmp_.c_str(), O_RDONLY);
-      const bool synced = fd >= 0 && ::fsync(fd) == 0;
-      const std::string why = std::strerror(errno);
-      if (fd >= 0) ::close(fd);
-      UMBRA_CHECK(synced, "cannot write ", what_, "'", path_, "' to the disk (fsync): ", why, as_was);
+    if (copy_back_) {
+      CopyBack(sync);
+    } else {
+      if (sync) Sync(tmp_, as_was);
+      if (tmp_ == dest_) return;
+      UMBRA_CHECK(std::rename(tmp_.c_str(), dest_.c_str()) == 0, "cannot rename '", tmp_, "' to '", dest_, "': ",
+                  std::strerror(errno));
     }
-    if (tmp_ == path_) return;
-    UMBRA_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "cannot rename '", tmp_, "' to '", path_, "': ",
-                std::strerror(errno));
     committed_ = true;
     detail::DropTemporary(std::exchange(slot_, -1));
   }
 
  private:
-  std::string path_, what_, tmp_;
+  void Open(const std::string& tmp, std::ios::openmode mode) {
+    tmp_ = tmp;
+    slot_ = detail::AddTemporary(tmp_);  // before the file exists: a signal may come at once
+    out_.open(tmp_, mode);
+    if (!out_.is_open()) detail::DropTemporary(std::exchange(slot_, -1));
+  }
+  void Sync(const std::string& file, const char* as_was) {
+    const int fd = ::open(file.c_str(), O_RDONLY);
+    const bool synced = fd >= 0 && ::fsync(fd) == 0;
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    UMBRA_CHECK(synced, "cannot write ", what_, "'", path_, "' to the disk (fsync): ", why, as_was);
+  }
+  void CopyBack(bool sync) {
+    std::ifstream from(tmp_, std::ios::binary);
+    std::ofstream to(dest_, std::ios::binary | std::ios::trunc);
+    UMBRA_CHECK(from && to, "cannot write ", what_, "'", path_, "': ", std::strerror(errno),
+                "; it is left as it was");
+    if (from.peek() != std::ifstream::traits_type::eof()) to << from.rdbuf();  // << of nothing fails
+    to.close();
+    UMBRA_CHECK(!to.fail(), "writing ", what_, "'", path_, "' failed (disk full?)");
+    if (sync) Sync(dest_, "");
+    std::remove(tmp_.c_str());
+  }
+
+  std::string path_, what_;
+  std::string dest_;  // the file replaced: path_, or the regular file a symlink at path_ names
+  std::string tmp_;   // where the bytes go until Commit (dest_ itself when written in place)
   std::ofstream out_;
   bool committed_ = false;
+  bool copy_back_ = false;  // tmp_ is in the system's temporary folder: copied over dest_
   int slot_ = -1;  // in detail::TemporarySlots(), for the signal handler
 };
 

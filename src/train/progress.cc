@@ -1,6 +1,7 @@
 // Progress display and the JSON round log (progress.h).
 #include "src/train/progress.h"
 
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,9 +20,14 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   // The rounds kept, rewritten whole or not at all (AtomicOutput): they exist nowhere else. A
   // file with a line that is no round of a log is someone else's: left alone, and an error.
   // Only a regular file is read (/dev/zero has no lines, and no end).
-  AtomicOutput kept(log_path);
+  // Two runs naming one log (each with its own model_dir) would each rename their rewrite over
+  // it and append to their own copy, one of them no longer the file's: the log is locked
+  // (flock) while read and while written, and a log another run holds is an error.
   std::error_code ec;
-  if (std::ifstream in(log_path); in && std::filesystem::is_regular_file(log_path, ec)) {
+  const bool regular = std::filesystem::is_regular_file(log_path, ec);
+  if (regular) LockLog(std::fopen(log_path.c_str(), "r"));
+  AtomicOutput kept(log_path);
+  if (std::ifstream in(log_path); in && regular) {
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     for (size_t n = 0; n < lines.size(); ++n) {
@@ -39,8 +45,17 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
     }
   }
   kept.Commit();
-  log_ = std::fopen(log_path.c_str(), "a");
-  UMBRA_CHECK(log_, "cannot open the training log '", log_path, "' for writing");
+  FILE* log = std::fopen(log_path.c_str(), "a");
+  UMBRA_CHECK(log, "cannot open the training log '", log_path, "' for writing");
+  LockLog(log);
+}
+void Progress::LockLog(FILE* file) {
+  if (!file) return;  // unreadable: AtomicOutput or the append says why
+  if (log_) std::fclose(log_);  // the lock on the file read before its rewrite
+  log_ = file;
+  if (!std::filesystem::is_regular_file(log_path_)) return;  // a device or pipe: nothing to lock
+  UMBRA_CHECK(::flock(fileno(log_), LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK, "log = ", log_path_,
+              " is being written by another run; name another log");
 }
 Progress::~Progress() {
   if (log_) std::fclose(log_);

@@ -30,6 +30,9 @@ class Progress {
 
  private:
   double Seconds() const;
+  /// Makes `file` (an open log, or null) log_, closing the one before, and locks it; a lock
+  /// another process holds is an error.
+  void LockLog(std::FILE* file);
   bool silent_, tty_;
   long print_step_, batches_ = 0, instances_ = 0, last_round_instances_ = 0;
   int round_ = 0;

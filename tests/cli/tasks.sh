@@ -325,6 +325,23 @@ expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 
 expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 save_model=0 \
   log=shared.jsonl
 [ "$(wc -l < shared.jsonl)" = 1 ] || fail "shared.jsonl changed"
+# A log another run is writing (flock holds it as a run does) is refused: each run renamed its
+# rewrite over the name and appended to its own copy, and one run's rounds were lost.
+if flock shared.jsonl "$UMBRA" "$CONF" num_round=1 save_model=0 log=shared.jsonl continue=1 > out.txt 2> err.txt; then
+  fail "a log another run holds was written"
+fi
+grep -qF "umbra: error: log = shared.jsonl is being written by another run; name another log" err.txt \
+  || { cat err.txt; fail "the held log is not named"; }
+# A log named through a symlink is read before it is rewritten (it was truncated first: a
+# resumed run lost its rounds and a link to a file that is no log destroyed it).
+mkdir -p sl; ln -s sl/kept.jsonl sl.jsonl
+"$UMBRA" "$CONF" num_round=2 model_dir=sl log=sl.jsonl > /dev/null 2>&1 || fail "training with a linked log"
+"$UMBRA" "$CONF" num_round=3 model_dir=sl log=sl.jsonl continue=1 > /dev/null 2>&1 || fail "resuming it"
+[ -L sl.jsonl ] && [ "$(grep -c '"round"' sl/kept.jsonl)" = 3 ] || fail "the linked log lost its rounds"
+ln -s notes.txt notes_link.txt
+expect_error "log = notes_link.txt: line 1 is no round of a training log" "$CONF" num_round=1 save_model=0 \
+  log=notes_link.txt
+[ "$(cat notes.txt)" = "my notes" ] || fail "a file that is no log was overwritten through a link"
 # continue=1 goes on from what the newest model holds, not from its name alone.
 mkdir -p rn; cp m/0001.model rn/0005.model
 expect_error "continue: 'rn/0005.model' holds the model of round 1, not 5 as its name says; rename or remove it" \

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "harness/file_size_limit.h"
 #include "io_test_util.h"
@@ -85,15 +87,57 @@ TEST(AtomicOutput, ASignalRemovesTheTemporariesBeingWritten) {
   }
 }
 
-TEST(AtomicOutput, WritesThroughASymlinkInPlace) {
+// A symlink to a file: the file it names is replaced whole or not at all (it was truncated as
+// soon as the writer opened it, so a failed pred or a resumed log lost it), and the link stays.
+TEST(AtomicOutput, WritesThroughASymlinkWholeOrNotAtAll) {
   TempDir dir;
-  WriteText(dir / "target.txt", "old");
-  std::filesystem::create_symlink(dir / "target.txt", dir / "link.txt");
-  AtomicOutput file(dir / "link.txt");
-  file.out() << "new";
-  file.Commit();
+  std::filesystem::create_directory(dir / "real");
+  WriteText(dir / "real/target.txt", "old");
+  std::filesystem::create_symlink("real/target.txt", dir / "link.txt");  // relative, as users make them
+  {
+    AtomicOutput file(dir / "link.txt");
+    file.out() << "half";
+  }
+  EXPECT_EQ(ReadBytes(dir / "real/target.txt"), "old");
+  {
+    AtomicOutput file(dir / "link.txt");
+    file.out() << "new";
+    EXPECT_EQ(ReadBytes(dir / "real/target.txt"), "old") << "the file changed before Commit";
+    file.Commit();
+  }
   EXPECT_TRUE(std::filesystem::is_symlink(dir / "link.txt")) << "the link was replaced by a file";
-  EXPECT_EQ(ReadBytes(dir / "target.txt"), "new");
+  EXPECT_EQ(ReadBytes(dir / "real/target.txt"), "new");
+  EXPECT_TRUE(TemporariesIn(dir).empty());
+  for (const auto& f : std::filesystem::directory_iterator(dir / "real"))
+    EXPECT_EQ(f.path().filename(), "target.txt") << "a temporary was left beside the target";
+}
+
+// A file that may be written in a folder that takes no new file (no room for a temporary): the
+// bytes wait elsewhere and replace the file at Commit; without one the file is untouched. Run
+// as an unprivileged user (root writes into any folder), in a child process when run as root.
+TEST(AtomicOutput, AFolderWithoutRoomForATemporaryKeepsTheFile) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "ro");
+  WriteText(dir / "ro/out.txt", "old");
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  std::filesystem::permissions(dir / "ro/out.txt", std::filesystem::perms(0666));
+  std::filesystem::permissions(dir / "ro", std::filesystem::perms(0555));
+  const auto check = [&] {
+    if (::geteuid() == 0 && ::setuid(65534) != 0) std::exit(9);
+    if (std::ofstream(dir / "ro/probe") || ReadBytes(dir / "ro/out.txt") != "old") std::exit(8);  // test void
+    {
+      AtomicOutput file(dir / "ro/out.txt");
+      file.out() << "half";
+      if (ReadBytes(dir / "ro/out.txt") != "old") std::exit(2);  // truncated before Commit
+    }
+    if (ReadBytes(dir / "ro/out.txt") != "old") std::exit(3);
+    AtomicOutput file(dir / "ro/out.txt");
+    file.out() << "new";
+    file.Commit(/*sync=*/true);
+    std::exit(ReadBytes(dir / "ro/out.txt") == "new" ? 0 : 4);
+  };
+  EXPECT_EXIT(check(), ::testing::ExitedWithCode(0), "");
+  std::filesystem::permissions(dir / "ro", std::filesystem::perms(0755));
 }
 
 TEST(AtomicOutput, RecordFileIsLeftOnlyWhenClosed) {
