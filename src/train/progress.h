@@ -18,8 +18,9 @@ class Progress {
  public:
   /// `log_path` empty: no JSON log. Lines of rounds before `first_round` are kept (a resumed run
   /// continues the log); later ones, from a run whose rounds are being redone, are dropped.
-  /// `fresh` (a run from round 1 without continue=1): a log holding rounds is another run's, and
-  /// an error (two runs given one log= replaced each other's history without a word).
+  /// `fresh` (a new run: neither continue=1 nor model_in, whatever start_counter says): a log
+  /// holding rounds is another run's, and an error (two runs given one log= replaced each
+  /// other's history without a word).
   Progress(bool silent, long print_step, const std::string& log_path, int first_round = 1, bool fresh = false);
   ~Progress();
   void StartRound(int round);

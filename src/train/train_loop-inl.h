@@ -192,7 +192,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     start = int(round) + 1;
     std::fprintf(stderr, "model_in: continuing after round %d of %s\n", start - 1, in.c_str());
   }
+  // A run that goes on from a model file (model_in, not finetune) carries on its rounds; any
+  // other run without continue=1 is new, whatever start_counter numbers its rounds from.
+  const bool from_file = !resumed && !finetune && job.global.count("model_in");
   if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1, 1, 99999999));
+  if (resumed && job.global.count("start_counter"))
+    std::fprintf(stderr, "note: continue: start_counter (%s) is not used: the rounds go on from %d\n",
+                 job.Where("start_counter").c_str(), start);
   UMBRA_CHECK(start >= 1, job.Where("start_counter"), ": start_counter must be >= 1");
   const int last = std::min(num_round, start - 1 + max_round);
   if (start > last)
@@ -201,13 +207,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   if (save_model > 0) {
     // Never overwrite the models of another run: only continue=1 carries on in a model_dir.
     const auto [existing, newest] = LatestModel(model_dir);
-    UMBRA_CHECK(resumed || newest < start, "model_dir '", model_dir, "' already holds ", existing,
+    UMBRA_CHECK(resumed || (from_file ? newest < start : newest == 0), "model_dir '", model_dir, "' already holds ", existing,
                 " from an earlier run, which this run would overwrite; pass continue=1 to resume it, or another "
                 "model_dir, or remove the old models");
   }
   const std::string log = save_model > 0 ? LogPath(job) : job.Get("log", "");  // no models: a log if asked
   // The log holds one line per round: rounds from start on are (re)written by this run.
-  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resume && start == 1);
+  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resume && !from_file);
 
   SetFlushDenormals();
   Feeder<xpu> feed(train->it.get());

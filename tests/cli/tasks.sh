@@ -160,6 +160,9 @@ grep -q "finetune: copied 1 weight" ft2.err || { cat ft2.err; fail "finetune wit
 "$UMBRA" "$CONF" model_in=m/0002.model num_round=3 model_dir=m3 > /dev/null 2> mi.err
 [ -f m3/0003.model ] && [ ! -f m3/0001.model ] || { ls m3; fail "model_in round numbering"; }
 expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=2 model_dir=m
+# start_counter past the newest model numbers a new run's rounds; it does not make it the old
+# run's continuation (a run from scratch wrote 0003.model and on beside another run's, into its log).
+expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=4 start_counter=3 model_dir=m
 
 "$UMBRA" "$CONF" test_io=1 num_round=1 > io.txt 2> io.err
 grep -q "img/s" io.err || fail "test_io"

@@ -243,6 +243,14 @@ TEST(Checkpoint, RefusesAnotherNetworkNamingTheWeight) {
   EXPECT_EQ(std::find(copied.begin(), copied.end(), "fc1.wmat"), copied.end());
   EXPECT_NE(std::find(copied.begin(), copied.end(), "fc2.bias"), copied.end());
   EXPECT_THAT(test::ErrorOf([&] { nn::LoadWeights(b.net(), m, "a.model", true); }), ::testing::HasSubstr("has shape (5,6)"));
+  // Prediction (strict) refuses a file with a weight the net lacks (it predicted from the shared
+  // weights alone); the updater's state in it is no weight, and finetuning leaves extras alone.
+  EXPECT_THAT(test::ErrorOf([&] { nn::LoadWeights(a.net(), extra, "a.model", true); }),
+              ::testing::HasSubstr("its weight 'fc9.wmat' is not in the network of the config"));
+  EXPECT_NO_THROW(nn::LoadWeights(a.net(), extra, "a.model", false));
+  nn::ModelFile state = m;
+  state.tensors.push_back({"fc1.wmat:momentum", {1, 1}, {0}});
+  EXPECT_NO_THROW(nn::LoadWeights(a.net(), state, "a.model", true));
 }
 
 }  // namespace

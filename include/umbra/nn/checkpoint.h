@@ -5,6 +5,7 @@
 // Mismatches (a missing weight, another shape) are errors naming the file and the weight.
 #pragma once
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <set>
@@ -133,7 +134,8 @@ void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
 }
 
 /// Copies weights by name (finetune, pred): those with the same name and shape are copied;
-/// returns the names copied. With `strict`, every net weight must be found (prediction).
+/// returns the names copied. With `strict` (prediction), every net weight must be found, and
+/// every weight of the file must be the net's.
 template <typename xpu, typename DType>
 std::vector<std::string> LoadWeights(Net<xpu, DType>& net, const ModelFile& m, const std::string& file,
                                      bool strict) {
@@ -149,6 +151,14 @@ std::vector<std::string> LoadWeights(Net<xpu, DType>& net, const ModelFile& m, c
     detail::FromHost(*mt, w, file);
     copied.push_back(name);
   });
+  // Prediction from a file of another net (one more layer, a batch_norm since removed) would run
+  // on the weights both share and silently leave the rest out: every weight of the file (not
+  // the updater's state, name:momentum ...) must be the net's. As resuming requires.
+  for (const ModelTensor& t : m.tensors)
+    UMBRA_CHECK(!strict || t.name.find(':') != std::string::npos ||
+                    std::find(copied.begin(), copied.end(), t.name) != copied.end(),
+                "model file '", file, "' does not match the network: its weight '", t.name,
+                "' is not in the network of the config");
   return copied;
 }
 
