@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -31,7 +32,19 @@ int PredictLoop(Job& job) {
   const std::string format = job.Get("output_format", "txt");
   UMBRA_CHECK(format == "txt" || format == "bin", job.Where("output_format"), ": output_format must be txt or bin, got '",
               format, "'");
-  if (extract && format == "bin") RefuseOverwritingInput(job, path + ".shape", "pred (its .shape file)", p->name_where);
+  // Rows of floats (extract, pred_raw) may be binary; pred's classes are text only (a reader of
+  // float32 took its text for numbers).
+  const bool binary = format == "bin";
+  UMBRA_CHECK(!binary || task != "pred", job.Where("output_format"), ": output_format = bin is for task = extract ",
+              "and pred_raw; task = pred writes each instance's class as text");
+  // A device or pipe (/dev/stdout) gets no FILE.shape beside it (/dev/stdout.shape): the shape
+  // is said on stderr instead.
+  std::error_code ec;
+  const bool sidecar = binary && (!std::filesystem::exists(path, ec) || std::filesystem::is_regular_file(path, ec));
+  if (sidecar) RefuseOverwritingInput(job, path + ".shape", "pred (its .shape file)", p->name_where);
+  if (!extract && job.global.count("extract_node_name"))
+    std::fprintf(stderr, "note: extract_node_name (%s) is read by task = extract; task = %s writes the network's "
+                 "output\n", job.Where("extract_node_name").c_str(), task.c_str());
   const nn::ModelFile mf = nn::ReadModelFile(in);
   nn::NetSpec spec = job.net.spec;
   std::string node = extract ? job.Get("extract_node_name", "") : "";
@@ -53,11 +66,11 @@ int PredictLoop(Job& job) {
               p->it->Value().data.shape_, " but the network takes ", spec.input_shape);
   p->it->SetEpoch(0);
   p->it->BeforeFirst();
-  AtomicOutput file(path, format == "bin");
+  AtomicOutput file(path, binary);
   std::ofstream& f = file.out();
   f.precision(9);  // text that reads back as the same float
   auto write = [&](const std::vector<float>& r) {
-    if (extract && format == "bin") {
+    if (binary) {
       f.write(reinterpret_cast<const char*>(r.data()), std::streamsize(r.size() * sizeof(float)));
     } else if (task == "pred") {
       size_t best = 0;
@@ -102,11 +115,14 @@ int PredictLoop(Job& job) {
   UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");
   const uint64_t count = next;
   file.Commit();
-  if (extract && format == "bin") {
-    const auto& s = out_node.shape;
+  const auto& s = out_node.shape;
+  if (sidecar) {
     AtomicOutput shape(path + ".shape");
     shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
     shape.Commit();
+  } else if (binary) {
+    std::fprintf(stderr, "%s: %s is no regular file, so no %s.shape: the rows are %llu,%d,%d,%d float32\n",
+                 task.c_str(), path.c_str(), path.c_str(), (unsigned long long)count, int(s[1]), int(s[2]), int(s[3]));
   } else if (IsShapeSidecar(path + ".shape")) {
     // An earlier binary extract's shape beside what is now text would describe another file.
     std::remove((path + ".shape").c_str());

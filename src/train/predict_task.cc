@@ -1,7 +1,7 @@
 // task = pred | pred_raw | extract | get_weight (job.h), on a model file given by model_in.
 //   pred:       one line per instance, the arg-max class (or the value of a 1-wide output)
 //   pred_raw:   one line per instance, the whole output row (cxxnet's obsolete task, kept as an
-//               alias because its meaning is plain)
+//               alias because its meaning is plain); output_format = bin as for extract
 //   extract:    the node extract_node_name per instance; output_format = txt (a row per line)
 //               or bin (float32 rows, C order, plus FILE.shape holding "N,C,H,W"; a text
 //               output removes such a FILE.shape, which no longer describes FILE)
@@ -40,6 +40,12 @@ int RunGetWeight(Job& job) {
   const std::string in = ModelIn(job, "get_weight");
   const nn::ModelFile mf = nn::ReadModelFile(in);
   const std::string layer = job.Get("weight_layer", job.Get("extract_layer_name", ""));
+  UMBRA_CHECK(!job.global.count("weight_layer") || !job.global.count("extract_layer_name") ||
+                  job.Get("extract_layer_name", "") == layer,
+              job.Where("extract_layer_name"), ": extract_layer_name = ", job.Get("extract_layer_name", ""),
+              " and weight_layer = ", layer, " (", job.Where("weight_layer"), ") name two layers; give one");
+  UMBRA_CHECK(job.Get("output_format", "txt") == "txt", job.Where("output_format"),
+              ": task = get_weight writes text only (output_format = txt)");
   UMBRA_CHECK(!layer.empty(), "task = get_weight needs weight_layer = <layer name>");
   const std::string name = layer + "." + job.Get("weight_tag", "wmat");
   const nn::ModelTensor* t = mf.Find(name);

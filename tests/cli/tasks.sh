@@ -114,6 +114,25 @@ cmp pred.txt pred_rb.txt || fail "round_batch changed pred"
 $PY -c "
 import numpy as np; p=np.loadtxt('pred.txt'); assert p.shape==(10000,10), p.shape
 assert abs(p.sum(1)-1).max() < 1e-4" || fail "pred_raw rows are not probabilities"
+# pred_raw writes binary rows as extract does (it wrote text under output_format = bin); pred's
+# classes and get_weight are text only, and say so.
+"$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=raw.bin 2> /dev/null
+[ "$(cat raw.bin.shape)" = "10000,1,1,10" ] && [ "$(stat -c %s raw.bin)" = $((10000 * 10 * 4)) ] || fail "pred_raw bin"
+$PY -c "
+import numpy as np; p=np.fromfile('raw.bin','<f4').reshape(10000,10); t=np.loadtxt('pred.txt')
+assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"
+"$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=/dev/null 2> null.err
+[ ! -e /dev/null.shape ] && grep -qF "/dev/null is no regular file, so no /dev/null.shape: the rows are 10000,1,1,10" \
+  null.err || { cat null.err; rm -f /dev/null.shape; fail "a .shape file beside /dev/null"; }
+expect_error "<command line>:4: output_format = bin is for task = extract and pred_raw" "$CONF" task=pred \
+  model_in=m/0002.model output_format=bin pred=cls.bin
+expect_error "<command line>:5: task = get_weight writes text only" "$CONF" task=get_weight weight_layer=fc2 \
+  model_in=m/0002.model output_format=bin
+expect_error "<command line>:4: extract_layer_name = fc1 and weight_layer = fc2 (<command line>:3) name two layers" \
+  "$CONF" task=get_weight weight_layer=fc2 extract_layer_name=fc1 model_in=m/0002.model
+"$UMBRA" "$CONF" task=pred extract_node_name=2 model_in=m/0002.model pred=cls.txt 2> cls.err
+grep -qF "note: extract_node_name (<command line>:3) is read by task = extract; task = pred writes the network's output" \
+  cls.err || { cat cls.err; fail "extract_node_name under task = pred"; }
 
 "$UMBRA" "$CONF" task=extract extract_node_name=2 output_format=bin model_in=m/0002.model 2> /dev/null
 [ "$(cat pred.txt.shape)" = "10000,1,1,64" ] || fail "extract shape file: $(cat pred.txt.shape)"

@@ -99,6 +99,10 @@ TEST(Layout, TheNetConvertsForLayersThatTakeNchw) {
   EXPECT_STREQ(net.LayerAt(1).Type(), "to_nchw");
   EXPECT_EQ(net.LayerAt(1).name(), "t@nchw");
   EXPECT_EQ(net.NodeByName("c").shape, Shape4(2, 2, 2, 2));
+  // In a net of (N, C, H, W) nodes nothing would convert back: the conv read H as its channels.
+  s.channels_last = false;
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(s); }),
+             "layer 't' (to_nhwc): a layout conversion, which only a channels-last net (layout = nhwc, on a GPU) takes");
 }
 
 // A channels-last input (NetSpec::input_channels_last) is the node "in" itself, (N, H, W, C):

@@ -33,6 +33,38 @@ TEST(Net, GraphErrorsNameTheLayer) {
   EXPECT_NE(err(s).find("takes 1 input"), std::string::npos) << err(s);
 }
 
+// A key of a layer's own block that its other settings make idle was taken and ignored (init
+// = xavier with init_sigma = 100 initialised as xavier): an error naming the key and why. A
+// global default stays quiet (cxxnet's bowl.conf gives init_sigma beside random_type = xavier).
+TEST(Net, KeysWithoutEffectAreAnError) {
+  auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
+  const auto with = [](std::vector<std::pair<std::string, std::string>> keys) {
+    NetSpec s = test::SmallSpec(2);
+    for (auto& k : keys) s.layers[0].params.push_back(k);
+    return s;
+  };
+  EXPECT_HAS(err(with({{"init", "xavier"}, {"init_sigma", "100"}})),
+             "layer 'fc1' (fullc): init_sigma = 100 has no effect: init = xavier does not read init_sigma");
+  EXPECT_HAS(err(with({{"random_type", "kaiming"}, {"init_sigma", "1"}})), "random_type = kaiming does not read");
+  EXPECT_HAS(err(with({{"init", "gaussian"}, {"init_uniform", "100"}})),
+             "init_uniform = 100 has no effect: init = gaussian does not read init_uniform");
+  EXPECT_HAS(err(with({{"init", "uniform"}, {"init_uniform", "0.1"}, {"init_sigma", "2"}})), "init_sigma = 2");
+  EXPECT_HAS(err(with({{"no_bias", "1"}, {"init_bias", "0.5"}})),
+             "init_bias = 0.5 has no effect: with no_bias = 1 there is no bias to initialise");
+  for (auto keys : std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"init", "gaussian"}, {"init_sigma", "0.1"}}, {{"init", "uniform"}, {"init_sigma", "0.1"}},
+           {{"random_type", "xavier"}, {"init_uniform", "0.1"}}, {{"init_bias", "0.5"}}}) {
+    EXPECT_NO_THROW(nn::Net<cpu> n(with(keys))) << keys[0].first;
+  }
+  NetSpec g = test::SmallSpec(2);
+  g.defaults = {{"init", "xavier"}, {"init_sigma", "100"}};
+  EXPECT_NO_THROW(nn::Net<cpu> n(g));
+  NetSpec bn = test::SmallSpec(2);
+  bn.layers.insert(bn.layers.begin(), L("batch_norm_no_ma", "bn", {"in"}, {"b"}, {{"bn_momentum", "0.5"}}));
+  bn.layers[1].in = {"b"};
+  EXPECT_HAS(err(bn), "layer 'bn' (batch_norm_no_ma): bn_momentum = 0.5 has no effect: batch_norm_no_ma keeps no");
+}
+
 TEST(Net, InputShapeMismatchIsAnError) {
   nn::Net<cpu> net(test::SmallSpec(2));
   TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3), 0.f);
@@ -62,21 +94,32 @@ TEST(Net, OutputsTooLargeNameTheirLayer) {
 
 // Weights that no loss depends on would never train, while their untrained output is what
 // metrics and predictions read: an error naming the layer when training, none for inference.
+// A layer reading a loss layer's output is one too (the loss's backward sets the gradient from
+// the labels alone: nothing after it reached the layers before, and a second softmax on the node
+// made the loss read softmax(softmax(x))).
 TEST(Net, WeightsAfterTheLossAreAnError) {
   NetSpec s;
   s.input_shape = Shape4(2, 1, 1, 4);
   s.layers = {LayerSpec{"fullc", "f0", {"in"}, {"h"}, {{"nhidden", "3"}}},
               LayerSpec{"softmax", "loss", {"h"}, {"p"}, {}},
               LayerSpec{"fullc", "f", {"p"}, {"o"}, {{"nhidden", "3"}}}};
-  EXPECT_NE(test::ErrorOf([&] { nn::Net<cpu> n(s); })
-                .find("layer 'f' (fullc) has weights, but no loss layer depends on its output"),
-            std::string::npos)
-      << test::ErrorOf([&] { nn::Net<cpu> n(s); });
-  s.inference_only = true;
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(s); }),
+             "layer 'f' (fullc): reads node 'p', the output of layer 'loss' (softmax), a loss layer; a loss layer "
+             "ends the net");
+  s.layers[2] = LayerSpec{"softmax", "again", {"p"}, {"p"}, {}};
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(s); }), "layer 'again' (softmax): reads node 'p', the output of");
+  s.layers[2] = LayerSpec{"flatten", "f", {"p"}, {"o"}, {}};  // weightless, but the net ends at the loss
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(s); }), "layer 'f' (flatten): reads node 'p', the output of");
+  s.inference_only = true;  // a prediction runs the net as written
+  s.layers[2] = LayerSpec{"fullc", "f", {"p"}, {"o"}, {{"nhidden", "3"}}};
+  EXPECT_NO_THROW(nn::Net<cpu> n(s));
+  // A fullc beside the loss, which no loss reads.
+  s.layers = {LayerSpec{"split", "s", {"in"}, {"a", "b"}, {}}, LayerSpec{"fullc", "f0", {"a"}, {"h"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"h"}, {"p"}, {}}, LayerSpec{"fullc", "f", {"b"}, {"o"}, {{"nhidden", "3"}}}};
   EXPECT_NO_THROW(nn::Net<cpu> n(s));
   s.inference_only = false;
-  s.layers[2] = LayerSpec{"flatten", "f", {"p"}, {"o"}, {}};  // weightless: harmless
-  EXPECT_NO_THROW(nn::Net<cpu> n(s));
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(s); }),
+             "layer 'f' (fullc) has weights, but no loss layer depends on its output");
 }
 
 }  // namespace

@@ -104,6 +104,13 @@ class Layer {
   virtual bool SetParam(const std::string& key, const std::string& value) = 0;
   /// The keys SetParam takes (an unknown key's error suggests the closest).
   virtual std::vector<std::string> KeyNames() const = 0;
+  /// Why `key`, taken by SetParam, changes nothing with the layer's settings as they are
+  /// (init_sigma under init = xavier, init_bias with no_bias = 1), or "". Asked by the net of
+  /// the keys a layer's own block gives, after all of them are set.
+  virtual std::string KeyWithoutEffect(const std::string& key) const {
+    (void)key;
+    return {};
+  }
   /// Number of inputs and outputs this layer takes (-1: any number >= 1). With NumOut() == -1,
   /// InferShape may return one shape, which the net gives to every connected output (split).
   virtual int NumIn() const { return 1; }

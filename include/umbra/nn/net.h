@@ -105,7 +105,15 @@ class Net {
         }
         for (auto& [k, v] : def->params)
           UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'", DidYouMean(k, e.layer->KeyNames()));
+        for (auto& [k, v] : def->params) {  // a key of its own block that changes nothing: a slip
+          const std::string why = e.layer->KeyWithoutEffect(k == "random_type" ? "init" : k);
+          UMBRA_CHECK(why.empty(), who, ": ", k, " = ", v, " has no effect: ", why);
+        }
         Check(ls, e.layer.get());
+        // In a net of (N, C, H, W) nodes nothing tracks a to_nhwc's output: the layers after it
+        // read (N, H, W, C) values as (N, C, H, W) (a conv took H for its channels), silently.
+        UMBRA_CHECK(spec.channels_last || !e.layer->FlipsLayout(), who, ": a layout conversion, which only a ",
+                    "channels-last net (layout = nhwc, on a GPU) takes; the net inserts them itself there");
         if ((spec.fuse_relu && spec.share_memory && FuseIntoProducer(spec, li, *e.layer)) ||
             (spec.fuse_add && spec.share_memory && FuseAddIntoProducer(spec, li, *e.layer, consumer))) {
           fused[e.layer->name()] = li;  // never a share (the fusions leave those alone)
@@ -118,6 +126,14 @@ class Net {
           // An in-place layer rewrites its node, so nothing may have read the node before it.
           UMBRA_CHECK(!consumer.count(it->second), who, ": node '", n, "' already feeds ",
                       consumer[it->second], "; insert a split layer to use it twice");
+          // A loss layer ends the net: its backward sets its input's gradient from the labels
+          // alone, so a layer after it (a second softmax on the node, a fullc on the
+          // probabilities) would send nothing back, and the loss read would be of the wrong values.
+          // (Inference alone runs such a net as written.)
+          const auto w = writer.find(it->second);
+          UMBRA_CHECK(spec.inference_only || w == writer.end() || !layers_[w->second.first].layer->IsLoss(), who,
+                      ": reads node '", n, "', the output of ", layers_[w->second.first].layer->Describe(),
+                      ", a loss layer; a loss layer ends the net (nothing after it would train the layers before it)");
           const bool inplace = ls.out.size() == 1 && ls.out[0] == n;
           if (!inplace) consumer[it->second] = who;
           e.in.push_back(it->second);

@@ -77,6 +77,10 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return moving_avg ? "batch_norm" : "batch_norm_no_ma"; }
+  std::string KeyWithoutEffect(const std::string& key) const override {
+    if (!moving_avg && key == "bn_momentum") return "batch_norm_no_ma keeps no moving averages";
+    return ParamLayer<BatchNormParam, xpu, DType>::KeyWithoutEffect(key);
+  }
 
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override { nhwc_ = true; }

@@ -89,6 +89,20 @@ class ParamLayer : public Layer<xpu, DType> {
     for (const auto& e : P::Decl().entries()) keys.push_back(e.name);
     return keys;
   }
+  std::string KeyWithoutEffect(const std::string& key) const override {
+    if constexpr (std::is_base_of_v<InitParam, P>) {  // which keys InitWeight reads for p_.init
+      const std::string rule = (p_.cxxnet_rule ? "random_type = " : "init = ") + p_.init;
+      const bool uniform = p_.init == "uniform" || (p_.cxxnet_rule && p_.init == "xavier");
+      if (key == "init_sigma" && p_.init != "gaussian" && !(uniform && !p_.cxxnet_rule && p_.init_uniform <= 0))
+        return rule + " does not read init_sigma (gaussian does, and init = uniform without init_uniform)";
+      if (key == "init_uniform" && !uniform)
+        return rule + " does not read init_uniform (uniform does, and random_type = xavier)";
+    }
+    if constexpr (requires(const P& q) { q.no_bias; }) {
+      if (key == "init_bias" && p_.no_bias) return "with no_bias = 1 there is no bias to initialise";
+    }
+    return {};
+  }
   const P& param() const { return p_; }
 
  protected:
