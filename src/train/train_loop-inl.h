@@ -51,7 +51,7 @@ int PredictLoopGpu(Job& job, int dev);
 /// second run on the same folder is refused while this one lives (two runs overwrote each
 /// other's models, both reporting success). An flock: released however the process ends; where
 /// the file system has none, a warning. Also removes what dead runs left half written, and the
-/// folder it made for a run that failed before writing anything into it.
+/// folder it made for a run that wrote nothing into it (it failed first, or had nothing to train).
 class ModelDirLock {
  public:
   ModelDirLock(const Job& job, const std::string& dir);
@@ -63,7 +63,6 @@ class ModelDirLock {
   int fd_ = -1;
   std::string dir_;
   bool made_ = false;  // the folder did not exist before
-  int uncaught_ = std::uncaught_exceptions();
 };
 std::pair<std::string, int> LatestModel(const std::string& dir);
 std::string ModelPath(const std::string& dir, int round);
@@ -130,6 +129,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/true);
   CheckExtraInputs(job, spec);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
+  for (const std::string& note : trainer.net().notes()) std::fprintf(stderr, "note: %s\n", note.c_str());
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);
   trainer.set_cuda_graph(graphs);

@@ -30,8 +30,9 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) : dir_(dir) {
   // another user made the file (an flock needs no write access).
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   const bool writable = fd_ >= 0;
+  const int write_error = errno;  // what to report: the read-only retry's ENOENT hid EACCES
   if (!writable) fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  UMBRA_CHECK(fd_ >= 0, "model_dir '", dir, "': cannot open its lock file '", path, "': ", std::strerror(errno));
+  UMBRA_CHECK(fd_ >= 0, "model_dir '", dir, "': cannot open its lock file '", path, "': ", std::strerror(write_error));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int why = errno;
     char pid[32] = {};
@@ -61,9 +62,10 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) : dir_(dir) {
 }
 ModelDirLock::~ModelDirLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
-  // A run that failed before its first model (a finetune without model_in, a bad eval metric)
-  // left a new folder holding only the lock (and an empty log): it goes again.
-  if (!made_ || std::uncaught_exceptions() <= uncaught_) return;
+  // A run that failed before its first model (a finetune without model_in, a bad eval metric),
+  // or had nothing to train (num_round = 0), left a new folder holding only the lock (and an
+  // empty log): it goes again.
+  if (!made_) return;
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(dir_, ec)) {
     const std::string n = f.path().filename().string();

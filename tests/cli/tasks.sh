@@ -124,6 +124,11 @@ assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"
 "$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=/dev/null 2> null.err
 [ ! -e /dev/null.shape ] && grep -qF "/dev/null is no regular file, so no /dev/null.shape: the rows are 10000,1,1,10" \
   null.err || { cat null.err; rm -f /dev/null.shape; fail "a .shape file beside /dev/null"; }
+# A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
+sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
+"$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }
+grep -qF "note: idle.conf:21: layer 'fc1' (fullc): init_sigma = 5 has no effect: init = xavier does not read" idle.err \
+  || { cat idle.err; fail "no note for an idle layer key"; }
 expect_error "<command line>:4: output_format = bin is for task = extract and pred_raw" "$CONF" task=pred \
   model_in=m/0002.model output_format=bin pred=cls.bin
 expect_error "<command line>:5: task = get_weight writes text only" "$CONF" task=get_weight weight_layer=fc2 \
@@ -466,4 +471,7 @@ expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ft
 mkdir -p ftold
 expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ftold
 [ -d ftold ] || fail "a failed run removed a model_dir it had not made"
+# ... nor one with nothing to train (num_round = 0 left the lock and an empty log).
+"$UMBRA" "$CONF" num_round=0 model_dir=none > /dev/null 2>&1 || fail "num_round = 0"
+[ ! -e none ] || fail "a run with nothing to train left the model_dir it made: $(ls -A none)"
 echo "all CLI task checks passed"

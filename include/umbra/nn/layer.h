@@ -106,7 +106,7 @@ class Layer {
   virtual std::vector<std::string> KeyNames() const = 0;
   /// Why `key`, taken by SetParam, changes nothing with the layer's settings as they are
   /// (init_sigma under init = xavier, init_bias with no_bias = 1), or "". Asked by the net of
-  /// the keys a layer's own block gives, after all of them are set.
+  /// the keys a layer's own block gives, after all of them are set (Net::notes()).
   virtual std::string KeyWithoutEffect(const std::string& key) const {
     (void)key;
     return {};

@@ -105,9 +105,13 @@ class Net {
         }
         for (auto& [k, v] : def->params)
           UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'", DidYouMean(k, e.layer->KeyNames()));
-        for (auto& [k, v] : def->params) {  // a key of its own block that changes nothing: a slip
+        // A key of its own block that changes nothing is a slip, or cxxnet's habit (ImageNet.conf
+        // gives init_sigma under a global random_type = xavier): a note, not an error.
+        for (auto& [k, v] : def->params) {
           const std::string why = e.layer->KeyWithoutEffect(k == "random_type" ? "init" : k);
-          UMBRA_CHECK(why.empty(), who, ": ", k, " = ", v, " has no effect: ", why);
+          if (!why.empty())
+            notes_.push_back((ls.where.empty() ? "" : ls.where + ": ") + who + ": " + k + " = " + v +
+                             " has no effect: " + why);
         }
         Check(ls, e.layer.get());
         // In a net of (N, C, H, W) nodes nothing tracks a to_nhwc's output: the layers after it
@@ -212,15 +216,6 @@ class Net {
       UMBRA_CHECK(!IsBF16(i), "node '", NameOf(i), "' is kept for reading after a pass but holds bfloat16 values ",
                   "(bf16_nodes): keep the node before or after it, or write the relu unfused (fuse_relu = 0)");
     DecideGradients();
-    try {
-      AllocateNodes(spec.share_memory, keep);
-    } catch (const Error& err) {  // a size gone wrong (nhidden = 2^31 - 1): say whose
-      size_t largest = 0;
-      for (size_t i = 1; i < nodes_.size(); ++i)
-        if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
-      UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
-                  nodes_[largest]->shape, "): ", err.message());
-    }
     // InitWeights allocates every layer's weights and buffers (and draws values); on a GPU, or
     // when asked, the values are the host net's instead, and nothing is drawn here (on a GPU
     // that drawing was a kernel per weight and a buffer as large as the largest one; in the
@@ -237,6 +232,18 @@ class Net {
         throw AtDeclaration(spec.layers[size_t(e.spec)], in_layer);
       }
     }
+    // The nodes after the weights: a net whose weights cannot fit (nhidden = 10^9) is refused at
+    // once, where a node arena just under the machine's memory was first allocated and zeroed
+    // (tens of seconds, and most of the memory, before the weights' error).
+    try {
+      AllocateNodes(spec.share_memory, keep);
+    } catch (const Error& err) {  // a size gone wrong (nhidden = 2^31 - 1): say whose
+      size_t largest = 0;
+      for (size_t i = 1; i < nodes_.size(); ++i)
+        if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
+      UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
+                  nodes_[largest]->shape, "): ", err.message());
+    }
     rnd_.set_skip(false);
     if (from_host) InitFromHost(spec);
     for (size_t i = 0; i < layers_.size(); ++i) {
@@ -251,6 +258,10 @@ class Net {
     }
     if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss();
   }
+
+  /// What the net noticed when built and a user should hear (a layer key without effect); the
+  /// caller prints them (the CLI, when training).
+  const std::vector<std::string>& notes() const { return notes_; }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
   /// required by loss layers in training and optional otherwise. The net reads a dense input
@@ -738,6 +749,7 @@ class Net {
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
   std::map<int, std::vector<int>> borrow_;  // input node -> nodes whose value is the caller's buffer
   std::map<size_t, TensorContainer<xpu, 1, DType>> input_copy_;  // strided inputs' copies
+  std::vector<std::string> notes_;
   std::vector<bool> nhwc_;  // per node: channels-last (N, H, W, C) values (NetSpec::channels_last)
   std::vector<bool> bf16_;  // per node: bfloat16 values and gradients (NetSpec::bf16_nodes)
   std::vector<bool> grad_used_;  // per node: some backward reads or writes its gradient (DecideGradients)
