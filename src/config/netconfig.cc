@@ -274,6 +274,9 @@ class Builder {
       UMBRA_CHECK(arrow != std::string::npos, e.Where(), ": layer[", spec, "] needs 'in->out' or '+k'");
       ls.in = Split(spec.substr(0, arrow), ',');
       ls.out = Split(spec.substr(arrow + 2), ',');
+      // layer[0->1->2] made a node named "1->2", and the error came a line later.
+      UMBRA_CHECK(spec.find("->", arrow + 2) == std::string::npos, e.Where(), ": malformed layer[", spec,
+                  "]: one arrow, in->out (several nodes separated by commas)");
     }
     for (auto& n : ls.in) {
       UMBRA_CHECK(!n.empty(), e.Where(), ": layer[", spec, "]: empty node name");

@@ -130,6 +130,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   CheckExtraInputs(job, spec);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
   for (const std::string& note : trainer.net().notes()) std::fprintf(stderr, "note: %s\n", note.c_str());
+  // Said now, naming the net's last layer, rather than at round 1, batch 1, after the data loaded.
+  UMBRA_CHECK(trainer.net().has_loss(), spec.layers.back().where.empty() ? "" : spec.layers.back().where + ": ",
+              "the net has no loss layer (softmax, l2_loss, ...) to train it by; end it with one");
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);
   trainer.set_cuda_graph(graphs);

@@ -124,6 +124,12 @@ assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"
 "$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=/dev/null 2> null.err
 [ ! -e /dev/null.shape ] && grep -qF "/dev/null is no regular file, so no /dev/null.shape: the rows are 10000,1,1,10" \
   null.err || { cat null.err; rm -f /dev/null.shape; fail "a .shape file beside /dev/null"; }
+# A net without a loss layer is refused when built, naming its last layer (it failed at round 1,
+# batch 1); two arrows in a declaration are malformed (they made a node named "1->2").
+sed '/softmax:loss/d' "$CONF" > noloss.conf
+expect_error "noloss.conf:26: the net has no loss layer (softmax, l2_loss, ...) to train it by" noloss.conf model_dir=nl
+sed 's/^layer\[1->2\] = relu:relu1/layer[1->2->9] = relu:relu1/' "$CONF" > arrows.conf
+expect_error "arrows.conf:23: malformed layer[1->2->9]: one arrow" arrows.conf model_dir=ar
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }

@@ -227,6 +227,17 @@ TEST(Checkpoint, RefusesNonFiniteWeights) {
                                    "not saved"));
 }
 
+// A counter read back negative (a hand-made file whose checksum was mended) is refused: the
+// learning-rate schedules count from it.
+TEST(Checkpoint, RefusesNegativeCounters) {
+  nn::UpdaterSettings us;
+  nn::Trainer<cpu> a(Spec(5), us);
+  nn::ModelFile m = nn::SaveCheckpoint(a, "net");
+  m.meta["updates"] = "-7";
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(a, m, "a.model"); }),
+              ::testing::HasSubstr("model file 'a.model': its steps = 0 and updates = -7 must not be negative"));
+}
+
 TEST(Checkpoint, RefusesAnotherNetworkNamingTheWeight) {
   nn::UpdaterSettings us;
   nn::Trainer<cpu> a(Spec(5), us), b(Spec(7), us);

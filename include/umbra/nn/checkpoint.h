@@ -110,7 +110,10 @@ void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
   const auto number = [&](const char* key, long otherwise) { return MetaNumber(m, key, otherwise, file); };
   const long steps = number("steps", 0);
   tr.set_steps(steps);
-  tr.set_updates(number("updates", 0));
+  const long updates = number("updates", 0);
+  UMBRA_CHECK(steps >= 0 && updates >= 0, "model file '", file, "': its steps = ", steps, " and updates = ", updates,
+              " must not be negative");
+  tr.set_updates(updates);
   // Files before update_period and pending_steps were saved: the steps of this run's period.
   const long period = number("update_period", tr.update_period());
   UMBRA_CHECK(period >= 1, "model file '", file, "': its update_period = ", period, " is not a period");

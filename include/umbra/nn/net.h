@@ -262,6 +262,8 @@ class Net {
   /// What the net noticed when built and a user should hear (a layer key without effect); the
   /// caller prints them (the CLI, when training).
   const std::vector<std::string>& notes() const { return notes_; }
+  /// Whether some layer is a loss layer (training needs one).
+  bool has_loss() const { return has_loss_; }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
   /// required by loss layers in training and optional otherwise. The net reads a dense input
