@@ -103,6 +103,7 @@ class Builder {
   NetConfig Finish() {
     UMBRA_CHECK(saw_net_, file_, "the config has no netconfig = start ... netconfig = end section");
     for (const Entry* e : both_) CheckOneOwner(*e);
+    for (const Entry* e : layer_defaults_) NoteIfNoLayerTakes(*e);
     for (const auto& [e, rejected] : layer_refused_)
       UMBRA_CHECK(e->key != "eps" || UsesAdam(), e->Where(), ": ", rejected,
                   " (a key outside netconfig is the default of every layer that takes it; no weight uses adam)");
@@ -145,9 +146,28 @@ class Builder {
       // defaults, overridden by the layer's own keys.
       if (AnyLayerDeclares(e, updater)) {
         nc_.spec.defaults.push_back({e.key, e.value});
-        if (updater) both_.push_back(&e);
+        (updater ? both_ : layer_defaults_).push_back(&e);
       }
     }
+  }
+
+  // A global layer key that no layer of this net takes (threshold = 0.3 with no dropout, a
+  // kernel_size with no conv) did nothing, unsaid: a note (cxxnet's configs carry such keys
+  // from net to net, so not an error).
+  void NoteIfNoLayerTakes(const Entry& e) const {
+    std::set<std::string> types;
+    for (const nn::LayerSpec& ls : nc_.spec.layers)
+      if (ls.type != "share") types.insert(ls.type);
+    for (const std::string& type : types) {
+      auto layer = Registry::Get().Create(type);
+      try {
+        if (layer->SetParam(e.key, e.value)) return;
+      } catch (const Error&) {
+        return;  // refused by a layer of the net: the net's set-up says so
+      }
+    }
+    std::fprintf(stderr, "note: %s: %s = %s is a layer key, but no layer of this net takes it: it does nothing\n",
+                 e.Where().c_str(), e.key.c_str(), e.value.c_str());
   }
 
   // A global key of both the updater and a layer of this net that does not set it itself (adam's
@@ -353,6 +373,7 @@ class Builder {
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
   std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type
+  std::vector<const Entry*> layer_defaults_;  // the other globals some layer type takes
   std::vector<std::pair<const Entry*, std::string>> layer_refused_;  // updater values every layer type refuses
   std::map<std::string, std::string> rename_;  // node renamed by a non-in-place rewrite
   std::set<std::string> produced_;             // nodes that exist so far (after renaming)

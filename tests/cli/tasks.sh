@@ -130,6 +130,10 @@ sed '/softmax:loss/d' "$CONF" > noloss.conf
 expect_error "noloss.conf:26: the net has no loss layer (softmax, l2_loss, ...) to train it by" noloss.conf model_dir=nl
 sed 's/^layer\[1->2\] = relu:relu1/layer[1->2->9] = relu:relu1/' "$CONF" > arrows.conf
 expect_error "arrows.conf:23: malformed layer[1->2->9]: one arrow" arrows.conf model_dir=ar
+# A global layer key that no layer of the net takes (no conv here) gets a note: it did nothing.
+"$UMBRA" "$CONF" kernel_size=3 num_round=0 model_dir=gk > /dev/null 2> gk.err || { cat gk.err; fail "kernel_size"; }
+grep -qF "note: <command line>:2: kernel_size = 3 is a layer key, but no layer of this net takes it: it does nothing" \
+  gk.err || { cat gk.err; fail "no note for a global layer key no layer takes"; }
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }
