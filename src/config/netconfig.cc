@@ -256,6 +256,9 @@ class Builder {
     const auto colon = e.value.find(':');
     ls.type = e.value.substr(0, colon);
     ls.name = colon == std::string::npos ? "" : e.value.substr(colon + 1);
+    // flatten:a:b named a layer "a:b", which no LAYER:key (the updater's per-layer keys) can name.
+    UMBRA_CHECK(ls.name.find(':') == std::string::npos, e.Where(), ": layer name '", ls.name,
+                "' holds a ':', which separates a layer's name from a key (LAYER:key); one type:name");
     std::string probe_type = ls.type;
     if (ls.type.rfind("share", 0) == 0) {
       // cxxnet: share[tag] applies layer `tag` again with its weights and keys.

@@ -140,6 +140,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   std::vector<std::string> weights;
   trainer.net().VisitWeights(
       [&](const std::string& n, Tensor<xpu, 2>, Tensor<xpu, 2>) { weights.push_back(n); });
+  // A net without weights (a lone softmax) ran its rounds and changed nothing, exit 0.
+  UMBRA_CHECK(!weights.empty(), spec.layers.back().where.empty() ? "" : spec.layers.back().where + ": ",
+              "the net has no layer with weights (fullc, conv, batch_norm, ...): training would change nothing");
   CheckUpdaterScopes(job, weights);
   // Where training starts: the newest checkpoint of model_dir (continue=1), else model_in
   // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).

@@ -128,6 +128,12 @@ assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"
 # batch 1); two arrows in a declaration are malformed (they made a node named "1->2").
 sed '/softmax:loss/d' "$CONF" > noloss.conf
 expect_error "noloss.conf:26: the net has no loss layer (softmax, l2_loss, ...) to train it by" noloss.conf model_dir=nl
+sed '/^layer\[0->1\]/,/^layer\[3->3\]/d' "$CONF" | sed 's/^netconfig = start/&\nlayer[0->3] = flatten\nlayer[3->3] = softmax/' \
+  > noweights.conf
+expect_error "noweights.conf:22: the net has no layer with weights (fullc, conv, batch_norm, ...)" noweights.conf \
+  model_dir=nw
+sed 's/^layer\[1->2\] = relu:relu1/layer[1->2] = relu:relu:1/' "$CONF" > colon.conf
+expect_error "colon.conf:23: layer name 'relu:1' holds a ':'" colon.conf model_dir=cl
 sed 's/^layer\[1->2\] = relu:relu1/layer[1->2->9] = relu:relu1/' "$CONF" > arrows.conf
 expect_error "arrows.conf:23: malformed layer[1->2->9]: one arrow" arrows.conf model_dir=ar
 # A global layer key that no layer of the net takes (no conv here) gets a note: it did nothing.
