@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -131,7 +130,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
   for (const std::string& note : trainer.net().notes()) std::fprintf(stderr, "note: %s\n", note.c_str());
   // Said now, naming the net's last layer, rather than at round 1, batch 1, after the data loaded.
-  UMBRA_CHECK(trainer.net().has_loss(), spec.layers.back().where.empty() ? "" : spec.layers.back().where + ": ",
+  const std::string net_end = spec.layers.back().where.empty() ? "" : spec.layers.back().where + ": ";
+  UMBRA_CHECK(trainer.net().has_loss(), net_end,
               "the net has no loss layer (softmax, l2_loss, ...) to train it by; end it with one");
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);
@@ -141,8 +141,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   trainer.net().VisitWeights(
       [&](const std::string& n, Tensor<xpu, 2>, Tensor<xpu, 2>) { weights.push_back(n); });
   // A net without weights (a lone softmax) ran its rounds and changed nothing, exit 0.
-  UMBRA_CHECK(!weights.empty(), spec.layers.back().where.empty() ? "" : spec.layers.back().where + ": ",
-              "the net has no layer with weights (fullc, conv, batch_norm, ...): training would change nothing");
+  UMBRA_CHECK(!weights.empty(), net_end, "the net has no layer with weights (fullc, conv, batch_norm, ...): training would change nothing");
   CheckUpdaterScopes(job, weights);
   // Where training starts: the newest checkpoint of model_dir (continue=1), else model_in
   // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).
