@@ -108,7 +108,10 @@ struct MaskOp {
 };
 
 // bf16 nodes: y = bf16(sum of up to kMaxSum inputs, and y itself when acc; relu'd), summed in
-// fp32 (eltwise_sum's forward, split's backward).
+// fp32 (eltwise_sum's forward, split's backward). The loop over the inputs is unrolled to
+// kMaxSum so that x[j] is read from the kernel's parameters: a loop bound only at run time
+// indexed them dynamically, which made every thread copy all 80 bytes of them to local memory
+// first (an 80-byte stack frame in ptxas's report; now none).
 constexpr int kMaxSum = 8;
 struct SumOp {
   const __nv_bfloat16* x[kMaxSum];
@@ -117,7 +120,9 @@ struct SumOp {
   __nv_bfloat16* y;
   UMBRA_XINLINE float Sum(size_t i) const {
     float s = acc ? __bfloat162float(y[i]) : 0.f;
-    for (int j = 0; j < k; ++j) s += __bfloat162float(x[j][i]);
+#pragma unroll
+    for (int j = 0; j < kMaxSum; ++j)
+      if (j < k) s += __bfloat162float(x[j][i]);
     return relu && !(s > 0.f) ? 0.f : s;
   }
   UMBRA_XINLINE void One(size_t i) const { y[i] = __float2bfloat16_rn(Sum(i)); }
