@@ -75,10 +75,11 @@ TEST(Dropout, BadParametersNameLayerAndKey) {
   EXPECT_NE(m.find("drop1"), std::string::npos) << m;
   EXPECT_NE(m.find("threshold"), std::string::npos) << m;
   EXPECT_NE(test::ErrorOf([&] { layer->SetParam("threshold", "-0.1"); }), "no error");
-  ASSERT_TRUE(layer->SetParam("threshold", "1"));
-  m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 1, 1, 3)}); });
-  EXPECT_NE(m.find("drop1"), std::string::npos) << m;
-  EXPECT_NE(m.find("'threshold'"), std::string::npos) << m;
+  // p = 1 would divide by zero; 0.99999999 is 1 as a float.
+  EXPECT_NE(test::ErrorOf([&] { layer->SetParam("threshold", "1"); }).find("is outside [0, 1)"), std::string::npos);
+  m = test::ErrorOf([&] { layer->SetParam("threshold", "0.99999999"); });
+  EXPECT_NE(m.find("value 0.99999999 (1 as stored) for key 'threshold' is outside [0, 1)"), std::string::npos) << m;
+  EXPECT_TRUE(layer->SetParam("threshold", "0.9999999"));  // 0.99999988 as a float
 }
 
 TEST(Dropout, SaveLoadRoundTrip) {

@@ -75,6 +75,8 @@ class ParamDecl {
     /// set(p, key, value): `key` is the name the value was given under, for the errors.
     std::function<void(P&, const std::string&, const std::string&)> set;
     std::function<std::string(const P&)> get;
+    /// A numeric field's value as stored (a float's rounding included); empty for strings.
+    std::function<double(const P&)> number;
   };
 
   /// Declares a field; the struct's initializer is its default.
@@ -92,12 +94,17 @@ class ParamDecl {
       p.*member = detail::ParseValue<T>(key, v);
     };
     e.get = [member](const P& p) { return detail::ToText(p.*member); };
+    if constexpr (std::is_arithmetic_v<T>) e.number = [member](const P& p) { return double(p.*member); };
     entries_.push_back(std::move(e));
     return *this;
   }
   /// Range of the last declared numeric field (inclusive).
   ParamDecl& Range(double lo, double hi) {
     return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + "]");
+  }
+  /// Range [lo, hi) of the last declared numeric field (dropout's threshold = 1 divides by zero).
+  ParamDecl& RangeOpenAbove(double lo, double hi) {
+    return Bound(lo, hi, "[" + detail::ToText(lo) + ", " + detail::ToText(hi) + ")", /*hi_open=*/true);
   }
   /// Range (lo, hi] of the last declared numeric field (cxxnet's adam beta1 = 0 divides by zero).
   ParamDecl& RangeOpenBelow(double lo, double hi) {
@@ -181,15 +188,20 @@ class ParamDecl {
   // The last declared field takes values within [lo, hi] only (either end open where asked;
   // shown as `text`). Its type's own check comes first, on a copy, so that "12abc" is "expected
   // an integer" whatever the range and a value out of range leaves the parameters as they were.
+  // The value checked is the one stored: threshold = 0.99999999 is 1 as a float, and refused.
   ParamDecl& Bound(double lo, double hi, std::string text, bool hi_open = false, bool lo_open = false) {
     Entry& e = entries_.back();
     e.range_text = text;
     auto inner = e.set;
-    e.set = [inner, lo, hi, text, hi_open, lo_open](P& p, const std::string& key, const std::string& v) {
+    e.set = [inner, number = e.number, lo, hi, text, hi_open, lo_open](P& p, const std::string& key,
+                                                                       const std::string& v) {
       P q = p;
       inner(q, key, v);
-      const double x = detail::ParseValue<double>(key, v);
-      UMBRA_CHECK((lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi), "value ", v, " for key '", key, "' ",
+      auto within = [&](double x) { return (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi); };
+      const double given = detail::ParseValue<double>(key, v), stored = number ? number(q) : given;
+      const bool given_ok = within(given);
+      UMBRA_CHECK(given_ok && within(stored), "value ", v,
+                  given_ok ? " (" + detail::ToText(stored) + " as stored)" : "", " for key '", key, "' ",
                   text[0] == '[' || text[0] == '(' ? "is outside " : "must be ", text);
       p = std::move(q);
     };

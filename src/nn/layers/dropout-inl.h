@@ -14,7 +14,7 @@ struct DropoutParam {
     static const ParamDecl<DropoutParam> d = [] {
       ParamDecl<DropoutParam> d;
       d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit, in [0, 1)")
-          .Range(0, 1);
+          .RangeOpenAbove(0, 1);
       return d;
     }();
     return d;
@@ -32,9 +32,6 @@ class DropoutLayer : public ParamLayer<DropoutParam, xpu, DType> {
   void SetChannelsLast() override {}
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
-    // Range() is inclusive; p = 1 would divide by zero.
-    UMBRA_CHECK(this->p_.threshold < 1, this->Describe(), ": key 'threshold' must be < 1, got ",
-                this->p_.threshold);
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
     return {in[0]};
   }
