@@ -151,6 +151,19 @@ class Builder {
     }
   }
 
+  // Whether a fresh layer of `type` takes the key with this value, or refuses the value (its
+  // error in *why).
+  enum class Takes { kNo, kYes, kRefused };
+  static Takes Probe(const std::string& type, const Entry& e, std::string* why = nullptr) {
+    auto layer = Registry::Get().Create(type);
+    try {
+      return layer->SetParam(e.key, e.value) ? Takes::kYes : Takes::kNo;
+    } catch (const Error& err) {
+      if (why) *why = err.message();
+      return Takes::kRefused;
+    }
+  }
+
   // A global layer key that no layer of this net takes (threshold = 0.3 with no dropout, a
   // kernel_size with no conv) did nothing, unsaid: a note (cxxnet's configs carry such keys
   // from net to net, so not an error).
@@ -158,14 +171,9 @@ class Builder {
     std::set<std::string> types;
     for (const nn::LayerSpec& ls : nc_.spec.layers)
       if (ls.type != "share") types.insert(ls.type);
-    for (const std::string& type : types) {
-      auto layer = Registry::Get().Create(type);
-      try {
-        if (layer->SetParam(e.key, e.value)) return;
-      } catch (const Error&) {
-        return;  // refused by a layer of the net: the net's set-up says so
-      }
-    }
+    // A value refused by a layer of the net: the net's set-up says so.
+    for (const std::string& type : types)
+      if (Probe(type, e) != Takes::kNo) return;
     std::fprintf(stderr, "note: %s: %s = %s is a layer key, but no layer of this net takes it: it does nothing\n",
                  e.Where().c_str(), e.key.c_str(), e.value.c_str());
   }
@@ -180,15 +188,11 @@ class Builder {
       const nn::LayerSpec& ls = nc_.spec.layers[i];
       if (ls.type == "share" || std::ranges::any_of(ls.params, [&](const auto& kv) { return kv.first == e.key; }))
         continue;
-      auto layer = Registry::Get().Create(ls.type);
-      bool takes = false;
-      try {
-        takes = layer->SetParam(e.key, e.value);
-      } catch (const Error&) {  // a value this type refuses: the net reports it
-      }
-      UMBRA_CHECK(!takes, e.Where(), ": ", e.key, " = ", e.value, " would go to the updater and to the ", ls.type,
-                  " layer declared at ", ls.where, "; set it inside that layer's definition for the ",
-                  "layer, or as wmat:", e.key, ", bias:", e.key, " or LAYER:", e.key, " for the updater");
+      // A value this type refuses: the net reports it.
+      UMBRA_CHECK(Probe(ls.type, e) != Takes::kYes, e.Where(), ": ", e.key, " = ", e.value,
+                  " would go to the updater and to the ", ls.type, " layer declared at ", ls.where,
+                  "; set it inside that layer's definition for the layer, or as wmat:", e.key, ", bias:", e.key,
+                  " or LAYER:", e.key, " for the updater");
     }
   }
 
@@ -226,12 +230,10 @@ class Builder {
   bool AnyLayerDeclares(const Entry& e, bool updater) {
     std::string rejected;
     for (const std::string& type : Registry::Get().Names()) {
-      auto layer = Registry::Get().Create(type);
-      try {
-        if (layer->SetParam(e.key, e.value)) return true;
-      } catch (const Error& err) {
-        if (rejected.empty()) rejected = err.message();  // the first type (names are sorted)
-      }
+      std::string why;
+      const Takes t = Probe(type, e, &why);
+      if (t == Takes::kYes) return true;
+      if (t == Takes::kRefused && rejected.empty()) rejected = why;  // the first type (names are sorted)
     }
     if (!rejected.empty() && updater) layer_refused_.push_back({&e, rejected});
     else UMBRA_CHECK(rejected.empty(), e.Where(), ": ", rejected,

@@ -52,7 +52,7 @@ int RunGetWeight(Job& job) {
   if (!t) {
     std::string names;
     for (auto& x : mf.tensors)
-      if (x.name.find(':') == std::string::npos) names += " " + x.name;
+      if (nn::IsWeightName(x.name)) names += " " + x.name;
     UMBRA_THROW("model file '", in, "' has no weight '", name, "'; it has:", names);
   }
   const std::string path = job.Get("weight_filename", "weight.txt");

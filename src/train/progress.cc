@@ -51,14 +51,10 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
 }
 void Progress::LockLog(FILE* file) {
   if (!file) return;  // unreadable: AtomicOutput or the append says why
-  if (log_) std::fclose(log_);  // the lock on the file read before its rewrite
-  log_ = file;
+  log_.reset(file);  // closing the one read before its rewrite, and its lock
   if (!std::filesystem::is_regular_file(log_path_)) return;  // a device or pipe: nothing to lock
-  UMBRA_CHECK(::flock(fileno(log_), LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK, "log = ", log_path_,
+  UMBRA_CHECK(::flock(fileno(log_.get()), LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK, "log = ", log_path_,
               " is being written by another run; name another log");
-}
-Progress::~Progress() {
-  if (log_) std::fclose(log_);
 }
 double Progress::Seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -114,7 +110,7 @@ void Progress::EndRound(const Figures& results, const Figures& extra) {
                         {"images", instances_}, {"img_per_s", rate}};
     for (auto& [k, v] : results) j[k] = v;
     for (auto& [k, v] : extra) j[k] = v;
-    UMBRA_CHECK(std::fprintf(log_, "%s\n", j.dump().c_str()) >= 0 && std::fflush(log_) == 0, "writing round ", round_,
+    UMBRA_CHECK(std::fprintf(log_.get(), "%s\n", j.dump().c_str()) >= 0 && std::fflush(log_.get()) == 0, "writing round ", round_,
                 " to the training log '", log_path_, "' failed (disk full?)");
   }
 }

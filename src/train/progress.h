@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,7 +23,6 @@ class Progress {
   /// holding rounds is another run's, and an error (two runs given one log= replaced each
   /// other's history without a word).
   Progress(bool silent, long print_step, const std::string& log_path, int first_round = 1, bool fresh = false);
-  ~Progress();
   void StartRound(int round);
   /// After each batch: instances so far this round and running figures.
   void Batch(long instances, const Figures& running);
@@ -37,7 +37,11 @@ class Progress {
   bool silent_, tty_;
   long print_step_, batches_ = 0, instances_ = 0, last_round_instances_ = 0;
   int round_ = 0;
-  std::FILE* log_ = nullptr;
+  // Closed, its lock with it, also when the constructor throws after opening it.
+  struct CloseFile {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, CloseFile> log_;
   std::string log_path_;
   std::chrono::steady_clock::time_point start_, last_draw_, last_batch_;
 };

@@ -158,7 +158,7 @@ std::vector<std::string> LoadWeights(Net<xpu, DType>& net, const ModelFile& m, c
   // on the weights both share and silently leave the rest out: every weight of the file (not
   // the updater's state, name:momentum ...) must be the net's. As resuming requires.
   for (const ModelTensor& t : m.tensors)
-    UMBRA_CHECK(!strict || t.name.find(':') != std::string::npos ||
+    UMBRA_CHECK(!strict || !IsWeightName(t.name) ||
                     std::find(copied.begin(), copied.end(), t.name) != copied.end(),
                 "model file '", file, "' does not match the network: its weight '", t.name,
                 "' is not in the network of the config");

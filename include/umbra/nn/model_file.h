@@ -31,6 +31,10 @@ struct ModelTensor {
   std::vector<float> data;  // float32, C order
 };
 
+/// Whether a tensor's name is a weight's ("layer.tag") rather than updater state
+/// ("layer.tag:momentum", ":second_moment", ":grad"): layer names hold no ':' (netconfig).
+inline bool IsWeightName(const std::string& name) { return name.find(':') == std::string::npos; }
+
 struct ModelFile {
   static constexpr uint32_t kVersion = 1;
   /// The network as config text (what the model was trained as; informational).
