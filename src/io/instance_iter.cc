@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "umbra/parse.h"
@@ -46,10 +47,20 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
   return true;
 }
 
+void NoteIfBatchExceedsData(const std::string& name, index_t batch, index_t n) {
+  if (batch <= n) return;
+  std::fprintf(stderr,
+               "note: %s holds %lld instances, fewer than batch_size = %lld: each batch repeats them to fill its "
+               "rows (about %lld times), and computes every row\n",
+               name.c_str(), static_cast<long long>(n), static_cast<long long>(batch),
+               static_cast<long long>((batch + n / 2) / n));
+}
+
 void InstanceIterator::InitBatches(index_t n) {
   UMBRA_CHECK(batch_ > 0, Name(), ": batch_size must be positive, got ", batch_);
   UMBRA_CHECK(label_width_ > 0, Name(), ": label_width must be positive, got ", label_width_);
   UMBRA_CHECK(n > 0, Name(), " holds no instances");
+  if (!silent_) NoteIfBatchExceedsData(Name(), batch_, n);
   n_ = n;
   order_.resize(n_);
   x_.Resize(Shape4(batch_, shape_[0], shape_[1], shape_[2]));

@@ -59,6 +59,11 @@ inline index_t FillerPosition(index_t r, index_t n, index_t batch, uint64_t epoc
   return index_t((epoch % uint64_t(n) * uint64_t(fill) + uint64_t(r - n)) % uint64_t(n));
 }
 
+/// A note when `batch` is more than the `n` instances of the data `name` says: each batch then
+/// repeats them to fill its rows, and every row is computed (batch_size = 10^6 over 96 csv rows
+/// took 18 s and 4.4 GB a round, for nothing a batch of 96 would not do).
+void NoteIfBatchExceedsData(const std::string& name, index_t batch, index_t n);
+
 /// Parses an integer (in an int's range; wide: a long's) / a float value of `key`, with an error
 /// naming the key.
 long ParseInt(const std::string& key, const std::string& value, bool wide = false);

@@ -6,7 +6,7 @@
 
 #include "umbra/io/iterator.h"
 #include "umbra/io/mnist.h"
-#include "instance_iter.h"  // ParseInt
+#include "instance_iter.h"  // ParseInt, NoteIfBatchExceedsData
 
 namespace umbra::io {
 namespace {
@@ -23,9 +23,9 @@ class MnistIterator : public DataIterator {
              IsKey(k, "seed", "the global seed"))
       seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
     else if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
-    else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start") ||
-             IsKey(k, "silent", "accepted (cxxnet); this iterator prints nothing"))
+    else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
       ParseInt(k, v);
+    else if (IsKey(k, "silent", "1: no notes")) silent_ = ParseSwitch(k, v);
     else return false;
     return true;
   }
@@ -39,6 +39,7 @@ class MnistIterator : public DataIterator {
                 "' has ", lab.dims[0], " labels");
     UMBRA_CHECK(img.dims[0] > 0, "'", path_img_, "' holds no images");
     n_ = img.dims[0], h_ = img.dims[1], w_ = img.dims[2];
+    if (!silent_) NoteIfBatchExceedsData("mnist iterator ('" + path_img_ + "')", batch_, n_);
     images_ = img.bytes;
     labels_ = lab.bytes;
     order_.resize(n_);
@@ -74,7 +75,7 @@ class MnistIterator : public DataIterator {
 
  private:
   std::string path_img_, path_label_;
-  bool flat_ = true, shuffle_ = false;
+  bool flat_ = true, shuffle_ = false, silent_ = false;
   uint64_t seed_ = 0, epoch_ = 0;
   index_t n_ = 0, h_ = 0, w_ = 0, batch_ = 0, pos_ = 0;
   std::vector<uint8_t> images_, labels_;

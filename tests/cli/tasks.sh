@@ -429,6 +429,11 @@ for run in first again; do  # the same command again: the same error, not a refu
   [ ! -e hm/0001.model ] && [ ! -s hm/log.jsonl ] || fail "a round with non-finite weights saved or logged ($run)"
   if grep -q '^\[1\]' out.txt; then fail "the round was printed ($run)"; fi
 done
+# A batch_size beyond the data's instances fills each batch with repeats of them: a note.
+printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 5\n' > wide.conf
+"$UMBRA" wide.conf num_round=1 model_dir=wm > /dev/null 2> wide.err || fail "batch_size over the data: $(cat wide.err)"
+grep -qF "note: csv iterator ('ok.csv') holds 2 instances, fewer than batch_size = 5: each batch repeats them to fill its rows (about 3 times), and computes every row" \
+  wide.err || fail "no note of a batch beyond the data: $(cat wide.err)"
 (cat "$CONF"; sed -n 9,13p "$CONF") > twoeval.conf  # the eval block "test" twice: one name for two
 expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
   twoeval.conf
