@@ -193,6 +193,23 @@ TEST(EmuDeathTest, DivergenceIsAClearAbort) {
       "once ran without __syncthreads");
 }
 
+// A float4 read from an address that is not a multiple of 16 faults on a GPU; the emulation
+// build checks the alignment of every access (-fsanitize=alignment) and aborts.
+__global__ void LoadFloat4(const float* in, float* out) {
+  const float4 v = *reinterpret_cast<const float4*>(in);
+  out[threadIdx.x] = v.x + v.w;
+}
+
+TEST(EmuDeathTest, AMisalignedVectorAccessAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const StreamsMode eager(false);  // the launch itself aborts
+  DeviceArray<float> in(8), out(32);
+  UMBRA_LAUNCH(1, 32, 0, nullptr, LoadFloat4)(in.p, out.p);
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_DEATH(UMBRA_LAUNCH(1, 32, 0, nullptr, LoadFloat4)(in.p + 1, out.p),
+               "misaligned address .* for type 'const (struct )?float4', which requires 16 byte alignment");
+}
+
 TEST(Emu, BadLaunchIsCudasError) {
   DeviceArray<int> out(64);
   UMBRA_LAUNCH(1, 2048, 0, nullptr, BarrierOnlySometimes)(out.p, 0);
