@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "umbra/io/iterator.h"
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
+#include "umbra/tensor/stream.h"  // GPUCount
 
 using namespace umbra;
 
@@ -109,16 +111,39 @@ std::string ForTheTerminal(const std::string& message) {
          " characters left out ...] " + message.substr(message.size() - kTail);
 }
 
+// What a bug report needs: the version, what the binary was built with, the GPUs it sees.
+void Version() {
+  std::printf("umbra %s\nbuilt with: %s\n", UMBRA_VERSION, UMBRA_BUILT_WITH);
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  const int gpus = GPUCount();
+  std::printf("GPUs visible: %d\n", gpus);
+  for (int i = 0; i < gpus; ++i) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) == cudaSuccess)
+      std::printf("  gpu:%d  %s, compute capability %d.%d, %.1f GiB\n", i, p.name, p.major, p.minor,
+                  double(p.totalGlobalMem) / double(1 << 30));
+  }
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+  const std::string first = argc < 2 ? "" : argv[1];
+  if (argc < 2 || first == "--help" || first == "-h") {
     Help();
     return argc < 2 ? 1 : 0;
   }
+  if (first == "--version") {
+    Version();
+    return 0;
+  }
   RemoveTemporariesOnSignal();  // Ctrl-C in pred/extract/im2rec leaves no OUT.tmp.PID behind
   try {
-    if (std::string(argv[1]) == "im2rec") return io::Im2RecMain(argc - 1, argv + 1);
+    // An option that is no file (--verison, -v): not "cannot open config file '-v'".
+    UMBRA_CHECK(first[0] != '-' || std::filesystem::exists(first), "unknown option '", first,
+                "'; umbra --help lists the usage, and umbra --version what this build has");
+    if (first == "im2rec") return io::Im2RecMain(argc - 1, argv + 1);
     return Run(argc, argv);
   } catch (const Error& e) {
     // The sentence for the user; UMBRA_DEBUG=1 adds where in umbra's source it was raised.

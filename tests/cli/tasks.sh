@@ -18,6 +18,12 @@ expect_error() {  # expect_error "message part" args...
   if grep -q "check failed" err.txt; then fail "internal check text shown to the user: $(cat err.txt)"; fi
 }
 
+# --version: the version and what the build has; an option that is no file is one error.
+"$UMBRA" --version > version.txt || fail "--version failed"
+grep -qP '^umbra \d+\.\d+\.\d+$' version.txt && grep -q '^built with: OpenBLAS' version.txt \
+  || fail "--version says: $(cat version.txt)"
+expect_error "unknown option '--verison'; umbra --help lists the usage" --verison
+
 "$UMBRA" "$CONF" num_round=2 model_dir=m > train.txt 2> train.err
 grep -P '^\[2\]\ttrain-error:0\.\d+\ttrain-logloss\[3\]:[\d.]+\ttest-error:0\.[01]\d*\ttest-logloss\[3\]:' train.txt \
   || { cat train.txt; fail "round line"; }
