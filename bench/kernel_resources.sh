@@ -10,11 +10,13 @@ set -euo pipefail
 B=$(cd "$1" && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-ninja -C "$B" -t commands | grep -- '-x cu -c ' | sort -u |
+ninja -C "$B" -t commands | { grep -- '-x cu -c ' || true; } | sort -u |
   sed 's|^[^ ]*ccache ||; s| -MD -MT [^ ]* -MF [^ ]*||; s|-Xptxas=[^ ]*||; s| -o [^ ]*$| -o '"$out"'/unit.o --resource-usage|' \
     > "$out/cmds"
 [ -s "$out/cmds" ] || { echo "kernel_resources: no CUDA units in $B (a CUDA build, not UMBRA_CUDA_EMU)" >&2; exit 1; }
-while read -r cmd; do (cd "$B" && eval "$cmd") 2>&1; done < "$out/cmds" > "$out/report"
+while read -r cmd; do
+  (cd "$B" && eval "$cmd") >> "$out/report" 2>&1 || { cat "$out/report" >&2; echo "kernel_resources: failed: $cmd" >&2; exit 1; }
+done < "$out/cmds"
 awk -v units="$(wc -l < "$out/cmds")" '
   /Compiling entry function/ { name = $0; sub(/.*function .?/, "", name); sub(/.? for .*/, "", name); n++ }
   /bytes stack frame/ { if ($1 != 0 || $5 != 0 || $9 != 0) { bad++; print "stack/spills: " $0 "  " name } }

@@ -42,7 +42,7 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
   else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)") ||
            IsKey(k, "seed", "the global seed"))
     seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
-  else if (IsKey(k, "silent", "1: no progress lines")) silent_ = ParseSwitch(k, v);
+  else if (IsKey(k, "silent", "1: no notes")) silent_ = ParseSwitch(k, v);
   else return false;
   return true;
 }

@@ -202,6 +202,10 @@ TEST(BatchNorm, BadShapeAndParameters) {
     EXPECT_NE(m.find("bn1"), std::string::npos) << m;
     EXPECT_NE(m.find("bn_momentum"), std::string::npos) << m;
     EXPECT_NE(test::ErrorOf([&] { layer->SetParam("eps", "-1"); }).find("eps"), std::string::npos);
+    // The closed bound itself, below 1e-20 as a float (9.99999968e-21), as is the bound.
+    EXPECT_TRUE(layer->SetParam("eps", "1e-20"));
+    EXPECT_NE(test::ErrorOf([&] { layer->SetParam("eps", "9e-21"); }).find("value 9e-21 for key 'eps' is outside"),
+              std::string::npos);
     EXPECT_FALSE(layer->SetParam("nhidden", "3"));
   }
 }

@@ -19,7 +19,7 @@ namespace umbra::nn {
 /// elements) clear of the placed entries it overlaps in time (intervals [first, last], inclusive);
 /// returns the arena's size. The placed entries are kept sorted by offset, so each placement is
 /// one scan with no sort: a 20,000-layer chain, where every value lives until its backward
-/// step and so overlaps every other, planned in seconds instead of minutes' worth of sorting.
+/// step and so overlaps every other, started in 4.4 s instead of 24 s (RESULTS.md).
 inline index_t PackOffsets(const std::vector<index_t>& size, const std::vector<int>& first,
                            const std::vector<int>& last, const std::vector<int>& order, std::vector<index_t>* offset) {
   constexpr index_t kAlign = 64;

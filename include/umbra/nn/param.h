@@ -75,8 +75,8 @@ class ParamDecl {
     /// set(p, key, value): `key` is the name the value was given under, for the errors.
     std::function<void(P&, const std::string&, const std::string&)> set;
     std::function<std::string(const P&)> get;
-    /// A numeric field's value as stored (a float's rounding included); empty for strings.
-    std::function<double(const P&)> number;
+    /// A floating field's type's rounding of a value (0.99999999 is 1 as a float); empty otherwise.
+    std::function<double(double)> as_stored;
   };
 
   /// Declares a field; the struct's initializer is its default.
@@ -94,7 +94,8 @@ class ParamDecl {
       p.*member = detail::ParseValue<T>(key, v);
     };
     e.get = [member](const P& p) { return detail::ToText(p.*member); };
-    if constexpr (std::is_arithmetic_v<T>) e.number = [member](const P& p) { return double(p.*member); };
+    if constexpr (std::is_floating_point_v<T>)  // a bound past T's range (Min's) stays as it is
+      e.as_stored = [](double x) { return std::abs(x) <= double(std::numeric_limits<T>::max()) ? double(T(x)) : x; };
     entries_.push_back(std::move(e));
     return *this;
   }
@@ -188,19 +189,25 @@ class ParamDecl {
   // The last declared field takes values within [lo, hi] only (either end open where asked;
   // shown as `text`). Its type's own check comes first, on a copy, so that "12abc" is "expected
   // an integer" whatever the range and a value out of range leaves the parameters as they were.
-  // The value checked is the one stored: threshold = 0.99999999 is 1 as a float, and refused.
+  // A float field's value is also checked as stored, against the bounds as stored: rounding
+  // keeps a closed bound's order (eps = 1e-20 stays at its bound 1e-20, both 9.99999968e-21 as
+  // floats) but not an open one's (threshold = 0.99999999 is 1 as a float, outside [0, 1)).
   ParamDecl& Bound(double lo, double hi, std::string text, bool hi_open = false, bool lo_open = false) {
     Entry& e = entries_.back();
     e.range_text = text;
     auto inner = e.set;
-    e.set = [inner, number = e.number, lo, hi, text, hi_open, lo_open](P& p, const std::string& key,
-                                                                       const std::string& v) {
+    e.set = [inner, as_stored = e.as_stored, lo, hi, text, hi_open, lo_open](P& p, const std::string& key,
+                                                                             const std::string& v) {
       P q = p;
       inner(q, key, v);
-      auto within = [&](double x) { return (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi); };
-      const double given = detail::ParseValue<double>(key, v), stored = number ? number(q) : given;
-      const bool given_ok = within(given);
-      UMBRA_CHECK(given_ok && within(stored), "value ", v,
+      auto within = [&](double x, double l, double h) {
+        return (lo_open ? x > l : x >= l) && (hi_open ? x < h : x <= h);
+      };
+      const double given = detail::ParseValue<double>(key, v);
+      const bool given_ok = within(given, lo, hi);
+      const double stored = as_stored ? as_stored(given) : given;
+      const bool stored_ok = !as_stored || within(stored, as_stored(lo), as_stored(hi));
+      UMBRA_CHECK(given_ok && stored_ok, "value ", v,
                   given_ok ? " (" + detail::ToText(stored) + " as stored)" : "", " for key '", key, "' ",
                   text[0] == '[' || text[0] == '(' ? "is outside " : "must be ", text);
       p = std::move(q);

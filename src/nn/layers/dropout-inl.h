@@ -13,7 +13,7 @@ struct DropoutParam {
   static const ParamDecl<DropoutParam>& Decl() {
     static const ParamDecl<DropoutParam> d = [] {
       ParamDecl<DropoutParam> d;
-      d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit, in [0, 1)")
+      d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit")
           .RangeOpenAbove(0, 1);
       return d;
     }();
