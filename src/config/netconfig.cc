@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
@@ -104,9 +105,10 @@ class Builder {
     UMBRA_CHECK(saw_net_, file_, "the config has no netconfig = start ... netconfig = end section");
     for (const Entry* e : both_) CheckOneOwner(*e);
     for (const Entry* e : layer_defaults_) NoteIfNoLayerTakes(*e);
-    for (const auto& [e, rejected] : layer_refused_)
-      UMBRA_CHECK(e->key != "eps" || UsesAdam(), e->Where(), ": ", rejected,
-                  " (a key outside netconfig is the default of every layer that takes it; no weight uses adam)");
+    for (const auto& [e, rejected, updater] : layer_refused_)
+      UMBRA_CHECK(updater && (e->key != "eps" || UsesAdam()), e->Where(), ": ", Refusal(*e, rejected),
+                  " (a key outside netconfig is the default of every layer that takes it",
+                  updater ? "; no weight uses adam)" : ")");
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
@@ -152,10 +154,12 @@ class Builder {
   }
 
   // Whether a fresh layer of `type` takes the key with this value, or refuses the value (its
-  // error in *why).
+  // error in *why, naming the layer as `name` where given).
   enum class Takes { kNo, kYes, kRefused };
-  static Takes Probe(const std::string& type, const Entry& e, std::string* why = nullptr) {
+  static Takes Probe(const std::string& type, const Entry& e, std::string* why = nullptr,
+                     const std::string& name = "") {
     auto layer = Registry::Get().Create(type);
+    if (!name.empty()) layer->set_name(name);
     try {
       return layer->SetParam(e.key, e.value) ? Takes::kYes : Takes::kNo;
     } catch (const Error& err) {
@@ -235,10 +239,23 @@ class Builder {
       if (t == Takes::kYes) return true;
       if (t == Takes::kRefused && rejected.empty()) rejected = why;  // the first type (names are sorted)
     }
-    if (!rejected.empty() && updater) layer_refused_.push_back({&e, rejected});
-    else UMBRA_CHECK(rejected.empty(), e.Where(), ": ", rejected,
-                     " (a key outside netconfig is the default of every layer that takes it)");
+    // Judged at the end (Finish), when the net's layers are known: the refusal of one of them.
+    if (!rejected.empty()) layer_refused_.push_back({&e, rejected, updater});
     return false;
+  }
+
+  // Why a global value every layer type refuses is an error: the refusal of the net's first
+  // layer that would take it as its default (named, with its line), else the first type's
+  // (`rejected`), said to be no layer of this net's (algo = bogus was blamed on an avg_pooling
+  // layer of a net without one).
+  std::string Refusal(const Entry& e, const std::string& rejected) const {
+    for (const nn::LayerSpec& ls : nc_.spec.layers) {
+      if (ls.type == "share" || std::ranges::any_of(ls.params, [&](const auto& kv) { return kv.first == e.key; }))
+        continue;
+      std::string why;
+      if (Probe(ls.type, e, &why, ls.name) == Takes::kRefused) return why + " (declared at " + ls.where + ")";
+    }
+    return rejected + "; no layer of this net takes " + e.key;
   }
 
   // Node 0 is the net's input, "in", until a layer that cannot run in place rewrites it
@@ -379,7 +396,9 @@ class Builder {
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
   std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type
   std::vector<const Entry*> layer_defaults_;  // the other globals some layer type takes
-  std::vector<std::pair<const Entry*, std::string>> layer_refused_;  // updater values every layer type refuses
+  // Global values every layer type refuses: the entry, the first type's refusal, whether the
+  // updater took the value.
+  std::vector<std::tuple<const Entry*, std::string, bool>> layer_refused_;
   std::map<std::string, std::string> rename_;  // node renamed by a non-in-place rewrite
   std::set<std::string> produced_;             // nodes that exist so far (after renaming)
   std::map<std::string, size_t> layer_index_;  // layer name -> index in spec.layers

@@ -71,7 +71,8 @@ void WriteRoundModel(nn::ModelFile& mf, int round, uint64_t seed, const std::str
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
 /// The keys only a GPU run takes (layout = nhwc, bf16_nodes, a layer's dtype = bf16, and when
 /// training cuda_graph) are errors naming the key on the cpu, where they did nothing; the
-/// switches among them (and tf32_matmul) must be 0 or 1 on every device.
+/// switches among them (and tf32_matmul) must be 0 or 1 on every device. cuda_graph outside
+/// training, and bf16_nodes on a net without a dtype = bf16 convolution, get a note.
 void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training);
 /// A net with extra inputs (extra_data_num) is an error naming the key: no iterator gives extra
 /// data yet, and the run failed at its first batch ("1 extra input(s) but 0 were given").
@@ -288,13 +289,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // model made the same command refused, its log 'holding another run's rounds'). Other
     // rounds are not copied to the host for it (on a GPU, a wait per weight): their weights are
     // checked by the next round's losses, or by the last round's save.
+    // A run that saves no model (save_model = 0) has its weights checked after its last round
+    // all the same: eta = 1e10 left them NaN behind finite (capped) losses, with exit 0.
     const bool save_now = save_model > 0 && (round % save_model == 0 || round == last);
     nn::ModelFile mf;
     try {
-      if (save_now) mf = nn::SaveCheckpoint(trainer, job.net_text);
+      if (save_now || round == last) mf = nn::SaveCheckpoint(trainer, job.net_text);
     } catch (const Error& err) {
-      UMBRA_THROW("round ", round, ": ", err.message(), ". Models of earlier rounds in '", model_dir,
-                  "' are untouched");  // save_now: models are saved
+      UMBRA_THROW("round ", round, ": ", err.message(),
+                  save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : "");
     }
     Figures results;
     if (eval_train) train_metrics.Report("train", &results);

@@ -77,7 +77,25 @@ ModelDirLock::~ModelDirLock() {
 void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool training) {
   const bool tf32 = job.GetSwitch("tf32_matmul", false);  // read by the gpu loop
   const bool graphs = job.GetSwitch("cuda_graph", false);
-  if (gpu) return;
+  const auto bf16 = [](const auto& params) {
+    return std::ranges::any_of(params, [](const auto& kv) { return kv.first == "dtype" && kv.second == "bf16"; });
+  };
+  // GPU keys that would change nothing get a note, as a layer key no layer takes does.
+  if (graphs && !training)
+    std::fprintf(stderr, "note: %s: cuda_graph = 1 replays training steps; this task's passes run as written\n",
+                 job.Where("cuda_graph").c_str());
+  if (gpu) {
+    const bool bf16_conv = std::ranges::any_of(spec.layers, [&](const nn::LayerSpec& l) {
+      const bool own = std::ranges::any_of(l.params, [](const auto& kv) { return kv.first == "dtype"; });
+      return l.type == "conv" && (own ? bf16(l.params) : bf16(spec.defaults));
+    });
+    if (spec.bf16_nodes && !bf16_conv)
+      std::fprintf(stderr,
+                   "note: %s: bf16_nodes = 1 starts at a convolution with dtype = bf16, and this net has none: "
+                   "every node stays float\n",
+                   job.Where("bf16_nodes").c_str());
+    return;
+  }
   UMBRA_CHECK(!tf32, job.Where("tf32_matmul"), ": tf32_matmul = 1 needs dev = gpu (the cpu multiplies in float32)");
   UMBRA_CHECK(!spec.channels_last, job.Where("layout"),
               ": layout = nhwc needs dev = gpu (cuDNN's channels-last kernels)");
@@ -85,9 +103,6 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
               ": bf16_nodes = 1 needs dev = gpu (cuDNN's bf16 convolutions and pooling)");
   UMBRA_CHECK(!training || !graphs, job.Where("cuda_graph"), ": cuda_graph = 1 needs dev = gpu");
   // A layer's dtype = bf16 (its own or the global default) ran in float32 on the cpu, unsaid.
-  const auto bf16 = [](const auto& params) {
-    return std::ranges::any_of(params, [](const auto& kv) { return kv.first == "dtype" && kv.second == "bf16"; });
-  };
   UMBRA_CHECK(!bf16(spec.defaults), job.Where("dtype"),
               ": dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
   for (const nn::LayerSpec& l : spec.layers)

@@ -52,6 +52,11 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
     run "cli-$v" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 eval_train=0 dev=gpu \
       model_dir="$W/m-$v" "${extra[@]}" || { tail -5 "$W/cli-$v.log"; echo "FAIL: dev=gpu $v"; fail=1; }
   done
+  # bf16_nodes on a net without a dtype = bf16 convolution changes nothing: a note says so.
+  run cli-bf16-nodes timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 eval_train=0 save_model=0 \
+    dev=gpu bf16_nodes=1 || { tail -5 "$W/cli-bf16-nodes.log"; echo "FAIL: dev=gpu bf16_nodes=1"; fail=1; }
+  grep -q "note: <command line>:[0-9]*: bf16_nodes = 1 starts at a convolution with dtype = bf16, and this net has none" \
+    "$W/cli-bf16-nodes.log" || { echo "FAIL: bf16_nodes without a bf16 convolution gets no note"; fail=1; }
   # Host waits for the device per round (100 steps and 100 test batches): with print_step=100 the
   # losses, the training metrics and the test metrics are read once each (readout.h), not per batch.
   for r in 1 2; do
@@ -69,13 +74,13 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   echo "dev=gpu pinned allocations: $p1 for one round, $p2 for two"
   [ "$p1" = "$p2" ] || { echo "FAIL: a second round allocates pinned memory again"; fail=1; }
   # A convolution search that finds nothing usable (no algorithm within a 0 MiB workspace cap):
-  # one clear error naming the layer, the pass and what cuDNN returned.
+  # one clear error naming the layer, the pass, the key and what cuDNN returned.
   # (Also playing an older cuDNN 9 than the headers': one warning naming both versions.)
   UMBRA_STUB_CUDNN_VERSION=91400 run cli-cap timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=1 silent=1 \
     save_model=0 dev=gpu cudnn_workspace=0
   [ "$(grep -c "built against cuDNN [0-9]*, running with the older 91400" "$W/cli-cap.log")" = 1 ] ||
     { echo "FAIL: an older cuDNN than the headers' is not named once"; fail=1; }
-  grep -q "layer '[^']*' (conv), forward: cuDNN found no forward algorithm within the workspace cap of 0 MiB; it returned 1: algo" \
+  grep -q "layer '[^']*' (conv), forward: cuDNN found no forward algorithm within the workspace cap of 0 MiB (the layer's cudnn_workspace, in MiB: raise it, or set algo = im2col for umbra's own convolution); it returned 1: algo" \
     "$W/cli-cap.log" || { tail -5 "$W/cli-cap.log"; echo "FAIL: dev=gpu cudnn_workspace=0 is not one clear error"; fail=1; }
   # A cuDNN that refuses bf16 batch norm, pooling and activations (UMBRA_STUB_CUDNN_REFUSE_BF16):
   # bf16 nodes train through umbra's own kernels for them, each kind of refusal said once (two

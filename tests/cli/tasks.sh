@@ -435,6 +435,16 @@ for run in first again; do  # the same command again: the same error, not a refu
   [ ! -e hm/0001.model ] && [ ! -s hm/log.jsonl ] || fail "a round with non-finite weights saved or logged ($run)"
   if grep -q '^\[1\]' out.txt; then fail "the round was printed ($run)"; fi
 done
+# cuda_graph replays training steps: under pred it changes nothing, and a note says so.
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model pred=graph_pred.txt cuda_graph=1 > /dev/null 2> graph.err \
+  || fail "pred with cuda_graph=1: $(cat graph.err)"
+grep -qF "note: <command line>:5: cuda_graph = 1 replays training steps; this task's passes run as written" graph.err \
+  || fail "no cuda_graph note under pred: $(cat graph.err)"
+# A run that saves no model has its weights checked after its last round all the same (it
+# ended with exit 0 and NaN weights).
+expect_error "round 1: 'f.wmat' holds inf after 1 steps, although the loss stayed finite" huge.conf save_model=0 \
+  num_round=1
+if grep -q "are untouched" err.txt; then fail "a run saving no models speaks of them: $(cat err.txt)"; fi
 # A batch_size beyond the data's instances fills each batch with repeats of them: a note.
 printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 5\n' > wide.conf
 "$UMBRA" wide.conf num_round=1 model_dir=wm > /dev/null 2> wide.err || fail "batch_size over the data: $(cat wide.err)"

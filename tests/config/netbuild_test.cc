@@ -266,11 +266,18 @@ TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
   // A value batch norm refuses is adam's alone under adam (it was an error naming a batch
   // norm, with or without one in the net); without adam it is batch norm's, and refused.
   EXPECT_EQ(error("updater = adam\neps = 1e-30\n"), "no error");
-  EXPECT_NE(error("eps = 1e-30\n").find("two.conf:9: a batch_norm layer: value 1e-30 for key 'eps' is outside [1e-20, "
-                                       "1] (a key outside netconfig is the default of every layer that takes it; no "
-                                       "weight uses adam)"),
+  EXPECT_NE(error("eps = 1e-30\n").find("two.conf:9: layer 'bn' (batch_norm): value 1e-30 for key 'eps' is outside "
+                                       "[1e-20, 1] (declared at two.conf:4) (a key outside netconfig is the default of "
+                                       "every layer that takes it; no weight uses adam)"),
             std::string::npos)
       << error("eps = 1e-30\n");
+  // A value every layer type refuses is blamed on a layer of this net, or said to be no
+  // layer's of this net (it named a layer type the net does not have).
+  EXPECT_NE(error("algo = bogus\n").find("two.conf:9: layer 'bn' (batch_norm): bad value 'bogus' for key 'algo'"),
+            std::string::npos)
+      << error("algo = bogus\n");
+  EXPECT_NE(error("tf32 = 2\n").find("; no layer of this net takes tf32 (a key outside netconfig"), std::string::npos)
+      << error("tf32 = 2\n");
   EXPECT_NE(error("updater = adam\neps = 0\n").find("two.conf:10: value 0 for key 'eps' must be > 0"), std::string::npos)
       << error("updater = adam\neps = 0\n");
   // cxxnet's beta1 is the new gradient's weight: 0 would divide by zero, 1 is the usual beta1 = 0.

@@ -136,6 +136,22 @@ void ExpectSame(const LayerGrads& a, const LayerGrads& b, double scale, const Te
   EXPECT_TRUE(test::AllNear(a.gx.view(), (gx ? *gx : b.gx).view(), tol)) << "input gradient";
 }
 
+// dtype = bf16 is cuDNN's convolution: with algo = im2col (the float32 path) it is an error
+// naming the layer, not a float32 run (which trained with exit 0).
+TEST(Bf16GPU, Im2colConvolutionRefusesBf16) {
+  UMBRA_REQUIRE_GPU();
+  auto layer = nn::LayerRegistry<gpu>::Get().Create("conv");
+  layer->set_name("c1");
+  for (const auto& [k, v] : {std::pair<const char*, const char*>{"nchannel", "4"}, {"kernel_size", "3"},
+                             {"algo", "im2col"}, {"dtype", "bf16"}})
+    ASSERT_TRUE(layer->SetParam(k, v));
+  const std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(2, 3, 8, 8)}); });
+  EXPECT_NE(m.find("layer 'c1' (conv): dtype = bf16 needs cuDNN's convolution (algo = auto); algo = im2col "
+                   "convolves in float32"),
+            std::string::npos)
+      << m;
+}
+
 TEST(Bf16GPU, FullcBackwardCastsAgainWhenItMust) {
   UMBRA_REQUIRE_GPU();
   const Draws d = Draw(Shape4(4, 3, 2, 2), Shape4(4, 1, 1, 5), Shape2(5, 12), 1);

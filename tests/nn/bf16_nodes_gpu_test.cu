@@ -325,6 +325,23 @@ TEST(Bf16NodesGPU, ChannelsLastTrainsAsFloatNodes) {
   TrainAlike(half, full, xn, x, y);
 }
 
+// A channels-last net fed (N, C, H, W) input (the command line's: layout = nhwc) converts it
+// first; the bf16 stretch starts at that copy as at an input given channels-last (it never
+// started: bf16_nodes = 1 with layout = nhwc changed nothing, unsaid).
+TEST(Bf16NodesGPU, ChannelsLastFromPlainInputTrainsAsFloatNodes) {
+  UMBRA_REQUIRE_GPU();
+  Batch b;
+  auto x = test::ToGPU(b.x.view());
+  auto y = test::ToGPU(b.y.view());
+  nn::NetSpec s = Spec(true, true);
+  s.input_channels_last = false;
+  nn::Trainer<gpu> half(s, Sgd()), full(Spec(false), Sgd());
+  const std::vector<std::string> want = {"to_nhwc", "to_bf16", "conv", "max_pooling", "conv", "avg_pooling",
+                                         "to_fp32", "to_nchw", "flatten", "fullc", "softmax"};
+  EXPECT_EQ(Types(half.net()), want);
+  TrainAlike(half, full, x, x, y);
+}
+
 // A residual block as ResNet's: conv -> batch_norm -> relu (cuDNN's: its batch norm fuses no
 // relu) -> a ceil-mode max pooling cuDNN cannot pool (umbra's expressions on bf16) -> split -> conv ->
 // batch_norm -> relu -> conv -> batch_norm, summed with the shortcut, relu fused into the sum

@@ -295,5 +295,19 @@ TEST(NhwcGPU, ConvPastCudnnTensorLimitSaysSo) {
   }
 }
 
+// layout = nhwc on a net with no layer that works channels-last (an MLP) changes nothing: a
+// note says so; a net with a convolution gets none.
+TEST(NhwcGPU, ANetWithNothingChannelsLastGetsANote) {
+  UMBRA_REQUIRE_GPU();
+  nn::NetSpec mlp;
+  mlp.input_shape = Shape4(2, 1, 1, 6);
+  mlp.channels_last = true;
+  mlp.layers = {L("fullc", "fc", {"in"}, {"o"}, {{"nhidden", "3"}}), L("softmax", "loss", {"o"}, {"prob"})};
+  const nn::Net<gpu> net(mlp);
+  ASSERT_EQ(net.notes().size(), 1u);
+  EXPECT_HAS(net.notes()[0], "layout = nhwc: no layer of this net works channels-last");
+  for (const std::string& n : nn::Net<gpu>(Spec(true)).notes()) EXPECT_EQ(n.find("layout = nhwc"), std::string::npos) << n;
+}
+
 }  // namespace
 }  // namespace umbra

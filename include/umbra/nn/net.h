@@ -204,6 +204,14 @@ class Net {
       }
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
+    // layout = nhwc where no layer of the net works channels-last (an MLP) changes nothing.
+    const bool any_nhwc = std::ranges::any_of(layers_, [&](const Entry& e) {
+      return e.spec >= 0 && (std::ranges::any_of(e.in, [&](int i) { return IsNhwc(i); }) ||
+                             std::ranges::any_of(e.out, [&](int i) { return IsNhwc(i); }));
+    });
+    if (spec.channels_last && !any_nhwc)
+      notes_.push_back("layout = nhwc: no layer of this net works channels-last (cuDNN's convolution, pooling and "
+                       "batch norm do): every node stays (N, C, H, W)");
     inference_only_ = spec.inference_only;
     std::vector<int> keep;
     for (const std::string& k : spec.keep_values) {
@@ -460,6 +468,15 @@ class Net {
   bool IsNhwc(int node) const { return size_t(node) < nhwc_.size() && nhwc_[node]; }
   bool IsBF16(int node) const { return size_t(node) < bf16_.size() && bf16_[node]; }
   bool IsIsland(int node) const { return island_.count(node) != 0; }
+  // A net input, or the channels-last copy of one that the net put in (a channels-last net fed
+  // (N, C, H, W) input, as the command line's is): where a bf16 stretch may start.
+  bool FromNetInput(int node) const {
+    if (node < int(num_inputs_)) return true;
+    for (const Entry& t : layers_)
+      if (t.spec < 0 && t.out.size() == 1 && t.out[0] == node && t.layer->FlipsLayout())
+        return t.in.size() == 1 && t.in[0] < int(num_inputs_);
+    return false;
+  }
   void SetBF16(int node, bool on) {
     if (bf16_.size() <= size_t(node)) bf16_.resize(node + 1, false);
     bf16_[node] = on;

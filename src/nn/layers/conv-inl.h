@@ -130,6 +130,11 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
                                  CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16", nodes16_, nhwc_},
                                  nullptr);
     }
+    // bf16 is cuDNN's: without it (algo = im2col, no cuDNN) the layer ran in float32, unsaid.
+    if constexpr (!std::is_same_v<xpu, cpu>)
+      UMBRA_CHECK(backend_ || q.dtype != "bf16", this->Describe(), ": dtype = bf16 needs cuDNN's convolution (",
+                  CudnnBuilt() ? "algo = auto" : "a build with cuDNN", "); algo = ", q.algo,
+                  " convolves in float32");
     UMBRA_CHECK(backend_ || !nodes16_, this->Describe(), ": bf16 nodes need cuDNN's bf16 convolution");
     if (nhwc_) {
       UMBRA_CHECK(backend_, this->Describe(), ": channels-last needs cuDNN's convolution");

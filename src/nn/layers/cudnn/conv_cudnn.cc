@@ -109,11 +109,13 @@ Measured Measure(const std::vector<Perf>& perf, int returned, size_t cap, bool t
   if (PickAlgo(m.trials) >= 0) return m;
   std::string seen;
   for (int i = 0; i < returned; ++i)
-    seen += std::string(i ? "; " : "") + "algo " + std::to_string(int(perf[i].algo)) + " " +
-            cudnnGetErrorString(perf[i].status) + " " + std::to_string(perf[i].memory >> 20) + " MiB math " +
-            std::to_string(int(perf[i].mathType));
+    seen += std::string(i ? "; " : "") + "algo " + std::to_string(int(perf[i].algo)) + " (" +
+            cudnnGetErrorString(perf[i].status) + ", " + std::to_string(perf[i].memory >> 20) + " MiB, math " +
+            std::to_string(int(perf[i].mathType)) + ")";
   UMBRA_THROW("cuDNN found no ", what, " algorithm within the workspace cap of ", cap >> 20, " MiB",
-              tf32 ? "" : " with FMA math (tf32=0)", "; it returned ", returned, returned ? ": " : "", seen);
+              tf32 ? "" : " with FMA math (tf32=0)",
+              " (the layer's cudnn_workspace, in MiB: raise it, or set algo = im2col for umbra's own convolution)",
+              "; it returned ", returned, returned ? ": " : "", seen);
 }
 
 // Room for every result a search may return: the header's algorithm count, or the library's own
