@@ -102,13 +102,14 @@ class Builder {
   }
 
   NetConfig Finish() {
-    UMBRA_CHECK(saw_net_, file_, "the config has no netconfig = start ... netconfig = end section");
-    for (const Entry* e : both_) CheckOneOwner(*e);
-    for (const Entry* e : layer_defaults_) NoteIfNoLayerTakes(*e);
+    // A refused value first: it is an error at its line in any config, with a net or without.
     for (const auto& [e, rejected, updater] : layer_refused_)
       UMBRA_CHECK(updater && (e->key != "eps" || UsesAdam()), e->Where(), ": ", Refusal(*e, rejected),
                   " (a key outside netconfig is the default of every layer that takes it",
                   updater ? "; no weight uses adam)" : ")");
+    UMBRA_CHECK(saw_net_, file_, "the config has no netconfig = start ... netconfig = end section");
+    for (const Entry* e : both_) CheckOneOwner(*e);
+    for (const Entry* e : layer_defaults_) NoteIfNoLayerTakes(*e);
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
