@@ -154,6 +154,12 @@ class Builder {
     }
   }
 
+  // Whether a global `key` would reach layer `ls` as its default: not a share (its weights are
+  // another layer's), and not a layer that sets the key itself.
+  static bool TakesDefault(const nn::LayerSpec& ls, const std::string& key) {
+    return ls.type != "share" && std::ranges::none_of(ls.params, [&](const auto& kv) { return kv.first == key; });
+  }
+
   // Whether a fresh layer of `type` takes the key with this value, or refuses the value (its
   // error in *why, naming the layer as `name` where given).
   enum class Takes { kNo, kYes, kRefused };
@@ -191,8 +197,7 @@ class Builder {
     if (e.key == "eps" && !UsesAdam()) return;
     for (size_t i = 0; i < nc_.spec.layers.size(); ++i) {
       const nn::LayerSpec& ls = nc_.spec.layers[i];
-      if (ls.type == "share" || std::ranges::any_of(ls.params, [&](const auto& kv) { return kv.first == e.key; }))
-        continue;
+      if (!TakesDefault(ls, e.key)) continue;
       // A value this type refuses: the net reports it.
       UMBRA_CHECK(Probe(ls.type, e) != Takes::kYes, e.Where(), ": ", e.key, " = ", e.value,
                   " would go to the updater and to the ", ls.type, " layer declared at ", ls.where,
@@ -251,8 +256,7 @@ class Builder {
   // layer of a net without one).
   std::string Refusal(const Entry& e, const std::string& rejected) const {
     for (const nn::LayerSpec& ls : nc_.spec.layers) {
-      if (ls.type == "share" || std::ranges::any_of(ls.params, [&](const auto& kv) { return kv.first == e.key; }))
-        continue;
+      if (!TakesDefault(ls, e.key)) continue;
       std::string why;
       if (Probe(ls.type, e, &why, ls.name) == Takes::kRefused) return why + " (declared at " + ls.where + ")";
     }

@@ -110,8 +110,8 @@ void Progress::EndRound(const Figures& results, const Figures& extra) {
                         {"images", instances_}, {"img_per_s", rate}};
     for (auto& [k, v] : results) j[k] = v;
     for (auto& [k, v] : extra) j[k] = v;
-    UMBRA_CHECK(std::fprintf(log_.get(), "%s\n", j.dump().c_str()) >= 0 && std::fflush(log_.get()) == 0, "writing round ", round_,
-                " to the training log '", log_path_, "' failed (disk full?)");
+    UMBRA_CHECK(std::fprintf(log_.get(), "%s\n", j.dump().c_str()) >= 0 && std::fflush(log_.get()) == 0,
+                "writing round ", round_, " to the training log '", log_path_, "' failed (disk full?)");
   }
 }
 

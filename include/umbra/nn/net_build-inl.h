@@ -89,9 +89,10 @@ bool Net<xpu, DType>::ChooseBF16(const NetSpec& spec, size_t li, Entry& e, const
   for (int i : e.in) logical.push_back(IsNhwc(i) ? NchwOf(nodes_[i]->shape) : nodes_[i]->shape);
   const BF16Nodes want = e.layer->TakesBF16(logical);
   // Float inputs are converted where that opens or continues a bf16 stretch: the net's inputs
-  // or their channels-last copies (for a layer that prefers bf16) and the outputs of a float layer amid bf16 ones (an
-  // island: an lrn between bf16 pooling and a bf16 convolution). A float node between
-  // float layers is not converted for one layer: its copy would be held beside it.
+  // or their channels-last copies (for a layer that prefers bf16) and the outputs of a float
+  // layer amid bf16 ones (an island: an lrn between bf16 pooling and a bf16 convolution). A
+  // float node between float layers is not converted for one layer: its copy would be held
+  // beside it.
   bool use = want != BF16Nodes::kNo && !e.in.empty(), had16 = false;
   for (int i : e.in) {
     use = use && (IsBF16(i) || IsIsland(i) || (want == BF16Nodes::kPrefer && FromNetInput(i)));
