@@ -27,6 +27,8 @@ PY=/usr/bin/python3; [ -x $PY ] || PY=python3
 D=${UMBRA_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 [ -e $D/t10k-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST t10k files in $D: skipped"; exit 77; }
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; cd "$W"
+# Progress as each run ends, so that a run cut off by a time limit says where the time went.
+mark() { echo "gpu_matches_cpu: $1 done at ${SECONDS} s"; }
 IMG=$D/t10k-images-idx3-ubyte.gz LAB=$D/t10k-labels-idx1-ubyte.gz
 PATHS=(train:path_img=$IMG train:path_label=$LAB test:path_img=$IMG test:path_label=$LAB pred:path_img=$IMG
        pred:path_label=$LAB)
@@ -36,7 +38,9 @@ if ! "$UMBRA" "$CONF" "${ARGS[@]}" "${STEPS[@]}" dev=gpu tf32=0 model_dir=g > g.
   if grep -qE "no CUDA device|built without CUDA" g.err; then cat g.err; echo "no GPU: skipped"; exit 77; fi
   cat g.err; echo "FAIL: dev=gpu training"; exit 1
 fi
+mark "dev=gpu tf32=0"
 "$UMBRA" "$CONF" "${ARGS[@]}" "${STEPS[@]}" dev=cpu model_dir=c > c.txt 2> c.err
+mark "dev=cpu"
 cat c.txt g.txt
 $PY - <<'PY'
 import re
@@ -70,12 +74,14 @@ SKIP=" ${UMBRA_GPU_MATCH_SKIP:-} "
 # The default numerics: TF32 in the convolutions.
 if [[ $SKIP != *" tf32 "* ]]; then
   "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu model_dir=t > t.txt 2> t.err || { cat t.err; echo "FAIL: tf32"; exit 1; }
+  mark "dev=gpu (TF32)"
   same_curve c t 0.05 0.03
 fi
 # dtype=bf16 (conv and fullc products in bfloat16, fp32 accumulation and master weights): the
 # same training within bf16's precision.
 if [[ $SKIP != *" bf16 "* ]]; then
   "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu dtype=bf16 model_dir=b > b.txt 2> b.err || { cat b.err; echo "FAIL: bf16"; exit 1; }
+  mark "dev=gpu dtype=bf16"
   same_curve c b 0.05 0.05
 fi
 # cuda_graph=1 (each step's forward and backward replayed from a CUDA graph; the feeder's two
@@ -84,6 +90,7 @@ fi
 # orders): the bounds of the gpu-against-cpu check.
 if [[ $SKIP != *" graph "* ]]; then
   "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu tf32=0 cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
+  mark "dev=gpu cuda_graph=1"
   if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
   same_curve g gr 0.03 0.02
 fi
@@ -91,6 +98,7 @@ fi
 # library only: the GPU machine's /usr/bin/python3 may lack numpy.
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=gpu tf32=0 model_in=g/0002.model pred=g_pred.txt 2> /dev/null
 "$UMBRA" "$CONF" "${PATHS[@]}" task=pred dev=cpu model_in=g/0002.model pred=c_pred.txt 2> /dev/null
+mark "pred on both devices"
 $PY -c "
 a = [float(l) for l in open('g_pred.txt')]; b = [float(l) for l in open('c_pred.txt')]
 assert len(a) == len(b) == 10000, (len(a), len(b))
