@@ -48,25 +48,29 @@ def umbra_env():
 def json_rows(cmd, env=None):
     """Runs cmd (stderr goes on to ours, into the log) and returns its JSON lines as {net: row}.
     Other output lines are skipped; a run that fails keeps the rows it printed and says how it
-    ended; a row with "error" (a net that failed) is reported and kept for what it has."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    ended; a row with "error" (a net that failed) is reported and kept for what it has.
+    Each row is also echoed as it comes, as a markdown comment (`<!-- name: {...} -->`): a stage
+    killed by its time limit before its table keeps the nets it had measured (an H200 run lost
+    two whole stages that way)."""
+    name = os.path.basename(cmd[1] if cmd[0] == sys.executable else cmd[0])
     rows = {}
-    for line in r.stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if "net" in d:
-            rows[d["net"]] = d
-            if "error" in d:
-                print(f"{d['net']}: failed: {d['error']}\n")
-                FAILURES.append(d["net"])
-    if r.returncode != 0:
-        name = os.path.basename(cmd[1] if cmd[0] == sys.executable else cmd[0])
-        print(f"{name} exited with status {r.returncode}; the rows it printed are kept\n")
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as p:
+        for line in p.stdout:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "net" in d:
+                print(f"<!-- {name}: {line} -->", flush=True)
+                rows[d["net"]] = d
+                if "error" in d:
+                    print(f"{d['net']}: failed: {d['error']}\n")
+                    FAILURES.append(d["net"])
+    if p.returncode != 0:
+        print(f"{name} exited with status {p.returncode}; the rows it printed are kept\n")
         FAILURES.append(name)
     return rows
 

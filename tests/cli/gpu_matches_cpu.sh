@@ -2,14 +2,19 @@
 # dev=gpu trains the Fashion-MNIST LeNet (examples/fashion-mnist/lenet.conf) like dev=cpu: the
 # same initial weights (drawn on the host for every device), the same data order. A fraction of
 # an epoch: 2 rounds over 10,000 images.
-# - fp32 (tf32=0) against the cpu: float sums in other orders make runs part slowly, so the
-#   running loss of the first 10 steps must agree within 0.2% (it agrees to 1e-7, printed to 4
-#   digits) and each round's loss and test error within 3% and 0.02. (Measured: two cpu runs, 1
-#   and 2 threads, part by 0.44% and 0.0027 by round 2; the emulated gpu path by 0.2-1.1% and up
-#   to 0.0085. A plumbing error is off at the first step.)
+# - fp32 (tf32=0) against the cpu: float sums in other orders make runs part, and this net's
+#   early steps amplify any difference (its loss climbs from 2.56 to 2.85 at step 2), so the
+#   running loss of the first 5 steps must agree within 0.05% (to the 4 digits printed) and of
+#   steps 6-10 within 0.5%; each round's loss and test error within 3% and 0.03. A plumbing
+#   error is off at the first step. Measured on an H200 (2026-12-04): steps 1-7 equal to 4
+#   digits, steps 8-10 apart by 0.04%, 0.09%, 0.14%; rounds 1 and 2 by 1.7% and 0.3% in loss,
+#   0.003 and 0.018 in test error. Two gpu runs (the plain one and cuda_graph=1, each with the
+#   cuDNN algorithms its own search picked) parted by 0.011 in test error by round 2, so the gpu's
+#   run-to-run spread alone is about that. (Two cpu runs, 1 and 2 threads: 0.44% and 0.0027; the
+#   emulated gpu path, 0.2-1.1% and up to 0.0085.)
 # - The default numerics (TF32 inside convolutions, as PyTorch) and dtype=bf16 round operands
-#   to 10 and 7 mantissa bits: within 5% and 0.03 of the cpu (bf16: 0.05; with 3 bits fewer than
-#   TF32 its drift is expected at 2-3 times TF32's, not yet measured on a GPU). (Emulated TF32:
+#   to 10 and 7 mantissa bits: within 5% and 0.03 of the cpu (bf16: 0.05). Measured on the H200:
+#   TF32 1.7% and 0.010, bf16 2.5% and 0.005 (within the fp32 run's own spread). (Emulated TF32:
 #   0.4% and 0.014 by round 2.)
 # - cuda_graph=1 (fp32) as the plain fp32 gpu run.
 # Then pred on the gpu with the gpu's model must give the cpu's predictions for nearly every
@@ -50,7 +55,8 @@ c, g = steps('c.err'), steps('g.err')
 print('first steps, running loss: cpu', c, 'gpu', g)
 assert len(c) == len(g) == 10, 'fewer than 10 steps logged'
 for k, (x, y) in enumerate(zip(c, g)):
-    assert abs(x - y) <= 2e-3 * abs(x), f'step {k + 1}: gpu running loss {y} against cpu {x}'
+    tol = 5e-4 if k < 5 else 5e-3
+    assert abs(x - y) <= tol * abs(x), f'step {k + 1}: gpu running loss {y} against cpu {x} (allowed {tol:.2%})'
 PY
 # same_curve REF RUN LOSS_REL ERR_ABS: both logs have 2 rounds whose losses agree within LOSS_REL
 # (relative) and test errors within ERR_ABS; prints the pairs and img/s.
@@ -69,7 +75,7 @@ for x, y in zip(a, b):
     assert y['peak_mib'] > 0
 PY
 }
-same_curve c g 0.03 0.02
+same_curve c g 0.03 0.03
 SKIP=" ${UMBRA_GPU_MATCH_SKIP:-} "
 # The default numerics: TF32 in the convolutions.
 if [[ $SKIP != *" tf32 "* ]]; then
@@ -92,7 +98,7 @@ if [[ $SKIP != *" graph "* ]]; then
   "$UMBRA" "$CONF" "${ARGS[@]}" dev=gpu tf32=0 cuda_graph=1 model_dir=gr > gr.txt 2> gr.err || { cat gr.err; echo "FAIL: cuda_graph"; exit 1; }
   mark "dev=gpu cuda_graph=1"
   if grep -q "CUDA graphs off" gr.err; then cat gr.err; echo "FAIL: graphs declined for LeNet"; exit 1; fi
-  same_curve g gr 0.03 0.02
+  same_curve g gr 0.03 0.03
 fi
 # tf32=0: the model was trained in fp32, and TF32 could tip near-tied classes. The standard
 # library only: the GPU machine's /usr/bin/python3 may lack numpy.
