@@ -211,6 +211,68 @@ def bn_table(res, reps):
     print()
 
 
+POOL_SHAPES = {"resnet_stem": (128, 64, 112, 112), "alexnet_pool1": (128, 64, 55, 55)}
+
+
+def torch_max_pool(shape, nhwc, reps):
+    """PyTorch eager's max_pool2d (3x3, stride 2, ceil_mode=True: the windows of umbra's layer),
+    one training pass (forward, then the input gradient) on relu'd uniform values, timed with
+    CUDA events as bench_gpu times umbra's; median ms."""
+    import torch
+    x = torch.relu(torch.rand(*shape, device="cuda") * 2 - 1)
+    if nhwc:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    gy = None
+
+    def step():
+        nonlocal gy
+        y = torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True)
+        if gy is None:
+            gy = torch.rand_like(y) * 2 - 1
+        torch.autograd.grad(y, [x], gy)
+    for _ in range(3):
+        step()
+    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(10 * reps):
+        t0.record()
+        step()
+        t1.record()
+        t1.synchronize()
+        times.append(t0.elapsed_time(t1))
+    return statistics.median(times)
+
+
+def pool_table(res, reps):
+    """bench_gpu's max_pool rows: umbra's own kernels and, where cuDNN pools the window, cuDNN's,
+    beside PyTorch eager and the copy-speed floor of a pass (3.75 tensors of the input's size)."""
+    copy_bps = res.get("BM_DeviceCopyGPU", {}).get("bytes_per_second", float("nan"))
+    print("| shape (batch 128, 3x3 stride 2) | layout | umbra own | cuDNN | PyTorch eager | PyTorch / own "
+          "| cuDNN / own | floor | floor / own |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    torch_ok = True
+    for name, shape in POOL_SHAPES.items():
+        for layout in ("nchw", "nhwc"):
+            own, cud = res.get(f"max_pool/own/{layout}/{name}"), res.get(f"max_pool/cudnn/{layout}/{name}")
+            if not own:
+                continue
+            peer = float("nan")
+            if torch_ok:
+                try:
+                    peer = torch_max_pool(shape, layout == "nhwc", reps)
+                except Exception as e:  # PyTorch without CUDA: say so once, keep the rest
+                    torch_ok = False
+                    print(f"| PyTorch on GPU unavailable: {e} | | | | | | | | |")
+            o = own["real_time"]
+            c = cud["real_time"] if cud else float("nan")
+            floor = 3.75 * own["tensor_bytes"] / copy_bps * 1e3
+            cs = f"{c:.3f} ms" if cud else "- (cannot pool it)"
+            print(f"| {name} {shape} | {layout} | {o:.3f} ms | {cs} | {peer:.3f} ms | {peer / o:.2f} "
+                  f"| {c / o:.2f} | {floor:.3f} ms | {floor / o:.2f} |")
+    print()
+
+
 def row(name, ours, peer, unit, scale):
     print(f"| {name} | {ours / scale:,.1f} {unit} | {peer / scale:,.1f} {unit} | {ours / peer:.2f} |")
 
@@ -309,14 +371,15 @@ def compiled_table(ours, compiled):
 
 def bf16_table(ours, peer):
     """umbra with dtype=bf16 (fp32 activations; and bf16 ones, NetSpec::bf16_nodes; and those
-    channels-last; and for nets with batch norms that with umbra's batch norm, relus fused)
-    beside PyTorch's bf16 autocast and channels-last."""
+    channels-last, where batch norms run on umbra's kernels with relus fused; and for nets with
+    batch norms that with cuDNN's channels-last batch norm, algo=cudnn) beside PyTorch's bf16
+    autocast and channels-last."""
     print("| net | umbra bf16 img/s | with bf16 activations img/s | and channels-last img/s "
-          "| and own BN img/s | PyTorch bf16 autocast img/s | best / PyTorch | umbra peak MiB "
-          "| bf16 activations peak MiB | and channels-last peak MiB | and own BN peak MiB | PyTorch peak MiB |")
+          "| cuDNN BN img/s | PyTorch bf16 autocast img/s | best / PyTorch | umbra peak MiB "
+          "| bf16 activations peak MiB | and channels-last peak MiB | cuDNN BN peak MiB | PyTorch peak MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v: f"{v:,.0f}" if v else "-"
-    keys = ("bf16_nodes", "bf16_nodes_nhwc", "bf16_nodes_nhwc_own_bn")
+    keys = ("bf16_nodes", "bf16_nodes_nhwc", "bf16_nodes_nhwc_cudnn_bn")
     for n, o in ours.items():
         def row(n=n, o=o):
             best = max([o["bf16_img_per_s"]] + [o.get(f"{k}_img_per_s") or 0 for k in keys])
@@ -331,19 +394,20 @@ def bf16_table(ours, peer):
 
 def nhwc_table(ours, peer):
     """umbra channels-last (cuDNN's NHWC convolutions and pooling) beside its plain layout and
-    PyTorch eager (fp32, PyTorch's default layout); for nets with batch norms also channels-last
-    with umbra's batch norm (algo=expr on batch_norm: statistics kernels, relu fused)."""
-    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s | NHWC, own BN img/s "
-          "| own BN graph img/s | PyTorch img/s | best / PyTorch | NCHW peak MiB | NHWC peak MiB | own BN peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    PyTorch eager (fp32, PyTorch's default layout); batch norms channels-last on umbra's kernels
+    (algo=auto's choice there: statistics kernels, relu fused), and for nets with batch norms
+    also on cuDNN's (algo=cudnn on batch_norm, its persistent spatial mode)."""
+    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s | NHWC, cuDNN BN img/s "
+          "| PyTorch img/s | best / PyTorch | NCHW peak MiB | NHWC peak MiB | cuDNN BN peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v: f"{v:,.0f}" if v else "-"
     for n, o in ours.items():
         def line(n=n, o=o):
-            g, b, bg = o.get("nhwc_graph_img_per_s"), o.get("nhwc_own_bn_img_per_s"), o.get("nhwc_own_bn_graph_img_per_s")
-            best = max(o["nhwc_img_per_s"], g or 0, b or 0, bg or 0)
+            g, b = o.get("nhwc_graph_img_per_s"), o.get("nhwc_cudnn_bn_img_per_s")
+            best = max(o["nhwc_img_per_s"], g or 0, b or 0)
             return (f"| {n} | {o['img_per_s']:,.0f} | {o['nhwc_img_per_s']:,.0f} | {o['nhwc_img_per_s'] / o['img_per_s']:.2f} "
-                    f"| {fmt(g)} | {fmt(b)} | {fmt(bg)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
-                    f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} | {fmt(o.get('nhwc_own_bn_peak_mib'))} |")
+                    f"| {fmt(g)} | {fmt(b)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
+                    f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} | {fmt(o.get('nhwc_cudnn_bn_peak_mib'))} |")
         table_row(n, line, o)
     print()
 
@@ -519,6 +583,9 @@ def main():
         print(f"### Batch norm + relu, one training pass, medians of {args.reps}\n")
         bn = gbench(os.path.join(bdir, "bench_gpu"), args.reps, filt="^bn_relu/", min_time=0.1)
         bn_table({**res, **bn}, args.reps)
+        print(f"### Max pooling, one training pass, medians of {args.reps}\n")
+        pool = gbench(os.path.join(bdir, "bench_gpu"), args.reps, filt="^max_pool/", min_time=0.1)
+        pool_table({**res, **pool}, args.reps)
 
     if args.gpu_train:
         # Same nets, batches and SGD-momentum step on synthetic data already on the device;

@@ -19,16 +19,17 @@
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
 // bfloat16 too (NetSpec::bf16_nodes, as autocast keeps them): bf16_nodes_img_per_s, and that
 // channels-last as well (the issue's bf16 reference is autocast + channels-last):
-// bf16_nodes_nhwc_img_per_s; for a net with batch norms that with umbra's batch norm too
-// (its kernels on bf16 nodes, relus fused, as --nhwc's own-BN variant below):
-// bf16_nodes_nhwc_own_bn_img_per_s. --nhwc measures each net again channels-last
+// bf16_nodes_nhwc_img_per_s (batch norms on umbra's kernels, relus fused: algo=auto's choice
+// channels-last); for a net with batch norms that with cuDNN's batch norm instead (algo=cudnn,
+// as --nhwc's variant below): bf16_nodes_nhwc_cudnn_bn_img_per_s. --nhwc measures each net again channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
 // changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
-// channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s; for a
-// net with batch norms also channels-last with umbra's batch norm (algo=expr on batch_norm only:
-// its statistics kernels over (N*H*W, C) rows and its relus fused, the layout and BN + ReLU
-// fusion the issue credits for torch.compile's ResNet gain; pooling stays cuDNN's):
-// nhwc_own_bn_img_per_s, nhwc_own_bn_peak_mib and with --graph nhwc_own_bn_graph_img_per_s.
+// channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s
+// (batch norms on umbra's kernels, algo=auto's choice channels-last: statistics kernels over
+// (N*H*W, C) rows, relus fused, the layout and BN + ReLU fusion the issue credits for
+// torch.compile's ResNet gain); for a net with batch norms also with cuDNN's channels-last batch
+// norm (algo=cudnn on batch_norm only, 14x slower per layer on an H200 in 2026-12):
+// nhwc_cudnn_bn_img_per_s and nhwc_cudnn_bn_peak_mib.
 // --unfused measures each net again with every relu and sum run as written (NetSpec::fuse_relu
 // and fuse_add off; by default relus after sums, and after batch norms on the expression path,
 // and sums after such batch norms, run inside them): unfused_img_per_s, with --own-kernels also
@@ -90,7 +91,7 @@ std::string JsonEscaped(const std::string& s) {
 // How a net is run: the default, or one of the variants measured beside it.
 struct Variant {
   bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true, fuse_add = true;
-  bool own_bn = false;  // algo=expr on the batch norms alone
+  bool cudnn_bn = false;  // algo=cudnn on the batch norms alone
   bool bf16_nodes = false;  // with bf16: activations in bfloat16 too (NetSpec::bf16_nodes)
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
@@ -108,7 +109,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   spec.fuse_add = v.fuse_add;
   spec.bf16_nodes = v.bf16_nodes;
   if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
-  if (v.own_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr", "batch_norm");
+  if (v.cudnn_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "cudnn", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
@@ -246,13 +247,12 @@ int main(int argc, char** argv) {
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
         if (bf16) put("bf16_nodes_nhwc", {.bf16 = true, .nhwc = true, .bf16_nodes = true});
         if (bf16 && has_bn)
-          put("bf16_nodes_nhwc_own_bn", {.bf16 = true, .nhwc = true, .own_bn = true, .bf16_nodes = true});
+          put("bf16_nodes_nhwc_cudnn_bn", {.bf16 = true, .nhwc = true, .cudnn_bn = true, .bf16_nodes = true});
         if (nhwc) {
           put("nhwc", {.nhwc = true});
           if (graph) put("nhwc_graph", {.graph = true, .nhwc = true});
           if (has_bn) {
-            put("nhwc_own_bn", {.nhwc = true, .own_bn = true});
-            if (graph) put("nhwc_own_bn_graph", {.graph = true, .nhwc = true, .own_bn = true});
+            put("nhwc_cudnn_bn", {.nhwc = true, .cudnn_bn = true});  // no graph run: a slow variant kept for reference
           }
         }
       } catch (const std::exception& e) {

@@ -342,8 +342,8 @@ TEST(Bf16NodesGPU, ChannelsLastFromPlainInputTrainsAsFloatNodes) {
   TrainAlike(half, full, x, x, y);
 }
 
-// A residual block as ResNet's: conv -> batch_norm -> relu (cuDNN's: its batch norm fuses no
-// relu) -> a ceil-mode max pooling cuDNN cannot pool (umbra's expressions on bf16) -> split -> conv ->
+// A residual block as ResNet's: conv -> batch_norm -> relu (cuDNN's, algo = cudnn in both
+// layouts: its batch norm fuses no relu) -> a ceil-mode max pooling cuDNN cannot pool (umbra's expressions on bf16) -> split -> conv ->
 // batch_norm -> relu -> conv -> batch_norm, summed with the shortcut, relu fused into the sum
 // -> global average pooling -> flatten -> fullc.
 nn::NetSpec Residual(bool nodes, bool nhwc = false) {
@@ -370,6 +370,7 @@ nn::NetSpec Residual(bool nodes, bool nhwc = false) {
               L("softmax", "loss", {"o"}, {"prob"})};
   nn::SetKeyWhereTaken<cpu>(s, "dtype", "bf16");
   nn::SetKeyWhereTaken<cpu>(s, "init_sigma", "0.15");
+  nn::SetKeyWhereTaken<cpu>(s, "algo", "cudnn", "batch_norm");
   return s;
 }
 
@@ -390,8 +391,7 @@ TEST(Bf16NodesGPU, ResidualBlockTrainsAsFloatNodes) {
 // than the forward's, is off by far more than bf16's roundings.
 nn::NetSpec ResidualOwnBn(bool nodes, bool nhwc) {
   nn::NetSpec s = Residual(nodes, nhwc);
-  for (nn::LayerSpec& l : s.layers)
-    if (l.type == "batch_norm") l.params.push_back({"algo", "expr"});
+  nn::SetKeyWhereTaken<cpu>(s, "algo", "expr", "batch_norm");
   return s;
 }
 

@@ -6,10 +6,13 @@
 // batch_norm_no_ma always uses the batch statistics (cxxnet's). eps defaults to 1e-5 (PyTorch;
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
-// On the GPU in float, cuDNN's batch normalisation does the work (cudnn/bn_cudnn.h; key
-// algo=expr keeps umbra's own, as do batches over 65535, which cuDNN refuses). In a
-// channels-last net it keeps the layout it is given: (N, H, W, C) is per-channel statistics of
-// (N*H*W, C) rows, the vector case's arithmetic. With bf16 nodes (NetSpec::bf16_nodes) either
+// On the GPU in float, in the plain layout, cuDNN's batch normalisation does the work
+// (cudnn/bn_cudnn.h; key algo=expr keeps umbra's own, as do batches over 65535, which cuDNN
+// refuses). In a channels-last net it keeps the layout it is given: (N, H, W, C) is per-channel
+// statistics of (N*H*W, C) rows, the vector case's arithmetic, and there algo=auto takes umbra's
+// kernels: cuDNN 9.14's channels-last float batch norm (its persistent spatial mode) ran 14x
+// slower than them on an H200, with or without bf16 nodes (bench/RESULTS.md, 2026-12-04);
+// algo=cudnn asks for cuDNN's in either layout. With bf16 nodes (NetSpec::bf16_nodes) either
 // GPU path takes bfloat16 values and gradients: cuDNN's with fp32 statistics and weights, umbra's
 // summing the widened values in double and computing each pass in float, rounded once as stored.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
@@ -57,8 +60,9 @@ struct BatchNormParam {
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
       d.Field(&BatchNormParam::algo, "algo",
-              "GPU float: auto (cuDNN when built with it, for batches up to 65535) or expr (umbra's own kernels)")
-          .OneOf({"auto", "expr"});
+              "GPU float: auto (cuDNN when built with it, for batches up to 65535, in the plain layout; umbra's "
+              "kernels channels-last), cudnn (cuDNN in either layout) or expr (umbra's own kernels)")
+          .OneOf({"auto", "cudnn", "expr"});
       return d;
     }();
     return d;
@@ -104,7 +108,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                 " value(s) per channel; batch statistics need at least 2");
     if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
-      if (this->p_.algo == "auto")
+      if (this->p_.algo == "cudnn" || (this->p_.algo == "auto" && !nhwc_))
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)
                          : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps, false, nodes16_);
     }

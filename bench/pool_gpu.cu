@@ -1,0 +1,73 @@
+// Max pooling, one training pass (forward, then the input gradient), at the shapes of the
+// example nets' costliest pools for batch 128: umbra's own kernels (algo=expr: the pool and
+// unpool expressions) and, where cuDNN can pool the window (its floor-mode output size equals
+// cxxnet's ceil-mode one), cuDNN's. run.py --gpu prints both beside PyTorch eager's
+// max_pool2d (ceil_mode=True: the same windows) and the copy-speed floor of the pass.
+// Why: the first H200 run's profile (bench/RESULTS.md, 2026-12-04) put ResNet-18's one max
+// pool (3x3, stride 2, on 112x112, which cuDNN cannot pool: umbra's expressions) at 12% of its
+// step, its backward 2.88 ms at 321 GB/s, 8x its forward; AlexNet's three (cuDNN's) backward
+// at 5-7x their forward.
+// Floor: forward reads x and writes y (1.25 tensors of x's size at stride 2), backward reads x,
+// y and dy and writes dx (2.5): 3.75 x's bytes.
+#include <memory>
+#include <string>
+
+#include "gpu_timing.h"
+#include "umbra/nn/registry.h"
+
+using namespace umbra;
+
+namespace {
+
+struct PoolShape {
+  const char* name;
+  index_t n, c, h, w;
+};
+// ResNet-18/50's stem pool (cuDNN cannot: 55 against 56 outputs) and AlexNet's first (it can).
+constexpr PoolShape kShapes[] = {{"resnet_stem", 128, 64, 112, 112}, {"alexnet_pool1", 128, 64, 55, 55}};
+
+void BM_MaxPool(benchmark::State& st, PoolShape s, bool own, bool nhwc) {
+  if (!bench::HaveGPU(st)) return;
+  auto& reg = nn::LayerRegistry<gpu, float>::Get();
+  std::unique_ptr<nn::Layer<gpu, float>> pool = reg.Create("max_pooling");
+  pool->set_name("pool");
+  pool->SetParam("kernel_size", "3");
+  pool->SetParam("stride", "2");
+  pool->SetParam("algo", own ? "expr" : "auto");
+  if (nhwc) pool->SetChannelsLast();
+  const Shape<4> shape = nhwc ? Shape4(s.n, s.h, s.w, s.c) : Shape4(s.n, s.c, s.h, s.w);
+  nn::Node<gpu, float> x, y;
+  x.shape = shape;
+  y.shape = pool->InferShape({shape})[0];
+  x.Allocate();
+  y.Allocate();
+  Random<gpu, float> rnd(1);
+  rnd.SampleUniform(&x.data, -1.f, 1.f);
+  x.data = F<op::relu>(x.data);  // after a relu, as in the nets: a window's max is often 0's tie
+  rnd.SampleUniform(&y.grad, -1.f, 1.f);
+  nn::ForwardContext<gpu, float> ctx;
+  ctx.is_train = true;
+  const std::vector<nn::Node<gpu, float>*> in = {&x}, out = {&y};
+  bench::TimeLoop(st, [&] {
+    pool->Forward(ctx, in, out);
+    pool->Backward(true, in, out);
+  });
+  st.counters["tensor_bytes"] = double(shape.Size()) * sizeof(float);
+}
+
+const bool kRegistered = [] {
+  for (const PoolShape& s : kShapes)
+    for (const char* layout : {"nchw", "nhwc"})
+      for (bool own : {true, false}) {
+        // cuDNN's floor-mode size against the layer's ceil-mode one: where they differ the
+        // layer keeps its expressions, and a "cudnn" row would time them again.
+        if (!own && PoolOutSize(s.h, 3, 2, false) != PoolOutSize(s.h, 3, 2, true)) continue;
+        const std::string name = std::string("max_pool/") + (own ? "own" : "cudnn") + "/" + layout + "/" + s.name;
+        benchmark::RegisterBenchmark(name.c_str(), BM_MaxPool, s, own, layout[1] == 'h')
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+  return true;
+}();
+
+}  // namespace
