@@ -59,8 +59,12 @@ const bool kRegistered = [] {
   for (const PoolShape& s : kShapes)
     for (const char* layout : {"nchw", "nhwc"})
       for (bool own : {true, false}) {
-        // cuDNN's floor-mode size against the layer's ceil-mode one: where they differ the
-        // layer keeps its expressions, and a "cudnn" row would time them again.
+        // cuDNN's floor-mode size against the layer's ceil-mode one: where they differ (or the
+        // build has no cuDNN) the layer keeps its expressions, and a "cudnn" row would time
+        // them again.
+#ifndef UMBRA_BENCH_CUDNN
+        if (!own) continue;
+#endif
         if (!own && PoolOutSize(s.h, 3, 2, false) != PoolOutSize(s.h, 3, 2, true)) continue;
         const std::string name = std::string("max_pool/") + (own ? "own" : "cudnn") + "/" + layout + "/" + s.name;
         benchmark::RegisterBenchmark(name.c_str(), BM_MaxPool, s, own, layout[1] == 'h')

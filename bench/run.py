@@ -9,15 +9,15 @@ CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same 
 eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sgemm and OpenBLAS
 called directly. GPU (with --gpu, needs a device): the fused statement against a device-to-device
 copy and PyTorch eager, dtype=bf16's conversions against the copy (and PyTorch's cast), dot()
-against cublasSgemm, and batch norm + relu (umbra's own kernels, cuDNN's, PyTorch eager) at
-ResNet-50's shapes. --torch-compile adds, to --gpu-train,
+against cublasSgemm, batch norm + relu (umbra's own kernels, cuDNN's, PyTorch eager) at
+ResNet-50's shapes, and max pooling (the same three) at ResNet's stem and AlexNet's first pool. --torch-compile adds, to --gpu-train,
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --compile-from makes that table alone against the
 rows an earlier --gpu-train run saved with --save-umbra (gpu-check's compile stage, so that the
 device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with dtype=bf16
 beside PyTorch's bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
-beside the plain layout, plain and CUDA-graph steps, and for the ResNets also with umbra's
-batch norm (relus fused); --gpu-readout trains reading the loss each step against reading it
+beside the plain layout, plain and CUDA-graph steps (batch norms on umbra's kernels, relus
+fused, the default channels-last), and for the ResNets also with cuDNN's batch norm; --gpu-readout trains reading the loss each step against reading it
 once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
 --gpu-steps steps (20) on both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
 --setup times building each net before training (config parsed, weights allocated and
@@ -146,6 +146,23 @@ def torch_cast(reps):
     return 6 * N / statistics.median(times), torch.__version__
 
 
+def torch_event_ms(step, reps):
+    """Median ms of step() on the GPU, each run timed alone with CUDA events (as bench_gpu times
+    umbra's), 10 * reps runs after 3 warm-ups."""
+    import torch
+    for _ in range(3):
+        step()
+    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(10 * reps):
+        t0.record()
+        step()
+        t1.record()
+        t1.synchronize()
+        times.append(t0.elapsed_time(t1))
+    return statistics.median(times)
+
+
 def torch_bn_relu(shape, nhwc, reps, bf16=False):
     """PyTorch eager's BatchNorm2d + relu(inplace=True) (torchvision's ResNet), one training pass
     (forward, then the input, weight and bias gradients), each pass timed alone with CUDA events
@@ -167,17 +184,7 @@ def torch_bn_relu(shape, nhwc, reps, bf16=False):
     def step():
         y = torch.nn.functional.relu(bn(x), inplace=True)
         torch.autograd.grad(y, params, gy)
-    for _ in range(3):
-        step()
-    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(10 * reps):
-        t0.record()
-        step()
-        t1.record()
-        t1.synchronize()
-        times.append(t0.elapsed_time(t1))
-    return statistics.median(times)
+    return torch_event_ms(step, reps)
 
 
 BN_SHAPES = {"r50_stem": (128, 64, 112, 112), "r50_s2": (128, 256, 56, 56), "r50_s5": (128, 2048, 7, 7)}
@@ -231,17 +238,7 @@ def torch_max_pool(shape, nhwc, reps):
         if gy is None:
             gy = torch.rand_like(y) * 2 - 1
         torch.autograd.grad(y, [x], gy)
-    for _ in range(3):
-        step()
-    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(10 * reps):
-        t0.record()
-        step()
-        t1.record()
-        t1.synchronize()
-        times.append(t0.elapsed_time(t1))
-    return statistics.median(times)
+    return torch_event_ms(step, reps)
 
 
 def pool_table(res, reps):
@@ -551,7 +548,7 @@ def main():
     if args.gpu:
         print(f"## GPU, medians of {args.reps}\n")
         # 0.1 s a repetition: hundreds of event-timed iterations of each (device time is scarce).
-        # Two runs of bench_gpu, so that a failure in one set of rows keeps the other.
+        # Three runs of bench_gpu, so that a failure in one set of rows keeps the others.
         res = gbench(os.path.join(bdir, "bench_gpu"), args.reps, filt="^(BM_|umbra_gpu/|cublas/)", min_time=0.1)
         if not res:
             print("no rows: no CUDA device, or bench_gpu failed (above)")

@@ -4,7 +4,7 @@
 # an epoch: 2 rounds over 10,000 images.
 # - fp32 (tf32=0) against the cpu: float sums in other orders make runs part, and this net's
 #   early steps amplify any difference (its loss climbs from 2.56 to 2.85 at step 2), so the
-#   running loss of the first 5 steps must agree within 0.05% (to the 4 digits printed) and of
+#   running loss of the first 5 steps must agree within 0.1% (a printed digit's flip is 0.04%) and of
 #   steps 6-10 within 0.5%; each round's loss and test error within 3% and 0.03. A plumbing
 #   error is off at the first step. Measured on an H200 (2026-12-04): steps 1-7 equal to 4
 #   digits, steps 8-10 apart by 0.04%, 0.09%, 0.14%; rounds 1 and 2 by 1.7% and 0.3% in loss,
@@ -55,7 +55,7 @@ c, g = steps('c.err'), steps('g.err')
 print('first steps, running loss: cpu', c, 'gpu', g)
 assert len(c) == len(g) == 10, 'fewer than 10 steps logged'
 for k, (x, y) in enumerate(zip(c, g)):
-    tol = 5e-4 if k < 5 else 5e-3
+    tol = 1e-3 if k < 5 else 5e-3
     assert abs(x - y) <= tol * abs(x), f'step {k + 1}: gpu running loss {y} against cpu {x} (allowed {tol:.2%})'
 PY
 # same_curve REF RUN LOSS_REL ERR_ABS: both logs have 2 rounds whose losses agree within LOSS_REL

@@ -1,6 +1,7 @@
 // Channels-last nets on the GPU (NetSpec::channels_last): the net moves the input to (N, H, W, C)
-// once, cuDNN convolves, pools and normalises it so (a pooling cuDNN cannot do, cxxnet's
-// ceil-mode windows, runs umbra's expressions over transposed views), per-element layers keep it,
+// once, cuDNN convolves and pools it so (a pooling cuDNN cannot do, cxxnet's ceil-mode windows,
+// runs umbra's expressions over transposed views), umbra's kernels normalise it (batch norm's
+// algo = auto channels-last; algo = cudnn for cuDNN's), per-element layers keep it,
 // and it goes back to (N, C, H, W) before a layer that takes only that (flatten into fullc; the
 // move after global pooling is no copy). Training matches the same net's plain (N, C, H, W)
 // run on the GPU: fp32 (tf32 = 0), the same initial weights; losses within 1e-5 relative over

@@ -10,9 +10,9 @@
 // (cudnn/bn_cudnn.h; key algo=expr keeps umbra's own, as do batches over 65535, which cuDNN
 // refuses). In a channels-last net it keeps the layout it is given: (N, H, W, C) is per-channel
 // statistics of (N*H*W, C) rows, the vector case's arithmetic, and there algo=auto takes umbra's
-// kernels: cuDNN 9.14's channels-last float batch norm (its persistent spatial mode) ran 14x
-// slower than them on an H200, with or without bf16 nodes (bench/RESULTS.md, 2026-12-04);
-// algo=cudnn asks for cuDNN's in either layout. With bf16 nodes (NetSpec::bf16_nodes) either
+// kernels: cuDNN 9.14's channels-last batch norm (its persistent spatial mode) ran 14x slower
+// than them on an H200 in float, 12-13x on bf16 nodes (bench/RESULTS.md, 2026-12-04);
+// algo=cudnn asks for cuDNN's in either layout (where it takes the shape, as auto's). With bf16 nodes (NetSpec::bf16_nodes) either
 // GPU path takes bfloat16 values and gradients: cuDNN's with fp32 statistics and weights, umbra's
 // summing the widened values in double and computing each pass in float, rounded once as stored.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
@@ -61,7 +61,8 @@ struct BatchNormParam {
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
       d.Field(&BatchNormParam::algo, "algo",
               "GPU float: auto (cuDNN when built with it, for batches up to 65535, in the plain layout; umbra's "
-              "kernels channels-last), cudnn (cuDNN in either layout) or expr (umbra's own kernels)")
+              "kernels channels-last), cudnn (cuDNN in either layout, where it takes the shape) or expr (umbra's own "
+              "kernels)")
           .OneOf({"auto", "cudnn", "expr"});
       return d;
     }();
