@@ -403,6 +403,20 @@ TEST(Bf16NodesGPU, OwnBatchNormTrainsAsFloatNodes) {
                 {"c0", "b0", "p0", "x", "short", "c1", "b1", "c2", "b2", "sum", "gp"}, [](nn::Net<gpu>&, bool) {});
 }
 
+// Channels-last, a batch norm left at algo = auto on bf16 nodes is umbra's (relus and the sum
+// fused: the layers of algo = expr's net); in the plain layout, cuDNN's (relus kept).
+TEST(Bf16NodesGPU, ChannelsLastBatchNormDefaultsToUmbrasKernels) {
+  UMBRA_REQUIRE_GPU();
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "channels-last" : "plain layout");
+    nn::NetSpec s = Residual(true, nhwc);
+    nn::SetKeyWhereTaken<cpu>(s, "algo", "auto", "batch_norm");
+    nn::Net<gpu> def(s), own(ResidualOwnBn(true, nhwc)), cud(Residual(true, nhwc));
+    EXPECT_EQ(Types(def), Types(nhwc ? own : cud));
+    EXPECT_NE(Types(own), Types(cud));
+  }
+}
+
 // The same with a projection shortcut (a 1x1 convolution and its batch norm, the layer before
 // the sum): the sum goes into the shortcut's batch norm, the main branch's output b2 its
 // addend, and the relu's mask in backward comes from the bf16 output (the sums kernel's y).
