@@ -190,32 +190,41 @@ def torch_bn_relu(shape, nhwc, reps, bf16=False):
 BN_SHAPES = {"r50_stem": (128, 64, 112, 112), "r50_s2": (128, 256, 56, 56), "r50_s5": (128, 2048, 7, 7)}
 
 
-def bn_table(res, reps):
-    """bench_gpu's bn_relu rows: umbra's own batch norm (relu fused) and cuDNN's + cuDNN's relu,
-    beside PyTorch eager, and the copy-speed floor of the own path's 8 passes over the tensor."""
+def own_cudnn_table(res, prefix, shapes, layouts, peer_ms, passes, header):
+    """bench_gpu's `prefix/own|cudnn/LAYOUT/SHAPE` rows: umbra's own kernels and cuDNN's (where it
+    ran: "-" otherwise) beside PyTorch eager (peer_ms(shape, layout), in ms) and the copy-speed
+    floor of `passes` passes over the tensor. header: the first columns' titles."""
     copy_bps = res.get("BM_DeviceCopyGPU", {}).get("bytes_per_second", float("nan"))  # read + write bytes a second
-    print("| shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu | PyTorch eager "
-          "| PyTorch / own | cuDNN / own | 8 passes at copy speed | floor / own |")
+    print(f"| {header} | PyTorch eager | PyTorch / own | cuDNN / own | {passes:g} passes at copy speed | floor / own |")
     print("|---|---|---|---|---|---|---|---|---|")
     torch_ok = True
-    for name, shape in BN_SHAPES.items():
-        for layout in ("nchw", "nhwc", "nhwc_bf16"):
-            own, cud = res.get(f"bn_relu/own/{layout}/{name}"), res.get(f"bn_relu/cudnn/{layout}/{name}")
+    for name, shape in shapes.items():
+        for layout in layouts:
+            own, cud = res.get(f"{prefix}/own/{layout}/{name}"), res.get(f"{prefix}/cudnn/{layout}/{name}")
             if not own:
                 continue
             peer = float("nan")
             if torch_ok:
                 try:
-                    peer = torch_bn_relu(shape, layout != "nchw", reps, bf16=layout.endswith("bf16"))
+                    peer = peer_ms(shape, layout)
                 except Exception as e:  # PyTorch without CUDA: say so once, keep the rest
                     torch_ok = False
                     print(f"| PyTorch on GPU unavailable: {e} | | | | | | | | |")
             o = own["real_time"]
             c = cud["real_time"] if cud else float("nan")
-            floor = 8 * own["tensor_bytes"] / copy_bps * 1e3
-            print(f"| {name} {shape} | {layout} | {o:.3f} ms | {c:.3f} ms | {peer:.3f} ms | {peer / o:.2f} "
+            floor = passes * own["tensor_bytes"] / copy_bps * 1e3
+            cs = f"{c:.3f} ms" if cud else "-"
+            print(f"| {name} {shape} | {layout} | {o:.3f} ms | {cs} | {peer:.3f} ms | {peer / o:.2f} "
                   f"| {c / o:.2f} | {floor:.3f} ms | {floor / o:.2f} |")
     print()
+
+
+def bn_table(res, reps):
+    """Batch norm + relu: umbra's own (relu fused) and cuDNN's + cuDNN's relu; the own path makes
+    8 passes over the tensor."""
+    own_cudnn_table(res, "bn_relu", BN_SHAPES, ("nchw", "nhwc", "nhwc_bf16"),
+                    lambda shape, layout: torch_bn_relu(shape, layout != "nchw", reps, bf16=layout.endswith("bf16")),
+                    8, "shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu")
 
 
 POOL_SHAPES = {"resnet_stem": (128, 64, 112, 112), "alexnet_pool1": (128, 64, 55, 55)}
@@ -242,32 +251,11 @@ def torch_max_pool(shape, nhwc, reps):
 
 
 def pool_table(res, reps):
-    """bench_gpu's max_pool rows: umbra's own kernels and, where cuDNN pools the window, cuDNN's,
-    beside PyTorch eager and the copy-speed floor of a pass (3.75 tensors of the input's size)."""
-    copy_bps = res.get("BM_DeviceCopyGPU", {}).get("bytes_per_second", float("nan"))
-    print("| shape (batch 128, 3x3 stride 2) | layout | umbra own | cuDNN | PyTorch eager | PyTorch / own "
-          "| cuDNN / own | floor | floor / own |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    torch_ok = True
-    for name, shape in POOL_SHAPES.items():
-        for layout in ("nchw", "nhwc"):
-            own, cud = res.get(f"max_pool/own/{layout}/{name}"), res.get(f"max_pool/cudnn/{layout}/{name}")
-            if not own:
-                continue
-            peer = float("nan")
-            if torch_ok:
-                try:
-                    peer = torch_max_pool(shape, layout == "nhwc", reps)
-                except Exception as e:  # PyTorch without CUDA: say so once, keep the rest
-                    torch_ok = False
-                    print(f"| PyTorch on GPU unavailable: {e} | | | | | | | | |")
-            o = own["real_time"]
-            c = cud["real_time"] if cud else float("nan")
-            floor = 3.75 * own["tensor_bytes"] / copy_bps * 1e3
-            cs = f"{c:.3f} ms" if cud else "- (cannot pool it)"
-            print(f"| {name} {shape} | {layout} | {o:.3f} ms | {cs} | {peer:.3f} ms | {peer / o:.2f} "
-                  f"| {c / o:.2f} | {floor:.3f} ms | {floor / o:.2f} |")
-    print()
+    """Max pooling: umbra's own kernels and, where cuDNN pools the window, cuDNN's; a pass reads
+    and writes 3.75 tensors of the input's size."""
+    own_cudnn_table(res, "max_pool", POOL_SHAPES, ("nchw", "nhwc"),
+                    lambda shape, layout: torch_max_pool(shape, layout == "nhwc", reps),
+                    3.75, "shape (batch 128, 3x3 stride 2) | layout | umbra own | cuDNN")
 
 
 def row(name, ours, peer, unit, scale):
