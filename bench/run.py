@@ -10,15 +10,16 @@ eager with the same thread count), and dot() on LeNet/MLP shapes against dnnl_sg
 called directly. GPU (with --gpu, needs a device): the fused statement against a device-to-device
 copy and PyTorch eager, dtype=bf16's conversions against the copy (and PyTorch's cast), dot()
 against cublasSgemm, batch norm + relu (umbra's own kernels, cuDNN's, PyTorch eager) at
-ResNet-50's shapes, and max pooling (the same three) at ResNet's stem and AlexNet's first pool. --torch-compile adds, to --gpu-train,
+ResNet-50's shapes, and max pooling (the same three) at ResNet's stem and AlexNet's first
+pool. --torch-compile adds, to --gpu-train,
 PyTorch's torch.compile figures (PyTorch 2; LeNet in mode reduce-overhead, the others in the
 default mode, as the issue measured them); --compile-from makes that table alone against the
 rows an earlier --gpu-train run saved with --save-umbra (gpu-check's compile stage, so that the
 device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with dtype=bf16
 beside PyTorch's bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
 beside the plain layout, plain and CUDA-graph steps (batch norms on umbra's kernels, relus
-fused, the default channels-last), and for the ResNets also with cuDNN's batch norm; --gpu-readout trains reading the loss each step against reading it
-once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
+fused, the default channels-last), and for the ResNets also with cuDNN's batch norm;
+--gpu-readout trains reading the loss each step against reading it once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
 --gpu-steps steps (20) on both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
 --setup times building each net before training (config parsed, weights allocated and
 initialised; bench_train --setup) beside PyTorch constructing the same model, in ms.

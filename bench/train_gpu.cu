@@ -21,7 +21,8 @@
 // channels-last as well (the issue's bf16 reference is autocast + channels-last):
 // bf16_nodes_nhwc_img_per_s (batch norms on umbra's kernels, relus fused: algo=auto's choice
 // channels-last); for a net with batch norms that with cuDNN's batch norm instead (algo=cudnn,
-// as --nhwc's variant below): bf16_nodes_nhwc_cudnn_bn_img_per_s. --nhwc measures each net again channels-last
+// as --nhwc's variant below): bf16_nodes_nhwc_cudnn_bn_img_per_s. --nhwc measures each net again
+// channels-last
 // (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
 // changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
 // channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s
