@@ -344,7 +344,8 @@ TEST(Bf16NodesGPU, ChannelsLastFromPlainInputTrainsAsFloatNodes) {
 
 // A residual block as ResNet's: conv -> batch_norm -> relu (cuDNN's, algo = cudnn in both
 // layouts: its batch norm fuses no relu) -> a ceil-mode max pooling cuDNN cannot pool (umbra's
-// expressions on bf16) -> split -> conv -> batch_norm -> relu -> conv -> batch_norm, summed with the shortcut, relu fused into the sum
+// expressions on bf16) -> split -> conv -> batch_norm -> relu -> conv -> batch_norm, summed with
+// the shortcut, relu fused into the sum
 // -> global average pooling -> flatten -> fullc.
 nn::NetSpec Residual(bool nodes, bool nhwc = false) {
   nn::NetSpec s;

@@ -13,7 +13,8 @@
 // kernels: cuDNN 9.14's channels-last batch norm (its persistent spatial mode) ran 14x slower
 // than them on an H200 in float, 12-13x on bf16 nodes (bench/RESULTS.md, 2026-12-04);
 // algo=cudnn asks for cuDNN's in either layout (where it takes the shape, as auto's). With bf16
-// nodes (NetSpec::bf16_nodes) either GPU path takes bfloat16 values and gradients: cuDNN's with fp32 statistics and weights, umbra's
+// nodes (NetSpec::bf16_nodes) either GPU path takes bfloat16 values and gradients: cuDNN's with
+// fp32 statistics and weights, umbra's
 // summing the widened values in double and computing each pass in float, rounded once as stored.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
 // max(0, .) in the normalising pass; backward masks the output's gradient where the normalised
