@@ -19,8 +19,9 @@ device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with
 beside PyTorch's bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
 beside the plain layout, plain and CUDA-graph steps (batch norms on umbra's kernels, relus
 fused, the default channels-last), and for the ResNets also with cuDNN's batch norm;
---gpu-readout trains reading the loss each step against reading it once per 20 steps (what a training run's wait per step costs). Each timed GPU training run is
---gpu-steps steps (20) on both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
+--gpu-readout trains reading the loss each step against reading it once per 20 steps (what a
+training run's wait per step costs). Each timed GPU training run is --gpu-steps steps (20) on
+both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
 --setup times building each net before training (config parsed, weights allocated and
 initialised; bench_train --setup) beside PyTorch constructing the same model, in ms.
 Medians of --reps repetitions throughout.
@@ -240,14 +241,11 @@ def torch_max_pool(shape, nhwc, reps):
     if nhwc:
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    gy = None
+    pool = lambda: torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True)
+    gy = torch.rand_like(pool().detach()) * 2 - 1
 
     def step():
-        nonlocal gy
-        y = torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True)
-        if gy is None:
-            gy = torch.rand_like(y) * 2 - 1
-        torch.autograd.grad(y, [x], gy)
+        torch.autograd.grad(pool(), [x], gy)
     return torch_event_ms(step, reps)
 
 
