@@ -1,14 +1,16 @@
 // Max pooling, one training pass (forward, then the input gradient), at the shapes of the
-// example nets' costliest pools for batch 128: umbra's own kernels (algo=expr: the pool and
-// unpool expressions) and, where cuDNN can pool the window (its floor-mode output size equals
-// cxxnet's ceil-mode one), cuDNN's. run.py --gpu prints both beside PyTorch eager's
-// max_pool2d (ceil_mode=True: the same windows) and the copy-speed floor of the pass.
+// example nets' costliest pools for batch 128: umbra's own kernels (the layer's default: each
+// window's winner kept as a byte, a gather backward; src/nn/layers/max_pool_gpu.h), the pool and
+// unpool expressions they replaced (algo=expr, rows under layouts nchw_expr and nhwc_expr) and,
+// where cuDNN can pool the window (its floor-mode output size equals cxxnet's ceil-mode one),
+// cuDNN's (algo=cudnn). run.py --gpu prints them beside PyTorch eager's max_pool2d (ceil_mode:
+// the same windows) and the copy-speed floor of the pass.
 // Why: the first H200 run's profile (bench/RESULTS.md, 2026-12-04) put ResNet-18's one max
 // pool (3x3, stride 2, on 112x112, which cuDNN cannot pool: umbra's expressions) at 12% of its
 // step, its backward 2.88 ms at 321 GB/s, 8x its forward; AlexNet's three (cuDNN's) backward
 // at 5-7x their forward.
-// Floor: forward reads x and writes y (1.25 tensors of x's size at stride 2), backward reads x,
-// y and dy and writes dx (2.5): 3.75 x's bytes.
+// Floor of the kernels' pass: forward reads x and writes y and a byte per output (1.31 tensors
+// of x's size at stride 2), backward reads gy and the bytes and writes dx (1.31): 2.63 x's bytes.
 #include <memory>
 #include <string>
 
@@ -26,14 +28,15 @@ struct PoolShape {
 // ResNet-18/50's stem pool (cuDNN cannot: 55 against 56 outputs) and AlexNet's first (it can).
 constexpr PoolShape kShapes[] = {{"resnet_stem", 128, 64, 112, 112}, {"alexnet_pool1", 128, 64, 55, 55}};
 
-void BM_MaxPool(benchmark::State& st, PoolShape s, bool own, bool nhwc) {
+// algo: the layer's key (auto: umbra's kernels; expr; cudnn).
+void BM_MaxPool(benchmark::State& st, PoolShape s, const char* algo, bool nhwc) {
   if (!bench::HaveGPU(st)) return;
   auto& reg = nn::LayerRegistry<gpu, float>::Get();
   std::unique_ptr<nn::Layer<gpu, float>> pool = reg.Create("max_pooling");
   pool->set_name("pool");
   pool->SetParam("kernel_size", "3");
   pool->SetParam("stride", "2");
-  pool->SetParam("algo", own ? "expr" : "auto");
+  pool->SetParam("algo", algo);
   if (nhwc) pool->SetChannelsLast();
   const Shape<4> shape = nhwc ? Shape4(s.n, s.h, s.w, s.c) : Shape4(s.n, s.c, s.h, s.w);
   nn::Node<gpu, float> x, y;
@@ -56,18 +59,22 @@ void BM_MaxPool(benchmark::State& st, PoolShape s, bool own, bool nhwc) {
 }
 
 const bool kRegistered = [] {
+  struct Row {
+    const char *column, *algo, *suffix;  // run.py's own/cudnn columns; expressions as layouts *_expr
+  };
   for (const PoolShape& s : kShapes)
     for (const char* layout : {"nchw", "nhwc"})
-      for (bool own : {true, false}) {
+      for (const Row& r : {Row{"own", "auto", ""}, Row{"own", "expr", "_expr"}, Row{"cudnn", "cudnn", ""}}) {
         // cuDNN's floor-mode size against the layer's ceil-mode one: where they differ (or the
-        // build has no cuDNN) the layer keeps its expressions, and a "cudnn" row would time
+        // build has no cuDNN) algo=cudnn keeps the expressions, and a "cudnn" row would time
         // them again.
+        const bool cudnn = r.column[0] == 'c';
 #ifndef UMBRA_BENCH_CUDNN
-        if (!own) continue;
+        if (cudnn) continue;
 #endif
-        if (!own && PoolOutSize(s.h, 3, 2, false) != PoolOutSize(s.h, 3, 2, true)) continue;
-        const std::string name = std::string("max_pool/") + (own ? "own" : "cudnn") + "/" + layout + "/" + s.name;
-        benchmark::RegisterBenchmark(name.c_str(), BM_MaxPool, s, own, layout[1] == 'h')
+        if (cudnn && PoolOutSize(s.h, 3, 2, false) != PoolOutSize(s.h, 3, 2, true)) continue;
+        const std::string name = std::string("max_pool/") + r.column + "/" + layout + r.suffix + "/" + s.name;
+        benchmark::RegisterBenchmark(name.c_str(), BM_MaxPool, s, r.algo, layout[1] == 'h')
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }

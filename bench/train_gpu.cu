@@ -11,8 +11,9 @@
 // DIR/profile-gpu.md (tables) and DIR/profile-gpu.jsonl (every layer). --graph measures each
 // net again with its steps replayed from CUDA graphs (Trainer::set_cuda_graph): graph_img_per_s,
 // or graph_note saying why the trainer refused them. --own-kernels measures
-// each net again with algo=expr on every layer that takes it (pooling, batch norm, relu/sigmoid/
-// tanh, softmax: umbra's expression kernels instead of cuDNN's; convolutions stay on cuDNN):
+// each net again with algo=expr on every layer that takes it (avg pooling, batch norm, relu/
+// sigmoid/tanh, softmax: umbra's expression kernels instead of cuDNN's; convolutions stay on
+// cuDNN; max pooling keeps its default, umbra's kernels, over the slower expressions):
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
@@ -109,7 +110,10 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   spec.fuse_relu = v.fuse_relu;
   spec.fuse_add = v.fuse_add;
   spec.bf16_nodes = v.bf16_nodes;
-  if (v.own_kernels) nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
+  if (v.own_kernels) {
+    nn::SetKeyWhereTaken<gpu>(spec, "algo", "expr");
+    nn::SetKeyWhereTaken<gpu>(spec, "algo", "auto", "max_pooling");  // umbra's kernels already
+  }
   if (v.cudnn_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "cudnn", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   nn::UpdaterSettings us;

@@ -79,9 +79,13 @@ std::vector<Case> Cases() {
       {"max_pooling", {{"kernel_height", "3"}, {"kernel_width", "2"}, {"stride", "1"}, {"pad_y", "1"}, {"pad_x", "0"}}, {img}},
       {"avg_pooling", {{"kernel_height", "3"}, {"kernel_width", "2"}, {"stride", "1"}, {"pad_y", "1"}, {"pad_x", "0"}}, {img}},
       {"fixconn", {{"nhidden", "3"}, {"fixconn_weight", FixconnFile()}, {"fixconn_format", "dense"}}, {Shape4(2, 2, 1, 3)}},
-      {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode: expressions
-      {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},  // cuDNN
-      {"max_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}}, {img}},  // cuDNN, padded
+      // max pooling: umbra's kernels by default, cuDNN (where it pools alike) and the expressions
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}}, {img}},  // ceil mode
+      {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(3, 4, 6, 8)}},
+      {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}, {"algo", "cudnn"}}, {Shape4(3, 4, 6, 8)}},
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}}, {img}},
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}, {"algo", "cudnn"}}, {img}},
+      {"max_pooling", {{"kernel_size", "3"}, {"stride", "2"}, {"algo", "cudnn"}}, {img}},  // expressions
       {"max_pooling", {{"kernel_size", "2"}, {"stride", "2"}, {"algo", "expr"}}, {Shape4(3, 4, 6, 8)}},
       {"avg_pooling", {{"kernel_size", "3"}, {"stride", "1"}, {"pad", "1"}}, {img}},  // cuDNN, padded
       {"avg_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {img}},

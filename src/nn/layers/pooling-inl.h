@@ -4,9 +4,11 @@
 // As cxxnet: output size in ceil mode (PoolOutSize(..., true, pad)), so a last window may hang
 // over the edge and is clipped; avg divides by the full kh*kw, border windows included; stride
 // defaults to 1. Padded cells are skipped (never win a max). Expressions: tensor/ext/pool.h.
-// On the GPU in float, max and avg pooling use cuDNN (cudnn/pool_cudnn.h) when its floor-mode
-// output size equals the ceil-mode one (windows never hang over the edge, always so for global
-// pooling); key algo=expr keeps the expressions. In a channels-last net max and avg pooling take
+// On the GPU in float, max pooling runs umbra's kernels that keep each window's winning cell
+// (max_pool_gpu.h; a gather backward that reads no input), avg pooling cuDNN's
+// (cudnn/pool_cudnn.h) when its floor-mode output size equals the ceil-mode one (windows never
+// hang over the edge, always so for global pooling); algo=cudnn asks cuDNN for max pooling too,
+// algo=expr keeps the pool/unpool expressions. In a channels-last net max and avg pooling take
 // (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones (ChannelsLast below). Both take
 // bf16 nodes on the GPU (NetSpec::bf16_nodes): cuDNN's bf16 pooling, or the same expressions
 // over the widened values, rounded once as they are stored (Bf16).
@@ -21,6 +23,7 @@
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "cudnn/pool_cudnn.h"
 
+#include "max_pool_gpu.h"
 #include "param_layer.h"
 #include "umbra/tensor/bf16.h"
 
@@ -45,8 +48,9 @@ struct PoolingParam {
       d.Field(&PoolingParam::pad_y, "pad_y", "padding of rows (-1: pad)").Min(0);
       d.Field(&PoolingParam::pad_x, "pad_x", "padding of columns (-1: pad)").Min(0);
       d.Field(&PoolingParam::algo, "algo",
-              "GPU float: auto (cuDNN where it pools alike) or expr (umbra's pool/unpool expressions)")
-          .OneOf({"auto", "expr"});
+              "GPU float: auto (max: umbra's kernels keeping each window's winner; avg: cuDNN where it "
+              "pools alike), cudnn (cuDNN where it pools alike) or expr (umbra's pool/unpool expressions)")
+          .OneOf({"auto", "cudnn", "expr"});
       return d;
     }();
     return d;
@@ -92,6 +96,10 @@ class PoolingLayer
     return OneInputBF16(kGpuFloat<xpu, DType> && kKind != PoolKind::kSum, in);
   }
   void SetBF16() override { nodes16_ = true; }
+  // umbra's max pooling kernels read neither value backward (the kept winners instead), so the
+  // net may give both buffers to other nodes after the forward (ResNet's stem: its relu's output).
+  bool BackwardReadsInput(int) const override { return !argmax_; }
+  bool BackwardReadsOutput(int) const override { return !argmax_; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     // The input as (N, C, H, W), whichever layout holds it.
     const Shape<4> s = nhwc_ ? NchwOf(in[0]) : in[0];
@@ -99,7 +107,14 @@ class PoolingLayer
     std::tie(w_, oshape_) = WindowOf(s);
     if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum) {
       backend_.reset();
-      if (CudnnPools(s, w_, oshape_))
+      argmax_ = false;
+      if constexpr (kKind == PoolKind::kMax && !kGlobal) {
+        geom_ = MaxPoolGeom{s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], int(w_.ky), int(w_.kx), int(w_.sy),
+                            int(w_.sx), int(w_.py), int(w_.px), nhwc_, nodes16_};
+        argmax_ = this->p_.algo == "auto" && MaxPoolArgmaxFits(geom_);
+        arg_fresh_ = false;
+      }
+      if (!argmax_ && CudnnPools(s, w_, oshape_))
         backend_ = MakeCudnnPool(kKind == PoolKind::kMax, s[0], s[1], s[2], s[3], oshape_[0], oshape_[1], w_.ky,
                                  w_.kx, w_.sy, w_.sx, w_.py, w_.px, nhwc_, nodes16_);
     }
@@ -131,10 +146,10 @@ class PoolingLayer
     return {w, Shape2(PoolOutSize(s[2], w.ky, w.sy, true, w.py), PoolOutSize(s[3], w.kx, w.sx, true, w.px))};
   }
   // Whether cuDNN pools input s (N, C, H, W) with window w and output o: the GPU in float, max or avg,
-  // algo auto, and cuDNN's floor-mode output size equal to the ceil-mode one.
+  // algo auto or cudnn, and cuDNN's floor-mode output size equal to the ceil-mode one.
   bool CudnnPools(const Shape<4>& s, const expr::PoolWin& w, const Shape<2>& o) const {
     if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum) {
-      return CudnnBuilt() && this->p_.algo == "auto" && o[0] == PoolOutSize(s[2], w.ky, w.sy, false, w.py) &&
+      return CudnnBuilt() && this->p_.algo != "expr" && o[0] == PoolOutSize(s[2], w.ky, w.sy, false, w.py) &&
              o[1] == PoolOutSize(s[3], w.kx, w.sx, false, w.px);
     } else {
       (void)s, (void)w, (void)o;
@@ -145,6 +160,17 @@ class PoolingLayer
  public:
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
     Tensor<xpu, 4, DType> y = out[0]->data;
+    if constexpr (kGpuFloat<xpu, DType>) {
+      // The winners are kept in test mode too: a backward may follow one (gradients under the
+      // moving statistics), and they cost a quarter of the output's bytes.
+      if (argmax_) {
+        argmax_buf_.Resize(ArgShape());  // at the first forward (a no-op after)
+        MaxPoolForwardGPU(geom_, in[0]->data.dptr_, y.dptr_, reinterpret_cast<uint8_t*>(argmax_buf_.dptr_),
+                          Stream<gpu>::GetStream(y.stream_));
+        arg_fresh_ = true;
+        return;
+      }
+    }
     if (backend_) {
       backend_->Forward(reinterpret_cast<const float*>(in[0]->data.dptr_), reinterpret_cast<float*>(y.dptr_));
       return;
@@ -171,6 +197,15 @@ class PoolingLayer
   void Backward(bool prop_grad, const NodeList& in, const NodeList& out) override {
     if (!prop_grad) return;
     Tensor<xpu, 4, DType> gx = in[0]->grad;
+    if constexpr (kGpuFloat<xpu, DType>) {
+      if (argmax_) {
+        UMBRA_CHECK(arg_fresh_, this->Describe(),
+                    ": backward before any forward at this shape (no window winners kept)");
+        MaxPoolBackwardGPU(geom_, reinterpret_cast<const uint8_t*>(argmax_buf_.dptr_), out[0]->grad.dptr_, gx.dptr_,
+                           Stream<gpu>::GetStream(gx.stream_));
+        return;
+      }
+    }
     if (backend_) {
       backend_->Backward(reinterpret_cast<const float*>(in[0]->data.dptr_),
                          reinterpret_cast<const float*>(out[0]->data.dptr_),
@@ -220,8 +255,16 @@ class PoolingLayer
   // (N, H, W, C) seen as (N, C, H, W), and back.
   static Shape<4> ToNchw() { return Shape4(0, 3, 1, 2); }
   static Shape<4> ToNhwc() { return Shape4(0, 2, 3, 1); }
+  // The winners' bytes in DType elements (a container of bytes would be one more instantiation).
+  Shape<1> ArgShape() const {
+    return Shape1(index_t((MaxPoolArgmaxBytes(geom_) + index_t(sizeof(DType)) - 1) / index_t(sizeof(DType))));
+  }
   expr::PoolWin w_{};
   Shape<2> oshape_;
+  bool argmax_ = false;     // gpu float max pooling on umbra's kernels (max_pool_gpu.h)
+  bool arg_fresh_ = false;  // a forward at the current shape has kept its winners
+  MaxPoolGeom geom_{};
+  TensorContainer<xpu, 1, DType> argmax_buf_;  // a byte per output: each window's winning cell
   bool nhwc_ = false;  // channels-last nodes (the GPU: cuDNN, or expressions on transposed views)
   bool nodes16_ = false;  // bf16 nodes (the GPU: cuDNN's bf16 pooling, or the expressions)
   std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: the expressions

@@ -1,0 +1,170 @@
+// Max pooling kernels that keep each window's winning cell (max_pool_gpu.h). One thread per
+// output (forward) or per input (backward), flat over the tensor in its layout so that
+// neighbouring threads touch neighbouring addresses (x for NCHW, channels for NHWC); 32-bit
+// indices, split into coordinates by multiplication (FastDiv).
+// Napkin (ResNet's stem pool at batch 128: x 128 x 64 x 112 x 112 floats, 411 MB; y 103 MB):
+// forward reads x and writes y and 26 MB of bytes (~0.14 ms at 4 TB/s); backward reads gy and
+// the bytes (each about 2.25 times, from cache) and writes gx (~0.14 ms), where the unpool
+// expression also read x and y and rescanned each winner's window (2.88 ms measured).
+#include <cuda_bf16.h>
+
+#include <limits>
+
+#include "max_pool_gpu.h"
+#include "umbra/tensor/cuda/check.h"
+#include "umbra/tensor/cuda/eval.cuh"
+#include "umbra/tensor/cuda/fast_div.h"
+#include "umbra/tensor/cuda/launch.h"
+
+namespace umbra::nn {
+namespace {
+
+constexpr uint8_t kNone = 255;  // a window whose cells are all NaN: no cell takes the gradient
+
+__device__ inline float Wide(float v) { return v; }
+__device__ inline float Wide(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ inline void Put(float* p, float v) { *p = v; }
+__device__ inline void Put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+// The geometry in the kernels' 32-bit terms. A flat index is split by d0, d1, d2 into
+// coordinates, fastest first: NCHW (col, row, plane), NHWC (channel, col, row, sample).
+struct Geo {
+  uint32_t c, h, w, oh, ow;
+  int ky, kx, sy, sx, py, px;
+  cuda::FastDiv d0, d1, d2, dsy, dsx;
+};
+
+// The element count n and the split of its flat index for a tensor of rows x cols per plane.
+Geo Make(const MaxPoolGeom& g, int64_t rows, int64_t cols) {
+  Geo k{uint32_t(g.c), uint32_t(g.h), uint32_t(g.w), uint32_t(g.oh), uint32_t(g.ow), g.ky, g.kx, g.sy, g.sx, g.py,
+        g.px, {}, {}, {}, cuda::FastDiv(uint32_t(g.sy)), cuda::FastDiv(uint32_t(g.sx))};
+  if (g.nhwc) {
+    k.d0 = cuda::FastDiv(uint32_t(g.c)), k.d1 = cuda::FastDiv(uint32_t(cols)), k.d2 = cuda::FastDiv(uint32_t(rows));
+  } else {
+    k.d0 = cuda::FastDiv(uint32_t(cols)), k.d1 = cuda::FastDiv(uint32_t(rows));
+  }
+  return k;
+}
+
+// Flat index i of a (.., rows, cols) tensor in its layout -> (row, col), the base address of
+// its (sample, channel) in a tensor of r2 x c2 per plane, and that tensor's row and column
+// strides. NCHW: plane p = i / (rows * cols), base p * r2 * c2. NHWC: base (s * r2 * c2) * C + ch.
+template <bool kNhwc>
+struct Coords {
+  uint32_t row, col, base, rs, cs;
+  __device__ Coords(const Geo& k, uint32_t i, uint32_t r2, uint32_t c2) {
+    if constexpr (kNhwc) {
+      const uint32_t t = k.d0.Div(i), ch = i - t * k.c;
+      const uint32_t u = k.d1.Div(t);
+      col = t - u * k.d1.d;
+      const uint32_t s = k.d2.Div(u);
+      row = u - s * k.d2.d;
+      base = s * r2 * c2 * k.c + ch, rs = c2 * k.c, cs = k.c;
+    } else {
+      const uint32_t t = k.d0.Div(i);
+      col = i - t * k.d0.d;
+      const uint32_t p = k.d1.Div(t);
+      row = t - p * k.d1.d;
+      base = p * r2 * c2, rs = c2, cs = 1;
+    }
+  }
+};
+
+template <typename T, bool kNhwc>
+__global__ void __launch_bounds__(cuda::kBaseThreads)
+    PoolFwd(Geo k, const T* __restrict__ x, T* __restrict__ y, uint8_t* __restrict__ arg, uint32_t n) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    const Coords<kNhwc> o(k, i, k.h, k.w);  // output (oy, ox); base and strides in x
+    const int y0 = int(o.row) * k.sy - k.py, x0 = int(o.col) * k.sx - k.px;
+    const int ylo = y0 > 0 ? y0 : 0, yhi = y0 + k.ky < int(k.h) ? y0 + k.ky : int(k.h);
+    const int xlo = x0 > 0 ? x0 : 0, xhi = x0 + k.kx < int(k.w) ? x0 + k.kx : int(k.w);
+    // red::maximum's order: a later cell wins only when greater, so the first maximum keeps it;
+    // a -inf maximum goes to the first -inf cell, as the CPU's PartialGrad (==) picks it.
+    float best = -std::numeric_limits<float>::infinity();
+    int at = kNone;
+    for (int r = ylo; r < yhi; ++r)
+      for (int c = xlo; c < xhi; ++c) {
+        const float v = Wide(x[o.base + uint32_t(r) * o.rs + uint32_t(c) * o.cs]);
+        if (v > best || (at == kNone && v == best)) best = v, at = (r - y0) * k.kx + (c - x0);
+      }
+    Put(y + i, best);
+    if (arg) arg[i] = uint8_t(at);
+  }
+}
+
+template <typename T, bool kNhwc>
+__global__ void __launch_bounds__(cuda::kBaseThreads)
+    PoolBwd(Geo k, const uint8_t* __restrict__ arg, const T* __restrict__ gy, T* __restrict__ gx, uint32_t n) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    const Coords<kNhwc> in(k, i, k.oh, k.ow);  // input (h, w); base and strides in gy
+    // Windows oy with oy*sy <= q < oy*sy + ky, q the padded row (likewise columns).
+    const int qy = int(in.row) + k.py, qx = int(in.col) + k.px;
+    const int ly = int(k.dsy.Div(uint32_t(qy))), lx = int(k.dsx.Div(uint32_t(qx)));
+    const int oy0 = qy >= k.ky ? int(k.dsy.Div(uint32_t(qy - k.ky))) + 1 : 0, oy1 = ly < int(k.oh) ? ly : int(k.oh) - 1;
+    const int ox0 = qx >= k.kx ? int(k.dsx.Div(uint32_t(qx - k.kx))) + 1 : 0, ox1 = lx < int(k.ow) ? lx : int(k.ow) - 1;
+    float s = 0.f;
+    for (int oy = oy0; oy <= oy1; ++oy)
+      for (int ox = ox0; ox <= ox1; ++ox) {
+        const uint32_t o = in.base + uint32_t(oy) * in.rs + uint32_t(ox) * in.cs;
+        if (arg[o] == (qy - oy * k.sy) * k.kx + (qx - ox * k.sx)) s += Wide(gy[o]);
+      }
+    Put(gx + i, s);
+  }
+}
+
+template <typename T>
+void Forward(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, cudaStream_t st) {
+  const Geo k = Make(g, g.oh, g.ow);
+  const uint32_t n = uint32_t(MaxPoolArgmaxBytes(g));
+  const auto* in = static_cast<const T*>(x);
+  auto* out = static_cast<T*>(y);
+  if (g.nhwc)
+    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolFwd<T, true>)(k, in, out, arg, n);
+  else
+    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolFwd<T, false>)(k, in, out, arg, n);
+  UMBRA_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void Backward(const MaxPoolGeom& g, const uint8_t* arg, const void* gy, void* gx, cudaStream_t st) {
+  const Geo k = Make(g, g.h, g.w);
+  const uint32_t n = uint32_t(g.n * g.c * g.h * g.w);
+  const auto* in = static_cast<const T*>(gy);
+  auto* out = static_cast<T*>(gx);
+  if (g.nhwc)
+    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolBwd<T, true>)(k, arg, in, out, n);
+  else
+    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolBwd<T, false>)(k, arg, in, out, n);
+  UMBRA_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+bool MaxPoolArgmaxFits(const MaxPoolGeom& g) {
+  constexpr int64_t kMax = (int64_t(1) << 31) - 1;
+  const bool sized = g.n >= 1 && g.c >= 1 && g.h >= 1 && g.w >= 1 && g.oh >= 1 && g.ow >= 1;
+  return sized && g.ky >= 1 && g.kx >= 1 && g.sy >= 1 && g.sx >= 1 && int64_t(g.ky) * g.kx <= 255 &&
+         g.n * g.c * g.h * g.w <= kMax && g.n * g.c * g.oh * g.ow <= kMax;
+}
+
+void MaxPoolForwardGPU(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, void* stream) {
+  UMBRA_CHECK(MaxPoolArgmaxFits(g), "MaxPoolForwardGPU: geometry outside the kernels' range");
+  const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
+  if (g.bf16)
+    Forward<__nv_bfloat16>(g, x, y, arg, st);
+  else
+    Forward<float>(g, x, y, arg, st);
+}
+
+void MaxPoolBackwardGPU(const MaxPoolGeom& g, const uint8_t* arg, const void* gy, void* gx, void* stream) {
+  UMBRA_CHECK(MaxPoolArgmaxFits(g), "MaxPoolBackwardGPU: geometry outside the kernels' range");
+  const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
+  if (g.bf16)
+    Backward<__nv_bfloat16>(g, arg, gy, gx, st);
+  else
+    Backward<float>(g, arg, gy, gx, st);
+}
+
+}  // namespace umbra::nn
