@@ -98,10 +98,13 @@ void Check(const BnCase& c) {
 TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
   UMBRA_REQUIRE_GPU();
   const BnCase cases[] = {
-      // 8192 values a channel: two chunks of the strided sums.
+      // 8192 values a channel: two chunks of the strided sums, each read four values a thread
+      // at a time (1024 a block) to its end; 7200: chunks of 3600, three such rounds and a tail.
       {"batch_norm", Shape4(8, 3, 32, 32), false, true, 100.f},
+      {"batch_norm", Shape4(8, 3, 30, 30), false, true, -20.f},
       {"batch_norm", Shape4(4, 5, 7, 7), false, false, 0.f},
-      // 540 rows of 40 channels: five row chunks, the second column tile 8 wide.
+      // 540 rows of 40 channels: five row chunks of 108 (three rounds of four rows a thread
+      // and a tail), the second column tile 8 wide.
       {"batch_norm", Shape4(6, 10, 9, 40), true, true, -50.f},
       {"batch_norm", Shape4(6, 10, 9, 40), true, false, 3.f},
       // Vectors (N, 1, 1, len): rows of features.

@@ -2,8 +2,8 @@
 // double (sum(x^2) / m - mean^2 then loses nothing that matters in float), a fixed summation
 // order (the same figures every run, whatever the GPU). Two layouts of a channel's values:
 // strided (NCHW: outer runs of `inner` contiguous values) and contiguous (channels-last and
-// vectors: a row of C channels per sample), each cut into about 512 blocks in all so that a
-// 64-channel layer still fills an H200's 132 SMs.
+// vectors: a row of C channels per sample), each cut into about 2,048 blocks in all so that a
+// 64-channel layer still fills an H200's 132 SMs, several times over.
 // Napkin (ResNet-50's first batch norm at batch 128: 128 x 64 x 112 x 112 floats, 411 MB):
 // forward statistics read 411 MB (~0.1 ms at 4 TB/s), the backward sums 822 MB; the fused
 // apply passes read and write as a plain relu does, so a batch norm with its relu moves 3 passes
@@ -23,6 +23,14 @@ namespace umbra::nn {
 namespace {
 
 constexpr int kThreads = 256;
+// Values a thread reads before it sums any: a thread's one 4-byte read at a time keeps about 8
+// KB in flight on an SM of 2,048 threads, where streaming an H200's HBM takes several times that
+// (umbra's elementwise kernels keep 16 bytes a thread in flight: MapFlatKernel's unrolling,
+// MapPackKernel's float4; they reach 0.96 of a device copy). The sums keep their order.
+constexpr int kUnroll = 4;
+// Blocks a launch aims at: several waves of resident blocks, so that the last wave's idle SMs
+// cost little (more than 8 blocks of 256 threads never fit an SM).
+constexpr int64_t kTargetBlocks = 2048;
 
 // A node's element widened to float: float as it is, bfloat16 nodes' values exactly.
 __device__ inline float Wide(float v) { return v; }
@@ -32,14 +40,18 @@ __device__ inline void Put(float* p, float v) { *p = v; }
 __device__ inline void Put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 // What a pass adds per value: the forward's (x, x^2), the backward's (g, g * xhat), over float
-// or bfloat16 nodes (T). `Chan` holds the per-channel constants a block loads once.
+// or bfloat16 nodes (T). `Chan` holds the per-channel constants a block loads once. Get reads a
+// value's inputs and Add sums them, apart, so that a thread issues kUnroll reads before it
+// waits for any (the loops below).
 template <typename T>
 struct StatsLoad {
   const T* x;
   struct Chan {};
+  using Val = float;
   __device__ Chan At(int64_t) const { return {}; }
-  __device__ void Add(const Chan&, int64_t idx, double& s, double& q) const {
-    const double v = Wide(x[idx]);
+  __device__ Val Get(int64_t idx) const { return Wide(x[idx]); }
+  __device__ void Add(const Chan&, int64_t, Val x, double& s, double& q) const {
+    const double v = x;
     s += v;
     q += v * v;
   }
@@ -54,15 +66,21 @@ struct GradLoad {
   struct Chan {
     float mean, inv_std, scale, shift;
   };
+  struct Val {
+    float x, gy, other;  // other: the output (y) or the addend, where the relu's mask needs one
+  };
   __device__ Chan At(int64_t c) const { return {mean[c], inv_std[c], scale[c], shift[c]}; }
-  __device__ void Add(const Chan& k, int64_t idx, double& s, double& q) const {
-    const float xv = Wide(x[idx]), gv = Wide(gy[idx]);
+  __device__ Val Get(int64_t idx) const {
+    return {Wide(x[idx]), Wide(gy[idx]), relu && y ? Wide(y[idx]) : relu && addend ? Wide(addend[idx]) : 0.f};
+  }
+  __device__ void Add(const Chan& k, int64_t idx, const Val& v, double& s, double& q) const {
+    const float xv = v.x, gv = v.gy;
     // The forward's relu decision, computed as its expression computes it (BnScale, then the
     // addend), or read from its output, and applied as the input-gradient pass applies it: gy
-    // * 0 or 1 (a NaN or inf gy stays NaN). Each element is read here once, so g_out may be gy.
+    // * 0 or 1 (a NaN or inf gy stays NaN). Each element is read (Get) before it is written, by
+    // the same thread, so g_out may be gy.
     float z = 0.f;
-    if (relu) z = y ? Wide(y[idx]) : addend ? BnScale::Map(xv, k.scale) + k.shift + Wide(addend[idx])
-                                            : BnScale::Map(xv, k.scale) + k.shift;
+    if (relu) z = y ? v.other : addend ? BnScale::Map(xv, k.scale) + k.shift + v.other : BnScale::Map(xv, k.scale) + k.shift;
     const float g = relu ? gv * (z > 0.f ? 1.f : 0.f) : gv;
     if (g_out) Put(g_out + idx, g);  // exact: gv or 0 (or NaN)
     s += g;
@@ -129,9 +147,22 @@ __global__ void __launch_bounds__(kThreads)
   const typename Load::Chan k = ld.At(c);
   const uint64_t begin = uint64_t(blockIdx.y) * chunk, end = begin + chunk < n ? begin + chunk : n;
   double s = 0, q = 0;
-  for (uint64_t u = begin + tid; u < end; u += kThreads) {
+  auto at = [&](uint64_t u) {  // flat index -> the value's address
     const uint32_t t = uint32_t(u), o = inner.Div(t);
-    ld.Add(k, (int64_t(o) * channels + c) * inner.d + (t - o * inner.d), s, q);
+    return (int64_t(o) * channels + c) * inner.d + (t - o * inner.d);
+  };
+  uint64_t u = begin + tid;
+  for (; u + (kUnroll - 1) * kThreads < end; u += kUnroll * kThreads) {
+    int64_t idx[kUnroll];
+    typename Load::Val v[kUnroll];
+#pragma unroll
+    for (int j = 0; j < kUnroll; ++j) idx[j] = at(u + j * kThreads), v[j] = ld.Get(idx[j]);
+#pragma unroll
+    for (int j = 0; j < kUnroll; ++j) ld.Add(k, idx[j], v[j], s, q);  // in u's order, as one at a time
+  }
+  for (; u < end; u += kThreads) {
+    const int64_t idx = at(u);
+    ld.Add(k, idx, ld.Get(idx), s, q);
   }
   ss[tid] = s;
   sq[tid] = q;
@@ -172,7 +203,15 @@ __global__ void __launch_bounds__(kThreads)
   double s = 0, q = 0;
   if (c < channels) {
     const typename Load::Chan k = ld.At(c);
-    for (int64_t r = begin + ty; r < end; r += 8) ld.Add(k, r * channels + c, s, q);
+    int64_t r = begin + ty;
+    for (; r + (kUnroll - 1) * 8 < end; r += kUnroll * 8) {
+      typename Load::Val v[kUnroll];
+#pragma unroll
+      for (int j = 0; j < kUnroll; ++j) v[j] = ld.Get((r + j * 8) * channels + c);
+#pragma unroll
+      for (int j = 0; j < kUnroll; ++j) ld.Add(k, (r + j * 8) * channels + c, v[j], s, q);
+    }
+    for (; r < end; r += 8) ld.Add(k, r * channels + c, ld.Get(r * channels + c), s, q);
   }
   ss[ty][tx] = s;
   sq[ty][tx] = q;
@@ -213,11 +252,12 @@ Plan MakePlan(const BnDims& d) {
   p.strided = d.inner > 1;
   if (p.strided) {
     const int64_t n = d.outer * d.inner;
-    p.parts = int(std::max<int64_t>(1, std::min<int64_t>((512 + d.channels - 1) / d.channels, (n + 4095) / 4096)));
+    p.parts = int(std::max<int64_t>(
+        1, std::min<int64_t>((kTargetBlocks + d.channels - 1) / d.channels, (n + 4095) / 4096)));
     p.chunk = (n + p.parts - 1) / p.parts;
   } else {
     const int64_t bx = (d.channels + 31) / 32;
-    p.parts = int(std::max<int64_t>(1, std::min<int64_t>((512 + bx - 1) / bx, (d.outer + 127) / 128)));
+    p.parts = int(std::max<int64_t>(1, std::min<int64_t>((kTargetBlocks + bx - 1) / bx, (d.outer + 127) / 128)));
     p.chunk = (d.outer + p.parts - 1) / p.parts;
   }
   return p;
