@@ -77,14 +77,16 @@ std::vector<float> ToNhwc(const std::vector<float>& v, const Shape<4>& s) {
   std::vector<float> o(v.size());
   for (index_t n = 0; n < s[0]; ++n)
     for (index_t c = 0; c < s[1]; ++c)
-      for (index_t i = 0; i < s[2] * s[3]; ++i) o[(n * s[2] * s[3] + i) * s[1] + c] = v[(n * s[1] + c) * s[2] * s[3] + i];
+      for (index_t i = 0; i < s[2] * s[3]; ++i)
+        o[(n * s[2] * s[3] + i) * s[1] + c] = v[(n * s[1] + c) * s[2] * s[3] + i];
   return o;
 }
 std::vector<float> ToNchw(const std::vector<float>& v, const Shape<4>& s) {
   std::vector<float> o(v.size());
   for (index_t n = 0; n < s[0]; ++n)
     for (index_t c = 0; c < s[1]; ++c)
-      for (index_t i = 0; i < s[2] * s[3]; ++i) o[(n * s[1] + c) * s[2] * s[3] + i] = v[(n * s[2] * s[3] + i) * s[1] + c];
+      for (index_t i = 0; i < s[2] * s[3]; ++i)
+        o[(n * s[1] + c) * s[2] * s[3] + i] = v[(n * s[2] * s[3] + i) * s[1] + c];
   return o;
 }
 
@@ -142,7 +144,8 @@ Result OnCPU(const Win& w, const std::vector<float>& x, const std::vector<float>
   rig.layer->Backward(true, rig.in, rig.out);
   const Tensor<cpu, 4>& y = rig.out[0]->data;
   const Tensor<cpu, 4>& gx = rig.in[0]->grad;
-  return {std::vector<float>(y.dptr_, y.dptr_ + y.shape_.Size()), std::vector<float>(gx.dptr_, gx.dptr_ + gx.shape_.Size())};
+  return {std::vector<float>(y.dptr_, y.dptr_ + y.shape_.Size()),
+          std::vector<float>(gx.dptr_, gx.dptr_ + gx.shape_.Size())};
 }
 
 // The GPU layer (algo as given) on x and gy in (N, C, ...) order; train: the forward's mode.

@@ -80,7 +80,8 @@ struct GradLoad {
     // * 0 or 1 (a NaN or inf gy stays NaN). Each element is read (Get) before it is written, by
     // the same thread, so g_out may be gy.
     float z = 0.f;
-    if (relu) z = y ? v.other : addend ? BnScale::Map(xv, k.scale) + k.shift + v.other : BnScale::Map(xv, k.scale) + k.shift;
+    if (relu)
+      z = y ? v.other : addend ? BnScale::Map(xv, k.scale) + k.shift + v.other : BnScale::Map(xv, k.scale) + k.shift;
     const float g = relu ? gv * (z > 0.f ? 1.f : 0.f) : gv;
     if (g_out) Put(g_out + idx, g);  // exact: gv or 0 (or NaN)
     s += g;

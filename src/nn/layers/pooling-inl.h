@@ -4,14 +4,14 @@
 // As cxxnet: output size in ceil mode (PoolOutSize(..., true, pad)), so a last window may hang
 // over the edge and is clipped; avg divides by the full kh*kw, border windows included; stride
 // defaults to 1. Padded cells are skipped (never win a max). Expressions: tensor/ext/pool.h.
-// On the GPU in float, max pooling runs umbra's kernels that keep each window's winning cell
-// (max_pool_gpu.h; a gather backward that reads no input), avg pooling cuDNN's
+// On the GPU in float, max pooling (not global) runs umbra's kernels that keep each window's
+// winning cell (max_pool_gpu.h; a gather backward that reads no input), the others cuDNN's
 // (cudnn/pool_cudnn.h) when its floor-mode output size equals the ceil-mode one (windows never
 // hang over the edge, always so for global pooling); algo=cudnn asks cuDNN for max pooling too,
 // algo=expr keeps the pool/unpool expressions. In a channels-last net max and avg pooling take
 // (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones (ChannelsLast below). Both take
-// bf16 nodes on the GPU (NetSpec::bf16_nodes): cuDNN's bf16 pooling, or the same expressions
-// over the widened values, rounded once as they are stored (Bf16).
+// bf16 nodes on the GPU (NetSpec::bf16_nodes): umbra's max pooling kernels, cuDNN's bf16
+// pooling, or the same expressions over the widened values, rounded once as stored (Bf16).
 #pragma once
 
 #include <memory>
@@ -80,18 +80,18 @@ class PoolingLayer
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return PoolingName<kKind, kGlobal>(); }
 
-  // Channels-last on the GPU in float (max and avg): cuDNN's NHWC pooling where it pools alike,
-  // else the expressions over transposed views of the (N, H, W, C) nodes (ResNet's ceil-mode
-  // stem pooling), which cost one kernel each way where converting would move and keep copies.
+  // Channels-last on the GPU in float (max and avg): umbra's max pooling kernels (either layout),
+  // cuDNN's NHWC pooling where it pools alike, else the expressions over transposed views of the
+  // (N, H, W, C) nodes, which cost one kernel each way where converting would move and keep copies.
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override {
     if constexpr (kGpuFloat<xpu, DType> && kKind != PoolKind::kSum)
       if (CudnnBuilt()) return Layout::kNhwc;
     return Layout::kNchw;
   }
   void SetChannelsLast() override { nhwc_ = true; }
-  // bf16 nodes (NetSpec::bf16_nodes), max and avg, kept when the input is bf16 already: cuDNN
-  // pools them where it pools alike, the expressions elsewhere (ResNet's ceil-mode stem pooling
-  // was a float island, converted both ways around it: 2 x 411 MB of fp32 copies at batch 128).
+  // bf16 nodes (NetSpec::bf16_nodes), max and avg, kept when the input is bf16 already: umbra's
+  // max pooling kernels, cuDNN where it pools alike, the expressions elsewhere (ResNet's ceil-mode
+  // stem pooling was a float island, converted both ways around it: 2 x 411 MB of fp32 copies).
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {
     return OneInputBF16(kGpuFloat<xpu, DType> && kKind != PoolKind::kSum, in);
   }
@@ -265,9 +265,9 @@ class PoolingLayer
   bool arg_fresh_ = false;  // a forward at the current shape has kept its winners
   MaxPoolGeom geom_{};
   TensorContainer<xpu, 1, DType> argmax_buf_;  // a byte per output: each window's winning cell
-  bool nhwc_ = false;  // channels-last nodes (the GPU: cuDNN, or expressions on transposed views)
-  bool nodes16_ = false;  // bf16 nodes (the GPU: cuDNN's bf16 pooling, or the expressions)
-  std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: the expressions
+  bool nhwc_ = false;  // channels-last nodes (the GPU: umbra's max kernels, cuDNN, or transposed views)
+  bool nodes16_ = false;  // bf16 nodes (the GPU: umbra's max kernels, cuDNN's bf16 pooling, or expressions)
+  std::unique_ptr<PoolBackend> backend_;  // gpu float with cuDNN; null: argmax_ or the expressions
 };
 
 template <typename xpu, typename DType>
