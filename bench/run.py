@@ -398,26 +398,30 @@ def nhwc_table(ours, peer):
 
 
 def own_kernels_table(ours):
-    """bench_train_gpu --own-kernels --unfused lines: each net with cuDNN's pooling, batch norm,
-    activations and softmax (the default) against umbra's expression kernels for them
-    (algo=expr wherever a layer takes it; convolutions on cuDNN either way), each with its relus
-    fused into the layer before them (the default: sums on both, batch norms on umbra's kernels
-    only; there the residual sums go into the batch norms too) and run as written (fuse_relu=0,
-    fuse_add=0): what the fusion gains; for nets with batch norms also umbra's kernels with only
-    the sums as written (fuse_add=0, --unfused-add): what the sums' fusion alone gains."""
-    print("| net | cuDNN img/s | cuDNN, unfused | fusion gain | umbra's kernels img/s "
-          "| umbra's, unfused | fusion gain | umbra's, sums unfused | sum fusion gain | own / cuDNN "
-          "| cuDNN peak MiB | own kernels peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    """bench_train_gpu --own-kernels --unfused lines: each net with its defaults (cuDNN's avg
+    pooling, activations and softmax, and batch norms from 129 channels; umbra's max pooling and
+    batch norms below) against umbra's expression kernels for those layers (algo=expr wherever a
+    layer takes it, max pooling's kernels kept; convolutions on cuDNN either way), each with its
+    relus fused into the layer before them (the default: sums on both, batch norms on umbra's
+    kernels only; there the residual sums go into the batch norms too) and run as written
+    (fuse_relu=0, fuse_add=0): what the fusion gains; for nets with batch norms also umbra's
+    kernels with only the sums as written (fuse_add=0, --unfused-add): what the sums' fusion
+    alone gains, and every batch norm on cuDNN (algo=cudnn): the default before 2026-12-04."""
+    print("| net | default img/s | default, unfused | fusion gain | umbra's kernels img/s "
+          "| umbra's, unfused | fusion gain | umbra's, sums unfused | sum fusion gain | own / default "
+          "| all batch norms cuDNN's | default / that | default peak MiB | own kernels peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
         def line(n=n, o=o):
             ua = o.get("own_unfused_add_img_per_s")
             ua_s, ua_gain = (f"{ua:,.0f}", f"{o['own_img_per_s'] / ua:.2f}") if ua else ("-", "-")
+            cb = o.get("cudnn_bn_img_per_s")
+            cb_s, cb_gain = (f"{cb:,.0f}", f"{o['img_per_s'] / cb:.2f}") if cb else ("-", "-")
             return (f"| {n} | {o['img_per_s']:,.0f} | {o['unfused_img_per_s']:,.0f} "
                     f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
                     f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
-                    f"| {ua_s} | {ua_gain} "
-                    f"| {o['own_img_per_s'] / o['img_per_s']:.2f} | {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
+                    f"| {ua_s} | {ua_gain} | {o['own_img_per_s'] / o['img_per_s']:.2f} | {cb_s} | {cb_gain} "
+                    f"| {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
         table_row(n, line, o)
     print()
 

@@ -14,7 +14,9 @@
 // each net again with algo=expr on every layer that takes it (avg pooling, batch norm, relu/
 // sigmoid/tanh, softmax: umbra's expression kernels instead of cuDNN's; convolutions stay on
 // cuDNN; max pooling keeps its default, umbra's kernels, over the slower expressions):
-// own_img_per_s, which says per net whether cuDNN is the right default for those layers.
+// own_img_per_s, which says per net whether cuDNN is the right default for those layers; for
+// nets with batch norms also every batch norm on cuDNN (algo=cudnn; algo=auto takes umbra's
+// kernels below 129 channels in the plain layout): cudnn_bn_img_per_s.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
@@ -247,6 +249,7 @@ int main(int argc, char** argv) {
         if (own && unfused) put("own_unfused", {.own_kernels = true, .fuse_relu = false, .fuse_add = false});
         nn::NetSpec probe = bench::NetByName(n, o.configs);
         const bool has_bn = !nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty();
+        if (own && has_bn) put("cudnn_bn", {.cudnn_bn = true});  // every batch norm cuDNN's, as before 2026-12-04
         if (own && unfused_add && has_bn) put("own_unfused_add", {.own_kernels = true, .fuse_add = false});
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});

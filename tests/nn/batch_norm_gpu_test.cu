@@ -5,6 +5,7 @@
 // (offsets of 100 and -50 to values in [-2, 2): sums of x^2 in float would lose the variance
 // there), batch_norm_no_ma, a backward without the input gradient, two training steps
 // (gradients accumulate, moving averages move) and a test-mode pass after them.
+#include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
 
@@ -114,6 +115,29 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
       {"batch_norm", Shape4(4, 5, 7, 7), false, true, -1.f, false},
   };
   for (const BnCase& c : cases) Check(c);
+}
+
+// algo=auto in the plain layout: umbra's kernels (which take a relu) up to 128 channels, cuDNN's
+// (which do not) from 129 where built with it; channels-last umbra's at any width; algo=cudnn
+// cuDNN's at any width. Which path a layer took shows in whether it fuses a relu.
+TEST(BatchNormGPU, AutoTakesCudnnFrom129Channels) {
+  UMBRA_REQUIRE_GPU();
+  struct Want {
+    index_t channels;
+    const char* algo;
+    bool nhwc, own;
+  };
+  const bool cudnn = nn::CudnnBuilt();
+  for (const Want& w : {Want{128, "auto", false, true}, Want{129, "auto", false, !cudnn},
+                        Want{256, "auto", true, true}, Want{64, "cudnn", false, !cudnn}}) {
+    SCOPED_TRACE(std::to_string(w.channels) + " channels, algo " + w.algo + (w.nhwc ? ", channels-last" : ""));
+    auto bn = nn::LayerRegistry<gpu, float>::Get().Create("batch_norm");
+    bn->set_name("bn");
+    ASSERT_TRUE(bn->SetParam("algo", w.algo));
+    if (w.nhwc) bn->SetChannelsLast();
+    bn->InferShape({w.nhwc ? Shape4(2, 3, 3, w.channels) : Shape4(2, w.channels, 3, 3)});
+    EXPECT_EQ(bn->FuseRelu(), w.own);
+  }
 }
 
 }  // namespace

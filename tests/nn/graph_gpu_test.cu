@@ -16,7 +16,7 @@ namespace {
 
 using nn::LayerSpec;
 
-nn::NetSpec ConvNet(const std::string& conv_dtype = "float32", bool dropout = false, const std::string& bn_algo = "auto") {
+nn::NetSpec ConvNet(const std::string& conv_dtype = "float32", bool dropout = false, const std::string& bn_algo = "cudnn") {
   nn::NetSpec s;
   s.input_shape = Shape4(8, 3, 12, 12);
   s.seed = 5;

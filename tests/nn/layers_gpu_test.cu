@@ -95,10 +95,15 @@ std::vector<Case> Cases() {
       {"global_avg_pooling", {}, {img}},
       {"global_avg_pooling", {{"algo", "expr"}}, {img}},
       {"lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {img}},
+      // batch norm: algo=auto is umbra's kernels below 129 channels and cuDNN's from there
       {"batch_norm", {}, {img}},
+      {"batch_norm", {}, {Shape4(2, 130, 2, 3)}},
+      {"batch_norm", {{"algo", "cudnn"}}, {img}},
       {"batch_norm", {{"algo", "expr"}}, {img}},
       {"batch_norm", {}, {Shape4(5, 1, 1, 6)}},  // a vector: per feature
+      {"batch_norm", {{"algo", "cudnn"}}, {Shape4(5, 1, 1, 6)}},
       {"batch_norm_no_ma", {}, {img}},
+      {"batch_norm_no_ma", {{"algo", "cudnn"}}, {img}},
       {"batch_norm", {{"algo", "expr"}}, {img}, {}, 1, false, false, true},
       {"batch_norm_no_ma", {{"algo", "expr"}}, {Shape4(5, 1, 1, 6)}, {}, 1, false, false, true},
       // A ResNet block's last batch norm with the residual sum (and its relu) fused in.

@@ -1,5 +1,6 @@
-// cuDNN's pooling, batch norm, activations and softmax against umbra's own kernels for them
-// (algo = expr on every layer that takes it, nn::SetKeyWhereTaken) in whole training steps with
+// cuDNN's pooling, batch norm, activations and softmax (algo = cudnn where a layer takes it, the
+// default auto elsewhere) against umbra's own kernels for them (algo = expr on every layer that
+// takes it, nn::SetKeyWhereTaken) in whole training steps with
 // the memory planner on: the same losses, weights and test-mode outputs, within summation-order
 // tolerance. Convolutions are cuDNN's in both nets (their algo takes other values), so the two
 // differ only where the layer tests (layers_gpu_test.cu) compare one layer at a time.
@@ -40,9 +41,11 @@ TEST(OwnKernelsGPU, SameTrainingAsCudnn) {
   nn::UpdaterSettings us;
   us.Set("lr", "0.05");
   us.Set("momentum", "0.9");
-  nn::NetSpec own_spec = Net();
+  nn::NetSpec own_spec = Net(), lib_spec = Net();
   EXPECT_EQ(nn::SetKeyWhereTaken<gpu>(own_spec, "algo", "expr").size(), 8u);
-  nn::Trainer<gpu> lib(Net(), us), own(own_spec, us);
+  // batch norm (8 channels: umbra's by default), max and avg pooling (max: umbra's by default)
+  EXPECT_EQ(nn::SetKeyWhereTaken<gpu>(lib_spec, "algo", "cudnn").size(), 3u);
+  nn::Trainer<gpu> lib(lib_spec, us), own(own_spec, us);
   const test::RandomBatch batch(Net().input_shape, 3, [](index_t i) { return i % 4; });
   const Tensor<gpu, 4>& x = batch.x.view();
   for (int s = 0; s < 6; ++s) {

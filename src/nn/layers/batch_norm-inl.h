@@ -6,9 +6,10 @@
 // batch_norm_no_ma always uses the batch statistics (cxxnet's). eps defaults to 1e-5 (PyTorch;
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
-// On the GPU in float, in the plain layout, cuDNN's batch normalisation does the work
-// (cudnn/bn_cudnn.h; key algo=expr keeps umbra's own, as do batches over 65535, which cuDNN
-// refuses). In a channels-last net it keeps the layout it is given: (N, H, W, C) is per-channel
+// On the GPU in float, in the plain layout, cuDNN's batch normalisation does the work from 129
+// channels (cudnn/bn_cudnn.h; key algo=expr keeps umbra's own, as do batches over 65535, which
+// cuDNN refuses), umbra's kernels below (kCudnnMinChannels). In a channels-last net it keeps
+// the layout it is given: (N, H, W, C) is per-channel
 // statistics of (N*H*W, C) rows, the vector case's arithmetic, and there algo=auto takes umbra's
 // kernels: cuDNN 9.14's channels-last batch norm (its persistent spatial mode) ran 14x slower
 // than them on an H200 in float, 12-13x on bf16 nodes (bench/RESULTS.md, 2026-12-04);
@@ -110,7 +111,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                 " value(s) per channel; batch statistics need at least 2");
     if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
-      if (this->p_.algo == "cudnn" || (this->p_.algo == "auto" && !nhwc_))
+      if (this->p_.algo == "cudnn" || (this->p_.algo == "auto" && !nhwc_ && shape_[1] >= kCudnnMinChannels))
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)
                          : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps, false, nodes16_);
     }
@@ -129,6 +130,16 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     }
     return {s};
   }
+  // algo=auto's line in the plain layout. cuDNN 9.14's training batch norm (NCHW) was slow below
+  // 256 channels on the H200 (the 2026-12-04 ResNet profiles, forward / backward GB/s: 64
+  // channels 873-895 / 518-529, 128 channels 1,439-1,541 / 904-979, from 256 channels
+  // 1,503-2,379 / 1,289-2,108, the low ends on 7 x 7 planes), as if it gave each channel one
+  // block and left SMs idle (the H200 has 132). umbra's kernels cut every channel into parts and
+  // ran ResNet's 64-channel stem, relu fused, in 1.85 ms against cuDNN's 3.86 with its relu
+  // (bench/RESULTS.md); at 128 channels their gain is inferred, not measured. A constant rather
+  // than the GPU's SM count: a net's layers (and fusions) stay the same on every GPU, and the
+  // emulation tests the choice a GPU makes.
+  static constexpr index_t kCudnnMinChannels = 129;
   // cuDNN's float batch normalisation has no relu to fuse: the expression path only.
   bool FuseRelu() override {
     relu_ = !backend_;
