@@ -1,6 +1,7 @@
 // Channels-last nets on the GPU (NetSpec::channels_last): the net moves the input to (N, H, W, C)
-// once, cuDNN convolves and pools it so (a pooling cuDNN cannot do, cxxnet's ceil-mode windows,
-// runs umbra's expressions over transposed views), umbra's kernels normalise it (batch norm's
+// once, cuDNN convolves it so, umbra's kernels max-pool it (cuDNN's avg pooling; a pooling
+// neither does runs umbra's expressions over transposed views: MaxPoolGPU's 256-cell window),
+// umbra's kernels normalise it (batch norm's
 // algo = auto channels-last; algo = cudnn for cuDNN's), per-element layers keep it,
 // and it goes back to (N, C, H, W) before a layer that takes only that (flatten into fullc; the
 // move after global pooling is no copy). Training matches the same net's plain (N, C, H, W)
@@ -21,7 +22,7 @@ namespace {
 
 using test::L;  // harness/layer_check.h
 
-// conv -> batch_norm -> relu -> max pool (cuDNN's) -> split -> conv (bias) / identity ->
+// conv -> batch_norm -> relu -> max pool (cuDNN's floor mode) -> split -> conv (bias) / identity ->
 // eltwise_sum -> relu -> ceil-mode max pool (not cuDNN's) -> grouped conv -> global avg
 // pool -> flatten -> fullc -> softmax; and a flatten of a spatial channels-last node. Images
 // 12 x 10: an axis swapped somewhere in a layout shows (H == W hid it). The first conv has
@@ -148,19 +149,23 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const B
 TEST(NhwcGPU, TrainsAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
   const nn::UpdaterSettings us = Sgd();
-  nn::Trainer<gpu> plain(Spec(false), us), nhwc(Spec(true), us);
+  // The plain net on cuDNN's batch norm (algo = auto takes umbra's below 129 channels): two
+  // implementations, and the relu fused in one of them only.
+  nn::NetSpec p = Spec(false);
+  ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(p, "algo", "cudnn", "batch_norm"), (std::vector<std::string>{"bn1"}));
+  nn::Trainer<gpu> plain(p, us), nhwc(Spec(true), us);
   // The layouts the net chose: the input moved once, everything channels-last up to the
   // flattens (the one after global pooling a view of its input, no copy).
   const auto& net = nhwc.net();
   EXPECT_EQ(net.NodeByName("c1").shape, Shape4(4, 12, 10, 8));
   EXPECT_EQ(net.NodeByName("p1").shape, Shape4(4, 6, 5, 8));
   EXPECT_EQ(net.NodeByName("s").shape, Shape4(4, 6, 5, 8));
-  EXPECT_EQ(net.NodeByName("p2").shape, Shape4(4, 3, 2, 8));  // ceil mode: umbra's expressions
+  EXPECT_EQ(net.NodeByName("p2").shape, Shape4(4, 3, 2, 8));  // ceil mode
   EXPECT_EQ(net.NodeByName("c3").shape, Shape4(4, 3, 2, 6));
   EXPECT_EQ(net.NodeByName("gap").shape, Shape4(4, 1, 1, 6));
   EXPECT_EQ(Conversions(nhwc.net()), (std::vector<std::string>{"in@nhwc", "gap@nchw", "h@nchw"}));
   // Channels-last, batch norm runs on umbra's kernels (algo = auto; cuDNN's channels-last one
-  // measured 14x slower) and takes the relu after it; the plain net keeps cuDNN's and its relu.
+  // measured 14x slower) and takes the relu after it; the plain net's cuDNN one keeps its relu.
   EXPECT_TRUE(HasLayer(plain.net(), "r1"));
   EXPECT_FALSE(HasLayer(nhwc.net(), "r1"));
   EXPECT_EQ(nhwc.net().NumLayers(), plain.net().NumLayers() + 3 - 1);
@@ -170,13 +175,15 @@ TEST(NhwcGPU, TrainsAsTheNchwNet) {
 }
 
 // cuDNN's channels-last batch norm (algo = cudnn: its persistent spatial mode, no relu fused),
-// which algo = auto no longer picks channels-last, still trains as the plain net.
+// which algo = auto no longer picks channels-last, still trains as the plain net (cuDNN's too).
 TEST(NhwcGPU, CudnnBatchNormTrainsAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
   const nn::UpdaterSettings us = Sgd();
   nn::NetSpec b = Spec(true);
+  nn::NetSpec p = Spec(false);
   ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(b, "algo", "cudnn", "batch_norm"), (std::vector<std::string>{"bn1"}));
-  nn::Trainer<gpu> plain(Spec(false), us), nhwc(b, us);
+  ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(p, "algo", "cudnn", "batch_norm"), (std::vector<std::string>{"bn1"}));
+  nn::Trainer<gpu> plain(p, us), nhwc(b, us);
   EXPECT_TRUE(HasLayer(nhwc.net(), "r1"));
   EXPECT_EQ(nhwc.net().NumLayers(), plain.net().NumLayers() + 3);
   ExpectSameTraining(plain, nhwc);

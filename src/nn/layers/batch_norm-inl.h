@@ -62,9 +62,9 @@ struct BatchNormParam {
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
       d.Field(&BatchNormParam::algo, "algo",
-              "GPU float: auto (cuDNN when built with it, for batches up to 65535, in the plain layout; umbra's "
-              "kernels channels-last), cudnn (cuDNN in either layout, where it takes the shape) or expr (umbra's own "
-              "kernels)")
+              "GPU float: auto (cuDNN when built with it, for batches up to 65535, in the plain layout from 129 "
+              "channels; umbra's kernels below and channels-last), cudnn (cuDNN in either layout, where it takes "
+              "the shape) or expr (umbra's own kernels)")
           .OneOf({"auto", "cudnn", "expr"});
       return d;
     }();

