@@ -1,8 +1,8 @@
 // Batch norm + relu, one training pass (forward with batch statistics, then backward with the
 // input gradient), at ResNet-50's shapes for batch 128: umbra's own kernels (algo=expr, the relu
 // fused: batch_norm_stats.cu) against cuDNN's batch norm followed by cuDNN's relu, in place,
-// as plain-layout nets run them with algo=auto (channels-last ones take umbra's since
-// 2026-12-04, from these rows). run.py --gpu prints both beside PyTorch eager
+// as plain-layout nets ran them with algo=auto until 2026-12-04 (from these rows and the
+// ResNet profiles, channels-last nets and plain ones below 129 channels now take umbra's). run.py --gpu prints both beside PyTorch eager
 // (BatchNorm2d + relu(inplace=True), torchvision's ResNet) and the copy-speed floor of the
 // passes the own path makes (3 forward, 5 backward). Which path a net should default to is
 // what this table and run.py --gpu-own-kernels decide. The nhwc_bf16 rows take bf16 nodes

@@ -104,6 +104,11 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
       {"batch_norm", Shape4(8, 3, 32, 32), false, true, 100.f},
       {"batch_norm", Shape4(8, 3, 30, 30), false, true, -20.f},
       {"batch_norm", Shape4(4, 5, 7, 7), false, false, 0.f},
+      // 1.2M values a channel: 293 chunks, more partials than a block's 256 threads merge in
+      // one go; channels-last, 2,000 rows of 24 channels: 16 row chunks, two partials a row of
+      // the merging tile.
+      {"batch_norm", Shape4(2, 2, 600, 1000), false, true, 5.f},
+      {"batch_norm", Shape4(5, 20, 20, 24), true, true, -5.f},
       // 540 rows of 40 channels: five row chunks of 108 (three rounds of four rows a thread
       // and a tail), the second column tile 8 wide.
       {"batch_norm", Shape4(6, 10, 9, 40), true, true, -50.f},

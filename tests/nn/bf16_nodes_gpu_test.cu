@@ -205,8 +205,8 @@ TEST(Bf16NodesGPU, TrainsAsFloatNodes) {
   TrainAlike(half, full, x, x, y);
 }
 
-// Pools cuDNN cannot pool take bf16 nodes too (umbra's pool/unpool expressions over the widened
-// values, rounded as stored): no conversions around them, in both layouts, and the net trains
+// Pools cuDNN cannot pool take bf16 nodes too (max: umbra's kernels; avg: the pool/unpool
+// expressions over the widened values, rounded as stored): no conversions around them, in both layouts, and the net trains
 // as with float nodes (a window read at the wrong place, a gradient to the wrong maximum, or the
 // avg's scale left out, is off by far more than bf16's roundings).
 TEST(Bf16NodesGPU, CeilModePoolsTrainAsFloatNodes) {
@@ -344,7 +344,7 @@ TEST(Bf16NodesGPU, ChannelsLastFromPlainInputTrainsAsFloatNodes) {
 
 // A residual block as ResNet's: conv -> batch_norm -> relu (cuDNN's, algo = cudnn in both
 // layouts: its batch norm fuses no relu) -> a ceil-mode max pooling cuDNN cannot pool (umbra's
-// expressions on bf16) -> split -> conv -> batch_norm -> relu -> conv -> batch_norm, summed with
+// kernels on bf16) -> split -> conv -> batch_norm -> relu -> conv -> batch_norm, summed with
 // the shortcut, relu fused into the sum
 // -> global average pooling -> flatten -> fullc.
 nn::NetSpec Residual(bool nodes, bool nhwc = false) {

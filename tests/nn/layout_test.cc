@@ -1,6 +1,7 @@
 // to_nhwc and to_nchw through the layer harness (shapes, known answers, gradient checks), and a
 // channels-last net on the CPU: there only batch norm and the per-element layers take
-// channels-last nodes (convolution and pooling do so with cuDNN: tests/nn/nhwc_gpu_test.cu), so
+// channels-last nodes (convolution with cuDNN, pooling with cuDNN or umbra's GPU kernels:
+// tests/nn/nhwc_gpu_test.cu), so
 // an explicit to_nhwc ... to_nchw around them trains exactly as the plain net.
 #include "harness/layer_check.h"
 #include "umbra/nn/net.h"

@@ -225,7 +225,7 @@ TEST(NhwcGPU, ChannelConcatTrainsAsTheNchwNet) {
 }
 
 // Nodes read after a pass (keep_values: what NodeByName and extract hand out) stay (N, C, H, W)
-// in a channels-last net, as they stay float with bf16 nodes: a cuDNN pooling's, a
+// in a channels-last net, as they stay float with bf16 nodes: a max pooling's, a
 // convolution's and a fused relu's output (the relu then runs on its own), each with the plain
 // net's values; the rest of the net stays channels-last and trains as before.
 TEST(NhwcGPU, KeptNodesStayNchw) {

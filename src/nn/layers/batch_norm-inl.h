@@ -117,7 +117,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     }
     if constexpr (kGpuStats) {  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
       UMBRA_CHECK(backend_ || shape_[2] * shape_[3] == 1 || m < (index_t(1) << 32), this->Describe(), ": input ", s,
-                  " gives ", m, " values per channel; umbra's GPU kernels (algo=expr) take at most 2^32 - 1");
+                  " gives ", m, " values per channel; umbra's GPU kernels (algo=expr, and auto below 129 "
+                  "channels) take at most 2^32 - 1: algo=cudnn");
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
       // The statistics kernels' scratch, sized and its counts cleared now, outside any step:
       // first allocated inside a CUDA graph's capture, it would be cleared only in the graph,
@@ -132,7 +133,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   }
   // algo=auto's line in the plain layout. cuDNN 9.14's training batch norm (NCHW) was slow below
   // 256 channels on the H200 (the 2026-12-04 ResNet profiles, forward / backward GB/s: 64
-  // channels 873-895 / 518-529, 128 channels 1,439-1,541 / 904-979, from 256 channels
+  // channels 873-895 / 518-529, 128 channels 1,439-1,541 / 902-979, from 256 channels
   // 1,503-2,379 / 1,289-2,108, the low ends on 7 x 7 planes), as if it gave each channel one
   // block and left SMs idle (the H200 has 132). umbra's kernels cut every channel into parts and
   // ran ResNet's 64-channel stem, relu fused, in 1.85 ms against cuDNN's 3.86 with its relu

@@ -121,17 +121,43 @@ __device__ inline void FinishChannel(const SumArgs& a, int64_t c, double s, doub
 }
 
 // A column of blocks sums the same channels over `parts` chunks of their values: the last of
-// them to finish merges the column's partial sums in chunk order and finishes its channels, so
-// each launch adds as a separate merging launch would, one launch fewer. Each writer of a
-// partial fences it before the column's count is taken; the last block fences again before it
-// reads the partials, through volatile loads (from L2, not L1 lines its SM might hold stale),
-// as the CUDA programming guide's threadfence reduction does, and puts the count back to 0 for
-// the next launch (and for a graph's replays).
-__device__ inline void Merge(const double* part, int64_t channels, int64_t c, int parts, double& s, double& q) {
+// them to finish merges the column's partial sums and finishes its channels, so each launch
+// adds as a separate merging launch would, one launch fewer. Each writer of a partial fences it
+// before the column's count is taken; the last block fences again before it reads the
+// partials, through volatile loads (from L2, not L1 lines its SM might hold stale), as the CUDA
+// programming guide's threadfence reduction does, and puts the count back to 0 for the next
+// launch (and for a graph's replays). The merge is spread over the block's threads (chunks
+// first, first + stride, ...; then the block's fixed tree), as ~2,048 blocks a launch give a
+// channel up to hundreds of partials: a fixed order still, and no long chain in one thread.
+__device__ inline void Merge(const double* part, int64_t channels, int64_t c, int parts, int first, int stride,
+                             double& s, double& q) {
   const volatile double* v = part;
-  for (int p = 0; p < parts; ++p) {
+  for (int p = first; p < parts; p += stride) {
     s += v[c * parts + p];
     q += v[(channels + c) * parts + p];
+  }
+}
+// ss[0] and sq[0] become the sums of ss[0 .. kThreads) and sq[...]: a fixed tree, every thread
+// of the block calling (it synchronises).
+__device__ inline void BlockSum(double* ss, double* sq, int tid) {
+  __syncthreads();
+  for (int h = kThreads / 2; h > 0; h >>= 1) {
+    if (tid < h) {
+      ss[tid] += ss[tid + h];
+      sq[tid] += sq[tid + h];
+    }
+    __syncthreads();
+  }
+}
+// The same down the 8 rows of a 32-wide tile, per column tx.
+__device__ inline void ColumnSum(double (*ss)[33], double (*sq)[33], int tx, int ty) {
+  __syncthreads();
+  for (int h = 4; h > 0; h >>= 1) {
+    if (ty < h) {
+      ss[ty][tx] += ss[ty + h][tx];
+      sq[ty][tx] += sq[ty + h][tx];
+    }
+    __syncthreads();
   }
 }
 
@@ -143,6 +169,7 @@ __global__ void __launch_bounds__(kThreads)
     StridedSums(Load ld, Args args, int64_t channels, uint32_t n, uint32_t chunk, cuda::FastDiv inner, double m,
                 double* part, unsigned* count) {
   __shared__ double ss[kThreads], sq[kThreads];
+  __shared__ bool last;
   const int tid = threadIdx.x;
   const int64_t c = blockIdx.x, parts = gridDim.y;
   const typename Load::Chan k = ld.At(c);
@@ -167,25 +194,24 @@ __global__ void __launch_bounds__(kThreads)
   }
   ss[tid] = s;
   sq[tid] = q;
-  __syncthreads();
-  for (int h = kThreads / 2; h > 0; h >>= 1) {
-    if (tid < h) {
-      ss[tid] += ss[tid + h];
-      sq[tid] += sq[tid + h];
-    }
-    __syncthreads();
-  }
+  BlockSum(ss, sq, tid);
   if (tid == 0) {
     part[c * parts + blockIdx.y] = ss[0];
     part[(channels + c) * parts + blockIdx.y] = sq[0];
     __threadfence();
-    if (atomicAdd(&count[c], 1u) == unsigned(parts - 1)) {
-      __threadfence();  // the reading side's fence: the others' partials before this block's reads
-      double ts = 0, tq = 0;
-      Merge(part, channels, c, int(parts), ts, tq);
-      FinishChannel(args, c, ts, tq, m);
-      count[c] = 0;
-    }
+    last = atomicAdd(&count[c], 1u) == unsigned(parts - 1);
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the reading side's fence, in every thread that reads partials
+  double ts = 0, tq = 0;
+  Merge(part, channels, c, int(parts), tid, kThreads, ts, tq);
+  ss[tid] = ts;  // thread 0 read ss[0] before the barrier above
+  sq[tid] = tq;
+  BlockSum(ss, sq, tid);
+  if (tid == 0) {
+    FinishChannel(args, c, ss[0], sq[0], m);
+    count[c] = 0;
   }
 }
 
@@ -216,14 +242,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   ss[ty][tx] = s;
   sq[ty][tx] = q;
-  __syncthreads();
-  for (int h = 4; h > 0; h >>= 1) {
-    if (ty < h) {
-      ss[ty][tx] += ss[ty + h][tx];
-      sq[ty][tx] += sq[ty + h][tx];
-    }
-    __syncthreads();
-  }
+  ColumnSum(ss, sq, tx, ty);
   if (ty == 0 && c < channels) {
     part[c * parts + blockIdx.y] = ss[0][tx];
     part[(channels + c) * parts + blockIdx.y] = sq[0][tx];
@@ -234,11 +253,12 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   if (!last) return;
   __threadfence();  // the reading side's fence, in every thread that reads partials
-  if (ty == 0 && c < channels) {
-    double ts = 0, tq = 0;
-    Merge(part, channels, c, int(parts), ts, tq);
-    FinishChannel(args, c, ts, tq, m);
-  }
+  double ts = 0, tq = 0;
+  if (c < channels) Merge(part, channels, c, int(parts), ty, 8, ts, tq);
+  ss[ty][tx] = ts;  // the row 0 threads read ss[0] before the barriers above
+  sq[ty][tx] = tq;
+  ColumnSum(ss, sq, tx, ty);
+  if (ty == 0 && c < channels) FinishChannel(args, c, ss[0][tx], sq[0][tx], m);
   if (tx == 0 && ty == 0) count[blockIdx.x] = 0;
 }
 

@@ -25,7 +25,8 @@ struct MaxPoolGeom {
 
 /// Whether the kernels take g: windows of at most 255 cells (a byte per output, 255 meaning
 /// "no cell": a window of NaNs only) and fewer than 2^31 input and output elements (32-bit
-/// indices), every window holding at least one cell of the image.
+/// indices). The caller guarantees the rest (the pooling layer's checks): 0 <= pad < kernel,
+/// and every window holding at least one cell of the image.
 bool MaxPoolArgmaxFits(const MaxPoolGeom& g);
 
 /// Bytes of window indices the forward keeps for g: one per output element.

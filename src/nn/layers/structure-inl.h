@@ -110,7 +110,7 @@ class SplitLayer : public ParamLayer<StructureParam, xpu, DType> {
     if (out.size() == 2) {
       // One pass for the usual two outputs (a ResNet block's fan-out), the same sum: a copy and
       // then an add moved five tensors' bytes for three (ResNet-50's 16 splits, 3.6 ms of its
-      // backward on the H200, at ~60% of copy speed).
+      // backward on the H200, at about copy speed: the cost was the extra bytes).
       gx = out[0]->grad.view() + out[1]->grad.view();
       return;
     }
