@@ -72,21 +72,16 @@ std::vector<float> Grads(index_t n) {
   return v;
 }
 
-// (N, C, H, W) values to (N, H, W, C), and back.
-std::vector<float> ToNhwc(const std::vector<float>& v, const Shape<4>& s) {
+// (N, C, H, W) values to (N, H, W, C) (to_nhwc), or back; s: the (N, C, H, W) shape.
+std::vector<float> Relayout(const std::vector<float>& v, const Shape<4>& s, bool to_nhwc) {
   std::vector<float> o(v.size());
+  const index_t plane = s[2] * s[3];
   for (index_t n = 0; n < s[0]; ++n)
     for (index_t c = 0; c < s[1]; ++c)
-      for (index_t i = 0; i < s[2] * s[3]; ++i)
-        o[(n * s[2] * s[3] + i) * s[1] + c] = v[(n * s[1] + c) * s[2] * s[3] + i];
-  return o;
-}
-std::vector<float> ToNchw(const std::vector<float>& v, const Shape<4>& s) {
-  std::vector<float> o(v.size());
-  for (index_t n = 0; n < s[0]; ++n)
-    for (index_t c = 0; c < s[1]; ++c)
-      for (index_t i = 0; i < s[2] * s[3]; ++i)
-        o[(n * s[1] + c) * s[2] * s[3] + i] = v[(n * s[2] * s[3] + i) * s[1] + c];
+      for (index_t i = 0; i < plane; ++i) {
+        const index_t nchw = (n * s[1] + c) * plane + i, nhwc = (n * plane + i) * s[1] + c;
+        (to_nhwc ? o[nhwc] : o[nchw]) = to_nhwc ? v[nchw] : v[nhwc];
+      }
   return o;
 }
 
@@ -164,16 +159,16 @@ Result OnGPU(const Win& w, const std::vector<float>& x, const std::vector<float>
   in.shape = xs, out.shape = ys;
   in.Allocate();
   out.Allocate();
-  Put(in.data, nhwc ? ToNhwc(x, s) : x, bf16);
+  Put(in.data, nhwc ? Relayout(x, s, true) : x, bf16);
   in.grad = std::numeric_limits<float>::quiet_NaN();  // backward must write every cell
   nn::ForwardContext<gpu, float> ctx;
   ctx.is_train = train;
   layer->Forward(ctx, {&in}, {&out});
-  Put(out.grad, nhwc ? ToNhwc(gy, yn) : gy, bf16);
+  Put(out.grad, nhwc ? Relayout(gy, yn, true) : gy, bf16);
   layer->Backward(true, {&in}, {&out});
   Result r{Get(out.data, bf16), Get(in.grad, bf16)};
   r.y.resize(yn.Size()), r.gx.resize(s.Size());  // bf16: the values' part of the float buffers
-  if (nhwc) r.y = ToNchw(r.y, yn), r.gx = ToNchw(r.gx, s);
+  if (nhwc) r.y = Relayout(r.y, yn, false), r.gx = Relayout(r.gx, s, false);
   return r;
 }
 
