@@ -603,7 +603,7 @@ def main():
         compile_table(ours, cuda_args, "")
 
     if args.gpu_own_kernels:
-        print(f"## GPU training, cuDNN against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
+        print(f"## GPU training, the defaults against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
         ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add"], args.gpu_steps)
         if not ours:
             return 1
