@@ -407,11 +407,14 @@ def own_kernels_table(ours):
     kernels only; there the residual sums go into the batch norms too) and run as written
     (fuse_relu=0, fuse_add=0): what the fusion gains; for nets with batch norms also umbra's
     kernels with only the sums as written (fuse_add=0, --unfused-add): what the sums' fusion
-    alone gains, and every batch norm on cuDNN (algo=cudnn): the default before 2026-12-04."""
+    alone gains, and every batch norm on cuDNN (algo=cudnn): the default before 2026-12-04; and
+    every net with its convolutions' cuDNN searches capped at 8 GiB of workspace instead of 1
+    (--big-workspace): whether algorithms past the default cap would be faster, at what peak."""
     print("| net | default img/s | default, unfused | fusion gain | umbra's kernels img/s "
           "| umbra's, unfused | fusion gain | umbra's, sums unfused | sum fusion gain | own / default "
-          "| all batch norms cuDNN's | default / that | default peak MiB | own kernels peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| all batch norms cuDNN's | default / that | default peak MiB | own kernels peak MiB "
+          "| 8 GiB conv workspace img/s | that / default | its peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
         def line(n=n, o=o):
             ua = o.get("own_unfused_add_img_per_s")
@@ -422,7 +425,8 @@ def own_kernels_table(ours):
                     f"| {o['img_per_s'] / o['unfused_img_per_s']:.2f} | {o['own_img_per_s']:,.0f} "
                     f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
                     f"| {ua_s} | {ua_gain} | {o['own_img_per_s'] / o['img_per_s']:.2f} | {cb_s} | {cb_gain} "
-                    f"| {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} |")
+                    f"| {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} | {o['ws8g_img_per_s']:,.0f} "
+                    f"| {o['ws8g_img_per_s'] / o['img_per_s']:.2f} | {o['ws8g_peak_mib']:,.0f} |")
         table_row(n, line, o)
     print()
 
@@ -450,7 +454,8 @@ def main():
     ap.add_argument("--gpu-train", action="store_true",
                     help="GPU training throughput and peak memory against PyTorch on the same GPU")
     ap.add_argument("--gpu-own-kernels", action="store_true",
-                    help="GPU training with cuDNN's pooling/BN/activations/softmax against umbra's kernels")
+                    help="GPU training, the defaults against umbra's kernels (pooling/BN/activations/softmax), "
+                         "every batch norm on cuDNN, and an 8 GiB convolution workspace cap")
     ap.add_argument("--torch-compile", action="store_true",
                     help="with --gpu-train: also PyTorch's torch.compile figures (PyTorch 2)")
     ap.add_argument("--gpu-bf16", action="store_true",
@@ -604,7 +609,8 @@ def main():
 
     if args.gpu_own_kernels:
         print(f"## GPU training, the defaults against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add"], args.gpu_steps)
+        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add", "--big-workspace"],
+                         args.gpu_steps)
         if not ours:
             return 1
         own_kernels_table(ours)

@@ -16,7 +16,10 @@
 // cuDNN; max pooling keeps its default, umbra's kernels, over the slower expressions):
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers; for
 // nets with batch norms also every batch norm on cuDNN (algo=cudnn; algo=auto takes umbra's
-// kernels below 129 channels in the plain layout): cudnn_bn_img_per_s.
+// kernels below 129 channels in the plain layout): cudnn_bn_img_per_s. --big-workspace measures
+// each net again with every convolution's cuDNN search capped at 8 GiB of workspace instead of
+// the default 1 GiB (ws8g_img_per_s, ws8g_peak_mib): whether algorithms past the cap are the
+// convolutions' gap to PyTorch (AlexNet's conv1 weight gradient took 2.09 ms, twice its forward).
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
@@ -48,7 +51,7 @@
 // end, as the loop does now). The default figure reads no loss, like the PyTorch peer.
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
 //                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
-//                   [--unfused] [--unfused-add] [--read-loss]
+//                   [--unfused] [--unfused-add] [--read-loss] [--big-workspace]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -97,6 +100,7 @@ struct Variant {
   bool graph = false, own_kernels = false, bf16 = false, nhwc = false, fuse_relu = true, fuse_add = true;
   bool cudnn_bn = false;  // algo=cudnn on the batch norms alone
   bool bf16_nodes = false;  // with bf16: activations in bfloat16 too (NetSpec::bf16_nodes)
+  int workspace_mib = 0;  // > 0: every convolution's cudnn_workspace cap (the default is 1,024)
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
 
@@ -118,6 +122,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   }
   if (v.cudnn_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "cudnn", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
+  if (v.workspace_mib > 0) nn::SetKeyWhereTaken<gpu>(spec, "cudnn_workspace", std::to_string(v.workspace_mib), "conv");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -204,6 +209,9 @@ int main(int argc, char** argv) {
                "with --own-kernels, for nets with batch norms: measure again with the sums run as written (relus fused)");
   bool read_loss = false;
   app.add_flag("--read-loss", read_loss, "measure again reading the loss each step, and once per run of steps");
+  bool big_workspace = false;
+  app.add_flag("--big-workspace", big_workspace,
+               "measure again with cuDNN's convolution searches capped at 8 GiB of workspace instead of 1 GiB");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -250,6 +258,7 @@ int main(int argc, char** argv) {
         nn::NetSpec probe = bench::NetByName(n, o.configs);
         const bool has_bn = !nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty();
         if (own && has_bn) put("cudnn_bn", {.cudnn_bn = true});  // every batch norm cuDNN's, as before 2026-12-04
+        if (big_workspace) put("ws8g", {.workspace_mib = 8192});
         if (own && unfused_add && has_bn) put("own_unfused_add", {.own_kernels = true, .fuse_add = false});
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
