@@ -4,8 +4,8 @@
 // as plain-layout nets ran them with algo=auto until 2026-12-04 (from these rows and the
 // ResNet profiles, channels-last nets and plain ones below 129 channels now take umbra's).
 // run.py --gpu prints both beside PyTorch eager (BatchNorm2d + relu(inplace=True),
-// torchvision's ResNet) and the copy-speed floor of the
-// passes the own path makes (3 forward, 5 backward). Which path a net should default to is
+// torchvision's ResNet) and the copy-speed floor of the passes the own path makes (3 forward,
+// 5 backward). Which path a net should default to is
 // what this table and run.py --gpu-own-kernels decide. The nhwc_bf16 rows take bf16 nodes
 // (NetSpec::bf16_nodes: cuDNN's bf16 batch norm and relu, or umbra's kernels on the widened
 // values), channels-last as a bf16 net runs them beside PyTorch's autocast.

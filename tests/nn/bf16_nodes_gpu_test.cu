@@ -207,8 +207,9 @@ TEST(Bf16NodesGPU, TrainsAsFloatNodes) {
 
 // Pools cuDNN cannot pool take bf16 nodes too (max: umbra's kernels; avg: the pool/unpool
 // expressions over the widened values, rounded as stored): no conversions around them, in
-// both layouts, and the net trains as with float nodes (a window read at the wrong place, a gradient to the wrong maximum, or the
-// avg's scale left out, is off by far more than bf16's roundings).
+// both layouts, and the net trains as with float nodes (a window read at the wrong place, a
+// gradient to the wrong maximum, or the avg's scale left out, is off by far more than bf16's
+// roundings).
 TEST(Bf16NodesGPU, CeilModePoolsTrainAsFloatNodes) {
   UMBRA_REQUIRE_GPU();
   InBothLayouts([](bool nodes, bool nhwc) { return Spec(nodes, nhwc, true); },
