@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "batch_norm_stats.h"
+#include "node_value.cuh"  // Wide, Put
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/cuda/fast_div.h"
 #include "umbra/tensor/cuda/launch.h"
@@ -31,13 +32,6 @@ constexpr int kUnroll = 4;
 // Blocks a launch aims at: several waves of resident blocks, so that the last wave's idle SMs
 // cost little (more than 8 blocks of 256 threads never fit an SM).
 constexpr int64_t kTargetBlocks = 2048;
-
-// A node's element widened to float: float as it is, bfloat16 nodes' values exactly.
-__device__ inline float Wide(float v) { return v; }
-__device__ inline float Wide(__nv_bfloat16 v) { return __bfloat162float(v); }
-// And back, rounded to the node's type.
-__device__ inline void Put(float* p, float v) { *p = v; }
-__device__ inline void Put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 // What a pass adds per value: the forward's (x, x^2), the backward's (g, g * xhat), over float
 // or bfloat16 nodes (T). `Chan` holds the per-channel constants a block loads once. Get reads a

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "max_pool_gpu.h"
+#include "node_value.cuh"  // Wide, Put
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/cuda/eval.cuh"
 #include "umbra/tensor/cuda/fast_div.h"
@@ -21,11 +22,6 @@ namespace {
 
 constexpr uint8_t kNone = 255;  // a window whose cells are all NaN: no cell takes the gradient
 
-__device__ inline float Wide(float v) { return v; }
-__device__ inline float Wide(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ inline void Put(float* p, float v) { *p = v; }
-__device__ inline void Put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-
 // The geometry in the kernels' 32-bit terms. A flat index is split by d0, d1, d2 into
 // coordinates, fastest first: NCHW (col, row, plane), NHWC (channel, col, row, sample).
 struct Geo {
@@ -34,7 +30,8 @@ struct Geo {
   cuda::FastDiv d0, d1, d2, dsy, dsx;
 };
 
-// The element count n and the split of its flat index for a tensor of rows x cols per plane.
+// The kernels' geometry, splitting the flat index of a tensor of rows x cols a plane (the
+// forward's output, the backward's input).
 Geo Make(const MaxPoolGeom& g, int64_t rows, int64_t cols) {
   Geo k{uint32_t(g.c), uint32_t(g.h), uint32_t(g.w), uint32_t(g.oh), uint32_t(g.ow), g.ky, g.kx, g.sy, g.sx, g.py,
         g.px, {}, {}, {}, cuda::FastDiv(uint32_t(g.sy)), cuda::FastDiv(uint32_t(g.sx))};
