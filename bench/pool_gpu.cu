@@ -8,7 +8,7 @@
 // Why: the first H200 run's profile (bench/RESULTS.md, 2026-12-04) put ResNet-18's one max
 // pool (3x3, stride 2, on 112x112, which cuDNN cannot pool: umbra's expressions) at 12% of its
 // step, its backward 2.88 ms at 321 GB/s, 8x its forward; AlexNet's three (cuDNN's) backward
-// at 5-7x their forward.
+// at 5.3-7.6x their forward.
 // Floor of the kernels' pass: forward reads x and writes y and a byte per output (1.31 tensors
 // of x's size at stride 2), backward reads gy and the bytes and writes dx (1.31): 2.63 x's bytes.
 #include <memory>

@@ -9,14 +9,14 @@
 // On the GPU in float, in the plain layout, cuDNN's batch normalisation does the work from 129
 // channels (cudnn/bn_cudnn.h; key algo=expr keeps umbra's own, as do batches over 65535, which
 // cuDNN refuses), umbra's kernels below (kCudnnMinChannels). In a channels-last net it keeps
-// the layout it is given: (N, H, W, C) is per-channel
-// statistics of (N*H*W, C) rows, the vector case's arithmetic, and there algo=auto takes umbra's
-// kernels: cuDNN 9.14's channels-last batch norm (its persistent spatial mode) ran 14x slower
-// than them on an H200 in float, 12-13x on bf16 nodes (bench/RESULTS.md, 2026-12-04);
-// algo=cudnn asks for cuDNN's in either layout (where it takes the shape, as auto's). With bf16
-// nodes (NetSpec::bf16_nodes) either GPU path takes bfloat16 values and gradients: cuDNN's with
-// fp32 statistics and weights, umbra's
-// summing the widened values in double and computing each pass in float, rounded once as stored.
+// the layout it is given: (N, H, W, C) is per-channel statistics of (N*H*W, C) rows, the
+// vector case's arithmetic, and there algo=auto takes umbra's kernels: cuDNN 9.14's
+// channels-last batch norm (its persistent spatial mode) ran 14x slower than them on an H200 in
+// float, 12-13x on bf16 nodes (bench/RESULTS.md, 2026-12-04); algo=cudnn asks for cuDNN's in
+// either layout (where it takes the shape, as auto's). With bf16 nodes (NetSpec::bf16_nodes)
+// either GPU path takes bfloat16 values and gradients: cuDNN's with fp32 statistics and
+// weights, umbra's summing the widened values in double and computing each pass in float,
+// rounded once as stored.
 // A relu after it runs in its passes on the expression path (Layer::FuseRelu): forward applies
 // max(0, .) in the normalising pass; backward masks the output's gradient where the normalised
 // value was not positive, recomputing that value from x (BnScale: bit for bit the forward's;
