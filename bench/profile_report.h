@@ -47,26 +47,16 @@ inline void PrintProfile(std::FILE* f, const std::string& net, index_t batch, co
   std::sort(rows.begin(), rows.end(),
             [](auto* a, auto* b) { return a->fwd_ms + a->bwd_ms > b->fwd_ms + b->bwd_ms; });
   rows.resize(std::min(rows.size(), top));
-  std::fprintf(f, "| layer | type | fwd ms | bwd ms | fwd GB/s | bwd GB/s |\n|---|---|---|---|---|---|\n");
+  std::fprintf(f, "| layer | type | fwd ms | bwd ms | fwd GB/s | bwd GB/s | how |\n|---|---|---|---|---|---|---|\n");
   for (auto* l : rows)
-    std::fprintf(f, "| %s | %s | %.3f | %.3f | %.0f | %.0f |\n", l->name.c_str(), l->type.c_str(), l->fwd_ms,
-                 l->bwd_ms, GBps(l->fwd_bytes, l->fwd_ms), GBps(l->bwd_bytes, l->bwd_ms));
+    std::fprintf(f, "| %s | %s | %.3f | %.3f | %.0f | %.0f | %s |\n", l->name.c_str(), l->type.c_str(), l->fwd_ms,
+                 l->bwd_ms, GBps(l->fwd_bytes, l->fwd_ms), GBps(l->bwd_bytes, l->bwd_ms), l->how.c_str());
   std::fprintf(f, "\n");
 }
 
-/// One JSON object: the step's figures and every layer in forward order.
-inline void WriteProfileJson(std::FILE* f, const std::string& net, index_t batch, const nn::StepProfile& p) {
-  std::fprintf(f, "{\"net\": \"%s\", \"batch\": %lld, \"steps\": %d, \"wall_ms\": %.4f, \"device_ms\": %.4f, "
-               "\"update_ms\": %.4f, \"layers\": [", net.c_str(), static_cast<long long>(batch), p.steps,
-               p.wall_ms, p.device_ms, p.update_ms);
-  for (size_t i = 0; i < p.layers.size(); ++i) {
-    const auto& l = p.layers[i];
-    std::fprintf(f, "%s{\"name\": \"%s\", \"type\": \"%s\", \"fwd_ms\": %.4f, \"bwd_ms\": %.4f, "
-                 "\"fwd_bytes\": %.0f, \"bwd_bytes\": %.0f}", i ? ", " : "", l.name.c_str(), l.type.c_str(),
-                 l.fwd_ms, l.bwd_ms, l.fwd_bytes, l.bwd_bytes);
-  }
-  std::fprintf(f, "]}\n");
-}
+/// One JSON line: the step's figures and every layer in forward order (profile_report.cc: the
+/// host compiler's, so that nvcc never sees the JSON library).
+void WriteProfileJson(std::FILE* f, const std::string& net, index_t batch, const nn::StepProfile& p);
 
 /// Where --profile DIR goes: DIR/profile-<device>.md and .jsonl, opened by Open (none until
 /// then: Add does nothing), flushed after each net, closed at the end.

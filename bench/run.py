@@ -36,6 +36,8 @@ import subprocess
 import sys
 import time
 
+import profile_side
+
 N = 64 << 20
 FAILURES = []  # what failed on the way (a net, a binary): the exit status says so at the end
 
@@ -474,7 +476,9 @@ def main():
     ap.add_argument("--setup", action="store_true",
                     help="time building each net (weights initialised) beside PyTorch constructing it")
     ap.add_argument("--profile", metavar="DIR",
-                    help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}")
+                    help="with --train/--gpu-train: also time every layer, into DIR/profile-{cpu,gpu}.{md,jsonl}; "
+                         "with --gpu-train PyTorch's steps too (DIR/profile-torch.jsonl), set beside umbra's "
+                         "(DIR/profile-side.md and the output)")
     args = ap.parse_args()
     prof = ["--profile", args.profile] if args.profile else []
     run_cpu = args.cpu or not (args.gpu or args.train or args.setup or args.gpu_train or args.gpu_own_kernels
@@ -589,12 +593,22 @@ def main():
         ours = train_gpu(bdir, args.reps, ["--graph", *prof], args.gpu_steps)
         if not ours:
             return 1
-        peer = peer_lines([*cuda_args, "--net", *ours])
+        torch_prof = []
+        if args.profile:  # PyTorch's steps by layer type too, set beside umbra's below
+            torch_prof = ["--profile", os.path.join(args.profile, "profile-torch.jsonl")]
+            if os.path.exists(torch_prof[1]):
+                os.remove(torch_prof[1])
+        peer = peer_lines([*cuda_args, *torch_prof, "--net", *ours])
         first = next((p for p in peer.values() if "error" not in p), {})
         gpu, tv = first.get("gpu", "?"), first.get("torch", "?")
         print(f"GPU: {gpu}; PyTorch {tv} eager; cuDNN TF32 {first.get('cudnn_tf32', '?')}, "
               f"fp32 matmul precision {first.get('matmul_precision', '?')}\n")
         gpu_train_table(ours, peer)
+        if args.profile:
+            side = profile_side.side_by_side(os.path.join(args.profile, "profile-gpu.jsonl"), torch_prof[1])
+            with open(os.path.join(args.profile, "profile-side.md"), "w") as f:
+                f.write(side + "\n")
+            print(f"## Where the steps go, umbra beside PyTorch (one profiled run each)\n\n{side}\n")
         if args.save_umbra:
             with open(args.save_umbra, "w") as f:
                 json.dump(ours, f)

@@ -9,7 +9,9 @@ resnet50 are torchvision's layouts written out here (torchvision is not needed).
 --compile MODE runs the model through torch.compile (PyTorch 2; the warm-up run absorbs the
 compile, which is not timed); the issue's LeNet figure used mode reduce-overhead (CUDA graphs),
 the others the default mode. --bf16: autocast to bfloat16 and channels-last memory format (the
-issue's bf16 reference), fp32 weights and SGD as before."""
+issue's bf16 reference), fp32 weights and SGD as before. --profile FILE: then 5 steps more under
+torch.profiler, each net's time by umbra's layer types and per convolution (with the kernels
+cuDNN ran) appended to FILE as a JSON line (bench/run.py sets them beside umbra's profile)."""
 import argparse
 import json
 import statistics
@@ -108,7 +110,7 @@ def resnet50():
 NETS = {"lenet": lenet, "mlp": mlp, "cifar": cifar, "alexnet": alexnet, "resnet18": resnet18, "resnet50": resnet50}
 
 
-def run(name, steps, reps, device, compile_mode=None, bf16=False):
+def run(name, steps, reps, device, compile_mode=None, bf16=False, profile_to=None, profile_steps_n=5):
     model, shape = NETS[name]()
     model = model.to(device)
     fmt = torch.channels_last if bf16 and len(shape) == 4 else torch.contiguous_format
@@ -127,6 +129,14 @@ def run(name, steps, reps, device, compile_mode=None, bf16=False):
     y = torch.arange(shape[0], device=device) % classes
     cuda = device == "cuda"
     rates = []
+
+    def step():
+        opt.zero_grad()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(step_model(x), y)
+        loss.backward()
+        opt.step()
+
     for r in range(reps + 1):
         if cuda:
             torch.cuda.synchronize()
@@ -134,18 +144,124 @@ def run(name, steps, reps, device, compile_mode=None, bf16=False):
                 torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
         for _ in range(steps):
-            opt.zero_grad()
-            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-                loss = loss_fn(step_model(x), y)
-            loss.backward()
-            opt.step()
+            step()
         if cuda:
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         if r:
             rates.append(steps * shape[0] / dt)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else 0
+    if profile_to:  # after the figures: the profiler's own cost is not in them
+        try:
+            row = {**profile_steps(name, step, profile_steps_n, cuda), "torch": torch.__version__}
+        except Exception as e:  # the net's figures stand without it
+            row = {"net": name, "error": f"profile: {type(e).__name__}: {e}"[:2000]}
+        with open(profile_to, "a") as f:
+            f.write(json.dumps(row) + "\n")
     return statistics.median(rates), peak
+
+
+# PyTorch's ops and autograd nodes by umbra's layer types (bench/profile_report.h), so that the
+# two profiles line up type by type. Forward: the top-level op each module call records;
+# backward: the autograd node each evaluate_function event names (a gradient summed for a
+# tensor used twice is added in its producer's event, where umbra has a split layer).
+FWD_TYPES = {"aten::conv2d": "conv", "aten::batch_norm": "batch_norm", "aten::relu": "relu", "aten::relu_": "relu",
+             "aten::max_pool2d": "max_pooling", "aten::avg_pool2d": "avg_pooling",
+             "aten::adaptive_avg_pool2d": "global_avg_pooling", "aten::linear": "fullc", "aten::flatten": "flatten",
+             "aten::dropout": "dropout", "aten::add": "eltwise_sum", "aten::add_": "eltwise_sum",
+             "aten::cross_entropy_loss": "softmax"}
+BWD_TYPES = {"ConvolutionBackward0": "conv", "CudnnBatchNormBackward0": "batch_norm",
+             "NativeBatchNormBackward0": "batch_norm", "ReluBackward0": "relu", "ThresholdBackward0": "relu",
+             "MaxPool2DWithIndicesBackward0": "max_pooling", "AvgPool2DBackward0": "avg_pooling",
+             "AdaptiveAvgPool2DBackward0": "global_avg_pooling", "MeanBackward1": "global_avg_pooling",
+             "AddmmBackward0": "fullc", "MmBackward0": "fullc", "TBackward0": "fullc", "ViewBackward0": "flatten",
+             "ReshapeAliasBackward0": "flatten", "UnsafeViewBackward0": "flatten", "NativeDropoutBackward0": "dropout",
+             "MulBackward0": "dropout", "NllLossBackward0": "softmax", "LogSoftmaxBackward0": "softmax",
+             "AddBackward0": "eltwise_sum", "torch::autograd::AccumulateGrad": "update"}
+BWD_PREFIX = "autograd::engine::evaluate_function: "
+
+
+def event_ms(e, cuda):
+    """An event's time with its children's, in ms: the device's kernels on cuda (the attribute
+    is device_time_total from PyTorch 2.x, cuda_time_total before), the host's on cpu."""
+    if not cuda:
+        return e.cpu_time_total / 1e3
+    t = getattr(e, "device_time_total", None)
+    return (t if t is not None else e.cuda_time_total) / 1e3
+
+
+def kernels_of(e):
+    """(name, us) of every kernel an event and its children launched."""
+    out = [(k.name, k.duration) for k in getattr(e, "kernels", [])]
+    for c in e.cpu_children:
+        out += kernels_of(c)
+    return out
+
+
+def find_child(e, name):
+    if e.name == name:
+        return e
+    for c in e.cpu_children:
+        f = find_child(c, name)
+        if f is not None:
+            return f
+    return None
+
+
+def profile_steps(name, step, steps, cuda):
+    """Runs `steps` more steps under torch.profiler and sums each top-level event by umbra's layer
+    types (FWD_TYPES, BWD_TYPES; unknown ones under their own names): {type: [fwd ms, bwd ms]}
+    per step, the step's total, and every convolution in forward order with its weight shape,
+    forward and backward ms and the costliest kernels of each (a backward matched to its
+    forward by weight shape, last in first out: the reverse order backward runs them in)."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts, record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    by_type, convs, open_convs = {}, [], {}
+    for e in prof.events():
+        if e.cpu_parent is not None:
+            continue
+        ms = event_ms(e, cuda) / steps
+        if e.name.startswith(BWD_PREFIX) or e.name in BWD_TYPES:
+            node = e.name[len(BWD_PREFIX):] if e.name.startswith(BWD_PREFIX) else e.name
+            t, col = BWD_TYPES.get(node, "other"), 1
+        elif e.name.startswith("Optimizer."):
+            t, col = "update", 1
+        else:  # e.g. the loss gradient's seed, zero_grad's fills
+            t, col = FWD_TYPES.get(e.name, "other"), 0
+        by_type.setdefault(t, [0.0, 0.0])[col] += ms
+        top = sorted(kernels_of(e), key=lambda k: -k[1])[:3]
+        kern = [[k[0][:120], round(k[1] / 1e3 / steps, 4)] for k in top]
+        if e.name == "aten::conv2d":
+            w = list(e.input_shapes[1]) if len(e.input_shapes) > 1 else []
+            convs.append({"weight": w, "fwd_ms": ms, "bwd_ms": 0.0, "fwd_kernels": kern, "bwd_kernels": []})
+            open_convs.setdefault(str(w), []).append(len(convs) - 1)
+        elif t == "conv" and col == 1:
+            cb = find_child(e, "aten::convolution_backward")
+            w = list(cb.input_shapes[2]) if cb is not None and len(cb.input_shapes) > 2 else []
+            if open_convs.get(str(w)):
+                c = convs[open_convs[str(w)].pop()]
+                c["bwd_ms"] += ms
+                c["bwd_kernels"] = kern
+    # Each step's convolutions were appended once a step: keep the first step's, with the
+    # times of all (every step runs the same ones).
+    per_step = len(convs) // steps if steps else 0
+    merged = convs[:per_step]
+    for i, c in enumerate(convs[per_step:]):
+        m = merged[i % per_step]
+        m["fwd_ms"] += c["fwd_ms"]
+        m["bwd_ms"] += c["bwd_ms"]
+    for c in merged:
+        c["fwd_ms"], c["bwd_ms"] = round(c["fwd_ms"], 4), round(c["bwd_ms"], 4)
+    total = sum(f + b for f, b in by_type.values())
+    if cuda and total <= 0:
+        raise RuntimeError("torch.profiler recorded no kernel time (CUPTI unavailable?)")
+    return {"net": name, "steps": steps, "device": "cuda" if cuda else "cpu", "step_ms": round(total, 4),
+            "by_type": {t: [round(f, 4), round(b, 4)] for t, (f, b) in by_type.items()}, "convs": merged}
 
 
 def setup_seconds(name, reps):
@@ -172,6 +288,9 @@ def main():
                     help="time the model as torch.compile(model, mode=MODE) gives it")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast and channels-last")
     ap.add_argument("--setup", action="store_true", help="time constructing each model instead of training")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="after each net's timed runs, 5 steps under torch.profiler: its time by umbra's layer "
+                         "types and each convolution's, a JSON line a net appended to FILE")
     a = ap.parse_args()
     if a.compile and not hasattr(torch, "compile"):
         ap.error(f"--compile needs PyTorch 2 (this is {torch.__version__})")
@@ -186,7 +305,7 @@ def main():
     failed = False
     for n in a.net:
         try:
-            rate, peak = run(n, a.steps, a.reps, a.device, a.compile, a.bf16)
+            rate, peak = run(n, a.steps, a.reps, a.device, a.compile, a.bf16, a.profile)
         except Exception as e:  # one net failing loses its row only (run.py reports the error)
             print(json.dumps({"net": n, "error": f"{type(e).__name__}: {e}"[:2000]}), flush=True)
             if a.device == "cuda":

@@ -137,6 +137,12 @@ if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
   grep -E "capturing the step failed|^[a-z0-9]+: no graph figure" "$W/runpy.log" &&
     { echo "FAIL: bench_train_gpu: no graph"; fail=1; }
   ls "$W/prof"/profile-gpu.md > /dev/null 2>&1 || { ls "$W/prof"; echo "FAIL: no GPU profile written"; fail=1; }
+  # umbra's layers beside PyTorch's (none here: PyTorch has no CUDA), each convolution row saying
+  # what cuDNN ran.
+  grep -q "^### alexnet: no PyTorch profile" "$W/prof/profile-side.md" ||
+    { cat "$W/prof/profile-side.md"; echo "FAIL: no side-by-side profile"; fail=1; }
+  grep -q '"name":"conv1","type":"conv",.*"how":"cuDNN fwd [a-z_0-9]* [a-z]* [0-9.]* ms' "$W/prof/profile-gpu.jsonl" ||
+    { head -c 600 "$W/prof/profile-gpu.jsonl"; echo "FAIL: the profile does not say what cuDNN ran"; fail=1; }
   # gpu-check's compile stage: the torch.compile table against the rows the train table saved.
   run compile timeout 120 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --compile-from "$W/umbra.json" --reps 1 \
     --gpu-steps 2

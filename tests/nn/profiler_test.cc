@@ -1,7 +1,12 @@
 // Trainer::Profile: one row per layer in forward order with its own forward and backward time,
 // the parts adding up to the step, and profiled steps being ordinary steps (the same weights
-// after them, the marks detached afterwards, also after a step that throws).
+// after them, the marks detached afterwards, also after a step that throws), and each row saying
+// how its layer ran.
 #include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <string>
 
 #include "harness/tiny_net.h"
 #include "umbra/nn/trainer.h"
@@ -81,6 +86,37 @@ TEST(Profiler, AStepThatThrowsLeavesNoMarksBehind) {
   // The marks object of the failed call is gone; a plain step must not touch it.
   EXPECT_NO_THROW(t.Step(b.x.view(), b.y.view()));
   EXPECT_EQ(t.Profile(b.x.view(), b.y.view(), 1).steps, 1);
+}
+
+// Each row says how its layer ran (Layer::Implementation): the reference convolution (algo =
+// im2col) with the relu after it fused, oneDNN's with the kernel of each pass where umbra has
+// it (im2col otherwise), the expressions for batch norm and pooling, nothing for fullc.
+TEST(Profiler, RowsSayHowEachLayerRan) {
+  using nn::LayerSpec;
+  nn::NetSpec s;
+  s.input_shape = Shape4(2, 2, 6, 6);
+  s.layers = {LayerSpec{"conv", "c1", {"in"}, {"c1"}, {{"nchannel", "4"}, {"kernel_size", "3"}, {"algo", "im2col"}}},
+              LayerSpec{"relu", "r1", {"c1"}, {"c1"}, {}},
+              LayerSpec{"conv", "c2", {"c1"}, {"c2"}, {{"nchannel", "4"}, {"kernel_size", "3"}}},
+              LayerSpec{"batch_norm", "bn", {"c2"}, {"b"}, {}},
+              LayerSpec{"max_pooling", "pool", {"b"}, {"p"}, {{"kernel_size", "2"}, {"stride", "2"}}},
+              LayerSpec{"flatten", "f", {"p"}, {"f"}, {}},
+              LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"y"}, {}}};
+  nn::Trainer<cpu> t(s, test::SgdMomentum());
+  TensorContainer<cpu, 4> x(s.input_shape);
+  Random<cpu>(3).SampleUniform(&x);
+  TensorContainer<cpu, 2> y(Shape2(2, 1));
+  y.dptr_[0] = 0, y.dptr_[1] = 2;
+  std::map<std::string, std::string> how;
+  for (auto& l : t.Profile(x.view(), y.view(), 1).layers) how[l.name] = l.how;
+  EXPECT_EQ(how.count("r1"), 0u) << "the relu is fused into c1";
+  EXPECT_EQ(how["c1"], "im2col + GEMM; relu fused");
+  if (how["c2"] != "im2col + GEMM")  // without oneDNN
+    EXPECT_TRUE(std::regex_match(how["c2"], std::regex("oneDNN fwd [^,]+, dgrad [^,]+, wgrad [^,]+"))) << how["c2"];
+  EXPECT_EQ(how["bn"], "expressions");
+  EXPECT_EQ(how["pool"], "expressions");
+  EXPECT_EQ(how["fc"], "");
 }
 
 }  // namespace

@@ -186,6 +186,10 @@ class Layer {
   /// prop_grad, writes in[i]->grad (=).
   virtual void Backward(bool prop_grad, const NodeList& in, const NodeList& out) = 0;
   virtual void VisitWeights(const WeightVisitor<xpu, DType>& /*v*/) {}
+  /// How the layer runs as built, for profiles (bench/profile_report.h): the library or kernels
+  /// it calls and what it fused, e.g. the cuDNN algorithms a convolution's last step ran; empty
+  /// where there is nothing to choose.
+  virtual std::string Implementation() const { return {}; }
   /// A loss layer reads ForwardContext::label in Forward; its Backward ignores out[0]->grad and
   /// writes the gradient of the mean loss over the batch. Loss() is that mean, from the last
   /// Forward (it may synchronise with the device).

@@ -26,6 +26,8 @@ struct LayerProfile {
   /// outputs; backward reads inputs, weights and output gradients and writes input and weight
   /// gradients.
   double fwd_bytes = 0, bwd_bytes = 0;
+  /// How the layer ran (Layer::Implementation, read after the profiled steps).
+  std::string how;
 };
 
 struct StepProfile {

@@ -91,6 +91,7 @@ class Trainer {
       for (double t : ms) p.device_ms += t / steps;
       p.wall_ms += wall / steps;
     }
+    for (size_t i = 0; i < nl; ++i) p.layers[i].how = net_.LayerAt(i).Implementation();
     p.steps = steps;
     return p;
   }

@@ -195,6 +195,7 @@ class ActivationLayer : public ParamLayer<typename Act::Param, xpu, DType> {
   }
   void SetBF16() override { nodes16_ = true; }
 
+  std::string Implementation() const override { return backend_ ? "cuDNN" : "expressions"; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
     this->CheckRequired();
     if constexpr (std::is_same_v<Act, act::Xelu>)

@@ -141,6 +141,11 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   // than the GPU's SM count: a net's layers (and fusions) stay the same on every GPU, and the
   // emulation tests the choice a GPU makes.
   static constexpr index_t kCudnnMinChannels = 129;
+  std::string Implementation() const override {
+    std::string d = backend_ ? "cuDNN" : kGpuStats ? "umbra kernels" : "expressions";
+    if (add_) d += "; sum fused";
+    return relu_ ? d + "; relu fused" : d;
+  }
   // cuDNN's float batch normalisation has no relu to fuse: the expression path only.
   bool FuseRelu() override {
     relu_ = !backend_;

@@ -162,6 +162,10 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
   // written.
   // Backward masks the output gradient in place only for a fused relu.
   bool RewritesOutputGrad() const override { return relu_; }
+  std::string Implementation() const override {
+    std::string d = backend_ ? backend_->Describe() : "im2col + GEMM";
+    return relu_ ? d + "; relu fused" : d;
+  }
   bool FuseRelu() override {
     if constexpr (std::is_same_v<xpu, cpu>) {
       if (backend_) return false;

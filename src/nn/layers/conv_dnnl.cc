@@ -75,6 +75,11 @@ class DnnlConv final : public ConvBackend {
     bwd_wei_.execute(strm_, args);
     Finish(bwd_wei_pd_.diff_weights_desc(), wei_md_, dwei, gw);
   }
+  // oneDNN's name for each pass's kernel (e.g. "jit:avx512_core").
+  std::string Describe() const override {
+    return std::string("oneDNN fwd ") + fwd_pd_.impl_info_str() + ", dgrad " + bwd_data_pd_.impl_info_str() +
+           ", wgrad " + bwd_wei_pd_.impl_info_str();
+  }
 
  private:
   // A user buffer in the kernel's layout: wrapped as is when layouts agree, else reordered into

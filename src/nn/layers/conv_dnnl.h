@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "umbra/base.h"
 
@@ -30,6 +31,9 @@ class ConvBackend {
   /// AccumulatesWeights() (then the layer passes its gradient buffers themselves).
   virtual void BackwardWeights(const float* x, const float* gy, float* gw, float* gb) = 0;
   virtual bool AccumulatesWeights() const { return false; }
+  /// What the backend ran, for the layer's Implementation(): its name, and where it chooses
+  /// algorithms, the last call's choice per pass.
+  virtual std::string Describe() const = 0;
   /// A step's whole backward: BackwardWeights, then BackwardData where gx is not null. A
   /// backend that converts gy before convolving (cuDNN's bf16) converts it once for both.
   virtual void Backward(const float* x, const float* gy, const float* w, float* gw, float* gb, float* gx) {

@@ -98,6 +98,9 @@ class PoolingLayer
   void SetBF16() override { nodes16_ = true; }
   // umbra's max pooling kernels read neither value backward (the kept winners instead), so the
   // net may give both buffers to other nodes after the forward (ResNet's stem: its relu's output).
+  std::string Implementation() const override {
+    return argmax_ ? "umbra kernels, winners kept" : backend_ ? "cuDNN" : "expressions";
+  }
   bool BackwardReadsInput(int) const override { return !argmax_; }
   bool BackwardReadsOutput(int) const override { return !argmax_; }
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {

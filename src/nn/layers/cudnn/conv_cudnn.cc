@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
@@ -186,6 +188,20 @@ class CudnnConv : public ConvBackend {
   }
 
   bool FusesRelu() const override { return bf16_; }
+  // Per pass that has run: the algorithm its last call ran, its time in the search and its
+  // workspace, and the search's fastest where that is another one (what the pick gave up).
+  std::string Describe() const override {
+    std::string d = std::string("cuDNN") + (bf16_ ? " bf16" : "") + (nhwc_ ? " nhwc" : "");
+    const Measured* m[3] = {&fwd_, &bwd_data_, &bwd_filter_};
+    for (int p = 0; p < 3; ++p) {
+      if (picked_[p] < 0) continue;
+      const std::vector<AlgoTrial>& t = m[p]->trials;
+      d += std::string(p ? ", " : " ") + AlgoText(p, *m[p], size_t(picked_[p]));
+      const int fastest = PickAlgo(t, SIZE_MAX, 0);  // nothing added by any workspace, no slack
+      if (fastest >= 0 && fastest != picked_[p]) d += " (fastest " + AlgoText(p, *m[p], size_t(fastest)) + ")";
+    }
+    return d;
+  }
   void Forward(const float* x32, const float* w32, const float* b, float* y32, bool relu, bool train) override {
     UMBRA_CHECK(!relu || bf16_, "cuDNN convolution: a fused relu is for the bf16 path only");
     cudnnHandle_t h = Bind();
@@ -200,7 +216,7 @@ class CudnnConv : public ConvBackend {
     kept_valid_ = keep;
     Operand x(this, x32, nx_), y(this, y32, ny_, false);
     const Algo a = Chosen<cudnnConvolutionFwdAlgoPerf_t>(
-        &Choice::fwd, fwd_, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount, h, "forward",
+        &Choice::fwd, fwd_, picked_[0], CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount, h, "forward",
         [&](int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, slots, got, perf, ws, bytes);
         });
@@ -279,7 +295,7 @@ class CudnnConv : public ConvBackend {
     const void* w = kept ? kept_->p : wt.p ? wt.p : w32;
     Operand gx(this, gx32, nx_, false);
     const Algo a = Chosen<cudnnConvolutionBwdDataAlgoPerf_t>(
-        &Choice::bwd_data, bwd_data_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+        &Choice::bwd_data, bwd_data_, picked_[1], CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
         cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h, "backward-data",
         [&](int slots, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, slots, got, perf, ws,
@@ -302,7 +318,7 @@ class CudnnConv : public ConvBackend {
     float* gdst = krsc.p ? static_cast<float*>(krsc.p) : gw32;
     Operand x(this, x32, nx_), gw(this, gdst, nw_, false, false);
     const Algo a = Chosen<cudnnConvolutionBwdFilterAlgoPerf_t>(
-        &Choice::bwd_filter, bwd_filter_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+        &Choice::bwd_filter, bwd_filter_, picked_[2], CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
         cudnnGetConvolutionBackwardFilterAlgorithmMaxCount, h, "backward-filter",
         [&](int slots, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* perf, void* ws, size_t bytes) {
           // The search writes its output: not into gradients that are being accumulated.
@@ -344,7 +360,7 @@ class CudnnConv : public ConvBackend {
   // taken next), with its math type set on the descriptor for the call that follows. `mine`:
   // this layer's copy of the search, read without the lock.
   template <typename Perf, typename Find>
-  Algo Chosen(Measured Choice::*which, Measured& mine, int header_count,
+  Algo Chosen(Measured Choice::*which, Measured& mine, int& picked, int header_count,
               cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, const char* what, Find find) {
     if (mine.trials.empty()) mine = Get(which);
     if (mine.trials.empty()) {
@@ -357,7 +373,8 @@ class CudnnConv : public ConvBackend {
         UMBRA_THROW("cuDNN's ", what, " algorithm search failed for convolution ", key_, ": ", cudnnGetErrorString(e));
       mine = Put(which, Measure(perf, got, cap_, tf32_, what));
     }
-    const Algo a = mine.algos[size_t(PickAlgo(mine.trials, PassScratch::Free()))];
+    picked = PickAlgo(mine.trials, PassScratch::Free());
+    const Algo a = mine.algos[size_t(picked)];
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     return a;
   }
@@ -398,7 +415,27 @@ class CudnnConv : public ConvBackend {
     return m;
   }
 
+  // "wgrad algo_1 tensor 0.412 ms 12.0 MiB": pass p's result i of search m.
+  static std::string AlgoText(int p, const Measured& m, size_t i) {
+    // cuDNN's enumerators in order (cudnn_cnn.h), which cuDNN itself has no names for.
+    static const char* const kFwd[] = {"implicit_gemm", "implicit_precomp_gemm", "gemm", "direct",
+                                       "fft", "fft_tiling", "winograd", "winograd_nonfused"};
+    static const char* const kData[] = {"algo_0", "algo_1", "fft", "fft_tiling", "winograd", "winograd_nonfused"};
+    static const char* const kFilter[] = {"algo_0", "algo_1", "fft", "algo_3", "winograd", "winograd_nonfused",
+                                          "fft_tiling"};
+    static const char* const kPass[] = {"fwd", "dgrad", "wgrad"};
+    const char* const* names[3] = {kFwd, kData, kFilter};
+    const int count[3] = {8, 6, 7};
+    const Algo& a = m.algos[i];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %s %s %.3f ms %.1f MiB", kPass[p],
+                  a.algo >= 0 && a.algo < count[p] ? names[p][a.algo] : ("algo " + std::to_string(a.algo)).c_str(),
+                  a.math == CUDNN_FMA_MATH ? "fma" : "tensor", double(m.trials[i].ms), double(a.ws) / (1 << 20));
+    return buf;
+  }
+
   bool bias_, tf32_, bf16_, nodes16_, nhwc_;
+  int picked_[3] = {-1, -1, -1};  // the last call's pick per pass (fwd, dgrad, wgrad): Describe
   Measured fwd_, bwd_data_, bwd_filter_;  // this layer's copies of the geometry's searches
   std::unique_ptr<Scratch> kept_;  // bf16: a training forward's weights (ConvertWeights)
   bool kept_valid_ = false;        // kept_ holds them for the step's backward-data
