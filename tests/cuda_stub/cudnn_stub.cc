@@ -193,6 +193,9 @@ void Perfs(int slots, int* got, P* perf, cudnnConvolutionDescriptor_t cd, const 
     if (comma == std::string::npos) break;
     rest = rest.substr(comma + 1);
   }
+  // The first algorithm's time (ms): UMBRA_STUB_CUDNN_MS, 0.1 by default; each next one 1% slower.
+  const char* ms_env = getenv("UMBRA_STUB_CUDNN_MS");
+  const float ms = ms_env ? float(atof(ms_env)) : 0.1f;
   *got = std::min(int(ws.size()), slots);
   for (int i = 0; i < *got; ++i) {
     const std::string& w = ws[size_t(i)];
@@ -200,7 +203,7 @@ void Perfs(int slots, int* got, P* perf, cudnnConvolutionDescriptor_t cd, const 
     memset(&p, 0, sizeof(P));
     p.algo = decltype(p.algo)(i);
     p.status = CUDNN_STATUS_SUCCESS;
-    p.time = 0.1f * (1 + 0.01f * float(i));
+    p.time = ms * (1 + 0.01f * float(i));
     p.memory = w.empty()         ? size_t(1) << 20
                : w.back() == 'x' ? size_t(atof(w.c_str()) * double(std::max(x.Size(), y.Size())))
                                  : size_t(atoll(w.c_str()));

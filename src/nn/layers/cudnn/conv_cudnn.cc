@@ -18,6 +18,7 @@
 #include "batch_norm_stats.h"
 #include "bf16_cast.h"
 #include "swap_inner.h"
+#include "conv_gemm.h"
 #include "umbra/nn/pass_scratch.h"
 #include "umbra/tensor/cuda/allocator.h"
 
@@ -31,6 +32,9 @@ struct Algo {
   int algo = -1;
   size_t ws = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  /// > 0: not cuDNN's but umbra's columns and GEMM (conv_gemm.h), this many images a chunk,
+  /// ws its scratch.
+  index_t own_chunk = 0;
 };
 struct Measured {
   std::vector<AlgoTrial> trials;
@@ -138,6 +142,7 @@ class CudnnConv : public ConvBackend {
         nhwc_(opt.nhwc),
         cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
     nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
+    geom_ = ConvGemmGeom{n, c, h, w, oc, oh, ow, g, kh, kw, sh, sw, ph, pw};
     oc_ = oc, cg_ = c / g, rs_ = kh * kw, ohw_ = size_t(oh * ow);
     // NHWC: activations (n, h, w, c), the filter copy (oc, kh, kw, c/g); the bias (1, oc, 1, 1)
     // is the same memory either way and is described alike.
@@ -286,6 +291,7 @@ class CudnnConv : public ConvBackend {
   // gx = the data gradient from gy, as the convolution takes it.
   void DataGradient(const Operand& gy, const float* w32, float* gx32) {
     cudnnHandle_t h = Bind();
+    const float* gy32 = static_cast<const float*>(gy.p);  // what umbra's GEMM takes: fp32 only
     // The training forward's weights where it kept them (once: a second backward takes them
     // again, as the fp32 path reads them again).
     const bool kept = kept_valid_;
@@ -300,9 +306,18 @@ class CudnnConv : public ConvBackend {
         [&](int slots, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionBackwardDataAlgorithmEx(h, w_, w, y_, gy, conv_, x_, gx, slots, got, perf, ws,
                                                              bytes);
+        },
+        [&](Measured& m) {  // written into gx, as cuDNN's search does: the call below writes it again
+          MeasureOwn(m, [&](index_t b, void* scratch, cudaStream_t s) {
+            DgradGemmGPU(geom_, b, gy32, w32, gx32, scratch, tf32_, s);
+          });
         });
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
+    if (a.own_chunk > 0) {  // umbra's GEMM and col2im, fp32 NCHW only
+      DgradGemmGPU(geom_, a.own_chunk, gy32, w32, gx32, ws.p, tf32_, stream_);
+      return;
+    }
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
                                                    cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
                                                    x_, gx));
@@ -327,9 +342,21 @@ class CudnnConv : public ConvBackend {
                       "-byte output");
           return cudnnFindConvolutionBackwardFilterAlgorithmEx(
               h, x_, x, y_, gy, conv_, w_, bf16_ ? static_cast<void*>(gw) : out.p, slots, got, perf, ws, bytes);
+        },
+        [&](Measured& m) {
+          ProbeScratch out(bf16_ || nhwc_ ? 0 : nw_ * sizeof(float));  // the search's output: not the gradient
+          if (out.p)
+            MeasureOwn(m, [&](index_t b, void* scratch, cudaStream_t s) {
+              WgradGemmGPU(geom_, b, x32, gy32, static_cast<float*>(out.p), scratch, tf32_, s);
+            });
         });
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
+    if (a.own_chunk > 0) {  // umbra's GEMM, fp32 NCHW only: adds into the layer's gradient
+      WgradGemmGPU(geom_, a.own_chunk, x32, gy32, gw32, ws.p, tf32_, stream_);
+      if (gb) UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
+      return;
+    }
     // cuDNN adds only where it writes the layer's own fp32 (K, C, R, S) gradient.
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
                                                      cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
@@ -359,24 +386,73 @@ class CudnnConv : public ConvBackend {
   // scratch), then picked on each call by what is left of the pass's gap (its workspace is
   // taken next), with its math type set on the descriptor for the call that follows. `mine`:
   // this layer's copy of the search, read without the lock.
-  template <typename Perf, typename Find>
+  template <typename Perf, typename Find, typename More = void (*)(Measured&)>
   Algo Chosen(Measured Choice::*which, Measured& mine, int& picked, int header_count,
-              cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, const char* what, Find find) {
+              cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, const char* what, Find find,
+              More more = [](Measured&) {}) {
     if (mine.trials.empty()) mine = Get(which);
     if (mine.trials.empty()) {
-      ProbeScratch probe(ProbeBytes());
-      auto perf = PerfSlots<Perf>(header_count, max_count, h);
-      int got = 0;
-      UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
-      if (const cudnnStatus_t e = find(int(perf.size()), &got, perf.data(), probe.p, probe.bytes);
-          e != CUDNN_STATUS_SUCCESS)
-        UMBRA_THROW("cuDNN's ", what, " algorithm search failed for convolution ", key_, ": ", cudnnGetErrorString(e));
-      mine = Put(which, Measure(perf, got, cap_, tf32_, what));
+      Measured m;
+      {  // the search's scratch goes back before `more` takes its own
+        ProbeScratch probe(ProbeBytes());
+        auto perf = PerfSlots<Perf>(header_count, max_count, h);
+        int got = 0;
+        UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, search_math_));  // not the last winner's
+        if (const cudnnStatus_t e = find(int(perf.size()), &got, perf.data(), probe.p, probe.bytes);
+            e != CUDNN_STATUS_SUCCESS)
+          UMBRA_THROW("cuDNN's ", what, " algorithm search failed for convolution ", key_, ": ",
+                      cudnnGetErrorString(e));
+        m = Measure(perf, got, cap_, tf32_, what);
+      }
+      more(m);
+      mine = Put(which, std::move(m));
     }
     picked = PickAlgo(mine.trials, PassScratch::Free());
     const Algo a = mine.algos[size_t(picked)];
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     return a;
+  }
+  // umbra's columns and GEMM (conv_gemm.h) as more results of a backward search, timed on the
+  // same buffers (the median of 3 runs after one to warm cuBLAS up): the whole batch in one
+  // chunk where its scratch is within the search's limit (the cap, and half the free memory),
+  // and chunks within kOwnSmallScratch, so that the pick trades time for memory among these as
+  // among cuDNN's. run(images a chunk, scratch, stream) runs the pass once. fp32 NCHW only:
+  // bf16 and channels-last operands are cuDNN's alone.
+  static constexpr size_t kOwnSmallScratch = size_t(64) << 20;
+  template <typename Run>
+  void MeasureOwn(Measured& m, Run run_pass) {
+    if (bf16_ || nhwc_) return;
+    const size_t limit = ProbeBytes();
+    std::vector<index_t> chunks;
+    for (size_t budget : {limit, std::min(limit, kOwnSmallScratch)}) {
+      const index_t b = ConvGemmChunkFor(geom_, budget);
+      if (b > 0 && std::find(chunks.begin(), chunks.end(), b) == chunks.end()) chunks.push_back(b);
+    }
+    const cudaStream_t s = cuda::OrDefault(stream_);
+    cudaEvent_t t0 = nullptr, t1 = nullptr;
+    UMBRA_CUDA_CHECK(cudaEventCreate(&t0));
+    UMBRA_CUDA_CHECK(cudaEventCreate(&t1));
+    struct Events {  // destroyed also when a run throws
+      cudaEvent_t a, b;
+      ~Events() { cudaEventDestroy(a), cudaEventDestroy(b); }
+    } events{t0, t1};
+    for (const index_t b : chunks) {
+      ProbeScratch scratch(ConvGemmScratchBytes(geom_, b));
+      if (!scratch.p) continue;  // the driver had too little after all: not a candidate
+      auto run = [&] { run_pass(b, scratch.p, s); };
+      run();
+      float ms[3];
+      for (float& t : ms) {
+        UMBRA_CUDA_CHECK(cudaEventRecord(t0, s));
+        run();
+        UMBRA_CUDA_CHECK(cudaEventRecord(t1, s));
+        UMBRA_CUDA_CHECK(cudaEventSynchronize(t1));
+        UMBRA_CUDA_CHECK(cudaEventElapsedTime(&t, t0, t1));
+      }
+      std::sort(ms, ms + 3);
+      m.trials.push_back({ms[1], scratch.bytes, true});
+      m.algos.push_back(Algo{.algo = -1, .ws = scratch.bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
+    }
   }
   // The weights as the convolution takes them, where that is not the layer's fp32 (oc, c/g,
   // kh, kw) array itself: bf16, and (oc, kh, kw, c/g) when channels-last; 0 bytes otherwise.
@@ -416,7 +492,7 @@ class CudnnConv : public ConvBackend {
   }
 
   // "wgrad algo_1 tensor 0.412 ms 12.0 MiB": pass p's result i of search m.
-  static std::string AlgoText(int p, const Measured& m, size_t i) {
+  std::string AlgoText(int p, const Measured& m, size_t i) const {
     // cuDNN's enumerators in order (cudnn_cnn.h), which cuDNN itself has no names for.
     static const char* const kFwd[] = {"implicit_gemm", "implicit_precomp_gemm", "gemm", "direct",
                                        "fft", "fft_tiling", "winograd", "winograd_nonfused"};
@@ -427,14 +503,18 @@ class CudnnConv : public ConvBackend {
     const char* const* names[3] = {kFwd, kData, kFilter};
     const int count[3] = {8, 6, 7};
     const Algo& a = m.algos[i];
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s %s %s %.3f ms %.1f MiB", kPass[p],
-                  a.algo >= 0 && a.algo < count[p] ? names[p][a.algo] : ("algo " + std::to_string(a.algo)).c_str(),
-                  a.math == CUDNN_FMA_MATH ? "fma" : "tensor", double(m.trials[i].ms), double(a.ws) / (1 << 20));
+    const std::string name = a.own_chunk > 0 ? "umbra_gemm(" + std::to_string(a.own_chunk) + " images)"
+                             : a.algo >= 0 && a.algo < count[p] ? names[p][a.algo]
+                                                                 : "algo " + std::to_string(a.algo);
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "%s %s %s %.3f ms %.1f MiB", kPass[p], name.c_str(),
+                  a.own_chunk > 0 ? (tf32_ ? "tf32" : "fp32") : a.math == CUDNN_FMA_MATH ? "fma" : "tensor",
+                  double(m.trials[i].ms), double(a.ws) / (1 << 20));
     return buf;
   }
 
   bool bias_, tf32_, bf16_, nodes16_, nhwc_;
+  ConvGemmGeom geom_{};  // the geometry as conv_gemm.h takes it
   int picked_[3] = {-1, -1, -1};  // the last call's pick per pass (fwd, dgrad, wgrad): Describe
   Measured fwd_, bwd_data_, bwd_filter_;  // this layer's copies of the geometry's searches
   std::unique_ptr<Scratch> kept_;  // bf16: a training forward's weights (ConvertWeights)

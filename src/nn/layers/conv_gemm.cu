@@ -1,0 +1,101 @@
+// WgradGemmGPU and DgradGemmGPU (conv_gemm.h): the columns by umbra's patch2col and col2patch
+// expressions, the gradient's swap by a swapaxis expression (each one fused pass), the products
+// by cuBLAS.
+#include "conv_gemm.h"
+
+#include <algorithm>
+
+#include "umbra/tensor.h"
+
+namespace umbra::nn {
+namespace {
+
+// What both passes share: a Stream<gpu> that only names the caller's stream, for the
+// expressions (the GEMMs take the default stream's handle, which is that stream: the cuDNN
+// backend runs on no other), the geometry's views and the chunk's scratch.
+struct Chunks {
+  Chunks(const ConvGemmGeom& geom, index_t chunk, void* scratch, void* stream, bool tf32)
+      : g(geom), b_max(chunk), colp(static_cast<float*>(scratch)) {
+    UMBRA_CHECK(chunk >= 1 && g.groups >= 1 && g.c % g.groups == 0 && g.oc % g.groups == 0,
+                "convolution GEMM: chunk ", chunk, ", groups ", g.groups);
+    on.stream_ = cuda::OrDefault(static_cast<cudaStream_t>(stream));
+    pq = g.oh * g.ow, krows = g.c * g.kh * g.kw, kg = krows / g.groups, mg = g.oc / g.groups;
+    tmpp = colp + krows * chunk * pq;
+    patch = PatchParam{.kh = g.kh, .kw = g.kw, .sh = g.sh, .sw = g.sw, .ph = g.ph, .pw = g.pw};
+    h = Stream<gpu>::GetBlasHandle(nullptr);
+    UMBRA_CUBLAS_CHECK(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  }
+  // The handle is shared: back to full FP32, the mode its other users expect unless they set one.
+  ~Chunks() { cublasSetMathMode(h, CUBLAS_DEFAULT_MATH); }
+  Chunks(const Chunks&) = delete;
+  Chunks& operator=(const Chunks&) = delete;
+  // tmp (oc, b*pq) = gy's images [n0, n0 + b) with image and channel swapped.
+  Tensor<gpu, 2, float> SwappedGradient(const float* gy, index_t n0, index_t b) {
+    const Tensor<gpu, 4, float> gyt(const_cast<float*>(gy), Shape4(g.n, g.oc, g.oh, g.ow), &on);
+    Tensor<gpu, 2, float> tmp(tmpp, Shape2(g.oc, b * pq), &on);
+    Tensor<gpu, 3, float> t3 = tmp.View(Shape3(g.oc, b, pq));
+    t3 = swapaxis<0, 1>(gyt.Slice(n0, n0 + b).View(Shape3(b, g.oc, pq)));
+    return tmp;
+  }
+  Tensor<gpu, 2, float> Columns(index_t b) { return Tensor<gpu, 2, float>(colp, Shape2(krows, b * pq), &on); }
+
+  const ConvGemmGeom& g;
+  index_t b_max, pq = 0, krows = 0, kg = 0, mg = 0;
+  float *colp, *tmpp = nullptr;
+  PatchParam patch;
+  Stream<gpu> on;
+  cublasHandle_t h = nullptr;
+};
+
+}  // namespace
+
+size_t ConvGemmScratchBytes(const ConvGemmGeom& g, index_t b) {
+  return size_t(g.c * g.kh * g.kw + g.oc) * size_t(b * g.oh * g.ow) * sizeof(float);
+}
+
+index_t ConvGemmChunkFor(const ConvGemmGeom& g, size_t bytes) {
+  const size_t one = ConvGemmScratchBytes(g, 1);
+  return one ? index_t(std::min<size_t>(size_t(g.n), bytes / one)) : 0;
+}
+
+void WgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const float* gy, float* gw, void* scratch,
+                  bool tf32, void* stream) {
+  Chunks c(g, chunk, scratch, stream, tf32);
+  const Tensor<gpu, 4, float> xt(const_cast<float*>(x), Shape4(g.n, g.c, g.h, g.w), &c.on);
+  const float one = 1;
+  for (index_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const index_t b = std::min(chunk, g.n - n0), m = b * c.pq;
+    c.SwappedGradient(gy, n0, b);
+    Tensor<gpu, 2, float> col = c.Columns(b);
+    col = unpack_patch2col(xt.Slice(n0, n0 + b), c.patch);
+    // Row-major gw_i (mg, kg) += tmp_i (mg, m) col_i^T (m, kg); column-major that is
+    // gw_i^T (kg, mg) += col_i^T tmp_i^T, with col_i and tmp_i (m, kg) and (m, mg) at ld m.
+    CheckBlasSizes("weight-gradient GEMM: a", c.kg, c.mg, m, m, m, c.kg);
+    for (index_t i = 0; i < g.groups; ++i)
+      UMBRA_CUBLAS_CHECK(cublasSgemm(c.h, CUBLAS_OP_T, CUBLAS_OP_N, int(c.kg), int(c.mg), int(m), &one,
+                                     c.colp + i * c.kg * m, int(m), c.tmpp + i * c.mg * m, int(m), &one,
+                                     gw + i * c.mg * c.kg, int(c.kg)));
+  }
+}
+
+void DgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* gy, const float* w, float* gx, void* scratch,
+                  bool tf32, void* stream) {
+  Chunks c(g, chunk, scratch, stream, tf32);
+  Tensor<gpu, 4, float> gxt(gx, Shape4(g.n, g.c, g.h, g.w), &c.on);
+  const float one = 1, zero = 0;
+  for (index_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const index_t b = std::min(chunk, g.n - n0), m = b * c.pq;
+    c.SwappedGradient(gy, n0, b);
+    // Row-major col_i (kg, m) = w_i^T (kg, mg) tmp_i (mg, m); column-major that is
+    // col_i^T (m, kg) = tmp_i^T (m, mg) w_i (mg, kg), w_i being (kg, mg) at ld kg.
+    CheckBlasSizes("data-gradient GEMM: a", m, c.kg, c.mg, m, c.kg, m);
+    for (index_t i = 0; i < g.groups; ++i)
+      UMBRA_CUBLAS_CHECK(cublasSgemm(c.h, CUBLAS_OP_N, CUBLAS_OP_T, int(m), int(c.kg), int(c.mg), &one,
+                                     c.tmpp + i * c.mg * m, int(m), w + i * c.mg * c.kg, int(c.kg), &zero,
+                                     c.colp + i * c.kg * m, int(m)));
+    Tensor<gpu, 4, float> gxb = gxt.Slice(n0, n0 + b);
+    gxb = pack_col2patch(c.Columns(b), gxb.shape_, c.patch);
+  }
+}
+
+}  // namespace umbra::nn

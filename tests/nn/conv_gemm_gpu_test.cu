@@ -1,0 +1,164 @@
+// umbra's columns-and-GEMM backward passes (conv_gemm.h): against double references summed on
+// the host for strides, padding, groups, chunks that do not divide the batch and a one-image
+// chunk, in full FP32; the weight gradient added to what the gradient held (the layer
+// accumulates), the data gradient written. And the cuDNN convolution taking them where its
+// search measures them faster (in the emulation the stand-in's cuDNN reports times no run of
+// them can match, UMBRA_STUB_CUDNN_MS): the layers' gradients are then still the CPU layers',
+// over two passes, and each layer names them as what ran.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "harness/gpu_compare.h"
+#include "umbra/nn/net.h"
+#include "conv_gemm.h"
+
+namespace umbra {
+namespace conv_gemm_test {
+
+// gw (oc, c/groups, kh, kw) of x (n, c, h, w) and gy (n, oc, oh, ow), cross-correlation.
+std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float>& x, const std::vector<float>& gy) {
+  const index_t cg = g.c / g.groups, og = g.oc / g.groups;
+  std::vector<double> gw(size_t(g.oc * cg * g.kh * g.kw), 0.0);
+  for (index_t n = 0; n < g.n; ++n)
+    for (index_t o = 0; o < g.oc; ++o)
+      for (index_t ci = 0; ci < cg; ++ci)
+        for (index_t ky = 0; ky < g.kh; ++ky)
+          for (index_t kx = 0; kx < g.kw; ++kx)
+            for (index_t oy = 0; oy < g.oh; ++oy)
+              for (index_t ox = 0; ox < g.ow; ++ox) {
+                const index_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                const index_t c = (o / og) * cg + ci;
+                gw[size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx)] +=
+                    double(x[size_t(((n * g.c + c) * g.h + iy) * g.w + ix)]) *
+                    gy[size_t(((n * g.oc + o) * g.oh + oy) * g.ow + ox)];
+              }
+  return gw;
+}
+
+// gx (n, c, h, w) of gy (n, oc, oh, ow) and w (oc, c/groups, kh, kw).
+std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<float>& gy, const std::vector<float>& w) {
+  const index_t cg = g.c / g.groups, og = g.oc / g.groups;
+  std::vector<double> gx(size_t(g.n * g.c * g.h * g.w), 0.0);
+  for (index_t n = 0; n < g.n; ++n)
+    for (index_t o = 0; o < g.oc; ++o)
+      for (index_t ci = 0; ci < cg; ++ci)
+        for (index_t ky = 0; ky < g.kh; ++ky)
+          for (index_t kx = 0; kx < g.kw; ++kx)
+            for (index_t oy = 0; oy < g.oh; ++oy)
+              for (index_t ox = 0; ox < g.ow; ++ox) {
+                const index_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                const index_t c = (o / og) * cg + ci;
+                gx[size_t(((n * g.c + c) * g.h + iy) * g.w + ix)] +=
+                    double(w[size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx)]) *
+                    gy[size_t(((n * g.oc + o) * g.oh + oy) * g.ow + ox)];
+              }
+  return gx;
+}
+
+void Check(nn::ConvGemmGeom g, index_t chunk) {
+  g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1, g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+  SCOPED_TRACE("c " + std::to_string(g.c) + " oc " + std::to_string(g.oc) + " groups " + std::to_string(g.groups) +
+               " k " + std::to_string(g.kh) + "x" + std::to_string(g.kw) + " stride " + std::to_string(g.sh) +
+               " pad " + std::to_string(g.ph) + " chunk " + std::to_string(chunk));
+  const auto hx = test::RandomTensor<4, float>(Shape4(g.n, g.c, g.h, g.w), 3);
+  const auto hgy = test::RandomTensor<4, float>(Shape4(g.n, g.oc, g.oh, g.ow), 4);
+  const auto hgw = test::RandomTensor<2, float>(Shape2(g.oc, g.c / g.groups * g.kh * g.kw), 5);
+  auto x = test::ToGPU(hx.view());
+  auto gy = test::ToGPU(hgy.view());
+  auto gw = test::ToGPU(hgw.view());
+  TensorContainer<gpu, 1> scratch(Shape1(index_t(nn::ConvGemmScratchBytes(g, chunk) / sizeof(float))));
+  nn::WgradGemmGPU(g, chunk, x.dptr_, gy.dptr_, gw.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
+  const auto got = test::ToCPU(gw.view());
+  const std::vector<double> want = Reference(g, std::vector<float>(hx.dptr_, hx.dptr_ + hx.shape_.Size()),
+                                             std::vector<float>(hgy.dptr_, hgy.dptr_ + hgy.shape_.Size()));
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got.dptr_[i], hgw.dptr_[i] + want[i], 1e-4 * (1 + std::fabs(want[i]))) << "weight element " << i;
+  // The data gradient, over a buffer of NaN: every element written.
+  TensorContainer<cpu, 4> nan(Shape4(g.n, g.c, g.h, g.w));
+  std::fill(nan.dptr_, nan.dptr_ + nan.shape_.Size(), std::nanf(""));
+  auto gx = test::ToGPU(nan.view());
+  nn::DgradGemmGPU(g, chunk, gy.dptr_, gw.dptr_, gx.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
+  const auto gotx = test::ToCPU(gx.view());
+  const std::vector<double> wantx = DataReference(g, std::vector<float>(hgy.dptr_, hgy.dptr_ + hgy.shape_.Size()),
+                                                  std::vector<float>(got.dptr_, got.dptr_ + got.shape_.Size()));
+  for (size_t i = 0; i < wantx.size(); ++i)
+    ASSERT_NEAR(gotx.dptr_[i], wantx[i], 1e-4 * (1 + std::fabs(wantx[i]))) << "data element " << i;
+}
+
+TEST(ConvGemmGPU, AsTheReference) {
+  UMBRA_REQUIRE_GPU();
+  // n, c, h, w, oc, (oh, ow), groups, kh, kw, sh, sw, ph, pw
+  Check({5, 3, 23, 23, 4, 0, 0, 1, 11, 11, 4, 4, 2, 2}, 2);  // conv1's shape, small: 3 chunks, the last of 1
+  Check({5, 3, 23, 23, 4, 0, 0, 1, 11, 11, 4, 4, 2, 2}, 5);  // the whole batch at once
+  Check({3, 4, 9, 7, 6, 0, 0, 2, 3, 3, 1, 1, 1, 1}, 1);      // two groups, one image a chunk
+  Check({2, 5, 8, 8, 3, 0, 0, 1, 1, 1, 2, 2, 0, 0}, 2);      // 1x1, stride 2 (ResNet's shortcut)
+}
+
+TEST(ConvGemmGPU, ChunksWithinTheScratch) {
+  UMBRA_REQUIRE_GPU();  // the functions live in the CUDA build
+  const nn::ConvGemmGeom g{128, 3, 224, 224, 64, 55, 55, 1, 11, 11, 4, 4, 2, 2};
+  // (363 + 64) rows of 3,025 floats an image: 5,166,700 bytes.
+  EXPECT_EQ(nn::ConvGemmScratchBytes(g, 1), size_t(427) * 3025 * 4);
+  EXPECT_EQ(nn::ConvGemmChunkFor(g, size_t(64) << 20), 12);
+  EXPECT_EQ(nn::ConvGemmChunkFor(g, size_t(1) << 40), 128);  // never past the batch
+  EXPECT_EQ(nn::ConvGemmChunkFor(g, 5166699), 0);
+}
+
+// Two passes of a two-convolution net without an update, both convolutions' weight gradients
+// and the second's data gradient (which the first one's gradients read) from umbra's GEMMs
+// where the search finds them fastest: added up as on the CPU.
+TEST(ConvGemmGPU, TheConvolutionTakesThemWhereTheSearchFindsThemFaster) {
+  UMBRA_REQUIRE_GPU();
+#if defined(UMBRA_CUDA_EMU)
+  setenv("UMBRA_STUB_CUDNN_MS", "10000", 1);
+#endif
+  using nn::LayerSpec;
+  nn::NetSpec s;
+  s.input_shape = Shape4(3, 3, 13, 11);  // a geometry of its own: searches are kept per process
+  s.seed = 7;
+  s.layers = {LayerSpec{"conv", "c1", {"in"}, {"c1"}, {{"nchannel", "6"}, {"kernel_size", "5"}, {"stride", "2"},
+                                                       {"pad", "1"}, {"tf32", "0"}}},
+              LayerSpec{"relu", "r1", {"c1"}, {"c1"}, {}},
+              LayerSpec{"conv", "c2", {"c1"}, {"c2"}, {{"nchannel", "4"}, {"kernel_size", "3"}, {"ngroup", "2"},
+                                                       {"tf32", "0"}}},
+              LayerSpec{"flatten", "f", {"c2"}, {"f"}, {}},
+              LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}},
+              LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  nn::Net<cpu> hc(s);
+  nn::Net<gpu> gc(s);
+  const test::RandomBatch b(s.input_shape, 2, [](index_t i) { return i % 3; });
+  for (int pass = 0; pass < 2; ++pass) {
+    hc.Forward(true, b.hx.view(), &b.hy.view());
+    hc.Backward();
+    gc.Forward(true, b.x.view(), &b.y.view());
+    gc.Backward();
+  }
+#if defined(UMBRA_CUDA_EMU)
+  unsetenv("UMBRA_STUB_CUDNN_MS");
+  for (size_t l = 0; l < 2; ++l) {
+    const std::string how = gc.LayerAt(l).Implementation();
+    EXPECT_NE(how.find("wgrad umbra_gemm(3 images) fp32 "), std::string::npos) << how;
+    // The first layer has no data gradient to compute.
+    EXPECT_EQ(how.find("dgrad umbra_gemm(3 images) fp32 ") != std::string::npos, l == 1) << how;
+  }
+#endif
+  std::vector<TensorContainer<cpu, 2>> want, got;
+  hc.VisitWeights([&](const std::string&, Tensor<cpu, 2>, Tensor<cpu, 2> g) { want.emplace_back(g); });
+  gc.VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) { got.push_back(test::ToCPU(g)); });
+  ASSERT_EQ(want.size(), 6u);
+  ASSERT_EQ(got.size(), 6u);
+  // The convolutions' weights and biases (fc's bias gradient nearly cancels over the classes:
+  // its norm is too small for a relative bound of this size).
+  for (size_t k = 0; k < 4; ++k)
+    EXPECT_TRUE(test::NormNear(got[k].view(), want[k].view(), 2e-4)) << "gradient " << k;
+}
+
+}  // namespace conv_gemm_test
+}  // namespace umbra
