@@ -359,15 +359,15 @@ def compiled_table(ours, compiled):
 
 def bf16_table(ours, peer):
     """umbra with dtype=bf16 (fp32 activations; and bf16 ones, NetSpec::bf16_nodes; and those
-    channels-last, where batch norms run on umbra's kernels with relus fused; and for nets with
-    batch norms that with cuDNN's channels-last batch norm, algo=cudnn) beside PyTorch's bf16
-    autocast and channels-last."""
+    channels-last, where batch norms run on umbra's kernels with relus fused) beside PyTorch's
+    bf16 autocast and channels-last. (cuDNN's channels-last batch norm is not trained: 12-13x
+    slower than umbra's kernels a layer on bf16 nodes, bench/RESULTS.md, 2026-12-04.)"""
     print("| net | umbra bf16 img/s | with bf16 activations img/s | and channels-last img/s "
-          "| cuDNN BN img/s | PyTorch bf16 autocast img/s | best / PyTorch | umbra peak MiB "
-          "| bf16 activations peak MiB | and channels-last peak MiB | cuDNN BN peak MiB | PyTorch peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| PyTorch bf16 autocast img/s | best / PyTorch | umbra peak MiB "
+          "| bf16 activations peak MiB | and channels-last peak MiB | PyTorch peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v: f"{v:,.0f}" if v else "-"
-    keys = ("bf16_nodes", "bf16_nodes_nhwc", "bf16_nodes_nhwc_cudnn_bn")
+    keys = ("bf16_nodes", "bf16_nodes_nhwc")
     for n, o in ours.items():
         def row(n=n, o=o):
             best = max([o["bf16_img_per_s"]] + [o.get(f"{k}_img_per_s") or 0 for k in keys])
@@ -383,19 +383,20 @@ def bf16_table(ours, peer):
 def nhwc_table(ours, peer):
     """umbra channels-last (cuDNN's NHWC convolutions and pooling) beside its plain layout and
     PyTorch eager (fp32, PyTorch's default layout); batch norms channels-last on umbra's kernels
-    (algo=auto's choice there: statistics kernels, relu fused), and for nets with batch norms
-    also on cuDNN's (algo=cudnn on batch_norm, its persistent spatial mode)."""
-    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s | NHWC, cuDNN BN img/s "
-          "| PyTorch img/s | best / PyTorch | NCHW peak MiB | NHWC peak MiB | cuDNN BN peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    (algo=auto's choice there: statistics kernels, relu fused). cuDNN's channels-last batch norm
+    is not trained here: 12-15x slower than umbra's kernels a layer on the H200 (bench/RESULTS.md,
+    2026-12-04), its runs took device time the stage did not have."""
+    print("| net | umbra NCHW img/s | umbra NHWC img/s | NHWC / NCHW | NHWC graph img/s "
+          "| PyTorch img/s | best / PyTorch | NCHW peak MiB | NHWC peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     fmt = lambda v: f"{v:,.0f}" if v else "-"
     for n, o in ours.items():
         def line(n=n, o=o):
-            g, b = o.get("nhwc_graph_img_per_s"), o.get("nhwc_cudnn_bn_img_per_s")
-            best = max(o["nhwc_img_per_s"], g or 0, b or 0)
+            g = o.get("nhwc_graph_img_per_s")
+            best = max(o["nhwc_img_per_s"], g or 0)
             return (f"| {n} | {o['img_per_s']:,.0f} | {o['nhwc_img_per_s']:,.0f} | {o['nhwc_img_per_s'] / o['img_per_s']:.2f} "
-                    f"| {fmt(g)} | {fmt(b)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
-                    f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} | {fmt(o.get('nhwc_cudnn_bn_peak_mib'))} |")
+                    f"| {fmt(g)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
+                    f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} |")
         table_row(n, line, o)
     print()
 

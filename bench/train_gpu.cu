@@ -26,17 +26,15 @@
 // bfloat16 too (NetSpec::bf16_nodes, as autocast keeps them): bf16_nodes_img_per_s, and that
 // channels-last as well (the issue's bf16 reference is autocast + channels-last):
 // bf16_nodes_nhwc_img_per_s (batch norms on umbra's kernels, relus fused: algo=auto's choice
-// channels-last); for a net with batch norms that with cuDNN's batch norm instead (algo=cudnn,
-// as --nhwc's variant below): bf16_nodes_nhwc_cudnn_bn_img_per_s. --nhwc measures each net again
-// channels-last
-// (NetSpec::channels_last: cuDNN's NHWC convolutions and pooling, transposes where the layout
-// changes; the synthetic batch made channels-last, NetSpec::input_channels_last, as PyTorch's
-// channels-last runs make theirs): nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s
-// (batch norms on umbra's kernels, algo=auto's choice channels-last: statistics kernels over
-// (N*H*W, C) rows, relus fused, the layout and BN + ReLU fusion the issue credits for
-// torch.compile's ResNet gain); for a net with batch norms also with cuDNN's channels-last batch
-// norm (algo=cudnn on batch_norm only, 14x slower per layer on an H200 in 2026-12):
-// nhwc_cudnn_bn_img_per_s and nhwc_cudnn_bn_peak_mib.
+// channels-last). --nhwc measures each net again channels-last (NetSpec::channels_last: cuDNN's
+// NHWC convolutions and pooling, transposes where the layout changes; the synthetic batch made
+// channels-last, NetSpec::input_channels_last, as PyTorch's channels-last runs make theirs):
+// nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s (batch norms on
+// umbra's kernels, algo=auto's choice channels-last: statistics kernels over (N*H*W, C) rows,
+// relus fused, the layout and BN + ReLU fusion the issue credits for torch.compile's ResNet
+// gain). Neither trains with cuDNN's channels-last batch norm: 12-15x
+// slower than umbra's kernels a layer on the H200 (bench/RESULTS.md, 2026-12-04), and those runs
+// took the device time the stages did not have (NhwcGPU and Bf16NodesGPU test that path).
 // --unfused measures each net again with every relu and sum run as written (NetSpec::fuse_relu
 // and fuse_add off; by default relus after sums, and after batch norms on the expression path,
 // and sums after such batch norms, run inside them): unfused_img_per_s, with --own-kernels also
@@ -263,14 +261,9 @@ int main(int argc, char** argv) {
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});
         if (bf16) put("bf16_nodes_nhwc", {.bf16 = true, .nhwc = true, .bf16_nodes = true});
-        if (bf16 && has_bn)
-          put("bf16_nodes_nhwc_cudnn_bn", {.bf16 = true, .nhwc = true, .cudnn_bn = true, .bf16_nodes = true});
         if (nhwc) {
           put("nhwc", {.nhwc = true});
           if (graph) put("nhwc_graph", {.graph = true, .nhwc = true});
-          if (has_bn) {
-            put("nhwc_cudnn_bn", {.nhwc = true, .cudnn_bn = true});  // no graph run: a slow variant kept for reference
-          }
         }
       } catch (const std::exception& e) {
         if (line.empty()) add("{\"net\": \"%s\"", n.c_str());

@@ -42,7 +42,8 @@ std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float
 }
 
 // gx (n, c, h, w) of gy (n, oc, oh, ow) and w (oc, c/groups, kh, kw).
-std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<float>& gy, const std::vector<float>& w) {
+std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<float>& gy,
+                                  const std::vector<float>& w) {
   const index_t cg = g.c / g.groups, og = g.oc / g.groups;
   std::vector<double> gx(size_t(g.n * g.c * g.h * g.w), 0.0);
   for (index_t n = 0; n < g.n; ++n)

@@ -221,7 +221,8 @@ class CudnnConv : public ConvBackend {
     kept_valid_ = keep;
     Operand x(this, x32, nx_), y(this, y32, ny_, false);
     const Algo a = Chosen<cudnnConvolutionFwdAlgoPerf_t>(
-        &Choice::fwd, fwd_, picked_[0], CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount, h, "forward",
+        &Choice::fwd, fwd_, picked_[0], CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnGetConvolutionForwardAlgorithmMaxCount,
+        h, "forward",
         [&](int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, slots, got, perf, ws, bytes);
         });
@@ -413,18 +414,23 @@ class CudnnConv : public ConvBackend {
     return a;
   }
   // umbra's columns and GEMM (conv_gemm.h) as more results of a backward search, timed on the
-  // same buffers (the median of 3 runs after one to warm cuBLAS up): the whole batch in one
-  // chunk where its scratch is within the search's limit (the cap, and half the free memory),
-  // and chunks within kOwnSmallScratch, so that the pick trades time for memory among these as
-  // among cuDNN's. run(images a chunk, scratch, stream) runs the pass once. fp32 NCHW only:
-  // bf16 and channels-last operands are cuDNN's alone.
-  static constexpr size_t kOwnSmallScratch = size_t(64) << 20;
+  // same buffers (the median of 3 runs after one to warm cuBLAS up), in up to three chunk
+  // sizes: within each of kOwnScratch's sizes, and within the running pass's gap in the node
+  // arena where that is larger (scratch that adds nothing to the step's peak there); all within
+  // the search's limit (the cap, and half the free memory). Not the whole batch regardless of
+  // memory: AlexNet's conv1 would take 661 MB of columns, where 64 MiB hold 12 of its 128 images
+  // and each chunk's GEMM still reduces over 36,300 products. The pick then trades time for
+  // memory among these as among cuDNN's (the least memory within 3% of the fastest). run(images
+  // a chunk, scratch, stream) runs the pass once. fp32 NCHW only: bf16 and channels-last
+  // operands are cuDNN's alone.
+  static constexpr size_t kOwnScratch[] = {size_t(16) << 20, size_t(64) << 20};
   template <typename Run>
   void MeasureOwn(Measured& m, Run run_pass) {
     if (bf16_ || nhwc_) return;
     const size_t limit = ProbeBytes();
     std::vector<index_t> chunks;
-    for (size_t budget : {limit, std::min(limit, kOwnSmallScratch)}) {
+    for (size_t budget : {kOwnScratch[0], kOwnScratch[1], PassScratch::Free()}) {
+      budget = std::min(budget, limit);
       const index_t b = ConvGemmChunkFor(geom_, budget);
       if (b > 0 && std::find(chunks.begin(), chunks.end(), b) == chunks.end()) chunks.push_back(b);
     }
