@@ -138,6 +138,68 @@ TEST(CoreGPU, StreamsAndAllocatorReuse) {
   DeleteStream(s);
 }
 
+// Inside a capture, a freed block the graph holds serves any later request of 1 MiB or more it
+// is large enough for (it is counted in use either way), while from the cache a block is handed
+// out for at most twice its request: workspaces of 64, 8 and 32 MiB one after another hold one
+// 64 MiB block in the graph, not three; a 4 KiB request does not take it. Released with the
+// graph, the blocks go back to the cache.
+TEST(CoreGPU, ACaptureReusesAnyHeldBlockLargeEnough) {
+  UMBRA_REQUIRE_GPU();
+  auto& alloc = cuda::CachingAllocator::Get();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  const auto before = alloc.GetStats(dev);
+  const size_t mib = size_t(1) << 20;
+  const int pool = alloc.BeginCapturePool();  // the allocator's side of a capture alone
+  void* a = alloc.Alloc(64 * mib);
+  alloc.Free(a);
+  void* b = alloc.Alloc(8 * mib);
+  EXPECT_EQ(b, a);
+  alloc.Free(b);
+  void* c = alloc.Alloc(32 * mib);
+  EXPECT_EQ(c, a);
+  alloc.Free(c);
+  void* small = alloc.Alloc(4096);
+  EXPECT_NE(small, a);
+  alloc.Free(small);
+  EXPECT_EQ(alloc.GetStats(dev).in_use, before.in_use + 64 * mib + 4096);  // held by the graph
+  alloc.EndCapturePool();
+  alloc.ReleaseCapturePool(pool);
+  EXPECT_EQ(alloc.GetStats(dev).in_use, before.in_use);
+  // Out of the capture, an 8 MiB request does not take the 64 MiB block back from the cache.
+  void* d = alloc.Alloc(8 * mib);
+  EXPECT_NE(d, a);
+  alloc.Free(d);
+}
+
+// A capture's pool started with a reserved block (BeginCapturePool(reserve)): workspaces of
+// growing sizes one after another (43, 64, 137 and 190 MiB, the stand-in's AlexNet's) all take
+// it, and the graph holds that one block, where without the reserve it held one of each size.
+// The reserve is what LargestFreed reports after a step that freed those workspaces.
+TEST(CoreGPU, ACapturePoolStartsWithTheReservedBlock) {
+  UMBRA_REQUIRE_GPU();
+  auto& alloc = cuda::CachingAllocator::Get();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  const size_t mib = size_t(1) << 20;
+  const size_t sizes[] = {43 * mib, 64 * mib, 137 * mib, 190 * mib};
+  alloc.EmptyCache();  // the cache then holds just the blocks of the step below
+  alloc.ResetLargestFreed(dev);
+  for (size_t n : sizes) alloc.Free(alloc.Alloc(n));  // the uncaptured step
+  EXPECT_EQ(alloc.LargestFreed(dev), 190 * mib);
+  const auto before = alloc.GetStats(dev);
+  for (size_t reserve : {size_t(0), alloc.LargestFreed(dev)}) {
+    SCOPED_TRACE("reserve " + std::to_string(reserve));
+    const int pool = alloc.BeginCapturePool(reserve);
+    for (size_t n : sizes) alloc.Free(alloc.Alloc(n));
+    const size_t held = alloc.GetStats(dev).in_use - before.in_use;
+    EXPECT_EQ(held, reserve ? 190 * mib : (43 + 64 + 137 + 190) * mib);
+    alloc.EndCapturePool();
+    alloc.ReleaseCapturePool(pool);
+    EXPECT_EQ(alloc.GetStats(dev).in_use, before.in_use);
+  }
+}
+
 // A request the device cannot hold is one clear error naming the device and the sizes (after
 // the allocator has given its cached blocks back and tried again), not a crash or a sticky CUDA
 // error: the allocator's books are unchanged and the next allocation works.

@@ -39,12 +39,14 @@ class StepGraphs {
 
   /// Captures `body` (which only queues work on cuda::DefaultStream()) into a graph kept for
   /// these buffers. Nothing runs: launch the result to do the step. On failure returns null
-  /// with *why set, having ended the capture and given its blocks back.
+  /// with *why set, having ended the capture and given its blocks back. reserve: bytes of one
+  /// block the graph's pool starts with (allocator.h: the step's transients one after another
+  /// take it rather than a block each).
   cudaGraphExec_t Capture(const void* input, const void* label, const Shape<2>& label_shape,
-                          const std::function<void()>& body, std::string* why) {
+                          const std::function<void()>& body, std::string* why, size_t reserve = 0) {
     auto& alloc = cuda::CachingAllocator::Get();
     const cudaStream_t s = cuda::DefaultStream();
-    const int pool = alloc.BeginCapturePool();
+    const int pool = alloc.BeginCapturePool(reserve);
     // Relaxed: the allocator may still call cudaMalloc for a block the cache lacks (it is not
     // stream work; the block is the graph's from then on).
     cudaError_t e = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed);

@@ -177,9 +177,15 @@ class Trainer {
       }
       if (!graph_warm_) {
         // One ordinary step first: buffers are allocated, cuDNN picks its algorithms, and it
-        // shows whether a step draws numbers a replay would repeat.
+        // shows whether a step draws numbers a replay would repeat, and the largest block its
+        // transients took (the workspaces' at most), which each graph's pool starts with.
         const uint64_t draws = net_.RandomDraws();
+        int dev = 0;
+        UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+        auto& alloc = cuda::CachingAllocator::Get();
+        alloc.ResetLargestFreed(dev);
         step();
+        graph_reserve_ = alloc.LargestFreed(dev);
         graph_warm_ = true;
         if (net_.RandomDraws() != draws)
           RefuseGraphs(kDrawsNote);
@@ -192,7 +198,7 @@ class Trainer {
       }
       std::string why;
       const uint64_t draws = net_.RandomDraws();
-      cudaGraphExec_t g = graphs_.Capture(input.dptr_, label.dptr_, label.shape_, step, &why);
+      cudaGraphExec_t g = graphs_.Capture(input.dptr_, label.dptr_, label.shape_, step, &why, graph_reserve_);
       if (g && net_.RandomDraws() != draws) {
         // A replay would repeat the captured numbers: refuse (the step was not run yet).
         RefuseGraphs(kDrawsNote);
@@ -249,6 +255,7 @@ class Trainer {
   bool fused_update_ = true;
   std::vector<SgdSegment> segments_;
   bool graph_on_ = false, graph_warm_ = false;
+  size_t graph_reserve_ = 0;  // bytes each graph's pool starts with (StepGraphs::Capture)
   std::string graph_note_;
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   StepGraphs graphs_;  // after net_: destroyed first, while the buffers it replays still exist
