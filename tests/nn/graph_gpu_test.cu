@@ -4,8 +4,11 @@
 // graphs, as the feeder double-buffers) and a learning-rate schedule (the updates stay outside
 // the graph); bf16 convolutions, whose operand copies come from the allocator inside the
 // captured step, and bf16 fullc, whose backward takes the copies its forward made in the graph;
-// dropout, whose replays draw new masks; and the allocator's capture pools.
+// dropout, whose replays draw new masks; the allocator's capture pools, and a graph's memory
+// against a plain step's.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "harness/gpu_compare.h"
 #include "umbra/nn/trainer.h"
@@ -151,6 +154,56 @@ TEST(GraphGPU, ReplaysDoNotWriteIntoLaterAllocations) {
     for (index_t i = 0; i < h.Size(); ++i) bad += h.dptr_[i] != 7.f;
     EXPECT_EQ(bad, 0) << "a buffer of " << h.Size() << " floats was overwritten by a replay";
   }
+}
+
+// A graph holds no more memory than a plain step's peak: its pool starts with the warm-up
+// step's largest transient block, which the captured step's workspaces take one after another
+// (allocator.h). Three cuDNN convolutions of 16, 32 and 64 channels; in the emulation the
+// stand-in's workspaces are eight times each one's larger operand in bytes
+// (UMBRA_STUB_CUDNN_WS=8x: 1, 2 and 4 MiB), beyond the arena's gaps and growing through the
+// forward, where a graph's pool held a block of each size before (emulated: 25.3 MiB above
+// what was in use before the trainer for plain steps, 33.3 for the graph's; now 25.3 both).
+TEST(GraphGPU, GraphsHoldNoMoreThanAPlainStep) {
+  UMBRA_REQUIRE_GPU();
+#if defined(UMBRA_CUDA_EMU)
+  setenv("UMBRA_STUB_CUDNN_WS", "8x", 1);
+#endif
+  nn::NetSpec spec;
+  spec.input_shape = Shape4(8, 3, 32, 32);
+  spec.seed = 3;
+  auto conv = [](const char* name, const char* in, const char* n) {
+    return LayerSpec{"conv", name, {in}, {name}, {{"nchannel", n}, {"kernel_size", "3"}, {"pad", "1"}}};
+  };
+  spec.layers = {conv("a", "in", "16"), conv("b", "a", "32"), conv("c", "b", "64"),
+                 LayerSpec{"flatten", "f", {"c"}, {"f"}, {}},
+                 LayerSpec{"fullc", "fc", {"f"}, {"o"}, {{"nhidden", "4"}}},
+                 LayerSpec{"softmax", "loss", {"o"}, {"p"}, {}}};
+  auto& alloc = cuda::CachingAllocator::Get();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  Batches b(spec.input_shape);
+  size_t peak[2] = {0, 0};  // plain, graph: the high water above what was in use before
+  // A first plain run makes what the process keeps from then on (the cuBLAS handle's 32 MiB
+  // workspace), so that neither measured run counts it.
+  for (int graphs : {0, 0, 1}) {
+    UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+    alloc.EmptyCache();  // each trainer from the same start
+    const size_t before = alloc.GetStats(dev).in_use;
+    alloc.ResetHighWater(dev);
+    {
+      nn::Trainer<gpu> t(spec, Settings());
+      t.set_cuda_graph(graphs == 1);
+      for (int s = 0; s < 4; ++s) t.Step(b.x[0].view(), b.y[0].view());  // warm, capture, replays
+      if (graphs) EXPECT_EQ(t.num_graphs(), 1u) << t.graph_note();
+      UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+      peak[graphs] = alloc.GetStats(dev).high_water - before;
+    }
+  }
+#if defined(UMBRA_CUDA_EMU)
+  unsetenv("UMBRA_STUB_CUDNN_WS");
+#endif
+  EXPECT_GT(peak[0], 0u);
+  EXPECT_LE(peak[1], peak[0]) << "plain " << peak[0] / 1048576.0 << " MiB, graph " << peak[1] / 1048576.0 << " MiB";
 }
 
 // Dropout draws its masks from a counter in device memory (random.h): the replays draw new
