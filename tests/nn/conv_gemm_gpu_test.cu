@@ -20,10 +20,11 @@
 namespace umbra {
 namespace conv_gemm_test {
 
-// gw (oc, c/groups, kh, kw) of x (n, c, h, w) and gy (n, oc, oh, ow), cross-correlation.
-std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float>& x, const std::vector<float>& gy) {
+// Calls tap(x index, w index, gy index) for every product of the convolution (cross-correlation)
+// of x (n, c, h, w) with w (oc, c/groups, kh, kw) into y (n, oc, oh, ow), padding skipped.
+template <typename Tap>
+void ForEachTap(const nn::ConvGemmGeom& g, Tap tap) {
   const index_t cg = g.c / g.groups, og = g.oc / g.groups;
-  std::vector<double> gw(size_t(g.oc * cg * g.kh * g.kw), 0.0);
   for (index_t n = 0; n < g.n; ++n)
     for (index_t o = 0; o < g.oc; ++o)
       for (index_t ci = 0; ci < cg; ++ci)
@@ -34,32 +35,23 @@ std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float
                 const index_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
                 if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
                 const index_t c = (o / og) * cg + ci;
-                gw[size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx)] +=
-                    double(x[size_t(((n * g.c + c) * g.h + iy) * g.w + ix)]) *
-                    gy[size_t(((n * g.oc + o) * g.oh + oy) * g.ow + ox)];
+                tap(size_t(((n * g.c + c) * g.h + iy) * g.w + ix), size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx),
+                    size_t(((n * g.oc + o) * g.oh + oy) * g.ow + ox));
               }
+}
+
+// gw of x and gy.
+std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float>& x, const std::vector<float>& gy) {
+  std::vector<double> gw(size_t(g.oc * (g.c / g.groups) * g.kh * g.kw), 0.0);
+  ForEachTap(g, [&](size_t xi, size_t wi, size_t yi) { gw[wi] += double(x[xi]) * gy[yi]; });
   return gw;
 }
 
-// gx (n, c, h, w) of gy (n, oc, oh, ow) and w (oc, c/groups, kh, kw).
+// gx of gy and w.
 std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<float>& gy,
                                   const std::vector<float>& w) {
-  const index_t cg = g.c / g.groups, og = g.oc / g.groups;
   std::vector<double> gx(size_t(g.n * g.c * g.h * g.w), 0.0);
-  for (index_t n = 0; n < g.n; ++n)
-    for (index_t o = 0; o < g.oc; ++o)
-      for (index_t ci = 0; ci < cg; ++ci)
-        for (index_t ky = 0; ky < g.kh; ++ky)
-          for (index_t kx = 0; kx < g.kw; ++kx)
-            for (index_t oy = 0; oy < g.oh; ++oy)
-              for (index_t ox = 0; ox < g.ow; ++ox) {
-                const index_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
-                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-                const index_t c = (o / og) * cg + ci;
-                gx[size_t(((n * g.c + c) * g.h + iy) * g.w + ix)] +=
-                    double(w[size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx)]) *
-                    gy[size_t(((n * g.oc + o) * g.oh + oy) * g.ow + ox)];
-              }
+  ForEachTap(g, [&](size_t xi, size_t wi, size_t yi) { gx[xi] += double(w[wi]) * gy[yi]; });
   return gx;
 }
 
