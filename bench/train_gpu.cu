@@ -32,9 +32,9 @@
 // nhwc_img_per_s and nhwc_peak_mib, with --graph also nhwc_graph_img_per_s (batch norms on
 // umbra's kernels, algo=auto's choice channels-last: statistics kernels over (N*H*W, C) rows,
 // relus fused, the layout and BN + ReLU fusion the issue credits for torch.compile's ResNet
-// gain). Neither trains with cuDNN's channels-last batch norm: 12-15x
-// slower than umbra's kernels a layer on the H200 (bench/RESULTS.md, 2026-12-04), and those runs
-// took the device time the stages did not have (NhwcGPU and Bf16NodesGPU test that path).
+// gain). Neither trains with cuDNN's channels-last batch norm: 12-15x slower than umbra's
+// kernels a layer on the H200 (bench/RESULTS.md, 2026-12-04), and those runs took the device
+// time the stages did not have (NhwcGPU and Bf16NodesGPU test that path).
 // --unfused measures each net again with every relu and sum run as written (NetSpec::fuse_relu
 // and fuse_add off; by default relus after sums, and after batch norms on the expression path,
 // and sums after such batch norms, run inside them): unfused_img_per_s, with --own-kernels also

@@ -198,6 +198,12 @@ def kernels_of(e):
     return out
 
 
+def top_kernels(e, steps):
+    """The 3 costliest kernels of an event and its children: [name, ms a step]."""
+    top = sorted(kernels_of(e), key=lambda k: -k[1])[:3]
+    return [[k[0][:120], round(k[1] / 1e3 / steps, 4)] for k in top]
+
+
 def find_child(e, name):
     if e.name == name:
         return e
@@ -210,7 +216,7 @@ def find_child(e, name):
 
 def profile_steps(name, step, steps, cuda):
     """Runs `steps` more steps under torch.profiler and sums each top-level event by umbra's layer
-    types (FWD_TYPES, BWD_TYPES; unknown ones under their own names): {type: [fwd ms, bwd ms]}
+    types (FWD_TYPES, BWD_TYPES; unknown ones as "other"): {type: [fwd ms, bwd ms]}
     per step, the step's total, and every convolution in forward order with its weight shape,
     forward and backward ms and the costliest kernels of each (a backward matched to its
     forward by weight shape, last in first out: the reverse order backward runs them in)."""
@@ -234,11 +240,10 @@ def profile_steps(name, step, steps, cuda):
         else:  # e.g. the loss gradient's seed, zero_grad's fills
             t, col = FWD_TYPES.get(e.name, "other"), 0
         by_type.setdefault(t, [0.0, 0.0])[col] += ms
-        top = sorted(kernels_of(e), key=lambda k: -k[1])[:3]
-        kern = [[k[0][:120], round(k[1] / 1e3 / steps, 4)] for k in top]
         if e.name == "aten::conv2d":
             w = list(e.input_shapes[1]) if len(e.input_shapes) > 1 else []
-            convs.append({"weight": w, "fwd_ms": ms, "bwd_ms": 0.0, "fwd_kernels": kern, "bwd_kernels": []})
+            convs.append({"weight": w, "fwd_ms": ms, "bwd_ms": 0.0, "fwd_kernels": top_kernels(e, steps),
+                          "bwd_kernels": []})
             open_convs.setdefault(str(w), []).append(len(convs) - 1)
         elif t == "conv" and col == 1:
             cb = find_child(e, "aten::convolution_backward")
@@ -246,7 +251,7 @@ def profile_steps(name, step, steps, cuda):
             if open_convs.get(str(w)):
                 c = convs[open_convs[str(w)].pop()]
                 c["bwd_ms"] += ms
-                c["bwd_kernels"] = kern
+                c["bwd_kernels"] = top_kernels(e, steps)
     # Each step's convolutions were appended once a step: keep the first step's, with the
     # times of all (every step runs the same ones).
     per_step = len(convs) // steps if steps else 0

@@ -5,6 +5,10 @@
 // then ExpectSameOnGPU(f, cpu_out_shape, cpu_inputs...).
 #pragma once
 
+#include <string>
+#include <type_traits>
+#include <vector>
+
 #include "harness/tensor_util.h"
 
 #define UMBRA_REQUIRE_GPU()                                                                \
@@ -75,6 +79,32 @@ inline void ExpectSameWeights(Net& a, Net& b, double tol) {
   b.VisitWeights([&](const std::string&, Tensor<gpu, 2> w, Tensor<gpu, 2>) { wb.push_back(ToCPU(w)); });
   ASSERT_EQ(wa.size(), wb.size());
   for (size_t k = 0; k < wa.size(); ++k) EXPECT_TRUE(AllNear(wa[k].view(), wb[k].view(), tol)) << "weight " << k;
+}
+
+/// `passes` training passes (forward and backward, no update: weight gradients add up) of a CPU
+/// net and a GPU net on the same batch (a RandomBatch's host and device copies).
+template <typename CpuNet, typename GpuNet>
+inline void PassesOnBoth(CpuNet& hc, GpuNet& gc, const RandomBatch& b, int passes) {
+  for (int pass = 0; pass < passes; ++pass) {
+    hc.Forward(true, b.hx.view(), &b.hy.view());
+    hc.Backward();
+    gc.Forward(true, b.x.view(), &b.y.view());
+    gc.Backward();
+  }
+}
+
+/// A net's weight gradients in visiting order, on the host (a CPU net's copied, a GPU net's
+/// brought over).
+template <typename Net>
+inline std::vector<TensorContainer<cpu, 2>> Gradients(Net& net) {
+  std::vector<TensorContainer<cpu, 2>> out;
+  net.VisitWeights([&](const std::string&, auto, auto g) {
+    if constexpr (std::is_same_v<decltype(g), Tensor<cpu, 2>>)
+      out.emplace_back(g);
+    else
+      out.push_back(ToCPU(g));
+  });
+  return out;
 }
 
 /// Draws a net's biases and batch norm's beta (within +-0.1) and gamma (in [0.5, 1.5]), the

@@ -27,15 +27,8 @@ void TwoPasses(const std::string& dtype, bool nhwc, double tol) {
   s.channels_last = nhwc;
   nn::Net<gpu> gc(s);  // the same initial weights: drawn on the host for every device
   const test::RandomBatch b(s.input_shape, 2, [](index_t i) { return i % 3; });
-  for (int pass = 0; pass < 2; ++pass) {
-    hc.Forward(true, b.hx.view(), &b.hy.view());
-    hc.Backward();
-    gc.Forward(true, b.x.view(), &b.y.view());
-    gc.Backward();
-  }
-  std::vector<TensorContainer<cpu, 2>> want, got;
-  hc.VisitWeights([&](const std::string&, Tensor<cpu, 2>, Tensor<cpu, 2> g) { want.emplace_back(g); });
-  gc.VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) { got.push_back(test::ToCPU(g)); });
+  test::PassesOnBoth(hc, gc, b, 2);
+  const auto want = test::Gradients(hc), got = test::Gradients(gc);
   ASSERT_EQ(want.size(), got.size());
   // Relative to the whole gradient: the values are small (0.02-0.05), where a per-element
   // bound of tol * max(1, |x|) would let one pass where two are due (half the sum) through.

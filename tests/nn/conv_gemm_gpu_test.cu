@@ -127,12 +127,7 @@ TEST(ConvGemmGPU, TheConvolutionTakesThemWhereTheSearchFindsThemFaster) {
   nn::Net<cpu> hc(s);
   nn::Net<gpu> gc(s);
   const test::RandomBatch b(s.input_shape, 2, [](index_t i) { return i % 3; });
-  for (int pass = 0; pass < 2; ++pass) {
-    hc.Forward(true, b.hx.view(), &b.hy.view());
-    hc.Backward();
-    gc.Forward(true, b.x.view(), &b.y.view());
-    gc.Backward();
-  }
+  test::PassesOnBoth(hc, gc, b, 2);
 #if defined(UMBRA_CUDA_EMU)
   unsetenv("UMBRA_STUB_CUDNN_MS");
   for (size_t l = 0; l < 2; ++l) {
@@ -142,9 +137,7 @@ TEST(ConvGemmGPU, TheConvolutionTakesThemWhereTheSearchFindsThemFaster) {
     EXPECT_EQ(how.find("dgrad umbra_gemm(3 images) fp32 ") != std::string::npos, l == 1) << how;
   }
 #endif
-  std::vector<TensorContainer<cpu, 2>> want, got;
-  hc.VisitWeights([&](const std::string&, Tensor<cpu, 2>, Tensor<cpu, 2> g) { want.emplace_back(g); });
-  gc.VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) { got.push_back(test::ToCPU(g)); });
+  const auto want = test::Gradients(hc), got = test::Gradients(gc);
   ASSERT_EQ(want.size(), 6u);
   ASSERT_EQ(got.size(), 6u);
   // The convolutions' weights and biases (fc's bias gradient nearly cancels over the classes:

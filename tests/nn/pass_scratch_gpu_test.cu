@@ -57,17 +57,12 @@ size_t StepPeak(int cap, const char* ws_bytes) {
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     const size_t before = alloc.GetStats(dev).in_use;
     alloc.ResetHighWater(dev);
-    hc.Forward(true, b.hx.view(), &b.hy.view());
-    hc.Backward();
-    gc.Forward(true, b.x.view(), &b.y.view());
-    gc.Backward();
+    test::PassesOnBoth(hc, gc, b, 1);
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     peak = alloc.GetStats(dev).high_water - before;
   }
   unsetenv("UMBRA_STUB_CUDNN_WS");
-  std::vector<TensorContainer<cpu, 2>> want, got;
-  hc.VisitWeights([&](const std::string&, Tensor<cpu, 2>, Tensor<cpu, 2> g) { want.emplace_back(g); });
-  gc.VisitWeights([&](const std::string&, Tensor<gpu, 2>, Tensor<gpu, 2> g) { got.push_back(test::ToCPU(g)); });
+  const auto want = test::Gradients(hc), got = test::Gradients(gc);
   EXPECT_EQ(want.size(), got.size());
   for (size_t k = 0; k < want.size() && k < got.size(); ++k)
     EXPECT_TRUE(test::NormNear(got[k].view(), want[k].view(), 1e-4)) << "gradient " << k;

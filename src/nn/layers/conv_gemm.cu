@@ -15,7 +15,7 @@ namespace {
 // backend runs on no other), the geometry's views and the chunk's scratch.
 struct Chunks {
   Chunks(const ConvGemmGeom& geom, index_t chunk, void* scratch, void* stream, bool tf32)
-      : g(geom), b_max(chunk), colp(static_cast<float*>(scratch)) {
+      : g(geom), colp(static_cast<float*>(scratch)) {
     UMBRA_CHECK(chunk >= 1 && g.groups >= 1 && g.c % g.groups == 0 && g.oc % g.groups == 0,
                 "convolution GEMM: chunk ", chunk, ", groups ", g.groups);
     on.stream_ = cuda::OrDefault(static_cast<cudaStream_t>(stream));
@@ -40,7 +40,7 @@ struct Chunks {
   Tensor<gpu, 2, float> Columns(index_t b) { return Tensor<gpu, 2, float>(colp, Shape2(krows, b * pq), &on); }
 
   const ConvGemmGeom& g;
-  index_t b_max, pq = 0, krows = 0, kg = 0, mg = 0;
+  index_t pq = 0, krows = 0, kg = 0, mg = 0;
   float *colp, *tmpp = nullptr;
   PatchParam patch;
   Stream<gpu> on;

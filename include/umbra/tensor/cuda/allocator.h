@@ -67,13 +67,8 @@ class CachingAllocator {
         return p;
       }
     }
-    // Best fit, but never hand out a block more than twice the request (bounded waste).
-    auto it = pool.free.lower_bound(rounded);
-    if (it != pool.free.end() && it->first <= 2 * rounded) {
-      void* p = it->second;
-      const size_t sz = it->first;
-      pool.free.erase(it);
-      pool.stats.cached -= sz;
+    size_t sz = 0;
+    if (void* p = FromCacheLocked(pool, rounded, &sz)) {
       Track(pool, p, sz, dev, cap);
       return p;
     }
@@ -137,18 +132,15 @@ class CachingAllocator {
     if (reserve) {
       Pool& pool = PoolOf(dev);
       const size_t rounded = Round(reserve);
-      void* p = nullptr;
       size_t sz = rounded;
-      auto it = pool.free.lower_bound(rounded);
-      if (it != pool.free.end() && it->first <= 2 * rounded) {
-        p = it->second, sz = it->first;
-        pool.free.erase(it);
-        pool.stats.cached -= sz;
-      } else if (cudaMalloc(&p, rounded) == cudaSuccess) {
-        ++pool.stats.mallocs;
-      } else {
-        cudaGetLastError();
-        p = nullptr;
+      void* p = FromCacheLocked(pool, rounded, &sz);
+      if (!p) {
+        if (cudaMalloc(&p, rounded) == cudaSuccess) {
+          ++pool.stats.mallocs;
+        } else {
+          cudaGetLastError();
+          p = nullptr;
+        }
       }
       if (p) {
         Track(pool, p, sz, dev, capturing_);
@@ -254,6 +246,17 @@ class CachingAllocator {
   int CaptureHere(int dev) const {
     if (capturing_ < 0 || capture_thread_ != std::this_thread::get_id()) return -1;
     return captures_.at(capturing_).dev == dev ? capturing_ : -1;
+  }
+  // Best fit from the cache, but never a block more than twice the request (bounded waste): the
+  // block, taken out of the cache, with its size in *sz; null where none fits.
+  static void* FromCacheLocked(Pool& pool, size_t rounded, size_t* sz) {
+    auto it = pool.free.lower_bound(rounded);
+    if (it == pool.free.end() || it->first > 2 * rounded) return nullptr;
+    void* p = it->second;
+    *sz = it->first;
+    pool.free.erase(it);
+    pool.stats.cached -= *sz;
+    return p;
   }
   void Track(Pool& pool, void* p, size_t sz, int dev, int capture = -1) {
     live_[p] = Block{sz, dev, capture};
