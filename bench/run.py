@@ -412,12 +412,15 @@ def own_kernels_table(ours):
     kernels with only the sums as written (fuse_add=0, --unfused-add): what the sums' fusion
     alone gains, and every batch norm on cuDNN (algo=cudnn): the default before 2026-12-04; and
     every net with its convolutions' cuDNN searches capped at 8 GiB of workspace instead of 1
-    (--big-workspace): whether algorithms past the default cap would be faster, at what peak."""
+    (--big-workspace): whether algorithms past the default cap would be faster, at what peak; and
+    with the searches as before the graph API's engine configurations joined them
+    (--legacy-search): what the engines gain."""
     print("| net | default img/s | default, unfused | fusion gain | umbra's kernels img/s "
           "| umbra's, unfused | fusion gain | umbra's, sums unfused | sum fusion gain | own / default "
           "| all batch norms cuDNN's | default / that | default peak MiB | own kernels peak MiB "
-          "| 8 GiB conv workspace img/s | that / default | its peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| 8 GiB conv workspace img/s | that / default | its peak MiB "
+          "| legacy conv search img/s | default / that | its peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, o in ours.items():
         def line(n=n, o=o):
             ua = o.get("own_unfused_add_img_per_s")
@@ -429,7 +432,9 @@ def own_kernels_table(ours):
                     f"| {o['own_unfused_img_per_s']:,.0f} | {o['own_img_per_s'] / o['own_unfused_img_per_s']:.2f} "
                     f"| {ua_s} | {ua_gain} | {o['own_img_per_s'] / o['img_per_s']:.2f} | {cb_s} | {cb_gain} "
                     f"| {o['peak_mib']:,.0f} | {o['own_peak_mib']:,.0f} | {o['ws8g_img_per_s']:,.0f} "
-                    f"| {o['ws8g_img_per_s'] / o['img_per_s']:.2f} | {o['ws8g_peak_mib']:,.0f} |")
+                    f"| {o['ws8g_img_per_s'] / o['img_per_s']:.2f} | {o['ws8g_peak_mib']:,.0f} "
+                    f"| {o['legacy_search_img_per_s']:,.0f} | {o['img_per_s'] / o['legacy_search_img_per_s']:.2f} "
+                    f"| {o['legacy_search_peak_mib']:,.0f} |")
         table_row(n, line, o)
     print()
 
@@ -624,7 +629,8 @@ def main():
 
     if args.gpu_own_kernels:
         print(f"## GPU training, the defaults against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add", "--big-workspace"],
+        ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add", "--big-workspace",
+                                                "--legacy-search"],
                          args.gpu_steps)
         if not ours:
             return 1

@@ -20,6 +20,10 @@
 // each net again with every convolution's cuDNN search capped at 8 GiB of workspace instead of
 // the default 1 GiB (ws8g_img_per_s, ws8g_peak_mib): whether algorithms past the cap are the
 // convolutions' gap to PyTorch (AlexNet's conv1 weight gradient took 2.09 ms, twice its forward).
+// --legacy-search measures each net again with its convolutions' searches as before the graph
+// API's engine configurations joined them (cudnn_search = legacy: cuDNN's legacy algorithms and
+// umbra's backward GEMMs): legacy_search_img_per_s and legacy_search_peak_mib, what the engines
+// gain.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
@@ -49,7 +53,7 @@
 // end, as the loop does now). The default figure reads no loss, like the PyTorch peer.
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
 //                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
-//                   [--unfused] [--unfused-add] [--read-loss] [--big-workspace]
+//                   [--unfused] [--unfused-add] [--read-loss] [--big-workspace] [--legacy-search]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -99,6 +103,7 @@ struct Variant {
   bool cudnn_bn = false;  // algo=cudnn on the batch norms alone
   bool bf16_nodes = false;  // with bf16: activations in bfloat16 too (NetSpec::bf16_nodes)
   int workspace_mib = 0;  // > 0: every convolution's cudnn_workspace cap (the default is 1,024)
+  bool legacy_search = false;  // every convolution's cudnn_search = legacy
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
 
@@ -121,6 +126,7 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   if (v.cudnn_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "cudnn", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   if (v.workspace_mib > 0) nn::SetKeyWhereTaken<gpu>(spec, "cudnn_workspace", std::to_string(v.workspace_mib), "conv");
+  if (v.legacy_search) nn::SetKeyWhereTaken<gpu>(spec, "cudnn_search", "legacy", "conv");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -210,6 +216,9 @@ int main(int argc, char** argv) {
   bool big_workspace = false;
   app.add_flag("--big-workspace", big_workspace,
                "measure again with cuDNN's convolution searches capped at 8 GiB of workspace instead of 1 GiB");
+  bool legacy = false;
+  app.add_flag("--legacy-search", legacy,
+               "measure again with cuDNN's convolution searches without its graph API's engine configurations");
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -257,6 +266,7 @@ int main(int argc, char** argv) {
         const bool has_bn = !nn::SetKeyWhereTaken<gpu>(probe, "algo", "expr", "batch_norm").empty();
         if (own && has_bn) put("cudnn_bn", {.cudnn_bn = true});  // every batch norm cuDNN's, as before 2026-12-04
         if (big_workspace) put("ws8g", {.workspace_mib = 8192});
+        if (legacy) put("legacy_search", {.legacy_search = true});
         if (own && unfused_add && has_bn) put("own_unfused_add", {.own_kernels = true, .fuse_add = false});
         if (bf16) put("bf16", {.bf16 = true});
         if (bf16) put("bf16_nodes", {.bf16 = true, .bf16_nodes = true});

@@ -38,6 +38,7 @@ struct ConvParam : InitParam {
   int temp_col_max = 4;
   std::string algo = "auto";
   int cudnn_workspace = 1024;
+  std::string cudnn_search = "all";
   bool tf32 = true;
   std::string dtype = "float32";
   static const ParamDecl<ConvParam>& Decl() {
@@ -60,6 +61,11 @@ struct ConvParam : InitParam {
           .OneOf({"auto", "im2col"});
       d.Field(&ConvParam::cudnn_workspace, "cudnn_workspace",
               "GPU: largest cuDNN workspace an algorithm may use, MiB").Min(0);
+      d.Field(&ConvParam::cudnn_search, "cudnn_search",
+              "GPU: what cuDNN's algorithm search times: all (its algorithms, its graph API's engine "
+              "configurations, umbra's backward GEMMs), legacy (without the engine configurations) or "
+              "engines (those alone)")
+          .OneOf({"all", "legacy", "engines"});
       d.Field(&ConvParam::tf32, "tf32", "GPU: allow TF32 tensor cores in cuDNN convolutions (PyTorch's default)");
       d.Field(&ConvParam::dtype, "dtype",
               "GPU with cuDNN: float32, or bf16 (bfloat16 operands, fp32 accumulation and master weights)")
@@ -74,6 +80,9 @@ struct ConvParam : InitParam {
   index_t KernelX() const { return kernel_width > 0 ? kernel_width : kernel_size; }
   index_t PadY() const { return pad_y >= 0 ? pad_y : pad; }
   index_t PadX() const { return pad_x >= 0 ? pad_x : pad; }
+  static CudnnSearch SearchOf(const std::string& s) {
+    return s == "legacy" ? CudnnSearch::kLegacy : s == "engines" ? CudnnSearch::kEngines : CudnnSearch::kAll;
+  }
 };
 
 template <typename xpu, typename DType>
@@ -127,7 +136,8 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
       if (q.algo == "auto")
         backend_ = MakeCudnnConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
                                  patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias,
-                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16", nodes16_, nhwc_},
+                                 CudnnConvOptions{q.cudnn_workspace, q.tf32, q.dtype == "bf16", nodes16_, nhwc_,
+                                                  ConvParam::SearchOf(q.cudnn_search)},
                                  nullptr);
     }
     // bf16 is cuDNN's: without it (algo = im2col, no cuDNN) the layer ran in float32, unsaid.

@@ -18,6 +18,7 @@
 #include "batch_norm_stats.h"
 #include "bf16_cast.h"
 #include "swap_inner.h"
+#include "conv_engines.h"
 #include "conv_gemm.h"
 #include "umbra/nn/pass_scratch.h"
 #include "umbra/tensor/cuda/allocator.h"
@@ -35,10 +36,13 @@ struct Algo {
   /// > 0: not cuDNN's but umbra's columns and GEMM (conv_gemm.h), this many images a chunk,
   /// ws its scratch.
   index_t own_chunk = 0;
+  /// Set: not a legacy algorithm but this engine configuration of the graph API (conv_engines.h).
+  std::shared_ptr<const EnginePlan> plan;
 };
 struct Measured {
   std::vector<AlgoTrial> trials;
   std::vector<Algo> algos;
+  std::string refused;  // what the legacy search returned, for the error where nothing is usable
 };
 // The searches of each geometry (and options), shared by all layers of that geometry; each
 // call picks from them by the gap its own pass leaves free.
@@ -99,12 +103,12 @@ struct ProbeScratch {
   }
 };
 
-// A search's results as the picks weigh them (usable: succeeded within the cap, FMA math only
-// when TF32 is off); one error, saying what cuDNN returned, when none is usable. With the
+// A legacy search's results as the picks weigh them (usable: succeeded within the cap, FMA math
+// only when TF32 is off), and what it returned, for the error when nothing at all is usable. With the
 // descriptor at FMA math, cuDNN labels its fp32 results FMA: PyTorch asserts as much of the
 // result it picks when TF32 is off (ASSERT_CORRECT_PRECISION in its Conv_v7.cpp).
 template <typename Perf>
-Measured Measure(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32, const char* what) {
+Measured Measure(const std::vector<Perf>& perf, int returned, size_t cap, bool tf32) {
   Measured m;
   for (int i = 0; i < returned; ++i) {
     m.trials.push_back({perf[i].time, perf[i].memory,
@@ -112,16 +116,12 @@ Measured Measure(const std::vector<Perf>& perf, int returned, size_t cap, bool t
                             (tf32 || perf[i].mathType == CUDNN_FMA_MATH)});
     m.algos.push_back(Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType});
   }
-  if (PickAlgo(m.trials) >= 0) return m;
-  std::string seen;
+  m.refused = "; it returned " + std::to_string(returned) + (returned ? ": " : "");
   for (int i = 0; i < returned; ++i)
-    seen += std::string(i ? "; " : "") + "algo " + std::to_string(int(perf[i].algo)) + " (" +
-            cudnnGetErrorString(perf[i].status) + ", " + std::to_string(perf[i].memory >> 20) + " MiB, math " +
-            std::to_string(int(perf[i].mathType)) + ")";
-  UMBRA_THROW("cuDNN found no ", what, " algorithm within the workspace cap of ", cap >> 20, " MiB",
-              tf32 ? "" : " with FMA math (tf32=0)",
-              " (the layer's cudnn_workspace, in MiB: raise it, or set algo = im2col for umbra's own convolution)",
-              "; it returned ", returned, returned ? ": " : "", seen);
+    m.refused += std::string(i ? "; " : "") + "algo " + std::to_string(int(perf[i].algo)) + " (" +
+                 cudnnGetErrorString(perf[i].status) + ", " + std::to_string(perf[i].memory >> 20) + " MiB, math " +
+                 std::to_string(int(perf[i].mathType)) + ")";
+  return m;
 }
 
 // Room for every result a search may return: the header's algorithm count, or the library's own
@@ -139,7 +139,7 @@ class CudnnConv : public ConvBackend {
             index_t kh, index_t kw, index_t sh, index_t sw, index_t ph, index_t pw, bool bias,
             const CudnnConvOptions& opt, void* stream)
       : bias_(bias), tf32_(opt.tf32 || opt.bf16), bf16_(opt.bf16), nodes16_(opt.bf16 && opt.bf16_nodes),
-        nhwc_(opt.nhwc),
+        nhwc_(opt.nhwc), search_(opt.search),
         cap_(size_t(opt.workspace_mib) << 20), stream_(static_cast<cudaStream_t>(stream)) {
     nx_ = size_t(n * c * h * w), ny_ = size_t(n * oc * oh * ow), nw_ = size_t(oc * (c / g) * kh * kw);
     geom_ = ConvGemmGeom{n, c, h, w, oc, oh, ow, g, kh, kw, sh, sw, ph, pw};
@@ -177,7 +177,8 @@ class CudnnConv : public ConvBackend {
            std::to_string(oc) + "/g" + std::to_string(g) + ":k" + std::to_string(kh) + "x" + std::to_string(kw) +
            ":s" + std::to_string(sh) + "x" + std::to_string(sw) + ":p" + std::to_string(ph) + "x" + std::to_string(pw) +
            (opt.bf16 ? ":bf16" : opt.tf32 ? ":tf32" : ":fp32") + ":cap" + std::to_string(opt.workspace_mib) +
-           (nhwc_ ? ":nhwc" : "");
+           (nhwc_ ? ":nhwc" : "") +
+           (search_ == CudnnSearch::kAll ? "" : search_ == CudnnSearch::kLegacy ? ":legacy" : ":engines");
     // Per device: a choice measured on one GPU model is not another's (dev=gpu:N, several GPUs).
     int dev = 0;
     UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
@@ -225,11 +226,15 @@ class CudnnConv : public ConvBackend {
         h, "forward",
         [&](int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, slots, got, perf, ws, bytes);
-        });
+        },
+        [&](Measured& m) { MeasureEngines(m, h, ConvPass::kForward, 0, x, w, y); });
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
-    UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo), ws.p,
-                                              ws.bytes, &zero, y_, y));
+    if (a.plan)
+      a.plan->Run(h, x, w, y, ws.p);
+    else
+      UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo),
+                                                ws.p, ws.bytes, &zero, y_, y));
     if (nodes16_) {  // the node is the bf16 output: bias and relu in place, one pass
       if (b || relu)
         BiasReluBF16(reinterpret_cast<uint16_t*>(y32), b, ny_, nhwc_ ? 1 : ohw_, oc_, relu, stream_);
@@ -312,6 +317,7 @@ class CudnnConv : public ConvBackend {
           MeasureOwn(m, [&](index_t b, void* scratch, cudaStream_t s) {
             DgradGemmGPU(geom_, b, gy32, w32, gx32, scratch, tf32_, s);
           });
+          MeasureEngines(m, h, ConvPass::kData, 0, gx, w, gy);
         });
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
@@ -319,9 +325,12 @@ class CudnnConv : public ConvBackend {
       DgradGemmGPU(geom_, a.own_chunk, gy32, w32, gx32, ws.p, tf32_, stream_);
       return;
     }
-    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
-                                                   cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
-                                                   x_, gx));
+    if (a.plan)
+      a.plan->Run(h, gx, w, gy, ws.p);
+    else
+      UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
+                                                     cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
+                                                     x_, gx));
     gx.Back(gx32);
   }
   // gw (and gb) += the weight (and bias) gradients from x and gy (gy32: as the layer gave it,
@@ -346,10 +355,14 @@ class CudnnConv : public ConvBackend {
         },
         [&](Measured& m) {
           ProbeScratch out(bf16_ || nhwc_ ? 0 : nw_ * sizeof(float));  // the search's output: not the gradient
+          UMBRA_CHECK(bf16_ || nhwc_ || out.p, "cuDNN backward-filter search: no device memory for a ",
+                      nw_ * sizeof(float), "-byte output");
           if (out.p)
             MeasureOwn(m, [&](index_t b, void* scratch, cudaStream_t s) {
               WgradGemmGPU(geom_, b, x32, gy32, static_cast<float*>(out.p), scratch, tf32_, s);
             });
+          // Into scratch, as the legacy search: bf16's operand, channels-last's (K, R, S, C) one.
+          MeasureEngines(m, h, ConvPass::kFilter, WgradBeta(), x, out.p ? out.p : static_cast<void*>(gw), gy);
         });
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
@@ -359,9 +372,13 @@ class CudnnConv : public ConvBackend {
       return;
     }
     // cuDNN adds only where it writes the layer's own fp32 (K, C, R, S) gradient.
-    UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
-                                                     cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
-                                                     bf16_ || nhwc_ ? &zero : &one, w_, gw));
+    const float beta = WgradBeta();
+    if (a.plan)
+      a.plan->Run(h, x, gw, gy, ws.p);  // made with this beta
+    else
+      UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
+                                                       cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
+                                                       &beta, w_, gw));
     if (bf16_ && nhwc_)
       SwapInnerFromBF16Add(static_cast<const uint16_t*>(gw.p), gw32, oc_, rs_, cg_, stream_);
     else if (nhwc_)
@@ -384,17 +401,17 @@ class CudnnConv : public ConvBackend {
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The algorithm of one pass: searched for on the geometry's first call (find: the
   // cudnnFind*Ex call on the pass's own buffers, given its result slots and the search's
-  // scratch), then picked on each call by what is left of the pass's gap (its workspace is
+  // scratch; more: the other candidates, MeasureOwn and MeasureEngines), then picked on each call by what is left of the pass's gap (its workspace is
   // taken next), with its math type set on the descriptor for the call that follows. `mine`:
   // this layer's copy of the search, read without the lock.
-  template <typename Perf, typename Find, typename More = void (*)(Measured&)>
+  template <typename Perf, typename Find, typename More>
   Algo Chosen(Measured Choice::*which, Measured& mine, int& picked, int header_count,
               cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, const char* what, Find find,
-              More more = [](Measured&) {}) {
+              More more) {
     if (mine.trials.empty()) mine = Get(which);
     if (mine.trials.empty()) {
       Measured m;
-      {  // the search's scratch goes back before `more` takes its own
+      if (search_ != CudnnSearch::kEngines) {  // the search's scratch goes back before `more` takes its own
         ProbeScratch probe(ProbeBytes());
         auto perf = PerfSlots<Perf>(header_count, max_count, h);
         int got = 0;
@@ -403,9 +420,16 @@ class CudnnConv : public ConvBackend {
             e != CUDNN_STATUS_SUCCESS)
           UMBRA_THROW("cuDNN's ", what, " algorithm search failed for convolution ", key_, ": ",
                       cudnnGetErrorString(e));
-        m = Measure(perf, got, cap_, tf32_, what);
+        m = Measure(perf, got, cap_, tf32_);
       }
       more(m);
+      if (PickAlgo(m.trials) < 0)
+        UMBRA_THROW("cuDNN found no ", what, " algorithm",
+                    search_ == CudnnSearch::kEngines ? " (engine configurations alone: cudnn_search = engines)" : "",
+                    " within the workspace cap of ", cap_ >> 20, " MiB", tf32_ ? "" : " with FMA math (tf32=0)",
+                    " (the layer's cudnn_workspace, in MiB: raise it, or set algo = im2col for umbra's own "
+                    "convolution)",
+                    m.refused);
       mine = Put(which, std::move(m));
     }
     picked = PickAlgo(mine.trials, PassScratch::Free());
@@ -426,7 +450,7 @@ class CudnnConv : public ConvBackend {
   static constexpr size_t kOwnScratch[] = {size_t(16) << 20, size_t(64) << 20};
   template <typename Run>
   void MeasureOwn(Measured& m, Run run_pass) {
-    if (bf16_ || nhwc_) return;
+    if (bf16_ || nhwc_ || search_ == CudnnSearch::kEngines) return;
     const size_t limit = ProbeBytes();
     std::vector<index_t> chunks;
     for (size_t budget : {kOwnScratch[0], kOwnScratch[1], PassScratch::Free()}) {
@@ -435,6 +459,41 @@ class CudnnConv : public ConvBackend {
       if (b > 0 && std::find(chunks.begin(), chunks.end(), b) == chunks.end()) chunks.push_back(b);
     }
     const cudaStream_t s = cuda::OrDefault(stream_);
+    for (const index_t b : chunks) {
+      ProbeScratch scratch(ConvGemmScratchBytes(geom_, b));
+      if (!scratch.p) continue;  // the driver had too little after all: not a candidate
+      m.trials.push_back({MedianMs([&] { run_pass(b, scratch.p, s); }), scratch.bytes, true});
+      m.algos.push_back(Algo{.algo = -1, .ws = scratch.bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
+    }
+  }
+  // The engine configurations cuDNN's heuristics offer for the pass (conv_engines.h) as more
+  // results of its search, timed as MeasureOwn's on the pass's operands (x, w, y as
+  // EnginePlan::Run names them; the output one scratch or what the call writes again), within
+  // the search's limit. A plan is made with its pass's beta, which every call of it then uses.
+  void MeasureEngines(Measured& m, cudnnHandle_t h, ConvPass pass, float beta, const void* x, const void* w,
+                      const void* y) {
+    if (search_ == CudnnSearch::kLegacy) return;
+    const EngineConv conv{geom_.n, geom_.c, geom_.h, geom_.w, geom_.oc, geom_.oh, geom_.ow, geom_.groups, geom_.kh,
+                          geom_.kw, geom_.sh, geom_.sw, geom_.ph, geom_.pw,
+                          bf16_ ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, nhwc_};
+    const auto plans = EnginePlans(h, conv, pass, beta, EngineFilter{.tf32 = tf32_, .max_workspace = ProbeBytes()});
+    size_t most = 0;
+    for (const auto& p : plans) most = std::max(most, p->workspace());
+    ProbeScratch ws(most);
+    for (const auto& p : plans) {
+      if (p->workspace() > ws.bytes) continue;  // the driver had too little after all
+      m.trials.push_back({MedianMs([&] { p->Run(h, x, w, y, ws.p); }), p->workspace(), true});
+      m.algos.push_back(Algo{.algo = -1,
+                             .ws = p->workspace(),
+                             .math = p->tensor_cores() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH,
+                             .plan = p});
+    }
+  }
+  // One candidate's time: the median of 3 runs on the layer's stream after one that warms it up
+  // (cuBLAS's or cuDNN's first call of a kernel loads it).
+  template <typename Run>
+  float MedianMs(Run run) {
+    const cudaStream_t s = cuda::OrDefault(stream_);
     cudaEvent_t t0 = nullptr, t1 = nullptr;
     UMBRA_CUDA_CHECK(cudaEventCreate(&t0));
     UMBRA_CUDA_CHECK(cudaEventCreate(&t1));
@@ -442,24 +501,21 @@ class CudnnConv : public ConvBackend {
       cudaEvent_t a, b;
       ~Events() { cudaEventDestroy(a), cudaEventDestroy(b); }
     } events{t0, t1};
-    for (const index_t b : chunks) {
-      ProbeScratch scratch(ConvGemmScratchBytes(geom_, b));
-      if (!scratch.p) continue;  // the driver had too little after all: not a candidate
-      auto run = [&] { run_pass(b, scratch.p, s); };
+    run();
+    float ms[3];
+    for (float& t : ms) {
+      UMBRA_CUDA_CHECK(cudaEventRecord(t0, s));
       run();
-      float ms[3];
-      for (float& t : ms) {
-        UMBRA_CUDA_CHECK(cudaEventRecord(t0, s));
-        run();
-        UMBRA_CUDA_CHECK(cudaEventRecord(t1, s));
-        UMBRA_CUDA_CHECK(cudaEventSynchronize(t1));
-        UMBRA_CUDA_CHECK(cudaEventElapsedTime(&t, t0, t1));
-      }
-      std::sort(ms, ms + 3);
-      m.trials.push_back({ms[1], scratch.bytes, true});
-      m.algos.push_back(Algo{.algo = -1, .ws = scratch.bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
+      UMBRA_CUDA_CHECK(cudaEventRecord(t1, s));
+      UMBRA_CUDA_CHECK(cudaEventSynchronize(t1));
+      UMBRA_CUDA_CHECK(cudaEventElapsedTime(&t, t0, t1));
     }
+    std::sort(ms, ms + 3);
+    return ms[1];
   }
+  // The weight gradient's beta: cuDNN adds into the layer's own fp32 (K, C, R, S) gradient; bf16
+  // and channels-last results are written to scratch and added as they are moved back.
+  float WgradBeta() const { return bf16_ || nhwc_ ? 0.f : 1.f; }
   // The weights as the convolution takes them, where that is not the layer's fp32 (oc, c/g,
   // kh, kw) array itself: bf16, and (oc, kh, kw, c/g) when channels-last; 0 bytes otherwise.
   size_t WeightBytes() const { return bf16_ ? nw_ * 2 : nhwc_ ? nw_ * sizeof(float) : 0; }
@@ -510,6 +566,7 @@ class CudnnConv : public ConvBackend {
     const int count[3] = {8, 6, 7};
     const Algo& a = m.algos[i];
     const std::string name = a.own_chunk > 0 ? "umbra_gemm(" + std::to_string(a.own_chunk) + " images)"
+                             : a.plan         ? "engine " + std::to_string(a.plan->engine())
                              : a.algo >= 0 && a.algo < count[p] ? names[p][a.algo]
                                                                  : "algo " + std::to_string(a.algo);
     char buf[200];
@@ -520,6 +577,7 @@ class CudnnConv : public ConvBackend {
   }
 
   bool bias_, tf32_, bf16_, nodes16_, nhwc_;
+  CudnnSearch search_;
   ConvGemmGeom geom_{};  // the geometry as conv_gemm.h takes it
   int picked_[3] = {-1, -1, -1};  // the last call's pick per pass (fwd, dgrad, wgrad): Describe
   Measured fwd_, bwd_data_, bwd_filter_;  // this layer's copies of the geometry's searches

@@ -3,9 +3,10 @@
 // ngroup). Algorithms are chosen by measurement (cudnnFind*AlgorithmEx on the layer's own
 // buffers) under a workspace cap, once per geometry for the whole process; each call then picks
 // from what that search measured, by what is free of its pass's gap (PickAlgo). Workspaces come
-// from that gap where they fit (pass_scratch.h), else from the caching allocator. The
-// ConvBackend interface is conv_dnnl.h's; this header has no cuDNN include, so the layer
-// template compiles without cuDNN and MakeCudnnConv returns null.
+// from that gap where they fit (pass_scratch.h), else from the caching allocator. The searches
+// also time cuDNN's engine configurations (conv_engines.h) and, backward, umbra's own GEMMs
+// (conv_gemm.h). The ConvBackend interface is conv_dnnl.h's; this header has no cuDNN include,
+// so the layer template compiles without cuDNN and MakeCudnnConv returns null.
 #pragma once
 
 #include <cmath>
@@ -48,6 +49,12 @@ inline int PickAlgo(const std::vector<AlgoTrial>& t, size_t free = 0, double sla
   return pick;
 }
 
+/// What a convolution's searches time: everything (cuDNN's legacy algorithms, the engine
+/// configurations of its graph API, conv_engines.h, and umbra's own backward GEMMs,
+/// conv_gemm.h), the legacy algorithms and umbra's GEMMs alone (the searches before the graph
+/// API was added), or the engine configurations alone.
+enum class CudnnSearch { kAll, kLegacy, kEngines };
+
 struct CudnnConvOptions {
   /// Largest workspace an algorithm may use, in MiB.
   int workspace_mib = 1024;
@@ -67,6 +74,7 @@ struct CudnnConvOptions {
   /// backend moves them to (oc, kh, kw, c/g) scratch per call for cuDNN's NHWC kernels (with
   /// bf16, moved as they are cast, and kept as above).
   bool nhwc = false;
+  CudnnSearch search = CudnnSearch::kAll;
 };
 
 /// Whether this build has cuDNN (MakeCudnnConv and the other backends return null otherwise).

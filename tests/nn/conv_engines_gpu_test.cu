@@ -1,0 +1,147 @@
+// cuDNN's engine configurations (cudnn/conv_engines.h) as candidates of the convolutions'
+// searches: with cudnn_search = engines every pass runs one, and two passes of a small net give
+// the CPU net's gradients in fp32 (tf32=0: a TF32 engine would miss the bound), channels-last
+// with TF32, and with bf16 operands. In the emulation (UMBRA_STUB_CUDNN_ENGINES: the stand-in's
+// heuristics offer engines 0-3, 2 converting inputs down and 3 compiled at run time) the picks
+// are checked too: never 2 or 3, only engine 0 (FMA) with tf32=0; with every candidate in the
+// search, the forward takes an engine where the legacy algorithms report slower; with no room
+// for any engine's workspace, one error that names the key.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/gpu_compare.h"
+#include "harness/layer_check.h"
+#include "umbra/nn/net.h"
+#if defined(UMBRA_CUDA_EMU)
+#include "../cuda_stub/stub.h"  // ConvCallsWithAlgo
+#endif
+
+namespace umbra {
+namespace conv_engines_test {
+
+using test::L;
+using KV = std::vector<std::pair<std::string, std::string>>;
+
+// conv -> relu -> grouped conv -> flatten -> fullc -> softmax, the convolutions' keys as given.
+nn::NetSpec Spec(const Shape<4>& in, bool nhwc, const KV& keys) {
+  nn::NetSpec s;
+  s.input_shape = in;  // a geometry of its own per test: searches are kept per process
+  s.seed = 5;
+  s.channels_last = nhwc;
+  auto conv = [&](KV p) {
+    for (const auto& kv : keys) p.push_back(kv);
+    return p;
+  };
+  s.layers = {L("conv", "c1", {"in"}, {"c1"}, conv({{"nchannel", "6"}, {"kernel_size", "3"}, {"stride", "2"}, {"pad", "1"}})),
+              L("relu", "r1", {"c1"}, {"c1"}),
+              L("conv", "c2", {"c1"}, {"c2"}, conv({{"nchannel", "4"}, {"kernel_size", "3"}, {"ngroup", "2"}})),
+              L("flatten", "f", {"c2"}, {"f"}),
+              L("fullc", "fc", {"f"}, {"o"}, {{"nhidden", "3"}}),
+              L("softmax", "loss", {"o"}, {"p"})};
+  return s;
+}
+
+// Two passes on both devices; the convolutions' weight gradients within `tol` of the CPU's (the
+// engines' work; the biases' gradients are cuDNN's legacy reduction, and the second one's nearly
+// cancels: rounding noise), and what each convolution's passes ran.
+std::vector<std::string> TrainAndCompare(const nn::NetSpec& s, double tol) {
+  nn::Net<cpu> hc(s);
+  nn::Net<gpu> gc(s);
+  const test::RandomBatch b(s.input_shape, 3, [](index_t i) { return i % 3; });
+  test::PassesOnBoth(hc, gc, b, 2);
+  const auto want = test::Gradients(hc), got = test::Gradients(gc);
+  EXPECT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < 4 && k < got.size(); k += 2)
+    EXPECT_TRUE(test::NormNear(got[k].view(), want[k].view(), tol)) << "gradient " << k;
+  std::vector<std::string> how;
+  for (size_t l = 0; l < gc.NumLayers(); ++l)
+    if (std::string(gc.LayerAt(l).Type()) == "conv") how.push_back(gc.LayerAt(l).Implementation());
+  return how;
+}
+
+// Engines offered by the stand-ins (the emulation's, and the one gpu_host_paths.sh preloads);
+// a real cuDNN offers its own and reads no such variable.
+struct Offered {
+  Offered() { setenv("UMBRA_STUB_CUDNN_ENGINES", "4", 1); }
+  ~Offered() { unsetenv("UMBRA_STUB_CUDNN_ENGINES"); }
+};
+
+bool Ran(const std::string& how, const std::string& pass) { return how.find(pass + " engine ") != std::string::npos; }
+
+TEST(ConvEnginesGPU, EachPassRunsAnEngineAsTheCpuInFp32) {
+  UMBRA_REQUIRE_GPU();
+  const Offered offered;
+  const auto how = TrainAndCompare(
+      Spec(Shape4(3, 4, 11, 9), false, {{"cudnn_search", "engines"}, {"tf32", "0"}}), 2e-4);
+  ASSERT_EQ(how.size(), 2u);
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_TRUE(Ran(how[l], "fwd") && Ran(how[l], "wgrad")) << how[l];
+    EXPECT_EQ(Ran(how[l], "dgrad"), l == 1) << how[l];  // the first layer has no data gradient
+#if defined(UMBRA_CUDA_EMU)
+    // Only the FMA engine: 1 is TF32, 2 converts down, 3 compiles at run time.
+    EXPECT_NE(how[l].find("fwd engine 0 fma"), std::string::npos) << how[l];
+    EXPECT_EQ(how[l].find("engine 1"), std::string::npos) << how[l];
+#endif
+  }
+#if defined(UMBRA_CUDA_EMU)
+  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1000), 0);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1002), 0);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1003), 0);
+#endif
+}
+
+TEST(ConvEnginesGPU, ChannelsLastWithTf32AndBf16OperandsAsTheCpu) {
+  UMBRA_REQUIRE_GPU();
+  const Offered offered;
+  for (const bool bf16 : {false, true}) {
+    KV keys{{"cudnn_search", "engines"}};
+    if (bf16) keys.push_back({"dtype", "bf16"});
+    // TF32 keeps 10 mantissa bits, bf16 7: bounds as the other channels-last and bf16 tests'.
+    const auto how = TrainAndCompare(Spec(Shape4(3, 4, 10, 13), !bf16, keys), bf16 ? 3e-2 : 5e-3);
+    ASSERT_EQ(how.size(), 2u);
+    for (const std::string& h : how) {
+      EXPECT_TRUE(Ran(h, "fwd") && Ran(h, "wgrad")) << h;
+#if defined(UMBRA_CUDA_EMU)
+      EXPECT_EQ(h.find("engine 2"), std::string::npos) << h;
+      EXPECT_EQ(h.find("engine 3"), std::string::npos) << h;
+#endif
+    }
+  }
+}
+
+#if defined(UMBRA_CUDA_EMU)
+// Every candidate in the search (the default): the forward, which has no GEMM of umbra's, takes
+// an engine where the legacy algorithms report 10 s.
+TEST(ConvEnginesGPU, TheDefaultSearchTakesAnEngineWhereItIsFaster) {
+  const Offered offered;
+  setenv("UMBRA_STUB_CUDNN_MS", "10000", 1);
+  const auto how = TrainAndCompare(Spec(Shape4(2, 4, 9, 9), false, {{"tf32", "0"}}), 2e-4);
+  unsetenv("UMBRA_STUB_CUDNN_MS");
+  for (const std::string& h : how) EXPECT_TRUE(Ran(h, "fwd")) << h;
+}
+
+// No room for any engine's workspace: one error naming the key, not a crash.
+TEST(ConvEnginesGPU, NoEngineWithinTheCapIsOneError) {
+  const Offered offered;
+  const nn::NetSpec s = Spec(Shape4(2, 4, 8, 8), false, {{"cudnn_search", "engines"}, {"cudnn_workspace", "0"}});
+  nn::Net<gpu> gc(s);
+  const test::RandomBatch b(s.input_shape, 3, [](index_t i) { return i % 3; });
+  try {
+    gc.Forward(true, b.x.view(), &b.y.view());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("cuDNN found no forward algorithm (engine configurations alone: cudnn_search = engines) "
+                     "within the workspace cap of 0 MiB"),
+              std::string::npos)
+        << m;
+  }
+}
+#endif
+
+}  // namespace conv_engines_test
+}  // namespace umbra
