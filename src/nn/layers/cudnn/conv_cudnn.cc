@@ -231,7 +231,7 @@ class CudnnConv : public ConvBackend {
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
     if (a.plan)
-      a.plan->Run(h, x, w, y, ws.p);
+      a.plan->Run(h, x, w, y, ws.p, &packs_[0]);
     else
       UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo),
                                                 ws.p, ws.bytes, &zero, y_, y));
@@ -326,7 +326,7 @@ class CudnnConv : public ConvBackend {
       return;
     }
     if (a.plan)
-      a.plan->Run(h, gx, w, gy, ws.p);
+      a.plan->Run(h, gx, w, gy, ws.p, &packs_[1]);
     else
       UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w_, w, y_, gy, conv_,
                                                      cudnnConvolutionBwdDataAlgo_t(a.algo), ws.p, ws.bytes, &zero,
@@ -374,7 +374,7 @@ class CudnnConv : public ConvBackend {
     // cuDNN adds only where it writes the layer's own fp32 (K, C, R, S) gradient.
     const float beta = WgradBeta();
     if (a.plan)
-      a.plan->Run(h, x, gw, gy, ws.p);  // made with this beta
+      a.plan->Run(h, x, gw, gy, ws.p, &packs_[2]);  // made with this beta
     else
       UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x_, x, y_, gy, conv_,
                                                        cudnnConvolutionBwdFilterAlgo_t(a.algo), ws.p, ws.bytes,
@@ -482,7 +482,15 @@ class CudnnConv : public ConvBackend {
     ProbeScratch ws(most);
     for (const auto& p : plans) {
       if (p->workspace() > ws.bytes) continue;  // the driver had too little after all
-      m.trials.push_back({MedianMs([&] { p->Run(h, x, w, y, ws.p); }), p->workspace(), true});
+      float ms = 0;
+      try {
+        ms = MedianMs([&] { p->Run(h, x, w, y, ws.p); });
+      } catch (const Error&) {
+        // A configuration cuDNN finalized but would not run (its status is in cuDNN's log): not
+        // a candidate. A fault of the device is sticky, and the next CUDA call reports it.
+        continue;
+      }
+      m.trials.push_back({ms, p->workspace(), true});
       m.algos.push_back(Algo{.algo = -1,
                              .ws = p->workspace(),
                              .math = p->tensor_cores() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH,
@@ -581,6 +589,7 @@ class CudnnConv : public ConvBackend {
   ConvGemmGeom geom_{};  // the geometry as conv_gemm.h takes it
   int picked_[3] = {-1, -1, -1};  // the last call's pick per pass (fwd, dgrad, wgrad): Describe
   Measured fwd_, bwd_data_, bwd_filter_;  // this layer's copies of the geometry's searches
+  EnginePack packs_[3];  // per pass (fwd, dgrad, wgrad): an engine's last variant pack
   std::unique_ptr<Scratch> kept_;  // bf16: a training forward's weights (ConvertWeights)
   bool kept_valid_ = false;        // kept_ holds them for the step's backward-data
   index_t oc_ = 0, cg_ = 0, rs_ = 0;  // filter (oc, c/g, kh * kw)
