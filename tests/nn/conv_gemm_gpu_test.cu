@@ -1,7 +1,7 @@
-// umbra's columns-and-GEMM backward passes (conv_gemm.h): against double references summed on
-// the host for strides, padding, groups, chunks that do not divide the batch and a one-image
-// chunk, in full FP32; the weight gradient added to what the gradient held (the layer
-// accumulates), the data gradient written. And the cuDNN convolution taking them where its
+// umbra's columns-and-GEMM passes (conv_gemm.h): against double references summed on the host
+// for strides, padding, groups, chunks that do not divide the batch and a one-image chunk, in
+// full FP32; the weight gradient added to what the gradient held (the layer accumulates), the
+// data gradient and the forward's output written. And the cuDNN convolution taking them where its
 // search measures them faster (in the emulation the stand-in's cuDNN reports times no run of
 // them can match, UMBRA_STUB_CUDNN_MS): the layers' gradients are then still the CPU layers',
 // over two passes, and each layer names them as what ran.
@@ -47,6 +47,14 @@ std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float
   return gw;
 }
 
+// y of x and w.
+std::vector<double> ForwardReference(const nn::ConvGemmGeom& g, const std::vector<float>& x,
+                                     const std::vector<float>& w) {
+  std::vector<double> y(size_t(g.n * g.oc * g.oh * g.ow), 0.0);
+  ForEachTap(g, [&](size_t xi, size_t wi, size_t yi) { y[yi] += double(x[xi]) * w[wi]; });
+  return y;
+}
+
 // gx of gy and w.
 std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<float>& gy,
                                   const std::vector<float>& w) {
@@ -83,6 +91,16 @@ void Check(nn::ConvGemmGeom g, index_t chunk) {
                                                   std::vector<float>(got.dptr_, got.dptr_ + got.shape_.Size()));
   for (size_t i = 0; i < wantx.size(); ++i)
     ASSERT_NEAR(gotx.dptr_[i], wantx[i], 1e-4 * (1 + std::fabs(wantx[i]))) << "data element " << i;
+  // The forward, over a buffer of NaN as well.
+  TensorContainer<cpu, 4> nany(Shape4(g.n, g.oc, g.oh, g.ow));
+  std::fill(nany.dptr_, nany.dptr_ + nany.shape_.Size(), std::nanf(""));
+  auto y = test::ToGPU(nany.view());
+  nn::FwdGemmGPU(g, chunk, x.dptr_, gw.dptr_, y.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
+  const auto goty = test::ToCPU(y.view());
+  const std::vector<double> wanty = ForwardReference(g, std::vector<float>(hx.dptr_, hx.dptr_ + hx.shape_.Size()),
+                                                     std::vector<float>(got.dptr_, got.dptr_ + got.shape_.Size()));
+  for (size_t i = 0; i < wanty.size(); ++i)
+    ASSERT_NEAR(goty.dptr_[i], wanty[i], 1e-4 * (1 + std::fabs(wanty[i]))) << "output element " << i;
 }
 
 TEST(ConvGemmGPU, AsTheReference) {
@@ -132,6 +150,7 @@ TEST(ConvGemmGPU, TheConvolutionTakesThemWhereTheSearchFindsThemFaster) {
   unsetenv("UMBRA_STUB_CUDNN_MS");
   for (size_t l = 0; l < 2; ++l) {
     const std::string how = gc.LayerAt(l).Implementation();
+    EXPECT_NE(how.find("fwd umbra_gemm(3 images) fp32 "), std::string::npos) << how;
     EXPECT_NE(how.find("wgrad umbra_gemm(3 images) fp32 "), std::string::npos) << how;
     // The first layer has no data gradient to compute.
     EXPECT_EQ(how.find("dgrad umbra_gemm(3 images) fp32 ") != std::string::npos, l == 1) << how;

@@ -1,4 +1,4 @@
-// WgradGemmGPU and DgradGemmGPU (conv_gemm.h): the columns by umbra's patch2col and col2patch
+// FwdGemmGPU, WgradGemmGPU and DgradGemmGPU (conv_gemm.h): the columns by umbra's patch2col and col2patch
 // expressions, the gradient's swap by a swapaxis expression (each one fused pass), the products
 // by cuBLAS.
 #include "conv_gemm.h"
@@ -75,6 +75,27 @@ void WgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const fl
       UMBRA_CUBLAS_CHECK(cublasSgemm(c.h, CUBLAS_OP_T, CUBLAS_OP_N, int(c.kg), int(c.mg), int(m), &one,
                                      c.colp + i * c.kg * m, int(m), c.tmpp + i * c.mg * m, int(m), &one,
                                      gw + i * c.mg * c.kg, int(c.kg)));
+  }
+}
+
+void FwdGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const float* w, float* y, void* scratch,
+                bool tf32, void* stream) {
+  Chunks c(g, chunk, scratch, stream, tf32);
+  const Tensor<gpu, 4, float> xt(const_cast<float*>(x), Shape4(g.n, g.c, g.h, g.w), &c.on);
+  const float one = 1, zero = 0;
+  for (index_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const index_t b = std::min(chunk, g.n - n0), m = b * c.pq;
+    Tensor<gpu, 2, float> col = c.Columns(b);
+    col = unpack_patch2col(xt.Slice(n0, n0 + b), c.patch);
+    // Per image j and group i, row-major y_ji (mg, pq) = w_i (mg, kg) col_ij (kg, pq), col_ij
+    // being columns [j pq, (j + 1) pq) of group i's rows at ld m; column-major that is
+    // y_ji^T (pq, mg) = col_ij^T (pq, kg) w_i^T (kg, mg), image j's block oc * pq floats on.
+    CheckBlasSizes("forward GEMM: a", c.pq, c.mg, c.kg, m, c.kg, c.pq);
+    for (index_t i = 0; i < g.groups; ++i)
+      UMBRA_CUBLAS_CHECK(cublasSgemmStridedBatched(
+          c.h, CUBLAS_OP_N, CUBLAS_OP_N, int(c.pq), int(c.mg), int(c.kg), &one, c.colp + i * c.kg * m, int(m),
+          (long long)c.pq, w + i * c.mg * c.kg, int(c.kg), 0, &zero, y + (n0 * g.oc + i * c.mg) * c.pq, int(c.pq),
+          (long long)(g.oc * c.pq), int(b)));
   }
 }
 

@@ -1,5 +1,5 @@
-// A convolution's backward passes as explicit columns and GEMMs: umbra's own candidates beside
-// cuDNN's backward-filter and backward-data algorithms. cudnn/conv_cudnn.cc times them in the
+// A convolution's passes as explicit columns and GEMMs: umbra's own candidates beside cuDNN's
+// forward, backward-filter and backward-data algorithms. cudnn/conv_cudnn.cc times them in the
 // same search as cuDNN's, and each call picks among them all by the same rule (PickAlgo), so
 // they run only where the search measured them faster, or as fast with less scratch.
 // Why candidates: on the H200 (the 2026-12-04 profile) AlexNet's backward passes took 2-6x their
@@ -38,6 +38,14 @@ index_t ConvGemmChunkFor(const ConvGemmGeom& g, size_t bytes);
 /// otherwise. On `stream`: null or the thread's default stream (its cuBLAS handle).
 void WgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const float* gy, float* gw, void* scratch,
                   bool tf32, void* stream);
+/// y = the convolution of x with w (written; no bias), `chunk` images at a time through `scratch`
+/// (ConvGemmScratchBytes(g, chunk) bytes, of which it uses the columns): per chunk x's columns,
+/// then per group one strided-batched GEMM whose batch is the chunk's images, each image's
+/// product written straight into its (oc, oh, ow) block of y, with no swap. A candidate beside
+/// cuDNN's forward algorithms for the same reason as the backward ones: AlexNet's conv1 forward
+/// took 0.97 ms on the H200 (18 TFLOP/s), 3 input channels with an 11x11 stride-4 window.
+void FwdGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const float* w, float* y, void* scratch,
+                bool tf32, void* stream);
 /// gx = the data gradient from gy and w (written), the same way round: per chunk gy swapped, the
 /// columns' gradient by one GEMM per group (w^T times it), and the columns summed back into
 /// their images (col2im).

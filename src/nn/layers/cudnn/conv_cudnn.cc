@@ -227,10 +227,17 @@ class CudnnConv : public ConvBackend {
         [&](int slots, int* got, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, size_t bytes) {
           return cudnnFindConvolutionForwardAlgorithmEx(h, x_, x, w_, w, conv_, y_, y, slots, got, perf, ws, bytes);
         },
-        [&](Measured& m) { MeasureEngines(m, h, ConvPass::kForward, 0, x, w, y); });
+        [&](Measured& m) {  // written into y, as cuDNN's search does: the call below writes it again
+          MeasureOwn(m, [&](index_t b, void* scratch, cudaStream_t s) {
+            FwdGemmGPU(geom_, b, x32, w32, y32, scratch, tf32_, s);
+          });
+          MeasureEngines(m, h, ConvPass::kForward, 0, x, w, y);
+        });
     const float one = 1, zero = 0;
     Scratch ws(a.ws);
-    if (a.plan)
+    if (a.own_chunk > 0)  // umbra's columns and GEMM, fp32 NCHW only
+      FwdGemmGPU(geom_, a.own_chunk, x32, w32, y32, ws.p, tf32_, stream_);
+    else if (a.plan)
       a.plan->Run(h, x, w, y, ws.p, &packs_[0]);
     else
       UMBRA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x_, x, w_, w, conv_, cudnnConvolutionFwdAlgo_t(a.algo),
@@ -437,7 +444,7 @@ class CudnnConv : public ConvBackend {
     UMBRA_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_, a.math));
     return a;
   }
-  // umbra's columns and GEMM (conv_gemm.h) as more results of a backward search, timed on the
+  // umbra's columns and GEMM (conv_gemm.h) as more results of a search, timed on the
   // same buffers (the median of 3 runs after one to warm cuBLAS up), in up to three chunk
   // sizes: within each of kOwnScratch's sizes, and within the running pass's gap in the node
   // arena where that is larger (scratch that adds nothing to the step's peak there); all within
