@@ -100,12 +100,14 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   done
   M=$W/m-plain/0001.model
   # pred over the 100 test batches: the rows come back a batch behind on events, not with a
-  # wait for the device per batch (it waited 104 times).
+  # wait for the device per batch (it waited 104 times). The bound was 20 until the forward
+  # searches timed umbra's GEMMs too: their scratch's free waits once per convolution (LeNet's
+  # two), in the first batch only.
   UMBRA_STUB_LOG=1 run waits-pred timeout 300 "$B/umbra" "$CONF" "${P[@]}" silent=1 dev=gpu model_in="$M" task=pred \
     pred="$W/pred-w.txt" || { tail -5 "$W/waits-pred.log"; echo "FAIL: dev=gpu pred waits run"; fail=1; }
   wp=$(grep -oP 'waits: \K[0-9]+' "$W/waits-pred.log" || echo 999)
   echo "dev=gpu pred host waits: $wp for 100 batches"
-  [ "$wp" -le 20 ] || { echo "FAIL: pred waits $wp times for the device over 100 batches (at most 20)"; fail=1; }
+  [ "$wp" -le 22 ] || { echo "FAIL: pred waits $wp times for the device over 100 batches (at most 22)"; fail=1; }
   for task in "task=pred pred=$W/pred.txt" "task=pred_raw pred=$W/raw.txt" \
               "task=extract extract_node_name=4 pred=$W/feat.txt" "task=get_weight weight_layer=fc1 weight_filename=$W/w.txt" \
               "task=finetune num_round=1 model_dir=$W/ft" "num_round=2 continue=1 model_dir=$W/m-plain"; do
@@ -141,7 +143,9 @@ if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
   # what cuDNN ran.
   grep -q "^### alexnet: no PyTorch profile" "$W/prof/profile-side.md" ||
     { cat "$W/prof/profile-side.md"; echo "FAIL: no side-by-side profile"; fail=1; }
-  grep -q '"name":"conv1","type":"conv",.*"how":"cuDNN fwd [a-z_0-9]* [a-z]* [0-9.]* ms' "$W/prof/profile-gpu.jsonl" ||
+  # (A legacy algorithm, an engine or umbra's GEMM: the stand-in's timings pick any of them.)
+  grep -qE '"name":"conv1","type":"conv",.*"how":"cuDNN fwd ([a-z_0-9]+|engine [0-9]+|umbra_gemm\([0-9]+ images\)) [a-z0-9]+ [0-9.]+ ms' \
+    "$W/prof/profile-gpu.jsonl" ||
     { head -c 600 "$W/prof/profile-gpu.jsonl"; echo "FAIL: the profile does not say what cuDNN ran"; fail=1; }
   # gpu-check's compile stage: the torch.compile table against the rows the train table saved.
   run compile timeout 120 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --compile-from "$W/umbra.json" --reps 1 \

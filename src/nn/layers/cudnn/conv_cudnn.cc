@@ -466,11 +466,15 @@ class CudnnConv : public ConvBackend {
       if (b > 0 && std::find(chunks.begin(), chunks.end(), b) == chunks.end()) chunks.push_back(b);
     }
     const cudaStream_t s = cuda::OrDefault(stream_);
+    // One scratch for all chunk sizes (its free waits for the device: once, not per size).
+    size_t most = 0;
+    for (const index_t b : chunks) most = std::max(most, ConvGemmScratchBytes(geom_, b));
+    ProbeScratch scratch(most);
     for (const index_t b : chunks) {
-      ProbeScratch scratch(ConvGemmScratchBytes(geom_, b));
-      if (!scratch.p) continue;  // the driver had too little after all: not a candidate
-      m.trials.push_back({MedianMs([&] { run_pass(b, scratch.p, s); }), scratch.bytes, true});
-      m.algos.push_back(Algo{.algo = -1, .ws = scratch.bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
+      const size_t bytes = ConvGemmScratchBytes(geom_, b);
+      if (bytes > scratch.bytes) continue;  // the driver had too little after all: not a candidate
+      m.trials.push_back({MedianMs([&] { run_pass(b, scratch.p, s); }), bytes, true});
+      m.algos.push_back(Algo{.algo = -1, .ws = bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
     }
   }
   // The engine configurations cuDNN's heuristics offer for the pass (conv_engines.h) as more
@@ -505,26 +509,28 @@ class CudnnConv : public ConvBackend {
     }
   }
   // One candidate's time: the median of 3 runs on the layer's stream after one that warms it up
-  // (cuBLAS's or cuDNN's first call of a kernel loads it).
+  // (cuBLAS's or cuDNN's first call of a kernel loads it), back to back between 4 events, with
+  // one host wait (a search times dozens of candidates).
   template <typename Run>
   float MedianMs(Run run) {
     const cudaStream_t s = cuda::OrDefault(stream_);
-    cudaEvent_t t0 = nullptr, t1 = nullptr;
-    UMBRA_CUDA_CHECK(cudaEventCreate(&t0));
-    UMBRA_CUDA_CHECK(cudaEventCreate(&t1));
     struct Events {  // destroyed also when a run throws
-      cudaEvent_t a, b;
-      ~Events() { cudaEventDestroy(a), cudaEventDestroy(b); }
-    } events{t0, t1};
+      cudaEvent_t e[4] = {};
+      ~Events() {
+        for (cudaEvent_t x : e)
+          if (x) cudaEventDestroy(x);
+      }
+    } ev;
+    for (cudaEvent_t& x : ev.e) UMBRA_CUDA_CHECK(cudaEventCreate(&x));
     run();
-    float ms[3];
-    for (float& t : ms) {
-      UMBRA_CUDA_CHECK(cudaEventRecord(t0, s));
+    UMBRA_CUDA_CHECK(cudaEventRecord(ev.e[0], s));
+    for (int i = 1; i < 4; ++i) {
       run();
-      UMBRA_CUDA_CHECK(cudaEventRecord(t1, s));
-      UMBRA_CUDA_CHECK(cudaEventSynchronize(t1));
-      UMBRA_CUDA_CHECK(cudaEventElapsedTime(&t, t0, t1));
+      UMBRA_CUDA_CHECK(cudaEventRecord(ev.e[i], s));
     }
+    UMBRA_CUDA_CHECK(cudaEventSynchronize(ev.e[3]));
+    float ms[3];
+    for (int i = 0; i < 3; ++i) UMBRA_CUDA_CHECK(cudaEventElapsedTime(&ms[i], ev.e[i], ev.e[i + 1]));
     std::sort(ms, ms + 3);
     return ms[1];
   }
