@@ -96,8 +96,9 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
   switch (d->type) {
     case CUDNN_BACKEND_TENSOR_DESCRIPTOR:
       if (!Has(d, CUDNN_ATTR_TENSOR_DATA_TYPE) || !Has(d, CUDNN_ATTR_TENSOR_DIMENSIONS, 4) ||
-          !Has(d, CUDNN_ATTR_TENSOR_STRIDES, 4) || !Has(d, CUDNN_ATTR_TENSOR_UNIQUE_ID))
-        return Refuse("tensor without type, 4 dimensions, 4 strides or unique id");
+          !Has(d, CUDNN_ATTR_TENSOR_STRIDES, 4) || !Has(d, CUDNN_ATTR_TENSOR_UNIQUE_ID) ||
+          !Has(d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT))
+        return Refuse("tensor without type, 4 dimensions, 4 strides, unique id or byte alignment");
       if (Layout(d) < 0) return Refuse("tensor neither packed NCHW nor NHWC", CUDNN_STATUS_NOT_SUPPORTED);
       return CUDNN_STATUS_SUCCESS;
     case CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR:
@@ -169,7 +170,19 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
       if (!Operand(d, o->x) || !Operand(d, o->w) || !Operand(d, o->y) || !Has(d, o->alpha) || !Has(d, o->beta) ||
           !Has(d, o->conv) || !At<BDesc*>(d, o->conv)->final)
         return Refuse("convolution operation without finalized x, w, y, convolution, alpha or beta");
-      return CUDNN_STATUS_SUCCESS;
+      // The output's shape as the input, filter and convolution give it (groups: x's channels
+      // over the filter's), as cuDNN checks before it lists any engine.
+      const BDesc *x = Operand(d, o->x), *w = Operand(d, o->w), *y = Operand(d, o->y), *cv = At<BDesc*>(d, o->conv);
+      auto dim = [](const BDesc* t, int i) { return At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, size_t(i)); };
+      auto two = [&](int a, int i) { return At<int64_t>(cv, a, size_t(i)); };
+      bool fits = dim(w, 1) > 0 && dim(x, 1) % dim(w, 1) == 0 && dim(w, 0) % (dim(x, 1) / dim(w, 1)) == 0 &&
+                  dim(y, 0) == dim(x, 0) && dim(y, 1) == dim(w, 0);
+      for (int i = 0; i < 2; ++i) {
+        const int64_t span = (dim(w, 2 + i) - 1) * two(CUDNN_ATTR_CONVOLUTION_DILATIONS, i) + 1;
+        fits = fits && dim(y, 2 + i) == (dim(x, 2 + i) + 2 * two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, i) - span) /
+                                            two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, i) + 1;
+      }
+      return fits ? CUDNN_STATUS_SUCCESS : Refuse("convolution operation whose y is not the shape x, w and the convolution give");
     }
   }
 }
@@ -227,13 +240,21 @@ cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const d, cudnnBa
   if (!s || !s->final) return Refuse("attribute read from an unfinalized descriptor");
   if (a == CUDNN_ATTR_ENGINEHEUR_RESULTS) {
     *got = int64_t(s->results.size());
-    for (int64_t i = 0; i < std::min(want, *got); ++i) *B(static_cast<void**>(out)[i]) = *s->results[size_t(i)];
+    for (int64_t i = 0; i < std::min(want, *got); ++i) {
+      BDesc* to = B(static_cast<void**>(out)[i]);
+      if (!to || to->type != CUDNN_BACKEND_ENGINECFG_DESCRIPTOR) return Refuse("results into a non-configuration");
+      *to = *s->results[size_t(i)];
+    }
     return CUDNN_STATUS_SUCCESS;
   }
   if (!s->count.count(a)) return Refuse("attribute never set", CUDNN_STATUS_NOT_SUPPORTED);
   *got = s->count[a];
   if (t == CUDNN_TYPE_BACKEND_DESCRIPTOR) {
-    for (int64_t i = 0; i < std::min(want, *got); ++i) *B(static_cast<void**>(out)[i]) = *At<BDesc*>(s, a, size_t(i));
+    for (int64_t i = 0; i < std::min(want, *got); ++i) {
+      BDesc *to = B(static_cast<void**>(out)[i]), *from = At<BDesc*>(s, a, size_t(i));
+      if (!to || to->type != from->type) return Refuse("a descriptor read into one of another kind");
+      *to = *from;
+    }
     return CUDNN_STATUS_SUCCESS;
   }
   if (want > 0) std::memcpy(out, s->attr[a].data(), size_t(std::min(want, *got)) * ElemSize(t));

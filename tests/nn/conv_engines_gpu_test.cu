@@ -1,11 +1,12 @@
 // cuDNN's engine configurations (cudnn/conv_engines.h) as candidates of the convolutions'
 // searches: with cudnn_search = engines every pass runs one, and two passes of a small net give
 // the CPU net's gradients in fp32 (tf32=0: a TF32 engine would miss the bound), channels-last
-// with TF32, and with bf16 operands. In the emulation (UMBRA_STUB_CUDNN_ENGINES: the stand-in's
-// heuristics offer engines 0-3, 2 converting inputs down and 3 compiled at run time) the picks
-// are checked too: never 2 or 3, only engine 0 (FMA) with tf32=0; with every candidate in the
-// search, the forward takes an engine where the legacy algorithms report slower; with no room
-// for any engine's workspace, one error that names the key.
+// with TF32, and with bf16 operands in both layouts; cudnn_search = legacy runs none. In the
+// emulation (UMBRA_STUB_CUDNN_ENGINES: the stand-in's heuristics offer engines 0-3, 1 on tensor
+// cores, 2 converting inputs down as well and 3 compiled at run time) the calls are counted too:
+// 2 and 3 never run, not even in the search, and with tf32=0 only engine 0 (FMA) does; with
+// every candidate in the search, each pass takes an engine where the legacy algorithms report
+// slower; with no room for any engine's workspace, one error that names the key.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -97,31 +98,52 @@ TEST(ConvEnginesGPU, EachPassRunsAnEngineAsTheCpuInFp32) {
 TEST(ConvEnginesGPU, ChannelsLastWithTf32AndBf16OperandsAsTheCpu) {
   UMBRA_REQUIRE_GPU();
   const Offered offered;
-  for (const bool bf16 : {false, true}) {
+  // fp32 channels-last, bf16 in the plain layout, bf16 channels-last.
+  for (const auto& [nhwc, bf16] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    SCOPED_TRACE(std::string(nhwc ? "nhwc" : "nchw") + (bf16 ? " bf16" : " fp32"));
     KV keys{{"cudnn_search", "engines"}};
     if (bf16) keys.push_back({"dtype", "bf16"});
     // TF32 keeps 10 mantissa bits, bf16 7: bounds as the other channels-last and bf16 tests'.
-    const auto how = TrainAndCompare(Spec(Shape4(3, 4, 10, 13), !bf16, keys), bf16 ? 3e-2 : 5e-3);
+    const auto how = TrainAndCompare(Spec(Shape4(3, 4, 10, 13), nhwc, keys), bf16 ? 3e-2 : 5e-3);
     ASSERT_EQ(how.size(), 2u);
     for (const std::string& h : how) {
       EXPECT_TRUE(Ran(h, "fwd") && Ran(h, "wgrad")) << h;
-#if defined(UMBRA_CUDA_EMU)
-      EXPECT_EQ(h.find("engine 2"), std::string::npos) << h;
-      EXPECT_EQ(h.find("engine 3"), std::string::npos) << h;
-#endif
     }
   }
+#if defined(UMBRA_CUDA_EMU)
+  // With TF32 allowed, only the notes keep engines 2 and 3 out: not run, not even in the search.
+  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1001), 0);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1002), 0);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1003), 0);
+#endif
+}
+
+// cudnn_search = legacy times and runs no engine, offered or not.
+TEST(ConvEnginesGPU, TheLegacySearchRunsNoEngine) {
+  UMBRA_REQUIRE_GPU();
+  const Offered offered;
+#if defined(UMBRA_CUDA_EMU)
+  const long before = umbra_stub::ConvCallsWithAlgo(1000) + umbra_stub::ConvCallsWithAlgo(1001);
+#endif
+  const auto how =
+      TrainAndCompare(Spec(Shape4(2, 4, 9, 11), false, {{"cudnn_search", "legacy"}, {"tf32", "0"}}), 2e-4);
+  for (const std::string& h : how) EXPECT_EQ(h.find("engine"), std::string::npos) << h;
+#if defined(UMBRA_CUDA_EMU)
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1000) + umbra_stub::ConvCallsWithAlgo(1001), before);
+#endif
 }
 
 #if defined(UMBRA_CUDA_EMU)
-// Every candidate in the search (the default): the forward, which has no GEMM of umbra's, takes
-// an engine where the legacy algorithms report 10 s.
+// Every candidate in the search (the default), channels-last so that umbra's GEMMs (fp32 NCHW
+// only) are not among them: every pass takes an engine where the legacy algorithms report 10 s.
 TEST(ConvEnginesGPU, TheDefaultSearchTakesAnEngineWhereItIsFaster) {
   const Offered offered;
   setenv("UMBRA_STUB_CUDNN_MS", "10000", 1);
-  const auto how = TrainAndCompare(Spec(Shape4(2, 4, 9, 9), false, {{"tf32", "0"}}), 2e-4);
+  const auto how = TrainAndCompare(Spec(Shape4(2, 4, 9, 9), true, {{"tf32", "0"}}), 2e-4);
   unsetenv("UMBRA_STUB_CUDNN_MS");
-  for (const std::string& h : how) EXPECT_TRUE(Ran(h, "fwd")) << h;
+  ASSERT_EQ(how.size(), 2u);
+  for (const std::string& h : how) EXPECT_TRUE(Ran(h, "fwd") && Ran(h, "wgrad")) << h;
+  EXPECT_TRUE(Ran(how[1], "dgrad")) << how[1];
 }
 
 // No room for any engine's workspace: one error naming the key, not a crash.

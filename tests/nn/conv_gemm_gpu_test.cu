@@ -109,6 +109,7 @@ TEST(ConvGemmGPU, AsTheReference) {
   Check({5, 3, 23, 23, 4, 0, 0, 1, 11, 11, 4, 4, 2, 2}, 2);  // conv1's shape, small: 3 chunks, the last of 1
   Check({5, 3, 23, 23, 4, 0, 0, 1, 11, 11, 4, 4, 2, 2}, 5);  // the whole batch at once
   Check({3, 4, 9, 7, 6, 0, 0, 2, 3, 3, 1, 1, 1, 1}, 1);      // two groups, one image a chunk
+  Check({3, 4, 9, 7, 6, 0, 0, 2, 3, 3, 1, 1, 1, 1}, 2);      // two groups, two images a chunk
   Check({2, 5, 8, 8, 3, 0, 0, 1, 1, 1, 2, 2, 0, 0}, 2);      // 1x1, stride 2 (ResNet's shortcut)
 }
 

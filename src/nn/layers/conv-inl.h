@@ -63,7 +63,7 @@ struct ConvParam : InitParam {
               "GPU: largest cuDNN workspace an algorithm may use, MiB").Min(0);
       d.Field(&ConvParam::cudnn_search, "cudnn_search",
               "GPU: what cuDNN's algorithm search times: all (its algorithms, its graph API's engine "
-              "configurations, umbra's backward GEMMs), legacy (without the engine configurations) or "
+              "configurations, umbra's GEMMs in fp32 NCHW), legacy (without the engine configurations) or "
               "engines (those alone)")
           .OneOf({"all", "legacy", "engines"});
       d.Field(&ConvParam::tf32, "tf32", "GPU: allow TF32 tensor cores in cuDNN convolutions (PyTorch's default)");

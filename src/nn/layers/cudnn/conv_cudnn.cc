@@ -50,9 +50,12 @@ struct Choice {
   Measured fwd, bwd_data, bwd_filter;
 };
 std::mutex choice_mu;
+// Never destroyed: it holds engine plans (cuDNN backend descriptors), and destroying those at
+// exit, after cuDNN and the driver may have shut down, crashed PyTorch's processes with cuDNN
+// 9.10 and later (pytorch/pytorch#169153, whose cache now leaks on purpose likewise).
 std::map<std::string, Choice>& Choices() {
-  static std::map<std::string, Choice> c;
-  return c;
+  static auto* c = new std::map<std::string, Choice>;
+  return *c;
 }
 
 // Device scratch of one call: from the running pass's gap in the node arena where it fits
@@ -466,16 +469,21 @@ class CudnnConv : public ConvBackend {
       if (b > 0 && std::find(chunks.begin(), chunks.end(), b) == chunks.end()) chunks.push_back(b);
     }
     const cudaStream_t s = cuda::OrDefault(stream_);
-    // One scratch for all chunk sizes (its free waits for the device: once, not per size).
+    auto measure = [&](index_t b, void* scratch) {
+      const size_t bytes = ConvGemmScratchBytes(geom_, b);
+      m.trials.push_back({MedianMs([&] { run_pass(b, scratch, s); }), bytes, true});
+      m.algos.push_back(Algo{.algo = -1, .ws = bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
+    };
+    // One scratch for all chunk sizes (its free waits for the device: once, not per size); where
+    // the driver has too little for the largest after all, each size on its own.
     size_t most = 0;
     for (const index_t b : chunks) most = std::max(most, ConvGemmScratchBytes(geom_, b));
-    ProbeScratch scratch(most);
-    for (const index_t b : chunks) {
-      const size_t bytes = ConvGemmScratchBytes(geom_, b);
-      if (bytes > scratch.bytes) continue;  // the driver had too little after all: not a candidate
-      m.trials.push_back({MedianMs([&] { run_pass(b, scratch.p, s); }), bytes, true});
-      m.algos.push_back(Algo{.algo = -1, .ws = bytes, .math = CUDNN_DEFAULT_MATH, .own_chunk = b});
+    if (ProbeScratch scratch(most); scratch.p) {
+      for (const index_t b : chunks) measure(b, scratch.p);
+      return;
     }
+    for (const index_t b : chunks)
+      if (ProbeScratch one(ConvGemmScratchBytes(geom_, b)); one.p) measure(b, one.p);
   }
   // The engine configurations cuDNN's heuristics offer for the pass (conv_engines.h) as more
   // results of its search, timed as MeasureOwn's on the pass's operands (x, w, y as
@@ -494,8 +502,9 @@ class CudnnConv : public ConvBackend {
     for (const auto& p : plans) {
       if (p->workspace() > ws.bytes) continue;  // the driver had too little after all
       float ms = 0;
+      EnginePack pack;  // as a layer's calls run it: the pack made once, not in every timed run
       try {
-        ms = MedianMs([&] { p->Run(h, x, w, y, ws.p); });
+        ms = MedianMs([&] { p->Run(h, x, w, y, ws.p, &pack); });
       } catch (const Error&) {
         // A configuration cuDNN finalized but would not run (its status is in cuDNN's log): not
         // a candidate. A fault of the device is sticky, and the next CUDA call reports it.

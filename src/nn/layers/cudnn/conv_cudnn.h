@@ -4,8 +4,7 @@
 // buffers) under a workspace cap, once per geometry for the whole process; each call then picks
 // from what that search measured, by what is free of its pass's gap (PickAlgo). Workspaces come
 // from that gap where they fit (pass_scratch.h), else from the caching allocator. The searches
-// also time cuDNN's engine configurations (conv_engines.h) and, backward, umbra's own GEMMs
-// (conv_gemm.h). The ConvBackend interface is conv_dnnl.h's; this header has no cuDNN include,
+// also time cuDNN's engine configurations (conv_engines.h) and umbra's own GEMMs (conv_gemm.h). The ConvBackend interface is conv_dnnl.h's; this header has no cuDNN include,
 // so the layer template compiles without cuDNN and MakeCudnnConv returns null.
 #pragma once
 
@@ -50,7 +49,7 @@ inline int PickAlgo(const std::vector<AlgoTrial>& t, size_t free = 0, double sla
 }
 
 /// What a convolution's searches time: everything (cuDNN's legacy algorithms, the engine
-/// configurations of its graph API, conv_engines.h, and umbra's own backward GEMMs,
+/// configurations of its graph API, conv_engines.h, and in fp32 NCHW umbra's own GEMMs,
 /// conv_gemm.h), the legacy algorithms and umbra's GEMMs alone (the searches before the graph
 /// API was added), or the engine configurations alone.
 enum class CudnnSearch { kAll, kLegacy, kEngines };

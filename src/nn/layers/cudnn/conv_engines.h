@@ -51,7 +51,10 @@ class EnginePack {
 };
 
 /// One finalized execution plan (an engine configuration bound to the pass's graph, which it
-/// keeps alive). Shared by every layer of its geometry; runs on the handle's stream.
+/// keeps alive). Shared by every layer of its geometry on its device; runs on the handle's
+/// stream. cuDNN does not promise that every engine's plan may run from two threads at once
+/// (PyTorch keeps its plans per thread): umbra runs a device's layers from one thread (a GPU
+/// per thread where a process drives several), as it shares the device's one cuDNN handle.
 class EnginePlan {
  public:
   struct Parts;  // the backend descriptors it owns
