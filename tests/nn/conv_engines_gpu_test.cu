@@ -72,26 +72,36 @@ struct Offered {
 };
 
 bool Ran(const std::string& how, const std::string& pass) { return how.find(pass + " engine ") != std::string::npos; }
+// Every pass of Spec's two convolutions on an engine (the first one has no data gradient).
+void ExpectEachPassOnAnEngine(const std::vector<std::string>& how) {
+  ASSERT_EQ(how.size(), 2u);
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_TRUE(Ran(how[l], "fwd") && Ran(how[l], "wgrad")) << how[l];
+    EXPECT_EQ(Ran(how[l], "dgrad"), l == 1) << how[l];
+  }
+}
+#if defined(UMBRA_CUDA_EMU)
+// The stand-in's engine `ran` has run (in the search or after it), engines 2 and 3 never.
+void ExpectOnlyAllowedEnginesRan(int ran) {
+  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1000 + ran), 0);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1002), 0);
+  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1003), 0);
+}
+#endif
 
 TEST(ConvEnginesGPU, EachPassRunsAnEngineAsTheCpuInFp32) {
   UMBRA_REQUIRE_GPU();
   const Offered offered;
   const auto how = TrainAndCompare(
       Spec(Shape4(3, 4, 11, 9), false, {{"cudnn_search", "engines"}, {"tf32", "0"}}), 2e-4);
-  ASSERT_EQ(how.size(), 2u);
-  for (size_t l = 0; l < 2; ++l) {
-    EXPECT_TRUE(Ran(how[l], "fwd") && Ran(how[l], "wgrad")) << how[l];
-    EXPECT_EQ(Ran(how[l], "dgrad"), l == 1) << how[l];  // the first layer has no data gradient
+  ExpectEachPassOnAnEngine(how);
 #if defined(UMBRA_CUDA_EMU)
-    // Only the FMA engine: 1 is TF32, 2 converts down, 3 compiles at run time.
-    EXPECT_NE(how[l].find("fwd engine 0 fma"), std::string::npos) << how[l];
-    EXPECT_EQ(how[l].find("engine 1"), std::string::npos) << how[l];
-#endif
+  // Only the FMA engine: 1 is TF32, 2 converts down, 3 compiles at run time.
+  for (const std::string& h : how) {
+    EXPECT_NE(h.find("fwd engine 0 fma"), std::string::npos) << h;
+    EXPECT_EQ(h.find("engine 1"), std::string::npos) << h;
   }
-#if defined(UMBRA_CUDA_EMU)
-  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1000), 0);
-  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1002), 0);
-  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1003), 0);
+  ExpectOnlyAllowedEnginesRan(0);
 #endif
 }
 
@@ -104,17 +114,11 @@ TEST(ConvEnginesGPU, ChannelsLastWithTf32AndBf16OperandsAsTheCpu) {
     KV keys{{"cudnn_search", "engines"}};
     if (bf16) keys.push_back({"dtype", "bf16"});
     // TF32 keeps 10 mantissa bits, bf16 7: bounds as the other channels-last and bf16 tests'.
-    const auto how = TrainAndCompare(Spec(Shape4(3, 4, 10, 13), nhwc, keys), bf16 ? 3e-2 : 5e-3);
-    ASSERT_EQ(how.size(), 2u);
-    for (const std::string& h : how) {
-      EXPECT_TRUE(Ran(h, "fwd") && Ran(h, "wgrad")) << h;
-    }
+    ExpectEachPassOnAnEngine(TrainAndCompare(Spec(Shape4(3, 4, 10, 13), nhwc, keys), bf16 ? 3e-2 : 5e-3));
   }
 #if defined(UMBRA_CUDA_EMU)
   // With TF32 allowed, only the notes keep engines 2 and 3 out: not run, not even in the search.
-  EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1001), 0);
-  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1002), 0);
-  EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1003), 0);
+  ExpectOnlyAllowedEnginesRan(1);
 #endif
 }
 
@@ -141,9 +145,7 @@ TEST(ConvEnginesGPU, TheDefaultSearchTakesAnEngineWhereItIsFaster) {
   setenv("UMBRA_STUB_CUDNN_MS", "10000", 1);
   const auto how = TrainAndCompare(Spec(Shape4(2, 4, 9, 9), true, {{"tf32", "0"}}), 2e-4);
   unsetenv("UMBRA_STUB_CUDNN_MS");
-  ASSERT_EQ(how.size(), 2u);
-  for (const std::string& h : how) EXPECT_TRUE(Ran(h, "fwd") && Ran(h, "wgrad")) << h;
-  EXPECT_TRUE(Ran(how[1], "dgrad")) << how[1];
+  ExpectEachPassOnAnEngine(how);
 }
 
 // No room for any engine's workspace: one error naming the key, not a crash.

@@ -63,6 +63,23 @@ std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<f
   return gx;
 }
 
+// A host tensor's values; a device tensor of NaN (an output every element of which must be written).
+template <int dim>
+std::vector<float> Values(const TensorContainer<cpu, dim>& t) {
+  return std::vector<float>(t.dptr_, t.dptr_ + t.shape_.Size());
+}
+TensorContainer<gpu, 4> NanOnDevice(const Shape<4>& s) {
+  TensorContainer<cpu, 4> nan(s);
+  std::fill(nan.dptr_, nan.dptr_ + s.Size(), std::nanf(""));
+  return test::ToGPU(nan.view());
+}
+// got[i] within 1e-4 relative of base[i] + want[i] (base: what an accumulated output held).
+void ExpectNear(const std::vector<float>& got, const std::vector<double>& want, const char* what,
+                const std::vector<float>* base = nullptr) {
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got[i], (base ? (*base)[i] : 0.0) + want[i], 1e-4 * (1 + std::fabs(want[i]))) << what << i;
+}
+
 void Check(nn::ConvGemmGeom g, index_t chunk) {
   g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1, g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
   SCOPED_TRACE("c " + std::to_string(g.c) + " oc " + std::to_string(g.oc) + " groups " + std::to_string(g.groups) +
@@ -76,31 +93,15 @@ void Check(nn::ConvGemmGeom g, index_t chunk) {
   auto gw = test::ToGPU(hgw.view());
   TensorContainer<gpu, 1> scratch(Shape1(index_t(nn::ConvGemmScratchBytes(g, chunk) / sizeof(float))));
   nn::WgradGemmGPU(g, chunk, x.dptr_, gy.dptr_, gw.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
-  const auto got = test::ToCPU(gw.view());
-  const std::vector<double> want = Reference(g, std::vector<float>(hx.dptr_, hx.dptr_ + hx.shape_.Size()),
-                                             std::vector<float>(hgy.dptr_, hgy.dptr_ + hgy.shape_.Size()));
-  for (size_t i = 0; i < want.size(); ++i)
-    ASSERT_NEAR(got.dptr_[i], hgw.dptr_[i] + want[i], 1e-4 * (1 + std::fabs(want[i]))) << "weight element " << i;
-  // The data gradient, over a buffer of NaN: every element written.
-  TensorContainer<cpu, 4> nan(Shape4(g.n, g.c, g.h, g.w));
-  std::fill(nan.dptr_, nan.dptr_ + nan.shape_.Size(), std::nanf(""));
-  auto gx = test::ToGPU(nan.view());
+  const std::vector<float> w = Values(test::ToCPU(gw.view())), w0 = Values(hgw);
+  ExpectNear(w, Reference(g, Values(hx), Values(hgy)), "weight element ", &w0);
+  // The data gradient and the forward's output, each over NaN: every element written.
+  auto gx = NanOnDevice(Shape4(g.n, g.c, g.h, g.w));
   nn::DgradGemmGPU(g, chunk, gy.dptr_, gw.dptr_, gx.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
-  const auto gotx = test::ToCPU(gx.view());
-  const std::vector<double> wantx = DataReference(g, std::vector<float>(hgy.dptr_, hgy.dptr_ + hgy.shape_.Size()),
-                                                  std::vector<float>(got.dptr_, got.dptr_ + got.shape_.Size()));
-  for (size_t i = 0; i < wantx.size(); ++i)
-    ASSERT_NEAR(gotx.dptr_[i], wantx[i], 1e-4 * (1 + std::fabs(wantx[i]))) << "data element " << i;
-  // The forward, over a buffer of NaN as well.
-  TensorContainer<cpu, 4> nany(Shape4(g.n, g.oc, g.oh, g.ow));
-  std::fill(nany.dptr_, nany.dptr_ + nany.shape_.Size(), std::nanf(""));
-  auto y = test::ToGPU(nany.view());
+  ExpectNear(Values(test::ToCPU(gx.view())), DataReference(g, Values(hgy), w), "data element ");
+  auto y = NanOnDevice(Shape4(g.n, g.oc, g.oh, g.ow));
   nn::FwdGemmGPU(g, chunk, x.dptr_, gw.dptr_, y.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
-  const auto goty = test::ToCPU(y.view());
-  const std::vector<double> wanty = ForwardReference(g, std::vector<float>(hx.dptr_, hx.dptr_ + hx.shape_.Size()),
-                                                     std::vector<float>(got.dptr_, got.dptr_ + got.shape_.Size()));
-  for (size_t i = 0; i < wanty.size(); ++i)
-    ASSERT_NEAR(goty.dptr_[i], wanty[i], 1e-4 * (1 + std::fabs(wanty[i]))) << "output element " << i;
+  ExpectNear(Values(test::ToCPU(y.view())), ForwardReference(g, Values(hx), w), "output element ");
 }
 
 TEST(ConvGemmGPU, AsTheReference) {
