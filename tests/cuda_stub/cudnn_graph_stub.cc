@@ -32,14 +32,25 @@ struct BDesc {
 };
 size_t ElemSize(cudnnBackendAttributeType_t t) {
   switch (t) {
-    case CUDNN_TYPE_HANDLE: case CUDNN_TYPE_BACKEND_DESCRIPTOR: case CUDNN_TYPE_VOID_PTR: return sizeof(void*);
-    case CUDNN_TYPE_INT64: case CUDNN_TYPE_DOUBLE: return 8;
-    case CUDNN_TYPE_CHAR: case CUDNN_TYPE_BOOLEAN: return 1;
-    default: return 4;  // FLOAT and the enumerations
+    case CUDNN_TYPE_HANDLE:
+    case CUDNN_TYPE_BACKEND_DESCRIPTOR:
+    case CUDNN_TYPE_VOID_PTR:
+      return sizeof(void*);
+    case CUDNN_TYPE_INT64:
+    case CUDNN_TYPE_DOUBLE:
+      return 8;
+    case CUDNN_TYPE_CHAR:
+    case CUDNN_TYPE_BOOLEAN:
+      return 1;
+    default:
+      return 4;  // FLOAT and the enumerations
   }
 }
 BDesc* B(void* d) { return static_cast<BDesc*>(d); }
-bool Has(const BDesc* d, int a, int64_t n = 1) { auto it = d->count.find(a); return it != d->count.end() && it->second >= n; }
+bool Has(const BDesc* d, int a, int64_t n = 1) {
+  auto it = d->count.find(a);
+  return it != d->count.end() && it->second >= n;
+}
 template <typename T>
 T At(const BDesc* d, int a, size_t i = 0) {
   T v;
@@ -57,7 +68,10 @@ cudnnStatus_t Refuse(const char* why, cudnnStatus_t s = CUDNN_STATUS_BAD_PARAM) 
 }
 std::mutex mu;
 std::deque<BDesc> owned;  // the heuristics' configurations and engines, for the process
-BDesc* Own(cudnnBackendDescriptorType_t t) { owned.push_back(BDesc{t}); return &owned.back(); }
+BDesc* Own(cudnnBackendDescriptorType_t t) {
+  owned.push_back(BDesc{t});
+  return &owned.back();
+}
 
 // A finalized operand of an operation (a descriptor-valued attribute naming a tensor).
 const BDesc* Operand(const BDesc* op, int a) {
@@ -65,20 +79,23 @@ const BDesc* Operand(const BDesc* op, int a) {
   const BDesc* t = At<BDesc*>(op, a);
   return t && t->type == CUDNN_BACKEND_TENSOR_DESCRIPTOR && t->final ? t : nullptr;
 }
-struct OpAttrs { int x, w, y, conv, alpha, beta; };
+struct OpAttrs {
+  int x, w, y, conv, alpha, beta;
+};
 const OpAttrs* OpOf(cudnnBackendDescriptorType_t t) {
-  static const OpAttrs fwd{CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W,
-                           CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC,
-                           CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA};
-  static const OpAttrs data{CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W,
-                            CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC,
-                            CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA};
-  static const OpAttrs filter{CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,
-                              CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY,
-                              CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,
-                              CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA,
-                              CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA};
-  return t == CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR         ? &fwd
+  static const OpAttrs fwd{
+      CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X,     CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y,     CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA};
+  static const OpAttrs data{
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX,    CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY,    CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA};
+  static const OpAttrs filter{
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X,     CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY,    CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA};
+  return t == CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR           ? &fwd
          : t == CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR   ? &data
          : t == CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR ? &filter
                                                                                : nullptr;
@@ -86,7 +103,8 @@ const OpAttrs* OpOf(cudnnBackendDescriptorType_t t) {
 // A packed 4-d tensor's layout from its strides: 0 NCHW, 1 NHWC, -1 neither.
 int Layout(const BDesc* t) {
   int64_t d[4], s[4];
-  for (int i = 0; i < 4; ++i) d[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, i), s[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_STRIDES, i);
+  for (int i = 0; i < 4; ++i)
+    d[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, i), s[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_STRIDES, i);
   if (s[3] == 1 && s[2] == d[3] && s[1] == d[2] * d[3] && s[0] == d[1] * d[2] * d[3]) return 0;
   if (s[1] == 1 && s[3] == d[1] && s[2] == d[3] * d[1] && s[0] == d[1] * d[2] * d[3]) return 1;
   return -1;
@@ -109,7 +127,8 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
           !Has(d, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS) || At<int64_t>(d, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS) != 2)
         return Refuse("convolution without compute type, mode or 2 spatial dimensions");
       for (int i = 0; i < 2; ++i)
-        if (At<int64_t>(d, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, i) != At<int64_t>(d, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, i))
+        if (At<int64_t>(d, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, i) !=
+            At<int64_t>(d, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, i))
           return Refuse("asymmetric padding", CUDNN_STATUS_NOT_SUPPORTED);
       return CUDNN_STATUS_SUCCESS;
     case CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR: {
@@ -151,7 +170,8 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
       if (!Has(d, CUDNN_ATTR_EXECUTION_PLAN_HANDLE) || !Has(d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG))
         return Refuse("execution plan without handle or engine configuration");
       const BDesc* cfg = At<BDesc*>(d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
-      if (!cfg || !cfg->final || !Has(cfg, CUDNN_ATTR_ENGINECFG_ENGINE)) return Refuse("plan of an unfinished configuration");
+      if (!cfg || !cfg->final || !Has(cfg, CUDNN_ATTR_ENGINECFG_ENGINE))
+        return Refuse("plan of an unfinished configuration");
       const int64_t i = At<int64_t>(At<BDesc*>(cfg, CUDNN_ATTR_ENGINECFG_ENGINE), CUDNN_ATTR_ENGINE_GLOBAL_INDEX);
       Put<int64_t>(d, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, {(i + 1) << 20});
       const std::string json = "{\"engineId\":" + std::to_string(i) + "}";
@@ -180,9 +200,11 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
       for (int i = 0; i < 2; ++i) {
         const int64_t span = (dim(w, 2 + i) - 1) * two(CUDNN_ATTR_CONVOLUTION_DILATIONS, i) + 1;
         fits = fits && dim(y, 2 + i) == (dim(x, 2 + i) + 2 * two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, i) - span) /
-                                            two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, i) + 1;
+                                                two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, i) +
+                                            1;
       }
-      return fits ? CUDNN_STATUS_SUCCESS : Refuse("convolution operation whose y is not the shape x, w and the convolution give");
+      return fits ? CUDNN_STATUS_SUCCESS
+                  : Refuse("convolution operation whose y is not the shape x, w and the convolution give");
     }
   }
 }
@@ -191,19 +213,19 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
 cudnnTensorDescriptor_t Legacy(const BDesc* t) {
   cudnnTensorDescriptor_t d;
   cudnnCreateTensorDescriptor(&d);
-  cudnnSetTensor4dDescriptor(d, Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
-                             At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE),
-                             int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 0)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 1)),
-                             int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 2)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 3)));
+  cudnnSetTensor4dDescriptor(
+      d, Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE),
+      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 0)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 1)),
+      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 2)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 3)));
   return d;
 }
 cudnnFilterDescriptor_t LegacyFilter(const BDesc* t) {
   cudnnFilterDescriptor_t d;
   cudnnCreateFilterDescriptor(&d);
-  cudnnSetFilter4dDescriptor(d, At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE),
-                             Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
-                             int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 0)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 1)),
-                             int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 2)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 3)));
+  cudnnSetFilter4dDescriptor(
+      d, At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE), Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 0)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 1)),
+      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 2)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 3)));
   return d;
 }
 
@@ -264,7 +286,8 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t h, cudnnBackendDescriptor_t plan
   const BDesc *plan = B(plan_d), *pack = B(pack_d);
   if (!plan || !plan->final || plan->type != CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR || !pack || !pack->final)
     return Refuse("execute without a finalized plan and variant pack");
-  const BDesc* engine = At<BDesc*>(At<BDesc*>(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG), CUDNN_ATTR_ENGINECFG_ENGINE);
+  const BDesc* engine =
+      At<BDesc*>(At<BDesc*>(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG), CUDNN_ATTR_ENGINECFG_ENGINE);
   const BDesc* graph = At<BDesc*>(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH);
   const BDesc* op = At<BDesc*>(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS);
   const BDesc* conv = At<BDesc*>(op, OpOf(op->type)->conv);
@@ -287,11 +310,13 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t h, cudnnBackendDescriptor_t plan
   cudnnConvolutionDescriptor_t cd;
   cudnnCreateConvolutionDescriptor(&cd);
   auto two = [&](int a, int i) { return int(At<int64_t>(conv, a, size_t(i))); };
-  cudnnSetConvolution2dDescriptor(cd, two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 0), two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 1),
-                                  two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0), two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 1),
-                                  two(CUDNN_ATTR_CONVOLUTION_DILATIONS, 0), two(CUDNN_ATTR_CONVOLUTION_DILATIONS, 1),
-                                  At<cudnnConvolutionMode_t>(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE), CUDNN_DATA_FLOAT);
-  const int64_t xc = At<int64_t>(xt, CUDNN_ATTR_TENSOR_DIMENSIONS, 1), wc = At<int64_t>(wt, CUDNN_ATTR_TENSOR_DIMENSIONS, 1);
+  cudnnSetConvolution2dDescriptor(
+      cd, two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 0), two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 1),
+      two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0), two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 1),
+      two(CUDNN_ATTR_CONVOLUTION_DILATIONS, 0), two(CUDNN_ATTR_CONVOLUTION_DILATIONS, 1),
+      At<cudnnConvolutionMode_t>(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE), CUDNN_DATA_FLOAT);
+  const int64_t xc = At<int64_t>(xt, CUDNN_ATTR_TENSOR_DIMENSIONS, 1),
+                wc = At<int64_t>(wt, CUDNN_ATTR_TENSOR_DIMENSIONS, 1);
   cudnnSetConvolutionGroupCount(cd, int(xc / wc));
   cudnnSetConvolutionMathType(cd, tensor ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
   cudnnTensorDescriptor_t xd = Legacy(xt), yd = Legacy(yt);
@@ -304,9 +329,11 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t h, cudnnBackendDescriptor_t plan
   if (op->type == CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR)
     s = cudnnConvolutionForward(h, &alpha, xd, x, wd, w, cd, cudnnConvolutionFwdAlgo_t(algo), ws, wss, &beta, yd, y);
   else if (op->type == CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR)
-    s = cudnnConvolutionBackwardData(h, &alpha, wd, w, yd, y, cd, cudnnConvolutionBwdDataAlgo_t(algo), ws, wss, &beta, xd, x);
+    s = cudnnConvolutionBackwardData(h, &alpha, wd, w, yd, y, cd, cudnnConvolutionBwdDataAlgo_t(algo), ws, wss, &beta,
+                                     xd, x);
   else
-    s = cudnnConvolutionBackwardFilter(h, &alpha, xd, x, yd, y, cd, cudnnConvolutionBwdFilterAlgo_t(algo), ws, wss, &beta, wd, w);
+    s = cudnnConvolutionBackwardFilter(h, &alpha, xd, x, yd, y, cd, cudnnConvolutionBwdFilterAlgo_t(algo), ws, wss,
+                                       &beta, wd, w);
   cudnnDestroyTensorDescriptor(xd), cudnnDestroyTensorDescriptor(yd), cudnnDestroyFilterDescriptor(wd);
   cudnnDestroyConvolutionDescriptor(cd);
   return s;

@@ -411,9 +411,10 @@ class CudnnConv : public ConvBackend {
   cudnnHandle_t Bind() { return CudnnHandle(stream_); }
   // The algorithm of one pass: searched for on the geometry's first call (find: the
   // cudnnFind*Ex call on the pass's own buffers, given its result slots and the search's
-  // scratch; more: the other candidates, MeasureOwn and MeasureEngines), then picked on each call by what is left of the pass's gap (its workspace is
-  // taken next), with its math type set on the descriptor for the call that follows. `mine`:
-  // this layer's copy of the search, read without the lock.
+  // scratch; more: the other candidates, MeasureOwn and MeasureEngines), then picked on each
+  // call by what is left of the pass's gap (its workspace is taken next), with its math type
+  // set on the descriptor for the call that follows. `mine`: this layer's copy of the search,
+  // read without the lock.
   template <typename Perf, typename Find, typename More>
   Algo Chosen(Measured Choice::*which, Measured& mine, int& picked, int header_count,
               cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, const char* what, Find find,
