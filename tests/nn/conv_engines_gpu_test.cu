@@ -6,9 +6,12 @@
 // cores, 2 converting inputs down as well and 3 compiled at run time) the calls are counted too:
 // 2 and 3 never run, not even in the search, and with tf32=0 only engine 0 (FMA) does; with
 // every candidate in the search, each pass takes an engine where the legacy algorithms report
-// slower; with no room for any engine's workspace, one error that names the key.
+// slower; with no room for any engine's workspace, one error that names the key. And every FMA
+// plan offered for a small forward convolution, called directly, against a double reference
+// (on a GPU, every such engine of the real library), its kept variant pack following y's move.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -19,6 +22,10 @@
 #include "umbra/nn/net.h"
 #if defined(UMBRA_CUDA_EMU)
 #include "../cuda_stub/stub.h"  // ConvCallsWithAlgo
+#endif
+#if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include "cudnn/conv_engines.h"
+#include "cudnn/cudnn_util.h"
 #endif
 
 namespace umbra {
@@ -136,6 +143,53 @@ TEST(ConvEnginesGPU, TheLegacySearchRunsNoEngine) {
   EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1000) + umbra_stub::ConvCallsWithAlgo(1001), before);
 #endif
 }
+
+#if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+// Every FMA plan cuDNN offers for a small strided, padded forward convolution, run into one
+// output and then, with the same kept pack, into another (the pack must follow y's move): both
+// as a double reference. On a GPU that is every such engine of the real library.
+TEST(ConvEnginesGPU, EveryOfferedPlanComputesTheConvolution) {
+  UMBRA_REQUIRE_GPU();
+  const Offered offered;
+  const nn::EngineConv c{2, 3, 7, 6, 4, 4, 3, 1, 3, 3, 2, 2, 1, 1, CUDNN_DATA_FLOAT, false};
+  const auto hx = test::RandomTensor<4, float>(Shape4(c.n, c.c, c.h, c.w), 11);
+  const auto hw = test::RandomTensor<4, float>(Shape4(c.oc, c.c, c.kh, c.kw), 12);
+  std::vector<double> want(size_t(c.n * c.oc * c.oh * c.ow), 0.0);
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t o = 0; o < c.oc; ++o)
+      for (int64_t oy = 0; oy < c.oh; ++oy)
+        for (int64_t ox = 0; ox < c.ow; ++ox)
+          for (int64_t ci = 0; ci < c.c; ++ci)
+            for (int64_t ky = 0; ky < c.kh; ++ky)
+              for (int64_t kx = 0; kx < c.kw; ++kx) {
+                const int64_t iy = oy * c.sh - c.ph + ky, ix = ox * c.sw - c.pw + kx;
+                if (iy >= 0 && iy < c.h && ix >= 0 && ix < c.w)
+                  want[size_t(((n * c.oc + o) * c.oh + oy) * c.ow + ox)] +=
+                      double(hx.dptr_[((n * c.c + ci) * c.h + iy) * c.w + ix]) *
+                      hw.dptr_[((o * c.c + ci) * c.kh + ky) * c.kw + kx];
+              }
+  auto x = test::ToGPU(hx.view());
+  auto w = test::ToGPU(hw.view());
+  cudnnHandle_t h = nn::CudnnHandle(nullptr);
+  const auto plans = nn::EnginePlans(h, c, nn::ConvPass::kForward, 0, {.tf32 = false, .max_workspace = 64 << 20});
+  ASSERT_FALSE(plans.empty()) << "cuDNN offered no FMA plan for a 3x3 forward convolution";
+  for (const auto& p : plans) {
+    SCOPED_TRACE("engine " + std::to_string(p->engine()));
+    TensorContainer<gpu, 1> ws(Shape1(index_t(p->workspace() / sizeof(float) + 1)));
+    TensorContainer<gpu, 4> y1(Shape4(c.n, c.oc, c.oh, c.ow), std::nanf("")),
+        y2(Shape4(c.n, c.oc, c.oh, c.ow), std::nanf(""));
+    nn::EnginePack pack;
+    p->Run(h, x.dptr_, w.dptr_, y1.dptr_, ws.dptr_, &pack);
+    p->Run(h, x.dptr_, w.dptr_, y2.dptr_, ws.dptr_, &pack);
+    for (const auto* y : {&y1, &y2}) {
+      const auto got = test::ToCPU(y->view());
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got.dptr_[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << "output " << (y == &y1 ? 1 : 2)
+                                                                             << ", element " << i;
+    }
+  }
+}
+#endif
 
 #if defined(UMBRA_CUDA_EMU)
 // Every candidate in the search (the default), channels-last so that umbra's GEMMs (fp32 NCHW
