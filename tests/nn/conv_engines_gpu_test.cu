@@ -147,7 +147,8 @@ TEST(ConvEnginesGPU, TheLegacySearchRunsNoEngine) {
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
 // Every FMA plan cuDNN offers for a small strided, padded forward convolution, run into one
 // output and then, with the same kept pack, into another (the pack must follow y's move): both
-// as a double reference. On a GPU that is every such engine of the real library.
+// as a double reference. On a GPU that is every such engine of the real library. And none
+// where the filter leaves no time to finalize one.
 TEST(ConvEnginesGPU, EveryOfferedPlanComputesTheConvolution) {
   UMBRA_REQUIRE_GPU();
   const Offered offered;
@@ -188,6 +189,10 @@ TEST(ConvEnginesGPU, EveryOfferedPlanComputesTheConvolution) {
                                                                              << ", element " << i;
     }
   }
+  // No time left for finalizing: no plan (the search keeps its other candidates).
+  EXPECT_TRUE(nn::EnginePlans(h, c, nn::ConvPass::kForward, 0,
+                              {.tf32 = false, .max_workspace = 64 << 20, .max_seconds = 0})
+                  .empty());
 }
 #endif
 

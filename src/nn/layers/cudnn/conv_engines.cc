@@ -6,6 +6,7 @@
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <set>
 #include <utility>
@@ -120,6 +121,10 @@ void EnginePlan::Run(cudnnHandle_t h, const void* x, const void* w, const void* 
 std::vector<std::shared_ptr<const EnginePlan>> EnginePlans(cudnnHandle_t h, const EngineConv& c, ConvPass pass,
                                                            float beta, const EngineFilter& filter) {
   std::vector<std::shared_ptr<const EnginePlan>> plans;
+  const auto start = std::chrono::steady_clock::now();
+  auto out_of_time = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= filter.max_seconds;
+  };
   auto graph = std::make_shared<EnginePlan::Parts>();
   graph->descs.reserve(6);  // keep() hands out references into it
   auto keep = [&](Desc d) -> const Desc& { return graph->descs.emplace_back(std::move(d)); };
@@ -193,7 +198,7 @@ std::vector<std::shared_ptr<const EnginePlan>> EnginePlans(cudnnHandle_t h, cons
     if (cudnnBackendGetAttribute(heur.d, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
                                  raw.data()) != CUDNN_STATUS_SUCCESS)
       continue;
-    for (int64_t i = 0; i < std::min(got, count) && int(plans.size()) < filter.max_plans; ++i) {
+    for (int64_t i = 0; i < std::min(got, count) && int(plans.size()) < filter.max_plans && !out_of_time(); ++i) {
       Desc& cfg = cfgs[size_t(i)];
       Desc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
       int64_t one = 0, index = -1;

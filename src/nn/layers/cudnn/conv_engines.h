@@ -81,11 +81,15 @@ class EnginePlan {
 /// that converts its inputs down (to half) or reduces in reduced precision, none that needs run-
 /// time compilation (NVRTC: seconds a configuration, and a dependency the legacy algorithms lack),
 /// none whose workspace exceeds max_workspace. At most max_plans, in the heuristics' order (mode
-/// A, then the fallback list), duplicates dropped.
+/// A, then the fallback list), duplicates dropped, and none finalized once max_seconds have
+/// passed since the graph was made (those made are kept): a plan's finalization may load its
+/// kernels, and ResNet-50 has 23 geometries of three passes, searched in the first step of
+/// every process (the tests', the benchmarks' variants), on a device lent by the quarter hour.
 struct EngineFilter {
   bool tf32 = true;
   size_t max_workspace = 0;
   int max_plans = 16;
+  double max_seconds = 2.0;
 };
 
 /// The plans cuDNN's heuristics offer for the pass that it can finalize under `filter`, alpha 1
