@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "harness/conv_reference.h"
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
 #include "umbra/nn/net.h"
@@ -44,7 +45,8 @@ nn::NetSpec Spec(const Shape<4>& in, bool nhwc, const KV& keys) {
     for (const auto& kv : keys) p.push_back(kv);
     return p;
   };
-  s.layers = {L("conv", "c1", {"in"}, {"c1"}, conv({{"nchannel", "6"}, {"kernel_size", "3"}, {"stride", "2"}, {"pad", "1"}})),
+  s.layers = {L("conv", "c1", {"in"}, {"c1"},
+                conv({{"nchannel", "6"}, {"kernel_size", "3"}, {"stride", "2"}, {"pad", "1"}})),
               L("relu", "r1", {"c1"}, {"c1"}),
               L("conv", "c2", {"c1"}, {"c2"}, conv({{"nchannel", "4"}, {"kernel_size", "3"}, {"ngroup", "2"}})),
               L("flatten", "f", {"c2"}, {"f"}),
@@ -152,27 +154,17 @@ TEST(ConvEnginesGPU, TheLegacySearchRunsNoEngine) {
 TEST(ConvEnginesGPU, EveryOfferedPlanComputesTheConvolution) {
   UMBRA_REQUIRE_GPU();
   const Offered offered;
-  const nn::EngineConv c{2, 3, 7, 6, 4, 4, 3, 1, 3, 3, 2, 2, 1, 1, CUDNN_DATA_FLOAT, false};
+  const nn::EngineConv ec{{2, 3, 7, 6, 4, 4, 3, 1, 3, 3, 2, 2, 1, 1}, CUDNN_DATA_FLOAT, false};
+  const nn::ConvGemmGeom& c = ec.g;
   const auto hx = test::RandomTensor<4, float>(Shape4(c.n, c.c, c.h, c.w), 11);
   const auto hw = test::RandomTensor<4, float>(Shape4(c.oc, c.c, c.kh, c.kw), 12);
-  std::vector<double> want(size_t(c.n * c.oc * c.oh * c.ow), 0.0);
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t o = 0; o < c.oc; ++o)
-      for (int64_t oy = 0; oy < c.oh; ++oy)
-        for (int64_t ox = 0; ox < c.ow; ++ox)
-          for (int64_t ci = 0; ci < c.c; ++ci)
-            for (int64_t ky = 0; ky < c.kh; ++ky)
-              for (int64_t kx = 0; kx < c.kw; ++kx) {
-                const int64_t iy = oy * c.sh - c.ph + ky, ix = ox * c.sw - c.pw + kx;
-                if (iy >= 0 && iy < c.h && ix >= 0 && ix < c.w)
-                  want[size_t(((n * c.oc + o) * c.oh + oy) * c.ow + ox)] +=
-                      double(hx.dptr_[((n * c.c + ci) * c.h + iy) * c.w + ix]) *
-                      hw.dptr_[((o * c.c + ci) * c.kh + ky) * c.kw + kx];
-              }
+  const std::vector<double> want =
+      test::ConvForwardReference(c, std::vector<float>(hx.dptr_, hx.dptr_ + hx.shape_.Size()),
+                                 std::vector<float>(hw.dptr_, hw.dptr_ + hw.shape_.Size()));
   auto x = test::ToGPU(hx.view());
   auto w = test::ToGPU(hw.view());
   cudnnHandle_t h = nn::CudnnHandle(nullptr);
-  const auto plans = nn::EnginePlans(h, c, nn::ConvPass::kForward, 0, {.tf32 = false, .max_workspace = 64 << 20});
+  const auto plans = nn::EnginePlans(h, ec, nn::ConvPass::kForward, 0, {.tf32 = false, .max_workspace = 64 << 20});
   ASSERT_FALSE(plans.empty()) << "cuDNN offered no FMA plan for a 3x3 forward convolution";
   for (const auto& p : plans) {
     SCOPED_TRACE("engine " + std::to_string(p->engine()));
@@ -190,7 +182,7 @@ TEST(ConvEnginesGPU, EveryOfferedPlanComputesTheConvolution) {
     }
   }
   // No time left for finalizing: no plan (the search keeps its other candidates).
-  EXPECT_TRUE(nn::EnginePlans(h, c, nn::ConvPass::kForward, 0,
+  EXPECT_TRUE(nn::EnginePlans(h, ec, nn::ConvPass::kForward, 0,
                               {.tf32 = false, .max_workspace = 64 << 20, .max_seconds = 0})
                   .empty());
 }

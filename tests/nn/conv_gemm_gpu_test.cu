@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/conv_reference.h"
 #include "harness/gpu_compare.h"
 #include "umbra/nn/net.h"
 #include "conv_gemm.h"
@@ -20,46 +21,18 @@
 namespace umbra {
 namespace conv_gemm_test {
 
-// Calls tap(x index, w index, gy index) for every product of the convolution (cross-correlation)
-// of x (n, c, h, w) with w (oc, c/groups, kh, kw) into y (n, oc, oh, ow), padding skipped.
-template <typename Tap>
-void ForEachTap(const nn::ConvGemmGeom& g, Tap tap) {
-  const index_t cg = g.c / g.groups, og = g.oc / g.groups;
-  for (index_t n = 0; n < g.n; ++n)
-    for (index_t o = 0; o < g.oc; ++o)
-      for (index_t ci = 0; ci < cg; ++ci)
-        for (index_t ky = 0; ky < g.kh; ++ky)
-          for (index_t kx = 0; kx < g.kw; ++kx)
-            for (index_t oy = 0; oy < g.oh; ++oy)
-              for (index_t ox = 0; ox < g.ow; ++ox) {
-                const index_t iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
-                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-                const index_t c = (o / og) * cg + ci;
-                tap(size_t(((n * g.c + c) * g.h + iy) * g.w + ix), size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx),
-                    size_t(((n * g.oc + o) * g.oh + oy) * g.ow + ox));
-              }
-}
-
 // gw of x and gy.
 std::vector<double> Reference(const nn::ConvGemmGeom& g, const std::vector<float>& x, const std::vector<float>& gy) {
   std::vector<double> gw(size_t(g.oc * (g.c / g.groups) * g.kh * g.kw), 0.0);
-  ForEachTap(g, [&](size_t xi, size_t wi, size_t yi) { gw[wi] += double(x[xi]) * gy[yi]; });
+  test::ForEachConvTap(g, [&](size_t xi, size_t wi, size_t yi) { gw[wi] += double(x[xi]) * gy[yi]; });
   return gw;
-}
-
-// y of x and w.
-std::vector<double> ForwardReference(const nn::ConvGemmGeom& g, const std::vector<float>& x,
-                                     const std::vector<float>& w) {
-  std::vector<double> y(size_t(g.n * g.oc * g.oh * g.ow), 0.0);
-  ForEachTap(g, [&](size_t xi, size_t wi, size_t yi) { y[yi] += double(x[xi]) * w[wi]; });
-  return y;
 }
 
 // gx of gy and w.
 std::vector<double> DataReference(const nn::ConvGemmGeom& g, const std::vector<float>& gy,
                                   const std::vector<float>& w) {
   std::vector<double> gx(size_t(g.n * g.c * g.h * g.w), 0.0);
-  ForEachTap(g, [&](size_t xi, size_t wi, size_t yi) { gx[xi] += double(w[wi]) * gy[yi]; });
+  test::ForEachConvTap(g, [&](size_t xi, size_t wi, size_t yi) { gx[xi] += double(w[wi]) * gy[yi]; });
   return gx;
 }
 
@@ -101,7 +74,7 @@ void Check(nn::ConvGemmGeom g, index_t chunk) {
   ExpectNear(Values(test::ToCPU(gx.view())), DataReference(g, Values(hgy), w), "data element ");
   auto y = NanOnDevice(Shape4(g.n, g.oc, g.oh, g.ow));
   nn::FwdGemmGPU(g, chunk, x.dptr_, gw.dptr_, y.dptr_, scratch.dptr_, /*tf32=*/false, nullptr);
-  ExpectNear(Values(test::ToCPU(y.view())), ForwardReference(g, Values(hx), w), "output element ");
+  ExpectNear(Values(test::ToCPU(y.view())), test::ConvForwardReference(g, Values(hx), w), "output element ");
 }
 
 TEST(ConvGemmGPU, AsTheReference) {

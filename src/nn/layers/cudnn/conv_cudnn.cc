@@ -493,9 +493,7 @@ class CudnnConv : public ConvBackend {
   void MeasureEngines(Measured& m, cudnnHandle_t h, ConvPass pass, float beta, const void* x, const void* w,
                       const void* y) {
     if (search_ == CudnnSearch::kLegacy) return;
-    const EngineConv conv{geom_.n, geom_.c, geom_.h, geom_.w, geom_.oc, geom_.oh, geom_.ow, geom_.groups, geom_.kh,
-                          geom_.kw, geom_.sh, geom_.sw, geom_.ph, geom_.pw,
-                          bf16_ ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, nhwc_};
+    const EngineConv conv{geom_, bf16_ ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, nhwc_};
     const auto plans = EnginePlans(h, conv, pass, beta, EngineFilter{.tf32 = tf32_, .max_workspace = ProbeBytes()});
     size_t most = 0;
     for (const auto& p : plans) most = std::max(most, p->workspace());

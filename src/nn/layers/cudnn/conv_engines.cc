@@ -118,8 +118,9 @@ void EnginePlan::Run(cudnnHandle_t h, const void* x, const void* w, const void* 
   std::copy(now, now + 4, keep->ptrs_);
 }
 
-std::vector<std::shared_ptr<const EnginePlan>> EnginePlans(cudnnHandle_t h, const EngineConv& c, ConvPass pass,
+std::vector<std::shared_ptr<const EnginePlan>> EnginePlans(cudnnHandle_t h, const EngineConv& ec, ConvPass pass,
                                                            float beta, const EngineFilter& filter) {
+  const ConvGemmGeom& c = ec.g;
   std::vector<std::shared_ptr<const EnginePlan>> plans;
   const auto start = std::chrono::steady_clock::now();
   auto out_of_time = [&] {
@@ -131,9 +132,9 @@ std::vector<std::shared_ptr<const EnginePlan>> EnginePlans(cudnnHandle_t h, cons
   const std::array<int64_t, 4> xd{c.n, c.c, c.h, c.w}, yd{c.n, c.oc, c.oh, c.ow},
       wd{c.oc, c.c / c.groups, c.kh, c.kw};
   // Groups are implied: the filter's channels are the input's over groups.
-  const Desc& x = keep(Tensor(kUidX, c.type, xd, Packed(xd, c.nhwc)));
-  const Desc& w = keep(Tensor(kUidW, c.type, wd, Packed(wd, c.nhwc)));
-  const Desc& y = keep(Tensor(kUidY, c.type, yd, Packed(yd, c.nhwc)));
+  const Desc& x = keep(Tensor(kUidX, ec.type, xd, Packed(xd, ec.nhwc)));
+  const Desc& w = keep(Tensor(kUidW, ec.type, wd, Packed(wd, ec.nhwc)));
+  const Desc& y = keep(Tensor(kUidY, ec.type, yd, Packed(yd, ec.nhwc)));
   const Desc& conv = keep(Desc(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR));
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;  // every framework's "convolution"
@@ -215,7 +216,7 @@ std::vector<std::shared_ptr<const EnginePlan>> EnginePlans(cudnnHandle_t h, cons
         continue;
       const bool tensor_cores = numerical.count(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) != 0;
       // fp32 on tensor cores is TF32; bf16 operands are meant for them either way.
-      if ((tensor_cores && !filter.tf32 && c.type == CUDNN_DATA_FLOAT) ||
+      if ((tensor_cores && !filter.tf32 && ec.type == CUDNN_DATA_FLOAT) ||
           numerical.count(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
           numerical.count(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) ||
           behavior.count(CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION))

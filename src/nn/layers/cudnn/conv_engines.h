@@ -18,13 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "conv_gemm.h"  // ConvGemmGeom
+
 namespace umbra::nn {
 
-/// A convolution as the graph describes it: x (n, c, h, w), filter (oc, c/groups, kh, kw), y (n,
-/// oc, oh, ow), all of type `type` (float or bfloat16, fp32 compute), packed NCHW (KCRS) or, with
-/// nhwc, packed (n, h, w, c) and (oc, kh, kw, c/groups).
+/// A convolution as the graph describes it: the geometry g as umbra's GEMMs take it (x (n, c, h,
+/// w), filter (oc, c/groups, kh, kw), y (n, oc, oh, ow)), all of type `type` (float or bfloat16,
+/// fp32 compute), packed NCHW (KCRS) or, with nhwc, packed (n, h, w, c) and (oc, kh, kw, c/groups).
 struct EngineConv {
-  int64_t n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, ph, pw;
+  ConvGemmGeom g;
   cudnnDataType_t type;
   bool nhwc;
 };
