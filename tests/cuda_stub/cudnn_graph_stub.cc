@@ -101,10 +101,11 @@ const OpAttrs* OpOf(cudnnBackendDescriptorType_t t) {
                                                                                : nullptr;
 }
 // A packed 4-d tensor's layout from its strides: 0 NCHW, 1 NHWC, -1 neither.
+// A tensor's dimension i, in (n, c, h, w) order.
+int64_t Dim(const BDesc* t, int i) { return At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, size_t(i)); }
 int Layout(const BDesc* t) {
   int64_t d[4], s[4];
-  for (int i = 0; i < 4; ++i)
-    d[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, i), s[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_STRIDES, i);
+  for (int i = 0; i < 4; ++i) d[i] = Dim(t, i), s[i] = At<int64_t>(t, CUDNN_ATTR_TENSOR_STRIDES, size_t(i));
   if (s[3] == 1 && s[2] == d[3] && s[1] == d[2] * d[3] && s[0] == d[1] * d[2] * d[3]) return 0;
   if (s[1] == 1 && s[3] == d[1] && s[2] == d[3] * d[1] && s[0] == d[1] * d[2] * d[3]) return 1;
   return -1;
@@ -193,13 +194,12 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
       // The output's shape as the input, filter and convolution give it (groups: x's channels
       // over the filter's), as cuDNN checks before it lists any engine.
       const BDesc *x = Operand(d, o->x), *w = Operand(d, o->w), *y = Operand(d, o->y), *cv = At<BDesc*>(d, o->conv);
-      auto dim = [](const BDesc* t, int i) { return At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, size_t(i)); };
       auto two = [&](int a, int i) { return At<int64_t>(cv, a, size_t(i)); };
-      bool fits = dim(w, 1) > 0 && dim(x, 1) % dim(w, 1) == 0 && dim(w, 0) % (dim(x, 1) / dim(w, 1)) == 0 &&
-                  dim(y, 0) == dim(x, 0) && dim(y, 1) == dim(w, 0);
+      bool fits = Dim(w, 1) > 0 && Dim(x, 1) % Dim(w, 1) == 0 && Dim(w, 0) % (Dim(x, 1) / Dim(w, 1)) == 0 &&
+                  Dim(y, 0) == Dim(x, 0) && Dim(y, 1) == Dim(w, 0);
       for (int i = 0; i < 2; ++i) {
-        const int64_t span = (dim(w, 2 + i) - 1) * two(CUDNN_ATTR_CONVOLUTION_DILATIONS, i) + 1;
-        fits = fits && dim(y, 2 + i) == (dim(x, 2 + i) + 2 * two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, i) - span) /
+        const int64_t span = (Dim(w, 2 + i) - 1) * two(CUDNN_ATTR_CONVOLUTION_DILATIONS, i) + 1;
+        fits = fits && Dim(y, 2 + i) == (Dim(x, 2 + i) + 2 * two(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, i) - span) /
                                                 two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, i) +
                                             1;
       }
@@ -213,19 +213,17 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
 cudnnTensorDescriptor_t Legacy(const BDesc* t) {
   cudnnTensorDescriptor_t d;
   cudnnCreateTensorDescriptor(&d);
-  cudnnSetTensor4dDescriptor(
-      d, Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE),
-      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 0)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 1)),
-      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 2)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 3)));
+  cudnnSetTensor4dDescriptor(d, Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                             At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE), int(Dim(t, 0)), int(Dim(t, 1)),
+                             int(Dim(t, 2)), int(Dim(t, 3)));
   return d;
 }
 cudnnFilterDescriptor_t LegacyFilter(const BDesc* t) {
   cudnnFilterDescriptor_t d;
   cudnnCreateFilterDescriptor(&d);
-  cudnnSetFilter4dDescriptor(
-      d, At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE), Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
-      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 0)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 1)),
-      int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 2)), int(At<int64_t>(t, CUDNN_ATTR_TENSOR_DIMENSIONS, 3)));
+  cudnnSetFilter4dDescriptor(d, At<cudnnDataType_t>(t, CUDNN_ATTR_TENSOR_DATA_TYPE),
+                             Layout(t) == 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, int(Dim(t, 0)), int(Dim(t, 1)),
+                             int(Dim(t, 2)), int(Dim(t, 3)));
   return d;
 }
 
@@ -315,9 +313,7 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t h, cudnnBackendDescriptor_t plan
       two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 0), two(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 1),
       two(CUDNN_ATTR_CONVOLUTION_DILATIONS, 0), two(CUDNN_ATTR_CONVOLUTION_DILATIONS, 1),
       At<cudnnConvolutionMode_t>(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE), CUDNN_DATA_FLOAT);
-  const int64_t xc = At<int64_t>(xt, CUDNN_ATTR_TENSOR_DIMENSIONS, 1),
-                wc = At<int64_t>(wt, CUDNN_ATTR_TENSOR_DIMENSIONS, 1);
-  cudnnSetConvolutionGroupCount(cd, int(xc / wc));
+  cudnnSetConvolutionGroupCount(cd, int(Dim(xt, 1) / Dim(wt, 1)));
   cudnnSetConvolutionMathType(cd, tensor ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
   cudnnTensorDescriptor_t xd = Legacy(xt), yd = Legacy(yt);
   cudnnFilterDescriptor_t wd = LegacyFilter(wt);
