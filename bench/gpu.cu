@@ -1,5 +1,6 @@
 // GPU benchmarks, timed with CUDA events (manual time): the fused `y = a*b + c*d - e` over 64M
-// floats against a device-to-device cudaMemcpy of the same bytes (3 x 64M floats), and dot()
+// floats against a device-to-device cudaMemcpy of the same bytes (3 x 64M floats), a channel
+// broadcast's pass on its flat and its 2-D path, and dot()
 // against calling cublasSgemm directly on the same buffers. run.py adds PyTorch's figures.
 // Napkin: 1.5 GiB per fused statement; at ~4.2 TB/s that is ~0.38 ms.
 #include "gpu_timing.h"
@@ -28,6 +29,25 @@ void BM_DeviceCopyGPU(benchmark::State& st) {
                                      cudaMemcpyDeviceToDevice, cuda::DefaultStream()));
   });
   st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
+}
+
+// A batch norm's apply pass with its relu, y = relu(x * scale[c] + shift[c]), over ResNet-50's
+// stem shape (128, 64, 112, 112: 411 MB each way) in either layout; `flat` 0 takes the 2-D path
+// broadcasts took before 2026-12-05 (one 4-byte value a thread at a time), 1 the flat paths
+// (16 bytes a tensor per access). Bytes: x read and y written, as the copy counts its bytes.
+void BM_BroadcastGPU(benchmark::State& st, bool nhwc, bool flat) {
+  if (!HaveGPU(st)) return;
+  const index_t c = 64, rows = 128 * 112 * 112;
+  const Shape<4> s = nhwc ? Shape4(rows, c, 1, 1) : Shape4(128, c, 112, 112);
+  TensorContainer<gpu, 4> x(s, 0.5f), y(s, 0.f);
+  TensorContainer<gpu, 1> scale(Shape1(c), 2.f), shift(Shape1(c), -0.25f);
+  struct Restore {
+    bool saved = cuda::BroadcastFlat();
+    ~Restore() { cuda::BroadcastFlat() = saved; }
+  } restore;
+  cuda::BroadcastFlat() = flat;
+  TimeLoop(st, [&] { y = F<op::relu>(x * broadcast<1>(scale.view(), s) + broadcast<1>(shift.view(), s)); });
+  st.SetBytesProcessed(int64_t(st.iterations()) * 2 * s.Size() * int64_t(sizeof(float)));
 }
 
 struct GemmShape {
@@ -60,6 +80,12 @@ void BM_CublasDirectGPU(benchmark::State& st, GemmShape s) {
 }
 
 const bool kRegistered = [] {
+  for (const bool nhwc : {false, true})
+    for (const bool flat : {true, false})
+      benchmark::RegisterBenchmark(
+          (std::string("BM_Broadcast/") + (nhwc ? "nhwc/" : "nchw/") + (flat ? "flat" : "2d")).c_str(),
+          BM_BroadcastGPU, nhwc, flat)
+          ->UseManualTime();
   for (const GemmShape& s : kShapes) {
     benchmark::RegisterBenchmark((std::string("umbra_gpu/") + s.name).c_str(), BM_UmbraDotGPU, s)
         ->UseManualTime();

@@ -581,6 +581,13 @@ def main():
             row(f"bf16 cast, 64M floats to bfloat16 vs PyTorch {tv} .to(bfloat16)", to_bps, cb, "GB/s", 1e9)
         except Exception as e:  # PyTorch without CUDA: say so, keep the rest
             print(f"| PyTorch on GPU unavailable: {e} | | | |")
+        # A batch norm's apply pass (scale, shift, relu a channel) on the flat paths, against the
+        # copy and against the 2-D path such passes took before 2026-12-05.
+        for layout in ("nchw", "nhwc"):
+            fb = res.get(f"BM_Broadcast/{layout}/flat", {}).get("bytes_per_second", float("nan"))
+            row(f"x * scale[c] + shift[c], relu, (128,64,112,112) {layout} vs device copy", fb, copy_bps, "GB/s", 1e9)
+            row(f"the same ({layout}), flat paths vs the 2-D path", fb,
+                res.get(f"BM_Broadcast/{layout}/2d", {}).get("bytes_per_second", float("nan")), "GB/s", 1e9)
         for name in sorted({k.split("/", 1)[1] for k in res if k.startswith("umbra_gpu/")}):
             row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"].get("FLOPS", float("nan")),
                 res.get(f"cublas/{name}", {}).get("FLOPS", float("nan")), "GFLOP/s", 1e9)

@@ -1,4 +1,6 @@
 // broadcast / repmat against plain loops, on contiguous and strided views, with error cases.
+#include <type_traits>
+
 #include "harness/tensor_util.h"
 
 namespace umbra {
@@ -48,6 +50,40 @@ TEST(Broadcast, Repmat) {
   out = repmat(b.view(), 3) * 2.f;
   for (index_t i = 0; i < 3; ++i)
     for (index_t j = 0; j < 6; ++j) EXPECT_FLOAT_EQ(At(out.view(), i, j), 2 * b.dptr_[j]);
+}
+
+// The GPU's flat paths (FlatOnGPU) read a broadcast by flat index and by packs of 4; run here on
+// the host against the 2-D index of every element, for each dimension broadcast, and for a
+// shape of 2^33 elements, where the flat index's divisions are 64-bit.
+template <int dim, int N>
+void ExpectFlatAsTwoD(const Shape<N>& s, index_t from, index_t count) {
+  auto b = test::RandomTensor(Shape1(s[dim]), 11);
+  const auto e = broadcast<dim>(b.view(), s);
+  static_assert(!decltype(e)::kFlat && expr::FlatOnGPU<std::remove_const_t<decltype(e)>>::value);
+  const expr::Plan<std::remove_const_t<decltype(e)>> plan(e);
+  const index_t cols = s[N - 1];
+  for (index_t i = from; i < from + count && i < s.Size(); ++i)
+    ASSERT_EQ(plan.EvalFlat(i), plan.Eval(i / cols, i % cols)) << s << " flat index " << i;
+  const index_t inner = s.ProdShape(dim + 1, N);
+  if (!(inner % 4 == 0 || (inner == 1 && s[dim] % 4 == 0))) return;  // PackCheck refuses these
+  for (index_t p = from / 4; p < (from + count) / 4 && 4 * p + 3 < s.Size(); ++p) {
+    const expr::Pack4<float> v = plan.EvalPack(p);
+    for (int k = 0; k < 4; ++k) ASSERT_EQ(v.v[k], plan.EvalFlat(4 * p + k)) << s << " pack " << p << " lane " << k;
+  }
+}
+
+TEST(Broadcast, FlatAndPackedIndexAsTheTwoDOne) {
+  ExpectFlatAsTwoD<1>(Shape4(3, 6, 5, 7), 0, 1 << 20);     // NCHW, 35 a plane: flat only
+  ExpectFlatAsTwoD<1>(Shape4(3, 6, 4, 7), 0, 1 << 20);     // 28 a plane: packs of one channel
+  ExpectFlatAsTwoD<1>(Shape4(60, 8, 1, 1), 0, 1 << 20);    // channels-last rows: packs of 4 channels
+  ExpectFlatAsTwoD<1>(Shape2(9, 7), 0, 1 << 20);           // repmat, 7 columns: flat only
+  ExpectFlatAsTwoD<0>(Shape2(9, 8), 0, 1 << 20);           // along rows
+  ExpectFlatAsTwoD<2>(Shape3(3, 5, 12), 0, 1 << 20);       // the last of three
+  const Shape<4> big = Shape4(index_t(1) << 20, 8, 1024, 1);  // 2^33 elements
+  ExpectFlatAsTwoD<1>(big, (index_t(1) << 33) - 5000, 5000);
+  ExpectFlatAsTwoD<1>(big, (index_t(1) << 32) - 2000, 4000);  // across 2^32
+  const Shape<2> rows = Shape2(index_t(1) << 31, 12);          // channels-last, 3 x 2^33
+  ExpectFlatAsTwoD<1>(rows, rows.Size() - 3000, 3000);
 }
 
 TEST(Broadcast, LengthMismatchNamesShapes) {

@@ -170,8 +170,27 @@ struct ShapeCheck<dim, TransposeExp<E, DType>> {
   }
 };
 
+/// Whether the GPU may evaluate E by flat index: E::kFlat, and also trees that hold index
+/// mappings whose flat index a GPU kernel splits at a few instructions an element while a CPU
+/// loop over rows hoists it (broadcast: a batch norm's or bias's per-channel vectors). The CPU
+/// keeps its row loops for those (kFlat false); extensions specialise this next to their
+/// expression. Composites ask their parts.
+template <typename E>
+struct FlatOnGPU {
+  static constexpr bool value = E::kFlat;
+};
+template <typename OP, typename TA, typename TB, typename DType, int etype>
+struct FlatOnGPU<BinaryMapExp<OP, TA, TB, DType, etype>> {
+  static constexpr bool value = FlatOnGPU<TA>::value && FlatOnGPU<TB>::value;
+};
+template <typename OP, typename TA, typename DType, int etype>
+struct FlatOnGPU<UnaryMapExp<OP, TA, DType, etype>> {
+  static constexpr bool value = FlatOnGPU<TA>::value;
+};
+
 /// Whether the flat-index path may be used: every tensor leaf is contiguous. Only instantiated
-/// for expressions with kFlat (elementwise trees of tensors and scalars, casts).
+/// for expressions with kFlat, or FlatOnGPU on the GPU (elementwise trees of tensors and
+/// scalars, casts, broadcasts).
 template <typename E>
 struct FlatCheck {
   static bool Check(const E&) { return false; }

@@ -1,8 +1,9 @@
 // GPU evaluation of one statement `dst SV= exp`: one generic grid-stride kernel per statement,
 // with the whole expression inlined through its Plan (passed by value as a kernel argument).
 // Contiguous elementwise statements index flat (coalesced, no division) and, when every tensor
-// starts 16-byte aligned, move 4 elements per access (Pack4); others divide the flat index into
-// (row, col) of the 2-D view, by multiplication (FastDiv). Only nvcc compiles this file
+// starts 16-byte aligned, move 4 elements per access (Pack4); so do broadcasts among them (their
+// channel index from the flat one, FlatOnGPU). Others divide the flat index into (row, col) of
+// the 2-D view, by multiplication (FastDiv). Only nvcc compiles this file
 // (included from engine.h).
 // Napkin: 64M-float `a*b+c*d-e` moves 1.5 GB; at an H200's ~4.2 TB/s copy rate that is ~0.36 ms.
 #pragma once
@@ -24,6 +25,15 @@ inline constexpr int kBaseThreads = 256;
 inline index_t& Map2DSliceElements() {
   static index_t n = (index_t(1) << 32) - 1;
   return n;
+}
+
+/// The kernel the calling thread's last GPU statement ran on: the packed flat path, the scalar
+/// flat path or the 2-D one (Map2DKernel). Tests read it to check that a statement takes the
+/// path its layout allows; set on the host, once per statement.
+enum class MapPath { kNone, kPack, kFlat, k2D };
+inline MapPath& LastMapPath() {
+  static thread_local MapPath path = MapPath::kNone;
+  return path;
 }
 
 /// Streaming multiprocessors of the current device (cached per thread and device).
@@ -111,23 +121,27 @@ inline void MapPlanGPU(const Dst& dst, const E& exp, const Shape<2>& dshape) {
   if (n == 0) return;
   cudaStream_t s = Stream<gpu>::GetStream(StreamOf(dst));
   const int grid = cuda::GridFor(n);
+  constexpr bool kFlat = FlatOnGPU<Dst>::value && FlatOnGPU<E>::value;
   bool flat = false;
-  if constexpr (Dst::kFlat && E::kFlat) flat = FlatCheck<Dst>::Check(dst) && FlatCheck<E>::Check(exp);
-  if constexpr (Dst::kFlat && E::kFlat) {
+  if constexpr (kFlat) flat = FlatCheck<Dst>::Check(dst) && FlatCheck<E>::Check(exp);
+  if constexpr (kFlat) {
     if constexpr (HasPack<Plan<Dst>> && HasPack<Plan<E>>) {
       if (flat && PackCheck<Dst>::Check(dst) && PackCheck<E>::Check(exp)) {
         const int pgrid = cuda::GridFor((n + 3) / 4);
+        cuda::LastMapPath() = cuda::MapPath::kPack;
         UMBRA_LAUNCH(pgrid, cuda::kBaseThreads, 0, s, cuda::MapPackKernel<SV>)(MakePlan(dst), MakePlan(exp), n);
         UMBRA_CUDA_CHECK(cudaGetLastError());
         return;
       }
     }
     if (flat) {
+      cuda::LastMapPath() = cuda::MapPath::kFlat;
       UMBRA_LAUNCH(grid, cuda::kBaseThreads, 0, s, cuda::MapFlatKernel<SV>)(MakePlan(dst), MakePlan(exp), n);
       UMBRA_CUDA_CHECK(cudaGetLastError());
       return;
     }
   }
+  cuda::LastMapPath() = cuda::MapPath::k2D;
   const index_t rows = dshape[0], cols = dshape[1];
   UMBRA_CHECK(cols < (index_t(1) << 32), "a GPU statement over rows of ", cols,
               " elements: at most 2^32 - 1 a row (the last dimension) off the flat path");

@@ -59,6 +59,10 @@ class Plan<ReshapeExp<SrcExp, DType, dimdst, dimsrc>> {
 };
 
 template <typename SrcExp, typename DType, int dimdst, int dimsrc>
+struct FlatOnGPU<ReshapeExp<SrcExp, DType, dimdst, dimsrc>> {
+  static constexpr bool value = FlatOnGPU<SrcExp>::value;
+};
+template <typename SrcExp, typename DType, int dimdst, int dimsrc>
 struct FlatCheck<ReshapeExp<SrcExp, DType, dimdst, dimsrc>> {
   static bool Check(const ReshapeExp<SrcExp, DType, dimdst, dimsrc>& e) {
     return FlatCheck<SrcExp>::Check(e.src_);

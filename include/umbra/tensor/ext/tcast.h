@@ -61,6 +61,10 @@ struct ShapeCheck<dim, TypecastExp<DstDType, SrcExp, SrcDType, etype>> {
 };
 
 template <typename DstDType, typename SrcExp, typename SrcDType, int etype>
+struct FlatOnGPU<TypecastExp<DstDType, SrcExp, SrcDType, etype>> {
+  static constexpr bool value = FlatOnGPU<SrcExp>::value;
+};
+template <typename DstDType, typename SrcExp, typename SrcDType, int etype>
 struct FlatCheck<TypecastExp<DstDType, SrcExp, SrcDType, etype>> {
   static bool Check(const TypecastExp<DstDType, SrcExp, SrcDType, etype>& e) {
     return FlatCheck<SrcExp>::Check(e.src_);
