@@ -1,6 +1,6 @@
 // GPU benchmarks, timed with CUDA events (manual time): the fused `y = a*b + c*d - e` over 64M
 // floats against a device-to-device cudaMemcpy of the same bytes (3 x 64M floats), a channel
-// broadcast's pass on its flat and its 2-D path, and dot()
+// broadcast's pass on its flat and its 2-D path, launch shapes, and dot()
 // against calling cublasSgemm directly on the same buffers. run.py adds PyTorch's figures.
 // Napkin: 1.5 GiB per fused statement; at ~4.2 TB/s that is ~0.38 ms.
 #include "gpu_timing.h"
@@ -50,6 +50,28 @@ void BM_BroadcastGPU(benchmark::State& st, bool nhwc, bool flat) {
   st.SetBytesProcessed(int64_t(st.iterations()) * 2 * s.Size() * int64_t(sizeof(float)));
 }
 
+// Launch shapes (cuda::GridBlocksPerSM) on two statements: a relu over ResNet's stem shape (411
+// MB read and written, as a relu layer's forward) and the fused a*b+c*d-e above.
+void BM_GridGPU(benchmark::State& st, bool relu, int per_sm) {
+  if (!HaveGPU(st)) return;
+  struct Restore {
+    int saved = cuda::GridBlocksPerSM();
+    ~Restore() { cuda::GridBlocksPerSM() = saved; }
+  } restore;
+  cuda::GridBlocksPerSM() = per_sm;
+  if (relu) {
+    const Shape<4> s = Shape4(128, 64, 112, 112);
+    TensorContainer<gpu, 4> x(s, -0.5f), y(s, 0.f);
+    TimeLoop(st, [&] { y = F<op::relu>(x); });
+    st.SetBytesProcessed(int64_t(st.iterations()) * 2 * s.Size() * int64_t(sizeof(float)));
+    return;
+  }
+  TensorContainer<gpu, 1> a(Shape1(kN), 1.f), b(Shape1(kN), 2.f), c(Shape1(kN), 3.f), d(Shape1(kN), 4.f),
+      e(Shape1(kN), 5.f), y(Shape1(kN), 0.f);
+  TimeLoop(st, [&] { y = a * b + c * d - e; });
+  st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
+}
+
 struct GemmShape {
   const char* name;
   index_t m, n, k;
@@ -80,6 +102,12 @@ void BM_CublasDirectGPU(benchmark::State& st, GemmShape s) {
 }
 
 const bool kRegistered = [] {
+  for (const bool relu : {true, false})
+    for (const int per_sm : {8, 16, 32, 0})
+      benchmark::RegisterBenchmark(
+          (std::string("BM_Grid/") + (relu ? "relu/" : "fused/") + std::to_string(per_sm)).c_str(), BM_GridGPU, relu,
+          per_sm)
+          ->UseManualTime();
   for (const bool nhwc : {false, true})
     for (const bool flat : {true, false})
       benchmark::RegisterBenchmark(

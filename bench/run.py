@@ -588,6 +588,14 @@ def main():
             row(f"x * scale[c] + shift[c], relu, (128,64,112,112) {layout} vs device copy", fb, copy_bps, "GB/s", 1e9)
             row(f"the same ({layout}), flat paths vs the 2-D path", fb,
                 res.get(f"BM_Broadcast/{layout}/2d", {}).get("bytes_per_second", float("nan")), "GB/s", 1e9)
+        # Launch shapes of the elementwise kernels (cuda::GridBlocksPerSM; 16 is the default, 0 a
+        # block per 256 work items with no grid stride).
+        for stmt, what in (("relu", "relu over (128,64,112,112)"), ("fused", "a*b+c*d-e, 64M floats")):
+            for per_sm in (8, 16, 32, 0):
+                shape = f"{per_sm} blocks an SM" if per_sm else "a block per 256 items"
+                row(f"{what}, {shape} vs device copy",
+                    res.get(f"BM_Grid/{stmt}/{per_sm}", {}).get("bytes_per_second", float("nan")), copy_bps, "GB/s",
+                    1e9)
         for name in sorted({k.split("/", 1)[1] for k in res if k.startswith("umbra_gpu/")}):
             row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"].get("FLOPS", float("nan")),
                 res.get(f"cublas/{name}", {}).get("FLOPS", float("nan")), "GFLOP/s", 1e9)

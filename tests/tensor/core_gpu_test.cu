@@ -39,6 +39,30 @@ TEST(CoreGPU, PackedAndUnalignedFlatPaths) {
   EXPECT_TRUE((test::SameOnGPU<1, double>(dbl, Shape1(1001), 1e-12, d.view())));
 }
 
+// The launch shapes bench_gpu compares (cuda::GridBlocksPerSM): a block an SM (every thread
+// strides many times), the default, and a block per 256 items (no stride), on the packed,
+// scalar flat and 2-D kernels.
+TEST(CoreGPU, EveryLaunchShapeSameAsCPU) {
+  UMBRA_REQUIRE_GPU();
+  struct Restore {
+    int saved = cuda::GridBlocksPerSM();
+    ~Restore() { cuda::GridBlocksPerSM() = saved; }
+  } restore;
+  for (const int per_sm : {1, 16, 0}) {
+    cuda::GridBlocksPerSM() = per_sm;
+    for (index_t n : {5, 4099, 1 << 18}) {
+      auto a = test::RandomTensor(Shape1(n + 1), 33), b = test::RandomTensor(Shape1(n + 1), 34);
+      auto aligned = [](auto y, auto a, auto b) { y = a * b - F<op::relu>(b) * 0.5f; };
+      EXPECT_TRUE((test::SameOnGPU<1, float>(aligned, Shape1(n + 1), 1e-6, a.view(), b.view()))) << per_sm;
+      auto unaligned = [n](auto y, auto a, auto b) { y.Slice(1, n + 1) = a.Slice(0, n) * 3.f + b.Slice(1, n + 1); };
+      EXPECT_TRUE((test::SameOnGPU<1, float>(unaligned, Shape1(n + 1), 1e-6, a.view(), b.view()))) << per_sm;
+    }
+    auto m = test::RandomTensor(Shape2(300, 40), 35);
+    auto strided = [](auto y, auto m) { y.SliceLast(1, 33) = m.SliceLast(5, 37) * 2.f; };
+    EXPECT_TRUE((test::SameOnGPU<2, float>(strided, Shape2(300, 40), 1e-6, m.view()))) << per_sm;
+  }
+}
+
 TEST(CoreGPU, StridedViewsUseThe2DPath) {
   UMBRA_REQUIRE_GPU();
   auto a = test::RandomTensor(Shape2(9, 20), 4);

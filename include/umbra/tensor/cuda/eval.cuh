@@ -48,10 +48,20 @@ inline int SMCount() {
   return cached_sms;
 }
 
-/// Grid size for n elements: enough blocks to fill every SM several times, then grid-stride.
+/// Blocks an SM that GridFor launches at most (16: two waves of the 8 blocks of 256 threads an
+/// H200's SM holds, then each thread strides over the rest); 0 launches a block per 256 work
+/// items, with no stride (as the kernels torch.compile generates do). bench_gpu's `BM_Grid`
+/// rows set it, to measure both launch shapes on the same statements; nothing else does.
+inline int& GridBlocksPerSM() {
+  static int n = 16;
+  return n;
+}
+
+/// Grid size for n work items: enough blocks to fill every SM several times, then grid-stride.
 inline int GridFor(index_t n) {
-  const index_t want = (n + kBaseThreads - 1) / kBaseThreads;
-  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(want, index_t(SMCount()) * 16)));
+  const index_t want = (n + kBaseThreads - 1) / kBaseThreads, per_sm = GridBlocksPerSM();
+  const index_t cap = per_sm > 0 ? index_t(SMCount()) * per_sm : (index_t(1) << 31) - 1;
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(want, cap)));
 }
 
 template <typename SV, typename DstPlan, typename ExpPlan>
