@@ -1,8 +1,8 @@
 // Batch norm + relu, one training pass (forward with batch statistics, then backward with the
 // input gradient), at ResNet-50's shapes for batch 128: umbra's own kernels (algo=expr, the relu
 // fused: batch_norm_stats.cu) against cuDNN's batch norm followed by cuDNN's relu, in place,
-// as plain-layout nets ran them with algo=auto until 2026-12-04 (from these rows and the
-// ResNet profiles, channels-last nets and plain ones below 129 channels now take umbra's).
+// as plain-layout nets ran them with algo=auto until 2026-12-04 (from 129 channels until
+// 2026-12-05; umbra's kernels now at every width).
 // run.py --gpu prints both beside PyTorch eager (BatchNorm2d + relu(inplace=True),
 // torchvision's ResNet) and the copy-speed floor of the passes the own path makes (3 forward,
 // 5 backward). Which path a net should default to is

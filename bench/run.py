@@ -403,14 +403,15 @@ def nhwc_table(ours, peer):
 
 def own_kernels_table(ours):
     """bench_train_gpu --own-kernels --unfused lines: each net with its defaults (cuDNN's avg
-    pooling, activations and softmax, and batch norms from 129 channels; umbra's max pooling and
-    batch norms below) against umbra's expression kernels for those layers (algo=expr wherever a
+    pooling, activations and softmax; umbra's max pooling and batch norms) against umbra's
+    expression kernels for those layers (algo=expr wherever a
     layer takes it, max pooling's kernels kept; convolutions on cuDNN either way), each with its
     relus fused into the layer before them (the default: sums on both, batch norms on umbra's
     kernels only; there the residual sums go into the batch norms too) and run as written
     (fuse_relu=0, fuse_add=0): what the fusion gains; for nets with batch norms also umbra's
     kernels with only the sums as written (fuse_add=0, --unfused-add): what the sums' fusion
-    alone gains, and every batch norm on cuDNN (algo=cudnn): the default before 2026-12-04; and
+    alone gains, and every batch norm on cuDNN (algo=cudnn): the default before 2026-12-04 (from 129
+    channels until 2026-12-05); and
     every net with its convolutions' cuDNN searches capped at 8 GiB of workspace instead of 1
     (--big-workspace): whether algorithms past the default cap would be faster, at what peak; and
     with the searches as before the graph API's engine configurations joined them

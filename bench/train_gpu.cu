@@ -16,7 +16,7 @@
 // cuDNN; max pooling keeps its default, umbra's kernels, over the slower expressions):
 // own_img_per_s, which says per net whether cuDNN is the right default for those layers; for
 // nets with batch norms also every batch norm on cuDNN (algo=cudnn; algo=auto takes umbra's
-// kernels below 129 channels in the plain layout): cudnn_bn_img_per_s. --big-workspace measures
+// kernels): cudnn_bn_img_per_s. --big-workspace measures
 // each net again with every convolution's cuDNN search capped at 8 GiB of workspace instead of
 // the default 1 GiB (ws8g_img_per_s, ws8g_peak_mib): whether algorithms past the cap are the
 // convolutions' gap to PyTorch (AlexNet's conv1 weight gradient took 2.09 ms, twice its forward).

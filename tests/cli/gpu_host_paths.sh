@@ -85,7 +85,7 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   # A cuDNN that refuses bf16 batch norm, pooling and activations (UMBRA_STUB_CUDNN_REFUSE_BF16):
   # bf16 nodes train through umbra's own kernels for them, each kind of refusal said once (two
   # batch norms and two poolings of other shapes here, algo = cudnn where auto would not ask
-  # cuDNN: batch norms below 129 channels, max pooling), not an error at the first step.
+  # cuDNN: batch norms, max pooling), not an error at the first step.
   awk '/^netconfig = start/ {skip = 1; print; print "layer[0->1] = conv:conv1\n  kernel_size = 5\n  nchannel = 8";
          print "layer[1->2] = batch_norm:bn1\n  algo = cudnn\nlayer[2->2] = tanh:t1\nlayer[2->3] = max_pooling:pool1";
          print "  kernel_size = 2\n  stride = 2\n  algo = cudnn\nlayer[3->4] = conv:conv2\n  kernel_size = 3\n  nchannel = 8";

@@ -122,10 +122,10 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
   for (const BnCase& c : cases) Check(c);
 }
 
-// algo=auto in the plain layout: umbra's kernels (which take a relu) up to 128 channels, cuDNN's
-// (which do not) from 129 where built with it; channels-last umbra's at any width; algo=cudnn
-// cuDNN's at any width. Which path a layer took shows in whether it fuses a relu.
-TEST(BatchNormGPU, AutoTakesCudnnFrom129Channels) {
+// algo=auto: umbra's kernels (which take a relu) at any width in either layout (until
+// 2026-12-05 cuDNN's from 129 channels in the plain layout); algo=cudnn cuDNN's (which do not)
+// at any width where built with it. Which path a layer took shows in whether it fuses a relu.
+TEST(BatchNormGPU, AutoTakesUmbrasKernelsAtAnyWidth) {
   UMBRA_REQUIRE_GPU();
   struct Want {
     index_t channels;
@@ -133,8 +133,9 @@ TEST(BatchNormGPU, AutoTakesCudnnFrom129Channels) {
     bool nhwc, own;
   };
   const bool cudnn = nn::CudnnBuilt();
-  for (const Want& w : {Want{128, "auto", false, true}, Want{129, "auto", false, !cudnn},
-                        Want{256, "auto", true, true}, Want{64, "cudnn", false, !cudnn}}) {
+  for (const Want& w : {Want{128, "auto", false, true}, Want{129, "auto", false, true}, Want{2048, "auto", false, true},
+                        Want{256, "auto", true, true}, Want{64, "cudnn", false, !cudnn},
+                        Want{256, "cudnn", false, !cudnn}}) {
     SCOPED_TRACE(std::to_string(w.channels) + " channels, algo " + w.algo + (w.nhwc ? ", channels-last" : ""));
     auto bn = nn::LayerRegistry<gpu, float>::Get().Create("batch_norm");
     bn->set_name("bn");

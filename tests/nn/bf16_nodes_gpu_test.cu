@@ -406,8 +406,7 @@ TEST(Bf16NodesGPU, OwnBatchNormTrainsAsFloatNodes) {
 }
 
 // A batch norm of 8 channels left at algo = auto on bf16 nodes is umbra's (relus and the sum
-// fused: the layers of algo = expr's net), channels-last and, below 129 channels, in the plain
-// layout too; algo = cudnn keeps the relus.
+// fused: the layers of algo = expr's net), in either layout; algo = cudnn keeps the relus.
 TEST(Bf16NodesGPU, BatchNormDefaultsToUmbrasKernels) {
   UMBRA_REQUIRE_GPU();
   for (bool nhwc : {false, true}) {

@@ -95,10 +95,11 @@ std::vector<Case> Cases() {
       {"global_avg_pooling", {}, {img}},
       {"global_avg_pooling", {{"algo", "expr"}}, {img}},
       {"lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {img}},
-      // batch norm: algo=auto is umbra's kernels below 129 channels and cuDNN's from there
+      // batch norm: algo=auto is umbra's kernels (cuDNN's from 129 channels until 2026-12-05)
       {"batch_norm", {}, {img}},
       {"batch_norm", {}, {Shape4(2, 130, 2, 3)}},
       {"batch_norm", {{"algo", "cudnn"}}, {img}},
+      {"batch_norm", {{"algo", "cudnn"}}, {Shape4(2, 130, 2, 3)}},
       {"batch_norm", {{"algo", "expr"}}, {img}},
       {"batch_norm", {}, {Shape4(5, 1, 1, 6)}},  // a vector: per feature
       {"batch_norm", {{"algo", "cudnn"}}, {Shape4(5, 1, 1, 6)}},

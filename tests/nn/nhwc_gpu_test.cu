@@ -149,8 +149,8 @@ void ExpectSameTraining(nn::Trainer<gpu>& plain, nn::Trainer<gpu>& nhwc, const B
 TEST(NhwcGPU, TrainsAsTheNchwNet) {
   UMBRA_REQUIRE_GPU();
   const nn::UpdaterSettings us = Sgd();
-  // The plain net on cuDNN's batch norm (algo = auto takes umbra's below 129 channels): two
-  // implementations, and the relu fused in one of them only.
+  // The plain net on cuDNN's batch norm (algo = auto takes umbra's): two implementations, and
+  // the relu fused in one of them only.
   nn::NetSpec p = Spec(false);
   ASSERT_EQ(nn::SetKeyWhereTaken<gpu>(p, "algo", "cudnn", "batch_norm"), (std::vector<std::string>{"bn1"}));
   nn::Trainer<gpu> plain(p, us), nhwc(Spec(true), us);

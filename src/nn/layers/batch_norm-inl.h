@@ -6,14 +6,15 @@
 // batch_norm_no_ma always uses the batch statistics (cxxnet's). eps defaults to 1e-5 (PyTorch;
 // cxxnet used 1e-10). Weights: gamma, beta (learned) and moving_mean, moving_var (saved with the
 // model; their gradient tensors stay 0 and updaters skip tags starting with "moving_").
-// On the GPU in float, in the plain layout, cuDNN's batch normalisation does the work from 129
-// channels (cudnn/bn_cudnn.h; key algo=expr keeps umbra's own, as do batches over 65535, which
-// cuDNN refuses), umbra's kernels below (kCudnnMinChannels). In a channels-last net it keeps
-// the layout it is given: (N, H, W, C) is per-channel statistics of (N*H*W, C) rows, the
-// vector case's arithmetic, and there algo=auto takes umbra's kernels: cuDNN 9.14's
-// channels-last batch norm (its persistent spatial mode) ran 14x slower than them on an H200 in
-// float, 12-13x on bf16 nodes (bench/RESULTS.md, 2026-12-04); algo=cudnn asks for cuDNN's in
-// either layout (where it takes the shape, as auto's). With bf16 nodes (NetSpec::bf16_nodes)
+// On the GPU in float, algo=auto takes umbra's kernels (below) in either layout, and algo=cudnn
+// cuDNN's batch normalisation (cudnn/bn_cudnn.h, where it takes the shape; it refuses batches
+// over 65535). In a channels-last net the layer keeps the layout it is given: (N, H, W, C) is
+// per-channel statistics of (N*H*W, C) rows, the vector case's arithmetic. Why auto is umbra's
+// (figures at algo=auto's note, below): on an H200, cuDNN 9.14's channels-last batch norm ran
+// 12-15x slower than umbra's kernels, its plain one 2.1x slower on ResNet's 64-channel stem
+// and 4-9% faster from 256 channels, relus included (bench/RESULTS.md, 2026-12-04), before
+// umbra's elementwise passes moved to the packed flat path; and only umbra's take a relu and a
+// residual sum into their passes. With bf16 nodes (NetSpec::bf16_nodes)
 // either GPU path takes bfloat16 values and gradients: cuDNN's with fp32 statistics and
 // weights, umbra's summing the widened values in double and computing each pass in float,
 // rounded once as stored.
@@ -62,9 +63,8 @@ struct BatchNormParam {
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");
       d.Field(&BatchNormParam::algo, "algo",
-              "GPU float: auto (cuDNN when built with it, for batches up to 65535, in the plain layout from 129 "
-              "channels; umbra's kernels below and channels-last), cudnn (cuDNN in either layout, where it takes "
-              "the shape) or expr (umbra's own kernels)")
+              "GPU float: auto (umbra's kernels, as expr), cudnn (cuDNN in either layout, where it takes the "
+              "shape) or expr (umbra's own kernels)")
           .OneOf({"auto", "cudnn", "expr"});
       return d;
     }();
@@ -111,14 +111,14 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                 " value(s) per channel; batch statistics need at least 2");
     if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
-      if (this->p_.algo == "cudnn" || (this->p_.algo == "auto" && !nhwc_ && shape_[1] >= kCudnnMinChannels))
+      if (this->p_.algo == "cudnn")
         backend_ = nhwc_ ? MakeCudnnBn(s[0], s[3], s[1], s[2], this->p_.eps, true, nodes16_)
                          : MakeCudnnBn(shape_[0], shape_[1], shape_[2], shape_[3], this->p_.eps, false, nodes16_);
     }
     if constexpr (kGpuStats) {  // the strided statistics kernel's 32-bit index (batch_norm_stats.cu)
       UMBRA_CHECK(backend_ || shape_[2] * shape_[3] == 1 || m < (index_t(1) << 32), this->Describe(), ": input ", s,
-                  " gives ", m, " values per channel; umbra's GPU kernels (algo=expr, and auto below 129 "
-                  "channels) take at most 2^32 - 1: algo=cudnn");
+                  " gives ", m, " values per channel; umbra's GPU kernels (algo=auto or expr) take at most "
+                  "2^32 - 1: algo=cudnn");
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
       // The statistics kernels' scratch, sized and its counts cleared now, outside any step:
       // first allocated inside a CUDA graph's capture, it would be cleared only in the graph,
@@ -131,16 +131,16 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     }
     return {s};
   }
-  // algo=auto's line in the plain layout. cuDNN 9.14's training batch norm (NCHW) was slow below
-  // 256 channels on the H200 (the 2026-12-04 ResNet profiles, forward / backward GB/s: 64
-  // channels 873-895 / 518-529, 128 channels 1,439-1,541 / 902-979, from 256 channels
-  // 1,503-2,379 / 1,289-2,108, the low ends on 7 x 7 planes), as if it gave each channel one
-  // block and left SMs idle (the H200 has 132). umbra's kernels cut every channel into parts and
-  // ran ResNet's 64-channel stem, relu fused, in 1.85 ms against cuDNN's 3.86 with its relu
-  // (bench/RESULTS.md); at 128 channels their gain is inferred, not measured. A constant rather
-  // than the GPU's SM count: a net's layers (and fusions) stay the same on every GPU, and the
-  // emulation tests the choice a GPU makes.
-  static constexpr index_t kCudnnMinChannels = 129;
+  // algo=auto's choice, 2026-12-05: umbra's kernels at every width (until then cuDNN's from 129
+  // channels in the plain layout). The first device run's figures (bench/RESULTS.md, 2026-12-04):
+  // cuDNN 9.14's NCHW training batch norm ran at forward / backward 873-895 / 518-529 GB/s with
+  // 64 channels, 1,439-1,541 / 902-979 with 128, and 1,503-2,379 / 1,289-2,108 from 256 in the
+  // ResNet profiles; one training pass with its relu, umbra's kernels against cuDNN's: 1.85
+  // against 3.86 ms on the stem's shape, 1.85 against 1.77 at 256 channels, 0.27 against 0.25 at
+  // 2048 on 7 x 7. umbra's two elementwise passes ran then on the 2-D kernel, 4 bytes a thread
+  // in flight; on the packed flat path now (broadcast.h), ~2x by the napkin, not yet measured,
+  // and only they take the relu and the residual sum after the batch norm into their passes.
+  // The kernels stage measures the other default (bench_train_gpu's cudnn_bn_img_per_s).
   std::string Implementation() const override {
     std::string d = backend_ ? "cuDNN" : kGpuStats ? "umbra kernels" : "expressions";
     if (add_) d += "; sum fused";
