@@ -5,7 +5,7 @@
 // inner is the product of the dimensions after `dim`. On the GPU a broadcast among contiguous
 // tensors takes the flat paths (FlatOnGPU): a batch norm's pass over (N, C, H, W) or a
 // channels-last (rows, C) moves 16 bytes a tensor per access where its 2-D path moved 4 a
-// thread at a time (about half an H200's bandwidth: bench/RESULTS.md). A pack of 4 elements is
+// thread at a time (about half an H200's bandwidth by the napkin in bench/RESULTS.md). A pack of 4 elements is
 // one channel's (inner % 4 == 0) or 4 channels' (inner 1, len % 4 == 0); other shapes take the
 // scalar flat path. CPU loops keep the 2-D path, which hoists the index out of a row.
 #pragma once
@@ -17,7 +17,7 @@
 
 namespace umbra::cuda {
 /// Broadcasts on the GPU's flat paths (the default). Off, they take the 2-D path as before
-/// 2026-12-05: bench_gpu's A/B rows (`broadcast/.../2d`) and tests set it.
+/// 2026-12-05: bench_gpu's A/B rows (`BM_Broadcast/LAYOUT/2d`) and tests set it.
 inline bool& BroadcastFlat() {
   static bool on = true;
   return on;
