@@ -81,7 +81,11 @@ TEST(Broadcast, FlatAndPackedIndexAsTheTwoDOne) {
   ExpectFlatAsTwoD<2>(Shape3(3, 5, 12), 0, 1 << 20);       // the last of three
   const Shape<4> big = Shape4(index_t(1) << 20, 8, 1024, 1);  // 2^33 elements
   ExpectFlatAsTwoD<1>(big, (index_t(1) << 33) - 5000, 5000);
-  ExpectFlatAsTwoD<1>(big, (index_t(1) << 32) - 2000, 4000);  // across 2^32
+  ExpectFlatAsTwoD<1>(big, (index_t(1) << 32) - 2000, 4000);  // indices across 2^32
+  // Just under 2^32 elements: the divisions' 32-bit path (FastDiv on the GPU and emulated; a
+  // plain division in a CPU build), to the last element.
+  const Shape<4> under = Shape4(index_t(1) << 20, 8, 511, 1);
+  ExpectFlatAsTwoD<1>(under, under.Size() - 4000, 4000);
   const Shape<2> rows = Shape2(index_t(1) << 31, 12);          // channels-last, 3 x 2^33
   ExpectFlatAsTwoD<1>(rows, rows.Size() - 3000, 3000);
 }

@@ -1,7 +1,8 @@
 // Plans: the per-element evaluators an expression turns into before a loop or kernel runs.
 // Plan<E> is a small trivially-copyable struct (it is passed by value to CUDA kernels) with
 //   DType Eval(y, x)      element (y, x) of the expression's 2-D flattened view,
-//   DType EvalFlat(i)     element i by flat index (only when E::kFlat and memory is contiguous),
+//   DType EvalFlat(i)     element i by flat index (only when E::kFlat, or FlatOnGPU on the GPU,
+//                         and memory is contiguous),
 //   DType& REval(y, x)    for expressions that can be written through (tensors, slice, concat).
 //   Pack4 EvalPack(i)     elements 4i..4i+3 at once (optional; the GPU's vectorised path: one
 //                         16-byte load per float tensor leaf instead of four 4-byte loads).

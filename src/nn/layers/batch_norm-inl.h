@@ -92,7 +92,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override { nhwc_ = true; }
   // bf16 nodes on the GPU (NetSpec::bf16_nodes), kept when the input is bf16 already: cuDNN
-  // normalises bf16 values with fp32 statistics and weights; umbra's kernels (algo=expr) sum the
+  // normalises bf16 values with fp32 statistics and weights; umbra's kernels (auto, expr) sum the
   // widened values in double and normalise in float, rounding once as they store, with a relu
   // fused as in float.
   BF16Nodes TakesBF16(const std::vector<Shape<4>>& in) const override {

@@ -57,7 +57,8 @@ inline int& GridBlocksPerSM() {
   return n;
 }
 
-/// Grid size for n work items: enough blocks to fill every SM several times, then grid-stride.
+/// Grid size for n work items: enough blocks to fill every SM several times, then grid-stride
+/// (or one block per 256 items: GridBlocksPerSM() 0).
 inline int GridFor(index_t n) {
   const index_t want = (n + kBaseThreads - 1) / kBaseThreads, per_sm = GridBlocksPerSM();
   const index_t cap = per_sm > 0 ? index_t(SMCount()) * per_sm : (index_t(1) << 31) - 1;
@@ -113,7 +114,7 @@ __global__ void __launch_bounds__(kBaseThreads)
 template <typename SV, typename DstPlan, typename ExpPlan>
 __global__ void __launch_bounds__(kBaseThreads)
     Map2DKernel(DstPlan dst, ExpPlan plan, index_t row0, uint32_t n, FastDiv cols) {
-  const uint32_t step = gridDim.x * blockDim.x;
+  const uint64_t step = uint64_t(gridDim.x) * blockDim.x;  // 2^32 or more with GridBlocksPerSM() 0
   for (uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const uint32_t t = uint32_t(i), r = cols.Div(t);
     const index_t y = row0 + r, x = t - r * cols.d;
