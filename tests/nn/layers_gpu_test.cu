@@ -94,6 +94,7 @@ std::vector<Case> Cases() {
       {"global_max_pooling", {{"algo", "expr"}}, {img}},
       {"global_avg_pooling", {}, {img}},
       {"global_avg_pooling", {{"algo", "expr"}}, {img}},
+      {"global_avg_pooling", {}, {Shape4(2, 3, 4, 4)}},  // backward on the packed path
       {"lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {img}},
       // batch norm: algo=auto is umbra's kernels (cuDNN's from 129 channels until 2026-12-05)
       {"batch_norm", {}, {img}},
