@@ -76,9 +76,10 @@ TEST(ProfilerGPU, EachIntervalLandsOnItsLayer) {
 // Each row says how its layer ran (Layer::Implementation, the profile's "how" column): the
 // cuDNN algorithm each convolution pass ran, with its time in the search and its workspace (no
 // backward-data for the net's first layer, which has no input gradient), batch norm on umbra's
-// kernels with the relu fused, or on cuDNN's (algo = cudnn), max pooling on umbra's kernels. In the emulation the stand-in's search answers two algorithms, the first
-// 1% faster with a 64 MiB workspace, which no pass of this net has free: the pick is the
-// second, and the row names the first as the fastest.
+// kernels with the relu fused, or on cuDNN's (algo = cudnn), max pooling on umbra's kernels.
+// In the emulation the stand-in's search answers two algorithms, the first 1% faster with a 64
+// MiB workspace, which no pass of this net has free: the pick is the second, and the row names
+// the first as the fastest.
 TEST(ProfilerGPU, RowsSayHowEachLayerRan) {
   UMBRA_REQUIRE_GPU();
   using nn::LayerSpec;

@@ -9,8 +9,9 @@
 // (cudnn/pool_cudnn.h) when its floor-mode output size equals the ceil-mode one (windows never
 // hang over the edge, always so for global pooling); algo=cudnn asks cuDNN for max pooling too,
 // algo=expr keeps the pool/unpool expressions. Global average pooling's backward, in float and
-// the plain layout, is one broadcast of the output gradient on either path. In a channels-last net max and avg pooling take
-// (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones (ChannelsLast below). Both take
+// the plain layout, is one broadcast of the output gradient on either path. In a channels-last
+// net max and avg pooling take (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones
+// (ChannelsLast below). Both take
 // bf16 nodes on the GPU (NetSpec::bf16_nodes): umbra's max pooling kernels, cuDNN's bf16
 // pooling, or the same expressions over the widened values, rounded once as stored (Bf16).
 #pragma once
