@@ -9,12 +9,16 @@
 // what this table and run.py --gpu-own-kernels decide. The nhwc_bf16 rows take bf16 nodes
 // (NetSpec::bf16_nodes: cuDNN's bf16 batch norm and relu, or umbra's kernels on the widened
 // values), channels-last as a bf16 net runs them beside PyTorch's autocast.
+// The nchw_scalar rows: umbra's kernels with the statistics read one value at a time
+// (nn::StatsPacked() off), as before 2026-12-05; the nchw rows read four at a time.
 // Napkin: the stem's (128, 64, 112, 112) is 411 MB a tensor; 8 passes at ~4 TB/s ~0.8 ms.
 #include <memory>
 #include <string>
 
+#include "batch_norm_stats.h"
 #include "gpu_timing.h"
 #include "umbra/nn/registry.h"
+#include "umbra/scoped_value.h"
 #include "umbra/tensor/bf16.h"
 
 using namespace umbra;
@@ -39,8 +43,9 @@ void Fill(Random<gpu, float>& rnd, Tensor<gpu, 4, float>* t, bool bf16) {
   t16 = tcast<Bf16>(tmp.view());
 }
 
-void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc, bool bf16) {
+void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc, bool bf16, bool packed) {
   if (!bench::HaveGPU(st)) return;
+  const ScopedValue packs(nn::StatsPacked(), packed);
   auto& reg = nn::LayerRegistry<gpu, float>::Get();
   const Shape<4> shape = nhwc ? Shape4(s.n, s.h, s.w, s.c) : Shape4(s.n, s.c, s.h, s.w);
   std::unique_ptr<nn::Layer<gpu, float>> bn = reg.Create("batch_norm"), relu;
@@ -85,12 +90,14 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc, bool
 
 const bool kRegistered = [] {
   for (const BnShape& s : kShapes)
-    for (const char* layout : {"nchw", "nhwc", "nhwc_bf16"}) {
+    for (const char* layout : {"nchw", "nchw_scalar", "nhwc", "nhwc_bf16"}) {
       const bool nhwc = layout[1] == 'h', bf16 = std::string(layout).ends_with("bf16");
-      if (nhwc && s.h == 7) continue;  // the NHWC rows: the two large shapes
+      const bool scalar = std::string(layout).ends_with("scalar");
+      if ((nhwc || scalar) && s.h == 7) continue;  // the NHWC rows: the two large shapes; 7x7 never packs
       for (bool own : {true, false}) {
+        if (scalar && !own) continue;
         const std::string name = std::string("bn_relu/") + (own ? "own" : "cudnn") + "/" + layout + "/" + s.name;
-        benchmark::RegisterBenchmark(name.c_str(), BM_BatchNormRelu, s, own, nhwc, bf16)
+        benchmark::RegisterBenchmark(name.c_str(), BM_BatchNormRelu, s, own, nhwc, bf16, !scalar)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }

@@ -4,6 +4,7 @@
 // against calling cublasSgemm directly on the same buffers. run.py adds PyTorch's figures.
 // Napkin: 1.5 GiB per fused statement; at ~4.2 TB/s that is ~0.38 ms.
 #include "gpu_timing.h"
+#include "umbra/scoped_value.h"
 
 using namespace umbra;
 using bench::HaveGPU;
@@ -45,11 +46,7 @@ void BM_BroadcastGPU(benchmark::State& st, bool nhwc, bool flat) {
   const Shape<4> s = nhwc ? Shape4(rows, c, 1, 1) : Shape4(128, c, 112, 112);
   TensorContainer<gpu, 4> x(s, 0.5f), y(s, 0.f);
   TensorContainer<gpu, 1> scale(Shape1(c), 2.f), shift(Shape1(c), -0.25f);
-  struct Restore {
-    bool saved = cuda::BroadcastFlat();
-    ~Restore() { cuda::BroadcastFlat() = saved; }
-  } restore;
-  cuda::BroadcastFlat() = flat;
+  const ScopedValue path(cuda::BroadcastFlat(), flat);
   TimeLoop(st, [&] { y = F<op::relu>(x * broadcast<1>(scale.view(), s) + broadcast<1>(shift.view(), s)); });
   st.SetBytesProcessed(int64_t(st.iterations()) * 2 * s.Size() * int64_t(sizeof(float)));
 }
@@ -58,11 +55,7 @@ void BM_BroadcastGPU(benchmark::State& st, bool nhwc, bool flat) {
 // MB read and written, as a relu layer's forward) and the fused a*b+c*d-e above.
 void BM_GridGPU(benchmark::State& st, bool relu, int per_sm) {
   if (!HaveGPU(st)) return;
-  struct Restore {
-    int saved = cuda::GridBlocksPerSM();
-    ~Restore() { cuda::GridBlocksPerSM() = saved; }
-  } restore;
-  cuda::GridBlocksPerSM() = per_sm;
+  const ScopedValue shape(cuda::GridBlocksPerSM(), per_sm);
   if (relu) {
     const Shape<4> s = Shape4(128, 64, 112, 112);
     TensorContainer<gpu, 4> x(s, -0.5f), y(s, 0.f);

@@ -225,9 +225,11 @@ def own_cudnn_table(res, prefix, shapes, layouts, peer_ms, passes, header):
 
 def bn_table(res, reps):
     """Batch norm + relu: umbra's own (relu fused) and cuDNN's + cuDNN's relu; the own path makes
-    8 passes over the tensor."""
-    own_cudnn_table(res, "bn_relu", BN_SHAPES, ("nchw", "nhwc", "nhwc_bf16"),
-                    lambda shape, layout: torch_bn_relu(shape, layout != "nchw", reps, bf16=layout.endswith("bf16")),
+    8 passes over the tensor. nchw_scalar: umbra's own with the statistics read a value at a time
+    (bench_gpu's rows without the packed reads), beside the same PyTorch figure."""
+    own_cudnn_table(res, "bn_relu", BN_SHAPES, ("nchw", "nchw_scalar", "nhwc", "nhwc_bf16"),
+                    lambda shape, layout: torch_bn_relu(shape, layout.startswith("nhwc"), reps,
+                                                        bf16=layout.endswith("bf16")),
                     8, "shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu")
 
 

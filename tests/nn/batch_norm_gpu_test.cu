@@ -5,9 +5,13 @@
 // (offsets of 100 and -50 to values in [-2, 2): sums of x^2 in float would lose the variance
 // there), batch_norm_no_ma, a backward without the input gradient, two training steps
 // (gradients accumulate, moving averages move) and a test-mode pass after them.
+#include <cmath>
+
+#include "batch_norm_stats.h"
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
+#include "umbra/scoped_value.h"
 
 namespace umbra {
 namespace {
@@ -120,6 +124,98 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
       {"batch_norm", Shape4(4, 5, 7, 7), false, true, -1.f, false},
   };
   for (const BnCase& c : cases) Check(c);
+}
+
+// The strided sums called directly: four neighbours a read (packed) where a run's length is a
+// multiple of 4 and every tensor is aligned to four elements; one value at a time where a
+// tensor starts one element off, a run is 35 long or StatsPacked() is off. Each against a
+// double reference on the host: the forward's statistics, then the backward's sums with a
+// relu fused over a sum's addend (its masked gradient written in place, as a residual block's
+// last batch norm takes it) or with no relu.
+TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
+  UMBRA_REQUIRE_GPU();
+  struct Case {
+    index_t outer, channels, inner;
+    int offset;  // elements every tensor starts past its allocation's start
+    bool allow, relu_add, packed;
+  };
+  const ScopedValue keep(nn::StatsPacked());  // the default again after, a throw included
+  for (const Case& c : {Case{3, 5, 36, 0, true, true, true}, Case{3, 5, 36, 1, true, true, false},
+                        Case{3, 5, 36, 0, false, true, false}, Case{3, 5, 35, 0, true, true, false},
+                        Case{2, 3, 4100, 0, true, false, true}, Case{2, 3, 4100, 2, true, false, false}}) {
+    SCOPED_TRACE(std::to_string(c.outer) + " x " + std::to_string(c.channels) + " x " + std::to_string(c.inner) +
+                 ", offset " + std::to_string(c.offset) + (c.allow ? "" : ", packs off"));
+    const nn::BnDims d{c.outer, c.channels, c.inner};
+    const index_t n = c.outer * c.channels * c.inner, off = c.offset;
+    const double m = double(c.outer * c.inner);
+    const float eps = 1e-5f;
+    // x's mean far from 0 against its spread: a variance summed in float would show.
+    auto hx = test::RandomTensor(Shape1(n + off), 3, 4.f, 8.f), hgy = test::RandomTensor(Shape1(n + off), 4);
+    auto hadd = test::RandomTensor(Shape1(n + off), 5);
+    auto hgamma = test::RandomTensor(Shape1(c.channels), 6, -1.5f, 1.5f);
+    auto hbeta = test::RandomTensor(Shape1(c.channels), 7, -0.5f, 0.5f);
+    auto x = test::ToGPU(hx.view()), gy = test::ToGPU(hgy.view()), add = test::ToGPU(hadd.view());
+    auto gamma = test::ToGPU(hgamma.view()), beta = test::ToGPU(hbeta.view());
+    TensorContainer<gpu, 1> mean(Shape1(c.channels)), inv_std(Shape1(c.channels)), scale(Shape1(c.channels)),
+        shift(Shape1(c.channels)), ggamma(Shape1(c.channels), 0.f), gbeta(Shape1(c.channels), 0.f),
+        k1(Shape1(c.channels)), ka(Shape1(c.channels)), kc(Shape1(c.channels));
+    TensorContainer<gpu, 1, double> scratch(Shape1(nn::BnScratchDoubles(d)));
+    nn::BnScratchPrepare(d, scratch.dptr_);
+    nn::StatsPacked() = c.allow;
+    nn::BnForwardStatsGPU(d,
+                          {x.dptr_ + off, false, gamma.dptr_, beta.dptr_, eps, 0.9f, nullptr, nullptr, mean.dptr_,
+                           inv_std.dptr_, scale.dptr_, shift.dptr_},
+                          scratch.dptr_, nullptr);
+    EXPECT_EQ(nn::LastStatsPacked(), c.packed) << "forward";
+    nn::BnBackwardArgs b{x.dptr_ + off, gy.dptr_ + off, false,        mean.dptr_, inv_std.dptr_, scale.dptr_,
+                         shift.dptr_,   gamma.dptr_,    c.relu_add,   ggamma.dptr_, gbeta.dptr_, k1.dptr_,
+                         ka.dptr_,      kc.dptr_};
+    if (c.relu_add) {
+      b.addend = add.dptr_ + off;
+      b.g_out = gy.dptr_ + off;
+    }
+    nn::BnBackwardSumsGPU(d, b, scratch.dptr_, nullptr);
+    EXPECT_EQ(nn::LastStatsPacked(), c.packed) << "backward";
+    auto rmean = test::ToCPU(mean.view()), rinv = test::ToCPU(inv_std.view()), rscale = test::ToCPU(scale.view());
+    auto rshift = test::ToCPU(shift.view()), rgg = test::ToCPU(ggamma.view()), rgb = test::ToCPU(gbeta.view());
+    auto rk1 = test::ToCPU(k1.view()), rka = test::ToCPU(ka.view()), rkc = test::ToCPU(kc.view());
+    auto rg = test::ToCPU(gy.view());
+    // Plain pointers: a 1-D tensor's [] is a row view, not an element.
+    const float *X = hx.dptr_, *GY = hgy.dptr_, *ADD = hadd.dptr_, *GAMMA = hgamma.dptr_, *BETA = hbeta.dptr_;
+    const float *MEAN = rmean.dptr_, *INV = rinv.dptr_, *SCALE = rscale.dptr_, *SHIFT = rshift.dptr_, *G = rg.dptr_;
+    const float *GG = rgg.dptr_, *GB = rgb.dptr_, *K1 = rk1.dptr_, *KA = rka.dptr_, *KC = rkc.dptr_;
+    auto near = [](double got, double want) { return std::abs(got - want) <= 1e-5 * (1 + std::abs(want)); };
+    for (index_t ch = 0; ch < c.channels; ++ch) {
+      auto at = [&](index_t o, index_t i) { return off + (o * c.channels + ch) * c.inner + i; };
+      double s = 0, q = 0;
+      for (index_t o = 0; o < c.outer; ++o)
+        for (index_t i = 0; i < c.inner; ++i) s += X[at(o, i)], q += double(X[at(o, i)]) * X[at(o, i)];
+      const double mu = s / m, inv = 1 / std::sqrt(q / m - mu * mu + eps);
+      EXPECT_TRUE(near(MEAN[ch], mu)) << "channel " << ch << ": mean " << MEAN[ch] << ", want " << mu;
+      EXPECT_TRUE(near(INV[ch], inv)) << "channel " << ch << ": 1/std " << INV[ch] << ", want " << inv;
+      EXPECT_TRUE(near(SCALE[ch], GAMMA[ch] * inv)) << "channel " << ch;
+      EXPECT_TRUE(near(SHIFT[ch], BETA[ch] - mu * GAMMA[ch] * inv)) << "channel " << ch;
+      // The backward from the device's statistics, its mask decided in float as the kernels
+      // decide it (BnScale, then shift and the addend).
+      double sg = 0, sgx = 0;
+      int wrong = 0;
+      for (index_t o = 0; o < c.outer; ++o)
+        for (index_t i = 0; i < c.inner; ++i) {
+          const index_t k = at(o, i);
+          const float z = nn::BnScale::Map(X[k], SCALE[ch]) + SHIFT[ch] + ADD[k];
+          const float g = c.relu_add && !(z > 0.f) ? 0.f : GY[k];
+          wrong += c.relu_add ? G[k] != g : G[k] != GY[k];  // in place with the relu, untouched without
+          sg += g;
+          sgx += double(g) * double((X[k] - MEAN[ch]) * INV[ch]);
+        }
+      EXPECT_EQ(wrong, 0) << "channel " << ch << ": masked gradients written";
+      EXPECT_TRUE(near(GB[ch], sg)) << "channel " << ch << ": sum(g) " << GB[ch] << ", want " << sg;
+      EXPECT_TRUE(near(GG[ch], sgx)) << "channel " << ch << ": sum(g xhat) " << GG[ch] << ", want " << sgx;
+      EXPECT_TRUE(near(KA[ch], sg / m)) << "channel " << ch;
+      EXPECT_TRUE(near(KC[ch], sgx / m * INV[ch])) << "channel " << ch;
+      EXPECT_TRUE(near(K1[ch], double(GAMMA[ch]) * INV[ch])) << "channel " << ch;
+    }
+  }
 }
 
 // algo=auto: umbra's kernels (which take a relu) at any width in either layout (until

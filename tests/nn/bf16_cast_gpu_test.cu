@@ -305,6 +305,7 @@ TEST(Bf16CastGPU, BiasGradientSummedFromBf16) {
     // the column's count back for the next launch (a count left over would finish none).
     for (int round = 1; round <= 2; ++round) {
       nn::ChannelSumsBF16GPU(d, dx.p, acc.p, part.p, nullptr);
+      EXPECT_EQ(nn::LastStatsPacked(), c.inner % 4 == 0);  // 2000-value planes: 4 bf16 values a read
       const std::vector<float> got = acc.Get(before.size(), 0);
       for (size_t k = 0; k < before.size(); ++k) {
         float want = float(double(before[k]) + sum[k]);

@@ -1,6 +1,7 @@
 // broadcast / repmat on the GPU against the CPU result, also with statements launched in slices
 // of rows (as statements over 2^32 elements or more are).
 #include "harness/gpu_compare.h"
+#include "umbra/scoped_value.h"
 
 namespace umbra {
 namespace {
@@ -25,11 +26,7 @@ TEST(BroadcastGPU, SlicedLaunchesSameAsCPU) {
   auto bn = [](auto out, auto bias, auto in) {
     out = F<op::relu>(in.SliceLast(1, 8) * broadcast<1>(bias, out.shape_) + 0.5f);
   };
-  struct Restore {  // the default again, even if a check throws
-    index_t saved = cuda::Map2DSliceElements();
-    ~Restore() { cuda::Map2DSliceElements() = saved; }
-  } restore;
-  cuda::Map2DSliceElements() = 100;
+  const ScopedValue slices(cuda::Map2DSliceElements(), index_t(100));  // the default again after, a throw included
   EXPECT_TRUE((test::SameOnGPU<4, float>(bn, Shape4(3, 6, 5, 7), 1e-6, b.view(), x.view())));
   EXPECT_EQ(int(cuda::LastMapPath()), int(cuda::MapPath::k2D));
   auto strided = [](auto out, auto bias) { out.SliceLast(1, 8) = repmat(bias, out.size(0)) * 2.f; };

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "harness/gpu_compare.h"
+#include "umbra/scoped_value.h"
 
 namespace umbra {
 namespace {
@@ -44,10 +45,7 @@ TEST(CoreGPU, PackedAndUnalignedFlatPaths) {
 // scalar flat and 2-D kernels.
 TEST(CoreGPU, EveryLaunchShapeSameAsCPU) {
   UMBRA_REQUIRE_GPU();
-  struct Restore {
-    int saved = cuda::GridBlocksPerSM();
-    ~Restore() { cuda::GridBlocksPerSM() = saved; }
-  } restore;
+  const ScopedValue keep(cuda::GridBlocksPerSM());
   for (const int per_sm : {1, 16, 0}) {
     cuda::GridBlocksPerSM() = per_sm;
     for (index_t n : {5, 4099, 1 << 18}) {

@@ -27,7 +27,8 @@ constexpr int kThreads = 256;
 // Values a thread reads before it sums any: a thread's one 4-byte read at a time keeps about 8
 // KB in flight on an SM of 2,048 threads, where streaming an H200's HBM takes several times that
 // (umbra's elementwise kernels keep 16 bytes a thread in flight: MapFlatKernel's unrolling,
-// MapPackKernel's float4; they reach 0.96 of a device copy). The sums keep their order.
+// MapPackKernel's float4; they reach 0.96 of a device copy). The sums keep their order. The
+// strided sums read four neighbours a read where they can (kPacked): kUnroll packs in flight.
 constexpr int kUnroll = 4;
 // Blocks a launch aims at: several waves of resident blocks, so that the last wave's idle SMs
 // cost little (more than 8 blocks of 256 threads never fit an SM).
@@ -49,6 +50,19 @@ struct StatsLoad {
     s += v;
     q += v * v;
   }
+  // Four neighbours in one read (the packed strided sums), added in their order.
+  struct Pack {
+    float x[4];
+  };
+  __device__ Pack GetPack(int64_t idx) const {
+    Pack p;
+    Load4(x + idx, p.x);
+    return p;
+  }
+  __device__ void AddPack(const Chan& k, int64_t idx, const Pack& p, double& s, double& q) const {
+    for (int e = 0; e < 4; ++e) Add(k, idx + e, p.x[e], s, q);
+  }
+  bool Packable() const { return IsPackAligned(x); }
 };
 template <typename T>
 struct GradLoad {
@@ -67,19 +81,49 @@ struct GradLoad {
   __device__ Val Get(int64_t idx) const {
     return {Wide(x[idx]), Wide(gy[idx]), relu && y ? Wide(y[idx]) : relu && addend ? Wide(addend[idx]) : 0.f};
   }
-  __device__ void Add(const Chan& k, int64_t idx, const Val& v, double& s, double& q) const {
-    const float xv = v.x, gv = v.gy;
-    // The forward's relu decision, computed as its expression computes it (BnScale, then the
-    // addend), or read from its output, and applied as the input-gradient pass applies it: gy
-    // * 0 or 1 (a NaN or inf gy stays NaN). Each element is read (Get) before it is written, by
-    // the same thread, so g_out may be gy.
-    float z = 0.f;
-    if (relu)
-      z = y ? v.other : addend ? BnScale::Map(xv, k.scale) + k.shift + v.other : BnScale::Map(xv, k.scale) + k.shift;
-    const float g = relu ? gv * (z > 0.f ? 1.f : 0.f) : gv;
-    if (g_out) Put(g_out + idx, g);  // exact: gv or 0 (or NaN)
+  // The forward's relu decision, computed as its expression computes it (BnScale, then the
+  // addend), or read from its output, and applied as the input-gradient pass applies it: gy * 0
+  // or 1 (a NaN or inf gy stays NaN).
+  __device__ float Masked(const Chan& k, const Val& v) const {
+    if (!relu) return v.gy;
+    const float z = y        ? v.other
+                    : addend ? BnScale::Map(v.x, k.scale) + k.shift + v.other
+                             : BnScale::Map(v.x, k.scale) + k.shift;
+    return v.gy * (z > 0.f ? 1.f : 0.f);
+  }
+  __device__ void Sum(const Chan& k, float xv, float g, double& s, double& q) const {
     s += g;
     q += double(g) * double((xv - k.mean) * k.inv_std);
+  }
+  // Each element is read (Get, GetPack) before it is written, by the same thread, so g_out may
+  // be gy. The written g is exact: gy or 0 (or NaN).
+  __device__ void Add(const Chan& k, int64_t idx, const Val& v, double& s, double& q) const {
+    const float g = Masked(k, v);
+    if (g_out) Put(g_out + idx, g);
+    Sum(k, v.x, g, s, q);
+  }
+  struct Pack {
+    float x[4], gy[4], other[4];
+  };
+  __device__ Pack GetPack(int64_t idx) const {
+    Pack p;
+    Load4(x + idx, p.x);
+    Load4(gy + idx, p.gy);
+    if (relu && (y || addend))
+      Load4((y ? y : addend) + idx, p.other);
+    else
+      p.other[0] = p.other[1] = p.other[2] = p.other[3] = 0.f;
+    return p;
+  }
+  __device__ void AddPack(const Chan& k, int64_t idx, const Pack& p, double& s, double& q) const {
+    float g[4];
+    for (int e = 0; e < 4; ++e) g[e] = Masked(k, {p.x[e], p.gy[e], p.other[e]});
+    if (g_out) Store4(g_out + idx, g);
+    for (int e = 0; e < 4; ++e) Sum(k, p.x[e], g[e], s, q);
+  }
+  bool Packable() const {
+    return IsPackAligned(x) && IsPackAligned(gy) && IsPackAligned(addend) && IsPackAligned(y) &&
+           IsPackAligned(g_out);
   }
 };
 
@@ -157,8 +201,11 @@ __device__ inline void ColumnSum(double (*ss)[33], double (*sq)[33], int tx, int
 
 // Channel-major layout: block (c, p) sums chunk p of channel c's n = outer * inner values
 // (flat index t -> run o = t / inner, offset t - o * inner) into part[c * parts + p] and
-// part[(C + c) * parts + p]; column c is channel c.
-template <typename Load, typename Args>
+// part[(C + c) * parts + p]; column c is channel c. kPacked: a thread reads four neighbours at
+// a time (Load::GetPack), where a run's length and the chunks are multiples of 4 and the
+// tensors aligned to four elements (MakePlan, Run): 64 bytes of a tensor in flight a thread
+// instead of 16, and one index division per four values.
+template <bool kPacked, typename Load, typename Args>
 __global__ void __launch_bounds__(kThreads)
     StridedSums(Load ld, Args args, int64_t channels, uint32_t n, uint32_t chunk, cuda::FastDiv inner, double m,
                 double* part, unsigned* count) {
@@ -173,18 +220,35 @@ __global__ void __launch_bounds__(kThreads)
     const uint32_t t = uint32_t(u), o = inner.Div(t);
     return (int64_t(o) * channels + c) * inner.d + (t - o * inner.d);
   };
-  uint64_t u = begin + tid;
-  for (; u + (kUnroll - 1) * kThreads < end; u += kUnroll * kThreads) {
-    int64_t idx[kUnroll];
-    typename Load::Val v[kUnroll];
+  if constexpr (kPacked) {  // u counts packs of 4: values 4u .. 4u + 3, in one run
+    const uint64_t pend = end / 4;
+    uint64_t u = begin / 4 + tid;
+    for (; u + (kUnroll - 1) * kThreads < pend; u += kUnroll * kThreads) {
+      int64_t idx[kUnroll];
+      typename Load::Pack v[kUnroll];
 #pragma unroll
-    for (int j = 0; j < kUnroll; ++j) idx[j] = at(u + j * kThreads), v[j] = ld.Get(idx[j]);
+      for (int j = 0; j < kUnroll; ++j) idx[j] = at(4 * (u + j * kThreads)), v[j] = ld.GetPack(idx[j]);
 #pragma unroll
-    for (int j = 0; j < kUnroll; ++j) ld.Add(k, idx[j], v[j], s, q);  // in u's order, as one at a time
-  }
-  for (; u < end; u += kThreads) {
-    const int64_t idx = at(u);
-    ld.Add(k, idx, ld.Get(idx), s, q);
+      for (int j = 0; j < kUnroll; ++j) ld.AddPack(k, idx[j], v[j], s, q);
+    }
+    for (; u < pend; u += kThreads) {
+      const int64_t idx = at(4 * u);
+      ld.AddPack(k, idx, ld.GetPack(idx), s, q);
+    }
+  } else {
+    uint64_t u = begin + tid;
+    for (; u + (kUnroll - 1) * kThreads < end; u += kUnroll * kThreads) {
+      int64_t idx[kUnroll];
+      typename Load::Val v[kUnroll];
+#pragma unroll
+      for (int j = 0; j < kUnroll; ++j) idx[j] = at(u + j * kThreads), v[j] = ld.Get(idx[j]);
+#pragma unroll
+      for (int j = 0; j < kUnroll; ++j) ld.Add(k, idx[j], v[j], s, q);  // in u's order, as one at a time
+    }
+    for (; u < end; u += kThreads) {
+      const int64_t idx = at(u);
+      ld.Add(k, idx, ld.Get(idx), s, q);
+    }
   }
   ss[tid] = s;
   sq[tid] = q;
@@ -270,6 +334,10 @@ Plan MakePlan(const BnDims& d) {
     p.parts = int(std::max<int64_t>(
         1, std::min<int64_t>((kTargetBlocks + d.channels - 1) / d.channels, (n + 4095) / 4096)));
     p.chunk = (n + p.parts - 1) / p.parts;
+    if (d.inner % 4 == 0) {  // chunks of whole packs (the packed sums'), whether or not they run
+      p.chunk = (p.chunk + 3) / 4 * 4;
+      p.parts = int((n + p.chunk - 1) / p.chunk);
+    }
   } else {
     const int64_t bx = (d.channels + 31) / 32;
     p.parts = int(std::max<int64_t>(1, std::min<int64_t>((kTargetBlocks + bx - 1) / bx, (d.outer + 127) / 128)));
@@ -294,9 +362,18 @@ void Run(const BnDims& d, const Load& ld, const Args& args, double* scratch, voi
   if (p.strided) {
     const int64_t n = d.outer * d.inner;
     UMBRA_CHECK(n < (int64_t(1) << 32), "batch_norm on the GPU: ", n, " values per channel; at most 2^32 - 1");
-    UMBRA_LAUNCH(dim3(unsigned(d.channels), unsigned(p.parts)), kThreads, 0, st, StridedSums<Load, Args>)(
-        ld, args, d.channels, uint32_t(n), uint32_t(p.chunk), cuda::FastDiv(uint32_t(d.inner)), m, scratch, count);
+    const bool packed = d.inner % 4 == 0 && ld.Packable() && StatsPacked();
+    LastStatsPacked() = packed;
+    const dim3 grid(unsigned(d.channels), unsigned(p.parts));
+    const cuda::FastDiv inner(uint32_t(d.inner));
+    if (packed)
+      UMBRA_LAUNCH(grid, kThreads, 0, st, StridedSums<true, Load, Args>)(ld, args, d.channels, uint32_t(n),
+                                                                          uint32_t(p.chunk), inner, m, scratch, count);
+    else
+      UMBRA_LAUNCH(grid, kThreads, 0, st, StridedSums<false, Load, Args>)(ld, args, d.channels, uint32_t(n),
+                                                                           uint32_t(p.chunk), inner, m, scratch, count);
   } else {
+    LastStatsPacked() = false;
     UMBRA_LAUNCH(dim3(unsigned(Columns(d, p)), unsigned(p.parts)), dim3(32, 8), 0, st, ContiguousSums<Load, Args>)(
         ld, args, d.channels, d.outer, p.chunk, m, scratch, count);
   }
@@ -304,6 +381,15 @@ void Run(const BnDims& d, const Load& ld, const Args& args, double* scratch, voi
 }
 
 }  // namespace
+
+bool& StatsPacked() {
+  static bool on = true;
+  return on;
+}
+bool& LastStatsPacked() {
+  static bool packed = false;
+  return packed;
+}
 
 int64_t BnScratchDoubles(const BnDims& d) {
   const Plan p = MakePlan(d);

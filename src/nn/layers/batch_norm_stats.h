@@ -40,6 +40,13 @@ struct BnDims {
   int64_t outer, channels, inner;
 };
 
+/// Whether the strided sums may read four neighbouring values at a time, where a run's length
+/// (inner) is a multiple of 4 and the tensors are aligned to four elements (default on; off
+/// for a benchmark's or a test's comparison). Not thread-safe: set it outside any step.
+bool& StatsPacked();
+/// Whether the last launch of the sums read packs (a test hook).
+bool& LastStatsPacked();
+
 /// Doubles of scratch the kernels below need for these dims (per-block partial sums, two per
 /// block, and a count per column of blocks; kept by the layer so that a step allocates nothing
 /// and can be captured in a graph).
