@@ -103,8 +103,10 @@ void Check(const BnCase& c) {
 TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
   UMBRA_REQUIRE_GPU();
   const BnCase cases[] = {
-      // 8192 values a channel: two chunks of the strided sums, each read four values a thread
-      // at a time (1024 a block) to its end; 7200: chunks of 3600, three such rounds and a tail.
+      // 8192 values a channel: two chunks of the strided sums, each read four packs of four
+      // values a thread at a time (4096 values a block, once); 7200: chunks of 3600 (900
+      // packs: one unrolled round for the first 132 threads, the tail loop for the rest); 7 x 7
+      // planes one value at a time.
       {"batch_norm", Shape4(8, 3, 32, 32), false, true, 100.f},
       {"batch_norm", Shape4(8, 3, 30, 30), false, true, -20.f},
       {"batch_norm", Shape4(4, 5, 7, 7), false, false, 0.f},
@@ -128,30 +130,41 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
 
 // The strided sums called directly: four neighbours a read (packed) where a run's length is a
 // multiple of 4 and every tensor is aligned to four elements; one value at a time where a
-// tensor starts one element off, a run is 35 long or StatsPacked() is off. Each against a
-// double reference on the host: the forward's statistics, then the backward's sums with a
-// relu fused over a sum's addend (its masked gradient written in place, as a residual block's
-// last batch norm takes it) or with no relu.
+// tensor starts one element off (all, or the addend alone), a run is 35 long or StatsPacked()
+// is off. Each against a double reference on the host: the forward's statistics, then the
+// backward's sums with a relu fused over a sum's addend or decided from the output (the masked
+// gradient written in place, as a residual block's last batch norm takes it), or with no relu.
+// Runs of 4,096 in two chunks: 1,024 packs a block, the unrolled loop's four packs a thread.
 TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
   UMBRA_REQUIRE_GPU();
+  enum Mask { kNone, kAddend, kOutput };  // no relu; its mask from x and an addend; from y
   struct Case {
     index_t outer, channels, inner;
     int offset;  // elements every tensor starts past its allocation's start
-    bool allow, relu_add, packed;
+    bool allow;
+    Mask mask;
+    int other_offset;  // elements the addend or y starts past the others' offset
+    bool fwd_packed, bwd_packed;
   };
   const ScopedValue keep(nn::StatsPacked());  // the default again after, a throw included
-  for (const Case& c : {Case{3, 5, 36, 0, true, true, true}, Case{3, 5, 36, 1, true, true, false},
-                        Case{3, 5, 36, 0, false, true, false}, Case{3, 5, 35, 0, true, true, false},
-                        Case{2, 3, 4100, 0, true, false, true}, Case{2, 3, 4100, 2, true, false, false}}) {
+  const Case cases[] = {
+      {3, 5, 36, 0, true, kAddend, 0, true, true},     {3, 5, 36, 1, true, kAddend, 0, false, false},
+      {3, 5, 36, 0, false, kAddend, 0, false, false},  {3, 5, 35, 0, true, kAddend, 0, false, false},
+      {3, 5, 36, 0, true, kAddend, 1, true, false},    {3, 5, 36, 0, true, kOutput, 1, true, false},
+      {2, 3, 4100, 0, true, kNone, 0, true, true},     {2, 3, 4100, 2, true, kNone, 0, false, false},
+      {2, 3, 4096, 0, true, kAddend, 0, true, true},   {2, 3, 4096, 0, true, kOutput, 0, true, true},
+  };
+  for (const Case& c : cases) {
     SCOPED_TRACE(std::to_string(c.outer) + " x " + std::to_string(c.channels) + " x " + std::to_string(c.inner) +
-                 ", offset " + std::to_string(c.offset) + (c.allow ? "" : ", packs off"));
+                 ", offset " + std::to_string(c.offset) + (c.allow ? "" : ", packs off") + ", mask " +
+                 std::to_string(int(c.mask)) + ", other offset " + std::to_string(c.other_offset));
     const nn::BnDims d{c.outer, c.channels, c.inner};
-    const index_t n = c.outer * c.channels * c.inner, off = c.offset;
+    const index_t n = c.outer * c.channels * c.inner, off = c.offset, oo = c.other_offset;
     const double m = double(c.outer * c.inner);
     const float eps = 1e-5f;
     // x's mean far from 0 against its spread: a variance summed in float would show.
     auto hx = test::RandomTensor(Shape1(n + off), 3, 4.f, 8.f), hgy = test::RandomTensor(Shape1(n + off), 4);
-    auto hadd = test::RandomTensor(Shape1(n + off), 5);
+    auto hadd = test::RandomTensor(Shape1(n + off + oo), 5);  // the addend, or y
     auto hgamma = test::RandomTensor(Shape1(c.channels), 6, -1.5f, 1.5f);
     auto hbeta = test::RandomTensor(Shape1(c.channels), 7, -0.5f, 0.5f);
     auto x = test::ToGPU(hx.view()), gy = test::ToGPU(hgy.view()), add = test::ToGPU(hadd.view());
@@ -166,16 +179,16 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
                           {x.dptr_ + off, false, gamma.dptr_, beta.dptr_, eps, 0.9f, nullptr, nullptr, mean.dptr_,
                            inv_std.dptr_, scale.dptr_, shift.dptr_},
                           scratch.dptr_, nullptr);
-    EXPECT_EQ(nn::LastStatsPacked(), c.packed) << "forward";
+    EXPECT_EQ(nn::LastStatsPacked(), c.fwd_packed) << "forward";
     nn::BnBackwardArgs b{x.dptr_ + off, gy.dptr_ + off, false,        mean.dptr_, inv_std.dptr_, scale.dptr_,
-                         shift.dptr_,   gamma.dptr_,    c.relu_add,   ggamma.dptr_, gbeta.dptr_, k1.dptr_,
+                         shift.dptr_,   gamma.dptr_,    c.mask != kNone, ggamma.dptr_, gbeta.dptr_, k1.dptr_,
                          ka.dptr_,      kc.dptr_};
-    if (c.relu_add) {
-      b.addend = add.dptr_ + off;
+    if (c.mask != kNone) {
+      (c.mask == kAddend ? b.addend : b.y) = add.dptr_ + off + oo;
       b.g_out = gy.dptr_ + off;
     }
     nn::BnBackwardSumsGPU(d, b, scratch.dptr_, nullptr);
-    EXPECT_EQ(nn::LastStatsPacked(), c.packed) << "backward";
+    EXPECT_EQ(nn::LastStatsPacked(), c.bwd_packed) << "backward";
     auto rmean = test::ToCPU(mean.view()), rinv = test::ToCPU(inv_std.view()), rscale = test::ToCPU(scale.view());
     auto rshift = test::ToCPU(shift.view()), rgg = test::ToCPU(ggamma.view()), rgb = test::ToCPU(gbeta.view());
     auto rk1 = test::ToCPU(k1.view()), rka = test::ToCPU(ka.view()), rkc = test::ToCPU(kc.view());
@@ -196,15 +209,16 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
       EXPECT_TRUE(near(SCALE[ch], GAMMA[ch] * inv)) << "channel " << ch;
       EXPECT_TRUE(near(SHIFT[ch], BETA[ch] - mu * GAMMA[ch] * inv)) << "channel " << ch;
       // The backward from the device's statistics, its mask decided in float as the kernels
-      // decide it (BnScale, then shift and the addend).
+      // decide it (BnScale, then shift and the addend), or from y.
       double sg = 0, sgx = 0;
       int wrong = 0;
       for (index_t o = 0; o < c.outer; ++o)
         for (index_t i = 0; i < c.inner; ++i) {
           const index_t k = at(o, i);
-          const float z = nn::BnScale::Map(X[k], SCALE[ch]) + SHIFT[ch] + ADD[k];
-          const float g = c.relu_add && !(z > 0.f) ? 0.f : GY[k];
-          wrong += c.relu_add ? G[k] != g : G[k] != GY[k];  // in place with the relu, untouched without
+          const float z =
+              c.mask == kOutput ? ADD[k + oo] : nn::BnScale::Map(X[k], SCALE[ch]) + SHIFT[ch] + ADD[k + oo];
+          const float g = c.mask != kNone && !(z > 0.f) ? 0.f : GY[k];
+          wrong += G[k] != g;  // in place with the relu, untouched without
           sg += g;
           sgx += double(g) * double((X[k] - MEAN[ch]) * INV[ch]);
         }

@@ -334,7 +334,7 @@ Plan MakePlan(const BnDims& d) {
     p.parts = int(std::max<int64_t>(
         1, std::min<int64_t>((kTargetBlocks + d.channels - 1) / d.channels, (n + 4095) / 4096)));
     p.chunk = (n + p.parts - 1) / p.parts;
-    if (d.inner % 4 == 0) {  // chunks of whole packs (the packed sums'), whether or not they run
+    if (d.inner % 4 == 0 && n > 0) {  // chunks of whole packs (the packed sums'), whether or not they run
       p.chunk = (p.chunk + 3) / 4 * 4;
       p.parts = int((n + p.chunk - 1) / p.chunk);
     }
@@ -387,7 +387,7 @@ bool& StatsPacked() {
   return on;
 }
 bool& LastStatsPacked() {
-  static bool packed = false;
+  static thread_local bool packed = false;  // as cuda::LastMapPath(): a launch on another thread never shows
   return packed;
 }
 
