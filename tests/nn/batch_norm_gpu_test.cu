@@ -6,12 +6,14 @@
 // there), batch_norm_no_ma, a backward without the input gradient, two training steps
 // (gradients accumulate, moving averages move) and a test-mode pass after them.
 #include <cmath>
+#include <vector>
 
 #include "batch_norm_stats.h"
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
 #include "umbra/scoped_value.h"
+#include "umbra/tensor/bf16.h"
 
 namespace umbra {
 namespace {
@@ -135,6 +137,7 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
 // backward's sums with a relu fused over a sum's addend or decided from the output (the masked
 // gradient written in place, as a residual block's last batch norm takes it), or with no relu.
 // Runs of 4,096 in two chunks: 1,024 packs a block, the unrolled loop's four packs a thread.
+// Float tensors and bfloat16 ones (bf16 nodes: 8-byte packs; offsets of 1 and 2 misalign both).
 TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
   UMBRA_REQUIRE_GPU();
   enum Mask { kNone, kAddend, kOutput };  // no relu; its mask from x and an addend; from y
@@ -154,10 +157,14 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
       {2, 3, 4100, 0, true, kNone, 0, true, true},     {2, 3, 4100, 2, true, kNone, 0, false, false},
       {2, 3, 4096, 0, true, kAddend, 0, true, true},   {2, 3, 4096, 0, true, kOutput, 0, true, true},
   };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(std::to_string(c.outer) + " x " + std::to_string(c.channels) + " x " + std::to_string(c.inner) +
-                 ", offset " + std::to_string(c.offset) + (c.allow ? "" : ", packs off") + ", mask " +
-                 std::to_string(int(c.mask)) + ", other offset " + std::to_string(c.other_offset));
+  const size_t kCases = sizeof(cases) / sizeof(cases[0]);
+  for (size_t run = 0; run < 2 * kCases; ++run) {  // every case on float tensors, then on bf16 ones
+    const bool bf16 = run >= kCases;
+    const Case& c = cases[run % kCases];
+    SCOPED_TRACE(std::string(bf16 ? "bf16, " : "") + std::to_string(c.outer) + " x " + std::to_string(c.channels) +
+                 " x " + std::to_string(c.inner) + ", offset " + std::to_string(c.offset) +
+                 (c.allow ? "" : ", packs off") + ", mask " + std::to_string(int(c.mask)) + ", other offset " +
+                 std::to_string(c.other_offset));
     const nn::BnDims d{c.outer, c.channels, c.inner};
     const index_t n = c.outer * c.channels * c.inner, off = c.offset, oo = c.other_offset;
     const double m = double(c.outer * c.inner);
@@ -165,9 +172,25 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
     // x's mean far from 0 against its spread: a variance summed in float would show.
     auto hx = test::RandomTensor(Shape1(n + off), 3, 4.f, 8.f), hgy = test::RandomTensor(Shape1(n + off), 4);
     auto hadd = test::RandomTensor(Shape1(n + off + oo), 5);  // the addend, or y
+    // The node's values on the device (float or bf16; the host keeps them widened, bf16 ones
+    // rounded first so that both sides read the same numbers) in buffers of float's size.
+    auto device = [&](TensorContainer<cpu, 1>& h) {
+      TensorContainer<gpu, 1> g(h.shape_);
+      if (bf16) {
+        std::vector<Bf16> v(size_t(h.shape_.Size()));
+        for (size_t i = 0; i < v.size(); ++i) h.dptr_[i] = float(v[i] = Bf16(h.dptr_[i]));
+        UMBRA_CUDA_CHECK(cudaMemcpy(g.dptr_, v.data(), v.size() * sizeof(Bf16), cudaMemcpyHostToDevice));
+      } else {
+        UMBRA_CUDA_CHECK(cudaMemcpy(g.dptr_, h.dptr_, h.shape_.Size() * sizeof(float), cudaMemcpyHostToDevice));
+      }
+      return g;
+    };
+    auto at_elem = [&](const TensorContainer<gpu, 1>& g, index_t i) -> void* {  // element i, either dtype
+      return bf16 ? static_cast<void*>(reinterpret_cast<Bf16*>(g.dptr_) + i) : static_cast<void*>(g.dptr_ + i);
+    };
     auto hgamma = test::RandomTensor(Shape1(c.channels), 6, -1.5f, 1.5f);
     auto hbeta = test::RandomTensor(Shape1(c.channels), 7, -0.5f, 0.5f);
-    auto x = test::ToGPU(hx.view()), gy = test::ToGPU(hgy.view()), add = test::ToGPU(hadd.view());
+    auto x = device(hx), gy = device(hgy), add = device(hadd);
     auto gamma = test::ToGPU(hgamma.view()), beta = test::ToGPU(hbeta.view());
     TensorContainer<gpu, 1> mean(Shape1(c.channels)), inv_std(Shape1(c.channels)), scale(Shape1(c.channels)),
         shift(Shape1(c.channels)), ggamma(Shape1(c.channels), 0.f), gbeta(Shape1(c.channels), 0.f),
@@ -176,23 +199,28 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
     nn::BnScratchPrepare(d, scratch.dptr_);
     nn::StatsPacked() = c.allow;
     nn::BnForwardStatsGPU(d,
-                          {x.dptr_ + off, false, gamma.dptr_, beta.dptr_, eps, 0.9f, nullptr, nullptr, mean.dptr_,
+                          {at_elem(x, off), bf16, gamma.dptr_, beta.dptr_, eps, 0.9f, nullptr, nullptr, mean.dptr_,
                            inv_std.dptr_, scale.dptr_, shift.dptr_},
                           scratch.dptr_, nullptr);
     EXPECT_EQ(nn::LastStatsPacked(), c.fwd_packed) << "forward";
-    nn::BnBackwardArgs b{x.dptr_ + off, gy.dptr_ + off, false,        mean.dptr_, inv_std.dptr_, scale.dptr_,
+    nn::BnBackwardArgs b{at_elem(x, off), at_elem(gy, off), bf16,        mean.dptr_, inv_std.dptr_, scale.dptr_,
                          shift.dptr_,   gamma.dptr_,    c.mask != kNone, ggamma.dptr_, gbeta.dptr_, k1.dptr_,
                          ka.dptr_,      kc.dptr_};
     if (c.mask != kNone) {
-      (c.mask == kAddend ? b.addend : b.y) = add.dptr_ + off + oo;
-      b.g_out = gy.dptr_ + off;
+      (c.mask == kAddend ? b.addend : b.y) = at_elem(add, off + oo);
+      b.g_out = at_elem(gy, off);
     }
     nn::BnBackwardSumsGPU(d, b, scratch.dptr_, nullptr);
     EXPECT_EQ(nn::LastStatsPacked(), c.bwd_packed) << "backward";
     auto rmean = test::ToCPU(mean.view()), rinv = test::ToCPU(inv_std.view()), rscale = test::ToCPU(scale.view());
     auto rshift = test::ToCPU(shift.view()), rgg = test::ToCPU(ggamma.view()), rgb = test::ToCPU(gbeta.view());
     auto rk1 = test::ToCPU(k1.view()), rka = test::ToCPU(ka.view()), rkc = test::ToCPU(kc.view());
-    auto rg = test::ToCPU(gy.view());
+    auto rg = test::ToCPU(gy.view());  // the gradient as written, widened
+    if (bf16) {
+      std::vector<Bf16> v(size_t(n + off));
+      UMBRA_CUDA_CHECK(cudaMemcpy(v.data(), gy.dptr_, v.size() * sizeof(Bf16), cudaMemcpyDeviceToHost));
+      for (size_t i = 0; i < v.size(); ++i) rg.dptr_[i] = float(v[i]);
+    }
     // Plain pointers: a 1-D tensor's [] is a row view, not an element.
     const float *X = hx.dptr_, *GY = hgy.dptr_, *ADD = hadd.dptr_, *GAMMA = hgamma.dptr_, *BETA = hbeta.dptr_;
     const float *MEAN = rmean.dptr_, *INV = rinv.dptr_, *SCALE = rscale.dptr_, *SHIFT = rshift.dptr_, *G = rg.dptr_;
