@@ -78,8 +78,12 @@ struct GradLoad {
     float x, gy, other;  // other: the output (y) or the addend, where the relu's mask needs one
   };
   __device__ Chan At(int64_t c) const { return {mean[c], inv_std[c], scale[c], shift[c]}; }
+  // The tensor the relu's mask reads besides x (Val::other): y, else the addend; null without a
+  // relu or either.
+  __device__ const T* Other() const { return relu ? (y ? y : addend) : nullptr; }
   __device__ Val Get(int64_t idx) const {
-    return {Wide(x[idx]), Wide(gy[idx]), relu && y ? Wide(y[idx]) : relu && addend ? Wide(addend[idx]) : 0.f};
+    const T* o = Other();
+    return {Wide(x[idx]), Wide(gy[idx]), o ? Wide(o[idx]) : 0.f};
   }
   // The forward's relu decision, computed as its expression computes it (BnScale, then the
   // addend), or read from its output, and applied as the input-gradient pass applies it: gy * 0
@@ -109,8 +113,8 @@ struct GradLoad {
     Pack p;
     Load4(x + idx, p.x);
     Load4(gy + idx, p.gy);
-    if (relu && (y || addend))
-      Load4((y ? y : addend) + idx, p.other);
+    if (const T* o = Other())
+      Load4(o + idx, p.other);
     else
       p.other[0] = p.other[1] = p.other[2] = p.other[3] = 0.f;
     return p;

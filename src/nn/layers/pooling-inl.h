@@ -11,9 +11,9 @@
 // algo=expr keeps the pool/unpool expressions. Global average pooling's backward, in float and
 // the plain layout, is one broadcast of the output gradient on either path. In a channels-last
 // net max and avg pooling take (N, H, W, C) nodes on the GPU and give (N, OH, OW, C) ones
-// (ChannelsLast below). Both take
-// bf16 nodes on the GPU (NetSpec::bf16_nodes): umbra's max pooling kernels, cuDNN's bf16
-// pooling, or the same expressions over the widened values, rounded once as stored (Bf16).
+// (ChannelsLast below). Both take bf16 nodes on the GPU (NetSpec::bf16_nodes): umbra's max
+// pooling kernels, cuDNN's bf16 pooling, or the same expressions over the widened values,
+// rounded once as stored (Bf16).
 #pragma once
 
 #include <memory>
