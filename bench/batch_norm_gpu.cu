@@ -9,8 +9,9 @@
 // what this table and run.py --gpu-own-kernels decide. The nhwc_bf16 rows take bf16 nodes
 // (NetSpec::bf16_nodes: cuDNN's bf16 batch norm and relu, or umbra's kernels on the widened
 // values), channels-last as a bf16 net runs them beside PyTorch's autocast.
-// The nchw_scalar rows: umbra's kernels with the statistics read one value at a time
-// (nn::StatsPacked() off), as before 2026-12-05; the nchw rows read four at a time.
+// The *_scalar rows: umbra's kernels with the statistics read one value at a time
+// (nn::StatsPacked() off), as before 2026-12-05 (nchw) and before 2026-12-05's third session
+// (nhwc: four channels of a row a read since); the rows without it read four at a time.
 // Napkin: the stem's (128, 64, 112, 112) is 411 MB a tensor; 8 passes at ~4 TB/s ~0.8 ms.
 #include <memory>
 #include <string>
@@ -90,8 +91,8 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc, bool
 
 const bool kRegistered = [] {
   for (const BnShape& s : kShapes)
-    for (const char* layout : {"nchw", "nchw_scalar", "nhwc", "nhwc_bf16"}) {
-      const bool nhwc = layout[1] == 'h', bf16 = std::string(layout).ends_with("bf16");
+    for (const char* layout : {"nchw", "nchw_scalar", "nhwc", "nhwc_scalar", "nhwc_bf16", "nhwc_bf16_scalar"}) {
+      const bool nhwc = layout[1] == 'h', bf16 = std::string(layout).find("bf16") != std::string::npos;
       const bool scalar = std::string(layout).ends_with("scalar");
       if ((nhwc || scalar) && s.h == 7) continue;  // the NHWC rows: the two large shapes; 7x7 never packs
       for (bool own : {true, false}) {

@@ -225,18 +225,19 @@ def own_cudnn_table(res, prefix, shapes, layouts, peer_ms, passes, header):
 
 def bn_table(res, reps):
     """Batch norm + relu: umbra's own (relu fused) and cuDNN's + cuDNN's relu; the own path makes
-    8 passes over the tensor. nchw_scalar: umbra's own with the statistics read a value at a time
+    8 passes over the tensor. *_scalar: umbra's own with the statistics read a value at a time
     (bench_gpu's rows without the packed reads), beside the same PyTorch figure (timed once: device
     time is scarce)."""
     peer = {}
 
     def peer_ms(shape, layout):
-        key = (shape, layout.startswith("nhwc"), layout.endswith("bf16"))
+        key = (shape, layout.startswith("nhwc"), "bf16" in layout)
         if key not in peer:
             peer[key] = torch_bn_relu(shape, key[1], reps, bf16=key[2])
         return peer[key]
-    own_cudnn_table(res, "bn_relu", BN_SHAPES, ("nchw", "nchw_scalar", "nhwc", "nhwc_bf16"), peer_ms,
-                    8, "shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu")
+    layouts = ("nchw", "nchw_scalar", "nhwc", "nhwc_scalar", "nhwc_bf16", "nhwc_bf16_scalar")
+    own_cudnn_table(res, "bn_relu", BN_SHAPES, layouts, peer_ms, 8,
+                    "shape (ResNet-50, batch 128) | layout | umbra own, relu fused | cuDNN + relu")
 
 
 POOL_SHAPES = {"resnet_stem": (128, 64, 112, 112), "alexnet_pool1": (128, 64, 55, 55)}

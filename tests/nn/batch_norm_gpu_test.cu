@@ -130,13 +130,16 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
   for (const BnCase& c : cases) Check(c);
 }
 
-// The strided sums called directly: four neighbours a read (packed) where a run's length is a
-// multiple of 4 and every tensor is aligned to four elements; one value at a time where a
-// tensor starts one element off (all, or the addend alone), a run is 35 long or StatsPacked()
-// is off. Each against a double reference on the host: the forward's statistics, then the
-// backward's sums with a relu fused over a sum's addend or decided from the output (the masked
-// gradient written in place, as a residual block's last batch norm takes it), or with no relu.
+// The sums called directly: four neighbours a read (packed) where a run's length (strided:
+// inner > 1) or a row's channels (rows: inner = 1) are a multiple of 4 and every tensor is
+// aligned to four elements; one value at a time where a tensor starts one or two elements off
+// (all, or the addend alone), a run is 35 long, a row has 35 channels or StatsPacked() is off.
+// Each against a double reference on the host: the forward's statistics, then the backward's
+// sums with a relu fused over a sum's addend or decided from the output (the masked gradient
+// written in place, as a residual block's last batch norm takes it), or with no relu.
 // Runs of 4,096 in two chunks: 1,024 packs a block, the unrolled loop's four packs a thread.
+// Rows: 36 channels (a tile 16 threads wide, 7 of them idle; 3 row chunks of 100, an unrolled
+// round and the tail), 4 (one thread across, 256 rows a tile), 128 (32 across, 5 chunks of 120).
 // Float tensors and bfloat16 ones (bf16 nodes: 8-byte packs; offsets of 1 and 2 misalign both).
 TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
   UMBRA_REQUIRE_GPU();
@@ -156,6 +159,10 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
       {3, 5, 36, 0, true, kAddend, 1, true, false},    {3, 5, 36, 0, true, kOutput, 1, true, false},
       {2, 3, 4100, 0, true, kNone, 0, true, true},     {2, 3, 4100, 2, true, kNone, 0, false, false},
       {2, 3, 4096, 0, true, kAddend, 0, true, true},   {2, 3, 4096, 0, true, kOutput, 0, true, true},
+      {300, 36, 1, 0, true, kAddend, 0, true, true},   {300, 36, 1, 1, true, kAddend, 0, false, false},
+      {300, 36, 1, 0, false, kNone, 0, false, false},  {300, 35, 1, 0, true, kAddend, 0, false, false},
+      {300, 36, 1, 0, true, kOutput, 1, true, false},  {700, 4, 1, 0, true, kOutput, 0, true, true},
+      {600, 128, 1, 2, true, kNone, 0, false, false},  {600, 128, 1, 0, true, kAddend, 0, true, true},
   };
   const size_t kCases = sizeof(cases) / sizeof(cases[0]);
   for (size_t run = 0; run < 2 * kCases; ++run) {  // every case on float tensors, then on bf16 ones

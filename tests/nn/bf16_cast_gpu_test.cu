@@ -278,8 +278,8 @@ TEST(Bf16CastGPU, BiasGradientSummedFromBf16) {
     int64_t outer, channels, inner;
   };
   // (N, C, H*W) planes: one chunk, two chunks a channel; (rows, C) channels-last: one and three
-  // row chunks, C past a warp's 32.
-  for (Case c : {Case{2, 3, 7}, Case{3, 5, 2000}, Case{9, 4, 1}, Case{300, 37, 1}}) {
+  // row chunks, C past a warp's 32, and 64 channels (four a read, 16 threads across a row).
+  for (Case c : {Case{2, 3, 7}, Case{3, 5, 2000}, Case{9, 4, 1}, Case{300, 37, 1}, Case{300, 64, 1}}) {
     SCOPED_TRACE("(" + std::to_string(c.outer) + ", " + std::to_string(c.channels) + ", " + std::to_string(c.inner) +
                  ")");
     const size_t n = size_t(c.outer * c.channels * c.inner);
@@ -305,7 +305,8 @@ TEST(Bf16CastGPU, BiasGradientSummedFromBf16) {
     // the column's count back for the next launch (a count left over would finish none).
     for (int round = 1; round <= 2; ++round) {
       nn::ChannelSumsBF16GPU(d, dx.p, acc.p, part.p, nullptr);
-      EXPECT_EQ(nn::LastStatsPacked(), c.inner % 4 == 0);  // 2000-value planes: 4 bf16 values a read
+      // 4 bf16 values a read: of a 2000-value plane, or 4 channels of a row where C is a multiple of 4
+      EXPECT_EQ(nn::LastStatsPacked(), c.inner > 1 ? c.inner % 4 == 0 : c.channels % 4 == 0);
       const std::vector<float> got = acc.Get(before.size(), 0);
       for (size_t k = 0; k < before.size(); ++k) {
         float want = float(double(before[k]) + sum[k]);

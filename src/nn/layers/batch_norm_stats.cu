@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "batch_norm_stats.h"
 #include "node_value.cuh"  // Wide, Put
@@ -27,8 +28,9 @@ constexpr int kThreads = 256;
 // Values a thread reads before it sums any: a thread's one 4-byte read at a time keeps about 8
 // KB in flight on an SM of 2,048 threads, where streaming an H200's HBM takes several times that
 // (umbra's elementwise kernels keep 16 bytes a thread in flight: MapFlatKernel's unrolling,
-// MapPackKernel's float4; they reach 0.96 of a device copy). The sums keep their order. The
-// strided sums read four neighbours a read where they can (kPacked): kUnroll packs in flight.
+// MapPackKernel's float4; they reach 0.96 of a device copy). The sums keep their order. Both
+// layouts read four neighbours a read where they can (the strided sums' kPacked, the row sums'
+// kV = 4): kUnroll packs in flight.
 constexpr int kUnroll = 4;
 // Blocks a launch aims at: several waves of resident blocks, so that the last wave's idle SMs
 // cost little (more than 8 blocks of 256 threads never fit an SM).
@@ -61,6 +63,10 @@ struct StatsLoad {
   }
   __device__ void AddPack(const Chan& k, int64_t idx, const Pack& p, double& s, double& q) const {
     for (int e = 0; e < 4; ++e) Add(k, idx + e, p.x[e], s, q);
+  }
+  // Four neighbouring channels of a row (the packed row sums), each into its own sums.
+  __device__ void AddRow(const Chan (&k)[4], int64_t idx, const Pack& p, double (&s)[4], double (&q)[4]) const {
+    for (int e = 0; e < 4; ++e) Add(k[e], idx + e, p.x[e], s[e], q[e]);
   }
   bool Packable() const { return IsPackAligned(x); }
 };
@@ -124,6 +130,12 @@ struct GradLoad {
     for (int e = 0; e < 4; ++e) g[e] = Masked(k, {p.x[e], p.gy[e], p.other[e]});
     if (g_out) Store4(g_out + idx, g);
     for (int e = 0; e < 4; ++e) Sum(k, p.x[e], g[e], s, q);
+  }
+  __device__ void AddRow(const Chan (&k)[4], int64_t idx, const Pack& p, double (&s)[4], double (&q)[4]) const {
+    float g[4];
+    for (int e = 0; e < 4; ++e) g[e] = Masked(k[e], {p.x[e], p.gy[e], p.other[e]});
+    if (g_out) Store4(g_out + idx, g);
+    for (int e = 0; e < 4; ++e) Sum(k[e], p.x[e], g[e], s[e], q[e]);
   }
   bool Packable() const {
     return IsPackAligned(x) && IsPackAligned(gy) && IsPackAligned(addend) && IsPackAligned(y) &&
@@ -191,14 +203,17 @@ __device__ inline void BlockSum(double* ss, double* sq, int tid) {
     __syncthreads();
   }
 }
-// The same down the 8 rows of a 32-wide tile, per column tx.
-__device__ inline void ColumnSum(double (*ss)[33], double (*sq)[33], int tx, int ty) {
+// The same down the `rows` rows (a power of 2) of a tile `w` threads wide, per column: ss[e][tid]
+// (tid = ty * w + tx) for each of a thread's kV channels e.
+template <int kV>
+__device__ inline void ColumnSum(double (*ss)[kThreads], double (*sq)[kThreads], int tid, int ty, int w, int rows) {
   __syncthreads();
-  for (int h = 4; h > 0; h >>= 1) {
-    if (ty < h) {
-      ss[ty][tx] += ss[ty + h][tx];
-      sq[ty][tx] += sq[ty + h][tx];
-    }
+  for (int h = rows / 2; h > 0; h >>= 1) {
+    if (ty < h)
+      for (int e = 0; e < kV; ++e) {
+        ss[e][tid] += ss[e][tid + h * w];
+        sq[e][tid] += sq[e][tid + h * w];
+      }
     __syncthreads();
   }
 }
@@ -277,51 +292,85 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Row-major layout (rows, C): block (x, p) of 32 x 8 threads sums columns 32x .. 32x + 31 over
-// row chunk p, a warp reading 32 neighbouring channels of a row (coalesced); column x is those
-// 32 channels.
-template <typename Load, typename Args>
+// Row-major layout (rows, C): block (x, p) of w x rows threads (blockDim; w * rows = kThreads)
+// sums w * kV neighbouring channels over row chunk p, thread (tx, ty) channels
+// (x * w + tx) * kV .. + kV - 1 of rows ty, ty + rows, ...: a warp reads whole neighbouring
+// rows' worth of channels (coalesced). kV = 1: 32 x 8 threads, a value a read. kV = 4: four
+// neighbouring channels a read (Load::GetPack, AddRow), where C is a multiple of 4 and the
+// tensors aligned to four elements; w the least power of 2 that covers a row's C / 4 packs, at
+// most 32 (RowTileWidth), so that a 64-channel row takes 16 threads and a warp reads two rows,
+// 512 contiguous bytes of floats. Column x is those channels; each thread keeps kV pairs of sums.
+template <int kV, typename Load, typename Args>
 __global__ void __launch_bounds__(kThreads)
     ContiguousSums(Load ld, Args args, int64_t channels, int64_t rows, int64_t chunk, double m, double* part,
                    unsigned* count) {
-  __shared__ double ss[8][33], sq[8][33];
+  __shared__ double ss[kV][kThreads], sq[kV][kThreads];
   __shared__ bool last;
-  const int tx = threadIdx.x, ty = threadIdx.y;
-  const int64_t c = int64_t(blockIdx.x) * 32 + tx, parts = gridDim.y;
+  const int tx = threadIdx.x, ty = threadIdx.y, w = blockDim.x, h = blockDim.y, tid = ty * w + tx;
+  const int64_t c = (int64_t(blockIdx.x) * w + tx) * kV, parts = gridDim.y;  // the thread's first channel
   const int64_t begin = int64_t(blockIdx.y) * chunk, end = std::min(begin + chunk, rows);
-  double s = 0, q = 0;
-  if (c < channels) {
-    const typename Load::Chan k = ld.At(c);
+  using Item = std::conditional_t<kV == 4, typename Load::Pack, typename Load::Val>;
+  typename Load::Chan k[kV];
+  double s[kV] = {}, q[kV] = {};
+  auto get = [&](int64_t idx) {
+    if constexpr (kV == 4)
+      return ld.GetPack(idx);
+    else
+      return ld.Get(idx);
+  };
+  auto add = [&](int64_t idx, const Item& v) {
+    if constexpr (kV == 4)
+      ld.AddRow(k, idx, v, s, q);
+    else
+      ld.Add(k[0], idx, v, s[0], q[0]);
+  };
+  if (c < channels) {  // kV divides C (Run), so all kV channels are there
+    for (int e = 0; e < kV; ++e) k[e] = ld.At(c + e);
     int64_t r = begin + ty;
-    for (; r + (kUnroll - 1) * 8 < end; r += kUnroll * 8) {
-      typename Load::Val v[kUnroll];
+    for (; r + (kUnroll - 1) * h < end; r += kUnroll * h) {
+      Item v[kUnroll];
 #pragma unroll
-      for (int j = 0; j < kUnroll; ++j) v[j] = ld.Get((r + j * 8) * channels + c);
+      for (int j = 0; j < kUnroll; ++j) v[j] = get((r + j * h) * channels + c);
 #pragma unroll
-      for (int j = 0; j < kUnroll; ++j) ld.Add(k, (r + j * 8) * channels + c, v[j], s, q);
+      for (int j = 0; j < kUnroll; ++j) add((r + j * h) * channels + c, v[j]);
     }
-    for (; r < end; r += 8) ld.Add(k, r * channels + c, ld.Get(r * channels + c), s, q);
+    for (; r < end; r += h) add(r * channels + c, get(r * channels + c));
   }
-  ss[ty][tx] = s;
-  sq[ty][tx] = q;
-  ColumnSum(ss, sq, tx, ty);
+  for (int e = 0; e < kV; ++e) ss[e][tid] = s[e], sq[e][tid] = q[e];
+  ColumnSum<kV>(ss, sq, tid, ty, w, h);
   if (ty == 0 && c < channels) {
-    part[c * parts + blockIdx.y] = ss[0][tx];
-    part[(channels + c) * parts + blockIdx.y] = sq[0][tx];
+    for (int e = 0; e < kV; ++e) {
+      part[(c + e) * parts + blockIdx.y] = ss[e][tx];
+      part[(channels + c + e) * parts + blockIdx.y] = sq[e][tx];
+    }
     __threadfence();
   }
   __syncthreads();  // the block's partials all fenced before its count
-  if (tx == 0 && ty == 0) last = atomicAdd(&count[blockIdx.x], 1u) == unsigned(parts - 1);
+  if (tid == 0) last = atomicAdd(&count[blockIdx.x], 1u) == unsigned(parts - 1);
   __syncthreads();
   if (!last) return;
   __threadfence();  // the reading side's fence, in every thread that reads partials
-  double ts = 0, tq = 0;
-  if (c < channels) Merge(part, channels, c, int(parts), ty, 8, ts, tq);
-  ss[ty][tx] = ts;  // the row 0 threads read ss[0] before the barriers above
-  sq[ty][tx] = tq;
-  ColumnSum(ss, sq, tx, ty);
-  if (ty == 0 && c < channels) FinishChannel(args, c, ss[0][tx], sq[0][tx], m);
-  if (tx == 0 && ty == 0) count[blockIdx.x] = 0;
+  double ts[kV] = {}, tq[kV] = {};
+  if (c < channels)
+    for (int e = 0; e < kV; ++e) Merge(part, channels, c + e, int(parts), ty, h, ts[e], tq[e]);
+  for (int e = 0; e < kV; ++e) ss[e][tid] = ts[e], sq[e][tid] = tq[e];  // row 0 read ss before the barriers above
+  ColumnSum<kV>(ss, sq, tid, ty, w, h);
+  if (ty == 0 && c < channels)
+    for (int e = 0; e < kV; ++e) FinishChannel(args, c + e, ss[e][tx], sq[e][tx], m);
+  if (tid == 0) count[blockIdx.x] = 0;
+}
+
+// The row sums' tile width (threads across a row): 32 one value at a time; packed, the least
+// power of 2 at or above C / 4, at most 32.
+int RowTileWidth(int64_t channels, bool packed) {
+  int w = packed ? 1 : 32;
+  while (w < 32 && w < channels / 4) w *= 2;
+  return w;
+}
+// Columns of blocks the row sums launch: C / (w * kV) rounded up.
+int64_t RowColumns(int64_t channels, bool packed) {
+  const int64_t per = int64_t(RowTileWidth(channels, packed)) * (packed ? 4 : 1);
+  return (channels + per - 1) / per;
 }
 
 // The launch shape both layouts use: blocks across channels, and `parts` chunks of each.
@@ -343,15 +392,23 @@ Plan MakePlan(const BnDims& d) {
       p.parts = int((n + p.chunk - 1) / p.chunk);
     }
   } else {
-    const int64_t bx = (d.channels + 31) / 32;
+    // Chunks sized for the one-at-a-time tile, which the packed one shares (it has as many
+    // columns or fewer: a quarter from 128 channels): the scratch's size is the shape's alone,
+    // as before the packed tile. Sized for the packed tile's columns, the partials (2 doubles
+    // a channel a chunk) would take 4 MiB a wide layer instead of 1 (kTargetBlocks' 2,048
+    // blocks of 128 channels against 32): 107 MiB over a channels-last ResNet-50 against 47.
+    // The packed launches have 512 blocks or more at its large shapes instead, about two
+    // waves of the packed backward (2 resident blocks an SM at ptxas's 113-128 registers).
+    const int64_t bx = RowColumns(d.channels, false);
     p.parts = int(std::max<int64_t>(1, std::min<int64_t>((kTargetBlocks + bx - 1) / bx, (d.outer + 127) / 128)));
     p.chunk = (d.outer + p.parts - 1) / p.parts;
   }
   return p;
 }
 
-// Columns of blocks, each with its count after the partials in scratch.
-int64_t Columns(const BnDims& d, const Plan& p) { return p.strided ? d.channels : (d.channels + 31) / 32; }
+// Columns of blocks, each with its count after the partials in scratch (rows of channels: the
+// one-at-a-time tile's, as many as the packed tile's or more).
+int64_t Columns(const BnDims& d, const Plan& p) { return p.strided ? d.channels : RowColumns(d.channels, false); }
 unsigned* Counts(const BnDims& d, const Plan& p, double* scratch) {
   return reinterpret_cast<unsigned*>(scratch + 2 * d.channels * p.parts);
 }
@@ -377,9 +434,16 @@ void Run(const BnDims& d, const Load& ld, const Args& args, double* scratch, voi
       UMBRA_LAUNCH(grid, kThreads, 0, st, StridedSums<false, Load, Args>)(ld, args, d.channels, uint32_t(n),
                                                                            uint32_t(p.chunk), inner, m, scratch, count);
   } else {
-    LastStatsPacked() = false;
-    UMBRA_LAUNCH(dim3(unsigned(Columns(d, p)), unsigned(p.parts)), dim3(32, 8), 0, st, ContiguousSums<Load, Args>)(
-        ld, args, d.channels, d.outer, p.chunk, m, scratch, count);
+    const bool packed = d.channels % 4 == 0 && ld.Packable() && StatsPacked();
+    LastStatsPacked() = packed;
+    const int w = RowTileWidth(d.channels, packed);
+    const dim3 grid(unsigned(RowColumns(d.channels, packed)), unsigned(p.parts)), block(w, kThreads / w);
+    if (packed)
+      UMBRA_LAUNCH(grid, block, 0, st, ContiguousSums<4, Load, Args>)(ld, args, d.channels, d.outer, p.chunk, m,
+                                                                       scratch, count);
+    else
+      UMBRA_LAUNCH(grid, block, 0, st, ContiguousSums<1, Load, Args>)(ld, args, d.channels, d.outer, p.chunk, m,
+                                                                       scratch, count);
   }
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }

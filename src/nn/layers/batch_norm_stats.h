@@ -40,9 +40,10 @@ struct BnDims {
   int64_t outer, channels, inner;
 };
 
-/// Whether the strided sums may read four neighbouring values at a time, where a run's length
-/// (inner) is a multiple of 4 and the tensors are aligned to four elements (default on; off
-/// for a benchmark's or a test's comparison). Not thread-safe: set it outside any step.
+/// Whether the sums may read four neighbouring values at a time: the strided ones four of a run,
+/// where a run's length (inner) is a multiple of 4; the rows' four channels of a row, where C
+/// is; in both the tensors aligned to four elements (default on; off for a benchmark's or a
+/// test's comparison). Not thread-safe: set it outside any step.
 bool& StatsPacked();
 /// Whether the last launch of the sums read packs (a test hook).
 bool& LastStatsPacked();
