@@ -94,7 +94,7 @@ const bool kRegistered = [] {
     for (const char* layout : {"nchw", "nchw_scalar", "nhwc", "nhwc_scalar", "nhwc_bf16", "nhwc_bf16_scalar"}) {
       const bool nhwc = layout[1] == 'h', bf16 = std::string(layout).find("bf16") != std::string::npos;
       const bool scalar = std::string(layout).ends_with("scalar");
-      if ((nhwc || scalar) && s.h == 7) continue;  // the NHWC rows: the two large shapes; 7x7 never packs
+      if ((nhwc || scalar) && s.h == 7) continue;  // NHWC and the packs' A/B: the two large shapes
       for (bool own : {true, false}) {
         if (scalar && !own) continue;
         const std::string name = std::string("bn_relu/") + (own ? "own" : "cudnn") + "/" + layout + "/" + s.name;

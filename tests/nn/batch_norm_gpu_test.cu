@@ -1,7 +1,7 @@
 // batch_norm's GPU statistics kernels (algo=expr: src/nn/layers/batch_norm_stats.cu) against the
 // plain reference, the CPU layer in double: both layouts of a channel's values (NCHW runs, and
-// channels-last / vector rows), several chunks per channel (the two-stage sums), a column tile
-// cut short (40 channels), a fused relu, inputs whose mean is far from 0 against their spread
+// channels-last / vector rows), several chunks per channel (the two-stage sums), column tiles
+// cut short (30 channels one value a read, 40 four), a fused relu, inputs whose mean is far from 0 against their spread
 // (offsets of 100 and -50 to values in [-2, 2): sums of x^2 in float would lose the variance
 // there), batch_norm_no_ma, a backward without the input gradient, two training steps
 // (gradients accumulate, moving averages move) and a test-mode pass after them.
@@ -113,12 +113,14 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
       {"batch_norm", Shape4(8, 3, 30, 30), false, true, -20.f},
       {"batch_norm", Shape4(4, 5, 7, 7), false, false, 0.f},
       // 1.2M values a channel: 293 chunks, more partials than a block's 256 threads merge in
-      // one go; channels-last, 2,000 rows of 24 channels: 16 row chunks, two partials a row of
-      // the merging tile.
+      // one go; channels-last, 2,000 rows of 30 channels (one value a read: not a multiple of
+      // 4): 16 row chunks, two partials a row of the 32 x 8 merging tile; of 24 channels (four
+      // a read, a tile 8 threads across, 6 of them busy, by 32 rows).
       {"batch_norm", Shape4(2, 2, 600, 1000), false, true, 5.f},
+      {"batch_norm", Shape4(5, 20, 20, 30), true, true, -5.f},
       {"batch_norm", Shape4(5, 20, 20, 24), true, true, -5.f},
-      // 540 rows of 40 channels: five row chunks of 108 (three rounds of four rows a thread
-      // and a tail), the second column tile 8 wide.
+      // 540 rows of 40 channels, four a read: five row chunks of 108, a tile 16 threads across
+      // (10 busy) by 16 rows (one unrolled round of four rows a thread for some, then a tail).
       {"batch_norm", Shape4(6, 10, 9, 40), true, true, -50.f},
       {"batch_norm", Shape4(6, 10, 9, 40), true, false, 3.f},
       // Vectors (N, 1, 1, len): rows of features.
@@ -139,7 +141,10 @@ TEST(BatchNormGPU, StatsKernelsAsTheDoubleReference) {
 // written in place, as a residual block's last batch norm takes it), or with no relu.
 // Runs of 4,096 in two chunks: 1,024 packs a block, the unrolled loop's four packs a thread.
 // Rows: 36 channels (a tile 16 threads wide, 7 of them idle; 3 row chunks of 100, an unrolled
-// round and the tail), 4 (one thread across, 256 rows a tile), 128 (32 across, 5 chunks of 120).
+// round and the tail), 4 (one thread across, 256 rows a tile), 128 (32 across, 5 chunks of 120),
+// 260 (three columns of tiles, the last with one thread busy), and more chunks than a tile has
+// rows, so that a merging thread adds several partials: 5,000 rows of 64 (40 chunks, 16 rows a
+// tile), 2,200 of 128 (18 chunks, 8 rows).
 // Float tensors and bfloat16 ones (bf16 nodes: 8-byte packs; offsets of 1 and 2 misalign both).
 TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
   UMBRA_REQUIRE_GPU();
@@ -163,6 +168,8 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
       {300, 36, 1, 0, false, kNone, 0, false, false},  {300, 35, 1, 0, true, kAddend, 0, false, false},
       {300, 36, 1, 0, true, kOutput, 1, true, false},  {700, 4, 1, 0, true, kOutput, 0, true, true},
       {600, 128, 1, 2, true, kNone, 0, false, false},  {600, 128, 1, 0, true, kAddend, 0, true, true},
+      {300, 260, 1, 0, true, kAddend, 0, true, true},  {5000, 64, 1, 0, true, kOutput, 0, true, true},
+      {2200, 128, 1, 0, true, kNone, 0, true, true},
   };
   const size_t kCases = sizeof(cases) / sizeof(cases[0]);
   for (size_t run = 0; run < 2 * kCases; ++run) {  // every case on float tensors, then on bf16 ones

@@ -3,7 +3,8 @@
 // order (the same figures every run, whatever the GPU). Two layouts of a channel's values:
 // strided (NCHW: outer runs of `inner` contiguous values) and contiguous (channels-last and
 // vectors: a row of C channels per sample), each cut into about 2,048 blocks in all so that a
-// 64-channel layer still fills an H200's 132 SMs, several times over.
+// 64-channel layer still fills an H200's 132 SMs, several times over (the rows read four
+// channels a thread in a quarter of those blocks or more: MakePlan).
 // Napkin (ResNet-50's first batch norm at batch 128: 128 x 64 x 112 x 112 floats, 411 MB):
 // forward statistics read 411 MB (~0.1 ms at 4 TB/s), the backward sums 822 MB; the fused
 // apply passes read and write as a plain relu does, so a batch norm with its relu moves 3 passes
@@ -30,7 +31,9 @@ constexpr int kThreads = 256;
 // (umbra's elementwise kernels keep 16 bytes a thread in flight: MapFlatKernel's unrolling,
 // MapPackKernel's float4; they reach 0.96 of a device copy). The sums keep their order. Both
 // layouts read four neighbours a read where they can (the strided sums' kPacked, the row sums'
-// kV = 4): kUnroll packs in flight.
+// kV = 4): kUnroll packs in flight, where a thread's share of a chunk has that many (a row
+// tile of few channels is tall: 256 rows at 4 channels, against chunks of ~128 rows below
+// 262,144 rows, so small tensors take the tail loop, and some of the tile idles).
 constexpr int kUnroll = 4;
 // Blocks a launch aims at: several waves of resident blocks, so that the last wave's idle SMs
 // cost little (more than 8 blocks of 256 threads never fit an SM).
