@@ -133,7 +133,10 @@ void ForBiasCases(std::initializer_list<size_t> offs, uint64_t seed, Fn fn) {
   struct Layout {
     size_t n, c, inner;
   };
-  for (Layout l : {Layout{3, 5, 7}, Layout{2, 4, 9}, Layout{3, 6, 1}, Layout{1, 1, 5}, Layout{5, 3, 1}})
+  // Planes of 8 and 12 (four elements a bias lookup) and rows of 8 channels (four neighbouring
+  // channels a lookup) as well as the rest (a lookup an element).
+  for (Layout l : {Layout{3, 5, 7}, Layout{2, 4, 9}, Layout{3, 6, 1}, Layout{1, 1, 5}, Layout{5, 3, 1}, Layout{3, 5, 8},
+                   Layout{2, 3, 12}, Layout{5, 8, 1}, Layout{2, 4, 1}})
     for (size_t off : offs)
       for (bool bias : {false, true})
         for (bool relu : {false, true}) {
