@@ -1,8 +1,12 @@
 // GPU benchmarks, timed with CUDA events (manual time): the fused `y = a*b + c*d - e` over 64M
 // floats against a device-to-device cudaMemcpy of the same bytes (3 x 64M floats), a channel
-// broadcast's pass on its flat and its 2-D path, launch shapes, and dot()
+// broadcast's pass on its flat and its 2-D path, launch shapes, the fused statement on this
+// file's own kernels (unrolled, by hand), and dot()
 // against calling cublasSgemm directly on the same buffers. run.py adds PyTorch's figures.
 // Napkin: 1.5 GiB per fused statement; at ~4.2 TB/s that is ~0.38 ms.
+#include <algorithm>
+#include <vector>
+
 #include "gpu_timing.h"
 #include "umbra/scoped_value.h"
 
@@ -66,6 +70,76 @@ void BM_GridGPU(benchmark::State& st, bool relu, int per_sm) {
   TimeFused(st);
 }
 
+// The fused statement on kernels of this file's own, to see where the rest of the way to the
+// issue's torch.compile figure (4,429 GB/s against the device copy's 4,174, 2026-11-30; umbra
+// 4,069 against 4,219 on 2026-12-04) might be, before the library's MapPackKernel changes:
+// - BM_PackUnroll/U: the statement's own plans (the library's loads and stores), U packs of
+//   four a thread a step (the library's kernel takes one, MapFlatKernel four values), 16
+//   blocks an SM as the library launches;
+// - BM_HandFused/{plain,streaming}: y = a*b+c*d-e by hand on float4 pointers, a block per 256
+//   packs as torch.compile's kernels launch (no stride), with ordinary loads and stores or
+//   with the streaming ones (__ldcs/__stcs: evict first, each byte read once), the one thing
+//   the plans cannot say.
+template <int kU, typename DstPlan, typename ExpPlan>
+__global__ void __launch_bounds__(cuda::kBaseThreads) PackUnrolled(DstPlan dst, ExpPlan plan, index_t npack) {
+  const index_t step = index_t(gridDim.x) * blockDim.x;
+  index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (; i + (kU - 1) * step < npack; i += kU * step) {
+    decltype(plan.EvalPack(i)) v[kU];
+#pragma unroll
+    for (int j = 0; j < kU; ++j) v[j] = plan.EvalPack(i + j * step);
+#pragma unroll
+    for (int j = 0; j < kU; ++j) dst.REvalPack(i + j * step) = v[j];
+  }
+  for (; i < npack; i += step) dst.REvalPack(i) = plan.EvalPack(i);
+}
+
+template <bool kStreaming>
+__global__ void __launch_bounds__(cuda::kBaseThreads)
+    HandFused(const float4* a, const float4* b, const float4* c, const float4* d, const float4* e, float4* y,
+              index_t npack) {
+  const index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= npack) return;
+  auto ld = [](const float4* p) { return kStreaming ? __ldcs(p) : *p; };
+  const float4 va = ld(a + i), vb = ld(b + i), vc = ld(c + i), vd = ld(d + i), ve = ld(e + i);
+  const float4 r{va.x * vb.x + vc.x * vd.x - ve.x, va.y * vb.y + vc.y * vd.y - ve.y,
+                 va.z * vb.z + vc.z * vd.z - ve.z, va.w * vb.w + vc.w * vd.w - ve.w};
+  if (kStreaming)
+    __stcs(y + i, r);
+  else
+    y[i] = r;
+}
+
+// kind: 2 or 4 (BM_PackUnroll), 0 (BM_HandFused plain), -1 (streaming).
+void BM_FusedKernelGPU(benchmark::State& st, int kind) {
+  if (!HaveGPU(st)) return;
+  TensorContainer<gpu, 1> a(Shape1(kN), 1.f), b(Shape1(kN), 2.f), c(Shape1(kN), 3.f), d(Shape1(kN), 4.f),
+      e(Shape1(kN), 5.f), y(Shape1(kN), 0.f);
+  const index_t npack = kN / 4;
+  const cudaStream_t s = cuda::DefaultStream();
+  auto f4 = [](const TensorContainer<gpu, 1>& t) { return reinterpret_cast<float4*>(t.dptr_); };
+  const auto yp = expr::MakePlan(y.view());
+  const auto xp = expr::MakePlan(a.view() * b.view() + c.view() * d.view() - e.view());
+  TimeLoop(st, [&] {
+    const int hand = int((npack + cuda::kBaseThreads - 1) / cuda::kBaseThreads), pgrid = cuda::GridFor(npack);
+    if (kind == 2)
+      UMBRA_LAUNCH(pgrid, cuda::kBaseThreads, 0, s, PackUnrolled<2>)(yp, xp, npack);
+    else if (kind == 4)
+      UMBRA_LAUNCH(pgrid, cuda::kBaseThreads, 0, s, PackUnrolled<4>)(yp, xp, npack);
+    else if (kind == 0)
+      UMBRA_LAUNCH(hand, cuda::kBaseThreads, 0, s, HandFused<false>)(f4(a), f4(b), f4(c), f4(d), f4(e), f4(y), npack);
+    else
+      UMBRA_LAUNCH(hand, cuda::kBaseThreads, 0, s, HandFused<true>)(f4(a), f4(b), f4(c), f4(d), f4(e), f4(y), npack);
+    UMBRA_CUDA_CHECK(cudaGetLastError());
+  });
+  st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
+  // A kernel that skipped elements would look fast: the elements not 1*2 + 3*4 - 5 (run.py
+  // prints them beside the row; under the stand-in, whose kernels do not run, all of them).
+  std::vector<float> h(size_t(kN), 0.f);
+  UMBRA_CUDA_CHECK(cudaMemcpy(h.data(), y.dptr_, h.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  st.counters["wrong"] = double(std::count_if(h.begin(), h.end(), [](float v) { return v != 9.f; }));
+}
+
 struct GemmShape {
   const char* name;
   index_t m, n, k;
@@ -102,6 +176,12 @@ const bool kRegistered = [] {
           (std::string("BM_Grid/") + (relu ? "relu/" : "fused/") + std::to_string(per_sm)).c_str(), BM_GridGPU, relu,
           per_sm)
           ->UseManualTime();
+  for (const int u : {2, 4})
+    benchmark::RegisterBenchmark(("BM_PackUnroll/" + std::to_string(u)).c_str(), BM_FusedKernelGPU, u)
+        ->UseManualTime();
+  for (const int kind : {0, -1})
+    benchmark::RegisterBenchmark(kind ? "BM_HandFused/streaming" : "BM_HandFused/plain", BM_FusedKernelGPU, kind)
+        ->UseManualTime();
   for (const bool nhwc : {false, true})
     for (const bool flat : {true, false})
       benchmark::RegisterBenchmark(

@@ -606,6 +606,17 @@ def main():
                 row(f"{what}, {shape} vs device copy",
                     res.get(f"BM_Grid/{stmt}/{per_sm}", {}).get("bytes_per_second", float("nan")), copy_bps, "GB/s",
                     1e9)
+        # The fused statement on bench_gpu's own kernels (bench/gpu.cu): the plans unrolled, and by
+        # hand with plain or streaming loads, a block per 256 packs.
+        for key, what in (("BM_PackUnroll/2", "two packs a thread a step"),
+                          ("BM_PackUnroll/4", "four packs a thread a step"),
+                          ("BM_HandFused/plain", "by hand, float4"),
+                          ("BM_HandFused/streaming", "by hand, float4, streaming loads and stores")):
+            r = res.get(key, {})
+            row(f"a*b+c*d-e, 64M floats, {what} vs device copy", r.get("bytes_per_second", float("nan")), copy_bps,
+                "GB/s", 1e9)
+            if r.get("wrong", 0):
+                print(f"| (the row above left {r['wrong']:,.0f} elements wrong: not a figure) | | | |")
         for name in sorted({k.split("/", 1)[1] for k in res if k.startswith("umbra_gpu/")}):
             row(f"dot {name} vs cublasSgemm direct", res[f"umbra_gpu/{name}"].get("FLOPS", float("nan")),
                 res.get(f"cublas/{name}", {}).get("FLOPS", float("nan")), "GFLOP/s", 1e9)
