@@ -1,7 +1,8 @@
 // Max pooling, one training pass (forward, then the input gradient), at the shapes of the
 // example nets' costliest pools for batch 128: umbra's own kernels (the layer's default: each
 // window's winner kept as a byte, a gather backward; src/nn/layers/max_pool_gpu.h), the pool and
-// unpool expressions they replaced (algo=expr, rows under layouts nchw_expr and nhwc_expr) and,
+// unpool expressions they replaced (algo=expr, rows under layouts nchw_expr and nhwc_expr), the
+// channels-last kernels one channel a thread (nhwc_scalar, against nhwc's four) and,
 // where cuDNN can pool the window (its floor-mode output size equals cxxnet's ceil-mode one),
 // cuDNN's (algo=cudnn). run.py --gpu prints them beside PyTorch eager's max_pool2d (ceil_mode:
 // the same windows) and the copy-speed floor of the pass.
@@ -15,7 +16,9 @@
 #include <string>
 
 #include "gpu_timing.h"
+#include "max_pool_gpu.h"
 #include "umbra/nn/registry.h"
+#include "umbra/scoped_value.h"
 
 using namespace umbra;
 
@@ -28,9 +31,11 @@ struct PoolShape {
 // ResNet-18/50's stem pool (cuDNN cannot: 55 against 56 outputs) and AlexNet's first (it can).
 constexpr PoolShape kShapes[] = {{"resnet_stem", 128, 64, 112, 112}, {"alexnet_pool1", 128, 64, 55, 55}};
 
-// algo: the layer's key (auto: umbra's kernels; expr; cudnn).
-void BM_MaxPool(benchmark::State& st, PoolShape s, const char* algo, bool nhwc) {
+// algo: the layer's key (auto: umbra's kernels; expr; cudnn). packed: nn::MaxPoolPacked() (off:
+// the channels-last kernels one channel a thread, as before 2026-12-05's third session).
+void BM_MaxPool(benchmark::State& st, PoolShape s, const char* algo, bool nhwc, bool packed) {
   if (!bench::HaveGPU(st)) return;
+  const ScopedValue packs(nn::MaxPoolPacked(), packed);
   auto& reg = nn::LayerRegistry<gpu, float>::Get();
   std::unique_ptr<nn::Layer<gpu, float>> pool = reg.Create("max_pooling");
   pool->set_name("pool");
@@ -62,6 +67,12 @@ const bool kRegistered = [] {
   struct Row {
     const char *column, *algo, *suffix;  // run.py's own/cudnn columns; expressions as layouts *_expr
   };
+  // The kernels one channel a thread in the channels-last layout (packs off): layout nhwc_scalar.
+  for (const PoolShape& s : kShapes)
+    benchmark::RegisterBenchmark((std::string("max_pool/own/nhwc_scalar/") + s.name).c_str(), BM_MaxPool, s, "auto",
+                                 true, false)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   for (const PoolShape& s : kShapes)
     for (const char* layout : {"nchw", "nhwc"})
       for (const Row& r : {Row{"own", "auto", ""}, Row{"own", "expr", "_expr"}, Row{"cudnn", "cudnn", ""}}) {
@@ -74,7 +85,7 @@ const bool kRegistered = [] {
 #endif
         if (cudnn && PoolOutSize(s.h, 3, 2, false) != PoolOutSize(s.h, 3, 2, true)) continue;
         const std::string name = std::string("max_pool/") + r.column + "/" + layout + r.suffix + "/" + s.name;
-        benchmark::RegisterBenchmark(name.c_str(), BM_MaxPool, s, r.algo, layout[1] == 'h')
+        benchmark::RegisterBenchmark(name.c_str(), BM_MaxPool, s, r.algo, layout[1] == 'h', true)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }

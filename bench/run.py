@@ -261,11 +261,12 @@ def torch_max_pool(shape, nhwc, reps):
 
 
 def pool_table(res, reps):
-    """Max pooling: umbra's own kernels (layouts nchw, nhwc), the pool/unpool expressions they
-    replaced (nchw_expr, nhwc_expr) and, where cuDNN pools the window, cuDNN's; the floor is the
+    """Max pooling: umbra's own kernels (layouts nchw, nhwc; nhwc_scalar: channels-last one channel
+    a thread, as before the packed kernels), the pool/unpool expressions they replaced (nchw_expr,
+    nhwc_expr) and, where cuDNN pools the window, cuDNN's; the floor is the
     kernels' pass (2.63 tensors of the input's size read and written) on every row, the
     expressions' included: one yardstick for the work, whichever way it is done."""
-    own_cudnn_table(res, "max_pool", POOL_SHAPES, ("nchw", "nhwc", "nchw_expr", "nhwc_expr"),
+    own_cudnn_table(res, "max_pool", POOL_SHAPES, ("nchw", "nhwc", "nhwc_scalar", "nchw_expr", "nhwc_expr"),
                     lambda shape, layout: torch_max_pool(shape, layout.startswith("nhwc"), reps),
                     2.63, "shape (batch 128, 3x3 stride 2) | layout | umbra own | cuDNN")
 

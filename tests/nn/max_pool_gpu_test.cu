@@ -11,6 +11,8 @@
 
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
+#include "max_pool_gpu.h"
+#include "umbra/scoped_value.h"
 #include "umbra/tensor/bf16.h"
 
 // Helpers in a namespace of this file's own: the suite compiles as one unit (UMBRA_UNITY_TESTS).
@@ -181,6 +183,30 @@ TEST(MaxPoolGPU, KernelsMatchTheCpuExactly) {
       for (bool bf16 : {false, true}) {
         SCOPED_TRACE(std::string(w.what) + (nhwc ? ", channels-last" : "") + (bf16 ? ", bf16 nodes" : ""));
         const Result g = OnGPU(w, x, gy, nhwc, bf16);
+        EXPECT_TRUE(Same(g.y, cpu.y)) << "output";
+        EXPECT_TRUE(Same(g.gx, cpu.gx)) << "input gradient";
+      }
+  }
+}
+
+// Channels-last with 8 channels: four channels a thread (max_pool_gpu.cu's PoolFwd4, PoolBwd4)
+// where nn::MaxPoolPacked() allows, one at a time where not; both the CPU's results exactly, on
+// every window above (ties, NaN and -inf windows, gaps, padding, a 255-cell window), float and
+// bf16 nodes. (The layer's nodes start aligned; 3 channels never pack: the test above.)
+TEST(MaxPoolGPU, ChannelsLastFourChannelsAThreadMatchTheCpuExactly) {
+  UMBRA_REQUIRE_GPU();
+  const ScopedValue keep(nn::MaxPoolPacked());
+  for (Win w : Windows()) {
+    if (std::string(w.what).find("256 cells") != std::string::npos) continue;  // the expressions' path
+    w.in[1] = 8;
+    const std::vector<float> x = Inputs(w.in), gy = Grads(OutCount(w));
+    const Result cpu = OnCPU(w, x, gy);
+    for (bool packed : {true, false})
+      for (bool bf16 : {false, true}) {
+        SCOPED_TRACE(std::string(w.what) + (packed ? ", packed" : ", one at a time") + (bf16 ? ", bf16 nodes" : ""));
+        nn::MaxPoolPacked() = packed;
+        const Result g = OnGPU(w, x, gy, true, bf16);
+        EXPECT_EQ(nn::LastMaxPoolPacked(), packed);
         EXPECT_TRUE(Same(g.y, cpu.y)) << "output";
         EXPECT_TRUE(Same(g.gx, cpu.gx)) << "input gradient";
       }

@@ -1,7 +1,8 @@
 // Max pooling kernels that keep each window's winning cell (max_pool_gpu.h). One thread per
 // output (forward) or per input (backward), flat over the tensor in its layout so that
-// neighbouring threads touch neighbouring addresses (x for NCHW, channels for NHWC); 32-bit
-// indices, split into coordinates by multiplication (FastDiv).
+// neighbouring threads touch neighbouring addresses (x for NCHW, channels for NHWC; channels-last
+// with C a multiple of 4, four channels a thread: PoolFwd4, PoolBwd4); 32-bit indices, split
+// into coordinates by multiplication (FastDiv).
 // Napkin (ResNet's stem pool at batch 128: x 128 x 64 x 112 x 112 floats, 411 MB; y 103 MB):
 // forward reads x and writes y and 26 MB of bytes (~0.14 ms at 4 TB/s); backward reads gy and
 // the bytes (each about 2.25 times, from cache) and writes gx (~0.14 ms), where the unpool
@@ -11,7 +12,7 @@
 #include <limits>
 
 #include "max_pool_gpu.h"
-#include "node_value.cuh"  // Wide, Put
+#include "node_value.cuh"  // Wide, Put, Load4, Store4, IsPackAligned
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/cuda/eval.cuh"
 #include "umbra/tensor/cuda/fast_div.h"
@@ -111,12 +112,100 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
   }
 }
 
+// Channels-last, four neighbouring channels a thread, where C is a multiple of 4 and every
+// tensor starts on four elements (the bytes on 4): the flat index counts packs of four, and the
+// coordinates of a geometry of C / 4 "channels" (PackGeo) give pack addresses. Each lane keeps
+// its own maximum, cell and sum, in the one-at-a-time kernels' order, so the results are theirs
+// bit for bit; a thread reads 16 bytes of x a cell (8 of bf16) and does the index work once for
+// four channels. The backward reads a pack of gy where any lane's byte names the cell.
+template <typename T>
+__global__ void __launch_bounds__(cuda::kBaseThreads)
+    PoolFwd4(Geo k, const T* __restrict__ x, T* __restrict__ y, uint8_t* __restrict__ arg, uint32_t n4) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += step) {
+    const Coords<true> o(k, i, k.h, k.w);  // output (oy, ox); base and strides in packs of x
+    const int y0 = int(o.row) * k.sy - k.py, x0 = int(o.col) * k.sx - k.px;
+    const int ylo = y0 > 0 ? y0 : 0, yhi = y0 + k.ky < int(k.h) ? y0 + k.ky : int(k.h);
+    const int xlo = x0 > 0 ? x0 : 0, xhi = x0 + k.kx < int(k.w) ? x0 + k.kx : int(k.w);
+    float best[4];
+    int at[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) best[e] = -std::numeric_limits<float>::infinity(), at[e] = kNone;
+    for (int r = ylo; r < yhi; ++r)
+      for (int c = xlo; c < xhi; ++c) {
+        float v[4];
+        Load4(x + 4 * size_t(o.base + uint32_t(r) * o.rs + uint32_t(c) * o.cs), v);
+        const int cell = (r - y0) * k.kx + (c - x0);
+        // The one-at-a-time rule per lane, as selects: with branches ptxas kept the lanes in
+        // 16 bytes of local memory (a spill the build refuses).
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const bool take = (v[e] > best[e]) | ((at[e] == kNone) & (v[e] == best[e]));
+          best[e] = take ? v[e] : best[e];
+          at[e] = take ? cell : at[e];
+        }
+      }
+    Store4(y + 4 * size_t(i), best);
+    if (arg)
+      *reinterpret_cast<uchar4*>(arg + 4 * size_t(i)) =
+          make_uchar4(uint8_t(at[0]), uint8_t(at[1]), uint8_t(at[2]), uint8_t(at[3]));
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(cuda::kBaseThreads)
+    PoolBwd4(Geo k, const uint8_t* __restrict__ arg, const T* __restrict__ gy, T* __restrict__ gx, uint32_t n4) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += step) {
+    const Coords<true> in(k, i, k.oh, k.ow);  // input (h, w); base and strides in packs of gy
+    const int qy = int(in.row) + k.py, qx = int(in.col) + k.px;
+    const int ly = int(k.dsy.Div(uint32_t(qy))), lx = int(k.dsx.Div(uint32_t(qx)));
+    const int oy0 = qy >= k.ky ? int(k.dsy.Div(uint32_t(qy - k.ky))) + 1 : 0, oy1 = ly < int(k.oh) ? ly : int(k.oh) - 1;
+    const int ox0 = qx >= k.kx ? int(k.dsx.Div(uint32_t(qx - k.kx))) + 1 : 0, ox1 = lx < int(k.ow) ? lx : int(k.ow) - 1;
+    float s[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int oy = oy0; oy <= oy1; ++oy)
+      for (int ox = ox0; ox <= ox1; ++ox) {
+        const size_t o = 4 * size_t(in.base + uint32_t(oy) * in.rs + uint32_t(ox) * in.cs);
+        const uchar4 a = *reinterpret_cast<const uchar4*>(arg + o);
+        const int want = (qy - oy * k.sy) * k.kx + (qx - ox * k.sx);
+        const bool hit[4] = {a.x == want, a.y == want, a.z == want, a.w == want};
+        if (!(hit[0] || hit[1] || hit[2] || hit[3])) continue;
+        float g[4];
+        Load4(gy + o, g);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (hit[e]) s[e] += g[e];
+      }
+    Store4(gx + 4 * size_t(i), s);
+  }
+}
+
+// The packed kernels' geometry: C / 4 channels of packs.
+Geo PackGeo(const MaxPoolGeom& g, int64_t rows, int64_t cols) {
+  MaxPoolGeom g4 = g;
+  g4.c = g.c / 4;
+  return Make(g4, rows, cols);
+}
+// Whether the packed kernels take g with these tensors (T's elements; the bytes may be null).
+template <typename T>
+bool Packs(const MaxPoolGeom& g, const void* a, const void* b, const uint8_t* arg) {
+  return g.nhwc && g.c % 4 == 0 && MaxPoolPacked() && IsPackAligned(static_cast<const T*>(a)) &&
+         IsPackAligned(static_cast<const T*>(b)) && reinterpret_cast<uintptr_t>(arg) % 4 == 0;
+}
+
 template <typename T>
 void Forward(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, cudaStream_t st) {
-  const Geo k = Make(g, g.oh, g.ow);
   const uint32_t n = uint32_t(MaxPoolArgmaxBytes(g));
   const auto* in = static_cast<const T*>(x);
   auto* out = static_cast<T*>(y);
+  LastMaxPoolPacked() = Packs<T>(g, x, y, arg);
+  if (LastMaxPoolPacked()) {
+    UMBRA_LAUNCH(cuda::GridFor(n / 4), cuda::kBaseThreads, 0, st, PoolFwd4<T>)(PackGeo(g, g.oh, g.ow), in, out, arg,
+                                                                              n / 4);
+    UMBRA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  const Geo k = Make(g, g.oh, g.ow);
   if (g.nhwc)
     UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolFwd<T, true>)(k, in, out, arg, n);
   else
@@ -126,10 +215,17 @@ void Forward(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, cudaStr
 
 template <typename T>
 void Backward(const MaxPoolGeom& g, const uint8_t* arg, const void* gy, void* gx, cudaStream_t st) {
-  const Geo k = Make(g, g.h, g.w);
   const uint32_t n = uint32_t(g.n * g.c * g.h * g.w);
   const auto* in = static_cast<const T*>(gy);
   auto* out = static_cast<T*>(gx);
+  LastMaxPoolPacked() = Packs<T>(g, gy, gx, arg);
+  if (LastMaxPoolPacked()) {
+    UMBRA_LAUNCH(cuda::GridFor(n / 4), cuda::kBaseThreads, 0, st, PoolBwd4<T>)(PackGeo(g, g.h, g.w), arg, in, out,
+                                                                              n / 4);
+    UMBRA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  const Geo k = Make(g, g.h, g.w);
   if (g.nhwc)
     UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolBwd<T, true>)(k, arg, in, out, n);
   else
@@ -138,6 +234,15 @@ void Backward(const MaxPoolGeom& g, const uint8_t* arg, const void* gy, void* gx
 }
 
 }  // namespace
+
+bool& MaxPoolPacked() {
+  static bool on = true;
+  return on;
+}
+bool& LastMaxPoolPacked() {
+  static thread_local bool packed = false;  // as LastStatsPacked(): another thread's launch never shows
+  return packed;
+}
 
 bool MaxPoolArgmaxFits(const MaxPoolGeom& g) {
   constexpr int64_t kMax = (int64_t(1) << 31) - 1;

@@ -29,6 +29,13 @@ struct MaxPoolGeom {
 /// and every window holding at least one cell of the image.
 bool MaxPoolArgmaxFits(const MaxPoolGeom& g);
 
+/// Whether channels-last kernels may take four neighbouring channels a thread, where C is a
+/// multiple of 4 and the tensors start on four elements (default on; off for a test's or a
+/// benchmark's comparison). Not thread-safe: set it outside any step.
+bool& MaxPoolPacked();
+/// Whether the last launch (forward or backward) took four channels a thread (a test hook).
+bool& LastMaxPoolPacked();
+
 /// Bytes of window indices the forward keeps for g: one per output element.
 inline int64_t MaxPoolArgmaxBytes(const MaxPoolGeom& g) { return g.n * g.c * g.oh * g.ow; }
 
