@@ -68,23 +68,44 @@ struct Coords {
   }
 };
 
+// Output (oy, ox)'s window in the input: its unclipped corner (y0, x0) and its cells clipped to
+// the image, rows [ylo, yhi) and columns [xlo, xhi). Both forward kernels' loops.
+struct Window {
+  int y0, x0, ylo, yhi, xlo, xhi;
+  __device__ Window(const Geo& k, uint32_t oy, uint32_t ox)
+      : y0(int(oy) * k.sy - k.py), x0(int(ox) * k.sx - k.px) {
+    ylo = y0 > 0 ? y0 : 0, yhi = y0 + k.ky < int(k.h) ? y0 + k.ky : int(k.h);
+    xlo = x0 > 0 ? x0 : 0, xhi = x0 + k.kx < int(k.w) ? x0 + k.kx : int(k.w);
+  }
+};
+// The outputs whose windows hold input cell (row, col): (qy, qx) the padded cell, windows oy
+// with oy*sy <= qy < oy*sy + ky in [oy0, oy1] (likewise columns). Both backward kernels' loops.
+struct Covering {
+  int qy, qx, oy0, oy1, ox0, ox1;
+  __device__ Covering(const Geo& k, uint32_t row, uint32_t col) : qy(int(row) + k.py), qx(int(col) + k.px) {
+    const int ly = int(k.dsy.Div(uint32_t(qy))), lx = int(k.dsx.Div(uint32_t(qx)));
+    oy0 = qy >= k.ky ? int(k.dsy.Div(uint32_t(qy - k.ky))) + 1 : 0, oy1 = ly < int(k.oh) ? ly : int(k.oh) - 1;
+    ox0 = qx >= k.kx ? int(k.dsx.Div(uint32_t(qx - k.kx))) + 1 : 0, ox1 = lx < int(k.ow) ? lx : int(k.ow) - 1;
+  }
+  // The kept byte that gives cell (qy, qx) window (oy, ox)'s gradient.
+  __device__ int Cell(const Geo& k, int oy, int ox) const { return (qy - oy * k.sy) * k.kx + (qx - ox * k.sx); }
+};
+
 template <typename T, bool kNhwc>
 __global__ void __launch_bounds__(cuda::kBaseThreads)
     PoolFwd(Geo k, const T* __restrict__ x, T* __restrict__ y, uint8_t* __restrict__ arg, uint32_t n) {
   const uint32_t step = gridDim.x * blockDim.x;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     const Coords<kNhwc> o(k, i, k.h, k.w);  // output (oy, ox); base and strides in x
-    const int y0 = int(o.row) * k.sy - k.py, x0 = int(o.col) * k.sx - k.px;
-    const int ylo = y0 > 0 ? y0 : 0, yhi = y0 + k.ky < int(k.h) ? y0 + k.ky : int(k.h);
-    const int xlo = x0 > 0 ? x0 : 0, xhi = x0 + k.kx < int(k.w) ? x0 + k.kx : int(k.w);
+    const Window wn(k, o.row, o.col);
     // red::maximum's order: a later cell wins only when greater, so the first maximum keeps it;
     // a -inf maximum goes to the first -inf cell, as the CPU's PartialGrad (==) picks it.
     float best = -std::numeric_limits<float>::infinity();
     int at = kNone;
-    for (int r = ylo; r < yhi; ++r)
-      for (int c = xlo; c < xhi; ++c) {
+    for (int r = wn.ylo; r < wn.yhi; ++r)
+      for (int c = wn.xlo; c < wn.xhi; ++c) {
         const float v = Wide(x[o.base + uint32_t(r) * o.rs + uint32_t(c) * o.cs]);
-        if (v > best || (at == kNone && v == best)) best = v, at = (r - y0) * k.kx + (c - x0);
+        if (v > best || (at == kNone && v == best)) best = v, at = (r - wn.y0) * k.kx + (c - wn.x0);
       }
     Put(y + i, best);
     if (arg) arg[i] = uint8_t(at);
@@ -97,16 +118,12 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
   const uint32_t step = gridDim.x * blockDim.x;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     const Coords<kNhwc> in(k, i, k.oh, k.ow);  // input (h, w); base and strides in gy
-    // Windows oy with oy*sy <= q < oy*sy + ky, q the padded row (likewise columns).
-    const int qy = int(in.row) + k.py, qx = int(in.col) + k.px;
-    const int ly = int(k.dsy.Div(uint32_t(qy))), lx = int(k.dsx.Div(uint32_t(qx)));
-    const int oy0 = qy >= k.ky ? int(k.dsy.Div(uint32_t(qy - k.ky))) + 1 : 0, oy1 = ly < int(k.oh) ? ly : int(k.oh) - 1;
-    const int ox0 = qx >= k.kx ? int(k.dsx.Div(uint32_t(qx - k.kx))) + 1 : 0, ox1 = lx < int(k.ow) ? lx : int(k.ow) - 1;
+    const Covering cv(k, in.row, in.col);
     float s = 0.f;
-    for (int oy = oy0; oy <= oy1; ++oy)
-      for (int ox = ox0; ox <= ox1; ++ox) {
+    for (int oy = cv.oy0; oy <= cv.oy1; ++oy)
+      for (int ox = cv.ox0; ox <= cv.ox1; ++ox) {
         const uint32_t o = in.base + uint32_t(oy) * in.rs + uint32_t(ox) * in.cs;
-        if (arg[o] == (qy - oy * k.sy) * k.kx + (qx - ox * k.sx)) s += Wide(gy[o]);
+        if (arg[o] == cv.Cell(k, oy, ox)) s += Wide(gy[o]);
       }
     Put(gx + i, s);
   }
@@ -124,18 +141,16 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
   const uint32_t step = gridDim.x * blockDim.x;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += step) {
     const Coords<true> o(k, i, k.h, k.w);  // output (oy, ox); base and strides in packs of x
-    const int y0 = int(o.row) * k.sy - k.py, x0 = int(o.col) * k.sx - k.px;
-    const int ylo = y0 > 0 ? y0 : 0, yhi = y0 + k.ky < int(k.h) ? y0 + k.ky : int(k.h);
-    const int xlo = x0 > 0 ? x0 : 0, xhi = x0 + k.kx < int(k.w) ? x0 + k.kx : int(k.w);
+    const Window wn(k, o.row, o.col);
     float best[4];
     int at[4];
 #pragma unroll
     for (int e = 0; e < 4; ++e) best[e] = -std::numeric_limits<float>::infinity(), at[e] = kNone;
-    for (int r = ylo; r < yhi; ++r)
-      for (int c = xlo; c < xhi; ++c) {
+    for (int r = wn.ylo; r < wn.yhi; ++r)
+      for (int c = wn.xlo; c < wn.xhi; ++c) {
         float v[4];
         Load4(x + 4 * size_t(o.base + uint32_t(r) * o.rs + uint32_t(c) * o.cs), v);
-        const int cell = (r - y0) * k.kx + (c - x0);
+        const int cell = (r - wn.y0) * k.kx + (c - wn.x0);
         // The one-at-a-time rule per lane, as selects: with branches ptxas kept the lanes in
         // 16 bytes of local memory (a spill the build refuses).
 #pragma unroll
@@ -158,16 +173,13 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
   const uint32_t step = gridDim.x * blockDim.x;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += step) {
     const Coords<true> in(k, i, k.oh, k.ow);  // input (h, w); base and strides in packs of gy
-    const int qy = int(in.row) + k.py, qx = int(in.col) + k.px;
-    const int ly = int(k.dsy.Div(uint32_t(qy))), lx = int(k.dsx.Div(uint32_t(qx)));
-    const int oy0 = qy >= k.ky ? int(k.dsy.Div(uint32_t(qy - k.ky))) + 1 : 0, oy1 = ly < int(k.oh) ? ly : int(k.oh) - 1;
-    const int ox0 = qx >= k.kx ? int(k.dsx.Div(uint32_t(qx - k.kx))) + 1 : 0, ox1 = lx < int(k.ow) ? lx : int(k.ow) - 1;
+    const Covering cv(k, in.row, in.col);
     float s[4] = {0.f, 0.f, 0.f, 0.f};
-    for (int oy = oy0; oy <= oy1; ++oy)
-      for (int ox = ox0; ox <= ox1; ++ox) {
+    for (int oy = cv.oy0; oy <= cv.oy1; ++oy)
+      for (int ox = cv.ox0; ox <= cv.ox1; ++ox) {
         const size_t o = 4 * size_t(in.base + uint32_t(oy) * in.rs + uint32_t(ox) * in.cs);
         const uchar4 a = *reinterpret_cast<const uchar4*>(arg + o);
-        const int want = (qy - oy * k.sy) * k.kx + (qx - ox * k.sx);
+        const int want = cv.Cell(k, oy, ox);
         const bool hit[4] = {a.x == want, a.y == want, a.z == want, a.w == want};
         if (!(hit[0] || hit[1] || hit[2] || hit[3])) continue;
         float g[4];
