@@ -9,15 +9,12 @@
 #include <cstdint>
 
 #include "bf16_cast.h"
+#include "node_value.cuh"  // Bf16x4
 #include "umbra/tensor/cuda/check.h"
 #include "umbra/tensor/cuda/fast_div.h"
 
 namespace umbra::nn {
 namespace {
-
-struct alignas(8) Bf16x4 {
-  __nv_bfloat16 v[4];
-};
 
 // Each cast as One(i) (element i) and Four(j) (elements 4j .. 4j + 3, aligned).
 struct ToOp {

@@ -1,7 +1,7 @@
 // A node's element as the GPU kernels of the layers read and write it: float nodes as they are,
 // bfloat16 nodes (NetSpec::bf16_nodes) widened to float exactly on the way in and rounded to
 // nearest on the way out, so a kernel computes in float whichever kind of node it serves.
-// Device code of the layers' own .cu files (batch_norm_stats.cu, max_pool_gpu.cu).
+// Device code of the layers' own .cu files (batch_norm_stats.cu, max_pool_gpu.cu, bf16_cast.cu).
 #pragma once
 
 #include <cuda_bf16.h>
