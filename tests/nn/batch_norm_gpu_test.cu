@@ -6,12 +6,15 @@
 // there), batch_norm_no_ma, a backward without the input gradient, two training steps
 // (gradients accumulate, moving averages move) and a test-mode pass after them.
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "batch_norm_stats.h"
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
+#include "umbra/nn/pass_scratch.h"
+#include "umbra/tensor/cuda/allocator.h"
 #include "umbra/scoped_value.h"
 #include "umbra/tensor/bf16.h"
 
@@ -209,13 +212,18 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
     TensorContainer<gpu, 1> mean(Shape1(c.channels)), inv_std(Shape1(c.channels)), scale(Shape1(c.channels)),
         shift(Shape1(c.channels)), ggamma(Shape1(c.channels), 0.f), gbeta(Shape1(c.channels), 0.f),
         k1(Shape1(c.channels)), ka(Shape1(c.channels)), kc(Shape1(c.channels));
-    TensorContainer<gpu, 1, double> scratch(Shape1(nn::BnScratchDoubles(d)));
-    nn::BnScratchPrepare(d, scratch.dptr_);
+    // Partials over bytes of NaN (they are the pass gap's, written before read in each launch);
+    // counts cleared once, for both launches.
+    TensorContainer<gpu, 1, double> partials(Shape1(nn::BnPartialDoubles(d)));
+    UMBRA_CUDA_CHECK(cudaMemset(partials.dptr_, 0xff, size_t(partials.shape_[0]) * sizeof(double)));
+    TensorContainer<gpu, 1, float> counts(Shape1(nn::BnCountWords(d)));
+    nn::BnCountsPrepare(d, reinterpret_cast<unsigned*>(counts.dptr_));
+    const nn::BnScratch scratch{partials.dptr_, reinterpret_cast<unsigned*>(counts.dptr_)};
     nn::StatsPacked() = c.allow;
     nn::BnForwardStatsGPU(d,
                           {at_elem(x, off), bf16, gamma.dptr_, beta.dptr_, eps, 0.9f, nullptr, nullptr, mean.dptr_,
                            inv_std.dptr_, scale.dptr_, shift.dptr_},
-                          scratch.dptr_, nullptr);
+                          scratch, nullptr);
     EXPECT_EQ(nn::LastStatsPacked(), c.fwd_packed) << "forward";
     nn::BnBackwardArgs b{at_elem(x, off), at_elem(gy, off), bf16,        mean.dptr_, inv_std.dptr_, scale.dptr_,
                          shift.dptr_,   gamma.dptr_,    c.mask != kNone, ggamma.dptr_, gbeta.dptr_, k1.dptr_,
@@ -224,7 +232,7 @@ TEST(BatchNormGPU, StatsReadPacksWhereAlignedAsOneAtATime) {
       (c.mask == kAddend ? b.addend : b.y) = at_elem(add, off + oo);
       b.g_out = at_elem(gy, off);
     }
-    nn::BnBackwardSumsGPU(d, b, scratch.dptr_, nullptr);
+    nn::BnBackwardSumsGPU(d, b, scratch, nullptr);
     EXPECT_EQ(nn::LastStatsPacked(), c.bwd_packed) << "backward";
     auto rmean = test::ToCPU(mean.view()), rinv = test::ToCPU(inv_std.view()), rscale = test::ToCPU(scale.view());
     auto rshift = test::ToCPU(shift.view()), rgg = test::ToCPU(ggamma.view()), rgb = test::ToCPU(gbeta.view());
@@ -296,6 +304,77 @@ TEST(BatchNormGPU, AutoTakesUmbrasKernelsAtAnyWidth) {
     bn->InferShape({w.nhwc ? Shape4(2, 3, 3, w.channels) : Shape4(2, w.channels, 3, 3)});
     EXPECT_EQ(bn->FuseRelu(), w.own);
   }
+}
+
+// The statistics kernels' partial sums come from the running pass's gap in the node arena
+// (pass_buffer.h), where a layer kept 1 MiB of its own per wide channels-last layer: a layer
+// lent a gap of NaN bytes computes bit for bit what one lent none computes, writes its partials
+// there, and a step under the lend takes nothing from the allocator (its counts are kept, sized
+// in InferShape). Both tilings: NCHW's strided sums and channels-last rows, each cut into
+// several chunks a channel. (Partials that need clearing fail on the NaN; partials taken from
+// the allocator fail the high-water check; partials taken from outside the lend fail the
+// written check.)
+TEST(BatchNormGPU, PartialSumsFromThePassGapAsWithoutOne) {
+  UMBRA_REQUIRE_GPU();
+  int dev = 0;
+  UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+  auto& alloc = cuda::CachingAllocator::Get();
+  const size_t gap_bytes = size_t(1) << 20;
+  void* gap = nullptr;
+  UMBRA_CUDA_CHECK(cudaMalloc(&gap, gap_bytes));  // not the allocator's: its high water stays the layer's
+  for (const bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "channels-last" : "NCHW");
+    const Shape<4> in = nhwc ? Shape4(8, 16, 16, 64) : Shape4(8, 32, 20, 20);
+    const test::KV p = {{"algo", "expr"}};
+    test::LayerRig<gpu, float> plain("batch_norm", p, {in}), lent("batch_norm", p, {in});
+    for (auto* r : {&plain, &lent}) {
+      if (!nhwc) continue;
+      r->layer->SetChannelsLast();
+      r->layer->InferShape({in});
+      r->layer->InitWeights(r->rnd);
+    }
+    UMBRA_CUDA_CHECK(cudaMemset(gap, 0xff, gap_bytes));  // NaN in every double
+    for (int step = 0; step < 2; ++step) {
+      SCOPED_TRACE("step " + std::to_string(step));
+      auto x = test::RandomTensor<4, float>(in, 41 + step, -1.f, 3.f);
+      auto dy = test::RandomTensor<4, float>(in, 51 + step, -1.f, 1.f);
+      for (auto* r : {&plain, &lent}) {
+        Copy(r->in[0]->data, x.view());
+        Copy(r->out[0]->grad, dy.view());
+      }
+      plain.Forward(true);
+      plain.layer->Backward(true, plain.in, plain.out);
+      UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+      const size_t before = alloc.GetStats(dev).in_use;
+      alloc.ResetHighWater(dev);
+      {
+        const nn::PassScratch::Lend forward(gap, gap_bytes);
+        lent.Forward(true);
+      }
+      {
+        const nn::PassScratch::Lend backward(gap, gap_bytes);
+        lent.layer->Backward(true, lent.in, lent.out);
+      }
+      UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+      // The first step sizes k1_ (a channel's floats); the second takes nothing.
+      if (step == 1) EXPECT_EQ(alloc.GetStats(dev).high_water, before) << "bytes taken from the allocator";
+      auto same = [](const Tensor<gpu, 4>& a, const Tensor<gpu, 4>& b) {
+        const auto ha = test::ToCPU(a), hb = test::ToCPU(b);
+        return std::memcmp(ha.dptr_, hb.dptr_, size_t(ha.shape_.Size()) * sizeof(float)) == 0;
+      };
+      EXPECT_TRUE(same(lent.out[0]->data, plain.out[0]->data)) << "output";
+      EXPECT_TRUE(same(lent.in[0]->grad, plain.in[0]->grad)) << "input gradient";
+      auto wp = test::Weights(*plain.layer), wl = test::Weights(*lent.layer);
+      for (size_t k = 0; k < wp.size(); ++k) {
+        const auto a = test::ToCPU(wl[k].second), b = test::ToCPU(wp[k].second);
+        EXPECT_EQ(std::memcmp(a.dptr_, b.dptr_, size_t(a.shape_.Size()) * sizeof(float)), 0) << "gradient " << k;
+      }
+    }
+    double first = 0;
+    UMBRA_CUDA_CHECK(cudaMemcpy(&first, gap, sizeof(first), cudaMemcpyDeviceToHost));
+    EXPECT_FALSE(std::isnan(first)) << "the partials were not written into the gap";
+  }
+  UMBRA_CUDA_CHECK(cudaFree(gap));
 }
 
 }  // namespace

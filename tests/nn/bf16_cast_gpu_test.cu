@@ -300,14 +300,17 @@ TEST(Bf16CastGPU, BiasGradientSummedFromBf16) {
     const nn::BnDims d{c.outer, c.channels, c.inner};
     Dev<uint16_t> dx(n);
     Dev<float> acc(before.size());
-    Dev<double> part(size_t(nn::BnScratchDoubles(d)));
+    Dev<double> part(size_t(nn::BnPartialDoubles(d)));
+    Dev<unsigned> counts(size_t(nn::BnCountWords(d)));
     dx.Put(x, 0);
     acc.Put(before, 0);
-    nn::BnScratchClear(d, part.p, nullptr);
+    part.Put(std::vector<double>(size_t(nn::BnPartialDoubles(d)), std::nan("")), 0);  // written before read
+    nn::BnCountsClear(d, counts.p, nullptr);
+    const nn::BnScratch scratch{part.p, counts.p};
     // Twice on the same scratch: the last block of each column finishes its channels and puts
     // the column's count back for the next launch (a count left over would finish none).
     for (int round = 1; round <= 2; ++round) {
-      nn::ChannelSumsBF16GPU(d, dx.p, acc.p, part.p, nullptr);
+      nn::ChannelSumsBF16GPU(d, dx.p, acc.p, scratch, nullptr);
       // 4 bf16 values a read: of a 2000-value plane, or 4 channels of a row where C is a multiple of 4
       EXPECT_EQ(nn::LastStatsPacked(), c.inner > 1 ? c.inner % 4 == 0 : c.channels % 4 == 0);
       const std::vector<float> got = acc.Get(before.size(), 0);

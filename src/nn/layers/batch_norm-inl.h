@@ -42,6 +42,9 @@
 #include "cudnn/bn_cudnn.h"
 #include "cudnn/conv_cudnn.h"  // CudnnBuilt
 #include "param_layer.h"
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#include "pass_buffer.h"
+#endif
 #include "umbra/tensor/bf16.h"
 
 namespace umbra::nn {
@@ -120,12 +123,12 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
                   " gives ", m, " values per channel; umbra's GPU kernels (algo=auto or expr) take at most "
                   "2^32 - 1: algo=cudnn");
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-      // The statistics kernels' scratch, sized and its counts cleared now, outside any step:
-      // first allocated inside a CUDA graph's capture, it would be cleared only in the graph,
-      // and a refused capture would leave the steps after it counts never cleared.
+      // The statistics kernels' counts, sized and cleared now, outside any step: first
+      // allocated inside a CUDA graph's capture, they would be cleared only in the graph, and a
+      // refused capture would leave the steps after it counts never cleared.
       if (!backend_) {
-        stats_scratch_.Resize(Shape1(2 * index_t(BnScratchDoubles(Dims()))));
-        BnScratchPrepare(Dims(), reinterpret_cast<double*>(stats_scratch_.dptr_));
+        counts_.Resize(Shape1(index_t(BnCountWords(Dims()))));
+        BnCountsPrepare(Dims(), reinterpret_cast<unsigned*>(counts_.dptr_));
       }
 #endif
     }
@@ -208,11 +211,13 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     if constexpr (kGpuStats) {
       if (used_batch_) {
         const bool update = moving_avg && ctx.is_train;
+        void* const stream = Stream<gpu>::GetStream(x.stream_);
+        const PassBuffer partials(size_t(BnPartialDoubles(Dims())) * sizeof(double));
         BnForwardStatsGPU(Dims(),
                           {x.dptr_, nodes16_, gamma_.dptr_, beta_.dptr_, this->p_.eps, this->p_.bn_momentum,
                            update ? moving_mean_.dptr_ : nullptr, update ? moving_var_.dptr_ : nullptr, mean_.dptr_,
                            inv_std_.dptr_, scale_.dptr_, shift_.dptr_},
-                          Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
+                          Scratch(partials, stream), stream);
         Apply(in, y);
         return;
       }
@@ -277,7 +282,11 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
             args.y = out[0]->data.dptr_;
           args.g_out = gy.dptr_;
         }
-        BnBackwardSumsGPU(Dims(), args, Scratch(Stream<gpu>::GetStream(x.stream_)), Stream<gpu>::GetStream(x.stream_));
+        void* const stream = Stream<gpu>::GetStream(x.stream_);
+        {
+          const PassBuffer partials(size_t(BnPartialDoubles(Dims())) * sizeof(double));
+          BnBackwardSumsGPU(Dims(), args, Scratch(partials, stream), stream);
+        }
         if (add_) AddendBackward(prop_grad, in, out, true);
         if (!prop_grad) return;
         // (g - ka - (x - mean) * kc) * k1, g the output's gradient masked by a fused relu: one
@@ -319,20 +328,20 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
  private:
   Tensor<xpu, 4, DType> View(const Tensor<xpu, 4, DType>& t) const { return t.View(shape_); }
   BnDims Dims() const { return {shape_[0], shape_[1], shape_[2] * shape_[3]}; }
-  // The stats kernels' scratch for the current shape (doubles in a float container: every
-  // block of the caching allocator is a whole cudaMalloc allocation, 256-byte aligned), cleared
-  // on `stream` where new, and k1_, sized on first use.
-  double* Scratch(void* stream) {
-    const index_t n = 2 * index_t(BnScratchDoubles(Dims()));
-    double* p = reinterpret_cast<double*>(stats_scratch_.dptr_);
-    if (stats_scratch_.shape_[0] != n) {
-      stats_scratch_.Resize(Shape1(n));
-      p = reinterpret_cast<double*>(stats_scratch_.dptr_);
-      BnScratchClear(Dims(), p, stream);
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  // The stats kernels' scratch for the current shape: the call's partial sums (from the pass's
+  // gap where they fit) and the kept counts, sized (and cleared on `stream`) where the shape
+  // changed since InferShape; and k1_, sized on first use.
+  BnScratch Scratch(const PassBuffer& partials, void* stream) {
+    const index_t n = index_t(BnCountWords(Dims()));
+    if (counts_.shape_[0] != n) {
+      counts_.Resize(Shape1(n));
+      BnCountsClear(Dims(), reinterpret_cast<unsigned*>(counts_.dptr_), stream);
     }
     if (k1_.shape_[0] != shape_[1]) k1_.Resize(Shape1(shape_[1]));
-    return p;
+    return {static_cast<double*>(partials.p), reinterpret_cast<unsigned*>(counts_.dptr_)};
   }
+#endif
   // y = the normalised x, plus a fused sum's other input, relu'd if fused; from the
   // per-channel scale_ and shift_.
   void Apply(const NodeList& in, const Tensor<xpu, 4, DType>& y) const {
@@ -449,7 +458,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   TensorContainer<xpu, 1, DType> scale_, shift_;  // y = x * scale + shift per channel (the last forward)
   TensorContainer<xpu, 4, DType> scratch_;  // cuDNN's unwanted input gradient (no prop_grad)
   TensorContainer<xpu, 1, DType> k1_;       // gamma * inv_std (GPU stats path's backward)
-  TensorContainer<xpu, 1, DType> stats_scratch_;  // the stats kernels' partial sums (doubles)
+  TensorContainer<xpu, 1, DType> counts_;   // the stats kernels' counts (BnScratch; 4-byte words)
   std::unique_ptr<BnBackend> backend_;      // gpu float with cuDNN; null: the expressions
 };
 

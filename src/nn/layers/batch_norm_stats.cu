@@ -399,9 +399,11 @@ Plan MakePlan(const BnDims& d) {
     // columns or fewer: a quarter from 128 channels): the scratch's size is the shape's alone,
     // as before the packed tile. Sized for the packed tile's columns, the partials (2 doubles
     // a channel a chunk) would take 4 MiB a wide layer instead of 1 (kTargetBlocks' 2,048
-    // blocks of 128 channels against 32): 107 MiB over a channels-last ResNet-50 against 47.
-    // The packed launches have 512 blocks or more at its large shapes instead, about two
-    // waves of the packed backward (2 resident blocks an SM at ptxas's 113-128 registers).
+    // blocks of 128 channels against 32): 107 MiB over a channels-last ResNet-50 against 47
+    // when each layer kept its own; from the pass's gap since, that costs gap room only, and
+    // whether the extra blocks pay is for a device run to say. The packed launches have 512
+    // blocks or more at its large shapes instead, about two waves of the packed backward (2
+    // resident blocks an SM at ptxas's 113-128 registers).
     const int64_t bx = RowColumns(d.channels, false);
     p.parts = int(std::max<int64_t>(1, std::min<int64_t>((kTargetBlocks + bx - 1) / bx, (d.outer + 127) / 128)));
     p.chunk = (d.outer + p.parts - 1) / p.parts;
@@ -409,20 +411,18 @@ Plan MakePlan(const BnDims& d) {
   return p;
 }
 
-// Columns of blocks, each with its count after the partials in scratch (rows of channels: the
-// one-at-a-time tile's, as many as the packed tile's or more).
+// Columns of blocks, each with its count (rows of channels: the one-at-a-time tile's, as many
+// as the packed tile's or more).
 int64_t Columns(const BnDims& d, const Plan& p) { return p.strided ? d.channels : RowColumns(d.channels, false); }
-unsigned* Counts(const BnDims& d, const Plan& p, double* scratch) {
-  return reinterpret_cast<unsigned*>(scratch + 2 * d.channels * p.parts);
-}
 
 // The sums of `ld` over every channel, finished with `args`: one launch.
 template <typename Load, typename Args>
-void Run(const BnDims& d, const Load& ld, const Args& args, double* scratch, void* stream) {
+void Run(const BnDims& d, const Load& ld, const Args& args, const BnScratch& s, void* stream) {
   const cudaStream_t st = cuda::OrDefault(static_cast<cudaStream_t>(stream));
   const Plan p = MakePlan(d);
   const double m = double(d.outer) * double(d.inner);
-  unsigned* count = Counts(d, p, scratch);
+  double* const scratch = s.partials;
+  unsigned* const count = s.counts;
   if (p.strided) {
     const int64_t n = d.outer * d.inner;
     UMBRA_CHECK(n < (int64_t(1) << 32), "batch_norm on the GPU: ", n, " values per channel; at most 2^32 - 1");
@@ -462,31 +462,27 @@ bool& LastStatsPacked() {
   return packed;
 }
 
-int64_t BnScratchDoubles(const BnDims& d) {
-  const Plan p = MakePlan(d);
-  return 2 * d.channels * p.parts + (Columns(d, p) + 1) / 2;  // partials, then a count per column
-}
+int64_t BnPartialDoubles(const BnDims& d) { return 2 * d.channels * MakePlan(d).parts; }
+int64_t BnCountWords(const BnDims& d) { return Columns(d, MakePlan(d)); }
 
-void BnScratchClear(const BnDims& d, double* scratch, void* stream) {
-  const Plan p = MakePlan(d);
-  UMBRA_CUDA_CHECK(cudaMemsetAsync(Counts(d, p, scratch), 0, size_t(Columns(d, p)) * sizeof(unsigned),
+void BnCountsClear(const BnDims& d, unsigned* counts, void* stream) {
+  UMBRA_CUDA_CHECK(cudaMemsetAsync(counts, 0, size_t(BnCountWords(d)) * sizeof(unsigned),
                                    cuda::OrDefault(static_cast<cudaStream_t>(stream))));
 }
 
-void BnScratchPrepare(const BnDims& d, double* scratch) {
-  const Plan p = MakePlan(d);
-  UMBRA_CUDA_CHECK(cudaMemset(Counts(d, p, scratch), 0, size_t(Columns(d, p)) * sizeof(unsigned)));
+void BnCountsPrepare(const BnDims& d, unsigned* counts) {
+  UMBRA_CUDA_CHECK(cudaMemset(counts, 0, size_t(BnCountWords(d)) * sizeof(unsigned)));
   UMBRA_CUDA_CHECK(cudaDeviceSynchronize());  // the layers' streams do not wait for the legacy one
 }
 
-void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream) {
+void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, const BnScratch& scratch, void* stream) {
   if (a.bf16)
     Run(d, StatsLoad<__nv_bfloat16>{reinterpret_cast<const __nv_bfloat16*>(a.x)}, a, scratch, stream);
   else
     Run(d, StatsLoad<float>{static_cast<const float*>(a.x)}, a, scratch, stream);
 }
 
-void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream) {
+void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, const BnScratch& scratch, void* stream) {
   if (a.bf16) {
     using B = __nv_bfloat16;
     Run(d,
@@ -503,7 +499,7 @@ void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch
   }
 }
 
-void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream) {
+void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, const BnScratch& scratch, void* stream) {
   UMBRA_CHECK(d.inner <= 1 || d.outer * d.inner < (int64_t(1) << 32), "a bf16 convolution's bias gradient on the GPU: ",
               d.outer * d.inner, " values per channel; at most 2^32 - 1");
   // The forward statistics' load: its sum of squares goes unused.

@@ -48,16 +48,25 @@ bool& StatsPacked();
 /// Whether the last launch of the sums read packs (a test hook).
 bool& LastStatsPacked();
 
-/// Doubles of scratch the kernels below need for these dims (per-block partial sums, two per
-/// block, and a count per column of blocks; kept by the layer so that a step allocates nothing
-/// and can be captured in a graph).
-int64_t BnScratchDoubles(const BnDims& d);
-/// Zeroes the counts of newly allocated scratch for dims d, on `stream` (4 bytes per channel for
-/// NCHW, per 32 channels for rows of channels). Each launch leaves them 0 again, so once per
-/// allocation is enough.
-void BnScratchClear(const BnDims& d, double* scratch, void* stream);
+/// The kernels' scratch for dims d, in two parts. Partial sums (BnPartialDoubles: two per block),
+/// each written before it is read in every launch, so they may come from any bytes free for the
+/// call: the running pass's gap in the node arena (pass_buffer.h), which costs no memory beyond
+/// the nodes'. Counts (BnCountWords: one per column of blocks, 4 per channel for NCHW, per 32
+/// channels for rows of channels), which must be 0 when a launch starts; each launch leaves
+/// them 0 again, so they are cleared once per allocation and kept (by the layer, sized outside
+/// any step: a step then allocates nothing that has to be cleared, and can be captured in a
+/// graph). Kept partials were 1 MiB a wide channels-last layer, 47 MiB over a channels-last
+/// ResNet-50's 53 batch norms, where the counts are 100 KiB.
+struct BnScratch {
+  double* partials;
+  unsigned* counts;
+};
+int64_t BnPartialDoubles(const BnDims& d);
+int64_t BnCountWords(const BnDims& d);
+/// Zeroes newly allocated counts for dims d, on `stream`.
+void BnCountsClear(const BnDims& d, unsigned* counts, void* stream);
 /// The same, done before it returns (set-up outside any step: no stream order to rely on).
-void BnScratchPrepare(const BnDims& d, double* scratch);
+void BnCountsPrepare(const BnDims& d, unsigned* counts);
 
 /// Per-channel outputs of a training forward. With m = outer * inner, mean = sum(x) / m,
 /// var = sum(x^2) / m - mean^2 (summed in double), inv_std = 1 / sqrt(var + eps),
@@ -72,7 +81,7 @@ struct BnForwardArgs {
   float *moving_mean, *moving_var;
   float *mean, *inv_std, *scale, *shift;
 };
-void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, double* scratch, void* stream);
+void BnForwardStatsGPU(const BnDims& d, const BnForwardArgs& a, const BnScratch& scratch, void* stream);
 
 /// Per-channel work of a training backward, from the forward's mean, inv_std, scale and shift.
 /// g = gy, or with `relu` gy where x * scale + shift > 0 (the forward's fused relu), where
@@ -96,12 +105,12 @@ struct BnBackwardArgs {
   const void* y = nullptr;       // the output: the relu's mask from it (instead of from x and addend)
   void* g_out = nullptr;         // gy, to take the masked g
 };
-void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, double* scratch, void* stream);
+void BnBackwardSumsGPU(const BnDims& d, const BnBackwardArgs& a, const BnScratch& scratch, void* stream);
 
 /// acc[c] += the sum of channel c's values of x, bfloat16 in either layout of BnDims, summed in
 /// double in the same fixed order, added with one rounding: a bf16-node convolution's bias
 /// gradient (cudnn/conv_cudnn.cc), which cuDNN's bias reduction would take only from an fp32
-/// copy of the whole output gradient. scratch: BnScratchDoubles(d) doubles, cleared.
-void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, double* scratch, void* stream);
+/// copy of the whole output gradient. scratch: as for the sums above, its counts cleared.
+void ChannelSumsBF16GPU(const BnDims& d, const uint16_t* x, float* acc, const BnScratch& scratch, void* stream);
 
 }  // namespace umbra::nn

@@ -20,6 +20,7 @@
 #include "swap_inner.h"
 #include "conv_engines.h"
 #include "conv_gemm.h"
+#include "pass_buffer.h"
 #include "umbra/nn/pass_scratch.h"
 #include "umbra/tensor/cuda/allocator.h"
 
@@ -58,26 +59,8 @@ std::map<std::string, Choice>& Choices() {
   return *c;
 }
 
-// Device scratch of one call: from the running pass's gap in the node arena where it fits
-// (pass_scratch.h: no memory beyond the nodes'), else from the caching allocator (freed back to
-// its cache, not to the driver). `kept`: it outlives the call (from the allocator).
-struct Scratch {
-  void* p = nullptr;
-  size_t bytes = 0;
-  bool lent = false;
-  explicit Scratch(size_t n, bool kept = false) : bytes(n) {
-    if (!n) return;
-    if (!kept) p = PassScratch::Take(n);
-    lent = p != nullptr;
-    if (!lent) p = cuda::CachingAllocator::Get().Alloc(n);
-  }
-  ~Scratch() {
-    if (lent) PassScratch::Give(p, bytes);
-    else if (p) cuda::CachingAllocator::Get().Free(p);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
+// Device scratch of one call: pass_buffer.h (the pass's gap, else the caching allocator).
+using Scratch = PassBuffer;
 // The search's scratch: straight from the driver and back, so that a once-only buffer of up to
 // the workspace cap neither stays in the allocator's cache nor counts in the peak it reports.
 struct ProbeScratch {
@@ -401,9 +384,11 @@ class CudnnConv : public ConvBackend {
       // fp32 copy of it (a pass, and AlexNet's first output gradient in fp32: 99 MB of scratch).
       const index_t n = index_t(ny_ / (size_t(oc_) * ohw_));
       const BnDims d = nhwc_ ? BnDims{int64_t(n * ohw_), oc_, 1} : BnDims{n, oc_, int64_t(ohw_)};
-      Scratch part(size_t(BnScratchDoubles(d)) * sizeof(double));
-      BnScratchClear(d, static_cast<double*>(part.p), stream_);
-      ChannelSumsBF16GPU(d, reinterpret_cast<const uint16_t*>(gy32), gb, static_cast<double*>(part.p), stream_);
+      const size_t partials = size_t(BnPartialDoubles(d)) * sizeof(double);
+      Scratch part(partials + size_t(BnCountWords(d)) * sizeof(unsigned));
+      const BnScratch s{static_cast<double*>(part.p), reinterpret_cast<unsigned*>(static_cast<char*>(part.p) + partials)};
+      BnCountsClear(d, s.counts, stream_);
+      ChannelSumsBF16GPU(d, reinterpret_cast<const uint16_t*>(gy32), gb, s, stream_);
       return;
     }
     UMBRA_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, yf_, gy32, &one, b_, gb));
