@@ -307,12 +307,13 @@ def gpu_train_table(ours, peer):
 
 
 def peak_breakdown(ours, peer):
-    """Where umbra's peak goes (the default runs): what is known before a step, and the rest
+    """Where umbra's peak goes (the default runs): what is known before a step (the node arena
+    includes the passes' scratch the first step planned into it), and the rest
     (cuDNN's workspaces that did not fit their pass's gap in the arena, layers' scratch, the
     allocator's rounding), the smallest and median gap the convolutions' passes had for their
     workspaces, beside PyTorch's peak
     ("-" where PyTorch gave none: umbra's columns stand on their own)."""
-    print("| net | umbra peak MiB | node arena | weights, gradients, momentum | input batch "
+    print("| net | umbra peak MiB | node arena, planned scratch | weights, gradients, momentum | input batch "
           "| rest: workspaces, scratch, rounding | conv gaps min / median | PyTorch peak MiB "
           "| PyTorch peak - umbra's known |")
     print("|---|---|---|---|---|---|---|---|---|")

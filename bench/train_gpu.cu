@@ -75,10 +75,11 @@ namespace {
 struct Result {
   double img_per_s, peak_mib;
   std::string graph_note;  // with graphs asked for: why they were refused, if they were
-  // What the peak holds that is known before a step (MiB): the net's node arena, the weights
-  // with their gradients and momentum, the synthetic batch and its labels. The peak's rest is
-  // cuDNN's workspaces beyond their pass's gap in the arena (PassScratch), layers' scratch
-  // and the allocator's rounding.
+  // What the peak holds that is known before a step (MiB): the net's node arena (with the
+  // passes' scratch the first step planned into it: Net::PlanScratch), the weights with their
+  // gradients and momentum, the synthetic batch and its labels. The peak's rest is cuDNN's
+  // workspaces beyond their pass's gap in the arena (PassScratch), layers' scratch and the
+  // allocator's rounding.
   double node_mib, weight_mib, input_mib;
   // The gaps of the arena the convolutions' passes lend their scratch (PassScratch), MiB: the
   // smallest and the median over every convolution's forward and backward. A cuDNN workspace

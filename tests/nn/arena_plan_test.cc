@@ -5,7 +5,9 @@
 // live then and is the longest one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
 
 #include "umbra/nn/arena_plan.h"
 
@@ -135,6 +137,44 @@ TEST(ArenaPlan, GapsHoldNothingLiveAndAreTheLongest) {
       }
       EXPECT_EQ(len, longest);
     }
+  }
+}
+
+// A pass's scratch planned into an arena (Net::PlanScratch): random node plans with one
+// scratch entry at some steps, live there alone. The result holds everything apart, is no
+// larger than the nodes' arena plus the largest scratch entry (what scratch beside the arena
+// cost) nor than a plan of all anew, and each scratch entry lies within one of its step's
+// gaps among the nodes (what Net lends that pass).
+TEST(ArenaPlan, ScratchPlannedAroundTheNodes) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    const int n = 1 + int(rng() % 8), steps = 1 + int(rng() % 10);
+    std::vector<index_t> size(n);
+    std::vector<int> first(n), last(n);
+    for (int k = 0; k < n; ++k) {
+      size[k] = 1 + index_t(rng() % 300);
+      first[k] = int(rng() % steps);
+      last[k] = first[k] + int(rng() % (steps - first[k]));
+    }
+    const nn::ArenaPlan nodes = nn::PlanArena(size, first, last);
+    std::vector<index_t> all_size = size;
+    std::vector<int> all_first = first, all_last = last;
+    index_t largest = 0;
+    for (int s = 0; s < steps; ++s) {
+      if (rng() % 2) continue;
+      all_size.push_back(1 + index_t(rng() % 500));
+      all_first.push_back(s), all_last.push_back(s);
+      largest = std::max(largest, (all_size.back() + 63) / 64 * 64);
+    }
+    const nn::ArenaPlan p = nn::PlanArenaAround(nodes, size_t(n), all_size, all_first, all_last);
+    ExpectValid(p, all_size, all_first, all_last);
+    EXPECT_LE(p.total, nodes.total + largest);
+    EXPECT_LE(p.total, nn::PlanArena(all_size, all_first, all_last).total);
+    const std::vector<index_t> node_offset(p.offset.begin(), p.offset.begin() + n);
+    const auto gaps = nn::LargestGaps(size, first, last, node_offset, p.total, steps, 64);
+    for (size_t k = size_t(n); k < all_size.size(); ++k)
+      EXPECT_GE(gaps[size_t(all_first[k])].second, all_size[k]) << "scratch entry " << k;
   }
 }
 

@@ -206,6 +206,35 @@ TEST(GraphGPU, GraphsHoldNoMoreThanAPlainStep) {
   EXPECT_LE(peak[1], peak[0]) << "plain " << peak[0] / 1048576.0 << " MiB, graph " << peak[1] / 1048576.0 << " MiB";
 }
 
+// A first step whose convolution workspaces did not fit their gaps plans them into the net's
+// arena (Net::PlanScratch) before any graph is captured: the trainer runs a second ordinary step
+// (the new plan's transients size the graph's pool), then captures one graph per buffer. Losses
+// and weights as a net without an arena (share_memory off: nothing planned again), the first
+// step's loss read after the new plan (carried over). In the emulation the stand-in's
+// workspaces are 8 times each convolution's larger operand (beyond every gap of this net); c1's
+// cap keys its search apart from the other tests' (the searches are kept per geometry).
+TEST(GraphGPU, ScratchPlannedIntoTheArenaBeforeTheCapture) {
+  UMBRA_REQUIRE_GPU();
+#if defined(UMBRA_CUDA_EMU)
+  setenv("UMBRA_STUB_CUDNN_WS", "8x", 1);
+#endif
+  nn::NetSpec spec = ConvNet();
+  spec.layers[0].params.push_back({"cudnn_workspace", "1013"});
+  nn::NetSpec unshared = spec;
+  unshared.share_memory = false;
+  nn::Trainer<gpu> graph(spec, Settings()), plain(unshared, Settings());
+  graph.set_cuda_graph(true);
+  Batches b(spec.input_shape);
+  RunBoth(graph, plain, b, 7, 1e-5);
+#if defined(UMBRA_CUDA_EMU)
+  unsetenv("UMBRA_STUB_CUDNN_WS");
+  EXPECT_EQ(graph.net().ArenaPlans(), 2);
+#endif
+  EXPECT_TRUE(graph.cuda_graph()) << graph.graph_note();
+  EXPECT_EQ(graph.num_graphs(), 2u);
+  test::ExpectSameWeights(graph.net(), plain.net(), 1e-5);
+}
+
 // Dropout draws its masks from a counter in device memory (random.h): the replays draw new
 // masks each step, the ones the plain trainer draws (same seed, same order), so the losses
 // and weights stay the plain steps'. A replay that repeated its captured masks would differ

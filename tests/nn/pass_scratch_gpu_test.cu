@@ -5,6 +5,8 @@
 // for, so a gap that overlapped a live node would change the gradients here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -40,9 +42,18 @@ nn::NetSpec Spec(int cap) {
   return s;
 }
 
+// What StepPeak saw: the bytes the second step's passes took beyond what was in use before it,
+// and the GPU net's arenas placed (2: the first step planned its scratch in: Net::PlanScratch)
+// and node storage (elements).
+struct Seen {
+  size_t peak;
+  int plans;
+  index_t elements;
+};
+
 // Trains `cap`'s net two steps' passes (no update) beside the CPU net; expects the CPU's
-// gradients; returns the bytes the second step's passes took beyond what was in use before it.
-size_t StepPeak(int cap, const char* ws_bytes) {
+// gradients, losses and outputs (the second plan carries the first step's output over).
+Seen StepPeak(int cap, const char* ws_bytes) {
   SCOPED_TRACE(std::string("workspace ") + ws_bytes + " bytes");
   setenv("UMBRA_STUB_CUDNN_WS", ws_bytes, 1);
   const nn::NetSpec s = Spec(cap);
@@ -58,6 +69,8 @@ size_t StepPeak(int cap, const char* ws_bytes) {
     const size_t before = alloc.GetStats(dev).in_use;
     alloc.ResetHighWater(dev);
     test::PassesOnBoth(hc, gc, b, 1);
+    EXPECT_NEAR(gc.Loss(), hc.Loss(), 1e-4 * std::max(1.0, std::fabs(hc.Loss()))) << "pass " << pass;
+    EXPECT_TRUE(test::AllNear(test::ToCPU(gc.Output().data).view(), hc.Output().data, 1e-4)) << "output, pass " << pass;
     UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
     peak = alloc.GetStats(dev).high_water - before;
   }
@@ -66,19 +79,27 @@ size_t StepPeak(int cap, const char* ws_bytes) {
   EXPECT_EQ(want.size(), got.size());
   for (size_t k = 0; k < want.size() && k < got.size(); ++k)
     EXPECT_TRUE(test::NormNear(got[k].view(), want[k].view(), 1e-4)) << "gradient " << k;
-  return peak;
+  return {peak, gc.ArenaPlans(), gc.NodeElements()};
 }
 
 TEST(PassScratchGPU, WorkspacesFromTheGapLeaveTrainingAndThePeakAlone) {
   UMBRA_REQUIRE_GPU();
-  const size_t none = StepPeak(1001, "0"), small = StepPeak(1002, "4096"), larger = StepPeak(1003, "16384");
+  const Seen none = StepPeak(1001, "0"), small = StepPeak(1002, "4096"), larger = StepPeak(1003, "16384");
 #if defined(UMBRA_CUDA_EMU)
-  // Both fit the gaps (at least the 32 KiB output): the peak does not move. One larger than
-  // the whole arena comes from the allocator, on top.
-  EXPECT_EQ(small, none);
-  EXPECT_EQ(larger, none);
-  const size_t huge = StepPeak(1004, "8388608");
-  EXPECT_GE(huge, none + (size_t(8) << 20));
+  // Both fit the gaps (at least the 32 KiB output): the peak does not move, the arena stays.
+  EXPECT_EQ(small.peak, none.peak);
+  EXPECT_EQ(larger.peak, none.peak);
+  EXPECT_EQ(none.plans, 1);
+  EXPECT_EQ(larger.plans, 1);
+  EXPECT_EQ(larger.elements, none.elements);
+  // One larger than the whole arena: the first step took it from the allocator, on top of the
+  // arena; then the arena was planned again with it (the net's nodes are far smaller: the new
+  // arena is about the workspace and what is live beside it), and the second step takes nothing.
+  const Seen huge = StepPeak(1004, "8388608");
+  EXPECT_EQ(huge.plans, 2);
+  EXPECT_EQ(huge.peak, none.peak);
+  EXPECT_GE(huge.elements * index_t(sizeof(float)), index_t(8) << 20);
+  EXPECT_LE(huge.elements - none.elements, index_t(8) << 20 >> 2) << "the arena grew by more than the workspace";
 #else
   (void)none, (void)small, (void)larger;  // a real cuDNN picks its own workspaces
 #endif
@@ -91,13 +112,13 @@ TEST(PassScratchGPU, WorkspacesFromTheGapLeaveTrainingAndThePeakAlone) {
 // does not, so that neither costs memory. (The least workspace everywhere fails the first
 // half; the fastest everywhere, the second.)
 TEST(PassScratchGPU, EachCallTakesTheFasterAlgorithmWhereItsWorkspaceFitsTheGap) {
-  const size_t none = StepPeak(1005, "0");
+  const Seen none = StepPeak(1005, "0");
   long fast = umbra_stub::ConvCallsWithAlgo(0), small = umbra_stub::ConvCallsWithAlgo(1);
-  EXPECT_EQ(StepPeak(1006, "16384,0"), none);
+  EXPECT_EQ(StepPeak(1006, "16384,0").peak, none.peak);
   EXPECT_GT(umbra_stub::ConvCallsWithAlgo(0), fast);
   EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(1), small) << "calls took the smaller workspace where the faster fit";
   fast = umbra_stub::ConvCallsWithAlgo(0);
-  EXPECT_EQ(StepPeak(1007, "8388608,0"), none);
+  EXPECT_EQ(StepPeak(1007, "8388608,0").peak, none.peak);
   EXPECT_EQ(umbra_stub::ConvCallsWithAlgo(0), fast) << "calls took a workspace larger than their gap";
   EXPECT_GT(umbra_stub::ConvCallsWithAlgo(1), small);
 }

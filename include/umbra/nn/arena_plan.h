@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -83,6 +84,27 @@ inline ArenaPlan PlanArena(const std::vector<index_t>& size, const std::vector<i
     if (best.total < 0 || t < best.total) best.total = t, best.offset = trial;
   }
   if (best.total < 0) best.total = 0;
+  return best;
+}
+
+/// The plan `before` of the first `nodes` entries, with the rest (a pass's scratch, live at one
+/// step each) added: the tighter of a new plan of all (PlanArena) and the nodes placed again in
+/// the order of their offsets before (each lands at or below where it was, so the nodes take no
+/// more than before) with the rest after them, largest first, each at the lowest offset clear
+/// of what is live at its step (so at most before's total plus the largest of them). The
+/// second bounds the result by what scratch beside the arena cost; the first can pack tighter.
+inline ArenaPlan PlanArenaAround(const ArenaPlan& before, size_t nodes, const std::vector<index_t>& size,
+                                 const std::vector<int>& first, const std::vector<int>& last) {
+  ArenaPlan best = PlanArena(size, first, last);
+  std::vector<int> order(size.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = int(k);
+  std::stable_sort(order.begin(), order.begin() + std::ptrdiff_t(nodes),
+                   [&](int a, int b) { return before.offset[size_t(a)] < before.offset[size_t(b)]; });
+  std::stable_sort(order.begin() + std::ptrdiff_t(nodes), order.end(),
+                   [&](int a, int b) { return size[size_t(a)] > size[size_t(b)]; });
+  std::vector<index_t> offset;
+  const index_t t = PackOffsets(size, first, last, order, &offset);
+  if (t < best.total) best.total = t, best.offset = std::move(offset);
   return best;
 }
 

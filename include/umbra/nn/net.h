@@ -31,6 +31,9 @@
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
 #include "umbra/suggest.h"
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+#include "umbra/tensor/cuda/allocator.h"  // PlanScratch: not while a graph is captured
+#endif
 
 namespace umbra::nn {
 
@@ -325,6 +328,7 @@ class Net {
       if (e.shares >= 0) PushSharedGrad(i);
       if (marks_) marks_->Mark();
     }
+    if (!scratch_planned_) PlanScratch();
   }
   /// Checks a batch's labels (N, width), on the host, against every loss layer
   /// (Layer::LabelProblem) before they reach the device; index[i], where given, is sample i's
@@ -442,9 +446,13 @@ class Net {
   }
   Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
   size_t NumLayers() const { return layers_.size(); }
-  /// Elements of node storage (values and gradients) actually allocated, and what a value and
-  /// a gradient buffer per node would take (a value only in an inference-only net).
+  /// Elements of node storage (values and gradients) actually allocated, the passes' scratch
+  /// planned into the arena after the first training step included (PlanScratch), and what a
+  /// value and a gradient buffer per node would take (a value only in an inference-only net).
   index_t NodeElements() const { return node_elements_; }
+  /// Node arenas placed so far: 1 after the net is built with share_memory, 2 once the first
+  /// training step planned its passes' scratch into it (PlanScratch); 0 without an arena.
+  int ArenaPlans() const { return arena_plans_; }
   /// Bytes of the node arena free all through layer l's forward (or backward) pass, which the
   /// pass lends its scratch (PassScratch); 0 without a shared arena.
   size_t GapBytes(size_t l, bool backward) const {
@@ -666,20 +674,34 @@ class Net {
     for (int i : idx) p.push_back(nodes_[i].get());
     return p;
   }
-  // Entries (node values and gradients) in one arena, where entries whose live intervals
-  // [first, last] (in steps) overlap never overlap in memory (arena_plan.h). Returns, per
-  // entry, its view.
-  std::vector<Tensor<xpu, 1, DType>> SharedBuffers(const std::vector<index_t>& size, const std::vector<int>& first,
-                                                    const std::vector<int>& last);
+  // The arena's entries (node values and gradients) placed by PlanArena (arena_plan.h: entries
+  // whose live intervals [first, last], in steps, overlap never overlap in memory), with, where
+  // `want` is given, one more entry per step of that many bytes of pass scratch, live at its
+  // step alone.
+  ArenaPlan PlanEntries(const std::vector<size_t>& want) const;
+  // Allocates `plan`'s arena in place of the one before (freed first), points every node's value
+  // and gradient in it into it, and finds each step's gap among the nodes alone.
+  void UseArena(const ArenaPlan& plan);
 
   // The plan's step of layer l's pass: the forwards 0..L-1, then the backwards, layer l's at 2L-1-l.
   size_t StepOf(size_t l, bool backward) const { return backward ? 2 * layers_.size() - 1 - l : l; }
-  // The gap layer l's pass is lent (nothing without a shared arena, or where none is left).
-  PassScratch::Lend Gap(size_t l, bool backward) const {
+  // The gap layer l's pass is lent (nothing without a shared arena, or where none is left), and
+  // where the scratch it asks for is counted (PlanScratch).
+  PassScratch::Lend Gap(size_t l, bool backward) {
     const size_t s = StepOf(l, backward);
-    if (s >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0);
-    return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType));
+    size_t* want = s < wants_.size() ? &wants_[s] : nullptr;
+    if (s >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0, want);
+    return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType), want);
   }
+  // After the first training step, whose passes made their choices (cuDNN's searches) and
+  // asked for their scratch: where a pass wanted more than its gap (the rest came from the
+  // caching allocator, on top of the whole arena), the arena is planned again with each step's
+  // scratch as an entry of its own, live at that step alone, so that a pass's scratch takes
+  // what the nodes leave free at that moment, as PyTorch's workspaces do. The new plan is taken
+  // only where its arena is smaller than the old one plus the largest overflow (the old peak);
+  // values read after a step (the output, loss outputs, keep_values) are carried over. Not
+  // during a graph's capture (the next step tries again), once per net.
+  void PlanScratch();
 
   // Every node's value and gradient storage: planned into shared arenas (NetSpec::share_memory),
   // or a buffer each.
@@ -762,6 +784,20 @@ class Net {
   // gap_base_) no node holds then, in elements: lent to the step's pass (PassScratch).
   std::vector<std::pair<index_t, index_t>> gaps_;
   DType* gap_base_ = nullptr;
+  // The arena's entries as PlanMemory made them, for PlanScratch's second plan: sizes and live
+  // steps, the entry each node's value and gradient use (-1: none in the arena), the entries
+  // whose values are read after a step, and where each is and the arena's size now (elements).
+  struct ArenaEntries {
+    std::vector<index_t> size;
+    std::vector<int> first, last;
+    std::vector<int> data_of, grad_of;
+    std::vector<int> kept;
+    std::vector<index_t> offset;  // each entry's, in the arena now
+    index_t total = 0;
+  } arena_;
+  std::vector<size_t> wants_;  // per step: the most scratch bytes its pass asked for at once
+  int arena_plans_ = 0;        // arenas placed (PlanScratch's second plan makes it 2)
+  bool scratch_planned_ = false;
   index_t node_elements_ = 0;
   bool inference_only_ = false;
   StepMarks<xpu>* marks_ = nullptr;

@@ -1,5 +1,6 @@
 // Net's memory (net.h declares these, with their contracts): every node's value and gradient
-// placed in shared arenas by live interval (PlanMemory, arena_plan.h for the packing), outputs
+// placed in shared arenas by live interval (PlanMemory, arena_plan.h for the packing), with
+// the passes' scratch planned in after the first training step (PlanScratch), outputs
 // that view their input, gradients passed on without a copy. Included by net.h only; the
 // choices made while the net is built are in net_build-inl.h.
 #pragma once
@@ -7,21 +8,79 @@
 namespace umbra::nn {
 
 template <typename xpu, typename DType>
-std::vector<Tensor<xpu, 1, DType>> Net<xpu, DType>::SharedBuffers(const std::vector<index_t>& size,
-                                                                  const std::vector<int>& first,
-                                                                  const std::vector<int>& last) {
-  const ArenaPlan plan = PlanArena(size, first, last);
+ArenaPlan Net<xpu, DType>::PlanEntries(const std::vector<size_t>& want) const {
+  if (want.empty()) return PlanArena(arena_.size, arena_.first, arena_.last);
+  std::vector<index_t> size = arena_.size;
+  std::vector<int> first = arena_.first, last = arena_.last;
+  for (size_t s = 0; s < want.size(); ++s) {
+    if (!want[s]) continue;
+    size.push_back(index_t((want[s] + sizeof(DType) - 1) / sizeof(DType)));
+    first.push_back(int(s)), last.push_back(int(s));
+  }
+  return PlanArenaAround(ArenaPlan{arena_.offset, arena_.total}, arena_.size.size(), size, first, last);
+}
+
+template <typename xpu, typename DType>
+void Net<xpu, DType>::UseArena(const ArenaPlan& plan) {
+  node_elements_ -= arena_.total;
+  pool_.clear();  // the arena before, back to the allocator before the new one is taken
   TensorContainer<xpu, 1, DType> arena;
   if (plan.total > 0) arena.Resize(Shape1(plan.total));
-  gaps_ = LargestGaps(size, first, last, plan.offset, plan.total, int(2 * layers_.size()),
+  // The gaps among the nodes alone: a scratch entry of step s lies in one of step s's gaps.
+  gaps_ = LargestGaps(arena_.size, arena_.first, arena_.last, plan.offset, plan.total, int(2 * layers_.size()),
                       index_t(PassScratch::kAlign / sizeof(DType)));
   gap_base_ = arena.dptr_;
-  std::vector<Tensor<xpu, 1, DType>> views;
-  for (size_t k = 0; k < size.size(); ++k)
-    views.push_back(arena.view().Slice(plan.offset[k], plan.offset[k] + size[k]));
+  auto view = [&](int k) { return arena.view().Slice(plan.offset[k], plan.offset[k] + arena_.size[k]); };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (arena_.data_of[i] >= 0) nodes_[i]->ShareData(view(arena_.data_of[i]));
+    if (arena_.grad_of[i] >= 0) nodes_[i]->ShareGrad(view(arena_.grad_of[i]));
+  }
+  arena_.total = plan.total;
+  arena_.offset.assign(plan.offset.begin(), plan.offset.begin() + std::ptrdiff_t(arena_.size.size()));
   node_elements_ += plan.total;
   pool_.push_back(std::move(arena));
-  return views;
+  wants_.assign(2 * layers_.size(), 0);
+  ++arena_plans_;
+}
+
+template <typename xpu, typename DType>
+void Net<xpu, DType>::PlanScratch() {
+  if (arena_plans_ == 0 || inference_only_) {
+    scratch_planned_ = true;
+    return;
+  }
+  // The most any pass took beside the arena: where a pass's scratch does not fit its gap, the
+  // request that does not fit comes from the allocator whole (up to all of the pass's scratch).
+  size_t over = 0;
+  for (size_t s = 0; s < wants_.size(); ++s) {
+    const size_t gap = s < gaps_.size() ? size_t(gaps_[s].second) * sizeof(DType) : 0;
+    if (wants_[s] > gap) over = std::max(over, wants_[s]);
+  }
+  if (over == 0) {
+    scratch_planned_ = true;
+    return;
+  }
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  if constexpr (std::is_same_v<xpu, gpu>)
+    if (cuda::CachingAllocator::Get().IsCapturing()) return;  // the arena's addresses are in the graph
+#endif
+  scratch_planned_ = true;
+  const ArenaPlan plan = PlanEntries(wants_);
+  if (size_t(plan.total) * sizeof(DType) >= size_t(arena_.total) * sizeof(DType) + over) return;
+  // The values read after the step, through the change (the old arena is freed before the new
+  // one is taken, so that the two are never held at once: these copies are all that is).
+  const Tensor<xpu, 1, DType> old = pool_.at(0).view();
+  auto slice = [&](const Tensor<xpu, 1, DType>& a, const std::vector<index_t>& offset, int k) {
+    return a.Slice(offset[k], offset[k] + arena_.size[k]);
+  };
+  std::vector<TensorContainer<xpu, 1, DType>> saved;
+  for (int k : arena_.kept) {
+    saved.emplace_back(Shape1(arena_.size[k]));
+    Copy(saved.back().view(), slice(old, arena_.offset, k));
+  }
+  UseArena(plan);
+  for (size_t j = 0; j < arena_.kept.size(); ++j)
+    Copy(slice(pool_.at(0).view(), arena_.offset, arena_.kept[j]), saved[j].view());
 }
 
 template <typename xpu, typename DType>
@@ -80,31 +139,30 @@ void Net<xpu, DType>::PlanMemory(bool inference_only, const std::vector<int>& ke
     if (grad_rep[i] != i)
       gf[grad_rep[i]] = std::min(gf[grad_rep[i]], gf[i]), gl[grad_rep[i]] = std::max(gl[grad_rep[i]], gl[i]);
   std::vector<index_t> size;
-  std::vector<int> first, last, node, value_entry(nn, -1), grad_entry(nn, -1);
-  std::vector<bool> is_grad;
+  std::vector<int> first, last, value_entry(nn, -1), grad_entry(nn, -1);
   for (int i = 0; i < nn; ++i) {
     if (rep[i] == i && !borrowed[i]) {
       value_entry[i] = int(size.size());
       size.push_back(StoredElements(i)), first.push_back(vf[i]), last.push_back(std::max(vl[i], vf[i]));
-      node.push_back(i), is_grad.push_back(false);
     }
     if (inference_only || grad_rep[i] != i || !grad_used_[i]) continue;
     if (consumed[i] && gl[i] >= 0) {
       grad_entry[i] = int(size.size());
       size.push_back(StoredElements(i)), first.push_back(gf[i]), last.push_back(gl[i]);
-      node.push_back(i), is_grad.push_back(true);
     } else {
       nodes_[i]->AllocateGrad();
       node_elements_ += nodes_[i]->shape.Size();
     }
   }
-  auto views = SharedBuffers(size, first, last);
-  for (size_t k = 0; k < views.size(); ++k)
-    if (is_grad[k]) nodes_[node[k]]->ShareGrad(views[k]);
-  for (int i = 0; i < nn; ++i)
-    if (grad_rep[i] != i && grad_entry[grad_rep[i]] >= 0) nodes_[i]->ShareGrad(views[grad_entry[grad_rep[i]]]);
-  for (int i = 0; i < nn; ++i)
-    if (!borrowed[rep[i]]) nodes_[i]->ShareData(views[value_entry[rep[i]]]);
+  arena_ = ArenaEntries{size, first, last, std::vector<int>(nn, -1), std::vector<int>(nn, -1), {}, {}, 0};
+  for (int i = 0; i < nn; ++i) {
+    if (!borrowed[rep[i]]) arena_.data_of[i] = value_entry[rep[i]];
+    arena_.grad_of[i] = grad_entry[grad_rep[i]];
+  }
+  for (int i : kept)
+    if (arena_.data_of[i] >= 0 && std::ranges::count(arena_.kept, arena_.data_of[i]) == 0)
+      arena_.kept.push_back(arena_.data_of[i]);
+  UseArena(PlanEntries({}));
 }
 
 template <typename xpu, typename DType>

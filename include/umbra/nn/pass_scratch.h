@@ -6,11 +6,14 @@
 // first convolution's forward raises the peak by 100 MiB although the arena is nearly empty
 // then. From the pass's gap it costs nothing, as PyTorch's workspaces take memory that is free
 // at the moment they are used. Net::Forward and Net::Backward lend each pass the largest gap
-// of its step (Net::PlanMemory); what does not fit comes from the caching allocator.
+// of its step (Net::PlanMemory); what does not fit comes from the caching allocator, and the
+// net, told what each pass asked for (Lend's `want`), plans that into its arena after the
+// first training step (Net::PlanScratch).
 // Safe in stream order: a device's work is queued on one stream, so a later pass writing its
 // nodes over these bytes runs after this pass's kernels are done with them.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 
 namespace umbra::nn {
@@ -19,6 +22,8 @@ class PassScratch {
   struct Window {
     char* base = nullptr;
     size_t bytes = 0, used = 0;
+    size_t beside = 0;      // bytes of this pass's scratch live outside the gap (the allocator's)
+    size_t* want = nullptr;  // where the most the pass asked for at once is kept (Net::PlanScratch)
   };
   static Window& Current() {
     static thread_local Window w;
@@ -30,10 +35,13 @@ class PassScratch {
   static constexpr size_t kAlign = 256;
 
   /// `bytes` from the gap of the pass running on this thread (after what is taken already), or
-  /// nullptr where they do not fit or no pass runs.
+  /// nullptr where they do not fit or no pass runs. Either way the request counts in what the
+  /// pass wants at once (with what it holds in the gap and beside it), which a net may plan its
+  /// arena with: Net::PlanScratch.
   static void* Take(size_t bytes) {
     Window& w = Current();
     const size_t need = Rounded(bytes);
+    if (w.want) *w.want = std::max(*w.want, w.used + w.beside + need);
     if (!w.base || need == 0 || need > w.bytes - w.used) return nullptr;
     void* p = w.base + w.used;
     w.used += need;
@@ -46,6 +54,16 @@ class PassScratch {
     const size_t need = Rounded(bytes);
     if (w.base && static_cast<char*>(p) + need == w.base + w.used) w.used -= need;
   }
+  /// Scratch of the running pass that Take could not serve, taken elsewhere (`live`) and given
+  /// back (not): counted beside the gap in what the pass wants at once.
+  static void Beside(size_t bytes, bool live) {
+    Window& w = Current();
+    const size_t need = Rounded(bytes);
+    if (live)
+      w.beside += need;
+    else
+      w.beside -= std::min(w.beside, need);
+  }
   /// The largest request Take can still serve on this thread (0 outside a pass): what is left
   /// of the gap, a multiple of kAlign, so that any request of up to this many bytes fits.
   static size_t Free() {
@@ -54,11 +72,12 @@ class PassScratch {
   }
 
   /// Lends [base, base + bytes) (base aligned to kAlign) to the pass that runs while it lives;
-  /// the gap lent before comes back afterwards.
+  /// the gap lent before comes back afterwards. `want` (may be null; kept across passes, as a
+  /// maximum): the most scratch the pass asks for at once, served or not, base null included.
   class Lend {
    public:
-    Lend(void* base, size_t bytes) : saved_(Current()) {
-      Current() = Window{static_cast<char*>(base), base ? bytes : 0, 0};
+    Lend(void* base, size_t bytes, size_t* want = nullptr) : saved_(Current()) {
+      Current() = Window{static_cast<char*>(base), base ? bytes : 0, 0, 0, want};
     }
     ~Lend() { Current() = saved_; }
     Lend(const Lend&) = delete;

@@ -178,15 +178,18 @@ class Trainer {
       if (!graph_warm_) {
         // One ordinary step first: buffers are allocated, cuDNN picks its algorithms, and it
         // shows whether a step draws numbers a replay would repeat, and the largest block its
-        // transients took (the workspaces' at most), which each graph's pool starts with.
+        // transients took (the workspaces' at most), which each graph's pool starts with. Where
+        // that step planned its scratch into the net's arena (Net::PlanScratch), its transients
+        // were the old plan's: one more ordinary step measures the new one's.
         const uint64_t draws = net_.RandomDraws();
+        const int plans = net_.ArenaPlans();
         int dev = 0;
         UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
         auto& alloc = cuda::CachingAllocator::Get();
         alloc.ResetLargestFreed(dev);
         step();
         graph_reserve_ = alloc.LargestFreed(dev);
-        graph_warm_ = true;
+        graph_warm_ = net_.ArenaPlans() == plans;
         if (net_.RandomDraws() != draws)
           RefuseGraphs(kDrawsNote);
         return true;

@@ -17,17 +17,23 @@ struct PassBuffer {
   void* p = nullptr;
   size_t bytes = 0;
   bool lent = false;
+  bool beside = false;  // the pass's, from the allocator: counted in what it wants (PassScratch)
   explicit PassBuffer(size_t n = 0, bool kept = false) : bytes(n) {
     if (!n) return;
     if (!kept) p = PassScratch::Take(n);
     lent = p != nullptr;
-    if (!lent) p = cuda::CachingAllocator::Get().Alloc(n);
+    if (lent) return;
+    p = cuda::CachingAllocator::Get().Alloc(n);
+    beside = !kept;
+    if (beside) PassScratch::Beside(n, true);
   }
   ~PassBuffer() {
-    if (lent)
+    if (lent) {
       PassScratch::Give(p, bytes);
-    else if (p)
-      cuda::CachingAllocator::Get().Free(p);
+      return;
+    }
+    if (p) cuda::CachingAllocator::Get().Free(p);
+    if (beside) PassScratch::Beside(bytes, false);
   }
   PassBuffer(const PassBuffer&) = delete;
   PassBuffer& operator=(const PassBuffer&) = delete;

@@ -188,6 +188,10 @@ class CachingAllocator {
     return true;
   }
 
+  /// Whether a graph is being captured (one of umbra's, or one begun on this thread's stream):
+  /// then nothing may wait for the device, and addresses a graph holds must stay.
+  bool IsCapturing() const { return Capturing(); }
+
   /// The largest block given back to the cache since ResetLargestFreed (or the start): what a
   /// step's largest transient took, for BeginCapturePool's reserve.
   size_t LargestFreed(int dev) {
