@@ -690,17 +690,23 @@ class Net {
   PassScratch::Lend Gap(size_t l, bool backward) {
     const size_t s = StepOf(l, backward);
     size_t* want = s < wants_.size() ? &wants_[s] : nullptr;
-    if (s >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0, want);
-    return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType), want);
+    size_t* beside = s < besides_.size() ? &besides_[s] : nullptr;
+    if (s >= gaps_.size() || gaps_[s].second == 0) return PassScratch::Lend(nullptr, 0, want, beside);
+    return PassScratch::Lend(gap_base_ + gaps_[s].first, size_t(gaps_[s].second) * sizeof(DType), want, beside);
   }
   // After the first training step, whose passes made their choices (cuDNN's searches) and
-  // asked for their scratch: where a pass wanted more than its gap (the rest came from the
-  // caching allocator, on top of the whole arena), the arena is planned again with each step's
-  // scratch as an entry of its own, live at that step alone, so that a pass's scratch takes
-  // what the nodes leave free at that moment, as PyTorch's workspaces do. The new plan is taken
-  // only where its arena is smaller than the old one plus the largest overflow (the old peak);
-  // values read after a step (the output, loss outputs, keep_values) are carried over. Not
-  // during a graph's capture (the next step tries again), once per net.
+  // asked for their scratch: where a pass took scratch beside its gap (from the caching
+  // allocator, on top of the whole arena), the arena is planned again with each step's scratch
+  // as an entry of its own, live at that step alone, so that a pass's scratch takes what the
+  // nodes leave free at that moment, as PyTorch's workspaces do. The new plan is taken only
+  // where its arena is smaller than the old one plus the most any pass held beside it (the old
+  // peak); values read after a step (the output, loss outputs, keep_values) are carried over,
+  // and the old arena goes back to the driver before the new one is taken, so that the two are
+  // never held at once (the cache would keep the old block, or serve the new plan from it).
+  // Where the new arena cannot be had, the old plan is placed again. Once per net: not at all
+  // where the first training step was captured into a graph (a later plan would move what the
+  // graph's replays write). Passes the first step did not run (a test-mode forward) keep the
+  // gaps the new plan leaves them.
   void PlanScratch();
 
   // Every node's value and gradient storage: planned into shared arenas (NetSpec::share_memory),
@@ -795,7 +801,8 @@ class Net {
     std::vector<index_t> offset;  // each entry's, in the arena now
     index_t total = 0;
   } arena_;
-  std::vector<size_t> wants_;  // per step: the most scratch bytes its pass asked for at once
+  std::vector<size_t> wants_;    // per step: the most scratch bytes its pass asked for at once
+  std::vector<size_t> besides_;  // per step: the most of them it held outside the arena at once
   int arena_plans_ = 0;        // arenas placed (PlanScratch's second plan makes it 2)
   bool scratch_planned_ = false;
   index_t node_elements_ = 0;

@@ -22,7 +22,6 @@ ArenaPlan Net<xpu, DType>::PlanEntries(const std::vector<size_t>& want) const {
 
 template <typename xpu, typename DType>
 void Net<xpu, DType>::UseArena(const ArenaPlan& plan) {
-  node_elements_ -= arena_.total;
   pool_.clear();  // the arena before, back to the allocator before the new one is taken
   TensorContainer<xpu, 1, DType> arena;
   if (plan.total > 0) arena.Resize(Shape1(plan.total));
@@ -35,52 +34,51 @@ void Net<xpu, DType>::UseArena(const ArenaPlan& plan) {
     if (arena_.data_of[i] >= 0) nodes_[i]->ShareData(view(arena_.data_of[i]));
     if (arena_.grad_of[i] >= 0) nodes_[i]->ShareGrad(view(arena_.grad_of[i]));
   }
+  node_elements_ += plan.total - arena_.total;
   arena_.total = plan.total;
   arena_.offset.assign(plan.offset.begin(), plan.offset.begin() + std::ptrdiff_t(arena_.size.size()));
-  node_elements_ += plan.total;
   pool_.push_back(std::move(arena));
   wants_.assign(2 * layers_.size(), 0);
+  besides_.assign(2 * layers_.size(), 0);
   ++arena_plans_;
 }
 
 template <typename xpu, typename DType>
 void Net<xpu, DType>::PlanScratch() {
-  if (arena_plans_ == 0 || inference_only_) {
-    scratch_planned_ = true;
-    return;
-  }
-  // The most any pass took beside the arena: where a pass's scratch does not fit its gap, the
-  // request that does not fit comes from the allocator whole (up to all of the pass's scratch).
-  size_t over = 0;
-  for (size_t s = 0; s < wants_.size(); ++s) {
-    const size_t gap = s < gaps_.size() ? size_t(gaps_[s].second) * sizeof(DType) : 0;
-    if (wants_[s] > gap) over = std::max(over, wants_[s]);
-  }
-  if (over == 0) {
-    scratch_planned_ = true;
-    return;
-  }
-#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
-  if constexpr (std::is_same_v<xpu, gpu>)
-    if (cuda::CachingAllocator::Get().IsCapturing()) return;  // the arena's addresses are in the graph
-#endif
   scratch_planned_ = true;
+  if (arena_plans_ == 0 || inference_only_) return;
+  const size_t over = besides_.empty() ? 0 : *std::max_element(besides_.begin(), besides_.end());
+  if (over == 0) return;
+  if constexpr (std::is_same_v<xpu, gpu>) {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    if (cuda::CachingAllocator::Get().IsCapturing()) return;  // the graph holds the arena's addresses
+#endif
+  }
   const ArenaPlan plan = PlanEntries(wants_);
   if (size_t(plan.total) * sizeof(DType) >= size_t(arena_.total) * sizeof(DType) + over) return;
-  // The values read after the step, through the change (the old arena is freed before the new
-  // one is taken, so that the two are never held at once: these copies are all that is).
-  const Tensor<xpu, 1, DType> old = pool_.at(0).view();
-  auto slice = [&](const Tensor<xpu, 1, DType>& a, const std::vector<index_t>& offset, int k) {
-    return a.Slice(offset[k], offset[k] + arena_.size[k]);
+  // The values read after the step, through the change: these copies are all that is held
+  // beside the arena while it changes.
+  const ArenaPlan before{arena_.offset, arena_.total};
+  auto slice = [&](const Tensor<xpu, 1, DType>& a, int k) {
+    return a.Slice(arena_.offset[k], arena_.offset[k] + arena_.size[k]);
   };
   std::vector<TensorContainer<xpu, 1, DType>> saved;
   for (int k : arena_.kept) {
     saved.emplace_back(Shape1(arena_.size[k]));
-    Copy(saved.back().view(), slice(old, arena_.offset, k));
+    Copy(saved.back().view(), slice(pool_.at(0).view(), k));
   }
-  UseArena(plan);
-  for (size_t j = 0; j < arena_.kept.size(); ++j)
-    Copy(slice(pool_.at(0).view(), arena_.offset, arena_.kept[j]), saved[j].view());
+  pool_.clear();
+  if constexpr (std::is_same_v<xpu, gpu>) {
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+    cuda::CachingAllocator::Get().TryEmptyCache();  // waits for the device: the copies are done
+#endif
+  }
+  try {
+    UseArena(plan);
+  } catch (const Error&) {
+    UseArena(before);  // the old plan's size was just given back
+  }
+  for (size_t j = 0; j < arena_.kept.size(); ++j) Copy(slice(pool_.at(0).view(), arena_.kept[j]), saved[j].view());
 }
 
 template <typename xpu, typename DType>

@@ -24,6 +24,7 @@ class PassScratch {
     size_t bytes = 0, used = 0;
     size_t beside = 0;      // bytes of this pass's scratch live outside the gap (the allocator's)
     size_t* want = nullptr;  // where the most the pass asked for at once is kept (Net::PlanScratch)
+    size_t* most_beside = nullptr;  // where the most it held outside the gap at once is kept
   };
   static Window& Current() {
     static thread_local Window w;
@@ -63,6 +64,7 @@ class PassScratch {
       w.beside += need;
     else
       w.beside -= std::min(w.beside, need);
+    if (w.most_beside) *w.most_beside = std::max(*w.most_beside, w.beside);
   }
   /// The largest request Take can still serve on this thread (0 outside a pass): what is left
   /// of the gap, a multiple of kAlign, so that any request of up to this many bytes fits.
@@ -72,12 +74,13 @@ class PassScratch {
   }
 
   /// Lends [base, base + bytes) (base aligned to kAlign) to the pass that runs while it lives;
-  /// the gap lent before comes back afterwards. `want` (may be null; kept across passes, as a
-  /// maximum): the most scratch the pass asks for at once, served or not, base null included.
+  /// the gap lent before comes back afterwards. `want` and `most_beside` (may be null; kept
+  /// across passes, as maxima): the most scratch the pass asks for at once, served or not, base
+  /// null included, and the most of it held outside the gap at once (what it added to the peak).
   class Lend {
    public:
-    Lend(void* base, size_t bytes, size_t* want = nullptr) : saved_(Current()) {
-      Current() = Window{static_cast<char*>(base), base ? bytes : 0, 0, 0, want};
+    Lend(void* base, size_t bytes, size_t* want = nullptr, size_t* most_beside = nullptr) : saved_(Current()) {
+      Current() = Window{static_cast<char*>(base), base ? bytes : 0, 0, 0, want, most_beside};
     }
     ~Lend() { Current() = saved_; }
     Lend(const Lend&) = delete;
