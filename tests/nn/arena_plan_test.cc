@@ -104,19 +104,31 @@ TEST(ArenaPlan, LargestGapOfAStep) {
   EXPECT_TRUE(nn::LargestGaps({}, {}, {}, {}, 0, 2, 64) == (std::vector<std::pair<index_t, index_t>>(2, {0, 0})));
 }
 
+// 1-8 entries of 1-300 elements over 1-10 steps, each live over a random interval of them.
+struct RandomEntries {
+  int steps;
+  std::vector<index_t> size;
+  std::vector<int> first, last;
+  explicit RandomEntries(std::mt19937& rng) {
+    const int n = 1 + int(rng() % 8);
+    steps = 1 + int(rng() % 10);
+    for (int k = 0; k < n; ++k) {
+      size.push_back(1 + index_t(rng() % 300));
+      first.push_back(int(rng() % steps));
+      last.push_back(first.back() + int(rng() % (steps - first.back())));
+    }
+  }
+};
+
 // Random plans against a count over every element: the gap holds no element of an entry live
 // at its step, starts on the alignment, and no aligned free stretch of that step is longer.
 TEST(ArenaPlan, GapsHoldNothingLiveAndAreTheLongest) {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 200; ++trial) {
-    const int n = 1 + int(rng() % 8), steps = 1 + int(rng() % 10);
-    std::vector<index_t> size(n);
-    std::vector<int> first(n), last(n);
-    for (int k = 0; k < n; ++k) {
-      size[k] = 1 + index_t(rng() % 300);
-      first[k] = int(rng() % steps);
-      last[k] = first[k] + int(rng() % (steps - first[k]));
-    }
+    const RandomEntries r(rng);
+    const int n = int(r.size.size()), steps = r.steps;
+    const std::vector<index_t>& size = r.size;
+    const std::vector<int>& first = r.first, &last = r.last;
     const nn::ArenaPlan p = nn::PlanArena(size, first, last);
     const auto gaps = nn::LargestGaps(size, first, last, p.offset, p.total, steps, 16);
     for (int s = 0; s < steps; ++s) {
@@ -149,14 +161,10 @@ TEST(ArenaPlan, ScratchPlannedAroundTheNodes) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 300; ++trial) {
     SCOPED_TRACE("trial " + std::to_string(trial));
-    const int n = 1 + int(rng() % 8), steps = 1 + int(rng() % 10);
-    std::vector<index_t> size(n);
-    std::vector<int> first(n), last(n);
-    for (int k = 0; k < n; ++k) {
-      size[k] = 1 + index_t(rng() % 300);
-      first[k] = int(rng() % steps);
-      last[k] = first[k] + int(rng() % (steps - first[k]));
-    }
+    const RandomEntries r(rng);
+    const int n = int(r.size.size()), steps = r.steps;
+    const std::vector<index_t>& size = r.size;
+    const std::vector<int>& first = r.first, &last = r.last;
     const nn::ArenaPlan nodes = nn::PlanArena(size, first, last);
     std::vector<index_t> all_size = size;
     std::vector<int> all_first = first, all_last = last;
