@@ -184,6 +184,16 @@ bool SetLazyStreams(bool on) {
 void SetLastError(cudaError_t e) { last = e; }
 void CountKernel() { ++counts.kernels; }
 void CountCudnn() { ++counts.cudnn; }
+size_t SetMemoryLimit(size_t bytes) {
+  std::lock_guard<std::mutex> l(mu);
+  const size_t was = limit;
+  limit = bytes;
+  return was;
+}
+size_t MemoryUsed() {
+  std::lock_guard<std::mutex> l(mu);
+  return used;
+}
 }  // namespace umbra_stub
 using umbra_stub::CheckRange;
 using umbra_stub::FromBF16;
@@ -219,7 +229,7 @@ cudaError_t cudaGetDeviceProperties_v2(cudaDeviceProp* p, int) {
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) { return cudaGetDeviceProperties_v2(p, d); }
 cudaError_t cudaMalloc(void** p, size_t n) {
   std::lock_guard<std::mutex> l(mu);
-  if (n > limit - used) { last = cudaErrorMemoryAllocation; return last; }
+  if (used > limit || n > limit - used) { last = cudaErrorMemoryAllocation; return last; }
   *p = Map(n); if (!*p) { last = cudaErrorMemoryAllocation; return last; }
 #ifdef UMBRA_STUB_COMPUTE
   // Fresh pages read as zero, device memory as whatever was there: all-ones bytes (NaN in
@@ -269,7 +279,7 @@ cudaError_t cudaGetLastError(void) { cudaError_t e = last; last = cudaSuccess; r
 cudaError_t cudaPeekAtLastError(void) { return last; }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaErrorMemoryAllocation ? "out of memory (stub)" : "stub error"; }
 const char* cudaGetErrorName(cudaError_t) { return "stubError"; }
-cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = limit - used; *t = limit; return cudaSuccess; }
+cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = used < limit ? limit - used : 0; *t = limit; return cudaSuccess; }
 // Waiting for the device while this thread captures is refused and ends the capture in failure,
 // as CUDA's legacy synchronisation does.
 static thread_local bool capture_invalidated = false;

@@ -23,6 +23,10 @@ void CountCudnn();
 /// cuDNN convolution calls (forward, backward-data, backward-filter) so far that ran algorithm
 /// `algo` (cudnn_stub.cc; the searches answer algorithms 0, 1, ... as UMBRA_STUB_CUDNN_WS lists).
 long ConvCallsWithAlgo(int algo);
+/// The device memory cudaMalloc hands out in all (140 GiB at start; below what is in use, every
+/// cudaMalloc fails until enough is freed); returns the limit before. And what is in use now.
+size_t SetMemoryLimit(size_t bytes);
+size_t MemoryUsed();
 /// Reports "[stub] BAD range" unless [p, p + bytes) lies inside one live device allocation.
 void CheckRange(const void* p, size_t bytes, const char* what);
 

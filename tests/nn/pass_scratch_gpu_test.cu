@@ -106,6 +106,43 @@ TEST(PassScratchGPU, WorkspacesFromTheGapLeaveTrainingAndThePeakAlone) {
 }
 
 #if defined(UMBRA_CUDA_EMU)
+// Where the second plan's arena cannot be had, the net places its first plan again and trains
+// on as before: the stand-in's memory is capped between the first step's forward and backward
+// (the backward's workspaces come from the allocator's cache, its searches were made by an
+// earlier net of the same geometry), so that the new arena (about the 8 MiB workspace) fails
+// while the old one (about 100 KiB) fits. Outputs and gradients as the CPU net's after it and
+// after a step with the cap lifted; the arena is the first plan's size.
+TEST(PassScratchGPU, FirstPlanPlacedAgainWhereTheSecondCannotBeHad) {
+  setenv("UMBRA_STUB_CUDNN_WS", "8388608", 1);
+  const nn::NetSpec s = Spec(1008);
+  const test::RandomBatch b(s.input_shape, 3, [](index_t i) { return i % 3; });
+  {
+    nn::Net<gpu> searches(s);  // the geometry's searches, kept for the nets after it
+    searches.Forward(true, b.x.view(), &b.y.view());
+    searches.Backward();
+  }
+  nn::Net<cpu> hc(s);
+  nn::Net<gpu> gc(s);
+  const index_t first_plan = gc.NodeElements();
+  hc.Forward(true, b.hx.view(), &b.hy.view());
+  hc.Backward();
+  gc.Forward(true, b.x.view(), &b.y.view());
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  const size_t was = umbra_stub::SetMemoryLimit(umbra_stub::MemoryUsed() - (size_t(7) << 20));
+  gc.Backward();
+  UMBRA_CUDA_CHECK(cudaDeviceSynchronize());
+  umbra_stub::SetMemoryLimit(was);
+  EXPECT_EQ(gc.ArenaPlans(), 2);
+  EXPECT_EQ(gc.NodeElements(), first_plan) << "not the first plan's arena";
+  EXPECT_TRUE(test::AllNear(test::ToCPU(gc.Output().data).view(), hc.Output().data, 1e-4)) << "output";
+  test::PassesOnBoth(hc, gc, b, 1);
+  unsetenv("UMBRA_STUB_CUDNN_WS");
+  EXPECT_TRUE(test::AllNear(test::ToCPU(gc.Output().data).view(), hc.Output().data, 1e-4)) << "output, step 2";
+  const auto want = test::Gradients(hc), got = test::Gradients(gc);
+  for (size_t k = 0; k < want.size() && k < got.size(); ++k)
+    EXPECT_TRUE(test::NormNear(got[k].view(), want[k].view(), 1e-4)) << "gradient " << k;
+}
+
 // The stand-in's search answers two algorithms, the first 1% faster (within the pick's slack)
 // with the larger workspace: each call takes the faster where that workspace fits what its
 // pass's gap has free (all of this net's passes have 32 KiB or more), and the smaller where it
