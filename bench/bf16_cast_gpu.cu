@@ -18,7 +18,8 @@ constexpr index_t kChannels = 64, kPlane = 56 * 56;
 
 void BM_Bf16To(benchmark::State& st) {
   if (!bench::HaveGPU(st)) return;
-  TensorContainer<gpu, 1> x(Shape1(kN), 1.5f), half(Shape1(kN / 2));  // bf16 in half the floats
+  auto x = bench::Filled(Shape1(kN), 1.5f);
+  TensorContainer<gpu, 1> half(Shape1(kN / 2));  // bf16 in half the floats
   auto* dst = reinterpret_cast<uint16_t*>(half.dptr_);
   bench::TimeLoop(st, [&] { nn::CastToBF16(x.dptr_, dst, size_t(kN), cuda::DefaultStream()); });
   st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN);
@@ -26,7 +27,9 @@ void BM_Bf16To(benchmark::State& st) {
 
 void BM_Bf16FromBiasRelu(benchmark::State& st) {
   if (!bench::HaveGPU(st)) return;
-  TensorContainer<gpu, 1> x(Shape1(kN), -0.25f), half(Shape1(kN / 2)), bias(Shape1(kChannels), 0.5f), y(Shape1(kN));
+  auto x = bench::Filled(Shape1(kN), -0.25f);
+  auto bias = bench::Filled(Shape1(kChannels), 0.5f);
+  TensorContainer<gpu, 1> half(Shape1(kN / 2)), y(Shape1(kN));
   auto* src = reinterpret_cast<uint16_t*>(half.dptr_);
   nn::CastToBF16(x.dptr_, src, size_t(kN), cuda::DefaultStream());
   bench::TimeLoop(st, [&] {

@@ -13,6 +13,7 @@
 
 using namespace umbra;
 using bench::HaveGPU;
+using bench::Filled;
 using bench::TimeLoop;
 
 namespace {
@@ -21,8 +22,12 @@ constexpr index_t kN = index_t(64) << 20;
 
 // The fused statement's timed loop: BM_UmbraFusedGPU, and BM_GridGPU's launch shapes.
 void TimeFused(benchmark::State& st) {
-  TensorContainer<gpu, 1> a(Shape1(kN), 1.f), b(Shape1(kN), 2.f), c(Shape1(kN), 3.f),
-      d(Shape1(kN), 4.f), e(Shape1(kN), 5.f), y(Shape1(kN), 0.f);
+  auto a = Filled(Shape1(kN), 1.f);
+  auto b = Filled(Shape1(kN), 2.f);
+  auto c = Filled(Shape1(kN), 3.f);
+  auto d = Filled(Shape1(kN), 4.f);
+  auto e = Filled(Shape1(kN), 5.f);
+  auto y = Filled(Shape1(kN), 0.f);
   TimeLoop(st, [&] { y = a * b + c * d - e; });
   st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
 }
@@ -33,7 +38,8 @@ void BM_UmbraFusedGPU(benchmark::State& st) {
 
 void BM_DeviceCopyGPU(benchmark::State& st) {
   if (!HaveGPU(st)) return;
-  TensorContainer<gpu, 1> src(Shape1(3 * kN), 1.f), dst(Shape1(3 * kN), 0.f);
+  auto src = Filled(Shape1(3 * kN), 1.f);
+  auto dst = Filled(Shape1(3 * kN), 0.f);
   TimeLoop(st, [&] {
     UMBRA_CUDA_CHECK(cudaMemcpyAsync(dst.dptr_, src.dptr_, 3 * kN * sizeof(float),
                                      cudaMemcpyDeviceToDevice, cuda::DefaultStream()));
@@ -49,8 +55,10 @@ void BM_BroadcastGPU(benchmark::State& st, bool nhwc, bool flat) {
   if (!HaveGPU(st)) return;
   const index_t c = 64, rows = 128 * 112 * 112;
   const Shape<4> s = nhwc ? Shape4(rows, c, 1, 1) : Shape4(128, c, 112, 112);
-  TensorContainer<gpu, 4> x(s, 0.5f), y(s, 0.f);
-  TensorContainer<gpu, 1> scale(Shape1(c), 2.f), shift(Shape1(c), -0.25f);
+  auto x = Filled(s, 0.5f);
+  auto y = Filled(s, 0.f);
+  auto scale = Filled(Shape1(c), 2.f);
+  auto shift = Filled(Shape1(c), -0.25f);
   const ScopedValue path(cuda::BroadcastFlat(), flat);
   TimeLoop(st, [&] { y = F<op::relu>(x * broadcast<1>(scale.view(), s) + broadcast<1>(shift.view(), s)); });
   st.SetBytesProcessed(int64_t(st.iterations()) * 2 * s.Size() * int64_t(sizeof(float)));
@@ -63,7 +71,8 @@ void BM_GridGPU(benchmark::State& st, bool relu, int per_sm) {
   const ScopedValue shape(cuda::GridBlocksPerSM(), per_sm);
   if (relu) {
     const Shape<4> s = Shape4(128, 64, 112, 112);
-    TensorContainer<gpu, 4> x(s, -0.5f), y(s, 0.f);
+    auto x = Filled(s, -0.5f);
+    auto y = Filled(s, 0.f);
     TimeLoop(st, [&] { y = F<op::relu>(x); });
     st.SetBytesProcessed(int64_t(st.iterations()) * 2 * s.Size() * int64_t(sizeof(float)));
     return;
@@ -114,8 +123,12 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
 // kind: 2 or 4 (BM_PackUnroll), 0 (BM_HandFused plain), -1 (streaming).
 void BM_FusedKernelGPU(benchmark::State& st, int kind) {
   if (!HaveGPU(st)) return;
-  TensorContainer<gpu, 1> a(Shape1(kN), 1.f), b(Shape1(kN), 2.f), c(Shape1(kN), 3.f), d(Shape1(kN), 4.f),
-      e(Shape1(kN), 5.f), y(Shape1(kN), 0.f);
+  auto a = Filled(Shape1(kN), 1.f);
+  auto b = Filled(Shape1(kN), 2.f);
+  auto c = Filled(Shape1(kN), 3.f);
+  auto d = Filled(Shape1(kN), 4.f);
+  auto e = Filled(Shape1(kN), 5.f);
+  auto y = Filled(Shape1(kN), 0.f);
   const index_t npack = kN / 4;
   const cudaStream_t s = cuda::DefaultStream();
   auto f4 = [](const TensorContainer<gpu, 1>& t) { return reinterpret_cast<float4*>(t.dptr_); };
@@ -155,7 +168,9 @@ constexpr GemmShape kShapes[] = {{"mlp_fc1_fwd", 100, 512, 784},
 
 void BM_UmbraDotGPU(benchmark::State& st, GemmShape s) {
   if (!HaveGPU(st)) return;
-  TensorContainer<gpu, 2> a(Shape2(s.m, s.k), 1.f), b(Shape2(s.k, s.n), 1.f), c(Shape2(s.m, s.n));
+  auto a = Filled(Shape2(s.m, s.k), 1.f);
+  auto b = Filled(Shape2(s.k, s.n), 1.f);
+  TensorContainer<gpu, 2> c(Shape2(s.m, s.n));
   TimeLoop(st, [&] { c = dot(a.view(), b.view()); });
   st.counters["FLOPS"] =
       benchmark::Counter(2.0 * s.m * s.n * s.k * st.iterations(), benchmark::Counter::kIsRate);
@@ -163,7 +178,9 @@ void BM_UmbraDotGPU(benchmark::State& st, GemmShape s) {
 
 void BM_CublasDirectGPU(benchmark::State& st, GemmShape s) {
   if (!HaveGPU(st)) return;
-  TensorContainer<gpu, 2> a(Shape2(s.m, s.k), 1.f), b(Shape2(s.k, s.n), 1.f), c(Shape2(s.m, s.n));
+  auto a = Filled(Shape2(s.m, s.k), 1.f);
+  auto b = Filled(Shape2(s.k, s.n), 1.f);
+  TensorContainer<gpu, 2> c(Shape2(s.m, s.n));
   cublasHandle_t h = Stream<gpu>::GetBlasHandle(nullptr);
   const float one = 1, zero = 0;
   TimeLoop(st, [&] {

@@ -15,6 +15,17 @@ inline bool HaveGPU(benchmark::State& st) {
   return false;
 }
 
+// A device tensor holding v everywhere, filled by one kernel: TensorContainer's (shape, value)
+// constructor stages the values on the host (one definition for .cc and .cu files), which
+// for the benchmarks' 256 MiB arrays is host time on any machine and seconds each under the
+// CUDA stand-in on a machine whose page faults are slow (tests/cli/gpu_host_paths.sh).
+template <int N>
+TensorContainer<gpu, N> Filled(const Shape<N>& s, float v) {
+  TensorContainer<gpu, N> t(s);
+  t = v;
+  return t;
+}
+
 // Times `body` with events; each iteration is one run of the measured work.
 template <typename Fn>
 void TimeLoop(benchmark::State& st, Fn body) {

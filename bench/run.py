@@ -3,6 +3,7 @@
 
   bench/run.py [--build build] [--reps 7] [--gpu] [--cpu] [--train] [--gpu-train] [--gpu-own-kernels]
                [--gpu-bf16] [--gpu-nhwc] [--gpu-readout] [--torch-compile] [--profile DIR] [--gpu-steps 20]
+               [--gpu-nets NET ...]
                [--save-umbra FILE] [--compile-from FILE] [--setup]
 
 CPU: fused `y = a*b + c*d - e` over 64M floats (umbra, plain memcpy of the same bytes, PyTorch
@@ -18,7 +19,7 @@ rows an earlier --gpu-train run saved with --save-umbra (gpu-check's compile sta
 device's time is not spent measuring umbra's nets twice); --gpu-bf16 trains with dtype=bf16
 beside PyTorch's bf16 autocast and channels-last; --gpu-nhwc trains channels-last (NetSpec::channels_last)
 beside the plain layout, plain and CUDA-graph steps (batch norms on umbra's kernels, relus
-fused, the default channels-last), and for the ResNets also with cuDNN's batch norm;
+fused, the default channels-last);
 --gpu-readout trains reading the loss each step against reading it once per 20 steps (what a
 training run's wait per step costs). Each timed GPU training run is --gpu-steps steps (20) on
 both sides; tests/cli/gpu_host_paths.sh takes 2 for its dry run.
@@ -50,12 +51,18 @@ def umbra_env():
 
 
 def json_rows(cmd, env=None):
-    """Runs cmd (stderr goes on to ours, into the log) and returns its JSON lines as {net: row}.
-    Other output lines are skipped; a run that fails keeps the rows it printed and says how it
-    ended; a row with "error" (a net that failed) is reported and kept for what it has.
-    Each row is also echoed as it comes, as a markdown comment (`<!-- name: {...} -->`): a stage
-    killed by its time limit before its table keeps the nets it had measured (an H200 run lost
-    two whole stages that way)."""
+    """run_json's rows alone."""
+    return run_json(cmd, env)[0]
+
+
+def run_json(cmd, env=None):
+    """Runs cmd (stderr goes on to ours, into the log) and returns its JSON lines as {net: row}
+    and its exit status. Other output lines are skipped; a run that fails keeps the rows it
+    printed and says how it ended; a row with "error" (a net that failed) is reported and kept
+    for what it has; of a net's rows the last counts (bench_train_gpu prints a net's row again,
+    marked "partial", after each variant it measures). Each row is also echoed as it comes, as
+    a markdown comment (`<!-- name: {...} -->`): a stage killed by its time limit before its
+    table keeps the nets it had measured (an H200 run lost two whole stages that way)."""
     name = os.path.basename(cmd[1] if cmd[0] == sys.executable else cmd[0])
     rows = {}
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as p:
@@ -76,7 +83,7 @@ def json_rows(cmd, env=None):
     if p.returncode != 0:
         print(f"{name} exited with status {p.returncode}; the rows it printed are kept\n")
         FAILURES.append(name)
-    return rows
+    return rows, p.returncode
 
 
 def table_row(name, fmt, data=None):
@@ -293,6 +300,8 @@ def gpu_train_table(ours, peer):
         g = o.get("graph_img_per_s")
         if g is None:
             notes.append(f"{n}: {o.get('graph_note', 'no graph figure')}")
+        if o.get("conv_search"):
+            notes.append(f"{n}: measured with cudnn_search = {o['conv_search']} on every convolution (a rerun)")
 
         def line(n=n, o=o, g=g):
             p = peer[n]
@@ -329,18 +338,89 @@ def peak_breakdown(ours, peer):
     print()
 
 
-def train_gpu(bdir, reps, flags, steps):
-    """bench_train_gpu's lines ({net: result}) for every net, `steps` steps a run; None (said
-    why) when it was not built or there is no device."""
+GPU_NETS = ["lenet", "cifar", "alexnet", "resnet18", "resnet50"]  # bench_train_gpu's default --net
+
+
+def train_gpu(bdir, reps, flags, steps, nets=None):
+    """bench_train_gpu's lines ({net: result}) for `nets` (None: its default, GPU_NETS), `steps`
+    steps a run; None (said why) when it was not built or there is no device. Nets its process
+    did not finish run again (rerun_failed_nets)."""
+    if nets:
+        flags = [*flags, "--net", *nets]
     binary = os.path.join(bdir, "bench_train_gpu")
     if not os.path.exists(binary):
         print("bench_train_gpu was not built (needs CUDA and CLI11)")
         return None
     configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
-    ours = json_rows([binary, "--steps", str(steps), "--reps", str(reps), "--configs", configs, *flags], umbra_env())
+    base = [binary, "--steps", str(steps), "--reps", str(reps), "--configs", configs]
+    ours, rc = run_json([*base, *flags], umbra_env())
+    if rc != 0:
+        ours = rerun_failed_nets(base, flags, ours, rc)
     if not ours:
         print("no rows: no CUDA device, or bench_train_gpu failed before its first net (above)")
     return ours or None
+
+
+def complete(r):
+    return r is not None and "error" not in r and not r.get("partial")
+
+
+def rerun_failed_nets(base, flags, ours, rc):
+    """bench_train_gpu runs the nets one after another in one process, so a crash (a library
+    call that kills the process, a kernel whose fault leaves the context unusable) also costs
+    every net after it, on a device lent by the quarter hour. Each net without a complete row
+    runs again in a process of its own: as before where it never ran (it came after the
+    crash), then, where it failed, with its convolutions' searches left to cuDNN's legacy
+    algorithms and umbra's GEMMs (--conv-search legacy: the graph API's engine configurations
+    are the least tried part of a search; such rows say "conv_search"). Once a net completes
+    only that way, the nets after it run that way too. So at most two more processes a net;
+    each is said, with why, above the table. A failed run is still a failure of the stage."""
+    nets, others = list(GPU_NETS), list(flags)
+    if "--net" in flags:
+        i = flags.index("--net")
+        nets = flags[i + 1:]
+        nets = nets[:next((k for k, a in enumerate(nets) if a.startswith("--")), len(nets))]
+        others = flags[:i] + flags[i + 1 + len(nets):]
+    # The net the process died in: the first without a complete row that printed none or a
+    # partial one (error rows are the process's own reports: it went on after them).
+    crashed = next((n for n in nets if n not in ours or ours[n].get("partial")), None)
+    legacy = False
+    for n in nets:
+        if complete(ours.get(n)):
+            continue
+        never_ran = n != crashed and n not in ours
+        why = (ours[n]["error"] if n in ours and "error" in ours[n] else
+               f"never ran: the run ended in {crashed}" if never_ran else f"the run ended here, status {rc}")
+        for leg in dict.fromkeys([legacy, True] if never_ran else [True]):
+            print(f"{n}: measured again in a process of its own{' with --conv-search legacy' if leg else ''} "
+                  f"({why})\n")
+            r = run_single(base, others, n, leg).get(n)
+            if r is not None and (complete(r) or n not in ours or len(r) > len(ours[n])):
+                ours[n] = r
+            if complete(r):
+                legacy = legacy or leg
+                break
+            why = r["error"] if r is not None and "error" in r else "that run ended too"
+    return {n: ours[n] for n in [*nets, *ours] if n in ours}
+
+
+def run_single(base, flags, net, legacy):
+    """bench_train_gpu for one net; a profile goes into DIR/rerun-NET and is appended to DIR's."""
+    flags = list(flags)
+    prof = None
+    if "--profile" in flags:
+        i = flags.index("--profile")
+        prof = flags[i + 1]
+        flags[i + 1] = os.path.join(prof, f"rerun-{net}")
+        os.makedirs(flags[i + 1], exist_ok=True)
+    rows, _ = run_json([*base, *flags, *(["--conv-search", "legacy"] if legacy else []), "--net", net], umbra_env())
+    if prof:
+        for ext in ("md", "jsonl"):
+            part = os.path.join(prof, f"rerun-{net}", f"profile-gpu.{ext}")
+            if os.path.exists(part):
+                with open(part) as src, open(os.path.join(prof, f"profile-gpu.{ext}"), "a") as dst:
+                    dst.write(src.read())
+    return rows
 
 
 def peer_lines(args):
@@ -495,6 +575,8 @@ def main():
     ap.add_argument("--compile-from", metavar="FILE",
                     help="the torch.compile table alone, against umbra's rows in FILE (--save-umbra of an "
                          "earlier --gpu-train run): umbra's nets are not measured twice")
+    ap.add_argument("--gpu-nets", nargs="+", choices=GPU_NETS, metavar="NET",
+                    help=f"the GPU training tables' nets (default all: {' '.join(GPU_NETS)})")
     ap.add_argument("--gpu-steps", type=int, default=20,
                     help="steps per timed run of the GPU training tables, both sides (fewer: a dry run)")
     ap.add_argument("--setup", action="store_true",
@@ -640,7 +722,7 @@ def main():
         # Same nets, batches and SGD-momentum step on synthetic data already on the device;
         # PyTorch with its default numerics (cudnn.benchmark on, TF32 in convolutions only).
         print(f"## GPU training throughput, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--graph", *prof], args.gpu_steps)
+        ours = train_gpu(bdir, args.reps, ["--graph", *prof], args.gpu_steps, args.gpu_nets)
         if not ours:
             return 1
         torch_prof = []
@@ -675,14 +757,14 @@ def main():
         print(f"## GPU training, the defaults against umbra's own kernels, relus fused and not, medians of {args.reps}\n")
         ours = train_gpu(bdir, args.reps, ["--own-kernels", "--unfused", "--unfused-add", "--big-workspace",
                                                 "--legacy-search"],
-                         args.gpu_steps)
+                         args.gpu_steps, args.gpu_nets)
         if not ours:
             return 1
         own_kernels_table(ours)
 
     if args.gpu_bf16:
         print(f"## GPU training in bf16, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--bf16"], args.gpu_steps)
+        ours = train_gpu(bdir, args.reps, ["--bf16"], args.gpu_steps, args.gpu_nets)
         if not ours:
             return 1
         peer = peer_lines([*cuda_args, "--bf16", "--net", *ours])
@@ -690,15 +772,16 @@ def main():
 
     if args.gpu_nhwc:
         print(f"## GPU training channels-last, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--nhwc", "--graph"], args.gpu_steps)
+        ours = train_gpu(bdir, args.reps, ["--nhwc", "--graph"], args.gpu_steps, args.gpu_nets)
         if not ours:
             return 1
         peer = peer_lines([*cuda_args, "--net", *ours])
         nhwc_table(ours, peer)
 
-    if args.gpu_readout:
+    readout_nets = [n for n in ("lenet", "cifar", "resnet18") if not args.gpu_nets or n in args.gpu_nets]
+    if args.gpu_readout and readout_nets:
         print(f"## GPU training, the loss read each step or once per {args.gpu_steps} steps, medians of {args.reps}\n")
-        ours = train_gpu(bdir, args.reps, ["--read-loss", "--net", "lenet", "cifar", "resnet18"], args.gpu_steps)
+        ours = train_gpu(bdir, args.reps, ["--read-loss"], args.gpu_steps, readout_nets)
         if not ours:
             return 1
         readout_table(ours, args.gpu_steps)

@@ -23,7 +23,10 @@
 // --legacy-search measures each net again with its convolutions' searches as before the graph
 // API's engine configurations joined them (cudnn_search = legacy: cuDNN's legacy algorithms and
 // umbra's backward GEMMs): legacy_search_img_per_s and legacy_search_peak_mib, what the engines
-// gain.
+// gain. --conv-search legacy|engines sets every run's searches so (the default, all, takes
+// both and umbra's GEMMs), and the row says "conv_search": run.py's second try for a net
+// whose run crashed or failed. A net's row is printed again after each run, "partial": true
+// until its last, so that a process that dies keeps what it measured.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
@@ -54,6 +57,7 @@
 //   bench_train_gpu [--net lenet cifar alexnet resnet18 resnet50] [--steps 20] [--reps 5]
 //                   [--configs DIR] [--profile DIR] [--graph] [--own-kernels] [--bf16] [--nhwc]
 //                   [--unfused] [--unfused-add] [--read-loss] [--big-workspace] [--legacy-search]
+//                   [--conv-search all|legacy|engines]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -108,8 +112,8 @@ struct Variant {
   enum Read { kNever, kEachStep, kWindow } read = kNever;  // the loss's way to the host
 };
 
-Result Run(const std::string& name, const std::string& configs, int steps, int reps, bench::ProfileFiles& prof,
-           const Variant& v) {
+Result Run(const std::string& name, const std::string& configs, const std::string& search, int steps, int reps,
+           bench::ProfileFiles& prof, const Variant& v) {
   // Each variant from an empty cache, as in a process of its own: the allocator hands out a
   // cached block of up to twice a request, so a net built on the blocks of the one before it
   // could count their slack in its peak (a bf16 net's arena in an fp32 net's block).
@@ -127,7 +131,8 @@ Result Run(const std::string& name, const std::string& configs, int steps, int r
   if (v.cudnn_bn) nn::SetKeyWhereTaken<gpu>(spec, "algo", "cudnn", "batch_norm");
   if (v.bf16) nn::SetKeyWhereTaken<gpu>(spec, "dtype", "bf16");
   if (v.workspace_mib > 0) nn::SetKeyWhereTaken<gpu>(spec, "cudnn_workspace", std::to_string(v.workspace_mib), "conv");
-  if (v.legacy_search) nn::SetKeyWhereTaken<gpu>(spec, "cudnn_search", "legacy", "conv");
+  const std::string s = v.legacy_search ? "legacy" : search;
+  if (s != "all") nn::SetKeyWhereTaken<gpu>(spec, "cudnn_search", s, "conv");
   nn::UpdaterSettings us;
   us.Set("lr", "0.01");
   us.Set("momentum", "0.9");
@@ -220,6 +225,10 @@ int main(int argc, char** argv) {
   bool legacy = false;
   app.add_flag("--legacy-search", legacy,
                "measure again with cuDNN's convolution searches without its graph API's engine configurations");
+  std::string search = "all";
+  app.add_option("--conv-search", search,
+                 "every run's convolution searches (cudnn_search): all, legacy or engines; a row says one not all")
+      ->check(CLI::IsMember({"all", "legacy", "engines"}));
   CLI11_PARSE(app, argc, argv);
   bench::ProfileFiles prof;
   try {
@@ -239,12 +248,21 @@ int main(int argc, char** argv) {
         line += buf;
       };
       bench::ProfileFiles none;  // only the default run is profiled (profiled steps run plainly)
-      auto run = [&](const Variant& v) { return Run(n, o.configs, o.steps, o.reps, none, v); };
+      auto run = [&](const Variant& v) { return Run(n, o.configs, search, o.steps, o.reps, none, v); };
+      // The row so far, marked partial, after each run: a process that dies in a later variant
+      // (a library call that kills it, a kernel fault) leaves the figures it had (run.py keeps
+      // a net's last row and measures the net again in a process of its own).
+      auto partial = [&line] {
+        std::printf("%s, \"partial\": true}\n", line.c_str());
+        std::fflush(stdout);
+      };
       try {
-        const Result r = Run(n, o.configs, o.steps, o.reps, prof, Variant{});
+        const Result r = Run(n, o.configs, search, o.steps, o.reps, prof, Variant{});
         add("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);
+        if (search != "all") add(", \"conv_search\": \"%s\"", search.c_str());
         add(", \"node_mib\": %.1f, \"weight_mib\": %.1f, \"input_mib\": %.1f", r.node_mib, r.weight_mib, r.input_mib);
         add(", \"conv_gap_min_mib\": %.1f, \"conv_gap_median_mib\": %.1f", r.conv_gap_min_mib, r.conv_gap_median_mib);
+        partial();
         // A variant's figures under its key: KEY_img_per_s and KEY_peak_mib. A graph variant
         // the trainer refused adds its reason (graph_note, for the default layout) instead.
         auto put = [&](const char* key, const Variant& v) {
@@ -254,6 +272,7 @@ int main(int argc, char** argv) {
             return;
           }
           add(", \"%s_img_per_s\": %.1f, \"%s_peak_mib\": %.0f", key, x.img_per_s, key, x.peak_mib);
+          partial();
         };
         if (graph) put("graph", {.graph = true});
         if (unfused) put("unfused", {.fuse_relu = false, .fuse_add = false});

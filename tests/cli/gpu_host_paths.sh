@@ -59,8 +59,11 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
     "$W/cli-bf16-nodes.log" || { echo "FAIL: bf16_nodes without a bf16 convolution gets no note"; fail=1; }
   # Host waits for the device per round (100 steps and 100 test batches): with print_step=100 the
   # losses, the training metrics and the test metrics are read once each (readout.h), not per batch.
+  # cuDNN's algorithms reported fast (UMBRA_STUB_CUDNN_MS), so that every search picks the same
+  # in both runs: where umbra's GEMMs, timed on the host, raced cuDNN's default 0.1 ms, the first
+  # round's count moved between runs (47 or 48 waits on a loaded 2-core machine, 2026-12-05).
   for r in 1 2; do
-    UMBRA_STUB_LOG=1 run "waits-$r" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=$r silent=1 eval_train=1 \
+    UMBRA_STUB_CUDNN_MS=0.0001 UMBRA_STUB_LOG=1 run "waits-$r" timeout 300 "$B/umbra" "$CONF" "${P[@]}" num_round=$r silent=1 eval_train=1 \
       print_step=100 save_model=0 dev=gpu || { tail -5 "$W/waits-$r.log"; echo "FAIL: dev=gpu waits run"; fail=1; }
   done
   w1=$(grep -oP 'waits: \K[0-9]+' "$W/waits-1.log" || echo -1) w2=$(grep -oP 'waits: \K[0-9]+' "$W/waits-2.log" || echo -1)
@@ -103,7 +106,7 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
   # wait for the device per batch (it waited 104 times). The bound was 20 until the forward
   # searches timed umbra's GEMMs too: their scratch's free waits once per convolution (LeNet's
   # two), in the first batch only.
-  UMBRA_STUB_LOG=1 run waits-pred timeout 300 "$B/umbra" "$CONF" "${P[@]}" silent=1 dev=gpu model_in="$M" task=pred \
+  UMBRA_STUB_CUDNN_MS=0.0001 UMBRA_STUB_LOG=1 run waits-pred timeout 300 "$B/umbra" "$CONF" "${P[@]}" silent=1 dev=gpu model_in="$M" task=pred \
     pred="$W/pred-w.txt" || { tail -5 "$W/waits-pred.log"; echo "FAIL: dev=gpu pred waits run"; fail=1; }
   wp=$(grep -oP 'waits: \K[0-9]+' "$W/waits-pred.log" || echo 999)
   echo "dev=gpu pred host waits: $wp for 100 batches"
@@ -147,6 +150,17 @@ if [ -x "$B/bench/bench_train_gpu" ] && [ -x /usr/bin/python3 ]; then
   grep -qE '"name":"conv1","type":"conv",.*"how":"cuDNN fwd ([a-z_0-9]+|engine [0-9]+|umbra_gemm\([0-9]+ images\)) [a-z0-9]+ [0-9.]+ ms' \
     "$W/prof/profile-gpu.jsonl" ||
     { head -c 600 "$W/prof/profile-gpu.jsonl"; echo "FAIL: the profile does not say what cuDNN ran"; fail=1; }
+  # A run that dies in a library call (the stand-in's cuDNN ends the process where a plan of
+  # its graph API is finalized): the net it died in runs again in a process of its own with the
+  # legacy search, and, since that worked, the net that never ran too; the tables keep both.
+  UMBRA_STUB_CUDNN_ENGINES=2 UMBRA_STUB_CUDNN_PLAN_ABORTS=1 run rerun timeout 120 /usr/bin/python3 \
+    "$SRC/bench/run.py" --build "$B" --gpu-train --reps 1 --gpu-steps 2 --gpu-nets lenet cifar
+  if grep -q "Traceback" "$W/rerun.log"; then tail -15 "$W/rerun.log"; echo "FAIL: run.py's rerun raised"; fail=1; fi
+  rows=$(grep -cE "^\| (lenet|cifar) \| ([0-9]|incomplete: .*umbra's figures.*\"conv_search\": \"legacy\", .*\"graph_img_per_s\")" \
+    "$W/rerun.log")
+  grep -q "^lenet: measured again in a process of its own with --conv-search legacy (the run ended here, status -6)" \
+    "$W/rerun.log" && grep -q "^cifar: measured again .* with --conv-search legacy (never ran: the run ended in lenet)" \
+    "$W/rerun.log" && [ "$rows" -eq 4 ] || { cat "$W/rerun.log"; echo "FAIL: run.py did not rerun the nets ($rows of 4 rows)"; fail=1; }
   # gpu-check's compile stage: the torch.compile table against the rows the train table saved.
   run compile timeout 120 /usr/bin/python3 "$SRC/bench/run.py" --build "$B" --compile-from "$W/umbra.json" --reps 1 \
     --gpu-steps 2

@@ -202,7 +202,12 @@ using umbra_stub::ToTF32;
 using umbra_stub::Submit;
 static void* Map(size_t n) {
   void* p = mmap(nullptr, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
+  if (p == MAP_FAILED) return nullptr;
+  // Large blocks in 2 MiB pages where the kernel grants them: on a virtual machine whose page
+  // faults are slow, the first touch of a benchmark's 256 MiB arrays in 4 KiB pages took seconds
+  // (bench_gpu's runs under the stand-in, 2026-12-05).
+  if (n >= (size_t(2) << 20)) madvise(p, n, MADV_HUGEPAGE);
+  return p;
 }
 // A device range the binary hands to a copy or a library call must lie inside one live
 // cudaMalloc block: a null, freed or foreign pointer, or a size past the block's end, is what

@@ -9,6 +9,7 @@
 // down, runtime compilation; its plan takes (i + 1) MiB of workspace. Executing a plan runs the
 // legacy call of cudnn_stub.cc on legacy descriptors made from the graph's, as algorithm 1000 + i
 // (umbra_stub::ConvCallsWithAlgo counts them), TF32-rounded where the engine notes tensor cores.
+// UMBRA_STUB_CUDNN_PLAN_ABORTS makes a plan's Finalize end the process, as a crashing library would.
 #include <cudnn.h>
 
 #include <algorithm>
@@ -173,6 +174,10 @@ cudnnStatus_t FinalizeOne(BDesc* d) {
       const BDesc* cfg = At<BDesc*>(d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
       if (!cfg || !cfg->final || !Has(cfg, CUDNN_ATTR_ENGINECFG_ENGINE))
         return Refuse("plan of an unfinished configuration");
+      if (getenv("UMBRA_STUB_CUDNN_PLAN_ABORTS")) {  // a library that kills its caller (bench/run.py's reruns)
+        std::fprintf(stderr, "[stub] UMBRA_STUB_CUDNN_PLAN_ABORTS: the process ends in a plan's Finalize\n");
+        std::abort();
+      }
       const int64_t i = At<int64_t>(At<BDesc*>(cfg, CUDNN_ATTR_ENGINECFG_ENGINE), CUDNN_ATTR_ENGINE_GLOBAL_INDEX);
       Put<int64_t>(d, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, {(i + 1) << 20});
       const std::string json = "{\"engineId\":" + std::to_string(i) + "}";

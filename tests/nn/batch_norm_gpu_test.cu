@@ -324,7 +324,11 @@ TEST(BatchNormGPU, PartialSumsFromThePassGapAsWithoutOne) {
   UMBRA_CUDA_CHECK(cudaMalloc(&gap, gap_bytes));  // not the allocator's: its high water stays the layer's
   for (const bool nhwc : {false, true}) {
     SCOPED_TRACE(nhwc ? "channels-last" : "NCHW");
-    const Shape<4> in = nhwc ? Shape4(8, 16, 16, 64) : Shape4(8, 32, 20, 20);
+    const Shape<4> in = nhwc ? Shape4(8, 16, 16, 64) : Shape4(32, 16, 20, 20);
+    // Several blocks a channel, so that the last block of each merges partials read back from
+    // the gap (a shape of one block a channel would not test that merge).
+    const nn::BnDims dims = nhwc ? nn::BnDims{8 * 16 * 16, 64, 1} : nn::BnDims{32, 16, 20 * 20};
+    ASSERT_GT(nn::BnPartialDoubles(dims), 2 * dims.channels) << "one block a channel";
     const test::KV p = {{"algo", "expr"}};
     test::LayerRig<gpu, float> plain("batch_norm", p, {in}), lent("batch_norm", p, {in});
     for (auto* r : {&plain, &lent}) {
