@@ -32,6 +32,7 @@ environment variable of umbra's processes is changed.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -98,7 +99,24 @@ def table_row(name, fmt, data=None):
 
 def gbench(binary, reps, filt=None, min_time=None):
     """Runs a Google Benchmark binary; returns {name: median result dict}. min_time: seconds a
-    repetition runs at least (Google Benchmark's default is 0.5)."""
+    repetition runs at least (Google Benchmark's default is 0.5). Where the process dies (a
+    crash mid-run leaves no whole document), each benchmark runs again in a process of its own,
+    so that one that kills its process costs its own figures alone."""
+    res = gbench_once(binary, reps, filt, min_time)
+    if res is not None:
+        return res
+    listed = subprocess.run([binary, "--benchmark_list_tests", *([f"--benchmark_filter={filt}"] if filt else [])],
+                            stdout=subprocess.PIPE, text=True, env=umbra_env())
+    names = listed.stdout.split() if listed.returncode == 0 else []
+    print(f"{os.path.basename(binary)} {filt or ''}: each of {len(names)} benchmarks again in a process of its own\n")
+    res = {}
+    for n in names:
+        res.update(gbench_once(binary, reps, "^" + re.escape(n) + "$", min_time) or {})
+    return res
+
+
+def gbench_once(binary, reps, filt, min_time):
+    """gbench's one process: its medians, or None (said, and counted a failure) where it died."""
     cmd = [binary, "--benchmark_format=json", f"--benchmark_repetitions={reps}",
            "--benchmark_report_aggregates_only=true",
            "--benchmark_enable_random_interleaving=true"]  # peers alternate: drift hits both
@@ -112,7 +130,7 @@ def gbench(binary, reps, filt=None, min_time=None):
     except (json.JSONDecodeError, KeyError):  # a crash mid-run leaves no whole document
         print(f"{os.path.basename(binary)} {filt or ''}: no results (exit status {r.returncode})\n")
         FAILURES.append(os.path.basename(binary))
-        return {}
+        return None
     res = {}
     for b in benchmarks:  # medians; with one repetition Google Benchmark prints no aggregates
         if b.get("aggregate_name", "median" if reps == 1 else None) == "median" and not b.get("error_occurred"):
@@ -401,6 +419,8 @@ def rerun_failed_nets(base, flags, ours, rc):
                 legacy = legacy or leg
                 break
             why = r["error"] if r is not None and "error" in r else "that run ended too"
+        else:
+            print(f"{n}: no complete row ({why})\n")
     return {n: ours[n] for n in [*nets, *ours] if n in ours}
 
 
