@@ -20,15 +20,16 @@ namespace {
 
 constexpr index_t kN = index_t(64) << 20;
 
+// The fused statement's operands, y = a*b + c*d - e = 9 everywhere once computed.
+struct Fused {
+  TensorContainer<gpu, 1> a = Filled(Shape1(kN), 1.f), b = Filled(Shape1(kN), 2.f), c = Filled(Shape1(kN), 3.f),
+                          d = Filled(Shape1(kN), 4.f), e = Filled(Shape1(kN), 5.f), y = Filled(Shape1(kN), 0.f);
+};
+
 // The fused statement's timed loop: BM_UmbraFusedGPU, and BM_GridGPU's launch shapes.
 void TimeFused(benchmark::State& st) {
-  auto a = Filled(Shape1(kN), 1.f);
-  auto b = Filled(Shape1(kN), 2.f);
-  auto c = Filled(Shape1(kN), 3.f);
-  auto d = Filled(Shape1(kN), 4.f);
-  auto e = Filled(Shape1(kN), 5.f);
-  auto y = Filled(Shape1(kN), 0.f);
-  TimeLoop(st, [&] { y = a * b + c * d - e; });
+  Fused f;
+  TimeLoop(st, [&] { f.y = f.a * f.b + f.c * f.d - f.e; });
   st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
 }
 
@@ -123,17 +124,12 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
 // kind: 2 or 4 (BM_PackUnroll), 0 (BM_HandFused plain), -1 (streaming).
 void BM_FusedKernelGPU(benchmark::State& st, int kind) {
   if (!HaveGPU(st)) return;
-  auto a = Filled(Shape1(kN), 1.f);
-  auto b = Filled(Shape1(kN), 2.f);
-  auto c = Filled(Shape1(kN), 3.f);
-  auto d = Filled(Shape1(kN), 4.f);
-  auto e = Filled(Shape1(kN), 5.f);
-  auto y = Filled(Shape1(kN), 0.f);
+  Fused f;
   const index_t npack = kN / 4;
   const cudaStream_t s = cuda::DefaultStream();
   auto f4 = [](const TensorContainer<gpu, 1>& t) { return reinterpret_cast<float4*>(t.dptr_); };
-  const auto yp = expr::MakePlan(y.view());
-  const auto xp = expr::MakePlan(a.view() * b.view() + c.view() * d.view() - e.view());
+  const auto yp = expr::MakePlan(f.y.view());
+  const auto xp = expr::MakePlan(f.a.view() * f.b.view() + f.c.view() * f.d.view() - f.e.view());
   TimeLoop(st, [&] {
     const int hand = int((npack + cuda::kBaseThreads - 1) / cuda::kBaseThreads), pgrid = cuda::GridFor(npack);
     if (kind == 2)
@@ -141,9 +137,11 @@ void BM_FusedKernelGPU(benchmark::State& st, int kind) {
     else if (kind == 4)
       UMBRA_LAUNCH(pgrid, cuda::kBaseThreads, 0, s, PackUnrolled<4>)(yp, xp, npack);
     else if (kind == 0)
-      UMBRA_LAUNCH(hand, cuda::kBaseThreads, 0, s, HandFused<false>)(f4(a), f4(b), f4(c), f4(d), f4(e), f4(y), npack);
+      UMBRA_LAUNCH(hand, cuda::kBaseThreads, 0, s, HandFused<false>)(f4(f.a), f4(f.b), f4(f.c), f4(f.d), f4(f.e),
+                                                                     f4(f.y), npack);
     else
-      UMBRA_LAUNCH(hand, cuda::kBaseThreads, 0, s, HandFused<true>)(f4(a), f4(b), f4(c), f4(d), f4(e), f4(y), npack);
+      UMBRA_LAUNCH(hand, cuda::kBaseThreads, 0, s, HandFused<true>)(f4(f.a), f4(f.b), f4(f.c), f4(f.d), f4(f.e),
+                                                                     f4(f.y), npack);
     UMBRA_CUDA_CHECK(cudaGetLastError());
   });
   st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN * sizeof(float));
@@ -151,7 +149,7 @@ void BM_FusedKernelGPU(benchmark::State& st, int kind) {
   // prints the median repetition's count beside the row, and each repetition with any says so
   // on stderr, which gpu-check keeps; under the stand-in, whose kernels do not run, all are).
   std::vector<float> h(size_t(kN), 0.f);
-  UMBRA_CUDA_CHECK(cudaMemcpy(h.data(), y.dptr_, h.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  UMBRA_CUDA_CHECK(cudaMemcpy(h.data(), f.y.dptr_, h.size() * sizeof(float), cudaMemcpyDeviceToHost));
   const auto wrong = std::count_if(h.begin(), h.end(), [](float v) { return v != 9.f; });
   st.counters["wrong"] = double(wrong);
   if (wrong) std::fprintf(stderr, "bench_gpu: the fused statement's kernel %d left %lld elements wrong\n", kind,
