@@ -87,6 +87,17 @@ def run_json(cmd, env=None):
     return rows, p.returncode
 
 
+def row_notes(ours):
+    """Under a training table: the rows a rerun measured with the legacy search (a "legacy conv
+    search" column then measures what the default column does) and partial rows."""
+    for n, o in ours.items():
+        if o.get("conv_search"):
+            print(f"\n{n}: every run with cudnn_search = {o['conv_search']} (a rerun where the default search's "
+                  f"run failed: bench/run.py's rerun_failed_nets)")
+        if o.get("partial"):
+            print(f"\n{n}: a partial row (its process ended before the rest of its runs)")
+
+
 def table_row(name, fmt, data=None):
     """Prints fmt() as a table row; a row missing a figure (a net failed on one side) says which,
     with the figures it has (data: umbra's row), instead."""
@@ -110,8 +121,11 @@ def gbench(binary, reps, filt=None, min_time=None):
     names = listed.stdout.split() if listed.returncode == 0 else []
     print(f"{os.path.basename(binary)} {filt or ''}: each of {len(names)} benchmarks again in a process of its own\n")
     res = {}
-    for n in names:
-        res.update(gbench_once(binary, reps, "^" + re.escape(n) + "$", min_time) or {})
+    for n in names:  # each result echoed as it comes: a stage killed by its limit keeps them
+        one = gbench_once(binary, reps, "^" + re.sub(r"([][.^$*+?(){}|\\])", r"\\\1", n) + "$", min_time) or {}
+        for k, v in one.items():
+            print(f"<!-- {os.path.basename(binary)}: {k}: {json.dumps(v)} -->", flush=True)
+        res.update(one)
     return res
 
 
@@ -318,8 +332,6 @@ def gpu_train_table(ours, peer):
         g = o.get("graph_img_per_s")
         if g is None:
             notes.append(f"{n}: {o.get('graph_note', 'no graph figure')}")
-        if o.get("conv_search"):
-            notes.append(f"{n}: measured with cudnn_search = {o['conv_search']} on every convolution (a rerun)")
 
         def line(n=n, o=o, g=g):
             p = peer[n]
@@ -329,6 +341,7 @@ def gpu_train_table(ours, peer):
         table_row(n, line, o)
     for line in notes:
         print(f"\n{line}")
+    row_notes(ours)
     print()
     peak_breakdown(ours, peer)
 
@@ -399,22 +412,25 @@ def rerun_failed_nets(base, flags, ours, rc):
         nets = flags[i + 1:]
         nets = nets[:next((k for k, a in enumerate(nets) if a.startswith("--")), len(nets))]
         others = flags[:i] + flags[i + 1 + len(nets):]
-    # The net the process died in: the first without a complete row that printed none or a
-    # partial one (error rows are the process's own reports: it went on after them).
-    crashed = next((n for n in nets if n not in ours or ours[n].get("partial")), None)
+    # The net the process died in: the first with a partial row (bench_train_gpu prints one as
+    # each net starts); a net without a row never ran (a process that died before its first
+    # net blames none); error rows are the process's own reports: it went on after them.
+    crashed = next((n for n in nets if n in ours and ours[n].get("partial")), None)
     legacy = False
     for n in nets:
         if complete(ours.get(n)):
             continue
-        never_ran = n != crashed and n not in ours
+        never_ran = n not in ours
         why = (ours[n]["error"] if n in ours and "error" in ours[n] else
-               f"never ran: the run ended in {crashed}" if never_ran else f"the run ended here, status {rc}")
+               f"never ran: the run ended in {crashed or 'no net'}" if never_ran else
+               f"the run ended here, status {rc}")
         for leg in dict.fromkeys([legacy, True] if never_ran else [True]):
             print(f"{n}: measured again in a process of its own{' with --conv-search legacy' if leg else ''} "
                   f"({why})\n")
             r = run_single(base, others, n, leg).get(n)
-            if r is not None and (complete(r) or n not in ours or len(r) > len(ours[n])):
-                ours[n] = r
+            figures = lambda row: len([k for k in row if k not in ("conv_search", "partial")])
+            if r is not None and (complete(r) or n not in ours or figures(r) > figures(ours[n])):
+                ours[n] = r  # else the first run's row, which has as many figures
             if complete(r):
                 legacy = legacy or leg
                 break
@@ -433,6 +449,10 @@ def run_single(base, flags, net, legacy):
         prof = flags[i + 1]
         flags[i + 1] = os.path.join(prof, f"rerun-{net}")
         os.makedirs(flags[i + 1], exist_ok=True)
+        for ext in ("md", "jsonl"):  # an earlier run's, into the same folder, is not this one's
+            stale = os.path.join(flags[i + 1], f"profile-gpu.{ext}")
+            if os.path.exists(stale):
+                os.remove(stale)
     rows, _ = run_json([*base, *flags, *(["--conv-search", "legacy"] if legacy else []), "--net", net], umbra_env())
     if prof:
         for ext in ("md", "jsonl"):
@@ -471,6 +491,7 @@ def compiled_table(ours, compiled):
             best = max(o["img_per_s"], o.get("graph_img_per_s") or 0)
             return f"| {n} | {best:,.0f} | {c['img_per_s']:,.0f} | {c['compile']} | {best / c['img_per_s']:.2f} |"
         table_row(n, fmt, o)
+    row_notes(ours)
     print()
 
 
@@ -494,6 +515,7 @@ def bf16_table(ours, peer):
                     f"| {best / peer[n]['img_per_s']:.2f} | {o['bf16_peak_mib']:,.0f} | {peaks} "
                     f"| {peer[n]['peak_mib']:,.0f} |")
         table_row(n, row, o)
+    row_notes(ours)
     print()
 
 
@@ -515,6 +537,7 @@ def nhwc_table(ours, peer):
                     f"| {fmt(g)} | {peer[n]['img_per_s']:,.0f} | {best / peer[n]['img_per_s']:.2f} "
                     f"| {o['peak_mib']:,.0f} | {o['nhwc_peak_mib']:,.0f} |")
         table_row(n, line, o)
+    row_notes(ours)
     print()
 
 
@@ -554,6 +577,7 @@ def own_kernels_table(ours):
                     f"| {o['legacy_search_img_per_s']:,.0f} | {o['img_per_s'] / o['legacy_search_img_per_s']:.2f} "
                     f"| {o['legacy_search_peak_mib']:,.0f} |")
         table_row(n, line, o)
+    row_notes(ours)
     print()
 
 
@@ -567,6 +591,7 @@ def readout_table(ours, steps):
         table_row(n, lambda n=n, o=o: (
             f"| {n} | {o['img_per_s']:,.0f} | {o['read_each_img_per_s']:,.0f} | {o['read_window_img_per_s']:,.0f} "
             f"| {o['read_window_img_per_s'] / o['read_each_img_per_s']:.2f} |"), o)
+    row_notes(ours)
     print()
 
 

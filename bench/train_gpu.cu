@@ -25,8 +25,9 @@
 // umbra's backward GEMMs): legacy_search_img_per_s and legacy_search_peak_mib, what the engines
 // gain. --conv-search legacy|engines sets every run's searches so (the default, all, takes
 // both and umbra's GEMMs), and the row says "conv_search": run.py's second try for a net
-// whose run crashed or failed. A net's row is printed again after each run, "partial": true
-// until its last, so that a process that dies keeps what it measured.
+// whose run crashed or failed. A net's row is printed as it starts and again after each run,
+// "partial": true until its last, so that a process that dies names the net and keeps what it
+// measured.
 // --bf16 measures each net again with dtype=bf16 on every layer that takes it (convolutions and
 // fullc: bfloat16 operands, fp32 accumulation and master weights): bf16_img_per_s, beside
 // PyTorch's bf16 autocast (train_torch.py --bf16), and again with the activations between them in
@@ -249,13 +250,15 @@ int main(int argc, char** argv) {
       };
       bench::ProfileFiles none;  // only the default run is profiled (profiled steps run plainly)
       auto run = [&](const Variant& v) { return Run(n, o.configs, search, o.steps, o.reps, none, v); };
-      // The row so far, marked partial, after each run: a process that dies in a later variant
-      // (a library call that kills it, a kernel fault) leaves the figures it had (run.py keeps
-      // a net's last row and measures the net again in a process of its own).
-      auto partial = [&line] {
-        std::printf("%s, \"partial\": true}\n", line.c_str());
+      // The row so far, marked partial, as the net starts and after each run: a process that
+      // dies in it (a library call that kills it, a kernel fault) names the net and leaves the
+      // figures it had (run.py keeps a net's last row and measures it again in a process of
+      // its own).
+      auto partial = [&line, &n] {
+        std::printf("%s, \"partial\": true}\n", line.empty() ? ("{\"net\": \"" + n + "\"").c_str() : line.c_str());
         std::fflush(stdout);
       };
+      partial();
       try {
         const Result r = Run(n, o.configs, search, o.steps, o.reps, prof, Variant{});
         add("{\"net\": \"%s\", \"img_per_s\": %.1f, \"peak_mib\": %.0f", n.c_str(), r.img_per_s, r.peak_mib);

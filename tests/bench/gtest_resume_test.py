@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """scripts/gtest_resume.py against a stand-in GoogleTest binary (a small Python script written
 here that lists its tests, honours --gtest_filter and prints GoogleTest's lines): all passing
-(one process), a test that ends the process (the tests after it run in a new one, the dead one
-left out), a test that leaves the CUDA context unusable (the tests after it run again), and
-each case's exit status and processes."""
+(one process; a disabled test listed, not counted), a test that ends the process (the tests
+after it run in a new one, the dead one left out), a suite whose set-up ends it (left out
+whole), a failed test that leaves the CUDA context unusable (the tests after it run again),
+one that only prints such an error's words and passes (no new process), and each case's exit
+status, processes and closing line."""
 import json
 import os
 import stat
@@ -17,12 +19,12 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "s
 # filter. After a "sticky" test every later test in the process fails (as CUDA calls would).
 FAKE = r'''#!/usr/bin/python3
 import fnmatch, json, os, sys
-tests = ["A.One", "A.Two", "B.Three", "P/C.Four/0", "P/C.Four/1", "D.Five"]
+tests = ["A.One", "A.Two", "A.DISABLED_Six", "B.Three", "P/C.Four/0", "P/C.Four/1", "D.Five"]
 filt = next(a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--gtest_filter="))
 pos, _, neg = filt.partition("-")
 sel = [t for t in tests if any(fnmatch.fnmatch(t, p) for p in (pos or "*").split(":"))
        and not any(fnmatch.fnmatch(t, p) for p in neg.split(":") if p)]
-if "--gtest_list_tests" in sys.argv:
+if "--gtest_list_tests" in sys.argv:  # disabled tests listed too, as GoogleTest lists them
     suite = None
     for t in sel:
         s, name = t.split(".")
@@ -31,24 +33,37 @@ if "--gtest_list_tests" in sys.argv:
             suite = s
         print("  " + name + ("  # GetParam() = 0" if s.startswith("P/") else ""))
     sys.exit(0)
+sel = [t for t in sel if "DISABLED_" not in t]
 with open(os.environ["FAKE_LOG"], "a") as f:
     f.write(json.dumps(filt) + "\n")
 bad = json.loads(os.environ.get("FAKE_BAD", "{}"))
-broken, failed = False, []
+broken, failed, suite = False, [], None
 print(f"[==========] Running {len(sel)} tests from 1 test suite.", flush=True)
+if bad.get("GLOBAL") == "crash":  # the global environment's set-up ends the process
+    os._exit(134)
 for t in sel:
+    s = t.split(".")[0]
+    if s != suite:
+        if suite:
+            print(f"[----------] 1 tests from {suite} (1 ms total)", flush=True)
+        suite = s
+        print(f"[----------] 1 tests from {s}", flush=True)
+        if bad.get(s) == "crash":  # its SetUpTestSuite ends the process
+            os._exit(134)
     print(f"[ RUN      ] {t}", flush=True)
     what = "fail" if broken else bad.get(t)
     if what == "crash":
         os._exit(-6 & 0xff)
-    if what == "sticky":
+    if what in ("sticky", "noisy"):  # noisy: prints a sticky error's words, and passes
         print("error: an illegal memory access was encountered", flush=True)
-        broken = True
-    if what:
+        broken = what == "sticky"
+    if what and what != "noisy":
         failed.append(t)
-        print(f"[  FAILED  ] {t} (1 ms)", flush=True)
+        where = ", where GetParam() = 0" if t.startswith("P/") else ""
+        print(f"[  FAILED  ] {t}{where} (1 ms)", flush=True)
     else:
         print(f"[       OK ] {t} (1 ms)", flush=True)
+print(f"[----------] 1 tests from {suite} (1 ms total)", flush=True)
 print(f"[==========] {len(sel)} tests from 1 test suite ran. (5 ms total)")
 print(f"[  PASSED  ] {len(sel) - len(failed)} tests.")
 for t in failed:
@@ -75,6 +90,7 @@ with tempfile.TemporaryDirectory() as d:
 
     rc, out, runs = case(d, {})
     assert rc == 0 and len(runs) == 1 and out.count("[       OK ]") == 6, (rc, runs, out)
+    assert out.rstrip().endswith("gtest_resume: fake: 6 passed, 0 skipped"), out  # the disabled one not counted
 
     rc, out, runs = case(d, {"A.Two": "fail"}, "-D.*")
     assert rc == 1 and runs == ["-D.*"] and "D.Five" not in out, (rc, runs, out)
@@ -99,5 +115,33 @@ with tempfile.TemporaryDirectory() as d:
     rc, out, runs = case(d, {"A.One": "crash", "P/C.Four/1": "crash"})
     assert rc == 1 and len(runs) == 3, (rc, runs)
     assert runs[2] == "D.Five" and out.count("[       OK ]") == 4, (runs, out)
+    assert out.rstrip().endswith("gtest_resume: fake: 4 passed, 0 skipped, 2 ended the process: A.One P/C.Four/1"), out
+
+    # A suite whose set-up ends the process: the suite left out whole, named; the rest run.
+    rc, out, runs = case(d, {"P/C": "crash"})
+    assert rc == 1 and runs == ["*", "D.Five"], (rc, runs)
+    assert "gtest_resume: the process ended in P/C's set-up or tear-down" in out, out
+    assert "2 ended the process: P/C.Four/0 P/C.Four/1" in out and "[       OK ] D.Five" in out, out
+
+    # A failed parameterised test whose output named a sticky error: its line goes on after the
+    # name (", where GetParam() = 0"), and the tests after it run again.
+    rc, out, runs = case(d, {"P/C.Four/0": "sticky"})
+    assert runs == ["*", "P/C.Four/1:D.Five"], runs
+    assert out.rstrip().endswith("5 passed, 0 skipped, 1 failed: P/C.Four/0"), out
+
+    # A test that prints a sticky error's words and passes: no new process.
+    rc, out, runs = case(d, {"A.One": "noisy"})
+    assert rc == 0 and len(runs) == 1, (rc, runs)
+
+    # The process ends outside any test, every time: no way on, every test named as not run.
+    rc, out, runs = case(d, {"A": "crash"}, "A.*")
+    assert rc == 1 and len(runs) == 1 and "not run: A.One A.Two" not in out, (rc, runs, out)
+    assert "2 ended the process: A.One A.Two" in out, out
+
+    # The process ends before any suite: no way on, every test named as not run.
+    rc, out, runs = case(d, {"GLOBAL": "crash"})
+    assert rc == 1 and len(runs) == 1 and "ended outside any test (status 134); no way on" in out, (rc, out)
+    assert out.rstrip().endswith("0 passed, 0 skipped, 6 not run: A.One A.Two B.Three P/C.Four/0 P/C.Four/1 "
+                                 "D.Five"), out
 
 print("gtest_resume: every case as expected")

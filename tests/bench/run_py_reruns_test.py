@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """bench/run.py's reruns when a benchmark process dies, against stand-ins of the two binaries
 (small Python scripts written here, no GPU and no build needed): bench_train_gpu's nets
-(rerun_failed_nets: the net a run died in, the nets after it, error rows, partial rows, the
-legacy search once it worked) and a Google Benchmark binary (gbench: each benchmark in a process
+(rerun_failed_nets: the net a run died in, the nets after it, a run that died before its first
+net, error rows, partial rows, the legacy search once it worked, the reruns' profiles) and a Google Benchmark binary (gbench: each benchmark in a process
 of its own after a crash). Each case checks the rows kept and the processes started."""
+import contextlib
+import io
 import json
 import os
 import stat
@@ -29,15 +31,23 @@ nets = ["lenet", "cifar", "alexnet", "resnet18", "resnet50"]
 if "--net" in a:
     nets = [x for x in a[a.index("--net") + 1:] if not x.startswith("--")]
 legacy = "--conv-search" in a and a[a.index("--conv-search") + 1] == "legacy"
+prof = a[a.index("--profile") + 1] if "--profile" in a else None
+if plan.get("_all") == "crash" and "--net" not in a:  # a run of every net ends before its first
+    os._exit(134)
 failed = False
 for n in nets:
     what = plan.get(n, "ok")
+    print(json.dumps({"net": n, "partial": True}), flush=True)  # as bench_train_gpu marks a start
     row = {"net": n, "img_per_s": 100.0, "peak_mib": 10}
     if legacy:
         row["conv_search"] = "legacy"
-    if what == "crash" or what == "crash_unless_legacy" and not legacy:
+    if what == "crash" or what == "crash_unless_legacy" and not legacy:  # in the default run's search
         sys.stdout.flush()
         os._exit(134)
+    if prof:  # the default run's profile, before the variants
+        for ext in ("md", "jsonl"):
+            with open(os.path.join(prof, "profile-gpu." + ext), "a") as f:
+                f.write(json.dumps({"net": n}) + "\n")
     if what == "error_unless_legacy" and not legacy:
         print(json.dumps({"net": n, "error": "cuDNN said no"}), flush=True)
         failed = True
@@ -114,10 +124,10 @@ with tempfile.TemporaryDirectory() as d:
     assert len(st) == 6 and all(s[s.index("--net") + 1:] == [n] for s, n in zip(st[1:], run.GPU_NETS)), st
     assert "bench_train_gpu" in run.FAILURES  # the stage still fails
 
-    # lenet dies however it is run: it has no row; the nets after it run as before, in one
-    # process each (the legacy search never worked, so it is not taken).
+    # lenet dies however it is run: its row is the start's mark alone; the nets after it run
+    # as before, in one process each (the legacy search never worked, so it is not taken).
     rows, st = train(d, {"lenet": "crash"})
-    assert "lenet" not in rows and list(rows) == run.GPU_NETS[1:], rows
+    assert rows["lenet"] == {"net": "lenet", "partial": True} and list(rows) == run.GPU_NETS, rows
     for n in run.GPU_NETS[1:]:
         complete(rows, n, False)
     assert len(st) == 1 + 1 + 4, st
@@ -131,20 +141,42 @@ with tempfile.TemporaryDirectory() as d:
     assert len(st) == 2 and "--conv-search" in st[1], st
     assert list(rows) == run.GPU_NETS, rows  # the table's order
 
-    # A net that dies after a partial row keeps that row where every rerun dies too; the net
-    # after it, which never ran, runs as before.
+    # A net that dies after a partial row keeps that row where every rerun dies too (the first
+    # run's: the rerun's has no more figures); the net after it, which never ran, runs as before.
     rows, st = train(d, {"cifar": "partial_then_crash", "alexnet": "ok"}, ["--net", "cifar", "alexnet"])
     assert rows["cifar"].get("partial") and rows["cifar"]["img_per_s"] == 100.0, rows
+    assert "conv_search" not in rows["cifar"], rows
     complete(rows, "alexnet", False)
     assert len(st) == 3 and st[2][st[2].index("--net") + 1:] == ["alexnet"], st
     assert "--conv-search" not in st[2] and st[1][-2:] == ["--net", "cifar"], st
+
+    # A run that dies before its first net blames none: each net runs as before, one process each.
+    rows, st = train(d, {"_all": "crash"})
+    assert list(rows) == run.GPU_NETS and len(st) == 6, (rows, st)
+    for n in run.GPU_NETS:
+        complete(rows, n, False)
+
+    # Reruns' profiles go to DIR/rerun-NET (an earlier run's file there dropped) and are appended
+    # to DIR's, so every net has its profile rows.
+    prof = os.path.join(d, "prof")
+    os.makedirs(os.path.join(prof, "rerun-lenet"))
+    with open(os.path.join(prof, "rerun-lenet", "profile-gpu.jsonl"), "w") as f:
+        f.write('{"net": "stale"}\n')
+    rows, st = train(d, {"lenet": "crash_unless_legacy"}, ["--profile", prof])
+    with open(os.path.join(prof, "profile-gpu.jsonl")) as f:
+        profiled = [json.loads(line)["net"] for line in f]
+    assert profiled == run.GPU_NETS, profiled
+    assert all(s[s.index("--profile") + 1] == os.path.join(prof, f"rerun-{s[-1]}") for s in st[1:]), st
 
     # A Google Benchmark binary that dies in one benchmark: the others' figures, one process each.
     gb = script(d, "bench_fake", FAKE_GBENCH)
     os.environ["FAKE_LOG"] = log = os.path.join(d, "gblog")
     del run.FAILURES[:]
-    res = run.gbench(gb, 1, filt="^BM_")
+    echo = io.StringIO()
+    with contextlib.redirect_stdout(echo):
+        res = run.gbench(gb, 1, filt="^BM_")
     assert sorted(res) == ["BM_A/1", "BM_B/x"], res
+    assert "<!-- bench_fake: BM_A/1: {" in echo.getvalue(), echo.getvalue()  # kept if the stage is cut
     assert len(starts(log)) == 1 + 1 + 3, starts(log)  # the run, the list, each benchmark
     assert run.FAILURES.count("bench_fake") == 2, run.FAILURES  # the run and BM_Crash's own
 
