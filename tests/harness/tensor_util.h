@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -105,11 +106,23 @@ inline ::testing::AssertionResult AllNear(const Tensor<cpu, N, DType>& a,
   return ::testing::AssertionSuccess();
 }
 
-/// Expects equal shapes and ||a - b||_2 <= rel * ||b||_2 (a bound on the whole tensor, for
-/// results whose elements carry rounding errors of their terms' size rather than their own).
+/// ||a||_2 over every element.
+template <int N, typename DType>
+inline double Norm(const Tensor<cpu, N, DType>& a) {
+  const Shape<2> s = a.shape_.FlatTo2D();
+  double n = 0;
+  for (index_t y = 0; y < s[0]; ++y)
+    for (index_t x = 0; x < s[1]; ++x) n += double(a.dptr_[y * a.stride_ + x]) * double(a.dptr_[y * a.stride_ + x]);
+  return std::sqrt(n);
+}
+
+/// Expects equal shapes and ||a - b||_2 <= rel * max(||b||_2, floor) (a bound on the whole
+/// tensor, for results whose elements carry rounding errors of their terms' size rather than
+/// their own; `floor`, a norm of the same terms' size, for a result that nearly cancels, as a
+/// bias's gradient summed over outputs of both signs may: its own norm is then that rounding).
 template <int N, typename DType>
 inline ::testing::AssertionResult NormNear(const Tensor<cpu, N, DType>& a, const Tensor<cpu, N, DType>& b,
-                                           double rel) {
+                                           double rel, double floor = 0) {
   if (a.shape_ != b.shape_)
     return ::testing::AssertionFailure() << "shapes differ: " << a.shape_ << " vs " << b.shape_;
   const Shape<2> s = a.shape_.FlatTo2D();
@@ -120,9 +133,9 @@ inline ::testing::AssertionResult NormNear(const Tensor<cpu, N, DType>& a, const
       d += (va - vb) * (va - vb);
       n += vb * vb;
     }
-  if (std::sqrt(d) <= rel * std::sqrt(n)) return ::testing::AssertionSuccess();
+  if (std::sqrt(d) <= rel * std::max(std::sqrt(n), floor)) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "L2 distance " << std::sqrt(d) << " over " << rel << " of the reference's "
-                                       << std::sqrt(n) << " (shape " << a.shape_ << ")";
+                                       << std::sqrt(n) << " (floor " << floor << ", shape " << a.shape_ << ")";
 }
 
 }  // namespace umbra::test
