@@ -376,17 +376,15 @@ def train_gpu(bdir, reps, flags, steps, nets=None):
     """bench_train_gpu's lines ({net: result}) for `nets` (None: its default, GPU_NETS), `steps`
     steps a run; None (said why) when it was not built or there is no device. Nets its process
     did not finish run again (rerun_failed_nets)."""
-    if nets:
-        flags = [*flags, "--net", *nets]
     binary = os.path.join(bdir, "bench_train_gpu")
     if not os.path.exists(binary):
         print("bench_train_gpu was not built (needs CUDA and CLI11)")
         return None
     configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "configs")
     base = [binary, "--steps", str(steps), "--reps", str(reps), "--configs", configs]
-    ours, rc = run_json([*base, *flags], umbra_env())
+    ours, rc = run_json([*base, *flags, *(["--net", *nets] if nets else [])], umbra_env())
     if rc != 0:
-        ours = rerun_failed_nets(base, flags, ours, rc)
+        ours = rerun_failed_nets(base, flags, nets or GPU_NETS, ours, rc)
     if not ours:
         print("no rows: no CUDA device, or bench_train_gpu failed before its first net (above)")
     return ours or None
@@ -396,7 +394,7 @@ def complete(r):
     return r is not None and "error" not in r and not r.get("partial")
 
 
-def rerun_failed_nets(base, flags, ours, rc):
+def rerun_failed_nets(base, flags, nets, ours, rc):
     """bench_train_gpu runs the nets one after another in one process, so a crash (a library
     call that kills the process, a kernel whose fault leaves the context unusable) also costs
     every net after it, on a device lent by the quarter hour. Each net without a complete row
@@ -406,16 +404,11 @@ def rerun_failed_nets(base, flags, ours, rc):
     are the least tried part of a search; such rows say "conv_search"). Once a net completes
     only that way, the nets after it run that way too. So at most two more processes a net;
     each is said, with why, above the table. A failed run is still a failure of the stage."""
-    nets, others = list(GPU_NETS), list(flags)
-    if "--net" in flags:
-        i = flags.index("--net")
-        nets = flags[i + 1:]
-        nets = nets[:next((k for k, a in enumerate(nets) if a.startswith("--")), len(nets))]
-        others = flags[:i] + flags[i + 1 + len(nets):]
     # The net the process died in: the first with a partial row (bench_train_gpu prints one as
     # each net starts); a net without a row never ran (a process that died before its first
     # net blames none); error rows are the process's own reports: it went on after them.
     crashed = next((n for n in nets if n in ours and ours[n].get("partial")), None)
+    figures = lambda row: len([k for k in row if k not in ("conv_search", "partial")])
     legacy = False
     for n in nets:
         if complete(ours.get(n)):
@@ -427,8 +420,7 @@ def rerun_failed_nets(base, flags, ours, rc):
         for leg in dict.fromkeys([legacy, True] if never_ran else [True]):
             print(f"{n}: measured again in a process of its own{' with --conv-search legacy' if leg else ''} "
                   f"({why})\n")
-            r = run_single(base, others, n, leg).get(n)
-            figures = lambda row: len([k for k in row if k not in ("conv_search", "partial")])
+            r = run_single(base, flags, n, leg).get(n)
             if r is not None and (complete(r) or n not in ours or figures(r) > figures(ours[n])):
                 ours[n] = r  # else the first run's row, which has as many figures
             if complete(r):

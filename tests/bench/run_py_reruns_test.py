@@ -91,7 +91,7 @@ def starts(log):
         return [json.loads(line) for line in f]
 
 
-def train(d, plan, flags=()):
+def train(d, plan, flags=(), nets=None):
     """rows and started processes of run.train_gpu over the stand-in."""
     log = os.path.join(d, f"log{len(os.listdir(d))}")
     os.environ.update(FAKE_LOG=log, FAKE_PLAN=json.dumps(plan))
@@ -99,7 +99,7 @@ def train(d, plan, flags=()):
     os.makedirs(os.path.join(bdir), exist_ok=True)
     script(bdir, "bench_train_gpu", FAKE_TRAIN)
     del run.FAILURES[:]
-    rows = run.train_gpu(bdir, 1, list(flags), 2) or {}
+    rows = run.train_gpu(bdir, 1, list(flags), 2, nets) or {}
     return rows, starts(log)
 
 
@@ -143,12 +143,13 @@ with tempfile.TemporaryDirectory() as d:
 
     # A net that dies after a partial row keeps that row where every rerun dies too (the first
     # run's: the rerun's has no more figures); the net after it, which never ran, runs as before.
-    rows, st = train(d, {"cifar": "partial_then_crash", "alexnet": "ok"}, ["--net", "cifar", "alexnet"])
+    rows, st = train(d, {"cifar": "partial_then_crash", "alexnet": "ok"}, nets=["cifar", "alexnet"])
     assert rows["cifar"].get("partial") and rows["cifar"]["img_per_s"] == 100.0, rows
     assert "conv_search" not in rows["cifar"], rows
     complete(rows, "alexnet", False)
     assert len(st) == 3 and st[2][st[2].index("--net") + 1:] == ["alexnet"], st
     assert "--conv-search" not in st[2] and st[1][-2:] == ["--net", "cifar"], st
+    assert st[0][-3:] == ["--net", "cifar", "alexnet"], st  # the first run: the nets asked for
 
     # A run that dies before its first net blames none: each net runs as before, one process each.
     rows, st = train(d, {"_all": "crash"})
