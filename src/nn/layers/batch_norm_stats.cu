@@ -64,12 +64,13 @@ struct StatsLoad {
     Load4(x + idx, p.x);
     return p;
   }
-  __device__ void AddPack(const Chan& k, int64_t idx, const Pack& p, double& s, double& q) const {
-    for (int e = 0; e < 4; ++e) Add(k, idx + e, p.x[e], s, q);
-  }
-  // Four neighbouring channels of a row (the packed row sums), each into its own sums.
-  __device__ void AddRow(const Chan (&k)[4], int64_t idx, const Pack& p, double (&s)[4], double (&q)[4]) const {
-    for (int e = 0; e < 4; ++e) Add(k[e], idx + e, p.x[e], s[e], q[e]);
+  // Value e of a pack goes to channel slot e * kStep of k, s and q: kStep 0 for four values of
+  // one channel's run (the packed strided sums), 1 for four neighbouring channels of a row (the
+  // packed row sums), each into its own sums.
+  template <int kStep>
+  __device__ void Add4(const Chan* k, int64_t idx, const Pack& p, double* s, double* q) const {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) Add(k[e * kStep], idx + e, p.x[e], s[e * kStep], q[e * kStep]);
   }
   bool Packable() const { return IsPackAligned(x); }
 };
@@ -128,17 +129,14 @@ struct GradLoad {
       p.other[0] = p.other[1] = p.other[2] = p.other[3] = 0.f;
     return p;
   }
-  __device__ void AddPack(const Chan& k, int64_t idx, const Pack& p, double& s, double& q) const {
+  template <int kStep>  // as StatsLoad's
+  __device__ void Add4(const Chan* k, int64_t idx, const Pack& p, double* s, double* q) const {
     float g[4];
-    for (int e = 0; e < 4; ++e) g[e] = Masked(k, {p.x[e], p.gy[e], p.other[e]});
+#pragma unroll
+    for (int e = 0; e < 4; ++e) g[e] = Masked(k[e * kStep], {p.x[e], p.gy[e], p.other[e]});
     if (g_out) Store4(g_out + idx, g);
-    for (int e = 0; e < 4; ++e) Sum(k, p.x[e], g[e], s, q);
-  }
-  __device__ void AddRow(const Chan (&k)[4], int64_t idx, const Pack& p, double (&s)[4], double (&q)[4]) const {
-    float g[4];
-    for (int e = 0; e < 4; ++e) g[e] = Masked(k[e], {p.x[e], p.gy[e], p.other[e]});
-    if (g_out) Store4(g_out + idx, g);
-    for (int e = 0; e < 4; ++e) Sum(k[e], p.x[e], g[e], s[e], q[e]);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) Sum(k[e * kStep], p.x[e], g[e], s[e * kStep], q[e * kStep]);
   }
   bool Packable() const {
     return IsPackAligned(x) && IsPackAligned(gy) && IsPackAligned(addend) && IsPackAligned(y) &&
@@ -251,11 +249,11 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < kUnroll; ++j) idx[j] = at(4 * (u + j * kThreads)), v[j] = ld.GetPack(idx[j]);
 #pragma unroll
-      for (int j = 0; j < kUnroll; ++j) ld.AddPack(k, idx[j], v[j], s, q);
+      for (int j = 0; j < kUnroll; ++j) ld.template Add4<0>(&k, idx[j], v[j], &s, &q);
     }
     for (; u < pend; u += kThreads) {
       const int64_t idx = at(4 * u);
-      ld.AddPack(k, idx, ld.GetPack(idx), s, q);
+      ld.template Add4<0>(&k, idx, ld.GetPack(idx), &s, &q);
     }
   } else {
     uint64_t u = begin + tid;
@@ -299,7 +297,7 @@ __global__ void __launch_bounds__(kThreads)
 // sums w * kV neighbouring channels over row chunk p, thread (tx, ty) channels
 // (x * w + tx) * kV .. + kV - 1 of rows ty, ty + rows, ...: a warp reads whole neighbouring
 // rows' worth of channels (coalesced). kV = 1: 32 x 8 threads, a value a read. kV = 4: four
-// neighbouring channels a read (Load::GetPack, AddRow), where C is a multiple of 4 and the
+// neighbouring channels a read (Load::GetPack, Add4<1>), where C is a multiple of 4 and the
 // tensors aligned to four elements; w the least power of 2 that covers a row's C / 4 packs, at
 // most 32 (RowTileWidth), so that a 64-channel row takes 16 threads and a warp reads two rows,
 // 512 contiguous bytes of floats. Column x is those channels; each thread keeps kV pairs of sums.
@@ -323,7 +321,7 @@ __global__ void __launch_bounds__(kThreads)
   };
   auto add = [&](int64_t idx, const Item& v) {
     if constexpr (kV == 4)
-      ld.AddRow(k, idx, v, s, q);
+      ld.template Add4<1>(k, idx, v, s, q);
     else
       ld.Add(k[0], idx, v, s[0], q[0]);
   };

@@ -205,44 +205,32 @@ bool Packs(const MaxPoolGeom& g, const void* a, const void* b, const uint8_t* ar
          IsPackAligned(static_cast<const T*>(b)) && reinterpret_cast<uintptr_t>(arg) % 4 == 0;
 }
 
-template <typename T>
-void Forward(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, cudaStream_t st) {
-  const uint32_t n = uint32_t(MaxPoolArgmaxBytes(g));
-  const auto* in = static_cast<const T*>(x);
-  auto* out = static_cast<T*>(y);
-  LastMaxPoolPacked() = Packs<T>(g, x, y, arg);
-  if (LastMaxPoolPacked()) {
-    UMBRA_LAUNCH(cuda::GridFor(n / 4), cuda::kBaseThreads, 0, st, PoolFwd4<T>)(PackGeo(g, g.oh, g.ow), in, out, arg,
-                                                                              n / 4);
-    UMBRA_CUDA_CHECK(cudaGetLastError());
-    return;
-  }
-  const Geo k = Make(g, g.oh, g.ow);
-  if (g.nhwc)
-    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolFwd<T, true>)(k, in, out, arg, n);
+// One pass's launch over the flat index of a rows x cols plane (the forward's output, the
+// backward's input): kernel K4 over packs of four channels where `packed`, else the layout's
+// one-at-a-time kernel; each takes (geometry, a..., count).
+template <auto K4, auto KNhwc, auto KNchw, typename... A>
+void Launch(const MaxPoolGeom& g, int64_t rows, int64_t cols, bool packed, cudaStream_t st, A... a) {
+  const uint32_t n = uint32_t(g.n * g.c * rows * cols);
+  LastMaxPoolPacked() = packed;
+  if (packed)
+    UMBRA_LAUNCH(cuda::GridFor(n / 4), cuda::kBaseThreads, 0, st, K4)(PackGeo(g, rows, cols), a..., n / 4);
+  else if (g.nhwc)
+    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, KNhwc)(Make(g, rows, cols), a..., n);
   else
-    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolFwd<T, false>)(k, in, out, arg, n);
+    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, KNchw)(Make(g, rows, cols), a..., n);
   UMBRA_CUDA_CHECK(cudaGetLastError());
 }
 
 template <typename T>
+void Forward(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, cudaStream_t st) {
+  Launch<PoolFwd4<T>, PoolFwd<T, true>, PoolFwd<T, false>>(g, g.oh, g.ow, Packs<T>(g, x, y, arg), st,
+                                                            static_cast<const T*>(x), static_cast<T*>(y), arg);
+}
+
+template <typename T>
 void Backward(const MaxPoolGeom& g, const uint8_t* arg, const void* gy, void* gx, cudaStream_t st) {
-  const uint32_t n = uint32_t(g.n * g.c * g.h * g.w);
-  const auto* in = static_cast<const T*>(gy);
-  auto* out = static_cast<T*>(gx);
-  LastMaxPoolPacked() = Packs<T>(g, gy, gx, arg);
-  if (LastMaxPoolPacked()) {
-    UMBRA_LAUNCH(cuda::GridFor(n / 4), cuda::kBaseThreads, 0, st, PoolBwd4<T>)(PackGeo(g, g.h, g.w), arg, in, out,
-                                                                              n / 4);
-    UMBRA_CUDA_CHECK(cudaGetLastError());
-    return;
-  }
-  const Geo k = Make(g, g.h, g.w);
-  if (g.nhwc)
-    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolBwd<T, true>)(k, arg, in, out, n);
-  else
-    UMBRA_LAUNCH(cuda::GridFor(n), cuda::kBaseThreads, 0, st, PoolBwd<T, false>)(k, arg, in, out, n);
-  UMBRA_CUDA_CHECK(cudaGetLastError());
+  Launch<PoolBwd4<T>, PoolBwd<T, true>, PoolBwd<T, false>>(g, g.h, g.w, Packs<T>(g, gy, gx, arg), st, arg,
+                                                            static_cast<const T*>(gy), static_cast<T*>(gx));
 }
 
 }  // namespace
