@@ -17,7 +17,6 @@
 #include "instance_iter.h"
 #include "umbra/io/image_bytes.h"
 #include "umbra/io/record.h"
-#include "umbra/regular_file.h"
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
 #include "decode_image.h"
@@ -82,9 +81,7 @@ std::string OutputProblem(const std::string& path) {
   const auto st = std::filesystem::symlink_status(path, ec);
   if (!std::filesystem::exists(st)) return {};
   if (!std::filesystem::is_regular_file(st)) return "is no regular file";
-  const uint32_t magic = kRecordMagic;  // the bytes "UMRC" on a little-endian host, as RecordWriter writes them
-  const bool record = RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4));
-  return std::filesystem::file_size(path, ec) > 0 && !record ? "exists and is no record file" : "";
+  return std::filesystem::file_size(path, ec) > 0 && !IsRecordFile(path) ? "exists and is no record file" : "";
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ constexpr char kMagic[8] = {'U', 'M', 'B', 'R', 'A', 'M', 'E', 'A'};
 constexpr uint32_t kVersion = 1;
 }  // namespace
 
+bool IsMeanImageFile(const std::string& path) { return RegularFileStartsWith(path, std::string_view(kMagic, 8)); }
+
 void WriteMeanImage(const std::string& path, const MeanImage& m) {
   UMBRA_CHECK(size_t(m.shape.Size()) == m.values.size(), "mean image for '", path, "': shape and values disagree");
   // cxxnet's configs keep the mean image in the model folder (image_mean = models/...), which

@@ -31,6 +31,11 @@ uint64_t Padded(uint64_t n) { return (n + 3) & ~uint64_t(3); }
 
 }  // namespace
 
+bool IsRecordFile(const std::string& path) {
+  const uint32_t magic = kRecordMagic;  // the bytes "UMRC" on a little-endian host, as Write puts them
+  return RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4));
+}
+
 RecordWriter::RecordWriter(const std::string& path) : file_(path, /*binary=*/true, "record file") {}
 
 void RecordWriter::Write(const Record& r) {

@@ -7,6 +7,9 @@
 #include <map>
 #include <set>
 
+#include "src/train/progress.h"  // IsTrainingLog
+#include "umbra/io/mean_image.h"
+#include "umbra/io/record.h"
 #include "umbra/nn/metric.h"
 #include "umbra/nn/model_file.h"
 #include "umbra/nn/updater.h"
@@ -424,6 +427,11 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
     UMBRA_CHECK(!same(e.value), refused, "the file ", e.key, " names (", e.Where(), "), which this task reads");
   }
   UMBRA_CHECK(!nn::IsModelFile(out), refused, "a model file; name another output file");
+  // What other runs made, wherever they are (this job's own log is checked above by name): a
+  // log's rounds exist nowhere else, and a record file or a mean image took a run to make.
+  UMBRA_CHECK(!IsTrainingLog(out), refused, "a training log (its first line is a round); name another output file");
+  UMBRA_CHECK(!io::IsRecordFile(out), refused, "a record file; name another output file");
+  UMBRA_CHECK(!io::IsMeanImageFile(out), refused, "a mean image; name another output file");
 }
 
 }  // namespace umbra::train

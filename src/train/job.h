@@ -94,8 +94,8 @@ void RefuseNamesOfTheRunsFiles(const Job& job);
 
 /// Refuses, before a task writes its result to `out` (named by `out_key` at `where`), to replace a
 /// file the job reads — the config itself, or a file some other key names (model_in, a data
-/// path, an image list, a mean image) — any umbra model file, or the training log of the
-/// config's model_dir (or log =); and to write a new file named as a round's model in model_dir
+/// path, an image list, a mean image) — any umbra model file, record file, mean image or training
+/// log (the config's own by name, any other by its first line); and to write a new file named as a round's model in model_dir
 /// (continue=1 would take it for one): a slip in a pred or weight_filename line would otherwise
 /// lose a file or a run.
 void RefuseOverwritingInput(const Job& job, const std::string& out, const std::string& out_key,

@@ -7,11 +7,29 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "umbra/atomic_output.h"
 #include "umbra/logging.h"
 
 namespace umbra::train {
+namespace {
+// The round of a line of the JSON log (an object with an integer round), or none.
+std::optional<int> RoundOf(const std::string& line) {
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("round") || !j["round"].is_number_integer()) return {};
+  return j["round"].get<int>();
+}
+}  // namespace
+
+bool IsTrainingLog(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  std::ifstream in(path);
+  std::string line(65536, '\0');  // a round's line is a few hundred bytes; no file is read whole
+  in.getline(line.data(), std::streamsize(line.size()));
+  return in.gcount() > 0 && RoundOf(line.c_str()).has_value();
+}
 
 Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round, bool fresh)
     : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
@@ -32,16 +50,15 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     for (size_t n = 0; n < lines.size(); ++n) {
       if (lines[n].empty()) continue;
-      const auto j = nlohmann::json::parse(lines[n], nullptr, false);
-      const bool round = !j.is_discarded() && j.is_object() && j.contains("round") && j["round"].is_number_integer();
+      const std::optional<int> round = RoundOf(lines[n]);
       // The last line, an object cut short by a kill or a full disk: dropped, as its round is redone.
       if (!round && n + 1 == lines.size() && lines[n].starts_with("{")) break;
-      UMBRA_CHECK(round, "log = ", log_path, ": line ", n + 1,
+      UMBRA_CHECK(round.has_value(), "log = ", log_path, ": line ", n + 1,
                   " is no round of a training log; not overwriting the file");
-      UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", j["round"].get<int>(),
+      UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", *round,
                   " of another run; not overwriting it (remove it or name another log; a run resumed with "
                   "continue=1 from a saved model keeps its earlier rounds)");
-      if (j["round"].get<int>() < first_round) kept.out() << lines[n] << "\n";
+      if (*round < first_round) kept.out() << lines[n] << "\n";
     }
   }
   kept.Commit();

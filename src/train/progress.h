@@ -15,6 +15,10 @@ namespace umbra::train {
 
 using Figures = std::vector<std::pair<std::string, double>>;
 
+/// Whether `path` is a regular file whose first line is a round of a training log (what an
+/// output must not replace: the rounds exist nowhere else).
+bool IsTrainingLog(const std::string& path);
+
 class Progress {
  public:
   /// `log_path` empty: no JSON log. Lines of rounds before `first_round` are kept (a resumed run

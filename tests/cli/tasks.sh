@@ -352,6 +352,18 @@ expect_error "<command line>:4: pred = m/log.jsonl would overwrite the training 
 expect_error "<command line>:5: weight_filename = ./m/0009.model is named as a round's model in model_dir 'm'" "$CONF" \
   task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=./m/0009.model model_dir=m
 cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] || fail "the log was overwritten or a model-named file written"
+# Nor another run's log, found by its first line (a pred over it lost that run's rounds, and its
+# continue=1 then refused the folder), nor a record file or a mean image, by their first bytes.
+mkdir -p other_run && cp m/log.jsonl other_run/log.jsonl
+expect_error "<command line>:4: pred = other_run/log.jsonl would overwrite a training log (its first line is a round)" \
+  "$CONF" task=pred model_in=m/0002.model pred=other_run/log.jsonl
+printf 'UMRC rest' > made.rec; printf 'UMBRAMEA rest' > made.mean
+expect_error "<command line>:5: weight_filename = made.rec would overwrite a record file" "$CONF" \
+  task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=made.rec
+expect_error "<command line>:4: pred = made.mean would overwrite a mean image" "$CONF" task=pred \
+  model_in=m/0002.model pred=made.mean
+cmp log.keep other_run/log.jsonl && [ "$(cat made.rec)" = "UMRC rest" ] && [ "$(cat made.mean)" = "UMBRAMEA rest" ] \
+  || fail "another run's log, a record file or a mean image was overwritten"
 cmp victim.model m/0002.model && cmp victim.conf "$CONF" && [ "$(wc -c < labels.idx)" = 10008 ] \
   || fail "an input was overwritten"
 printf '0\t0\tnone.png\n' > in.lst

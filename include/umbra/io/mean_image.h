@@ -23,5 +23,7 @@ struct MeanImage {
 void WriteMeanImage(const std::string& path, const MeanImage& m);
 /// Reads; a missing file, bad magic/version or a truncated file is an umbra::Error naming it.
 MeanImage ReadMeanImage(const std::string& path);
+/// Whether `path` is a regular file that starts as a mean image does (what an output must not replace).
+bool IsMeanImageFile(const std::string& path);
 
 }  // namespace umbra::io

@@ -26,6 +26,10 @@ namespace umbra::io {
 
 inline constexpr uint32_t kRecordMagic = 0x43524D55u;
 
+/// Whether `path` is a regular file that starts with a record's magic (what an output must not
+/// replace; an empty file is none).
+bool IsRecordFile(const std::string& path);
+
 struct Record {
   uint64_t index = 0;
   std::vector<float> labels;
