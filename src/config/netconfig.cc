@@ -139,7 +139,8 @@ class Builder {
       input_where_ = e.Where();
     } else if (e.key == "batch_size") {
       batch_ = std::atol(e.value.c_str());
-      UMBRA_CHECK(IsNumber(e.value) && batch_ > 0, e.Where(), ": batch_size must be positive, got '", e.value, "'");
+      UMBRA_CHECK(IsNumber(e.value) && batch_ > 0, e.Where(), ": batch_size must be in [1, 999999999], got '", e.value,
+                  "'");
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
     } else if (e.key != "extra_data_num") {

@@ -53,6 +53,15 @@ void UnknownIteratorKey(const std::string& where, const std::string& key, const 
               DidYouMean(key, known), " (umbra --help lists the keys of each)");
 }
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
+// A key the config file gives twice with different values (a copied line): the last is used,
+// as in cxxnet, and a note says so, as for a layer's keys (netconfig.cc). A command-line pair
+// replaces the file's value by design: no note.
+void NoteRepeatedKey(const config::Entry& e, const config::Entry& earlier, const std::string& of) {
+  if (e.file == "<command line>" || earlier.file == "<command line>" || e.value == earlier.value) return;
+  std::fprintf(stderr, "note: %s: %s = %s replaces the earlier %s = %s%s at %s (the last value is used)\n",
+               e.Where().c_str(), e.key.c_str(), e.value.c_str(), e.key.c_str(), earlier.value.c_str(), of.c_str(),
+               earlier.Where().c_str());
+}
 
 // metric[field,node] = name
 MetricSpec ParseMetric(const config::Entry& e) {
@@ -230,6 +239,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       continue;
     }
     if (e.key == "input_shape") job.net_text += "input_shape = " + e.value + "\n";
+    if (const auto earlier = job.global.find(e.key); earlier != job.global.end())
+      NoteRepeatedKey(e, earlier->second, "");
     job.global[e.key] = e;
     globals.push_back(&e);
   }
@@ -262,7 +273,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
                     job.iters[b].role == "pred" ? "pred" : job.iters[b].name, ":", e->key, "=", e->value,
                     " to set it in that block");
       }
-    for (const auto* e : block_keys[b]) {
+    for (size_t k = 0; k < block_keys[b].size(); ++k) {
+      const config::Entry* e = block_keys[b][k];
+      for (size_t j = k; j-- > 0;)  // the latest earlier one: what this replaces
+        if (block_keys[b][j]->key == e->key) {
+          NoteRepeatedKey(*e, *block_keys[b][j], " of the " + job.iters[b].role + " block");
+          break;
+        }
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
       job.iters[b].values_at.emplace_back(e->value, e->Where());

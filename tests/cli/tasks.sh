@@ -308,6 +308,7 @@ expect_error "no node named 'fc2' in the network (kept for reading after a pass:
 expect_error "the test iterator gives batches of (3,1,1,784)" "$CONF" test:batch_size=3 save_model=0
 # Numbers that would wrap or exhaust the process: an error naming the key, not another setting.
 expect_error "num_round must be in [0, 99999999], got '4294967297'" "$CONF" num_round=4294967297 model_dir=big
+expect_error "batch_size must be in [1, 999999999], got '1000000000'" "$CONF" batch_size=1000000000 model_dir=big
 expect_error "update_period must be in [1, 2147483647], got '3000000000'" "$CONF" update_period=3000000000 model_dir=big
 expect_error "iterator key shuffle = '100000000000' is out of range" "$CONF" train:shuffle=100000000000
 expect_error "extra_data_num must be a count up to 1000, got '2000000000'" "$CONF" extra_data_num=2000000000
@@ -513,6 +514,13 @@ sed 's/^  nhidden = 64/&\n  nhidden = 32/' "$CONF" > dupkey.conf
 "$UMBRA" dupkey.conf num_round=0 model_dir=dup > /dev/null 2> dup.err || { cat dup.err; fail "dupkey.conf"; }
 grep -qF "note: dupkey.conf:23: nhidden = 32 replaces the earlier nhidden = 64 of layer 'fc1' (the last value is used)" dup.err \
   || { cat dup.err; fail "no note on a layer key given twice"; }
+# So for a global key and an iterator block's key given twice in the file (a command-line pair
+# replaces the file's value by design: no note; nor for the same value again).
+{ sed 's/^  shuffle = 1/&\n  shuffle = 0/' "$CONF"; echo "batch_size = 48"; echo "batch_size = 48"; } > dupglob.conf
+"$UMBRA" dupglob.conf num_round=0 model_dir=dupg dev=cpu > /dev/null 2> dupg.err || { cat dupg.err; fail "dupglob.conf"; }
+grep -qF "note: dupglob.conf:$(($(wc -l < dupglob.conf) - 1)): batch_size = 48 replaces the earlier batch_size = 96 at dupglob.conf:33 (the last value is used)" dupg.err \
+  && grep -qF "note: dupglob.conf:8: shuffle = 0 replaces the earlier shuffle = 1 of the data block at dupglob.conf:7" dupg.err \
+  && [ "$(grep -c note: dupg.err)" = 2 ] || { cat dupg.err; fail "notes on global or block keys given twice"; }
 # A run that fails before its first model leaves no folder it made (it left one holding only
 # the lock); a folder that was there stays.
 expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ftnew
