@@ -35,7 +35,12 @@ float ParseFloat(const std::string& key, const std::string& value) {
 bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
   if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
   else if (IsKey(k, "input_shape", "c,h,w of one instance")) shape_ = ParseShape3(v, "input_shape");
-  else if (IsKey(k, "label_width", "label values per instance (default 1)")) label_width_ = int(ParseInt(k, v));
+  else if (IsKey(k, "label_width", "label values per instance (default 1)")) {
+    label_width_ = int(ParseInt(k, v));
+    // Here, where the error names the key's line: csv's Init reads rows with it before InitBatches
+    // would say so (label_width = -1 came out as a column count of 5 against "-1 + 4 = 3").
+    UMBRA_CHECK(label_width_ > 0, "label_width must be positive, got '", v, "'");
+  }
   else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
   else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
     ParseInt(k, v);

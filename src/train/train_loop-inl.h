@@ -92,9 +92,16 @@ inline std::string LearningRateWhere(const Job& job) {
     const auto order = [](const config::Entry& e) { return std::pair(e.file == "<command line>", e.line); };
     if (!last || order(it->second) > order(*last)) last = &it->second;
   }
-  if (last) return last->key + " = " + last->value + " at " + last->Where();
   std::ostringstream os;
-  os << "eta, " << nn::UpdaterParam{}.lr << " by default";
+  if (last)
+    os << last->key << " = " << last->value << " at " << last->Where();
+  else
+    os << "eta, " << nn::UpdaterParam{}.lr << " by default";
+  // A schedule's keys too: a rate that a factor of 1e30 blew up is not eta's doing.
+  std::string schedule;
+  for (const auto& [k, e] : job.global)
+    if (nn::IsScheduleKey(k)) schedule += (schedule.empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
+  if (!schedule.empty()) os << "; its schedule: " << schedule;
   return os.str();
 }
 

@@ -232,6 +232,9 @@ expect_error "lower the learning rate (eta = 1e30 at <command line>:2)" lr.conf 
 grep -v '^eta' "$CONF" > noeta.conf
 expect_error "lower the learning rate (eta, 0.01 by default), or check the data and the weights' initialisation" \
   noeta.conf model_dir=nan2 random_type=gaussian init_sigma=1e30
+# A schedule that blows the rate up is named with it (the hint named eta alone).
+expect_error "lower the learning rate (eta = 0.05 at $CONF:38; its schedule: lr:factor = 1e30 at <command line>:3, lr:schedule = factor at <command line>:2, lr:step = 1 at <command line>:4)" \
+  "$CONF" lr:schedule=factor lr:factor=1e30 lr:step=1 model_dir=nan4
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
 # which cxxnet's own MNIST configs carry and cxxnet ignored, is a note.

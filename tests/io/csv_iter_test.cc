@@ -44,6 +44,18 @@ TEST(CsvIter, ShapeMismatchNamesInputShape) {
   EXPECT_HAS(msg, "bad.csv:1: 4 columns, expected label_width + c*h*w = 1 + 4 = 5");
 }
 
+// Said of the key, not as a column count: label_width = -1 on 5 columns read "expected label_width +
+// c*h*w = -1 + 4 = 3".
+TEST(CsvIter, LabelWidthBelowOneNamesTheKey) {
+  TempDir dir;
+  WriteText(dir / "a.csv", "1,2,3,4,5\n");
+  for (const std::string w : {"0", "-1"})
+    EXPECT_HAS(ErrorOf([&] {
+                 Make("csv", {{"filename", dir / "a.csv"}, {"input_shape", "1,2,2"}, {"label_width", w}, {"batch_size", "1"}});
+               }),
+               "label_width must be positive, got '" + w + "'");
+}
+
 TEST(CsvIter, NonNumberNamesFileLineAndColumn) {
   TempDir dir;
   WriteText(dir / "bad.csv", "1,2,3\n1,abc,3\n");
