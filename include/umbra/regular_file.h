@@ -12,10 +12,13 @@
 
 namespace umbra {
 
-/// "" for a regular file (or a symlink to one), else "no such file" or "not a regular file".
+/// "" for a regular file (or a symlink to one), else "no such file", "not a regular file" or
+/// the system's reason it cannot be looked at (a loop of symlinks, a folder without search rights).
 inline std::string NotRegularFile(const std::string& path) {
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
+  // A link to itself read "no such file" where there is one.
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) return ec.message();
   if (!std::filesystem::exists(st)) return "no such file";
   return std::filesystem::is_regular_file(st) ? "" : "not a regular file";
 }

@@ -71,6 +71,7 @@ class Builder {
         UMBRA_CHECK(IsNumber(e.value) && std::atoi(e.value.c_str()) <= kMaxExtraInputs, e.Where(),
                     ": extra_data_num must be a count up to ", kMaxExtraInputs, ", got '", e.value, "'");
         num_extra_ = std::atoi(e.value.c_str());
+        extra_where_ = e.Where() + ": ";
       }
     produced_.insert("in");
     for (int k = 1; k <= num_extra_; ++k) produced_.insert("in_" + std::to_string(k));
@@ -89,6 +90,9 @@ class Builder {
                   e.value, "'");
       UMBRA_CHECK((e.value == "start") != in_net_, e.Where(), ": netconfig = ", e.value, " without a matching ",
                   e.value == "start" ? "end" : "start");
+      // An empty section failed as the net was built, naming no line.
+      UMBRA_CHECK(e.value == "start" || !nc_.spec.layers.empty(), net_open_ ? net_open_->Where() : e.Where(),
+                  ": the netconfig section (to ", e.Where(), ") declares no layers");
       in_net_ = e.value == "start";
       saw_net_ = true;
       net_open_ = in_net_ ? &e : nullptr;
@@ -112,7 +116,7 @@ class Builder {
     for (const Entry* e : layer_defaults_) NoteIfNoLayerTakes(*e);
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
-    UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, "extra_data_num = ", num_extra_, " but ",
+    UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, extra_where_, "extra_data_num = ", num_extra_, " but ",
                 extra_shapes_.size(), " extra_data_shape[...] given");
     // A batch no host memory holds failed in the allocator, naming no key.
     const double gib = 4.0 * double(batch_) * double(c_) * double(h_) * double(w_) / double(1 << 30);
@@ -412,6 +416,7 @@ class Builder {
   std::string top_ = "0";                      // output of the last layer; "" after several outputs
   int next_id_ = 1;                            // node number that layer[+1] gives next
   int num_extra_ = 0;
+  std::string extra_where_;  // "file:line: " of extra_data_num, for the count's error
   std::vector<Shape<3>> extra_shapes_;
 };
 

@@ -65,7 +65,7 @@ void NoteRepeatedKey(const config::Entry& e, const config::Entry& earlier, const
 
 // metric[field,node] = name
 MetricSpec ParseMetric(const config::Entry& e) {
-  MetricSpec m{e.value, "", "label"};
+  MetricSpec m{e.value, "", "label", e.Where()};
   if (e.key != "metric") {
     UMBRA_CHECK(e.key.back() == ']', e.Where(), ": malformed '", e.key, "' (metric[field,node])");
     // metric[field] (the net's output) or metric[field,node]

@@ -32,6 +32,7 @@ struct MetricSpec {
   std::string name;          // error, logloss, rmse, rec@N
   std::string node;          // the node evaluated; empty: the net's output
   std::string label_field;   // "label" (the only label field of umbra's iterators)
+  std::string where;         // "file:line" of its metric line; empty for the default metric
 };
 
 struct Job {

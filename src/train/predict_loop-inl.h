@@ -53,7 +53,7 @@ int PredictLoop(Job& job) {
   // Node values share memory where their lifetimes allow; the output, and what extract reads,
   // stay readable after the pass.
   spec.inference_only = true;
-  if (extract) spec.keep_values.push_back(node);
+  if (extract) spec.Keep(node, job.Where("extract_node_name"));
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/false);
   CheckExtraInputs(job, spec);
   nn::Net<xpu> net(spec);

@@ -132,7 +132,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   for (auto& [k, v] : job.net.updater) us.Set(k, v);
   nn::NetSpec spec = job.net.spec;
   for (auto& m : job.metrics)  // metrics read these nodes after each step
-    if (!m.node.empty()) spec.keep_values.push_back(m.node);
+    if (!m.node.empty()) spec.Keep(m.node, m.where);
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/true);
   CheckExtraInputs(job, spec);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);

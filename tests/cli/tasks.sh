@@ -304,9 +304,9 @@ grep -qF "<command line>:3: beta1 = 0.9 is cxxnet's adam beta1: the new gradient
   beta.err || { cat beta.err; fail "adam beta1 note"; }
 expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
 expect_error "<command line>:2: metric[label,in] names the net's input" "$CONF" "metric[label,in]=error"
-expect_error "no node named 'fc9' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); the nodes: 1, 2, 3, in" "$CONF" \
+expect_error "<command line>:2: no node named 'fc9' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); the nodes: 1, 2, 3, in" "$CONF" \
   "metric[label, fc9]=error" model_dir=mx
-expect_error "no node named 'fc2' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); 'fc2' is a layer, whose output is node '3'" \
+expect_error "<command line>:3: no node named 'fc2' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); 'fc2' is a layer, whose output is node '3'" \
   "$CONF" task=extract extract_node_name=fc2 model_in=m/0002.model pred=e.txt
 expect_error "the test iterator gives batches of (3,1,1,784)" "$CONF" test:batch_size=3 save_model=0
 # Numbers that would wrap or exhaust the process: an error naming the key, not another setting.

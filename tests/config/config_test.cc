@@ -285,7 +285,13 @@ TEST(NetConfig, GraphForms) {
       "layer 'sum' (eltwise_sum): input 1 has shape");
   Has(NetError("netconfig = start\nlayer[0->1] = relu\nnetconfig = end\ninput_shape = 1,1,1\n"
                "extra_data_num = 2\nextra_data_shape[0] = 1,1,1\n"),
-      "extra_data_num = 2 but 1 extra_data_shape");
+      "n.conf:5: extra_data_num = 2 but 1 extra_data_shape");
+  // An empty section names its lines (the net's own "the network has no layers" named none).
+  Has(NetError("input_shape = 1,1,4\nnetconfig = start\nnetconfig = end\n"),
+      "n.conf:2: the netconfig section (to n.conf:3) declares no layers");
+  Has(NetError("input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = fullc:f1\n  nhidden = 2\nlayer[1->a,b] = split\n"
+               "layer[a->2] = fullc:f2\n  nhidden = 2\nlayer[b->3] = softmax\nnetconfig = end\n"),
+      "n.conf:6: layer 'f2' (fullc) has weights, but no loss layer depends on its output");
 }
 
 }  // namespace

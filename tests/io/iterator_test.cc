@@ -3,6 +3,7 @@
 // also with round_batch), and shuffling that covers each instance once per epoch and depends
 // only on (seed, epoch); and data paths that are no regular files refused before they are opened.
 #include <sys/stat.h>
+#include <unistd.h>  // symlink
 
 #include <algorithm>
 
@@ -181,6 +182,10 @@ TEST(IterFiles, PathsThatAreNoRegularFilesAreRefused) {
     EXPECT_HAS(ErrorOf([&] { ReadMeanImage(p); }), "cannot open mean image '" + p + "': not a regular file");
   }
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "none.idx"); }), "cannot open idx file '" + (dir / "none.idx") + "': no such file");
+  // A link to itself is said so, not "no such file".
+  const std::string loop = dir / "loop.idx";
+  ASSERT_EQ(symlink(loop.c_str(), loop.c_str()), 0);
+  EXPECT_HAS(ErrorOf([&] { ReadIdx(loop); }), "cannot open idx file '" + loop + "': Too many levels of symbolic links");
 }
 
 }  // namespace

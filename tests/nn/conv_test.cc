@@ -147,6 +147,13 @@ TEST(Conv, BadShapesAndParameters) {
   EXPECT_NE(m.find("stride"), std::string::npos) << m;
   EXPECT_NE(m.find("c1"), std::string::npos) << m;
   EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad", "-1"); }).find("pad"), std::string::npos);
+  // pad_y = -1 written out is the default the help gives: pad's value; below that, an error.
+  layer->SetParam("pad", "1");
+  layer->SetParam("pad_y", "-1");
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 5, 5));
+  layer->SetParam("pad_y", "0");
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 3, 5));
+  EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad_x", "-2"); }).find("pad_x"), std::string::npos);
   EXPECT_FALSE(layer->SetParam("nhidden", "3"));
 }
 

@@ -106,6 +106,13 @@ TEST(Pooling, BadShapesAndParameters) {
   EXPECT_NE(m.find("stride"), std::string::npos) << m;
   EXPECT_NE(m.find("p1"), std::string::npos) << m;
   EXPECT_FALSE(layer->SetParam("nchannel", "3"));
+  // pad_y = -1 written out is the default the help gives: pad's value; below that, an error.
+  layer->SetParam("stride", "1");
+  layer->SetParam("pad", "1");
+  layer->SetParam("pad_x", "-1");
+  layer->SetParam("pad_y", "0");
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 8, 8)})[0], Shape4(1, 2, 5, 7));
+  EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad_y", "-2"); }).find("pad_y"), std::string::npos);
   auto global = nn::LayerRegistry<cpu>::Get().Create("global_avg_pooling");
   EXPECT_FALSE(global->SetParam("kernel_size", "3"));
 }

@@ -217,8 +217,10 @@ class Net {
                        "batch norm do): every node stays (N, C, H, W)");
     inference_only_ = spec.inference_only;
     std::vector<int> keep;
-    for (const std::string& k : spec.keep_values) {
-      UMBRA_CHECK(node_index_.count(k), "no node named '", k, "' in the network (kept for reading after a pass: ",
+    for (size_t i = 0; i < spec.keep_values.size(); ++i) {
+      const std::string& k = spec.keep_values[i];
+      const std::string where = i < spec.keep_where.size() && !spec.keep_where[i].empty() ? spec.keep_where[i] + ": " : "";
+      UMBRA_CHECK(node_index_.count(k), where, "no node named '", k, "' in the network (kept for reading after a pass: ",
                   "extract_node_name, a metric[label,node])", NodeHint(spec, k));
       // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.
       for (std::string v = k; node_index_.count(v); v += "'") keep.push_back(node_index_[v]);
@@ -267,7 +269,7 @@ class Net {
                   " but its inputs give weights of other shapes");
       PullShared(i);
     }
-    if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss();
+    if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss(spec);
   }
 
   /// What the net noticed when built and a user should hear (a layer key without effect); the
@@ -626,8 +628,9 @@ class Net {
     for (size_t i = 0; i < nodes_.size(); ++i) grad_used_[i] = grad_used_[i] || wants[i];
   }
   // A layer with weights that no loss layer depends on (a fullc after the softmax) would never
-  // train, while metrics and predictions read its untrained output: an error naming it.
-  void CheckEveryWeightReachesALoss() const {
+  // train, while metrics and predictions read its untrained output: an error naming it (and its
+  // config line).
+  void CheckEveryWeightReachesALoss(const NetSpec& spec) const {
     std::vector<bool> needed(nodes_.size(), false);
     for (size_t i = layers_.size(); i-- > 0;) {
       const Entry& e = layers_[i];
@@ -639,7 +642,9 @@ class Net {
       }
       bool weights = false;
       e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
-      UMBRA_CHECK(!weights, e.layer->Describe(), " has weights, but no loss layer depends on its output, so they ",
+      const std::string where = e.spec >= 0 ? spec.layers[size_t(e.spec)].where : "";
+      UMBRA_CHECK(!weights, where, where.empty() ? "" : ": ", e.layer->Describe(),
+                  " has weights, but no loss layer depends on its output, so they ",
                   "would never train: end the net with its loss layer");
     }
   }

@@ -38,6 +38,15 @@ struct NetSpec {
   /// last layer's outputs and loss layers' outputs always do. Other values share buffers once
   /// nothing reads them any more (Net::PlanMemory).
   std::vector<std::string> keep_values;
+  /// "file:line" of the config line that asks for keep_values[i] (a metric, extract_node_name),
+  /// put before the error when no node has that name; shorter, or an entry empty, for none.
+  std::vector<std::string> keep_where;
+  /// Adds `node` to keep_values, asked for at `where`.
+  void Keep(const std::string& node, const std::string& where) {
+    keep_where.resize(keep_values.size());
+    keep_values.push_back(node);
+    keep_where.push_back(where);
+  }
   /// false: every node keeps its own value and gradient buffer, nothing is shared or aliased
   /// (the plain layout: a reference for tests, and a way to rule the planner out).
   bool share_memory = true;

@@ -50,8 +50,9 @@ struct ConvParam : InitParam {
       d.Field(&ConvParam::kernel_width, "kernel_width", "kernel columns (0: kernel_size)").Min(1);
       d.Field(&ConvParam::stride, "stride", "step between windows, both axes").Min(1);
       d.Field(&ConvParam::pad, "pad", "zero padding on each side, both axes").Min(0);
-      d.Field(&ConvParam::pad_y, "pad_y", "zero padding of rows (-1: pad)").Min(0);
-      d.Field(&ConvParam::pad_x, "pad_x", "zero padding of columns (-1: pad)").Min(0);
+      // -1, the default, may be written too (the help gives it as the default).
+      d.Field(&ConvParam::pad_y, "pad_y", "zero padding of rows (-1: pad's)").Min(-1);
+      d.Field(&ConvParam::pad_x, "pad_x", "zero padding of columns (-1: pad's)").Min(-1);
       d.Field(&ConvParam::ngroup, "ngroup", "groups: input and output channels split alike")
           .Min(1);
       d.Field(&ConvParam::no_bias, "no_bias", "1: no bias term");

@@ -47,8 +47,9 @@ struct PoolingParam {
       d.Field(&PoolingParam::stride, "stride", "step between windows, both axes").Min(1);
       d.Field(&PoolingParam::pad, "pad", "padding on each side, both axes (skipped cells)")
           .Min(0);
-      d.Field(&PoolingParam::pad_y, "pad_y", "padding of rows (-1: pad)").Min(0);
-      d.Field(&PoolingParam::pad_x, "pad_x", "padding of columns (-1: pad)").Min(0);
+      // -1, the default, may be written too (the help gives it as the default).
+      d.Field(&PoolingParam::pad_y, "pad_y", "padding of rows (-1: pad's)").Min(-1);
+      d.Field(&PoolingParam::pad_x, "pad_x", "padding of columns (-1: pad's)").Min(-1);
       d.Field(&PoolingParam::algo, "algo",
               "GPU float: auto (max: umbra's kernels keeping each window's winner; avg: cuDNN where it "
               "pools alike), cudnn (cuDNN where it pools alike) or expr (umbra's pool/unpool expressions)")
