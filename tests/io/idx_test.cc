@@ -64,6 +64,31 @@ TEST(Idx, CorruptGzipAndTrailingBytesAreErrors) {
   }
   WriteText(dir / "long.idx", Idx({50, 100}, data) + "x");
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "long.idx"); }), "long.idx' goes on after the 5000 data bytes its header gives");
+  // Bytes after the gzip data, which zlib's reader skips without a word: refused too, at any length.
+  for (const std::string tail : {std::string("x"), std::string(7, '\0'), std::string(8, '\0'), std::string(300, 'y')}) {
+    WriteText(dir / "tail.gz", gz + tail);
+    SCOPED_TRACE(tail.size());
+    EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "tail.gz"); }), "tail.gz' goes on after its gzip data");
+  }
+  WriteText(dir / "tail.gz", gz + gz.substr(0, 10));  // a second member's header alone: zlib's own error
+  EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "tail.gz"); }), "tail.gz' is corrupt: ");
+  // Members one after another (gzip -c a b > c) are one file's content, its last member as long or
+  // short as it is: read whole.
+  for (const size_t split : {size_t(3), size_t(16), size_t(2000)}) {
+    const std::string raw = Idx({50, 100}, data);
+    gzFile g = gzopen((dir / "two.gz").c_str(), "wb");
+    ASSERT_EQ(gzwrite(g, raw.data(), unsigned(split)), int(split));
+    ASSERT_EQ(gzclose(g), Z_OK);
+    std::ifstream first(dir / "two.gz", std::ios::binary);
+    const std::string a((std::istreambuf_iterator<char>(first)), {});
+    g = gzopen((dir / "two.gz").c_str(), "wb");
+    ASSERT_EQ(gzwrite(g, raw.data() + split, unsigned(raw.size() - split)), int(raw.size() - split));
+    ASSERT_EQ(gzclose(g), Z_OK);
+    std::ifstream second(dir / "two.gz", std::ios::binary);
+    WriteText(dir / "two.gz", a + std::string((std::istreambuf_iterator<char>(second)), {}));
+    SCOPED_TRACE(split);
+    EXPECT_EQ(ReadIdx(dir / "two.gz").bytes, std::vector<uint8_t>(data.begin(), data.end()));
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,34 @@ namespace detail {
   const std::string why = gzerror(f, &code);
   gzclose(f);
   UMBRA_THROW("idx file '", path, "' is corrupt: ", why);
+}
+
+// gzread skips whatever follows a gzip file's last member: that member's trailer (the CRC-32 and
+// the size mod 2^32 of its data, which ends the content read) must be the file's last 8 bytes.
+// `head` and `data`: the content, in order. Members before the last are checked by zlib. An
+// empty last member is taken for padding (zeros read as one: CRC 0, size 0) and refused.
+inline void CheckGzipEnd(const std::string& path, const std::string& head, const std::vector<uint8_t>& data) {
+  std::ifstream in(path, std::ios::binary);
+  uint8_t t[8] = {};
+  in.seekg(-8, std::ios::end);
+  in.read(reinterpret_cast<char*>(t), 8);
+  const auto le32 = [&](int at) {
+    return uint32_t(t[at]) | uint32_t(t[at + 1]) << 8 | uint32_t(t[at + 2]) << 16 | uint32_t(t[at + 3]) << 24;
+  };
+  const uint64_t total = head.size() + data.size();
+  bool fits = false;
+  const uint64_t wrap = uint64_t(1) << 32;
+  for (uint64_t len = le32(4) ? le32(4) : wrap; in && !fits && len <= total; len += wrap) {  // the last member's size
+    const uint64_t from = total - len;  // where its data starts in the content
+    uLong crc = crc32_z(0, nullptr, 0);
+    if (from < head.size())
+      crc = crc32_z(crc, reinterpret_cast<const Bytef*>(head.data()) + from, size_t(head.size() - from));
+    const uint64_t skip = from > head.size() ? from - head.size() : 0;
+    crc = crc32_z(crc, data.data() + skip, size_t(data.size() - skip));
+    fits = uint32_t(crc) == le32(0);
+  }
+  UMBRA_CHECK(fits, "idx file '", path, "' goes on after its gzip data (its last 8 bytes are no gzip trailer of "
+              "the data read)");
 }
 }  // namespace detail
 
@@ -58,9 +87,11 @@ inline IdxData ReadIdx(const std::string& path) {
   }
   IdxData d;
   size_t total = 1;
+  std::string head(reinterpret_cast<const char*>(magic), 4);  // the content before the data
   for (int i = 0; i < magic[3]; ++i) {
     uint8_t b[4];
     read(b, 4, "a dimension");
+    head.append(reinterpret_cast<const char*>(b), 4);
     d.dims.push_back(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]);
     total *= d.dims.back();
   }
@@ -85,7 +116,9 @@ inline IdxData ReadIdx(const std::string& path) {
     UMBRA_THROW("idx file '", path, "' goes on after the ", total, " data bytes its header gives (a header that does "
                 "not fit the file)");
   }
+  const bool gzip = gzdirect(f) == 0;  // read through zlib's inflate, not as the plain file
   gzclose(f);
+  if (gzip) detail::CheckGzipEnd(path, head, d.bytes);
   return d;
 }
 
