@@ -614,39 +614,15 @@ class Net {
   // nobody) or a flatten in front of the first fullc. PyTorch skips them alike (requires_grad).
   // grad_used_: per node, whether a backward reads or writes its gradient (its value depends on
   // a weight, or a consumer passes gradients on); the others get no gradient storage.
-  void DecideGradients() {
-    std::vector<bool> wants(nodes_.size(), false);
-    grad_used_.assign(nodes_.size(), false);
-    for (Entry& e : layers_) {
-      e.prop = std::ranges::any_of(e.in, [&](int i) { return wants[size_t(i)]; });
-      bool weights = false;
-      e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
-      for (int o : e.out) wants[size_t(o)] = wants[size_t(o)] || e.prop || weights;
-    }
-    for (const Entry& e : layers_)
-      for (int i : e.in) grad_used_[size_t(i)] = grad_used_[size_t(i)] || e.prop;
-    for (size_t i = 0; i < nodes_.size(); ++i) grad_used_[i] = grad_used_[i] || wants[i];
-  }
+  void DecideGradients();  // net_build-inl.h
   // A layer with weights that no loss layer depends on (a fullc after the softmax) would never
   // train, while metrics and predictions read its untrained output: an error naming it (and its
   // config line).
-  void CheckEveryWeightReachesALoss(const NetSpec& spec) const {
-    std::vector<bool> needed(nodes_.size(), false);
-    for (size_t i = layers_.size(); i-- > 0;) {
-      const Entry& e = layers_[i];
-      bool used = e.layer->IsLoss();
-      for (int o : e.out) used = used || needed[size_t(o)];
-      if (used) {
-        for (int n : e.in) needed[size_t(n)] = true;
-        continue;
-      }
-      bool weights = false;
-      e.layer->VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
-      const std::string where = e.spec >= 0 ? spec.layers[size_t(e.spec)].where : "";
-      UMBRA_CHECK(!weights, where, where.empty() ? "" : ": ", e.layer->Describe(),
-                  " has weights, but no loss layer depends on its output, so they ",
-                  "would never train: end the net with its loss layer");
-    }
+  void CheckEveryWeightReachesALoss(const NetSpec& spec) const;
+  static bool HasWeights(Layer<xpu, DType>& l) {
+    bool weights = false;
+    l.VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
+    return weights;
   }
   // More elements than any node can hold on any machine (4 TiB of floats): a size gone wrong.
   static constexpr double kMaxNodeElements = double(int64_t(1) << 40);

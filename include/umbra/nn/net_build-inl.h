@@ -1,7 +1,8 @@
 // Net's choices while it is built (net.h declares them, with their contracts): the layout and
 // storage each layer takes, with the to_nhwc / to_nchw / to_bf16 / to_fp32 conversions that
-// brings, and the relu and eltwise_sum layers fused into their producers. Included by net.h
-// only; the memory plan is in net_memory-inl.h.
+// brings, the relu and eltwise_sum layers fused into their producers, which nodes get gradients,
+// and the check that every weight reaches a loss. Included by net.h only; the memory plan is in
+// net_memory-inl.h.
 #pragma once
 
 namespace umbra::nn {
@@ -137,6 +138,38 @@ int Net<xpu, DType>::AppendConversion(int node, const std::string& name, const c
   t.out = {out};
   layers_.push_back(std::move(t));
   return out;
+}
+
+template <typename xpu, typename DType>
+void Net<xpu, DType>::DecideGradients() {
+  std::vector<bool> wants(nodes_.size(), false);
+  grad_used_.assign(nodes_.size(), false);
+  for (Entry& e : layers_) {
+    e.prop = std::ranges::any_of(e.in, [&](int i) { return wants[size_t(i)]; });
+    const bool weights = HasWeights(*e.layer);
+    for (int o : e.out) wants[size_t(o)] = wants[size_t(o)] || e.prop || weights;
+  }
+  for (const Entry& e : layers_)
+    for (int i : e.in) grad_used_[size_t(i)] = grad_used_[size_t(i)] || e.prop;
+  for (size_t i = 0; i < nodes_.size(); ++i) grad_used_[i] = grad_used_[i] || wants[i];
+}
+
+template <typename xpu, typename DType>
+void Net<xpu, DType>::CheckEveryWeightReachesALoss(const NetSpec& spec) const {
+  std::vector<bool> needed(nodes_.size(), false);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const Entry& e = layers_[i];
+    bool used = e.layer->IsLoss();
+    for (int o : e.out) used = used || needed[size_t(o)];
+    if (used) {
+      for (int n : e.in) needed[size_t(n)] = true;
+      continue;
+    }
+    const std::string where = e.spec >= 0 ? spec.layers[size_t(e.spec)].where : "";
+    UMBRA_CHECK(!HasWeights(*e.layer), where, where.empty() ? "" : ": ", e.layer->Describe(),
+                " has weights, but no loss layer depends on its output, so they ",
+                "would never train: end the net with its loss layer");
+  }
 }
 
 }  // namespace umbra::nn
