@@ -33,7 +33,8 @@ inline bool RegularFileStartsWith(const std::string& path, std::string_view magi
   return size_t(in.gcount()) == magic.size() && head == magic;
 }
 
-/// Throws "cannot open <what> '<path>': no such file" (or "not a regular file").
+/// Throws "cannot open <what> '<path>': no such file" (or "not a regular file", or the system's
+/// reason: NotRegularFile).
 inline void CheckRegularFile(const std::string& path, const std::string& what) {
   const std::string why = NotRegularFile(path);
   UMBRA_CHECK(why.empty(), "cannot open ", what, " '", path, "': ", why);

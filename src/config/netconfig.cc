@@ -90,17 +90,20 @@ class Builder {
                   e.value, "'");
       UMBRA_CHECK((e.value == "start") != in_net_, e.Where(), ": netconfig = ", e.value, " without a matching ",
                   e.value == "start" ? "end" : "start");
-      // An empty section failed as the net was built, naming no line.
-      UMBRA_CHECK(e.value == "start" || !nc_.spec.layers.empty(), net_open_ ? net_open_->Where() : e.Where(),
-                  ": the netconfig section (to ", e.Where(), ") declares no layers");
+      // An empty section failed as the net was built, naming no line (when it was the only one).
+      UMBRA_CHECK(e.value == "start" || section_lines_ > 0, net_open_ ? net_open_->Where() : e.Where(),
+                  ": the netconfig section (to ", e.Where(), ") is empty");
+      section_lines_ = 0;
       in_net_ = e.value == "start";
       saw_net_ = true;
       net_open_ = in_net_ ? &e : nullptr;
     } else if (!in_net_) {
       Global(e);
     } else if (e.key.rfind("layer[", 0) == 0) {
+      ++section_lines_;
       Declare(e);
     } else {
+      ++section_lines_;
       LayerKey(e);
     }
   }
@@ -147,6 +150,7 @@ class Builder {
                   "'");
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
+      if (extra_where_.empty()) extra_where_ = e.Where() + ": ";
     } else if (e.key != "extra_data_num") {
       const bool updater = SetsUpdater(e, e.key);
       if (updater) AddUpdater(UpdaterKey(e.key), e);
@@ -416,7 +420,8 @@ class Builder {
   std::string top_ = "0";                      // output of the last layer; "" after several outputs
   int next_id_ = 1;                            // node number that layer[+1] gives next
   int num_extra_ = 0;
-  std::string extra_where_;  // "file:line: " of extra_data_num, for the count's error
+  std::string extra_where_;  // "file:line: " of extra_data_num (else the first extra_data_shape), for the count's error
+  int section_lines_ = 0;    // lines of the open netconfig section
   std::vector<Shape<3>> extra_shapes_;
 };
 

@@ -256,7 +256,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // keys next, command-line block:key last. A global is known if the trainer, an updater, a
   // layer (as a default) or an iterator uses it.
   std::set<std::string> used_by_iter;
-  const std::string batch = std::to_string(job.GetInt("batch_size", 100, 1));
+  const std::string batch = std::to_string(job.GetInt("batch_size", 100, 1, 999999999));
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
@@ -302,7 +302,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     else if (!used) UnknownIteratorKey(e->Where(), key, *named);
   }
 
-  job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1));
+  job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1, 999999999));
   for (const auto* e : unnamed) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     const bool layer =

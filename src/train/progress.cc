@@ -27,8 +27,9 @@ bool IsTrainingLog(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream in(path);
   std::string line(65536, '\0');  // a round's line is a few hundred bytes; no file is read whole
-  in.getline(line.data(), std::streamsize(line.size()));
-  return in.gcount() > 0 && RoundOf(line.c_str()).has_value();
+  for (int n = 0; n < 100 && in.getline(line.data(), std::streamsize(line.size())); ++n)  // past blank lines, as Progress
+    if (line[0] != '\0') return RoundOf(line.c_str()).has_value();
+  return false;
 }
 
 Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round, bool fresh)

@@ -288,7 +288,10 @@ TEST(NetConfig, GraphForms) {
       "n.conf:5: extra_data_num = 2 but 1 extra_data_shape");
   // An empty section names its lines (the net's own "the network has no layers" named none).
   Has(NetError("input_shape = 1,1,4\nnetconfig = start\nnetconfig = end\n"),
-      "n.conf:2: the netconfig section (to n.conf:3) declares no layers");
+      "n.conf:2: the netconfig section (to n.conf:3) is empty");
+  Has(NetError("input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = relu\nnetconfig = end\nnetconfig = start\n"
+               "netconfig = end\n"),
+      "n.conf:5: the netconfig section (to n.conf:6) is empty");
   Has(NetError("input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = fullc:f1\n  nhidden = 2\nlayer[1->a,b] = split\n"
                "layer[a->2] = fullc:f2\n  nhidden = 2\nlayer[b->3] = softmax\nnetconfig = end\n"),
       "n.conf:6: layer 'f2' (fullc) has weights, but no loss layer depends on its output");

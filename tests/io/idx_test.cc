@@ -65,13 +65,25 @@ TEST(Idx, CorruptGzipAndTrailingBytesAreErrors) {
   WriteText(dir / "long.idx", Idx({50, 100}, data) + "x");
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "long.idx"); }), "long.idx' goes on after the 5000 data bytes its header gives");
   // Bytes after the gzip data, which zlib's reader skips without a word: refused too, at any length.
-  for (const std::string tail : {std::string("x"), std::string(7, '\0'), std::string(8, '\0'), std::string(300, 'y')}) {
+  // ("\xef\xbe\xad\xde\x05\0\0\0": a trailer naming the content's last 5 bytes with a wrong CRC.)
+  const std::string bad_trailer("\xef\xbe\xad\xde\x05\0\0\0", 8);
+  for (const std::string tail : {std::string("x"), std::string(7, '\0'), std::string(8, '\0'), std::string(300, 'y'), bad_trailer}) {
     WriteText(dir / "tail.gz", gz + tail);
     SCOPED_TRACE(tail.size());
     EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "tail.gz"); }), "tail.gz' goes on after its gzip data");
   }
   WriteText(dir / "tail.gz", gz + gz.substr(0, 10));  // a second member's header alone: zlib's own error
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "tail.gz"); }), "tail.gz' is corrupt: ");
+  // An empty member at the end (BGZF's end marker; cat a.gz empty.gz) is gzip too: read whole.
+  {
+    gzFile g = gzopen((dir / "empty.gz").c_str(), "wb");
+    ASSERT_EQ(gzclose(g), Z_OK);
+    std::ifstream e(dir / "empty.gz", std::ios::binary);
+    const std::string empty((std::istreambuf_iterator<char>(e)), {});
+    ASSERT_GE(empty.size(), 18u);  // a header and a trailer at least
+    WriteText(dir / "end.gz", gz + empty);
+    EXPECT_EQ(ReadIdx(dir / "end.gz").bytes.size(), 5000u);
+  }
   // Members one after another (gzip -c a b > c) are one file's content, its last member as long or
   // short as it is: read whole.
   for (const size_t split : {size_t(3), size_t(16), size_t(2000)}) {

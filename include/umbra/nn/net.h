@@ -219,7 +219,9 @@ class Net {
     std::vector<int> keep;
     for (size_t i = 0; i < spec.keep_values.size(); ++i) {
       const std::string& k = spec.keep_values[i];
-      const std::string where = i < spec.keep_where.size() && !spec.keep_where[i].empty() ? spec.keep_where[i] + ": " : "";
+      // keep_where in step with keep_values (NetSpec::Keep), else not trusted.
+      const bool at = spec.keep_where.size() == spec.keep_values.size() && !spec.keep_where[i].empty();
+      const std::string where = at ? spec.keep_where[i] + ": " : "";
       UMBRA_CHECK(node_index_.count(k), where, "no node named '", k, "' in the network (kept for reading after a pass: ",
                   "extract_node_name, a metric[label,node])", NodeHint(spec, k));
       // A node rewritten in place is "name", then "name'", ... (netconfig): keep every version.

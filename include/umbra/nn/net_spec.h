@@ -39,7 +39,9 @@ struct NetSpec {
   /// nothing reads them any more (Net::PlanMemory).
   std::vector<std::string> keep_values;
   /// "file:line" of the config line that asks for keep_values[i] (a metric, extract_node_name),
-  /// put before the error when no node has that name; shorter, or an entry empty, for none.
+  /// put before the error when no node has that name; an entry empty for none. Read only when it
+  /// is as long as keep_values (Keep keeps the two in step; a keep_values assigned whole leaves
+  /// it unread).
   std::vector<std::string> keep_where;
   /// Adds `node` to keep_values, asked for at `where`.
   void Keep(const std::string& node, const std::string& where) {

@@ -205,8 +205,8 @@ bool Packs(const MaxPoolGeom& g, const void* a, const void* b, const uint8_t* ar
          IsPackAligned(static_cast<const T*>(b)) && reinterpret_cast<uintptr_t>(arg) % 4 == 0;
 }
 
-// One pass's launch over the flat index of a rows x cols plane (the forward's output, the
-// backward's input): kernel K4 over packs of four channels where `packed`, else the layout's
+// One pass's launch, a thread per element of the tensor it writes (rows x cols a plane: the
+// forward's y, the backward's gx): kernel K4 over packs of four channels where `packed`, else the layout's
 // one-at-a-time kernel; each takes (geometry, a..., count).
 template <auto K4, auto KNhwc, auto KNchw, typename... A>
 void Launch(const MaxPoolGeom& g, int64_t rows, int64_t cols, bool packed, cudaStream_t st, A... a) {
