@@ -256,7 +256,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // keys next, command-line block:key last. A global is known if the trainer, an updater, a
   // layer (as a default) or an iterator uses it.
   std::set<std::string> used_by_iter;
-  const std::string batch = std::to_string(job.GetInt("batch_size", 100, 1, 999999999));
+  // netconfig's bound (a count of at most 9 digits), so that every check gives the same range.
+  const long batch_size = job.GetInt("batch_size", 100, 1, 999999999);
+  const std::string batch = std::to_string(batch_size);
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
@@ -302,7 +304,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     else if (!used) UnknownIteratorKey(e->Where(), key, *named);
   }
 
-  job.net = config::NetFromConfig(job.entries, job.GetInt("batch_size", 100, 1, 999999999));
+  job.net = config::NetFromConfig(job.entries, batch_size);
   for (const auto* e : unnamed) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     const bool layer =
