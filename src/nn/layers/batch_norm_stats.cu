@@ -347,7 +347,13 @@ __global__ void __launch_bounds__(kThreads)
     __threadfence();
   }
   __syncthreads();  // the block's partials all fenced before its count
-  if (tid == 0) last = atomicAdd(&count[blockIdx.x], 1u) == unsigned(parts - 1);
+  if (tid == 0) {
+    // Fenced again in the thread that counts: PTX's release is a fence and a write in one
+    // thread (cumulative over what the barrier showed it), which the writers' fences alone are
+    // not; CUDA's grid sync counts the same way.
+    __threadfence();
+    last = atomicAdd(&count[blockIdx.x], 1u) == unsigned(parts - 1);
+  }
   __syncthreads();
   if (!last) return;
   __threadfence();  // the reading side's fence, in every thread that reads partials

@@ -51,7 +51,7 @@ bool& LastStatsPacked();
 /// The kernels' scratch for dims d, in two parts. Partial sums (BnPartialDoubles: two per block),
 /// each written before it is read in every launch, so they may come from any bytes free for the
 /// call: the running pass's gap in the node arena (pass_buffer.h), which costs no memory beyond
-/// the nodes'. Counts (BnCountWords: one per column of blocks, 4 per channel for NCHW, per 32
+/// the nodes'. Counts (BnCountWords: one per column of blocks, 1 per channel for NCHW, per 32
 /// channels for rows of channels), which must be 0 when a launch starts; each launch leaves
 /// them 0 again, so they are cleared once per allocation and kept (by the layer, sized outside
 /// any step: a step then allocates nothing that has to be cleared, and can be captured in a
