@@ -77,6 +77,10 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
 /// A net with extra inputs (extra_data_num) is an error naming the key: no iterator gives extra
 /// data yet, and the run failed at its first batch ("1 extra input(s) but 0 were given").
 void CheckExtraInputs(const Job& job, const nn::NetSpec& spec);
+/// Opens every iterator block but pred's and checks its batches against the net's input shape:
+/// called once the run's keys, net and model files have been checked (a mistake there is said
+/// before the data loads), and before the log is written (a bad block leaves it untouched).
+void InitTrainingBlocks(Job& job);
 /// Warns where model file `mf` was written for another network text (a layer without weights
 /// may differ: a relu for a sigmoid) and, when training, with another seed.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
@@ -224,6 +228,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
                 " from an earlier run, which this run would overwrite; pass continue=1 to resume it, or another "
                 "model_dir, or remove the old models");
   }
+  InitTrainingBlocks(job);
   const std::string log = save_model > 0 ? LogPath(job) : job.Get("log", "");  // no models: a log if asked
   // The log holds one line per round: rounds from start on are (re)written by this run.
   Progress prog(silent, s.print_step, log, start, /*fresh=*/!resume && !from_file);

@@ -110,6 +110,20 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
                 "): dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
 }
 
+// Every block is opened and checked before the first step, so that a bad eval block fails now
+// and not after a round of training.
+void InitTrainingBlocks(Job& job) {
+  const Shape<4> want = job.net.spec.input_shape;
+  for (auto& b : job.iters) {
+    if (b.role == "pred") continue;
+    InitIterator(b);
+    const Shape<4> have = b.it->Value().data.shape_;
+    const bool flat = have.Size() == want.Size() && b.type.find("mnist") != std::string::npos;
+    UMBRA_CHECK(want == have, b.where, ": the ", b.name, " iterator gives batches of ", have,
+                " but input_shape and batch_size give ", want, flat ? " (the mnist iterator's input_flat?)" : "");
+  }
+}
+
 void CheckExtraInputs(const Job& job, const nn::NetSpec& spec) {
   UMBRA_CHECK(spec.extra_inputs.empty(), job.Where("extra_data_num"), ": extra_data_num = ", spec.extra_inputs.size(),
               ": umbra's iterators give no extra data yet, so the CLI cannot feed a net with extra inputs "
@@ -205,19 +219,9 @@ int RunTrain(Job& job) {
   s.train = job.Find("data");
   UMBRA_CHECK(s.train, "the config has no training iterator (data = train ... iter = end)");
   RefuseNamesOfTheRunsFiles(job);
-  // Every block is opened and checked before the first step, so that a bad eval block fails now
-  // and not after a round of training.
-  const Shape<4> want = job.net.spec.input_shape;
-  for (auto& b : job.iters) {
-    if (b.role == "pred") continue;
-    InitIterator(b);
-    const Shape<4> have = b.it->Value().data.shape_;
-    const bool flat = have.Size() == want.Size() && b.type.find("mnist") != std::string::npos;
-    UMBRA_CHECK(want == have, b.where, ": the ", b.name, " iterator gives batches of ", have,
-                " but input_shape and batch_size give ", want, flat ? " (the mnist iterator's input_flat?)" : "");
-  }
 
   if (job.GetSwitch("test_io", false)) {  // cxxnet's test_io: only read the data, to time the input
+    InitTrainingBlocks(job);
     Progress prog(s.silent, s.print_step, "");
     for (int r = 1; r <= std::min(s.num_round, s.max_round); ++r) {
       prog.StartRound(r);
