@@ -8,54 +8,67 @@
 // shared library so that a library preloaded in front of it (the tests' CUDA stand-in,
 // tests/cuda_stub) still takes these names, as it took the real library's.
 // Without cuBLAS on the machine, every call returns CUBLAS_STATUS_NOT_INITIALIZED and
-// cublasGetStatusString says why the library did not load (the checks in check.h print it).
+// cublasGetStatusString says why the library did not load (the checks in check.h print it); a
+// function the loaded cuBLAS lacks returns the same, and the string names the function.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
+#include <atomic>
 #include <string>
 
 namespace {
 
 #define UMBRA_STR2(x) #x
 #define UMBRA_STR(x) UMBRA_STR2(x)
-// The soname of the cuBLAS these headers declare, as one literal (gpu-check reads it from the
-// library to ask the device machine's loader for it).
-const char kSoname[] = "libcublas.so." UMBRA_STR(CUBLAS_VER_MAJOR);
+// The soname of the cuBLAS these headers declare, as one literal (gpu-check's probe prints the
+// file it resolves to). A test builds this file for a soname no machine has.
+#ifndef UMBRA_CUBLAS_SONAME
+#define UMBRA_CUBLAS_SONAME "libcublas.so." UMBRA_STR(CUBLAS_VER_MAJOR)
+#endif
+const char kSoname[] = UMBRA_CUBLAS_SONAME;
 
 struct Loaded {
   void* handle = nullptr;
   std::string error;  // why it did not load
 };
 
+// Never destroyed (allocated once): a static's destructor that makes a first cuBLAS call at
+// exit still finds it.
 const Loaded& Library() {
-  static const Loaded lib = [] {
-    Loaded l;
+  static const Loaded& lib = *[] {
+    auto* l = new Loaded;
     // The usual search first (LD_LIBRARY_PATH, this library's run path, the loader's cache),
     // then the folder of the CUDA runtime this process runs, where the toolkit keeps cuBLAS.
-    l.handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-    if (l.handle) return l;
-    l.error = dlerror();
+    l->handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
+    if (l->handle) return l;
+    l->error = dlerror();
     Dl_info info{};
     if (dladdr(reinterpret_cast<void*>(&cudaGetDeviceCount), &info) && info.dli_fname) {
       std::string dir = info.dli_fname;
       dir.erase(dir.find_last_of('/') + 1);
       if (!dir.empty()) {
-        l.handle = dlopen((dir + kSoname).c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (!l.handle) l.error += std::string("; ") + dlerror();
+        l->handle = dlopen((dir + kSoname).c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!l->handle) l->error += std::string("; ") + dlerror();
       }
     }
-    if (l.handle) l.error.clear();
+    if (l->handle) l->error.clear();
     return l;
   }();
   return lib;
 }
 
+// The last function the loaded cuBLAS lacked (cublasGetStatusString names it).
+std::atomic<const char*> g_lacks{nullptr};
+
 // The real function `name`, or null when cuBLAS did not load (or lacks it).
 template <typename Fn>
 Fn* Real(const char* name) {
   const Loaded& l = Library();
-  return l.handle ? reinterpret_cast<Fn*>(dlsym(l.handle, name)) : nullptr;
+  if (!l.handle) return nullptr;
+  auto* f = reinterpret_cast<Fn*>(dlsym(l.handle, name));
+  if (!f) g_lacks = name;
+  return f;
 }
 
 }  // namespace
@@ -88,6 +101,12 @@ cublasStatus_t CUBLASWINAPI cublasSetWorkspace_v2(cublasHandle_t handle, void* w
 
 const char* CUBLASWINAPI cublasGetStatusString(cublasStatus_t status) {
   static auto* const real = Real<decltype(cublasGetStatusString)>("cublasGetStatusString");
+  const char* lacks = g_lacks;
+  if (status == CUBLAS_STATUS_NOT_INITIALIZED && lacks) {  // what the shim itself returned
+    thread_local std::string why;
+    why = std::string(kSoname) + " has no " + lacks;
+    return why.c_str();
+  }
   if (real) return real(status);
   static const std::string why = "cuBLAS could not be loaded (" + Library().error + ")";
   return why.c_str();
