@@ -95,6 +95,11 @@ TEST(ConvGemmGPU, ChunksWithinTheScratch) {
   EXPECT_EQ(nn::ConvGemmChunkFor(g, size_t(64) << 20), 12);
   EXPECT_EQ(nn::ConvGemmChunkFor(g, size_t(1) << 40), 128);  // never past the batch
   EXPECT_EQ(nn::ConvGemmChunkFor(g, 5166699), 0);
+  // A 1x1 convolution of 1024 x 1024 images: 8 MiB a chunk image, so a 16 GiB workspace would
+  // take 2,048 of them, one too many for cuBLAS's int dimension b * oh * ow.
+  const nn::ConvGemmGeom big{4096, 1, 1024, 1024, 1, 1024, 1024, 1, 1, 1, 1, 1, 0, 0};
+  EXPECT_EQ(nn::ConvGemmChunkFor(big, size_t(16) << 30), 2047);
+  EXPECT_EQ(nn::ConvGemmChunkFor(big, size_t(8) << 20), 1);
 }
 
 // Two passes of a two-convolution net without an update, both convolutions' weight gradients

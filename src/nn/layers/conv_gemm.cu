@@ -4,6 +4,7 @@
 #include "conv_gemm.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "umbra/tensor.h"
 
@@ -55,7 +56,10 @@ size_t ConvGemmScratchBytes(const ConvGemmGeom& g, index_t b) {
 
 index_t ConvGemmChunkFor(const ConvGemmGeom& g, size_t bytes) {
   const size_t one = ConvGemmScratchBytes(g, 1);
-  return one ? index_t(std::min<size_t>(size_t(g.n), bytes / one)) : 0;
+  // A chunk's GEMM spans b * oh * ow, an int to cuBLAS: a larger chunk would be refused by the
+  // GEMM's size check during the search, instead of not being a candidate.
+  const size_t most = size_t(std::numeric_limits<int>::max()) / size_t(std::max<index_t>(g.oh * g.ow, 1));
+  return one ? index_t(std::min({size_t(g.n), bytes / one, most})) : 0;
 }
 
 void WgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const float* gy, float* gw, void* scratch,

@@ -29,7 +29,8 @@ struct ConvGemmGeom {
 /// Bytes of scratch for chunks of `b` images: their columns (c*kh*kw, b*oh*ow) and the output
 /// gradient with image and channel swapped (oc, b*oh*ow), floats.
 size_t ConvGemmScratchBytes(const ConvGemmGeom& g, index_t b);
-/// The most images (up to n) whose chunk fits `bytes` of scratch; 0 where not even one does.
+/// The most images (up to n, and few enough that b * oh * ow fits cuBLAS's int) whose chunk fits
+/// `bytes` of scratch; 0 where not even one does.
 index_t ConvGemmChunkFor(const ConvGemmGeom& g, size_t bytes);
 
 /// gw += the weight gradient from x and gy, `chunk` images at a time through `scratch`
