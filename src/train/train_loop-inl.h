@@ -86,7 +86,7 @@ void InitTrainingBlocks(Job& job);
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
 
 /// The learning rate a NaN loss's hint names: "eta = 0.5 at f.conf:3", or "eta, 0.01 by default"
-/// (the hint showed "<default>").
+/// (the hint showed "<default>"), with the schedule's keys and those of some weights only.
 inline std::string LearningRateWhere(const Job& job) {
   // eta is lr's cxxnet name: the later of the two is in effect (the command line after the file).
   const config::Entry* last = nullptr;
@@ -106,6 +106,20 @@ inline std::string LearningRateWhere(const Job& job) {
   for (const auto& [k, e] : job.global)
     if (nn::IsScheduleKey(k)) schedule += (schedule.empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
   if (!schedule.empty()) os << "; its schedule: " << schedule;
+  // Rates and schedules of some weights only (wmat:lr, fc1:eta, fc1:wmat:lr:factor): a key
+  // whose part after a scope's colon is a rate or schedule key.
+  const auto per_weight = [](const std::string& k) {
+    if (nn::IsScheduleKey(k)) return false;  // the whole net's, listed above
+    for (size_t c = k.find(':'); c != std::string::npos; c = k.find(':', c + 1)) {
+      const std::string rest = k.substr(c + 1);
+      if (rest == "lr" || rest == "eta" || nn::IsScheduleKey(rest)) return true;
+    }
+    return false;
+  };
+  std::string scoped;
+  for (const auto& [k, e] : job.global)
+    if (per_weight(k)) scoped += (scoped.empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
+  if (!scoped.empty()) os << "; for some weights: " << scoped;
   return os.str();
 }
 

@@ -235,6 +235,9 @@ expect_error "lower the learning rate (eta, 0.01 by default), or check the data 
 # A schedule that blows the rate up is named with it (the hint named eta alone).
 expect_error "lower the learning rate (eta = 0.05 at $CONF:38; its schedule: lr:factor = 1e30 at <command line>:3, lr:schedule = factor at <command line>:2, lr:step = 1 at <command line>:4)" \
   "$CONF" lr:schedule=factor lr:factor=1e30 lr:step=1 model_dir=nan4
+# So is the rate of some weights only (a tag's, a layer's, a layer's tag's schedule).
+expect_error "lower the learning rate (eta = 0.05 at $CONF:38; for some weights: bias:eta = 0.1 at <command line>:3, fc1:lr:factor = 2 at <command line>:4, fc2:wmat:lr = 1e30 at <command line>:2)" \
+  "$CONF" fc2:wmat:lr=1e30 bias:eta=0.1 fc1:lr:factor=2 model_dir=nan5
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
 # which cxxnet's own MNIST configs carry and cxxnet ignored, is a note.
