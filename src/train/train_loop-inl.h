@@ -101,24 +101,22 @@ inline std::string LearningRateWhere(const Job& job) {
     os << last->key << " = " << last->value << " at " << last->Where();
   else
     os << "eta, " << nn::UpdaterParam{}.lr << " by default";
-  // A schedule's keys too: a rate that a factor of 1e30 blew up is not eta's doing.
-  std::string schedule;
-  for (const auto& [k, e] : job.global)
-    if (nn::IsScheduleKey(k)) schedule += (schedule.empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
-  if (!schedule.empty()) os << "; its schedule: " << schedule;
-  // Rates and schedules of some weights only (wmat:lr, fc1:eta, fc1:wmat:lr:factor): a key
-  // whose part after a scope's colon is a rate or schedule key.
+  // A schedule's keys too (a rate that a factor of 1e30 blew up is not eta's doing), and the rates
+  // and schedules of some weights only (wmat:lr, fc1:eta, fc1:wmat:lr:factor): a key whose part
+  // after a scope's colon is a rate or schedule key.
   const auto per_weight = [](const std::string& k) {
-    if (nn::IsScheduleKey(k)) return false;  // the whole net's, listed above
     for (size_t c = k.find(':'); c != std::string::npos; c = k.find(':', c + 1)) {
       const std::string rest = k.substr(c + 1);
       if (rest == "lr" || rest == "eta" || nn::IsScheduleKey(rest)) return true;
     }
     return false;
   };
-  std::string scoped;
-  for (const auto& [k, e] : job.global)
-    if (per_weight(k)) scoped += (scoped.empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
+  std::string schedule, scoped;
+  for (const auto& [k, e] : job.global) {
+    std::string* list = nn::IsScheduleKey(k) ? &schedule : per_weight(k) ? &scoped : nullptr;
+    if (list) *list += (list->empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
+  }
+  if (!schedule.empty()) os << "; its schedule: " << schedule;
   if (!scoped.empty()) os << "; for some weights: " << scoped;
   return os.str();
 }
