@@ -7,7 +7,8 @@
 
 #include <iostream>
 #include <mutex>
-#include <opencv2/imgcodecs.hpp>
+
+#include "imgcodecs.h"
 
 namespace umbra::io {
 namespace {
@@ -72,7 +73,7 @@ cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_sai
   } restore;
   t_capture = &said;
   const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat img = cv::imdecode(raw, flags);
+  cv::Mat img = Codecs().decode(raw, flags);
   *opencv_said = Joined(said);
   return img;
 }

@@ -19,9 +19,11 @@
 #include "umbra/io/record.h"
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-#include "decode_image.h"
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the flags only: the codecs are imgcodecs.h's plugin
 #include <opencv2/imgproc.hpp>
+
+#include "decode_image.h"
+#include "imgcodecs.h"
 #endif
 
 namespace umbra::io {
@@ -54,7 +56,7 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
                cv::Size(std::max(1, int(std::lround(img.cols * f))), std::max(1, int(std::lround(img.rows * f)))), 0,
                0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     const std::vector<int> opts = png ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
-    UMBRA_CHECK(cv::imencode(png ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path, "'");
+    UMBRA_CHECK(Codecs().encode(png ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path, "'");
   } catch (const cv::Exception& e) {
     UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
   }

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the flags only: the codecs are imgcodecs.h's plugin
 #include <opencv2/imgproc.hpp>
 #include <thread>
 

@@ -169,8 +169,8 @@ TEST(RecIter, Im2RecResizesTheShorterSide) {
   ASSERT_EQ(Im2RecMain(5, argv), 0);
   RecordReader r(dir / "r.rec");
   const std::string p0 = r.Read(0).payload, p1 = r.Read(1).payload;
-  const cv::Mat a = cv::imdecode(cv::Mat(1, int(p0.size()), CV_8U, const_cast<char*>(p0.data())), cv::IMREAD_COLOR);
-  const cv::Mat b = cv::imdecode(cv::Mat(1, int(p1.size()), CV_8U, const_cast<char*>(p1.data())), cv::IMREAD_COLOR);
+  const cv::Mat a = Codecs().decode(cv::Mat(1, int(p0.size()), CV_8U, const_cast<char*>(p0.data())), cv::IMREAD_COLOR);
+  const cv::Mat b = Codecs().decode(cv::Mat(1, int(p1.size()), CV_8U, const_cast<char*>(p1.data())), cv::IMREAD_COLOR);
   EXPECT_EQ(a.size(), cv::Size(20, 10));  // width, height
   EXPECT_EQ(b.size(), cv::Size(10, 20));
   EXPECT_EQ(a.at<cv::Vec3b>(5, 2), cv::Vec3b(50, 50, 0));   // BGR, still PNG: exact away from the edge
@@ -296,7 +296,7 @@ TEST(ImgIter, TruncatedJpegNamed) {
   const std::string jpg = ReadBytes(dir / "img/whole.jpg");
   WriteText(dir / "img/cut.jpg", jpg.substr(0, jpg.size() - 40));
   const cv::Mat raw(1, int(jpg.size() - 40), CV_8U, const_cast<char*>(jpg.data()));
-  ASSERT_FALSE(cv::imdecode(raw, cv::IMREAD_COLOR).empty());  // what OpenCV alone makes of it
+  ASSERT_FALSE(Codecs().decode(raw, cv::IMREAD_COLOR).empty());  // what OpenCV alone makes of it
 
   auto whole = Make("img", {{"image_list", OneImageList(dir, "whole.jpg")}, {"image_root", dir / "img"},
                             {"input_shape", "3,16,16"}, {"batch_size", "1"}});

@@ -1,0 +1,13 @@
+// libumbra_imgcodecs.so (imgcodecs.h): the one library of umbra's that links opencv_imgcodecs.
+#include <opencv2/imgcodecs.hpp>
+
+#include "imgcodecs.h"
+
+extern "C" __attribute__((visibility("default"))) const umbra::io::ImgCodecs* umbra_imgcodecs() {
+  static const umbra::io::ImgCodecs codecs{
+      [](const cv::Mat& raw, int flags) { return cv::imdecode(raw, flags); },
+      [](const std::string& ext, const cv::Mat& img, std::vector<uint8_t>& out, const std::vector<int>& params) {
+        return cv::imencode(ext, img, out, params);
+      }};
+  return &codecs;
+}
