@@ -425,6 +425,7 @@ static bool CapturedWithoutWorkspace(cublasHandle_t h, const char* call) {
   fprintf(stderr, "[stub] %s captured on a handle without cublasSetWorkspace\n", call);
   return true; }
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) { *(cublasMath_t*)h = m; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasGetMathMode(cublasHandle_t h, cublasMath_t* m) { *m = *(cublasMath_t*)h; return CUBLAS_STATUS_SUCCESS; }
 const char* cublasGetStatusString(cublasStatus_t) { return "stub"; }
 }
 #ifdef UMBRA_STUB_COMPUTE
@@ -545,6 +546,22 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
 #else
   (void)h; (void)alpha; (void)beta; (void)compute;
 #endif
+  return CUBLAS_STATUS_SUCCESS; }
+// As batchCount products, each checked and computed as one cublasGemmEx (the forward
+// convolution's GEMM per image).
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                                          int k, const void* alpha, const void* A, cudaDataType at, int lda,
+                                          long long sa, const void* B, cudaDataType bt, int ldb, long long sb,
+                                          const void* beta, void* C, cudaDataType ct, int ldc, long long sc, int count,
+                                          cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+  if (count < 0) fprintf(stderr, "[stub] BAD batch count %d\n", count);
+  auto size = [](cudaDataType t) { return t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4; };
+  for (int i = 0; i < count; ++i)
+    if (const cublasStatus_t e = cublasGemmEx(h, ta, tb, m, n, k, alpha, (const char*)A + i * sa * size(at), at, lda,
+                                              (const char*)B + i * sb * size(bt), bt, ldb, beta,
+                                              (char*)C + i * sc * size(ct), ct, ldc, compute, algo);
+        e != CUBLAS_STATUS_SUCCESS)
+      return e;
   return CUBLAS_STATUS_SUCCESS; }
 }  // extern "C"
 // A generator: its seed and offset pick a stream of numbers (a Mersenne twister here, not

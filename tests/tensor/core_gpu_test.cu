@@ -2,6 +2,7 @@
 // every saver), dot on cuBLAS (every transpose, gemv, outer), Copy in every direction, Random<gpu>
 // statistics and reproducibility, streams, and the caching allocator's reuse.
 #include <algorithm>
+#include <cmath>
 
 #include "harness/gpu_compare.h"
 #include "umbra/scoped_value.h"
@@ -99,6 +100,40 @@ TEST(CoreGPU, DotSameAsCPU) {
   auto bd = test::RandomTensor<2, double>(Shape2(5, 3), 12);
   auto nnd = [](auto c, auto a, auto b) { c = dot(a, b); };
   EXPECT_TRUE((test::SameOnGPU<2, double>(nnd, Shape2(7, 3), 1e-12, ad.view(), bd.view())));
+}
+
+// tf32_matmul picks the product's compute type per call (cuda::FloatCompute), and leaves the
+// per-device handle that threads share in full FP32: a mode set on it would reach another
+// thread's product (the convolution GEMMs of one net and the dot of another, say).
+TEST(CoreGPU, Tf32IsPerProductNotLeftOnTheSharedHandle) {
+  UMBRA_REQUIRE_GPU();
+  struct Restore {
+    ~Restore() { cuda::MatmulTF32() = false; }
+  } restore;
+  // 1 + 2^-12 is a float, but TF32 keeps 10 bits of mantissa: rounded, it is 1.
+  TensorContainer<cpu, 2> a(Shape2(1, 64)), b(Shape2(64, 1));
+  a = 1.f + std::ldexp(1.f, -12);
+  b = 1.f;
+  auto ga = test::ToGPU(a.view()), gb = test::ToGPU(b.view());
+  TensorContainer<gpu, 2> gc(Shape2(1, 1));
+  const float exact = 64.f + std::ldexp(1.f, -6);
+  auto product = [&](bool tf32) {
+    cuda::MatmulTF32() = tf32;
+    gc = dot(ga.view(), gb.view());
+    return test::At(test::ToCPU(gc.view()).view(), 0, 0);
+  };
+  const float with_tf32 = product(true);
+  cublasMath_t mode{};
+  ASSERT_EQ(cublasGetMathMode(Stream<gpu>::GetBlasHandle(nullptr), &mode), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(mode, CUBLAS_DEFAULT_MATH) << "a TF32 product left its mode on the shared handle";
+  // TF32 allows tensor cores, which round a; cuBLAS may still take a full-FP32 kernel for so
+  // small a product (the emulation always rounds).
+#if UMBRA_CUDA_EMU
+  EXPECT_EQ(with_tf32, 64.f);
+#else
+  EXPECT_TRUE(with_tf32 == 64.f || with_tf32 == exact) << with_tf32;
+#endif
+  EXPECT_EQ(product(false), exact);
 }
 
 TEST(CoreGPU, CopyEveryDirectionWithStrides) {

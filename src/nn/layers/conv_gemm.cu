@@ -24,12 +24,17 @@ struct Chunks {
     tmpp = colp + krows * chunk * pq;
     patch = PatchParam{.kh = g.kh, .kw = g.kw, .sh = g.sh, .sw = g.sw, .ph = g.ph, .pw = g.pw};
     h = Stream<gpu>::GetBlasHandle(nullptr);
-    UMBRA_CUBLAS_CHECK(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    compute = cuda::FloatCompute(tf32);  // per product: the shared handle's mode is not touched
   }
-  // The handle is shared: back to full FP32, the mode its other users expect unless they set one.
-  ~Chunks() { cublasSetMathMode(h, CUBLAS_DEFAULT_MATH); }
   Chunks(const Chunks&) = delete;
   Chunks& operator=(const Chunks&) = delete;
+  // Column-major C (m, n) = op(A) op(B) + beta C, float, at the chunk's compute type.
+  void Gemm(cublasOperation_t ta, cublasOperation_t tb, index_t m, index_t n, index_t k, const float* a,
+            index_t lda, const float* b, index_t ldb, float beta, float* out, index_t ldc) const {
+    const float one = 1;
+    UMBRA_CUBLAS_CHECK(cublasGemmEx(h, ta, tb, int(m), int(n), int(k), &one, a, CUDA_R_32F, int(lda), b, CUDA_R_32F,
+                                    int(ldb), &beta, out, CUDA_R_32F, int(ldc), compute, CUBLAS_GEMM_DEFAULT));
+  }
   // tmp (oc, b*pq) = gy's images [n0, n0 + b) with image and channel swapped.
   Tensor<gpu, 2, float> SwappedGradient(const float* gy, index_t n0, index_t b) {
     const Tensor<gpu, 4, float> gyt(const_cast<float*>(gy), Shape4(g.n, g.oc, g.oh, g.ow), &on);
@@ -46,6 +51,7 @@ struct Chunks {
   PatchParam patch;
   Stream<gpu> on;
   cublasHandle_t h = nullptr;
+  cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
 };
 
 }  // namespace
@@ -66,7 +72,6 @@ void WgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const fl
                   bool tf32, void* stream) {
   Chunks c(g, chunk, scratch, stream, tf32);
   const Tensor<gpu, 4, float> xt(const_cast<float*>(x), Shape4(g.n, g.c, g.h, g.w), &c.on);
-  const float one = 1;
   for (index_t n0 = 0; n0 < g.n; n0 += chunk) {
     const index_t b = std::min(chunk, g.n - n0), m = b * c.pq;
     c.SwappedGradient(gy, n0, b);
@@ -76,9 +81,8 @@ void WgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const fl
     // gw_i^T (kg, mg) += col_i^T tmp_i^T, with col_i and tmp_i (m, kg) and (m, mg) at ld m.
     CheckBlasSizes("weight-gradient GEMM: a", c.kg, c.mg, m, m, m, c.kg);
     for (index_t i = 0; i < g.groups; ++i)
-      UMBRA_CUBLAS_CHECK(cublasSgemm(c.h, CUBLAS_OP_T, CUBLAS_OP_N, int(c.kg), int(c.mg), int(m), &one,
-                                     c.colp + i * c.kg * m, int(m), c.tmpp + i * c.mg * m, int(m), &one,
-                                     gw + i * c.mg * c.kg, int(c.kg)));
+      c.Gemm(CUBLAS_OP_T, CUBLAS_OP_N, c.kg, c.mg, m, c.colp + i * c.kg * m, m, c.tmpp + i * c.mg * m, m, 1,
+             gw + i * c.mg * c.kg, c.kg);
   }
 }
 
@@ -96,10 +100,11 @@ void FwdGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* x, const floa
     // y_ji^T (pq, mg) = col_ij^T (pq, kg) w_i^T (kg, mg), image j's block oc * pq floats on.
     CheckBlasSizes("forward GEMM: a", c.pq, c.mg, c.kg, m, c.kg, c.pq);
     for (index_t i = 0; i < g.groups; ++i)
-      UMBRA_CUBLAS_CHECK(cublasSgemmStridedBatched(
-          c.h, CUBLAS_OP_N, CUBLAS_OP_N, int(c.pq), int(c.mg), int(c.kg), &one, c.colp + i * c.kg * m, int(m),
-          (long long)c.pq, w + i * c.mg * c.kg, int(c.kg), 0, &zero, y + (n0 * g.oc + i * c.mg) * c.pq, int(c.pq),
-          (long long)(g.oc * c.pq), int(b)));
+      UMBRA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+          c.h, CUBLAS_OP_N, CUBLAS_OP_N, int(c.pq), int(c.mg), int(c.kg), &one, c.colp + i * c.kg * m, CUDA_R_32F,
+          int(m), (long long)c.pq, w + i * c.mg * c.kg, CUDA_R_32F, int(c.kg), 0, &zero,
+          y + (n0 * g.oc + i * c.mg) * c.pq, CUDA_R_32F, int(c.pq), (long long)(g.oc * c.pq), int(b), c.compute,
+          CUBLAS_GEMM_DEFAULT));
   }
 }
 
@@ -107,7 +112,6 @@ void DgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* gy, const f
                   bool tf32, void* stream) {
   Chunks c(g, chunk, scratch, stream, tf32);
   Tensor<gpu, 4, float> gxt(gx, Shape4(g.n, g.c, g.h, g.w), &c.on);
-  const float one = 1, zero = 0;
   for (index_t n0 = 0; n0 < g.n; n0 += chunk) {
     const index_t b = std::min(chunk, g.n - n0), m = b * c.pq;
     c.SwappedGradient(gy, n0, b);
@@ -115,9 +119,8 @@ void DgradGemmGPU(const ConvGemmGeom& g, index_t chunk, const float* gy, const f
     // col_i^T (m, kg) = tmp_i^T (m, mg) w_i (mg, kg), w_i being (kg, mg) at ld kg.
     CheckBlasSizes("data-gradient GEMM: a", m, c.kg, c.mg, m, c.kg, m);
     for (index_t i = 0; i < g.groups; ++i)
-      UMBRA_CUBLAS_CHECK(cublasSgemm(c.h, CUBLAS_OP_N, CUBLAS_OP_T, int(m), int(c.kg), int(c.mg), &one,
-                                     c.tmpp + i * c.mg * m, int(m), w + i * c.mg * c.kg, int(c.kg), &zero,
-                                     c.colp + i * c.kg * m, int(m)));
+      c.Gemm(CUBLAS_OP_N, CUBLAS_OP_T, m, c.kg, c.mg, c.tmpp + i * c.mg * m, m, w + i * c.mg * c.kg, c.kg, 0,
+             c.colp + i * c.kg * m, m);
     Tensor<gpu, 4, float> gxb = gxt.Slice(n0, n0 + b);
     gxb = pack_col2patch(c.Columns(b), gxb.shape_, c.patch);
   }

@@ -95,6 +95,10 @@ cublasStatus_t CUBLASWINAPI cublasSetMathMode(cublasHandle_t handle, cublasMath_
   UMBRA_FORWARD(cublasSetMathMode, handle, mode);
 }
 
+cublasStatus_t CUBLASWINAPI cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
+  UMBRA_FORWARD(cublasGetMathMode, handle, mode);
+}
+
 cublasStatus_t CUBLASWINAPI cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t bytes) {
   UMBRA_FORWARD(cublasSetWorkspace_v2, handle, workspace, bytes);
 }
@@ -155,6 +159,21 @@ cublasStatus_t CUBLASWINAPI cublasGemmEx(cublasHandle_t handle, cublasOperation_
                             cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
   UMBRA_FORWARD_AS(Fn, cublasGemmEx, handle, ta, tb, m, n, k, alpha, a, a_type, lda, b, b_type, ldb, beta, c, c_type, ldc,
                 compute, algo);
+}
+
+cublasStatus_t CUBLASWINAPI cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t ta,
+                                                       cublasOperation_t tb, int m, int n, int k, const void* alpha,
+                                                       const void* a, cudaDataType a_type, int lda,
+                                                       long long int stride_a, const void* b, cudaDataType b_type,
+                                                       int ldb, long long int stride_b, const void* beta, void* c,
+                                                       cudaDataType c_type, int ldc, long long int stride_c, int batch,
+                                                       cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+  using Fn = cublasStatus_t(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
+                            const void*, cudaDataType, int, long long int, const void*, cudaDataType, int,
+                            long long int, const void*, void*, cudaDataType, int, long long int, int,
+                            cublasComputeType_t, cublasGemmAlgo_t);
+  UMBRA_FORWARD_AS(Fn, cublasGemmStridedBatchedEx, handle, ta, tb, m, n, k, alpha, a, a_type, lda, stride_a, b, b_type,
+                   ldb, stride_b, beta, c, c_type, ldc, stride_c, batch, compute, algo);
 }
 
 }  // extern "C"

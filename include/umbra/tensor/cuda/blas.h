@@ -19,13 +19,19 @@ inline std::atomic<bool>& MatmulTF32() {
   return on;
 }
 
+/// The compute type of a float product, chosen per call: TF32 tensor cores or full FP32. The
+/// handles' math mode stays CUBLAS_DEFAULT_MATH (Stream<gpu>::GetBlasHandle), so a per-device
+/// handle shared by threads holds no mode that one thread could change under another's product.
+inline cublasComputeType_t FloatCompute(bool tf32) {
+  return tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
 inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha,
                  const float* a, index_t lda, const float* b, index_t ldb, float beta, float* c,
                  index_t ldc) {
-  UMBRA_CUBLAS_CHECK(cublasSetMathMode(h, MatmulTF32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  UMBRA_CUBLAS_CHECK(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                 int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
-                                 int(ldc)));
+  UMBRA_CUBLAS_CHECK(cublasGemmEx(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m),
+                                  int(k), &alpha, b, CUDA_R_32F, int(ldb), a, CUDA_R_32F, int(lda), &beta, c,
+                                  CUDA_R_32F, int(ldc), FloatCompute(MatmulTF32()), CUBLAS_GEMM_DEFAULT));
 }
 inline void Gemm(cublasHandle_t h, bool ta, bool tb, index_t m, index_t n, index_t k, double alpha,
                  const double* a, index_t lda, const double* b, index_t ldb, double beta,
