@@ -67,13 +67,14 @@ std::string Joined(const std::string& text) {
 
 cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said) {
   InstallCapture();
+  const ImgCodecs& codecs = Codecs();  // opened outside the capture: its libraries' lines are not OpenCV's answer
   std::string said;
   struct Restore {
     ~Restore() { t_capture = nullptr; }
   } restore;
   t_capture = &said;
   const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat img = Codecs().decode(raw, flags);
+  cv::Mat img = codecs.decode(raw, flags);
   *opencv_said = Joined(said);
   return img;
 }

@@ -1,9 +1,14 @@
-// Codecs() (imgcodecs.h): the plugin is looked for where this build wrote it, then by its plain
-// name (LD_LIBRARY_PATH, the program's run path, the loader's cache), for a build tree that was
-// moved. Tests build this file for names no machine has (imgcodecs_absent_test).
+// Codecs() (imgcodecs.h): the plugin is looked for in lib/ beside the running program or one
+// folder up (build/umbra and build/tests/io_tests find build/lib, wherever the tree was moved or
+// copied), then where this build wrote it, then by its plain name (LD_LIBRARY_PATH, the loader's
+// cache). Tests build this file for names no machine has (imgcodecs_absent_test).
 #include "imgcodecs.h"
 
 #include <dlfcn.h>
+
+#include <filesystem>
+#include <system_error>
+#include <vector>
 
 #include "umbra/logging.h"
 
@@ -22,20 +27,33 @@ struct Loaded {
   std::string error;  // why the plugin did not open
 };
 
+std::vector<std::string> Candidates() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && exe.has_parent_path())
+    for (const char* up : {"lib", "../lib"})
+      names.push_back((exe.parent_path() / up / UMBRA_IMGCODECS_SONAME).lexically_normal().string());
+  names.push_back(UMBRA_IMGCODECS_PLUGIN);
+  names.push_back(UMBRA_IMGCODECS_SONAME);
+  return names;
+}
+
 Loaded Open() {
   Loaded l;
-  for (const char* name : {UMBRA_IMGCODECS_PLUGIN, UMBRA_IMGCODECS_SONAME}) {
-    void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  const auto why = [&l](const std::string& reason) { l.error += (l.error.empty() ? "" : "; ") + reason; };
+  for (const std::string& name : Candidates()) {
+    void* handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-      l.error += (l.error.empty() ? "" : "; ") + std::string(dlerror());
+      why(dlerror());
       continue;
     }
-    auto* entry = reinterpret_cast<decltype(&umbra_imgcodecs)>(dlsym(handle, "umbra_imgcodecs"));
+    auto* entry = reinterpret_cast<decltype(&umbra_imgcodecs_v1)>(dlsym(handle, "umbra_imgcodecs_v1"));
     if (entry) {
       l.codecs = entry();
       return l;
     }
-    l.error += (l.error.empty() ? "" : "; ") + std::string(name) + " has no umbra_imgcodecs";
+    why(name + " has no umbra_imgcodecs_v1 (a plugin of another umbra)");
     dlclose(handle);
   }
   return l;

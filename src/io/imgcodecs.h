@@ -28,5 +28,6 @@ const ImgCodecs& Codecs();
 
 }  // namespace umbra::io
 
-/// The plugin's one entry point (the name Codecs() looks up).
-extern "C" const umbra::io::ImgCodecs* umbra_imgcodecs();
+/// The plugin's one entry point (the name Codecs() looks up); a change to ImgCodecs renames it
+/// (_v2), so that a plugin of another umbra found first is passed over, not called.
+extern "C" const umbra::io::ImgCodecs* umbra_imgcodecs_v1();

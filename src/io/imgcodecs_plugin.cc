@@ -3,7 +3,7 @@
 
 #include "imgcodecs.h"
 
-extern "C" __attribute__((visibility("default"))) const umbra::io::ImgCodecs* umbra_imgcodecs() {
+extern "C" __attribute__((visibility("default"))) const umbra::io::ImgCodecs* umbra_imgcodecs_v1() {
   static const umbra::io::ImgCodecs codecs{
       [](const cv::Mat& raw, int flags) { return cv::imdecode(raw, flags); },
       [](const std::string& ext, const cv::Mat& img, std::vector<uint8_t>& out, const std::vector<int>& params) {

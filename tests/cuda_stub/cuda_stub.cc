@@ -468,18 +468,6 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
   (void)h; (void)alpha; (void)beta;
 #endif
   return CUBLAS_STATUS_SUCCESS; }
-// As batchCount SGEMMs, each checked and computed as one (the forward convolution's GEMM per image).
-cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-                                         int k, const float* alpha, const float* A, int lda, long long sa,
-                                         const float* B, int ldb, long long sb, const float* beta, float* C, int ldc,
-                                         long long sc, int count) {
-  if (count < 0) fprintf(stderr, "[stub] BAD batch count %d\n", count);
-  for (int i = 0; i < count; ++i)
-    if (const cublasStatus_t e = cublasSgemm_v2(h, ta, tb, m, n, k, alpha, A + i * sa, lda, B + i * sb, ldb, beta,
-                                                C + i * sc, ldc);
-        e != CUBLAS_STATUS_SUCCESS)
-      return e;
-  return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasDgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc) {
   ++counts.cublas;
   if (CapturedWithoutWorkspace(h, "cublasDgemm_v2")) return CUBLAS_STATUS_NOT_SUPPORTED;

@@ -140,15 +140,6 @@ cublasStatus_t CUBLASWINAPI cublasDgemv_v2(cublasHandle_t handle, cublasOperatio
   UMBRA_FORWARD(cublasDgemv_v2, handle, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
 }
 
-cublasStatus_t CUBLASWINAPI cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t ta,
-                                                      cublasOperation_t tb, int m, int n, int k, const float* alpha,
-                                                      const float* a, int lda, long long int stride_a, const float* b,
-                                                      int ldb, long long int stride_b, const float* beta, float* c,
-                                                      int ldc, long long int stride_c, int batch) {
-  UMBRA_FORWARD(cublasSgemmStridedBatched, handle, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta,
-                c, ldc, stride_c, batch);
-}
-
 cublasStatus_t CUBLASWINAPI cublasGemmEx(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m,
                                          int n, int k, const void* alpha, const void* a, cudaDataType a_type, int lda,
                                          const void* b, cudaDataType b_type, int ldb, const void* beta, void* c,
