@@ -59,8 +59,17 @@ bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k 
 void NoteRepeatedKey(const config::Entry& e, const config::Entry& earlier, const std::string& of) {
   if (e.file == "<command line>" || earlier.file == "<command line>" || e.value == earlier.value) return;
   std::fprintf(stderr, "note: %s: %s = %s replaces the earlier %s = %s%s at %s (the last value is used)\n",
-               e.Where().c_str(), e.key.c_str(), e.value.c_str(), e.key.c_str(), earlier.value.c_str(), of.c_str(),
-               earlier.Where().c_str());
+               e.Where().c_str(), e.key.c_str(), e.value.c_str(), earlier.key.c_str(), earlier.value.c_str(),
+               of.c_str(), earlier.Where().c_str());
+}
+// An iterator's key by its main name: the other names an iterator takes for a key are documented
+// as "another name for <key>" (csv's path_data, imgrec's image_bin, augmentation's min_scale), so
+// that two names of one key given in one block are the same key given twice.
+std::string MainName(const std::vector<io::KeyDoc>& keys, const std::string& key) {
+  static const std::string kAlias = "another name for ";
+  for (const io::KeyDoc& d : keys)
+    if (d.name == key && d.doc.rfind(kAlias, 0) == 0) return d.doc.substr(kAlias.size());
+  return key;
 }
 
 // metric[field,node] = name
@@ -262,23 +271,29 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
+    const std::vector<io::KeyDoc> keys = io::ListKeys(it);
+    const auto same_key = [&](const std::string& a, const std::string& k) {
+      return MainName(keys, a) == MainName(keys, k);
+    };
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
         job.iters[b].values_at.emplace_back(e->value, e->Where());
         // A block's own key wins over a global (cxxnet's order), which made a command-line
         // filename=other.csv train on the file's data without a word.
-        const auto own = std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return k->key == e->key; });
+        const auto own =
+            std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return same_key(k->key, e->key); });
         UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",
                     e->value, " is overridden by the ", job.iters[b].role == "data" ? "training" : job.iters[b].role,
-                    " block's own ", e->key, " (", own == block_keys[b].end() ? "" : (*own)->Where(), "); write ",
+                    " block's own ", own == block_keys[b].end() ? "" : (*own)->key, " (",
+                    own == block_keys[b].end() ? "" : (*own)->Where(), "); write ",
                     job.iters[b].role == "pred" ? "pred" : job.iters[b].name, ":", e->key, "=", e->value,
                     " to set it in that block");
       }
     for (size_t k = 0; k < block_keys[b].size(); ++k) {
       const config::Entry* e = block_keys[b][k];
       for (size_t j = k; j-- > 0;)  // the latest earlier one: what this replaces
-        if (block_keys[b][j]->key == e->key) {
+        if (same_key(block_keys[b][j]->key, e->key)) {
           NoteRepeatedKey(*e, *block_keys[b][j], " of the " + job.iters[b].role + " block");
           break;
         }

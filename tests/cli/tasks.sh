@@ -527,6 +527,17 @@ grep -qF "note: dupkey.conf:23: nhidden = 32 replaces the earlier nhidden = 64 o
 grep -qF "note: dupglob.conf:$(($(wc -l < dupglob.conf) - 1)): batch_size = 48 replaces the earlier batch_size = 96 at dupglob.conf:33 (the last value is used)" dupg.err \
   && grep -qF "note: dupglob.conf:8: shuffle = 0 replaces the earlier shuffle = 1 of the data block at dupglob.conf:7" dupg.err \
   && [ "$(grep -c note: dupg.err)" = 2 ] || { cat dupg.err; fail "notes on global or block keys given twice"; }
+# Two names of one key in a block (csv's filename and its other name path_data) are that key
+# given twice: the same note; and a command-line global by the other name is refused alike.
+$PY -c "print(','.join(['1'] + ['0'] * 784))" > one.csv
+cp one.csv two.csv
+{ cat "$CONF"; printf 'eval = csv\niter = csv\n  filename = one.csv\n  path_data = two.csv\niter = end\n'; } > alias.conf
+"$UMBRA" alias.conf num_round=0 model_dir=al dev=cpu > /dev/null 2> al.err || { cat al.err; fail "alias.conf"; }
+grep -qF "note: alias.conf:$(($(wc -l < alias.conf) - 1)): path_data = two.csv replaces the earlier filename = one.csv of the eval block at alias.conf:$(($(wc -l < alias.conf) - 2))" al.err \
+  || { cat al.err; fail "no note on two names of one key in a block"; }
+sed '$d' alias.conf | sed '$d' > alias1.conf && echo "iter = end" >> alias1.conf  # filename only
+expect_error "<command line>:2: path_data = two.csv is overridden by the eval block's own filename (alias1.conf:$(($(wc -l < alias1.conf) - 1)))" \
+  alias1.conf path_data=two.csv model_dir=al
 # A run that fails before its first model leaves no folder it made (it left one holding only
 # the lock); a folder that was there stays.
 expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ftnew
