@@ -26,9 +26,23 @@ bool IsTrainingLog(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream in(path);
-  std::string line(65536, '\0');  // a round's line is a few hundred bytes; no file is read whole
-  for (int n = 0; n < 100 && in.getline(line.data(), std::streamsize(line.size())); ++n)  // past blank lines, as Progress
-    if (line[0] != '\0') return RoundOf(line.c_str()).has_value();
+  // The first line that is not blank (as Progress skips them), within the first 100 lines, read
+  // in pieces up to 16 MiB: a round's line is a few hundred bytes, but one with thousands of
+  // metrics is longer than any fixed buffer, and no file (a model of gigabytes with no newline)
+  // is read whole.
+  constexpr size_t kMaxLine = size_t(16) << 20;
+  char piece[65536];
+  for (int n = 0; n < 100; ++n) {
+    std::string line;
+    while (!in.getline(piece, sizeof piece) && !in.eof() && in.gcount() == std::streamsize(sizeof piece - 1)) {
+      line.append(piece, sizeof piece - 1);  // the line goes on past this piece
+      if (line.size() > kMaxLine) return false;
+      in.clear();
+    }
+    if (in.fail() && in.gcount() == 0 && line.empty()) return false;  // the end of the file
+    line.append(piece);
+    if (!line.empty()) return RoundOf(line).has_value();
+  }
   return false;
 }
 

@@ -364,6 +364,14 @@ cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] || fail "the log was overwritt
 mkdir -p other_run && cp m/log.jsonl other_run/log.jsonl
 expect_error "<command line>:4: pred = other_run/log.jsonl would overwrite a training log (its first line is a round)" \
   "$CONF" task=pred model_in=m/0002.model pred=other_run/log.jsonl
+# ... whose first line may be longer than any one read (a round with thousands of metrics).
+mkdir -p wide_run && $PY -c "import json; print(json.dumps({'round': 1, **{f'm{i}': 0.5 for i in range(9000)}}))" \
+  > wide_run/log.jsonl
+[ "$(head -1 wide_run/log.jsonl | wc -c)" -gt 70000 ] || fail "the wide log's first line is short"
+cp wide_run/log.jsonl wide.keep
+expect_error "<command line>:4: pred = wide_run/log.jsonl would overwrite a training log (its first line is a round)" \
+  "$CONF" task=pred model_in=m/0002.model pred=wide_run/log.jsonl
+cmp wide.keep wide_run/log.jsonl || fail "a log with a long first line was overwritten"
 printf 'UMRC rest' > made.rec; printf 'UMBRAMEA rest' > made.mean
 expect_error "<command line>:5: weight_filename = made.rec would overwrite a record file" "$CONF" \
   task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=made.rec
