@@ -1,4 +1,7 @@
-// libumbra_imgcodecs.so (imgcodecs.h): the one library of umbra's that links opencv_imgcodecs.
+// libumbra_imgcodecs.so (imgcodecs.h): the one library of umbra's that links opencv_imgcodecs,
+// opened by Codecs() at the first image. It holds no state and no umbra code: the functions are
+// OpenCV's own, and what to decode, how to report a failure and the stderr capture are the
+// caller's (decode_image.cc, im2rec.cc).
 #include <opencv2/imgcodecs.hpp>
 
 #include "imgcodecs.h"

@@ -40,7 +40,7 @@ bool IsTrainingLog(const std::string& path) {
       in.clear();
     }
     if (in.fail() && in.gcount() == 0 && line.empty()) return false;  // the end of the file
-    line.append(piece);
+    line.append(piece, size_t(in.gcount()) - (in.eof() ? 0 : 1));  // all it read (a NUL too) but the newline
     if (!line.empty()) return RoundOf(line).has_value();
   }
   return false;

@@ -5,7 +5,8 @@
 set -euo pipefail
 UMBRA=$1 PLUGIN=$2
 fail() { echo "FAIL: $*"; exit 1; }
-W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; cd "$W"
+# The folder without symlinks in its path, as /proc/self/exe (which the lookup reads) gives it.
+W=$(cd "$(mktemp -d)" && pwd -P); trap 'rm -rf "$W"' EXIT; cd "$W"
 mkdir -p moved/lib img
 cp "$UMBRA" moved/umbra
 cp "$PLUGIN" moved/lib/
