@@ -1,7 +1,7 @@
 // umbra's columns-and-GEMM passes (conv_gemm.h): against double references summed on the host
 // for strides, padding, groups, chunks that do not divide the batch and a one-image chunk, in
-// full FP32; the weight gradient added to what the gradient held (the layer accumulates), the
-// data gradient and the forward's output written. And the cuDNN convolution taking them where its
+// full FP32 (and TF32 where a call asks for it); the weight gradient added to what the gradient
+// held (the layer accumulates), the data gradient and the forward's output written. And the cuDNN convolution taking them where its
 // search measures them faster (in the emulation the stand-in's cuDNN reports times no run of
 // them can match, UMBRA_STUB_CUDNN_MS): the layers' gradients are then still the CPU layers',
 // over two passes, and each layer names them as what ran.
@@ -85,6 +85,53 @@ TEST(ConvGemmGPU, AsTheReference) {
   Check({3, 4, 9, 7, 6, 0, 0, 2, 3, 3, 1, 1, 1, 1}, 1);      // two groups, one image a chunk
   Check({3, 4, 9, 7, 6, 0, 0, 2, 3, 3, 1, 1, 1, 1}, 2);      // two groups, two images a chunk
   Check({2, 5, 8, 8, 3, 0, 0, 1, 1, 1, 2, 2, 0, 0}, 2);      // 1x1, stride 2 (ResNet's shortcut)
+}
+
+// The tf32 argument reaches each of the three GEMMs as its compute type (cuda::FloatCompute):
+// with x and gy of 1 + 2^-12 (a float, but 1 in TF32's 10 bits of mantissa) and w of 1, every
+// output is an exact count times 1 + 2^-12 in full FP32, and the count itself where the product
+// rounds its inputs to TF32, as the emulation always does and tensor cores do (a GPU's cuBLAS may
+// still pick a full-FP32 kernel for so small a product: either answer there).
+TEST(ConvGemmGPU, Tf32IsEachCallsChoice) {
+  UMBRA_REQUIRE_GPU();
+  nn::ConvGemmGeom g{2, 2, 4, 3, 3, 0, 0, 1, 2, 2, 1, 1, 0, 0};
+  g.oh = g.h - g.kh + 1, g.ow = g.w - g.kw + 1;
+  const float v = 1.f + std::ldexp(1.f, -12);
+  TensorContainer<cpu, 4> hx(Shape4(g.n, g.c, g.h, g.w)), hgy(Shape4(g.n, g.oc, g.oh, g.ow));
+  TensorContainer<cpu, 2> hw(Shape2(g.oc, g.c * g.kh * g.kw));
+  hx = v;
+  hgy = v;
+  hw = 1.f;
+  auto x = test::ToGPU(hx.view()), gy = test::ToGPU(hgy.view());
+  auto w = test::ToGPU(hw.view());
+  TensorContainer<gpu, 1> scratch(Shape1(index_t(nn::ConvGemmScratchBytes(g, 2) / sizeof(float))));
+  for (const bool tf32 : {false, true}) {
+    SCOPED_TRACE(tf32 ? "tf32" : "fp32");
+    // The exact count of each output (the double references on inputs of 1), and the FP32 value.
+    TensorContainer<cpu, 4> ones_x(hx.shape_), ones_gy(hgy.shape_);
+    ones_x = 1.f;
+    ones_gy = 1.f;
+    const auto check = [&](const std::vector<float>& got, const std::vector<double>& count, const char* what) {
+      for (size_t i = 0; i < count.size(); ++i) {
+        const float fp32 = float(count[i]) * v, rounded = float(count[i]);
+#if UMBRA_CUDA_EMU
+        ASSERT_EQ(got[i], tf32 ? rounded : fp32) << what << i;
+#else
+        ASSERT_TRUE(got[i] == fp32 || (tf32 && got[i] == rounded)) << what << i << ": " << got[i];
+#endif
+      }
+    };
+    TensorContainer<gpu, 2> gw(hw.shape_);
+    gw = 0.f;
+    nn::WgradGemmGPU(g, 2, x.dptr_, test::ToGPU(ones_gy.view()).dptr_, gw.dptr_, scratch.dptr_, tf32, nullptr);
+    check(Values(test::ToCPU(gw.view())), Reference(g, Values(ones_x), Values(ones_gy)), "weight element ");
+    auto gx = NanOnDevice(hx.shape_);
+    nn::DgradGemmGPU(g, 2, gy.dptr_, w.dptr_, gx.dptr_, scratch.dptr_, tf32, nullptr);
+    check(Values(test::ToCPU(gx.view())), DataReference(g, Values(ones_gy), Values(hw)), "data element ");
+    auto y = NanOnDevice(hgy.shape_);
+    nn::FwdGemmGPU(g, 2, x.dptr_, w.dptr_, y.dptr_, scratch.dptr_, tf32, nullptr);
+    check(Values(test::ToCPU(y.view())), test::ConvForwardReference(g, Values(ones_x), Values(hw)), "output element ");
+  }
 }
 
 TEST(ConvGemmGPU, ChunksWithinTheScratch) {
