@@ -499,14 +499,15 @@ cublasStatus_t cublasDgemv_v2(cublasHandle_t h, cublasOperation_t t, int m, int 
   (void)t; (void)m; (void)n; (void)alpha; (void)A; (void)lda; (void)x; (void)incx; (void)beta; (void)y; (void)incy;
 #endif
   return CUBLAS_STATUS_SUCCESS; }
+// The bytes of one element of a GemmEx operand.
+static int ElementBytes(cudaDataType t) { return t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4; }
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const void* alpha,
                             const void* A, cudaDataType at, int lda, const void* B, cudaDataType bt, int ldb, const void* beta,
                             void* C, cudaDataType ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t) {
   ++counts.cublas;
   if (CapturedWithoutWorkspace(h, "cublasGemmEx")) return CUBLAS_STATUS_NOT_SUPPORTED;
   auto span = [](int ld, int r, int c, cudaDataType t) {
-    const size_t e = t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4;
-    return r && c ? (size_t(ld) * (c - 1) + r) * e : size_t(0);
+    return r && c ? (size_t(ld) * (c - 1) + r) * ElementBytes(t) : size_t(0);
   };
   const bool na = ta == CUBLAS_OP_N, nb = tb == CUBLAS_OP_N;
   if (k > 0) {
@@ -543,11 +544,10 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
                                           const void* beta, void* C, cudaDataType ct, int ldc, long long sc, int count,
                                           cublasComputeType_t compute, cublasGemmAlgo_t algo) {
   if (count < 0) fprintf(stderr, "[stub] BAD batch count %d\n", count);
-  auto size = [](cudaDataType t) { return t == CUDA_R_16BF || t == CUDA_R_16F ? 2 : t == CUDA_R_64F ? 8 : 4; };
   for (int i = 0; i < count; ++i)
-    if (const cublasStatus_t e = cublasGemmEx(h, ta, tb, m, n, k, alpha, (const char*)A + i * sa * size(at), at, lda,
-                                              (const char*)B + i * sb * size(bt), bt, ldb, beta,
-                                              (char*)C + i * sc * size(ct), ct, ldc, compute, algo);
+    if (const cublasStatus_t e = cublasGemmEx(h, ta, tb, m, n, k, alpha, (const char*)A + i * sa * ElementBytes(at),
+                                              at, lda, (const char*)B + i * sb * ElementBytes(bt), bt, ldb, beta,
+                                              (char*)C + i * sc * ElementBytes(ct), ct, ldc, compute, algo);
         e != CUBLAS_STATUS_SUCCESS)
       return e;
   return CUBLAS_STATUS_SUCCESS; }
