@@ -33,6 +33,28 @@ int CropStart(const std::string& k, const std::string& v) {
   UMBRA_CHECK(s >= -1, "iterator key ", k, " = '", v, "' must be a pixel (>= 0) or -1 (the centre)");
   return int(s);
 }
+// min_crop_size / max_crop_size: a side, or 0 for none (-5 was taken as none).
+int CropSize(const std::string& k, const std::string& v) {
+  const long s = ParseInt(k, v);
+  UMBRA_CHECK(s >= 0 && s <= kMaxSide, "iterator key ", k, " = '", v, "' must be a side in [1, ", kMaxSide,
+              "] pixels, or 0 (none)");
+  return int(s);
+}
+// rotate: -1 (none) or an angle; -90 was taken as none, as cxxnet took every value below 0.
+float Rotate(const std::string& k, const std::string& v) {
+  const float r = ParseFloat(k, v);
+  UMBRA_CHECK(r == -1 || (r >= 0 && r <= 360), "iterator key ", k, " = '", v,
+              "' must be an angle in [0, 360] degrees or -1 (none); a turn of a degrees clockwise is 360 - a");
+  return r;
+}
+// max_rotate_angle: whole degrees, since the angle is drawn among the whole ones in [-m, m] (cxxnet's
+// draw); 0.5 drew only 0, and 3e9 overflowed the int it is drawn as.
+float MaxAngle(const std::string& k, const std::string& v) {
+  const float m = ParseFloat(k, v);
+  UMBRA_CHECK(m >= 0 && m <= 180 && m == std::floor(m), "iterator key ", k, " = '", v,
+              "' must be a whole number of degrees in [0, 180]");
+  return m;
+}
 }  // namespace
 
 bool Augmenter::SetParam(const std::string& k, const std::string& v) {
@@ -42,14 +64,14 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
   else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre)")) crop_y_ = CropStart(k, v);
   else if (IsKey(k, "crop_x_start", "fixed crop: left column (default -1: centre)")) crop_x_ = CropStart(k, v);
   else if (IsKey(k, "min_crop_size", "crop a square of a random side in [min, max], then resize it to input_shape"))
-    min_crop_ = int(ParseInt(k, v));
-  else if (IsKey(k, "max_crop_size", "see min_crop_size")) max_crop_ = int(ParseInt(k, v));
+    min_crop_ = CropSize(k, v);
+  else if (IsKey(k, "max_crop_size", "see min_crop_size")) max_crop_ = CropSize(k, v);
   else if (IsKey(k, "max_aspect_ratio", "random aspect change up to this fraction, in [0, 1)"))
     max_aspect_ = ParseFloat(k, v);
-  else if (IsKey(k, "max_rotate_angle", "random rotation up to this many degrees either way (whole degrees)"))
-    max_angle_ = ParseFloat(k, v);
-  else if (IsKey(k, "rotate", "a fixed rotation in degrees (default -1: none, or max_rotate_angle's)"))
-    rotate_ = ParseFloat(k, v);
+  else if (IsKey(k, "max_rotate_angle", "random rotation up to this many degrees either way (whole, at most 180)"))
+    max_angle_ = MaxAngle(k, v);
+  else if (IsKey(k, "rotate", "a fixed rotation in degrees in [0, 360] (default -1: none, or max_rotate_angle's)"))
+    rotate_ = Rotate(k, v);
   else if (IsKey(k, "max_shear_ratio", "random shear up to this ratio, at most 1")) max_shear_ = ParseFloat(k, v);
   else if (IsKey(k, "min_random_scale", "random scale of the image in [min, max] (default 1)") ||
            IsKey(k, "min_scale", "another name for min_random_scale"))
@@ -73,8 +95,11 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
   } else if (IsKey(k, "max_random_contrast", "values times 1 + a random number in [-c, c]"))
     max_contrast_ = ParseFloat(k, v);
   else if (IsKey(k, "max_random_illumination", "plus a random number in [-i, i]")) max_illum_ = ParseFloat(k, v);
-  else if (IsKey(k, "fill_value", "the value of pixels a warp brings in from outside the image (default 255)"))
+  else if (IsKey(k, "fill_value", "the value of pixels a warp brings in from outside the image (default 255)")) {
     fill_ = ParseFloat(k, v);
+    // OpenCV saturates it to a pixel: 1000 was 255 unsaid.
+    UMBRA_CHECK(fill_ >= 0 && fill_ <= 255, "iterator key fill_value = '", v, "' must be a pixel value in [0, 255]");
+  }
   else return false;
   return true;
 }
@@ -88,13 +113,15 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
               min_scale_, " and ", max_scale_);
   UMBRA_CHECK(max_angle_ >= 0 && max_shear_ >= 0 && max_contrast_ >= 0 && max_illum_ >= 0, who,
               ": max_rotate_angle, max_shear_ratio, max_random_contrast, max_random_illumination must be >= 0");
-  // Sizes no image of a data set reaches: a crop of 100000 scaled every image to gigabytes (no
-  // end in sight), one of 2e9 overflowed an int inside OpenCV.
+  // Sizes no image of a data set reaches (as the crop sizes' bound, where they are set: a crop of
+  // 100000 scaled every image to gigabytes, one of 2e9 overflowed an int inside OpenCV).
   UMBRA_CHECK(max_scale_ <= kMaxScale && max_shear_ <= 1, who, ": max_random_scale must be at most ", kMaxScale,
               " and max_shear_ratio at most 1, got ", max_scale_, " and ", max_shear_);
-  UMBRA_CHECK(min_crop_ <= kMaxSide && max_crop_ <= kMaxSide, who, ": min_crop_size and max_crop_size must be at most ",
-              kMaxSide, ", got ", min_crop_, " and ", max_crop_);
   if (min_crop_ > 0 || max_crop_ > 0) {
+    // The random-size square is placed by rand_crop (or centred): a fixed start was dropped unsaid.
+    UMBRA_CHECK(crop_y_ < 0 && crop_x_ < 0, who, ": crop_y_start and crop_x_start place the input_shape crop, "
+                "which min_crop_size / max_crop_size replace with a square placed by rand_crop (or centred): "
+                "give one or the other");
     if (min_crop_ <= 0) min_crop_ = max_crop_;
     if (max_crop_ <= 0) max_crop_ = min_crop_;
     UMBRA_CHECK(min_crop_ <= max_crop_, who, ": min_crop_size ", min_crop_, " > max_crop_size ", max_crop_);
@@ -150,8 +177,8 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
     int x = rand_crop ? UniformInt(rnd, 0, m.cols - w) : (m.cols - w) / 2;
     if (crop_y_ >= 0) y = crop_y_;
     if (crop_x_ >= 0) x = crop_x_;
-    UMBRA_CHECK(y + h <= m.rows && x + w <= m.cols, who_, ": crop at (", y, ", ", x, ") of ", h, "x", w,
-                " does not fit a ", m.rows, "x", m.cols, " image");
+    UMBRA_CHECK(y + h <= m.rows && x + w <= m.cols, who_, ": the ", h, "x", w, " crop at (", y, ", ", x,
+                ") (crop_y_start, crop_x_start) does not fit in the ", m.rows, "x", m.cols, " image");
     m = m(cv::Rect(x, y, w, h));
   }
   return m;

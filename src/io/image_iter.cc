@@ -64,6 +64,9 @@ class ImageIterBase : public InstanceIterator {
     // 100000).
     UMBRA_CHECK(nthread_ > 0 && nthread_ <= 256, Name(), ": nthread must be in [1, 256], got ", nthread_);
     augment_.Init(shape_, Name());
+    // Before the mean image, whose average over no instances wrote a file of NaNs (and was then
+    // blamed for them).
+    UMBRA_CHECK(n > 0, Name(), " holds no instances");
     UMBRA_CHECK(mean_path_.empty() || !augment_.HasMeanValues(), Name(),
                 ": image_mean and mean_value (or mean_r/g/b) are both given; one mean is subtracted: keep one");
     if (!mean_path_.empty()) {
@@ -87,7 +90,8 @@ class ImageIterBase : public InstanceIterator {
     ParallelFor(index_t(rows.size()), nthread_, [&](index_t j) {
       const Row& r = rows[j];
       NamingImage(r.instance, [&] {
-        augment_.Process(Decode(items[j].bytes, r.instance), r.seed, out_.data.dptr_ + r.row * d);
+        const cv::Mat img = Decode(items[j].bytes, r.instance);
+        Augmenting(r.instance, [&] { augment_.Process(img, r.seed, out_.data.dptr_ + r.row * d); });
       });
       std::copy(items[j].labels.begin(), items[j].labels.end(), out_.label.dptr_ + r.row * out_.label.stride_);
     });
@@ -103,6 +107,16 @@ class ImageIterBase : public InstanceIterator {
       f();
     } catch (const cv::Exception& e) {
       UMBRA_THROW("OpenCV failed on image ", Where(i), ": ", e.what());
+    }
+  }
+  // Runs f, the augmenting of instance i, with its errors (a fixed crop the image cannot hold,
+  // channels input_shape does not have) naming the image.
+  template <typename F>
+  void Augmenting(index_t i, F&& f) const {
+    try {
+      f();
+    } catch (const Error& e) {
+      UMBRA_THROW(e.message(), ": image ", Where(i));
     }
   }
   cv::Mat Decode(const std::string& file, index_t i) const {
@@ -134,7 +148,10 @@ class ImageIterBase : public InstanceIterator {
       std::vector<std::string> bytes(m);
       for (index_t j = 0; j < m; ++j) bytes[j] = Load(b + j).bytes;
       ParallelFor(m, nthread_, [&](index_t j) {
-        NamingImage(b + j, [&] { augment_.ProcessPlain(Decode(bytes[j], b + j), &rows[j * d]); });
+        NamingImage(b + j, [&] {
+          const cv::Mat img = Decode(bytes[j], b + j);
+          Augmenting(b + j, [&] { augment_.ProcessPlain(img, &rows[j * d]); });
+        });
       });
       for (index_t j = 0; j < m; ++j)
         for (index_t p = 0; p < d; ++p) sum[p] += rows[j * d + p];

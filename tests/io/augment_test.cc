@@ -257,7 +257,26 @@ TEST(Augment, BadKeysAreRefused) {
     EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", v}}); }),
                std::string("divideby = '") + v + "' is not a finite float");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_crop_size", "100000"}}); }),
-             "max_crop_size must be at most 16384");
+             "max_crop_size = '100000' must be a side in [1, 16384] pixels, or 0 (none)");
+  // Values that did something else than written, unsaid: a negative crop size was none, a
+  // rotation by -90 none, a fraction of a degree no rotation, a fill value outside a pixel's
+  // range that range's end, and a fixed crop start beside a random-size crop nothing.
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_crop_size", "-5"}}); }),
+             "min_crop_size = '-5' must be a side");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate", "-90"}}); }),
+             "rotate = '-90' must be an angle in [0, 360] degrees or -1 (none); a turn of a degrees clockwise is 360 - a");
+  for (const char* v : {"0.5", "3e9", "-2"})
+    EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_rotate_angle", v}}); }),
+               std::string("max_rotate_angle = '") + v + "' must be a whole number of degrees in [0, 180]");
+  for (const char* v : {"1000", "-1"})
+    EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"fill_value", v}}); }),
+               std::string("fill_value = '") + v + "' must be a pixel value in [0, 255]");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_crop_size", "3"}, {"crop_y_start", "1"}}); }),
+             "crop_y_start and crop_x_start place the input_shape crop, which min_crop_size / max_crop_size replace");
+  // The edges stay accepted: -1 (none) and 360 for rotate, 180 for max_rotate_angle, 0 and 255.
+  for (const KV& ok : {KV{{"rotate", "-1"}}, KV{{"rotate", "360"}}, KV{{"max_rotate_angle", "180"}},
+                       KV{{"fill_value", "0"}}, KV{{"fill_value", "255"}}, KV{{"min_crop_size", "0"}}})
+    OnImage(dir, 4, 4, "3,2,2", ok);
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_random_scale", "1e6"}}); }),
              "max_random_scale must be at most 16");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_shear_ratio", "1e30"}}); }),

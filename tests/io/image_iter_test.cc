@@ -158,6 +158,36 @@ TEST(RecIter, TruncatedRecordFileFailsAtInit) {
              "record file '" + (dir / "all.rec") + "' is truncated at offset");
 }
 
+// An empty record file with image_mean: the mean over no instances was written as a file of
+// NaNs, and the error then blamed that file.
+TEST(RecIter, EmptyRecordFileWithAMeanWritesNoMean) {
+  TempDir dir;
+  WriteText(dir / "empty.rec", "");
+  EXPECT_HAS(ErrorOf([&] {
+               Make("imgrec", {{"image_rec", dir / "empty.rec"}, {"image_mean", dir / "mean.bin"},
+                               {"input_shape", "3,4,6"}, {"batch_size", "2"}});
+             }),
+             "holds no instances");
+  EXPECT_FALSE(std::filesystem::exists(dir / "mean.bin"));
+}
+
+// A fixed crop that one image of the list cannot hold names that image and the keys.
+TEST(ImgIter, ACropThatDoesNotFitNamesTheImage) {
+  TempDir dir;
+  ThreeImages(dir);
+  WritePng(dir / "img/wide.png", 2, 12, [](int, int) { return Rgb{1, 2, 3}; });  // scaled up to 4x24
+  WriteText(dir / "crop.lst", "0\t1\t0.png\n1\t1\twide.png\n");
+  auto it = Make("img", {{"image_list", dir / "crop.lst"}, {"image_root", dir / "img"}, {"input_shape", "3,4,4"},
+                         {"batch_size", "2"}, {"crop_x_start", "2"}, {"crop_y_start", "0"}});
+  EXPECT_TRUE(it->Next());  // 4x6 and 4x24: both hold a 4x4 crop at column 2
+  WriteText(dir / "crop2.lst", "0\t1\twide.png\n1\t1\t0.png\n");
+  auto it2 = Make("img", {{"image_list", dir / "crop2.lst"}, {"image_root", dir / "img"}, {"input_shape", "3,4,4"},
+                          {"batch_size", "2"}, {"crop_x_start", "3"}, {"crop_y_start", "0"}});
+  EXPECT_HAS(ErrorOf([&] { it2->Next(); }),
+             "the 4x4 crop at (0, 3) (crop_y_start, crop_x_start) does not fit in the 4x6 image: image '" +
+                 (dir / "img/0.png") + "' (" + (dir / "crop2.lst") + ":2)");
+}
+
 TEST(RecIter, Im2RecResizesTheShorterSide) {
   TempDir dir;
   std::filesystem::create_directory(dir / "img");
