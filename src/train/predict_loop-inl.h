@@ -11,6 +11,7 @@
 #include <map>
 
 #include "umbra/atomic_output.h"
+#include "umbra/regular_file.h"
 #include "src/train/train_loop-inl.h"
 
 namespace umbra::train {
@@ -41,7 +42,13 @@ int PredictLoop(Job& job) {
   // is said on stderr instead.
   std::error_code ec;
   const bool sidecar = binary && (!std::filesystem::exists(path, ec) || std::filesystem::is_regular_file(path, ec));
-  if (sidecar) RefuseOverwritingInput(job, path + ".shape", "pred (its .shape file)", p->name_where);
+  if (sidecar) {
+    RefuseOverwritingInput(job, path + ".shape", "pred (its .shape file)", p->name_where);
+    // Checked before FILE is written: a folder there failed the run after FILE was replaced.
+    const std::string why = NotRegularFile(path + ".shape");
+    UMBRA_CHECK(why.empty() || why == "no such file", p->name_where, ": pred = ", path, " with output_format = bin ",
+                "writes its shape to ", path, ".shape, which is ", why, "; remove it or name another output file");
+  }
   if (!extract && job.global.count("extract_node_name"))
     std::fprintf(stderr, "note: extract_node_name (%s) is read by task = extract; task = %s writes the network's "
                  "output\n", job.Where("extract_node_name").c_str(), task.c_str());

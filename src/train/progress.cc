@@ -20,6 +20,8 @@ std::optional<int> RoundOf(const std::string& line) {
   if (j.is_discarded() || !j.is_object() || !j.contains("round") || !j["round"].is_number_integer()) return {};
   return j["round"].get<int>();
 }
+// Whether a line is whole JSON (a log line cut short by a kill is not).
+bool CompleteObject(const std::string& line) { return !nlohmann::json::parse(line, nullptr, false).is_discarded(); }
 }  // namespace
 
 bool IsTrainingLog(const std::string& path) {
@@ -66,8 +68,10 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
     for (size_t n = 0; n < lines.size(); ++n) {
       if (lines[n].empty()) continue;
       const std::optional<int> round = RoundOf(lines[n]);
-      // The last line, an object cut short by a kill or a full disk: dropped, as its round is redone.
-      if (!round && n + 1 == lines.size() && lines[n].starts_with("{")) break;
+      // The last line, an object cut short by a kill or a full disk: dropped, as its round is
+      // redone. Cut short, it lacks its closing brace: a whole object that is no round (a JSON
+      // file of notes named as the log) was dropped, and the file replaced.
+      if (!round && n + 1 == lines.size() && lines[n].starts_with("{") && !CompleteObject(lines[n])) break;
       UMBRA_CHECK(round.has_value(), "log = ", log_path, ": line ", n + 1,
                   " is no round of a training log; not overwriting the file");
       UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", *round,

@@ -242,8 +242,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   }
   InitTrainingBlocks(job);
   const std::string log = save_model > 0 ? LogPath(job) : job.Get("log", "");  // no models: a log if asked
-  // The log holds one line per round: rounds from start on are (re)written by this run.
-  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resume && !from_file);
+  // The log holds one line per round: rounds from start on are (re)written by this run. A run
+  // that resumed nothing is new, continue=1 or not (with it, another run's log named by log =
+  // was rewritten from round 1).
+  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file);
 
   SetFlushDenormals();
   Feeder<xpu> feed(train->it.get());

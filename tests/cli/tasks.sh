@@ -127,6 +127,11 @@ assert abs(p.sum(1)-1).max() < 1e-4" || fail "pred_raw rows are not probabilitie
 $PY -c "
 import numpy as np; p=np.fromfile('raw.bin','<f4').reshape(10000,10); t=np.loadtxt('pred.txt')
 assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"
+# FILE.shape a folder: refused before FILE is written (FILE was replaced, then the run failed).
+echo precious > kept.bin && mkdir kept.bin.shape
+expect_error "pred = kept.bin with output_format = bin writes its shape to kept.bin.shape, which is not a regular file" \
+  "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=kept.bin
+[ "$(cat kept.bin)" = precious ] || fail "kept.bin replaced by a run that failed"
 "$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=/dev/null 2> null.err
 [ ! -e /dev/null.shape ] && grep -qF "/dev/null is no regular file, so no /dev/null.shape: the rows are 10000,1,1,10" \
   null.err || { cat null.err; rm -f /dev/null.shape; fail "a .shape file beside /dev/null"; }
@@ -401,6 +406,16 @@ expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 
 expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 save_model=0 \
   log=shared.jsonl
 [ "$(wc -l < shared.jsonl)" = 1 ] || fail "shared.jsonl changed"
+# Nor by a run with continue=1 that found no model to resume (it rewrote the log from round 1).
+expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 \
+  model_dir=nothing_yet log=shared.jsonl continue=1
+[ "$(wc -l < shared.jsonl)" = 1 ] || fail "shared.jsonl changed by continue=1 with nothing to resume"
+# A whole JSON object that is no round (a file of notes) is no log cut short by a kill: it was
+# dropped as one, and the file replaced.
+echo '{"experiment": "notes", "lr": 0.1}' > notes.json
+expect_error "log = notes.json: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
+  save_model=0 log=notes.json
+grep -qx '{"experiment": "notes", "lr": 0.1}' notes.json || fail "notes.json replaced"
 # A log another run is writing (flock holds it as a run does) is refused: each run renamed its
 # rewrite over the name and appended to its own copy, and one run's rounds were lost.
 if flock shared.jsonl "$UMBRA" "$CONF" num_round=1 save_model=0 log=shared.jsonl continue=1 > out.txt 2> err.txt; then
