@@ -2,6 +2,7 @@
 // the c*h*w data values in (C, H, W) order, as cxxnet's csv iterator read them. Keys: filename (or
 // path_data), has_header, plus the InstanceIterator keys. Without input_shape the row is taken as
 // flat data (1, 1, columns - label_width). The whole file is held in memory as floats.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -37,6 +38,15 @@ class CsvIterator : public InstanceIterator {
     if (header_) ++no, std::getline(in, line);
     while (std::getline(in, line)) {
       ++no;
+      // A NUL ended the row's text where it stood (the rest dropped, or a short row's count).
+      if (const size_t nul = line.find('\0'); nul != std::string::npos)
+        UMBRA_THROW(path_, ":", no, ": a NUL byte at column ", 1 + std::count(line.begin(), line.begin() + nul, ','),
+                    " (a csv file is text)");
+      // Rows ending in a lone CR (classic Mac OS) are one line here: said so, not "column 5 '4\r1'".
+      const size_t cr = line.find('\r');
+      UMBRA_CHECK(cr == std::string::npos || cr + 1 == line.size(), path_, ":", no,
+                  ": a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; ",
+                  "end them with LF or CRLF");
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ParseRow(line, no, &row);
       if (cols == 0) {

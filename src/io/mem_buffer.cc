@@ -2,7 +2,11 @@
 // batch in memory; each later epoch replays exactly those batches. As in cxxnet this freezes the
 // data: shuffling and augmentation are those of epoch 0 for the whole run (SetEpoch is ignored),
 // and the whole epoch must fit in memory. Useful for small data sets behind a slow decoder.
+#include <cstdio>
 #include <deque>
+#include <map>
+
+#include "umbra/parse.h"
 
 #include "batch_copy.h"
 
@@ -12,8 +16,25 @@ namespace {
 class MemBufferIterator : public DataIterator {
  public:
   explicit MemBufferIterator(std::unique_ptr<DataIterator> base) : base_(std::move(base)) {}
-  bool SetParam(const std::string& k, const std::string& v) override { return base_->SetParam(k, v); }
+  bool SetParam(const std::string& k, const std::string& v) override {
+    if (!base_->SetParam(k, v)) return false;
+    // Keys whose randomness the replay freezes: noted at Init, since the README's users expect
+    // a new order each round from shuffle = 1 (said only here until then).
+    const bool random = k == "shuffle" || k.starts_with("rand_") || k.starts_with("max_random_") ||
+                        k == "max_rotate_angle" || k == "max_shear_ratio" || k == "max_aspect_ratio";
+    const auto zero = ParseReal(v);
+    if (random) frozen_[k] = !(zero && *zero == 0);
+    if (k == "silent") silent_ = v != "0";
+    return true;
+  }
   void Init() override {
+    std::string frozen;
+    for (const auto& [k, on] : frozen_)
+      if (on) frozen += (frozen.empty() ? "" : ", ") + k;
+    if (!frozen.empty() && !silent_)
+      std::fprintf(stderr, "note: membuffer replays epoch 0's batches every round (as cxxnet's), so the order and "
+                   "images these keys draw are the same each round: %s; leave membuffer out for new ones\n",
+                   frozen.c_str());
     base_->Init();
     base_->SetEpoch(0);
     base_->BeforeFirst();
@@ -34,6 +55,8 @@ class MemBufferIterator : public DataIterator {
  private:
   std::unique_ptr<DataIterator> base_;
   std::deque<OwnedBatch> store_;
+  std::map<std::string, bool> frozen_;  // random keys given to the base: on or not
+  bool silent_ = false;
   size_t pos_ = 0;
   DataBatch out_;
 };

@@ -25,7 +25,7 @@ class MnistIterator : public DataIterator {
       seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
     else if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
     else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
-      ParseInt(k, v);
+      ParseSwitch(k, v);  // a switch, as cxxnet's (7 was taken)
     else if (IsKey(k, "silent", "1: no notes")) silent_ = ParseSwitch(k, v);
     else return false;
     return true;

@@ -122,8 +122,11 @@ class MetricSet {
       try {
         m_.back().CheckWidth(shape[1] * shape[2] * shape[3], label_width);
       } catch (const Error& e) {
-        if (where.empty()) throw;
-        UMBRA_THROW(where, ": ", e.message());
+        // The metric's own line where it has one (the block's line was named for a metric
+        // written elsewhere, or on the command line), and the block whose data it scores.
+        if (where.empty() && x.where.empty()) throw;
+        if (x.where.empty()) UMBRA_THROW(where, ": ", e.message());
+        UMBRA_THROW(x.where, ": ", e.message(), where.empty() ? "" : " (scoring the data of " + where + ")");
       }
     }
   }
@@ -152,7 +155,7 @@ class MetricSet {
     for (size_t i = 0; i < m_.size(); ++i) {
       const Tensor<xpu, 2> out = (nodes_[i].empty() ? net.Output() : net.NodeByName(nodes_[i])).Mat();
       if constexpr (std::is_same_v<xpu, cpu>) {
-        m_[i].Add(out, b.label, b.valid);
+        m_[i].Add(out, b.label, b.valid, b.index);
       } else {
         Stage(i, out, b);
       }
@@ -167,7 +170,7 @@ class MetricSet {
       UMBRA_CUDA_CHECK(cudaStreamSynchronize(stream_));
       for (const Pending& p : pending_) {
         const Tensor<cpu, 2> label(labels_.data() + p.label_at, p.label_shape);
-        m_[p.metric].Add(p.rows, label, p.valid);
+        m_[p.metric].Add(p.rows, label, p.valid, p.index);
       }
       pending_.clear(), labels_.clear();
       chunk_ = 0, at_ = 0, bytes_ = 0;
@@ -186,6 +189,7 @@ class MetricSet {
     Tensor<cpu, 2> rows;  // in a chunk
     Shape<2> label_shape;
     index_t valid;
+    std::vector<uint64_t> index;  // the batch's instances, for a label error
   };
   void Stage(size_t metric, const Tensor<xpu, 2>& out, const io::DataBatch& b) {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
@@ -197,7 +201,7 @@ class MetricSet {
     float* dst = chunks_[chunk_].Reserve(std::max(n, size_t(1) << 16)) + at_;
     at_ += n;
     stream_ = Stream<gpu>::GetStream(out.stream_);
-    pending_.push_back({metric, batch_label_, QueueCopy(dst, out, "metrics"), b.label.shape_, b.valid});
+    pending_.push_back({metric, batch_label_, QueueCopy(dst, out, "metrics"), b.label.shape_, b.valid, b.index});
     bytes_ += n * sizeof(float);
 #else
     (void)metric, (void)out, (void)b;

@@ -71,6 +71,20 @@ TEST(CsvIter, NonNumberNamesFileLineAndColumn) {
   }
 }
 
+// A NUL ended a row where it stood (the rest dropped unsaid, or a short row's column count);
+// rows ending in a lone CR were one line, "column 5 '4\r1' is not a number".
+TEST(CsvIter, NulBytesAndLoneCarriageReturnsAreNamed) {
+  TempDir dir;
+  WriteText(dir / "nul.csv", std::string("0,1,2,3,4\n1,1,2,3,4\0junk\n", 26));
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "nul.csv"}, {"batch_size", "1"}}); }),
+             "nul.csv:2: a NUL byte at column 5 (a csv file is text)");
+  WriteText(dir / "cr.csv", "0,1,2,3,4\r1,1,2,3,4\r");
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "cr.csv"}, {"batch_size", "1"}}); }),
+             "cr.csv:1: a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read");
+  WriteText(dir / "crlf.csv", "0,1,2\r\n1,4,5\r\n");
+  EXPECT_TRUE(Make("csv", {{"filename", dir / "crlf.csv"}, {"batch_size", "1"}})->Next());
+}
+
 TEST(CsvIter, MissingFileAndMissingKey) {
   EXPECT_HAS(ErrorOf([] { Make("csv", {{"filename", "/nonexistent/x.csv"}, {"batch_size", "1"}}); }), "cannot open csv file '/nonexistent/x.csv'");
   EXPECT_HAS(ErrorOf([] { Make("csv", {{"batch_size", "1"}}); }), "needs filename");

@@ -28,6 +28,11 @@ TEST(Idx, HugeClaimedSizeIsTruncatedNotAnAllocation) {
   WriteText(dir / "big.idx", Idx({65536, 65536, 1}, "0123456789"));
   const std::string m = ErrorOf([&] { ReadIdx(dir / "big.idx"); });
   EXPECT_HAS(m, "big.idx' is truncated: could not read the data its header gives (wanted 4294967296 bytes, got 10)");
+  // Dimensions whose product wraps a 64-bit size (2^22 x 2^21 x 2^21 wrapped to 0: a file
+  // "complete" without data) are refused as a corrupt header.
+  WriteText(dir / "wrap.idx", Idx({1u << 22, 1u << 21, 1u << 21}, ""));
+  EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "wrap.idx"); }),
+             "wrap.idx': its header's dimensions multiply to more than 2^40 bytes (a corrupt header)");
   WriteText(dir / "bad.idx", "\x01\x02\x03\x04");
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "bad.idx"); }), "not an unsigned-byte idx file");
 }

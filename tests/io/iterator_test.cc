@@ -105,6 +105,9 @@ TEST(IterPadding, RoundBatchStillCountsOnlyRealRows) {
     EXPECT_EQ(batches[2].valid, 1);
     EXPECT_EQ(batches[2].index, (std::vector<uint64_t>{4, 0}));
   }
+  // A switch, as cxxnet's: 7 was accepted.
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", FiveRows(dir)}, {"batch_size", "2"}, {"round_batch", "7"}}); }),
+             "round_batch = '7' must be 0 or 1");
 }
 
 // The filler rows move on through the order from epoch to epoch: with shuffle = 0, five rows in

@@ -53,8 +53,15 @@ TEST(Metric, RmseAndErrors) {
     TensorContainer<cpu, 2> frac(Shape2(2, 1), 0.f);
     frac.dptr_[1] = v;
     const std::string m = test::ErrorOf([&] { e.Add(p.view(), frac.view()); });
-    EXPECT_NE(m.find("of row 1 is not a class index in [0, 2)"), std::string::npos) << v << ": " << m;
+    EXPECT_NE(m.find("of row 1 of the batch is not a class index in [0, 2)"), std::string::npos) << v << ": " << m;
   }
+  // With the batch's instances (DataBatch::index) the error names the instance, as training's
+  // label check does: a row of the last batch named nothing findable in the data.
+  TensorContainer<cpu, 2> last(Shape2(2, 1), 0.f);
+  last.dptr_[1] = 200;
+  EXPECT_NE(test::ErrorOf([&] { e.Add(p.view(), last.view(), 2, {9998, 9999}); })
+                .find("metric error: label 200 of row 1 of the batch (instance 9999 of the data, from 0) is not a class"),
+            std::string::npos);
 }
 
 }  // namespace

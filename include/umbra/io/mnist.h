@@ -123,6 +123,12 @@ inline IdxData ReadIdx(const std::string& path) {
     read(b, 4, "a dimension");
     head.append(reinterpret_cast<const char*>(b), 4);
     d.dims.push_back(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]);
+    // Bounded as it is multiplied: 2^22 x 2^21 x 2^21 wrapped to 0 (a file "complete" with no
+    // data), and a wrap to a small size let batches read past the data.
+    if (d.dims.back() != 0 && total > (size_t(1) << 40) / d.dims.back()) {
+      gzclose(f);
+      UMBRA_THROW("idx file '", path, "': its header's dimensions multiply to more than 2^40 bytes (a corrupt header)");
+    }
     total *= d.dims.back();
   }
   // The header's claim is not trusted with memory: grow as data arrives, so a corrupt header

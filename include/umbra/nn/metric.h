@@ -36,7 +36,9 @@ class Metric {
   }
   /// pred (n, k) scores or probabilities; label (n, w): class index in column 0, or targets for
   /// rmse. Only the first `valid` rows count (padded batches).
-  void Add(const Tensor<cpu, 2, float>& pred, const Tensor<cpu, 2, float>& label, index_t valid = -1) {
+  /// index[i], where given, is row i's instance in the data (DataBatch::index), named in errors.
+  void Add(const Tensor<cpu, 2, float>& pred, const Tensor<cpu, 2, float>& label, index_t valid = -1,
+           const std::vector<uint64_t>& index = {}) {
     const index_t n = valid < 0 ? pred.size(0) : valid, k = pred.size(1);
     CheckWidth(k);
     UMBRA_CHECK(label.size(0) >= n, "metric ", name_, ": ", label.size(0), " labels for ", n, " predictions");
@@ -50,8 +52,12 @@ class Metric {
         sum_ += s / k;
       } else {
         // As strict as training's loss layers: 2.5 or -0.5 is no class (the cast would take 2 or 0).
+        // The row's instance, where known: its row in the batch alone named nothing findable.
         UMBRA_CHECK(y[0] >= 0 && y[0] < float(k) && y[0] == std::floor(y[0]), "metric ", name_, ": label ", y[0],
-                    " of row ", i, " is not a class index in [0, ", k, ")");
+                    " of row ", i, " of the batch",
+                    size_t(i) < index.size() ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
+                                             : std::string(),
+                    " is not a class index in [0, ", k, ")");
         const index_t c = index_t(y[0]);
         if (kind_ == kError) {
           sum_ += index_t(std::max_element(p, p + k) - p) != c;
