@@ -20,7 +20,8 @@ inline std::optional<long long> ParseInteger(const std::string& s, long long lo 
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (*end != '\0' || errno == ERANGE || v < lo || v > hi) return std::nullopt;
+  // end is checked against the text's own end: a NUL inside it ("16\0zz") ended the number.
+  if (end != s.c_str() + s.size() || errno == ERANGE || v < lo || v > hi) return std::nullopt;
   return v;
 }
 
@@ -30,7 +31,7 @@ inline std::optional<double> ParseReal(const std::string& s) {
   if (s.empty()) return std::nullopt;
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
-  if (*end != '\0') return std::nullopt;
+  if (end != s.c_str() + s.size()) return std::nullopt;
   return v;
 }
 

@@ -8,6 +8,8 @@
 The checksum is verified, so a truncated or corrupt file raises ValueError naming the file.
 """
 import json
+import os
+import stat
 import struct
 import sys
 import zlib
@@ -18,6 +20,14 @@ MAGIC = b"UMBRAMDL"
 
 
 def read_model(path):
+    # Only a regular file is read, as the C++ reader reads it: a FIFO blocked the open forever and
+    # /dev/zero was read until memory ran out.
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise ValueError(f"{path}: cannot open model file ({e.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path}: not a regular file")
     with open(path, "rb") as f:
         b = f.read()
     if len(b) < 32 or b[:8] != MAGIC:
@@ -66,6 +76,10 @@ def read_model(path):
                 raise ValueError(f"{path}: tensor '{name}' has dtype {t['dtype']!r}; only float32 is read")
             shape = [whole(d, f"a shape entry of '{name}'") for d in t["shape"]]
             off, nbytes = whole(t["offset"], f"the offset of '{name}'"), whole(t["nbytes"], f"the nbytes of '{name}'")
+            # Beyond what numpy holds (32 dimensions, a dimension of 2**63): the C++ reader's error,
+            # not numpy's, which named no file.
+            if len(shape) > 32 or any(d >= 2**63 for d in shape):
+                raise ValueError(f"{path}: tensor '{name}' has a bad shape")
             count = 1
             for d in shape:  # Python integers: no product wraps to a size that fits
                 count *= d

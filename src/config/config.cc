@@ -1,6 +1,7 @@
 // The cxxnet-syntax tokenizer and pair parser (config.h).
 #include "umbra/config/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -59,7 +60,19 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   // A UTF-8 byte-order mark (editors on Windows write one) is no part of the first key: read
   // as one, it made "num_round" an unknown key, ignored with a warning it did not show.
   const bool bom = text.starts_with("\xEF\xBB\xBF");
-  const std::vector<Token> t = Tokenize(bom ? text.substr(3) : text, file);
+  // UTF-16 (Windows editors' "Unicode") and NUL bytes: a value ended at a NUL (nhidden =
+  // 16<NUL>zz was 16), and UTF-16 text gave an error quoting its byte-order mark.
+  UMBRA_CHECK(!text.starts_with("\xFF\xFE") && !text.starts_with("\xFE\xFF"), file,
+              ": the file is UTF-16 text (it starts with UTF-16's byte-order mark); save it as UTF-8");
+  if (const size_t nul = text.find('\0'); nul != std::string::npos)
+    UMBRA_THROW(file, ":", 1 + std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'),
+                ": a NUL byte (a config is text; is this a binary file?)");
+  // Lines that end in a lone CR (classic Mac OS) are lines: read as one line, the first comment
+  // ran to the end of the file and dropped every key after it, and every error named line 1.
+  std::string lines = bom ? text.substr(3) : text;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (lines[i] == '\r' && (i + 1 == lines.size() || lines[i + 1] != '\n')) lines[i] = '\n';
+  const std::vector<Token> t = Tokenize(lines, file);
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {
     UMBRA_CHECK(!(t[i].text == "=" && !t[i].quoted), file, ":", t[i].line, ": '=' without a name before it");

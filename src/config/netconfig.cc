@@ -15,6 +15,7 @@
 
 #include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
+#include "umbra/parse.h"
 #include "umbra/suggest.h"
 
 namespace umbra::config {
@@ -145,9 +146,12 @@ class Builder {
       c_ = s[0], h_ = s[1], w_ = s[2];
       input_where_ = e.Where();
     } else if (e.key == "batch_size") {
-      batch_ = std::atol(e.value.c_str());
-      UMBRA_CHECK(IsNumber(e.value) && batch_ > 0, e.Where(), ": batch_size must be in [1, 999999999], got '", e.value,
-                  "'");
+      // The value as the job reads it (ParseInteger): "+50" and " 50" are 50, not "outside [1, 999999999]".
+      const auto b = ParseInteger(e.value);
+      UMBRA_CHECK(b.has_value(), e.Where(), ": batch_size = '", e.value, "' is not an integer");
+      batch_ = index_t(*b);
+      UMBRA_CHECK(batch_ >= 1 && batch_ <= 999999999, e.Where(), ": batch_size must be in [1, 999999999], got '",
+                  e.value, "'");
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
       if (extra_where_.empty()) extra_where_ = e.Where() + ": ";

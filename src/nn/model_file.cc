@@ -114,9 +114,12 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
                 "' is corrupt (data offset ", data_offset, ")");
     // Integers as integers (nlohmann casts 32.7 to 32), a list of tensors (null iterated as
     // none), and each tensor's bytes its own (two tensors read from one place were taken).
+    // A value shown as itself, a list or object by its kind: dump() recursed through a shape
+    // entry nested 100,000 lists deep until the stack ran out (SIGSEGV).
     const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
       UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': tensor '", tensor,
-                  "' has a ", field, " that is no whole number: ", j.dump());
+                  "' has a ", field, " that is no whole number: ",
+                  j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump());
     };
     UMBRA_CHECK(head.at("tensors").is_array(), "model file '", what, "' has a malformed header: tensors is no list");
     std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, offset + nbytes) of each tensor

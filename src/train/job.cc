@@ -320,6 +320,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   }
 
   job.net = config::NetFromConfig(job.entries, batch_size);
+  // Global keys the layers take (stride, pad, slope, init) make the net as much as its own
+  // lines do: without them in the model's text, pred with a config that lacked them computed
+  // another net, unwarned (WarnIfOtherNetwork compares the texts).
+  for (const auto& [k, v] : job.net.spec.defaults) job.net_text += k + " = " + v + "\n";
   for (const auto* e : unnamed) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     const bool layer =

@@ -41,7 +41,7 @@ struct Job {
   std::vector<MetricSpec> metrics;
   std::vector<IterBlock> iters;
   config::NetConfig net;
-  std::string net_text;  // the netconfig section and input_shape, as written
+  std::string net_text;  // the netconfig section, input_shape and the layers' global keys, as written
 
   /// The global value of `key`, or `dflt`.
   std::string Get(const std::string& key, const std::string& dflt) const;

@@ -145,7 +145,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   const uint64_t seed = s.seed;
   IterBlock* train = s.train;
   nn::UpdaterSettings us;
-  for (auto& [k, v] : job.net.updater) us.Set(k, v);
+  std::vector<size_t> untaken;  // keys the settings refused: an error after CheckUpdaterScopes says why
+  for (size_t i = 0; i < job.net.updater.size(); ++i)
+    if (!us.Set(job.net.updater[i].first, job.net.updater[i].second)) untaken.push_back(i);
   nn::NetSpec spec = job.net.spec;
   for (auto& m : job.metrics)  // metrics read these nodes after each step
     if (!m.node.empty()) spec.Keep(m.node, m.where);
@@ -167,6 +169,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // A net without weights (a lone softmax) ran its rounds and changed nothing, exit 0.
   UMBRA_CHECK(!weights.empty(), net_end, "the net has no layer with weights (fullc, conv, batch_norm, ...): training would change nothing");
   CheckUpdaterScopes(job, weights);
+  for (size_t i : untaken)  // not reached by any config known to make it: a key is never dropped unsaid
+    UMBRA_THROW(i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "", "updater key '",
+                job.net.updater[i].first, "' = ", job.net.updater[i].second, " is taken by no updater setting");
   // Where training starts: the newest checkpoint of model_dir (continue=1), else model_in
   // (finetune: matching weights only; train: the whole checkpoint, counting on from its round).
   int start = 1;

@@ -146,21 +146,34 @@ std::pair<std::string, int> LatestModel(const std::string& dir) {
 // Per-layer and per-tag updater keys must name something in the net (a misspelt layer would
 // silently do nothing).
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights) {
-  std::set<std::string> known;
+  std::set<std::string> known, tags;
   for (const std::string& name : weights) {
     const auto dot = name.rfind('.');
-    known.insert(name), known.insert(name.substr(0, dot)), known.insert(name.substr(dot + 1));
+    known.insert(name), known.insert(name.substr(0, dot)), tags.insert(name.substr(dot + 1));
   }
+  known.insert(tags.begin(), tags.end());
   for (size_t i = 0; i < job.net.updater.size(); ++i) {
     const std::string& k = job.net.updater[i].first;
     const auto colon = k.find(':');
+    const std::string where = i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "";
+    // A layer named as a weight tag (bias) or a schedule's prefix (lr, eta) makes LAYER:key mean
+    // two things: a layer named lr lost its own keys (lr:lr, lr:momentum read as schedule keys,
+    // and dropped), and bias:lr = 0 froze a layer named bias whole, wmat too.
+    const std::string first = colon == std::string::npos ? "" : k.substr(0, colon);
+    const bool is_tag = tags.count(first) > 0, is_schedule = first == "lr" || first == "eta";
+    if ((is_tag || is_schedule) && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
+          return l.name == first;
+        }))
+      UMBRA_THROW(where, "updater key '", k, "' is ambiguous: '", first, "' is the name of a layer and ",
+                  is_tag ? "a weight tag of this network (" + first + ":key sets every '" + first + "' weight)"
+                         : "the prefix of the learning-rate schedule's keys (" + first + ":gamma)",
+                  "; rename the layer");
     if (colon == std::string::npos || nn::IsScheduleKey(k)) continue;
     std::string scope = k.substr(0, colon);
     const std::string rest = k.substr(colon + 1);
     const auto colon2 = rest.find(':');
     if (colon2 != std::string::npos && !nn::IsScheduleKey(rest)) scope += "." + rest.substr(0, colon2);
     if (known.count(scope)) continue;
-    const std::string where = i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "";
     // A layer of the net without that weight (a relu's lr, fc:bias:lr with no_bias = 1): its weights.
     const std::string layer = scope.substr(0, scope.find('.'));
     const auto spec = std::ranges::find_if(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == layer; });

@@ -103,6 +103,20 @@ for edit, py_want, cpp_want in [
     assert r.returncode != 0 and 'crafted.model' in r.stderr and cpp_want in r.stderr, r.stderr
 craft(lambda h: None)
 assert read_model('crafted.model')['tensors'].keys() == read_model('m/0002.model')['tensors'].keys()
+# The numpy reader alone: more dimensions than numpy holds raised numpy's error naming no file,
+# and a FIFO blocked the read forever.
+def many(h):
+    h['tensors'][0].update(shape=[1] * 33, nbytes=4)
+craft(many)
+for path, want in [('crafted.model', f"tensor '{head['tensors'][0]['name']}' has a bad shape"),
+                   ('fifo.model', 'not a regular file')]:
+    if path == 'fifo.model':
+        os.mkfifo(path)
+    try:
+        read_model(path)
+        raise SystemExit(f'python: no error for: {want}')
+    except ValueError as e:
+        assert path in str(e) and want in str(e), str(e)
 PY
 
 # A model of another network text (a weightless layer changed) predicts, with the warning
@@ -111,6 +125,11 @@ grep -q "warning" pred.err && fail "pred warned: $(cat pred.err)"
 sed 's/= relu:/= sigmoid:/' "$CONF" > sig.conf
 "$UMBRA" sig.conf task=pred model_in=m/0002.model pred=pred_sig.txt 2> sig.err
 grep -qF "warning: the network text of 'm/0002.model' differs from this config's" sig.err || fail "no warning: $(cat sig.err)"
+# So does a global key that layers take (slope, stride, pad, init: they were no part of the
+# model's text, and pred without them gave other answers unwarned).
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model pred=pred_glob.txt init=xavier 2> glob.err
+grep -qF "warning: the network text of 'm/0002.model' differs from this config's" glob.err ||
+  fail "no warning for a global layer key: $(cat glob.err)"
 
 # round_batch must not make pred or eval count a filler row (10,000 = 104 full batches + 16).
 "$UMBRA" "$CONF" task=pred model_in=m/0002.model round_batch=1 pred=pred_rb.txt 2> /dev/null
@@ -393,8 +412,17 @@ expect_error "im2rec: 'in.lst' exists and is no record file; not overwriting it"
 # output's classes (rec@10 of 10 is always 1), said when the net is built.
 expect_error "<command line>:3: pred = needs a file name" "$CONF" task=pred pred= model_in=m/0002.model
 expect_error "<command line>:2: eval_train must be 0 or 1, got 2" "$CONF" eval_train=2 model_dir=sw
-expect_error "metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" "$CONF" \
-  metric=rec@10 model_dir=rc
+# A layer named as a weight tag or a schedule's prefix: its LAYER:key meant two things (a layer
+# named lr lost its own lr = 0 unsaid; bias:lr = 0 froze a layer named bias whole).
+sed 's/= fullc:fc1/= fullc:lr/; s/  nhidden = 64/  nhidden = 64\n  lr = 0/' "$CONF" > lrname.conf
+expect_error "updater key 'lr:lr' is ambiguous: 'lr' is the name of a layer and the prefix of the learning-rate" \
+  lrname.conf model_dir=lrn
+sed 's/= fullc:fc1/= fullc:bias/' "$CONF" > biasname.conf
+expect_error "updater key 'bias:lr' is ambiguous: 'bias' is the name of a layer and a weight tag of this network" \
+  biasname.conf bias:lr=0 model_dir=bsn
+# The metric's own line is named (it named the data block's), and the block it scores.
+expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" \
+  "$CONF" metric=rec@10 model_dir=rc
 : > empty.conf; echo "num_round = 1" > nonet.conf
 expect_error "empty.conf: the config file holds no settings" empty.conf
 expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
@@ -526,8 +554,8 @@ $PY -c "print('x' * 200000)" > wide.conf
 expect_error "characters left out" wide.conf
 [ "$(wc -c < err.txt)" -lt 3000 ] || fail "an error line of $(wc -c < err.txt) bytes"
 # rmse needs a label per output value: refused before training, not after the first round.
-expect_error "$CONF:4: metric rmse: the labels are 1 wide but the output is 10 wide" "$CONF" "metric[label,3]=rmse" \
-  model_dir=rm
+expect_error "<command line>:2: metric rmse: the labels are 1 wide but the output is 10 wide" \
+  "$CONF" "metric[label,3]=rmse" model_dir=rm
 [ ! -e rm/0001.model ] || fail "trained a round before refusing the metric"
 # An updater key inside a layer without that weight names its line and the layer's weights.
 sed 's/^layer\[1->2\] = relu:relu1/&\n  lr = 0.5/' "$CONF" > relulr.conf

@@ -5,6 +5,7 @@
 #include "harness/tensor_util.h"
 #include "umbra/config/netconfig.h"
 #include "umbra/nn/updater.h"
+#include "umbra/parse.h"
 
 namespace umbra {
 namespace {
@@ -34,6 +35,34 @@ TEST(Config, ByteOrderMarkIsSkipped) {
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[0].key, "num_round");
   EXPECT_EQ(e[1].line, 2);
+}
+
+// Lines ending in a lone CR (classic Mac OS) are lines: the first comment ran to the end of the
+// file and dropped every key after it, and each error named line 1. CRLF is read as before.
+TEST(Config, LoneCarriageReturnsEndLines) {
+  for (const char* text : {"a = 1\r# note\rb = 2\r", "a = 1\r\n# note\r\nb = 2\r\n"}) {
+    const auto e = ParseConfig(text, "cr.conf");
+    ASSERT_EQ(e.size(), 2u) << text;
+    EXPECT_EQ(e[1].key, "b");
+    EXPECT_EQ(e[1].value, "2");
+    EXPECT_EQ(e[1].line, 3);
+  }
+  EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\rb\r", "cr.conf"); }).find("cr.conf:2: expected '=' after 'b'"),
+            std::string::npos);
+}
+
+// A NUL byte ended a value (nhidden = 16<NUL>zz was 16); UTF-16 text is said to be UTF-16.
+TEST(Config, NulBytesAndUtf16AreRefused) {
+  EXPECT_NE(test::ErrorOf([] { ParseConfig(std::string("a = 1\nb = 16\0zz\n", 16), "z.conf"); })
+                .find("z.conf:2: a NUL byte (a config is text; is this a binary file?)"),
+            std::string::npos);
+  EXPECT_NE(test::ErrorOf([] { ParseConfig(std::string("\xFF\xFE" "a\0 \0=\0", 8), "u16.conf"); })
+                .find("u16.conf: the file is UTF-16 text"),
+            std::string::npos);
+  EXPECT_FALSE(ParseInteger(std::string("16\0zz", 5)).has_value());
+  EXPECT_FALSE(ParseReal(std::string("1.5\0", 4)).has_value());
+  EXPECT_EQ(ParseInteger("16"), 16);
+  EXPECT_EQ(ParseReal(" 1.5"), 1.5);
 }
 
 TEST(Config, EverySpaceCharacterSeparates) {
@@ -184,6 +213,13 @@ TEST(NetConfig, GlobalKeys) {
   EXPECT_EQ(nc.spec.defaults, (KV{{"random_type", "xavier"}, {"init_sigma", "0.5"}}));
   EXPECT_EQ(nc.spec.input_shape, Shape4(8, 1, 1, 4));  // globals after netconfig count too
   Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("init_sigma = -1\n", "g.conf")); }), "g.conf:1: ");
+  // batch_size read as the job reads it: "+50" is 50 (it was "outside [1, 999999999]").
+  EXPECT_EQ(config::NetFromConfig(ParseConfig("netconfig = start\nlayer[0->1] = fullc:fc1\n  nhidden = 3\n"
+                                              "netconfig = end\ninput_shape = 1,1,4\nbatch_size = +50\n", "g.conf"))
+                .spec.input_shape[0],
+            50);
+  Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("batch_size = 5x\n", "g.conf")); }),
+      "g.conf:1: batch_size = '5x' is not an integer");
   // eta is lr's other name: an error names the key as written (it named lr), and a weight's
   // own rate takes it as cxxnet did (wmat:eta).
   Has(test::ErrorOf([] { config::NetFromConfig(ParseConfig("eta = abc\n", "g.conf")); }),

@@ -155,6 +155,18 @@ TEST(Conv, BadShapesAndParameters) {
   EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 3, 5));
   EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad_x", "-2"); }).find("pad_x"), std::string::npos);
   EXPECT_FALSE(layer->SetParam("nhidden", "3"));
+  // A pad of 1e9 both ways: an error before any backend is made (oneDNN's float layer died of
+  // SIGFPE inside InferShape), on every path.
+  for (const char* algo : {"auto", "im2col"}) {
+    auto big = nn::LayerRegistry<cpu>::Get().Create("conv");
+    big->set_name("c2");
+    for (auto [k, v] : {std::pair{"nchannel", "4"}, {"kernel_size", "3"}, {"pad", "1000000000"}, {"algo", algo}})
+      big->SetParam(k, v);
+    m = test::ErrorOf([&] { big->InferShape({Shape4(1, 1, 28, 28)}); });
+    EXPECT_NE(m.find("c2"), std::string::npos) << m;
+    EXPECT_NE(m.find("output shape (1,4,2000000026,2000000026) is too large (more than 2^40 elements)"),
+              std::string::npos) << m;
+  }
 }
 
 }  // namespace

@@ -58,5 +58,14 @@ TEST(Init, FormulasOfInitAndOfCxxnetsRandomType) {
               0.04 * 0.074);
 }
 
+// An error names the key as written: random_type = bogus was "bad value 'bogus' for key 'init'".
+TEST(Init, ABadRandomTypeNamesRandomType) {
+  auto l = nn::LayerRegistry<cpu>::Get().Create("fullc");
+  l->set_name("f");
+  const std::string m = test::ErrorOf([&] { l->SetParam("random_type", "bogus"); });
+  EXPECT_NE(m.find("key 'random_type'"), std::string::npos) << m;
+  EXPECT_EQ(m.find("'init'"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace umbra

@@ -2,6 +2,7 @@
 // error, writes atomically; checkpoints restore a trainer exactly (with update_period and
 // pending gradients), and a model of another network is refused naming the weight.
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -81,6 +82,30 @@ TEST(ModelFile, RefusesCorruptionAndOtherFiles) {
   // Not read forever (/dev/zero hung) nor as an empty file (a directory was "truncated").
   EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/tmp"); }), ::testing::HasSubstr("'/tmp': not a regular file"));
   EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/dev/zero"); }), ::testing::HasSubstr("'/dev/zero': not a regular file"));
+}
+
+// A checksum-valid header whose shape entry is a list nested 100,000 deep: an error naming the
+// tensor (dumping the entry into the message recursed until the stack ran out: SIGSEGV).
+TEST(ModelFile, ADeeplyNestedShapeEntryIsNamedNotDumped) {
+  const std::string sample = nn::EncodeModelFile(Sample());
+  const int depth = 100000;
+  const std::string shape = std::string(depth, '[') + "1" + std::string(depth, ']');
+  std::string text;
+  for (size_t offset = 0;;) {  // data_offset counts the header, which holds it: until stable
+    text = R"({"version":)" + std::to_string(nn::ModelFile::kVersion) + R"(,"net":"","meta":{},"tensors":[{"name":"t",)" +
+           R"("dtype":"float32","shape":[)" + shape + R"(],"offset":0,"nbytes":0}],"data_offset":)" +
+           std::to_string(offset) + "}";
+    if (offset == 24 + text.size()) break;
+    offset = 24 + text.size();
+  }
+  std::string file = sample.substr(0, 16) + std::string(8, '\0') + text;
+  for (int b = 0; b < 8; ++b) file[16 + b] = char(uint64_t(text.size()) >> (8 * b) & 0xff);
+  const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(file.data()), uInt(file.size())));
+  for (int b = 0; b < 4; ++b) file += char(crc >> (8 * b) & 0xff);
+  file += sample.substr(sample.size() - 4);
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(file, "deep.model"); }),
+              ::testing::HasSubstr("model file 'deep.model': tensor 't' has a shape entry that is no whole number: "
+                                   "a JSON array"));
 }
 
 // A NaN weight loaded quietly gave wrong predictions with success (a relu made it 0 on its way).

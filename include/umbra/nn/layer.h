@@ -13,6 +13,11 @@
 
 namespace umbra::nn {
 
+/// More elements than any node can hold on any machine (4 TiB of floats): a size gone wrong.
+/// Net checks every layer's output against it; a layer that hands its shapes to a library
+/// before that (conv's backends) checks them itself.
+inline constexpr double kMaxNodeElements = double(int64_t(1) << 40);
+
 /// A node of the graph: forward values and the gradient of the loss with respect to them.
 /// Both are views: of the node's own storage after Allocate(), or of buffers the Net shares
 /// between nodes whose values are never live at the same time (net.h).

@@ -626,8 +626,6 @@ class Net {
     l.VisitWeights([&](const std::string&, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) { weights = true; });
     return weights;
   }
-  // More elements than any node can hold on any machine (4 TiB of floats): a size gone wrong.
-  static constexpr double kMaxNodeElements = double(int64_t(1) << 40);
   // An error from inside a layer's pass (a cuDNN or CUDA failure, out of memory, a bad label)
   // names the layer and the pass, unless it already names the layer.
   static Error InLayer(const Layer<xpu, DType>& l, const char* pass, const Error& err) {

@@ -46,8 +46,8 @@ struct ConvParam : InitParam {
       ParamDecl<ConvParam> d;
       d.Field(&ConvParam::nchannel, "nchannel", "number of output channels").Min(1).Required();
       d.Field(&ConvParam::kernel_size, "kernel_size", "square kernel side").Min(1);
-      d.Field(&ConvParam::kernel_height, "kernel_height", "kernel rows (0: kernel_size)").Min(1);
-      d.Field(&ConvParam::kernel_width, "kernel_width", "kernel columns (0: kernel_size)").Min(1);
+      d.Field(&ConvParam::kernel_height, "kernel_height", "kernel rows (default: kernel_size)").Min(1);
+      d.Field(&ConvParam::kernel_width, "kernel_width", "kernel columns (default: kernel_size)").Min(1);
       d.Field(&ConvParam::stride, "stride", "step between windows, both axes").Min(1);
       d.Field(&ConvParam::pad, "pad", "zero padding on each side, both axes").Min(0);
       // -1, the default, may be written too (the help gives it as the default).
@@ -125,6 +125,10 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
                 patch_.kw, " with pad ", patch_.ph, "x", patch_.pw);
     ishape_ = s;
     oh_ = patch_.OutH(s[2]), ow_ = patch_.OutW(s[3]);
+    // Checked before a backend is made for it (Net checks every output, but after InferShape):
+    // oneDNN divided by zero (SIGFPE) making a convolution padded by 1e9 both ways.
+    UMBRA_CHECK(double(s[0]) * double(q.nchannel) * double(oh_) * double(ow_) <= kMaxNodeElements, this->Describe(),
+                ": output shape (", s[0], ",", q.nchannel, ",", oh_, ",", ow_, ") is too large (more than 2^40 elements)");
     krows_ = s[1] * patch_.kh * patch_.kw;  // rows of the column buffer
     const index_t cap = index_t(q.temp_col_max) << 18;
     chunk_ = std::clamp<index_t>(cap / std::max<index_t>(1, krows_ * oh_ * ow_), 1, s[0]);

@@ -76,7 +76,11 @@ class ParamLayer : public Layer<xpu, DType> {
     try {
       if (!P::Decl().Set(p_, k, value)) return false;
     } catch (const Error& e) {
-      UMBRA_THROW(this->Describe(), ": ", e.message());
+      std::string m = e.message();
+      // Named as written: "bad value 'bogus' for key 'init'" answered random_type = bogus.
+      if (k != key)
+        if (const size_t at = m.find("key '" + k + "'"); at != std::string::npos) m.replace(at + 5, k.size(), key);
+      UMBRA_THROW(this->Describe(), ": ", m);
     }
     if constexpr (std::is_base_of_v<InitParam, P>) {
       if (k == "init") p_.cxxnet_rule = key == "random_type";

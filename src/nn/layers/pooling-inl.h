@@ -40,9 +40,9 @@ struct PoolingParam {
     static const ParamDecl<PoolingParam> d = [] {
       ParamDecl<PoolingParam> d;
       d.Field(&PoolingParam::kernel_size, "kernel_size", "square window side").Min(1);
-      d.Field(&PoolingParam::kernel_height, "kernel_height", "window rows (0: kernel_size)")
+      d.Field(&PoolingParam::kernel_height, "kernel_height", "window rows (default: kernel_size)")
           .Min(1);
-      d.Field(&PoolingParam::kernel_width, "kernel_width", "window columns (0: kernel_size)")
+      d.Field(&PoolingParam::kernel_width, "kernel_width", "window columns (default: kernel_size)")
           .Min(1);
       d.Field(&PoolingParam::stride, "stride", "step between windows, both axes").Min(1);
       d.Field(&PoolingParam::pad, "pad", "padding on each side, both axes (skipped cells)")
