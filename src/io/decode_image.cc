@@ -65,9 +65,20 @@ std::string Joined(const std::string& text) {
 
 }  // namespace
 
-cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said) {
+bool IsJpeg(const std::string& bytes) { return bytes.size() >= 3 && bytes.compare(0, 3, "\xFF\xD8\xFF") == 0; }
+
+cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said, JpegWords* jpeg) {
   InstallCapture();
   const ImgCodecs& codecs = Codecs();  // opened outside the capture: its libraries' lines are not OpenCV's answer
+  if (jpeg) {
+    *jpeg = {};
+    if (IsJpeg(bytes)) {
+      opencv_said->clear();
+      cv::Mat img = codecs.decode_jpeg(bytes, flags, &jpeg->problem, &jpeg->stray);
+      if (!img.empty() || !jpeg->problem.empty()) return img;
+      jpeg->problem = codecs.jpeg_problem(bytes, &jpeg->stray);  // declined: OpenCV decodes it below
+    }
+  }
   std::string said;
   struct Restore {
     ~Restore() { t_capture = nullptr; }
@@ -77,6 +88,12 @@ cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_sai
   cv::Mat img = codecs.decode(raw, flags);
   *opencv_said = Joined(said);
   return img;
+}
+
+JpegWords JpegDataProblem(const std::string& bytes) {
+  JpegWords w;
+  if (IsJpeg(bytes)) w.problem = Codecs().jpeg_problem(bytes, &w.stray);
+  return w;
 }
 
 }  // namespace umbra::io

@@ -129,6 +129,14 @@ int Im2RecMain(int argc, char** argv) {
     std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
     const std::string problem = CheckImageBytes(r.payload, &pruned);
     UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV  // libjpeg comes with the codecs plugin
+    const JpegWords jpeg = JpegDataProblem(r.payload);  // packed once, read for every epoch after
+    UMBRA_CHECK(jpeg.problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): libjpeg: ", jpeg.problem);
+    if (!jpeg.stray.empty())
+      std::fprintf(stderr, "note: im2rec: image '%s' (%s): libjpeg: %s (bytes after the scan data, as some cameras "
+                   "write; or the scan is damaged, and the image with it)\n", path.c_str(), where.c_str(),
+                   jpeg.stray.c_str());
+#endif
     if (!pruned.empty()) r.payload = std::move(pruned);
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
     w.Write(r);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <opencv2/imgcodecs.hpp>  // the flags only: the codecs are imgcodecs.h's plugin
 #include <opencv2/imgproc.hpp>
 #include <thread>
@@ -67,6 +68,7 @@ class ImageIterBase : public InstanceIterator {
     // Before the mean image, whose average over no instances wrote a file of NaNs (and was then
     // blamed for them).
     UMBRA_CHECK(n > 0, Name(), " holds no instances");
+    stray_noted_.reset(new std::atomic<bool>[size_t(n)]());
     UMBRA_CHECK(mean_path_.empty() || !augment_.HasMeanValues(), Name(),
                 ": image_mean and mean_value (or mean_r/g/b) are both given; one mean is subtracted: keep one");
     if (!mean_path_.empty()) {
@@ -125,7 +127,15 @@ class ImageIterBase : public InstanceIterator {
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
     std::string said;
-    cv::Mat img = DecodeImage(bytes, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR, &said);
+    JpegWords jpeg;
+    cv::Mat img = DecodeImage(bytes, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR, &said, &jpeg);
+    // A JPEG whose scans are corrupt decoded into garbage, libjpeg's warning on stderr naming no
+    // file. Stray bytes are said with the image's name, once a run.
+    UMBRA_CHECK(jpeg.problem.empty(), "cannot decode image ", Where(i), ": libjpeg: ", jpeg.problem);
+    if (!jpeg.stray.empty() && !silent_ && !stray_noted_[size_t(i)].exchange(true))
+      std::fprintf(stderr, "note: %s: image %s: libjpeg: %s (bytes after the scan data, as some cameras write; "
+                   "or the scan is damaged, and the image with it)\n", Name().c_str(), Where(i).c_str(),
+                   jpeg.stray.c_str());
     UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)",
                 said.empty() ? "" : "; OpenCV: " + said);
     if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red
@@ -163,6 +173,7 @@ class ImageIterBase : public InstanceIterator {
 
   std::string mean_path_;
   mutable std::atomic<bool> small_noted_{false};  // decoding threads share it
+  std::unique_ptr<std::atomic<bool>[]> stray_noted_;  // per instance: its JPEG's stray bytes were said
   int nthread_ = int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   Augmenter augment_;
 };

@@ -48,12 +48,12 @@ Loaded Open() {
       why(dlerror());
       continue;
     }
-    auto* entry = reinterpret_cast<decltype(&umbra_imgcodecs_v1)>(dlsym(handle, "umbra_imgcodecs_v1"));
+    auto* entry = reinterpret_cast<decltype(&umbra_imgcodecs_v2)>(dlsym(handle, "umbra_imgcodecs_v2"));
     if (entry) {
       l.codecs = entry();
       return l;
     }
-    why(name + " has no umbra_imgcodecs_v1 (a plugin of another umbra)");
+    why(name + " has no umbra_imgcodecs_v2 (a plugin of another umbra)");
     dlclose(handle);
   }
   return l;

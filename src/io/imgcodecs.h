@@ -15,11 +15,23 @@
 
 namespace umbra::io {
 
-/// The plugin's functions: cv::imdecode and cv::imencode themselves (their exceptions pass through).
+/// The plugin's functions: cv::imdecode and cv::imencode themselves (their exceptions pass
+/// through), and jpeg_problem: libjpeg's first complaint about a JPEG's data ("" when none),
+/// found by reading its scans as far as their DCT coefficients. OpenCV decodes over corrupt scan
+/// data (libjpeg's warnings go to stderr, naming no file) and returns an image of garbage. Stray
+/// bytes before a marker are no complaint but go to *stray (libjpeg's text, or ""): real data
+/// sets hold them after whole scans, and a damaged scan can leave its rest as such bytes.
 struct ImgCodecs {
   cv::Mat (*decode)(const cv::Mat& raw, int flags);
   bool (*encode)(const std::string& ext, const cv::Mat& img, std::vector<uint8_t>& out,
                  const std::vector<int>& params);
+  std::string (*jpeg_problem)(const std::string& bytes, std::string* stray);
+  /// cv::imdecode of a JPEG with IMREAD_COLOR or IMREAD_GRAYSCALE, pixel for pixel and turned by
+  /// its EXIF orientation as OpenCV turns it, decoded by libjpeg itself so that its warnings are
+  /// kept (*problem, *stray as jpeg_problem's; *problem also when nothing could be decoded, with
+  /// an empty image) at no extra cost. An empty image and no problem: declined (other flags,
+  /// CMYK or YCCK sources, which OpenCV converts itself): decode with `decode`.
+  cv::Mat (*decode_jpeg)(const std::string& bytes, int flags, std::string* problem, std::string* stray);
 };
 
 /// The plugin, opened at the first call (thread-safe) and never closed. Throws umbra::Error
@@ -30,4 +42,4 @@ const ImgCodecs& Codecs();
 
 /// The plugin's one entry point (the name Codecs() looks up); a change to ImgCodecs renames it
 /// (_v2), so that a plugin of another umbra found first is passed over, not called.
-extern "C" const umbra::io::ImgCodecs* umbra_imgcodecs_v1();
+extern "C" const umbra::io::ImgCodecs* umbra_imgcodecs_v2();

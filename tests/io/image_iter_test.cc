@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "image_test_util.h"
+#include "src/io/decode_image.h"
 #include "umbra/io/im2rec.h"
 #include "umbra/io/record.h"
 
@@ -319,6 +320,92 @@ TEST(ImgIter, OpenCVsOwnLinesGoIntoTheError) {
 
 // A JPEG cut short decodes in OpenCV without a word, its missing rows grey; umbra refuses it,
 // naming the image, from the iterator and from im2rec. The whole JPEG still decodes.
+// A JPEG whole in structure whose scan data is corrupt: OpenCV decodes it into garbage (libjpeg's
+// "Corrupt JPEG data" on stderr, naming no file); the iterators and im2rec refuse it naming the
+// image. Stray bytes before a marker (real data sets hold such files; they decode whole) pass.
+TEST(ImgIter, CorruptJpegScanNamed) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  const auto noise = [](int y, int x) { return Rgb{(y * 37 + x * 91) % 256, (x * x + y) % 256, (y * y * 7) % 256}; };
+  WriteJpegWithOrientation(dir / "img/whole.jpg", 96, 96, noise, 1);
+  const std::string jpg = ReadBytes(dir / "img/whole.jpg");
+  const size_t sos = jpg.find("\xFF\xDA");
+  ASSERT_NE(sos, std::string::npos);
+  const size_t from = sos + 2 + (size_t(uint8_t(jpg[sos + 2])) << 8 | uint8_t(jpg[sos + 3])), to = jpg.size() - 2;
+  std::string bad = jpg;
+  // A restart marker mid-scan in a file without restart intervals: the scan's data stops there
+  // for libjpeg ("premature end of data segment"), its every later block decoded from zeros, and
+  // the structure walk (image_bytes.h) passes it as a restart. (Damage of other kinds often
+  // decodes into valid codes, ends the scan early and leaves its rest as stray bytes.)
+  const size_t mid = from + (to - from) / 2;
+  ASSERT_NE(uint8_t(bad[mid - 1]), 0xFF);
+  bad[mid] = char(0xFF), bad[mid + 1] = char(0xD0);
+  WriteText(dir / "img/bad.jpg", bad);
+  ASSERT_EQ(JpegDataProblem(jpg).problem, "");
+  ASSERT_EQ(JpegDataProblem(jpg).stray, "");
+  const cv::Mat raw(1, int(bad.size()), CV_8U, bad.data());
+  ::testing::internal::CaptureStderr();
+  ASSERT_FALSE(Codecs().decode(raw, cv::IMREAD_COLOR).empty());  // what OpenCV alone makes of it
+  EXPECT_HAS(::testing::internal::GetCapturedStderr(), "Corrupt JPEG data");
+  const std::string list = OneImageList(dir, "bad.jpg");
+  auto it = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "3,96,96"},
+                         {"batch_size", "1"}});
+  const std::string problem = "' (" + list + ":1): libjpeg: Corrupt JPEG data: premature end of data segment";
+  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "cannot decode image '" + (dir / "img/bad.jpg") + problem);
+  std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "im2rec: cannot read image '" + (dir / "img/bad.jpg") + problem);
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.rec"));
+  // Three stray bytes before the end-of-image marker: libjpeg's JWRN_EXTRANEOUS_DATA, no error
+  // but a note naming the image (once a run, not each epoch).
+  WriteText(dir / "img/stray.jpg", jpg.substr(0, to) + std::string("\x01\x02\x03", 3) + jpg.substr(to));
+  const std::string stray_list = OneImageList(dir, "stray.jpg");
+  ::testing::internal::CaptureStderr();
+  auto ok = Make("img", {{"image_list", stray_list}, {"image_root", dir / "img"}, {"input_shape", "3,96,96"},
+                         {"batch_size", "1"}});
+  EXPECT_TRUE(ok->Next());
+  ok->BeforeFirst();
+  EXPECT_TRUE(ok->Next());
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  const std::string note = "note: img iterator ('" + stray_list + "'): image '" + (dir / "img/stray.jpg") + "' (" +
+                           stray_list + ":1): libjpeg: Corrupt JPEG data: ";
+  EXPECT_HAS(said, "extraneous bytes before marker 0xd9 (bytes after the scan data, as some cameras write");
+  EXPECT_HAS(said, note);
+  EXPECT_EQ(said.find(note), said.rfind(note)) << said;
+}
+
+// libjpeg's own decode (ImgCodecs::decode_jpeg, which keeps its warnings) gives OpenCV's pixels:
+// colour and grey, from colour and grey JPEGs, each EXIF orientation turned as OpenCV turns it.
+TEST(ImgIter, LibjpegDecodesAsOpenCV) {
+  TempDir dir;
+  const auto noise = [](int y, int x) { return Rgb{(y * 37 + x * 91) % 256, (x * x + y) % 256, (y * y * 7) % 256}; };
+  std::vector<std::string> files;
+  for (uint8_t o = 1; o <= 8; ++o) {
+    WriteJpegWithOrientation(dir / "o.jpg", 12, 20, noise, o);  // not square: a transpose shows
+    files.push_back(ReadBytes(dir / "o.jpg"));
+  }
+  cv::Mat g(9, 14, CV_8UC1);
+  for (int y = 0; y < 9; ++y)
+    for (int x = 0; x < 14; ++x) g.at<uint8_t>(y, x) = uint8_t(y * 29 + x * 13);
+  std::vector<uint8_t> gray;
+  ASSERT_TRUE(Codecs().encode(".jpg", g, gray, {}));
+  files.emplace_back(gray.begin(), gray.end());
+  for (size_t f = 0; f < files.size(); ++f)
+    for (const int flags : {cv::IMREAD_COLOR, cv::IMREAD_GRAYSCALE}) {
+      std::string problem, stray;
+      const cv::Mat ours = Codecs().decode_jpeg(files[f], flags, &problem, &stray);
+      const cv::Mat raw(1, int(files[f].size()), CV_8U, files[f].data());
+      const cv::Mat theirs = Codecs().decode(raw, flags);
+      EXPECT_EQ(problem + stray, "");
+      ASSERT_EQ(ours.size(), theirs.size()) << "file " << f << " flags " << flags;
+      ASSERT_EQ(ours.type(), theirs.type());
+      EXPECT_EQ(cv::norm(ours, theirs, cv::NORM_INF), 0) << "file " << f << " flags " << flags;
+    }
+  std::string problem, stray;  // other flags: declined, OpenCV decodes them
+  EXPECT_TRUE(Codecs().decode_jpeg(files[0], cv::IMREAD_UNCHANGED, &problem, &stray).empty());
+  EXPECT_EQ(problem, "");
+}
+
 TEST(ImgIter, TruncatedJpegNamed) {
   TempDir dir;
   std::filesystem::create_directory(dir / "img");
