@@ -189,17 +189,27 @@ class Builder {
   }
 
   // A global layer key that no layer of this net takes (threshold = 0.3 with no dropout, a
-  // kernel_size with no conv) did nothing, unsaid: a note (cxxnet's configs carry such keys
-  // from net to net, so not an error).
+  // kernel_size with no conv), or that every layer taking it sets itself (nhidden = 32 on the
+  // command line of a net whose fullc layers each give nhidden), did nothing, unsaid: a note
+  // (cxxnet's configs carry such keys from net to net, so not an error).
   void NoteIfNoLayerTakes(const Entry& e) const {
-    std::set<std::string> types;
-    for (const nn::LayerSpec& ls : nc_.spec.layers)
-      if (ls.type != "share") types.insert(ls.type);
-    // A value refused by a layer of the net: the net's set-up says so.
-    for (const std::string& type : types)
-      if (Probe(type, e) != Takes::kNo) return;
-    std::fprintf(stderr, "note: %s: %s = %s is a layer key, but no layer of this net takes it: it does nothing\n",
-                 e.Where().c_str(), e.key.c_str(), e.value.c_str());
+    std::map<std::string, Takes> by_type;  // one probe a type
+    std::string own;  // the layers that take it and set their own
+    for (const nn::LayerSpec& ls : nc_.spec.layers) {
+      if (ls.type == "share") continue;
+      auto it = by_type.find(ls.type);
+      if (it == by_type.end()) it = by_type.emplace(ls.type, Probe(ls.type, e)).first;
+      if (it->second == Takes::kRefused) return;  // the net's set-up says so
+      if (it->second == Takes::kNo) continue;
+      if (TakesDefault(ls, e.key)) return;  // it reaches this layer
+      own += (own.empty() ? "" : ", ") + ls.name;
+    }
+    if (own.empty())
+      std::fprintf(stderr, "note: %s: %s = %s is a layer key, but no layer of this net takes it: it does nothing\n",
+                   e.Where().c_str(), e.key.c_str(), e.value.c_str());
+    else
+      std::fprintf(stderr, "note: %s: %s = %s is a layer key, but every layer of this net that takes it sets its own "
+                   "(%s): it does nothing\n", e.Where().c_str(), e.key.c_str(), e.value.c_str(), own.c_str());
   }
 
   // A global key of both the updater and a layer of this net that does not set it itself (adam's

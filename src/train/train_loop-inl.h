@@ -265,6 +265,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   std::vector<std::unique_ptr<MetricSet<xpu>>> eval_metrics;
   for (const IterBlock& b : job.iters)
     eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net(), label_width(b), b.where));
+  const long updates_before = trainer.updates();
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
     train_metrics.Clear();
@@ -364,6 +365,11 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     if (save_now) WriteRoundModel(mf, round, seed, model_dir);
     prog.EndRound(results, {{"loss", read ? loss_sum / double(read) : 0.0}, {"updates", double(trainer.updates())}, {"peak_mib", PeakMiB<xpu>()}});
   }
+  // Rounds that applied no update (update_period = 1000 over rounds of 100 batches) trained
+  // nothing and exited 0 unsaid.
+  if (last >= start && trainer.updates() == updates_before)
+    std::fprintf(stderr, "note: %s: update_period = %d: this run's steps were fewer, so no update was applied and "
+                 "the weights are as they were at its start\n", job.Where("update_period").c_str(), s.update_period);
   return 0;
 }
 

@@ -170,6 +170,14 @@ expect_error "arrows.conf:23: malformed layer[1->2->9]: one arrow" arrows.conf m
 "$UMBRA" "$CONF" kernel_size=3 num_round=0 model_dir=gk > /dev/null 2> gk.err || { cat gk.err; fail "kernel_size"; }
 grep -qF "note: <command line>:2: kernel_size = 3 is a layer key, but no layer of this net takes it: it does nothing" \
   gk.err || { cat gk.err; fail "no note for a global layer key no layer takes"; }
+# A run whose steps were fewer than update_period applied no update: said (it exited 0 unsaid).
+"$UMBRA" "$CONF" update_period=1000 num_round=1 save_model=0 silent=1 > /dev/null 2> up.err || { cat up.err; fail "update_period"; }
+grep -qF "note: <command line>:2: update_period = 1000: this run's steps were fewer, so no update was applied" up.err ||
+  { cat up.err; fail "no note for a run without updates"; }
+# Nor one that every layer taking it sets itself (both fullc layers give nhidden).
+"$UMBRA" "$CONF" nhidden=32 num_round=0 model_dir=gk2 > /dev/null 2> gk2.err || { cat gk2.err; fail "nhidden"; }
+grep -qF "note: <command line>:2: nhidden = 32 is a layer key, but every layer of this net that takes it sets its own (fc1, fc2): it does nothing" \
+  gk2.err || { cat gk2.err; fail "no note for a global layer key every layer overrides"; }
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }
