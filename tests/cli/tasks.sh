@@ -170,6 +170,10 @@ expect_error "arrows.conf:23: malformed layer[1->2->9]: one arrow" arrows.conf m
 "$UMBRA" "$CONF" kernel_size=3 num_round=0 model_dir=gk > /dev/null 2> gk.err || { cat gk.err; fail "kernel_size"; }
 grep -qF "note: <command line>:2: kernel_size = 3 is a layer key, but no layer of this net takes it: it does nothing" \
   gk.err || { cat gk.err; fail "no note for a global layer key no layer takes"; }
+# A share layer whose input gives other weight shapes names its line and its source's.
+sed 's/^layer\[3->3\] = softmax:loss/layer[3->4] = share[fc2]\nlayer[4->4] = softmax:loss/' "$CONF" > share.conf
+expect_error "share.conf:28: layer 'share_4' (fullc): shares the weights of layer 'fc2' (fullc) (share.conf:26) but its inputs" \
+  share.conf model_dir=shw
 # A run whose steps were fewer than update_period applied no update: said (it exited 0 unsaid).
 "$UMBRA" "$CONF" update_period=1000 num_round=1 save_model=0 silent=1 > /dev/null 2> up.err || { cat up.err; fail "update_period"; }
 grep -qF "note: <command line>:2: update_period = 1000: this run's steps were fewer, so no update was applied" up.err ||

@@ -266,9 +266,15 @@ class Net {
       auto mine = WeightsOf(i), src = WeightsOf(size_t(layers_[i].shares));
       bool same = mine.size() == src.size();
       for (size_t k = 0; same && k < mine.size(); ++k) same = mine[k].first.shape_ == src[k].first.shape_;
-      UMBRA_CHECK(same, layers_[i].layer->Describe(), ": shares the weights of ",
-                  layers_[layers_[i].shares].layer->Describe(),
-                  " but its inputs give weights of other shapes");
+      // At the share's config line, naming the source's, where the spec has them.
+      if (!same) {
+        const std::string& src_at = spec.layers[size_t(layers_[size_t(layers_[i].shares)].spec)].where;
+        throw AtDeclaration(
+            spec.layers[size_t(layers_[i].spec)],
+            Error(layers_[i].layer->Describe() + ": shares the weights of " +
+                  layers_[size_t(layers_[i].shares)].layer->Describe() + (src_at.empty() ? "" : " (" + src_at + ")") +
+                  " but its inputs give weights of other shapes"));
+      }
       PullShared(i);
     }
     if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss(spec);
