@@ -64,14 +64,15 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   // 16<NUL>zz was 16), and UTF-16 text gave an error quoting its byte-order mark.
   UMBRA_CHECK(!text.starts_with("\xFF\xFE") && !text.starts_with("\xFE\xFF"), file,
               ": the file is UTF-16 text (it starts with UTF-16's byte-order mark); save it as UTF-8");
-  if (const size_t nul = text.find('\0'); nul != std::string::npos)
-    UMBRA_THROW(file, ":", 1 + std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'),
-                ": a NUL byte (a config is text; is this a binary file?)");
-  // Lines that end in a lone CR (classic Mac OS) are lines: read as one line, the first comment
-  // ran to the end of the file and dropped every key after it, and every error named line 1.
+  // Lines that end in a lone CR (classic Mac OS: a file without LF) are lines: read as one line,
+  // the first comment ran to the end of the file and dropped every key after it, and every error
+  // named line 1. In a file with LFs a CR stays a space (CRLF, and CR CR LF after two
+  // conversions, are one line end each).
   std::string lines = bom ? text.substr(3) : text;
-  for (size_t i = 0; i < lines.size(); ++i)
-    if (lines[i] == '\r' && (i + 1 == lines.size() || lines[i + 1] != '\n')) lines[i] = '\n';
+  if (lines.find('\n') == std::string::npos) std::ranges::replace(lines, '\r', '\n');
+  if (const size_t nul = lines.find('\0'); nul != std::string::npos)
+    UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(nul), '\n'),
+                ": a NUL byte (a config is text; is this a binary file?)");
   const std::vector<Token> t = Tokenize(lines, file);
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {

@@ -20,10 +20,12 @@ class MemBufferIterator : public DataIterator {
     if (!base_->SetParam(k, v)) return false;
     // Keys whose randomness the replay freezes: noted at Init, since the README's users expect
     // a new order each round from shuffle = 1 (said only here until then).
-    const bool random = k == "shuffle" || k.starts_with("rand_") || k.starts_with("max_random_") ||
+    // Each is off at its default: 1 for the scales, 0 for the rest.
+    const bool scale = k == "max_random_scale" || k == "min_random_scale" || k == "max_scale" || k == "min_scale";
+    const bool random = scale || k == "shuffle" || k.starts_with("rand_") || k.starts_with("max_random_") ||
                         k == "max_rotate_angle" || k == "max_shear_ratio" || k == "max_aspect_ratio";
-    const auto zero = ParseReal(v);
-    if (random) frozen_[k] = !(zero && *zero == 0);
+    const auto value = ParseReal(v);
+    if (random) frozen_[k] = !(value && *value == (scale ? 1 : 0));
     if (k == "silent") silent_ = v != "0";
     return true;
   }

@@ -1,4 +1,4 @@
-// Built only when OpenCV was not found (src/io/CMakeLists.txt): the image iterator names stay
+// Built only when OpenCV or libjpeg was not found (src/io/CMakeLists.txt): the image iterator names stay
 // known, so a config using them fails with the reason instead of "unknown iterator".
 #include "umbra/io/iterator.h"
 
@@ -7,8 +7,8 @@ namespace {
 
 template <const char* kName>
 std::unique_ptr<DataIterator> NoOpenCv() {
-  UMBRA_THROW("iterator '", kName, "' needs OpenCV, but umbra was built without OpenCV ",
-              "(install libopencv-dev and reconfigure)");
+  UMBRA_THROW("iterator '", kName, "' needs OpenCV and libjpeg, but umbra was built without them ",
+              "(install libopencv-dev and libjpeg-dev, scripts/setup does, and reconfigure)");
 }
 constexpr char kImg[] = "img", kRec[] = "imgrec", kBin[] = "imgbin";
 const bool kRegistered = RegisterIterator("img", NoOpenCv<kImg>) && RegisterIterator("imgrec", NoOpenCv<kRec>) &&

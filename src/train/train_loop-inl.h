@@ -248,9 +248,11 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   InitTrainingBlocks(job);
   const std::string log = save_model > 0 ? LogPath(job) : job.Get("log", "");  // no models: a log if asked
   // The log holds one line per round: rounds from start on are (re)written by this run. A run
-  // that resumed nothing is new, continue=1 or not (with it, another run's log named by log =
-  // was rewritten from round 1).
-  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file);
+  // that resumed nothing is new, except with continue=1 in its model_dir's own log (a run
+  // killed before its first model, save_model = 2 in round 2, starts again there): with it,
+  // another run's log named by log = was rewritten from round 1.
+  const bool own_log = !job.global.count("log");
+  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file && !(resume && own_log));
 
   SetFlushDenormals();
   Feeder<xpu> feed(train->it.get());

@@ -164,7 +164,8 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
     if ((is_tag || is_schedule) && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
           return l.name == first;
         }))
-      UMBRA_THROW(where, "updater key '", k, "' is ambiguous: '", first, "' is the name of a layer and ",
+      UMBRA_THROW(where, "updater key '", k, "' is ambiguous: '", first, "' is the name of a layer (whose own "
+                  "updater keys, in its block or as LAYER:key, are stored as ", first, ":key) and ",
                   is_tag ? "a weight tag of this network (" + first + ":key sets every '" + first + "' weight)"
                          : "the prefix of the learning-rate schedule's keys (" + first + ":gamma)",
                   "; rename the layer");

@@ -125,11 +125,16 @@ grep -q "warning" pred.err && fail "pred warned: $(cat pred.err)"
 sed 's/= relu:/= sigmoid:/' "$CONF" > sig.conf
 "$UMBRA" sig.conf task=pred model_in=m/0002.model pred=pred_sig.txt 2> sig.err
 grep -qF "warning: the network text of 'm/0002.model' differs from this config's" sig.err || fail "no warning: $(cat sig.err)"
-# So does a global key that layers take (slope, stride, pad, init: they were no part of the
-# model's text, and pred without them gave other answers unwarned).
-"$UMBRA" "$CONF" task=pred model_in=m/0002.model pred=pred_glob.txt init=xavier 2> glob.err
-grep -qF "warning: the network text of 'm/0002.model' differs from this config's" glob.err ||
+# So does a global key that reaches a layer (slope, stride, pad, a dropout's threshold: they
+# were no part of the model's text, and pred without them gave other answers unwarned); one of
+# the initial weights (init) is no part of it.
+grep -v "^  threshold = 0.2" "$CONF" > thr.conf
+"$UMBRA" thr.conf threshold=0.5 num_round=1 model_dir=thr silent=1 > /dev/null 2>&1 || fail "training thr.conf"
+"$UMBRA" thr.conf task=pred model_in=thr/0001.model pred=pred_glob.txt 2> glob.err
+grep -qF "warning: the network text of 'thr/0001.model' differs from this config's" glob.err ||
   fail "no warning for a global layer key: $(cat glob.err)"
+"$UMBRA" thr.conf task=pred model_in=thr/0001.model pred=pred_glob.txt threshold=0.5 init=xavier 2> glob2.err
+grep -q "warning" glob2.err && fail "warned for init: $(cat glob2.err)"
 
 # round_batch must not make pred or eval count a filler row (10,000 = 104 full batches + 16).
 "$UMBRA" "$CONF" task=pred model_in=m/0002.model round_batch=1 pred=pred_rb.txt 2> /dev/null
@@ -427,10 +432,10 @@ expect_error "<command line>:2: eval_train must be 0 or 1, got 2" "$CONF" eval_t
 # A layer named as a weight tag or a schedule's prefix: its LAYER:key meant two things (a layer
 # named lr lost its own lr = 0 unsaid; bias:lr = 0 froze a layer named bias whole).
 sed 's/= fullc:fc1/= fullc:lr/; s/  nhidden = 64/  nhidden = 64\n  lr = 0/' "$CONF" > lrname.conf
-expect_error "updater key 'lr:lr' is ambiguous: 'lr' is the name of a layer and the prefix of the learning-rate" \
+expect_error "updater key 'lr:lr' is ambiguous: 'lr' is the name of a layer (whose own updater keys" \
   lrname.conf model_dir=lrn
 sed 's/= fullc:fc1/= fullc:bias/' "$CONF" > biasname.conf
-expect_error "updater key 'bias:lr' is ambiguous: 'bias' is the name of a layer and a weight tag of this network" \
+expect_error "stored as bias:key) and a weight tag of this network" \
   biasname.conf bias:lr=0 model_dir=bsn
 # The metric's own line is named (it named the data block's), and the block it scores.
 expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" \
@@ -450,6 +455,11 @@ expect_error "log = shared.jsonl holds round 1 of another run; not overwriting i
 expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 \
   model_dir=nothing_yet log=shared.jsonl continue=1
 [ "$(wc -l < shared.jsonl)" = 1 ] || fail "shared.jsonl changed by continue=1 with nothing to resume"
+# Its model_dir's own log is the run's, though: continue=1 with no model yet starts again there
+# (a run killed before its first save, save_model = 2 in round 2).
+"$UMBRA" "$CONF" num_round=1 model_dir=k1 silent=1 > /dev/null 2>&1 && rm k1/0001.model || fail "k1"
+"$UMBRA" "$CONF" num_round=1 model_dir=k1 silent=1 continue=1 > /dev/null 2> k1.err || { cat k1.err; fail "k1 again"; }
+[ "$(wc -l < k1/log.jsonl)" = 1 ] && [ -f k1/0001.model ] || fail "k1 not trained again"
 # A whole JSON object that is no round (a file of notes) is no log cut short by a kill: it was
 # dropped as one, and the file replaced.
 echo '{"experiment": "notes", "lr": 0.1}' > notes.json

@@ -49,6 +49,10 @@ TEST(Config, LoneCarriageReturnsEndLines) {
   }
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\rb\r", "cr.conf"); }).find("cr.conf:2: expected '=' after 'b'"),
             std::string::npos);
+  // CR CR LF (CRLF converted twice) is one line end, as before: line 3 is line 3.
+  EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\r\r\nb = 2\r\r\nc\r\r\n", "crcr.conf"); })
+                .find("crcr.conf:3: expected '=' after 'c'"),
+            std::string::npos);
 }
 
 // A NUL byte ended a value (nhidden = 16<NUL>zz was 16); UTF-16 text is said to be UTF-16.

@@ -121,6 +121,13 @@ TEST(MemBuffer, ReplaysTheFirstEpoch) {
   EXPECT_HAS(::testing::internal::GetCapturedStderr(),
              "note: membuffer replays epoch 0's batches every round (as cxxnet's), so the order and images these "
              "keys draw are the same each round: shuffle; leave membuffer out for new ones");
+  // Without a random key: no note.
+  ::testing::internal::CaptureStderr();
+  auto quiet = ChainIterator("membuffer", CreateIterator("csv"));
+  for (auto& [k, v] : Keys(f))
+    if (k != "shuffle") quiet->SetParam(k, v);
+  quiet->Init();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr().find("membuffer replays"), std::string::npos);
   EXPECT_EQ(Epoch(mb.get(), 0), first);
   EXPECT_EQ(Epoch(mb.get(), 1), first);  // frozen: the base would shuffle differently
   EXPECT_NE(Epoch(base.get(), 1), first);

@@ -318,8 +318,6 @@ TEST(ImgIter, OpenCVsOwnLinesGoIntoTheError) {
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "after\n");
 }
 
-// A JPEG cut short decodes in OpenCV without a word, its missing rows grey; umbra refuses it,
-// naming the image, from the iterator and from im2rec. The whole JPEG still decodes.
 // A JPEG whole in structure whose scan data is corrupt: OpenCV decodes it into garbage (libjpeg's
 // "Corrupt JPEG data" on stderr, naming no file); the iterators and im2rec refuse it naming the
 // image. Stray bytes before a marker (real data sets hold such files; they decode whole) pass.
@@ -406,6 +404,57 @@ TEST(ImgIter, LibjpegDecodesAsOpenCV) {
   EXPECT_EQ(problem, "");
 }
 
+// EXIF as OpenCV reads it where the two could part (a review's cases): an XMP APP1 before the
+// EXIF one (only the first APP1 counts), the orientation as a LONG, a TIFF header that is not
+// 42, fill bytes before the APP1 marker; and a JFIF revision libjpeg warns of (decoded whole,
+// as OpenCV decodes it, no error).
+TEST(ImgIter, LibjpegDecodesAsOpenCVOnOddHeaders) {
+  cv::Mat m(12, 20, CV_8UC3);
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 20; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(y * 20), uint8_t(x * 12), uint8_t(x * y));
+  std::vector<uint8_t> enc;
+  ASSERT_TRUE(Codecs().encode(".jpg", m, enc, {}));
+  const std::string base(enc.begin(), enc.end());
+  const auto exif = [](char type, char magic) {  // APP1 with orientation 6 (turned: 20 x 12 shown)
+    const char app1[] = {'\xFF', '\xE1', 0, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', magic, 0, 8, 0, 0, 0, 1, 0,
+                         0x12, 0x01, type, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0};
+    return std::string(app1, sizeof app1);
+  };
+  const std::string xmp_body = "http://ns.adobe.com/xap/1.0/" + std::string(1, '\0') + "<x/>";
+  const std::string xmp = std::string("\xFF\xE1", 2) + char(0) + char(xmp_body.size() + 2) + xmp_body;
+  std::string jfif2 = base;
+  ASSERT_EQ(jfif2.compare(6, 5, std::string("JFIF\0", 5)), 0);
+  jfif2[11] = 2;  // major revision 2: libjpeg's "unknown JFIF revision number 2.01"
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"short", base.substr(0, 2) + exif(3, 42) + base.substr(2)},
+      {"long", base.substr(0, 2) + exif(4, 42) + base.substr(2)},
+      {"not 42", base.substr(0, 2) + exif(3, 43) + base.substr(2)},
+      {"xmp first", base.substr(0, 2) + xmp + exif(3, 42) + base.substr(2)},
+      {"fill bytes", base.substr(0, 2) + "\xFF" + exif(3, 42) + base.substr(2)},
+      {"jfif 2", jfif2}};
+  for (const auto& [name, bytes] : cases) {
+    std::string problem, stray;
+    const cv::Mat ours = Codecs().decode_jpeg(bytes, cv::IMREAD_COLOR, &problem, &stray);
+    const cv::Mat raw(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    const cv::Mat theirs = Codecs().decode(raw, cv::IMREAD_COLOR);
+    EXPECT_EQ(problem, "") << name;
+    ASSERT_EQ(ours.size(), theirs.size()) << name;
+    EXPECT_EQ(cv::norm(ours, theirs, cv::NORM_INF), 0) << name;
+  }
+  // A header claiming 33000 x 33000: refused at once, as OpenCV refuses it (libjpeg allocated
+  // gigabytes a decoding thread and decoded them).
+  std::string huge = base;
+  const size_t sof = huge.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  for (size_t at : {sof + 5, sof + 7}) huge[at] = char(0x80), huge[at + 1] = char(0xE8);
+  std::string problem, stray;
+  EXPECT_TRUE(Codecs().decode_jpeg(huge, cv::IMREAD_COLOR, &problem, &stray).empty());
+  EXPECT_HAS(problem, "its header gives 33000 x 33000 pixels, over OpenCV's limit of 2^30 pixels");
+  EXPECT_HAS(JpegDataProblem(huge).problem, "over OpenCV's limit");
+}
+
+// A JPEG cut short decodes in OpenCV without a word, its missing rows grey; umbra refuses it,
+// naming the image, from the iterator and from im2rec. The whole JPEG still decodes.
 TEST(ImgIter, TruncatedJpegNamed) {
   TempDir dir;
   std::filesystem::create_directory(dir / "img");
