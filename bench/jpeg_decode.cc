@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
   }
   const std::vector<std::string> set = Photos(std::max(1, images));
-  std::printf("| decode (500x375, quality 95) | umbra ms/image | OpenCV imdecode ms/image | OpenCV / umbra |\n|---|---|---|---|\n");
+  std::printf("| decode (500x375, quality 95) | umbra ms/image | OpenCV imdecode ms/image | OpenCV / umbra |\n"
+              "|---|---|---|---|\n");
   for (const int flags : {cv::IMREAD_COLOR, cv::IMREAD_GRAYSCALE}) {
     size_t bad = 0;
     const double ours = MsPerImage(set, reps, [&](const std::string& s) {

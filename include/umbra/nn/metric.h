@@ -55,8 +55,9 @@ class Metric {
         // The row's instance, where known: its row in the batch alone named nothing findable.
         UMBRA_CHECK(y[0] >= 0 && y[0] < float(k) && y[0] == std::floor(y[0]), "metric ", name_, ": label ", y[0],
                     " of row ", i, " of the batch",
-                    size_t(i) < index.size() ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
-                                             : std::string(),
+                    size_t(i) < index.size()
+                        ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
+                        : std::string(),
                     " is not a class index in [0, ", k, ")");
         const index_t c = index_t(y[0]);
         if (kind_ == kError) {

@@ -128,7 +128,8 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     // Checked before a backend is made for it (Net checks every output, but after InferShape):
     // oneDNN divided by zero (SIGFPE) making a convolution padded by 1e9 both ways.
     UMBRA_CHECK(double(s[0]) * double(q.nchannel) * double(oh_) * double(ow_) <= kMaxNodeElements, this->Describe(),
-                ": output shape (", s[0], ",", q.nchannel, ",", oh_, ",", ow_, ") is too large (more than 2^40 elements)");
+                ": output shape (", s[0], ",", q.nchannel, ",", oh_, ",", ow_,
+                ") is too large (more than 2^40 elements)");
     krows_ = s[1] * patch_.kh * patch_.kw;  // rows of the column buffer
     const index_t cap = index_t(q.temp_col_max) << 18;
     chunk_ = std::clamp<index_t>(cap / std::max<index_t>(1, krows_ * oh_ * ow_), 1, s[0]);
