@@ -117,7 +117,17 @@ class Builder {
                   updater ? "; no weight uses adam)" : ")");
     UMBRA_CHECK(saw_net_, file_, "the config has no netconfig = start ... netconfig = end section");
     for (const Entry* e : both_) CheckOneOwner(*e);
-    for (const Entry* e : layer_defaults_) NoteIfNoLayerTakes(*e);
+    // The defaults that reach no layer (NetConfig::idle_defaults; the last entry of a key decides,
+    // as its value does), said of the layer keys alone: an updater key (eps, grad_scale) that
+    // reaches no layer is the updater's.
+    for (const auto* list : {&both_, &layer_defaults_})
+      for (const Entry* e : *list) {
+        std::string own;
+        const bool idle = !ReachesALayer(*e, &own);
+        if (idle && list == &layer_defaults_) NoteIfNoLayerTakes(*e, own);
+        if (idle) nc_.idle_defaults.insert(e->key);
+        else nc_.idle_defaults.erase(e->key);
+      }
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, extra_where_, "extra_data_num = ", num_extra_, " but ",
@@ -188,22 +198,28 @@ class Builder {
     }
   }
 
-  // A global layer key that no layer of this net takes (threshold = 0.3 with no dropout, a
-  // kernel_size with no conv), or that every layer taking it sets itself (nhidden = 32 on the
-  // command line of a net whose fullc layers each give nhidden), did nothing, unsaid: a note
-  // (cxxnet's configs carry such keys from net to net, so not an error).
-  void NoteIfNoLayerTakes(const Entry& e) const {
+  // Whether a global layer key reaches a layer of this net as its default (a value some layer's
+  // type refuses counts: the net's set-up says so); where not, *own gets the layers that take it
+  // but set their own.
+  bool ReachesALayer(const Entry& e, std::string* own) const {
     std::map<std::string, Takes> by_type;  // one probe a type
-    std::string own;  // the layers that take it and set their own
     for (const nn::LayerSpec& ls : nc_.spec.layers) {
       if (ls.type == "share") continue;
       auto it = by_type.find(ls.type);
       if (it == by_type.end()) it = by_type.emplace(ls.type, Probe(ls.type, e)).first;
-      if (it->second == Takes::kRefused) return;  // the net's set-up says so
+      if (it->second == Takes::kRefused) return true;
       if (it->second == Takes::kNo) continue;
-      if (TakesDefault(ls, e.key)) return;  // it reaches this layer
-      own += (own.empty() ? "" : ", ") + ls.name;
+      if (TakesDefault(ls, e.key)) return true;
+      *own += (own->empty() ? "" : ", ") + ls.name;
     }
+    return false;
+  }
+
+  // A global layer key that no layer of this net takes (threshold = 0.3 with no dropout, a
+  // kernel_size with no conv), or that every layer taking it sets itself (nhidden = 32 on the
+  // command line of a net whose fullc layers each give nhidden), did nothing, unsaid: a note
+  // (cxxnet's configs carry such keys from net to net, so not an error).
+  void NoteIfNoLayerTakes(const Entry& e, const std::string& own) const {
     if (own.empty())
       std::fprintf(stderr, "note: %s: %s = %s is a layer key, but no layer of this net takes it: it does nothing\n",
                    e.Where().c_str(), e.key.c_str(), e.value.c_str());

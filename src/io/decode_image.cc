@@ -5,6 +5,7 @@
 // which is safe to write from several threads.
 #include "decode_image.h"
 
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 
@@ -63,9 +64,9 @@ std::string Joined(const std::string& text) {
   return out;
 }
 
-}  // namespace
-
 bool IsJpeg(const std::string& bytes) { return bytes.size() >= 3 && bytes.compare(0, 3, "\xFF\xD8\xFF") == 0; }
+
+}  // namespace
 
 cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said, JpegWords* jpeg) {
   InstallCapture();
@@ -94,6 +95,11 @@ JpegWords JpegDataProblem(const std::string& bytes) {
   JpegWords w;
   if (IsJpeg(bytes)) w.problem = Codecs().jpeg_problem(bytes, &w.stray);
   return w;
+}
+
+void NoteStrayBytes(const std::string& who, const std::string& stray) {
+  std::fprintf(stderr, "note: %s: libjpeg: %s (bytes after the scan data, as some cameras write; or the scan is "
+               "damaged, and the image with it)\n", who.c_str(), stray.c_str());
 }
 
 }  // namespace umbra::io

@@ -32,4 +32,7 @@ cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_sai
 /// packs each image once.
 JpegWords JpegDataProblem(const std::string& bytes);
 
+/// The note for JpegWords::stray: "note: WHO: libjpeg: STRAY (what it may mean)" on stderr.
+void NoteStrayBytes(const std::string& who, const std::string& stray);
+
 }  // namespace umbra::io

@@ -132,10 +132,7 @@ int Im2RecMain(int argc, char** argv) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV  // libjpeg comes with the codecs plugin
     const JpegWords jpeg = JpegDataProblem(r.payload);  // packed once, read for every epoch after
     UMBRA_CHECK(jpeg.problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): libjpeg: ", jpeg.problem);
-    if (!jpeg.stray.empty())
-      std::fprintf(stderr, "note: im2rec: image '%s' (%s): libjpeg: %s (bytes after the scan data, as some cameras "
-                   "write; or the scan is damaged, and the image with it)\n", path.c_str(), where.c_str(),
-                   jpeg.stray.c_str());
+    if (!jpeg.stray.empty()) NoteStrayBytes("im2rec: image '" + path + "' (" + where + ")", jpeg.stray);
 #endif
     if (!pruned.empty()) r.payload = std::move(pruned);
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);

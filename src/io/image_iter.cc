@@ -133,9 +133,7 @@ class ImageIterBase : public InstanceIterator {
     // file. Stray bytes are said with the image's name, once a run.
     UMBRA_CHECK(jpeg.problem.empty(), "cannot decode image ", Where(i), ": libjpeg: ", jpeg.problem);
     if (!jpeg.stray.empty() && !silent_ && !stray_noted_[size_t(i)].exchange(true))
-      std::fprintf(stderr, "note: %s: image %s: libjpeg: %s (bytes after the scan data, as some cameras write; "
-                   "or the scan is damaged, and the image with it)\n", Name().c_str(), Where(i).c_str(),
-                   jpeg.stray.c_str());
+      NoteStrayBytes(Name() + ": image " + Where(i), jpeg.stray);
     UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)",
                 said.empty() ? "" : "; OpenCV: " + said);
     if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red

@@ -12,7 +12,6 @@
 #include "umbra/io/record.h"
 #include "umbra/nn/metric.h"
 #include "umbra/nn/model_file.h"
-#include "umbra/nn/registry.h"
 #include "umbra/nn/updater.h"
 #include "umbra/parse.h"
 #include "umbra/regular_file.h"
@@ -325,23 +324,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // own lines do: without them in the model's text, pred with a config that lacked them computed
   // another net, unwarned (WarnIfOtherNetwork compares the texts). Not the keys of the initial
   // weights or of speed (every cxxnet config sets random_type, its pred configs often not), nor
-  // those no layer of this net takes: with them, pred warned of another network that was not.
+  // those that reach no layer (NetConfig::idle_defaults): with them, pred warned of another
+  // network that was not.
   static const std::set<std::string> kNotTheFunction = {"init", "random_type", "init_sigma", "init_uniform",
                                                         "init_bias", "temp_col_max", "cudnn_workspace",
                                                         "cudnn_search", "algo", "tf32", "dtype"};
-  for (const auto& [k, v] : job.net.spec.defaults) {
-    if (kNotTheFunction.count(k)) continue;
-    const bool reaches = std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
-      if (l.type.rfind("share", 0) == 0 || std::ranges::any_of(l.params, [&](const auto& p) { return p.first == k; }))
-        return false;  // another layer's weights, or its own value
-      try {
-        return nn::LayerRegistry<cpu>::Get().Create(l.type)->SetParam(k, v);
-      } catch (const Error&) {
-        return true;  // a value it refuses: the net says so when built
-      }
-    });
-    if (reaches) job.net_text += k + " = " + v + "\n";
-  }
+  for (const auto& [k, v] : job.net.spec.defaults)
+    if (!kNotTheFunction.count(k) && !job.net.idle_defaults.count(k)) job.net_text += k + " = " + v + "\n";
   for (const auto* e : unnamed) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     const bool layer =

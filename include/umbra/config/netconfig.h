@@ -11,6 +11,7 @@
 // end) and every other key (metric[...], dev, task, ...) are the trainer's and are skipped here.
 #pragma once
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,9 @@ struct NetConfig {
   std::vector<std::pair<std::string, std::string>> updater;
   /// Where each of `updater` was given ("file:line"), for messages.
   std::vector<std::string> updater_where;
+  /// Keys of spec.defaults that reach no layer of this net (none takes them, or each that does
+  /// sets its own): noted when built; no part of what the net computes.
+  std::set<std::string> idle_defaults;
 };
 
 /// Builds the net description; `batch` is used when the config has no batch_size. Errors (an
