@@ -126,9 +126,11 @@ class AtomicOutput {
   /// on the disk (fsync), for files whose loss costs a training run: a rename that reaches the
   /// disk before the data would leave an empty file under the name after a power cut.
   void Commit(bool sync = false) {
+    const bool failed_before = out_.fail();
+    errno = 0;
     out_.close();
     const char* as_was = tmp_ == dest_ ? "" : "; it is left as it was";
-    UMBRA_CHECK(!out_.fail(), "writing ", what_, "'", path_, "' failed (disk full?)", as_was);
+    UMBRA_CHECK(!out_.fail(), "writing ", what_, "'", path_, "' failed", Why(failed_before ? 0 : errno), as_was);
     if (copy_back_) {
       CopyBack(sync);
     } else {
@@ -142,6 +144,10 @@ class AtomicOutput {
   }
 
  private:
+  // Why a write failed, where the failing call was the last to set errno (0: not known, as when
+  // the stream failed in an earlier write with other calls since): /proc/version as a pred
+  // output failed with EIO, which "(disk full?)" misnamed.
+  static std::string Why(int err) { return err ? std::string(": ") + std::strerror(err) : " (disk full?)"; }
   void Open(const std::string& tmp, std::ios::openmode mode) {
     tmp_ = tmp;
     slot_ = detail::AddTemporary(tmp_);  // before the file exists: a signal may come at once
@@ -160,9 +166,10 @@ class AtomicOutput {
     std::ofstream to(dest_, std::ios::binary | std::ios::trunc);
     UMBRA_CHECK(from && to, "cannot write ", what_, "'", path_, "': ", std::strerror(errno),
                 "; it is left as it was");
+    errno = 0;
     if (from.peek() != std::ifstream::traits_type::eof()) to << from.rdbuf();  // << of nothing fails
     to.close();
-    UMBRA_CHECK(!to.fail(), "writing ", what_, "'", path_, "' failed (disk full?)");
+    UMBRA_CHECK(!to.fail(), "writing ", what_, "'", path_, "' failed", Why(errno));
     if (sync) Sync(dest_, "");
     std::remove(tmp_.c_str());
   }

@@ -25,6 +25,16 @@ inline std::optional<long long> ParseInteger(const std::string& s, long long lo 
   return v;
 }
 
+/// Whether `s` spells a decimal integer of any size as ParseInteger reads one (leading blanks, a
+/// sign, digits): where ParseInteger refused such a text, it is out of range, and a caller's error
+/// says so ("99999999999999999999 is not an integer" was the wrong word).
+inline bool SpellsInteger(const std::string& s) {
+  size_t i = s.find_first_not_of(" \t\n\v\f\r");
+  if (i == std::string::npos) return false;
+  if (s[i] == '+' || s[i] == '-') ++i;
+  return i < s.size() && s.find_first_not_of("0123456789", i) == std::string::npos;
+}
+
 /// The number `s` spells (strtod's forms: 1.5, -2e3, inf, nan), or nothing where it is empty or
 /// holds anything else. Finiteness and the range of the caller's type are the caller's to check.
 inline std::optional<double> ParseReal(const std::string& s) {

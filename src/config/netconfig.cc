@@ -158,10 +158,10 @@ class Builder {
     } else if (e.key == "batch_size") {
       // The value as the job reads it (ParseInteger): "+50" and " 50" are 50, not "outside [1, 999999999]".
       const auto b = ParseInteger(e.value);
-      UMBRA_CHECK(b.has_value(), e.Where(), ": batch_size = '", e.value, "' is not an integer");
-      batch_ = index_t(*b);
-      UMBRA_CHECK(batch_ >= 1 && batch_ <= 999999999, e.Where(), ": batch_size must be in [1, 999999999], got '",
+      UMBRA_CHECK(b || SpellsInteger(e.value), e.Where(), ": batch_size = '", e.value, "' is not an integer");
+      UMBRA_CHECK(b && *b >= 1 && *b <= 999999999, e.Where(), ": batch_size must be in [1, 999999999], got '",
                   e.value, "'");
+      batch_ = index_t(*b);
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
       if (extra_where_.empty()) extra_where_ = e.Where() + ": ";
@@ -290,15 +290,25 @@ class Builder {
   }
 
   // Why a global value every layer type refuses is an error: the refusal of the net's first
-  // layer that would take it as its default (named, with its line), else the first type's
-  // (`rejected`), said to be no layer of this net's (algo = bogus was blamed on an avg_pooling
-  // layer of a net without one).
+  // layer that would take it as its default (named, with its line); else that of the first
+  // layer type of this net that takes the key, whose layers all set their own (nhidden = abc on
+  // the command line of a net of fullc layers was blamed on a fixconn layer, the first type by
+  // name, "no layer of this net takes nhidden"); else the first type's (`rejected`), said to be
+  // no layer of this net's (algo = bogus was blamed on an avg_pooling layer of a net without one).
   std::string Refusal(const Entry& e, const std::string& rejected) const {
     for (const nn::LayerSpec& ls : nc_.spec.layers) {
       if (!TakesDefault(ls, e.key)) continue;
       std::string why;
       if (Probe(ls.type, e, &why, ls.name) == Takes::kRefused) return why + " (declared at " + ls.where + ")";
     }
+    std::string first_why, own;
+    for (const nn::LayerSpec& ls : nc_.spec.layers) {
+      std::string why;
+      if (ls.type == "share" || Probe(ls.type, e, &why) != Takes::kRefused) continue;
+      if (first_why.empty()) first_why = why;
+      own += (own.empty() ? "" : ", ") + ls.name;
+    }
+    if (!own.empty()) return first_why + "; every layer of this net that takes " + e.key + " sets its own (" + own + ")";
     return rejected + "; no layer of this net takes " + e.key;
   }
 

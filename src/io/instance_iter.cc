@@ -13,10 +13,11 @@ namespace umbra::io {
 
 long ParseInt(const std::string& key, const std::string& value, bool wide) {
   const auto v = ParseInteger(value);
-  UMBRA_CHECK(v, "iterator key ", key, " = '", value, "' is not an integer");
   // Counts, sizes and switches: an int's range (wide: seeds, a long's), not a wrapped value.
-  const bool fits = wide ? *v >= LONG_MIN && *v <= LONG_MAX : *v >= INT_MIN && *v <= INT_MAX;
-  UMBRA_CHECK(fits, "iterator key ", key, " = '", value, "' is out of range");
+  const bool fits = v && (wide ? *v >= LONG_MIN && *v <= LONG_MAX : *v >= INT_MIN && *v <= INT_MAX);
+  UMBRA_CHECK(v || SpellsInteger(value), "iterator key ", key, " = '", value, "' is not an integer");
+  UMBRA_CHECK(fits, "iterator key ", key, " = '", value, "' is out of range [", wide ? LONG_MIN : INT_MIN, ", ",
+              wide ? LONG_MAX : INT_MAX, "]");
   return long(*v);
 }
 bool ParseSwitch(const std::string& key, const std::string& value) {

@@ -132,6 +132,10 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
       UMBRA_CHECK(t.at("dtype").get<std::string>() == "float32", "model file '", what, "': tensor '", mt.name,
                   "' has dtype ", t.at("dtype").dump(), "; only float32 is read");
       mt.shape = t.at("shape").get<std::vector<int64_t>>();
+      // numpy's bound (and far past any weight's): the Python reader refuses such a shape, and
+      // the two readers take the same files.
+      UMBRA_CHECK(mt.shape.size() <= 32, "model file '", what, "': tensor '", mt.name, "' has a bad shape (",
+                  mt.shape.size(), " dimensions, more than 32)");
       uint64_t count = 1;
       for (int64_t d : mt.shape) {
         UMBRA_CHECK(d >= 0 && (d == 0 || count <= body / uint64_t(d)), "model file '", what, "': tensor '",

@@ -108,8 +108,8 @@ long Job::GetInt(const std::string& key, long dflt, long lo, long hi) const {
   if (it == global.end()) return dflt;
   const std::string& text = it->second.value;
   const auto v = ParseInteger(text);
-  UMBRA_CHECK(v, it->second.Where(), ": ", key, " must be an integer, got '", text, "'");
-  UMBRA_CHECK(*v >= lo && *v <= hi, it->second.Where(), ": ", key, " must be in [", lo, ", ", hi, "], got '", text,
+  UMBRA_CHECK(v || SpellsInteger(text), it->second.Where(), ": ", key, " must be an integer, got '", text, "'");
+  UMBRA_CHECK(v && *v >= lo && *v <= hi, it->second.Where(), ": ", key, " must be in [", lo, ", ", hi, "], got '", text,
               "'");
   return long(*v);
 }

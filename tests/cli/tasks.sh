@@ -103,11 +103,14 @@ for edit, py_want, cpp_want in [
     assert r.returncode != 0 and 'crafted.model' in r.stderr and cpp_want in r.stderr, r.stderr
 craft(lambda h: None)
 assert read_model('crafted.model')['tensors'].keys() == read_model('m/0002.model')['tensors'].keys()
-# The numpy reader alone: more dimensions than numpy holds raised numpy's error naming no file,
-# and a FIFO blocked the read forever.
+# More dimensions than numpy holds raised numpy's error naming no file, and the C++ reader
+# loaded them: both refuse them now. A FIFO blocked the numpy reader forever.
 def many(h):
     h['tensors'][0].update(shape=[1] * 33, nbytes=4)
 craft(many)
+r = subprocess.run([os.environ['UMBRA'], os.environ['CONF'], 'task=get_weight', 'weight_layer=fc2',
+                    'model_in=crafted.model', 'weight_filename=crafted.txt'], capture_output=True, text=True)
+assert r.returncode != 0 and "has a bad shape (33 dimensions, more than 32)" in r.stderr, r.stderr
 for path, want in [('crafted.model', f"tensor '{head['tensors'][0]['name']}' has a bad shape"),
                    ('fifo.model', 'not a regular file')]:
     if path == 'fifo.model':
@@ -358,6 +361,16 @@ expect_error "num_round must be in [0, 99999999], got '4294967297'" "$CONF" num_
 expect_error "batch_size must be in [1, 999999999], got '1000000000'" "$CONF" batch_size=1000000000 model_dir=big
 expect_error "update_period must be in [1, 2147483647], got '3000000000'" "$CONF" update_period=3000000000 model_dir=big
 expect_error "iterator key shuffle = '100000000000' is out of range" "$CONF" train:shuffle=100000000000
+# Past a long long too: out of range, not "not an integer".
+expect_error "num_round must be in [0, 99999999], got '99999999999999999999'" "$CONF" num_round=99999999999999999999
+expect_error "batch_size must be in [1, 999999999], got '-99999999999999999999'" "$CONF" batch_size=-99999999999999999999
+expect_error "iterator key seed = '18446744073709551615' is out of range [" "$CONF" train:seed=18446744073709551615
+expect_error "bad value '99999999999999999999' for key 'nhidden': expected an integer in [" "$CONF" \
+  nhidden=99999999999999999999
+# A global value the net's own layer type refuses is blamed on that type, and said to reach no
+# layer because each sets its own (it was blamed on a fixconn layer, "no layer takes nhidden").
+expect_error "<command line>:2: a fullc layer: bad value 'abc' for key 'nhidden': expected an integer; every layer of \
+this net that takes nhidden sets its own (fc1, fc2)" "$CONF" nhidden=abc
 expect_error "extra_data_num must be a count up to 1000, got '2000000000'" "$CONF" extra_data_num=2000000000
 # extra_data_shape[k] is a known key (the net's extra inputs), though no iterator feeds them yet.
 expect_error "<command line>:2: extra_data_num = 1: umbra's iterators give no extra data yet" "$CONF" \
@@ -366,8 +379,8 @@ expect_error "<command line>:2: extra_data_num = 1: umbra's iterators give no ex
 expect_error "cannot open model file '/dev/zero': not a regular file" "$CONF" task=pred model_in=/dev/zero
 # Outputs whose writes fail are errors (a full disk lost a whole pred file with success), and a
 # file that is no training log is not overwritten by one.
-expect_error "writing '/dev/full' failed (disk full?)" "$CONF" task=pred model_in=m/0002.model pred=/dev/full
-expect_error "writing '/dev/full' failed (disk full?)" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model \
+expect_error "writing '/dev/full' failed" "$CONF" task=pred model_in=m/0002.model pred=/dev/full
+expect_error "writing '/dev/full' failed" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model \
   weight_filename=/dev/full
 expect_error "writing round 1 to the training log '/dev/full' failed" "$CONF" num_round=1 save_model=0 log=/dev/full
 # Written in place, as before, where the name is no regular file: /dev/stdout, a symlink (kept).

@@ -59,6 +59,13 @@ TEST(AtomicOutput, ReplacesWholeOrNotAtAll) {
   // A folder that does not exist: one error naming the file and the reason.
   EXPECT_HAS(ErrorOf([&] { AtomicOutput file(dir / "no/such/out.txt", false, "result file"); }),
              "cannot write result file '" + (dir / "no/such/out.txt") + "': No such file or directory");
+  // A write that fails as the file is closed names the system's reason (/proc/version as root
+  // gave EIO, said "(disk full?)"); /dev/full is written in place, so only its last buffer fails.
+  {
+    AtomicOutput file("/dev/full", false, "result file");
+    file.out() << "x";
+    EXPECT_HAS(ErrorOf([&] { file.Commit(); }), "writing result file '/dev/full' failed: No space left on device");
+  }
 }
 
 // Ctrl-C (or a kill) in the middle of a write: with the CLI's handler, the temporaries being

@@ -150,7 +150,8 @@ TEST(ModelFile, WritesAtomicallyAndKeepsTheOldFileOnFailure) {
     nn::ModelFile m3 = Sample();
     m3.meta["round"] = "9";
     EXPECT_THAT(test::ErrorOf([&] { nn::WriteModelFile(path, m3); }),
-                ::testing::HasSubstr("writing model file '" + path + "' failed (disk full?); it is left as it was"));
+                ::testing::AllOf(::testing::HasSubstr("writing model file '" + path + "' failed"),
+                                 ::testing::HasSubstr("; it is left as it was")));
   }
   EXPECT_EQ(nn::ReadModelFile(path).meta.at("round"), "8");
   for (auto& f : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
@@ -220,7 +221,7 @@ TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
   for (const auto& [key, value, what] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"steps", "x", "its steps = 'x' is not an integer"},
            {"update_period", "0", "its update_period = 0 is not a period"},
-           {"pending_steps", "99999999999999999999", "its pending_steps = '99999999999999999999' is not an integer"},
+           {"pending_steps", "99999999999999999999", "its pending_steps = '99999999999999999999' is out of range"},
            {"pending_steps", "5", "its pending_steps = 5 is outside 0 .. update_period - 1 = 2"}}) {
     nn::ModelFile odd = half;
     odd.meta[key] = value;

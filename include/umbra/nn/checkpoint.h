@@ -58,7 +58,8 @@ inline long MetaNumber(const ModelFile& m, const std::string& key, long otherwis
   const auto it = m.meta.find(key);
   if (it == m.meta.end()) return otherwise;
   const auto v = ParseInteger(it->second, LONG_MIN, LONG_MAX);
-  UMBRA_CHECK(v, "model file '", file, "': its ", key, " = '", it->second, "' is not an integer");
+  UMBRA_CHECK(v, "model file '", file, "': its ", key, " = '", it->second, "' is ",
+              SpellsInteger(it->second) ? "out of range" : "not an integer");
   return long(*v);
 }
 
