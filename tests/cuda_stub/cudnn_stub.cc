@@ -56,6 +56,7 @@ struct Conv {
 struct Pool {
   cudnnPoolingMode_t mode;
   int kh, kw, ph, pw, sh, sw;
+  bool nan;  // CUDNN_PROPAGATE_NAN: a window holding a NaN gives NaN, and its first NaN the gradient
 };
 struct Act {
   cudnnActivationMode_t mode;
@@ -269,9 +270,9 @@ cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(cudnnConvolutionDescriptor_t
   return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnCreatePoolingDescriptor(cudnnPoolingDescriptor_t* d) { *d = (cudnnPoolingDescriptor_t)calloc(1, sizeof(Pool)); return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyPoolingDescriptor(cudnnPoolingDescriptor_t d) { free(d); return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetPooling2dDescriptor(cudnnPoolingDescriptor_t d, cudnnPoolingMode_t m, cudnnNanPropagation_t, int kh, int kw, int ph, int pw, int sh, int sw) {
+cudnnStatus_t cudnnSetPooling2dDescriptor(cudnnPoolingDescriptor_t d, cudnnPoolingMode_t m, cudnnNanPropagation_t nan, int kh, int kw, int ph, int pw, int sh, int sw) {
   if (kh <= 0 || kw <= 0 || ph < 0 || pw < 0 || sh <= 0 || sw <= 0) return CUDNN_STATUS_BAD_PARAM;
-  *(Pool*)d = {m, kh, kw, ph, pw, sh, sw}; return CUDNN_STATUS_SUCCESS; }
+  *(Pool*)d = {m, kh, kw, ph, pw, sh, sw, nan == CUDNN_PROPAGATE_NAN}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnGetPooling2dForwardOutputDim(cudnnPoolingDescriptor_t p, cudnnTensorDescriptor_t x, int* n, int* c, int* h, int* w) {
   const Pool& q = *(Pool*)p; const T4& t = D(x);
   *n = t.n; *c = t.c; *h = (t.h + 2 * q.ph - q.kh) / q.sh + 1; *w = (t.w + 2 * q.pw - q.kw) / q.sw + 1; return CUDNN_STATUS_SUCCESS; }
@@ -461,7 +462,7 @@ cudnnStatus_t cudnnPoolingForward(cudnnHandle_t, const cudnnPoolingDescriptor_t 
             double m = -INFINITY, s = 0;
             const int count = EachInWindow(q, X, n, c, oy, ox, [&](size_t i) {
               const double v = Get(x, X.type, i);
-              m = v > m ? v : m;
+              m = v > m || (q.nan && v != v) ? v : m;
               s += v; });
             Blend(y, Y.type, Y.At(n, c, oy, ox), IsMax(q.mode) ? m : s / count, a, b);
           } });
@@ -490,7 +491,7 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t, const cudnnPoolingDescriptor_t
             std::vector<size_t> window;
             const int count = EachInWindow(q, X, n, c, oy, ox, [&](size_t i) {
               const double v = Get(x, X.type, i);
-              if (v > m || arg == SIZE_MAX) { m = v; arg = i; }
+              if (v > m || arg == SIZE_MAX || (q.nan && v != v && m == m)) { m = v; arg = i; }
               window.push_back(i); });
             if (IsMax(q.mode)) { if (arg != SIZE_MAX) acc[arg] += g; }
             else for (size_t i : window) acc[i] += g / count;

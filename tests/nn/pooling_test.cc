@@ -1,6 +1,7 @@
 // Pooling layers through the harness: cxxnet's ceil-mode output sizes, forward against a plain
 // loop (overhanging and padded windows clipped), gradient checks of every type, bad parameters.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "harness/layer_check.h"
@@ -75,6 +76,40 @@ TEST(Pooling, KnownAnswerAndGlobal) {
   test::ExpectEqualsRef(ga.out[0]->data.view(), {8.5}, 1e-6);
   test::LayerRig<cpu, float> g2("global_avg_pooling", {}, {Shape4(3, 5, 2, 7)});
   EXPECT_EQ(g2.out[0]->shape, Shape4(3, 5, 1, 1));
+}
+
+// A NaN is the maximum of a window holding one, and the window's first NaN takes its gradient
+// (PyTorch's max_pool2d propagates it too): skipping NaN cells hid a diverged layer from the
+// loss (a window of NaNs gave -inf, a relu 0). Maxout and global max pooling share the reducer.
+TEST(Pooling, MaxPropagatesNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  test::LayerRig<cpu, float> mx("max_pooling", {{"kernel_size", "2"}, {"stride", "2"}}, {Shape4(1, 1, 4, 4)});
+  test::LayerRig<cpu, float> gm("global_max_pooling", {}, {Shape4(1, 1, 4, 4)});
+  test::LayerRig<cpu, float> mo("maxout", {{"num_maxout", "2"}}, {Shape4(1, 4, 1, 2)});
+  for (auto* r : {&mx, &gm}) {
+    for (index_t i = 0; i < 16; ++i) r->in[0]->data.dptr_[i] = float(i + 1);
+    r->in[0]->data.dptr_[0] = r->in[0]->data.dptr_[1] = r->in[0]->data.dptr_[15] = nan;  // two in one window
+    r->Forward();
+  }
+  const float xo[8] = {nan, 1, 2, 3, 4, 5, nan, nan};  // maxout pairs: (nan, 2), (1, 3), (4, nan), (5, nan)
+  std::copy(xo, xo + 8, mo.in[0]->data.dptr_);
+  mo.Forward();
+  const Tensor<cpu, 4> y = mx.out[0]->data.view(), g = gm.out[0]->data.view(), o = mo.out[0]->data.view();
+  EXPECT_TRUE(std::isnan(y.dptr_[0]) && y.dptr_[1] == 8 && y.dptr_[2] == 14 && std::isnan(y.dptr_[3]));
+  EXPECT_TRUE(std::isnan(g.dptr_[0]));
+  EXPECT_TRUE(std::isnan(o.dptr_[0]) && o.dptr_[1] == 3 && std::isnan(o.dptr_[2]) && std::isnan(o.dptr_[3]));
+  for (auto* r : {&mx, &gm, &mo}) {
+    for (index_t i = 0; i < r->out[0]->grad.Size(); ++i) r->out[0]->grad.dptr_[i] = float(i + 1);
+    r->layer->Backward(true, r->in, r->out);
+  }
+  const float want_mx[16] = {1, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4};  // the first NaN of each window
+  const float want_gm[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const float want_mo[8] = {1, 0, 0, 2, 0, 0, 3, 4};
+  for (index_t i = 0; i < 16; ++i) {
+    EXPECT_EQ(mx.in[0]->grad.dptr_[i], want_mx[i]) << "max_pooling, cell " << i;
+    EXPECT_EQ(gm.in[0]->grad.dptr_[i], want_gm[i]) << "global_max_pooling, cell " << i;
+  }
+  for (index_t i = 0; i < 8; ++i) EXPECT_EQ(mo.in[0]->grad.dptr_[i], want_mo[i]) << "maxout, cell " << i;
 }
 
 TEST(Pooling, GradientCheck) {

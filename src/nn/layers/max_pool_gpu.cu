@@ -99,13 +99,15 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
     const Coords<kNhwc> o(k, i, k.h, k.w);  // output (oy, ox); base and strides in x
     const Window wn(k, o.row, o.col);
     // red::maximum's order: a later cell wins only when greater, so the first maximum keeps it;
-    // a -inf maximum goes to the first -inf cell, as the CPU's PartialGrad (==) picks it.
+    // a -inf maximum goes to the first -inf cell, as the CPU's PartialGrad (==) picks it; the
+    // first NaN wins over any number and keeps it (NaN propagates, as in red::maximum).
     float best = -std::numeric_limits<float>::infinity();
     int at = kNone;
     for (int r = wn.ylo; r < wn.yhi; ++r)
       for (int c = wn.xlo; c < wn.xhi; ++c) {
         const float v = Wide(x[o.base + uint32_t(r) * o.rs + uint32_t(c) * o.cs]);
-        if (v > best || (at == kNone && v == best)) best = v, at = (r - wn.y0) * k.kx + (c - wn.x0);
+        if (v > best || (v != v && best == best) || (at == kNone && v == best))
+          best = v, at = (r - wn.y0) * k.kx + (c - wn.x0);
       }
     Put(y + i, best);
     if (arg) arg[i] = uint8_t(at);
@@ -155,7 +157,8 @@ __global__ void __launch_bounds__(cuda::kBaseThreads)
         // 16 bytes of local memory (a spill the build refuses).
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const bool take = (v[e] > best[e]) | ((at[e] == kNone) & (v[e] == best[e]));
+          const bool take =
+              (v[e] > best[e]) | ((v[e] != v[e]) & (best[e] == best[e])) | ((at[e] == kNone) & (v[e] == best[e]));
           best[e] = take ? v[e] : best[e];
           at[e] = take ? cell : at[e];
         }

@@ -41,8 +41,8 @@ inline int64_t MaxPoolArgmaxBytes(const MaxPoolGeom& g) { return g.n * g.c * g.o
 
 /// y = max over each window of x (written), and arg[o] = the row-major offset (within the
 /// unclipped ky x kx window) of the window's first cell equal to that maximum: the cell that the
-/// CPU's unpool, cuDNN and PyTorch give the gradient. NaN cells never win (as red::maximum); a
-/// window of NaNs only gives -inf and no cell. arg may be null (nothing kept). Runs on
+/// CPU's unpool, cuDNN and PyTorch give the gradient. A window holding a NaN gives NaN, and its
+/// first NaN cell (as red::maximum). arg may be null (nothing kept). Runs on
 /// `stream` (null: the default one).
 void MaxPoolForwardGPU(const MaxPoolGeom& g, const void* x, void* y, uint8_t* arg, void* stream);
 

@@ -27,7 +27,7 @@ class CudnnPool : public PoolBackend {
       // is not documented: cli.gpu_matches_cpu (LeNet, whose flat background ties) compares them.
       UMBRA_CUDNN_CHECK(cudnnSetPooling2dDescriptor(
           pool_, max ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
-          CUDNN_NOT_PROPAGATE_NAN, int(kh), int(kw), int(ph), int(pw), int(sh), int(sw)));
+          CUDNN_PROPAGATE_NAN, int(kh), int(kw), int(ph), int(pw), int(sh), int(sw)));
       int dn, dc, dh, dw;
       UMBRA_CUDNN_CHECK(cudnnGetPooling2dForwardOutputDim(pool_, x_, &dn, &dc, &dh, &dw));
       UMBRA_CHECK(dn == n && dc == c && dh == oh && dw == ow, "cuDNN pooling output (", dn, ",", dc, ",", dh, ",",
