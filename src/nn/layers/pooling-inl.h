@@ -179,7 +179,7 @@ class PoolingLayer
       if (argmax_) {
         argmax_buf_.Resize(ArgShape());  // at the first forward (a no-op after)
         MaxPoolForwardGPU(geom_, in[0]->data.dptr_, y.dptr_, reinterpret_cast<uint8_t*>(argmax_buf_.dptr_),
-                          Stream<gpu>::GetStream(y.stream_));
+                          Stream<xpu>::GetStream(y.stream_));
         arg_fresh_ = true;
         return;
       }
@@ -215,7 +215,7 @@ class PoolingLayer
         UMBRA_CHECK(arg_fresh_, this->Describe(),
                     ": backward before any forward at this shape (no window winners kept)");
         MaxPoolBackwardGPU(geom_, reinterpret_cast<const uint8_t*>(argmax_buf_.dptr_), out[0]->grad.dptr_, gx.dptr_,
-                           Stream<gpu>::GetStream(gx.stream_));
+                           Stream<xpu>::GetStream(gx.stream_));
         return;
       }
     }
