@@ -128,6 +128,7 @@ class Builder {
         if (idle) nc_.idle_defaults.insert(e->key);
         else nc_.idle_defaults.erase(e->key);
       }
+    NoteIdleUpdaterKeys();
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, extra_where_, "extra_data_num = ", num_extra_, " but ",
@@ -147,6 +148,28 @@ class Builder {
   }
 
  private:
+  // A global updater key that the global settings leave unread (lr:gamma under the factor
+  // schedule, which reads lr:factor; momentum under adam) did nothing, unsaid: a note, as for
+  // layer keys. Only where no layer or weight sets its own updater or schedule, under which it
+  // could be read.
+  void NoteIdleUpdaterKeys() const {
+    nn::UpdaterSettings global;
+    for (const auto& [k, v] : nc_.updater) {
+      const std::string leaf = k.substr(k.rfind(':') + 1);
+      if (!nn::IsScheduleKey(k) && k.find(':') != std::string::npos && (leaf == "updater" || leaf == "schedule")) return;
+      if (nn::IsScheduleKey(k) || k.find(':') == std::string::npos) global.Set(k, v);
+    }
+    const nn::UpdaterParam p = global.For("a.b");
+    for (size_t i = 0; i < nc_.updater.size(); ++i) {
+      const auto& [k, v] = nc_.updater[i];
+      if (!nn::IsScheduleKey(k) && k.find(':') != std::string::npos) continue;
+      const std::string why = p.KeyWithoutEffect(k);
+      if (!why.empty())
+        std::fprintf(stderr, "note: %s: %s = %s has no effect: %s\n", nc_.updater_where[i].c_str(), k.c_str(),
+                     v.c_str(), why.c_str());
+    }
+  }
+
   // A key outside netconfig and outside iterator blocks.
   void Global(const Entry& e) {
     if (e.key == "data" || e.key == "eval" || e.key == "pred") {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "umbra/atomic_output.h"
@@ -53,11 +54,20 @@ const ModelTensor* ModelFile::Find(const std::string& name) const {
 std::string EncodeModelFile(const ModelFile& m) {
   nlohmann::json tensors = nlohmann::json::array();
   size_t offset = 0;
+  // The reader's rules, so that no file is written that cannot be read back (a ModelFile built
+  // in code with a name twice, a NaN or a negative dimension was written, then refused).
+  std::set<std::string> names;
   for (auto& t : m.tensors) {
+    UMBRA_CHECK(names.insert(t.name).second, "model tensor '", t.name, "' appears twice");
+    UMBRA_CHECK(t.shape.size() <= 32 && std::ranges::all_of(t.shape, [](int64_t d) { return d >= 0; }),
+                "model tensor '", t.name, "' has a bad shape (a negative dimension, or more than 32)");
     int64_t count = 1;
     for (int64_t d : t.shape) count *= d;
     UMBRA_CHECK(count == int64_t(t.data.size()), "model tensor '", t.name, "': shape holds ", count,
                 " values but ", t.data.size(), " are given");
+    const auto bad = std::ranges::find_if(t.data, [](float v) { return !std::isfinite(v); });
+    UMBRA_CHECK(bad == t.data.end(), "model tensor '", t.name, "' holds ", *bad, " at element ", bad - t.data.begin(),
+                "; a model's values are finite");
     tensors.push_back({{"name", t.name}, {"dtype", "float32"}, {"shape", t.shape}, {"offset", offset},
                        {"nbytes", t.data.size() * sizeof(float)}});
     offset = AlignUp(offset + t.data.size() * sizeof(float));

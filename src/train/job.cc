@@ -259,7 +259,6 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
               ": an iterator block is not closed with iter = end");
   UMBRA_CHECK(pred_file.empty() || job.Find("pred"), "<command line>: pred = ", pred_file,
               " but the config has no pred block (pred = FILE, iter = ..., iter = end)");
-  if (job.metrics.empty()) job.metrics.push_back({"error", "", "label"});
 
   // Pass 2: keys into iterators. Globals first (in file order, as cxxnet did), the block's own
   // keys next, command-line block:key last. A global is known if the trainer, an updater, a
@@ -320,6 +319,14 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   }
 
   job.net = config::NetFromConfig(job.entries, batch_size);
+  // Without a metric line: error, or rmse where every loss of the net is a regression's
+  // (l2_loss, lp_loss): error on a regression's targets (1.57) refused them after a round.
+  if (job.metrics.empty()) {
+    const auto is = [&](auto pred) { return std::ranges::any_of(job.net.spec.layers, pred); };
+    const bool regression = is([](const nn::LayerSpec& l) { return l.type == "l2_loss" || l.type == "lp_loss"; }) &&
+                            !is([](const nn::LayerSpec& l) { return l.type == "softmax" || l.type == "multi_logistic"; });
+    job.metrics.push_back({regression ? "rmse" : "error", "", "label", ""});
+  }
   // Global keys that reach a layer of this net (stride, pad, slope) make the net as much as its
   // own lines do: without them in the model's text, pred with a config that lacked them computed
   // another net, unwarned (WarnIfOtherNetwork compares the texts). Not the keys of the initial

@@ -116,6 +116,14 @@ inline std::string LearningRateWhere(const Job& job) {
     std::string* list = nn::IsScheduleKey(k) ? &schedule : per_weight(k) ? &scoped : nullptr;
     if (list) *list += (list->empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
   }
+  // And those written inside a layer's definition (eta = 1e30 in fc2's block, held as fc2:eta):
+  // the hint named only the global rate.
+  for (size_t i = 0; i < job.net.updater.size() && i < job.net.updater_where.size(); ++i) {
+    const auto& [k, v] = job.net.updater[i];
+    const auto g = job.global.find(k);
+    if (per_weight(k) && (g == job.global.end() || g->second.Where() != job.net.updater_where[i]))
+      scoped += (scoped.empty() ? "" : ", ") + k + " = " + v + " at " + job.net.updater_where[i];
+  }
   if (!schedule.empty()) os << "; its schedule: " << schedule;
   if (!scoped.empty()) os << "; for some weights: " << scoped;
   return os.str();
@@ -235,7 +243,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
                  job.Where("start_counter").c_str(), start);
   UMBRA_CHECK(start >= 1, job.Where("start_counter"), ": start_counter must be >= 1");
   const int last = std::min(num_round, start - 1 + max_round);
-  if (start > last)
+  if (start > last && start <= num_round)  // max_round = 0 stops it, not num_round
+    std::fprintf(stderr, "nothing to train: max_round = %d rounds from round %d\n", max_round, start);
+  else if (start > last)
     std::fprintf(stderr, "nothing to train: round %d is past num_round = %d (max_round = %d)\n", start, num_round,
                  max_round);
   if (save_model > 0) {
@@ -302,12 +312,12 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       try {
         trainer.net().CheckLabels(b.label, b.index);
         trainer.Train(feed.data(), feed.label());
+        if (eval_train) train_metrics.Add(trainer.net(), b);  // (its label errors named no round or data)
       } catch (const Error& err) {  // a bad label: which round and batch of which data block
         UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",
                     err.message());
       }
       losses.Add(trainer.net());
-      if (eval_train) train_metrics.Add(trainer.net(), b);
       seen += b.valid;
       if (losses.Full()) read_window();
       prog.Batch(seen, running);
@@ -325,10 +335,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // checked by the next round's losses, or by the last round's save.
     // A run that saves no model (save_model = 0) has its weights checked after its last round
     // all the same: eta = 1e10 left them NaN behind finite (capped) losses, with exit 0.
+    // On the cpu, where the copy is one pass over the weights beside a round's many, every
+    // round is checked so (save_model = 3 logged a round 1 of NaN weights with a NaN logloss, and
+    // the same command was then refused for its log).
     const bool save_now = save_model > 0 && (round % save_model == 0 || round == last);
     nn::ModelFile mf;
     try {
-      if (save_now || round == last) mf = nn::SaveCheckpoint(trainer, job.net_text);
+      if (save_now || round == last || std::is_same_v<xpu, cpu>) mf = nn::SaveCheckpoint(trainer, job.net_text);
     } catch (const Error& err) {
       UMBRA_THROW("round ", round, ": ", err.message(),
                   save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : "");

@@ -196,7 +196,9 @@ void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::stri
   if (mf.net != job.net_text)
     std::fprintf(stderr, "warning: the network text of '%s' differs from this config's; its weights match by name "
                  "and shape and are used\n", path.c_str());
-  if (training && mf.meta.count("seed") && mf.meta.at("seed") != job.Get("seed", "0"))
+  // As numbers, as the model holds them: seed = 03 is 3, and seed = -1 is 18446744073709551615
+  // (both warned as other seeds at every continue=1).
+  if (training && mf.meta.count("seed") && mf.meta.at("seed") != std::to_string(job.net.spec.seed))
     std::fprintf(stderr, "warning: '%s' was trained with seed = %s, this run has seed = %s\n", path.c_str(),
                  mf.meta.at("seed").c_str(), job.Get("seed", "0").c_str());
 }

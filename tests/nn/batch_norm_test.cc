@@ -6,6 +6,7 @@
 #include <map>
 
 #include "harness/layer_check.h"
+#include "harness/tiny_net.h"
 
 namespace umbra {
 namespace {
@@ -208,6 +209,33 @@ TEST(BatchNorm, BadShapeAndParameters) {
               std::string::npos);
     EXPECT_FALSE(layer->SetParam("nhidden", "3"));
   }
+}
+
+// A net that only predicts normalises with the moving statistics: one vector a batch is fine
+// there (pred with batch_size = 1 was refused), the same values as in a larger batch; a net
+// that trains, and batch_norm_no_ma everywhere, still refuse it at set-up.
+TEST(BatchNorm, PredictionTakesOneValueAChannel) {
+  const auto spec = [](index_t batch, bool infer, const char* type) {
+    nn::NetSpec s = test::TinySpec(5, true);
+    s.input_shape[0] = batch;
+    s.inference_only = infer;
+    s.layers[1].type = type;
+    return s;
+  };
+  nn::Net<cpu> two(spec(2, true, "batch_norm")), one(spec(1, true, "batch_norm"));
+  for (nn::Net<cpu>* n : {&two, &one})
+    n->VisitWeights([&](const std::string& name, Tensor<cpu, 2> w, Tensor<cpu, 2>) {
+      for (index_t i = 0; i < w.Size(); ++i) w.dptr_[i] = 0.1f * float((i * 7) % 5) + 0.05f + (name.ends_with("bias") ? 0.3f : 0.f);
+    });
+  TensorContainer<cpu, 4> x(Shape4(2, 1, 1, 6));
+  for (index_t i = 0; i < x.Size(); ++i) x.dptr_[i] = float(i % 5) - 1.5f;
+  two.Forward(false, x.view());
+  one.Forward(false, x.view().Slice(1, 2));
+  const Tensor<cpu, 4> p2 = two.NodeByName("p").data.view(), p1 = one.NodeByName("p").data.view();
+  for (index_t j = 0; j < 3; ++j) EXPECT_NEAR(p1.dptr_[j], p2.dptr_[3 + j], 1e-6);
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(spec(1, false, "batch_norm")); }), "batch statistics need at least 2");
+  EXPECT_HAS(test::ErrorOf([&] { nn::Net<cpu> n(spec(1, true, "batch_norm_no_ma")); }),
+             "batch statistics need at least 2");
 }
 
 TEST(BatchNorm, SaveLoadRoundTrip) {

@@ -46,6 +46,10 @@ TEST(Metric, RmseAndErrors) {
                 .find("metric rec@2 on an output of 2 classes counts every prediction; N must be below 2"),
             std::string::npos);
   nn::Metric e("error");
+  // valid rows past the predictions, and labels of no width, were read past their ends.
+  TensorContainer<cpu, 2> many(Shape2(100, 1), 0.f), none(Shape2(2, 0));
+  EXPECT_HAS(test::ErrorOf([&] { e.Add(p.view(), many.view(), 100); }), "metric error: 100 valid rows of 2 predictions");
+  EXPECT_HAS(test::ErrorOf([&] { e.Add(p.view(), none.view()); }), "metric error: labels of width 0");
   TensorContainer<cpu, 2> bad(Shape2(2, 1), 5.f);
   EXPECT_NE(test::ErrorOf([&] { e.Add(p.view(), bad.view()); }).find("label 5"), std::string::npos);
   // As strict as training: a fraction or a small negative number is no class (the cast took it).

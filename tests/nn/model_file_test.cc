@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -108,15 +109,40 @@ TEST(ModelFile, ADeeplyNestedShapeEntryIsNamedNotDumped) {
                                    "a JSON array"));
 }
 
+// The writer keeps the reader's rules: a ModelFile built in code with a name twice, a value that
+// is not finite or a negative dimension was written, then refused by every reader.
+TEST(ModelFile, WritesNoFileItsReaderRefuses) {
+  nn::ModelFile twice = Sample();
+  twice.tensors.push_back(twice.tensors[0]);
+  nn::ModelFile nan = Sample();
+  nan.tensors[0].data[1] = std::numeric_limits<float>::quiet_NaN();
+  nn::ModelFile negative = Sample();
+  negative.tensors[0].shape = {-1, -int64_t(negative.tensors[0].data.size())};
+  const std::string name = Sample().tensors[0].name;
+  EXPECT_THAT(test::ErrorOf([&] { nn::EncodeModelFile(twice); }), ::testing::HasSubstr("'" + name + "' appears twice"));
+  EXPECT_THAT(test::ErrorOf([&] { nn::EncodeModelFile(nan); }),
+              ::testing::HasSubstr("'" + name + "' holds nan at element 1; a model's values are finite"));
+  EXPECT_THAT(test::ErrorOf([&] { nn::EncodeModelFile(negative); }), ::testing::HasSubstr("has a bad shape"));
+}
+
 // A NaN weight loaded quietly gave wrong predictions with success (a relu made it 0 on its way).
 TEST(ModelFile, RefusesNonFiniteValuesAndTellsItsOwnFiles) {
+  // The writer refuses such a file (below): the value is put into a finite file's bytes, and
+  // the checksum (the 4 bytes before the end mark) made again.
   for (const float v : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
     nn::ModelFile m = Sample();
-    m.tensors[1].data[2] = v;
+    const float marker = 12345.25f;
+    m.tensors[1].data[2] = marker;
+    std::string file = nn::EncodeModelFile(m);
+    const size_t at = file.find(std::string(reinterpret_cast<const char*>(&marker), 4));
+    ASSERT_NE(at, std::string::npos);
+    std::memcpy(file.data() + at, &v, 4);
+    const size_t body = file.size() - 8;
+    const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(file.data()), uInt(body)));
+    for (int b = 0; b < 4; ++b) file[body + size_t(b)] = char(crc >> (8 * b) & 0xff);
     std::ostringstream want;
     want << "model file 'nf.model': tensor 'fc1.bias' holds " << v << " at element 2; a model's values are finite";
-    EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(nn::EncodeModelFile(m), "nf.model"); }),
-                ::testing::HasSubstr(want.str()));
+    EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(file, "nf.model"); }), ::testing::HasSubstr(want.str()));
   }
   const std::string path = TempPath("own.model"), text = TempPath("own.txt");
   nn::WriteModelFile(path, Sample());
@@ -288,6 +314,12 @@ TEST(Checkpoint, RefusesAnotherNetworkNamingTheWeight) {
   nn::ModelFile state = m;
   state.tensors.push_back({"fc1.wmat:momentum", {1, 1}, {0}});
   EXPECT_NO_THROW(nn::LoadWeights(a.net(), state, "a.model", true));
+  // A ModelFile built in code whose values are fewer than its shape holds (the reader's files
+  // never are): an error, not a read past them.
+  nn::ModelFile short_data = m;
+  short_data.tensors[0].data.resize(1);
+  EXPECT_THAT(test::ErrorOf([&] { nn::LoadWeights(a.net(), short_data, "mem", false); }),
+              ::testing::HasSubstr("model file 'mem': 'fc1.wmat' has shape (5,6) but holds 1 values"));
 }
 
 }  // namespace

@@ -33,6 +33,41 @@ TEST(Net, GraphErrorsNameTheLayer) {
   EXPECT_NE(err(s).find("takes 1 input"), std::string::npos) << err(s);
 }
 
+// A name keys a layer's weights, updaters and settings: two layers of one name in a NetSpec
+// built in code shared a momentum buffer (a heap overrun where the second weight was larger).
+TEST(Net, LayerNamesAreUnique) {
+  auto err = [](NetSpec s) { return test::ErrorOf([&] { nn::Net<cpu> n(s); }); };
+  NetSpec s = test::SmallSpec(2);
+  s.layers[2].name = "fc1";
+  EXPECT_HAS(err(s), "layer 'fc1' (fullc): another layer of the net has this name");
+  s = test::SmallSpec(2);
+  s.layers[0].name = "fullc2";  // the name the net gives the unnamed layer 2
+  s.layers[2].name = "";
+  EXPECT_HAS(err(s), "layer 'fullc2' (fullc): another layer of the net has this name (the one given to an unnamed");
+  s = test::SmallSpec(2);
+  s.layers[0].name = "fc:1";
+  EXPECT_HAS(err(s), "a layer name holds no ':'");
+  nn::Net<cpu> n(test::SmallSpec(2));
+  EXPECT_HAS(test::ErrorOf([&] { n.LayerAt(4); }), "layer index 4 of a net of 4 layers");
+}
+
+// A Backward reads its Forward's labels and values: a second one, or one after a forward
+// without labels, ran on the last labels or on values the first rewrote in place.
+TEST(Net, BackwardNeedsAForwardWithLabelsSinceTheLast) {
+  nn::Net<cpu> n(test::SmallSpec(3));
+  TensorContainer<cpu, 4> x(Shape4(3, 2, 3, 3), 0.5f);
+  TensorContainer<cpu, 2> y(Shape2(3, 1), 1.f);
+  const std::string want = "Backward needs a Forward given the batch's labels since the last Backward";
+  EXPECT_HAS(test::ErrorOf([&] { n.Backward(); }), want);
+  n.Forward(true, x.view(), &y.view());
+  n.Backward();
+  EXPECT_HAS(test::ErrorOf([&] { n.Backward(); }), want);
+  n.Forward(false, x.view());
+  EXPECT_HAS(test::ErrorOf([&] { n.Backward(); }), want);
+  n.Forward(false, x.view(), &y.view());  // gradients at test-mode values: allowed
+  n.Backward();
+}
+
 // A key of a layer's own block that its other settings make idle was taken and ignored without
 // a word (init = xavier with init_sigma = 100 initialised as xavier): a note naming the key and
 // why. Not an error: cxxnet ignored them too, and its ImageNet.conf gives init_sigma under a

@@ -28,6 +28,15 @@ TEST(Updater, SgdMomentumWeightDecayByHand) {
   }
 }
 
+// The one-pass sgd loop read as many values of its state as the weight has: a weight of another
+// shape than the updater's overran it.
+TEST(Updater, AWeightOfAnotherShapeIsAnError) {
+  auto u = Make({{"lr", "0.1"}});
+  TensorContainer<cpu, 2, double> w(Shape2(20, 20), 0.0), g(Shape2(20, 20), 0.0);
+  EXPECT_HAS(test::ErrorOf([&] { u.Update(w.view(), g.view(), 0); }),
+             "updater made for a weight of shape (1,2) given weight (20,20) and gradient (20,20)");
+}
+
 TEST(Updater, NesterovByHand) {
   auto u = Make({{"updater", "nag"}, {"lr", "0.1"}, {"momentum", "0.5"}});
   TensorContainer<cpu, 2, double> w(Shape2(1, 2), 1.0), g(Shape2(1, 2));

@@ -114,6 +114,22 @@ TEST(Dot, ShapeMismatchNamesShapes) {
   EXPECT_THROW(y = dot(a.view(), x.view()), Error);
 }
 
+// BLAS writes the destination while it reads the operands: a = dot(a, b) gave zeros, unsaid.
+// Column blocks of one matrix side by side share no element, and stay allowed.
+TEST(Dot, ADestinationSharingAnOperandIsAnError) {
+  TensorContainer<cpu, 2> a(Shape2(2, 2), 1.f), b(Shape2(2, 2), 1.f), wide(Shape2(2, 6), 1.f);
+  TensorContainer<cpu, 1> x(Shape1(2), 1.f);
+  EXPECT_HAS(test::ErrorOf([&] { a = dot(a.view(), b.view()); }), "dot: the destination (2,2) shares memory");
+  EXPECT_HAS(test::ErrorOf([&] { b = dot(a.view(), b.view().T()); }), "shares memory");
+  EXPECT_HAS(test::ErrorOf([&] { x = dot(a.view(), x.view()); }), "shares memory");
+  Tensor<cpu, 2> left = wide.view(), mid = wide.view(), right = wide.view();
+  left.shape_ = mid.shape_ = right.shape_ = Shape2(2, 2);
+  mid.dptr_ += 2, right.dptr_ += 4;
+  right = dot(left, mid);  // three column blocks of one matrix
+  EXPECT_EQ(right.dptr_[0], 2.f);
+  EXPECT_HAS(test::ErrorOf([&] { Tensor<cpu, 2> over = mid; over.dptr_ -= 1; over = dot(left, mid); }), "shares memory");
+}
+
 // BLAS takes sizes and strides as int: a row stride past 2^31 - 1 (a view into a huge buffer)
 // is an error naming the product, before BLAS would read a wrapped stride. The views here are
 // never read: the check comes first.

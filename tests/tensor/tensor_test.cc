@@ -80,6 +80,32 @@ TEST(TensorContainer, DeepCopyMoveResize) {
   FreeSpace(&t);
 }
 
+// A container assigned an expression of a new shape that reads its own storage (a = reshape(a),
+// a = a.T(), keeping the first rows) read it after a Resize freed it: garbage, no error.
+// A moved-from container is empty (it kept its shape and wrote through null); a negative
+// dimension is refused where the space is asked for (a negative-size copy crashed later).
+TEST(TensorContainer, NewShapeFromItselfMovedFromAndNegativeShapes) {
+  TensorContainer<cpu, 2> a(Shape2(2, 3));
+  for (index_t i = 0; i < 6; ++i) a.dptr_[i] = float(i);
+  a = reshape(a.view(), Shape2(3, 2));
+  EXPECT_EQ(a.shape_, Shape2(3, 2));
+  for (index_t i = 0; i < 6; ++i) EXPECT_EQ(a.dptr_[i], float(i));
+  a = a.view().T();
+  EXPECT_EQ(a.shape_, Shape2(2, 3));
+  EXPECT_EQ(At(a.view(), 1, 0), 1.f);
+  EXPECT_EQ(At(a.view(), 0, 2), 4.f);
+  a = F<op::identity>(a.Slice(0, 1));
+  EXPECT_EQ(a.shape_, Shape2(1, 3));
+  EXPECT_EQ(a.dptr_[2], 4.f);
+  TensorContainer<cpu, 2> b(std::move(a));
+  EXPECT_EQ(a.shape_.Size(), 0);
+  a = 2.f;  // nothing to write
+  TensorContainer<cpu, 2> c;
+  c = std::move(b);
+  EXPECT_EQ(b.shape_.Size(), 0);
+  EXPECT_HAS(test::ErrorOf([] { TensorContainer<cpu, 2> n(Shape2(-2, 3)); }), "a negative dimension");
+}
+
 // Linux lends memory it does not have: tensors past the machine's memory were handed out one by
 // one, and the OOM killer ended the run without a word when they were filled. Their sum is
 // checked at each allocation instead (nothing here is touched, so nothing is used).

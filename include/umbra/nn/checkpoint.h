@@ -44,6 +44,9 @@ void FromHost(const ModelTensor& m, Tensor<xpu, 2, DType> t, const std::string& 
   const bool same = m.shape.size() == 2 && m.shape[0] == t.size(0) && m.shape[1] == t.size(1);
   UMBRA_CHECK(same, "model file '", file, "': '", m.name, "' has shape ", ShapeText(m.shape),
               " but the network's is (", t.size(0), ",", t.size(1), ")");
+  // A ModelFile built in code (not read, where the reader checks it) may hold fewer values.
+  UMBRA_CHECK(m.data.size() == size_t(t.shape_.Size()), "model file '", file, "': '", m.name, "' has shape ",
+              ShapeText(m.shape), " but holds ", m.data.size(), " values");
   TensorContainer<cpu, 2, DType> h(t.shape_);
   for (index_t i = 0; i < h.Size(); ++i) h.dptr_[i] = DType(m.data[i]);
   Copy(t, h.view());

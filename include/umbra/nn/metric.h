@@ -1,7 +1,9 @@
 // Evaluation metrics over predictions on the host: error (arg-max against the label), logloss
 // (mean -log p of the label's class), rmse (against labels of the prediction's width), rec@N
-// (the label among the N highest scores; equal scores ranked by class index). Accumulate with
-// Add, read with Get, Clear per round.
+// (the label among the N highest scores; equal scores ranked by class index). A one-wide output
+// is a binary prediction (the probability of class 1, labels 0 or 1): error counts p > 0.5
+// against the label, logloss is the binary cross-entropy. Accumulate with Add, read with Get,
+// Clear per round.
 // Names as in cxxnet configs (metric = error, metric = rec@5).
 #pragma once
 
@@ -41,7 +43,11 @@ class Metric {
            const std::vector<uint64_t>& index = {}) {
     const index_t n = valid < 0 ? pred.size(0) : valid, k = pred.size(1);
     CheckWidth(k);
+    // valid past the predictions, or labels of no width, read past their rows unchecked.
+    UMBRA_CHECK(n >= 0 && n <= pred.size(0), "metric ", name_, ": ", n, " valid rows of ", pred.size(0),
+                " predictions");
     UMBRA_CHECK(label.size(0) >= n, "metric ", name_, ": ", label.size(0), " labels for ", n, " predictions");
+    UMBRA_CHECK(label.size(1) >= 1 || n == 0, "metric ", name_, ": labels of width 0");
     for (index_t i = 0; i < n; ++i) {
       const float* p = pred.dptr_ + i * pred.stride_;
       const float* y = label.dptr_ + i * label.stride_;
@@ -50,6 +56,20 @@ class Metric {
         double s = 0;
         for (index_t j = 0; j < k; ++j) s += double(p[j] - y[j]) * (p[j] - y[j]);
         sum_ += s / k;
+      } else if (k == 1 && kind_ != kRec) {
+        // One output (a logistic's probability): a binary prediction, as cxxnet scored it;
+        // error takes p > 0.5 for class 1, logloss is the binary cross-entropy. (The class
+        // index of a one-wide output could only be 0: label 1 was refused after a round.)
+        UMBRA_CHECK(y[0] >= 0 && y[0] <= 1 && (kind_ == kLogLoss || y[0] == 0 || y[0] == 1), "metric ", name_,
+                    ": label ", y[0], " of row ", i, " of the batch",
+                    size_t(i) < index.size()
+                        ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
+                        : std::string(),
+                    kind_ == kError ? " is not 0 or 1" : " is outside [0, 1]",
+                    " (a one-wide output is a binary prediction: the probability of class 1)");
+        const double q = std::clamp(double(p[0]), 1e-15, 1 - 1e-15);
+        if (kind_ == kError) sum_ += (p[0] > 0.5f) != (y[0] == 1);
+        else sum_ -= y[0] * std::log(q) + (1 - y[0]) * std::log(1 - q);
       } else {
         // As strict as training's loss layers: 2.5 or -0.5 is no class (the cast would take 2 or 0).
         // The row's instance, where known: its row in the batch alone named nothing findable.

@@ -64,6 +64,7 @@ class Net {
     std::map<int, std::pair<size_t, int>> writer;  // node -> the layer (and output) that last wrote it
     std::map<std::string, size_t> fused;  // a layer fused into its producer -> its spec index
     std::set<std::string> share_names;     // the share layers so far
+    std::set<std::string> names;           // every layer's so far
     for (size_t li = 0; li < spec.layers.size(); ++li) {
       try {
         const LayerSpec& ls = spec.layers[li];
@@ -95,6 +96,14 @@ class Net {
         e.spec = int(li);
         e.layer = LayerRegistry<xpu, DType>::Get().Create(def->type);
         e.layer->set_name(ls.name.empty() ? ls.type + std::to_string(li) : ls.name);
+        // A name is the key of the layer's weights (NAME.wmat), its updaters and its LAYER:key
+        // settings: two fullc layers named fc in a NetSpec built in code shared one momentum
+        // buffer (a heap overrun where the second was larger), and their model file could not
+        // be read back. (netconfig refuses both for a config.)
+        UMBRA_CHECK(names.insert(e.layer->name()).second, e.layer->Describe(), ": another layer of the net has this name",
+                    ls.name.empty() ? " (the one given to an unnamed layer: its type and its index in the spec)" : "");
+        UMBRA_CHECK(e.layer->name().find(':') == std::string::npos, e.layer->Describe(),
+                    ": a layer name holds no ':' (LAYER:key names a layer's updater settings)");
         if (ls.type == "share") share_names.insert(e.layer->name());
         const std::string who = e.layer->Describe();
         // A default is for the layers that take its value (cxxnet's defcfg): a global algo =
@@ -150,6 +159,7 @@ class Net {
         bool island = false;
         const bool half = spec.bf16_nodes && ChooseBF16(spec, li, e, ls, in_shapes, &island);
         std::vector<Shape<4>> out_shapes;
+        e.layer->set_weight_grads(!spec.inference_only);  // before InferShape: batch norm asks
         try {
           out_shapes = e.layer->InferShape(in_shapes);
         } catch (const Error& err) {
@@ -298,6 +308,9 @@ class Net {
     UMBRA_CHECK(label || !is_train || !has_loss_, "a training forward needs the batch's labels");
     UMBRA_CHECK(extra.size() + 1 == num_inputs_, "the net has ", num_inputs_ - 1,
                 " extra input(s) but ", extra.size(), " were given");
+    // A Backward reads this pass's values and labels: one without labels (a prediction) or a
+    // second Backward would run on the last labels or on values a Backward rewrote in place.
+    backward_ready_ = label != nullptr;
     SetInput(0, input);
     for (size_t k = 0; k < extra.size(); ++k) {
       UMBRA_CHECK(extra[k].shape_ == nodes_[k + 1]->shape, "extra input ", k + 1, " of shape ",
@@ -327,6 +340,8 @@ class Net {
   void Backward() {
     UMBRA_CHECK(has_loss_, "Backward needs a loss layer (softmax, l2_loss, ...) in the network");
     UMBRA_CHECK(!inference_only_, "Backward on a net built with inference_only");
+    UMBRA_CHECK(backward_ready_, "Backward needs a Forward given the batch's labels since the last Backward");
+    backward_ready_ = false;
     for (size_t i = layers_.size(); i-- > 0;) {
       Entry& e = layers_[i];
       try {
@@ -454,7 +469,10 @@ class Net {
     }
     return rows;
   }
-  Layer<xpu, DType>& LayerAt(size_t i) { return *layers_.at(i).layer; }
+  Layer<xpu, DType>& LayerAt(size_t i) {
+    UMBRA_CHECK(i < layers_.size(), "layer index ", i, " of a net of ", layers_.size(), " layers");
+    return *layers_[i].layer;
+  }
   size_t NumLayers() const { return layers_.size(); }
   /// Elements of node storage (values and gradients) actually allocated, the passes' scratch
   /// planned into the arena after the first training step included (PlanScratch), and what a
@@ -794,6 +812,7 @@ class Net {
   bool scratch_planned_ = false;
   index_t node_elements_ = 0;
   bool inference_only_ = false;
+  bool backward_ready_ = false;  // a Forward with labels since the last Backward
   StepMarks<xpu>* marks_ = nullptr;
   size_t num_inputs_ = 1;  // "in" and the extra inputs: nodes 0 .. num_inputs_ - 1
   std::map<int, std::vector<int>> borrow_;  // input node -> nodes whose value is the caller's buffer

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cmath>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -75,6 +76,26 @@ struct UpdaterParam {
     else if (lr_schedule == "polydecay") r = lr * std::pow(1.0 + steps * lr_gamma, -lr_alpha);
     else if (lr_schedule == "factor") r = lr * std::pow(lr_factor, steps);
     return std::max(r, std::min<double>(lr, lr_minimum));
+  }
+  /// Why `key` (a global updater key, lr: or eta:) changes nothing under these settings, or
+  /// empty: lr:gamma under the factor schedule (which reads lr:factor) was taken and ignored.
+  std::string KeyWithoutEffect(const std::string& key) const {
+    const std::string k = key.rfind("eta:", 0) == 0 ? "lr:" + key.substr(4) : key;
+    const auto needs = [&](std::initializer_list<const char*> schedules) {
+      std::string list;
+      for (const char* s : schedules) {
+        if (lr_schedule == s) return std::string();
+        list += (list.empty() ? "" : " or ") + std::string(s);
+      }
+      return "lr:schedule = " + lr_schedule + " does not read it (" + list + " does)";
+    };
+    if (k == "lr:gamma") return needs({"expdecay", "polydecay"});
+    if (k == "lr:alpha") return needs({"polydecay"});
+    if (k == "lr:factor") return needs({"factor"});
+    if (k == "lr:step" || k == "lr:minimum_lr" || k == "lr:start_epoch") return needs({"expdecay", "polydecay", "factor"});
+    if (k == "momentum" && updater == "adam") return "updater = adam does not read it (sgd and nag do)";
+    if ((k == "beta1" || k == "beta2") && updater != "adam") return "updater = " + updater + " does not read it (adam does)";
+    return {};
   }
 };
 
@@ -155,6 +176,10 @@ struct clip {
 
 template <typename xpu, typename DType>
 void Updater<xpu, DType>::Update(Tensor<xpu, 2, DType> w, Tensor<xpu, 2, DType> g, long t) {
+  // The one-pass loop below reads w.Size() values of its state: a weight of another shape than
+  // the one it was made for overran it (the expressions would have said so; this loop did not).
+  UMBRA_CHECK(w.shape_ == m_.shape_ && g.shape_ == m_.shape_, "updater made for a weight of shape ", m_.shape_,
+              " given weight ", w.shape_, " and gradient ", g.shape_);
   const DType lr = DType(p_.LearningRate(double(t)));
   const DType wd = DType(p_.wd), mom = DType(p_.momentum), gs = DType(p_.grad_scale);
   if (p_.clip_gradient > 0) g = F<clip>(g * gs, DType(p_.clip_gradient));

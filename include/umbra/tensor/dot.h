@@ -8,6 +8,9 @@
 // (strided rows allowed); dot() must be the whole right-hand side of its statement.
 #pragma once
 
+#include <cstdint>
+#include <utility>
+
 #include "umbra/tensor/blas_sizes.h"
 #include "umbra/tensor/cpu/blas.h"
 #include "umbra/tensor/engine.h"
@@ -97,20 +100,20 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
                   a.shape_, (lt ? ".T()" : ""), " x ", b.shape_, (rt ? ".T()" : ""), " -> ",
                   dst->shape_);
       if (Trivial(dst, m * n, k)) return;
-      Gemm(dst, lt, rt, m, n, k, alpha, a.dptr_, a.stride_, b.dptr_, b.stride_, beta);
+      Gemm(dst, e, lt, rt, m, n, k, alpha, a.dptr_, a.stride_, b.dptr_, b.stride_, beta);
     } else if constexpr (ld == 2 && rd == 1) {
       const index_t m = OpRows(a, lt), k = OpCols(a, lt);
       UMBRA_CHECK(b.shape_[0] == k && dst->shape_[0] == m, "dot: shape mismatch: ", a.shape_,
                   (lt ? ".T()" : ""), " x ", b.shape_, " -> ", dst->shape_);
       if (Trivial(dst, m, k)) return;
-      Gemv(dst, lt, a.shape_[0], a.shape_[1], alpha, a.dptr_, a.stride_, b.dptr_, beta);
+      Gemv(dst, e, lt, a.shape_[0], a.shape_[1], alpha, a.dptr_, a.stride_, b.dptr_, beta);
     } else if constexpr (ld == 1 && rd == 2) {
       // x^T op(B) = (op(B)^T x)^T: a gemv with the opposite transpose flag.
       const index_t k = OpRows(b, rt), n = OpCols(b, rt);
       UMBRA_CHECK(a.shape_[0] == k && dst->shape_[0] == n, "dot: shape mismatch: ", a.shape_,
                   " x ", b.shape_, (rt ? ".T()" : ""), " -> ", dst->shape_);
       if (Trivial(dst, n, k)) return;
-      Gemv(dst, !rt, b.shape_[0], b.shape_[1], alpha, b.dptr_, b.stride_, a.dptr_, beta);
+      Gemv(dst, e, !rt, b.shape_[0], b.shape_[1], alpha, b.dptr_, b.stride_, a.dptr_, beta);
     } else {
       static_assert(lt, "umbra: the outer product is written dot(x.T(), y)");
       const index_t m = a.shape_[0], n = b.shape_[0];
@@ -118,11 +121,30 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
                   b.shape_, " does not fit ", dst->shape_);
       if (Trivial(dst, m * n, 1)) return;
       // A (m,1) times B (1,n): a rank-1 GEMM keeps every saver (BLAS ger would only accumulate).
-      Gemm(dst, false, false, m, n, 1, alpha, a.dptr_, 1, b.dptr_, n, beta);
+      Gemm(dst, e, false, false, m, n, 1, alpha, a.dptr_, 1, b.dptr_, n, beta);
     }
   }
 
  private:
+  // Whether two tensors share an element: their spans (first to last element) meet, and they
+  // are not side by side in rows of one stride (column blocks of one matrix).
+  template <typename T>
+  static bool Overlaps(const Dst& d, const T& t) {
+    if (d.Size() == 0 || t.Size() == 0) return false;
+    const auto span = [](const auto& x) {
+      const auto s2 = x.shape_.FlatTo2D();
+      const auto lo = reinterpret_cast<uintptr_t>(x.dptr_);
+      return std::pair(lo, lo + sizeof(DType) * size_t((s2[0] - 1) * x.stride_ + s2[1]));
+    };
+    const auto [d0, d1] = span(d);
+    const auto [t0, t1] = span(t);
+    if (!(d0 < t1 && t0 < d1)) return false;
+    const index_t dc = d.shape_[dd - 1], tc = t.shape_[T::kDim - 1], row = d.stride_;
+    if (t.stride_ != row || (t0 - d0) % sizeof(DType) != 0) return true;  // (unsigned: the wrap keeps the remainder)
+    const index_t delta = index_t((intptr_t(t0) - intptr_t(d0)) / intptr_t(sizeof(DType)));
+    const index_t off = ((delta % row) + row) % row;  // t's first column within d's rows
+    return !(off >= dc && off + tc <= row);
+  }
   // Empty products: nothing to compute; `=` with k == 0 means zeros.
   static bool Trivial(Dst* dst, index_t out, index_t k) {
     if (out == 0) return true;
@@ -132,9 +154,17 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
     }
     return false;
   }
-  static void Gemm(Dst* dst, bool ta, bool tb, index_t m, index_t n, index_t k, DType alpha,
+  // BLAS writes C while it reads A and B: a = dot(a, b) gave zeros, unsaid. (After the sizes'
+  // check: a stride past int reaches over other tensors, and that error is the one to give.)
+  static void CheckApart(const Dst* dst, const E& e) {
+    UMBRA_CHECK(!Overlaps(*dst, e.lhs_) && !Overlaps(*dst, e.rhs_), "dot: the destination ", dst->shape_,
+                " shares memory with an operand (", e.lhs_.shape_, " x ", e.rhs_.shape_,
+                "); write the product to another tensor");
+  }
+  static void Gemm(Dst* dst, const E& e, bool ta, bool tb, index_t m, index_t n, index_t k, DType alpha,
                    const DType* a, index_t lda, const DType* b, index_t ldb, DType beta) {
     CheckBlasSizes("dot: a", m, n, k, lda, ldb, dst->stride_);
+    CheckApart(dst, e);
     if constexpr (Device::kDevCPU) {
       blas::Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, dst->dptr_, dst->stride_);
     } else {
@@ -144,9 +174,10 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
 #endif
     }
   }
-  static void Gemv(Dst* dst, bool ta, index_t m, index_t n, DType alpha, const DType* a,
+  static void Gemv(Dst* dst, const E& e, bool ta, index_t m, index_t n, DType alpha, const DType* a,
                    index_t lda, const DType* x, DType beta) {
     CheckBlasSizes("dot: a", m, n, 1, lda, 1, 1);
+    CheckApart(dst, e);
     if constexpr (Device::kDevCPU) {
       blas::Gemv(ta, m, n, alpha, a, lda, x, beta, dst->dptr_);
     } else {

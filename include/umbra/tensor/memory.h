@@ -59,10 +59,20 @@ inline void AlignedFree(void* p) {
 }
 }  // namespace detail
 
+namespace detail {
+// A negative dimension made a size that wrapped or rounded to nothing, and failed later (a
+// negative-size memmove in a copy): refused where the space is asked for.
+template <int N>
+inline void CheckAllocShape(const Shape<N>& s) {
+  for (int i = 0; i < N; ++i) UMBRA_CHECK(s[i] >= 0, "cannot allocate a tensor of shape ", s, ": a negative dimension");
+}
+}  // namespace detail
+
 /// Allocates storage for `t` (shape_ set by the caller). With pad, each row is rounded up to a
 /// multiple of 64 bytes so rows start aligned; stride_ reports the choice.
 template <int N, typename DType>
 inline void AllocSpace(Tensor<cpu, N, DType>* t, bool pad = false) {
+  detail::CheckAllocShape(t->shape_);
   const index_t cols = t->shape_[N - 1];
   const index_t per_line = detail::kCPUAlign / sizeof(DType);
   t->stride_ = pad && per_line > 0 ? (cols + per_line - 1) / per_line * per_line : cols;
@@ -78,6 +88,7 @@ inline void FreeSpace(Tensor<cpu, N, DType>* t) {
 template <int N, typename DType>
 inline void AllocSpace(Tensor<gpu, N, DType>* t, bool /*pad*/ = false) {
   // GPU rows are not padded: the elementwise kernel is flat and coalesced without it.
+  detail::CheckAllocShape(t->shape_);
   t->stride_ = t->shape_[N - 1];
   t->dptr_ = static_cast<DType*>(cuda::CachingAllocator::Get().Alloc(sizeof(DType) * t->MSize()));
 }
@@ -187,7 +198,8 @@ class TensorContainer : public Tensor<Device, N, DType> {
     Alloc(o.shape_);
     CopyFrom(o);
   }
-  TensorContainer(TensorContainer&& o) noexcept : Base(o), pad_(o.pad_) { o.dptr_ = nullptr; }
+  // The moved-from container is empty (it kept its shape, and `b = 2.f` wrote through null).
+  TensorContainer(TensorContainer&& o) noexcept : Base(o), pad_(o.pad_) { o.dptr_ = nullptr, o.shape_[0] = 0; }
   TensorContainer& operator=(const TensorContainer& o) {
     if (this == &o) return *this;
     Resize(o.shape_);
@@ -199,7 +211,7 @@ class TensorContainer : public Tensor<Device, N, DType> {
     Release();
     static_cast<Base&>(*this) = o;
     pad_ = o.pad_;
-    o.dptr_ = nullptr;
+    o.dptr_ = nullptr, o.shape_[0] = 0;
     return *this;
   }
   ~TensorContainer() { Release(); }
@@ -222,6 +234,15 @@ class TensorContainer : public Tensor<Device, N, DType> {
   TensorContainer& operator=(const expr::Exp<E, DType, etype>& e) {
     if constexpr (etype != expr::kComplex) {
       Shape<N> s = expr::ShapeCheck<N, E>::Check(e.self());
+      // A new shape, where the expression may read this container's own storage
+      // (a = reshape(a, s), a = a.T(), a = a.Slice(0, 2)): a Resize freed it before the read.
+      // The values go to new storage, which then takes the old one's place.
+      if (s[0] != -1 && this->dptr_ && !(s == this->shape_)) {
+        TensorContainer next(s, pad_);
+        next.stream_ = this->stream_;
+        next.template Assign<sv::saveto>(e);
+        return *this = std::move(next);
+      }
       if (s[0] != -1) Resize(s);
     }
     this->template Assign<sv::saveto>(e);

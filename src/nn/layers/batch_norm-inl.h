@@ -110,7 +110,11 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     // so do channels-last nodes (N, H, W, C), as (N*H*W, C, 1, 1).
     shape_ = nhwc_ ? Shape4(s[0] * s[1] * s[2], s[3], 1, 1) : s[1] == 1 && s[2] == 1 ? Shape4(s[0], s[3], 1, 1) : s;
     const index_t m = shape_.Size() / shape_[1];
-    UMBRA_CHECK(m >= 2, this->Describe(), ": input ", s, " gives ", m,
+    // Batch statistics need two values a channel; a net that only predicts (no weight
+    // gradients: NetSpec::inference_only) normalises with the moving ones, which a batch of one
+    // vector may use (pred with batch_size = 1 was refused).
+    per_channel_ = m;
+    UMBRA_CHECK(m >= 2 || (moving_avg && !this->weight_grads_), this->Describe(), ": input ", s, " gives ", m,
                 " value(s) per channel; batch statistics need at least 2");
     if constexpr (kGpuFloat<xpu, DType>) {
       backend_.reset();
@@ -189,6 +193,8 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
     Tensor<xpu, 4, DType> x = View(in[0]->data), y = View(out[0]->data);
     const DType eps = DType(this->p_.eps);
     used_batch_ = ctx.is_train || !moving_avg;
+    UMBRA_CHECK(!used_batch_ || per_channel_ >= 2, this->Describe(), ": a training pass on ", per_channel_,
+                " value(s) per channel; batch statistics need at least 2");
     if (backend_) {
       auto f = [](const Tensor<xpu, 1, DType>& t) { return reinterpret_cast<float*>(t.dptr_); };
       if (used_batch_) {
@@ -448,6 +454,7 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
   Shape<4> shape_;  // the input as (N, C, H, W), vectors as (N, len, 1, 1), channels-last as (NHW, C, 1, 1)
   bool nhwc_ = false;
   bool used_batch_ = true;
+  index_t per_channel_ = 0;  // values a channel in a pass (InferShape)
   bool relu_ = false;  // a relu fused in (FuseRelu)
   bool add_ = false;   // a sum fused in (FuseAdd): input 1 is added to the output
   bool mask_from_addend_ = false;  // its relu's mask recomputed from input 1, not read from y
