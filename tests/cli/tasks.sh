@@ -550,6 +550,38 @@ grep -qF "note: <command line>:5: cuda_graph = 1 replays training steps; this ta
 expect_error "round 1: 'f.wmat' holds inf after 1 steps, although the loss stayed finite" huge.conf save_model=0 \
   num_round=1
 if grep -q "are untouched" err.txt; then fail "a run saving no models speaks of them: $(cat err.txt)"; fi
+# ... and, on the cpu, with save_model above 1: round 1 was evaluated and logged with NaN weights,
+# and the same command was then refused for its log.
+for run in first again; do
+  expect_error "round 1: 'f.wmat' holds inf after 1 steps, although the loss stayed finite" huge.conf \
+    model_dir=hm3 save_model=3 num_round=3
+  [ ! -s hm3/log.jsonl ] || fail "a round of non-finite weights was logged ($run): $(cat hm3/log.jsonl)"
+done
+
+# A one-wide output is a binary prediction: error and logloss score it (label 1 was refused after
+# a round); without a metric line a regression (l2_loss) is scored by rmse, not by error.
+printf '1,2,0\n0,-2,0\n1,1,1\n0,-1,-1\n' > bin.csv
+printf 'data = train\niter = csv\n  filename = bin.csv\niter = end\neval = test\niter = csv\n  filename = bin.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 1\nlayer[1->1] = multi_logistic\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 0.5\n' > bin.conf
+"$UMBRA" bin.conf num_round=2 save_model=0 metric=error metric=logloss > bin.out 2>&1 || fail "binary error: $(cat bin.out)"
+grep -qP '^\[2\]\ttest-error:[0-9.]+\ttest-logloss:[0-9.]+$' bin.out || fail "binary metrics: $(cat bin.out)"
+sed 's/multi_logistic/l2_loss/' bin.conf > reg.conf
+"$UMBRA" reg.conf num_round=1 save_model=0 > reg.out 2>&1 || fail "regression: $(cat reg.out)"
+grep -qP '^\[1\]\ttest-rmse:' reg.out || fail "regression's default metric: $(cat reg.out)"
+# eval_train's metric errors name the round and the data block (they named neither).
+printf '1,2,0\n3,-2,0\n' > bad3.csv
+sed 's/filename = bin.csv/filename = bad3.csv/' bin.conf | sed 's/multi_logistic/l2_loss/' > bad3.conf
+expect_error "round 1, batch 1 of the train data (bad3.conf:2): metric error: label 3 of row 1 of the batch" bad3.conf \
+  eval_train=1 metric=error save_model=0
+# A rate set inside a layer's block is in the NaN loss's hint; a schedule key the schedule does not
+# read gets a note; continue=1 compares seeds as numbers.
+sed '/= fullc:fc2$/a\  eta = 1e30' "$CONF" > lnan.conf
+expect_error "for some weights: fc2:lr = 1e30 at lnan.conf:27" lnan.conf save_model=0 num_round=1
+"$UMBRA" bin.conf num_round=1 save_model=0 lr:schedule=factor lr:gamma=0.5 2> sched.err > /dev/null
+grep -qF "note: <command line>:5: lr:gamma = 0.5 has no effect: lr:schedule = factor does not read it (expdecay or polydecay does)" \
+  sched.err || fail "no note of lr:gamma: $(cat sched.err)"
+"$UMBRA" bin.conf num_round=1 model_dir=s03 seed=3 > /dev/null 2>&1 || fail "seed 3"
+"$UMBRA" bin.conf num_round=2 model_dir=s03 seed=03 continue=1 > /dev/null 2> s03.err || fail "seed 03: $(cat s03.err)"
+if grep -q "seed" s03.err; then fail "seed 03 warned against seed 3: $(cat s03.err)"; fi
 # A batch_size beyond the data's instances fills each batch with repeats of them: a note.
 printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 5\n' > wide.conf
 "$UMBRA" wide.conf num_round=1 model_dir=wm > /dev/null 2> wide.err || fail "batch_size over the data: $(cat wide.err)"

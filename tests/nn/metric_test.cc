@@ -30,6 +30,27 @@ TEST(Metric, ErrorLogLossRecall) {
   EXPECT_EQ(err.Get(), 0.0);
 }
 
+// A one-wide output is the probability of class 1 (a logistic's): error counts p > 0.5 against
+// labels 0/1, logloss is the binary cross-entropy (label 1 was refused: no class index of a
+// one-wide output but 0).
+TEST(Metric, OneWideOutputIsABinaryPrediction) {
+  TensorContainer<cpu, 2> p(Shape2(4, 1)), y(Shape2(4, 1));
+  const float pv[] = {0.9f, 0.2f, 0.6f, 0.5f}, yv[] = {1, 0, 0, 1};
+  std::copy(pv, pv + 4, p.dptr_);
+  std::copy(yv, yv + 4, y.dptr_);
+  nn::Metric err("error"), ll("logloss");
+  err.Add(p.view(), y.view());
+  ll.Add(p.view(), y.view());
+  EXPECT_NEAR(err.Get(), 2.0 / 4, 1e-9);  // 0.6 for label 0, and 0.5 (not above) for label 1
+  EXPECT_NEAR(ll.Get(), -(std::log(0.9) + std::log(0.8) + std::log(0.4) + std::log(0.5)) / 4, 1e-6);
+  y.dptr_[3] = 0.5f;  // a soft target: logloss takes it, error does not
+  EXPECT_HAS(test::ErrorOf([&] { err.Add(p.view(), y.view()); }),
+             "metric error: label 0.5 of row 3 of the batch is not 0 or 1 (a one-wide output is a binary prediction");
+  EXPECT_NO_THROW(ll.Add(p.view(), y.view()));
+  y.dptr_[3] = 2;
+  EXPECT_HAS(test::ErrorOf([&] { ll.Add(p.view(), y.view()); }), "label 2 of row 3 of the batch is outside [0, 1]");
+}
+
 TEST(Metric, RmseAndErrors) {
   TensorContainer<cpu, 2> p(Shape2(2, 2), 1.f), y(Shape2(2, 2), 0.f);
   y.dptr_[0] = 3;
