@@ -189,14 +189,15 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
 
  private:
   // Whether window (oy, ox) holds m before input (h, x) in row-major order (rows of the window
-  // above h, then row h left of x; the window clipped to the image).
+  // above h, then row h left of x; the window clipped to the image), as PartialGrad matches it
+  // (a NaN maximum matches a NaN, which == never does).
   UMBRA_XINLINE bool EarlierInWindow(index_t plane, index_t oy, index_t ox, index_t h, index_t x, DType m) const {
     const index_t y0 = oy * w_.sy - w_.py, x0 = ox * w_.sx - w_.px;
     const index_t r0 = y0 > 0 ? y0 : 0, c0 = x0 > 0 ? x0 : 0, c1 = x0 + w_.kx < wd_ ? x0 + w_.kx : wd_;
     for (index_t r = r0; r <= h; ++r) {
       const index_t end = r < h ? c1 : x;
       for (index_t c = c0; c < end; ++c)
-        if (src_.Eval(plane * h_ + r, c) == m) return true;
+        if (Reducer::PartialGrad(m, src_.Eval(plane * h_ + r, c)) != DType(0)) return true;  // NaN too
     }
     return false;
   }
