@@ -156,7 +156,8 @@ class Builder {
     nn::UpdaterSettings global;
     for (const auto& [k, v] : nc_.updater) {
       const std::string leaf = k.substr(k.rfind(':') + 1);
-      if (!nn::IsScheduleKey(k) && k.find(':') != std::string::npos && (leaf == "updater" || leaf == "schedule")) return;
+      const bool scoped = !nn::IsScheduleKey(k) && k.find(':') != std::string::npos;
+      if (scoped && (leaf == "updater" || leaf == "schedule")) return;
       if (nn::IsScheduleKey(k) || k.find(':') == std::string::npos) global.Set(k, v);
     }
     const nn::UpdaterParam p = global.For("a.b");
@@ -331,7 +332,8 @@ class Builder {
       if (first_why.empty()) first_why = why;
       own += (own.empty() ? "" : ", ") + ls.name;
     }
-    if (!own.empty()) return first_why + "; every layer of this net that takes " + e.key + " sets its own (" + own + ")";
+    if (!own.empty())
+      return first_why + "; every layer of this net that takes " + e.key + " sets its own (" + own + ")";
     return rejected + "; no layer of this net takes " + e.key;
   }
 

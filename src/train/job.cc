@@ -323,8 +323,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // (l2_loss, lp_loss): error on a regression's targets (1.57) refused them after a round.
   if (job.metrics.empty()) {
     const auto is = [&](auto pred) { return std::ranges::any_of(job.net.spec.layers, pred); };
-    const bool regression = is([](const nn::LayerSpec& l) { return l.type == "l2_loss" || l.type == "lp_loss"; }) &&
-                            !is([](const nn::LayerSpec& l) { return l.type == "softmax" || l.type == "multi_logistic"; });
+    const bool regression =
+        is([](const nn::LayerSpec& l) { return l.type == "l2_loss" || l.type == "lp_loss"; }) &&
+        !is([](const nn::LayerSpec& l) { return l.type == "softmax" || l.type == "multi_logistic"; });
     job.metrics.push_back({regression ? "rmse" : "error", "", "label", ""});
   }
   // Global keys that reach a layer of this net (stride, pad, slope) make the net as much as its

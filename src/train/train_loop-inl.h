@@ -300,7 +300,11 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       }
       running = {{"loss", read ? loss_sum / double(read) : 0.0}};
       if (eval_train) {
-        train_metrics.Read();
+        try {  // on a GPU the metrics' labels are judged here, a window of batches at a time
+          train_metrics.Read();
+        } catch (const Error& err) {
+          UMBRA_THROW("round ", round, ", the ", train->name, " data (", train->where, "): ", err.message());
+        }
         train_metrics.Report("train", &running);
       }
     };
@@ -312,7 +316,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       try {
         trainer.net().CheckLabels(b.label, b.index);
         trainer.Train(feed.data(), feed.label());
-        if (eval_train) train_metrics.Add(trainer.net(), b);  // (its label errors named no round or data)
+        // (its label errors named no round or data; on a GPU they come from read_window)
+        if (eval_train) train_metrics.Add(trainer.net(), b);
       } catch (const Error& err) {  // a bad label: which round and batch of which data block
         UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",
                     err.message());

@@ -211,7 +211,7 @@ class Layer {
 
   void set_name(const std::string& n) { name_ = n; }
   const std::string& name() const { return name_; }
-  /// Called by the net before InitWeights: false when it will never run Backward
+  /// Called by the net before InferShape (batch norm asks) and InitWeights: false when it will never run Backward
   /// (NetSpec::inference_only). Weight layers then leave their gradients empty (a visitor sees
   /// 0-size gradient tensors): AlexNet's were 233 MiB of zeros in every prediction run and in the
   /// host net a GPU net draws its initial weights from.

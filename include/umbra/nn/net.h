@@ -100,7 +100,8 @@ class Net {
         // settings: two fullc layers named fc in a NetSpec built in code shared one momentum
         // buffer (a heap overrun where the second was larger), and their model file could not
         // be read back. (netconfig refuses both for a config.)
-        UMBRA_CHECK(names.insert(e.layer->name()).second, e.layer->Describe(), ": another layer of the net has this name",
+        UMBRA_CHECK(names.insert(e.layer->name()).second, e.layer->Describe(),
+                    ": another layer of the net has this name",
                     ls.name.empty() ? " (the one given to an unnamed layer: its type and its index in the spec)" : "");
         UMBRA_CHECK(e.layer->name().find(':') == std::string::npos, e.layer->Describe(),
                     ": a layer name holds no ':' (LAYER:key names a layer's updater settings)");
@@ -308,9 +309,10 @@ class Net {
     UMBRA_CHECK(label || !is_train || !has_loss_, "a training forward needs the batch's labels");
     UMBRA_CHECK(extra.size() + 1 == num_inputs_, "the net has ", num_inputs_ - 1,
                 " extra input(s) but ", extra.size(), " were given");
-    // A Backward reads this pass's values and labels: one without labels (a prediction) or a
-    // second Backward would run on the last labels or on values a Backward rewrote in place.
-    backward_ready_ = label != nullptr;
+    // A Backward reads this pass's values and labels: one without labels (a prediction), after
+    // a forward that failed part-way, or a second Backward would run on the last labels or on
+    // values a Backward rewrote in place. Set once the pass is whole.
+    backward_ready_ = false;
     SetInput(0, input);
     for (size_t k = 0; k < extra.size(); ++k) {
       UMBRA_CHECK(extra[k].shape_ == nodes_[k + 1]->shape, "extra input ", k + 1, " of shape ",
@@ -335,6 +337,7 @@ class Net {
       }
       if (marks_) marks_->Mark();
     }
+    backward_ready_ = label != nullptr;
   }
   /// Backward from the loss layers; weight gradients accumulate until the updater clears them.
   void Backward() {

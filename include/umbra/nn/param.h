@@ -44,8 +44,9 @@ T ParseValue(const std::string& key, const std::string& v) {
                                  ? LLONG_MAX : static_cast<long long>(limits::max());
     const auto x = ParseInteger(v, lo, hi);
     // nhidden = 3000000000 is an integer, past the field's range: say which (of any size).
-    if (!x) return SpellsInteger(v) ? fail(("an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str())
-                                   : fail("an integer");
+    if (!x)
+      return SpellsInteger(v) ? fail(("an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str())
+                              : fail("an integer");
     return static_cast<T>(*x);
   } else if constexpr (std::is_floating_point_v<T>) {
     // Finite as T: nan, inf and 1e39 (inf as a float) would reach every output unannounced.

@@ -92,9 +92,11 @@ struct UpdaterParam {
     if (k == "lr:gamma") return needs({"expdecay", "polydecay"});
     if (k == "lr:alpha") return needs({"polydecay"});
     if (k == "lr:factor") return needs({"factor"});
-    if (k == "lr:step" || k == "lr:minimum_lr" || k == "lr:start_epoch") return needs({"expdecay", "polydecay", "factor"});
+    if (k == "lr:step" || k == "lr:minimum_lr" || k == "lr:start_epoch")
+      return needs({"expdecay", "polydecay", "factor"});
     if (k == "momentum" && updater == "adam") return "updater = adam does not read it (sgd and nag do)";
-    if ((k == "beta1" || k == "beta2") && updater != "adam") return "updater = " + updater + " does not read it (adam does)";
+    if ((k == "beta1" || k == "beta2") && updater != "adam")
+      return "updater = " + updater + " does not read it (adam does)";
     return {};
   }
 };

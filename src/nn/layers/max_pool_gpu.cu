@@ -21,7 +21,7 @@
 namespace umbra::nn {
 namespace {
 
-constexpr uint8_t kNone = 255;  // a window whose cells are all NaN: no cell takes the gradient
+constexpr uint8_t kNone = 255;  // no cell yet (every window has one: a NaN or -inf cell wins at last)
 
 // The geometry in the kernels' 32-bit terms. A flat index is split by d0, d1, d2 into
 // coordinates, fastest first: NCHW (col, row, plane), NHWC (channel, col, row, sample).
