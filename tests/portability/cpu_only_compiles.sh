@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# A build without CUDA (scripts/build on a machine without nvcc: UMBRA_USE_CUDA=AUTO finds none)
+# compiles code that a CUDA build never does: branches under `if constexpr` that are discarded
+# there, and the #else of every `#if UMBRA_USE_CUDA`. A GPU type named in such a branch broke
+# that build for two days unseen (pooling-inl.h's Stream<gpu>, incomplete without CUDA), as
+# every build of this project's machines and CI has CUDA. This compiles every source of the
+# library, the CLI and the examples as that build would (syntax and templates only, no code:
+# a fraction of a build's time), with the optional parts this build found.
+# (The tests and benchmarks, which that build also compiles, are not checked: they would take
+# several times as long.)
+# Usage: cpu_only_compiles.sh CXX SOURCE_DIR DNNL(0|1) OPENCV(0|1) [INCLUDE_DIR...]
+#   INCLUDE_DIRs: the libraries' headers as CMake found them (cblas.h, dnnl.h, OpenCV's).
+set -uo pipefail
+cxx=$1 src=$2 dnnl=$3 opencv=$4
+shift 4
+flags=(-std=c++20 -fopenmp -fsyntax-only -I"$src" -I"$src/include" -I"$src/src/nn/layers"
+       -DUMBRA_VERSION='"0"' -DUMBRA_BUILT_WITH='"cpu-only check"' -DUMBRA_IMGCODECS_PLUGIN='"none"')
+# (The compiler's own folders are left to it: -isystem /usr/include reorders its search.)
+for d in "$@"; do
+  case "$d" in "" | /usr/include | /usr/include/x86_64-linux-gnu | /usr/local/include) ;; *) flags+=(-isystem "$d") ;; esac
+done
+[ "$dnnl" = 1 ] && flags+=(-DUMBRA_USE_DNNL=1)
+[ "$opencv" = 1 ] && flags+=(-DUMBRA_USE_OPENCV=1)
+cd "$src" || exit 1
+# The CUDA-only sources (cuDNN wrappers, the cuBLAS loader) are not part of that build; nor are
+# no_opencv.cc where OpenCV is, and the OpenCV sources where it is not (src/io/CMakeLists.txt).
+skip=(-path 'src/nn/layers/cudnn/*' -o -path 'src/tensor/cuda/*')
+if [ "$opencv" = 1 ]; then
+  skip+=(-o -name no_opencv.cc)
+else
+  for f in augment decode_image image_iter imgcodecs imgcodecs_plugin; do skip+=(-o -path "src/io/$f.cc"); done
+fi
+mapfile -t files < <(find src tools examples -name '*.cc' ! \( "${skip[@]}" \) | sort)
+failed=0
+for f in "${files[@]}"; do
+  if ! out=$("$cxx" "${flags[@]}" "$f" 2>&1); then
+    echo "FAIL: $f does not compile without CUDA:"
+    echo "$out" | grep -E "error" | head -5
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] && echo "ok: ${#files[@]} sources compile without CUDA"
+exit $failed
