@@ -35,6 +35,12 @@ inline bool SpellsInteger(const std::string& s) {
   return i < s.size() && s.find_first_not_of("0123456789", i) == std::string::npos;
 }
 
+/// What is wrong with `s` as an index (an integer >= 0 that ParseInteger(s, 0) refused), for the
+/// errors of image lists and fixconn files: past a long long, or no non-negative integer.
+inline const char* IndexProblem(const std::string& s) {
+  return SpellsInteger(s) && s.find('-') == std::string::npos ? "out of range [0, 2^63)" : "not a non-negative integer";
+}
+
 /// The number `s` spells (strtod's forms: 1.5, -2e3, inf, nan), or nothing where it is empty or
 /// holds anything else. Finiteness and the range of the caller's type are the caller's to check.
 inline std::optional<double> ParseReal(const std::string& s) {

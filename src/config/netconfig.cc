@@ -153,17 +153,17 @@ class Builder {
   // layer keys. Only where no layer or weight sets its own updater or schedule, under which it
   // could be read.
   void NoteIdleUpdaterKeys() const {
+    const auto scoped = [](const std::string& k) { return !nn::IsScheduleKey(k) && k.find(':') != std::string::npos; };
     nn::UpdaterSettings global;
     for (const auto& [k, v] : nc_.updater) {
       const std::string leaf = k.substr(k.rfind(':') + 1);
-      const bool scoped = !nn::IsScheduleKey(k) && k.find(':') != std::string::npos;
-      if (scoped && (leaf == "updater" || leaf == "schedule")) return;
-      if (nn::IsScheduleKey(k) || k.find(':') == std::string::npos) global.Set(k, v);
+      if (scoped(k) && (leaf == "updater" || leaf == "schedule")) return;
+      if (!scoped(k)) global.Set(k, v);
     }
     const nn::UpdaterParam p = global.For("a.b");
     for (size_t i = 0; i < nc_.updater.size(); ++i) {
       const auto& [k, v] = nc_.updater[i];
-      if (!nn::IsScheduleKey(k) && k.find(':') != std::string::npos) continue;
+      if (scoped(k)) continue;
       const std::string why = p.KeyWithoutEffect(k);
       if (!why.empty())
         std::fprintf(stderr, "note: %s: %s = %s has no effect: %s\n", nc_.updater_where[i].c_str(), k.c_str(),

@@ -50,9 +50,7 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     ImageListEntry e;
     e.line = no;
     const auto index = ParseInteger(f[0], 0);
-    UMBRA_CHECK(index, where, ": index '", f[0], "' is ",
-                SpellsInteger(f[0]) && f[0].find('-') == std::string::npos ? "out of range [0, 2^63)"
-                                                                            : "not a non-negative integer");
+    UMBRA_CHECK(index, where, ": index '", f[0], "' is ", IndexProblem(f[0]));
     e.index = uint64_t(*index);
     for (int i = 0; i < k; ++i) {
       const std::string& s = f[1 + i];

@@ -48,6 +48,11 @@ class Metric {
                 " predictions");
     UMBRA_CHECK(label.size(0) >= n, "metric ", name_, ": ", label.size(0), " labels for ", n, " predictions");
     UMBRA_CHECK(label.size(1) >= 1 || n == 0, "metric ", name_, ": labels of width 0");
+    // Row i's instance in the data, where known, for errors: its row in the batch named nothing findable.
+    const auto instance = [&](index_t i) {
+      return size_t(i) < index.size() ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
+                                      : std::string();
+    };
     for (index_t i = 0; i < n; ++i) {
       const float* p = pred.dptr_ + i * pred.stride_;
       const float* y = label.dptr_ + i * label.stride_;
@@ -62,9 +67,7 @@ class Metric {
         // index of a one-wide output could only be 0: label 1 was refused after a round.)
         UMBRA_CHECK(y[0] >= 0 && y[0] <= 1 && (kind_ == kLogLoss || y[0] == 0 || y[0] == 1), "metric ", name_,
                     ": label ", y[0], " of row ", i, " of the batch",
-                    size_t(i) < index.size()
-                        ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
-                        : std::string(),
+                    instance(i),
                     kind_ == kError ? " is not 0 or 1" : " is outside [0, 1]",
                     " (a one-wide output is a binary prediction: the probability of class 1)");
         const double q = std::clamp(double(p[0]), 1e-15, 1 - 1e-15);
@@ -72,12 +75,9 @@ class Metric {
         else sum_ -= y[0] * std::log(q) + (1 - y[0]) * std::log(1 - q);
       } else {
         // As strict as training's loss layers: 2.5 or -0.5 is no class (the cast would take 2 or 0).
-        // The row's instance, where known: its row in the batch alone named nothing findable.
         UMBRA_CHECK(y[0] >= 0 && y[0] < float(k) && y[0] == std::floor(y[0]), "metric ", name_, ": label ", y[0],
                     " of row ", i, " of the batch",
-                    size_t(i) < index.size()
-                        ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
-                        : std::string(),
+                    instance(i),
                     " is not a class index in [0, ", k, ")");
         const index_t c = index_t(y[0]);
         if (kind_ == kError) {

@@ -105,10 +105,7 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
   };
   auto index = [&](const FixconnToken& t, index_t limit, const char* what) {
     const auto x = ParseInteger(t.text, 0);
-    UMBRA_CHECK(x, where, " line ", t.line, ": '", t.text, "' is ",
-                SpellsInteger(t.text) && t.text.find('-') == std::string::npos ? "out of range [0, 2^63)"
-                                                                                : "not a non-negative integer",
-                " (", what, ")");
+    UMBRA_CHECK(x, where, " line ", t.line, ": '", t.text, "' is ", IndexProblem(t.text), " (", what, ")");
     UMBRA_CHECK(limit < 0 || *x < limit, where, " line ", t.line, ": ", what, " ", *x, " is out of range [0, ", limit,
                 ")");
     return *x;
