@@ -41,10 +41,15 @@ inline const char* IndexProblem(const std::string& s) {
   return SpellsInteger(s) && s.find('-') == std::string::npos ? "out of range [0, 2^63)" : "not a non-negative integer";
 }
 
-/// The number `s` spells (strtod's forms: 1.5, -2e3, inf, nan), or nothing where it is empty or
-/// holds anything else. Finiteness and the range of the caller's type are the caller's to check.
+/// The number `s` spells (strtod's decimal forms: 1.5, -2e3, inf, nan), or nothing where it is
+/// empty or holds anything else. strtod's hexadecimal forms are refused: `eta = 0x10` read as 16
+/// is more likely a slip than a wish. Finiteness and the range of the caller's type are the
+/// caller's to check.
 inline std::optional<double> ParseReal(const std::string& s) {
   if (s.empty()) return std::nullopt;
+  size_t i = s.find_first_not_of(" \t\n\v\f\r");
+  if (i != std::string::npos && (s[i] == '+' || s[i] == '-')) ++i;
+  if (i + 1 < s.size() && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) return std::nullopt;
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size()) return std::nullopt;

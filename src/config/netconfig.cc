@@ -149,9 +149,9 @@ class Builder {
 
  private:
   // A global updater key that the global settings leave unread (lr:gamma under the factor
-  // schedule, which reads lr:factor; momentum under adam) did nothing, unsaid: a note, as for
-  // layer keys. Only where no layer or weight sets its own updater or schedule, under which it
-  // could be read.
+  // schedule, which reads lr:factor; momentum under adam; beta1, beta2 or eps without adam) did
+  // nothing, unsaid: a note, as for layer keys. Only where no layer or weight sets its own
+  // updater or schedule, under which it could be read.
   void NoteIdleUpdaterKeys() const {
     const auto scoped = [](const std::string& k) { return !nn::IsScheduleKey(k) && k.find(':') != std::string::npos; };
     nn::UpdaterSettings global;
@@ -164,6 +164,11 @@ class Builder {
     for (size_t i = 0; i < nc_.updater.size(); ++i) {
       const auto& [k, v] = nc_.updater[i];
       if (scoped(k)) continue;
+      // A key a layer declares too (batch norm's eps) that reaches a layer is read there.
+      const bool layer_reads = std::any_of(both_.begin(), both_.end(), [&](const Entry* e) {
+        return e->key == k && !nc_.idle_defaults.count(k);
+      });
+      if (layer_reads) continue;
       const std::string why = p.KeyWithoutEffect(k);
       if (!why.empty())
         std::fprintf(stderr, "note: %s: %s = %s has no effect: %s\n", nc_.updater_where[i].c_str(), k.c_str(),

@@ -43,7 +43,7 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
     UMBRA_CHECK(label_width_ > 0, "label_width must be positive, got '", v, "'");
   }
   else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
-  else if (IsKey(k, "round_batch", "accepted (cxxnet); the last batch always wraps to the start"))
+  else if (IsKey(k, "round_batch", "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a window of its order that moves on from epoch to epoch)"))
     ParseSwitch(k, v);  // a switch, as cxxnet's (7 was taken)
   else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)") ||
            IsKey(k, "seed", "the global seed"))

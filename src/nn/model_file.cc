@@ -91,9 +91,11 @@ std::string EncodeModelFile(const ModelFile& m) {
   std::memcpy(out.data() + kPrefix, text.data(), text.size());
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const auto& t = m.tensors[i];
-    // float32 little-endian on disk: the host is little-endian (x86-64, aarch64).
-    std::memcpy(out.data() + data_offset + tensors[i]["offset"].get<size_t>(), t.data.data(),
-                t.data.size() * sizeof(float));
+    // float32 little-endian on disk: the host is little-endian (x86-64, aarch64). An empty
+    // tensor's data() may be null, which memcpy may not be given even for 0 bytes (UBSan).
+    if (!t.data.empty())
+      std::memcpy(out.data() + data_offset + tensors[i]["offset"].get<size_t>(), t.data.data(),
+                  t.data.size() * sizeof(float));
   }
   const size_t body = out.size() - kTrailer;
   PutU32(&out, body, Crc(out, body));
@@ -158,7 +160,7 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
                   "model file '", what, "': tensor '", mt.name, "' does not fit the data section");
       if (nbytes > 0) spans.push_back({off, off + nbytes});
       mt.data.resize(count);
-      std::memcpy(mt.data.data(), b.data() + data_offset + off, nbytes);
+      if (nbytes > 0) std::memcpy(mt.data.data(), b.data() + data_offset + off, nbytes);  // data() may be null
       // A NaN weight need not reach a loss (a relu makes it 0): it would give wrong answers
       // quietly, or surface a round into finetuning as if training had diverged.
       const auto bad = std::ranges::find_if(mt.data, [](float v) { return !std::isfinite(v); });

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -112,16 +113,16 @@ inline std::string LearningRateWhere(const Job& job) {
     return false;
   };
   std::string schedule, scoped;
-  for (const auto& [k, e] : job.global) {
-    std::string* list = nn::IsScheduleKey(k) ? &schedule : per_weight(k) ? &scoped : nullptr;
-    if (list) *list += (list->empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
-  }
-  // And those written inside a layer's definition (eta = 1e30 in fc2's block, held as fc2:eta):
-  // the hint named only the global rate.
+  for (const auto& [k, e] : job.global)
+    if (nn::IsScheduleKey(k)) schedule += (schedule.empty() ? "" : ", ") + k + " = " + e.value + " at " + e.Where();
+  // The per-weight ones from the updater's keys, which hold those written inside a layer's
+  // definition too (eta = 1e30 in fc2's block, held as fc2:eta); of a key given twice (in the
+  // file and on the command line) the last, which the settings apply.
+  std::map<std::string, size_t> last_of;
+  for (size_t i = 0; i < job.net.updater.size(); ++i) last_of[job.net.updater[i].first] = i;
   for (size_t i = 0; i < job.net.updater.size() && i < job.net.updater_where.size(); ++i) {
     const auto& [k, v] = job.net.updater[i];
-    const auto g = job.global.find(k);
-    if (per_weight(k) && (g == job.global.end() || g->second.Where() != job.net.updater_where[i]))
+    if (per_weight(k) && last_of[k] == i)
       scoped += (scoped.empty() ? "" : ", ") + k + " = " + v + " at " + job.net.updater_where[i];
   }
   if (!schedule.empty()) os << "; its schedule: " << schedule;
@@ -340,13 +341,14 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // checked by the next round's losses, or by the last round's save.
     // A run that saves no model (save_model = 0) has its weights checked after its last round
     // all the same: eta = 1e10 left them NaN behind finite (capped) losses, with exit 0.
-    // On the cpu, where the copy is one pass over the weights beside a round's many, every
-    // round is checked so (save_model = 3 logged a round 1 of NaN weights with a NaN logloss, and
-    // the same command was then refused for its log).
+    // On the cpu, where the check is one pass over the weights in place beside a round's many,
+    // every round is checked (save_model = 3 logged a round 1 of NaN weights with a NaN logloss,
+    // and the same command was then refused for its log).
     const bool save_now = save_model > 0 && (round % save_model == 0 || round == last);
     nn::ModelFile mf;
     try {
-      if (save_now || round == last || std::is_same_v<xpu, cpu>) mf = nn::SaveCheckpoint(trainer, job.net_text);
+      if (save_now || round == last) mf = nn::SaveCheckpoint(trainer, job.net_text);
+      else if constexpr (std::is_same_v<xpu, cpu>) nn::CheckCheckpointFinite(trainer);
     } catch (const Error& err) {
       UMBRA_THROW("round ", round, ": ", err.message(),
                   save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : "");

@@ -280,7 +280,7 @@ expect_error "lower the learning rate (eta, 0.01 by default), or check the data 
 expect_error "lower the learning rate (eta = 0.05 at $CONF:38; its schedule: lr:factor = 1e30 at <command line>:3, lr:schedule = factor at <command line>:2, lr:step = 1 at <command line>:4)" \
   "$CONF" lr:schedule=factor lr:factor=1e30 lr:step=1 model_dir=nan4
 # So is the rate of some weights only (a tag's, a layer's, a layer's tag's schedule).
-expect_error "lower the learning rate (eta = 0.05 at $CONF:38; for some weights: bias:eta = 0.1 at <command line>:3, fc1:lr:factor = 2 at <command line>:4, fc2:wmat:lr = 1e30 at <command line>:2)" \
+expect_error "lower the learning rate (eta = 0.05 at $CONF:38; for some weights: fc2:wmat:lr = 1e30 at <command line>:2, bias:eta = 0.1 at <command line>:3, fc1:lr:factor = 2 at <command line>:4)" \
   "$CONF" fc2:wmat:lr=1e30 bias:eta=0.1 fc1:lr:factor=2 model_dir=nan5
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
@@ -576,9 +576,19 @@ expect_error "round 1, batch 1 of the train data (bad3.conf:2): metric error: la
 # read gets a note; continue=1 compares seeds as numbers.
 sed '/= fullc:fc2$/a\  eta = 1e30' "$CONF" > lnan.conf
 expect_error "for some weights: fc2:lr = 1e30 at lnan.conf:27" lnan.conf save_model=0 num_round=1
+# Given again on the command line, the key is named once, with the value the settings apply.
+expect_error "for some weights: fc2:lr = 1e31 at <command line>:4" lnan.conf save_model=0 num_round=1 fc2:lr=1e31
+if grep -q "1e30" err.txt; then fail "the overridden fc2 rate is in the hint: $(cat err.txt)"; fi
 "$UMBRA" bin.conf num_round=1 save_model=0 lr:schedule=factor lr:gamma=0.5 2> sched.err > /dev/null
 grep -qF "note: <command line>:5: lr:gamma = 0.5 has no effect: lr:schedule = factor does not read it (expdecay or polydecay does)" \
   sched.err || fail "no note of lr:gamma: $(cat sched.err)"
+# eps is adam's and batch norm's: without adam it is noted only where no layer takes it.
+"$UMBRA" bin.conf num_round=1 save_model=0 eps=1e-3 2> eps.err > /dev/null || fail "eps: $(cat eps.err)"
+grep -qF "note: <command line>:4: eps = 1e-3 has no effect: updater = sgd does not read it (adam does)" eps.err \
+  || fail "no note of eps: $(cat eps.err)"
+sed 's/^layer\[1->1\] = multi_logistic$/layer[1->1] = batch_norm\nlayer[1->1] = multi_logistic/' bin.conf > bneps.conf
+"$UMBRA" bneps.conf num_round=1 save_model=0 eps=1e-3 2> bneps.err > /dev/null || fail "bn eps: $(cat bneps.err)"
+if grep -q "eps" bneps.err; then fail "eps read by batch_norm was noted: $(cat bneps.err)"; fi
 "$UMBRA" bin.conf num_round=1 model_dir=s03 seed=3 > /dev/null 2>&1 || fail "seed 3"
 "$UMBRA" bin.conf num_round=2 model_dir=s03 seed=03 continue=1 > /dev/null 2> s03.err || fail "seed 03: $(cat s03.err)"
 if grep -q "seed" s03.err; then fail "seed 03 warned against seed 3: $(cat s03.err)"; fi

@@ -20,6 +20,8 @@ std::string Valid() {
   m.meta["round"] = "3";
   m.tensors.push_back({"fc1.wmat", {2, 3}, {1, 2, 3, 4, 5, 6}});
   m.tensors.push_back({"fc1.bias", {1, 3}, {0, 0, 1}});
+  // An empty tensor: its data() is null, which memcpy was given (UBSan; python/umbra writes such).
+  m.tensors.push_back({"fc1.none", {0, 3}, {}});
   return umbra::nn::EncodeModelFile(m);
 }
 

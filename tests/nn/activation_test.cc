@@ -58,6 +58,27 @@ TEST(Activation, SoftplusIsStableForLargeInputs) {
   EXPECT_LT(rig.out[0]->data.dptr_[1], 1e-30f);
 }
 
+// Where the answer is tiny next to 1, log(1 + e^x), 1 - e^-y and e^x - 1 written out lose
+// their digits in float (softplus(-20) was 0, its gradient 0; at -10 both were 1e-3 off): the
+// functors use log1p and expm1, as PyTorch does. Relative error against double.
+TEST(Activation, SoftplusAndEluKeepTheDigitsOfSmallValues) {
+  const std::vector<float> xs = {-30.f, -20.f, -10.f, -1e-4f, -1e-6f};
+  for (const Case& c : Cases()) {
+    if (c.type != "softplus" && c.type != "elu") continue;
+    SCOPED_TRACE(c.type);
+    const bool softplus = c.type == "softplus";
+    test::LayerRig<cpu, float> rig(c.type, c.params, {Shape4(1, 1, 1, index_t(xs.size()))});
+    for (size_t i = 0; i < xs.size(); ++i) rig.in[0]->data.dptr_[i] = xs[i], rig.out[0]->grad.dptr_[i] = 1.f;
+    rig.Forward();
+    rig.layer->Backward(true, rig.in, rig.out);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double x = xs[i], y = c.f(x), sigmoid = 1 / (1 + std::exp(-x));
+      EXPECT_NEAR(rig.out[0]->data.dptr_[i] / y, 1.0, 1e-5) << "x = " << x;
+      if (softplus) EXPECT_NEAR(rig.in[0]->grad.dptr_[i] / sigmoid, 1.0, 1e-5) << "x = " << x;
+    }
+  }
+}
+
 // In place, backward sees only out's buffers (== in's): it must give what out-of-place gives.
 TEST(Activation, InplaceEqualsOutOfPlace) {
   for (const Case& c : Cases()) {

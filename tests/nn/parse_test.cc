@@ -33,6 +33,10 @@ TEST(Parse, RealsWholeText) {
   EXPECT_EQ(ParseReal("7"), 7.0);
   EXPECT_TRUE(std::isinf(*ParseReal("inf")));  // finiteness is the caller's to judge
   for (const char* bad : {"", "1.5x", "abc", "1,5", "2e"}) EXPECT_FALSE(ParseReal(bad).has_value()) << bad;
+  // strtod's hexadecimal forms are no config number (eta = 0x10 was 16).
+  for (const char* hex : {"0x10", "-0x1p3", " 0X1", "+0x0"}) EXPECT_FALSE(ParseReal(hex).has_value()) << hex;
+  EXPECT_EQ(ParseReal("0"), 0.0);
+  EXPECT_EQ(ParseReal("-0.5e1"), -5.0);
 }
 
 TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
@@ -56,6 +60,12 @@ TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
     EXPECT_NE(m.find("a finite number"), std::string::npos) << bad << ": " << m;
   }
   EXPECT_TRUE(elu->SetParam("alpha", "1e-3"));
+  // A value a float holds as 0 (alpha = 1e-50) was 0, unsaid; 0 itself and denormals are kept.
+  EXPECT_NE(test::ErrorOf([&] { elu->SetParam("alpha", "1e-50"); })
+                .find("bad value '1e-50' for key 'alpha': expected a number a float holds (this one rounds to 0)"),
+            std::string::npos);
+  EXPECT_TRUE(elu->SetParam("alpha", "0"));
+  EXPECT_TRUE(elu->SetParam("alpha", "1e-40"));
 }
 
 }  // namespace

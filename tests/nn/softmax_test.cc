@@ -51,6 +51,27 @@ TEST(Softmax, NaNInputGivesNaNLossNotAClampedOne) {
   EXPECT_TRUE(std::isnan(rig.layer->Loss()));
 }
 
+// A probability that underflows in float (a logit gap past about 87) gave a loss clamped at
+// 69.1 whatever the gap; the loss is the gap, as PyTorch's cross-entropy says.
+TEST(Softmax, LossPastTheProbabilitiesUnderflow) {
+  test::LayerRig<cpu, float> rig("softmax", {}, {Shape4(4, 1, 1, 3)});
+  const float x[12] = {0, 200, 0, 0, 100, 95, 3, 90, 1000, 2, 0, 0};
+  for (int i = 0; i < 12; ++i) rig.in[0]->data.dptr_[i] = x[i];
+  rig.SetLabel({0, 0, 1, 0});
+  rig.Forward();
+  double want = 0;
+  for (int n = 0; n < 4; ++n) {
+    const int label[4] = {0, 0, 1, 0};
+    double mx = -1e300, s = 0;
+    for (int k = 0; k < 3; ++k) mx = std::max(mx, double(x[3 * n + k]));
+    for (int k = 0; k < 3; ++k) s += std::exp(x[3 * n + k] - mx);
+    const double loss = mx + std::log(s) - x[3 * n + label[n]];
+    EXPECT_NEAR(rig.layer->PerSampleLoss().dptr_[n] / loss, 1.0, 1e-5) << "row " << n << ": " << loss;
+    want += loss;
+  }
+  EXPECT_NEAR(rig.layer->Loss() / (want / 4), 1.0, 1e-5);
+}
+
 TEST(Softmax, GradientCheck) {
   test::GradCheck("softmax", {}, {Shape4(4, 1, 1, 5)}, {0, 4, 2, 1}, -3, 3);
   test::GradCheck("softmax", {}, {Shape4(3, 2, 2, 1)}, {3, 0, 1});

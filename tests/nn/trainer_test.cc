@@ -63,5 +63,25 @@ TEST(Trainer, UpdatePeriodAveragesGradients) {
   EXPECT_NE(test::ErrorOf([&] { nn::Trainer<cpu> bad(test::TinySpec(), us, 0); }).find("update_period"), std::string::npos);
 }
 
+// A key scoped to a layer, tag or weight the net lacks changed nothing, unsaid; keys scoped to
+// what it has (fc1, bias, fc2.wmat) are fine. Said at the first step.
+TEST(Trainer, SettingsScopedToNothingInTheNetAreAnError) {
+  Batch b(7);
+  for (const char* key : {"fc9:lr", "t:lr", "fc1:wmatt:lr", "wmatt:lr"}) {
+    SCOPED_TRACE(key);
+    nn::UpdaterSettings us;
+    ASSERT_TRUE(us.Set(key, "0"));
+    nn::Trainer<cpu> t(test::TinySpec(), us);
+    const std::string err = test::ErrorOf([&] { t.Step(b.x.view(), b.y.view()); });
+    EXPECT_NE(err.find("the net has no layer with weights, weight tag or weight of that name; its weights: "),
+              std::string::npos) << err;
+    EXPECT_NE(err.find("fc2.bias"), std::string::npos) << err;
+  }
+  nn::UpdaterSettings us;
+  for (const char* key : {"fc1:lr", "bias:lr", "fc2:wmat:lr"}) ASSERT_TRUE(us.Set(key, "0"));
+  nn::Trainer<cpu> t(test::TinySpec(), us);
+  EXPECT_NO_THROW(t.Step(b.x.view(), b.y.view()));
+}
+
 }  // namespace
 }  // namespace umbra

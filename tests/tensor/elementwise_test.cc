@@ -164,6 +164,24 @@ TEST(Elementwise, ShapeMismatchRaisesWithBothShapes) {
   }
 }
 
+// A view with a shape and no memory wrote through null (a crash, or worse); as a destination
+// and as an operand it is an error naming its shape. One with no elements needs none.
+TEST(Elementwise, ATensorWithoutMemoryIsAnError) {
+  Tensor<cpu, 2> none(Shape2(2, 3));
+  TensorContainer<cpu, 2> a(Shape2(2, 3), 1.f);
+  for (int as_source = 0; as_source < 2; ++as_source) {
+    try {
+      if (as_source) a = none + 1.f;
+      else none = a * 2.f;
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("a tensor of shape (2,3) has no memory"), std::string::npos) << e.what();
+    }
+  }
+  Tensor<cpu, 2> empty(Shape2(0, 3));
+  EXPECT_NO_THROW(empty = 1.f);
+}
+
 TEST(Elementwise, ContainerResizesToExpression) {
   auto a = test::RandomTensor(Shape2(3, 4), 14);
   TensorContainer<cpu, 2> y;

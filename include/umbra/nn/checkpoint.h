@@ -52,6 +52,19 @@ void FromHost(const ModelTensor& m, Tensor<xpu, 2, DType> t, const std::string& 
   Copy(t, h.view());
 }
 
+/// A NaN can reach the weights while the loss stays finite (a relu after it outputs 0): such a
+/// model is refused, so that no model file holds one and the last good one stays newest.
+inline void RefuseNonFinite(const std::string& name, double v, long steps) {
+  UMBRA_CHECK(std::isfinite(v), "'", name, "' holds ", v, " after ", steps,
+              " steps, although the loss stayed finite: the model is not saved (look for non-finite input "
+              "data, or a learning rate too large)");
+}
+template <typename DType>
+void RefuseNonFinite(const std::string& name, Tensor<cpu, 2, DType> t, long steps) {
+  for (index_t i = 0; i < t.shape_[0]; ++i)
+    for (index_t j = 0; j < t.shape_[1]; ++j) RefuseNonFinite(name, double(t.dptr_[i * t.stride_ + j]), steps);
+}
+
 }  // namespace detail
 
 /// The integer meta entry `key` of model file `file`, or `otherwise` where it has none; one that
@@ -83,14 +96,23 @@ ModelFile SaveCheckpoint(Trainer<xpu, DType>& tr, const std::string& net_text) {
   tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType> s) {
     m.tensors.push_back(detail::ToHost(name, s));
   });
-  // A NaN can reach the weights while the loss stays finite (a relu after it outputs 0): such a
-  // model is refused here, so that no model file holds one and the last good one stays newest.
   for (const ModelTensor& t : m.tensors)
-    for (const float v : t.data)
-      UMBRA_CHECK(std::isfinite(v), "'", t.name, "' holds ", v, " after ", tr.steps(),
-                  " steps, although the loss stayed finite: the model is not saved (look for non-finite input "
-                  "data, or a learning rate too large)");
+    for (const float v : t.data) detail::RefuseNonFinite(t.name, v, tr.steps());
   return m;
+}
+
+/// SaveCheckpoint's check of every value it would save, in place: on the cpu a round that saves
+/// no model is checked without copying the weights and the updater's state.
+template <typename DType>
+void CheckCheckpointFinite(Trainer<cpu, DType>& tr) {
+  const bool pending = tr.pending_gradients();
+  tr.net().VisitWeights([&](const std::string& name, Tensor<cpu, 2, DType> w, Tensor<cpu, 2, DType> g) {
+    detail::RefuseNonFinite(name, w, tr.steps());
+    if (pending && name.find(".moving_") == std::string::npos) detail::RefuseNonFinite(name + ":grad", g, tr.steps());
+  });
+  tr.VisitUpdaterState([&](const std::string& name, Tensor<cpu, 2, DType> s) {
+    detail::RefuseNonFinite(name, s, tr.steps());
+  });
 }
 
 /// Restores a checkpoint into a trainer built from the same network: every weight and state

@@ -43,6 +43,7 @@ class Net {
   using NodeT = Node<xpu, DType>;
 
   explicit Net(const NetSpec& spec) : rnd_(spec.seed) {
+    CheckDefaults(spec.defaults);
     node_index_["in"] = 0;
     nodes_.emplace_back(new NodeT());
     nodes_[0]->shape = spec.input_shape;
@@ -497,6 +498,29 @@ class Net {
   }
 
  private:
+  // Each default must be a key some layer type takes with that value, as netconfig checks a
+  // config's: in a NetSpec built in code a typo (`{"init_sigmaa", "0.1"}`) or a value every type
+  // refuses (`{"init", "bogus"}`) was dropped unsaid, and the layers kept their own defaults.
+  static void CheckDefaults(const std::vector<std::pair<std::string, std::string>>& defaults) {
+    auto& registry = LayerRegistry<xpu, DType>::Get();
+    for (const auto& [k, v] : defaults) {
+      std::string refused;
+      std::vector<std::string> keys;
+      bool taken = false;
+      for (const std::string& type : registry.Names()) {
+        auto layer = registry.Create(type);
+        try {
+          if ((taken = layer->SetParam(k, v))) break;
+        } catch (const Error& err) {
+          if (refused.empty()) refused = type + " refuses it: " + err.message();
+        }
+        for (std::string& n : layer->KeyNames()) keys.push_back(std::move(n));
+      }
+      UMBRA_CHECK(taken, "NetSpec defaults: ", k, " = ", v, ": ",
+                  refused.empty() ? "no layer type has this key" + DidYouMean(k, keys) : refused);
+    }
+  }
+
   struct Entry {
     std::unique_ptr<Layer<xpu, DType>> layer;
     std::vector<int> in, out;

@@ -52,6 +52,10 @@ T ParseValue(const std::string& key, const std::string& v) {
     // Finite as T: nan, inf and 1e39 (inf as a float) would reach every output unannounced.
     const auto x = ParseReal(v);
     if (!x || !std::isfinite(static_cast<T>(*x))) return fail("a finite number");
+    // eta = 1e-50 is 0 as a float: a rate that stops training, unsaid.
+    if (*x != 0 && static_cast<T>(*x) == 0)
+      return fail(std::is_same_v<T, float> ? "a number a float holds (this one rounds to 0)"
+                                           : "a number a double holds (this one rounds to 0)");
     return static_cast<T>(*x);
   } else {
     return v;  // std::string

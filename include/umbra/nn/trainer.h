@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -43,6 +44,7 @@ class Trainer {
   /// The same step without reading the loss: on the gpu nothing waits for the device (the
   /// loss of the last step stays readable as net().Loss()).
   void Train(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
+    if (!scopes_checked_) CheckScopes(), scopes_checked_ = true;
     if (!(graph_on_ && !marks_ && TrainFromGraph(input, label))) {
       net_.Forward(true, input, &label);
       net_.Backward();
@@ -158,6 +160,22 @@ class Trainer {
   }
 
  private:
+  // A key scoped to something the net lacks (`fc9:lr = 0`, `fc1:wmatt:lr`) did nothing, unsaid.
+  // Checked at the first step, not in the constructor, so that the CLI's check, which names the
+  // key's line (train_task.cc), comes first; this one holds for settings built in code.
+  void CheckScopes() {
+    std::set<std::string> known;
+    std::string weights;
+    net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) {
+      const auto dot = name.rfind('.');
+      known.insert({name, name.substr(0, dot), name.substr(dot + 1)});
+      weights += (weights.empty() ? "" : ", ") + name;
+    });
+    for (const std::string& scope : settings_.Scopes())
+      UMBRA_CHECK(known.count(scope), "updater settings scoped to '", scope, "': the net has no layer with ",
+                  "weights, weight tag or weight of that name; its weights: ", weights.empty() ? "none" : weights);
+  }
+
   // Runs the step's forward and backward from a graph (capturing it first when needed);
   // false when the caller must run them itself.
   bool TrainFromGraph(const Tensor<xpu, 4, DType>& input, const Tensor<xpu, 2, DType>& label) {
@@ -264,6 +282,7 @@ class Trainer {
   StepGraphs graphs_;  // after net_: destroyed first, while the buffers it replays still exist
 #endif
   long steps_ = 0, updates_ = 0, pending_ = 0;
+  bool scopes_checked_ = false;  // CheckScopes ran (at the first step)
 };
 
 }  // namespace umbra::nn

@@ -79,6 +79,7 @@ struct UpdaterParam {
   }
   /// Why `key` (a global updater key, lr: or eta:) changes nothing under these settings, or
   /// empty: lr:gamma under the factor schedule (which reads lr:factor) was taken and ignored.
+  /// (eps is also batch norm's key: the caller asks only for an eps that reaches no layer.)
   std::string KeyWithoutEffect(const std::string& key) const {
     const std::string k = key.rfind("eta:", 0) == 0 ? "lr:" + key.substr(4) : key;
     const auto needs = [&](std::initializer_list<const char*> schedules) {
@@ -95,7 +96,7 @@ struct UpdaterParam {
     if (k == "lr:step" || k == "lr:minimum_lr" || k == "lr:start_epoch")
       return needs({"expdecay", "polydecay", "factor"});
     if (k == "momentum" && updater == "adam") return "updater = adam does not read it (sgd and nag do)";
-    if ((k == "beta1" || k == "beta2") && updater != "adam")
+    if ((k == "beta1" || k == "beta2" || k == "eps") && updater != "adam")
       return "updater = " + updater + " does not read it (adam does)";
     return {};
   }
@@ -139,6 +140,12 @@ class UpdaterSettings {
         for (auto& [k, v] : it->second) UpdaterParam::Decl().Set(p, k, v);
     }
     return p;
+  }
+  /// The scopes keys were given for: "layer", "tag" or "layer.tag".
+  std::vector<std::string> Scopes() const {
+    std::vector<std::string> s;
+    for (const auto& kv : scoped_) s.push_back(kv.first);
+    return s;
   }
 
  private:

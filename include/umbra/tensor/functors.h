@@ -20,6 +20,9 @@ namespace umbra::math {
 #endif
 UMBRA_MATH1_(Exp, expf, exp)
 UMBRA_MATH1_(Log, logf, log)
+// log(1 + a) and exp(a) - 1 without the cancellation of writing them out, for a near 0.
+UMBRA_MATH1_(Log1p, log1pf, log1p)
+UMBRA_MATH1_(Expm1, expm1f, expm1)
 UMBRA_MATH1_(Sqrt, sqrtf, sqrt)
 UMBRA_MATH1_(Tanh, tanhf, tanh)
 #undef UMBRA_MATH1_

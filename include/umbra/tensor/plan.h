@@ -133,6 +133,16 @@ template <int dim, typename E>
 struct ShapeCheck {
   static Shape<dim> Check(const E& e) { return e.shape_; }
 };
+// A tensor with a shape and no memory (`Tensor<cpu, 2> t(Shape2(2, 3)); t = 1.f`, never given
+// AllocSpace) would be read or written through null: an error, once per statement like the shapes.
+template <int dim, typename Device, int N, typename DType>
+struct ShapeCheck<dim, Tensor<Device, N, DType>> {
+  static Shape<dim> Check(const Tensor<Device, N, DType>& t) {
+    UMBRA_CHECK(t.dptr_ != nullptr || t.shape_.Size() == 0, "a tensor of shape ", t.shape_,
+                " has no memory (give it AllocSpace, or use a TensorContainer)");
+    return t.shape_;
+  }
+};
 template <int dim, typename DType>
 struct ShapeCheck<dim, ScalarExp<DType>> {
   static Shape<dim> Check(const ScalarExp<DType>&) {

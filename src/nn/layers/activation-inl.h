@@ -116,18 +116,20 @@ struct Softplus {
   static constexpr const char* kName = "softplus";
   using Param = NoActParam;
   static float Scalar(const Param&) { return 0.f; }
-  // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): no overflow for large |x|.
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|, and log1p keeps the
+  // digits of e^x where log(1 + e^x) would round 1 + e^x to 1 (x below about -17 in float).
   struct Fwd {
     template <typename DType>
     UMBRA_XINLINE static DType Map(DType x, DType) {
       const DType ax = x < DType(0) ? -x : x;
-      return (x > DType(0) ? x : DType(0)) + math::Log(DType(1) + math::Exp(-ax));
+      return (x > DType(0) ? x : DType(0)) + math::Log1p(math::Exp(-ax));
     }
   };
-  // sigmoid(x) = 1 - 1 / (1 + e^x) = 1 - exp(-y).
+  // sigmoid(x) = 1 - 1 / (1 + e^x) = 1 - exp(-y) = -expm1(-y): expm1 keeps the relative
+  // precision of a small y (x very negative), which 1 - exp(-y) cancels away.
   struct Grad {
     template <typename DType>
-    UMBRA_XINLINE static DType Map(DType y, DType) { return DType(1) - math::Exp(-y); }
+    UMBRA_XINLINE static DType Map(DType y, DType) { return -math::Expm1(-y); }
   };
 };
 struct Xelu {
@@ -163,7 +165,7 @@ struct Elu {
   struct Fwd {
     template <typename DType>
     UMBRA_XINLINE static DType Map(DType x, DType a) {
-      return x > DType(0) ? x : a * (math::Exp(x) - DType(1));
+      return x > DType(0) ? x : a * math::Expm1(x);  // exp(x) - 1 cancels near 0
     }
   };
   // For x <= 0: dy/dx = a e^x = y + a.

@@ -61,7 +61,8 @@ struct BatchNormParam {
       d.Field(&BatchNormParam::eps, "eps", "added to the variance before the square root")
           .Range(1e-20, 1);  // > 0: a constant channel must not divide by zero
       d.Field(&BatchNormParam::bn_momentum, "bn_momentum",
-              "moving = bn_momentum * moving + (1 - bn_momentum) * batch statistic")
+              "moving = bn_momentum * moving + (1 - bn_momentum) * batch statistic (batch_norm; "
+              "batch_norm_no_ma keeps no moving averages and does not read it)")
           .Range(0, 1);
       d.Field(&BatchNormParam::init_slope, "init_slope", "initial gamma");
       d.Field(&BatchNormParam::init_bias, "init_bias", "initial beta");

@@ -45,10 +45,14 @@ ParamDecl<P>& DeclareInit(ParamDecl<P>& d) {
                                    "He's N(0, sqrt(2/fan_in)); as random_type, cxxnet's: U(+-sqrt(3/(in+out))), "
                                    "N(0, sqrt(2/outputs)))")
       .OneOf({"gaussian", "uniform", "xavier", "kaiming"})
-      .template Field<float>(&P::init_sigma, "init_sigma", "standard deviation of gaussian init")
+      .template Field<float>(&P::init_sigma, "init_sigma",
+                             "standard deviation of gaussian init (and init = uniform's half-width without "
+                             "init_uniform)")
       .Min(0)
       .template Field<float>(&P::init_uniform, "init_uniform",
-                             "half-width of uniform init (cxxnet key; <= 0: use init_sigma)")
+                             "half-width of uniform init (cxxnet key), read by init = uniform and random_type = "
+                             "uniform or xavier; <= 0: init = uniform uses init_sigma, random_type its "
+                             "sqrt(3/(in+out))")
       .template Field<float>(&P::init_bias, "init_bias", "initial value of biases");
 }
 

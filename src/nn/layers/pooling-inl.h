@@ -44,7 +44,10 @@ struct PoolingParam {
           .Min(1);
       d.Field(&PoolingParam::kernel_width, "kernel_width", "window columns (default: kernel_size)")
           .Min(1);
-      d.Field(&PoolingParam::stride, "stride", "step between windows, both axes").Min(1);
+      d.Field(&PoolingParam::stride, "stride",
+              "step between windows, both axes (as cxxnet, the output size rounds up: a last window may "
+              "hang over the edge, and avg_pooling divides by the whole window there too)")
+          .Min(1);
       d.Field(&PoolingParam::pad, "pad", "padding on each side, both axes (skipped cells)")
           .Min(0);
       // -1, the default, may be written too (the help gives it as the default).

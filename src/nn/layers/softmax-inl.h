@@ -1,6 +1,6 @@
 // softmax: the classification loss layer (cxxnet's `softmax`). in (N, C, H, W) is seen as logits
 // (N, K = C*H*W); Forward writes the probabilities to out and the per-sample cross-entropy
-// -log max(p[label], 1e-30) to a device buffer; Loss() is its mean over the batch (PyTorch's
+// -log p[label] (from the logits where p underflows: SoftmaxNegLog) to a device buffer; Loss() is its mean over the batch (PyTorch's
 // CrossEntropyLoss 'mean'). Backward writes grad_scale * (p - onehot(label)) / N into in's grad.
 // Labels: ctx.label (N, 1), class indices. On the CPU an index outside [0, K) is an error naming
 // the layer; on the GPU (no copy back) such a sample would add 0 to the loss and no one-hot to
@@ -40,12 +40,24 @@ struct SoftmaxParam {
   }
 };
 
-/// -log(p), p clamped to >= 1e-30 so a vanishing probability gives a finite loss (69.1). A NaN
-/// stays NaN (the comparison alone would clamp it): a diverged net must show a NaN loss.
+/// The cross-entropy of one class: -log(p) where p > 1e-30, else `alt`, the same from the logits
+/// (lse - x). p underflows to 0 at a logit gap of about 87 in float: a clamp of p made every
+/// such loss 69.1, where PyTorch's cross-entropy reports the gap. -log(p) where it can, since
+/// lse - x cancels digits where the loss is small. A NaN p stays NaN: a diverged net must show a
+/// NaN loss.
 struct SoftmaxNegLog {
   template <typename DType>
-  UMBRA_XINLINE static DType Map(DType p) {
-    return -math::Log(p > DType(1e-30) || p != p ? p : DType(1e-30));
+  UMBRA_XINLINE static DType Map(DType p, DType alt) {
+    return p > DType(1e-30) || p != p ? -math::Log(p) : alt;
+  }
+};
+/// x - log(max(p, 1e-30)): the row's log-sum-exp at every class whose p did not underflow (the
+/// row's largest p, >= 1/K, never does), less at the others; so the row's maximum of it is the
+/// log-sum-exp, with no second pass of exponentials.
+struct SoftmaxLogSumExpTerm {
+  template <typename DType>
+  UMBRA_XINLINE static DType Map(DType x, DType p) {
+    return x - math::Log(p > DType(1e-30) ? p : DType(1e-30));
   }
 };
 
@@ -100,7 +112,10 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
       }
     }
     loss_.Resize(Shape1(n));
-    loss_ = sumall_except_dim<0>(one_hot_encode(label_.view(), k) * F<SoftmaxNegLog>(p));
+    lse_.Resize(Shape1(n));
+    lse_ = reduce_except_dim<red::maximum, 0>(F<SoftmaxLogSumExpTerm>(x, p));
+    loss_ = sumall_except_dim<0>(one_hot_encode(label_.view(), k) *
+                                 F<SoftmaxNegLog>(p, broadcast<0>(lse_.view(), p.shape_) - x));
   }
   // The gradient is p - onehot(label): the output only.
   bool BackwardReadsInput(int) const override { return false; }
@@ -125,7 +140,7 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
 
  private:
   index_t classes_ = 0;  // K
-  TensorContainer<xpu, 1, DType> label_, loss_;
+  TensorContainer<xpu, 1, DType> label_, loss_, lse_;  // lse_: each row's log-sum-exp of the logits
   std::unique_ptr<SoftmaxBackend> backend_;  // gpu float with cuDNN; null: the expression kernel
 };
 
