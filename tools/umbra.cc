@@ -36,7 +36,7 @@ void Help() {
       "  pred_raw    the whole output row per instance\n"
       "  extract     node extract_node_name per instance; output_format = txt | bin (+ FILE.shape)\n"
       "  get_weight  weight weight_layer.weight_tag (default wmat) of model_in into weight_filename\n"
-      "              (extract_layer_name: cxxnet's name for weight_layer)\n\n"
+      "              (default weight.txt; extract_layer_name: cxxnet's name for weight_layer)\n\n"
       "globals: dev (cpu, gpu, gpu:N), batch_size, input_shape (c,h,w), seed, metric / metric[label,node],\n"
       "         update_period, print_step, silent, test_io, random_type, tf32_matmul (gpu, default 0;\n"
       "         convolutions: the conv key tf32, default 1), cuda_graph (gpu, default 0: 1 replays\n"

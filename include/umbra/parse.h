@@ -4,6 +4,7 @@
 // text is a number is all they answer: each caller's error names its own file, line and key.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -41,19 +42,29 @@ inline const char* IndexProblem(const std::string& s) {
   return SpellsInteger(s) && s.find('-') == std::string::npos ? "out of range [0, 2^63)" : "not a non-negative integer";
 }
 
-/// The number `s` spells (strtod's decimal forms: 1.5, -2e3, inf, nan), or nothing where it is
-/// empty or holds anything else. strtod's hexadecimal forms are refused: `eta = 0x10` read as 16
-/// is more likely a slip than a wish. Finiteness and the range of the caller's type are the
-/// caller's to check.
+/// The number `s` spells (strtod's forms: 1.5, -2e3, inf, nan, 0x1p3), or nothing where it is
+/// empty or holds anything else. Finiteness and the range of the caller's type are the caller's
+/// to check.
 inline std::optional<double> ParseReal(const std::string& s) {
   if (s.empty()) return std::nullopt;
-  size_t i = s.find_first_not_of(" \t\n\v\f\r");
-  if (i != std::string::npos && (s[i] == '+' || s[i] == '-')) ++i;
-  if (i + 1 < s.size() && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) return std::nullopt;
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size()) return std::nullopt;
   return v;
+}
+
+/// Whether `s` is in strtod's hexadecimal form (0x10, -0x1p3). Config values refuse it: `eta = 0x10`
+/// read as 16 is more likely a slip than a wish. Data files (fixconn weights written with %a) take it.
+inline bool SpellsHex(const std::string& s) {
+  size_t i = s.find_first_not_of(" \t\n\v\f\r");
+  if (i != std::string::npos && (s[i] == '+' || s[i] == '-')) ++i;
+  return i != std::string::npos && i + 1 < s.size() && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X');
+}
+
+/// Whether decimal `s` has a nonzero digit before its exponent: where it reads as 0 (1e-400 to
+/// strtod, 1e-50 as a float), the value lies below what its type holds and a caller says so.
+inline bool SpellsNonzero(const std::string& s) {
+  return s.find_first_of("123456789") < std::min(s.find_first_of("eE"), s.size());
 }
 
 }  // namespace umbra

@@ -28,8 +28,11 @@ bool ParseSwitch(const std::string& key, const std::string& value) {
 float ParseFloat(const std::string& key, const std::string& value) {
   const auto v = ParseReal(value);
   UMBRA_CHECK(v, "iterator key ", key, " = '", value, "' is not a number");
+  UMBRA_CHECK(!SpellsHex(value), "iterator key ", key, " = '", value, "': hexadecimal is not read; write it in decimal");
   // nan, inf and 1e39 (inf as a float) made every input NaN, 0 or 255, with no error.
   UMBRA_CHECK(std::isfinite(float(*v)), "iterator key ", key, " = '", value, "' is not a finite float");
+  UMBRA_CHECK(float(*v) != 0 || !SpellsNonzero(value), "iterator key ", key, " = '", value,
+              "' is below what a float holds (it rounds to 0)");
   return float(*v);
 }
 

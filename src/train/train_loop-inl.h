@@ -118,11 +118,21 @@ inline std::string LearningRateWhere(const Job& job) {
   // The per-weight ones from the updater's keys, which hold those written inside a layer's
   // definition too (eta = 1e30 in fc2's block, held as fc2:eta); of a key given twice (in the
   // file and on the command line) the last, which the settings apply.
+  // A key is one setting under either spelling of the rate (fc2:eta and fc2:lr; eta is lr's alias).
+  const auto setting = [](const std::string& k) {
+    std::string r;
+    for (size_t b = 0, e; b <= k.size(); b = e + 1) {
+      e = std::min(k.find(':', b), k.size());
+      const std::string part = k.substr(b, e - b);
+      r += (b ? ":" : "") + (part == "eta" ? std::string("lr") : part);
+    }
+    return r;
+  };
   std::map<std::string, size_t> last_of;
-  for (size_t i = 0; i < job.net.updater.size(); ++i) last_of[job.net.updater[i].first] = i;
+  for (size_t i = 0; i < job.net.updater.size(); ++i) last_of[setting(job.net.updater[i].first)] = i;
   for (size_t i = 0; i < job.net.updater.size() && i < job.net.updater_where.size(); ++i) {
     const auto& [k, v] = job.net.updater[i];
-    if (per_weight(k) && last_of[k] == i)
+    if (per_weight(k) && last_of[setting(k)] == i)
       scoped += (scoped.empty() ? "" : ", ") + k + " = " + v + " at " + job.net.updater_where[i];
   }
   if (!schedule.empty()) os << "; its schedule: " << schedule;

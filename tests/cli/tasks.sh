@@ -577,8 +577,10 @@ expect_error "round 1, batch 1 of the train data (bad3.conf:2): metric error: la
 sed '/= fullc:fc2$/a\  eta = 1e30' "$CONF" > lnan.conf
 expect_error "for some weights: fc2:lr = 1e30 at lnan.conf:27" lnan.conf save_model=0 num_round=1
 # Given again on the command line, the key is named once, with the value the settings apply.
-expect_error "for some weights: fc2:lr = 1e31 at <command line>:4" lnan.conf save_model=0 num_round=1 fc2:lr=1e31
-if grep -q "1e30" err.txt; then fail "the overridden fc2 rate is in the hint: $(cat err.txt)"; fi
+for key in fc2:lr fc2:eta; do
+  expect_error "for some weights: $key = 1e31 at <command line>:4" lnan.conf save_model=0 num_round=1 $key=1e31
+  if grep -q "1e30" err.txt; then fail "the overridden fc2 rate is in the hint: $(cat err.txt)"; fi
+done
 "$UMBRA" bin.conf num_round=1 save_model=0 lr:schedule=factor lr:gamma=0.5 2> sched.err > /dev/null
 grep -qF "note: <command line>:5: lr:gamma = 0.5 has no effect: lr:schedule = factor does not read it (expdecay or polydecay does)" \
   sched.err || fail "no note of lr:gamma: $(cat sched.err)"

@@ -348,23 +348,28 @@ TEST(LayersGPU, ReluNonFiniteInputsAsCPU) {
 }
 
 // The softmax loss where a probability underflows (a logit gap past about 87) comes from the
-// logits, on the gpu as on the cpu (cuDNN's probabilities and the expression kernel's).
+// logits, on the gpu as on the cpu (cuDNN's probabilities and the expression kernel's); another
+// class's logit of -inf, or one past a float below the largest, leaves the loss finite.
 TEST(LayersGPU, SoftmaxLossPastUnderflowAsCPU) {
   UMBRA_REQUIRE_GPU();
-  const std::vector<float> xs = {0, 200, 0, 0, 100, 95, 3, 90, 1000, 2, 0, 0};
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> xs = {0, 200, 0, 0, 100, 95, 3, 90, 1000, 2, 0, 0, 0, -inf, 1, 3e38f, -3e38f, 0};
   for (const char* algo : {"auto", "expr"}) {
     SCOPED_TRACE(algo);
-    test::LayerRig<cpu, float> rc("softmax", {{"algo", algo}}, {Shape4(4, 1, 1, 3)});
-    test::LayerRig<gpu, float> rg("softmax", {{"algo", algo}}, {Shape4(4, 1, 1, 3)});
+    test::LayerRig<cpu, float> rc("softmax", {{"algo", algo}}, {Shape4(6, 1, 1, 3)});
+    test::LayerRig<gpu, float> rg("softmax", {{"algo", algo}}, {Shape4(6, 1, 1, 3)});
     std::copy(xs.begin(), xs.end(), rc.in[0]->data.dptr_);
     Copy(rg.in[0]->data, rc.in[0]->data);
-    rc.SetLabel({0, 0, 1, 0});
-    rg.SetLabel({0, 0, 1, 0});
+    rc.SetLabel({0, 0, 1, 0, 0, 0});
+    rg.SetLabel({0, 0, 1, 0, 0, 0});
     rc.Forward(true);
     rg.Forward(true);
     auto got = test::ToCPU(rg.layer->PerSampleLoss());
-    for (index_t n = 0; n < 4; ++n)
-      EXPECT_NEAR(got.dptr_[n], rc.layer->PerSampleLoss().dptr_[n], 1e-5 * rc.layer->PerSampleLoss().dptr_[n]) << n;
+    for (index_t n = 0; n < 6; ++n) {
+      const float want = rc.layer->PerSampleLoss().dptr_[n];
+      EXPECT_TRUE(std::isfinite(want)) << n;
+      EXPECT_NEAR(got.dptr_[n], want, 1e-5 * std::max(1.f, want)) << n;
+    }
     EXPECT_NEAR(rc.layer->PerSampleLoss().dptr_[2], 910.f, 1e-3);
   }
 }

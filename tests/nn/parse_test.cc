@@ -33,10 +33,15 @@ TEST(Parse, RealsWholeText) {
   EXPECT_EQ(ParseReal("7"), 7.0);
   EXPECT_TRUE(std::isinf(*ParseReal("inf")));  // finiteness is the caller's to judge
   for (const char* bad : {"", "1.5x", "abc", "1,5", "2e"}) EXPECT_FALSE(ParseReal(bad).has_value()) << bad;
-  // strtod's hexadecimal forms are no config number (eta = 0x10 was 16).
-  for (const char* hex : {"0x10", "-0x1p3", " 0X1", "+0x0"}) EXPECT_FALSE(ParseReal(hex).has_value()) << hex;
-  EXPECT_EQ(ParseReal("0"), 0.0);
-  EXPECT_EQ(ParseReal("-0.5e1"), -5.0);
+  // strtod's hexadecimal forms are numbers to data files, and said so to config readers.
+  for (const char* hex : {"0x10", "-0x1p3", " 0X1", "+0x0"}) {
+    EXPECT_TRUE(ParseReal(hex).has_value()) << hex;
+    EXPECT_TRUE(SpellsHex(hex)) << hex;
+  }
+  for (const char* dec : {"0", "10", "-0.5e1", "x10", "0.x"}) EXPECT_FALSE(SpellsHex(dec)) << dec;
+  EXPECT_TRUE(SpellsNonzero("1e-400"));
+  EXPECT_TRUE(SpellsNonzero("0.0001e-50"));
+  for (const char* zero : {"0", "-0.000", "0e5", "0e-17"}) EXPECT_FALSE(SpellsNonzero(zero)) << zero;
 }
 
 TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
@@ -61,8 +66,13 @@ TEST(Parse, LayerKeysRefuseJunkRangeAndNonFinite) {
   }
   EXPECT_TRUE(elu->SetParam("alpha", "1e-3"));
   // A value a float holds as 0 (alpha = 1e-50) was 0, unsaid; 0 itself and denormals are kept.
-  EXPECT_NE(test::ErrorOf([&] { elu->SetParam("alpha", "1e-50"); })
-                .find("bad value '1e-50' for key 'alpha': expected a number a float holds (this one rounds to 0)"),
+  for (const char* tiny : {"1e-50", "1e-400"})
+    EXPECT_NE(test::ErrorOf([&] { elu->SetParam("alpha", tiny); })
+                  .find("for key 'alpha': expected a number a float holds (this one rounds to 0)"),
+              std::string::npos) << tiny;
+  // eta = 0x10 read as 16 is more likely a slip than a wish.
+  EXPECT_NE(test::ErrorOf([&] { elu->SetParam("alpha", "0x10"); })
+                .find("bad value '0x10' for key 'alpha': expected a decimal number (hexadecimal is not read)"),
             std::string::npos);
   EXPECT_TRUE(elu->SetParam("alpha", "0"));
   EXPECT_TRUE(elu->SetParam("alpha", "1e-40"));

@@ -51,9 +51,10 @@ T ParseValue(const std::string& key, const std::string& v) {
   } else if constexpr (std::is_floating_point_v<T>) {
     // Finite as T: nan, inf and 1e39 (inf as a float) would reach every output unannounced.
     const auto x = ParseReal(v);
+    if (x && SpellsHex(v)) return fail("a decimal number (hexadecimal is not read)");
     if (!x || !std::isfinite(static_cast<T>(*x))) return fail("a finite number");
-    // eta = 1e-50 is 0 as a float: a rate that stops training, unsaid.
-    if (*x != 0 && static_cast<T>(*x) == 0)
+    // eta = 1e-50 is 0 as a float (1e-400 already to strtod): a rate that stops training, unsaid.
+    if (static_cast<T>(*x) == 0 && SpellsNonzero(v))
       return fail(std::is_same_v<T, float> ? "a number a float holds (this one rounds to 0)"
                                            : "a number a double holds (this one rounds to 0)");
     return static_cast<T>(*x);

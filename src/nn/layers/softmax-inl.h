@@ -51,6 +51,12 @@ struct SoftmaxNegLog {
     return p > DType(1e-30) || p != p ? -math::Log(p) : alt;
   }
 };
+/// v where h (the label's one-hot) is set, else 0: the other classes' terms may be +inf (a logit
+/// of -inf, or one past a float below the row's largest: lse - x overflows), and 0 * inf is NaN.
+struct SoftmaxAtLabel {
+  template <typename DType>
+  UMBRA_XINLINE static DType Map(DType h, DType v) { return h != DType(0) ? v : DType(0); }
+};
 /// x - log(max(p, 1e-30)): the row's log-sum-exp at every class whose p did not underflow (the
 /// row's largest p, >= 1/K, never does), less at the others; so the row's maximum of it is the
 /// log-sum-exp, with no second pass of exponentials.
@@ -114,8 +120,8 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
     loss_.Resize(Shape1(n));
     lse_.Resize(Shape1(n));
     lse_ = reduce_except_dim<red::maximum, 0>(F<SoftmaxLogSumExpTerm>(x, p));
-    loss_ = sumall_except_dim<0>(one_hot_encode(label_.view(), k) *
-                                 F<SoftmaxNegLog>(p, broadcast<0>(lse_.view(), p.shape_) - x));
+    loss_ = sumall_except_dim<0>(F<SoftmaxAtLabel>(one_hot_encode(label_.view(), k),
+                                                   F<SoftmaxNegLog>(p, broadcast<0>(lse_.view(), p.shape_) - x)));
   }
   // The gradient is p - onehot(label): the output only.
   bool BackwardReadsInput(int) const override { return false; }
