@@ -28,7 +28,8 @@ bool ParseSwitch(const std::string& key, const std::string& value) {
 float ParseFloat(const std::string& key, const std::string& value) {
   const auto v = ParseReal(value);
   UMBRA_CHECK(v, "iterator key ", key, " = '", value, "' is not a number");
-  UMBRA_CHECK(!SpellsHex(value), "iterator key ", key, " = '", value, "': hexadecimal is not read; write it in decimal");
+  UMBRA_CHECK(!SpellsHex(value), "iterator key ", key, " = '", value,
+              "': hexadecimal is not read; write it in decimal");
   // nan, inf and 1e39 (inf as a float) made every input NaN, 0 or 255, with no error.
   UMBRA_CHECK(std::isfinite(float(*v)), "iterator key ", key, " = '", value, "' is not a finite float");
   UMBRA_CHECK(float(*v) != 0 || !SpellsNonzero(value), "iterator key ", key, " = '", value,
@@ -46,7 +47,9 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
     UMBRA_CHECK(label_width_ > 0, "label_width must be positive, got '", v, "'");
   }
   else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
-  else if (IsKey(k, "round_batch", "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a window of its order that moves on from epoch to epoch)"))
+  else if (IsKey(k, "round_batch",
+                 "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a "
+                 "window of its order that moves on from epoch to epoch)"))
     ParseSwitch(k, v);  // a switch, as cxxnet's (7 was taken)
   else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)") ||
            IsKey(k, "seed", "the global seed"))

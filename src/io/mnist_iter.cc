@@ -24,7 +24,9 @@ class MnistIterator : public DataIterator {
              IsKey(k, "seed", "the global seed"))
       seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
     else if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
-    else if (IsKey(k, "round_batch", "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a window of its order that moves on from epoch to epoch)"))
+    else if (IsKey(k, "round_batch",
+                   "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a "
+                   "window of its order that moves on from epoch to epoch)"))
       ParseSwitch(k, v);  // a switch, as cxxnet's (7 was taken)
     else if (IsKey(k, "silent", "1: no notes")) silent_ = ParseSwitch(k, v);
     else return false;

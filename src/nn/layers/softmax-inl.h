@@ -1,7 +1,8 @@
 // softmax: the classification loss layer (cxxnet's `softmax`). in (N, C, H, W) is seen as logits
 // (N, K = C*H*W); Forward writes the probabilities to out and the per-sample cross-entropy
-// -log p[label] (from the logits where p underflows: SoftmaxNegLog) to a device buffer; Loss() is its mean over the batch (PyTorch's
-// CrossEntropyLoss 'mean'). Backward writes grad_scale * (p - onehot(label)) / N into in's grad.
+// -log p[label] (from the logits where p underflows: SoftmaxNegLog) to a device buffer; Loss()
+// is its mean over the batch (PyTorch's CrossEntropyLoss 'mean'). Backward writes
+// grad_scale * (p - onehot(label)) / N into in's grad.
 // Labels: ctx.label (N, 1), class indices. On the CPU an index outside [0, K) is an error naming
 // the layer; on the GPU (no copy back) such a sample would add 0 to the loss and no one-hot to
 // its gradient, so training checks the host's labels first (LabelProblem, Net::CheckLabels).
