@@ -212,19 +212,11 @@ class Builder {
     return ls.type != "share" && std::ranges::none_of(ls.params, [&](const auto& kv) { return kv.first == key; });
   }
 
-  // Whether a fresh layer of `type` takes the key with this value, or refuses the value (its
-  // error in *why, naming the layer as `name` where given).
-  enum class Takes { kNo, kYes, kRefused };
+  // How a fresh layer of `type` meets the entry (LayerRegistry::Probe).
+  using Takes = Registry::Takes;
   static Takes Probe(const std::string& type, const Entry& e, std::string* why = nullptr,
                      const std::string& name = "") {
-    auto layer = Registry::Get().Create(type);
-    if (!name.empty()) layer->set_name(name);
-    try {
-      return layer->SetParam(e.key, e.value) ? Takes::kYes : Takes::kNo;
-    } catch (const Error& err) {
-      if (why) *why = err.message();
-      return Takes::kRefused;
-    }
+    return Registry::Get().Probe(type, e.key, e.value, why, name);
   }
 
   // Whether a global layer key reaches a layer of this net as its default (a value some layer's

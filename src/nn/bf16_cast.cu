@@ -70,7 +70,7 @@ struct FromBiasOp {
   UMBRA_XINLINE float Apply(__nv_bfloat16 s, float b) const {
     float v = __bfloat162float(s);
     if (bias) v += b;                     // none: -0 stays -0
-    return relu && !(v > 0.f) ? 0.f : v;  // op::relu's choice: NaN and -0 give +0
+    return relu && v <= 0.f ? 0.f : v;  // op::relu's choice: -0 gives +0, NaN stays NaN
   }
   UMBRA_XINLINE float At(size_t i, __nv_bfloat16 s) const { return Apply(s, bias ? bias[Channel(i)] : 0.f); }
   // b[k]: the bias of element i + k, k < 4, i a multiple of 4.
@@ -141,7 +141,7 @@ struct SumOp {
 #pragma unroll
     for (int j = 0; j < kMaxSum; ++j)
       if (j < k) s += __bfloat162float(x[j][i]);
-    return relu && !(s > 0.f) ? 0.f : s;
+    return relu && s <= 0.f ? 0.f : s;
   }
   UMBRA_XINLINE void One(size_t i) const { y[i] = __float2bfloat16_rn(Sum(i)); }
   UMBRA_XINLINE void Four(size_t j) const {

@@ -146,12 +146,9 @@ std::pair<std::string, int> LatestModel(const std::string& dir) {
 // Per-layer and per-tag updater keys must name something in the net (a misspelt layer would
 // silently do nothing).
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights) {
-  std::set<std::string> known, tags;
-  for (const std::string& name : weights) {
-    const auto dot = name.rfind('.');
-    known.insert(name), known.insert(name.substr(0, dot)), tags.insert(name.substr(dot + 1));
-  }
-  known.insert(tags.begin(), tags.end());
+  const std::set<std::string> known = nn::ScopeNames(weights);
+  std::set<std::string> tags;
+  for (const std::string& name : weights) tags.insert(name.substr(name.rfind('.') + 1));
   for (size_t i = 0; i < job.net.updater.size(); ++i) {
     const std::string& k = job.net.updater[i].first;
     const auto colon = k.find(':');

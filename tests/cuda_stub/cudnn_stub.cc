@@ -61,6 +61,7 @@ struct Pool {
 struct Act {
   cudnnActivationMode_t mode;
   double coef;
+  bool nan;  // CUDNN_PROPAGATE_NAN: relu gives NaN for NaN (else 0)
 };
 const T4& D(const void* d) { return *static_cast<const T4*>(d); }
 // UMBRA_STUB_CUDNN_REFUSE_BF16 plays a cuDNN that refuses bf16 data in its batch norm, pooling
@@ -276,9 +277,9 @@ cudnnStatus_t cudnnSetPooling2dDescriptor(cudnnPoolingDescriptor_t d, cudnnPooli
 cudnnStatus_t cudnnGetPooling2dForwardOutputDim(cudnnPoolingDescriptor_t p, cudnnTensorDescriptor_t x, int* n, int* c, int* h, int* w) {
   const Pool& q = *(Pool*)p; const T4& t = D(x);
   *n = t.n; *c = t.c; *h = (t.h + 2 * q.ph - q.kh) / q.sh + 1; *w = (t.w + 2 * q.pw - q.kw) / q.sw + 1; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t* d) { *d = (cudnnActivationDescriptor_t) new Act{CUDNN_ACTIVATION_RELU, 0}; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t* d) { *d = (cudnnActivationDescriptor_t) new Act{CUDNN_ACTIVATION_RELU, 0, false}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDestroyActivationDescriptor(cudnnActivationDescriptor_t d) { delete (Act*)d; return CUDNN_STATUS_SUCCESS; }
-cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t d, cudnnActivationMode_t m, cudnnNanPropagation_t, double coef) { *(Act*)d = {m, coef}; return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t d, cudnnActivationMode_t m, cudnnNanPropagation_t nan, double coef) { *(Act*)d = {m, coef, nan == CUDNN_PROPAGATE_NAN}; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t d, cudnnTensorDescriptor_t x, cudnnBatchNormMode_t m) {
   const T4& t = D(x);
   const cudnnDataType_t pt = t.type == CUDNN_DATA_DOUBLE ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
@@ -511,7 +512,7 @@ cudnnStatus_t cudnnActivationForward(cudnnHandle_t, cudnnActivationDescriptor_t 
   Submit(nullptr, [=] {
     for (size_t i = 0; i < X.Count(); ++i) {
       const double v = Get(x, X.type, i);
-      double r = v > 0 ? v : 0;  // relu; NaN (not propagated) gives 0
+      double r = v > 0 || (f.nan && v != v) ? v : 0;  // relu
       if (f.mode == CUDNN_ACTIVATION_SIGMOID) r = 1 / (1 + std::exp(-v));
       else if (f.mode == CUDNN_ACTIVATION_TANH) r = std::tanh(v);
       else if (f.mode == CUDNN_ACTIVATION_CLIPPED_RELU) r = r < f.coef ? r : f.coef;

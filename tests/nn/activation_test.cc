@@ -2,6 +2,7 @@
 // runs equal to out-of-place ones, gradient checks in double, bad parameters.
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "harness/layer_check.h"
 
@@ -77,6 +78,26 @@ TEST(Activation, SoftplusAndEluKeepTheDigitsOfSmallValues) {
       if (softplus) EXPECT_NEAR(rig.in[0]->grad.dptr_[i] / sigmoid, 1.0, 1e-5) << "x = " << x;
     }
   }
+}
+
+// relu keeps a NaN, as PyTorch's does: a diverged layer before it gave units stuck at 0 and a
+// finite loss. -0 gives +0; the gradient passes where the output is positive only.
+TEST(Activation, ReluKeepsNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> xs = {nan, -0.f, -1.f, 2.f, inf, -inf};
+  test::LayerRig<cpu, float> rig("relu", {}, {Shape4(1, 1, 1, index_t(xs.size()))});
+  for (size_t i = 0; i < xs.size(); ++i) rig.in[0]->data.dptr_[i] = xs[i], rig.out[0]->grad.dptr_[i] = 1.f;
+  rig.Forward();
+  const float* y = rig.out[0]->data.dptr_;
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_TRUE(y[1] == 0.f && !std::signbit(y[1]));
+  EXPECT_EQ(y[2], 0.f);
+  EXPECT_EQ(y[3], 2.f);
+  EXPECT_EQ(y[4], inf);
+  EXPECT_EQ(y[5], 0.f);
+  rig.layer->Backward(true, rig.in, rig.out);
+  const std::vector<float> want = {0, 0, 0, 1, 1, 0};
+  for (size_t i = 0; i < xs.size(); ++i) EXPECT_EQ(rig.in[0]->grad.dptr_[i], want[i]) << "x = " << xs[i];
 }
 
 // In place, backward sees only out's buffers (== in's): it must give what out-of-place gives.

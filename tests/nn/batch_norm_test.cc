@@ -66,6 +66,23 @@ TEST(BatchNorm, TrainingUsesBatchStatistics) {
   CheckTraining("batch_norm", Shape4(5, 1, 1, 3), Shape4(5, 3, 1, 1));
 }
 
+// A constant channel (a dead filter's bias) normalises to exactly 0 in float, as nets run: its
+// mean, a float sum times a rounded 1/m, missed the value by an ulp, and x - mean over sqrt(eps)
+// made that 1e-4 at the default eps and about 1 at eps = 1e-20. (beta 0: the folded
+// x * scale + shift keeps another beta to an ulp of mean * scale.)
+TEST(BatchNorm, ConstantChannelNormalisesToZero) {
+  for (const char* eps : {"1e-5", "1e-20"}) {
+    SCOPED_TRACE(eps);
+    test::LayerRig<cpu, float> rig("batch_norm", {{"eps", eps}}, {Shape4(64, 2, 8, 16)});
+    const index_t plane = 8 * 16;
+    for (index_t n = 0; n < 64; ++n)
+      for (index_t i = 0; i < plane; ++i)
+        rig.in[0]->data.dptr_[(n * 2) * plane + i] = 0.1f, rig.in[0]->data.dptr_[(n * 2 + 1) * plane + i] = 3.3f;
+    rig.Forward(true);
+    for (index_t i = 0; i < rig.out[0]->data.Size(); ++i) ASSERT_EQ(rig.out[0]->data.dptr_[i], 0.f) << i;
+  }
+}
+
 TEST(BatchNorm, TestModeStatistics) {
   const Shape<4> s = Shape4(2, 2, 1, 3);
   Rig ma("batch_norm", {}, {s}), no("batch_norm_no_ma", {}, {s});

@@ -126,7 +126,7 @@ TEST(Bf16CastGPU, FromBf16WidensAndAdds) {
 
 // The bias + relu cases: (n, c, h, w) planes of `inner` elements, or channels-last (inner 1);
 // bias or none; relu or not; offsets `offs` of the destination; bf16 values with a NaN among
-// them (relu gives 0 for it, as op::relu does) and a bias drawn per channel. fn(bf16 values,
+// them (relu keeps it, as op::relu does) and a bias drawn per channel. fn(bf16 values,
 // bias, float reference of each element, n, inner, c, offset, bias?, relu?).
 template <typename Fn>
 void ForBiasCases(std::initializer_list<size_t> offs, uint64_t seed, Fn fn) {
@@ -153,7 +153,7 @@ void ForBiasCases(std::initializer_list<size_t> offs, uint64_t seed, Fn fn) {
           for (size_t i = 0; i < n; ++i) {
             want[i] = Widen(h[i]);
             if (bias) want[i] += bv[(i / l.inner) % l.c];  // none: -0 stays -0
-            if (relu) want[i] = want[i] > 0.f ? want[i] : 0.f;
+            if (relu) want[i] = op::relu::Map(want[i]);
           }
           fn(h, bv, want, n, l.inner, l.c, off, bias, relu);
         }

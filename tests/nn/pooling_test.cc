@@ -112,6 +112,35 @@ TEST(Pooling, MaxPropagatesNaN) {
   for (index_t i = 0; i < 8; ++i) EXPECT_EQ(mo.in[0]->grad.dptr_[i], want_mo[i]) << "maxout, cell " << i;
 }
 
+// An infinite gradient goes to the window's maximum alone: inf * 0 gave the other cells of a
+// tiled window NaN on the CPU (the GPU kernels and the overlapping windows' path gave 0).
+TEST(Pooling, InfiniteGradientReachesTheMaximumOnly) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const char* k : {"2", "3"}) {  // 2x2 stride 2 tiles the image; 3x3 stride 1 overlaps
+    SCOPED_TRACE(std::string("kernel ") + k);
+    const bool tiled = std::string(k) == "2";
+    test::LayerRig<cpu, float> r("max_pooling", {{"kernel_size", k}, {"stride", tiled ? "2" : "1"}},
+                                 {Shape4(1, 1, 4, 4)});
+    for (index_t i = 0; i < 16; ++i) r.in[0]->data.dptr_[i] = float(i + 1);  // each window's maximum is its last
+    r.Forward();
+    for (index_t i = 0; i < 4; ++i) r.out[0]->grad.dptr_[i] = i % 2 ? -inf : inf;
+    r.layer->Backward(true, r.in, r.out);
+    for (index_t i = 0; i < 16; ++i) {
+      const float g = r.in[0]->grad.dptr_[i];
+      EXPECT_FALSE(std::isnan(g)) << "cell " << i;
+      const bool maximum = tiled ? (i / 4) % 2 == 1 && i % 2 == 1 : i / 4 >= 2 && i % 4 >= 2;
+      if (!maximum) EXPECT_EQ(g, 0.f) << "cell " << i;
+    }
+  }
+  test::LayerRig<cpu, float> mo("maxout", {{"num_maxout", "2"}}, {Shape4(1, 4, 1, 2)});
+  for (index_t i = 0; i < 8; ++i) mo.in[0]->data.dptr_[i] = float(i);  // channel 2g + 1 wins each pair
+  mo.Forward();
+  for (index_t i = 0; i < 4; ++i) mo.out[0]->grad.dptr_[i] = inf;
+  mo.layer->Backward(true, mo.in, mo.out);
+  const float want[8] = {0, 0, inf, inf, 0, 0, inf, inf};
+  for (index_t i = 0; i < 8; ++i) EXPECT_EQ(mo.in[0]->grad.dptr_[i], want[i]) << "maxout, cell " << i;
+}
+
 TEST(Pooling, GradientCheck) {
   // Random uniform inputs have no ties, so max is differentiable at the sample points.
   for (const char* t : {"max_pooling", "sum_pooling", "avg_pooling"}) {

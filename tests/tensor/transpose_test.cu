@@ -21,5 +21,19 @@ TEST(TransposeGPU, SameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<5, float>(t5, Shape5(5, 2, 6, 4, 3), 1e-6, v.view())));
 }
 
+// A kernel over its own memory read through a mapping races as a CPU loop does: a gpu view's
+// `v = v.T()` is the same error (checked on the host), and a container takes it into new storage.
+TEST(TransposeGPU, IntoItsOwnMemory) {
+  UMBRA_REQUIRE_GPU();
+  auto m = test::RandomTensor(Shape2(5, 5), 4);
+  auto g = test::ToGPU(m.view());
+  Tensor<gpu, 2> v = g.view();
+  EXPECT_HAS(test::ErrorOf([&] { v = v.T() + 1.f; }), "shares memory");
+  g = g.view().T();
+  auto back = test::ToCPU(g.view());
+  for (index_t y = 0; y < 5; ++y)
+    for (index_t x = 0; x < 5; ++x) ASSERT_EQ(back.dptr_[y * 5 + x], m.dptr_[x * 5 + y]) << y << ", " << x;
+}
+
 }  // namespace
 }  // namespace umbra

@@ -502,21 +502,23 @@ class Net {
   // config's: in a NetSpec built in code a typo (`{"init_sigmaa", "0.1"}`) or a value every type
   // refuses (`{"init", "bogus"}`) was dropped unsaid, and the layers kept their own defaults.
   static void CheckDefaults(const std::vector<std::pair<std::string, std::string>>& defaults) {
-    auto& registry = LayerRegistry<xpu, DType>::Get();
+    const auto& registry = LayerRegistry<xpu, DType>::Get();
+    using Takes = typename LayerRegistry<xpu, DType>::Takes;
     for (const auto& [k, v] : defaults) {
       std::string refused;
-      std::vector<std::string> keys;
       bool taken = false;
       for (const std::string& type : registry.Names()) {
-        auto layer = registry.Create(type);
-        try {
-          if ((taken = layer->SetParam(k, v))) break;
-        } catch (const Error& err) {
-          if (refused.empty()) refused = type + " refuses it: " + err.message();
-        }
-        for (std::string& n : layer->KeyNames()) keys.push_back(std::move(n));
+        std::string why;
+        const Takes t = registry.Probe(type, k, v, &why);
+        if ((taken = t == Takes::kYes)) break;
+        if (t == Takes::kRefused && refused.empty()) refused = type + " refuses it: " + why;
       }
-      UMBRA_CHECK(taken, "NetSpec defaults: ", k, " = ", v, ": ",
+      if (taken) continue;
+      std::vector<std::string> keys;  // for the suggestion: every type's keys
+      if (refused.empty())
+        for (const std::string& type : registry.Names())
+          for (std::string& n : registry.Create(type)->KeyNames()) keys.push_back(std::move(n));
+      UMBRA_THROW("NetSpec defaults: ", k, " = ", v, ": ",
                   refused.empty() ? "no layer type has this key" + DidYouMean(k, keys) : refused);
     }
   }

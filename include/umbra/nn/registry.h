@@ -41,6 +41,21 @@ class LayerRegistry {
     }
     return it->second.make();
   }
+  /// How a fresh layer of `type` meets `key = value`: takes it, has no such key, or refuses the
+  /// value (its error in *why, naming the layer as `name` where given). The config reader and
+  /// Net (NetSpec defaults) judge keys outside a layer's block by it.
+  enum class Takes { kNo, kYes, kRefused };
+  Takes Probe(const std::string& type, const std::string& key, const std::string& value,
+              std::string* why = nullptr, const std::string& name = "") const {
+    auto layer = Create(type);
+    if (!name.empty()) layer->set_name(name);
+    try {
+      return layer->SetParam(key, value) ? Takes::kYes : Takes::kNo;
+    } catch (const Error& err) {
+      if (why) *why = err.message();
+      return Takes::kRefused;
+    }
+  }
   std::vector<std::string> Names() const {
     std::vector<std::string> n;
     for (auto& kv : entries_) n.push_back(kv.first);

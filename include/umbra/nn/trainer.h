@@ -164,13 +164,13 @@ class Trainer {
   // Checked at the first step, not in the constructor, so that the CLI's check, which names the
   // key's line (train_task.cc), comes first; this one holds for settings built in code.
   void CheckScopes() {
-    std::set<std::string> known;
+    std::vector<std::string> names;
     std::string weights;
     net_.VisitWeights([&](const std::string& name, Tensor<xpu, 2, DType>, Tensor<xpu, 2, DType>) {
-      const auto dot = name.rfind('.');
-      known.insert({name, name.substr(0, dot), name.substr(dot + 1)});
+      names.push_back(name);
       weights += (weights.empty() ? "" : ", ") + name;
     });
+    const std::set<std::string> known = ScopeNames(names);
     for (const std::string& scope : settings_.Scopes())
       UMBRA_CHECK(known.count(scope), "updater settings scoped to '", scope, "': the net has no layer with ",
                   "weights, weight tag or weight of that name; its weights: ", weights.empty() ? "none" : weights);

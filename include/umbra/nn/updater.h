@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -152,6 +153,18 @@ class UpdaterSettings {
   std::vector<std::pair<std::string, std::string>> global_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> scoped_;
 };
+
+/// The names updater settings may be scoped to in a net with these weights ("layer.tag"): each
+/// weight, its layer and its tag. The CLI (which names the key's line) and Trainer (settings
+/// built in code) check scopes against the same set.
+inline std::set<std::string> ScopeNames(const std::vector<std::string>& weights) {
+  std::set<std::string> known;
+  for (const std::string& name : weights) {
+    const auto dot = name.rfind('.');
+    known.insert({name, name.substr(0, dot), name.substr(dot + 1)});
+  }
+  return known;
+}
 
 /// The update of one weight. Weights whose tag starts with "moving_" are statistics, not trained:
 /// make no updater for them.

@@ -8,8 +8,7 @@
 // (strided rows allowed); dot() must be the whole right-hand side of its statement.
 #pragma once
 
-#include <cstdint>
-#include <utility>
+#include <type_traits>
 
 #include "umbra/tensor/blas_sizes.h"
 #include "umbra/tensor/cpu/blas.h"
@@ -126,24 +125,10 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
   }
 
  private:
-  // Whether two tensors share an element: their spans (first to last element) meet, and they
-  // are not side by side in rows of one stride (column blocks of one matrix).
+  // Whether two tensors may share an element (alias.h Meet: column blocks of one matrix are apart).
   template <typename T>
   static bool Overlaps(const Dst& d, const T& t) {
-    if (d.Size() == 0 || t.Size() == 0) return false;
-    const auto span = [](const auto& x) {
-      const auto s2 = x.shape_.FlatTo2D();
-      const auto lo = reinterpret_cast<uintptr_t>(x.dptr_);
-      return std::pair(lo, lo + sizeof(DType) * size_t((s2[0] - 1) * x.stride_ + s2[1]));
-    };
-    const auto [d0, d1] = span(d);
-    const auto [t0, t1] = span(t);
-    if (!(d0 < t1 && t0 < d1)) return false;
-    const index_t dc = d.shape_[dd - 1], tc = t.shape_[T::kDim - 1], row = d.stride_;
-    if (t.stride_ != row || (t0 - d0) % sizeof(DType) != 0) return true;  // (unsigned: the wrap keeps the remainder)
-    const index_t delta = index_t((intptr_t(t0) - intptr_t(d0)) / intptr_t(sizeof(DType)));
-    const index_t off = ((delta % row) + row) % row;  // t's first column within d's rows
-    return !(off >= dc && off + tc <= row);
+    return Meet(RegionOf(d), RegionOf(t));
   }
   // Empty products: nothing to compute; `=` with k == 0 means zeros.
   static bool Trivial(Dst* dst, index_t out, index_t k) {

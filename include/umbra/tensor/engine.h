@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "umbra/tensor/alias.h"
 #include "umbra/tensor/cpu/eval.h"
 #include "umbra/tensor/memory.h"
 #include "umbra/tensor/plan.h"
@@ -32,6 +33,7 @@ inline void MapExp(const Dst& dst, const E& exp) {
   const Shape<dim> dshape = ShapeCheck<dim, Dst>::Check(dst);
   UMBRA_CHECK(eshape[0] == -1 || eshape == dshape, "shape mismatch in assignment (", SV::kName,
               "): destination ", dshape, " but expression ", eshape);
+  CheckApart(dst, exp, SV::kName);
   if constexpr (Dst::kDevMask == cpu::kDevMask) {
     MapPlanCPU<SV>(dst, exp, dshape.FlatTo2D());
   } else {

@@ -149,6 +149,7 @@ struct TransposeExp : public Exp<TransposeExp<E, DType>, DType, kChainer> {
   static constexpr int kDim = E::kDim;
   static constexpr int kDevMask = E::kDevMask;
   static constexpr bool kFlat = false;
+  static constexpr bool kMapsIndex = true;  // element (y, x) reads (x, y): alias.h
   E exp_;
   explicit TransposeExp(const E& e) : exp_(e) {}
   const E& T() const { return exp_; }

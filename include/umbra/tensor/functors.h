@@ -37,9 +37,11 @@ UMBRA_XINLINE double Pow(double a, double b) { return std::pow(a, b); }
 
 namespace umbra::op {
 
+/// max(a, 0), a NaN staying NaN (as PyTorch's relu), so that a diverged layer before a relu shows
+/// in the loss rather than as units stuck at 0 with finite losses; -0 gives +0.
 struct relu {
   template <typename DType>
-  UMBRA_XINLINE static DType Map(DType a) { return a > DType(0) ? a : DType(0); }
+  UMBRA_XINLINE static DType Map(DType a) { return a <= DType(0) ? DType(0) : a; }
 };
 /// d relu / dx from the forward output.
 struct relu_grad {

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "umbra/tensor/alias.h"
 #include "umbra/tensor/plan.h"
 #include "umbra/tensor/stream.h"
 #include "umbra/tensor/tensor.h"
@@ -66,6 +67,17 @@ template <int N>
 inline void CheckAllocShape(const Shape<N>& s) {
   for (int i = 0; i < N; ++i) UMBRA_CHECK(s[i] >= 0, "cannot allocate a tensor of shape ", s, ": a negative dimension");
 }
+// The bytes of shape s in rows of `stride` elements of `elem` bytes. A product past size_t is an
+// error: Shape2(1 << 31, 1 << 31) of floats wrapped to 0 bytes, a null tensor that later
+// statements wrote through or called unallocated.
+template <int N>
+inline size_t AllocBytes(const Shape<N>& s, index_t stride, size_t elem) {
+  size_t n = elem;
+  bool over = __builtin_mul_overflow(n, size_t(stride), &n);
+  for (int i = 0; i < N - 1; ++i) over |= __builtin_mul_overflow(n, size_t(s[i]), &n);
+  UMBRA_CHECK(!over, "cannot allocate a tensor of shape ", s, ": its size in bytes overflows");
+  return n;
+}
 }  // namespace detail
 
 /// Allocates storage for `t` (shape_ set by the caller). With pad, each row is rounded up to a
@@ -76,7 +88,7 @@ inline void AllocSpace(Tensor<cpu, N, DType>* t, bool pad = false) {
   const index_t cols = t->shape_[N - 1];
   const index_t per_line = detail::kCPUAlign / sizeof(DType);
   t->stride_ = pad && per_line > 0 ? (cols + per_line - 1) / per_line * per_line : cols;
-  t->dptr_ = static_cast<DType*>(detail::AlignedAlloc(sizeof(DType) * t->MSize()));
+  t->dptr_ = static_cast<DType*>(detail::AlignedAlloc(detail::AllocBytes(t->shape_, t->stride_, sizeof(DType))));
 }
 template <int N, typename DType>
 inline void FreeSpace(Tensor<cpu, N, DType>* t) {
@@ -90,7 +102,8 @@ inline void AllocSpace(Tensor<gpu, N, DType>* t, bool /*pad*/ = false) {
   // GPU rows are not padded: the elementwise kernel is flat and coalesced without it.
   detail::CheckAllocShape(t->shape_);
   t->stride_ = t->shape_[N - 1];
-  t->dptr_ = static_cast<DType*>(cuda::CachingAllocator::Get().Alloc(sizeof(DType) * t->MSize()));
+  t->dptr_ = static_cast<DType*>(
+      cuda::CachingAllocator::Get().Alloc(detail::AllocBytes(t->shape_, t->stride_, sizeof(DType))));
 }
 template <int N, typename DType>
 inline void FreeSpace(Tensor<gpu, N, DType>* t) {
@@ -234,11 +247,14 @@ class TensorContainer : public Tensor<Device, N, DType> {
   TensorContainer& operator=(const expr::Exp<E, DType, etype>& e) {
     if constexpr (etype != expr::kComplex) {
       Shape<N> s = expr::ShapeCheck<N, E>::Check(e.self());
-      // A new shape, where the expression may read this container's own storage
-      // (a = reshape(a, s), a = a.T(), a = a.Slice(0, 2)): a Resize freed it before the read.
-      // The values go to new storage, which then takes the old one's place.
-      if (s[0] != -1 && this->dptr_ && !(s == this->shape_)) {
-        TensorContainer next(s, pad_);
+      // Where the expression reads this container's storage other than each element where it
+      // is written (a = a.T(), a = swapaxis<0, 1>(a)), or at all under a new shape (a =
+      // reshape(a, s), a = a.Slice(0, 2): a Resize freed it before the read), the values go to
+      // new storage, which then takes the old one's place. Otherwise a new shape frees the old
+      // storage before taking the new (not both held at once).
+      const bool reshaped = s[0] != -1 && !(s == this->shape_);
+      if (this->dptr_ && expr::ReadsFrom(this->view(), e.self(), reshaped)) {
+        TensorContainer next(reshaped ? s : this->shape_, pad_);
         next.stream_ = this->stream_;
         next.template Assign<sv::saveto>(e);
         return *this = std::move(next);
@@ -252,8 +268,36 @@ class TensorContainer : public Tensor<Device, N, DType> {
     this->template Assign<sv::saveto>(expr::ScalarExp<DType>(s));
     return *this;
   }
+  // a += a.T(): the expression's value first, where it reads this storage elsewhere than at the
+  // element being written (alias.h), then added.
+  using Base::operator+=;
+  using Base::operator-=;
+  using Base::operator*=;
+  using Base::operator/=;
+  template <typename E, int etype>
+  TensorContainer& operator+=(const expr::Exp<E, DType, etype>& e) { return Compound<sv::plusto>(e); }
+  template <typename E, int etype>
+  TensorContainer& operator-=(const expr::Exp<E, DType, etype>& e) { return Compound<sv::minusto>(e); }
+  template <typename E, int etype>
+  TensorContainer& operator*=(const expr::Exp<E, DType, etype>& e) { return Compound<sv::multo>(e); }
+  template <typename E, int etype>
+  TensorContainer& operator/=(const expr::Exp<E, DType, etype>& e) { return Compound<sv::divto>(e); }
 
  private:
+  template <typename SV, typename E, int etype>
+  TensorContainer& Compound(const expr::Exp<E, DType, etype>& e) {
+    if constexpr (etype != expr::kComplex) {
+      if (this->dptr_ && expr::ReadsFrom(this->view(), e.self(), false)) {
+        TensorContainer value(this->shape_, pad_);
+        value.stream_ = this->stream_;
+        value.template Assign<sv::saveto>(e);
+        this->template Assign<SV>(value.view());
+        return *this;
+      }
+    }
+    this->template Assign<SV>(e);
+    return *this;
+  }
   void Alloc(const Shape<N>& shape) {
     this->shape_ = shape;
     AllocSpace(static_cast<Base*>(this), pad_);

@@ -77,7 +77,7 @@ struct Relu {
   static float Scalar(const Param&) { return 0.f; }
   struct Fwd {
     template <typename DType>
-    UMBRA_XINLINE static DType Map(DType x, DType) { return x > DType(0) ? x : DType(0); }
+    UMBRA_XINLINE static DType Map(DType x, DType) { return x <= DType(0) ? DType(0) : x; }  // as op::relu
   };
   struct Grad {
     template <typename DType>

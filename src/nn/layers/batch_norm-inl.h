@@ -232,7 +232,16 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
 #endif
     if (used_batch_) {
       const index_t m = shape_.Size() / shape_[1];
-      mean_ = sumall_except_dim<1>(x) * DType(1.0 / double(m));
+      if constexpr (std::is_same_v<xpu, cpu>) {
+        // Summed in double and divided, as the GPU's statistics are: a float sum times a rounded
+        // 1/m missed a constant channel's value by an ulp, and that x - mean over sqrt(var + eps)
+        // reached the output (a constant channel normalised to 1e-4 at eps = 1e-5, +-1 at 1e-20).
+        TensorContainer<cpu, 1, double> sum(Shape1(shape_[1]));
+        sum = sumall_except_dim<1>(tcast<double>(x));
+        mean_ = tcast<DType>(sum.view() / double(m));
+      } else {
+        mean_ = sumall_except_dim<1>(x) * DType(1.0 / double(m));
+      }
       tmp_ = sumall_except_dim<1>(F<op::square>(x - broadcast<1>(mean_.view(), shape_))) *
              DType(1.0 / double(m));  // biased batch variance, what the normalisation uses
       inv_std_ = DType(1) / F<op::sqrt>(tmp_.view() + eps);

@@ -66,7 +66,7 @@ struct LogisticElem {
   template <typename DType>
   UMBRA_XINLINE static DType Map(DType x, DType y) {
     const DType ax = x < DType(0) ? -x : x;
-    return (x > DType(0) ? x : DType(0)) - x * y + math::Log(DType(1) + math::Exp(-ax));
+    return (x > DType(0) ? x : DType(0)) - x * y + math::Log1p(math::Exp(-ax));  // log1p: e^-|x| past 1e-7
   }
 };
 

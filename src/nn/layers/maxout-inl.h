@@ -1,9 +1,9 @@
 // maxout (Goodfellow et al. 2013): the maximum over groups of num_maxout consecutive feature
 // maps. in (N, C, H, W) -> out (N, C/k, H, W), out[n, g] = max_j in[n, g*k + j]; a vector node
 // (N, 1, 1, len) groups its features: (N, 1, 1, len/k), as after fullc. Written as max pooling
-// with a (k, 1) window over (N, C, H*W), so Backward is unpool: the gradient goes to every input
-// equal to its group's maximum (ties all receive it, mshadow's rule; ties have probability 0 for
-// real-valued activations). Not here: channel pooling across windows (chpool, lrn).
+// with a (k, 1) window over (N, C, H*W), so Backward is unpool: the gradient goes to the first
+// input equal to its group's maximum (red::maximum's kFirstOnly, as max pooling; mshadow gave it
+// to every tie). Not here: channel pooling across windows (chpool, lrn).
 #pragma once
 
 #include "param_layer.h"

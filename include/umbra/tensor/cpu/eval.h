@@ -43,8 +43,10 @@ inline void MapFlatStreaming(DType* dptr, const ExpPlan& plan, index_t n) {
 #else
     const index_t nt = 1, t = 0;
 #endif
-    // Contiguous per-thread ranges (first-touch friendly), split at tile boundaries.
-    const index_t per = (n / nt + kTile - 1) / kTile * kTile;
+    // Contiguous per-thread ranges (first-touch friendly), split at tile boundaries; the share
+    // rounds n / nt up before the tile does (n / nt rounded down, where it is a whole number of
+    // tiles, left the last n % nt elements unwritten).
+    const index_t per = ((n + nt - 1) / nt + kTile - 1) / kTile * kTile;
     const index_t lo = std::min(n, t * per), hi = std::min(n, lo + per);
     index_t i = lo;
     // Head: ordinary stores until the destination is 16-byte aligned.

@@ -14,6 +14,9 @@ struct MakeTensorExp : public Exp<SubType, DType, kChainer> {
   static constexpr int kDim = dim;
   static constexpr int kDevMask = SrcExp::kDevMask;
   static constexpr bool kFlat = false;
+  /// Reads its sources at other indices than it is evaluated at: a destination sharing memory
+  /// with a source is refused (alias.h). Sources are members named as VisitReads expects.
+  static constexpr bool kMapsIndex = true;
   /// The output shape; ShapeCheck reads it.
   Shape<dim> shape_;
 };

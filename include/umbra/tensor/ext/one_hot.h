@@ -1,7 +1,7 @@
 // one_hot_encode(index, depth): class indices (stored as DType, like labels read from a data
 // file) turned into one-hot rows: (n) -> (n, depth) with out[i, index[i]] = 1 and 0 elsewhere.
-// An index outside [0, depth) (or not an exact integer: it is truncated toward zero) leaves its
-// row all zeros, never reads or writes out of bounds. Not write-through.
+// An index is truncated toward zero (2.7 is class 2); one outside [0, depth) (-0.5 too), or NaN,
+// leaves its row all zeros, never reads or writes out of bounds. Not write-through.
 // Next: take.h (row gather by index, the embedding lookup).
 #pragma once
 
@@ -36,7 +36,10 @@ class Plan<OneHotEncodeExp<IndexExp, DType>> {
   explicit Plan(const OneHotEncodeExp<IndexExp, DType>& e) : index_(MakePlan(e.index_)) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     // A 1-D expression's 2-D view is one row: element y is (0, y).
-    return static_cast<index_t>(index_.Eval(0, y)) == x ? DType(1) : DType(0);
+    // Truncated toward zero as a value in [x, x + 1), never cast: -0.5 (cast: 0) is outside
+    // [0, depth), and a NaN or one past index_t's range is no class.
+    const DType v = index_.Eval(0, y);
+    return v >= static_cast<DType>(x) && v < static_cast<DType>(x + 1) ? DType(1) : DType(0);
   }
 
  private:

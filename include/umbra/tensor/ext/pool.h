@@ -182,7 +182,7 @@ class Plan<UnPoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>> {
         if constexpr (Reducer::kFirstOnly) {
           if (pg != DType(0) && EarlierInWindow(plane, oy, ox, h, x, m)) pg = DType(0);
         }
-        sum += grad_.Eval(r, ox) * pg;
+        if (pg != DType(0)) sum += grad_.Eval(r, ox) * pg;  // not grad * 0: an infinite grad gave NaN
       }
     return sum;
   }
@@ -323,7 +323,8 @@ class Plan<ChannelUnpoolingExp<Reducer, SrcExp, PooledExp, GradExp, DType, dim>>
     DType sum = DType(0);
     for (index_t k = c0; k <= c1; ++k) {
       const index_t r = base + k * win_.h_;
-      sum += grad_.Eval(r, x) * Reducer::PartialGrad(pooled_.Eval(r, x), v);
+      const DType pg = Reducer::PartialGrad(pooled_.Eval(r, x), v);
+      if (pg != DType(0)) sum += grad_.Eval(r, x) * pg;
     }
     return sum;
   }
@@ -372,7 +373,7 @@ inline bool UnpoolScatterCPU(
             for (index_t r = 0; r < ky; ++r)
               for (index_t x = ox * kx; x < (ox + 1) * kx; ++x) {
                 const unsigned hit = Reducer::PartialGrad(pv, in[r * w + x]) != DType(0);
-                out[r * w + x] = gv * DType(hit & ~found & 1u);
+                out[r * w + x] = (hit & ~found & 1u) ? gv : DType(0);  // a select: inf * 0 is NaN
                 found |= hit;
               }
           }
@@ -402,7 +403,7 @@ inline bool UnpoolScatterCPU(
               const DType* UMBRA_RESTRICT gv = ge.data();
               for (index_t x = 0; x < w; ++x) {
                 const DType m = Reducer::PartialGrad(pv[x], in[x]);
-                out[x] = gv[x] * m;
+                out[x] = m != DType(0) ? gv[x] * m : DType(0);
               }
             }
           }
@@ -437,7 +438,10 @@ inline bool UnpoolScatterCPU(
           if (first >= 0) out[first] += g;
         } else {
           for (index_t y = ylo; y < yhi; ++y)
-            for (index_t x = xlo; x < xhi; ++x) out[y * w + x] += g * Reducer::PartialGrad(pv, in[y * w + x]);
+            for (index_t x = xlo; x < xhi; ++x) {
+              const DType pg = Reducer::PartialGrad(pv, in[y * w + x]);
+              if (pg != DType(0)) out[y * w + x] += g * pg;
+            }
         }
       }
     }

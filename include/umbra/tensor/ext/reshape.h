@@ -16,6 +16,9 @@ struct ReshapeExp
   // Flat index i is the same element on both sides, so a contiguous elementwise source keeps
   // the flat fast path (FlatCheck below asks the source).
   static constexpr bool kFlat = SrcExp::kFlat;
+  // Flat index i is i on both sides: `a = reshape(a, s)` reads each element where it is written
+  // when both are contiguous (alias.h SamePlace).
+  static constexpr bool kMapsIndex = false;
   SrcExp src_;
   /// Columns of the source's 2-D view, needed to turn a flat index back into (row, col).
   index_t src_cols_;

@@ -80,6 +80,26 @@ struct SliceExp
     if constexpr (kWritable<SrcExp>) stream_ = src.stream_;
   }
   SliceExp(const SliceExp&) = default;
+  /// The memory of a slice of a tensor as one region whose element k (row-major) is the slice's
+  /// element k, so that reading or writing it is elementwise (alias.h: `slice<1>(t, 0, 3) =
+  /// slice<1>(t, 6, 9)` moves disjoint columns). False where it is no one region: a slice of an
+  /// expression, or across an inner dimension of a tensor with padded rows.
+  bool ExactRegion(Region* r) const {
+    if constexpr (!TensorLike<SrcExp>) {
+      return false;
+    } else {
+      const Region s = RegionOf(src_);
+      const index_t len = this->shape_[sdim], outer = this->shape_.ProdShape(0, sdim);
+      if constexpr (sdim == dim - 1) {
+        *r = {s.lo + s.elem * size_t(begin_), this->shape_.ProdShape(0, dim - 1), len, s.stride, s.elem};
+        return true;
+      }
+      if (!s.Contiguous()) return false;
+      const index_t inner = this->shape_.ProdShape(sdim + 1, dim);
+      *r = {s.lo + s.elem * size_t(begin_ * inner), outer, len * inner, src_len_ * inner, s.elem};
+      return true;
+    }
+  }
   // operator= is declared here, not inherited: the implicit copy assignment would hide
   // WriteThrough's, and `slice = <same type>` must write values, never rebind the view.
   const SliceExp& operator=(const SliceExp& e) const

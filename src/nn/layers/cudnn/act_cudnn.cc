@@ -45,7 +45,7 @@ class CudnnAct : public ActBackend {
  public:
   CudnnAct(CudnnActKind kind, index_t size, bool bf16) : desc_(1, size, bf16) {
     UMBRA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&act_));
-    const cudnnStatus_t st = cudnnSetActivationDescriptor(act_, Mode(kind), CUDNN_NOT_PROPAGATE_NAN, 0.0);
+    const cudnnStatus_t st = cudnnSetActivationDescriptor(act_, Mode(kind), CUDNN_PROPAGATE_NAN, 0.0);
     if (st != CUDNN_STATUS_SUCCESS) cudnnDestroyActivationDescriptor(act_);  // no destructor after a throw
     UMBRA_CUDNN_CHECK(st);
   }

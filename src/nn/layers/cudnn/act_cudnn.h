@@ -1,6 +1,6 @@
 // The GPU backends of the activation layers (relu, sigmoid, tanh) and of the softmax loss layer's
 // forward: cuDNN's activation and instance softmax. Both compute what the expressions compute:
-// relu clamps NaN to 0 as the cpu's x > 0 ? x : 0 does (CUDNN_NOT_PROPAGATE_NAN); the
+// relu keeps a NaN as op::relu does (CUDNN_PROPAGATE_NAN); the
 // activation gradients read only the forward output, so they stay correct in place (the layer's
 // input buffer is its output then). One difference is allowed: where relu's output is 0 and the
 // incoming gradient is NaN or infinite, the expressions give NaN (gy * 0) and cuDNN may give 0.

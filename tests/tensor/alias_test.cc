@@ -1,0 +1,163 @@
+// A statement whose destination shares memory with what it reads elsewhere than at the element
+// being written (alias.h): refused for views, evaluated into new storage for a TensorContainer;
+// reads at the same place, column blocks side by side and reshapes of the same memory still run.
+// Also dot()'s overlap test on one-row views, and the plain `=` that streams large results.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "harness/tensor_util.h"
+#include "umbra/tensor/ext/all.h"
+
+namespace umbra {
+namespace {
+
+using test::ErrorOf;
+
+TensorContainer<cpu, 2> Iota(index_t rows, index_t cols) {
+  TensorContainer<cpu, 2> t(Shape2(rows, cols));
+  for (index_t i = 0; i < t.Size(); ++i) t.dptr_[i] = float(i);
+  return t;
+}
+
+std::vector<float> Values(const Tensor<cpu, 2>& t) {
+  std::vector<float> v;
+  for (index_t y = 0; y < t.size(0); ++y)
+    for (index_t x = 0; x < t.size(1); ++x) v.push_back(t.dptr_[y * t.stride_ + x]);
+  return v;
+}
+
+// a = a.T() on a square view read elements it had overwritten: 0 3 6 / 3 4 7 / 6 7 8.
+TEST(Alias, TransposeIntoItsOwnViewIsAnError) {
+  auto a = Iota(3, 3);
+  Tensor<cpu, 2> v = a.view();
+  const std::string err = ErrorOf([&] { v = v.T(); });
+  EXPECT_HAS(err, "shares memory");
+  EXPECT_HAS(err, "index mapping");
+  EXPECT_HAS(ErrorOf([&] { v += v.T(); }), "assignment (+=)");
+  EXPECT_EQ(Values(a.view()), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8}));  // untouched
+}
+
+// A container takes the result into new storage: numpy's a = a.T and a += a.T.
+TEST(Alias, ContainerTakesItsOwnTransposeAndSwap) {
+  auto a = Iota(3, 3);
+  a = a.view().T();
+  EXPECT_EQ(Values(a.view()), (std::vector<float>{0, 3, 6, 1, 4, 7, 2, 5, 8}));
+  auto s = Iota(3, 3);
+  s += s.view().T();
+  EXPECT_EQ(Values(s.view()), (std::vector<float>{0, 4, 8, 4, 8, 12, 8, 12, 16}));
+  TensorContainer<cpu, 3> c(Shape3(2, 2, 2));
+  for (index_t i = 0; i < 8; ++i) c.dptr_[i] = float(i);
+  c = swapaxis<0, 1>(c.view());
+  const std::vector<float> want{0, 1, 4, 5, 2, 3, 6, 7};
+  EXPECT_EQ(std::vector<float>(c.dptr_, c.dptr_ + 8), want);
+  auto m = Iota(2, 3);
+  m = mirror(m.view());
+  EXPECT_EQ(Values(m.view()), (std::vector<float>{2, 1, 0, 5, 4, 3}));
+}
+
+// Index mappings and offset views of the destination's memory, through views and write-through
+// destinations: each was a silent wrong answer, one (the row shift) only with several threads.
+TEST(Alias, MappedAndOffsetReadsOfTheDestinationAreErrors) {
+  auto a = Iota(2, 3);
+  Tensor<cpu, 2> v = a.view();
+  EXPECT_HAS(ErrorOf([&] { v = mirror(v); }), "shares memory");
+  TensorContainer<cpu, 3> c(Shape3(2, 2, 2), 1.f);
+  Tensor<cpu, 3> cv = c.view();
+  EXPECT_HAS(ErrorOf([&] { cv = swapaxis<1, 2>(cv); }), "shares memory");
+  EXPECT_HAS(ErrorOf([&] { cv = transpose(cv, Shape3(0, 2, 1)); }), "shares memory");
+  auto r = Iota(3, 2);
+  Tensor<cpu, 2> x = r.view().Slice(0, 1), y = r.view().Slice(1, 3);
+  EXPECT_HAS(ErrorOf([&] { concat<0>(x, y) = concat<0>(y, x); }), "shares memory");
+  TensorContainer<cpu, 1> s(Shape1(6), 0.f);
+  s.dptr_[0] = 7.f;
+  EXPECT_HAS(ErrorOf([&] { slice<0>(s.view(), 1, 6) = slice<0>(s.view(), 0, 5); }), "shares memory");
+  const std::string shifted = ErrorOf([&] { s.view().Slice(1, 6) = s.view().Slice(0, 5) + 1.f; });
+  EXPECT_HAS(shifted, "at other elements");
+  auto h = Iota(6, 4);
+  TensorContainer<cpu, 2> row(Shape2(1, 4), -1.f);
+  Tensor<cpu, 2> hv = h.view();
+  EXPECT_HAS(ErrorOf([&] { hv = concat<0>(slice<0>(hv, 1, 6), row.view()); }), "shares memory");
+  auto b = Iota(4, 4);
+  Tensor<cpu, 2> bv = b.view();
+  EXPECT_HAS(ErrorOf([&] { bv = broadcast<1>(bv[0], bv.shape_); }), "shares memory");
+}
+
+// What stays allowed: each element read where it is written (in place, savers reading the
+// destination), disjoint column blocks of one matrix, a reshape over the same memory, and
+// index mappings of other tensors.
+TEST(Alias, SamePlaceAndDisjointReadsRun) {
+  auto a = Iota(3, 4);
+  Tensor<cpu, 2> v = a.view();
+  v = v * 2.f + 1.f;
+  v += F<op::relu>(v);
+  EXPECT_EQ(a.dptr_[5], 22.f);  // (5 * 2 + 1) * 2
+  auto m = Iota(2, 8);
+  m.view().SliceLast(4, 8) = m.view().SliceLast(0, 4) * 10.f;
+  EXPECT_EQ(m.dptr_[12], 80.f);  // m(1, 4) = m(1, 0) * 10
+  EXPECT_EQ(m.dptr_[11], 11.f);
+  Tensor<cpu, 1> flat = m.view().FlatTo1D();
+  flat = reshape(m.view(), Shape1(16)) + 1.f;
+  EXPECT_EQ(m.dptr_[12], 81.f);
+  auto o = Iota(4, 3);
+  v = o.view().T() + v;
+  EXPECT_EQ(a.dptr_[1], 6.f + 3.f);  // a(0, 1) = 4 * 1 + 2, plus o(1, 0)
+}
+
+// dot() refused a vector in a matrix's padding columns as overlapping, by its stride alone:
+// the same memory as m[0].Slice(4, 8) (stride 4) was refused, as m.SliceLast(4, 8)[0] (stride 8)
+// taken.
+TEST(Alias, DotTakesAOneRowViewBesideItsOperand) {
+  auto m = Iota(4, 8);
+  Tensor<cpu, 2> w = m.view().SliceLast(0, 4);
+  TensorContainer<cpu, 1> x(Shape1(4), 1.f);
+  Tensor<cpu, 1> y = m.view()[0].Slice(4, 8);
+  y = dot(w, x.view());
+  for (index_t i = 0; i < 4; ++i) EXPECT_EQ(y.dptr_[i], float(i * 8 * 4 + 6)) << i;  // row i of w summed
+  EXPECT_HAS(ErrorOf([&] { Tensor<cpu, 1> z = m.view()[0].Slice(2, 6); z = dot(w, x.view()); }),
+             "shares memory with an operand");
+}
+
+// The plain `=` into 32 MiB or more streams its stores in per-thread ranges; where n / threads
+// was a whole number of 64-element tiles, the last n % threads elements were never written.
+TEST(Alias, StreamingStoreWritesEveryElementAtAnyThreadCount) {
+#ifdef _OPENMP
+  const int keep = omp_get_max_threads();
+  for (const auto& [threads, n] : {std::pair<int, index_t>{2, 8388609}, {3, 8388673}}) {
+    SCOPED_TRACE(threads);
+    TensorContainer<cpu, 1> a(Shape1(n), 1.f), d(Shape1(n), -7.f);
+    omp_set_num_threads(threads);
+    d = a.view() + 1.f;
+    omp_set_num_threads(keep);
+    index_t wrong = 0;
+    for (index_t i = 0; i < n; ++i) wrong += d.dptr_[i] != 2.f;
+    EXPECT_EQ(wrong, 0) << "last element " << d.dptr_[n - 1];
+  }
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
+// Indices truncate toward zero as values in [0, depth): -0.5 (a cast made it 0) and NaN are no
+// class.
+TEST(Alias, OneHotNegativeFractionAndNaNAreNoClass) {
+  TensorContainer<cpu, 1> idx(Shape1(4));
+  idx.dptr_[0] = -0.5f, idx.dptr_[1] = 2.7f, idx.dptr_[2] = -0.9f, idx.dptr_[3] = std::nanf("");
+  TensorContainer<cpu, 2> o(Shape2(4, 3));
+  o = one_hot_encode(idx.view(), 3);
+  EXPECT_EQ(Values(o.view()), (std::vector<float>{0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}));
+}
+
+// A shape whose bytes pass size_t wrapped to 0 bytes: a null tensor, written through unsaid.
+TEST(Alias, AllocationPastSizeTIsAnError) {
+  const index_t big = index_t(1) << 31;
+  EXPECT_HAS(ErrorOf([&] { TensorContainer<cpu, 2> c(Shape2(big, big)); }), "overflows");
+  EXPECT_HAS(ErrorOf([&] { TensorContainer<cpu, 2> c(Shape2(big * 4, big)); }), "overflows");
+}
+
+}  // namespace
+}  // namespace umbra
