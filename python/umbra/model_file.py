@@ -28,18 +28,25 @@ def read_model(path):
         raise ValueError(f"{path}: cannot open model file ({e.strerror})") from None
     if not stat.S_ISREG(mode):
         raise ValueError(f"{path}: not a regular file")
-    with open(path, "rb") as f:
-        b = f.read()
-    if len(b) < 32 or b[:8] != MAGIC:
+    try:
+        with open(path, "rb") as f:
+            b = f.read()
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read model file ({e.strerror})") from None
+    if b[:8] != MAGIC:
         raise ValueError(f"{path}: not an umbra model file")
+    if len(b) < 32:
+        raise ValueError(f"{path}: truncated ({len(b)} bytes)")
     if b[-4:] != b"UEND":
-        raise ValueError(f"{path}: truncated")
+        raise ValueError(f"{path}: truncated or has bytes past its end (no end marker in its last 4 bytes)")
     (crc,) = struct.unpack_from("<I", b, len(b) - 8)
     if zlib.crc32(b[: len(b) - 8]) != crc:
         raise ValueError(f"{path}: corrupt (checksum mismatch)")
-    version, _, hlen = struct.unpack_from("<IIQ", b, 8)
+    version, reserved, hlen = struct.unpack_from("<IIQ", b, 8)
     if version != 1:
         raise ValueError(f"{path}: format version {version}, this reader knows 1")
+    if reserved != 0:  # 0 in every file of version 1: another value is damage or a later format
+        raise ValueError(f"{path}: corrupt (reserved word {reserved})")
     body = len(b) - 8
     if hlen > body - 24:
         raise ValueError(f"{path}: corrupt (header length {hlen})")
@@ -66,8 +73,10 @@ def read_model(path):
         head = json.loads(b[24 : 24 + hlen].decode("utf-8"), parse_constant=no_constant)
         if type(head) is not dict or type(head.get("tensors")) is not list or type(head.get("meta")) is not dict:
             raise malformed("it needs an object with a tensors list and a meta object")
+        if whole(head["version"], "version") != version:
+            raise ValueError(f"{path}: corrupt (header version {head['version']}, file version {version})")
         base = whole(head["data_offset"], "data_offset")
-        if not 24 + hlen <= base <= body:
+        if not 24 + hlen <= base <= body or base % 64:  # 64-byte aligned, as the writer puts it
             raise ValueError(f"{path}: corrupt (data offset {base})")
         tensors, spans = {}, []
         for t in head["tensors"]:
@@ -76,14 +85,16 @@ def read_model(path):
                 raise ValueError(f"{path}: tensor '{name}' has dtype {t['dtype']!r}; only float32 is read")
             shape = [whole(d, f"a shape entry of '{name}'") for d in t["shape"]]
             off, nbytes = whole(t["offset"], f"the offset of '{name}'"), whole(t["nbytes"], f"the nbytes of '{name}'")
-            # Beyond what numpy holds (32 dimensions, a dimension of 2**63): the C++ reader's error,
-            # not numpy's, which named no file.
-            if len(shape) > 32 or any(d >= 2**63 for d in shape):
-                raise ValueError(f"{path}: tensor '{name}' has a bad shape")
+            # Beyond what numpy holds (32 dimensions) or the file (a dimension past its size, whatever
+            # the others: [2**40, 0] as [0, 2**40]): the C++ reader's error, not numpy's.
             count = 1
             for d in shape:  # Python integers: no product wraps to a size that fits
                 count *= d
-            if any(d < 0 for d in shape) or nbytes != 4 * count or off < 0 or off % 4 or base + off + nbytes > body:
+            if len(shape) > 32 or any(d < 0 or d > body for d in shape) or count > body // 4:
+                raise ValueError(f"{path}: tensor '{name}' has a bad shape")
+            if off % 64:
+                raise ValueError(f"{path}: tensor '{name}' has offset {off}, not a multiple of 64")
+            if nbytes != 4 * count or off < 0 or base + off + nbytes > body:
                 raise ValueError(f"{path}: tensor '{name}' does not fit the data section")
             if name in tensors:
                 raise ValueError(f"{path}: tensor '{name}' appears twice")

@@ -54,6 +54,28 @@ std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
   return out;
 }
 
+// The offset of the first byte that is no part of well-formed UTF-8 (a Latin-1 é, an overlong or
+// surrogate form), or npos: the JSON a model file's header is rejects it.
+size_t FirstNonUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+    if (n == 0 || i + n >= s.size()) return i;
+    // The second byte's range where the first allows less (no overlong, no surrogate, <= U+10FFFF).
+    const unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return i;
+    for (size_t k = 2; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
+    i += n + 1;
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 std::vector<Entry> ParseConfig(const std::string& text, const std::string& file) {
@@ -73,6 +95,12 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   if (const size_t nul = lines.find('\0'); nul != std::string::npos)
     UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(nul), '\n'),
                 ": a NUL byte (a config is text; is this a binary file?)");
+  // A Latin-1 byte in a layer name or comment trained a round and then failed to save it, the
+  // model header's JSON refusing it in words that named nothing.
+  if (const size_t bad = FirstNonUtf8(lines); bad != std::string::npos)
+    UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(bad), '\n'), ": byte 0x",
+                std::hex, int(static_cast<unsigned char>(lines[bad])), std::dec,
+                " is not UTF-8 (a config is read as UTF-8 text; save it as UTF-8)");
   const std::vector<Token> t = Tokenize(lines, file);
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {

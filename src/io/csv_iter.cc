@@ -95,8 +95,8 @@ class CsvIterator : public InstanceIterator {
         std::string field = stop ? std::string(p, stop) : std::string(p);
         UMBRA_THROW(path_, ":", no, ": column ", col, " '", field, "' is not a number");
       }
-      // nan, inf and overflowing values (1e39 is inf as a float) would reach the weights through
-      // a finite loss (a relu turns NaN into 0) or make a metric NaN: never data.
+      // nan, inf and overflowing values (1e39 is inf as a float) would reach the weights (and
+      // batch norm's moving statistics, read only in test mode) or make a metric NaN: never data.
       if (!std::isfinite(v)) {
         const char* stop = std::strchr(p, ',');
         UMBRA_THROW(path_, ":", no, ": column ", col, " '", stop ? std::string(p, stop) : std::string(p),

@@ -14,9 +14,9 @@
 #include <string>
 
 #include "image_list.h"
-#include "instance_iter.h"
 #include "umbra/io/image_bytes.h"
 #include "umbra/io/record.h"
+#include "umbra/parse.h"
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
 #include <opencv2/imgcodecs.hpp>  // the flags only: the codecs are imgcodecs.h's plugin
@@ -34,7 +34,8 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Decodes, scales the shorter side to `side`, re-encodes in the source's format.
+// Decodes, scales the shorter side to `side`, re-encodes as PNG (a PNG, or 16 bits a channel) or
+// JPEG (any other 8-bit image).
 std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
                    int quality) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
@@ -50,13 +51,21 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
     const cv::Mat img = DecodeImage(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
     UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
                 said.empty() ? "" : "; OpenCV: " + said);
+    UMBRA_CHECK(img.depth() == CV_8U || img.depth() == CV_16U, "im2rec: image '", path, "' (", where, ") holds ",
+                "floating-point pixels, which the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
+    // The new size in double: a 200000 x 1 strip to a shorter side of 16384 wrapped int to 1 wide.
     const double f = double(side) / std::min(img.rows, img.cols);
+    const double w = std::max(1.0, std::round(img.cols * f)), h = std::max(1.0, std::round(img.rows * f));
+    UMBRA_CHECK(w * h <= double(1 << 30), "im2rec: image '", path, "' (", where, ") is ", img.cols, "x", img.rows,
+                "; resize=", side, " would make it ", w, "x", h, ", more than 2^30 pixels");
     cv::Mat out;
-    cv::resize(img, out,
-               cv::Size(std::max(1, int(std::lround(img.cols * f))), std::max(1, int(std::lround(img.rows * f)))), 0,
-               0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-    const std::vector<int> opts = png ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
-    UMBRA_CHECK(Codecs().encode(png ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path, "'");
+    cv::resize(img, out, cv::Size(int(w), int(h)), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    // 16 bits a channel stay 16 in a PNG (as JPEG they were written as 8 bits of the low byte:
+    // white); the iterators read such a PNG as any 16-bit image.
+    const bool lossless = png || out.depth() != CV_8U;
+    const std::vector<int> opts = lossless ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
+    UMBRA_CHECK(Codecs().encode(lossless ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path,
+                "'");
   } catch (const cv::Exception& e) {
     UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
   }
@@ -99,15 +108,18 @@ int Im2RecMain(int argc, char** argv) {
     const size_t eq = a.find('=');
     UMBRA_CHECK(eq != std::string::npos, "im2rec: argument '", a, "' is not key=value; ", usage);
     const std::string k = a.substr(0, eq), v = a.substr(eq + 1);
-    if (k == "resize") resize = int(ParseInt(k, v));
-    else if (k == "quality") quality = int(ParseInt(k, v));
-    else if (k == "label_width") label_width = int(ParseInt(k, v));
+    // A side past 16384 pixels asked OpenCV for tens of GB and failed in its words.
+    const auto number = [&](long long lo, long long hi, const char* range) {
+      const auto n = ParseInteger(v, lo, hi);
+      UMBRA_CHECK(n, "im2rec: ", k, " must be ", range, ", got '", v, "'");
+      return int(*n);
+    };
+    if (k == "resize") resize = number(0, 16384, "in [0, 16384]");
+    else if (k == "quality") quality = number(1, 100, "in [1, 100]");
+    else if (k == "label_width") label_width = number(0, 1 << 20, ">= 0");
     else UMBRA_THROW("im2rec: unknown key '", k, "'; ", usage);
   }
-  // A side past 16384 pixels asked OpenCV for tens of GB and failed in its words.
-  UMBRA_CHECK(resize >= 0 && resize <= 16384, "im2rec: resize must be in [0, 16384], got ", resize);
-  UMBRA_CHECK(quality >= 1 && quality <= 100, "im2rec: quality must be in [1, 100], got ", quality);
-  UMBRA_CHECK(label_width >= 0, "im2rec: label_width must be >= 0, got ", label_width);
+  UMBRA_CHECK(!out_path.empty(), "im2rec: the output file name is empty; ", usage);
   const std::string out_problem = OutputProblem(out_path);
   UMBRA_CHECK(out_problem.empty(), "im2rec: '", out_path, "' ", out_problem,
               "; not overwriting it (remove it or name another output)");
@@ -135,6 +147,11 @@ int Im2RecMain(int argc, char** argv) {
     if (!jpeg.stray.empty()) NoteStrayBytes("im2rec: image '" + path + "' (" + where + ")", jpeg.stray);
 #endif
     if (!pruned.empty()) r.payload = std::move(pruned);
+    // Floating-point pixels: Resize sees them decoded (after any error of OpenCV's own), else
+    // the format's signature says.
+    const std::string floats = resize > 0 ? "" : FloatImageFormat(r.payload);
+    UMBRA_CHECK(floats.empty(), "im2rec: image '", path, "' (", where, ") is ", floats, ", floating-point pixels, which ",
+                "the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
     w.Write(r);
   }

@@ -235,4 +235,14 @@ bool HasImageSignature(const std::string& b) {
          (b[2] == '\n' || b[2] == '\r' || b[2] == ' ' || b[2] == '\t');
 }
 
+std::string FloatImageFormat(const std::string& b) {
+  const auto starts = [&](std::string_view s) { return b.size() >= s.size() && b.compare(0, s.size(), s) == 0; };
+  if (b.size() >= 3 && b[0] == 'P' && (b[1] == 'F' || b[1] == 'f') &&
+      (b[2] == '\n' || b[2] == '\r' || b[2] == ' ' || b[2] == '\t'))
+    return "PFM";
+  if (starts("\x76\x2F\x31\x01")) return "OpenEXR";
+  if (starts("#?RADIANCE") || starts("#?RGBE")) return "Radiance HDR";
+  return "";
+}
+
 }  // namespace umbra::io

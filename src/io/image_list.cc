@@ -40,9 +40,13 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
   std::vector<ImageListEntry> list;
   std::string line;
   for (int no = 1; std::getline(in, line); ++no) {
+    // A UTF-8 byte-order mark (Windows editors) is no part of the first index; a NUL cut a path
+    // short ("0.pgm<NUL>junk" packed 0.pgm).
+    if (no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+    const std::string where = path + ":" + std::to_string(no);
+    UMBRA_CHECK(line.find('\0') == std::string::npos, where, ": a NUL byte (a list is text; is this a binary file?)");
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::vector<std::string> f = Split(line);
-    const std::string where = path + ":" + std::to_string(no);
     UMBRA_CHECK(f.size() >= 3, where, ": expected 'index <TAB> label(s) <TAB> path', got ", f.size(), " field(s)");
     const int k = int(f.size()) - 2;
     if (label_width <= 0) label_width = k;
@@ -57,6 +61,8 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
       const auto label = ParseReal(s);
       UMBRA_CHECK(label, where, ": label ", i + 1, " '", s, "' is not a number");
       UMBRA_CHECK(std::isfinite(float(*label)), where, ": label ", i + 1, " '", s, "' is not a finite float");
+      UMBRA_CHECK(float(*label) != 0.f || !SpellsNonzero(s), where, ": label ", i + 1, " '", s,
+                  "' is below what a float holds (it would be 0)");
       e.labels.push_back(float(*label));
     }
     e.path = f.back();

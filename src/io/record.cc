@@ -32,8 +32,10 @@ uint64_t Padded(uint64_t n) { return (n + 3) & ~uint64_t(3); }
 }  // namespace
 
 bool IsRecordFile(const std::string& path) {
-  const uint32_t magic = kRecordMagic;  // the bytes "UMRC" on a little-endian host, as Write puts them
-  return RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4));
+  // The bytes "UMRC" (or "UMRE": a file of no records) on a little-endian host, as Write puts them.
+  const uint32_t magic = kRecordMagic, end = kRecordEndMagic;
+  return RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4)) ||
+         RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&end), 4));
 }
 
 RecordWriter::RecordWriter(const std::string& path) : file_(path, /*binary=*/true, "record file") {}
@@ -55,9 +57,18 @@ void RecordWriter::Write(const Record& r) {
   out.write(zeros, std::streamsize(Padded(len) - len));
   UMBRA_CHECK(out.good(), "writing record ", r.index, " to '", file_.path(), "' failed (disk full?)");
   offset_ += kHead + Padded(len);
+  ++count_;
 }
 
-void RecordWriter::Close() { file_.Commit(); }
+void RecordWriter::Close() {
+  const uint32_t head[3] = {kRecordEndMagic, 8, Crc(reinterpret_cast<const char*>(&count_), 8)};
+  std::ofstream& out = file_.out();
+  out.write(reinterpret_cast<const char*>(head), sizeof(head));
+  out.write(reinterpret_cast<const char*>(&count_), 8);
+  UMBRA_CHECK(out.good(), "writing the end of '", file_.path(), "' failed (disk full?)");
+  offset_ += kHead + 8;
+  file_.Commit();
+}
 
 RecordReader::RecordReader(const std::string& path) : path_(path) {
   CheckRegularFile(path, "record file");
@@ -67,13 +78,29 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
   const uint64_t size = uint64_t(in_.tellg());
   size_ = size;
   uint64_t off = 0;
-  while (off < size) {
+  for (;;) {
+    UMBRA_CHECK(off < size, "record file '", path, "' is truncated at offset ", off, ": no end record after ",
+                offsets_.size(), " records (cut short, or written before umbra marked the end: repack it with "
+                "umbra im2rec)");
     UMBRA_CHECK(size - off >= kHead, "record file '", path, "' is truncated at offset ", off, " (record ",
                 offsets_.size(), ": ", size - off, " bytes left, a record header needs ", kHead, ")");
     uint32_t head[3];
     in_.seekg(std::streamoff(off));
     in_.read(reinterpret_cast<char*>(head), sizeof(head));
     UMBRA_CHECK(in_.good(), "cannot read record file '", path, "' at offset ", off);
+    if (head[0] == kRecordEndMagic) {
+      UMBRA_CHECK(size - off >= kHead + 8, "record file '", path, "' is truncated at offset ", off, " (its end record ",
+                  "needs ", kHead + 8, " bytes, ", size - off, " left)");
+      uint64_t count = 0;
+      in_.read(reinterpret_cast<char*>(&count), 8);
+      UMBRA_CHECK(head[1] == 8 && in_.good() && Crc(reinterpret_cast<const char*>(&count), 8) == head[2],
+                  "record file '", path, "' is corrupt at offset ", off, ": a damaged end record");
+      UMBRA_CHECK(count == offsets_.size(), "record file '", path, "' is corrupt: its end record (offset ", off,
+                  ") counts ", count, " records, ", offsets_.size(), " come before it");
+      UMBRA_CHECK(size - off == kHead + 8, "record file '", path, "' has ", size - off - kHead - 8,
+                  " bytes after its end record (offset ", off, ")");
+      break;
+    }
     // Past the first record a bad magic is as likely the previous record's corrupt length, which
     // is what led here.
     UMBRA_CHECK(head[0] == kRecordMagic, "record file '", path, "' is corrupt at offset ", off, " (record ",
@@ -84,7 +111,7 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
     UMBRA_CHECK(head[1] >= 12, "record file '", path, "' is corrupt at offset ", off, ": record length ", head[1],
                 " is shorter than its header");
     const uint64_t need = kHead + Padded(head[1]);
-    // The final record's padding may be missing only if it has none to carry.
+    // A record whole (one cut in its padding then meets no end record).
     UMBRA_CHECK(size - off >= kHead + head[1], "record file '", path, "' is truncated at offset ", off, " (record ",
                 offsets_.size(), " needs ", kHead + head[1], " bytes, ", size - off, " left)");
     offsets_.push_back(off);

@@ -104,14 +104,18 @@ std::string EncodeModelFile(const ModelFile& m) {
 }
 
 ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
+  UMBRA_CHECK(b.size() >= 8 && std::memcmp(b.data(), kMagic, 8) == 0, "'", what,
+              "' is not an umbra model file (bad magic)");
   UMBRA_CHECK(b.size() >= kPrefix + kTrailer, "model file '", what, "' is truncated (", b.size(), " bytes)");
-  UMBRA_CHECK(std::memcmp(b.data(), kMagic, 8) == 0, "'", what, "' is not an umbra model file (bad magic)");
   const uint64_t version = GetLE(b, 8, 4);
   UMBRA_CHECK(version == ModelFile::kVersion, "model file '", what, "' has format version ", version,
               "; this umbra reads version ", ModelFile::kVersion);
+  // The reserved word is 0 in every file this version writes: another value is a later format's
+  // (or damage), not something to read past.
+  UMBRA_CHECK(GetLE(b, 12, 4) == 0, "model file '", what, "' is corrupt (reserved word ", GetLE(b, 12, 4), ")");
   const size_t body = b.size() - kTrailer;
   UMBRA_CHECK(std::memcmp(b.data() + body + 4, kEnd, 4) == 0, "model file '", what,
-              "' is truncated (no end marker; ", b.size(), " bytes)");
+              "' is truncated or has bytes past its end (no end marker in its last 4 bytes; ", b.size(), " bytes)");
   const uint32_t crc = uint32_t(GetLE(b, body, 4));
   UMBRA_CHECK(crc == Crc(b, body), "model file '", what, "' is corrupt (checksum mismatch)");
   const uint64_t hlen = GetLE(b, 16, 8);
@@ -121,18 +125,23 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     const auto head = nlohmann::json::parse(b.begin() + kPrefix, b.begin() + kPrefix + hlen);
     m.net = head.at("net").get<std::string>();
     m.meta = head.at("meta").get<std::map<std::string, std::string>>();
-    const uint64_t data_offset = head.at("data_offset").get<uint64_t>();
-    UMBRA_CHECK(data_offset >= kPrefix + hlen && data_offset <= body, "model file '", what,
-                "' is corrupt (data offset ", data_offset, ")");
     // Integers as integers (nlohmann casts 32.7 to 32), a list of tensors (null iterated as
     // none), and each tensor's bytes its own (two tensors read from one place were taken).
     // A value shown as itself, a list or object by its kind: dump() recursed through a shape
     // entry nested 100,000 lists deep until the stack ran out (SIGSEGV).
     const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
-      UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': tensor '", tensor,
-                  "' has a ", field, " that is no whole number: ",
-                  j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump());
+      UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': ",
+                  tensor.empty() ? "its header" : "tensor '" + tensor + "'", " has a ", field,
+                  " that is no whole number: ", j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump());
     };
+    integer(head.at("version"), "version", "");
+    UMBRA_CHECK(head.at("version").get<uint64_t>() == version, "model file '", what, "' is corrupt (header version ",
+                head.at("version").dump(), ", file version ", version, ")");
+    integer(head.at("data_offset"), "data_offset", "");
+    // Aligned, as the writer puts them (the layout's promise to readers that map the data).
+    const uint64_t data_offset = head.at("data_offset").get<uint64_t>();
+    UMBRA_CHECK(data_offset >= kPrefix + hlen && data_offset <= body && data_offset % kAlign == 0, "model file '",
+                what, "' is corrupt (data offset ", data_offset, ")");
     UMBRA_CHECK(head.at("tensors").is_array(), "model file '", what, "' has a malformed header: tensors is no list");
     std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, offset + nbytes) of each tensor
     for (auto& t : head.at("tensors")) {
@@ -148,21 +157,28 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
       // the two readers take the same files.
       UMBRA_CHECK(mt.shape.size() <= 32, "model file '", what, "': tensor '", mt.name, "' has a bad shape (",
                   mt.shape.size(), " dimensions, more than 32)");
+      // Each dimension within the file's size whatever the others ([2^40, 0] and [0, 2^40] alike),
+      // the product without a wrap.
       uint64_t count = 1;
+      bool over = false;
       for (int64_t d : mt.shape) {
-        UMBRA_CHECK(d >= 0 && (d == 0 || count <= body / uint64_t(d)), "model file '", what, "': tensor '",
-                    mt.name, "' has a bad shape");
-        count *= uint64_t(d);
+        UMBRA_CHECK(d >= 0 && uint64_t(d) <= body, "model file '", what, "': tensor '", mt.name, "' has a bad shape");
+        over |= __builtin_mul_overflow(count, uint64_t(d), &count);
       }
+      UMBRA_CHECK(!over && count <= body / sizeof(float), "model file '", what, "': tensor '", mt.name,
+                  "' has a bad shape");
       const uint64_t off = t.at("offset").get<uint64_t>(), nbytes = t.at("nbytes").get<uint64_t>();
+      UMBRA_CHECK(off % kAlign == 0, "model file '", what, "': tensor '", mt.name, "' has offset ", off,
+                  ", not a multiple of ", kAlign);
       UMBRA_CHECK(nbytes == count * sizeof(float) && off <= body - data_offset &&
                       nbytes <= body - data_offset - off,
                   "model file '", what, "': tensor '", mt.name, "' does not fit the data section");
       if (nbytes > 0) spans.push_back({off, off + nbytes});
       mt.data.resize(count);
       if (nbytes > 0) std::memcpy(mt.data.data(), b.data() + data_offset + off, nbytes);  // data() may be null
-      // A NaN weight need not reach a loss (a relu makes it 0): it would give wrong answers
-      // quietly, or surface a round into finetuning as if training had diverged.
+      // A NaN weight need not reach a loss (batch norm's moving statistics are read only in
+      // test mode): it would give wrong answers quietly, or surface a round into finetuning as
+      // if training had diverged.
       const auto bad = std::ranges::find_if(mt.data, [](float v) { return !std::isfinite(v); });
       UMBRA_CHECK(bad == mt.data.end(), "model file '", what, "': tensor '", mt.name, "' holds ", *bad, " at element ",
                   bad - mt.data.begin(), "; a model's values are finite");
@@ -194,6 +210,7 @@ ModelFile ReadModelFile(const std::string& path) {
   UMBRA_CHECK(in, "cannot open model file '", path, "'");
   char magic[8] = {};
   in.read(magic, 8);
+  UMBRA_CHECK(!in.bad(), "cannot read model file '", path, "'");
   UMBRA_CHECK(in.gcount() == 8, "model file '", path, "' is truncated (", in.gcount(), " bytes)");
   UMBRA_CHECK(std::memcmp(magic, kMagic, 8) == 0, "'", path, "' is not an umbra model file (bad magic)");
   std::stringstream ss;

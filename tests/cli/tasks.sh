@@ -63,7 +63,7 @@ def craft(edit):
 cases = [(lambda h: h.update(data_offset=10), 'corrupt (data offset 10)'),
          (lambda h: h['tensors'][1].update(name=h['tensors'][0]['name']), 'appears twice'),
          (lambda h: h['tensors'][0].update(dtype='f16'), "has dtype 'f16'"),
-         (lambda h: h['tensors'][0].update(offset=2), 'does not fit the data section'),
+         (lambda h: h['tensors'][0].update(offset=2), 'has offset 2, not a multiple of 64'),
          (lambda h: h.pop('net'), 'malformed header (KeyError')]
 for edit, want in cases:
     craft(edit)
@@ -83,6 +83,14 @@ for edit, py_want, cpp_want in [
         (overlap, 'two tensors share the bytes', 'two tensors share the bytes'),
         (lambda h: h.update(tensors=None), 'tensors list', 'tensors is no list'),
         (lambda h: h['tensors'][0].update(name=7), 'not a string', 'malformed header'),
+        # The fields the layout fixes, as both readers read them: data_offset whole (the C++
+        # reader truncated 1152.7), tensor offsets aligned, the header's version the file's, and
+        # each dimension within the file whatever the others (only [2**40, 0] was refused).
+        (lambda h: h.update(data_offset=h['data_offset'] + 0.5), 'not a whole number', 'that is no whole number'),
+        (lambda h: h['tensors'][0].update(offset=h['tensors'][0]['offset'] + 4), 'not a multiple of 64',
+         'not a multiple of 64'),
+        (lambda h: h.update(version=2), 'header version 2', 'header version 2'),
+        (lambda h: h['tensors'][0].update(shape=[0, 2**40], nbytes=0), 'has a bad shape', 'has a bad shape'),
         (lambda h: None, None, None)]:
     craft(edit)
     if py_want is None:  # the header unchanged, a NaN in the first tensor's data
@@ -101,6 +109,21 @@ for edit, py_want, cpp_want in [
     r = subprocess.run([os.environ['UMBRA'], os.environ['CONF'], 'task=get_weight', 'weight_layer=fc2',
                         'model_in=crafted.model', 'weight_filename=crafted.txt'], capture_output=True, text=True)
     assert r.returncode != 0 and 'crafted.model' in r.stderr and cpp_want in r.stderr, r.stderr
+# The prefix's reserved word set (a later format, or damage: both loaded it) and bytes after the
+# end marker (both said truncated).
+reserved = bytearray(b[:len(b) - 8])
+reserved[12:16] = struct.pack('<I', 7)
+for data, want in [(bytes(reserved) + struct.pack('<I', zlib.crc32(bytes(reserved))) + b'UEND', 'reserved word 7'),
+                   (b + b'xx', 'bytes past its end')]:
+    open('crafted.model', 'wb').write(data)
+    try:
+        read_model('crafted.model')
+        raise SystemExit(f'python: no error for: {want}')
+    except ValueError as e:
+        assert 'crafted.model' in str(e) and want in str(e), str(e)
+    r = subprocess.run([os.environ['UMBRA'], os.environ['CONF'], 'task=get_weight', 'weight_layer=fc2',
+                        'model_in=crafted.model', 'weight_filename=crafted.txt'], capture_output=True, text=True)
+    assert r.returncode != 0 and 'crafted.model' in r.stderr and want in r.stderr, r.stderr
 craft(lambda h: None)
 assert read_model('crafted.model')['tensors'].keys() == read_model('m/0002.model')['tensors'].keys()
 # More dimensions than numpy holds raised numpy's error naming no file, and the C++ reader

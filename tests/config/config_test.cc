@@ -69,6 +69,21 @@ TEST(Config, NulBytesAndUtf16AreRefused) {
   EXPECT_EQ(ParseReal(" 1.5"), 1.5);
 }
 
+// A byte that is no UTF-8 (a Latin-1 é in a comment or a layer name) let a run train a round
+// and then fail to save it; it is named with its line. UTF-8, é and € included, reads.
+TEST(Config, BytesThatAreNotUtf8AreRefused) {
+  for (const std::string& bad : {std::string("# caf\xE9\n"), std::string("x = \xC0\xAF\n"),
+                                 std::string("x = \xED\xA0\x80\n"), std::string("x = a\xE2\x82")}) {
+    SCOPED_TRACE(bad);
+    const std::string err = test::ErrorOf([&] { ParseConfig("a = 1\n" + bad, "l1.conf"); });
+    EXPECT_NE(err.find("l1.conf:2: byte 0x"), std::string::npos) << err;
+    EXPECT_NE(err.find("is not UTF-8"), std::string::npos) << err;
+  }
+  const auto e = ParseConfig("name = caf\xC3\xA9  # \xE2\x82\xAC \xF0\x9F\x98\x80\n", "u8.conf");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].value, "caf\xC3\xA9");
+}
+
 TEST(Config, EverySpaceCharacterSeparates) {
   // A vertical tab or form feed once made the tokenizer loop forever (found by config_fuzz).
   const auto e = ParseConfig("a\v=\f1\vb = 2\n", "t.conf");

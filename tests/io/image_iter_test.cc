@@ -163,7 +163,10 @@ TEST(RecIter, TruncatedRecordFileFailsAtInit) {
 // NaNs, and the error then blamed that file.
 TEST(RecIter, EmptyRecordFileWithAMeanWritesNoMean) {
   TempDir dir;
-  WriteText(dir / "empty.rec", "");
+  {
+    RecordWriter w(dir / "empty.rec");  // its end record alone
+    w.Close();
+  }
   EXPECT_HAS(ErrorOf([&] {
                Make("imgrec", {{"image_rec", dir / "empty.rec"}, {"image_mean", dir / "mean.bin"},
                                {"input_shape", "3,4,6"}, {"batch_size", "2"}});
@@ -206,6 +209,39 @@ TEST(RecIter, Im2RecResizesTheShorterSide) {
   EXPECT_EQ(b.size(), cv::Size(10, 20));
   EXPECT_EQ(a.at<cv::Vec3b>(5, 2), cv::Vec3b(50, 50, 0));   // BGR, still PNG: exact away from the edge
   EXPECT_EQ(a.at<cv::Vec3b>(5, 17), cv::Vec3b(50, 50, 250));
+}
+
+// A 16-bit image resized stays 16 bits (re-encoded as JPEG it was written as 8 bits of its low
+// byte: 30000 read as white), and reads as its unresized self does; a floating-point image is
+// refused (a PFM's 0.46 was packed, then read as 0).
+TEST(RecIter, Im2RecResizeKeepsSixteenBitsAndRefusesFloats) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  std::string pgm = "P5\n4 4\n65535\n";
+  for (int i = 0; i < 16; ++i) pgm += std::string("\x75\x30", 2);  // 30000, big-endian
+  WriteText(dir / "img/d16.pgm", pgm);
+  const std::string list = OneImageList(dir, "d16.pgm");
+  for (const char* resize : {"resize=0", "resize=8"}) {
+    SCOPED_TRACE(resize);
+    std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec", resize};
+    char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
+    std::filesystem::remove(dir / "r.rec");
+    ASSERT_EQ(Im2RecMain(5, argv), 0);
+    auto it = Make("imgrec", {{"image_rec", dir / "r.rec"}, {"input_shape", "1,4,4"}, {"batch_size", "1"}});
+    ASSERT_TRUE(it->Next());
+    EXPECT_NEAR(it->Value().data.dptr_[0], 30000.0 / 256, 1.0);
+  }
+  WriteText(dir / "img/f.pfm", std::string("Pf\n1 1\n-1.0\n") + std::string("\x0a\xd7\xeb\x3e", 4));  // 0.46f
+  const std::string flist = OneImageList(dir, "f.pfm");
+  std::string args[] = {"im2rec", flist, dir / "img", dir / "f.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "is PFM, floating-point pixels");
+  EXPECT_HAS(ErrorOf([&] {
+               auto img = Make("img", {{"image_list", flist}, {"image_root", dir / "img"}, {"input_shape", "1,1,1"},
+                                       {"batch_size", "1"}});
+               img->Next();
+             }),
+             "it is PFM, floating-point pixels");
 }
 
 // A photo whose EXIF orientation says "shown turned 90 degrees clockwise" reaches the net

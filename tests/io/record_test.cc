@@ -44,8 +44,9 @@ TEST(RecFile, Im2RecRoundTripKeepsIndexLabelsAndBytes) {
   }
   // Random access in any order.
   EXPECT_EQ(r.Read(0).payload, "x");
-  // Header 12 + index 8 + K 4 + labels 8 + payload, padded to 4: 12+24, 12+28, 12+276.
-  EXPECT_EQ(std::filesystem::file_size(dir / "out.rec"), 36u + 40 + 288);
+  // Header 12 + index 8 + K 4 + labels 8 + payload, padded to 4: 12+24, 12+28, 12+276; then
+  // the end record's 20.
+  EXPECT_EQ(std::filesystem::file_size(dir / "out.rec"), 36u + 40 + 288 + 20);
 }
 
 TEST(RecFile, TruncatedFileNamesFileAndOffset) {
@@ -54,10 +55,44 @@ TEST(RecFile, TruncatedFileNamesFileAndOffset) {
   Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"});
   const uint64_t size = std::filesystem::file_size(dir / "out.rec");
   std::filesystem::resize_file(dir / "out.rec", size - 3);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "out.rec"); }),
+             "record file '" + (dir / "out.rec") + "' is truncated at offset 364 (its end record needs 20 bytes, 17 left)");
+  // Cut where a record ends: three records read as a whole file of three, unsaid.
+  std::filesystem::resize_file(dir / "out.rec", 364);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "out.rec"); }),
+             "record file '" + (dir / "out.rec") + "' is truncated at offset 364: no end record after 3 records");
+  std::filesystem::resize_file(dir / "out.rec", 361);
   const std::string msg = ErrorOf([&] { RecordReader r(dir / "out.rec"); });
   EXPECT_HAS(msg, "record file '" + (dir / "out.rec") + "' is truncated at offset 76 (record 2 needs 288 bytes, 285 left)");
   std::filesystem::resize_file(dir / "out.rec", 80);
   EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "out.rec"); }), "is truncated at offset 76 (record 2: 4 bytes left");
+  std::filesystem::resize_file(dir / "out.rec", 76);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "out.rec"); }), "is truncated at offset 76: no end record after 2 records");
+}
+
+// The end record counts what comes before it, and nothing follows it.
+TEST(RecFile, EndRecordIsChecked) {
+  TempDir dir;
+  ThreeFiles(dir);
+  Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"});
+  const std::string bytes = ReadBytes(dir / "out.rec");
+  WriteText(dir / "after.rec", bytes + "abcd");
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "after.rec"); }), "after.rec' has 4 bytes after its end record (offset 364)");
+  std::string count = bytes;
+  count[364 + 12] ^= 1;  // the count, its CRC unchanged
+  WriteText(dir / "count.rec", count);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "count.rec"); }), "count.rec' is corrupt at offset 364: a damaged end record");
+  // Records after an end record (two files joined): the count is right, but bytes follow.
+  WriteText(dir / "joined.rec", bytes + bytes);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "joined.rec"); }), "has 384 bytes after its end record");
+  // No records: the end record alone, read as an empty file of records.
+  {
+    RecordWriter w(dir / "none.rec");
+    w.Close();
+  }
+  EXPECT_EQ(std::filesystem::file_size(dir / "none.rec"), 20u);
+  EXPECT_TRUE(IsRecordFile(dir / "none.rec"));
+  EXPECT_EQ(RecordReader(dir / "none.rec").size(), 0u);
 }
 
 TEST(RecFile, CorruptBytesAreRefused) {
@@ -66,7 +101,7 @@ TEST(RecFile, CorruptBytesAreRefused) {
   Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"});
   std::string bytes = ReadBytes(dir / "out.rec");
   std::string flipped = bytes;
-  flipped[bytes.size() - 1] ^= 1;  // last payload byte
+  flipped[bytes.size() - 21] ^= 1;  // last payload byte (before the end record)
   WriteText(dir / "flip.rec", flipped);
   RecordReader r(dir / "flip.rec");
   EXPECT_EQ(r.Read(0).payload, "x");
@@ -104,9 +139,12 @@ TEST(RecFile, Im2RecErrors) {
   ASSERT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "mine.rec"}), 0);
   EXPECT_EQ(ReadBytes(dir / "mine.rec.tmp"), "precious");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "label_width=-1"}); }),
-             "label_width must be >= 0, got -1");
+             "label_width must be >= 0, got '-1'");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=100000"}); }),
-             "resize must be in [0, 16384], got 100000");
+             "resize must be in [0, 16384], got '100000'");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=abc"}); }),
+             "im2rec: resize must be in [0, 16384], got 'abc'");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", ""}); }), "im2rec: the output file name is empty");
   // A file named as an image that is none (a text file called .png) is refused with its list
   // line (it failed only in training, as "record 1 of 'o.rec'"); an image of another format
   // under that name (a PGM called .png) passes, since the decoder goes by the bytes.
@@ -128,6 +166,15 @@ TEST(RecFile, Im2RecErrors) {
   WriteText(dir / "nan.lst", "0\tnan\ta.bin\n");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "nan.lst", dir / "img", dir / "o.rec"}); }),
              "nan.lst:1: label 1 'nan' is not a finite float");
+  // A byte-order mark is skipped; a NUL (which cut the path short) and a label a float holds as
+  // 0 are refused.
+  WriteText(dir / "bom.lst", "\xEF\xBB\xBF" "0\t1\ta.bin\n");
+  EXPECT_EQ(Im2Rec({dir / "bom.lst", dir / "img", dir / "bom.rec"}), 0);
+  WriteText(dir / "nul.lst", std::string("0\t1\ta.bin\0junk\n", 16));
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "nul.lst", dir / "img", dir / "o.rec"}); }), "nul.lst:1: a NUL byte");
+  WriteText(dir / "tiny.lst", "0\t1e-50\ta.bin\n");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "tiny.lst", dir / "img", dir / "o.rec"}); }),
+             "tiny.lst:1: label 1 '1e-50' is below what a float holds");
   WriteText(dir / "width.lst", "0\t1\ta.bin\n1\t1\t2\tb c.bin\n");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "width.lst", dir / "img", dir / "o.rec"}); }),
              "width.lst:2: 2 label(s), expected label_width = 1");

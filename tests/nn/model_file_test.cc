@@ -92,14 +92,16 @@ TEST(ModelFile, ADeeplyNestedShapeEntryIsNamedNotDumped) {
   const int depth = 100000;
   const std::string shape = std::string(depth, '[') + "1" + std::string(depth, ']');
   std::string text;
-  for (size_t offset = 0;;) {  // data_offset counts the header, which holds it: until stable
+  size_t offset = 0;
+  for (;;) {  // data_offset counts the header, which holds it: until stable
     text = R"({"version":)" + std::to_string(nn::ModelFile::kVersion) + R"(,"net":"","meta":{},"tensors":[{"name":"t",)" +
            R"("dtype":"float32","shape":[)" + shape + R"(],"offset":0,"nbytes":0}],"data_offset":)" +
            std::to_string(offset) + "}";
-    if (offset == 24 + text.size()) break;
-    offset = 24 + text.size();
+    const size_t aligned = (24 + text.size() + 63) / 64 * 64;  // the layout's 64-byte data offset
+    if (offset == aligned) break;
+    offset = aligned;
   }
-  std::string file = sample.substr(0, 16) + std::string(8, '\0') + text;
+  std::string file = sample.substr(0, 16) + std::string(8, '\0') + text + std::string(offset - 24 - text.size(), '\0');
   for (int b = 0; b < 8; ++b) file[16 + b] = char(uint64_t(text.size()) >> (8 * b) & 0xff);
   const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(file.data()), uInt(file.size())));
   for (int b = 0; b < 4; ++b) file += char(crc >> (8 * b) & 0xff);

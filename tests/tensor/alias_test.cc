@@ -108,6 +108,41 @@ TEST(Alias, SamePlaceAndDisjointReadsRun) {
   EXPECT_EQ(a.dptr_[1], 6.f + 3.f);  // a(0, 1) = 4 * 1 + 2, plus o(1, 0)
 }
 
+// Two parts of a write-through destination on one memory race as two writes of one element
+// (`+=` lost updates by thread count); a slice of a tensor is the region it covers, so disjoint
+// slices along any dimension move, where a padded tensor's inner slice (no one region) is refused.
+TEST(Alias, DestinationPartsAndSlicesAlongInnerDimensions) {
+  auto a = Iota(4, 3), b = Iota(4, 3);
+  Tensor<cpu, 2> av = a.view();
+  EXPECT_HAS(ErrorOf([&] { concat<0>(av, av) += concat<0>(b.view(), b.view()); }), "two parts of the destination");
+  EXPECT_HAS(ErrorOf([&] { concat<1>(av, av) = 1.f; }), "two parts of the destination");
+  TensorContainer<cpu, 3> t(Shape3(2, 4, 3));
+  for (index_t i = 0; i < t.Size(); ++i) t.dptr_[i] = float(i);
+  slice<1>(t.view(), 0, 2) = slice<1>(t.view(), 2, 4) * 10.f;
+  EXPECT_EQ(t.dptr_[0], 60.f);        // t(0, 0, 0) = t(0, 2, 0) * 10
+  EXPECT_EQ(t.dptr_[12 + 5], 230.f);  // t(1, 1, 2) = t(1, 3, 2) * 10
+  EXPECT_HAS(ErrorOf([&] { slice<1>(t.view(), 1, 3) = slice<1>(t.view(), 0, 2); }), "shares memory");
+  TensorContainer<cpu, 3> p(Shape3(2, 4, 3), 1.f, /*pad=*/true);
+  ASSERT_NE(p.stride_, 3);
+  EXPECT_HAS(ErrorOf([&] { slice<1>(p.view(), 0, 2) = slice<1>(p.view(), 2, 4); }), "shares memory");
+}
+
+// A container whose new shape cannot be allocated is left empty, not with that shape and no
+// memory; a compound assignment of the wrong shape says which, before it allocates.
+TEST(Alias, ContainerFailuresLeaveItConsistent) {
+  TensorContainer<cpu, 2> a(Shape2(2, 2), 5.f);
+  TensorContainer<cpu, 1> v(Shape1(4), 1.f);
+  EXPECT_HAS(ErrorOf([&] { a = broadcast<1>(v.view(), Shape2(index_t(1) << 62, 4)); }), "cannot allocate");
+  EXPECT_EQ(a.shape_[0], 0);
+  EXPECT_EQ(a.dptr_, nullptr);
+  a = broadcast<0>(v.view(), Shape2(4, 3));  // usable again
+  EXPECT_EQ(a.dptr_[11], 1.f);
+  auto s = Iota(3, 3);
+  EXPECT_HAS(ErrorOf([&] { s -= s.view().Slice(0, 2); }), "shape mismatch in assignment (-=)");
+  s /= s.view().T() + 1.f;
+  EXPECT_FLOAT_EQ(s.dptr_[1], 1.f / 4.f);  // s(0, 1) / (s(1, 0) + 1)
+}
+
 // dot() refused a vector in a matrix's padding columns as overlapping, by its stride alone:
 // the same memory as m[0].Slice(4, 8) (stride 4) was refused, as m.SliceLast(4, 8)[0] (stride 8)
 // taken.
@@ -150,6 +185,13 @@ TEST(Alias, OneHotNegativeFractionAndNaNAreNoClass) {
   TensorContainer<cpu, 2> o(Shape2(4, 3));
   o = one_hot_encode(idx.view(), 3);
   EXPECT_EQ(Values(o.view()), (std::vector<float>{0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}));
+  // Past 2^24 a float's x + 1 rounds: the class is compared as the truncated index.
+  const index_t depth = (index_t(1) << 24) + 2;
+  TensorContainer<cpu, 1> big(Shape1(1), float(index_t(1) << 24));
+  TensorContainer<cpu, 2> ob(Shape2(1, depth));
+  ob = one_hot_encode(big.view(), depth);
+  EXPECT_EQ(ob.dptr_[index_t(1) << 24], 1.f);
+  EXPECT_EQ(ob.dptr_[(index_t(1) << 24) + 1], 0.f);
 }
 
 // A shape whose bytes pass size_t wrapped to 0 bytes: a null tensor, written through unsaid.

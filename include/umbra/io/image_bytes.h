@@ -26,4 +26,8 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
 /// GIF, TIFF, WebP, the PNM family and PFM, JPEG 2000, OpenEXR, Radiance HDR, Sun raster).
 bool HasImageSignature(const std::string& bytes);
 
+/// The name of the floating-point image format the bytes start with (PFM, OpenEXR, Radiance
+/// HDR), or "". Decoded to 8 bits such pixels (0.46, a PFM's) became 0: a net trained on zeros.
+std::string FloatImageFormat(const std::string& bytes);
+
 }  // namespace umbra::io

@@ -13,6 +13,13 @@
 //   24      4*K         labels (float32)
 //   24+4K   L-12-4K     payload: the encoded image, bytes exactly as in the source file (JPEG, PNG, ...)
 //   then 0-3 zero bytes so that the next record starts at a multiple of 4.
+// After the last record, an end record of 20 bytes:
+//   0       4           magic 0x45524D55 (the bytes "UMRE")
+//   4       4           length 8
+//   8       4           CRC-32 of the 8 body bytes
+//   12      8           the number of records before it (uint64)
+// and nothing after it. Without it a file cut at a record boundary (a copy stopped at a block
+// edge) read as a whole file of fewer images.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +32,10 @@
 namespace umbra::io {
 
 inline constexpr uint32_t kRecordMagic = 0x43524D55u;
+inline constexpr uint32_t kRecordEndMagic = 0x45524D55u;
 
-/// Whether `path` is a regular file that starts with a record's magic (what an output must not
-/// replace; an empty file is none).
+/// Whether `path` is a regular file that starts with a record's magic or the end record's (what
+/// an output must not replace; an empty file is none).
 bool IsRecordFile(const std::string& path);
 
 struct Record {
@@ -42,19 +50,21 @@ class RecordWriter {
  public:
   explicit RecordWriter(const std::string& path);
   void Write(const Record& r);
-  /// Flushes, closes and puts the file in place; errors (disk full) are reported here. Without
-  /// it (an error on the way) nothing is left: the records go to a temporary (AtomicOutput).
+  /// Writes the end record, flushes, closes and puts the file in place; errors (disk full) are
+  /// reported here. Without it (an error on the way) nothing is left: the records go to a
+  /// temporary (AtomicOutput).
   void Close();
   uint64_t bytes_written() const { return offset_; }
 
  private:
   AtomicOutput file_;
   uint64_t offset_ = 0;
+  uint64_t count_ = 0;
 };
 
 /// Random access to the records of a file. The constructor scans the record headers (seeking over
 /// payloads) and throws umbra::Error naming the file and the offset of a bad magic, an impossible
-/// length or a truncated record; Read() also checks the CRC. Not thread-safe: one reader per thread.
+/// length, a truncated record, or a missing or wrong end record; Read() also checks the CRC. Not thread-safe: one reader per thread.
 class RecordReader {
  public:
   explicit RecordReader(const std::string& path);

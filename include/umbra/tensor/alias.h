@@ -114,6 +114,17 @@ inline bool ReadsFrom(const Tensor<Device, N, DType>& dst, const E& e, bool at_a
 /// the result would depend on the order in which elements are computed.
 template <typename Dst, typename E>
 inline void CheckApart(const Dst& dst, const E& e, const char* saver) {
+  // The parts of a write-through destination (concat<0>(a, a)) must be apart too: two writes
+  // of one element race (`+=` lost updates, `=` kept either).
+  int i = 0;
+  VisitReads(dst, false, [&](const Region& d, bool) {
+    int j = 0;
+    VisitReads(dst, false, [&](const Region& o, bool) {
+      UMBRA_CHECK(j++ <= i || !Meet(d, o), "assignment (", saver, "): two parts of the destination (", d.rows,
+                  " x ", d.cols, " and ", o.rows, " x ", o.cols, " elements as rows) share memory");
+    });
+    ++i;
+  });
   VisitReads(dst, false, [&](const Region& d, bool dst_mapped) {
     VisitReads(e, false, [&](const Region& r, bool mapped) {
       if (!Meet(d, r) || (!dst_mapped && !mapped && SamePlace(d, r))) return;

@@ -287,6 +287,9 @@ class TensorContainer : public Tensor<Device, N, DType> {
   template <typename SV, typename E, int etype>
   TensorContainer& Compound(const expr::Exp<E, DType, etype>& e) {
     if constexpr (etype != expr::kComplex) {
+      const Shape<N> s = expr::ShapeCheck<N, E>::Check(e.self());
+      UMBRA_CHECK(s[0] == -1 || s == this->shape_, "shape mismatch in assignment (", SV::kName, "): destination ",
+                  this->shape_, " but expression ", s);
       if (this->dptr_ && expr::ReadsFrom(this->view(), e.self(), false)) {
         TensorContainer value(this->shape_, pad_);
         value.stream_ = this->stream_;
@@ -298,9 +301,16 @@ class TensorContainer : public Tensor<Device, N, DType> {
     this->template Assign<SV>(e);
     return *this;
   }
+  // Where the space cannot be had (out of memory, a size past size_t) the container is left
+  // empty, not with the new shape and no memory.
   void Alloc(const Shape<N>& shape) {
     this->shape_ = shape;
-    AllocSpace(static_cast<Base*>(this), pad_);
+    try {
+      AllocSpace(static_cast<Base*>(this), pad_);
+    } catch (...) {
+      this->dptr_ = nullptr, this->shape_[0] = 0;
+      throw;
+    }
   }
   void Release() {
     if (this->dptr_) FreeSpace(static_cast<Base*>(this));

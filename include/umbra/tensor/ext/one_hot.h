@@ -33,17 +33,18 @@ inline OneHotEncodeExp<IndexExp, DType> one_hot_encode(const Exp<IndexExp, DType
 template <typename IndexExp, typename DType>
 class Plan<OneHotEncodeExp<IndexExp, DType>> {
  public:
-  explicit Plan(const OneHotEncodeExp<IndexExp, DType>& e) : index_(MakePlan(e.index_)) {}
+  explicit Plan(const OneHotEncodeExp<IndexExp, DType>& e) : index_(MakePlan(e.index_)), depth_(e.shape_[1]) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     // A 1-D expression's 2-D view is one row: element y is (0, y).
-    // Truncated toward zero as a value in [x, x + 1), never cast: -0.5 (cast: 0) is outside
-    // [0, depth), and a NaN or one past index_t's range is no class.
+    // In [0, depth) as a value before the cast truncates it: -0.5 (cast: 0) and NaN are no
+    // class, and nothing past index_t's range is cast.
     const DType v = index_.Eval(0, y);
-    return v >= static_cast<DType>(x) && v < static_cast<DType>(x + 1) ? DType(1) : DType(0);
+    return v >= DType(0) && v < static_cast<DType>(depth_) && static_cast<index_t>(v) == x ? DType(1) : DType(0);
   }
 
  private:
   Plan<IndexExp> index_;
+  index_t depth_;
 };
 
 }  // namespace umbra::expr
