@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "image_list.h"
 #include "umbra/io/image_bytes.h"
@@ -34,6 +35,24 @@ std::string Lower(std::string s) {
   return s;
 }
 
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+// Refuses pixels the image iterators do not read (all but 8 or 16 bits unsigned): decoded to
+// 8 bits, floating-point pixels (0.46) became 0.
+void CheckReadableDepth(const cv::Mat& img, const std::string& path, const std::string& where) {
+  const int d = img.depth();
+  if (d == CV_8U || d == CV_16U) return;
+  const char* what = d == CV_8S    ? "8-bit signed"
+                     : d == CV_16S ? "16-bit signed"
+                     : d == CV_32S ? "32-bit integer"
+                     : d == CV_16F ? "16-bit floating-point"
+                     : d == CV_32F ? "32-bit floating-point"
+                     : d == CV_64F ? "64-bit floating-point"
+                                   : "other";
+  UMBRA_THROW("im2rec: image '", path, "' (", where, ") holds ", what, " pixels, which the image iterators do not ",
+              "read (8-bit decoding made 0.46 0); convert it to an 8- or 16-bit PNG");
+}
+#endif
+
 // Decodes, scales the shorter side to `side`, re-encodes as PNG (a PNG, or 16 bits a channel) or
 // JPEG (any other 8-bit image).
 std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
@@ -51,13 +70,12 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
     const cv::Mat img = DecodeImage(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
     UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
                 said.empty() ? "" : "; OpenCV: " + said);
-    UMBRA_CHECK(img.depth() == CV_8U || img.depth() == CV_16U, "im2rec: image '", path, "' (", where, ") holds ",
-                "floating-point pixels, which the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
+    CheckReadableDepth(img, path, where);
     // The new size in double: a 200000 x 1 strip to a shorter side of 16384 wrapped int to 1 wide.
     const double f = double(side) / std::min(img.rows, img.cols);
     const double w = std::max(1.0, std::round(img.cols * f)), h = std::max(1.0, std::round(img.rows * f));
     UMBRA_CHECK(w * h <= double(1 << 30), "im2rec: image '", path, "' (", where, ") is ", img.cols, "x", img.rows,
-                "; resize=", side, " would make it ", w, "x", h, ", more than 2^30 pixels");
+                "; resize=", side, " would make it ", (long long)w, "x", (long long)h, ", more than 2^30 pixels");
     cv::Mat out;
     cv::resize(img, out, cv::Size(int(w), int(h)), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     // 16 bits a channel stay 16 in a PNG (as JPEG they were written as 8 bits of the low byte:
@@ -116,7 +134,7 @@ int Im2RecMain(int argc, char** argv) {
     };
     if (k == "resize") resize = number(0, 16384, "in [0, 16384]");
     else if (k == "quality") quality = number(1, 100, "in [1, 100]");
-    else if (k == "label_width") label_width = number(0, 1 << 20, ">= 0");
+    else if (k == "label_width") label_width = number(0, 1 << 20, "in [0, 1048576]");
     else UMBRA_THROW("im2rec: unknown key '", k, "'; ", usage);
   }
   UMBRA_CHECK(!out_path.empty(), "im2rec: the output file name is empty; ", usage);
@@ -148,10 +166,25 @@ int Im2RecMain(int argc, char** argv) {
 #endif
     if (!pruned.empty()) r.payload = std::move(pruned);
     // Floating-point pixels: Resize sees them decoded (after any error of OpenCV's own), else
-    // the format's signature says.
+    // the format's signature says; a TIFF (which may hold any depth) is decoded to see.
     const std::string floats = resize > 0 ? "" : FloatImageFormat(r.payload);
     UMBRA_CHECK(floats.empty(), "im2rec: image '", path, "' (", where, ") is ", floats, ", floating-point pixels, which ",
                 "the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
+#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+    if (resize == 0 && (r.payload.starts_with(std::string_view("II*\0", 4)) ||
+                        r.payload.starts_with(std::string_view("MM\0*", 4)))) {
+      std::string said;
+      cv::Mat img;
+      try {
+        img = DecodeImage(r.payload, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
+      } catch (const cv::Exception& e) {
+        UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
+      }
+      UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
+                  said.empty() ? "" : "; OpenCV: " + said);
+      CheckReadableDepth(img, path, where);
+    }
+#endif
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
     w.Write(r);
   }

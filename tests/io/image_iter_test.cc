@@ -242,6 +242,18 @@ TEST(RecIter, Im2RecResizeKeepsSixteenBitsAndRefusesFloats) {
                img->Next();
              }),
              "it is PFM, floating-point pixels");
+  // A TIFF may hold any depth: one of floats is decoded to be seen, with or without resize.
+  std::vector<uint8_t> tif;
+  if (Codecs().encode(".tiff", cv::Mat(2, 2, CV_32F, cv::Scalar(0.46)), tif, {})) {
+    WriteText(dir / "img/f.tif", std::string(tif.begin(), tif.end()));
+    const std::string tlist = OneImageList(dir, "f.tif");
+    for (const char* resize : {"resize=0", "resize=4"}) {
+      SCOPED_TRACE(resize);
+      std::string targs[] = {"im2rec", tlist, dir / "img", dir / "t.rec", resize};
+      char* targv[] = {targs[0].data(), targs[1].data(), targs[2].data(), targs[3].data(), targs[4].data()};
+      EXPECT_HAS(ErrorOf([&] { Im2RecMain(5, targv); }), "holds 32-bit floating-point pixels");
+    }
+  }
 }
 
 // A photo whose EXIF orientation says "shown turned 90 degrees clockwise" reaches the net

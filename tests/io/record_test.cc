@@ -1,6 +1,10 @@
 // Record files and im2rec without decoding: the bytes of each "image" (any bytes: im2rec copies
 // them) come back with the list's index and labels; truncated or corrupt files, bad usage and
 // missing images are clear errors naming the file. The imgrec iterator itself: image_iter_test.cc.
+#include <zlib.h>
+
+#include <cstring>
+
 #include "io_test_util.h"
 #include "umbra/io/im2rec.h"
 #include "umbra/io/record.h"
@@ -82,6 +86,14 @@ TEST(RecFile, EndRecordIsChecked) {
   count[364 + 12] ^= 1;  // the count, its CRC unchanged
   WriteText(dir / "count.rec", count);
   EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "count.rec"); }), "count.rec' is corrupt at offset 364: a damaged end record");
+  // A count that is not the records', with its CRC made to match.
+  std::string five = bytes;
+  const uint64_t n5 = 5;
+  std::memcpy(five.data() + 364 + 12, &n5, 8);
+  const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(&n5), 8));
+  std::memcpy(five.data() + 364 + 8, &crc, 4);
+  WriteText(dir / "five.rec", five);
+  EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "five.rec"); }), "its end record (offset 364) counts 5 records, 3 come before it");
   // Records after an end record (two files joined): the count is right, but bytes follow.
   WriteText(dir / "joined.rec", bytes + bytes);
   EXPECT_HAS(ErrorOf([&] { RecordReader r(dir / "joined.rec"); }), "has 384 bytes after its end record");
@@ -139,7 +151,7 @@ TEST(RecFile, Im2RecErrors) {
   ASSERT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "mine.rec"}), 0);
   EXPECT_EQ(ReadBytes(dir / "mine.rec.tmp"), "precious");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "label_width=-1"}); }),
-             "label_width must be >= 0, got '-1'");
+             "label_width must be in [0, 1048576], got '-1'");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=100000"}); }),
              "resize must be in [0, 16384], got '100000'");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=abc"}); }),

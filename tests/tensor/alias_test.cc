@@ -185,13 +185,13 @@ TEST(Alias, OneHotNegativeFractionAndNaNAreNoClass) {
   TensorContainer<cpu, 2> o(Shape2(4, 3));
   o = one_hot_encode(idx.view(), 3);
   EXPECT_EQ(Values(o.view()), (std::vector<float>{0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}));
-  // Past 2^24 a float's x + 1 rounds: the class is compared as the truncated index.
-  const index_t depth = (index_t(1) << 24) + 2;
+  // Past 2^24 a float's x + 1 and depth round: the class is compared as the truncated index.
+  const index_t depth = (index_t(1) << 24) + 1;
   TensorContainer<cpu, 1> big(Shape1(1), float(index_t(1) << 24));
   TensorContainer<cpu, 2> ob(Shape2(1, depth));
   ob = one_hot_encode(big.view(), depth);
-  EXPECT_EQ(ob.dptr_[index_t(1) << 24], 1.f);
-  EXPECT_EQ(ob.dptr_[(index_t(1) << 24) + 1], 0.f);
+  EXPECT_EQ(ob.dptr_[index_t(1) << 24], 1.f);  // the last class
+  EXPECT_EQ(ob.dptr_[(index_t(1) << 24) - 1], 0.f);
 }
 
 // A shape whose bytes pass size_t wrapped to 0 bytes: a null tensor, written through unsaid.

@@ -36,10 +36,11 @@ class Plan<OneHotEncodeExp<IndexExp, DType>> {
   explicit Plan(const OneHotEncodeExp<IndexExp, DType>& e) : index_(MakePlan(e.index_)), depth_(e.shape_[1]) {}
   UMBRA_XINLINE DType Eval(index_t y, index_t x) const {
     // A 1-D expression's 2-D view is one row: element y is (0, y).
-    // In [0, depth) as a value before the cast truncates it: -0.5 (cast: 0) and NaN are no
-    // class, and nothing past index_t's range is cast.
-    const DType v = index_.Eval(0, y);
-    return v >= DType(0) && v < static_cast<DType>(depth_) && static_cast<index_t>(v) == x ? DType(1) : DType(0);
+    // In [0, depth) as a value before the cast truncates it, compared in double (a float's
+    // 2^24 + 1 is 2^24): -0.5 (cast: 0) and NaN are no class, and nothing past index_t's range
+    // is cast.
+    const double v = static_cast<double>(index_.Eval(0, y));
+    return v >= 0.0 && v < static_cast<double>(depth_) && static_cast<index_t>(v) == x ? DType(1) : DType(0);
   }
 
  private:
