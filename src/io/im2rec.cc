@@ -168,8 +168,8 @@ int Im2RecMain(int argc, char** argv) {
     // Floating-point pixels: Resize sees them decoded (after any error of OpenCV's own), else
     // the format's signature says; a TIFF (which may hold any depth) is decoded to see.
     const std::string floats = resize > 0 ? "" : FloatImageFormat(r.payload);
-    UMBRA_CHECK(floats.empty(), "im2rec: image '", path, "' (", where, ") is ", floats, ", floating-point pixels, which ",
-                "the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
+    UMBRA_CHECK(floats.empty(), "im2rec: image '", path, "' (", where, ") is ", floats,
+                ", floating-point pixels, which the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
     if (resize == 0 && (r.payload.starts_with(std::string_view("II*\0", 4)) ||
                         r.payload.starts_with(std::string_view("MM\0*", 4)))) {

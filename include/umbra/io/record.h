@@ -64,7 +64,8 @@ class RecordWriter {
 
 /// Random access to the records of a file. The constructor scans the record headers (seeking over
 /// payloads) and throws umbra::Error naming the file and the offset of a bad magic, an impossible
-/// length, a truncated record, or a missing or wrong end record; Read() also checks the CRC. Not thread-safe: one reader per thread.
+/// length, a truncated record, or a missing or wrong end record; Read() also checks the CRC. Not
+/// thread-safe: one reader per thread.
 class RecordReader {
  public:
   explicit RecordReader(const std::string& path);

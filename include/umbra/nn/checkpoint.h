@@ -53,7 +53,8 @@ void FromHost(const ModelTensor& m, Tensor<xpu, 2, DType> t, const std::string& 
 }
 
 /// A NaN can reach the weights while the loss stays finite (batch norm's moving statistics are
-/// read only in test mode): such a model is refused, so that no model file holds one and the last good one stays newest.
+/// read only in test mode): such a model is refused, so that no model file holds one and the last
+/// good one stays newest.
 inline void RefuseNonFinite(const std::string& name, double v, long steps) {
   UMBRA_CHECK(std::isfinite(v), "'", name, "' holds ", v, " after ", steps,
               " steps, although the loss stayed finite: the model is not saved (look for non-finite input "

@@ -73,8 +73,9 @@ template <typename E> concept HasExactRegion = requires(const E& e, Region* r) {
 
 /// Calls f(region, mapped) for every tensor expression e reads; mapped: read through an index
 /// mapping (an expression with kMapsIndex: transpose, broadcast, slice, ...) rather than at the
-/// destination's own indices; a slice of a tensor is the region it covers, read in order. A new expression type must name its operands as above (the
-/// static_assert catches one with none of them).
+/// destination's own indices; a slice of a tensor is the region it covers, read in order. A new
+/// expression type must name its operands as above (the static_assert catches one with none of
+/// them).
 template <typename E, typename F>
 inline void VisitReads(const E& e, bool mapped, F&& f) {
   if constexpr (TensorLike<E>) {
