@@ -71,6 +71,9 @@ def read_model(path):
 
     try:
         head = json.loads(b[24 : 24 + hlen].decode("utf-8"), parse_constant=no_constant)
+        # A lone surrogate escape ("\\ud800") loads here as a str no UTF-8 holds; the C++ reader
+        # refuses it, so this one does too (encoding it raises UnicodeEncodeError).
+        json.dumps(head, ensure_ascii=False).encode("utf-8")
         if type(head) is not dict or type(head.get("tensors")) is not list or type(head.get("meta")) is not dict:
             raise malformed("it needs an object with a tensors list and a meta object")
         if whole(head["version"], "version") != version:
@@ -111,7 +114,7 @@ def read_model(path):
                 raise ValueError(f"{path}: corrupt: two tensors share the bytes at data offset {start}")
         meta = {text(k, "a meta key"): text(v, f"meta '{k}'") for k, v in head["meta"].items()}
         return {"net": text(head["net"], "net"), "meta": meta, "tensors": tensors}
-    except (KeyError, TypeError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as e:
+    except (KeyError, TypeError, UnicodeError, RecursionError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: malformed header ({type(e).__name__}: {e})") from None
 
 

@@ -186,11 +186,12 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
 
 void Augmenter::ProcessPlain(const cv::Mat& img, float* out) const {
   const cv::Mat m = Geometry(img, nullptr, false);
-  const int c = int(shape_[0]), h = int(shape_[1]), w = int(shape_[2]);
-  for (int y = 0; y < h; ++y) {
-    const uint8_t* p = m.ptr<uint8_t>(y);
-    for (int x = 0; x < w; ++x)
-      for (int ch = 0; ch < c; ++ch) out[(ch * h + y) * w + x] = p[x * c + ch];
+  // Offsets in index_t: (ch * h + y) * w in int wrapped past 2^31 pixels (3 x 27000 x 27000).
+  const index_t c = shape_[0], h = shape_[1], w = shape_[2];
+  for (index_t y = 0; y < h; ++y) {
+    const uint8_t* p = m.ptr<uint8_t>(int(y));
+    for (index_t x = 0; x < w; ++x)
+      for (index_t ch = 0; ch < c; ++ch) out[(ch * h + y) * w + x] = p[x * c + ch];
   }
 }
 
@@ -202,14 +203,14 @@ void Augmenter::Process(const cv::Mat& img, uint64_t seed, float* out) const {
   const bool flip = mirror_ || (rand_mirror_ && rnd.NextUnit() < 0.5);
   const float contrast = max_contrast_ > 0 ? 1 + Uniform(&rnd, -max_contrast_, max_contrast_) : 1;
   const float illum = max_illum_ > 0 ? Uniform(&rnd, -max_illum_, max_illum_) : 0;
-  const int c = int(shape_[0]), h = int(shape_[1]), w = int(shape_[2]);
+  const index_t c = shape_[0], h = shape_[1], w = shape_[2];  // offsets past 2^31: ProcessPlain
   const float* mean_img = mean_img_.values.empty() ? nullptr : mean_img_.values.data();
-  for (int y = 0; y < h; ++y) {
-    const uint8_t* p = m.ptr<uint8_t>(y);
-    for (int x = 0; x < w; ++x) {
-      const int sx = flip ? w - 1 - x : x;  // mirroring is folded into the read
-      for (int ch = 0; ch < c; ++ch) {
-        const int o = (ch * h + y) * w + x;
+  for (index_t y = 0; y < h; ++y) {
+    const uint8_t* p = m.ptr<uint8_t>(int(y));
+    for (index_t x = 0; x < w; ++x) {
+      const index_t sx = flip ? w - 1 - x : x;  // mirroring is folded into the read
+      for (index_t ch = 0; ch < c; ++ch) {
+        const index_t o = (ch * h + y) * w + x;
         // The mean image is aligned with the unflipped crop: read it where the pixel comes from.
         const float mean = mean_img ? mean_img[(ch * h + y) * w + sx] : mean_[ch];
         out[o] = (float(p[sx * c + ch]) - mean) * scale_ * contrast + illum;

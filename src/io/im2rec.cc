@@ -36,20 +36,31 @@ std::string Lower(std::string s) {
 }
 
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-// Refuses pixels the image iterators do not read (all but 8 or 16 bits unsigned): decoded to
-// 8 bits, floating-point pixels (0.46) became 0.
-void CheckReadableDepth(const cv::Mat& img, const std::string& path, const std::string& where) {
+// Decodes any colour format and depth, as stored, but turned upright by its EXIF orientation as
+// the img/imgrec iterators' decoding turns it (IMREAD_UNCHANGED would not: a re-encoded file has
+// no EXIF, so a photo would otherwise reach the net turned by how it was packed). Pixels the
+// iterators do not read (all but 8 or 16 bits unsigned) are refused: decoded to 8 bits, a float
+// TIFF's 0.46 became 0.
+cv::Mat DecodeForIm2Rec(const std::string& bytes, const std::string& path, const std::string& where) {
+  std::string said;
+  cv::Mat img;
+  try {  // OpenCV throws for some corrupt files rather than return an empty image
+    img = DecodeImage(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
+  } catch (const cv::Exception& e) {
+    UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
+  }
+  UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
+              said.empty() ? "" : "; OpenCV: " + said);
   const int d = img.depth();
-  if (d == CV_8U || d == CV_16U) return;
-  const char* what = d == CV_8S    ? "8-bit signed"
-                     : d == CV_16S ? "16-bit signed"
-                     : d == CV_32S ? "32-bit integer"
-                     : d == CV_16F ? "16-bit floating-point"
-                     : d == CV_32F ? "32-bit floating-point"
-                     : d == CV_64F ? "64-bit floating-point"
-                                   : "other";
-  UMBRA_THROW("im2rec: image '", path, "' (", where, ") holds ", what, " pixels, which the image iterators do not ",
-              "read (8-bit decoding made 0.46 0); convert it to an 8- or 16-bit PNG");
+  if (d == CV_8U || d == CV_16U) return img;
+  const std::string kind = d == CV_8S    ? "8-bit signed"
+                           : d == CV_16S ? "16-bit signed"
+                           : d == CV_32S ? "32-bit integer"
+                           : d == CV_16F ? "16-bit floating-point"
+                           : d == CV_32F ? "32-bit floating-point"
+                           : d == CV_64F ? "64-bit floating-point"
+                                         : "OpenCV depth " + std::to_string(d);
+  UMBRA_THROW("im2rec: cannot read image '", path, "' (", where, "): ", UnreadablePixels(kind));
 }
 #endif
 
@@ -58,19 +69,12 @@ void CheckReadableDepth(const cv::Mat& img, const std::string& path, const std::
 std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
                    int quality) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-  // Any colour format and depth, as stored, but turned upright by its EXIF orientation as the
-  // img/imgrec iterators' decoding turns it (IMREAD_UNCHANGED would not): the re-encoded file
-  // has no EXIF, so a photo would otherwise reach the net turned by how it was packed.
   const std::string ext = Lower(path.substr(path.find_last_of('.') == std::string::npos ? path.size()
                                                                                          : path.find_last_of('.')));
   const bool png = ext == ".png";
+  const cv::Mat img = DecodeForIm2Rec(bytes, path, where);
   std::vector<uint8_t> enc;
-  try {  // OpenCV throws for some corrupt files rather than return an empty image
-    std::string said;
-    const cv::Mat img = DecodeImage(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
-    UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
-                said.empty() ? "" : "; OpenCV: " + said);
-    CheckReadableDepth(img, path, where);
+  try {
     // The new size in double: a 200000 x 1 strip to a shorter side of 16384 wrapped int to 1 wide.
     const double f = double(side) / std::min(img.rows, img.cols);
     const double w = std::max(1.0, std::round(img.cols * f)), h = std::max(1.0, std::round(img.rows * f));
@@ -104,10 +108,14 @@ bool NamedAsImage(const std::string& path) {
 
 // Why OUT must not be replaced, or "". Only a record file (or an empty one) is: OUT named as the
 // list, an image or a model by a slip of the argument order would otherwise be lost, and a
-// rename over a device or a folder is no output at all.
+// rename over a device or a folder is no output at all. A symlink is judged by what it names,
+// since the writer (AtomicOutput) replaces that file and keeps the link; one to nothing would be
+// written in place, not whole or not at all (a failure half-way left half a file).
 std::string OutputProblem(const std::string& path) {
   std::error_code ec;
-  const auto st = std::filesystem::symlink_status(path, ec);
+  const auto st = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(st) && std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec)))
+    return "is a symlink to nothing";
   if (!std::filesystem::exists(st)) return {};
   if (!std::filesystem::is_regular_file(st)) return "is no regular file";
   return std::filesystem::file_size(path, ec) > 0 && !IsRecordFile(path) ? "exists and is no record file" : "";
@@ -167,23 +175,12 @@ int Im2RecMain(int argc, char** argv) {
     if (!pruned.empty()) r.payload = std::move(pruned);
     // Floating-point pixels: Resize sees them decoded (after any error of OpenCV's own), else
     // the format's signature says; a TIFF (which may hold any depth) is decoded to see.
-    const std::string floats = resize > 0 ? "" : FloatImageFormat(r.payload);
-    UMBRA_CHECK(floats.empty(), "im2rec: image '", path, "' (", where, ") is ", floats,
-                ", floating-point pixels, which the image iterators read as 8 bits (0.46 as 0); convert it to PNG");
+    const std::string floats = resize > 0 ? "" : FloatPixelsProblem(r.payload);
+    UMBRA_CHECK(floats.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", floats);
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
     if (resize == 0 && (r.payload.starts_with(std::string_view("II*\0", 4)) ||
-                        r.payload.starts_with(std::string_view("MM\0*", 4)))) {
-      std::string said;
-      cv::Mat img;
-      try {
-        img = DecodeImage(r.payload, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
-      } catch (const cv::Exception& e) {
-        UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
-      }
-      UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
-                  said.empty() ? "" : "; OpenCV: " + said);
-      CheckReadableDepth(img, path, where);
-    }
+                        r.payload.starts_with(std::string_view("MM\0*", 4))))
+      DecodeForIm2Rec(r.payload, path, where);
 #endif
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
     w.Write(r);

@@ -208,6 +208,24 @@ std::string CheckBmp(const std::string& b) {
   return {};
 }
 
+// The signatures of the formats OpenCV reads, but for WebP (RIFF....WEBP) and the PNM family
+// (PnmKind); `floats` names those whose pixels are floating-point.
+struct Signature {
+  std::string_view magic;
+  const char* floats = nullptr;
+};
+constexpr Signature kSignatures[] = {
+    {{kPngSignature, 8}}, {"\xFF\xD8\xFF"}, {"BM"}, {"GIF87a"}, {"GIF89a"}, {{"II*\0", 4}}, {{"MM\0*", 4}},
+    {"#?RADIANCE", "Radiance HDR"}, {"#?RGBE", "Radiance HDR"}, {"\x76\x2F\x31\x01", "OpenEXR"},
+    {"\x59\xA6\x6A\x95"},  // Sun raster
+    {{"\0\0\0\x0CjP  ", 8}}, {"\xFF\x4F\xFF\x51"}};  // JPEG 2000: file, codestream
+
+// A PNM's kind ('1'-'7', 'F' or 'f': P1-P7, PF, Pf followed by whitespace), or '\0'.
+char PnmKind(const std::string& b) {
+  if (b.size() < 3 || b[0] != 'P' || !std::strchr(" \t\r\n", b[2]) || b[2] == '\0') return '\0';
+  return (b[1] >= '1' && b[1] <= '7') || b[1] == 'F' || b[1] == 'f' ? b[1] : '\0';
+}
+
 }  // namespace
 
 std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
@@ -215,34 +233,31 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) return PrunePng(bytes, pruned);
   if (bytes.size() >= 3 && Byte(bytes, 0) == 0xFF && Byte(bytes, 1) == 0xD8 && Byte(bytes, 2) == 0xFF)
     return CheckJpeg(bytes);
-  if (bytes.size() >= 3 && bytes[0] == 'P' && std::strchr("4567Ff", bytes[1]) && bytes[1] != '\0' &&
-      std::strchr(" \t\r\n", bytes[2]) && bytes[2] != '\0')
-    return CheckPnm(bytes);
+  const char pnm = PnmKind(bytes);
+  if (pnm != '\0' && std::strchr("4567Ff", pnm)) return CheckPnm(bytes);  // binary ones only
   if (bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return CheckBmp(bytes);
   return {};
 }
 
 bool HasImageSignature(const std::string& b) {
-  const auto starts = [&](std::string_view s) { return b.size() >= s.size() && b.compare(0, s.size(), s) == 0; };
-  if (starts({kPngSignature, 8}) || starts("\xFF\xD8\xFF") || starts("BM") || starts("GIF87a") || starts("GIF89a") ||
-      starts({"II*\0", 4}) || starts({"MM\0*", 4}) || starts("#?RADIANCE") || starts("#?RGBE") ||
-      starts("\x76\x2F\x31\x01") || starts("\x59\xA6\x6A\x95") || starts({"\0\0\0\x0CjP  ", 8}) ||
-      starts("\xFF\x4F\xFF\x51"))
-    return true;
-  if (starts("RIFF") && b.size() >= 12 && b.compare(8, 4, "WEBP") == 0) return true;
-  // PNM: P1-P7 or PF/Pf, then whitespace.
-  return b.size() >= 3 && b[0] == 'P' && ((b[1] >= '1' && b[1] <= '7') || b[1] == 'F' || b[1] == 'f') &&
-         (b[2] == '\n' || b[2] == '\r' || b[2] == ' ' || b[2] == '\t');
+  for (const Signature& s : kSignatures)
+    if (b.starts_with(s.magic)) return true;
+  if (b.starts_with("RIFF") && b.size() >= 12 && b.compare(8, 4, "WEBP") == 0) return true;
+  return PnmKind(b) != '\0';
 }
 
-std::string FloatImageFormat(const std::string& b) {
-  const auto starts = [&](std::string_view s) { return b.size() >= s.size() && b.compare(0, s.size(), s) == 0; };
-  if (b.size() >= 3 && b[0] == 'P' && (b[1] == 'F' || b[1] == 'f') &&
-      (b[2] == '\n' || b[2] == '\r' || b[2] == ' ' || b[2] == '\t'))
-    return "PFM";
-  if (starts("\x76\x2F\x31\x01")) return "OpenEXR";
-  if (starts("#?RADIANCE") || starts("#?RGBE")) return "Radiance HDR";
-  return "";
+std::string FloatPixelsProblem(const std::string& b) {
+  const char pnm = PnmKind(b);
+  std::string format = pnm == 'F' || pnm == 'f' ? "PFM" : "";
+  for (const Signature& s : kSignatures)
+    if (s.floats && b.starts_with(s.magic)) format = s.floats;
+  return format.empty() ? "" : UnreadablePixels(format + "'s floating-point");
+}
+
+std::string UnreadablePixels(const std::string& kind) {
+  const bool floats = kind.find("floating-point") != std::string::npos;  // what the example fits
+  return "it holds " + kind + " pixels, which the image iterators do not read" +
+         (floats ? " (decoded to 8 bits, 0.46 became 0)" : "") + "; convert it to an 8- or 16-bit PNG";
 }
 
 }  // namespace umbra::io

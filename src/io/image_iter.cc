@@ -136,9 +136,8 @@ class ImageIterBase : public InstanceIterator {
       NoteStrayBytes(Name() + ": image " + Where(i), jpeg.stray);
     UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)",
                 said.empty() ? "" : "; OpenCV: " + said);
-    const std::string floats = FloatImageFormat(bytes);
-    UMBRA_CHECK(floats.empty(), "cannot decode image ", Where(i), ": it is ", floats, ", floating-point pixels, ",
-                "which 8-bit decoding makes 0 (0.46 as 0); convert it to PNG");
+    const std::string floats = FloatPixelsProblem(bytes);
+    UMBRA_CHECK(floats.empty(), "cannot decode image ", Where(i), ": ", floats);
     if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red
     // A crop needs an image at least input_shape large, so a smaller one is scaled up: said once,
     // since a list of the wrong images (or the wrong input_shape) would else train quietly.

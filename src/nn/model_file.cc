@@ -120,6 +120,10 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
   UMBRA_CHECK(crc == Crc(b, body), "model file '", what, "' is corrupt (checksum mismatch)");
   const uint64_t hlen = GetLE(b, 16, 8);
   UMBRA_CHECK(hlen <= body - kPrefix, "model file '", what, "' is corrupt (header length ", hlen, ")");
+  // nlohmann skips a byte-order mark; the writer puts none and Python's json refuses one, so
+  // both readers take the same files.
+  UMBRA_CHECK(hlen < 3 || b.compare(kPrefix, 3, "\xEF\xBB\xBF") != 0, "model file '", what,
+              "' has a malformed header: it begins with a byte-order mark");
   ModelFile m;
   try {
     const auto head = nlohmann::json::parse(b.begin() + kPrefix, b.begin() + kPrefix + hlen);

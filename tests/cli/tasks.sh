@@ -50,13 +50,13 @@ from umbra.model_file import read_model
 b = open('m/0002.model', 'rb').read()
 hlen = struct.unpack_from('<Q', b, 16)[0]
 head = json.loads(b[24:24 + hlen])
-def craft(edit):
+def craft(edit, lead=b''):  # lead: bytes before the header's JSON
     h = json.loads(json.dumps(head))
     edit(h)
-    j = json.dumps(h, separators=(',', ':')).encode()
+    j = lead + json.dumps(h, separators=(',', ':')).encode()
     if len(j) > hlen and isinstance(h.get('net'), str):  # room for a longer edit: the net text is informational
         h['net'] = h['net'][:-(len(j) - hlen) - 8]
-        j = json.dumps(h, separators=(',', ':')).encode()
+        j = lead + json.dumps(h, separators=(',', ':')).encode()
     assert len(j) <= hlen, 'an edit must not lengthen the header'
     body = b[:24] + j + b' ' * (hlen - len(j)) + b[24 + hlen:len(b) - 8]
     open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
@@ -111,6 +111,13 @@ for edit, py_want, cpp_want in [
         open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
         py_want = cpp_want = f"tensor '{t0['name']}' holds nan at element 0"
     both_refuse(py_want, cpp_want)
+# Headers the writer never makes, on which the readers differed: a byte-order mark (nlohmann
+# skipped it, Python refused it) and a lone surrogate escape (Python took it, nlohmann refused it).
+craft(lambda h: None, lead=b'\xef\xbb\xbf')
+both_refuse('malformed header', 'begins with a byte-order mark')
+craft(lambda h: h['meta'].update(note='\ud800'))
+assert b'"\\ud800"' in open('crafted.model', 'rb').read()
+both_refuse('malformed header (UnicodeEncodeError', 'has a malformed header')
 # The prefix's reserved word set (a later format, or damage: both loaded it) and bytes after the
 # end marker (both said truncated).
 reserved = bytearray(b[:len(b) - 8])

@@ -120,6 +120,7 @@ TEST(ImageBytes, PnmAndBmpPixelDataIsCounted) {
 }
 
 TEST(ImageBytes, SignaturesOfTheFormatsOpenCVReads) {
+  std::string pruned;
   const std::vector<std::string> images = {std::string("\x89PNG\r\n\x1a\n", 8), "\xFF\xD8\xFF\xE0", "BM6\0",
                                            "GIF89a", std::string("II*\0", 4), std::string("MM\0*", 4),
                                            std::string("RIFF\0\0\0\0WEBPVP8 ", 16), "P5\n28 28", "P6 1 1",
@@ -128,6 +129,27 @@ TEST(ImageBytes, SignaturesOfTheFormatsOpenCVReads) {
   for (const std::string& b : {std::string("just some text\n"), std::string("P"), std::string("P9\n"),
                                std::string("RIFF\0\0\0\0WAVEfmt "), std::string()})
     EXPECT_FALSE(HasImageSignature(b)) << b;
+  // PnmKind's signature also sends a binary PNM to its structure check, and a text one past it.
+  EXPECT_EQ(CheckImageBytes("P5\n4 4\n255\n", &pruned),
+            "it ends inside its P5 pixel data (which needs byte 27 of 11)");
+  EXPECT_EQ(CheckImageBytes("P2\n4 4\n255\n", &pruned), "");
+}
+
+// The floating-point formats are told by their signatures, in the wording im2rec and the
+// iterators share; integer PNMs and other formats pass.
+TEST(ImageBytes, FloatingPointFormatsAreNamed) {
+  for (const auto& [bytes, format] : std::vector<std::pair<std::string, std::string>>{
+           {"Pf\n1 1\n-1.0\n", "PFM"}, {"PF 1 1\n", "PFM"}, {"#?RADIANCE\n", "Radiance HDR"},
+           {"#?RGBE\n", "Radiance HDR"}, {"\x76\x2F\x31\x01\x02", "OpenEXR"}})
+    EXPECT_EQ(FloatPixelsProblem(bytes), UnreadablePixels(format + "'s floating-point")) << bytes;
+  EXPECT_EQ(UnreadablePixels("PFM's floating-point"),
+            "it holds PFM's floating-point pixels, which the image iterators do not read (decoded to 8 bits, 0.46 "
+            "became 0); convert it to an 8- or 16-bit PNG");
+  EXPECT_EQ(UnreadablePixels("32-bit integer"),
+            "it holds 32-bit integer pixels, which the image iterators do not read; convert it to an 8- or 16-bit PNG");
+  for (const std::string& b : {std::string("P5\n1 1\n255\n\x7f"), std::string("Pfx"), std::string("#?RGB"),
+                               std::string("\x89PNG\r\n\x1a\n", 8), std::string()})
+    EXPECT_EQ(FloatPixelsProblem(b), "") << b;
 }
 
 }  // namespace

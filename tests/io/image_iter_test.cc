@@ -235,13 +235,13 @@ TEST(RecIter, Im2RecResizeKeepsSixteenBitsAndRefusesFloats) {
   const std::string flist = OneImageList(dir, "f.pfm");
   std::string args[] = {"im2rec", flist, dir / "img", dir / "f.rec"};
   char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
-  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "is PFM, floating-point pixels");
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "holds PFM's floating-point pixels");
   EXPECT_HAS(ErrorOf([&] {
                auto img = Make("img", {{"image_list", flist}, {"image_root", dir / "img"}, {"input_shape", "1,1,1"},
                                        {"batch_size", "1"}});
                img->Next();
              }),
-             "it is PFM, floating-point pixels");
+             "holds PFM's floating-point pixels");
   // A TIFF may hold any depth: one of floats is decoded to be seen, with or without resize.
   std::vector<uint8_t> tif;
   if (Codecs().encode(".tiff", cv::Mat(2, 2, CV_32F, cv::Scalar(0.46)), tif, {})) {

@@ -150,6 +150,25 @@ TEST(RecFile, Im2RecErrors) {
   WriteText(dir / "mine.rec.tmp", "precious");
   ASSERT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "mine.rec"}), 0);
   EXPECT_EQ(ReadBytes(dir / "mine.rec.tmp"), "precious");
+  // A link is judged by what it names and written through, as every other output is: to a
+  // record file it is replaced behind the link; to nothing (written in place, so a failure
+  // half-way left half a file), a folder or another kind of file it is refused.
+  std::filesystem::create_symlink("mine.rec", dir / "link.rec");
+  std::filesystem::create_symlink("later.rec", dir / "dangling.rec");
+  std::filesystem::create_symlink("list.lst", dir / "tolist.rec");
+  std::filesystem::create_symlink("out", dir / "todir.rec");
+  const std::string before = ReadBytes(dir / "mine.rec");
+  WriteText(dir / "one.lst", "10\t1\t0.5\ta.bin\n");
+  ASSERT_EQ(Im2Rec({dir / "one.lst", dir / "img", dir / "link.rec"}), 0);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "link.rec"));
+  EXPECT_LT(ReadBytes(dir / "mine.rec").size(), before.size());  // the file behind it, replaced
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "dangling.rec"}); }),
+             "dangling.rec' is a symlink to nothing; not overwriting it");
+  EXPECT_FALSE(std::filesystem::exists(dir / "later.rec"));
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "tolist.rec"}); }),
+             "tolist.rec' exists and is no record file; not overwriting it");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "todir.rec"}); }),
+             "todir.rec' is no regular file");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "label_width=-1"}); }),
              "label_width must be in [0, 1048576], got '-1'");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=100000"}); }),

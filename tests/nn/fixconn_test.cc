@@ -125,6 +125,12 @@ TEST(Fixconn, BadParametersNameLayerAndKey) {
   layer->SetParam("fixconn_weight", WriteTemp("bp", "1\n2\n"));
   ExpectMentions(test::ErrorOf([&] { layer->InferShape({Shape4(1, 0, 1, 3)}); }), {"fx9", "empty input"});
   EXPECT_FALSE(layer->SetParam("no_bias", "1"));  // no bias: W is all there is
+  // 2^24 x 2^40 wrapped to an empty matrix that the file's entry was then written past.
+  layer->SetParam("nhidden", "16777216");
+  layer->SetParam("fixconn_format", "sparse");
+  layer->SetParam("fixconn_weight", WriteTemp("huge", "16777216 1099511627776 1\n0 0 1\n"));
+  ExpectMentions(test::ErrorOf([&] { layer->InferShape({Shape4(1, 1, 1, index_t(1) << 40)}); }),
+                 {"fx9", "16777216 x 1099511627776", "more than this machine's memory"});
 }
 
 }  // namespace

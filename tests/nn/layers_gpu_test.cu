@@ -16,6 +16,8 @@
 #include <limits>
 #include <map>
 
+#include "cudnn/conv_cudnn.h"
+#include "cudnn/pool_cudnn.h"
 #include "harness/gpu_compare.h"
 #include "harness/layer_check.h"
 #include "umbra/tensor/bf16.h"
@@ -497,6 +499,21 @@ TEST(LayersGPU, EveryRegisteredLayerHasACase) {
 TEST(LayersGPU, ForwardAndBackwardSameAsCPU) {
   UMBRA_REQUIRE_GPU();
   for (const Case& c : Cases()) Compare(c);
+}
+
+// cuDNN's descriptors hold at most 2^31 - 1 elements: past that the cuDNN backends decline
+// (null, before any descriptor or bf16 probe) and the layers keep their own kernels, as cuDNN
+// would refuse at the first step. Pooling and a convolution's filter lacked the check.
+TEST(LayersGPU, CudnnBackendsDeclineSizesPastInt) {
+  UMBRA_REQUIRE_GPU();
+  if (!nn::CudnnBuilt()) GTEST_SKIP() << "built without cuDNN";
+  EXPECT_EQ(nn::MakeCudnnPool(true, 32, 64, 1024, 1024, 512, 512, 2, 2, 2, 2, 0, 0), nullptr);  // 2^31 in
+  EXPECT_EQ(nn::MakeCudnnPool(false, 16, 64, 1024, 2048, 1024, 2048, 3, 3, 1, 1, 1, 1, false, true), nullptr);
+  EXPECT_NE(nn::MakeCudnnPool(true, 2, 3, 8, 8, 4, 4, 2, 2, 2, 2, 0, 0), nullptr);
+  nn::CudnnConvOptions opt;
+  opt.tf32 = false;
+  EXPECT_EQ(nn::MakeCudnnConv(1, 8192, 7, 7, 8192, 1, 1, 1, 7, 7, 1, 1, 0, 0, false, opt, nullptr), nullptr);
+  EXPECT_NE(nn::MakeCudnnConv(1, 8, 7, 7, 8, 1, 1, 1, 7, 7, 1, 1, 0, 0, false, opt, nullptr), nullptr);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // A statement whose destination shares memory with what it reads elsewhere than at the element
 // being written (alias.h): refused for views, evaluated into new storage for a TensorContainer;
 // reads at the same place, column blocks side by side and reshapes of the same memory still run.
-// Also dot()'s overlap test on one-row views, and the plain `=` that streams large results.
+// Also dot()'s overlap test on one-row views, reductions into their own source, and the plain `=`
+// that streams large results.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -85,6 +86,20 @@ TEST(Alias, MappedAndOffsetReadsOfTheDestinationAreErrors) {
   auto b = Iota(4, 4);
   Tensor<cpu, 2> bv = b.view();
   EXPECT_HAS(ErrorOf([&] { bv = broadcast<1>(bv[0], bv.shape_); }), "shares memory");
+}
+
+// A reduction into memory it reads: refused on both devices (the GPU's kernels raced where
+// other blocks still read what one had written; reduce_test.cu), beside its source it runs.
+TEST(Alias, ReductionIntoItsOwnSourceIsAnError) {
+  auto m = Iota(4, 3);
+  Tensor<cpu, 2> v = m.view();
+  Tensor<cpu, 1> row = v[0];
+  EXPECT_HAS(ErrorOf([&] { row = sum_rows(v); }), "reduce_except_dim<1>(sum): the destination (3) shares memory");
+  EXPECT_HAS(ErrorOf([&] { row += reduce_except_dim<red::maximum, 1>(v.Slice(0, 2) * 2.f); }), "shares memory");
+  EXPECT_HAS(ErrorOf([&] { v[2].Slice(0, 2) = sumall_except_dim<0>(v.Slice(1, 3)); }), "shares memory");
+  EXPECT_EQ(Values(m.view()), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));  // untouched
+  row = sum_rows(v.Slice(1, 4));
+  EXPECT_EQ(Values(m.view()), (std::vector<float>{18, 21, 24, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
 }
 
 // What stays allowed: each element read where it is written (in place, savers reading the
@@ -199,6 +214,11 @@ TEST(Alias, AllocationPastSizeTIsAnError) {
   const index_t big = index_t(1) << 31;
   EXPECT_HAS(ErrorOf([&] { TensorContainer<cpu, 2> c(Shape2(big, big)); }), "overflows");
   EXPECT_HAS(ErrorOf([&] { TensorContainer<cpu, 2> c(Shape2(big * 4, big)); }), "overflows");
+  // 2^64 - 4 bytes: no product wraps, but rounding up to 64 bytes did (a 56-byte block).
+  EXPECT_HAS(ErrorOf([&] { TensorContainer<cpu, 2> c(Shape2(big - 1, big + 1)); }), "overflows");
+  Tensor<cpu, 2> t(nullptr, Shape2(big - 1, big + 1));
+  EXPECT_HAS(ErrorOf([&] { AllocSpace(&t); }), "overflows");
+  EXPECT_EQ(t.dptr_, nullptr);
 }
 
 }  // namespace

@@ -235,6 +235,13 @@ TEST(ReduceWithAxis, ErrorsNameTheShape) {
   }
   TensorContainer<cpu, 3> empty(Shape3(2, 0, 3));
   EXPECT_THROW(argmax(empty.view(), 1), Error);
+  // Indices past 2^24 are not exact in float (2^24 + 1 rounded to 2^24): refused when the
+  // expression is built (64 MB, never read); up to 2^24 + 1 long (the last index 2^24) they are.
+  const index_t n = (index_t(1) << 24) + 2;
+  TensorContainer<cpu, 2> wide(Shape2(1, n));
+  EXPECT_HAS(test::ErrorOf([&] { argmax(wide.view(), 1); }),
+             "argmax over axis 1 of source shape (1,16777218): its indices past 16777216 are not exact");
+  EXPECT_EQ(argmax(wide.view().SliceLast(0, n - 1), 1).shape_, Shape1(1));
 }
 
 }  // namespace

@@ -163,5 +163,26 @@ TEST(ReduceGPU, WithAxisSameAsCPU) {
   EXPECT_TRUE((test::SameOnGPU<2, float>(arg2, Shape2(17, 7), 0, x.view())));
 }
 
+// A destination inside the source raced where other blocks still read what one had written
+// (sumall_except_dim<0> into a row of its source): refused on the host, as on the CPU, for
+// every kernel alike; a destination beside it runs.
+TEST(ReduceGPU, IntoItsOwnSourceIsAnError) {
+  UMBRA_REQUIRE_GPU();
+  auto m = test::RandomTensor(Shape2(4, 6), 5);
+  auto g = test::ToGPU(m.view());
+  Tensor<gpu, 2> v = g.view();
+  Tensor<gpu, 1> row = v[0];
+  EXPECT_HAS(test::ErrorOf([&] { row = sum_rows(v); }), "shares memory with the source");
+  EXPECT_HAS(test::ErrorOf([&] { row.Slice(0, 4) = sumall_except_dim<0>(v); }), "shares memory");
+  EXPECT_HAS(test::ErrorOf([&] { row = sumall_except_dim<1>(v.Slice(0, 2) * 2.f); }), "shares memory");
+  row = sumall_except_dim<1>(v.Slice(1, 4));  // rows 1-3: beside row 0
+  auto back = test::ToCPU(g.view());
+  for (index_t x = 0; x < 6; ++x) {
+    const float want = m.dptr_[6 + x] + m.dptr_[12 + x] + m.dptr_[18 + x];
+    EXPECT_NEAR(back.dptr_[x], want, 1e-5f) << x;
+    EXPECT_EQ(back.dptr_[6 + x], m.dptr_[6 + x]) << x;
+  }
+}
+
 }  // namespace
 }  // namespace umbra

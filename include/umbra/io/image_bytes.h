@@ -26,8 +26,14 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
 /// GIF, TIFF, WebP, the PNM family and PFM, JPEG 2000, OpenEXR, Radiance HDR, Sun raster).
 bool HasImageSignature(const std::string& bytes);
 
-/// The name of the floating-point image format the bytes start with (PFM, OpenEXR, Radiance
-/// HDR), or "". Decoded to 8 bits such pixels (0.46, a PFM's) became 0: a net trained on zeros.
-std::string FloatImageFormat(const std::string& bytes);
+/// Why the bytes' pixels cannot be read, where their signature names a floating-point format
+/// (PFM, OpenEXR, Radiance HDR), or "". Decoded to 8 bits such pixels (0.46, a PFM's) became 0:
+/// a net trained on zeros.
+std::string FloatPixelsProblem(const std::string& bytes);
+
+/// The one wording for pixels the image iterators do not read (all but 8 or 16 bits unsigned):
+/// "it holds <kind> pixels, which the image iterators do not read[ (decoded to 8 bits, 0.46
+/// became 0), for a floating-point kind]; convert it to an 8- or 16-bit PNG".
+std::string UnreadablePixels(const std::string& kind);
 
 }  // namespace umbra::io

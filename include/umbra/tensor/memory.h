@@ -41,6 +41,8 @@ inline size_t HostMemoryBytes() {
 }
 inline void* AlignedAlloc(size_t bytes) {
   if (bytes == 0) return nullptr;
+  // Rounding up wrapped a size within 64 bytes of 2^64 to 0 (AllocBytes refuses past 2^63).
+  UMBRA_CHECK(bytes <= SIZE_MAX - kCPUAlign, "out of host memory: asked for ", bytes, " bytes");
   size_t rounded = (bytes + kCPUAlign - 1) / kCPUAlign * kCPUAlign;
   const size_t live = HostTensorBytes().load(std::memory_order_relaxed);
   constexpr double kGiB = double(1 << 30);
@@ -69,13 +71,16 @@ inline void CheckAllocShape(const Shape<N>& s) {
 }
 // The bytes of shape s in rows of `stride` elements of `elem` bytes. A product past size_t is an
 // error: Shape2(1 << 31, 1 << 31) of floats wrapped to 0 bytes, a null tensor that later
-// statements wrote through or called unallocated.
+// statements wrote through or called unallocated. So is one past 2^63, which the allocators'
+// rounding up (to 64 bytes here, 1 MiB on the GPU) wrapped to 0: a (2^31 - 1, 2^31 + 1) weight,
+// 2^64 - 4 bytes, got a 56-byte block.
 template <int N>
 inline size_t AllocBytes(const Shape<N>& s, index_t stride, size_t elem) {
   size_t n = elem;
   bool over = __builtin_mul_overflow(n, size_t(stride), &n);
   for (int i = 0; i < N - 1; ++i) over |= __builtin_mul_overflow(n, size_t(s[i]), &n);
-  UMBRA_CHECK(!over, "cannot allocate a tensor of shape ", s, ": its size in bytes overflows");
+  UMBRA_CHECK(!over && n <= (SIZE_MAX >> 1), "cannot allocate a tensor of shape ", s,
+              ": its size in bytes overflows");
   return n;
 }
 }  // namespace detail

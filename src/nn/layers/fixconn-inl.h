@@ -67,7 +67,14 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
                 "' is not a finite float");
     return *x;
   };
-  std::vector<double> w(size_t(rows) * size_t(cols), 0.0);
+  // The count checked before the matrix is made: 2^24 x 2^40 wrapped to 0 elements, which the
+  // entries were then written past (the weights' own allocation, which checks, comes after).
+  size_t count = 0;
+  const size_t room = umbra::detail::HostMemoryBytes() / sizeof(double);
+  UMBRA_CHECK(!__builtin_mul_overflow(size_t(rows), size_t(cols), &count) && (room == 0 || count <= room), owner,
+              ": a fixconn matrix of nhidden x the input's size, ", rows, " x ", cols,
+              " doubles, is more than this machine's memory");
+  std::vector<double> w(count, 0.0);
   std::string text;
   int line_no = 0, row = 0;
   if (format == "dense") {

@@ -123,6 +123,7 @@ class CachingAllocator {
   int BeginCapturePool(size_t reserve = 0) {
     int dev = 0;
     UMBRA_CUDA_CHECK(cudaGetDevice(&dev));
+    const size_t rounded = reserve ? Round(reserve) : 0;  // its error before a capture is begun
     std::lock_guard<std::mutex> lock(mu_);
     UMBRA_CHECK(capturing_ < 0, "CachingAllocator: a graph capture is already in progress");
     capturing_ = next_capture_++;
@@ -131,7 +132,6 @@ class CachingAllocator {
     c.dev = dev;
     if (reserve) {
       Pool& pool = PoolOf(dev);
-      const size_t rounded = Round(reserve);
       size_t sz = rounded;
       void* p = FromCacheLocked(pool, rounded, &sz);
       if (!p) {
@@ -231,6 +231,8 @@ class CachingAllocator {
 
   static size_t Round(size_t b) {
     constexpr size_t kSmall = 512, kLarge = size_t(1) << 20;
+    // Rounded up, a size within 1 MiB of 2^64 wrapped to 0 (AllocBytes refuses tensors past 2^63).
+    UMBRA_CHECK(b <= SIZE_MAX - kLarge, "CachingAllocator: cannot allocate ", b, " bytes");
     return b < kLarge ? (b + kSmall - 1) / kSmall * kSmall : (b + kLarge - 1) / kLarge * kLarge;
   }
   Pool& PoolOf(int dev) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -238,6 +239,13 @@ struct ComplexEngine<SV, Tensor<Device, dd, DType>,
     const index_t len = s[dimkeep];
     UMBRA_CHECK(dst->shape_[0] == len, "reduce_except_dim<", dimkeep, ">(", Reducer::kName,
                 "): source ", s, " reduces to (", len, ") but the destination is ", dst->shape_);
+    // A destination inside the source raced on the GPU where other blocks still read what one
+    // had written (sumall_except_dim<0>(m) into m's first row; any source read through an index
+    // mapping). The CPU reduces into a vector first and was right; the rule is the same on both
+    // devices, so that code moves between them unchanged.
+    UMBRA_CHECK(!ReadsFrom(*dst, e.src_, true), "reduce_except_dim<", dimkeep, ">(", Reducer::kName,
+                "): the destination ", dst->shape_, " shares memory with the source ", s,
+                "; reduce into another tensor");
     if constexpr (Device::kDevCPU) {
       const std::vector<DType> res = ReduceExceptDimCPU<Reducer, dimkeep, DType>(e.src_, s);
       for (index_t c = 0; c < len; ++c) SV::Save(dst->dptr_[c], DType(e.scale_ * res[c]));
@@ -340,8 +348,16 @@ inline auto reduce_with_axis(const Exp<SrcExp, DType, etype>& src, int axis) {
   const int a = axis < 0 ? axis + sd : axis;
   UMBRA_CHECK(a >= 0 && a < sd, Reducer::kName, " over axis ", axis,
               ": out of range for source shape ", s);
-  UMBRA_CHECK((!std::is_same_v<Reducer, ArgMaxTag> || s[a] > 0), "argmax over axis ", axis,
-              " of source shape ", s, ": the axis is empty");
+  if constexpr (std::is_same_v<Reducer, ArgMaxTag>) {
+    UMBRA_CHECK(s[a] > 0, "argmax over axis ", axis, " of source shape ", s, ": the axis is empty");
+    // The index is a DType: past 2^digits (2^24 for float, 2^8 for bf16; 2^digits - 1 for an
+    // integer type) one rounds to a neighbour's or wraps, a silent wrong answer.
+    using L = std::numeric_limits<DType>;
+    constexpr int digits = L::is_specialized ? L::digits : 8;
+    constexpr index_t exact = (index_t(1) << std::min(digits, 62)) - (L::is_integer ? 1 : 0);
+    UMBRA_CHECK(s[a] - 1 <= exact, "argmax over axis ", axis, " of source shape ", s, ": its indices past ", exact,
+                " are not exact in the source's type; reduce in double");
+  }
   Shape<dd> out;
   for (int i = 0, j = 0; i < sd; ++i) {
     if (i != a) out[j++] = s[i];

@@ -626,7 +626,9 @@ std::unique_ptr<ConvBackend> MakeCudnnConv(index_t n, index_t c, index_t h, inde
   // cuDNN's tensor descriptors hold at most 2^31 - 1 elements (its own refusal would come at
   // the first step): a larger input or output keeps the layer's im2col + cuBLAS path, or its
   // error where it needs cuDNN (channels-last, bf16 nodes).
-  if (std::max(n * c * h * w, n * oc * oh * ow) > index_t(INT_MAX)) return nullptr;
+  // The filter too: (8192, 8192, 7, 7) has more.
+  const index_t filter = oc * (c / std::max<index_t>(groups, 1)) * kh * kw;
+  if (std::max({n * c * h * w, n * oc * oh * ow, filter}) > index_t(INT_MAX)) return nullptr;
   return std::make_unique<CudnnConv>(n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, ph, pw, bias, opt, stream);
 }
 

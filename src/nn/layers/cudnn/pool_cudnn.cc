@@ -2,6 +2,8 @@
 #include "pool_cudnn.h"
 
 #if defined(UMBRA_USE_CUDNN) && UMBRA_USE_CUDNN
+#include <algorithm>
+#include <climits>
 #include <string>
 
 #include "bf16_probe.h"
@@ -79,6 +81,10 @@ bool TakesBF16(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh,
 std::unique_ptr<PoolBackend> MakeCudnnPool(bool max, index_t n, index_t c, index_t h, index_t w, index_t oh,
                                            index_t ow, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
                                            index_t pw, bool nhwc, bool bf16) {
+  // cuDNN's tensor descriptors hold at most 2^31 - 1 elements, as for convolutions: a larger
+  // input or output keeps the layer's own kernel or expression (before the bf16 probe, which
+  // would allocate them).
+  if (std::max(n * c * h * w, n * c * oh * ow) > index_t(INT_MAX)) return nullptr;
   if (bf16 && !TakesBF16(max, n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc)) return nullptr;
   return std::make_unique<CudnnPool>(max, n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, nhwc, bf16);
 }
