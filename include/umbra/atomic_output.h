@@ -69,10 +69,17 @@ inline void RemoveTemporariesAndDie(int sig) {
 
 /// For a program's main (the CLI; not a library's host such as Python, whose own Ctrl-C handling
 /// stays): SIGINT, SIGTERM and SIGHUP first remove the temporaries being written, so that an
-/// interrupted pred or extract leaves no OUT.tmp.PID (gigabytes for a binary extract) behind.
+/// interrupted pred or extract leaves no OUT.tmp.PID (gigabytes for a binary extract) behind. A
+/// signal the process was started ignoring stays ignored: `nohup umbra ...` survived no logout
+/// (SIGHUP was caught, then raised with its default action), nor a script's `umbra ... &` a
+/// Ctrl-C meant for the script.
 inline void RemoveTemporariesOnSignal() {
   detail::TemporarySlots();  // made here, not first inside the handler
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, detail::RemoveTemporariesAndDie);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    ::signal(sig, detail::RemoveTemporariesAndDie);
+  }
 }
 
 class AtomicOutput {
@@ -166,11 +173,16 @@ class AtomicOutput {
     std::ofstream to(dest_, std::ios::binary | std::ios::trunc);
     UMBRA_CHECK(from && to, "cannot write ", what_, "'", path_, "': ", std::strerror(errno),
                 "; it is left as it was");
+    // The file is truncated: from here the temporary is the only whole copy, kept through a
+    // failed copy (a full disk) or a signal (no longer the handler's to remove) and named.
+    committed_ = true;
+    detail::DropTemporary(std::exchange(slot_, -1));
+    const std::string kept = "; the whole file is kept in '" + tmp_ + "'";
     errno = 0;
     if (from.peek() != std::ifstream::traits_type::eof()) to << from.rdbuf();  // << of nothing fails
     to.close();
-    UMBRA_CHECK(!to.fail(), "writing ", what_, "'", path_, "' failed", Why(errno));
-    if (sync) Sync(dest_, "");
+    UMBRA_CHECK(!to.fail(), "writing ", what_, "'", path_, "' failed", Why(errno), kept);
+    if (sync) Sync(dest_, kept.c_str());
     std::remove(tmp_.c_str());
   }
 

@@ -42,11 +42,15 @@ class PerThreadCapture : public std::streambuf {
   std::streambuf* to_;
 };
 
-void InstallCapture() {
+}  // namespace
+
+void InstallDecodeCapture() {
   static std::once_flag once;
   // Never deleted: std::cerr outlives every static destructor and may be written to in them.
   std::call_once(once, [] { std::cerr.rdbuf(new PerThreadCapture(std::cerr.rdbuf())); });
 }
+
+namespace {
 
 // "line one\n\nline two \n" -> "line one; line two", without the "imdecode_('/tmp/...'): "
 // OpenCV puts first (the name of a temporary file of its own, or '').
@@ -69,7 +73,7 @@ bool IsJpeg(const std::string& bytes) { return bytes.size() >= 3 && bytes.compar
 }  // namespace
 
 cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said, JpegWords* jpeg) {
-  InstallCapture();
+  InstallDecodeCapture();
   const ImgCodecs& codecs = Codecs();  // opened outside the capture: its libraries' lines are not OpenCV's answer
   if (jpeg) {
     *jpeg = {};

@@ -27,6 +27,11 @@ struct JpegWords {
 /// at no extra cost; otherwise its scans are read once more (JpegDataProblem's cost).
 cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said, JpegWords* jpeg = nullptr);
 
+/// Puts the capture under std::cerr (once a process; DecodeImage does it too). Called where one
+/// thread runs (an iterator's Init, im2rec's start): swapped by the first decoding thread, the
+/// buffer changed under the main thread's writes to std::cerr (a data race).
+void InstallDecodeCapture();
+
 /// libjpeg's words on a JPEG's scan data (empty for bytes of another format), read as far as the
 /// DCT coefficients: about 0.8 of a whole decode's time (bench_jpeg_decode). For im2rec, which
 /// packs each image once.

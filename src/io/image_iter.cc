@@ -61,6 +61,7 @@ class ImageIterBase : public InstanceIterator {
   /// After the subclass has opened its data: augmentation, mean image, batches.
   void InitImages(index_t n) {
     UMBRA_CHECK(shape_[0] > 0, Name(), " needs input_shape (c,h,w)");
+    InstallDecodeCapture();  // here, on one thread, not by the first decoding thread
     // Decoding threads: more than a few hundred only exhausts the process (OpenMP crashed at
     // 100000).
     UMBRA_CHECK(nthread_ > 0 && nthread_ <= 256, Name(), ": nthread must be in [1, 256], got ", nthread_);

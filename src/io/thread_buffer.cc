@@ -111,6 +111,7 @@ class ThreadBufferIterator : public DataIterator {
         if (ok) slot->CopyFrom(base_->Value());
       } catch (...) {
         err = std::current_exception();
+        ok = false;  // a copy that failed half-way is no batch: the error goes to the consumer
       }
       lk.lock();
       busy_ = false;

@@ -278,6 +278,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
         job.iters[b].values_at.emplace_back(e->value, e->Where());
+        if (same_key(e->key, "image_mean")) job.iters[b].image_mean = {e->value, e->Where()};
         // A block's own key wins over a global (cxxnet's order), which made a command-line
         // filename=other.csv train on the file's data without a word.
         const auto own =
@@ -299,6 +300,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
       job.iters[b].values_at.emplace_back(e->value, e->Where());
+      if (same_key(e->key, "image_mean")) job.iters[b].image_mean = {e->value, e->Where()};
     }
   }
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
@@ -312,6 +314,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       if (At(e->Where(), [&] { return b.it->SetParam(key, e->value); })) {
         used = true;
         b.values_at.emplace_back(e->value, e->Where());
+        if (key == "image_mean") b.image_mean = {e->value, e->Where()};
       }
     }
     if (!named) unnamed.push_back(e);
@@ -397,6 +400,14 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
 }
 
 void InitIterator(IterBlock& b) {
+  // An image iterator computes a missing mean image over its own data: right for the training
+  // block, a silent wrong answer for pred (every input shifted by the predicted data's own mean,
+  // said only in a note), where a typo or another working folder misses the training's file.
+  const auto& [mean, mean_where] = b.image_mean;
+  std::error_code ec;
+  UMBRA_CHECK(b.role != "pred" || mean.empty() || std::filesystem::exists(mean, ec), mean_where,
+              ": the pred block's image_mean '", mean, "' does not exist; it is the training's mean image, ",
+              "made by task=train over the training data (give its path)");
   try {
     b.it->Init();
   } catch (const Error& e) {

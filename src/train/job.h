@@ -26,6 +26,8 @@ struct IterBlock {
   // (value, where) of each key the iterator took, in order: an error naming a value (a path it
   // cannot open) names that key's line, which may be on the command line.
   std::vector<std::pair<std::string, std::string>> values_at;
+  // (value, where) of its image_mean, if it took one: a pred block must find that file.
+  std::pair<std::string, std::string> image_mean;
 };
 
 struct MetricSpec {

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -62,6 +63,8 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   const bool regular = std::filesystem::is_regular_file(log_path, ec);
   if (regular) LockLog(std::fopen(log_path.c_str(), "r"));
   AtomicOutput kept(log_path);
+  int last_kept = 0;  // the last round kept, where the file holds any
+  bool any = false;
   if (std::ifstream in(log_path); in && regular) {
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -71,16 +74,32 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
       // The last line, an object cut short by a kill or a full disk: dropped, as its round is
       // redone. Cut short, it lacks its closing brace: a whole object that is no round (a JSON
       // file of notes named as the log) was dropped, and the file replaced.
+      any = true;
       if (!round && n + 1 == lines.size() && lines[n].starts_with("{") && !CompleteObject(lines[n])) break;
       UMBRA_CHECK(round.has_value(), "log = ", log_path, ": line ", n + 1,
                   " is no round of a training log; not overwriting the file");
       UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", *round,
                   " of another run; not overwriting it (remove it or name another log; a run resumed with "
                   "continue=1 from a saved model keeps its earlier rounds)");
-      if (*round < first_round) kept.out() << lines[n] << "\n";
+      if (*round < first_round) {
+        kept.out() << lines[n] << "\n";
+        last_kept = std::max(last_kept, *round);
+      }
     }
   }
   kept.Commit();
+  // A round's model is written before its line: a run stopped or failed (a full disk) between
+  // the two has a model that continue=1 resumes after and a line that is never written. Said,
+  // not mended: its figures are gone.
+  if (any && last_kept + 1 < first_round) {
+    const bool one = last_kept + 2 == first_round;
+    const std::string missing = one ? "round " + std::to_string(last_kept + 1) + " has"
+                                    : "rounds " + std::to_string(last_kept + 1) + "-" +
+                                          std::to_string(first_round - 1) + " have";
+    std::fprintf(stderr, "note: log = %s: %s no line in it (a run stopped or failed between saving a model and "
+                 "logging its round): %s\n", log_path.c_str(), missing.c_str(),
+                 one ? "the model is kept, its figures are lost" : "the models are kept, their figures are lost");
+  }
   FILE* log = std::fopen(log_path.c_str(), "a");
   UMBRA_CHECK(log, "cannot open the training log '", log_path, "' for writing");
   LockLog(log);

@@ -385,9 +385,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         // resumes after once the data is mended. The round is not logged (it has no figures).
         std::string kept;
         if (save_now) {
-          WriteRoundModel(mf, round, seed, model_dir);
-          kept = ". The round's model is saved as '" + ModelPath(model_dir, round) +
-                 "' (not logged); continue=1 resumes after it";
+          try {
+            WriteRoundModel(mf, round, seed, model_dir);
+            kept = ". The round's model is saved as '" + ModelPath(model_dir, round) +
+                   "' (not logged); continue=1 resumes after it";
+          } catch (const Error& save) {  // both said: the save's error alone hid the data's
+            kept = ". Saving the round's model failed too: " + save.message();
+          }
         }
         UMBRA_THROW("round ", round, ", evaluating the ", e.name, " data (", e.where, "): ", err.message(), kept);
       }

@@ -52,12 +52,13 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) : dir_(dir) {
       writable && ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) == ssize_t(me.size());
   // A run killed while it wrote a model left "NNNN.model.tmp.PID" (WriteModelFile renames it
   // only when whole); with the folder held, no other run is writing one: they go.
-  for (const auto& f : fs::directory_iterator(dir, ec)) {
-    const std::string n = f.path().filename().string();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {  // ++ would throw
+    const std::string n = it->path().filename().string();
     const size_t tmp = n.find(".model.tmp.");
+    std::error_code rm_ec;  // a temporary that will not go is left; the loop goes on
     if (tmp != std::string::npos && tmp > 0 && n.find_first_not_of("0123456789") == tmp &&
         n.find_first_not_of("0123456789", tmp + 11) == std::string::npos)
-      fs::remove(f.path(), ec);
+      fs::remove(it->path(), rm_ec);
   }
 }
 ModelDirLock::~ModelDirLock() {
@@ -66,10 +67,13 @@ ModelDirLock::~ModelDirLock() {
   // or had nothing to train (num_round = 0), left a new folder holding only the lock (and an
   // empty log): it goes again.
   if (!made_) return;
+  // Stepped with an error code: a range-for's ++ throws on a read error (EIO, NFS), and a throw
+  // from a destructor, often run while another error unwinds, ends the process.
   std::error_code ec;
-  for (const auto& f : fs::directory_iterator(dir_, ec)) {
-    const std::string n = f.path().filename().string();
-    if (n != ".umbra.lock" && !(n == "log.jsonl" && fs::file_size(f.path(), ec) == 0)) return;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string n = it->path().filename().string();
+    std::error_code size_ec;
+    if (n != ".umbra.lock" && !(n == "log.jsonl" && fs::file_size(it->path(), size_ec) == 0)) return;
   }
   if (!ec) fs::remove_all(dir_, ec);
 }

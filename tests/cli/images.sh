@@ -106,6 +106,11 @@ refused "<command line>:3: image_mean = mm/0001.model does not exist yet; the me
 refused "image_mean = new.txt does not exist yet; the mean image computed into it would take the name of the pred output (<command line>:4)" \
   net.conf task=pred model_in=m/0004.model pred=new.txt pred:image_mean=new.txt
 [ ! -e new.txt ] || fail "pred wrote over the mean image it had computed"
+# pred reads the training's mean image: one missing (a typo, another folder) was computed over
+# the data being predicted, every input shifted by that data's own mean, and only a note said so.
+refused "<command line>:4: the pred block's image_mean 'gone.bin' does not exist; it is the training's mean image" \
+  net.conf task=pred model_in=m/0004.model pred:image_mean=gone.bin
+[ ! -e gone.bin ] || fail "pred computed a mean image over the data it predicts"
 # An eval image that cannot be decoded is met only when that batch is read, after a round of
 # training: the round's model is kept (not logged), and continue=1 resumes after it.
 sed '201s/\t[^\t]*$/\tbroken.pgm/' t10k.lst > broken.lst  # batch 5 of 6

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # continue=1 after a kill -9 gives the same model, byte for byte, as a run that never stopped:
 # weights, updater state and counters come from the checkpoint, and each round's shuffle and
-# dropout depend only on (seed, round); a partial model or log line the kill left goes. Usage:
+# dropout depend only on (seed, round); a partial model or log line the kill left goes. And a
+# run started with SIGHUP ignored (nohup) lives through one, and a round saved but never logged
+# is said when the run resumes. Usage:
 # resume_after_kill.sh UMBRA SOURCE_DIR.
 set -euo pipefail
 UMBRA=$1 CONF=$2/tests/cli/small_mlp.conf R=10 LAST=0010.model
@@ -31,3 +33,27 @@ diff <(tail -n $((R - last)) a.txt) b2.txt || { echo "FAIL: round lines differ";
 [ "$(/usr/bin/python3 -c "import json; print([json.loads(l)['round'] for l in open('b/log.jsonl')])")" = \
   "$(/usr/bin/python3 -c "print(list(range(1, $R + 1)))")" ] || { cat b/log.jsonl; echo "FAIL: log rounds"; exit 1; }
 echo "resumed model identical to the uninterrupted one"
+
+# A run started with SIGHUP ignored (nohup) lives through one: the CLI's handler that removes
+# temporaries on a signal took it over, and a logout ended a nohup'd run (exit 129).
+(trap '' HUP; exec "$UMBRA" "$CONF" num_round=$R model_dir=c silent=1 > c.txt) &
+pid=$!
+while [ ! -e c/0002.model ]; do
+  kill -0 $pid 2> /dev/null || { echo "FAIL: the nohup run ended before writing round 2"; exit 1; }
+  sleep 0.01
+done
+kill -HUP $pid || { echo "FAIL: the nohup run finished before the SIGHUP"; exit 1; }
+rc=0; wait $pid || rc=$?
+[ $rc -eq 0 ] && cmp a/$LAST c/$LAST || { echo "FAIL: a SIGHUP ended the nohup run (rc $rc)"; exit 1; }
+echo "the nohup run lived through SIGHUP"
+
+# A round whose model was saved but whose line was not (a full disk, a kill between the two) is
+# resumed after, so its line never comes: said, where the log lost it without a word.
+cp -r a d
+head -n 8 a/log.jsonl > d/log.jsonl
+printf '{"round":9,"ima' >> d/log.jsonl
+"$UMBRA" "$CONF" num_round=$((R + 1)) model_dir=d continue=1 silent=1 > d.txt 2> d.err
+grep -qF "note: log = d/log.jsonl: rounds 9-10 have no line in it" d.err || { cat d.err; echo "FAIL: no note"; exit 1; }
+[ "$(/usr/bin/python3 -c "import json; print([json.loads(l)['round'] for l in open('d/log.jsonl')])")" = \
+  "[1, 2, 3, 4, 5, 6, 7, 8, 11]" ] || { cat d/log.jsonl; echo "FAIL: d's log rounds"; exit 1; }
+echo "a round's lost log line is said"

@@ -120,7 +120,8 @@ TEST(AtomicOutput, WritesThroughASymlinkWholeOrNotAtAll) {
 }
 
 // A file that may be written in a folder that takes no new file (no room for a temporary): the
-// bytes wait elsewhere and replace the file at Commit; without one the file is untouched. Run
+// bytes wait elsewhere and replace the file at Commit; without one the file is untouched, and
+// where the copy fails half-way the temporary holding them is kept and named. Run
 // as an unprivileged user (root writes into any folder), in a child process when run as root.
 TEST(AtomicOutput, AFolderWithoutRoomForATemporaryKeepsTheFile) {
   TempDir dir;
@@ -138,10 +139,28 @@ TEST(AtomicOutput, AFolderWithoutRoomForATemporaryKeepsTheFile) {
       if (ReadBytes(dir / "ro/out.txt") != "old") std::exit(2);  // truncated before Commit
     }
     if (ReadBytes(dir / "ro/out.txt") != "old") std::exit(3);
+    {
+      AtomicOutput file(dir / "ro/out.txt");
+      file.out() << "new";
+      file.Commit(/*sync=*/true);
+      if (ReadBytes(dir / "ro/out.txt") != "new") std::exit(4);
+    }
+    // A copy over the file that fails half-way (a full disk: here a file size limit) keeps the
+    // whole bytes in the temporary, named in the error (it was removed: the file was lost).
     AtomicOutput file(dir / "ro/out.txt");
-    file.out() << "new";
-    file.Commit(/*sync=*/true);
-    std::exit(ReadBytes(dir / "ro/out.txt") == "new" ? 0 : 4);
+    file.out() << std::string(100, 'x') << std::flush;  // in the temporary before the limit
+    std::string err;
+    {
+      umbra::test::FileSizeLimit full(10);
+      err = ErrorOf([&] { file.Commit(); });
+    }
+    const std::string said = "; the whole file is kept in '";
+    const size_t at = err.find(said);
+    if (at == std::string::npos || err.back() != '\'') std::exit(6);
+    const std::string tmp = err.substr(at + said.size(), err.size() - at - said.size() - 1);
+    const bool whole = ReadBytes(tmp) == std::string(100, 'x');
+    std::filesystem::remove(tmp);
+    std::exit(whole ? 0 : 7);
   };
   EXPECT_EXIT(check(), ::testing::ExitedWithCode(0), "");
   std::filesystem::permissions(dir / "ro", std::filesystem::perms(0755));
