@@ -169,12 +169,14 @@ class AtomicOutput {
     UMBRA_CHECK(synced, "cannot write ", what_, "'", path_, "' to the disk (fsync): ", why, as_was);
   }
   void CopyBack(bool sync) {
-    std::ifstream from(tmp_, std::ios::binary);
-    std::ofstream to(dest_, std::ios::binary | std::ios::trunc);
-    UMBRA_CHECK(from && to, "cannot write ", what_, "'", path_, "': ", std::strerror(errno),
+    std::ifstream from(tmp_, std::ios::binary);  // before `to` truncates the file
+    UMBRA_CHECK(from, "cannot read back '", tmp_, "' for ", what_, "'", path_, "': ", std::strerror(errno),
                 "; it is left as it was");
+    std::ofstream to(dest_, std::ios::binary | std::ios::trunc);
+    UMBRA_CHECK(to, "cannot write ", what_, "'", path_, "': ", std::strerror(errno), "; it is left as it was");
     // The file is truncated: from here the temporary is the only whole copy, kept through a
-    // failed copy (a full disk) or a signal (no longer the handler's to remove) and named.
+    // failed copy (a full disk; the error names it) or a signal (no longer the handler's to
+    // remove).
     committed_ = true;
     detail::DropTemporary(std::exchange(slot_, -1));
     const std::string kept = "; the whole file is kept in '" + tmp_ + "'";

@@ -28,8 +28,9 @@ struct JpegWords {
 cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said, JpegWords* jpeg = nullptr);
 
 /// Puts the capture under std::cerr (once a process; DecodeImage does it too). Called where one
-/// thread runs (an iterator's Init, im2rec's start): swapped by the first decoding thread, the
-/// buffer changed under the main thread's writes to std::cerr (a data race).
+/// thread runs (the image iterators' Init; im2rec decodes on its one thread): swapped by the
+/// first decoding thread, the buffer changed under the main thread's writes to std::cerr (a data
+/// race).
 void InstallDecodeCapture();
 
 /// libjpeg's words on a JPEG's scan data (empty for bytes of another format), read as far as the

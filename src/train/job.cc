@@ -406,8 +406,9 @@ void InitIterator(IterBlock& b) {
   const auto& [mean, mean_where] = b.image_mean;
   std::error_code ec;
   UMBRA_CHECK(b.role != "pred" || mean.empty() || std::filesystem::exists(mean, ec), mean_where,
-              ": the pred block's image_mean '", mean, "' does not exist; it is the training's mean image, ",
-              "made by task=train over the training data (give its path)");
+              ": the pred block's image_mean '", mean, "' ", ec ? "cannot be looked at (" + ec.message() + ")" :
+              "does not exist", "; it is the training's mean image, made by task=train over the training data ",
+              "(give its path)");
   try {
     b.it->Init();
   } catch (const Error& e) {

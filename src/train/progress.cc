@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -49,7 +50,8 @@ bool IsTrainingLog(const std::string& path) {
   return false;
 }
 
-Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round, bool fresh)
+Progress::Progress(bool silent, long print_step, const std::string& log_path, int first_round, bool fresh,
+                   bool resumed)
     : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
   if (log_path.empty()) return;
   log_path_ = log_path;
@@ -63,8 +65,8 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   const bool regular = std::filesystem::is_regular_file(log_path, ec);
   if (regular) LockLog(std::fopen(log_path.c_str(), "r"));
   AtomicOutput kept(log_path);
-  int last_kept = 0;  // the last round kept, where the file holds any
-  bool any = false;
+  int last_kept = 0;                             // the last round kept
+  int lowest = std::numeric_limits<int>::max();  // the lowest round in the file
   if (std::ifstream in(log_path); in && regular) {
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -74,10 +76,10 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
       // The last line, an object cut short by a kill or a full disk: dropped, as its round is
       // redone. Cut short, it lacks its closing brace: a whole object that is no round (a JSON
       // file of notes named as the log) was dropped, and the file replaced.
-      any = true;
       if (!round && n + 1 == lines.size() && lines[n].starts_with("{") && !CompleteObject(lines[n])) break;
       UMBRA_CHECK(round.has_value(), "log = ", log_path, ": line ", n + 1,
                   " is no round of a training log; not overwriting the file");
+      lowest = std::min(lowest, *round);
       UMBRA_CHECK(!fresh, "log = ", log_path, " holds round ", *round,
                   " of another run; not overwriting it (remove it or name another log; a run resumed with "
                   "continue=1 from a saved model keeps its earlier rounds)");
@@ -90,12 +92,15 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   kept.Commit();
   // A round's model is written before its line: a run stopped or failed (a full disk) between
   // the two has a model that continue=1 resumes after and a line that is never written. Said,
-  // not mended: its figures are gone.
-  if (any && last_kept + 1 < first_round) {
-    const bool one = last_kept + 2 == first_round;
-    const std::string missing = one ? "round " + std::to_string(last_kept + 1) + " has"
-                                    : "rounds " + std::to_string(last_kept + 1) + "-" +
-                                          std::to_string(first_round - 1) + " have";
+  // not mended: its figures are gone. The rounds that should have lines: from the log's first
+  // (a run may start at start_counter, or after model_in's rounds) or, with none kept, the one
+  // resumed from.
+  const int from = std::max(last_kept + 1, std::min(lowest, first_round - 1));
+  if (resumed && regular && from < first_round) {
+    const bool one = from + 1 == first_round;
+    const std::string missing = one ? "round " + std::to_string(from) + " has"
+                                    : "rounds " + std::to_string(from) + "-" + std::to_string(first_round - 1) +
+                                          " have";
     std::fprintf(stderr, "note: log = %s: %s no line in it (a run stopped or failed between saving a model and "
                  "logging its round): %s\n", log_path.c_str(), missing.c_str(),
                  one ? "the model is kept, its figures are lost" : "the models are kept, their figures are lost");

@@ -25,8 +25,11 @@ class Progress {
   /// continues the log); later ones, from a run whose rounds are being redone, are dropped.
   /// `fresh` (a new run: neither continue=1 nor model_in, whatever start_counter says): a log
   /// holding rounds is another run's, and an error (two runs given one log= replaced each
-  /// other's history without a word).
-  Progress(bool silent, long print_step, const std::string& log_path, int first_round = 1, bool fresh = false);
+  /// other's history without a word). `resumed` (continue=1 found round first_round - 1's
+  /// model): that round, and any back to the log's last kept line, should have lines; where
+  /// they lack them, a note says so.
+  Progress(bool silent, long print_step, const std::string& log_path, int first_round = 1, bool fresh = false,
+           bool resumed = false);
   void StartRound(int round);
   /// After each batch: instances so far this round and running figures.
   void Batch(long instances, const Figures& running);

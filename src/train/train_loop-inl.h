@@ -273,7 +273,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // killed before its first model, save_model = 2 in round 2, starts again there): with it,
   // another run's log named by log = was rewritten from round 1.
   const bool own_log = !job.global.count("log");
-  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file && !(resume && own_log));
+  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file && !(resume && own_log), resumed);
 
   SetFlushDenormals();
   Feeder<xpu> feed(train->it.get());

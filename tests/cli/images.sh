@@ -122,4 +122,5 @@ grep -qF "The round's model is saved as 'mb/0001.model' (not logged); continue=1
 [ -e mb/0001.model ] && [ ! -s mb/log.jsonl ] || fail "round 1's model missing, or the round logged"
 "$UMBRA" net.conf num_round=2 model_dir=mb continue=1 > out.txt 2> err.txt || { cat err.txt; fail "continue"; }
 grep -qF "continue: resuming after round 1" err.txt && [ -e mb/0002.model ] || { cat err.txt; fail "resume"; }
+grep -qF "note: log = mb/log.jsonl: round 1 has no line in it" err.txt || { cat err.txt; fail "round 1's lost line unsaid"; }
 echo "image pipeline checks passed"

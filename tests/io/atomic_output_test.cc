@@ -145,12 +145,14 @@ TEST(AtomicOutput, AFolderWithoutRoomForATemporaryKeepsTheFile) {
       file.Commit(/*sync=*/true);
       if (ReadBytes(dir / "ro/out.txt") != "new") std::exit(4);
     }
+    for (const auto& f : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+      if (f.path().filename().string() == "out.txt.tmp." + std::to_string(::getpid())) std::exit(5);  // left
     // A copy over the file that fails half-way (a full disk: here a file size limit) keeps the
     // whole bytes in the temporary, named in the error (it was removed: the file was lost).
-    AtomicOutput file(dir / "ro/out.txt");
-    file.out() << std::string(100, 'x') << std::flush;  // in the temporary before the limit
     std::string err;
-    {
+    {  // the writer gone before the temporary is looked for: its destructor removed it
+      AtomicOutput file(dir / "ro/out.txt");
+      file.out() << std::string(100, 'x') << std::flush;  // in the temporary before the limit
       umbra::test::FileSizeLimit full(10);
       err = ErrorOf([&] { file.Commit(); });
     }
