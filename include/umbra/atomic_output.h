@@ -98,14 +98,13 @@ class AtomicOutput {
     const auto mode = binary ? std::ios::binary | std::ios::trunc : std::ios::trunc;
     const auto st = fs::symlink_status(dest_, ec);
     if (!fs::exists(st) || fs::is_regular_file(st)) {
-      Open(dest_ + ".tmp." + std::to_string(::getpid()), mode);
+      const fs::path dest(dest_);
+      Open((dest.parent_path() / TemporaryName(dest.filename().string())).string(), mode);
       // A folder that lets the file itself be written but holds no temporary: the bytes wait in
       // the system's temporary folder and are copied over the file at Commit, which is then
       // the only moment the file can be lost (it was truncated here at once).
       if (!out_.is_open() && fs::is_regular_file(st)) {
-        Open((fs::temp_directory_path(ec) / (fs::path(dest_).filename().string() + ".tmp." + std::to_string(::getpid())))
-                 .string(),
-             mode);
+        Open((fs::temp_directory_path(ec) / TemporaryName(dest.filename().string())).string(), mode);
         copy_back_ = out_.is_open();
       }
     }
@@ -155,6 +154,12 @@ class AtomicOutput {
   // the stream failed in an earlier write with other calls since): /proc/version as a pred
   // output failed with EIO, which "(disk full?)" misnamed.
   static std::string Why(int err) { return err ? std::string(": ") + std::strerror(err) : " (disk full?)"; }
+  // NAME.tmp.PID, with NAME cut to fit a file name's 255 bytes: a name of 246-255 bytes had no
+  // room for the suffix, so no temporary opened and the file was truncated at once.
+  static std::string TemporaryName(const std::string& name) {
+    const std::string suffix = ".tmp." + std::to_string(::getpid());
+    return name.substr(0, 255 - std::min<size_t>(suffix.size(), 255)) + suffix;
+  }
   void Open(const std::string& tmp, std::ios::openmode mode) {
     tmp_ = tmp;
     slot_ = detail::AddTemporary(tmp_);  // before the file exists: a signal may come at once

@@ -56,6 +56,23 @@ TEST(AtomicOutput, ReplacesWholeOrNotAtAll) {
   }
   EXPECT_EQ(ReadBytes(path), "new");
   EXPECT_TRUE(TemporariesIn(dir).empty());
+  // A name of 250 bytes: NAME.tmp.PID is past 255, so the temporary takes a shortened NAME (no
+  // temporary could be opened, so the file was truncated at once and lost on an error).
+  const std::string longer = dir / std::string(250, 'n');
+  WriteText(longer, "old");
+  {
+    AtomicOutput file(longer);
+    file.out() << "half";
+    EXPECT_EQ(ReadBytes(longer), "old") << "truncated before Commit";
+  }
+  EXPECT_EQ(ReadBytes(longer), "old");
+  {
+    AtomicOutput file(longer);
+    file.out() << "new";
+    file.Commit();
+  }
+  EXPECT_EQ(ReadBytes(longer), "new");
+  EXPECT_TRUE(TemporariesIn(dir).empty());
   // A folder that does not exist: one error naming the file and the reason.
   EXPECT_HAS(ErrorOf([&] { AtomicOutput file(dir / "no/such/out.txt", false, "result file"); }),
              "cannot write result file '" + (dir / "no/such/out.txt") + "': No such file or directory");
