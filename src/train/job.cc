@@ -53,6 +53,12 @@ void UnknownIteratorKey(const std::string& where, const std::string& key, const 
               DidYouMean(key, known), " (umbra --help lists the keys of each)");
 }
 bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
+// A value block b's iterator took: where it was given (an error naming the value names that
+// line) and, for image_mean, the file a pred block must find (InitIterator).
+void TookValue(IterBlock& b, bool image_mean, const config::Entry& e) {
+  b.values_at.emplace_back(e.value, e.Where());
+  if (image_mean) b.image_mean = {e.value, e.Where()};
+}
 // A key the config file gives twice with different values (a copied line): the last is used,
 // as in cxxnet, and a note says so, as for a layer's keys (netconfig.cc). A command-line pair
 // replaces the file's value by design: no note.
@@ -277,8 +283,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
-        job.iters[b].values_at.emplace_back(e->value, e->Where());
-        if (same_key(e->key, "image_mean")) job.iters[b].image_mean = {e->value, e->Where()};
+        TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
         // A block's own key wins over a global (cxxnet's order), which made a command-line
         // filename=other.csv train on the file's data without a word.
         const auto own =
@@ -299,8 +304,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         }
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
-      job.iters[b].values_at.emplace_back(e->value, e->Where());
-      if (same_key(e->key, "image_mean")) job.iters[b].image_mean = {e->value, e->Where()};
+      TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
     }
   }
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
@@ -313,8 +317,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       named = &b;
       if (At(e->Where(), [&] { return b.it->SetParam(key, e->value); })) {
         used = true;
-        b.values_at.emplace_back(e->value, e->Where());
-        if (key == "image_mean") b.image_mean = {e->value, e->Where()};
+        TookValue(b, key == "image_mean", *e);
       }
     }
     if (!named) unnamed.push_back(e);
