@@ -10,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "umbra/atomic_output.h"
 #include "umbra/logging.h"
@@ -217,10 +216,18 @@ ModelFile ReadModelFile(const std::string& path) {
   UMBRA_CHECK(!in.bad(), "cannot read model file '", path, "'");
   UMBRA_CHECK(in.gcount() == 8, "model file '", path, "' is truncated (", in.gcount(), " bytes)");
   UMBRA_CHECK(std::memcmp(magic, kMagic, 8) == 0, "'", path, "' is not an umbra model file (bad magic)");
-  std::stringstream ss;
-  ss.write(magic, 8);
-  ss << in.rdbuf();
-  return DecodeModelFile(ss.str(), path);
+  // Read into one buffer of the file's size: a stringstream's growing buffer and its str() copy
+  // held three times the file at the peak, beside the decoded tensors.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  UMBRA_CHECK(size >= 8 && in.seekg(8), "cannot read model file '", path, "'");
+  std::string bytes(size_t(size), '\0');
+  std::memcpy(bytes.data(), magic, 8);
+  in.read(bytes.data() + 8, size - 8);
+  UMBRA_CHECK(!in.bad(), "cannot read model file '", path, "'");
+  // Shorter than its size said: cut by another writer while read (the checks then call it truncated).
+  bytes.resize(size_t(8 + in.gcount()));
+  return DecodeModelFile(bytes, path);
 }
 
 bool IsModelFile(const std::string& path) { return RegularFileStartsWith(path, std::string_view(kMagic, 8)); }
