@@ -121,18 +121,24 @@ int PredictLoop(Job& job) {
               waiting.size(), " later ones are unwritten)");
   UMBRA_CHECK(next > 0, p->where, ": the iterator gave no instances");
   const uint64_t count = next;
-  file.Commit();
   const auto& s = out_node.shape;
   if (sidecar) {
+    // The two files cannot be renamed together: the old FILE.shape goes before the new FILE
+    // lands, so a run killed between them leaves FILE with no shape rather than the last run's
+    // (which a reader would take, and reshape by, where the sizes happened to agree).
     AtomicOutput shape(path + ".shape");
     shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
-    shape.Commit();
-  } else if (binary) {
-    std::fprintf(stderr, "%s: %s is no regular file, so no %s.shape: the rows are %llu,%d,%d,%d float32\n",
-                 task.c_str(), path.c_str(), path.c_str(), (unsigned long long)count, int(s[1]), int(s[2]), int(s[3]));
-  } else if (IsShapeSidecar(path + ".shape")) {
-    // An earlier binary extract's shape beside what is now text would describe another file.
     std::remove((path + ".shape").c_str());
+    file.Commit();
+    shape.Commit();
+  } else {
+    // An earlier binary extract's shape beside what is now text would describe another file.
+    if (!binary && IsShapeSidecar(path + ".shape")) std::remove((path + ".shape").c_str());
+    file.Commit();
+    if (binary)
+      std::fprintf(stderr, "%s: %s is no regular file, so no %s.shape: the rows are %llu,%d,%d,%d float32\n",
+                   task.c_str(), path.c_str(), path.c_str(), (unsigned long long)count, int(s[1]), int(s[2]),
+                   int(s[3]));
   }
   std::fprintf(stderr, "%s: wrote %llu instance(s) to %s\n", task.c_str(), (unsigned long long)count, path.c_str());
   return 0;
