@@ -6,8 +6,19 @@
     m["meta"]["round"], m["net"]    # counters and the network text
 
 The checksum is verified, so a truncated or corrupt file raises ValueError naming the file.
+The arrays are writable and share one buffer (the file's bytes).
+
+Weights are 2-D, as umbra holds them: fullc "wmat" is (nhidden, inputs) and conv "wmat" is
+(nchannel, channels / ngroup * kernel_height * kernel_width), PyTorch's Linear and Conv2d
+weights once reshaped (.reshape(nchannel, channels // ngroup, kh, kw)); a "bias", batch_norm's
+"gamma"/"beta"/"moving_mean"/"moving_var" and prelu's "slope" are (1, n). Names ending in
+":momentum", ":second_moment" or ":grad" are the updater's state.
+
+    python -m umbra.model_file M.model                       # lists the tensors
+    python -m umbra.model_file M.model --safetensors M.safetensors
 """
 import json
+import math
 import os
 import stat
 import struct
@@ -28,19 +39,26 @@ def read_model(path):
         raise ValueError(f"{path}: cannot open model file ({e.strerror})") from None
     if not stat.S_ISREG(mode):
         raise ValueError(f"{path}: not a regular file")
+    # The magic before the rest: a large file that is no model was read whole first (a bare
+    # MemoryError where memory is short). The rest into a bytearray, so that the arrays are
+    # writable (torch.from_numpy warns on a read-only one).
     try:
         with open(path, "rb") as f:
-            b = f.read()
+            if f.read(8) != MAGIC:
+                raise ValueError(f"{path}: not an umbra model file")
+            size = os.fstat(f.fileno()).st_size
+            b = bytearray(max(size, 8))
+            b[:8] = MAGIC
+            got = 8 + f.readinto(memoryview(b)[8:])
+            del b[got:]  # cut while read: the checks below call it truncated
     except OSError as e:
         raise ValueError(f"{path}: cannot read model file ({e.strerror})") from None
-    if b[:8] != MAGIC:
-        raise ValueError(f"{path}: not an umbra model file")
     if len(b) < 32:
         raise ValueError(f"{path}: truncated ({len(b)} bytes)")
     if b[-4:] != b"UEND":
         raise ValueError(f"{path}: truncated or has bytes past its end (no end marker in its last 4 bytes)")
     (crc,) = struct.unpack_from("<I", b, len(b) - 8)
-    if zlib.crc32(b[: len(b) - 8]) != crc:
+    if zlib.crc32(memoryview(b)[: len(b) - 8]) != crc:  # a view: a slice copied the file
         raise ValueError(f"{path}: corrupt (checksum mismatch)")
     version, reserved, hlen = struct.unpack_from("<IIQ", b, 8)
     if version != 1:
@@ -69,8 +87,33 @@ def read_model(path):
     def no_constant(c):
         raise malformed(f"{c} is no JSON number")
 
+    # As the C++ reader: a number past a double's range (1e400 loaded as inf), a whole number of
+    # thousands of digits (int() raised its own error naming no file), a key given twice in an
+    # object (json kept the last: a doubled "tensors" read as its second).
+    def finite(text):
+        v = float(text)
+        if not math.isfinite(v):
+            raise malformed(f"the number {text[:40]} is past a double's range")
+        return v
+
+    def integer(text):
+        if len(text.lstrip("-")) > 40:
+            raise malformed(f"a whole number of {len(text)} digits")
+        return int(text)
+
+    def no_twice(pairs):
+        d = {}
+        for k, v in pairs:
+            if k in d:
+                raise malformed(f'the key "{k}" appears twice in one object')
+            d[k] = v
+        return d
+
+    if b"\0" in b[24 : 24 + hlen]:  # no raw NUL in JSON (the C++ reader's JSON ended at one)
+        raise malformed("a NUL byte")
     try:
-        head = json.loads(b[24 : 24 + hlen].decode("utf-8"), parse_constant=no_constant)
+        head = json.loads(bytes(b[24 : 24 + hlen]).decode("utf-8"), parse_constant=no_constant, parse_float=finite,
+                          parse_int=integer, object_pairs_hook=no_twice)
         # A lone surrogate escape ("\\ud800") loads here as a str no UTF-8 holds; the C++ reader
         # refuses it, so this one does too (encoding it raises UnicodeEncodeError).
         json.dumps(head, ensure_ascii=False).encode("utf-8")
@@ -86,6 +129,8 @@ def read_model(path):
             name = text(t["name"], "a tensor's name")
             if t["dtype"] != "float32":
                 raise ValueError(f"{path}: tensor '{name}' has dtype {t['dtype']!r}; only float32 is read")
+            if type(t["shape"]) is not list:  # a string or an object iterated as entries
+                raise malformed(f"the shape of '{name}' is {t['shape']!r}, not a list")
             shape = [whole(d, f"a shape entry of '{name}'") for d in t["shape"]]
             off, nbytes = whole(t["offset"], f"the offset of '{name}'"), whole(t["nbytes"], f"the nbytes of '{name}'")
             # Beyond what numpy holds (32 dimensions) or the file (a dimension past its size, whatever
@@ -118,8 +163,57 @@ def read_model(path):
         raise ValueError(f"{path}: malformed header ({type(e).__name__}: {e})") from None
 
 
-if __name__ == "__main__":
-    m = read_model(sys.argv[1])
+def write_safetensors(model, path):
+    """Writes a model read by read_model as a safetensors file (its documented layout: a
+    little-endian u64 header length, a JSON header naming each tensor's dtype, shape and
+    data_offsets, then the data, contiguous), for safetensors.numpy / safetensors.torch and the
+    tools that read that format. Tensors keep their umbra names ("conv1.wmat", and the updater's
+    "conv1.wmat:momentum"); the meta and the network text go to __metadata__ (its "net" key).
+    Written to a temporary file and renamed over `path`."""
+    entries, at = {}, 0
+    for name, a in model["tensors"].items():
+        entries[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
+        at += a.nbytes
+    meta = {k: v for k, v in model["meta"].items() if k != "net"}
+    meta["net"] = model["net"]
+    head = json.dumps({"__metadata__": meta, **entries}, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)  # the data 8-byte aligned, as the format's writer pads it
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<Q", len(head)) + head)
+            for a in model["tensors"].values():
+                f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m umbra.model_file",
+                                 description="Lists an umbra model file's tensors, or converts it to safetensors.")
+    ap.add_argument("model", help="an umbra model file (models/NAME/0010.model)")
+    ap.add_argument("--safetensors", metavar="OUT", help="write the model's tensors to OUT as safetensors")
+    args = ap.parse_args(argv)
+    try:
+        m = read_model(args.model)
+        if args.safetensors:
+            write_safetensors(m, args.safetensors)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.safetensors:
+        print(f"wrote {len(m['tensors'])} tensors to {args.safetensors}", file=sys.stderr)
+        return 0
     print("meta:", m["meta"])
     for name, a in m["tensors"].items():
         print(f"{name}\t{a.shape}\t{a.dtype}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

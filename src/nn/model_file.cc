@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,10 @@
 
 namespace umbra::nn {
 namespace {
+
+// Tensors are copied to and from the file as the host holds them.
+static_assert(std::endian::native == std::endian::little,
+              "model files are little-endian and copied as the host holds them: a big-endian host needs byte swaps");
 
 constexpr char kMagic[8] = {'U', 'M', 'B', 'R', 'A', 'M', 'D', 'L'};
 constexpr char kEnd[4] = {'U', 'E', 'N', 'D'};
@@ -90,7 +95,7 @@ std::string EncodeModelFile(const ModelFile& m) {
   std::memcpy(out.data() + kPrefix, text.data(), text.size());
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const auto& t = m.tensors[i];
-    // float32 little-endian on disk: the host is little-endian (x86-64, aarch64). An empty
+    // float32 little-endian on disk, copied as the host holds it. An empty
     // tensor's data() may be null, which memcpy may not be given even for 0 bytes (UBSan).
     if (!t.data.empty())
       std::memcpy(out.data() + data_offset + tensors[i]["offset"].get<size_t>(), t.data.data(),
@@ -123,9 +128,27 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
   // both readers take the same files.
   UMBRA_CHECK(hlen < 3 || b.compare(kPrefix, 3, "\xEF\xBB\xBF") != 0, "model file '", what,
               "' has a malformed header: it begins with a byte-order mark");
+  // nlohmann's reader ends its input at a NUL byte, so JSON, a NUL and any junk passed (Python's
+  // json refuses it). JSON has no raw NUL: one inside a string is written \u0000.
+  const void* nul = std::memchr(b.data() + kPrefix, 0, hlen);
+  UMBRA_CHECK(!nul, "model file '", what, "' has a malformed header: a NUL byte at offset ",
+              static_cast<const char*>(nul) - b.data());
   ModelFile m;
   try {
-    const auto head = nlohmann::json::parse(b.begin() + kPrefix, b.begin() + kPrefix + hlen);
+    // A key given twice in one object: nlohmann and Python's json both keep the last, so a
+    // doubled "tensors" or "shape" was read as its second value without a word.
+    std::vector<std::set<std::string>> keys;  // of each object open at this point
+    std::string twice;
+    const nlohmann::json::parser_callback_t no_twice = [&](int, nlohmann::json::parse_event_t e, nlohmann::json& j) {
+      using E = nlohmann::json::parse_event_t;
+      if (e == E::object_start) keys.emplace_back();
+      else if (e == E::object_end) keys.pop_back();
+      else if (e == E::key && !keys.back().insert(j.get<std::string>()).second && twice.empty()) twice = j.get<std::string>();
+      return true;
+    };
+    const auto head = nlohmann::json::parse(b.begin() + kPrefix, b.begin() + kPrefix + hlen, no_twice);
+    UMBRA_CHECK(twice.empty(), "model file '", what, "' has a malformed header: the key \"", twice,
+                "\" appears twice in one object");
     m.net = head.at("net").get<std::string>();
     m.meta = head.at("meta").get<std::map<std::string, std::string>>();
     // Integers as integers (nlohmann casts 32.7 to 32), a list of tensors (null iterated as
@@ -133,14 +156,18 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     // A value shown as itself, a list or object by its kind: dump() recursed through a shape
     // entry nested 100,000 lists deep until the stack ran out (SIGSEGV).
     const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
+      // nlohmann reads a whole number past 64 bits as a double: named as out of range, not as a fraction.
+      const bool huge = j.is_number_float() && std::isfinite(j.get<double>()) && std::abs(j.get<double>()) >= 0x1p63 &&
+                        j.get<double>() == std::floor(j.get<double>());
       UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': ",
-                  tensor.empty() ? "its header" : "tensor '" + tensor + "'", " has a ", field,
-                  " that is no whole number: ", j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump());
+                  tensor.empty() ? "its header" : "tensor '" + tensor + "'", " has ", field,
+                  huge ? " past a 64-bit integer's range: " : " that is no whole number: ",
+                  j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump());
     };
-    integer(head.at("version"), "version", "");
+    integer(head.at("version"), "a version", "");
     UMBRA_CHECK(head.at("version").get<uint64_t>() == version, "model file '", what, "' is corrupt (header version ",
                 head.at("version").dump(), ", file version ", version, ")");
-    integer(head.at("data_offset"), "data_offset", "");
+    integer(head.at("data_offset"), "a data_offset", "");
     // Aligned, as the writer puts them (the layout's promise to readers that map the data).
     const uint64_t data_offset = head.at("data_offset").get<uint64_t>();
     UMBRA_CHECK(data_offset >= kPrefix + hlen && data_offset <= body && data_offset % kAlign == 0, "model file '",
@@ -150,9 +177,12 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     for (auto& t : head.at("tensors")) {
       ModelTensor mt;
       mt.name = t.at("name").get<std::string>();
-      for (const auto& d : t.at("shape")) integer(d, "shape entry", mt.name);
-      integer(t.at("offset"), "offset", mt.name);
-      integer(t.at("nbytes"), "byte count", mt.name);
+      // (A string or an object iterated as its entries.)
+      UMBRA_CHECK(t.at("shape").is_array(), "model file '", what, "': tensor '", mt.name, "' has a shape that is no list: ",
+                  t.at("shape").is_structured() ? std::string("a JSON ") + t.at("shape").type_name() : t.at("shape").dump());
+      for (const auto& d : t.at("shape")) integer(d, "a shape entry", mt.name);
+      integer(t.at("offset"), "an offset", mt.name);
+      integer(t.at("nbytes"), "a byte count", mt.name);
       UMBRA_CHECK(t.at("dtype").get<std::string>() == "float32", "model file '", what, "': tensor '", mt.name,
                   "' has dtype ", t.at("dtype").dump(), "; only float32 is read");
       mt.shape = t.at("shape").get<std::vector<int64_t>>();

@@ -300,7 +300,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // Losses and metrics reach the host a window of steps at a time (readout.h; on the cpu the
     // loss is read every step): every batch is NaN-checked and counted in the round's mean.
     Figures running;  // none shown until the first window is read
-    const auto read_window = [&] {
+    const auto read_losses = [&] {
       for (const double loss : losses.Read()) {
         ++read;
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
@@ -309,6 +309,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
                     save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
         loss_sum += loss;
       }
+    };
+    const auto read_metrics = [&] {
       running = {{"loss", read ? loss_sum / double(read) : 0.0}};
       if (eval_train) {
         try {  // on a GPU the metrics' labels are judged here, a window of batches at a time
@@ -319,23 +321,33 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         train_metrics.Report("train", &running);
       }
     };
+    const auto read_window = [&] { read_losses(), read_metrics(); };
     feed.Start();
     long batches = 0;
     while (feed.Next()) {
       const io::DataBatch& b = feed.host();
       ++batches;
-      try {
+      const auto naming_batch = [&](auto&& f) {
+        try {
+          f();
+        } catch (const Error& err) {  // a bad label: which round and batch of which data block
+          UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",
+                      err.message());
+        }
+      };
+      naming_batch([&] {
         trainer.net().CheckLabels(b.label, b.index);
         trainer.Train(feed.data(), feed.label());
-        // (its label errors named no round or data; on a GPU they come from read_window)
-        if (eval_train) train_metrics.Add(trainer.net(), b);
-      } catch (const Error& err) {  // a bad label: which round and batch of which data block
-        UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",
-                    err.message());
-      }
+      });
       losses.Add(trainer.net());
       seen += b.valid;
-      if (losses.Full()) read_window();
+      const bool full = losses.Full();
+      // The loss's NaN check first (on the cpu it reads this step's): a diverged net's advice,
+      // not a metric's refusal of its non-finite output. (Metrics' label errors named no round
+      // or data; on a GPU they come from read_metrics.)
+      if (full) read_losses();
+      if (eval_train) naming_batch([&] { train_metrics.Add(trainer.net(), b); });
+      if (full) read_metrics();
       prog.Batch(seen, running);
     }
     read_window();

@@ -145,6 +145,91 @@ for path, want in [('crafted.model', f"tensor '{head['tensors'][0]['name']}' has
         raise SystemExit(f'python: no error for: {want}')
     except ValueError as e:
         assert path in str(e) and want in str(e), str(e)
+# Headers json.dumps cannot make, refused by both readers: JSON, a NUL and junk (nlohmann ended
+# its input at the NUL), a key twice in one object (both kept the last), a whole number past 64
+# bits (Python's int() raised its own error, naming no file, past 4300 digits), a number past a double's range
+# (Python took 1e400 as inf), a shape that is no list (Python iterated a string or an object).
+def craft_text(edit, tail=b''):  # edit: the header's JSON text -> new text; tail: raw bytes after it
+    h = json.loads(json.dumps(head))
+    while True:
+        j = edit(json.dumps(h, separators=(',', ':'))).encode() + tail
+        if len(j) <= hlen:
+            break
+        assert h['net'], 'an edit longer than the net text'
+        h['net'] = h['net'][:-(len(j) - hlen) - 8]
+    body = b[:24] + j + b' ' * (hlen - len(j)) + b[24 + hlen:len(b) - 8]
+    open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
+import re
+name0 = head['tensors'][0]['name']
+for edit, tail, py_want, cpp_want in [
+        (lambda t: t, b'\0\xff junk', 'malformed header (a NUL byte)', 'has a malformed header: a NUL byte at offset'),
+        (lambda t: t.replace('"tensors":', '"tensors":[],"tensors":', 1), b'',
+         'the key "tensors" appears twice in one object', 'the key "tensors" appears twice in one object'),
+        (lambda t: t.replace('"shape":', '"shape":[3],"shape":', 1), b'', 'the key "shape" appears twice',
+         'the key "shape" appears twice'),
+        (lambda t: t.replace('"offset":0', '"offset":' + '9' * 60, 1), b'', 'a whole number of 60 digits',
+         "has an offset past a 64-bit integer's range"),
+        (lambda t: t.replace('"meta":{', '"meta":{"x":1e400,', 1), b'', "the number 1e400 is past a double's range",
+         'has a malformed header'),
+        (lambda t: re.sub(r'"shape":(\[[^]]*\])', r'"shape":{"a":\1}', t, count=1), b'',
+         f"the shape of '{name0}' is {{", f"tensor '{name0}' has a shape that is no list: a JSON object"),
+        (lambda t: re.sub(r'"shape":(\[[^]]*\])', r'"shape":"\1"', t, count=1), b'',
+         f"the shape of '{name0}' is '[", f"tensor '{name0}' has a shape that is no list: \"[")]:
+    craft_text(edit, tail)
+    both_refuse(py_want, cpp_want)
+# A large file that is no model is refused at its magic, before it is read (a 3 GB one was read
+# whole first, and was a bare MemoryError where memory was short).
+import resource
+with open('big.bin', 'wb') as f:
+    f.truncate(1 << 33)  # 8 GiB, sparse
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (1 << 31, hard))
+try:
+    read_model('big.bin')
+    raise SystemExit('python: no error for a large non-model')
+except ValueError as e:
+    assert 'big.bin: not an umbra model file' in str(e), str(e)
+finally:
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    os.remove('big.bin')
+PY
+
+# The numpy reader's arrays are writable (torch.from_numpy warned on read-only ones), and its
+# safetensors export is read back, by a reader written from that format's description, as the
+# same tensors, names, meta and network text.
+PYTHONPATH="$SRC/python" $PY -W error - <<'PY' || fail "python reader: writable arrays and safetensors export"
+import json, struct, subprocess, sys
+import numpy as np
+from umbra.model_file import read_model
+m = read_model('m/0002.model')
+a = next(iter(m['tensors'].values()))
+a[...] *= 1  # in place
+import torch
+torch.from_numpy(a)  # -W error: a warning (a read-only array) fails
+r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', 'm.safetensors'],
+                   capture_output=True, text=True)
+assert r.returncode == 0 and 'wrote' in r.stderr, r.stderr
+raw = open('m.safetensors', 'rb').read()
+(n,) = struct.unpack_from('<Q', raw, 0)
+assert n % 8 == 0 and raw[8 + n - 1:8 + n] in (b'}', b' ')
+head = json.loads(raw[8:8 + n])
+meta = head.pop('__metadata__')
+assert meta['net'] == m['net'] and all(meta[k] == v for k, v in m['meta'].items())
+data = raw[8 + n:]
+spans = sorted(tuple(e['data_offsets']) for e in head.values())
+assert spans[0][0] == 0 and spans[-1][1] == len(data) and all(p[1] == q[0] for p, q in zip(spans, spans[1:]))
+assert head.keys() == m['tensors'].keys()
+for name, e in head.items():
+    assert e['dtype'] == 'F32'
+    got = np.frombuffer(data[e['data_offsets'][0]:e['data_offsets'][1]], '<f4').reshape(e['shape'])
+    assert np.array_equal(got, m['tensors'][name]), name
+# A model that cannot be read is one error line, and no output file.
+open('bad.model', 'wb').write(open('m/0002.model', 'rb').read()[:100])
+r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'bad.model', '--safetensors', 'bad.safetensors'],
+                   capture_output=True, text=True)
+assert r.returncode == 1 and r.stderr.startswith('error: bad.model: ') and 'Traceback' not in r.stderr, r.stderr
+import os
+assert not os.path.exists('bad.safetensors')
 PY
 
 # A model of another network text (a weightless layer changed) predicts, with the warning

@@ -83,6 +83,19 @@ TEST(BatchNorm, ConstantChannelNormalisesToZero) {
   }
 }
 
+// The variance's squares in double, as the mean's sum: (3e19)^2 overflowed a float square
+// though the variance (1.1e38) fits one, and the channel came out as beta with no word.
+TEST(BatchNorm, HugeValuesKeepAFiniteVariance) {
+  test::LayerRig<cpu, float> rig("batch_norm", {}, {Shape4(16, 1, 1, 1)});
+  for (index_t i = 0; i < 16; ++i) rig.in[0]->data.dptr_[i] = 0.f;
+  rig.in[0]->data.dptr_[0] = 3e19f, rig.in[0]->data.dptr_[1] = -3e19f;
+  rig.Forward(true);
+  const double sd = std::sqrt(2 * 9e38 / 16);
+  EXPECT_NEAR(rig.out[0]->data.dptr_[0], 3e19 / sd, 1e-4);
+  EXPECT_NEAR(rig.out[0]->data.dptr_[1], -3e19 / sd, 1e-4);
+  EXPECT_EQ(rig.out[0]->data.dptr_[2], 0.f);
+}
+
 TEST(BatchNorm, TestModeStatistics) {
   const Shape<4> s = Shape4(2, 2, 1, 3);
   Rig ma("batch_norm", {}, {s}), no("batch_norm_no_ma", {}, {s});

@@ -174,10 +174,19 @@ TEST(LossLabels, CheckedOnTheHostBeforeAStep) {
   for (const char* type : {"l2_loss", "lp_loss", "multi_logistic"}) {
     SCOPED_TRACE(type);
     auto net = net_with(type);
-    EXPECT_EQ(problem(net, {0, 1, 2, 3, 4, 5}, 3), "no error");
-    EXPECT_HAS(problem(net, {0, 1, 2, 3, inf, 5}, 3, {7, 8}),
-               "sample 1 (instance 8 of the data, from 0): label 1 is inf");
-    EXPECT_HAS(problem(net, {nan, 1, 2, 3, 4, 5}, 3), "sample 0: label 0 is nan");
+    const bool logistic = std::string(type) == "multi_logistic";
+    const std::vector<float> good =
+        logistic ? std::vector<float>{0, 1, 0.5f, 1, 0, 0.25f} : std::vector<float>{0, 1, 2, 3, 4, 5};
+    EXPECT_EQ(problem(net, good, 3), "no error");
+    std::vector<float> with_inf = good, with_nan = good;
+    with_inf[4] = inf, with_nan[0] = nan;
+    // A logistic's target is a probability: 2 or -1 made its loss unbounded below.
+    if (logistic) {
+      EXPECT_HAS(problem(net, {0, 1, 0, 2, 0, 0}, 3), "sample 1: label 0 is 2, outside [0, 1] (a target probability)");
+      EXPECT_HAS(problem(net, {0, -1, 0, 0, 0, 0}, 3), "sample 0: label 1 is -1, outside [0, 1]");
+    }
+    EXPECT_HAS(problem(net, with_inf, 3, {7, 8}), "sample 1 (instance 8 of the data, from 0): label 1 is inf");
+    EXPECT_HAS(problem(net, with_nan, 3), "sample 0: label 0 is nan");
     EXPECT_HAS(problem(net, {0, 1}, 1), "sample 0: 1 labels, want one per feature: 3");
   }
 }

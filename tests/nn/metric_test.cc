@@ -89,5 +89,60 @@ TEST(Metric, RmseAndErrors) {
             std::string::npos);
 }
 
+// A NaN was never the arg-max nor ranked above the label: a net whose every output was NaN
+// scored error 0 and rec@N 1. Every metric now refuses a non-finite prediction, naming it.
+TEST(Metric, NonFinitePredictionsAreErrors) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  TensorContainer<cpu, 2> y(Shape2(2, 1), 0.f), wide(Shape2(2, 3), 0.f);
+  for (const float v : {nan, inf, -inf}) {
+    TensorContainer<cpu, 2> p(Shape2(2, 3), 0.2f);
+    p.dptr_[3 + 1] = v;  // row 1, output 1
+    for (const char* name : {"error", "logloss", "rec@1", "rec@2", "rmse"}) {
+      nn::Metric m(name);
+      const std::string e = test::ErrorOf([&] { m.Add(p.view(), std::string(name) == "rmse" ? wide.view() : y.view(),
+                                                      2, {40, 41}); });
+      EXPECT_HAS(e, std::string("metric ") + name + ": the prediction of row 1 of the batch (instance 41 of the data, "
+                    "from 0) holds ");
+      EXPECT_HAS(e, " at output 1 (non-finite");
+    }
+    TensorContainer<cpu, 2> one(Shape2(1, 1), v);  // a one-wide (binary) output
+    nn::Metric err("error");
+    EXPECT_HAS(test::ErrorOf([&] { err.Add(one.view(), y.view()); }), "metric error: the prediction of row 0");
+  }
+  // Rows past `valid` (a padded batch's) are not read.
+  TensorContainer<cpu, 2> p(Shape2(2, 3), 0.2f);
+  p.dptr_[3] = nan;
+  nn::Metric err("error");
+  EXPECT_NO_THROW(err.Add(p.view(), y.view(), 1));
+}
+
+// logloss takes the log of a probability: a score past [0, 1] gave a negative or made-up figure
+// (a metric on a node no softmax's output). A softmax's rounding past 1 is taken.
+TEST(Metric, LogLossRefusesScoresThatAreNoProbabilities) {
+  TensorContainer<cpu, 2> y(Shape2(1, 1), 0.f);
+  for (const float v : {5.f, -0.1f, 1.01f}) {
+    TensorContainer<cpu, 2> p(Shape2(1, 2), 0.f);
+    p.dptr_[1] = v;
+    nn::Metric ll("logloss"), err("error");
+    EXPECT_HAS(test::ErrorOf([&] { ll.Add(p.view(), y.view()); }), " at output 1, which is no probability; logloss "
+               "scores a softmax's or a logistic's output");
+    EXPECT_NO_THROW(err.Add(p.view(), y.view()));  // an arg-max needs no probabilities
+  }
+  TensorContainer<cpu, 2> p(Shape2(1, 2), 0.f);
+  p.dptr_[0] = 1.00000012f;  // 1 + float's epsilon: a softmax's rounding
+  nn::Metric ll("logloss");
+  EXPECT_NO_THROW(ll.Add(p.view(), y.view()));
+  TensorContainer<cpu, 2> one(Shape2(1, 1), 1.5f);  // a one-wide output, too
+  EXPECT_HAS(test::ErrorOf([&] { ll.Add(one.view(), y.view()); }), "1.5 at output 0, which is no probability");
+}
+
+// rmse subtracted in float before widening: 3e38 - (-3e38) overflowed to inf.
+TEST(Metric, RmseDifferencesInDouble) {
+  TensorContainer<cpu, 2> p(Shape2(1, 1), 3e38f), y(Shape2(1, 1), -3e38f);
+  nn::Metric r("rmse");
+  r.Add(p.view(), y.view());
+  EXPECT_NEAR(r.Get(), 6e38, 6e38 * 1e-6);
+}
+
 }  // namespace
 }  // namespace umbra

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -85,18 +86,14 @@ TEST(ModelFile, RefusesCorruptionAndOtherFiles) {
   EXPECT_THAT(test::ErrorOf([&] { nn::ReadModelFile("/dev/zero"); }), ::testing::HasSubstr("'/dev/zero': not a regular file"));
 }
 
-// A checksum-valid header whose shape entry is a list nested 100,000 deep: an error naming the
-// tensor (dumping the entry into the message recursed until the stack ran out: SIGSEGV).
-TEST(ModelFile, ADeeplyNestedShapeEntryIsNamedNotDumped) {
+// A file whose header is text_at(data_offset), with no tensor data, sealed with a valid checksum:
+// a crafted header as the reader sees it past its checksum.
+std::string Sealed(const std::function<std::string(size_t)>& text_at) {
   const std::string sample = nn::EncodeModelFile(Sample());
-  const int depth = 100000;
-  const std::string shape = std::string(depth, '[') + "1" + std::string(depth, ']');
   std::string text;
   size_t offset = 0;
   for (;;) {  // data_offset counts the header, which holds it: until stable
-    text = R"({"version":)" + std::to_string(nn::ModelFile::kVersion) + R"(,"net":"","meta":{},"tensors":[{"name":"t",)" +
-           R"("dtype":"float32","shape":[)" + shape + R"(],"offset":0,"nbytes":0}],"data_offset":)" +
-           std::to_string(offset) + "}";
+    text = text_at(offset);
     const size_t aligned = (24 + text.size() + 63) / 64 * 64;  // the layout's 64-byte data offset
     if (offset == aligned) break;
     offset = aligned;
@@ -105,10 +102,50 @@ TEST(ModelFile, ADeeplyNestedShapeEntryIsNamedNotDumped) {
   for (int b = 0; b < 8; ++b) file[16 + b] = char(uint64_t(text.size()) >> (8 * b) & 0xff);
   const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(file.data()), uInt(file.size())));
   for (int b = 0; b < 4; ++b) file += char(crc >> (8 * b) & 0xff);
-  file += sample.substr(sample.size() - 4);
+  return file + sample.substr(sample.size() - 4);
+}
+// A header of one tensor "t" with no bytes, its entry's fields `fields`, and `extra` at the top.
+std::string OneTensor(const std::string& fields, const std::string& extra = "") {
+  return Sealed([&](size_t offset) {
+    return R"({"version":)" + std::to_string(nn::ModelFile::kVersion) + R"(,"net":"","meta":{},"tensors":[{"name":"t",)" +
+           R"("dtype":"float32",)" + fields + R"(}],"data_offset":)" + std::to_string(offset) + extra + "}";
+  });
+}
+
+// A checksum-valid header whose shape entry is a list nested 100,000 deep: an error naming the
+// tensor (dumping the entry into the message recursed until the stack ran out: SIGSEGV).
+TEST(ModelFile, ADeeplyNestedShapeEntryIsNamedNotDumped) {
+  const int depth = 100000;
+  const std::string shape = std::string(depth, '[') + "1" + std::string(depth, ']');
+  const std::string file = OneTensor(R"("shape":[)" + shape + R"(],"offset":0,"nbytes":0)");
   EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(file, "deep.model"); }),
               ::testing::HasSubstr("model file 'deep.model': tensor 't' has a shape entry that is no whole number: "
                                    "a JSON array"));
+}
+
+// Checksum-valid headers the Python reader refuses, refused here too: nlohmann ended its input
+// at a NUL (JSON, a NUL and junk were read), kept the last of a key given twice (a doubled
+// "tensors" or "shape" was read as its second), and read 2^80 as a double ("no whole number").
+TEST(ModelFile, RefusesANulAKeyTwiceAndAnOutOfRangeNumber) {
+  const std::string fields = R"("shape":[0],"offset":0,"nbytes":0)";
+  EXPECT_NO_THROW(nn::DecodeModelFile(OneTensor(fields), "ok.model"));
+  const std::string nul = Sealed([&](size_t offset) {
+    return R"({"version":1,"net":"","meta":{},"tensors":[],"data_offset":)" + std::to_string(offset) +
+           std::string("}\0\xff junk", 8);
+  });
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(nul, "nul.model"); }),
+              ::testing::HasSubstr("model file 'nul.model' has a malformed header: a NUL byte at offset "));
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(OneTensor(fields, R"(,"tensors":[])"), "x.model"); }),
+              ::testing::HasSubstr("model file 'x.model' has a malformed header: the key \"tensors\" appears twice "
+                                   "in one object"));
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(OneTensor(fields + R"(,"shape":[0,0])"), "x.model"); }),
+              ::testing::HasSubstr("the key \"shape\" appears twice"));
+  EXPECT_THAT(test::ErrorOf([&] {
+                nn::DecodeModelFile(OneTensor(R"("shape":[0],"offset":1208925819614629174706176,"nbytes":0)"), "x.model");
+              }),
+              ::testing::HasSubstr("tensor 't' has an offset past a 64-bit integer's range: "));
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(OneTensor(R"("shape":[0],"offset":0.5,"nbytes":0)"), "x.model"); }),
+              ::testing::HasSubstr("tensor 't' has an offset that is no whole number: 0.5"));
 }
 
 // The writer keeps the reader's rules: a ModelFile built in code with a name twice, a value that

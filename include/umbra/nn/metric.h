@@ -56,10 +56,23 @@ class Metric {
     for (index_t i = 0; i < n; ++i) {
       const float* p = pred.dptr_ + i * pred.stride_;
       const float* y = label.dptr_ + i * label.stride_;
+      // A NaN is never the arg-max nor ranked above the label: a net whose outputs were all NaN
+      // scored error 0 and rec@N 1.
+      const float* bad = std::find_if(p, p + k, [](float v) { return !std::isfinite(v); });
+      UMBRA_CHECK(bad == p + k, "metric ", name_, ": the prediction of row ", i, " of the batch", instance(i),
+                  " holds ", *bad, " at output ", bad - p, " (non-finite: the network diverged on this data, or a "
+                  "value passed float's range)");
+      // A probability's log: a score past [0, 1] (a metric on a node no softmax or logistic
+      // output) gave a negative or a made-up log-loss. The slack is the rounding of a softmax.
+      const float* off = kind_ == kLogLoss ? std::find_if(p, p + k, [](float v) { return v < 0 || v > 1.0001f; })
+                                           : p + k;
+      UMBRA_CHECK(off == p + k, "metric logloss: the prediction of row ", i, " of the batch", instance(i), " holds ",
+                  *off, " at output ", off - p, ", which is no probability; logloss scores a softmax's or a "
+                  "logistic's output");
       if (kind_ == kRMSE) {
         UMBRA_CHECK(label.size(1) == k, "metric rmse: label width ", label.size(1), " differs from prediction width ", k);
         double s = 0;
-        for (index_t j = 0; j < k; ++j) s += double(p[j] - y[j]) * (p[j] - y[j]);
+        for (index_t j = 0; j < k; ++j) s += (double(p[j]) - y[j]) * (double(p[j]) - y[j]);
         sum_ += s / k;
       } else if (k == 1 && kind_ != kRec) {
         // One output (a logistic's probability): a binary prediction, as cxxnet scored it;

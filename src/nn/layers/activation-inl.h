@@ -8,7 +8,8 @@
 // algo=expr keeps the expressions. Every activation takes bf16 nodes on the GPU; its gradient
 // then comes from the rounded output, as cuDNN's does (elu's y + alpha loses digits where
 // y nears -alpha: exactly 0 below x of about -6 at alpha 1, where the fp32 path still has a
-// gradient of 2e-3 or less).
+// gradient of 2e-3 or less; in fp32 it is 2.6% off at x = -15 and 0 below about -17, an
+// absolute error under 1e-7, where PyTorch's, from the input, keeps the digits).
 #pragma once
 
 #include <memory>

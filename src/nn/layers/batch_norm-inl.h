@@ -239,11 +239,14 @@ class BatchNormLayer : public ParamLayer<BatchNormParam, xpu, DType> {
         TensorContainer<cpu, 1, double> sum(Shape1(shape_[1]));
         sum = sumall_except_dim<1>(tcast<double>(x));
         mean_ = tcast<DType>(sum.view() / double(m));
+        // The squares in double too: a float square overflowed at |x - mean| ~ 2e19, where the
+        // variance itself still fits a float, and the channel's output became beta, unsaid.
+        sum = sumall_except_dim<1>(F<op::square>(tcast<double>(x) - tcast<double>(broadcast<1>(mean_.view(), shape_))));
+        tmp_ = tcast<DType>(sum.view() / double(m));  // biased batch variance, what the normalisation uses
       } else {
         mean_ = sumall_except_dim<1>(x) * DType(1.0 / double(m));
+        tmp_ = sumall_except_dim<1>(F<op::square>(x - broadcast<1>(mean_.view(), shape_))) * DType(1.0 / double(m));
       }
-      tmp_ = sumall_except_dim<1>(F<op::square>(x - broadcast<1>(mean_.view(), shape_))) *
-             DType(1.0 / double(m));  // biased batch variance, what the normalisation uses
       inv_std_ = DType(1) / F<op::sqrt>(tmp_.view() + eps);
       if (moving_avg && ctx.is_train) {
         const DType mo = DType(this->p_.bn_momentum);

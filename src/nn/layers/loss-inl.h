@@ -151,6 +151,12 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
     } else {
       const float* bad = std::find_if(y, y + width, [](float v) { return !std::isfinite(v); });
       if (bad != y + width) os << "label " << bad - y << " is " << *bad;
+      // A logistic's target is a probability: past [0, 1] its loss has no lower bound, and
+      // training drove the logit toward infinity without a word.
+      const float* off = kind == ElemLossKind::kLogistic && bad == y + width
+                             ? std::find_if(y, y + width, [](float v) { return v < 0 || v > 1; })
+                             : y + width;
+      if (off != y + width) os << "label " << off - y << " is " << *off << ", outside [0, 1] (a target probability)";
     }
     return os.str();
   }
