@@ -47,7 +47,10 @@ def read_model(path):
             if f.read(8) != MAGIC:
                 raise ValueError(f"{path}: not an umbra model file")
             size = os.fstat(f.fileno()).st_size
-            b = bytearray(max(size, 8))
+            try:
+                b = bytearray(max(size, 8))
+            except MemoryError:
+                raise ValueError(f"{path}: a model file of {size} bytes does not fit in memory") from None
             b[:8] = MAGIC
             got = 8 + f.readinto(memoryview(b)[8:])
             del b[got:]  # cut while read: the checks below call it truncated
@@ -75,6 +78,8 @@ def read_model(path):
         return ValueError(f"{path}: malformed header ({what})")
 
     def whole(v, what):
+        if type(v) is float and v.is_integer() and not -(2**63) <= v < 2**64:
+            raise malformed(f"{what} is {v!r}, past a 64-bit integer's range")
         if type(v) is not int:
             raise malformed(f"{what} is {v!r}, not a whole number")
         return v
@@ -87,19 +92,18 @@ def read_model(path):
     def no_constant(c):
         raise malformed(f"{c} is no JSON number")
 
-    # As the C++ reader: a number past a double's range (1e400 loaded as inf), a whole number of
-    # thousands of digits (int() raised its own error naming no file), a key given twice in an
-    # object (json kept the last: a doubled "tensors" read as its second).
+    # As the C++ reader (nlohmann): a number past a double's range is refused (1e400 loaded as
+    # inf), and a whole number past 64 bits is a double (one of thousands of digits raised
+    # int()'s own error, naming no file); a key given twice in an object is refused (json kept
+    # the last: a doubled "tensors" read as its second).
     def finite(text):
         v = float(text)
         if not math.isfinite(v):
-            raise malformed(f"the number {text[:40]} is past a double's range")
+            raise malformed(f"the number {text[:40]}{'...' if len(text) > 40 else ''} is past a double's range")
         return v
 
     def integer(text):
-        if len(text.lstrip("-")) > 40:
-            raise malformed(f"a whole number of {len(text)} digits")
-        return int(text)
+        return int(text) if len(text) <= 21 and -(2**63) <= int(text) < 2**64 else finite(text)
 
     def no_twice(pairs):
         d = {}
@@ -178,17 +182,22 @@ def write_safetensors(model, path):
     meta["net"] = model["net"]
     head = json.dumps({"__metadata__": meta, **entries}, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)  # the data 8-byte aligned, as the format's writer pads it
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: cannot write safetensors (a folder)")
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
             f.write(struct.pack("<Q", len(head)) + head)
             for a in model["tensors"].values():
                 f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+            f.flush()
+            os.fsync(f.fileno())  # on the disk before the rename: never an empty file under the name
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
 
 
 def main(argv=None):

@@ -157,7 +157,8 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     // entry nested 100,000 lists deep until the stack ran out (SIGSEGV).
     const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
       // nlohmann reads a whole number past 64 bits as a double: named as out of range, not as a fraction.
-      const bool huge = j.is_number_float() && std::isfinite(j.get<double>()) && std::abs(j.get<double>()) >= 0x1p63 &&
+      const bool huge = j.is_number_float() && std::isfinite(j.get<double>()) &&
+                        (j.get<double>() >= 0x1p64 || j.get<double>() < -0x1p63) &&
                         j.get<double>() == std::floor(j.get<double>());
       UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': ",
                   tensor.empty() ? "its header" : "tensor '" + tensor + "'", " has ", field,
@@ -223,7 +224,9 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
       UMBRA_CHECK(spans[i].first >= spans[i - 1].second, "model file '", what, "' is corrupt: two tensors share the "
                   "bytes at data offset ", spans[i].first);
   } catch (const nlohmann::json::exception& e) {
-    UMBRA_THROW("model file '", what, "' has a malformed header: ", e.what());
+    // Cut: nlohmann quotes what it failed on, a number of thousands of digits whole.
+    const std::string said = e.what();
+    UMBRA_THROW("model file '", what, "' has a malformed header: ", said.size() > 200 ? said.substr(0, 200) + "..." : said);
   }
   return m;
 }
@@ -251,7 +254,12 @@ ModelFile ReadModelFile(const std::string& path) {
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   UMBRA_CHECK(size >= 8 && in.seekg(8), "cannot read model file '", path, "'");
-  std::string bytes(size_t(size), '\0');
+  std::string bytes;
+  try {
+    bytes.resize(size_t(size));
+  } catch (const std::bad_alloc&) {
+    UMBRA_THROW("model file '", path, "' (", size, " bytes) does not fit in memory");
+  }
   std::memcpy(bytes.data(), magic, 8);
   in.read(bytes.data() + 8, size - 8);
   UMBRA_CHECK(!in.bad(), "cannot read model file '", path, "'");

@@ -53,6 +53,7 @@ int PredictLoop(Job& job) {
     std::fprintf(stderr, "note: extract_node_name (%s) is read by task = extract; task = %s writes the network's "
                  "output\n", job.Where("extract_node_name").c_str(), task.c_str());
   const nn::ModelFile mf = nn::ReadModelFile(in);
+  SetFlushDenormals();  // as training's evaluation ran: pred of the same data gives its answers
   nn::NetSpec spec = job.net.spec;
   std::string node = extract ? job.Get("extract_node_name", "") : "";
   UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>");
@@ -126,13 +127,17 @@ int PredictLoop(Job& job) {
     // The two files cannot be renamed together: the old FILE.shape goes before the new FILE
     // lands, so a run killed between them leaves FILE with no shape rather than the last run's
     // (which a reader would take, and reshape by, where the sizes happened to agree).
+    // Both written and checked first: a full disk found then leaves both files as they were.
     AtomicOutput shape(path + ".shape");
     shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
+    file.Finish();
+    shape.Finish();
     std::remove((path + ".shape").c_str());
     file.Commit();
     shape.Commit();
   } else {
     // An earlier binary extract's shape beside what is now text would describe another file.
+    file.Finish();
     if (!binary && IsShapeSidecar(path + ".shape")) std::remove((path + ".shape").c_str());
     file.Commit();
     if (binary)

@@ -155,13 +155,16 @@ class MetricSet {
     for (size_t i = 0; i < m_.size(); ++i) {
       const Tensor<xpu, 2> out = (nodes_[i].empty() ? net.Output() : net.NodeByName(nodes_[i])).Mat();
       if constexpr (std::is_same_v<xpu, cpu>) {
-        m_[i].Add(out, b.label, b.valid, b.index);
+        Score(i, out, b.label, b.valid, b.index);
       } else {
         Stage(i, out, b);
       }
     }
-    if (bytes_ > (size_t(64) << 20)) Read();  // bounds the pinned memory a long window holds
   }
+  /// Whether what Add queued holds 64 MiB of pinned memory: the caller scores it (Read) before
+  /// its window ends, which bounds that memory; the caller, so that a training loss's NaN
+  /// check can come first (a diverged net's output is non-finite, which a metric refuses).
+  bool Heavy() const { return bytes_ > (size_t(64) << 20); }
   /// Scores what Add queued (on the gpu: waits for the device once).
   void Read() {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
@@ -170,7 +173,7 @@ class MetricSet {
       UMBRA_CUDA_CHECK(cudaStreamSynchronize(stream_));
       for (const Pending& p : pending_) {
         const Tensor<cpu, 2> label(labels_.data() + p.label_at, p.label_shape);
-        m_[p.metric].Add(p.rows, label, p.valid, p.index);
+        Score(p.metric, p.rows, label, p.valid, p.index);
       }
       pending_.clear(), labels_.clear();
       chunk_ = 0, at_ = 0, bytes_ = 0;
@@ -191,6 +194,17 @@ class MetricSet {
     index_t valid;
     std::vector<uint64_t> index;  // the batch's instances, for a label error
   };
+  // Metric i's Add, its errors naming the node it reads where that is not the output
+  // (metric[label,node]: a logloss of a node that holds no probabilities).
+  void Score(size_t i, const Tensor<cpu, 2>& rows, const Tensor<cpu, 2>& label, index_t valid,
+             const std::vector<uint64_t>& index) {
+    try {
+      m_[i].Add(rows, label, valid, index);
+    } catch (const Error& e) {
+      if (specs_[i].node.empty()) throw;
+      UMBRA_THROW(e.message(), " (metric[label,", specs_[i].node, "] scores node '", nodes_[i], "')");
+    }
+  }
   void Stage(size_t metric, const Tensor<xpu, 2>& out, const io::DataBatch& b) {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
     const size_t n = size_t(out.shape_.Size());

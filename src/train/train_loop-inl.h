@@ -347,7 +347,12 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       // or data; on a GPU they come from read_metrics.)
       if (full) read_losses();
       if (eval_train) naming_batch([&] { train_metrics.Add(trainer.net(), b); });
-      if (full) read_metrics();
+      if (full) {
+        read_metrics();
+      } else if (eval_train && train_metrics.Heavy()) {  // a window's outputs too large to hold to its end
+        read_losses();
+        read_metrics();
+      }
       prog.Batch(seen, running);
     }
     read_window();
@@ -390,6 +395,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         while (f.Next()) {
           trainer.Predict(f.data());
           m.Add(trainer.net(), f.host());
+          if (m.Heavy()) m.Read();
         }
         m.Read();
       } catch (const Error& err) {  // a bad label or an undecodable image: which block

@@ -167,7 +167,7 @@ for edit, tail, py_want, cpp_want in [
          'the key "tensors" appears twice in one object', 'the key "tensors" appears twice in one object'),
         (lambda t: t.replace('"shape":', '"shape":[3],"shape":', 1), b'', 'the key "shape" appears twice',
          'the key "shape" appears twice'),
-        (lambda t: t.replace('"offset":0', '"offset":' + '9' * 60, 1), b'', 'a whole number of 60 digits',
+        (lambda t: t.replace('"offset":0', '"offset":' + '9' * 60, 1), b'', "past a 64-bit integer's range",
          "has an offset past a 64-bit integer's range"),
         (lambda t: t.replace('"meta":{', '"meta":{"x":1e400,', 1), b'', "the number 1e400 is past a double's range",
          'has a malformed header'),
@@ -177,6 +177,25 @@ for edit, tail, py_want, cpp_want in [
          f"the shape of '{name0}' is '[", f"tensor '{name0}' has a shape that is no list: \"[")]:
     craft_text(edit, tail)
     both_refuse(py_want, cpp_want)
+# A header of any length, sealed (the model's net text cannot make room for thousands of digits):
+# a number past a double's range is refused by both; a whole number past 64 bits where no field
+# is read is a double to both, and taken (Python refused any of over 40 digits).
+def seal(extra):  # a header of no tensors with `extra` at its top level
+    off = -1
+    while True:  # data_offset counts the header, which holds it: until stable
+        h = ('{"version":1,"net":"","meta":{},"tensors":[],"data_offset":%d%s}' % (max(off, 0), extra)).encode()
+        if off == (24 + len(h) + 63) // 64 * 64:
+            break
+        off = (24 + len(h) + 63) // 64 * 64
+    body = b[:16] + struct.pack('<Q', len(h)) + h + b'\0' * (off - 24 - len(h))
+    open('crafted.model', 'wb').write(body + struct.pack('<I', zlib.crc32(body)) + b'UEND')
+seal(',"x":' + '9' * 5000)
+both_refuse("is past a double's range", 'has a malformed header: [json.exception.out_of_range.406] number overflow')
+seal(',"x":' + '9' * 60)
+assert read_model('crafted.model')['tensors'] == {}
+r = subprocess.run([os.environ['UMBRA'], os.environ['CONF'], 'task=get_weight', 'weight_layer=fc2',
+                    'model_in=crafted.model', 'weight_filename=crafted.txt'], capture_output=True, text=True)
+assert r.returncode != 0 and "model file 'crafted.model' has no weight 'fc2.wmat'" in r.stderr, r.stderr
 # A large file that is no model is refused at its magic, before it is read (a 3 GB one was read
 # whole first, and was a bare MemoryError where memory was short).
 import resource
@@ -261,6 +280,13 @@ assert abs(p.sum(1)-1).max() < 1e-4" || fail "pred_raw rows are not probabilitie
 # classes and get_weight are text only, and say so.
 "$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=raw.bin 2> /dev/null
 [ "$(cat raw.bin.shape)" = "10000,1,1,10" ] && [ "$(stat -c %s raw.bin)" = $((10000 * 10 * 4)) ] || fail "pred_raw bin"
+# A write that fails (here past a file size limit, as a full disk) leaves FILE and FILE.shape as
+# they were: the old shape was removed before the new FILE's writes were checked.
+if ( trap '' XFSZ; ulimit -f 100; "$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=raw.bin ) \
+    2> full.err; then fail "pred_raw past the file size limit succeeded"; fi
+grep -qF "'raw.bin' failed" full.err && grep -qF "it is left as it was" full.err || { cat full.err; fail "full.err"; }
+[ "$(cat raw.bin.shape 2> /dev/null)" = "10000,1,1,10" ] && [ "$(stat -c %s raw.bin)" = $((10000 * 10 * 4)) ] \
+  || fail "a failed pred_raw lost raw.bin.shape or raw.bin"
 $PY -c "
 import numpy as np; p=np.fromfile('raw.bin','<f4').reshape(10000,10); t=np.loadtxt('pred.txt')
 assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"

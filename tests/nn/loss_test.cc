@@ -76,6 +76,17 @@ TEST(MultiLogistic, SaturatedLogitsGiveFiniteLoss) {
   EXPECT_NEAR(rig.layer->Loss(), 400.0, 1e-3);  // log(1 - sigmoid(200)) computed as -200
 }
 
+// The layer checks its labels itself on the cpu, as softmax does: a C++ caller's Trainer::Train
+// has no Net::CheckLabels before it, and a label of 2 made the loss unbounded below.
+TEST(MultiLogistic, ForwardRefusesALabelOutsideZeroOne) {
+  test::LayerRig<cpu, float> rig("multi_logistic", {}, {Shape4(2, 1, 1, 2)});
+  rig.SetLabel({0, 1, 1, 2}, 2);
+  EXPECT_HAS(test::ErrorOf([&] { rig.Forward(); }), "sample 1: label 1 is 2, outside [0, 1]");
+  test::LayerRig<cpu, float> l2("l2_loss", {}, {Shape4(2, 1, 1, 2)});
+  l2.SetLabel({0, 1, 1, std::numeric_limits<float>::infinity()}, 2);
+  EXPECT_HAS(test::ErrorOf([&] { l2.Forward(); }), "sample 1: label 1 is inf");
+}
+
 // log(1 + e^-|x|) written out lost e^-|x| below float's epsilon (a confident right answer at
 // |x| = 20 cost 0, at 10 it was 4e-4 off): log1p keeps it.
 TEST(MultiLogistic, ConfidentLogitsKeepTheirSmallLoss) {

@@ -146,6 +146,16 @@ TEST(ModelFile, RefusesANulAKeyTwiceAndAnOutOfRangeNumber) {
               ::testing::HasSubstr("tensor 't' has an offset past a 64-bit integer's range: "));
   EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(OneTensor(R"("shape":[0],"offset":0.5,"nbytes":0)"), "x.model"); }),
               ::testing::HasSubstr("tensor 't' has an offset that is no whole number: 0.5"));
+  // Below 2^64 but written as a double: no whole number, as the Python reader says.
+  EXPECT_THAT(test::ErrorOf([&] { nn::DecodeModelFile(OneTensor(R"("shape":[0],"offset":1e19,"nbytes":0)"), "x.model"); }),
+              ::testing::HasSubstr("tensor 't' has an offset that is no whole number: 1e+19"));
+  // Past a double: nlohmann's error, cut (it quoted all 5,000 digits).
+  const std::string e = test::ErrorOf([&] {
+    nn::DecodeModelFile(OneTensor(R"("shape":[0],"offset":)" + std::string(5000, '9') + R"(,"nbytes":0)"), "x.model");
+  });
+  EXPECT_THAT(e, ::testing::HasSubstr("model file 'x.model' has a malformed header: "));
+  EXPECT_THAT(e, ::testing::HasSubstr("number overflow"));
+  EXPECT_LT(e.size(), 600u) << e;
 }
 
 // The writer keeps the reader's rules: a ModelFile built in code with a name twice, a value that

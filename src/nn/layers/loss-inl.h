@@ -13,6 +13,7 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "loss_common.h"
 #include "param_layer.h"
@@ -117,6 +118,14 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
                 " does not fit input ", in[0]->shape, " (want one label per feature: ", x.shape_,
                 ")");
     label_ = y;  // kept for Backward (ctx.label need not outlive Forward)
+    if constexpr (xpu::kDevCPU) {  // as softmax: a C++ caller's Trainer::Train has no Net::CheckLabels before it
+      std::vector<float> row(size_t(x.size(1)));
+      for (index_t i = 0; i < x.size(0); ++i) {
+        for (index_t j = 0; j < x.size(1); ++j) row[size_t(j)] = float(label_.dptr_[i * label_.stride_ + j]);
+        const std::string problem = LabelProblem(row.data(), x.size(1));
+        UMBRA_CHECK(problem.empty(), this->Describe(), ": sample ", i, ": ", problem);
+      }
+    }
     loss_.Resize(Shape1(x.size(0)));
     if constexpr (kind == ElemLossKind::kL2) {
       loss_ = sumall_except_dim<0>(F<L2Elem>(x, y));
