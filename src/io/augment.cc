@@ -80,8 +80,8 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
            IsKey(k, "max_scale", "another name for max_random_scale"))
     max_scale_ = ParseFloat(k, v);
   else if (IsKey(k, "mean_r", "subtracted from channel 0 (red)")) mean_[0] = ParseFloat(k, v);
-  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v);
-  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v), gb_key_ = k;
+  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v), gb_key_ = k;
   else if (IsKey(k, "mean_value", "subtracted from every channel")) mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
   else if (IsKey(k, "scale", "multiplies every value after the mean is subtracted (default 1)")) {
     const float s = ParseFloat(k, v);
@@ -92,9 +92,11 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
     const float d = ParseFloat(k, v);
     UMBRA_CHECK(d != 0, "iterator key divideby must not be 0");
     scale_ = 1.0f / d;
-  } else if (IsKey(k, "max_random_contrast", "values times 1 + a random number in [-c, c]"))
+  } else if (IsKey(k, "max_random_contrast", "values less the mean, times 1 + a random number in [-c, c] "
+                   "(with no mean, a change of brightness)"))
     max_contrast_ = ParseFloat(k, v);
-  else if (IsKey(k, "max_random_illumination", "plus a random number in [-i, i]")) max_illum_ = ParseFloat(k, v);
+  else if (IsKey(k, "max_random_illumination", "plus a random number in [-i, i], in pixel units (before scale)"))
+    max_illum_ = ParseFloat(k, v);
   else if (IsKey(k, "fill_value", "the value of pixels a warp brings in from outside the image (default 255)")) {
     fill_ = ParseFloat(k, v);
     // OpenCV saturates it to a pixel: 1000 was 255 unsaid.
@@ -108,6 +110,9 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
   shape_ = shape, who_ = who;
   UMBRA_CHECK(shape[0] == 1 || shape[0] == 3, who, ": input_shape must have 1 (gray) or 3 (RGB) channels, got ",
               shape[0]);
+  // A gray input has channel 0 only: mean_g or mean_b was dropped without a word.
+  UMBRA_CHECK(shape[0] == 3 || gb_key_.empty(), who, ": ", gb_key_, " subtracts from a colour channel, which a gray "
+              "input_shape (1 channel) has not; give mean_r or mean_value");
   UMBRA_CHECK(max_aspect_ >= 0 && max_aspect_ < 1, who, ": max_aspect_ratio must be in [0, 1), got ", max_aspect_);
   UMBRA_CHECK(min_scale_ > 0 && min_scale_ <= max_scale_, who, ": need 0 < min_random_scale <= max_random_scale, got ",
               min_scale_, " and ", max_scale_);
@@ -158,9 +163,11 @@ cv::Mat Augmenter::Warp(const cv::Mat& img, Random<cpu>* rnd) const {
 cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) const {
   const int h = int(shape_[1]), w = int(shape_[2]);
   cv::Mat m = img;
-  if (random && (max_angle_ > 0 || rotate_ >= 0 || max_shear_ > 0 || max_aspect_ > 0 || min_scale_ != 1 ||
-                 max_scale_ != 1))
-    m = Warp(m, rnd);
+  // A fixed rotate or scale warps the mean image's crops too (they were left out: a mean of
+  // unturned images subtracted from turned ones); random warps only the random pass.
+  const bool random_warp = (rotate_ < 0 && max_angle_ > 0) || max_shear_ > 0 || max_aspect_ > 0 || max_scale_ != min_scale_;
+  const bool fixed_warp = rotate_ > 0 || min_scale_ != 1;  // rotate = 0 turns nothing
+  if (random ? random_warp || fixed_warp : fixed_warp && !random_warp) m = Warp(m, rnd);
   const bool rand_crop = random && rand_crop_;
   if (min_crop_ > 0) {
     // cxxnet's random-size square crop, resized to the output.
@@ -213,7 +220,9 @@ void Augmenter::Process(const cv::Mat& img, uint64_t seed, float* out) const {
         const index_t o = (ch * h + y) * w + x;
         // The mean image is aligned with the unflipped crop: read it where the pixel comes from.
         const float mean = mean_img ? mean_img[(ch * h + y) * w + sx] : mean_[ch];
-        out[o] = (float(p[sx * c + ch]) - mean) * scale_ * contrast + illum;
+        // cxxnet's order: the illumination in pixel units, before scale/divideby (added after,
+        // 20 was 20 times the [0, 1] range of divideby = 255).
+        out[o] = ((float(p[sx * c + ch]) - mean) * contrast + illum) * scale_;
       }
     }
   }

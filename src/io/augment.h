@@ -1,7 +1,7 @@
 // Image augmentation for the img and imgrec iterators (cxxnet's keys; OpenCV). Turns one decoded
 // image into one (C, H, W) float row of input_shape: affine warp (rotation, shear, scale, aspect),
 // crop (random or centre, optionally of a random size then resized), mirror, mean subtraction,
-// scale, contrast and illumination — in that order. Decoding and the mean-image file live in
+// contrast, illumination (in pixel units) and scale — in that order, cxxnet's. Decoding and the mean-image file live in
 // image_iter.cc and mean_image.cc.
 //
 // Channel order: images arrive RGB (the decoder converts OpenCV's BGR), so channel 0 is red and
@@ -35,8 +35,8 @@ class Augmenter {
   /// img: 8-bit, c channels, RGB. Writes c*h*w floats to out. The random choices come from `seed`
   /// only, so a row is reproducible whatever thread runs it. Thread-safe (const).
   void Process(const cv::Mat& img, uint64_t seed, float* out) const;
-  /// The deterministic part only (centre crop or fixed crop, no mean, no scale): pixel values as
-  /// they are averaged into a mean image.
+  /// The deterministic part only (a fixed rotate or scale, centre crop or fixed crop; no mean,
+  /// no scale): pixel values as they are averaged into a mean image.
   void ProcessPlain(const cv::Mat& img, float* out) const;
 
  private:
@@ -45,6 +45,7 @@ class Augmenter {
 
   Shape<3> shape_;
   std::string who_;
+  std::string gb_key_;  // mean_g or mean_b, where given (a gray input has no such channel)
   bool rand_crop_ = false, rand_mirror_ = false, mirror_ = false;
   int crop_y_ = -1, crop_x_ = -1, min_crop_ = 0, max_crop_ = 0;
   float max_aspect_ = 0, max_angle_ = 0, rotate_ = -1, max_shear_ = 0, min_scale_ = 1, max_scale_ = 1;

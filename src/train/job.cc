@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -273,6 +274,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // netconfig's bound (a count of at most 9 digits), so that every check gives the same range.
   const long batch_size = job.GetInt("batch_size", 100, 1, 999999999);
   const std::string batch = std::to_string(batch_size);
+  // A random augmentation written at the top level reaches eval and pred blocks too (cxxnet's
+  // rule), whose inputs it then changes from run to run: said once a key, naming the blocks.
+  static const std::set<std::string> kRandom = {"rand_crop", "rand_mirror", "max_rotate_angle", "max_shear_ratio",
+                                                "max_aspect_ratio", "max_random_contrast", "max_random_illumination"};
+  std::vector<std::pair<const config::Entry*, std::string>> random_reaches;  // in the config's order
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
@@ -288,6 +294,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // filename=other.csv train on the file's data without a word.
         const auto own =
             std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return same_key(k->key, e->key); });
+        if (job.iters[b].role != "data" && own == block_keys[b].end() && kRandom.count(MainName(keys, e->key)) &&
+            std::strtod(e->value.c_str(), nullptr) != 0) {
+          auto r = std::ranges::find_if(random_reaches, [&](const auto& x) { return x.first == e; });
+          if (r == random_reaches.end()) r = random_reaches.insert(r, {e, ""});
+          std::string& blocks = r->second;
+          blocks += (blocks.empty() ? "" : ", ") + (job.iters[b].role == "pred" ? std::string("pred") : job.iters[b].name);
+        }
         UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",
                     e->value, " is overridden by the ", job.iters[b].role == "data" ? "training" : job.iters[b].role,
                     " block's own ", own == block_keys[b].end() ? "" : (*own)->key, " (",
@@ -307,6 +320,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
     }
   }
+  for (const auto& [e, blocks] : random_reaches)
+    std::fprintf(stderr, "note: %s: %s = %s, a global key, reaches the %s block%s too (as in cxxnet), whose inputs it "
+                 "then changes at random; put it inside the training block to augment the training data only\n",
+                 e->Where().c_str(), e->key.c_str(), e->value.c_str(), blocks.c_str(),
+                 blocks.find(", ") == std::string::npos ? "" : "s");
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
   for (const auto* e : scoped) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
@@ -408,10 +426,13 @@ void InitIterator(IterBlock& b) {
   // said only in a note), where a typo or another working folder misses the training's file.
   const auto& [mean, mean_where] = b.image_mean;
   std::error_code ec;
-  UMBRA_CHECK(b.role != "pred" || mean.empty() || std::filesystem::exists(mean, ec), mean_where,
-              ": the pred block's image_mean '", mean, "' ", ec ? "cannot be looked at (" + ec.message() + ")" :
-              "does not exist", "; it is the training's mean image, made by task=train over the training data ",
-              "(give its path)");
+  // An eval block is opened after the training block (InitTrainingBlocks), whose mean is made
+  // by then: one computed over the eval data (when the eval block came first in the config,
+  // training subtracted it too) is refused as pred's.
+  UMBRA_CHECK(b.role == "data" || mean.empty() || std::filesystem::exists(mean, ec), mean_where, ": the ",
+              b.role == "pred" ? "pred" : b.name, " block's image_mean '", mean, "' ",
+              ec ? "cannot be looked at (" + ec.message() + ")" : "does not exist",
+              "; it is the training's mean image, made by task=train over the training data ", "(give its path)");
   try {
     b.it->Init();
   } catch (const Error& e) {

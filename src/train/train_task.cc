@@ -118,8 +118,15 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
 // and not after a round of training.
 void InitTrainingBlocks(Job& job) {
   const Shape<4> want = job.net.spec.input_shape;
-  for (auto& b : job.iters) {
-    if (b.role == "pred") continue;
+  // The training block first, wherever it stands: it computes a missing mean image, over its
+  // own data, which the eval blocks then read.
+  std::vector<IterBlock*> order;
+  for (auto& b : job.iters)
+    if (b.role == "data") order.push_back(&b);
+  for (auto& b : job.iters)
+    if (b.role == "eval") order.push_back(&b);
+  for (IterBlock* p : order) {
+    IterBlock& b = *p;
     InitIterator(b);
     const Shape<4> have = b.it->Value().data.shape_;
     const bool flat = have.Size() == want.Size() && b.type.find("mnist") != std::string::npos;

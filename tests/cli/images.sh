@@ -111,6 +111,25 @@ refused "image_mean = new.txt does not exist yet; the mean image computed into i
 refused "<command line>:4: the pred block's image_mean 'gone.bin' does not exist; it is the training's mean image" \
   net.conf task=pred model_in=m/0004.model pred:image_mean=gone.bin
 [ ! -e gone.bin ] || fail "pred computed a mean image over the data it predicts"
+# The training block computes a missing mean image, wherever it stands in the config: with the
+# eval block first, the mean was computed over the eval data and training subtracted it. An eval
+# block's own mean, missing, is refused as pred's.
+$PY - <<'PY'
+conf = open('net.conf').read()
+i, j = conf.index('eval = img'), conf.index('eval = csv')
+open('evalfirst.conf', 'w').write(conf[i:j] + conf[:i] + conf[j:])
+PY
+"$UMBRA" evalfirst.conf num_round=1 model_dir=me image_mean=mean_ef.bin > out.txt 2> err.txt || { cat err.txt; fail "eval first"; }
+grep -qF "train.rec" err.txt || { cat err.txt; fail "the mean image was not computed over the training data"; }
+grep -qF "t10k" err.txt && { cat err.txt; fail "the mean image was computed over the eval data"; }
+refused "<command line>:4: the img block's image_mean 'eval_own.bin' does not exist; it is the training's mean image" \
+  net.conf num_round=1 model_dir=mo img:image_mean=eval_own.bin
+[ ! -e eval_own.bin ] || fail "an eval block computed a mean image over its own data"
+# A random augmentation given at the top level reaches eval and pred blocks too (cxxnet's rule):
+# said once, naming the blocks.
+"$UMBRA" net.conf num_round=1 model_dir=mr rand_crop=1 > out.txt 2> err.txt || { cat err.txt; fail "global rand_crop"; }
+grep -qF "note: <command line>:4: rand_crop = 1, a global key, reaches the img, pred blocks too" err.txt \
+  || { cat err.txt; fail "a global random key reaching the eval and pred blocks unsaid"; }
 # An eval image that cannot be decoded is met only when that batch is read, after a round of
 # training: the round's model is kept (not logged), and continue=1 resumes after it.
 sed '201s/\t[^\t]*$/\tbroken.pgm/' t10k.lst > broken.lst  # batch 5 of 6

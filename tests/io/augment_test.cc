@@ -137,6 +137,43 @@ TEST(Augment, IlluminationShiftsAndContrastScalesEveryPixelAlike) {
   EXPECT_FLOAT_EQ(At(it2->Value(), 0, 1, 2, 2), 122 * c);
 }
 
+// cxxnet's order, ((x - mean) * contrast + illumination) * scale: the illumination is in pixel
+// units (added after divideby = 255, 20 was twenty times the inputs' [0, 1] range).
+TEST(Augment, IlluminationIsInPixelUnitsBeforeScale) {
+  TempDir dir;
+  auto it = OnImage(dir, 3, 3, "3,3,3", {{"max_random_illumination", "20"}, {"divideby", "255"}});
+  const float shift = At(it->Value(), 0, 0, 0, 0) * 255;  // pixel value 0
+  EXPECT_NE(shift, 0);
+  EXPECT_LE(std::abs(shift), 20 * (1 + 1e-6));
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 3; ++x) EXPECT_NEAR(At(it->Value(), 0, 0, y, x), (10 * y + x + shift) / 255, 1e-6);
+}
+
+// A gray input has channel 0 only: mean_g and mean_b were dropped without a word.
+TEST(Augment, MeanOfAColourChannelOnAGrayInputIsAnError) {
+  for (const char* key : {"mean_g", "mean_b"}) {
+    TempDir dir;
+    EXPECT_HAS(ErrorOf([&] { OnImage(dir, 3, 3, "1,3,3", {{key, "50"}}); }),
+               std::string(key) + " subtracts from a colour channel, which a gray input_shape (1 channel) has not");
+  }
+  TempDir dir;
+  auto it = OnImage(dir, 3, 3, "1,3,3", {{"mean_r", "5"}});
+  EXPECT_NE(At(it->Value(), 0, 0, 0, 0), 0);
+}
+
+// A fixed rotate turns the images averaged into a computed mean too: the mean of one image,
+// subtracted from itself, is 0 everywhere (it was that of the unturned image: up to 180 off).
+TEST(Augment, AFixedRotateTurnsTheMeanImagesCrops) {
+  TempDir dir;
+  WritePng(dir / "a.png", 4, 4, [](int y, int x) { return Rgb{40 * y + 10 * x, 0, 0}; });
+  WriteText(dir / "l.lst", "0\t0\ta.png\n");
+  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,4,4"},
+                         {"batch_size", "1"}, {"rotate", "90"}, {"image_mean", dir / "mean.bin"}, {"silent", "1"}});
+  ASSERT_TRUE(it->Next());
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) EXPECT_EQ(At(it->Value(), 0, 0, y, x), 0) << y << "," << x;
+}
+
 TEST(Augment, MeanImageIsComputedWrittenThenRead) {
   TempDir dir;
   WritePng(dir / "a.png", 2, 2, [](int y, int x) { return Rgb{10 + y, 20 + x, 30}; });
