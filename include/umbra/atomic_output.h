@@ -128,6 +128,8 @@ class AtomicOutput {
   }
   std::ofstream& out() { return out_; }
   const std::string& path() const { return path_; }
+  /// The file Commit replaces: path(), or the regular file a symlink at path() names.
+  const std::string& dest() const { return dest_; }
   /// Closes and checks every write (and syncs, with `sync`), leaving the file where it waits:
   /// Commit then only renames it. For files that land together (pred's FILE and FILE.shape):
   /// each finished, so that a full disk is found before the first is put in place.
@@ -146,8 +148,9 @@ class AtomicOutput {
   /// disk before the data would leave an empty file under the name after a power cut.
   void Commit(bool sync = false) {
     Finish(sync);
+    if (sync && !sync_ && !copy_back_) Sync(tmp_, tmp_ == dest_ ? "" : "; it is left as it was");  // Finish(false) ran
     if (copy_back_) {
-      CopyBack(sync_);
+      CopyBack(sync || sync_);
     } else {
       if (tmp_ == dest_) return;
       UMBRA_CHECK(std::rename(tmp_.c_str(), dest_.c_str()) == 0, "cannot rename '", tmp_, "' to '", dest_, "': ",

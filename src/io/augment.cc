@@ -80,8 +80,8 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
            IsKey(k, "max_scale", "another name for max_random_scale"))
     max_scale_ = ParseFloat(k, v);
   else if (IsKey(k, "mean_r", "subtracted from channel 0 (red)")) mean_[0] = ParseFloat(k, v);
-  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v), gb_key_ = k;
-  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v), gb_key_ = k;
+  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v);
   else if (IsKey(k, "mean_value", "subtracted from every channel")) mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
   else if (IsKey(k, "scale", "multiplies every value after the mean is subtracted (default 1)")) {
     const float s = ParseFloat(k, v);
@@ -110,9 +110,11 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
   shape_ = shape, who_ = who;
   UMBRA_CHECK(shape[0] == 1 || shape[0] == 3, who, ": input_shape must have 1 (gray) or 3 (RGB) channels, got ",
               shape[0]);
-  // A gray input has channel 0 only: mean_g or mean_b was dropped without a word.
-  UMBRA_CHECK(shape[0] == 3 || gb_key_.empty(), who, ": ", gb_key_, " subtracts from a colour channel, which a gray "
-              "input_shape (1 channel) has not; give mean_r or mean_value");
+  // A gray input has channel 0 only, which takes mean_r: another mean_g or mean_b was dropped
+  // without a word.
+  UMBRA_CHECK(shape[0] == 3 || (mean_[1] == mean_[0] && mean_[2] == mean_[0]), who, ": mean_g and mean_b (",
+              mean_[1], ", ", mean_[2], ") differ from mean_r (", mean_[0], "), but a gray input_shape (1 channel) "
+              "has channel 0 only, which takes mean_r; give mean_value or mean_r");
   UMBRA_CHECK(max_aspect_ >= 0 && max_aspect_ < 1, who, ": max_aspect_ratio must be in [0, 1), got ", max_aspect_);
   UMBRA_CHECK(min_scale_ > 0 && min_scale_ <= max_scale_, who, ": need 0 < min_random_scale <= max_random_scale, got ",
               min_scale_, " and ", max_scale_);

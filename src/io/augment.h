@@ -45,7 +45,6 @@ class Augmenter {
 
   Shape<3> shape_;
   std::string who_;
-  std::string gb_key_;  // mean_g or mean_b, where given (a gray input has no such channel)
   bool rand_crop_ = false, rand_mirror_ = false, mirror_ = false;
   int crop_y_ = -1, crop_x_ = -1, min_crop_ = 0, max_crop_ = 0;
   float max_aspect_ = 0, max_angle_ = 0, rotate_ = -1, max_shear_ = 0, min_scale_ = 1, max_scale_ = 1;

@@ -275,10 +275,24 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   const long batch_size = job.GetInt("batch_size", 100, 1, 999999999);
   const std::string batch = std::to_string(batch_size);
   // A random augmentation written at the top level reaches eval and pred blocks too (cxxnet's
-  // rule), whose inputs it then changes from run to run: said once a key, naming the blocks.
+  // rule), whose inputs it then changes from run to run: said once a key, naming the blocks,
+  // unless the block sets the key itself (own or block:key) or rotate fixes the angle.
   static const std::set<std::string> kRandom = {"rand_crop", "rand_mirror", "max_rotate_angle", "max_shear_ratio",
-                                                "max_aspect_ratio", "max_random_contrast", "max_random_illumination"};
-  std::vector<std::pair<const config::Entry*, std::string>> random_reaches;  // in the config's order
+                                                "max_aspect_ratio", "max_random_contrast", "max_random_illumination",
+                                                "min_random_scale", "max_random_scale"};
+  struct Reach {
+    const config::Entry* e;
+    size_t block;
+    std::string key;  // the key's main name
+  };
+  std::vector<Reach> reaches;  // in the config's order
+  const auto global_number = [&](std::initializer_list<const char*> names, double otherwise) {
+    for (const char* n : names)
+      if (job.global.count(n)) return std::strtod(job.global.at(n).value.c_str(), nullptr);
+    return otherwise;
+  };
+  const bool random_scale = global_number({"min_random_scale", "min_scale"}, 1) !=
+                            global_number({"max_random_scale", "max_scale"}, 1);
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
@@ -294,13 +308,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // filename=other.csv train on the file's data without a word.
         const auto own =
             std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return same_key(k->key, e->key); });
-        if (job.iters[b].role != "data" && own == block_keys[b].end() && kRandom.count(MainName(keys, e->key)) &&
-            std::strtod(e->value.c_str(), nullptr) != 0) {
-          auto r = std::ranges::find_if(random_reaches, [&](const auto& x) { return x.first == e; });
-          if (r == random_reaches.end()) r = random_reaches.insert(r, {e, ""});
-          std::string& blocks = r->second;
-          blocks += (blocks.empty() ? "" : ", ") + (job.iters[b].role == "pred" ? std::string("pred") : job.iters[b].name);
-        }
+        const std::string main = MainName(keys, e->key);
+        const bool scale = main == "min_random_scale" || main == "max_random_scale";
+        if (job.iters[b].role != "data" && own == block_keys[b].end() && kRandom.count(main) &&
+            (scale ? random_scale : std::strtod(e->value.c_str(), nullptr) != 0))
+          reaches.push_back({e, b, main});
         UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",
                     e->value, " is overridden by the ", job.iters[b].role == "data" ? "training" : job.iters[b].role,
                     " block's own ", own == block_keys[b].end() ? "" : (*own)->key, " (",
@@ -320,11 +332,6 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
     }
   }
-  for (const auto& [e, blocks] : random_reaches)
-    std::fprintf(stderr, "note: %s: %s = %s, a global key, reaches the %s block%s too (as in cxxnet), whose inputs it "
-                 "then changes at random; put it inside the training block to augment the training data only\n",
-                 e->Where().c_str(), e->key.c_str(), e->value.c_str(), blocks.c_str(),
-                 blocks.find(", ") == std::string::npos ? "" : "s");
   std::vector<const config::Entry*> unnamed;  // no iterator's: a layer's name? (after the net)
   for (const auto* e : scoped) {
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
@@ -341,6 +348,35 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     if (!named) unnamed.push_back(e);
     else if (!used) UnknownIteratorKey(e->Where(), key, *named);
   }
+  // The notes of random keys that reached an eval or pred block, now that block:key is read.
+  const auto block_sets = [&](size_t b, const std::string& main) {
+    const auto keys = io::ListKeys(*job.iters[b].it);
+    const auto named = [&](const config::Entry* k) {
+      const std::string scope = k->key.substr(0, k->key.find(':'));
+      return (scope == job.iters[b].name || (scope == "pred" && job.iters[b].role == "pred")) &&
+             MainName(keys, k->key.substr(k->key.find(':') + 1)) == main;
+    };
+    return std::ranges::any_of(scoped, named) ||
+           std::ranges::any_of(block_keys[b], [&](const config::Entry* k) { return MainName(keys, k->key) == main; });
+  };
+  std::vector<std::pair<const config::Entry*, std::string>> notes;
+  for (const Reach& r : reaches) {
+    if (block_sets(r.block, r.key)) continue;
+    // A fixed rotate (global, or the block's) replaces the random angle.
+    if (r.key == "max_rotate_angle" && (job.global.count("rotate") || block_sets(r.block, "rotate"))) continue;
+    if ((r.key == "min_random_scale" || r.key == "max_random_scale") &&
+        (block_sets(r.block, "min_random_scale") || block_sets(r.block, "max_random_scale")))
+      continue;
+    auto n = std::ranges::find_if(notes, [&](const auto& x) { return x.first == r.e; });
+    if (n == notes.end()) n = notes.insert(n, {r.e, ""});
+    const IterBlock& blk = job.iters[r.block];
+    n->second += (n->second.empty() ? "" : ", ") + (blk.role == "pred" ? std::string("pred") : blk.name);
+  }
+  for (const auto& [e, blocks] : notes)
+    std::fprintf(stderr, "note: %s: %s = %s, a global key, reaches the %s block%s too (as in cxxnet), whose inputs it "
+                 "then changes at random; put it inside the training block to augment the training data only\n",
+                 e->Where().c_str(), e->key.c_str(), e->value.c_str(), blocks.c_str(),
+                 blocks.find(", ") == std::string::npos ? "" : "s");
 
   job.net = config::NetFromConfig(job.entries, batch_size);
   // Without a metric line: error, or rmse where every loss of the net is a regression's
@@ -432,7 +468,8 @@ void InitIterator(IterBlock& b) {
   UMBRA_CHECK(b.role == "data" || mean.empty() || std::filesystem::exists(mean, ec), mean_where, ": the ",
               b.role == "pred" ? "pred" : b.name, " block's image_mean '", mean, "' ",
               ec ? "cannot be looked at (" + ec.message() + ")" : "does not exist",
-              "; it is the training's mean image, made by task=train over the training data ", "(give its path)");
+              "; it is the training's mean image, which the training block computes into its own image_mean ",
+              "(give that path)");
   try {
     b.it->Init();
   } catch (const Error& e) {

@@ -132,7 +132,7 @@ int PredictLoop(Job& job) {
     shape.out() << count << "," << s[1] << "," << s[2] << "," << s[3] << "\n";
     file.Finish();
     shape.Finish();
-    std::remove((path + ".shape").c_str());
+    std::remove(shape.dest().c_str());  // a symlink's target: the link stays (dangling until the rename)
     file.Commit();
     shape.Commit();
   } else {

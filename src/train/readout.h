@@ -79,12 +79,15 @@ class LossWindow {
       if (!slots_.dptr_) slots_.Resize(Shape1(index_t(window_)));
       net.LossTo(slots_.view().Slice(index_t(pending_), index_t(pending_ + 1)));
     }
-    ++pending_;
+    ++pending_, ++steps_;
   }
-  /// True when the window is full: read it before the next Add.
-  bool Full() const { return pending_ >= window_; }
+  /// True when the window is full: read it before the next Add. Counted in steps since the
+  /// window began, so that a read within it (Read(true): a metric set's 64 MiB) leaves its end
+  /// where it was, in step with the progress lines.
+  bool Full() const { return steps_ >= window_; }
   /// The pending losses in step order (on the gpu one copy, and the host waits for the device).
-  const std::vector<double>& Read() {
+  /// `within`: a read inside the window, which goes on to its end.
+  const std::vector<double>& Read(bool within = false) {
     if constexpr (!std::is_same_v<xpu, cpu>) {
       host_.clear();
       if (pending_ > 0) {
@@ -96,11 +99,12 @@ class LossWindow {
     read_ = host_;
     host_.clear();
     pending_ = 0;
+    if (!within) steps_ = 0;
     return read_;
   }
 
  private:
-  long window_, pending_ = 0;
+  long window_, pending_ = 0, steps_ = 0;  // steps_: of this window, read or not
   TensorContainer<xpu, 1> slots_;
   std::vector<double> host_, read_;
 };

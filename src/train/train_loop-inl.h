@@ -300,8 +300,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // Losses and metrics reach the host a window of steps at a time (readout.h; on the cpu the
     // loss is read every step): every batch is NaN-checked and counted in the round's mean.
     Figures running;  // none shown until the first window is read
-    const auto read_losses = [&] {
-      for (const double loss : losses.Read()) {
+    const auto read_losses = [&](bool within = false) {
+      for (const double loss : losses.Read(within)) {
         ++read;
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
                     "; lower the learning rate (", LearningRateWhere(job),
@@ -350,7 +350,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       if (full) {
         read_metrics();
       } else if (eval_train && train_metrics.Heavy()) {  // a window's outputs too large to hold to its end
-        read_losses();
+        read_losses(/*within=*/true);
         read_metrics();
       }
       prog.Batch(seen, running);

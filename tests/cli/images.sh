@@ -130,6 +130,11 @@ refused "<command line>:4: the img block's image_mean 'eval_own.bin' does not ex
 "$UMBRA" net.conf num_round=1 model_dir=mr rand_crop=1 > out.txt 2> err.txt || { cat err.txt; fail "global rand_crop"; }
 grep -qF "note: <command line>:4: rand_crop = 1, a global key, reaches the img, pred blocks too" err.txt \
   || { cat err.txt; fail "a global random key reaching the eval and pred blocks unsaid"; }
+# Not where the block sets the key itself (block:key), nor for an angle a fixed rotate replaces.
+"$UMBRA" net.conf num_round=1 model_dir=ms rand_crop=1 img:rand_crop=0 max_rotate_angle=10 rotate=0 > out.txt 2> err.txt \
+  || { cat err.txt; fail "global rand_crop, img:rand_crop"; }
+grep -qF "note: <command line>:4: rand_crop = 1, a global key, reaches the pred block too" err.txt \
+  && ! grep -qF "max_rotate_angle = 10, a global key" err.txt || { cat err.txt; fail "the note's blocks"; }
 # An eval image that cannot be decoded is met only when that batch is read, after a round of
 # training: the round's model is kept (not logged), and continue=1 resumes after it.
 sed '201s/\t[^\t]*$/\tbroken.pgm/' t10k.lst > broken.lst  # batch 5 of 6

@@ -287,6 +287,11 @@ if ( trap '' XFSZ; ulimit -f 100; "$UMBRA" "$CONF" task=pred_raw output_format=b
 grep -qF "'raw.bin' failed" full.err && grep -qF "it is left as it was" full.err || { cat full.err; fail "full.err"; }
 [ "$(cat raw.bin.shape 2> /dev/null)" = "10000,1,1,10" ] && [ "$(stat -c %s raw.bin)" = $((10000 * 10 * 4)) ] \
   || fail "a failed pred_raw lost raw.bin.shape or raw.bin"
+# A FILE.shape that is a symlink is written through, the link kept (the old shape's removal took
+# the link, and the new shape landed in its target, beside no FILE).
+echo old > real.shape && ln -s real.shape link.bin.shape
+"$UMBRA" "$CONF" task=pred_raw output_format=bin model_in=m/0002.model pred=link.bin 2> /dev/null
+[ -L link.bin.shape ] && [ "$(cat link.bin.shape)" = "10000,1,1,10" ] || fail "a symlinked FILE.shape was lost"
 $PY -c "
 import numpy as np; p=np.fromfile('raw.bin','<f4').reshape(10000,10); t=np.loadtxt('pred.txt')
 assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"

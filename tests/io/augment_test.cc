@@ -149,16 +149,18 @@ TEST(Augment, IlluminationIsInPixelUnitsBeforeScale) {
     for (int x = 0; x < 3; ++x) EXPECT_NEAR(At(it->Value(), 0, 0, y, x), (10 * y + x + shift) / 255, 1e-6);
 }
 
-// A gray input has channel 0 only: mean_g and mean_b were dropped without a word.
+// A gray input has channel 0 only, which takes mean_r: another mean_g or mean_b was dropped
+// without a word. The same value in all three (mean_value, or written out) is taken.
 TEST(Augment, MeanOfAColourChannelOnAGrayInputIsAnError) {
   for (const char* key : {"mean_g", "mean_b"}) {
     TempDir dir;
     EXPECT_HAS(ErrorOf([&] { OnImage(dir, 3, 3, "1,3,3", {{key, "50"}}); }),
-               std::string(key) + " subtracts from a colour channel, which a gray input_shape (1 channel) has not");
+               "differ from mean_r (0), but a gray input_shape (1 channel) has channel 0 only, which takes mean_r");
   }
-  TempDir dir;
-  auto it = OnImage(dir, 3, 3, "1,3,3", {{"mean_r", "5"}});
-  EXPECT_NE(At(it->Value(), 0, 0, 0, 0), 0);
+  TempDir dir, dir2;
+  auto it = OnImage(dir, 3, 3, "1,3,3", {{"mean_r", "5"}, {"mean_g", "5"}, {"mean_b", "5"}});
+  auto it2 = OnImage(dir2, 3, 3, "1,3,3", {{"mean_value", "5"}});
+  EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), At(it2->Value(), 0, 0, 0, 0));
 }
 
 // A fixed rotate turns the images averaged into a computed mean too: the mean of one image,
