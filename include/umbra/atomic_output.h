@@ -133,24 +133,26 @@ class AtomicOutput {
   /// Closes and checks every write (and syncs, with `sync`), leaving the file where it waits:
   /// Commit then only renames it. For files that land together (pred's FILE and FILE.shape):
   /// each finished, so that a full disk is found before the first is put in place.
+  /// Finishing again only adds a sync not done yet.
   void Finish(bool sync = false) {
-    if (finished_) return;
-    const bool failed_before = out_.fail();
-    errno = 0;
-    out_.close();
     const char* as_was = tmp_ == dest_ ? "" : "; it is left as it was";
-    UMBRA_CHECK(!out_.fail(), "writing ", what_, "'", path_, "' failed", Why(failed_before ? 0 : errno), as_was);
-    if (sync && !copy_back_) Sync(tmp_, as_was);  // a copy back syncs the file it writes
-    finished_ = true, sync_ = sync;
+    if (!finished_) {
+      const bool failed_before = out_.fail();
+      errno = 0;
+      out_.close();
+      UMBRA_CHECK(!out_.fail(), "writing ", what_, "'", path_, "' failed", Why(failed_before ? 0 : errno), as_was);
+      finished_ = true;
+    }
+    if (sync && !sync_ && !copy_back_) Sync(tmp_, as_was);  // a copy back syncs the file it writes
+    sync_ = sync_ || sync;
   }
   /// Finishes (if not yet), and renames the file into place. `sync` first puts the bytes
   /// on the disk (fsync), for files whose loss costs a training run: a rename that reaches the
   /// disk before the data would leave an empty file under the name after a power cut.
   void Commit(bool sync = false) {
     Finish(sync);
-    if (sync && !sync_ && !copy_back_) Sync(tmp_, tmp_ == dest_ ? "" : "; it is left as it was");  // Finish(false) ran
     if (copy_back_) {
-      CopyBack(sync || sync_);
+      CopyBack(sync_);
     } else {
       if (tmp_ == dest_) return;
       UMBRA_CHECK(std::rename(tmp_.c_str(), dest_.c_str()) == 0, "cannot rename '", tmp_, "' to '", dest_, "': ",
@@ -209,7 +211,7 @@ class AtomicOutput {
   std::string tmp_;   // where the bytes go until Commit (dest_ itself when written in place)
   std::ofstream out_;
   bool committed_ = false;
-  bool finished_ = false, sync_ = false;  // Finish ran, and with what
+  bool finished_ = false, sync_ = false;  // Finish ran; the bytes are to be (or are) on the disk
   bool copy_back_ = false;  // tmp_ is in the system's temporary folder: copied over dest_
   int slot_ = -1;  // in detail::TemporarySlots(), for the signal handler
 };

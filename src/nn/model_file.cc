@@ -155,6 +155,9 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     // none), and each tensor's bytes its own (two tensors read from one place were taken).
     // A value shown as itself, a list or object by its kind: dump() recursed through a shape
     // entry nested 100,000 lists deep until the stack ran out (SIGSEGV).
+    const auto shown = [](const nlohmann::json& j) {
+      return j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump();
+    };
     const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
       // nlohmann reads a whole number past 64 bits as a double: named as out of range, not as a fraction.
       const bool huge = j.is_number_float() && std::isfinite(j.get<double>()) &&
@@ -162,8 +165,7 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
                         j.get<double>() == std::floor(j.get<double>());
       UMBRA_CHECK(j.is_number_integer() || j.is_number_unsigned(), "model file '", what, "': ",
                   tensor.empty() ? "its header" : "tensor '" + tensor + "'", " has ", field,
-                  huge ? " past a 64-bit integer's range: " : " that is no whole number: ",
-                  j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump());
+                  huge ? " past a 64-bit integer's range: " : " that is no whole number: ", shown(j));
     };
     integer(head.at("version"), "a version", "");
     UMBRA_CHECK(head.at("version").get<uint64_t>() == version, "model file '", what, "' is corrupt (header version ",
@@ -180,7 +182,7 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
       mt.name = t.at("name").get<std::string>();
       // (A string or an object iterated as its entries.)
       UMBRA_CHECK(t.at("shape").is_array(), "model file '", what, "': tensor '", mt.name, "' has a shape that is no list: ",
-                  t.at("shape").is_structured() ? std::string("a JSON ") + t.at("shape").type_name() : t.at("shape").dump());
+                  shown(t.at("shape")));
       for (const auto& d : t.at("shape")) integer(d, "a shape entry", mt.name);
       integer(t.at("offset"), "an offset", mt.name);
       integer(t.at("nbytes"), "a byte count", mt.name);

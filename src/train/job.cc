@@ -286,17 +286,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     std::string key;  // the key's main name
   };
   std::vector<Reach> reaches;  // in the config's order
-  const auto global_number = [&](std::initializer_list<const char*> names, double otherwise) {
-    for (const char* n : names)
-      if (job.global.count(n)) return std::strtod(job.global.at(n).value.c_str(), nullptr);
-    return otherwise;
-  };
-  const bool random_scale = global_number({"min_random_scale", "min_scale"}, 1) !=
-                            global_number({"max_random_scale", "max_scale"}, 1);
+  std::vector<std::vector<io::KeyDoc>> docs(job.iters.size());  // each block's keys (main names and aliases)
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
-    const std::vector<io::KeyDoc> keys = io::ListKeys(it);
+    const std::vector<io::KeyDoc>& keys = docs[b] = io::ListKeys(it);
     const auto same_key = [&](const std::string& a, const std::string& k) {
       return MainName(keys, a) == MainName(keys, k);
     };
@@ -308,11 +302,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // filename=other.csv train on the file's data without a word.
         const auto own =
             std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return same_key(k->key, e->key); });
-        const std::string main = MainName(keys, e->key);
-        const bool scale = main == "min_random_scale" || main == "max_random_scale";
-        if (job.iters[b].role != "data" && own == block_keys[b].end() && kRandom.count(main) &&
-            (scale ? random_scale : std::strtod(e->value.c_str(), nullptr) != 0))
-          reaches.push_back({e, b, main});
+        if (job.iters[b].role != "data" && kRandom.count(MainName(keys, e->key)))
+          reaches.push_back({e, b, MainName(keys, e->key)});
         UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",
                     e->value, " is overridden by the ", job.iters[b].role == "data" ? "training" : job.iters[b].role,
                     " block's own ", own == block_keys[b].end() ? "" : (*own)->key, " (",
@@ -348,25 +339,35 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     if (!named) unnamed.push_back(e);
     else if (!used) UnknownIteratorKey(e->Where(), key, *named);
   }
-  // The notes of random keys that reached an eval or pred block, now that block:key is read.
+  // The notes of random keys that reached an eval or pred block, now that block:key is read:
+  // not where the block sets the key itself (its own key, or block:key).
   const auto block_sets = [&](size_t b, const std::string& main) {
-    const auto keys = io::ListKeys(*job.iters[b].it);
     const auto named = [&](const config::Entry* k) {
       const std::string scope = k->key.substr(0, k->key.find(':'));
       return (scope == job.iters[b].name || (scope == "pred" && job.iters[b].role == "pred")) &&
-             MainName(keys, k->key.substr(k->key.find(':') + 1)) == main;
+             MainName(docs[b], k->key.substr(k->key.find(':') + 1)) == main;
     };
     return std::ranges::any_of(scoped, named) ||
-           std::ranges::any_of(block_keys[b], [&](const config::Entry* k) { return MainName(keys, k->key) == main; });
+           std::ranges::any_of(block_keys[b], [&](const config::Entry* k) { return MainName(docs[b], k->key) == main; });
+  };
+  // The value of global key `main` that block b took (the last given), or `otherwise`.
+  const auto took = [&](size_t b, const std::string& main, double otherwise) {
+    for (const Reach& r : reaches)
+      if (r.block == b && r.key == main) otherwise = std::strtod(r.e->value.c_str(), nullptr);
+    return otherwise;
   };
   std::vector<std::pair<const config::Entry*, std::string>> notes;
   for (const Reach& r : reaches) {
     if (block_sets(r.block, r.key)) continue;
+    if (r.key == "min_random_scale" || r.key == "max_random_scale") {  // random where the two differ
+      if (block_sets(r.block, "min_random_scale") || block_sets(r.block, "max_random_scale") ||
+          took(r.block, "min_random_scale", 1) == took(r.block, "max_random_scale", 1))
+        continue;
+    } else if (std::strtod(r.e->value.c_str(), nullptr) == 0) {
+      continue;
+    }
     // A fixed rotate (global, or the block's) replaces the random angle.
     if (r.key == "max_rotate_angle" && (job.global.count("rotate") || block_sets(r.block, "rotate"))) continue;
-    if ((r.key == "min_random_scale" || r.key == "max_random_scale") &&
-        (block_sets(r.block, "min_random_scale") || block_sets(r.block, "max_random_scale")))
-      continue;
     auto n = std::ranges::find_if(notes, [&](const auto& x) { return x.first == r.e; });
     if (n == notes.end()) n = notes.insert(n, {r.e, ""});
     const IterBlock& blk = job.iters[r.block];
