@@ -159,7 +159,11 @@ std::pair<std::string, int> LatestModel(const std::string& dir) {
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights) {
   const std::set<std::string> known = nn::ScopeNames(weights);
   std::set<std::string> tags;
-  for (const std::string& name : weights) tags.insert(name.substr(name.rfind('.') + 1));
+  for (const std::string& name : weights) {
+    const std::string tag = name.substr(name.rfind('.') + 1);
+    tags.insert(tag);
+    if (const std::string old = nn::CxxnetTag(tag); !old.empty()) tags.insert(old);
+  }
   for (size_t i = 0; i < job.net.updater.size(); ++i) {
     const std::string& k = job.net.updater[i].first;
     const auto colon = k.find(':');

@@ -7,6 +7,7 @@
 
 #include "harness/tensor_util.h"
 #include "umbra/config/netconfig.h"
+#include "umbra/nn/updater.h"
 
 namespace umbra {
 namespace {
@@ -179,6 +180,17 @@ TEST_F(CompatConfig, InceptionBn) {
                                 + module(1024, 352, 192, 320, 192, 224, 128)  // 5b -> 1024
                                 + Fc(1024, 1000);
   EXPECT_EQ(b.params, kExpected);
+  // Its rates are wmat:lr = 0.05 and bias:lr = 0.1 with no global one: cxxnet's batch_norm
+  // tagged gamma and beta wmat, so they train at 0.05 (not the default 0.01) with wmat:wd.
+  const config::NetConfig nc = config::NetFromConfig(config::ParseConfigFile(kCompat + "Inception-BN.conf"));
+  nn::UpdaterSettings us;
+  for (const auto& [k, v] : nc.updater) ASSERT_TRUE(us.Set(k, v)) << k;
+  for (const char* w : {"bn_1.gamma", "bn_1.beta", "conv_1.wmat"}) {
+    EXPECT_FLOAT_EQ(us.For(w).lr, 0.05f) << w;
+    EXPECT_FLOAT_EQ(us.For(w).wd, 1e-4f) << w;
+  }
+  EXPECT_FLOAT_EQ(us.For("conv_1.bias").lr, 0.1f);
+  EXPECT_FLOAT_EQ(us.For("conv_1.bias").wd, 0.f);
 }
 
 // Kaggle plankton ("bowl"): an anonymous layer[+1] chain, 3x40x40, 121 classes.

@@ -137,5 +137,35 @@ TEST(Updater, SettingsResolveGlobalThenTagThenLayer) {
             std::string::npos);
 }
 
+// cxxnet's batch_norm tagged gamma and beta "wmat", its prelu the slope "bias": its configs'
+// wmat:/bias: keys reach them (Inception-BN's wmat:lr = 0.05 trained its batch norms at 0.05),
+// and their own tags, more specific, win.
+TEST(Updater, BatchNormAndPreluAnswerToCxxnetTags) {
+  nn::UpdaterSettings s;
+  EXPECT_TRUE(s.Set("wmat:lr", "0.05"));
+  EXPECT_TRUE(s.Set("wmat:wd", "1e-4"));
+  EXPECT_TRUE(s.Set("bias:lr", "0.1"));
+  EXPECT_TRUE(s.Set("bias:wd", "0"));
+  EXPECT_TRUE(s.Set("wd", "0.5"));
+  EXPECT_FLOAT_EQ(s.For("bn1.gamma").lr, 0.05f);
+  EXPECT_FLOAT_EQ(s.For("bn1.beta").lr, 0.05f);
+  EXPECT_FLOAT_EQ(s.For("bn1.beta").wd, 1e-4f);
+  EXPECT_FLOAT_EQ(s.For("pr1.slope").lr, 0.1f);
+  EXPECT_FLOAT_EQ(s.For("pr1.slope").wd, 0.f);
+  EXPECT_FLOAT_EQ(s.For("bn1.moving_mean").wd, 0.5f);  // statistics: no updater reads them
+  EXPECT_TRUE(s.Set("beta:wd", "0"));
+  EXPECT_TRUE(s.Set("bn1:wmat:lr", "0.2"));
+  EXPECT_TRUE(s.Set("bn1:gamma:lr", "0.3"));
+  EXPECT_FLOAT_EQ(s.For("bn1.beta").wd, 0.f);
+  EXPECT_FLOAT_EQ(s.For("bn1.gamma").wd, 1e-4f);
+  EXPECT_FLOAT_EQ(s.For("bn1.beta").lr, 0.2f);
+  EXPECT_FLOAT_EQ(s.For("bn1.gamma").lr, 0.3f);
+  EXPECT_FLOAT_EQ(s.For("bn2.gamma").lr, 0.05f);
+  const std::set<std::string> known = nn::ScopeNames({"bn1.gamma", "bn1.beta", "pr1.slope"});
+  for (const char* scope : {"wmat", "bias", "gamma", "bn1.wmat", "pr1.bias", "pr1.slope"})
+    EXPECT_TRUE(known.count(scope)) << scope;
+  EXPECT_FALSE(known.count("bn1.bias"));
+}
+
 }  // namespace
 }  // namespace umbra

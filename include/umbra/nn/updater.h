@@ -106,6 +106,27 @@ struct UpdaterParam {
 /// A learning-rate schedule key (lr:gamma, or cxxnet's eta:gamma): its colon scopes nothing.
 inline bool IsScheduleKey(const std::string& k) { return k.rfind("lr:", 0) == 0 || k.rfind("eta:", 0) == 0; }
 
+/// The tag cxxnet's updaters knew a weight of tag `tag` by, where it is not its own: cxxnet's
+/// batch_norm visited its scale and shift as "wmat" (the release cxxnet's Inception-BN config,
+/// with its wmat:lr = 0.05 and no global rate, was written for), its prelu the slope as "bias".
+/// Their keys reach these weights, so cxxnet's configs train them at the rates they set;
+/// gamma:, beta: and slope: keys, more specific, win over them. Empty for other tags.
+inline std::string CxxnetTag(const std::string& tag) {
+  if (tag == "gamma" || tag == "beta") return "wmat";
+  if (tag == "slope") return "bias";
+  return {};
+}
+
+/// The scopes whose keys reach weight "layer.tag", broadest first: its cxxnet tag (above), its
+/// tag, its layer, the layer's cxxnet tag, the weight.
+inline std::vector<std::string> WeightScopes(const std::string& weight_name) {
+  const auto dot = weight_name.rfind('.');
+  const std::string layer = weight_name.substr(0, dot), tag = weight_name.substr(dot + 1);
+  const std::string old = CxxnetTag(tag);
+  if (old.empty()) return {tag, layer, weight_name};
+  return {old, tag, layer, layer + "." + old, weight_name};
+}
+
 /// Resolves settings for weight "layer.tag" from keys given as "key" (global), "tag:key",
 /// "layer:key" (cxxnet's per-layer override) and "layer:tag:key" (wmat:lr inside a layer).
 class UpdaterSettings {
@@ -129,13 +150,11 @@ class UpdaterSettings {
     return true;
   }
   /// The settings of weight "layer.tag": global keys, then tag:key, then layer:key, then
-  /// layer:tag:key; the most specific wins.
+  /// layer:tag:key (WeightScopes); the most specific wins.
   UpdaterParam For(const std::string& weight_name) const {
     UpdaterParam p;
     for (auto& [k, v] : global_) UpdaterParam::Decl().Set(p, k, v);
-    const auto dot = weight_name.rfind('.');
-    const std::string layer = weight_name.substr(0, dot), tag = weight_name.substr(dot + 1);
-    for (const std::string& scope : {tag, layer, weight_name}) {
+    for (const std::string& scope : WeightScopes(weight_name)) {
       auto it = scoped_.find(scope);
       if (it != scoped_.end())
         for (auto& [k, v] : it->second) UpdaterParam::Decl().Set(p, k, v);
@@ -155,14 +174,12 @@ class UpdaterSettings {
 };
 
 /// The names updater settings may be scoped to in a net with these weights ("layer.tag"): each
-/// weight, its layer and its tag. The CLI (which names the key's line) and Trainer (settings
+/// weight's WeightScopes. The CLI (which names the key's line) and Trainer (settings
 /// built in code) check scopes against the same set.
 inline std::set<std::string> ScopeNames(const std::vector<std::string>& weights) {
   std::set<std::string> known;
-  for (const std::string& name : weights) {
-    const auto dot = name.rfind('.');
-    known.insert({name, name.substr(0, dot), name.substr(dot + 1)});
-  }
+  for (const std::string& name : weights)
+    for (std::string& scope : WeightScopes(name)) known.insert(std::move(scope));
   return known;
 }
 
