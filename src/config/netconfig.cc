@@ -129,6 +129,7 @@ class Builder {
         else nc_.idle_defaults.erase(e->key);
       }
     NoteIdleUpdaterKeys();
+    NoteTagKeysBeforeGlobal();
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, extra_where_, "extra_data_num = ", num_extra_, " but ",
@@ -173,6 +174,36 @@ class Builder {
       if (!why.empty())
         std::fprintf(stderr, "note: %s: %s = %s has no effect: %s\n", nc_.updater_where[i].c_str(), k.c_str(),
                      v.c_str(), why.c_str());
+    }
+  }
+
+  // A global key given after the same key for a weight tag (bias:wd = 0, then wd = 0.5): the
+  // tag's key wins here, as the more specific, wherever given; cxxnet applied the two in order,
+  // so that its biases took 0.5. A config written for cxxnet trains otherwise here: a note.
+  // (A layer's keys came after the global ones in cxxnet too: no difference there.)
+  void NoteTagKeysBeforeGlobal() const {
+    const auto canonical = [](const std::string& k) { return k.rfind("eta:", 0) == 0 ? "lr:" + k.substr(4) : UpdaterKey(k); };
+    const auto is_layer = [&](const std::string& name) {
+      return std::ranges::any_of(nc_.spec.layers, [&](const nn::LayerSpec& l) { return l.name == name; });
+    };
+    std::map<std::string, size_t> tag_key;  // "tag:leaf" of each tag key given so far -> its index
+    for (size_t i = 0; i < nc_.updater.size(); ++i) {
+      const std::string& k = nc_.updater[i].first;
+      const auto colon = k.find(':');
+      if (nn::IsScheduleKey(k) || colon == std::string::npos) {
+        const std::string leaf = canonical(k);
+        for (const auto& [scoped, j] : tag_key)
+          if (scoped.substr(scoped.find(':') + 1) == leaf)
+            std::fprintf(stderr, "note: %s: %s = %s comes after %s = %s (%s): the '%s' weights keep the latter, the "
+                         "more specific (cxxnet applied them in order: there they took %s)\n",
+                         nc_.updater_where[i].c_str(), k.c_str(), nc_.updater[i].second.c_str(),
+                         nc_.updater[j].first.c_str(), nc_.updater[j].second.c_str(), nc_.updater_where[j].c_str(),
+                         scoped.substr(0, scoped.find(':')).c_str(), nc_.updater[i].second.c_str());
+        continue;
+      }
+      const std::string scope = k.substr(0, colon), rest = k.substr(colon + 1);
+      if (is_layer(scope) || (rest.find(':') != std::string::npos && !nn::IsScheduleKey(rest))) continue;
+      tag_key[scope + ":" + canonical(rest)] = i;
     }
   }
 

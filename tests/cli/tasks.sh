@@ -331,6 +331,13 @@ grep -qF "note: <command line>:2: update_period = 1000: this run's steps were fe
 "$UMBRA" "$CONF" nhidden=32 num_round=0 model_dir=gk2 > /dev/null 2> gk2.err || { cat gk2.err; fail "nhidden"; }
 grep -qF "note: <command line>:2: nhidden = 32 is a layer key, but every layer of this net that takes it sets its own (fc1, fc2): it does nothing" \
   gk2.err || { cat gk2.err; fail "no note for a global layer key every layer overrides"; }
+# A global updater key after a tag's (bias:wd, then wd): the tag's wins, where cxxnet took the
+# later one; a note says so, and nothing is said for the other order.
+"$UMBRA" "$CONF" bias:eta=0.1 momentum=0.5 bias:momentum=0.8 eta=0.5 num_round=0 model_dir=ord > /dev/null 2> ord.err \
+  || { cat ord.err; fail "tag keys"; }
+grep -qF "note: <command line>:5: lr = 0.5 comes after bias:eta = 0.1 (<command line>:2): the 'bias' weights keep the latter, the more specific (cxxnet applied them in order: there they took 0.5)" \
+  ord.err || { cat ord.err; fail "no note for a global key after a tag's"; }
+[ "$(grep -c 'comes after' ord.err)" = 1 ] || { cat ord.err; fail "a note for momentum before bias:momentum"; }
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }
