@@ -125,6 +125,13 @@ class Builder {
         std::string own;
         const bool idle = !ReachesALayer(*e, &own);
         if (idle && list == &layer_defaults_) NoteIfNoLayerTakes(*e, own);
+        // grad_scale = 2 where every loss sets its own scales every gradient by 2 through the
+        // updater; in cxxnet, whose updaters had no grad_scale, it did nothing.
+        if (idle && list == &both_ && !own.empty())
+          std::fprintf(stderr, "note: %s: %s = %s goes to the updater alone: every layer of this net that takes it "
+                       "sets its own (%s)%s\n", e->Where().c_str(), e->key.c_str(), e->value.c_str(), own.c_str(),
+                       e->key == "grad_scale" ? "; it scales every gradient (in cxxnet, whose updater had no "
+                                                "grad_scale, it did nothing)" : "");
         if (idle) nc_.idle_defaults.insert(e->key);
         else nc_.idle_defaults.erase(e->key);
       }

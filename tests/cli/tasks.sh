@@ -338,6 +338,12 @@ grep -qF "note: <command line>:2: nhidden = 32 is a layer key, but every layer o
 grep -qF "note: <command line>:5: lr = 0.5 comes after bias:eta = 0.1 (<command line>:2): the 'bias' weights keep the latter, the more specific (cxxnet applied them in order: there they took 0.5)" \
   ord.err || { cat ord.err; fail "no note for a global key after a tag's"; }
 [ "$(grep -c 'comes after' ord.err)" = 1 ] || { cat ord.err; fail "a note for momentum before bias:momentum"; }
+# A global grad_scale where the loss sets its own goes to the updater alone: said, as it scales
+# every gradient (cxxnet's updater had none).
+sed 's/^layer\[3->3\] = softmax:loss/&\n  grad_scale = 1/' "$CONF" > gs.conf
+"$UMBRA" gs.conf grad_scale=2 num_round=0 model_dir=gs > /dev/null 2> gs.err || { cat gs.err; fail "grad_scale"; }
+grep -qF "note: <command line>:2: grad_scale = 2 goes to the updater alone: every layer of this net that takes it sets its own (loss); it scales every gradient" \
+  gs.err || { cat gs.err; fail "no note for the updater's grad_scale"; }
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }
