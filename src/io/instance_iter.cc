@@ -51,9 +51,13 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
                  "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a "
                  "window of its order that moves on from epoch to epoch)"))
     ParseSwitch(k, v);  // a switch, as cxxnet's (7 was taken)
-  else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)") ||
-           IsKey(k, "seed", "the global seed"))
-    seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
+  else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)"))
+    seed_ = uint64_t(ParseInt(k, v, /*wide=*/true)), seed_data_ = true;
+  // The global seed, wherever given, leaves a seed_data as it is (cxxnet's iterators never saw it).
+  else if (IsKey(k, "seed", "the global seed (the data's unless seed_data is given)")) {
+    const auto seed = uint64_t(ParseInt(k, v, /*wide=*/true));
+    if (!seed_data_) seed_ = seed;
+  }
   else if (IsKey(k, "silent", "1: no notes")) silent_ = ParseSwitch(k, v);
   else return false;
   return true;

@@ -38,7 +38,7 @@ class InstanceIterator : public DataIterator {
   Shape<3> shape_;  // input_shape (c, h, w); shape_[0] == 0 while unset
   int label_width_ = 1;
   index_t batch_ = 0;
-  bool shuffle_ = false, silent_ = false;
+  bool shuffle_ = false, silent_ = false, seed_data_ = false;  // seed_data_: given, the seed key leaves seed_
   uint64_t seed_ = 0, epoch_ = 0;
   DataBatch out_;
 

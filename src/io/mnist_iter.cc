@@ -20,9 +20,13 @@ class MnistIterator : public DataIterator {
     else if (IsKey(k, "input_flat", "1: each image as a vector (1, 1, h*w); 0: (1, h, w)"))
       flat_ = ParseSwitch(k, v);
     else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
-    else if (IsKey(k, "seed_data", "the seed of the order (default: the global seed)") ||
-             IsKey(k, "seed", "the global seed"))
-      seed_ = uint64_t(ParseInt(k, v, /*wide=*/true));
+    else if (IsKey(k, "seed_data", "the seed of the order (default: the global seed)"))
+      seed_ = uint64_t(ParseInt(k, v, /*wide=*/true)), seed_data_ = true;
+    // The global seed, wherever given, leaves a seed_data as it is (cxxnet's iterators never saw it).
+    else if (IsKey(k, "seed", "the global seed (the data's unless seed_data is given)")) {
+      const auto seed = uint64_t(ParseInt(k, v, /*wide=*/true));
+      if (!seed_data_) seed_ = seed;
+    }
     else if (IsKey(k, "batch_size", "instances per batch (the global batch_size)")) batch_ = ParseInt(k, v);
     else if (IsKey(k, "round_batch",
                    "accepted for cxxnet configs; changes nothing (an epoch's last batch is filled up from a "
@@ -78,7 +82,7 @@ class MnistIterator : public DataIterator {
 
  private:
   std::string path_img_, path_label_;
-  bool flat_ = true, shuffle_ = false, silent_ = false;
+  bool flat_ = true, shuffle_ = false, silent_ = false, seed_data_ = false;
   uint64_t seed_ = 0, epoch_ = 0;
   index_t n_ = 0, h_ = 0, w_ = 0, batch_ = 0, pos_ = 0;
   std::vector<uint8_t> images_, labels_;

@@ -173,6 +173,30 @@ TEST(IterShuffle, EachInstanceOncePerEpochAndReproducible) {
   EXPECT_NE(Epoch(a.get(), 3), Epoch(b.get(), 4));
 }
 
+// seed_data is the data's seed wherever the global seed comes: after it, seed = 1 replaced it.
+TEST(IterShuffle, SeedDataWinsOverTheGlobalSeed) {
+  TempDir dir;
+  const std::string f = FiveRows(dir);
+  WriteText(dir / "img", std::string("\0\0\x08\x03\0\0\0\x05\0\0\0\x01\0\0\0\x01", 16) + "abcde");
+  WriteText(dir / "lab", std::string("\0\0\x08\x01\0\0\0\x05\0\1\2\3\4", 13));
+  const std::vector<std::pair<std::string, std::string>> csv = {{"filename", f}, {"batch_size", "5"}, {"shuffle", "1"}},
+      mnist = {{"path_img", dir / "img"}, {"path_label", dir / "lab"}, {"batch_size", "5"}, {"shuffle", "1"}};
+  for (const auto& [type, keys] : {std::pair{"csv", csv}, std::pair{"mnist", mnist}}) {
+    const auto with = [&](std::vector<std::pair<std::string, std::string>> extra) {
+      auto kv = keys;
+      kv.insert(kv.end(), extra.begin(), extra.end());
+      auto it = Make(type, kv);
+      std::vector<Snap> epochs;
+      for (uint64_t e = 0; e < 4; ++e) epochs.push_back(Epoch(it.get(), e)[0]);
+      return epochs;
+    };
+    const auto seven = with({{"seed", "7"}});
+    EXPECT_EQ(with({{"seed_data", "7"}, {"seed", "1"}}), seven) << type;
+    EXPECT_EQ(with({{"seed", "1"}, {"seed_data", "7"}}), seven) << type;
+    EXPECT_NE(with({{"seed", "1"}}), seven) << type;  // 4 epochs of 5! orders: no coincidence
+  }
+}
+
 // A data path that is a named pipe hung the run in open() (no writer ever came); a folder failed
 // with the library's words. Both are refused, naming the file, before anything opens them.
 TEST(IterFiles, PathsThatAreNoRegularFilesAreRefused) {
