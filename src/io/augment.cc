@@ -3,6 +3,7 @@
 // a config and a seed fix the result.
 #include "augment.h"
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -82,7 +83,23 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
   else if (IsKey(k, "mean_r", "subtracted from channel 0 (red)")) mean_[0] = ParseFloat(k, v);
   else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v);
   else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v);
-  else if (IsKey(k, "mean_value", "subtracted from every channel")) mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_value", "subtracted from every channel; or a,b,c: from channels 0, 1, 2 (cxxnet's form)")) {
+    // cxxnet's form is three values; its source named them b,g,r but subtracted the first from
+    // channel 0 (red), and so on: channel order, as here.
+    const auto comma = std::ranges::count(v, ',');
+    UMBRA_CHECK(comma == 0 || comma == 2, "iterator key mean_value = '", v,
+                "': one value (for every channel) or three, a,b,c (for channels 0, 1, 2)");
+    if (comma == 0) {
+      mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
+    } else {
+      std::string rest = v;
+      for (int c = 0; c < 3; ++c) {
+        const size_t end = rest.find(',');
+        mean_[c] = ParseFloat(k, rest.substr(0, end));
+        rest = end == std::string::npos ? "" : rest.substr(end + 1);
+      }
+    }
+  }
   else if (IsKey(k, "scale", "multiplies every value after the mean is subtracted (default 1)")) {
     const float s = ParseFloat(k, v);
     UMBRA_CHECK(s != 0, "iterator key scale must not be 0 (every input would be 0)");

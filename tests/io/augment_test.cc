@@ -106,6 +106,14 @@ TEST(Augment, MeanValuesPerChannelRedFirst) {
   EXPECT_EQ(At(it->Value(), 0, 0, 1, 1), 155);  // channel 0 is red, and mean_r applies to it
   EXPECT_EQ(At(it->Value(), 0, 1, 1, 1), -10);
   EXPECT_EQ(At(it->Value(), 0, 2, 1, 1), -1);
+  // cxxnet's mean_value = a,b,c: a from channel 0, b from 1, c from 2 (its source named them
+  // b,g,r, and subtracted the first from channel 0).
+  TempDir dir2;
+  auto it2 = OnImage(dir2, 2, 2, "3,2,2", {{"mean_value", "100,10,1"}}, red);
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(At(it2->Value(), 0, c, 1, 1), At(it->Value(), 0, c, 1, 1)) << c;
+  for (const char* bad : {"1,2", "1,2,3,4", "1,x,3", "1,,3"})
+    EXPECT_NE(ErrorOf([&] { TempDir d; OnImage(d, 2, 2, "3,2,2", {{"mean_value", bad}}, red); }).find("mean_value"),
+              std::string::npos) << bad;
 }
 
 TEST(Augment, DividebyAndScale) {
