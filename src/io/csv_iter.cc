@@ -38,6 +38,8 @@ class CsvIterator : public InstanceIterator {
     if (header_) ++no, std::getline(in, line);
     while (std::getline(in, line)) {
       ++no;
+      // A UTF-8 byte-order mark (spreadsheets on Windows write one) is no part of the first value.
+      if (no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
       // A NUL ended the row's text where it stood (the rest dropped, or a short row's count).
       if (const size_t nul = line.find('\0'); nul != std::string::npos)
         UMBRA_THROW(path_, ":", no, ": a NUL byte at column ", 1 + std::count(line.begin(), line.begin() + nul, ','),

@@ -19,6 +19,16 @@ TEST(CsvIter, KnownValuesInChwOrder) {
   EXPECT_FALSE(it->Next());
 }
 
+// A UTF-8 byte-order mark before the first value was "column 1 '0' is not a number", the mark unseen.
+TEST(CsvIter, ByteOrderMarkIsNoPartOfTheFirstValue) {
+  TempDir dir;
+  WriteText(dir / "a.csv", "\xEF\xBB\xBF" "7,1,2\n8,3,4\n");
+  auto it = Make("csv", {{"filename", dir / "a.csv"}, {"batch_size", "2"}});
+  ASSERT_TRUE(it->Next());
+  EXPECT_EQ(Take(it->Value()).label, (std::vector<float>{7, 8}));
+  EXPECT_EQ(Take(it->Value()).data, (std::vector<float>{1, 2, 3, 4}));
+}
+
 TEST(CsvIter, LabelWidthHeaderAndFlatDefaultShape) {
   TempDir dir;
   WriteText(dir / "a.csv", "l1,l2,x,y,z\n1,2,0.5,-1e3,3\r\n\n3,4,5,6,7\n");
