@@ -267,8 +267,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   UMBRA_CHECK(pred_file.empty() || job.Find("pred"), "<command line>: pred = ", pred_file,
               " but the config has no pred block (pred = FILE, iter = ..., iter = end)");
 
-  // Pass 2: keys into iterators. Globals first (in file order, as cxxnet did), the block's own
-  // keys next, command-line block:key last. A global is known if the trainer, an updater, a
+  // Pass 2: keys into iterators. Globals first (in file order), the block's own keys next,
+  // command-line block:key last: a block's key is meant for its block. (cxxnet gave a block's
+  // keys first and every global after them, so that a global won: a note says where they differ.) A global is known if the trainer, an updater, a
   // layer (as a default) or an iterator uses it.
   std::set<std::string> used_by_iter;
   // netconfig's bound (a count of at most 9 digits), so that every check gives the same range.
@@ -298,10 +299,16 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
         TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
-        // A block's own key wins over a global (cxxnet's order), which made a command-line
-        // filename=other.csv train on the file's data without a word.
+        // A block's own key wins over a global, which made a command-line filename=other.csv
+        // train on the file's data without a word (an error below); in a config file, where
+        // cxxnet let the global win, a note.
         const auto own =
             std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return same_key(k->key, e->key); });
+        if (e->file != "<command line>" && own != block_keys[b].end() && (*own)->value != e->value)
+          std::fprintf(stderr, "note: %s: the %s block's own %s = %s overrides the global %s = %s (%s) there "
+                       "(cxxnet applied global keys after a block's: it took %s)\n", (*own)->Where().c_str(),
+                       job.iters[b].role == "data" ? "training" : job.iters[b].role.c_str(), (*own)->key.c_str(),
+                       (*own)->value.c_str(), e->key.c_str(), e->value.c_str(), e->Where().c_str(), e->value.c_str());
         if (job.iters[b].role != "data" && kRandom.count(MainName(keys, e->key)))
           reaches.push_back({e, b, MainName(keys, e->key)});
         UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",

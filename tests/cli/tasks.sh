@@ -344,6 +344,13 @@ sed 's/^layer\[3->3\] = softmax:loss/&\n  grad_scale = 1/' "$CONF" > gs.conf
 "$UMBRA" gs.conf grad_scale=2 num_round=0 model_dir=gs > /dev/null 2> gs.err || { cat gs.err; fail "grad_scale"; }
 grep -qF "note: <command line>:2: grad_scale = 2 goes to the updater alone: every layer of this net that takes it sets its own (loss); it scales every gradient" \
   gs.err || { cat gs.err; fail "no note for the updater's grad_scale"; }
+# A block's own key wins over a global one in the file, where cxxnet let the global win: a note
+# for the training block (shuffle = 1 there), none for the blocks that take the global's value.
+{ cat "$CONF"; echo "shuffle = 0"; } > blk.conf
+"$UMBRA" blk.conf num_round=0 model_dir=blk > /dev/null 2> blk.err || { cat blk.err; fail "block keys"; }
+grep -qF "note: blk.conf:7: the training block's own shuffle = 1 overrides the global shuffle = 0 (blk.conf:" blk.err \
+  || { cat blk.err; fail "no note for a block key over a global one"; }
+[ "$(grep -c 'overrides the global' blk.err)" = 1 ] || { cat blk.err; fail "notes for blocks without their own"; }
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }
