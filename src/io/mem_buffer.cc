@@ -1,7 +1,8 @@
-// The `membuffer` chained iterator: Init() runs one epoch of the base (epoch 0) and keeps every
-// batch in memory; each later epoch replays exactly those batches. As in cxxnet this freezes the
-// data: shuffling and augmentation are those of epoch 0 for the whole run (SetEpoch is ignored),
-// and the whole epoch must fit in memory. Useful for small data sets behind a slow decoder.
+// The `membuffer` chained iterator: Init() runs epoch 0 of the base and keeps its first
+// max_nbatch batches (cxxnet's default 100; 0: all) in memory; each later epoch replays exactly
+// those. As in cxxnet this freezes the data: shuffling and augmentation are those of epoch 0 for
+// the whole run (SetEpoch is ignored), and what is kept must fit in memory. Useful for small
+// data sets behind a slow decoder, or to train on a few batches (cxxnet's use: debugging).
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -9,6 +10,7 @@
 #include "umbra/parse.h"
 
 #include "batch_copy.h"
+#include "instance_iter.h"
 
 namespace umbra::io {
 namespace {
@@ -17,6 +19,12 @@ class MemBufferIterator : public DataIterator {
  public:
   explicit MemBufferIterator(std::unique_ptr<DataIterator> base) : base_(std::move(base)) {}
   bool SetParam(const std::string& k, const std::string& v) override {
+    if (IsKey(k, "max_nbatch", "batches kept and replayed (default 100, cxxnet's; 0: every batch of the epoch)")) {
+      const long n = ParseInt(k, v);
+      UMBRA_CHECK(n >= 0, "membuffer: max_nbatch must be at least 0 (0: every batch of the epoch), got ", n);
+      max_nbatch_ = size_t(n), max_given_ = true;
+      return true;
+    }
     if (!base_->SetParam(k, v)) return false;
     // Keys whose randomness the replay freezes: noted at Init, since the README's users expect
     // a new order each round from shuffle = 1 (said only here until then).
@@ -40,8 +48,14 @@ class MemBufferIterator : public DataIterator {
     base_->Init();
     base_->SetEpoch(0);
     base_->BeforeFirst();
-    while (base_->Next()) store_.emplace_back().CopyFrom(base_->Value());
+    while ((max_nbatch_ == 0 || store_.size() < max_nbatch_) && base_->Next())
+      store_.emplace_back().CopyFrom(base_->Value());
     UMBRA_CHECK(!store_.empty(), "membuffer: the base iterator gave no batches");
+    // An epoch cut short trains on part of the data each round: said (cxxnet printed the count).
+    if (store_.size() == max_nbatch_ && base_->Next() && !silent_)
+      std::fprintf(stderr, "note: membuffer keeps the first %zu batches of the epoch, and every round uses those "
+                   "alone (max_nbatch = %zu%s; max_nbatch = 0 keeps them all)\n", max_nbatch_, max_nbatch_,
+                   max_given_ ? "" : ", cxxnet's default");
     out_ = store_.front().View();
     pos_ = 0;
   }
@@ -58,8 +72,8 @@ class MemBufferIterator : public DataIterator {
   std::unique_ptr<DataIterator> base_;
   std::deque<OwnedBatch> store_;
   std::map<std::string, bool> frozen_;  // random keys given to the base: on or not
-  bool silent_ = false;
-  size_t pos_ = 0;
+  bool silent_ = false, max_given_ = false;
+  size_t max_nbatch_ = 100, pos_ = 0;
   DataBatch out_;
 };
 

@@ -137,6 +137,43 @@ TEST(MemBuffer, ReplaysTheFirstEpoch) {
   EXPECT_EQ(Epoch(mb.get(), 7), first);
 }
 
+// cxxnet's max_nbatch (default 100): the first batches alone, replayed, and said; 0 keeps all.
+TEST(MemBuffer, KeepsTheFirstMaxNbatchBatches) {
+  TempDir dir;
+  const std::string f = Rows(dir, 8);
+  auto base = Make("csv", Keys(f));
+  const auto first = Epoch(base.get(), 0);
+  ASSERT_GT(first.size(), 2u);
+  const auto chained = [&](const char* max) {
+    auto mb = ChainIterator("membuffer", CreateIterator("csv"));
+    for (auto& [k, v] : Keys(f))
+      if (k != "shuffle") mb->SetParam(k, v);
+    if (max) EXPECT_TRUE(mb->SetParam("max_nbatch", max));
+    mb->Init();
+    return mb;
+  };
+  const auto unshuffled = [&] {
+    auto b = CreateIterator("csv");
+    for (auto& [k, v] : Keys(f))
+      if (k != "shuffle") b->SetParam(k, v);
+    b->Init();
+    return Epoch(b.get(), 0);
+  }();
+  ::testing::internal::CaptureStderr();
+  auto two = chained("2");
+  EXPECT_HAS(::testing::internal::GetCapturedStderr(),
+             "note: membuffer keeps the first 2 batches of the epoch, and every round uses those alone (max_nbatch = 2; "
+             "max_nbatch = 0 keeps them all)");
+  EXPECT_EQ(Epoch(two.get(), 3), std::vector(unshuffled.begin(), unshuffled.begin() + 2));
+  ::testing::internal::CaptureStderr();
+  auto all = chained("0");
+  auto fits = chained(nullptr);  // 100 by default: more than the epoch's
+  EXPECT_EQ(::testing::internal::GetCapturedStderr().find("membuffer keeps"), std::string::npos);
+  EXPECT_EQ(Epoch(all.get(), 1), unshuffled);
+  EXPECT_EQ(Epoch(fits.get(), 1), unshuffled);
+  EXPECT_HAS(ErrorOf([&] { chained("-1"); }), "membuffer: max_nbatch must be at least 0");
+}
+
 TEST(MemBuffer, UnderThreadBuffer) {
   TempDir dir;
   const std::string f = Rows(dir, 8);
