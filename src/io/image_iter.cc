@@ -1,6 +1,6 @@
 // The image iterators (OpenCV): `img` reads a cxxnet list file and the images in a folder;
 // `imgrec` (alias `imgbin`, cxxnet's name in pred.conf) reads a record file made by im2rec
-// (record.h), labels from the records or, as cxxnet allowed, from an image_list. Both decode on
+// (record.h), labels from the records or, as cxxnet allowed, from an image_list (by index). Both decode on
 // `nthread` threads (OpenMP) and augment each row (augment.h); image_mean names a mean file that is
 // computed over the data set when missing (mean_image.h). Batching and padding: instance_iter.h.
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>  // the flags only: the codecs are imgcodecs.h's plugin
 #include <opencv2/imgproc.hpp>
 #include <thread>
+#include <unordered_map>
 
 #include "augment.h"
 #include "decode_image.h"
@@ -221,10 +222,15 @@ class ImageRecIterator : public ImageIterBase {
   void Init() override {
     UMBRA_CHECK(!rec_path_.empty(), "imgrec iterator needs image_rec (or image_bin)");
     reader_ = std::make_unique<RecordReader>(rec_path_);
+    // As cxxnet's, the list's labels are found by the record's index: the list may hold the
+    // lines in another order, and more of them (one list for several record files).
     if (!list_path_.empty()) {
       list_ = ReadImageList(list_path_, label_width_);
-      UMBRA_CHECK(list_.size() == reader_->size(), "image list '", list_path_, "' has ", list_.size(),
-                  " instances but record file '", rec_path_, "' has ", reader_->size());
+      for (size_t j = 0; j < list_.size(); ++j) {
+        const auto [it, fresh] = by_index_.emplace(list_[j].index, j);
+        UMBRA_CHECK(fresh, list_path_, ":", list_[j].line, ": index ", list_[j].index, " again (line ",
+                    list_[it->second].line, " has it): the records' labels are found by index");
+      }
     }
     InitImages(index_t(reader_->size()));
   }
@@ -236,11 +242,11 @@ class ImageRecIterator : public ImageIterBase {
   }
   Item Load(index_t i) override {
     Record r = reader_->Read(size_t(i));
-    if (!list_.empty()) {
-      const ImageListEntry& e = list_[i];
-      UMBRA_CHECK(e.index == r.index, list_path_, ":", e.line, ": index ", e.index, " but ", Where(i), " has index ",
-                  r.index, " (list and record file out of step)");
-      r.labels = e.labels;
+    if (!list_path_.empty()) {
+      const auto it = by_index_.find(r.index);
+      UMBRA_CHECK(it != by_index_.end(), Where(i), " has index ", r.index, ", which image list '", list_path_,
+                  "' does not hold");
+      r.labels = list_[it->second].labels;
     }
     return Item{std::move(r.payload), std::move(r.labels)};
   }
@@ -249,6 +255,7 @@ class ImageRecIterator : public ImageIterBase {
   std::string rec_path_, list_path_;
   std::unique_ptr<RecordReader> reader_;
   std::vector<ImageListEntry> list_;
+  std::unordered_map<uint64_t, size_t> by_index_;  // list_'s entry of each index
 };
 
 const bool kImg = RegisterIterator("img", [] { return std::unique_ptr<DataIterator>(new ImageListIterator()); });
