@@ -118,6 +118,8 @@ std::string OutputProblem(const std::string& path) {
     return "is a symlink to nothing";
   if (!std::filesystem::exists(st)) return {};
   if (!std::filesystem::is_regular_file(st)) return "is no regular file";
+  // cxxnet's or mxnet's .rec: its images may be nowhere else, and umbra reads it as it is.
+  if (IsDmlcRecordFile(path)) return "is a RecordIO file of cxxnet's or mxnet's im2rec (the imgrec iterator reads it)";
   return std::filesystem::file_size(path, ec) > 0 && !IsRecordFile(path) ? "exists and is no record file" : "";
 }
 

@@ -212,7 +212,7 @@ class ImageListIterator : public ImageIterBase {
 class ImageRecIterator : public ImageIterBase {
  public:
   bool SetParam(const std::string& k, const std::string& v) override {
-    if (IsKey(k, "image_rec", "record file written by umbra im2rec") ||
+    if (IsKey(k, "image_rec", "record file written by umbra im2rec, or a .rec of cxxnet's or mxnet's im2rec") ||
         IsKey(k, "image_bin", "another name for image_rec"))
       rec_path_ = v;
     else if (IsKey(k, "image_list", "optional list file whose labels replace the records' (cxxnet)")) list_path_ = v;

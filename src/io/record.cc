@@ -35,7 +35,13 @@ bool IsRecordFile(const std::string& path) {
   // The bytes "UMRC" (or "UMRE": a file of no records) on a little-endian host, as Write puts them.
   const uint32_t magic = kRecordMagic, end = kRecordEndMagic;
   return RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4)) ||
-         RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&end), 4));
+         RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&end), 4)) ||
+         IsDmlcRecordFile(path);
+}
+
+bool IsDmlcRecordFile(const std::string& path) {
+  const uint32_t magic = kDmlcRecordMagic;
+  return RegularFileStartsWith(path, std::string_view(reinterpret_cast<const char*>(&magic), 4));
 }
 
 RecordWriter::RecordWriter(const std::string& path) : file_(path, /*binary=*/true, "record file") {}
@@ -77,6 +83,16 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
   in_.seekg(0, std::ios::end);
   const uint64_t size = uint64_t(in_.tellg());
   size_ = size;
+  if (size >= 4) {  // cxxnet's or mxnet's .rec (dmlc-core's RecordIO): record_dmlc.cc
+    uint32_t magic = 0;
+    in_.seekg(0);
+    in_.read(reinterpret_cast<char*>(&magic), 4);
+    UMBRA_CHECK(in_.good(), "cannot read record file '", path, "'");
+    if (magic == kDmlcRecordMagic) {
+      ScanDmlc();
+      return;
+    }
+  }
   uint64_t off = 0;
   for (;;) {
     UMBRA_CHECK(off < size, "record file '", path, "' is truncated at offset ", off, ": no end record after ",
@@ -105,7 +121,8 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
     // is what led here.
     UMBRA_CHECK(head[0] == kRecordMagic, "record file '", path, "' is corrupt at offset ", off, " (record ",
                 offsets_.size(), "): bad magic 0x", std::hex, head[0], std::dec,
-                offsets_.empty() ? "; not an umbra record file? (cxxnet .bin files must be repacked with umbra im2rec)"
+                offsets_.empty() ? "; not a record file of umbra's, cxxnet's or mxnet's im2rec? (cxxnet's older .bin "
+                                    "files must be repacked with umbra im2rec)"
                                  : "; or the length of record " + std::to_string(offsets_.size() - 1) +
                                        " (at offset " + std::to_string(offsets_.back()) + ") is corrupt");
     UMBRA_CHECK(head[1] >= 12, "record file '", path, "' is corrupt at offset ", off, ": record length ", head[1],
@@ -121,6 +138,7 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
 
 Record RecordReader::Read(size_t i) {
   UMBRA_CHECK(i < offsets_.size(), "record ", i, " is past the end of '", path_, "' (", offsets_.size(), " records)");
+  if (dmlc_) return ReadDmlc(i);
   const uint64_t off = offsets_[i];
   uint32_t head[3];
   in_.clear();

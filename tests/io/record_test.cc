@@ -130,6 +130,78 @@ TEST(RecFile, CorruptBytesAreRefused) {
   EXPECT_HAS(ErrorOf([&] { RecordReader r4(dir / "len.rec"); }), "; or the length of record 0 (at offset 0) is corrupt");
 }
 
+// dmlc-core's RecordIO as its writer lays it out (written here from the format's description in
+// record.h): the data cut at each magic that starts at a multiple of 4, the magic left out, the
+// parts flagged 1, 2, ..., 3; each part padded to 4 bytes.
+std::string DmlcRecord(const std::string& data) {
+  const uint32_t magic = kDmlcRecordMagic;
+  const std::string m(reinterpret_cast<const char*>(&magic), 4);
+  std::string out;
+  const auto part = [&](uint32_t flag, const std::string& bytes) {
+    const uint32_t head[2] = {magic, flag << 29 | uint32_t(bytes.size())};
+    out += std::string(reinterpret_cast<const char*>(head), 8) + bytes + std::string((4 - bytes.size() % 4) % 4, '\0');
+  };
+  size_t from = 0;
+  for (size_t i = 0; i + 4 <= data.size(); i += 4)
+    if (data.compare(i, 4, m) == 0) part(from == 0 ? 1 : 2, data.substr(from, i - from)), from = i + 4;
+  part(from == 0 ? 0 : 3, data.substr(from));
+  return out;
+}
+// An image record's data: flag, label, image id, reserved id, `labels` (flag of them), image bytes.
+std::string DmlcImage(uint64_t id, float label, const std::vector<float>& labels, const std::string& image) {
+  std::string d(24, '\0');
+  const uint32_t flag = uint32_t(labels.size());
+  std::memcpy(d.data(), &flag, 4);
+  std::memcpy(d.data() + 4, &label, 4);
+  std::memcpy(d.data() + 8, &id, 8);
+  d += std::string(reinterpret_cast<const char*>(labels.data()), 4 * labels.size());
+  return DmlcRecord(d + image);
+}
+
+// cxxnet's and mxnet's .rec files are read as they are: index, label (or mxnet's packed labels)
+// and image bytes, a record split where its data held the magic joined again.
+TEST(RecFile, ReadsCxxnetAndMxnetRecordIO) {
+  TempDir dir;
+  const uint32_t magic = kDmlcRecordMagic;
+  const std::string m(reinterpret_cast<const char*>(&magic), 4);
+  // Image bytes with the magic at offsets 0 and 8 of the image, i.e. 24 and 32 of the data
+  // (multiples of 4: split there), and at an odd offset (not split).
+  const std::string tricky = m + "abcd" + m + "x" + m + "yz";
+  WriteText(dir / "a.rec", DmlcImage(7, 3, {}, "jpeg") + DmlcImage(9, 0, {1.5f, -2}, tricky) + DmlcImage(11, 4, {}, ""));
+  EXPECT_TRUE(IsRecordFile(dir / "a.rec"));
+  RecordReader r(dir / "a.rec");
+  EXPECT_TRUE(r.dmlc());
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r.Read(1).payload, tricky);
+  EXPECT_EQ(r.Read(1).labels, (std::vector<float>{1.5f, -2}));
+  EXPECT_EQ(r.Read(1).index, 9u);
+  EXPECT_EQ(r.Read(0).payload, "jpeg");
+  EXPECT_EQ(r.Read(0).labels, std::vector<float>{3});
+  EXPECT_EQ(r.Read(2).index, 11u);
+  EXPECT_EQ(r.Read(2).payload, "");
+  EXPECT_EQ(r.offset(1), 8u + 28);
+  // Truncated in a part, in a header, and a stray flag: errors naming the file and offset.
+  const std::string bytes = ReadBytes(dir / "a.rec");
+  WriteText(dir / "cut.rec", bytes.substr(0, bytes.size() - 2));
+  EXPECT_HAS(ErrorOf([&] { RecordReader c(dir / "cut.rec"); }), "cut.rec' is truncated at offset ");
+  WriteText(dir / "cut2.rec", bytes.substr(0, 8 + 28 + 4));
+  EXPECT_HAS(ErrorOf([&] { RecordReader c(dir / "cut2.rec"); }),
+             "cut2.rec' is truncated at offset 36 (record 1: 4 bytes left, a RecordIO header needs 8)");
+  std::string stray = bytes;
+  stray[7] = char(0x40);  // record 0's flag 2: a middle part where a record starts
+  WriteText(dir / "flag.rec", stray);
+  EXPECT_HAS(ErrorOf([&] { RecordReader c(dir / "flag.rec"); }),
+             "flag.rec' (RecordIO) is corrupt at offset 0 (record 0): part flag 2 where a record starts");
+  WriteText(dir / "short.rec", DmlcRecord("0123456789"));
+  RecordReader sr(dir / "short.rec");
+  EXPECT_HAS(ErrorOf([&] { sr.Read(0); }), "holds 10 bytes, fewer than an image record's header of 24");
+  // im2rec does not replace one: its images may be nowhere else.
+  ThreeFiles(dir);
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "a.rec"}); }),
+             "is a RecordIO file of cxxnet's or mxnet's im2rec");
+  EXPECT_EQ(ReadBytes(dir / "a.rec"), bytes);
+}
+
 TEST(RecFile, Im2RecErrors) {
   TempDir dir;
   ThreeFiles(dir);

@@ -20,6 +20,15 @@
 //   12      8           the number of records before it (uint64)
 // and nothing after it. Without it a file cut at a record boundary (a copy stopped at a block
 // edge) read as a whole file of fewer images.
+//
+// RecordReader also reads the .rec files of cxxnet's and mxnet's im2rec (dmlc-core's RecordIO):
+// records of magic 0xCED7230A, then lrecord = cflag << 29 | length, the length bytes, and zeros to
+// a multiple of 4. cflag 0 is a whole record; a record whose data held the magic at a multiple of
+// 4 was written in parts (cflag 1, then 2s, then 3), the magic left out between them. A record's
+// data: flag (uint32), label (float32), image id (uint64, then a reserved uint64), then `flag`
+// more labels where flag > 0 (mxnet's im2rec --pack-label: they replace the one), then the
+// encoded image. Such a file has no checksums and no end record: one cut where a record ends
+// reads as a file of fewer records.
 #pragma once
 
 #include <cstdint>
@@ -33,10 +42,13 @@ namespace umbra::io {
 
 inline constexpr uint32_t kRecordMagic = 0x43524D55u;
 inline constexpr uint32_t kRecordEndMagic = 0x45524D55u;
+inline constexpr uint32_t kDmlcRecordMagic = 0xCED7230Au;  // dmlc-core's RecordIO (above)
 
-/// Whether `path` is a regular file that starts with a record's magic or the end record's (what
-/// an output must not replace; an empty file is none).
+/// Whether `path` is a regular file that starts with a record's magic or the end record's, or
+/// dmlc-core's (what an output must not replace; an empty file is none).
 bool IsRecordFile(const std::string& path);
+/// Whether `path` is a regular file that starts with dmlc-core's RecordIO magic (cxxnet's .rec).
+bool IsDmlcRecordFile(const std::string& path);
 
 struct Record {
   uint64_t index = 0;
@@ -62,10 +74,10 @@ class RecordWriter {
   uint64_t count_ = 0;
 };
 
-/// Random access to the records of a file. The constructor scans the record headers (seeking over
-/// payloads) and throws umbra::Error naming the file and the offset of a bad magic, an impossible
-/// length, a truncated record, or a missing or wrong end record; Read() also checks the CRC. Not
-/// thread-safe: one reader per thread.
+/// Random access to the records of a file, umbra's or dmlc-core's (above). The constructor scans
+/// the record headers (seeking over payloads) and throws umbra::Error naming the file and the
+/// offset of a bad magic, an impossible length, a truncated record, or a missing or wrong end
+/// record; Read() also checks the CRC. Not thread-safe: one reader per thread.
 class RecordReader {
  public:
   explicit RecordReader(const std::string& path);
@@ -75,12 +87,18 @@ class RecordReader {
   /// Byte offset of record i (for error messages).
   uint64_t offset(size_t i) const { return offsets_[i]; }
   const std::string& path() const { return path_; }
+  /// Whether the file is dmlc-core's RecordIO (cxxnet's, mxnet's .rec).
+  bool dmlc() const { return dmlc_; }
 
  private:
+  void ScanDmlc();
+  Record ReadDmlc(size_t i);
+
   std::string path_;
   std::ifstream in_;
   std::vector<uint64_t> offsets_;
   uint64_t size_ = 0;  // file size when opened
+  bool dmlc_ = false;
 };
 
 }  // namespace umbra::io
