@@ -154,6 +154,18 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
              "twice.lst:3: index 5 again (line 1 has it)");
 }
 
+// A .rec of cxxnet's or mxnet's im2rec (dmlc-core's RecordIO) is read as it is.
+TEST(RecIter, ReadsCxxnetRecordIO) {
+  TempDir dir;
+  ThreeImages(dir);
+  std::string rec;
+  for (int i = 0; i < 3; ++i)
+    rec += DmlcImage(uint64_t(5 + i), 1.5f + float(i), {}, ReadBytes(dir / ("img/" + std::to_string(i) + ".png")));
+  WriteText(dir / "cxxnet.rec", rec);
+  auto it = Make("imgrec", {{"image_rec", dir / "cxxnet.rec"}, {"input_shape", "3,4,6"}, {"batch_size", "2"}});
+  CheckThree(it.get());
+}
+
 TEST(RecIter, TruncatedRecordFileFailsAtInit) {
   TempDir dir;
   ThreeImages(dir);

@@ -130,34 +130,6 @@ TEST(RecFile, CorruptBytesAreRefused) {
   EXPECT_HAS(ErrorOf([&] { RecordReader r4(dir / "len.rec"); }), "; or the length of record 0 (at offset 0) is corrupt");
 }
 
-// dmlc-core's RecordIO as its writer lays it out (written here from the format's description in
-// record.h): the data cut at each magic that starts at a multiple of 4, the magic left out, the
-// parts flagged 1, 2, ..., 3; each part padded to 4 bytes.
-std::string DmlcRecord(const std::string& data) {
-  const uint32_t magic = kDmlcRecordMagic;
-  const std::string m(reinterpret_cast<const char*>(&magic), 4);
-  std::string out;
-  const auto part = [&](uint32_t flag, const std::string& bytes) {
-    const uint32_t head[2] = {magic, flag << 29 | uint32_t(bytes.size())};
-    out += std::string(reinterpret_cast<const char*>(head), 8) + bytes + std::string((4 - bytes.size() % 4) % 4, '\0');
-  };
-  size_t from = 0;
-  for (size_t i = 0; i + 4 <= data.size(); i += 4)
-    if (data.compare(i, 4, m) == 0) part(from == 0 ? 1 : 2, data.substr(from, i - from)), from = i + 4;
-  part(from == 0 ? 0 : 3, data.substr(from));
-  return out;
-}
-// An image record's data: flag, label, image id, reserved id, `labels` (flag of them), image bytes.
-std::string DmlcImage(uint64_t id, float label, const std::vector<float>& labels, const std::string& image) {
-  std::string d(24, '\0');
-  const uint32_t flag = uint32_t(labels.size());
-  std::memcpy(d.data(), &flag, 4);
-  std::memcpy(d.data() + 4, &label, 4);
-  std::memcpy(d.data() + 8, &id, 8);
-  d += std::string(reinterpret_cast<const char*>(labels.data()), 4 * labels.size());
-  return DmlcRecord(d + image);
-}
-
 // cxxnet's and mxnet's .rec files are read as they are: index, label (or mxnet's packed labels)
 // and image bytes, a record split where its data held the magic joined again.
 TEST(RecFile, ReadsCxxnetAndMxnetRecordIO) {
