@@ -127,7 +127,7 @@ class Builder {
         if (idle && list == &layer_defaults_) NoteIfNoLayerTakes(*e, own);
         // grad_scale = 2 where every loss sets its own scales every gradient by 2 through the
         // updater; in cxxnet, whose updaters had no grad_scale, it did nothing.
-        if (idle && list == &both_ && !own.empty())
+        if (idle && list == &both_ && !own.empty() && (e->key != "eps" || UsesAdam()))
           std::fprintf(stderr, "note: %s: %s = %s goes to the updater alone: every layer of this net that takes it "
                        "sets its own (%s)%s\n", e->Where().c_str(), e->key.c_str(), e->value.c_str(), own.c_str(),
                        e->key == "grad_scale" ? "; it scales every gradient (in cxxnet, whose updater had no "
@@ -186,31 +186,44 @@ class Builder {
 
   // A global key given after the same key for a weight tag (bias:wd = 0, then wd = 0.5): the
   // tag's key wins here, as the more specific, wherever given; cxxnet applied the two in order,
-  // so that its biases took 0.5. A config written for cxxnet trains otherwise here: a note.
-  // (A layer's keys came after the global ones in cxxnet too: no difference there.)
+  // so that its biases took 0.5. A config written for cxxnet trains otherwise here: a note,
+  // where the last of the two is the global one and the values differ. (A layer's keys came
+  // after the global ones in cxxnet too: no difference there.)
   void NoteTagKeysBeforeGlobal() const {
-    const auto canonical = [](const std::string& k) { return k.rfind("eta:", 0) == 0 ? "lr:" + k.substr(4) : UpdaterKey(k); };
+    const auto canonical = [](const std::string& k) {
+      return k.rfind("eta:", 0) == 0 ? "lr:" + k.substr(4) : UpdaterKey(k);
+    };
     const auto is_layer = [&](const std::string& name) {
       return std::ranges::any_of(nc_.spec.layers, [&](const nn::LayerSpec& l) { return l.name == name; });
     };
-    std::map<std::string, size_t> tag_key;  // "tag:leaf" of each tag key given so far -> its index
+    std::map<std::string, size_t> last_global;  // leaf -> index of its last global key
+    std::map<std::pair<std::string, std::string>, size_t> last_tag;  // (tag, leaf) -> its last key's index
     for (size_t i = 0; i < nc_.updater.size(); ++i) {
       const std::string& k = nc_.updater[i].first;
       const auto colon = k.find(':');
       if (nn::IsScheduleKey(k) || colon == std::string::npos) {
-        const std::string leaf = canonical(k);
-        for (const auto& [scoped, j] : tag_key)
-          if (scoped.substr(scoped.find(':') + 1) == leaf)
-            std::fprintf(stderr, "note: %s: %s = %s comes after %s = %s (%s): the '%s' weights keep the latter, the "
-                         "more specific (cxxnet applied them in order: there they took %s)\n",
-                         nc_.updater_where[i].c_str(), k.c_str(), nc_.updater[i].second.c_str(),
-                         nc_.updater[j].first.c_str(), nc_.updater[j].second.c_str(), nc_.updater_where[j].c_str(),
-                         scoped.substr(0, scoped.find(':')).c_str(), nc_.updater[i].second.c_str());
+        last_global[canonical(k)] = i;
         continue;
       }
       const std::string scope = k.substr(0, colon), rest = k.substr(colon + 1);
       if (is_layer(scope) || (rest.find(':') != std::string::npos && !nn::IsScheduleKey(rest))) continue;
-      tag_key[scope + ":" + canonical(rest)] = i;
+      last_tag[{scope, canonical(rest)}] = i;
+    }
+    const auto same = [](const std::string& a, const std::string& b) {
+      const auto x = ParseReal(a), y = ParseReal(b);
+      return x && y ? *x == *y : a == b;
+    };
+    for (const auto& [tag_leaf, j] : last_tag) {
+      const auto g = last_global.find(tag_leaf.second);
+      if (g == last_global.end() || g->second < j || same(nc_.updater[g->second].second, nc_.updater[j].second))
+        continue;
+      const size_t i = g->second;
+      std::fprintf(stderr, "note: %s: %s = %s comes after %s = %s (%s): the %s weights keep %s = %s, the more "
+                   "specific key (cxxnet applied the keys in order: there they took %s)\n",
+                   nc_.updater_where[i].c_str(), updater_written_[i].c_str(), nc_.updater[i].second.c_str(),
+                   updater_written_[j].c_str(), nc_.updater[j].second.c_str(), nc_.updater_where[j].c_str(),
+                   tag_leaf.first.c_str(), updater_written_[j].c_str(), nc_.updater[j].second.c_str(),
+                   nc_.updater[i].second.c_str());
     }
   }
 
@@ -471,6 +484,7 @@ class Builder {
   void AddUpdater(const std::string& key, const Entry& e) {
     nc_.updater.push_back({key, e.value});
     nc_.updater_where.push_back(e.Where());
+    updater_written_.push_back(e.key);
   }
 
   // A key after layer[...]: the layer's own, or a per-layer updater override.
@@ -509,6 +523,7 @@ class Builder {
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
   std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type
+  std::vector<std::string> updater_written_;  // nc_.updater's keys as the config wrote them (eta, not lr)
   std::vector<const Entry*> layer_defaults_;  // the other globals some layer type takes
   // Global values every layer type refuses: the entry, the first type's refusal, whether the
   // updater took the value.

@@ -53,7 +53,7 @@ bool InstanceIterator::SetParam(const std::string& k, const std::string& v) {
     ParseSwitch(k, v);  // a switch, as cxxnet's (7 was taken)
   else if (IsKey(k, "seed_data", "the seed of the order and augmentation (default: the global seed)"))
     seed_ = uint64_t(ParseInt(k, v, /*wide=*/true)), seed_data_ = true;
-  // The global seed, wherever given, leaves a seed_data as it is (cxxnet's iterators never saw it).
+  // The global seed, wherever given, leaves a seed_data as it is (cxxnet's iterators ignored it).
   else if (IsKey(k, "seed", "the global seed (the data's unless seed_data is given)")) {
     const auto seed = uint64_t(ParseInt(k, v, /*wide=*/true));
     if (!seed_data_) seed_ = seed;

@@ -52,10 +52,12 @@ class MemBufferIterator : public DataIterator {
       store_.emplace_back().CopyFrom(base_->Value());
     UMBRA_CHECK(!store_.empty(), "membuffer: the base iterator gave no batches");
     // An epoch cut short trains on part of the data each round: said (cxxnet printed the count).
-    if (store_.size() == max_nbatch_ && base_->Next() && !silent_)
-      std::fprintf(stderr, "note: membuffer keeps the first %zu batches of the epoch, and every round uses those "
-                   "alone (max_nbatch = %zu%s; max_nbatch = 0 keeps them all)\n", max_nbatch_, max_nbatch_,
-                   max_given_ ? "" : ", cxxnet's default");
+    // Without reading on to see whether more follow: a batch past the cap is never used, and
+    // reading it would decode it for nothing, or fail on a bad image no round ever meets.
+    if (store_.size() == max_nbatch_ && !silent_)
+      std::fprintf(stderr, "note: membuffer keeps the epoch's first %zu batches (max_nbatch = %zu%s), and every "
+                   "round uses those alone: any later ones go unused (max_nbatch = 0 keeps them all)\n", max_nbatch_,
+                   max_nbatch_, max_given_ ? "" : ", cxxnet's default");
     out_ = store_.front().View();
     pos_ = 0;
   }

@@ -22,7 +22,7 @@ class MnistIterator : public DataIterator {
     else if (IsKey(k, "shuffle", "1: a new order each epoch")) shuffle_ = ParseSwitch(k, v);
     else if (IsKey(k, "seed_data", "the seed of the order (default: the global seed)"))
       seed_ = uint64_t(ParseInt(k, v, /*wide=*/true)), seed_data_ = true;
-    // The global seed, wherever given, leaves a seed_data as it is (cxxnet's iterators never saw it).
+    // The global seed, wherever given, leaves a seed_data as it is (cxxnet's iterators ignored it).
     else if (IsKey(k, "seed", "the global seed (the data's unless seed_data is given)")) {
       const auto seed = uint64_t(ParseInt(k, v, /*wide=*/true));
       if (!seed_data_) seed_ = seed;

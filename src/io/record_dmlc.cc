@@ -2,6 +2,7 @@
 // include/umbra/io/record.h), so that a data set packed for them is read as it is, not repacked
 // from images one may no longer have. The scan checks every part's header and length at open, so
 // a truncated file fails at Init; the format has no checksums to check at Read.
+#include <algorithm>
 #include <cstring>
 
 #include "umbra/io/record.h"

@@ -2,6 +2,7 @@
 #include "src/train/job.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -269,8 +270,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
 
   // Pass 2: keys into iterators. Globals first (in file order), the block's own keys next,
   // command-line block:key last: a block's key is meant for its block. (cxxnet gave a block's
-  // keys first and every global after them, so that a global won: a note says where they differ.) A global is known if the trainer, an updater, a
-  // layer (as a default) or an iterator uses it.
+  // keys first and every global after them, so that a global won: a note says where they
+  // differ.) A global is known if the trainer, an updater, a layer (as a default) or an
+  // iterator uses it.
   std::set<std::string> used_by_iter;
   // netconfig's bound (a count of at most 9 digits), so that every check gives the same range.
   const long batch_size = job.GetInt("batch_size", 100, 1, 999999999);
@@ -302,9 +304,19 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // A block's own key wins over a global, which made a command-line filename=other.csv
         // train on the file's data without a word (an error below); in a config file, where
         // cxxnet let the global win, a note.
-        const auto own =
-            std::ranges::find_if(block_keys[b], [&](const config::Entry* k) { return same_key(k->key, e->key); });
-        if (e->file != "<command line>" && own != block_keys[b].end() && (*own)->value != e->value)
+        // The block's last entry of the key is what it uses, and the last global what cxxnet's took.
+        const auto own_last =
+            std::ranges::find_if(block_keys[b].rbegin(), block_keys[b].rend(),
+                                 [&](const config::Entry* k) { return same_key(k->key, e->key); });
+        const auto own = own_last == block_keys[b].rend() ? block_keys[b].end() : std::prev(own_last.base());
+        const bool last_global = std::none_of(std::ranges::find(globals, e) + 1, globals.end(),
+                                              [&](const config::Entry* g) { return same_key(g->key, e->key); });
+        const auto same_value = [](const std::string& a, const std::string& x) {
+          const auto p = ParseReal(a), q = ParseReal(x);
+          return p && q ? *p == *q : a == x;
+        };
+        if (e->file != "<command line>" && own != block_keys[b].end() && last_global &&
+            !same_value((*own)->value, e->value))
           std::fprintf(stderr, "note: %s: the %s block's own %s = %s overrides the global %s = %s (%s) there "
                        "(cxxnet applied global keys after a block's: it took %s)\n", (*own)->Where().c_str(),
                        job.iters[b].role == "data" ? "training" : job.iters[b].role.c_str(), (*own)->key.c_str(),

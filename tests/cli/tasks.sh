@@ -335,9 +335,13 @@ grep -qF "note: <command line>:2: nhidden = 32 is a layer key, but every layer o
 # later one; a note says so, and nothing is said for the other order.
 "$UMBRA" "$CONF" bias:eta=0.1 momentum=0.5 bias:momentum=0.8 eta=0.5 num_round=0 model_dir=ord > /dev/null 2> ord.err \
   || { cat ord.err; fail "tag keys"; }
-grep -qF "note: <command line>:5: lr = 0.5 comes after bias:eta = 0.1 (<command line>:2): the 'bias' weights keep the latter, the more specific (cxxnet applied them in order: there they took 0.5)" \
+grep -qF "note: <command line>:5: eta = 0.5 comes after bias:eta = 0.1 (<command line>:2): the bias weights keep bias:eta = 0.1, the more specific key (cxxnet applied the keys in order: there they took 0.5)" \
   ord.err || { cat ord.err; fail "no note for a global key after a tag's"; }
 [ "$(grep -c 'comes after' ord.err)" = 1 ] || { cat ord.err; fail "a note for momentum before bias:momentum"; }
+# Nothing to say where the tag's key comes last after all, or the values agree.
+"$UMBRA" "$CONF" bias:momentum=0.8 momentum=0.5 bias:momentum=0.7 bias:eta=0.5 eta=0.50 num_round=0 model_dir=ord \
+  > /dev/null 2> ord2.err || { cat ord2.err; fail "tag keys 2"; }
+if grep -q 'comes after' ord2.err; then cat ord2.err; fail "a note where cxxnet agrees"; fi
 # A global grad_scale where the loss sets its own goes to the updater alone: said, as it scales
 # every gradient (cxxnet's updater had none).
 sed 's/^layer\[3->3\] = softmax:loss/&\n  grad_scale = 1/' "$CONF" > gs.conf

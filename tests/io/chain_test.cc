@@ -162,8 +162,8 @@ TEST(MemBuffer, KeepsTheFirstMaxNbatchBatches) {
   ::testing::internal::CaptureStderr();
   auto two = chained("2");
   EXPECT_HAS(::testing::internal::GetCapturedStderr(),
-             "note: membuffer keeps the first 2 batches of the epoch, and every round uses those alone (max_nbatch = 2; "
-             "max_nbatch = 0 keeps them all)");
+             "note: membuffer keeps the epoch's first 2 batches (max_nbatch = 2), and every round uses those alone: "
+             "any later ones go unused (max_nbatch = 0 keeps them all)");
   EXPECT_EQ(Epoch(two.get(), 3), std::vector(unshuffled.begin(), unshuffled.begin() + 2));
   ::testing::internal::CaptureStderr();
   auto all = chained("0");

@@ -136,8 +136,8 @@ TEST(RecFile, ReadsCxxnetAndMxnetRecordIO) {
   TempDir dir;
   const uint32_t magic = kDmlcRecordMagic;
   const std::string m(reinterpret_cast<const char*>(&magic), 4);
-  // Image bytes with the magic at offsets 0 and 8 of the image, i.e. 24 and 32 of the data
-  // (multiples of 4: split there), and at an odd offset (not split).
+  // Image bytes with the magic at offsets 0 and 8 of the image, i.e. 32 and 40 of the data
+  // after its header and two labels (multiples of 4: split there), and at 45 (not split).
   const std::string tricky = m + "abcd" + m + "x" + m + "yz";
   WriteText(dir / "a.rec", DmlcImage(7, 3, {}, "jpeg") + DmlcImage(9, 0, {1.5f, -2}, tricky) + DmlcImage(11, 4, {}, ""));
   EXPECT_TRUE(IsRecordFile(dir / "a.rec"));
@@ -152,6 +152,29 @@ TEST(RecFile, ReadsCxxnetAndMxnetRecordIO) {
   EXPECT_EQ(r.Read(2).index, 11u);
   EXPECT_EQ(r.Read(2).payload, "");
   EXPECT_EQ(r.offset(1), 8u + 28);
+  // Bytes written out by hand, not by DmlcRecord: a whole record (label 2, id 3, image "abcd"),
+  // then one split where its image began with the magic (flag 1: the 24 header bytes; flag 3:
+  // "xy" and two bytes of padding).
+  const std::string id3 = std::string("\x03", 1) + std::string(7, '\0') + std::string(8, '\0');
+  const std::string head = std::string("\0\0\0\0", 4) + std::string("\0\0\0\x40", 4) + id3;  // flag 0, 2.0f
+  WriteText(dir / "hand.rec", "\x0a\x23\xd7\xce" + std::string("\x1c\0\0\0", 4) + head + "abcd" +
+                                  "\x0a\x23\xd7\xce" + std::string("\x18\0\0\x20", 4) + head +
+                                  "\x0a\x23\xd7\xce" + std::string("\x02\0\0\x60", 4) + std::string("xy\0\0", 4));
+  RecordReader hand(dir / "hand.rec");
+  ASSERT_EQ(hand.size(), 2u);
+  EXPECT_EQ(hand.Read(0).index, 3u);
+  EXPECT_EQ(hand.Read(0).labels, std::vector<float>{2});
+  EXPECT_EQ(hand.Read(0).payload, "abcd");
+  EXPECT_EQ(hand.Read(1).payload, m + "xy");
+  EXPECT_EQ(hand.offset(1), 36u);
+  // Empty parts: data ending in the magic (an empty last part), two magics in a row (an empty
+  // middle part).
+  WriteText(dir / "empty.rec", DmlcImage(1, 0, {}, "abcd" + m) + DmlcImage(2, 0, {}, m + m + "z"));
+  RecordReader empty(dir / "empty.rec");
+  ASSERT_EQ(empty.size(), 2u);
+  EXPECT_EQ(empty.Read(0).payload, "abcd" + m);
+  EXPECT_EQ(empty.Read(1).payload, m + m + "z");
+  EXPECT_EQ(empty.Read(1).index, 2u);
   // Truncated in a part, in a header, and a stray flag: errors naming the file and offset.
   const std::string bytes = ReadBytes(dir / "a.rec");
   WriteText(dir / "cut.rec", bytes.substr(0, bytes.size() - 2));

@@ -106,11 +106,13 @@ struct UpdaterParam {
 /// A learning-rate schedule key (lr:gamma, or cxxnet's eta:gamma): its colon scopes nothing.
 inline bool IsScheduleKey(const std::string& k) { return k.rfind("lr:", 0) == 0 || k.rfind("eta:", 0) == 0; }
 
-/// The tag cxxnet's updaters knew a weight of tag `tag` by, where it is not its own: cxxnet's
-/// batch_norm visited its scale and shift as "wmat" (the release cxxnet's Inception-BN config,
-/// with its wmat:lr = 0.05 and no global rate, was written for), its prelu the slope as "bias".
-/// Their keys reach these weights, so cxxnet's configs train them at the rates they set;
-/// gamma:, beta: and slope: keys, more specific, win over them. Empty for other tags.
+/// The tag cxxnet's updaters knew a weight of tag `tag` by, where it is not its own: the
+/// batch_norm of the cxxnet its Inception-BN config was written for (wmat:lr = 0.05 and no
+/// global rate; its batch_norm_layer-inl.hpp at 2499fa9c) visited scale and shift as "wmat",
+/// its prelu the slope as "bias". (Its last batch_norm visited each under two tags at once,
+/// weight and gamma, bias and beta: nothing to follow.) Their keys reach these weights, so
+/// cxxnet's configs train them at the rates they set; gamma:, beta: and slope: keys, more
+/// specific, win over them. Empty for other tags.
 inline std::string CxxnetTag(const std::string& tag) {
   if (tag == "gamma" || tag == "beta") return "wmat";
   if (tag == "slope") return "bias";
