@@ -355,6 +355,11 @@ grep -qF "note: <command line>:2: grad_scale = 2 goes to the updater alone: ever
 grep -qF "note: blk.conf:7: the training block's own shuffle = 1 overrides the global shuffle = 0 (blk.conf:" blk.err \
   || { cat blk.err; fail "no note for a block key over a global one"; }
 [ "$(grep -c 'overrides the global' blk.err)" = 1 ] || { cat blk.err; fail "notes for blocks without their own"; }
+# A dropout layer without a threshold drops nothing (cxxnet's default 0), and a note says so.
+sed '/^  threshold = 0.2/d' "$CONF" > nothr.conf
+"$UMBRA" nothr.conf num_round=0 model_dir=nothr > /dev/null 2> nothr.err || { cat nothr.err; fail "dropout default"; }
+grep -qF "note: nothr.conf:24: layer 'drop' (dropout): no threshold is given, so it drops nothing" nothr.err \
+  || { cat nothr.err; fail "no note for a dropout without a threshold"; }
 # A layer key that its other settings make idle gets a note naming it (it was taken and ignored).
 sed 's/^  nhidden = 64/&\n  init = xavier\n  init_sigma = 5/' "$CONF" > idle.conf
 "$UMBRA" idle.conf num_round=1 save_model=0 > /dev/null 2> idle.err || { cat idle.err; fail "training with an idle key"; }

@@ -54,7 +54,7 @@ TEST(Dropout, IdentityAtTestTimeAndWithoutDrop) {
 
 // In place: backward must use the mask of the forward pass (grad zero exactly where y was).
 TEST(Dropout, InplaceBackwardUsesTheForwardMask) {
-  test::LayerRig<cpu, double> rig("dropout", {}, {Shape4(4, 5, 3, 3)}, true);
+  test::LayerRig<cpu, double> rig("dropout", {{"threshold", "0.5"}}, {Shape4(4, 5, 3, 3)}, true);
   rig.in[0]->data = 1.0;
   rig.Forward(true);
   TensorContainer<cpu, 4, double> y(rig.out[0]->data.view());
@@ -64,8 +64,20 @@ TEST(Dropout, InplaceBackwardUsesTheForwardMask) {
 }
 
 TEST(Dropout, GradientCheck) {
-  test::GradCheck("dropout", {}, {Shape4(3, 2, 2, 3)});
+  test::GradCheck("dropout", {{"threshold", "0.5"}}, {Shape4(3, 2, 2, 3)});
   test::GradCheck("dropout", {{"threshold", "0.2"}}, {Shape4(5, 1, 1, 8)});
+}
+
+// cxxnet's default threshold is 0: without one the layer drops nothing, and says so.
+TEST(Dropout, WithoutAThresholdDropsNothingAndSaysSo) {
+  test::LayerRig<cpu, float> rig("dropout", {}, {Shape4(2, 3, 2, 2)});
+  Random<cpu, float> rnd(3);
+  rnd.SampleUniform(&rig.in[0]->data, -1.f, 1.f);
+  rig.Forward(true);
+  for (index_t i = 0; i < 24; ++i) ASSERT_EQ(rig.out[0]->data.dptr_[i], rig.in[0]->data.dptr_[i]);
+  EXPECT_HAS(rig.layer->Note(), "no threshold is given, so it drops nothing (cxxnet's default threshold = 0");
+  test::LayerRig<cpu, float> given("dropout", {{"threshold", "0"}}, {Shape4(2, 3, 2, 2)});
+  EXPECT_EQ(given.layer->Note(), "");
 }
 
 TEST(Dropout, BadParametersNameLayerAndKey) {

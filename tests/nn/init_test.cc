@@ -56,6 +56,12 @@ TEST(Init, FormulasOfInitAndOfCxxnetsRandomType) {
               0.04 * 0.046);
   EXPECT_NEAR(Spread("conv", with(cv, {{"random_type", "xavier"}}), cv_in).first, std::sqrt(3.0 / 184) * u,
               0.04 * 0.074);
+  // Grouped, cxxnet's fans are a group's: 2 groups of 32 channels over 4 input channels
+  // (fan_in 4 x 15 = 60, fan_out 32); init = xavier keeps its fan_out of 64.
+  EXPECT_NEAR(Spread("conv", with(cv, {{"random_type", "xavier"}, {"ngroup", "2"}}), cv_in).first,
+              std::sqrt(3.0 / 92) * u, 0.04 * 0.104);
+  EXPECT_NEAR(Spread("conv", with(cv, {{"init", "xavier"}, {"ngroup", "2"}}), cv_in).first,
+              std::sqrt(6.0 / 124) * u, 0.04 * 0.127);
 }
 
 // An error names the key as written: random_type = bogus was "bad value 'bogus' for key 'init'".

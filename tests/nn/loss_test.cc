@@ -42,18 +42,19 @@ TEST(L2Loss, KnownAnswer) {
   EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);  // mean over 2 samples, unscaled
 }
 
-TEST(LpLoss, KnownAnswerAndP2IsL2) {
+// cxxnet's lp_loss: gradient p sign(d) |d|^(p-1) (its l2_loss's is d: p = 2 is twice l2_loss).
+TEST(LpLoss, KnownAnswerAndP2IsTwiceL2) {
   LossRun r("lp_loss", {{"p", "3"}}, kY);
   double loss = 0;
   for (int i = 0; i < 6; ++i) {
     const double d = LossRun::kX[i] - kY[i];
-    EXPECT_NEAR(r.grad(i), (d > 0 ? 1 : -1) * d * d / 2, 1e-12);
-    loss += std::fabs(d * d * d) / 3;
+    EXPECT_NEAR(r.grad(i), 3 * (d > 0 ? 1 : -1) * d * d / 2, 1e-12);
+    loss += std::fabs(d * d * d);
   }
   EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);
   LossRun lp("lp_loss", {}, kY), l2("l2_loss", {}, kY);
-  EXPECT_NEAR(lp.rig.layer->Loss(), l2.rig.layer->Loss(), 1e-12);
-  for (int i = 0; i < 6; ++i) EXPECT_NEAR(lp.grad(i), l2.grad(i), 1e-12);
+  EXPECT_NEAR(lp.rig.layer->Loss(), 2 * l2.rig.layer->Loss(), 1e-12);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(lp.grad(i), 2 * l2.grad(i), 1e-12);
 }
 
 TEST(MultiLogistic, KnownAnswer) {

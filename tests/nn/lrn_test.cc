@@ -33,16 +33,24 @@ TEST(Lrn, ForwardMatchesLoop) {
 }
 
 TEST(Lrn, KnownAnswerDefaults) {
-  // One channel, defaults (local_size 5, alpha 1e-3, beta 0.75, knorm 1): x = 10 gives
-  // 10 * (1 + 1e-3/5 * 100)^-0.75 = 10 * 1.02^-0.75.
-  test::LayerRig<cpu, float> rig("lrn", {}, {Shape4(1, 1, 1, 1)});
+  // One channel, cxxnet's defaults (local_size 3, knorm 1), alpha 3e-3 and beta 0.75: x = 10
+  // gives 10 * (1 + 3e-3/3 * 100)^-0.75 = 10 * 1.1^-0.75.
+  test::LayerRig<cpu, float> rig("lrn", {{"alpha", "3e-3"}, {"beta", "0.75"}}, {Shape4(1, 1, 1, 1)});
   rig.in[0]->data.dptr_[0] = 10.f;
   rig.Forward();
-  EXPECT_NEAR(rig.out[0]->data.dptr_[0], 10 * std::pow(1.02, -0.75), 1e-5);
+  EXPECT_NEAR(rig.out[0]->data.dptr_[0], 10 * std::pow(1.1, -0.75), 1e-5);
+  // alpha and beta have no default (cxxnet left them unset).
+  for (const char* missing : {"alpha", "beta"}) {
+    auto layer = nn::LayerRegistry<cpu>::Get().Create("lrn");
+    layer->set_name("norm1");
+    layer->SetParam(std::string(missing) == "alpha" ? "beta" : "alpha", "0.5");
+    EXPECT_HAS(test::ErrorOf([&] { layer->InferShape({Shape4(1, 3, 2, 2)}); }),
+               "norm1' (lrn): required key '" + std::string(missing) + "'");
+  }
 }
 
 TEST(Lrn, GradientCheck) {
-  test::GradCheck("lrn", {}, {Shape4(2, 7, 3, 2)});
+  test::GradCheck("lrn", {{"local_size", "5"}, {"alpha", "1e-3"}, {"beta", "0.75"}}, {Shape4(2, 7, 3, 2)});
   // Large alpha so that the cross-channel term matters as much as the direct one.
   test::GradCheck("lrn", {{"local_size", "3"}, {"alpha", "2"}, {"beta", "0.75"}},
                   {Shape4(2, 5, 2, 3)});
@@ -55,6 +63,8 @@ TEST(Lrn, GradientCheck) {
 TEST(Lrn, BadParameters) {
   auto layer = nn::LayerRegistry<cpu>::Get().Create("lrn");
   layer->set_name("norm1");
+  layer->SetParam("alpha", "1e-4");
+  layer->SetParam("beta", "0.75");
   layer->SetParam("local_size", "4");
   std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(1, 8, 5, 5)}); });
   EXPECT_NE(m.find("norm1"), std::string::npos) << m;
@@ -68,7 +78,7 @@ TEST(Lrn, BadParameters) {
 }
 
 TEST(Lrn, SaveLoadRoundTrip) {
-  test::SaveLoadRoundTrip("lrn", {{"local_size", "3"}, {"alpha", "0.5"}}, {Shape4(2, 5, 2, 2)});
+  test::SaveLoadRoundTrip("lrn", {{"local_size", "3"}, {"alpha", "0.5"}, {"beta", "0.75"}}, {Shape4(2, 5, 2, 2)});
 }
 
 }  // namespace

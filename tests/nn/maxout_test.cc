@@ -11,6 +11,8 @@ TEST(Maxout, Shapes) {
   EXPECT_EQ(img.out[0]->shape, Shape4(2, 2, 2, 3));
   test::LayerRig<cpu, float> vec("maxout", {{"num_maxout", "2"}}, {Shape4(2, 1, 1, 6)});
   EXPECT_EQ(vec.out[0]->shape, Shape4(2, 1, 1, 3));
+  test::LayerRig<cpu, float> cx("maxout", {{"maxout_unit", "3"}}, {Shape4(2, 1, 1, 6)});  // cxxnet's key
+  EXPECT_EQ(cx.out[0]->shape, Shape4(2, 1, 1, 2));
   auto layer = nn::LayerRegistry<cpu>::Get().Create("maxout");
   layer->set_name("mo1");
   std::string m = test::ErrorOf([&] { layer->InferShape({Shape4(2, 5, 1, 1)}); });

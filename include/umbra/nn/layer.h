@@ -116,6 +116,9 @@ class Layer {
     (void)key;
     return {};
   }
+  /// A word about the layer as its keys left it, or "" (dropout without a threshold drops
+  /// nothing, as cxxnet's): a note of the net (Net::notes()), after its keys are set.
+  virtual std::string Note() const { return {}; }
   /// Number of inputs and outputs this layer takes (-1: any number >= 1). With NumOut() == -1,
   /// InferShape may return one shape, which the net gives to every connected output (split).
   virtual int NumIn() const { return 1; }

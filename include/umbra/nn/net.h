@@ -127,6 +127,8 @@ class Net {
             notes_.push_back((ls.where.empty() ? "" : ls.where + ": ") + who + ": " + k + " = " + v +
                              " has no effect: " + why);
         }
+        if (const std::string note = e.layer->Note(); !note.empty())
+          notes_.push_back((ls.where.empty() ? "" : ls.where + ": ") + who + ": " + note);
         Check(ls, e.layer.get());
         // In a net of (N, C, H, W) nodes nothing tracks a to_nhwc's output: the layers after it
         // read (N, H, W, C) values as (N, C, H, W) (a conv took H for its channels), silently.

@@ -162,9 +162,12 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     const index_t m = this->p_.nchannel, k = krows_ / this->p_.ngroup;
     wmat_.Resize(Shape2(m, k));
     this->ResizeGrad(gwmat_, Shape2(m, k));
-    // cxxnet's fan rule for conv: fan_in = columns of wmat, fan_out = its rows; kaiming's
-    // outputs as cxxnet: nchannel x kernel area.
-    InitWeight(this->p_, wmat_.view(), k, m, m * this->p_.KernelY() * this->p_.KernelX(), rnd);
+    // cxxnet's fan rule for conv: fan_in = columns of wmat, fan_out = its rows, a group's
+    // (cxxnet's wmat was (ngroup, nchannel / ngroup, k): random_type = xavier's bound with
+    // ngroup = 2 was sqrt(3 / (k + nchannel / 2))); kaiming's outputs as cxxnet: nchannel x
+    // kernel area.
+    const index_t fan_out = this->p_.cxxnet_rule ? m / this->p_.ngroup : m;
+    InitWeight(this->p_, wmat_.view(), k, fan_out, m * this->p_.KernelY() * this->p_.KernelX(), rnd);
     if (!this->p_.no_bias) {
       bias_.Resize(Shape2(1, m), DType(this->p_.init_bias));
       this->ResizeGrad(gbias_, Shape2(1, m));

@@ -4,16 +4,19 @@
 // reads nothing else: the layer runs in place.
 #pragma once
 
+#include <algorithm>
+
 #include "param_layer.h"
 
 namespace umbra::nn {
 
+// cxxnet's default threshold is 0: a dropout layer without one drops nothing (said in a note).
 struct DropoutParam {
-  float threshold = 0.5f;
+  float threshold = 0.f;
   static const ParamDecl<DropoutParam>& Decl() {
     static const ParamDecl<DropoutParam> d = [] {
       ParamDecl<DropoutParam> d;
-      d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit")
+      d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit (default 0, cxxnet's)")
           .RangeOpenAbove(0, 1);
       return d;
     }();
@@ -27,6 +30,10 @@ class DropoutLayer : public ParamLayer<DropoutParam, xpu, DType> {
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "dropout"; }
   bool AllowInplace() const override { return true; }
+  std::string Note() const override {
+    if (std::ranges::find(this->given_, "threshold") != this->given_.end()) return {};
+    return "no threshold is given, so it drops nothing (cxxnet's default threshold = 0; 0.5 drops half)";
+  }
   // Per element: either layout (a channels-last net keeps its nodes so).
   Layout ChannelsLast(const std::vector<Shape<4>>&) const override { return Layout::kEither; }
   void SetChannelsLast() override {}

@@ -3,9 +3,11 @@
 // is a sum over the K features, and Loss() is its mean over the batch (PyTorch's 'mean' over
 // samples, not over elements):
 //   l2_loss        out = in,          1/2 sum (x - y)^2,            grad (x - y) / N
-//   lp_loss        out = in,          1/p sum |x - y|^p (p >= 1),   grad sign(x-y)|x-y|^(p-1) / N
+//   lp_loss        out = in,          sum |x - y|^p (p >= 1),       grad p sign(x-y)|x-y|^(p-1) / N
 //   multi_logistic out = sigmoid(in), sum of binary cross-entropies, grad (sigmoid(x) - y) / N
-// (p = 2 is l2_loss.) Backward multiplies by grad_scale; Loss() stays unscaled.
+// The gradients are cxxnet's (its lp_loss's has the factor p, its l2_loss's none: lp_loss with
+// p = 2 is twice l2_loss); each loss is the one they are the gradient of. Backward multiplies by
+// grad_scale; Loss() stays unscaled.
 // Classification with one class index per sample: softmax-inl.h.
 #pragma once
 
@@ -41,7 +43,7 @@ struct LpLossParam {
       d.Field(&LpLossParam::grad_scale, "grad_scale",
               "multiplies the gradient (cxxnet key); Loss() stays unscaled").Min(0);
       // Below 1 the gradient |d|^(p-1) is infinite at d = 0.
-      d.Field(&LpLossParam::p, "p", "exponent: loss 1/p sum |x - y|^p").Min(1);
+      d.Field(&LpLossParam::p, "p", "exponent: loss sum |x - y|^p").Min(1);
       return d;
     }();
     return d;
@@ -131,7 +133,7 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
       loss_ = sumall_except_dim<0>(F<L2Elem>(x, y));
     } else if constexpr (kind == ElemLossKind::kLp) {
       const DType p = DType(this->p_.p);
-      loss_ = sumall_except_dim<0>(F<op::power>(F<op::abs>(x - y), scalar(p))) * (DType(1) / p);
+      loss_ = sumall_except_dim<0>(F<op::power>(F<op::abs>(x - y), scalar(p)));
     } else {
       loss_ = sumall_except_dim<0>(F<LogisticElem>(x, y));
     }
@@ -146,8 +148,8 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
     if constexpr (kind == ElemLossKind::kL2) {
       gx = (x - y) * s;
     } else if constexpr (kind == ElemLossKind::kLp) {
-      const DType pm1 = DType(this->p_.p - 1);
-      gx = F<SignOf>(x - y) * F<op::power>(F<op::abs>(x - y), scalar(pm1)) * s;
+      const DType p = DType(this->p_.p), pm1 = DType(this->p_.p - 1);
+      gx = F<SignOf>(x - y) * F<op::power>(F<op::abs>(x - y), scalar(pm1)) * (p * s);
     } else {
       gx = (o - y) * s;
     }

@@ -14,15 +14,17 @@
 
 namespace umbra::nn {
 
+// cxxnet's defaults: local_size 3, knorm 1; its alpha and beta had none (left unset, whatever
+// the memory held), so they must be given.
 struct LrnParam {
-  int local_size = 5;
-  float alpha = 0.001f, beta = 0.75f, knorm = 1.f;
+  int local_size = 3;
+  float alpha = 0.f, beta = 0.f, knorm = 1.f;
   static const ParamDecl<LrnParam>& Decl() {
     static const ParamDecl<LrnParam> d = [] {
       ParamDecl<LrnParam> d;
-      d.Field(&LrnParam::local_size, "local_size", "channels in the window (odd)").Min(1);
-      d.Field(&LrnParam::alpha, "alpha", "scale of the sum of squares").Min(0);
-      d.Field(&LrnParam::beta, "beta", "exponent of the normaliser").Min(0);
+      d.Field(&LrnParam::local_size, "local_size", "channels in the window (odd; default 3)").Min(1);
+      d.Field(&LrnParam::alpha, "alpha", "scale of the sum of squares (AlexNet's 0.0001)").Min(0).Required();
+      d.Field(&LrnParam::beta, "beta", "exponent of the normaliser (AlexNet's 0.75)").Min(0).Required();
       d.Field(&LrnParam::knorm, "knorm", "additive constant of the normaliser (> 0)")
           .Min(1e-30);
       return d;
@@ -42,6 +44,7 @@ class LrnLayer : public ParamLayer<LrnParam, xpu, DType> {
   void SetBF16() override { nodes16_ = true; }
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
+    this->CheckRequired();
     UMBRA_CHECK(this->p_.local_size % 2 == 1, this->Describe(), ": local_size ",
                 this->p_.local_size, " must be odd");
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);

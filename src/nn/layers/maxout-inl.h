@@ -18,7 +18,8 @@ struct MaxoutParam {
       d.Field(&MaxoutParam::num_maxout, "num_maxout",
               "pieces per unit: consecutive channels (features of a vector) maxed together")
           .Min(1)
-          .Required();
+          .Required()
+          .Alias("maxout_unit");  // cxxnet's name
       return d;
     }();
     return d;

@@ -1,8 +1,9 @@
 // prelu: y = x > 0 ? x : slope_c x with a learnable slope per channel c of (N, C, H, W) (He et
 // al. 2015); a vector node (N, 1, 1, len) gets one slope per unit, so prelu can follow fullc.
-// rrelu (alias insanity, cxxnet's name): randomized leaky relu (Xu et al. 2015); in training each
+// rrelu (and insanity, cxxnet's name): randomized leaky relu (Xu et al. 2015); in training each
 // element's negative part is divided by a ~ U(lb, ub) (from ctx.rnd, kept for backward), at test
-// by (lb + ub) / 2. Fixed-slope activations: activation-inl.h.
+// by (lb + ub) / 2, as cxxnet's. Defaults: rrelu lb = 3, ub = 8 (PyTorch's slopes 1/8 .. 1/3),
+// insanity cxxnet's lb = 5, ub = 10. Fixed-slope activations: activation-inl.h.
 #pragma once
 
 #include "param_layer.h"
@@ -133,10 +134,12 @@ class RReluLayer : public ParamLayer<RReluParam, xpu, DType> {
   TensorContainer<xpu, 4, DType> inv_;
 };
 
-/// cxxnet's name for rrelu; only the type name differs.
+/// cxxnet's name for rrelu, with cxxnet's defaults: a config's insanity layer without lb and ub
+/// divided by U(3, 8) here where cxxnet's did by U(5, 10).
 template <typename xpu, typename DType>
 class InsanityLayer : public RReluLayer<xpu, DType> {
  public:
+  InsanityLayer() { this->p_.lb = 5.f, this->p_.ub = 10.f; }
   const char* Type() const override { return "insanity"; }
 };
 
