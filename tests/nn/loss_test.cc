@@ -36,14 +36,15 @@ TEST(L2Loss, KnownAnswer) {
   for (int i = 0; i < 6; ++i) {
     const double d = LossRun::kX[i] - kY[i];
     EXPECT_DOUBLE_EQ(r.out(i), LossRun::kX[i]);
-    EXPECT_NEAR(r.grad(i), 3 * d / 2, 1e-12);
-    loss += 0.5 * d * d;
+    EXPECT_NEAR(r.grad(i), 3 * 2 * d / 2, 1e-12);  // grad_scale 2 d / N, cxxnet's last l2_loss
+    loss += d * d;
   }
   EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);  // mean over 2 samples, unscaled
 }
 
-// cxxnet's lp_loss: gradient p sign(d) |d|^(p-1) (its l2_loss's is d: p = 2 is twice l2_loss).
-TEST(LpLoss, KnownAnswerAndP2IsTwiceL2) {
+// cxxnet's lp_loss: gradient p sign(d) |d|^(p-1); with p = 2 it is l2_loss (as in cxxnet's last
+// version, where l2_loss was lp_loss).
+TEST(LpLoss, KnownAnswerAndP2IsL2) {
   LossRun r("lp_loss", {{"p", "3"}}, kY);
   double loss = 0;
   for (int i = 0; i < 6; ++i) {
@@ -53,8 +54,8 @@ TEST(LpLoss, KnownAnswerAndP2IsTwiceL2) {
   }
   EXPECT_NEAR(r.rig.layer->Loss(), loss / 2, 1e-12);
   LossRun lp("lp_loss", {}, kY), l2("l2_loss", {}, kY);
-  EXPECT_NEAR(lp.rig.layer->Loss(), 2 * l2.rig.layer->Loss(), 1e-12);
-  for (int i = 0; i < 6; ++i) EXPECT_NEAR(lp.grad(i), 2 * l2.grad(i), 1e-12);
+  EXPECT_NEAR(lp.rig.layer->Loss(), l2.rig.layer->Loss(), 1e-12);
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(lp.grad(i), l2.grad(i), 1e-12);
 }
 
 TEST(MultiLogistic, KnownAnswer) {

@@ -120,14 +120,15 @@ class Net {
         for (auto& [k, v] : def->params)
           UMBRA_CHECK(e.layer->SetParam(k, v), who, ": unknown key '", k, "'", DidYouMean(k, e.layer->KeyNames()));
         // A key of its own block that changes nothing is a slip, or cxxnet's habit (ImageNet.conf
-        // gives init_sigma under a global random_type = xavier): a note, not an error.
+        // gives init_sigma under a global random_type = xavier): a note, not an error. Said of
+        // the layer that has the keys, not again of each share of it.
         for (auto& [k, v] : def->params) {
-          const std::string why = e.layer->KeyWithoutEffect(k == "random_type" ? "init" : k);
+          const std::string why = ls.type == "share" ? "" : e.layer->KeyWithoutEffect(k == "random_type" ? "init" : k);
           if (!why.empty())
             notes_.push_back((ls.where.empty() ? "" : ls.where + ": ") + who + ": " + k + " = " + v +
                              " has no effect: " + why);
         }
-        if (const std::string note = e.layer->Note(); !note.empty())
+        if (const std::string note = ls.type == "share" ? "" : e.layer->Note(); !note.empty())
           notes_.push_back((ls.where.empty() ? "" : ls.where + ": ") + who + ": " + note);
         Check(ls, e.layer.get());
         // In a net of (N, C, H, W) nodes nothing tracks a to_nhwc's output: the layers after it

@@ -16,7 +16,7 @@ struct DropoutParam {
   static const ParamDecl<DropoutParam>& Decl() {
     static const ParamDecl<DropoutParam> d = [] {
       ParamDecl<DropoutParam> d;
-      d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit (default 0, cxxnet's)")
+      d.Field(&DropoutParam::threshold, "threshold", "probability of dropping a unit (cxxnet's default)")
           .RangeOpenAbove(0, 1);
       return d;
     }();

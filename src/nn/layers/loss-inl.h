@@ -2,12 +2,13 @@
 // (N, C, H, W) is seen as (N, K = C*H*W); labels ctx.label must be (N, K). Per sample the loss
 // is a sum over the K features, and Loss() is its mean over the batch (PyTorch's 'mean' over
 // samples, not over elements):
-//   l2_loss        out = in,          1/2 sum (x - y)^2,            grad (x - y) / N
+//   l2_loss        out = in,          sum (x - y)^2,                grad 2 (x - y) / N
 //   lp_loss        out = in,          sum |x - y|^p (p >= 1),       grad p sign(x-y)|x-y|^(p-1) / N
 //   multi_logistic out = sigmoid(in), sum of binary cross-entropies, grad (sigmoid(x) - y) / N
-// The gradients are cxxnet's (its lp_loss's has the factor p, its l2_loss's none: lp_loss with
-// p = 2 is twice l2_loss); each loss is the one they are the gradient of. Backward multiplies by
-// grad_scale; Loss() stays unscaled.
+// The gradients are cxxnet's: its last version had lp_loss alone (gradient with the factor p)
+// and l2_loss was it with p = 2 (an earlier L2LossLayer's gradient was x - y, half of it);
+// PyTorch's MSELoss summed over features is the same. Each loss is the one its gradient is of.
+// Backward multiplies by grad_scale; Loss() stays unscaled.
 // Classification with one class index per sample: softmax-inl.h.
 #pragma once
 
@@ -54,7 +55,7 @@ struct LpLossParam {
 /// exponent enters through power/abs expressions with a scalar instead.
 struct L2Elem {
   template <typename DType>
-  UMBRA_XINLINE static DType Map(DType x, DType y) { return DType(0.5) * (x - y) * (x - y); }
+  UMBRA_XINLINE static DType Map(DType x, DType y) { return (x - y) * (x - y); }
 };
 /// sign(d), 0 at 0: lp's gradient sign(d) |d|^(p-1) is then 0 at d = 0 even for p = 1.
 struct SignOf {
@@ -146,7 +147,7 @@ class ElemLossLayer : public ParamLayer<typename ElemLossTraits<kind>::Param, xp
     const DType s = DType(this->p_.grad_scale / double(x.size(0)));
     const Tensor<xpu, 2, DType>& y = label_.view();
     if constexpr (kind == ElemLossKind::kL2) {
-      gx = (x - y) * s;
+      gx = (x - y) * (DType(2) * s);
     } else if constexpr (kind == ElemLossKind::kLp) {
       const DType p = DType(this->p_.p), pm1 = DType(this->p_.p - 1);
       gx = F<SignOf>(x - y) * F<op::power>(F<op::abs>(x - y), scalar(pm1)) * (p * s);

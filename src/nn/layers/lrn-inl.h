@@ -22,7 +22,7 @@ struct LrnParam {
   static const ParamDecl<LrnParam>& Decl() {
     static const ParamDecl<LrnParam> d = [] {
       ParamDecl<LrnParam> d;
-      d.Field(&LrnParam::local_size, "local_size", "channels in the window (odd; default 3)").Min(1);
+      d.Field(&LrnParam::local_size, "local_size", "channels in the window (odd)").Min(1);
       d.Field(&LrnParam::alpha, "alpha", "scale of the sum of squares (AlexNet's 0.0001)").Min(0).Required();
       d.Field(&LrnParam::beta, "beta", "exponent of the normaliser (AlexNet's 0.75)").Min(0).Required();
       d.Field(&LrnParam::knorm, "knorm", "additive constant of the normaliser (> 0)")

@@ -2,8 +2,9 @@
 // al. 2015); a vector node (N, 1, 1, len) gets one slope per unit, so prelu can follow fullc.
 // rrelu (and insanity, cxxnet's name): randomized leaky relu (Xu et al. 2015); in training each
 // element's negative part is divided by a ~ U(lb, ub) (from ctx.rnd, kept for backward), at test
-// by (lb + ub) / 2, as cxxnet's. Defaults: rrelu lb = 3, ub = 8 (PyTorch's slopes 1/8 .. 1/3),
-// insanity cxxnet's lb = 5, ub = 10. Fixed-slope activations: activation-inl.h.
+// by (lb + ub) / 2, as cxxnet's. Defaults: rrelu lb = 3, ub = 8 (the range of PyTorch's
+// slopes, 1/8 .. 1/3, as divisors), insanity cxxnet's lb = 5, ub = 10. Fixed-slope activations:
+// activation-inl.h.
 #pragma once
 
 #include "param_layer.h"
@@ -82,29 +83,33 @@ class PReluLayer : public ParamLayer<PReluParam, xpu, DType> {
   TensorContainer<xpu, 2, DType> slope_, gslope_;
 };
 
-struct RReluParam {
-  float lb = 3.f, ub = 8.f;
-  static const ParamDecl<RReluParam>& Decl() {
-    static const ParamDecl<RReluParam> d = [] {
-      ParamDecl<RReluParam> d;
-      d.Field(&RReluParam::lb, "lb", "lower bound of the random divisor of negative inputs (> 0)");
-      d.Field(&RReluParam::ub, "ub", "upper bound of the random divisor (>= lb)");
+/// rrelu's and insanity's keys: the same, with their own defaults (kLb, kUb).
+template <int kLb, int kUb>
+struct RandomDivisorParam {
+  float lb = float(kLb), ub = float(kUb);
+  static const ParamDecl<RandomDivisorParam>& Decl() {
+    static const ParamDecl<RandomDivisorParam> d = [] {
+      ParamDecl<RandomDivisorParam> d;
+      d.Field(&RandomDivisorParam::lb, "lb", "lower bound of the random divisor of negative inputs (> 0)");
+      d.Field(&RandomDivisorParam::ub, "ub", "upper bound of the random divisor (>= lb)");
       return d;
     }();
     return d;
   }
 };
+using RReluParam = RandomDivisorParam<3, 8>;
+using InsanityParam = RandomDivisorParam<5, 10>;  // cxxnet's defaults
 
 /// In place is allowed: y and x have the same sign, so backward reads y.
-template <typename xpu, typename DType>
-class RReluLayer : public ParamLayer<RReluParam, xpu, DType> {
+template <typename xpu, typename DType, typename P = RReluParam>
+class RReluLayer : public ParamLayer<P, xpu, DType> {
  public:
   using NodeList = typename Layer<xpu, DType>::NodeList;
   const char* Type() const override { return "rrelu"; }
   bool AllowInplace() const override { return true; }
 
   std::vector<Shape<4>> InferShape(const std::vector<Shape<4>>& in) override {
-    const RReluParam& p = this->p_;
+    const P& p = this->p_;
     UMBRA_CHECK(p.lb > 0 && p.ub >= p.lb, this->Describe(), ": keys 'lb' and 'ub' need 0 < lb <= ub, got lb = ",
                 p.lb, ", ub = ", p.ub);
     UMBRA_CHECK(in[0].Size() > 0, this->Describe(), ": empty input ", in[0]);
@@ -134,12 +139,10 @@ class RReluLayer : public ParamLayer<RReluParam, xpu, DType> {
   TensorContainer<xpu, 4, DType> inv_;
 };
 
-/// cxxnet's name for rrelu, with cxxnet's defaults: a config's insanity layer without lb and ub
-/// divided by U(3, 8) here where cxxnet's did by U(5, 10).
+/// cxxnet's name for rrelu, with cxxnet's default bounds.
 template <typename xpu, typename DType>
-class InsanityLayer : public RReluLayer<xpu, DType> {
+class InsanityLayer : public RReluLayer<xpu, DType, InsanityParam> {
  public:
-  InsanityLayer() { this->p_.lb = 5.f, this->p_.ub = 10.f; }
   const char* Type() const override { return "insanity"; }
 };
 
@@ -148,4 +151,4 @@ class InsanityLayer : public RReluLayer<xpu, DType> {
 #define UMBRA_REGISTER_PRELU(xpu, DType)                                                        \
   UMBRA_REGISTER_LAYER(xpu, DType, "prelu", umbra::nn::PReluLayer, umbra::nn::PReluParam);      \
   UMBRA_REGISTER_LAYER(xpu, DType, "rrelu", umbra::nn::RReluLayer, umbra::nn::RReluParam);      \
-  UMBRA_REGISTER_LAYER(xpu, DType, "insanity", umbra::nn::InsanityLayer, umbra::nn::RReluParam)
+  UMBRA_REGISTER_LAYER(xpu, DType, "insanity", umbra::nn::InsanityLayer, umbra::nn::InsanityParam)
