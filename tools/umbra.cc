@@ -28,7 +28,7 @@ void Help() {
       "usage: umbra CONFIG [key=value ...]\n"
       "       umbra im2rec LIST IMAGE_ROOT OUT.rec [resize=N] [quality=Q] [label_width=K]\n\n"
       "tasks (task=...):\n"
-      "  train       train; keys num_round, max_round, eval_train, save_model (every N rounds), model_dir,\n"
+      "  train       train; keys num_round, max_round, eval_train (default 1), save_model (every N rounds), model_dir,\n"
       "              continue=1 (resume from the newest model_dir/NNNN.model), model_in, log (JSON lines)\n"
       "  finetune    train, starting from the weights of model_in that match by name and shape\n"
       "  pred        arg-max class per instance of the pred block into its file (pred = FILE); the\n"
@@ -49,7 +49,8 @@ void Help() {
       "         after the sum with it; 0 runs it as written), bf16_nodes (gpu,\n"
       "         default 0: 1 keeps activations in bfloat16 between the layers that take them, with\n"
       "         dtype = bf16 convolutions), log (the JSON log; default model_dir/log.jsonl when models\n"
-      "         are saved), start_counter (the first round's number when not resuming, default 1),\n"
+      "         are saved), start_counter (as cxxnet's: the model number before the first round,\n"
+      "         which is start_counter + 1; default 0; not used when resuming or going on from model_in),\n"
       "         extra_data_num / extra_data_shape[k] (a net's extra inputs: read, but no iterator\n"
       "         gives extra data yet, so a net with them is an error)\n\n");
   // Iterators and their keys from their SetParam (io::ListKeys); a key met above (the batching

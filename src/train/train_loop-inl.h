@@ -247,12 +247,14 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   }
   // A run that goes on from a model file (model_in, not finetune) carries on its rounds; any
   // other run without continue=1 is new, whatever start_counter numbers its rounds from.
+  // start_counter is cxxnet's: the number of the model before the first round (default 0), so
+  // the first round is start_counter + 1. A run that goes on from a model takes the model's.
   const bool from_file = !resumed && !finetune && job.global.count("model_in");
-  if (!resumed && job.global.count("start_counter")) start = int(job.GetInt("start_counter", 1, 1, 99999999));
-  if (resumed && job.global.count("start_counter"))
-    std::fprintf(stderr, "note: continue: start_counter (%s) is not used: the rounds go on from %d\n",
-                 job.Where("start_counter").c_str(), start);
-  UMBRA_CHECK(start >= 1, job.Where("start_counter"), ": start_counter must be >= 1");
+  if (!resumed && !from_file && job.global.count("start_counter"))
+    start = int(job.GetInt("start_counter", 0, 0, 99999998)) + 1;
+  if ((resumed || from_file) && job.global.count("start_counter"))
+    std::fprintf(stderr, "note: %s: start_counter (%s) is not used: the rounds go on from %d\n",
+                 resumed ? "continue" : "model_in", job.Where("start_counter").c_str(), start);
   const int last = std::min(num_round, start - 1 + max_round);
   if (start > last && start <= num_round)  // max_round = 0 stops it, not num_round
     std::fprintf(stderr, "nothing to train: max_round = %d rounds from round %d\n", max_round, start);

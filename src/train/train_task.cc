@@ -232,7 +232,7 @@ int RunTrain(Job& job) {
   s.finetune = job.Get("task", "train") == "finetune";
   s.num_round = int(job.GetInt("num_round", 10, 0, 99999999));
   s.max_round = int(job.GetInt("max_round", s.num_round, 0, 99999999));
-  s.eval_train = job.GetSwitch("eval_train", false);
+  s.eval_train = job.GetSwitch("eval_train", true);  // cxxnet's default: the round line shows train-*
   s.save_model = job.GetInt("save_model", 1, 0);
   s.model_dir = ModelDir(job);
   s.seed = job.net.spec.seed;  // read (and range-checked) with the net (job.cc)

@@ -355,6 +355,10 @@ grep -qF "note: <command line>:2: grad_scale = 2 goes to the updater alone: ever
 grep -qF "note: blk.conf:7: the training block's own shuffle = 1 overrides the global shuffle = 0 (blk.conf:" blk.err \
   || { cat blk.err; fail "no note for a block key over a global one"; }
 [ "$(grep -c 'overrides the global' blk.err)" = 1 ] || { cat blk.err; fail "notes for blocks without their own"; }
+# eval_train is on by default, as cxxnet's: the round line shows the training batches' metrics.
+sed '/^eval_train/d' "$CONF" > noet.conf
+"$UMBRA" noet.conf num_round=1 save_model=0 > noet.txt 2> noet.err || { cat noet.err; fail "eval_train default"; }
+grep -qP '^\[1\]\ttrain-error:' noet.txt || { cat noet.txt; fail "eval_train is not on by default"; }
 # A dropout layer without a threshold drops nothing (cxxnet's default 0), and a note says so.
 sed '/^  threshold = 0.2/d' "$CONF" > nothr.conf
 "$UMBRA" nothr.conf num_round=0 model_dir=nothr > /dev/null 2> nothr.err || { cat nothr.err; fail "dropout default"; }
@@ -420,6 +424,15 @@ grep -q "finetune: copied 1 weight" ft2.err || { cat ft2.err; fail "finetune wit
 "$UMBRA" "$CONF" model_in=m/0002.model num_round=3 model_dir=m3 > /dev/null 2> mi.err
 [ -f m3/0003.model ] && [ ! -f m3/0001.model ] || { ls m3; fail "model_in round numbering"; }
 expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=2 model_dir=m
+# start_counter is cxxnet's: the model before the first round (0 by default), so 5 trains round
+# 6 on; going on from model_in, the model's round counts and a note says start_counter is not used.
+"$UMBRA" "$CONF" start_counter=5 num_round=6 model_dir=sc > sc.txt 2> sc.err || { cat sc.err; fail "start_counter"; }
+[ -f sc/0006.model ] && [ ! -f sc/0005.model ] && grep -q '^\[6\]' sc.txt || { ls sc; cat sc.txt; fail "start_counter = 5"; }
+"$UMBRA" "$CONF" start_counter=0 num_round=1 model_dir=sc0 > /dev/null 2>&1 && [ -f sc0/0001.model ] || fail "start_counter = 0"
+"$UMBRA" "$CONF" model_in=m/0002.model start_counter=1 num_round=3 model_dir=sc3 > /dev/null 2> sc3.err \
+  || { cat sc3.err; fail "model_in with start_counter"; }
+grep -qF "note: model_in: start_counter (<command line>:3) is not used: the rounds go on from 3" sc3.err \
+  && [ -f sc3/0003.model ] && [ ! -f sc3/0001.model ] || { cat sc3.err; ls sc3; fail "model_in's round"; }
 # start_counter past the newest model numbers a new run's rounds; it does not make it the old
 # run's continuation (a run from scratch wrote 0003.model and on beside another run's, into its log).
 expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=4 start_counter=3 model_dir=m
@@ -733,10 +746,10 @@ done
 printf '1,2,0\n0,-2,0\n1,1,1\n0,-1,-1\n' > bin.csv
 printf 'data = train\niter = csv\n  filename = bin.csv\niter = end\neval = test\niter = csv\n  filename = bin.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 1\nlayer[1->1] = multi_logistic\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 0.5\n' > bin.conf
 "$UMBRA" bin.conf num_round=2 save_model=0 metric=error metric=logloss > bin.out 2>&1 || fail "binary error: $(cat bin.out)"
-grep -qP '^\[2\]\ttest-error:[0-9.]+\ttest-logloss:[0-9.]+$' bin.out || fail "binary metrics: $(cat bin.out)"
+grep -qP '^\[2\]\ttrain-error:[0-9.]+\ttrain-logloss:[0-9.]+\ttest-error:[0-9.]+\ttest-logloss:[0-9.]+$' bin.out || fail "binary metrics: $(cat bin.out)"
 sed 's/multi_logistic/l2_loss/' bin.conf > reg.conf
 "$UMBRA" reg.conf num_round=1 save_model=0 > reg.out 2>&1 || fail "regression: $(cat reg.out)"
-grep -qP '^\[1\]\ttest-rmse:' reg.out || fail "regression's default metric: $(cat reg.out)"
+grep -qP '^\[1\]\ttrain-rmse:[0-9.e+-]+\ttest-rmse:' reg.out || fail "regression's default metric: $(cat reg.out)"
 # eval_train's metric errors name the round and the data block (they named neither).
 printf '1,2,0\n3,-2,0\n' > bad3.csv
 sed 's/filename = bin.csv/filename = bad3.csv/' bin.conf | sed 's/multi_logistic/l2_loss/' > bad3.conf

@@ -75,9 +75,10 @@ class Metric {
         for (index_t j = 0; j < k; ++j) s += (double(p[j]) - y[j]) * (double(p[j]) - y[j]);
         sum_ += s / k;
       } else if (k == 1 && kind_ != kRec) {
-        // One output (a logistic's probability): a binary prediction, as cxxnet scored it;
-        // error takes p > 0.5 for class 1, logloss is the binary cross-entropy. (The class
-        // index of a one-wide output could only be 0: label 1 was refused after a round.)
+        // One output (a logistic's probability): a binary prediction; error takes p > 0.5 for
+        // class 1 (cxxnet's took p > 0, every probability but 0: its error of a logistic was the
+        // share of label 0), logloss is the binary cross-entropy. (The class index of a one-wide
+        // output could only be 0: label 1 was refused after a round.)
         UMBRA_CHECK(y[0] >= 0 && y[0] <= 1 && (kind_ == kLogLoss || y[0] == 0 || y[0] == 1), "metric ", name_,
                     ": label ", y[0], " of row ", i, " of the batch",
                     instance(i),
