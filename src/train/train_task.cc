@@ -243,7 +243,8 @@ int RunTrain(Job& job) {
 
   for (const IterBlock& b : job.iters)  // eval_train's figures are labelled "train" too
     UMBRA_CHECK(!(s.eval_train && b.role == "eval" && b.name == "train"), b.role_where,
-                ": an eval block named 'train' and eval_train = 1 both report as train-*; rename the block");
+                ": an eval block named 'train' and eval_train = 1 (the default) both report as train-*; rename the "
+                "block, or set eval_train = 0");
   s.train = job.Find("data");
   UMBRA_CHECK(s.train, "the config has no training iterator (data = train ... iter = end)");
   RefuseNamesOfTheRunsFiles(job);

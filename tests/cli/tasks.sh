@@ -786,7 +786,7 @@ grep -qF "note: csv iterator ('ok.csv') holds 2 instances, fewer than batch_size
 expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
   twoeval.conf
 sed 's/^eval = test/eval = train/' "$CONF" > evaltrain.conf
-expect_error "evaltrain.conf:9: an eval block named 'train' and eval_train = 1 both report as train-*" evaltrain.conf \
+expect_error "evaltrain.conf:9: an eval block named 'train' and eval_train = 1 (the default) both report as train-*" evaltrain.conf \
   eval_train=1 model_dir=et
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
 expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:3" twice.conf
