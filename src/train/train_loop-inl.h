@@ -35,6 +35,7 @@ namespace umbra::train {
 /// The settings of a training run, read once by RunTrain.
 struct TrainSetup {
   bool finetune = false, eval_train = false, silent = false;
+  bool eval_train_default = false;  // eval_train = 1 because the config does not set it
   int num_round = 10, max_round = 10, update_period = 1;
   long save_model = 1, print_step = 100;
   std::string model_dir;  // ModelDir(job)
@@ -312,13 +313,20 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         loss_sum += loss;
       }
     };
+    // A metric that cannot score the training labels (error on soft targets) stopped a config
+    // that trained before eval_train became 1 by default: the error says how to go on.
+    const std::string train_hint = s.eval_train_default
+                                       ? " (the training batches are scored because eval_train = 1 is the default, "
+                                         "as cxxnet's: eval_train = 0 leaves them unscored)"
+                                       : "";
     const auto read_metrics = [&] {
       running = {{"loss", read ? loss_sum / double(read) : 0.0}};
       if (eval_train) {
         try {  // on a GPU the metrics' labels are judged here, a window of batches at a time
           train_metrics.Read();
         } catch (const Error& err) {
-          UMBRA_THROW("round ", round, ", the ", train->name, " data (", train->where, "): ", err.message());
+          UMBRA_THROW("round ", round, ", the ", train->name, " data (", train->where, "): ", err.message(),
+                      train_hint);
         }
         train_metrics.Report("train", &running);
       }
@@ -348,7 +356,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       // not a metric's refusal of its non-finite output. (Metrics' label errors named no round
       // or data; on a GPU they come from read_metrics.)
       if (full) read_losses();
-      if (eval_train) naming_batch([&] { train_metrics.Add(trainer.net(), b); });
+      if (eval_train) {
+        try {
+          naming_batch([&] { train_metrics.Add(trainer.net(), b); });
+        } catch (const Error& err) {
+          UMBRA_THROW(err.message(), train_hint);
+        }
+      }
       if (full) {
         read_metrics();
       } else if (eval_train && train_metrics.Heavy()) {  // a window's outputs too large to hold to its end

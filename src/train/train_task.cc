@@ -233,6 +233,7 @@ int RunTrain(Job& job) {
   s.num_round = int(job.GetInt("num_round", 10, 0, 99999999));
   s.max_round = int(job.GetInt("max_round", s.num_round, 0, 99999999));
   s.eval_train = job.GetSwitch("eval_train", true);  // cxxnet's default: the round line shows train-*
+  s.eval_train_default = !job.global.count("eval_train");
   s.save_model = job.GetInt("save_model", 1, 0);
   s.model_dir = ModelDir(job);
   s.seed = job.net.spec.seed;  // read (and range-checked) with the net (job.cc)
@@ -243,8 +244,8 @@ int RunTrain(Job& job) {
 
   for (const IterBlock& b : job.iters)  // eval_train's figures are labelled "train" too
     UMBRA_CHECK(!(s.eval_train && b.role == "eval" && b.name == "train"), b.role_where,
-                ": an eval block named 'train' and eval_train = 1 (the default) both report as train-*; rename the "
-                "block, or set eval_train = 0");
+                ": an eval block named 'train' and eval_train = 1 (", s.eval_train_default ? std::string("the default")
+                : job.Where("eval_train"), ") both report as train-*; rename the block, or set eval_train = 0");
   s.train = job.Find("data");
   UMBRA_CHECK(s.train, "the config has no training iterator (data = train ... iter = end)");
   RefuseNamesOfTheRunsFiles(job);

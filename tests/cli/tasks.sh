@@ -434,7 +434,7 @@ expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=2 mode
 grep -qF "note: model_in: start_counter (<command line>:3) is not used: the rounds go on from 3" sc3.err \
   && [ -f sc3/0003.model ] && [ ! -f sc3/0001.model ] || { cat sc3.err; ls sc3; fail "model_in's round"; }
 # start_counter past the newest model numbers a new run's rounds; it does not make it the old
-# run's continuation (a run from scratch wrote 0003.model and on beside another run's, into its log).
+# run's continuation (a run from scratch wrote models from 0004 on beside another run's, into its log).
 expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=4 start_counter=3 model_dir=m
 
 "$UMBRA" "$CONF" test_io=1 num_round=1 > io.txt 2> io.err
@@ -746,6 +746,14 @@ done
 printf '1,2,0\n0,-2,0\n1,1,1\n0,-1,-1\n' > bin.csv
 printf 'data = train\niter = csv\n  filename = bin.csv\niter = end\neval = test\niter = csv\n  filename = bin.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 1\nlayer[1->1] = multi_logistic\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 0.5\n' > bin.conf
 "$UMBRA" bin.conf num_round=2 save_model=0 metric=error metric=logloss > bin.out 2>&1 || fail "binary error: $(cat bin.out)"
+# Soft targets, which error cannot score: the training batches are scored by default (eval_train
+# = 1, cxxnet's), and the error says so and how to go on.
+printf '0.3,2,0\n0.7,-2,0\n' > soft.csv
+sed 's/filename = bin.csv/filename = soft.csv/' bin.conf > soft.conf
+expect_error "(the training batches are scored because eval_train = 1 is the default, as cxxnet's: eval_train = 0 leaves them unscored)" \
+  soft.conf num_round=1 save_model=0 metric=error
+"$UMBRA" soft.conf num_round=1 save_model=0 metric=logloss eval_train=0 test:filename=bin.csv > /dev/null 2>&1 \
+  || fail "soft targets with eval_train = 0"
 grep -qP '^\[2\]\ttrain-error:[0-9.]+\ttrain-logloss:[0-9.]+\ttest-error:[0-9.]+\ttest-logloss:[0-9.]+$' bin.out || fail "binary metrics: $(cat bin.out)"
 sed 's/multi_logistic/l2_loss/' bin.conf > reg.conf
 "$UMBRA" reg.conf num_round=1 save_model=0 > reg.out 2>&1 || fail "regression: $(cat reg.out)"
@@ -786,8 +794,11 @@ grep -qF "note: csv iterator ('ok.csv') holds 2 instances, fewer than batch_size
 expect_error "twoeval.conf:$(($(wc -l < "$CONF") + 1)): a second 'eval = test' block; the first is at twoeval.conf:9" \
   twoeval.conf
 sed 's/^eval = test/eval = train/' "$CONF" > evaltrain.conf
-expect_error "evaltrain.conf:9: an eval block named 'train' and eval_train = 1 (the default) both report as train-*" evaltrain.conf \
-  eval_train=1 model_dir=et
+expect_error "evaltrain.conf:9: an eval block named 'train' and eval_train = 1 (<command line>:2) both report as train-*" \
+  evaltrain.conf eval_train=1 model_dir=et
+sed 's/^eval = test/eval = train/' noet.conf > evaltrain2.conf
+expect_error "evaltrain2.conf:9: an eval block named 'train' and eval_train = 1 (the default) both report as train-*" \
+  evaltrain2.conf model_dir=et
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
 expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:3" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf
