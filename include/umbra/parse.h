@@ -53,6 +53,13 @@ inline std::optional<double> ParseReal(const std::string& s) {
   return v;
 }
 
+/// Whether two config values say the same thing: the same number however spelled (0.5 and 5e-1),
+/// else the same text. Notes that one setting overrides another stay quiet when they agree.
+inline bool SameSetting(const std::string& a, const std::string& b) {
+  const auto x = ParseReal(a), y = ParseReal(b);
+  return x && y ? *x == *y : a == b;
+}
+
 /// Whether `s` is in strtod's hexadecimal form (0x10, -0x1p3). Config values refuse it: `eta = 0x10`
 /// read as 16 is more likely a slip than a wish. Data files (fixconn weights written with %a) take it.
 inline bool SpellsHex(const std::string& s) {

@@ -209,13 +209,9 @@ class Builder {
       if (is_layer(scope) || (rest.find(':') != std::string::npos && !nn::IsScheduleKey(rest))) continue;
       last_tag[{scope, canonical(rest)}] = i;
     }
-    const auto same = [](const std::string& a, const std::string& b) {
-      const auto x = ParseReal(a), y = ParseReal(b);
-      return x && y ? *x == *y : a == b;
-    };
     for (const auto& [tag_leaf, j] : last_tag) {
       const auto g = last_global.find(tag_leaf.second);
-      if (g == last_global.end() || g->second < j || same(nc_.updater[g->second].second, nc_.updater[j].second))
+      if (g == last_global.end() || g->second < j || SameSetting(nc_.updater[g->second].second, nc_.updater[j].second))
         continue;
       const size_t i = g->second;
       std::fprintf(stderr, "note: %s: %s = %s comes after %s = %s (%s): the %s weights keep %s = %s, the more "

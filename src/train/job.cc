@@ -311,12 +311,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         const auto own = own_last == block_keys[b].rend() ? block_keys[b].end() : std::prev(own_last.base());
         const bool last_global = std::none_of(std::ranges::find(globals, e) + 1, globals.end(),
                                               [&](const config::Entry* g) { return same_key(g->key, e->key); });
-        const auto same_value = [](const std::string& a, const std::string& x) {
-          const auto p = ParseReal(a), q = ParseReal(x);
-          return p && q ? *p == *q : a == x;
-        };
         if (e->file != "<command line>" && own != block_keys[b].end() && last_global &&
-            !same_value((*own)->value, e->value))
+            !SameSetting((*own)->value, e->value))
           std::fprintf(stderr, "note: %s: the %s block's own %s = %s overrides the global %s = %s (%s) there "
                        "(cxxnet applied global keys after a block's: it took %s)\n", (*own)->Where().c_str(),
                        job.iters[b].role == "data" ? "training" : job.iters[b].role.c_str(), (*own)->key.c_str(),

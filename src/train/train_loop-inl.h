@@ -337,12 +337,13 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     while (feed.Next()) {
       const io::DataBatch& b = feed.host();
       ++batches;
-      const auto naming_batch = [&](auto&& f) {
+      // `hint` follows the message: how to go on where the error is a training metric's.
+      const auto naming_batch = [&](auto&& f, const std::string& hint = "") {
         try {
           f();
         } catch (const Error& err) {  // a bad label: which round and batch of which data block
           UMBRA_THROW("round ", round, ", batch ", batches, " of the ", train->name, " data (", train->where, "): ",
-                      err.message());
+                      err.message(), hint);
         }
       };
       naming_batch([&] {
@@ -356,13 +357,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       // not a metric's refusal of its non-finite output. (Metrics' label errors named no round
       // or data; on a GPU they come from read_metrics.)
       if (full) read_losses();
-      if (eval_train) {
-        try {
-          naming_batch([&] { train_metrics.Add(trainer.net(), b); });
-        } catch (const Error& err) {
-          UMBRA_THROW(err.message(), train_hint);
-        }
-      }
+      if (eval_train) naming_batch([&] { train_metrics.Add(trainer.net(), b); }, train_hint);
       if (full) {
         read_metrics();
       } else if (eval_train && train_metrics.Heavy()) {  // a window's outputs too large to hold to its end
