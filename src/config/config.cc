@@ -18,8 +18,10 @@ struct Token {
   bool quoted;
 };
 
-// Splits into tokens: whitespace separates, `=` is a token of its own, "..." is one token
-// (quotes removed), # runs to the end of the line.
+// Splits into tokens: whitespace separates, `=` is a token of its own, "..." and '...' are one
+// token each (quotes removed), # runs to the end of the line. In quotes a backslash takes the
+// next character as it is (\" is a quote, \\ a backslash), and '...' may run over lines, as in
+// cxxnet's reader; "..." ends on its line.
 std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
   std::vector<Token> out;
   int line = 1;
@@ -36,12 +38,24 @@ std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
       out.push_back({"=", line, false});
       ++i;
     } else if (c == '"' || c == '\'') {
-      const size_t end = text.find(c, i + 1);
-      const size_t nl = text.find('\n', i + 1);
-      UMBRA_CHECK(end != std::string::npos && (nl == std::string::npos || end < nl), file, ":", line,
-                  ": unterminated quoted string");
-      out.push_back({text.substr(i + 1, end - i - 1), line, true});
-      i = end + 1;
+      const int opened = line;
+      std::string value;
+      bool closed = false;
+      for (++i; i < text.size(); ++i) {
+        char d = text[i];
+        if (d == c) {
+          closed = true;
+          ++i;
+          break;
+        }
+        if (d == '\\' && i + 1 < text.size()) d = text[++i];
+        else if (d == '\n' && c == '"') break;  // "..." ends on its line
+        if (d == '\n') ++line;
+        value += d;
+      }
+      UMBRA_CHECK(closed, file, ":", opened, ": unterminated quoted string (", c == '"' ? "\"...\" ends on its line"
+                  : "'...' runs to its closing '", ")");
+      out.push_back({std::move(value), opened, true});
     } else {
       size_t j = i;
       while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j])) && text[j] != '=' &&
@@ -86,12 +100,26 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   // 16<NUL>zz was 16), and UTF-16 text gave an error quoting its byte-order mark.
   UMBRA_CHECK(!text.starts_with("\xFF\xFE") && !text.starts_with("\xFE\xFF"), file,
               ": the file is UTF-16 text (it starts with UTF-16's byte-order mark); save it as UTF-8");
-  // Lines that end in a lone CR (classic Mac OS: a file without LF) are lines: read as one line,
-  // the first comment ran to the end of the file and dropped every key after it, and every error
-  // named line 1. In a file with LFs a CR stays a space (CRLF, and CR CR LF after two
-  // conversions, are one line end each).
-  std::string lines = bom ? text.substr(3) : text;
-  if (lines.find('\n') == std::string::npos) std::ranges::replace(lines, '\r', '\n');
+  // A lone CR ends a line, as in cxxnet's reader (classic Mac OS files; one in a file of LFs
+  // ended a comment there, where here the comment ran on and swallowed the next line's key).
+  // CRLF, and CR CR LF after two conversions, are one line end each.
+  std::string lines;
+  lines.reserve(text.size());
+  for (size_t i = bom ? 3 : 0; i < text.size(); ++i) {
+    if (text[i] != '\r') {
+      lines += text[i];
+      continue;
+    }
+    size_t j = i;  // a run of CRs: one line end before an LF, else one each
+    while (j + 1 < text.size() && text[j + 1] == '\r') ++j;
+    if (j + 1 < text.size() && text[j + 1] == '\n') {
+      lines += '\n';
+      i = j + 1;
+    } else {
+      lines.append(j - i + 1, '\n');
+      i = j;
+    }
+  }
   if (const size_t nul = lines.find('\0'); nul != std::string::npos)
     UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(nul), '\n'),
                 ": a NUL byte (a config is text; is this a binary file?)");

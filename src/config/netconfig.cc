@@ -95,13 +95,17 @@ class Builder {
       UMBRA_CHECK(e.value == "start" || section_lines_ > 0, net_open_ ? net_open_->Where() : e.Where(),
                   ": the netconfig section (to ", e.Where(), ") is empty");
       section_lines_ = 0;
+      section_layers_ = false;
       in_net_ = e.value == "start";
       saw_net_ = true;
       net_open_ = in_net_ ? &e : nullptr;
-    } else if (!in_net_) {
+    } else if (!in_net_ || (!section_layers_ && e.key.rfind("layer[", 0) != 0)) {
+      // Keys after netconfig = start and before its first layer are globals, as in cxxnet (its
+      // net config kept them with the keys outside the section).
       Global(e);
     } else if (e.key.rfind("layer[", 0) == 0) {
       ++section_lines_;
+      section_layers_ = true;
       Declare(e);
     } else {
       ++section_lines_;
@@ -516,6 +520,7 @@ class Builder {
   std::string input_where_;  // of input_shape
   index_t batch_, c_ = 0, h_ = 0, w_ = 0;
   bool in_net_ = false, saw_net_ = false;
+  bool section_layers_ = false;  // a layer since netconfig = start
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
   std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type

@@ -150,6 +150,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   Job job;
   job.entries = config::ParseConfigFile(path);
   UMBRA_CHECK(!job.entries.empty(), path, ": the config file holds no settings");
+  // cxxnet skipped every pair whose value is `default` (its main's SetParam returned before
+  // recording it): the key keeps the value it had, or its default. So here; a model_dir =
+  // default trained into ./default.
+  const auto is_default = [](const config::Entry& e) { return e.value == "default"; };
+  std::erase_if(job.entries, is_default);
   // An unclosed section would swallow the command-line pairs: say so before appending them.
   const config::Entry* open_net = nullptr;
   for (const auto& e : job.entries)
@@ -165,25 +170,30 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
                     e.key.rfind("layer[", 0) != 0,
                 e.Where(), ": '", e.key, "' cannot be given on the command line (blocks live in the config file)");
     UMBRA_CHECK(e.key != "pred" || !e.value.empty(), e.Where(), ": pred = needs a file name");
+    if (is_default(e)) continue;
     if (e.key == "pred") pred_file = e.value, pred_where = e.Where();
     else job.entries.push_back(e);
   }
   // Pass 1: blocks, globals (in file order), metrics, the net text; block keys kept for pass 2.
   std::vector<std::vector<const config::Entry*>> block_keys;
   std::vector<const config::Entry*> scoped, globals;  // block:key pairs; plain globals
-  bool in_iter = false, in_net = false;
+  bool in_iter = false, in_net = false, net_layers = false;  // net_layers: a layer since netconfig = start
   const config::Entry* pending = nullptr;
   for (const auto& e : job.entries) {
     UMBRA_CHECK(!pending || e.key == "iter", pending ? pending->Where() : "", ": '", pending ? pending->key : "",
                 " = ", pending ? pending->value : "", "' is not followed by iter = <type>");
     if (e.key == "netconfig") {
       in_net = e.value == "start";
+      net_layers = false;
       job.net_text += e.key + " = " + e.value + "\n";
       continue;
     }
     const bool layer = e.key.rfind("layer[", 0) == 0;
     UMBRA_CHECK(!layer || in_net, e.Where(), ": ", e.key, " outside netconfig = start ... netconfig = end");
-    if (in_net) {
+    net_layers = net_layers || layer;
+    // Keys after netconfig = start and before its first layer are globals, as in cxxnet (its
+    // net config put them with the keys outside the section).
+    if (in_net && net_layers) {
       job.net_text += (layer ? "" : "  ") + e.key + " = " + e.value + "\n";
       continue;
     }

@@ -872,4 +872,12 @@ expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ft
 # ... nor one with nothing to train (num_round = 0 left the lock and an empty log).
 "$UMBRA" "$CONF" num_round=0 model_dir=none > /dev/null 2>&1 || fail "num_round = 0"
 [ ! -e none ] || fail "a run with nothing to train left the model_dir it made: $(ls -A none)"
+# cxxnet's config reading: a pair whose value is `default` is skipped (the key keeps its value:
+# model_dir = default trained into ./default), and keys between netconfig = start and the first
+# layer are globals (they were an error). A quoted value's backslash escapes the next character.
+{ sed 's/^netconfig = start/&\n  init_sigma = 0.02\n  eta = default/' "$CONF"; echo 'model_dir = "df\lt"'
+  echo "model_dir = default"; } > dflt.conf
+"$UMBRA" dflt.conf num_round=1 num_round=default silent=1 > /dev/null 2> dflt.err || { cat dflt.err; fail "dflt.conf"; }
+[ -f dflt/0001.model ] && [ ! -e default ] && [ ! -e 'df\lt' ] || fail "model_dir = default: $(ls)"
+if grep -q "replaces the earlier" dflt.err; then cat dflt.err; fail "a skipped default pair noted as a value"; fi
 echo "all CLI task checks passed"

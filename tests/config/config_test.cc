@@ -49,9 +49,40 @@ TEST(Config, LoneCarriageReturnsEndLines) {
   }
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\rb\r", "cr.conf"); }).find("cr.conf:2: expected '=' after 'b'"),
             std::string::npos);
+  // A CR in a file of LFs ends a line too, as in cxxnet's reader: the comment ran on and swallowed
+  // b = 2. CRs not before an LF are a line end each.
+  const auto mixed = ParseConfig("a = 1\n# old note\rb = 2\r\rc = 3\n", "mixed.conf");
+  ASSERT_EQ(mixed.size(), 3u);
+  EXPECT_EQ(mixed[1].key, "b");
+  EXPECT_EQ(mixed[1].line, 3);
+  EXPECT_EQ(mixed[2].line, 5);
   // CR CR LF (CRLF converted twice) is one line end, as before: line 3 is line 3.
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\r\r\nb = 2\r\r\nc\r\r\n", "crcr.conf"); })
                 .find("crcr.conf:3: expected '=' after 'c'"),
+            std::string::npos);
+}
+
+// cxxnet's quoting: a backslash in quotes takes the next character as it is, '...' may run over
+// lines (the lines after it count on), "..." ends on its line. Escapes were kept as written: a
+// model_dir = "m\\x" trained into a directory named m\\x, and "a\"b" was an error.
+TEST(Config, QuotesAsCxxnetReadThem) {
+  const auto e = ParseConfig("a = \"x\\\"y\"\nb = \"c:\\\\d\" c = \"a\\b\"\n"
+                             "s = 'one\ntwo # not a comment'\nn = 'it\\'s'\nlast = 1\n",
+                             "q.conf");
+  ASSERT_EQ(e.size(), 6u);
+  EXPECT_EQ(e[0].value, "x\"y");
+  EXPECT_EQ(e[1].value, "c:\\d");
+  EXPECT_EQ(e[2].value, "ab");
+  EXPECT_EQ(e[3].value, "one\ntwo # not a comment");
+  EXPECT_EQ(e[3].line, 3);
+  EXPECT_EQ(e[4].value, "it's");
+  EXPECT_EQ(e[4].line, 5);
+  EXPECT_EQ(e[5].line, 6);
+  EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\nb = 'open\n\nc = 2\n", "q.conf"); })
+                .find("q.conf:2: unterminated quoted string ('...' runs to its closing ')"),
+            std::string::npos);
+  EXPECT_NE(test::ErrorOf([] { ParseConfig("a = \"ends\\\"\n", "q.conf"); })
+                .find("q.conf:1: unterminated quoted string (\"...\" ends on its line)"),
             std::string::npos);
 }
 
@@ -168,8 +199,8 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_HAS(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n"), "xelu; did you mean 'fullc'?");
   EXPECT_NE(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = relu\n").find("e.conf:2: netconfig = start is never closed"),
             std::string::npos);
-  EXPECT_NE(err("netconfig = start\n nhidden = 3\nnetconfig = end\n").find("e.conf:2: key 'nhidden' before the first layer"),
-            std::string::npos);
+  // Keys before the section's first layer are globals (cxxnet's rule): a section of keys alone is empty.
+  EXPECT_HAS(err("netconfig = start\n nhidden = 3\nnetconfig = end\n"), "e.conf:1: the netconfig section (to e.conf:3) is empty");
   EXPECT_NE(err("netconfig = start\nlayer[0] = relu\nnetconfig = end\n").find("e.conf:2"), std::string::npos);
   EXPECT_NE(err("input_shape = 1,8\n").find("e.conf:1: input_shape must be c,h,w"), std::string::npos);
 }
@@ -252,6 +283,13 @@ TEST(NetConfig, GlobalKeys) {
   for (const auto& [k, v] : eta.updater) us.Set(k, v);
   EXPECT_EQ(us.For("fc1.wmat").lr, 0.25f);
   EXPECT_EQ(us.For("fc1.bias").lr, nn::UpdaterParam{}.lr);
+  // Keys after netconfig = start and before its first layer are globals, as in cxxnet: they
+  // were an error ("before the first layer of netconfig").
+  const auto early = config::NetFromConfig(ParseConfig(
+      "netconfig = start\n  init_sigma = 0.5\n  eta = 0.2\nlayer[0->1] = fullc:fc1\n  nhidden = 3\n"
+      "netconfig = end\ninput_shape = 1,1,4\n", "g.conf"));
+  EXPECT_EQ(early.spec.defaults, (KV{{"init_sigma", "0.5"}}));
+  EXPECT_EQ(early.updater, (KV{{"lr", "0.2"}}));
   Has(test::ErrorOf([] {
         config::NetFromConfig(ParseConfig("data = train\niter = mnist\nnetconfig = start\n", "g.conf"));
       }),

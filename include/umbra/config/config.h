@@ -1,5 +1,6 @@
 // cxxnet's configuration syntax: a file is a sequence of `name = value` pairs; `#` starts a
-// comment, values may be "quoted strings" (with spaces), and `=` may touch its neighbours
+// comment, values may be "quoted strings" or 'quoted strings' (with spaces; a backslash takes
+// the next character as it is; '...' may run over lines), and `=` may touch its neighbours
 // (`netconfig=start`). ParseConfig turns text into entries that remember file:line, so every
 // later error can name where a key came from. The meaning of keys (iterator blocks, tasks) is
 // the trainer's; the netconfig section becomes a NetSpec in netconfig.h.
