@@ -44,7 +44,10 @@ def read_model(path):
     # writable (torch.from_numpy warns on a read-only one).
     try:
         with open(path, "rb") as f:
-            if f.read(8) != MAGIC:
+            magic = f.read(8)
+            if len(magic) < 8:  # the C++ reader's words for a file cut before its magic's end
+                raise ValueError(f"{path}: truncated ({len(magic)} bytes)")
+            if magic != MAGIC:
                 raise ValueError(f"{path}: not an umbra model file")
             size = os.fstat(f.fileno()).st_size
             try:
@@ -173,7 +176,9 @@ def write_safetensors(model, path):
     data_offsets, then the data, contiguous), for safetensors.numpy / safetensors.torch and the
     tools that read that format. Tensors keep their umbra names ("conv1.wmat", and the updater's
     "conv1.wmat:momentum"); the meta and the network text go to __metadata__ (its "net" key).
-    Written to a temporary file and renamed over `path`."""
+    Written to a temporary file and renamed over `path` (a symbolic link is written through and
+    kept, as umbra's own outputs are); an umbra model file there is never replaced (the command
+    `M.model --safetensors M.model` replaced the model it read)."""
     entries, at = {}, 0
     for name, a in model["tensors"].items():
         entries[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
@@ -182,9 +187,16 @@ def write_safetensors(model, path):
     meta["net"] = model["net"]
     head = json.dumps({"__metadata__": meta, **entries}, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)  # the data 8-byte aligned, as the format's writer pads it
-    if os.path.isdir(path):
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
         raise ValueError(f"{path}: cannot write safetensors (a folder)")
-    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(target, "rb") as f:
+            if f.read(8) == MAGIC:
+                raise ValueError(f"{path}: is an umbra model file; not replaced (name another output)")
+    except OSError:
+        pass  # no file there (or none readable): nothing of value to keep
+    tmp = f"{target}.tmp.{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
             f.write(struct.pack("<Q", len(head)) + head)
@@ -192,7 +204,7 @@ def write_safetensors(model, path):
                 f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
             f.flush()
             os.fsync(f.fileno())  # on the disk before the rename: never an empty file under the name
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as e:
         raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
     finally:

@@ -10,7 +10,7 @@ TEST(Readme, OneScreenExampleRuns) {
   TensorContainer<cpu, 1> b(Shape1(10), 0.f);
   Random<cpu> rnd(0);                        // reproducible from the seed
   rnd.SampleGaussian(&w, 0.f, 0.01f);
-  x = 0.5f;
+  x = 0.5f;                                  // a container's memory starts unset
 
   out = dot(x.view(), w.view().T());         // GEMM (oneDNN / OpenBLAS on cpu, cuBLAS on gpu)
   out += repmat(b.view(), 100);              // broadcast, fused into one loop
