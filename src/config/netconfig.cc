@@ -66,6 +66,16 @@ class Builder {
     // The file the whole-config errors name (the first entry not from the command line).
     for (const Entry& e : entries)
       if (file_.empty() && e.file != "<command line>") file_ = e.file + ": ";
+    // The nodes layer[a->b] declares as new outputs: layer[+1] numbers around them. cxxnet gave
+    // layer[+1]'s output a name of its own ("!node-after-3"), so a later layer[2->4] made a new
+    // node 4, where here it met the +1 layer's node '4' ("already produced").
+    for (const Entry& e : entries) {
+      const size_t arrow = e.key.find("->");
+      if (e.key.rfind("layer[", 0) != 0 || e.key.back() != ']' || arrow == std::string::npos) continue;
+      const auto in = Split(e.key.substr(6, arrow - 6), ',');
+      for (const std::string& n : Split(e.key.substr(arrow + 2, e.key.size() - arrow - 3), ','))
+        if (std::ranges::find(in, n) == in.end()) claimed_.insert(n);
+    }
     // Extra data nodes (in_1, in_2, ...) may be read by layers declared before extra_data_num is.
     for (const Entry& e : entries)
       if (e.key == "extra_data_num") {
@@ -84,6 +94,7 @@ class Builder {
       UMBRA_CHECK(e.key != "netconfig", e.Where(), ": netconfig inside the iterator block opened at ",
                   iter_open_->Where(), " (missing 'iter = end')");
       if (e.key == "iter" && e.value == "end") iter_open_ = nullptr;
+      if (e.key == "input_shape" && !block_shape_) block_shape_ = &e, iter_role_ = iter_open_->key;
       return;
     }
     if (e.key == "netconfig") {
@@ -94,6 +105,7 @@ class Builder {
       // An empty section failed as the net was built, naming no line (when it was the only one).
       UMBRA_CHECK(e.value == "start" || section_lines_ > 0, net_open_ ? net_open_->Where() : e.Where(),
                   ": the netconfig section (to ", e.Where(), ") is empty");
+      AddPendingRelu();
       section_lines_ = 0;
       section_layers_ = false;
       in_net_ = e.value == "start";
@@ -106,6 +118,7 @@ class Builder {
     } else if (e.key.rfind("layer[", 0) == 0) {
       ++section_lines_;
       section_layers_ = true;
+      AddPendingRelu();
       Declare(e);
     } else {
       ++section_lines_;
@@ -142,7 +155,13 @@ class Builder {
     NoteIdleUpdaterKeys();
     NoteTagKeysBeforeGlobal();
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
-    UMBRA_CHECK(c_ > 0, file_, "the config sets no input_shape (c,h,w)");
+    // cxxnet's net read input_shape in an iterator block too (every pair reached it): there it is
+    // the iterator's alone.
+    UMBRA_CHECK(c_ > 0, block_shape_ ? block_shape_->Where() + ": " : file_, "the config sets no input_shape (c,h,w)",
+                block_shape_ ? " outside its iterator blocks; this one is the " + iter_role_ +
+                                   " block's iterator's alone (cxxnet's net read it too): write input_shape = " +
+                                   block_shape_->value + " outside the blocks"
+                             : std::string());
     UMBRA_CHECK(int(extra_shapes_.size()) == num_extra_, extra_where_, "extra_data_num = ", num_extra_, " but ",
                 extra_shapes_.size(), " extra_data_shape[...] given");
     // A batch no host memory holds failed in the allocator, naming no key.
@@ -405,6 +424,13 @@ class Builder {
     // flatten:a:b named a layer "a:b", which no LAYER:key (the updater's per-layer keys) can name.
     UMBRA_CHECK(ls.name.find(':') == std::string::npos, e.Where(), ": layer name '", ls.name,
                 "' holds a ':', which separates a layer's name from a key (LAYER:key); one type:name");
+    // cxxnet's relu_max_pooling pooled the relu of its input: the relu of the max pooling (relu
+    // is monotone, and after it a window's padding changes nothing), a max_pooling layer and an
+    // in-place relu after it (AddPendingRelu, once the pooling layer's keys are read).
+    relu_after_ = ls.type == "relu_max_pooling";
+    if (relu_after_) ls.type = "max_pooling";
+    UMBRA_CHECK(ls.type != "insanity_max_pooling", e.Where(), ": cxxnet's insanity_max_pooling (max pooling of "
+                "randomly shifted cells in training) is not in umbra; max_pooling is its test-time form");
     std::string probe_type = ls.type;
     if (ls.type.rfind("share", 0) == 0) {
       // cxxnet: share[tag] applies layer `tag` again with its weights and keys.
@@ -437,6 +463,7 @@ class Builder {
       UMBRA_CHECK(!top_.empty(), e.Where(), ": layer[", spec,
                   "] follows a layer with several outputs; name the input: layer[in->out]");
       ls.in = {top_};
+      while (!inplace && parts.size() == 1 && claimed_.count(std::to_string(next_id_))) ++next_id_;
       ls.out = {inplace ? top_ : parts.size() > 1 ? parts[1] : std::to_string(next_id_)};
     } else {
       const auto arrow = spec.find("->");
@@ -481,6 +508,19 @@ class Builder {
     nc_.spec.layers.push_back(ls);
   }
 
+  // The relu of a relu_max_pooling declared last (Declare), after it.
+  void AddPendingRelu() {
+    if (!relu_after_) return;
+    relu_after_ = false;
+    const nn::LayerSpec& pool = nc_.spec.layers.back();
+    nn::LayerSpec relu{.type = "relu", .name = pool.name + "@relu", .in = pool.out, .out = pool.out, .params = {},
+                       .where = pool.where};
+    auto [it, fresh_name] = layer_index_.insert({relu.name, nc_.spec.layers.size()});
+    UMBRA_CHECK(fresh_name, relu.where, ": relu_max_pooling '", pool.name, "' is a max_pooling and a relu named '",
+                relu.name, "', a name already used at ", nc_.spec.layers[it->second].where);
+    nc_.spec.layers.push_back(std::move(relu));
+  }
+
   void AddUpdater(const std::string& key, const Entry& e) {
     nc_.updater.push_back({key, e.value});
     nc_.updater_where.push_back(e.Where());
@@ -510,8 +550,16 @@ class Builder {
       ls.params.push_back({e.key, e.value});
       return;
     }
+    UMBRA_CHECK(e.key != "target", e.Where(), ": target = ", e.value, " (layer '", ls.name, "'): cxxnet's named label "
+                "fields (label_vec, a loss's target) are not in umbra: a loss reads the whole label of each instance");
     UMBRA_CHECK(SetsUpdater(e, e.key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
                 ls.type, ")", DidYouMean(e.key, KeysOfLayerBlock(*probe_)));
+    // cxxnet read updater as a global only: in a layer's block it trained that layer with the
+    // global updater. Here the layer gets its own: said, for a config written for cxxnet.
+    if (UpdaterKey(e.key) == "updater")
+      std::fprintf(stderr, "note: %s: updater = %s in layer '%s''s block gives its weights that updater (cxxnet "
+                   "read updater only outside netconfig, and trained the layer with the global one)\n",
+                   e.Where().c_str(), e.value.c_str(), ls.name.c_str());
     AddUpdater(ls.name + ":" + UpdaterKey(e.key), e);
   }
 
@@ -523,6 +571,8 @@ class Builder {
   bool section_layers_ = false;  // a layer since netconfig = start
   const Entry* net_open_ = nullptr;   // the netconfig = start in effect
   const Entry* iter_open_ = nullptr;  // the data/eval/pred entry of an open iterator block
+  const Entry* block_shape_ = nullptr;  // the first input_shape inside an iterator block
+  std::string iter_role_;               // that block's role (data, eval, pred)
   std::vector<const Entry*> both_;    // globals that are keys of the updater and of a layer type
   std::vector<std::string> updater_written_;  // nc_.updater's keys as the config wrote them (eta, not lr)
   std::vector<const Entry*> layer_defaults_;  // the other globals some layer type takes
@@ -535,6 +585,8 @@ class Builder {
   std::unique_ptr<nn::Layer<cpu, float>> probe_;  // the last declared layer, to check its keys
   std::string top_ = "0";                      // output of the last layer; "" after several outputs
   int next_id_ = 1;                            // node number that layer[+1] gives next
+  std::set<std::string> claimed_;              // new output nodes of the layer[a->b] lines
+  bool relu_after_ = false;                    // the last layer is a relu_max_pooling's pooling
   int num_extra_ = 0;
   std::string extra_where_;  // "file:line: " of extra_data_num (else the first extra_data_shape), for the count's error
   int section_lines_ = 0;    // lines of the open netconfig section

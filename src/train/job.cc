@@ -37,7 +37,8 @@ const std::map<std::string, std::string> kIgnoredCxxnetKeys = {
     {"net_type", "umbra has one net implementation"},
     {"reset_net_type", "umbra has one net implementation"},
     {"index_offset", "cxxnet's mnist iterator offset the instance numbers it reported"},
-    {"test_skipread", "a reading-speed test of cxxnet's batch adapter"}};
+    {"test_skipread", "a reading-speed test of cxxnet's batch adapter"},
+    {"sync", "cxxnet's kind of synchronisation between devices (simple, its only one); umbra trains on one"}};
 // For one of the cxxnet keys above: the note saying so, and true.
 bool NotedAsIgnored(const std::string& where, const std::string& key) {
   const auto ignored = kIgnoredCxxnetKeys.find(key);
@@ -144,6 +145,22 @@ auto At(const std::string& where, F f) {
   } catch (const Error& err) {
     UMBRA_THROW(where, ": ", err.message());
   }
+}
+
+std::string CxxnetTopNode(const nn::NetSpec& spec, const std::string& name, const std::string& where) {
+  if (!name.starts_with("top[-") || !name.ends_with("]")) return name;
+  std::vector<std::string> order = {"in"};
+  for (const auto& x : spec.extra_inputs) order.push_back(x.first);
+  std::set<std::string> seen(order.begin(), order.end());
+  for (const nn::LayerSpec& l : spec.layers)
+    for (std::string o : l.out) {
+      while (o.ends_with("'")) o.pop_back();  // a rewrite in place run out of place: the same node
+      if (seen.insert(o).second) order.push_back(o);
+    }
+  const auto k = ParseInteger(name.substr(5, name.size() - 6), 1, (long long)order.size());
+  UMBRA_CHECK(k, where, ": extract_node_name = ", name, ": top[-k] needs k in 1 .. ", order.size(),
+              " (the network's nodes, top[-1] the last)");
+  return order[order.size() - size_t(*k)];
 }
 
 Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) {
@@ -277,6 +294,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
               ": an iterator block is not closed with iter = end");
   UMBRA_CHECK(pred_file.empty() || job.Find("pred"), "<command line>: pred = ", pred_file,
               " but the config has no pred block (pred = FILE, iter = ..., iter = end)");
+  // cxxnet's task = extract_feature is extract writing binary rows (it wrote float32 rows and a
+  // FILE.meta; here FILE.shape), unless output_format says otherwise.
+  if (const auto t = job.global.find("task"); t != job.global.end() && t->second.value == "extract_feature") {
+    t->second.value = "extract";
+    if (!job.global.count("output_format"))
+      job.global["output_format"] = config::Entry{"output_format", "bin", t->second.file, t->second.line};
+  }
 
   // Pass 2: keys into iterators. Globals first (in file order), the block's own keys next,
   // command-line block:key last: a block's key is meant for its block. (cxxnet gave a block's
@@ -472,6 +496,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         k.rfind("extra_data_shape[", 0) == 0)
       continue;
     if (NotedAsIgnored(e.Where(), k)) continue;
+    UMBRA_CHECK(!k.starts_with("label_vec["), e.Where(), ": ", k, " = ", e.value, ": cxxnet's named label fields "
+                "(label_vec, a loss's target) are not in umbra: a loss reads the whole label of each instance");
     std::vector<std::string> known(kTrainerKeys.begin(), kTrainerKeys.end());
     for (const std::string& l : config::LayerAndUpdaterKeys()) known.push_back(l);
     for (const IterBlock& b : job.iters)

@@ -80,6 +80,11 @@ std::string ResolveNode(const NetT& net, std::string name) {
   return name;
 }
 
+/// cxxnet's extract_node_name = top[-k]: the k-th last node of the network (top[-1] its output),
+/// as cxxnet numbered them: the input, the extra inputs, then each new output in layer order (a
+/// layer in place makes none). Any other name is returned as it is.
+std::string CxxnetTopNode(const nn::NetSpec& spec, const std::string& name, const std::string& where);
+
 /// model_dir (default "models"), and the training log's path: log, by default
 /// model_dir/log.jsonl.
 std::string ModelDir(const Job& job);

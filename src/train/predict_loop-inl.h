@@ -58,6 +58,7 @@ int PredictLoop(Job& job) {
   std::string node = extract ? job.Get("extract_node_name", "") : "";
   UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>");
   if (node == "0") node = "in";  // netconfig's name for the input ("no node named '0'")
+  if (extract) node = CxxnetTopNode(spec, node, job.Where("extract_node_name"));
   // Node values share memory where their lifetimes allow; the output, and what extract reads,
   // stay readable after the pass.
   spec.inference_only = true;

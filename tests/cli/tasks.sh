@@ -249,6 +249,37 @@ r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'bad.model', '--sa
 assert r.returncode == 1 and r.stderr.startswith('error: bad.model: ') and 'Traceback' not in r.stderr, r.stderr
 import os
 assert not os.path.exists('bad.safetensors')
+# A model file is never the export's output (the model that was read was replaced), and an
+# output that is a link is written through, the link kept.
+import shutil
+shutil.copy('m/0002.model', 'victim.model')
+before = open('victim.model', 'rb').read()
+for out in ('victim.model', 'm/0001.model'):
+    r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'victim.model', '--safetensors', out],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and f'error: {out}: is an umbra model file; not replaced' in r.stderr, r.stderr
+assert open('victim.model', 'rb').read() == before
+os.symlink('m.safetensors', 'link.safetensors')
+r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', 'link.safetensors'],
+                   capture_output=True, text=True)
+assert r.returncode == 0 and os.path.islink('link.safetensors') and open('m.safetensors', 'rb').read() == raw, r.stderr
+# A file cut inside its magic is 'truncated', as the C++ reader says; a checksum mismatch is named.
+from umbra.model_file import read_model
+open('t5.model', 'wb').write(before[:5])
+for f, want in (('t5.model', 'truncated (5 bytes)'), ('bad.model', 'bad.model')):
+    try:
+        read_model(f)
+        raise AssertionError(f)
+    except ValueError as e:
+        assert want in str(e), e
+flip = bytearray(before)
+flip[len(flip) // 2] ^= 1
+open('flip.model', 'wb').write(flip)
+try:
+    read_model('flip.model')
+    raise AssertionError('flip.model read')
+except ValueError as e:
+    assert 'flip.model' in str(e) and 'checksum' in str(e), e
 PY
 
 # A model of another network text (a weightless layer changed) predicts, with the warning
@@ -880,4 +911,18 @@ expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ft
 "$UMBRA" dflt.conf num_round=1 num_round=default silent=1 > /dev/null 2> dflt.err || { cat dflt.err; fail "dflt.conf"; }
 [ -f dflt/0001.model ] && [ ! -e default ] && [ ! -e 'df\lt' ] || fail "model_dir = default: $(ls)"
 if grep -q "replaces the earlier" dflt.err; then cat dflt.err; fail "a skipped default pair noted as a value"; fi
+# cxxnet's task = extract_feature is extract with binary rows by default; top[-k] is the k-th
+# last node as cxxnet numbered them (in, 1, 2, 3: top[-1] the softmax's 3, top[-2] node 2).
+for k in 1:3 2:2; do
+  "$UMBRA" "$CONF" task=extract_feature extract_node_name="top[-${k%%:*}]" model_in=m/0002.model pred=top.bin \
+    > /dev/null 2> top.err || { cat top.err; fail "extract_feature top[-${k%%:*}]"; }
+  "$UMBRA" "$CONF" task=extract extract_node_name="${k##*:}" output_format=bin model_in=m/0002.model pred=node.bin \
+    > /dev/null 2>&1 || fail "extract ${k##*:}"
+  cmp -s top.bin node.bin && cmp -s top.bin.shape node.bin.shape || fail "top[-${k%%:*}] is not node ${k##*:}"
+done
+expect_error "extract_node_name = top[-5]: top[-k] needs k in 1 .. 4" "$CONF" task=extract extract_node_name="top[-5]" \
+  model_in=m/0002.model pred=top.bin
+expect_error "<command line>:2: label_vec[0,1) = class: cxxnet's named label fields" "$CONF" "label_vec[0,1)=class" \
+  num_round=0 model_dir=lv
+expect_error "note: <command line>:2: key 'sync' is ignored" "$CONF" sync=simple task=bogus model_dir=sy
 echo "all CLI task checks passed"

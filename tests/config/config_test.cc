@@ -203,6 +203,11 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_HAS(err("netconfig = start\n nhidden = 3\nnetconfig = end\n"), "e.conf:1: the netconfig section (to e.conf:3) is empty");
   EXPECT_NE(err("netconfig = start\nlayer[0] = relu\nnetconfig = end\n").find("e.conf:2"), std::string::npos);
   EXPECT_NE(err("input_shape = 1,8\n").find("e.conf:1: input_shape must be c,h,w"), std::string::npos);
+  // An input_shape only inside an iterator block is the iterator's (cxxnet's net read it too).
+  EXPECT_HAS(err("data = train\niter = csv\n  input_shape = 1,1,4\niter = end\nnetconfig = start\n"
+                 "layer[0->1] = fullc\n  nhidden = 3\nnetconfig = end\n"),
+             "e.conf:3: the config sets no input_shape (c,h,w) outside its iterator blocks; this one is the data "
+             "block's iterator's alone (cxxnet's net read it too): write input_shape = 1,1,4 outside the blocks");
 }
 
 // Builds the net of a config text (batch 2); `*out` receives the NetConfig.
@@ -321,6 +326,16 @@ TEST(NetConfig, LayerKeys) {
   Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "n.conf:5: ");
   Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "nhidden");
   Has(NetError(head + "layer[1->1] = dropout\n  threshold = 2\nnetconfig = end\n"), "n.conf:6: ");
+  Has(NetError(head + "layer[1->1] = softmax\n  target = class\nnetconfig = end\n"),
+      "n.conf:6: target = class (layer 'softmax_1'): cxxnet's named label fields (label_vec, a loss's target) are not "
+      "in umbra");
+  // updater in a layer's block: that layer's updater, with a note (cxxnet ignored it there).
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(config::NetFromConfig(config::ParseConfig(head + "  updater = adam\nnetconfig = end\n", "n.conf")).updater,
+            (std::vector<std::pair<std::string, std::string>>{{"fc1:updater", "adam"}}));
+  Has(testing::internal::GetCapturedStderr(),
+      "note: n.conf:5: updater = adam in layer 'fc1''s block gives its weights that updater (cxxnet read updater "
+      "only outside netconfig");
 }
 
 // layer[+1] chains, 1 -> 4 split, several pooling scales, 4-input concat (kaiming.conf's form),
@@ -347,6 +362,35 @@ TEST(NetConfig, GraphForms) {
   const auto nc = config::NetFromConfig(ParseConfig(text, "g.conf"));
   EXPECT_EQ(nc.spec.layers[0].out, std::vector<std::string>{"1"});
   EXPECT_EQ(nc.spec.layers.back().out, std::vector<std::string>{"2'"});  // [+0] softmax: a fresh node
+
+  // layer[+1] numbers around the nodes later layer[a->b] lines make (cxxnet named its output
+  // apart, "!node-after-3"): layer[2->4] was "node '4' is already produced". Its own node may
+  // still be named by number, and rewritten in place.
+  const auto mixed = config::NetFromConfig(ParseConfig(
+      "input_shape = 1,1,4\nnetconfig = start\nlayer[0->1,2] = split\nlayer[1->3] = fullc\n  nhidden = 2\n"
+      "layer[+1] = relu\nlayer[2->4] = fullc\n  nhidden = 2\nlayer[5->5] = sigmoid\nlayer[5,4->6] = concat\n"
+      "netconfig = end\n", "m.conf"));
+  EXPECT_EQ(mixed.spec.layers[2].out, std::vector<std::string>{"5"});
+  EXPECT_EQ(mixed.spec.layers[3].out, std::vector<std::string>{"4"});
+
+  // cxxnet's relu_max_pooling (max pooling of the relu'd input): a max_pooling with the keys
+  // after it and an in-place relu; insanity_max_pooling is refused by name.
+  const auto rmp = config::NetFromConfig(ParseConfig(
+      "input_shape = 1,4,4\nnetconfig = start\nlayer[0->1] = relu_max_pooling:p\n  kernel_size = 2\n  stride = 2\n"
+      "layer[+1] = flatten\nnetconfig = end\n", "r.conf"));
+  ASSERT_EQ(rmp.spec.layers.size(), 3u);
+  EXPECT_EQ(rmp.spec.layers[0].type, "max_pooling");
+  EXPECT_EQ(rmp.spec.layers[0].params.size(), 2u);
+  EXPECT_EQ(rmp.spec.layers[1].type, "relu");
+  EXPECT_EQ(rmp.spec.layers[1].name, "p@relu");
+  EXPECT_EQ(rmp.spec.layers[1].in, rmp.spec.layers[0].out);
+  EXPECT_EQ(rmp.spec.layers[1].out, rmp.spec.layers[0].out);
+  EXPECT_EQ(rmp.spec.layers[2].in, rmp.spec.layers[0].out);
+  Has(test::ErrorOf([] {
+        config::NetFromConfig(ParseConfig("netconfig = start\nlayer[0->1] = insanity_max_pooling\nnetconfig = end\n",
+                                          "r.conf"));
+      }),
+      "r.conf:2: cxxnet's insanity_max_pooling");
 
   EXPECT_EQ(Params("input_shape = 2,3,3\nnetconfig = start\n"
                    "layer[0->x.0,x.1] = split\nlayer[x.0->y] = relu\n"

@@ -154,6 +154,21 @@ TEST(Conv, BadShapesAndParameters) {
   layer->SetParam("pad_y", "0");
   EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 3, 5));
   EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad_x", "-2"); }).find("pad_x"), std::string::npos);
+  // The later key wins, as in cxxnet: kernel_size and pad set both sides, replacing a side's key
+  // given before them (kernel_height = 3, kernel_size = 5 was 3 rows by 5 columns), with a note.
+  layer->SetParam("kernel_height", "1");
+  layer->SetParam("kernel_size", "3");
+  layer->SetParam("pad", "0");
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 3, 3));
+  EXPECT_NE(layer->KeyWithoutEffect("kernel_height").find("kernel_size after it sets both sides"), std::string::npos);
+  EXPECT_NE(layer->KeyWithoutEffect("pad_y").find("pad after it sets both sides"), std::string::npos);
+  layer->SetParam("kernel_width", "1");
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 3, 5));
+  EXPECT_EQ(layer->KeyWithoutEffect("kernel_width"), "");
+  // cxxnet's cuDNN choices are auto here (they were refused).
+  EXPECT_TRUE(layer->SetParam("algo", "fast"));
+  EXPECT_TRUE(layer->SetParam("algo", "balance"));
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 5, 5)})[0], Shape4(1, 4, 3, 5));
   EXPECT_FALSE(layer->SetParam("nhidden", "3"));
   // A pad of 1e9 both ways: an error before any backend is made (oneDNN's float layer died of
   // SIGFPE inside InferShape), on every path.

@@ -177,6 +177,13 @@ TEST(Pooling, BadShapesAndParameters) {
   layer->SetParam("pad_y", "0");
   EXPECT_EQ(layer->InferShape({Shape4(1, 2, 8, 8)})[0], Shape4(1, 2, 5, 7));
   EXPECT_NE(test::ErrorOf([&] { layer->SetParam("pad_y", "-2"); }).find("pad_y"), std::string::npos);
+  // The later key wins, as in cxxnet: pad after pad_y sets both; kernel_size after kernel_width.
+  layer->SetParam("pad", "0");
+  layer->SetParam("kernel_width", "2");
+  layer->SetParam("kernel_size", "4");
+  EXPECT_EQ(layer->InferShape({Shape4(1, 2, 8, 8)})[0], Shape4(1, 2, 5, 5));
+  EXPECT_NE(layer->KeyWithoutEffect("pad_y").find("pad after it sets both sides"), std::string::npos);
+  EXPECT_NE(layer->KeyWithoutEffect("kernel_width").find("kernel_size after it sets both sides"), std::string::npos);
   auto global = nn::LayerRegistry<cpu>::Get().Create("global_avg_pooling");
   EXPECT_FALSE(global->SetParam("kernel_size", "3"));
 }

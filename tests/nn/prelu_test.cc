@@ -41,6 +41,17 @@ TEST(PRelu, ShapeSlopeAndKnownAnswer) {
   }
 }
 
+// cxxnet's random_slope = 1: each slope starts at U(0, 1) * init_slope (the key was refused).
+TEST(PRelu, RandomSlopeDrawsWithinInitSlope) {
+  test::LayerRig<cpu, float> rig("prelu", {{"init_slope", "0.5"}, {"random_slope", "1"}}, {Shape4(2, 64, 1, 1)});
+  Tensor<cpu, 2> w = Slope(rig);
+  float lo = 1, hi = 0;
+  for (int c = 0; c < 64; ++c) lo = std::min(lo, w.dptr_[c]), hi = std::max(hi, w.dptr_[c]);
+  EXPECT_GE(lo, 0.f);
+  EXPECT_LE(hi, 0.5f);
+  EXPECT_GT(hi - lo, 0.25f);  // 64 draws of U(0, 0.5) span more than half the range
+}
+
 TEST(PRelu, VectorHasOneSlopePerUnit) {
   test::LayerRig<cpu, float> rig("prelu", {}, {Shape4(2, 1, 1, 4)});
   Tensor<cpu, 2> w = Slope(rig);

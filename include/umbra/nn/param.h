@@ -142,6 +142,17 @@ class ParamDecl {
     entries_.back().aliases.push_back(name);
     return *this;
   }
+  /// After the last declared field is set, then(p) runs (declare it after the field's bounds):
+  /// kernel_size clears the kernel_height a block gave before it, so that the later key wins, as
+  /// in cxxnet, whose kernel_size wrote both sides.
+  ParamDecl& Then(std::function<void(P&)> then) {
+    Entry& e = entries_.back();
+    e.set = [inner = e.set, then = std::move(then)](P& p, const std::string& key, const std::string& v) {
+      inner(p, key, v);
+      then(p);
+    };
+    return *this;
+  }
   /// The last declared field must be given (checked by CheckRequired).
   ParamDecl& Required() {
     entries_.back().required = true;

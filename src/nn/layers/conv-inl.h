@@ -45,11 +45,13 @@ struct ConvParam : InitParam {
     static const ParamDecl<ConvParam> d = [] {
       ParamDecl<ConvParam> d;
       d.Field(&ConvParam::nchannel, "nchannel", "number of output channels").Min(1).Required();
-      d.Field(&ConvParam::kernel_size, "kernel_size", "square kernel side").Min(1);
+      d.Field(&ConvParam::kernel_size, "kernel_size", "square kernel side").Min(1)
+          .Then([](ConvParam& q) { q.kernel_height = q.kernel_width = 0; });
       d.Field(&ConvParam::kernel_height, "kernel_height", "kernel rows (default: kernel_size)").Min(1);
       d.Field(&ConvParam::kernel_width, "kernel_width", "kernel columns (default: kernel_size)").Min(1);
       d.Field(&ConvParam::stride, "stride", "step between windows, both axes").Min(1);
-      d.Field(&ConvParam::pad, "pad", "zero padding on each side, both axes").Min(0);
+      d.Field(&ConvParam::pad, "pad", "zero padding on each side, both axes").Min(0)
+          .Then([](ConvParam& q) { q.pad_y = q.pad_x = -1; });
       // -1, the default, may be written too (the help gives it as the default).
       d.Field(&ConvParam::pad_y, "pad_y", "zero padding of rows (-1: pad's)").Min(-1);
       d.Field(&ConvParam::pad_x, "pad_x", "zero padding of columns (-1: pad's)").Min(-1);
@@ -58,8 +60,12 @@ struct ConvParam : InitParam {
       d.Field(&ConvParam::no_bias, "no_bias", "1: no bias term");
       d.Field(&ConvParam::algo, "algo",
               "float implementation: auto (oneDNN's convolution on the CPU, cuDNN's on the GPU, "
-              "when built with them) or im2col (column buffer + GEMM, the reference path)")
-          .OneOf({"auto", "im2col"});
+              "when built with them) or im2col (column buffer + GEMM, the reference path); cxxnet's "
+              "cuDNN choices fast and balance are auto (its algorithm timed within cudnn_workspace)")
+          .OneOf({"auto", "im2col", "fast", "balance"})
+          .Then([](ConvParam& q) {
+            if (q.algo == "fast" || q.algo == "balance") q.algo = "auto";
+          });
       d.Field(&ConvParam::cudnn_workspace, "cudnn_workspace",
               "GPU: largest cuDNN workspace an algorithm may use, MiB").Min(0);
       d.Field(&ConvParam::cudnn_search, "cudnn_search",

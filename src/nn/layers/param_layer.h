@@ -3,6 +3,8 @@
 // given (for required keys), and offers the shared weight-initialisation keys (InitParam).
 #pragma once
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -108,6 +110,19 @@ class ParamLayer : public Layer<xpu, DType> {
     }
     if constexpr (requires(const P& q) { q.no_bias; }) {
       if (key == "init_bias" && p_.no_bias) return "with no_bias = 1 there is no bias to initialise";
+    }
+    if constexpr (requires(const P& q) { q.kernel_height + q.pad_y; }) {
+      // kernel_size and pad set both sides (ParamDecl::Then): a side's key before them is replaced.
+      const auto last = [&](const std::string& k) {
+        const auto it = std::ranges::find(given_.rbegin(), given_.rend(), k);
+        return it == given_.rend() ? -1 : std::distance(it, given_.rend()) - 1;
+      };
+      for (const char* both : {"kernel_size", "pad"}) {
+        const std::string b = both;
+        const bool side = b == "pad" ? key == "pad_y" || key == "pad_x" : key == "kernel_height" || key == "kernel_width";
+        if (side && last(b) > last(key))
+          return b + " after it sets both sides (the later key wins, as in cxxnet)";
+      }
     }
     return {};
   }

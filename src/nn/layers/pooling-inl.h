@@ -39,7 +39,8 @@ struct PoolingParam {
   static const ParamDecl<PoolingParam>& Decl() {
     static const ParamDecl<PoolingParam> d = [] {
       ParamDecl<PoolingParam> d;
-      d.Field(&PoolingParam::kernel_size, "kernel_size", "square window side").Min(1);
+      d.Field(&PoolingParam::kernel_size, "kernel_size", "square window side").Min(1)
+          .Then([](PoolingParam& q) { q.kernel_height = q.kernel_width = 0; });
       d.Field(&PoolingParam::kernel_height, "kernel_height", "window rows (default: kernel_size)")
           .Min(1);
       d.Field(&PoolingParam::kernel_width, "kernel_width", "window columns (default: kernel_size)")
@@ -49,7 +50,8 @@ struct PoolingParam {
               "hang over the edge, and avg_pooling divides by the whole window there too)")
           .Min(1);
       d.Field(&PoolingParam::pad, "pad", "padding on each side, both axes (skipped cells)")
-          .Min(0);
+          .Min(0)
+          .Then([](PoolingParam& q) { q.pad_y = q.pad_x = -1; });
       // -1, the default, may be written too (the help gives it as the default).
       d.Field(&PoolingParam::pad_y, "pad_y", "padding of rows (-1: pad's)").Min(-1);
       d.Field(&PoolingParam::pad_x, "pad_x", "padding of columns (-1: pad's)").Min(-1);

@@ -31,10 +31,13 @@ struct prelu_slope_grad {
 
 struct PReluParam {
   float init_slope = 0.25f;
+  bool random_slope = false;
   static const ParamDecl<PReluParam>& Decl() {
     static const ParamDecl<PReluParam> d = [] {
       ParamDecl<PReluParam> d;
       d.Field(&PReluParam::init_slope, "init_slope", "initial slope of negative inputs");
+      d.Field(&PReluParam::random_slope, "random_slope",
+              "1: each initial slope drawn from U(0, init_slope) (cxxnet's), 0: every slope init_slope");
       return d;
     }();
     return d;
@@ -54,8 +57,13 @@ class PReluLayer : public ParamLayer<PReluParam, xpu, DType> {
     view_ = s[1] == 1 && s[2] == 1 ? Shape4(s[0], s[3], 1, 1) : s;
     return {s};
   }
-  void InitWeights(Random<xpu, DType>&) override {
+  void InitWeights(Random<xpu, DType>& rnd) override {
     slope_.Resize(Shape2(1, view_[1]), DType(this->p_.init_slope));
+    if (this->p_.random_slope) {
+      Tensor<xpu, 2, DType> s = slope_.view();
+      rnd.SampleUniform(&s, DType(0), DType(1));
+      s *= DType(this->p_.init_slope);  // as cxxnet: U(0, 1) scaled, for a negative init_slope too
+    }
     this->ResizeGrad(gslope_, Shape2(1, view_[1]));
   }
   void Forward(const ForwardContext<xpu, DType>&, const NodeList& in, const NodeList& out) override {
