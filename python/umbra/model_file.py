@@ -170,6 +170,12 @@ def read_model(path):
         raise ValueError(f"{path}: malformed header ({type(e).__name__}: {e})") from None
 
 
+def _write_safetensors(f, head, model):
+    f.write(struct.pack("<Q", len(head)) + head)
+    for a in model["tensors"].values():
+        f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+
+
 def write_safetensors(model, path):
     """Writes a model read by read_model as a safetensors file (its documented layout: a
     little-endian u64 header length, a JSON header naming each tensor's dtype, shape and
@@ -177,7 +183,8 @@ def write_safetensors(model, path):
     tools that read that format. Tensors keep their umbra names ("conv1.wmat", and the updater's
     "conv1.wmat:momentum"); the meta and the network text go to __metadata__ (its "net" key).
     Written to a temporary file and renamed over `path` (a symbolic link is written through and
-    kept, as umbra's own outputs are); an umbra model file there is never replaced (the command
+    kept, and a device or pipe written in place, as umbra's own outputs are); an umbra model
+    file there is never replaced (the command
     `M.model --safetensors M.model` replaced the model it read)."""
     entries, at = {}, 0
     for name, a in model["tensors"].items():
@@ -187,21 +194,28 @@ def write_safetensors(model, path):
     meta["net"] = model["net"]
     head = json.dumps({"__metadata__": meta, **entries}, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)  # the data 8-byte aligned, as the format's writer pads it
-    target = os.path.realpath(path)
-    if os.path.isdir(target):
+    if os.path.isdir(path):
         raise ValueError(f"{path}: cannot write safetensors (a folder)")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # A device or pipe (/dev/stdout) is written in place, as umbra's own outputs are: a rename
+        # would replace it (as root, /dev/null by a file), and reading its first bytes could block.
+        try:
+            with open(path, "wb") as f:
+                _write_safetensors(f, head, model)
+        except OSError as e:
+            raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
+        return
+    target = os.path.realpath(path)  # a link is written through, the link kept
     try:
         with open(target, "rb") as f:
             if f.read(8) == MAGIC:
                 raise ValueError(f"{path}: is an umbra model file; not replaced (name another output)")
     except OSError:
-        pass  # no file there (or none readable): nothing of value to keep
+        pass  # none readable there: nothing of value to keep
     tmp = f"{target}.tmp.{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
-            f.write(struct.pack("<Q", len(head)) + head)
-            for a in model["tensors"].values():
-                f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+            _write_safetensors(f, head, model)
             f.flush()
             os.fsync(f.fileno())  # on the disk before the rename: never an empty file under the name
         os.replace(tmp, target)

@@ -20,8 +20,9 @@ struct Token {
 
 // Splits into tokens: whitespace separates, `=` is a token of its own, "..." and '...' are one
 // token each (quotes removed), # runs to the end of the line. In quotes a backslash takes the
-// next character as it is (\" is a quote, \\ a backslash), and '...' may run over lines, as in
-// cxxnet's reader; "..." ends on its line.
+// next character as it is (\" is a quote, \\ a backslash, one before a line's end continues the
+// value on the next line), and '...' may run over lines, as in cxxnet's reader; "..." otherwise
+// ends on its line.
 std::vector<Token> Tokenize(const std::string& text, const std::string& file) {
   std::vector<Token> out;
   int line = 1;

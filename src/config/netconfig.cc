@@ -103,10 +103,9 @@ class Builder {
       UMBRA_CHECK((e.value == "start") != in_net_, e.Where(), ": netconfig = ", e.value, " without a matching ",
                   e.value == "start" ? "end" : "start");
       // An empty section failed as the net was built, naming no line (when it was the only one).
-      UMBRA_CHECK(e.value == "start" || section_lines_ > 0, net_open_ ? net_open_->Where() : e.Where(),
-                  ": the netconfig section (to ", e.Where(), ") is empty");
+      UMBRA_CHECK(e.value == "start" || section_layers_, net_open_ ? net_open_->Where() : e.Where(),
+                  ": the netconfig section (to ", e.Where(), ") has no layer");
       AddPendingRelu();
-      section_lines_ = 0;
       section_layers_ = false;
       in_net_ = e.value == "start";
       saw_net_ = true;
@@ -116,12 +115,10 @@ class Builder {
       // net config kept them with the keys outside the section).
       Global(e);
     } else if (e.key.rfind("layer[", 0) == 0) {
-      ++section_lines_;
       section_layers_ = true;
       AddPendingRelu();
       Declare(e);
     } else {
-      ++section_lines_;
       LayerKey(e);
     }
   }
@@ -445,6 +442,7 @@ class Builder {
       probe_type = src.type;
       ls.type = "share";
       ls.params = {{"source", source}};
+      relu_after_ = relu_pools_.count(source) > 0;  // a share of a relu_max_pooling: its relu too
     }
     try {
       probe_ = Registry::Get().Create(probe_type);
@@ -505,6 +503,7 @@ class Builder {
                 nc_.spec.layers[it->second].where);
     probe_->set_name(ls.name);
     ls.where = e.Where();
+    if (relu_after_ && ls.type != "share") relu_pools_.insert(ls.name);
     nc_.spec.layers.push_back(ls);
   }
 
@@ -550,6 +549,8 @@ class Builder {
       ls.params.push_back({e.key, e.value});
       return;
     }
+    // cxxnet's label field of a loss: its default, label, is what every loss reads here.
+    if (e.key == "target" && e.value == "label") return;
     UMBRA_CHECK(e.key != "target", e.Where(), ": target = ", e.value, " (layer '", ls.name, "'): cxxnet's named label "
                 "fields (label_vec, a loss's target) are not in umbra: a loss reads the whole label of each instance");
     UMBRA_CHECK(SetsUpdater(e, e.key), e.Where(), ": unknown key '", e.key, "' for layer '", ls.name, "' (",
@@ -586,10 +587,10 @@ class Builder {
   std::string top_ = "0";                      // output of the last layer; "" after several outputs
   int next_id_ = 1;                            // node number that layer[+1] gives next
   std::set<std::string> claimed_;              // new output nodes of the layer[a->b] lines
-  bool relu_after_ = false;                    // the last layer is a relu_max_pooling's pooling
+  bool relu_after_ = false;                    // the last layer is a relu_max_pooling's pooling (or its share)
+  std::set<std::string> relu_pools_;           // the names of the relu_max_pooling layers
   int num_extra_ = 0;
   std::string extra_where_;  // "file:line: " of extra_data_num (else the first extra_data_shape), for the count's error
-  int section_lines_ = 0;    // lines of the open netconfig section
   std::vector<Shape<3>> extra_shapes_;
 };
 

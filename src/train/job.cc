@@ -170,7 +170,12 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // cxxnet skipped every pair whose value is `default` (its main's SetParam returned before
   // recording it): the key keeps the value it had, or its default. So here; a model_dir =
   // default trained into ./default.
-  const auto is_default = [](const config::Entry& e) { return e.value == "default"; };
+  const auto is_default = [](const config::Entry& e) {
+    if (e.value != "default") return false;
+    std::fprintf(stderr, "note: %s: %s = default is skipped, as cxxnet skipped a pair whose value is 'default' "
+                 "(%s keeps its value, or its default)\n", e.Where().c_str(), e.key.c_str(), e.key.c_str());
+    return true;
+  };
   std::erase_if(job.entries, is_default);
   // An unclosed section would swallow the command-line pairs: say so before appending them.
   const config::Entry* open_net = nullptr;
@@ -445,7 +450,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // those that reach no layer (NetConfig::idle_defaults): with them, pred warned of another
   // network that was not.
   static const std::set<std::string> kNotTheFunction = {"init", "random_type", "init_sigma", "init_uniform",
-                                                        "init_bias", "temp_col_max", "cudnn_workspace",
+                                                        "init_bias", "init_slope", "random_slope", "temp_col_max", "cudnn_workspace",
                                                         "cudnn_search", "algo", "tf32", "dtype"};
   for (const auto& [k, v] : job.net.spec.defaults)
     if (!kNotTheFunction.count(k) && !job.net.idle_defaults.count(k)) job.net_text += k + " = " + v + "\n";

@@ -263,6 +263,11 @@ os.symlink('m.safetensors', 'link.safetensors')
 r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', 'link.safetensors'],
                    capture_output=True, text=True)
 assert r.returncode == 0 and os.path.islink('link.safetensors') and open('m.safetensors', 'rb').read() == raw, r.stderr
+# A device is written in place (renamed over, /dev/null became a file when run as root).
+import stat
+r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', '/dev/null'],
+                   capture_output=True, text=True)
+assert r.returncode == 0 and stat.S_ISCHR(os.stat('/dev/null').st_mode), r.stderr
 # A file cut inside its magic is 'truncated', as the C++ reader says; a checksum mismatch is named.
 from umbra.model_file import read_model
 open('t5.model', 'wb').write(before[:5])
@@ -911,6 +916,8 @@ expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ft
 "$UMBRA" dflt.conf num_round=1 num_round=default silent=1 > /dev/null 2> dflt.err || { cat dflt.err; fail "dflt.conf"; }
 [ -f dflt/0001.model ] && [ ! -e default ] && [ ! -e 'df\lt' ] || fail "model_dir = default: $(ls)"
 if grep -q "replaces the earlier" dflt.err; then cat dflt.err; fail "a skipped default pair noted as a value"; fi
+grep -qF "note: dflt.conf:$(wc -l < dflt.conf): model_dir = default is skipped, as cxxnet skipped a pair whose value is 'default'" \
+  dflt.err && grep -qF "note: <command line>:3: num_round = default is skipped" dflt.err || { cat dflt.err; fail "default notes"; }
 # cxxnet's task = extract_feature is extract with binary rows by default; top[-k] is the k-th
 # last node as cxxnet numbered them (in, 1, 2, 3: top[-1] the softmax's 3, top[-2] node 2).
 for k in 1:3 2:2; do

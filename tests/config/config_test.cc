@@ -200,7 +200,7 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_NE(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = relu\n").find("e.conf:2: netconfig = start is never closed"),
             std::string::npos);
   // Keys before the section's first layer are globals (cxxnet's rule): a section of keys alone is empty.
-  EXPECT_HAS(err("netconfig = start\n nhidden = 3\nnetconfig = end\n"), "e.conf:1: the netconfig section (to e.conf:3) is empty");
+  EXPECT_HAS(err("netconfig = start\n nhidden = 3\nnetconfig = end\n"), "e.conf:1: the netconfig section (to e.conf:3) has no layer");
   EXPECT_NE(err("netconfig = start\nlayer[0] = relu\nnetconfig = end\n").find("e.conf:2"), std::string::npos);
   EXPECT_NE(err("input_shape = 1,8\n").find("e.conf:1: input_shape must be c,h,w"), std::string::npos);
   // An input_shape only inside an iterator block is the iterator's (cxxnet's net read it too).
@@ -326,6 +326,9 @@ TEST(NetConfig, LayerKeys) {
   Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "n.conf:5: ");
   Has(NetError(head + "  nhidden = -2\nnetconfig = end\n"), "nhidden");
   Has(NetError(head + "layer[1->1] = dropout\n  threshold = 2\nnetconfig = end\n"), "n.conf:6: ");
+  // target = label is cxxnet's default field, what a loss reads here: taken.
+  EXPECT_EQ(config::NetFromConfig(config::ParseConfig(head + "layer[1->1] = softmax\n  target = label\nnetconfig = end\n",
+                                                      "n.conf")).spec.layers[1].params.size(), 0u);
   Has(NetError(head + "layer[1->1] = softmax\n  target = class\nnetconfig = end\n"),
       "n.conf:6: target = class (layer 'softmax_1'): cxxnet's named label fields (label_vec, a loss's target) are not "
       "in umbra");
@@ -377,8 +380,8 @@ TEST(NetConfig, GraphForms) {
   // after it and an in-place relu; insanity_max_pooling is refused by name.
   const auto rmp = config::NetFromConfig(ParseConfig(
       "input_shape = 1,4,4\nnetconfig = start\nlayer[0->1] = relu_max_pooling:p\n  kernel_size = 2\n  stride = 2\n"
-      "layer[+1] = flatten\nnetconfig = end\n", "r.conf"));
-  ASSERT_EQ(rmp.spec.layers.size(), 3u);
+      "layer[+1] = flatten\nlayer[0->3] = share[p]:q\nnetconfig = end\n", "r.conf"));
+  ASSERT_EQ(rmp.spec.layers.size(), 5u);
   EXPECT_EQ(rmp.spec.layers[0].type, "max_pooling");
   EXPECT_EQ(rmp.spec.layers[0].params.size(), 2u);
   EXPECT_EQ(rmp.spec.layers[1].type, "relu");
@@ -386,6 +389,11 @@ TEST(NetConfig, GraphForms) {
   EXPECT_EQ(rmp.spec.layers[1].in, rmp.spec.layers[0].out);
   EXPECT_EQ(rmp.spec.layers[1].out, rmp.spec.layers[0].out);
   EXPECT_EQ(rmp.spec.layers[2].in, rmp.spec.layers[0].out);
+  // A share of it pools and rectifies too (the share alone took the max_pooling without its relu).
+  EXPECT_EQ(rmp.spec.layers[3].type, "share");
+  EXPECT_EQ(rmp.spec.layers[4].type, "relu");
+  EXPECT_EQ(rmp.spec.layers[4].name, "q@relu");
+  EXPECT_EQ(rmp.spec.layers[4].in, std::vector<std::string>{"3"});
   Has(test::ErrorOf([] {
         config::NetFromConfig(ParseConfig("netconfig = start\nlayer[0->1] = insanity_max_pooling\nnetconfig = end\n",
                                           "r.conf"));
@@ -425,10 +433,10 @@ TEST(NetConfig, GraphForms) {
       "n.conf:5: extra_data_num = 2 but 1 extra_data_shape");
   // An empty section names its lines (the net's own "the network has no layers" named none).
   Has(NetError("input_shape = 1,1,4\nnetconfig = start\nnetconfig = end\n"),
-      "n.conf:2: the netconfig section (to n.conf:3) is empty");
+      "n.conf:2: the netconfig section (to n.conf:3) has no layer");
   Has(NetError("input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = relu\nnetconfig = end\nnetconfig = start\n"
                "netconfig = end\n"),
-      "n.conf:5: the netconfig section (to n.conf:6) is empty");
+      "n.conf:5: the netconfig section (to n.conf:6) has no layer");
   Has(NetError("input_shape = 1,1,4\nnetconfig = start\nlayer[0->1] = fullc:f1\n  nhidden = 2\nlayer[1->a,b] = split\n"
                "layer[a->2] = fullc:f2\n  nhidden = 2\nlayer[b->3] = softmax\nnetconfig = end\n"),
       "n.conf:6: layer 'f2' (fullc) has weights, but no loss layer depends on its output");
