@@ -372,6 +372,12 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
           NoteRepeatedKey(*e, *block_keys[b][j], " of the " + job.iters[b].role + " block");
           break;
         }
+      // Every block's batches are the net's: cxxnet's net read a block's batch_size too (every
+      // pair reached it); here it failed later as "the iterator gives batches of (5,...) but
+      // input_shape and batch_size give (100,...)", naming no key.
+      UMBRA_CHECK(e->key != "batch_size" || ParseInteger(e->value) == std::optional<long long>(batch_size), e->Where(),
+                  ": batch_size = ", e->value, " in the ", job.iters[b].role, " block: every block's batches are the "
+                  "net's, batch_size = ", batch, " (", job.Where("batch_size"), "); write batch_size outside the blocks");
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
       TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);

@@ -932,4 +932,8 @@ expect_error "extract_node_name = top[-5]: top[-k] needs k in 1 .. 4" "$CONF" ta
 expect_error "<command line>:2: label_vec[0,1) = class: cxxnet's named label fields" "$CONF" "label_vec[0,1)=class" \
   num_round=0 model_dir=lv
 expect_error "note: <command line>:2: key 'sync' is ignored" "$CONF" sync=simple task=bogus model_dir=sy
+# A block's own batch_size is named where it stands (it failed later, as batches of another shape).
+sed 's/^  shuffle = 1/&\n  batch_size = 48/' "$CONF" > bsb.conf
+expect_error "bsb.conf:8: batch_size = 48 in the data block: every block's batches are the net's, batch_size = 96 (bsb.conf:" \
+  bsb.conf model_dir=bsb
 echo "all CLI task checks passed"
