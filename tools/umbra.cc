@@ -146,8 +146,12 @@ int main(int argc, char** argv) {
     // An option that is no file (--verison, -v): not "cannot open config file '-v'".
     UMBRA_CHECK(first[0] != '-' || std::filesystem::exists(first), "unknown option '", first,
                 "'; umbra --help lists the usage, and umbra --version what this build has");
-    if (first == "im2rec") return io::Im2RecMain(argc - 1, argv + 1);
-    return Run(argc, argv);
+    const int rc = first == "im2rec" ? io::Im2RecMain(argc - 1, argv + 1) : Run(argc, argv);
+    // The round lines and results go to stdout: lost there (a full disk, a closed stdout), the
+    // run said nothing and succeeded.
+    UMBRA_CHECK(std::fflush(stdout) == 0 && !std::ferror(stdout),
+                "writing to standard output failed (a full disk, or stdout closed?)");
+    return rc;
   } catch (const Error& e) {
     // The sentence for the user; UMBRA_DEBUG=1 adds where in umbra's source it was raised.
     std::fprintf(stderr, "umbra: error: %s\n", ForTheTerminal(std::getenv("UMBRA_DEBUG") ? e.what() : e.message()).c_str());

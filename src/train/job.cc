@@ -597,9 +597,18 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
   namespace fs = std::filesystem;
   std::error_code ec;
   const std::string model_dir = ModelDir(job);
-  UMBRA_CHECK(!NamedAsRoundModel(job, out), where, ": ", out_key, " = ", out, " is named as a round's model in model_dir '",
-              model_dir, "', which continue=1 would take for one; name another output file");
-  if (!NotRegularFile(out).empty()) return;  // a new file, or a device such as /dev/stdout
+  // In any folder: the folder may be another run's model_dir (pred = m0/0002.model, then
+  // continue=1 there, was "'m0/0002.model' is not an umbra model file").
+  const auto round_name = [&] {
+    UMBRA_CHECK(!IsRoundModelName(fs::path(out).filename().string()), where, ": ", out_key, " = ", out,
+                " is named as a round's model file (NNNN.model), which continue=1 in ",
+                NamedAsRoundModel(job, out) ? "model_dir '" + model_dir + "'" : std::string("its folder"),
+                " would take for one; name another output file");
+  };
+  if (const std::string why = NotRegularFile(out); !why.empty()) {  // a new file, or a device (/dev/stdout)
+    if (why == "no such file") round_name();
+    return;
+  }
   const auto same = [&](const std::string& p) { return fs::equivalent(out, p, ec); };
   const std::string refused = where + ": " + out_key + " = " + out + " would overwrite ";
   // The training log (a pred file over it lost the run's history, and continue=1 then refused
@@ -621,6 +630,7 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
   UMBRA_CHECK(!IsTrainingLog(out), refused, "a training log (its first line is a round); name another output file");
   UMBRA_CHECK(!io::IsRecordFile(out), refused, "a record file; name another output file");
   UMBRA_CHECK(!io::IsMeanImageFile(out), refused, "a mean image; name another output file");
+  round_name();
 }
 
 }  // namespace umbra::train

@@ -1,7 +1,9 @@
 // Progress display and the JSON round log (progress.h).
 #include "src/train/progress.h"
 
+#include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +57,14 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
     : silent_(silent), tty_(isatty(fileno(stderr)) != 0), print_step_(print_step > 0 ? print_step : 100) {
   if (log_path.empty()) return;
   log_path_ = log_path;
+  // A named pipe that nothing reads blocked the run in open() forever, its model_dir locked: one
+  // without a reader is an error, one with a reader is written to.
+  if (struct stat st{}; ::stat(log_path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_NONBLOCK);
+    UMBRA_CHECK(fd >= 0 || errno != ENXIO, "log = ", log_path, " is a named pipe that nothing reads; start its reader ",
+                "first, or name a file");
+    if (fd >= 0) pipe_held_.reset(::fdopen(fd, "w"));
+  }
   // The rounds kept, rewritten whole or not at all (AtomicOutput): they exist nowhere else. A
   // file with a line that is no round of a log is someone else's: left alone, and an error.
   // Only a regular file is read (/dev/zero has no lines, and no end).

@@ -50,6 +50,9 @@ class Progress {
   };
   std::unique_ptr<std::FILE, CloseFile> log_;
   std::string log_path_;
+  // A named pipe's write end, held from the check that a reader is there (the constructor) to the
+  // end: closing it at once could end a reader (cat) before the log's own open.
+  std::unique_ptr<std::FILE, CloseFile> pipe_held_;
   std::chrono::steady_clock::time_point start_, last_draw_, last_batch_;
 };
 

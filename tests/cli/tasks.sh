@@ -270,7 +270,8 @@ r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '-
 assert r.returncode == 0 and stat.S_ISCHR(os.stat('/dev/null').st_mode), r.stderr
 # A file cut inside its magic is 'truncated', as the C++ reader says; a checksum mismatch is named.
 from umbra.model_file import read_model
-open('t5.model', 'wb').write(before[:5])
+with open('t5.model', 'wb') as f:
+    f.write(before[:5])
 for f, want in (('t5.model', 'truncated (5 bytes)'), ('bad.model', 'bad.model')):
     try:
         read_model(f)
@@ -279,7 +280,8 @@ for f, want in (('t5.model', 'truncated (5 bytes)'), ('bad.model', 'bad.model'))
         assert want in str(e), e
 flip = bytearray(before)
 flip[len(flip) // 2] ^= 1
-open('flip.model', 'wb').write(flip)
+with open('flip.model', 'wb') as f:
+    f.write(flip)
 try:
     read_model('flip.model')
     raise AssertionError('flip.model read')
@@ -629,9 +631,12 @@ expect_error "pred = labels.idx would overwrite the file pred:path_label names (
 cp m/log.jsonl log.keep
 expect_error "<command line>:4: pred = m/log.jsonl would overwrite the training log 'm/log.jsonl'" "$CONF" \
   task=pred model_in=m/0002.model pred=m/log.jsonl model_dir=m
-expect_error "<command line>:5: weight_filename = ./m/0009.model is named as a round's model in model_dir 'm'" "$CONF" \
+expect_error "<command line>:5: weight_filename = ./m/0009.model is named as a round's model file (NNNN.model), which continue=1 in model_dir 'm'" "$CONF" \
   task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=./m/0009.model model_dir=m
-cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] || fail "the log was overwritten or a model-named file written"
+# ... in any folder, which may be another run's model_dir.
+expect_error "<command line>:4: pred = m/0008.model is named as a round's model file (NNNN.model), which continue=1 in its folder" \
+  "$CONF" task=pred model_in=m/0002.model pred=m/0008.model
+cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] && [ ! -e m/0008.model ] || fail "the log was overwritten or a model-named file written"
 # Nor another run's log, found by its first line (a pred over it lost that run's rounds, and its
 # continue=1 then refused the folder), nor a record file or a mean image, by their first bytes.
 mkdir -p other_run && cp m/log.jsonl other_run/log.jsonl
@@ -936,4 +941,17 @@ expect_error "note: <command line>:2: key 'sync' is ignored" "$CONF" sync=simple
 sed 's/^  shuffle = 1/&\n  batch_size = 48/' "$CONF" > bsb.conf
 expect_error "bsb.conf:8: batch_size = 48 in the data block: every block's batches are the net's, batch_size = 96 (bsb.conf:" \
   bsb.conf model_dir=bsb
+# A log that is a named pipe nothing reads is an error (the run blocked in open() forever); one
+# with a reader gets the rounds. Results that cannot reach stdout are an error, not a success.
+mkfifo logpipe
+expect_error "log = logpipe is a named pipe that nothing reads" "$CONF" num_round=1 model_dir=lp log=logpipe
+[ ! -e lp ] || fail "a failed run left its model_dir"
+timeout 120 cat logpipe > piped.txt &
+"$UMBRA" "$CONF" num_round=1 model_dir=lp2 log=logpipe silent=1 > /dev/null 2> lp2.err || { cat lp2.err; fail "log to a pipe"; }
+wait
+grep -q '"round":1' piped.txt || fail "the piped log: $(cat piped.txt)"
+if [ -e /dev/full ]; then
+  if "$UMBRA" "$CONF" num_round=1 model_dir=full save_model=0 > /dev/full 2> full.err; then fail "stdout on /dev/full: rc 0"; fi
+  grep -qF "umbra: error: writing to standard output failed" full.err || { cat full.err; fail "stdout on /dev/full"; }
+fi
 echo "all CLI task checks passed"
