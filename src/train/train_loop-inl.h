@@ -306,10 +306,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     const auto read_losses = [&](bool within = false) {
       for (const double loss : losses.Read(within)) {
         ++read;
+        // Before the first update (fresh weights) the learning rate cannot be the cause.
+        const bool no_update_yet = updates_before == 0 && round == start && read <= trainer.update_period();
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
-                    "; lower the learning rate (", LearningRateWhere(job),
-                    "), or check the data and the weights' initialisation",
-                    save_model > 0 ? ". Models of earlier rounds in '" + model_dir + "' are untouched" : std::string());
+                    no_update_yet ? " before any update: check the data and the weights' initialisation (the "
+                                    "learning rate has not acted yet)"
+                                  : "; lower the learning rate (" + LearningRateWhere(job) +
+                                        "), or check the data and the weights' initialisation",
+                    save_model > 0 && round > 1 ? ". Models of earlier rounds in '" + model_dir + "' are untouched"
+                                                : std::string());
         loss_sum += loss;
       }
     };

@@ -495,8 +495,13 @@ grep -qF "lower the learning rate (eta = 1e30 at <command line>:2)" err.txt || f
 sed 's/^eta/lr/' "$CONF" > lr.conf  # lr in the file, eta on the command line: eta is in effect
 expect_error "lower the learning rate (eta = 1e30 at <command line>:2)" lr.conf eta=1e30 model_dir=nan3
 grep -v '^eta' "$CONF" > noeta.conf
-expect_error "lower the learning rate (eta, 0.01 by default), or check the data and the weights' initialisation" \
-  noeta.conf model_dir=nan2 random_type=gaussian init_sigma=1e30
+# A loss non-finite before any update is the data's or the initial weights' (it blamed the
+# learning rate, and spoke of earlier rounds in round 1).
+expect_error "round 1, batch 1: the training loss is" noeta.conf model_dir=nan2 random_type=gaussian init_sigma=1e30
+grep -qF "before any update: check the data and the weights' initialisation (the learning rate has not acted yet)" \
+  err.txt && ! grep -q "earlier rounds" err.txt || fail "NaN before an update: $(cat err.txt)"
+expect_error "lower the learning rate (eta, 0.01 by default; its schedule: lr:factor = 1e30 at <command line>:4" \
+  noeta.conf model_dir=nan2b lr:schedule=factor lr:factor=1e30 lr:step=1
 # A schedule that blows the rate up is named with it (the hint named eta alone).
 expect_error "lower the learning rate (eta = 0.05 at $CONF:38; its schedule: lr:factor = 1e30 at <command line>:3, lr:schedule = factor at <command line>:2, lr:step = 1 at <command line>:4)" \
   "$CONF" lr:schedule=factor lr:factor=1e30 lr:step=1 model_dir=nan4
