@@ -27,6 +27,14 @@ struct JpegWords {
 /// at no extra cost; otherwise its scans are read once more (JpegDataProblem's cost).
 cv::Mat DecodeImage(const std::string& bytes, int flags, std::string* opencv_said, JpegWords* jpeg = nullptr);
 
+/// An OpenCV exception in words for an error line: the check that failed and where, not its
+/// whole text ("OpenCV(4.6.0) ./modules/imgcodecs/src/loadsave.cpp:77: error: (-215:Assertion
+/// failed) ..."), which named OpenCV's source file and version.
+inline std::string OpenCvWords(const cv::Exception& e) {
+  if (e.err.empty()) return e.what();
+  return "OpenCV refused it (" + e.err + (e.func.empty() ? "" : " in " + e.func) + ")";
+}
+
 /// Puts the capture under std::cerr (once a process; DecodeImage does it too). Called where one
 /// thread runs (the image iterators' Init; im2rec decodes on its one thread): swapped by the
 /// first decoding thread, the buffer changed under the main thread's writes to std::cerr (a data

@@ -1,6 +1,7 @@
 // im2rec (include/umbra/io/im2rec.h): list + folder -> record file. Copying the encoded bytes
 // needs no OpenCV (PNG and JPEG structure is checked and a PNG colour profile left out:
-// umbra/io/image_bytes.h); only resize (decode, scale, re-encode) does, and is refused without it.
+// umbra/io/image_bytes.h); built with it, each image but a JPEG is decoded once to check it;
+// resize (decode, scale, re-encode) needs it, and is refused without it.
 #include "umbra/io/im2rec.h"
 
 
@@ -47,7 +48,7 @@ cv::Mat DecodeForIm2Rec(const std::string& bytes, const std::string& path, const
   try {  // OpenCV throws for some corrupt files rather than return an empty image
     img = DecodeImage(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH, &said);
   } catch (const cv::Exception& e) {
-    UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
+    UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", OpenCvWords(e));
   }
   UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
               said.empty() ? "" : "; OpenCV: " + said);
@@ -89,7 +90,7 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
     UMBRA_CHECK(Codecs().encode(lossless ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path,
                 "'");
   } catch (const cv::Exception& e) {
-    UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", e.what());
+    UMBRA_THROW("im2rec: OpenCV failed on image '", path, "' (", where, "): ", OpenCvWords(e));
   }
   return std::string(enc.begin(), enc.end());
 #else
@@ -180,8 +181,12 @@ int Im2RecMain(int argc, char** argv) {
     const std::string floats = resize > 0 ? "" : FloatPixelsProblem(r.payload);
     UMBRA_CHECK(floats.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", floats);
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-    if (resize == 0 && (r.payload.starts_with(std::string_view("II*\0", 4)) ||
-                        r.payload.starts_with(std::string_view("MM\0*", 4))))
+    // Every image but a JPEG (whose scans were read above) is decoded once here: one OpenCV
+    // cannot decode (a GIF, a WebP cut short, a PNG whose pixel data is short) was packed, and
+    // failed only in training as "record 5 of 'x.rec'", naming no image. Bytes of no image
+    // format, under a name of none, are packed as they are (a record file holds any payload).
+    if (resize == 0 && !r.payload.starts_with(std::string_view("\xff\xd8", 2)) &&
+        (HasImageSignature(r.payload) || NamedAsImage(path)))
       DecodeForIm2Rec(r.payload, path, where);
 #endif
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);

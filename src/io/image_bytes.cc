@@ -32,6 +32,30 @@ uint32_t BigEndian32(const std::string& b, size_t at) {
          uint32_t(Byte(b, at + 3));
 }
 
+// What is wrong with a PNG's IHDR chunk (its 13 data bytes at `at`), or "": libpng printed its own
+// lines on stderr for these ("libpng error: Invalid IHDR data") before umbra's error, which gave
+// only the byte count, and OpenCV's assertion text reached the error line for a header claiming
+// more pixels than it decodes.
+std::string IhdrProblem(const std::string& b, size_t at) {
+  const uint32_t w = BigEndian32(b, at), h = BigEndian32(b, at + 4);
+  const int depth = Byte(b, at + 8), colour = Byte(b, at + 9);
+  const std::string size = std::to_string(w) + "x" + std::to_string(h);
+  if (w == 0 || h == 0 || w > 0x7fffffffu || h > 0x7fffffffu) return "its IHDR chunk gives a size of " + size;
+  if (uint64_t(w) * h > (uint64_t(1) << 30))
+    return "its IHDR chunk gives " + size + ", more pixels than OpenCV decodes (2^30)";
+  // The bit depths the PNG standard allows for each colour type.
+  const bool fits = colour == 0   ? depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16
+                    : colour == 3 ? depth == 1 || depth == 2 || depth == 4 || depth == 8
+                    : colour == 2 || colour == 4 || colour == 6 ? depth == 8 || depth == 16
+                                                                : false;
+  if (!fits)
+    return "its IHDR chunk gives colour type " + std::to_string(colour) + " with bit depth " + std::to_string(depth) +
+           ", which PNG does not define";
+  if (Byte(b, at + 10) != 0 || Byte(b, at + 11) != 0 || Byte(b, at + 12) > 1)
+    return "its IHDR chunk gives a compression, filter or interlace method PNG does not define";
+  return {};
+}
+
 std::string PrunePng(const std::string& bytes, std::string* pruned) {
   std::string kept;  // the bytes without iCCP, copied only once one is met
   bool dropped = false;
@@ -46,6 +70,10 @@ std::string PrunePng(const std::string& bytes, std::string* pruned) {
     const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(bytes.data() + at + 4), uInt(4 + length));
     if (crc != BigEndian32(bytes, end - 4))
       return "its " + type + " chunk at byte " + std::to_string(at) + " is corrupt (CRC)";
+    if (at == 8) {  // the standard's first chunk
+      if (type != "IHDR" || length != 13) return "its first chunk is " + type + ", not a 13-byte IHDR";
+      if (std::string p = IhdrProblem(bytes, at + 8); !p.empty()) return p;
+    }
     if (type == "iCCP" && !dropped) kept = bytes.substr(0, at), dropped = true;
     else if (type != "iCCP" && dropped) kept.append(bytes, at, end - at);
     if (type == "IEND") break;

@@ -110,7 +110,7 @@ class ImageIterBase : public InstanceIterator {
     try {
       f();
     } catch (const cv::Exception& e) {
-      UMBRA_THROW("OpenCV failed on image ", Where(i), ": ", e.what());
+      UMBRA_THROW("OpenCV failed on image ", Where(i), ": ", OpenCvWords(e));
     }
   }
   // Runs f, the augmenting of instance i, with its errors (a fixed crop the image cannot hold,
@@ -124,6 +124,7 @@ class ImageIterBase : public InstanceIterator {
     }
   }
   cv::Mat Decode(const std::string& file, index_t i) const {
+    UMBRA_CHECK(!file.empty(), "cannot decode image ", Where(i), ": it holds no bytes");
     std::string pruned;
     const std::string problem = CheckImageBytes(file, &pruned);
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);

@@ -8,10 +8,18 @@
 namespace umbra::io::test {
 namespace {
 
+// A PNG header's 13 bytes: width, height, bit depth, colour type, compression, filter, interlace.
+std::string Ihdr(uint32_t w, uint32_t h, int depth = 8, int colour = 2, int interlace = 0) {
+  std::string d;
+  for (uint32_t v : {w, h})
+    for (int k = 3; k >= 0; --k) d += char(v >> (8 * k) & 0xff);
+  return d + char(depth) + char(colour) + '\0' + '\0' + char(interlace);
+}
+
 // The chunk structure of a small PNG (the walk reads the structure, not the pixels).
-std::string SmallPng() {
-  return std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", std::string(13, '\x01')) +
-         PngChunk("IDAT", "pixels") + PngChunk("IEND", "");
+std::string SmallPng(const std::string& ihdr = Ihdr(3, 2)) {
+  return std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", ihdr) + PngChunk("IDAT", "pixels") +
+         PngChunk("IEND", "");
 }
 
 TEST(ImageBytes, PngChunksCheckedAndProfilesDropped) {
@@ -35,6 +43,23 @@ TEST(ImageBytes, PngChunksCheckedAndProfilesDropped) {
 
   for (const std::string other : {std::string("not an image"), std::string("\x89PNG"), std::string()})
     EXPECT_EQ(CheckImageBytes(other, &pruned), "") << other;
+}
+
+// A header libpng refuses (it printed its own lines on stderr first, and umbra's error gave only
+// the byte count) or OpenCV asserts on (its assertion text reached the error line) is named.
+TEST(ImageBytes, PngHeaderCheckedAsThePngStandardSays) {
+  std::string pruned;
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1, 1, 16, 6, 1)), &pruned), "");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1, 1, 1, 3)), &pruned), "");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(0, 0)), &pruned), "its IHDR chunk gives a size of 0x0");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(100000, 100000)), &pruned),
+            "its IHDR chunk gives 100000x100000, more pixels than OpenCV decodes (2^30)");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(4, 4, 8, 5)), &pruned),
+            "its IHDR chunk gives colour type 5 with bit depth 8, which PNG does not define");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(4, 4, 7, 0)), &pruned),
+            "its IHDR chunk gives colour type 0 with bit depth 7, which PNG does not define");
+  EXPECT_HAS(CheckImageBytes(SmallPng(Ihdr(4, 4, 8, 2, 2)), &pruned), "interlace method PNG does not define");
+  EXPECT_EQ(CheckImageBytes(SmallPng(std::string(12, '\x01')), &pruned), "its first chunk is IHDR, not a 13-byte IHDR");
 }
 
 // A JPEG segment: marker FF m and a length that counts its own two bytes.

@@ -307,8 +307,9 @@ TEST(RecIter, Im2RecResizeTurnsPhotosAsTheIteratorsDo) {
   }
 }
 
-// A header claiming more pixels than OpenCV takes makes it throw rather than return an empty
-// image: the error still names the image, from the iterator and from im2rec alike.
+// A header claiming more pixels than OpenCV takes made it throw rather than return an empty
+// image (its assertion text in the error): the PNG header check names the image and why, from
+// the iterator and from im2rec alike.
 TEST(ImgIter, ImagesOpenCVThrowsOnAreNamed) {
   TempDir dir;
   std::filesystem::create_directory(dir / "img");
@@ -318,10 +319,32 @@ TEST(ImgIter, ImagesOpenCVThrowsOnAreNamed) {
                                       PngChunk("IDAT", "pixels") + PngChunk("IEND", ""));
   const std::string list = OneImageList(dir, "huge.png");
   auto it = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "1,4,4"}, {"batch_size", "1"}});
-  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "OpenCV failed on image '" + (dir / "img/huge.png") + "' (" + list + ":1)");
+  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "cannot decode image '" + (dir / "img/huge.png") + "' (" + list +
+                                               ":1): its IHDR chunk gives 70000x70000, more pixels than OpenCV decodes");
   std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec", "resize=8"};
   char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
-  EXPECT_HAS(ErrorOf([&] { Im2RecMain(5, argv); }), "im2rec: OpenCV failed on image '" + (dir / "img/huge.png") + "'");
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(5, argv); }), "im2rec: cannot read image '" + (dir / "img/huge.png") +
+                                                        "' (" + list + ":1): its IHDR chunk gives 70000x70000");
+}
+
+// im2rec decodes each image but a JPEG once: a file with an image format's signature that OpenCV
+// cannot decode (here a GIF of six bytes) was packed, and failed only in training, naming a
+// record.
+TEST(ImgIter, Im2RecRefusesImagesThatDoNotDecode) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  WriteText(dir / "img/six.gif", "GIF89a");
+  const std::string list = OneImageList(dir, "six.gif");
+  std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec"};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }),
+             "im2rec: cannot decode image '" + (dir / "img/six.gif") + "' (" + list + ":1)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.rec"));
+  // A record of cxxnet's or mxnet's holding a header and no image bytes: said so (OpenCV's
+  // assertion "!buf.empty() in imdecode_" reached the error line).
+  WriteText(dir / "e.rec", DmlcImage(1, 0, {}, ""));
+  auto it = Make("imgrec", {{"image_rec", dir / "e.rec"}, {"input_shape", "1,4,4"}, {"batch_size", "1"}});
+  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "e.rec' (offset 0): it holds no bytes");
 }
 
 // A PNG whose colour profile libpng warns about ("iCCP: too short") decodes without a word on
