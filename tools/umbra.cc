@@ -4,9 +4,14 @@
 // `umbra --help` lists tasks, keys, iterators and layers with their parameters, from their
 // declarations. `umbra im2rec LIST ROOT OUT.rec` packs images into a record file (io/im2rec.h).
 // The work is in src/train (job.h) and src/io; this file only dispatches and reports errors.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -132,6 +137,16 @@ void Version() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed standard stream's descriptor went to the next file opened: with stdout closed
+  // (>&-), the round lines were written into model_dir's lock file. Closed stdin and stderr are
+  // put on /dev/null; a closed stdout is an error (the results would be lost).
+  for (int fd : {0, 2})
+    if (::fcntl(fd, F_GETFD) == -1) ::dup2(::open("/dev/null", O_RDWR), fd);
+  if (::fcntl(1, F_GETFD) == -1) {
+    std::fprintf(stderr, "umbra: error: standard output is closed; the results would be lost (redirect it to a "
+                 "file, or to /dev/null)\n");
+    return 1;
+  }
   const std::string first = argc < 2 ? "" : argv[1];
   if (argc < 2 || first == "--help" || first == "-h") {
     Help();
@@ -149,8 +164,10 @@ int main(int argc, char** argv) {
     const int rc = first == "im2rec" ? io::Im2RecMain(argc - 1, argv + 1) : Run(argc, argv);
     // The round lines and results go to stdout: lost there (a full disk, a closed stdout), the
     // run said nothing and succeeded.
-    UMBRA_CHECK(std::fflush(stdout) == 0 && !std::ferror(stdout),
-                "writing to standard output failed (a full disk, or stdout closed?)");
+    errno = 0;
+    const bool written = std::fflush(stdout) == 0 && !std::ferror(stdout);
+    UMBRA_CHECK(written, "writing to standard output failed (", errno ? std::strerror(errno) : "an earlier write",
+                "); what the task wrote to files (models, the log, its output file) is complete");
     return rc;
   } catch (const Error& e) {
     // The sentence for the user; UMBRA_DEBUG=1 adds where in umbra's source it was raised.

@@ -183,10 +183,9 @@ int Im2RecMain(int argc, char** argv) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
     // Every image but a JPEG (whose scans were read above) is decoded once here: one OpenCV
     // cannot decode (a GIF, a WebP cut short, a PNG whose pixel data is short) was packed, and
-    // failed only in training as "record 5 of 'x.rec'", naming no image. Bytes of no image
-    // format, under a name of none, are packed as they are (a record file holds any payload).
-    if (resize == 0 && !r.payload.starts_with(std::string_view("\xff\xd8", 2)) &&
-        (HasImageSignature(r.payload) || NamedAsImage(path)))
+    // failed only in training as "record 5 of 'x.rec'", naming no image. Bytes that begin with
+    // no image format's signature are packed as they are (a record file holds any payload).
+    if (resize == 0 && !r.payload.starts_with(std::string_view("\xff\xd8\xff", 3)) && HasImageSignature(r.payload))
       DecodeForIm2Rec(r.payload, path, where);
 #endif
     if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);

@@ -41,6 +41,8 @@ std::string IhdrProblem(const std::string& b, size_t at) {
   const int depth = Byte(b, at + 8), colour = Byte(b, at + 9);
   const std::string size = std::to_string(w) + "x" + std::to_string(h);
   if (w == 0 || h == 0 || w > 0x7fffffffu || h > 0x7fffffffu) return "its IHDR chunk gives a size of " + size;
+  // libpng's default limits (1,000,000 columns or rows) and OpenCV's default CV_IO_MAX_IMAGE_PIXELS.
+  if (w > 1000000 || h > 1000000) return "its IHDR chunk gives " + size + ", wider or taller than libpng reads (10^6)";
   if (uint64_t(w) * h > (uint64_t(1) << 30))
     return "its IHDR chunk gives " + size + ", more pixels than OpenCV decodes (2^30)";
   // The bit depths the PNG standard allows for each colour type.

@@ -391,6 +391,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     for (auto& b : job.iters) {
       if (b.name != scope && (b.role != "pred" || scope != "pred")) continue;
       named = &b;
+      UMBRA_CHECK(key != "batch_size" || ParseInteger(e->value) == std::optional<long long>(batch_size), e->Where(),
+                  ": ", e->key, " = ", e->value, ": every block's batches are the net's, batch_size = ", batch, " (",
+                  job.Where("batch_size"), "); give batch_size alone");
       if (At(e->Where(), [&] { return b.it->SetParam(key, e->value); })) {
         used = true;
         TookValue(b, key == "image_mean", *e);
@@ -606,7 +609,7 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
                 " would take for one; name another output file");
   };
   if (const std::string why = NotRegularFile(out); !why.empty()) {  // a new file, or a device (/dev/stdout)
-    if (why == "no such file") round_name();
+    if (why == "no such file" || !fs::exists(out, ec)) round_name();
     return;
   }
   const auto same = [&](const std::string& p) { return fs::equivalent(out, p, ec); };

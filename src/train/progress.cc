@@ -60,10 +60,13 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   // A named pipe that nothing reads blocked the run in open() forever, its model_dir locked: one
   // without a reader is an error, one with a reader is written to.
   if (struct stat st{}; ::stat(log_path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_NONBLOCK);
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     UMBRA_CHECK(fd >= 0 || errno != ENXIO, "log = ", log_path, " is a named pipe that nothing reads; start its reader ",
                 "first, or name a file");
-    if (fd >= 0) pipe_held_.reset(::fdopen(fd, "w"));
+    if (fd >= 0) {
+      pipe_held_.reset(::fdopen(fd, "w"));
+      if (!pipe_held_) ::close(fd);
+    }
   }
   // The rounds kept, rewritten whole or not at all (AtomicOutput): they exist nowhere else. A
   // file with a line that is no round of a log is someone else's: left alone, and an error.

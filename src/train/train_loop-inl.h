@@ -292,6 +292,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   for (const IterBlock& b : job.iters)
     eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net(), label_width(b), b.where));
   const long updates_before = trainer.updates();
+  long read_before_round = 0;  // training batches whose loss was read in this run's earlier rounds
   for (int round = start; round <= last; ++round) {
     prog.StartRound(round);
     train_metrics.Clear();
@@ -307,14 +308,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       for (const double loss : losses.Read(within)) {
         ++read;
         // Before the first update (fresh weights) the learning rate cannot be the cause.
-        const bool no_update_yet = updates_before == 0 && round == start && read <= trainer.update_period();
+        const bool no_update_yet = updates_before == 0 && read_before_round + read <= trainer.update_period();
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
                     no_update_yet ? " before any update: check the data and the weights' initialisation (the "
                                     "learning rate has not acted yet)"
                                   : "; lower the learning rate (" + LearningRateWhere(job) +
                                         "), or check the data and the weights' initialisation",
-                    save_model > 0 && round > 1 ? ". Models of earlier rounds in '" + model_dir + "' are untouched"
-                                                : std::string());
+                    save_model > 0 && (round > start || resumed)
+                        ? ". Models of earlier rounds in '" + model_dir + "' are untouched"
+                        : std::string());
         loss_sum += loss;
       }
     };
@@ -372,6 +374,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       prog.Batch(seen, running);
     }
     read_window();
+    read_before_round += read;
     if (graphs && !graph_noted && !trainer.graph_note().empty()) {
       std::fprintf(stderr, "%s\n", trainer.graph_note().c_str());
       graph_noted = true;

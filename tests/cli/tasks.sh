@@ -581,7 +581,10 @@ expect_error "<command line>:2: no node named 'fc9' in the network (kept for rea
   "metric[label, fc9]=error" model_dir=mx
 expect_error "<command line>:3: no node named 'fc2' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); 'fc2' is a layer, whose output is node '3'" \
   "$CONF" task=extract extract_node_name=fc2 model_in=m/0002.model pred=e.txt
-expect_error "the test iterator gives batches of (3,1,1,784)" "$CONF" test:batch_size=3 save_model=0
+# A block's batch_size named where it is given (it was "the test iterator gives batches of
+# (3,1,1,784) but ...", naming no key).
+expect_error "<command line>:2: test:batch_size = 3: every block's batches are the net's, batch_size = 96" "$CONF" \
+  test:batch_size=3 save_model=0
 # Numbers that would wrap or exhaust the process: an error naming the key, not another setting.
 expect_error "num_round must be in [0, 99999999], got '4294967297'" "$CONF" num_round=4294967297 model_dir=big
 expect_error "batch_size must be in [1, 999999999], got '1000000000'" "$CONF" batch_size=1000000000 model_dir=big
@@ -951,10 +954,15 @@ expect_error "bsb.conf:8: batch_size = 48 in the data block: every block's batch
 mkfifo logpipe
 expect_error "log = logpipe is a named pipe that nothing reads" "$CONF" num_round=1 model_dir=lp log=logpipe
 [ ! -e lp ] || fail "a failed run left its model_dir"
-timeout 120 cat logpipe > piped.txt &
+# The reader is there before the run (fd 4; fd 3, opened first, only lets fd 4's open return).
+exec 3<> logpipe 4< logpipe 3>&-
 "$UMBRA" "$CONF" num_round=1 model_dir=lp2 log=logpipe silent=1 > /dev/null 2> lp2.err || { cat lp2.err; fail "log to a pipe"; }
-wait
+timeout 60 cat <&4 > piped.txt
+exec 4<&-
 grep -q '"round":1' piped.txt || fail "the piped log: $(cat piped.txt)"
+# A closed stdout: an error before anything is opened (the round lines went into the lock file).
+if "$UMBRA" "$CONF" num_round=1 model_dir=closed >&- 2> closed.err; then fail "stdout closed: rc 0"; fi
+grep -qF "umbra: error: standard output is closed" closed.err && [ ! -e closed ] || { cat closed.err; fail "stdout closed"; }
 if [ -e /dev/full ]; then
   if "$UMBRA" "$CONF" num_round=1 model_dir=full save_model=0 > /dev/full 2> full.err; then fail "stdout on /dev/full: rc 0"; fi
   grep -qF "umbra: error: writing to standard output failed" full.err || { cat full.err; fail "stdout on /dev/full"; }

@@ -54,6 +54,9 @@ TEST(ImageBytes, PngHeaderCheckedAsThePngStandardSays) {
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(0, 0)), &pruned), "its IHDR chunk gives a size of 0x0");
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(100000, 100000)), &pruned),
             "its IHDR chunk gives 100000x100000, more pixels than OpenCV decodes (2^30)");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1000001, 1)), &pruned),
+            "its IHDR chunk gives 1000001x1, wider or taller than libpng reads (10^6)");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1000000, 1)), &pruned), "");
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(4, 4, 8, 5)), &pruned),
             "its IHDR chunk gives colour type 5 with bit depth 8, which PNG does not define");
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(4, 4, 7, 0)), &pruned),

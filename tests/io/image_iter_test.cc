@@ -307,10 +307,19 @@ TEST(RecIter, Im2RecResizeTurnsPhotosAsTheIteratorsDo) {
   }
 }
 
+// OpenCV's exceptions in an error line: the check that failed and where, not OpenCV's version
+// and source path.
+TEST(ImgIter, OpenCvExceptionsInWords) {
+  const cv::Exception e(-215, "pixels <= CV_IO_MAX_IMAGE_PIXELS", "validateInputImageSize",
+                        "./modules/imgcodecs/src/loadsave.cpp", 77);
+  EXPECT_EQ(OpenCvWords(e), "OpenCV refused it (pixels <= CV_IO_MAX_IMAGE_PIXELS in validateInputImageSize)");
+  EXPECT_EQ(OpenCvWords(cv::Exception(-4, "", "", "f.cpp", 1)), cv::Exception(-4, "", "", "f.cpp", 1).what());
+}
+
 // A header claiming more pixels than OpenCV takes made it throw rather than return an empty
 // image (its assertion text in the error): the PNG header check names the image and why, from
 // the iterator and from im2rec alike.
-TEST(ImgIter, ImagesOpenCVThrowsOnAreNamed) {
+TEST(ImgIter, ImagesOpenCVWouldThrowOnAreNamed) {
   TempDir dir;
   std::filesystem::create_directory(dir / "img");
   // A whole PNG (its chunks pass CheckImageBytes) whose IHDR says 70000 x 70000, grey, 8 bits.
