@@ -138,11 +138,13 @@ void Version() {
 
 int main(int argc, char** argv) {
   // A closed standard stream's descriptor went to the next file opened: with stdout closed
-  // (>&-), the round lines were written into model_dir's lock file. Closed stdin and stderr are
-  // put on /dev/null; a closed stdout is an error (the results would be lost).
-  for (int fd : {0, 2})
-    if (::fcntl(fd, F_GETFD) == -1) ::dup2(::open("/dev/null", O_RDWR), fd);
-  if (::fcntl(1, F_GETFD) == -1) {
+  // (>&-), the round lines were written into model_dir's lock file. Each closed one is put on
+  // /dev/null (in ascending order, the lowest free descriptor is the one being filled), and a
+  // closed stdout is then an error: the results would be lost.
+  const bool stdout_closed = ::fcntl(1, F_GETFD) == -1;
+  for (int fd : {0, 1, 2})
+    if (::fcntl(fd, F_GETFD) == -1) ::open("/dev/null", O_RDWR);
+  if (stdout_closed) {
     std::fprintf(stderr, "umbra: error: standard output is closed; the results would be lost (redirect it to a "
                  "file, or to /dev/null)\n");
     return 1;
