@@ -316,6 +316,15 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // netconfig's bound (a count of at most 9 digits), so that every check gives the same range.
   const long batch_size = job.GetInt("batch_size", 100, 1, 999999999);
   const std::string batch = std::to_string(batch_size);
+  // Every block's batches are the net's: cxxnet's net read a block's batch_size too (every pair
+  // reached it); here it failed later as "the iterator gives batches of (5,...) but input_shape
+  // and batch_size give (100,...)", naming no key. `said` is how the error names the pair.
+  const auto same_batch = [&](const config::Entry& e, const std::string& key, const std::string& said,
+                              const char* advice) {
+    UMBRA_CHECK(key != "batch_size" || ParseInteger(e.value) == std::optional<long long>(batch_size), e.Where(), ": ",
+                said, ": every block's batches are the net's, batch_size = ", batch, " (", job.Where("batch_size"),
+                "); ", advice);
+  };
   // A random augmentation written at the top level reaches eval and pred blocks too (cxxnet's
   // rule), whose inputs it then changes from run to run: said once a key, naming the blocks,
   // unless the block sets the key itself (own or block:key) or rotate fixes the angle.
@@ -372,12 +381,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
           NoteRepeatedKey(*e, *block_keys[b][j], " of the " + job.iters[b].role + " block");
           break;
         }
-      // Every block's batches are the net's: cxxnet's net read a block's batch_size too (every
-      // pair reached it); here it failed later as "the iterator gives batches of (5,...) but
-      // input_shape and batch_size give (100,...)", naming no key.
-      UMBRA_CHECK(e->key != "batch_size" || ParseInteger(e->value) == std::optional<long long>(batch_size), e->Where(),
-                  ": batch_size = ", e->value, " in the ", job.iters[b].role, " block: every block's batches are the "
-                  "net's, batch_size = ", batch, " (", job.Where("batch_size"), "); write batch_size outside the blocks");
+      same_batch(*e, e->key, "batch_size = " + e->value + " in the " + job.iters[b].role + " block",
+                 "write batch_size outside the blocks");
       if (!At(e->Where(), [&] { return it.SetParam(e->key, e->value); }))
         UnknownIteratorKey(e->Where(), e->key, job.iters[b]);
       TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
@@ -391,9 +396,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     for (auto& b : job.iters) {
       if (b.name != scope && (b.role != "pred" || scope != "pred")) continue;
       named = &b;
-      UMBRA_CHECK(key != "batch_size" || ParseInteger(e->value) == std::optional<long long>(batch_size), e->Where(),
-                  ": ", e->key, " = ", e->value, ": every block's batches are the net's, batch_size = ", batch, " (",
-                  job.Where("batch_size"), "); give batch_size alone");
+      same_batch(*e, key, e->key + " = " + e->value, "give batch_size alone");
       if (At(e->Where(), [&] { return b.it->SetParam(key, e->value); })) {
         used = true;
         TookValue(b, key == "image_mean", *e);
