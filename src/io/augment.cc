@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "instance_iter.h"
+#include "umbra/parse.h"
 
 namespace umbra::io {
 namespace {
@@ -41,12 +42,37 @@ int CropSize(const std::string& k, const std::string& v) {
               "] pixels, or 0 (none)");
   return int(s);
 }
-// rotate: -1 (none) or an angle; -90 was taken as none, as cxxnet took every value below 0.
+// rotate: an angle above 0, or 0 or -1 for none (cxxnet turned by rotate where it was above 0,
+// else drew max_rotate_angle's: rotate = 0 beside a max_rotate_angle turned nothing here, unsaid);
+// -90 was taken as none, as cxxnet took every value below 0.
 float Rotate(const std::string& k, const std::string& v) {
   const float r = ParseFloat(k, v);
   UMBRA_CHECK(r == -1 || (r >= 0 && r <= 360), "iterator key ", k, " = '", v,
-              "' must be an angle in [0, 360] degrees or -1 (none); a turn of a degrees clockwise is 360 - a");
+              "' must be an angle in [0, 360] degrees, or 0 or -1 (none); a turn of a degrees clockwise is 360 - a");
   return r;
+}
+// rotate_list: angles, one drawn per image (cxxnet's; its draw never took the list's last angle).
+std::vector<float> RotateList(const std::string& k, const std::string& v) {
+  std::vector<float> list;
+  size_t at = 0;
+  while (true) {
+    const size_t end = v.find(',', at);
+    const std::string a = v.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    const auto r = ParseReal(a);
+    UMBRA_CHECK(r, "iterator key ", k, " = '", v, "': '", a, "' is no angle (degrees a,b,...)");
+    UMBRA_CHECK(*r >= -360 && *r <= 360, "iterator key ", k, " = '", v, "': angle ", a,
+                " is outside [-360, 360] degrees");
+    list.push_back(float(*r));
+    if (end == std::string::npos) return list;
+    at = end + 1;
+  }
+}
+// min_img_size / max_img_size: a side of the warped image, in pixels, 0 for none.
+float ImgSize(const std::string& k, const std::string& v) {
+  const float s = ParseFloat(k, v);
+  UMBRA_CHECK(s >= 0 && s <= kMaxSide, "iterator key ", k, " = '", v, "' must be a side in [1, ", kMaxSide,
+              "] pixels, or 0 (none)");
+  return s;
 }
 // max_rotate_angle: whole degrees, since the angle is drawn among the whole ones in [-m, m] (cxxnet's
 // draw); 0.5 drew only 0, and 3e9 overflowed the int it is drawn as.
@@ -71,8 +97,18 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
     max_aspect_ = ParseFloat(k, v);
   else if (IsKey(k, "max_rotate_angle", "random rotation up to this many degrees either way (whole, at most 180)"))
     max_angle_ = MaxAngle(k, v);
-  else if (IsKey(k, "rotate", "a fixed rotation in degrees in [0, 360] (default -1: none, or max_rotate_angle's)"))
+  else if (IsKey(k, "rotate", "a fixed rotation in degrees in (0, 360] (default -1, or 0: none, or "
+                 "max_rotate_angle's)"))
     rotate_ = Rotate(k, v);
+  else if (IsKey(k, "rotate_list", "angles a,b,...: each image turns by one drawn among them (wins over rotate "
+                 "and max_rotate_angle)"))
+    rotate_list_ = RotateList(k, v);
+  else if (IsKey(k, "min_img_size", "the warped image is at least this many pixels wide and high (filled with "
+                 "fill_value), cxxnet's; 0: none"))
+    min_img_ = ImgSize(k, v);
+  else if (IsKey(k, "max_img_size", "the warped image is at most this many pixels wide and high (its centre "
+                 "kept), cxxnet's; 0: none"))
+    max_img_ = ImgSize(k, v);
   else if (IsKey(k, "max_shear_ratio", "random shear up to this ratio, at most 1")) max_shear_ = ParseFloat(k, v);
   else if (IsKey(k, "min_random_scale", "random scale of the image in [min, max] (default 1)") ||
            IsKey(k, "min_scale", "another name for min_random_scale"))
@@ -141,6 +177,8 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
   // 100000 scaled every image to gigabytes, one of 2e9 overflowed an int inside OpenCV).
   UMBRA_CHECK(max_scale_ <= kMaxScale && max_shear_ <= 1, who, ": max_random_scale must be at most ", kMaxScale,
               " and max_shear_ratio at most 1, got ", max_scale_, " and ", max_shear_);
+  UMBRA_CHECK(max_img_ == 0 || min_img_ <= max_img_, who, ": min_img_size ", min_img_, " > max_img_size ",
+              max_img_);
   if (min_crop_ > 0 || max_crop_ > 0) {
     // The random-size square is placed by rand_crop (or centred): a fixed start was dropped unsaid.
     UMBRA_CHECK(crop_y_ < 0 && crop_x_ < 0, who, ": crop_y_start and crop_x_start place the input_shape crop, "
@@ -159,8 +197,11 @@ void Augmenter::SetMeanImage(MeanImage m) {
 }
 
 cv::Mat Augmenter::Warp(const cv::Mat& img, Random<cpu>* rnd) const {
-  double angle = rotate_ >= 0 ? rotate_ : 0;
-  if (rotate_ < 0 && max_angle_ > 0) angle = UniformInt(rnd, -int(max_angle_), int(max_angle_));
+  double angle = rotate_ > 0 ? rotate_ : 0;
+  if (!rotate_list_.empty())  // more than one angle is a random warp: rnd is set
+    angle = rotate_list_[rotate_list_.size() == 1 ? 0 : size_t(UniformInt(rnd, 0, int(rotate_list_.size()) - 1))];
+  else if (rotate_ <= 0 && max_angle_ > 0)
+    angle = UniformInt(rnd, -int(max_angle_), int(max_angle_));
   const float shear = max_shear_ > 0 ? Uniform(rnd, -max_shear_, max_shear_) : 0;
   const float scale = max_scale_ > min_scale_ ? Uniform(rnd, min_scale_, max_scale_) : min_scale_;
   const float ratio = max_aspect_ > 0 ? 1 + Uniform(rnd, -max_aspect_, max_aspect_) : 1;
@@ -171,7 +212,14 @@ cv::Mat Augmenter::Warp(const cv::Mat& img, Random<cpu>* rnd) const {
   // A = R(angle) * Shear(shear) * diag(ws, hs), mapping source to destination around the centres;
   // positive angles turn the picture counter-clockwise as displayed (OpenCV's convention).
   const double m00 = a * ws, m01 = (a * shear + b) * hs, m10 = -b * ws, m11 = (-b * shear + a) * hs;
-  const int w = std::max(1, int(std::lround(img.cols * scale))), h = std::max(1, int(std::lround(img.rows * scale)));
+  // The canvas: the scaled image's size, within [min_img_size, max_img_size] (cxxnet's: a smaller
+  // canvas keeps the centre, a larger one is filled around it).
+  const auto side = [&](int n) {
+    double s = n * double(scale);
+    if (max_img_ > 0) s = std::min(s, double(max_img_));
+    return std::max(1, int(std::lround(std::max(s, double(min_img_)))));
+  };
+  const int w = side(img.cols), h = side(img.rows);
   const double cx = (img.cols - 1) / 2.0, cy = (img.rows - 1) / 2.0, dx = (w - 1) / 2.0, dy = (h - 1) / 2.0;
   cv::Mat M = (cv::Mat_<double>(2, 3) << m00, m01, dx - m00 * cx - m01 * cy, m10, m11, dy - m10 * cx - m11 * cy);
   cv::Mat out;
@@ -184,8 +232,9 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
   cv::Mat m = img;
   // A fixed rotate or scale warps the mean image's crops too (they were left out: a mean of
   // unturned images subtracted from turned ones); random warps only the random pass.
-  const bool random_warp = (rotate_ < 0 && max_angle_ > 0) || max_shear_ > 0 || max_aspect_ > 0 || max_scale_ != min_scale_;
-  const bool fixed_warp = rotate_ > 0 || min_scale_ != 1;  // rotate = 0 turns nothing
+  const bool random_warp = (rotate_ <= 0 && max_angle_ > 0) || rotate_list_.size() > 1 || max_shear_ > 0 ||
+                           max_aspect_ > 0 || max_scale_ != min_scale_;
+  const bool fixed_warp = rotate_ > 0 || rotate_list_.size() == 1 || min_scale_ != 1 || min_img_ > 0 || max_img_ > 0;
   if (random ? random_warp || fixed_warp : fixed_warp && !random_warp) m = Warp(m, rnd);
   const bool rand_crop = random && rand_crop_;
   if (min_crop_ > 0) {

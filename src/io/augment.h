@@ -8,8 +8,10 @@
 // mean_r applies to channel 0 (cxxnet's order differed between its paths). c = 1 is grayscale.
 //
 // The mean image has the output's shape and is the mean of centre crops; a random crop subtracts
-// it as it is (cxxnet cropped a full-size mean at the same offset). For photographs the mean is
-// nearly flat, so the difference is small; it lets images of different sizes share one mean.
+// it as it is, as cxxnet's subtracted the mean it computed (of its own augmented output, where
+// this one is of centre crops, unscaled; cxxnet cropped only a loaded mean of the full image's
+// size at the crop's offset). For photographs the mean is nearly flat, so the difference is
+// small; it lets images of different sizes share one mean.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -48,6 +50,8 @@ class Augmenter {
   bool rand_crop_ = false, rand_mirror_ = false, mirror_ = false;
   int crop_y_ = -1, crop_x_ = -1, min_crop_ = 0, max_crop_ = 0;
   float max_aspect_ = 0, max_angle_ = 0, rotate_ = -1, max_shear_ = 0, min_scale_ = 1, max_scale_ = 1;
+  std::vector<float> rotate_list_;
+  float min_img_ = 0, max_img_ = 0;  // 0: none
   float mean_[3] = {0, 0, 0}, scale_ = 1, max_contrast_ = 0, max_illum_ = 0, fill_ = 255;
   MeanImage mean_img_;
 };

@@ -155,8 +155,12 @@ int Im2RecMain(int argc, char** argv) {
 
   const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
   RecordWriter w(out_path);  // written whole and renamed into place, or not at all
+  const bool prefix = RootIsPrefix(root);
+  if (prefix)
+    std::fprintf(stderr, "im2rec: note: ROOT '%s' is no folder: it is written before each listed path ('%s')\n",
+                 root.c_str(), ImagePath(root, list.front().path, true).c_str());
   for (const ImageListEntry& e : list) {
-    const std::string path = ImagePath(root, e.path);
+    const std::string path = ImagePath(root, e.path, prefix);
     const std::string where = list_path + ":" + std::to_string(e.line);
     Record r;
     r.index = e.index;

@@ -192,6 +192,10 @@ class ImageListIterator : public ImageIterBase {
   void Init() override {
     UMBRA_CHECK(!list_path_.empty(), "img iterator needs image_list");
     list_ = ReadImageList(list_path_, label_width_);
+    prefix_ = RootIsPrefix(root_);
+    if (prefix_ && !silent_)
+      std::fprintf(stderr, "note: %s: image_root '%s' is no folder: it is written before each listed path, as "
+                   "cxxnet joined them ('%s')\n", Name().c_str(), root_.c_str(), Path(0).c_str());
     InitImages(index_t(list_.size()));
   }
 
@@ -205,8 +209,9 @@ class ImageListIterator : public ImageIterBase {
   }
 
  private:
-  std::string Path(index_t i) const { return ImagePath(root_, list_[i].path); }
+  std::string Path(index_t i) const { return ImagePath(root_, list_[i].path, prefix_); }
   std::string list_path_, root_;
+  bool prefix_ = false;  // RootIsPrefix(root_)
   std::vector<ImageListEntry> list_;
 };
 
@@ -226,7 +231,7 @@ class ImageRecIterator : public ImageIterBase {
     // As cxxnet's, the list's labels are found by the record's index: the list may hold the
     // lines in another order, and more of them (one list for several record files).
     if (!list_path_.empty()) {
-      list_ = ReadImageList(list_path_, label_width_);
+      list_ = ReadImageList(list_path_, label_width_, /*path_optional=*/true);
       for (size_t j = 0; j < list_.size(); ++j) {
         const auto [it, fresh] = by_index_.emplace(list_[j].index, j);
         UMBRA_CHECK(fresh, list_path_, ":", list_[j].line, ": index ", list_[j].index, " again (line ",

@@ -33,7 +33,7 @@ std::vector<std::string> Split(const std::string& line) {
 
 }  // namespace
 
-std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width) {
+std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_width, bool path_optional) {
   CheckRegularFile(path, "image list");
   std::ifstream in(path);
   UMBRA_CHECK(in.good(), "cannot open image list '", path, "'");
@@ -47,8 +47,12 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     UMBRA_CHECK(line.find('\0') == std::string::npos, where, ": a NUL byte (a list is text; is this a binary file?)");
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::vector<std::string> f = Split(line);
-    UMBRA_CHECK(f.size() >= 3, where, ": expected 'index <TAB> label(s) <TAB> path', got ", f.size(), " field(s)");
-    const int k = int(f.size()) - 2;
+    // Without a path (a list that relabels records): the index and label_width labels.
+    const bool no_path = path_optional && label_width > 0 && int(f.size()) == 1 + label_width;
+    UMBRA_CHECK(f.size() >= 3 || no_path, where, ": expected 'index <TAB> label(s) <TAB> path'",
+                path_optional ? " or 'index <TAB> label(s)' (label_width = " + std::to_string(label_width) + ")" : "",
+                ", got ", f.size(), " field(s)");
+    const int k = int(f.size()) - (no_path ? 1 : 2);
     if (label_width <= 0) label_width = k;
     UMBRA_CHECK(k == label_width, where, ": ", k, " label(s), expected label_width = ", label_width);
     ImageListEntry e;
@@ -65,12 +69,21 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
                   "' is below what a float holds (it would be 0)");
       e.labels.push_back(float(*label));
     }
+    if (no_path) {
+      list.push_back(std::move(e));
+      continue;
+    }
     e.path = f.back();
     UMBRA_CHECK(!e.path.empty(), where, ": empty image path");
     list.push_back(std::move(e));
   }
   UMBRA_CHECK(!list.empty(), "image list '", path, "' holds no instances");
   return list;
+}
+
+bool RootIsPrefix(const std::string& root) {
+  std::error_code ec;
+  return !root.empty() && !root.ends_with('/') && !std::filesystem::is_directory(root, ec);
 }
 
 std::string ReadImageFile(const std::string& path, const std::string& what) {

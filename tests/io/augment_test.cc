@@ -74,6 +74,63 @@ TEST(Augment, RotateBy90MovesAKnownPixel) {
     for (int x = 0; x < 5; ++x) EXPECT_EQ(At(it->Value(), 0, 1, y, x), y == 0 && x == 0 ? 255 : 0) << y << "," << x;
 }
 
+// cxxnet turned by rotate only where it was above 0: rotate = 0 beside max_rotate_angle leaves the
+// random turn (it turned nothing here, unsaid).
+TEST(Augment, RotateZeroLeavesTheRandomTurn) {
+  TempDir dir;
+  auto white = [](int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; };
+  WritePng(dir / "a.png", 5, 5, white);
+  std::string list;
+  for (int i = 0; i < 16; ++i) list += std::to_string(i) + "\t0\ta.png\n";
+  WriteText(dir / "l.lst", list);
+  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,5,5"},
+                         {"batch_size", "16"}, {"rotate", "0"}, {"max_rotate_angle", "90"}});
+  ASSERT_TRUE(it->Next());
+  int moved = 0;
+  for (int n = 0; n < 16; ++n) moved += At(it->Value(), n, 0, 0, 4) != 255;
+  EXPECT_GT(moved, 8);  // a turn of a degree or more moves the corner pixel
+}
+
+// rotate_list (cxxnet's): each image turns by one of the listed angles; all of them are drawn
+// (cxxnet's draw never took the last). One angle is a fixed turn, which the mean image gets too.
+TEST(Augment, RotateListDrawsEachListedAngle) {
+  TempDir dir;
+  auto white = [](int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; };
+  WritePng(dir / "a.png", 5, 5, white);
+  std::string list;
+  for (int i = 0; i < 64; ++i) list += std::to_string(i) + "\t0\ta.png\n";
+  WriteText(dir / "l.lst", list);
+  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,5,5"},
+                         {"batch_size", "64"}, {"rotate_list", "0,90"}, {"max_rotate_angle", "30"}});
+  ASSERT_TRUE(it->Next());
+  int still = 0, turned = 0;  // 90 counter-clockwise takes the top right to the top left
+  for (int n = 0; n < 64; ++n) {
+    still += At(it->Value(), n, 0, 0, 4) == 255;
+    turned += At(it->Value(), n, 0, 0, 0) == 255;
+  }
+  EXPECT_EQ(still + turned, 64);  // no other angle (max_rotate_angle's draw is replaced)
+  EXPECT_GT(still, 16);
+  EXPECT_GT(turned, 16);
+  auto one = OnImage(dir, 5, 5, "3,5,5", {{"rotate_list", "90"}}, white);
+  EXPECT_EQ(At(one->Value(), 0, 0, 0, 0), 255);
+}
+
+// min_img_size / max_img_size bound the warped image's sides (cxxnet's): a larger canvas is filled
+// with fill_value around the image, a smaller one keeps its centre.
+TEST(Augment, ImgSizeBoundsTheWarpedImage) {
+  TempDir dir;
+  auto it = OnImage(dir, 4, 4, "3,6,6", {{"min_img_size", "6"}, {"fill_value", "9"}},
+                    [](int, int) { return Rgb{200, 0, 0}; });
+  EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), 9);
+  EXPECT_EQ(At(it->Value(), 0, 0, 5, 5), 9);
+  EXPECT_EQ(At(it->Value(), 0, 0, 2, 2), 200);
+  // 8x8 to a 4x4 canvas: its centre (rows and columns 2..5), not a scaled-down whole.
+  TempDir dir2;
+  auto big = OnImage(dir2, 8, 8, "3,4,4", {{"max_img_size", "4"}});
+  EXPECT_NEAR(At(big->Value(), 0, 0, 0, 0), 22, 1);
+  EXPECT_NEAR(At(big->Value(), 0, 0, 3, 3), 55, 1);
+}
+
 TEST(Augment, RotationFillsCornersWithFillValue) {
   TempDir dir;
   auto it = OnImage(dir, 9, 9, "3,9,9", {{"rotate", "45"}, {"fill_value", "77"}},
@@ -311,7 +368,14 @@ TEST(Augment, BadKeysAreRefused) {
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_crop_size", "-5"}}); }),
              "min_crop_size = '-5' must be a side");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate", "-90"}}); }),
-             "rotate = '-90' must be an angle in [0, 360] degrees or -1 (none); a turn of a degrees clockwise is 360 - a");
+             "rotate = '-90' must be an angle in [0, 360] degrees, or 0 or -1 (none); a turn of a degrees clockwise is "
+             "360 - a");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0,90,x"}}); }),
+             "rotate_list = '0,90,x': 'x' is no angle (degrees a,b,...)");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0,400"}}); }),
+             "rotate_list = '0,400': angle 400 is outside [-360, 360] degrees");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_img_size", "8"}, {"max_img_size", "6"}}); }),
+             "min_img_size 8 > max_img_size 6");
   for (const char* v : {"0.5", "3e9", "-2"})
     EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_rotate_angle", v}}); }),
                std::string("max_rotate_angle = '") + v + "' must be a whole number of degrees in [0, 180]");

@@ -49,6 +49,28 @@ TEST(ImgIter, ListAndFolderGiveKnownPixelsInRgbOrder) {
   CheckThree(it.get());
 }
 
+// cxxnet wrote image_root before each path as it is: a root that names no folder (and does not
+// end in '/') is such a prefix, said once; a folder, with or without its '/', is joined.
+TEST(ImgIter, ARootThatIsNoFolderIsAPrefix) {
+  TempDir dir;
+  ThreeImages(dir);
+  for (const std::string root : {dir / "img", dir / "img/"}) {
+    auto it = Make("img", {{"image_list", dir / "list.lst"}, {"image_root", root}, {"input_shape", "3,4,6"},
+                           {"batch_size", "2"}});
+    CheckThree(it.get());
+  }
+  std::filesystem::create_directory(dir / "flat");
+  for (int i = 0; i < 3; ++i)
+    std::filesystem::copy_file(dir / ("img/" + std::to_string(i) + ".png"), dir / ("flat/im_" + std::to_string(i) + ".png"));
+  testing::internal::CaptureStderr();
+  auto it = Make("img", {{"image_list", dir / "list.lst"}, {"image_root", dir / "flat/im_"}, {"input_shape", "3,4,6"},
+                         {"batch_size", "2"}});
+  EXPECT_HAS(testing::internal::GetCapturedStderr(),
+             "image_root '" + (dir / "flat/im_") + "' is no folder: it is written before each listed path, as cxxnet "
+             "joined them ('" + (dir / "flat/im_0.png") + "')");
+  CheckThree(it.get());
+}
+
 TEST(ImgIter, GrayscaleAndMultipleLabels) {
   TempDir dir;
   WriteGrayPng(dir / "g.png", 3, 3, [](int y, int x) { return 10 * y + x; });
@@ -140,6 +162,19 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
                               {"input_shape", "3,4,6"}, {"batch_size", "3"}});
   ASSERT_TRUE(skew->Next());
   EXPECT_EQ(Take(skew->Value()).label, (std::vector<float>{9, 8, 7}));
+  // A list of index and label alone relabels the records (cxxnet's imgrec never read a path).
+  WriteText(dir / "nopath.lst", "5\t1\n6 2\n7\t3\tx\n");
+  auto relabel = Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "nopath.lst"},
+                                 {"input_shape", "3,4,6"}, {"batch_size", "3"}});
+  ASSERT_TRUE(relabel->Next());
+  EXPECT_EQ(Take(relabel->Value()).label, (std::vector<float>{1, 2, 3}));
+  WriteText(dir / "bare.lst", "5\n");
+  EXPECT_HAS(ErrorOf([&] {
+               Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "bare.lst"},
+                               {"input_shape", "3,4,6"}, {"batch_size", "3"}});
+             }),
+             "bare.lst:1: expected 'index <TAB> label(s) <TAB> path' or 'index <TAB> label(s)' (label_width = 1), "
+             "got 1 field(s)");
   WriteText(dir / "short.lst", "5\t9\tx\n7\t7\tx\n");
   auto shorter = Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "short.lst"},
                                  {"input_shape", "3,4,6"}, {"batch_size", "3"}});
