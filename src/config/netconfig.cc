@@ -151,6 +151,7 @@ class Builder {
       }
     NoteIdleUpdaterKeys();
     NoteTagKeysBeforeGlobal();
+    NoteMomentumPastCxxnetsCap();
     UMBRA_CHECK(!in_net_, net_open_->Where(), ": netconfig = start is never closed");
     // cxxnet's net read input_shape in an iterator block too (every pair reached it): there it is
     // the iterator's alone.
@@ -204,11 +205,32 @@ class Builder {
     }
   }
 
+  // cxxnet held momentum at its final_momentum, 0.9 unless set, unsaid (its updater's param.h):
+  // a config's momentum = 0.95 trained at 0.9 there. Here the momentum written is trained: a
+  // note, where no final_momentum is given. (Its momentum schedule keys are not taken: the
+  // schedule added its step at every update, so momentum met the cap at once.)
+  void NoteMomentumPastCxxnetsCap() const {
+    for (const auto& [k, v] : nc_.updater)
+      if (k.ends_with("final_momentum") || (k == "updater" && v == "adam")) return;
+    for (size_t i = 0; i < nc_.updater.size(); ++i) {
+      const auto& [k, v] = nc_.updater[i];
+      if (k != "momentum" && !k.ends_with(":momentum")) continue;
+      const auto m = ParseReal(v);
+      if (!m || *m <= 0.9) continue;
+      std::fprintf(stderr, "note: %s: %s = %s: cxxnet held momentum at most final_momentum, 0.9 unless set, so a "
+                   "cxxnet run of this config trained at 0.9; umbra trains at %s as written (final_momentum = 0.9 "
+                   "gives cxxnet's)\n", nc_.updater_where[i].c_str(), updater_written_[i].c_str(), v.c_str(),
+                   v.c_str());
+      return;
+    }
+  }
+
   // A global key given after the same key for a weight tag (bias:wd = 0, then wd = 0.5): the
   // tag's key wins here, as the more specific, wherever given; cxxnet applied the two in order,
   // so that its biases took 0.5. A config written for cxxnet trains otherwise here: a note,
-  // where the last of the two is the global one and the values differ. (A layer's keys came
-  // after the global ones in cxxnet too: no difference there.)
+  // where the last of the two is the global one and the values differ. The same within a
+  // layer's keys (wmat:lr = 0.7, then lr = 0.3 in its block: cxxnet's wmat took 0.3). (A
+  // layer's keys came after the global ones in cxxnet too: no difference there.)
   void NoteTagKeysBeforeGlobal() const {
     const auto canonical = [](const std::string& k) {
       return k.rfind("eta:", 0) == 0 ? "lr:" + k.substr(4) : UpdaterKey(k);
@@ -226,11 +248,24 @@ class Builder {
         continue;
       }
       const std::string scope = k.substr(0, colon), rest = k.substr(colon + 1);
-      if (is_layer(scope) || (rest.find(':') != std::string::npos && !nn::IsScheduleKey(rest))) continue;
+      const auto colon2 = rest.find(':');
+      if (is_layer(scope) && colon2 != std::string::npos && !nn::IsScheduleKey(rest)) {
+        // layer:tag:key (wmat:lr in a layer's block) against a later layer:key (lr there).
+        last_tag[{scope + "." + rest.substr(0, colon2), canonical(rest.substr(colon2 + 1))}] = i;
+        continue;
+      }
+      if (is_layer(scope)) {
+        last_global[scope + "." + canonical(rest)] = i;
+        continue;
+      }
+      if (colon2 != std::string::npos && !nn::IsScheduleKey(rest)) continue;
       last_tag[{scope, canonical(rest)}] = i;
     }
     for (const auto& [tag_leaf, j] : last_tag) {
-      const auto g = last_global.find(tag_leaf.second);
+      // A layer's weight (layer.tag) against the layer's own key; a tag against the global one.
+      const auto dot = tag_leaf.first.find('.');
+      const auto g = last_global.find(dot == std::string::npos ? tag_leaf.second
+                                                               : tag_leaf.first.substr(0, dot) + "." + tag_leaf.second);
       if (g == last_global.end() || g->second < j || SameSetting(nc_.updater[g->second].second, nc_.updater[j].second))
         continue;
       const size_t i = g->second;
@@ -497,7 +532,10 @@ class Builder {
                   "' is already produced; only an in-place layer (layer[a->a]) may rewrite a node");
       produced_.insert(n);
     }
-    if (ls.name.empty()) ls.name = ls.type + "_" + std::to_string(nc_.spec.layers.size());
+    if (ls.name.empty()) {
+      ls.name = ls.type + "_" + std::to_string(nc_.spec.layers.size());
+      nc_.unnamed.insert(ls.name);
+    }
     auto [it, fresh_name] = layer_index_.insert({ls.name, nc_.spec.layers.size()});
     UMBRA_CHECK(fresh_name, e.Where(), ": layer name '", ls.name, "' is already used at ",
                 nc_.spec.layers[it->second].where);

@@ -7,6 +7,15 @@ namespace umbra::train {
 
 int ParseDevice(const Job& job) {
   const std::string dev = job.Get("dev", "cpu"), where = job.Where("dev");
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+  // cxxnet's default was gpu: its configs (ImageNet.conf) name no dev, and ran here on the CPU
+  // unsaid where a GPU stood idle. Said where one is visible.
+  if (!job.global.count("dev") && !job.GetSwitch("silent", false)) {
+    if (const int count = GPUCount(); count > 0)
+      std::fprintf(stderr, "note: no dev key: running on the CPU (cxxnet's default was the GPU); this machine has "
+                   "%d GPU(s): dev = gpu runs on GPU 0\n", count);
+  }
+#endif
   if (dev == "cpu") return -1;
   UMBRA_CHECK(dev.rfind("gpu", 0) == 0, where, ": dev = ", dev, " is not cpu, gpu or gpu:N");
   int id = 0;

@@ -27,7 +27,7 @@ const std::set<std::string> kTrainerKeys = {
     "task", "dev", "batch_size", "num_round", "max_round", "eval_train", "metric", "seed", "input_shape",
     "random_type", "update_period", "save_model", "model_dir", "model_in", "continue", "print_step",
     "silent", "test_io", "log", "extract_node_name", "output_format", "weight_filename", "weight_layer",
-    "weight_tag", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
+    "weight_tag", "weight_name", "extract_layer_name", "start_counter", "extra_data_num", "pred", "tf32_matmul",
     "cuda_graph", "layout", "fuse_relu", "fuse_add", "bf16_nodes"};
 // Keys real cxxnet configs carry that mean nothing in umbra (cxxnet's MNIST examples write
 // train_eval, which cxxnet ignored too; the others chose what umbra has no counterpart for): a

@@ -47,7 +47,13 @@ int RunGetWeight(Job& job) {
   UMBRA_CHECK(job.Get("output_format", "txt") == "txt", job.Where("output_format"),
               ": task = get_weight writes text only (output_format = txt)");
   UMBRA_CHECK(!layer.empty(), "task = get_weight needs weight_layer = <layer name>");
-  const std::string name = layer + "." + job.Get("weight_tag", "wmat");
+  // weight_name is cxxnet's key (declared there, default wmat, but never read: it wrote wmat).
+  const std::string tag = job.Get("weight_tag", job.Get("weight_name", "wmat"));
+  UMBRA_CHECK(!job.global.count("weight_tag") || !job.global.count("weight_name") ||
+                  job.Get("weight_name", "") == tag,
+              job.Where("weight_name"), ": weight_name = ", job.Get("weight_name", ""), " and weight_tag = ", tag, " (",
+              job.Where("weight_tag"), ") name two weights; give one");
+  const std::string name = layer + "." + tag;
   const nn::ModelTensor* t = mf.Find(name);
   if (!t) {
     std::string names;

@@ -165,17 +165,19 @@ void Progress::Batch(long instances, const Figures& running) {
   std::fflush(stderr);
 }
 
-void Progress::EndRound(const Figures& results, const Figures& extra) {
+void Progress::EndRound(const Figures& results, const Figures& extra, bool results_line) {
   const double secs = Seconds();  // with evaluation
   // Training speed over the batches alone, evaluation excluded.
   const double train_secs = batches_ ? std::chrono::duration<double>(last_batch_ - start_).count() : secs;
   const double rate = instances_ / std::max(1e-9, train_secs);
   last_round_instances_ = instances_;
   if (tty_ && !silent_) std::fprintf(stderr, "\r\033[K");
-  std::printf("[%d]", round_);
-  for (auto& [k, v] : results) std::printf("\t%s:%g", k.c_str(), v);
-  std::printf("\n");
-  std::fflush(stdout);
+  if (results_line) {
+    std::printf("[%d]", round_);
+    for (auto& [k, v] : results) std::printf("\t%s:%g", k.c_str(), v);
+    std::printf("\n");
+    std::fflush(stdout);
+  }
   if (!silent_)
     std::fprintf(stderr, "round %d: %.1f s (training %.1f s, %.0f img/s)\n", round_, secs, train_secs, rate);
   if (log_) {

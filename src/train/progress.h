@@ -34,7 +34,8 @@ class Progress {
   /// After each batch: instances so far this round and running figures.
   void Batch(long instances, const Figures& running);
   /// Ends the round: the cxxnet line on stdout, and a JSON line with `extra` fields.
-  void EndRound(const Figures& results, const Figures& extra);
+  /// `results_line`: the round's `[N]\t...` line on stdout (test_io has none, as cxxnet's).
+  void EndRound(const Figures& results, const Figures& extra, bool results_line = true);
 
  private:
   double Seconds() const;

@@ -86,6 +86,9 @@ void InitTrainingBlocks(Job& job);
 /// Warns where model file `mf` was written for another network text (a layer without weights
 /// may differ: a relu for a sigmoid) and, when training, with another seed.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
+/// Says, where `restored` (RestoreCheckpoint's answer) is false, that `path`'s updater state was
+/// another updater's and starts from 0 (`how`: continue or model_in).
+void NoteOtherUpdater(bool restored, const char* how, const std::string& path);
 
 /// The learning rate a NaN loss's hint names: "eta = 0.5 at f.conf:3", or "eta, 0.01 by default"
 /// (the hint showed "<default>"), with the schedule's keys and those of some weights only.
@@ -208,7 +211,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
       const long saved = nn::MetaNumber(mf, "round", round, path);
       UMBRA_CHECK(saved == round, "continue: '", path, "' holds the model of round ", saved, ", not ", round,
                   " as its name says; rename or remove it");
-      nn::RestoreCheckpoint(trainer, mf, path);
+      NoteOtherUpdater(nn::RestoreCheckpoint(trainer, mf, path), "continue", path);
       WarnIfOtherNetwork(job, mf, path);  // after the restore: its weights did match
       start = round + 1, resumed = true;
       std::fprintf(stderr, "continue: resuming after round %d from %s\n", round, path.c_str());
@@ -222,7 +225,17 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   if (!resumed && finetune) {
     const std::string in = job.Get("model_in", "");
     UMBRA_CHECK(!in.empty(), "task = finetune needs model_in = <model file to copy layers from>");
-    const nn::ModelFile mf = nn::ReadModelFile(in);
+    nn::ModelFile mf = nn::ReadModelFile(in);
+    // Layers the config names are copied, as cxxnet's finetune copied them: an unnamed layer
+    // (a new classifier, left unnamed or renamed to start afresh) keeps its initial weights even
+    // where a weight of its generated name and shape is in the file, with a note.
+    for (const std::string& layer : job.net.unnamed)
+      if (std::ranges::any_of(mf.tensors, [&](const nn::ModelTensor& t) { return t.name.starts_with(layer + "."); }))
+        std::fprintf(stderr, "note: finetune: layer '%s' has no name in the config: its weights are not copied from %s, "
+                     "as cxxnet's finetune copied named layers only (name it to copy them)\n", layer.c_str(), in.c_str());
+    std::erase_if(mf.tensors, [&](const nn::ModelTensor& t) {
+      return job.net.unnamed.count(t.name.substr(0, t.name.rfind('.'))) > 0;
+    });
     const auto copied = nn::LoadWeights(trainer.net(), mf, in, false);
     // A weight of the same name and another shape is left as initialised: said, as is a model
     // that gives nothing (a renamed net trained from scratch while the log said finetune).
@@ -232,14 +245,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         std::fprintf(stderr, "warning: finetune: '%s' is %s in %s but (%d,%d) here: not copied\n", n.c_str(),
                      nn::detail::ShapeText(t->shape).c_str(), in.c_str(), int(w.size(0)), int(w.size(1)));
     });
-    UMBRA_CHECK(!copied.empty(), "task = finetune: model_in '", in, "' has no weight of this net's names and shapes");
+    UMBRA_CHECK(!copied.empty(), "task = finetune: model_in '", in, "' has no weight of this net's names and shapes",
+                job.net.unnamed.empty() ? "" : " (of its named layers: unnamed ones are not copied)");
     std::string names;
     for (auto& n : copied) names += " " + n;
     std::fprintf(stderr, "finetune: copied %zu weight(s) from %s:%s\n", copied.size(), in.c_str(), names.c_str());
   } else if (!resumed && job.global.count("model_in")) {
     const std::string in = job.Get("model_in", "");
     const nn::ModelFile mf = nn::ReadModelFile(in);
-    nn::RestoreCheckpoint(trainer, mf, in);
+    NoteOtherUpdater(nn::RestoreCheckpoint(trainer, mf, in), "model_in", in);
     WarnIfOtherNetwork(job, mf, in);
     const long round = nn::MetaNumber(mf, "round", 0, in);
     UMBRA_CHECK(round >= 0 && round < 99999999, "model file '", in, "': its round = ", round, " is out of range");

@@ -202,6 +202,13 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
   }
 }
 
+void NoteOtherUpdater(bool restored, const char* how, const std::string& path) {
+  if (!restored)
+    std::fprintf(stderr, "note: %s: '%s' holds another updater's state than this run's (sgd's and nag's momentum, "
+                 "adam's two moments): this run's starts from 0, as cxxnet's resumes started it; the weights and the "
+                 "update count go on\n", how, path.c_str());
+}
+
 // A checkpoint of a network written differently (another activation, dropout rate) still loads
 // when every weight matches; say so, since the run is then not the one that was saved.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training) {
@@ -253,13 +260,16 @@ int RunTrain(Job& job) {
   if (job.GetSwitch("test_io", false)) {  // cxxnet's test_io: only read the data, to time the input
     InitTrainingBlocks(job);
     Progress prog(s.silent, s.print_step, "");
-    for (int r = 1; r <= std::min(s.num_round, s.max_round); ++r) {
+    // The rounds a training run would take from start_counter (no model is read or written);
+    // each says its time on stderr, and no `[N]` line (it has no figures: cxxnet printed none).
+    const int start = int(job.GetInt("start_counter", 0, 0, 99999998)) + 1;
+    for (int r = start; r <= std::min(s.num_round, start - 1 + s.max_round); ++r) {
       prog.StartRound(r);
       s.train->it->SetEpoch(r);
       s.train->it->BeforeFirst();
       long seen = 0;
       while (s.train->it->Next()) prog.Batch(seen += s.train->it->Value().valid, {});
-      prog.EndRound({}, {});
+      prog.EndRound({}, {}, /*results_line=*/false);
     }
     return 0;
   }

@@ -57,6 +57,12 @@ if [ -e "$D/t10k-images-idx3-ubyte.gz" ]; then
     dev=gpu bf16_nodes=1 || { tail -5 "$W/cli-bf16-nodes.log"; echo "FAIL: dev=gpu bf16_nodes=1"; fail=1; }
   grep -q "note: <command line>:[0-9]*: bf16_nodes = 1 starts at a convolution with dtype = bf16, and this net has none" \
     "$W/cli-bf16-nodes.log" || { echo "FAIL: bf16_nodes without a bf16 convolution gets no note"; fail=1; }
+  # No dev key where a GPU is visible: the CPU, said (cxxnet's default was the GPU).
+  sed '/^dev = /d' "$CONF" > "$W/nodev.conf"
+  run cli-nodev timeout 300 "$B/umbra" "$W/nodev.conf" "${P[@]}" num_round=0 model_dir="$W/m-nodev" ||
+    { tail -5 "$W/cli-nodev.log"; echo "FAIL: a run without dev"; fail=1; }
+  grep -q "note: no dev key: running on the CPU (cxxnet's default was the GPU); this machine has [0-9]* GPU(s): dev = gpu runs on GPU 0" \
+    "$W/cli-nodev.log" || { echo "FAIL: no note for a CPU run without dev beside a GPU"; fail=1; }
   # Host waits for the device per round (100 steps and 100 test batches): with print_step=100 the
   # losses, the training metrics and the test metrics are read once each (readout.h), not per batch.
   # cuDNN's algorithms reported fast (UMBRA_STUB_CUDNN_MS), so that every search picks the same

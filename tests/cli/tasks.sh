@@ -380,6 +380,18 @@ grep -qF "note: <command line>:5: eta = 0.5 comes after bias:eta = 0.1 (<command
 "$UMBRA" "$CONF" bias:momentum=0.8 momentum=0.5 bias:momentum=0.7 bias:eta=0.5 eta=0.50 num_round=0 model_dir=ord \
   > /dev/null 2> ord2.err || { cat ord2.err; fail "tag keys 2"; }
 if grep -q 'comes after' ord2.err; then cat ord2.err; fail "a note where cxxnet agrees"; fi
+# A momentum above cxxnet's cap of 0.9 (its final_momentum) is trained as written: a note.
+"$UMBRA" "$CONF" momentum=0.95 num_round=0 model_dir=mom > /dev/null 2> mom.err || { cat mom.err; fail "momentum"; }
+grep -qF "note: <command line>:2: momentum = 0.95: cxxnet held momentum at most final_momentum, 0.9 unless set, so a cxxnet run of this config trained at 0.9; umbra trains at 0.95 as written (final_momentum = 0.9 gives cxxnet's)" \
+  mom.err || { cat mom.err; fail "no note for momentum past cxxnet's cap"; }
+"$UMBRA" "$CONF" momentum=0.95 final_momentum=0.99 num_round=0 model_dir=mom > /dev/null 2> mom2.err ||
+  { cat mom2.err; fail "final_momentum"; }
+if grep -q 'final_momentum, 0.9' mom2.err; then cat mom2.err; fail "a momentum note beside final_momentum"; fi
+# The same within a layer's block: wmat:lr, then lr (cxxnet's wmat took the later).
+sed 's/^  nhidden = 64/&\n  wmat:lr = 0.07\n  lr = 0.03/' "$CONF" > blk.conf
+"$UMBRA" blk.conf num_round=0 model_dir=blk > /dev/null 2> blk.err || { cat blk.err; fail "block keys"; }
+grep -qF "note: blk.conf:24: lr = 0.03 comes after wmat:lr = 0.07 (blk.conf:23): the fc1.wmat weights keep wmat:lr = 0.07, the more specific key (cxxnet applied the keys in order: there they took 0.03)" \
+  blk.err || { cat blk.err; fail "no note for a block's key after its tag's"; }
 # A global grad_scale where the loss sets its own goes to the updater alone: said, as it scales
 # every gradient (cxxnet's updater had none).
 sed 's/^layer\[3->3\] = softmax:loss/&\n  grad_scale = 1/' "$CONF" > gs.conf
@@ -432,6 +444,12 @@ w = np.loadtxt('w.txt'); m = read_model('m/0002.model')
 assert m['meta']['round'] == '2'
 assert np.array_equal(w.astype(np.float32), m['tensors']['fc2.wmat']), 'get_weight vs numpy reader'" \
   || fail "get_weight / numpy reader"
+# cxxnet's weight_name (which it declared and never read) names the tag too.
+"$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=wb.txt weight_name=bias \
+  2> /dev/null || fail "weight_name"
+head -1 wb.txt | grep -qF "# fc2.bias shape" || { head -1 wb.txt; fail "weight_name = bias"; }
+expect_error "<command line>:5: weight_name = bias and weight_tag = wmat (<command line>:6) name two weights" \
+  "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_name=bias weight_tag=wmat
 
 "$UMBRA" "$CONF" task=extract extract_node_name=3 model_in=m/0002.model 2> /dev/null
 $PY -c "
@@ -454,6 +472,15 @@ sed 's/fullc:fc/fullc:gc/' "$CONF" > renamed.conf
 expect_error "task = finetune: model_in 'm/0002.model' has no weight of this net's names and shapes" renamed.conf \
   task=finetune model_in=m/0002.model num_round=1 model_dir=ft3
 [ -f ft/0001.model ] || fail "finetune model"
+# An unnamed layer is not copied, as cxxnet's finetune copied named layers only (a new
+# classifier left unnamed starts afresh), even where the file has its generated name and shape.
+sed 's/fullc:fc2/fullc/' "$CONF" > unnamed.conf
+"$UMBRA" unnamed.conf num_round=1 model_dir=un silent=1 > /dev/null 2> un.err || { cat un.err; fail "unnamed train"; }
+"$UMBRA" unnamed.conf task=finetune model_in=un/0001.model num_round=1 model_dir=unft > /dev/null 2> unft.err ||
+  { cat unft.err; fail "unnamed finetune"; }
+grep -qF "note: finetune: layer 'fullc_3' has no name in the config: its weights are not copied from un/0001.model, as cxxnet's finetune copied named layers only (name it to copy them)" \
+  unft.err && grep -q "finetune: copied 2 weight(s) from un/0001.model: fc1.wmat fc1.bias$" unft.err ||
+  { cat unft.err; fail "finetune copied an unnamed layer"; }
 
 # A restartable finetune: continue=1 with nothing in model_dir yet still starts from model_in.
 "$UMBRA" other.conf task=finetune model_in=m/0002.model num_round=1 model_dir=ft2 continue=1 > /dev/null 2> ft2.err
@@ -477,6 +504,10 @@ expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=4 star
 
 "$UMBRA" "$CONF" test_io=1 num_round=1 > io.txt 2> io.err
 grep -q "img/s" io.err || fail "test_io"
+[ ! -s io.txt ] || { cat io.txt; fail "test_io printed round lines (cxxnet's printed none)"; }
+# Its rounds are those a training run would take: from start_counter.
+"$UMBRA" "$CONF" test_io=1 start_counter=4 num_round=5 > /dev/null 2> io2.err || { cat io2.err; fail "test_io 2"; }
+grep -q "^round 5: " io2.err && [ "$(grep -c '^round [0-9]*: ' io2.err)" = 1 ] || { cat io2.err; fail "test_io start_counter"; }
 
 # Bad input: each one clear error naming the file, key or weight.
 head -c 1000 m/0002.model > cut.model

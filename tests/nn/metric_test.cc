@@ -51,6 +51,34 @@ TEST(Metric, OneWideOutputIsABinaryPrediction) {
   EXPECT_HAS(test::ErrorOf([&] { ll.Add(p.view(), y.view()); }), "label 2 of row 3 of the batch is outside [0, 1]");
 }
 
+// Labels as wide as the output (multi_logistic's multi-label targets) are a binary prediction
+// per column: error and logloss average the columns per instance. Column 0 read as a class
+// index gave meaningless figures with no word; rec@N refuses them.
+TEST(Metric, MultiLabelScoresEachColumn) {
+  TensorContainer<cpu, 2> p(Shape2(2, 3)), y(Shape2(2, 3));
+  const float pv[] = {0.9f, 0.2f, 0.6f, 0.1f, 0.7f, 0.4f}, yv[] = {1, 0, 0, 0, 1, 1};
+  std::copy(pv, pv + 6, p.dptr_);
+  std::copy(yv, yv + 6, y.dptr_);
+  nn::Metric err("error"), ll("logloss");
+  err.Add(p.view(), y.view());
+  ll.Add(p.view(), y.view());
+  EXPECT_NEAR(err.Get(), (1.0 / 3 + 1.0 / 3) / 2, 1e-9);  // 0.6 for 0 in row 0, 0.4 for 1 in row 1
+  const double row0 = -(std::log(0.9) + std::log(0.8) + std::log(0.4)) / 3;
+  const double row1 = -(std::log(0.9) + std::log(0.7) + std::log(0.4)) / 3;
+  EXPECT_NEAR(ll.Get(), (row0 + row1) / 2, 1e-6);
+  y.dptr_[4] = 2;
+  EXPECT_HAS(test::ErrorOf([&] { err.Add(p.view(), y.view()); }),
+             "metric error: label 2 in column 1 of row 1 of the batch is not 0 or 1 (labels as wide as the output");
+  TensorContainer<cpu, 2> narrow(Shape2(2, 2), 0.f);
+  EXPECT_HAS(test::ErrorOf([&] { err.Add(p.view(), narrow.view()); }),
+             "metric error: the labels are 2 wide but the output is 3 wide; labels wider than one are binary targets");
+  EXPECT_HAS(test::ErrorOf([&] { nn::Metric("rec@1").Add(p.view(), y.view()); }),
+             "metric rec@1: the labels are 3 wide (multi-label targets), but rec@N ranks the classes");
+  // Known when the net is built: the data's label_width against the output.
+  EXPECT_HAS(test::ErrorOf([] { nn::Metric("logloss").CheckWidth(3, 2); }), "metric logloss: the labels are 2 wide");
+  EXPECT_NO_THROW(nn::Metric("error").CheckWidth(3, 3));
+}
+
 TEST(Metric, RmseAndErrors) {
   TensorContainer<cpu, 2> p(Shape2(2, 2), 1.f), y(Shape2(2, 2), 0.f);
   y.dptr_[0] = 3;

@@ -108,6 +108,19 @@ TEST(Updater, SchedulesFollowTheirFormulas) {
   EXPECT_EQ(p.LearningRate(25), 0.0);
 }
 
+// cxxnet's final_momentum caps momentum wherever either is given; without it, no cap (cxxnet's
+// default 0.9 held momentum = 0.95 at 0.9: netconfig notes that).
+TEST(Updater, FinalMomentumCapsMomentum) {
+  nn::UpdaterSettings s;
+  EXPECT_TRUE(s.Set("momentum", "0.95"));
+  EXPECT_FLOAT_EQ(s.For("fc1.wmat").momentum, 0.95f);
+  EXPECT_TRUE(s.Set("bias:final_momentum", "0.9"));
+  EXPECT_FLOAT_EQ(s.For("fc1.bias").momentum, 0.9f);
+  EXPECT_FLOAT_EQ(s.For("fc1.wmat").momentum, 0.95f);
+  EXPECT_TRUE(s.Set("fc1:momentum", "0.5"));  // below the cap: as written
+  EXPECT_FLOAT_EQ(s.For("fc1.bias").momentum, 0.5f);
+}
+
 TEST(Updater, SettingsResolveGlobalThenTagThenLayer) {
   nn::UpdaterSettings s;
   EXPECT_TRUE(s.Set("lr", "0.1"));

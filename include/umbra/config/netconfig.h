@@ -30,6 +30,9 @@ struct NetConfig {
   /// Keys of spec.defaults that reach no layer of this net (none takes them, or each that does
   /// sets its own): noted when built; no part of what the net computes.
   std::set<std::string> idle_defaults;
+  /// Layers the config gave no name (named TYPE_INDEX here): finetune copies none of their
+  /// weights, as cxxnet's copied named layers only (an unnamed classifier starts afresh).
+  std::set<std::string> unnamed;
 };
 
 /// Builds the net description; `batch` is used when the config has no batch_size. Errors (an

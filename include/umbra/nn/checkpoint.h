@@ -116,21 +116,26 @@ void CheckCheckpointFinite(Trainer<cpu, DType>& tr) {
   });
 }
 
-/// Restores a checkpoint into a trainer built from the same network: every weight and state
-/// tensor must be present with the same shape, and the file may hold nothing the net lacks.
+/// Restores a checkpoint into a trainer built from the same network: every weight must be
+/// present with the same shape, and the file may hold no weight the net lacks. The updater's
+/// state (momentum, Adam's second moment) is restored where the file holds this run's updater's
+/// state tensors, exactly those; where it holds another updater's (sgd's into adam, adam's into
+/// sgd), the state starts from 0, as cxxnet's resumes started it (it saved none), and this
+/// returns false: the caller says so.
 template <typename xpu, typename DType>
-void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
+bool RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
   std::set<std::string> used;
-  // Another updater keeps other state (sgd: momentum; adam: momentum and second_moment).
-  const char* other_updater = " (saved with another updater than this run's: resume with the same one, or start "
-                              "from its weights with task=finetune)";
   auto is_state = [](const std::string& name) {
     return name.ends_with(":momentum") || name.ends_with(":second_moment");
   };
+  std::set<std::string> want_state, have_state;
+  tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType>) { want_state.insert(name); });
+  for (const ModelTensor& t : m.tensors)
+    if (is_state(t.name)) have_state.insert(t.name);
+  const bool same_updater = want_state == have_state;
   auto take = [&](const std::string& name, Tensor<xpu, 2, DType> t) {
     const ModelTensor* mt = m.Find(name);
-    UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'",
-                is_state(name) ? other_updater : "");
+    UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'");
     detail::FromHost(*mt, t, file);
     used.insert(name);
   };
@@ -157,10 +162,12 @@ void RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
     take(name, w);
     if (pending && name.find(".moving_") == std::string::npos) take(name + ":grad", g);
   });
-  tr.VisitUpdaterState(take);
+  if (same_updater) tr.VisitUpdaterState(take);
+  else used.insert(have_state.begin(), have_state.end());
   for (auto& t : m.tensors)
     UMBRA_CHECK(used.count(t.name), "model file '", file, "' does not match the network: '", t.name,
-                "' is not in the network of the config", is_state(t.name) ? other_updater : "");
+                "' is not in the network of the config");
+  return same_updater;
 }
 
 /// Copies weights by name (finetune, pred): those with the same name and shape are copied;

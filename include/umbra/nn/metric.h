@@ -2,8 +2,11 @@
 // (mean -log p of the label's class), rmse (against labels of the prediction's width), rec@N
 // (the label among the N highest scores; equal scores ranked by class index). A one-wide output
 // is a binary prediction (the probability of class 1, labels 0 or 1): error counts p > 0.5
-// against the label, logloss is the binary cross-entropy. Accumulate with Add, read with Get,
-// Clear per round.
+// against the label, logloss is the binary cross-entropy. Labels as wide as the output, more
+// than one (multi_logistic's multi-label targets), are as many binary predictions: error and
+// logloss score each column so and average them per instance, as cxxnet's did for its label
+// fields wider than one; rec@N, which ranks classes against one class index, refuses them.
+// Accumulate with Add, read with Get, Clear per round.
 // Names as in cxxnet configs (metric = error, metric = rec@5).
 #pragma once
 
@@ -53,6 +56,7 @@ class Metric {
       return size_t(i) < index.size() ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
                                       : std::string();
     };
+    if (n > 0) CheckLabelWidth(k, label.size(1));
     for (index_t i = 0; i < n; ++i) {
       const float* p = pred.dptr_ + i * pred.stride_;
       const float* y = label.dptr_ + i * label.stride_;
@@ -74,19 +78,26 @@ class Metric {
         double s = 0;
         for (index_t j = 0; j < k; ++j) s += (double(p[j]) - y[j]) * (double(p[j]) - y[j]);
         sum_ += s / k;
-      } else if (k == 1 && kind_ != kRec) {
+      } else if ((k == 1 || label.size(1) > 1) && kind_ != kRec) {
         // One output (a logistic's probability): a binary prediction; error takes p > 0.5 for
         // class 1 (cxxnet's took p > 0, every probability but 0: its error of a logistic was the
         // share of label 0), logloss is the binary cross-entropy. (The class index of a one-wide
-        // output could only be 0: label 1 was refused after a round.)
-        UMBRA_CHECK(y[0] >= 0 && y[0] <= 1 && (kind_ == kLogLoss || y[0] == 0 || y[0] == 1), "metric ", name_,
-                    ": label ", y[0], " of row ", i, " of the batch",
-                    instance(i),
-                    kind_ == kError ? " is not 0 or 1" : " is outside [0, 1]",
-                    " (a one-wide output is a binary prediction: the probability of class 1)");
-        const double q = std::clamp(double(p[0]), 1e-15, 1 - 1e-15);
-        if (kind_ == kError) sum_ += (p[0] > 0.5f) != (y[0] == 1);
-        else sum_ -= y[0] * std::log(q) + (1 - y[0]) * std::log(1 - q);
+        // output could only be 0: label 1 was refused after a round.) Multi-label: one such
+        // prediction per column, averaged. Column 0 read as a class index scored 0/1 targets
+        // as nonsense, with no word.
+        const index_t w = label.size(1);  // 1, or k (CheckLabelWidth)
+        double s = 0;
+        for (index_t j = 0; j < w; ++j) {
+          UMBRA_CHECK(y[j] >= 0 && y[j] <= 1 && (kind_ == kLogLoss || y[j] == 0 || y[j] == 1), "metric ", name_,
+                      ": label ", y[j], w > 1 ? " in column " + std::to_string(j) : std::string(), " of row ", i,
+                      " of the batch", instance(i), kind_ == kError ? " is not 0 or 1" : " is outside [0, 1]",
+                      w > 1 ? " (labels as wide as the output are binary targets: the probability of each)"
+                            : " (a one-wide output is a binary prediction: the probability of class 1)");
+          const double q = std::clamp(double(p[j]), 1e-15, 1 - 1e-15);
+          if (kind_ == kError) s += (p[j] > 0.5f) != (y[j] == 1);
+          else s -= y[j] * std::log(q) + (1 - y[j]) * std::log(1 - q);
+        }
+        sum_ += s / w;
       } else {
         // As strict as training's loss layers: 2.5 or -0.5 is no class (the cast would take 2 or 0).
         UMBRA_CHECK(y[0] >= 0 && y[0] < float(k) && y[0] == std::floor(y[0]), "metric ", name_, ": label ", y[0],
@@ -118,6 +129,16 @@ class Metric {
                 " classes counts every prediction; N must be below ", k);
     UMBRA_CHECK(kind_ != kRMSE || label_width < 0 || label_width == k, "metric rmse: the labels are ", label_width,
                 " wide but the output is ", k, " wide; rmse needs a label per output value (label_width = ", k, ")");
+    CheckLabelWidth(k, label_width);
+  }
+  /// Labels wider than one (multi-label): error and logloss need one per output value; rec@N
+  /// none (it ranks classes against one class index).
+  void CheckLabelWidth(index_t k, index_t label_width) const {
+    if (label_width <= 1 || kind_ == kRMSE) return;
+    UMBRA_CHECK(kind_ != kRec, "metric ", name_, ": the labels are ", label_width, " wide (multi-label targets), "
+                "but rec@N ranks the classes against one class index; error and logloss score each column");
+    UMBRA_CHECK(label_width == k, "metric ", name_, ": the labels are ", label_width, " wide but the output is ", k,
+                " wide; labels wider than one are binary targets, one per output value (label_width = ", k, ")");
   }
   double Get() const {
     if (count_ == 0) return 0;

@@ -6,6 +6,7 @@
 // is how update_period works). State (momentum, Adam moments) is per weight and visible for saving.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <map>
@@ -23,6 +24,9 @@ namespace umbra::nn {
 struct UpdaterParam {
   std::string updater = "sgd";
   float lr = 0.01f, momentum = 0.9f, wd = 0.f;
+  // cxxnet's cap of momentum; its default 0.9 held every higher momentum at 0.9 unsaid: here
+  // none unless given (a note says where a config's momentum passes 0.9 without it).
+  float final_momentum = 1.f;
   float clip_gradient = 0.f;  // > 0: clip each gradient element to [-c, c]
   float grad_scale = 1.f;     // multiplies gradients (e.g. 1/update_period)
   std::string lr_schedule = "constant";
@@ -37,6 +41,8 @@ struct UpdaterParam {
       d.Field(&UpdaterParam::updater, "updater", "update rule").OneOf({"sgd", "nag", "adam"});
       d.Field(&UpdaterParam::lr, "lr", "base learning rate").Min(0).Alias("eta");
       d.Field(&UpdaterParam::momentum, "momentum", "momentum of sgd/nag").Range(0, 1);
+      d.Field(&UpdaterParam::final_momentum, "final_momentum",
+              "cxxnet's cap of momentum (its default 0.9 held a higher momentum there; none here)").Range(0, 1);
       d.Field(&UpdaterParam::wd, "wd", "weight decay (L2) coefficient").Min(0);
       d.Field(&UpdaterParam::clip_gradient, "clip_gradient", "> 0: clip gradients to [-c, c]").Min(0);
       d.Field(&UpdaterParam::grad_scale, "grad_scale", "multiplier of the gradient").Min(0);
@@ -49,7 +55,8 @@ struct UpdaterParam {
       d.Field(&UpdaterParam::lr_step, "lr:step", "updates per schedule step: the rate changes once a step").Min(1)
           .Alias("eta:step");
       d.Field(&UpdaterParam::lr_minimum, "lr:minimum_lr",
-              "a decaying schedule's rate never goes below it (nor does it raise the base rate)").Min(0)
+              "a decaying schedule's rate never goes below it (nor does it raise a lower base rate, as cxxnet's did)")
+          .Min(0)
           .Alias("eta:minimum_lr");
       d.Field(&UpdaterParam::lr_start_epoch, "lr:start_epoch",
               "updates at the base rate; from then on the schedule of the whole count").Min(0)
@@ -65,10 +72,12 @@ struct UpdaterParam {
     }();
     return d;
   }
-  /// The scheduled learning rate after `t` updates, as cxxnet's schedules give it: the base
-  /// rate for the first start_epoch updates, then a function of the whole steps of lr:step
-  /// updates in t (cxxnet divided integers: the rate is constant within a step), floored at
-  /// minimum_lr (cxxnet's default 1e-5) but never raised above the base rate by it.
+  /// The scheduled learning rate after `t` updates: the base rate for the first start_epoch
+  /// updates, then a function of the whole steps of lr:step updates in t (cxxnet divided
+  /// integers: the rate is constant within a step), floored at minimum_lr (cxxnet's default
+  /// 1e-5). Unlike cxxnet's, the floor never raises a base rate below it: cxxnet's raised every
+  /// rate to it under every schedule, so a layer at lr = 0 trained at 1e-5 and fine-tuning at
+  /// 1e-6 ran at 1e-5; a rate written is the rate trained.
   double LearningRate(double t) const {
     if (lr_schedule == "constant" || t < double(lr_start_epoch)) return lr;
     const double steps = std::floor(t / double(lr_step));
@@ -96,7 +105,7 @@ struct UpdaterParam {
     if (k == "lr:factor") return needs({"factor"});
     if (k == "lr:step" || k == "lr:minimum_lr" || k == "lr:start_epoch")
       return needs({"expdecay", "polydecay", "factor"});
-    if (k == "momentum" && updater == "adam") return "updater = adam does not read it (sgd and nag do)";
+    if ((k == "momentum" || k == "final_momentum") && updater == "adam") return "updater = adam does not read it (sgd and nag do)";
     if ((k == "beta1" || k == "beta2" || k == "eps") && updater != "adam")
       return "updater = " + updater + " does not read it (adam does)";
     return {};
@@ -161,6 +170,7 @@ class UpdaterSettings {
       if (it != scoped_.end())
         for (auto& [k, v] : it->second) UpdaterParam::Decl().Set(p, k, v);
     }
+    p.momentum = std::min(p.momentum, p.final_momentum);
     return p;
   }
   /// The scopes keys were given for: "layer", "tag" or "layer.tag".
