@@ -33,18 +33,20 @@ void Help() {
       "usage: umbra CONFIG [key=value ...]\n"
       "       umbra im2rec LIST IMAGE_ROOT OUT.rec [resize=N] [quality=Q] [label_width=K]\n\n"
       "tasks (task=...):\n"
-      "  train       train; keys num_round, max_round, eval_train (default 1), save_model (every N rounds), model_dir,\n"
+      "  train       train; keys num_round (default 10), max_round, eval_train (default 1), save_model (every N\n"
+      "              rounds and the last; default 1), model_dir (default models),\n"
       "              continue=1 (resume from the newest model_dir/NNNN.model), model_in, log (JSON lines)\n"
-      "  finetune    train, starting from the weights of model_in that match by name and shape\n"
+      "  finetune    train, starting from the weights of model_in that match by name and shape (named layers)\n"
       "  pred        arg-max class per instance of the pred block into its file (pred = FILE); the\n"
       "              value itself where the output is one wide (a binary probability or a regression)\n"
-      "  pred_raw    the whole output row per instance\n"
+      "  pred_raw    the whole output row per instance; output_format = txt | bin (+ FILE.shape)\n"
       "  extract     node extract_node_name (top[-k]: the k-th last node) per instance; output_format =\n"
       "              txt | bin (+ FILE.shape); extract_feature: cxxnet's name, bin by default\n"
       "  get_weight  weight weight_layer.weight_tag (default wmat) of model_in into weight_filename\n"
       "              (default weight.txt; extract_layer_name: cxxnet's name for weight_layer,\n"
       "              weight_name: for weight_tag)\n\n"
-      "globals: dev (cpu, gpu, gpu:N), batch_size, input_shape (c,h,w), seed, metric / metric[label,node],\n"
+      "globals: dev (default cpu; gpu, gpu:N), batch_size (default 100), input_shape (c,h,w), seed (default 0),\n"
+      "         metric / metric[label,node] (repeatable; on the command line it adds a metric),\n"
       "         update_period, print_step, silent, test_io, random_type, tf32_matmul (gpu, default 0;\n"
       "         convolutions: the conv key tf32, default 1), cuda_graph (gpu, default 0: 1 replays\n"
       "         each training step's forward and backward from a CUDA graph; dropout's masks are\n"
@@ -99,7 +101,9 @@ void Help() {
   std::printf("\nlayers and their keys:\n");
   for (const auto& n : nn::LayerRegistry<cpu>::Get().Names())
     std::printf("%s\n%s", n.c_str(), nn::LayerRegistry<cpu>::Get().Help(n).c_str());
-  std::printf("\nupdater keys (global, tag:key or layer:key):\n%s", nn::UpdaterParam::Decl().Help().c_str());
+  std::printf("relu_max_pooling\n  cxxnet's: a max_pooling (its keys) and an in-place relu named NAME@relu\n");
+  std::printf("\nupdater keys (global, tag:key or layer:key; a global grad_scale where a loss layer takes it "
+              "too is an error: give it as wmat:/bias:/LAYER: key):\n%s", nn::UpdaterParam::Decl().Help().c_str());
 }
 
 int Run(int argc, char** argv) {

@@ -210,11 +210,19 @@ class Builder {
   // note, where no final_momentum is given. (Its momentum schedule keys are not taken: the
   // schedule added its step at every update, so momentum met the cap at once.)
   void NoteMomentumPastCxxnetsCap() const {
-    for (const auto& [k, v] : nc_.updater)
-      if (k.ends_with("final_momentum") || (k == "updater" && v == "adam")) return;
+    // Only where no final_momentum reaches the key's scope (given globally or for that scope),
+    // and where adam, which reads no momentum, is not every weight's updater.
+    const auto given = [&](const std::string& key) {
+      return std::ranges::any_of(nc_.updater, [&](const auto& kv) { return kv.first == key; });
+    };
+    const bool all_adam = std::ranges::any_of(nc_.updater, [](const auto& kv) {
+      return kv.first == "updater" && kv.second == "adam";
+    }) && std::ranges::none_of(nc_.updater, [](const auto& kv) { return kv.first.ends_with(":updater"); });
+    if (all_adam || given("final_momentum")) return;
     for (size_t i = 0; i < nc_.updater.size(); ++i) {
       const auto& [k, v] = nc_.updater[i];
       if (k != "momentum" && !k.ends_with(":momentum")) continue;
+      if (k != "momentum" && given(k.substr(0, k.size() - 8) + "final_momentum")) continue;
       const auto m = ParseReal(v);
       if (!m || *m <= 0.9) continue;
       std::fprintf(stderr, "note: %s: %s = %s: cxxnet held momentum at most final_momentum, 0.9 unless set, so a "
@@ -263,7 +271,8 @@ class Builder {
     }
     for (const auto& [tag_leaf, j] : last_tag) {
       // A layer's weight (layer.tag) against the layer's own key; a tag against the global one.
-      const auto dot = tag_leaf.first.find('.');
+      // (A layer's name may hold a dot, a tag none.)
+      const auto dot = tag_leaf.first.rfind('.');
       const auto g = last_global.find(dot == std::string::npos ? tag_leaf.second
                                                                : tag_leaf.first.substr(0, dot) + "." + tag_leaf.second);
       if (g == last_global.end() || g->second < j || SameSetting(nc_.updater[g->second].second, nc_.updater[j].second))
@@ -482,7 +491,8 @@ class Builder {
     try {
       probe_ = Registry::Get().Create(probe_type);
     } catch (const Error& err) {
-      UMBRA_THROW(e.Where(), ": ", err.message());  // lists the known types
+      // Lists the known types; relu_max_pooling is read here, no registered type.
+      UMBRA_THROW(e.Where(), ": ", err.message(), " (and relu_max_pooling: cxxnet's max_pooling with a relu)");
     }
 
     if (spec[0] == '+') {

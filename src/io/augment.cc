@@ -48,29 +48,33 @@ int CropSize(const std::string& k, const std::string& v) {
 float Rotate(const std::string& k, const std::string& v) {
   const float r = ParseFloat(k, v);
   UMBRA_CHECK(r == -1 || (r >= 0 && r <= 360), "iterator key ", k, " = '", v,
-              "' must be an angle in [0, 360] degrees, or 0 or -1 (none); a turn of a degrees clockwise is 360 - a");
+              "' must be an angle in (0, 360] degrees, or 0 or -1 (none); a turn of a degrees clockwise is 360 - a");
   return r;
 }
 // rotate_list: angles, one drawn per image (cxxnet's; its draw never took the list's last angle).
+// Blanks around an angle and a comma at the end are taken, as cxxnet's reading took them.
 std::vector<float> RotateList(const std::string& k, const std::string& v) {
   std::vector<float> list;
   size_t at = 0;
-  while (true) {
-    const size_t end = v.find(',', at);
-    const std::string a = v.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    const auto r = ParseReal(a);
-    UMBRA_CHECK(r, "iterator key ", k, " = '", v, "': '", a, "' is no angle (degrees a,b,...)");
-    UMBRA_CHECK(*r >= -360 && *r <= 360, "iterator key ", k, " = '", v, "': angle ", a,
+  while (at < v.size()) {
+    size_t end = v.find(',', at);
+    if (end == std::string::npos) end = v.size();
+    std::string a = v.substr(at, end - at);
+    const size_t s = a.find_first_not_of(" \t"), t = a.find_last_not_of(" \t");
+    a = s == std::string::npos ? "" : a.substr(s, t - s + 1);
+    const float r = ParseFloat(k, a);
+    UMBRA_CHECK(r >= -360 && r <= 360, "iterator key ", k, " = '", v, "': angle ", a,
                 " is outside [-360, 360] degrees");
-    list.push_back(float(*r));
-    if (end == std::string::npos) return list;
+    list.push_back(r);
     at = end + 1;
   }
+  UMBRA_CHECK(!list.empty(), "iterator key ", k, " = '", v, "' lists no angle (degrees a,b,...)");
+  return list;
 }
 // min_img_size / max_img_size: a side of the warped image, in pixels, 0 for none.
 float ImgSize(const std::string& k, const std::string& v) {
   const float s = ParseFloat(k, v);
-  UMBRA_CHECK(s >= 0 && s <= kMaxSide, "iterator key ", k, " = '", v, "' must be a side in [1, ", kMaxSide,
+  UMBRA_CHECK(s >= 0 && s <= kMaxSide, "iterator key ", k, " = '", v, "' must be a side in (0, ", kMaxSide,
               "] pixels, or 0 (none)");
   return s;
 }
@@ -117,14 +121,15 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
            IsKey(k, "max_scale", "another name for max_random_scale"))
     max_scale_ = ParseFloat(k, v);
   else if (IsKey(k, "mean_r", "subtracted from channel 0 (red)")) mean_[0] = ParseFloat(k, v);
-  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v);
-  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v);
+  else if (IsKey(k, "mean_g", "subtracted from channel 1 (green)")) mean_[1] = ParseFloat(k, v), mean_g_b_ = true;
+  else if (IsKey(k, "mean_b", "subtracted from channel 2 (blue)")) mean_[2] = ParseFloat(k, v), mean_g_b_ = true;
   else if (IsKey(k, "mean_value", "subtracted from every channel; or a,b,c: from channels 0, 1, 2 (cxxnet's form)")) {
     // cxxnet's form is three values; its source named them b,g,r but subtracted the first from
     // channel 0 (red), and so on: channel order, as here.
     const auto comma = std::ranges::count(v, ',');
     UMBRA_CHECK(comma == 0 || comma == 2, "iterator key mean_value = '", v,
                 "': one value (for every channel) or three, a,b,c (for channels 0, 1, 2)");
+    mean_g_b_ = true;
     if (comma == 0) {
       mean_[0] = mean_[1] = mean_[2] = ParseFloat(k, v);
     } else {
@@ -165,7 +170,8 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
               shape[0]);
   // A gray input has channel 0 only, which takes mean_r: another mean_g or mean_b was dropped
   // without a word.
-  UMBRA_CHECK(shape[0] == 3 || (mean_[1] == mean_[0] && mean_[2] == mean_[0]), who, ": mean_g and mean_b (",
+  // (A mean_r alone is taken: mean_g and mean_b at their 0 said nothing.)
+  UMBRA_CHECK(shape[0] == 3 || !mean_g_b_ || (mean_[1] == mean_[0] && mean_[2] == mean_[0]), who, ": mean_g and mean_b (",
               mean_[1], ", ", mean_[2], ") differ from mean_r (", mean_[0], "), but a gray input_shape (1 channel) "
               "has channel 0 only, which takes mean_r; give mean_value or mean_r");
   UMBRA_CHECK(max_aspect_ >= 0 && max_aspect_ < 1, who, ": max_aspect_ratio must be in [0, 1), got ", max_aspect_);
@@ -232,7 +238,8 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
   cv::Mat m = img;
   // A fixed rotate or scale warps the mean image's crops too (they were left out: a mean of
   // unturned images subtracted from turned ones); random warps only the random pass.
-  const bool random_warp = (rotate_ <= 0 && max_angle_ > 0) || rotate_list_.size() > 1 || max_shear_ > 0 ||
+  const bool random_warp = (rotate_list_.empty() && rotate_ <= 0 && max_angle_ > 0) || rotate_list_.size() > 1 ||
+                           max_shear_ > 0 ||
                            max_aspect_ > 0 || max_scale_ != min_scale_;
   const bool fixed_warp = rotate_ > 0 || rotate_list_.size() == 1 || min_scale_ != 1 || min_img_ > 0 || max_img_ > 0;
   if (random ? random_warp || fixed_warp : fixed_warp && !random_warp) m = Warp(m, rnd);

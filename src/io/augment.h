@@ -53,6 +53,7 @@ class Augmenter {
   std::vector<float> rotate_list_;
   float min_img_ = 0, max_img_ = 0;  // 0: none
   float mean_[3] = {0, 0, 0}, scale_ = 1, max_contrast_ = 0, max_illum_ = 0, fill_ = 255;
+  bool mean_g_b_ = false;  // mean_g or mean_b given (mean_value sets all three alike)
   MeanImage mean_img_;
 };
 

@@ -35,6 +35,9 @@ class CsvIterator : public InstanceIterator {
     std::vector<float> row;
     size_t cols = 0;
     int no = 0;
+    // A gzip'd csv was "a NUL byte at column 1": named for what it is.
+    UMBRA_CHECK(!RegularFileStartsWith(path_, "\x1f\x8b"), "csv file '", path_,
+                "' is gzip-compressed; csv files are read as text: gunzip it");
     if (header_) ++no, std::getline(in, line);
     while (std::getline(in, line)) {
       ++no;

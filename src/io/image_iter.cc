@@ -202,7 +202,10 @@ class ImageListIterator : public ImageIterBase {
  protected:
   std::string Name() const override { return "img iterator ('" + list_path_ + "')"; }
   std::string Where(index_t i) const override {
-    return "'" + Path(i) + "' (" + list_path_ + ":" + std::to_string(list_[i].line) + ")";
+    // A prefix root is named in each error too: its note is not said under silent, and a
+    // mistyped folder reads as one ("data/imgaes" + "a.png").
+    return "'" + Path(i) + "' (" + list_path_ + ":" + std::to_string(list_[i].line) + ")" +
+           (prefix_ ? " (image_root '" + root_ + "' names no folder: it was written before the listed path)" : "");
   }
   Item Load(index_t i) override {
     return Item{ReadImageFile(Path(i), Where(i)), list_[i].labels};

@@ -48,7 +48,8 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::vector<std::string> f = Split(line);
     // Without a path (a list that relabels records): the index and label_width labels.
-    const bool no_path = path_optional && label_width > 0 && int(f.size()) == 1 + label_width;
+    const bool no_path = path_optional && label_width > 0 && int(f.size()) == 1 + label_width &&
+                         ParseReal(f.back()).has_value();  // "5 1 x" is one label and a path
     UMBRA_CHECK(f.size() >= 3 || no_path, where, ": expected 'index <TAB> label(s) <TAB> path'",
                 path_optional ? " or 'index <TAB> label(s)' (label_width = " + std::to_string(label_width) + ")" : "",
                 ", got ", f.size(), " field(s)");

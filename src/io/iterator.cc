@@ -61,14 +61,32 @@ bool RegisterChain(const std::string& name, ChainFactory make) {
 std::vector<std::string> IteratorNames() { return Keys<IteratorFactory>(); }
 std::vector<std::string> ChainNames() { return Keys<ChainFactory>(); }
 
+namespace {
+// cxxnet's iterators that umbra has not: named for what they were, where "unknown" or "cannot
+// be chained" misnamed a real cxxnet config's line.
+std::string CxxnetOnly(const std::string& type) {
+  if (type == "attachtxt")
+    return "cxxnet's attachtxt (extra data per instance from a text file) is not in umbra: no iterator gives "
+           "extra data yet";
+  if (type == "imgbinx" || type == "imgbinold" || type == "imginst")
+    return "cxxnet's " + type + " (its older image page formats) is not in umbra: repack the images with "
+           "umbra im2rec and read them with imgrec";
+  return {};
+}
+}  // namespace
+
 std::unique_ptr<DataIterator> CreateIterator(const std::string& type) {
   auto it = Table<IteratorFactory>().find(type);
+  const std::string cxxnet = CxxnetOnly(type);
+  UMBRA_CHECK(cxxnet.empty(), "iterator '", type, "': ", cxxnet);
   UMBRA_CHECK(it != Table<IteratorFactory>().end(), "unknown iterator '", type, "'; known: ",
               Join(IteratorNames()), " (chained: ", Join(ChainNames()), ")");
   return it->second();
 }
 std::unique_ptr<DataIterator> ChainIterator(const std::string& type, std::unique_ptr<DataIterator> base) {
   auto it = Table<ChainFactory>().find(type);
+  const std::string cxxnet = CxxnetOnly(type);
+  UMBRA_CHECK(cxxnet.empty(), "iterator '", type, "': ", cxxnet);
   UMBRA_CHECK(it != Table<ChainFactory>().end(), "iterator '", type, "' cannot be chained; chained: ",
               Join(ChainNames()));
   return it->second(std::move(base));

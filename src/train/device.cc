@@ -10,7 +10,7 @@ int ParseDevice(const Job& job) {
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
   // cxxnet's default was gpu: its configs (ImageNet.conf) name no dev, and ran here on the CPU
   // unsaid where a GPU stood idle. Said where one is visible.
-  if (!job.global.count("dev") && !job.GetSwitch("silent", false)) {
+  if (!job.global.count("dev") && !job.GetSwitch("silent", false) && !job.GetSwitch("test_io", false)) {
     if (const int count = GPUCount(); count > 0)
       std::fprintf(stderr, "note: no dev key: running on the CPU (cxxnet's default was the GPU); this machine has "
                    "%d GPU(s): dev = gpu runs on GPU 0\n", count);

@@ -1,7 +1,8 @@
 // A cxxnet config file read as a job for the umbra CLI: globals (last value wins, each with its
 // file:line), the metric list, iterator blocks (data/eval/pred) built into DataIterators, and the
 // network. Tasks (train_task.cc, predict_task.cc) run a Job; progress.h prints and logs rounds.
-// Keys: cxxnet's, listed in kTrainerKeys; unknown globals are warnings naming file:line.
+// Keys: cxxnet's, listed in kTrainerKeys; unknown globals are errors naming file:line (a few
+// cxxnet keys that mean nothing here get a note: kIgnoredCxxnetKeys).
 #pragma once
 
 #include <map>

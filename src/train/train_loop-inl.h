@@ -219,7 +219,8 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         std::fprintf(stderr, "note: continue: model_in (%s) is not read: the run goes on from %s\n",
                      job.Where("model_in").c_str(), path.c_str());
     } else {
-      std::fprintf(stderr, "continue: no NNNN.model in '%s' yet\n", model_dir.c_str());
+      std::fprintf(stderr, "note: continue: no NNNN.model in '%s' yet: a new run%s\n", model_dir.c_str(),
+                   job.global.count("model_in") ? ", from model_in" : "");
     }
   }
   if (!resumed && finetune) {
@@ -229,13 +230,12 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // Layers the config names are copied, as cxxnet's finetune copied them: an unnamed layer
     // (a new classifier, left unnamed or renamed to start afresh) keeps its initial weights even
     // where a weight of its generated name and shape is in the file, with a note.
+    const auto layer_of = [](const nn::ModelTensor& t) { return t.name.substr(0, t.name.rfind('.')); };
     for (const std::string& layer : job.net.unnamed)
-      if (std::ranges::any_of(mf.tensors, [&](const nn::ModelTensor& t) { return t.name.starts_with(layer + "."); }))
+      if (std::ranges::any_of(mf.tensors, [&](const nn::ModelTensor& t) { return layer_of(t) == layer; }))
         std::fprintf(stderr, "note: finetune: layer '%s' has no name in the config: its weights are not copied from %s, "
                      "as cxxnet's finetune copied named layers only (name it to copy them)\n", layer.c_str(), in.c_str());
-    std::erase_if(mf.tensors, [&](const nn::ModelTensor& t) {
-      return job.net.unnamed.count(t.name.substr(0, t.name.rfind('.'))) > 0;
-    });
+    std::erase_if(mf.tensors, [&](const nn::ModelTensor& t) { return job.net.unnamed.count(layer_of(t)) > 0; });
     const auto copied = nn::LoadWeights(trainer.net(), mf, in, false);
     // A weight of the same name and another shape is left as initialised: said, as is a model
     // that gives nothing (a renamed net trained from scratch while the log said finetune).

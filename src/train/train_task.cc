@@ -206,7 +206,8 @@ void NoteOtherUpdater(bool restored, const char* how, const std::string& path) {
   if (!restored)
     std::fprintf(stderr, "note: %s: '%s' holds another updater's state than this run's (sgd's and nag's momentum, "
                  "adam's two moments): this run's starts from 0, as cxxnet's resumes started it; the weights and the "
-                 "update count go on\n", how, path.c_str());
+                 "update count go on (so an adam started so takes larger first steps than a fresh one: its bias "
+                 "correction counts the updates)\n", how, path.c_str());
 }
 
 // A checkpoint of a network written differently (another activation, dropout rate) still loads

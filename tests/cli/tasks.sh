@@ -392,6 +392,10 @@ sed 's/^  nhidden = 64/&\n  wmat:lr = 0.07\n  lr = 0.03/' "$CONF" > blk.conf
 "$UMBRA" blk.conf num_round=0 model_dir=blk > /dev/null 2> blk.err || { cat blk.err; fail "block keys"; }
 grep -qF "note: blk.conf:24: lr = 0.03 comes after wmat:lr = 0.07 (blk.conf:23): the fc1.wmat weights keep wmat:lr = 0.07, the more specific key (cxxnet applied the keys in order: there they took 0.03)" \
   blk.err || { cat blk.err; fail "no note for a block's key after its tag's"; }
+# A layer name may hold a dot: the weight's layer is all before the last dot.
+sed 's/fullc:fc1/fullc:fc.1/' blk.conf > blkdot.conf
+"$UMBRA" blkdot.conf num_round=0 model_dir=blk > /dev/null 2> blkdot.err || { cat blkdot.err; fail "block keys dot"; }
+grep -qF "the fc.1.wmat weights keep wmat:lr = 0.07" blkdot.err || { cat blkdot.err; fail "dotted layer name's block note"; }
 # A global grad_scale where the loss sets its own goes to the updater alone: said, as it scales
 # every gradient (cxxnet's updater had none).
 sed 's/^layer\[3->3\] = softmax:loss/&\n  grad_scale = 1/' "$CONF" > gs.conf
@@ -485,6 +489,11 @@ grep -qF "note: finetune: layer 'fullc_3' has no name in the config: its weights
 # A restartable finetune: continue=1 with nothing in model_dir yet still starts from model_in.
 "$UMBRA" other.conf task=finetune model_in=m/0002.model num_round=1 model_dir=ft2 continue=1 > /dev/null 2> ft2.err
 grep -q "finetune: copied 1 weight" ft2.err || { cat ft2.err; fail "finetune with continue=1"; }
+# Another updater than the model's (sgd's momentum into adam): its state starts from 0, said.
+"$UMBRA" "$CONF" model_in=m/0002.model num_round=3 model_dir=mad updater=adam silent=1 > /dev/null 2> mad.err ||
+  { cat mad.err; fail "model_in with another updater"; }
+grep -qF "note: model_in: 'm/0002.model' holds another updater's state than this run's" mad.err ||
+  { cat mad.err; fail "no note for another updater's state"; }
 # model_in counts on from the model's round; another run into the same model_dir is refused.
 "$UMBRA" "$CONF" model_in=m/0002.model num_round=3 model_dir=m3 > /dev/null 2> mi.err
 [ -f m3/0003.model ] && [ ! -f m3/0001.model ] || { ls m3; fail "model_in round numbering"; }

@@ -196,7 +196,7 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
   EXPECT_HAS(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n"),
              "e.conf:2: unknown layer type 'fulc'; known types: ");
-  EXPECT_HAS(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n"), "xelu; did you mean 'fullc'?");
+  EXPECT_HAS(err("netconfig = start\nlayer[0->1] = fulc\nnetconfig = end\n"), "xelu; did you mean 'fullc'? (and relu_max_pooling: cxxnet's max_pooling with a relu)");
   EXPECT_NE(err("input_shape = 1,1,8\nnetconfig = start\nlayer[0->1] = relu\n").find("e.conf:2: netconfig = start is never closed"),
             std::string::npos);
   // Keys before the section's first layer are globals (cxxnet's rule): a section of keys alone is empty.

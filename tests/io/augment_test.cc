@@ -226,19 +226,27 @@ TEST(Augment, MeanOfAColourChannelOnAGrayInputIsAnError) {
   auto it = OnImage(dir, 3, 3, "1,3,3", {{"mean_r", "5"}, {"mean_g", "5"}, {"mean_b", "5"}});
   auto it2 = OnImage(dir2, 3, 3, "1,3,3", {{"mean_value", "5"}});
   EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), At(it2->Value(), 0, 0, 0, 0));
+  TempDir dir3;  // mean_r alone (the error's own advice was refused: mean_g and mean_b were 0)
+  auto it3 = OnImage(dir3, 3, 3, "1,3,3", {{"mean_r", "5"}});
+  EXPECT_EQ(At(it3->Value(), 0, 0, 0, 0), At(it2->Value(), 0, 0, 0, 0));
 }
 
 // A fixed rotate turns the images averaged into a computed mean too: the mean of one image,
 // subtracted from itself, is 0 everywhere (it was that of the unturned image: up to 180 off).
 TEST(Augment, AFixedRotateTurnsTheMeanImagesCrops) {
-  TempDir dir;
-  WritePng(dir / "a.png", 4, 4, [](int y, int x) { return Rgb{40 * y + 10 * x, 0, 0}; });
-  WriteText(dir / "l.lst", "0\t0\ta.png\n");
-  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,4,4"},
-                         {"batch_size", "1"}, {"rotate", "90"}, {"image_mean", dir / "mean.bin"}, {"silent", "1"}});
-  ASSERT_TRUE(it->Next());
-  for (int y = 0; y < 4; ++y)
-    for (int x = 0; x < 4; ++x) EXPECT_EQ(At(it->Value(), 0, 0, y, x), 0) << y << "," << x;
+  // A rotate_list of one angle is such a turn too, and replaces max_rotate_angle's draw.
+  for (const KV& turn : {KV{{"rotate", "90"}}, KV{{"rotate_list", "90"}, {"max_rotate_angle", "30"}}}) {
+    TempDir dir;
+    WritePng(dir / "a.png", 4, 4, [](int y, int x) { return Rgb{40 * y + 10 * x, 0, 0}; });
+    WriteText(dir / "l.lst", "0\t0\ta.png\n");
+    KV keys = {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,4,4"},
+               {"batch_size", "1"}, {"image_mean", dir / "mean.bin"}, {"silent", "1"}};
+    keys.insert(keys.end(), turn.begin(), turn.end());
+    auto it = Make("img", keys);
+    ASSERT_TRUE(it->Next());
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) EXPECT_EQ(At(it->Value(), 0, 0, y, x), 0) << turn[0].first << " " << y << "," << x;
+  }
 }
 
 TEST(Augment, MeanImageIsComputedWrittenThenRead) {
@@ -368,10 +376,13 @@ TEST(Augment, BadKeysAreRefused) {
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_crop_size", "-5"}}); }),
              "min_crop_size = '-5' must be a side");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate", "-90"}}); }),
-             "rotate = '-90' must be an angle in [0, 360] degrees, or 0 or -1 (none); a turn of a degrees clockwise is "
+             "rotate = '-90' must be an angle in (0, 360] degrees, or 0 or -1 (none); a turn of a degrees clockwise is "
              "360 - a");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0,90,x"}}); }),
-             "rotate_list = '0,90,x': 'x' is no angle (degrees a,b,...)");
+             "rotate_list = 'x' is not a number");
+  OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0, 90 ,180,"}});  // blanks and a last comma, as cxxnet took them
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", ","}}); }),
+             "rotate_list = '' is not a number");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0,400"}}); }),
              "rotate_list = '0,400': angle 400 is outside [-360, 360] degrees");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_img_size", "8"}, {"max_img_size", "6"}}); }),

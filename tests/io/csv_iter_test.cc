@@ -91,6 +91,9 @@ TEST(CsvIter, NulBytesAndLoneCarriageReturnsAreNamed) {
   WriteText(dir / "cr.csv", "0,1,2,3,4\r1,1,2,3,4\r");
   EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "cr.csv"}, {"batch_size", "1"}}); }),
              "cr.csv:1: a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read");
+  WriteText(dir / "gz.csv", std::string("\x1f\x8b\x08\0junk", 8));  // "a NUL byte at column 1"
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "gz.csv"}, {"batch_size", "1"}}); }),
+             "gz.csv' is gzip-compressed; csv files are read as text: gunzip it");
   WriteText(dir / "crlf.csv", "0,1,2\r\n1,4,5\r\n");
   EXPECT_TRUE(Make("csv", {{"filename", dir / "crlf.csv"}, {"batch_size", "1"}})->Next());
 }

@@ -168,6 +168,12 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
                                  {"input_shape", "3,4,6"}, {"batch_size", "3"}});
   ASSERT_TRUE(relabel->Next());
   EXPECT_EQ(Take(relabel->Value()).label, (std::vector<float>{1, 2, 3}));
+  WriteText(dir / "wide.lst", "5\t1\tx\n");  // one label and a path, not two labels
+  EXPECT_HAS(ErrorOf([&] {
+               Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "wide.lst"},
+                               {"input_shape", "3,4,6"}, {"batch_size", "3"}, {"label_width", "2"}});
+             }),
+             "wide.lst:1: 1 label(s), expected label_width = 2");
   WriteText(dir / "bare.lst", "5\n");
   EXPECT_HAS(ErrorOf([&] {
                Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "bare.lst"},

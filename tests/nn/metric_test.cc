@@ -73,7 +73,7 @@ TEST(Metric, MultiLabelScoresEachColumn) {
   EXPECT_HAS(test::ErrorOf([&] { err.Add(p.view(), narrow.view()); }),
              "metric error: the labels are 2 wide but the output is 3 wide; labels wider than one are binary targets");
   EXPECT_HAS(test::ErrorOf([&] { nn::Metric("rec@1").Add(p.view(), y.view()); }),
-             "metric rec@1: the labels are 3 wide (multi-label targets), but rec@N ranks the classes");
+             "metric rec@1: the labels are 3 wide, binary targets, one per output value (multi-label); rec@N ranks");
   // Known when the net is built: the data's label_width against the output.
   EXPECT_HAS(test::ErrorOf([] { nn::Metric("logloss").CheckWidth(3, 2); }), "metric logloss: the labels are 2 wide");
   EXPECT_NO_THROW(nn::Metric("error").CheckWidth(3, 3));

@@ -329,6 +329,20 @@ TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
   EXPECT_FALSE(nn::RestoreCheckpoint(f, nn::SaveCheckpoint(e, "net"), "e.model"));
   EXPECT_TRUE(nn::RestoreCheckpoint(f, saved, "a.model"));  // the same updater's: restored
   EXPECT_EQ(tensors(f), from_sgd);
+  // A state set of no updater (one momentum missing, or one of a weight the net lacks) is a
+  // damaged or another net's file: an error, as before, not a restart.
+  nn::ModelFile partial = saved;
+  std::erase_if(partial.tensors, [](const nn::ModelTensor& t) { return t.name == "fc1.bias:momentum"; });
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(f, partial, "p.model"); }),
+              ::testing::HasSubstr("model file 'p.model' does not match the network: it has no 'fc1.bias:momentum'"));
+  nn::ModelFile stray = saved;
+  stray.tensors.push_back(stray.tensors.back());
+  stray.tensors.back().name = "fc9.wmat:momentum";
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(f, stray, "s.model"); }),
+              ::testing::HasSubstr("'fc9.wmat:momentum' is not in the network of the config"));
+  nn::ModelFile none = saved;
+  std::erase_if(none.tensors, [](const nn::ModelTensor& t) { return t.name.ends_with(":momentum"); });
+  EXPECT_THAT(test::ErrorOf([&] { nn::RestoreCheckpoint(f, none, "n.model"); }), ::testing::HasSubstr("it has no '"));
 }
 
 // A weight that went NaN while the loss stayed finite (a relu after it outputs 0) is no model.

@@ -119,9 +119,10 @@ void CheckCheckpointFinite(Trainer<cpu, DType>& tr) {
 /// Restores a checkpoint into a trainer built from the same network: every weight must be
 /// present with the same shape, and the file may hold no weight the net lacks. The updater's
 /// state (momentum, Adam's second moment) is restored where the file holds this run's updater's
-/// state tensors, exactly those; where it holds another updater's (sgd's into adam, adam's into
-/// sgd), the state starts from 0, as cxxnet's resumes started it (it saved none), and this
-/// returns false: the caller says so.
+/// state tensors, exactly those; where it holds exactly another updater's for the same weights
+/// (sgd's or nag's momentum into adam, adam's two moments into sgd), the state starts from 0, as
+/// cxxnet's resumes started it (it saved none), and this returns false: the caller says so. Any
+/// other difference (a state tensor missing, or of a weight the net lacks) is an error.
 template <typename xpu, typename DType>
 bool RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
   std::set<std::string> used;
@@ -132,7 +133,16 @@ bool RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
   tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType>) { want_state.insert(name); });
   for (const ModelTensor& t : m.tensors)
     if (is_state(t.name)) have_state.insert(t.name);
+  // Each weight with an updater has a momentum; adam's also a second moment.
+  std::set<std::string> sgd_state, adam_state;
+  for (const std::string& name : want_state)
+    if (name.ends_with(":momentum")) {
+      sgd_state.insert(name);
+      adam_state.insert(name);
+      adam_state.insert(name.substr(0, name.size() - 9) + ":second_moment");
+    }
   const bool same_updater = want_state == have_state;
+  const bool other_updater = !same_updater && (have_state == sgd_state || have_state == adam_state);
   auto take = [&](const std::string& name, Tensor<xpu, 2, DType> t) {
     const ModelTensor* mt = m.Find(name);
     UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'");
@@ -162,8 +172,8 @@ bool RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
     take(name, w);
     if (pending && name.find(".moving_") == std::string::npos) take(name + ":grad", g);
   });
-  if (same_updater) tr.VisitUpdaterState(take);
-  else used.insert(have_state.begin(), have_state.end());
+  if (other_updater) used.insert(have_state.begin(), have_state.end());
+  else tr.VisitUpdaterState(take);
   for (auto& t : m.tensors)
     UMBRA_CHECK(used.count(t.name), "model file '", file, "' does not match the network: '", t.name,
                 "' is not in the network of the config");

@@ -5,7 +5,8 @@
 // against the label, logloss is the binary cross-entropy. Labels as wide as the output, more
 // than one (multi_logistic's multi-label targets), are as many binary predictions: error and
 // logloss score each column so and average them per instance, as cxxnet's did for its label
-// fields wider than one; rec@N, which ranks classes against one class index, refuses them.
+// fields wider than one; rec@N refuses them (cxxnet's read them as several class indices, the
+// share of them among the N highest scores: labels no loss here trains on).
 // Accumulate with Add, read with Get, Clear per round.
 // Names as in cxxnet configs (metric = error, metric = rec@5).
 #pragma once
@@ -135,8 +136,9 @@ class Metric {
   /// none (it ranks classes against one class index).
   void CheckLabelWidth(index_t k, index_t label_width) const {
     if (label_width <= 1 || kind_ == kRMSE) return;
-    UMBRA_CHECK(kind_ != kRec, "metric ", name_, ": the labels are ", label_width, " wide (multi-label targets), "
-                "but rec@N ranks the classes against one class index; error and logloss score each column");
+    UMBRA_CHECK(kind_ != kRec, "metric ", name_, ": the labels are ", label_width, " wide, binary targets, one per "
+                "output value (multi-label); rec@N ranks the classes against one class index (cxxnet's read wider "
+                "labels as several class indices); error and logloss score each column");
     UMBRA_CHECK(label_width == k, "metric ", name_, ": the labels are ", label_width, " wide but the output is ", k,
                 " wide; labels wider than one are binary targets, one per output value (label_width = ", k, ")");
   }
