@@ -148,7 +148,9 @@ class AtomicOutput {
   }
   /// Finishes (if not yet), and renames the file into place. `sync` first puts the bytes
   /// on the disk (fsync), for files whose loss costs a training run: a rename that reaches the
-  /// disk before the data would leave an empty file under the name after a power cut.
+  /// disk before the data would leave an empty file under the name after a power cut; and
+  /// then the folder, so that the rename itself outlives one (best effort: a file system that
+  /// cannot sync a folder has the file in place all the same).
   void Commit(bool sync = false) {
     Finish(sync);
     if (copy_back_) {
@@ -157,6 +159,7 @@ class AtomicOutput {
       if (tmp_ == dest_) return;
       UMBRA_CHECK(std::rename(tmp_.c_str(), dest_.c_str()) == 0, "cannot rename '", tmp_, "' to '", dest_, "': ",
                   std::strerror(errno));
+      if (sync_) SyncFolder();
     }
     committed_ = true;
     detail::DropTemporary(std::exchange(slot_, -1));
@@ -173,8 +176,12 @@ class AtomicOutput {
     const std::string suffix = ".tmp." + std::to_string(::getpid());
     return name.substr(0, 255 - std::min<size_t>(suffix.size(), 255)) + suffix;
   }
+  // `tmp` is a temporary's name (NAME.tmp.PID), never the output itself: whatever is there (a
+  // dead run's leftover of the same PID, or a symlink planted to have the write follow it onto
+  // another file, a model) is removed first, not written through.
   void Open(const std::string& tmp, std::ios::openmode mode) {
     tmp_ = tmp;
+    ::unlink(tmp_.c_str());
     slot_ = detail::AddTemporary(tmp_);  // before the file exists: a signal may come at once
     out_.open(tmp_, mode);
     if (!out_.is_open()) detail::DropTemporary(std::exchange(slot_, -1));
@@ -185,6 +192,13 @@ class AtomicOutput {
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
     UMBRA_CHECK(synced, "cannot write ", what_, "'", path_, "' to the disk (fsync): ", why, as_was);
+  }
+  void SyncFolder() const {
+    const std::string folder = std::filesystem::path(dest_).parent_path().string();
+    const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    (void)::fsync(fd);
+    ::close(fd);
   }
   void CopyBack(bool sync) {
     std::ifstream from(tmp_, std::ios::binary);  // before `to` truncates the file

@@ -61,16 +61,17 @@ def read_model(path):
         raise ValueError(f"{path}: cannot read model file ({e.strerror})") from None
     if len(b) < 32:
         raise ValueError(f"{path}: truncated ({len(b)} bytes)")
-    if b[-4:] != b"UEND":
-        raise ValueError(f"{path}: truncated or has bytes past its end (no end marker in its last 4 bytes)")
-    (crc,) = struct.unpack_from("<I", b, len(b) - 8)
-    if zlib.crc32(memoryview(b)[: len(b) - 8]) != crc:  # a view: a slice copied the file
-        raise ValueError(f"{path}: corrupt (checksum mismatch)")
+    # The version first, as the C++ reader checks it: a later format may end otherwise.
     version, reserved, hlen = struct.unpack_from("<IIQ", b, 8)
     if version != 1:
         raise ValueError(f"{path}: format version {version}, this reader knows 1")
     if reserved != 0:  # 0 in every file of version 1: another value is damage or a later format
         raise ValueError(f"{path}: corrupt (reserved word {reserved})")
+    if b[-4:] != b"UEND":
+        raise ValueError(f"{path}: truncated or has bytes past its end (no end marker in its last 4 bytes)")
+    (crc,) = struct.unpack_from("<I", b, len(b) - 8)
+    if zlib.crc32(memoryview(b)[: len(b) - 8]) != crc:  # a view: a slice copied the file
+        raise ValueError(f"{path}: corrupt (checksum mismatch)")
     body = len(b) - 8
     if hlen > body - 24:
         raise ValueError(f"{path}: corrupt (header length {hlen})")
@@ -173,7 +174,11 @@ def read_model(path):
 def _write_safetensors(f, head, model):
     f.write(struct.pack("<Q", len(head)) + head)
     for a in model["tensors"].values():
-        f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+        # The array's own bytes (read_model's are contiguous <f4): tobytes() copied each, so the
+        # largest tensor was held twice.
+        a = np.ascontiguousarray(a, dtype="<f4")
+        if a.size:
+            f.write(memoryview(a).cast("B"))
 
 
 def write_safetensors(model, path):
@@ -186,11 +191,17 @@ def write_safetensors(model, path):
     kept, and a device or pipe written in place, as umbra's own outputs are); an umbra model
     file there is never replaced (the command
     `M.model --safetensors M.model` replaced the model it read)."""
+    # safetensors keeps "__metadata__" for the string map that holds the meta and, as "net", the
+    # network text: a tensor or a meta key of those names overwrote the one or the other.
+    if "__metadata__" in model["tensors"]:
+        raise ValueError(f"{path}: a tensor named '__metadata__' cannot be written to safetensors (the name is the format's)")
+    if "net" in model["meta"]:
+        raise ValueError(f"{path}: a meta key 'net' cannot be written to safetensors (__metadata__'s 'net' holds the network text)")
     entries, at = {}, 0
     for name, a in model["tensors"].items():
         entries[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
         at += a.nbytes
-    meta = {k: v for k, v in model["meta"].items() if k != "net"}
+    meta = dict(model["meta"])
     meta["net"] = model["net"]
     head = json.dumps({"__metadata__": meta, **entries}, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)  # the data 8-byte aligned, as the format's writer pads it
@@ -205,24 +216,51 @@ def write_safetensors(model, path):
         except OSError as e:
             raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
         return
-    target = os.path.realpath(path)  # a link is written through, the link kept
+    # A link is written through, the link kept; a dangling one names the file to make; a loop
+    # is an error (a non-strict realpath gave the loop's own path, and the link was replaced).
+    try:
+        target = os.path.realpath(path, strict=True)
+    except FileNotFoundError:
+        target = os.path.realpath(path)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
     try:
         with open(target, "rb") as f:
             if f.read(8) == MAGIC:
                 raise ValueError(f"{path}: is an umbra model file; not replaced (name another output)")
-    except OSError:
-        pass  # none readable there: nothing of value to keep
-    tmp = f"{target}.tmp.{os.getpid()}"
+    except FileNotFoundError:
+        pass  # nothing there to keep
+    except OSError as e:  # one this user cannot read could be a model (it was replaced)
+        raise ValueError(f"{path}: cannot read it to tell whether it is a model ({e.strerror}); not replaced") from None
+    # The temporary's name cut to fit a file name's 255 bytes, as umbra's own; whatever is at it
+    # (a dead run's leftover, or a link planted to have the write follow it onto another file)
+    # is removed, and the file is made new (O_EXCL), never written through a link.
+    folder, name = os.path.split(target)
+    suffix = f".tmp.{os.getpid()}"
+    tmp = os.path.join(folder, os.fsencode(name)[: 255 - len(suffix)].decode("utf-8", "ignore") + suffix)
     try:
-        with open(tmp, "wb") as f:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:
             _write_safetensors(f, head, model)
             f.flush()
             os.fsync(f.fileno())  # on the disk before the rename: never an empty file under the name
         os.replace(tmp, target)
+        try:  # the folder too, so that the rename outlives a power cut (best effort)
+            dfd = os.open(folder or ".", os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
     except OSError as e:
         raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.remove(tmp)
 
 

@@ -1,7 +1,12 @@
 // Config file + command line -> Job (job.h).
 #include "src/train/job.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <iterator>
 #include <cstdio>
 #include <cstdlib>
@@ -630,6 +635,12 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
       continue;
     UMBRA_CHECK(!same(e.value), refused, "the file ", e.key, " names (", e.Where(), "), which this task reads");
   }
+  // One this user cannot read could be a model (it was taken for none, and replaced).
+  if (const int fd = ::open(out.c_str(), O_RDONLY); fd >= 0)
+    ::close(fd);
+  else
+    UMBRA_THROW(refused, "a file this user cannot read (", std::strerror(errno),
+                "), which may be a model or another run's output; name another output file");
   UMBRA_CHECK(!nn::IsModelFile(out), refused, "a model file; name another output file");
   // What other runs made, wherever they are (this job's own log is checked above by name): a
   // log's rounds exist nowhere else, and a record file or a mean image took a run to make.

@@ -287,6 +287,37 @@ try:
     raise AssertionError('flip.model read')
 except ValueError as e:
     assert 'flip.model' in str(e) and 'checksum' in str(e), e
+# The version is named before the end marker and checksum, as the C++ reader names it.
+v2 = bytearray(before)
+v2[8] = 2
+with open('v2.model', 'wb') as f:
+    f.write(v2)
+try:
+    read_model('v2.model')
+    raise AssertionError('v2.model read')
+except ValueError as e:
+    assert 'format version 2, this reader knows 1' in str(e), e
+# The export's temporary is made new, never written through a link planted at its name (one to
+# a model replaced it); a link loop as the output is an error, not replaced by a file.
+from umbra.model_file import write_safetensors
+shutil.copy('m/0002.model', 'planted.model')
+os.symlink('planted.model', f'st.out.tmp.{os.getpid()}')
+write_safetensors(m, 'st.out')
+assert open('planted.model', 'rb').read() == before and not os.path.islink('st.out'), 'a planted link was followed'
+assert not os.path.lexists(f'st.out.tmp.{os.getpid()}')
+os.symlink('loopB', 'loopA'); os.symlink('loopA', 'loopB')
+try:
+    write_safetensors(m, 'loopA')
+    raise AssertionError('a link loop was replaced')
+except ValueError as e:
+    assert 'loopA: cannot write safetensors' in str(e) and os.path.islink('loopA'), e
+# safetensors keeps __metadata__ for its string map: a tensor of that name is refused.
+odd = dict(m, tensors={'__metadata__': a})
+try:
+    write_safetensors(odd, 'odd.safetensors')
+    raise AssertionError('a tensor named __metadata__ was written')
+except ValueError as e:
+    assert "a tensor named '__metadata__'" in str(e) and not os.path.exists('odd.safetensors'), e
 PY
 
 # A model of another network text (a weightless layer changed) predicts, with the warning
