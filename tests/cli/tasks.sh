@@ -479,6 +479,17 @@ w = np.loadtxt('w.txt'); m = read_model('m/0002.model')
 assert m['meta']['round'] == '2'
 assert np.array_equal(w.astype(np.float32), m['tensors']['fc2.wmat']), 'get_weight vs numpy reader'" \
   || fail "get_weight / numpy reader"
+# An existing output this user cannot read could be a model: refused, not replaced (run as
+# nobody where this test runs as root and setpriv is at hand).
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  mkdir -p nobody && chmod 777 nobody && cp m/0002.model nobody/in.model && cp m/0002.model nobody/wo.model &&
+    chmod 644 nobody/in.model && chmod 222 nobody/wo.model && cp "$CONF" nobody/c.conf && chmod 644 nobody/c.conf
+  (cd nobody && setpriv --reuid=65534 --regid=65534 --clear-groups "$UMBRA" c.conf task=pred model_in=in.model \
+    pred=wo.model > /dev/null 2> ../nobody.err) && fail "an unreadable output was replaced"
+  grep -qF "pred = wo.model would overwrite a file this user cannot read (Permission denied)" nobody.err ||
+    { cat nobody.err; fail "an unreadable output is not named"; }
+  cmp -s nobody/wo.model m/0002.model || fail "the unreadable output changed"
+fi
 # cxxnet's weight_name (which it declared and never read) names the tag too.
 "$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=wb.txt weight_name=bias \
   2> /dev/null || fail "weight_name"
