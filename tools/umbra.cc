@@ -34,7 +34,7 @@ void Help() {
       "       umbra im2rec LIST IMAGE_ROOT OUT.rec [resize=N] [quality=Q] [label_width=K]\n\n"
       "tasks (task=...):\n"
       "  train       train; keys num_round (default 10), max_round, eval_train (default 1), save_model (every N\n"
-      "              rounds and the last; default 1), model_dir (default models),\n"
+      "              rounds and the last; default 1; 0: no model, nor the default log), model_dir (default models),\n"
       "              continue=1 (resume from the newest model_dir/NNNN.model), model_in, log (JSON lines)\n"
       "  finetune    train, starting from the weights of model_in that match by name and shape (named layers)\n"
       "  pred        arg-max class per instance of the pred block into its file (pred = FILE); the\n"

@@ -75,7 +75,7 @@ int PredictLoop(Job& job) {
               p->it->Value().data.shape_, " but the network takes ", spec.input_shape);
   p->it->SetEpoch(0);
   p->it->BeforeFirst();
-  AtomicOutput file(path, binary);
+  AtomicOutput file(path, binary, extract ? "the extract output" : "the pred output");
   std::ofstream& f = file.out();
   f.precision(9);  // text that reads back as the same float
   auto write = [&](const std::vector<float>& r) {

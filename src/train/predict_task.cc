@@ -65,7 +65,7 @@ int RunGetWeight(Job& job) {
   UMBRA_CHECK(!path.empty(), job.Where("weight_filename"), ": weight_filename = needs a file name");
   RefuseOverwritingInput(job, path, "weight_filename",
                          job.global.count("weight_filename") ? job.Where("weight_filename") : "(its default)");
-  AtomicOutput file(path);
+  AtomicOutput file(path, /*binary=*/false, "weight_filename");
   std::ofstream& f = file.out();
   f.precision(9);
   const int64_t cols = t->shape.empty() ? 1 : t->shape.back();

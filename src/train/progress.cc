@@ -77,7 +77,7 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   std::error_code ec;
   const bool regular = std::filesystem::is_regular_file(log_path, ec);
   if (regular) LockLog(std::fopen(log_path.c_str(), "r"));
-  AtomicOutput kept(log_path);
+  AtomicOutput kept(log_path, /*binary=*/false, "training log");
   int last_kept = 0;                             // the last round kept
   int lowest = std::numeric_limits<int>::max();  // the lowest round in the file
   if (std::ifstream in(log_path); in && regular) {

@@ -278,32 +278,27 @@ for f, want in (('t5.model', 'truncated (5 bytes)'), ('bad.model', 'bad.model'))
         raise AssertionError(f)
     except ValueError as e:
         assert want in str(e), e
-flip = bytearray(before)
-flip[len(flip) // 2] ^= 1
-with open('flip.model', 'wb') as f:
-    f.write(flip)
-try:
-    read_model('flip.model')
-    raise AssertionError('flip.model read')
-except ValueError as e:
-    assert 'flip.model' in str(e) and 'checksum' in str(e), e
+def refused(name, at, want):  # `before` with byte `at` changed, written as `name`: read_model says `want`
+    b = bytearray(before)
+    b[at] ^= 3
+    with open(name, 'wb') as f:
+        f.write(b)
+    try:
+        read_model(name)
+        raise AssertionError(f'{name} read')
+    except ValueError as e:
+        assert name in str(e) and want in str(e), e
+refused('flip.model', len(before) // 2, 'checksum')
 # The version is named before the end marker and checksum, as the C++ reader names it.
-v2 = bytearray(before)
-v2[8] = 2
-with open('v2.model', 'wb') as f:
-    f.write(v2)
-try:
-    read_model('v2.model')
-    raise AssertionError('v2.model read')
-except ValueError as e:
-    assert 'format version 2, this reader knows 1' in str(e), e
+refused('v2.model', 8, 'format version 2, this reader knows 1')
 # The export's temporary is made new, never written through a link planted at its name (one to
 # a model replaced it); a link loop as the output is an error, not replaced by a file.
 from umbra.model_file import write_safetensors
 shutil.copy('m/0002.model', 'planted.model')
 os.symlink('planted.model', f'st.out.tmp.{os.getpid()}')
 write_safetensors(m, 'st.out')
-assert open('planted.model', 'rb').read() == before and not os.path.islink('st.out'), 'a planted link was followed'
+with open('planted.model', 'rb') as f:
+    assert f.read() == before and not os.path.islink('st.out'), 'a planted link was followed'
 assert not os.path.lexists(f'st.out.tmp.{os.getpid()}')
 os.symlink('loopB', 'loopA'); os.symlink('loopA', 'loopB')
 try:
@@ -690,8 +685,8 @@ expect_error "<command line>:2: extra_data_num = 1: umbra's iterators give no ex
 expect_error "cannot open model file '/dev/zero': not a regular file" "$CONF" task=pred model_in=/dev/zero
 # Outputs whose writes fail are errors (a full disk lost a whole pred file with success), and a
 # file that is no training log is not overwritten by one.
-expect_error "writing '/dev/full' failed" "$CONF" task=pred model_in=m/0002.model pred=/dev/full
-expect_error "writing '/dev/full' failed" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model \
+expect_error "writing the pred output '/dev/full' failed" "$CONF" task=pred model_in=m/0002.model pred=/dev/full
+expect_error "writing weight_filename '/dev/full' failed" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model \
   weight_filename=/dev/full
 expect_error "writing round 1 to the training log '/dev/full' failed" "$CONF" num_round=1 save_model=0 log=/dev/full
 # Written in place, as before, where the name is no regular file: /dev/stdout, a symlink (kept).
@@ -770,7 +765,7 @@ expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts 
 : > empty.conf; echo "num_round = 1" > nonet.conf
 expect_error "empty.conf: the config file holds no settings" empty.conf
 expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
-expect_error "cannot write 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
+expect_error "cannot write the pred output 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
 expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 96 makes batches of" "$CONF" \
   input_shape=3,100000,100000 model_dir=big
 # A log holding another run's rounds is not replaced by a fresh run (a resumed one keeps them).

@@ -85,3 +85,29 @@ TEST(Trainer, SettingsScopedToNothingInTheNetAreAnError) {
 
 }  // namespace
 }  // namespace umbra
+
+namespace umbra {
+namespace {
+// Memory for the updater's state that the machine has not: the error names the weight and the
+// state ("out of host memory: asked for 3136000000 bytes" named neither). The machine's memory
+// is played by counting fake live bytes, so that the net fits and its momentum does not.
+TEST(Trainer, OutOfMemoryForTheUpdaterStateNamesTheWeight) {
+  const nn::NetSpec spec = test::TinySpec(500000);  // fc1.wmat: 12 MB
+  const size_t before = detail::HostTensorBytes().load();
+  size_t net_bytes = 0;
+  {
+    nn::Net<cpu> net(spec);
+    net_bytes = detail::HostTensorBytes().load() - before;
+  }
+  const size_t total = detail::HostMemoryBytes();
+  ASSERT_GT(total, before + net_bytes + (size_t(4) << 20));
+  const size_t fake = total - before - net_bytes - (size_t(1) << 20);
+  detail::HostTensorBytes() += fake;
+  const std::string err = test::ErrorOf([&] { nn::Trainer<cpu> t(spec, nn::UpdaterSettings{}); });
+  detail::HostTensorBytes() -= fake;
+  EXPECT_HAS(err, "the updater's state of weight '");
+  EXPECT_HAS(err, "' (momentum, ");
+  EXPECT_HAS(err, " GiB): out of host memory");
+}
+}  // namespace
+}  // namespace umbra

@@ -32,7 +32,14 @@ class Trainer {
       // Gradients summed over update_period steps: average them.
       p.grad_scale /= float(update_period_);
       fusable_ = fusable_ && p.updater == "sgd" && p.clip_gradient == 0;
-      updaters_.emplace(name, std::make_unique<Updater<xpu, DType>>(p, w.shape_));
+      try {
+        updaters_.emplace(name, std::make_unique<Updater<xpu, DType>>(p, w.shape_));
+      } catch (const Error& e) {
+        // "out of host memory: asked for 3136000000 bytes" named no weight nor stage.
+        const double gib = double(w.shape_.Size()) * sizeof(DType) * (p.updater == "adam" ? 2 : 1) / double(1 << 30);
+        UMBRA_THROW("the updater's state of weight '", name, "' (", p.updater == "adam" ? "Adam's two moments" : "momentum",
+                    ", ", gib, " GiB): ", e.message());
+      }
     });
   }
 
