@@ -239,8 +239,7 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
   // A fixed rotate or scale warps the mean image's crops too (they were left out: a mean of
   // unturned images subtracted from turned ones); random warps only the random pass.
   const bool random_warp = (rotate_list_.empty() && rotate_ <= 0 && max_angle_ > 0) || rotate_list_.size() > 1 ||
-                           max_shear_ > 0 ||
-                           max_aspect_ > 0 || max_scale_ != min_scale_;
+                           max_shear_ > 0 || max_aspect_ > 0 || max_scale_ != min_scale_;
   const bool fixed_warp = rotate_ > 0 || rotate_list_.size() == 1 || min_scale_ != 1 || min_img_ > 0 || max_img_ > 0;
   if (random ? random_warp || fixed_warp : fixed_warp && !random_warp) m = Warp(m, rnd);
   const bool rand_crop = random && rand_crop_;

@@ -23,6 +23,23 @@ std::unique_ptr<DataIterator> OnImage(const TempDir& dir, int h, int w, const st
   return it;
 }
 
+// `n` copies of one h x w image in one batch of n rows: a random augmentation's draws, side by side.
+std::unique_ptr<DataIterator> Copies(const TempDir& dir, int n, int h, int w, const std::string& shape, KV keys,
+                                     std::function<Rgb(int, int)> rgb) {
+  WritePng(dir / "a.png", h, w, rgb);
+  std::string list;
+  for (int i = 0; i < n; ++i) list += std::to_string(i) + "\t0\ta.png\n";
+  WriteText(dir / "l.lst", list);
+  keys.insert(keys.end(), {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", shape},
+                           {"batch_size", std::to_string(n)}});
+  auto it = Make("img", keys);
+  EXPECT_TRUE(it->Next());
+  return it;
+}
+
+// Black 5x5 with one white pixel at the top right.
+Rgb WhiteCorner(int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; }
+
 TEST(Augment, CentreCropPicksTheCentre) {
   TempDir dir;
   auto it = OnImage(dir, 6, 8, "3,2,4", {});
@@ -51,13 +68,7 @@ TEST(Augment, MirrorFlipsColumns) {
 
 TEST(Augment, RandMirrorFlipsAboutHalfTheRows) {
   TempDir dir;
-  WritePng(dir / "a.png", 1, 2, [](int, int x) { return Rgb{x, 0, 0}; });
-  std::string list;
-  for (int i = 0; i < 64; ++i) list += std::to_string(i) + "\t0\ta.png\n";
-  WriteText(dir / "l.lst", list);
-  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,1,2"},
-                         {"batch_size", "64"}, {"rand_mirror", "1"}});
-  ASSERT_TRUE(it->Next());
+  auto it = Copies(dir, 64, 1, 2, "3,1,2", {{"rand_mirror", "1"}}, [](int, int x) { return Rgb{x, 0, 0}; });
   int flipped = 0;
   for (int n = 0; n < 64; ++n) flipped += At(it->Value(), n, 0, 0, 0) == 1;
   EXPECT_GT(flipped, 16);
@@ -66,10 +77,8 @@ TEST(Augment, RandMirrorFlipsAboutHalfTheRows) {
 
 TEST(Augment, RotateBy90MovesAKnownPixel) {
   TempDir dir;
-  // Black 5x5 with one white pixel at the top right; a quarter turn counter-clockwise takes it to
-  // the top left.
-  auto white = [](int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; };
-  auto it = OnImage(dir, 5, 5, "3,5,5", {{"rotate", "90"}}, white);
+  // A quarter turn counter-clockwise takes the top right pixel to the top left.
+  auto it = OnImage(dir, 5, 5, "3,5,5", {{"rotate", "90"}}, WhiteCorner);
   for (int y = 0; y < 5; ++y)
     for (int x = 0; x < 5; ++x) EXPECT_EQ(At(it->Value(), 0, 1, y, x), y == 0 && x == 0 ? 255 : 0) << y << "," << x;
 }
@@ -78,14 +87,7 @@ TEST(Augment, RotateBy90MovesAKnownPixel) {
 // random turn (it turned nothing here, unsaid).
 TEST(Augment, RotateZeroLeavesTheRandomTurn) {
   TempDir dir;
-  auto white = [](int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; };
-  WritePng(dir / "a.png", 5, 5, white);
-  std::string list;
-  for (int i = 0; i < 16; ++i) list += std::to_string(i) + "\t0\ta.png\n";
-  WriteText(dir / "l.lst", list);
-  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,5,5"},
-                         {"batch_size", "16"}, {"rotate", "0"}, {"max_rotate_angle", "90"}});
-  ASSERT_TRUE(it->Next());
+  auto it = Copies(dir, 16, 5, 5, "3,5,5", {{"rotate", "0"}, {"max_rotate_angle", "90"}}, WhiteCorner);
   int moved = 0;
   for (int n = 0; n < 16; ++n) moved += At(it->Value(), n, 0, 0, 4) != 255;
   EXPECT_GT(moved, 8);  // a turn of a degree or more moves the corner pixel
@@ -95,14 +97,7 @@ TEST(Augment, RotateZeroLeavesTheRandomTurn) {
 // (cxxnet's draw never took the last). One angle is a fixed turn, which the mean image gets too.
 TEST(Augment, RotateListDrawsEachListedAngle) {
   TempDir dir;
-  auto white = [](int y, int x) { return y == 0 && x == 4 ? Rgb{255, 255, 255} : Rgb{0, 0, 0}; };
-  WritePng(dir / "a.png", 5, 5, white);
-  std::string list;
-  for (int i = 0; i < 64; ++i) list += std::to_string(i) + "\t0\ta.png\n";
-  WriteText(dir / "l.lst", list);
-  auto it = Make("img", {{"image_list", dir / "l.lst"}, {"image_root", dir.path()}, {"input_shape", "3,5,5"},
-                         {"batch_size", "64"}, {"rotate_list", "0,90"}, {"max_rotate_angle", "30"}});
-  ASSERT_TRUE(it->Next());
+  auto it = Copies(dir, 64, 5, 5, "3,5,5", {{"rotate_list", "0,90"}, {"max_rotate_angle", "30"}}, WhiteCorner);
   int still = 0, turned = 0;  // 90 counter-clockwise takes the top right to the top left
   for (int n = 0; n < 64; ++n) {
     still += At(it->Value(), n, 0, 0, 4) == 255;
@@ -111,7 +106,7 @@ TEST(Augment, RotateListDrawsEachListedAngle) {
   EXPECT_EQ(still + turned, 64);  // no other angle (max_rotate_angle's draw is replaced)
   EXPECT_GT(still, 16);
   EXPECT_GT(turned, 16);
-  auto one = OnImage(dir, 5, 5, "3,5,5", {{"rotate_list", "90"}}, white);
+  auto one = OnImage(dir, 5, 5, "3,5,5", {{"rotate_list", "90"}}, WhiteCorner);
   EXPECT_EQ(At(one->Value(), 0, 0, 0, 0), 255);
 }
 
