@@ -48,6 +48,11 @@ std::vector<std::string> KeysOfLayerBlock(const nn::Layer<cpu, float>& layer) {
 // "c,h,w" with positive integers.
 Shape<3> ParseCHW(const Entry& e) {
   const auto v = Split(e.value, ',');
+  // A size of ten digits or more was "must be c,h,w", as if the form were wrong.
+  const auto digits = [](const std::string& p) { return !p.empty() && p.find_first_not_of("0123456789") == p.npos; };
+  UMBRA_CHECK(v.size() != 3 || !digits(v[0]) || !digits(v[1]) || !digits(v[2]) ||
+                  (IsNumber(v[0]) && IsNumber(v[1]) && IsNumber(v[2])),
+              e.Where(), ": ", e.key, " = ", e.value, ": each of c, h and w must be at most 999999999");
   UMBRA_CHECK(v.size() == 3 && IsNumber(v[0]) && IsNumber(v[1]) && IsNumber(v[2]), e.Where(), ": ", e.key,
               " must be c,h,w, got '", e.value, "'");
   const Shape<3> s = Shape3(std::atol(v[0].c_str()), std::atol(v[1].c_str()), std::atol(v[2].c_str()));
@@ -166,7 +171,7 @@ class Builder {
     const double gib = 4.0 * double(batch_) * double(c_) * double(h_) * double(w_) / double(1 << 30);
     const double host_gib = double(detail::HostMemoryBytes()) / double(1 << 30);  // what tensors are checked against
     UMBRA_CHECK(host_gib <= 0 || gib <= host_gib, input_where_, ": input_shape = ", c_, ",", h_, ",", w_,
-                " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than this machine's ", host_gib,
+                " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than ", detail::HostMemoryLimit().what, " ", host_gib,
                 " GiB of memory");
     nc_.spec.input_shape = Shape4(batch_, c_, h_, w_);
     for (int k = 0; k < num_extra_; ++k) {

@@ -203,6 +203,8 @@ TEST(NetConfig, LayerFormsAndErrors) {
   EXPECT_HAS(err("netconfig = start\n nhidden = 3\nnetconfig = end\n"), "e.conf:1: the netconfig section (to e.conf:3) has no layer");
   EXPECT_NE(err("netconfig = start\nlayer[0] = relu\nnetconfig = end\n").find("e.conf:2"), std::string::npos);
   EXPECT_NE(err("input_shape = 1,8\n").find("e.conf:1: input_shape must be c,h,w"), std::string::npos);
+  EXPECT_HAS(err("input_shape = 1,8,2147483648\n"),
+             "e.conf:1: input_shape = 1,8,2147483648: each of c, h and w must be at most 999999999");
   // An input_shape only inside an iterator block is the iterator's (cxxnet's net read it too).
   EXPECT_HAS(err("data = train\niter = csv\n  input_shape = 1,1,4\niter = end\nnetconfig = start\n"
                  "layer[0->1] = fullc\n  nhidden = 3\nnetconfig = end\n"),

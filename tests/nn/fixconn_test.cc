@@ -130,7 +130,7 @@ TEST(Fixconn, BadParametersNameLayerAndKey) {
   layer->SetParam("fixconn_format", "sparse");
   layer->SetParam("fixconn_weight", WriteTemp("huge", "16777216 1099511627776 1\n0 0 1\n"));
   ExpectMentions(test::ErrorOf([&] { layer->InferShape({Shape4(1, 1, 1, index_t(1) << 40)}); }),
-                 {"fx9", "16777216 x 1099511627776", "more than this machine's memory"});
+                 {"fx9", "16777216 x 1099511627776", "more than " + umbra::detail::HostMemoryLimit().what + " memory"});
 }
 
 }  // namespace

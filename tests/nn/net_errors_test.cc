@@ -148,6 +148,24 @@ TEST(Net, OutputsTooLargeNameTheirLayer) {
       << test::ErrorOf([&] { nn::Net<cpu> n(s); });
 }
 
+// A node past the machine's memory is refused before any weight is allocated (a conv with pad
+// = 700 on 28x28 input drew its fc weights for 36 s before). The machine's memory is played by
+// counting fake live bytes: 8 MiB left, a 16 MiB node after 16 MiB of weights; the error used
+// to name the weights.
+TEST(Net, ANodePastMemoryIsRefusedBeforeTheWeights) {
+  NetSpec s = test::TinySpec(65536);
+  s.input_shape = Shape4(64, 1, 1, 64);
+  const size_t live = detail::HostTensorBytes().load(), total = detail::HostMemoryBytes();
+  ASSERT_GT(total, live + (size_t(64) << 20));
+  const size_t fake = total - live - (size_t(8) << 20);
+  detail::HostTensorBytes() += fake;
+  const std::string err = test::ErrorOf([&] { nn::Net<cpu> n(s); });
+  detail::HostTensorBytes() -= fake;
+  EXPECT_HAS(err, "the net's node values and gradients (the largest: node 'h' of shape (64,1,1,65536)): out of host "
+                  "memory");
+  EXPECT_EQ(detail::HostTensorBytes().load(), live);
+}
+
 // Weights that no loss depends on would never train, while their untrained output is what
 // metrics and predictions read: an error naming the layer when training, none for inference.
 // A layer reading a loss layer's output is one too (the loss's backward sets the gradient from

@@ -251,6 +251,11 @@ class Net {
     // that drawing was a kernel per weight and a buffer as large as the largest one; in the
     // emulation, 14% of the profile of an AlexNet test).
     const bool from_host = !std::is_same_v<xpu, cpu> || spec.weights_from_host;
+    // The nodes come after the weights (below), but a node past the machine's memory (a conv
+    // with pad = 700 on 28x28 input) was refused only after its weights were allocated and
+    // drawn (36 s, 6 GB): every memory plan holds the largest node's value, so that is asked
+    // for first.
+    if constexpr (std::is_same_v<xpu, cpu>) CheckLargestNodeFits();
     rnd_.set_skip(from_host);
     for (auto& e : layers_) {
       e.layer->set_weight_grads(!inference_only_);
@@ -268,11 +273,7 @@ class Net {
     try {
       AllocateNodes(spec.share_memory, keep);
     } catch (const Error& err) {  // a size gone wrong (nhidden = 2^31 - 1): say whose
-      size_t largest = 0;
-      for (size_t i = 1; i < nodes_.size(); ++i)
-        if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
-      UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
-                  nodes_[largest]->shape, "): ", err.message());
+      ThrowForNodes(err);
     }
     rnd_.set_skip(false);
     if (from_host) InitFromHost(spec);
@@ -548,6 +549,28 @@ class Net {
   void SetBF16(int node, bool on) {
     if (bf16_.size() <= size_t(node)) bf16_.resize(node + 1, false);
     bf16_[node] = on;
+  }
+  // The error for node storage that cannot be had, naming the largest node.
+  [[noreturn]] void ThrowForNodes(const Error& err) const {
+    size_t largest = 0;
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
+    UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
+                nodes_[largest]->shape, "): ", err.message());
+  }
+  // Refuses, before any weight is allocated, a net whose largest node alone passes the host's
+  // memory. Input nodes, and nodes that view them, are the caller's buffers, not the net's.
+  void CheckLargestNodeFits() const {
+    std::vector<bool> rewritten;
+    const std::vector<int> rep = ViewGroups(&rewritten);
+    double largest = 0;
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (rep[i] >= int(num_inputs_)) largest = std::max(largest, double(StoredElements(int(i))) * sizeof(DType));
+    try {
+      detail::CheckHostRoom(largest >= double(SIZE_MAX >> 1) ? SIZE_MAX >> 1 : size_t(largest));
+    } catch (const Error& err) {
+      ThrowForNodes(err);
+    }
   }
   // DType elements a node's value (or gradient) takes in the arena: bf16 ones pack two a float.
   index_t StoredElements(int node) const {

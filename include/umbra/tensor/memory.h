@@ -4,7 +4,6 @@
 #pragma once
 
 #include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "umbra/tensor/alias.h"
+#include "umbra/tensor/host_memory.h"
 #include "umbra/tensor/plan.h"
 #include "umbra/tensor/stream.h"
 #include "umbra/tensor/tensor.h"
@@ -35,21 +35,24 @@ inline std::atomic<size_t>& HostTensorBytes() {
   static std::atomic<size_t> bytes{0};
   return bytes;
 }
-inline size_t HostMemoryBytes() {
-  static const size_t total = size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGE_SIZE));
-  return total;
+// The machine's memory, or its memory cgroup's limit where less (host_memory.h).
+inline size_t HostMemoryBytes() { return HostMemoryLimit().bytes; }
+// Refuses `bytes` more of tensors where they and those alive would pass the machine's memory;
+// also asked before a large allocation whose size is known early (Net's largest node).
+inline void CheckHostRoom(size_t bytes) {
+  const size_t live = HostTensorBytes().load(std::memory_order_relaxed);
+  constexpr double kGiB = double(1 << 30);
+  UMBRA_CHECK(HostMemoryBytes() == 0 || bytes <= HostMemoryBytes() - std::min(live, HostMemoryBytes()),
+              "out of host memory: tensors would take ", (double(live) + double(bytes)) / kGiB,
+              " GiB, more than ", HostMemoryLimit().what, " ", double(HostMemoryBytes()) / kGiB, " GiB (asked for ",
+              double(bytes) / kGiB, " GiB more)");
 }
 inline void* AlignedAlloc(size_t bytes) {
   if (bytes == 0) return nullptr;
   // Rounding up wrapped a size within 64 bytes of 2^64 to 0 (AllocBytes refuses past 2^63).
   UMBRA_CHECK(bytes <= SIZE_MAX - kCPUAlign, "out of host memory: asked for ", bytes, " bytes");
   size_t rounded = (bytes + kCPUAlign - 1) / kCPUAlign * kCPUAlign;
-  const size_t live = HostTensorBytes().load(std::memory_order_relaxed);
-  constexpr double kGiB = double(1 << 30);
-  UMBRA_CHECK(HostMemoryBytes() == 0 || rounded <= HostMemoryBytes() - std::min(live, HostMemoryBytes()),
-              "out of host memory: tensors would take ", (double(live) + double(rounded)) / kGiB,
-              " GiB, more than this machine's ", double(HostMemoryBytes()) / kGiB, " GiB (asked for ",
-              double(rounded) / kGiB, " GiB more)");
+  CheckHostRoom(rounded);
   void* p = std::aligned_alloc(kCPUAlign, rounded);
   UMBRA_CHECK(p != nullptr, "out of host memory: asked for ", bytes, " bytes");
   HostTensorBytes().fetch_add(malloc_usable_size(p), std::memory_order_relaxed);

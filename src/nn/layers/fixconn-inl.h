@@ -73,7 +73,7 @@ inline std::vector<double> ReadFixconnMatrix(const std::string& path, index_t ro
   const size_t room = umbra::detail::HostMemoryBytes() / sizeof(double);
   UMBRA_CHECK(!__builtin_mul_overflow(size_t(rows), size_t(cols), &count) && (room == 0 || count <= room), owner,
               ": a fixconn matrix of nhidden x the input's size, ", rows, " x ", cols,
-              " doubles, is more than this machine's memory");
+              " doubles, is more than ", umbra::detail::HostMemoryLimit().what, " memory");
   std::vector<double> w(count, 0.0);
   std::string text;
   int line_no = 0, row = 0;
