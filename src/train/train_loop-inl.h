@@ -144,6 +144,23 @@ inline std::string LearningRateWhere(const Job& job) {
   return os.str();
 }
 
+/// The other updater keys set that can make a net diverge (a weight decay of 100 at eta 0.05
+/// multiplies each weight by -4 a step; momentum 1 or more, a grad_scale of 1e6), for a NaN
+/// loss's hint: "; or the other step keys set: wmat:wd = 100 at f.conf:60"; empty if none is set.
+inline std::string OtherStepKeysWhere(const Job& job) {
+  const auto leaf = [](const std::string& k) { return k.substr(k.rfind(':') + 1); };
+  std::map<std::string, size_t> last_of;  // a key given twice: the last, which the settings apply
+  for (size_t i = 0; i < job.net.updater.size(); ++i) last_of[job.net.updater[i].first] = i;
+  std::string list;
+  for (size_t i = 0; i < job.net.updater.size() && i < job.net.updater_where.size(); ++i) {
+    const auto& [k, v] = job.net.updater[i];
+    const std::string l = leaf(k);
+    if ((l == "wd" || l == "momentum" || l == "grad_scale") && last_of[k] == i)
+      list += (list.empty() ? "" : ", ") + k + " = " + v + " at " + job.net.updater_where[i];
+  }
+  return list.empty() ? list : "; or the other keys of the step set: " + list;
+}
+
 /// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
 /// the cpu.
 template <typename xpu>
@@ -326,8 +343,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
                     no_update_yet ? " before any update: check the data and the weights' initialisation (the "
                                     "learning rate has not acted yet)"
-                                  : "; lower the learning rate (" + LearningRateWhere(job) +
-                                        "), or check the data and the weights' initialisation",
+                                  : "; lower the learning rate (" + LearningRateWhere(job) + ")" +
+                                        OtherStepKeysWhere(job) + "; or check the data and the weights' "
+                                        "initialisation",
                     save_model > 0 && (round > start || resumed)
                         ? ". Models of earlier rounds in '" + model_dir + "' are untouched"
                         : std::string());

@@ -585,6 +585,10 @@ expect_error "lower the learning rate (eta = 0.05 at $CONF:38; its schedule: lr:
 # So is the rate of some weights only (a tag's, a layer's, a layer's tag's schedule).
 expect_error "lower the learning rate (eta = 0.05 at $CONF:38; for some weights: fc2:wmat:lr = 1e30 at <command line>:2, bias:eta = 0.1 at <command line>:3, fc1:lr:factor = 2 at <command line>:4)" \
   "$CONF" fc2:wmat:lr=1e30 bias:eta=0.1 fc1:lr:factor=2 model_dir=nan5
+# A weight decay that blows the weights up is named too (eta 0.05 times wd 1e4 multiplies each
+# weight by -499 a step), with the other step keys set, each as last given.
+expect_error "lower the learning rate (eta = 0.05 at $CONF:38); or the other keys of the step set: momentum = 0.9 at $CONF:39, wmat:wd = 0.0001 at $CONF:40, fc2:wmat:wd = 1e4 at <command line>:2; or check the data" \
+  "$CONF" fc2:wmat:wd=1e4 model_dir=nan6
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
 # which cxxnet's own MNIST configs carry and cxxnet ignored, is a note.
