@@ -42,6 +42,12 @@ int CropSize(const std::string& k, const std::string& v) {
               "] pixels, or 0 (none)");
   return int(s);
 }
+// min_scale_ratio / max_scale_ratio: a factor in (0, kMaxScale].
+float ScaleRatio(const std::string& k, const std::string& v) {
+  const float r = ParseFloat(k, v);
+  UMBRA_CHECK(r > 0 && r <= kMaxScale, "iterator key ", k, " = '", v, "' must be a factor in (0, ", kMaxScale, "]");
+  return r;
+}
 // rotate: an angle above 0, or 0 or -1 for none (cxxnet turned by rotate where it was above 0,
 // else drew max_rotate_angle's: rotate = 0 beside a max_rotate_angle turned nothing here, unsaid);
 // -90 was taken as none, as cxxnet took every value below 0.
@@ -94,7 +100,8 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
   else if (IsKey(k, "mirror", "1: mirror every image left-right")) mirror_ = ParseSwitch(k, v);
   else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre)")) crop_y_ = CropStart(k, v);
   else if (IsKey(k, "crop_x_start", "fixed crop: left column (default -1: centre)")) crop_x_ = CropStart(k, v);
-  else if (IsKey(k, "min_crop_size", "crop a square of a random side in [min, max], then resize it to input_shape"))
+  else if (IsKey(k, "min_crop_size", "crop a square of a random side in [min, max] (placed by rand_crop, else "
+                 "centred, or at crop_y_start / crop_x_start), then resize it to input_shape"))
     min_crop_ = CropSize(k, v);
   else if (IsKey(k, "max_crop_size", "see min_crop_size")) max_crop_ = CropSize(k, v);
   else if (IsKey(k, "max_aspect_ratio", "random aspect change up to this fraction, in [0, 1)"))
@@ -114,6 +121,10 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
                  "kept), cxxnet's; 0: none"))
     max_img_ = ImgSize(k, v);
   else if (IsKey(k, "max_shear_ratio", "random shear up to this ratio, at most 1")) max_shear_ = ParseFloat(k, v);
+  else if (IsKey(k, "min_scale_ratio", "cxxnet's earlier scale: each image scaled by a factor drawn in [min, max] "
+                 "before the warp; one made smaller sits centred on a fill_value canvas of its former size"))
+    min_ratio_ = ScaleRatio(k, v);
+  else if (IsKey(k, "max_scale_ratio", "see min_scale_ratio")) max_ratio_ = ScaleRatio(k, v);
   else if (IsKey(k, "min_random_scale", "random scale of the image in [min, max] (default 1)") ||
            IsKey(k, "min_scale", "another name for min_random_scale"))
     min_scale_ = ParseFloat(k, v);
@@ -185,11 +196,11 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
               " and max_shear_ratio at most 1, got ", max_scale_, " and ", max_shear_);
   UMBRA_CHECK(max_img_ == 0 || min_img_ <= max_img_, who, ": min_img_size ", min_img_, " > max_img_size ",
               max_img_);
+  // cxxnet read the pair only when both were above 0: one alone did nothing, unsaid.
+  UMBRA_CHECK((min_ratio_ > 0) == (max_ratio_ > 0), who, ": min_scale_ratio and max_scale_ratio go together (",
+              min_ratio_ > 0 ? "max" : "min", "_scale_ratio is not given)");
+  UMBRA_CHECK(min_ratio_ <= max_ratio_, who, ": min_scale_ratio ", min_ratio_, " > max_scale_ratio ", max_ratio_);
   if (min_crop_ > 0 || max_crop_ > 0) {
-    // The random-size square is placed by rand_crop (or centred): a fixed start was dropped unsaid.
-    UMBRA_CHECK(crop_y_ < 0 && crop_x_ < 0, who, ": crop_y_start and crop_x_start place the input_shape crop, "
-                "which min_crop_size / max_crop_size replace with a square placed by rand_crop (or centred): "
-                "give one or the other");
     if (min_crop_ <= 0) min_crop_ = max_crop_;
     if (max_crop_ <= 0) max_crop_ = min_crop_;
     UMBRA_CHECK(min_crop_ <= max_crop_, who, ": min_crop_size ", min_crop_, " > max_crop_size ", max_crop_);
@@ -233,6 +244,19 @@ cv::Mat Augmenter::Warp(const cv::Mat& img, Random<cpu>* rnd) const {
   return out;
 }
 
+cv::Mat Augmenter::ScaleByRatio(const cv::Mat& img, Random<cpu>* rnd) const {
+  const float f = max_ratio_ > min_ratio_ ? Uniform(rnd, min_ratio_, max_ratio_) : min_ratio_;
+  // Truncated, as cxxnet's int sizes were (at least 1 pixel). cxxnet passed rows as the width:
+  // the same for its square images; here each side keeps its own.
+  const int h = std::max(1, int(img.rows * f)), w = std::max(1, int(img.cols * f));
+  cv::Mat scaled;
+  cv::resize(img, scaled, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+  if (h >= img.rows || w >= img.cols) return scaled;
+  cv::Mat canvas(img.rows, img.cols, img.type(), cv::Scalar::all(fill_));
+  scaled.copyTo(canvas(cv::Rect((img.cols - w) / 2, (img.rows - h) / 2, w, h)));
+  return canvas;
+}
+
 cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) const {
   const int h = int(shape_[1]), w = int(shape_[2]);
   cv::Mat m = img;
@@ -241,14 +265,22 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
   const bool random_warp = (rotate_list_.empty() && rotate_ <= 0 && max_angle_ > 0) || rotate_list_.size() > 1 ||
                            max_shear_ > 0 || max_aspect_ > 0 || max_scale_ != min_scale_;
   const bool fixed_warp = rotate_ > 0 || rotate_list_.size() == 1 || min_scale_ != 1 || min_img_ > 0 || max_img_ > 0;
+  // cxxnet's earlier scale first, as its pipeline ran it; a range is drawn in the random pass only.
+  if (min_ratio_ > 0 && (random || min_ratio_ == max_ratio_)) m = ScaleByRatio(m, rnd);
   if (random ? random_warp || fixed_warp : fixed_warp && !random_warp) m = Warp(m, rnd);
   const bool rand_crop = random && rand_crop_;
   if (min_crop_ > 0) {
-    // cxxnet's random-size square crop, resized to the output.
-    const int s = rand_crop ? UniformInt(rnd, min_crop_, max_crop_) : (min_crop_ + max_crop_) / 2;
+    // cxxnet's random-size square crop, resized to the output. Its side is drawn whatever
+    // rand_crop says (cxxnet's; rand_crop places it): it was the middle side without rand_crop.
+    const int s = random ? UniformInt(rnd, min_crop_, max_crop_) : (min_crop_ + max_crop_) / 2;
     m = AtLeast(m, s, s);
-    const int y = rand_crop ? UniformInt(rnd, 0, m.rows - s) : (m.rows - s) / 2;
-    const int x = rand_crop ? UniformInt(rnd, 0, m.cols - s) : (m.cols - s) / 2;
+    int y = rand_crop ? UniformInt(rnd, 0, m.rows - s) : (m.rows - s) / 2;
+    int x = rand_crop ? UniformInt(rnd, 0, m.cols - s) : (m.cols - s) / 2;
+    // A fixed start places it, as cxxnet's did (it was refused here).
+    if (crop_y_ >= 0) y = crop_y_;
+    if (crop_x_ >= 0) x = crop_x_;
+    UMBRA_CHECK(y + s <= m.rows && x + s <= m.cols, who_, ": the ", s, "x", s, " crop (min_crop_size, max_crop_size) at (",
+                y, ", ", x, ") (crop_y_start, crop_x_start) does not fit in the ", m.rows, "x", m.cols, " image");
     cv::Mat r;
     cv::resize(m(cv::Rect(x, y, s, s)), r, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
     m = r;

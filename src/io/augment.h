@@ -1,8 +1,9 @@
 // Image augmentation for the img and imgrec iterators (cxxnet's keys; OpenCV). Turns one decoded
-// image into one (C, H, W) float row of input_shape: affine warp (rotation, shear, scale, aspect),
-// crop (random or centre, optionally of a random size then resized), mirror, mean subtraction,
-// contrast, illumination (in pixel units) and scale — in that order, cxxnet's. Decoding and the mean-image file live in
-// image_iter.cc and mean_image.cc.
+// image into one (C, H, W) float row of input_shape: cxxnet's earlier scale (min_scale_ratio),
+// affine warp (rotation, shear, scale, aspect), crop (random or centre, optionally of a random
+// size then resized), mirror, mean subtraction, contrast, illumination (in pixel units) and
+// scale — in that order, cxxnet's. Decoding and the mean-image file live in image_iter.cc and
+// mean_image.cc.
 //
 // Channel order: images arrive RGB (the decoder converts OpenCV's BGR), so channel 0 is red and
 // mean_r applies to channel 0 (cxxnet's order differed between its paths). c = 1 is grayscale.
@@ -44,6 +45,7 @@ class Augmenter {
  private:
   cv::Mat Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) const;
   cv::Mat Warp(const cv::Mat& img, Random<cpu>* rnd) const;
+  cv::Mat ScaleByRatio(const cv::Mat& img, Random<cpu>* rnd) const;
 
   Shape<3> shape_;
   std::string who_;
@@ -52,6 +54,7 @@ class Augmenter {
   float max_aspect_ = 0, max_angle_ = 0, rotate_ = -1, max_shear_ = 0, min_scale_ = 1, max_scale_ = 1;
   std::vector<float> rotate_list_;
   float min_img_ = 0, max_img_ = 0;  // 0: none
+  float min_ratio_ = 0, max_ratio_ = 0;  // min_scale_ratio, max_scale_ratio; 0: none
   float mean_[3] = {0, 0, 0}, scale_ = 1, max_contrast_ = 0, max_illum_ = 0, fill_ = 255;
   bool mean_g_b_ = false;  // mean_g or mean_b given (mean_value sets all three alike)
   MeanImage mean_img_;

@@ -3,6 +3,8 @@
 // (mean_r on channel 0 = red), mean image computed-then-read, divideby/scale, illumination and
 // contrast, and reproducibility of an epoch from (seed, epoch).
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
+#include <set>
+
 #include "image_test_util.h"
 #include "umbra/io/mean_image.h"
 
@@ -149,6 +151,48 @@ TEST(Augment, RandomSizeCropIsResizedToTheOutput) {
   auto halves = [](int, int x) { return Rgb{x < 4 ? 0 : 200, 0, 0}; };
   auto it = OnImage(dir, 8, 8, "3,4,4", {{"min_crop_size", "8"}, {"max_crop_size", "8"}}, halves);
   for (int x = 0; x < 4; ++x) EXPECT_EQ(At(it->Value(), 0, 0, 2, x), x < 2 ? 0 : 200);
+}
+
+// A fixed start places the random-size crop, as cxxnet's did (it was refused): the 4x4 square at
+// row 0, column 4 of the 8x8 image, resized to 4x4 (itself).
+TEST(Augment, FixedStartPlacesTheRandomSizeCrop) {
+  TempDir dir;
+  auto it = OnImage(dir, 8, 8, "3,4,4",
+                    {{"min_crop_size", "4"}, {"max_crop_size", "4"}, {"crop_y_start", "0"}, {"crop_x_start", "4"}});
+  EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), 4);
+  EXPECT_EQ(At(it->Value(), 0, 0, 3, 3), 37);
+}
+
+// The crop's side is drawn without rand_crop too (cxxnet's; rand_crop only places it): twenty
+// centred crops of sides in [2, 8] of one image, resized to 4x4, are not all alike (each was the
+// side-5 crop). Red is 10y + x, so a crop's top-left output pixel tells its side.
+TEST(Augment, RandomSizeCropDrawsItsSideWithoutRandCrop) {
+  TempDir dir;
+  auto it = Copies(dir, 20, 8, 8, "3,4,4", {{"min_crop_size", "2"}, {"max_crop_size", "8"}},
+                   [](int y, int x) { return Rgb{10 * y + x, 0, 0}; });
+  std::set<float> corners;
+  for (index_t i = 0; i < 20; ++i) corners.insert(At(it->Value(), i, 0, 0, 0));
+  EXPECT_GE(corners.size(), 3u);
+}
+
+// min_scale_ratio / max_scale_ratio, cxxnet's earlier scale: a factor below 1 shrinks the image
+// onto a fill_value canvas of its own size (a zoom out), one above 1 enlarges it before the crop.
+TEST(Augment, ScaleRatioShrinksOntoTheCanvasOrEnlarges) {
+  TempDir dir;
+  auto it = OnImage(dir, 8, 8, "3,8,8", {{"min_scale_ratio", "0.5"}, {"max_scale_ratio", "0.5"}, {"fill_value", "9"}},
+                    [](int, int) { return Rgb{200, 0, 0}; });
+  EXPECT_EQ(At(it->Value(), 0, 0, 0, 0), 9);
+  EXPECT_EQ(At(it->Value(), 0, 0, 7, 7), 9);
+  EXPECT_EQ(At(it->Value(), 0, 0, 1, 6), 9);
+  for (int y = 2; y < 6; ++y)
+    for (int x = 2; x < 6; ++x) EXPECT_EQ(At(it->Value(), 0, 0, y, x), 200) << y << "," << x;
+  // A 4x4 image in 2x2 blocks of 40 * (block row) + 10 * (block col), doubled to 8x8: the centre
+  // 4x4 crop's corners lie in blocks (0, 0) and (1, 1).
+  TempDir dir2;
+  auto big = OnImage(dir2, 4, 4, "3,4,4", {{"min_scale_ratio", "2"}, {"max_scale_ratio", "2"}},
+                     [](int y, int x) { return Rgb{40 * (y / 2) + 10 * (x / 2), 0, 0}; });
+  EXPECT_NEAR(At(big->Value(), 0, 0, 0, 0), 0, 1);
+  EXPECT_NEAR(At(big->Value(), 0, 0, 3, 3), 50, 1);
 }
 
 TEST(Augment, MeanValuesPerChannelRedFirst) {
@@ -388,8 +432,15 @@ TEST(Augment, BadKeysAreRefused) {
   for (const char* v : {"1000", "-1"})
     EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"fill_value", v}}); }),
                std::string("fill_value = '") + v + "' must be a pixel value in [0, 255]");
-  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_crop_size", "3"}, {"crop_y_start", "1"}}); }),
-             "crop_y_start and crop_x_start place the input_shape crop, which min_crop_size / max_crop_size replace");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_crop_size", "3"}, {"crop_y_start", "2"}}); }),
+             "the 3x3 crop (min_crop_size, max_crop_size) at (2, 0) (crop_y_start, crop_x_start) does not fit in the "
+             "4x4 image");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_scale_ratio", "0.5"}}); }),
+             "min_scale_ratio and max_scale_ratio go together (max_scale_ratio is not given)");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_scale_ratio", "2"}, {"max_scale_ratio", "1"}}); }),
+             "min_scale_ratio 2 > max_scale_ratio 1");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_scale_ratio", "0"}}); }),
+             "max_scale_ratio = '0' must be a factor in (0, 16]");
   // The edges stay accepted: -1 (none) and 360 for rotate, 180 for max_rotate_angle, 0 and 255.
   for (const KV& ok : {KV{{"rotate", "-1"}}, KV{{"rotate", "360"}}, KV{{"max_rotate_angle", "180"}},
                        KV{{"fill_value", "0"}}, KV{{"fill_value", "255"}}, KV{{"min_crop_size", "0"}}})
