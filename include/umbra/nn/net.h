@@ -550,10 +550,11 @@ class Net {
     if (bf16_.size() <= size_t(node)) bf16_.resize(node + 1, false);
     bf16_[node] = on;
   }
-  // The error for node storage that cannot be had, naming the largest node.
-  [[noreturn]] void ThrowForNodes(const Error& err) const {
-    size_t largest = 0;
-    for (size_t i = 1; i < nodes_.size(); ++i)
+  // The error for node storage that cannot be had, naming `largest` (by default the node of most
+  // elements).
+  [[noreturn]] void ThrowForNodes(const Error& err, int at = -1) const {
+    size_t largest = at < 0 ? 0 : size_t(at);
+    for (size_t i = 1; at < 0 && i < nodes_.size(); ++i)
       if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
     UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
                 nodes_[largest]->shape, "): ", err.message());
@@ -564,12 +565,15 @@ class Net {
     std::vector<bool> rewritten;
     const std::vector<int> rep = ViewGroups(&rewritten);
     double largest = 0;
-    for (size_t i = 0; i < nodes_.size(); ++i)
-      if (rep[i] >= int(num_inputs_)) largest = std::max(largest, double(StoredElements(int(i))) * sizeof(DType));
+    int at = -1;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const double bytes = double(StoredElements(int(i))) * sizeof(DType);
+      if (rep[i] >= int(num_inputs_) && bytes > largest) largest = bytes, at = int(i);
+    }
     try {
       detail::CheckHostRoom(largest >= double(SIZE_MAX >> 1) ? SIZE_MAX >> 1 : size_t(largest));
     } catch (const Error& err) {
-      ThrowForNodes(err);
+      ThrowForNodes(err, at);
     }
   }
   // DType elements a node's value (or gradient) takes in the arena: bf16 ones pack two a float.
