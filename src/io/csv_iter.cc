@@ -100,6 +100,13 @@ class CsvIterator : public InstanceIterator {
         std::string field = stop ? std::string(p, stop) : std::string(p);
         UMBRA_THROW(path_, ":", no, ": column ", col, " '", field, "' is not a number");
       }
+      // strtof reads hexadecimal (0x10 as 16), as numpy's and pandas' readers do not.
+      const char* digits = p + (*p == '-' || *p == '+');
+      if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+        const char* stop = std::strchr(p, ',');
+        UMBRA_THROW(path_, ":", no, ": column ", col, " '", stop ? std::string(p, stop) : std::string(p),
+                    "' is hexadecimal, which is not read; write it in decimal");
+      }
       // nan, inf and overflowing values (1e39 is inf as a float) would reach the weights (and
       // batch norm's moving statistics, read only in test mode) or make a metric NaN: never data.
       if (!std::isfinite(v)) {

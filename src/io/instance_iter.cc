@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -34,6 +35,10 @@ float ParseFloat(const std::string& key, const std::string& value) {
   UMBRA_CHECK(std::isfinite(float(*v)), "iterator key ", key, " = '", value, "' is not a finite float");
   UMBRA_CHECK(float(*v) != 0 || !SpellsNonzero(value), "iterator key ", key, " = '", value,
               "' is below what a float holds (it rounds to 0)");
+  // Below the smallest normal float umbra's CPU arithmetic, which flushes denormals, takes it as
+  // 0 (as the net's keys).
+  UMBRA_CHECK(float(*v) == 0 || std::abs(float(*v)) >= std::numeric_limits<float>::min(), "iterator key ", key,
+              " = '", value, "' is below 1.18e-38, which umbra's CPU arithmetic flushes to 0");
   return float(*v);
 }
 

@@ -292,10 +292,18 @@ TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
       << error("tf32 = 2\n");
   EXPECT_NE(error("updater = adam\neps = 0\n").find("two.conf:10: value 0 for key 'eps' must be > 0"), std::string::npos)
       << error("updater = adam\neps = 0\n");
-  // cxxnet's beta1 is the new gradient's weight: 0 would divide by zero, 1 is the usual beta1 = 0.
-  EXPECT_NE(error("updater = adam\nbeta1 = 0\n").find("two.conf:10: value 0 for key 'beta1' is outside (0, 1]"),
-            std::string::npos);
+  // cxxnet's beta1 is the new gradient's weight: 0 would divide by zero, 1 is the usual beta1 = 0;
+  // below 1e-6, 1 - beta rounds in float (beta2 = 1e-17 left the weights where they were).
+  EXPECT_NE(error("updater = adam\nbeta1 = 0\n").find("two.conf:10: value 0 for key 'beta1' is outside [1e-06, 1]"),
+            std::string::npos)
+      << error("updater = adam\nbeta1 = 0\n");
+  EXPECT_HAS(error("updater = adam\nbeta2 = 1e-17\n"), "two.conf:10: value 1e-17 for key 'beta2' is outside [1e-06, 1]");
   EXPECT_EQ(error("updater = adam\nbeta1 = 1\n"), "no error");
+  EXPECT_EQ(error("updater = adam\nbeta2 = 1e-6\n"), "no error");
+  // A float the CPU flushes to 0 (adam's eps = 1e-39 made 0/0 of a zero gradient).
+  EXPECT_HAS(error("updater = adam\neps = 1e-39\n"),
+             "bad value '1e-39' for key 'eps': expected a number a float holds at full precision (this one is below "
+             "1.18e-38, which umbra's CPU arithmetic flushes to 0)");
   EXPECT_EQ(error("updater = adam\nwmat:eps = 1e-8\nbias:eps = 1e-8\n"), "no error");
   const config::NetConfig own = config::NetFromConfig(config::ParseConfig(
       "netconfig = start\nlayer[0->1] = fullc:fc\n  nhidden = 3\nlayer[1->1] = softmax:loss\n  grad_scale = 1\n"

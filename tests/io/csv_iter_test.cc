@@ -73,6 +73,12 @@ TEST(CsvIter, NonNumberNamesFileLineAndColumn) {
   EXPECT_HAS(msg, "bad.csv:2: column 2 'abc' is not a number");
   WriteText(dir / "bad2.csv", "1,2,3x\n");
   EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "bad2.csv"}, {"batch_size", "1"}}); }), "bad2.csv:1: column 3 '3x' is not a number");
+  // Hexadecimal, which strtof read (0x10 as 16) and numpy's reader refuses.
+  for (const std::string v : {"0x10", "-0X1p3"}) {
+    WriteText(dir / "hex.csv", "1,2,3\n1," + v + ",3\n");
+    EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "hex.csv"}, {"batch_size", "1"}}); }),
+               "hex.csv:2: column 2 '" + v + "' is hexadecimal, which is not read; write it in decimal");
+  }
   // Not finite as a float: they reached the weights through a finite loss, or made a metric NaN.
   for (const std::string v : {"nan", "-inf", "1e39"}) {
     WriteText(dir / "nf.csv", "1,2,3\n1,2," + v + "\n");

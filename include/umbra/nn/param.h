@@ -57,6 +57,13 @@ T ParseValue(const std::string& key, const std::string& v) {
     if (static_cast<T>(*x) == 0 && SpellsNonzero(v))
       return fail(std::is_same_v<T, float> ? "a number a float holds (this one rounds to 0)"
                                            : "a number a double holds (this one rounds to 0)");
+    // Below the smallest normal float (1.18e-38; 1e-40 is a denormal) umbra's CPU arithmetic,
+    // which flushes denormals, takes it as 0: adam's eps = 1e-39 was 0 there, and a zero
+    // gradient's step 0/0.
+    if (std::is_same_v<T, float> && static_cast<float>(*x) != 0 &&
+        std::abs(static_cast<float>(*x)) < std::numeric_limits<float>::min())
+      return fail("a number a float holds at full precision (this one is below 1.18e-38, which umbra's CPU "
+                  "arithmetic flushes to 0)");
     return static_cast<T>(*x);
   } else {
     return v;  // std::string
