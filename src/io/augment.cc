@@ -1,5 +1,5 @@
-// The augmentation pipeline of augment.h: warp -> crop -> mirror -> (x - mean) * scale, then
-// x * contrast + illumination. Random draws happen in that order and only for enabled options, so
+// The augmentation pipeline of augment.h: scale ratio -> warp -> crop -> mirror ->
+// (x - mean) * scale, then x * contrast + illumination. Random draws happen in that order and only for enabled options, so
 // a config and a seed fix the result.
 #include "augment.h"
 
@@ -98,7 +98,8 @@ bool Augmenter::SetParam(const std::string& k, const std::string& v) {
   if (IsKey(k, "rand_crop", "1: crop at a random place (training); 0: the centre")) rand_crop_ = ParseSwitch(k, v);
   else if (IsKey(k, "rand_mirror", "1: mirror left-right with probability 1/2")) rand_mirror_ = ParseSwitch(k, v);
   else if (IsKey(k, "mirror", "1: mirror every image left-right")) mirror_ = ParseSwitch(k, v);
-  else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre)")) crop_y_ = CropStart(k, v);
+  else if (IsKey(k, "crop_y_start", "fixed crop: top row (default -1: centre); places the "
+                 "min_crop_size crop too")) crop_y_ = CropStart(k, v);
   else if (IsKey(k, "crop_x_start", "fixed crop: left column (default -1: centre)")) crop_x_ = CropStart(k, v);
   else if (IsKey(k, "min_crop_size", "crop a square of a random side in [min, max] (placed by rand_crop, else "
                  "centred, or at crop_y_start / crop_x_start), then resize it to input_shape"))
@@ -200,6 +201,9 @@ void Augmenter::Init(const Shape<3>& shape, const std::string& who) {
   UMBRA_CHECK((min_ratio_ > 0) == (max_ratio_ > 0), who, ": min_scale_ratio and max_scale_ratio go together (",
               min_ratio_ > 0 ? "max" : "min", "_scale_ratio is not given)");
   UMBRA_CHECK(min_ratio_ <= max_ratio_, who, ": min_scale_ratio ", min_ratio_, " > max_scale_ratio ", max_ratio_);
+  // The two scales multiply: each within kMaxScale made up to 256 times.
+  UMBRA_CHECK(max_ratio_ == 0 || max_ratio_ * max_scale_ <= kMaxScale, who, ": max_scale_ratio ", max_ratio_,
+              " times max_random_scale ", max_scale_, " scales an image by more than ", kMaxScale);
   if (min_crop_ > 0 || max_crop_ > 0) {
     if (min_crop_ <= 0) min_crop_ = max_crop_;
     if (max_crop_ <= 0) max_crop_ = min_crop_;

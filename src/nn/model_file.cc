@@ -149,15 +149,26 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     const auto head = nlohmann::json::parse(b.begin() + kPrefix, b.begin() + kPrefix + hlen, no_twice);
     UMBRA_CHECK(twice.empty(), "model file '", what, "' has a malformed header: the key \"", twice,
                 "\" appears twice in one object");
-    m.net = head.at("net").get<std::string>();
-    m.meta = head.at("meta").get<std::map<std::string, std::string>>();
     // Integers as integers (nlohmann casts 32.7 to 32), a list of tensors (null iterated as
     // none), and each tensor's bytes its own (two tensors read from one place were taken).
     // A value shown as itself, a list or object by its kind: dump() recursed through a shape
     // entry nested 100,000 lists deep until the stack ran out (SIGSEGV).
     const auto shown = [](const nlohmann::json& j) {
-      return j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump();
+      const std::string v = j.is_structured() ? std::string("a JSON ") + j.type_name() : j.dump();
+      return v.size() > 60 ? v.substr(0, 60) + "..." : v;
     };
+    // Text fields named where they are not text (nlohmann's "type must be string, but is
+    // number" named no field).
+    const auto text = [&](const nlohmann::json& j, const std::string& field) {
+      UMBRA_CHECK(j.is_string(), "model file '", what, "' has a malformed header: ", field, " is ", shown(j),
+                  ", not text");
+      return j.get<std::string>();
+    };
+    m.net = text(head.at("net"), "net");
+    UMBRA_CHECK(head.at("meta").is_object(), "model file '", what, "' has a malformed header: meta is ",
+                shown(head.at("meta")), ", not an object");
+    for (const auto& [k, v] : head.at("meta").items())
+      m.meta[k] = text(v, "meta's '" + (k.size() > 60 ? k.substr(0, 60) + "..." : k) + "'");
     const auto integer = [&](const nlohmann::json& j, const std::string& field, const std::string& tensor) {
       // nlohmann reads a whole number past 64 bits as a double: named as out of range, not as a fraction.
       const bool huge = j.is_number_float() && std::isfinite(j.get<double>()) &&
@@ -179,15 +190,15 @@ ModelFile DecodeModelFile(const std::string& b, const std::string& what) {
     std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, offset + nbytes) of each tensor
     for (auto& t : head.at("tensors")) {
       ModelTensor mt;
-      mt.name = t.at("name").get<std::string>();
+      mt.name = text(t.at("name"), "a tensor's name");
       // (A string or an object iterated as its entries.)
       UMBRA_CHECK(t.at("shape").is_array(), "model file '", what, "': tensor '", mt.name, "' has a shape that is no list: ",
                   shown(t.at("shape")));
       for (const auto& d : t.at("shape")) integer(d, "a shape entry", mt.name);
       integer(t.at("offset"), "an offset", mt.name);
       integer(t.at("nbytes"), "a byte count", mt.name);
-      UMBRA_CHECK(t.at("dtype").get<std::string>() == "float32", "model file '", what, "': tensor '", mt.name,
-                  "' has dtype ", t.at("dtype").dump(), "; only float32 is read");
+      UMBRA_CHECK(text(t.at("dtype"), "the dtype of tensor '" + mt.name + "'") == "float32", "model file '", what,
+                  "': tensor '", mt.name, "' has dtype ", t.at("dtype").dump(), "; only float32 is read");
       mt.shape = t.at("shape").get<std::vector<int64_t>>();
       // numpy's bound (and far past any weight's): the Python reader refuses such a shape, and
       // the two readers take the same files.

@@ -335,7 +335,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // unless the block sets the key itself (own or block:key) or rotate fixes the angle.
   static const std::set<std::string> kRandom = {"rand_crop", "rand_mirror", "max_rotate_angle", "max_shear_ratio",
                                                 "max_aspect_ratio", "max_random_contrast", "max_random_illumination",
-                                                "min_random_scale", "max_random_scale"};
+                                                "min_random_scale", "max_random_scale", "min_crop_size", "max_crop_size",
+                                                "min_scale_ratio", "max_scale_ratio"};
   struct Reach {
     const config::Entry* e;
     size_t block;
@@ -400,6 +401,15 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     bool used = false;
     for (auto& b : job.iters) {
       if (b.name != scope && (b.role != "pred" || scope != "pred")) continue;
+      // An eval block named pred (or as the training block) made pred:filename=x set both.
+      const auto says = [](const IterBlock& x) {
+        return "the " + (x.role == "data" ? std::string("training") : x.role) + " block" +
+               (x.role == "eval" ? " named '" + x.name + "'" : "") + " (" + x.role_where + ")";
+      };
+      // (The pred block's name is its output file: pred = train beside data = train.)
+      const bool an_eval = b.role == "eval" || (named && named->role == "eval");
+      UMBRA_CHECK(!named, e->Where(), ": ", e->key, " names two blocks, ", named ? says(*named) : "", " and ", says(b),
+                  an_eval ? "; give the eval block a name of its own" : "; name the pred output otherwise");
       named = &b;
       same_batch(*e, key, e->key + " = " + e->value, "give batch_size alone");
       if (At(e->Where(), [&] { return b.it->SetParam(key, e->value); })) {
@@ -430,10 +440,17 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   std::vector<std::pair<const config::Entry*, std::string>> notes;
   for (const Reach& r : reaches) {
     if (block_sets(r.block, r.key)) continue;
-    if (r.key == "min_random_scale" || r.key == "max_random_scale") {  // random where the two differ
-      if (block_sets(r.block, "min_random_scale") || block_sets(r.block, "max_random_scale") ||
-          took(r.block, "min_random_scale", 1) == took(r.block, "max_random_scale", 1))
-        continue;
+    // A range is random where its two ends differ: the scale (default 1), the crop's side and
+    // cxxnet's earlier scale ratio (0, none: an end of 0 takes the other's value).
+    const std::string rest = r.key.substr(std::min<size_t>(4, r.key.size()));
+    if ((r.key.starts_with("min_") || r.key.starts_with("max_")) &&
+        (rest == "random_scale" || rest == "crop_size" || rest == "scale_ratio")) {
+      const std::string lo_key = "min_" + rest, hi_key = "max_" + rest;
+      const double none = rest == "random_scale" ? 1 : 0;
+      double lo = took(r.block, lo_key, none), hi = took(r.block, hi_key, none);
+      if (lo <= 0) lo = hi;
+      if (hi <= 0) hi = lo;
+      if (block_sets(r.block, lo_key) || block_sets(r.block, hi_key) || lo == hi) continue;
     } else if (std::strtod(r.e->value.c_str(), nullptr) == 0) {
       continue;
     }
@@ -589,6 +606,8 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
     const std::string log = LogPath(job);
     UMBRA_CHECK(!IsRoundModelName(fs::path(log).filename().string()), job.Where("log"), ": log = ", log,
                 " is named as a round's model file, which a run writes and continue=1 reads; name the log otherwise");
+    UMBRA_CHECK(fs::path(log).filename() != kModelDirLockName, job.Where("log"), ": log = ", log,
+                " is named as a model_dir's lock file, which training runs hold; name the log otherwise");
   }
   const IterBlock* pred = job.Find("pred");
   for (const config::Entry& e : job.entries) {
@@ -598,6 +617,8 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
                                 "computed into it would take the name of ";
     UMBRA_CHECK(!NamedAsRoundModel(job, e.value), refused, "a round's model in model_dir; name the mean image otherwise");
     UMBRA_CHECK(!SamePath(e.value, LogPath(job)), refused, "the training log; name the mean image otherwise");
+    UMBRA_CHECK(fs::path(e.value).filename() != kModelDirLockName, refused,
+                "a model_dir's lock file, which training runs hold; name the mean image otherwise");
     UMBRA_CHECK(!pred || !SamePath(e.value, pred->name), refused, "the pred output (", pred ? pred->name_where : "",
                 "); name the mean image otherwise");
   }
@@ -616,6 +637,11 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
                 NamedAsRoundModel(job, out) ? "model_dir '" + model_dir + "'" : std::string("its folder"),
                 " would take for one; name another output file");
   };
+  // A model_dir's lock, replaced by an output, no longer held the folder: a second training in
+  // it ran beside the first, both writing the same rounds' models.
+  UMBRA_CHECK(fs::path(out).filename() != kModelDirLockName, where, ": ", out_key, " = ", out,
+              " is named as a model_dir's lock file (", kModelDirLockName,
+              "), which training runs hold; name another output file");
   if (const std::string why = NotRegularFile(out); !why.empty()) {  // a new file, or a device (/dev/stdout)
     if (why == "no such file" || !fs::exists(out, ec)) round_name();
     return;

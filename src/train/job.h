@@ -93,6 +93,8 @@ std::string LogPath(const Job& job);
 
 /// A round's model file name in a model_dir: NNNN.model (4 to 9 digits).
 bool IsRoundModelName(const std::string& file_name);
+/// The lock file in model_dir that a training run holds (ModelDirLock): no output takes its name.
+inline constexpr const char* kModelDirLockName = ".umbra.lock";
 /// Whether `path` is such a name in the job's model_dir.
 bool NamedAsRoundModel(const Job& job, const std::string& path);
 

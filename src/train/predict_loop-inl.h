@@ -49,6 +49,18 @@ int PredictLoop(Job& job) {
     UMBRA_CHECK(why.empty() || why == "no such file", p->name_where, ": pred = ", path, " with output_format = bin ",
                 "writes its shape to ", path, ".shape, which is ", why, "; remove it or name another output file");
   }
+  // An earlier binary extract's FILE.shape beside what will be text goes, unless this job reads
+  // it (a csv data file of that name, "0,1,2,3", was deleted).
+  bool drop_shape = false;
+  if (!binary && IsShapeSidecar(path + ".shape")) {
+    try {
+      RefuseOverwritingInput(job, path + ".shape", "pred (its .shape file)", p->name_where);
+      drop_shape = true;
+    } catch (const Error&) {
+      std::fprintf(stderr, "note: %s: %s.shape is left as it is: this task reads it\n", p->name_where.c_str(),
+                   path.c_str());
+    }
+  }
   if (!extract && job.global.count("extract_node_name"))
     std::fprintf(stderr, "note: extract_node_name (%s) is read by task = extract; task = %s writes the network's "
                  "output\n", job.Where("extract_node_name").c_str(), task.c_str());
@@ -139,7 +151,7 @@ int PredictLoop(Job& job) {
   } else {
     // An earlier binary extract's shape beside what is now text would describe another file.
     file.Finish();
-    if (!binary && IsShapeSidecar(path + ".shape")) std::remove((path + ".shape").c_str());
+    if (drop_shape) std::remove((path + ".shape").c_str());
     file.Commit();
     if (binary)
       std::fprintf(stderr, "%s: %s is no regular file, so no %s.shape: the rows are %llu,%d,%d,%d float32\n",

@@ -145,8 +145,8 @@ inline std::string LearningRateWhere(const Job& job) {
 }
 
 /// The other updater keys set that can make a net diverge (a weight decay of 100 at eta 0.05
-/// multiplies each weight by -4 a step; momentum 1 or more, a grad_scale of 1e6), for a NaN
-/// loss's hint: "; or the other step keys set: wmat:wd = 100 at f.conf:60"; empty if none is set.
+/// multiplies each weight by -4 a step; momentum near 1, a grad_scale of 1e6), for a NaN
+/// loss's hint: "wmat:wd = 100 at f.conf:60, momentum = 0.9 at f.conf:59"; empty if none is set.
 inline std::string OtherStepKeysWhere(const Job& job) {
   const auto leaf = [](const std::string& k) { return k.substr(k.rfind(':') + 1); };
   std::map<std::string, size_t> last_of;  // a key given twice: the last, which the settings apply
@@ -158,7 +158,7 @@ inline std::string OtherStepKeysWhere(const Job& job) {
     if ((l == "wd" || l == "momentum" || l == "grad_scale") && last_of[k] == i)
       list += (list.empty() ? "" : ", ") + k + " = " + v + " at " + job.net.updater_where[i];
   }
-  return list.empty() ? list : "; or the other keys of the step set: " + list;
+  return list;
 }
 
 /// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
@@ -293,14 +293,21 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   else if (start > last)
     std::fprintf(stderr, "nothing to train: round %d is past num_round = %d (max_round = %d)\n", start, num_round,
                  max_round);
-  if (save_model > 0) {
+  // Nothing to train writes no model, so overwrites none (num_round = 0 in a used model_dir said
+  // "nothing to train", then refused the folder's models); its data blocks are still checked.
+  if (save_model > 0 && start <= last) {
     // Never overwrite the models of another run: only continue=1 carries on in a model_dir.
     const auto [existing, newest] = LatestModel(model_dir);
+    // Rounds numbered past the old ones (start_counter = 5 beside 0002.model) overwrite none,
+    // but continue=1 would then take this run's newest model for the old run's.
     UMBRA_CHECK(resumed || (from_file ? newest < start : newest == 0), "model_dir '", model_dir, "' already holds ", existing,
-                " from an earlier run, which this run would overwrite; pass continue=1 to resume it, or another "
-                "model_dir, or remove the old models");
+                " from an earlier run, ",
+                newest >= start && newest <= last ? std::string("which this run would overwrite")
+                                : "with which this run's models (from round " + std::to_string(start) + ") would be mixed",
+                "; pass continue=1 to resume it, or another model_dir, or remove the old models");
   }
   InitTrainingBlocks(job);
+  if (start > last) return 0;  // no round to log
   const std::string log = save_model > 0 ? LogPath(job) : job.Get("log", "");  // no models: a log if asked
   // The log holds one line per round: rounds from start on are (re)written by this run. A run
   // that resumed nothing is new, except with continue=1 in its model_dir's own log (a run
@@ -343,9 +350,11 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         UMBRA_CHECK(std::isfinite(loss), "round ", round, ", batch ", read, ": the training loss is ", loss,
                     no_update_yet ? " before any update: check the data and the weights' initialisation (the "
                                     "learning rate has not acted yet)"
-                                  : "; lower the learning rate (" + LearningRateWhere(job) + ")" +
-                                        OtherStepKeysWhere(job) + "; or check the data and the weights' "
-                                        "initialisation",
+                                  : "; lower the learning rate (" + LearningRateWhere(job) + "), or check " +
+                                        (OtherStepKeysWhere(job).empty()
+                                             ? std::string()
+                                             : "the other update keys set (" + OtherStepKeysWhere(job) + "), ") +
+                                        "the data and the weights' initialisation",
                     save_model > 0 && (round > start || resumed)
                         ? ". Models of earlier rounds in '" + model_dir + "' are untouched"
                         : std::string());

@@ -25,7 +25,7 @@ ModelDirLock::ModelDirLock(const Job& job, const std::string& dir) : dir_(dir) {
   fs::create_directories(dir, ec);
   UMBRA_CHECK(!ec && fs::is_directory(dir), job.Where("model_dir"), ": model_dir '", dir, "' cannot be made a folder",
               ec ? ": " + ec.message() : std::string(" (a file of that name exists)"));
-  const std::string path = (fs::path(dir) / ".umbra.lock").string();
+  const std::string path = (fs::path(dir) / kModelDirLockName).string();
   // 0666 less the umask, so that a folder shared by a group stays usable by all; read-only where
   // another user made the file (an flock needs no write access).
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -73,7 +73,7 @@ ModelDirLock::~ModelDirLock() {
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string n = it->path().filename().string();
     std::error_code size_ec;
-    if (n != ".umbra.lock" && !(n == "log.jsonl" && fs::file_size(it->path(), size_ec) == 0)) return;
+    if (n != kModelDirLockName && !(n == "log.jsonl" && fs::file_size(it->path(), size_ec) == 0)) return;
   }
   if (!ec) fs::remove_all(dir_, ec);
 }

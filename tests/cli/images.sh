@@ -135,6 +135,12 @@ grep -qF "note: <command line>:4: rand_crop = 1, a global key, reaches the img, 
   || { cat err.txt; fail "global rand_crop, img:rand_crop"; }
 grep -qF "note: <command line>:4: rand_crop = 1, a global key, reaches the pred block too" err.txt \
   && ! grep -qF "max_rotate_angle = 10, a global key" err.txt || { cat err.txt; fail "the note's blocks"; }
+# A range is random where its ends differ (the crop's side, drawn without rand_crop too); a
+# scale ratio fixed at 0.9 is not.
+"$UMBRA" net.conf num_round=1 model_dir=mc min_crop_size=20 max_crop_size=28 min_scale_ratio=0.9 max_scale_ratio=0.9 \
+  > out.txt 2> err.txt || { cat err.txt; fail "global crop size range"; }
+grep -qF "note: <command line>:4: min_crop_size = 20, a global key, reaches the img, pred blocks too" err.txt \
+  && ! grep -qF "scale_ratio = 0.9, a global key" err.txt || { cat err.txt; fail "the crop range's note"; }
 # An eval image that cannot be decoded is met only when that batch is read, after a round of
 # training: the round's model is kept (not logged), and continue=1 resumes after it.
 sed '201s/\t[^\t]*$/\tbroken.pgm/' t10k.lst > broken.lst  # batch 5 of 6

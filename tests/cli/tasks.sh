@@ -359,6 +359,16 @@ echo old > real.shape && ln -s real.shape link.bin.shape
 $PY -c "
 import numpy as np; p=np.fromfile('raw.bin','<f4').reshape(10000,10); t=np.loadtxt('pred.txt')
 assert abs(p-t).max() < 1e-6" || fail "pred_raw bin differs from its text"
+# A text output removes an earlier binary FILE.shape, but not one the task reads: a csv data file
+# named sc.txt.shape, holding "0,1,2,3", was deleted by pred = sc.txt.
+printf '0,1,2,3\n' > sc.txt.shape
+printf 'data = train\niter = csv\n  filename = sc.txt.shape\niter = end\npred = sc.txt\niter = csv\n  filename = sc.txt.shape\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 2\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,3\nbatch_size = 1\nmodel_dir = scm\nnum_round = 1\n' > sc.conf
+"$UMBRA" sc.conf > /dev/null 2>&1 || fail "sc.conf training"
+"$UMBRA" sc.conf task=pred model_in=scm/0001.model > /dev/null 2> sc.err || { cat sc.err; fail "sc.conf pred"; }
+[ "$(cat sc.txt.shape)" = "0,1,2,3" ] && grep -qF "sc.conf:5: sc.txt.shape is left as it is: this task reads it" sc.err \
+  || { cat sc.err; fail "pred deleted the data file sc.txt.shape"; }
+"$UMBRA" "$CONF" task=pred_raw model_in=m/0002.model pred=raw.bin 2> /dev/null
+[ ! -e raw.bin.shape ] || fail "a text pred_raw left the binary one's raw.bin.shape"
 # FILE.shape a folder: refused before FILE is written (FILE was replaced, then the run failed).
 echo precious > kept.bin && mkdir kept.bin.shape
 expect_error "pred = kept.bin with output_format = bin writes its shape to kept.bin.shape, which is not a regular file" \
@@ -546,7 +556,12 @@ grep -qF "note: model_in: start_counter (<command line>:3) is not used: the roun
   && [ -f sc3/0003.model ] && [ ! -f sc3/0001.model ] || { cat sc3.err; ls sc3; fail "model_in's round"; }
 # start_counter past the newest model numbers a new run's rounds; it does not make it the old
 # run's continuation (a run from scratch wrote models from 0004 on beside another run's, into its log).
-expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=4 start_counter=3 model_dir=m
+expect_error "model_dir 'm' already holds m/0002.model from an earlier run, with which this run's models (from round 4) would be mixed" \
+  "$CONF" num_round=4 start_counter=3 model_dir=m
+# Nothing to train in a used model_dir: said, exit 0 (it then refused the folder's models).
+"$UMBRA" "$CONF" num_round=0 model_dir=m > /dev/null 2> n0.err || { cat n0.err; fail "num_round = 0 in a used model_dir"; }
+grep -q "^nothing to train: round 1 is past num_round = 0" n0.err && ! grep -q "already holds" n0.err \
+  || { cat n0.err; fail "num_round = 0 in a used model_dir"; }
 
 "$UMBRA" "$CONF" test_io=1 num_round=1 > io.txt 2> io.err
 grep -q "img/s" io.err || fail "test_io"
@@ -587,7 +602,7 @@ expect_error "lower the learning rate (eta = 0.05 at $CONF:38; for some weights:
   "$CONF" fc2:wmat:lr=1e30 bias:eta=0.1 fc1:lr:factor=2 model_dir=nan5
 # A weight decay that blows the weights up is named too (eta 0.05 times wd 1e4 multiplies each
 # weight by -499 a step), with the other step keys set, each as last given.
-expect_error "lower the learning rate (eta = 0.05 at $CONF:38); or the other keys of the step set: momentum = 0.9 at $CONF:39, wmat:wd = 0.0001 at $CONF:40, fc2:wmat:wd = 1e4 at <command line>:2; or check the data" \
+expect_error "lower the learning rate (eta = 0.05 at $CONF:38), or check the other update keys set (momentum = 0.9 at $CONF:39, wmat:wd = 0.0001 at $CONF:40, fc2:wmat:wd = 1e4 at <command line>:2), the data and the weights' initialisation" \
   "$CONF" fc2:wmat:wd=1e4 model_dir=nan6
 expect_error "unknown task 'pred_rawx'" "$CONF" task=pred_rawx
 # Unknown keys are errors naming the line (a typo would train with the default); train_eval,
@@ -726,6 +741,11 @@ expect_error "<command line>:5: weight_filename = ./m/0009.model is named as a r
 expect_error "<command line>:4: pred = m/0008.model is named as a round's model file (NNNN.model), which continue=1 in its folder" \
   "$CONF" task=pred model_in=m/0002.model pred=m/0008.model
 cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] && [ ! -e m/0008.model ] || fail "the log was overwritten or a model-named file written"
+# Nor a model_dir's lock file: replaced, it no longer held the folder, and a second training ran
+# in it beside the first.
+expect_error "<command line>:4: pred = m/.umbra.lock is named as a model_dir's lock file (.umbra.lock), which training runs hold" \
+  "$CONF" task=pred model_in=m/0002.model pred=m/.umbra.lock
+expect_error "<command line>:3: log = lk/.umbra.lock is named as a model_dir's lock file" "$CONF" model_dir=lk log=lk/.umbra.lock
 # Nor another run's log, found by its first line (a pred over it lost that run's rounds, and its
 # continue=1 then refused the folder), nor a record file or a mean image, by their first bytes.
 mkdir -p other_run && cp m/log.jsonl other_run/log.jsonl
@@ -929,6 +949,10 @@ expect_error "evaltrain.conf:9: an eval block named 'train' and eval_train = 1 (
 sed 's/^eval = test/eval = train/' noet.conf > evaltrain2.conf
 expect_error "evaltrain2.conf:9: an eval block named 'train' and eval_train = 1 (the default) both report as train-*" \
   evaltrain2.conf model_dir=et
+# A scoped key that names two blocks (an eval block named pred beside the pred block) set both.
+sed 's/^eval = test/eval = pred/' "$CONF" > evalpred.conf
+expect_error "<command line>:2: pred:shuffle names two blocks, the eval block named 'pred' (evalpred.conf:9) and the pred block (evalpred.conf:14); give the eval block a name of its own" \
+  evalpred.conf pred:shuffle=0 model_dir=ep
 (head -8 "$CONF"; cat "$CONF") > twice.conf  # the training block twice
 expect_error "twice.conf:11: a second 'data = ' block; the first is at twice.conf:3" twice.conf
 printf 'data = train\nbatch_size = 3\n' > dangling.conf

@@ -407,6 +407,8 @@ TEST(Augment, BadKeysAreRefused) {
   for (const char* v : {"nan", "inf", "1e39"})
     EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"divideby", v}}); }),
                std::string("divideby = '") + v + "' is not a finite float");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"scale", "1e-40"}}); }),
+             "scale = '1e-40' is below 1.18e-38, which umbra's CPU arithmetic flushes to 0");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_crop_size", "100000"}}); }),
              "max_crop_size = '100000' must be a side in [1, 16384] pixels, or 0 (none)");
   // Values that did something else than written, unsaid: a negative crop size was none, a
@@ -439,6 +441,10 @@ TEST(Augment, BadKeysAreRefused) {
              "min_scale_ratio and max_scale_ratio go together (max_scale_ratio is not given)");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_scale_ratio", "2"}, {"max_scale_ratio", "1"}}); }),
              "min_scale_ratio 2 > max_scale_ratio 1");
+  EXPECT_HAS(ErrorOf([&] {
+               OnImage(dir, 4, 4, "3,2,2", {{"min_scale_ratio", "1"}, {"max_scale_ratio", "8"}, {"max_random_scale", "4"}});
+             }),
+             "max_scale_ratio 8 times max_random_scale 4 scales an image by more than 16");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_scale_ratio", "0"}}); }),
              "max_scale_ratio = '0' must be a factor in (0, 16]");
   // The edges stay accepted: -1 (none) and 360 for rotate, 180 for max_rotate_angle, 0 and 255.

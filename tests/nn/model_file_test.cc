@@ -159,6 +159,24 @@ TEST(ModelFile, RefusesANulAKeyTwiceAndAnOutOfRangeNumber) {
   EXPECT_LT(e.size(), 600u) << e;
 }
 
+// A field that should be text and is not is named (nlohmann's "type must be string, but is
+// number" named none): net, a meta entry, meta itself.
+TEST(ModelFile, AHeaderFieldThatIsNoTextIsNamed) {
+  const auto header = [](const std::string& net, const std::string& meta) {
+    return Sealed([&](size_t offset) {
+      return R"({"version":1,"net":)" + net + R"(,"meta":)" + meta + R"(,"tensors":[],"data_offset":)" +
+             std::to_string(offset) + "}";
+    });
+  };
+  const auto error = [](const std::string& file) { return test::ErrorOf([&] { nn::DecodeModelFile(file, "x.model"); }); };
+  EXPECT_NO_THROW(nn::DecodeModelFile(header(R"("")", R"({"round":"3"})"), "ok.model"));
+  EXPECT_THAT(error(header(R"("")", R"({"round":3})")),
+              ::testing::HasSubstr("model file 'x.model' has a malformed header: meta's 'round' is 3, not text"));
+  EXPECT_THAT(error(header("7", "{}")), ::testing::HasSubstr("model file 'x.model' has a malformed header: net is 7, not text"));
+  EXPECT_THAT(error(header(R"("")", "[]")),
+              ::testing::HasSubstr("model file 'x.model' has a malformed header: meta is a JSON array, not an object"));
+}
+
 // The writer keeps the reader's rules: a ModelFile built in code with a name twice, a value that
 // is not finite or a negative dimension was written, then refused by every reader.
 TEST(ModelFile, WritesNoFileItsReaderRefuses) {
