@@ -171,8 +171,8 @@ class Builder {
     const double gib = 4.0 * double(batch_) * double(c_) * double(h_) * double(w_) / double(1 << 30);
     const double host_gib = double(detail::HostMemoryBytes()) / double(1 << 30);  // what tensors are checked against
     UMBRA_CHECK(host_gib <= 0 || gib <= host_gib, input_where_, ": input_shape = ", c_, ",", h_, ",", w_,
-                " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than ", detail::HostMemoryLimit().what, " ", host_gib,
-                " GiB of memory");
+                " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than ",
+                detail::HostMemoryLimit().what, " ", host_gib, " GiB of memory");
     nc_.spec.input_shape = Shape4(batch_, c_, h_, w_);
     for (int k = 0; k < num_extra_; ++k) {
       const Shape<3>& s = extra_shapes_[k];

@@ -1,6 +1,6 @@
 // The augmentation pipeline of augment.h: scale ratio -> warp -> crop -> mirror ->
-// (x - mean) * scale, then x * contrast + illumination. Random draws happen in that order and only for enabled options, so
-// a config and a seed fix the result.
+// (x - mean) * scale, then x * contrast + illumination. Random draws happen in that order and
+// only for enabled options, so a config and a seed fix the result.
 #include "augment.h"
 
 #include <algorithm>
@@ -283,8 +283,9 @@ cv::Mat Augmenter::Geometry(const cv::Mat& img, Random<cpu>* rnd, bool random) c
     // A fixed start places it, as cxxnet's did (it was refused here).
     if (crop_y_ >= 0) y = crop_y_;
     if (crop_x_ >= 0) x = crop_x_;
-    UMBRA_CHECK(y + s <= m.rows && x + s <= m.cols, who_, ": the ", s, "x", s, " crop (min_crop_size, max_crop_size) at (",
-                y, ", ", x, ") (crop_y_start, crop_x_start) does not fit in the ", m.rows, "x", m.cols, " image");
+    UMBRA_CHECK(y + s <= m.rows && x + s <= m.cols, who_, ": the ", s, "x", s,
+                " crop (min_crop_size, max_crop_size) at (", y, ", ", x,
+                ") (crop_y_start, crop_x_start) does not fit in the ", m.rows, "x", m.cols, " image");
     cv::Mat r;
     cv::resize(m(cv::Rect(x, y, s, s)), r, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
     m = r;

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <climits>
-#include <limits>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 
 #include "umbra/parse.h"

@@ -335,8 +335,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   // unless the block sets the key itself (own or block:key) or rotate fixes the angle.
   static const std::set<std::string> kRandom = {"rand_crop", "rand_mirror", "max_rotate_angle", "max_shear_ratio",
                                                 "max_aspect_ratio", "max_random_contrast", "max_random_illumination",
-                                                "min_random_scale", "max_random_scale", "min_crop_size", "max_crop_size",
-                                                "min_scale_ratio", "max_scale_ratio"};
+                                                "min_random_scale", "max_random_scale", "min_crop_size",
+                                                "max_crop_size", "min_scale_ratio", "max_scale_ratio"};
   struct Reach {
     const config::Entry* e;
     size_t block;

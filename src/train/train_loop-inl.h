@@ -302,8 +302,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     // but continue=1 would then take this run's newest model for the old run's.
     UMBRA_CHECK(resumed || (from_file ? newest < start : newest == 0), "model_dir '", model_dir, "' already holds ", existing,
                 " from an earlier run, ",
-                newest >= start && newest <= last ? std::string("which this run would overwrite")
-                                : "with which this run's models (from round " + std::to_string(start) + ") would be mixed",
+                newest >= start && newest <= last
+                    ? std::string("which this run would overwrite")
+                    : "with which this run's models (from round " + std::to_string(start) + ") would be mixed",
                 "; pass continue=1 to resume it, or another model_dir, or remove the old models");
   }
   InitTrainingBlocks(job);

@@ -297,7 +297,8 @@ TEST(NetBuild, AGlobalKeyOfTheUpdaterAndALayerIsAnError) {
   EXPECT_NE(error("updater = adam\nbeta1 = 0\n").find("two.conf:10: value 0 for key 'beta1' is outside [1e-06, 1]"),
             std::string::npos)
       << error("updater = adam\nbeta1 = 0\n");
-  EXPECT_HAS(error("updater = adam\nbeta2 = 1e-17\n"), "two.conf:10: value 1e-17 for key 'beta2' is outside [1e-06, 1]");
+  EXPECT_HAS(error("updater = adam\nbeta2 = 1e-17\n"),
+             "two.conf:10: value 1e-17 for key 'beta2' is outside [1e-06, 1]");
   EXPECT_EQ(error("updater = adam\nbeta1 = 1\n"), "no error");
   EXPECT_EQ(error("updater = adam\nbeta2 = 1e-6\n"), "no error");
   // A float the CPU flushes to 0 (adam's eps = 1e-39 made 0/0 of a zero gradient).

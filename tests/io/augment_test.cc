@@ -442,7 +442,8 @@ TEST(Augment, BadKeysAreRefused) {
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_scale_ratio", "2"}, {"max_scale_ratio", "1"}}); }),
              "min_scale_ratio 2 > max_scale_ratio 1");
   EXPECT_HAS(ErrorOf([&] {
-               OnImage(dir, 4, 4, "3,2,2", {{"min_scale_ratio", "1"}, {"max_scale_ratio", "8"}, {"max_random_scale", "4"}});
+               OnImage(dir, 4, 4, "3,2,2",
+                       {{"min_scale_ratio", "1"}, {"max_scale_ratio", "8"}, {"max_random_scale", "4"}});
              }),
              "max_scale_ratio 8 times max_random_scale 4 scales an image by more than 16");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"max_scale_ratio", "0"}}); }),

@@ -168,11 +168,14 @@ TEST(ModelFile, AHeaderFieldThatIsNoTextIsNamed) {
              std::to_string(offset) + "}";
     });
   };
-  const auto error = [](const std::string& file) { return test::ErrorOf([&] { nn::DecodeModelFile(file, "x.model"); }); };
+  const auto error = [](const std::string& file) {
+    return test::ErrorOf([&] { nn::DecodeModelFile(file, "x.model"); });
+  };
   EXPECT_NO_THROW(nn::DecodeModelFile(header(R"("")", R"({"round":"3"})"), "ok.model"));
   EXPECT_THAT(error(header(R"("")", R"({"round":3})")),
               ::testing::HasSubstr("model file 'x.model' has a malformed header: meta's 'round' is 3, not text"));
-  EXPECT_THAT(error(header("7", "{}")), ::testing::HasSubstr("model file 'x.model' has a malformed header: net is 7, not text"));
+  EXPECT_THAT(error(header("7", "{}")),
+              ::testing::HasSubstr("model file 'x.model' has a malformed header: net is 7, not text"));
   EXPECT_THAT(error(header(R"("")", "[]")),
               ::testing::HasSubstr("model file 'x.model' has a malformed header: meta is a JSON array, not an object"));
 }

@@ -61,7 +61,8 @@ TEST(HostMemory, CgroupV2LimitIsTheSmallestOfItsAncestors) {
 // "no limit" (2^63 - 4096) is none. Other controllers' lines are not read.
 TEST(HostMemory, CgroupV1LimitAndItsNoneValue) {
   FakeCgroupRoot fs;
-  const std::string mi = V1Mount(fs.root() + "/memory") + "31 30 0:28 / " + fs.root() + "/cpu rw - cgroup cgroup rw,cpu\n";
+  const std::string mi =
+      V1Mount(fs.root() + "/memory") + "31 30 0:28 / " + fs.root() + "/cpu rw - cgroup cgroup rw,cpu\n";
   fs.Write("memory/memory.limit_in_bytes", "9223372036854771712\n");
   fs.Write("memory/docker/x/memory.limit_in_bytes", "3221225472\n");
   const std::string cg = "4:memory:/docker/x\n3:cpu,cpuacct:/docker/x\n";

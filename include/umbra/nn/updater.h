@@ -36,7 +36,7 @@ struct UpdaterParam {
   // (cxxnet's decay1/decay2), 1 - the usual beta (0.1 is PyTorch's 0.9).
   float adam_decay1 = 0.1f, adam_decay2 = 0.001f, adam_eps = 1e-8f;
   // The smallest beta1 / beta2 (cxxnet's, 1 - the usual beta): the moments decay by 1 - beta in
-  // float, which is 1 below about 6e-8 (beta2 = 1e-17 left every weight where it was, unsaid;
+  // float, which is 1 below about 3e-8 (beta2 = 1e-17 left every weight where it was, unsaid;
   // beta1 = 1e-17 divided by a bias correction of 0), and off by percents near 1e-6.
   static constexpr double kMinAdamDecay = 1e-6;
   static const ParamDecl<UpdaterParam>& Decl() {
@@ -66,8 +66,8 @@ struct UpdaterParam {
               "updates at the base rate; from then on the schedule of the whole count").Min(0)
           .Alias("eta:start_epoch");
       d.Field(&UpdaterParam::adam_decay1, "beta1",
-              "adam, as cxxnet: the new gradient's weight in the first moment, 1 - the usual beta1 (0.1 = PyTorch's 0.9); "
-              "at least 1e-6, below which 1 - beta1 rounds in float")
+              "adam, as cxxnet: the new gradient's weight in the first moment, 1 - the usual beta1 (0.1 = PyTorch's "
+              "0.9); at least 1e-6, below which 1 - beta1 rounds in float")
           .Range(kMinAdamDecay, 1);
       d.Field(&UpdaterParam::adam_decay2, "beta2",
               "adam, as cxxnet: the new gradient's weight in the second moment, 1 - the usual beta2 (0.001 = PyTorch's "

@@ -52,7 +52,8 @@ inline HostLimit CgroupDirLimit(const std::string& mount, std::string dir, bool 
     std::istringstream stat(ReadSmallFile(dir + "/memory.stat"));
     for (std::string key, value; stat >> key >> value;)
       if (key == "hierarchical_memory_limit") take(CgroupLimitValue(value), dir + "/memory.stat");
-    if (!best.bytes) take(CgroupLimitValue(ReadSmallFile(dir + "/memory.limit_in_bytes")), dir + "/memory.limit_in_bytes");
+    const std::string own = dir + "/memory.limit_in_bytes";
+    if (!best.bytes) take(CgroupLimitValue(ReadSmallFile(own)), own);
     return best;
   }
   while (true) {
