@@ -146,8 +146,9 @@ inline std::string LearningRateWhere(const Job& job) {
 
 /// The other updater keys set that can make a net diverge (a weight decay of 100 at eta 0.05
 /// multiplies each weight by -4 a step; momentum near 1, a grad_scale of 1e6), for a NaN
-/// loss's hint: "wmat:wd = 100 at f.conf:60, momentum = 0.9 at f.conf:59"; empty if none is set.
-inline std::string OtherStepKeysWhere(const Job& job) {
+/// loss's hint: "the other update keys set (wmat:wd = 100 at f.conf:60, momentum = 0.9 at
+/// f.conf:59), "; empty if none is set.
+inline std::string OtherStepKeysClause(const Job& job) {
   const auto leaf = [](const std::string& k) { return k.substr(k.rfind(':') + 1); };
   std::map<std::string, size_t> last_of;  // a key given twice: the last, which the settings apply
   for (size_t i = 0; i < job.net.updater.size(); ++i) last_of[job.net.updater[i].first] = i;
@@ -158,7 +159,7 @@ inline std::string OtherStepKeysWhere(const Job& job) {
     if ((l == "wd" || l == "momentum" || l == "grad_scale") && last_of[k] == i)
       list += (list.empty() ? "" : ", ") + k + " = " + v + " at " + job.net.updater_where[i];
   }
-  return list;
+  return list.empty() ? list : "the other update keys set (" + list + "), ";
 }
 
 /// Peak device memory of the run so far in MiB (the caching allocator's high-water mark); 0 on
@@ -352,10 +353,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
                     no_update_yet ? " before any update: check the data and the weights' initialisation (the "
                                     "learning rate has not acted yet)"
                                   : "; lower the learning rate (" + LearningRateWhere(job) + "), or check " +
-                                        (OtherStepKeysWhere(job).empty()
-                                             ? std::string()
-                                             : "the other update keys set (" + OtherStepKeysWhere(job) + "), ") +
-                                        "the data and the weights' initialisation",
+                                        OtherStepKeysClause(job) + "the data and the weights' initialisation",
                     save_model > 0 && (round > start || resumed)
                         ? ". Models of earlier rounds in '" + model_dir + "' are untouched"
                         : std::string());
