@@ -71,6 +71,9 @@ std::string ModelPath(const std::string& dir, int round);
 /// round and the run's seed (which continue=1 checks).
 void WriteRoundModel(nn::ModelFile& mf, int round, uint64_t seed, const std::string& dir);
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
+/// A note for each per-layer or per-tag updater key that no weight it reaches reads under its
+/// settings (fc1:beta1 where fc1 trains with sgd; fc1:lr:gamma under the constant schedule).
+void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, const std::vector<std::string>& weights);
 /// The keys only a GPU run takes (layout = nhwc, bf16_nodes, a layer's dtype = bf16, and when
 /// training cuda_graph) are errors naming the key on the cpu, where they did nothing; the
 /// switches among them (and tf32_matmul) must be 0 or 1 on every device. cuda_graph outside
@@ -210,6 +213,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // A net without weights (a lone softmax) ran its rounds and changed nothing, exit 0.
   UMBRA_CHECK(!weights.empty(), net_end, "the net has no layer with weights (fullc, conv, batch_norm, ...): training would change nothing");
   CheckUpdaterScopes(job, weights);
+  NoteIdleScopedUpdaterKeys(job, us, weights);
   for (size_t i : untaken)  // not reached by any config known to make it: a key is never dropped unsaid
     UMBRA_THROW(i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "", "updater key '",
                 job.net.updater[i].first, "' = ", job.net.updater[i].second, " is taken by no updater setting");

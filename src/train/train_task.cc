@@ -202,6 +202,35 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
   }
 }
 
+// The global keys get this note from the config (netconfig.cc's NoteIdleUpdaterKeys), where the
+// weights are not yet known; a scoped key needs them: it is idle where every weight it reaches
+// has settings that do not read it.
+void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, const std::vector<std::string>& weights) {
+  for (size_t i = 0; i < job.net.updater.size(); ++i) {
+    const auto& [k, v] = job.net.updater[i];
+    const auto colon = k.find(':');
+    if (colon == std::string::npos || nn::IsScheduleKey(k)) continue;
+    std::string scope = k.substr(0, colon), rest = k.substr(colon + 1);
+    const auto colon2 = rest.find(':');
+    if (colon2 != std::string::npos && !nn::IsScheduleKey(rest))
+      scope += "." + rest.substr(0, colon2), rest = rest.substr(colon2 + 1);
+    std::string why;
+    bool reached = false, read = false;
+    for (const std::string& w : weights) {
+      const auto scopes = nn::WeightScopes(w);
+      if (std::ranges::find(scopes, scope) == scopes.end()) continue;
+      reached = true;
+      const std::string r = us.For(w).KeyWithoutEffect(rest);
+      if (r.empty()) read = true;
+      else if (why.empty()) why = r;
+    }
+    if (!reached || read) continue;
+    std::fprintf(stderr, "note: %s%s = %s has no effect: %s\n",
+                 i < job.net.updater_where.size() ? (job.net.updater_where[i] + ": ").c_str() : "", k.c_str(),
+                 v.c_str(), why.c_str());
+  }
+}
+
 void NoteOtherUpdater(bool restored, const char* how, const std::string& path) {
   if (!restored)
     std::fprintf(stderr, "note: %s: '%s' holds another updater's state than this run's (sgd's and nag's momentum, "

@@ -929,6 +929,19 @@ grep -qF "note: <command line>:5: lr:gamma = 0.5 has no effect: lr:schedule = fa
 "$UMBRA" bin.conf num_round=1 save_model=0 eps=1e-3 2> eps.err > /dev/null || fail "eps: $(cat eps.err)"
 grep -qF "note: <command line>:4: eps = 1e-3 has no effect: updater = sgd does not read it (adam does)" eps.err \
   || fail "no note of eps: $(cat eps.err)"
+# A per-layer or per-tag key gets the note where no weight it reaches reads it (it got none);
+# one read by some weight it reaches (wmat:momentum, fc2's under sgd) gets none.
+"$UMBRA" bin.conf num_round=1 save_model=0 f:beta1=0.2 wmat:lr:gamma=0.3 f:updater=adam f:momentum=0.5 \
+  2> scoped.err > /dev/null || fail "scoped idle keys: $(cat scoped.err)"
+grep -qF "note: <command line>:4: f:beta1 = 0.2 has no effect" scoped.err \
+  && fail "f:beta1 under f:updater = adam was noted: $(cat scoped.err)"
+grep -qF "note: <command line>:5: wmat:lr:gamma = 0.3 has no effect: lr:schedule = constant does not read it" scoped.err \
+  || fail "no note of wmat:lr:gamma: $(cat scoped.err)"
+grep -qF "note: <command line>:7: f:momentum = 0.5 has no effect: updater = adam does not read it (sgd and nag do)" \
+  scoped.err || fail "no note of f:momentum under adam: $(cat scoped.err)"
+"$UMBRA" bin.conf num_round=1 save_model=0 f:wmat:beta1=0.2 2> scoped2.err > /dev/null || fail "$(cat scoped2.err)"
+grep -qF "note: <command line>:4: f:wmat:beta1 = 0.2 has no effect: updater = sgd does not read it (adam does)" \
+  scoped2.err || fail "no note of f:wmat:beta1: $(cat scoped2.err)"
 sed 's/^layer\[1->1\] = multi_logistic$/layer[1->1] = batch_norm\nlayer[1->1] = multi_logistic/' bin.conf > bneps.conf
 "$UMBRA" bneps.conf num_round=1 save_model=0 eps=1e-3 2> bneps.err > /dev/null || fail "bn eps: $(cat bneps.err)"
 if grep -q "eps" bneps.err; then fail "eps read by batch_norm was noted: $(cat bneps.err)"; fi

@@ -93,7 +93,7 @@ struct UpdaterParam {
     else if (lr_schedule == "factor") r = lr * std::pow(lr_factor, steps);
     return std::max(r, std::min<double>(lr, lr_minimum));
   }
-  /// Why `key` (a global updater key, lr: or eta:) changes nothing under these settings, or
+  /// Why `key` (an updater key, lr: or eta:, without its scope) changes nothing under these settings, or
   /// empty: lr:gamma under the factor schedule (which reads lr:factor) was taken and ignored.
   /// (eps is also batch norm's key: the caller asks only for an eps that reaches no layer.)
   std::string KeyWithoutEffect(const std::string& key) const {
