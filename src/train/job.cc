@@ -192,7 +192,20 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     const std::string& a = overrides[i];
     const auto eq = a.find('=');
     UMBRA_CHECK(eq != std::string::npos && eq > 0, "command line argument ", i + 2, " '", a, "' is not key=value");
-    const config::Entry e{a.substr(0, eq), a.substr(eq + 1), "<command line>", int(i) + 2};
+    // As a config file reads them: blanks around the name and the value dropped ("eta = 0.1" as
+    // one argument), and one pair of quotes around the value ('model_dir="run 1"', which the shell
+    // passed with its quotes: a folder named "run 1" with the quotes in its name, and eta='0.1' was
+    // no number).
+    const auto trim = [](std::string t) {
+      const auto b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t");
+      return b == std::string::npos ? std::string() : t.substr(b, e - b + 1);
+    };
+    std::string value = trim(a.substr(eq + 1));
+    if (value.size() >= 2 && (value[0] == '"' || value[0] == '\'') && value.back() == value[0] &&
+        value.find(value[0], 1) == value.size() - 1)
+      value = value.substr(1, value.size() - 2);
+    const config::Entry e{trim(a.substr(0, eq)), value, "<command line>", int(i) + 2};
+    UMBRA_CHECK(!e.key.empty(), "command line argument ", i + 2, " '", a, "' is not key=value");
     UMBRA_CHECK(e.key != "data" && e.key != "eval" && e.key != "iter" && e.key != "netconfig" &&
                     e.key.rfind("layer[", 0) != 0,
                 e.Where(), ": '", e.key, "' cannot be given on the command line (blocks live in the config file)");

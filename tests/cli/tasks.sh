@@ -929,6 +929,11 @@ grep -qF "note: <command line>:5: lr:gamma = 0.5 has no effect: lr:schedule = fa
 "$UMBRA" bin.conf num_round=1 save_model=0 eps=1e-3 2> eps.err > /dev/null || fail "eps: $(cat eps.err)"
 grep -qF "note: <command line>:4: eps = 1e-3 has no effect: updater = sgd does not read it (adam does)" eps.err \
   || fail "no note of eps: $(cat eps.err)"
+# A command-line pair is read as the config file's: blanks around '=' and one pair of quotes
+# around the value dropped (the folder was named "q m" with its quotes; eta='0.1' was no number).
+"$UMBRA" bin.conf num_round=1 'model_dir="q m"' "eta = '0.1'" > /dev/null 2> quoted.err || fail "$(cat quoted.err)"
+[ -f "q m/0001.model" ] || fail "model_dir=\"q m\": $(ls)"
+expect_error "<command line>:3: bad value '\"0.1' for key 'eta'" bin.conf num_round=1 'eta="0.1'
 # A per-layer or per-tag key gets the note where no weight it reaches reads it (it got none);
 # one read by some weight it reaches (wmat:momentum, fc2's under sgd) gets none.
 "$UMBRA" bin.conf num_round=1 save_model=0 f:beta1=0.2 wmat:lr:gamma=0.3 f:updater=adam f:momentum=0.5 \
