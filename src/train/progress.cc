@@ -76,6 +76,7 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
   // (flock) while read and while written, and a log another run holds is an error.
   std::error_code ec;
   const bool regular = std::filesystem::is_regular_file(log_path, ec);
+  const bool absent = !regular && !std::filesystem::exists(log_path, ec);  // before the rewrite makes it
   if (regular) LockLog(std::fopen(log_path.c_str(), "r"));
   AtomicOutput kept(log_path, /*binary=*/false, "training log");
   int last_kept = 0;                             // the last round kept
@@ -118,6 +119,12 @@ Progress::Progress(bool silent, long print_step, const std::string& log_path, in
                  "logging its round): %s\n", log_path.c_str(), missing.c_str(),
                  one ? "the model is kept, its figures are lost" : "the models are kept, their figures are lost");
   }
+  // A resumed run whose log is gone (removed, or the earlier rounds logged under another log=)
+  // started a log at its first round, unsaid: plots of it began there.
+  if (resumed && absent && first_round > 1)
+    std::fprintf(stderr, "note: log = %s does not exist: it begins at round %d, without lines for the resumed rounds "
+                 "before it (removed, or the earlier run was given another log =)\n",
+                 log_path.c_str(), first_round);
   FILE* log = std::fopen(log_path.c_str(), "a");
   UMBRA_CHECK(log, "cannot open the training log '", log_path, "' for writing");
   LockLog(log);

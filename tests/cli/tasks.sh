@@ -953,6 +953,11 @@ if grep -q "eps" bneps.err; then fail "eps read by batch_norm was noted: $(cat b
 "$UMBRA" bin.conf num_round=1 model_dir=s03 seed=3 > /dev/null 2>&1 || fail "seed 3"
 "$UMBRA" bin.conf num_round=2 model_dir=s03 seed=03 continue=1 > /dev/null 2> s03.err || fail "seed 03: $(cat s03.err)"
 if grep -q "seed" s03.err; then fail "seed 03 warned against seed 3: $(cat s03.err)"; fi
+# A resumed run whose log is gone says so (it began a log at its round, unsaid).
+rm s03/log.jsonl
+"$UMBRA" bin.conf num_round=3 model_dir=s03 seed=3 continue=1 > /dev/null 2> nolog.err || fail "$(cat nolog.err)"
+grep -qF "note: log = s03/log.jsonl does not exist: it begins at round 3, without lines for the resumed rounds" \
+  nolog.err && [ "$(wc -l < s03/log.jsonl)" = 1 ] || fail "no note of the missing log: $(cat nolog.err)"
 # A batch_size beyond the data's instances fills each batch with repeats of them: a note.
 printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 5\n' > wide.conf
 "$UMBRA" wide.conf num_round=1 model_dir=wm > /dev/null 2> wide.err || fail "batch_size over the data: $(cat wide.err)"
