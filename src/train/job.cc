@@ -605,6 +605,16 @@ bool SamePath(const std::filesystem::path& a, const std::filesystem::path& b) {
   const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
   return !ea && !eb && ca == cb;
 }
+// "is named as a model_dir's lock file" where `path`, or the file a symlink at it names, is
+// one (an output written over it, through the link too, as AtomicOutput writes through links, no
+// longer held the folder: a second training run in it ran beside the first); else empty.
+std::string NamedAsLock(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::path(path).filename() == kModelDirLockName) return "is named as a model_dir's lock file";
+  const auto real = std::filesystem::weakly_canonical(path, ec);
+  if (ec || real.filename() != kModelDirLockName) return {};
+  return "is a symlink to '" + real.string() + "', a model_dir's lock file";
+}
 }  // namespace
 
 bool NamedAsRoundModel(const Job& job, const std::string& path) {
@@ -619,8 +629,9 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
     const std::string log = LogPath(job);
     UMBRA_CHECK(!IsRoundModelName(fs::path(log).filename().string()), job.Where("log"), ": log = ", log,
                 " is named as a round's model file, which a run writes and continue=1 reads; name the log otherwise");
-    UMBRA_CHECK(fs::path(log).filename() != kModelDirLockName, job.Where("log"), ": log = ", log,
-                " is named as a model_dir's lock file, which training runs hold; name the log otherwise");
+    const std::string lock = NamedAsLock(log);
+    UMBRA_CHECK(lock.empty(), job.Where("log"), ": log = ", log, " ", lock,
+                ", which training runs hold; name the log otherwise");
   }
   const IterBlock* pred = job.Find("pred");
   for (const config::Entry& e : job.entries) {
@@ -630,7 +641,7 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
                                 "computed into it would take the name of ";
     UMBRA_CHECK(!NamedAsRoundModel(job, e.value), refused, "a round's model in model_dir; name the mean image otherwise");
     UMBRA_CHECK(!SamePath(e.value, LogPath(job)), refused, "the training log; name the mean image otherwise");
-    UMBRA_CHECK(fs::path(e.value).filename() != kModelDirLockName, refused,
+    UMBRA_CHECK(NamedAsLock(e.value).empty(), refused,
                 "a model_dir's lock file, which training runs hold; name the mean image otherwise");
     UMBRA_CHECK(!pred || !SamePath(e.value, pred->name), refused, "the pred output (", pred ? pred->name_where : "",
                 "); name the mean image otherwise");
@@ -650,10 +661,8 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
                 NamedAsRoundModel(job, out) ? "model_dir '" + model_dir + "'" : std::string("its folder"),
                 " would take for one; name another output file");
   };
-  // A model_dir's lock, replaced by an output, no longer held the folder: a second training in
-  // it ran beside the first, both writing the same rounds' models.
-  UMBRA_CHECK(fs::path(out).filename() != kModelDirLockName, where, ": ", out_key, " = ", out,
-              " is named as a model_dir's lock file (", kModelDirLockName,
+  const std::string lock = NamedAsLock(out);
+  UMBRA_CHECK(lock.empty(), where, ": ", out_key, " = ", out, " ", lock, " (", kModelDirLockName,
               "), which training runs hold; name another output file");
   if (const std::string why = NotRegularFile(out); !why.empty()) {  // a new file, or a device (/dev/stdout)
     if (why == "no such file" || !fs::exists(out, ec)) round_name();

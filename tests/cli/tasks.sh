@@ -746,6 +746,12 @@ cmp log.keep m/log.jsonl && [ ! -e m/0009.model ] && [ ! -e m/0008.model ] || fa
 expect_error "<command line>:4: pred = m/.umbra.lock is named as a model_dir's lock file (.umbra.lock), which training runs hold" \
   "$CONF" task=pred model_in=m/0002.model pred=m/.umbra.lock
 expect_error "<command line>:3: log = lk/.umbra.lock is named as a model_dir's lock file" "$CONF" model_dir=lk log=lk/.umbra.lock
+# So is a symlink to one (an output is written through a link).
+ln -s m/.umbra.lock lock.link
+expect_error "<command line>:4: pred = lock.link is a symlink to '$(pwd -P)/m/.umbra.lock', a model_dir's lock file" \
+  "$CONF" task=pred model_in=m/0002.model pred=lock.link
+expect_error "<command line>:3: log = lock.link is a symlink to '$(pwd -P)/m/.umbra.lock'" "$CONF" model_dir=lk log=lock.link
+rm lock.link
 # Nor another run's log, found by its first line (a pred over it lost that run's rounds, and its
 # continue=1 then refused the folder), nor a record file or a mean image, by their first bytes.
 mkdir -p other_run && cp m/log.jsonl other_run/log.jsonl
