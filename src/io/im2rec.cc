@@ -53,6 +53,11 @@ cv::Mat DecodeForIm2Rec(const std::string& bytes, const std::string& path, const
   UMBRA_CHECK(!img.empty(), "im2rec: cannot decode image '", path, "' (", where, ")",
               said.empty() ? "" : "; OpenCV: " + said);
   const int d = img.depth();
+  // A PNM's maxval that is neither 255 nor 65535, scaled to the depth it is decoded to (OpenCV
+  // does not: maxval 1023's white was packed as 1023, read as 3 of 255).
+  if (const unsigned maxval = PnmMaxval(bytes); maxval != 0 && maxval != 255 && maxval != 65535 &&
+                                                (d == CV_8U || d == CV_16U))
+    img.convertTo(img, d, (d == CV_8U ? 255.0 : 65535.0) / maxval);
   if (d == CV_8U || d == CV_16U) return img;
   const std::string kind = d == CV_8S    ? "8-bit signed"
                            : d == CV_16S ? "16-bit signed"
@@ -182,7 +187,7 @@ int Im2RecMain(int argc, char** argv) {
     if (!pruned.empty()) r.payload = std::move(pruned);
     // Floating-point pixels: Resize sees them decoded (after any error of OpenCV's own), else
     // the format's signature says; a TIFF (which may hold any depth) is decoded to see.
-    const std::string floats = resize > 0 ? "" : FloatPixelsProblem(r.payload);
+    const std::string floats = resize > 0 ? "" : UnreadPixelsProblem(r.payload);
     UMBRA_CHECK(floats.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", floats);
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
     // Every image but a JPEG (whose scans were read above) is decoded once here: one OpenCV

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 namespace umbra::io {
@@ -136,12 +137,16 @@ std::string CheckJpeg(const std::string& bytes) {
   }
 }
 
-// The binary Netpbm formats (netpbm.sourceforge.net/doc): P4/P5/P6 and PF/Pf carry their header
-// as whitespace-separated decimal fields ('#' starts a comment to the end of its line), then one
-// whitespace byte, then the raster; P7 (PAM) has "KEY value" lines up to ENDHDR. OpenCV reads the
-// raster whole, so bytes short of it fail there (with its own line on stderr): counted here.
-// The plain (ASCII) forms P1-P3 pass.
-std::string CheckPnm(const std::string& b) {
+// The Netpbm formats (netpbm.sourceforge.net/doc): P1-P6 and PF/Pf carry their header as
+// whitespace-separated decimal fields ('#' starts a comment to the end of its line), then one
+// whitespace byte, then the raster; P7 (PAM) has "KEY value" lines up to ENDHDR.
+struct PnmHeader {
+  uint64_t width = 0, height = 0, depth = 1, maxval = 1, bytes_per_sample = 1;
+  size_t raster = 0;  // where the raster starts
+};
+
+// Reads the header of PNM bytes of kind b[1] into *h; "" or what is wrong.
+std::string ReadPnmHeader(const std::string& b, PnmHeader* h) {
   const char kind = b[1];
   size_t at = 2;
   const auto space = [&](size_t i) { return i < b.size() && std::strchr(" \t\r\n\v\f", b[i]) && b[i] != '\0'; };
@@ -168,7 +173,6 @@ std::string CheckPnm(const std::string& b) {
   const auto ends = [&](const std::string& before) {
     return "its " + format + " header ends after " + std::to_string(b.size()) + " bytes, before " + before;
   };
-  uint64_t width = 0, height = 0, depth = 1, maxval = 1, bytes_per_sample = 1;
   std::string f;
   if (kind == '7') {
     for (;;) {
@@ -179,33 +183,44 @@ std::string CheckPnm(const std::string& b) {
       if (f == "TUPLTYPE") continue;  // a word: not counted
       uint64_t n = 0;
       if (!ok || !number(v, &n)) return "its " + format + " header has " + f + " '" + v + "', not a number";
-      if (f == "WIDTH") width = n;
-      if (f == "HEIGHT") height = n;
-      if (f == "DEPTH") depth = n;
-      if (f == "MAXVAL") maxval = n;
+      if (f == "WIDTH") h->width = n;
+      if (f == "HEIGHT") h->height = n;
+      if (f == "DEPTH") h->depth = n;
+      if (f == "MAXVAL") h->maxval = n;
     }
     while (at < b.size() && b[at] != '\n') ++at;  // the rest of the ENDHDR line
   } else {
     const bool pf = kind == 'F' || kind == 'f';
     const char* names[] = {"width", "height", pf ? "scale" : "maxval"};
-    const int fields = kind == '4' ? 2 : 3;
+    const int fields = kind == '4' || kind == '1' ? 2 : 3;
     for (int k = 0; k < fields; ++k) {
       if (!field(&f)) return ends(std::string("its ") + names[k]);
       uint64_t n = 0;
       if (k == 2 && pf) continue;  // the scale is a float; any is read
       if (!number(f, &n)) return "its " + format + " header has " + names[k] + " '" + f + "', not a number";
-      (k == 0 ? width : k == 1 ? height : maxval) = n;
+      (k == 0 ? h->width : k == 1 ? h->height : h->maxval) = n;
     }
-    depth = kind == '6' || kind == 'F' ? 3 : 1;
-    if (pf) bytes_per_sample = 4;
+    h->depth = kind == '3' || kind == '6' || kind == 'F' ? 3 : 1;
+    if (pf) h->bytes_per_sample = 4;
   }
-  if (maxval > 255) bytes_per_sample = 2;
-  ++at;  // the one whitespace byte before the raster
-  const uint64_t row = kind == '4' ? (width + 7) / 8 : width * depth * bytes_per_sample;
-  const uint64_t end = at + row * height;
+  if (h->maxval > 255) h->bytes_per_sample = 2;
+  h->raster = at + 1;  // after the one whitespace byte before the raster
+  return {};
+}
+
+// OpenCV reads a binary raster whole, so bytes short of it failed there (with its own line on
+// stderr): counted here. The plain (ASCII) forms P1-P3 have no size to count: only their header
+// is read.
+std::string CheckPnm(const std::string& b) {
+  PnmHeader h;
+  if (std::string problem = ReadPnmHeader(b, &h); !problem.empty()) return problem;
+  const char kind = b[1];
+  if (kind >= '1' && kind <= '3') return {};
+  const uint64_t row = kind == '4' ? (h.width + 7) / 8 : h.width * h.depth * h.bytes_per_sample;
+  const uint64_t end = h.raster + row * h.height;
   if (end > b.size())
-    return "it ends inside its " + format + " pixel data (which needs byte " + std::to_string(end) + " of " +
-           std::to_string(b.size()) + ")";
+    return "it ends inside its P" + std::string(1, kind) + " pixel data (which needs byte " + std::to_string(end) +
+           " of " + std::to_string(b.size()) + ")";
   return {};
 }
 
@@ -264,7 +279,7 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
   if (bytes.size() >= 3 && Byte(bytes, 0) == 0xFF && Byte(bytes, 1) == 0xD8 && Byte(bytes, 2) == 0xFF)
     return CheckJpeg(bytes);
   const char pnm = PnmKind(bytes);
-  if (pnm != '\0' && std::strchr("4567Ff", pnm)) return CheckPnm(bytes);  // binary ones only
+  if (pnm != '\0') return CheckPnm(bytes);
   if (bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return CheckBmp(bytes);
   return {};
 }
@@ -276,12 +291,63 @@ bool HasImageSignature(const std::string& b) {
   return PnmKind(b) != '\0';
 }
 
-std::string FloatPixelsProblem(const std::string& b) {
+namespace {
+// The first value of a TIFF's first-IFD SHORT field `tag`, or `otherwise` where it has none (or
+// the bytes end first). Byte order: "II" little, "MM" big.
+uint32_t TiffShort(const std::string& b, uint16_t tag, uint32_t otherwise) {
+  const bool little = b[0] == 'I';
+  const auto read = [&](size_t at, int n) -> std::optional<uint32_t> {
+    if (at + size_t(n) > b.size()) return std::nullopt;
+    uint32_t v = 0;
+    for (int k = 0; k < n; ++k) v = v << 8 | Byte(b, at + size_t(little ? n - 1 - k : k));
+    return v;
+  };
+  const auto ifd = read(4, 4);
+  const auto count = ifd ? read(*ifd, 2) : std::nullopt;
+  if (!count) return otherwise;
+  for (uint32_t e = 0; e < *count; ++e) {
+    const size_t at = size_t(*ifd) + 2 + 12 * size_t(e);
+    const auto t = read(at, 2), type = read(at + 2, 2), n = read(at + 4, 4);
+    if (!t || !type || !n) return otherwise;
+    if (*t != tag) continue;
+    if (*type != 3) return otherwise;  // SHORT, as the standard gives both fields
+    // Up to two SHORTs sit in the entry itself; more at the offset it holds.
+    const auto where = *n <= 2 ? std::optional<uint32_t>(uint32_t(at + 8)) : read(at + 8, 4);
+    const auto v = where ? read(*where, 2) : std::nullopt;
+    return v ? *v : otherwise;
+  }
+  return otherwise;
+}
+}  // namespace
+
+std::string UnreadPixelsProblem(const std::string& b) {
   const char pnm = PnmKind(b);
   std::string format = pnm == 'F' || pnm == 'f' ? "PFM" : "";
   for (const Signature& s : kSignatures)
     if (s.floats && b.starts_with(s.magic)) format = s.floats;
-  return format.empty() ? "" : UnreadablePixels(format + "'s floating-point");
+  if (!format.empty()) return UnreadablePixels(format + "'s floating-point");
+  // A TIFF may hold any sample format: decoded to 8 bits, signed 16-bit -500..500 became 254, 254,
+  // 0, 0, 1 and signed 8-bit -100 became 156 (its byte), unsaid; a float one failed in OpenCV's
+  // own words. Its first image's BitsPerSample (258) and SampleFormat (339: 1 unsigned, 2
+  // signed, 3 floating-point) say.
+  if (b.starts_with(std::string_view("II*\0", 4)) || b.starts_with(std::string_view("MM\0*", 4))) {
+    const uint32_t bits = TiffShort(b, 258, 1), sample = TiffShort(b, 339, 1);
+    const std::string width = std::to_string(bits) + "-bit ";
+    // In im2rec's words for the depths OpenCV decodes them to (DecodeForIm2Rec).
+    if (sample == 2) return UnreadablePixels(width + "signed");
+    if (sample == 3) return UnreadablePixels(width + "floating-point");
+    if (sample != 1) return UnreadablePixels("TIFF sample format " + std::to_string(sample) + " (neither integer nor "
+                                             "floating-point)");
+    if (bits > 16) return UnreadablePixels(width + "integer");
+  }
+  return {};
+}
+
+unsigned PnmMaxval(const std::string& b) {
+  const char pnm = PnmKind(b);
+  if (!std::strchr("567", pnm) || pnm == '\0') return 0;  // the plain forms OpenCV scales itself
+  PnmHeader h;
+  return ReadPnmHeader(b, &h).empty() && h.maxval <= 65535 ? unsigned(h.maxval) : 0;
 }
 
 std::string UnreadablePixels(const std::string& kind) {

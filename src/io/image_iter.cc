@@ -129,9 +129,18 @@ class ImageIterBase : public InstanceIterator {
     const std::string problem = CheckImageBytes(file, &pruned);
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
+    // Pixels no 8-bit decoding keeps (floating-point, a signed TIFF's): refused before OpenCV,
+    // which decoded some into other numbers unsaid and refused others in its own words.
+    const std::string unread = UnreadPixelsProblem(bytes);
+    UMBRA_CHECK(unread.empty(), "cannot decode image ", Where(i), ": ", unread);
+    // A PNM whose maxval is not 255 or 65535 is decoded as stored and scaled to 8 bits here
+    // (OpenCV does not scale by it: a 10-bit PGM's white came out as 3).
+    const unsigned maxval = PnmMaxval(bytes);
+    const bool scale = maxval != 0 && maxval != 255 && maxval != 65535;
     std::string said;
     JpegWords jpeg;
-    cv::Mat img = DecodeImage(bytes, shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR, &said, &jpeg);
+    cv::Mat img = DecodeImage(bytes, (shape_[0] == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR) |
+                                         (scale ? cv::IMREAD_ANYDEPTH : 0), &said, &jpeg);
     // A JPEG whose scans are corrupt decoded into garbage, libjpeg's warning on stderr naming no
     // file. Stray bytes are said with the image's name, once a run.
     UMBRA_CHECK(jpeg.problem.empty(), "cannot decode image ", Where(i), ": libjpeg: ", jpeg.problem);
@@ -139,8 +148,7 @@ class ImageIterBase : public InstanceIterator {
       NoteStrayBytes(Name() + ": image " + Where(i), jpeg.stray);
     UMBRA_CHECK(!img.empty(), "cannot decode image ", Where(i), " (", bytes.size(), " bytes)",
                 said.empty() ? "" : "; OpenCV: " + said);
-    const std::string floats = FloatPixelsProblem(bytes);
-    UMBRA_CHECK(floats.empty(), "cannot decode image ", Where(i), ": ", floats);
+    if (scale) img.convertTo(img, CV_8U, 255.0 / maxval);
     if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);  // channel 0 = red
     // A crop needs an image at least input_shape large, so a smaller one is scaled up: said once,
     // since a list of the wrong images (or the wrong input_shape) would else train quietly.

@@ -169,7 +169,7 @@ TEST(ImageBytes, FloatingPointFormatsAreNamed) {
   for (const auto& [bytes, format] : std::vector<std::pair<std::string, std::string>>{
            {"Pf\n1 1\n-1.0\n", "PFM"}, {"PF 1 1\n", "PFM"}, {"#?RADIANCE\n", "Radiance HDR"},
            {"#?RGBE\n", "Radiance HDR"}, {"\x76\x2F\x31\x01\x02", "OpenEXR"}})
-    EXPECT_EQ(FloatPixelsProblem(bytes), UnreadablePixels(format + "'s floating-point")) << bytes;
+    EXPECT_EQ(UnreadPixelsProblem(bytes), UnreadablePixels(format + "'s floating-point")) << bytes;
   EXPECT_EQ(UnreadablePixels("PFM's floating-point"),
             "it holds PFM's floating-point pixels, which the image iterators do not read (decoded to 8 bits, 0.46 "
             "became 0); convert it to an 8- or 16-bit PNG");
@@ -177,7 +177,7 @@ TEST(ImageBytes, FloatingPointFormatsAreNamed) {
             "it holds 32-bit integer pixels, which the image iterators do not read; convert it to an 8- or 16-bit PNG");
   for (const std::string& b : {std::string("P5\n1 1\n255\n\x7f"), std::string("Pfx"), std::string("#?RGB"),
                                std::string("\x89PNG\r\n\x1a\n", 8), std::string()})
-    EXPECT_EQ(FloatPixelsProblem(b), "") << b;
+    EXPECT_EQ(UnreadPixelsProblem(b), "") << b;
 }
 
 }  // namespace

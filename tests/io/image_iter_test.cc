@@ -317,6 +317,75 @@ TEST(RecIter, Im2RecResizeKeepsSixteenBitsAndRefusesFloats) {
   }
 }
 
+// A PNM's maxval is full intensity: OpenCV does not scale the binary forms' pixels by it (a 10-bit
+// PGM's white came out as 3, maxval 100's as 100; it scales the plain P2's itself), the readers
+// do, from the file and through im2rec (packed as they are, or decoded and re-encoded by resize).
+// A signed TIFF was decoded into other numbers (-500 as 254), unsaid: refused, as in im2rec.
+TEST(ImgIter, PnmMaxvalScalesAndSignedTiffsAreRefused) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "img");
+  const std::string pam = "P7\nWIDTH 2\nHEIGHT 1\nDEPTH 1\nTUPLTYPE GRAYSCALE\nMAXVAL ";
+  // Each image's two pixels are white and a quarter of it (of 1023: 256; of 100: 25), whose
+  // 255 * v / maxval rounds to 64 (the plain P2 truncates: 63); the PPM's second pixel is (40,
+  // 10, 1) of 100: red 102, blue 3.
+  const std::vector<std::tuple<std::string, std::string, int>> images = {
+      {"p10.pgm", "P5\n2 1\n1023\n" + std::string("\x03\xff\x01\x00", 4), 64},
+      {"p100.pgm", "P5\n2 1\n100\n" + std::string("\x64\x19", 2), 64},
+      {"a100.pgm", "P2\n2 1\n100\n100 25\n", 63},
+      {"c100.ppm", "P6\n2 1\n100\n" + std::string("\x64\x19\x00\x28\x0a\x01", 6), 102},
+      {"m100.pam", pam + "100\nENDHDR\n" + std::string("\x64\x19", 2), 64},
+      {"m1k.pam", pam + "1023\nENDHDR\n" + std::string("\x03\xff\x01\x00", 4), 64}};
+  for (const auto& [name, bytes, second] : images) {
+    SCOPED_TRACE(name);
+    WriteText(dir / ("img/" + name), bytes);
+    const std::string list = OneImageList(dir, name);
+    const bool colour = name.ends_with(".ppm");
+    const std::string shape = colour ? "3,1,2" : "1,1,2";
+    const auto check = [&](DataIterator* it) {
+      ASSERT_TRUE(it->Next());
+      const DataBatch& b = it->Value();
+      EXPECT_EQ(At(b, 0, 0, 0, 0), 255);
+      EXPECT_EQ(At(b, 0, 0, 0, 1), second);
+      if (colour) EXPECT_EQ(At(b, 0, 2, 0, 1), 3);
+    };
+    auto img = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", shape},
+                            {"batch_size", "1"}});
+    check(img.get());
+    // resize = 1, the size they have, re-encodes them: 16-bit ones as PNG (lossless), 8-bit ones
+    // as JPEG (not compared).
+    const bool wide = bytes.find("1023") != std::string::npos;
+    for (const char* resize : {"resize=0", "resize=1"}) {
+      if (!wide && std::string(resize) == "resize=1") continue;
+      SCOPED_TRACE(resize);
+      std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec", resize};
+      char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
+      std::filesystem::remove(dir / "r.rec");
+      ASSERT_EQ(Im2RecMain(5, argv), 0);
+      auto rec = Make("imgrec", {{"image_rec", dir / "r.rec"}, {"input_shape", shape}, {"batch_size", "1"}});
+      check(rec.get());
+    }
+  }
+  for (const auto& [type, kind] : std::vector<std::pair<int, std::string>>{{CV_16S, "16-bit signed"},
+                                                                           {CV_8S, "8-bit signed"}}) {
+    std::vector<uint8_t> tif;
+    cv::Mat m(2, 2, type, cv::Scalar(-100));
+    if (!Codecs().encode(".tiff", m, tif, {})) continue;  // OpenCV without that TIFF depth
+    SCOPED_TRACE(kind);
+    WriteText(dir / "img/s.tif", std::string(tif.begin(), tif.end()));
+    const std::string list = OneImageList(dir, "s.tif");
+    const std::string error = ErrorOf([&] {
+      auto it = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "1,2,2"},
+                             {"batch_size", "1"}});
+      it->Next();
+    });
+    EXPECT_HAS(error, "s.tif");
+    EXPECT_HAS(error, "holds " + kind + " pixels, which the image iterators do not read");
+    std::string args[] = {"im2rec", list, dir / "img", dir / "s.rec"};
+    char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
+    EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "holds " + kind + " pixels");
+  }
+}
+
 // A photo whose EXIF orientation says "shown turned 90 degrees clockwise" reaches the net
 // upright both from its own file and from a record file that im2rec resized (re-encoded without
 // the EXIF): stored 8 rows x 16 columns, left half red and right half blue, it is shown 16 rows
@@ -439,9 +508,9 @@ TEST(ImgIter, PngProfilesQuietTruncatedPngsNamed) {
 }
 
 // Where OpenCV fails on a file the walks of image_bytes.h do not cover (a Radiance HDR cut short),
-// it prints its own line on std::cerr: that line becomes part of umbra's one error, from the
-// iterator and from im2rec's resize, and nothing else reaches stderr. std::cerr works as before
-// afterwards.
+// it prints its own line on std::cerr: that line becomes part of umbra's one error (im2rec's
+// resize decodes it; the iterator refuses a floating-point format before decoding), and nothing
+// else reaches stderr. std::cerr works as before afterwards.
 TEST(ImgIter, OpenCVsOwnLinesGoIntoTheError) {
   TempDir dir;
   std::filesystem::create_directory(dir / "img");
@@ -450,7 +519,7 @@ TEST(ImgIter, OpenCVsOwnLinesGoIntoTheError) {
   auto it = Make("img", {{"image_list", list}, {"image_root", dir / "img"}, {"input_shape", "3,4,4"}, {"batch_size", "1"}});
   ::testing::internal::CaptureStderr();
   EXPECT_HAS(ErrorOf([&] { it->Next(); }),
-             "cannot decode image '" + (dir / "img/cut.hdr") + "' (" + list + ":1) (55 bytes); OpenCV: can't read data: ");
+             "cannot decode image '" + (dir / "img/cut.hdr") + "' (" + list + ":1): it holds Radiance HDR's floating-point");
   std::string args[] = {"im2rec", list, dir / "img", dir / "r.rec", "resize=8"};
   char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data()};
   EXPECT_HAS(ErrorOf([&] { Im2RecMain(5, argv); }),

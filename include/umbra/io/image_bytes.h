@@ -27,9 +27,16 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
 bool HasImageSignature(const std::string& bytes);
 
 /// Why the bytes' pixels cannot be read, where their signature names a floating-point format
-/// (PFM, OpenEXR, Radiance HDR), or "". Decoded to 8 bits such pixels (0.46, a PFM's) became 0:
-/// a net trained on zeros.
-std::string FloatPixelsProblem(const std::string& bytes);
+/// (PFM, OpenEXR, Radiance HDR) or their TIFF header a sample format other than 8 or 16 bits
+/// unsigned, or "". Decoded to 8 bits such pixels (0.46, a PFM's) became 0: a net trained on
+/// zeros; a signed TIFF's -500 became 254.
+std::string UnreadPixelsProblem(const std::string& bytes);
+
+/// The maxval of a binary P5, P6 or P7 header (the value that stands for full intensity), or 0
+/// for other bytes. OpenCV does not scale their pixels by it (it does the plain P2/P3's): a 10-bit
+/// PGM's white (1023) came out as 3 of 255, and maxval 100's as 100. The readers scale by it
+/// where it is not 255 or 65535.
+unsigned PnmMaxval(const std::string& bytes);
 
 /// The one wording for pixels the image iterators do not read (all but 8 or 16 bits unsigned):
 /// "it holds <kind> pixels, which the image iterators do not read[ (decoded to 8 bits, 0.46
