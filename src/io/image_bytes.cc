@@ -18,8 +18,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <string_view>
+
+#include "umbra/regular_file.h"
 
 namespace umbra::io {
 namespace {
@@ -289,6 +292,20 @@ bool HasImageSignature(const std::string& b) {
     if (b.starts_with(s.magic)) return true;
   if (b.starts_with("RIFF") && b.size() >= 12 && b.compare(8, 4, "WEBP") == 0) return true;
   return PnmKind(b) != '\0';
+}
+
+bool IsImageFile(const std::string& path) {
+  if (!NotRegularFile(path).empty()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(64, '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  head.resize(size_t(in.gcount()));
+  if (!HasImageSignature(head)) return false;
+  if (!head.starts_with("BM")) return true;
+  // The sizes of the BMP info headers (OS/2 1.x and 2.x, Windows 3 to 5).
+  const uint32_t info = head.size() >= 18 ? LittleEndian(head, 14, 4) : 0;
+  return info == 12 || info == 16 || info == 40 || info == 52 || info == 56 || info == 64 || info == 108 ||
+         info == 124;
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "src/train/progress.h"  // IsTrainingLog
+#include "umbra/io/image_bytes.h"
 #include "umbra/io/mean_image.h"
 #include "umbra/io/record.h"
 #include "umbra/nn/metric.h"
@@ -695,6 +696,9 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
   UMBRA_CHECK(!IsTrainingLog(out), refused, "a training log (its first line is a round); name another output file");
   UMBRA_CHECK(!io::IsRecordFile(out), refused, "a record file; name another output file");
   UMBRA_CHECK(!io::IsMeanImageFile(out), refused, "a mean image; name another output file");
+  // An image (one an img block reads, listed in a file no entry names as such).
+  UMBRA_CHECK(!io::IsImageFile(out), refused, "an image (its first bytes are an image format's); name another "
+              "output file");
   round_name();
 }
 

@@ -770,8 +770,17 @@ expect_error "<command line>:5: weight_filename = made.rec would overwrite a rec
   task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=made.rec
 expect_error "<command line>:4: pred = made.mean would overwrite a mean image" "$CONF" task=pred \
   model_in=m/0002.model pred=made.mean
+# ... nor an image (one an img block reads: its list names it, no entry does), by its signature; a
+# BMP's "BM" only with an info header's size after it (a float's bytes may begin "BM").
+printf 'P5\n1 1\n255\n\x07' > made.pgm; printf 'BM\x46\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0' > made.bmp
+for img in made.pgm made.bmp; do
+  expect_error "<command line>:4: pred = $img would overwrite an image (its first bytes are an image format's)" \
+    "$CONF" task=pred model_in=m/0002.model pred=$img
+done
+printf 'BM 1 2 3\n' > made.txt
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model pred=made.txt > /dev/null 2>&1 || fail "a text beginning BM was refused"
 cmp log.keep other_run/log.jsonl && [ "$(cat made.rec)" = "UMRC rest" ] && [ "$(cat made.mean)" = "UMBRAMEA rest" ] \
-  || fail "another run's log, a record file or a mean image was overwritten"
+  && [ "$(wc -c < made.pgm)" = 12 ] || fail "another run's log, a record file, a mean image or an image was overwritten"
 cmp victim.model m/0002.model && cmp victim.conf "$CONF" && [ "$(wc -c < labels.idx)" = 10008 ] \
   || fail "an input was overwritten"
 printf '0\t0\tnone.png\n' > in.lst

@@ -26,6 +26,11 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
 /// GIF, TIFF, WebP, the PNM family and PFM, JPEG 2000, OpenEXR, Radiance HDR, Sun raster).
 bool HasImageSignature(const std::string& bytes);
 
+/// Whether `path` is a regular file whose first bytes are an image's (HasImageSignature; "BM" only
+/// with a BMP info header's size after it, since two bytes begin other files by chance): what an
+/// output must not replace (a pred over an image its block read replaced it with labels).
+bool IsImageFile(const std::string& path);
+
 /// Why the bytes' pixels cannot be read, where their signature names a floating-point format
 /// (PFM, OpenEXR, Radiance HDR) or their TIFF header a sample format other than 8 or 16 bits
 /// unsigned, or "". Decoded to 8 bits such pixels (0.46, a PFM's) became 0: a net trained on
