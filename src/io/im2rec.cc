@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "image_list.h"
 #include "umbra/io/image_bytes.h"
@@ -159,6 +160,14 @@ int Im2RecMain(int argc, char** argv) {
               "; not overwriting it (remove it or name another output)");
 
   const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
+  // An index is an image's name in the records: an imgrec block's image_list finds labels by it
+  // (a list of zeros packed, then relabelled, gave every image the one label).
+  std::unordered_map<uint64_t, size_t> line_of;
+  for (const ImageListEntry& e : list) {
+    const auto [it, fresh] = line_of.emplace(e.index, e.line);
+    UMBRA_CHECK(fresh, "im2rec: ", list_path, ":", e.line, ": index ", e.index, " again (line ", it->second,
+                " has it): each image needs its own index, by which an image_list finds its labels");
+  }
   RecordWriter w(out_path);  // written whole and renamed into place, or not at all
   const bool prefix = RootIsPrefix(root);
   if (prefix)

@@ -248,6 +248,19 @@ class ImageRecIterator : public ImageIterBase {
         UMBRA_CHECK(fresh, list_path_, ":", list_[j].line, ": index ", list_[j].index, " again (line ",
                     list_[it->second].line, " has it): the records' labels are found by index");
       }
+      // Every record's index, read now (its header only): one the list lacks failed at that
+      // record's first read, epochs into a run, and records packed under one index (a list of
+      // zeros) all took that index's label, unsaid.
+      std::unordered_map<uint64_t, size_t> record_of;
+      for (size_t r = 0; r < reader_->size(); ++r) {
+        const uint64_t index = reader_->Index(r);
+        UMBRA_CHECK(by_index_.count(index), Where(index_t(r)), " has index ", index, ", which image list '",
+                    list_path_, "' does not hold (the records' labels are found by index)");
+        const auto [it, fresh] = record_of.emplace(index, r);
+        UMBRA_CHECK(fresh, Where(index_t(r)), " has index ", index, ", as record ", it->second, " has: image_list '",
+                    list_path_, "' would give both its one label (line ", list_[by_index_[index]].line,
+                    "); repack the images with an index each");
+      }
     }
     InitImages(index_t(reader_->size()));
   }

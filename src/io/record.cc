@@ -136,6 +136,25 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
   }
 }
 
+uint64_t RecordReader::Index(size_t i) {
+  UMBRA_CHECK(i < offsets_.size(), "record ", i, " is past the end of '", path_, "' (", offsets_.size(), " records)");
+  // umbra's: magic, length, CRC, then the index; dmlc's: magic, length and flag, then the image
+  // header's flag, label and index, where the first part holds them (else the record, whole).
+  const uint64_t at = offsets_[i] + (dmlc_ ? 8 + 8 : 12);
+  uint64_t index = 0;
+  in_.clear();
+  in_.seekg(std::streamoff(at));
+  in_.read(reinterpret_cast<char*>(&index), sizeof index);
+  uint32_t part = 0;  // a dmlc record's first part: its length
+  if (dmlc_) {
+    in_.clear();
+    in_.seekg(std::streamoff(offsets_[i] + 4));
+    in_.read(reinterpret_cast<char*>(&part), sizeof part);
+  }
+  if (!in_.good() || (dmlc_ && (part & ((1u << 29) - 1)) < 16)) return Read(i).index;
+  return index;
+}
+
 Record RecordReader::Read(size_t i) {
   UMBRA_CHECK(i < offsets_.size(), "record ", i, " is past the end of '", path_, "' (", offsets_.size(), " records)");
   if (dmlc_) return ReadDmlc(i);

@@ -182,9 +182,11 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
              "bare.lst:1: expected 'index <TAB> label(s) <TAB> path' or 'index <TAB> label(s)' (label_width = 1), "
              "got 1 field(s)");
   WriteText(dir / "short.lst", "5\t9\tx\n7\t7\tx\n");
-  auto shorter = Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "short.lst"},
-                                 {"input_shape", "3,4,6"}, {"batch_size", "3"}});
-  const std::string missing = ErrorOf([&] { shorter->Next(); });
+  // Said at Init (it was at the record's first read, epochs into a run).
+  const std::string missing = ErrorOf([&] {
+    Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "short.lst"}, {"input_shape", "3,4,6"},
+                    {"batch_size", "3"}});
+  });
   EXPECT_HAS(missing, "record 1 of '" + (dir / "all.rec") + "' (offset ");
   EXPECT_HAS(missing, "has index 6, which image list '" + (dir / "short.lst") + "' does not hold");
   WriteText(dir / "twice.lst", "5\t9\tx\n6\t8\tx\n5\t7\tx\n");
@@ -193,6 +195,29 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
                                {"input_shape", "3,4,6"}, {"batch_size", "3"}});
              }),
              "twice.lst:3: index 5 again (line 1 has it)");
+  // Each image has its own index: im2rec refuses a list that repeats one, and a relabelled
+  // record file (written otherwise) whose records share one (they took its one label, unsaid).
+  WriteText(dir / "dup.lst", "0\t1\t0.png\n0\t2\t1.png\n");
+  std::string dargs[] = {"im2rec", dir / "dup.lst", dir / "img", dir / "dup.rec"};
+  char* dargv[] = {dargs[0].data(), dargs[1].data(), dargs[2].data(), dargs[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, dargv); }), "dup.lst:2: index 0 again (line 1 has it)");
+  {
+    RecordWriter w(dir / "dup.rec");
+    for (int i = 0; i < 2; ++i) w.Write(Record{0, {float(i)}, ReadBytes(dir / "img/0.png")});
+    w.Close();
+  }
+  WriteText(dir / "zero.lst", "0\t3\n");
+  const std::string shared = ErrorOf([&] {
+    Make("imgrec", {{"image_rec", dir / "dup.rec"}, {"image_list", dir / "zero.lst"}, {"input_shape", "3,4,6"},
+                    {"batch_size", "2"}});
+  });
+  EXPECT_HAS(shared, "record 1 of '" + (dir / "dup.rec") + "' (offset ");
+  EXPECT_HAS(shared, "has index 0, as record 0 has: image_list '" + (dir / "zero.lst") +
+                         "' would give both its one label (line 1)");
+  // Without a list the records' own labels are read: shared indices are no matter.
+  auto own = Make("imgrec", {{"image_rec", dir / "dup.rec"}, {"input_shape", "3,4,6"}, {"batch_size", "2"}});
+  ASSERT_TRUE(own->Next());
+  EXPECT_EQ(Take(own->Value()).label, (std::vector<float>{0, 1}));
 }
 
 // A .rec of cxxnet's or mxnet's im2rec (dmlc-core's RecordIO) is read as it is.

@@ -42,6 +42,7 @@ TEST(RecFile, Im2RecRoundTripKeepsIndexLabelsAndBytes) {
   for (size_t i = 0; i < 3; ++i) {
     const Record rec = r.Read(i);
     EXPECT_EQ(rec.index, 10 * (i + 1));
+    EXPECT_EQ(r.Index(i), rec.index);  // from the header alone
     EXPECT_EQ(rec.labels, labels[i]);
     EXPECT_EQ(rec.payload, ReadBytes(dir / (std::string("img/") + names[i])));
     EXPECT_EQ(r.offset(i) % 4, 0u);
@@ -167,6 +168,9 @@ TEST(RecFile, ReadsCxxnetAndMxnetRecordIO) {
   EXPECT_EQ(hand.Read(0).payload, "abcd");
   EXPECT_EQ(hand.Read(1).payload, m + "xy");
   EXPECT_EQ(hand.offset(1), 36u);
+  EXPECT_EQ(hand.Index(0), 3u);
+  EXPECT_EQ(hand.Index(1), 3u);  // a split record: its first part holds the header
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(r.Index(i), r.Read(i).index) << i;
   // Empty parts: data ending in the magic (an empty last part), two magics in a row (an empty
   // middle part).
   WriteText(dir / "empty.rec", DmlcImage(1, 0, {}, "abcd" + m) + DmlcImage(2, 0, {}, m + m + "z"));

@@ -84,6 +84,8 @@ class RecordReader {
   size_t size() const { return offsets_.size(); }
   /// The i-th record (file order).
   Record Read(size_t i);
+  /// The index of record i (what im2rec's list gave it), read from its header alone.
+  uint64_t Index(size_t i);
   /// Byte offset of record i (for error messages).
   uint64_t offset(size_t i) const { return offsets_[i]; }
   const std::string& path() const { return path_; }
