@@ -89,9 +89,9 @@ void InitTrainingBlocks(Job& job);
 /// Warns where model file `mf` was written for another network text (a layer without weights
 /// may differ: a relu for a sigmoid) and, when training, with another seed.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training = true);
-/// Says, where `restored` (RestoreCheckpoint's answer) is false, that `path`'s updater state was
-/// another updater's and starts from 0 (`how`: continue or model_in).
-void NoteOtherUpdater(bool restored, const char* how, const std::string& path);
+/// Says which weights' updater state `path` held for another updater (RestoreCheckpoint's
+/// answer), which therefore starts from 0; nothing where there are none.
+void NoteOtherUpdater(const std::vector<std::string>& restarted, const char* how, const std::string& path);
 
 /// The learning rate a NaN loss's hint names: "eta = 0.5 at f.conf:3", or "eta, 0.01 by default"
 /// (the hint showed "<default>"), with the schedule's keys and those of some weights only.

@@ -231,12 +231,15 @@ void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, co
   }
 }
 
-void NoteOtherUpdater(bool restored, const char* how, const std::string& path) {
-  if (!restored)
-    std::fprintf(stderr, "note: %s: '%s' holds another updater's state than this run's (sgd's and nag's momentum, "
-                 "adam's two moments): this run's starts from 0, as cxxnet's resumes started it; the weights and the "
-                 "update count go on (so an adam started so takes larger first steps than a fresh one: its bias "
-                 "correction counts the updates)\n", how, path.c_str());
+void NoteOtherUpdater(const std::vector<std::string>& restarted, const char* how, const std::string& path) {
+  if (restarted.empty()) return;
+  std::string which;
+  for (size_t i = 0; i < restarted.size() && i < 6; ++i) which += (i ? ", " : "") + restarted[i];
+  if (restarted.size() > 6) which += " and " + std::to_string(restarted.size() - 6) + " more";
+  std::fprintf(stderr, "note: %s: '%s' holds another updater's state than this run's (sgd's and nag's momentum, "
+               "adam's two moments) for %s: their state starts from 0, as cxxnet's resumes started it; the weights "
+               "and the update count go on (so an adam started so takes larger first steps than a fresh one: its "
+               "bias correction counts the updates)\n", how, path.c_str(), which.c_str());
 }
 
 // A checkpoint of a network written differently (another activation, dropout rate) still loads

@@ -541,6 +541,12 @@ grep -q "finetune: copied 1 weight" ft2.err || { cat ft2.err; fail "finetune wit
   { cat mad.err; fail "model_in with another updater"; }
 grep -qF "note: model_in: 'm/0002.model' holds another updater's state than this run's" mad.err ||
   { cat mad.err; fail "no note for another updater's state"; }
+# ... weight by weight: a layer's own updater (fc1:updater = adam) dropped at continue=1 restarts
+# fc1's state alone (the file was refused as another network's).
+"$UMBRA" "$CONF" num_round=1 model_dir=pl fc1:updater=adam silent=1 > /dev/null 2>&1 || fail "fc1:updater=adam"
+"$UMBRA" "$CONF" num_round=2 model_dir=pl continue=1 silent=1 > /dev/null 2> pl.err || { cat pl.err; fail "continue"; }
+grep -qF "note: continue: 'pl/0001.model' holds another updater's state than this run's (sgd's and nag's momentum, adam's two moments) for fc1.bias, fc1.wmat: their state" \
+  pl.err && [ -f pl/0002.model ] || { cat pl.err; fail "no note for fc1's updater state"; }
 # model_in counts on from the model's round; another run into the same model_dir is refused.
 "$UMBRA" "$CONF" model_in=m/0002.model num_round=3 model_dir=m3 > /dev/null 2> mi.err
 [ -f m3/0003.model ] && [ ! -f m3/0001.model ] || { ls m3; fail "model_in round numbering"; }

@@ -330,7 +330,9 @@ TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
   // Another updater's state (sgd's into adam, adam's into sgd): the weights and the count go
   // on, the state starts from 0 (as cxxnet's resumes; it saved none), and the answer says so.
   nn::Trainer<cpu> d(Spec(), adam, 1);
-  EXPECT_FALSE(nn::RestoreCheckpoint(d, saved, "a.model"));
+  size_t tensors_with_updater = 0;  // weights, not counting moving statistics
+  d.VisitUpdaterState([&](const std::string& name, Tensor<cpu, 2>) { tensors_with_updater += name.ends_with(":momentum"); });
+  EXPECT_EQ(nn::RestoreCheckpoint(d, saved, "a.model").size(), tensors_with_updater);
   EXPECT_EQ(d.updates(), a.updates());
   const auto tensors = [](nn::Trainer<cpu>& t) {
     std::map<std::string, std::vector<float>> out;
@@ -347,9 +349,26 @@ TEST(Checkpoint, AnotherUpdatePeriodOrUpdaterAtAResume) {
   nn::Trainer<cpu> e(Spec(), adam, 1);
   e.Step(Batch(0).x.view(), Batch(0).y.view());
   nn::Trainer<cpu> f(Spec(), us, 1);
-  EXPECT_FALSE(nn::RestoreCheckpoint(f, nn::SaveCheckpoint(e, "net"), "e.model"));
-  EXPECT_TRUE(nn::RestoreCheckpoint(f, saved, "a.model"));  // the same updater's: restored
+  EXPECT_EQ(nn::RestoreCheckpoint(f, nn::SaveCheckpoint(e, "net"), "e.model").size(), tensors_with_updater);
+  EXPECT_TRUE(nn::RestoreCheckpoint(f, saved, "a.model").empty());  // the same updater's: restored
   EXPECT_EQ(tensors(f), from_sgd);
+  // Weight by weight: a layer's own updater changed (fc1:updater = adam) restarts fc1's state
+  // alone; the others' momentum is read (a whole-net rule refused the file as another network's).
+  nn::UpdaterSettings fc1_adam = us;
+  fc1_adam.Set("fc1:updater", "adam");
+  nn::Trainer<cpu> g(Spec(), fc1_adam, 1);
+  EXPECT_EQ(nn::RestoreCheckpoint(g, saved, "a.model"), (std::vector<std::string>{"fc1.bias", "fc1.wmat"}));
+  for (const auto& [name, values] : tensors(g)) {
+    if (name.rfind("fc1.", 0) == 0 && (name.ends_with(":momentum") || name.ends_with(":second_moment")))
+      EXPECT_TRUE(std::ranges::all_of(values, [](float v) { return v == 0; })) << name;
+    else
+      EXPECT_EQ(values, from_sgd.at(name)) << name;
+  }
+  // ... and back: fc1's adam moments into sgd restart it; the rest is read.
+  g.Step(Batch(0).x.view(), Batch(0).y.view());
+  nn::Trainer<cpu> h(Spec(), us, 1);
+  EXPECT_EQ(nn::RestoreCheckpoint(h, nn::SaveCheckpoint(g, "net"), "g.model"),
+            (std::vector<std::string>{"fc1.bias", "fc1.wmat"}));
   // A state set of no updater (one momentum missing, or one of a weight the net lacks) is a
   // damaged or another net's file: an error, as before, not a restart.
   nn::ModelFile partial = saved;

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "umbra/nn/model_file.h"
 #include "umbra/nn/trainer.h"
@@ -118,31 +121,36 @@ void CheckCheckpointFinite(Trainer<cpu, DType>& tr) {
 
 /// Restores a checkpoint into a trainer built from the same network: every weight must be
 /// present with the same shape, and the file may hold no weight the net lacks. The updater's
-/// state (momentum, Adam's second moment) is restored where the file holds this run's updater's
-/// state tensors, exactly those; where it holds exactly another updater's for the same weights
-/// (sgd's or nag's momentum into adam, adam's two moments into sgd), the state starts from 0, as
-/// cxxnet's resumes started it (it saved none), and this returns false: the caller says so. Any
-/// other difference (a state tensor missing, or of a weight the net lacks) is an error.
+/// state (momentum, Adam's second moment) is restored weight by weight: where the file holds
+/// exactly this run's updater's state tensors for the weight, they are read; where it holds
+/// exactly another updater's (sgd's or nag's momentum into adam, adam's two moments into sgd:
+/// the global updater changed, or a layer's own, fc1:updater), that weight's state starts from 0,
+/// as cxxnet's resumes started it (it saved none). Returns those weights, for the caller to say
+/// (empty: every state restored). Any other difference (a state tensor missing, or of a weight
+/// the net lacks) is an error.
 template <typename xpu, typename DType>
-bool RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
+std::vector<std::string> RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::string& file) {
   std::set<std::string> used;
-  auto is_state = [](const std::string& name) {
-    return name.ends_with(":momentum") || name.ends_with(":second_moment");
+  // Each weight with an updater has a momentum; adam's also a second moment: the state tensors
+  // this run wants, and those the file holds, of each weight.
+  std::map<std::string, std::set<std::string>> want, have;
+  const auto weight_of = [](const std::string& name) {
+    for (const char* suffix : {":momentum", ":second_moment"})
+      if (name.ends_with(suffix)) return name.substr(0, name.size() - std::strlen(suffix));
+    return std::string();
   };
-  std::set<std::string> want_state, have_state;
-  tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType>) { want_state.insert(name); });
+  tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType>) { want[weight_of(name)].insert(name); });
   for (const ModelTensor& t : m.tensors)
-    if (is_state(t.name)) have_state.insert(t.name);
-  // Each weight with an updater has a momentum; adam's also a second moment.
-  std::set<std::string> sgd_state, adam_state;
-  for (const std::string& name : want_state)
-    if (name.ends_with(":momentum")) {
-      sgd_state.insert(name);
-      adam_state.insert(name);
-      adam_state.insert(name.substr(0, name.size() - 9) + ":second_moment");
+    if (const std::string w = weight_of(t.name); !w.empty() && want.count(w)) have[w].insert(t.name);
+  std::vector<std::string> restarted;
+  for (const auto& [w, names] : want) {
+    const std::set<std::string>& held = have[w];
+    const std::set<std::string> sgd{w + ":momentum"}, adam{w + ":momentum", w + ":second_moment"};
+    if (held != names && (held == sgd || held == adam)) {
+      restarted.push_back(w);
+      used.insert(held.begin(), held.end());
     }
-  const bool same_updater = want_state == have_state;
-  const bool other_updater = !same_updater && (have_state == sgd_state || have_state == adam_state);
+  }
   auto take = [&](const std::string& name, Tensor<xpu, 2, DType> t) {
     const ModelTensor* mt = m.Find(name);
     UMBRA_CHECK(mt, "model file '", file, "' does not match the network: it has no '", name, "'");
@@ -172,12 +180,13 @@ bool RestoreCheckpoint(Trainer<xpu, DType>& tr, const ModelFile& m, const std::s
     take(name, w);
     if (pending && name.find(".moving_") == std::string::npos) take(name + ":grad", g);
   });
-  if (other_updater) used.insert(have_state.begin(), have_state.end());
-  else tr.VisitUpdaterState(take);
+  tr.VisitUpdaterState([&](const std::string& name, Tensor<xpu, 2, DType> t) {
+    if (!std::ranges::binary_search(restarted, weight_of(name))) take(name, t);  // else left at 0
+  });
   for (auto& t : m.tensors)
     UMBRA_CHECK(used.count(t.name), "model file '", file, "' does not match the network: '", t.name,
                 "' is not in the network of the config");
-  return same_updater;
+  return restarted;
 }
 
 /// Copies weights by name (finetune, pred): those with the same name and shape are copied;
