@@ -73,6 +73,10 @@ void WriteRoundModel(nn::ModelFile& mf, int round, uint64_t seed, const std::str
 void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights);
 /// A note for each per-layer or per-tag updater key that no weight it reaches reads under its
 /// settings (fc1:beta1 where fc1 trains with sgd; fc1:lr:gamma under the constant schedule).
+/// A logloss metric on a node whose values are no probabilities (a fullc's, a relu's, through
+/// layers that pass values on) is an error naming the metric's line and the layer: it stopped
+/// the run at the first value past [0, 1], which may come rounds in.
+void CheckLogLossNodes(const Job& job, const nn::NetSpec& spec);
 void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, const std::vector<std::string>& weights);
 /// The keys only a GPU run takes (layout = nhwc, bf16_nodes, a layer's dtype = bf16, and when
 /// training cuda_graph) are errors naming the key on the cpu, where they did nothing; the
@@ -195,6 +199,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   nn::NetSpec spec = job.net.spec;
   for (auto& m : job.metrics)  // metrics read these nodes after each step
     if (!m.node.empty()) spec.Keep(m.node, m.where);
+  CheckLogLossNodes(job, spec);
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/true);
   CheckExtraInputs(job, spec);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);

@@ -231,6 +231,60 @@ void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, co
   }
 }
 
+namespace {
+// The layer types whose output holds no probabilities (unbounded, or negative), and those whose
+// output is their input's values, rearranged or a subset (the writer of their input decides).
+// Others (softmax, multi_logistic, sigmoid, lrn, ...) are taken as they are.
+bool NoProbability(const std::string& type) {
+  static const std::set<std::string> kinds = {"fullc", "conv", "fixconn", "batch_norm", "batch_norm_no_ma", "bias",
+                                              "eltwise_sum", "sum_pooling", "relu", "leaky_relu", "prelu", "rrelu",
+                                              "xelu", "elu", "softplus", "tanh", "insanity"};
+  return kinds.count(type) > 0;
+}
+bool PassesValues(const std::string& type) {
+  static const std::set<std::string> kinds = {"flatten", "split", "concat", "ch_concat", "max_pooling", "avg_pooling",
+                                              "global_avg_pooling", "global_max_pooling", "maxout", "dropout",
+                                              "l2_loss", "lp_loss", "to_bf16", "to_fp32", "to_nchw", "to_nhwc"};
+  return kinds.count(type) > 0;
+}
+// The layer that last writes `node` before layer `before` (spec order), or -1.
+int WriterOf(const nn::NetSpec& spec, const std::string& node, int before) {
+  for (int i = before - 1; i >= 0; --i)
+    if (std::ranges::find(spec.layers[size_t(i)].out, node) != spec.layers[size_t(i)].out.end()) return i;
+  return -1;
+}
+// The layer whose output the values of `node` come from, through layers that pass their input's
+// values on, where that layer's output holds no probability; else -1.
+int NonProbabilitySource(const nn::NetSpec& spec, const std::string& node, int before) {
+  const int w = WriterOf(spec, node, before);
+  if (w < 0) return -1;
+  const nn::LayerSpec& l = spec.layers[size_t(w)];
+  if (NoProbability(l.type)) return w;
+  if (!PassesValues(l.type)) return -1;
+  for (const std::string& in : l.in)
+    if (const int s = NonProbabilitySource(spec, in, w); s >= 0) return s;
+  return -1;
+}
+}  // namespace
+
+void CheckLogLossNodes(const Job& job, const nn::NetSpec& spec) {
+  for (const MetricSpec& m : job.metrics) {
+    if (m.name != "logloss" || spec.layers.empty()) continue;
+    const int end = int(spec.layers.size());
+    std::string node = m.node.empty() ? spec.layers.back().out.at(0) : m.node;  // or the net's output
+    // A node rewritten in place is "3", then "3'", ... (netconfig): the metric reads the last.
+    while (WriterOf(spec, node + "'", end) >= 0) node += "'";
+    const int s = NonProbabilitySource(spec, node, end);
+    if (s < 0) continue;
+    const nn::LayerSpec& l = spec.layers[size_t(s)];
+    UMBRA_THROW(m.where.empty() ? "" : m.where + ": ", "metric logloss scores ",
+                m.node.empty() ? "the net's output" : "node '" + m.node + "'", ", whose values are ",
+                std::ranges::find(l.out, node) != l.out.end() ? "the output" : "from the output", " of layer '", l.name, "' (",
+                l.type, l.where.empty() ? "" : ", " + l.where, "): no probabilities (it stopped the run at the first "
+                "value past [0, 1], rounds in); logloss scores a softmax's, multi_logistic's or sigmoid's output");
+  }
+}
+
 void NoteOtherUpdater(const std::vector<std::string>& restarted, const char* how, const std::string& path) {
   if (restarted.empty()) return;
   std::string which;

@@ -683,6 +683,13 @@ expect_error "<command line>:2: no node named 'fc9' in the network (kept for rea
   "metric[label, fc9]=error" model_dir=mx
 expect_error "<command line>:3: no node named 'fc2' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); 'fc2' is a layer, whose output is node '3'" \
   "$CONF" task=extract extract_node_name=fc2 model_in=m/0002.model pred=e.txt
+# logloss on a node of no probabilities (a fullc's; a relu's, through the dropout after it) is
+# refused before training: it stopped the run at the first value past [0, 1], rounds in.
+expect_error "<command line>:2: metric logloss scores node '2', whose values are the output of layer 'relu1' (relu, $CONF:23): no probabilities" \
+  "$CONF" "metric[label,2]=logloss" model_dir=ll
+[ ! -e ll ] || fail "a refused logloss made its model_dir"
+expect_error "<command line>:3: metric logloss scores node '1', whose values are the output of layer 'fc1' (fullc" \
+  "$CONF" save_model=0 "metric[label,1]=logloss"
 # A block's batch_size named where it is given (it was "the test iterator gives batches of
 # (3,1,1,784) but ...", naming no key).
 expect_error "<command line>:2: test:batch_size = 3: every block's batches are the net's, batch_size = 96" "$CONF" \
