@@ -141,16 +141,22 @@ void CheckExtraInputs(const Job& job, const nn::NetSpec& spec) {
               "(nn::Net::Forward takes them from C++)");
 }
 
-// The newest "NNNN.model" (four digits or more) in dir and its round, or round 0.
+// The newest "NNNN.model" (four digits or more) in dir and its round, or round 0. Two names of
+// that round (0002.model, 00002.model) are an error: which one a resume took was the folder's
+// order.
 std::pair<std::string, int> LatestModel(const std::string& dir) {
   std::pair<std::string, int> best{"", 0};
+  std::string twin;  // another file of best's round
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(dir, ec)) {
     const std::string n = f.path().filename().string();
     if (!IsRoundModelName(n)) continue;
     const int r = std::stoi(n.substr(0, n.find('.')));
-    if (r > best.second) best = {f.path().string(), r};
+    if (r == best.second) twin = f.path().string();
+    if (r > best.second) best = {f.path().string(), r}, twin.clear();
   }
+  UMBRA_CHECK(twin.empty(), "model_dir '", dir, "' holds two models of round ", best.second, ", '",
+              std::min(twin, best.first), "' and '", std::max(twin, best.first), "'; remove or rename one");
   return best;
 }
 

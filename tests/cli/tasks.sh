@@ -981,6 +981,11 @@ if grep -q "eps" bneps.err; then fail "eps read by batch_norm was noted: $(cat b
 "$UMBRA" bin.conf num_round=1 model_dir=s03 seed=3 > /dev/null 2>&1 || fail "seed 3"
 "$UMBRA" bin.conf num_round=2 model_dir=s03 seed=03 continue=1 > /dev/null 2> s03.err || fail "seed 03: $(cat s03.err)"
 if grep -q "seed" s03.err; then fail "seed 03 warned against seed 3: $(cat s03.err)"; fi
+# Two names of the newest round: which one continue=1 took was the folder's order.
+cp s03/0002.model s03/00002.model
+expect_error "model_dir 's03' holds two models of round 2, 's03/00002.model' and 's03/0002.model'; remove or rename one" \
+  bin.conf num_round=3 model_dir=s03 seed=3 continue=1
+rm s03/00002.model
 # A resumed run whose log is gone says so (it began a log at its round, unsaid).
 rm s03/log.jsonl
 "$UMBRA" bin.conf num_round=3 model_dir=s03 seed=3 continue=1 > /dev/null 2> nolog.err || fail "$(cat nolog.err)"
