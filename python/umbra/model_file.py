@@ -188,9 +188,9 @@ def write_safetensors(model, path):
     tools that read that format. Tensors keep their umbra names ("conv1.wmat", and the updater's
     "conv1.wmat:momentum"); the meta and the network text go to __metadata__ (its "net" key).
     Written to a temporary file and renamed over `path` (a symbolic link is written through and
-    kept, and a device or pipe written in place, as umbra's own outputs are); an umbra model
-    file there is never replaced (the command
-    `M.model --safetensors M.model` replaced the model it read)."""
+    kept, and a device or pipe written in place, as umbra's own outputs are); only a safetensors
+    file or an empty one there is replaced: never an umbra model file (the command
+    `M.model --safetensors M.model` replaced the model it read), nor any other (a training log)."""
     # safetensors keeps "__metadata__" for the string map that holds the meta and, as "net", the
     # network text: a tensor or a meta key of those names overwrote the one or the other.
     if "__metadata__" in model["tensors"]:
@@ -226,8 +226,16 @@ def write_safetensors(model, path):
         raise ValueError(f"{path}: cannot write safetensors ({e.strerror})") from None
     try:
         with open(target, "rb") as f:
-            if f.read(8) == MAGIC:
+            first = f.read(9)
+            if first[:8] == MAGIC:
                 raise ValueError(f"{path}: is an umbra model file; not replaced (name another output)")
+            # Only a safetensors file (a u64 header length that fits, then the header's '{') or
+            # an empty one is replaced: a training log or a config given as the output was lost.
+            size = os.fstat(f.fileno()).st_size
+            if size and not (len(first) == 9 and first[8:] == b"{" and
+                             int.from_bytes(first[:8], "little") <= size - 8):
+                raise ValueError(f"{path}: exists and is no safetensors file; not replaced (remove it or name "
+                                 f"another output)")
     except FileNotFoundError:
         pass  # nothing there to keep
     except OSError as e:  # one this user cannot read could be a model (it was replaced)

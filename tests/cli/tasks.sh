@@ -218,6 +218,7 @@ PY
 # same tensors, names, meta and network text.
 PYTHONPATH="$SRC/python" $PY -W error - <<'PY' || fail "python reader: writable arrays and safetensors export"
 import json, struct, subprocess, sys
+from pathlib import Path
 import numpy as np
 from umbra.model_file import read_model
 m = read_model('m/0002.model')
@@ -228,7 +229,7 @@ torch.from_numpy(a)  # -W error: a warning (a read-only array) fails
 r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', 'm.safetensors'],
                    capture_output=True, text=True)
 assert r.returncode == 0 and 'wrote' in r.stderr, r.stderr
-raw = open('m.safetensors', 'rb').read()
+raw = Path('m.safetensors').read_bytes()
 (n,) = struct.unpack_from('<Q', raw, 0)
 assert n % 8 == 0 and raw[8 + n - 1:8 + n] in (b'}', b' ')
 head = json.loads(raw[8:8 + n])
@@ -243,7 +244,7 @@ for name, e in head.items():
     got = np.frombuffer(data[e['data_offsets'][0]:e['data_offsets'][1]], '<f4').reshape(e['shape'])
     assert np.array_equal(got, m['tensors'][name]), name
 # A model that cannot be read is one error line, and no output file.
-open('bad.model', 'wb').write(open('m/0002.model', 'rb').read()[:100])
+Path('bad.model').write_bytes(Path('m/0002.model').read_bytes()[:100])
 r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'bad.model', '--safetensors', 'bad.safetensors'],
                    capture_output=True, text=True)
 assert r.returncode == 1 and r.stderr.startswith('error: bad.model: ') and 'Traceback' not in r.stderr, r.stderr
@@ -253,16 +254,26 @@ assert not os.path.exists('bad.safetensors')
 # output that is a link is written through, the link kept.
 import shutil
 shutil.copy('m/0002.model', 'victim.model')
-before = open('victim.model', 'rb').read()
+before = Path('victim.model').read_bytes()
 for out in ('victim.model', 'm/0001.model'):
     r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'victim.model', '--safetensors', out],
                        capture_output=True, text=True)
     assert r.returncode == 1 and f'error: {out}: is an umbra model file; not replaced' in r.stderr, r.stderr
-assert open('victim.model', 'rb').read() == before
+assert Path('victim.model').read_bytes() == before
+# Nor any other file but a safetensors one (a training log given as the output was lost); the
+# safetensors file written above is replaced.
+shutil.copy('m/log.jsonl', 'victim.jsonl')
+r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'victim.model', '--safetensors', 'victim.jsonl'],
+                   capture_output=True, text=True)
+assert r.returncode == 1 and 'error: victim.jsonl: exists and is no safetensors file; not replaced' in r.stderr, r.stderr
+assert Path('victim.jsonl').read_bytes() == Path('m/log.jsonl').read_bytes()
+r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'victim.model', '--safetensors', 'm.safetensors'],
+                   capture_output=True, text=True)
+assert r.returncode == 0, r.stderr
 os.symlink('m.safetensors', 'link.safetensors')
 r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', 'link.safetensors'],
                    capture_output=True, text=True)
-assert r.returncode == 0 and os.path.islink('link.safetensors') and open('m.safetensors', 'rb').read() == raw, r.stderr
+assert r.returncode == 0 and os.path.islink('link.safetensors') and Path('m.safetensors').read_bytes() == raw, r.stderr
 # A device is written in place (renamed over, /dev/null became a file when run as root).
 import stat
 r = subprocess.run([sys.executable, '-m', 'umbra.model_file', 'm/0002.model', '--safetensors', '/dev/null'],
