@@ -19,6 +19,7 @@
 #include "instance_iter.h"
 #include "umbra/io/image_bytes.h"
 #include "umbra/io/record.h"
+#include "umbra/regular_file.h"
 
 namespace umbra::io {
 namespace {
@@ -58,6 +59,8 @@ class ImageIterBase : public InstanceIterator {
   virtual Item Load(index_t i) = 0;
   /// Where instance i comes from, for errors.
   virtual std::string Where(index_t i) const = 0;
+  /// Checks, once the keys are, that every instance's source can be read (InitImages).
+  virtual void CheckSources() const {}
 
   /// After the subclass has opened its data: augmentation, mean image, batches.
   void InitImages(index_t n) {
@@ -70,6 +73,7 @@ class ImageIterBase : public InstanceIterator {
     // Before the mean image, whose average over no instances wrote a file of NaNs (and was then
     // blamed for them).
     UMBRA_CHECK(n > 0, Name(), " holds no instances");
+    CheckSources();
     stray_noted_.reset(new std::atomic<bool>[size_t(n)]());
     UMBRA_CHECK(mean_path_.empty() || !augment_.HasMeanValues(), Name(),
                 ": image_mean and mean_value (or mean_r/g/b) are both given; one mean is subtracted: keep one");
@@ -182,6 +186,10 @@ class ImageIterBase : public InstanceIterator {
     return mean;
   }
 
+ protected:
+  int nthread() const { return nthread_; }
+
+ private:
   std::string mean_path_;
   mutable std::atomic<bool> small_noted_{false};  // decoding threads share it
   std::unique_ptr<std::atomic<bool>[]> stray_noted_;  // per instance: its JPEG's stray bytes were said
@@ -221,6 +229,24 @@ class ImageListIterator : public ImageIterBase {
 
  private:
   std::string Path(index_t i) const { return ImagePath(root_, list_[i].path, prefix_); }
+  // Every listed file is looked at once (a stat, on nthread threads): one missing failed when its
+  // batch was read, a training block's partway through a round, an eval block's after a round.
+  void CheckSources() const override {
+    const index_t n = index_t(list_.size());
+    std::atomic<index_t> first{n}, missing{0};
+    ParallelFor(n, nthread(), [&](index_t i) {
+      if (NotRegularFile(Path(i)).empty()) return;
+      ++missing;
+      for (index_t f = first.load(); i < f && !first.compare_exchange_weak(f, i);) {
+      }
+    });
+    if (missing == 0) return;
+    const index_t i = first.load();
+    UMBRA_THROW("cannot open image ", Where(i), ": ", NotRegularFile(Path(i)),
+                missing > 1 ? " (and " + std::to_string(missing - 1) + " more of the " + std::to_string(n) +
+                                  " listed images cannot be opened)"
+                            : std::string());
+  }
   std::string list_path_, root_;
   bool prefix_ = false;  // RootIsPrefix(root_)
   std::vector<ImageListEntry> list_;

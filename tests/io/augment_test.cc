@@ -463,8 +463,11 @@ TEST(ImgIterAudit, AFolderIsNoImage) {
   TempDir dir;
   std::filesystem::create_directory(dir / "sub");
   const std::string list = OneImageList(dir, "sub");
-  auto it = Make("img", {{"image_list", list}, {"image_root", dir.path()}, {"input_shape", "3,2,2"}, {"batch_size", "1"}});
-  EXPECT_HAS(ErrorOf([&] { it->Next(); }), "cannot open image '" + (dir / "sub") + "' (" + list + ":1)");
+  EXPECT_HAS(ErrorOf([&] {
+               Make("img", {{"image_list", list}, {"image_root", dir.path()}, {"input_shape", "3,2,2"},
+                            {"batch_size", "1"}});
+             }),
+             "cannot open image '" + (dir / "sub") + "' (" + list + ":1): not a regular file");
 }
 
 }  // namespace
