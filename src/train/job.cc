@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "src/train/progress.h"  // IsTrainingLog
 #include "umbra/io/image_bytes.h"
@@ -65,7 +67,7 @@ bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k 
 // A value block b's iterator took: where it was given (an error naming the value names that
 // line) and, for image_mean, the file a pred block must find (InitIterator).
 void TookValue(IterBlock& b, bool image_mean, const config::Entry& e) {
-  b.values_at.emplace_back(e.value, e.Where());
+  b.values_at.push_back({e.key.substr(e.key.rfind(':') + 1), e.value, e.Where()});
   if (image_mean) b.image_mean = {e.value, e.Where()};
 }
 // A key the config file gives twice with different values (a copied line): the last is used,
@@ -561,6 +563,36 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   return job;
 }
 
+namespace {
+// The line of the key an iterator's error names: the key itself, as a word (max_aspect_ratio
+// must be ..., min_crop_size 40 > max_crop_size 30: the first named), else its value quoted (a
+// path it cannot open; the iterator's own name quotes its file, which is no culprit unless
+// nothing else is named), else the block's iter line. The last given of a key is the one in
+// effect.
+std::string WhereItNames(const IterBlock& b, const std::string& message) {
+  const auto word_at = [&](const std::string& w) {
+    const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    for (size_t at = message.find(w); at != std::string::npos; at = message.find(w, at + 1))
+      if ((at == 0 || !word(message[at - 1])) && (at + w.size() == message.size() || !word(message[at + w.size()])))
+        return at;
+    return std::string::npos;
+  };
+  size_t first = std::string::npos;
+  std::string where;
+  for (auto v = b.values_at.rbegin(); v != b.values_at.rend(); ++v)
+    if (const size_t at = word_at(v->key); at < first) first = at, where = v->where;
+  if (!where.empty()) return where;
+  // The value, quoted, after the iterator's name ("imgrec iterator ('x.rec'): ..."), then anywhere.
+  std::string rest = message;
+  if (const size_t open = message.find(" iterator ('"); open != std::string::npos && open < 16)
+    if (const size_t close = message.find("')", open); close != std::string::npos) rest = message.substr(close + 2);
+  for (const std::string* text : {&std::as_const(rest), &message})
+    for (auto v = b.values_at.rbegin(); v != b.values_at.rend(); ++v)
+      if (!v->value.empty() && text->find("'" + v->value + "'") != std::string::npos) return v->where;
+  return b.where;
+}
+}  // namespace
+
 void InitIterator(IterBlock& b) {
   // An image iterator computes a missing mean image over its own data: right for the training
   // block, a silent wrong answer for pred (every input shifted by the predicted data's own mean,
@@ -579,13 +611,7 @@ void InitIterator(IterBlock& b) {
     b.it->Init();
   } catch (const Error& e) {
     const std::string block = b.role == "data" ? "training" : b.role == "pred" ? "pred" : b.name;
-    std::string where = b.where;  // the block's iter line, or the line of the value the error names
-    for (auto v = b.values_at.rbegin(); v != b.values_at.rend(); ++v)
-      if (!v->first.empty() && e.message().find("'" + v->first + "'") != std::string::npos) {
-        where = v->second;
-        break;
-      }
-    UMBRA_THROW(where, ": the ", block, " block's iterator: ", e.message());
+    UMBRA_THROW(WhereItNames(b, e.message()), ": the ", block, " block's iterator: ", e.message());
   }
 }
 

@@ -24,9 +24,13 @@ struct IterBlock {
   std::string role_where;  // of its "data|eval|pred = name" line
   std::string name_where;  // where name was given: that line, or the command line's pred = FILE
   std::string type;        // its iter lines: "mnist", "imgrec, threadbuffer"
-  // (value, where) of each key the iterator took, in order: an error naming a value (a path it
-  // cannot open) names that key's line, which may be on the command line.
-  std::vector<std::pair<std::string, std::string>> values_at;
+  // Each key the iterator took, in order, without a block's scope (train:shuffle is shuffle):
+  // an error naming the key (max_aspect_ratio must be ...) or its value (a path it cannot open)
+  // names that key's line, which may be on the command line.
+  struct Taken {
+    std::string key, value, where;
+  };
+  std::vector<Taken> values_at;
   // (value, where) of its image_mean, if it took one: a pred block must find that file.
   std::pair<std::string, std::string> image_mean;
 };

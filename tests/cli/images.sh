@@ -100,6 +100,13 @@ refused() {  # refused "message part" args...: one error line, and no file writt
   if "$UMBRA" "$@" > out.txt 2> err.txt; then fail "succeeded: $*"; fi
   grep -qF -- "$want" err.txt || { cat err.txt; fail "error does not say '$want'"; }
 }
+# An iterator's error names the line of the key it names (it named the block's image_rec line,
+# whose file the iterator's name quotes), in the file or on the command line.
+sed 's/^  rand_mirror = 1$/  rand_mirror = 1\n  max_aspect_ratio = 1/' net.conf > aspect.conf
+refused "aspect.conf:6: the training block's iterator: imgrec iterator ('train.rec'): max_aspect_ratio must be in [0, 1)" \
+  aspect.conf
+refused "<command line>:2: the training block's iterator: imgrec iterator ('train.rec'): min_crop_size 40 > max_crop_size 30" \
+  net.conf train:min_crop_size=40 train:max_crop_size=30
 refused "<command line>:3: image_mean = mm/0001.model does not exist yet; the mean image computed into it would take the name of a round's model in model_dir" \
   net.conf model_dir=mm img:image_mean=mm/0001.model
 [ ! -e mm/0001.model ] || fail "the mean image was written as a round's model"
