@@ -170,9 +170,18 @@ class Builder {
     // A batch no host memory holds failed in the allocator, naming no key.
     const double gib = 4.0 * double(batch_) * double(c_) * double(h_) * double(w_) / double(1 << 30);
     const double host_gib = double(detail::HostMemoryBytes()) / double(1 << 30);  // what tensors are checked against
-    UMBRA_CHECK(host_gib <= 0 || gib <= host_gib, input_where_, ": input_shape = ", c_, ",", h_, ",", w_,
-                " with batch_size = ", batch_, " makes batches of ", gib, " GiB, more than ",
-                detail::HostMemoryLimit().what, " ", host_gib, " GiB of memory");
+    // Named by the line at fault: input_shape's where one instance alone passes the memory, else
+    // batch_size's (batch_size = 10^8 of 28x28 images named the input_shape line).
+    const bool instance_fits = 4.0 * double(c_) * double(h_) * double(w_) / double(1 << 30) <= host_gib;
+    UMBRA_CHECK(host_gib <= 0 || gib <= host_gib,
+                instance_fits && !batch_where_.empty()
+                    ? batch_where_ + ": batch_size = " + std::to_string(batch_) + " with input_shape = " +
+                          std::to_string(c_) + "," + std::to_string(h_) + "," + std::to_string(w_) + " (" +
+                          input_where_ + ")"
+                    : input_where_ + ": input_shape = " + std::to_string(c_) + "," + std::to_string(h_) + "," +
+                          std::to_string(w_) + " with batch_size = " + std::to_string(batch_),
+                " makes batches of ", gib, " GiB, more than ", detail::HostMemoryLimit().what, " ", host_gib,
+                " GiB of memory");
     nc_.spec.input_shape = Shape4(batch_, c_, h_, w_);
     for (int k = 0; k < num_extra_; ++k) {
       const Shape<3>& s = extra_shapes_[k];
@@ -307,6 +316,7 @@ class Builder {
       UMBRA_CHECK(b && *b >= 1 && *b <= 999999999, e.Where(), ": batch_size must be in [1, 999999999], got '",
                   e.value, "'");
       batch_ = index_t(*b);
+      batch_where_ = e.Where();
     } else if (e.key.rfind("extra_data_shape[", 0) == 0) {
       extra_shapes_.push_back(ParseCHW(e));
       if (extra_where_.empty()) extra_where_ = e.Where() + ": ";
@@ -620,6 +630,7 @@ class Builder {
   NetConfig nc_;
   std::string file_;  // "f.conf: ", or "" for text without a file
   std::string input_where_;  // of input_shape
+  std::string batch_where_;  // of batch_size, where given
   index_t batch_, c_ = 0, h_ = 0, w_ = 0;
   bool in_net_ = false, saw_net_ = false;
   bool section_layers_ = false;  // a layer since netconfig = start

@@ -831,6 +831,9 @@ expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
 expect_error "cannot write the pred output 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
 expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 96 makes batches of" "$CONF" \
   input_shape=3,100000,100000 model_dir=big
+# ... by batch_size's line where one instance fits (it named input_shape's for batch_size = 10^8).
+expect_error "<command line>:2: batch_size = 500000000 with input_shape = 1,1,784 ($CONF:" "$CONF" \
+  batch_size=500000000 model_dir=big
 # A log holding another run's rounds is not replaced by a fresh run (a resumed one keeps them).
 "$UMBRA" "$CONF" num_round=1 save_model=0 log=shared.jsonl > /dev/null 2>&1 || fail "first run into shared.jsonl"
 expect_error "log = shared.jsonl holds round 1 of another run; not overwriting it" "$CONF" num_round=1 save_model=0 \
