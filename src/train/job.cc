@@ -70,11 +70,11 @@ void TookValue(IterBlock& b, bool image_mean, const config::Entry& e) {
   b.values_at.push_back({e.key.substr(e.key.rfind(':') + 1), e.value, e.Where()});
   if (image_mean) b.image_mean = {e.value, e.Where()};
 }
-// A key the config file gives twice with different values (a copied line): the last is used,
-// as in cxxnet, and a note says so, as for a layer's keys (netconfig.cc). A command-line pair
-// replaces the file's value by design: no note.
+// A key the config file, or the command line, gives twice with different values (a copied
+// line, num_round=1 ... num_round=2): the last is used, as in cxxnet, and a note says so, as for
+// a layer's keys (netconfig.cc). A command-line pair replaces the file's value by design: no note.
 void NoteRepeatedKey(const config::Entry& e, const config::Entry& earlier, const std::string& of) {
-  if (e.file == "<command line>" || earlier.file == "<command line>" || e.value == earlier.value) return;
+  if ((e.file == "<command line>") != (earlier.file == "<command line>") || e.value == earlier.value) return;
   std::fprintf(stderr, "note: %s: %s = %s replaces the earlier %s = %s%s at %s (the last value is used)\n",
                e.Where().c_str(), e.key.c_str(), e.value.c_str(), earlier.key.c_str(), earlier.value.c_str(),
                of.c_str(), earlier.Where().c_str());

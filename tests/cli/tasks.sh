@@ -976,6 +976,10 @@ grep -qF "note: <command line>:4: eps = 1e-3 has no effect: updater = sgd does n
 "$UMBRA" bin.conf num_round=1 'model_dir="q m"' "eta = '0.1'" > /dev/null 2> quoted.err || fail "$(cat quoted.err)"
 [ -f "q m/0001.model" ] || fail "model_dir=\"q m\": $(ls)"
 expect_error "<command line>:3: bad value '\"0.1' for key 'eta'" bin.conf num_round=1 'eta="0.1'
+# A key given twice on the command line with two values: the last is used, said (as in a file).
+"$UMBRA" bin.conf num_round=1 num_round=0 > /dev/null 2> twice.err || fail "$(cat twice.err)"
+grep -qF "note: <command line>:3: num_round = 0 replaces the earlier num_round = 1 at <command line>:2" twice.err \
+  || fail "no note of num_round given twice: $(cat twice.err)"
 # A per-layer or per-tag key gets the note where no weight it reaches reads it (it got none);
 # one read by some weight it reaches (wmat:momentum, fc2's under sgd) gets none.
 "$UMBRA" bin.conf num_round=1 save_model=0 f:beta1=0.2 wmat:lr:gamma=0.3 f:updater=adam f:momentum=0.5 \
