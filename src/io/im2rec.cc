@@ -169,6 +169,8 @@ int Im2RecMain(int argc, char** argv) {
                 " has it): each image needs its own index, by which an image_list finds its labels");
   }
   RecordWriter w(out_path);  // written whole and renamed into place, or not at all
+  size_t not_images = 0;
+  std::string first_not_image;
   const bool prefix = RootIsPrefix(root);
   if (prefix)
     std::fprintf(stderr, "im2rec: note: ROOT '%s' is no folder: it is written before each listed path ('%s')\n",
@@ -185,6 +187,9 @@ int Im2RecMain(int argc, char** argv) {
     UMBRA_CHECK(!NamedAsImage(path) || HasImageSignature(r.payload), "im2rec: '", path, "' (", where,
                 ") is named as an image but begins with no image format's signature (PNG, JPEG, BMP, GIF, TIFF, ",
                 "WebP, PNM, ...)");
+    // Others are packed as they are (a record file holds any payload), counted for a note: the
+    // image iterators cannot decode them, and named then only "record 30 of 'x.rec'".
+    if (!HasImageSignature(r.payload) && not_images++ == 0) first_not_image = "'" + path + "' (" + where + ")";
     std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
     const std::string problem = CheckImageBytes(r.payload, &pruned);
     UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);
@@ -210,6 +215,10 @@ int Im2RecMain(int argc, char** argv) {
     w.Write(r);
   }
   w.Close();
+  if (not_images > 0)
+    std::fprintf(stderr, "note: im2rec: %zu of the %zu files begin with no image format's signature and are packed "
+                 "as they are, which the image iterators cannot decode (the first: %s)\n", not_images, list.size(),
+                 first_not_image.c_str());
   const uint64_t bytes = w.bytes_written();
   std::printf("im2rec: wrote %zu records (%.1f MB) to %s\n", list.size(), bytes / 1e6, out_path.c_str());
   return 0;

@@ -33,7 +33,13 @@ void ThreeFiles(const TempDir& dir) {
 TEST(RecFile, Im2RecRoundTripKeepsIndexLabelsAndBytes) {
   TempDir dir;
   ThreeFiles(dir);
+  ::testing::internal::CaptureStderr();
   ASSERT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "out.rec"}), 0);
+  // Packed as they are, with a note: the image iterators could not decode them.
+  EXPECT_HAS(::testing::internal::GetCapturedStderr(),
+             "note: im2rec: 3 of the 3 files begin with no image format's signature and are packed as they are, "
+             "which the image iterators cannot decode (the first: '" + (dir / "img/a.bin") + "' (" +
+                 (dir / "list.lst") + ":1))");
   EXPECT_FALSE(std::filesystem::exists(dir / "out.rec.tmp"));
   RecordReader r(dir / "out.rec");
   ASSERT_EQ(r.size(), 3u);
