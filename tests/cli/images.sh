@@ -107,6 +107,13 @@ refused "aspect.conf:6: the training block's iterator: imgrec iterator ('train.r
   aspect.conf
 refused "<command line>:2: the training block's iterator: imgrec iterator ('train.rec'): min_crop_size 40 > max_crop_size 30" \
   net.conf train:min_crop_size=40 train:max_crop_size=30
+# A training block that subtracts a mean image beside image blocks that subtract none: a note
+# each (the img eval block and the pred block; the csv block takes no mean image).
+sed 's/^  shuffle = 1$/  shuffle = 1\n  image_mean = tm.mean/' net.conf > tmean.conf
+"$UMBRA" tmean.conf num_round=1 model_dir=tmm > out.txt 2> err.txt || { cat err.txt; fail "tmean.conf"; }
+grep -qF "note: tmean.conf:10: the img block subtracts no mean image, but the training block subtracts 'tm.mean' (tmean.conf:5): the net is evaluated on other inputs than it trained on; give it image_mean = tm.mean" err.txt \
+  && grep -qF "note: tmean.conf:20: the pred block subtracts no mean image" err.txt \
+  && [ "$(grep -c 'subtracts no mean image' err.txt)" = 2 ] || { cat err.txt; fail "no note of the eval/pred blocks' mean"; }
 refused "<command line>:3: image_mean = mm/0001.model does not exist yet; the mean image computed into it would take the name of a round's model in model_dir" \
   net.conf model_dir=mm img:image_mean=mm/0001.model
 [ ! -e mm/0001.model ] || fail "the mean image was written as a round's model"
