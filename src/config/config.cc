@@ -135,8 +135,26 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   for (size_t i = 0; i < t.size(); i += 3) {
     UMBRA_CHECK(!(t[i].text == "=" && !t[i].quoted), file, ":", t[i].line, ": '=' without a name before it");
     UMBRA_CHECK(!t[i].text.empty(), file, ":", t[i].line, ": an empty name (\"\") before '='");
-    UMBRA_CHECK(i + 1 < t.size() && t[i + 1].text == "=" && !t[i + 1].quoted, file, ":", t[i].line,
-                ": expected '=' after '", t[i].text, "'");
+    if (!(i + 1 < t.size() && t[i + 1].text == "=" && !t[i + 1].quoted)) {
+      // Blanks split a value or a name into words (input_shape = 1, 1, 784; layer[ 1 -> 2 ]):
+      // said so, with the line joined.
+      const auto joined = [&](size_t from) {
+        std::string r;
+        for (size_t j = from; j < t.size() && t[j].line == t[from].line && !(t[j].text == "=" && !t[j].quoted); ++j)
+          r += t[j].text;
+        return r;
+      };
+      if (i >= 3 && t[i - 1].line == t[i].line)
+        UMBRA_THROW(file, ":", t[i].line, ": the value of ", t[i - 3].text, " is followed by '", t[i].text,
+                    "' on its line: a value holds no blanks; write ", t[i - 3].text, " = ", t[i - 1].text + joined(i),
+                    " (or quote it)");
+      bool equals_later = false;  // an '=' further on the line: the name is the words before it
+      for (size_t j = i + 1; j < t.size() && t[j].line == t[i].line; ++j) equals_later |= t[j].text == "=" && !t[j].quoted;
+      if (equals_later)
+        UMBRA_THROW(file, ":", t[i].line, ": the name '", t[i].text, "' is followed by '", t[i + 1].text,
+                    "' before its '=': a name holds no blanks; write ", joined(i), " = ...");
+      UMBRA_THROW(file, ":", t[i].line, ": expected '=' after '", t[i].text, "'");
+    }
     // The value on the line of its '=': 'eta =' with nothing after it took the next line's key
     // as its value, and the error named that line and no key.
     UMBRA_CHECK(i + 2 < t.size() && !(t[i + 2].text == "=" && !t[i + 2].quoted) && t[i + 2].line == t[i + 1].line,

@@ -191,7 +191,7 @@ int Im2RecMain(int argc, char** argv) {
     // image iterators cannot decode them, and named then only "record 30 of 'x.rec'".
     if (!HasImageSignature(r.payload) && not_images++ == 0) first_not_image = "'" + path + "' (" + where + ")";
     std::string pruned;  // a cut or broken PNG/JPEG is refused here; a PNG profile is left out
-    const std::string problem = CheckImageBytes(r.payload, &pruned);
+    const std::string problem = CheckImageBytes(r.payload, &pruned, /*deep=*/true);
     UMBRA_CHECK(problem.empty(), "im2rec: cannot read image '", path, "' (", where, "): ", problem);
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV  // libjpeg comes with the codecs plugin
     const JpegWords jpeg = JpegDataProblem(r.payload);  // packed once, read for every epoch after

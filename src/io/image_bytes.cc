@@ -14,13 +14,17 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "umbra/regular_file.h"
 
@@ -62,9 +66,89 @@ std::string IhdrProblem(const std::string& b, size_t at) {
   return {};
 }
 
-std::string PrunePng(const std::string& bytes, std::string* pruned) {
+// The pixel data of a PNG (its IDAT chunks' zlib stream), inflated as it is met to count its
+// rows: each a filter byte (0-4) and the row's bytes, the rows of the seven Adam7 passes one
+// after another where the image is interlaced. libpng met a short stream, a corrupt one or an
+// undefined filter while decoding and printed "libpng error: Not enough image data" (naming no
+// file) before umbra's error, which gave only the byte count.
+class PngRows {
+ public:
+  PngRows(uint32_t w, uint32_t h, int depth, int colour, bool interlaced) {
+    const int channels = colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 1;
+    const auto row_bytes = [&](uint64_t width) { return (width * uint64_t(channels) * uint64_t(depth) + 7) / 8; };
+    if (!interlaced) {
+      passes_.push_back({h, row_bytes(w)});
+    } else {
+      // Adam7: each pass's first column and row, and its steps.
+      const int x0[] = {0, 4, 0, 2, 0, 1, 0}, y0[] = {0, 0, 4, 0, 2, 0, 1}, dx[] = {8, 8, 4, 4, 2, 2, 1},
+                dy[] = {8, 8, 8, 4, 4, 2, 2};
+      for (int p = 0; p < 7; ++p) {
+        const uint64_t cols = w > uint32_t(x0[p]) ? (w - x0[p] + dx[p] - 1) / dx[p] : 0;
+        const uint64_t rows = h > uint32_t(y0[p]) ? (h - y0[p] + dy[p] - 1) / dy[p] : 0;
+        if (cols > 0 && rows > 0) passes_.push_back({rows, row_bytes(cols)});
+      }
+    }
+    for (const auto& [rows, bytes] : passes_) need_ += rows * (1 + bytes);
+    inflateInit(&z_);
+  }
+  ~PngRows() { inflateEnd(&z_); }
+  PngRows(const PngRows&) = delete;
+  PngRows& operator=(const PngRows&) = delete;
+
+  /// Feeds one IDAT chunk's data; "" or what is wrong.
+  std::string Feed(const char* data, size_t n) {
+    if (ended_) return {};  // data after the stream's end: libpng warns and decodes
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    z_.avail_in = uInt(n);
+    while (z_.avail_in > 0 && !ended_) {
+      unsigned char out[16384];
+      z_.next_out = out;
+      z_.avail_out = sizeof out;
+      const int r = inflate(&z_, Z_NO_FLUSH);
+      if (r != Z_OK && r != Z_STREAM_END && !(r == Z_BUF_ERROR && z_.avail_out > 0))
+        return std::string("its pixel data (the IDAT chunks' zlib stream) is corrupt: ") + (z_.msg ? z_.msg : "zlib error");
+      if (std::string p = Rows(out, sizeof out - z_.avail_out); !p.empty()) return p;
+      ended_ = r == Z_STREAM_END;
+    }
+    return {};
+  }
+  /// At IEND: "" or what is wrong.
+  std::string End() const {
+    if (got_ < need_)
+      return "its pixel data holds " + std::to_string(got_) + " bytes of rows, fewer than its image needs (" +
+             std::to_string(need_) + ")" + (ended_ ? "" : ": its zlib stream is cut short");
+    return {};
+  }
+
+ private:
+  // Walks the rows' bytes: each row's first is its filter type.
+  std::string Rows(const unsigned char* p, size_t n) {
+    for (size_t i = 0; i < n;) {
+      if (got_ >= need_) return {};  // more than the image: libpng warns ("Too much image data") and decodes
+      if (in_row_ == 0) {
+        if (p[i] > 4)
+          return "row " + std::to_string(row_) + " of its pixel data has filter type " + std::to_string(p[i]) +
+                 ", which PNG does not define (0-4)";
+        in_row_ = 1 + passes_[pass_].second;
+      }
+      const size_t take = std::min<uint64_t>(n - i, std::min<uint64_t>(in_row_, need_ - got_));
+      i += take, got_ += take, in_row_ -= take;
+      if (in_row_ == 0 && ++row_ == passes_[pass_].first && pass_ + 1 < passes_.size()) ++pass_, row_ = 0;
+    }
+    return {};
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> passes_;  // (rows, bytes a row) of each pass
+  uint64_t need_ = 0, got_ = 0, in_row_ = 0, row_ = 0;
+  size_t pass_ = 0;
+  bool ended_ = false;
+  z_stream z_{};
+};
+
+std::string PrunePng(const std::string& bytes, std::string* pruned, bool deep) {
   std::string kept;  // the bytes without iCCP, copied only once one is met
   bool dropped = false;
+  std::unique_ptr<PngRows> rows;  // deep: the pixel data's rows, counted
+  bool palette = false, plte = false;
   for (size_t at = 8;;) {
     if (at + 8 > bytes.size()) return "it ends after " + std::to_string(bytes.size()) + " bytes, before its IEND chunk";
     const uint32_t length = BigEndian32(bytes, at);
@@ -79,7 +163,19 @@ std::string PrunePng(const std::string& bytes, std::string* pruned) {
     if (at == 8) {  // the standard's first chunk
       if (type != "IHDR" || length != 13) return "its first chunk is " + type + ", not a 13-byte IHDR";
       if (std::string p = IhdrProblem(bytes, at + 8); !p.empty()) return p;
+      palette = Byte(bytes, at + 17) == 3;
+      if (deep)
+        rows = std::make_unique<PngRows>(BigEndian32(bytes, at + 8), BigEndian32(bytes, at + 12), Byte(bytes, at + 16),
+                                         Byte(bytes, at + 17), Byte(bytes, at + 20) == 1);
     }
+    plte |= type == "PLTE";
+    if (type == "IDAT") {
+      if (palette && !plte) return "it is a palette image (colour type 3) without a PLTE chunk before its IDAT";
+      if (rows)
+        if (std::string p = rows->Feed(bytes.data() + at + 8, length); !p.empty()) return p;
+    }
+    if (type == "IEND" && rows)
+      if (std::string p = rows->End(); !p.empty()) return p;
     if (type == "iCCP" && !dropped) kept = bytes.substr(0, at), dropped = true;
     else if (type != "iCCP" && dropped) kept.append(bytes, at, end - at);
     if (type == "IEND") break;
@@ -276,9 +372,9 @@ char PnmKind(const std::string& b) {
 
 }  // namespace
 
-std::string CheckImageBytes(const std::string& bytes, std::string* pruned) {
+std::string CheckImageBytes(const std::string& bytes, std::string* pruned, bool deep) {
   pruned->clear();
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) return PrunePng(bytes, pruned);
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) return PrunePng(bytes, pruned, deep);
   if (bytes.size() >= 3 && Byte(bytes, 0) == 0xFF && Byte(bytes, 1) == 0xD8 && Byte(bytes, 2) == 0xFF)
     return CheckJpeg(bytes);
   const char pnm = PnmKind(bytes);

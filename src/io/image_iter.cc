@@ -75,6 +75,7 @@ class ImageIterBase : public InstanceIterator {
     UMBRA_CHECK(n > 0, Name(), " holds no instances");
     CheckSources();
     stray_noted_.reset(new std::atomic<bool>[size_t(n)]());
+    deep_checked_.reset(new std::atomic<bool>[size_t(n)]());
     UMBRA_CHECK(mean_path_.empty() || !augment_.HasMeanValues(), Name(),
                 ": image_mean and mean_value (or mean_r/g/b) are both given; one mean is subtracted: keep one");
     if (!mean_path_.empty()) {
@@ -130,7 +131,9 @@ class ImageIterBase : public InstanceIterator {
   cv::Mat Decode(const std::string& file, index_t i) const {
     UMBRA_CHECK(!file.empty(), "cannot decode image ", Where(i), ": it holds no bytes");
     std::string pruned;
-    const std::string problem = CheckImageBytes(file, &pruned);
+    // The deep walk (a PNG's pixel rows inflated) at an image's first decode of the run: later
+    // epochs decode the same bytes.
+    const std::string problem = CheckImageBytes(file, &pruned, !deep_checked_[size_t(i)].exchange(true));
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
     // Pixels no 8-bit decoding keeps (floating-point, a signed TIFF's): refused before OpenCV,
@@ -193,6 +196,7 @@ class ImageIterBase : public InstanceIterator {
   std::string mean_path_;
   mutable std::atomic<bool> small_noted_{false};  // decoding threads share it
   std::unique_ptr<std::atomic<bool>[]> stray_noted_;  // per instance: its JPEG's stray bytes were said
+  std::unique_ptr<std::atomic<bool>[]> deep_checked_;  // per instance: CheckImageBytes's deep walk was done
   int nthread_ = int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   Augmenter augment_;
 };
@@ -287,6 +291,12 @@ class ImageRecIterator : public ImageIterBase {
                     list_path_, "' would give both its one label (line ", list_[by_index_[index]].line,
                     "); repack the images with an index each");
       }
+    } else if (reader_->size() > 0) {
+      // The records' label count against label_width, now: it was first met as the metric's
+      // "the labels are 3 wide but the output is 10 wide", which named neither.
+      const size_t labels = reader_->Read(0).labels.size();
+      UMBRA_CHECK(labels == size_t(label_width_), Where(0), " holds ", labels, " label(s), but label_width = ",
+                  label_width_, label_width_ == 1 ? " (the default)" : "", "; give label_width = ", labels);
     }
     InitImages(index_t(reader_->size()));
   }

@@ -24,7 +24,9 @@ int ParseDevice(const Job& job) {
     UMBRA_CHECK(dev[3] == ':' && !n.empty(), where, ": dev = ", dev, " is not cpu, gpu or gpu:N");
     // cxxnet's gpu:0-3 and gpu:0,1; a leading '-' (gpu:-1) is no list, just no index.
     UMBRA_CHECK(n.find_first_of("-,", 1) == std::string::npos, where, ": dev = ", dev,
-                ": training on several GPUs is not supported yet; name one, e.g. dev = gpu:0");
+                ": ", job.Get("task", "train") == "train" || job.Get("task", "train") == "finetune" ? "training"
+                                                                                                   : "running a net",
+                " on several GPUs is not supported yet; name one, e.g. dev = gpu:0");
     UMBRA_CHECK(n.find_first_not_of("0123456789") == std::string::npos && n.size() < 4, where, ": dev = ", dev,
                 " is not cpu, gpu or gpu:N");
     id = std::stoi(n);

@@ -79,6 +79,30 @@ void NoteRepeatedKey(const config::Entry& e, const config::Entry& earlier, const
                e.Where().c_str(), e.key.c_str(), e.value.c_str(), earlier.key.c_str(), earlier.value.c_str(),
                of.c_str(), earlier.Where().c_str());
 }
+// A training key given on the command line of a task that does not train (task = pred
+// num_round=5 eta=0.1) did nothing, unsaid. In the file such keys are the training's, which the
+// same config also runs: no note there.
+void NoteTrainingKeysOutsideTraining(const Job& job) {
+  const std::string task = job.Get("task", "train");
+  if (task == "train" || task == "finetune") return;
+  static const std::set<std::string> kTraining = {"continue", "num_round", "max_round", "save_model", "start_counter",
+                                                  "eval_train", "update_period", "cuda_graph"};
+  const std::vector<std::string> updater = nn::UpdaterParam::Decl().Names();
+  for (const config::Entry& e : job.entries) {
+    if (e.file != "<command line>") continue;
+    // An updater key, global or scoped (fc1:lr, fc1:lr:gamma); not eps, which batch norm reads.
+    const auto is_updater = [&](const std::string& k) { return std::ranges::find(updater, k) != updater.end(); };
+    const std::string after = e.key.substr(e.key.find(':') + 1), leaf = e.key.substr(e.key.rfind(':') + 1);
+    const bool updates = e.key != "eps" && leaf != "eps" &&
+                         (is_updater(e.key) || is_updater(after) || (!nn::IsScheduleKey(after) && is_updater(leaf)));
+    // get_weight reads a model file, on no device (dev=bogus passed unsaid).
+    const bool device = task == "get_weight" && e.key == "dev";
+    if (!kTraining.count(e.key) && !updates && !device) continue;
+    std::fprintf(stderr, "note: %s: %s = %s does nothing for task = %s (%s)\n", e.Where().c_str(), e.key.c_str(),
+                 e.value.c_str(), task.c_str(),
+                 device ? "it reads the model file on no device" : updates ? "an updater key" : "a training key");
+  }
+}
 // A training block that subtracts a mean image beside an image block that subtracts none (an
 // eval or pred block without image_mean or mean_value): the net is evaluated, or predicts, on
 // other inputs than it trained on (test-error 0.2 beside train-error 0.1 on the same images),
@@ -339,7 +363,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
               pending ? pending->value : "", "' is not followed by iter = <type>");
   UMBRA_CHECK(!in_iter, job.iters.empty() ? std::string("config") : job.iters.back().where,
               ": an iterator block is not closed with iter = end");
-  UMBRA_CHECK(pred_file.empty() || job.Find("pred"), "<command line>: pred = ", pred_file,
+  UMBRA_CHECK(pred_file.empty() || job.Find("pred"), pred_where, ": pred = ", pred_file,
               " but the config has no pred block (pred = FILE, iter = ..., iter = end)");
   // cxxnet's task = extract_feature is extract writing binary rows (it wrote float32 rows and a
   // FILE.meta; here FILE.shape), unless output_format says otherwise.
@@ -348,6 +372,8 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     if (!job.global.count("output_format"))
       job.global["output_format"] = config::Entry{"output_format", "bin", t->second.file, t->second.line};
   }
+
+  NoteTrainingKeysOutsideTraining(job);
 
   // Pass 2: keys into iterators. Globals first (in file order), the block's own keys next,
   // command-line block:key last: a block's key is meant for its block. (cxxnet gave a block's
@@ -730,7 +756,7 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
     if (e.key == out_key || IsBlockRole(e.key) || e.key == "iter" || e.key == "log" || e.key == "netconfig" ||
         e.key == "weight_filename" || e.key == "model_dir" || e.key.rfind("layer[", 0) == 0)
       continue;
-    UMBRA_CHECK(!same(e.value), refused, "the file ", e.key, " names (", e.Where(), "), which this task reads");
+    UMBRA_CHECK(!same(e.value), refused, "the file ", e.key, " names (", e.Where(), "), which the config reads");
   }
   // One this user cannot read could be a model (it was taken for none, and replaced).
   if (const int fd = ::open(out.c_str(), O_RDONLY); fd >= 0)

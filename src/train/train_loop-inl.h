@@ -199,7 +199,6 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   nn::NetSpec spec = job.net.spec;
   for (auto& m : job.metrics)  // metrics read these nodes after each step
     if (!m.node.empty()) spec.Keep(m.node, m.where);
-  CheckLogLossNodes(job, spec);
   CheckDeviceKeys(job, spec, std::is_same_v<xpu, gpu>, /*training=*/true);
   CheckExtraInputs(job, spec);
   nn::Trainer<xpu> trainer(spec, us, s.update_period);
@@ -208,6 +207,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   const std::string net_end = spec.layers.back().where.empty() ? "" : spec.layers.back().where + ": ";
   UMBRA_CHECK(trainer.net().has_loss(), net_end,
               "the net has no loss layer (softmax, l2_loss, ...) to train it by; end it with one");
+  CheckLogLossNodes(job, spec);
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);
   trainer.set_cuda_graph(graphs);

@@ -104,9 +104,9 @@ refused() {  # refused "message part" args...: one error line, and no file writt
 # whose file the iterator's name quotes), in the file or on the command line.
 sed 's/^  rand_mirror = 1$/  rand_mirror = 1\n  max_aspect_ratio = 1/' net.conf > aspect.conf
 refused "aspect.conf:6: the training block's iterator: imgrec iterator ('train.rec'): max_aspect_ratio must be in [0, 1)" \
-  aspect.conf
-refused "<command line>:2: the training block's iterator: imgrec iterator ('train.rec'): min_crop_size 40 > max_crop_size 30" \
-  net.conf train:min_crop_size=40 train:max_crop_size=30
+  aspect.conf model_dir=asp
+refused "<command line>:3: the training block's iterator: imgrec iterator ('train.rec'): min_crop_size 40 > max_crop_size 30" \
+  net.conf model_dir=asp train:min_crop_size=40 train:max_crop_size=30
 # A training block that subtracts a mean image beside image blocks that subtract none: a note
 # each (the img eval block and the pred block; the csv block takes no mean image).
 sed 's/^  shuffle = 1$/  shuffle = 1\n  image_mean = tm.mean/' net.conf > tmean.conf

@@ -343,6 +343,20 @@ grep -qF "warning: the network text of 'thr/0001.model' differs from this config
 "$UMBRA" thr.conf task=pred model_in=thr/0001.model pred=pred_glob.txt threshold=0.5 init=xavier 2> glob2.err
 grep -q "warning" glob2.err && fail "warned for init: $(cat glob2.err)"
 
+# Training keys on the command line of a task that does not train did nothing, unsaid: a note
+# each (not eps, which batch norm reads); get_weight's dev too. Several GPUs: not "training".
+"$UMBRA" "$CONF" task=pred model_in=m/0002.model pred=pred_idle.txt num_round=5 fc1:lr=0.1 lr:gamma=0.5 eps=1e-3 \
+  2> idle.err > /dev/null || fail "pred with training keys: $(cat idle.err)"
+grep -qF "note: <command line>:5: num_round = 5 does nothing for task = pred (a training key)" idle.err \
+  && grep -qF "note: <command line>:6: fc1:lr = 0.1 does nothing for task = pred (an updater key)" idle.err \
+  && grep -qF "note: <command line>:7: lr:gamma = 0.5 does nothing" idle.err && ! grep -q "eps = 1e-3 does nothing" idle.err \
+  || fail "notes of training keys in pred: $(cat idle.err)"
+"$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=w_idle.txt dev=bogus \
+  2> idle2.err > /dev/null || fail "get_weight dev: $(cat idle2.err)"
+grep -qF "note: <command line>:6: dev = bogus does nothing for task = get_weight (it reads the model file on no device)" \
+  idle2.err || fail "no note of get_weight's dev: $(cat idle2.err)"
+expect_error "<command line>:3: dev = gpu:0,1: running a net on several GPUs is not supported yet" "$CONF" \
+  task=pred dev=gpu:0,1 model_in=m/0002.model
 # round_batch must not make pred or eval count a filler row (10,000 = 104 full batches + 16).
 "$UMBRA" "$CONF" task=pred model_in=m/0002.model round_batch=1 pred=pred_rb.txt 2> /dev/null
 cmp pred.txt pred_rb.txt || fail "round_batch changed pred"
@@ -875,8 +889,9 @@ expect_error "log = notes_link.txt: line 1 is no round of a training log" "$CONF
 mkdir -p rn; cp m/0001.model rn/0005.model
 expect_error "continue: 'rn/0005.model' holds the model of round 1, not 5 as its name says; rename or remove it" \
   "$CONF" model_dir=rn continue=1 num_round=6
-# An iterator's own error names its block (three blocks, and the message named none).
-expect_error "small_mlp.conf:10: the test block's iterator: mnist iterator needs path_img and path_label" "$CONF" \
+# An iterator's own error names its block (three blocks, and the message named none), and the
+# line of the key it names (here the empty path_img on the command line).
+expect_error "<command line>:2: the test block's iterator: mnist iterator needs path_img and path_label" "$CONF" \
   test:path_img= model_dir=ib
 # ... and the line of the value it cannot open, there or in the file, rather than the iter line.
 expect_error "<command line>:2: the training block's iterator: cannot open idx file '/nonexistent.gz'" "$CONF" \

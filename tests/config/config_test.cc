@@ -126,6 +126,14 @@ TEST(Config, EverySpaceCharacterSeparates) {
 }
 
 TEST(Config, ErrorsNameFileAndLine) {
+  // Blanks that split a value or a name: said so, the line joined (it was "expected '=' after '1,'").
+  EXPECT_HAS(test::ErrorOf([] { ParseConfig("a = 1\ninput_shape = 1, 1, 784\n", "s.conf"); }),
+             "s.conf:2: the value of input_shape is followed by '1,' on its line: a value holds no blanks; write "
+             "input_shape = 1,1,784 (or quote it)");
+  EXPECT_HAS(test::ErrorOf([] { ParseConfig("layer[ 1 -> 2 ] = relu\n", "n.conf"); }),
+             "n.conf:1: the name 'layer[' is followed by '1' before its '=': a name holds no blanks; write "
+             "layer[1->2] = ...");
+  EXPECT_HAS(test::ErrorOf([] { ParseConfig("eta 0.1\n", "e.conf"); }), "e.conf:1: expected '=' after 'eta'");
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\nb\n", "x.conf"); }).find("x.conf:2: expected '=' after 'b'"),
             std::string::npos);
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = \"open\n", "x.conf"); }).find("x.conf:1: unterminated"),

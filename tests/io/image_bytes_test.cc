@@ -5,6 +5,8 @@
 #include "io_test_util.h"
 #include "umbra/io/image_bytes.h"
 
+#include <zlib.h>
+
 namespace umbra::io::test {
 namespace {
 
@@ -50,7 +52,10 @@ TEST(ImageBytes, PngChunksCheckedAndProfilesDropped) {
 TEST(ImageBytes, PngHeaderCheckedAsThePngStandardSays) {
   std::string pruned;
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1, 1, 16, 6, 1)), &pruned), "");
-  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1, 1, 1, 3)), &pruned), "");
+  // A palette image needs its palette before its pixels (libpng: "Missing PLTE before IDAT").
+  EXPECT_EQ(CheckImageBytes(AfterHeader(SmallPng(Ihdr(1, 1, 1, 3)), PngChunk("PLTE", "abc")), &pruned), "");
+  EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(1, 1, 1, 3)), &pruned),
+            "it is a palette image (colour type 3) without a PLTE chunk before its IDAT");
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(0, 0)), &pruned), "its IHDR chunk gives a size of 0x0");
   EXPECT_EQ(CheckImageBytes(SmallPng(Ihdr(100000, 100000)), &pruned),
             "its IHDR chunk gives 100000x100000, more pixels than OpenCV decodes (2^30)");
@@ -63,6 +68,50 @@ TEST(ImageBytes, PngHeaderCheckedAsThePngStandardSays) {
             "its IHDR chunk gives colour type 0 with bit depth 7, which PNG does not define");
   EXPECT_HAS(CheckImageBytes(SmallPng(Ihdr(4, 4, 8, 2, 2)), &pruned), "interlace method PNG does not define");
   EXPECT_EQ(CheckImageBytes(SmallPng(std::string(12, '\x01')), &pruned), "its first chunk is IHDR, not a 13-byte IHDR");
+}
+
+// A PNG of the given header whose pixel data is `rows` (filter bytes included) deflated, in
+// `parts` IDAT chunks.
+std::string PngOfRows(const std::string& ihdr, const std::string& rows, int parts = 1) {
+  uLongf n = compressBound(uLong(rows.size()));
+  std::string z(n, '\0');
+  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(z.data()), &n, reinterpret_cast<const Bytef*>(rows.data()),
+                     uLong(rows.size())), Z_OK);
+  z.resize(n);
+  std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", ihdr);
+  for (int k = 0; k < parts; ++k) png += PngChunk("IDAT", z.substr(z.size() * k / parts, z.size() * (k + 1) / parts -
+                                                                                       z.size() * k / parts));
+  return png + PngChunk("IEND", "");
+}
+
+// The deep walk inflates a PNG's pixel data and counts its rows (libpng printed "Not enough image
+// data" and the like on stderr, naming no file, and umbra's error gave only the byte count): a
+// 3x2 RGB image has 2 rows of a filter byte and 9 bytes; interlaced, its Adam7 passes have 4 rows
+// of 4, 4, 4 and 10 bytes. The plain walk reads no pixel data.
+TEST(ImageBytes, DeepPngWalkCountsThePixelRows) {
+  std::string pruned;
+  const std::string row(9, '\x07'), rows = '\0' + row + '\x04' + row;
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), rows), &pruned, true), "");
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), rows, 3), &pruned, true), "");  // in three IDAT chunks
+  const std::string interlaced = std::string(4, '\0') + std::string(4, '\1') + std::string(4, '\2') + '\3' + row;
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2, 8, 2, 1), interlaced), &pruned, true), "");
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2, 8, 2, 1), std::string(20, '\0')), &pruned, true),
+            "its pixel data holds 20 bytes of rows, fewer than its image needs (22)");
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), rows.substr(0, 19)), &pruned, true),
+            "its pixel data holds 19 bytes of rows, fewer than its image needs (20)");
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), rows.substr(0, 19)), &pruned), "");  // not deep
+  std::string filter = rows;
+  filter[10] = '\x07';
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), filter), &pruned, true),
+            "row 1 of its pixel data has filter type 7, which PNG does not define (0-4)");
+  EXPECT_HAS(CheckImageBytes(SmallPng(), &pruned, true), "its pixel data (the IDAT chunks' zlib stream) is corrupt: ");
+  // 16-bit gray, 2 bits a pixel in a palette: (2 * 2) + 1 and (5 * 2 + 7) / 8 + 1 bytes a row.
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(2, 1, 16, 0), std::string(5, '\0')), &pruned, true), "");
+  EXPECT_EQ(CheckImageBytes(AfterHeader(PngOfRows(Ihdr(5, 2, 2, 3), std::string(6, '\0')), PngChunk("PLTE", "abc")),
+                            &pruned, true),
+            "");
+  // More data than the image (libpng warns and decodes): not refused.
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), rows + rows), &pruned, true), "");
 }
 
 // A JPEG segment: marker FF m and a length that counts its own two bytes.

@@ -153,6 +153,14 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
   ASSERT_EQ(Im2RecMain(4, argv), 0);
   auto it = Make("imgrec", {{"image_rec", dir / "all.rec"}, {"input_shape", "3,4,6"}, {"batch_size", "2"}});
   CheckThree(it.get());
+  // The records' label count against label_width, when the iterator starts (it was met as the
+  // metric's label width, naming neither).
+  EXPECT_HAS(ErrorOf([&] {
+               Make("imgrec", {{"image_rec", dir / "all.rec"}, {"input_shape", "3,4,6"}, {"batch_size", "2"},
+                               {"label_width", "2"}});
+             }),
+             "record 0 of '" + (dir / "all.rec") + "' (offset 0) holds 1 label(s), but label_width = 2; give "
+             "label_width = 1");
   // cxxnet's names: imgbin and image_bin; labels from an image_list.
   WriteText(dir / "other.lst", "5\t9\tx\n6\t8\tx\n7\t7\tx\n");
   auto bin = Make("imgbin", {{"image_bin", dir / "all.rec"}, {"image_list", dir / "other.lst"},
@@ -533,6 +541,29 @@ TEST(ImgIter, PngProfilesQuietTruncatedPngsNamed) {
   char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
   EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }),
              "im2rec: cannot read image '" + (dir / "img/cut.png") + "' (" + list + ":1): it ends inside its IDAT chunk");
+  // Whole chunks, but pixel data short of the image (a 3x2 RGB image's rows are 20 bytes; 19
+  // given): libpng's "Not enough image data" reached stderr, and the error gave no reason.
+  const std::string rows(19, '\0');
+  uLongf zn = compressBound(uLong(rows.size()));
+  std::string z(zn, '\0');
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(z.data()), &zn, reinterpret_cast<const Bytef*>(rows.data()),
+                     uLong(rows.size())), Z_OK);
+  z.resize(zn);
+  const std::string ihdr("\0\0\0\x03\0\0\0\x02\x08\x02\0\0\0", 13);  // 3x2, 8-bit RGB
+  WriteText(dir / "img/short.png", std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", ihdr) + PngChunk("IDAT", z) +
+                                       PngChunk("IEND", ""));
+  const std::string short_list = OneImageList(dir, "short.png");
+  auto short_it = Make("img", {{"image_list", short_list}, {"image_root", dir / "img"}, {"input_shape", "3,2,3"},
+                               {"batch_size", "1"}});
+  ::testing::internal::CaptureStderr();
+  EXPECT_HAS(ErrorOf([&] { short_it->Next(); }),
+             "cannot decode image '" + (dir / "img/short.png") + "' (" + short_list +
+                 ":1): its pixel data holds 19 bytes of rows, fewer than its image needs (20)");
+  const std::string short_said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(short_said.find("libpng"), std::string::npos) << short_said;
+  std::string sargs[] = {"im2rec", short_list, dir / "img", dir / "s.rec"};
+  char* sargv[] = {sargs[0].data(), sargs[1].data(), sargs[2].data(), sargs[3].data()};
+  EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, sargv); }), "fewer than its image needs (20)");
 }
 
 // Where OpenCV fails on a file the walks of image_bytes.h do not cover (a Radiance HDR cut short),

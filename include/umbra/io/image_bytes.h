@@ -19,8 +19,11 @@ namespace umbra::io {
 /// JPEG's segments and scans up to its end-of-image marker; a PNM's header (P4-P7, PF, Pf) and a
 /// BMP's (uncompressed rows) give the size of the pixel data, which must be there. Where a PNG
 /// had an iCCP chunk, *pruned receives the bytes without it (else it is left empty): decode
-/// those instead.
-std::string CheckImageBytes(const std::string& bytes, std::string* pruned);
+/// those instead. A palette PNG needs its PLTE chunk before its pixel data. `deep` also inflates
+/// a PNG's pixel data to count its rows and check their filter bytes (a short or corrupt stream,
+/// which libpng reported on stderr, naming no file): the readers ask it at an image's first
+/// decode of a run, and im2rec when it packs one.
+std::string CheckImageBytes(const std::string& bytes, std::string* pruned, bool deep = false);
 
 /// Whether the bytes start with the signature of an image format OpenCV reads (PNG, JPEG, BMP,
 /// GIF, TIFF, WebP, the PNM family and PFM, JPEG 2000, OpenEXR, Radiance HDR, Sun raster).
