@@ -67,6 +67,7 @@ class CsvIterator : public InstanceIterator {
       }
       UMBRA_CHECK(row.size() == cols, path_, ":", no, ": ", row.size(), " columns, expected ", cols);
       values_.insert(values_.end(), row.begin(), row.end());
+      lines_.push_back(no);
     }
     UMBRA_CHECK(cols > 0, "csv file '", path_, "' holds no rows");
     cols_ = cols;
@@ -75,6 +76,9 @@ class CsvIterator : public InstanceIterator {
 
  protected:
   std::string Name() const override { return "csv iterator ('" + path_ + "')"; }
+  std::string Locate(uint64_t index) const override {
+    return index < lines_.size() ? path_ + ":" + std::to_string(lines_[index]) : std::string();
+  }
   void FillRows(const std::vector<Row>& rows) override {
     const index_t d = shape_.Size();
     for (const Row& r : rows) {
@@ -124,6 +128,7 @@ class CsvIterator : public InstanceIterator {
   bool header_ = false;
   size_t cols_ = 0;
   std::vector<float> values_;
+  std::vector<int> lines_;  // each row's line in the file (Locate)
 };
 
 const bool kRegistered = RegisterIterator("csv", [] { return std::unique_ptr<DataIterator>(new CsvIterator()); });

@@ -62,6 +62,10 @@ class ImageIterBase : public InstanceIterator {
   /// Checks, once the keys are, that every instance's source can be read (InitImages).
   virtual void CheckSources() const {}
 
+ public:
+  std::string Locate(uint64_t index) const override { return Where(index_t(index)); }
+
+ protected:
   /// After the subclass has opened its data: augmentation, mean image, batches.
   void InitImages(index_t n) {
     UMBRA_CHECK(shape_[0] > 0, Name(), " needs input_shape (c,h,w)");

@@ -69,6 +69,7 @@ class MemBufferIterator : public DataIterator {
     return true;
   }
   const DataBatch& Value() const override { return out_; }
+  std::string Locate(uint64_t index) const override { return base_->Locate(index); }
 
  private:
   std::unique_ptr<DataIterator> base_;

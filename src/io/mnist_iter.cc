@@ -79,6 +79,10 @@ class MnistIterator : public DataIterator {
     return true;
   }
   const DataBatch& Value() const override { return out_; }
+  std::string Locate(uint64_t index) const override {
+    return "image " + std::to_string(index) + " of '" + path_img_ + "', label " + std::to_string(index) + " of '" +
+           path_label_ + "' (from 0)";
+  }
 
  private:
   std::string path_img_, path_label_;

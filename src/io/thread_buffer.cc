@@ -93,6 +93,7 @@ class ThreadBufferIterator : public DataIterator {
   }
 
   const DataBatch& Value() const override { return out_; }
+  std::string Locate(uint64_t index) const override { return base_->Locate(index); }
 
  private:
   void Produce() {

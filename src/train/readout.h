@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -117,10 +118,13 @@ template <typename xpu>
 class MetricSet {
  public:
   /// `label_width` and `where`: of the block whose data the set scores (-1 and "" if unknown).
+  /// `locate`: where an instance comes from (the block's iterator's Locate), for errors.
   MetricSet(const std::vector<MetricSpec>& s, const nn::Net<xpu>& net, index_t label_width = -1,
-            const std::string& where = "") : specs_(s) {
+            const std::string& where = "", const std::function<std::string(uint64_t)>& locate = {})
+      : specs_(s) {
     for (auto& x : s) {
       m_.emplace_back(x.name);
+      m_.back().set_locate(locate);
       nodes_.push_back(x.node.empty() ? "" : ResolveNode(net, x.node));
       const Shape<4> shape = (nodes_.back().empty() ? net.Output() : net.NodeByName(nodes_.back())).shape;
       try {

@@ -336,10 +336,14 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   LossWindow<xpu> losses(s.print_step);
   // Each block's label width is checked against the metrics now, not after a round of training.
   const auto label_width = [](const IterBlock& b) { return b.role == "pred" ? index_t(-1) : b.it->Value().label.size(1); };
-  MetricSet<xpu> train_metrics(job.metrics, trainer.net(), eval_train ? label_width(*train) : -1, train->where);
+  const auto locate = [](const IterBlock& b) {
+    return [it = b.it.get()](uint64_t i) { return it->Locate(i); };
+  };
+  MetricSet<xpu> train_metrics(job.metrics, trainer.net(), eval_train ? label_width(*train) : -1, train->where,
+                               locate(*train));
   std::vector<std::unique_ptr<MetricSet<xpu>>> eval_metrics;
   for (const IterBlock& b : job.iters)
-    eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net(), label_width(b), b.where));
+    eval_metrics.emplace_back(new MetricSet<xpu>(job.metrics, trainer.net(), label_width(b), b.where, locate(b)));
   const long updates_before = trainer.updates();
   long read_before_round = 0;  // training batches whose loss was read in this run's earlier rounds
   for (int round = start; round <= last; ++round) {
@@ -403,7 +407,7 @@ int TrainLoop(Job& job, const TrainSetup& s) {
         }
       };
       naming_batch([&] {
-        trainer.net().CheckLabels(b.label, b.index);
+        trainer.net().CheckLabels(b.label, b.index, [&](uint64_t i) { return train->it->Locate(i); });
         trainer.Train(feed.data(), feed.label());
       });
       losses.Add(trainer.net());

@@ -965,10 +965,11 @@ grep -qP '^\[2\]\ttrain-error:[0-9.]+\ttrain-logloss:[0-9.]+\ttest-error:[0-9.]+
 sed 's/multi_logistic/l2_loss/' bin.conf > reg.conf
 "$UMBRA" reg.conf num_round=1 save_model=0 > reg.out 2>&1 || fail "regression: $(cat reg.out)"
 grep -qP '^\[1\]\ttrain-rmse:[0-9.e+-]+\ttest-rmse:' reg.out || fail "regression's default metric: $(cat reg.out)"
-# eval_train's metric errors name the round and the data block (they named neither).
+# eval_train's metric errors name the round and the data block (they named neither), and the
+# instance's line in its file (they named its number).
 printf '1,2,0\n3,-2,0\n' > bad3.csv
 sed 's/filename = bin.csv/filename = bad3.csv/' bin.conf | sed 's/multi_logistic/l2_loss/' > bad3.conf
-expect_error "round 1, batch 1 of the train data (bad3.conf:2): metric error: label 3 of row 1 of the batch" bad3.conf \
+expect_error "round 1, batch 1 of the train data (bad3.conf:2): metric error: label 3 of row 1 of the batch (instance 1 of the data, from 0: bad3.csv:2)" bad3.conf \
   eval_train=1 metric=error save_model=0
 # A rate set inside a layer's block is in the NaN loss's hint; a schedule key the schedule does not
 # read gets a note; continue=1 compares seeds as numbers.

@@ -37,6 +37,17 @@ TEST(CsvIter, LabelWidthHeaderAndFlatDefaultShape) {
   EXPECT_EQ(it->Value().data.shape_, Shape4(2, 1, 1, 3));
   EXPECT_EQ(Take(it->Value()).data, (std::vector<float>{0.5f, -1000, 3, 5, 6, 7}));
   EXPECT_EQ(Take(it->Value()).label, (std::vector<float>{1, 2, 3, 4}));
+  // Each instance's line, for errors about it (the header and blank lines counted); through a
+  // threadbuffer too.
+  EXPECT_EQ(it->Locate(0), dir / "a.csv" + ":2");
+  EXPECT_EQ(it->Locate(1), dir / "a.csv" + ":4");
+  EXPECT_EQ(it->Locate(2), "");
+  auto buffered = ChainIterator("threadbuffer", CreateIterator("csv"));
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"path_data", dir / "a.csv"}, {"has_header", "1"}, {"label_width", "2"}, {"batch_size", "2"}})
+    buffered->SetParam(k, v);
+  buffered->Init();
+  EXPECT_EQ(buffered->Locate(1), dir / "a.csv" + ":4");
 }
 
 TEST(CsvIter, WrongColumnCountNamesFileAndLine) {

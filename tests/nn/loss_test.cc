@@ -173,13 +173,16 @@ TEST(LossLabels, CheckedOnTheHostBeforeAStep) {
                     std::vector<uint64_t> index = {}) {
     TensorContainer<cpu, 2> label(Shape2(2, width));
     std::copy(y.begin(), y.end(), label.dptr_);
-    return test::ErrorOf([&] { net.CheckLabels(label.view(), index); });
+    return test::ErrorOf([&] {
+      net.CheckLabels(label.view(), index, [](uint64_t i) { return i == 41 ? "y.csv:43" : ""; });
+    });
   };
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   auto softmax = net_with("softmax");
   EXPECT_EQ(problem(softmax, {0, 2}, 1), "no error");
   EXPECT_HAS(problem(softmax, {0, 3}, 1, {40, 41}),
-             "layer 'loss' (softmax): sample 1 (instance 41 of the data, from 0): label 3 is outside [0, 3)");
+             "layer 'loss' (softmax): sample 1 (instance 41 of the data, from 0: y.csv:43): label 3 is outside [0, 3)");
+  EXPECT_HAS(problem(softmax, {3, 0}, 1, {40, 41}), "sample 0 (instance 40 of the data, from 0): label 3");
   EXPECT_HAS(problem(softmax, {-1, 0}, 1), "layer 'loss' (softmax): sample 0: label -1 is outside [0, 3)");
   EXPECT_HAS(problem(softmax, {1.5f, 0}, 1), "sample 0: label 1.5 is not a whole class index");
   EXPECT_HAS(problem(softmax, {nan, 0}, 1), "sample 0: label nan is outside [0, 3)");

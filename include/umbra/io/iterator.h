@@ -55,6 +55,10 @@ class DataIterator {
   /// Fills the next batch; false at the end of the epoch.
   virtual bool Next() = 0;
   virtual const DataBatch& Value() const = 0;
+  /// Where instance `index` (a batch row's DataBatch::index) comes from, for errors about it:
+  /// "bad.csv:6", an image and its list line, a record; empty where the iterator cannot say.
+  /// Safe beside a running Next (it reads what Init fixed).
+  virtual std::string Locate(uint64_t /*index*/) const { return {}; }
 };
 
 /// A key of an iterator, in its SetParam: `k == name`, and the one place the key is declared

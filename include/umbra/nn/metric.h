@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ class Metric {
       UMBRA_THROW("unknown metric '", name, "'; known: error, logloss, rmse, rec@N");
     }
   }
+  /// Where an instance comes from ("bad.csv:6"), added to errors that name one (a data
+  /// iterator's Locate).
+  void set_locate(std::function<std::string(uint64_t)> locate) { locate_ = std::move(locate); }
   /// pred (n, k) scores or probabilities; label (n, w): class index in column 0, or targets for
   /// rmse. Only the first `valid` rows count (padded batches).
   /// index[i], where given, is row i's instance in the data (DataBatch::index), named in errors.
@@ -54,8 +58,10 @@ class Metric {
     UMBRA_CHECK(label.size(1) >= 1 || n == 0, "metric ", name_, ": labels of width 0");
     // Row i's instance in the data, where known, for errors: its row in the batch named nothing findable.
     const auto instance = [&](index_t i) {
-      return size_t(i) < index.size() ? " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0)"
-                                      : std::string();
+      if (size_t(i) >= index.size()) return std::string();
+      const std::string at = locate_ ? locate_(index[size_t(i)]) : "";
+      return " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0" + (at.empty() ? "" : ": " + at) +
+             ")";
     };
     if (n > 0) CheckLabelWidth(k, label.size(1));
     for (index_t i = 0; i < n; ++i) {
@@ -155,6 +161,7 @@ class Metric {
   int topn_ = 1;
   double sum_ = 0;
   index_t count_ = 0;
+  std::function<std::string(uint64_t)> locate_;
 };
 
 }  // namespace umbra::nn

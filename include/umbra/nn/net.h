@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -365,14 +366,20 @@ class Net {
   }
   /// Checks a batch's labels (N, width), on the host, against every loss layer
   /// (Layer::LabelProblem) before they reach the device; index[i], where given, is sample i's
-  /// instance in the data (DataBatch::index), named in the error.
-  void CheckLabels(const Tensor<cpu, 2, float>& label, const std::vector<uint64_t>& index = {}) const {
+  /// instance in the data (DataBatch::index), named in the error, with `locate(index[i])` where
+  /// given and not empty (the data iterator's Locate: "bad.csv:6").
+  void CheckLabels(const Tensor<cpu, 2, float>& label, const std::vector<uint64_t>& index = {},
+                   const std::function<std::string(uint64_t)>& locate = {}) const {
     for (const Entry& e : layers_) {
       if (!e.layer->IsLoss()) continue;
       for (index_t i = 0; i < label.size(0); ++i) {
         const std::string problem = e.layer->LabelProblem(label[i].dptr_, label.size(1));
-        UMBRA_CHECK(problem.empty(), e.layer->Describe(), ": sample ", i,
-                    i < index.size() ? " (instance " + std::to_string(index[i]) + " of the data, from 0)" : "",
+        if (problem.empty()) continue;
+        const std::string at = i < index.size() && locate ? locate(index[i]) : "";
+        UMBRA_THROW(e.layer->Describe(), ": sample ", i,
+                    i < index.size() ? " (instance " + std::to_string(index[i]) + " of the data, from 0" +
+                                           (at.empty() ? "" : ": " + at) + ")"
+                                     : "",
                     ": ", problem);
       }
     }
