@@ -144,12 +144,19 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
           r += t[j].text;
         return r;
       };
-      if (i >= 3 && t[i - 1].line == t[i].line)
+      bool equals_later = false;  // an '=' further on the line: the next pair's name is before it
+      for (size_t j = i + 1; j < t.size() && t[j].line == t[i].line; ++j) equals_later |= t[j].text == "=" && !t[j].quoted;
+      // After a value on the same line, with no '=' to come: the value's words, joined. With
+      // one to come (a pair may follow on the line), the stray words belong to the value or to
+      // the next name: both are said.
+      if (i >= 3 && t[i - 1].line == t[i].line && !equals_later)
         UMBRA_THROW(file, ":", t[i].line, ": the value of ", t[i - 3].text, " is followed by '", t[i].text,
                     "' on its line: a value holds no blanks; write ", t[i - 3].text, " = ", t[i - 1].text + joined(i),
                     " (or quote it)");
-      bool equals_later = false;  // an '=' further on the line: the name is the words before it
-      for (size_t j = i + 1; j < t.size() && t[j].line == t[i].line; ++j) equals_later |= t[j].text == "=" && !t[j].quoted;
+      if (i >= 3 && t[i - 1].line == t[i].line)
+        UMBRA_THROW(file, ":", t[i].line, ": '", t[i].text, "' stands between ", t[i - 3].text, " = ", t[i - 1].text,
+                    " and the next '=' on its line: a value or a name holds no blanks; join or quote the words of "
+                    "the one it belongs to");
       if (equals_later)
         UMBRA_THROW(file, ":", t[i].line, ": the name '", t[i].text, "' is followed by '", t[i + 1].text,
                     "' before its '=': a name holds no blanks; write ", joined(i), " = ...");

@@ -68,6 +68,10 @@ std::vector<float> RotateList(const std::string& k, const std::string& v) {
     std::string a = v.substr(at, end - at);
     const size_t s = a.find_first_not_of(" \t"), t = a.find_last_not_of(" \t");
     a = s == std::string::npos ? "" : a.substr(s, t - s + 1);
+    // An empty entry (0,,90) was "rotate_list = '' is not a number", the list unnamed.
+    UMBRA_CHECK(!a.empty() || end == v.size(), "iterator key ", k, " = '", v, "': entry ", list.size() + 1,
+                " is empty (angles in degrees a,b,...)");
+    if (a.empty()) break;  // a comma at the end
     const float r = ParseFloat(k, a);
     UMBRA_CHECK(r >= -360 && r <= 360, "iterator key ", k, " = '", v, "': angle ", a,
                 " is outside [-360, 360] degrees");

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -138,6 +139,7 @@ int Im2RecMain(int argc, char** argv) {
   UMBRA_CHECK(argc >= 4, usage);
   const std::string list_path = argv[1], root = argv[2], out_path = argv[3];
   int resize = 0, quality = 95, label_width = 0;
+  std::map<std::string, std::string> given;  // key -> its argument, for a key given twice
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
     const size_t eq = a.find('=');
@@ -146,14 +148,23 @@ int Im2RecMain(int argc, char** argv) {
     // A side past 16384 pixels asked OpenCV for tens of GB and failed in its words.
     const auto number = [&](long long lo, long long hi, const char* range) {
       const auto n = ParseInteger(v, lo, hi);
-      UMBRA_CHECK(n, "im2rec: ", k, " must be ", range, ", got '", v, "'");
+      UMBRA_CHECK(n, "im2rec: ", k, " must be ", SpellsInteger(v) ? "" : "a whole number ", range, ", got '", v, "'");
       return int(*n);
     };
     if (k == "resize") resize = number(0, 16384, "in [0, 16384]");
     else if (k == "quality") quality = number(1, 100, "in [1, 100]");
     else if (k == "label_width") label_width = number(0, 1 << 20, "in [0, 1048576]");
     else UMBRA_THROW("im2rec: unknown key '", k, "'; ", usage);
+    // resize=10 resize=20 packed at 20, unsaid: two values of one key are one too many.
+    const auto [at, fresh] = given.emplace(k, a);
+    UMBRA_CHECK(fresh || at->second == a, "im2rec: ", k, " is given twice ('", at->second, "' and '", a,
+                "'); give it once");
   }
+  // quality sets the JPEG re-encoding that resize does; without resize the bytes are packed as
+  // they are, and quality=5 did nothing, unsaid.
+  if (given.count("quality") && resize == 0)
+    std::fprintf(stderr, "note: im2rec: %s does nothing without resize=N (the images are packed as they are; "
+                 "quality is that of the JPEGs resize re-encodes)\n", given["quality"].c_str());
   UMBRA_CHECK(!out_path.empty(), "im2rec: the output file name is empty; ", usage);
   const std::string out_problem = OutputProblem(out_path);
   UMBRA_CHECK(out_problem.empty(), "im2rec: '", out_path, "' ", out_problem,
@@ -161,13 +172,21 @@ int Im2RecMain(int argc, char** argv) {
 
   const std::vector<ImageListEntry> list = ReadImageList(list_path, label_width);
   // An index is an image's name in the records: an imgrec block's image_list finds labels by it
-  // (a list of zeros packed, then relabelled, gave every image the one label).
+  // (a list of zeros packed, then relabelled, gave every image the one label; the iterator now
+  // refuses such records). Read with their own labels they do: a note, as cxxnet packed them.
   std::unordered_map<uint64_t, size_t> line_of;
+  size_t repeats = 0;
+  std::string first_repeat;
   for (const ImageListEntry& e : list) {
     const auto [it, fresh] = line_of.emplace(e.index, e.line);
-    UMBRA_CHECK(fresh, "im2rec: ", list_path, ":", e.line, ": index ", e.index, " again (line ", it->second,
-                " has it): each image needs its own index, by which an image_list finds its labels");
+    if (!fresh && repeats++ == 0)
+      first_repeat = list_path + ":" + std::to_string(e.line) + " repeats index " + std::to_string(e.index) +
+                     " of line " + std::to_string(it->second);
   }
+  if (repeats > 0)
+    std::fprintf(stderr, "note: im2rec: %zu list line(s) repeat an earlier index (the first: %s): the records read "
+                 "with their own labels, but an imgrec block given an image_list, which finds labels by index, "
+                 "refuses records that share one\n", repeats, first_repeat.c_str());
   RecordWriter w(out_path);  // written whole and renamed into place, or not at all
   size_t not_images = 0;
   std::string first_not_image;

@@ -85,18 +85,21 @@ class PngRows {
       for (int p = 0; p < 7; ++p) {
         const uint64_t cols = w > uint32_t(x0[p]) ? (w - x0[p] + dx[p] - 1) / dx[p] : 0;
         const uint64_t rows = h > uint32_t(y0[p]) ? (h - y0[p] + dy[p] - 1) / dy[p] : 0;
-        if (cols > 0 && rows > 0) passes_.push_back({rows, row_bytes(cols)});
+        if (cols > 0 && rows > 0) passes_.push_back({rows, row_bytes(cols)}), adam7_.push_back(p + 1);
       }
     }
     for (const auto& [rows, bytes] : passes_) need_ += rows * (1 + bytes);
-    inflateInit(&z_);
+    ready_ = inflateInit(&z_) == Z_OK;
   }
-  ~PngRows() { inflateEnd(&z_); }
+  ~PngRows() {
+    if (ready_) inflateEnd(&z_);
+  }
   PngRows(const PngRows&) = delete;
   PngRows& operator=(const PngRows&) = delete;
 
   /// Feeds one IDAT chunk's data; "" or what is wrong.
   std::string Feed(const char* data, size_t n) {
+    if (!ready_) return "zlib could not start (out of memory?) to read its pixel data";
     if (ended_) return {};  // data after the stream's end: libpng warns and decodes
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
     z_.avail_in = uInt(n);
@@ -117,6 +120,8 @@ class PngRows {
     if (got_ < need_)
       return "its pixel data holds " + std::to_string(got_) + " bytes of rows, fewer than its image needs (" +
              std::to_string(need_) + ")" + (ended_ ? "" : ": its zlib stream is cut short");
+    // Rows whole but the stream unended (its checksum missing): libpng refuses it too.
+    if (!ended_) return "its pixel data's zlib stream is cut short (the rows are whole, its end is missing)";
     return {};
   }
 
@@ -127,8 +132,9 @@ class PngRows {
       if (got_ >= need_) return {};  // more than the image: libpng warns ("Too much image data") and decodes
       if (in_row_ == 0) {
         if (p[i] > 4)
-          return "row " + std::to_string(row_) + " of its pixel data has filter type " + std::to_string(p[i]) +
-                 ", which PNG does not define (0-4)";
+          return "row " + std::to_string(row_) +
+                 (adam7_.empty() ? std::string() : " of Adam7 pass " + std::to_string(adam7_[pass_])) +
+                 " of its pixel data has filter type " + std::to_string(p[i]) + ", which PNG does not define (0-4)";
         in_row_ = 1 + passes_[pass_].second;
       }
       const size_t take = std::min<uint64_t>(n - i, std::min<uint64_t>(in_row_, need_ - got_));
@@ -138,9 +144,10 @@ class PngRows {
     return {};
   }
   std::vector<std::pair<uint64_t, uint64_t>> passes_;  // (rows, bytes a row) of each pass
+  std::vector<int> adam7_;                             // interlaced: each pass's number, 1-7
   uint64_t need_ = 0, got_ = 0, in_row_ = 0, row_ = 0;
   size_t pass_ = 0;
-  bool ended_ = false;
+  bool ended_ = false, ready_ = false;
   z_stream z_{};
 };
 
@@ -458,9 +465,13 @@ std::string UnreadPixelsProblem(const std::string& b) {
 
 unsigned PnmMaxval(const std::string& b) {
   const char pnm = PnmKind(b);
-  if (!std::strchr("567", pnm) || pnm == '\0') return 0;  // the plain forms OpenCV scales itself
+  if (!std::strchr("23567", pnm) || pnm == '\0') return 0;
   PnmHeader h;
-  return ReadPnmHeader(b, &h).empty() && h.maxval <= 65535 ? unsigned(h.maxval) : 0;
+  if (!ReadPnmHeader(b, &h).empty() || h.maxval > 65535) return 0;
+  // OpenCV scales a plain P2/P3's values to 8 bits itself where maxval is at most 255; above it
+  // they are stored as they are, 16 bits (1023 read as 3 of 255).
+  if ((pnm == '2' || pnm == '3') && h.maxval <= 255) return 0;
+  return unsigned(h.maxval);
 }
 
 std::string UnreadablePixels(const std::string& kind) {

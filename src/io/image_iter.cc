@@ -4,6 +4,7 @@
 // `nthread` threads (OpenMP) and augment each row (augment.h); image_mean names a mean file that is
 // computed over the data set when missing (mean_image.h). Batching and padding: instance_iter.h.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -242,12 +243,18 @@ class ImageListIterator : public ImageIterBase {
   void CheckSources() const override {
     const index_t n = index_t(list_.size());
     std::atomic<index_t> first{n}, missing{0};
+    const auto start = std::chrono::steady_clock::now();
     ParallelFor(n, nthread(), [&](index_t i) {
       if (NotRegularFile(Path(i)).empty()) return;
       ++missing;
       for (index_t f = first.load(); i < f && !first.compare_exchange_weak(f, i);) {
       }
     });
+    // On a slow file system (a cold network mount) the looking takes time: said where it did.
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (took > 5 && !silent_)
+      std::fprintf(stderr, "note: %s: looking at its %lld listed files took %.0f s (nthread = %d looks in "
+                   "parallel)\n", Name().c_str(), static_cast<long long>(n), took, nthread());
     if (missing == 0) return;
     const index_t i = first.load();
     UMBRA_THROW("cannot open image ", Where(i), ": ", NotRegularFile(Path(i)),
@@ -300,7 +307,7 @@ class ImageRecIterator : public ImageIterBase {
       // "the labels are 3 wide but the output is 10 wide", which named neither.
       const size_t labels = reader_->Read(0).labels.size();
       UMBRA_CHECK(labels == size_t(label_width_), Where(0), " holds ", labels, " label(s), but label_width = ",
-                  label_width_, label_width_ == 1 ? " (the default)" : "", "; give label_width = ", labels);
+                  label_width_, "; give label_width = ", labels);
     }
     InitImages(index_t(reader_->size()));
   }

@@ -45,6 +45,12 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     if (no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     const std::string where = path + ":" + std::to_string(no);
     UMBRA_CHECK(line.find('\0') == std::string::npos, where, ": a NUL byte (a list is text; is this a binary file?)");
+    // Lines that end in a lone CR (classic Mac OS) are one line here: said so, as the csv reader
+    // says it (the error quoted "0.pgm\r1", whose CR garbled the terminal's line).
+    const size_t cr = line.find('\r');
+    UMBRA_CHECK(cr == std::string::npos || line.find_first_not_of("\r", cr) == std::string::npos, where,
+                ": a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; end "
+                "them with LF or CRLF");
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::vector<std::string> f = Split(line);
     // Without a path (a list that relabels records): the index and label_width labels.
@@ -65,6 +71,8 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
       const std::string& s = f[1 + i];
       const auto label = ParseReal(s);
       UMBRA_CHECK(label, where, ": label ", i + 1, " '", s, "' is not a number");
+      // As the config's numbers and the indices here: 0x1 read as 1, 0x1p3 as 8.
+      UMBRA_CHECK(!SpellsHex(s), where, ": label ", i + 1, " '", s, "': hexadecimal is not read; write it in decimal");
       UMBRA_CHECK(std::isfinite(float(*label)), where, ": label ", i + 1, " '", s, "' is not a finite float");
       UMBRA_CHECK(float(*label) != 0.f || !SpellsNonzero(s), where, ": label ", i + 1, " '", s,
                   "' is below what a float holds (it would be 0)");

@@ -43,9 +43,18 @@ MeanImage ReadMeanImage(const std::string& path) {
   char magic[8] = {};
   uint32_t head[4] = {};
   in.read(magic, 8);
+  const std::streamsize got = in.gcount();
   in.read(reinterpret_cast<char*>(head), sizeof(head));
-  UMBRA_CHECK(in.good() && std::memcmp(magic, kMagic, 8) == 0, "'", path,
+  const std::streamsize head_got = in.gcount();
+  // Its magic whole and right, cut in the header or before: "truncated", not "bad magic" (an
+  // empty file, a copy cut short).
+  UMBRA_CHECK(got > 0, "mean image '", path, "' is empty; delete it to recompute");
+  const bool prefix = std::memcmp(magic, kMagic, size_t(got)) == 0;
+  UMBRA_CHECK(got == 8 || !prefix, "mean image '", path, "' is truncated (", got, " bytes); delete it to recompute");
+  UMBRA_CHECK(prefix, "'", path,
               "' is not an umbra mean image (bad magic; cxxnet mean files are not read: delete it to recompute)");
+  UMBRA_CHECK(head_got == std::streamsize(sizeof(head)), "mean image '", path, "' is truncated (", 8 + head_got,
+              " bytes, inside its 24-byte header); delete it to recompute");
   UMBRA_CHECK(head[0] == kVersion, "mean image '", path, "' has version ", head[0], ", this umbra reads ", kVersion);
   // The header's shape against the file's size before anything is allocated: a corrupt header
   // must not ask for gigabytes on its way to "truncated". In double, c*h*w cannot wrap, and it

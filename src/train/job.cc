@@ -86,7 +86,7 @@ void NoteTrainingKeysOutsideTraining(const Job& job) {
   const std::string task = job.Get("task", "train");
   if (task == "train" || task == "finetune") return;
   static const std::set<std::string> kTraining = {"continue", "num_round", "max_round", "save_model", "start_counter",
-                                                  "eval_train", "update_period", "cuda_graph"};
+                                                  "eval_train", "update_period"};  // cuda_graph: its own note
   const std::vector<std::string> updater = nn::UpdaterParam::Decl().Names();
   for (const config::Entry& e : job.entries) {
     if (e.file != "<command line>") continue;
@@ -618,8 +618,25 @@ namespace {
 // nothing else is named), else the block's iter line. The last given of a key is the one in
 // effect.
 std::string WhereItNames(const IterBlock& b, const std::string& message) {
+  // Keys are looked for outside quotes: a path ('shuffle/gone.png') names no key. A quote opens
+  // after no letter (cxxnet's is no quote) and closes before none.
+  const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  std::string unquoted = message;
+  for (size_t open = 0; (open = unquoted.find('\'', open)) != std::string::npos;) {
+    if (open > 0 && word(unquoted[open - 1])) {
+      ++open;
+      continue;
+    }
+    size_t close = open + 1;
+    while ((close = unquoted.find('\'', close)) != std::string::npos && close + 1 < unquoted.size() &&
+           word(unquoted[close + 1]))
+      ++close;
+    if (close == std::string::npos) break;
+    std::fill(unquoted.begin() + std::ptrdiff_t(open), unquoted.begin() + std::ptrdiff_t(close) + 1, ' ');
+    open = close + 1;
+  }
   const auto word_at = [&](const std::string& w) {
-    const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    const std::string& message = unquoted;
     for (size_t at = message.find(w); at != std::string::npos; at = message.find(w, at + 1))
       if ((at == 0 || !word(message[at - 1])) && (at + w.size() == message.size() || !word(message[at + w.size()])))
         return at;

@@ -152,7 +152,7 @@ std::pair<std::string, int> LatestModel(const std::string& dir) {
     const std::string n = f.path().filename().string();
     if (!IsRoundModelName(n)) continue;
     const int r = std::stoi(n.substr(0, n.find('.')));
-    if (r == best.second) twin = f.path().string();
+    if (r > 0 && r == best.second) twin = f.path().string();  // round 0 (cxxnet's first save) is no resume
     if (r > best.second) best = {f.path().string(), r}, twin.clear();
   }
   UMBRA_CHECK(twin.empty(), "model_dir '", dir, "' holds two models of round ", best.second, ", '",

@@ -70,7 +70,7 @@ for dev in gpu cpu; do
   if "$UMBRA" lab.conf dev=$dev save_model=0 > lab.txt 2> lab.err; then
     echo "FAIL: dev=$dev trained on label 12 of 3 classes"; exit 1
   fi
-  grep -q "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0): label 12 is outside \[0, 3)" lab.err ||
+  grep -q "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0: lab.csv:2): label 12 is outside \[0, 3)" lab.err ||
     { cat lab.err; echo "FAIL: dev=$dev: not the bad label's error"; exit 1; }
 done
 echo "gpu readout ok"

@@ -912,7 +912,7 @@ expect_error "<command line>:3: model_dir 'afile' cannot be made a folder" "$CON
 # A bad label in training names the round, the batch and the data block.
 printf '1,0.5,0.5\n12,0.5,0.5\n' > lab.csv
 printf 'data = train\niter = csv\n  filename = lab.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\n' > lab.conf
-expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0): label 12 is outside [0, 3)" lab.conf save_model=0
+expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1' (softmax): sample 1 (instance 1 of the data, from 0: lab.csv:2): label 12 is outside [0, 3)" lab.conf save_model=0
 # An output past float's range is an error, not class 0 written as an answer; the file is kept.
 printf '1,0.5,0.5\n2,0.5,0.25\n' > ok.csv; printf '1,3e38,3e38\n2,3e38,-3e38\n' > big.csv; echo old > big.txt
 printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\npred = big.txt\niter = csv\n  filename = big.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\n  random_type = gaussian\n  init_sigma = 100\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 0\n' > big.conf
@@ -1020,6 +1020,9 @@ cp s03/0002.model s03/00002.model
 expect_error "model_dir 's03' holds two models of round 2, 's03/00002.model' and 's03/0002.model'; remove or rename one" \
   bin.conf num_round=3 model_dir=s03 seed=3 continue=1
 rm s03/00002.model
+# A lone 0000.model (a folder of cxxnet's first save) is no round to resume, and no twin of one.
+mkdir -p z0 && : > z0/0000.model
+"$UMBRA" bin.conf num_round=1 model_dir=z0 > /dev/null 2> z0.err || fail "a lone 0000.model: $(cat z0.err)"
 # A resumed run whose log is gone says so (it began a log at its round, unsaid).
 rm s03/log.jsonl
 "$UMBRA" bin.conf num_round=3 model_dir=s03 seed=3 continue=1 > /dev/null 2> nolog.err || fail "$(cat nolog.err)"

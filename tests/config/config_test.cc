@@ -134,6 +134,11 @@ TEST(Config, ErrorsNameFileAndLine) {
              "n.conf:1: the name 'layer[' is followed by '1' before its '=': a name holds no blanks; write "
              "layer[1->2] = ...");
   EXPECT_HAS(test::ErrorOf([] { ParseConfig("eta 0.1\n", "e.conf"); }), "e.conf:1: expected '=' after 'eta'");
+  // With a pair to come on the line, the stray words may be the value's or the next name's.
+  EXPECT_HAS(test::ErrorOf([] { ParseConfig("eta = 0.1 num round = 3\n", "p.conf"); }),
+             "p.conf:1: 'num' stands between eta = 0.1 and the next '=' on its line: a value or a name holds no "
+             "blanks");
+  EXPECT_EQ(ParseConfig("eta = 0.1 momentum = 0.9\n", "two.conf").size(), 2u);  // two pairs on a line
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = 1\nb\n", "x.conf"); }).find("x.conf:2: expected '=' after 'b'"),
             std::string::npos);
   EXPECT_NE(test::ErrorOf([] { ParseConfig("a = \"open\n", "x.conf"); }).find("x.conf:1: unterminated"),

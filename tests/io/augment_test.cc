@@ -311,8 +311,8 @@ TEST(Augment, MeanImageIsComputedWrittenThenRead) {
   // A mean image of another shape is refused.
   WriteMeanImage(dir / "mean.bin", MeanImage{Shape3(3, 4, 4), std::vector<float>(48)});
   EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "the mean image has shape");
-  WriteText(dir / "mean.bin", "UMBRAMEA");
-  EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "not an umbra mean image");
+  WriteText(dir / "mean.bin", "UMBRAMEA");  // its magic alone: cut short (it read as "not an umbra mean image")
+  EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "is truncated (8 bytes, inside its 24-byte header)");
   // A NaN in the mean made every prediction class 0, with success.
   std::vector<float> nan_at = zero.values;
   nan_at[7] = std::numeric_limits<float>::quiet_NaN();  // channel 1, y 1, x 1
@@ -344,6 +344,14 @@ TEST(Augment, MeanImageIsComputedWrittenThenRead) {
     const std::string e = ErrorOf([&] { Make("img", keys); });
     EXPECT_HAS(e, "mean image '" + (dir / "mean.bin") + "' is " + what);
     EXPECT_HAS(e, "header's shape " + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w));
+  }
+  // Empty, or cut in its magic or its header: said so, not "bad magic".
+  for (const auto& [bytes, what] : std::vector<std::pair<std::string, std::string>>{
+           {"", "is empty"}, {"UMBRA", "is truncated (5 bytes)"}, {header(3, 2, 2).substr(0, 10),
+                                                                   "is truncated (10 bytes, inside its 24-byte header)"},
+           {"NOTAMEAN", "is not an umbra mean image (bad magic"}}) {
+    WriteText(dir / "mean.bin", bytes);
+    EXPECT_HAS(ErrorOf([&] { Make("img", keys); }), "'" + (dir / "mean.bin") + "' " + what);
   }
 }
 
@@ -423,7 +431,9 @@ TEST(Augment, BadKeysAreRefused) {
              "rotate_list = 'x' is not a number");
   OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0, 90 ,180,"}});  // blanks and a last comma, as cxxnet took them
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", ","}}); }),
-             "rotate_list = '' is not a number");
+             "rotate_list = ',': entry 1 is empty (angles in degrees a,b,...)");
+  EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0,,90"}}); }),
+             "rotate_list = '0,,90': entry 2 is empty");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"rotate_list", "0,400"}}); }),
              "rotate_list = '0,400': angle 400 is outside [-360, 360] degrees");
   EXPECT_HAS(ErrorOf([&] { OnImage(dir, 4, 4, "3,2,2", {{"min_img_size", "8"}, {"max_img_size", "6"}}); }),

@@ -110,6 +110,21 @@ TEST(ImageBytes, DeepPngWalkCountsThePixelRows) {
   EXPECT_EQ(CheckImageBytes(AfterHeader(PngOfRows(Ihdr(5, 2, 2, 3), std::string(6, '\0')), PngChunk("PLTE", "abc")),
                             &pruned, true),
             "");
+  // Rows whole but the stream unended (its Adler-32 cut off): libpng refuses it ("Not enough image
+  // data"), so does the walk.
+  const std::string whole = PngOfRows(Ihdr(3, 2), rows);
+  const size_t idat = whole.find("IDAT") - 4;
+  const uint32_t zlen = uint32_t(uint8_t(whole[idat])) << 24 | uint32_t(uint8_t(whole[idat + 1])) << 16 |
+                        uint32_t(uint8_t(whole[idat + 2])) << 8 | uint8_t(whole[idat + 3]);
+  const std::string cut = std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", Ihdr(3, 2)) +
+                          PngChunk("IDAT", whole.substr(idat + 8, zlen - 4)) + PngChunk("IEND", "");
+  EXPECT_EQ(CheckImageBytes(cut, &pruned, true),
+            "its pixel data's zlib stream is cut short (the rows are whole, its end is missing)");
+  // An interlaced image's bad filter names its Adam7 pass.
+  std::string bad_pass = interlaced;
+  bad_pass[4] = '\x09';
+  EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2, 8, 2, 1), bad_pass), &pruned, true),
+            "row 0 of Adam7 pass 4 of its pixel data has filter type 9, which PNG does not define (0-4)");
   // More data than the image (libpng warns and decodes): not refused.
   EXPECT_EQ(CheckImageBytes(PngOfRows(Ihdr(3, 2), rows + rows), &pruned, true), "");
 }

@@ -251,7 +251,15 @@ TEST(RecFile, Im2RecErrors) {
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=100000"}); }),
              "resize must be in [0, 16384], got '100000'");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=abc"}); }),
-             "im2rec: resize must be in [0, 16384], got 'abc'");
+             "im2rec: resize must be a whole number in [0, 16384], got 'abc'");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=1e3"}); }),
+             "im2rec: resize must be a whole number in [0, 16384], got '1e3'");
+  // A key twice (the last was taken, unsaid); quality without resize does nothing: a note.
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", dir / "o.rec", "resize=10", "resize=20"}); }),
+             "im2rec: resize is given twice ('resize=10' and 'resize=20'); give it once");
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Im2Rec({dir / "list.lst", dir / "img", dir / "q.rec", "quality=5"}), 0);
+  EXPECT_HAS(::testing::internal::GetCapturedStderr(), "note: im2rec: quality=5 does nothing without resize=N");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "list.lst", dir / "img", ""}); }), "im2rec: the output file name is empty");
   // A file named as an image that is none (a text file called .png) is refused with its list
   // line (it failed only in training, as "record 1 of 'o.rec'"); an image of another format
@@ -280,6 +288,16 @@ TEST(RecFile, Im2RecErrors) {
   EXPECT_EQ(Im2Rec({dir / "bom.lst", dir / "img", dir / "bom.rec"}), 0);
   WriteText(dir / "nul.lst", std::string("0\t1\ta.bin\0junk\n", 16));
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "nul.lst", dir / "img", dir / "o.rec"}); }), "nul.lst:1: a NUL byte");
+  // Lines ending in a lone CR are said so (the error quoted a CR, garbling the terminal); CRLF
+  // reads. A hexadecimal label is refused, as the config's numbers are (0x1p3 was 8).
+  WriteText(dir / "cr.lst", "0\t1\ta.bin\r1\t1\ta.bin\r");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "cr.lst", dir / "img", dir / "o.rec"}); }),
+             "cr.lst:1: a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read");
+  WriteText(dir / "crlf.lst", "0\t1\ta.bin\r\n1\t1\ta.bin\r\n");
+  EXPECT_EQ(Im2Rec({dir / "crlf.lst", dir / "img", dir / "crlf.rec"}), 0);
+  WriteText(dir / "hex.lst", "0\t0x1p3\ta.bin\n");
+  EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "hex.lst", dir / "img", dir / "o.rec"}); }),
+             "hex.lst:1: label 1 '0x1p3': hexadecimal is not read; write it in decimal");
   WriteText(dir / "tiny.lst", "0\t1e-50\ta.bin\n");
   EXPECT_HAS(ErrorOf([&] { Im2Rec({dir / "tiny.lst", dir / "img", dir / "o.rec"}); }),
              "tiny.lst:1: label 1 '1e-50' is below what a float holds");

@@ -40,10 +40,10 @@ bool IsImageFile(const std::string& path);
 /// zeros; a signed TIFF's -500 became 254.
 std::string UnreadPixelsProblem(const std::string& bytes);
 
-/// The maxval of a binary P5, P6 or P7 header (the value that stands for full intensity), or 0
-/// for other bytes. OpenCV does not scale their pixels by it (it does the plain P2/P3's): a 10-bit
-/// PGM's white (1023) came out as 3 of 255, and maxval 100's as 100. The readers scale by it
-/// where it is not 255 or 65535.
+/// The maxval of a PNM header (the value that stands for full intensity) whose pixels OpenCV does
+/// not scale by it: a binary P5, P6 or P7's, a plain P2 or P3's above 255 (OpenCV scales plain
+/// ones up to 255 itself); 0 for other bytes. A 10-bit PGM's white (1023) came out as 3 of 255,
+/// and maxval 100's as 100. The readers scale by it where it is not 255 or 65535.
 unsigned PnmMaxval(const std::string& bytes);
 
 /// The one wording for pixels the image iterators do not read (all but 8 or 16 bits unsigned):
