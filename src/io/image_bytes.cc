@@ -321,6 +321,13 @@ std::string CheckPnm(const std::string& b) {
   PnmHeader h;
   if (std::string problem = ReadPnmHeader(b, &h); !problem.empty()) return problem;
   const char kind = b[1];
+  // Sizes and maxvals OpenCV refuses, in its words or none ("cannot decode image").
+  const std::string format = std::string("its P") + kind + " header gives ";
+  if (h.width == 0 || h.height == 0)
+    return format + "a size of " + std::to_string(h.width) + "x" + std::to_string(h.height);
+  const bool has_maxval = kind != '1' && kind != '4' && kind != 'F' && kind != 'f';
+  if (has_maxval && (h.maxval == 0 || h.maxval > 65535))
+    return format + "maxval " + std::to_string(h.maxval) + ", outside 1 .. 65535";
   if (kind >= '1' && kind <= '3') return {};
   const uint64_t row = kind == '4' ? (h.width + 7) / 8 : h.width * h.depth * h.bytes_per_sample;
   const uint64_t end = h.raster + row * h.height;
@@ -346,10 +353,15 @@ std::string CheckBmp(const std::string& b) {
     width = LittleEndian(b, 18, 2), height = LittleEndian(b, 20, 2), bits = LittleEndian(b, 24, 2);
   } else {
     if (b.size() < 34) return "it ends after " + std::to_string(b.size()) + " bytes, inside its BMP headers";
-    width = uint64_t(std::abs(int64_t(int32_t(LittleEndian(b, 18, 4)))));
+    // A negative height is a top-down image; a negative width is none.
+    const int32_t w = int32_t(LittleEndian(b, 18, 4));
+    if (w <= 0) return "its BMP header gives width " + std::to_string(w);
+    width = uint64_t(w);
     height = uint64_t(std::abs(int64_t(int32_t(LittleEndian(b, 22, 4)))));
     bits = LittleEndian(b, 28, 2), compression = LittleEndian(b, 30, 4);
   }
+  if (width == 0 || height == 0)
+    return "its BMP header gives a size of " + std::to_string(width) + "x" + std::to_string(height);
   if (compression != 0 && compression != 3) return {};  // RLE: rows of varying length
   const uint64_t row = ((width * (bits == 15 ? 16 : bits) + 7) / 8 + 3) & ~uint64_t(3);
   const uint64_t end = uint64_t(offset) + row * height;

@@ -374,6 +374,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   }
 
   NoteTrainingKeysOutsideTraining(job);
+  // The trainer's switches that reach the iterators too are read as the trainer's first: silent
+  // = 2 was "iterator key silent = '2' must be 0 or 1".
+  for (const char* key : {"silent", "test_io"}) job.GetSwitch(key, false);
 
   // Pass 2: keys into iterators. Globals first (in file order), the block's own keys next,
   // command-line block:key last: a block's key is meant for its block. (cxxnet gave a block's

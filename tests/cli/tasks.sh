@@ -670,6 +670,8 @@ expect_error "layout = nhwc needs dev = gpu" "$CONF" layout=nhwc model_dir=nhwc
 expect_error "layout must be nchw or nhwc, got 'nhcw'" "$CONF" layout=nhcw model_dir=nhwc
 expect_error "fuse_relu must be 0 or 1, got 2" "$CONF" fuse_relu=2 model_dir=fuse
 expect_error "fuse_add must be 0 or 1, got -1" "$CONF" fuse_add=-1 model_dir=fuse
+# silent reaches the iterators too: read as the trainer's key first (it was "iterator key silent").
+expect_error "<command line>:2: silent must be 0 or 1, got 2" "$CONF" silent=2 model_dir=fuse
 expect_error "bf16_nodes = 1 needs dev = gpu" "$CONF" bf16_nodes=1 model_dir=b16
 expect_error "dtype = bf16 needs dev = gpu" "$CONF" dtype=bf16 model_dir=b16
 expect_error "dtype = bf16 needs dev = gpu" "$CONF" task=pred model_in=m/0002.model dtype=bf16

@@ -192,7 +192,11 @@ TEST(ImageBytes, PnmAndBmpPixelDataIsCounted) {
   EXPECT_EQ(CheckImageBytes("P5\n3 2\n", &pruned), "its P5 header ends after 7 bytes, before its maxval");
   EXPECT_EQ(CheckImageBytes("P5\n3 two\n255\n", &pruned), "its P5 header has height 'two', not a number");
   EXPECT_EQ(CheckImageBytes("P7\nWIDTH 2\n", &pruned), "its P7 header ends after 11 bytes, before ENDHDR");
-  EXPECT_EQ(CheckImageBytes("P2\n3 2\n255\n1 2", &pruned), "");  // plain (ASCII) PNM: not walked
+  EXPECT_EQ(CheckImageBytes("P2\n3 2\n255\n1 2", &pruned), "");  // plain (ASCII) PNM: its header alone
+  // Sizes and maxvals OpenCV refuses with no reason ("cannot decode image").
+  EXPECT_EQ(CheckImageBytes("P5\n0 0\n255\n", &pruned), "its P5 header gives a size of 0x0");
+  EXPECT_EQ(CheckImageBytes("P2\n2 1\n0\n0 0\n", &pruned), "its P2 header gives maxval 0, outside 1 .. 65535");
+  EXPECT_EQ(CheckImageBytes("P5\n1 1\n70000\n", &pruned), "its P5 header gives maxval 70000, outside 1 .. 65535");
 
   // A BMP: file header, BITMAPINFOHEADER (40 bytes), rows of 3 x 24 bits padded to 12 bytes.
   const auto le = [](uint32_t v, int n) {
@@ -209,6 +213,11 @@ TEST(ImageBytes, PnmAndBmpPixelDataIsCounted) {
   std::string rle = bmp.substr(0, 60);
   rle[30] = 1;  // BI_RLE8: rows of varying length, not counted
   EXPECT_EQ(CheckImageBytes(rle, &pruned), "");
+  std::string wide = bmp, flat = bmp;
+  wide.replace(18, 4, le(uint32_t(-3), 4));  // a negative width is none (a negative height is top-down)
+  EXPECT_EQ(CheckImageBytes(wide, &pruned), "its BMP header gives width -3");
+  flat.replace(22, 4, le(0, 4));
+  EXPECT_EQ(CheckImageBytes(flat, &pruned), "its BMP header gives a size of 3x0");
 }
 
 TEST(ImageBytes, SignaturesOfTheFormatsOpenCVReads) {
