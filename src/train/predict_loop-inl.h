@@ -126,7 +126,19 @@ int PredictLoop(Job& job) {
   Feeder<xpu> feed(p->it.get());
   LaggedRows<xpu> rows;  // on the gpu the host writes a batch while the device computes the next
   feed.Start();
-  while (feed.Next()) {
+  // The data's errors (an image that cannot be decoded) name the pred block and the batch, as
+  // training's name theirs; they named neither. The output is left as it was.
+  long batches = 0;
+  const auto reading = [&](auto&& f) {
+    try {
+      return f();
+    } catch (const Error& err) {
+      UMBRA_THROW(task, ": batch ", batches + 1, " of the pred data (", p->where, "): ", err.message(), "; ", path,
+                  " is left as it was");
+    }
+  };
+  while (reading([&] { return feed.Next(); })) {
+    ++batches;
     net.Forward(false, feed.data());
     rows.Push(out_node.Mat(), feed.host(), take);
   }
