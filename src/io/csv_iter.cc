@@ -26,6 +26,9 @@ class CsvIterator : public InstanceIterator {
     return true;
   }
 
+  std::string Locate(uint64_t index) const override {
+    return index < lines_.size() ? path_ + ":" + std::to_string(lines_[index]) : std::string();
+  }
   void Init() override {
     UMBRA_CHECK(!path_.empty(), "csv iterator needs filename (or path_data)");
     CheckRegularFile(path_, "csv file");
@@ -76,9 +79,6 @@ class CsvIterator : public InstanceIterator {
 
  protected:
   std::string Name() const override { return "csv iterator ('" + path_ + "')"; }
-  std::string Locate(uint64_t index) const override {
-    return index < lines_.size() ? path_ + ":" + std::to_string(lines_[index]) : std::string();
-  }
   void FillRows(const std::vector<Row>& rows) override {
     const index_t d = shape_.Size();
     for (const Row& r : rows) {

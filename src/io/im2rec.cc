@@ -157,8 +157,8 @@ int Im2RecMain(int argc, char** argv) {
     else UMBRA_THROW("im2rec: unknown key '", k, "'; ", usage);
     // resize=10 resize=20 packed at 20, unsaid: two values of one key are one too many.
     const auto [at, fresh] = given.emplace(k, a);
-    UMBRA_CHECK(fresh || at->second == a, "im2rec: ", k, " is given twice ('", at->second, "' and '", a,
-                "'); give it once");
+    UMBRA_CHECK(fresh || ParseInteger(at->second.substr(eq + 1)) == ParseInteger(v), "im2rec: ", k,
+                " is given twice ('", at->second, "' and '", a, "'); give it once");
   }
   // quality sets the JPEG re-encoding that resize does; without resize the bytes are packed as
   // they are, and quality=5 did nothing, unsaid.

@@ -293,6 +293,7 @@ class ImageRecIterator : public ImageIterBase {
       // record's first read, epochs into a run, and records packed under one index (a list of
       // zeros) all took that index's label, unsaid.
       std::unordered_map<uint64_t, size_t> record_of;
+      label_line_.resize(reader_->size());
       for (size_t r = 0; r < reader_->size(); ++r) {
         const uint64_t index = reader_->Index(r);
         UMBRA_CHECK(by_index_.count(index), Where(index_t(r)), " has index ", index, ", which image list '",
@@ -301,6 +302,7 @@ class ImageRecIterator : public ImageIterBase {
         UMBRA_CHECK(fresh, Where(index_t(r)), " has index ", index, ", as record ", it->second, " has: image_list '",
                     list_path_, "' would give both its one label (line ", list_[by_index_[index]].line,
                     "); repack the images with an index each");
+        label_line_[r] = list_[by_index_[index]].line;
       }
     } else if (reader_->size() > 0) {
       // The records' label count against label_width, now: it was first met as the metric's
@@ -317,6 +319,16 @@ class ImageRecIterator : public ImageIterBase {
   std::string Where(index_t i) const override {
     return "record " + std::to_string(i) + " of '" + rec_path_ + "' (offset " + std::to_string(reader_->offset(i)) + ")";
   }
+
+ public:
+  // Relabelled records take their labels from the list: a label error names its line too.
+  std::string Locate(uint64_t index) const override {
+    return Where(index_t(index)) + (index < label_line_.size() ? ", its label from " + list_path_ + ":" +
+                                                                     std::to_string(label_line_[index])
+                                                               : std::string());
+  }
+
+ protected:
   Item Load(index_t i) override {
     Record r = reader_->Read(size_t(i));
     if (!list_path_.empty()) {
@@ -333,6 +345,7 @@ class ImageRecIterator : public ImageIterBase {
   std::unique_ptr<RecordReader> reader_;
   std::vector<ImageListEntry> list_;
   std::unordered_map<uint64_t, size_t> by_index_;  // list_'s entry of each index
+  std::vector<int> label_line_;  // with image_list: each record's label line in it (Locate)
 };
 
 const bool kImg = RegisterIterator("img", [] { return std::unique_ptr<DataIterator>(new ImageListIterator()); });

@@ -80,8 +80,7 @@ class MnistIterator : public DataIterator {
   }
   const DataBatch& Value() const override { return out_; }
   std::string Locate(uint64_t index) const override {
-    return "image " + std::to_string(index) + " of '" + path_img_ + "', label " + std::to_string(index) + " of '" +
-           path_label_ + "' (from 0)";
+    return "'" + path_label_ + "'";  // the instance's number is said beside it
   }
 
  private:

@@ -41,11 +41,13 @@ class Feeder {
 #endif
     started_ = false;
     has_next_ = false;
+    pulled_ = 0;
+    in_iterator_ = false;
   }
   /// Makes the next batch current; false at the end of the pass.
   bool Next() {
     if constexpr (std::is_same_v<xpu, cpu>) {
-      if (!it_->Next()) return false;
+      if (!Pull()) return false;
       host_ = it_->Value();
       data_ = host_.data, label_ = host_.label;
       return true;
@@ -79,6 +81,11 @@ class Feeder {
   const Tensor<xpu, 4>& data() const { return data_; }
   const Tensor<xpu, 2>& label() const { return label_; }
   const io::DataBatch& host() const { return host_; }
+  /// Whether the last exception came from the iterator (an image it could not decode), not the
+  /// device, and which batch of the pass (from 1) it was reading: on the gpu the iterator runs a
+  /// batch ahead of the one that Next makes current.
+  bool in_iterator() const { return in_iterator_; }
+  long pulled() const { return pulled_; }
 
  private:
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
@@ -94,7 +101,7 @@ class Feeder {
   };
   // Pulls the iterator's next batch into slot k and starts its copy; false at the end.
   bool Fetch(int k) {
-    if (!it_->Next()) return false;
+    if (!Pull()) return false;
     const io::DataBatch& b = it_->Value();
     Slot& s = slot_[k];
     if (!stream_) UMBRA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -156,7 +163,17 @@ class Feeder {
 #else
   void Release() {}
 #endif
+  // The iterator's next batch; in_iterator_ stays set where it throws.
+  bool Pull() {
+    ++pulled_;
+    in_iterator_ = true;
+    const bool more = it_->Next();
+    in_iterator_ = false;
+    return more;
+  }
   io::DataIterator* it_;
+  long pulled_ = 0;
+  bool in_iterator_ = false;
   bool started_ = false, has_next_ = false;
   io::DataBatch host_;
   Tensor<xpu, 4> data_;

@@ -95,12 +95,13 @@ void NoteTrainingKeysOutsideTraining(const Job& job) {
     const std::string after = e.key.substr(e.key.find(':') + 1), leaf = e.key.substr(e.key.rfind(':') + 1);
     const bool updates = e.key != "eps" && leaf != "eps" &&
                          (is_updater(e.key) || is_updater(after) || (!nn::IsScheduleKey(after) && is_updater(leaf)));
-    // get_weight reads a model file, on no device (dev=bogus passed unsaid).
-    const bool device = task == "get_weight" && e.key == "dev";
+    // get_weight reads a model file, on no device (dev=bogus passed unsaid); pred's loop says
+    // its own word about cuda_graph (CheckDeviceKeys), get_weight's does not.
+    const bool device = task == "get_weight" && (e.key == "dev" || e.key == "cuda_graph");
     if (!kTraining.count(e.key) && !updates && !device) continue;
     std::fprintf(stderr, "note: %s: %s = %s does nothing for task = %s (%s)\n", e.Where().c_str(), e.key.c_str(),
                  e.value.c_str(), task.c_str(),
-                 device ? "it reads the model file on no device" : updates ? "an updater key" : "a training key");
+                 device ? "it reads the model file, on no device" : updates ? "an updater key" : "a training key");
   }
 }
 // A training block that subtracts a mean image beside an image block that subtracts none (an

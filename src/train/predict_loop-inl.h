@@ -128,17 +128,16 @@ int PredictLoop(Job& job) {
   feed.Start();
   // The data's errors (an image that cannot be decoded) name the pred block and the batch, as
   // training's name theirs; they named neither. The output is left as it was.
-  long batches = 0;
   const auto reading = [&](auto&& f) {
     try {
       return f();
     } catch (const Error& err) {
-      UMBRA_THROW(task, ": batch ", batches + 1, " of the pred data (", p->where, "): ", err.message(), "; ", path,
+      if (!feed.in_iterator()) throw;  // the device's
+      UMBRA_THROW(task, ": batch ", feed.pulled(), " of the pred data (", p->where, "): ", err.message(), "; ", path,
                   " is left as it was");
     }
   };
   while (reading([&] { return feed.Next(); })) {
-    ++batches;
     net.Forward(false, feed.data());
     rows.Push(out_node.Mat(), feed.host(), take);
   }

@@ -394,7 +394,19 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     const auto read_window = [&] { read_losses(), read_metrics(); };
     feed.Start();
     long batches = 0;
-    while (feed.Next()) {
+    // The data's own errors (an image that cannot be decoded) name the round, the batch the
+    // iterator was reading and the block, as the batch's other errors do; they named none. No
+    // model of this round exists yet: earlier rounds' are untouched.
+    const auto next_batch = [&] {
+      try {
+        return feed.Next();
+      } catch (const Error& err) {
+        if (!feed.in_iterator()) throw;  // the device's
+        UMBRA_THROW("round ", round, ", batch ", feed.pulled(), " of the ", train->name, " data (", train->where, "): ",
+                    err.message());
+      }
+    };
+    while (next_batch()) {
       const io::DataBatch& b = feed.host();
       ++batches;
       // `hint` follows the message: how to go on where the error is a training metric's.

@@ -167,6 +167,10 @@ grep -qF "The round's model is saved as 'mb/0001.model' (not logged); continue=1
 "$UMBRA" net.conf num_round=2 model_dir=mb continue=1 > out.txt 2> err.txt || { cat err.txt; fail "continue"; }
 grep -qF "continue: resuming after round 1" err.txt && [ -e mb/0002.model ] || { cat err.txt; fail "resume"; }
 grep -qF "note: log = mb/log.jsonl: round 1 has no line in it" err.txt || { cat err.txt; fail "round 1's lost line unsaid"; }
+# ... in training, the round, the batch the iterator was reading and the block (it named none).
+sed '2s/imgrec/img/; 3s/.*/  image_list = broken.lst\n  image_root = img/; 4s/.*/  shuffle = 0/' net.conf > tbroken.conf
+refused "round 1, batch 5 of the train data (tbroken.conf:2): cannot decode image 'img/broken.pgm' (broken.lst:201)" \
+  tbroken.conf model_dir=tb
 # ... and in pred, it names the pred block and the batch, and the output is left as it was.
 cp pred.txt pred.keep
 sed '20s/imgrec/img/; 21s/.*/  image_list = broken.lst\n  image_root = img/' net.conf > pnet.conf

@@ -23,7 +23,7 @@ last=$(ls b | grep -c '\.model$')
 # A kill between a round's model and its log line (a window of microseconds, met under load)
 # leaves a round that is resumed after but never logged: that case is the last part's; here the
 # run is made one killed before that model's save.
-if ! grep -q "\"round\":$last," b/log.jsonl; then rm "b/$(printf %04d "$last").model"; last=$((last - 1)); fi
+if ! grep -qE "^\{.*\"round\":$last,.*\}$" b/log.jsonl; then rm "b/$(printf %04d "$last").model"; last=$((last - 1)); fi
 echo "killed after $last saved round(s)"
 echo partial > b/0099.model.tmp.99999  # what a kill during a model's write leaves behind
 printf '{"images":600,"img_p' >> b/log.jsonl  # and during a log line's

@@ -353,7 +353,7 @@ grep -qF "note: <command line>:5: num_round = 5 does nothing for task = pred (a 
   || fail "notes of training keys in pred: $(cat idle.err)"
 "$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=w_idle.txt dev=bogus \
   2> idle2.err > /dev/null || fail "get_weight dev: $(cat idle2.err)"
-grep -qF "note: <command line>:6: dev = bogus does nothing for task = get_weight (it reads the model file on no device)" \
+grep -qF "note: <command line>:6: dev = bogus does nothing for task = get_weight (it reads the model file, on no device)" \
   idle2.err || fail "no note of get_weight's dev: $(cat idle2.err)"
 expect_error "<command line>:3: dev = gpu:0,1: running a net on several GPUs is not supported yet" "$CONF" \
   task=pred dev=gpu:0,1 model_in=m/0002.model

@@ -179,6 +179,9 @@ TEST(RecIter, Im2RecThenImgrecGivesTheSamePixels) {
                                  {"input_shape", "3,4,6"}, {"batch_size", "3"}});
   ASSERT_TRUE(relabel->Next());
   EXPECT_EQ(Take(relabel->Value()).label, (std::vector<float>{1, 2, 3}));
+  // An error about a relabelled record's label names the list line it came from.
+  EXPECT_HAS(relabel->Locate(1), "record 1 of '" + (dir / "all.rec") + "' (offset ");
+  EXPECT_HAS(relabel->Locate(1), "), its label from " + (dir / "nopath.lst") + ":2");
   WriteText(dir / "wide.lst", "5\t1\tx\n");  // one label and a path, not two labels
   EXPECT_HAS(ErrorOf([&] {
                Make("imgrec", {{"image_rec", dir / "all.rec"}, {"image_list", dir / "wide.lst"},
