@@ -187,12 +187,9 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
                   is_tag ? "a weight tag of this network (" + first + ":key sets every '" + first + "' weight)"
                          : "the prefix of the learning-rate schedule's keys (" + first + ":gamma)",
                   "; rename the layer");
-    if (colon == std::string::npos || nn::IsScheduleKey(k)) continue;
-    std::string scope = k.substr(0, colon);
-    const std::string rest = k.substr(colon + 1);
-    const auto colon2 = rest.find(':');
-    if (colon2 != std::string::npos && !nn::IsScheduleKey(rest)) scope += "." + rest.substr(0, colon2);
-    if (known.count(scope)) continue;
+    const nn::ScopedKey split = nn::SplitScopedKey(k);
+    const std::string& scope = split.scope;
+    if (!split.scoped || known.count(scope)) continue;
     // A layer of the net without that weight (a relu's lr, fc:bias:lr with no_bias = 1): its weights.
     const std::string layer = scope.substr(0, scope.find('.'));
     const auto spec = std::ranges::find_if(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == layer; });
@@ -214,12 +211,8 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
 void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, const std::vector<std::string>& weights) {
   for (size_t i = 0; i < job.net.updater.size(); ++i) {
     const auto& [k, v] = job.net.updater[i];
-    const auto colon = k.find(':');
-    if (colon == std::string::npos || nn::IsScheduleKey(k)) continue;
-    std::string scope = k.substr(0, colon), rest = k.substr(colon + 1);
-    const auto colon2 = rest.find(':');
-    if (colon2 != std::string::npos && !nn::IsScheduleKey(rest))
-      scope += "." + rest.substr(0, colon2), rest = rest.substr(colon2 + 1);
+    const auto [scoped, scope, rest] = nn::SplitScopedKey(k);
+    if (!scoped) continue;
     std::string why;
     bool reached = false, read = false;
     for (const std::string& w : weights) {

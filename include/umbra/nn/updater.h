@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "umbra/nn/param.h"
@@ -134,6 +135,23 @@ inline std::string CxxnetTag(const std::string& tag) {
   return {};
 }
 
+/// A scoped updater key's scope ("layer", "tag" or "layer.tag") and its key: "fc1:lr" is (fc1,
+/// lr), "fc1:wmat:lr" (cxxnet's `wmat:lr` inside a layer) is (fc1.wmat, lr), "fc1:lr:gamma" is
+/// (fc1, lr:gamma). A global key or a schedule key (lr:gamma) is no scoped one.
+struct ScopedKey {
+  bool scoped = false;
+  std::string scope, key;
+};
+inline ScopedKey SplitScopedKey(const std::string& key) {
+  const auto colon = key.find(':');
+  if (IsScheduleKey(key) || colon == std::string::npos) return {false, "", key};
+  std::string scope = key.substr(0, colon), rest = key.substr(colon + 1);
+  const auto colon2 = rest.find(':');
+  if (colon2 != std::string::npos && !IsScheduleKey(rest))
+    scope += "." + rest.substr(0, colon2), rest = rest.substr(colon2 + 1);
+  return {true, scope, rest};
+}
+
 /// The scopes whose keys reach weight "layer.tag", broadest first: its cxxnet tag (above), its
 /// tag, its layer, the layer's cxxnet tag, the weight.
 inline std::vector<std::string> WeightScopes(const std::string& weight_name) {
@@ -151,17 +169,12 @@ class UpdaterSettings {
   /// Records key=value; returns false when no updater key matches (after stripping a prefix).
   bool Set(const std::string& key, const std::string& value) {
     UpdaterParam probe;
-    const auto colon = key.find(':');
-    if (IsScheduleKey(key) || colon == std::string::npos) {
+    const auto [scoped, scope, rest] = SplitScopedKey(key);  // layer:tag:key scopes one weight: "layer.tag"
+    if (!scoped) {
       if (!UpdaterParam::Decl().Set(probe, key, value)) return false;
       global_.push_back({key, value});
       return true;
     }
-    std::string scope = key.substr(0, colon), rest = key.substr(colon + 1);
-    // layer:tag:key (cxxnet's `wmat:lr` inside a layer) scopes one weight: "layer.tag".
-    const auto colon2 = rest.find(':');
-    if (colon2 != std::string::npos && !IsScheduleKey(rest))
-      scope += "." + rest.substr(0, colon2), rest = rest.substr(colon2 + 1);
     if (!UpdaterParam::Decl().Set(probe, rest, value)) return false;
     scoped_[scope].push_back({rest, value});
     return true;
