@@ -246,6 +246,9 @@ std::string CheckJpeg(const std::string& bytes) {
 // The Netpbm formats (netpbm.sourceforge.net/doc): P1-P6 and PF/Pf carry their header as
 // whitespace-separated decimal fields ('#' starts a comment to the end of its line), then one
 // whitespace byte, then the raster; P7 (PAM) has "KEY value" lines up to ENDHDR.
+// Netpbm's whitespace (its header fields and plain samples are separated by it).
+bool IsPnmSpace(char c) { return c != '\0' && std::strchr(" \t\r\n\v\f", c) != nullptr; }
+
 struct PnmHeader {
   uint64_t width = 0, height = 0, depth = 1, maxval = 1, bytes_per_sample = 1;
   size_t raster = 0;  // where the raster starts
@@ -255,7 +258,7 @@ struct PnmHeader {
 std::string ReadPnmHeader(const std::string& b, PnmHeader* h) {
   const char kind = b[1];
   size_t at = 2;
-  const auto space = [&](size_t i) { return i < b.size() && std::strchr(" \t\r\n\v\f", b[i]) && b[i] != '\0'; };
+  const auto space = [&](size_t i) { return i < b.size() && IsPnmSpace(b[i]); };
   const auto field = [&](std::string* out) {  // the next header field, or false at the end
     for (;;) {
       while (space(at)) ++at;
@@ -314,10 +317,64 @@ std::string ReadPnmHeader(const std::string& b, PnmHeader* h) {
   return {};
 }
 
+// The samples of a P2/P3 (decimal text) or a binary P5-P7 raster, read by the deep walk: Netpbm
+// allows none above maxval (its tools refuse them), and OpenCV took them unsaid, a plain form's
+// clamped to maxval, a binary one's kept, so that the readers' scaling by maxval clamped them
+// again: a wrong image either way. A plain raster is also counted and its words read (OpenCV
+// refused one cut short or holding a word that is not a number, in words naming no sample). A
+// P1's samples are single digits 0 and 1 and a P4's bits: nothing above a maxval to find.
+std::string CheckPnmSamples(const std::string& b, const PnmHeader& h) {
+  const char kind = b[1];
+  const uint64_t count = h.width * h.height * h.depth;
+  const auto where = [&](uint64_t k) {
+    const uint64_t pixel = k / h.depth;
+    return "its P" + std::string(1, kind) + " pixel at row " + std::to_string(pixel / h.width + 1) + ", column " +
+           std::to_string(pixel % h.width + 1);
+  };
+  const auto above = [&](uint64_t k, const std::string& v) {
+    return where(k) + " has a sample of " + v + ", above its maxval " + std::to_string(h.maxval) +
+           " (Netpbm allows none above it)";
+  };
+  if (kind == '2' || kind == '3') {
+    size_t at = h.raster - 1;  // the whitespace byte that ends the header is also a separator
+    for (uint64_t k = 0; k < count; ++k) {
+      for (;;) {  // whitespace and comments between samples, as OpenCV skips them
+        while (at < b.size() && IsPnmSpace(b[at])) ++at;
+        if (at < b.size() && b[at] == '#') {
+          while (at < b.size() && b[at] != '\n' && b[at] != '\r') ++at;
+          continue;
+        }
+        break;
+      }
+      if (at >= b.size())
+        return "it ends after " + std::to_string(k) + " of its " + std::to_string(count) + " P" +
+               std::string(1, kind) + " samples";
+      const size_t from = at;
+      uint64_t v = 0;
+      while (at < b.size() && b[at] >= '0' && b[at] <= '9' && v <= h.maxval) v = v * 10 + uint64_t(b[at++] - '0');
+      while (at < b.size() && b[at] >= '0' && b[at] <= '9') ++at;  // a number past maxval, read no further
+      if (at == from || (at < b.size() && !IsPnmSpace(b[at]) && b[at] != '#')) {
+        size_t to = from;
+        while (to < b.size() && to - from < 16 && !IsPnmSpace(b[to])) ++to;
+        return where(k) + " has '" + b.substr(from, to - from) + "', not a number";
+      }
+      if (v > h.maxval) return above(k, b.substr(from, std::min<size_t>(at - from, 16)));
+    }
+    return {};
+  }
+  if (kind < '5' || kind > '7' || h.maxval == 255 || h.maxval == 65535) return {};  // no sample can be above it
+  for (uint64_t k = 0; k < count; ++k) {
+    const size_t at = h.raster + size_t(k * h.bytes_per_sample);
+    const uint64_t v = h.bytes_per_sample == 1 ? Byte(b, at) : uint64_t(Byte(b, at)) << 8 | Byte(b, at + 1);
+    if (v > h.maxval) return above(k, std::to_string(v));
+  }
+  return {};
+}
+
 // OpenCV reads a binary raster whole, so bytes short of it failed there (with its own line on
 // stderr): counted here. The plain (ASCII) forms P1-P3 have no size to count: only their header
-// is read.
-std::string CheckPnm(const std::string& b) {
+// is read, and a P2/P3's samples by the deep walk (CheckPnmSamples).
+std::string CheckPnm(const std::string& b, bool deep) {
   PnmHeader h;
   if (std::string problem = ReadPnmHeader(b, &h); !problem.empty()) return problem;
   const char kind = b[1];
@@ -328,13 +385,13 @@ std::string CheckPnm(const std::string& b) {
   const bool has_maxval = kind != '1' && kind != '4' && kind != 'F' && kind != 'f';
   if (has_maxval && (h.maxval == 0 || h.maxval > 65535))
     return format + "maxval " + std::to_string(h.maxval) + ", outside 1 .. 65535";
-  if (kind >= '1' && kind <= '3') return {};
+  if (kind >= '1' && kind <= '3') return deep ? CheckPnmSamples(b, h) : std::string();
   const uint64_t row = kind == '4' ? (h.width + 7) / 8 : h.width * h.depth * h.bytes_per_sample;
   const uint64_t end = h.raster + row * h.height;
   if (end > b.size())
     return "it ends inside its P" + std::string(1, kind) + " pixel data (which needs byte " + std::to_string(end) +
            " of " + std::to_string(b.size()) + ")";
-  return {};
+  return deep ? CheckPnmSamples(b, h) : std::string();
 }
 
 uint32_t LittleEndian(const std::string& b, size_t at, int n) {
@@ -397,7 +454,7 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned, bool 
   if (bytes.size() >= 3 && Byte(bytes, 0) == 0xFF && Byte(bytes, 1) == 0xD8 && Byte(bytes, 2) == 0xFF)
     return CheckJpeg(bytes);
   const char pnm = PnmKind(bytes);
-  if (pnm != '\0') return CheckPnm(bytes);
+  if (pnm != '\0') return CheckPnm(bytes, deep);
   if (bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return CheckBmp(bytes);
   return {};
 }

@@ -166,6 +166,38 @@ TEST(ImageBytes, JpegCutShortIsNamed) {
               "it ends after " + std::to_string(cut) + " bytes, inside its scan data, before its end-of-image marker");
 }
 
+// The deep walk reads a PNM's samples: Netpbm allows none above maxval, and OpenCV clamped a
+// plain P2/P3's to maxval and kept a binary one's (which the readers' scaling then clamped), a
+// wrong image unsaid. A plain raster's samples are also counted and must be numbers.
+TEST(ImageBytes, DeepWalkReadsPnmSamples) {
+  std::string pruned;
+  const auto deep = [&](const std::string& b) { return CheckImageBytes(b, &pruned, /*deep=*/true); };
+  EXPECT_EQ(deep("P2\n3 2\n255\n0 1 2\n# a comment\n3 4 255\n"), "");
+  EXPECT_EQ(deep("P2\n3 2\n255\n0 1 2 3 4 255"), "");  // no whitespace after the last
+  EXPECT_EQ(deep("P2\n3 2\n100\n0 1 2\n3 101 5\n"),
+            "its P2 pixel at row 2, column 2 has a sample of 101, above its maxval 100 (Netpbm allows none above it)");
+  EXPECT_EQ(CheckImageBytes("P2\n3 2\n100\n0 1 2\n3 101 5\n", &pruned), "");  // not deep
+  EXPECT_HAS(deep("P2\n1 1\n255\n99999999999999999999999\n"),
+             "has a sample of 9999999999999999, above its maxval 255");  // cut at 16 digits
+  EXPECT_EQ(deep("P2\n3 2\n255\n1 2"), "it ends after 2 of its 6 P2 samples");
+  EXPECT_EQ(deep("P2\n3 2\n255\n1 2 x3 4 5 6\n"), "its P2 pixel at row 1, column 3 has 'x3', not a number");
+  EXPECT_EQ(deep("P2\n3 2\n255\n1 2 3a 4 5 6\n"), "its P2 pixel at row 1, column 3 has '3a', not a number");
+  EXPECT_EQ(deep("P3\n2 1\n255\n1 2 3 4 5 256\n"),
+            "its P3 pixel at row 1, column 2 has a sample of 256, above its maxval 255 (Netpbm allows none above it)");
+  // Binary rasters: one byte a sample up to maxval 255, two (big-endian) above it.
+  EXPECT_EQ(deep("P5\n2 2\n200\n" + std::string("\x00\xc8\x01\x02", 4)), "");
+  EXPECT_EQ(deep("P5\n2 2\n200\n" + std::string("\x00\xc8\x01\xc9", 4)),
+            "its P5 pixel at row 2, column 2 has a sample of 201, above its maxval 200 (Netpbm allows none above it)");
+  EXPECT_EQ(deep("P5\n2 1\n1023\n" + std::string("\x03\xff\x04\x00", 4)),
+            "its P5 pixel at row 1, column 2 has a sample of 1024, above its maxval 1023 (Netpbm allows none above it)");
+  EXPECT_HAS(deep("P6\n2 1\n100\n" + std::string("\x00\x00\x00\x00\x65\x00", 6)),
+             "its P6 pixel at row 1, column 2 has a sample of 101");
+  const std::string pam = "P7\nWIDTH 2\nHEIGHT 1\nDEPTH 2\nMAXVAL 15\nTUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n";
+  EXPECT_EQ(deep(pam + std::string("\x0f\x0f\x00\x0f", 4)), "");
+  EXPECT_HAS(deep(pam + std::string("\x0f\x0f\x00\x10", 4)), "its P7 pixel at row 1, column 2 has a sample of 16");
+  EXPECT_EQ(deep("P5\n2 1\n255\n\xff\xff"), "");  // maxval 255 or 65535: none can be above it
+}
+
 // Binary PNM and BMP: the header gives the size of the pixel data, which must all be there (OpenCV
 // printed its own line and failed on the rest). Checked by hand against OpenCV 4.6: over every
 // cut of its own encodings (P4-P7, PF, 8- and 16-bit, BMP grey and colour, widths 1-13), this

@@ -21,8 +21,9 @@ namespace umbra::io {
 /// had an iCCP chunk, *pruned receives the bytes without it (else it is left empty): decode
 /// those instead. A palette PNG needs its PLTE chunk before its pixel data. `deep` also inflates
 /// a PNG's pixel data to count its rows and check their filter bytes (a short or corrupt stream,
-/// which libpng reported on stderr, naming no file): the readers ask it at an image's first
-/// decode of a run, and im2rec when it packs one.
+/// which libpng reported on stderr, naming no file), and reads a PNM's samples (none may be above
+/// its maxval, which OpenCV clamped unsaid; a plain P2/P3's must be numbers, as many as its size
+/// says): the readers ask it at an image's first decode of a run, and im2rec when it packs one.
 std::string CheckImageBytes(const std::string& bytes, std::string* pruned, bool deep = false);
 
 /// Whether the bytes start with the signature of an image format OpenCV reads (PNG, JPEG, BMP,
