@@ -70,12 +70,21 @@ class MemBufferIterator : public DataIterator {
   }
   const DataBatch& Value() const override { return out_; }
   std::string Locate(uint64_t index) const override { return base_->Locate(index); }
+  // Whether the base has a batch past those kept is read here, once, where a one-pass task asks
+  // (Init does not read on: see the note there).
+  std::string LeavesOut() override {
+    if (max_nbatch_ == 0 || store_.size() < max_nbatch_) return base_->LeavesOut();
+    if (!read_on_) more_ = base_->Next(), read_on_ = true;
+    if (!more_) return base_->LeavesOut();
+    return "membuffer keeps the epoch's first " + std::to_string(max_nbatch_) + " batches (max_nbatch = " +
+           std::to_string(max_nbatch_) + (max_given_ ? "" : ", cxxnet's default") + "), and more follow";
+  }
 
  private:
   std::unique_ptr<DataIterator> base_;
   std::deque<OwnedBatch> store_;
   std::map<std::string, bool> frozen_;  // random keys given to the base: on or not
-  bool silent_ = false, max_given_ = false;
+  bool silent_ = false, max_given_ = false, read_on_ = false, more_ = false;
   size_t max_nbatch_ = 100, pos_ = 0;
   DataBatch out_;
 };

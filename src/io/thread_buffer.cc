@@ -94,6 +94,8 @@ class ThreadBufferIterator : public DataIterator {
 
   const DataBatch& Value() const override { return out_; }
   std::string Locate(uint64_t index) const override { return base_->Locate(index); }
+  // Beside the producer: a membuffer below reads its own base there, which nothing else does.
+  std::string LeavesOut() override { return base_->LeavesOut(); }
 
  private:
   void Produce() {

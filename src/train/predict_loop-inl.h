@@ -68,7 +68,13 @@ int PredictLoop(Job& job) {
   SetFlushDenormals();  // as training's evaluation ran: pred of the same data gives its answers
   nn::NetSpec spec = job.net.spec;
   std::string node = extract ? job.Get("extract_node_name", "") : "";
-  UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>");
+  // extract_layer_name is get_weight's (the layer whose weights it writes): one who gave it to
+  // extract meant a layer's output.
+  UMBRA_CHECK(!extract || !node.empty(), "task = extract needs extract_node_name = <node>",
+              job.global.count("extract_layer_name")
+                  ? " (" + job.Where("extract_layer_name") + ": extract_layer_name names the layer whose weights task "
+                    "= get_weight writes; for a layer's output, give extract_node_name = the layer's output node)"
+                  : std::string());
   if (node == "0") node = "in";  // netconfig's name for the input ("no node named '0'")
   if (extract) node = CxxnetTopNode(spec, node, job.Where("extract_node_name"));
   // Node values share memory where their lifetimes allow; the output, and what extract reads,
@@ -113,9 +119,12 @@ int PredictLoop(Job& job) {
       const float* r = out.dptr_ + i * out.stride_;
       // A NaN row would be class 0 (no value beats it) and written as if it were an answer.
       const float* bad = std::find_if(r, r + out.size(1), [](float v) { return !std::isfinite(v); });
-      UMBRA_CHECK(bad == r + out.size(1), p->where, ": ", extract ? "node '" + node + "'" : std::string("the network's output"),
-                  " for instance ", rows.index[i], " holds ",
-                  *bad, " (non-finite data, or a value past float's range); ", path, " is left as it was");
+      if (bad != r + out.size(1)) {  // named as the metrics name an instance: its index and its place in the data
+        const std::string at = p->it->Locate(rows.index[i]);
+        UMBRA_THROW(p->where, ": ", extract ? "node '" + node + "'" : std::string("the network's output"),
+                    " for instance ", rows.index[i], " of the data (from 0", at.empty() ? "" : ": " + at, ") holds ",
+                    *bad, " (non-finite data, or a value past float's range); ", path, " is left as it was");
+      }
       UMBRA_CHECK(rows.index[i] >= next && !waiting.count(rows.index[i]), p->where, ": the iterator gave instance ",
                   rows.index[i], " twice in one pass");
       waiting.emplace(rows.index[i], std::vector<float>(r, r + out.size(1)));
@@ -123,6 +132,11 @@ int PredictLoop(Job& job) {
         write(it->second);
     }
   };
+  // Every instance once, or an error: an iterator whose epoch leaves some out (a membuffer
+  // capped at max_nbatch) wrote the rest and succeeded.
+  const std::string left_out = p->it->LeavesOut();
+  UMBRA_CHECK(left_out.empty(), p->where, ": ", left_out, ", but ", task, " writes every instance of the data once; "
+              "give pred:max_nbatch=0, or leave membuffer out of the pred block; ", path, " is left as it was");
   Feeder<xpu> feed(p->it.get());
   LaggedRows<xpu> rows;  // on the gpu the host writes a batch while the device computes the next
   feed.Start();

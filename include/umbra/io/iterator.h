@@ -59,6 +59,12 @@ class DataIterator {
   /// "bad.csv:6", an image and its list line, a record; empty where the iterator cannot say.
   /// Safe beside a running Next (it reads what Init fixed).
   virtual std::string Locate(uint64_t /*index*/) const { return {}; }
+  /// After Init: why an epoch leaves out part of the data, or "" where it covers all of it. pred
+  /// and extract, which write each instance once, refuse such an iterator (a membuffer that keeps
+  /// the first max_nbatch batches of a longer epoch had them write those alone, and succeed).
+  /// May read on in the data to tell (a membuffer reads its base, which nothing else reads after
+  /// its Init), once.
+  virtual std::string LeavesOut() { return {}; }
 };
 
 /// A key of an iterator, in its SetParam: `k == name`, and the one place the key is declared
