@@ -223,6 +223,22 @@ class Net {
       }
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
+    // The net's output (Output(): what the metrics and pred read) is its last layer's: a layer
+    // declared after the loss (a branch nothing reads) became it, and train-error scored pooled
+    // pixels, pred wrote their argmax as classes.
+    if (has_loss_) {
+      const auto last = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.spec >= 0; });
+      const auto loss = std::ranges::find_if(layers_.rbegin(), layers_.rend(),
+                                             [](const Entry& e) { return e.layer->IsLoss(); });
+      if (last != layers_.rend() && !last->layer->IsLoss()) {
+        const std::string& loss_at = spec.layers[size_t(loss->spec)].where;
+        throw AtDeclaration(spec.layers[size_t(last->spec)],
+                            Error(last->layer->Describe() + " comes after the loss " + loss->layer->Describe() +
+                                  (loss_at.empty() ? "" : " (" + loss_at + ")") + ", but the last layer's output is "
+                                  "the net's, which the metrics and pred read; declare it before the loss, which ends "
+                                  "the net"));
+      }
+    }
     // layout = nhwc where no layer of the net works channels-last (an MLP) changes nothing.
     const bool any_nhwc = std::ranges::any_of(layers_, [&](const Entry& e) {
       return e.spec >= 0 && (std::ranges::any_of(e.in, [&](int i) { return IsNhwc(i); }) ||
@@ -438,11 +454,24 @@ class Net {
   /// The output of the last layer (probabilities for a softmax net).
   const NodeT& Output() const { return *Float(layers_.back().out[0]); }
   /// For a name that is no node: the node a layer of that name writes, or the nodes there are.
+  /// A node later layers rewrite in place (fc1's, then relu r1's) holds what the last leaves:
+  /// said, since the hint's node gave r1's output to one asking for fc1's.
   std::string NodeHint(const NetSpec& spec, const std::string& k) const {
     const auto unprimed = [](std::string n) { return n.substr(0, n.find('\'')); };
-    for (const LayerSpec& l : spec.layers)
-      if (l.name == k && !l.out.empty())
-        return "; '" + k + "' is a layer, whose output is node '" + unprimed(l.out[0]) + "'";
+    for (size_t i = 0; i < spec.layers.size(); ++i) {
+      const LayerSpec& l = spec.layers[i];
+      if (l.name != k || l.out.empty()) continue;
+      const std::string node = unprimed(l.out[0]);
+      std::string later;
+      for (size_t j = i + 1; j < spec.layers.size(); ++j)
+        if (std::ranges::any_of(spec.layers[j].out, [&](const std::string& o) { return unprimed(o) == node; }))
+          later += (later.empty() ? "" : ", ") + ("'" + spec.layers[j].name + "' (" + spec.layers[j].type + ")");
+      if (later.empty()) return "; '" + k + "' is a layer, whose output is node '" + node + "'";
+      return "; '" + k + "' is a layer, whose output is node '" + node + "', but " + later +
+             " then rewrite" + (later.find(',') == std::string::npos ? "s" : "") + " that node in place, and it " +
+             "holds what the last leaves; to read '" + k + "''s own output, give the first of them an output node of "
+             "its own";
+    }
     std::vector<std::string> names;
     for (const auto& [n, i] : node_index_)
       if (n.find('\'') == std::string::npos) names.push_back(n);
