@@ -135,6 +135,20 @@ std::string MainName(const std::vector<io::KeyDoc>& keys, const std::string& key
   return key;
 }
 
+// Whether two iterator keys (main names) set a setting in common. Beside a key's other names
+// (MainName), augmentation has keys that set one value in other words: divideby sets scale
+// (to 1 / divideby), mean_value sets mean_r, mean_g and mean_b. A block's scale = 1 beside a
+// command-line divideby=4 took the block's unsaid, where divideby = 1 there was an error.
+bool SetTheSame(const std::string& a, const std::string& b) {
+  const auto settings = [](const std::string& k) -> std::set<std::string> {
+    if (k == "divideby") return {"scale"};
+    if (k == "mean_value") return {"mean_r", "mean_g", "mean_b"};
+    return {k};
+  };
+  const std::set<std::string> x = settings(a), y = settings(b);
+  return std::ranges::any_of(x, [&](const std::string& s) { return y.count(s) > 0; });
+}
+
 // metric[field,node] = name
 MetricSpec ParseMetric(const config::Entry& e) {
   MetricSpec m{e.value, "", "label", e.Where()};
@@ -411,16 +425,24 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   };
   std::vector<Reach> reaches;  // in the config's order
   std::vector<std::vector<io::KeyDoc>> docs(job.iters.size());  // each block's keys (main names and aliases)
+  std::set<const config::Entry*> noted_globals;  // globals noted as replacing another key's setting
   for (size_t b = 0; b < job.iters.size(); ++b) {
     auto& it = *job.iters[b].it;
     it.SetParam("batch_size", batch);
     const std::vector<io::KeyDoc>& keys = docs[b] = io::ListKeys(it);
     const auto same_key = [&](const std::string& a, const std::string& k) {
-      return MainName(keys, a) == MainName(keys, k);
+      return SetTheSame(MainName(keys, a), MainName(keys, k));
     };
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
+        // Two globals that set one value by different keys (scale = 2 ... divideby = 4): the last
+        // is used, as for one key given twice (noted in pass 1), said once.
+        for (auto g = std::ranges::find(globals, e); g != globals.begin();)
+          if (--g; (*g)->key != e->key && same_key((*g)->key, e->key)) {
+            if (noted_globals.insert(e).second) NoteRepeatedKey(*e, **g, "");
+            break;
+          }
         TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
         // A block's own key wins over a global, which made a command-line filename=other.csv
         // train on the file's data without a word (an error below); in a config file, where
@@ -435,9 +457,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         if (e->file != "<command line>" && own != block_keys[b].end() && last_global &&
             !SameSetting((*own)->value, e->value))
           std::fprintf(stderr, "note: %s: the %s block's own %s = %s overrides the global %s = %s (%s) there "
-                       "(cxxnet applied global keys after a block's: it took %s)\n", (*own)->Where().c_str(),
+                       "(cxxnet applied global keys after a block's: it took %s = %s)\n", (*own)->Where().c_str(),
                        job.iters[b].role == "data" ? "training" : job.iters[b].role.c_str(), (*own)->key.c_str(),
-                       (*own)->value.c_str(), e->key.c_str(), e->value.c_str(), e->Where().c_str(), e->value.c_str());
+                       (*own)->value.c_str(), e->key.c_str(), e->value.c_str(), e->Where().c_str(), e->key.c_str(),
+                       e->value.c_str());
         if (job.iters[b].role != "data" && kRandom.count(MainName(keys, e->key)))
           reaches.push_back({e, b, MainName(keys, e->key)});
         UMBRA_CHECK(e->file != "<command line>" || own == block_keys[b].end(), e->Where(), ": ", e->key, " = ",
@@ -560,6 +583,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     const std::string scope = e->key.substr(0, e->key.find(':')), key = e->key.substr(e->key.find(':') + 1);
     const bool layer =
         std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
+    // A layer named lr or eta: lr:momentum is its key (the schedule has none such), and was
+    // called "no updater key".
+    UMBRA_CHECK(!layer || (scope != "lr" && scope != "eta"), e->Where(), ": ",
+                AmbiguousScope(e->key, scope, "the prefix of the learning-rate schedule's keys (" + scope + ":gamma)"));
     UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
                 "' itself go inside its definition in netconfig");
     const std::vector<std::string> updater_keys = nn::UpdaterParam::Decl().Names();
@@ -682,6 +709,11 @@ void InitIterator(IterBlock& b) {
     const std::string block = b.role == "data" ? "training" : b.role == "pred" ? "pred" : b.name;
     UMBRA_THROW(WhereItNames(b, e.message()), ": the ", block, " block's iterator: ", e.message());
   }
+}
+
+std::string AmbiguousScope(const std::string& key, const std::string& first, const std::string& also) {
+  return "updater key '" + key + "' is ambiguous: '" + first + "' is the name of a layer (whose own updater keys, in " +
+         "its block or as LAYER:key, are stored as " + first + ":key) and " + also + "; rename the layer";
 }
 
 std::string ModelDir(const Job& job) { return job.Get("model_dir", "models"); }

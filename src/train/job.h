@@ -95,6 +95,11 @@ std::string CxxnetTopNode(const nn::NetSpec& spec, const std::string& name, cons
 std::string ModelDir(const Job& job);
 std::string LogPath(const Job& job);
 
+/// Why updater key `key` is ambiguous, whose scope `first` is both a layer's name and what
+/// `also` says (a weight tag of the net, the schedule's prefix lr or eta): a layer named lr lost
+/// its own keys (lr:momentum read as a schedule key), bias:lr = 0 froze a layer named bias whole.
+std::string AmbiguousScope(const std::string& key, const std::string& first, const std::string& also);
+
 /// A round's model file name in a model_dir: NNNN.model (4 to 9 digits).
 bool IsRoundModelName(const std::string& file_name);
 /// The lock file in model_dir that a training run holds (ModelDirLock): no output takes its name.

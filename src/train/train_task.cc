@@ -182,13 +182,25 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
     if ((is_tag || is_schedule) && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
           return l.name == first;
         }))
-      UMBRA_THROW(where, "updater key '", k, "' is ambiguous: '", first, "' is the name of a layer (whose own "
-                  "updater keys, in its block or as LAYER:key, are stored as ", first, ":key) and ",
-                  is_tag ? "a weight tag of this network (" + first + ":key sets every '" + first + "' weight)"
-                         : "the prefix of the learning-rate schedule's keys (" + first + ":gamma)",
-                  "; rename the layer");
+      UMBRA_THROW(where, AmbiguousScope(k, first, is_tag ? "a weight tag of this network (" + first + ":key sets every '" +
+                                                          first + "' weight)"
+                                                    : "the prefix of the learning-rate schedule's keys (" + first +
+                                                          ":gamma)"));
     const nn::ScopedKey split = nn::SplitScopedKey(k);
     const std::string& scope = split.scope;
+    // Batch norm's running statistics (moving_mean, moving_var) are weights no updater trains:
+    // bn:moving_mean:lr = 5 was taken and did nothing, unsaid.
+    if (split.scoped && known.count(scope)) {
+      bool reached = false, trained = false;
+      for (const std::string& w : weights) {
+        const auto scopes = nn::WeightScopes(w);
+        if (std::ranges::find(scopes, scope) == scopes.end()) continue;
+        reached = true;
+        trained = trained || w.substr(w.rfind('.') + 1).rfind("moving_", 0) != 0;
+      }
+      UMBRA_CHECK(!reached || trained, where, "updater key '", k, "': '", scope, "' names running statistics ",
+                  "(batch norm's moving_mean, moving_var), which follow the batches and which no updater trains");
+    }
     if (!split.scoped || known.count(scope)) continue;
     // A layer of the net without that weight (a relu's lr, fc:bias:lr with no_bias = 1): its weights.
     const std::string layer = scope.substr(0, scope.find('.'));

@@ -107,6 +107,20 @@ refused "aspect.conf:6: the training block's iterator: imgrec iterator ('train.r
   aspect.conf model_dir=asp
 refused "<command line>:3: the training block's iterator: imgrec iterator ('train.rec'): min_crop_size 40 > max_crop_size 30" \
   net.conf model_dir=asp train:min_crop_size=40 train:max_crop_size=30
+# Keys that set one value by other names (divideby sets scale, mean_value mean_r/g/b) meet as
+# one key does: a command-line global a block sets itself is an error (scale=0.5 beside the
+# blocks' divideby = 255 gave them 1/255 unsaid), and a file's, or a block's second, a note.
+refused "<command line>:2: scale = 0.5 is overridden by the training block's own divideby (net.conf:6); write train:scale=0.5 to set it in that block" \
+  net.conf scale=0.5 model_dir=sc
+sed 's/^  rand_mirror = 1$/  rand_mirror = 1\n  mean_value = 3/' net.conf > mv.conf
+refused "<command line>:2: mean_g = 5 is overridden by the training block's own mean_value (mv.conf:6)" mv.conf mean_g=5 model_dir=sc
+sed 's/^  rand_mirror = 1$/  rand_mirror = 1\n  scale = 0.5/' net.conf > sc.conf
+echo "scale = 2" >> sc.conf
+"$UMBRA" sc.conf num_round=0 model_dir=sc > /dev/null 2> err.txt || { cat err.txt; fail "sc.conf"; }
+grep -qF "note: sc.conf:7: divideby = 255 replaces the earlier scale = 0.5 of the data block at sc.conf:6 (the last value is used)" err.txt \
+  && grep -qF "note: sc.conf:7: the training block's own divideby = 255 overrides the global scale = 2 (sc.conf:" err.txt \
+  && grep -qF "(cxxnet applied global keys after a block's: it took scale = 2)" err.txt \
+  || { cat err.txt; fail "no notes for scale beside divideby"; }
 # A training block that subtracts a mean image beside image blocks that subtract none: a note
 # each (the img eval block and the pred block; the csv block takes no mean image).
 sed 's/^  shuffle = 1$/  shuffle = 1\n  image_mean = tm.mean/' net.conf > tmean.conf

@@ -708,8 +708,13 @@ expect_error "<command line>:2: unknown metric 'blah'" "$CONF" metric=blah
 expect_error "<command line>:2: metric[label,in] names the net's input" "$CONF" "metric[label,in]=error"
 expect_error "<command line>:2: no node named 'fc9' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); the nodes: 1, 2, 3, in" "$CONF" \
   "metric[label, fc9]=error" model_dir=mx
-expect_error "<command line>:3: no node named 'fc2' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); 'fc2' is a layer, whose output is node '3'" \
+# The hint's node holds what the layers that rewrite it in place leave (node 3: the softmax's
+# probabilities, not fc2's output): said.
+expect_error "<command line>:3: no node named 'fc2' in the network (kept for reading after a pass: extract_node_name, a metric[label,node]); 'fc2' is a layer, whose output is node '3', but 'loss' (softmax) then rewrites that node in place, and it holds what the last leaves; to read 'fc2''s own output, give the first of them an output node of its own" \
   "$CONF" task=extract extract_node_name=fc2 model_in=m/0002.model pred=e.txt
+# extract_layer_name is get_weight's key: one who gave it to extract is told.
+expect_error "task = extract needs extract_node_name = <node> (<command line>:3: extract_layer_name names the layer whose weights task = get_weight writes" \
+  "$CONF" task=extract extract_layer_name=fc2 model_in=m/0002.model pred=e.txt
 # logloss on a node of no probabilities (a fullc's; a relu's, through the dropout after it) is
 # refused before training: it stopped the run at the first value past [0, 1], rounds in.
 expect_error "<command line>:2: metric logloss scores node '2', whose values are the output of layer 'relu1' (relu, $CONF:23): no probabilities" \
@@ -835,9 +840,23 @@ expect_error "<command line>:2: eval_train must be 0 or 1, got 2" "$CONF" eval_t
 sed 's/= fullc:fc1/= fullc:lr/; s/  nhidden = 64/  nhidden = 64\n  lr = 0/' "$CONF" > lrname.conf
 expect_error "updater key 'lr:lr' is ambiguous: 'lr' is the name of a layer (whose own updater keys" \
   lrname.conf model_dir=lrn
+expect_error "<command line>:2: updater key 'lr:momentum' is ambiguous: 'lr' is the name of a layer" \
+  lrname.conf lr:momentum=0 model_dir=lrn
 sed 's/= fullc:fc1/= fullc:bias/' "$CONF" > biasname.conf
 expect_error "stored as bias:key) and a weight tag of this network" \
   biasname.conf bias:lr=0 model_dir=bsn
+# Batch norm's running statistics take no updater key (bn:moving_mean:lr = 5 did nothing, unsaid).
+sed 's/^layer\[1->2\] = relu:relu1$/layer[1->1] = batch_norm:bn\n&/' "$CONF" > bnstat.conf
+for key in bn:moving_mean:lr=5 moving_var:wd=1; do
+  expect_error "updater key '${key%=*}': '$(echo "${key%:*}" | tr : .)' names running statistics (batch norm's moving_mean, moving_var), which follow the batches and which no updater trains" \
+    bnstat.conf "$key" model_dir=bns
+done
+"$UMBRA" bnstat.conf bn:lr=0.5 num_round=0 model_dir=bns > /dev/null 2>&1 || fail "bn:lr refused"
+# A layer declared after the loss became the net's output, which metrics and pred read: an error.
+sed '/^netconfig = start$/,/^netconfig = end$/c\netconfig = start\nlayer[0->1,2] = split\nlayer[1->3] = fullc:fc\n  nhidden = 10\nlayer[3->3] = softmax:sm\nlayer[2->9] = flatten:late\nnetconfig = end' \
+  "$CONF" > late.conf
+expect_error "late.conf:25: layer 'late' (flatten) comes after the loss layer 'sm' (softmax) (late.conf:24), but the last layer's output is the net's" \
+  late.conf model_dir=late
 # The metric's own line is named (it named the data block's), and the block it scores.
 expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" \
   "$CONF" metric=rec@10 model_dir=rc
@@ -919,8 +938,18 @@ expect_error "round 1, batch 1 of the train data (lab.conf:2): layer 'softmax_1'
 printf '1,0.5,0.5\n2,0.5,0.25\n' > ok.csv; printf '1,3e38,3e38\n2,3e38,-3e38\n' > big.csv; echo old > big.txt
 printf 'data = train\niter = csv\n  filename = ok.csv\niter = end\npred = big.txt\niter = csv\n  filename = big.csv\niter = end\nnetconfig = start\nlayer[0->1] = fullc:f\n  nhidden = 3\n  random_type = gaussian\n  init_sigma = 100\nlayer[1->1] = softmax\nnetconfig = end\ninput_shape = 1,1,2\nbatch_size = 2\neta = 0\n' > big.conf
 "$UMBRA" big.conf num_round=1 model_dir=bm > /dev/null 2>&1 || fail "training on ok.csv"
-expect_error "big.conf:6: the network's output for instance 0 holds" big.conf task=pred model_in=bm/0001.model
+expect_error "big.conf:6: the network's output for instance 0 of the data (from 0: big.csv:1) holds" big.conf task=pred model_in=bm/0001.model
 [ "$(cat big.txt)" = old ] || fail "pred file replaced after a non-finite output"
+# pred behind a membuffer that keeps the first max_nbatch batches of a longer epoch wrote those
+# alone and succeeded: an error, the file kept. A cap that covers the data (two batches of
+# three rows, exactly two) passes.
+printf '1,0.5,0.5\n2,0.5,0.25\n0,0.25,0.5\n' > mb.csv; echo old > mb.txt
+sed 's/pred = big.txt/pred = mb.txt/; s/filename = big.csv/filename = mb.csv\niter = membuffer/' big.conf > mb.conf
+expect_error "mb.conf:6: membuffer keeps the epoch's first 1 batches (max_nbatch = 1), and more follow, but pred writes every instance of the data once; give pred:max_nbatch=0, or leave membuffer out of the pred block; mb.txt is left as it was" \
+  mb.conf task=pred model_in=bm/0001.model pred:max_nbatch=1
+[ "$(cat mb.txt)" = old ] || fail "pred file replaced behind a capped membuffer"
+"$UMBRA" mb.conf task=pred model_in=bm/0001.model pred:max_nbatch=2 2> /dev/null || fail "membuffer holding every batch"
+[ "$(wc -l < mb.txt)" = 3 ] || fail "pred behind membuffer: $(cat mb.txt)"
 # Weights that overflow in a round's last update while its loss was finite (one batch a round,
 # eta = 1e38): the run stops before the round is evaluated, printed or logged, and saves no
 # model (the round was logged without its model, and the same command was then refused).
