@@ -53,6 +53,29 @@ inline std::optional<double> ParseReal(const std::string& s) {
   return v;
 }
 
+/// `s` as an error message quotes it: control bytes written as escapes (\t, \r, \v, \f, \n,
+/// else \xNN), so that a field "4\v" is not shown as a bare 4.
+inline std::string Visible(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+      continue;
+    }
+    switch (c) {
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      case '\n': out += "\\n"; break;
+      case '\v': out += "\\v"; break;
+      case '\f': out += "\\f"; break;
+      default: out += std::string("\\x") + kHex[u >> 4] + kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 /// Whether two config values say the same thing: the same number however spelled (0.5 and 5e-1),
 /// else the same text. Notes that one setting overrides another stay quiet when they agree.
 inline bool SameSetting(const std::string& a, const std::string& b) {

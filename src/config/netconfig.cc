@@ -540,6 +540,10 @@ class Builder {
     }
     for (auto& n : ls.out) {
       UMBRA_CHECK(!n.empty(), e.Where(), ": layer[", spec, "]: empty node name");
+      // A prime names the versions of a node rewritten where its layer cannot run in place (a
+      // node named in' clashed with the input's, and the error blamed an in-place line).
+      UMBRA_CHECK(n.find('\'') == std::string::npos, e.Where(), ": layer[", spec, "]: node name '", n,
+                  "' holds a ', which names the versions of a node a layer rewrites; name it otherwise");
       if (IsNumber(n)) next_id_ = std::max(next_id_, std::atoi(n.c_str()) + 1);
     }
     top_ = ls.out.size() == 1 ? ls.out[0] : "";

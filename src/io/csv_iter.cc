@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "instance_iter.h"
+#include "umbra/parse.h"
 #include "umbra/regular_file.h"
 
 namespace umbra::io {
@@ -41,6 +42,10 @@ class CsvIterator : public InstanceIterator {
     // A gzip'd csv was "a NUL byte at column 1": named for what it is.
     UMBRA_CHECK(!RegularFileStartsWith(path_, "\x1f\x8b"), "csv file '", path_,
                 "' is gzip-compressed; csv files are read as text: gunzip it");
+    // As UTF-16 (a spreadsheet's "Unicode text"), by its byte-order mark: it was "a NUL byte".
+    UMBRA_CHECK(!RegularFileStartsWith(path_, "\xff\xfe") && !RegularFileStartsWith(path_, "\xfe\xff"), "csv file '",
+                path_, "' is UTF-16 text (by its byte-order mark); csv files are read as ASCII or UTF-8: convert it ",
+                "(iconv -f UTF-16 -t UTF-8)");
     if (header_) ++no, std::getline(in, line);
     while (std::getline(in, line)) {
       ++no;
@@ -52,9 +57,11 @@ class CsvIterator : public InstanceIterator {
                     " (a csv file is text)");
       // Rows ending in a lone CR (classic Mac OS) are one line here: said so, not "column 5 '4\r1'".
       const size_t cr = line.find('\r');
-      UMBRA_CHECK(cr == std::string::npos || cr + 1 == line.size(), path_, ":", no,
-                  ": a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; ",
-                  "end them with LF or CRLF");
+      // CRs at the end are read as the end (CR CR LF too, as the image lists read it).
+      UMBRA_CHECK(cr == std::string::npos || line.find_first_not_of('\r', cr) == std::string::npos, path_, ":", no,
+                  ": a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; end "
+                  "them with LF or CRLF (column ", 1 + std::count(line.begin(), line.begin() + ptrdiff_t(cr), ','),
+                  ": '", Visible(line.substr(cr > 8 ? cr - 8 : 0, 16)), "')");
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ParseRow(line, no, &row);
       if (cols == 0) {
@@ -102,7 +109,7 @@ class CsvIterator : public InstanceIterator {
       if (end == p || (*q != ',' && *q != '\0')) {
         const char* stop = std::strchr(p, ',');
         std::string field = stop ? std::string(p, stop) : std::string(p);
-        UMBRA_THROW(path_, ":", no, ": column ", col, " '", field, "' is not a number");
+        UMBRA_THROW(path_, ":", no, ": column ", col, " '", Visible(field), "' is not a number");
       }
       // strtof reads hexadecimal (0x10 as 16), as numpy's and pandas' readers do not.
       const char* digits = p + (*p == '-' || *p == '+');

@@ -79,6 +79,9 @@ std::unique_ptr<DataIterator> CreateIterator(const std::string& type) {
   auto it = Table<IteratorFactory>().find(type);
   const std::string cxxnet = CxxnetOnly(type);
   UMBRA_CHECK(cxxnet.empty(), "iterator '", type, "': ", cxxnet);
+  // A chained one first in its block (iter = membuffer before iter = csv) was "unknown".
+  UMBRA_CHECK(!Table<ChainFactory>().count(type), "iterator '", type, "' is chained onto the iterator before it in ",
+              "its block (iter = csv, then iter = ", type, "), and begins none; known first: ", Join(IteratorNames()));
   UMBRA_CHECK(it != Table<IteratorFactory>().end(), "unknown iterator '", type, "'; known: ",
               Join(IteratorNames()), " (chained: ", Join(ChainNames()), ")");
   return it->second();

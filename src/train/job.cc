@@ -793,7 +793,15 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
   UMBRA_CHECK(lock.empty(), where, ": ", out_key, " = ", out, " ", lock, " (", kModelDirLockName,
               "), which training runs hold; name another output file");
   if (const std::string why = NotRegularFile(out); !why.empty()) {  // a new file, or a device (/dev/stdout)
-    if (why == "no such file" || !fs::exists(out, ec)) round_name();
+    if (why == "no such file" || !fs::exists(out, ec)) {
+      round_name();
+      // Said here, at the key's line and before the pass (it was "cannot write the pred output
+      // 'nodir/p.txt': No such file or directory" at the end, naming no line).
+      const fs::path folder = fs::path(out).parent_path();
+      UMBRA_CHECK(folder.empty() || fs::is_directory(folder, ec), where, ": ", out_key, " = ", out, ": its folder '",
+                  folder.string(), "' ", fs::exists(folder, ec) ? "is no folder" : "does not exist",
+                  "; make it, or name another output file");
+    }
     return;
   }
   const auto same = [&](const std::string& p) { return fs::equivalent(out, p, ec); };

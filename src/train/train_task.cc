@@ -188,6 +188,12 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
                                                           ":gamma)"));
     const nn::ScopedKey split = nn::SplitScopedKey(k);
     const std::string& scope = split.scope;
+    // A layer named as another's weight (fc.wmat beside fc): fc:wmat:lr = 0 froze layer fc.wmat
+    // whole, and fc's wmat.
+    if (split.scoped && std::ranges::find(weights, scope) != weights.end() &&
+        std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; }))
+      UMBRA_THROW(where, AmbiguousScope(k, scope, "the name of layer '" + scope.substr(0, scope.rfind('.')) +
+                                                      "''s weight " + scope.substr(scope.rfind('.') + 1)));
     // Batch norm's running statistics (moving_mean, moving_var) are weights no updater trains:
     // bn:moving_mean:lr = 5 was taken and did nothing, unsaid.
     if (split.scoped && known.count(scope)) {
@@ -236,9 +242,15 @@ void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, co
       else if (why.empty()) why = r;
     }
     if (!reached || read) continue;
-    std::fprintf(stderr, "note: %s%s = %s has no effect: %s\n",
+    // bn:eps = 0.1 read as adam's eps: the batch norm's own goes in its block.
+    const std::string layer = scope.substr(0, scope.find('.'));
+    const bool bn_eps = rest == "eps" && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
+      return l.name == layer && l.type.starts_with("batch_norm");
+    });
+    std::fprintf(stderr, "note: %s%s = %s has no effect: %s%s\n",
                  i < job.net.updater_where.size() ? (job.net.updater_where[i] + ": ").c_str() : "", k.c_str(),
-                 v.c_str(), why.c_str());
+                 v.c_str(), why.c_str(),
+                 bn_eps ? ("; batch norm's own eps goes inside layer '" + layer + "''s block in netconfig").c_str() : "");
   }
 }
 

@@ -845,6 +845,10 @@ expect_error "<command line>:2: updater key 'lr:momentum' is ambiguous: 'lr' is 
 sed 's/= fullc:fc1/= fullc:bias/' "$CONF" > biasname.conf
 expect_error "stored as bias:key) and a weight tag of this network" \
   biasname.conf bias:lr=0 model_dir=bsn
+# A layer named as another's weight: fc1:wmat:lr = 0 froze layer fc1.wmat whole, and fc1's wmat.
+sed 's/= fullc:fc2/= fullc:fc1.wmat/' "$CONF" > wname.conf
+expect_error "<command line>:2: updater key 'fc1:wmat:lr' is ambiguous: 'fc1.wmat' is the name of a layer (whose own updater keys, in its block or as LAYER:key, are stored as fc1.wmat:key) and the name of layer 'fc1''s weight wmat; rename the layer" \
+  wname.conf fc1:wmat:lr=0 model_dir=wn
 # Batch norm's running statistics take no updater key (bn:moving_mean:lr = 5 did nothing, unsaid).
 sed 's/^layer\[1->2\] = relu:relu1$/layer[1->1] = batch_norm:bn\n&/' "$CONF" > bnstat.conf
 for key in bn:moving_mean:lr=5 moving_var:wd=1; do
@@ -852,6 +856,9 @@ for key in bn:moving_mean:lr=5 moving_var:wd=1; do
     bnstat.conf "$key" model_dir=bns
 done
 "$UMBRA" bnstat.conf bn:lr=0.5 num_round=0 model_dir=bns > /dev/null 2>&1 || fail "bn:lr refused"
+"$UMBRA" bnstat.conf bn:eps=0.1 num_round=0 model_dir=bns > /dev/null 2> bneps.err || { cat bneps.err; fail "bn:eps"; }
+grep -qF "note: <command line>:2: bn:eps = 0.1 has no effect: updater = sgd does not read it (adam does); batch norm's own eps goes inside layer 'bn''s block in netconfig" \
+  bneps.err || { cat bneps.err; fail "bn:eps note"; }
 # A layer declared after the loss became the net's output, which metrics and pred read: an error.
 sed '/^netconfig = start$/,/^netconfig = end$/c\netconfig = start\nlayer[0->1,2] = split\nlayer[1->3] = fullc:fc\n  nhidden = 10\nlayer[3->3] = softmax:sm\nlayer[2->9] = flatten:late\nnetconfig = end' \
   "$CONF" > late.conf
@@ -864,6 +871,12 @@ expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts 
 expect_error "empty.conf: the config file holds no settings" empty.conf
 expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
 expect_error "cannot write the pred output 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
+# An output in a folder that is not there is said at its key's line, before the pass.
+expect_error "<command line>:4: pred = nodir/p.txt: its folder 'nodir' does not exist; make it, or name another output file" \
+  "$CONF" task=pred model_in=m/0002.model pred=nodir/p.txt
+touch afile2
+expect_error "<command line>:4: weight_filename = afile2/w.txt: its folder 'afile2' is no folder" \
+  "$CONF" task=get_weight model_in=m/0002.model weight_filename=afile2/w.txt weight_layer=fc1
 expect_error "<command line>:2: input_shape = 3,100000,100000 with batch_size = 96 makes batches of" "$CONF" \
   input_shape=3,100000,100000 model_dir=big
 # ... by batch_size's line where one instance fits (it named input_shape's for batch_size = 10^8).

@@ -435,6 +435,9 @@ TEST(NetConfig, GraphForms) {
   Has(NetError(split + "layer[c->d] = relu\nnetconfig = end\n"),
       "n.conf:4: layer[c->d]: input node 'c' is not the output of an earlier layer");
   Has(NetError(split + "layer[a->b] = relu\nnetconfig = end\n"), "n.conf:4: layer[a->b]: node 'b' is already produced");
+  // A prime names a rewritten node's versions: a node named in' clashed with the input's.
+  Has(NetError(split + "layer[a->c'] = relu\nnetconfig = end\n"),
+      "n.conf:4: layer[a->c']: node name 'c'' holds a ', which names the versions of a node a layer rewrites");
   Has(NetError(split + "layer[a->c] = relu:r\nlayer[b->d] = relu:r\nnetconfig = end\n"),
       "n.conf:5: layer name 'r' is already used at n.conf:4");
   Has(NetError(split + "layer[+1:] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer[+1:]");

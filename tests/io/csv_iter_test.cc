@@ -113,6 +113,22 @@ TEST(CsvIter, NulBytesAndLoneCarriageReturnsAreNamed) {
              "gz.csv' is gzip-compressed; csv files are read as text: gunzip it");
   WriteText(dir / "crlf.csv", "0,1,2\r\n1,4,5\r\n");
   EXPECT_TRUE(Make("csv", {{"filename", dir / "crlf.csv"}, {"batch_size", "1"}})->Next());
+  // CR CR LF ends a line, as in image lists; a CR within a line is named with its column and
+  // shown escaped.
+  WriteText(dir / "crcrlf.csv", "0,1,2\r\r\n1,4,5\r\r\n");
+  EXPECT_TRUE(Make("csv", {{"filename", dir / "crcrlf.csv"}, {"batch_size", "1"}})->Next());
+  WriteText(dir / "crin.csv", "0,1,2\n1,4\r,5\n");
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "crin.csv"}, {"batch_size", "1"}}); }),
+             "crin.csv:2: a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; "
+             "end them with LF or CRLF (column 2: '1,4\\r,5')");
+  // A field's control bytes are shown escaped: "column 3 '4' is not a number" hid a \v.
+  WriteText(dir / "vt.csv", "0,1,4\v\n");
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "vt.csv"}, {"batch_size", "1"}}); }),
+             "vt.csv:1: column 3 '4\\v' is not a number");
+  // UTF-16 text (a spreadsheet's "Unicode text") was "a NUL byte at column 1".
+  WriteText(dir / "u16.csv", std::string("\xff\xfe" "0\0,\0" "1\0\n\0", 10));
+  EXPECT_HAS(ErrorOf([&] { Make("csv", {{"filename", dir / "u16.csv"}, {"batch_size", "1"}}); }),
+             "u16.csv' is UTF-16 text (by its byte-order mark); csv files are read as ASCII or UTF-8");
 }
 
 TEST(CsvIter, MissingFileAndMissingKey) {

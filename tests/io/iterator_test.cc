@@ -29,6 +29,10 @@ TEST(IterRegistry, UnknownNamesListTheKnownOnes) {
   for (const char* name : {"unknown iterator 'imagenet'", "csv", "img", "imgrec", "mnist", "threadbuffer", "membuffer"})
     EXPECT_HAS(msg, name);
   EXPECT_HAS(ErrorOf([] { ChainIterator("prefetch", CreateIterator("csv")); }), "iterator 'prefetch' cannot be chained; chained: membuffer, threadbuffer");
+  // A chained one first in its block was "unknown iterator 'membuffer'".
+  EXPECT_HAS(ErrorOf([] { CreateIterator("membuffer"); }),
+             "iterator 'membuffer' is chained onto the iterator before it in its block (iter = csv, then iter = "
+             "membuffer), and begins none; known first: csv");
   // cxxnet's iterators umbra has not are named for what they were ("cannot be chained" misnamed
   // cxxnet's attachtxt).
   EXPECT_HAS(ErrorOf([] { ChainIterator("attachtxt", CreateIterator("csv")); }),

@@ -161,8 +161,9 @@ TEST(Net, ANodePastMemoryIsRefusedBeforeTheWeights) {
   detail::HostTensorBytes() += fake;
   const std::string err = test::ErrorOf([&] { nn::Net<cpu> n(s); });
   detail::HostTensorBytes() -= fake;
-  EXPECT_HAS(err, "the net's node values and gradients (the largest: node 'h' of shape (64,1,1,65536)): out of host "
-                  "memory");
+  // Named with the layer that writes the node (it named node 'h' alone).
+  EXPECT_HAS(err, "the net's node values and gradients (the largest: node 'h' of shape (64,1,1,65536), the output of "
+                  "layer 'fc1' (fullc)): out of host memory");
   EXPECT_EQ(detail::HostTensorBytes().load(), live);
 }
 

@@ -223,22 +223,6 @@ class Net {
       }
     }
     UMBRA_CHECK(!layers_.empty(), "the network has no layers");
-    // The net's output (Output(): what the metrics and pred read) is its last layer's: a layer
-    // declared after the loss (a branch nothing reads) became it, and train-error scored pooled
-    // pixels, pred wrote their argmax as classes.
-    if (has_loss_) {
-      const auto last = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.spec >= 0; });
-      const auto loss = std::ranges::find_if(layers_.rbegin(), layers_.rend(),
-                                             [](const Entry& e) { return e.layer->IsLoss(); });
-      if (last != layers_.rend() && !last->layer->IsLoss()) {
-        const std::string& loss_at = spec.layers[size_t(loss->spec)].where;
-        throw AtDeclaration(spec.layers[size_t(last->spec)],
-                            Error(last->layer->Describe() + " comes after the loss " + loss->layer->Describe() +
-                                  (loss_at.empty() ? "" : " (" + loss_at + ")") + ", but the last layer's output is "
-                                  "the net's, which the metrics and pred read; declare it before the loss, which ends "
-                                  "the net"));
-      }
-    }
     // layout = nhwc where no layer of the net works channels-last (an MLP) changes nothing.
     const bool any_nhwc = std::ranges::any_of(layers_, [&](const Entry& e) {
       return e.spec >= 0 && (std::ranges::any_of(e.in, [&](int i) { return IsNhwc(i); }) ||
@@ -272,7 +256,7 @@ class Net {
     // with pad = 700 on 28x28 input) was refused only after its weights were allocated and
     // drawn (36 s, 6 GB): every memory plan holds the largest node's value, so that is asked
     // for first.
-    if constexpr (std::is_same_v<xpu, cpu>) CheckLargestNodeFits();
+    if constexpr (std::is_same_v<xpu, cpu>) CheckLargestNodeFits(spec);
     rnd_.set_skip(from_host);
     for (auto& e : layers_) {
       e.layer->set_weight_grads(!inference_only_);
@@ -290,7 +274,7 @@ class Net {
     try {
       AllocateNodes(spec.share_memory, keep);
     } catch (const Error& err) {  // a size gone wrong (nhidden = 2^31 - 1): say whose
-      ThrowForNodes(err);
+      ThrowForNodes(spec, err);
     }
     rnd_.set_skip(false);
     if (from_host) InitFromHost(spec);
@@ -311,6 +295,22 @@ class Net {
       PullShared(i);
     }
     if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss(spec);
+    // The net's output (Output(): what the metrics and pred read) is its last layer's: a layer
+    // declared after the loss (a branch nothing reads, without weights: those are refused above)
+    // became it, and train-error scored pooled pixels. (Inference alone runs the net as written.)
+    if (has_loss_ && !inference_only_) {
+      const auto last = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.spec >= 0; });
+      const auto loss = std::ranges::find_if(layers_.rbegin(), layers_.rend(),
+                                             [](const Entry& e) { return e.layer->IsLoss(); });
+      if (last != layers_.rend() && !last->layer->IsLoss()) {
+        const std::string& loss_at = spec.layers[size_t(loss->spec)].where;
+        throw AtDeclaration(spec.layers[size_t(last->spec)],
+                            Error(last->layer->Describe() + " comes after the loss " + loss->layer->Describe() +
+                                  (loss_at.empty() ? "" : " (" + loss_at + ")") + ", but the last layer's output is "
+                                  "the net's, which the metrics and pred read; declare it before the loss, which ends "
+                                  "the net"));
+      }
+    }
   }
 
   /// What the net noticed when built and a user should hear (a layer key without effect); the
@@ -588,16 +588,25 @@ class Net {
   }
   // The error for node storage that cannot be had, naming `largest` (by default the node of most
   // elements).
-  [[noreturn]] void ThrowForNodes(const Error& err, int at = -1) const {
+  // Named at the declaration of the layer that writes the largest node (nchannel = 10^8 named
+  // node '1' alone, no layer or line).
+  [[noreturn]] void ThrowForNodes(const NetSpec& spec, const Error& err, int at = -1) const {
     size_t largest = at < 0 ? 0 : size_t(at);
     for (size_t i = 1; at < 0 && i < nodes_.size(); ++i)
       if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
-    UMBRA_THROW("the net's node values and gradients (the largest: node '", NameOf(int(largest)), "' of shape ",
-                nodes_[largest]->shape, "): ", err.message());
+    const auto writer = std::ranges::find_if(layers_, [&](const Entry& e) {
+      return e.spec >= 0 && std::ranges::count(e.out, int(largest)) > 0;
+    });
+    const Error error("the net's node values and gradients (the largest: node '" + NameOf(int(largest)) +
+                      "' of shape " + nodes_[largest]->shape.ToString() +
+                      (writer == layers_.end() ? "" : ", the output of " + writer->layer->Describe()) +
+                      "): " + err.message());
+    if (writer == layers_.end()) throw error;
+    throw AtDeclaration(spec.layers[size_t(writer->spec)], error);
   }
   // Refuses, before any weight is allocated, a net whose largest node alone passes the host's
   // memory. Input nodes, and nodes that view them, are the caller's buffers, not the net's.
-  void CheckLargestNodeFits() const {
+  void CheckLargestNodeFits(const NetSpec& spec) const {
     std::vector<bool> rewritten;
     const std::vector<int> rep = ViewGroups(&rewritten);
     double largest = 0;
@@ -609,7 +618,7 @@ class Net {
     try {
       detail::CheckHostRoom(largest >= double(SIZE_MAX >> 1) ? SIZE_MAX >> 1 : size_t(largest));
     } catch (const Error& err) {
-      ThrowForNodes(err, at);
+      ThrowForNodes(spec, err, at);
     }
   }
   // DType elements a node's value (or gradient) takes in the arena: bf16 ones pack two a float.
