@@ -157,7 +157,8 @@ MetricSpec ParseMetric(const config::Entry& e) {
     // metric[field] (the net's output) or metric[field,node]
     const std::string in = e.key.substr(7, e.key.size() - 8);
     const auto comma = in.find(',');
-    // Spaces around the names are the writer's layout, not part of them ("metric[label, 1]").
+    // Spaces around the names are the writer's layout, not part of them ("metric[label, 1]" on
+    // the command line; a config file's names hold no blank, and its reader says so).
     const auto trim = [](std::string t) {
       t.erase(0, t.find_first_not_of(" \t"));
       t.erase(t.find_last_not_of(" \t") + 1);
