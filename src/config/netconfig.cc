@@ -540,16 +540,17 @@ class Builder {
     }
     for (auto& n : ls.out) {
       UMBRA_CHECK(!n.empty(), e.Where(), ": layer[", spec, "]: empty node name");
-      // A prime names the versions of a node rewritten where its layer cannot run in place (a
-      // node named in' clashed with the input's, and the error blamed an in-place line).
-      UMBRA_CHECK(n.find('\'') == std::string::npos, e.Where(), ": layer[", spec, "]: node name '", n,
-                  "' holds a ', which names the versions of a node a layer rewrites; name it otherwise");
       if (IsNumber(n)) next_id_ = std::max(next_id_, std::atoi(n.c_str()) + 1);
     }
     top_ = ls.out.size() == 1 ? ls.out[0] : "";
     // In place where the layer cannot run in place: a fresh node that later layers see instead.
     if (ls.in.size() == 1 && ls.out.size() == 1 && ls.in[0] == Node(ls.out[0]) && !probe_->AllowInplace()) {
       const std::string fresh = Node(ls.out[0]) + "'";
+      // A node the config named so (in'): the error was "only an in-place layer may rewrite a
+      // node", on an in-place line.
+      UMBRA_CHECK(!produced_.count(fresh), e.Where(), ": layer[", spec, "]: ", ls.type, " cannot rewrite node '",
+                  ls.out[0], "' in place, and the name its output takes, '", fresh, "', is already a node of this ",
+                  "net; rename that node");
       rename_[ls.out[0] == "0" ? "in" : ls.out[0]] = fresh;
       ls.out[0] = fresh;
     } else {

@@ -72,23 +72,14 @@ cv::Mat DecodeForIm2Rec(const std::string& bytes, const std::string& path, const
 }
 #endif
 
-#if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-// Whether the bytes are of a lossless format, by signature: PNG, BMP, TIFF, the PNM family. Such
-// an image resized is re-encoded as PNG: as JPEG it took JPEG's loss where it had none (a PGM
-// packed with resize=3 was off by up to 79 levels).
-bool LosslessFormat(const std::string& b) {
-  const bool pnm = b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7' && std::isspace(uint8_t(b[2]));
-  return pnm || b.starts_with("\x89PNG\r\n\x1a\n") || b.starts_with("BM") || b.starts_with(std::string("II*\0", 4)) ||
-         b.starts_with(std::string("MM\0*", 4));
-}
-#endif
-
 // Decodes, scales the shorter side to `side`, re-encodes as PNG (a lossless format, or 16 bits a
 // channel) or JPEG (any other 8-bit image: a JPEG's, a GIF's, a WebP's).
 std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
                    int quality) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
-  const bool png = LosslessFormat(bytes);
+  // A lossless format resized stays lossless: as JPEG a PPM packed with resize=3 was off by up
+  // to 79 levels.
+  const bool png = IsLosslessImage(bytes);
   const cv::Mat img = DecodeForIm2Rec(bytes, path, where);
   std::vector<uint8_t> enc;
   try {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "umbra/parse.h"
 #include "umbra/regular_file.h"
 
 namespace umbra::io {
@@ -320,19 +321,24 @@ std::string ReadPnmHeader(const std::string& b, PnmHeader* h) {
 // The samples of a P2/P3 (decimal text) or a binary P5-P7 raster, read by the deep walk: Netpbm
 // allows none above maxval (its tools refuse them), and OpenCV took them unsaid, a plain form's
 // clamped to maxval, a binary one's kept, so that the readers' scaling by maxval clamped them
-// again: a wrong image either way. A plain raster is also counted and its words read (OpenCV
-// refused one cut short or holding a word that is not a number, in words naming no sample). A
-// P1's samples are single digits 0 and 1 and a P4's bits: nothing above a maxval to find.
+// again: a wrong image either way. A plain raster is also counted (OpenCV refused one cut short,
+// in words naming no sample) and its words must be numbers (OpenCV read "3a" as 3, dropping the
+// byte after the digits; Netpbm refuses it). A P1's samples are single digits 0 and 1 and a
+// P4's bits: nothing above a maxval to find.
 std::string CheckPnmSamples(const std::string& b, const PnmHeader& h) {
   const char kind = b[1];
-  const uint64_t count = h.width * h.height * h.depth;
+  // The binary forms' size is checked (CheckPnm); a plain one's count may pass 2^64 and is read
+  // up to its bytes' end anyway.
+  uint64_t count = 0;
+  if (__builtin_mul_overflow(h.width, h.height, &count) || __builtin_mul_overflow(count, h.depth, &count))
+    count = UINT64_MAX;
   const auto where = [&](uint64_t k) {
     const uint64_t pixel = k / h.depth;
     return "its P" + std::string(1, kind) + " pixel at row " + std::to_string(pixel / h.width + 1) + ", column " +
            std::to_string(pixel % h.width + 1);
   };
   const auto above = [&](uint64_t k, const std::string& v) {
-    return where(k) + " has a sample of " + v + ", above its maxval " + std::to_string(h.maxval) +
+    return where(k) + " has a sample of " + Visible(v) + ", above its maxval " + std::to_string(h.maxval) +
            " (Netpbm allows none above it)";
   };
   if (kind == '2' || kind == '3') {
@@ -347,7 +353,8 @@ std::string CheckPnmSamples(const std::string& b, const PnmHeader& h) {
         break;
       }
       if (at >= b.size())
-        return "it ends after " + std::to_string(k) + " of its " + std::to_string(count) + " P" +
+        return "it ends after " + std::to_string(k) + " of its " +
+               (count == UINT64_MAX ? std::string("2^64 or more") : std::to_string(count)) + " P" +
                std::string(1, kind) + " samples";
       const size_t from = at;
       uint64_t v = 0;
@@ -356,14 +363,14 @@ std::string CheckPnmSamples(const std::string& b, const PnmHeader& h) {
       if (at == from || (at < b.size() && !IsPnmSpace(b[at]) && b[at] != '#')) {
         size_t to = from;
         while (to < b.size() && to - from < 16 && !IsPnmSpace(b[to])) ++to;
-        return where(k) + " has '" + b.substr(from, to - from) + "', not a number";
+        return where(k) + " has '" + Visible(b.substr(from, to - from)) + "', not a number";
       }
       if (v > h.maxval) return above(k, b.substr(from, std::min<size_t>(at - from, 16)));
     }
     return {};
   }
   if (kind < '5' || kind > '7' || h.maxval == 255 || h.maxval == 65535) return {};  // no sample can be above it
-  for (uint64_t k = 0; k < count; ++k) {
+  for (uint64_t k = 0; k < count && h.raster + (k + 1) * h.bytes_per_sample <= b.size(); ++k) {
     const size_t at = h.raster + size_t(k * h.bytes_per_sample);
     const uint64_t v = h.bytes_per_sample == 1 ? Byte(b, at) : uint64_t(Byte(b, at)) << 8 | Byte(b, at + 1);
     if (v > h.maxval) return above(k, std::to_string(v));
@@ -386,11 +393,15 @@ std::string CheckPnm(const std::string& b, bool deep) {
   if (has_maxval && (h.maxval == 0 || h.maxval > 65535))
     return format + "maxval " + std::to_string(h.maxval) + ", outside 1 .. 65535";
   if (kind >= '1' && kind <= '3') return deep ? CheckPnmSamples(b, h) : std::string();
-  const uint64_t row = kind == '4' ? (h.width + 7) / 8 : h.width * h.depth * h.bytes_per_sample;
-  const uint64_t end = h.raster + row * h.height;
-  if (end > b.size())
-    return "it ends inside its P" + std::string(1, kind) + " pixel data (which needs byte " + std::to_string(end) +
-           " of " + std::to_string(b.size()) + ")";
+  // Checked for overflow: a P7 of WIDTH and HEIGHT 2^29 and DEPTH 32 wrapped to a size that
+  // passed, and the sample walk read past the bytes.
+  uint64_t row = (h.width + 7) / 8, end = 0;
+  const bool over = (kind != '4' && (__builtin_mul_overflow(h.width, h.depth, &row) ||
+                                     __builtin_mul_overflow(row, h.bytes_per_sample, &row))) ||
+                    __builtin_mul_overflow(row, h.height, &end) || __builtin_add_overflow(end, h.raster, &end);
+  if (over || end > b.size())
+    return "it ends inside its P" + std::string(1, kind) + " pixel data (which needs byte " +
+           (over ? std::string("past 2^64") : std::to_string(end)) + " of " + std::to_string(b.size()) + ")";
   return deep ? CheckPnmSamples(b, h) : std::string();
 }
 
@@ -464,6 +475,12 @@ bool HasImageSignature(const std::string& b) {
     if (b.starts_with(s.magic)) return true;
   if (b.starts_with("RIFF") && b.size() >= 12 && b.compare(8, 4, "WEBP") == 0) return true;
   return PnmKind(b) != '\0';
+}
+
+bool IsLosslessImage(const std::string& b) {
+  if (const char pnm = PnmKind(b); pnm != '\0') return pnm != 'F' && pnm != 'f';  // PFM: floats, refused anyway
+  return (b.size() >= 8 && std::memcmp(b.data(), kPngSignature, 8) == 0) || b.starts_with("BM") ||
+         b.starts_with(std::string_view("II*\0", 4)) || b.starts_with(std::string_view("MM\0*", 4));
 }
 
 bool IsImageFile(const std::string& path) {

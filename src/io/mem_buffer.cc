@@ -74,7 +74,14 @@ class MemBufferIterator : public DataIterator {
   // (Init does not read on: see the note there).
   std::string LeavesOut() override {
     if (max_nbatch_ == 0 || store_.size() < max_nbatch_) return base_->LeavesOut();
-    if (!read_on_) more_ = base_->Next(), read_on_ = true;
+    if (!read_on_) {
+      read_on_ = true;
+      try {
+        more_ = base_->Next();
+      } catch (const Error&) {  // a batch past the cap that cannot be read (an image): one is there
+        more_ = true;
+      }
+    }
     if (!more_) return base_->LeavesOut();
     return "membuffer keeps the epoch's first " + std::to_string(max_nbatch_) + " batches (max_nbatch = " +
            std::to_string(max_nbatch_) + (max_given_ ? "" : ", cxxnet's default") + "), and more follow";

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -135,18 +137,35 @@ std::string MainName(const std::vector<io::KeyDoc>& keys, const std::string& key
   return key;
 }
 
-// Whether two iterator keys (main names) set a setting in common. Beside a key's other names
-// (MainName), augmentation has keys that set one value in other words: divideby sets scale
-// (to 1 / divideby), mean_value sets mean_r, mean_g and mean_b. A block's scale = 1 beside a
+// The settings an iterator key (its main name) sets. Beside a key's other names (MainName),
+// augmentation has keys that set one value in other words: divideby sets scale (to
+// 1 / divideby), mean_value sets mean_r, mean_g and mean_b. A block's scale = 1 beside a
 // command-line divideby=4 took the block's unsaid, where divideby = 1 there was an error.
+std::set<std::string> SettingsOf(const std::string& k) {
+  if (k == "divideby") return {"scale"};
+  if (k == "mean_value") return {"mean_r", "mean_g", "mean_b"};
+  return {k};
+}
+// Whether two keys set a setting in common (mean_g and mean_value do).
 bool SetTheSame(const std::string& a, const std::string& b) {
-  const auto settings = [](const std::string& k) -> std::set<std::string> {
-    if (k == "divideby") return {"scale"};
-    if (k == "mean_value") return {"mean_r", "mean_g", "mean_b"};
-    return {k};
-  };
-  const std::set<std::string> x = settings(a), y = settings(b);
+  const std::set<std::string> x = SettingsOf(a), y = SettingsOf(b);
   return std::ranges::any_of(x, [&](const std::string& s) { return y.count(s) > 0; });
+}
+// Whether `later` sets every setting `earlier` did (mean_value after mean_g; not mean_g after
+// mean_value, which keeps red and blue).
+bool Replaces(const std::string& later, const std::string& earlier) {
+  const std::set<std::string> x = SettingsOf(later), y = SettingsOf(earlier);
+  return std::ranges::includes(x, y);
+}
+// Whether two keys' values give their setting the same value: scale = 0.5 and divideby = 2 do.
+bool SameValue(const std::string& a, const std::string& va, const std::string& b, const std::string& vb) {
+  const auto scale = [](const std::string& k, const std::string& v) -> std::optional<double> {
+    const auto x = ParseReal(v);
+    return k == "divideby" && x && *x != 0 ? std::optional<double>(1 / *x) : x;
+  };
+  if ((a == "divideby") == (b == "divideby")) return SameSetting(va, vb);
+  const auto x = scale(a, va), y = scale(b, vb);
+  return x && y && std::abs(*x - *y) <= 1e-6 * std::abs(*x);
 }
 
 // metric[field,node] = name
@@ -434,6 +453,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     const auto same_key = [&](const std::string& a, const std::string& k) {
       return SetTheSame(MainName(keys, a), MainName(keys, k));
     };
+    // Whether entry e replaces what an earlier key gave, with another value: said then.
+    const auto replaces = [&](const std::string& earlier, const config::Entry& e) {
+      return Replaces(MainName(keys, e.key), MainName(keys, earlier));
+    };
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
         used_by_iter.insert(e->key);
@@ -441,7 +464,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // is used, as for one key given twice (noted in pass 1), said once.
         for (auto g = std::ranges::find(globals, e); g != globals.begin();)
           if (--g; (*g)->key != e->key && same_key((*g)->key, e->key)) {
-            if (noted_globals.insert(e).second) NoteRepeatedKey(*e, **g, "");
+            if (replaces((*g)->key, *e) &&
+                !SameValue(MainName(keys, (*g)->key), (*g)->value, MainName(keys, e->key), e->value) &&
+                noted_globals.insert(e).second)
+              NoteRepeatedKey(*e, **g, "");
             break;
           }
         TookValue(job.iters[b], same_key(e->key, "image_mean"), *e);
@@ -456,7 +482,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         const bool last_global = std::none_of(std::ranges::find(globals, e) + 1, globals.end(),
                                               [&](const config::Entry* g) { return same_key(g->key, e->key); });
         if (e->file != "<command line>" && own != block_keys[b].end() && last_global &&
-            !SameSetting((*own)->value, e->value))
+            !SameValue(MainName(keys, (*own)->key), (*own)->value, MainName(keys, e->key), e->value))
           std::fprintf(stderr, "note: %s: the %s block's own %s = %s overrides the global %s = %s (%s) there "
                        "(cxxnet applied global keys after a block's: it took %s = %s)\n", (*own)->Where().c_str(),
                        job.iters[b].role == "data" ? "training" : job.iters[b].role.c_str(), (*own)->key.c_str(),
@@ -475,7 +501,9 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       const config::Entry* e = block_keys[b][k];
       for (size_t j = k; j-- > 0;)  // the latest earlier one: what this replaces
         if (same_key(block_keys[b][j]->key, e->key)) {
-          NoteRepeatedKey(*e, *block_keys[b][j], " of the " + job.iters[b].role + " block");
+          const config::Entry& was = *block_keys[b][j];
+          if (replaces(was.key, *e) && !SameValue(MainName(keys, was.key), was.value, MainName(keys, e->key), e->value))
+            NoteRepeatedKey(*e, was, " of the " + job.iters[b].role + " block");
           break;
         }
       same_batch(*e, e->key, "batch_size = " + e->value + " in the " + job.iters[b].role + " block",
@@ -586,11 +614,12 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; });
     // A layer named lr or eta: lr:momentum is its key (the schedule has none such), and was
     // called "no updater key".
-    UMBRA_CHECK(!layer || (scope != "lr" && scope != "eta"), e->Where(), ": ",
-                AmbiguousScope(e->key, scope, "the prefix of the learning-rate schedule's keys (" + scope + ":gamma)"));
-    UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
-                "' itself go inside its definition in netconfig");
     const std::vector<std::string> updater_keys = nn::UpdaterParam::Decl().Names();
+    const bool updater_leaf = std::ranges::find(updater_keys, key.substr(key.rfind(':') + 1)) != updater_keys.end();
+    UMBRA_CHECK(!layer || !updater_leaf || (scope != "lr" && scope != "eta"), e->Where(), ": ",
+                AmbiguousScope(e->key, scope, /*tag=*/false));
+    UMBRA_CHECK(!layer, e->Where(), ": '", e->key, "': '", key, "' is no updater key; the keys of layer '", scope,
+                "' itself go inside its definition in netconfig", DidYouMean(key, updater_keys));
     if (scope == "lr" || scope == "eta") {
       // cxxnet's MNIST_continue.conf writes lr:eta, lr:momentum, lr:wd, which cxxnet ignored.
       UMBRA_CHECK(std::ranges::find(updater_keys, key) == updater_keys.end(), e->Where(), ": '", e->key,
@@ -712,9 +741,14 @@ void InitIterator(IterBlock& b) {
   }
 }
 
-std::string AmbiguousScope(const std::string& key, const std::string& first, const std::string& also) {
+std::string AmbiguousScopeWith(const std::string& key, const std::string& first, const std::string& also) {
   return "updater key '" + key + "' is ambiguous: '" + first + "' is the name of a layer (whose own updater keys, in " +
          "its block or as LAYER:key, are stored as " + first + ":key) and " + also + "; rename the layer";
+}
+std::string AmbiguousScope(const std::string& key, const std::string& first, bool tag) {
+  return AmbiguousScopeWith(key, first,
+                            tag ? "a weight tag of this network (" + first + ":key sets every '" + first + "' weight)"
+                                : "the prefix of the learning-rate schedule's keys (" + first + ":gamma)");
 }
 
 std::string ModelDir(const Job& job) { return job.Get("model_dir", "models"); }
@@ -799,8 +833,13 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
       // Said here, at the key's line and before the pass (it was "cannot write the pred output
       // 'nodir/p.txt': No such file or directory" at the end, naming no line).
       const fs::path folder = fs::path(out).parent_path();
-      UMBRA_CHECK(folder.empty() || fs::is_directory(folder, ec), where, ": ", out_key, " = ", out, ": its folder '",
-                  folder.string(), "' ", fs::exists(folder, ec) ? "is no folder" : "does not exist",
+      std::error_code sec;
+      const fs::file_status st = folder.empty() ? fs::file_status{} : fs::status(folder, sec);
+      UMBRA_CHECK(folder.empty() || fs::is_directory(st), where, ": ", out_key, " = ", out, ": its folder '",
+                  folder.string(), "' ",
+                  sec && sec != std::errc::no_such_file_or_directory ? "cannot be looked up (" + sec.message() + ")"
+                  : fs::exists(st)                                    ? std::string("is no folder")
+                                                                      : std::string("does not exist"),
                   "; make it, or name another output file");
     }
     return;

@@ -95,10 +95,12 @@ std::string CxxnetTopNode(const nn::NetSpec& spec, const std::string& name, cons
 std::string ModelDir(const Job& job);
 std::string LogPath(const Job& job);
 
-/// Why updater key `key` is ambiguous, whose scope `first` is both a layer's name and what
-/// `also` says (a weight tag of the net, the schedule's prefix lr or eta): a layer named lr lost
-/// its own keys (lr:momentum read as a schedule key), bias:lr = 0 froze a layer named bias whole.
-std::string AmbiguousScope(const std::string& key, const std::string& first, const std::string& also);
+/// Why updater key `key` is ambiguous, whose scope `first` is both a layer's name and a weight
+/// tag of the net (`tag`) or the schedule's prefix (lr, eta): a layer named lr lost its own keys
+/// (lr:momentum read as a schedule key), bias:lr = 0 froze a layer named bias whole.
+std::string AmbiguousScope(const std::string& key, const std::string& first, bool tag);
+/// The same, where `first` is also what `also` says (another layer's weight).
+std::string AmbiguousScopeWith(const std::string& key, const std::string& first, const std::string& also);
 
 /// A round's model file name in a model_dir: NNNN.model (4 to 9 digits).
 bool IsRoundModelName(const std::string& file_name);

@@ -86,6 +86,11 @@ int PredictLoop(Job& job) {
   nn::Net<xpu> net(spec);
   nn::LoadWeights(net, mf, in, true);
   WarnIfOtherNetwork(job, mf, in, /*training=*/false);  // after the load: its weights did match
+  // pred and pred_raw write the net's output, its last layer's: a layer declared after the loss
+  // (a branch nothing reads) became it.
+  const std::string past = extract ? std::string() : net.OutputPastTheLoss(spec);
+  UMBRA_CHECK(past.empty(), past, ", but ", task, " writes the net's output, its last layer's; declare the layer "
+              "before the loss, or write a node with task = extract, extract_node_name = <node>");
   const auto& out_node = extract ? net.NodeByName(ResolveNode(net, node)) : net.Output();
 
   InitIterator(*p);

@@ -208,6 +208,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   UMBRA_CHECK(trainer.net().has_loss(), net_end,
               "the net has no loss layer (softmax, l2_loss, ...) to train it by; end it with one");
   CheckLogLossNodes(job, spec);
+  // A metric of no node reads the net's output, its last layer's: a layer declared after the
+  // loss (a branch nothing reads) became it, and train-error scored pooled pixels.
+  if (std::ranges::any_of(job.metrics, [](const MetricSpec& m) { return m.node.empty(); })) {
+    const std::string past = trainer.net().OutputPastTheLoss(spec);
+    UMBRA_CHECK(past.empty(), past, ", but the net's output, which a metric of no node reads (metric = ",
+                std::ranges::find_if(job.metrics, [](const MetricSpec& m) { return m.node.empty(); })->name,
+                "), is its last layer's; declare the layer before the loss, or name the node each metric reads "
+                "(metric[label,node])");
+  }
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);
   trainer.set_cuda_graph(graphs);

@@ -182,17 +182,14 @@ void CheckUpdaterScopes(const Job& job, const std::vector<std::string>& weights)
     if ((is_tag || is_schedule) && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
           return l.name == first;
         }))
-      UMBRA_THROW(where, AmbiguousScope(k, first, is_tag ? "a weight tag of this network (" + first + ":key sets every '" +
-                                                          first + "' weight)"
-                                                    : "the prefix of the learning-rate schedule's keys (" + first +
-                                                          ":gamma)"));
+      UMBRA_THROW(where, AmbiguousScope(k, first, is_tag));
     const nn::ScopedKey split = nn::SplitScopedKey(k);
     const std::string& scope = split.scope;
     // A layer named as another's weight (fc.wmat beside fc): fc:wmat:lr = 0 froze layer fc.wmat
     // whole, and fc's wmat.
     if (split.scoped && std::ranges::find(weights, scope) != weights.end() &&
         std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) { return l.name == scope; }))
-      UMBRA_THROW(where, AmbiguousScope(k, scope, "the name of layer '" + scope.substr(0, scope.rfind('.')) +
+      UMBRA_THROW(where, AmbiguousScopeWith(k, scope, "the name of layer '" + scope.substr(0, scope.rfind('.')) +
                                                       "''s weight " + scope.substr(scope.rfind('.') + 1)));
     // Batch norm's running statistics (moving_mean, moving_var) are weights no updater trains:
     // bn:moving_mean:lr = 5 was taken and did nothing, unsaid.
@@ -241,16 +238,20 @@ void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, co
       if (r.empty()) read = true;
       else if (why.empty()) why = r;
     }
-    if (!reached || read) continue;
-    // bn:eps = 0.1 read as adam's eps: the batch norm's own goes in its block.
+    // bn:eps = 0.1 meant for batch norm is an updater's key (adam's eps, else read by none): its
+    // own goes in its block.
     const std::string layer = scope.substr(0, scope.find('.'));
-    const bool bn_eps = rest == "eps" && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
+    const bool bn_eps = reached && rest == "eps" && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
       return l.name == layer && l.type.starts_with("batch_norm");
     });
-    std::fprintf(stderr, "note: %s%s = %s has no effect: %s%s\n",
-                 i < job.net.updater_where.size() ? (job.net.updater_where[i] + ": ").c_str() : "", k.c_str(),
-                 v.c_str(), why.c_str(),
-                 bn_eps ? ("; batch norm's own eps goes inside layer '" + layer + "''s block in netconfig").c_str() : "");
+    const std::string at = i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "";
+    const std::string own = "batch norm's own eps goes inside layer '" + layer + "''s block in netconfig";
+    if (bn_eps && read)
+      std::fprintf(stderr, "note: %s%s = %s sets adam's eps for the weights of layer '%s', not batch norm's: %s\n",
+                   at.c_str(), k.c_str(), v.c_str(), layer.c_str(), own.c_str());
+    if (!reached || read) continue;
+    std::fprintf(stderr, "note: %s%s = %s has no effect: %s%s\n", at.c_str(), k.c_str(), v.c_str(), why.c_str(),
+                 bn_eps ? ("; " + own).c_str() : "");
   }
 }
 

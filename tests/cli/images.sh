@@ -121,6 +121,11 @@ grep -qF "note: sc.conf:7: divideby = 255 replaces the earlier scale = 0.5 of th
   && grep -qF "note: sc.conf:7: the training block's own divideby = 255 overrides the global scale = 2 (sc.conf:" err.txt \
   && grep -qF "(cxxnet applied global keys after a block's: it took scale = 2)" err.txt \
   || { cat err.txt; fail "no notes for scale beside divideby"; }
+# No note where the later key gives the setting the same value (scale = 1/255 before divideby =
+# 255).
+sed 's/^  rand_mirror = 1$/  rand_mirror = 1\n  scale = 0.00392156862745098/' net.conf > mg.conf
+"$UMBRA" mg.conf num_round=0 model_dir=sc > /dev/null 2> err.txt || { cat err.txt; fail "mg.conf"; }
+if grep -q "replaces the earlier" err.txt; then cat err.txt; fail "a note for an equal setting"; fi
 # A training block that subtracts a mean image beside image blocks that subtract none: a note
 # each (the img eval block and the pred block; the csv block takes no mean image).
 sed 's/^  shuffle = 1$/  shuffle = 1\n  image_mean = tm.mean/' net.conf > tmean.conf

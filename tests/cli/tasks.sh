@@ -842,6 +842,8 @@ expect_error "updater key 'lr:lr' is ambiguous: 'lr' is the name of a layer (who
   lrname.conf model_dir=lrn
 expect_error "<command line>:2: updater key 'lr:momentum' is ambiguous: 'lr' is the name of a layer" \
   lrname.conf lr:momentum=0 model_dir=lrn
+expect_error "<command line>:2: 'lr:momentm': 'momentm' is no updater key; the keys of layer 'lr' itself go inside its definition in netconfig; did you mean 'momentum'?" \
+  lrname.conf lr:momentm=0 model_dir=lrn
 sed 's/= fullc:fc1/= fullc:bias/' "$CONF" > biasname.conf
 expect_error "stored as bias:key) and a weight tag of this network" \
   biasname.conf bias:lr=0 model_dir=bsn
@@ -859,11 +861,21 @@ done
 "$UMBRA" bnstat.conf bn:eps=0.1 num_round=0 model_dir=bns > /dev/null 2> bneps.err || { cat bneps.err; fail "bn:eps"; }
 grep -qF "note: <command line>:2: bn:eps = 0.1 has no effect: updater = sgd does not read it (adam does); batch norm's own eps goes inside layer 'bn''s block in netconfig" \
   bneps.err || { cat bneps.err; fail "bn:eps note"; }
+"$UMBRA" bnstat.conf bn:eps=0.1 updater=adam num_round=0 model_dir=bns > /dev/null 2> bneps.err || { cat bneps.err; fail "bn:eps adam"; }
+grep -qF "note: <command line>:2: bn:eps = 0.1 sets adam's eps for the weights of layer 'bn', not batch norm's: batch norm's own eps goes inside layer 'bn''s block in netconfig" \
+  bneps.err || { cat bneps.err; fail "bn:eps note with adam"; }
 # A layer declared after the loss became the net's output, which metrics and pred read: an error.
 sed '/^netconfig = start$/,/^netconfig = end$/c\netconfig = start\nlayer[0->1,2] = split\nlayer[1->3] = fullc:fc\n  nhidden = 10\nlayer[3->3] = softmax:sm\nlayer[2->9] = flatten:late\nnetconfig = end' \
   "$CONF" > late.conf
-expect_error "late.conf:25: layer 'late' (flatten) comes after the loss layer 'sm' (softmax) (late.conf:24), but the last layer's output is the net's" \
+expect_error "late.conf:25: layer 'late' (flatten) comes after the loss layer 'sm' (softmax) (late.conf:24), but the net's output, which a metric of no node reads (metric = error), is its last layer's; declare the layer before the loss, or name the node each metric reads (metric[label,node])" \
   late.conf model_dir=late
+# Metrics that each name their node read no output: trained as written.
+sed '/^metric/d' late.conf > late2.conf
+"$UMBRA" late2.conf "metric[label,3]=error" num_round=1 save_model=0 > late2.txt 2> late2.err || { cat late2.err; fail "late layer, metric of a node"; }
+grep -qF "train-error[3]:" late2.txt || { cat late2.txt; fail "late2 round line"; }
+"$UMBRA" late2.conf "metric[label,3]=error" num_round=1 model_dir=late2 > /dev/null 2>&1 || fail "late2 model"
+expect_error "late.conf:25: layer 'late' (flatten) comes after the loss layer 'sm' (softmax) (late.conf:24), but pred writes the net's output, its last layer's" \
+  late.conf task=pred model_in=late2/0001.model pred=late.txt
 # The metric's own line is named (it named the data block's), and the block it scores.
 expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts every prediction; N must be below 10" \
   "$CONF" metric=rec@10 model_dir=rc
@@ -961,6 +973,9 @@ sed 's/pred = big.txt/pred = mb.txt/; s/filename = big.csv/filename = mb.csv\nit
 expect_error "mb.conf:6: membuffer keeps the epoch's first 1 batches (max_nbatch = 1), and more follow, but pred writes every instance of the data once; give pred:max_nbatch=0, or leave membuffer out of the pred block; mb.txt is left as it was" \
   mb.conf task=pred model_in=bm/0001.model pred:max_nbatch=1
 [ "$(cat mb.txt)" = old ] || fail "pred file replaced behind a capped membuffer"
+sed 's/^iter = membuffer$/&\niter = threadbuffer/' mb.conf > mbt.conf  # asked through a threadbuffer
+expect_error "membuffer keeps the epoch's first 1 batches (max_nbatch = 1), and more follow, but pred writes" \
+  mbt.conf task=pred model_in=bm/0001.model pred:max_nbatch=1
 "$UMBRA" mb.conf task=pred model_in=bm/0001.model pred:max_nbatch=2 2> /dev/null || fail "membuffer holding every batch"
 [ "$(wc -l < mb.txt)" = 3 ] || fail "pred behind membuffer: $(cat mb.txt)"
 # Weights that overflow in a round's last update while its loss was finite (one batch a round,

@@ -435,9 +435,11 @@ TEST(NetConfig, GraphForms) {
   Has(NetError(split + "layer[c->d] = relu\nnetconfig = end\n"),
       "n.conf:4: layer[c->d]: input node 'c' is not the output of an earlier layer");
   Has(NetError(split + "layer[a->b] = relu\nnetconfig = end\n"), "n.conf:4: layer[a->b]: node 'b' is already produced");
-  // A prime names a rewritten node's versions: a node named in' clashed with the input's.
-  Has(NetError(split + "layer[a->c'] = relu\nnetconfig = end\n"),
-      "n.conf:4: layer[a->c']: node name 'c'' holds a ', which names the versions of a node a layer rewrites");
+  // A prime names a rewritten node's versions: a node the config named b' clashed with the one a
+  // softmax rewriting b in place makes.
+  Has(NetError(split + "layer[a->b'] = relu\nlayer[b->b] = softmax\nnetconfig = end\n"),
+      "n.conf:5: layer[b->b]: softmax cannot rewrite node 'b' in place, and the name its output takes, 'b'', is "
+      "already a node of this net; rename that node");
   Has(NetError(split + "layer[a->c] = relu:r\nlayer[b->d] = relu:r\nnetconfig = end\n"),
       "n.conf:5: layer name 'r' is already used at n.conf:4");
   Has(NetError(split + "layer[+1:] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer[+1:]");

@@ -196,6 +196,12 @@ TEST(ImageBytes, DeepWalkReadsPnmSamples) {
   EXPECT_EQ(deep(pam + std::string("\x0f\x0f\x00\x0f", 4)), "");
   EXPECT_HAS(deep(pam + std::string("\x0f\x0f\x00\x10", 4)), "its P7 pixel at row 1, column 2 has a sample of 16");
   EXPECT_EQ(deep("P5\n2 1\n255\n\xff\xff"), "");  // maxval 255 or 65535: none can be above it
+  // A size past 2^64 bytes wrapped to one that passed, and the walk read past the bytes.
+  const std::string huge = "P7\nWIDTH 536870912\nHEIGHT 536870912\nDEPTH 32\nMAXVAL 1000\nENDHDR\n";
+  EXPECT_EQ(deep(huge + std::string(64, '\0')),
+            "it ends inside its P7 pixel data (which needs byte past 2^64 of " + std::to_string(huge.size() + 64) + ")");
+  // A word's control bytes are shown escaped.
+  EXPECT_EQ(deep("P2\n1 1\n255\n4\x01\n"), "its P2 pixel at row 1, column 1 has '4\\x01', not a number");
 }
 
 // Binary PNM and BMP: the header gives the size of the pixel data, which must all be there (OpenCV

@@ -30,6 +30,10 @@ std::string CheckImageBytes(const std::string& bytes, std::string* pruned, bool 
 /// GIF, TIFF, WebP, the PNM family and PFM, JPEG 2000, OpenEXR, Radiance HDR, Sun raster).
 bool HasImageSignature(const std::string& bytes);
 
+/// Whether the bytes are of a lossless image format, by signature: PNG, BMP, TIFF, the PNM
+/// family (im2rec's resize re-encodes those as PNG, others as JPEG).
+bool IsLosslessImage(const std::string& bytes);
+
 /// Whether `path` is a regular file whose first bytes are an image's (HasImageSignature; "BM" only
 /// with a BMP info header's size after it, since two bytes begin other files by chance): what an
 /// output must not replace (a pred over an image its block read replaced it with labels).

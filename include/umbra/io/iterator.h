@@ -63,7 +63,7 @@ class DataIterator {
   /// and extract, which write each instance once, refuse such an iterator (a membuffer that keeps
   /// the first max_nbatch batches of a longer epoch had them write those alone, and succeed).
   /// May read on in the data to tell (a membuffer reads its base, which nothing else reads after
-  /// its Init), once.
+  /// its Init), once. Safe beside a running Next (a threadbuffer's producer), as Locate is.
   virtual std::string LeavesOut() { return {}; }
 };
 

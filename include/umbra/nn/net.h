@@ -295,22 +295,6 @@ class Net {
       PullShared(i);
     }
     if (has_loss_ && !inference_only_) CheckEveryWeightReachesALoss(spec);
-    // The net's output (Output(): what the metrics and pred read) is its last layer's: a layer
-    // declared after the loss (a branch nothing reads, without weights: those are refused above)
-    // became it, and train-error scored pooled pixels. (Inference alone runs the net as written.)
-    if (has_loss_ && !inference_only_) {
-      const auto last = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.spec >= 0; });
-      const auto loss = std::ranges::find_if(layers_.rbegin(), layers_.rend(),
-                                             [](const Entry& e) { return e.layer->IsLoss(); });
-      if (last != layers_.rend() && !last->layer->IsLoss()) {
-        const std::string& loss_at = spec.layers[size_t(loss->spec)].where;
-        throw AtDeclaration(spec.layers[size_t(last->spec)],
-                            Error(last->layer->Describe() + " comes after the loss " + loss->layer->Describe() +
-                                  (loss_at.empty() ? "" : " (" + loss_at + ")") + ", but the last layer's output is "
-                                  "the net's, which the metrics and pred read; declare it before the loss, which ends "
-                                  "the net"));
-      }
-    }
   }
 
   /// What the net noticed when built and a user should hear (a layer key without effect); the
@@ -318,6 +302,18 @@ class Net {
   const std::vector<std::string>& notes() const { return notes_; }
   /// Whether some layer is a loss layer (training needs one).
   bool has_loss() const { return has_loss_; }
+  /// Where the last layer declared is no loss layer but an earlier one is (a branch declared
+  /// after the loss): "file:line: layer 'p' (max_pooling) comes after the loss layer ...", naming
+  /// both; else "". Output() is that layer's: metrics that read it scored pooled pixels.
+  std::string OutputPastTheLoss(const NetSpec& spec) const {
+    const auto last = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.spec >= 0; });
+    const auto loss = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.layer->IsLoss(); });
+    if (last == layers_.rend() || loss == layers_.rend() || last->layer->IsLoss()) return {};
+    const std::string& at = spec.layers[size_t(last->spec)].where;
+    const std::string& loss_at = spec.layers[size_t(loss->spec)].where;
+    return (at.empty() ? "" : at + ": ") + last->layer->Describe() + " comes after the loss " +
+           loss->layer->Describe() + (loss_at.empty() ? "" : " (" + loss_at + ")");
+  }
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
   /// required by loss layers in training and optional otherwise. The net reads a dense input
