@@ -12,12 +12,14 @@ HEAD = """\
 # gen_resnet50.py beside it; edit that, not this. A bottleneck block is a split, 1x1 -> 3x3 -> 1x1
 # conv + batch_norm on one branch (4x channels out), the identity or a 1x1 conv + batch_norm
 # shortcut where the shape changes, eltwise_sum and relu. As torchvision (v1.5), a stride-2
-# block strides in its 3x3 convolution. Data paths are placeholders, as in resnet18.conf.
+# block strides in its 3x3 convolution. Data paths are placeholders, and
+# inputs scaled, as in resnet18.conf.
 
 data = train
 iter = imgrec
   image_rec  = "./data/imagenet/train.rec"
   image_mean = "./data/imagenet/mean_224.bin"
+  divideby = 58
   rand_crop = 1
   rand_mirror = 1
   shuffle = 1
@@ -28,6 +30,7 @@ eval = val
 iter = imgrec
   image_rec  = "./data/imagenet/val.rec"
   image_mean = "./data/imagenet/mean_224.bin"
+  divideby = 58
 iter = end
 
 netconfig = start

@@ -2,11 +2,14 @@
 // meta entries, fixconn and image-list files). strtol alone reads "12abc" as 12, "" as 0 and
 // saturates past its range without a word; these take the whole text or nothing. Whether the
 // text is a number is all they answer: each caller's error names its own file, line and key.
+// Beside them, the words such errors share: text quoted with its control bytes escaped
+// (Visible), a line's carriage return, an instance of a data set.
 #pragma once
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -74,6 +77,28 @@ inline std::string Visible(const std::string& s) {
     }
   }
   return out;
+}
+
+/// For a line of a text data file as getline gives it: "" where it holds no carriage return but
+/// at its end (CRLF, CR CR LF), else what is wrong. Files whose lines end in a lone CR (classic
+/// Mac OS) are one line to getline, and the errors that followed quoted a CR, garbling the
+/// terminal's line. `sep` (',' in a csv) counts the column the CR is in; '\0' names none.
+inline std::string CarriageReturnProblem(const std::string& line, char sep = '\0') {
+  const size_t cr = line.find('\r');
+  if (cr == std::string::npos || line.find_first_not_of('\r', cr) == std::string::npos) return {};
+  std::string problem =
+      "a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; end them with LF "
+      "or CRLF";
+  if (sep != '\0')
+    problem += " (column " + std::to_string(1 + std::count(line.begin(), line.begin() + std::ptrdiff_t(cr), sep)) +
+               ": '" + Visible(line.substr(cr > 8 ? cr - 8 : 0, 16)) + "')";
+  return problem;
+}
+
+/// How errors name an instance of a data set: "instance 6 of the data, from 0: bad.csv:7", the
+/// iterator's Locate (`at`) where it says one.
+inline std::string InstanceOfTheData(uint64_t index, const std::string& at) {
+  return "instance " + std::to_string(index) + " of the data, from 0" + (at.empty() ? "" : ": " + at);
 }
 
 /// Whether two config values say the same thing: the same number however spelled (0.5 and 5e-1),

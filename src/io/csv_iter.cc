@@ -56,12 +56,8 @@ class CsvIterator : public InstanceIterator {
         UMBRA_THROW(path_, ":", no, ": a NUL byte at column ", 1 + std::count(line.begin(), line.begin() + nul, ','),
                     " (a csv file is text)");
       // Rows ending in a lone CR (classic Mac OS) are one line here: said so, not "column 5 '4\r1'".
-      const size_t cr = line.find('\r');
-      // CRs at the end are read as the end (CR CR LF too, as the image lists read it).
-      UMBRA_CHECK(cr == std::string::npos || line.find_first_not_of('\r', cr) == std::string::npos, path_, ":", no,
-                  ": a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; end "
-                  "them with LF or CRLF (column ", 1 + std::count(line.begin(), line.begin() + ptrdiff_t(cr), ','),
-                  ": '", Visible(line.substr(cr > 8 ? cr - 8 : 0, 16)), "')");
+      const std::string cr = CarriageReturnProblem(line, ',');
+      UMBRA_CHECK(cr.empty(), path_, ":", no, ": ", cr);
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ParseRow(line, no, &row);
       if (cols == 0) {

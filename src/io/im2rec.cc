@@ -75,7 +75,7 @@ cv::Mat DecodeForIm2Rec(const std::string& bytes, const std::string& path, const
 // Decodes, scales the shorter side to `side`, re-encodes as PNG (a lossless format, or 16 bits a
 // channel) or JPEG (any other 8-bit image: a JPEG's, a GIF's, a WebP's).
 std::string Resize(const std::string& bytes, const std::string& path, const std::string& where, int side,
-                   int quality) {
+                   int quality, bool* as_jpeg) {
 #if defined(UMBRA_USE_OPENCV) && UMBRA_USE_OPENCV
   // A lossless format resized stays lossless: as JPEG a PPM packed with resize=3 was off by up
   // to 79 levels.
@@ -93,6 +93,7 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
     // 16 bits a channel stay 16 in a PNG (as JPEG they were written as 8 bits of the low byte:
     // white); the iterators read such a PNG as any 16-bit image.
     const bool lossless = png || out.depth() != CV_8U;
+    *as_jpeg = !lossless;
     const std::vector<int> opts = lossless ? std::vector<int>{} : std::vector<int>{cv::IMWRITE_JPEG_QUALITY, quality};
     UMBRA_CHECK(Codecs().encode(lossless ? ".png" : ".jpg", out, enc, opts), "im2rec: cannot encode image '", path,
                 "'");
@@ -101,7 +102,7 @@ std::string Resize(const std::string& bytes, const std::string& path, const std:
   }
   return std::string(enc.begin(), enc.end());
 #else
-  (void)bytes, (void)side, (void)quality;
+  (void)bytes, (void)side, (void)quality, (void)as_jpeg;
   UMBRA_THROW("im2rec: resize needs OpenCV, but umbra was built without OpenCV (image '", path, "', ", where, ")");
 #endif
 }
@@ -188,7 +189,7 @@ int Im2RecMain(int argc, char** argv) {
                  "with their own labels, but an imgrec block given an image_list, which finds labels by index, "
                  "refuses records that share one\n", repeats, first_repeat.c_str());
   RecordWriter w(out_path);  // written whole and renamed into place, or not at all
-  size_t not_images = 0;
+  size_t not_images = 0, jpegs = 0;  // files of no image format; images resize wrote as JPEG
   std::string first_not_image;
   const bool prefix = RootIsPrefix(root);
   if (prefix)
@@ -230,10 +231,17 @@ int Im2RecMain(int argc, char** argv) {
     if (resize == 0 && !r.payload.starts_with(std::string_view("\xff\xd8\xff", 3)) && HasImageSignature(r.payload))
       DecodeForIm2Rec(r.payload, path, where);
 #endif
-    if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality);
+    bool as_jpeg = false;
+    if (resize > 0) r.payload = Resize(r.payload, path, where, resize, quality, &as_jpeg);
+    jpegs += as_jpeg;
     w.Write(r);
   }
   w.Close();
+  // With resize, lossless sources and 16-bit images are re-encoded as PNG, which has no quality:
+  // quality=10 over a list of PPMs did nothing, unsaid.
+  if (given.count("quality") && resize > 0 && jpegs == 0)
+    std::fprintf(stderr, "note: im2rec: %s did nothing: resize re-encoded every image as PNG (lossless sources and "
+                 "16-bit images stay lossless), and quality is that of JPEGs\n", given["quality"].c_str());
   if (not_images > 0)
     std::fprintf(stderr, "note: im2rec: %zu of the %zu files begin with no image format's signature and are packed "
                  "as they are, which the image iterators cannot decode (the first: %s)\n", not_images, list.size(),

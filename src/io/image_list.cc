@@ -47,10 +47,8 @@ std::vector<ImageListEntry> ReadImageList(const std::string& path, int label_wid
     UMBRA_CHECK(line.find('\0') == std::string::npos, where, ": a NUL byte (a list is text; is this a binary file?)");
     // Lines that end in a lone CR (classic Mac OS) are one line here: said so, as the csv reader
     // says it (the error quoted "0.pgm\r1", whose CR garbled the terminal's line).
-    const size_t cr = line.find('\r');
-    UMBRA_CHECK(cr == std::string::npos || line.find_first_not_of("\r", cr) == std::string::npos, where,
-                ": a carriage return inside a line: lines that end in a lone CR (classic Mac OS) are not read; end "
-                "them with LF or CRLF");
+    const std::string cr = CarriageReturnProblem(line);
+    UMBRA_CHECK(cr.empty(), where, ": ", cr);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::vector<std::string> f = Split(line);
     // Without a path (a list that relabels records): the index and label_width labels.

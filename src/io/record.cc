@@ -83,8 +83,8 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
   in_.seekg(0, std::ios::end);
   const uint64_t size = uint64_t(in_.tellg());
   size_ = size;
+  uint32_t magic = 0;
   if (size >= 4) {  // cxxnet's or mxnet's .rec (dmlc-core's RecordIO): record_dmlc.cc
-    uint32_t magic = 0;
     in_.seekg(0);
     in_.read(reinterpret_cast<char*>(&magic), 4);
     UMBRA_CHECK(in_.good(), "cannot read record file '", path, "'");
@@ -93,6 +93,12 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
       return;
     }
   }
+  // A file that is none (a list given as image_rec) is said so by its first bytes, before its size
+  // (a 10-byte text was "truncated at offset 0").
+  UMBRA_CHECK(size > 0, "record file '", path, "' is empty (im2rec writes at least an end record)");
+  UMBRA_CHECK(size < 4 || magic == kRecordMagic || magic == kRecordEndMagic, "record file '", path, "' begins with 0x",
+              std::hex, magic, std::dec, ", no record's magic: not a record file of umbra's, cxxnet's or mxnet's ",
+              "im2rec? (cxxnet's older .bin files must be repacked with umbra im2rec)");
   uint64_t off = 0;
   for (;;) {
     UMBRA_CHECK(off < size, "record file '", path, "' is truncated at offset ", off, ": no end record after ",
@@ -117,14 +123,11 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
                   " bytes after its end record (offset ", off, ")");
       break;
     }
-    // Past the first record a bad magic is as likely the previous record's corrupt length, which
-    // is what led here.
+    // Past the first record (whose magic is checked above) a bad magic is as likely the previous
+    // record's corrupt length, which is what led here.
     UMBRA_CHECK(head[0] == kRecordMagic, "record file '", path, "' is corrupt at offset ", off, " (record ",
-                offsets_.size(), "): bad magic 0x", std::hex, head[0], std::dec,
-                offsets_.empty() ? "; not a record file of umbra's, cxxnet's or mxnet's im2rec? (cxxnet's older .bin "
-                                    "files must be repacked with umbra im2rec)"
-                                 : "; or the length of record " + std::to_string(offsets_.size() - 1) +
-                                       " (at offset " + std::to_string(offsets_.back()) + ") is corrupt");
+                offsets_.size(), "): bad magic 0x", std::hex, head[0], std::dec, "; or the length of record ",
+                offsets_.size() - 1, " (at offset ", offsets_.back(), ") is corrupt");
     UMBRA_CHECK(head[1] >= 12, "record file '", path, "' is corrupt at offset ", off, ": record length ", head[1],
                 " is shorter than its header");
     const uint64_t need = kHead + Padded(head[1]);

@@ -126,9 +126,9 @@ int PredictLoop(Job& job) {
       const float* bad = std::find_if(r, r + out.size(1), [](float v) { return !std::isfinite(v); });
       if (bad != r + out.size(1)) {  // named as the metrics name an instance: its index and its place in the data
         const std::string at = p->it->Locate(rows.index[i]);
-        UMBRA_THROW(p->where, ": ", extract ? "node '" + node + "'" : std::string("the network's output"),
-                    " for instance ", rows.index[i], " of the data (from 0", at.empty() ? "" : ": " + at, ") holds ",
-                    *bad, " (non-finite data, or a value past float's range); ", path, " is left as it was");
+        UMBRA_THROW(p->where, ": ", extract ? "node '" + node + "'" : std::string("the network's output"), " holds ",
+                    *bad, " for ", InstanceOfTheData(rows.index[i], at),
+                    " (non-finite data, or a value past float's range); ", path, " is left as it was");
       }
       UMBRA_CHECK(rows.index[i] >= next && !waiting.count(rows.index[i]), p->where, ": the iterator gave instance ",
                   rows.index[i], " twice in one pass");

@@ -421,6 +421,15 @@ TEST(ImgIter, PnmMaxvalScalesAndSignedTiffsAreRefused) {
     char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data()};
     EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, argv); }), "holds " + kind + " pixels");
   }
+  {  // quality with resize where every image stays PNG (a lossless source) does nothing: a note.
+    const std::string list = OneImageList(dir, "p100.pgm");
+    std::string args[] = {"im2rec", list, dir / "img", dir / "qq.rec", "resize=1", "quality=50"};
+    char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data(), args[5].data()};
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(Im2RecMain(6, argv), 0);
+    EXPECT_HAS(::testing::internal::GetCapturedStderr(),
+               "note: im2rec: quality=50 did nothing: resize re-encoded every image as PNG");
+  }
   // A sample above maxval (which Netpbm forbids) was clamped unsaid, by OpenCV in a plain P2 and
   // by the scaling in a binary P5: refused, naming the image and the pixel.
   for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{

@@ -5,10 +5,10 @@
 namespace umbra::io {
 
 /// argv[0] is the command's name (for the usage line), then LIST ROOT OUT.rec and optional keys:
-///   resize=N       scale each image so its shorter side is N pixels, then re-encode it (JPEG for
-///                  .jpg/.jpeg sources, PNG for .png, else JPEG); without it the source bytes are
-///                  copied unchanged. Needs OpenCV.
-///   quality=Q      JPEG quality of re-encoded images (default 95).
+///   resize=N       scale each image so its shorter side is N pixels, then re-encode it (PNG for
+///                  lossless formats, PNG, BMP, TIFF, PNM, and 16-bit images; else JPEG); without
+///                  it the source bytes are copied unchanged. Needs OpenCV.
+///   quality=Q      JPEG quality of re-encoded images (default 95; a note where none is a JPEG).
 ///   label_width=K  labels per list line (default: as many as the first line has).
 /// Each record carries the list's index and labels. The file is written to OUT.rec.tmp.PID and renamed
 /// when complete. Prints one summary line to stdout and returns 0; every error (bad usage, missing

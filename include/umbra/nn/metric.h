@@ -60,8 +60,7 @@ class Metric {
     const auto instance = [&](index_t i) {
       if (size_t(i) >= index.size()) return std::string();
       const std::string at = locate_ ? locate_(index[size_t(i)]) : "";
-      return " (instance " + std::to_string(index[size_t(i)]) + " of the data, from 0" + (at.empty() ? "" : ": " + at) +
-             ")";
+      return " (" + InstanceOfTheData(index[size_t(i)], at) + ")";
     };
     if (n > 0) CheckLabelWidth(k, label.size(1));
     for (index_t i = 0; i < n; ++i) {

@@ -31,6 +31,7 @@
 #include "umbra/nn/pass_scratch.h"
 #include "umbra/nn/profiler.h"
 #include "umbra/nn/registry.h"
+#include "umbra/parse.h"
 #include "umbra/suggest.h"
 #if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
 #include "umbra/tensor/cuda/allocator.h"  // PlanScratch: not while a graph is captured
@@ -389,9 +390,7 @@ class Net {
         if (problem.empty()) continue;
         const std::string at = i < index.size() && locate ? locate(index[i]) : "";
         UMBRA_THROW(e.layer->Describe(), ": sample ", i,
-                    i < index.size() ? " (instance " + std::to_string(index[i]) + " of the data, from 0" +
-                                           (at.empty() ? "" : ": " + at) + ")"
-                                     : "",
+                    i < index.size() ? " (" + InstanceOfTheData(index[i], at) + ")" : "",
                     ": ", problem);
       }
     }
