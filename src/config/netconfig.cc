@@ -543,6 +543,7 @@ class Builder {
       if (IsNumber(n)) next_id_ = std::max(next_id_, std::atoi(n.c_str()) + 1);
     }
     top_ = ls.out.size() == 1 ? ls.out[0] : "";
+    const std::vector<std::string> written = ls.out;  // the names as the config gives them
     // In place where the layer cannot run in place: a fresh node that later layers see instead.
     if (ls.in.size() == 1 && ls.out.size() == 1 && ls.in[0] == Node(ls.out[0]) && !probe_->AllowInplace()) {
       const std::string fresh = Node(ls.out[0]) + "'";
@@ -557,7 +558,14 @@ class Builder {
       for (auto& n : ls.out) n = Node(n);
     }
     const bool inplace = ls.in.size() == 1 && ls.out.size() == 1 && ls.out[0] == ls.in[0];
-    for (auto& n : ls.out) {
+    for (size_t j = 0; j < ls.out.size(); ++j) {
+      const std::string& n = ls.out[j];
+      // A node the config names b' where umbra named one so (a layer that cannot run in place
+      // rewrote b), as the other order is refused above.
+      const auto renamed = std::ranges::find_if(rename_, [&](const auto& kv) { return kv.second == written[j]; });
+      UMBRA_CHECK(inplace || !produced_.count(n) || renamed == rename_.end(), e.Where(), ": layer[", spec, "]: node '",
+                  n, "' is the name umbra gave the output of a layer that rewrote node '", renamed->first,
+                  "' but could not run in place; rename this node");
       UMBRA_CHECK(inplace || !produced_.count(n), e.Where(), ": layer[", spec, "]: node '", n,
                   "' is already produced; only an in-place layer (layer[a->a]) may rewrite a node");
       produced_.insert(n);

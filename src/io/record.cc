@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "umbra/logging.h"
+#include "umbra/parse.h"
 #include "umbra/regular_file.h"
 
 namespace umbra::io {
@@ -95,10 +96,15 @@ RecordReader::RecordReader(const std::string& path) : path_(path) {
   }
   // A file that is none (a list given as image_rec) is said so by its first bytes, before its size
   // (a 10-byte text was "truncated at offset 0").
-  UMBRA_CHECK(size > 0, "record file '", path, "' is empty (im2rec writes at least an end record)");
-  UMBRA_CHECK(size < 4 || magic == kRecordMagic || magic == kRecordEndMagic, "record file '", path, "' begins with 0x",
-              std::hex, magic, std::dec, ", no record's magic: not a record file of umbra's, cxxnet's or mxnet's ",
-              "im2rec? (cxxnet's older .bin files must be repacked with umbra im2rec)");
+  UMBRA_CHECK(size > 0, "record file '", path, "' is empty: it holds no records (umbra's im2rec writes at least an ",
+              "end record)");
+  UMBRA_CHECK(size >= 4, "record file '", path, "' is ", size, " bytes, shorter than any record file");
+  if (magic != kRecordMagic && magic != kRecordEndMagic) {
+    std::string first(4, '\0');
+    std::memcpy(first.data(), &magic, 4);  // the file's first bytes, in its order
+    UMBRA_THROW("record file '", path, "' begins with '", Visible(first), "', no record's magic: not a record file of ",
+                "umbra's, cxxnet's or mxnet's im2rec? (cxxnet's older .bin files must be repacked with umbra im2rec)");
+  }
   uint64_t off = 0;
   for (;;) {
     UMBRA_CHECK(off < size, "record file '", path, "' is truncated at offset ", off, ": no end record after ",

@@ -157,13 +157,28 @@ bool Replaces(const std::string& later, const std::string& earlier) {
   const std::set<std::string> x = SettingsOf(later), y = SettingsOf(earlier);
   return std::ranges::includes(x, y);
 }
-// Whether two keys' values give their setting the same value: scale = 0.5 and divideby = 2 do.
+// Whether two keys' values give the settings they share the same value: scale = 0.5 and
+// divideby = 2 do, and mean_value = 1,2,3 and mean_g = 2.
 bool SameValue(const std::string& a, const std::string& va, const std::string& b, const std::string& vb) {
+  if (a == b) return SameSetting(va, vb);
+  if (a == "mean_value" || b == "mean_value") {  // against mean_r, mean_g or mean_b: that channel's
+    const bool first = a == "mean_value";
+    const std::string& all = first ? va : vb;
+    const std::string& one = first ? b : a;
+    const int channel = one == "mean_r" ? 0 : one == "mean_g" ? 1 : 2;
+    std::string part = all;
+    if (std::ranges::count(all, ',') == 2)
+      for (int c = 0, from = 0; c <= channel; ++c) {
+        const size_t to = all.find(',', size_t(from));
+        part = all.substr(size_t(from), to == std::string::npos ? std::string::npos : to - size_t(from));
+        from = int(to) + 1;
+      }
+    return SameSetting(part, first ? vb : va);
+  }
   const auto scale = [](const std::string& k, const std::string& v) -> std::optional<double> {
     const auto x = ParseReal(v);
     return k == "divideby" && x && *x != 0 ? std::optional<double>(1 / *x) : x;
   };
-  if ((a == "divideby") == (b == "divideby")) return SameSetting(va, vb);
   const auto x = scale(a, va), y = scale(b, vb);
   return x && y && std::abs(*x - *y) <= 1e-6 * std::abs(*x);
 }
@@ -453,9 +468,10 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     const auto same_key = [&](const std::string& a, const std::string& k) {
       return SetTheSame(MainName(keys, a), MainName(keys, k));
     };
-    // Whether entry e replaces what an earlier key gave, with another value: said then.
-    const auto replaces = [&](const std::string& earlier, const config::Entry& e) {
-      return Replaces(MainName(keys, e.key), MainName(keys, earlier));
+    // Whether entry e replaces every setting an earlier entry gave, with another value: said then.
+    const auto replaces = [&](const config::Entry& earlier, const config::Entry& e) {
+      const std::string a = MainName(keys, earlier.key), b = MainName(keys, e.key);
+      return Replaces(b, a) && !SameValue(a, earlier.value, b, e.value);
     };
     for (const auto* e : globals)
       if (e->key != "batch_size" && At(e->Where(), [&] { return it.SetParam(e->key, e->value); })) {
@@ -464,9 +480,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
         // is used, as for one key given twice (noted in pass 1), said once.
         for (auto g = std::ranges::find(globals, e); g != globals.begin();)
           if (--g; (*g)->key != e->key && same_key((*g)->key, e->key)) {
-            if (replaces((*g)->key, *e) &&
-                !SameValue(MainName(keys, (*g)->key), (*g)->value, MainName(keys, e->key), e->value) &&
-                noted_globals.insert(e).second)
+            if (replaces(**g, *e) && noted_globals.insert(e).second)
               NoteRepeatedKey(*e, **g, "");
             break;
           }
@@ -502,7 +516,7 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       for (size_t j = k; j-- > 0;)  // the latest earlier one: what this replaces
         if (same_key(block_keys[b][j]->key, e->key)) {
           const config::Entry& was = *block_keys[b][j];
-          if (replaces(was.key, *e) && !SameValue(MainName(keys, was.key), was.value, MainName(keys, e->key), e->value))
+          if (replaces(was, *e))
             NoteRepeatedKey(*e, was, " of the " + job.iters[b].role + " block");
           break;
         }
@@ -837,7 +851,8 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
       const fs::file_status st = folder.empty() ? fs::file_status{} : fs::status(folder, sec);
       UMBRA_CHECK(folder.empty() || fs::is_directory(st), where, ": ", out_key, " = ", out, ": its folder '",
                   folder.string(), "' ",
-                  sec && sec != std::errc::no_such_file_or_directory ? "cannot be looked up (" + sec.message() + ")"
+                  sec && sec != std::errc::no_such_file_or_directory && sec != std::errc::not_a_directory
+                      ? "cannot be looked up (" + sec.message() + ")"
                   : fs::exists(st)                                    ? std::string("is no folder")
                                                                       : std::string("does not exist"),
                   "; make it, or name another output file");

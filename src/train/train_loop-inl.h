@@ -209,13 +209,15 @@ int TrainLoop(Job& job, const TrainSetup& s) {
               "the net has no loss layer (softmax, l2_loss, ...) to train it by; end it with one");
   CheckLogLossNodes(job, spec);
   // A metric of no node reads the net's output, its last layer's: a layer declared after the
-  // loss (a branch nothing reads) became it, and train-error scored pooled pixels.
-  if (std::ranges::any_of(job.metrics, [](const MetricSpec& m) { return m.node.empty(); })) {
+  // loss (a branch nothing reads) became it, and train-error scored pooled pixels. Where no
+  // metric is computed (eval_train = 0, no eval block) nothing reads it.
+  const auto reads_output = std::ranges::find_if(job.metrics, [](const MetricSpec& m) { return m.node.empty(); });
+  const bool scored = s.eval_train || std::ranges::any_of(job.iters, [](const IterBlock& b) { return b.role == "eval"; });
+  if (reads_output != job.metrics.end() && scored) {
     const std::string past = trainer.net().OutputPastTheLoss(spec);
     UMBRA_CHECK(past.empty(), past, ", but the net's output, which a metric of no node reads (metric = ",
-                std::ranges::find_if(job.metrics, [](const MetricSpec& m) { return m.node.empty(); })->name,
-                "), is its last layer's; declare the layer before the loss, or name the node each metric reads "
-                "(metric[label,node])");
+                reads_output->name, reads_output->where.empty() ? ", the default" : "", "), is its last layer's; ",
+                "declare the layer before the loss, or name the node each metric reads (metric[label,node])");
   }
   // cuda_graph = 1: steps replayed from CUDA graphs (trainer.h says when it declines them).
   const bool graphs = job.GetSwitch("cuda_graph", false);

@@ -240,10 +240,12 @@ void NoteIdleScopedUpdaterKeys(const Job& job, const nn::UpdaterSettings& us, co
     }
     // bn:eps = 0.1 meant for batch norm is an updater's key (adam's eps, else read by none): its
     // own goes in its block.
-    const std::string layer = scope.substr(0, scope.find('.'));
-    const bool bn_eps = reached && rest == "eps" && std::ranges::any_of(job.net.spec.layers, [&](const nn::LayerSpec& l) {
-      return l.name == layer && l.type.starts_with("batch_norm");
+    // The layer by its whole name (a.bn, a.bn.gamma: layer names may hold dots).
+    const auto bn = std::ranges::find_if(job.net.spec.layers, [&](const nn::LayerSpec& l) {
+      return l.type.starts_with("batch_norm") && (scope == l.name || scope.starts_with(l.name + "."));
     });
+    const bool bn_eps = reached && rest == "eps" && bn != job.net.spec.layers.end();
+    const std::string layer = bn_eps ? bn->name : "";
     const std::string at = i < job.net.updater_where.size() ? job.net.updater_where[i] + ": " : "";
     const std::string own = "batch norm's own eps goes inside layer '" + layer + "''s block in netconfig";
     if (bn_eps && read)

@@ -440,6 +440,9 @@ TEST(NetConfig, GraphForms) {
   Has(NetError(split + "layer[a->b'] = relu\nlayer[b->b] = softmax\nnetconfig = end\n"),
       "n.conf:5: layer[b->b]: softmax cannot rewrite node 'b' in place, and the name its output takes, 'b'', is "
       "already a node of this net; rename that node");
+  Has(NetError(split + "layer[b->b] = softmax\nlayer[a->b'] = relu\nnetconfig = end\n"),
+      "n.conf:5: layer[a->b']: node 'b'' is the name umbra gave the output of a layer that rewrote node 'b' but could "
+      "not run in place; rename this node");
   Has(NetError(split + "layer[a->c] = relu:r\nlayer[b->d] = relu:r\nnetconfig = end\n"),
       "n.conf:5: layer name 'r' is already used at n.conf:4");
   Has(NetError(split + "layer[+1:] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer[+1:]");

@@ -125,16 +125,18 @@ TEST(RecFile, CorruptBytesAreRefused) {
   RecordReader r(dir / "flip.rec");
   EXPECT_EQ(r.Read(0).payload, "x");
   EXPECT_HAS(ErrorOf([&] { r.Read(2); }), "flip.rec' is corrupt at offset 76 (record 2): checksum mismatch");
-  // A file that is none is said so by its first bytes, whatever its size (a 10-byte text was
-  // "truncated at offset 0"); an empty one is said empty.
+  // A file that is none is said so by its first bytes, whatever its size past 3 (a 10-byte text
+  // was "truncated at offset 0"); a shorter one by its size, an empty one as empty.
   WriteText(dir / "magic.rec", "GIF89a" + bytes);
   EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "magic.rec"); }),
-             "magic.rec' begins with 0x38464947, no record's magic: not a record file of umbra's, cxxnet's or mxnet's "
+             "magic.rec' begins with 'GIF8', no record's magic: not a record file of umbra's, cxxnet's or mxnet's "
              "im2rec?");
   WriteText(dir / "short.rec", "0\t1\ta.png\n");
-  EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "short.rec"); }), "short.rec' begins with 0x");
+  EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "short.rec"); }), "short.rec' begins with '0\\t1\\t', no record's magic");
+  WriteText(dir / "three.rec", "abc");
+  EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "three.rec"); }), "three.rec' is 3 bytes, shorter than any record file");
   WriteText(dir / "empty.rec", "");
-  EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "empty.rec"); }), "empty.rec' is empty");
+  EXPECT_HAS(ErrorOf([&] { RecordReader r2(dir / "empty.rec"); }), "empty.rec' is empty: it holds no records");
   EXPECT_HAS(ErrorOf([&] { RecordReader r3(dir / "none.rec"); }), "cannot open record file");
   // A corrupt length sends the walk into the next record: its bad magic names the length too.
   std::string longer = bytes;

@@ -104,7 +104,8 @@ class Trainer {
     p.steps = steps;
     return p;
   }
-  /// Test-mode forward; the output node holds predictions afterwards.
+  /// Test-mode forward; the output node (the last layer's: see Net::OutputPastTheLoss where a
+  /// layer was declared after the loss) holds predictions afterwards.
   const Node<xpu, DType>& Predict(const Tensor<xpu, 4, DType>& input) {
     net_.Forward(false, input, nullptr);
     return net_.Output();
