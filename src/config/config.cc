@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -130,6 +132,12 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
     UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(bad), '\n'), ": byte 0x",
                 std::hex, int(static_cast<unsigned char>(lines[bad])), std::dec,
                 " is not UTF-8 (a config is read as UTF-8 text; save it as UTF-8)");
+  // One after the first byte (two files, each with one, joined) made its key unknown, the
+  // message showing the key unchanged: the mark is invisible.
+  if (const size_t mark = lines.find("\xEF\xBB\xBF"); mark != std::string::npos)
+    UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(mark), '\n'),
+                ": a UTF-8 byte-order mark (the invisible U+FEFF) past the start of the file, as where two files "
+                "were joined; remove it");
   const std::vector<Token> t = Tokenize(lines, file);
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {
@@ -174,7 +182,7 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
 std::vector<Entry> ParseConfigFile(const std::string& path) {
   CheckRegularFile(path, "config file");
   std::ifstream in(path);
-  UMBRA_CHECK(in.good(), "cannot open config file '", path, "'");
+  UMBRA_CHECK(in.good(), "cannot open config file '", path, "': ", std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ParseConfig(ss.str(), path);

@@ -477,6 +477,9 @@ class Builder {
     const auto colon = e.value.find(':');
     ls.type = e.value.substr(0, colon);
     ls.name = colon == std::string::npos ? "" : e.value.substr(colon + 1);
+    // fullc: named the layer fullc_0 unsaid (a finetune then matched none of its weights).
+    UMBRA_CHECK(colon == std::string::npos || !ls.name.empty(), e.Where(), ": layer[", spec, "] = ", e.value,
+                ": no name after the ':'; write type:name, or the type alone");
     // flatten:a:b named a layer "a:b", which no LAYER:key (the updater's per-layer keys) can name.
     UMBRA_CHECK(ls.name.find(':') == std::string::npos, e.Where(), ": layer name '", ls.name,
                 "' holds a ':', which separates a layer's name from a key (LAYER:key); one type:name");
@@ -540,6 +543,10 @@ class Builder {
     }
     for (auto& n : ls.out) {
       UMBRA_CHECK(!n.empty(), e.Where(), ": layer[", spec, "]: empty node name");
+      // layer[0->1]] made a node "1]" and +1:a,b one "a,b", which no later layer could name: the
+      // error came at the next layer, which was right.
+      UMBRA_CHECK(n.find_first_of("[],") == std::string::npos, e.Where(), ": malformed layer[", spec, "]: node name '",
+                  n, "' holds a '", n[n.find_first_of("[],")], "'", spec[0] == '+' ? " (+1:node takes one node)" : "");
       if (IsNumber(n)) next_id_ = std::max(next_id_, std::atoi(n.c_str()) + 1);
     }
     top_ = ls.out.size() == 1 ? ls.out[0] : "";
@@ -596,7 +603,33 @@ class Builder {
     nc_.spec.layers.push_back(std::move(relu));
   }
 
-  void AddUpdater(const std::string& key, const Entry& e) {
+  // An updater setting given twice (eta then lr; lr twice in a layer's block) took the last value
+  // unsaid, where a repeated layer key or global key gets a note: one here too, unless job.cc
+  // gives it (the same global key twice). A command-line value replaces the file's by design.
+  void AddUpdater(const std::string& key, const Entry& e, bool in_layer = false) {
+    const auto canonical = [](const std::string& k) {
+      std::string out;
+      for (size_t b = 0; b <= k.size();) {
+        const size_t c = std::min(k.find(':', b), k.size());
+        const std::string part = k.substr(b, c - b);
+        out += (b ? ":" : "") + (part == "eta" ? std::string("lr") : part);
+        b = c + 1;
+      }
+      return out;
+    };
+    const bool cli = e.file == "<command line>";
+    for (size_t i = nc_.updater.size(); i-- > 0;) {
+      if (canonical(nc_.updater[i].first) != canonical(key)) continue;
+      const bool earlier_cli = nc_.updater_where[i].rfind("<command line>:", 0) == 0;
+      const bool noted_by_job = !in_layer && updater_written_[i] == e.key;  // a global key, written alike
+      if (earlier_cli == cli && !noted_by_job && !SameSetting(nc_.updater[i].second, e.value)) {
+        const std::string of = in_layer ? " of layer '" + nc_.spec.layers.back().name + "'" : "";
+        std::fprintf(stderr, "note: %s: %s = %s replaces the earlier %s = %s%s at %s (the last value is used)\n",
+                     e.Where().c_str(), e.key.c_str(), e.value.c_str(), updater_written_[i].c_str(),
+                     nc_.updater[i].second.c_str(), of.c_str(), nc_.updater_where[i].c_str());
+      }
+      break;
+    }
     nc_.updater.push_back({key, e.value});
     nc_.updater_where.push_back(e.Where());
     updater_written_.push_back(e.key);
@@ -637,7 +670,7 @@ class Builder {
       std::fprintf(stderr, "note: %s: updater = %s in layer '%s''s block gives its weights that updater (cxxnet "
                    "read updater only outside netconfig, and trained the layer with the global one)\n",
                    e.Where().c_str(), e.value.c_str(), ls.name.c_str());
-    AddUpdater(ls.name + ":" + UpdaterKey(e.key), e);
+    AddUpdater(ls.name + ":" + UpdaterKey(e.key), e, /*in_layer=*/true);
   }
 
   NetConfig nc_;

@@ -106,6 +106,25 @@ void NoteTrainingKeysOutsideTraining(const Job& job) {
                  device ? "it reads the model file, on no device" : updates ? "an updater key" : "a training key");
   }
 }
+// The same for keys of the output tasks given to another (umbra conf task=trian ... or no task
+// with extract_node_name=fc1, output_format=xml): the net trained, unsaid. (pred and pred_raw
+// say their own word about extract_node_name.)
+void NoteOutputKeysOfOtherTasks(const Job& job) {
+  const std::string task = job.Get("task", "train");
+  static const std::map<std::string, std::set<std::string>> kReaders = {
+      {"extract_node_name", {"extract", "pred", "pred_raw"}},
+      {"output_format", {"extract", "pred", "pred_raw", "get_weight"}},
+      {"weight_layer", {"get_weight"}}, {"extract_layer_name", {"get_weight"}}, {"weight_tag", {"get_weight"}},
+      {"weight_name", {"get_weight"}}, {"weight_filename", {"get_weight"}}};
+  for (const config::Entry& e : job.entries) {
+    const auto readers = kReaders.find(e.key);
+    if (e.file != "<command line>" || readers == kReaders.end() || readers->second.count(task)) continue;
+    std::string by;
+    for (const std::string& t : readers->second) by += (by.empty() ? "task = " : t == *readers->second.rbegin() ? " or " : ", ") + t;
+    std::fprintf(stderr, "note: %s: %s = %s does nothing for task = %s (%s reads it)\n", e.Where().c_str(),
+                 e.key.c_str(), e.value.c_str(), task.c_str(), by.c_str());
+  }
+}
 // A training block that subtracts a mean image beside an image block that subtracts none (an
 // eval or pred block without image_mean or mean_value): the net is evaluated, or predicts, on
 // other inputs than it trained on (test-error 0.2 beside train-error 0.1 on the same images),
@@ -200,6 +219,9 @@ MetricSpec ParseMetric(const config::Entry& e) {
     };
     m.label_field = trim(in.substr(0, comma));
     if (comma != std::string::npos) m.node = trim(in.substr(comma + 1));
+    // metric[label,] scored the net's output, as if no node were named.
+    UMBRA_CHECK(comma == std::string::npos || !m.node.empty(), e.Where(), ": ", e.key,
+                " names no node after the ','; write metric[label,node], or metric[label] for the net's output");
     // The data node is "0" in netconfig and "in" in the net; scoring the input is no metric.
     UMBRA_CHECK(m.node != "0" && m.node != "in", e.Where(), ": ", e.key, " names the net's input, which no layer "
                 "computes; name a node a layer writes");
@@ -336,6 +358,14 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       continue;
     }
     if (IsBlockRole(e.key) && !in_iter) {
+      // pred = "" ran the whole prediction, then failed renaming its output to ''. An eval
+      // block's name labels its figures in the tab-separated round line: empty, it printed
+      // "-error", and a blank or tab in it split the line's fields.
+      UMBRA_CHECK(e.key != "pred" || !e.value.empty() || !pred_file.empty(), e.Where(), ": pred = needs a file name");
+      UMBRA_CHECK(e.key != "eval" || !e.value.empty(), e.Where(), ": eval = needs a name (it labels the block's "
+                  "figures: eval = test prints test-error)");
+      UMBRA_CHECK(e.key != "eval" || e.value.find_first_of(" \t\r\n\v\f") == std::string::npos, e.Where(), ": eval = '",
+                  e.value, "': a blank in the name would split the round line's fields; write it without one");
       pending = &e;
       continue;
     }
@@ -403,7 +433,16 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
       scoped.push_back(&e);
       continue;
     }
-    if (e.key == "input_shape") job.net_text += "input_shape = " + e.value + "\n";
+    // Once, the value in effect: input_shape=1,4,4 on the command line beside the file's kept
+    // both lines, and every pred with the config alone warned of another network.
+    if (e.key == "input_shape") {
+      for (size_t at = 0; (at = job.net_text.find("input_shape = ", at)) != std::string::npos; ++at)
+        if (at == 0 || job.net_text[at - 1] == '\n') {
+          job.net_text.erase(at, job.net_text.find('\n', at) + 1 - at);
+          break;
+        }
+      job.net_text += "input_shape = " + e.value + "\n";
+    }
     if (const auto earlier = job.global.find(e.key); earlier != job.global.end())
       NoteRepeatedKey(e, earlier->second, "");
     job.global[e.key] = e;
@@ -424,9 +463,11 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
   }
 
   NoteTrainingKeysOutsideTraining(job);
+  NoteOutputKeysOfOtherTasks(job);
   // The trainer's switches that reach the iterators too are read as the trainer's first: silent
-  // = 2 was "iterator key silent = '2' must be 0 or 1".
+  // = 2 was "iterator key silent = '2' must be 0 or 1", seed = 1e3 "iterator key seed".
   for (const char* key : {"silent", "test_io"}) job.GetSwitch(key, false);
+  job.GetInt("seed", 0, std::numeric_limits<long>::min(), std::numeric_limits<long>::max());
 
   // Pass 2: keys into iterators. Globals first (in file order), the block's own keys next,
   // command-line block:key last: a block's key is meant for its block. (cxxnet gave a block's
@@ -809,6 +850,9 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
     const std::string lock = NamedAsLock(log);
     UMBRA_CHECK(lock.empty(), job.Where("log"), ": log = ", log, " ", lock,
                 ", which training runs hold; name the log otherwise");
+    std::error_code ec;
+    UMBRA_CHECK(log.empty() || !fs::is_directory(log, ec), job.Where("log"), ": log = ", log,
+                " is a folder; name a file (", (fs::path(log) / "log.jsonl").string(), ")");
   }
   const IterBlock* pred = job.Find("pred");
   for (const config::Entry& e : job.entries) {
@@ -842,6 +886,10 @@ void RefuseOverwritingInput(const Job& job, const std::string& out, const std::s
   UMBRA_CHECK(lock.empty(), where, ": ", out_key, " = ", out, " ", lock, " (", kModelDirLockName,
               "), which training runs hold; name another output file");
   if (const std::string why = NotRegularFile(out); !why.empty()) {  // a new file, or a device (/dev/stdout)
+    // A folder was "cannot write the pred output '...': Is a directory" after the pass. (A
+    // FILE.shape folder is said by the pred loop, which says why it would be written.)
+    UMBRA_CHECK(!fs::is_directory(out, ec) || out_key.find('(') != std::string::npos, where, ": ", out_key, " = ", out, " is a folder; name a file (",
+                (fs::path(out) / "x.txt").string(), ")");
     if (why == "no such file" || !fs::exists(out, ec)) {
       round_name();
       // Said here, at the key's line and before the pass (it was "cannot write the pred output

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -288,6 +290,21 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     std::string names;
     for (auto& n : copied) names += " " + n;
     std::fprintf(stderr, "finetune: copied %zu weight(s) from %s:%s\n", copied.size(), in.c_str(), names.c_str());
+    // A layer renamed, or misspelt, started afresh and the file's weights of the old name went
+    // unused, unsaid (a new classifier does so by design: then the note confirms it).
+    std::string fresh, unused;
+    std::set<std::string> own;
+    trainer.net().VisitWeights([&](const std::string& n, Tensor<xpu, 2>, Tensor<xpu, 2>) {
+      own.insert(n);
+      if (!mf.Find(n) && !job.net.unnamed.count(n.substr(0, n.rfind('.')))) fresh += " " + n;
+    });
+    for (const nn::ModelTensor& t : mf.tensors)
+      if (nn::IsWeightName(t.name) && !own.count(t.name)) unused += " " + t.name;
+    if (!fresh.empty())
+      std::fprintf(stderr, "note: finetune: not in %s, so initialised as a new net's:%s\n", in.c_str(), fresh.c_str());
+    if (!unused.empty())
+      std::fprintf(stderr, "note: finetune: weights of %s this net has no layer of that name for, not used:%s\n",
+                   in.c_str(), unused.c_str());
   } else if (!resumed && job.global.count("model_in")) {
     const std::string in = job.Get("model_in", "");
     const nn::ModelFile mf = nn::ReadModelFile(in);
@@ -308,6 +325,10 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   if ((resumed || from_file) && job.global.count("start_counter"))
     std::fprintf(stderr, "note: %s: start_counter (%s) is not used: the rounds go on from %d\n",
                  resumed ? "continue" : "model_in", job.Where("start_counter").c_str(), start);
+  // start_counter past num_round trained nothing and exited 0: a fresh run asked for no round.
+  UMBRA_CHECK(resumed || from_file || !job.global.count("start_counter") || start <= num_round, job.Where("start_counter"),
+              ": start_counter = ", start - 1, " makes round ", start, " the first, past num_round = ", num_round,
+              ": nothing would train; num_round counts the rounds from 1, start_counter included");
   const int last = std::min(num_round, start - 1 + max_round);
   if (start > last && start <= num_round)  // max_round = 0 stops it, not num_round
     std::fprintf(stderr, "nothing to train: max_round = %d rounds from round %d\n", max_round, start);
@@ -336,7 +357,16 @@ int TrainLoop(Job& job, const TrainSetup& s) {
   // killed before its first model, save_model = 2 in round 2, starts again there): with it,
   // another run's log named by log = was rewritten from round 1.
   const bool own_log = !job.global.count("log");
-  Progress prog(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file && !(resume && own_log), resumed);
+  // Progress's errors name the log's path ("log = d.csv: line 1 is no round ..."); the line of
+  // a log key is added here.
+  std::optional<Progress> made;
+  try {
+    made.emplace(silent, s.print_step, log, start, /*fresh=*/!resumed && !from_file && !(resume && own_log), resumed);
+  } catch (const Error& err) {
+    if (own_log || !err.message().starts_with("log = ")) throw;
+    throw Error(job.Where("log") + ": " + err.message());
+  }
+  Progress& prog = *made;
 
   SetFlushDenormals();
   Feeder<xpu> feed(train->it.get());

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "src/train/train_loop-inl.h"
 
@@ -324,10 +325,32 @@ void NoteOtherUpdater(const std::vector<std::string>& restarted, const char* how
 
 // A checkpoint of a network written differently (another activation, dropout rate) still loads
 // when every weight matches; say so, since the run is then not the one that was saved.
+// A net text's lines, input_shape's last and once (a model of an earlier build held a line for
+// each time the key was given).
+std::vector<std::string> NetLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::string shape;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    l.erase(0, l.find_first_not_of(' '));
+    if (l.rfind("input_shape = ", 0) == 0) shape = l;
+    else lines.push_back(l);
+  }
+  if (!shape.empty()) lines.push_back(shape);
+  return lines;
+}
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training) {
-  if (mf.net != job.net_text)
-    std::fprintf(stderr, "warning: the network text of '%s' differs from this config's; its weights match by name "
-                 "and shape and are used\n", path.c_str());
+  // Said with the first line that differs: a warning that named nothing read the same for a
+  // key's order as for another input shape.
+  const std::vector<std::string> was = NetLines(mf.net), is = NetLines(job.net_text);
+  size_t i = 0;
+  while (i < was.size() && i < is.size() && was[i] == is[i]) ++i;
+  if (was != is)
+    std::fprintf(stderr, "warning: the network text of '%s' differs from this config's (%s); its weights match by "
+                 "name and shape and are used\n", path.c_str(),
+                 i < was.size() && i < is.size() ? ("its '" + was[i] + "' is '" + is[i] + "' here").c_str()
+                 : i < was.size()                ? ("its '" + was[i] + "' is not in this config's").c_str()
+                                                 : ("this config's '" + is[i] + "' is not in it").c_str());
   // As numbers, as the model holds them: seed = 03 is 3, and seed = -1 is 18446744073709551615
   // (both warned as other seeds at every continue=1).
   if (training && mf.meta.count("seed") && mf.meta.at("seed") != std::to_string(job.net.spec.seed))

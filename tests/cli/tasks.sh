@@ -327,11 +327,21 @@ except ValueError as e:
 PY
 
 # A model of another network text (a weightless layer changed) predicts, with the warning
-# training gives; the same text gives none.
+# training gives, naming the first line that differs; the same text gives none.
 grep -q "warning" pred.err && fail "pred warned: $(cat pred.err)"
 sed 's/= relu:/= sigmoid:/' "$CONF" > sig.conf
 "$UMBRA" sig.conf task=pred model_in=m/0002.model pred=pred_sig.txt 2> sig.err
-grep -qF "warning: the network text of 'm/0002.model' differs from this config's" sig.err || fail "no warning: $(cat sig.err)"
+grep -qF "warning: the network text of 'm/0002.model' differs from this config's (its 'layer[1->2] = relu:relu1' is 'layer[1->2] = sigmoid:relu1' here)" sig.err \
+  || fail "no warning: $(cat sig.err)"
+# input_shape given again on the command line is one line of the text (both were kept, and pred
+# with the config alone warned); another input shape is named.
+"$UMBRA" "$CONF" num_round=1 model_dir=is input_shape=1,1,784 silent=1 > /dev/null 2>&1 || fail "input_shape twice"
+"$UMBRA" "$CONF" task=pred model_in=is/0001.model pred=pred_is.txt 2> is.err
+grep -q "warning" is.err && fail "pred warned of its own input_shape: $(cat is.err)"
+"$UMBRA" "$CONF" task=pred model_in=is/0001.model pred=pred_is.txt input_shape=1,28,28 input_flat=0 2> is2.err \
+  || { cat is2.err; fail "pred on another input shape"; }
+grep -qF "differs from this config's (its 'input_shape = 1,1,784' is 'input_shape = 1,28,28' here)" is2.err \
+  || fail "another input shape not named: $(cat is2.err)"
 # So does a global key that reaches a layer (slope, stride, pad, a dropout's threshold: they
 # were no part of the model's text, and pred without them gave other answers unwarned); one of
 # the initial weights (init) is no part of it.
@@ -548,6 +558,13 @@ sed 's/fullc:fc/fullc:gc/' "$CONF" > renamed.conf
 expect_error "task = finetune: model_in 'm/0002.model' has no weight of this net's names and shapes" renamed.conf \
   task=finetune model_in=m/0002.model num_round=1 model_dir=ft3
 [ -f ft/0001.model ] || fail "finetune model"
+# A renamed layer starts afresh, and the file's weights of the old name go unused: both said.
+sed 's/fullc:fc2/fullc:fcnew/' "$CONF" > newcls.conf
+"$UMBRA" newcls.conf task=finetune model_in=m/0002.model num_round=1 model_dir=ftn > /dev/null 2> ftn.err ||
+  { cat ftn.err; fail "finetune into a renamed layer"; }
+grep -qF "note: finetune: not in m/0002.model, so initialised as a new net's: fcnew.wmat fcnew.bias" ftn.err &&
+  grep -qF "note: finetune: weights of m/0002.model this net has no layer of that name for, not used: fc2.wmat fc2.bias" ftn.err ||
+  { cat ftn.err; fail "finetune's fresh and unused weights not named"; }
 # An unnamed layer is not copied, as cxxnet's finetune copied named layers only (a new
 # classifier left unnamed starts afresh), even where the file has its generated name and shape.
 sed 's/fullc:fc2/fullc/' "$CONF" > unnamed.conf
@@ -581,6 +598,10 @@ expect_error "model_dir 'm' already holds m/0002.model" "$CONF" num_round=2 mode
 "$UMBRA" "$CONF" start_counter=5 num_round=6 model_dir=sc > sc.txt 2> sc.err || { cat sc.err; fail "start_counter"; }
 [ -f sc/0006.model ] && [ ! -f sc/0005.model ] && grep -q '^\[6\]' sc.txt || { ls sc; cat sc.txt; fail "start_counter = 5"; }
 "$UMBRA" "$CONF" start_counter=0 num_round=1 model_dir=sc0 > /dev/null 2>&1 && [ -f sc0/0001.model ] || fail "start_counter = 0"
+# start_counter at or past num_round trained nothing and exited 0.
+expect_error "<command line>:2: start_counter = 6 makes round 7 the first, past num_round = 6: nothing would train" \
+  "$CONF" start_counter=6 num_round=6 model_dir=sc6
+[ ! -e sc6 ] || fail "start_counter past num_round made its model_dir"
 "$UMBRA" "$CONF" model_in=m/0002.model start_counter=1 num_round=3 model_dir=sc3 > /dev/null 2> sc3.err \
   || { cat sc3.err; fail "model_in with start_counter"; }
 grep -qF "note: model_in: start_counter (<command line>:3) is not used: the rounds go on from 3" sc3.err \
@@ -760,8 +781,8 @@ echo old > target.txt; ln -s target.txt link.txt
 "$UMBRA" "$CONF" task=get_weight weight_layer=fc2 model_in=m/0002.model weight_filename=link.txt 2> /dev/null
 [ -L link.txt ] && cmp w.txt target.txt || fail "get_weight through a symlink"
 echo "my notes" > notes.txt
-expect_error "log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" num_round=1 \
-  save_model=0 log=notes.txt
+expect_error "<command line>:4: log = notes.txt: line 1 is no round of a training log; not overwriting the file" "$CONF" \
+  num_round=1 save_model=0 log=notes.txt
 [ "$(cat notes.txt)" = "my notes" ] || fail "a file that is no log was overwritten"
 # An output never replaces what the task reads, nor any model file: the model given as pred or
 # weight_filename (a slip lost it, with success), the config, a data file named by a key.
@@ -882,7 +903,7 @@ expect_error "<command line>:2: metric rec@10 on an output of 10 classes counts 
 : > empty.conf; echo "num_round = 1" > nonet.conf
 expect_error "empty.conf: the config file holds no settings" empty.conf
 expect_error "nonet.conf: the config has no netconfig = start" nonet.conf
-expect_error "cannot write the pred output 'm': Is a directory" "$CONF" task=pred model_in=m/0002.model pred=m
+expect_error "<command line>:4: pred = m is a folder; name a file (m/x.txt)" "$CONF" task=pred model_in=m/0002.model pred=m
 # An output in a folder that is not there is said at its key's line, before the pass.
 expect_error "<command line>:4: pred = nodir/p.txt: its folder 'nodir' does not exist; make it, or name another output file" \
   "$CONF" task=pred model_in=m/0002.model pred=nodir/p.txt
@@ -919,7 +940,7 @@ grep -qx '{"experiment": "notes", "lr": 0.1}' notes.json || fail "notes.json rep
 if flock shared.jsonl "$UMBRA" "$CONF" num_round=1 save_model=0 log=shared.jsonl continue=1 > out.txt 2> err.txt; then
   fail "a log another run holds was written"
 fi
-grep -qF "umbra: error: log = shared.jsonl is being written by another run; name another log" err.txt \
+grep -qF "umbra: error: <command line>:4: log = shared.jsonl is being written by another run; name another log" err.txt \
   || { cat err.txt; fail "the held log is not named"; }
 # A log named through a symlink is read before it is rewritten (it was truncated first: a
 # resumed run lost its rounds and a link to a file that is no log destroyed it).
@@ -1170,6 +1191,32 @@ grep -qF "note: alias.conf:$(($(wc -l < alias.conf) - 1)): path_data = two.csv r
 sed '$d' alias.conf | sed '$d' > alias1.conf && echo "iter = end" >> alias1.conf  # filename only
 expect_error "<command line>:2: path_data = two.csv is overridden by the eval block's own filename (alias1.conf:$(($(wc -l < alias1.conf) - 1)))" \
   alias1.conf path_data=two.csv model_dir=al
+# Two names of one updater setting (eta, then lr), or one given twice in a layer's block: the
+# last is used, and the same note says so.
+{ sed 's/^  nhidden = 64/&\n  eta = 0.1\n  lr = 0.2/' "$CONF"; echo "lr = 0.01"; } > upd.conf
+"$UMBRA" upd.conf num_round=0 model_dir=upd > /dev/null 2> upd.err || { cat upd.err; fail "upd.conf"; }
+grep -qF "note: upd.conf:24: lr = 0.2 replaces the earlier eta = 0.1 of layer 'fc1' at upd.conf:23 (the last value is used)" upd.err \
+  && grep -qF "note: upd.conf:$(wc -l < upd.conf): lr = 0.01 replaces the earlier eta = 0.05 at upd.conf:$(grep -n '^eta = 0.05' upd.conf | cut -d: -f1) (the last value is used)" upd.err \
+  && [ "$(grep -c note: upd.err)" = 2 ] || { cat upd.err; fail "notes on one updater setting given twice"; }
+# pred = "" ran the whole prediction, then failed renaming its output to ''; an eval block's
+# empty name printed "-error", a blank in it split the round line's fields; metric[label,]
+# scored the net's output unsaid.
+sed 's/^pred = pred.txt/pred = ""/' "$CONF" > pe.conf
+expect_error "pe.conf:14: pred = needs a file name" pe.conf task=pred model_in=m/0002.model
+sed 's/^eval = test/eval = ""/' "$CONF" > ee.conf
+expect_error "ee.conf:9: eval = needs a name" ee.conf model_dir=ee
+sed 's/^eval = test/eval = "my test"/' "$CONF" > eb.conf
+expect_error "eb.conf:9: eval = 'my test': a blank in the name would split the round line's fields" eb.conf model_dir=eb
+sed 's/^metric\[label,3\]/metric[label,]/' "$CONF" > mc.conf
+expect_error "mc.conf:37: metric[label,] names no node after the ','" mc.conf model_dir=mc
+# An output task's key given to training (task=extract forgotten) is said to do nothing.
+"$UMBRA" "$CONF" num_round=0 model_dir=ok extract_node_name=3 weight_layer=fc1 > /dev/null 2> ok.err || { cat ok.err; fail "ok"; }
+grep -qF "note: <command line>:4: extract_node_name = 3 does nothing for task = train (task = extract, pred or pred_raw reads it)" ok.err \
+  && grep -qF "note: <command line>:5: weight_layer = fc1 does nothing for task = train (task = get_weight reads it)" ok.err \
+  || { cat ok.err; fail "output keys given to training"; }
+# A folder as the log is said at its key's line, as a pred folder is.
+mkdir -p outdir
+expect_error "<command line>:3: log = outdir is a folder; name a file (outdir/log.jsonl)" "$CONF" model_dir=lg log=outdir
 # A run that fails before its first model leaves no folder it made (it left one holding only
 # the lock); a folder that was there stays.
 expect_error "task = finetune needs model_in" "$CONF" task=finetune model_dir=ftnew

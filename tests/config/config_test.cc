@@ -37,6 +37,18 @@ TEST(Config, ByteOrderMarkIsSkipped) {
   EXPECT_EQ(e[1].line, 2);
 }
 
+// One past the start (two files, each with one, joined) is said where it is: it made its key
+// unknown, shown unchanged since the mark is invisible.
+TEST(Config, ByteOrderMarkPastTheStartIsAnError) {
+  try {
+    ParseConfig("\xEF\xBB\xBFnum_round = 1\n\xEF\xBB\xBF" "eta = 0.1\n", "bom2.conf");
+    FAIL() << "no error";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.message()).find("bom2.conf:2: a UTF-8 byte-order mark (the invisible U+FEFF) past the "
+                                              "start of the file"), std::string::npos) << err.message();
+  }
+}
+
 // Lines ending in a lone CR (classic Mac OS) are lines: the first comment ran to the end of the
 // file and dropped every key after it, and each error named line 1. CRLF is read as before.
 TEST(Config, LoneCarriageReturnsEndLines) {
@@ -447,6 +459,15 @@ TEST(NetConfig, GraphForms) {
       "n.conf:5: layer name 'r' is already used at n.conf:4");
   Has(NetError(split + "layer[+1:] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer[+1:]");
   Has(NetError(split + "layer[] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer declaration");
+  // A stray ']' or a comma made a node no later layer could name ("1]", "a,b"); the error came
+  // at the next layer. An empty name after the ':' named the layer relu_4 unsaid.
+  Has(NetError(split + "layer[a->c]] = relu\nnetconfig = end\n"),
+      "n.conf:4: malformed layer[a->c]]: node name 'c]' holds a ']'");
+  Has(NetError(split + "layer[a->c][x] = relu\nnetconfig = end\n"), "n.conf:4: malformed layer[a->c][x]: node name");
+  Has(NetError("input_shape = 1,1,4\nnetconfig = start\nlayer[+1:a,b] = relu\nnetconfig = end\n"),
+      "n.conf:3: malformed layer[+1:a,b]: node name 'a,b' holds a ',' (+1:node takes one node)");
+  Has(NetError(split + "layer[a->c] = relu:\nnetconfig = end\n"),
+      "n.conf:4: layer[a->c] = relu:: no name after the ':'; write type:name, or the type alone");
   // Shapes are checked by the net and the message names the layer.
   Has(NetError("input_shape = 1,2,2\nnetconfig = start\nlayer[0->a,b] = split\nlayer[a->c] = flatten\n"
                "layer[b,c->d] = eltwise_sum:sum\nnetconfig = end\n"),

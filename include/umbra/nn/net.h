@@ -10,8 +10,8 @@
 // backward that declares it reads it), its gradient between the backward of its consumer and of
 // its producer; values and gradients whose lifetimes do not overlap share one buffer
 // (PlanMemory). What must be read after a step: the output, loss outputs, NetSpec::keep_values.
-// The longer members are defined in net_build-inl.h (layout, bf16 and fusion choices) and
-// net_memory-inl.h (the memory plan).
+// The longer members are defined in net_build-inl.h (layout, bf16 and fusion choices),
+// net_memory-inl.h (the memory plan) and net_messages-inl.h (what errors and hints say).
 #pragma once
 
 #include <algorithm>
@@ -306,15 +306,7 @@ class Net {
   /// Where the last layer declared is no loss layer but an earlier one is (a branch declared
   /// after the loss): "file:line: layer 'p' (max_pooling) comes after the loss layer ...", naming
   /// both; else "". Output() is that layer's: metrics that read it scored pooled pixels.
-  std::string OutputPastTheLoss(const NetSpec& spec) const {
-    const auto last = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.spec >= 0; });
-    const auto loss = std::ranges::find_if(layers_.rbegin(), layers_.rend(), [](const Entry& e) { return e.layer->IsLoss(); });
-    if (last == layers_.rend() || loss == layers_.rend() || last->layer->IsLoss()) return {};
-    const std::string& at = spec.layers[size_t(last->spec)].where;
-    const std::string& loss_at = spec.layers[size_t(loss->spec)].where;
-    return (at.empty() ? "" : at + ": ") + last->layer->Describe() + " comes after the loss " +
-           loss->layer->Describe() + (loss_at.empty() ? "" : " (" + loss_at + ")");
-  }
+  std::string OutputPastTheLoss(const NetSpec& spec) const;
 
   /// Forward over the whole net. `input` must have the input shape; `label` (N, width) is
   /// required by loss layers in training and optional otherwise. The net reads a dense input
@@ -451,29 +443,7 @@ class Net {
   /// For a name that is no node: the node a layer of that name writes, or the nodes there are.
   /// A node later layers rewrite in place (fc1's, then relu r1's) holds what the last leaves:
   /// said, since the hint's node gave r1's output to one asking for fc1's.
-  std::string NodeHint(const NetSpec& spec, const std::string& k) const {
-    const auto unprimed = [](std::string n) { return n.substr(0, n.find('\'')); };
-    for (size_t i = 0; i < spec.layers.size(); ++i) {
-      const LayerSpec& l = spec.layers[i];
-      if (l.name != k || l.out.empty()) continue;
-      const std::string node = unprimed(l.out[0]);
-      std::string later;
-      for (size_t j = i + 1; j < spec.layers.size(); ++j)
-        if (std::ranges::any_of(spec.layers[j].out, [&](const std::string& o) { return unprimed(o) == node; }))
-          later += (later.empty() ? "" : ", ") + ("'" + spec.layers[j].name + "' (" + spec.layers[j].type + ")");
-      if (later.empty()) return "; '" + k + "' is a layer, whose output is node '" + node + "'";
-      return "; '" + k + "' is a layer, whose output is node '" + node + "', but " + later +
-             " then rewrite" + (later.find(',') == std::string::npos ? "s" : "") + " that node in place, and it " +
-             "holds what the last leaves; to read '" + k + "''s own output, give the first of them an output node of "
-             "its own";
-    }
-    std::vector<std::string> names;
-    for (const auto& [n, i] : node_index_)
-      if (n.find('\'') == std::string::npos) names.push_back(n);
-    std::string list;
-    for (size_t i = 0; i < names.size() && i < 24; ++i) list += (i ? ", " : "") + names[i];
-    return DidYouMean(k, names) + "; the nodes: " + list + (names.size() > 24 ? ", ..." : "");
-  }
+  std::string NodeHint(const NetSpec& spec, const std::string& k) const;
   const NodeT& NodeByName(const std::string& n) const {
     auto it = node_index_.find(n);
     UMBRA_CHECK(it != node_index_.end(), "no node named '", n, "'");
@@ -585,20 +555,7 @@ class Net {
   // elements).
   // Named at the declaration of the layer that writes the largest node (nchannel = 10^8 named
   // node '1' alone, no layer or line).
-  [[noreturn]] void ThrowForNodes(const NetSpec& spec, const Error& err, int at = -1) const {
-    size_t largest = at < 0 ? 0 : size_t(at);
-    for (size_t i = 1; at < 0 && i < nodes_.size(); ++i)
-      if (nodes_[i]->shape.Size() > nodes_[largest]->shape.Size()) largest = i;
-    const auto writer = std::ranges::find_if(layers_, [&](const Entry& e) {
-      return e.spec >= 0 && std::ranges::count(e.out, int(largest)) > 0;
-    });
-    const Error error("the net's node values and gradients (the largest: node '" + NameOf(int(largest)) +
-                      "' of shape " + nodes_[largest]->shape.ToString() +
-                      (writer == layers_.end() ? "" : ", the output of " + writer->layer->Describe()) +
-                      "): " + err.message());
-    if (writer == layers_.end()) throw error;
-    throw AtDeclaration(spec.layers[size_t(writer->spec)], error);
-  }
+  [[noreturn]] void ThrowForNodes(const NetSpec& spec, const Error& err, int at = -1) const;
   // Refuses, before any weight is allocated, a net whose largest node alone passes the host's
   // memory. Input nodes, and nodes that view them, are the caller's buffers, not the net's.
   void CheckLargestNodeFits(const NetSpec& spec) const {
@@ -926,4 +883,5 @@ class Net {
 }  // namespace umbra::nn
 
 #include "umbra/nn/net_build-inl.h"
+#include "umbra/nn/net_messages-inl.h"
 #include "umbra/nn/net_memory-inl.h"
