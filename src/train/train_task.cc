@@ -111,7 +111,7 @@ void CheckDeviceKeys(const Job& job, const nn::NetSpec& spec, bool gpu, bool tra
   UMBRA_CHECK(!bf16(spec.defaults), job.Where("dtype"),
               ": dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
   for (const nn::LayerSpec& l : spec.layers)
-    UMBRA_CHECK(!bf16(l.params), "layer '", l.name, "' (", l.type,
+    UMBRA_CHECK(!bf16(l.params), l.where.empty() ? "" : l.where + ": ", "layer '", l.name, "' (", l.type,
                 "): dtype = bf16 needs dev = gpu (cuDNN and cuBLAS bf16 products)");
 }
 

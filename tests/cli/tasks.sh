@@ -696,6 +696,9 @@ expect_error "<command line>:2: silent must be 0 or 1, got 2" "$CONF" silent=2 m
 expect_error "bf16_nodes = 1 needs dev = gpu" "$CONF" bf16_nodes=1 model_dir=b16
 expect_error "dtype = bf16 needs dev = gpu" "$CONF" dtype=bf16 model_dir=b16
 expect_error "dtype = bf16 needs dev = gpu" "$CONF" task=pred model_in=m/0002.model dtype=bf16
+sed 's/^  nhidden = 64/&\n  dtype = bf16/' "$CONF" > lbf.conf  # a layer's own: named at its declaration
+expect_error "lbf.conf:21: layer 'fc1' (fullc): dtype = bf16 needs dev = gpu" lbf.conf model_dir=b16
+expect_error "<command line>:2: seed must be an integer, got '1e3'" "$CONF" seed=1e3 model_dir=b16
 expect_error "cuda_graph must be 0 or 1, got 2" "$CONF" cuda_graph=2 model_dir=graph
 expect_error "tf32_matmul must be 0 or 1, got 7" "$CONF" tf32_matmul=7 model_dir=graph
 expect_error "bf16_nodes must be 0 or 1, got 3" "$CONF" bf16_nodes=3 model_dir=b16

@@ -182,6 +182,24 @@ TEST(Conv, BadShapesAndParameters) {
     EXPECT_NE(m.find("output shape (1,4,2000000026,2000000026) is too large (more than 2^40 elements)"),
               std::string::npos) << m;
   }
+  // Weights past 2^40 elements (their size wrapped to a negative one), and an output that fits
+  // the shape check but not the machine, are said before oneDNN is asked (its "could not create
+  // a primitive" named no size).
+  for (const char* algo : {"auto", "im2col"}) {
+    SCOPED_TRACE(algo);
+    auto huge = nn::LayerRegistry<cpu>::Get().Create("conv");
+    huge->set_name("c3");
+    for (auto [k, v] : {std::pair{"nchannel", "4"}, {"kernel_size", "2147483647"}, {"pad", "1073741820"},
+                        {"stride", "2147483647"}, {"algo", algo}})
+      huge->SetParam(k, v);
+    m = test::ErrorOf([&] { huge->InferShape({Shape4(1, 3, 8, 8)}); });
+    EXPECT_NE(m.find("layer 'c3' (conv): weights of shape (4,3x2147483647x2147483647) are too large (more than 2^40 "
+                     "elements)"), std::string::npos) << m;
+  }
+  auto wide = nn::LayerRegistry<cpu>::Get().Create("conv");
+  for (auto [k, v] : {std::pair{"nchannel", "2147483647"}, {"kernel_size", "3"}}) wide->SetParam(k, v);
+  m = test::ErrorOf([&] { wide->InferShape({Shape4(10, 3, 8, 8)}); });
+  EXPECT_NE(m.find("out of host memory"), std::string::npos) << m;
 }
 
 }  // namespace

@@ -185,6 +185,8 @@ TEST(LossLabels, CheckedOnTheHostBeforeAStep) {
   EXPECT_HAS(problem(softmax, {3, 0}, 1, {40, 41}), "sample 0 (instance 40 of the data, from 0): label 3");
   EXPECT_HAS(problem(softmax, {-1, 0}, 1), "layer 'loss' (softmax): sample 0: label -1 is outside [0, 3)");
   EXPECT_HAS(problem(softmax, {1.5f, 0}, 1), "sample 0: label 1.5 is not a whole class index");
+  // With the digits that make it not whole (1.0000001 was printed as 1).
+  EXPECT_HAS(problem(softmax, {1.0000001f, 0}, 1), "sample 0: label 1.0000001 is not a whole class index");
   EXPECT_HAS(problem(softmax, {nan, 0}, 1), "sample 0: label nan is outside [0, 3)");
   EXPECT_HAS(problem(softmax, {0, 1, 2, 0}, 2), "sample 0: 2 labels, want 1 class index");
   for (const char* type : {"l2_loss", "lp_loss", "multi_logistic"}) {

@@ -136,10 +136,19 @@ class ConvolutionLayer : public ParamLayer<ConvParam, xpu, DType> {
     UMBRA_CHECK(double(s[0]) * double(q.nchannel) * double(oh_) * double(ow_) <= kMaxNodeElements, this->Describe(),
                 ": output shape (", s[0], ",", q.nchannel, ",", oh_, ",", ow_,
                 ") is too large (more than 2^40 elements)");
+    // The weights, in double: kernel_size = 2^31 - 1 wrapped their size to a negative one.
+    // (krows_ is at most the weights' size, as nchannel is a multiple of ngroup.)
+    const double weights = double(q.nchannel) * double(s[1] / q.ngroup) * double(patch_.kh) * double(patch_.kw);
+    UMBRA_CHECK(weights <= kMaxNodeElements, this->Describe(), ": weights of shape (", q.nchannel, ",", s[1] / q.ngroup,
+                "x", patch_.kh, "x", patch_.kw, ") are too large (more than 2^40 elements)");
     krows_ = s[1] * patch_.kh * patch_.kw;  // rows of the column buffer
     const index_t cap = index_t(q.temp_col_max) << 18;
-    chunk_ = std::clamp<index_t>(cap / std::max<index_t>(1, krows_ * oh_ * ow_), 1, s[0]);
+    chunk_ = std::clamp<index_t>(index_t(std::min(double(cap) / std::max(1.0, double(krows_) * oh_ * ow_), double(s[0]))),
+                                 1, s[0]);
     if constexpr (std::is_same_v<xpu, cpu> && std::is_same_v<DType, float>) {
+      // What the net would refuse for its memory, refused before oneDNN is asked: a primitive
+      // for nchannel = 2^31 - 1 "could not be created", naming no size.
+      umbra::detail::CheckHostRoom(size_t((weights + double(s[0]) * q.nchannel * oh_ * ow_) * sizeof(DType)));
       if (q.algo == "auto")
         backend_ = MakeDnnlConv(s[0], s[1], s[2], s[3], q.nchannel, oh_, ow_, q.ngroup, patch_.kh,
                                 patch_.kw, patch_.sh, patch_.sw, patch_.ph, patch_.pw, !q.no_bias);

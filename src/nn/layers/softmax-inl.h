@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdlib>
 #include <iomanip>
 #include <limits>
 #include <memory>
@@ -139,6 +140,16 @@ class SoftmaxLayer : public ParamLayer<SoftmaxParam, xpu, DType> {
   // truncated silently to the class below.
   std::string LabelProblem(const float* y, index_t width) const override {
     std::ostringstream os;
+    // The fewest digits that read back as the label: 1.0000001 was printed as 1, "not whole".
+    for (int d = 6; d < std::numeric_limits<float>::max_digits10; ++d) {
+      std::ostringstream t;
+      t << std::setprecision(d) << y[0];
+      if (std::strtof(t.str().c_str(), nullptr) == y[0]) {
+        os << std::setprecision(d);
+        break;
+      }
+      os << std::setprecision(d + 1);
+    }
     if (width != 1) os << width << " labels, want 1 class index";
     else if (!(y[0] >= 0.f && y[0] < float(classes_))) os << "label " << y[0] << " is outside [0, " << classes_ << ")";
     else if (y[0] != std::floor(y[0])) os << "label " << y[0] << " is not a whole class index";
