@@ -132,13 +132,16 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
     UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(bad), '\n'), ": byte 0x",
                 std::hex, int(static_cast<unsigned char>(lines[bad])), std::dec,
                 " is not UTF-8 (a config is read as UTF-8 text; save it as UTF-8)");
-  // One after the first byte (two files, each with one, joined) made its key unknown, the
-  // message showing the key unchanged: the mark is invisible.
-  if (const size_t mark = lines.find("\xEF\xBB\xBF"); mark != std::string::npos)
-    UMBRA_THROW(file, ":", 1 + std::count(lines.begin(), lines.begin() + std::ptrdiff_t(mark), '\n'),
-                ": a UTF-8 byte-order mark (the invisible U+FEFF) past the start of the file, as where two files "
-                "were joined; remove it");
   const std::vector<Token> t = Tokenize(lines, file);
+  // One past the first byte (two files, each with one, joined) made its key unknown, the
+  // message showing the key unchanged: the mark is invisible. (In a comment or a quoted value
+  // it is text.)
+  for (const Token& k : t) {
+    const size_t mark = k.quoted ? std::string::npos : k.text.find("\xEF\xBB\xBF");
+    UMBRA_CHECK(mark == std::string::npos, file, ":", k.line, ": a UTF-8 byte-order mark (the invisible U+FEFF) in '",
+                std::string(k.text).erase(mark == std::string::npos ? 0 : mark, 3), "', past the start of the file, "
+                "as where two files were joined; remove it");
+  }
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {
     UMBRA_CHECK(!(t[i].text == "=" && !t[i].quoted), file, ":", t[i].line, ": '=' without a name before it");

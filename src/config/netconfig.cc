@@ -546,7 +546,8 @@ class Builder {
       // layer[0->1]] made a node "1]" and +1:a,b one "a,b", which no later layer could name: the
       // error came at the next layer, which was right.
       UMBRA_CHECK(n.find_first_of("[],") == std::string::npos, e.Where(), ": malformed layer[", spec, "]: node name '",
-                  n, "' holds a '", n[n.find_first_of("[],")], "'", spec[0] == '+' ? " (+1:node takes one node)" : "");
+                  n, "' holds a '", n[n.find_first_of("[],")], "'",
+                  spec[0] == '+' && n.find(',') != std::string::npos ? " (+1:node takes one node)" : "");
       if (IsNumber(n)) next_id_ = std::max(next_id_, std::atoi(n.c_str()) + 1);
     }
     top_ = ls.out.size() == 1 ? ls.out[0] : "";
@@ -618,11 +619,18 @@ class Builder {
       return out;
     };
     const bool cli = e.file == "<command line>";
+    const auto from_cli = [&](size_t i) { return nc_.updater_where[i].rfind("<command line>:", 0) == 0; };
+    // job.cc notes a global key against its last entry of the same spelling, where both are
+    // the file's or both the command line's and the values differ (eta, lr, eta: the second eta
+    // is its note, not a second one here).
+    for (size_t i = nc_.updater.size(); !in_layer && i-- > 0;)
+      if (updater_written_[i] == e.key && nc_.updater[i].first == key) {  // a global one, as written
+        if (from_cli(i) == cli && nc_.updater[i].second != e.value) return Append(key, e);
+        break;
+      }
     for (size_t i = nc_.updater.size(); i-- > 0;) {
       if (canonical(nc_.updater[i].first) != canonical(key)) continue;
-      const bool earlier_cli = nc_.updater_where[i].rfind("<command line>:", 0) == 0;
-      const bool noted_by_job = !in_layer && updater_written_[i] == e.key;  // a global key, written alike
-      if (earlier_cli == cli && !noted_by_job && !SameSetting(nc_.updater[i].second, e.value)) {
+      if (from_cli(i) == cli && !SameSetting(nc_.updater[i].second, e.value)) {
         const std::string of = in_layer ? " of layer '" + nc_.spec.layers.back().name + "'" : "";
         std::fprintf(stderr, "note: %s: %s = %s replaces the earlier %s = %s%s at %s (the last value is used)\n",
                      e.Where().c_str(), e.key.c_str(), e.value.c_str(), updater_written_[i].c_str(),
@@ -630,6 +638,9 @@ class Builder {
       }
       break;
     }
+    Append(key, e);
+  }
+  void Append(const std::string& key, const Entry& e) {
     nc_.updater.push_back({key, e.value});
     nc_.updater_where.push_back(e.Where());
     updater_written_.push_back(e.key);

@@ -138,7 +138,12 @@ class ImageIterBase : public InstanceIterator {
     std::string pruned;
     // The deep walk (a PNG's pixel rows inflated) at an image's first decode of the run: later
     // epochs decode the same bytes.
-    const std::string problem = CheckImageBytes(file, &pruned, !deep_checked_[size_t(i)].exchange(true));
+    const bool deep = !deep_checked_[size_t(i)].exchange(true);
+    const std::string problem = CheckImageBytes(file, &pruned, deep);
+    // Walked again at the next decode: a threadbuffer restarts its producer's epoch (its first
+    // pass began at Init), and the second decode, left to OpenCV, said "libpng error: Not
+    // enough image data" and no reason.
+    if (!problem.empty() && deep) deep_checked_[size_t(i)].store(false);
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
     // Pixels no 8-bit decoding keeps (floating-point, a signed TIFF's): refused before OpenCV,

@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <new>
 
 #include "umbra/logging.h"
 #include "umbra/parse.h"
 #include "umbra/regular_file.h"
+#include "umbra/tensor/memory.h"
 
 namespace umbra::io {
 namespace {
@@ -98,7 +100,21 @@ std::string ReadImageFile(const std::string& path, const std::string& what) {
   UMBRA_CHECK(why.empty(), "cannot open image ", what, ": ", why);
   std::ifstream in(path, std::ios::binary);
   UMBRA_CHECK(in.good(), "cannot open image ", what);
-  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  // Its size against the machine's memory first: an 8 GiB file was read whole, then ended in
+  // "std::bad_alloc", naming no image.
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  try {
+    if (!ec) umbra::detail::CheckHostRoom(size_t(size));
+  } catch (const Error& err) {
+    UMBRA_THROW("cannot read image ", what, " (", size, " bytes): ", err.message());
+  }
+  std::string bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  } catch (const std::bad_alloc&) {
+    UMBRA_THROW("cannot read image ", what, ": out of memory reading its ", ec ? 0 : size, " bytes");
+  }
   UMBRA_CHECK(!bytes.empty(), "image ", what, " is empty");
   return bytes;
 }

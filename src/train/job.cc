@@ -119,8 +119,12 @@ void NoteOutputKeysOfOtherTasks(const Job& job) {
   for (const config::Entry& e : job.entries) {
     const auto readers = kReaders.find(e.key);
     if (e.file != "<command line>" || readers == kReaders.end() || readers->second.count(task)) continue;
+    // pred and pred_raw take extract_node_name only to say they write the net's output.
+    std::vector<std::string> tasks;
+    for (const std::string& t : readers->second)
+      if (e.key != "extract_node_name" || t == "extract") tasks.push_back(t);
     std::string by;
-    for (const std::string& t : readers->second) by += (by.empty() ? "task = " : t == *readers->second.rbegin() ? " or " : ", ") + t;
+    for (size_t i = 0; i < tasks.size(); ++i) by += (i == 0 ? "task = " : i + 1 == tasks.size() ? " or " : ", ") + tasks[i];
     std::fprintf(stderr, "note: %s: %s = %s does nothing for task = %s (%s reads it)\n", e.Where().c_str(),
                  e.key.c_str(), e.value.c_str(), task.c_str(), by.c_str());
   }
@@ -360,12 +364,13 @@ Job LoadJob(const std::string& path, const std::vector<std::string>& overrides) 
     if (IsBlockRole(e.key) && !in_iter) {
       // pred = "" ran the whole prediction, then failed renaming its output to ''. An eval
       // block's name labels its figures in the tab-separated round line: empty, it printed
-      // "-error", and a blank or tab in it split the line's fields.
+      // "-error", and a tab in it split the line's fields.
       UMBRA_CHECK(e.key != "pred" || !e.value.empty() || !pred_file.empty(), e.Where(), ": pred = needs a file name");
       UMBRA_CHECK(e.key != "eval" || !e.value.empty(), e.Where(), ": eval = needs a name (it labels the block's "
                   "figures: eval = test prints test-error)");
-      UMBRA_CHECK(e.key != "eval" || e.value.find_first_of(" \t\r\n\v\f") == std::string::npos, e.Where(), ": eval = '",
-                  e.value, "': a blank in the name would split the round line's fields; write it without one");
+      UMBRA_CHECK(e.key != "eval" || e.value.find_first_of("\t\r\n\v\f") == std::string::npos, e.Where(), ": eval = '",
+                  e.value, "': a tab or line break in the name would split the round line's tab-separated fields; "
+                  "write it without one");
       pending = &e;
       continue;
     }
@@ -851,8 +856,10 @@ void RefuseNamesOfTheRunsFiles(const Job& job) {
     UMBRA_CHECK(lock.empty(), job.Where("log"), ": log = ", log, " ", lock,
                 ", which training runs hold; name the log otherwise");
     std::error_code ec;
-    UMBRA_CHECK(log.empty() || !fs::is_directory(log, ec), job.Where("log"), ": log = ", log,
+    UMBRA_CHECK(log.empty() || !fs::is_directory(log, ec) || !job.global.count("log"), job.Where("log"), ": log = ", log,
                 " is a folder; name a file (", (fs::path(log) / "log.jsonl").string(), ")");
+    UMBRA_CHECK(log.empty() || !fs::is_directory(log, ec), "model_dir's log '", log, "' is a folder; remove it, or name "
+                "another log (log = FILE)");
   }
   const IterBlock* pred = job.Find("pred");
   for (const config::Entry& e : job.entries) {

@@ -326,7 +326,9 @@ int TrainLoop(Job& job, const TrainSetup& s) {
     std::fprintf(stderr, "note: %s: start_counter (%s) is not used: the rounds go on from %d\n",
                  resumed ? "continue" : "model_in", job.Where("start_counter").c_str(), start);
   // start_counter past num_round trained nothing and exited 0: a fresh run asked for no round.
-  UMBRA_CHECK(resumed || from_file || !job.global.count("start_counter") || start <= num_round, job.Where("start_counter"),
+  // (num_round = 0 is the way to check a config without training: not refused.)
+  UMBRA_CHECK(resumed || from_file || !job.global.count("start_counter") || num_round == 0 || start <= num_round,
+              job.Where("start_counter"),
               ": start_counter = ", start - 1, " makes round ", start, " the first, past num_round = ", num_round,
               ": nothing would train; num_round counts the rounds from 1, start_counter included");
   const int last = std::min(num_round, start - 1 + max_round);

@@ -323,8 +323,6 @@ void NoteOtherUpdater(const std::vector<std::string>& restarted, const char* how
                "bias correction counts the updates)\n", how, path.c_str(), which.c_str());
 }
 
-// A checkpoint of a network written differently (another activation, dropout rate) still loads
-// when every weight matches; say so, since the run is then not the one that was saved.
 // A net text's lines, input_shape's last and once (a model of an earlier build held a line for
 // each time the key was given).
 std::vector<std::string> NetLines(const std::string& text) {
@@ -339,6 +337,8 @@ std::vector<std::string> NetLines(const std::string& text) {
   if (!shape.empty()) lines.push_back(shape);
   return lines;
 }
+// A checkpoint of a network written differently (another activation, dropout rate) still loads
+// when every weight matches; say so, since the run is then not the one that was saved.
 void WarnIfOtherNetwork(const Job& job, const nn::ModelFile& mf, const std::string& path, bool training) {
   // Said with the first line that differs: a warning that named nothing read the same for a
   // key's order as for another input shape.

@@ -1201,6 +1201,12 @@ expect_error "<command line>:2: path_data = two.csv is overridden by the eval bl
 grep -qF "note: upd.conf:24: lr = 0.2 replaces the earlier eta = 0.1 of layer 'fc1' at upd.conf:23 (the last value is used)" upd.err \
   && grep -qF "note: upd.conf:$(wc -l < upd.conf): lr = 0.01 replaces the earlier eta = 0.05 at upd.conf:$(grep -n '^eta = 0.05' upd.conf | cut -d: -f1) (the last value is used)" upd.err \
   && [ "$(grep -c note: upd.err)" = 2 ] || { cat upd.err; fail "notes on one updater setting given twice"; }
+# eta, lr, eta: one note each for lr and the second eta (the second eta had two).
+"$UMBRA" "$CONF" num_round=0 model_dir=upd eta=0.1 lr=0.2 eta=0.3 > /dev/null 2> upd3.err || { cat upd3.err; fail "upd3"; }
+[ "$(grep -c note: upd3.err)" = 2 ] && grep -qF "note: <command line>:6: eta = 0.3 replaces the earlier eta = 0.1 at <command line>:4" upd3.err \
+  || { cat upd3.err; fail "notes on eta, lr, eta"; }
+# num_round = 0 checks a config, start_counter or not.
+"$UMBRA" "$CONF" num_round=0 start_counter=0 model_dir=sc00 > /dev/null 2>&1 || fail "num_round = 0 with start_counter"
 # pred = "" ran the whole prediction, then failed renaming its output to ''; an eval block's
 # empty name printed "-error", a blank in it split the round line's fields; metric[label,]
 # scored the net's output unsaid.
@@ -1208,13 +1214,14 @@ sed 's/^pred = pred.txt/pred = ""/' "$CONF" > pe.conf
 expect_error "pe.conf:14: pred = needs a file name" pe.conf task=pred model_in=m/0002.model
 sed 's/^eval = test/eval = ""/' "$CONF" > ee.conf
 expect_error "ee.conf:9: eval = needs a name" ee.conf model_dir=ee
-sed 's/^eval = test/eval = "my test"/' "$CONF" > eb.conf
-expect_error "eb.conf:9: eval = 'my test': a blank in the name would split the round line's fields" eb.conf model_dir=eb
+printf 's/^eval = test/eval = "my\\ttest"/' > eb.sed; sed -f eb.sed "$CONF" > eb.conf
+expect_error "eb.conf:9: eval = 'my	test': a tab or line break in the name would split the round line's tab-separated fields" \
+  eb.conf model_dir=eb
 sed 's/^metric\[label,3\]/metric[label,]/' "$CONF" > mc.conf
 expect_error "mc.conf:37: metric[label,] names no node after the ','" mc.conf model_dir=mc
 # An output task's key given to training (task=extract forgotten) is said to do nothing.
 "$UMBRA" "$CONF" num_round=0 model_dir=ok extract_node_name=3 weight_layer=fc1 > /dev/null 2> ok.err || { cat ok.err; fail "ok"; }
-grep -qF "note: <command line>:4: extract_node_name = 3 does nothing for task = train (task = extract, pred or pred_raw reads it)" ok.err \
+grep -qF "note: <command line>:4: extract_node_name = 3 does nothing for task = train (task = extract reads it)" ok.err \
   && grep -qF "note: <command line>:5: weight_layer = fc1 does nothing for task = train (task = get_weight reads it)" ok.err \
   || { cat ok.err; fail "output keys given to training"; }
 # A folder as the log is said at its key's line, as a pred folder is.

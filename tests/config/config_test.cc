@@ -44,9 +44,11 @@ TEST(Config, ByteOrderMarkPastTheStartIsAnError) {
     ParseConfig("\xEF\xBB\xBFnum_round = 1\n\xEF\xBB\xBF" "eta = 0.1\n", "bom2.conf");
     FAIL() << "no error";
   } catch (const Error& err) {
-    EXPECT_NE(std::string(err.message()).find("bom2.conf:2: a UTF-8 byte-order mark (the invisible U+FEFF) past the "
-                                              "start of the file"), std::string::npos) << err.message();
+    EXPECT_NE(std::string(err.message()).find("bom2.conf:2: a UTF-8 byte-order mark (the invisible U+FEFF) in 'eta', "
+                                              "past the start of the file"), std::string::npos) << err.message();
   }
+  // In a comment or a quoted value it is text.
+  EXPECT_EQ(ParseConfig("# a \xEF\xBB\xBF note\nname = \"a\xEF\xBB\xBF" "b\"\n", "bom3.conf").size(), 1u);
 }
 
 // Lines ending in a lone CR (classic Mac OS) are lines: the first comment ran to the end of the

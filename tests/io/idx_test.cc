@@ -67,6 +67,23 @@ TEST(Idx, CorruptGzipAndTrailingBytesAreErrors) {
     SCOPED_TRACE(cut);
     EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "cut.gz"); }), "cut.gz' is corrupt: ");
   }
+  // A large file cut in its trailer: gzread gave all the data before the cut, and the end
+  // check said the file went on after its gzip data, the opposite of what happened.
+  {
+    std::string big(400000, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = char((i * 7919 + i / 977) % 251);
+    gzFile g = gzopen((dir / "big.gz").c_str(), "wb");
+    const std::string raw = Idx({4000, 100}, big);
+    ASSERT_EQ(gzwrite(g, raw.data(), unsigned(raw.size())), int(raw.size()));
+    ASSERT_EQ(gzclose(g), Z_OK);
+    std::ifstream b(dir / "big.gz", std::ios::binary);
+    const std::string whole((std::istreambuf_iterator<char>(b)), {});
+    for (const size_t cut : {1, 4, 8}) {
+      WriteText(dir / "bigcut.gz", whole.substr(0, whole.size() - cut));
+      SCOPED_TRACE(cut);
+      EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "bigcut.gz"); }), "bigcut.gz' is truncated: the file ends inside a gzip member");
+    }
+  }
   WriteText(dir / "long.idx", Idx({50, 100}, data) + "x");
   EXPECT_HAS(ErrorOf([&] { ReadIdx(dir / "long.idx"); }), "long.idx' goes on after the 5000 data bytes its header gives");
   // Bytes after the gzip data, which zlib's reader skips without a word: refused too, at any length.

@@ -587,8 +587,25 @@ TEST(ImgIter, PngProfilesQuietTruncatedPngsNamed) {
   EXPECT_HAS(ErrorOf([&] { short_it->Next(); }),
              "cannot decode image '" + (dir / "img/short.png") + "' (" + short_list +
                  ":1): its pixel data holds 19 bytes of rows, fewer than its image needs (20)");
+  // Again, as a threadbuffer's producer decodes it after a restart: the deep walk was marked
+  // done at the first decode, which failed, and the second said no reason.
+  short_it->BeforeFirst();
+  EXPECT_HAS(ErrorOf([&] { short_it->Next(); }), "fewer than its image needs (20)");
   const std::string short_said = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(short_said.find("libpng"), std::string::npos) << short_said;
+  // A file past the machine's memory (a sparse 1 TiB one) is refused by its size, naming it: it
+  // was read whole, and ended in "std::bad_alloc".
+  {
+    std::ofstream(dir / "img/huge.png");
+    std::filesystem::resize_file(dir / "img/huge.png", uintmax_t(1) << 40);
+    const std::string huge_list = dir / "huge.lst";  // not one.lst: im2rec reads short.png's below
+    WriteText(huge_list, "0\t0\thuge.png\n");
+    auto huge = Make("img", {{"image_list", huge_list}, {"image_root", dir / "img"}, {"input_shape", "3,2,3"},
+                             {"batch_size", "1"}});
+    EXPECT_HAS(ErrorOf([&] { huge->Next(); }), "cannot read image '" + (dir / "img/huge.png") + "' (" + huge_list +
+                                                   ":1) (1099511627776 bytes): out of host memory");
+    std::filesystem::remove(dir / "img/huge.png");
+  }
   std::string sargs[] = {"im2rec", short_list, dir / "img", dir / "s.rec"};
   char* sargv[] = {sargs[0].data(), sargs[1].data(), sargs[2].data(), sargs[3].data()};
   EXPECT_HAS(ErrorOf([&] { Im2RecMain(4, sargv); }), "fewer than its image needs (20)");

@@ -31,30 +31,51 @@ namespace detail {
 
 // Whether the file is gzip members one after another to its last byte: each inflated (the data
 // dropped) and the next one starting where it ends. The slow, sure answer (a second inflate of
-// the file) where the trailer check below cannot tell.
-inline bool GzipMembersEndTheFile(const std::string& path) {
+// the file) where the trailer check below cannot tell. "" where it is; else what is wrong: a
+// member the file ends inside (a download cut short, whose data was whole but whose trailer
+// was not, was said to go on after its data), or bytes that are no member.
+inline std::string GzipMembersProblem(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   z_stream zs{};
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return false;
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "cannot be inflated (zlib)";
   std::vector<unsigned char> buf(size_t(1) << 16), out(size_t(1) << 16);
   bool ended = false;  // the last inflate finished a member
+  bool junk = false;   // an inflate failed: no gzip header, broken data, or a checksum
+  uint64_t read = 0, member_end = 0;  // bytes read; the offset after the last whole member
   for (;;) {
     if (zs.avail_in == 0) {
       in.read(reinterpret_cast<char*>(buf.data()), std::streamsize(buf.size()));
       if (in.gcount() == 0) break;
       zs.next_in = buf.data(), zs.avail_in = uInt(in.gcount());
+      read += uint64_t(in.gcount());
     }
-    if (ended && inflateReset(&zs) != Z_OK) break;  // bytes follow a member: they must be another
+    if (ended && inflateReset(&zs) != Z_OK) {  // bytes follow a member: they must be another
+      junk = true;
+      break;
+    }
     zs.next_out = out.data(), zs.avail_out = uInt(out.size());
     const int rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
-      ended = false;  // not a member: no header, broken data, or a checksum
+      junk = true;
       break;
     }
     ended = rc == Z_STREAM_END;
+    if (ended) member_end = read - zs.avail_in;
   }
   inflateEnd(&zs);
-  return ended && zs.avail_in == 0 && !in.gcount();
+  // Ended inside a member: the first, or one that starts as gzip does (1f 8b); bytes after a
+  // whole member that do not ("x") are no member.
+  bool gzip_after = member_end == 0;
+  if (!junk && !ended && member_end > 0) {
+    std::ifstream again(path, std::ios::binary);
+    char magic[2] = {};
+    again.seekg(std::streamoff(member_end));
+    gzip_after = again.read(magic, 2) && magic[0] == '\x1f' && magic[1] == '\x8b';
+  }
+  if (junk || (!ended && !gzip_after))
+    return "goes on after its gzip data (bytes that are no gzip member follow the last one)";
+  if (!ended) return "is truncated: the file ends inside a gzip member (a download cut short?)";
+  return {};
 }
 
 // gzread skips whatever follows a gzip file's last member. Fast check: the file's last 8 bytes are
@@ -83,8 +104,8 @@ inline void CheckGzipEnd(const std::string& path, const std::string& head, const
     const uint64_t skip = from > head.size() ? from - head.size() : 0;
     fits = uint32_t(crc(c, data.data() + skip, data.size() - skip)) == le32(0);
   }
-  UMBRA_CHECK(fits || GzipMembersEndTheFile(path), "idx file '", path,
-              "' goes on after its gzip data (bytes that are no gzip member follow the last one)");
+  const std::string problem = fits ? std::string() : GzipMembersProblem(path);
+  UMBRA_CHECK(problem.empty(), "idx file '", path, "' ", problem);
 }
 }  // namespace detail
 
