@@ -136,11 +136,14 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
   // One past the first byte (two files, each with one, joined) made its key unknown, the
   // message showing the key unchanged: the mark is invisible. (In a comment or a quoted value
   // it is text.)
-  for (const Token& k : t) {
-    const size_t mark = k.quoted ? std::string::npos : k.text.find("\xEF\xBB\xBF");
-    UMBRA_CHECK(mark == std::string::npos, file, ":", k.line, ": a UTF-8 byte-order mark (the invisible U+FEFF) in '",
-                std::string(k.text).erase(mark == std::string::npos ? 0 : mark, 3), "', past the start of the file, "
-                "as where two files were joined; remove it");
+  for (size_t i = 0; i < t.size(); ++i) {
+    const bool name = i + 1 < t.size() && t[i + 1].text == "=" && !t[i + 1].quoted;  // "<mark>eta" = 1 too
+    const size_t mark = t[i].quoted && !name ? std::string::npos : t[i].text.find("\xEF\xBB\xBF");
+    if (mark == std::string::npos) continue;
+    const std::string shown = std::string(t[i].text).erase(mark, 3);
+    UMBRA_THROW(file, ":", t[i].line, ": a UTF-8 byte-order mark (the invisible U+FEFF)",
+                shown.empty() ? std::string() : " in '" + shown + "'",
+                ", past the start of the file, as where two files were joined; remove it");
   }
   std::vector<Entry> entries;
   for (size_t i = 0; i < t.size(); i += 3) {

@@ -138,12 +138,13 @@ class ImageIterBase : public InstanceIterator {
     std::string pruned;
     // The deep walk (a PNG's pixel rows inflated) at an image's first decode of the run: later
     // epochs decode the same bytes.
-    const bool deep = !deep_checked_[size_t(i)].exchange(true);
+    // Marked once a walk passed: marked when it began, a failed walk left the next decode to
+    // OpenCV (a threadbuffer restarts its producer's epoch, begun at Init; threads decoding one
+    // image at once), which said "libpng error: Not enough image data" and no reason. Threads
+    // that decode an image at once may each walk it, the first time only.
+    const bool deep = !deep_checked_[size_t(i)].load();
     const std::string problem = CheckImageBytes(file, &pruned, deep);
-    // Walked again at the next decode: a threadbuffer restarts its producer's epoch (its first
-    // pass began at Init), and the second decode, left to OpenCV, said "libpng error: Not
-    // enough image data" and no reason.
-    if (!problem.empty() && deep) deep_checked_[size_t(i)].store(false);
+    if (problem.empty() && deep) deep_checked_[size_t(i)].store(true);
     UMBRA_CHECK(problem.empty(), "cannot decode image ", Where(i), ": ", problem);
     const std::string& bytes = pruned.empty() ? file : pruned;
     // Pixels no 8-bit decoding keeps (floating-point, a signed TIFF's): refused before OpenCV,

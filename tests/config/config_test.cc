@@ -47,6 +47,17 @@ TEST(Config, ByteOrderMarkPastTheStartIsAnError) {
     EXPECT_NE(std::string(err.message()).find("bom2.conf:2: a UTF-8 byte-order mark (the invisible U+FEFF) in 'eta', "
                                               "past the start of the file"), std::string::npos) << err.message();
   }
+  // Alone on its line (a joined file that starts with a comment), or in a quoted name.
+  for (const char* text : {"a = 1\n\xEF\xBB\xBF# notes\n", "a = 1\n\"\xEF\xBB\xBF" "eta\" = 1\n"}) {
+    try {
+      ParseConfig(text, "bom4.conf");
+      ADD_FAILURE() << "no error: " << text;
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.message()).find("bom4.conf:2: a UTF-8 byte-order mark (the invisible U+FEFF)"),
+                std::string::npos) << err.message();
+      EXPECT_EQ(std::string(err.message()).find("''"), std::string::npos) << err.message();
+    }
+  }
   // In a comment or a quoted value it is text.
   EXPECT_EQ(ParseConfig("# a \xEF\xBB\xBF note\nname = \"a\xEF\xBB\xBF" "b\"\n", "bom3.conf").size(), 1u);
 }
