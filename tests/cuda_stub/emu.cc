@@ -30,9 +30,15 @@
 #if !defined(__x86_64__)
 #error "the CUDA emulator's context switch is written for x86-64"
 #endif
-// umbra_emu_switch(save, load): saves the callee-saved registers, MXCSR and the x87 control
-// word on the current stack, stores the stack pointer in *save, and resumes the stack `load`
-// (as left by an earlier switch, or as FreshStack builds it).
+// umbra_emu_switch(save, load): saves the callee-saved registers on the current stack, stores
+// the stack pointer in *save, and resumes the stack `load` (as left by an earlier switch, or as
+// FreshStack builds it). Not MXCSR or the x87 control word, which a switch between two
+// functions' contexts would keep too: the emulated threads and their scheduler are one CPU
+// thread whose floating-point modes nothing between two switches changes (a kernel has no such
+// modes to set), so they all run under the launching thread's. (Without them, and with the
+// thread-locals in static TLS (CMakeLists.txt), the emulated ResNet-50 first-steps test ran in
+// 84 s instead of 98 s, 2026-12-07; most of a switch is now the first read of the stack it
+// resumes, a cache miss.)
 extern "C" void umbra_emu_switch(void** save, void* load);
 asm(R"(
   .text
@@ -46,14 +52,8 @@ umbra_emu_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -156,19 +156,14 @@ void* Stack(size_t i) {
   __builtin_unreachable();
 }
 
-/// A stack that umbra_emu_switch resumes into Entry: the saved registers (zero), MXCSR and
-/// x87 control word (the current ones), Entry as the return address, and below the top a null
-/// return address for Entry, so that it starts with the stack aligned as after a call.
+/// A stack that umbra_emu_switch resumes into Entry: the saved registers (zero), Entry as the
+/// return address, and below the top a null return address for Entry, so that it starts with
+/// the stack aligned as after a call.
 void* FreshStack(void* stack) {
   void** sp = reinterpret_cast<void**>(static_cast<char*>(stack) + kStackBytes);
   *--sp = nullptr;
   *--sp = reinterpret_cast<void*>(&Entry);
   for (int r = 0; r < 6; ++r) *--sp = nullptr;  // rbp rbx r12 r13 r14 r15
-  uint32_t control[2] = {0, 0};
-  asm volatile("stmxcsr %0" : "=m"(control[0]));
-  asm volatile("fnstcw %0" : "=m"(control[1]));
-  *--sp = nullptr;
-  memcpy(sp, control, sizeof(control));
   return sp;
 }
 
