@@ -32,10 +32,10 @@
 #endif
 // umbra_emu_switch(save, load): saves the callee-saved registers on the current stack, stores
 // the stack pointer in *save, and resumes the stack `load` (as left by an earlier switch, or as
-// FreshStack builds it). Not MXCSR or the x87 control word, which a switch between two
-// functions' contexts would keep too: the emulated threads and their scheduler are one CPU
-// thread whose floating-point modes nothing between two switches changes (a kernel has no such
-// modes to set), so they all run under the launching thread's. (Without them, and with the
+// FreshStack builds it). Not MXCSR or the x87 control word, which the ABI has preserved across
+// calls: the emulated threads and their scheduler are one CPU thread whose floating-point modes
+// nothing between two switches changes (a kernel has no such modes to set), so they all run
+// under the launching thread's, as when FreshStack copied those in. (Without them, and with the
 // thread-locals in static TLS (CMakeLists.txt), the emulated ResNet-50 first-steps test ran in
 // 84 s instead of 98 s, 2026-12-07; most of a switch is now the first read of the stack it
 // resumes, a cache miss.)
