@@ -885,3 +885,13 @@ class Net {
 #include "umbra/nn/net_build-inl.h"
 #include "umbra/nn/net_messages-inl.h"
 #include "umbra/nn/net_memory-inl.h"
+
+namespace umbra::nn {
+// The float nets are compiled once, in src/nn/trainer.cc (cpu) and trainer.cu (gpu): every other
+// file that uses them links those (a file that instantiated them itself took 12-32 s more to
+// compile, 2026-12-07). Other element types (the double gradient checks) stay implicit.
+extern template class Net<cpu, float>;
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+extern template class Net<gpu, float>;
+#endif
+}  // namespace umbra::nn

@@ -293,4 +293,10 @@ class Trainer {
   bool scopes_checked_ = false;  // CheckScopes ran (at the first step)
 };
 
+// Compiled once, beside the Net it holds (net.h): src/nn/trainer.cc and trainer.cu.
+extern template class Trainer<cpu, float>;
+#if defined(UMBRA_USE_CUDA) && UMBRA_USE_CUDA
+extern template class Trainer<gpu, float>;
+#endif
+
 }  // namespace umbra::nn

@@ -1,0 +1,10 @@
+// The float net and trainer on the gpu, compiled once here (by nvcc, so that their expressions
+// become kernels); net.h and trainer.h declare them extern.
+#include "umbra/nn/trainer.h"
+
+namespace umbra::nn {
+
+template class Net<gpu, float>;
+template class Trainer<gpu, float>;
+
+}  // namespace umbra::nn
