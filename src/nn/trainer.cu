@@ -1,5 +1,6 @@
 // The float net and trainer on the gpu, compiled once here (by nvcc, so that their expressions
-// become kernels); net.h and trainer.h declare them extern.
+// become kernels; by the host compiler in the emulation build); net.h and trainer.h declare them
+// extern.
 #include "umbra/nn/trainer.h"
 
 namespace umbra::nn {
