@@ -193,14 +193,19 @@ void RunCoroutines(Block& b, size_t n) {
       Enter(t.st);
       umbra_emu_switch(&b.scheduler, t.sp);
     }
+    // One pass counts each warp's waits (a warp whose live lanes all wait at a shuffle is
+    // released), a second checks the barrier waits and releases them: each pass reads every
+    // thread, a few nanoseconds against the two switches a wait costs, but once per wait.
     size_t done = 0, at_barrier = 0;
     bool released = false;
     for (size_t w = 0; w < n; w += 32) {
       const size_t e = std::min(n, w + 32);
       size_t shuffling = 0, exited = 0;
       for (size_t i = w; i < e; ++i) {
-        shuffling += b.threads[i].wait == Wait::kShuffle;
-        exited += b.threads[i].wait == Wait::kDone;
+        const Wait s = b.threads[i].wait;
+        shuffling += s == Wait::kShuffle;
+        exited += s == Wait::kDone;
+        at_barrier += s == Wait::kBarrier;
       }
       done += exited;
       if (shuffling == 0) continue;
@@ -213,27 +218,27 @@ void RunCoroutines(Block& b, size_t n) {
     }
     if (done == n) return;
     if (released) continue;
-    for (size_t i = 0; i < n; ++i) at_barrier += b.threads[i].wait == Wait::kBarrier;
     if (at_barrier + done != n) {
       Enter(b.threads[0].st);
       Fail("threads of one block wait at different barriers or shuffles (divergent __syncthreads)");
     }
+    // Every waiting thread is at a barrier: the same one (a barrier's file name is one string
+    // literal, so equal pointers are the common case; strcmp only where they differ), and then
+    // all run on. Exited threads count as arrived, as on Volta and later.
     const Thread* first = nullptr;
     for (size_t i = 0; i < n; ++i) {
-      const Thread& t = b.threads[i];
+      Thread& t = b.threads[i];
       if (t.wait != Wait::kBarrier) continue;
       if (!first) first = &t;
-      if (t.line != first->line || strcmp(t.file, first->file) != 0) {
+      if (t.line != first->line || (t.file != first->file && strcmp(t.file, first->file) != 0)) {
         Enter(t.st);
         char what[1024];
         snprintf(what, sizeof what, "threads of one block wait at different barriers: %s:%d and %s:%d", first->file,
                  first->line, t.file, t.line);
         Fail(what);
       }
+      t.wait = Wait::kRun;
     }
-    // Exited threads count as arrived, as on Volta and later.
-    for (size_t i = 0; i < n; ++i)
-      if (b.threads[i].wait == Wait::kBarrier) b.threads[i].wait = Wait::kRun;
   }
 }
 
