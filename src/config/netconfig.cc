@@ -303,7 +303,7 @@ class Builder {
 
   // A key outside netconfig and outside iterator blocks.
   void Global(const Entry& e) {
-    if (e.key == "data" || e.key == "eval" || e.key == "pred") {
+    if (IsBlockRole(e.key)) {
       iter_open_ = &e;
     } else if (e.key == "input_shape") {
       const Shape<3> s = ParseCHW(e);

@@ -90,8 +90,7 @@ std::string ResolveNode(const NetT& net, std::string name) {
 /// layer in place makes none). Any other name is returned as it is.
 std::string CxxnetTopNode(const nn::NetSpec& spec, const std::string& name, const std::string& where);
 
-/// Whether a config key opens an iterator block (data, eval or pred = ...).
-inline bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
+using config::IsBlockRole;
 
 /// model_dir (default "models"), and the training log's path: log, by default
 /// model_dir/log.jsonl.

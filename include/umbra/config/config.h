@@ -25,4 +25,8 @@ std::vector<Entry> ParseConfig(const std::string& text, const std::string& file)
 /// Reads and parses a file; a missing file is an error naming it.
 std::vector<Entry> ParseConfigFile(const std::string& path);
 
+/// Whether a key opens an iterator block (data, eval or pred = ...): the trainer reads the
+/// blocks, and the netconfig reader keeps their keys apart from the net's.
+inline bool IsBlockRole(const std::string& k) { return k == "data" || k == "eval" || k == "pred"; }
+
 }  // namespace umbra::config
