@@ -30,7 +30,7 @@ struct BnShape {
   const char* name;
   index_t n, c, h, w;
 };
-constexpr BnShape kShapes[] = {{"r50_stem", 128, 64, 112, 112}, {"r50_s2", 128, 256, 56, 56}, {"r50_s5", 128, 2048, 7, 7}};
+constexpr BnShape kBnShapes[] = {{"r50_stem", 128, 64, 112, 112}, {"r50_s2", 128, 256, 56, 56}, {"r50_s5", 128, 2048, 7, 7}};
 
 // Uniform [-1, 1) values in t, as bf16 in its first half when bf16.
 void Fill(Random<gpu, float>& rnd, Tensor<gpu, 4, float>* t, bool bf16) {
@@ -89,8 +89,8 @@ void BM_BatchNormRelu(benchmark::State& st, BnShape s, bool own, bool nhwc, bool
   st.counters["tensor_bytes"] = double(shape.Size()) * (bf16 ? 2 : sizeof(float));
 }
 
-const bool kRegistered = [] {
-  for (const BnShape& s : kShapes)
+const bool kBnRegistered = [] {
+  for (const BnShape& s : kBnShapes)
     for (const char* layout : {"nchw", "nchw_scalar", "nhwc", "nhwc_scalar", "nhwc_bf16", "nhwc_bf16_scalar"}) {
       const bool nhwc = layout[1] == 'h', bf16 = std::string(layout).find("bf16") != std::string::npos;
       const bool scalar = std::string(layout).ends_with("scalar");

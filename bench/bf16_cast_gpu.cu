@@ -13,29 +13,29 @@ using namespace umbra;
 
 namespace {
 
-constexpr index_t kN = index_t(64) << 20;
+constexpr index_t kCastN = index_t(64) << 20;
 constexpr index_t kChannels = 64, kPlane = 56 * 56;
 
 void BM_Bf16To(benchmark::State& st) {
   if (!bench::HaveGPU(st)) return;
-  auto x = bench::Filled(Shape1(kN), 1.5f);
-  TensorContainer<gpu, 1> half(Shape1(kN / 2));  // bf16 in half the floats
+  auto x = bench::Filled(Shape1(kCastN), 1.5f);
+  TensorContainer<gpu, 1> half(Shape1(kCastN / 2));  // bf16 in half the floats
   auto* dst = reinterpret_cast<uint16_t*>(half.dptr_);
-  bench::TimeLoop(st, [&] { nn::CastToBF16(x.dptr_, dst, size_t(kN), cuda::DefaultStream()); });
-  st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN);
+  bench::TimeLoop(st, [&] { nn::CastToBF16(x.dptr_, dst, size_t(kCastN), cuda::DefaultStream()); });
+  st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kCastN);
 }
 
 void BM_Bf16FromBiasRelu(benchmark::State& st) {
   if (!bench::HaveGPU(st)) return;
-  auto x = bench::Filled(Shape1(kN), -0.25f);
+  auto x = bench::Filled(Shape1(kCastN), -0.25f);
   auto bias = bench::Filled(Shape1(kChannels), 0.5f);
-  TensorContainer<gpu, 1> half(Shape1(kN / 2)), y(Shape1(kN));
+  TensorContainer<gpu, 1> half(Shape1(kCastN / 2)), y(Shape1(kCastN));
   auto* src = reinterpret_cast<uint16_t*>(half.dptr_);
-  nn::CastToBF16(x.dptr_, src, size_t(kN), cuda::DefaultStream());
+  nn::CastToBF16(x.dptr_, src, size_t(kCastN), cuda::DefaultStream());
   bench::TimeLoop(st, [&] {
-    nn::CastFromBF16Bias(src, bias.dptr_, y.dptr_, size_t(kN), kPlane, kChannels, true, cuda::DefaultStream());
+    nn::CastFromBF16Bias(src, bias.dptr_, y.dptr_, size_t(kCastN), kPlane, kChannels, true, cuda::DefaultStream());
   });
-  st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kN);
+  st.SetBytesProcessed(int64_t(st.iterations()) * 6 * kCastN);
 }
 
 }  // namespace

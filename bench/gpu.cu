@@ -160,7 +160,7 @@ struct GemmShape {
   const char* name;
   index_t m, n, k;
 };
-constexpr GemmShape kShapes[] = {{"mlp_fc1_fwd", 100, 512, 784},
+constexpr GemmShape kGemmShapes[] = {{"mlp_fc1_fwd", 100, 512, 784},
                                  {"lenet_conv2", 64, 6400, 800},
                                  {"square_4096", 4096, 4096, 4096}};
 
@@ -208,7 +208,7 @@ const bool kRegistered = [] {
           (std::string("BM_Broadcast/") + (nhwc ? "nhwc/" : "nchw/") + (flat ? "flat" : "2d")).c_str(),
           BM_BroadcastGPU, nhwc, flat)
           ->UseManualTime();
-  for (const GemmShape& s : kShapes) {
+  for (const GemmShape& s : kGemmShapes) {
     benchmark::RegisterBenchmark((std::string("umbra_gpu/") + s.name).c_str(), BM_UmbraDotGPU, s)
         ->UseManualTime();
     benchmark::RegisterBenchmark((std::string("cublas/") + s.name).c_str(), BM_CublasDirectGPU, s)

@@ -29,7 +29,7 @@ struct PoolShape {
   index_t n, c, h, w;
 };
 // ResNet-18/50's stem pool (cuDNN cannot: 55 against 56 outputs) and AlexNet's first (it can).
-constexpr PoolShape kShapes[] = {{"resnet_stem", 128, 64, 112, 112}, {"alexnet_pool1", 128, 64, 55, 55}};
+constexpr PoolShape kPoolShapes[] = {{"resnet_stem", 128, 64, 112, 112}, {"alexnet_pool1", 128, 64, 55, 55}};
 
 // algo: the layer's key (auto: umbra's kernels; expr; cudnn). packed: nn::MaxPoolPacked() (off:
 // the channels-last kernels one channel a thread, as before 2026-12-05's third session).
@@ -63,17 +63,17 @@ void BM_MaxPool(benchmark::State& st, PoolShape s, const char* algo, bool nhwc, 
   st.counters["tensor_bytes"] = double(shape.Size()) * sizeof(float);
 }
 
-const bool kRegistered = [] {
+const bool kPoolRegistered = [] {
   struct Row {
     const char *column, *algo, *suffix;  // run.py's own/cudnn columns; expressions as layouts *_expr
   };
   // The kernels one channel a thread in the channels-last layout (packs off): layout nhwc_scalar.
-  for (const PoolShape& s : kShapes)
+  for (const PoolShape& s : kPoolShapes)
     benchmark::RegisterBenchmark((std::string("max_pool/own/nhwc_scalar/") + s.name).c_str(), BM_MaxPool, s, "auto",
                                  true, false)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
-  for (const PoolShape& s : kShapes)
+  for (const PoolShape& s : kPoolShapes)
     for (const char* layout : {"nchw", "nhwc"})
       for (const Row& r : {Row{"own", "auto", ""}, Row{"own", "expr", "_expr"}, Row{"cudnn", "cudnn", ""}}) {
         // cuDNN's floor-mode size against the layer's ceil-mode one: where they differ (or the
