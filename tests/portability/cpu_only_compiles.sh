@@ -52,10 +52,31 @@ if out=$("$cxx" "${flags[@]}" -Winvalid-pch -x c++ /dev/null 2>&1) && [ -n "$out
   echo "note: the precompiled header is not used (the check is the same, slower):"
   echo "$out" | head -3
 fi
-failed=0
+# The layer files that a build compiles as one unit (src/CMakeLists.txt, UMBRA_LAYER_UNITS: those
+# without file-scope names of their own) are checked as one unit too, which pays the precompiled
+# header's load (0.9 s) and the layers' shared templates once: 14 files, 27 s alone, 9 s as one
+# (2026-12-08). The error lines name the file. (A layer file that leans on an include of the one
+# before it passes here, as it does in the build's unit.)
+alone=() layers=()
 for f in "${files[@]}"; do
+  if [[ $f == src/nn/layers/*.cc ]] && ! grep -qE 'namespace *\{|^static |^using namespace ' "$f"; then
+    layers+=("$f")
+  else
+    alone+=("$f")
+  fi
+done
+if [ ${#layers[@]} -gt 0 ]; then
+  printf '#include "%s"\n' "${layers[@]/#/$src/}" > "$pch/layers.cc"
+  alone+=("$pch/layers.cc")
+fi
+failed=0
+for f in "${alone[@]}"; do
   if ! out=$("$cxx" "${flags[@]}" "$f" 2>&1); then
-    echo "FAIL: $f does not compile without CUDA:"
+    if [ "$f" = "$pch/layers.cc" ]; then
+      echo "FAIL: the layer files (one unit: ${layers[*]}) do not compile without CUDA:"
+    else
+      echo "FAIL: $f does not compile without CUDA:"
+    fi
     echo "$out" | grep -E "error" | head -5
     failed=1
   fi
